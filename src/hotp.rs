@@ -5,7 +5,7 @@ use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use crate::code::{OtpCode, parse_presented};
 use crate::error::{Error, ParamError, Rejected};
 use crate::mac::{BlockFunction, Keyed, KeyedMac};
-use crate::totp::code_value;
+use crate::totp::{code_at, scan_codes};
 use crate::{Algorithm, Digits, SecretKey};
 
 /// An HOTP generator and verifier for one secret key (RFC 4226).
@@ -80,9 +80,9 @@ impl Hotp {
     /// The code for a counter value.
     pub fn generate(&self, counter: u64) -> OtpCode {
         let value = match &self.mac {
-            KeyedMac::Sha1(k) => code_value(k, counter, self.digits),
-            KeyedMac::Sha256(k) => code_value(k, counter, self.digits),
-            KeyedMac::Sha512(k) => code_value(k, counter, self.digits),
+            KeyedMac::Sha1(k) => code_at(k, counter, self.digits),
+            KeyedMac::Sha256(k) => code_at(k, counter, self.digits),
+            KeyedMac::Sha512(k) => code_at(k, counter, self.digits),
         };
         OtpCode::new(value, self.digits)
     }
@@ -122,11 +122,11 @@ fn lowest_match<H: BlockFunction>(
 ) -> (u64, Choice) {
     let mut best = 0u64;
     let mut matched = Choice::from(0);
-    for counter in first..=last {
-        let hit = code_value(keyed, counter, digits).ct_eq(&presented);
+    scan_codes(keyed, digits, first, last, |counter, code| {
+        let hit = code.ct_eq(&presented);
         best.conditional_assign(&counter, hit & !matched);
         matched |= hit;
-    }
+    });
     (best, matched)
 }
 

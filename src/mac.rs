@@ -54,6 +54,14 @@ fn copy_prefix(out: &mut [u8], bytes: impl IntoIterator<Item = u8>) {
     }
 }
 
+/// Writes 32-bit words big-endian to the start of `out`.
+#[inline(always)]
+fn write_words(words: &[u32], out: &mut [u8]) {
+    for (chunk, word) in out.chunks_exact_mut(4).zip(words) {
+        chunk.copy_from_slice(&word.to_be_bytes());
+    }
+}
+
 impl BlockFunction for Sha1Block {
     type State = [u32; 5];
     type Block = [u8; 64];
@@ -72,8 +80,9 @@ impl BlockFunction for Sha1Block {
         sha1::block_api::compress(state, core::slice::from_ref(block));
     }
 
+    #[inline(always)]
     fn write_digest(state: &[u32; 5], out: &mut [u8]) {
-        copy_prefix(out, state.iter().flat_map(|w| w.to_be_bytes()));
+        write_words(state, out);
     }
 
     #[inline(always)]
@@ -111,8 +120,9 @@ impl BlockFunction for Sha256Block {
         sha2::block_api::compress256(state, core::slice::from_ref(block));
     }
 
+    #[inline(always)]
     fn write_digest(state: &[u32; 8], out: &mut [u8]) {
-        copy_prefix(out, state.iter().flat_map(|w| w.to_be_bytes()));
+        write_words(state, out);
     }
 
     #[inline(always)]
@@ -150,8 +160,11 @@ impl BlockFunction for Sha512Block {
         sha2::block_api::compress512(state, core::slice::from_ref(block));
     }
 
+    #[inline(always)]
     fn write_digest(state: &[u64; 8], out: &mut [u8]) {
-        copy_prefix(out, state.iter().flat_map(|w| w.to_be_bytes()));
+        for (chunk, word) in out.chunks_exact_mut(8).zip(state) {
+            chunk.copy_from_slice(&word.to_be_bytes());
+        }
     }
 
     #[inline(always)]
@@ -184,8 +197,8 @@ fn pad_final_block(block: &mut [u8], used: usize) {
     }
     // Total message length in bits: one key block plus `used` bytes. Always far below 2^64.
     let bits = (block_len.wrapping_add(used) as u64) << 3;
-    for (dst, src) in block.iter_mut().rev().zip(bits.to_le_bytes()) {
-        *dst = src;
+    if let Some(length) = block.last_chunk_mut::<8>() {
+        *length = bits.to_be_bytes();
     }
 }
 
@@ -224,22 +237,41 @@ impl<H: BlockFunction> Keyed<H> {
     }
 
     /// HMAC of the 8-byte big-endian counter: exactly two compressions, no allocation.
-    #[inline(always)]
+    #[cfg(test)]
     pub(crate) fn mac_counter(&self, counter: u64) -> H::State {
-        let mut block = H::ZERO_BLOCK;
-        copy_prefix(block.as_mut(), counter.to_be_bytes());
-        pad_final_block(block.as_mut(), 8);
-        let mut inner = self.inner;
-        H::compress(&mut inner, &block);
+        let mut states = [H::IV];
+        self.mac_counters(counter, &mut states, &mut Scratch::new());
+        let [state] = states;
+        state
+    }
 
-        let mut block = H::ZERO_BLOCK;
-        H::write_digest(&inner, block.as_mut());
+    /// HMACs of consecutive counters `first, first + 1, …`, one per element of `states`.
+    ///
+    /// Two compressions per counter, no allocation. All inner hashes are computed before any
+    /// outer hash: the compressions of different counters do not depend on each other, so the
+    /// processor overlaps them instead of waiting for each to finish. `scratch` holds the last
+    /// inner digest afterwards; the caller wipes it once per batch of work (see [`Scratch`]).
+    #[inline(always)]
+    pub(crate) fn mac_counters(&self, first: u64, states: &mut [H::State], scratch: &mut Scratch<H>) {
+        let block = &mut scratch.0;
+        *block = H::ZERO_BLOCK;
+        pad_final_block(block.as_mut(), 8);
+        let mut counter = first;
+        for state in states.iter_mut() {
+            if let Some(prefix) = block.as_mut().first_chunk_mut::<8>() {
+                *prefix = counter.to_be_bytes();
+            }
+            *state = self.inner;
+            H::compress(state, block);
+            counter = counter.wrapping_add(1);
+        }
+        *block = H::ZERO_BLOCK;
         pad_final_block(block.as_mut(), H::OUTPUT_LEN);
-        let mut outer = self.outer;
-        H::compress(&mut outer, &block);
-        inner.zeroize();
-        block.zeroize();
-        outer
+        for state in states.iter_mut() {
+            H::write_digest(state, block.as_mut());
+            *state = self.outer;
+            H::compress(state, block);
+        }
     }
 
     /// HMAC of an arbitrary message (tests and known-answer checks only; not on the hot path).
@@ -291,6 +323,22 @@ impl<H: BlockFunction> Drop for Keyed<H> {
 }
 
 impl<H: BlockFunction> ZeroizeOnDrop for Keyed<H> {}
+
+/// A block buffer reused across the steps of one verification and wiped once, on drop, instead of
+/// once per step: it holds inner digests, which are derived from the key.
+pub(crate) struct Scratch<H: BlockFunction>(H::Block);
+
+impl<H: BlockFunction> Scratch<H> {
+    pub(crate) fn new() -> Self {
+        Self(H::ZERO_BLOCK)
+    }
+}
+
+impl<H: BlockFunction> Drop for Scratch<H> {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
 
 /// A keyed HMAC for one of the supported algorithms.
 pub(crate) enum KeyedMac {

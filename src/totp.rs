@@ -1,10 +1,12 @@
 //! Time-based one-time passwords (RFC 6238).
 
-use subtle::{Choice, ConditionallySelectable, ConstantTimeEq, ConstantTimeGreater};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
 use crate::code::{OtpCode, parse_presented};
 use crate::error::{Error, ParamError, Rejected};
-use crate::mac::{BlockFunction, Keyed, KeyedMac, dynamic_truncate};
+use zeroize::Zeroize;
+
+use crate::mac::{BlockFunction, Keyed, KeyedMac, Scratch, dynamic_truncate};
 use crate::{Algorithm, Digits, SecretKey};
 
 /// The parameters of a TOTP authenticator: algorithm, digits, period and epoch `T0`.
@@ -214,9 +216,9 @@ impl Totp {
     pub fn generate_at_step(&self, step: u64) -> OtpCode {
         let digits = self.params.digits;
         let value = match &self.mac {
-            KeyedMac::Sha1(k) => code_value(k, step, digits),
-            KeyedMac::Sha256(k) => code_value(k, step, digits),
-            KeyedMac::Sha512(k) => code_value(k, step, digits),
+            KeyedMac::Sha1(k) => code_at(k, step, digits),
+            KeyedMac::Sha256(k) => code_at(k, step, digits),
+            KeyedMac::Sha512(k) => code_at(k, step, digits),
         };
         OtpCode::new(value, digits)
     }
@@ -266,11 +268,52 @@ impl core::fmt::Debug for Totp {
     }
 }
 
+/// The most counters computed in one batch: a whole window of the largest size.
+const BATCH: usize = 2 * Window::MAX as usize + 1;
+
+/// Calls `visit(counter, code)` for every counter of `first..=last`, in order.
+///
+/// HMACs are computed in batches (see [`Keyed::mac_counters`]); the intermediate states, which
+/// derive from the key, are wiped once at the end.
 #[inline(always)]
-pub(crate) fn code_value<H: BlockFunction>(keyed: &Keyed<H>, counter: u64, digits: Digits) -> u32 {
-    digits.reduce(dynamic_truncate(&H::truncation_input(
-        &keyed.mac_counter(counter),
-    )))
+pub(crate) fn scan_codes<H: BlockFunction>(
+    keyed: &Keyed<H>,
+    digits: Digits,
+    first: u64,
+    last: u64,
+    mut visit: impl FnMut(u64, u32),
+) {
+    let mut states = [H::IV; BATCH];
+    let mut scratch = Scratch::new();
+    let mut used = 0usize;
+    let mut start = first;
+    loop {
+        let remaining = last.saturating_sub(start).saturating_add(1);
+        let count = usize::try_from(remaining).map_or(BATCH, |r| r.min(BATCH));
+        used = used.max(count);
+        if let Some(batch) = states.get_mut(..count) {
+            keyed.mac_counters(start, batch, &mut scratch);
+            let mut counter = start;
+            for state in batch.iter() {
+                visit(counter, digits.reduce(dynamic_truncate(&H::truncation_input(state))));
+                counter = counter.wrapping_add(1);
+            }
+        }
+        match start.checked_add(count as u64) {
+            Some(next) if next <= last => start = next,
+            _ => break,
+        }
+    }
+    for state in states.iter_mut().take(used) {
+        state.zeroize();
+    }
+}
+
+/// The code for one counter.
+pub(crate) fn code_at<H: BlockFunction>(keyed: &Keyed<H>, counter: u64, digits: Digits) -> u32 {
+    let mut code = 0;
+    scan_codes(keyed, digits, counter, counter, |_, value| code = value);
+    code
 }
 
 /// Scans `first..=last`, returning the newest step above the watermark whose code equals
@@ -284,15 +327,21 @@ fn newest_match<H: BlockFunction>(
     last: u64,
     last_accepted: Option<u64>,
 ) -> (u64, Choice) {
-    let watermark = last_accepted.unwrap_or(0);
-    let has_watermark = Choice::from(u8::from(last_accepted.is_some()));
+    // Steps at or below the watermark are computed like the others and masked out afterwards.
+    // `fresh` is 1 when `step > watermark` (the borrow of `watermark - step`) or when there is no
+    // watermark yet; it is folded into the one constant-time comparison per step.
+    let (watermark, unwatermarked) = match last_accepted {
+        Some(step) => (step, 0u64),
+        None => (0, 1),
+    };
+    let expected = u64::from(presented) | (1 << 32);
     let mut best = 0u64;
     let mut matched = Choice::from(0);
-    for step in first..=last {
-        let fresh = step.ct_gt(&watermark) | !has_watermark;
-        let hit = code_value(keyed, step, digits).ct_eq(&presented) & fresh;
+    scan_codes(keyed, digits, first, last, |step, code| {
+        let fresh = u64::from(watermark.overflowing_sub(step).1) | unwatermarked;
+        let hit = (u64::from(code) | (fresh << 32)).ct_eq(&expected);
         best.conditional_assign(&step, hit);
         matched |= hit;
-    }
+    });
     (best, matched)
 }
