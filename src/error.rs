@@ -103,6 +103,12 @@ pub enum UriError {
     ColonInLabel,
     /// The issuer or account is empty.
     EmptyAccount,
+    /// The URI is longer than [`crate::OtpAuthUri::MAX_LEN`] bytes.
+    TooLong,
+    /// The issuer or account contains a control character (such as a newline or an escape).
+    ControlCharacter,
+    /// The TOTP parameters have a `T0` other than 0, which the otpauth format cannot carry.
+    NonZeroT0,
 }
 
 impl fmt::Display for Error {
@@ -167,6 +173,9 @@ impl fmt::Display for UriError {
             Self::IssuerMismatch => "the label issuer and the issuer parameter differ",
             Self::ColonInLabel => "the issuer or account contains ':'",
             Self::EmptyAccount => "the issuer or account is empty",
+            Self::TooLong => "the URI is too long",
+            Self::ControlCharacter => "the issuer or account contains a control character",
+            Self::NonZeroT0 => "the otpauth format cannot carry a T0 other than 0",
         })
     }
 }

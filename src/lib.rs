@@ -14,8 +14,11 @@ mod code;
 mod error;
 mod hotp;
 mod mac;
+#[cfg(feature = "qr")]
+mod qr;
 mod secret;
 mod totp;
+mod uri;
 
 pub use algorithm::Algorithm;
 #[cfg(feature = "std")]
@@ -24,5 +27,8 @@ pub use clock::{Clock, ManualClock};
 pub use code::{Digits, OtpCode};
 pub use error::{Error, ParamError, Rejected, SecretError, UriError};
 pub use hotp::{Hotp, HotpMatch, LookAhead};
+#[cfg(feature = "qr")]
+pub use qr::TerminalStyle;
 pub use secret::SecretKey;
 pub use totp::{AcceptedStep, Totp, TotpParams, TotpParamsBuilder, Window};
+pub use uri::{OtpAuthUri, OtpKind};
