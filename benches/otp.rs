@@ -57,9 +57,18 @@ fn floor_x6(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTi
             let block = [0x5au8; 64];
             c.bench_function("floor/sha1_x6", |b| {
                 b.iter(|| {
-                    let mut state = black_box([0x6745_2301u32, 0xEFCD_AB89, 0x98BA_DCFE, 0x1032_5476, 0xC3D2_E1F0]);
+                    let mut state = black_box([
+                        0x6745_2301u32,
+                        0xEFCD_AB89,
+                        0x98BA_DCFE,
+                        0x1032_5476,
+                        0xC3D2_E1F0,
+                    ]);
                     for _ in 0..6 {
-                        sha1::block_api::compress(&mut state, core::slice::from_ref(black_box(&block)));
+                        sha1::block_api::compress(
+                            &mut state,
+                            core::slice::from_ref(black_box(&block)),
+                        );
                     }
                     state
                 })
@@ -71,7 +80,10 @@ fn floor_x6(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTi
                 b.iter(|| {
                     let mut state = black_box([0x6a09_e667u32; 8]);
                     for _ in 0..6 {
-                        sha2::block_api::compress256(&mut state, core::slice::from_ref(black_box(&block)));
+                        sha2::block_api::compress256(
+                            &mut state,
+                            core::slice::from_ref(black_box(&block)),
+                        );
                     }
                     state
                 })
@@ -83,7 +95,10 @@ fn floor_x6(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTi
                 b.iter(|| {
                     let mut state = black_box([0x6a09_e667_f3bc_c908u64; 8]);
                     for _ in 0..6 {
-                        sha2::block_api::compress512(&mut state, core::slice::from_ref(black_box(&block)));
+                        sha2::block_api::compress512(
+                            &mut state,
+                            core::slice::from_ref(black_box(&block)),
+                        );
                     }
                     state
                 })
@@ -95,7 +110,10 @@ fn floor_x6(c: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTi
 fn totp_verify(c: &mut Criterion) {
     let mut group = c.benchmark_group("totp_verify");
     for case in &CASES {
-        let params = TotpParams::builder().algorithm(case.algorithm).build().unwrap();
+        let params = TotpParams::builder()
+            .algorithm(case.algorithm)
+            .build()
+            .unwrap();
         let key = SecretKey::from_bytes(case.secret).unwrap();
         let totp = Totp::new(params, &key);
         let wrong = wrong_code(&totp);
@@ -138,7 +156,10 @@ fn totp_verify(c: &mut Criterion) {
 fn totp_generate(c: &mut Criterion) {
     let mut group = c.benchmark_group("totp_generate");
     for case in &CASES {
-        let params = TotpParams::builder().algorithm(case.algorithm).build().unwrap();
+        let params = TotpParams::builder()
+            .algorithm(case.algorithm)
+            .build()
+            .unwrap();
         let totp = Totp::new(params, &SecretKey::from_bytes(case.secret).unwrap());
         group.bench_function(format!("authcore/{}", case.name), |b| {
             b.iter(|| totp.generate(black_box(NOW)))

@@ -252,7 +252,12 @@ impl<H: BlockFunction> Keyed<H> {
     /// processor overlaps them instead of waiting for each to finish. `scratch` holds the last
     /// inner digest afterwards; the caller wipes it once per batch of work (see [`Scratch`]).
     #[inline(always)]
-    pub(crate) fn mac_counters(&self, first: u64, states: &mut [H::State], scratch: &mut Scratch<H>) {
+    pub(crate) fn mac_counters(
+        &self,
+        first: u64,
+        states: &mut [H::State],
+        scratch: &mut Scratch<H>,
+    ) {
         let block = &mut scratch.0;
         *block = H::ZERO_BLOCK;
         pad_final_block(block.as_mut(), 8);

@@ -295,7 +295,10 @@ pub(crate) fn scan_codes<H: BlockFunction>(
             keyed.mac_counters(start, batch, &mut scratch);
             let mut counter = start;
             for state in batch.iter() {
-                visit(counter, digits.reduce(dynamic_truncate(&H::truncation_input(state))));
+                visit(
+                    counter,
+                    digits.reduce(dynamic_truncate(&H::truncation_input(state))),
+                );
                 counter = counter.wrapping_add(1);
             }
         }

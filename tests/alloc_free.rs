@@ -49,7 +49,11 @@ fn generate_and_verify_allocate_nothing() {
 
     for algorithm in [Algorithm::Sha1, Algorithm::Sha256, Algorithm::Sha512] {
         let key = SecretKey::from_bytes(&[7u8; 100]).unwrap();
-        let params = TotpParams::builder().algorithm(algorithm).digits(8).build().unwrap();
+        let params = TotpParams::builder()
+            .algorithm(algorithm)
+            .digits(8)
+            .build()
+            .unwrap();
         let totp = Totp::new(params, &key);
         let hotp = Hotp::new(algorithm, Digits::Six, &key);
         let code = totp.generate(1_700_000_000).unwrap();

@@ -38,7 +38,11 @@ fn totp(algorithm: Algorithm, digits: u8) -> Totp {
         Algorithm::Sha256 => SEED_SHA256,
         _ => SEED_SHA512,
     };
-    let params = TotpParams::builder().algorithm(algorithm).digits(digits).build().unwrap();
+    let params = TotpParams::builder()
+        .algorithm(algorithm)
+        .digits(digits)
+        .build()
+        .unwrap();
     Totp::new(params, &SecretKey::from_bytes(seed).unwrap())
 }
 
@@ -46,25 +50,43 @@ const ALGORITHMS: [Algorithm; 3] = [Algorithm::Sha1, Algorithm::Sha256, Algorith
 
 #[test]
 fn rfc4226_appendix_d_generate() {
-    let hotp = Hotp::new(Algorithm::Sha1, Digits::Six, &SecretKey::from_bytes(SEED_SHA1).unwrap());
+    let hotp = Hotp::new(
+        Algorithm::Sha1,
+        Digits::Six,
+        &SecretKey::from_bytes(SEED_SHA1).unwrap(),
+    );
     for (counter, expected) in RFC4226 {
-        assert_eq!(hotp.generate(counter).expose_secret(), expected, "counter {counter}");
+        assert_eq!(
+            hotp.generate(counter).expose_secret(),
+            expected,
+            "counter {counter}"
+        );
     }
 }
 
 #[test]
 fn rfc4226_appendix_d_verify_returns_matched_counter() {
-    let hotp = Hotp::new(Algorithm::Sha1, Digits::Six, &SecretKey::from_bytes(SEED_SHA1).unwrap());
+    let hotp = Hotp::new(
+        Algorithm::Sha1,
+        Digits::Six,
+        &SecretKey::from_bytes(SEED_SHA1).unwrap(),
+    );
     let look_ahead = LookAhead::new(9).unwrap();
     for (counter, code) in RFC4226 {
         let matched = hotp.verify(code, 0, look_ahead).unwrap();
         assert_eq!(matched.counter(), counter);
         assert_eq!(matched.next_counter(), counter + 1);
         // Once the host stores next_counter, the same code is refused.
-        assert!(hotp.verify(code, matched.next_counter(), look_ahead).is_err());
+        assert!(
+            hotp.verify(code, matched.next_counter(), look_ahead)
+                .is_err()
+        );
     }
     // Beyond the look-ahead: refused.
-    assert!(hotp.verify("520489", 0, LookAhead::new(8).unwrap()).is_err());
+    assert!(
+        hotp.verify("520489", 0, LookAhead::new(8).unwrap())
+            .is_err()
+    );
     assert!(LookAhead::new(LookAhead::MAX + 1).is_err());
 }
 
@@ -73,7 +95,11 @@ fn rfc6238_appendix_b_eight_digits() {
     for (index, algorithm) in ALGORITHMS.into_iter().enumerate() {
         let totp = totp(algorithm, 8);
         for (time, codes) in RFC6238 {
-            assert_eq!(totp.generate(time).unwrap().expose_secret(), codes[index], "{algorithm} t={time}");
+            assert_eq!(
+                totp.generate(time).unwrap().expose_secret(),
+                codes[index],
+                "{algorithm} t={time}"
+            );
         }
     }
 }
@@ -84,7 +110,11 @@ fn rfc6238_appendix_b_six_digits() {
         let totp = totp(algorithm, 6);
         for (time, codes) in RFC6238 {
             let expected = &codes[index][2..];
-            assert_eq!(totp.generate(time).unwrap().expose_secret(), expected, "{algorithm} t={time}");
+            assert_eq!(
+                totp.generate(time).unwrap().expose_secret(),
+                expected,
+                "{algorithm} t={time}"
+            );
         }
     }
 }
@@ -95,7 +125,9 @@ fn rfc6238_appendix_b_verify_accepts_each_row() {
         let totp = totp(algorithm, 8);
         for (time, codes) in RFC6238 {
             let step = totp.params().step_at(time).unwrap();
-            let accepted = totp.verify(codes[index], time, Window::EXACT, None).unwrap();
+            let accepted = totp
+                .verify(codes[index], time, Window::EXACT, None)
+                .unwrap();
             assert_eq!(accepted.step(), step);
             assert_eq!(accepted.step(), time / 30);
         }
@@ -130,15 +162,38 @@ fn beyond_2038_and_near_u64_max() {
     assert_eq!(totp.params().step_at(20_000_000_000).unwrap(), 666_666_666);
     // The extremes neither overflow nor panic.
     let code = totp.generate(u64::MAX).unwrap();
-    assert!(totp.verify(code.expose_secret(), u64::MAX, Window::new(Window::MAX).unwrap(), None).is_ok());
+    assert!(
+        totp.verify(
+            code.expose_secret(),
+            u64::MAX,
+            Window::new(Window::MAX).unwrap(),
+            None
+        )
+        .is_ok()
+    );
     let tiny = TotpParams::builder().period(1).build().unwrap();
     let tiny = Totp::new(tiny, &SecretKey::from_bytes(SEED_SHA1).unwrap());
     let code = tiny.generate(u64::MAX).unwrap();
     assert_eq!(
-        tiny.verify(code.expose_secret(), u64::MAX, Window::new(Window::MAX).unwrap(), None).unwrap().step(),
+        tiny.verify(
+            code.expose_secret(),
+            u64::MAX,
+            Window::new(Window::MAX).unwrap(),
+            None
+        )
+        .unwrap()
+        .step(),
         u64::MAX
     );
-    assert!(tiny.verify(code.expose_secret(), u64::MAX, Window::default(), Some(u64::MAX)).is_err());
+    assert!(
+        tiny.verify(
+            code.expose_secret(),
+            u64::MAX,
+            Window::default(),
+            Some(u64::MAX)
+        )
+        .is_err()
+    );
 }
 
 #[test]
@@ -151,5 +206,9 @@ fn t0_shifts_the_steps() {
         plain.generate(59).unwrap().expose_secret()
     );
     assert!(shifted.generate(999).is_err());
-    assert!(shifted.verify("287082", 999, Window::default(), None).is_err());
+    assert!(
+        shifted
+            .verify("287082", 999, Window::default(), None)
+            .is_err()
+    );
 }

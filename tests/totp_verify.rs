@@ -20,17 +20,27 @@ fn a_code_is_accepted_once() {
     let totp = sha1_totp(6);
     let now = 1_700_000_000;
     let code = totp.generate(now).unwrap();
-    let accepted = totp.verify(code.expose_secret(), now, Window::default(), None).unwrap();
+    let accepted = totp
+        .verify(code.expose_secret(), now, Window::default(), None)
+        .unwrap();
     assert_eq!(accepted.step(), now / 30);
     // The host stores the step as the watermark: the same code is now refused, even later in
     // the window.
     let watermark = Some(accepted.step());
-    assert!(totp.verify(code.expose_secret(), now, Window::default(), watermark).is_err());
-    assert!(totp.verify(code.expose_secret(), now + 30, Window::default(), watermark).is_err());
+    assert!(
+        totp.verify(code.expose_secret(), now, Window::default(), watermark)
+            .is_err()
+    );
+    assert!(
+        totp.verify(code.expose_secret(), now + 30, Window::default(), watermark)
+            .is_err()
+    );
     // The next step's code is still fine.
     let next = totp.generate(now + 30).unwrap();
     assert_eq!(
-        totp.verify(next.expose_secret(), now + 30, Window::default(), watermark).unwrap().step(),
+        totp.verify(next.expose_secret(), now + 30, Window::default(), watermark)
+            .unwrap()
+            .step(),
         now / 30 + 1
     );
 }
@@ -42,9 +52,23 @@ fn older_codes_are_refused_after_a_newer_one() {
     let step = now / 30;
     let previous = code_at_step(&totp, step - 1);
     // Accepting the future step (t+1) makes t-1 and t unusable.
-    assert!(totp.verify(&previous, now, Window::default(), Some(step + 1)).is_err());
-    assert!(totp.verify(&code_at_step(&totp, step), now, Window::default(), Some(step + 1)).is_err());
-    assert!(totp.verify(&previous, now, Window::default(), Some(step - 2)).is_ok());
+    assert!(
+        totp.verify(&previous, now, Window::default(), Some(step + 1))
+            .is_err()
+    );
+    assert!(
+        totp.verify(
+            &code_at_step(&totp, step),
+            now,
+            Window::default(),
+            Some(step + 1)
+        )
+        .is_err()
+    );
+    assert!(
+        totp.verify(&previous, now, Window::default(), Some(step - 2))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -55,14 +79,24 @@ fn window_edges() {
     for n in 0..=Window::MAX {
         let window = Window::new(n).unwrap();
         let n = u64::from(n);
-        let codes_inside: Vec<String> = (step - n..=step + n).map(|s| code_at_step(&totp, s)).collect();
+        let codes_inside: Vec<String> = (step - n..=step + n)
+            .map(|s| code_at_step(&totp, s))
+            .collect();
         for s in [step - n, step + n] {
-            assert_eq!(totp.verify(&code_at_step(&totp, s), now, window, None).unwrap().step(), s);
+            assert_eq!(
+                totp.verify(&code_at_step(&totp, s), now, window, None)
+                    .unwrap()
+                    .step(),
+                s
+            );
         }
         for s in [step - n - 1, step + n + 1] {
             let outside = code_at_step(&totp, s);
             if !codes_inside.contains(&outside) {
-                assert!(totp.verify(&outside, now, window, None).is_err(), "window {n} step {s}");
+                assert!(
+                    totp.verify(&outside, now, window, None).is_err(),
+                    "window {n} step {s}"
+                );
             }
         }
     }
@@ -77,11 +111,23 @@ fn newest_matching_step_is_reported() {
     assert_eq!(code_at_step(&totp, 910_738), "911617");
     let window = Window::default();
     for now in [910_737 * 30, 910_738 * 30, 910_739 * 30] {
-        assert_eq!(totp.verify("911617", now, window, None).unwrap().step(), 910_738, "now {now}");
+        assert_eq!(
+            totp.verify("911617", now, window, None).unwrap().step(),
+            910_738,
+            "now {now}"
+        );
     }
     // Above the watermark only: once 910738 is accepted, 910737 cannot be used either.
-    assert!(totp.verify("911617", 910_738 * 30, window, Some(910_738)).is_err());
-    assert_eq!(totp.verify("911617", 910_738 * 30, window, Some(910_736)).unwrap().step(), 910_738);
+    assert!(
+        totp.verify("911617", 910_738 * 30, window, Some(910_738))
+            .is_err()
+    );
+    assert_eq!(
+        totp.verify("911617", 910_738 * 30, window, Some(910_736))
+            .unwrap()
+            .step(),
+        910_738
+    );
 }
 
 #[test]
@@ -89,11 +135,24 @@ fn malformed_codes_are_rejected_like_wrong_ones() {
     let totp = sha1_totp(6);
     let now = 59;
     let good = totp.generate(now).unwrap();
-    assert!(totp.verify(good.expose_secret(), now, Window::default(), None).is_ok());
+    assert!(
+        totp.verify(good.expose_secret(), now, Window::default(), None)
+            .is_ok()
+    );
     let wrong = totp.verify("000000", now, Window::default(), None);
     for bad in [
-        "", "28708", "2870822", "+87082", "-87082", " 87082", "287 82", "28708\n", "２８７０８２",
-        "28708a", "0x1234", "287082\0",
+        "",
+        "28708",
+        "2870822",
+        "+87082",
+        "-87082",
+        " 87082",
+        "287 82",
+        "28708\n",
+        "２８７０８２",
+        "28708a",
+        "0x1234",
+        "287082\0",
     ] {
         let result = totp.verify(bad, now, Window::default(), None);
         assert_eq!(result.map(|s| s.step()), wrong.map(|s| s.step()), "{bad:?}");
@@ -105,10 +164,16 @@ fn malformed_codes_are_rejected_like_wrong_ones() {
 #[test]
 fn params_are_validated_at_build() {
     for digits in [0u8, 5, 9, 10, 255] {
-        assert!(TotpParams::builder().digits(digits).build().is_err(), "digits {digits}");
+        assert!(
+            TotpParams::builder().digits(digits).build().is_err(),
+            "digits {digits}"
+        );
     }
     for period in [0u32, 121, 3600, u32::MAX] {
-        assert!(TotpParams::builder().period(period).build().is_err(), "period {period}");
+        assert!(
+            TotpParams::builder().period(period).build().is_err(),
+            "period {period}"
+        );
     }
     assert!(TotpParams::builder().period(1).build().is_ok());
     assert!(TotpParams::builder().period(120).build().is_ok());
@@ -116,7 +181,11 @@ fn params_are_validated_at_build() {
 }
 
 fn algorithm() -> impl Strategy<Value = Algorithm> {
-    prop_oneof![Just(Algorithm::Sha1), Just(Algorithm::Sha256), Just(Algorithm::Sha512)]
+    prop_oneof![
+        Just(Algorithm::Sha1),
+        Just(Algorithm::Sha256),
+        Just(Algorithm::Sha512)
+    ]
 }
 
 proptest! {

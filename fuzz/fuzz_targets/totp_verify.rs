@@ -3,7 +3,7 @@
 #![no_main]
 
 use authcore::{Algorithm, SecretKey, Totp, TotpParams, Window};
-use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
