@@ -1,5 +1,6 @@
 //! A counting global allocator shows that generating and verifying codes allocate nothing.
 #![allow(unsafe_code)] // implementing `GlobalAlloc` requires it; the library itself forbids it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -1,5 +1,7 @@
 //! Known-answer tests: every row of RFC 4226 Appendix D and RFC 6238 Appendix B.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use authcore::{Algorithm, Digits, Hotp, LookAhead, SecretKey, Totp, TotpParams, Window};
 
 const SEED_SHA1: &[u8] = b"12345678901234567890";

@@ -1,6 +1,8 @@
 //! Verification behaviour: replay watermark, window edges, newest-step selection, malformed input,
 //! and property tests (generate → verify accepts; verify never panics).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use authcore::{Algorithm, SecretKey, Totp, TotpParams, Window};
 use proptest::prelude::*;
 
