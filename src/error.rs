@@ -33,6 +33,14 @@ pub enum Error {
     TimeOutOfRange,
     /// The random number generator failed.
     Random,
+    /// Recovery-code parameters, a slot index or a stored set are invalid.
+    Recovery(crate::RecoveryError),
+    /// An out-of-band code configuration, key or stored challenge is invalid.
+    OutOfBand(crate::OobError),
+    /// A phone number could not be parsed.
+    Phone(crate::PhoneError),
+    /// A throttle policy is invalid.
+    Throttle(crate::ThrottleError),
     /// A QR code could not be rendered (the data is too long for any QR version).
     #[cfg(feature = "qr")]
     Qr,
@@ -119,6 +127,10 @@ impl fmt::Display for Error {
             Self::Uri(e) => write!(f, "invalid otpauth URI: {e}"),
             Self::TimeOutOfRange => f.write_str("time is before T0 or out of range"),
             Self::Random => f.write_str("the random number generator failed"),
+            Self::Recovery(e) => write!(f, "recovery codes: {e}"),
+            Self::OutOfBand(e) => write!(f, "out-of-band code: {e}"),
+            Self::Phone(e) => write!(f, "invalid phone number: {e}"),
+            Self::Throttle(e) => write!(f, "invalid throttle policy: {e}"),
             #[cfg(feature = "qr")]
             Self::Qr => f.write_str("the URI is too long for a QR code"),
         }

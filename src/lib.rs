@@ -12,11 +12,16 @@ mod algorithm;
 mod clock;
 mod code;
 mod error;
+mod factor;
 mod hotp;
 mod mac;
 #[cfg(feature = "qr")]
 mod qr;
+mod oob;
+mod phone;
+mod recovery;
 mod secret;
+mod throttle;
 mod totp;
 mod uri;
 
@@ -26,9 +31,18 @@ pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
 pub use code::{Digits, OtpCode};
 pub use error::{Error, ParamError, Rejected, SecretError, UriError};
+pub use factor::{FactorKind, ThrottledFactor};
 pub use hotp::{Hotp, HotpMatch, LookAhead};
 #[cfg(feature = "qr")]
 pub use qr::TerminalStyle;
+pub use oob::{OobChallenge, OobCode, OobConfig, OobConfigBuilder, OobError, OobIssue, OobKey};
+pub use oob::{OobOutcome, OobSendLog, OobStatus, OobVerification, SendDecision, SendRefusal};
+pub use phone::{PhoneError, PhoneNumber};
+pub use recovery::{NewRecoveryCodes, RecoveryCode, RecoveryCodeSet, RecoveryCodes};
+pub use recovery::{RecoveryError, RecoveryParams, RecoveryParamsBuilder, RedeemedSlot};
 pub use secret::SecretKey;
+pub use throttle::ThrottleUpdate;
+pub use throttle::{AccountThrottle, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleError};
+pub use throttle::{ThrottleEvent, ThrottlePolicy, ThrottlePolicyBuilder, ThrottleState};
 pub use totp::{AcceptedStep, Totp, TotpParams, TotpParamsBuilder, Window};
 pub use uri::{OtpAuthUri, OtpKind};

@@ -1,0 +1,49 @@
+//! Credential benchmarks: recovery-code redemption and throttle decisions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use authcore::{RecoveryCodeSet, RecoveryParams, ThrottlePolicy, ThrottleState};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+/// One redemption attempt against a set of 1, 10 and 16 codes with the default argon2id
+/// parameters (m = 19456 KiB, t = 2, p = 1). The attempt costs one argon2id evaluation whatever
+/// the size of the set, so the three should take the same time.
+fn recovery_redeem(c: &mut Criterion) {
+    let mut group = c.benchmark_group("recovery_redeem");
+    group.sample_size(10);
+    for n in [1u8, 10, 16] {
+        let params = RecoveryParams::builder().count(n).build().unwrap();
+        let new = RecoveryCodeSet::generate(&params).unwrap();
+        let right = new.codes.iter().next().unwrap().expose_secret().to_string();
+        let wrong = "0000-0000-0000-0000";
+        let mut flip = false;
+        group.bench_function(format!("n{n}"), |b| {
+            b.iter(|| {
+                // Alternate a wrong and a right code; redeeming does not spend.
+                flip = !flip;
+                let attempt = if flip { wrong } else { right.as_str() };
+                let _ = black_box(new.set.redeem(black_box(attempt)));
+            })
+        });
+    }
+    group.finish();
+}
+
+/// One throttle decision for a factor in back-off.
+fn throttle(c: &mut Criterion) {
+    let mut group = c.benchmark_group("throttle");
+    let policy = ThrottlePolicy::default();
+    let mut state = ThrottleState::new();
+    for _ in 0..8 {
+        state = policy.record_failure(state, 1_700_000_000).state();
+    }
+    group.bench_function("decide", |b| {
+        b.iter(|| black_box(policy.decide(black_box(&state), black_box(1_700_000_100))))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, recovery_redeem, throttle);
+criterion_main!(benches);

@@ -1,0 +1,127 @@
+//! The kinds of second factor a person can hold, and how NIST SP 800-63B classes them.
+
+/// A kind of second factor (an authenticator used in addition to the password).
+///
+/// Organisation policies use it to say which kinds their members may use; the throttle maps it to
+/// its failure counter with [`FactorKind::throttled`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum FactorKind {
+    /// An authenticator app producing TOTP codes (NIST SP 800-63B §5.1.4, single-factor OTP
+    /// device).
+    Totp,
+    /// A recovery code from a set shown once at enrolment (NIST SP 800-63B §5.1.2, look-up
+    /// secret).
+    RecoveryCode,
+    /// A one-time code sent by SMS to a registered phone number (NIST SP 800-63B §5.1.3.3, out of
+    /// band through the public telephone network: a restricted authenticator).
+    OutOfBandSms,
+    /// A one-time code sent by e-mail. NIST SP 800-63B §5.1.3.1 does not accept e-mail as an
+    /// out-of-band authenticator, because it does not prove possession of a specific device.
+    OutOfBandEmail,
+}
+
+impl FactorKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Self; 4] = [
+        Self::Totp,
+        Self::RecoveryCode,
+        Self::OutOfBandSms,
+        Self::OutOfBandEmail,
+    ];
+
+    /// Whether NIST SP 800-63B classes this kind as a *restricted* authenticator (§5.2.10): one
+    /// with known weaknesses that a verifier may offer only with an alternative, a notice to the
+    /// subscriber and a migration plan. SMS through the public telephone network is restricted
+    /// (§5.1.3.3): numbers can be ported or redirected and messages intercepted.
+    ///
+    /// An organisation policy can refuse every restricted kind by testing this.
+    pub const fn is_restricted(self) -> bool {
+        matches!(self, Self::OutOfBandSms)
+    }
+
+    /// Whether NIST SP 800-63B recognises this kind as an authenticator at all. E-mail is not
+    /// (§5.1.3.1): a policy that follows the guideline strictly should refuse it, restricted or not.
+    pub const fn is_recognised_by_nist(self) -> bool {
+        !matches!(self, Self::OutOfBandEmail)
+    }
+
+    /// Whether this kind delivers a code out of band (SMS or e-mail).
+    pub const fn is_out_of_band(self) -> bool {
+        matches!(self, Self::OutOfBandSms | Self::OutOfBandEmail)
+    }
+
+    /// The failure counter this kind is throttled under. SMS and e-mail codes share the
+    /// out-of-band counter.
+    pub const fn throttled(self) -> ThrottledFactor {
+        match self {
+            Self::Totp => ThrottledFactor::Totp,
+            Self::RecoveryCode => ThrottledFactor::RecoveryCode,
+            Self::OutOfBandSms | Self::OutOfBandEmail => ThrottledFactor::OutOfBand,
+        }
+    }
+}
+
+/// The separate failure counters an account has: one per kind of secret an attacker could guess,
+/// so that guessing passwords cannot lock out the second factor, and the reverse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ThrottledFactor {
+    /// The password.
+    Password,
+    /// TOTP codes.
+    Totp,
+    /// Recovery codes.
+    RecoveryCode,
+    /// Out-of-band codes (SMS and e-mail).
+    OutOfBand,
+}
+
+impl ThrottledFactor {
+    /// Every counter, in declaration order.
+    pub const ALL: [Self; 4] = [
+        Self::Password,
+        Self::Totp,
+        Self::RecoveryCode,
+        Self::OutOfBand,
+    ];
+}
+
+impl From<FactorKind> for ThrottledFactor {
+    fn from(kind: FactorKind) -> Self {
+        kind.throttled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sms_is_restricted() {
+        let restricted: alloc::vec::Vec<_> = FactorKind::ALL
+            .into_iter()
+            .filter(|k| k.is_restricted())
+            .collect();
+        assert_eq!(restricted, [FactorKind::OutOfBandSms]);
+        assert!(!FactorKind::OutOfBandEmail.is_recognised_by_nist());
+        assert!(FactorKind::OutOfBandSms.is_recognised_by_nist());
+        assert!(FactorKind::Totp.is_recognised_by_nist());
+    }
+
+    #[test]
+    fn throttle_counters() {
+        assert_eq!(
+            ThrottledFactor::from(FactorKind::OutOfBandSms),
+            ThrottledFactor::OutOfBand
+        );
+        assert_eq!(
+            FactorKind::OutOfBandEmail.throttled(),
+            ThrottledFactor::OutOfBand
+        );
+        assert_eq!(FactorKind::Totp.throttled(), ThrottledFactor::Totp);
+        assert_eq!(
+            FactorKind::RecoveryCode.throttled(),
+            ThrottledFactor::RecoveryCode
+        );
+    }
+}

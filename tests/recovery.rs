@@ -1,0 +1,513 @@
+//! Recovery codes: generation, normalisation, redemption, the stored form, and known answers.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use authcore::{Error, RecoveryCode, RecoveryCodeSet, RecoveryError, RecoveryParams, Rejected};
+use proptest::prelude::*;
+use sha2::{Digest, Sha256};
+
+/// A deterministic generator for tests: SHA-256 in counter mode over a seed.
+struct TestRng {
+    seed: u64,
+    counter: u64,
+    buf: [u8; 32],
+    used: usize,
+}
+
+impl TestRng {
+    fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            counter: 0,
+            buf: [0; 32],
+            used: 32,
+        }
+    }
+}
+
+impl rand_core::TryRng for TestRng {
+    type Error = core::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut b = [0; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        let mut b = [0; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for byte in dst {
+            if self.used == 32 {
+                let mut h = Sha256::new();
+                h.update(self.seed.to_le_bytes());
+                h.update(self.counter.to_le_bytes());
+                self.buf = h.finalize().into();
+                self.counter += 1;
+                self.used = 0;
+            }
+            *byte = self.buf[self.used];
+            self.used += 1;
+        }
+        Ok(())
+    }
+}
+
+impl rand_core::TryCryptoRng for TestRng {}
+
+/// A generator that always fails.
+struct BrokenRng;
+
+impl rand_core::TryRng for BrokenRng {
+    type Error = core::fmt::Error;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Err(core::fmt::Error)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Err(core::fmt::Error)
+    }
+    fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), Self::Error> {
+        Err(core::fmt::Error)
+    }
+}
+
+impl rand_core::TryCryptoRng for BrokenRng {}
+
+/// Cheap argon2id parameters: the algorithm is the same, only the cost differs.
+fn cheap(count: u8) -> RecoveryParams {
+    RecoveryParams::builder()
+        .count(count)
+        .dangerous_argon2(8, 1, 1)
+        .build()
+        .unwrap()
+}
+
+fn is_canonical(text: &str) -> bool {
+    let alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    text.len() == 19
+        && text.char_indices().all(|(i, c)| {
+            if i % 5 == 4 {
+                c == '-'
+            } else {
+                alphabet.contains(c)
+            }
+        })
+}
+
+#[test]
+fn defaults() {
+    let p = RecoveryParams::default();
+    assert_eq!(p.count(), 10);
+    assert_eq!((p.m_cost(), p.t_cost(), p.p_cost()), (19_456, 2, 1));
+    assert!(p.meets_floor());
+    assert_eq!(RecoveryParams::builder().build().unwrap(), p);
+}
+
+#[test]
+fn parameter_validation() {
+    let count = |n| RecoveryParams::builder().count(n).build();
+    assert_eq!(count(0), Err(Error::Recovery(RecoveryError::Count)));
+    assert_eq!(count(17), Err(Error::Recovery(RecoveryError::Count)));
+    assert!(count(1).is_ok());
+    assert!(count(16).is_ok());
+
+    let kdf = |m, t, p| RecoveryParams::builder().argon2(m, t, p).build();
+    assert_eq!(
+        kdf(19_455, 2, 1),
+        Err(Error::Recovery(RecoveryError::WeakKdf))
+    );
+    assert_eq!(
+        kdf(47_103, 1, 1),
+        Err(Error::Recovery(RecoveryError::WeakKdf))
+    );
+    assert!(kdf(47_104, 1, 1).is_ok());
+    assert!(kdf(12_288, 3, 1).is_ok());
+    assert_eq!(
+        kdf(1 << 21, 2, 1),
+        Err(Error::Recovery(RecoveryError::KdfParams))
+    );
+    assert_eq!(
+        kdf(19_456, 17, 1),
+        Err(Error::Recovery(RecoveryError::KdfParams))
+    );
+    assert_eq!(
+        kdf(19_456, 2, 0),
+        Err(Error::Recovery(RecoveryError::KdfParams))
+    );
+
+    let weak = RecoveryParams::builder()
+        .dangerous_argon2(8, 1, 1)
+        .build()
+        .unwrap();
+    assert!(!weak.meets_floor());
+    // Even the dangerous constructor keeps argon2's own minimum (m >= 8 p).
+    assert_eq!(
+        RecoveryParams::builder().dangerous_argon2(8, 1, 2).build(),
+        Err(Error::Recovery(RecoveryError::KdfParams))
+    );
+    // A later `argon2` call re-arms the floor.
+    assert_eq!(
+        RecoveryParams::builder()
+            .dangerous_argon2(8, 1, 1)
+            .argon2(8, 1, 1)
+            .build(),
+        Err(Error::Recovery(RecoveryError::WeakKdf))
+    );
+}
+
+#[test]
+fn single_code_set() {
+    let new = RecoveryCodeSet::generate_with_rng(&cheap(1), &mut TestRng::new(1)).unwrap();
+    assert_eq!(new.codes.len(), 1);
+    let mut set = new.set;
+    assert_eq!((set.len(), set.remaining()), (1, 1));
+    assert!(set.is_low());
+    let code = new.codes.as_slice()[0].expose_secret();
+    assert!(is_canonical(code), "{code}");
+    let slot = set.redeem(code).unwrap();
+    assert_eq!(slot.index(), 0);
+    assert_eq!(slot.spent_bit(), 1);
+    assert_eq!(slot.remaining_after(), 0);
+    assert!(slot.is_low_after());
+    assert_eq!(set.mark_spent(slot.index()), Ok(true));
+    assert_eq!(set.remaining(), 0);
+    assert_eq!(set.redeem(code), Err(Rejected));
+    assert_eq!(set.mark_spent(0), Ok(false));
+    assert_eq!(set.mark_spent(1), Err(Error::Recovery(RecoveryError::Slot)));
+}
+
+#[test]
+fn ten_codes_low_water() {
+    let new = RecoveryCodeSet::generate_with_rng(&cheap(10), &mut TestRng::new(2)).unwrap();
+    let mut set = new.set;
+    for (i, code) in new.codes.iter().enumerate() {
+        let slot = set.redeem(code.expose_secret()).unwrap();
+        assert_eq!(usize::from(slot.index()), i);
+        assert_eq!(slot.remaining_after(), 9 - i as u8);
+        assert_eq!(slot.is_low_after(), 9 - i <= 2);
+        assert_eq!(set.is_low(), 10 - i <= 2);
+        assert!(set.mark_spent(slot.index()).unwrap());
+        assert!(set.is_spent(slot.index()));
+    }
+    assert_eq!(set.spent_mask(), 0x03ff);
+    assert_eq!(set.remaining(), 0);
+    for code in &new.codes {
+        assert_eq!(set.redeem(code.expose_secret()), Err(Rejected));
+    }
+}
+
+#[test]
+fn lenient_input_redeems_the_same_slot() {
+    let new = RecoveryCodeSet::generate_with_rng(&cheap(3), &mut TestRng::new(3)).unwrap();
+    let code = new.codes.as_slice()[2].expose_secret();
+    let variants = [
+        code.to_string(),
+        code.to_lowercase(),
+        code.replace('-', ""),
+        code.replace('-', " "),
+        format!("  {}  ", code.replace('0', "O").replace('1', "l")),
+    ];
+    for v in &variants {
+        assert_eq!(new.set.redeem(v).map(|s| s.index()), Ok(2), "{v:?}");
+    }
+    for bad in ["", "not a code", &code[..18], &format!("{code}0")] {
+        assert_eq!(new.set.redeem(bad), Err(Rejected), "{bad:?}");
+    }
+}
+
+#[test]
+fn regeneration_replaces_the_set() {
+    let mut rng = TestRng::new(4);
+    let old = RecoveryCodeSet::generate_with_rng(&cheap(4), &mut rng).unwrap();
+    let new = RecoveryCodeSet::generate_with_rng(&cheap(4), &mut rng).unwrap();
+    assert_ne!(old.set.set_id(), new.set.set_id());
+    for code in &old.codes {
+        assert_eq!(new.set.redeem(code.expose_secret()), Err(Rejected));
+    }
+    for code in &new.codes {
+        assert!(new.set.redeem(code.expose_secret()).is_ok());
+    }
+}
+
+#[test]
+fn spent_mask_merges_and_never_unspends() {
+    let new = RecoveryCodeSet::generate_with_rng(&cheap(5), &mut TestRng::new(5)).unwrap();
+    let mut set = new.set;
+    set.merge_spent_mask(0b00101).unwrap();
+    assert_eq!(set.remaining(), 3);
+    set.merge_spent_mask(0).unwrap();
+    assert_eq!(set.spent_mask(), 0b00101);
+    assert_eq!(
+        set.merge_spent_mask(0b100000),
+        Err(Error::Recovery(RecoveryError::Slot))
+    );
+    assert_eq!(set.spent_mask(), 0b00101);
+    assert!(set.redeem(new.codes.as_slice()[0].expose_secret()).is_err());
+    assert!(set.redeem(new.codes.as_slice()[1].expose_secret()).is_ok());
+}
+
+#[test]
+fn rng_failure_is_reported() {
+    assert_eq!(
+        RecoveryCodeSet::generate_with_rng(&cheap(2), &mut BrokenRng).unwrap_err(),
+        Error::Random
+    );
+}
+
+#[test]
+fn stored_form_round_trips() {
+    let new = RecoveryCodeSet::generate_with_rng(&cheap(16), &mut TestRng::new(6)).unwrap();
+    let mut set = new.set;
+    set.mark_spent(3).unwrap();
+    let bytes = set.to_stored_bytes();
+    assert_eq!(bytes.len(), 36 + 32 * 16);
+    let back = RecoveryCodeSet::from_stored_bytes(&bytes).unwrap();
+    assert_eq!(back, set);
+    assert_eq!(back.params(), cheap(16));
+    assert!(!back.params().meets_floor());
+    assert!(
+        back.redeem(new.codes.as_slice()[3].expose_secret())
+            .is_err()
+    );
+    assert_eq!(
+        back.redeem(new.codes.as_slice()[15].expose_secret())
+            .map(|s| s.index()),
+        Ok(15)
+    );
+    // No plaintext code appears in the stored bytes, in any written form.
+    for code in &new.codes {
+        let text = code.expose_secret();
+        for form in [text.to_string(), text.replace('-', "")] {
+            assert!(!bytes.windows(form.len()).any(|w| w == form.as_bytes()));
+        }
+    }
+}
+
+#[test]
+fn stored_form_rejects_damage() {
+    let set = RecoveryCodeSet::generate_with_rng(&cheap(2), &mut TestRng::new(7))
+        .unwrap()
+        .set;
+    let good = set.to_stored_bytes();
+    let fmt = Err(Error::Recovery(RecoveryError::StoredFormat));
+    for len in 0..good.len() {
+        assert!(RecoveryCodeSet::from_stored_bytes(&good[..len]).is_err());
+    }
+    let mut longer = good.clone();
+    longer.push(0);
+    assert_eq!(RecoveryCodeSet::from_stored_bytes(&longer), fmt);
+
+    let patched = |at: usize, value: u8| {
+        let mut b = good.clone();
+        b[at] = value;
+        RecoveryCodeSet::from_stored_bytes(&b)
+    };
+    assert_eq!(patched(0, b'X'), fmt);
+    assert_eq!(
+        patched(4, 2),
+        Err(Error::Recovery(RecoveryError::StoredVersion))
+    );
+    // m_cost high byte: 0x01000008 KiB is above the bound.
+    assert_eq!(
+        patched(5, 1),
+        Err(Error::Recovery(RecoveryError::KdfParams))
+    );
+    // t_cost = 0.
+    assert_eq!(
+        patched(12, 0),
+        Err(Error::Recovery(RecoveryError::KdfParams))
+    );
+    // count = 0, and count = 17.
+    assert_eq!(patched(33, 0), fmt);
+    assert_eq!(patched(33, 17), fmt);
+    // count = 1 with two digests present.
+    assert_eq!(patched(33, 1), fmt);
+    // A spent bit outside the set.
+    assert_eq!(patched(35, 0b100), fmt);
+}
+
+/// Known answer: a stored set assembled by hand, with digests computed by an independent argon2id
+/// implementation (OpenSSL 3.2+ through Python's `cryptography`):
+/// `Argon2id(salt=bytes(range(16)), length=32, iterations=t, lanes=p, memory_cost=m)
+///  .derive(b"authcore recovery code v1\0" + bytes.fromhex("0123456789abcdef0123"))`.
+#[test]
+fn known_answer() {
+    fn stored(m: u32, t: u32, p: u32, digests: &[[u8; 32]], spent: u16) -> Vec<u8> {
+        let mut b = b"ACRC\x01".to_vec();
+        b.extend_from_slice(&m.to_be_bytes());
+        b.extend_from_slice(&t.to_be_bytes());
+        b.extend_from_slice(&p.to_be_bytes());
+        b.extend((0u8..16).collect::<Vec<_>>());
+        b.push(digests.len() as u8);
+        b.extend_from_slice(&spent.to_be_bytes());
+        for d in digests {
+            b.extend_from_slice(d);
+        }
+        b
+    }
+    fn hex(s: &str) -> [u8; 32] {
+        let mut out = [0; 32];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
+        }
+        out
+    }
+    // 0x0123456789abcdef0123 in Crockford base32.
+    let code = "04HM-ASW9-NF6Y-Y093";
+    let other = [0x55; 32];
+
+    let d1 = hex("dcf791008857beaa95911c16b3fd3e74f3772f166c542603d9f97e78aeea30da");
+    let set = RecoveryCodeSet::from_stored_bytes(&stored(64, 2, 1, &[other, d1], 0)).unwrap();
+    assert_eq!(set.redeem(code).map(|s| s.index()), Ok(1));
+    assert_eq!(set.redeem("04HM-ASW9-NF6Y-Y094"), Err(Rejected));
+    let spent = RecoveryCodeSet::from_stored_bytes(&stored(64, 2, 1, &[other, d1], 0b10)).unwrap();
+    assert_eq!(spent.redeem(code), Err(Rejected));
+
+    let d2 = hex("49db34b9b66da04cbb4f0b78809ed4a85e1aba94c5f0216f629fac84e11cdfbd");
+    let set = RecoveryCodeSet::from_stored_bytes(&stored(32, 3, 2, &[d2], 0)).unwrap();
+    assert_eq!(set.redeem("04hm asw9 nf6y y093").map(|s| s.index()), Ok(0));
+    // The same digest under other parameters does not match.
+    let wrong = RecoveryCodeSet::from_stored_bytes(&stored(64, 2, 1, &[d2], 0)).unwrap();
+    assert_eq!(wrong.redeem(code), Err(Rejected));
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn default_parameters_with_the_os_rng() {
+    let params = RecoveryParams::builder().count(1).build().unwrap();
+    let new = RecoveryCodeSet::generate(&params).unwrap();
+    let code = new.codes.as_slice()[0].expose_secret();
+    assert!(is_canonical(code));
+    assert_eq!(new.set.redeem(code).map(|s| s.index()), Ok(0));
+    assert!(new.set.params().meets_floor());
+}
+
+#[test]
+fn secrets_are_redacted() {
+    let new = RecoveryCodeSet::generate_with_rng(&cheap(3), &mut TestRng::new(8)).unwrap();
+    let shown = format!("{new:?} {:?} {:?}", new.codes, new.set);
+    assert!(shown.contains("REDACTED"));
+    for code in &new.codes {
+        let text = code.expose_secret();
+        assert!(!shown.contains(text));
+        assert!(!shown.contains(&text.replace('-', "")));
+    }
+}
+
+/// Strings shaped like recovery codes: alphabet symbols, confusables, separators, noise.
+fn code_like() -> impl Strategy<Value = String> {
+    prop_oneof![
+        "[0-9A-Za-z \\-]{0,24}",
+        "[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}",
+        "[0-9a-zOoIiLl\u{2013}\u{a0} -]{14,22}",
+        ".{0,40}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn normalisation_is_idempotent(input in code_like()) {
+        if let Ok(code) = RecoveryCode::normalize(&input) {
+            let text = code.expose_secret();
+            prop_assert!(is_canonical(text), "{text}");
+            let again = RecoveryCode::normalize(text).unwrap();
+            prop_assert_eq!(again.expose_secret(), text);
+            let lower = RecoveryCode::normalize(&text.to_lowercase()).unwrap();
+            prop_assert_eq!(lower.expose_secret(), text);
+        }
+    }
+
+    #[test]
+    fn normalisation_never_panics(input in ".*") {
+        let _ = RecoveryCode::normalize(&input);
+    }
+
+    #[test]
+    fn decoding_stored_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600)) {
+        if let Ok(set) = RecoveryCodeSet::from_stored_bytes(&bytes) {
+            prop_assert_eq!(set.to_stored_bytes(), bytes);
+        }
+    }
+
+    /// Damaged copies of a valid stored set either decode to something that re-encodes to the
+    /// same bytes, or give a typed error.
+    #[test]
+    fn decoding_damaged_sets_is_total(
+        count in 1u8..=16,
+        patches in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4),
+        cut in any::<prop::sample::Index>(),
+        truncate in any::<bool>(),
+    ) {
+        let mut bytes = RecoveryCodeSet::generate_with_rng(&cheap(count), &mut TestRng::new(9))
+            .unwrap()
+            .set
+            .to_stored_bytes();
+        for (at, value) in &patches {
+            let i = at.index(bytes.len());
+            bytes[i] = *value;
+        }
+        if truncate {
+            bytes.truncate(cut.index(bytes.len()));
+        }
+        match RecoveryCodeSet::from_stored_bytes(&bytes) {
+            Ok(set) => prop_assert_eq!(set.to_stored_bytes(), bytes),
+            Err(e) => prop_assert!(matches!(e, Error::Recovery(_)), "{e:?}"),
+        }
+    }
+}
+
+proptest! {
+    // Each case runs about 2 × count cheap argon2id evaluations.
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Every generated code redeems exactly once, into its own slot; nothing else ever redeems.
+    #[test]
+    fn every_code_redeems_exactly_once(
+        seed in any::<u64>(),
+        count in 1u8..=16,
+        order_seed in any::<u64>(),
+        strangers in proptest::collection::vec(
+            "[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}",
+            1..4,
+        ),
+    ) {
+        let new = RecoveryCodeSet::generate_with_rng(&cheap(count), &mut TestRng::new(seed)).unwrap();
+        let codes: Vec<String> = new.codes.iter().map(|c| c.expose_secret().to_string()).collect();
+        let mut set = new.set;
+        for stranger in &strangers {
+            if !codes.contains(stranger) {
+                prop_assert_eq!(set.redeem(stranger), Err(Rejected));
+            }
+        }
+        // Redeem in a shuffled order, storing and reloading the set between attempts.
+        let mut order: Vec<usize> = (0..codes.len()).collect();
+        let mut s = order_seed;
+        for i in (1..order.len()).rev() {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            order.swap(i, (s >> 33) as usize % (i + 1));
+        }
+        for (done, &i) in order.iter().enumerate() {
+            let slot = set.redeem(&codes[i]).unwrap();
+            prop_assert_eq!(usize::from(slot.index()), i);
+            prop_assert_eq!(usize::from(slot.remaining_after()), codes.len() - done - 1);
+            prop_assert!(set.mark_spent(slot.index()).unwrap());
+            set = RecoveryCodeSet::from_stored_bytes(&set.to_stored_bytes()).unwrap();
+            prop_assert_eq!(set.redeem(&codes[i]), Err(Rejected));
+        }
+        for code in &codes {
+            prop_assert_eq!(set.redeem(code), Err(Rejected));
+        }
+        prop_assert_eq!(set.remaining(), 0);
+    }
+}
