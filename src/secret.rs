@@ -8,6 +8,7 @@ use rand_core::TryCryptoRng;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+#[cfg(feature = "std")]
 use crate::Algorithm;
 use crate::error::{Error, SecretError};
 
