@@ -15,10 +15,10 @@ mod error;
 mod factor;
 mod hotp;
 mod mac;
-#[cfg(feature = "qr")]
-mod qr;
 mod oob;
 mod phone;
+#[cfg(feature = "qr")]
+mod qr;
 mod recovery;
 mod secret;
 mod throttle;
@@ -33,11 +33,11 @@ pub use code::{Digits, OtpCode};
 pub use error::{Error, ParamError, Rejected, SecretError, UriError};
 pub use factor::{FactorKind, ThrottledFactor};
 pub use hotp::{Hotp, HotpMatch, LookAhead};
-#[cfg(feature = "qr")]
-pub use qr::TerminalStyle;
 pub use oob::{OobChallenge, OobCode, OobConfig, OobConfigBuilder, OobError, OobIssue, OobKey};
 pub use oob::{OobOutcome, OobSendLog, OobStatus, OobVerification, SendDecision, SendRefusal};
 pub use phone::{PhoneError, PhoneNumber};
+#[cfg(feature = "qr")]
+pub use qr::TerminalStyle;
 pub use recovery::{NewRecoveryCodes, RecoveryCode, RecoveryCodeSet, RecoveryCodes};
 pub use recovery::{RecoveryError, RecoveryParams, RecoveryParamsBuilder, RedeemedSlot};
 pub use secret::SecretKey;

@@ -240,40 +240,45 @@ impl<H: BlockFunction> Keyed<H> {
     #[cfg(test)]
     pub(crate) fn mac_counter(&self, counter: u64) -> H::State {
         let mut states = [H::IV];
-        self.mac_counters(counter, &mut states, &mut Scratch::new());
+        self.mac_counters(counter, &mut states, &mut BlockBuffers::new());
         let [state] = states;
         state
     }
 
-    /// HMACs of consecutive counters `first, first + 1, …`, one per element of `states`.
+    /// HMACs of consecutive counters `first, first + 1, …`, one per element of `states` (at most
+    /// [`BATCH`]; any further elements are left alone).
     ///
-    /// Two compressions per counter, no allocation. All inner hashes are computed before any
-    /// outer hash: the compressions of different counters do not depend on each other, so the
-    /// processor overlaps them instead of waiting for each to finish. `scratch` holds the last
-    /// inner digest afterwards; the caller wipes it once per batch of work (see [`Scratch`]).
+    /// Two compressions per counter, no allocation. Each counter gets its own block buffer and
+    /// every block is written before any is compressed, so the compression never loads a block
+    /// while the narrow stores that built it are still in flight (a store-forwarding stall), and
+    /// the compressions of different counters, which do not depend on each other, overlap.
     #[inline(always)]
     pub(crate) fn mac_counters(
         &self,
         first: u64,
         states: &mut [H::State],
-        scratch: &mut Scratch<H>,
+        buffers: &mut BlockBuffers<H>,
     ) {
-        let block = &mut scratch.0;
-        *block = H::ZERO_BLOCK;
-        pad_final_block(block.as_mut(), 8);
         let mut counter = first;
-        for state in states.iter_mut() {
+        for block in buffers.0.iter_mut().take(states.len()) {
+            *block = H::ZERO_BLOCK;
             if let Some(prefix) = block.as_mut().first_chunk_mut::<8>() {
                 *prefix = counter.to_be_bytes();
             }
-            *state = self.inner;
-            H::compress(state, block);
+            pad_final_block(block.as_mut(), 8);
             counter = counter.wrapping_add(1);
         }
-        *block = H::ZERO_BLOCK;
-        pad_final_block(block.as_mut(), H::OUTPUT_LEN);
-        for state in states.iter_mut() {
+        for (state, block) in states.iter_mut().zip(&buffers.0) {
+            *state = self.inner;
+            H::compress(state, block);
+        }
+        // The counter blocks are zero between the padding marker and the length, and the digest
+        // covers the counter and the old marker, so no re-zeroing is needed.
+        for (state, block) in states.iter_mut().zip(&mut buffers.0) {
             H::write_digest(state, block.as_mut());
+            pad_final_block(block.as_mut(), H::OUTPUT_LEN);
+        }
+        for (state, block) in states.iter_mut().zip(&buffers.0) {
             *state = self.outer;
             H::compress(state, block);
         }
@@ -329,19 +334,19 @@ impl<H: BlockFunction> Drop for Keyed<H> {
 
 impl<H: BlockFunction> ZeroizeOnDrop for Keyed<H> {}
 
-/// A block buffer reused across the steps of one verification and wiped once, on drop, instead of
-/// once per step: it holds inner digests, which are derived from the key.
-pub(crate) struct Scratch<H: BlockFunction>(H::Block);
+/// The most counters [`Keyed::mac_counters`] computes at once: a ±1 window fits one batch.
+pub(crate) const BATCH: usize = 4;
 
-impl<H: BlockFunction> Scratch<H> {
+/// One block buffer per counter of a batch.
+///
+/// They hold counters and inner digests `H((K ^ ipad) || counter)`. An inner digest yields
+/// nothing without the outer keyed state, which never leaves [`Keyed`], so the buffers are not
+/// wiped; the HMAC outputs themselves (which give the codes) are wiped by the caller.
+pub(crate) struct BlockBuffers<H: BlockFunction>([H::Block; BATCH]);
+
+impl<H: BlockFunction> BlockBuffers<H> {
     pub(crate) fn new() -> Self {
-        Self(H::ZERO_BLOCK)
-    }
-}
-
-impl<H: BlockFunction> Drop for Scratch<H> {
-    fn drop(&mut self) {
-        self.0.zeroize();
+        Self([H::ZERO_BLOCK; BATCH])
     }
 }
 

@@ -6,7 +6,7 @@ use crate::code::{OtpCode, parse_presented};
 use crate::error::{Error, ParamError, Rejected};
 use zeroize::Zeroize;
 
-use crate::mac::{BlockFunction, Keyed, KeyedMac, Scratch, dynamic_truncate};
+use crate::mac::{BATCH, BlockBuffers, BlockFunction, Keyed, KeyedMac, dynamic_truncate};
 use crate::{Algorithm, Digits, SecretKey};
 
 /// The parameters of a TOTP authenticator: algorithm, digits, period and epoch `T0`.
@@ -268,9 +268,6 @@ impl core::fmt::Debug for Totp {
     }
 }
 
-/// The most counters computed in one batch: a whole window of the largest size.
-const BATCH: usize = 2 * Window::MAX as usize + 1;
-
 /// Calls `visit(counter, code)` for every counter of `first..=last`, in order.
 ///
 /// HMACs are computed in batches (see [`Keyed::mac_counters`]); the intermediate states, which
@@ -284,7 +281,7 @@ pub(crate) fn scan_codes<H: BlockFunction>(
     mut visit: impl FnMut(u64, u32),
 ) {
     let mut states = [H::IV; BATCH];
-    let mut scratch = Scratch::new();
+    let mut buffers = BlockBuffers::new();
     let mut used = 0usize;
     let mut start = first;
     loop {
@@ -292,7 +289,7 @@ pub(crate) fn scan_codes<H: BlockFunction>(
         let count = usize::try_from(remaining).map_or(BATCH, |r| r.min(BATCH));
         used = used.max(count);
         if let Some(batch) = states.get_mut(..count) {
-            keyed.mac_counters(start, batch, &mut scratch);
+            keyed.mac_counters(start, batch, &mut buffers);
             let mut counter = start;
             for state in batch.iter() {
                 visit(
