@@ -33,6 +33,8 @@ pub enum Error {
     TimeOutOfRange,
     /// The random number generator failed.
     Random,
+    /// A password could not be hashed, or the password configuration is invalid.
+    Password(crate::PasswordError),
     /// A QR code could not be rendered (the data is too long for any QR version).
     #[cfg(feature = "qr")]
     Qr,
@@ -113,6 +115,7 @@ impl fmt::Display for Error {
             Self::Uri(e) => write!(f, "invalid otpauth URI: {e}"),
             Self::TimeOutOfRange => f.write_str("time is before T0 or out of range"),
             Self::Random => f.write_str("the random number generator failed"),
+            Self::Password(e) => write!(f, "password: {e}"),
             #[cfg(feature = "qr")]
             Self::Qr => f.write_str("the URI is too long for a QR code"),
         }
@@ -190,6 +193,12 @@ impl From<SecretError> for Error {
 impl From<ParamError> for Error {
     fn from(e: ParamError) -> Self {
         Self::Param(e)
+    }
+}
+
+impl From<crate::PasswordError> for Error {
+    fn from(e: crate::PasswordError) -> Self {
+        Self::Password(e)
     }
 }
 

@@ -14,6 +14,7 @@ mod code;
 mod error;
 mod hotp;
 mod mac;
+mod password;
 mod secret;
 mod totp;
 
@@ -24,5 +25,11 @@ pub use clock::{Clock, ManualClock};
 pub use code::{Digits, OtpCode};
 pub use error::{Error, ParamError, Rejected, SecretError, UriError};
 pub use hotp::{Hotp, HotpMatch, LookAhead};
+pub use password::{
+    ContextKind, HashParams, MustChangePassword, NewPasswordError, Password, PasswordCheck,
+    PasswordContext, PasswordError, PasswordHash, PasswordHasher, PasswordHasherBuilder,
+    PasswordPolicy, PasswordVerified, Pepper, PepperId, PolicyViolation, RehashReason,
+    TemporaryCredential, TemporaryPassword, VerifyError,
+};
 pub use secret::SecretKey;
 pub use totp::{AcceptedStep, Totp, TotpParams, TotpParamsBuilder, Window};
