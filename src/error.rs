@@ -41,6 +41,8 @@ pub enum Error {
     Phone(crate::PhoneError),
     /// A throttle policy is invalid.
     Throttle(crate::ThrottleError),
+    /// A password could not be hashed, or the password configuration is invalid.
+    Password(crate::PasswordError),
     /// A QR code could not be rendered (the data is too long for any QR version).
     #[cfg(feature = "qr")]
     Qr,
@@ -131,6 +133,7 @@ impl fmt::Display for Error {
             Self::OutOfBand(e) => write!(f, "out-of-band code: {e}"),
             Self::Phone(e) => write!(f, "invalid phone number: {e}"),
             Self::Throttle(e) => write!(f, "invalid throttle policy: {e}"),
+            Self::Password(e) => write!(f, "password: {e}"),
             #[cfg(feature = "qr")]
             Self::Qr => f.write_str("the URI is too long for a QR code"),
         }
@@ -211,6 +214,12 @@ impl From<SecretError> for Error {
 impl From<ParamError> for Error {
     fn from(e: ParamError) -> Self {
         Self::Param(e)
+    }
+}
+
+impl From<crate::PasswordError> for Error {
+    fn from(e: crate::PasswordError) -> Self {
+        Self::Password(e)
     }
 }
 

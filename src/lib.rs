@@ -16,6 +16,7 @@ mod factor;
 mod hotp;
 mod mac;
 mod oob;
+mod password;
 mod phone;
 #[cfg(feature = "qr")]
 mod qr;
@@ -35,6 +36,12 @@ pub use factor::{FactorKind, ThrottledFactor};
 pub use hotp::{Hotp, HotpMatch, LookAhead};
 pub use oob::{OobChallenge, OobCode, OobConfig, OobConfigBuilder, OobError, OobIssue, OobKey};
 pub use oob::{OobOutcome, OobSendLog, OobStatus, OobVerification, SendDecision, SendRefusal};
+pub use password::{
+    ContextKind, HashParams, MustChangePassword, NewPasswordError, Password, PasswordCheck,
+    PasswordContext, PasswordError, PasswordHash, PasswordHasher, PasswordHasherBuilder,
+    PasswordPolicy, PasswordVerified, Pepper, PepperId, PolicyViolation, RehashReason,
+    TemporaryCredential, TemporaryPassword, VerifyError,
+};
 pub use phone::{PhoneError, PhoneNumber};
 #[cfg(feature = "qr")]
 pub use qr::TerminalStyle;
