@@ -33,6 +33,8 @@ pub enum Error {
     TimeOutOfRange,
     /// The random number generator failed.
     Random,
+    /// A policy transition (enrollment, organisation, roles) was refused.
+    Policy(crate::PolicyError),
     /// A QR code could not be rendered (the data is too long for any QR version).
     #[cfg(feature = "qr")]
     Qr,
@@ -113,6 +115,7 @@ impl fmt::Display for Error {
             Self::Uri(e) => write!(f, "invalid otpauth URI: {e}"),
             Self::TimeOutOfRange => f.write_str("time is before T0 or out of range"),
             Self::Random => f.write_str("the random number generator failed"),
+            Self::Policy(e) => write!(f, "refused by policy: {e}"),
             #[cfg(feature = "qr")]
             Self::Qr => f.write_str("the URI is too long for a QR code"),
         }
@@ -180,6 +183,12 @@ impl std::error::Error for SecretError {}
 impl std::error::Error for ParamError {}
 #[cfg(feature = "std")]
 impl std::error::Error for UriError {}
+
+impl From<crate::PolicyError> for Error {
+    fn from(e: crate::PolicyError) -> Self {
+        Self::Policy(e)
+    }
+}
 
 impl From<SecretError> for Error {
     fn from(e: SecretError) -> Self {

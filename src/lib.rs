@@ -9,20 +9,24 @@ extern crate alloc;
 extern crate std;
 
 mod algorithm;
+mod audit;
 mod clock;
 mod code;
 mod error;
 mod hotp;
 mod mac;
+mod policy;
 mod secret;
 mod totp;
 
 pub use algorithm::Algorithm;
+pub use audit::{Actor, AuditEvent, AuditKind};
 #[cfg(feature = "std")]
 pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
 pub use code::{Digits, OtpCode};
 pub use error::{Error, ParamError, Rejected, SecretError, UriError};
 pub use hotp::{Hotp, HotpMatch, LookAhead};
+pub use policy::*;
 pub use secret::SecretKey;
 pub use totp::{AcceptedStep, Totp, TotpParams, TotpParamsBuilder, Window};
