@@ -1,6 +1,13 @@
 //! Authenticator-app enrollment: the ceremony, the replay watermark, several named authenticators,
 //! replacing one, and turning MFA off.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::convert::Infallible;
 
 use authcore::{

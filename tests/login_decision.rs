@@ -1,6 +1,13 @@
 //! The login decision: its fixed order, the company-account verification step, the challenge,
 //! and the grant with its freshness check.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::convert::Infallible;
 
 use authcore::{

@@ -1,6 +1,13 @@
 //! Company (organisation) MFA policy: who may turn it on, grace deadlines, factor kinds, and
 //! people in several organisations.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use authcore::{
     Account, AuditKind, EnrolmentDemand, Grant, LoginDecision, LoginProgress, MfaPolicy,
     MfaSettings, OrgId, Organisation, PersonId, PolicyError, Role, SecondFactor, SecondFactors,

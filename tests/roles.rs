@@ -1,6 +1,13 @@
 //! Roles and permissions: the permission table, the one authorisation check, role-change rules,
 //! ownership transfer, deactivation and time-boxed delegation.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use authcore::{
     Aal, AccessDenied, Account, Action, AuditKind, Delegation, Grant, JoinPath, LoginDecision,
     LoginProgress, MfaSettings, OrgId, Organisation, Permission, PersonId, PolicyError, Resource,
