@@ -1,15 +1,16 @@
 //! Typed audit events: who did what to whom, in which organisation, and when.
-//!
-//! Every policy transition returns its events. They name people, organisations and
-//! authenticators by id and say what happened; they never carry a secret, a code, a password or a
-//! recovery code — the types they are built from have none to give. The host records them
-//! (append-only) and may notify the person concerned.
 
 use crate::{Aal, AuthenticatorId, JoinPath, LoginOutcome, OrgId, PersonId, Role};
 
 /// One audit record.
+///
+/// Every policy transition returns its events. They name people, organisations and
+/// authenticators by id and say what happened; they never carry a secret, a code, a password or a
+/// recovery code — the types they are built from have none to give. The host records them
+/// (append-only) and may notify the person concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct AuditEvent {
     /// When it happened (unix seconds, the `now` of the transition).
     pub at: u64,

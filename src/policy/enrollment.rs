@@ -1,26 +1,5 @@
 //! One person's authenticator apps: enrolling them, the replay watermark, removing them and
 //! turning MFA off.
-//!
-//! The enrollment ceremony, each step a transition on [`Mfa`]:
-//!
-//! 1. [`Mfa::start_enrollment`] issues a fresh secret. The host shows
-//!    [`Enrollment::manual_key`] and an `otpauth://` URI built from [`Enrollment::expose_secret`]
-//!    and [`Enrollment::params`]. The enrollment expires after [`EnrollmentConfig::pending_ttl`]
-//!    (15 minutes by default) and must then restart.
-//! 2. [`Mfa::confirm_enrollment`] checks a code from the app. A wrong code keeps the enrollment
-//!    waiting and says so ([`ConfirmOutcome::CodeRejected`]: count it towards the throttle). The
-//!    step of the confirming code becomes the new authenticator's replay watermark, so the same
-//!    code cannot be replayed as the first login code.
-//! 3. The host generates recovery codes, stores them beside the pending enrollment, shows them once
-//!    and calls [`Mfa::recovery_codes_issued`]. This core never sees them.
-//! 4. [`Mfa::acknowledge_recovery_codes`] — the person ticked "I have safely recorded this" — makes
-//!    the authenticator active, replacing the one named at the start or adding a new, named one.
-//!    The host then makes the new recovery codes the live set.
-//!
-//! An enrollment in progress never disturbs the active authenticators: they keep working until
-//! the acknowledgement, and then exactly the one named for replacement stops. A person has at
-//! most [`EnrollmentConfig::max_authenticators`] authenticators, each with its own name and secret;
-//! a name is never used twice, so two secrets cannot silently stand for one device.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -483,7 +462,28 @@ pub enum DisableOutcome {
 /// whether recovery codes were issued.
 ///
 /// Holds secrets: it serialises only through [`crate::ServerSideOnly`]. Transitions take `&self`
-/// and return a new state; see the module documentation for the ceremony.
+/// and return a new state.
+///
+/// The enrollment ceremony, each step a transition:
+///
+/// 1. [`Mfa::start_enrollment`] issues a fresh secret. The host shows
+///    [`Enrollment::manual_key`] and an `otpauth://` URI built from [`Enrollment::expose_secret`]
+///    and [`Enrollment::params`]. The enrollment expires after [`EnrollmentConfig::pending_ttl`]
+///    (15 minutes by default) and must then restart.
+/// 2. [`Mfa::confirm_enrollment`] checks a code from the app. A wrong code keeps the enrollment
+///    waiting and says so ([`ConfirmOutcome::CodeRejected`]: count it towards the throttle). The
+///    step of the confirming code becomes the new authenticator's replay watermark, so the same
+///    code cannot be replayed as the first login code.
+/// 3. The host generates recovery codes, stores them beside the pending enrollment, shows them once
+///    and calls [`Mfa::recovery_codes_issued`]. This core never sees them.
+/// 4. [`Mfa::acknowledge_recovery_codes`] — the person ticked "I have safely recorded this" — makes
+///    the authenticator active, replacing the one named at the start or adding a new, named one.
+///    The host then makes the new recovery codes the live set.
+///
+/// An enrollment in progress never disturbs the active authenticators: they keep working until
+/// the acknowledgement, and then exactly the one named for replacement stops. A person has at
+/// most [`EnrollmentConfig::max_authenticators`] authenticators, each with its own name and secret;
+/// a name is never used twice, so two secrets cannot silently stand for one device.
 #[derive(Debug)]
 pub struct Mfa {
     pub(crate) person: PersonId,

@@ -1,23 +1,5 @@
 //! The login decision: what a person must do next to sign in to an organisation, and the
 //! [`Grant`] they hold once every requirement is met.
-//!
-//! [`login_decision`] is a pure function of the person's account, their membership, the
-//! organisation's MFA policy, the factors verified so far in this login ([`LoginProgress`]) and
-//! `now`. The order is fixed:
-//!
-//! 1. **Denied** — the login is stale or inconsistent, the account or membership is deactivated,
-//!    the account is locked, or the person is not a member.
-//! 2. **Change password** — the password is temporary (set by an admin) or marked compromised.
-//! 3. **Enrol MFA** — the organisation's policy asks for MFA and the person has none of a kind it
-//!    counts ("company account verification"): mandatory once their deadline has passed,
-//!    skippable before it (or when the policy only recommends MFA).
-//! 4. **Challenge** — the person has MFA and has not yet presented a second factor of an allowed
-//!    kind in this login.
-//! 5. **Allowed** — with a [`Grant`].
-//!
-//! Until step 5 the person holds only the [`LoginProgress`]: a single-purpose pending state that
-//! no authorisation accepts. A [`Grant`] can only come from [`login_decision`] (or from decoding
-//! one the host stored).
 
 use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::{
@@ -499,8 +481,7 @@ impl TryFrom<GrantRepr> for Grant {
     }
 }
 
-/// Decides the next step of a login. Pure and allocation-free; see the module documentation for
-/// the fixed order.
+/// Decides the next step of a login. Pure and allocation-free; the order is fixed (below).
 ///
 /// `member` is the person's current membership of `progress.org()` (`None` if they have none) and
 /// `policy` that organisation's MFA policy.
@@ -510,6 +491,23 @@ impl TryFrom<GrantRepr> for Grant {
 /// who has MFA is challenged with their kinds the policy counts (recovery codes included when
 /// counted); a person whose own MFA the policy does not count, but who may still skip enrolling,
 /// is challenged with their own kinds. With the policy off, a person's own MFA applies.
+///
+/// It is a function of the person's account, their membership, the organisation's MFA policy, the
+/// factors verified so far in this login ([`LoginProgress`]) and `now`, in this order:
+///
+/// 1. **Denied** — the login is stale or inconsistent, the account or membership is deactivated,
+///    the account is locked, or the person is not a member.
+/// 2. **Change password** — the password is temporary (set by an admin) or marked compromised.
+/// 3. **Enrol MFA** — the organisation's policy asks for MFA and the person has none of a kind it
+///    counts ("company account verification"): mandatory once their deadline has passed,
+///    skippable before it (or when the policy only recommends MFA).
+/// 4. **Challenge** — the person has MFA and has not yet presented a second factor of an allowed
+///    kind in this login.
+/// 5. **Allowed** — with a [`Grant`].
+///
+/// Until step 5 the person holds only the [`LoginProgress`]: a single-purpose pending state that
+/// no authorisation accepts. A [`Grant`] can only come from this function (or from decoding one the
+/// host stored).
 pub fn login_decision(
     account: &Account,
     member: Option<&Member>,

@@ -1,18 +1,5 @@
 //! A company's MFA policy: off or on, enforced or not, a grace period, the factor kinds that
 //! count, and each member's enrollment deadline.
-//!
-//! Grace deadlines avoid the traps other products fell into:
-//!
-//! - A deadline belongs to one membership, not to the person: someone in several organisations
-//!   has an independent deadline in each, and each organisation's policy applies when they sign in
-//!   to it.
-//! - A member's deadline is fixed from the moment they became subject to the policy (the policy
-//!   was enforced, or they joined later) plus the grace period. It is derived, never stored: when
-//!   the grace period changes every deadline is recomputed from that same moment, so tightening
-//!   the grace period takes effect at once and loosening it cannot be exploited to restart a clock.
-//! - Joining by any path (founding, being added, an invitation, an access request) and any role
-//!   change leave the member subject; nothing a member does to their own account restarts their
-//!   grace period (and MFA cannot be turned off while the policy is enforced).
 
 use alloc::vec::Vec;
 
@@ -23,6 +10,19 @@ use crate::{
 };
 
 /// An organisation's MFA policy.
+///
+/// Grace deadlines avoid the traps other products fell into:
+///
+/// - A deadline belongs to one membership, not to the person: someone in several organisations
+///   has an independent deadline in each, and each organisation's policy applies when they sign in
+///   to it.
+/// - A member's deadline is fixed from the moment they became subject to the policy (the policy
+///   was enforced, or they joined later) plus the grace period. It is derived, never stored: when
+///   the grace period changes every deadline is recomputed from that same moment, so tightening
+///   the grace period takes effect at once and loosening it cannot be exploited to restart a clock.
+/// - Joining by any path (founding, being added, an invitation, an access request) and any role
+///   change leave the member subject; nothing a member does to their own account restarts their
+///   grace period (and MFA cannot be turned off while the policy is enforced).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MfaPolicy {

@@ -1,14 +1,4 @@
 //! An organisation's member roster and the rules for changing it.
-//!
-//! - Only Admins and Owners manage members (the [`Permission::ManageMembers`] permission, with an
-//!   AAL2 grant); an Admin cannot create, change, deactivate or remove an Owner.
-//! - Nobody changes their own role, deactivates or removes themselves; nobody grants a role above
-//!   their own.
-//! - The last active Owner cannot leave, be demoted, deactivated or removed.
-//! - Owners are made only by [`Organisation::transfer_ownership`], which is refused towards a
-//!   member without MFA while the policy enforces it.
-//! - A deactivated member is refused at their next [`crate::authorize`] check.
-//! - A delegation grants a role (at most Admin) until a given time, then lapses by itself.
 
 use alloc::vec::Vec;
 
@@ -38,6 +28,16 @@ pub enum JoinPath {
 /// value it is called on is unchanged. Invariant (checked again when decoding): at least one
 /// active Owner, one membership per person, and every member subject to the MFA policy exactly
 /// while it enforces.
+///
+/// - Only Admins and Owners manage members (the [`Permission::ManageMembers`] permission, with an
+///   AAL2 grant); an Admin cannot create, change, deactivate or remove an Owner.
+/// - Nobody changes their own role, deactivates or removes themselves; nobody grants a role above
+///   their own.
+/// - The last active Owner cannot leave, be demoted, deactivated or removed.
+/// - Owners are made only by [`Organisation::transfer_ownership`], which is refused towards a
+///   member without MFA while the policy enforces it.
+/// - A deactivated member is refused at their next [`crate::authorize`] check.
+/// - A delegation grants a role (at most Admin) until a given time, then lapses by itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",

@@ -1,15 +1,4 @@
 //! Roles, permissions as data, members, delegations and the one authorisation check.
-//!
-//! The permission table (`Scope` per role and permission):
-//!
-//! | permission | User | Manager | Admin | Owner |
-//! |---|---|---|---|---|
-//! | [`Permission::ViewJobs`], [`Permission::EditJobs`] | own | all | all | all |
-//! | [`Permission::ViewReports`] | — | all | all | all |
-//! | [`Permission::ManageMembers`], [`Permission::ManageBilling`], [`Permission::ManageSettings`] | — | — | all (AAL2) | all (AAL2) |
-//! | [`Permission::ManageSecurityPolicy`], [`Permission::TransferOwnership`] | — | — | — | all (AAL2) |
-//!
-//! Hosts map their own actions onto these permissions by implementing [`Action`].
 
 use crate::{Aal, AccessDenied, Grant, JoinPath, OrgId, PersonId};
 
@@ -73,6 +62,17 @@ const TABLE: [[Scope; 8]; 4] = [
 ];
 
 /// Something a member may be allowed to do.
+///
+/// The permission table (`Scope` per role and permission):
+///
+/// | permission | User | Manager | Admin | Owner |
+/// |---|---|---|---|---|
+/// | [`Permission::ViewJobs`], [`Permission::EditJobs`] | own | all | all | all |
+/// | [`Permission::ViewReports`] | — | all | all | all |
+/// | [`Permission::ManageMembers`], [`Permission::ManageBilling`], [`Permission::ManageSettings`] | — | — | all (AAL2) | all (AAL2) |
+/// | [`Permission::ManageSecurityPolicy`], [`Permission::TransferOwnership`] | — | — | — | all (AAL2) |
+///
+/// Hosts map their own actions onto these permissions by implementing [`Action`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Permission {

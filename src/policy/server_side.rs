@@ -1,25 +1,4 @@
 //! [`ServerSideOnly`]: the one door through which a state holding a secret is serialised.
-//!
-//! [`crate::Mfa`], [`crate::Authenticator`] and [`crate::Enrollment`] hold TOTP secrets, so they
-//! do not implement `Serialize` or `Deserialize` themselves: a state cannot end up in a cookie, a
-//! log line or an API response because someone derived or called `serde_json::to_string` on it.
-//! To store one, wrap it by name:
-//!
-//! ```
-//! # #[cfg(feature = "serde")] {
-//! use authcore::{Mfa, PersonId, ServerSideOnly};
-//!
-//! let mfa = Mfa::new(PersonId::new(7));
-//! let stored = serde_json::to_string(&ServerSideOnly::new(&mfa)).unwrap();
-//! let loaded: ServerSideOnly<Mfa> = serde_json::from_str(&stored).unwrap();
-//! assert_eq!(loaded.into_inner().person(), PersonId::new(7));
-//! # }
-//! ```
-//!
-//! The output contains the secrets (base32). It belongs only in server-side storage that the
-//! host protects like any other key material (ideally encrypted at rest); never send it to a
-//! browser or app, never log it. Decoding checks the state's invariants and refuses anything
-//! inconsistent.
 
 use core::fmt;
 
@@ -28,6 +7,27 @@ use core::fmt;
 /// `ServerSideOnly<&T>` serialises and `ServerSideOnly<T>` deserialises, for `T` one of
 /// [`crate::Mfa`], [`crate::Authenticator`] and [`crate::Enrollment`] (with the `serde` feature).
 /// Its `Debug` prints a redaction.
+///
+/// [`crate::Mfa`], [`crate::Authenticator`] and [`crate::Enrollment`] hold TOTP secrets, so they
+/// do not implement `Serialize` or `Deserialize` themselves: a state cannot end up in a cookie, a
+/// log line or an API response because someone derived or called `serde_json::to_string` on it.
+/// To store one, wrap it by name:
+///
+/// ```
+/// # #[cfg(feature = "serde")] {
+/// use authcore::{Mfa, PersonId, ServerSideOnly};
+///
+/// let mfa = Mfa::new(PersonId::new(7));
+/// let stored = serde_json::to_string(&ServerSideOnly::new(&mfa)).unwrap();
+/// let loaded: ServerSideOnly<Mfa> = serde_json::from_str(&stored).unwrap();
+/// assert_eq!(loaded.into_inner().person(), PersonId::new(7));
+/// # }
+/// ```
+///
+/// The output contains the secrets (base32). It belongs only in server-side storage that the
+/// host protects like any other key material (ideally encrypted at rest); never send it to a
+/// browser or app, never log it. Decoding checks the state's invariants and refuses anything
+/// inconsistent.
 pub struct ServerSideOnly<T>(T);
 
 impl<T> ServerSideOnly<T> {
