@@ -43,6 +43,8 @@ pub enum Error {
     Throttle(crate::ThrottleError),
     /// A password could not be hashed, or the password configuration is invalid.
     Password(crate::PasswordError),
+    /// A policy transition (enrollment, organisation, roles) was refused.
+    Policy(crate::PolicyError),
     /// A QR code could not be rendered (the data is too long for any QR version).
     #[cfg(feature = "qr")]
     Qr,
@@ -134,6 +136,7 @@ impl fmt::Display for Error {
             Self::Phone(e) => write!(f, "invalid phone number: {e}"),
             Self::Throttle(e) => write!(f, "invalid throttle policy: {e}"),
             Self::Password(e) => write!(f, "password: {e}"),
+            Self::Policy(e) => write!(f, "refused by policy: {e}"),
             #[cfg(feature = "qr")]
             Self::Qr => f.write_str("the URI is too long for a QR code"),
         }
@@ -204,6 +207,12 @@ impl std::error::Error for SecretError {}
 impl std::error::Error for ParamError {}
 #[cfg(feature = "std")]
 impl std::error::Error for UriError {}
+
+impl From<crate::PolicyError> for Error {
+    fn from(e: crate::PolicyError) -> Self {
+        Self::Policy(e)
+    }
+}
 
 impl From<SecretError> for Error {
     fn from(e: SecretError) -> Self {

@@ -9,6 +9,7 @@ extern crate alloc;
 extern crate std;
 
 mod algorithm;
+mod audit;
 mod clock;
 mod code;
 mod error;
@@ -18,6 +19,7 @@ mod mac;
 mod oob;
 mod password;
 mod phone;
+mod policy;
 #[cfg(feature = "qr")]
 mod qr;
 mod recovery;
@@ -27,6 +29,7 @@ mod totp;
 mod uri;
 
 pub use algorithm::Algorithm;
+pub use audit::{Actor, AuditEvent, AuditKind};
 #[cfg(feature = "std")]
 pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
@@ -43,6 +46,7 @@ pub use password::{
     TemporaryCredential, TemporaryPassword, VerifyError,
 };
 pub use phone::{PhoneError, PhoneNumber};
+pub use policy::*;
 #[cfg(feature = "qr")]
 pub use qr::TerminalStyle;
 pub use recovery::{NewRecoveryCodes, RecoveryCode, RecoveryCodeSet, RecoveryCodes};

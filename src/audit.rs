@@ -1,0 +1,180 @@
+//! Typed audit events: who did what to whom, in which organisation, and when.
+
+use crate::{Aal, AuthenticatorId, JoinPath, LoginOutcome, OrgId, PersonId, Role};
+
+/// One audit record.
+///
+/// Every policy transition returns its events. They name people, organisations and
+/// authenticators by id and say what happened; they never carry a secret, a code, a password or a
+/// recovery code — the types they are built from have none to give. The host records them
+/// (append-only) and may notify the person concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct AuditEvent {
+    /// When it happened (unix seconds, the `now` of the transition).
+    pub at: u64,
+    /// Who did it.
+    pub actor: Actor,
+    /// Whom it concerns, when it concerns one person.
+    pub subject: Option<PersonId>,
+    /// The organisation it happened in, when it is about one.
+    pub organisation: Option<OrgId>,
+    /// What happened.
+    pub what: AuditKind,
+}
+
+impl AuditEvent {
+    pub(crate) const fn new(
+        at: u64,
+        actor: Actor,
+        subject: Option<PersonId>,
+        organisation: Option<OrgId>,
+        what: AuditKind,
+    ) -> Self {
+        Self {
+            at,
+            actor,
+            subject,
+            organisation,
+            what,
+        }
+    }
+}
+
+/// Who caused an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Actor {
+    /// A signed-in person.
+    Person(PersonId),
+    /// The passage of time: an expiry, a lapse.
+    System,
+}
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum AuditKind {
+    /// An authenticator enrollment started (a new secret was issued).
+    EnrollmentStarted {
+        /// The authenticator being enrolled.
+        authenticator: AuthenticatorId,
+        /// The active authenticator it will replace, if any.
+        replacing: Option<AuthenticatorId>,
+    },
+    /// An enrollment was abandoned: cancelled, or superseded by a new one. Its secret is gone.
+    EnrollmentAbandoned {
+        /// The authenticator that was being enrolled.
+        authenticator: AuthenticatorId,
+    },
+    /// An enrollment expired before it completed and must restart.
+    EnrollmentExpired {
+        /// The authenticator that was being enrolled.
+        authenticator: AuthenticatorId,
+    },
+    /// A wrong code was presented to confirm an enrollment (count it towards the throttle).
+    EnrollmentCodeRejected {
+        /// The authenticator being enrolled.
+        authenticator: AuthenticatorId,
+    },
+    /// A valid code confirmed an enrollment; recovery codes are due.
+    EnrollmentConfirmed {
+        /// The authenticator being enrolled.
+        authenticator: AuthenticatorId,
+    },
+    /// New recovery codes were issued and shown once.
+    RecoveryCodesIssued {
+        /// The enrollment they were issued for.
+        authenticator: AuthenticatorId,
+    },
+    /// The person acknowledged the recovery codes and the authenticator became active.
+    AuthenticatorActivated {
+        /// The new authenticator.
+        authenticator: AuthenticatorId,
+        /// The authenticator it replaced, which no longer works.
+        replaced: Option<AuthenticatorId>,
+    },
+    /// An active authenticator was removed.
+    AuthenticatorRemoved {
+        /// The removed authenticator.
+        authenticator: AuthenticatorId,
+    },
+    /// MFA was turned off: no authenticator remains and recovery codes are void.
+    MfaDisabled,
+    /// A login code from an authenticator was accepted; its step is the new replay watermark.
+    LoginCodeAccepted {
+        /// The authenticator.
+        authenticator: AuthenticatorId,
+    },
+    /// An organisation was founded.
+    OrganisationFounded,
+    /// The organisation's MFA policy was turned on or changed.
+    MfaPolicySet {
+        /// Whether every member must use MFA.
+        enforced: bool,
+        /// The grace period in seconds.
+        grace_period: u64,
+    },
+    /// The organisation's MFA policy was turned off.
+    MfaPolicyOff,
+    /// A member became subject to the enforced MFA policy.
+    SubjectToMfaPolicy {
+        /// The member's deadline for enrolling (unix seconds).
+        deadline: u64,
+    },
+    /// A member joined.
+    MemberAdded {
+        /// The role they joined with.
+        role: Role,
+        /// How they joined.
+        path: JoinPath,
+    },
+    /// A member's role changed.
+    RoleChanged {
+        /// The old role.
+        from: Role,
+        /// The new role.
+        to: Role,
+    },
+    /// A member was removed.
+    MemberRemoved,
+    /// A member left.
+    MemberLeft,
+    /// A member was deactivated (effective at their next authorisation check).
+    MemberDeactivated,
+    /// A deactivated member was reactivated.
+    MemberReactivated,
+    /// An invitation was issued.
+    Invited {
+        /// The role the invitation grants.
+        role: Role,
+    },
+    /// Ownership was transferred to the subject.
+    OwnershipTransferred {
+        /// The previous owner.
+        from: PersonId,
+    },
+    /// A role was delegated to the subject until a given time.
+    DelegationGranted {
+        /// The delegated role.
+        role: Role,
+        /// When it lapses (unix seconds).
+        until: u64,
+    },
+    /// A delegation was revoked before it lapsed.
+    DelegationRevoked,
+    /// A delegation lapsed.
+    DelegationLapsed,
+    /// A login step was decided.
+    Login {
+        /// The decision.
+        outcome: LoginOutcome,
+    },
+    /// A grant was refreshed by a re-authentication.
+    Reauthenticated {
+        /// The assurance level reached.
+        aal: Aal,
+    },
+}

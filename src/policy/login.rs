@@ -1,0 +1,597 @@
+//! The login decision: what a person must do next to sign in to an organisation, and the
+//! [`Grant`] they hold once every requirement is met.
+
+use crate::audit::{Actor, AuditEvent, AuditKind};
+use crate::{
+    Factor, FactorSet, Member, MfaPolicy, OrgId, PersonId, PolicyError, Role, SecondFactor,
+    SecondFactors,
+};
+
+/// Authenticator assurance level (NIST SP 800-63B §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Aal {
+    /// One factor (the password).
+    Aal1,
+    /// Two factors: the password and a second factor.
+    Aal2,
+}
+
+/// Whether the password may be used as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum PasswordState {
+    /// The person's own password.
+    #[default]
+    Current,
+    /// A temporary password set by an admin: the person must set their own before anything else.
+    Temporary,
+    /// The password is known to be compromised (for example found in a breach list).
+    Compromised,
+}
+
+/// The person-level facts the login decision needs, assembled by the host from its stores.
+///
+/// Locking is an input: the throttle that decides it lives elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Account {
+    person: PersonId,
+    deactivated: bool,
+    locked: bool,
+    password: PasswordState,
+    factors: SecondFactors,
+}
+
+impl Account {
+    /// An active, unlocked account with its own password and no second factor.
+    pub const fn new(person: PersonId) -> Self {
+        Self {
+            person,
+            deactivated: false,
+            locked: false,
+            password: PasswordState::Current,
+            factors: SecondFactors::EMPTY,
+        }
+    }
+
+    /// Sets whether the whole account is deactivated.
+    #[must_use]
+    pub const fn deactivated(mut self, deactivated: bool) -> Self {
+        self.deactivated = deactivated;
+        self
+    }
+
+    /// Sets whether the account is locked (by the throttle, or by an administrator).
+    #[must_use]
+    pub const fn locked(mut self, locked: bool) -> Self {
+        self.locked = locked;
+        self
+    }
+
+    /// Sets the password state.
+    #[must_use]
+    pub const fn password(mut self, password: PasswordState) -> Self {
+        self.password = password;
+        self
+    }
+
+    /// Sets the second factors the person has active (see [`crate::Mfa::factors`]; add
+    /// [`SecondFactor::Sms`] for a verified phone, and leave out recovery codes once none remain).
+    #[must_use]
+    pub const fn factors(mut self, factors: SecondFactors) -> Self {
+        self.factors = factors;
+        self
+    }
+
+    /// The person.
+    pub const fn person(&self) -> PersonId {
+        self.person
+    }
+
+    /// Whether the account is deactivated.
+    pub const fn is_deactivated(&self) -> bool {
+        self.deactivated
+    }
+
+    /// Whether the account is locked.
+    pub const fn is_locked(&self) -> bool {
+        self.locked
+    }
+
+    /// The password state.
+    pub const fn password_state(&self) -> PasswordState {
+        self.password
+    }
+
+    /// The second factors the person has.
+    pub const fn second_factors(&self) -> SecondFactors {
+        self.factors
+    }
+}
+
+/// A login in progress: the restricted, single-purpose state a person holds between verifying
+/// their password and being allowed in. It grants no access of any kind.
+///
+/// Build it only after the password was verified; add each second factor only after it was
+/// verified (and, for a TOTP code or a recovery code, after its single use was recorded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "LoginProgressRepr")
+)]
+pub struct LoginProgress {
+    person: PersonId,
+    org: OrgId,
+    started_at: u64,
+    factors: FactorSet,
+    enrollment_deferred: bool,
+}
+
+impl LoginProgress {
+    /// How long a login may stay pending (time to change a password or enrol MFA): 30 minutes.
+    pub const MAX_AGE: u64 = 30 * 60;
+
+    /// A login to `org` whose password the host has just verified.
+    pub const fn password_verified(person: PersonId, org: OrgId, now: u64) -> Self {
+        Self {
+            person,
+            org,
+            started_at: now,
+            factors: FactorSet::of(Factor::Password),
+            enrollment_deferred: false,
+        }
+    }
+
+    /// Records a verified second factor. After enrolling an authenticator during the login, the
+    /// confirming code counts as a verified [`SecondFactor::Totp`].
+    #[must_use]
+    pub const fn with_second_factor(mut self, kind: SecondFactor) -> Self {
+        self.factors = self.factors.with(match kind {
+            SecondFactor::Totp => Factor::Totp,
+            SecondFactor::RecoveryCode => Factor::RecoveryCode,
+            SecondFactor::Sms => Factor::Sms,
+        });
+        self
+    }
+
+    /// Records that the person chose to skip a skippable MFA enrollment for this login.
+    /// [`login_decision`] ignores it once the enrollment is mandatory.
+    #[must_use]
+    pub const fn defer_enrollment(mut self) -> Self {
+        self.enrollment_deferred = true;
+        self
+    }
+
+    /// The person.
+    pub const fn person(&self) -> PersonId {
+        self.person
+    }
+
+    /// The organisation being signed in to.
+    pub const fn org(&self) -> OrgId {
+        self.org
+    }
+
+    /// When the password was verified.
+    pub const fn started_at(&self) -> u64 {
+        self.started_at
+    }
+
+    /// The factors verified so far.
+    pub const fn factors(&self) -> FactorSet {
+        self.factors
+    }
+
+    /// Whether the person skipped a skippable enrollment.
+    pub const fn enrollment_deferred(&self) -> bool {
+        self.enrollment_deferred
+    }
+}
+
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct LoginProgressRepr {
+    person: PersonId,
+    org: OrgId,
+    started_at: u64,
+    factors: FactorSet,
+    enrollment_deferred: bool,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<LoginProgressRepr> for LoginProgress {
+    type Error = PolicyError;
+
+    fn try_from(repr: LoginProgressRepr) -> Result<Self, Self::Error> {
+        if !repr.factors.contains(Factor::Password) {
+            return Err(PolicyError::InvalidState("a login without a password"));
+        }
+        Ok(Self {
+            person: repr.person,
+            org: repr.org,
+            started_at: repr.started_at,
+            factors: repr.factors,
+            enrollment_deferred: repr.enrollment_deferred,
+        })
+    }
+}
+
+/// Why a login is denied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum DenyReason {
+    /// The pending login is older than [`LoginProgress::MAX_AGE`] (or from the future): start
+    /// again from the password.
+    Expired,
+    /// The progress, account and membership do not describe the same person and organisation.
+    Inconsistent,
+    /// The account or the membership is deactivated.
+    Deactivated,
+    /// The account is locked.
+    Locked,
+    /// The person is not a member of the organisation.
+    NotAMember,
+}
+
+/// How strongly the organisation asks the person to enrol MFA now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum EnrolmentDemand {
+    /// The policy is on but not forced: recommended, skippable.
+    Suggested,
+    /// Forced, but the person's grace period runs until `deadline`: skippable until then.
+    BeforeDeadline {
+        /// The deadline (unix seconds).
+        deadline: u64,
+    },
+    /// Forced and the deadline has passed: no access until enrolled.
+    Mandatory,
+}
+
+impl EnrolmentDemand {
+    /// Whether the person may skip enrolling for this login.
+    pub const fn is_skippable(self) -> bool {
+        !matches!(self, Self::Mandatory)
+    }
+}
+
+/// What the person must do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use = "a login is allowed only by `LoginDecision::Allowed`"]
+pub enum LoginDecision {
+    /// Refused; say why only as far as the host's policy allows (a locked account is told so).
+    Denied(DenyReason),
+    /// Set a new password first (the current one is temporary or compromised).
+    ChangePassword(PasswordState),
+    /// Enrol an authenticator ("company account verification").
+    EnrolMfa {
+        /// Whether it may be skipped (then call [`LoginProgress::defer_enrollment`]).
+        demand: EnrolmentDemand,
+        /// The kinds that satisfy the organisation.
+        factors: SecondFactors,
+    },
+    /// Present a second factor of one of these kinds.
+    Challenge(SecondFactors),
+    /// Every requirement is met.
+    Allowed(Grant),
+}
+
+impl LoginDecision {
+    /// The grant, if the login is allowed.
+    pub const fn grant(&self) -> Option<&Grant> {
+        match self {
+            Self::Allowed(grant) => Some(grant),
+            _ => None,
+        }
+    }
+
+    /// The decision as a copyable outcome for the audit trail.
+    pub const fn outcome(&self) -> LoginOutcome {
+        match self {
+            Self::Denied(reason) => LoginOutcome::Denied(*reason),
+            Self::ChangePassword(_) => LoginOutcome::PasswordChangeRequired,
+            Self::EnrolMfa { demand, .. } => LoginOutcome::EnrolmentRequired {
+                mandatory: !demand.is_skippable(),
+            },
+            Self::Challenge(_) => LoginOutcome::SecondFactorRequired,
+            Self::Allowed(grant) => LoginOutcome::Allowed { aal: grant.aal },
+        }
+    }
+
+    /// The audit event for this decision about `progress`.
+    pub const fn audit_event(&self, progress: &LoginProgress, now: u64) -> AuditEvent {
+        AuditEvent::new(
+            now,
+            Actor::Person(progress.person),
+            Some(progress.person),
+            Some(progress.org),
+            AuditKind::Login {
+                outcome: self.outcome(),
+            },
+        )
+    }
+}
+
+/// A login decision as recorded in the audit trail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum LoginOutcome {
+    /// Denied.
+    Denied(DenyReason),
+    /// Sent to change the password.
+    PasswordChangeRequired,
+    /// Sent to enrol MFA.
+    EnrolmentRequired {
+        /// Whether enrolling was mandatory.
+        mandatory: bool,
+    },
+    /// Asked for a second factor.
+    SecondFactorRequired,
+    /// Allowed.
+    Allowed {
+        /// The assurance level reached.
+        aal: Aal,
+    },
+}
+
+/// A completed login: who, in which organisation, with which role, on which factors, at which
+/// assurance level, and when.
+///
+/// Made only by [`login_decision`] (and refreshed by [`Grant::reauthenticated`]). The role is the
+/// one in force at login, for the record; [`crate::authorize`] always uses the member's current
+/// role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "GrantRepr")
+)]
+pub struct Grant {
+    person: PersonId,
+    org: OrgId,
+    role: Role,
+    factors: FactorSet,
+    aal: Aal,
+    authenticated_at: u64,
+    verified_at: u64,
+}
+
+impl Grant {
+    /// The person.
+    pub const fn person(&self) -> PersonId {
+        self.person
+    }
+
+    /// The organisation.
+    pub const fn org(&self) -> OrgId {
+        self.org
+    }
+
+    /// The role in force at login.
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The factors the login (or the latest re-authentication) rests on.
+    pub const fn factors(&self) -> FactorSet {
+        self.factors
+    }
+
+    /// The assurance level.
+    pub const fn aal(&self) -> Aal {
+        self.aal
+    }
+
+    /// When the login completed.
+    pub const fn authenticated_at(&self) -> u64 {
+        self.authenticated_at
+    }
+
+    /// When the factors were last verified (the login, or the latest re-authentication).
+    pub const fn verified_at(&self) -> u64 {
+        self.verified_at
+    }
+
+    /// Whether the factors were verified at most `max_age` seconds before `now` (a grant from the
+    /// future is stale).
+    pub const fn is_fresh(&self, now: u64, max_age: u64) -> bool {
+        match now.checked_sub(self.verified_at) {
+            Some(age) => age <= max_age,
+            None => false,
+        }
+    }
+
+    /// The freshness check for sensitive actions: at least `aal`, verified within `max_age`.
+    pub const fn require_fresh(&self, now: u64, max_age: u64, aal: Aal) -> Result<(), PolicyError> {
+        if self.is_fresh(now, max_age) && self.aal as u8 >= aal as u8 {
+            Ok(())
+        } else {
+            Err(PolicyError::ReauthenticationRequired)
+        }
+    }
+
+    /// The grant after the person re-verified `factors` at `now` (the host verified them). The
+    /// assurance level becomes the one those factors reach: a password-only re-authentication
+    /// lowers an AAL2 grant to AAL1.
+    #[must_use]
+    pub const fn reauthenticated(&self, factors: FactorSet, now: u64) -> Self {
+        Self {
+            factors,
+            aal: aal_of(factors),
+            verified_at: now,
+            ..*self
+        }
+    }
+
+    /// The audit event for a re-authentication that produced this grant.
+    pub const fn reauthentication_event(&self) -> AuditEvent {
+        AuditEvent::new(
+            self.verified_at,
+            Actor::Person(self.person),
+            Some(self.person),
+            Some(self.org),
+            AuditKind::Reauthenticated { aal: self.aal },
+        )
+    }
+}
+
+const fn aal_of(factors: FactorSet) -> Aal {
+    if factors.contains(Factor::Password) && !factors.second_factors().is_empty() {
+        Aal::Aal2
+    } else {
+        Aal::Aal1
+    }
+}
+
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct GrantRepr {
+    person: PersonId,
+    org: OrgId,
+    role: Role,
+    factors: FactorSet,
+    aal: Aal,
+    authenticated_at: u64,
+    verified_at: u64,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<GrantRepr> for Grant {
+    type Error = PolicyError;
+
+    fn try_from(repr: GrantRepr) -> Result<Self, Self::Error> {
+        if repr.aal > aal_of(repr.factors) {
+            return Err(PolicyError::InvalidState("an AAL the factors do not reach"));
+        }
+        if repr.verified_at < repr.authenticated_at {
+            return Err(PolicyError::InvalidState("verified before authenticated"));
+        }
+        Ok(Self {
+            person: repr.person,
+            org: repr.org,
+            role: repr.role,
+            factors: repr.factors,
+            aal: repr.aal,
+            authenticated_at: repr.authenticated_at,
+            verified_at: repr.verified_at,
+        })
+    }
+}
+
+/// Decides the next step of a login. Pure and allocation-free; the order is fixed (below).
+///
+/// `member` is the person's current membership of `progress.org()` (`None` if they have none) and
+/// `policy` that organisation's MFA policy.
+///
+/// The MFA rules: when the policy is on, the kinds it counts decide whether the person "has MFA"
+/// for it (a primary kind — authenticator app or SMS — recovery codes being backup only). A person
+/// who has MFA is challenged with their kinds the policy counts (recovery codes included when
+/// counted); a person whose own MFA the policy does not count, but who may still skip enrolling,
+/// is challenged with their own kinds. With the policy off, a person's own MFA applies.
+///
+/// It is a function of the person's account, their membership, the organisation's MFA policy, the
+/// factors verified so far in this login ([`LoginProgress`]) and `now`, in this order:
+///
+/// 1. **Denied** — the login is stale or inconsistent, the account or membership is deactivated,
+///    the account is locked, or the person is not a member.
+/// 2. **Change password** — the password is temporary (set by an admin) or marked compromised.
+/// 3. **Enrol MFA** — the organisation's policy asks for MFA and the person has none of a kind it
+///    counts ("company account verification"): mandatory once their deadline has passed,
+///    skippable before it (or when the policy only recommends MFA).
+/// 4. **Challenge** — the person has MFA and has not yet presented a second factor of an allowed
+///    kind in this login.
+/// 5. **Allowed** — with a [`Grant`].
+///
+/// Until step 5 the person holds only the [`LoginProgress`]: a single-purpose pending state that
+/// no authorisation accepts. A [`Grant`] can only come from this function (or from decoding one the
+/// host stored).
+pub fn login_decision(
+    account: &Account,
+    member: Option<&Member>,
+    policy: &MfaPolicy,
+    progress: &LoginProgress,
+    now: u64,
+) -> LoginDecision {
+    // 1. Denied.
+    let age = now.checked_sub(progress.started_at);
+    if !matches!(age, Some(age) if age <= LoginProgress::MAX_AGE) {
+        return LoginDecision::Denied(DenyReason::Expired);
+    }
+    if account.person != progress.person || !progress.factors.contains(Factor::Password) {
+        return LoginDecision::Denied(DenyReason::Inconsistent);
+    }
+    let member_active = member.is_none_or(Member::is_active);
+    if account.deactivated || !member_active {
+        return LoginDecision::Denied(DenyReason::Deactivated);
+    }
+    if account.locked {
+        return LoginDecision::Denied(DenyReason::Locked);
+    }
+    let Some(member) = member else {
+        return LoginDecision::Denied(DenyReason::NotAMember);
+    };
+    if member.person() != progress.person || member.org() != progress.org {
+        return LoginDecision::Denied(DenyReason::NotAMember);
+    }
+
+    // 2. Change the password.
+    if !matches!(account.password, PasswordState::Current) {
+        return LoginDecision::ChangePassword(account.password);
+    }
+
+    // 3. Enrol MFA.
+    let own = own_factors(account.factors);
+    let counted = policy.counted_factors();
+    let satisfied = policy.satisfied_by(own);
+    if policy.is_on() && !satisfied {
+        let demand = if policy.enforces() {
+            match policy.deadline_for(member) {
+                Some(deadline) if now < deadline => EnrolmentDemand::BeforeDeadline { deadline },
+                _ => EnrolmentDemand::Mandatory,
+            }
+        } else {
+            EnrolmentDemand::Suggested
+        };
+        if !(demand.is_skippable() && progress.enrollment_deferred) {
+            return LoginDecision::EnrolMfa {
+                demand,
+                factors: counted,
+            };
+        }
+    }
+
+    // 4. Challenge.
+    let challenge = if policy.is_on() && satisfied {
+        own.intersection(counted)
+    } else {
+        own
+    };
+    let presented = progress.factors.second_factors().intersection(challenge);
+    if !challenge.is_empty() && presented.is_empty() {
+        return LoginDecision::Challenge(challenge);
+    }
+
+    // 5. Allowed.
+    let factors = FactorSet::of(Factor::Password).union(FactorSet::from(presented));
+    LoginDecision::Allowed(Grant {
+        person: progress.person,
+        org: progress.org,
+        role: member.effective_role(now),
+        factors,
+        aal: aal_of(factors),
+        authenticated_at: now,
+        verified_at: now,
+    })
+}
+
+/// A person's usable second factors: recovery codes count only beside a primary factor.
+const fn own_factors(factors: SecondFactors) -> SecondFactors {
+    if factors.has_primary() {
+        factors
+    } else {
+        factors.without(SecondFactor::RecoveryCode)
+    }
+}

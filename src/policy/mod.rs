@@ -1,0 +1,76 @@
+//! The policy core: enrollment, organisation MFA policy, roles and the login decision.
+//!
+//! Everything here is plain, synchronous data: the host loads a state, calls a transition with
+//! `now` (and an RNG where a secret is made), and gets back a [`Transition`] holding the new state,
+//! an outcome, and the [`AuditEvent`](crate::AuditEvent)s to record. The old state is never
+//! modified, so on an error there is nothing to undo and nothing to persist.
+//!
+//! | module | idea |
+//! |---|---|
+//! | `ids` | who and where: [`PersonId`], [`OrgId`], [`AuthenticatorId`] |
+//! | `factors` | the second factors a policy speaks of ([`SecondFactor`], [`Factor`], sets) |
+//! | `enrollment` | one person's authenticator apps: [`Mfa`], [`Enrollment`], [`Authenticator`] |
+//! | `server_side` | [`ServerSideOnly`]: the only way a state holding a secret serialises |
+//! | `org_policy` | a company's MFA policy and grace deadlines: [`MfaPolicy`], [`MfaSettings`] |
+//! | `roles` | roles, permissions as data, [`authorize`], members and delegations |
+//! | `organisation` | the member roster and its role-change rules: [`Organisation`] |
+//! | `login` | the login decision and the [`Grant`] it yields |
+
+use alloc::vec::Vec;
+
+use crate::audit::AuditEvent;
+
+mod enrollment;
+mod error;
+mod factors;
+mod ids;
+mod login;
+mod org_policy;
+mod organisation;
+mod roles;
+mod server_side;
+
+pub use enrollment::{
+    AcknowledgeOutcome, Authenticator, AuthenticatorName, ConfirmOutcome, DisableOutcome,
+    Enrollment, EnrollmentConfig, EnrollmentConfigBuilder, EnrollmentPhase, EnrollmentPurpose,
+    IssueOutcome, LoginCodeAccepted, Mfa,
+};
+pub use error::{AccessDenied, PolicyError};
+pub use factors::{Factor, FactorSet, SecondFactor, SecondFactors};
+pub use ids::{AuthenticatorId, OrgId, PersonId};
+pub use login::{
+    Aal, Account, DenyReason, EnrolmentDemand, Grant, LoginDecision, LoginOutcome, LoginProgress,
+    PasswordState, login_decision,
+};
+pub use org_policy::{MfaPolicy, MfaSettings, OrgStanding};
+pub use organisation::{Invitation, JoinPath, Organisation};
+pub use roles::{
+    Action, Delegation, Member, Permission, Resource, Role, SENSITIVE_ACTION_MAX_AGE, Scope,
+    authorize,
+};
+pub use server_side::ServerSideOnly;
+
+/// The result of a state transition: the new state, what happened, and the audit events.
+///
+/// The host must persist `state` (replacing the one it loaded — atomically, if two servers could
+/// race on it) and record `events`. The state passed in is left untouched.
+#[derive(Debug)]
+#[must_use = "persist the new state and record the audit events"]
+pub struct Transition<S, O = ()> {
+    /// The state after the transition.
+    pub state: S,
+    /// What happened, for transitions that can end in more than one way.
+    pub outcome: O,
+    /// The audit events, in order. They never contain a secret or a code.
+    pub events: Vec<AuditEvent>,
+}
+
+impl<S, O> Transition<S, O> {
+    pub(crate) fn new(state: S, outcome: O, events: Vec<AuditEvent>) -> Self {
+        Self {
+            state,
+            outcome,
+            events,
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! A company's MFA policy: off or on, enforced or not, a grace period, the factor kinds that
+//! count, and each member's enrollment deadline.
+
+use alloc::vec::Vec;
+
+use crate::audit::{Actor, AuditKind};
+use crate::{
+    Grant, Member, OrgId, Organisation, Permission, PersonId, PolicyError, Role,
+    SENSITIVE_ACTION_MAX_AGE, SecondFactor, SecondFactors, Transition,
+};
+
+/// An organisation's MFA policy.
+///
+/// Grace deadlines avoid the traps other products fell into:
+///
+/// - A deadline belongs to one membership, not to the person: someone in several organisations
+///   has an independent deadline in each, and each organisation's policy applies when they sign in
+///   to it.
+/// - A member's deadline is fixed from the moment they became subject to the policy (the policy
+///   was enforced, or they joined later) plus the grace period. It is derived, never stored: when
+///   the grace period changes every deadline is recomputed from that same moment, so tightening
+///   the grace period takes effect at once and loosening it cannot be exploited to restart a clock.
+/// - Joining by any path (founding, being added, an invitation, an access request) and any role
+///   change leave the member subject; nothing a member does to their own account restarts their
+///   grace period (and MFA cannot be turned off while the policy is enforced).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum MfaPolicy {
+    /// No organisation-wide MFA: each person's own MFA applies as they set it up.
+    #[default]
+    Off,
+    /// MFA is on for the organisation.
+    On(MfaSettings),
+}
+
+impl MfaPolicy {
+    /// Whether the policy is on.
+    pub const fn is_on(&self) -> bool {
+        matches!(self, Self::On(_))
+    }
+
+    /// Whether every member must use MFA.
+    pub const fn enforces(&self) -> bool {
+        matches!(self, Self::On(settings) if settings.enforce)
+    }
+
+    /// The settings, when the policy is on.
+    pub const fn settings(&self) -> Option<&MfaSettings> {
+        match self {
+            Self::Off => None,
+            Self::On(settings) => Some(settings),
+        }
+    }
+
+    /// The second-factor kinds that count in this organisation (every kind when the policy is off).
+    pub const fn counted_factors(&self) -> SecondFactors {
+        match self {
+            Self::Off => SecondFactors::ALL,
+            Self::On(settings) => settings.factors,
+        }
+    }
+
+    /// The grace period, or 0 when the policy does not enforce.
+    pub const fn grace_period(&self) -> u64 {
+        match self {
+            Self::On(settings) if settings.enforce => settings.grace_period,
+            _ => 0,
+        }
+    }
+
+    /// Whether a person with these second factors satisfies the policy's MFA requirement: they
+    /// have a primary factor (authenticator app or SMS) of a counted kind. Recovery codes alone
+    /// never do.
+    pub const fn satisfied_by(&self, factors: SecondFactors) -> bool {
+        factors.intersection(self.counted_factors()).has_primary()
+    }
+
+    /// A member's deadline for enrolling, when the policy enforces MFA: the moment they became
+    /// subject plus the current grace period. `None` while the policy does not enforce.
+    pub fn deadline_for(&self, member: &Member) -> Option<u64> {
+        if !self.enforces() {
+            return None;
+        }
+        member
+            .mfa_subject_since()
+            .map(|since| since.saturating_add(self.grace_period()))
+    }
+}
+
+/// The settings of an MFA policy that is on. Always valid: built only through
+/// [`MfaSettings::optional`] and [`MfaSettings::enforced`], which check them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(try_from = "MfaSettingsRepr")
+)]
+pub struct MfaSettings {
+    enforce: bool,
+    grace_period: u64,
+    factors: SecondFactors,
+}
+
+impl MfaSettings {
+    /// The longest grace period: 90 days.
+    pub const MAX_GRACE_PERIOD: u64 = 90 * 24 * 60 * 60;
+
+    /// The factor kinds counted by default: the authenticator app, with recovery codes as backup.
+    pub const DEFAULT_FACTORS: SecondFactors =
+        SecondFactors::of(SecondFactor::Totp).with(SecondFactor::RecoveryCode);
+
+    /// MFA on, not forced: members without MFA are invited to enrol at login and may skip it.
+    /// `factors` must include a primary kind (authenticator app or SMS).
+    pub const fn optional(factors: SecondFactors) -> Result<Self, PolicyError> {
+        Self::checked(false, 0, factors)
+    }
+
+    /// MFA forced for every member, each with `grace_period` seconds (0 for none, at most
+    /// [`Self::MAX_GRACE_PERIOD`]) from the moment they become subject to it.
+    pub const fn enforced(factors: SecondFactors, grace_period: u64) -> Result<Self, PolicyError> {
+        Self::checked(true, grace_period, factors)
+    }
+
+    const fn checked(
+        enforce: bool,
+        grace_period: u64,
+        factors: SecondFactors,
+    ) -> Result<Self, PolicyError> {
+        if !factors.has_primary() {
+            Err(PolicyError::NoCountedFactor)
+        } else if grace_period > Self::MAX_GRACE_PERIOD || (!enforce && grace_period != 0) {
+            Err(PolicyError::InvalidGracePeriod)
+        } else {
+            Ok(Self {
+                enforce,
+                grace_period,
+                factors,
+            })
+        }
+    }
+
+    /// Whether every member must use MFA.
+    pub const fn enforce(&self) -> bool {
+        self.enforce
+    }
+
+    /// The grace period in seconds.
+    pub const fn grace_period(&self) -> u64 {
+        self.grace_period
+    }
+
+    /// The factor kinds that count (recovery codes, if included, as backup only).
+    pub const fn factors(&self) -> SecondFactors {
+        self.factors
+    }
+}
+
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct MfaSettingsRepr {
+    enforce: bool,
+    grace_period: u64,
+    factors: SecondFactors,
+}
+
+#[cfg(feature = "serde")]
+impl TryFrom<MfaSettingsRepr> for MfaSettings {
+    type Error = PolicyError;
+
+    fn try_from(repr: MfaSettingsRepr) -> Result<Self, Self::Error> {
+        Self::checked(repr.enforce, repr.grace_period, repr.factors)
+    }
+}
+
+/// What one organisation demands of one member's MFA: the input to
+/// [`crate::Mfa::disable`], gathered from every organisation the person belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct OrgStanding {
+    person: PersonId,
+    org: OrgId,
+    role: Role,
+    enforces_mfa: bool,
+    sole_owner: bool,
+}
+
+impl OrgStanding {
+    /// The person.
+    pub const fn person(&self) -> PersonId {
+        self.person
+    }
+
+    /// The organisation.
+    pub const fn org(&self) -> OrgId {
+        self.org
+    }
+
+    /// The person's own role there.
+    pub const fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Whether the organisation enforces MFA.
+    pub const fn enforces_mfa(&self) -> bool {
+        self.enforces_mfa
+    }
+
+    /// Whether the person is its only active owner.
+    pub const fn sole_owner(&self) -> bool {
+        self.sole_owner
+    }
+}
+
+impl Organisation {
+    /// A member's standing, for [`crate::Mfa::disable`]; `None` if they are not a member.
+    pub fn standing(&self, person: PersonId) -> Option<OrgStanding> {
+        let member = self.member(person)?;
+        let is_owner = member.is_active() && member.role() == Role::Owner;
+        Some(OrgStanding {
+            person,
+            org: self.id(),
+            role: member.role(),
+            enforces_mfa: self.policy().enforces(),
+            sole_owner: is_owner && self.active_owner_count() == 1,
+        })
+    }
+
+    /// A member's deadline for enrolling in MFA, while the policy enforces it.
+    pub fn mfa_deadline(&self, person: PersonId) -> Option<u64> {
+        self.policy().deadline_for(self.member(person)?)
+    }
+
+    /// Turns the MFA policy on, or changes it.
+    ///
+    /// The actor must be an active owner holding a fresh (within [`SENSITIVE_ACTION_MAX_AGE`])
+    /// AAL2 grant, and must themselves have MFA of a kind the new settings count
+    /// (`actor_factors`, from their own MFA state): the owner sets up their own MFA first.
+    ///
+    /// When enforcement starts, every member becomes subject at `now`, with a deadline `now +
+    /// grace`. While it stays enforced, changing the grace period recomputes every deadline from
+    /// the moment each member became subject. When enforcement stops, nobody is subject.
+    pub fn set_mfa_policy(
+        &self,
+        actor: &Grant,
+        actor_factors: SecondFactors,
+        settings: MfaSettings,
+        now: u64,
+    ) -> Result<Transition<Self>, PolicyError> {
+        self.acting_member(actor, Permission::ManageSecurityPolicy, now)?;
+        if !actor.is_fresh(now, SENSITIVE_ACTION_MAX_AGE) {
+            return Err(PolicyError::ReauthenticationRequired);
+        }
+        let policy = MfaPolicy::On(settings);
+        if !policy.satisfied_by(actor_factors) {
+            return Err(PolicyError::OwnerNeedsMfa);
+        }
+        let by = Actor::Person(actor.person());
+        let mut events = Vec::new();
+        events.push(self.event(
+            now,
+            by,
+            None,
+            AuditKind::MfaPolicySet {
+                enforced: settings.enforce,
+                grace_period: settings.grace_period,
+            },
+        ));
+        let was_enforced = self.policy().enforces();
+        let mut next = self.clone();
+        next.set_policy(policy);
+        for member in next.members_mut() {
+            let since = match (was_enforced, settings.enforce) {
+                (_, false) => None,
+                (false, true) => Some(now),
+                // Already subject: keep the moment; a missing one (impossible) starts now.
+                (true, true) => Some(member.mfa_subject_since().unwrap_or(now)),
+            };
+            member.set_mfa_subject_since(since);
+        }
+        let grace_changed = self.policy().grace_period() != settings.grace_period;
+        if settings.enforce && (!was_enforced || grace_changed) {
+            for member in next.members() {
+                if let Some(deadline) = policy.deadline_for(member) {
+                    events.push(next.event(
+                        now,
+                        by,
+                        Some(member.person()),
+                        AuditKind::SubjectToMfaPolicy { deadline },
+                    ));
+                }
+            }
+        }
+        Ok(Transition::new(next, (), events))
+    }
+
+    /// Turns the MFA policy off. Same authority as [`Self::set_mfa_policy`].
+    pub fn turn_off_mfa_policy(
+        &self,
+        actor: &Grant,
+        now: u64,
+    ) -> Result<Transition<Self>, PolicyError> {
+        self.acting_member(actor, Permission::ManageSecurityPolicy, now)?;
+        if !actor.is_fresh(now, SENSITIVE_ACTION_MAX_AGE) {
+            return Err(PolicyError::ReauthenticationRequired);
+        }
+        let mut next = self.clone();
+        next.set_policy(MfaPolicy::Off);
+        for member in next.members_mut() {
+            member.set_mfa_subject_since(None);
+        }
+        let event = self.event(
+            now,
+            Actor::Person(actor.person()),
+            None,
+            AuditKind::MfaPolicyOff,
+        );
+        Ok(Transition::new(next, (), alloc::vec![event]))
+    }
+}

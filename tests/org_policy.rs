@@ -1,0 +1,529 @@
+//! Company (organisation) MFA policy: who may turn it on, grace deadlines, factor kinds, and
+//! people in several organisations.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use authcore::{
+    Account, AuditKind, EnrolmentDemand, Grant, LoginDecision, LoginProgress, MfaPolicy,
+    MfaSettings, OrgId, Organisation, PersonId, PolicyError, Role, SecondFactor, SecondFactors,
+    login_decision,
+};
+
+const T0: u64 = 1_700_000_000;
+const DAY: u64 = 24 * 60 * 60;
+const OWNER: PersonId = PersonId::new(1);
+const ADMIN: PersonId = PersonId::new(2);
+const EARLY: PersonId = PersonId::new(3);
+const LATE: PersonId = PersonId::new(4);
+const ORG: OrgId = OrgId::new(10);
+const OTHER: OrgId = OrgId::new(20);
+
+fn totp() -> SecondFactors {
+    SecondFactors::of(SecondFactor::Totp).with(SecondFactor::RecoveryCode)
+}
+
+/// Logs `person` in to `org`, presenting every primary second factor they have and skipping any
+/// skippable enrollment.
+fn login(org: &Organisation, person: PersonId, factors: SecondFactors, now: u64) -> LoginDecision {
+    let account = Account::new(person).factors(factors);
+    let mut progress = LoginProgress::password_verified(person, org.id(), now).defer_enrollment();
+    for kind in factors.primary().iter() {
+        progress = progress.with_second_factor(kind);
+    }
+    login_decision(&account, org.member(person), org.policy(), &progress, now)
+}
+
+fn grant(org: &Organisation, person: PersonId, factors: SecondFactors, now: u64) -> Grant {
+    match login(org, person, factors, now) {
+        LoginDecision::Allowed(grant) => grant,
+        other => panic!("not allowed: {other:?}"),
+    }
+}
+
+/// An organisation with an owner (with MFA), an admin and an early member, at `T0`.
+fn company() -> Organisation {
+    let org = Organisation::found(ORG, OWNER, T0).state;
+    let owner = grant(&org, OWNER, totp(), T0);
+    let org = org
+        .add_member(&owner, ADMIN, Role::Admin, T0)
+        .unwrap()
+        .state;
+    org.add_member(&owner, EARLY, Role::User, T0).unwrap().state
+}
+
+fn enforced(grace: u64) -> MfaSettings {
+    MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, grace).unwrap()
+}
+
+#[test]
+fn only_an_owner_with_mfa_turns_the_policy_on() {
+    let org = company();
+    let now = T0 + 100;
+
+    // An admin, even with MFA, may not.
+    let admin = grant(&org, ADMIN, totp(), now);
+    assert_eq!(
+        org.set_mfa_policy(&admin, totp(), enforced(0), now)
+            .unwrap_err(),
+        PolicyError::NotPermitted
+    );
+    // The owner, signed in without a second factor, may not.
+    let owner_aal1 = grant(&org, OWNER, SecondFactors::EMPTY, now);
+    assert_eq!(
+        org.set_mfa_policy(&owner_aal1, totp(), enforced(0), now)
+            .unwrap_err(),
+        PolicyError::Aal2Required
+    );
+    // The owner must have MFA of a kind the policy counts: set up your own MFA first.
+    let owner = grant(&org, OWNER, totp(), now);
+    assert_eq!(
+        org.set_mfa_policy(&owner, SecondFactors::EMPTY, enforced(0), now)
+            .unwrap_err(),
+        PolicyError::OwnerNeedsMfa
+    );
+    assert_eq!(
+        org.set_mfa_policy(
+            &owner,
+            SecondFactors::of(SecondFactor::RecoveryCode),
+            enforced(0),
+            now
+        )
+        .unwrap_err(),
+        PolicyError::OwnerNeedsMfa
+    );
+    let sms_only = MfaSettings::enforced(SecondFactors::of(SecondFactor::Sms), 0).unwrap();
+    assert_eq!(
+        org.set_mfa_policy(&owner, totp(), sms_only, now)
+            .unwrap_err(),
+        PolicyError::OwnerNeedsMfa
+    );
+    // A stale login is not enough for a security setting.
+    let later = now + authcore::SENSITIVE_ACTION_MAX_AGE + 1;
+    assert_eq!(
+        org.set_mfa_policy(&owner, totp(), enforced(0), later)
+            .unwrap_err(),
+        PolicyError::ReauthenticationRequired
+    );
+    // A grant for another organisation is refused.
+    let elsewhere = Organisation::found(OTHER, OWNER, now).state;
+    let other_grant = grant(&elsewhere, OWNER, totp(), now);
+    assert_eq!(
+        org.set_mfa_policy(&other_grant, totp(), enforced(0), now)
+            .unwrap_err(),
+        PolicyError::OtherOrganisation
+    );
+
+    let on = org
+        .set_mfa_policy(&owner, totp(), enforced(0), now)
+        .unwrap();
+    assert!(on.state.policy().enforces());
+    assert_eq!(
+        on.events[0].what,
+        AuditKind::MfaPolicySet {
+            enforced: true,
+            grace_period: 0
+        }
+    );
+    assert_eq!(org.policy(), &MfaPolicy::Off, "the old state is untouched");
+}
+
+#[test]
+fn settings_are_checked() {
+    assert_eq!(
+        MfaSettings::enforced(SecondFactors::of(SecondFactor::RecoveryCode), 0),
+        Err(PolicyError::NoCountedFactor)
+    );
+    assert_eq!(
+        MfaSettings::optional(SecondFactors::EMPTY),
+        Err(PolicyError::NoCountedFactor)
+    );
+    assert_eq!(
+        MfaSettings::enforced(totp(), MfaSettings::MAX_GRACE_PERIOD + 1),
+        Err(PolicyError::InvalidGracePeriod)
+    );
+    let settings = MfaSettings::enforced(totp(), 7 * DAY).unwrap();
+    assert!(settings.enforce());
+    assert_eq!(settings.grace_period(), 7 * DAY);
+    assert_eq!(settings.factors(), totp());
+    let optional = MfaSettings::optional(totp()).unwrap();
+    assert!(!optional.enforce());
+    assert!(!MfaPolicy::On(optional).enforces());
+    assert!(MfaPolicy::On(optional).is_on());
+    assert_eq!(MfaPolicy::Off.counted_factors(), SecondFactors::ALL);
+}
+
+#[test]
+fn each_member_gets_a_deadline_fixed_when_they_become_subject() {
+    let org = company();
+    let on_at = T0 + 1_000;
+    let owner = grant(&org, OWNER, totp(), on_at);
+    let on = org
+        .set_mfa_policy(&owner, totp(), enforced(7 * DAY), on_at)
+        .unwrap();
+    // Every member becomes subject at once, each with an audit event.
+    let subjects: Vec<_> = on
+        .events
+        .iter()
+        .filter_map(|e| match e.what {
+            AuditKind::SubjectToMfaPolicy { deadline } => Some((e.subject, deadline)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(subjects.len(), 3);
+    assert!(subjects.iter().all(|(_, d)| *d == on_at + 7 * DAY));
+    let org = on.state;
+    assert_eq!(org.mfa_deadline(EARLY), Some(on_at + 7 * DAY));
+
+    // Someone who joins later gets their own deadline from the moment they join, by any path.
+    let joined_at = on_at + 3 * DAY;
+    let owner = grant(&org, OWNER, totp(), joined_at);
+    let added = org.add_member(&owner, LATE, Role::User, joined_at).unwrap();
+    assert!(added.events.iter().any(|e| e.what
+        == AuditKind::SubjectToMfaPolicy {
+            deadline: joined_at + 7 * DAY
+        }));
+    let org = added.state;
+    assert_eq!(org.mfa_deadline(LATE), Some(joined_at + 7 * DAY));
+    let by_request = org
+        .approve_access_request(&owner, PersonId::new(5), Role::Manager, joined_at)
+        .unwrap()
+        .state;
+    assert_eq!(
+        by_request.mfa_deadline(PersonId::new(5)),
+        Some(joined_at + 7 * DAY)
+    );
+    let invitation = org
+        .invite(&owner, Role::User, 2 * DAY, joined_at)
+        .unwrap()
+        .state;
+    let by_invitation = org
+        .accept_invitation(&invitation, PersonId::new(6), joined_at + DAY)
+        .unwrap()
+        .state;
+    assert_eq!(
+        by_invitation.mfa_deadline(PersonId::new(6)),
+        Some(joined_at + 8 * DAY)
+    );
+
+    // A role change keeps them subject and does not restart their clock.
+    let promoted = org
+        .change_role(&owner, LATE, Role::Manager, joined_at + DAY)
+        .unwrap()
+        .state;
+    assert_eq!(promoted.mfa_deadline(LATE), Some(joined_at + 7 * DAY));
+
+    // Before the deadline the enrollment can be skipped; after it, it cannot.
+    let progress = LoginProgress::password_verified(EARLY, ORG, on_at + DAY);
+    let account = Account::new(EARLY);
+    let member = org.member(EARLY);
+    assert_eq!(
+        login_decision(&account, member, org.policy(), &progress, on_at + DAY),
+        LoginDecision::EnrolMfa {
+            demand: EnrolmentDemand::BeforeDeadline {
+                deadline: on_at + 7 * DAY
+            },
+            factors: totp(),
+        }
+    );
+    assert!(matches!(
+        login(&org, EARLY, SecondFactors::EMPTY, on_at + DAY),
+        LoginDecision::Allowed(_)
+    ));
+    let after = on_at + 7 * DAY;
+    assert_eq!(
+        login(&org, EARLY, SecondFactors::EMPTY, after),
+        LoginDecision::EnrolMfa {
+            demand: EnrolmentDemand::Mandatory,
+            factors: totp(),
+        }
+    );
+    // The late joiner still has time.
+    assert!(matches!(
+        login(&org, LATE, SecondFactors::EMPTY, after),
+        LoginDecision::Allowed(_)
+    ));
+    // With MFA, everyone is simply challenged.
+    assert!(matches!(
+        login(&org, EARLY, totp(), after),
+        LoginDecision::Allowed(_)
+    ));
+}
+
+#[test]
+fn changing_the_grace_period_recomputes_every_deadline_from_the_same_moment() {
+    let org = company();
+    let on_at = T0 + 1_000;
+    let owner = grant(&org, OWNER, totp(), on_at);
+    let org = org
+        .set_mfa_policy(&owner, totp(), enforced(7 * DAY), on_at)
+        .unwrap()
+        .state;
+    let joined_at = on_at + 2 * DAY;
+    let owner = grant(&org, OWNER, totp(), joined_at);
+    let org = org
+        .add_member(&owner, LATE, Role::User, joined_at)
+        .unwrap()
+        .state;
+
+    // Tightening to 3 days takes effect at once, from each member's own moment.
+    let change_at = on_at + 4 * DAY;
+    let owner = grant(&org, OWNER, totp(), change_at);
+    let tightened = org
+        .set_mfa_policy(&owner, totp(), enforced(3 * DAY), change_at)
+        .unwrap();
+    let new_deadlines: Vec<_> = tightened
+        .events
+        .iter()
+        .filter_map(|e| match e.what {
+            AuditKind::SubjectToMfaPolicy { deadline } => Some((e.subject.unwrap(), deadline)),
+            _ => None,
+        })
+        .collect();
+    assert!(new_deadlines.contains(&(EARLY, on_at + 3 * DAY)));
+    assert!(new_deadlines.contains(&(LATE, joined_at + 3 * DAY)));
+    let org = tightened.state;
+    assert_eq!(org.mfa_deadline(EARLY), Some(on_at + 3 * DAY));
+    assert_eq!(org.mfa_deadline(LATE), Some(joined_at + 3 * DAY));
+    assert_eq!(
+        login(&org, EARLY, SecondFactors::EMPTY, change_at),
+        LoginDecision::EnrolMfa {
+            demand: EnrolmentDemand::Mandatory,
+            factors: totp(),
+        }
+    );
+
+    // Loosening it again does not restart anybody's clock either.
+    let owner = grant(&org, OWNER, totp(), change_at);
+    let loosened = org
+        .set_mfa_policy(&owner, totp(), enforced(30 * DAY), change_at)
+        .unwrap()
+        .state;
+    assert_eq!(loosened.mfa_deadline(EARLY), Some(on_at + 30 * DAY));
+    assert_eq!(loosened.mfa_deadline(LATE), Some(joined_at + 30 * DAY));
+    // Re-saving the same settings changes no deadline and reports none.
+    let same = loosened
+        .set_mfa_policy(&owner, totp(), enforced(30 * DAY), change_at)
+        .unwrap();
+    assert_eq!(same.events.len(), 1);
+    assert_eq!(same.state, loosened);
+}
+
+#[test]
+fn switching_enforcement_off_and_on_again() {
+    let org = company();
+    let owner = grant(&org, OWNER, totp(), T0);
+    let org = org
+        .set_mfa_policy(&owner, totp(), enforced(DAY), T0)
+        .unwrap()
+        .state;
+    assert_eq!(org.mfa_deadline(EARLY), Some(T0 + DAY));
+
+    // Optional MFA: nobody is subject; members without MFA are invited, not forced.
+    let optional = org
+        .set_mfa_policy(&owner, totp(), MfaSettings::optional(totp()).unwrap(), T0)
+        .unwrap()
+        .state;
+    assert_eq!(optional.mfa_deadline(EARLY), None);
+    assert!(
+        optional
+            .members()
+            .iter()
+            .all(|m| m.mfa_subject_since().is_none())
+    );
+    let progress = LoginProgress::password_verified(EARLY, ORG, T0 + 5 * DAY);
+    assert_eq!(
+        login_decision(
+            &Account::new(EARLY),
+            optional.member(EARLY),
+            optional.policy(),
+            &progress,
+            T0 + 5 * DAY
+        ),
+        LoginDecision::EnrolMfa {
+            demand: EnrolmentDemand::Suggested,
+            factors: totp(),
+        }
+    );
+
+    let off = org.turn_off_mfa_policy(&owner, T0).unwrap();
+    assert_eq!(off.events[0].what, AuditKind::MfaPolicyOff);
+    let off = off.state;
+    assert_eq!(off.policy(), &MfaPolicy::Off);
+    assert!(
+        off.members()
+            .iter()
+            .all(|m| m.mfa_subject_since().is_none())
+    );
+    assert!(matches!(
+        login(&off, EARLY, SecondFactors::EMPTY, T0 + 5 * DAY),
+        LoginDecision::Allowed(_)
+    ));
+
+    // Enforcing again makes everyone subject from the new moment.
+    let again_at = T0 + 10 * DAY;
+    let owner = grant(&off, OWNER, totp(), again_at);
+    let again = off
+        .set_mfa_policy(&owner, totp(), enforced(DAY), again_at)
+        .unwrap()
+        .state;
+    assert_eq!(again.mfa_deadline(EARLY), Some(again_at + DAY));
+}
+
+#[test]
+fn the_factor_kinds_that_count() {
+    let org = company();
+    let owner = grant(&org, OWNER, SecondFactors::of(SecondFactor::Sms), T0);
+    let sms_only = MfaSettings::enforced(SecondFactors::of(SecondFactor::Sms), 0).unwrap();
+    let org = org
+        .set_mfa_policy(&owner, SecondFactors::of(SecondFactor::Sms), sms_only, T0)
+        .unwrap()
+        .state;
+    let now = T0 + 10;
+
+    // An authenticator app does not count here: enrol a kind that does.
+    assert_eq!(
+        login(&org, EARLY, totp(), now),
+        LoginDecision::EnrolMfa {
+            demand: EnrolmentDemand::Mandatory,
+            factors: SecondFactors::of(SecondFactor::Sms),
+        }
+    );
+    // A phone does; the challenge offers only what counts (recovery codes are not counted here).
+    let phone_and_codes = SecondFactors::of(SecondFactor::Sms)
+        .with(SecondFactor::Totp)
+        .with(SecondFactor::RecoveryCode);
+    let account = Account::new(EARLY).factors(phone_and_codes);
+    let progress = LoginProgress::password_verified(EARLY, ORG, now);
+    assert_eq!(
+        login_decision(&account, org.member(EARLY), org.policy(), &progress, now),
+        LoginDecision::Challenge(SecondFactors::of(SecondFactor::Sms))
+    );
+    // A TOTP code is not accepted for this organisation; an SMS code is.
+    let with_totp = progress.with_second_factor(SecondFactor::Totp);
+    assert!(matches!(
+        login_decision(&account, org.member(EARLY), org.policy(), &with_totp, now),
+        LoginDecision::Challenge(_)
+    ));
+    let with_sms = progress.with_second_factor(SecondFactor::Sms);
+    assert!(matches!(
+        login_decision(&account, org.member(EARLY), org.policy(), &with_sms, now),
+        LoginDecision::Allowed(_)
+    ));
+    // Recovery codes alone are backup only: never MFA by themselves.
+    assert!(matches!(
+        login(
+            &org,
+            EARLY,
+            SecondFactors::of(SecondFactor::RecoveryCode),
+            now
+        ),
+        LoginDecision::EnrolMfa { .. }
+    ));
+}
+
+#[test]
+fn each_organisation_applies_its_own_policy() {
+    // EARLY belongs to two organisations: one enforcing with no grace, one with MFA off.
+    let strict = company();
+    let owner = grant(&strict, OWNER, totp(), T0);
+    let strict = strict
+        .set_mfa_policy(&owner, totp(), enforced(0), T0)
+        .unwrap()
+        .state;
+    let relaxed = Organisation::found(OTHER, ADMIN, T0).state;
+    let other_owner = grant(&relaxed, ADMIN, totp(), T0);
+    let relaxed = relaxed
+        .add_member(&other_owner, EARLY, Role::Manager, T0)
+        .unwrap()
+        .state;
+
+    let now = T0 + 60;
+    assert_eq!(
+        login(&strict, EARLY, SecondFactors::EMPTY, now),
+        LoginDecision::EnrolMfa {
+            demand: EnrolmentDemand::Mandatory,
+            factors: totp(),
+        }
+    );
+    let LoginDecision::Allowed(relaxed_grant) = login(&relaxed, EARLY, SecondFactors::EMPTY, now)
+    else {
+        panic!("the relaxed organisation lets them in");
+    };
+    assert_eq!(relaxed_grant.org(), OTHER);
+    assert_eq!(relaxed_grant.role(), Role::Manager);
+    // Deadlines belong to memberships: the relaxed organisation enforcing later gives a new one.
+    let later = T0 + 5 * DAY;
+    let other_owner = grant(&relaxed, ADMIN, totp(), later);
+    let relaxed = relaxed
+        .set_mfa_policy(&other_owner, totp(), enforced(2 * DAY), later)
+        .unwrap()
+        .state;
+    assert_eq!(strict.mfa_deadline(EARLY), Some(T0));
+    assert_eq!(relaxed.mfa_deadline(EARLY), Some(later + 2 * DAY));
+    // A membership of one organisation is no way into the other.
+    let progress = LoginProgress::password_verified(EARLY, ORG, later);
+    assert_eq!(
+        login_decision(
+            &Account::new(EARLY).factors(totp()),
+            relaxed.member(EARLY),
+            relaxed.policy(),
+            &progress.with_second_factor(SecondFactor::Totp),
+            later
+        ),
+        LoginDecision::Denied(authcore::DenyReason::NotAMember)
+    );
+    // Standings feed the rule for turning MFA off.
+    assert!(strict.standing(EARLY).unwrap().enforces_mfa());
+    assert!(!strict.standing(EARLY).unwrap().sole_owner());
+    assert_eq!(strict.standing(LATE), None);
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn organisations_persist_and_inconsistent_ones_are_refused() {
+    let org = company();
+    let owner = grant(&org, OWNER, totp(), T0);
+    let org = org
+        .set_mfa_policy(&owner, totp(), enforced(DAY), T0)
+        .unwrap()
+        .state;
+    let stored = serde_json::to_string(&org).unwrap();
+    let back: Organisation = serde_json::from_str(&stored).unwrap();
+    assert_eq!(back, org);
+
+    let policy = serde_json::to_string(org.policy()).unwrap();
+    assert_eq!(
+        serde_json::from_str::<MfaPolicy>(&policy).unwrap(),
+        *org.policy()
+    );
+    // Settings the constructors refuse are refused on the way in too.
+    let bad = policy.replace(
+        &format!("\"grace_period\":{DAY}"),
+        "\"grace_period\":99999999999",
+    );
+    assert_ne!(bad, policy);
+    assert!(serde_json::from_str::<MfaPolicy>(&bad).is_err());
+
+    // No owner, a member of another organisation, a member not subject to an enforced policy.
+    let edits = [
+        ("\"role\":\"Owner\"", "\"role\":\"User\""),
+        ("\"org\":10,", "\"org\":11,"),
+        (
+            &*format!("\"mfa_subject_since\":{T0}"),
+            "\"mfa_subject_since\":null",
+        ),
+    ];
+    for (from, to) in edits {
+        let edited = stored.replacen(from, to, 1);
+        assert_ne!(edited, stored, "{from} not found");
+        assert!(
+            serde_json::from_str::<Organisation>(&edited).is_err(),
+            "{to} accepted"
+        );
+    }
+}

@@ -1,0 +1,754 @@
+//! Roles and permissions: the permission table, the one authorisation check, role-change rules,
+//! ownership transfer, deactivation and time-boxed delegation.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use authcore::{
+    Aal, AccessDenied, Account, Action, AuditKind, Delegation, Grant, JoinPath, LoginDecision,
+    LoginProgress, MfaSettings, OrgId, Organisation, Permission, PersonId, PolicyError, Resource,
+    Role, Scope, SecondFactor, SecondFactors, authorize, login_decision,
+};
+
+const T0: u64 = 1_700_000_000;
+const HOUR: u64 = 60 * 60;
+const OWNER: PersonId = PersonId::new(1);
+const ADMIN: PersonId = PersonId::new(2);
+const MANAGER: PersonId = PersonId::new(3);
+const USER: PersonId = PersonId::new(4);
+const OTHER_USER: PersonId = PersonId::new(5);
+const NEWCOMER: PersonId = PersonId::new(6);
+const ORG: OrgId = OrgId::new(10);
+const ELSEWHERE: OrgId = OrgId::new(20);
+
+fn mfa() -> SecondFactors {
+    SecondFactors::of(SecondFactor::Totp)
+}
+
+/// Logs a person in; with `aal2`, they have and present an authenticator code.
+fn login(org: &Organisation, person: PersonId, aal2: bool, now: u64) -> Grant {
+    let factors = if aal2 { mfa() } else { SecondFactors::EMPTY };
+    let account = Account::new(person).factors(factors);
+    let mut progress = LoginProgress::password_verified(person, org.id(), now).defer_enrollment();
+    if aal2 {
+        progress = progress.with_second_factor(SecondFactor::Totp);
+    }
+    match login_decision(&account, org.member(person), org.policy(), &progress, now) {
+        LoginDecision::Allowed(grant) => grant,
+        other => panic!("not allowed: {other:?}"),
+    }
+}
+
+/// An organisation with one member of each role, plus a second user.
+fn company() -> Organisation {
+    let org = Organisation::found(ORG, OWNER, T0).state;
+    let owner = login(&org, OWNER, true, T0);
+    let mut org = org;
+    for (person, role) in [
+        (ADMIN, Role::Admin),
+        (MANAGER, Role::Manager),
+        (USER, Role::User),
+        (OTHER_USER, Role::User),
+    ] {
+        org = org.add_member(&owner, person, role, T0).unwrap().state;
+    }
+    org
+}
+
+fn job_of(person: PersonId) -> Resource {
+    Resource::owned_by(ORG, person)
+}
+
+#[test]
+fn the_permission_table() {
+    assert_eq!(Role::User.scope(Permission::ViewJobs), Scope::Own);
+    assert_eq!(Role::User.scope(Permission::ViewReports), Scope::None);
+    assert_eq!(Role::Manager.scope(Permission::EditJobs), Scope::All);
+    assert_eq!(Role::Manager.scope(Permission::ManageMembers), Scope::None);
+    assert_eq!(Role::Admin.scope(Permission::ManageBilling), Scope::All);
+    assert_eq!(
+        Role::Admin.scope(Permission::ManageSecurityPolicy),
+        Scope::None
+    );
+    assert_eq!(Role::Owner.scope(Permission::TransferOwnership), Scope::All);
+    assert!(Role::User < Role::Manager && Role::Admin < Role::Owner);
+    assert!(Permission::ManageMembers.is_administrative());
+    assert!(!Permission::ViewReports.is_administrative());
+}
+
+#[test]
+fn users_see_only_their_own_jobs() {
+    let org = company();
+    let now = T0 + 10;
+    let user = login(&org, USER, false, now);
+    assert_eq!(
+        org.authorize(&user, &Permission::ViewJobs, &job_of(USER), now),
+        Ok(())
+    );
+    assert_eq!(
+        org.authorize(&user, &Permission::EditJobs, &job_of(USER), now),
+        Ok(())
+    );
+    assert_eq!(
+        org.authorize(&user, &Permission::ViewJobs, &job_of(OTHER_USER), now),
+        Err(AccessDenied::NotOwner)
+    );
+    assert_eq!(
+        org.authorize(&user, &Permission::ViewJobs, &Resource::of_org(ORG), now),
+        Err(AccessDenied::NotOwner)
+    );
+    assert_eq!(
+        org.authorize(&user, &Permission::ViewReports, &Resource::of_org(ORG), now),
+        Err(AccessDenied::NotPermitted)
+    );
+    assert_eq!(
+        org.authorize(
+            &user,
+            &Permission::ManageMembers,
+            &Resource::of_org(ORG),
+            now
+        ),
+        Err(AccessDenied::NotPermitted)
+    );
+}
+
+#[test]
+fn managers_see_all_jobs_and_reports_but_not_members() {
+    let org = company();
+    let now = T0 + 10;
+    let manager = login(&org, MANAGER, false, now);
+    for resource in [job_of(USER), job_of(OTHER_USER), Resource::of_org(ORG)] {
+        assert_eq!(
+            org.authorize(&manager, &Permission::EditJobs, &resource, now),
+            Ok(())
+        );
+    }
+    assert_eq!(
+        org.authorize(
+            &manager,
+            &Permission::ViewReports,
+            &Resource::of_org(ORG),
+            now
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        org.authorize(
+            &manager,
+            &Permission::ManageBilling,
+            &Resource::of_org(ORG),
+            now
+        ),
+        Err(AccessDenied::NotPermitted)
+    );
+    assert_eq!(
+        org.add_member(&manager, NEWCOMER, Role::User, now)
+            .unwrap_err(),
+        PolicyError::NotPermitted
+    );
+}
+
+#[test]
+fn admin_permissions_need_aal2_and_security_is_for_owners() {
+    let org = company();
+    let now = T0 + 10;
+    let admin_aal1 = login(&org, ADMIN, false, now);
+    assert_eq!(admin_aal1.aal(), Aal::Aal1);
+    assert_eq!(
+        org.authorize(
+            &admin_aal1,
+            &Permission::ManageBilling,
+            &Resource::of_org(ORG),
+            now
+        ),
+        Err(AccessDenied::Aal2Required)
+    );
+    assert_eq!(
+        org.add_member(&admin_aal1, NEWCOMER, Role::User, now)
+            .unwrap_err(),
+        PolicyError::Aal2Required
+    );
+    let admin = login(&org, ADMIN, true, now);
+    for permission in [
+        Permission::ManageBilling,
+        Permission::ManageMembers,
+        Permission::ManageSettings,
+        Permission::ViewReports,
+    ] {
+        assert_eq!(
+            org.authorize(&admin, &permission, &Resource::of_org(ORG), now),
+            Ok(())
+        );
+    }
+    assert_eq!(
+        org.authorize(
+            &admin,
+            &Permission::ManageSecurityPolicy,
+            &Resource::of_org(ORG),
+            now
+        ),
+        Err(AccessDenied::NotPermitted)
+    );
+    let owner = login(&org, OWNER, true, now);
+    assert_eq!(
+        org.authorize(
+            &owner,
+            &Permission::TransferOwnership,
+            &Resource::of_org(ORG),
+            now
+        ),
+        Ok(())
+    );
+}
+
+#[test]
+fn nothing_crosses_organisations() {
+    let org = company();
+    let other = Organisation::found(ELSEWHERE, OWNER, T0).state;
+    let now = T0 + 10;
+    let owner_here = login(&org, OWNER, true, now);
+    let owner_there = login(&other, OWNER, true, now);
+    // Even the owner of both cannot use one organisation's grant on the other's resources.
+    assert_eq!(
+        org.authorize(
+            &owner_here,
+            &Permission::ViewJobs,
+            &Resource::owned_by(ELSEWHERE, OWNER),
+            now
+        ),
+        Err(AccessDenied::OtherOrganisation)
+    );
+    assert_eq!(
+        org.authorize(&owner_there, &Permission::ViewJobs, &job_of(OWNER), now),
+        Err(AccessDenied::OtherOrganisation)
+    );
+    // Nor present another organisation's member record.
+    assert_eq!(
+        authorize(
+            &owner_here,
+            other.member(OWNER).unwrap(),
+            &Permission::ViewJobs,
+            &job_of(OWNER),
+            now
+        ),
+        Err(AccessDenied::OtherOrganisation)
+    );
+    // Nor someone else's member record.
+    assert_eq!(
+        authorize(
+            &owner_here,
+            org.member(USER).unwrap(),
+            &Permission::ViewJobs,
+            &job_of(USER),
+            now
+        ),
+        Err(AccessDenied::WrongPerson)
+    );
+    assert_eq!(
+        org.add_member(&owner_there, NEWCOMER, Role::User, now)
+            .unwrap_err(),
+        PolicyError::OtherOrganisation
+    );
+}
+
+#[test]
+fn hosts_map_their_own_actions() {
+    enum Shop {
+        ExportInvoices,
+        CancelJob,
+    }
+    impl Action for Shop {
+        fn permission(&self) -> Permission {
+            match self {
+                Self::ExportInvoices => Permission::ManageBilling,
+                Self::CancelJob => Permission::EditJobs,
+            }
+        }
+    }
+    let org = company();
+    let now = T0 + 10;
+    let user = login(&org, USER, false, now);
+    assert_eq!(
+        org.authorize(&user, &Shop::CancelJob, &job_of(USER), now),
+        Ok(())
+    );
+    assert_eq!(
+        org.authorize(&user, &Shop::ExportInvoices, &Resource::of_org(ORG), now),
+        Err(AccessDenied::NotPermitted)
+    );
+    let dynamic: &dyn Action = &Shop::CancelJob;
+    assert_eq!(
+        org.authorize(&user, dynamic, &job_of(OTHER_USER), now),
+        Err(AccessDenied::NotOwner)
+    );
+}
+
+#[test]
+fn role_change_rules() {
+    let org = company();
+    let now = T0 + 10;
+    let admin = login(&org, ADMIN, true, now);
+    let owner = login(&org, OWNER, true, now);
+
+    // Admins manage ordinary members.
+    let changed = org.change_role(&admin, USER, Role::Manager, now).unwrap();
+    assert_eq!(
+        changed.events[0].what,
+        AuditKind::RoleChanged {
+            from: Role::User,
+            to: Role::Manager
+        }
+    );
+    assert_eq!(changed.events[0].subject, Some(USER));
+    assert_eq!(changed.state.member(USER).unwrap().role(), Role::Manager);
+    // Setting the same role changes nothing.
+    let same = org.change_role(&admin, USER, Role::User, now).unwrap();
+    assert!(same.events.is_empty());
+
+    // Nobody changes their own role.
+    assert_eq!(
+        org.change_role(&admin, ADMIN, Role::User, now).unwrap_err(),
+        PolicyError::CannotActOnSelf
+    );
+    assert_eq!(
+        org.change_role(&owner, OWNER, Role::Admin, now)
+            .unwrap_err(),
+        PolicyError::CannotActOnSelf
+    );
+    // An Admin cannot create, change or remove an Owner.
+    assert_eq!(
+        org.add_member(&admin, NEWCOMER, Role::Owner, now)
+            .unwrap_err(),
+        PolicyError::OwnershipByTransferOnly
+    );
+    assert_eq!(
+        org.change_role(&admin, USER, Role::Owner, now).unwrap_err(),
+        PolicyError::OwnershipByTransferOnly
+    );
+    assert_eq!(
+        org.change_role(&admin, OWNER, Role::User, now).unwrap_err(),
+        PolicyError::OwnersOnly
+    );
+    assert_eq!(
+        org.remove_member(&admin, OWNER, now).unwrap_err(),
+        PolicyError::OwnersOnly
+    );
+    assert_eq!(
+        org.deactivate_member(&admin, OWNER, now).unwrap_err(),
+        PolicyError::OwnersOnly
+    );
+    // Even an Owner makes owners only by transfer.
+    assert_eq!(
+        org.change_role(&owner, ADMIN, Role::Owner, now)
+            .unwrap_err(),
+        PolicyError::OwnershipByTransferOnly
+    );
+    // Members are unique.
+    assert_eq!(
+        org.add_member(&admin, USER, Role::User, now).unwrap_err(),
+        PolicyError::AlreadyMember
+    );
+    assert_eq!(
+        org.change_role(&admin, NEWCOMER, Role::User, now)
+            .unwrap_err(),
+        PolicyError::NotAMember
+    );
+    // Admins may remove ordinary members.
+    let removed = org.remove_member(&admin, OTHER_USER, now).unwrap();
+    assert!(removed.state.member(OTHER_USER).is_none());
+    assert_eq!(removed.events[0].what, AuditKind::MemberRemoved);
+    assert_eq!(
+        org.remove_member(&admin, ADMIN, now).unwrap_err(),
+        PolicyError::CannotActOnSelf
+    );
+}
+
+#[test]
+fn the_last_owner_stays() {
+    let org = company();
+    let now = T0 + 10;
+    let owner = login(&org, OWNER, true, now);
+    assert_eq!(org.leave(&owner, now).unwrap_err(), PolicyError::LastOwner);
+    assert_eq!(org.owners().count(), 1);
+
+    // With a co-owner, either may leave, but not both.
+    let shared = org
+        .transfer_ownership(&owner, ADMIN, mfa(), Role::Owner, now)
+        .unwrap()
+        .state;
+    assert_eq!(shared.owners().count(), 2);
+    let left = shared.leave(&owner, now).unwrap();
+    assert_eq!(left.events[0].what, AuditKind::MemberLeft);
+    let left = left.state;
+    let admin_now_owner = login(&left, ADMIN, true, now);
+    assert_eq!(
+        left.leave(&admin_now_owner, now).unwrap_err(),
+        PolicyError::LastOwner
+    );
+    // One owner may demote or deactivate the other while one remains.
+    let co_owner = login(&shared, ADMIN, true, now);
+    let demoted = shared
+        .change_role(&co_owner, OWNER, Role::Admin, now)
+        .unwrap()
+        .state;
+    assert_eq!(demoted.owners().count(), 1);
+    let deactivated = shared
+        .deactivate_member(&co_owner, OWNER, now)
+        .unwrap()
+        .state;
+    assert_eq!(deactivated.owners().count(), 1);
+    // A deactivated owner does not count: the remaining active one cannot go.
+    let remaining = login(&deactivated, ADMIN, true, now);
+    assert_eq!(
+        deactivated.leave(&remaining, now).unwrap_err(),
+        PolicyError::LastOwner
+    );
+}
+
+#[test]
+fn ownership_transfer_needs_mfa_while_enforced() {
+    let org = company();
+    let now = T0 + 10;
+    let owner = login(&org, OWNER, true, now);
+    let enforced = org
+        .set_mfa_policy(
+            &owner,
+            mfa(),
+            MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, HOUR).unwrap(),
+            now,
+        )
+        .unwrap()
+        .state;
+    assert_eq!(
+        enforced
+            .transfer_ownership(&owner, ADMIN, SecondFactors::EMPTY, Role::Admin, now)
+            .unwrap_err(),
+        PolicyError::TargetNeedsMfa
+    );
+    assert_eq!(
+        enforced
+            .transfer_ownership(
+                &owner,
+                ADMIN,
+                SecondFactors::of(SecondFactor::RecoveryCode),
+                Role::Admin,
+                now
+            )
+            .unwrap_err(),
+        PolicyError::TargetNeedsMfa
+    );
+    let transferred = enforced
+        .transfer_ownership(&owner, ADMIN, mfa(), Role::Admin, now)
+        .unwrap();
+    assert!(transferred.events.iter().any(|e| e.what
+        == AuditKind::OwnershipTransferred { from: OWNER }
+        && e.subject == Some(ADMIN)));
+    let state = transferred.state;
+    assert_eq!(state.member(ADMIN).unwrap().role(), Role::Owner);
+    assert_eq!(state.member(OWNER).unwrap().role(), Role::Admin);
+    assert_eq!(state.owners().count(), 1);
+    // Without enforcement the new owner's MFA is not required.
+    assert!(
+        org.transfer_ownership(&owner, USER, SecondFactors::EMPTY, Role::Admin, now)
+            .is_ok()
+    );
+    // Only owners transfer, freshly authenticated, to someone else who is an active member.
+    let admin = login(&org, ADMIN, true, now);
+    assert_eq!(
+        org.transfer_ownership(&admin, USER, mfa(), Role::User, now)
+            .unwrap_err(),
+        PolicyError::NotPermitted
+    );
+    let stale = now + authcore::SENSITIVE_ACTION_MAX_AGE + 1;
+    assert_eq!(
+        org.transfer_ownership(&owner, ADMIN, mfa(), Role::Admin, stale)
+            .unwrap_err(),
+        PolicyError::ReauthenticationRequired
+    );
+    assert_eq!(
+        org.transfer_ownership(&owner, OWNER, mfa(), Role::Admin, now)
+            .unwrap_err(),
+        PolicyError::CannotActOnSelf
+    );
+    assert_eq!(
+        org.transfer_ownership(&owner, NEWCOMER, mfa(), Role::Admin, now)
+            .unwrap_err(),
+        PolicyError::NotAMember
+    );
+}
+
+#[test]
+fn deactivation_takes_effect_at_the_next_check() {
+    let org = company();
+    let now = T0 + 10;
+    let user = login(&org, USER, false, now);
+    assert_eq!(
+        org.authorize(&user, &Permission::ViewJobs, &job_of(USER), now),
+        Ok(())
+    );
+    let admin = login(&org, ADMIN, true, now);
+    let deactivated = org.deactivate_member(&admin, USER, now + 1).unwrap();
+    assert_eq!(deactivated.events[0].what, AuditKind::MemberDeactivated);
+    let org = deactivated.state;
+    // The same grant, one second later: refused.
+    assert_eq!(
+        org.authorize(&user, &Permission::ViewJobs, &job_of(USER), now + 2),
+        Err(AccessDenied::Deactivated)
+    );
+    // And no new login either.
+    let progress = LoginProgress::password_verified(USER, ORG, now + 2);
+    assert_eq!(
+        login_decision(
+            &Account::new(USER),
+            org.member(USER),
+            org.policy(),
+            &progress,
+            now + 2
+        ),
+        LoginDecision::Denied(authcore::DenyReason::Deactivated)
+    );
+    // A deactivated admin cannot act with an old grant.
+    let owner = login(&org, OWNER, true, now);
+    let org = org.deactivate_member(&owner, ADMIN, now + 3).unwrap().state;
+    assert_eq!(
+        org.add_member(&admin, NEWCOMER, Role::User, now + 4)
+            .unwrap_err(),
+        PolicyError::ActorDeactivated
+    );
+    // Reactivation restores access; a removed member has no record to present.
+    let org = org.reactivate_member(&owner, USER, now + 5).unwrap().state;
+    assert_eq!(
+        org.authorize(&user, &Permission::ViewJobs, &job_of(USER), now + 5),
+        Ok(())
+    );
+    let org = org.remove_member(&owner, USER, now + 6).unwrap().state;
+    assert_eq!(
+        org.authorize(&user, &Permission::ViewJobs, &job_of(USER), now + 6),
+        Err(AccessDenied::NotAMember)
+    );
+    // Role changes also apply at the next check, whatever role the grant recorded.
+    let manager = login(&org, MANAGER, false, now);
+    assert_eq!(manager.role(), Role::Manager);
+    let org = org
+        .change_role(&owner, MANAGER, Role::User, now + 7)
+        .unwrap()
+        .state;
+    assert_eq!(
+        org.authorize(
+            &manager,
+            &Permission::ViewReports,
+            &Resource::of_org(ORG),
+            now + 7
+        ),
+        Err(AccessDenied::NotPermitted)
+    );
+}
+
+#[test]
+fn delegation_is_time_boxed() {
+    let org = company();
+    let now = T0 + 10;
+    let admin = login(&org, ADMIN, true, now);
+    let until = now + 8 * HOUR;
+    let delegated = org
+        .delegate(&admin, MANAGER, Role::Admin, until, now)
+        .unwrap();
+    assert_eq!(
+        delegated.events[0].what,
+        AuditKind::DelegationGranted {
+            role: Role::Admin,
+            until
+        }
+    );
+    let org = delegated.state;
+    let member = org.member(MANAGER).unwrap();
+    assert_eq!(member.role(), Role::Manager);
+    assert_eq!(member.effective_role(now), Role::Admin);
+    assert_eq!(member.delegation().unwrap().granted_by(), ADMIN);
+
+    // The backup acts with their own login while the delegation runs...
+    let backup = login(&org, MANAGER, true, now);
+    assert_eq!(backup.role(), Role::Admin);
+    assert_eq!(
+        org.authorize(
+            &backup,
+            &Permission::ManageBilling,
+            &Resource::of_org(ORG),
+            until - 1
+        ),
+        Ok(())
+    );
+    let added = org.add_member(&backup, NEWCOMER, Role::User, now).unwrap();
+    assert_eq!(
+        added.state.member(NEWCOMER).unwrap().path(),
+        JoinPath::Added
+    );
+    // ...but cannot pass it on above their own role.
+    assert_eq!(
+        org.delegate(&backup, USER, Role::Admin, until, now)
+            .unwrap_err(),
+        PolicyError::AboveOwnRole
+    );
+    // It lapses by itself.
+    assert_eq!(
+        org.authorize(
+            &backup,
+            &Permission::ManageBilling,
+            &Resource::of_org(ORG),
+            until
+        ),
+        Err(AccessDenied::NotPermitted)
+    );
+    assert_eq!(
+        org.add_member(&backup, PersonId::new(9), Role::User, until)
+            .unwrap_err(),
+        PolicyError::NotPermitted
+    );
+    let expired = org.expire_delegations(until);
+    assert_eq!(expired.events.len(), 1);
+    assert_eq!(expired.events[0].what, AuditKind::DelegationLapsed);
+    assert!(
+        expired
+            .state
+            .member(MANAGER)
+            .unwrap()
+            .delegation()
+            .is_none()
+    );
+    assert!(org.expire_delegations(until - 1).events.is_empty());
+
+    // Revoking ends it early.
+    let revoked = org.revoke_delegation(&admin, MANAGER, now).unwrap().state;
+    assert_eq!(
+        revoked.member(MANAGER).unwrap().effective_role(now),
+        Role::Manager
+    );
+    assert_eq!(
+        revoked.revoke_delegation(&admin, MANAGER, now).unwrap_err(),
+        PolicyError::NoDelegation
+    );
+
+    // Limits: never Owner, never a demotion, never too long or in the past, never to oneself.
+    let owner = login(&org, OWNER, true, now);
+    for (to, role, until) in [
+        (ADMIN, Role::Owner, now + HOUR),
+        (ADMIN, Role::Manager, now + HOUR),
+        (USER, Role::Manager, now),
+        (USER, Role::Manager, now + Delegation::MAX_LENGTH + 1),
+    ] {
+        assert_eq!(
+            org.delegate(&owner, to, role, until, now).unwrap_err(),
+            PolicyError::InvalidDelegation
+        );
+    }
+    assert_eq!(
+        org.delegate(&admin, ADMIN, Role::Admin, now + HOUR, now)
+            .unwrap_err(),
+        PolicyError::CannotActOnSelf
+    );
+}
+
+#[test]
+fn invitations() {
+    let org = company();
+    let now = T0 + 10;
+    let admin = login(&org, ADMIN, true, now);
+    assert_eq!(
+        org.invite(&admin, Role::Owner, HOUR, now).unwrap_err(),
+        PolicyError::OwnershipByTransferOnly
+    );
+    assert_eq!(
+        org.invite(&admin, Role::User, 0, now).unwrap_err(),
+        PolicyError::InvitationInvalid
+    );
+    let invited = org.invite(&admin, Role::Manager, HOUR, now).unwrap();
+    assert_eq!(
+        invited.events[0].what,
+        AuditKind::Invited {
+            role: Role::Manager
+        }
+    );
+    let invitation = invited.state;
+    assert_eq!(invitation.expires_at(), now + HOUR);
+
+    let joined = org
+        .accept_invitation(&invitation, NEWCOMER, now + 60)
+        .unwrap();
+    assert_eq!(
+        joined.events[0].what,
+        AuditKind::MemberAdded {
+            role: Role::Manager,
+            path: JoinPath::Invitation
+        }
+    );
+    let member = *joined.state.member(NEWCOMER).unwrap();
+    assert_eq!(member.role(), Role::Manager);
+    assert_eq!(member.path(), JoinPath::Invitation);
+    assert_eq!(member.joined_at(), now + 60);
+
+    // Expired, or the inviter can no longer grant it.
+    assert_eq!(
+        org.accept_invitation(&invitation, NEWCOMER, now + HOUR)
+            .unwrap_err(),
+        PolicyError::InvitationInvalid
+    );
+    let owner = login(&org, OWNER, true, now);
+    let demoted = org
+        .change_role(&owner, ADMIN, Role::User, now)
+        .unwrap()
+        .state;
+    assert_eq!(
+        demoted
+            .accept_invitation(&invitation, NEWCOMER, now + 60)
+            .unwrap_err(),
+        PolicyError::InvitationInvalid
+    );
+    let elsewhere = Organisation::found(ELSEWHERE, OWNER, now).state;
+    assert_eq!(
+        elsewhere
+            .accept_invitation(&invitation, NEWCOMER, now + 60)
+            .unwrap_err(),
+        PolicyError::OtherOrganisation
+    );
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn members_and_grants_persist() {
+    let org = company();
+    let now = T0 + 10;
+    let admin = login(&org, ADMIN, true, now);
+    let org = org
+        .delegate(&admin, USER, Role::Manager, now + HOUR, now)
+        .unwrap()
+        .state;
+    let member = org.member(USER).unwrap();
+    let stored = serde_json::to_string(member).unwrap();
+    assert_eq!(
+        serde_json::from_str::<authcore::Member>(&stored).unwrap(),
+        *member
+    );
+    // A delegation to Owner, or one that would lower the role, is refused on the way in.
+    for (from, to) in [
+        ("\"role\":\"Manager\"", "\"role\":\"Owner\""),
+        ("\"role\":\"Manager\"", "\"role\":\"User\""),
+    ] {
+        let edited = stored.replace(from, to);
+        assert_ne!(edited, stored);
+        assert!(serde_json::from_str::<authcore::Member>(&edited).is_err());
+    }
+
+    let stored = serde_json::to_string(&admin).unwrap();
+    assert_eq!(serde_json::from_str::<Grant>(&stored).unwrap(), admin);
+    // A grant claiming AAL2 on a password alone is refused.
+    let forged = stored.replace(
+        &format!("\"factors\":{}", admin.factors().bits()),
+        "\"factors\":8",
+    );
+    assert_ne!(forged, stored);
+    assert!(serde_json::from_str::<Grant>(&forged).is_err());
+}
