@@ -46,6 +46,9 @@ pub enum Error {
     /// A QR code could not be rendered (the data is too long for any QR version).
     #[cfg(feature = "qr")]
     Qr,
+    /// A sealing key or keyring is invalid, or a sealed secret could not be sealed or opened.
+    #[cfg(feature = "sealing")]
+    Sealing(crate::SealingError),
 }
 
 /// Why a secret key was refused. Never contains the secret itself.
@@ -136,6 +139,8 @@ impl fmt::Display for Error {
             Self::Password(e) => write!(f, "password: {e}"),
             #[cfg(feature = "qr")]
             Self::Qr => f.write_str("the URI is too long for a QR code"),
+            #[cfg(feature = "sealing")]
+            Self::Sealing(e) => write!(f, "sealing: {e}"),
         }
     }
 }

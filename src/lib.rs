@@ -21,6 +21,8 @@ mod phone;
 #[cfg(feature = "qr")]
 mod qr;
 mod recovery;
+#[cfg(feature = "sealing")]
+mod sealing;
 mod secret;
 mod throttle;
 mod totp;
@@ -47,6 +49,10 @@ pub use phone::{PhoneError, PhoneNumber};
 pub use qr::TerminalStyle;
 pub use recovery::{NewRecoveryCodes, RecoveryCode, RecoveryCodeSet, RecoveryCodes};
 pub use recovery::{RecoveryError, RecoveryParams, RecoveryParamsBuilder, RedeemedSlot};
+#[cfg(feature = "sealing")]
+pub use sealing::{
+    KeyId, Keyring, KeyringBuilder, OpenError, SealContext, SealedSecret, SealingError, SealingKey,
+};
 pub use secret::SecretKey;
 pub use throttle::ThrottleUpdate;
 pub use throttle::{AccountThrottle, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleError};
