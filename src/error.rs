@@ -48,6 +48,9 @@ pub enum Error {
     /// A QR code could not be rendered (the data is too long for any QR version).
     #[cfg(feature = "qr")]
     Qr,
+    /// A sealing key or keyring is invalid, or a sealed secret could not be sealed or opened.
+    #[cfg(feature = "sealing")]
+    Sealing(crate::SealingError),
 }
 
 /// Why a secret key was refused. Never contains the secret itself.
@@ -139,6 +142,8 @@ impl fmt::Display for Error {
             Self::Policy(e) => write!(f, "refused by policy: {e}"),
             #[cfg(feature = "qr")]
             Self::Qr => f.write_str("the URI is too long for a QR code"),
+            #[cfg(feature = "sealing")]
+            Self::Sealing(e) => write!(f, "sealing: {e}"),
         }
     }
 }

@@ -23,6 +23,8 @@ mod policy;
 #[cfg(feature = "qr")]
 mod qr;
 mod recovery;
+#[cfg(feature = "sealing")]
+mod sealing;
 mod secret;
 mod throttle;
 mod totp;
@@ -51,6 +53,10 @@ pub use policy::*;
 pub use qr::TerminalStyle;
 pub use recovery::{NewRecoveryCodes, RecoveryCode, RecoveryCodeSet, RecoveryCodes};
 pub use recovery::{RecoveryError, RecoveryParams, RecoveryParamsBuilder, RedeemedSlot};
+#[cfg(feature = "sealing")]
+pub use sealing::{
+    KeyId, Keyring, KeyringBuilder, OpenError, SealContext, SealedSecret, SealingError, SealingKey,
+};
 pub use secret::SecretKey;
 pub use throttle::ThrottleUpdate;
 pub use throttle::{AccountThrottle, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleError};
