@@ -26,7 +26,11 @@ mod recovery;
 #[cfg(feature = "sealing")]
 mod sealing;
 mod secret;
+#[cfg(feature = "std")]
+mod store;
 mod throttle;
+#[cfg(feature = "std")]
+mod token;
 mod totp;
 mod uri;
 
@@ -58,8 +62,16 @@ pub use sealing::{
     KeyId, Keyring, KeyringBuilder, OpenError, SealContext, SealedSecret, SealingError, SealingKey,
 };
 pub use secret::SecretKey;
+#[cfg(feature = "std")]
+pub use store::{
+    AuditSink, CreateOutcome, Login, Notification, Notifier, OrganisationWrite, PendingStep,
+    PersonRecord, RecoverySlot, SecretStore, SecurityNotice, SetupTokenRecord, ThrottleOp,
+    TicketRecord, TokenDigest, UserStore, Versioned,
+};
 pub use throttle::ThrottleUpdate;
 pub use throttle::{AccountThrottle, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleError};
 pub use throttle::{ThrottleEvent, ThrottlePolicy, ThrottlePolicyBuilder, ThrottleState};
+#[cfg(feature = "std")]
+pub use token::BearerToken;
 pub use totp::{AcceptedStep, Totp, TotpParams, TotpParamsBuilder, Window};
 pub use uri::{OtpAuthUri, OtpKind};

@@ -990,6 +990,30 @@ impl Mfa {
         )
     }
 
+    /// Raises an authenticator's replay watermark to `step` if that is higher, and says whether
+    /// it changed. Stores call this to reflect
+    /// [`SecretStore::advance_watermark`](crate::SecretStore::advance_watermark) in the state they
+    /// return; it never lowers a watermark.
+    pub fn restore_watermark(&mut self, authenticator: AuthenticatorId, step: u64) -> bool {
+        match self
+            .authenticators
+            .iter_mut()
+            .find(|a| a.id == authenticator)
+        {
+            Some(a) if a.last_accepted_step < step => {
+                a.last_accepted_step = step;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// An independent copy of the state, secrets included. Explicitly named: copying key
+    /// material is a decision, not an accident (`Mfa` is not `Clone`).
+    pub fn duplicate_secret_state(&self) -> Result<Self, Error> {
+        self.duplicate()
+    }
+
     fn duplicate(&self) -> Result<Self, Error> {
         Ok(Self {
             person: self.person,

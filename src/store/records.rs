@@ -1,0 +1,179 @@
+//! The plain records the storage traits read and write.
+
+use alloc::string::String;
+use core::fmt;
+
+use crate::{LoginProgress, OrgId, PasswordState, PersonId, PhoneNumber};
+
+/// A stored value with the version it was read at, for compare-and-swap replacement.
+///
+/// Stores start every record at version 1 and add one on each successful replacement.
+#[derive(Debug)]
+pub struct Versioned<T> {
+    /// The value.
+    pub value: T,
+    /// The version it was read at.
+    pub version: u64,
+}
+
+/// A person's login name: trimmed and lower-cased (ASCII case folding), so `Alice@Example.com`
+/// and `alice@example.com ` are one login. 1 to 254 bytes, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Login(String);
+
+impl Login {
+    /// The longest login accepted, in bytes (the longest e-mail address SMTP carries).
+    pub const MAX_LEN: usize = 254;
+
+    /// Normalises and checks a login name; `None` if it is empty, too long or has control
+    /// characters.
+    pub fn new(login: &str) -> Option<Self> {
+        let trimmed = login.trim();
+        if trimmed.is_empty()
+            || trimmed.len() > Self::MAX_LEN
+            || trimmed.chars().any(char::is_control)
+        {
+            return None;
+        }
+        Some(Self(trimmed.to_ascii_lowercase()))
+    }
+
+    /// The normalised login.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The local part of an e-mail login (before the last `@`), or the whole login.
+    pub fn local_part(&self) -> &str {
+        self.0
+            .rsplit_once('@')
+            .map_or(self.0.as_str(), |(local, _)| local)
+    }
+}
+
+/// A person, as the [`UserStore`](crate::UserStore) keeps them.
+///
+/// `password_hash` is a PHC string: not the password, but still an offline-guessing target, so
+/// `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PersonRecord {
+    /// The person's id.
+    pub id: PersonId,
+    /// The unique login name or e-mail address.
+    pub login: Login,
+    /// The argon2id PHC string of the password (temporary or their own).
+    pub password_hash: String,
+    /// Whether the password is their own, temporary, or known compromised.
+    pub password_state: PasswordState,
+    /// For a temporary password: when it expires (unix seconds).
+    pub password_expires_at: Option<u64>,
+    /// A deactivated person cannot sign in to any organisation.
+    pub deactivated: bool,
+    /// A verified phone number for out-of-band codes, if any.
+    pub phone: Option<PhoneNumber>,
+    /// When the person was created.
+    pub created_at: u64,
+}
+
+impl fmt::Debug for PersonRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PersonRecord")
+            .field("id", &self.id)
+            .field("login", &self.login)
+            .field("password_hash", &"[REDACTED]")
+            .field("password_state", &self.password_state)
+            .field("password_expires_at", &self.password_expires_at)
+            .field("deactivated", &self.deactivated)
+            .field("phone", &self.phone)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// The SHA-256 digest of a single-use bearer token (a setup token or a login ticket).
+///
+/// Only the digest is stored: a database leak reveals no usable token. Tokens carry at least
+/// 128 random bits, so a fast hash is enough (NIST SP 800-63B §5.1.2.2 allows it above 112 bits).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenDigest(pub [u8; 32]);
+
+impl fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenDigest([REDACTED])")
+    }
+}
+
+/// A setup token: lets a person added by an administrator set their password once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SetupTokenRecord {
+    /// The digest of the token.
+    pub digest: TokenDigest,
+    /// Who it is for.
+    pub person: PersonId,
+    /// The organisation that added them.
+    pub org: OrgId,
+    /// When it stops working.
+    pub expires_at: u64,
+}
+
+/// What a pending-login ticket allows its holder to do next — and nothing else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PendingStep {
+    /// Choose a new password (after a temporary or compromised one).
+    ChangePassword,
+    /// Enrol an authenticator ("company account verification").
+    EnrolMfa,
+    /// Present a second factor.
+    SecondFactor,
+}
+
+/// A pending-login ticket: the restricted, single-purpose state between the password step and
+/// a completed login.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TicketRecord {
+    /// The digest of the ticket.
+    pub digest: TokenDigest,
+    /// What the ticket allows.
+    pub step: PendingStep,
+    /// The factors verified so far, bound to one person and one organisation.
+    pub progress: LoginProgress,
+    /// When it stops working.
+    pub expires_at: u64,
+}
+
+/// Which of a person's recovery-code sets: the active one, or the one issued during an
+/// enrollment that is not acknowledged yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecoverySlot {
+    /// The set that signs in.
+    Active,
+    /// The set shown during an enrollment, made active when the enrollment is acknowledged.
+    Pending,
+}
+
+/// A change to a throttle counter, applied atomically by [`UserStore::apply_throttle`](crate::UserStore::apply_throttle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ThrottleOp {
+    /// Count a failed attempt.
+    Failure,
+    /// A successful attempt: clears the failures (never a lock).
+    Success,
+    /// An explicit reset (an administrator, or a re-enrollment): clears failures and lock.
+    Reset,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_normalisation() {
+        let login = Login::new("  Alice@Example.COM ").unwrap();
+        assert_eq!(login.as_str(), "alice@example.com");
+        assert_eq!(login.local_part(), "alice");
+        assert!(Login::new("   ").is_none());
+        assert!(Login::new("a\nb").is_none());
+        assert!(Login::new(&"a".repeat(255)).is_none());
+    }
+}
