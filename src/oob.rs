@@ -23,7 +23,7 @@ use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::code::Digits;
+use crate::code::{Digits, OtpCode};
 use crate::error::{Error, Rejected};
 
 /// Domain separation for the code MAC.
@@ -287,7 +287,7 @@ impl OobConfig {
         rng.try_fill_bytes(&mut nonce).map_err(|_| Error::Random)?;
         let challenge = OobChallenge {
             nonce,
-            mac: key.mac(&nonce, self.digits, &code.ascii),
+            mac: key.mac(&nonce, self.digits, &code.mac_input()),
             digits: self.digits,
             issued_at: now,
             expires_at: now.saturating_add(u64::from(self.ttl)),
@@ -376,11 +376,7 @@ impl OobConfigBuilder {
 ///
 /// A secret: wiped on drop, redacted `Debug`, no `Display` or `Clone`, read through
 /// [`OobCode::expose_secret`].
-pub struct OobCode {
-    /// ASCII digits, zero-padded to 8 bytes after `digits`.
-    ascii: [u8; 8],
-    digits: Digits,
-}
+pub struct OobCode(OtpCode);
 
 impl OobCode {
     /// A uniformly random code: a 32-bit draw rejected when it falls in the incomplete last
@@ -407,28 +403,27 @@ impl OobCode {
     }
 
     fn from_value(value: u32, digits: Digits) -> Self {
-        let mut ascii = [0u8; 8];
-        let mut rest = value;
-        let width = usize::from(digits.get());
-        for slot in ascii.iter_mut().take(width).rev() {
-            *slot = b'0' | (rest % 10) as u8;
-            rest /= 10;
-        }
-        Self { ascii, digits }
+        Self(OtpCode::new(value, digits))
     }
 
     /// The code as text, for example `"094287"`.
     pub fn expose_secret(&self) -> &str {
-        let digits = self
-            .ascii
-            .get(..usize::from(self.digits.get()))
-            .unwrap_or_default();
-        core::str::from_utf8(digits).unwrap_or_default()
+        self.0.expose_secret()
     }
 
     /// The number of digits.
     pub fn digits(&self) -> Digits {
-        self.digits
+        self.0.digits()
+    }
+
+    /// The digits as the MAC input: ASCII, zero-padded to 8 bytes (the form
+    /// `normalize_digits` produces from what the person types).
+    fn mac_input(&self) -> Zeroizing<[u8; 8]> {
+        let mut ascii = Zeroizing::new([0u8; 8]);
+        for (slot, digit) in ascii.iter_mut().zip(self.expose_secret().bytes()) {
+            *slot = digit;
+        }
+        ascii
     }
 }
 
@@ -438,12 +433,7 @@ impl fmt::Debug for OobCode {
     }
 }
 
-impl Drop for OobCode {
-    fn drop(&mut self) {
-        self.ascii.zeroize();
-    }
-}
-
+/// The inner [`OtpCode`] wipes itself on drop.
 impl ZeroizeOnDrop for OobCode {}
 
 /// Whether a challenge can still be answered.
