@@ -711,3 +711,544 @@ impl Notifier for RecordingNotifier {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        AuthenticatorName, BearerToken, EnrollmentConfig, EnrollmentPurpose, LoginProgress,
+        OobConfig, OobIssue, OobKey, OobSendLog, PendingStep, RecoveryParams, Totp,
+    };
+    use alloc::format;
+
+    const T0: u64 = 1_700_000_000;
+    const ALICE: PersonId = PersonId::new(1);
+    const BOB: PersonId = PersonId::new(2);
+    const ORG: OrgId = OrgId::new(10);
+
+    fn person(id: PersonId, login: &str) -> PersonRecord {
+        PersonRecord {
+            id,
+            login: Login::new(login).unwrap(),
+            password_hash: String::from("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"),
+            password_state: PasswordState::Current,
+            password_expires_at: None,
+            deactivated: false,
+            phone: None,
+            created_at: T0,
+        }
+    }
+
+    /// An MFA state with one active authenticator, through the public ceremony.
+    fn enrolled(person: PersonId) -> Mfa {
+        let config = EnrollmentConfig::default();
+        let started = Mfa::new(person)
+            .start_enrollment_with_os_rng(
+                EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
+                None,
+                &config,
+                T0,
+            )
+            .unwrap()
+            .state;
+        let secret = started.enrollment().unwrap().expose_secret();
+        let code = Totp::new(config.params(), secret).generate(T0).unwrap();
+        let confirmed = started
+            .confirm_enrollment(code.expose_secret(), &config, T0)
+            .unwrap()
+            .state;
+        let issued = confirmed.recovery_codes_issued(&config, T0).unwrap().state;
+        issued
+            .acknowledge_recovery_codes(&config, T0)
+            .unwrap()
+            .state
+    }
+
+    #[tokio::test]
+    async fn people_logins_and_organisations() {
+        let store = MemoryStore::new();
+        let org = Organisation::found(ORG, ALICE, T0).state;
+        let alice = person(ALICE, "Alice@Example.com");
+        assert_eq!(
+            store
+                .create_person(&alice, OrganisationWrite::Insert(&org))
+                .await
+                .unwrap(),
+            CreateOutcome::Created
+        );
+        // The same login, differently written, is taken; nothing is written.
+        let other = Organisation::found(OrgId::new(11), BOB, T0).state;
+        assert_eq!(
+            store
+                .create_person(
+                    &person(BOB, " alice@example.COM"),
+                    OrganisationWrite::Insert(&other)
+                )
+                .await
+                .unwrap(),
+            CreateOutcome::LoginTaken
+        );
+        assert!(store.organisation(other.id()).await.unwrap().is_none());
+        assert!(store.person(BOB).await.unwrap().is_none());
+        // An organisation that already exists is a conflict; the person is not written.
+        assert_eq!(
+            store
+                .create_person(&person(BOB, "bob"), OrganisationWrite::Insert(&org))
+                .await
+                .unwrap(),
+            CreateOutcome::OrganisationConflict
+        );
+        assert!(store.person_by_login("bob").await.unwrap().is_none());
+        assert!(matches!(
+            store
+                .create_person(&person(ALICE, "carol"), OrganisationWrite::Insert(&other))
+                .await,
+            Err(MemoryStoreError::PersonIdTaken(ALICE))
+        ));
+
+        let found = store.person_by_login("ALICE@example.com ").await.unwrap();
+        assert_eq!(found.as_ref(), Some(&alice));
+        assert!(store.person_by_login("").await.unwrap().is_none());
+        let stored = store.organisation(ORG).await.unwrap().unwrap();
+        assert_eq!(stored.version, 1);
+        assert_eq!(store.organisations_of(ALICE).await.unwrap(), [ORG]);
+        assert!(store.organisations_of(BOB).await.unwrap().is_empty());
+
+        assert!(store.replace_organisation(&org, 1).await.unwrap());
+        assert!(!store.replace_organisation(&org, 1).await.unwrap());
+        assert_eq!(store.organisation(ORG).await.unwrap().unwrap().version, 2);
+        assert!(!store.replace_organisation(&other, 1).await.unwrap());
+
+        assert!(
+            store
+                .set_password(ALICE, "new", PasswordState::Temporary, Some(T0 + 60))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .set_password(BOB, "new", PasswordState::Current, None)
+                .await
+                .unwrap()
+        );
+        let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
+        assert!(store.set_phone(ALICE, Some(&phone)).await.unwrap());
+        assert!(store.set_deactivated(ALICE, true).await.unwrap());
+        assert!(!store.set_deactivated(BOB, true).await.unwrap());
+        let alice = store.person(ALICE).await.unwrap().unwrap();
+        assert_eq!(alice.password_hash, "new");
+        assert_eq!(alice.password_state, PasswordState::Temporary);
+        assert_eq!(alice.password_expires_at, Some(T0 + 60));
+        assert_eq!(alice.phone, Some(phone));
+        assert!(alice.deactivated);
+    }
+
+    #[tokio::test]
+    async fn throttle_counts_and_resets() {
+        let store = MemoryStore::new();
+        let policy = ThrottlePolicy::builder()
+            .free_attempts(1)
+            .lock_after(3)
+            .build()
+            .unwrap();
+        let factor = ThrottledFactor::Password;
+        assert_eq!(
+            store.throttle(ALICE, factor).await.unwrap(),
+            ThrottleState::new()
+        );
+        for _ in 0..5 {
+            let _ = store
+                .apply_throttle(ALICE, factor, ThrottleOp::Failure, &policy, T0)
+                .await
+                .unwrap();
+        }
+        let state = store.throttle(ALICE, factor).await.unwrap();
+        assert!(state.is_locked());
+        assert_eq!(state.failures(), 3);
+        assert_eq!(
+            store.throttle(ALICE, ThrottledFactor::Totp).await.unwrap(),
+            ThrottleState::new()
+        );
+        let success = store
+            .apply_throttle(ALICE, factor, ThrottleOp::Success, &policy, T0)
+            .await
+            .unwrap();
+        assert!(success.state().is_locked());
+        let reset = store
+            .apply_throttle(ALICE, factor, ThrottleOp::Reset, &policy, T0)
+            .await
+            .unwrap();
+        assert_eq!(reset.state(), ThrottleState::new());
+        assert_eq!(
+            store.throttle(ALICE, factor).await.unwrap(),
+            ThrottleState::new()
+        );
+    }
+
+    #[tokio::test]
+    async fn mfa_versions_and_watermarks() {
+        let store = MemoryStore::new();
+        assert!(store.mfa(ALICE).await.unwrap().is_none());
+        let mfa = enrolled(ALICE);
+        let id = mfa.authenticators()[0].id();
+        let first = mfa.authenticators()[0].last_accepted_step();
+        assert!(!store.replace_mfa(ALICE, &mfa, Some(1)).await.unwrap());
+        assert!(store.replace_mfa(ALICE, &mfa, None).await.unwrap());
+        assert!(!store.replace_mfa(ALICE, &mfa, None).await.unwrap());
+        assert!(!store.advance_watermark(ALICE, id, first).await.unwrap());
+        assert!(store.advance_watermark(ALICE, id, first + 5).await.unwrap());
+        assert!(!store.advance_watermark(ALICE, id, first + 4).await.unwrap());
+        assert!(
+            !store
+                .advance_watermark(ALICE, AuthenticatorId::new(99), first + 9)
+                .await
+                .unwrap()
+        );
+        assert!(!store.advance_watermark(BOB, id, first + 9).await.unwrap());
+        let loaded = store.mfa(ALICE).await.unwrap().unwrap();
+        assert_eq!(loaded.version, 1);
+        assert_eq!(
+            loaded.value.authenticators()[0].last_accepted_step(),
+            first + 5
+        );
+        // Writing back the state read before the advance keeps the higher watermark.
+        assert!(store.replace_mfa(ALICE, &mfa, Some(1)).await.unwrap());
+        let loaded = store.mfa(ALICE).await.unwrap().unwrap();
+        assert_eq!(loaded.version, 2);
+        assert_eq!(
+            loaded.value.authenticators()[0].last_accepted_step(),
+            first + 5
+        );
+        assert!(!store.advance_watermark(ALICE, id, first + 5).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn recovery_sets_spend_once() {
+        let store = MemoryStore::new();
+        let params = RecoveryParams::builder()
+            .count(3)
+            .dangerous_argon2(8, 1, 1)
+            .build()
+            .unwrap();
+        let old = RecoveryCodeSet::generate(&params).unwrap().set;
+        let new = RecoveryCodeSet::generate(&params).unwrap().set;
+        assert!(!store.activate_pending_recovery_codes(ALICE).await.unwrap());
+        store
+            .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&old))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .spend_recovery_code(ALICE, old.set_id(), 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .spend_recovery_code(ALICE, old.set_id(), 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .spend_recovery_code(ALICE, old.set_id(), 3)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .spend_recovery_code(ALICE, new.set_id(), 0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .spend_recovery_code(BOB, old.set_id(), 0)
+                .await
+                .unwrap()
+        );
+        // Writing the same set back (as read before the spend) keeps the slot spent.
+        store
+            .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&old))
+            .await
+            .unwrap();
+        let loaded = store
+            .recovery_codes(ALICE, RecoverySlot::Active)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(loaded.is_spent(1));
+        assert_eq!(loaded.remaining(), 2);
+        // A pending set becomes the active one; the old set's slots are then unspendable.
+        store
+            .replace_recovery_codes(ALICE, RecoverySlot::Pending, Some(&new))
+            .await
+            .unwrap();
+        assert!(
+            !store
+                .spend_recovery_code(ALICE, new.set_id(), 0)
+                .await
+                .unwrap()
+        );
+        assert!(store.activate_pending_recovery_codes(ALICE).await.unwrap());
+        assert!(
+            store
+                .recovery_codes(ALICE, RecoverySlot::Pending)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            !store
+                .spend_recovery_code(ALICE, old.set_id(), 0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .spend_recovery_code(ALICE, new.set_id(), 0)
+                .await
+                .unwrap()
+        );
+        store
+            .replace_recovery_codes(ALICE, RecoverySlot::Active, None)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .recovery_codes(ALICE, RecoverySlot::Active)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn oob_challenges_swap() {
+        let store = MemoryStore::new();
+        let key = OobKey::from_bytes(&[7u8; 32]).unwrap();
+        let config = OobConfig::default();
+        let issue = |now| match config
+            .issue_with_os_rng(&key, &OobSendLog::new(), now)
+            .unwrap()
+        {
+            OobIssue::Send { challenge, .. } => challenge,
+            OobIssue::Refused { .. } => panic!("refused"),
+        };
+        let first = issue(T0);
+        let second = issue(T0 + 1);
+        assert!(
+            !store
+                .replace_oob_challenge(ALICE, Some(&first), Some(&second))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .replace_oob_challenge(ALICE, None, Some(&first))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .replace_oob_challenge(ALICE, None, Some(&second))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .replace_oob_challenge(ALICE, Some(&second), None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.oob_challenge(ALICE).await.unwrap(),
+            Some(first.clone())
+        );
+        assert!(
+            store
+                .replace_oob_challenge(ALICE, Some(&first), None)
+                .await
+                .unwrap()
+        );
+        assert!(store.oob_challenge(ALICE).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn tokens_and_tickets_are_taken_once_before_expiry() {
+        let store = MemoryStore::new();
+        let token = BearerToken::generate().unwrap();
+        let record = SetupTokenRecord {
+            digest: token.digest(),
+            person: ALICE,
+            org: ORG,
+            expires_at: T0 + 60,
+        };
+        store.insert_setup_token(&record).await.unwrap();
+        assert_eq!(
+            store.take_setup_token(&record.digest, T0).await.unwrap(),
+            Some(record)
+        );
+        assert!(
+            store
+                .take_setup_token(&record.digest, T0)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        store.insert_setup_token(&record).await.unwrap();
+        assert!(
+            store
+                .take_setup_token(&record.digest, T0 + 60)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let ticket = TicketRecord {
+            digest: BearerToken::generate().unwrap().digest(),
+            step: PendingStep::SecondFactor,
+            progress: LoginProgress::password_verified(ALICE, ORG, T0),
+            expires_at: T0 + 300,
+        };
+        store.insert_ticket(&ticket).await.unwrap();
+        assert!(
+            store
+                .take_ticket(&record.digest, T0)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .take_ticket(&ticket.digest, T0 + 300)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        store.insert_ticket(&ticket).await.unwrap();
+        assert_eq!(
+            store.take_ticket(&ticket.digest, T0 + 299).await.unwrap(),
+            Some(ticket)
+        );
+        assert!(
+            store
+                .take_ticket(&ticket.digest, T0)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn audit_log_and_notifier_record_without_secrets() {
+        let log = MemoryAuditLog::new();
+        let events = enrolled(ALICE)
+            .start_enrollment_with_os_rng(
+                EnrollmentPurpose::Add(AuthenticatorName::new("backup").unwrap()),
+                None,
+                &EnrollmentConfig::default(),
+                T0,
+            )
+            .map(|t| t.events)
+            .unwrap_or_default();
+        log.record(&events).await.unwrap();
+        log.record(&events).await.unwrap();
+        assert_eq!(log.events().len(), events.len() * 2);
+
+        let notifier = RecordingNotifier::new();
+        let key = OobKey::from_bytes(&[7u8; 32]).unwrap();
+        let OobIssue::Send { code, .. } = OobConfig::default()
+            .issue_with_os_rng(&key, &OobSendLog::new(), T0)
+            .unwrap()
+        else {
+            panic!("refused");
+        };
+        let phone = PhoneNumber::parse("+1 415 555 2671").unwrap();
+        notifier
+            .deliver(Notification::OobCode {
+                person: ALICE,
+                to: &phone,
+                code: &code,
+            })
+            .await
+            .unwrap();
+        let token = BearerToken::generate().unwrap();
+        notifier
+            .deliver(Notification::SetupLink {
+                person: BOB,
+                org: ORG,
+                token: &token,
+            })
+            .await
+            .unwrap();
+        notifier
+            .deliver(Notification::Security {
+                person: ALICE,
+                notice: SecurityNotice::Locked,
+            })
+            .await
+            .unwrap();
+        let debug = format!("{notifier:?}");
+        assert!(!debug.contains(code.expose_secret()));
+        assert!(!debug.contains(token.expose_secret().as_str()));
+        assert_eq!(
+            notifier.deliveries(),
+            [
+                Delivery::OobCode {
+                    person: ALICE,
+                    to: phone
+                },
+                Delivery::SetupLink {
+                    person: BOB,
+                    org: ORG
+                },
+                Delivery::Security {
+                    person: ALICE,
+                    notice: SecurityNotice::Locked
+                },
+            ]
+        );
+        assert_eq!(notifier.deliveries()[2].person(), ALICE);
+        assert_eq!(
+            notifier.take_last_code(ALICE).unwrap().as_str(),
+            code.expose_secret()
+        );
+        assert!(notifier.take_last_code(ALICE).is_none());
+        assert!(notifier.take_last_code(BOB).is_none());
+        assert_eq!(
+            *notifier.take_last_setup_token(BOB).unwrap(),
+            *token.expose_secret()
+        );
+        assert!(notifier.take_last_setup_token(BOB).is_none());
+
+        notifier.fail_deliveries(true);
+        assert!(matches!(
+            notifier
+                .deliver(Notification::Security {
+                    person: ALICE,
+                    notice: SecurityNotice::PasswordChanged,
+                })
+                .await,
+            Err(MemoryStoreError::DeliveryFailed)
+        ));
+        assert_eq!(notifier.deliveries().len(), 3);
+    }
+
+    #[test]
+    fn poisoned_lock_is_an_error() {
+        let store = std::sync::Arc::new(MemoryStore::new());
+        let clone = std::sync::Arc::clone(&store);
+        let _ = std::thread::spawn(move || {
+            let _guard = clone.users.lock().unwrap();
+            panic!("poison the lock");
+        })
+        .join();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let result = runtime.block_on(store.person(ALICE));
+        assert!(matches!(result, Err(MemoryStoreError::Poisoned)));
+        assert!(runtime.block_on(store.mfa(ALICE)).unwrap().is_none());
+    }
+}
