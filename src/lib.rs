@@ -12,6 +12,8 @@ mod algorithm;
 mod audit;
 mod clock;
 mod code;
+#[cfg(feature = "test-util")]
+pub mod conformance;
 mod error;
 mod factor;
 mod hotp;
