@@ -12,6 +12,8 @@ mod algorithm;
 mod audit;
 mod clock;
 mod code;
+#[cfg(feature = "test-util")]
+pub mod conformance;
 mod error;
 mod factor;
 mod hotp;
@@ -68,6 +70,8 @@ pub use store::{
     PersonRecord, RecoverySlot, SecretStore, SecurityNotice, SetupTokenRecord, ThrottleOp,
     TicketRecord, TokenDigest, UserStore, Versioned,
 };
+#[cfg(feature = "memory")]
+pub use store::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 pub use throttle::ThrottleUpdate;
 pub use throttle::{AccountThrottle, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleError};
 pub use throttle::{ThrottleEvent, ThrottlePolicy, ThrottlePolicyBuilder, ThrottleState};
