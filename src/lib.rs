@@ -75,6 +75,8 @@ pub use store::{
     PersonRecord, RecoverySlot, SecretStore, SecurityNotice, SetupTokenRecord, ThrottleOp,
     TicketRecord, TokenDigest, UserStore, Versioned,
 };
+#[cfg(feature = "memory")]
+pub use store::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 pub use throttle::ThrottleUpdate;
 pub use throttle::{AccountThrottle, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleError};
 pub use throttle::{ThrottleEvent, ThrottlePolicy, ThrottlePolicyBuilder, ThrottleState};
