@@ -66,8 +66,8 @@ pub use sealing::{
 pub use secret::SecretKey;
 #[cfg(feature = "std")]
 pub use service::{
-    EnrollmentSetup, HashJob, HashOutput, LoginStep, NewMember,
-    PasswordHashing, ServiceConfig, ServiceConfigBuilder, ServiceError, Services, SignedUp,
+    EnrollmentSetup, HashJob, HashOutput, LoginStep, NewMember, PasswordHashing, ServiceConfig,
+    ServiceConfigBuilder, ServiceError, Services, SignedUp,
 };
 #[cfg(feature = "std")]
 pub use store::{

@@ -83,8 +83,7 @@ where
         }
         self.check_totp(person.id, Some(grant.org()), code, now)
             .await?;
-        let fresh =
-            grant.reauthenticated(FactorSet::of(Factor::Password).with(Factor::Totp), now);
+        let fresh = grant.reauthenticated(FactorSet::of(Factor::Password).with(Factor::Totp), now);
         self.record(&[fresh.reauthentication_event()]).await?;
         Ok(fresh)
     }
@@ -191,6 +190,31 @@ where
             return Err(ServiceError::InvalidCredentials);
         }
         self.replace_password(&person, new_password, now).await
+    }
+
+    /// Registers (or, with `None`, removes) the signed-in person's phone number for SMS codes.
+    /// Needs a fresh AAL2 grant once MFA is active, like any new authenticator.
+    pub async fn set_phone(
+        &self,
+        grant: &Grant,
+        phone: Option<&crate::PhoneNumber>,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        let person = self.person(grant.person()).await?;
+        if !self.own_factors(&person).await?.is_empty() {
+            grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
+        }
+        let _ = self
+            .services
+            .users
+            .set_phone(person.id, phone)
+            .await
+            .map_err(ServiceError::storage)?;
+        if phone.is_some() {
+            self.notice(person.id, SecurityNotice::AuthenticatorAdded)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Whether the grant holder may do `action` on `resource` now, read against the current

@@ -63,9 +63,9 @@ impl fmt::Display for ServiceError {
             Self::Throttled { retry_at } => {
                 write!(f, "too many attempts: try again after {retry_at}")
             }
-            Self::Locked => {
-                f.write_str("the account is locked after too many failed attempts: contact an administrator")
-            }
+            Self::Locked => f.write_str(
+                "the account is locked after too many failed attempts: contact an administrator",
+            ),
             Self::Deactivated => f.write_str("the account is deactivated"),
             Self::Denied(reason) => write!(f, "access denied: {reason}"),
             Self::Policy(error) => write!(f, "refused by policy: {error}"),

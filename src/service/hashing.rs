@@ -82,7 +82,11 @@ impl fmt::Debug for HashJob {
 
 impl HashJob {
     pub(crate) fn hash(password: Password, temporary: bool) -> Self {
-        let kind = if temporary { Kind::Temporary } else { Kind::LongTerm };
+        let kind = if temporary {
+            Kind::Temporary
+        } else {
+            Kind::LongTerm
+        };
         Self {
             password,
             op: Op::Hash(kind),
@@ -90,7 +94,11 @@ impl HashJob {
     }
 
     pub(crate) fn verify(password: Password, stored: String, temporary: bool) -> Self {
-        let kind = if temporary { Kind::Temporary } else { Kind::LongTerm };
+        let kind = if temporary {
+            Kind::Temporary
+        } else {
+            Kind::LongTerm
+        };
         Self {
             password,
             op: Op::Verify(kind, stored),
@@ -150,7 +158,9 @@ impl HashOutput {
         }
     }
 
-    pub(crate) fn into_verified(self) -> Result<Result<PasswordVerified, VerifyError>, ServiceError> {
+    pub(crate) fn into_verified(
+        self,
+    ) -> Result<Result<PasswordVerified, VerifyError>, ServiceError> {
         match self.0 {
             Output::Verified(result) => Ok(result),
             _ => Err(ServiceError::Hashing),

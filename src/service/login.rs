@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, ServiceError};
 use crate::{
     Actor, AuditKind, AuditSink, AuthenticatorName, BearerToken, Clock, DenyReason,
-    EnrolmentDemand, EnrollmentPurpose, Factor, Grant, Login, LoginDecision, LoginProgress, Mfa,
+    EnrollmentPurpose, EnrolmentDemand, Factor, Grant, Login, LoginDecision, LoginProgress, Mfa,
     Notification, Notifier, OobOutcome, OobSendLog, OrgId, OtpAuthUri, Password, PasswordContext,
     PasswordState, PendingStep, PersonId, PersonRecord, PolicyError, PolicyViolation,
     RecoveryCodes, SecondFactor, SecondFactors, SecretStore, SecurityNotice, ThrottledFactor,
@@ -261,7 +261,9 @@ where
             return Err(e);
         }
         self.decide(
-            record.progress.with_second_factor(SecondFactor::RecoveryCode),
+            record
+                .progress
+                .with_second_factor(SecondFactor::RecoveryCode),
             now,
         )
         .await
@@ -269,7 +271,11 @@ where
 
     /// Sends an SMS code to the person's verified phone (through the [`Notifier`]), if the
     /// cooldown allows. The ticket stays valid for [`Self::verify_sms_code`].
-    pub async fn send_sms_code(&self, org: OrgId, ticket: &BearerToken) -> Result<(), ServiceError> {
+    pub async fn send_sms_code(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+    ) -> Result<(), ServiceError> {
         let now = self.now();
         let record = self
             .second_factor_ticket(ticket, org, SecondFactor::Sms, now)
@@ -425,7 +431,11 @@ where
             .throttle(person.id, ThrottledFactor::Password)
             .await
             .map_err(ServiceError::storage)?;
-        let locked = !self.config.throttle.decide(&password_state, now).is_allowed()
+        let locked = !self
+            .config
+            .throttle
+            .decide(&password_state, now)
+            .is_allowed()
             && password_state.is_locked();
         let account = crate::Account::new(person.id)
             .deactivated(person.deactivated)
@@ -591,9 +601,11 @@ where
             },
         )
         .await?;
-        self.notice(person, SecurityNotice::RecoveryCodeUsed).await?;
+        self.notice(person, SecurityNotice::RecoveryCodeUsed)
+            .await?;
         if slot.is_low_after() {
-            self.notice(person, SecurityNotice::RecoveryCodesLow).await?;
+            self.notice(person, SecurityNotice::RecoveryCodesLow)
+                .await?;
         }
         Ok(())
     }
@@ -605,7 +617,10 @@ where
             .as_ref()
             .ok_or(ServiceError::FactorUnavailable)?;
         let record = self.person(person).await?;
-        let phone = record.phone.as_ref().ok_or(ServiceError::FactorUnavailable)?;
+        let phone = record
+            .phone
+            .as_ref()
+            .ok_or(ServiceError::FactorUnavailable)?;
         let current = self
             .services
             .secrets
@@ -727,7 +742,9 @@ where
             .await
             .into_verified()?;
         if same.is_ok() {
-            return Err(ServiceError::PasswordPolicy(PolicyViolation::SameAsTemporary));
+            return Err(ServiceError::PasswordPolicy(
+                PolicyViolation::SameAsTemporary,
+            ));
         }
         let hash = self
             .services
@@ -749,7 +766,8 @@ where
             AuditKind::PasswordChanged,
         )
         .await?;
-        self.notice(person.id, SecurityNotice::PasswordChanged).await
+        self.notice(person.id, SecurityNotice::PasswordChanged)
+            .await
     }
 
     /// Reads the person's MFA state, applies `change`, and writes it back with a
@@ -807,9 +825,8 @@ where
         let enrollment = mfa
             .enrollment()
             .ok_or(ServiceError::Policy(PolicyError::NoEnrollment))?;
-        let secret = crate::SecretKey::from_bytes_allow_short(
-            enrollment.expose_secret().expose_bytes(),
-        )?;
+        let secret =
+            crate::SecretKey::from_bytes_allow_short(enrollment.expose_secret().expose_bytes())?;
         let uri = OtpAuthUri::totp(
             Some(&self.config.issuer),
             person.login.as_str(),
@@ -868,7 +885,9 @@ where
     ) -> Result<crate::AuthenticatorId, ServiceError> {
         let config = &self.config.enrollment;
         let (_, outcome) = self
-            .update_mfa(person, |mfa| Ok(mfa.acknowledge_recovery_codes(config, now)?))
+            .update_mfa(person, |mfa| {
+                Ok(mfa.acknowledge_recovery_codes(config, now)?)
+            })
             .await?;
         let crate::AcknowledgeOutcome::Activated { authenticator, .. } = outcome else {
             return Err(ServiceError::Policy(PolicyError::NoEnrollment));

@@ -307,10 +307,7 @@ where
             .await
     }
 
-    async fn load_org(
-        &self,
-        org: OrgId,
-    ) -> Result<crate::Versioned<Organisation>, ServiceError> {
+    async fn load_org(&self, org: OrgId) -> Result<crate::Versioned<Organisation>, ServiceError> {
         self.services
             .users
             .organisation(org)

@@ -144,9 +144,7 @@ where
         now: u64,
     ) -> Result<BearerToken, ServiceError> {
         let token = BearerToken::generate()?;
-        let latest = progress
-            .started_at()
-            .saturating_add(LoginProgress::MAX_AGE);
+        let latest = progress.started_at().saturating_add(LoginProgress::MAX_AGE);
         let record = TicketRecord {
             digest: token.digest(),
             step,
@@ -181,8 +179,14 @@ where
             Some(record) if record.step == step && record.progress.org() == org => Ok(record),
             other => {
                 let subject = other.map(|r| r.progress.person());
-                self.record_one(now, Actor::System, subject, Some(org), AuditKind::TicketRejected)
-                    .await?;
+                self.record_one(
+                    now,
+                    Actor::System,
+                    subject,
+                    Some(org),
+                    AuditKind::TicketRejected,
+                )
+                .await?;
                 Err(ServiceError::InvalidCredentials)
             }
         }
@@ -213,7 +217,9 @@ where
             .map_err(ServiceError::storage)?;
         match self.config.throttle.decide(&state, now) {
             ThrottleDecision::Allowed => Ok(()),
-            ThrottleDecision::RetryAfter { at, .. } => Err(ServiceError::Throttled { retry_at: at }),
+            ThrottleDecision::RetryAfter { at, .. } => {
+                Err(ServiceError::Throttled { retry_at: at })
+            }
             ThrottleDecision::Locked => Err(ServiceError::Locked),
         }
     }
