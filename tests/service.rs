@@ -1,6 +1,11 @@
 //! The service stories end to end on the in-memory store with a manual clock.
 #![cfg(feature = "memory")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::sync::Arc;
 
