@@ -1,6 +1,6 @@
 //! Typed audit events: who did what to whom, in which organisation, and when.
 
-use crate::{Aal, AuthenticatorId, JoinPath, LoginOutcome, OrgId, PersonId, Role};
+use crate::{Aal, AuthenticatorId, Factor, JoinPath, LoginOutcome, OrgId, PersonId, Role};
 
 /// One audit record.
 ///
@@ -176,5 +176,49 @@ pub enum AuditKind {
     Reauthenticated {
         /// The assurance level reached.
         aal: Aal,
+    },
+    /// A sign-in attempt named a login that does not exist (the person was told only "invalid
+    /// credentials").
+    UnknownLogin,
+    /// A presented credential was refused. The person was told only "invalid credentials"; this
+    /// says which factor, and whether the code had already been used.
+    CredentialRejected {
+        /// The factor presented.
+        factor: Factor,
+        /// A valid code presented a second time (a replayed TOTP step or a spent code).
+        replayed: bool,
+    },
+    /// Attempts at a factor are now delayed after repeated failures.
+    Throttled {
+        /// The factor.
+        factor: Factor,
+        /// Consecutive failures.
+        failures: u8,
+        /// The unix time from which attempts are allowed again.
+        retry_at: u64,
+    },
+    /// A factor is locked after too many consecutive failures, until an explicit reset.
+    FactorLocked {
+        /// The factor.
+        factor: Factor,
+    },
+    /// A pending-login ticket or setup token was presented that is unknown, expired, already
+    /// used, for another step, or for another organisation.
+    TicketRejected,
+    /// A recovery code was spent to sign in.
+    RecoveryCodeUsed {
+        /// Unspent codes left.
+        remaining: u8,
+    },
+    /// A new set of recovery codes replaced the old one.
+    RecoveryCodesRegenerated,
+    /// An out-of-band sign-in code was sent.
+    OutOfBandCodeSent,
+    /// The person chose a new password.
+    PasswordChanged,
+    /// A person was created with a temporary password.
+    TemporaryPasswordIssued {
+        /// When it expires (unix seconds).
+        expires_at: u64,
     },
 }

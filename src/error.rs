@@ -90,6 +90,8 @@ pub enum ParamError {
     LookAhead,
     /// The algorithm is not SHA1, SHA256 or SHA512.
     UnsupportedAlgorithm,
+    /// A service lifetime (ticket, setup link, temporary password) is zero or above its limit.
+    Lifetime,
 }
 
 /// Why an otpauth URI was refused.
@@ -178,6 +180,7 @@ impl fmt::Display for ParamError {
             Self::Window => "the window is larger than the maximum",
             Self::LookAhead => "the look-ahead is larger than the maximum",
             Self::UnsupportedAlgorithm => "the algorithm must be SHA1, SHA256 or SHA512",
+            Self::Lifetime => "a lifetime is zero or above its limit",
         })
     }
 }

@@ -29,6 +29,8 @@ mod recovery;
 mod sealing;
 mod secret;
 #[cfg(feature = "std")]
+pub mod service;
+#[cfg(feature = "std")]
 mod store;
 mod throttle;
 #[cfg(feature = "std")]
@@ -64,6 +66,11 @@ pub use sealing::{
     KeyId, Keyring, KeyringBuilder, OpenError, SealContext, SealedSecret, SealingError, SealingKey,
 };
 pub use secret::SecretKey;
+#[cfg(feature = "std")]
+pub use service::{
+    EnrollmentSetup, HashJob, HashOutput, LoginStep, NewMember, PasswordHashing, ServiceConfig,
+    ServiceConfigBuilder, ServiceError, Services, SignedUp,
+};
 #[cfg(feature = "std")]
 pub use store::{
     AuditSink, CreateOutcome, Login, Notification, Notifier, OrganisationWrite, PendingStep,

@@ -22,6 +22,8 @@ use core::fmt;
 use unicode_normalization::{UnicodeNormalization, is_nfc};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+#[cfg(feature = "std")]
+pub(crate) use hash::HashKind;
 pub use hash::{
     HashParams, PasswordHash, PasswordHasher, PasswordHasherBuilder, PasswordVerified, Pepper,
     PepperId, RehashReason, VerifyError,

@@ -1,0 +1,293 @@
+//! The seed stories end to end on the in-memory store: `cargo run --example quickstart`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::exit;
+use std::sync::Arc;
+
+use authcore::service::{Authenticator, Services};
+use authcore::{
+    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashJob, HashOutput, LoginStep,
+    MemoryAuditLog, MemoryStore, MfaSettings, Password, PasswordHasher, PasswordHashing,
+    Permission, RecordingNotifier, Resource, Role, SecretKey, ServiceConfig, ServiceError,
+    SystemClock, Totp, TotpParams,
+};
+
+/// Runs argon2 on tokio's blocking pool, so it never stalls the async workers.
+struct BlockingHasher(Arc<PasswordHasher>);
+
+impl PasswordHashing for BlockingHasher {
+    async fn run(&self, job: HashJob) -> HashOutput {
+        let hasher = Arc::clone(&self.0);
+        tokio::task::spawn_blocking(move || job.run(&hasher))
+            .await
+            .unwrap_or_else(|_| HashOutput::failed())
+    }
+}
+
+type Service = Authenticator<
+    MemoryStore,
+    MemoryStore,
+    SystemClock,
+    MemoryAuditLog,
+    RecordingNotifier,
+    BlockingHasher,
+>;
+
+fn check(ok: bool, what: &str) {
+    if ok {
+        println!("   ✓ {what}");
+    } else {
+        eprintln!("   ✗ {what}: not as narrated");
+        exit(1);
+    }
+}
+
+/// The authenticator app: computes the current code from the key it scanned.
+fn app_code(key: &SecretKey, now: u64) -> String {
+    let params = TotpParams::builder().build().unwrap();
+    Totp::new(params, key)
+        .generate(now)
+        .unwrap()
+        .expose_secret()
+        .to_owned()
+}
+
+fn ticket(step: &LoginStep) -> BearerToken {
+    BearerToken::parse(&step.ticket().expect("a pending step").expose_secret()).unwrap()
+}
+
+/// Waits for the next 30-second TOTP step, so a fresh code is not a replay.
+async fn next_step(s: &Service) {
+    let now = s.services().clock.now();
+    let wait = 30 - now % 30 + 1;
+    println!("   (waiting {wait}s for the next code)");
+    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+}
+
+#[tokio::main]
+async fn main() {
+    let hasher = PasswordHasher::builder().build().unwrap();
+    let services = Services {
+        users: MemoryStore::new(),
+        secrets: MemoryStore::new(),
+        clock: SystemClock,
+        audit: MemoryAuditLog::new(),
+        notifier: RecordingNotifier::new(),
+        hasher: BlockingHasher(Arc::new(hasher)),
+    };
+    let s: Service = Authenticator::new(
+        services,
+        ServiceConfig::builder("Example Co").build().unwrap(),
+    );
+    let now = || authcore::SystemClock.now();
+    let owner_pw = "correct horse battery staple 42";
+
+    println!("1. Olivia signs up: her own login, and a company account she owns.");
+    let up = s
+        .sign_up("olivia@example.com", Password::from(owner_pw))
+        .await
+        .unwrap();
+    let org = up.org;
+    let step = s
+        .login(org, "olivia@example.com", Password::from(owner_pw))
+        .await
+        .unwrap();
+    let grant = *step.grant().expect("signed in");
+    check(
+        grant.role() == Role::Owner,
+        "she is the Owner, signed in with her password",
+    );
+
+    println!("2. She turns on MFA for her own login.");
+    let setup = s
+        .start_enrollment(
+            &grant,
+            EnrollmentPurpose::Add(AuthenticatorName::new("Olivia's phone").unwrap()),
+        )
+        .await
+        .unwrap();
+    println!("   scan: {}", setup.uri().expose_uri().as_str());
+    println!("   or type the key: {}", setup.manual_key().as_str());
+    #[cfg(feature = "qr")]
+    println!(
+        "{}",
+        setup
+            .uri()
+            .qr_terminal(authcore::TerminalStyle::default())
+            .unwrap()
+            .as_str()
+    );
+    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    let codes = s
+        .confirm_enrollment(&grant, &app_code(&key, now()))
+        .await
+        .unwrap();
+    let recovery = codes.iter().next().unwrap().expose_secret().to_owned();
+    println!(
+        "   recovery code, shown once: {recovery} — she ticks \"I have safely recorded this\""
+    );
+    s.acknowledge_enrollment(&grant).await.unwrap();
+    check(true, "MFA active on her login");
+
+    println!("3. She signs in again with password + code, and forces MFA on every member.");
+    next_step(&s).await;
+    let step = s
+        .login(org, "olivia@example.com", Password::from(owner_pw))
+        .await
+        .unwrap();
+    check(
+        matches!(step, LoginStep::SecondFactor { .. }),
+        "the password alone is not enough now",
+    );
+    let grant = *s
+        .verify_totp(org, &ticket(&step), &app_code(&key, now()))
+        .await
+        .unwrap()
+        .grant()
+        .unwrap();
+    let forced = MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, 0).unwrap();
+    check(
+        s.set_mfa_policy(&grant, forced).await.is_ok(),
+        "company MFA on, forced for everyone",
+    );
+
+    println!("4. She adds Max as a Manager with a temporary password.");
+    let max = s
+        .add_member(&grant, "max@example.com", Role::Manager)
+        .await
+        .unwrap();
+    let temp = max.temporary_password.expose_secret().to_owned();
+    check(
+        s.services()
+            .notifier
+            .take_last_setup_token(max.person)
+            .is_some(),
+        "a setup link went to Max",
+    );
+
+    println!("5. Max signs in: new password, company account verification, then in.");
+    let step = s
+        .login(org, "max@example.com", Password::from(temp.as_str()))
+        .await
+        .unwrap();
+    check(
+        matches!(step, LoginStep::ChangePassword { .. }),
+        "he must choose his own password",
+    );
+    let t = ticket(&step);
+    let same = s
+        .change_password_at_login(org, &t, Password::from(temp.as_str()))
+        .await;
+    check(
+        matches!(same, Err(ServiceError::PasswordPolicy(_))),
+        "the temporary one is refused",
+    );
+    let max_pw = "violet tuesday lantern river";
+    let step = s
+        .change_password_at_login(org, &t, Password::from(max_pw))
+        .await
+        .unwrap();
+    check(
+        matches!(step, LoginStep::EnrolMfa { .. }),
+        "stopped for company account verification",
+    );
+    let t = ticket(&step);
+    let setup = s
+        .start_login_enrollment(org, &t, "Max's phone")
+        .await
+        .unwrap();
+    let max_key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    let _codes = s
+        .confirm_login_enrollment(org, &t, &app_code(&max_key, now()))
+        .await
+        .unwrap();
+    let step = s.acknowledge_login_enrollment(org, &t).await.unwrap();
+    let max_grant = *step.grant().expect("Max is in");
+    check(
+        max_grant.role() == Role::Manager,
+        "Max is signed in as a Manager",
+    );
+
+    println!("6. Wrong codes get throttled.");
+    let step = s
+        .login(org, "max@example.com", Password::from(max_pw))
+        .await
+        .unwrap();
+    let t = ticket(&step);
+    let mut throttled = false;
+    for _ in 0..8 {
+        match s.verify_totp(org, &t, "000000").await {
+            Err(ServiceError::Throttled { retry_at }) => {
+                println!("   throttled until {retry_at}");
+                throttled = true;
+                break;
+            }
+            Err(e) => println!("   {e}"),
+            Ok(_) => break,
+        }
+    }
+    check(throttled, "repeated wrong codes are throttled");
+
+    println!("7. Olivia signs in with her recovery code, without her phone.");
+    let step = s
+        .login(org, "olivia@example.com", Password::from(owner_pw))
+        .await
+        .unwrap();
+    let done = s
+        .verify_recovery_code(org, &ticket(&step), &recovery)
+        .await
+        .unwrap();
+    check(done.grant().is_some(), "the recovery code signs her in");
+    let step = s
+        .login(org, "olivia@example.com", Password::from(owner_pw))
+        .await
+        .unwrap();
+    let again = s.verify_recovery_code(org, &ticket(&step), &recovery).await;
+    check(
+        matches!(again, Err(ServiceError::InvalidCredentials)),
+        "and never again",
+    );
+
+    println!("8. What each role may do.");
+    let all = Resource::of_org(org);
+    check(
+        s.authorize(&max_grant, &Permission::ViewReports, &all)
+            .await
+            .is_ok(),
+        "a Manager sees all reports",
+    );
+    check(
+        s.authorize(&max_grant, &Permission::ManageMembers, &all)
+            .await
+            .is_err(),
+        "a Manager may not manage users",
+    );
+    let user = s
+        .add_member(&grant, "uma@example.com", Role::User)
+        .await
+        .unwrap();
+    check(
+        s.change_role(&max_grant, user.person, Role::Admin)
+            .await
+            .is_err(),
+        "a Manager may not promote anyone",
+    );
+    check(
+        s.change_role(&grant, user.person, Role::Admin)
+            .await
+            .is_ok(),
+        "an Owner may make Uma an Admin",
+    );
+    check(
+        s.change_role(&grant, user.person, Role::Owner)
+            .await
+            .is_err(),
+        "ownership moves only by transfer",
+    );
+
+    println!("9. The audit trail:");
+    for event in s.services().audit.events() {
+        println!("   {} {:?} {:?}", event.at, event.actor, event.what);
+    }
+    println!("All steps behaved as narrated.");
+}

@@ -1,0 +1,239 @@
+//! A signed-in person's own security: authenticators, recovery codes, MFA off, password,
+//! re-authentication and authorisation checks.
+
+use alloc::vec::Vec;
+
+use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceError};
+use crate::{
+    Aal, Action, Actor, AuditKind, AuditSink, AuthenticatorId, Clock, EnrollmentPurpose, Factor,
+    FactorSet, Grant, Notifier, Password, PasswordState, PolicyError, RecoveryCodes, RecoverySlot,
+    Resource, SecretStore, SecurityNotice, ThrottledFactor, UserStore,
+};
+
+impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
+where
+    U: UserStore,
+    S: SecretStore,
+    C: Clock,
+    A: AuditSink,
+    N: Notifier,
+    H: PasswordHashing,
+{
+    /// Starts enrolling an authenticator app for the signed-in person: the first one, an extra
+    /// one on another device ([`EnrollmentPurpose::Add`]), or a replacement. While MFA is active
+    /// this needs a fresh AAL2 grant ([`Self::reauthenticate`]).
+    pub async fn start_enrollment(
+        &self,
+        grant: &Grant,
+        purpose: EnrollmentPurpose,
+    ) -> Result<EnrollmentSetup, ServiceError> {
+        let now = self.now();
+        let person = self.person(grant.person()).await?;
+        self.enrol_start(&person, purpose, Some(grant), now).await
+    }
+
+    /// Confirms the enrollment with a code from the app; returns the recovery codes to show once.
+    pub async fn confirm_enrollment(
+        &self,
+        grant: &Grant,
+        code: &str,
+    ) -> Result<RecoveryCodes, ServiceError> {
+        let now = self.now();
+        self.enrol_confirm(grant.person(), Some(grant.org()), code, now)
+            .await
+    }
+
+    /// "I have safely recorded this": activates the authenticator and its recovery codes.
+    pub async fn acknowledge_enrollment(
+        &self,
+        grant: &Grant,
+    ) -> Result<AuthenticatorId, ServiceError> {
+        let now = self.now();
+        self.enrol_acknowledge(grant.person(), now).await
+    }
+
+    /// Refreshes a grant with the password and a code from the app (for MFA off, new
+    /// authenticators, recovery-code regeneration and the organisation's security policy).
+    pub async fn reauthenticate(
+        &self,
+        grant: &Grant,
+        password: Password,
+        code: &str,
+    ) -> Result<Grant, ServiceError> {
+        let now = self.now();
+        let person = self.person(grant.person()).await?;
+        self.check_throttle(person.id, ThrottledFactor::Password, now)
+            .await?;
+        self.check_throttle(person.id, ThrottledFactor::Totp, now)
+            .await?;
+        let verified = self
+            .services
+            .hasher
+            .run(HashJob::verify(
+                password,
+                person.password_hash.clone(),
+                person.password_state == PasswordState::Temporary,
+            ))
+            .await
+            .into_verified()?;
+        if verified.is_err() {
+            self.count_failure(person.id, Some(grant.org()), Factor::Password, false, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        }
+        self.check_totp(person.id, Some(grant.org()), code, now)
+            .await?;
+        let fresh = grant.reauthenticated(FactorSet::of(Factor::Password).with(Factor::Totp), now);
+        self.record(&[fresh.reauthentication_event()]).await?;
+        Ok(fresh)
+    }
+
+    /// Turns the signed-in person's MFA off. Needs a fresh AAL2 grant; refused while any of
+    /// their organisations enforces MFA. Recovery codes are deleted and the person is notified.
+    pub async fn disable_mfa(&self, grant: &Grant) -> Result<(), ServiceError> {
+        let now = self.now();
+        let person = grant.person();
+        let orgs = self
+            .services
+            .users
+            .organisations_of(person)
+            .await
+            .map_err(ServiceError::storage)?;
+        let mut standings = Vec::with_capacity(orgs.len());
+        for id in orgs {
+            let org = self
+                .services
+                .users
+                .organisation(id)
+                .await
+                .map_err(ServiceError::storage)?;
+            if let Some(standing) = org.and_then(|o| o.value.standing(person)) {
+                standings.push(standing);
+            }
+        }
+        let config = &self.config.enrollment;
+        let _ = self
+            .update_mfa(person, |mfa| {
+                Ok(mfa.disable(grant, &standings, config, now)?)
+            })
+            .await?;
+        for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
+            self.services
+                .secrets
+                .replace_recovery_codes(person, slot, None)
+                .await
+                .map_err(ServiceError::storage)?;
+        }
+        self.notice(person, SecurityNotice::MfaTurnedOff).await
+    }
+
+    /// Replaces the signed-in person's recovery codes with a new set (the old codes stop
+    /// working). Needs a fresh AAL2 grant. Returns the codes, to show once.
+    pub async fn regenerate_recovery_codes(
+        &self,
+        grant: &Grant,
+    ) -> Result<RecoveryCodes, ServiceError> {
+        let now = self.now();
+        grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
+        let person = grant.person();
+        let mfa = self
+            .services
+            .secrets
+            .mfa(person)
+            .await
+            .map_err(ServiceError::storage)?;
+        if !mfa.is_some_and(|m| m.value.is_active()) {
+            return Err(ServiceError::FactorUnavailable);
+        }
+        let new = crate::RecoveryCodeSet::generate(&self.config.recovery)?;
+        self.services
+            .secrets
+            .replace_recovery_codes(person, RecoverySlot::Active, Some(&new.set))
+            .await
+            .map_err(ServiceError::storage)?;
+        self.record_one(
+            now,
+            Actor::Person(person),
+            Some(person),
+            Some(grant.org()),
+            AuditKind::RecoveryCodesRegenerated,
+        )
+        .await?;
+        Ok(new.codes)
+    }
+
+    /// Changes the signed-in person's password: the current one must verify (throttled), and
+    /// the new one must meet the policy and differ from it.
+    pub async fn change_password(
+        &self,
+        grant: &Grant,
+        current: Password,
+        new_password: Password,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        let person = self.person(grant.person()).await?;
+        self.check_throttle(person.id, ThrottledFactor::Password, now)
+            .await?;
+        let verified = self
+            .services
+            .hasher
+            .run(HashJob::verify(
+                current,
+                person.password_hash.clone(),
+                person.password_state == PasswordState::Temporary,
+            ))
+            .await
+            .into_verified()?;
+        if verified.is_err() {
+            self.count_failure(person.id, Some(grant.org()), Factor::Password, false, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        }
+        self.replace_password(&person, new_password, now).await
+    }
+
+    /// Registers (or, with `None`, removes) the signed-in person's phone number for SMS codes.
+    /// Needs a fresh AAL2 grant once MFA is active, like any new authenticator.
+    pub async fn set_phone(
+        &self,
+        grant: &Grant,
+        phone: Option<&crate::PhoneNumber>,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        let person = self.person(grant.person()).await?;
+        if !self.own_factors(&person).await?.is_empty() {
+            grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
+        }
+        let _ = self
+            .services
+            .users
+            .set_phone(person.id, phone)
+            .await
+            .map_err(ServiceError::storage)?;
+        if phone.is_some() {
+            self.notice(person.id, SecurityNotice::AuthenticatorAdded)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the grant holder may do `action` on `resource` now, read against the current
+    /// roster (a deactivated member or a lapsed delegation is refused at once).
+    pub async fn authorize<Act: Action + ?Sized + Sync>(
+        &self,
+        grant: &Grant,
+        action: &Act,
+        resource: &Resource,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        let org = self
+            .services
+            .users
+            .organisation(grant.org())
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or(ServiceError::Policy(PolicyError::NotAMember))?;
+        org.value.authorize(grant, action, resource, now)?;
+        Ok(())
+    }
+}

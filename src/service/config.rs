@@ -1,0 +1,141 @@
+//! [`ServiceConfig`]: what the service needs besides its capabilities.
+
+use alloc::string::String;
+
+use crate::{
+    EnrollmentConfig, Error, OobConfig, OobKey, PasswordPolicy, RecoveryParams, TemporaryPassword,
+    ThrottlePolicy,
+};
+
+/// The service's settings. Build with [`ServiceConfig::builder`].
+#[derive(Debug)]
+pub struct ServiceConfig {
+    pub(super) issuer: String,
+    pub(super) enrollment: EnrollmentConfig,
+    pub(super) throttle: ThrottlePolicy,
+    pub(super) recovery: RecoveryParams,
+    pub(super) password_policy: PasswordPolicy,
+    pub(super) ticket_ttl: u64,
+    pub(super) setup_ttl: u64,
+    pub(super) temporary_ttl: u64,
+    pub(super) oob: Option<(OobConfig, OobKey)>,
+}
+
+impl ServiceConfig {
+    /// The default lifetime of a pending-login ticket: 10 minutes.
+    pub const DEFAULT_TICKET_TTL: u64 = 10 * 60;
+    /// The default lifetime of a setup link: 72 hours.
+    pub const DEFAULT_SETUP_TTL: u64 = 72 * 60 * 60;
+
+    /// Starts a configuration; `issuer` is the service name authenticator apps show.
+    pub fn builder(issuer: &str) -> ServiceConfigBuilder {
+        ServiceConfigBuilder {
+            config: Self {
+                issuer: String::from(issuer),
+                enrollment: EnrollmentConfig::default(),
+                throttle: ThrottlePolicy::default(),
+                recovery: RecoveryParams::default(),
+                password_policy: PasswordPolicy::default(),
+                ticket_ttl: Self::DEFAULT_TICKET_TTL,
+                setup_ttl: Self::DEFAULT_SETUP_TTL,
+                temporary_ttl: TemporaryPassword::DEFAULT_TTL,
+                oob: None,
+            },
+        }
+    }
+
+    /// The issuer shown by authenticator apps.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The enrollment settings (TOTP parameters, window, lifetimes).
+    pub fn enrollment(&self) -> &EnrollmentConfig {
+        &self.enrollment
+    }
+
+    /// The throttle policy applied to every factor.
+    pub fn throttle(&self) -> &ThrottlePolicy {
+        &self.throttle
+    }
+
+    /// The pending-login ticket lifetime, in seconds.
+    pub fn ticket_ttl(&self) -> u64 {
+        self.ticket_ttl
+    }
+
+    /// Whether SMS codes are configured.
+    pub fn sms_enabled(&self) -> bool {
+        self.oob.is_some()
+    }
+}
+
+/// Builds a [`ServiceConfig`]; [`ServiceConfigBuilder::build`] validates.
+#[derive(Debug)]
+#[must_use]
+pub struct ServiceConfigBuilder {
+    config: ServiceConfig,
+}
+
+impl ServiceConfigBuilder {
+    /// The enrollment settings (default [`EnrollmentConfig::default`]).
+    pub fn enrollment(mut self, config: EnrollmentConfig) -> Self {
+        self.config.enrollment = config;
+        self
+    }
+
+    /// The throttle policy (default [`ThrottlePolicy::default`]).
+    pub fn throttle(mut self, policy: ThrottlePolicy) -> Self {
+        self.config.throttle = policy;
+        self
+    }
+
+    /// The recovery-code parameters (default [`RecoveryParams::default`]).
+    pub fn recovery(mut self, params: RecoveryParams) -> Self {
+        self.config.recovery = params;
+        self
+    }
+
+    /// The policy new passwords must meet (default [`PasswordPolicy::password_only`]).
+    pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.config.password_policy = policy;
+        self
+    }
+
+    /// The pending-login ticket lifetime in seconds (1 s to 30 min; default 10 min).
+    pub fn ticket_ttl(mut self, seconds: u64) -> Self {
+        self.config.ticket_ttl = seconds;
+        self
+    }
+
+    /// The setup-link lifetime in seconds (1 s to 30 days; default 72 h).
+    pub fn setup_ttl(mut self, seconds: u64) -> Self {
+        self.config.setup_ttl = seconds;
+        self
+    }
+
+    /// The temporary-password lifetime in seconds (1 s to 30 days; default 72 h).
+    pub fn temporary_ttl(mut self, seconds: u64) -> Self {
+        self.config.temporary_ttl = seconds;
+        self
+    }
+
+    /// Enables SMS codes: their settings, and the host-held key their challenges are keyed with.
+    pub fn sms(mut self, config: OobConfig, key: OobKey) -> Self {
+        self.config.oob = Some((config, key));
+        self
+    }
+
+    /// Checks the lifetimes and builds the configuration.
+    pub fn build(self) -> Result<ServiceConfig, Error> {
+        let c = &self.config;
+        let ok = |ttl: u64, max: u64| (1..=max).contains(&ttl);
+        if !ok(c.ticket_ttl, crate::LoginProgress::MAX_AGE)
+            || !ok(c.setup_ttl, TemporaryPassword::MAX_TTL)
+            || !ok(c.temporary_ttl, TemporaryPassword::MAX_TTL)
+        {
+            return Err(Error::Param(crate::ParamError::Lifetime));
+        }
+        Ok(self.config)
+    }
+}

@@ -1,0 +1,169 @@
+//! Pluggable password hashing: where the argon2 work runs.
+//!
+//! An argon2id verification takes tens of milliseconds of CPU and tens of MiB of memory. On an
+//! async executor that work must not run on a worker thread, or every other task on it stalls.
+//! The service therefore never calls the [`PasswordHasher`] itself: it hands a [`HashJob`] to a
+//! [`PasswordHashing`] implementation, which decides where it runs.
+//!
+//! [`PasswordHasher`] itself implements [`PasswordHashing`] by running the job inline: right for
+//! tests, benchmarks and hosts without an async runtime. Hosts on tokio move the job to the
+//! blocking pool:
+//!
+//! ```ignore
+//! struct BlockingHasher(std::sync::Arc<authcore::PasswordHasher>);
+//!
+//! impl authcore::PasswordHashing for BlockingHasher {
+//!     async fn run(&self, job: authcore::HashJob) -> authcore::HashOutput {
+//!         let hasher = std::sync::Arc::clone(&self.0);
+//!         tokio::task::spawn_blocking(move || job.run(&hasher))
+//!             .await
+//!             .unwrap_or_else(|_| authcore::HashOutput::failed())
+//!     }
+//! }
+//! ```
+
+use core::fmt;
+use core::future::Future;
+
+use alloc::string::String;
+
+use super::ServiceError;
+use crate::password::HashKind;
+use crate::{Password, PasswordHash, PasswordHasher, PasswordVerified, VerifyError};
+
+/// Runs password-hashing jobs: inline, on a blocking pool, or on dedicated threads.
+pub trait PasswordHashing: Send + Sync {
+    /// Runs one job with a [`PasswordHasher`] (call [`HashJob::run`]) and returns its output. A
+    /// pool that loses the job (a panicked or cancelled task) returns [`HashOutput::failed`].
+    fn run(&self, job: HashJob) -> impl Future<Output = HashOutput> + Send;
+}
+
+impl PasswordHashing for PasswordHasher {
+    /// Runs the job inline, on the calling thread.
+    fn run(&self, job: HashJob) -> impl Future<Output = HashOutput> + Send {
+        core::future::ready(job.run(self))
+    }
+}
+
+/// Which kind of hash: a person's own password, or a temporary one set by an administrator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    LongTerm,
+    Temporary,
+}
+
+impl Kind {
+    fn core(self) -> HashKind {
+        match self {
+            Self::LongTerm => HashKind::LongTerm,
+            Self::Temporary => HashKind::Temporary,
+        }
+    }
+}
+
+enum Op {
+    Hash(Kind),
+    Verify(Kind, String),
+    VerifyDummy,
+}
+
+/// One unit of password-hashing work, owned (`Send + 'static`) so it can move to another thread.
+/// Opaque: run it with [`HashJob::run`]. The password inside is wiped when the job is dropped.
+pub struct HashJob {
+    password: Password,
+    op: Op,
+}
+
+impl fmt::Debug for HashJob {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HashJob([REDACTED])")
+    }
+}
+
+impl HashJob {
+    pub(crate) fn hash(password: Password, temporary: bool) -> Self {
+        let kind = if temporary {
+            Kind::Temporary
+        } else {
+            Kind::LongTerm
+        };
+        Self {
+            password,
+            op: Op::Hash(kind),
+        }
+    }
+
+    pub(crate) fn verify(password: Password, stored: String, temporary: bool) -> Self {
+        let kind = if temporary {
+            Kind::Temporary
+        } else {
+            Kind::LongTerm
+        };
+        Self {
+            password,
+            op: Op::Verify(kind, stored),
+        }
+    }
+
+    pub(crate) fn verify_dummy(password: Password) -> Self {
+        Self {
+            password,
+            op: Op::VerifyDummy,
+        }
+    }
+
+    /// Does the work (blocking: argon2 runs here).
+    pub fn run(self, hasher: &PasswordHasher) -> HashOutput {
+        let result = match &self.op {
+            Op::Hash(kind) => Output::Hashed(hasher.hash_kind(
+                &mut getrandom::SysRng,
+                &self.password,
+                kind.core(),
+            )),
+            Op::Verify(kind, stored) => {
+                Output::Verified(hasher.verify_kind(&self.password, stored, kind.core()))
+            }
+            Op::VerifyDummy => Output::Verified(hasher.verify_dummy(&self.password)),
+        };
+        HashOutput(result)
+    }
+}
+
+enum Output {
+    Hashed(Result<PasswordHash, crate::Error>),
+    Verified(Result<PasswordVerified, VerifyError>),
+    Failed,
+}
+
+/// The output of a [`HashJob`]. Opaque: the service reads it.
+pub struct HashOutput(Output);
+
+impl fmt::Debug for HashOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HashOutput")
+    }
+}
+
+impl HashOutput {
+    /// The output of a job the pool lost (its task panicked or was cancelled): the operation
+    /// fails with [`ServiceError::Hashing`].
+    pub fn failed() -> Self {
+        Self(Output::Failed)
+    }
+
+    pub(crate) fn into_hash(self) -> Result<PasswordHash, ServiceError> {
+        match self.0 {
+            Output::Hashed(result) => result.map_err(ServiceError::from),
+            _ => Err(ServiceError::Hashing),
+        }
+    }
+
+    pub(crate) fn into_verified(
+        self,
+    ) -> Result<Result<PasswordVerified, VerifyError>, ServiceError> {
+        match self.0 {
+            Output::Verified(result) => Ok(result),
+            _ => Err(ServiceError::Hashing),
+        }
+    }
+}

@@ -1,0 +1,905 @@
+//! The login: the password step, then each pending step carried by a single-use ticket.
+//!
+//! A ticket is a [`BearerToken`] (256 random bits) whose digest is stored with the login's
+//! [`LoginProgress`] (person, organisation, factors verified so far) and the one step it allows.
+//! Presenting it spends it ([`SecretStore::take_ticket`]). A success leads to the next step with
+//! a new ticket, or to the [`Grant`]. After a recoverable failure — a wrong code, a refused new
+//! password, a throttled attempt — the same ticket is put back, so the person can try again until
+//! it expires; the throttle bounds the guesses.
+
+use core::fmt;
+
+use zeroize::Zeroizing;
+
+use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, ServiceError};
+use crate::{
+    Actor, AuditKind, AuditSink, AuthenticatorName, BearerToken, Clock, DenyReason,
+    EnrollmentPurpose, EnrolmentDemand, Factor, Grant, Login, LoginDecision, LoginProgress, Mfa,
+    Notification, Notifier, OobOutcome, OobSendLog, OrgId, OtpAuthUri, Password, PasswordContext,
+    PasswordState, PendingStep, PersonId, PersonRecord, PolicyError, PolicyViolation,
+    RecoveryCodes, SecondFactor, SecondFactors, SecretStore, SecurityNotice, ThrottledFactor,
+    TicketRecord, UserStore, login_decision,
+};
+
+/// Where a login stands after a step.
+#[derive(Debug)]
+#[must_use = "a login step says what the person must do next"]
+pub enum LoginStep {
+    /// Signed in: keep the grant in the session.
+    Granted(Grant),
+    /// The password is temporary or compromised: the person must choose a new one
+    /// ([`Authenticator::change_password_at_login`]).
+    ChangePassword {
+        /// The ticket for that step.
+        ticket: BearerToken,
+    },
+    /// "Company account verification": the organisation requires MFA and the person has none;
+    /// walk them through [`Authenticator::start_login_enrollment`].
+    EnrolMfa {
+        /// The ticket for the enrollment steps.
+        ticket: BearerToken,
+        /// Whether the person may still skip it ([`Authenticator::skip_enrollment`]).
+        demand: EnrolmentDemand,
+        /// The factors that would satisfy the organisation.
+        factors: SecondFactors,
+    },
+    /// A second factor is needed: one of `factors`.
+    SecondFactor {
+        /// The ticket for that step.
+        ticket: BearerToken,
+        /// The factors the person may present.
+        factors: SecondFactors,
+    },
+}
+
+impl LoginStep {
+    /// The grant, if the login is complete.
+    pub fn grant(&self) -> Option<&Grant> {
+        match self {
+            Self::Granted(grant) => Some(grant),
+            _ => None,
+        }
+    }
+
+    /// The ticket for the next step, if one is pending.
+    pub fn ticket(&self) -> Option<&BearerToken> {
+        match self {
+            Self::Granted(_) => None,
+            Self::ChangePassword { ticket }
+            | Self::EnrolMfa { ticket, .. }
+            | Self::SecondFactor { ticket, .. } => Some(ticket),
+        }
+    }
+}
+
+/// What to show a person enrolling an authenticator app: the `otpauth://` URI (as a QR code) and
+/// the manual key. Both hold the secret: show them to this person only, and never log them.
+pub struct EnrollmentSetup {
+    uri: OtpAuthUri,
+}
+
+impl EnrollmentSetup {
+    /// The `otpauth://` URI, to render as a QR code (see `OtpAuthUri::qr_svg` with the `qr`
+    /// feature).
+    pub fn uri(&self) -> &OtpAuthUri {
+        &self.uri
+    }
+
+    /// The secret in base32, for typing into the app by hand.
+    pub fn manual_key(&self) -> Zeroizing<alloc::string::String> {
+        self.uri.secret().expose_base32()
+    }
+}
+
+impl fmt::Debug for EnrollmentSetup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnrollmentSetup([REDACTED])")
+    }
+}
+
+impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
+where
+    U: UserStore,
+    S: SecretStore,
+    C: Clock,
+    A: AuditSink,
+    N: Notifier,
+    H: PasswordHashing,
+{
+    /// The password step of signing in to `org`.
+    ///
+    /// An unknown login and a wrong password are both [`ServiceError::InvalidCredentials`], after
+    /// the same argon2 work (a dummy verification for the unknown login). A throttled password
+    /// is [`ServiceError::Throttled`] and a locked one [`ServiceError::Locked`], without
+    /// verifying. Then the login decision says what comes next.
+    pub async fn login(
+        &self,
+        org: OrgId,
+        login: &str,
+        password: Password,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = self.now();
+        let person = match Login::new(login) {
+            Some(login) => self
+                .services
+                .users
+                .person_by_login(login.as_str())
+                .await
+                .map_err(ServiceError::storage)?,
+            None => None,
+        };
+        let Some(person) = person else {
+            let _ = self
+                .services
+                .hasher
+                .run(HashJob::verify_dummy(password))
+                .await
+                .into_verified()?;
+            self.record_one(now, Actor::System, None, Some(org), AuditKind::UnknownLogin)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        self.check_throttle(person.id, ThrottledFactor::Password, now)
+            .await?;
+        let temporary = person.password_state == PasswordState::Temporary;
+        let copy = Password::from(password.expose_secret());
+        let verified = self
+            .services
+            .hasher
+            .run(HashJob::verify(
+                password,
+                person.password_hash.clone(),
+                temporary,
+            ))
+            .await
+            .into_verified()?;
+        let expired = temporary && person.password_expires_at.is_none_or(|at| now >= at);
+        let verified = match verified {
+            Ok(v) if !expired => v,
+            _ => {
+                self.count_failure(person.id, Some(org), Factor::Password, false, now)
+                    .await?;
+                return Err(ServiceError::InvalidCredentials);
+            }
+        };
+        self.count_success(person.id, Factor::Password, now).await?;
+        if verified.needs_rehash() && !temporary {
+            let hash = self
+                .services
+                .hasher
+                .run(HashJob::hash(copy, false))
+                .await
+                .into_hash()?;
+            let _ = self
+                .services
+                .users
+                .set_password(person.id, hash.as_str(), PasswordState::Current, None)
+                .await
+                .map_err(ServiceError::storage)?;
+        }
+        let progress = LoginProgress::password_verified(person.id, org, now);
+        self.decide(progress, now).await
+    }
+
+    /// Skips a skippable "company account verification" for this login (before the
+    /// organisation's deadline). Once enrollment is mandatory the same step comes back.
+    pub async fn skip_enrollment(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = self.now();
+        let record = self
+            .take_ticket(ticket, PendingStep::EnrolMfa, org, now)
+            .await?;
+        self.decide(record.progress.defer_enrollment(), now).await
+    }
+
+    /// Sets the person's own password after a temporary or compromised one. It must meet the
+    /// password policy and differ from the password it replaces.
+    pub async fn change_password_at_login(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+        new_password: Password,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = self.now();
+        let record = self
+            .take_ticket(ticket, PendingStep::ChangePassword, org, now)
+            .await?;
+        let person = self.person(record.progress.person()).await?;
+        match self.replace_password(&person, new_password, now).await {
+            Ok(()) => self.decide(record.progress, now).await,
+            Err(e) => {
+                self.restore_ticket(&record).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Completes the second-factor step with a code from an authenticator app. The code is
+    /// single-use across every server: only the caller whose
+    /// [`SecretStore::advance_watermark`] succeeds gets in.
+    pub async fn verify_totp(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+        code: &str,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = self.now();
+        let record = self
+            .second_factor_ticket(ticket, org, SecondFactor::Totp, now)
+            .await?;
+        let person = record.progress.person();
+        let accepted = match self.check_totp(person, Some(org), code, now).await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                self.restore_ticket(&record).await?;
+                return Err(e);
+            }
+        };
+        let _ = accepted;
+        self.decide(record.progress.with_second_factor(SecondFactor::Totp), now)
+            .await
+    }
+
+    /// Completes the second-factor step with a recovery code (signing in without the device).
+    /// The code is spent atomically; the person is notified, and told when few remain.
+    pub async fn verify_recovery_code(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+        code: &str,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = self.now();
+        let record = self
+            .second_factor_ticket(ticket, org, SecondFactor::RecoveryCode, now)
+            .await?;
+        let person = record.progress.person();
+        if let Err(e) = self.spend_recovery_code(person, org, code, now).await {
+            self.restore_ticket(&record).await?;
+            return Err(e);
+        }
+        self.decide(
+            record
+                .progress
+                .with_second_factor(SecondFactor::RecoveryCode),
+            now,
+        )
+        .await
+    }
+
+    /// Sends an SMS code to the person's verified phone (through the [`Notifier`]), if the
+    /// cooldown allows. The ticket stays valid for [`Self::verify_sms_code`].
+    pub async fn send_sms_code(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        let record = self
+            .second_factor_ticket(ticket, org, SecondFactor::Sms, now)
+            .await?;
+        let result = self.send_sms(record.progress.person(), org, now).await;
+        self.restore_ticket(&record).await?;
+        result
+    }
+
+    /// Completes the second-factor step with the SMS code. Spending the code is a
+    /// compare-and-swap on the stored challenge, so it is accepted once.
+    pub async fn verify_sms_code(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+        code: &str,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = self.now();
+        let record = self
+            .second_factor_ticket(ticket, org, SecondFactor::Sms, now)
+            .await?;
+        let person = record.progress.person();
+        if let Err(e) = self.check_sms(person, org, code, now).await {
+            self.restore_ticket(&record).await?;
+            return Err(e);
+        }
+        self.decide(record.progress.with_second_factor(SecondFactor::Sms), now)
+            .await
+    }
+
+    /// "Company account verification", step 1: starts enrolling an authenticator app named
+    /// `name`. Show the URI as a QR code and the manual key. The ticket stays valid for the next
+    /// steps.
+    pub async fn start_login_enrollment(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+        name: &str,
+    ) -> Result<EnrollmentSetup, ServiceError> {
+        let now = self.now();
+        let record = self
+            .take_ticket(ticket, PendingStep::EnrolMfa, org, now)
+            .await?;
+        let result = async {
+            let person = self.person(record.progress.person()).await?;
+            let name = AuthenticatorName::new(name)?;
+            self.enrol_start(&person, EnrollmentPurpose::Add(name), None, now)
+                .await
+        }
+        .await;
+        self.restore_ticket(&record).await?;
+        result
+    }
+
+    /// Step 2: confirms the enrollment with a code from the app. Returns the recovery codes, to
+    /// show once; the person must record them and acknowledge
+    /// ([`Self::acknowledge_login_enrollment`]).
+    pub async fn confirm_login_enrollment(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+        code: &str,
+    ) -> Result<RecoveryCodes, ServiceError> {
+        let now = self.now();
+        let record = self
+            .take_ticket(ticket, PendingStep::EnrolMfa, org, now)
+            .await?;
+        let result = self
+            .enrol_confirm(record.progress.person(), Some(org), code, now)
+            .await;
+        self.restore_ticket(&record).await?;
+        result
+    }
+
+    /// Step 3: "I have safely recorded this". The authenticator becomes active, and the
+    /// confirming code counts as this login's second factor.
+    pub async fn acknowledge_login_enrollment(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = self.now();
+        let record = self
+            .take_ticket(ticket, PendingStep::EnrolMfa, org, now)
+            .await?;
+        if let Err(e) = self.enrol_acknowledge(record.progress.person(), now).await {
+            self.restore_ticket(&record).await?;
+            return Err(e);
+        }
+        self.decide(record.progress.with_second_factor(SecondFactor::Totp), now)
+            .await
+    }
+
+    // ---- internals shared with the signed-in operations ----
+
+    pub(super) async fn person(&self, id: PersonId) -> Result<PersonRecord, ServiceError> {
+        self.services
+            .users
+            .person(id)
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or(ServiceError::InvalidCredentials)
+    }
+
+    /// The second factors the person has: the app and recovery codes (while any remain), and SMS
+    /// for a verified phone when SMS is configured.
+    pub(super) async fn own_factors(
+        &self,
+        person: &PersonRecord,
+    ) -> Result<SecondFactors, ServiceError> {
+        let mfa = self
+            .services
+            .secrets
+            .mfa(person.id)
+            .await
+            .map_err(ServiceError::storage)?;
+        let mut factors = mfa.map_or(SecondFactors::EMPTY, |m| m.value.factors());
+        if factors.contains(SecondFactor::RecoveryCode) {
+            let set = self
+                .services
+                .secrets
+                .recovery_codes(person.id, crate::RecoverySlot::Active)
+                .await
+                .map_err(ServiceError::storage)?;
+            if set.is_none_or(|s| s.remaining() == 0) {
+                factors = factors.without(SecondFactor::RecoveryCode);
+            }
+        }
+        if person.phone.is_some() && self.config.oob.is_some() {
+            factors = factors.with(SecondFactor::Sms);
+        }
+        Ok(factors)
+    }
+
+    async fn decision(
+        &self,
+        progress: &LoginProgress,
+        now: u64,
+    ) -> Result<LoginDecision, ServiceError> {
+        let person = self.person(progress.person()).await?;
+        let org = self
+            .services
+            .users
+            .organisation(progress.org())
+            .await
+            .map_err(ServiceError::storage)?;
+        let Some(org) = org else {
+            return Ok(LoginDecision::Denied(DenyReason::NotAMember));
+        };
+        let password_state = self
+            .services
+            .users
+            .throttle(person.id, ThrottledFactor::Password)
+            .await
+            .map_err(ServiceError::storage)?;
+        let locked = !self
+            .config
+            .throttle
+            .decide(&password_state, now)
+            .is_allowed()
+            && password_state.is_locked();
+        let account = crate::Account::new(person.id)
+            .deactivated(person.deactivated)
+            .locked(locked)
+            .password(person.password_state)
+            .factors(self.own_factors(&person).await?);
+        let member = org.value.member(person.id);
+        Ok(login_decision(
+            &account,
+            member,
+            org.value.policy(),
+            progress,
+            now,
+        ))
+    }
+
+    /// Asks the login decision what comes next, audits it, and issues the ticket for it.
+    async fn decide(&self, progress: LoginProgress, now: u64) -> Result<LoginStep, ServiceError> {
+        let decision = self.decision(&progress, now).await?;
+        self.record(&[decision.audit_event(&progress, now)]).await?;
+        match decision {
+            LoginDecision::Allowed(grant) => Ok(LoginStep::Granted(grant)),
+            LoginDecision::ChangePassword(_) => Ok(LoginStep::ChangePassword {
+                ticket: self
+                    .issue_ticket(PendingStep::ChangePassword, progress, now)
+                    .await?,
+            }),
+            LoginDecision::EnrolMfa { demand, factors } => Ok(LoginStep::EnrolMfa {
+                ticket: self
+                    .issue_ticket(PendingStep::EnrolMfa, progress, now)
+                    .await?,
+                demand,
+                factors,
+            }),
+            LoginDecision::Challenge(factors) => Ok(LoginStep::SecondFactor {
+                ticket: self
+                    .issue_ticket(PendingStep::SecondFactor, progress, now)
+                    .await?,
+                factors,
+            }),
+            LoginDecision::Denied(DenyReason::Locked) => Err(ServiceError::Locked),
+            LoginDecision::Denied(DenyReason::Deactivated) => Err(ServiceError::Deactivated),
+            LoginDecision::Denied(_) => Err(ServiceError::InvalidCredentials),
+        }
+    }
+
+    /// Spends a second-factor ticket and checks that `factor` is one the login may present now
+    /// (the person has it and the organisation counts it). A factor that is not is
+    /// [`ServiceError::FactorUnavailable`], and the ticket is put back.
+    async fn second_factor_ticket(
+        &self,
+        ticket: &BearerToken,
+        org: OrgId,
+        factor: SecondFactor,
+        now: u64,
+    ) -> Result<TicketRecord, ServiceError> {
+        let record = self
+            .take_ticket(ticket, PendingStep::SecondFactor, org, now)
+            .await?;
+        let allowed = match self.decision(&record.progress, now).await? {
+            LoginDecision::Challenge(factors) => factors.contains(factor),
+            _ => false,
+        };
+        if !allowed {
+            self.restore_ticket(&record).await?;
+            return Err(ServiceError::FactorUnavailable);
+        }
+        let throttled = Factor::from(factor);
+        if let Err(e) = self
+            .check_throttle(record.progress.person(), super::throttled(throttled), now)
+            .await
+        {
+            self.restore_ticket(&record).await?;
+            return Err(e);
+        }
+        Ok(record)
+    }
+
+    /// Verifies a TOTP code against the person's authenticators and spends its step with the
+    /// atomic watermark. Counts and audits failures.
+    pub(super) async fn check_totp(
+        &self,
+        person: PersonId,
+        org: Option<OrgId>,
+        code: &str,
+        now: u64,
+    ) -> Result<crate::AuthenticatorId, ServiceError> {
+        let mfa = self
+            .services
+            .secrets
+            .mfa(person)
+            .await
+            .map_err(ServiceError::storage)?;
+        let accepted = mfa.as_ref().map(|m| {
+            m.value
+                .verify_login_code(code, now, self.config.enrollment.window())
+        });
+        let (Some(mfa), Some(Ok(accepted))) = (mfa, accepted) else {
+            self.count_failure(person, org, Factor::Totp, false, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        let won = self
+            .services
+            .secrets
+            .advance_watermark(person, accepted.authenticator(), accepted.step().step())
+            .await
+            .map_err(ServiceError::storage)?;
+        if !won {
+            self.count_failure(person, org, Factor::Totp, true, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        }
+        self.count_success(person, Factor::Totp, now).await?;
+        let recorded = mfa.value.record_login_code(accepted, now)?;
+        let mut events = recorded.events;
+        for event in &mut events {
+            event.organisation = org;
+        }
+        self.record(&events).await?;
+        Ok(accepted.authenticator())
+    }
+
+    async fn spend_recovery_code(
+        &self,
+        person: PersonId,
+        org: OrgId,
+        code: &str,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let set = self
+            .services
+            .secrets
+            .recovery_codes(person, crate::RecoverySlot::Active)
+            .await
+            .map_err(ServiceError::storage)?;
+        let redeemed = set.as_ref().map(|s| (s.set_id(), s.redeem(code)));
+        let Some((set_id, Ok(slot))) = redeemed else {
+            self.count_failure(person, Some(org), Factor::RecoveryCode, false, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        let spent = self
+            .services
+            .secrets
+            .spend_recovery_code(person, set_id, slot.index())
+            .await
+            .map_err(ServiceError::storage)?;
+        if !spent {
+            self.count_failure(person, Some(org), Factor::RecoveryCode, true, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        }
+        self.count_success(person, Factor::RecoveryCode, now)
+            .await?;
+        self.record_one(
+            now,
+            Actor::Person(person),
+            Some(person),
+            Some(org),
+            AuditKind::RecoveryCodeUsed {
+                remaining: slot.remaining_after(),
+            },
+        )
+        .await?;
+        self.notice(person, SecurityNotice::RecoveryCodeUsed)
+            .await?;
+        if slot.is_low_after() {
+            self.notice(person, SecurityNotice::RecoveryCodesLow)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn send_sms(&self, person: PersonId, org: OrgId, now: u64) -> Result<(), ServiceError> {
+        let (config, key) = self
+            .config
+            .oob
+            .as_ref()
+            .ok_or(ServiceError::FactorUnavailable)?;
+        let record = self.person(person).await?;
+        let phone = record
+            .phone
+            .as_ref()
+            .ok_or(ServiceError::FactorUnavailable)?;
+        let current = self
+            .services
+            .secrets
+            .oob_challenge(person)
+            .await
+            .map_err(ServiceError::storage)?;
+        // The stored challenge is the last send: it enforces the resend cooldown.
+        let log = match &current {
+            Some(c) => OobSendLog::from_sends(&[c.issued_at()])?,
+            None => OobSendLog::new(),
+        };
+        match config.issue_with_os_rng(key, &log, now)? {
+            crate::OobIssue::Refused { retry_at, .. } => Err(ServiceError::Throttled { retry_at }),
+            crate::OobIssue::Send {
+                code, challenge, ..
+            } => {
+                let swapped = self
+                    .services
+                    .secrets
+                    .replace_oob_challenge(person, current.as_ref(), Some(&challenge))
+                    .await
+                    .map_err(ServiceError::storage)?;
+                if !swapped {
+                    // Another request sent a code at the same moment: that one stands.
+                    return Err(ServiceError::Throttled {
+                        retry_at: now.saturating_add(u64::from(config.resend_cooldown())),
+                    });
+                }
+                self.notify(Notification::OobCode {
+                    person,
+                    to: phone,
+                    code: &code,
+                })
+                .await?;
+                self.record_one(
+                    now,
+                    Actor::System,
+                    Some(person),
+                    Some(org),
+                    AuditKind::OutOfBandCodeSent,
+                )
+                .await
+            }
+        }
+    }
+
+    async fn check_sms(
+        &self,
+        person: PersonId,
+        org: OrgId,
+        code: &str,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let (_, key) = self
+            .config
+            .oob
+            .as_ref()
+            .ok_or(ServiceError::FactorUnavailable)?;
+        for _ in 0..CAS_ATTEMPTS {
+            let current = self
+                .services
+                .secrets
+                .oob_challenge(person)
+                .await
+                .map_err(ServiceError::storage)?;
+            let Some(current) = current else {
+                self.count_failure(person, Some(org), Factor::Sms, false, now)
+                    .await?;
+                return Err(ServiceError::InvalidCredentials);
+            };
+            let verification = current.verify(key, code, now);
+            if verification.must_persist() {
+                let swapped = self
+                    .services
+                    .secrets
+                    .replace_oob_challenge(person, Some(&current), Some(verification.challenge()))
+                    .await
+                    .map_err(ServiceError::storage)?;
+                if !swapped {
+                    continue;
+                }
+            }
+            if verification.result().is_ok() {
+                self.count_success(person, Factor::Sms, now).await?;
+                return Ok(());
+            }
+            let replayed = verification.outcome() == OobOutcome::AlreadySpent;
+            self.count_failure(person, Some(org), Factor::Sms, replayed, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// Checks and stores a new password for `person`: the policy, then that it differs from the
+    /// stored one; audits and notifies.
+    pub(super) async fn replace_password(
+        &self,
+        person: &PersonRecord,
+        new_password: Password,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let context = PasswordContext::new()
+            .service_name(&self.config.issuer)
+            .email(person.login.as_str());
+        self.config
+            .password_policy
+            .check(&new_password, &context)
+            .map_err(ServiceError::PasswordPolicy)?;
+        let temporary = person.password_state == PasswordState::Temporary;
+        let same = self
+            .services
+            .hasher
+            .run(HashJob::verify(
+                Password::from(new_password.expose_secret()),
+                person.password_hash.clone(),
+                temporary,
+            ))
+            .await
+            .into_verified()?;
+        if same.is_ok() {
+            return Err(ServiceError::PasswordPolicy(
+                PolicyViolation::SameAsTemporary,
+            ));
+        }
+        let hash = self
+            .services
+            .hasher
+            .run(HashJob::hash(new_password, false))
+            .await
+            .into_hash()?;
+        let _ = self
+            .services
+            .users
+            .set_password(person.id, hash.as_str(), PasswordState::Current, None)
+            .await
+            .map_err(ServiceError::storage)?;
+        self.record_one(
+            now,
+            Actor::Person(person.id),
+            Some(person.id),
+            None,
+            AuditKind::PasswordChanged,
+        )
+        .await?;
+        self.notice(person.id, SecurityNotice::PasswordChanged)
+            .await
+    }
+
+    /// Reads the person's MFA state, applies `change`, and writes it back with a
+    /// compare-and-swap, recomputing from a fresh read when another writer won. Records the
+    /// transition's events.
+    pub(super) async fn update_mfa<O, F>(
+        &self,
+        person: PersonId,
+        mut change: F,
+    ) -> Result<(Mfa, O), ServiceError>
+    where
+        F: FnMut(&Mfa) -> Result<crate::Transition<Mfa, O>, ServiceError> + Send,
+        O: Send,
+    {
+        for _ in 0..CAS_ATTEMPTS {
+            let loaded = self
+                .services
+                .secrets
+                .mfa(person)
+                .await
+                .map_err(ServiceError::storage)?;
+            let (mfa, version) = match loaded {
+                Some(v) => (v.value, Some(v.version)),
+                None => (Mfa::new(person), None),
+            };
+            let transition = change(&mfa)?;
+            let written = self
+                .services
+                .secrets
+                .replace_mfa(person, &transition.state, version)
+                .await
+                .map_err(ServiceError::storage)?;
+            if written {
+                self.record(&transition.events).await?;
+                return Ok((transition.state, transition.outcome));
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// Enrollment step 1 for `person`.
+    pub(super) async fn enrol_start(
+        &self,
+        person: &PersonRecord,
+        purpose: EnrollmentPurpose,
+        reauth: Option<&Grant>,
+        now: u64,
+    ) -> Result<EnrollmentSetup, ServiceError> {
+        let config = &self.config.enrollment;
+        let (mfa, ()) = self
+            .update_mfa(person.id, |mfa| {
+                Ok(mfa.start_enrollment_with_os_rng(purpose.clone(), reauth, config, now)?)
+            })
+            .await?;
+        let enrollment = mfa
+            .enrollment()
+            .ok_or(ServiceError::Policy(PolicyError::NoEnrollment))?;
+        let secret =
+            crate::SecretKey::from_bytes_allow_short(enrollment.expose_secret().expose_bytes())?;
+        let uri = OtpAuthUri::totp(
+            Some(&self.config.issuer),
+            person.login.as_str(),
+            secret,
+            &enrollment.params(),
+        )?;
+        Ok(EnrollmentSetup { uri })
+    }
+
+    /// Enrollment step 2 for `person`: the confirming code, then new recovery codes stored in
+    /// the pending slot.
+    pub(super) async fn enrol_confirm(
+        &self,
+        person: PersonId,
+        org: Option<OrgId>,
+        code: &str,
+        now: u64,
+    ) -> Result<RecoveryCodes, ServiceError> {
+        self.check_throttle(person, ThrottledFactor::Totp, now)
+            .await?;
+        let config = &self.config.enrollment;
+        let (_, outcome) = self
+            .update_mfa(person, |mfa| Ok(mfa.confirm_enrollment(code, config, now)?))
+            .await?;
+        match outcome {
+            crate::ConfirmOutcome::Confirmed => {}
+            crate::ConfirmOutcome::CodeRejected => {
+                self.count_failure(person, org, Factor::Totp, false, now)
+                    .await?;
+                return Err(ServiceError::InvalidCredentials);
+            }
+            _ => return Err(ServiceError::Policy(PolicyError::NoEnrollment)),
+        }
+        self.count_success(person, Factor::Totp, now).await?;
+        let new = crate::RecoveryCodeSet::generate(&self.config.recovery)?;
+        self.services
+            .secrets
+            .replace_recovery_codes(person, crate::RecoverySlot::Pending, Some(&new.set))
+            .await
+            .map_err(ServiceError::storage)?;
+        let (_, issued) = self
+            .update_mfa(person, |mfa| Ok(mfa.recovery_codes_issued(config, now)?))
+            .await?;
+        if issued != crate::IssueOutcome::Recorded {
+            return Err(ServiceError::Policy(PolicyError::NoEnrollment));
+        }
+        Ok(new.codes)
+    }
+
+    /// Enrollment step 3 for `person`: activates the authenticator and the pending recovery
+    /// codes, and tells the person a new authenticator was added.
+    pub(super) async fn enrol_acknowledge(
+        &self,
+        person: PersonId,
+        now: u64,
+    ) -> Result<crate::AuthenticatorId, ServiceError> {
+        let config = &self.config.enrollment;
+        let (_, outcome) = self
+            .update_mfa(person, |mfa| {
+                Ok(mfa.acknowledge_recovery_codes(config, now)?)
+            })
+            .await?;
+        let crate::AcknowledgeOutcome::Activated { authenticator, .. } = outcome else {
+            return Err(ServiceError::Policy(PolicyError::NoEnrollment));
+        };
+        let _ = self
+            .services
+            .secrets
+            .activate_pending_recovery_codes(person)
+            .await
+            .map_err(ServiceError::storage)?;
+        self.notice(person, SecurityNotice::AuthenticatorAdded)
+            .await?;
+        Ok(authenticator)
+    }
+}

@@ -1,0 +1,343 @@
+//! Organisations and their members: sign-up, adding a member with a temporary password and a
+//! setup link, roles, delegation, deactivation and the organisation's MFA policy.
+
+use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, ServiceError, random_id};
+use crate::{
+    Actor, AuditEvent, AuditKind, AuditSink, BearerToken, Clock, CreateOutcome, Grant, Login,
+    MfaSettings, Notification, Notifier, OrgId, Organisation, OrganisationWrite, Password,
+    PasswordContext, PasswordState, PersonId, PersonRecord, PolicyError, Role, SecretStore,
+    SetupTokenRecord, TemporaryPassword, Transition, UserStore,
+};
+
+/// A new person and the organisation they founded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignedUp {
+    /// The person, the organisation's first Owner.
+    pub person: PersonId,
+    /// The organisation.
+    pub org: OrgId,
+}
+
+/// A member an administrator added: the temporary password to hand over once. The setup link
+/// went out through the [`Notifier`].
+#[derive(Debug)]
+pub struct NewMember {
+    /// The new person.
+    pub person: PersonId,
+    /// Their temporary password (show once; it must be changed at first sign-in).
+    pub temporary_password: TemporaryPassword,
+}
+
+impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
+where
+    U: UserStore,
+    S: SecretStore,
+    C: Clock,
+    A: AuditSink,
+    N: Notifier,
+    H: PasswordHashing,
+{
+    /// Signs up a person who founds an organisation (its first Owner). The password must meet
+    /// the policy.
+    pub async fn sign_up(&self, login: &str, password: Password) -> Result<SignedUp, ServiceError> {
+        let now = self.now();
+        let login = Login::new(login).ok_or(ServiceError::InvalidLogin)?;
+        let context = PasswordContext::new()
+            .service_name(&self.config.issuer)
+            .email(login.as_str());
+        self.config
+            .password_policy
+            .check(&password, &context)
+            .map_err(ServiceError::PasswordPolicy)?;
+        let hash = self
+            .services
+            .hasher
+            .run(HashJob::hash(password, false))
+            .await
+            .into_hash()?;
+        let person = PersonId::new(random_id()?);
+        let org = OrgId::new(random_id()?);
+        let record = PersonRecord {
+            id: person,
+            login,
+            password_hash: hash.into_string(),
+            password_state: PasswordState::Current,
+            password_expires_at: None,
+            deactivated: false,
+            phone: None,
+            created_at: now,
+        };
+        let founded = Organisation::found(org, person, now);
+        let outcome = self
+            .services
+            .users
+            .create_person(&record, OrganisationWrite::Insert(&founded.state))
+            .await
+            .map_err(ServiceError::storage)?;
+        match outcome {
+            CreateOutcome::Created => {
+                self.record(&founded.events).await?;
+                Ok(SignedUp { person, org })
+            }
+            CreateOutcome::LoginTaken => Err(ServiceError::LoginTaken),
+            CreateOutcome::OrganisationConflict => Err(ServiceError::Conflict),
+        }
+    }
+
+    /// Adds a person to the grant holder's organisation with `role` (Admins and Owners only; at
+    /// most the actor's own role, never Owner). The person gets a temporary password, returned
+    /// here to hand over once, and a single-use setup link (expiring, stored hashed) delivered
+    /// through the [`Notifier`]. At first sign-in they must choose their own password.
+    pub async fn add_member(
+        &self,
+        grant: &Grant,
+        login: &str,
+        role: Role,
+    ) -> Result<NewMember, ServiceError> {
+        let now = self.now();
+        let login = Login::new(login).ok_or(ServiceError::InvalidLogin)?;
+        let person = PersonId::new(random_id()?);
+        let org_id = grant.org();
+        // Checked once before the argon2 work, and again against each fresh read below.
+        let loaded = self.load_org(org_id).await?;
+        let _ = loaded.value.add_member(grant, person, role, now)?;
+        let context = PasswordContext::new()
+            .service_name(&self.config.issuer)
+            .email(login.as_str());
+        let temporary = TemporaryPassword::generate_with_rng(
+            &mut getrandom::SysRng,
+            &self.config.password_policy,
+            &context,
+            now,
+            self.config.temporary_ttl,
+        )?;
+        let hash = self
+            .services
+            .hasher
+            .run(HashJob::hash(
+                Password::from(temporary.expose_secret()),
+                true,
+            ))
+            .await
+            .into_hash()?;
+        let record = PersonRecord {
+            id: person,
+            login,
+            password_hash: hash.into_string(),
+            password_state: PasswordState::Temporary,
+            password_expires_at: Some(temporary.expires_at()),
+            deactivated: false,
+            phone: None,
+            created_at: now,
+        };
+        let mut created = None;
+        for _ in 0..CAS_ATTEMPTS {
+            let loaded = self.load_org(org_id).await?;
+            let added = loaded.value.add_member(grant, person, role, now)?;
+            let outcome = self
+                .services
+                .users
+                .create_person(
+                    &record,
+                    OrganisationWrite::Replace {
+                        organisation: &added.state,
+                        expected_version: loaded.version,
+                    },
+                )
+                .await
+                .map_err(ServiceError::storage)?;
+            match outcome {
+                CreateOutcome::Created => {
+                    created = Some(added.events);
+                    break;
+                }
+                CreateOutcome::LoginTaken => return Err(ServiceError::LoginTaken),
+                CreateOutcome::OrganisationConflict => {}
+            }
+        }
+        let mut events = created.ok_or(ServiceError::Conflict)?;
+        events.push(AuditEvent::new(
+            now,
+            Actor::Person(grant.person()),
+            Some(person),
+            Some(org_id),
+            AuditKind::TemporaryPasswordIssued {
+                expires_at: temporary.expires_at(),
+            },
+        ));
+        self.record(&events).await?;
+        let token = BearerToken::generate()?;
+        self.services
+            .secrets
+            .insert_setup_token(&SetupTokenRecord {
+                digest: token.digest(),
+                person,
+                org: org_id,
+                expires_at: now.saturating_add(self.config.setup_ttl),
+            })
+            .await
+            .map_err(ServiceError::storage)?;
+        self.notify(Notification::SetupLink {
+            person,
+            org: org_id,
+            token: &token,
+        })
+        .await?;
+        Ok(NewMember {
+            person,
+            temporary_password: temporary,
+        })
+    }
+
+    /// Follows a setup link: the person chooses their own password (policy-checked, not the
+    /// temporary one). The token is spent whatever happens next; an unknown, expired or spent
+    /// token is [`ServiceError::InvalidCredentials`].
+    pub async fn complete_setup(
+        &self,
+        token: &BearerToken,
+        new_password: Password,
+    ) -> Result<PersonId, ServiceError> {
+        let now = self.now();
+        let taken = self
+            .services
+            .secrets
+            .take_setup_token(&token.digest(), now)
+            .await
+            .map_err(ServiceError::storage)?;
+        let Some(setup) = taken else {
+            self.record_one(now, Actor::System, None, None, AuditKind::TicketRejected)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        let person = self.person(setup.person).await?;
+        if person.password_state != PasswordState::Temporary {
+            self.record_one(
+                now,
+                Actor::System,
+                Some(person.id),
+                Some(setup.org),
+                AuditKind::TicketRejected,
+            )
+            .await?;
+            return Err(ServiceError::InvalidCredentials);
+        }
+        self.replace_password(&person, new_password, now).await?;
+        Ok(person.id)
+    }
+
+    /// The organisation as stored now.
+    pub async fn organisation(&self, org: OrgId) -> Result<Organisation, ServiceError> {
+        Ok(self.load_org(org).await?.value)
+    }
+
+    /// Turns on or changes the organisation's MFA policy (for example "force every user to use
+    /// MFA"). The actor must be an Owner with their own MFA active and a fresh AAL2 grant.
+    pub async fn set_mfa_policy(
+        &self,
+        grant: &Grant,
+        settings: MfaSettings,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        let person = self.person(grant.person()).await?;
+        let factors = self.own_factors(&person).await?;
+        self.update_org(grant.org(), |org| {
+            org.set_mfa_policy(grant, factors, settings, now)
+        })
+        .await
+    }
+
+    /// Turns the organisation's MFA policy off (same authority as [`Self::set_mfa_policy`]).
+    pub async fn turn_off_mfa_policy(&self, grant: &Grant) -> Result<(), ServiceError> {
+        let now = self.now();
+        self.update_org(grant.org(), |org| org.turn_off_mfa_policy(grant, now))
+            .await
+    }
+
+    /// Changes a member's role (never one's own, never above the actor's, never to Owner).
+    pub async fn change_role(
+        &self,
+        grant: &Grant,
+        target: PersonId,
+        role: Role,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        self.update_org(grant.org(), |org| org.change_role(grant, target, role, now))
+            .await
+    }
+
+    /// Delegates a higher role to a member until `until` (cover for an absence).
+    pub async fn delegate(
+        &self,
+        grant: &Grant,
+        to: PersonId,
+        role: Role,
+        until: u64,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        self.update_org(grant.org(), |org| org.delegate(grant, to, role, until, now))
+            .await
+    }
+
+    /// Ends a member's delegation early.
+    pub async fn revoke_delegation(&self, grant: &Grant, to: PersonId) -> Result<(), ServiceError> {
+        let now = self.now();
+        self.update_org(grant.org(), |org| org.revoke_delegation(grant, to, now))
+            .await
+    }
+
+    /// Deactivates a member: their next sign-in and authorisation check are refused.
+    pub async fn deactivate_member(
+        &self,
+        grant: &Grant,
+        target: PersonId,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        self.update_org(grant.org(), |org| org.deactivate_member(grant, target, now))
+            .await
+    }
+
+    /// Reactivates a deactivated member.
+    pub async fn reactivate_member(
+        &self,
+        grant: &Grant,
+        target: PersonId,
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        self.update_org(grant.org(), |org| org.reactivate_member(grant, target, now))
+            .await
+    }
+
+    async fn load_org(&self, org: OrgId) -> Result<crate::Versioned<Organisation>, ServiceError> {
+        self.services
+            .users
+            .organisation(org)
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or(ServiceError::Policy(PolicyError::NotAMember))
+    }
+
+    /// Reads the organisation, applies `change`, and writes it back with a compare-and-swap,
+    /// recomputing from a fresh read when another writer won. Records the events.
+    async fn update_org<F>(&self, org: OrgId, mut change: F) -> Result<(), ServiceError>
+    where
+        F: FnMut(&Organisation) -> Result<Transition<Organisation>, PolicyError> + Send,
+    {
+        for _ in 0..CAS_ATTEMPTS {
+            let loaded = self.load_org(org).await?;
+            let transition = change(&loaded.value)?;
+            if transition.events.is_empty() {
+                return Ok(());
+            }
+            let written = self
+                .services
+                .users
+                .replace_organisation(&transition.state, loaded.version)
+                .await
+                .map_err(ServiceError::storage)?;
+            if written {
+                return self.record(&transition.events).await;
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+}

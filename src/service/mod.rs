@@ -1,0 +1,331 @@
+//! The [`Authenticator`] service: a thin async layer that loads what it needs through the host's
+//! [`UserStore`] and [`SecretStore`], asks the pure core to decide, persists the outcome with the
+//! stores' atomic verbs, records [`AuditEvent`]s through the [`AuditSink`] and delivers codes,
+//! setup links and security notices through the [`Notifier`].
+//!
+//! | module | idea |
+//! |---|---|
+//! | `error` | [`ServiceError`]: one uniform failure for credentials, precise developer errors |
+//! | `hashing` | [`PasswordHashing`]: where argon2 runs (inline, or a blocking pool) |
+//! | `config` | [`ServiceConfig`]: issuer, lifetimes, throttle, recovery and SMS settings |
+//! | `login` | the password step, pending-login tickets, second factors, enrolment at login |
+//! | `account` | a signed-in person's MFA, recovery codes and password |
+//! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
+//!
+//! The service is runtime-agnostic: it spawns nothing and needs no particular executor.
+
+use alloc::vec::Vec;
+
+use crate::{
+    Actor, AuditEvent, AuditKind, AuditSink, BearerToken, Clock, Factor, LoginProgress,
+    Notification, Notifier, OrgId, PendingStep, PersonId, SecretStore, SecurityNotice,
+    ThrottleDecision, ThrottleEvent, ThrottleOp, ThrottledFactor, TicketRecord, UserStore,
+};
+
+mod account;
+mod config;
+mod error;
+mod hashing;
+mod login;
+mod members;
+
+pub use config::{ServiceConfig, ServiceConfigBuilder};
+pub use error::ServiceError;
+pub use hashing::{HashJob, HashOutput, PasswordHashing};
+pub use login::{EnrollmentSetup, LoginStep};
+pub use members::{NewMember, SignedUp};
+
+/// How many times a compare-and-swap update is recomputed from a fresh read before giving up
+/// with [`ServiceError::Conflict`].
+const CAS_ATTEMPTS: usize = 8;
+
+/// The capabilities an [`Authenticator`] drives: the host's stores, clock, audit sink, notifier
+/// and password hasher.
+#[derive(Debug)]
+pub struct Services<U, S, C, A, N, H> {
+    /// People, organisations, memberships and throttle counters.
+    pub users: U,
+    /// Authenticator secrets, recovery codes, out-of-band codes, setup tokens and tickets.
+    pub secrets: S,
+    /// The time.
+    pub clock: C,
+    /// The audit trail.
+    pub audit: A,
+    /// Delivers codes, setup links and security notices.
+    pub notifier: N,
+    /// Runs password hashing ([`crate::PasswordHasher`] inline, or a blocking-pool wrapper).
+    pub hasher: H,
+}
+
+/// The authentication service a host application calls.
+///
+/// Every operation reads the current time from the clock once, loads what it needs, asks the
+/// pure core to decide, writes through the stores' atomic verbs (recomputing from a fresh read
+/// when a compare-and-swap loses), and records audit events. Share it between tasks with an
+/// `Arc`: it holds no per-request state.
+///
+/// Failures a person can cause by guessing are the single [`ServiceError::InvalidCredentials`];
+/// the audit trail says what actually happened.
+#[derive(Debug)]
+pub struct Authenticator<U, S, C, A, N, H> {
+    services: Services<U, S, C, A, N, H>,
+    config: ServiceConfig,
+}
+
+impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
+where
+    U: UserStore,
+    S: SecretStore,
+    C: Clock,
+    A: AuditSink,
+    N: Notifier,
+    H: PasswordHashing,
+{
+    /// Builds the service over the host's capabilities.
+    pub fn new(services: Services<U, S, C, A, N, H>, config: ServiceConfig) -> Self {
+        Self { services, config }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// The capabilities (for example to read a test store back).
+    pub fn services(&self) -> &Services<U, S, C, A, N, H> {
+        &self.services
+    }
+
+    fn now(&self) -> u64 {
+        self.services.clock.now()
+    }
+
+    async fn record(&self, events: &[AuditEvent]) -> Result<(), ServiceError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.services
+            .audit
+            .record(events)
+            .await
+            .map_err(ServiceError::storage)
+    }
+
+    async fn record_one(
+        &self,
+        now: u64,
+        actor: Actor,
+        subject: Option<PersonId>,
+        org: Option<OrgId>,
+        what: AuditKind,
+    ) -> Result<(), ServiceError> {
+        self.record(&[AuditEvent::new(now, actor, subject, org, what)])
+            .await
+    }
+
+    async fn notify(&self, message: Notification<'_>) -> Result<(), ServiceError> {
+        self.services
+            .notifier
+            .deliver(message)
+            .await
+            .map_err(ServiceError::storage)
+    }
+
+    async fn notice(&self, person: PersonId, notice: SecurityNotice) -> Result<(), ServiceError> {
+        self.notify(Notification::Security { person, notice }).await
+    }
+
+    /// Stores a new ticket for `step` and returns it. It expires after the configured ticket
+    /// lifetime, and never after the login itself may stay pending.
+    async fn issue_ticket(
+        &self,
+        step: PendingStep,
+        progress: LoginProgress,
+        now: u64,
+    ) -> Result<BearerToken, ServiceError> {
+        let token = BearerToken::generate()?;
+        let latest = progress.started_at().saturating_add(LoginProgress::MAX_AGE);
+        let record = TicketRecord {
+            digest: token.digest(),
+            step,
+            progress,
+            expires_at: now.saturating_add(self.config.ticket_ttl).min(latest),
+        };
+        self.services
+            .secrets
+            .insert_ticket(&record)
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(token)
+    }
+
+    /// Spends a ticket presented for `step` in `org`. Anything else — unknown, expired, already
+    /// spent, another step, another organisation — is audited and is
+    /// [`ServiceError::InvalidCredentials`].
+    async fn take_ticket(
+        &self,
+        ticket: &BearerToken,
+        step: PendingStep,
+        org: OrgId,
+        now: u64,
+    ) -> Result<TicketRecord, ServiceError> {
+        let taken = self
+            .services
+            .secrets
+            .take_ticket(&ticket.digest(), now)
+            .await
+            .map_err(ServiceError::storage)?;
+        match taken {
+            Some(record) if record.step == step && record.progress.org() == org => Ok(record),
+            other => {
+                let subject = other.map(|r| r.progress.person());
+                self.record_one(
+                    now,
+                    Actor::System,
+                    subject,
+                    Some(org),
+                    AuditKind::TicketRejected,
+                )
+                .await?;
+                Err(ServiceError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Puts a ticket back after a recoverable failure (a wrong code, a refused new password), so
+    /// the person can try again until it expires. A success never does.
+    async fn restore_ticket(&self, record: &TicketRecord) -> Result<(), ServiceError> {
+        self.services
+            .secrets
+            .insert_ticket(record)
+            .await
+            .map_err(ServiceError::storage)
+    }
+
+    /// Refuses an attempt at `factor` while it is throttled or locked (without verifying it).
+    async fn check_throttle(
+        &self,
+        person: PersonId,
+        factor: ThrottledFactor,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let state = self
+            .services
+            .users
+            .throttle(person, factor)
+            .await
+            .map_err(ServiceError::storage)?;
+        match self.config.throttle.decide(&state, now) {
+            ThrottleDecision::Allowed => Ok(()),
+            ThrottleDecision::RetryAfter { at, .. } => {
+                Err(ServiceError::Throttled { retry_at: at })
+            }
+            ThrottleDecision::Locked => Err(ServiceError::Locked),
+        }
+    }
+
+    /// Counts a failure (atomically), audits the rejection and any throttle change, and notifies
+    /// the person when the factor locks.
+    async fn count_failure(
+        &self,
+        person: PersonId,
+        org: Option<OrgId>,
+        factor: Factor,
+        replayed: bool,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let update = self
+            .services
+            .users
+            .apply_throttle(
+                person,
+                throttled(factor),
+                ThrottleOp::Failure,
+                &self.config.throttle,
+                now,
+            )
+            .await
+            .map_err(ServiceError::storage)?;
+        let actor = Actor::Person(person);
+        let mut events = Vec::with_capacity(2);
+        events.push(AuditEvent::new(
+            now,
+            actor,
+            Some(person),
+            org,
+            AuditKind::CredentialRejected { factor, replayed },
+        ));
+        let mut locked = false;
+        match update.event() {
+            Some(
+                ThrottleEvent::BackoffStarted { failures, retry_at }
+                | ThrottleEvent::BackoffExtended { failures, retry_at },
+            ) => events.push(AuditEvent::new(
+                now,
+                Actor::System,
+                Some(person),
+                org,
+                AuditKind::Throttled {
+                    factor,
+                    failures,
+                    retry_at,
+                },
+            )),
+            Some(ThrottleEvent::Locked { .. }) => {
+                locked = true;
+                events.push(AuditEvent::new(
+                    now,
+                    Actor::System,
+                    Some(person),
+                    org,
+                    AuditKind::FactorLocked { factor },
+                ));
+            }
+            _ => {}
+        }
+        self.record(&events).await?;
+        if locked {
+            self.notice(person, SecurityNotice::Locked).await?;
+        }
+        Ok(())
+    }
+
+    /// Clears the failures of a factor after a success.
+    async fn count_success(
+        &self,
+        person: PersonId,
+        factor: Factor,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let _ = self
+            .services
+            .users
+            .apply_throttle(
+                person,
+                throttled(factor),
+                ThrottleOp::Success,
+                &self.config.throttle,
+                now,
+            )
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(())
+    }
+}
+
+/// The throttle counter of a factor.
+const fn throttled(factor: Factor) -> ThrottledFactor {
+    match factor {
+        Factor::Password => ThrottledFactor::Password,
+        Factor::Totp => ThrottledFactor::Totp,
+        Factor::RecoveryCode => ThrottledFactor::RecoveryCode,
+        Factor::Sms => ThrottledFactor::OutOfBand,
+    }
+}
+
+/// A fresh random identifier for a new person or organisation.
+fn random_id() -> Result<u128, ServiceError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|_| crate::Error::Random)?;
+    Ok(u128::from_le_bytes(bytes))
+}
