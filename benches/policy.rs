@@ -5,8 +5,8 @@
 use std::hint::black_box;
 
 use authcore::{
-    Account, LoginDecision, LoginProgress, MfaSettings, OrgId, Organisation, Permission, PersonId,
-    Resource, Role, SecondFactor, SecondFactors, authorize, login_decision,
+    Account, FactorKind, LoginDecision, LoginProgress, MfaSettings, OrgId, Organisation,
+    Permission, PersonId, Resource, Role, SecondFactors, authorize, login_decision,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -16,12 +16,12 @@ const ADMIN: PersonId = PersonId::new(2);
 const ORG: OrgId = OrgId::new(10);
 
 fn factors() -> SecondFactors {
-    SecondFactors::of(SecondFactor::Totp).with(SecondFactor::RecoveryCode)
+    SecondFactors::of(FactorKind::Totp).with(FactorKind::RecoveryCode)
 }
 
 fn grant_for(org: &Organisation, person: PersonId) -> authcore::Grant {
     let progress =
-        LoginProgress::password_verified(person, ORG, T0).with_second_factor(SecondFactor::Totp);
+        LoginProgress::password_verified(person, ORG, T0).with_second_factor(FactorKind::Totp);
     match login_decision(
         &Account::new(person).factors(factors()),
         org.member(person),
@@ -79,7 +79,7 @@ fn bench_login_decision(c: &mut Criterion) {
     let policy = *org.policy();
     let account = Account::new(ADMIN).factors(factors());
     let progress =
-        LoginProgress::password_verified(ADMIN, ORG, T0).with_second_factor(SecondFactor::Totp);
+        LoginProgress::password_verified(ADMIN, ORG, T0).with_second_factor(FactorKind::Totp);
     // The longest path: every check passes and a grant is built.
     assert!(matches!(
         login_decision(&account, Some(&member), &policy, &progress, T0 + 60),

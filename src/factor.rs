@@ -2,16 +2,20 @@
 
 /// A kind of second factor (an authenticator used in addition to the password).
 ///
-/// Organisation policies use it to say which kinds their members may use; the throttle maps it to
-/// its failure counter with [`FactorKind::throttled`].
+/// The crate's one vocabulary for second factors: a person's factors, the kinds an organisation's
+/// policy counts and the factors a login presented are sets of it
+/// ([`SecondFactors`](crate::SecondFactors), [`FactorSet`](crate::FactorSet)); the throttle maps
+/// it to its failure counter with [`FactorKind::throttled`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum FactorKind {
-    /// An authenticator app producing TOTP codes (NIST SP 800-63B §5.1.4, single-factor OTP
-    /// device).
+    /// An authenticator app producing TOTP codes (RFC 6238; NIST SP 800-63B §5.1.4,
+    /// single-factor OTP device).
     Totp,
-    /// A recovery code from a set shown once at enrolment (NIST SP 800-63B §5.1.2, look-up
-    /// secret).
+    /// A single-use recovery code from a set shown once at enrolment (NIST SP 800-63B §5.1.2,
+    /// look-up secret). Backup only: it proves a second factor at login, but having recovery codes
+    /// alone never counts as having MFA (see [`FactorKind::is_primary`]).
     RecoveryCode,
     /// A one-time code sent by SMS to a registered phone number (NIST SP 800-63B §5.1.3.3, out of
     /// band through the public telephone network: a restricted authenticator).
@@ -30,12 +34,19 @@ impl FactorKind {
         Self::OutOfBandEmail,
     ];
 
+    /// Whether this kind can be a person's MFA on its own: every kind but recovery codes, which
+    /// are a backup beside another kind.
+    pub const fn is_primary(self) -> bool {
+        !matches!(self, Self::RecoveryCode)
+    }
+
     /// Whether NIST SP 800-63B classes this kind as a *restricted* authenticator (§5.2.10): one
     /// with known weaknesses that a verifier may offer only with an alternative, a notice to the
     /// subscriber and a migration plan. SMS through the public telephone network is restricted
     /// (§5.1.3.3): numbers can be ported or redirected and messages intercepted.
     ///
-    /// An organisation policy can refuse every restricted kind by testing this.
+    /// An organisation policy refuses every restricted kind by leaving them out of the kinds it
+    /// counts, for example with [`crate::SecondFactors::without_restricted`].
     pub const fn is_restricted(self) -> bool {
         matches!(self, Self::OutOfBandSms)
     }
@@ -106,6 +117,15 @@ mod tests {
         assert!(!FactorKind::OutOfBandEmail.is_recognised_by_nist());
         assert!(FactorKind::OutOfBandSms.is_recognised_by_nist());
         assert!(FactorKind::Totp.is_recognised_by_nist());
+    }
+
+    #[test]
+    fn only_recovery_codes_are_backup() {
+        let backup: alloc::vec::Vec<_> = FactorKind::ALL
+            .into_iter()
+            .filter(|k| !k.is_primary())
+            .collect();
+        assert_eq!(backup, [FactorKind::RecoveryCode]);
     }
 
     #[test]

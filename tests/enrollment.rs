@@ -13,9 +13,9 @@ use std::convert::Infallible;
 use authcore::{
     Aal, Account, AcknowledgeOutcome, AuditKind, AuthenticatorId, AuthenticatorName,
     ConfirmOutcome, DisableOutcome, EnrollmentConfig, EnrollmentPhase, EnrollmentPurpose, Error,
-    Factor, FactorSet, Grant, IssueOutcome, LoginDecision, LoginProgress, Mfa, MfaSettings, OrgId,
-    Organisation, PersonId, PolicyError, Rejected, Role, SecondFactor, SecondFactors, SecretKey,
-    Totp, Window, login_decision,
+    Factor, FactorKind, FactorSet, Grant, IssueOutcome, LoginDecision, LoginProgress, Mfa,
+    MfaSettings, OrgId, Organisation, PersonId, PolicyError, Rejected, Role, SecondFactors,
+    SecretKey, Totp, Window, login_decision,
 };
 use rand_core::{TryCryptoRng, TryRng};
 
@@ -139,7 +139,7 @@ fn grant_for(person: PersonId, mfa: &Mfa, with_totp: bool, now: u64) -> Grant {
     let account = Account::new(person).factors(mfa.factors());
     let mut progress = LoginProgress::password_verified(person, ORG, now);
     if with_totp {
-        progress = progress.with_second_factor(SecondFactor::Totp);
+        progress = progress.with_second_factor(FactorKind::Totp);
     }
     match login_decision(&account, org.member(person), org.policy(), &progress, now) {
         LoginDecision::Allowed(grant) => grant,
@@ -253,7 +253,7 @@ fn the_full_ceremony() {
     assert_eq!(state.recovery_codes_issued_at(), Some(T0 + 30));
     assert_eq!(
         state.factors(),
-        SecondFactors::of(SecondFactor::Totp).with(SecondFactor::RecoveryCode)
+        SecondFactors::of(FactorKind::Totp).with(FactorKind::RecoveryCode)
     );
     let active = state.authenticator(authenticator).unwrap();
     assert_eq!(active.name().as_str(), "Phone");
@@ -637,7 +637,9 @@ fn turning_mfa_off_needs_fresh_reauthentication_and_no_enforcing_organisation() 
     );
     // A second-factor re-authentication refreshes the grant; a password-only one lowers it.
     let refreshed = fresh.reauthenticated(
-        [Factor::Password, Factor::Totp].into_iter().collect(),
+        [Factor::Password, Factor::Second(FactorKind::Totp)]
+            .into_iter()
+            .collect(),
         stale,
     );
     assert_eq!(refreshed.aal(), Aal::Aal2);
@@ -669,7 +671,7 @@ fn turning_mfa_off_needs_fresh_reauthentication_and_no_enforcing_organisation() 
         .transfer_ownership(
             &fresh,
             BOB,
-            SecondFactors::of(SecondFactor::Totp),
+            SecondFactors::of(FactorKind::Totp),
             Role::Owner,
             now,
         )

@@ -12,9 +12,9 @@ use std::convert::Infallible;
 
 use authcore::{
     Aal, Account, AcknowledgeOutcome, AuditKind, DenyReason, EnrollmentConfig, EnrollmentPurpose,
-    EnrolmentDemand, Factor, FactorSet, Grant, LoginDecision, LoginOutcome, LoginProgress, Mfa,
-    MfaPolicy, MfaSettings, OrgId, Organisation, PasswordState, PersonId, PolicyError, Role,
-    SecondFactor, SecondFactors, Totp, login_decision,
+    EnrolmentDemand, Factor, FactorKind, FactorSet, Grant, LoginDecision, LoginOutcome,
+    LoginProgress, Mfa, MfaPolicy, MfaSettings, OrgId, Organisation, PasswordState, PersonId,
+    PolicyError, Role, SecondFactors, Totp, login_decision,
 };
 use rand_core::{TryCryptoRng, TryRng};
 
@@ -58,7 +58,7 @@ impl CountingRng {
 impl TryCryptoRng for CountingRng {}
 
 fn totp() -> SecondFactors {
-    SecondFactors::of(SecondFactor::Totp).with(SecondFactor::RecoveryCode)
+    SecondFactors::of(FactorKind::Totp).with(FactorKind::RecoveryCode)
 }
 
 fn allowed(decision: LoginDecision) -> Grant {
@@ -72,7 +72,7 @@ fn allowed(decision: LoginDecision) -> Grant {
 fn company(grace: Option<u64>) -> Organisation {
     let org = Organisation::found(ORG, OWNER, T0).state;
     let progress =
-        LoginProgress::password_verified(OWNER, ORG, T0).with_second_factor(SecondFactor::Totp);
+        LoginProgress::password_verified(OWNER, ORG, T0).with_second_factor(FactorKind::Totp);
     let owner = allowed(login_decision(
         &Account::new(OWNER).factors(totp()),
         org.member(OWNER),
@@ -160,7 +160,7 @@ fn the_order_is_fixed() {
     let grant = allowed(decide(
         &org,
         &account,
-        &progress.with_second_factor(SecondFactor::Totp),
+        &progress.with_second_factor(FactorKind::Totp),
         now,
     ));
     assert_eq!(grant.aal(), Aal::Aal2);
@@ -244,12 +244,12 @@ fn without_a_policy_a_persons_own_mfa_applies() {
     let grant = allowed(decide(
         &org,
         &Account::new(MEMBER),
-        &progress.with_second_factor(SecondFactor::Sms),
+        &progress.with_second_factor(FactorKind::OutOfBandSms),
         now,
     ));
     assert_eq!(grant.aal(), Aal::Aal1);
     // Their own MFA is always challenged, with every kind they have.
-    let own = SecondFactors::of(SecondFactor::Sms).with(SecondFactor::RecoveryCode);
+    let own = SecondFactors::of(FactorKind::OutOfBandSms).with(FactorKind::RecoveryCode);
     let account = Account::new(MEMBER).factors(own);
     assert_eq!(
         decide(&org, &account, &progress, now),
@@ -259,11 +259,15 @@ fn without_a_policy_a_persons_own_mfa_applies() {
     let grant = allowed(decide(
         &org,
         &account,
-        &progress.with_second_factor(SecondFactor::RecoveryCode),
+        &progress.with_second_factor(FactorKind::RecoveryCode),
         now,
     ));
     assert_eq!(grant.aal(), Aal::Aal2);
-    assert!(grant.factors().contains(Factor::RecoveryCode));
+    assert!(
+        grant
+            .factors()
+            .contains(Factor::Second(FactorKind::RecoveryCode))
+    );
     assert!(grant.factors().contains(Factor::Password));
 }
 
@@ -273,7 +277,7 @@ fn the_grant() {
     let now = T0 + 100;
     let account = Account::new(MEMBER).factors(totp());
     let progress = LoginProgress::password_verified(MEMBER, ORG, now - 30)
-        .with_second_factor(SecondFactor::Totp);
+        .with_second_factor(FactorKind::Totp);
     let decision = decide(&org, &account, &progress, now);
     let grant = *decision.grant().unwrap();
     assert_eq!(grant.person(), MEMBER);
@@ -281,7 +285,7 @@ fn the_grant() {
     assert_eq!(grant.role(), Role::User);
     assert_eq!(
         grant.factors(),
-        FactorSet::of(Factor::Password).with(Factor::Totp)
+        FactorSet::of(Factor::Password).with(Factor::Second(FactorKind::Totp))
     );
     assert_eq!(grant.aal(), Aal::Aal2);
     assert_eq!(grant.authenticated_at(), now);
@@ -311,7 +315,7 @@ fn the_grant() {
         Err(PolicyError::ReauthenticationRequired)
     );
     let refreshed = grant.reauthenticated(
-        FactorSet::of(Factor::Password).with(Factor::Totp),
+        FactorSet::of(Factor::Password).with(Factor::Second(FactorKind::Totp)),
         now + 400,
     );
     assert_eq!(refreshed.require_fresh(now + 400, 300, Aal::Aal2), Ok(()));
@@ -435,7 +439,7 @@ fn company_account_verification_enrols_during_the_login() {
     let account = Account::new(MEMBER).factors(done.state.factors());
 
     // The confirming code proved the new factor in this login.
-    let progress = progress.with_second_factor(SecondFactor::Totp);
+    let progress = progress.with_second_factor(FactorKind::Totp);
     let grant = allowed(decide(&org, &account, &progress, now + 40));
     assert_eq!(grant.aal(), Aal::Aal2);
     assert_eq!(grant.person(), MEMBER);
@@ -447,7 +451,7 @@ fn deactivated_memberships_and_policies_off() {
     let owner = allowed(decide(
         &org,
         &Account::new(OWNER).factors(totp()),
-        &LoginProgress::password_verified(OWNER, ORG, T0).with_second_factor(SecondFactor::Totp),
+        &LoginProgress::password_verified(OWNER, ORG, T0).with_second_factor(FactorKind::Totp),
         T0,
     ));
     let org = org.deactivate_member(&owner, MEMBER, T0).unwrap().state;
@@ -467,7 +471,7 @@ fn deactivated_memberships_and_policies_off() {
 #[test]
 fn pending_logins_persist() {
     let progress = LoginProgress::password_verified(MEMBER, ORG, T0)
-        .with_second_factor(SecondFactor::Totp)
+        .with_second_factor(FactorKind::Totp)
         .defer_enrollment();
     let stored = serde_json::to_string(&progress).unwrap();
     assert_eq!(

@@ -9,8 +9,8 @@
 )]
 
 use authcore::{
-    Account, AuditKind, EnrolmentDemand, Grant, LoginDecision, LoginProgress, MfaPolicy,
-    MfaSettings, OrgId, Organisation, PersonId, PolicyError, Role, SecondFactor, SecondFactors,
+    Account, AuditKind, EnrolmentDemand, FactorKind, Grant, LoginDecision, LoginProgress,
+    MfaPolicy, MfaSettings, OrgId, Organisation, PersonId, PolicyError, Role, SecondFactors,
     login_decision,
 };
 
@@ -24,7 +24,7 @@ const ORG: OrgId = OrgId::new(10);
 const OTHER: OrgId = OrgId::new(20);
 
 fn totp() -> SecondFactors {
-    SecondFactors::of(SecondFactor::Totp).with(SecondFactor::RecoveryCode)
+    SecondFactors::of(FactorKind::Totp).with(FactorKind::RecoveryCode)
 }
 
 /// Logs `person` in to `org`, presenting every primary second factor they have and skipping any
@@ -89,14 +89,14 @@ fn only_an_owner_with_mfa_turns_the_policy_on() {
     assert_eq!(
         org.set_mfa_policy(
             &owner,
-            SecondFactors::of(SecondFactor::RecoveryCode),
+            SecondFactors::of(FactorKind::RecoveryCode),
             enforced(0),
             now
         )
         .unwrap_err(),
         PolicyError::OwnerNeedsMfa
     );
-    let sms_only = MfaSettings::enforced(SecondFactors::of(SecondFactor::Sms), 0).unwrap();
+    let sms_only = MfaSettings::enforced(SecondFactors::of(FactorKind::OutOfBandSms), 0).unwrap();
     assert_eq!(
         org.set_mfa_policy(&owner, totp(), sms_only, now)
             .unwrap_err(),
@@ -135,7 +135,7 @@ fn only_an_owner_with_mfa_turns_the_policy_on() {
 #[test]
 fn settings_are_checked() {
     assert_eq!(
-        MfaSettings::enforced(SecondFactors::of(SecondFactor::RecoveryCode), 0),
+        MfaSettings::enforced(SecondFactors::of(FactorKind::RecoveryCode), 0),
         Err(PolicyError::NoCountedFactor)
     );
     assert_eq!(
@@ -377,10 +377,15 @@ fn switching_enforcement_off_and_on_again() {
 #[test]
 fn the_factor_kinds_that_count() {
     let org = company();
-    let owner = grant(&org, OWNER, SecondFactors::of(SecondFactor::Sms), T0);
-    let sms_only = MfaSettings::enforced(SecondFactors::of(SecondFactor::Sms), 0).unwrap();
+    let owner = grant(&org, OWNER, SecondFactors::of(FactorKind::OutOfBandSms), T0);
+    let sms_only = MfaSettings::enforced(SecondFactors::of(FactorKind::OutOfBandSms), 0).unwrap();
     let org = org
-        .set_mfa_policy(&owner, SecondFactors::of(SecondFactor::Sms), sms_only, T0)
+        .set_mfa_policy(
+            &owner,
+            SecondFactors::of(FactorKind::OutOfBandSms),
+            sms_only,
+            T0,
+        )
         .unwrap()
         .state;
     let now = T0 + 10;
@@ -390,26 +395,26 @@ fn the_factor_kinds_that_count() {
         login(&org, EARLY, totp(), now),
         LoginDecision::EnrolMfa {
             demand: EnrolmentDemand::Mandatory,
-            factors: SecondFactors::of(SecondFactor::Sms),
+            factors: SecondFactors::of(FactorKind::OutOfBandSms),
         }
     );
     // A phone does; the challenge offers only what counts (recovery codes are not counted here).
-    let phone_and_codes = SecondFactors::of(SecondFactor::Sms)
-        .with(SecondFactor::Totp)
-        .with(SecondFactor::RecoveryCode);
+    let phone_and_codes = SecondFactors::of(FactorKind::OutOfBandSms)
+        .with(FactorKind::Totp)
+        .with(FactorKind::RecoveryCode);
     let account = Account::new(EARLY).factors(phone_and_codes);
     let progress = LoginProgress::password_verified(EARLY, ORG, now);
     assert_eq!(
         login_decision(&account, org.member(EARLY), org.policy(), &progress, now),
-        LoginDecision::Challenge(SecondFactors::of(SecondFactor::Sms))
+        LoginDecision::Challenge(SecondFactors::of(FactorKind::OutOfBandSms))
     );
     // A TOTP code is not accepted for this organisation; an SMS code is.
-    let with_totp = progress.with_second_factor(SecondFactor::Totp);
+    let with_totp = progress.with_second_factor(FactorKind::Totp);
     assert!(matches!(
         login_decision(&account, org.member(EARLY), org.policy(), &with_totp, now),
         LoginDecision::Challenge(_)
     ));
-    let with_sms = progress.with_second_factor(SecondFactor::Sms);
+    let with_sms = progress.with_second_factor(FactorKind::OutOfBandSms);
     assert!(matches!(
         login_decision(&account, org.member(EARLY), org.policy(), &with_sms, now),
         LoginDecision::Allowed(_)
@@ -419,10 +424,108 @@ fn the_factor_kinds_that_count() {
         login(
             &org,
             EARLY,
-            SecondFactors::of(SecondFactor::RecoveryCode),
+            SecondFactors::of(FactorKind::RecoveryCode),
             now
         ),
         LoginDecision::EnrolMfa { .. }
+    ));
+}
+
+#[test]
+fn restricted_factors_can_be_refused() {
+    let no_sms = SecondFactors::ALL.without_restricted();
+    assert!(!no_sms.has_restricted());
+    assert!(no_sms.iter().all(|kind| !kind.is_restricted()));
+    assert!(!no_sms.contains(FactorKind::OutOfBandSms));
+    // Following NIST SP 800-63B strictly (no restricted kind, no e-mail) leaves the defaults.
+    assert_eq!(
+        SecondFactors::ALL.filter(|kind| kind.is_recognised_by_nist() && !kind.is_restricted()),
+        MfaSettings::DEFAULT_FACTORS
+    );
+    let settings = MfaSettings::enforced(no_sms, 0).unwrap();
+    assert!(!settings.factors().has_restricted());
+
+    // An owner whose only MFA is SMS cannot turn on a policy that refuses SMS.
+    let org = company();
+    let sms = SecondFactors::of(FactorKind::OutOfBandSms);
+    let sms_owner = grant(&org, OWNER, sms, T0);
+    assert_eq!(
+        org.set_mfa_policy(&sms_owner, sms, settings, T0)
+            .unwrap_err(),
+        PolicyError::OwnerNeedsMfa
+    );
+    let owner = grant(&org, OWNER, totp(), T0);
+    let org = org
+        .set_mfa_policy(&owner, totp(), settings, T0)
+        .unwrap()
+        .state;
+    let now = T0 + 10;
+
+    // A member whose only MFA is SMS must enrol a kind that counts.
+    assert_eq!(
+        login(&org, EARLY, sms, now),
+        LoginDecision::EnrolMfa {
+            demand: EnrolmentDemand::Mandatory,
+            factors: no_sms,
+        }
+    );
+    // A member with SMS and an authenticator app is challenged for the app only; an SMS code is
+    // not accepted.
+    let account = Account::new(EARLY).factors(sms.with(FactorKind::Totp));
+    let progress = LoginProgress::password_verified(EARLY, ORG, now);
+    assert_eq!(
+        login_decision(&account, org.member(EARLY), org.policy(), &progress, now),
+        LoginDecision::Challenge(SecondFactors::of(FactorKind::Totp))
+    );
+    let with_sms = progress.with_second_factor(FactorKind::OutOfBandSms);
+    assert_eq!(
+        login_decision(&account, org.member(EARLY), org.policy(), &with_sms, now),
+        LoginDecision::Challenge(SecondFactors::of(FactorKind::Totp))
+    );
+    let with_totp = progress.with_second_factor(FactorKind::Totp);
+    assert!(matches!(
+        login_decision(&account, org.member(EARLY), org.policy(), &with_totp, now),
+        LoginDecision::Allowed(_)
+    ));
+}
+
+#[test]
+fn e_mail_codes_count_only_where_the_policy_counts_them() {
+    let email = SecondFactors::of(FactorKind::OutOfBandEmail);
+    let org = company();
+    // Policy off: the person's own e-mail MFA applies.
+    assert_eq!(
+        login_decision(
+            &Account::new(EARLY).factors(email),
+            org.member(EARLY),
+            org.policy(),
+            &LoginProgress::password_verified(EARLY, ORG, T0),
+            T0
+        ),
+        LoginDecision::Challenge(email)
+    );
+    // The default policy does not count e-mail (NIST SP 800-63B does not recognise it).
+    let owner = grant(&org, OWNER, totp(), T0);
+    let strict = org
+        .set_mfa_policy(&owner, totp(), enforced(0), T0)
+        .unwrap()
+        .state;
+    assert!(matches!(
+        login(&strict, EARLY, email, T0 + 10),
+        LoginDecision::EnrolMfa {
+            demand: EnrolmentDemand::Mandatory,
+            ..
+        }
+    ));
+    // A policy that counts it accepts it as MFA.
+    let lenient = MfaSettings::enforced(email.with(FactorKind::Totp), 0).unwrap();
+    let lenient = org
+        .set_mfa_policy(&owner, totp(), lenient, T0)
+        .unwrap()
+        .state;
+    assert!(matches!(
+        login(&lenient, EARLY, email, T0 + 10),
+        LoginDecision::Allowed(_)
     ));
 }
 
@@ -472,7 +575,7 @@ fn each_organisation_applies_its_own_policy() {
             &Account::new(EARLY).factors(totp()),
             relaxed.member(EARLY),
             relaxed.policy(),
-            &progress.with_second_factor(SecondFactor::Totp),
+            &progress.with_second_factor(FactorKind::Totp),
             later
         ),
         LoginDecision::Denied(authcore::DenyReason::NotAMember)

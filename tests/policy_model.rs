@@ -21,9 +21,9 @@ use std::convert::Infallible;
 
 use authcore::{
     Aal, Account, AcknowledgeOutcome, AuthenticatorId, AuthenticatorName, ConfirmOutcome,
-    EnrollmentConfig, EnrollmentPhase, EnrollmentPurpose, Error, Grant, Invitation, LoginDecision,
-    LoginProgress, Mfa, MfaSettings, OrgId, Organisation, Permission, PersonId, PolicyError,
-    Resource, Role, Scope, SecondFactor, Totp, Transition, authorize, login_decision,
+    EnrollmentConfig, EnrollmentPhase, EnrollmentPurpose, Error, FactorKind, Grant, Invitation,
+    LoginDecision, LoginProgress, Mfa, MfaSettings, OrgId, Organisation, Permission, PersonId,
+    PolicyError, Resource, Role, Scope, Totp, Transition, authorize, login_decision,
 };
 use proptest::prelude::*;
 use rand_core::{TryCryptoRng, TryRng};
@@ -304,7 +304,7 @@ impl World {
         let mut progress =
             LoginProgress::password_verified(pid(person), oid(org), self.now).defer_enrollment();
         if self.mfa[person].is_active() {
-            progress = progress.with_second_factor(SecondFactor::Totp);
+            progress = progress.with_second_factor(FactorKind::Totp);
         }
         let organisation = &self.orgs[org];
         match login_decision(
@@ -727,7 +727,7 @@ impl World {
         let mut progress = LoginProgress::password_verified(pid(person), oid(org), self.now);
         if claim_totp {
             // The host claims a verified code, even for someone without an authenticator.
-            progress = progress.with_second_factor(SecondFactor::Totp);
+            progress = progress.with_second_factor(FactorKind::Totp);
         }
         if defer {
             progress = progress.defer_enrollment();

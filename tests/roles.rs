@@ -9,9 +9,9 @@
 )]
 
 use authcore::{
-    Aal, AccessDenied, Account, Action, AuditKind, Delegation, Grant, JoinPath, LoginDecision,
-    LoginProgress, MfaSettings, OrgId, Organisation, Permission, PersonId, PolicyError, Resource,
-    Role, Scope, SecondFactor, SecondFactors, authorize, login_decision,
+    Aal, AccessDenied, Account, Action, AuditKind, Delegation, FactorKind, Grant, JoinPath,
+    LoginDecision, LoginProgress, MfaSettings, OrgId, Organisation, Permission, PersonId,
+    PolicyError, Resource, Role, Scope, SecondFactors, authorize, login_decision,
 };
 
 const T0: u64 = 1_700_000_000;
@@ -26,7 +26,7 @@ const ORG: OrgId = OrgId::new(10);
 const ELSEWHERE: OrgId = OrgId::new(20);
 
 fn mfa() -> SecondFactors {
-    SecondFactors::of(SecondFactor::Totp)
+    SecondFactors::of(FactorKind::Totp)
 }
 
 /// Logs a person in; with `aal2`, they have and present an authenticator code.
@@ -35,7 +35,7 @@ fn login(org: &Organisation, person: PersonId, aal2: bool, now: u64) -> Grant {
     let account = Account::new(person).factors(factors);
     let mut progress = LoginProgress::password_verified(person, org.id(), now).defer_enrollment();
     if aal2 {
-        progress = progress.with_second_factor(SecondFactor::Totp);
+        progress = progress.with_second_factor(FactorKind::Totp);
     }
     match login_decision(&account, org.member(person), org.policy(), &progress, now) {
         LoginDecision::Allowed(grant) => grant,
@@ -434,7 +434,7 @@ fn ownership_transfer_needs_mfa_while_enforced() {
             .transfer_ownership(
                 &owner,
                 ADMIN,
-                SecondFactors::of(SecondFactor::RecoveryCode),
+                SecondFactors::of(FactorKind::RecoveryCode),
                 Role::Admin,
                 now
             )

@@ -16,8 +16,8 @@ use core::convert::Infallible;
 
 use authcore::{
     Aal, AcknowledgeOutcome, Account, AuthenticatorId, AuthenticatorName, ConfirmOutcome,
-    EnrollmentConfig, EnrollmentPurpose, Grant, LoginDecision, LoginProgress, Mfa, MfaSettings,
-    OrgId, Organisation, Permission, PersonId, PolicyError, Resource, Role, Scope, SecondFactor,
+    EnrollmentConfig, EnrollmentPurpose, FactorKind, Grant, LoginDecision, LoginProgress, Mfa,
+    MfaSettings, OrgId, Organisation, Permission, PersonId, PolicyError, Resource, Role, Scope,
     Totp, Transition, authorize, login_decision,
 };
 use libfuzzer_sys::fuzz_target;
@@ -118,7 +118,7 @@ impl World {
         let mut progress =
             LoginProgress::password_verified(pid(person), oid(org), self.now).defer_enrollment();
         if self.mfa[person].is_active() {
-            progress = progress.with_second_factor(SecondFactor::Totp);
+            progress = progress.with_second_factor(FactorKind::Totp);
         }
         let account = Account::new(pid(person)).factors(self.mfa[person].factors());
         let o = &self.orgs[org];
@@ -171,7 +171,7 @@ impl World {
             1 => {
                 let mut progress = LoginProgress::password_verified(pid(person), oid(org), now);
                 if input.flag() {
-                    progress = progress.with_second_factor(SecondFactor::Totp);
+                    progress = progress.with_second_factor(FactorKind::Totp);
                 }
                 if input.flag() {
                     progress = progress.defer_enrollment();

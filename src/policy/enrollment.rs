@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::error::Rejected;
 use crate::{
-    Aal, AcceptedStep, AuthenticatorId, Error, Grant, OrgStanding, PersonId, PolicyError,
-    SecondFactor, SecondFactors, SecretKey, Totp, TotpParams, Transition, Window,
+    Aal, AcceptedStep, AuthenticatorId, Error, FactorKind, Grant, OrgStanding, PersonId,
+    PolicyError, SecondFactors, SecretKey, Totp, TotpParams, Transition, Window,
 };
 
 /// The settings of enrollment and of turning MFA off. Built through
@@ -536,15 +536,15 @@ impl Mfa {
     }
 
     /// The second factors this state provides: the authenticator app, and recovery codes beside
-    /// it. (The host removes [`SecondFactor::RecoveryCode`] once every code is spent, and adds
-    /// [`SecondFactor::Sms`] for a verified phone.)
+    /// it. (The host removes [`FactorKind::RecoveryCode`] once every code is spent, and adds
+    /// [`FactorKind::OutOfBandSms`] for a verified phone.)
     pub fn factors(&self) -> SecondFactors {
         if !self.is_active() {
             SecondFactors::EMPTY
         } else if self.recovery_codes_issued_at.is_some() {
-            SecondFactors::of(SecondFactor::Totp).with(SecondFactor::RecoveryCode)
+            SecondFactors::of(FactorKind::Totp).with(FactorKind::RecoveryCode)
         } else {
-            SecondFactors::of(SecondFactor::Totp)
+            SecondFactors::of(FactorKind::Totp)
         }
     }
 

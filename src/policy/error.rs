@@ -20,7 +20,8 @@ pub enum PolicyError {
     InvalidReauthWindow,
     /// The grace period is longer than [`crate::MfaSettings::MAX_GRACE_PERIOD`].
     InvalidGracePeriod,
-    /// An MFA policy must count at least one primary factor (authenticator app or SMS).
+    /// An MFA policy must count at least one primary factor kind (any but recovery codes, see
+    /// [`crate::FactorKind::is_primary`]).
     NoCountedFactor,
     /// An authenticator name must be 1 to 64 characters, without control characters.
     InvalidName,
@@ -112,7 +113,7 @@ impl fmt::Display for PolicyError {
             }
             Self::InvalidGracePeriod => f.write_str("the grace period is too long"),
             Self::NoCountedFactor => {
-                f.write_str("the policy must count an authenticator app or SMS")
+                f.write_str("the policy must count a factor kind other than recovery codes")
             }
             Self::InvalidName => f.write_str(
                 "an authenticator name must be 1 to 64 characters without control characters",

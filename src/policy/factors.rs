@@ -1,89 +1,62 @@
 //! The factors a policy speaks of, and small copyable sets of them.
 //!
-//! [`SecondFactor`] is the policy's own list of second-factor kinds. It is deliberately minimal:
-//! the credential modules that verify each kind own the details.
+//! The kinds of second factor are [`FactorKind`], shared with the throttle and the credential
+//! modules; this module adds the password beside them ([`Factor`]) and the sets the policy works
+//! with ([`SecondFactors`], [`FactorSet`]).
 
-/// A kind of second factor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum SecondFactor {
-    /// A code from an authenticator app (TOTP, RFC 6238).
-    Totp,
-    /// A single-use recovery code. Backup only: it proves a second factor at login, but having
-    /// recovery codes alone never counts as having MFA.
-    RecoveryCode,
-    /// A code sent to a registered phone number.
-    Sms,
-}
+use crate::FactorKind;
 
-impl SecondFactor {
-    /// Every kind, in declaration order.
-    pub const ALL: [Self; 3] = [Self::Totp, Self::RecoveryCode, Self::Sms];
-
-    /// Whether this kind can be a person's MFA on its own (everything but recovery codes).
-    pub const fn is_primary(self) -> bool {
-        !matches!(self, Self::RecoveryCode)
-    }
-
-    const fn bit(self) -> u8 {
-        match self {
-            Self::Totp => 1,
-            Self::RecoveryCode => 2,
-            Self::Sms => 4,
-        }
+/// The bit of `kind` in [`SecondFactors`] and [`FactorSet`].
+const fn bit(kind: FactorKind) -> u8 {
+    match kind {
+        FactorKind::Totp => 1,
+        FactorKind::RecoveryCode => 2,
+        FactorKind::OutOfBandSms => 4,
+        FactorKind::OutOfBandEmail => 8,
     }
 }
 
-/// Any factor a login can present: the password and the second factors.
+/// The bit of the password in [`FactorSet`]: the top bit, clear of the kinds' bits (which grow
+/// from the lowest).
+const PASSWORD_BIT: u8 = 0x80;
+
+/// Any factor a login can present: the password or a second factor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Factor {
     /// The password (something you know).
     Password,
-    /// A code from an authenticator app.
-    Totp,
-    /// A recovery code.
-    RecoveryCode,
-    /// A code sent by SMS.
-    Sms,
+    /// A second factor of this kind.
+    Second(FactorKind),
 }
 
 impl Factor {
-    /// Every factor, in declaration order.
-    pub const ALL: [Self; 4] = [Self::Password, Self::Totp, Self::RecoveryCode, Self::Sms];
-
     /// The second-factor kind, or `None` for the password.
-    pub const fn second(self) -> Option<SecondFactor> {
+    pub const fn second(self) -> Option<FactorKind> {
         match self {
             Self::Password => None,
-            Self::Totp => Some(SecondFactor::Totp),
-            Self::RecoveryCode => Some(SecondFactor::RecoveryCode),
-            Self::Sms => Some(SecondFactor::Sms),
+            Self::Second(kind) => Some(kind),
         }
     }
 
     const fn bit(self) -> u8 {
-        match self.second() {
-            None => 8,
-            Some(second) => second.bit(),
+        match self {
+            Self::Password => PASSWORD_BIT,
+            Self::Second(kind) => bit(kind),
         }
     }
 }
 
-impl From<SecondFactor> for Factor {
-    fn from(kind: SecondFactor) -> Self {
-        match kind {
-            SecondFactor::Totp => Self::Totp,
-            SecondFactor::RecoveryCode => Self::RecoveryCode,
-            SecondFactor::Sms => Self::Sms,
-        }
+impl From<FactorKind> for Factor {
+    fn from(kind: FactorKind) -> Self {
+        Self::Second(kind)
     }
 }
 
 /// A set of second-factor kinds (what a person has, what a policy counts, what to challenge).
 ///
 /// `Copy`, one byte, no allocation. Serialises as its bit mask (`Totp = 1`, `RecoveryCode = 2`,
-/// `Sms = 4`).
+/// `OutOfBandSms = 4`, `OutOfBandEmail = 8`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(
     feature = "serde",
@@ -96,29 +69,60 @@ impl SecondFactors {
     /// No kinds.
     pub const EMPTY: Self = Self(0);
     /// Every kind.
-    pub const ALL: Self = Self(7);
-    const PRIMARY: Self = Self(SecondFactor::Totp.bit() | SecondFactor::Sms.bit());
+    pub const ALL: Self = {
+        let mut set = Self::EMPTY;
+        let mut rest: &[FactorKind] = &FactorKind::ALL;
+        while let [kind, tail @ ..] = rest {
+            set = set.with(*kind);
+            rest = tail;
+        }
+        set
+    };
+    /// The kinds that count as having MFA ([`FactorKind::is_primary`]).
+    const PRIMARY: Self = {
+        let mut set = Self::EMPTY;
+        let mut rest: &[FactorKind] = &FactorKind::ALL;
+        while let [kind, tail @ ..] = rest {
+            if kind.is_primary() {
+                set = set.with(*kind);
+            }
+            rest = tail;
+        }
+        set
+    };
+    /// The restricted kinds ([`FactorKind::is_restricted`]).
+    const RESTRICTED: Self = {
+        let mut set = Self::EMPTY;
+        let mut rest: &[FactorKind] = &FactorKind::ALL;
+        while let [kind, tail @ ..] = rest {
+            if kind.is_restricted() {
+                set = set.with(*kind);
+            }
+            rest = tail;
+        }
+        set
+    };
 
     /// A set holding one kind.
-    pub const fn of(kind: SecondFactor) -> Self {
-        Self(kind.bit())
+    pub const fn of(kind: FactorKind) -> Self {
+        Self(bit(kind))
     }
 
     /// This set plus `kind`.
     #[must_use]
-    pub const fn with(self, kind: SecondFactor) -> Self {
-        Self(self.0 | kind.bit())
+    pub const fn with(self, kind: FactorKind) -> Self {
+        Self(self.0 | bit(kind))
     }
 
     /// This set without `kind`.
     #[must_use]
-    pub const fn without(self, kind: SecondFactor) -> Self {
-        Self(self.0 & !kind.bit())
+    pub const fn without(self, kind: FactorKind) -> Self {
+        Self(self.0 & !bit(kind))
     }
 
     /// Whether `kind` is in the set.
-    pub const fn contains(self, kind: SecondFactor) -> bool {
-        self.0 & kind.bit() != 0
+    pub const fn contains(self, kind: FactorKind) -> bool {
+        self.0 & bit(kind) != 0
     }
 
     /// Whether the set is empty.
@@ -138,7 +142,15 @@ impl SecondFactors {
         Self(self.0 | other.0)
     }
 
-    /// Only the primary kinds (authenticator app, SMS): the ones that count as having MFA.
+    /// The kinds in the set for which `keep` holds, for example
+    /// `set.filter(FactorKind::is_recognised_by_nist)`.
+    #[must_use]
+    pub fn filter(self, mut keep: impl FnMut(FactorKind) -> bool) -> Self {
+        self.iter().filter(|kind| keep(*kind)).collect()
+    }
+
+    /// Only the primary kinds ([`FactorKind::is_primary`]: all but recovery codes): the ones that
+    /// count as having MFA.
     #[must_use]
     pub const fn primary(self) -> Self {
         self.intersection(Self::PRIMARY)
@@ -149,9 +161,22 @@ impl SecondFactors {
         !self.primary().is_empty()
     }
 
+    /// This set without the restricted kinds ([`FactorKind::is_restricted`]: SMS). An
+    /// organisation refuses restricted authenticators by counting only such a set, for example
+    /// `MfaSettings::enforced(SecondFactors::ALL.without_restricted(), grace)`.
+    #[must_use]
+    pub const fn without_restricted(self) -> Self {
+        Self(self.0 & !Self::RESTRICTED.0)
+    }
+
+    /// Whether the set holds a restricted kind.
+    pub const fn has_restricted(self) -> bool {
+        self.0 & Self::RESTRICTED.0 != 0
+    }
+
     /// The kinds in the set, in declaration order.
-    pub fn iter(self) -> impl Iterator<Item = SecondFactor> {
-        SecondFactor::ALL
+    pub fn iter(self) -> impl Iterator<Item = FactorKind> {
+        FactorKind::ALL
             .into_iter()
             .filter(move |kind| self.contains(*kind))
     }
@@ -162,8 +187,8 @@ impl SecondFactors {
     }
 }
 
-impl FromIterator<SecondFactor> for SecondFactors {
-    fn from_iter<I: IntoIterator<Item = SecondFactor>>(iter: I) -> Self {
+impl FromIterator<FactorKind> for SecondFactors {
+    fn from_iter<I: IntoIterator<Item = FactorKind>>(iter: I) -> Self {
         iter.into_iter().fold(Self::EMPTY, Self::with)
     }
 }
@@ -197,8 +222,8 @@ impl From<SecondFactors> for u8 {
 
 /// A set of factors: what a login presented, what a grant rests on.
 ///
-/// `Copy`, one byte, no allocation. Serialises as its bit mask (`Totp = 1`, `RecoveryCode = 2`,
-/// `Sms = 4`, `Password = 8`).
+/// `Copy`, one byte, no allocation. Serialises as its bit mask: the second factors' bits as in
+/// [`SecondFactors`], and `Password = 128`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(
     feature = "serde",
@@ -210,7 +235,7 @@ pub struct FactorSet(u8);
 impl FactorSet {
     /// No factors.
     pub const EMPTY: Self = Self(0);
-    const ALL_BITS: u8 = 15;
+    const ALL_BITS: u8 = PASSWORD_BIT | SecondFactors::ALL.0;
 
     /// A set holding one factor.
     pub const fn of(factor: Factor) -> Self {
@@ -244,11 +269,12 @@ impl FactorSet {
         Self(self.0 | other.0)
     }
 
-    /// The factors in the set, in declaration order.
+    /// The factors in the set: the password first, then the second factors in declaration order.
     pub fn iter(self) -> impl Iterator<Item = Factor> {
-        Factor::ALL
+        let password = self.contains(Factor::Password).then_some(Factor::Password);
+        password
             .into_iter()
-            .filter(move |factor| self.contains(*factor))
+            .chain(self.second_factors().iter().map(Factor::Second))
     }
 
     /// The bit mask.
@@ -300,19 +326,68 @@ mod tests {
 
     #[test]
     fn sets() {
-        let set = SecondFactors::of(SecondFactor::RecoveryCode);
+        let set = SecondFactors::of(FactorKind::RecoveryCode);
         assert!(!set.has_primary());
-        let set = set.with(SecondFactor::Sms);
+        let set = set.with(FactorKind::OutOfBandSms);
         assert!(set.has_primary());
-        assert_eq!(set.primary(), SecondFactors::of(SecondFactor::Sms));
+        assert_eq!(set.primary(), SecondFactors::of(FactorKind::OutOfBandSms));
         assert_eq!(set.iter().count(), 2);
-        assert!(SecondFactors::try_from(8).is_err());
-        let factors = FactorSet::of(Factor::Password).with(Factor::Totp);
+        assert!(SecondFactors::try_from(16).is_err());
+        let factors = FactorSet::of(Factor::Password).with(Factor::Second(FactorKind::Totp));
         assert_eq!(
             factors.second_factors(),
-            SecondFactors::of(SecondFactor::Totp)
+            SecondFactors::of(FactorKind::Totp)
         );
         assert!(FactorSet::try_from(16).is_err());
-        assert_eq!(FactorSet::try_from(15).map(FactorSet::bits), Ok(15));
+        assert!(FactorSet::try_from(0x40).is_err());
+        assert_eq!(FactorSet::try_from(0x8f).map(FactorSet::bits), Ok(0x8f));
+    }
+
+    #[test]
+    fn every_kind_has_its_own_bit() {
+        let mut seen = 0u8;
+        for kind in FactorKind::ALL {
+            let bit = SecondFactors::of(kind).bits();
+            assert_eq!(bit.count_ones(), 1, "{kind:?}");
+            assert_eq!(seen & bit, 0, "{kind:?}");
+            assert_eq!(bit & PASSWORD_BIT, 0, "{kind:?}");
+            seen |= bit;
+        }
+        assert_eq!(SecondFactors::ALL.bits(), seen);
+        assert_eq!(
+            SecondFactors::ALL.iter().collect::<alloc::vec::Vec<_>>(),
+            FactorKind::ALL
+        );
+        let factors: FactorSet = FactorKind::ALL
+            .into_iter()
+            .map(Factor::from)
+            .chain([Factor::Password])
+            .collect();
+        assert_eq!(factors.bits(), FactorSet::ALL_BITS);
+        assert_eq!(factors.iter().next(), Some(Factor::Password));
+        assert_eq!(factors.iter().count(), FactorKind::ALL.len() + 1);
+    }
+
+    #[test]
+    fn classes_follow_the_kinds() {
+        assert_eq!(
+            SecondFactors::ALL.primary(),
+            SecondFactors::ALL.filter(FactorKind::is_primary)
+        );
+        assert_eq!(
+            SecondFactors::ALL.without_restricted(),
+            SecondFactors::ALL.filter(|kind| !kind.is_restricted())
+        );
+        assert!(!SecondFactors::ALL.without_restricted().has_restricted());
+        assert!(
+            !SecondFactors::ALL
+                .without_restricted()
+                .contains(FactorKind::OutOfBandSms)
+        );
+        assert!(SecondFactors::ALL.has_restricted());
+        assert_eq!(
+            SecondFactors::ALL.filter(FactorKind::is_recognised_by_nist),
+            SecondFactors::ALL.without(FactorKind::OutOfBandEmail)
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::audit::{Actor, AuditEvent, AuditKind};
 use crate::{
-    Factor, FactorSet, Member, MfaPolicy, OrgId, PersonId, PolicyError, Role, SecondFactor,
+    Factor, FactorKind, FactorSet, Member, MfaPolicy, OrgId, PersonId, PolicyError, Role,
     SecondFactors,
 };
 
@@ -77,7 +77,8 @@ impl Account {
     }
 
     /// Sets the second factors the person has active (see [`crate::Mfa::factors`]; add
-    /// [`SecondFactor::Sms`] for a verified phone, and leave out recovery codes once none remain).
+    /// [`FactorKind::OutOfBandSms`] for a verified phone, and leave out recovery codes once none
+    /// remain).
     #[must_use]
     pub const fn factors(mut self, factors: SecondFactors) -> Self {
         self.factors = factors;
@@ -145,14 +146,10 @@ impl LoginProgress {
     }
 
     /// Records a verified second factor. After enrolling an authenticator during the login, the
-    /// confirming code counts as a verified [`SecondFactor::Totp`].
+    /// confirming code counts as a verified [`FactorKind::Totp`].
     #[must_use]
-    pub const fn with_second_factor(mut self, kind: SecondFactor) -> Self {
-        self.factors = self.factors.with(match kind {
-            SecondFactor::Totp => Factor::Totp,
-            SecondFactor::RecoveryCode => Factor::RecoveryCode,
-            SecondFactor::Sms => Factor::Sms,
-        });
+    pub const fn with_second_factor(mut self, kind: FactorKind) -> Self {
+        self.factors = self.factors.with(Factor::Second(kind));
         self
     }
 
@@ -487,7 +484,7 @@ impl TryFrom<GrantRepr> for Grant {
 /// `policy` that organisation's MFA policy.
 ///
 /// The MFA rules: when the policy is on, the kinds it counts decide whether the person "has MFA"
-/// for it (a primary kind — authenticator app or SMS — recovery codes being backup only). A person
+/// for it (a primary kind, [`FactorKind::is_primary`]: recovery codes are backup only). A person
 /// who has MFA is challenged with their kinds the policy counts (recovery codes included when
 /// counted); a person whose own MFA the policy does not count, but who may still skip enrolling,
 /// is challenged with their own kinds. With the policy off, a person's own MFA applies.
@@ -592,6 +589,6 @@ const fn own_factors(factors: SecondFactors) -> SecondFactors {
     if factors.has_primary() {
         factors
     } else {
-        factors.without(SecondFactor::RecoveryCode)
+        factors.without(FactorKind::RecoveryCode)
     }
 }

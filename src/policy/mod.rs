@@ -8,7 +8,7 @@
 //! | module | idea |
 //! |---|---|
 //! | `ids` | who and where: [`PersonId`], [`OrgId`], [`AuthenticatorId`] |
-//! | `factors` | the second factors a policy speaks of ([`SecondFactor`], [`Factor`], sets) |
+//! | `factors` | sets of factor kinds and the password: [`SecondFactors`], [`Factor`], [`FactorSet`] |
 //! | `enrollment` | one person's authenticator apps: [`Mfa`], [`Enrollment`], [`Authenticator`] |
 //! | `server_side` | [`ServerSideOnly`]: the only way a state holding a secret serialises |
 //! | `org_policy` | a company's MFA policy and grace deadlines: [`MfaPolicy`], [`MfaSettings`] |
@@ -36,7 +36,7 @@ pub use enrollment::{
     IssueOutcome, LoginCodeAccepted, Mfa,
 };
 pub use error::{AccessDenied, PolicyError};
-pub use factors::{Factor, FactorSet, SecondFactor, SecondFactors};
+pub use factors::{Factor, FactorSet, SecondFactors};
 pub use ids::{AuthenticatorId, OrgId, PersonId};
 pub use login::{
     Aal, Account, DenyReason, EnrolmentDemand, Grant, LoginDecision, LoginOutcome, LoginProgress,

@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 
 use crate::audit::{Actor, AuditKind};
 use crate::{
-    Grant, Member, OrgId, Organisation, Permission, PersonId, PolicyError, Role,
-    SENSITIVE_ACTION_MAX_AGE, SecondFactor, SecondFactors, Transition,
+    FactorKind, Grant, Member, OrgId, Organisation, Permission, PersonId, PolicyError, Role,
+    SENSITIVE_ACTION_MAX_AGE, SecondFactors, Transition,
 };
 
 /// An organisation's MFA policy.
@@ -69,7 +69,7 @@ impl MfaPolicy {
     }
 
     /// Whether a person with these second factors satisfies the policy's MFA requirement: they
-    /// have a primary factor (authenticator app or SMS) of a counted kind. Recovery codes alone
+    /// have a primary kind ([`FactorKind::is_primary`]) the policy counts. Recovery codes alone
     /// never do.
     pub const fn satisfied_by(&self, factors: SecondFactors) -> bool {
         factors.intersection(self.counted_factors()).has_primary()
@@ -107,16 +107,22 @@ impl MfaSettings {
 
     /// The factor kinds counted by default: the authenticator app, with recovery codes as backup.
     pub const DEFAULT_FACTORS: SecondFactors =
-        SecondFactors::of(SecondFactor::Totp).with(SecondFactor::RecoveryCode);
+        SecondFactors::of(FactorKind::Totp).with(FactorKind::RecoveryCode);
 
     /// MFA on, not forced: members without MFA are invited to enrol at login and may skip it.
-    /// `factors` must include a primary kind (authenticator app or SMS).
+    ///
+    /// `factors` are the kinds that count and must include a primary kind
+    /// ([`FactorKind::is_primary`]: anything but recovery codes). An organisation refuses
+    /// restricted authenticators (SMS, [`FactorKind::is_restricted`]) by leaving them out, for
+    /// example with [`SecondFactors::without_restricted`]; one that follows NIST SP 800-63B
+    /// strictly also leaves out e-mail ([`FactorKind::is_recognised_by_nist`]).
     pub const fn optional(factors: SecondFactors) -> Result<Self, PolicyError> {
         Self::checked(false, 0, factors)
     }
 
     /// MFA forced for every member, each with `grace_period` seconds (0 for none, at most
-    /// [`Self::MAX_GRACE_PERIOD`]) from the moment they become subject to it.
+    /// [`Self::MAX_GRACE_PERIOD`]) from the moment they become subject to it. `factors` as for
+    /// [`Self::optional`].
     pub const fn enforced(factors: SecondFactors, grace_period: u64) -> Result<Self, PolicyError> {
         Self::checked(true, grace_period, factors)
     }
