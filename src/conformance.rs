@@ -83,12 +83,12 @@ use futures_util::future::join_all;
 
 use crate::{
     Account, AuthenticatorName, BearerToken, Clock, CreateOutcome, EnrollmentConfig,
-    EnrollmentPurpose, Grant, Login, LoginDecision, LoginProgress, ManualClock, Mfa, OobChallenge,
-    OobConfig, OobIssue, OobKey, OobSendLog, OrgId, Organisation, OrganisationWrite, PasswordState,
-    PendingStep, PersonId, PersonRecord, PhoneNumber, RecoveryCodeSet, RecoveryParams,
-    RecoverySlot, Role, SecondFactor, SecondFactors, SecretStore, SetupTokenRecord, ThrottleEvent,
-    ThrottleOp, ThrottlePolicy, ThrottleState, ThrottledFactor, TicketRecord, Totp, UserStore,
-    login_decision,
+    EnrollmentPurpose, FactorKind, Grant, Login, LoginDecision, LoginProgress, ManualClock, Mfa,
+    OobChallenge, OobConfig, OobIssue, OobKey, OobSendLog, OrgId, Organisation, OrganisationWrite,
+    PasswordState, PendingStep, PersonId, PersonRecord, PhoneNumber, RecoveryCodeSet,
+    RecoveryParams, RecoverySlot, Role, SecondFactors, SecretStore, SetupTokenRecord,
+    ThrottleEvent, ThrottleOp, ThrottlePolicy, ThrottleState, ThrottledFactor, TicketRecord, Totp,
+    UserStore, login_decision,
 };
 
 /// How many contenders each "exactly one wins" race starts.
@@ -371,9 +371,9 @@ impl<'c, S: UserStore + SecretStore + 'static> Fixture<'c, S> {
         person: PersonId,
     ) -> Result<Organisation, Fail> {
         let now = self.now();
-        let account = Account::new(owner).factors(SecondFactors::of(SecondFactor::Totp));
+        let account = Account::new(owner).factors(SecondFactors::of(FactorKind::Totp));
         let progress = LoginProgress::password_verified(owner, org.id(), now)
-            .with_second_factor(SecondFactor::Totp);
+            .with_second_factor(FactorKind::Totp);
         let grant: Grant =
             match login_decision(&account, org.member(owner), org.policy(), &progress, now) {
                 LoginDecision::Allowed(grant) => grant,

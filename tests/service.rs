@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use authcore::service::{Authenticator, Services};
 use authcore::{
-    AuditEvent, BearerToken, EnrollmentPurpose, Grant, HashParams, LoginStep, ManualClock,
-    MemoryAuditLog, MemoryStore, MfaSettings, OrgId, Password, PasswordHasher, Permission,
-    RecordingNotifier, RecoveryParams, Resource, Role, SecondFactor, SecretKey, ServiceConfig,
+    AuditEvent, BearerToken, EnrollmentPurpose, FactorKind, Grant, HashParams, LoginStep,
+    ManualClock, MemoryAuditLog, MemoryStore, MfaSettings, OrgId, Password, PasswordHasher,
+    Permission, RecordingNotifier, RecoveryParams, Resource, Role, SecretKey, ServiceConfig,
     ServiceError, Totp,
 };
 
@@ -111,7 +111,7 @@ async fn owner_grant(s: &Service, clock: &ManualClock, org: OrgId, key: &SecretK
     let LoginStep::SecondFactor { factors, .. } = &step else {
         panic!("{step:?}")
     };
-    assert!(factors.contains(SecondFactor::Totp));
+    assert!(factors.contains(FactorKind::Totp));
     let step = s
         .verify_totp(org, &ticket(&step), &code(key, clock_now(clock)))
         .await

@@ -83,7 +83,10 @@ where
         }
         self.check_totp(person.id, Some(grant.org()), code, now)
             .await?;
-        let fresh = grant.reauthenticated(FactorSet::of(Factor::Password).with(Factor::Totp), now);
+        let fresh = grant.reauthenticated(
+            FactorSet::of(Factor::Password).with(Factor::Second(crate::FactorKind::Totp)),
+            now,
+        );
         self.record(&[fresh.reauthentication_event()]).await?;
         Ok(fresh)
     }

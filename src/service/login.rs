@@ -14,10 +14,10 @@ use zeroize::Zeroizing;
 use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, ServiceError};
 use crate::{
     Actor, AuditKind, AuditSink, AuthenticatorName, BearerToken, Clock, DenyReason,
-    EnrollmentPurpose, EnrolmentDemand, Factor, Grant, Login, LoginDecision, LoginProgress, Mfa,
-    Notification, Notifier, OobOutcome, OobSendLog, OrgId, OtpAuthUri, Password, PasswordContext,
-    PasswordState, PendingStep, PersonId, PersonRecord, PolicyError, PolicyViolation,
-    RecoveryCodes, SecondFactor, SecondFactors, SecretStore, SecurityNotice, ThrottledFactor,
+    EnrollmentPurpose, EnrolmentDemand, Factor, FactorKind, Grant, Login, LoginDecision,
+    LoginProgress, Mfa, Notification, Notifier, OobOutcome, OobSendLog, OrgId, OtpAuthUri,
+    Password, PasswordContext, PasswordState, PendingStep, PersonId, PersonRecord, PolicyError,
+    PolicyViolation, RecoveryCodes, SecondFactors, SecretStore, SecurityNotice, ThrottledFactor,
     TicketRecord, UserStore, login_decision,
 };
 
@@ -228,7 +228,7 @@ where
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
         let record = self
-            .second_factor_ticket(ticket, org, SecondFactor::Totp, now)
+            .second_factor_ticket(ticket, org, FactorKind::Totp, now)
             .await?;
         let person = record.progress.person();
         let accepted = match self.check_totp(person, Some(org), code, now).await {
@@ -239,7 +239,7 @@ where
             }
         };
         let _ = accepted;
-        self.decide(record.progress.with_second_factor(SecondFactor::Totp), now)
+        self.decide(record.progress.with_second_factor(FactorKind::Totp), now)
             .await
     }
 
@@ -253,7 +253,7 @@ where
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
         let record = self
-            .second_factor_ticket(ticket, org, SecondFactor::RecoveryCode, now)
+            .second_factor_ticket(ticket, org, FactorKind::RecoveryCode, now)
             .await?;
         let person = record.progress.person();
         if let Err(e) = self.spend_recovery_code(person, org, code, now).await {
@@ -261,9 +261,7 @@ where
             return Err(e);
         }
         self.decide(
-            record
-                .progress
-                .with_second_factor(SecondFactor::RecoveryCode),
+            record.progress.with_second_factor(FactorKind::RecoveryCode),
             now,
         )
         .await
@@ -278,7 +276,7 @@ where
     ) -> Result<(), ServiceError> {
         let now = self.now();
         let record = self
-            .second_factor_ticket(ticket, org, SecondFactor::Sms, now)
+            .second_factor_ticket(ticket, org, FactorKind::OutOfBandSms, now)
             .await?;
         let result = self.send_sms(record.progress.person(), org, now).await;
         self.restore_ticket(&record).await?;
@@ -295,15 +293,18 @@ where
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
         let record = self
-            .second_factor_ticket(ticket, org, SecondFactor::Sms, now)
+            .second_factor_ticket(ticket, org, FactorKind::OutOfBandSms, now)
             .await?;
         let person = record.progress.person();
         if let Err(e) = self.check_sms(person, org, code, now).await {
             self.restore_ticket(&record).await?;
             return Err(e);
         }
-        self.decide(record.progress.with_second_factor(SecondFactor::Sms), now)
-            .await
+        self.decide(
+            record.progress.with_second_factor(FactorKind::OutOfBandSms),
+            now,
+        )
+        .await
     }
 
     /// "Company account verification", step 1: starts enrolling an authenticator app named
@@ -365,7 +366,7 @@ where
             self.restore_ticket(&record).await?;
             return Err(e);
         }
-        self.decide(record.progress.with_second_factor(SecondFactor::Totp), now)
+        self.decide(record.progress.with_second_factor(FactorKind::Totp), now)
             .await
     }
 
@@ -393,7 +394,7 @@ where
             .await
             .map_err(ServiceError::storage)?;
         let mut factors = mfa.map_or(SecondFactors::EMPTY, |m| m.value.factors());
-        if factors.contains(SecondFactor::RecoveryCode) {
+        if factors.contains(FactorKind::RecoveryCode) {
             let set = self
                 .services
                 .secrets
@@ -401,11 +402,11 @@ where
                 .await
                 .map_err(ServiceError::storage)?;
             if set.is_none_or(|s| s.remaining() == 0) {
-                factors = factors.without(SecondFactor::RecoveryCode);
+                factors = factors.without(FactorKind::RecoveryCode);
             }
         }
         if person.phone.is_some() && self.config.oob.is_some() {
-            factors = factors.with(SecondFactor::Sms);
+            factors = factors.with(FactorKind::OutOfBandSms);
         }
         Ok(factors)
     }
@@ -489,7 +490,7 @@ where
         &self,
         ticket: &BearerToken,
         org: OrgId,
-        factor: SecondFactor,
+        factor: FactorKind,
         now: u64,
     ) -> Result<TicketRecord, ServiceError> {
         let record = self
@@ -534,7 +535,7 @@ where
                 .verify_login_code(code, now, self.config.enrollment.window())
         });
         let (Some(mfa), Some(Ok(accepted))) = (mfa, accepted) else {
-            self.count_failure(person, org, Factor::Totp, false, now)
+            self.count_failure(person, org, Factor::Second(FactorKind::Totp), false, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         };
@@ -545,11 +546,12 @@ where
             .await
             .map_err(ServiceError::storage)?;
         if !won {
-            self.count_failure(person, org, Factor::Totp, true, now)
+            self.count_failure(person, org, Factor::Second(FactorKind::Totp), true, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         }
-        self.count_success(person, Factor::Totp, now).await?;
+        self.count_success(person, Factor::Second(FactorKind::Totp), now)
+            .await?;
         let recorded = mfa.value.record_login_code(accepted, now)?;
         let mut events = recorded.events;
         for event in &mut events {
@@ -574,8 +576,14 @@ where
             .map_err(ServiceError::storage)?;
         let redeemed = set.as_ref().map(|s| (s.set_id(), s.redeem(code)));
         let Some((set_id, Ok(slot))) = redeemed else {
-            self.count_failure(person, Some(org), Factor::RecoveryCode, false, now)
-                .await?;
+            self.count_failure(
+                person,
+                Some(org),
+                Factor::Second(FactorKind::RecoveryCode),
+                false,
+                now,
+            )
+            .await?;
             return Err(ServiceError::InvalidCredentials);
         };
         let spent = self
@@ -585,11 +593,17 @@ where
             .await
             .map_err(ServiceError::storage)?;
         if !spent {
-            self.count_failure(person, Some(org), Factor::RecoveryCode, true, now)
-                .await?;
+            self.count_failure(
+                person,
+                Some(org),
+                Factor::Second(FactorKind::RecoveryCode),
+                true,
+                now,
+            )
+            .await?;
             return Err(ServiceError::InvalidCredentials);
         }
-        self.count_success(person, Factor::RecoveryCode, now)
+        self.count_success(person, Factor::Second(FactorKind::RecoveryCode), now)
             .await?;
         self.record_one(
             now,
@@ -687,8 +701,14 @@ where
                 .await
                 .map_err(ServiceError::storage)?;
             let Some(current) = current else {
-                self.count_failure(person, Some(org), Factor::Sms, false, now)
-                    .await?;
+                self.count_failure(
+                    person,
+                    Some(org),
+                    Factor::Second(FactorKind::OutOfBandSms),
+                    false,
+                    now,
+                )
+                .await?;
                 return Err(ServiceError::InvalidCredentials);
             };
             let verification = current.verify(key, code, now);
@@ -704,12 +724,19 @@ where
                 }
             }
             if verification.result().is_ok() {
-                self.count_success(person, Factor::Sms, now).await?;
+                self.count_success(person, Factor::Second(FactorKind::OutOfBandSms), now)
+                    .await?;
                 return Ok(());
             }
             let replayed = verification.outcome() == OobOutcome::AlreadySpent;
-            self.count_failure(person, Some(org), Factor::Sms, replayed, now)
-                .await?;
+            self.count_failure(
+                person,
+                Some(org),
+                Factor::Second(FactorKind::OutOfBandSms),
+                replayed,
+                now,
+            )
+            .await?;
             return Err(ServiceError::InvalidCredentials);
         }
         Err(ServiceError::Conflict)
@@ -854,13 +881,14 @@ where
         match outcome {
             crate::ConfirmOutcome::Confirmed => {}
             crate::ConfirmOutcome::CodeRejected => {
-                self.count_failure(person, org, Factor::Totp, false, now)
+                self.count_failure(person, org, Factor::Second(FactorKind::Totp), false, now)
                     .await?;
                 return Err(ServiceError::InvalidCredentials);
             }
             _ => return Err(ServiceError::Policy(PolicyError::NoEnrollment)),
         }
-        self.count_success(person, Factor::Totp, now).await?;
+        self.count_success(person, Factor::Second(FactorKind::Totp), now)
+            .await?;
         let new = crate::RecoveryCodeSet::generate(&self.config.recovery)?;
         self.services
             .secrets

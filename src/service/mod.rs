@@ -317,9 +317,7 @@ where
 const fn throttled(factor: Factor) -> ThrottledFactor {
     match factor {
         Factor::Password => ThrottledFactor::Password,
-        Factor::Totp => ThrottledFactor::Totp,
-        Factor::RecoveryCode => ThrottledFactor::RecoveryCode,
-        Factor::Sms => ThrottledFactor::OutOfBand,
+        Factor::Second(kind) => kind.throttled(),
     }
 }
 
