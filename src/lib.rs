@@ -68,6 +68,12 @@ pub use store::{
     PersonRecord, RecoverySlot, SecretStore, SecurityNotice, SetupTokenRecord, ThrottleOp,
     TicketRecord, TokenDigest, UserStore, Versioned,
 };
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use store::{DatabaseError, SqlStoreError};
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 pub use throttle::ThrottleUpdate;
 pub use throttle::{AccountThrottle, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleError};
 pub use throttle::{ThrottleEvent, ThrottlePolicy, ThrottlePolicyBuilder, ThrottleState};
