@@ -12,6 +12,8 @@ mod algorithm;
 mod audit;
 mod clock;
 mod code;
+#[cfg(feature = "test-util")]
+pub mod conformance;
 mod error;
 mod factor;
 mod hotp;
@@ -74,6 +76,8 @@ pub use store::PostgresStore;
 pub use store::{DatabaseError, SqlStoreError};
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
+#[cfg(feature = "memory")]
+pub use store::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 pub use throttle::ThrottleUpdate;
 pub use throttle::{AccountThrottle, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleError};
 pub use throttle::{ThrottleEvent, ThrottlePolicy, ThrottlePolicyBuilder, ThrottleState};

@@ -30,7 +30,12 @@ use crate::{
     ThrottledFactor,
 };
 
+#[cfg(feature = "memory")]
+mod memory;
 mod records;
+
+#[cfg(feature = "memory")]
+pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 
 pub use records::{
     Login, PendingStep, PersonRecord, RecoverySlot, SetupTokenRecord, ThrottleOp, TicketRecord,

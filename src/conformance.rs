@@ -1,0 +1,1547 @@
+//! The store conformance suite: every contract of [`UserStore`] and [`SecretStore`], races
+//! included, checked against any store with one call (feature `test-util`).
+//!
+//! The suite is runtime-agnostic: it drives the store's futures itself and runs the racing
+//! calls concurrently with [`futures_util::future::join_all`]. A store that talks to a database
+//! over the network gets real interleaving that way; to race on several threads as well, pass a
+//! [`Spawner`] that hands each contender to the runtime (see [`run_all_with`]).
+//!
+//! It writes its own people, organisations and secrets, under fresh random ids and logins, so
+//! it can run against a database that holds other data (and run again). It reads the time from
+//! the [`ManualClock`] it is given and moves it forward to check expiry.
+//!
+//! It returns a [`Report`] naming every check that passed, or the first [`ConformanceFailure`]:
+//! which check, what was expected, and the store's own error as its `source()` when the store
+//! failed. Unwrap it in a test to get a clear panic message.
+//!
+//! # Running it against your store
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//!
+//! use authcore::conformance::{self, Spawner};
+//! use authcore::{ManualClock, SecretStore, UserStore};
+//!
+//! /// Races on the runtime's worker threads (here: tokio).
+//! struct Tokio;
+//!
+//! impl Spawner for Tokio {
+//!     fn spawn<T: Send + 'static>(
+//!         &self,
+//!         task: impl Future<Output = T> + Send + 'static,
+//!     ) -> impl Future<Output = T> + Send + 'static {
+//!         let handle = tokio::spawn(task);
+//!         async move { handle.await.expect("a contender panicked") }
+//!     }
+//! }
+//!
+//! async fn my_store_conforms<S>(store: S) -> Result<(), conformance::ConformanceFailure>
+//! where
+//!     S: UserStore + SecretStore + 'static,
+//! {
+//!     let clock = ManualClock::new(1_700_000_000);
+//!     let store = Arc::new(store);
+//!     // Everything, racing within this task:
+//!     let report = conformance::run_all(Arc::clone(&store), &clock).await?;
+//!     assert!(report.checks().len() >= 20);
+//!     // And again, racing on the runtime's threads:
+//!     conformance::run_all_with(store, &clock, &Tokio).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # What it checks
+//!
+//! - "Not found" is `None`, `false`, an empty list or the default throttle state, never an error.
+//! - People: created with their organisation all-or-nothing (a taken login, an existing
+//!   organisation or a stale organisation version writes nothing), logins unique after
+//!   normalisation, updates reported and visible, organisations derived from memberships.
+//! - Versions start at 1 and compare-and-swap replacements add one (organisations, MFA state).
+//! - Throttles: failures counted per factor, a success clears them, only a reset lifts a lock.
+//! - Replay watermarks only rise, survive an MFA write computed from an older read, and are
+//!   reflected in the state read back.
+//! - Recovery codes: a slot is spent once, only in the active set it was redeemed against;
+//!   regenerating the set makes the old one unspendable; a pending set becomes active once.
+//! - Out-of-band challenges are replaced only from the expected value.
+//! - Setup tokens and tickets are taken once, and refused from their expiry time on.
+//! - Races: [`RACE_CONTENDERS`] concurrent calls to advance one watermark, spend one recovery
+//!   slot, swap one out-of-band challenge, take one ticket, take one setup token, replace one
+//!   MFA state or organisation version, or create one login — exactly one wins; and
+//!   [`THROTTLE_CONTENDERS`] concurrent failures against a policy that locks at 100 count
+//!   exactly: the failure counts reported are 1 to 100 once each, one of them locks, and the
+//!   rest leave the locked state unchanged.
+
+use alloc::boxed::Box;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::future::Future;
+
+use futures_util::future::join_all;
+
+use crate::{
+    Account, AuthenticatorName, BearerToken, Clock, CreateOutcome, EnrollmentConfig,
+    EnrollmentPurpose, Grant, Login, LoginDecision, LoginProgress, ManualClock, Mfa, OobChallenge,
+    OobConfig, OobIssue, OobKey, OobSendLog, OrgId, Organisation, OrganisationWrite, PasswordState,
+    PendingStep, PersonId, PersonRecord, PhoneNumber, RecoveryCodeSet, RecoveryParams,
+    RecoverySlot, Role, SecondFactor, SecondFactors, SecretStore, SetupTokenRecord, ThrottleEvent,
+    ThrottleOp, ThrottlePolicy, ThrottleState, ThrottledFactor, TicketRecord, Totp, UserStore,
+    login_decision,
+};
+
+/// How many contenders each "exactly one wins" race starts.
+pub const RACE_CONTENDERS: usize = 32;
+
+/// How many concurrent failures the throttle race records (against a lock at 100).
+pub const THROTTLE_CONTENDERS: usize = 200;
+
+/// Runs the racing calls of the suite: each contender is handed to [`Spawner::spawn`], and the
+/// returned futures are awaited together.
+///
+/// [`InPlace`] runs them all in the calling task; a host's implementation can spawn them on a
+/// multi-threaded runtime so that they also race on several threads.
+pub trait Spawner: Sync {
+    /// Starts `task` and returns a future of its output.
+    fn spawn<T: Send + 'static>(
+        &self,
+        task: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = T> + Send + 'static;
+}
+
+/// Runs the contenders concurrently in the calling task (no runtime needed).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InPlace;
+
+impl Spawner for InPlace {
+    fn spawn<T: Send + 'static>(
+        &self,
+        task: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = T> + Send + 'static {
+        task
+    }
+}
+
+/// The checks that passed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    checks: Vec<&'static str>,
+}
+
+impl Report {
+    /// The names of the checks that passed, in the order they ran.
+    pub fn checks(&self) -> &[&'static str] {
+        &self.checks
+    }
+}
+
+/// A check the store failed: its name, what went wrong, and the store's error if it failed.
+#[derive(Debug)]
+pub struct ConformanceFailure {
+    check: &'static str,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl ConformanceFailure {
+    /// The name of the failed check.
+    pub fn check(&self) -> &'static str {
+        self.check
+    }
+
+    /// What was expected and what happened.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ConformanceFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "store conformance check `{}` failed: {}",
+            self.check, self.message
+        )
+    }
+}
+
+impl std::error::Error for ConformanceFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// A failure inside one check, before it is named.
+#[derive(Debug)]
+struct Fail {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for Fail {
+    fn from(e: E) -> Self {
+        Self {
+            message: format!("unexpected error: {e}"),
+            source: Some(Box::new(e)),
+        }
+    }
+}
+
+fn fail(message: String) -> Fail {
+    Fail {
+        message,
+        source: None,
+    }
+}
+
+/// Fails the check with a message unless the condition holds.
+macro_rules! ensure {
+    ($cond:expr, $($message:tt)+) => {
+        if !$cond {
+            return Err(fail(format!($($message)+)));
+        }
+    };
+}
+
+/// Fails the check unless the two values are equal.
+macro_rules! ensure_eq {
+    ($left:expr, $right:expr, $($message:tt)+) => {{
+        let (left, right) = (&$left, &$right);
+        if left != right {
+            return Err(fail(format!(
+                "{}: expected {:?}, got {:?}",
+                format!($($message)+),
+                right,
+                left
+            )));
+        }
+    }};
+}
+
+type Checked = Result<(), Fail>;
+
+/// Runs every check, racing in the calling task ([`InPlace`]).
+pub async fn run_all<S>(store: Arc<S>, clock: &ManualClock) -> Result<Report, ConformanceFailure>
+where
+    S: UserStore + SecretStore + 'static,
+{
+    run_all_with(store, clock, &InPlace).await
+}
+
+/// Runs every check, handing the racing calls to `spawner`.
+pub async fn run_all_with<S, P>(
+    store: Arc<S>,
+    clock: &ManualClock,
+    spawner: &P,
+) -> Result<Report, ConformanceFailure>
+where
+    S: UserStore + SecretStore + 'static,
+    P: Spawner,
+{
+    let fx = Fixture::new(store, clock)?;
+    let mut report = Report::default();
+    macro_rules! run {
+        ($name:literal, $check:expr) => {
+            $check.await.map_err(|f: Fail| ConformanceFailure {
+                check: $name,
+                message: f.message,
+                source: f.source,
+            })?;
+            report.checks.push($name);
+        };
+    }
+    run!("not_found", not_found(&fx));
+    run!("create_person", create_person(&fx));
+    run!("unique_login", unique_login(&fx));
+    run!("create_person_all_or_nothing", create_all_or_nothing(&fx));
+    run!("person_updates", person_updates(&fx));
+    run!("organisation_versions", organisation_versions(&fx));
+    run!("organisations_of", organisations_of(&fx));
+    run!("throttle", throttle(&fx));
+    run!("mfa_versions", mfa_versions(&fx));
+    run!("watermark", watermark(&fx));
+    run!("recovery_codes", recovery_codes(&fx));
+    run!("recovery_pending_to_active", recovery_pending(&fx));
+    run!("oob_compare_and_swap", oob(&fx));
+    run!("setup_tokens", setup_tokens(&fx));
+    run!("tickets", tickets(&fx));
+    run!("race_watermark", race_watermark(&fx, spawner));
+    run!("race_recovery_slot", race_recovery_slot(&fx, spawner));
+    run!("race_oob_challenge", race_oob(&fx, spawner));
+    run!("race_ticket", race_ticket(&fx, spawner));
+    run!("race_setup_token", race_setup_token(&fx, spawner));
+    run!("race_replace_mfa", race_replace_mfa(&fx, spawner));
+    run!(
+        "race_replace_organisation",
+        race_replace_organisation(&fx, spawner)
+    );
+    run!("race_create_person", race_create_person(&fx, spawner));
+    run!("race_throttle", race_throttle(&fx, spawner));
+    Ok(report)
+}
+
+/// The store, the clock, and fresh ids.
+struct Fixture<'c, S> {
+    store: Arc<S>,
+    clock: &'c ManualClock,
+    base: u128,
+    next: core::sync::atomic::AtomicU32,
+    oob_key: OobKey,
+}
+
+impl<'c, S: UserStore + SecretStore + 'static> Fixture<'c, S> {
+    fn new(store: Arc<S>, clock: &'c ManualClock) -> Result<Self, ConformanceFailure> {
+        let setup = |e: crate::Error| ConformanceFailure {
+            check: "setup",
+            message: format!("could not prepare the suite: {e}"),
+            source: Some(Box::new(e)),
+        };
+        let mut bytes = [0u8; 16];
+        rand_core::TryRng::try_fill_bytes(&mut getrandom::SysRng, &mut bytes)
+            .map_err(|_| setup(crate::Error::Random))?;
+        // Room below the top for the suite's own counter.
+        let base = u128::from_be_bytes(bytes) >> 40 << 32;
+        let oob_key = OobKey::generate_with_rng(&mut getrandom::SysRng).map_err(setup)?;
+        Ok(Self {
+            store,
+            clock,
+            base,
+            next: core::sync::atomic::AtomicU32::new(1),
+            oob_key,
+        })
+    }
+
+    fn now(&self) -> u64 {
+        self.clock.now()
+    }
+
+    fn fresh(&self) -> u128 {
+        let n = self
+            .next
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        self.base | u128::from(n)
+    }
+
+    fn person_id(&self) -> PersonId {
+        PersonId::new(self.fresh())
+    }
+
+    fn org_id(&self) -> OrgId {
+        OrgId::new(self.fresh())
+    }
+
+    fn login_for(&self, id: PersonId) -> String {
+        format!("conformance-{:x}@example.test", id.get())
+    }
+
+    fn record(&self, id: PersonId) -> Result<PersonRecord, Fail> {
+        let login = Login::new(&self.login_for(id)).ok_or_else(|| fail("bad login".into()))?;
+        Ok(PersonRecord {
+            id,
+            login,
+            password_hash: String::from("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"),
+            password_state: PasswordState::Current,
+            password_expires_at: None,
+            deactivated: false,
+            phone: None,
+            created_at: self.now(),
+        })
+    }
+
+    /// A person who founded their own organisation.
+    async fn founder(&self) -> Result<(PersonRecord, Organisation), Fail> {
+        let person = self.record(self.person_id())?;
+        let org = Organisation::found(self.org_id(), person.id, self.now()).state;
+        let outcome = self
+            .store
+            .create_person(&person, OrganisationWrite::Insert(&org))
+            .await?;
+        ensure_eq!(outcome, CreateOutcome::Created, "founding an organisation");
+        Ok((person, org))
+    }
+
+    /// `org` with `person` added as a User by its owner.
+    fn with_member(
+        &self,
+        org: &Organisation,
+        owner: PersonId,
+        person: PersonId,
+    ) -> Result<Organisation, Fail> {
+        let now = self.now();
+        let account = Account::new(owner).factors(SecondFactors::of(SecondFactor::Totp));
+        let progress = LoginProgress::password_verified(owner, org.id(), now)
+            .with_second_factor(SecondFactor::Totp);
+        let grant: Grant =
+            match login_decision(&account, org.member(owner), org.policy(), &progress, now) {
+                LoginDecision::Allowed(grant) => grant,
+                other => return Err(fail(format!("the owner could not sign in: {other:?}"))),
+            };
+        Ok(org.add_member(&grant, person, Role::User, now)?.state)
+    }
+
+    /// An MFA state with one active authenticator, through the enrollment ceremony.
+    fn enrolled(&self, person: PersonId) -> Result<Mfa, Fail> {
+        let now = self.now();
+        let config = EnrollmentConfig::default();
+        let name = AuthenticatorName::new("conformance")?;
+        let started = Mfa::new(person)
+            .start_enrollment_with_os_rng(EnrollmentPurpose::Add(name), None, &config, now)?
+            .state;
+        let secret = started
+            .enrollment()
+            .ok_or_else(|| fail("no enrollment".into()))?
+            .expose_secret();
+        let code = Totp::new(config.params(), secret).generate(now)?;
+        let confirmed = started
+            .confirm_enrollment(code.expose_secret(), &config, now)?
+            .state;
+        let issued = confirmed.recovery_codes_issued(&config, now)?.state;
+        Ok(issued.acknowledge_recovery_codes(&config, now)?.state)
+    }
+
+    fn recovery_set(&self) -> Result<RecoveryCodeSet, Fail> {
+        let params = RecoveryParams::builder()
+            .count(4)
+            .dangerous_argon2(8, 1, 1)
+            .build()?;
+        Ok(RecoveryCodeSet::generate(&params)?.set)
+    }
+
+    fn oob_challenge(&self) -> Result<OobChallenge, Fail> {
+        match OobConfig::default().issue_with_os_rng(
+            &self.oob_key,
+            &OobSendLog::new(),
+            self.now(),
+        )? {
+            OobIssue::Send { challenge, .. } => Ok(challenge),
+            OobIssue::Refused { .. } => Err(fail("an out-of-band send was refused".into())),
+        }
+    }
+
+    fn ticket(&self, person: PersonId, org: OrgId, ttl: u64) -> Result<TicketRecord, Fail> {
+        let now = self.now();
+        Ok(TicketRecord {
+            digest: BearerToken::generate()?.digest(),
+            step: PendingStep::SecondFactor,
+            progress: LoginProgress::password_verified(person, org, now),
+            expires_at: now.saturating_add(ttl),
+        })
+    }
+
+    fn setup_token(
+        &self,
+        person: PersonId,
+        org: OrgId,
+        ttl: u64,
+    ) -> Result<SetupTokenRecord, Fail> {
+        Ok(SetupTokenRecord {
+            digest: BearerToken::generate()?.digest(),
+            person,
+            org,
+            expires_at: self.now().saturating_add(ttl),
+        })
+    }
+}
+
+async fn not_found<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let nobody = fx.person_id();
+    let nowhere = fx.org_id();
+    ensure!(
+        s.person(nobody).await?.is_none(),
+        "person(unknown) must be None"
+    );
+    ensure!(
+        s.person_by_login(&fx.login_for(nobody)).await?.is_none(),
+        "person_by_login(unknown) must be None"
+    );
+    ensure!(
+        !s.set_password(nobody, "x", PasswordState::Current, None)
+            .await?,
+        "set_password(unknown) must be false"
+    );
+    ensure!(
+        !s.set_phone(nobody, None).await?,
+        "set_phone(unknown) must be false"
+    );
+    ensure!(
+        !s.set_deactivated(nobody, true).await?,
+        "set_deactivated(unknown) must be false"
+    );
+    ensure_eq!(
+        s.throttle(nobody, ThrottledFactor::Password).await?,
+        ThrottleState::new(),
+        "throttle(unknown)"
+    );
+    ensure!(
+        UserStore::organisation(s, nowhere).await?.is_none(),
+        "organisation(unknown) must be None"
+    );
+    let org = Organisation::found(nowhere, nobody, fx.now()).state;
+    ensure!(
+        !s.replace_organisation(&org, 1).await?,
+        "replace_organisation(unknown) must be false"
+    );
+    ensure!(
+        s.organisations_of(nobody).await?.is_empty(),
+        "organisations_of(unknown) must be empty"
+    );
+    ensure!(s.mfa(nobody).await?.is_none(), "mfa(unknown) must be None");
+    ensure!(
+        !s.advance_watermark(nobody, crate::AuthenticatorId::new(1), 10)
+            .await?,
+        "advance_watermark(unknown person) must be false"
+    );
+    for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
+        ensure!(
+            s.recovery_codes(nobody, slot).await?.is_none(),
+            "recovery_codes(unknown, {slot:?}) must be None"
+        );
+    }
+    ensure!(
+        !s.activate_pending_recovery_codes(nobody).await?,
+        "activate_pending_recovery_codes(unknown) must be false"
+    );
+    ensure!(
+        !s.spend_recovery_code(nobody, [0; 16], 0).await?,
+        "spend_recovery_code(unknown) must be false"
+    );
+    ensure!(
+        s.oob_challenge(nobody).await?.is_none(),
+        "oob_challenge(unknown) must be None"
+    );
+    let digest = BearerToken::generate()?.digest();
+    ensure!(
+        s.take_setup_token(&digest, fx.now()).await?.is_none(),
+        "take_setup_token(unknown) must be None"
+    );
+    ensure!(
+        s.take_ticket(&digest, fx.now()).await?.is_none(),
+        "take_ticket(unknown) must be None"
+    );
+    Ok(())
+}
+
+async fn create_person<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let (person, org) = fx.founder().await?;
+    ensure_eq!(
+        s.person(person.id).await?,
+        Some(person.clone()),
+        "person(id) after create_person"
+    );
+    let shouted = format!("  {}  ", fx.login_for(person.id).to_ascii_uppercase());
+    ensure_eq!(
+        s.person_by_login(&shouted).await?,
+        Some(person.clone()),
+        "person_by_login with another case and surrounding spaces"
+    );
+    let stored = UserStore::organisation(s, org.id())
+        .await?
+        .ok_or_else(|| fail("the organisation was not written".into()))?;
+    ensure_eq!(stored.version, 1, "a new organisation's version");
+    ensure_eq!(stored.value, org, "the stored organisation");
+    ensure_eq!(
+        s.organisations_of(person.id).await?,
+        alloc::vec![org.id()],
+        "organisations_of the founder"
+    );
+    Ok(())
+}
+
+async fn unique_login<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let (first, _) = fx.founder().await?;
+    let mut second = fx.record(fx.person_id())?;
+    second.login = Login::new(&first.login.as_str().to_ascii_uppercase())
+        .ok_or_else(|| fail("bad login".into()))?;
+    let org = Organisation::found(fx.org_id(), second.id, fx.now()).state;
+    ensure_eq!(
+        s.create_person(&second, OrganisationWrite::Insert(&org))
+            .await?,
+        CreateOutcome::LoginTaken,
+        "create_person with a taken login"
+    );
+    ensure!(
+        s.person(second.id).await?.is_none(),
+        "a refused person must not be written"
+    );
+    ensure!(
+        UserStore::organisation(s, org.id()).await?.is_none(),
+        "the organisation of a refused person must not be written"
+    );
+    ensure_eq!(
+        s.person_by_login(first.login.as_str()).await?.map(|p| p.id),
+        Some(first.id),
+        "the login still names the first person"
+    );
+    Ok(())
+}
+
+async fn create_all_or_nothing<S: UserStore + SecretStore + 'static>(
+    fx: &Fixture<'_, S>,
+) -> Checked {
+    let s = &*fx.store;
+    let (owner, org) = fx.founder().await?;
+    // Inserting an organisation that exists: nothing is written.
+    let newcomer = fx.record(fx.person_id())?;
+    let clash = Organisation::found(org.id(), newcomer.id, fx.now()).state;
+    ensure_eq!(
+        s.create_person(&newcomer, OrganisationWrite::Insert(&clash))
+            .await?,
+        CreateOutcome::OrganisationConflict,
+        "create_person inserting an existing organisation"
+    );
+    ensure!(
+        s.person(newcomer.id).await?.is_none()
+            && s.person_by_login(newcomer.login.as_str()).await?.is_none(),
+        "a person whose organisation write failed must not be written"
+    );
+    // Replacing from a stale version: nothing is written.
+    let added = fx.with_member(&org, owner.id, newcomer.id)?;
+    ensure_eq!(
+        s.create_person(
+            &newcomer,
+            OrganisationWrite::Replace {
+                organisation: &added,
+                expected_version: 2,
+            },
+        )
+        .await?,
+        CreateOutcome::OrganisationConflict,
+        "create_person replacing from a stale version"
+    );
+    ensure!(
+        s.person(newcomer.id).await?.is_none(),
+        "a person whose organisation replacement failed must not be written"
+    );
+    let stored = UserStore::organisation(s, org.id())
+        .await?
+        .ok_or_else(|| fail("organisation lost".into()))?;
+    ensure_eq!(
+        stored.version,
+        1,
+        "a refused replacement leaves the version"
+    );
+    ensure_eq!(
+        stored.value,
+        org,
+        "a refused replacement leaves the organisation"
+    );
+    // Replacing an organisation that does not exist: nothing is written.
+    let ghost = Organisation::found(fx.org_id(), newcomer.id, fx.now()).state;
+    ensure_eq!(
+        s.create_person(
+            &newcomer,
+            OrganisationWrite::Replace {
+                organisation: &ghost,
+                expected_version: 1,
+            },
+        )
+        .await?,
+        CreateOutcome::OrganisationConflict,
+        "create_person replacing a missing organisation"
+    );
+    ensure!(
+        s.person(newcomer.id).await?.is_none(),
+        "nothing is written when the organisation is missing"
+    );
+    // From the right version: both are written.
+    ensure_eq!(
+        s.create_person(
+            &newcomer,
+            OrganisationWrite::Replace {
+                organisation: &added,
+                expected_version: 1,
+            },
+        )
+        .await?,
+        CreateOutcome::Created,
+        "create_person replacing from the current version"
+    );
+    let stored = UserStore::organisation(s, org.id())
+        .await?
+        .ok_or_else(|| fail("organisation lost".into()))?;
+    ensure_eq!(stored.version, 2, "the version after a replacement");
+    ensure_eq!(stored.value, added, "the replaced organisation");
+    ensure_eq!(
+        s.person(newcomer.id).await?,
+        Some(newcomer.clone()),
+        "the added person"
+    );
+    ensure_eq!(
+        s.organisations_of(newcomer.id).await?,
+        alloc::vec![org.id()],
+        "organisations_of the added person"
+    );
+    Ok(())
+}
+
+async fn person_updates<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let (person, _) = fx.founder().await?;
+    let expires = fx.now().saturating_add(3600);
+    ensure!(
+        s.set_password(
+            person.id,
+            "$argon2id$new",
+            PasswordState::Temporary,
+            Some(expires)
+        )
+        .await?,
+        "set_password must report the update"
+    );
+    let phone = PhoneNumber::parse("+44 20 7946 0958")?;
+    ensure!(
+        s.set_phone(person.id, Some(&phone)).await?,
+        "set_phone must report the update"
+    );
+    ensure!(
+        s.set_deactivated(person.id, true).await?,
+        "set_deactivated must report the update"
+    );
+    let stored = s
+        .person(person.id)
+        .await?
+        .ok_or_else(|| fail("the person vanished".into()))?;
+    ensure_eq!(
+        stored.password_hash.as_str(),
+        "$argon2id$new",
+        "password hash"
+    );
+    ensure_eq!(
+        stored.password_state,
+        PasswordState::Temporary,
+        "password state"
+    );
+    ensure_eq!(stored.password_expires_at, Some(expires), "password expiry");
+    ensure_eq!(stored.phone, Some(phone), "phone");
+    ensure!(stored.deactivated, "the person must be deactivated");
+    ensure!(
+        s.set_phone(person.id, None).await? && s.set_deactivated(person.id, false).await?,
+        "clearing the phone and reactivating must report the update"
+    );
+    let stored = s
+        .person(person.id)
+        .await?
+        .ok_or_else(|| fail("the person vanished".into()))?;
+    ensure!(
+        stored.phone.is_none() && !stored.deactivated,
+        "phone cleared and person reactivated"
+    );
+    ensure_eq!(stored.login, person.login, "the login is unchanged");
+    Ok(())
+}
+
+async fn organisation_versions<S: UserStore + SecretStore + 'static>(
+    fx: &Fixture<'_, S>,
+) -> Checked {
+    let s = &*fx.store;
+    let (owner, org) = fx.founder().await?;
+    let changed = fx.with_member(&org, owner.id, fx.person_id())?;
+    ensure!(
+        !s.replace_organisation(&changed, 2).await?,
+        "replace_organisation from a future version must be false"
+    );
+    ensure!(
+        s.replace_organisation(&changed, 1).await?,
+        "replace_organisation from the current version must be true"
+    );
+    ensure!(
+        !s.replace_organisation(&org, 1).await?,
+        "replace_organisation from a stale version must be false"
+    );
+    let stored = UserStore::organisation(s, org.id())
+        .await?
+        .ok_or_else(|| fail("organisation lost".into()))?;
+    ensure_eq!(stored.version, 2, "the version after one replacement");
+    ensure_eq!(stored.value, changed, "the replaced organisation");
+    Ok(())
+}
+
+async fn organisations_of<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let (first_owner, first) = fx.founder().await?;
+    let (member, second) = fx.founder().await?;
+    let joined = fx.with_member(&first, first_owner.id, member.id)?;
+    ensure!(
+        s.replace_organisation(&joined, 1).await?,
+        "adding a member must succeed"
+    );
+    let mut orgs = s.organisations_of(member.id).await?;
+    orgs.sort_unstable();
+    let mut expected = alloc::vec![first.id(), second.id()];
+    expected.sort_unstable();
+    ensure_eq!(orgs, expected, "organisations_of a member of two");
+    ensure_eq!(
+        s.organisations_of(first_owner.id).await?,
+        alloc::vec![first.id()],
+        "organisations_of the first owner"
+    );
+    Ok(())
+}
+
+async fn throttle<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let id = fx.person_id();
+    let now = fx.now();
+    let policy = ThrottlePolicy::builder()
+        .free_attempts(1)
+        .lock_after(3)
+        .build()?;
+    let pw = ThrottledFactor::Password;
+    let first = s
+        .apply_throttle(id, pw, ThrottleOp::Failure, &policy, now)
+        .await?;
+    ensure_eq!(first.state().failures(), 1, "failures after one failure");
+    ensure_eq!(
+        s.throttle(id, pw).await?,
+        first.state(),
+        "the stored state is the returned one"
+    );
+    ensure_eq!(
+        s.throttle(id, ThrottledFactor::Totp).await?,
+        ThrottleState::new(),
+        "another factor is untouched"
+    );
+    let cleared = s
+        .apply_throttle(id, pw, ThrottleOp::Success, &policy, now)
+        .await?;
+    ensure_eq!(cleared.state(), ThrottleState::new(), "a success clears");
+    for _ in 0..3 {
+        let _ = s
+            .apply_throttle(id, pw, ThrottleOp::Failure, &policy, now)
+            .await?;
+    }
+    let locked = s.throttle(id, pw).await?;
+    ensure!(
+        locked.is_locked() && locked.failures() == 3,
+        "three failures lock: got {locked:?}"
+    );
+    let still = s
+        .apply_throttle(id, pw, ThrottleOp::Success, &policy, now)
+        .await?;
+    ensure!(still.state().is_locked(), "a success does not unlock");
+    let reset = s
+        .apply_throttle(id, pw, ThrottleOp::Reset, &policy, now)
+        .await?;
+    ensure_eq!(reset.state(), ThrottleState::new(), "a reset unlocks");
+    ensure_eq!(
+        s.throttle(id, pw).await?,
+        ThrottleState::new(),
+        "the reset is stored"
+    );
+    Ok(())
+}
+
+async fn mfa_versions<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let id = fx.person_id();
+    let mfa = fx.enrolled(id)?;
+    ensure!(
+        !s.replace_mfa(id, &mfa, Some(1)).await?,
+        "replace_mfa expecting a version when there is none must be false"
+    );
+    ensure!(
+        s.replace_mfa(id, &mfa, None).await?,
+        "the first replace_mfa expecting none must be true"
+    );
+    ensure!(
+        !s.replace_mfa(id, &mfa, None).await?,
+        "replace_mfa expecting none when there is one must be false"
+    );
+    let stored = s
+        .mfa(id)
+        .await?
+        .ok_or_else(|| fail("the MFA state was not written".into()))?;
+    ensure_eq!(stored.version, 1, "a new MFA state's version");
+    ensure_eq!(
+        stored.value.authenticators().len(),
+        1,
+        "authenticators stored"
+    );
+    ensure!(
+        s.replace_mfa(id, &Mfa::new(id), Some(1)).await?,
+        "replace_mfa from the current version must be true"
+    );
+    ensure!(
+        !s.replace_mfa(id, &mfa, Some(1)).await?,
+        "replace_mfa from a stale version must be false"
+    );
+    let stored = s
+        .mfa(id)
+        .await?
+        .ok_or_else(|| fail("the MFA state vanished".into()))?;
+    ensure_eq!(stored.version, 2, "the version after one replacement");
+    ensure!(
+        !stored.value.is_active(),
+        "the replacement (MFA off) is what is stored"
+    );
+    Ok(())
+}
+
+async fn watermark<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let id = fx.person_id();
+    let mfa = fx.enrolled(id)?;
+    let (auth, start) = mfa
+        .authenticators()
+        .first()
+        .map(|a| (a.id(), a.last_accepted_step()))
+        .ok_or_else(|| fail("no authenticator".into()))?;
+    ensure!(
+        s.replace_mfa(id, &mfa, None).await?,
+        "storing the MFA state"
+    );
+    let step = |n: u64| start.saturating_add(n);
+    let watermark_now = || async {
+        let mfa = s
+            .mfa(id)
+            .await?
+            .ok_or_else(|| fail("the MFA state vanished".into()))?;
+        let current = mfa
+            .value
+            .authenticator(auth)
+            .map(|a| a.last_accepted_step());
+        Ok::<_, Fail>((current, mfa.version))
+    };
+    ensure!(
+        !s.advance_watermark(id, auth, start).await?,
+        "advancing to the current watermark must be false"
+    );
+    ensure!(
+        s.advance_watermark(id, auth, step(5)).await?,
+        "advancing to a higher step must be true"
+    );
+    ensure!(
+        !s.advance_watermark(id, auth, step(5)).await?,
+        "advancing to the same step again must be false"
+    );
+    ensure!(
+        !s.advance_watermark(id, auth, step(3)).await?,
+        "advancing to a lower step must be false"
+    );
+    let other = crate::AuthenticatorId::new(auth.get().saturating_add(100));
+    ensure!(
+        !s.advance_watermark(id, other, step(9)).await?,
+        "advancing an unknown authenticator must be false"
+    );
+    ensure_eq!(
+        watermark_now().await?,
+        (Some(step(5)), 1),
+        "the watermark read back (and the version, which it does not change)"
+    );
+    // A write computed from the state read before the advance keeps the higher watermark.
+    ensure!(
+        s.replace_mfa(id, &mfa, Some(1)).await?,
+        "replace_mfa from the current version"
+    );
+    ensure_eq!(
+        watermark_now().await?,
+        (Some(step(5)), 2),
+        "the watermark after writing an older state"
+    );
+    ensure!(
+        !s.advance_watermark(id, auth, step(5)).await?,
+        "the kept watermark still refuses its step"
+    );
+    // A write that carries a higher watermark raises it.
+    let mut higher = mfa.duplicate_secret_state()?;
+    let _ = higher.restore_watermark(auth, step(8));
+    ensure!(
+        s.replace_mfa(id, &higher, Some(2)).await?,
+        "replace_mfa with a higher watermark"
+    );
+    ensure_eq!(
+        watermark_now().await?,
+        (Some(step(8)), 3),
+        "the watermark after writing a higher one"
+    );
+    ensure!(
+        !s.advance_watermark(id, auth, step(8)).await?,
+        "the written watermark refuses its step"
+    );
+    Ok(())
+}
+
+async fn recovery_codes<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let id = fx.person_id();
+    let set = fx.recovery_set()?;
+    let active = RecoverySlot::Active;
+    s.replace_recovery_codes(id, active, Some(&set)).await?;
+    let stored = s
+        .recovery_codes(id, active)
+        .await?
+        .ok_or_else(|| fail("the set was not written".into()))?;
+    ensure_eq!(stored, set, "the stored set");
+    ensure!(
+        s.recovery_codes(id, RecoverySlot::Pending).await?.is_none(),
+        "the pending slot is separate"
+    );
+    ensure!(
+        s.spend_recovery_code(id, set.set_id(), 2).await?,
+        "spending an unspent slot must be true"
+    );
+    ensure!(
+        !s.spend_recovery_code(id, set.set_id(), 2).await?,
+        "spending a spent slot must be false"
+    );
+    ensure!(
+        !s.spend_recovery_code(id, set.set_id(), set.len()).await?,
+        "spending a slot outside the set must be false"
+    );
+    ensure!(
+        !s.spend_recovery_code(id, [0xA5; 16], 1).await?,
+        "spending in another set must be false"
+    );
+    let stored = s
+        .recovery_codes(id, active)
+        .await?
+        .ok_or_else(|| fail("the set vanished".into()))?;
+    ensure!(stored.is_spent(2), "the spent slot is spent when read back");
+    ensure_eq!(
+        stored.remaining(),
+        set.len().saturating_sub(1),
+        "remaining codes"
+    );
+    ensure_eq!(stored.set_id(), set.set_id(), "the set id");
+    // Regenerating: the old set's slots are no longer spendable, the new set's are.
+    let regenerated = fx.recovery_set()?;
+    s.replace_recovery_codes(id, active, Some(&regenerated))
+        .await?;
+    ensure!(
+        !s.spend_recovery_code(id, set.set_id(), 0).await?,
+        "a slot of a replaced set must not be spendable"
+    );
+    ensure!(
+        s.spend_recovery_code(id, regenerated.set_id(), 2).await?,
+        "the same slot of the new set is spendable"
+    );
+    s.replace_recovery_codes(id, active, None).await?;
+    ensure!(
+        s.recovery_codes(id, active).await?.is_none(),
+        "a deleted set is gone"
+    );
+    ensure!(
+        !s.spend_recovery_code(id, regenerated.set_id(), 0).await?,
+        "a deleted set cannot be spent"
+    );
+    Ok(())
+}
+
+async fn recovery_pending<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let id = fx.person_id();
+    let live = fx.recovery_set()?;
+    let pending = fx.recovery_set()?;
+    s.replace_recovery_codes(id, RecoverySlot::Active, Some(&live))
+        .await?;
+    s.replace_recovery_codes(id, RecoverySlot::Pending, Some(&pending))
+        .await?;
+    ensure!(
+        !s.spend_recovery_code(id, pending.set_id(), 0).await?,
+        "a pending set must not be spendable"
+    );
+    ensure!(
+        s.spend_recovery_code(id, live.set_id(), 0).await?,
+        "the live set is spendable while another is pending"
+    );
+    ensure!(
+        s.activate_pending_recovery_codes(id).await?,
+        "activating a pending set must be true"
+    );
+    ensure!(
+        !s.activate_pending_recovery_codes(id).await?,
+        "activating again must be false"
+    );
+    ensure!(
+        s.recovery_codes(id, RecoverySlot::Pending).await?.is_none(),
+        "the pending slot is empty after activation"
+    );
+    let active = s
+        .recovery_codes(id, RecoverySlot::Active)
+        .await?
+        .ok_or_else(|| fail("no active set after activation".into()))?;
+    ensure!(
+        active.set_id() == pending.set_id(),
+        "the active set is the formerly pending one"
+    );
+    ensure_eq!(active.remaining(), pending.len(), "nothing of it is spent");
+    ensure!(
+        !s.spend_recovery_code(id, live.set_id(), 1).await?,
+        "the previous set is no longer spendable"
+    );
+    ensure!(
+        s.spend_recovery_code(id, pending.set_id(), 0).await?,
+        "the activated set is spendable"
+    );
+    Ok(())
+}
+
+async fn oob<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let id = fx.person_id();
+    let first = fx.oob_challenge()?;
+    let second = fx.oob_challenge()?;
+    ensure!(
+        !s.replace_oob_challenge(id, Some(&first), Some(&second))
+            .await?,
+        "expecting a challenge when there is none must be false"
+    );
+    ensure!(
+        s.replace_oob_challenge(id, None, Some(&first)).await?,
+        "storing the first challenge must be true"
+    );
+    ensure!(
+        !s.replace_oob_challenge(id, None, Some(&second)).await?,
+        "expecting none when there is one must be false"
+    );
+    ensure!(
+        !s.replace_oob_challenge(id, Some(&second), None).await?,
+        "expecting another challenge must be false"
+    );
+    ensure_eq!(
+        s.oob_challenge(id).await?,
+        Some(first.clone()),
+        "the stored challenge"
+    );
+    // A copy with one attempt used differs from the stored one: refused.
+    let tried = first
+        .verify(&fx.oob_key, "not a code", fx.now())
+        .into_challenge();
+    ensure!(
+        !s.replace_oob_challenge(id, Some(&tried), Some(&second))
+            .await?,
+        "expecting a challenge that differs in attempts must be false"
+    );
+    ensure!(
+        s.replace_oob_challenge(id, Some(&first), Some(&tried))
+            .await?,
+        "swapping from the stored challenge must be true"
+    );
+    ensure_eq!(
+        s.oob_challenge(id).await?,
+        Some(tried.clone()),
+        "the swapped challenge"
+    );
+    ensure!(
+        s.replace_oob_challenge(id, Some(&tried), None).await?,
+        "clearing from the stored challenge must be true"
+    );
+    ensure!(
+        s.oob_challenge(id).await?.is_none(),
+        "the challenge is gone"
+    );
+    Ok(())
+}
+
+async fn setup_tokens<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let (person, org) = (fx.person_id(), fx.org_id());
+    let token = fx.setup_token(person, org, 60)?;
+    s.insert_setup_token(&token).await?;
+    let other = BearerToken::generate()?.digest();
+    ensure!(
+        s.take_setup_token(&other, fx.now()).await?.is_none(),
+        "another digest takes nothing"
+    );
+    ensure_eq!(
+        s.take_setup_token(&token.digest, fx.now()).await?,
+        Some(token),
+        "taking the token"
+    );
+    ensure!(
+        s.take_setup_token(&token.digest, fx.now()).await?.is_none(),
+        "a token is taken once"
+    );
+    let expiring = fx.setup_token(person, org, 60)?;
+    s.insert_setup_token(&expiring).await?;
+    fx.clock.advance(60);
+    ensure!(
+        s.take_setup_token(&expiring.digest, fx.now())
+            .await?
+            .is_none(),
+        "a token is refused at its expiry time"
+    );
+    Ok(())
+}
+
+async fn tickets<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let (person, org) = (fx.person_id(), fx.org_id());
+    let ticket = fx.ticket(person, org, 300)?;
+    s.insert_ticket(&ticket).await?;
+    let other = BearerToken::generate()?.digest();
+    ensure!(
+        s.take_ticket(&other, fx.now()).await?.is_none(),
+        "another digest takes nothing"
+    );
+    fx.clock.advance(299);
+    ensure_eq!(
+        s.take_ticket(&ticket.digest, fx.now()).await?,
+        Some(ticket),
+        "taking the ticket just before its expiry"
+    );
+    ensure!(
+        s.take_ticket(&ticket.digest, fx.now()).await?.is_none(),
+        "a ticket is taken once"
+    );
+    let expiring = fx.ticket(person, org, 300)?;
+    s.insert_ticket(&expiring).await?;
+    fx.clock.advance(300);
+    ensure!(
+        s.take_ticket(&expiring.digest, fx.now()).await?.is_none(),
+        "a ticket is refused at its expiry time"
+    );
+    fx.clock.advance(1000);
+    ensure!(
+        s.take_ticket(&expiring.digest, fx.now()).await?.is_none(),
+        "a ticket is refused after its expiry time"
+    );
+    Ok(())
+}
+
+/// Runs `contenders` concurrently through `spawner` and collects their results.
+async fn race<P, T, Fut>(spawner: &P, contenders: Vec<Fut>) -> Result<Vec<T>, Fail>
+where
+    P: Spawner,
+    T: Send + 'static,
+    Fut: Future<Output = Result<T, Fail>> + Send + 'static,
+{
+    let running: Vec<_> = contenders.into_iter().map(|c| spawner.spawn(c)).collect();
+    join_all(running).await.into_iter().collect()
+}
+
+fn exactly_one(wins: usize, what: &str) -> Checked {
+    ensure!(
+        wins == 1,
+        "{RACE_CONTENDERS} concurrent attempts to {what}: expected exactly one to win, {wins} did"
+    );
+    Ok(())
+}
+
+async fn race_watermark<S, P>(fx: &Fixture<'_, S>, spawner: &P) -> Checked
+where
+    S: UserStore + SecretStore + 'static,
+    P: Spawner,
+{
+    let id = fx.person_id();
+    let mfa = fx.enrolled(id)?;
+    let (auth, start) = mfa
+        .authenticators()
+        .first()
+        .map(|a| (a.id(), a.last_accepted_step()))
+        .ok_or_else(|| fail("no authenticator".into()))?;
+    ensure!(fx.store.replace_mfa(id, &mfa, None).await?, "storing MFA");
+    let step = start.saturating_add(1);
+    let contenders = (0..RACE_CONTENDERS)
+        .map(|_| {
+            let store = Arc::clone(&fx.store);
+            async move { Ok::<_, Fail>(store.advance_watermark(id, auth, step).await?) }
+        })
+        .collect();
+    let results = race(spawner, contenders).await?;
+    exactly_one(
+        results.iter().filter(|won| **won).count(),
+        "advance one watermark",
+    )?;
+    let stored = fx
+        .store
+        .mfa(id)
+        .await?
+        .and_then(|m| m.value.authenticator(auth).map(|a| a.last_accepted_step()));
+    ensure_eq!(stored, Some(step), "the watermark after the race");
+    Ok(())
+}
+
+async fn race_recovery_slot<S, P>(fx: &Fixture<'_, S>, spawner: &P) -> Checked
+where
+    S: UserStore + SecretStore + 'static,
+    P: Spawner,
+{
+    let id = fx.person_id();
+    let set = fx.recovery_set()?;
+    fx.store
+        .replace_recovery_codes(id, RecoverySlot::Active, Some(&set))
+        .await?;
+    let set_id = set.set_id();
+    let contenders = (0..RACE_CONTENDERS)
+        .map(|_| {
+            let store = Arc::clone(&fx.store);
+            async move { Ok::<_, Fail>(store.spend_recovery_code(id, set_id, 1).await?) }
+        })
+        .collect();
+    let results = race(spawner, contenders).await?;
+    exactly_one(
+        results.iter().filter(|won| **won).count(),
+        "spend one recovery slot",
+    )?;
+    let stored = fx.store.recovery_codes(id, RecoverySlot::Active).await?;
+    ensure_eq!(
+        stored.map(|s| (s.is_spent(1), s.remaining())),
+        Some((true, set.len().saturating_sub(1))),
+        "the set after the race"
+    );
+    Ok(())
+}
+
+async fn race_oob<S, P>(fx: &Fixture<'_, S>, spawner: &P) -> Checked
+where
+    S: UserStore + SecretStore + 'static,
+    P: Spawner,
+{
+    let id = fx.person_id();
+    let stored = fx.oob_challenge()?;
+    ensure!(
+        fx.store
+            .replace_oob_challenge(id, None, Some(&stored))
+            .await?,
+        "storing the challenge"
+    );
+    let mut contenders = Vec::with_capacity(RACE_CONTENDERS);
+    let mut replacements = Vec::with_capacity(RACE_CONTENDERS);
+    for _ in 0..RACE_CONTENDERS {
+        let store = Arc::clone(&fx.store);
+        let expected = stored.clone();
+        let new = fx.oob_challenge()?;
+        replacements.push(new.clone());
+        contenders.push(async move {
+            Ok::<_, Fail>(
+                store
+                    .replace_oob_challenge(id, Some(&expected), Some(&new))
+                    .await?,
+            )
+        });
+    }
+    let results = race(spawner, contenders).await?;
+    exactly_one(
+        results.iter().filter(|won| **won).count(),
+        "swap one out-of-band challenge",
+    )?;
+    let winner = results
+        .iter()
+        .zip(&replacements)
+        .find(|(won, _)| **won)
+        .map(|(_, challenge)| challenge.clone());
+    ensure_eq!(
+        fx.store.oob_challenge(id).await?,
+        winner,
+        "the stored challenge is the winner's"
+    );
+    Ok(())
+}
+
+async fn race_ticket<S, P>(fx: &Fixture<'_, S>, spawner: &P) -> Checked
+where
+    S: UserStore + SecretStore + 'static,
+    P: Spawner,
+{
+    let ticket = fx.ticket(fx.person_id(), fx.org_id(), 300)?;
+    fx.store.insert_ticket(&ticket).await?;
+    let now = fx.now();
+    let contenders = (0..RACE_CONTENDERS)
+        .map(|_| {
+            let store = Arc::clone(&fx.store);
+            async move { Ok::<_, Fail>(store.take_ticket(&ticket.digest, now).await?) }
+        })
+        .collect();
+    let results = race(spawner, contenders).await?;
+    let taken: Vec<_> = results.into_iter().flatten().collect();
+    exactly_one(taken.len(), "take one ticket")?;
+    ensure_eq!(taken, alloc::vec![ticket], "the ticket taken");
+    Ok(())
+}
+
+async fn race_setup_token<S, P>(fx: &Fixture<'_, S>, spawner: &P) -> Checked
+where
+    S: UserStore + SecretStore + 'static,
+    P: Spawner,
+{
+    let token = fx.setup_token(fx.person_id(), fx.org_id(), 300)?;
+    fx.store.insert_setup_token(&token).await?;
+    let now = fx.now();
+    let contenders = (0..RACE_CONTENDERS)
+        .map(|_| {
+            let store = Arc::clone(&fx.store);
+            async move { Ok::<_, Fail>(store.take_setup_token(&token.digest, now).await?) }
+        })
+        .collect();
+    let results = race(spawner, contenders).await?;
+    let taken: Vec<_> = results.into_iter().flatten().collect();
+    exactly_one(taken.len(), "take one setup token")?;
+    ensure_eq!(taken, alloc::vec![token], "the token taken");
+    Ok(())
+}
+
+async fn race_replace_mfa<S, P>(fx: &Fixture<'_, S>, spawner: &P) -> Checked
+where
+    S: UserStore + SecretStore + 'static,
+    P: Spawner,
+{
+    let id = fx.person_id();
+    let mfa = fx.enrolled(id)?;
+    ensure!(fx.store.replace_mfa(id, &mfa, None).await?, "storing MFA");
+    let mut contenders = Vec::with_capacity(RACE_CONTENDERS);
+    for _ in 0..RACE_CONTENDERS {
+        let store = Arc::clone(&fx.store);
+        let copy = mfa.duplicate_secret_state()?;
+        contenders.push(async move { Ok::<_, Fail>(store.replace_mfa(id, &copy, Some(1)).await?) });
+    }
+    let results = race(spawner, contenders).await?;
+    exactly_one(
+        results.iter().filter(|won| **won).count(),
+        "replace one MFA version",
+    )?;
+    ensure_eq!(
+        fx.store.mfa(id).await?.map(|m| m.version),
+        Some(2),
+        "the MFA version after the race"
+    );
+    Ok(())
+}
+
+async fn race_replace_organisation<S, P>(fx: &Fixture<'_, S>, spawner: &P) -> Checked
+where
+    S: UserStore + SecretStore + 'static,
+    P: Spawner,
+{
+    let (owner, org) = fx.founder().await?;
+    let mut contenders = Vec::with_capacity(RACE_CONTENDERS);
+    for _ in 0..RACE_CONTENDERS {
+        let store = Arc::clone(&fx.store);
+        let changed = fx.with_member(&org, owner.id, fx.person_id())?;
+        contenders
+            .push(async move { Ok::<_, Fail>(store.replace_organisation(&changed, 1).await?) });
+    }
+    let results = race(spawner, contenders).await?;
+    exactly_one(
+        results.iter().filter(|won| **won).count(),
+        "replace one organisation version",
+    )?;
+    let stored = UserStore::organisation(&*fx.store, org.id())
+        .await?
+        .ok_or_else(|| fail("organisation lost".into()))?;
+    ensure_eq!(stored.version, 2, "the version after the race");
+    ensure_eq!(stored.value.members().len(), 2, "one member was added");
+    Ok(())
+}
+
+async fn race_create_person<S, P>(fx: &Fixture<'_, S>, spawner: &P) -> Checked
+where
+    S: UserStore + SecretStore + 'static,
+    P: Spawner,
+{
+    let login = Login::new(&fx.login_for(fx.person_id())).ok_or_else(|| fail("login".into()))?;
+    let mut contenders = Vec::with_capacity(RACE_CONTENDERS);
+    let mut attempts = Vec::with_capacity(RACE_CONTENDERS);
+    for _ in 0..RACE_CONTENDERS {
+        let store = Arc::clone(&fx.store);
+        let mut person = fx.record(fx.person_id())?;
+        person.login = login.clone();
+        let org = Organisation::found(fx.org_id(), person.id, fx.now()).state;
+        attempts.push((person.id, org.id()));
+        contenders.push(async move {
+            Ok::<_, Fail>(
+                store
+                    .create_person(&person, OrganisationWrite::Insert(&org))
+                    .await?,
+            )
+        });
+    }
+    let results = race(spawner, contenders).await?;
+    exactly_one(
+        results
+            .iter()
+            .filter(|o| **o == CreateOutcome::Created)
+            .count(),
+        "create people with one login",
+    )?;
+    ensure!(
+        results
+            .iter()
+            .all(|o| matches!(o, CreateOutcome::Created | CreateOutcome::LoginTaken)),
+        "the losers must be told the login is taken: {results:?}"
+    );
+    for ((person, org), outcome) in attempts.iter().zip(&results) {
+        let written = fx.store.person(*person).await?.is_some();
+        let org_written = UserStore::organisation(&*fx.store, *org).await?.is_some();
+        let created = *outcome == CreateOutcome::Created;
+        ensure!(
+            written == created && org_written == created,
+            "exactly the winner's person and organisation are written"
+        );
+    }
+    Ok(())
+}
+
+async fn race_throttle<S, P>(fx: &Fixture<'_, S>, spawner: &P) -> Checked
+where
+    S: UserStore + SecretStore + 'static,
+    P: Spawner,
+{
+    let id = fx.person_id();
+    let policy = ThrottlePolicy::builder().lock_after(100).build()?;
+    let now = fx.now();
+    let contenders = (0..THROTTLE_CONTENDERS)
+        .map(|_| {
+            let store = Arc::clone(&fx.store);
+            async move {
+                Ok::<_, Fail>(
+                    store
+                        .apply_throttle(
+                            id,
+                            ThrottledFactor::Password,
+                            ThrottleOp::Failure,
+                            &policy,
+                            now,
+                        )
+                        .await?,
+                )
+            }
+        })
+        .collect();
+    let updates = race(spawner, contenders).await?;
+    let lock_after = usize::from(policy.lock_after());
+    let mut counted: Vec<u8> = Vec::new();
+    let mut locks = 0usize;
+    let mut unchanged = 0usize;
+    for update in &updates {
+        match update.event() {
+            None => unchanged = unchanged.saturating_add(1),
+            Some(ThrottleEvent::Locked { failures }) => {
+                locks = locks.saturating_add(1);
+                counted.push(failures);
+            }
+            Some(
+                ThrottleEvent::FailureCounted { failures, .. }
+                | ThrottleEvent::BackoffStarted { failures, .. }
+                | ThrottleEvent::BackoffExtended { failures, .. },
+            ) => counted.push(failures),
+            Some(other) => return Err(fail(format!("unexpected throttle event {other:?}"))),
+        }
+    }
+    counted.sort_unstable();
+    let expected: Vec<u8> = (1..=policy.lock_after()).collect();
+    ensure!(
+        counted == expected,
+        "{THROTTLE_CONTENDERS} concurrent failures must report the failure counts 1 to {lock_after} \
+         once each (a lost or doubled update otherwise); got {} counts: {counted:?}",
+        counted.len()
+    );
+    ensure_eq!(locks, 1, "exactly one failure locks");
+    ensure_eq!(
+        unchanged,
+        THROTTLE_CONTENDERS.saturating_sub(lock_after),
+        "failures after the lock leave the state unchanged"
+    );
+    let state = fx.store.throttle(id, ThrottledFactor::Password).await?;
+    ensure!(
+        state.is_locked() && usize::from(state.failures()) == lock_after,
+        "the final state is locked at {lock_after} failures: got {state:?}"
+    );
+    Ok(())
+}

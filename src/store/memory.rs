@@ -1,0 +1,1254 @@
+//! The in-memory store: [`MemoryStore`] (a [`UserStore`] and a [`SecretStore`]),
+//! [`MemoryAuditLog`] and [`RecordingNotifier`].
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use zeroize::Zeroizing;
+
+use super::{
+    AuditSink, CreateOutcome, Notification, Notifier, OrganisationWrite, PersonRecord,
+    RecoverySlot, SecretStore, SecurityNotice, SetupTokenRecord, ThrottleOp, TicketRecord,
+    TokenDigest, UserStore, Versioned,
+};
+use crate::{
+    AuditEvent, AuthenticatorId, Error, Login, Mfa, OobChallenge, OrgId, Organisation,
+    PasswordState, PersonId, PhoneNumber, RecoveryCodeSet, ThrottlePolicy, ThrottleState,
+    ThrottleUpdate, ThrottledFactor,
+};
+
+/// A fault of the in-memory store, audit log or notifier.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MemoryStoreError {
+    /// A thread panicked while holding the store's lock; the data may be half-updated, so the
+    /// store refuses to serve it.
+    Poisoned,
+    /// A stored state could not be copied out or rebuilt (for example a recovery-code spent
+    /// mask that does not fit its set).
+    State(Error),
+    /// [`UserStore::create_person`] was given a person id that is already used by another person.
+    PersonIdTaken(PersonId),
+    /// [`RecordingNotifier::fail_deliveries`] is switched on.
+    DeliveryFailed,
+}
+
+impl fmt::Display for MemoryStoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Poisoned => f.write_str("the in-memory store's lock is poisoned"),
+            Self::State(_) => f.write_str("a stored state could not be copied or rebuilt"),
+            Self::PersonIdTaken(id) => {
+                write!(
+                    f,
+                    "person id {} is already used by another person",
+                    id.get()
+                )
+            }
+            Self::DeliveryFailed => f.write_str("the recording notifier was told to fail"),
+        }
+    }
+}
+
+impl std::error::Error for MemoryStoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::State(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for MemoryStoreError {
+    fn from(e: Error) -> Self {
+        Self::State(e)
+    }
+}
+
+impl<T> From<PoisonError<T>> for MemoryStoreError {
+    fn from(_: PoisonError<T>) -> Self {
+        Self::Poisoned
+    }
+}
+
+/// People, logins, organisations and throttle counters.
+#[derive(Default)]
+struct Users {
+    people: HashMap<PersonId, PersonRecord>,
+    logins: HashMap<Login, PersonId>,
+    organisations: HashMap<OrgId, (Organisation, u64)>,
+    throttles: HashMap<(PersonId, ThrottledFactor), ThrottleState>,
+}
+
+/// A person's MFA state, its version, and the replay watermarks kept beside it.
+struct StoredMfa {
+    mfa: Mfa,
+    version: u64,
+    /// The effective watermark of every authenticator in `mfa` (never lower than the blob's).
+    watermarks: HashMap<AuthenticatorId, u64>,
+}
+
+/// A recovery-code set and the slots spent through [`SecretStore::spend_recovery_code`].
+struct StoredSet {
+    set: RecoveryCodeSet,
+    spent: u16,
+}
+
+/// Secrets, challenges and single-use tokens.
+#[derive(Default)]
+struct Secrets {
+    mfa: HashMap<PersonId, StoredMfa>,
+    recovery: HashMap<(PersonId, RecoverySlot), StoredSet>,
+    oob: HashMap<PersonId, OobChallenge>,
+    setup_tokens: HashMap<TokenDigest, SetupTokenRecord>,
+    tickets: HashMap<TokenDigest, TicketRecord>,
+}
+
+/// A thread-safe in-memory [`UserStore`] and [`SecretStore`], for tests, examples and
+/// single-process hosts. Nothing survives the process.
+///
+/// Every atomic verb of the traits holds one lock for its whole read-decide-write, so the
+/// contracts hold between any number of threads and tasks; no lock is ever held across an
+/// `.await`. A panic in another thread while it held a lock makes later calls fail with
+/// [`MemoryStoreError::Poisoned`] rather than serve possibly half-written data.
+///
+/// How the contracts are kept:
+///
+/// - Versions start at 1 and grow by one on each successful compare-and-swap replacement.
+/// - Replay watermarks live beside the [`Mfa`] value (as a database keeps them in their own
+///   column); [`SecretStore::mfa`] overlays them with [`Mfa::restore_watermark`], and
+///   [`SecretStore::replace_mfa`] keeps the higher of the stored and the written watermark of
+///   every authenticator.
+/// - Slots spent through [`SecretStore::spend_recovery_code`] are a mask beside the set,
+///   overlaid with [`RecoveryCodeSet::merge_spent_mask`] on load. Writing a set with the same
+///   [`RecoveryCodeSet::set_id`] again keeps the spent slots spent; a new set starts afresh.
+/// - Expired setup tokens and tickets are refused (and dropped) by the `take_*` verbs.
+/// - [`Mfa`] values go in and out through [`Mfa::duplicate_secret_state`]: the store's copy
+///   is its own.
+#[derive(Default)]
+pub struct MemoryStore {
+    users: Mutex<Users>,
+    secrets: Mutex<Secrets>,
+}
+
+impl fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn users(&self) -> Result<MutexGuard<'_, Users>, MemoryStoreError> {
+        Ok(self.users.lock()?)
+    }
+
+    fn secrets(&self) -> Result<MutexGuard<'_, Secrets>, MemoryStoreError> {
+        Ok(self.secrets.lock()?)
+    }
+}
+
+impl UserStore for MemoryStore {
+    type Error = MemoryStoreError;
+
+    async fn create_person(
+        &self,
+        person: &PersonRecord,
+        organisation: OrganisationWrite<'_>,
+    ) -> Result<CreateOutcome, MemoryStoreError> {
+        let mut users = self.users()?;
+        if users.logins.contains_key(&person.login) {
+            return Ok(CreateOutcome::LoginTaken);
+        }
+        if users.people.contains_key(&person.id) {
+            return Err(MemoryStoreError::PersonIdTaken(person.id));
+        }
+        let (org, version) = match organisation {
+            OrganisationWrite::Insert(org) => {
+                if users.organisations.contains_key(&org.id()) {
+                    return Ok(CreateOutcome::OrganisationConflict);
+                }
+                (org, 1)
+            }
+            OrganisationWrite::Replace {
+                organisation,
+                expected_version,
+            } => match users.organisations.get(&organisation.id()) {
+                Some((_, version)) if *version == expected_version => {
+                    (organisation, expected_version.saturating_add(1))
+                }
+                _ => return Ok(CreateOutcome::OrganisationConflict),
+            },
+        };
+        users.organisations.insert(org.id(), (org.clone(), version));
+        users.logins.insert(person.login.clone(), person.id);
+        users.people.insert(person.id, person.clone());
+        Ok(CreateOutcome::Created)
+    }
+
+    async fn person_by_login(&self, login: &str) -> Result<Option<PersonRecord>, MemoryStoreError> {
+        let Some(login) = Login::new(login) else {
+            return Ok(None);
+        };
+        let users = self.users()?;
+        Ok(users
+            .logins
+            .get(&login)
+            .and_then(|id| users.people.get(id))
+            .cloned())
+    }
+
+    async fn person(&self, id: PersonId) -> Result<Option<PersonRecord>, MemoryStoreError> {
+        Ok(self.users()?.people.get(&id).cloned())
+    }
+
+    async fn set_password(
+        &self,
+        id: PersonId,
+        password_hash: &str,
+        state: PasswordState,
+        expires_at: Option<u64>,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut users = self.users()?;
+        let Some(person) = users.people.get_mut(&id) else {
+            return Ok(false);
+        };
+        person.password_hash = String::from(password_hash);
+        person.password_state = state;
+        person.password_expires_at = expires_at;
+        Ok(true)
+    }
+
+    async fn set_phone(
+        &self,
+        id: PersonId,
+        phone: Option<&PhoneNumber>,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut users = self.users()?;
+        let Some(person) = users.people.get_mut(&id) else {
+            return Ok(false);
+        };
+        person.phone = phone.cloned();
+        Ok(true)
+    }
+
+    async fn set_deactivated(
+        &self,
+        id: PersonId,
+        deactivated: bool,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut users = self.users()?;
+        let Some(person) = users.people.get_mut(&id) else {
+            return Ok(false);
+        };
+        person.deactivated = deactivated;
+        Ok(true)
+    }
+
+    async fn throttle(
+        &self,
+        id: PersonId,
+        factor: ThrottledFactor,
+    ) -> Result<ThrottleState, MemoryStoreError> {
+        Ok(self
+            .users()?
+            .throttles
+            .get(&(id, factor))
+            .copied()
+            .unwrap_or_default())
+    }
+
+    async fn apply_throttle(
+        &self,
+        id: PersonId,
+        factor: ThrottledFactor,
+        op: ThrottleOp,
+        policy: &ThrottlePolicy,
+        now: u64,
+    ) -> Result<ThrottleUpdate, MemoryStoreError> {
+        let mut users = self.users()?;
+        let slot = users.throttles.entry((id, factor)).or_default();
+        let update = match op {
+            ThrottleOp::Failure => policy.record_failure(*slot, now),
+            ThrottleOp::Success => policy.record_success(*slot),
+            ThrottleOp::Reset => policy.reset(*slot),
+        };
+        *slot = update.state();
+        Ok(update)
+    }
+
+    async fn organisation(
+        &self,
+        id: OrgId,
+    ) -> Result<Option<Versioned<Organisation>>, MemoryStoreError> {
+        Ok(self
+            .users()?
+            .organisations
+            .get(&id)
+            .map(|(org, version)| Versioned {
+                value: org.clone(),
+                version: *version,
+            }))
+    }
+
+    async fn replace_organisation(
+        &self,
+        organisation: &Organisation,
+        expected_version: u64,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut users = self.users()?;
+        match users.organisations.get_mut(&organisation.id()) {
+            Some((stored, version)) if *version == expected_version => {
+                *stored = organisation.clone();
+                *version = expected_version.saturating_add(1);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn organisations_of(&self, id: PersonId) -> Result<Vec<OrgId>, MemoryStoreError> {
+        let users = self.users()?;
+        let mut orgs: Vec<OrgId> = users
+            .organisations
+            .values()
+            .filter(|(org, _)| org.member(id).is_some())
+            .map(|(org, _)| org.id())
+            .collect();
+        orgs.sort_unstable();
+        Ok(orgs)
+    }
+}
+
+impl SecretStore for MemoryStore {
+    type Error = MemoryStoreError;
+
+    async fn mfa(&self, person: PersonId) -> Result<Option<Versioned<Mfa>>, MemoryStoreError> {
+        let secrets = self.secrets()?;
+        let Some(stored) = secrets.mfa.get(&person) else {
+            return Ok(None);
+        };
+        let mut value = stored.mfa.duplicate_secret_state()?;
+        for (authenticator, step) in &stored.watermarks {
+            let _ = value.restore_watermark(*authenticator, *step);
+        }
+        Ok(Some(Versioned {
+            value,
+            version: stored.version,
+        }))
+    }
+
+    async fn replace_mfa(
+        &self,
+        person: PersonId,
+        mfa: &Mfa,
+        expected_version: Option<u64>,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut secrets = self.secrets()?;
+        let current = secrets.mfa.get(&person);
+        let version = match (current, expected_version) {
+            (None, None) => 1,
+            (Some(stored), Some(expected)) if stored.version == expected => {
+                expected.saturating_add(1)
+            }
+            _ => return Ok(false),
+        };
+        let watermarks = mfa
+            .authenticators()
+            .iter()
+            .map(|a| {
+                let kept = current
+                    .and_then(|stored| stored.watermarks.get(&a.id()))
+                    .copied()
+                    .unwrap_or(0);
+                (a.id(), a.last_accepted_step().max(kept))
+            })
+            .collect();
+        let copy = mfa.duplicate_secret_state()?;
+        secrets.mfa.insert(
+            person,
+            StoredMfa {
+                mfa: copy,
+                version,
+                watermarks,
+            },
+        );
+        Ok(true)
+    }
+
+    async fn advance_watermark(
+        &self,
+        person: PersonId,
+        authenticator: AuthenticatorId,
+        step: u64,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut secrets = self.secrets()?;
+        let watermark = secrets
+            .mfa
+            .get_mut(&person)
+            .and_then(|stored| stored.watermarks.get_mut(&authenticator));
+        match watermark {
+            Some(current) if *current < step => {
+                *current = step;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn recovery_codes(
+        &self,
+        person: PersonId,
+        slot: RecoverySlot,
+    ) -> Result<Option<RecoveryCodeSet>, MemoryStoreError> {
+        let secrets = self.secrets()?;
+        let Some(stored) = secrets.recovery.get(&(person, slot)) else {
+            return Ok(None);
+        };
+        let mut set = stored.set.clone();
+        set.merge_spent_mask(stored.spent)?;
+        Ok(Some(set))
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        person: PersonId,
+        slot: RecoverySlot,
+        set: Option<&RecoveryCodeSet>,
+    ) -> Result<(), MemoryStoreError> {
+        let mut secrets = self.secrets()?;
+        let key = (person, slot);
+        match set {
+            None => {
+                secrets.recovery.remove(&key);
+            }
+            Some(set) => {
+                // The same set written back keeps the slots spent meanwhile: a spent code never
+                // comes back to life.
+                let spent = secrets
+                    .recovery
+                    .get(&key)
+                    .filter(|stored| stored.set.set_id() == set.set_id())
+                    .map_or(0, |stored| stored.spent);
+                let mut copy = set.clone();
+                copy.merge_spent_mask(spent)?;
+                secrets.recovery.insert(
+                    key,
+                    StoredSet {
+                        spent: copy.spent_mask(),
+                        set: copy,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn activate_pending_recovery_codes(
+        &self,
+        person: PersonId,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut secrets = self.secrets()?;
+        let Some(pending) = secrets.recovery.remove(&(person, RecoverySlot::Pending)) else {
+            return Ok(false);
+        };
+        secrets
+            .recovery
+            .insert((person, RecoverySlot::Active), pending);
+        Ok(true)
+    }
+
+    async fn spend_recovery_code(
+        &self,
+        person: PersonId,
+        set_id: [u8; 16],
+        index: u8,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut secrets = self.secrets()?;
+        let Some(stored) = secrets.recovery.get_mut(&(person, RecoverySlot::Active)) else {
+            return Ok(false);
+        };
+        if stored.set.set_id() != set_id || index >= stored.set.len() {
+            return Ok(false);
+        }
+        let bit = 1u16.checked_shl(u32::from(index)).unwrap_or(0);
+        if bit == 0 || (stored.spent | stored.set.spent_mask()) & bit != 0 {
+            return Ok(false);
+        }
+        stored.spent |= bit;
+        Ok(true)
+    }
+
+    async fn oob_challenge(
+        &self,
+        person: PersonId,
+    ) -> Result<Option<OobChallenge>, MemoryStoreError> {
+        Ok(self.secrets()?.oob.get(&person).cloned())
+    }
+
+    async fn replace_oob_challenge(
+        &self,
+        person: PersonId,
+        expected: Option<&OobChallenge>,
+        new: Option<&OobChallenge>,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut secrets = self.secrets()?;
+        if secrets.oob.get(&person) != expected {
+            return Ok(false);
+        }
+        match new {
+            Some(challenge) => {
+                secrets.oob.insert(person, challenge.clone());
+            }
+            None => {
+                secrets.oob.remove(&person);
+            }
+        }
+        Ok(true)
+    }
+
+    async fn insert_setup_token(&self, token: &SetupTokenRecord) -> Result<(), MemoryStoreError> {
+        self.secrets()?.setup_tokens.insert(token.digest, *token);
+        Ok(())
+    }
+
+    async fn take_setup_token(
+        &self,
+        digest: &TokenDigest,
+        now: u64,
+    ) -> Result<Option<SetupTokenRecord>, MemoryStoreError> {
+        let mut secrets = self.secrets()?;
+        Ok(secrets
+            .setup_tokens
+            .remove(digest)
+            .filter(|token| token.expires_at > now))
+    }
+
+    async fn insert_ticket(&self, ticket: &TicketRecord) -> Result<(), MemoryStoreError> {
+        self.secrets()?.tickets.insert(ticket.digest, *ticket);
+        Ok(())
+    }
+
+    async fn take_ticket(
+        &self,
+        digest: &TokenDigest,
+        now: u64,
+    ) -> Result<Option<TicketRecord>, MemoryStoreError> {
+        let mut secrets = self.secrets()?;
+        Ok(secrets
+            .tickets
+            .remove(digest)
+            .filter(|ticket| ticket.expires_at > now))
+    }
+}
+
+/// An [`AuditSink`] that keeps every event in memory, in order.
+#[derive(Debug, Default)]
+pub struct MemoryAuditLog {
+    events: Mutex<Vec<AuditEvent>>,
+}
+
+impl MemoryAuditLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A snapshot of the events recorded so far, oldest first.
+    pub fn events(&self) -> Vec<AuditEvent> {
+        // A list of events cannot be left half-updated by a panic: read it anyway.
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl AuditSink for MemoryAuditLog {
+    type Error = MemoryStoreError;
+
+    async fn record(&self, events: &[AuditEvent]) -> Result<(), MemoryStoreError> {
+        self.events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(events);
+        Ok(())
+    }
+}
+
+/// What a [`RecordingNotifier`] delivered, without the secrets (codes and tokens are kept apart,
+/// see [`RecordingNotifier::take_last_code`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// An out-of-band code was sent.
+    OobCode {
+        /// The person.
+        person: PersonId,
+        /// Where it went.
+        to: PhoneNumber,
+    },
+    /// A setup link was sent.
+    SetupLink {
+        /// The person.
+        person: PersonId,
+        /// The organisation that added them.
+        org: OrgId,
+    },
+    /// A security notice was sent.
+    Security {
+        /// The person.
+        person: PersonId,
+        /// What it said.
+        notice: SecurityNotice,
+    },
+}
+
+impl Delivery {
+    /// The person the message was for.
+    pub fn person(&self) -> PersonId {
+        match self {
+            Self::OobCode { person, .. }
+            | Self::SetupLink { person, .. }
+            | Self::Security { person, .. } => *person,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Recorded {
+    deliveries: Vec<Delivery>,
+    codes: HashMap<PersonId, Zeroizing<String>>,
+    setup_tokens: HashMap<PersonId, Zeroizing<String>>,
+    fail: bool,
+}
+
+/// A [`Notifier`] that records what it is asked to deliver, for tests and examples.
+///
+/// The messages are kept as [`Delivery`] values, which hold no secret. The last out-of-band
+/// code and setup token of each person are kept apart, wiped on drop, and handed out once through
+/// [`RecordingNotifier::take_last_code`] and [`RecordingNotifier::take_last_setup_token`] — the
+/// test's stand-in for the person reading their phone or mailbox. `Debug` shows neither.
+#[derive(Default)]
+pub struct RecordingNotifier {
+    recorded: Mutex<Recorded>,
+}
+
+impl fmt::Debug for RecordingNotifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordingNotifier")
+            .field("deliveries", &self.deliveries())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RecordingNotifier {
+    /// A notifier with nothing recorded.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn recorded(&self) -> MutexGuard<'_, Recorded> {
+        // The records hold no invariant a panic could break: read them anyway.
+        self.recorded.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Every message delivered so far, oldest first, without codes or tokens.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.recorded().deliveries.clone()
+    }
+
+    /// The last out-of-band code delivered to `person`, once: a second call returns `None` until
+    /// another code is delivered.
+    pub fn take_last_code(&self, person: PersonId) -> Option<Zeroizing<String>> {
+        self.recorded().codes.remove(&person)
+    }
+
+    /// The last setup token delivered to `person` (the text to put in the link), once.
+    pub fn take_last_setup_token(&self, person: PersonId) -> Option<Zeroizing<String>> {
+        self.recorded().setup_tokens.remove(&person)
+    }
+
+    /// Makes every later delivery fail with [`MemoryStoreError::DeliveryFailed`] (`true`), or
+    /// succeed again (`false`): for testing how a service copes with an unreachable gateway.
+    pub fn fail_deliveries(&self, fail: bool) {
+        self.recorded().fail = fail;
+    }
+}
+
+impl Notifier for RecordingNotifier {
+    type Error = MemoryStoreError;
+
+    async fn deliver(&self, message: Notification<'_>) -> Result<(), MemoryStoreError> {
+        let mut recorded = self.recorded();
+        if recorded.fail {
+            return Err(MemoryStoreError::DeliveryFailed);
+        }
+        let delivery = match message {
+            Notification::OobCode { person, to, code } => {
+                recorded
+                    .codes
+                    .insert(person, Zeroizing::new(String::from(code.expose_secret())));
+                Delivery::OobCode {
+                    person,
+                    to: to.clone(),
+                }
+            }
+            Notification::SetupLink { person, org, token } => {
+                recorded.setup_tokens.insert(person, token.expose_secret());
+                Delivery::SetupLink { person, org }
+            }
+            Notification::Security { person, notice } => Delivery::Security { person, notice },
+        };
+        recorded.deliveries.push(delivery);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        AuthenticatorName, BearerToken, EnrollmentConfig, EnrollmentPurpose, LoginProgress,
+        OobConfig, OobIssue, OobKey, OobSendLog, PendingStep, RecoveryParams, Totp,
+    };
+    use alloc::format;
+
+    const T0: u64 = 1_700_000_000;
+    const ALICE: PersonId = PersonId::new(1);
+    const BOB: PersonId = PersonId::new(2);
+    const ORG: OrgId = OrgId::new(10);
+
+    fn person(id: PersonId, login: &str) -> PersonRecord {
+        PersonRecord {
+            id,
+            login: Login::new(login).unwrap(),
+            password_hash: String::from("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA"),
+            password_state: PasswordState::Current,
+            password_expires_at: None,
+            deactivated: false,
+            phone: None,
+            created_at: T0,
+        }
+    }
+
+    /// An MFA state with one active authenticator, through the public ceremony.
+    fn enrolled(person: PersonId) -> Mfa {
+        let config = EnrollmentConfig::default();
+        let started = Mfa::new(person)
+            .start_enrollment_with_os_rng(
+                EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
+                None,
+                &config,
+                T0,
+            )
+            .unwrap()
+            .state;
+        let secret = started.enrollment().unwrap().expose_secret();
+        let code = Totp::new(config.params(), secret).generate(T0).unwrap();
+        let confirmed = started
+            .confirm_enrollment(code.expose_secret(), &config, T0)
+            .unwrap()
+            .state;
+        let issued = confirmed.recovery_codes_issued(&config, T0).unwrap().state;
+        issued
+            .acknowledge_recovery_codes(&config, T0)
+            .unwrap()
+            .state
+    }
+
+    #[tokio::test]
+    async fn people_logins_and_organisations() {
+        let store = MemoryStore::new();
+        let org = Organisation::found(ORG, ALICE, T0).state;
+        let alice = person(ALICE, "Alice@Example.com");
+        assert_eq!(
+            store
+                .create_person(&alice, OrganisationWrite::Insert(&org))
+                .await
+                .unwrap(),
+            CreateOutcome::Created
+        );
+        // The same login, differently written, is taken; nothing is written.
+        let other = Organisation::found(OrgId::new(11), BOB, T0).state;
+        assert_eq!(
+            store
+                .create_person(
+                    &person(BOB, " alice@example.COM"),
+                    OrganisationWrite::Insert(&other)
+                )
+                .await
+                .unwrap(),
+            CreateOutcome::LoginTaken
+        );
+        assert!(store.organisation(other.id()).await.unwrap().is_none());
+        assert!(store.person(BOB).await.unwrap().is_none());
+        // An organisation that already exists is a conflict; the person is not written.
+        assert_eq!(
+            store
+                .create_person(&person(BOB, "bob"), OrganisationWrite::Insert(&org))
+                .await
+                .unwrap(),
+            CreateOutcome::OrganisationConflict
+        );
+        assert!(store.person_by_login("bob").await.unwrap().is_none());
+        assert!(matches!(
+            store
+                .create_person(&person(ALICE, "carol"), OrganisationWrite::Insert(&other))
+                .await,
+            Err(MemoryStoreError::PersonIdTaken(ALICE))
+        ));
+
+        let found = store.person_by_login("ALICE@example.com ").await.unwrap();
+        assert_eq!(found.as_ref(), Some(&alice));
+        assert!(store.person_by_login("").await.unwrap().is_none());
+        let stored = store.organisation(ORG).await.unwrap().unwrap();
+        assert_eq!(stored.version, 1);
+        assert_eq!(store.organisations_of(ALICE).await.unwrap(), [ORG]);
+        assert!(store.organisations_of(BOB).await.unwrap().is_empty());
+
+        assert!(store.replace_organisation(&org, 1).await.unwrap());
+        assert!(!store.replace_organisation(&org, 1).await.unwrap());
+        assert_eq!(store.organisation(ORG).await.unwrap().unwrap().version, 2);
+        assert!(!store.replace_organisation(&other, 1).await.unwrap());
+
+        assert!(
+            store
+                .set_password(ALICE, "new", PasswordState::Temporary, Some(T0 + 60))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .set_password(BOB, "new", PasswordState::Current, None)
+                .await
+                .unwrap()
+        );
+        let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
+        assert!(store.set_phone(ALICE, Some(&phone)).await.unwrap());
+        assert!(store.set_deactivated(ALICE, true).await.unwrap());
+        assert!(!store.set_deactivated(BOB, true).await.unwrap());
+        let alice = store.person(ALICE).await.unwrap().unwrap();
+        assert_eq!(alice.password_hash, "new");
+        assert_eq!(alice.password_state, PasswordState::Temporary);
+        assert_eq!(alice.password_expires_at, Some(T0 + 60));
+        assert_eq!(alice.phone, Some(phone));
+        assert!(alice.deactivated);
+    }
+
+    #[tokio::test]
+    async fn throttle_counts_and_resets() {
+        let store = MemoryStore::new();
+        let policy = ThrottlePolicy::builder()
+            .free_attempts(1)
+            .lock_after(3)
+            .build()
+            .unwrap();
+        let factor = ThrottledFactor::Password;
+        assert_eq!(
+            store.throttle(ALICE, factor).await.unwrap(),
+            ThrottleState::new()
+        );
+        for _ in 0..5 {
+            let _ = store
+                .apply_throttle(ALICE, factor, ThrottleOp::Failure, &policy, T0)
+                .await
+                .unwrap();
+        }
+        let state = store.throttle(ALICE, factor).await.unwrap();
+        assert!(state.is_locked());
+        assert_eq!(state.failures(), 3);
+        assert_eq!(
+            store.throttle(ALICE, ThrottledFactor::Totp).await.unwrap(),
+            ThrottleState::new()
+        );
+        let success = store
+            .apply_throttle(ALICE, factor, ThrottleOp::Success, &policy, T0)
+            .await
+            .unwrap();
+        assert!(success.state().is_locked());
+        let reset = store
+            .apply_throttle(ALICE, factor, ThrottleOp::Reset, &policy, T0)
+            .await
+            .unwrap();
+        assert_eq!(reset.state(), ThrottleState::new());
+        assert_eq!(
+            store.throttle(ALICE, factor).await.unwrap(),
+            ThrottleState::new()
+        );
+    }
+
+    #[tokio::test]
+    async fn mfa_versions_and_watermarks() {
+        let store = MemoryStore::new();
+        assert!(store.mfa(ALICE).await.unwrap().is_none());
+        let mfa = enrolled(ALICE);
+        let id = mfa.authenticators()[0].id();
+        let first = mfa.authenticators()[0].last_accepted_step();
+        assert!(!store.replace_mfa(ALICE, &mfa, Some(1)).await.unwrap());
+        assert!(store.replace_mfa(ALICE, &mfa, None).await.unwrap());
+        assert!(!store.replace_mfa(ALICE, &mfa, None).await.unwrap());
+        assert!(!store.advance_watermark(ALICE, id, first).await.unwrap());
+        assert!(store.advance_watermark(ALICE, id, first + 5).await.unwrap());
+        assert!(!store.advance_watermark(ALICE, id, first + 4).await.unwrap());
+        assert!(
+            !store
+                .advance_watermark(ALICE, AuthenticatorId::new(99), first + 9)
+                .await
+                .unwrap()
+        );
+        assert!(!store.advance_watermark(BOB, id, first + 9).await.unwrap());
+        let loaded = store.mfa(ALICE).await.unwrap().unwrap();
+        assert_eq!(loaded.version, 1);
+        assert_eq!(
+            loaded.value.authenticators()[0].last_accepted_step(),
+            first + 5
+        );
+        // Writing back the state read before the advance keeps the higher watermark.
+        assert!(store.replace_mfa(ALICE, &mfa, Some(1)).await.unwrap());
+        let loaded = store.mfa(ALICE).await.unwrap().unwrap();
+        assert_eq!(loaded.version, 2);
+        assert_eq!(
+            loaded.value.authenticators()[0].last_accepted_step(),
+            first + 5
+        );
+        assert!(!store.advance_watermark(ALICE, id, first + 5).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn recovery_sets_spend_once() {
+        let store = MemoryStore::new();
+        let params = RecoveryParams::builder()
+            .count(3)
+            .dangerous_argon2(8, 1, 1)
+            .build()
+            .unwrap();
+        let old = RecoveryCodeSet::generate(&params).unwrap().set;
+        let new = RecoveryCodeSet::generate(&params).unwrap().set;
+        assert!(!store.activate_pending_recovery_codes(ALICE).await.unwrap());
+        store
+            .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&old))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .spend_recovery_code(ALICE, old.set_id(), 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .spend_recovery_code(ALICE, old.set_id(), 1)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .spend_recovery_code(ALICE, old.set_id(), 3)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .spend_recovery_code(ALICE, new.set_id(), 0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .spend_recovery_code(BOB, old.set_id(), 0)
+                .await
+                .unwrap()
+        );
+        // Writing the same set back (as read before the spend) keeps the slot spent.
+        store
+            .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&old))
+            .await
+            .unwrap();
+        let loaded = store
+            .recovery_codes(ALICE, RecoverySlot::Active)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(loaded.is_spent(1));
+        assert_eq!(loaded.remaining(), 2);
+        // A pending set becomes the active one; the old set's slots are then unspendable.
+        store
+            .replace_recovery_codes(ALICE, RecoverySlot::Pending, Some(&new))
+            .await
+            .unwrap();
+        assert!(
+            !store
+                .spend_recovery_code(ALICE, new.set_id(), 0)
+                .await
+                .unwrap()
+        );
+        assert!(store.activate_pending_recovery_codes(ALICE).await.unwrap());
+        assert!(
+            store
+                .recovery_codes(ALICE, RecoverySlot::Pending)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            !store
+                .spend_recovery_code(ALICE, old.set_id(), 0)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .spend_recovery_code(ALICE, new.set_id(), 0)
+                .await
+                .unwrap()
+        );
+        store
+            .replace_recovery_codes(ALICE, RecoverySlot::Active, None)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .recovery_codes(ALICE, RecoverySlot::Active)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn oob_challenges_swap() {
+        let store = MemoryStore::new();
+        let key = OobKey::from_bytes(&[7u8; 32]).unwrap();
+        let config = OobConfig::default();
+        let issue = |now| match config
+            .issue_with_os_rng(&key, &OobSendLog::new(), now)
+            .unwrap()
+        {
+            OobIssue::Send { challenge, .. } => challenge,
+            OobIssue::Refused { .. } => panic!("refused"),
+        };
+        let first = issue(T0);
+        let second = issue(T0 + 1);
+        assert!(
+            !store
+                .replace_oob_challenge(ALICE, Some(&first), Some(&second))
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .replace_oob_challenge(ALICE, None, Some(&first))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .replace_oob_challenge(ALICE, None, Some(&second))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .replace_oob_challenge(ALICE, Some(&second), None)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.oob_challenge(ALICE).await.unwrap(),
+            Some(first.clone())
+        );
+        assert!(
+            store
+                .replace_oob_challenge(ALICE, Some(&first), None)
+                .await
+                .unwrap()
+        );
+        assert!(store.oob_challenge(ALICE).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn tokens_and_tickets_are_taken_once_before_expiry() {
+        let store = MemoryStore::new();
+        let token = BearerToken::generate().unwrap();
+        let record = SetupTokenRecord {
+            digest: token.digest(),
+            person: ALICE,
+            org: ORG,
+            expires_at: T0 + 60,
+        };
+        store.insert_setup_token(&record).await.unwrap();
+        assert_eq!(
+            store.take_setup_token(&record.digest, T0).await.unwrap(),
+            Some(record)
+        );
+        assert!(
+            store
+                .take_setup_token(&record.digest, T0)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        store.insert_setup_token(&record).await.unwrap();
+        assert!(
+            store
+                .take_setup_token(&record.digest, T0 + 60)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        let ticket = TicketRecord {
+            digest: BearerToken::generate().unwrap().digest(),
+            step: PendingStep::SecondFactor,
+            progress: LoginProgress::password_verified(ALICE, ORG, T0),
+            expires_at: T0 + 300,
+        };
+        store.insert_ticket(&ticket).await.unwrap();
+        assert!(
+            store
+                .take_ticket(&record.digest, T0)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            store
+                .take_ticket(&ticket.digest, T0 + 300)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        store.insert_ticket(&ticket).await.unwrap();
+        assert_eq!(
+            store.take_ticket(&ticket.digest, T0 + 299).await.unwrap(),
+            Some(ticket)
+        );
+        assert!(
+            store
+                .take_ticket(&ticket.digest, T0)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn audit_log_and_notifier_record_without_secrets() {
+        let log = MemoryAuditLog::new();
+        let events = enrolled(ALICE)
+            .start_enrollment_with_os_rng(
+                EnrollmentPurpose::Add(AuthenticatorName::new("backup").unwrap()),
+                None,
+                &EnrollmentConfig::default(),
+                T0,
+            )
+            .map(|t| t.events)
+            .unwrap_or_default();
+        log.record(&events).await.unwrap();
+        log.record(&events).await.unwrap();
+        assert_eq!(log.events().len(), events.len() * 2);
+
+        let notifier = RecordingNotifier::new();
+        let key = OobKey::from_bytes(&[7u8; 32]).unwrap();
+        let OobIssue::Send { code, .. } = OobConfig::default()
+            .issue_with_os_rng(&key, &OobSendLog::new(), T0)
+            .unwrap()
+        else {
+            panic!("refused");
+        };
+        let phone = PhoneNumber::parse("+1 415 555 2671").unwrap();
+        notifier
+            .deliver(Notification::OobCode {
+                person: ALICE,
+                to: &phone,
+                code: &code,
+            })
+            .await
+            .unwrap();
+        let token = BearerToken::generate().unwrap();
+        notifier
+            .deliver(Notification::SetupLink {
+                person: BOB,
+                org: ORG,
+                token: &token,
+            })
+            .await
+            .unwrap();
+        notifier
+            .deliver(Notification::Security {
+                person: ALICE,
+                notice: SecurityNotice::Locked,
+            })
+            .await
+            .unwrap();
+        let debug = format!("{notifier:?}");
+        assert!(!debug.contains(code.expose_secret()));
+        assert!(!debug.contains(token.expose_secret().as_str()));
+        assert_eq!(
+            notifier.deliveries(),
+            [
+                Delivery::OobCode {
+                    person: ALICE,
+                    to: phone
+                },
+                Delivery::SetupLink {
+                    person: BOB,
+                    org: ORG
+                },
+                Delivery::Security {
+                    person: ALICE,
+                    notice: SecurityNotice::Locked
+                },
+            ]
+        );
+        assert_eq!(notifier.deliveries()[2].person(), ALICE);
+        assert_eq!(
+            notifier.take_last_code(ALICE).unwrap().as_str(),
+            code.expose_secret()
+        );
+        assert!(notifier.take_last_code(ALICE).is_none());
+        assert!(notifier.take_last_code(BOB).is_none());
+        assert_eq!(
+            *notifier.take_last_setup_token(BOB).unwrap(),
+            *token.expose_secret()
+        );
+        assert!(notifier.take_last_setup_token(BOB).is_none());
+
+        notifier.fail_deliveries(true);
+        assert!(matches!(
+            notifier
+                .deliver(Notification::Security {
+                    person: ALICE,
+                    notice: SecurityNotice::PasswordChanged,
+                })
+                .await,
+            Err(MemoryStoreError::DeliveryFailed)
+        ));
+        assert_eq!(notifier.deliveries().len(), 3);
+    }
+
+    #[test]
+    fn poisoned_lock_is_an_error() {
+        let store = std::sync::Arc::new(MemoryStore::new());
+        let clone = std::sync::Arc::clone(&store);
+        let _ = std::thread::spawn(move || {
+            let _guard = clone.users.lock().unwrap();
+            panic!("poison the lock");
+        })
+        .join();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let result = runtime.block_on(store.person(ALICE));
+        assert!(matches!(result, Err(MemoryStoreError::Poisoned)));
+        assert!(runtime.block_on(store.mfa(ALICE)).unwrap().is_none());
+    }
+}
