@@ -64,18 +64,18 @@ pub use sealing::{
     KeyId, Keyring, KeyringBuilder, OpenError, SealContext, SealedSecret, SealingError, SealingKey,
 };
 pub use secret::SecretKey;
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 #[cfg(feature = "std")]
 pub use store::{
     AuditSink, CreateOutcome, Login, Notification, Notifier, OrganisationWrite, PendingStep,
     PersonRecord, RecoverySlot, SecretStore, SecurityNotice, SetupTokenRecord, ThrottleOp,
     TicketRecord, TokenDigest, UserStore, Versioned,
 };
-#[cfg(feature = "postgres")]
-pub use store::PostgresStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use store::{DatabaseError, SqlStoreError};
-#[cfg(feature = "sqlite")]
-pub use store::SqliteStore;
 #[cfg(feature = "memory")]
 pub use store::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 pub use throttle::ThrottleUpdate;

@@ -33,8 +33,14 @@ async fn schema() -> (String, String) {
     let mut suffix = [0u8; 8];
     getrandom::fill(&mut suffix).unwrap();
     let name = format!("authcore_test_{}", u64::from_le_bytes(suffix));
-    let pool = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
-    pool.execute(format!("CREATE SCHEMA {name}").as_str()).await.unwrap();
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    pool.execute(format!("CREATE SCHEMA {name}").as_str())
+        .await
+        .unwrap();
     pool.close().await;
     (url, name)
 }
@@ -111,9 +117,8 @@ async fn two_servers_one_watermark_one_winner() {
     let mfa = enrolled(ALICE);
     let auth = mfa.authenticators()[0].id();
     assert!(a.replace_mfa(ALICE, &mfa, None).await.unwrap());
-    let step = b.mfa(ALICE).await.unwrap().unwrap().value.authenticators()[0]
-        .last_accepted_step()
-        + 1;
+    let step =
+        b.mfa(ALICE).await.unwrap().unwrap().value.authenticators()[0].last_accepted_step() + 1;
     let tasks: Vec<_> = (0..32)
         .map(|i| {
             let store = Arc::clone(if i % 2 == 0 { &a } else { &b });
@@ -164,11 +169,18 @@ async fn raw_tables_hold_no_secret_code_or_password_in_clear() {
             .fetch_all(store.pool())
             .await
             .unwrap();
-        rows.extend(text.iter().map(|row| (table.clone(), row.get::<String, _>(0))));
+        rows.extend(
+            text.iter()
+                .map(|row| (table.clone(), row.get::<String, _>(0))),
+        );
     }
     let secret = mfa.authenticators()[0].expose_secret();
     let base32 = secret.expose_base32();
-    let hex: String = secret.expose_bytes().iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = secret
+        .expose_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let mut needles = vec![
         hex,
         base32.to_string(),
@@ -182,7 +194,10 @@ async fn raw_tables_hold_no_secret_code_or_password_in_clear() {
     }
     for (table, row) in &rows {
         for needle in &needles {
-            assert!(!row.contains(needle.as_str()), "{table} holds a secret in clear");
+            assert!(
+                !row.contains(needle.as_str()),
+                "{table} holds a secret in clear"
+            );
         }
     }
 }
@@ -191,7 +206,12 @@ async fn raw_tables_hold_no_secret_code_or_password_in_clear() {
 #[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
 async fn corrupt_sealed_row_is_an_error() {
     let store = store().await;
-    assert!(store.replace_mfa(ALICE, &enrolled(ALICE), None).await.unwrap());
+    assert!(
+        store
+            .replace_mfa(ALICE, &enrolled(ALICE), None)
+            .await
+            .unwrap()
+    );
     // One flipped bit in the sealed state.
     sqlx::query("UPDATE mfa SET state = set_byte(state, 30, get_byte(state, 30) # 1)")
         .execute(store.pool())
@@ -201,4 +221,11 @@ async fn corrupt_sealed_row_is_an_error() {
         store.mfa(ALICE).await,
         Err(SqlStoreError::Open { table: "mfa", .. })
     ));
+}
+
+#[cfg(feature = "test-util")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn passes_the_conformance_suite() {
+    conformance(store().await).await;
 }

@@ -163,7 +163,12 @@ async fn raw_tables_hold_no_secret_code_or_password_in_clear() {
 #[tokio::test]
 async fn corrupt_or_moved_sealed_rows_are_errors() {
     let (_dir, store) = store().await;
-    assert!(store.replace_mfa(ALICE, &enrolled(ALICE), None).await.unwrap());
+    assert!(
+        store
+            .replace_mfa(ALICE, &enrolled(ALICE), None)
+            .await
+            .unwrap()
+    );
     assert!(store.replace_mfa(BOB, &enrolled(BOB), None).await.unwrap());
     let alice = ALICE.get().to_be_bytes().to_vec();
     let bob = BOB.get().to_be_bytes().to_vec();
@@ -220,4 +225,11 @@ async fn corrupt_or_moved_sealed_rows_are_errors() {
         store.mfa(BOB).await,
         Err(SqlStoreError::Open { table: "mfa", .. })
     ));
+}
+
+#[cfg(feature = "test-util")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn passes_the_conformance_suite() {
+    let (_dir, store) = store().await;
+    conformance(store).await;
 }

@@ -54,6 +54,7 @@ CREATE TABLE recovery_sets (
     person BYTEA NOT NULL,
     slot TEXT NOT NULL CHECK (slot IN ('active', 'pending')),
     set_id BYTEA NOT NULL,
+    codes BIGINT NOT NULL,
     spent BIGINT NOT NULL,
     stored BYTEA NOT NULL,
     PRIMARY KEY (person, slot)

@@ -54,6 +54,7 @@ CREATE TABLE recovery_sets (
     person BLOB NOT NULL,
     slot TEXT NOT NULL CHECK (slot IN ('active', 'pending')),
     set_id BLOB NOT NULL,
+    codes INTEGER NOT NULL,
     spent INTEGER NOT NULL,
     stored BLOB NOT NULL,
     PRIMARY KEY (person, slot)

@@ -34,7 +34,10 @@ impl PostgresStore {
     /// Connects to `url` (`postgres://user@host/database`) with a pool of up to 16 connections
     /// and runs the migrations.
     pub async fn connect(url: &str, keyring: Keyring) -> Result<Self, SqlStoreError> {
-        let pool = PgPoolOptions::new().max_connections(16).connect(url).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await?;
         let store = Self::from_pool(pool, keyring);
         store.migrate().await?;
         Ok(store)

@@ -70,7 +70,9 @@ impl fmt::Display for SqlStoreError {
             }
             Self::Seal(error) => write!(f, "sealing a value for storage failed: {error}"),
             Self::OutOfRange(what) => write!(f, "{what} does not fit a signed 64-bit column"),
-            Self::Contention => f.write_str("a throttle counter kept changing under concurrent updates"),
+            Self::Contention => {
+                f.write_str("a throttle counter kept changing under concurrent updates")
+            }
         }
     }
 }
@@ -930,14 +932,16 @@ macro_rules! sql_store {
                     match set {
                         Some(set) => {
                             sqlx::query(
-                                "INSERT INTO recovery_sets (person, slot, set_id, spent, stored) \
-                                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (person, slot) DO UPDATE \
-                                 SET set_id = excluded.set_id, spent = excluded.spent, \
-                                 stored = excluded.stored",
+                                "INSERT INTO recovery_sets (person, slot, set_id, codes, spent, stored) \
+                                 VALUES ($1, $2, $3, $4, $5, $6) \
+                                 ON CONFLICT (person, slot) DO UPDATE \
+                                 SET set_id = excluded.set_id, codes = excluded.codes, \
+                                 spent = excluded.spent, stored = excluded.stored",
                             )
                             .bind(person_bytes(person))
                             .bind(slot_name(slot))
                             .bind(set.set_id().to_vec())
+                            .bind(i64::from(set.len()))
                             .bind(i64::from(set.spent_mask()))
                             .bind(set.to_stored_bytes())
                             .execute(&self.pool)
@@ -996,11 +1000,12 @@ macro_rules! sql_store {
                     let done = sqlx::query(
                         "UPDATE recovery_sets SET spent = spent | $1 \
                          WHERE person = $2 AND set_id = $3 AND slot = 'active' \
-                         AND (spent & $1) = 0",
+                         AND (spent & $1) = 0 AND $4 < codes",
                     )
                     .bind(bit)
                     .bind(person_bytes(person))
                     .bind(set_id.to_vec())
+                    .bind(i64::from(index))
                     .execute(&self.pool)
                     .await?;
                     Ok(done.rows_affected() == 1)

@@ -116,7 +116,12 @@ pub async fn people_and_organisations<S: UserStore>(store: &S) {
     // Simple updates.
     assert!(
         store
-            .set_password(ALICE, "$argon2id$new", PasswordState::Temporary, Some(T0 + 60))
+            .set_password(
+                ALICE,
+                "$argon2id$new",
+                PasswordState::Temporary,
+                Some(T0 + 60)
+            )
             .await
             .unwrap()
     );
@@ -149,7 +154,9 @@ pub async fn mfa_and_watermarks<S: SecretStore + 'static>(store: Arc<S>) {
     let loaded = store.mfa(ALICE).await.unwrap().unwrap();
     assert_eq!(loaded.version, 1);
     assert_eq!(
-        loaded.value.authenticators()[0].expose_secret().expose_bytes(),
+        loaded.value.authenticators()[0]
+            .expose_secret()
+            .expose_bytes(),
         mfa.authenticators()[0].expose_secret().expose_bytes()
     );
     let base = loaded.value.authenticators()[0].last_accepted_step();
@@ -168,13 +175,13 @@ pub async fn mfa_and_watermarks<S: SecretStore + 'static>(store: Arc<S>) {
     }
     assert_eq!(wins, 1);
     assert!(!store.advance_watermark(ALICE, auth, step).await.unwrap());
-    assert!(!store.advance_watermark(ALICE, auth, step - 1).await.unwrap());
     assert!(
         !store
-            .advance_watermark(BOB, auth, step + 1)
+            .advance_watermark(ALICE, auth, step - 1)
             .await
             .unwrap()
     );
+    assert!(!store.advance_watermark(BOB, auth, step + 1).await.unwrap());
 
     // The loaded state reflects the watermark; writing a stale state does not lower it.
     let loaded = store.mfa(ALICE).await.unwrap().unwrap();
@@ -184,7 +191,12 @@ pub async fn mfa_and_watermarks<S: SecretStore + 'static>(store: Arc<S>) {
     let loaded = store.mfa(ALICE).await.unwrap().unwrap();
     assert_eq!(loaded.version, 2);
     assert_eq!(loaded.value.authenticators()[0].last_accepted_step(), step);
-    assert!(store.advance_watermark(ALICE, auth, step + 1).await.unwrap());
+    assert!(
+        store
+            .advance_watermark(ALICE, auth, step + 1)
+            .await
+            .unwrap()
+    );
 }
 
 pub async fn recovery_codes<S: SecretStore + 'static>(store: Arc<S>) {
@@ -268,11 +280,34 @@ pub async fn oob_challenges<S: SecretStore + 'static>(store: Arc<S>) {
     let first = issue(T0);
     let second = issue(T0 + 1);
     assert!(store.oob_challenge(ALICE).await.unwrap().is_none());
-    assert!(store.replace_oob_challenge(ALICE, None, None).await.unwrap());
-    assert!(store.replace_oob_challenge(ALICE, None, Some(&first)).await.unwrap());
-    assert!(!store.replace_oob_challenge(ALICE, None, Some(&second)).await.unwrap());
-    assert!(!store.replace_oob_challenge(ALICE, None, None).await.unwrap());
-    assert_eq!(store.oob_challenge(ALICE).await.unwrap(), Some(first.clone()));
+    assert!(
+        store
+            .replace_oob_challenge(ALICE, None, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .replace_oob_challenge(ALICE, None, Some(&first))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replace_oob_challenge(ALICE, None, Some(&second))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replace_oob_challenge(ALICE, None, None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.oob_challenge(ALICE).await.unwrap(),
+        Some(first.clone())
+    );
 
     // 32 concurrent swaps from the same expected value: exactly one wins.
     let tasks: Vec<_> = (0..32)
@@ -292,9 +327,22 @@ pub async fn oob_challenges<S: SecretStore + 'static>(store: Arc<S>) {
         wins += usize::from(task.await.unwrap());
     }
     assert_eq!(wins, 1);
-    assert_eq!(store.oob_challenge(ALICE).await.unwrap(), Some(second.clone()));
-    assert!(!store.replace_oob_challenge(ALICE, Some(&first), None).await.unwrap());
-    assert!(store.replace_oob_challenge(ALICE, Some(&second), None).await.unwrap());
+    assert_eq!(
+        store.oob_challenge(ALICE).await.unwrap(),
+        Some(second.clone())
+    );
+    assert!(
+        !store
+            .replace_oob_challenge(ALICE, Some(&first), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .replace_oob_challenge(ALICE, Some(&second), None)
+            .await
+            .unwrap()
+    );
     assert!(store.oob_challenge(ALICE).await.unwrap().is_none());
 }
 
@@ -306,9 +354,24 @@ pub async fn tokens_and_tickets<S: SecretStore + 'static>(store: Arc<S>) {
         expires_at: T0 + 100,
     };
     store.insert_setup_token(&token).await.unwrap();
-    assert!(store.take_setup_token(&token.digest, T0 + 100).await.unwrap().is_none());
-    assert_eq!(store.take_setup_token(&token.digest, T0).await.unwrap(), Some(token));
-    assert!(store.take_setup_token(&token.digest, T0).await.unwrap().is_none());
+    assert!(
+        store
+            .take_setup_token(&token.digest, T0 + 100)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.take_setup_token(&token.digest, T0).await.unwrap(),
+        Some(token)
+    );
+    assert!(
+        store
+            .take_setup_token(&token.digest, T0)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let ticket = TicketRecord {
         digest: TokenDigest([2; 32]),
@@ -351,11 +414,47 @@ pub async fn throttles<S: UserStore + 'static>(store: Arc<S>) {
         let _update = task.await.unwrap();
     }
     assert_eq!(store.throttle(ALICE, factor).await.unwrap().failures(), 50);
-    assert_eq!(store.throttle(ALICE, ThrottledFactor::Totp).await.unwrap().failures(), 0);
+    assert_eq!(
+        store
+            .throttle(ALICE, ThrottledFactor::Totp)
+            .await
+            .unwrap()
+            .failures(),
+        0
+    );
     let update = store
         .apply_throttle(ALICE, factor, ThrottleOp::Reset, &policy, T0)
         .await
         .unwrap();
     assert_eq!(update.state().failures(), 0);
     assert_eq!(store.throttle(ALICE, factor).await.unwrap().failures(), 0);
+}
+
+/// Races on tokio's worker threads, for the conformance suite.
+#[cfg(feature = "test-util")]
+pub struct Tokio;
+
+#[cfg(feature = "test-util")]
+impl authcore::conformance::Spawner for Tokio {
+    fn spawn<T: Send + 'static>(
+        &self,
+        task: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = T> + Send + 'static {
+        let handle = tokio::spawn(task);
+        async move { handle.await.expect("a contender panicked") }
+    }
+}
+
+/// The public conformance suite, racing in one task and then on the runtime's threads.
+#[cfg(feature = "test-util")]
+pub async fn conformance<S: UserStore + SecretStore + 'static>(store: S) {
+    let clock = authcore::ManualClock::new(T0);
+    let store = Arc::new(store);
+    let report = authcore::conformance::run_all(Arc::clone(&store), &clock)
+        .await
+        .unwrap();
+    assert!(report.checks().len() >= 20, "{:?}", report.checks());
+    authcore::conformance::run_all_with(store, &clock, &Tokio)
+        .await
+        .unwrap();
 }
