@@ -252,7 +252,7 @@ pub(crate) fn seal_mfa(
     let tag = cipher
         .encrypt_inout_detached(&XNonce::from(nonce), context.associated_data(), buffer)
         .map_err(|_| SqlStoreError::Seal(crate::Error::Random))?;
-    let mut state = Vec::with_capacity(NONCE_LEN + ciphertext.len() + TAG_LEN);
+    let mut state = Vec::with_capacity(ciphertext.len().saturating_add(NONCE_LEN + TAG_LEN));
     state.extend_from_slice(&nonce);
     state.extend_from_slice(&ciphertext);
     state.extend_from_slice(&tag);
