@@ -71,12 +71,18 @@ pub use service::{
     EnrollmentSetup, HashJob, HashOutput, LoginStep, NewMember, PasswordHashing, ServiceConfig,
     ServiceConfigBuilder, ServiceError, Services, SignedUp,
 };
+#[cfg(feature = "postgres")]
+pub use store::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use store::SqliteStore;
 #[cfg(feature = "std")]
 pub use store::{
     AuditSink, CreateOutcome, Login, Notification, Notifier, OrganisationWrite, PendingStep,
     PersonRecord, RecoverySlot, SecretStore, SecurityNotice, SetupTokenRecord, ThrottleOp,
     TicketRecord, TokenDigest, UserStore, Versioned,
 };
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use store::{DatabaseError, SqlStoreError};
 #[cfg(feature = "memory")]
 pub use store::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 pub use throttle::ThrottleUpdate;

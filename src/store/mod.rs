@@ -42,6 +42,20 @@ pub use records::{
     TokenDigest, Versioned,
 };
 
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::{DatabaseError, SqlStoreError};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
 /// How [`UserStore::create_person`] writes the person's organisation in the same transaction.
 #[derive(Debug)]
 pub enum OrganisationWrite<'a> {

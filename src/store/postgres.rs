@@ -1,0 +1,70 @@
+//! [`PostgresStore`]: the storage traits over PostgreSQL.
+
+use alloc::sync::Arc;
+
+use sqlx::postgres::PgPoolOptions;
+
+use crate::Keyring;
+use crate::store::sql::{SqlStoreError, run_migrations, sql_store};
+
+/// The embedded migrations, in order: `(version, script)`.
+const MIGRATIONS: [(i64, &str); 1] = [(
+    1,
+    include_str!("../../migrations/postgres/0001_initial.sql"),
+)];
+
+/// [`UserStore`](crate::UserStore) and [`SecretStore`](crate::SecretStore) over PostgreSQL, for
+/// many application servers sharing one database.
+///
+/// Every atomic verb is one guarded statement whose affected-row count is the answer (see the
+/// table in [`crate::UserStore`]'s module docs), so two servers racing on the same TOTP step,
+/// recovery slot, out-of-band code or ticket get exactly one winner; writes of several rows run
+/// in one transaction. The MFA state (which holds the authenticator secrets) is sealed under the
+/// [`Keyring`] before it is written, bound to the person. The tables live in the connection's
+/// `search_path` (set it in the pool options to use a schema of your own).
+///
+/// Cloning is cheap: clones share the pool and the keyring.
+#[derive(Clone, Debug)]
+pub struct PostgresStore {
+    pool: sqlx::PgPool,
+    keyring: Arc<Keyring>,
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user@host/database`) with a pool of up to 16 connections
+    /// and runs the migrations.
+    pub async fn connect(url: &str, keyring: Keyring) -> Result<Self, SqlStoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await?;
+        let store = Self::from_pool(pool, keyring);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// A store over a pool the host configured. Call [`PostgresStore::migrate`] before use.
+    pub fn from_pool(pool: sqlx::PgPool, keyring: Keyring) -> Self {
+        Self {
+            pool,
+            keyring: Arc::new(keyring),
+        }
+    }
+
+    /// Creates or upgrades the tables (the embedded migrations not yet applied). Idempotent and
+    /// safe to run from several servers at once (an advisory lock serialises them).
+    pub async fn migrate(&self) -> Result<(), SqlStoreError> {
+        run_migrations!(
+            &self.pool,
+            MIGRATIONS,
+            "SELECT pg_advisory_xact_lock(7415626207357329)"
+        )
+    }
+
+    /// The connection pool (for the host's own tables, backups and diagnostics).
+    pub fn pool(&self) -> &sqlx::PgPool {
+        &self.pool
+    }
+}
+
+sql_store!(PostgresStore, sqlx::Postgres);

@@ -1,0 +1,1172 @@
+//! What the SQLite and PostgreSQL stores share: the error type, the column encodings, the sealing
+//! of the MFA state, and one implementation of the storage traits written once over both
+//! databases (`sql_store!`). The statements use `$n` parameters, which both drivers accept, and
+//! only SQL that both databases run the same way.
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use chacha20poly1305::aead::AeadInOut;
+use chacha20poly1305::aead::inout::InOutBuf;
+use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
+use zeroize::Zeroizing;
+
+use crate::{
+    Keyring, Mfa, OpenError, OrgId, PasswordState, PendingStep, PersonId, RecoverySlot,
+    SealContext, SecretKey, ServerSideOnly, ThrottledFactor,
+};
+
+/// A fault of [`SqliteStore`](crate::SqliteStore) or [`PostgresStore`](crate::PostgresStore).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SqlStoreError {
+    /// The database failed (connection, constraint, I/O, migration); the driver's error is the
+    /// [`source`](std::error::Error::source).
+    Database(DatabaseError),
+    /// A stored row does not decode (a corrupt or foreign value in `table`).
+    Decode {
+        /// The table the row came from.
+        table: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A sealed value does not open: wrong or missing key, or the row was tampered with or copied
+    /// from another person. Never treated as "no value".
+    Open {
+        /// The table the row came from.
+        table: &'static str,
+        /// Why it does not open.
+        error: OpenError,
+    },
+    /// Sealing a value for storage failed (the operating system's random number generator).
+    Seal(crate::Error),
+    /// A number does not fit its column (the columns are signed 64-bit).
+    OutOfRange(&'static str),
+    /// A throttle counter changed under every one of many compare-and-swap attempts.
+    Contention,
+}
+
+/// A database driver's error, kept as the [`source`](std::error::Error::source) of
+/// [`SqlStoreError::Database`].
+pub struct DatabaseError(Box<sqlx::Error>);
+
+impl fmt::Debug for DatabaseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for SqlStoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Database(_) => f.write_str("the database failed"),
+            Self::Decode { table, reason } => {
+                write!(f, "a stored row of `{table}` does not decode: {reason}")
+            }
+            Self::Open { table, error } => {
+                write!(f, "a sealed value in `{table}` does not open: {error}")
+            }
+            Self::Seal(error) => write!(f, "sealing a value for storage failed: {error}"),
+            Self::OutOfRange(what) => write!(f, "{what} does not fit a signed 64-bit column"),
+            Self::Contention => {
+                f.write_str("a throttle counter kept changing under concurrent updates")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SqlStoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Database(DatabaseError(error)) => Some(&**error),
+            Self::Open { error, .. } => Some(error),
+            Self::Seal(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for SqlStoreError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Database(DatabaseError(Box::new(error)))
+    }
+}
+
+/// How many times [`crate::UserStore::apply_throttle`] retries its compare-and-swap. Each retry
+/// means another caller's update applied, so this bounds only pathological contention.
+pub(crate) const THROTTLE_ATTEMPTS: u32 = 10_000;
+
+/// The label of the context the MFA state is sealed under.
+pub(crate) const MFA_STATE_LABEL: &str = "authcore/mfa-state/v1";
+
+const NONCE_LEN: usize = 24;
+const TAG_LEN: usize = 16;
+const DATA_KEY_LEN: usize = 32;
+
+pub(crate) fn person_bytes(id: PersonId) -> Vec<u8> {
+    id.get().to_be_bytes().to_vec()
+}
+
+pub(crate) fn org_bytes(id: OrgId) -> Vec<u8> {
+    id.get().to_be_bytes().to_vec()
+}
+
+pub(crate) fn decode_u128(bytes: &[u8], table: &'static str) -> Result<u128, SqlStoreError> {
+    let bytes: [u8; 16] = bytes.try_into().map_err(|_| SqlStoreError::Decode {
+        table,
+        reason: "an id is not 16 bytes",
+    })?;
+    Ok(u128::from_be_bytes(bytes))
+}
+
+pub(crate) fn to_i64(value: u64, what: &'static str) -> Result<i64, SqlStoreError> {
+    i64::try_from(value).map_err(|_| SqlStoreError::OutOfRange(what))
+}
+
+pub(crate) fn to_u64(value: i64, table: &'static str) -> Result<u64, SqlStoreError> {
+    u64::try_from(value).map_err(|_| SqlStoreError::Decode {
+        table,
+        reason: "a negative number",
+    })
+}
+
+pub(crate) fn factor_name(factor: ThrottledFactor) -> &'static str {
+    match factor {
+        ThrottledFactor::Password => "password",
+        ThrottledFactor::Totp => "totp",
+        ThrottledFactor::RecoveryCode => "recovery_code",
+        ThrottledFactor::OutOfBand => "out_of_band",
+    }
+}
+
+pub(crate) fn slot_name(slot: RecoverySlot) -> &'static str {
+    match slot {
+        RecoverySlot::Active => "active",
+        RecoverySlot::Pending => "pending",
+    }
+}
+
+pub(crate) fn password_state_name(state: PasswordState) -> &'static str {
+    match state {
+        PasswordState::Current => "current",
+        PasswordState::Temporary => "temporary",
+        PasswordState::Compromised => "compromised",
+    }
+}
+
+pub(crate) fn password_state_from(name: &str) -> Result<PasswordState, SqlStoreError> {
+    match name {
+        "current" => Ok(PasswordState::Current),
+        "temporary" => Ok(PasswordState::Temporary),
+        "compromised" => Ok(PasswordState::Compromised),
+        _ => Err(SqlStoreError::Decode {
+            table: "people",
+            reason: "unknown password state",
+        }),
+    }
+}
+
+pub(crate) fn step_name(step: PendingStep) -> &'static str {
+    match step {
+        PendingStep::ChangePassword => "change_password",
+        PendingStep::EnrolMfa => "enrol_mfa",
+        PendingStep::SecondFactor => "second_factor",
+    }
+}
+
+pub(crate) fn step_from(name: &str) -> Result<PendingStep, SqlStoreError> {
+    match name {
+        "change_password" => Ok(PendingStep::ChangePassword),
+        "enrol_mfa" => Ok(PendingStep::EnrolMfa),
+        "second_factor" => Ok(PendingStep::SecondFactor),
+        _ => Err(SqlStoreError::Decode {
+            table: "tickets",
+            reason: "unknown pending step",
+        }),
+    }
+}
+
+pub(crate) fn to_json<T: serde::Serialize>(
+    value: &T,
+    table: &'static str,
+) -> Result<String, SqlStoreError> {
+    serde_json::to_string(value).map_err(|_| SqlStoreError::Decode {
+        table,
+        reason: "the value does not serialise",
+    })
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+    text: &str,
+    table: &'static str,
+) -> Result<T, SqlStoreError> {
+    serde_json::from_str(text).map_err(|_| SqlStoreError::Decode {
+        table,
+        reason: "the stored JSON does not decode",
+    })
+}
+
+fn mfa_context(person: PersonId) -> SealContext {
+    SealContext::new(MFA_STATE_LABEL).with(b"person", &person.get().to_be_bytes())
+}
+
+fn random(out: &mut [u8]) -> Result<(), SqlStoreError> {
+    getrandom::fill(out).map_err(|_| SqlStoreError::Seal(crate::Error::Random))
+}
+
+/// The sealed form of a person's MFA state: `(state_key, state)`.
+///
+/// The serialised state holds the authenticator secrets, and is longer than the keyring seals in
+/// one value, so it is sealed in two layers: a fresh 256-bit data key seals the serialised state
+/// (XChaCha20-Poly1305, `state` = nonce ‖ ciphertext ‖ tag), and the keyring seals the data key
+/// (`state_key`, a [`crate::SealedSecret`] naming the key id for rotation). Both layers are bound
+/// to the person as associated data, so a row copied to another person does not open.
+pub(crate) fn seal_mfa(
+    keyring: &Keyring,
+    person: PersonId,
+    mfa: &Mfa,
+) -> Result<(Vec<u8>, Vec<u8>), SqlStoreError> {
+    let mut json = Zeroizing::new(Vec::with_capacity(2048));
+    serde_json::to_writer(&mut *json, &ServerSideOnly::new(mfa)).map_err(|_| {
+        SqlStoreError::Decode {
+            table: "mfa",
+            reason: "the MFA state does not serialise",
+        }
+    })?;
+    let context = mfa_context(person);
+    let mut key_bytes = Zeroizing::new([0u8; DATA_KEY_LEN]);
+    random(&mut *key_bytes)?;
+    let data_key = SecretKey::from_bytes(&*key_bytes).map_err(SqlStoreError::Seal)?;
+    let state_key = keyring
+        .seal_with_os_rng(&data_key, &context)
+        .map_err(SqlStoreError::Seal)?
+        .into_bytes();
+    let mut nonce = [0u8; NONCE_LEN];
+    random(&mut nonce)?;
+    let mut ciphertext = alloc::vec![0u8; json.len()];
+    let cipher = XChaCha20Poly1305::new((&*key_bytes).into());
+    let buffer = InOutBuf::new(&json, &mut ciphertext)
+        .map_err(|_| SqlStoreError::Seal(crate::Error::Random))?;
+    let tag = cipher
+        .encrypt_inout_detached(&XNonce::from(nonce), context.associated_data(), buffer)
+        .map_err(|_| SqlStoreError::Seal(crate::Error::Random))?;
+    let mut state = Vec::with_capacity(ciphertext.len().saturating_add(NONCE_LEN + TAG_LEN));
+    state.extend_from_slice(&nonce);
+    state.extend_from_slice(&ciphertext);
+    state.extend_from_slice(&tag);
+    Ok((state_key, state))
+}
+
+/// Opens what [`seal_mfa`] wrote. A value that does not open is [`SqlStoreError::Open`].
+pub(crate) fn open_mfa(
+    keyring: &Keyring,
+    person: PersonId,
+    state_key: &[u8],
+    state: &[u8],
+) -> Result<Mfa, SqlStoreError> {
+    let open_error = |error| SqlStoreError::Open {
+        table: "mfa",
+        error,
+    };
+    let context = mfa_context(person);
+    let data_key = keyring.open(state_key, &context).map_err(open_error)?;
+    let (nonce, rest) = state
+        .split_first_chunk::<NONCE_LEN>()
+        .ok_or(open_error(OpenError::Malformed))?;
+    let (ciphertext, tag) = rest
+        .split_last_chunk::<TAG_LEN>()
+        .ok_or(open_error(OpenError::Malformed))?;
+    let key: &[u8; DATA_KEY_LEN] = data_key
+        .expose_bytes()
+        .try_into()
+        .map_err(|_| open_error(OpenError::Malformed))?;
+    let cipher = XChaCha20Poly1305::new(key.into());
+    let mut json = Zeroizing::new(alloc::vec![0u8; ciphertext.len()]);
+    let buffer =
+        InOutBuf::new(ciphertext, &mut json).map_err(|_| open_error(OpenError::Malformed))?;
+    cipher
+        .decrypt_inout_detached(
+            &XNonce::from(*nonce),
+            context.associated_data(),
+            buffer,
+            &Tag::from(*tag),
+        )
+        .map_err(|_| open_error(OpenError::Forged))?;
+    let mfa = serde_json::from_slice::<ServerSideOnly<Mfa>>(&json)
+        .map_err(|_| SqlStoreError::Decode {
+            table: "mfa",
+            reason: "the MFA state does not decode",
+        })?
+        .into_inner();
+    if mfa.person() != person {
+        return Err(SqlStoreError::Decode {
+            table: "mfa",
+            reason: "the MFA state belongs to another person",
+        });
+    }
+    Ok(mfa)
+}
+
+/// Runs the embedded migrations not yet applied, each in its own transaction, recording them in
+/// `authcore_schema`. `$lock` is a statement run first in each transaction that serialises
+/// concurrent migrations.
+macro_rules! run_migrations {
+    ($pool:expr, $migrations:expr, $lock:expr) => {{
+        use sqlx::Row as _;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS authcore_schema (version BIGINT PRIMARY KEY NOT NULL)",
+        )
+        .execute($pool)
+        .await?;
+        for (version, script) in $migrations {
+            let mut tx = $pool.begin().await?;
+            sqlx::query($lock).execute(&mut *tx).await?;
+            let applied = sqlx::query("SELECT count(*) FROM authcore_schema WHERE version = $1")
+                .bind(version)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get::<i64, _>(0)?;
+            if applied == 0 {
+                sqlx::raw_sql(script).execute(&mut *tx).await?;
+                sqlx::query("INSERT INTO authcore_schema (version) VALUES ($1)")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }};
+}
+
+pub(crate) use run_migrations;
+
+/// Implements [`UserStore`](crate::UserStore) and [`SecretStore`](crate::SecretStore) for a store
+/// with fields `pool: sqlx::Pool<$db>` and `keyring: Arc<Keyring>`.
+macro_rules! sql_store {
+    ($store:ty, $db:ty) => {
+        const _: () = {
+            use alloc::string::String;
+            use alloc::vec::Vec;
+
+            use sqlx::Row as _;
+
+            use $crate::store::sql::{
+                SqlStoreError, THROTTLE_ATTEMPTS, decode_u128, factor_name, from_json, open_mfa,
+                org_bytes, password_state_from, password_state_name, person_bytes, seal_mfa,
+                slot_name, step_from, step_name, to_i64, to_json, to_u64,
+            };
+            use $crate::{
+                AuthenticatorId, CreateOutcome, Login, Mfa, OobChallenge, OrgId, Organisation,
+                OrganisationWrite, PasswordState, PersonId, PersonRecord, PhoneNumber,
+                RecoveryCodeSet, RecoverySlot, SecretStore, SetupTokenRecord, ThrottleOp,
+                ThrottlePolicy, ThrottleState, ThrottleUpdate, ThrottledFactor, TicketRecord,
+                TokenDigest, UserStore, Versioned,
+            };
+
+            type Tx = sqlx::Transaction<'static, $db>;
+
+            const PERSON_COLUMNS: &str = "id, login, password_hash, password_state, \
+                password_expires_at, deactivated, phone, created_at";
+
+            fn person_from_row(
+                row: &<$db as sqlx::Database>::Row,
+            ) -> Result<PersonRecord, SqlStoreError> {
+                let bad = |reason| SqlStoreError::Decode {
+                    table: "people",
+                    reason,
+                };
+                let id: Vec<u8> = row.try_get(0)?;
+                let login: String = row.try_get(1)?;
+                let state: String = row.try_get(3)?;
+                let expires: Option<i64> = row.try_get(4)?;
+                let phone: Option<String> = row.try_get(6)?;
+                Ok(PersonRecord {
+                    id: PersonId::new(decode_u128(&id, "people")?),
+                    login: Login::new(&login).ok_or(bad("invalid login"))?,
+                    password_hash: row.try_get(2)?,
+                    password_state: password_state_from(&state)?,
+                    password_expires_at: expires.map(|t| to_u64(t, "people")).transpose()?,
+                    deactivated: row.try_get(5)?,
+                    phone: phone
+                        .map(|p| PhoneNumber::parse(&p).map_err(|_| bad("invalid phone number")))
+                        .transpose()?,
+                    created_at: to_u64(row.try_get(7)?, "people")?,
+                })
+            }
+
+            /// Rewrites the organisation's membership index inside `tx`.
+            async fn write_memberships(
+                tx: &mut Tx,
+                organisation: &Organisation,
+            ) -> Result<(), SqlStoreError> {
+                let org = org_bytes(organisation.id());
+                sqlx::query("DELETE FROM memberships WHERE org = $1")
+                    .bind(&org)
+                    .execute(&mut **tx)
+                    .await?;
+                for member in organisation.members() {
+                    sqlx::query(
+                        "INSERT INTO memberships (person, org) VALUES ($1, $2) \
+                         ON CONFLICT (person, org) DO NOTHING",
+                    )
+                    .bind(person_bytes(member.person()))
+                    .bind(&org)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            /// Inserts the organisation (`false` if the id exists) or replaces it at
+            /// `expected_version` (`false` if it moved), and rewrites its memberships.
+            async fn write_organisation(
+                tx: &mut Tx,
+                organisation: &Organisation,
+                expected_version: Option<u64>,
+            ) -> Result<bool, SqlStoreError> {
+                let state = to_json(organisation, "organisations")?;
+                let id = org_bytes(organisation.id());
+                let written = match expected_version {
+                    None => sqlx::query(
+                        "INSERT INTO organisations (id, state, version) VALUES ($1, $2, 1) \
+                         ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(&id)
+                    .bind(&state)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected(),
+                    Some(version) => sqlx::query(
+                        "UPDATE organisations SET state = $1, version = version + 1 \
+                         WHERE id = $2 AND version = $3",
+                    )
+                    .bind(&state)
+                    .bind(&id)
+                    .bind(to_i64(version, "an organisation version")?)
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected(),
+                };
+                if written != 1 {
+                    return Ok(false);
+                }
+                write_memberships(tx, organisation).await?;
+                Ok(true)
+            }
+
+            fn throttle_from_row(
+                row: &<$db as sqlx::Database>::Row,
+            ) -> Result<(ThrottleState, i64, i64, bool), SqlStoreError> {
+                let failures: i64 = row.try_get(0)?;
+                let not_before: i64 = row.try_get(1)?;
+                let locked: bool = row.try_get(2)?;
+                let state = ThrottleState::from_parts(
+                    u8::try_from(failures).map_err(|_| SqlStoreError::Decode {
+                        table: "throttles",
+                        reason: "failure count out of range",
+                    })?,
+                    to_u64(not_before, "throttles")?,
+                    locked,
+                );
+                Ok((state, failures, not_before, locked))
+            }
+
+            impl UserStore for $store {
+                type Error = SqlStoreError;
+
+                async fn create_person(
+                    &self,
+                    person: &PersonRecord,
+                    organisation: OrganisationWrite<'_>,
+                ) -> Result<CreateOutcome, SqlStoreError> {
+                    let expires = person
+                        .password_expires_at
+                        .map(|t| to_i64(t, "a password expiry"))
+                        .transpose()?;
+                    let created_at = to_i64(person.created_at, "a creation time")?;
+                    let mut tx = self.pool.begin().await?;
+                    let inserted = sqlx::query(
+                        "INSERT INTO people (id, login, password_hash, password_state, \
+                         password_expires_at, deactivated, phone, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (login) DO NOTHING",
+                    )
+                    .bind(person_bytes(person.id))
+                    .bind(person.login.as_str())
+                    .bind(person.password_hash.as_str())
+                    .bind(password_state_name(person.password_state))
+                    .bind(expires)
+                    .bind(person.deactivated)
+                    .bind(person.phone.as_ref().map(PhoneNumber::e164))
+                    .bind(created_at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if inserted != 1 {
+                        tx.rollback().await?;
+                        return Ok(CreateOutcome::LoginTaken);
+                    }
+                    let written = match organisation {
+                        OrganisationWrite::Insert(organisation) => {
+                            write_organisation(&mut tx, organisation, None).await?
+                        }
+                        OrganisationWrite::Replace {
+                            organisation,
+                            expected_version,
+                        } => {
+                            write_organisation(&mut tx, organisation, Some(expected_version))
+                                .await?
+                        }
+                    };
+                    if !written {
+                        tx.rollback().await?;
+                        return Ok(CreateOutcome::OrganisationConflict);
+                    }
+                    tx.commit().await?;
+                    Ok(CreateOutcome::Created)
+                }
+
+                async fn person_by_login(
+                    &self,
+                    login: &str,
+                ) -> Result<Option<PersonRecord>, SqlStoreError> {
+                    let Some(login) = Login::new(login) else {
+                        return Ok(None);
+                    };
+                    let sql = alloc::format!("SELECT {PERSON_COLUMNS} FROM people WHERE login = $1");
+                    sqlx::query(&sql)
+                        .bind(login.as_str())
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .as_ref()
+                        .map(person_from_row)
+                        .transpose()
+                }
+
+                async fn person(
+                    &self,
+                    id: PersonId,
+                ) -> Result<Option<PersonRecord>, SqlStoreError> {
+                    let sql = alloc::format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1");
+                    sqlx::query(&sql)
+                        .bind(person_bytes(id))
+                        .fetch_optional(&self.pool)
+                        .await?
+                        .as_ref()
+                        .map(person_from_row)
+                        .transpose()
+                }
+
+                async fn set_password(
+                    &self,
+                    id: PersonId,
+                    password_hash: &str,
+                    state: PasswordState,
+                    expires_at: Option<u64>,
+                ) -> Result<bool, SqlStoreError> {
+                    let expires = expires_at
+                        .map(|t| to_i64(t, "a password expiry"))
+                        .transpose()?;
+                    let done = sqlx::query(
+                        "UPDATE people SET password_hash = $1, password_state = $2, \
+                         password_expires_at = $3 WHERE id = $4",
+                    )
+                    .bind(password_hash)
+                    .bind(password_state_name(state))
+                    .bind(expires)
+                    .bind(person_bytes(id))
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn set_phone(
+                    &self,
+                    id: PersonId,
+                    phone: Option<&PhoneNumber>,
+                ) -> Result<bool, SqlStoreError> {
+                    let done = sqlx::query("UPDATE people SET phone = $1 WHERE id = $2")
+                        .bind(phone.map(PhoneNumber::e164))
+                        .bind(person_bytes(id))
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn set_deactivated(
+                    &self,
+                    id: PersonId,
+                    deactivated: bool,
+                ) -> Result<bool, SqlStoreError> {
+                    let done = sqlx::query("UPDATE people SET deactivated = $1 WHERE id = $2")
+                        .bind(deactivated)
+                        .bind(person_bytes(id))
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn throttle(
+                    &self,
+                    id: PersonId,
+                    factor: ThrottledFactor,
+                ) -> Result<ThrottleState, SqlStoreError> {
+                    let row = sqlx::query(
+                        "SELECT failures, not_before, locked FROM throttles \
+                         WHERE person = $1 AND factor = $2",
+                    )
+                    .bind(person_bytes(id))
+                    .bind(factor_name(factor))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    match row {
+                        Some(row) => Ok(throttle_from_row(&row)?.0),
+                        None => Ok(ThrottleState::default()),
+                    }
+                }
+
+                async fn apply_throttle(
+                    &self,
+                    id: PersonId,
+                    factor: ThrottledFactor,
+                    op: ThrottleOp,
+                    policy: &ThrottlePolicy,
+                    now: u64,
+                ) -> Result<ThrottleUpdate, SqlStoreError> {
+                    let person = person_bytes(id);
+                    let factor = factor_name(factor);
+                    for _ in 0..THROTTLE_ATTEMPTS {
+                        let row = sqlx::query(
+                            "SELECT failures, not_before, locked FROM throttles \
+                             WHERE person = $1 AND factor = $2",
+                        )
+                        .bind(&person)
+                        .bind(factor)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                        let stored = row.as_ref().map(throttle_from_row).transpose()?;
+                        let state = stored.map(|(state, ..)| state).unwrap_or_default();
+                        let update = match op {
+                            ThrottleOp::Failure => policy.record_failure(state, now),
+                            ThrottleOp::Success => policy.record_success(state),
+                            ThrottleOp::Reset => policy.reset(state),
+                        };
+                        let new = update.state();
+                        if new == state {
+                            return Ok(update);
+                        }
+                        let failures = i64::from(new.failures());
+                        let not_before = to_i64(new.not_before(), "a throttle time")?;
+                        let written = match stored {
+                            // Compare-and-swap on the whole state read above.
+                            Some((_, old_failures, old_not_before, old_locked)) => sqlx::query(
+                                "UPDATE throttles SET failures = $1, not_before = $2, locked = $3 \
+                                 WHERE person = $4 AND factor = $5 AND failures = $6 \
+                                 AND not_before = $7 AND locked = $8",
+                            )
+                            .bind(failures)
+                            .bind(not_before)
+                            .bind(new.is_locked())
+                            .bind(&person)
+                            .bind(factor)
+                            .bind(old_failures)
+                            .bind(old_not_before)
+                            .bind(old_locked)
+                            .execute(&self.pool)
+                            .await?
+                            .rows_affected(),
+                            None => sqlx::query(
+                                "INSERT INTO throttles (person, factor, failures, not_before, \
+                                 locked) VALUES ($1, $2, $3, $4, $5) \
+                                 ON CONFLICT (person, factor) DO NOTHING",
+                            )
+                            .bind(&person)
+                            .bind(factor)
+                            .bind(failures)
+                            .bind(not_before)
+                            .bind(new.is_locked())
+                            .execute(&self.pool)
+                            .await?
+                            .rows_affected(),
+                        };
+                        if written == 1 {
+                            return Ok(update);
+                        }
+                    }
+                    Err(SqlStoreError::Contention)
+                }
+
+                async fn organisation(
+                    &self,
+                    id: OrgId,
+                ) -> Result<Option<Versioned<Organisation>>, SqlStoreError> {
+                    let row = sqlx::query("SELECT state, version FROM organisations WHERE id = $1")
+                        .bind(org_bytes(id))
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    let state: String = row.try_get(0)?;
+                    let value: Organisation = from_json(&state, "organisations")?;
+                    if value.id() != id {
+                        return Err(SqlStoreError::Decode {
+                            table: "organisations",
+                            reason: "the stored organisation has another id",
+                        });
+                    }
+                    Ok(Some(Versioned {
+                        value,
+                        version: to_u64(row.try_get(1)?, "organisations")?,
+                    }))
+                }
+
+                async fn replace_organisation(
+                    &self,
+                    organisation: &Organisation,
+                    expected_version: u64,
+                ) -> Result<bool, SqlStoreError> {
+                    let mut tx = self.pool.begin().await?;
+                    if write_organisation(&mut tx, organisation, Some(expected_version)).await? {
+                        tx.commit().await?;
+                        Ok(true)
+                    } else {
+                        tx.rollback().await?;
+                        Ok(false)
+                    }
+                }
+
+                async fn organisations_of(&self, id: PersonId) -> Result<Vec<OrgId>, SqlStoreError> {
+                    let rows =
+                        sqlx::query("SELECT org FROM memberships WHERE person = $1 ORDER BY org")
+                            .bind(person_bytes(id))
+                            .fetch_all(&self.pool)
+                            .await?;
+                    rows.iter()
+                        .map(|row| {
+                            let org: Vec<u8> = row.try_get(0)?;
+                            Ok(OrgId::new(decode_u128(&org, "memberships")?))
+                        })
+                        .collect()
+                }
+            }
+
+            impl SecretStore for $store {
+                type Error = SqlStoreError;
+
+                async fn mfa(&self, person: PersonId) -> Result<Option<Versioned<Mfa>>, SqlStoreError> {
+                    let id = person_bytes(person);
+                    let row =
+                        sqlx::query("SELECT state_key, state, version FROM mfa WHERE person = $1")
+                            .bind(&id)
+                            .fetch_optional(&self.pool)
+                            .await?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    let state_key: Vec<u8> = row.try_get(0)?;
+                    let state: Vec<u8> = row.try_get(1)?;
+                    let version = to_u64(row.try_get(2)?, "mfa")?;
+                    let mut mfa = open_mfa(&self.keyring, person, &state_key, &state)?;
+                    let watermarks = sqlx::query(
+                        "SELECT authenticator, last_step FROM authenticator_watermarks \
+                         WHERE person = $1",
+                    )
+                    .bind(&id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                    for row in &watermarks {
+                        let authenticator: i64 = row.try_get(0)?;
+                        let step = to_u64(row.try_get(1)?, "authenticator_watermarks")?;
+                        let authenticator = u32::try_from(authenticator).map_err(|_| {
+                            SqlStoreError::Decode {
+                                table: "authenticator_watermarks",
+                                reason: "authenticator id out of range",
+                            }
+                        })?;
+                        let _raised =
+                            mfa.restore_watermark(AuthenticatorId::new(authenticator), step);
+                    }
+                    Ok(Some(Versioned {
+                        value: mfa,
+                        version,
+                    }))
+                }
+
+                async fn replace_mfa(
+                    &self,
+                    person: PersonId,
+                    mfa: &Mfa,
+                    expected_version: Option<u64>,
+                ) -> Result<bool, SqlStoreError> {
+                    let (state_key, state) = seal_mfa(&self.keyring, person, mfa)?;
+                    let marks = mfa
+                        .authenticators()
+                        .iter()
+                        .map(|a| {
+                            Ok((i64::from(a.id().get()), to_i64(a.last_accepted_step(), "a watermark")?))
+                        })
+                        .collect::<Result<Vec<_>, SqlStoreError>>()?;
+                    let id = person_bytes(person);
+                    let mut tx = self.pool.begin().await?;
+                    let written = match expected_version {
+                        None => sqlx::query(
+                            "INSERT INTO mfa (person, state_key, state, version) \
+                             VALUES ($1, $2, $3, 1) ON CONFLICT (person) DO NOTHING",
+                        )
+                        .bind(&id)
+                        .bind(&state_key)
+                        .bind(&state)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
+                        Some(version) => sqlx::query(
+                            "UPDATE mfa SET state_key = $1, state = $2, version = version + 1 \
+                             WHERE person = $3 AND version = $4",
+                        )
+                        .bind(&state_key)
+                        .bind(&state)
+                        .bind(&id)
+                        .bind(to_i64(version, "an MFA version")?)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected(),
+                    };
+                    if written != 1 {
+                        tx.rollback().await?;
+                        return Ok(false);
+                    }
+                    // Watermarks only move up; removed authenticators lose theirs.
+                    let stored = sqlx::query(
+                        "SELECT authenticator FROM authenticator_watermarks WHERE person = $1",
+                    )
+                    .bind(&id)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    for row in &stored {
+                        let authenticator: i64 = row.try_get(0)?;
+                        if !marks.iter().any(|(a, _)| *a == authenticator) {
+                            sqlx::query(
+                                "DELETE FROM authenticator_watermarks \
+                                 WHERE person = $1 AND authenticator = $2",
+                            )
+                            .bind(&id)
+                            .bind(authenticator)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                    for (authenticator, step) in marks {
+                        sqlx::query(
+                            "INSERT INTO authenticator_watermarks (person, authenticator, \
+                             last_step) VALUES ($1, $2, $3) \
+                             ON CONFLICT (person, authenticator) DO UPDATE \
+                             SET last_step = excluded.last_step \
+                             WHERE authenticator_watermarks.last_step < excluded.last_step",
+                        )
+                        .bind(&id)
+                        .bind(authenticator)
+                        .bind(step)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                async fn advance_watermark(
+                    &self,
+                    person: PersonId,
+                    authenticator: AuthenticatorId,
+                    step: u64,
+                ) -> Result<bool, SqlStoreError> {
+                    let done = sqlx::query(
+                        "UPDATE authenticator_watermarks SET last_step = $1 \
+                         WHERE person = $2 AND authenticator = $3 AND last_step < $1",
+                    )
+                    .bind(to_i64(step, "a time step")?)
+                    .bind(person_bytes(person))
+                    .bind(i64::from(authenticator.get()))
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn recovery_codes(
+                    &self,
+                    person: PersonId,
+                    slot: RecoverySlot,
+                ) -> Result<Option<RecoveryCodeSet>, SqlStoreError> {
+                    let row = sqlx::query(
+                        "SELECT stored, spent FROM recovery_sets WHERE person = $1 AND slot = $2",
+                    )
+                    .bind(person_bytes(person))
+                    .bind(slot_name(slot))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    let bad = |reason| SqlStoreError::Decode {
+                        table: "recovery_sets",
+                        reason,
+                    };
+                    let stored: Vec<u8> = row.try_get(0)?;
+                    let spent: i64 = row.try_get(1)?;
+                    let mut set = RecoveryCodeSet::from_stored_bytes(&stored)
+                        .map_err(|_| bad("the stored set does not decode"))?;
+                    let spent = u16::try_from(spent).map_err(|_| bad("spent mask out of range"))?;
+                    set.merge_spent_mask(spent)
+                        .map_err(|_| bad("spent mask outside the set"))?;
+                    Ok(Some(set))
+                }
+
+                async fn replace_recovery_codes(
+                    &self,
+                    person: PersonId,
+                    slot: RecoverySlot,
+                    set: Option<&RecoveryCodeSet>,
+                ) -> Result<(), SqlStoreError> {
+                    match set {
+                        Some(set) => {
+                            sqlx::query(
+                                "INSERT INTO recovery_sets (person, slot, set_id, codes, spent, stored) \
+                                 VALUES ($1, $2, $3, $4, $5, $6) \
+                                 ON CONFLICT (person, slot) DO UPDATE \
+                                 SET set_id = excluded.set_id, codes = excluded.codes, \
+                                 spent = excluded.spent, stored = excluded.stored",
+                            )
+                            .bind(person_bytes(person))
+                            .bind(slot_name(slot))
+                            .bind(set.set_id().to_vec())
+                            .bind(i64::from(set.len()))
+                            .bind(i64::from(set.spent_mask()))
+                            .bind(set.to_stored_bytes())
+                            .execute(&self.pool)
+                            .await?;
+                        }
+                        None => {
+                            sqlx::query(
+                                "DELETE FROM recovery_sets WHERE person = $1 AND slot = $2",
+                            )
+                            .bind(person_bytes(person))
+                            .bind(slot_name(slot))
+                            .execute(&self.pool)
+                            .await?;
+                        }
+                    }
+                    Ok(())
+                }
+
+                async fn activate_pending_recovery_codes(
+                    &self,
+                    person: PersonId,
+                ) -> Result<bool, SqlStoreError> {
+                    let id = person_bytes(person);
+                    let mut tx = self.pool.begin().await?;
+                    sqlx::query("DELETE FROM recovery_sets WHERE person = $1 AND slot = 'active'")
+                        .bind(&id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let moved = sqlx::query(
+                        "UPDATE recovery_sets SET slot = 'active' \
+                         WHERE person = $1 AND slot = 'pending'",
+                    )
+                    .bind(&id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if moved == 1 {
+                        tx.commit().await?;
+                        Ok(true)
+                    } else {
+                        tx.rollback().await?;
+                        Ok(false)
+                    }
+                }
+
+                async fn spend_recovery_code(
+                    &self,
+                    person: PersonId,
+                    set_id: [u8; 16],
+                    index: u8,
+                ) -> Result<bool, SqlStoreError> {
+                    let Some(bit) = 1u16.checked_shl(u32::from(index)) else {
+                        return Ok(false);
+                    };
+                    let bit = i64::from(bit);
+                    let done = sqlx::query(
+                        "UPDATE recovery_sets SET spent = spent | $1 \
+                         WHERE person = $2 AND set_id = $3 AND slot = 'active' \
+                         AND (spent & $1) = 0 AND $4 < codes",
+                    )
+                    .bind(bit)
+                    .bind(person_bytes(person))
+                    .bind(set_id.to_vec())
+                    .bind(i64::from(index))
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn oob_challenge(
+                    &self,
+                    person: PersonId,
+                ) -> Result<Option<OobChallenge>, SqlStoreError> {
+                    let row = sqlx::query("SELECT challenge FROM oob_challenges WHERE person = $1")
+                        .bind(person_bytes(person))
+                        .fetch_optional(&self.pool)
+                        .await?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    let bytes: Vec<u8> = row.try_get(0)?;
+                    OobChallenge::from_stored_bytes(&bytes)
+                        .map(Some)
+                        .map_err(|_| SqlStoreError::Decode {
+                            table: "oob_challenges",
+                            reason: "the stored challenge does not decode",
+                        })
+                }
+
+                async fn replace_oob_challenge(
+                    &self,
+                    person: PersonId,
+                    expected: Option<&OobChallenge>,
+                    new: Option<&OobChallenge>,
+                ) -> Result<bool, SqlStoreError> {
+                    let id = person_bytes(person);
+                    let expected = expected.map(|c| c.to_stored_bytes().to_vec());
+                    let new = new.map(|c| c.to_stored_bytes().to_vec());
+                    let affected = match (expected, new) {
+                        (None, None) => {
+                            let row = sqlx::query(
+                                "SELECT count(*) FROM oob_challenges WHERE person = $1",
+                            )
+                            .bind(&id)
+                            .fetch_one(&self.pool)
+                            .await?;
+                            let count: i64 = row.try_get(0)?;
+                            return Ok(count == 0);
+                        }
+                        (None, Some(new)) => sqlx::query(
+                            "INSERT INTO oob_challenges (person, challenge) VALUES ($1, $2) \
+                             ON CONFLICT (person) DO NOTHING",
+                        )
+                        .bind(&id)
+                        .bind(new)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected(),
+                        (Some(expected), Some(new)) => sqlx::query(
+                            "UPDATE oob_challenges SET challenge = $1 \
+                             WHERE person = $2 AND challenge = $3",
+                        )
+                        .bind(new)
+                        .bind(&id)
+                        .bind(expected)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected(),
+                        (Some(expected), None) => sqlx::query(
+                            "DELETE FROM oob_challenges WHERE person = $1 AND challenge = $2",
+                        )
+                        .bind(&id)
+                        .bind(expected)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected(),
+                    };
+                    Ok(affected == 1)
+                }
+
+                async fn insert_setup_token(
+                    &self,
+                    token: &SetupTokenRecord,
+                ) -> Result<(), SqlStoreError> {
+                    sqlx::query(
+                        "INSERT INTO setup_tokens (digest, person, org, expires_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(token.digest.0.to_vec())
+                    .bind(person_bytes(token.person))
+                    .bind(org_bytes(token.org))
+                    .bind(to_i64(token.expires_at, "a token expiry")?)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn take_setup_token(
+                    &self,
+                    digest: &TokenDigest,
+                    now: u64,
+                ) -> Result<Option<SetupTokenRecord>, SqlStoreError> {
+                    let row = sqlx::query(
+                        "DELETE FROM setup_tokens WHERE digest = $1 AND expires_at > $2 \
+                         RETURNING person, org, expires_at",
+                    )
+                    .bind(digest.0.to_vec())
+                    .bind(to_i64(now, "the time")?)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    let person: Vec<u8> = row.try_get(0)?;
+                    let org: Vec<u8> = row.try_get(1)?;
+                    Ok(Some(SetupTokenRecord {
+                        digest: *digest,
+                        person: PersonId::new(decode_u128(&person, "setup_tokens")?),
+                        org: OrgId::new(decode_u128(&org, "setup_tokens")?),
+                        expires_at: to_u64(row.try_get(2)?, "setup_tokens")?,
+                    }))
+                }
+
+                async fn insert_ticket(&self, ticket: &TicketRecord) -> Result<(), SqlStoreError> {
+                    sqlx::query(
+                        "INSERT INTO tickets (digest, step, progress, expires_at) \
+                         VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(ticket.digest.0.to_vec())
+                    .bind(step_name(ticket.step))
+                    .bind(to_json(&ticket.progress, "tickets")?)
+                    .bind(to_i64(ticket.expires_at, "a ticket expiry")?)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(())
+                }
+
+                async fn take_ticket(
+                    &self,
+                    digest: &TokenDigest,
+                    now: u64,
+                ) -> Result<Option<TicketRecord>, SqlStoreError> {
+                    let row = sqlx::query(
+                        "DELETE FROM tickets WHERE digest = $1 AND expires_at > $2 \
+                         RETURNING step, progress, expires_at",
+                    )
+                    .bind(digest.0.to_vec())
+                    .bind(to_i64(now, "the time")?)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    let Some(row) = row else {
+                        return Ok(None);
+                    };
+                    let step: String = row.try_get(0)?;
+                    let progress: String = row.try_get(1)?;
+                    Ok(Some(TicketRecord {
+                        digest: *digest,
+                        step: step_from(&step)?,
+                        progress: from_json(&progress, "tickets")?,
+                        expires_at: to_u64(row.try_get(2)?, "tickets")?,
+                    }))
+                }
+            }
+        };
+    };
+}
+
+pub(crate) use sql_store;

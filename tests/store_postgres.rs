@@ -1,0 +1,231 @@
+//! `PostgresStore` on the server named by `AUTHCORE_TEST_POSTGRES_URL`, each test in a schema of
+//! its own: every trait method's contract, the races, two stores on one database, secrets sealed
+//! at rest. Without the variable the tests are ignored (run them with `--include-ignored`).
+#![cfg(feature = "postgres")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "support/sql_checks.rs"]
+mod checks;
+
+use std::sync::Arc;
+
+use authcore::{
+    KeyId, Keyring, OrganisationWrite, PostgresStore, SealingKey, SecretStore, SqlStoreError,
+    UserStore,
+};
+use checks::*;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Executor, Row};
+
+fn keyring(byte: u8) -> Keyring {
+    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[byte; 32]).unwrap())
+}
+
+/// A fresh schema with a random name.
+async fn schema() -> (String, String) {
+    let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL")
+        .expect("set AUTHCORE_TEST_POSTGRES_URL to run the PostgreSQL tests");
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).unwrap();
+    let name = format!("authcore_test_{}", u64::from_le_bytes(suffix));
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    pool.execute(format!("CREATE SCHEMA {name}").as_str())
+        .await
+        .unwrap();
+    pool.close().await;
+    (url, name)
+}
+
+/// A store whose connections use `schema`.
+async fn store_in(url: &str, schema: &str, keyring: Keyring) -> PostgresStore {
+    let search_path = format!("SET search_path TO {schema}");
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        .after_connect(move |conn, _| {
+            let search_path = search_path.clone();
+            Box::pin(async move {
+                conn.execute(search_path.as_str()).await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .unwrap();
+    let store = PostgresStore::from_pool(pool, keyring);
+    store.migrate().await.unwrap();
+    store
+}
+
+async fn store() -> PostgresStore {
+    let (url, schema) = schema().await;
+    store_in(&url, &schema, keyring(7)).await
+}
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn people_and_organisations_contract() {
+    people_and_organisations(&store().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn mfa_and_watermark_race() {
+    mfa_and_watermarks(Arc::new(store().await)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn recovery_codes_and_spend_race() {
+    recovery_codes(Arc::new(store().await)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn oob_challenges_and_swap_race() {
+    oob_challenges(Arc::new(store().await)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn tokens_tickets_and_take_race() {
+    tokens_and_tickets(Arc::new(store().await)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn concurrent_failures_count_exactly() {
+    throttles(Arc::new(store().await)).await;
+}
+
+/// Two stores on one database stand for two application servers: of 32 attempts split between
+/// them to accept the same TOTP step, exactly one wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn two_servers_one_watermark_one_winner() {
+    let (url, schema) = schema().await;
+    let a = Arc::new(store_in(&url, &schema, keyring(7)).await);
+    let b = Arc::new(store_in(&url, &schema, keyring(7)).await);
+    let mfa = enrolled(ALICE);
+    let auth = mfa.authenticators()[0].id();
+    assert!(a.replace_mfa(ALICE, &mfa, None).await.unwrap());
+    let step =
+        b.mfa(ALICE).await.unwrap().unwrap().value.authenticators()[0].last_accepted_step() + 1;
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let store = Arc::clone(if i % 2 == 0 { &a } else { &b });
+            tokio::spawn(async move { store.advance_watermark(ALICE, auth, step).await.unwrap() })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+    // Each server now sees the step as used.
+    for store in [&a, &b] {
+        let seen = store.mfa(ALICE).await.unwrap().unwrap();
+        assert_eq!(seen.value.authenticators()[0].last_accepted_step(), step);
+        assert!(!store.advance_watermark(ALICE, auth, step).await.unwrap());
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn raw_tables_hold_no_secret_code_or_password_in_clear() {
+    let store = store().await;
+    let org = authcore::Organisation::found(ORG, ALICE, T0).state;
+    let _ = store
+        .create_person(&person(ALICE, "alice"), OrganisationWrite::Insert(&org))
+        .await
+        .unwrap();
+    let mfa = enrolled(ALICE);
+    assert!(store.replace_mfa(ALICE, &mfa, None).await.unwrap());
+    let codes = authcore::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
+    store
+        .replace_recovery_codes(ALICE, authcore::RecoverySlot::Active, Some(&codes.set))
+        .await
+        .unwrap();
+
+    // Every table of the schema, each row as its text form.
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema()",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap();
+    assert!(tables.iter().any(|t| t == "mfa"));
+    let mut rows = Vec::new();
+    for table in &tables {
+        let text = sqlx::query(&format!("SELECT t::text FROM \"{table}\" t"))
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        rows.extend(
+            text.iter()
+                .map(|row| (table.clone(), row.get::<String, _>(0))),
+        );
+    }
+    let secret = mfa.authenticators()[0].expose_secret();
+    let base32 = secret.expose_base32();
+    let hex: String = secret
+        .expose_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut needles = vec![
+        hex,
+        base32.to_string(),
+        base32.to_lowercase(),
+        PASSWORD.to_string(),
+        "authenticators".to_string(),
+    ];
+    for code in codes.codes.iter() {
+        needles.push(code.expose_secret().to_string());
+        needles.push(code.expose_secret().replace('-', ""));
+    }
+    for (table, row) in &rows {
+        for needle in &needles {
+            assert!(
+                !row.contains(needle.as_str()),
+                "{table} holds a secret in clear"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn corrupt_sealed_row_is_an_error() {
+    let store = store().await;
+    assert!(
+        store
+            .replace_mfa(ALICE, &enrolled(ALICE), None)
+            .await
+            .unwrap()
+    );
+    // One flipped bit in the sealed state.
+    sqlx::query("UPDATE mfa SET state = set_byte(state, 30, get_byte(state, 30) # 1)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.mfa(ALICE).await,
+        Err(SqlStoreError::Open { table: "mfa", .. })
+    ));
+}
+
+#[cfg(feature = "test-util")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn passes_the_conformance_suite() {
+    conformance(store().await).await;
+}

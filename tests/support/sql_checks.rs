@@ -1,0 +1,460 @@
+//! Checks shared by the SQLite and PostgreSQL store tests: every trait method's contract and the
+//! races, over any `UserStore + SecretStore`.
+
+use std::sync::Arc;
+
+use authcore::{
+    AuthenticatorName, CreateOutcome, EnrollmentConfig, EnrollmentPurpose, Login, LoginProgress,
+    Mfa, OobConfig, OobIssue, OobKey, OobSendLog, OrgId, Organisation, OrganisationWrite,
+    PasswordState, PendingStep, PersonId, PersonRecord, PhoneNumber, RecoveryCodeSet,
+    RecoveryParams, RecoverySlot, SecretStore, SetupTokenRecord, ThrottleOp, ThrottlePolicy,
+    ThrottledFactor, TicketRecord, TokenDigest, Totp, UserStore,
+};
+
+pub const T0: u64 = 1_700_000_010;
+pub const ALICE: PersonId = PersonId::new(0x0123_4567_89ab_cdef_0011_2233_4455_6677);
+pub const BOB: PersonId = PersonId::new(2);
+pub const ORG: OrgId = OrgId::new(100);
+/// Stands for a plaintext password a host hashed: it must never reach the database.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn person(id: PersonId, login: &str) -> PersonRecord {
+    PersonRecord {
+        id,
+        login: Login::new(login).unwrap(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo".into(),
+        password_state: PasswordState::Current,
+        password_expires_at: None,
+        deactivated: false,
+        phone: None,
+        created_at: T0,
+    }
+}
+
+/// An MFA state with one active authenticator, through the public ceremony.
+pub fn enrolled(person: PersonId) -> Mfa {
+    let config = EnrollmentConfig::default();
+    let started = Mfa::new(person)
+        .start_enrollment_with_os_rng(
+            EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
+            None,
+            &config,
+            T0,
+        )
+        .unwrap()
+        .state;
+    let secret = started.enrollment().unwrap().expose_secret();
+    let code = Totp::new(config.params(), secret).generate(T0).unwrap();
+    let confirmed = started
+        .confirm_enrollment(code.expose_secret(), &config, T0)
+        .unwrap()
+        .state;
+    let issued = confirmed.recovery_codes_issued(&config, T0).unwrap().state;
+    issued
+        .acknowledge_recovery_codes(&config, T0)
+        .unwrap()
+        .state
+}
+
+pub fn cheap_recovery() -> RecoveryParams {
+    RecoveryParams::builder()
+        .count(10)
+        .dangerous_argon2(8, 1, 1)
+        .build()
+        .unwrap()
+}
+
+pub async fn people_and_organisations<S: UserStore>(store: &S) {
+    let org = Organisation::found(ORG, ALICE, T0).state;
+    let alice = person(ALICE, "Alice@Example.com");
+    assert_eq!(
+        store
+            .create_person(&alice, OrganisationWrite::Insert(&org))
+            .await
+            .unwrap(),
+        CreateOutcome::Created
+    );
+    let other = Organisation::found(OrgId::new(11), BOB, T0).state;
+    assert_eq!(
+        store
+            .create_person(
+                &person(BOB, " alice@example.COM"),
+                OrganisationWrite::Insert(&other)
+            )
+            .await
+            .unwrap(),
+        CreateOutcome::LoginTaken
+    );
+    assert!(store.organisation(other.id()).await.unwrap().is_none());
+    assert!(store.person(BOB).await.unwrap().is_none());
+    assert_eq!(
+        store
+            .create_person(&person(BOB, "bob"), OrganisationWrite::Insert(&org))
+            .await
+            .unwrap(),
+        CreateOutcome::OrganisationConflict
+    );
+    assert!(store.person(BOB).await.unwrap().is_none());
+
+    let loaded = store.person_by_login("ALICE@example.com ").await.unwrap();
+    assert_eq!(loaded.as_ref(), Some(&alice));
+    assert_eq!(store.person(ALICE).await.unwrap(), Some(alice));
+    assert!(store.person_by_login("").await.unwrap().is_none());
+
+    let versioned = store.organisation(ORG).await.unwrap().unwrap();
+    assert_eq!(versioned.version, 1);
+    assert_eq!(versioned.value, org);
+    assert_eq!(store.organisations_of(ALICE).await.unwrap(), vec![ORG]);
+    assert!(store.organisations_of(BOB).await.unwrap().is_empty());
+
+    // Stale version: refused; current version: applied, version bumps.
+    assert!(!store.replace_organisation(&org, 7).await.unwrap());
+    assert!(store.replace_organisation(&org, 1).await.unwrap());
+    assert!(!store.replace_organisation(&org, 1).await.unwrap());
+    assert_eq!(store.organisation(ORG).await.unwrap().unwrap().version, 2);
+
+    // Simple updates.
+    assert!(
+        store
+            .set_password(
+                ALICE,
+                "$argon2id$new",
+                PasswordState::Temporary,
+                Some(T0 + 60)
+            )
+            .await
+            .unwrap()
+    );
+    let phone = PhoneNumber::parse("+44 7700 900123").unwrap();
+    assert!(store.set_phone(ALICE, Some(&phone)).await.unwrap());
+    assert!(store.set_deactivated(ALICE, true).await.unwrap());
+    let alice = store.person(ALICE).await.unwrap().unwrap();
+    assert_eq!(alice.password_hash, "$argon2id$new");
+    assert_eq!(alice.password_state, PasswordState::Temporary);
+    assert_eq!(alice.password_expires_at, Some(T0 + 60));
+    assert_eq!(alice.phone, Some(phone));
+    assert!(alice.deactivated);
+    assert!(!store.set_deactivated(BOB, true).await.unwrap());
+    assert!(!store.set_phone(BOB, None).await.unwrap());
+    assert!(
+        !store
+            .set_password(BOB, "x", PasswordState::Current, None)
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn mfa_and_watermarks<S: SecretStore + 'static>(store: Arc<S>) {
+    assert!(store.mfa(ALICE).await.unwrap().is_none());
+    let mfa = enrolled(ALICE);
+    let auth = mfa.authenticators()[0].id();
+    assert!(store.replace_mfa(ALICE, &mfa, None).await.unwrap());
+    // Only if there is none yet.
+    assert!(!store.replace_mfa(ALICE, &mfa, None).await.unwrap());
+    let loaded = store.mfa(ALICE).await.unwrap().unwrap();
+    assert_eq!(loaded.version, 1);
+    assert_eq!(
+        loaded.value.authenticators()[0]
+            .expose_secret()
+            .expose_bytes(),
+        mfa.authenticators()[0].expose_secret().expose_bytes()
+    );
+    let base = loaded.value.authenticators()[0].last_accepted_step();
+
+    // 32 concurrent attempts to accept the same step: exactly one wins.
+    let step = base + 5;
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.advance_watermark(ALICE, auth, step).await.unwrap() })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+    assert!(!store.advance_watermark(ALICE, auth, step).await.unwrap());
+    assert!(
+        !store
+            .advance_watermark(ALICE, auth, step - 1)
+            .await
+            .unwrap()
+    );
+    assert!(!store.advance_watermark(BOB, auth, step + 1).await.unwrap());
+
+    // The loaded state reflects the watermark; writing a stale state does not lower it.
+    let loaded = store.mfa(ALICE).await.unwrap().unwrap();
+    assert_eq!(loaded.value.authenticators()[0].last_accepted_step(), step);
+    assert!(store.replace_mfa(ALICE, &mfa, Some(1)).await.unwrap());
+    assert!(!store.replace_mfa(ALICE, &mfa, Some(1)).await.unwrap());
+    let loaded = store.mfa(ALICE).await.unwrap().unwrap();
+    assert_eq!(loaded.version, 2);
+    assert_eq!(loaded.value.authenticators()[0].last_accepted_step(), step);
+    assert!(
+        store
+            .advance_watermark(ALICE, auth, step + 1)
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn recovery_codes<S: SecretStore + 'static>(store: Arc<S>) {
+    let params = cheap_recovery();
+    let first = RecoveryCodeSet::generate(&params).unwrap();
+    let second = RecoveryCodeSet::generate(&params).unwrap();
+    assert!(!store.activate_pending_recovery_codes(ALICE).await.unwrap());
+    store
+        .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&first.set))
+        .await
+        .unwrap();
+    let set_id = first.set.set_id();
+
+    // 32 concurrent spends of one slot: exactly one wins.
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.spend_recovery_code(ALICE, set_id, 3).await.unwrap() })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+    let loaded = store
+        .recovery_codes(ALICE, RecoverySlot::Active)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(loaded.is_spent(3));
+    assert_eq!(loaded.remaining(), 9);
+    assert!(!store.spend_recovery_code(ALICE, [0; 16], 4).await.unwrap());
+    assert!(!store.spend_recovery_code(ALICE, set_id, 200).await.unwrap());
+
+    // A pending set becomes the active one; the old set id no longer spends.
+    store
+        .replace_recovery_codes(ALICE, RecoverySlot::Pending, Some(&second.set))
+        .await
+        .unwrap();
+    assert!(store.activate_pending_recovery_codes(ALICE).await.unwrap());
+    assert!(!store.activate_pending_recovery_codes(ALICE).await.unwrap());
+    assert!(
+        store
+            .recovery_codes(ALICE, RecoverySlot::Pending)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let active = store
+        .recovery_codes(ALICE, RecoverySlot::Active)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(active.set_id(), second.set.set_id());
+    assert_eq!(active.remaining(), 10);
+    assert!(!store.spend_recovery_code(ALICE, set_id, 4).await.unwrap());
+    store
+        .replace_recovery_codes(ALICE, RecoverySlot::Active, None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .recovery_codes(ALICE, RecoverySlot::Active)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+pub async fn oob_challenges<S: SecretStore + 'static>(store: Arc<S>) {
+    let key = OobKey::from_bytes(&[9u8; 32]).unwrap();
+    let config = OobConfig::default();
+    let issue = |now| match config
+        .issue_with_os_rng(&key, &OobSendLog::new(), now)
+        .unwrap()
+    {
+        OobIssue::Send { challenge, .. } => challenge,
+        other => panic!("refused: {other:?}"),
+    };
+    let first = issue(T0);
+    let second = issue(T0 + 1);
+    assert!(store.oob_challenge(ALICE).await.unwrap().is_none());
+    assert!(
+        store
+            .replace_oob_challenge(ALICE, None, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .replace_oob_challenge(ALICE, None, Some(&first))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replace_oob_challenge(ALICE, None, Some(&second))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replace_oob_challenge(ALICE, None, None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.oob_challenge(ALICE).await.unwrap(),
+        Some(first.clone())
+    );
+
+    // 32 concurrent swaps from the same expected value: exactly one wins.
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let (first, second) = (first.clone(), second.clone());
+            tokio::spawn(async move {
+                store
+                    .replace_oob_challenge(ALICE, Some(&first), Some(&second))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(
+        store.oob_challenge(ALICE).await.unwrap(),
+        Some(second.clone())
+    );
+    assert!(
+        !store
+            .replace_oob_challenge(ALICE, Some(&first), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .replace_oob_challenge(ALICE, Some(&second), None)
+            .await
+            .unwrap()
+    );
+    assert!(store.oob_challenge(ALICE).await.unwrap().is_none());
+}
+
+pub async fn tokens_and_tickets<S: SecretStore + 'static>(store: Arc<S>) {
+    let token = SetupTokenRecord {
+        digest: TokenDigest([1; 32]),
+        person: ALICE,
+        org: ORG,
+        expires_at: T0 + 100,
+    };
+    store.insert_setup_token(&token).await.unwrap();
+    assert!(
+        store
+            .take_setup_token(&token.digest, T0 + 100)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.take_setup_token(&token.digest, T0).await.unwrap(),
+        Some(token)
+    );
+    assert!(
+        store
+            .take_setup_token(&token.digest, T0)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let ticket = TicketRecord {
+        digest: TokenDigest([2; 32]),
+        step: PendingStep::SecondFactor,
+        progress: LoginProgress::password_verified(ALICE, ORG, T0),
+        expires_at: T0 + 300,
+    };
+    store.insert_ticket(&ticket).await.unwrap();
+    // 32 concurrent takes of one ticket: exactly one gets it.
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.take_ticket(&TokenDigest([2; 32]), T0).await.unwrap() })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for task in tasks {
+        got.extend(task.await.unwrap());
+    }
+    assert_eq!(got, vec![ticket]);
+}
+
+pub async fn throttles<S: UserStore + 'static>(store: Arc<S>) {
+    let policy = ThrottlePolicy::builder().lock_after(100).build().unwrap();
+    let factor = ThrottledFactor::Password;
+    assert_eq!(store.throttle(ALICE, factor).await.unwrap().failures(), 0);
+    // 50 concurrent failures count 50 times.
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                store
+                    .apply_throttle(ALICE, factor, ThrottleOp::Failure, &policy, T0)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _update = task.await.unwrap();
+    }
+    assert_eq!(store.throttle(ALICE, factor).await.unwrap().failures(), 50);
+    assert_eq!(
+        store
+            .throttle(ALICE, ThrottledFactor::Totp)
+            .await
+            .unwrap()
+            .failures(),
+        0
+    );
+    let update = store
+        .apply_throttle(ALICE, factor, ThrottleOp::Reset, &policy, T0)
+        .await
+        .unwrap();
+    assert_eq!(update.state().failures(), 0);
+    assert_eq!(store.throttle(ALICE, factor).await.unwrap().failures(), 0);
+}
+
+/// Races on tokio's worker threads, for the conformance suite.
+#[cfg(feature = "test-util")]
+pub struct Tokio;
+
+#[cfg(feature = "test-util")]
+impl authcore::conformance::Spawner for Tokio {
+    fn spawn<T: Send + 'static>(
+        &self,
+        task: impl Future<Output = T> + Send + 'static,
+    ) -> impl Future<Output = T> + Send + 'static {
+        let handle = tokio::spawn(task);
+        async move { handle.await.expect("a contender panicked") }
+    }
+}
+
+/// The public conformance suite, racing in one task and then on the runtime's threads.
+#[cfg(feature = "test-util")]
+pub async fn conformance<S: UserStore + SecretStore + 'static>(store: S) {
+    let clock = authcore::ManualClock::new(T0);
+    let store = Arc::new(store);
+    let report = authcore::conformance::run_all(Arc::clone(&store), &clock)
+        .await
+        .unwrap();
+    assert!(report.checks().len() >= 20, "{:?}", report.checks());
+    authcore::conformance::run_all_with(store, &clock, &Tokio)
+        .await
+        .unwrap();
+}
