@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use authcore::service::{Authenticator, Services};
+use authcore::{Authenticator, Services};
 use authcore::{
     AuthenticatorName, BearerToken, EnrollmentPurpose, LoginStep, ManualClock, MemoryAuditLog,
     MemoryStore, Password, PasswordHasher, RecordingNotifier, SecretKey, ServiceConfig, Totp,

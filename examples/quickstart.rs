@@ -4,7 +4,7 @@
 use std::process::exit;
 use std::sync::Arc;
 
-use authcore::service::{Authenticator, Services};
+use authcore::{Authenticator, Services};
 use authcore::{
     AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashJob, HashOutput, LoginStep,
     MemoryAuditLog, MemoryStore, MfaSettings, Password, PasswordHasher, PasswordHashing,

@@ -68,8 +68,8 @@ pub use sealing::{
 pub use secret::SecretKey;
 #[cfg(feature = "std")]
 pub use service::{
-    EnrollmentSetup, HashJob, HashOutput, LoginStep, NewMember, PasswordHashing, ServiceConfig,
-    ServiceConfigBuilder, ServiceError, Services, SignedUp,
+    Authenticator, EnrollmentSetup, HashJob, HashOutput, LoginStep, NewMember, PasswordHashing,
+    ServiceConfig, ServiceConfigBuilder, ServiceError, Services, SignedUp,
 };
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;

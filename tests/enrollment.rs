@@ -822,7 +822,7 @@ fn nothing_secret_in_debug_output_or_audit_events() {
 #[cfg(feature = "serde")]
 mod persistence {
     use super::*;
-    use authcore::{Authenticator, Enrollment, ServerSideOnly};
+    use authcore::{AuthenticatorApp, Enrollment, ServerSideOnly};
     use std::marker::PhantomData;
 
     /// Tells, at compile time, whether a type implements `Serialize` (an inherent method wins
@@ -848,7 +848,7 @@ mod persistence {
         assert!(!Probe::<SecretKey>(PhantomData).serializable());
         assert!(!Probe::<Mfa>(PhantomData).serializable());
         assert!(!Probe::<Enrollment>(PhantomData).serializable());
-        assert!(!Probe::<Authenticator>(PhantomData).serializable());
+        assert!(!Probe::<AuthenticatorApp>(PhantomData).serializable());
         assert!(Probe::<ServerSideOnly<&Mfa>>(PhantomData).serializable());
         assert!(Probe::<Organisation>(PhantomData).serializable());
         assert!(Probe::<Grant>(PhantomData).serializable());
@@ -899,7 +899,7 @@ mod persistence {
         assert_eq!(outcome, ConfirmOutcome::Confirmed);
 
         let one = serde_json::to_string(&ServerSideOnly::new(&mfa.authenticators()[0])).unwrap();
-        let back: ServerSideOnly<Authenticator> = serde_json::from_str(&one).unwrap();
+        let back: ServerSideOnly<AuthenticatorApp> = serde_json::from_str(&one).unwrap();
         assert_eq!(back.get().name().as_str(), "Phone");
         let enrollment =
             serde_json::to_string(&ServerSideOnly::new(pending.enrollment().unwrap())).unwrap();

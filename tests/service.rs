@@ -9,13 +9,13 @@
 
 use std::sync::Arc;
 
-use authcore::service::{Authenticator, Services};
 use authcore::{
     AuditEvent, BearerToken, EnrollmentPurpose, FactorKind, Grant, HashParams, LoginStep,
     ManualClock, MemoryAuditLog, MemoryStore, MfaSettings, OrgId, Password, PasswordHasher,
     Permission, RecordingNotifier, RecoveryParams, Resource, Role, SecretKey, ServiceConfig,
     ServiceError, Totp,
 };
+use authcore::{Authenticator, Services};
 
 type Service = Authenticator<
     MemoryStore,

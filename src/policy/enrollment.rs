@@ -322,7 +322,7 @@ impl Enrollment {
 /// An active authenticator. Holds its secret: it serialises only through
 /// [`crate::ServerSideOnly`].
 #[derive(Debug)]
-pub struct Authenticator {
+pub struct AuthenticatorApp {
     pub(crate) id: AuthenticatorId,
     pub(crate) name: AuthenticatorName,
     pub(crate) secret: SecretKey,
@@ -331,7 +331,7 @@ pub struct Authenticator {
     pub(crate) enrolled_at: u64,
 }
 
-impl Authenticator {
+impl AuthenticatorApp {
     /// Its id.
     pub const fn id(&self) -> AuthenticatorId {
         self.id
@@ -487,7 +487,7 @@ pub enum DisableOutcome {
 #[derive(Debug)]
 pub struct Mfa {
     pub(crate) person: PersonId,
-    pub(crate) authenticators: Vec<Authenticator>,
+    pub(crate) authenticators: Vec<AuthenticatorApp>,
     pub(crate) enrollment: Option<Enrollment>,
     pub(crate) recovery_codes_issued_at: Option<u64>,
     pub(crate) next_authenticator: u32,
@@ -511,12 +511,12 @@ impl Mfa {
     }
 
     /// The active authenticators, oldest first.
-    pub fn authenticators(&self) -> &[Authenticator] {
+    pub fn authenticators(&self) -> &[AuthenticatorApp] {
         &self.authenticators
     }
 
     /// One active authenticator.
-    pub fn authenticator(&self, id: AuthenticatorId) -> Option<&Authenticator> {
+    pub fn authenticator(&self, id: AuthenticatorId) -> Option<&AuthenticatorApp> {
         self.authenticators.iter().find(|a| a.id == id)
     }
 
@@ -742,7 +742,7 @@ impl Mfa {
         let Some(enrollment) = next.enrollment.take() else {
             return Err(PolicyError::NoEnrollment.into());
         };
-        let authenticator = Authenticator {
+        let authenticator = AuthenticatorApp {
             id: enrollment.authenticator,
             name: enrollment.name.clone(),
             secret: copy_key(&enrollment.secret)?,
@@ -1020,7 +1020,7 @@ impl Mfa {
             authenticators: self
                 .authenticators
                 .iter()
-                .map(Authenticator::duplicate)
+                .map(AuthenticatorApp::duplicate)
                 .collect::<Result<_, _>>()?,
             enrollment: self
                 .enrollment

@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `ids` | who and where: [`PersonId`], [`OrgId`], [`AuthenticatorId`] |
 //! | `factors` | sets of factor kinds and the password: [`SecondFactors`], [`Factor`], [`FactorSet`] |
-//! | `enrollment` | one person's authenticator apps: [`Mfa`], [`Enrollment`], [`Authenticator`] |
+//! | `enrollment` | one person's authenticator apps: [`Mfa`], [`Enrollment`], [`AuthenticatorApp`] |
 //! | `server_side` | [`ServerSideOnly`]: the only way a state holding a secret serialises |
 //! | `org_policy` | a company's MFA policy and grace deadlines: [`MfaPolicy`], [`MfaSettings`] |
 //! | `roles` | roles, permissions as data, [`authorize`], members and delegations |
@@ -31,7 +31,7 @@ mod roles;
 mod server_side;
 
 pub use enrollment::{
-    AcknowledgeOutcome, Authenticator, AuthenticatorName, ConfirmOutcome, DisableOutcome,
+    AcknowledgeOutcome, AuthenticatorApp, AuthenticatorName, ConfirmOutcome, DisableOutcome,
     Enrollment, EnrollmentConfig, EnrollmentConfigBuilder, EnrollmentPhase, EnrollmentPurpose,
     IssueOutcome, LoginCodeAccepted, Mfa,
 };

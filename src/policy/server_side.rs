@@ -5,10 +5,10 @@ use core::fmt;
 /// Marks a secret-holding state as being serialised for server-side storage only.
 ///
 /// `ServerSideOnly<&T>` serialises and `ServerSideOnly<T>` deserialises, for `T` one of
-/// [`crate::Mfa`], [`crate::Authenticator`] and [`crate::Enrollment`] (with the `serde` feature).
+/// [`crate::Mfa`], [`crate::AuthenticatorApp`] and [`crate::Enrollment`] (with the `serde` feature).
 /// Its `Debug` prints a redaction.
 ///
-/// [`crate::Mfa`], [`crate::Authenticator`] and [`crate::Enrollment`] hold TOTP secrets, so they
+/// [`crate::Mfa`], [`crate::AuthenticatorApp`] and [`crate::Enrollment`] hold TOTP secrets, so they
 /// do not implement `Serialize` or `Deserialize` themselves: a state cannot end up in a cookie, a
 /// log line or an API response because someone derived or called `serde_json::to_string` on it.
 /// To store one, wrap it by name:
@@ -66,7 +66,7 @@ mod codec {
     use super::ServerSideOnly;
     use crate::policy::enrollment::Step;
     use crate::{
-        Algorithm, Authenticator, AuthenticatorId, AuthenticatorName, Enrollment, Mfa, PersonId,
+        Algorithm, AuthenticatorApp, AuthenticatorId, AuthenticatorName, Enrollment, Mfa, PersonId,
         SecretKey, TotpParams,
     };
 
@@ -152,8 +152,8 @@ mod codec {
         enrolled_at: u64,
     }
 
-    impl<'a> From<&'a Authenticator> for AuthenticatorOut<'a> {
-        fn from(a: &'a Authenticator) -> Self {
+    impl<'a> From<&'a AuthenticatorApp> for AuthenticatorOut<'a> {
+        fn from(a: &'a AuthenticatorApp) -> Self {
             Self {
                 id: a.id,
                 name: &a.name,
@@ -176,8 +176,8 @@ mod codec {
     }
 
     impl AuthenticatorIn {
-        fn into_state<E: de::Error>(self) -> Result<Authenticator, E> {
-            Ok(Authenticator {
+        fn into_state<E: de::Error>(self) -> Result<AuthenticatorApp, E> {
+            Ok(AuthenticatorApp {
                 id: self.id,
                 name: self.name,
                 secret: self.secret.0,
@@ -311,13 +311,13 @@ mod codec {
         }
     }
 
-    impl Serialize for ServerSideOnly<&Authenticator> {
+    impl Serialize for ServerSideOnly<&AuthenticatorApp> {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
             AuthenticatorOut::from(self.0).serialize(serializer)
         }
     }
 
-    impl<'de> Deserialize<'de> for ServerSideOnly<Authenticator> {
+    impl<'de> Deserialize<'de> for ServerSideOnly<AuthenticatorApp> {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             AuthenticatorIn::deserialize(deserializer)?
                 .into_state()
