@@ -1,6 +1,7 @@
-//! A counting global allocator shows that generating and verifying codes allocate nothing.
+//! A counting global allocator shows that the hot paths allocate nothing: generating and verifying
+//! codes, the authorisation check and the login decision.
 #![allow(unsafe_code)] // implementing `GlobalAlloc` requires it; the library itself forbids it.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -75,5 +76,84 @@ fn generate_and_verify_allocate_nothing() {
             std::hint::black_box(&result);
         });
         assert_eq!(count, 0, "{algorithm}");
+    }
+}
+
+mod policy {
+    use super::allocations_during;
+    use authcore::{
+        Account, FactorKind, LoginDecision, LoginProgress, MfaSettings, OrgId, Organisation,
+        Permission, PersonId, Resource, Role, SecondFactors, authorize, login_decision,
+    };
+
+    const T0: u64 = 1_700_000_000;
+    const OWNER: PersonId = PersonId::new(1);
+    const ADMIN: PersonId = PersonId::new(2);
+    const ORG: OrgId = OrgId::new(10);
+
+    fn factors() -> SecondFactors {
+        SecondFactors::of(FactorKind::Totp).with(FactorKind::RecoveryCode)
+    }
+
+    fn grant_for(org: &Organisation, person: PersonId) -> authcore::Grant {
+        let progress =
+            LoginProgress::password_verified(person, ORG, T0).with_second_factor(FactorKind::Totp);
+        match login_decision(
+            &Account::new(person).factors(factors()),
+            org.member(person),
+            org.policy(),
+            &progress,
+            T0,
+        ) {
+            LoginDecision::Allowed(grant) => grant,
+            other => panic!("not allowed: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn authorize_and_login_decision_allocate_nothing() {
+        let org = Organisation::found(ORG, OWNER, T0).state;
+        let owner = grant_for(&org, OWNER);
+        let org = org
+            .set_mfa_policy(
+                &owner,
+                factors(),
+                MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, 7 * 86_400).unwrap(),
+                T0,
+            )
+            .unwrap()
+            .state;
+        let org = org
+            .add_member(&owner, ADMIN, Role::Admin, T0)
+            .unwrap()
+            .state;
+        let grant = grant_for(&org, ADMIN);
+        let member = *org.member(ADMIN).unwrap();
+        let policy = *org.policy();
+        let account = Account::new(ADMIN).factors(factors());
+        let progress =
+            LoginProgress::password_verified(ADMIN, ORG, T0).with_second_factor(FactorKind::Totp);
+        let resource = Resource::of_org(ORG);
+        let count = allocations_during(|| {
+            let allowed = authorize(
+                &grant,
+                &member,
+                &Permission::ManageBilling,
+                &resource,
+                T0 + 60,
+            );
+            std::hint::black_box(&allowed);
+            let denied = authorize(
+                &grant,
+                &member,
+                &Permission::ManageBilling,
+                &Resource::of_org(OrgId::new(11)),
+                T0 + 60,
+            );
+            std::hint::black_box(&denied);
+            let decision = login_decision(&account, Some(&member), &policy, &progress, T0 + 60);
+            std::hint::black_box(&decision);
+        });
+        assert_eq!(count, 0);
     }
 }
