@@ -17,8 +17,8 @@ use crate::{
     EnrollmentPurpose, EnrolmentDemand, Factor, FactorKind, Grant, Login, LoginDecision,
     LoginProgress, Mfa, Notification, Notifier, OobOutcome, OobSendLog, OrgId, OtpAuthUri,
     Password, PasswordContext, PasswordState, PendingStep, PersonId, PersonRecord, PolicyError,
-    PolicyViolation, RecoveryCodes, SecondFactors, SecretStore, SecurityNotice, ThrottledFactor,
-    TicketRecord, UserStore, login_decision,
+    PolicyViolation, RecoveryCodes, SecondFactors, SecretStore, SecurityNotice, SendDecision,
+    ThrottledFactor, TicketRecord, UserStore, login_decision,
 };
 
 /// Where a login stands after a step.
@@ -268,7 +268,8 @@ where
     }
 
     /// Sends an SMS code to the person's verified phone (through the [`Notifier`]), if the
-    /// cooldown allows. The ticket stays valid for [`Self::verify_sms_code`].
+    /// number's resend cooldown and hourly cap allow ([`SecretStore::record_oob_send`]); otherwise
+    /// [`ServiceError::Throttled`] with the time a send may be allowed. The ticket stays valid for [`Self::verify_sms_code`].
     pub async fn send_sms_code(
         &self,
         org: OrgId,
@@ -635,18 +636,25 @@ where
             .phone
             .as_ref()
             .ok_or(ServiceError::FactorUnavailable)?;
+        // The destination's send log decides (cooldown and hourly cap) and records the send in
+        // one atomic call, so concurrent requests never send more than the cap allows.
+        let decision = self
+            .services
+            .secrets
+            .record_oob_send(phone, config, now)
+            .await
+            .map_err(ServiceError::storage)?;
+        if let SendDecision::Refused { retry_at, .. } = decision {
+            return Err(ServiceError::Throttled { retry_at });
+        }
         let current = self
             .services
             .secrets
             .oob_challenge(person)
             .await
             .map_err(ServiceError::storage)?;
-        // The stored challenge is the last send: it enforces the resend cooldown.
-        let log = match &current {
-            Some(c) => OobSendLog::from_sends(&[c.issued_at()])?,
-            None => OobSendLog::new(),
-        };
-        match config.issue_with_os_rng(key, &log, now)? {
+        // The send is already recorded: issue against an empty log.
+        match config.issue_with_os_rng(key, &OobSendLog::new(), now)? {
             crate::OobIssue::Refused { retry_at, .. } => Err(ServiceError::Throttled { retry_at }),
             crate::OobIssue::Send {
                 code, challenge, ..
