@@ -1030,3 +1030,101 @@ async fn sms_is_refused_when_the_organisation_refuses_restricted_factors() {
             .is_some()
     );
 }
+
+// ---- where the argon2 work runs ----
+
+/// Runs every job on tokio's blocking pool and counts them.
+struct BlockingCountingHasher {
+    hasher: Arc<PasswordHasher>,
+    jobs: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl authcore::PasswordHashing for BlockingCountingHasher {
+    fn run(&self, job: authcore::HashJob) -> impl Future<Output = authcore::HashOutput> + Send {
+        self.jobs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let hasher = Arc::clone(&self.hasher);
+        async move {
+            tokio::task::spawn_blocking(move || job.run(&hasher))
+                .await
+                .unwrap_or_else(|_| authcore::HashOutput::failed())
+        }
+    }
+}
+
+#[tokio::test]
+async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let jobs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = || jobs.load(std::sync::atomic::Ordering::SeqCst);
+    let hasher = BlockingCountingHasher {
+        hasher: Arc::new(
+            PasswordHasher::builder()
+                .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
+                .build()
+                .unwrap(),
+        ),
+        jobs: Arc::clone(&jobs),
+    };
+    let config = ServiceConfig::builder("Example")
+        .recovery(
+            RecoveryParams::builder()
+                .dangerous_argon2(64, 1, 1)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let s = Authenticator::new(
+        Services {
+            users: MemoryStore::new(),
+            secrets: MemoryStore::new(),
+            clock: Arc::clone(&clock),
+            audit: MemoryAuditLog::new(),
+            notifier: RecordingNotifier::new(),
+            hasher,
+        },
+        config,
+    );
+    let up = s
+        .sign_up("owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let step = s
+        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let grant = *step.grant().unwrap();
+    let setup = s
+        .start_enrollment(
+            &grant,
+            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("phone").unwrap()),
+        )
+        .await
+        .unwrap();
+    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    // Generating the recovery codes is one job.
+    let before = count();
+    let codes = s.confirm_enrollment(&grant, &code(&key, T0)).await.unwrap();
+    assert_eq!(count() - before, 1);
+    let first = codes.iter().next().unwrap().expose_secret().to_owned();
+    s.acknowledge_enrollment(&grant).await.unwrap();
+    clock.advance(30);
+    let step = s
+        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    // Redeeming a code is one job, right or wrong.
+    let before = count();
+    assert!(
+        s.verify_recovery_code(up.org, &ticket(&step), "AAAA-BBBB-CCCC")
+            .await
+            .is_err()
+    );
+    assert_eq!(count() - before, 1);
+    let done = s
+        .verify_recovery_code(up.org, &ticket(&step), &first)
+        .await
+        .unwrap();
+    assert!(done.grant().is_some());
+    assert_eq!(count() - before, 2);
+}

@@ -575,7 +575,20 @@ where
             .recovery_codes(person, crate::RecoverySlot::Active)
             .await
             .map_err(ServiceError::storage)?;
-        let redeemed = set.as_ref().map(|s| (s.set_id(), s.redeem(code)));
+        // The argon2 derivation runs where the host runs password hashing.
+        let redeemed = match set {
+            Some(set) => {
+                let set_id = set.set_id();
+                let slot = self
+                    .services
+                    .hasher
+                    .run(HashJob::recovery_redeem(set, code))
+                    .await
+                    .into_redeemed()?;
+                Some((set_id, slot))
+            }
+            None => None,
+        };
         let Some((set_id, Ok(slot))) = redeemed else {
             self.count_failure(
                 person,
@@ -897,7 +910,12 @@ where
         }
         self.count_success(person, Factor::Second(FactorKind::Totp), now)
             .await?;
-        let new = crate::RecoveryCodeSet::generate(&self.config.recovery)?;
+        let new = self
+            .services
+            .hasher
+            .run(HashJob::recovery_generate(self.config.recovery))
+            .await
+            .into_recovery_codes()?;
         self.services
             .secrets
             .replace_recovery_codes(person, crate::RecoverySlot::Pending, Some(&new.set))
