@@ -30,6 +30,7 @@
 use core::fmt;
 use core::future::Future;
 
+use alloc::boxed::Box;
 use alloc::string::String;
 
 use super::ServiceError;
@@ -75,7 +76,7 @@ enum Op {
     Verify(Kind, String),
     VerifyDummy,
     RecoveryGenerate(RecoveryParams),
-    RecoveryRedeem(RecoveryCodeSet),
+    RecoveryRedeem(Box<RecoveryCodeSet>),
 }
 
 /// One unit of argon2 work (a password, or a recovery-code set), owned (`Send + 'static`) so it
@@ -137,7 +138,7 @@ impl HashJob {
     pub(crate) fn recovery_redeem(set: RecoveryCodeSet, code: &str) -> Self {
         Self {
             password: Password::from(code),
-            op: Op::RecoveryRedeem(set),
+            op: Op::RecoveryRedeem(Box::new(set)),
         }
     }
 
@@ -154,7 +155,7 @@ impl HashJob {
             }
             Op::VerifyDummy => Output::Verified(hasher.verify_dummy(&self.password)),
             Op::RecoveryGenerate(params) => {
-                Output::RecoveryGenerated(RecoveryCodeSet::generate(params))
+                Output::RecoveryGenerated(RecoveryCodeSet::generate(params).map(Box::new))
             }
             Op::RecoveryRedeem(set) => {
                 Output::RecoveryRedeemed(set.redeem(self.password.expose_secret()))
@@ -167,7 +168,7 @@ impl HashJob {
 enum Output {
     Hashed(Result<PasswordHash, crate::Error>),
     Verified(Result<PasswordVerified, VerifyError>),
-    RecoveryGenerated(Result<NewRecoveryCodes, crate::Error>),
+    RecoveryGenerated(Result<Box<NewRecoveryCodes>, crate::Error>),
     RecoveryRedeemed(Result<RedeemedSlot, Rejected>),
     Failed,
 }
@@ -206,7 +207,7 @@ impl HashOutput {
 
     pub(crate) fn into_recovery_codes(self) -> Result<NewRecoveryCodes, ServiceError> {
         match self.0 {
-            Output::RecoveryGenerated(result) => result.map_err(ServiceError::from),
+            Output::RecoveryGenerated(result) => result.map(|b| *b).map_err(ServiceError::from),
             _ => Err(ServiceError::Hashing),
         }
     }
