@@ -650,7 +650,9 @@ where
             .as_ref()
             .ok_or(ServiceError::FactorUnavailable)?;
         // The destination's send log decides (cooldown and hourly cap) and records the send in
-        // one atomic call, so concurrent requests never send more than the cap allows.
+        // one atomic call, so concurrent requests never send more than the cap allows. A send
+        // that then fails (a lost race below, an undelivered message) still counts: the cap
+        // errs on the side of fewer messages.
         let decision = self
             .services
             .secrets

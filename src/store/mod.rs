@@ -175,7 +175,7 @@ pub trait UserStore: Send + Sync {
 }
 
 /// Authenticator secrets and watermarks, pending enrollments, recovery-code sets, out-of-band
-/// codes, setup tokens and pending-login tickets.
+/// codes and their per-destination send logs, setup tokens and pending-login tickets.
 ///
 /// Stores that write to disk seal authenticator secrets at rest (feature `sealing`); codes,
 /// tokens and tickets arrive here already hashed.
