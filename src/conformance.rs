@@ -63,13 +63,17 @@
 //! - Recovery codes: a slot is spent once, only in the active set it was redeemed against;
 //!   regenerating the set makes the old one unspendable; a pending set becomes active once.
 //! - Out-of-band challenges are replaced only from the expected value.
+//! - Out-of-band sends are decided per destination with [`OobConfig::check_send`] and recorded
+//!   only when allowed: the cooldown and the hourly cap hold, other destinations are unaffected,
+//!   and a send leaves the window an hour later.
 //! - Setup tokens and tickets are taken once, and refused from their expiry time on.
 //! - Races: [`RACE_CONTENDERS`] concurrent calls to advance one watermark, spend one recovery
 //!   slot, swap one out-of-band challenge, take one ticket, take one setup token, replace one
 //!   MFA state or organisation version, or create one login — exactly one wins; and
 //!   [`THROTTLE_CONTENDERS`] concurrent failures against a policy that locks at 100 count
 //!   exactly: the failure counts reported are 1 to 100 once each, one of them locks, and the
-//!   rest leave the locked state unchanged.
+//!   rest leave the locked state unchanged; and [`RACE_CONTENDERS`] concurrent sends to one
+//!   destination with no cooldown are allowed exactly up to the hourly cap.
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -86,9 +90,9 @@ use crate::{
     EnrollmentPurpose, FactorKind, Grant, Login, LoginDecision, LoginProgress, ManualClock, Mfa,
     OobChallenge, OobConfig, OobIssue, OobKey, OobSendLog, OrgId, Organisation, OrganisationWrite,
     PasswordState, PendingStep, PersonId, PersonRecord, PhoneNumber, RecoveryCodeSet,
-    RecoveryParams, RecoverySlot, Role, SecondFactors, SecretStore, SetupTokenRecord,
-    ThrottleEvent, ThrottleOp, ThrottlePolicy, ThrottleState, ThrottledFactor, TicketRecord, Totp,
-    UserStore, login_decision,
+    RecoveryParams, RecoverySlot, Role, SecondFactors, SecretStore, SendDecision, SendRefusal,
+    SetupTokenRecord, ThrottleEvent, ThrottleOp, ThrottlePolicy, ThrottleState, ThrottledFactor,
+    TicketRecord, Totp, UserStore, login_decision,
 };
 
 /// How many contenders each "exactly one wins" race starts.
@@ -266,11 +270,13 @@ where
     run!("recovery_codes", recovery_codes(&fx));
     run!("recovery_pending_to_active", recovery_pending(&fx));
     run!("oob_compare_and_swap", oob(&fx));
+    run!("oob_send_log", oob_send_log(&fx));
     run!("setup_tokens", setup_tokens(&fx));
     run!("tickets", tickets(&fx));
     run!("race_watermark", race_watermark(&fx, spawner));
     run!("race_recovery_slot", race_recovery_slot(&fx, spawner));
     run!("race_oob_challenge", race_oob(&fx, spawner));
+    run!("race_oob_send", race_oob_send(&fx, spawner));
     run!("race_ticket", race_ticket(&fx, spawner));
     run!("race_setup_token", race_setup_token(&fx, spawner));
     run!("race_replace_mfa", race_replace_mfa(&fx, spawner));
@@ -419,6 +425,12 @@ impl<'c, S: UserStore + SecretStore + 'static> Fixture<'c, S> {
             OobIssue::Send { challenge, .. } => Ok(challenge),
             OobIssue::Refused { .. } => Err(fail("an out-of-band send was refused".into())),
         }
+    }
+
+    /// A fresh destination: `+44 20` and ten digits drawn from a fresh id.
+    fn phone(&self) -> Result<PhoneNumber, Fail> {
+        let digits = self.fresh().checked_rem(10_000_000_000).unwrap_or(0);
+        Ok(PhoneNumber::parse(&format!("+4420{digits:010}"))?)
     }
 
     fn ticket(&self, person: PersonId, org: OrgId, ttl: u64) -> Result<TicketRecord, Fail> {
@@ -1139,6 +1151,69 @@ async fn oob<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Check
     Ok(())
 }
 
+async fn oob_send_log<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let config = OobConfig::builder()
+        .resend_cooldown(60)
+        .hourly_cap(3)
+        .build()?;
+    let phone = fx.phone()?;
+    let other = fx.phone()?;
+    let t0 = fx.now();
+    let at = |offset: u64| t0.saturating_add(offset);
+    ensure_eq!(
+        s.record_oob_send(&phone, &config, t0).await?,
+        SendDecision::Allowed,
+        "the first send"
+    );
+    ensure_eq!(
+        s.record_oob_send(&phone, &config, at(59)).await?,
+        SendDecision::Refused {
+            reason: SendRefusal::Cooldown,
+            retry_at: at(60)
+        },
+        "a send within the cooldown"
+    );
+    ensure_eq!(
+        s.record_oob_send(&other, &config, at(59)).await?,
+        SendDecision::Allowed,
+        "another destination is not held by the first one's cooldown"
+    );
+    // A refused send is not recorded: the cooldown still runs from the first send.
+    ensure_eq!(
+        s.record_oob_send(&phone, &config, at(200)).await?,
+        SendDecision::Allowed,
+        "the second send, after the cooldown"
+    );
+    ensure_eq!(
+        s.record_oob_send(&phone, &config, at(300)).await?,
+        SendDecision::Allowed,
+        "the third send"
+    );
+    ensure_eq!(
+        s.record_oob_send(&phone, &config, at(400)).await?,
+        SendDecision::Refused {
+            reason: SendRefusal::HourlyCap,
+            retry_at: at(3600)
+        },
+        "a fourth send within the hour"
+    );
+    ensure_eq!(
+        s.record_oob_send(&phone, &config, at(3600)).await?,
+        SendDecision::Allowed,
+        "a send once the first one left the hour"
+    );
+    ensure_eq!(
+        s.record_oob_send(&phone, &config, at(3700)).await?,
+        SendDecision::Refused {
+            reason: SendRefusal::HourlyCap,
+            retry_at: at(3800)
+        },
+        "the cap counts the sends of the sliding hour"
+    );
+    Ok(())
+}
+
 async fn setup_tokens<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
     let s = &*fx.store;
     let (person, org) = (fx.person_id(), fx.org_id());
@@ -1331,6 +1406,46 @@ where
         fx.store.oob_challenge(id).await?,
         winner,
         "the stored challenge is the winner's"
+    );
+    Ok(())
+}
+
+async fn race_oob_send<S, P>(fx: &Fixture<'_, S>, spawner: &P) -> Checked
+where
+    S: UserStore + SecretStore + 'static,
+    P: Spawner,
+{
+    let cap = 5u8;
+    let config = OobConfig::builder()
+        .resend_cooldown(0)
+        .hourly_cap(cap)
+        .build()?;
+    let phone = fx.phone()?;
+    let now = fx.now();
+    let contenders = (0..RACE_CONTENDERS)
+        .map(|_| {
+            let store = Arc::clone(&fx.store);
+            let phone = phone.clone();
+            async move { Ok::<_, Fail>(store.record_oob_send(&phone, &config, now).await?) }
+        })
+        .collect();
+    let results = race(spawner, contenders).await?;
+    let allowed = results
+        .iter()
+        .filter(|d| **d == SendDecision::Allowed)
+        .count();
+    ensure_eq!(
+        allowed,
+        usize::from(cap),
+        "{RACE_CONTENDERS} concurrent sends to one destination: the sends allowed"
+    );
+    ensure_eq!(
+        fx.store.record_oob_send(&phone, &config, now).await?,
+        SendDecision::Refused {
+            reason: SendRefusal::HourlyCap,
+            retry_at: now.saturating_add(3600)
+        },
+        "a send after the race"
     );
     Ok(())
 }

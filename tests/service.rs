@@ -10,10 +10,10 @@
 use std::sync::Arc;
 
 use authcore::{
-    AuditEvent, BearerToken, EnrollmentPurpose, FactorKind, Grant, HashParams, LoginStep,
-    ManualClock, MemoryAuditLog, MemoryStore, MfaSettings, OrgId, Password, PasswordHasher,
-    Permission, RecordingNotifier, RecoveryParams, Resource, Role, SecretKey, ServiceConfig,
-    ServiceError, Totp,
+    AuditEvent, BearerToken, EnrollmentPurpose, EnrolmentDemand, FactorKind, Grant, HashParams,
+    LoginStep, ManualClock, MemoryAuditLog, MemoryStore, MfaSettings, OobConfig, OobKey, OrgId,
+    Password, PasswordHasher, Permission, PersonId, PhoneNumber, RecordingNotifier, RecoveryParams,
+    Resource, Role, SecretKey, ServiceConfig, ServiceError, Totp,
 };
 use authcore::{Authenticator, Services};
 
@@ -30,20 +30,34 @@ const T0: u64 = 1_700_000_010;
 const OWNER_PW: &str = "correct horse battery staple 42";
 
 fn service() -> (Service, Arc<ManualClock>) {
+    service_with(None)
+}
+
+/// SMS codes with 3 attempts per code and 3 sends an hour (60 s apart, valid 5 minutes).
+fn sms_config() -> OobConfig {
+    OobConfig::builder()
+        .max_attempts(3)
+        .hourly_cap(3)
+        .build()
+        .unwrap()
+}
+
+fn service_with(sms: Option<OobConfig>) -> (Service, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(T0));
     let hasher = PasswordHasher::builder()
         .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
         .build()
         .unwrap();
-    let config = ServiceConfig::builder("Example")
-        .recovery(
-            RecoveryParams::builder()
-                .dangerous_argon2(64, 1, 1)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
+    let mut config = ServiceConfig::builder("Example").recovery(
+        RecoveryParams::builder()
+            .dangerous_argon2(64, 1, 1)
+            .build()
+            .unwrap(),
+    );
+    if let Some(sms) = sms {
+        config = config.sms(sms, OobKey::from_bytes(&[9u8; 32]).unwrap());
+    }
+    let config = config.build().unwrap();
     let services = Services {
         users: MemoryStore::new(),
         secrets: MemoryStore::new(),
@@ -417,4 +431,700 @@ async fn no_secret_in_any_event_or_error() {
             assert!(!text.contains(secret.as_str()), "{text}");
         }
     }
+}
+
+// ---- SMS codes ----
+
+const MEMBER_PW: &str = "violet tuesday lantern river";
+
+async fn owner_login(s: &Service, org: OrgId) -> LoginStep {
+    s.login(org, "owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap()
+}
+
+/// A wrong code of the same length as `code`.
+fn wrong(code: &str) -> String {
+    if code == "000000" { "111111" } else { "000000" }.to_owned()
+}
+
+/// The owner with MFA and a verified phone; returns the org, the key and the owner's id.
+async fn owner_with_phone(s: &Service, clock: &ManualClock) -> (OrgId, SecretKey, PersonId) {
+    let (org, key, _) = owner_with_mfa(s, clock).await;
+    let grant = owner_grant(s, clock, org, &key).await;
+    let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
+    s.set_phone(&grant, Some(&phone)).await.unwrap();
+    (org, key, grant.person())
+}
+
+/// Sends an SMS code on the ticket and reads it from the notifier.
+async fn send_and_read(s: &Service, org: OrgId, t: &BearerToken, person: PersonId) -> String {
+    s.send_sms_code(org, t).await.unwrap();
+    s.services()
+        .notifier
+        .take_last_code(person)
+        .expect("a code was delivered")
+        .to_string()
+}
+
+#[tokio::test]
+async fn sms_codes_are_sent_verified_throttled_and_expire() {
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, _key, owner) = owner_with_phone(&s, &clock).await;
+
+    // The phone is offered as a second factor; nothing to verify before a code is sent.
+    let step = owner_login(&s, org).await;
+    let LoginStep::SecondFactor { factors, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert!(factors.contains(FactorKind::OutOfBandSms));
+    let t = ticket(&step);
+    assert!(matches!(
+        s.verify_sms_code(org, &t, "123456").await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+
+    // Send, then a resend within the cooldown is refused with its time.
+    let t1 = clock_now(&clock);
+    let code1 = send_and_read(&s, org, &t, owner).await;
+    assert_eq!(code1.len(), 6);
+    let err = s.send_sms_code(org, &t).await.unwrap_err();
+    assert!(
+        matches!(err, ServiceError::Throttled { retry_at } if retry_at == t1 + 60),
+        "{err:?}"
+    );
+    assert!(s.services().notifier.take_last_code(owner).is_none());
+
+    // A wrong code is refused and the ticket stays; the right one signs in.
+    assert!(matches!(
+        s.verify_sms_code(org, &t, &wrong(&code1)).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    let done = s.verify_sms_code(org, &t, &code1).await.unwrap();
+    assert!(done.grant().is_some());
+
+    // The spent code does not sign in again.
+    let step = owner_login(&s, org).await;
+    assert!(matches!(
+        s.verify_sms_code(org, &ticket(&step), &code1).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+
+    // Three wrong attempts void a code: the right one is then refused.
+    clock.advance(60);
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let code2 = send_and_read(&s, org, &t, owner).await;
+    for _ in 0..3 {
+        assert!(matches!(
+            s.verify_sms_code(org, &t, &wrong(&code2)).await,
+            Err(ServiceError::InvalidCredentials)
+        ));
+    }
+    assert!(matches!(
+        s.verify_sms_code(org, &t, &code2).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+
+    // The third send of the hour; a fourth is refused until the first leaves the hour.
+    clock.advance(60);
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let code3 = send_and_read(&s, org, &t, owner).await;
+    assert!(
+        s.verify_sms_code(org, &t, &code3)
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+    clock.advance(60);
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let err = s.send_sms_code(org, &t).await.unwrap_err();
+    assert!(
+        matches!(err, ServiceError::Throttled { retry_at } if retry_at == t1 + 3600),
+        "{err:?}"
+    );
+    assert!(s.services().notifier.take_last_code(owner).is_none());
+
+    // After the hour a code is sent again; it expires after its 5 minutes.
+    clock.set(t1 + 3600);
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let code4 = send_and_read(&s, org, &t, owner).await;
+    clock.advance(300);
+    assert!(matches!(
+        s.verify_sms_code(org, &t, &code4).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_sms_code_wins_once_among_32_tasks() {
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, _key, owner) = owner_with_phone(&s, &clock).await;
+    let s = Arc::new(s);
+    let mut tickets = Vec::new();
+    for _ in 0..32 {
+        tickets.push(ticket(&owner_login(&s, org).await));
+    }
+    let c = send_and_read(&s, org, &tickets[0], owner).await;
+    let mut handles = Vec::new();
+    for t in tickets {
+        let s = Arc::clone(&s);
+        let c = c.clone();
+        handles.push(tokio::spawn(async move {
+            s.verify_sms_code(org, &t, &c).await.is_ok()
+        }));
+    }
+    let mut wins = 0;
+    for h in handles {
+        wins += usize::from(h.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+// ---- members: grace deadlines, delegation, deactivation, setup links ----
+
+/// Adds a member and walks them through the temporary password; returns their id and the step
+/// after the password change.
+async fn member_signs_in(
+    s: &Service,
+    grant: &Grant,
+    login: &str,
+    role: Role,
+) -> (PersonId, LoginStep) {
+    let new = s.add_member(grant, login, role).await.unwrap();
+    let temp = new.temporary_password.expose_secret().to_owned();
+    let step = s
+        .login(grant.org(), login, Password::from(temp.as_str()))
+        .await
+        .unwrap();
+    assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
+    let step = s
+        .change_password_at_login(grant.org(), &ticket(&step), Password::from(MEMBER_PW))
+        .await
+        .unwrap();
+    (new.person, step)
+}
+
+async fn member_login(s: &Service, org: OrgId, login: &str) -> Result<LoginStep, ServiceError> {
+    s.login(org, login, Password::from(MEMBER_PW)).await
+}
+
+#[tokio::test]
+async fn grace_deadline_allows_skipping_until_it_passes_and_moves_with_the_policy() {
+    let (s, clock) = service();
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let day = 24 * 3600;
+    s.set_mfa_policy(
+        &grant,
+        MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, 3 * day).unwrap(),
+    )
+    .await
+    .unwrap();
+    let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let deadline = s
+        .organisation(org)
+        .await
+        .unwrap()
+        .mfa_deadline(member)
+        .expect("a deadline");
+    let LoginStep::EnrolMfa { demand, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(*demand, EnrolmentDemand::BeforeDeadline { deadline });
+    assert!(deadline > clock_now(&clock) && deadline <= clock_now(&clock) + 3 * day);
+
+    // Skippable until the deadline.
+    let done = s.skip_enrollment(org, &ticket(&step)).await.unwrap();
+    assert_eq!(done.grant().expect("granted").person(), member);
+    clock.set(deadline - 1);
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    assert!(
+        s.skip_enrollment(org, &ticket(&step))
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+
+    // From the deadline on: mandatory, and skipping gives the same step back.
+    clock.set(deadline);
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    let LoginStep::EnrolMfa { demand, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(*demand, EnrolmentDemand::Mandatory);
+    let again = s.skip_enrollment(org, &ticket(&step)).await.unwrap();
+    assert!(
+        matches!(
+            again,
+            LoginStep::EnrolMfa {
+                demand: EnrolmentDemand::Mandatory,
+                ..
+            }
+        ),
+        "{again:?}"
+    );
+
+    // A longer grace period moves the deadline: skippable again.
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    s.set_mfa_policy(
+        &grant,
+        MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, 10 * day).unwrap(),
+    )
+    .await
+    .unwrap();
+    let moved = s
+        .organisation(org)
+        .await
+        .unwrap()
+        .mfa_deadline(member)
+        .unwrap();
+    assert_eq!(moved, deadline + 7 * day);
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    let LoginStep::EnrolMfa { demand, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(*demand, EnrolmentDemand::BeforeDeadline { deadline: moved });
+    assert!(
+        s.skip_enrollment(org, &ticket(&step))
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+
+    // A shorter one can make it mandatory at once.
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    s.set_mfa_policy(
+        &grant,
+        MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, day).unwrap(),
+    )
+    .await
+    .unwrap();
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    assert!(
+        matches!(
+            step,
+            LoginStep::EnrolMfa {
+                demand: EnrolmentDemand::Mandatory,
+                ..
+            }
+        ),
+        "{step:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_delegation_lapses_by_itself() {
+    let (s, clock) = service();
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *step.grant().expect("no policy: signed in");
+    let all = Resource::of_org(org);
+    assert!(matches!(
+        s.authorize(&mgrant, &Permission::ViewReports, &all).await,
+        Err(ServiceError::Denied(_))
+    ));
+    let until = clock_now(&clock) + 3600;
+    s.delegate(&grant, member, Role::Manager, until)
+        .await
+        .unwrap();
+    assert!(
+        s.authorize(&mgrant, &Permission::ViewReports, &all)
+            .await
+            .is_ok()
+    );
+    clock.set(until);
+    assert!(matches!(
+        s.authorize(&mgrant, &Permission::ViewReports, &all).await,
+        Err(ServiceError::Denied(_))
+    ));
+    // The member's own role is untouched: their own jobs, not everyone's.
+    let own = Resource::owned_by(org, member);
+    assert!(
+        s.authorize(&mgrant, &Permission::ViewJobs, &own)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn deactivation_takes_effect_at_the_next_check() {
+    let (s, clock) = service();
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *step.grant().expect("signed in");
+    let own = Resource::owned_by(org, member);
+    assert!(
+        s.authorize(&mgrant, &Permission::ViewJobs, &own)
+            .await
+            .is_ok()
+    );
+    s.deactivate_member(&grant, member).await.unwrap();
+    // The grant already issued stops working at once.
+    assert!(matches!(
+        s.authorize(&mgrant, &Permission::ViewJobs, &own).await,
+        Err(ServiceError::Denied(_))
+    ));
+    assert!(matches!(
+        member_login(&s, org, "user@example.com").await,
+        Err(ServiceError::Deactivated | ServiceError::InvalidCredentials)
+    ));
+    s.reactivate_member(&grant, member).await.unwrap();
+    assert!(
+        member_login(&s, org, "user@example.com")
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn a_setup_link_is_single_use_and_expires() {
+    let (s, clock) = service();
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let notifier = &s.services().notifier;
+
+    let first = s
+        .add_member(&grant, "first@example.com", Role::User)
+        .await
+        .unwrap();
+    let token = notifier
+        .take_last_setup_token(first.person)
+        .expect("a link");
+    let token = BearerToken::parse(&token).unwrap();
+    assert_eq!(
+        s.complete_setup(&token, Password::from(MEMBER_PW))
+            .await
+            .unwrap(),
+        first.person
+    );
+    assert!(matches!(
+        s.complete_setup(&token, Password::from("another fine password 77"))
+            .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    // The chosen password signs in; the temporary one no longer does.
+    assert!(
+        member_login(&s, org, "first@example.com")
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+    let temp = first.temporary_password.expose_secret().to_owned();
+    assert!(
+        s.login(org, "first@example.com", Password::from(temp.as_str()))
+            .await
+            .is_err()
+    );
+
+    let second = s
+        .add_member(&grant, "second@example.com", Role::User)
+        .await
+        .unwrap();
+    let token = notifier.take_last_setup_token(second.person).unwrap();
+    let token = BearerToken::parse(&token).unwrap();
+    clock.advance(ServiceConfig::DEFAULT_SETUP_TTL);
+    assert!(matches!(
+        s.complete_setup(&token, Password::from(MEMBER_PW)).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    // A made-up token is refused the same way.
+    let forged = BearerToken::generate().unwrap();
+    assert!(matches!(
+        s.complete_setup(&forged, Password::from(MEMBER_PW)).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+}
+
+// ---- policy bypass attempts through every login path ----
+
+#[tokio::test]
+async fn tickets_only_open_their_own_step_for_their_own_person_and_organisation() {
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, owner) = owner_with_phone(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+
+    // A ticket for the password change opens no second-factor path, and the reverse.
+    let (_, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    assert!(step.grant().is_some());
+    let new = s
+        .add_member(&grant, "other@example.com", Role::User)
+        .await
+        .unwrap();
+    let temp = new.temporary_password.expose_secret().to_owned();
+    let step = s
+        .login(org, "other@example.com", Password::from(temp.as_str()))
+        .await
+        .unwrap();
+    let change = ticket(&step);
+    assert!(
+        s.verify_totp(org, &change, &code(&key, clock_now(&clock)))
+            .await
+            .is_err()
+    );
+    assert!(
+        s.verify_recovery_code(org, &change, "AAAA-BBBB")
+            .await
+            .is_err()
+    );
+    assert!(s.send_sms_code(org, &change).await.is_err());
+    assert!(s.verify_sms_code(org, &change, "123456").await.is_err());
+    assert!(s.skip_enrollment(org, &change).await.is_err());
+    assert!(
+        s.start_login_enrollment(org, &change, "phone")
+            .await
+            .is_err()
+    );
+    assert!(s.acknowledge_login_enrollment(org, &change).await.is_err());
+
+    let second = ticket(&owner_login(&s, org).await);
+    assert!(s.skip_enrollment(org, &second).await.is_err());
+    assert!(
+        s.change_password_at_login(org, &second, Password::from(MEMBER_PW))
+            .await
+            .is_err()
+    );
+    assert!(
+        s.start_login_enrollment(org, &second, "phone")
+            .await
+            .is_err()
+    );
+    assert!(s.acknowledge_login_enrollment(org, &second).await.is_err());
+
+    // Another person's ticket: the member's second-factor ticket does not accept the owner's
+    // code. The member enrols an app to get one.
+    let member_key = {
+        let step = member_login(&s, org, "user@example.com").await.unwrap();
+        let mgrant = *step.grant().unwrap();
+        let setup = s
+            .start_enrollment(
+                &mgrant,
+                EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap()),
+            )
+            .await
+            .unwrap();
+        let mkey = SecretKey::from_base32(&setup.manual_key()).unwrap();
+        let _ = s
+            .confirm_enrollment(&mgrant, &code(&mkey, clock_now(&clock)))
+            .await
+            .unwrap();
+        s.acknowledge_enrollment(&mgrant).await.unwrap();
+        clock.advance(30);
+        mkey
+    };
+    let member_step = member_login(&s, org, "user@example.com").await.unwrap();
+    assert!(matches!(member_step, LoginStep::SecondFactor { .. }));
+    let member_ticket = ticket(&member_step);
+    let now = clock_now(&clock);
+    assert!(matches!(
+        s.verify_totp(org, &member_ticket, &code(&key, now)).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    // The owner's SMS code does not open the member's login either (they have no phone).
+    let owner_ticket = ticket(&owner_login(&s, org).await);
+    let sms = send_and_read(&s, org, &owner_ticket, owner).await;
+    assert!(s.verify_sms_code(org, &member_ticket, &sms).await.is_err());
+    // Each ticket still works with its own person's code.
+    assert!(
+        s.verify_totp(org, &member_ticket, &code(&member_key, now))
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+    assert!(
+        s.verify_sms_code(org, &owner_ticket, &sms)
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+
+    // Another organisation's ticket: refused, with the right code.
+    let other = s
+        .sign_up("founder@example.org", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let other_step = s
+        .login(other.org, "founder@example.org", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    assert!(other_step.grant().is_some());
+    clock.advance(30);
+    let owner_ticket = ticket(&owner_login(&s, org).await);
+    assert!(matches!(
+        s.verify_totp(other.org, &owner_ticket, &code(&key, clock_now(&clock)))
+            .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+}
+
+#[tokio::test]
+async fn sms_is_refused_when_the_organisation_refuses_restricted_factors() {
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, owner) = owner_with_phone(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    // The default factors leave SMS out.
+    s.set_mfa_policy(
+        &grant,
+        MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, 0).unwrap(),
+    )
+    .await
+    .unwrap();
+    let step = owner_login(&s, org).await;
+    let LoginStep::SecondFactor { factors, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert!(!factors.contains(FactorKind::OutOfBandSms));
+    let t = ticket(&step);
+    assert!(matches!(
+        s.send_sms_code(org, &t).await,
+        Err(ServiceError::FactorUnavailable)
+    ));
+    assert!(s.services().notifier.take_last_code(owner).is_none());
+    assert!(matches!(
+        s.verify_sms_code(org, &t, "123456").await,
+        Err(ServiceError::FactorUnavailable)
+    ));
+    // The ticket is still good for a factor the organisation counts.
+    assert!(
+        s.verify_totp(org, &t, &code(&key, clock_now(&clock)))
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+    clock.advance(30);
+
+    // An organisation that accepts SMS offers it.
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    s.set_mfa_policy(
+        &grant,
+        MfaSettings::enforced(
+            MfaSettings::DEFAULT_FACTORS.with(FactorKind::OutOfBandSms),
+            0,
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let sms = send_and_read(&s, org, &t, owner).await;
+    assert!(
+        s.verify_sms_code(org, &t, &sms)
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+}
+
+// ---- where the argon2 work runs ----
+
+/// Runs every job on tokio's blocking pool and counts them.
+struct BlockingCountingHasher {
+    hasher: Arc<PasswordHasher>,
+    jobs: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl authcore::PasswordHashing for BlockingCountingHasher {
+    fn run(&self, job: authcore::HashJob) -> impl Future<Output = authcore::HashOutput> + Send {
+        self.jobs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let hasher = Arc::clone(&self.hasher);
+        async move {
+            tokio::task::spawn_blocking(move || job.run(&hasher))
+                .await
+                .unwrap_or_else(|_| authcore::HashOutput::failed())
+        }
+    }
+}
+
+#[tokio::test]
+async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let jobs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = || jobs.load(std::sync::atomic::Ordering::SeqCst);
+    let hasher = BlockingCountingHasher {
+        hasher: Arc::new(
+            PasswordHasher::builder()
+                .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
+                .build()
+                .unwrap(),
+        ),
+        jobs: Arc::clone(&jobs),
+    };
+    let config = ServiceConfig::builder("Example")
+        .recovery(
+            RecoveryParams::builder()
+                .dangerous_argon2(64, 1, 1)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let s = Authenticator::new(
+        Services {
+            users: MemoryStore::new(),
+            secrets: MemoryStore::new(),
+            clock: Arc::clone(&clock),
+            audit: MemoryAuditLog::new(),
+            notifier: RecordingNotifier::new(),
+            hasher,
+        },
+        config,
+    );
+    let up = s
+        .sign_up("owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let step = s
+        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let grant = *step.grant().unwrap();
+    let setup = s
+        .start_enrollment(
+            &grant,
+            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("phone").unwrap()),
+        )
+        .await
+        .unwrap();
+    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    // Generating the recovery codes is one job.
+    let before = count();
+    let codes = s.confirm_enrollment(&grant, &code(&key, T0)).await.unwrap();
+    assert_eq!(count() - before, 1);
+    let first = codes.iter().next().unwrap().expose_secret().to_owned();
+    s.acknowledge_enrollment(&grant).await.unwrap();
+    clock.advance(30);
+    let step = s
+        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    // Redeeming a code is one job, right or wrong.
+    let before = count();
+    assert!(
+        s.verify_recovery_code(up.org, &ticket(&step), "AAAA-BBBB-CCCC")
+            .await
+            .is_err()
+    );
+    assert_eq!(count() - before, 1);
+    let done = s
+        .verify_recovery_code(up.org, &ticket(&step), &first)
+        .await
+        .unwrap();
+    assert!(done.grant().is_some());
+    assert_eq!(count() - before, 2);
 }

@@ -65,6 +65,13 @@ CREATE TABLE oob_challenges (
     challenge BLOB NOT NULL
 );
 
+-- The recent send times to one destination (E.164), oldest first, as big-endian 64-bit
+-- integers: replaced by compare-and-swap on the whole value.
+CREATE TABLE oob_send_log (
+    destination TEXT PRIMARY KEY NOT NULL,
+    sends BLOB NOT NULL
+);
+
 CREATE TABLE setup_tokens (
     digest BLOB PRIMARY KEY NOT NULL,
     person BLOB NOT NULL,

@@ -148,7 +148,12 @@ where
         if !mfa.is_some_and(|m| m.value.is_active()) {
             return Err(ServiceError::FactorUnavailable);
         }
-        let new = crate::RecoveryCodeSet::generate(&self.config.recovery)?;
+        let new = self
+            .services
+            .hasher
+            .run(HashJob::recovery_generate(self.config.recovery))
+            .await
+            .into_recovery_codes()?;
         self.services
             .secrets
             .replace_recovery_codes(person, RecoverySlot::Active, Some(&new.set))

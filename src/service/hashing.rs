@@ -5,6 +5,11 @@
 //! The service therefore never calls the [`PasswordHasher`] itself: it hands a [`HashJob`] to a
 //! [`PasswordHashing`] implementation, which decides where it runs.
 //!
+//! Recovery codes take the same path: generating a set ([`RecoveryCodeSet::generate`]) and
+//! redeeming a code ([`RecoveryCodeSet::redeem`]) each derive with argon2id under the
+//! [`RecoveryParams`](crate::RecoveryParams), so they too are [`HashJob`]s (the
+//! [`PasswordHasher`] is not used for them).
+//!
 //! [`PasswordHasher`] itself implements [`PasswordHashing`] by running the job inline: right for
 //! tests, benchmarks and hosts without an async runtime. Hosts on tokio move the job to the
 //! blocking pool:
@@ -25,13 +30,18 @@
 use core::fmt;
 use core::future::Future;
 
+use alloc::boxed::Box;
 use alloc::string::String;
 
 use super::ServiceError;
 use crate::password::HashKind;
-use crate::{Password, PasswordHash, PasswordHasher, PasswordVerified, VerifyError};
+use crate::{
+    NewRecoveryCodes, Password, PasswordHash, PasswordHasher, PasswordVerified, RecoveryCodeSet,
+    RecoveryParams, RedeemedSlot, Rejected, VerifyError,
+};
 
-/// Runs password-hashing jobs: inline, on a blocking pool, or on dedicated threads.
+/// Runs argon2 jobs (passwords and recovery codes): inline, on a blocking pool, or on dedicated
+/// threads.
 pub trait PasswordHashing: Send + Sync {
     /// Runs one job with a [`PasswordHasher`] (call [`HashJob::run`]) and returns its output. A
     /// pool that loses the job (a panicked or cancelled task) returns [`HashOutput::failed`].
@@ -65,11 +75,15 @@ enum Op {
     Hash(Kind),
     Verify(Kind, String),
     VerifyDummy,
+    RecoveryGenerate(RecoveryParams),
+    RecoveryRedeem(Box<RecoveryCodeSet>),
 }
 
-/// One unit of password-hashing work, owned (`Send + 'static`) so it can move to another thread.
-/// Opaque: run it with [`HashJob::run`]. The password inside is wiped when the job is dropped.
+/// One unit of argon2 work (a password, or a recovery-code set), owned (`Send + 'static`) so it
+/// can move to another thread. Opaque: run it with [`HashJob::run`]. The password or presented
+/// code inside is wiped when the job is dropped.
 pub struct HashJob {
+    /// The password, or the presented recovery code; empty when generating recovery codes.
     password: Password,
     op: Op,
 }
@@ -112,6 +126,22 @@ impl HashJob {
         }
     }
 
+    /// Generates a recovery-code set under `params`.
+    pub(crate) fn recovery_generate(params: RecoveryParams) -> Self {
+        Self {
+            password: Password::from(""),
+            op: Op::RecoveryGenerate(params),
+        }
+    }
+
+    /// Redeems a presented recovery code against `set` (which slot, if any, it opens).
+    pub(crate) fn recovery_redeem(set: RecoveryCodeSet, code: &str) -> Self {
+        Self {
+            password: Password::from(code),
+            op: Op::RecoveryRedeem(Box::new(set)),
+        }
+    }
+
     /// Does the work (blocking: argon2 runs here).
     pub fn run(self, hasher: &PasswordHasher) -> HashOutput {
         let result = match &self.op {
@@ -124,6 +154,12 @@ impl HashJob {
                 Output::Verified(hasher.verify_kind(&self.password, stored, kind.core()))
             }
             Op::VerifyDummy => Output::Verified(hasher.verify_dummy(&self.password)),
+            Op::RecoveryGenerate(params) => {
+                Output::RecoveryGenerated(RecoveryCodeSet::generate(params).map(Box::new))
+            }
+            Op::RecoveryRedeem(set) => {
+                Output::RecoveryRedeemed(set.redeem(self.password.expose_secret()))
+            }
         };
         HashOutput(result)
     }
@@ -132,6 +168,8 @@ impl HashJob {
 enum Output {
     Hashed(Result<PasswordHash, crate::Error>),
     Verified(Result<PasswordVerified, VerifyError>),
+    RecoveryGenerated(Result<Box<NewRecoveryCodes>, crate::Error>),
+    RecoveryRedeemed(Result<RedeemedSlot, Rejected>),
     Failed,
 }
 
@@ -163,6 +201,20 @@ impl HashOutput {
     ) -> Result<Result<PasswordVerified, VerifyError>, ServiceError> {
         match self.0 {
             Output::Verified(result) => Ok(result),
+            _ => Err(ServiceError::Hashing),
+        }
+    }
+
+    pub(crate) fn into_recovery_codes(self) -> Result<NewRecoveryCodes, ServiceError> {
+        match self.0 {
+            Output::RecoveryGenerated(result) => result.map(|b| *b).map_err(ServiceError::from),
+            _ => Err(ServiceError::Hashing),
+        }
+    }
+
+    pub(crate) fn into_redeemed(self) -> Result<Result<RedeemedSlot, Rejected>, ServiceError> {
+        match self.0 {
+            Output::RecoveryRedeemed(result) => Ok(result),
             _ => Err(ServiceError::Hashing),
         }
     }

@@ -17,8 +17,8 @@ use crate::{
     EnrollmentPurpose, EnrolmentDemand, Factor, FactorKind, Grant, Login, LoginDecision,
     LoginProgress, Mfa, Notification, Notifier, OobOutcome, OobSendLog, OrgId, OtpAuthUri,
     Password, PasswordContext, PasswordState, PendingStep, PersonId, PersonRecord, PolicyError,
-    PolicyViolation, RecoveryCodes, SecondFactors, SecretStore, SecurityNotice, ThrottledFactor,
-    TicketRecord, UserStore, login_decision,
+    PolicyViolation, RecoveryCodes, SecondFactors, SecretStore, SecurityNotice, SendDecision,
+    ThrottledFactor, TicketRecord, UserStore, login_decision,
 };
 
 /// Where a login stands after a step.
@@ -268,7 +268,8 @@ where
     }
 
     /// Sends an SMS code to the person's verified phone (through the [`Notifier`]), if the
-    /// cooldown allows. The ticket stays valid for [`Self::verify_sms_code`].
+    /// number's resend cooldown and hourly cap allow ([`SecretStore::record_oob_send`]); otherwise
+    /// [`ServiceError::Throttled`] with the time a send may be allowed. The ticket stays valid for [`Self::verify_sms_code`].
     pub async fn send_sms_code(
         &self,
         org: OrgId,
@@ -574,7 +575,20 @@ where
             .recovery_codes(person, crate::RecoverySlot::Active)
             .await
             .map_err(ServiceError::storage)?;
-        let redeemed = set.as_ref().map(|s| (s.set_id(), s.redeem(code)));
+        // The argon2 derivation runs where the host runs password hashing.
+        let redeemed = match set {
+            Some(set) => {
+                let set_id = set.set_id();
+                let slot = self
+                    .services
+                    .hasher
+                    .run(HashJob::recovery_redeem(set, code))
+                    .await
+                    .into_redeemed()?;
+                Some((set_id, slot))
+            }
+            None => None,
+        };
         let Some((set_id, Ok(slot))) = redeemed else {
             self.count_failure(
                 person,
@@ -635,18 +649,27 @@ where
             .phone
             .as_ref()
             .ok_or(ServiceError::FactorUnavailable)?;
+        // The destination's send log decides (cooldown and hourly cap) and records the send in
+        // one atomic call, so concurrent requests never send more than the cap allows. A send
+        // that then fails (a lost race below, an undelivered message) still counts: the cap
+        // errs on the side of fewer messages.
+        let decision = self
+            .services
+            .secrets
+            .record_oob_send(phone, config, now)
+            .await
+            .map_err(ServiceError::storage)?;
+        if let SendDecision::Refused { retry_at, .. } = decision {
+            return Err(ServiceError::Throttled { retry_at });
+        }
         let current = self
             .services
             .secrets
             .oob_challenge(person)
             .await
             .map_err(ServiceError::storage)?;
-        // The stored challenge is the last send: it enforces the resend cooldown.
-        let log = match &current {
-            Some(c) => OobSendLog::from_sends(&[c.issued_at()])?,
-            None => OobSendLog::new(),
-        };
-        match config.issue_with_os_rng(key, &log, now)? {
+        // The send is already recorded: issue against an empty log.
+        match config.issue_with_os_rng(key, &OobSendLog::new(), now)? {
             crate::OobIssue::Refused { retry_at, .. } => Err(ServiceError::Throttled { retry_at }),
             crate::OobIssue::Send {
                 code, challenge, ..
@@ -889,7 +912,12 @@ where
         }
         self.count_success(person, Factor::Second(FactorKind::Totp), now)
             .await?;
-        let new = crate::RecoveryCodeSet::generate(&self.config.recovery)?;
+        let new = self
+            .services
+            .hasher
+            .run(HashJob::recovery_generate(self.config.recovery))
+            .await
+            .into_recovery_codes()?;
         self.services
             .secrets
             .replace_recovery_codes(person, crate::RecoverySlot::Pending, Some(&new.set))

@@ -15,9 +15,9 @@ use super::{
     TokenDigest, UserStore, Versioned,
 };
 use crate::{
-    AuditEvent, AuthenticatorId, Error, Login, Mfa, OobChallenge, OrgId, Organisation,
-    PasswordState, PersonId, PhoneNumber, RecoveryCodeSet, ThrottlePolicy, ThrottleState,
-    ThrottleUpdate, ThrottledFactor,
+    AuditEvent, AuthenticatorId, Error, Login, Mfa, OobChallenge, OobConfig, OobSendLog, OrgId,
+    Organisation, PasswordState, PersonId, PhoneNumber, RecoveryCodeSet, SendDecision,
+    ThrottlePolicy, ThrottleState, ThrottleUpdate, ThrottledFactor,
 };
 
 /// A fault of the in-memory store, audit log or notifier.
@@ -103,6 +103,7 @@ struct Secrets {
     mfa: HashMap<PersonId, StoredMfa>,
     recovery: HashMap<(PersonId, RecoverySlot), StoredSet>,
     oob: HashMap<PersonId, OobChallenge>,
+    oob_sends: HashMap<PhoneNumber, OobSendLog>,
     setup_tokens: HashMap<TokenDigest, SetupTokenRecord>,
     tickets: HashMap<TokenDigest, TicketRecord>,
 }
@@ -125,6 +126,8 @@ struct Secrets {
 /// - Slots spent through [`SecretStore::spend_recovery_code`] are a mask beside the set,
 ///   overlaid with [`RecoveryCodeSet::merge_spent_mask`] on load. Writing a set with the same
 ///   [`RecoveryCodeSet::set_id`] again keeps the spent slots spent; a new set starts afresh.
+/// - Out-of-band send logs are kept per destination (the phone number), and
+///   [`SecretStore::record_oob_send`] decides and records under the one lock.
 /// - Expired setup tokens and tickets are refused (and dropped) by the `take_*` verbs.
 /// - [`Mfa`] values go in and out through [`Mfa::duplicate_secret_state`]: the store's copy
 ///   is its own.
@@ -512,6 +515,27 @@ impl SecretStore for MemoryStore {
             }
         }
         Ok(true)
+    }
+
+    async fn record_oob_send(
+        &self,
+        destination: &PhoneNumber,
+        config: &OobConfig,
+        now: u64,
+    ) -> Result<SendDecision, MemoryStoreError> {
+        let mut secrets = self.secrets()?;
+        let log = secrets
+            .oob_sends
+            .get(destination)
+            .copied()
+            .unwrap_or_default();
+        let decision = config.check_send(&log, now);
+        if decision == SendDecision::Allowed {
+            secrets
+                .oob_sends
+                .insert(destination.clone(), log.record(now));
+        }
+        Ok(decision)
     }
 
     async fn insert_setup_token(&self, token: &SetupTokenRecord) -> Result<(), MemoryStoreError> {

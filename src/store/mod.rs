@@ -14,6 +14,7 @@
 //! | [`SecretStore::advance_watermark`] | `UPDATE authenticators SET last_step = $step WHERE person = $p AND id = $a AND last_step < $step` |
 //! | [`SecretStore::spend_recovery_code`] | `UPDATE recovery_sets SET spent = spent \| $bit WHERE person = $p AND set_id = $s AND slot = 'active' AND spent & $bit = 0` |
 //! | [`SecretStore::replace_oob_challenge`] | `UPDATE oob_challenges SET challenge = $new WHERE person = $p AND challenge = $expected` |
+//! | [`SecretStore::record_oob_send`] | `UPDATE oob_send_log SET sends = $new WHERE destination = $e164 AND sends = $old` (or `INSERT … ON CONFLICT DO NOTHING` for a first send), retried until it applies: the decision is [`OobConfig::check_send`] on the log read |
 //! | [`SecretStore::take_setup_token`] | `DELETE FROM setup_tokens WHERE digest = $d AND expires_at > $now RETURNING …` |
 //! | [`SecretStore::take_ticket`] | `DELETE FROM tickets WHERE digest = $d AND expires_at > $now RETURNING …` |
 //! | [`SecretStore::replace_mfa`] | `UPDATE mfa SET state = $s, version = version + 1 WHERE person = $p AND version = $v` |
@@ -25,9 +26,9 @@ use alloc::vec::Vec;
 use core::future::Future;
 
 use crate::{
-    AuditEvent, AuthenticatorId, Mfa, OobChallenge, OobCode, OrgId, Organisation, PasswordState,
-    PersonId, PhoneNumber, RecoveryCodeSet, ThrottlePolicy, ThrottleState, ThrottleUpdate,
-    ThrottledFactor,
+    AuditEvent, AuthenticatorId, Mfa, OobChallenge, OobCode, OobConfig, OrgId, Organisation,
+    PasswordState, PersonId, PhoneNumber, RecoveryCodeSet, SendDecision, ThrottlePolicy,
+    ThrottleState, ThrottleUpdate, ThrottledFactor,
 };
 
 #[cfg(feature = "memory")]
@@ -174,7 +175,7 @@ pub trait UserStore: Send + Sync {
 }
 
 /// Authenticator secrets and watermarks, pending enrollments, recovery-code sets, out-of-band
-/// codes, setup tokens and pending-login tickets.
+/// codes and their per-destination send logs, setup tokens and pending-login tickets.
 ///
 /// Stores that write to disk seal authenticator secrets at rest (feature `sealing`); codes,
 /// tokens and tickets arrive here already hashed.
@@ -257,6 +258,19 @@ pub trait SecretStore: Send + Sync {
         expected: Option<&OobChallenge>,
         new: Option<&OobChallenge>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// **Atomic.** Decides with [`OobConfig::check_send`] whether a code may be sent to
+    /// `destination` at `now`, against the stored [`OobSendLog`](crate::OobSendLog) of that
+    /// destination (keyed by its E.164 form, whoever the person), and records the send
+    /// ([`OobSendLog::record`](crate::OobSendLog::record)) only if it is allowed. Of many
+    /// concurrent calls, no more are allowed than the cooldown and the hourly cap permit: two
+    /// servers never both count from the same log.
+    fn record_oob_send(
+        &self,
+        destination: &PhoneNumber,
+        config: &OobConfig,
+        now: u64,
+    ) -> impl Future<Output = Result<SendDecision, Self::Error>> + Send;
 
     /// Stores a setup token (its digest).
     fn insert_setup_token(

@@ -14,7 +14,7 @@ use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
 use crate::{
-    Keyring, Mfa, OpenError, OrgId, PasswordState, PendingStep, PersonId, RecoverySlot,
+    Keyring, Mfa, OobSendLog, OpenError, OrgId, PasswordState, PendingStep, PersonId, RecoverySlot,
     SealContext, SecretKey, ServerSideOnly, ThrottledFactor,
 };
 
@@ -44,7 +44,8 @@ pub enum SqlStoreError {
     Seal(crate::Error),
     /// A number does not fit its column (the columns are signed 64-bit).
     OutOfRange(&'static str),
-    /// A throttle counter changed under every one of many compare-and-swap attempts.
+    /// A throttle counter or an out-of-band send log changed under every one of many
+    /// compare-and-swap attempts.
     Contention,
 }
 
@@ -71,7 +72,7 @@ impl fmt::Display for SqlStoreError {
             Self::Seal(error) => write!(f, "sealing a value for storage failed: {error}"),
             Self::OutOfRange(what) => write!(f, "{what} does not fit a signed 64-bit column"),
             Self::Contention => {
-                f.write_str("a throttle counter kept changing under concurrent updates")
+                f.write_str("a throttle counter or send log kept changing under concurrent updates")
             }
         }
     }
@@ -94,7 +95,8 @@ impl From<sqlx::Error> for SqlStoreError {
     }
 }
 
-/// How many times [`crate::UserStore::apply_throttle`] retries its compare-and-swap. Each retry
+/// How many times [`crate::UserStore::apply_throttle`] and
+/// [`crate::SecretStore::record_oob_send`] retry their compare-and-swap. Each retry
 /// means another caller's update applied, so this bounds only pathological contention.
 pub(crate) const THROTTLE_ATTEMPTS: u32 = 10_000;
 
@@ -119,6 +121,25 @@ pub(crate) fn decode_u128(bytes: &[u8], table: &'static str) -> Result<u128, Sql
         reason: "an id is not 16 bytes",
     })?;
     Ok(u128::from_be_bytes(bytes))
+}
+
+/// The stored form of an out-of-band send log: its send times, oldest first, as big-endian
+/// `u64`s (8 bytes each). Equal logs encode to equal bytes, so the column can be compared.
+pub(crate) fn send_log_bytes(log: &OobSendLog) -> Vec<u8> {
+    log.sends().iter().flat_map(|t| t.to_be_bytes()).collect()
+}
+
+pub(crate) fn send_log_from(bytes: &[u8]) -> Result<OobSendLog, SqlStoreError> {
+    let bad = |reason| SqlStoreError::Decode {
+        table: "oob_send_log",
+        reason,
+    };
+    let (chunks, rest) = bytes.as_chunks::<8>();
+    if !rest.is_empty() {
+        return Err(bad("the send times are not 8 bytes each"));
+    }
+    let times: Vec<u64> = chunks.iter().map(|c| u64::from_be_bytes(*c)).collect();
+    OobSendLog::from_sends(&times).map_err(|_| bad("too many send times"))
 }
 
 pub(crate) fn to_i64(value: u64, what: &'static str) -> Result<i64, SqlStoreError> {
@@ -356,14 +377,15 @@ macro_rules! sql_store {
             use $crate::store::sql::{
                 SqlStoreError, THROTTLE_ATTEMPTS, decode_u128, factor_name, from_json, open_mfa,
                 org_bytes, password_state_from, password_state_name, person_bytes, seal_mfa,
-                slot_name, step_from, step_name, to_i64, to_json, to_u64,
+                send_log_bytes, send_log_from, slot_name, step_from, step_name, to_i64, to_json,
+                to_u64,
             };
             use $crate::{
-                AuthenticatorId, CreateOutcome, Login, Mfa, OobChallenge, OrgId, Organisation,
+                AuthenticatorId, CreateOutcome, Login, Mfa, OobChallenge, OobConfig, OrgId, Organisation,
                 OrganisationWrite, PasswordState, PersonId, PersonRecord, PhoneNumber,
                 RecoveryCodeSet, RecoverySlot, SecretStore, SetupTokenRecord, ThrottleOp,
                 ThrottlePolicy, ThrottleState, ThrottleUpdate, ThrottledFactor, TicketRecord,
-                TokenDigest, UserStore, Versioned,
+                SendDecision, TokenDigest, UserStore, Versioned,
             };
 
             type Tx = sqlx::Transaction<'static, $db>;
@@ -1080,6 +1102,59 @@ macro_rules! sql_store {
                         .rows_affected(),
                     };
                     Ok(affected == 1)
+                }
+
+                async fn record_oob_send(
+                    &self,
+                    destination: &PhoneNumber,
+                    config: &OobConfig,
+                    now: u64,
+                ) -> Result<SendDecision, SqlStoreError> {
+                    let destination = destination.e164();
+                    for _ in 0..THROTTLE_ATTEMPTS {
+                        let row =
+                            sqlx::query("SELECT sends FROM oob_send_log WHERE destination = $1")
+                                .bind(destination)
+                                .fetch_optional(&self.pool)
+                                .await?;
+                        let stored: Option<Vec<u8>> =
+                            row.as_ref().map(|row| row.try_get(0)).transpose()?;
+                        let log = match &stored {
+                            Some(bytes) => send_log_from(bytes)?,
+                            None => Default::default(),
+                        };
+                        let decision = config.check_send(&log, now);
+                        if decision != SendDecision::Allowed {
+                            return Ok(decision);
+                        }
+                        let new = send_log_bytes(&log.record(now));
+                        // Compare-and-swap on the log read above.
+                        let written = match stored {
+                            Some(old) => sqlx::query(
+                                "UPDATE oob_send_log SET sends = $1 \
+                                 WHERE destination = $2 AND sends = $3",
+                            )
+                            .bind(new)
+                            .bind(destination)
+                            .bind(old)
+                            .execute(&self.pool)
+                            .await?
+                            .rows_affected(),
+                            None => sqlx::query(
+                                "INSERT INTO oob_send_log (destination, sends) VALUES ($1, $2) \
+                                 ON CONFLICT (destination) DO NOTHING",
+                            )
+                            .bind(destination)
+                            .bind(new)
+                            .execute(&self.pool)
+                            .await?
+                            .rows_affected(),
+                        };
+                        if written == 1 {
+                            return Ok(decision);
+                        }
+                    }
+                    Err(SqlStoreError::Contention)
                 }
 
                 async fn insert_setup_token(
