@@ -257,7 +257,8 @@ where
 
 /// Grows the database to `people` people by copying the probe `template`'s rows.
 trait Grow {
-    async fn grow(&self, template: &str, copies: i64);
+    /// Returns the rows added to each table.
+    async fn grow(&self, template: &str, copies: i64) -> Vec<u64>;
 
     /// Refreshes the planner's statistics (and, on SQLite, folds the write-ahead log into the
     /// database file), as in a database that has been running a while; before each timing.
@@ -321,7 +322,7 @@ fn copy_statements(
 }
 
 impl Grow for SqliteStore {
-    async fn grow(&self, template: &str, copies: i64) {
+    async fn grow(&self, template: &str, copies: i64) -> Vec<u64> {
         let statements = copy_statements(
             "WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < $1) ",
             "s",
@@ -329,15 +330,18 @@ impl Grow for SqliteStore {
             "randomblob(32)",
         );
         let mut tx = self.pool().begin().await.unwrap();
+        let mut added = Vec::new();
         for statement in statements {
-            sqlx::query(&statement)
+            let done = sqlx::query(&statement)
                 .bind(copies)
                 .bind(template)
                 .execute(&mut *tx)
                 .await
                 .unwrap();
+            added.push(done.rows_affected());
         }
         tx.commit().await.unwrap();
+        added
     }
 
     async fn settle(&self) {
@@ -351,7 +355,7 @@ impl Grow for SqliteStore {
 
 #[cfg(feature = "postgres")]
 impl Grow for authcore::PostgresStore {
-    async fn grow(&self, template: &str, copies: i64) {
+    async fn grow(&self, template: &str, copies: i64) -> Vec<u64> {
         let statements = copy_statements(
             "",
             "generate_series(1, $1) AS s(n)",
@@ -359,15 +363,18 @@ impl Grow for authcore::PostgresStore {
             "sha256(('abandoned-' || s.n)::bytea)",
         );
         let mut tx = self.pool().begin().await.unwrap();
+        let mut added = Vec::new();
         for statement in statements {
-            sqlx::query(&statement)
+            let done = sqlx::query(&statement)
                 .bind(copies)
                 .bind(template)
                 .execute(&mut *tx)
                 .await
                 .unwrap();
+            added.push(done.rows_affected());
         }
         tx.commit().await.unwrap();
+        added
     }
 
     async fn settle(&self) {
@@ -406,9 +413,10 @@ where
         .unwrap();
     let copies = people.saturating_sub(PEOPLE + PROBES) as i64;
     let started = Instant::now();
-    store.grow(template, copies).await;
+    let added = store.grow(template, copies).await;
     println!(
-        "{name}: grew to {people} people ({copies} copied rows per table) in {:.1?}",
+        "{name}: grew to {people} people in {:.1?}; rows added to people, organisations, \
+         memberships, mfa, authenticator_watermarks, recovery_sets, tickets: {added:?}",
         started.elapsed()
     );
     store.settle().await;
