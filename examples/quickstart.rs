@@ -1,4 +1,9 @@
-//! The seed stories end to end on the in-memory store: `cargo run --example quickstart`.
+//! The seed stories end to end on SQLite (a file in a temporary directory):
+//! `cargo run --example quickstart`. Add `-- --database PATH` to keep the SQLite file at `PATH`,
+//! or `--features postgres -- --database postgres://user@host/db` to run the same story on
+//! PostgreSQL, in a fresh schema that is dropped at the end.
+//!
+//! Time is a `ManualClock` seeded from the system clock, so "30 seconds later" takes no time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::exit;
@@ -6,10 +11,10 @@ use std::sync::Arc;
 
 use authcore::{Authenticator, Services};
 use authcore::{
-    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashJob, HashOutput, LoginStep,
-    MemoryAuditLog, MemoryStore, MfaSettings, Password, PasswordHasher, PasswordHashing,
-    Permission, RecordingNotifier, Resource, Role, SecretKey, ServiceConfig, ServiceError,
-    SystemClock, Totp, TotpParams,
+    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashJob, HashOutput, KeyId, Keyring,
+    LoginStep, ManualClock, MemoryAuditLog, MfaSettings, Password, PasswordHasher, PasswordHashing,
+    Permission, RecordingNotifier, Resource, Role, SealingKey, SecretKey, SecretStore,
+    ServiceConfig, ServiceError, SqliteStore, SystemClock, Totp, TotpParams, UserStore,
 };
 
 /// Runs argon2 on tokio's blocking pool, so it never stalls the async workers.
@@ -24,14 +29,8 @@ impl PasswordHashing for BlockingHasher {
     }
 }
 
-type Service = Authenticator<
-    MemoryStore,
-    MemoryStore,
-    SystemClock,
-    MemoryAuditLog,
-    RecordingNotifier,
-    BlockingHasher,
->;
+type Service<U, S> =
+    Authenticator<U, S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, BlockingHasher>;
 
 fn check(ok: bool, what: &str) {
     if ok {
@@ -56,30 +55,121 @@ fn ticket(step: &LoginStep) -> BearerToken {
     BearerToken::parse(&step.ticket().expect("a pending step").expose_secret()).unwrap()
 }
 
-/// Waits for the next 30-second TOTP step, so a fresh code is not a replay.
-async fn next_step(s: &Service) {
-    let now = s.services().clock.now();
-    let wait = 30 - now % 30 + 1;
-    println!("   (waiting {wait}s for the next code)");
-    tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+/// Moves the clock to the next 30-second TOTP step, so a fresh code is not a replay.
+fn next_step(clock: &ManualClock) {
+    clock.advance(30);
+    println!("   (30 seconds later)");
 }
 
-#[tokio::main]
-async fn main() {
+/// The service over `users` and `secrets`, with the clock starting at the system time.
+fn service<U: UserStore, S: SecretStore>(
+    users: U,
+    secrets: S,
+    clock: &Arc<ManualClock>,
+) -> Service<U, S> {
     let hasher = PasswordHasher::builder().build().unwrap();
     let services = Services {
-        users: MemoryStore::new(),
-        secrets: MemoryStore::new(),
-        clock: SystemClock,
+        users,
+        secrets,
+        clock: Arc::clone(clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
         hasher: BlockingHasher(Arc::new(hasher)),
     };
-    let s: Service = Authenticator::new(
+    Authenticator::new(
         services,
         ServiceConfig::builder("Example Co").build().unwrap(),
-    );
-    let now = || authcore::SystemClock.now();
+    )
+}
+
+/// The key that seals authenticator secrets at rest. A real host loads it from its secret
+/// manager; the example makes a fresh one.
+fn keyring() -> Keyring {
+    Keyring::new(KeyId::new(1), SealingKey::generate().unwrap())
+}
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let database = match (args.next().as_deref(), args.next()) {
+        (None, _) => None,
+        (Some("--database"), Some(database)) => Some(database),
+        _ => {
+            eprintln!("usage: quickstart [--database PATH | --database postgres://…]");
+            exit(2);
+        }
+    };
+    let clock = Arc::new(ManualClock::new(SystemClock.now()));
+    match database {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            postgres(&url, &clock).await;
+        }
+        Some(path) => {
+            println!("0. The stores: SQLite at {path}.");
+            let store = SqliteStore::open(&path, keyring()).await.unwrap();
+            story(&service(store.clone(), store, &clock), &clock).await;
+        }
+        None => {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("authcore.db");
+            println!("0. The stores: SQLite at {}.", path.display());
+            let store = SqliteStore::open(&path, keyring()).await.unwrap();
+            story(&service(store.clone(), store, &clock), &clock).await;
+        }
+    }
+}
+
+/// Runs the story on PostgreSQL, in a fresh schema dropped afterwards so reruns start clean.
+#[cfg(feature = "postgres")]
+async fn postgres(url: &str, clock: &Arc<ManualClock>) {
+    use sqlx::Executor;
+    use sqlx::postgres::PgPoolOptions;
+
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).unwrap();
+    let schema = format!("authcore_quickstart_{}", u64::from_le_bytes(suffix));
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap();
+    admin
+        .execute(format!("CREATE SCHEMA {schema}").as_str())
+        .await
+        .unwrap();
+    println!("0. The stores: PostgreSQL, schema {schema}.");
+    let search_path = format!("SET search_path TO {schema}");
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .after_connect(move |conn, _| {
+            let search_path = search_path.clone();
+            Box::pin(async move {
+                conn.execute(search_path.as_str()).await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .unwrap();
+    let store = authcore::PostgresStore::from_pool(pool, keyring());
+    store.migrate().await.unwrap();
+    story(&service(store.clone(), store.clone(), clock), clock).await;
+    store.pool().close().await;
+    admin
+        .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
+        .await
+        .unwrap();
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn postgres(_url: &str, _clock: &Arc<ManualClock>) {
+    eprintln!("this build has no PostgreSQL store: add `--features postgres`");
+    exit(2);
+}
+
+/// The seed stories, narrated; exits non-zero at the first step that does not behave.
+async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualClock) {
+    let now = || clock.now();
     let owner_pw = "correct horse battery staple 42";
 
     println!("1. Olivia signs up: her own login, and a company account she owns.");
@@ -130,7 +220,7 @@ async fn main() {
     check(true, "MFA active on her login");
 
     println!("3. She signs in again with password + code, and forces MFA on every member.");
-    next_step(&s).await;
+    next_step(clock);
     let step = s
         .login(org, "olivia@example.com", Password::from(owner_pw))
         .await
