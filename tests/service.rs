@@ -1128,3 +1128,37 @@ async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
     assert!(done.grant().is_some());
     assert_eq!(count() - before, 2);
 }
+
+/// Every operation's future is `Send`: hosts run them on multi-threaded runtimes (and web
+/// frameworks require it). A non-`Send` future fails this test at compile time.
+#[test]
+fn operation_futures_are_send() {
+    fn assert_send<F: std::future::Future + Send>(future: F) -> F {
+        future
+    }
+    let (s, _clock) = service();
+    let token = BearerToken::generate().unwrap();
+    let org = OrgId::new(1);
+    drop(assert_send(
+        s.sign_up("owner@example.com", Password::from(OWNER_PW)),
+    ));
+    drop(assert_send(s.login(
+        org,
+        "owner@example.com",
+        Password::from(OWNER_PW),
+    )));
+    drop(assert_send(s.change_password_at_login(
+        org,
+        &token,
+        Password::from(OWNER_PW),
+    )));
+    drop(assert_send(
+        s.complete_setup(&token, Password::from(OWNER_PW)),
+    ));
+    drop(assert_send(s.verify_totp(org, &token, "123456")));
+    drop(assert_send(s.verify_recovery_code(
+        org,
+        &token,
+        "AAAA-BBBB-CCCC-DDDD",
+    )));
+}

@@ -254,7 +254,7 @@ pub enum ContextKind {
 /// whether an unreachable service passes or fails the password is the host's choice.
 ///
 /// Closures `Fn(&Password) -> Result<(), PolicyViolation>` implement it.
-pub trait PasswordCheck {
+pub trait PasswordCheck: Sync {
     /// Checks an NFC-normalised password that already meets the built-in rules. Return
     /// [`PolicyViolation::Breached`], or [`PolicyViolation::Host`] with a stable reason key.
     fn check(&self, password: &Password) -> Result<(), PolicyViolation>;
@@ -262,7 +262,7 @@ pub trait PasswordCheck {
 
 impl<F> PasswordCheck for F
 where
-    F: Fn(&Password) -> Result<(), PolicyViolation>,
+    F: Fn(&Password) -> Result<(), PolicyViolation> + Sync,
 {
     fn check(&self, password: &Password) -> Result<(), PolicyViolation> {
         self(password)
