@@ -15,7 +15,7 @@
 use core::convert::Infallible;
 
 use authcore::{
-    Aal, AcknowledgeOutcome, Account, AuthenticatorId, AuthenticatorName, ConfirmOutcome,
+    Aal, Account, AcknowledgeOutcome, AuthenticatorId, AuthenticatorName, ConfirmOutcome,
     EnrollmentConfig, EnrollmentPurpose, FactorKind, Grant, LoginDecision, LoginProgress, Mfa,
     MfaSettings, OrgId, Organisation, Permission, PersonId, PolicyError, Resource, Role, Scope,
     Totp, Transition, authorize, login_decision,
@@ -39,7 +39,10 @@ impl TryRng for CounterRng {
     }
 
     fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
         Ok(self.0)
     }
 
@@ -122,9 +125,15 @@ impl World {
         }
         let account = Account::new(pid(person)).factors(self.mfa[person].factors());
         let o = &self.orgs[org];
-        login_decision(&account, o.member(pid(person)), o.policy(), &progress, self.now)
-            .grant()
-            .copied()
+        login_decision(
+            &account,
+            o.member(pid(person)),
+            o.policy(),
+            &progress,
+            self.now,
+        )
+        .grant()
+        .copied()
     }
 
     fn org_step(
@@ -204,15 +213,21 @@ impl World {
                             ),
                         };
                         let reauth = (0..ORGS).find_map(|o| self.grant(person, o, false));
-                        if let Ok(t) =
-                            mfa.start_enrollment(purpose, reauth.as_ref(), &config, &mut self.rng, now)
-                        {
+                        if let Ok(t) = mfa.start_enrollment(
+                            purpose,
+                            reauth.as_ref(),
+                            &config,
+                            &mut self.rng,
+                            now,
+                        ) {
                             self.mfa[person] = t.state;
                             self.confirmed[person] = None;
                         }
                     }
                     1 | 2 => {
-                        let Some(pending) = mfa.enrollment() else { return };
+                        let Some(pending) = mfa.enrollment() else {
+                            return;
+                        };
                         let totp = Totp::new(pending.params(), pending.expose_secret());
                         let right = input.flag();
                         let code = if right {
@@ -264,20 +279,26 @@ impl World {
             }
             3 => {
                 let (target, role, stored) = (input.below(PEOPLE), input.role(), input.flag());
-                let Some(grant) = self.grant(person, org, stored) else { return };
+                let Some(grant) = self.grant(person, org, stored) else {
+                    return;
+                };
                 let result = self.orgs[org].add_member(&grant, pid(target), role, now);
                 self.org_step(org, Some(person), result);
             }
             4 => {
                 let (target, role, stored) = (input.below(PEOPLE), input.role(), input.flag());
-                let Some(grant) = self.grant(person, org, stored) else { return };
+                let Some(grant) = self.grant(person, org, stored) else {
+                    return;
+                };
                 let result = self.orgs[org].change_role(&grant, pid(target), role, now);
                 assert!(target != person || result.is_err());
                 self.org_step(org, Some(person), result);
             }
             5 => {
                 let (target, stored) = (input.below(PEOPLE), input.flag());
-                let Some(grant) = self.grant(person, org, stored) else { return };
+                let Some(grant) = self.grant(person, org, stored) else {
+                    return;
+                };
                 if input.flag() {
                     let result = self.orgs[org].leave(&grant, now);
                     self.org_step(org, None, result);
@@ -288,7 +309,9 @@ impl World {
             }
             6 => {
                 let (target, stored) = (input.below(PEOPLE), input.flag());
-                let Some(grant) = self.grant(person, org, stored) else { return };
+                let Some(grant) = self.grant(person, org, stored) else {
+                    return;
+                };
                 let o = &self.orgs[org];
                 let result = if input.flag() {
                     o.reactivate_member(&grant, pid(target), now)
@@ -299,7 +322,9 @@ impl World {
             }
             7 => {
                 let (to, becomes, stored) = (input.below(PEOPLE), input.role(), input.flag());
-                let Some(grant) = self.grant(person, org, stored) else { return };
+                let Some(grant) = self.grant(person, org, stored) else {
+                    return;
+                };
                 let o = &self.orgs[org];
                 let factors = self.mfa[to].factors();
                 let result = o.transfer_ownership(&grant, pid(to), factors, becomes, now);
@@ -311,19 +336,32 @@ impl World {
             8 => {
                 let (to, role, stored) = (input.below(PEOPLE), input.role(), input.flag());
                 let seconds = STEPS[input.below(STEPS.len())];
-                let Some(grant) = self.grant(person, org, stored) else { return };
-                let o = &self.orgs[org];
-                let result = match input.below(3) {
-                    0 => o.delegate(&grant, pid(to), role, now + seconds, now),
-                    1 => o.revoke_delegation(&grant, pid(to), now),
-                    _ => Ok(o.expire_delegations(now)),
+                let Some(grant) = self.grant(person, org, stored) else {
+                    return;
                 };
-                self.org_step(org, Some(person), result);
+                let o = &self.orgs[org];
+                match input.below(3) {
+                    0 => {
+                        let result = o.delegate(&grant, pid(to), role, now + seconds, now);
+                        self.org_step(org, Some(person), result);
+                    }
+                    1 => {
+                        let result = o.revoke_delegation(&grant, pid(to), now);
+                        self.org_step(org, Some(person), result);
+                    }
+                    // Maintenance, not an action of anyone's: there is no actor to check.
+                    _ => {
+                        let result = Ok(o.expire_delegations(now));
+                        self.org_step(org, None, result);
+                    }
+                }
             }
             9 => {
                 let (enforce, stored) = (input.flag(), input.flag());
                 let grace = STEPS[input.below(STEPS.len())].min(MfaSettings::MAX_GRACE_PERIOD);
-                let Some(grant) = self.grant(person, org, stored) else { return };
+                let Some(grant) = self.grant(person, org, stored) else {
+                    return;
+                };
                 let o = &self.orgs[org];
                 let result = if input.flag() {
                     o.turn_off_mfa_policy(&grant, now)
@@ -350,8 +388,12 @@ impl World {
                     0 => Resource::of_org(oid(input.below(ORGS))),
                     n => Resource::owned_by(oid(input.below(ORGS)), pid(n - 1)),
                 };
-                let Some(grant) = self.grant(person, org, stored) else { return };
-                let Some(member) = self.orgs[member_org].member(pid(person)) else { return };
+                let Some(grant) = self.grant(person, org, stored) else {
+                    return;
+                };
+                let Some(member) = self.orgs[member_org].member(pid(person)) else {
+                    return;
+                };
                 if authorize(&grant, member, &permission, &resource, now).is_ok() {
                     assert_eq!(grant.org(), resource.org());
                     assert_eq!(member.org(), grant.org());
@@ -367,9 +409,14 @@ impl World {
                 }
             }
             _ => {
-                let Some(grant) = self.grant(person, org, false) else { return };
-                let standings: Vec<_> =
-                    self.orgs.iter().filter_map(|o| o.standing(pid(person))).collect();
+                let Some(grant) = self.grant(person, org, false) else {
+                    return;
+                };
+                let standings: Vec<_> = self
+                    .orgs
+                    .iter()
+                    .filter_map(|o| o.standing(pid(person)))
+                    .collect();
                 if let Ok(t) = self.mfa[person].disable(&grant, &standings, &config, now) {
                     assert!(standings.iter().all(|s| !s.enforces_mfa()));
                     self.mfa[person] = t.state;
@@ -377,8 +424,16 @@ impl World {
             }
         }
         for (p, mfa) in self.mfa.iter().enumerate() {
-            if mfa.authenticators().iter().any(|a| !before[p].contains(&a.id())) {
-                assert_eq!(acknowledged, Some(p), "MFA activated without an acknowledgement");
+            if mfa
+                .authenticators()
+                .iter()
+                .any(|a| !before[p].contains(&a.id()))
+            {
+                assert_eq!(
+                    acknowledged,
+                    Some(p),
+                    "MFA activated without an acknowledgement"
+                );
             }
             assert_eq!(mfa.is_active(), mfa.recovery_codes_issued_at().is_some());
         }

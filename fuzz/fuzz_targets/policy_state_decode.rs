@@ -27,10 +27,16 @@ where
 
 fuzz_target!(|data: &[u8]| {
     if let Some(org) = round_trip::<Organisation>(data) {
-        assert!(org.owners().count() >= 1, "an organisation without an owner");
+        assert!(
+            org.owners().count() >= 1,
+            "an organisation without an owner"
+        );
         for (index, member) in org.members().iter().enumerate() {
             assert_eq!(member.org(), org.id());
-            assert_eq!(member.mfa_subject_since().is_some(), org.policy().enforces());
+            assert_eq!(
+                member.mfa_subject_since().is_some(),
+                org.policy().enforces()
+            );
             assert!(
                 org.members()[index + 1..]
                     .iter()
@@ -71,7 +77,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(stored) = serde_json::from_slice::<ServerSideOnly<Mfa>>(data) {
         let mfa = stored.into_inner();
         assert_eq!(mfa.is_active(), mfa.recovery_codes_issued_at().is_some());
-        assert!(mfa.authenticators().len() <= usize::from(authcore::EnrollmentConfig::MAX_AUTHENTICATORS));
+        assert!(
+            mfa.authenticators().len()
+                <= usize::from(authcore::EnrollmentConfig::MAX_AUTHENTICATORS)
+        );
         let once = serde_json::to_vec(&ServerSideOnly::new(&mfa)).expect("encodes");
         let again: ServerSideOnly<Mfa> = serde_json::from_slice(&once).expect("decodes");
         let twice = serde_json::to_vec(&ServerSideOnly::new(again.get())).expect("encodes");

@@ -7,11 +7,19 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(set) = RecoveryCodeSet::from_stored_bytes(data) {
-        assert_eq!(set.to_stored_bytes(), data, "accepted stored bytes re-encode unchanged");
+        assert_eq!(
+            set.to_stored_bytes(),
+            data,
+            "accepted stored bytes re-encode unchanged"
+        );
         assert!(set.remaining() <= set.len());
     }
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(code) = RecoveryCode::normalize(text) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(code) = RecoveryCode::normalize(text) else {
+        return;
+    };
     let canonical = code.expose_secret();
     assert_eq!(canonical.len(), 19);
     assert!(canonical.bytes().enumerate().all(|(i, b)| if i % 5 == 4 {
@@ -20,5 +28,9 @@ fuzz_target!(|data: &[u8]| {
         b"0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(&b)
     }));
     let again = RecoveryCode::normalize(canonical).expect("the canonical form normalises");
-    assert_eq!(again.expose_secret(), canonical, "normalisation is idempotent");
+    assert_eq!(
+        again.expose_secret(),
+        canonical,
+        "normalisation is idempotent"
+    );
 });

@@ -2,8 +2,8 @@
 //! never accepts a step outside the window or at or below the watermark.
 #![no_main]
 
-use authcore::{Algorithm, SecretKey, Totp, TotpParams, Window};
 use arbitrary::Arbitrary;
+use authcore::{Algorithm, SecretKey, Totp, TotpParams, Window};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -35,8 +35,12 @@ fuzz_target!(|input: Input<'_>| {
     else {
         return;
     };
-    let Ok(key) = SecretKey::from_bytes(input.key) else { return };
-    let Ok(window) = Window::new(input.window) else { return };
+    let Ok(key) = SecretKey::from_bytes(input.key) else {
+        return;
+    };
+    let Ok(window) = Window::new(input.window) else {
+        return;
+    };
     let totp = Totp::new(params, &key);
     let generated = totp.generate(input.now).ok();
     let code = match (&generated, input.use_generated) {
@@ -44,7 +48,9 @@ fuzz_target!(|input: Input<'_>| {
         _ => input.code,
     };
     if let Ok(accepted) = totp.verify(code, input.now, window, input.watermark) {
-        let current = params.step_at(input.now).expect("accepted implies a valid step");
+        let current = params
+            .step_at(input.now)
+            .expect("accepted implies a valid step");
         let steps = u64::from(window.steps());
         assert!(accepted.step() >= current.saturating_sub(steps));
         assert!(accepted.step() <= current.saturating_add(steps));

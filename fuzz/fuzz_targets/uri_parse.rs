@@ -5,8 +5,12 @@ use authcore::OtpAuthUri;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(parsed) = OtpAuthUri::parse(text) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(parsed) = OtpAuthUri::parse(text) else {
+        return;
+    };
     let rebuilt = parsed.expose_uri();
     let reparsed = OtpAuthUri::parse(&rebuilt).expect("a rebuilt URI parses");
     assert_eq!(parsed.kind(), reparsed.kind());
@@ -14,6 +18,13 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(parsed.digits(), reparsed.digits());
     assert_eq!(parsed.issuer(), reparsed.issuer());
     assert_eq!(parsed.account(), reparsed.account());
-    assert_eq!(parsed.secret().expose_bytes(), reparsed.secret().expose_bytes());
-    assert_eq!(*rebuilt, *reparsed.expose_uri(), "building is deterministic");
+    assert_eq!(
+        parsed.secret().expose_bytes(),
+        reparsed.secret().expose_bytes()
+    );
+    assert_eq!(
+        *rebuilt,
+        *reparsed.expose_uri(),
+        "building is deterministic"
+    );
 });
