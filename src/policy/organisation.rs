@@ -175,15 +175,7 @@ impl Organisation {
         role: Role,
         now: u64,
     ) -> Result<Transition<Self>, PolicyError> {
-        let by = self.acting_member(actor, Permission::ManageMembers, now)?;
-        check_grantable(role, by.effective_role(now))?;
-        self.join(
-            person,
-            role,
-            JoinPath::Added,
-            Actor::Person(actor.person()),
-            now,
-        )
+        self.admit(actor, person, role, JoinPath::Added, now)
     }
 
     /// Approves a person's request to join, with a role (same rules as [`Self::add_member`]).
@@ -194,15 +186,21 @@ impl Organisation {
         role: Role,
         now: u64,
     ) -> Result<Transition<Self>, PolicyError> {
+        self.admit(actor, person, role, JoinPath::AccessRequest, now)
+    }
+
+    /// A member who may manage members lets `person` in with a role they may grant.
+    fn admit(
+        &self,
+        actor: &Grant,
+        person: PersonId,
+        role: Role,
+        path: JoinPath,
+        now: u64,
+    ) -> Result<Transition<Self>, PolicyError> {
         let by = self.acting_member(actor, Permission::ManageMembers, now)?;
         check_grantable(role, by.effective_role(now))?;
-        self.join(
-            person,
-            role,
-            JoinPath::AccessRequest,
-            Actor::Person(actor.person()),
-            now,
-        )
+        self.join(person, role, path, Actor::Person(actor.person()), now)
     }
 
     /// Issues an invitation with a role (at most the actor's, never Owner), valid for `ttl`

@@ -230,16 +230,11 @@ where
         let record = self
             .second_factor_ticket(ticket, org, FactorKind::Totp, now)
             .await?;
-        let person = record.progress.person();
-        let accepted = match self.check_totp(person, Some(org), code, now).await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                self.restore_ticket(&record).await?;
-                return Err(e);
-            }
-        };
-        let _ = accepted;
-        self.decide(record.progress.with_second_factor(FactorKind::Totp), now)
+        let checked = self
+            .check_totp(record.progress.person(), Some(org), code, now)
+            .await
+            .map(drop);
+        self.finish_second_factor(record, FactorKind::Totp, checked, now)
             .await
     }
 
@@ -255,16 +250,12 @@ where
         let record = self
             .second_factor_ticket(ticket, org, FactorKind::RecoveryCode, now)
             .await?;
-        let person = record.progress.person();
-        if let Err(e) = self.spend_recovery_code(person, org, code, now).await {
-            self.restore_ticket(&record).await?;
-            return Err(e);
-        }
-        self.decide(
-            record.progress.with_second_factor(FactorKind::RecoveryCode),
-            now,
-        )
-        .await
+        let checked = self
+            .spend_recovery_code(record.progress.person(), org, code, now)
+            .await
+            .map(drop);
+        self.finish_second_factor(record, FactorKind::RecoveryCode, checked, now)
+            .await
     }
 
     /// Sends an SMS code to the person's verified phone (through the [`Notifier`]), if the
@@ -296,16 +287,29 @@ where
         let record = self
             .second_factor_ticket(ticket, org, FactorKind::OutOfBandSms, now)
             .await?;
-        let person = record.progress.person();
-        if let Err(e) = self.check_sms(person, org, code, now).await {
+        let checked = self
+            .check_sms(record.progress.person(), org, code, now)
+            .await
+            .map(drop);
+        self.finish_second_factor(record, FactorKind::OutOfBandSms, checked, now)
+            .await
+    }
+
+    /// Ends a second-factor attempt: after a failed check the ticket is put back (the person may
+    /// retry, within the throttle); after a passed one the login decision runs with the factor.
+    async fn finish_second_factor(
+        &self,
+        record: TicketRecord,
+        kind: FactorKind,
+        checked: Result<(), ServiceError>,
+        now: u64,
+    ) -> Result<LoginStep, ServiceError> {
+        if let Err(e) = checked {
             self.restore_ticket(&record).await?;
             return Err(e);
         }
-        self.decide(
-            record.progress.with_second_factor(FactorKind::OutOfBandSms),
-            now,
-        )
-        .await
+        self.decide(record.progress.with_second_factor(kind), now)
+            .await
     }
 
     /// "Company account verification", step 1: starts enrolling an authenticator app named
