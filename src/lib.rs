@@ -9,6 +9,7 @@ extern crate alloc;
 extern crate std;
 
 mod algorithm;
+mod argon2_memory;
 mod audit;
 mod clock;
 mod code;

@@ -173,8 +173,7 @@ impl KdfParams {
             *dst = *src;
         }
         let mut out = [0u8; DIGEST_LEN];
-        argon
-            .hash_password_into(input.as_slice(), salt, &mut out)
+        crate::argon2_memory::hash_into(&argon, input.as_slice(), salt, &mut out)
             .map_err(|_| Error::Recovery(RecoveryError::Kdf))?;
         Ok(out)
     }

@@ -6,8 +6,8 @@ use core::fmt;
 
 use argon2::{Algorithm, Argon2, AssociatedData, KeyId, Params, ParamsBuilder, Version};
 use password_hash::phc::{Output, ParamsString, PasswordHash as Phc, Salt};
-use password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use rand_core::TryCryptoRng;
+use subtle::ConstantTimeEq;
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use super::{Password, PasswordError, PasswordPolicy};
@@ -442,14 +442,19 @@ fn argon2_params(
 /// A PHC string with the current parameters and pepper id, a fixed salt and an output no
 /// password is known to produce: verifying against it costs exactly a real verification.
 fn dummy_hash(params: &Params) -> Result<String, PasswordError> {
-    let phc = Phc {
+    Ok(argon2id_phc(params, &[0x5a; SALT_LEN], &[0u8; OUTPUT_LEN])?.to_string())
+}
+
+/// The PHC form of an argon2id (version 19) hash: parameters (with the pepper id and associated
+/// data they carry), salt and output.
+fn argon2id_phc(params: &Params, salt: &[u8], output: &[u8]) -> Result<Phc, PasswordError> {
+    Ok(Phc {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13 as u32),
         params: ParamsString::try_from(params).map_err(|_| PasswordError::InvalidParams)?,
-        salt: Some(Salt::new(&[0x5a; SALT_LEN]).map_err(|_| PasswordError::InvalidParams)?),
-        hash: Some(Output::new(&[0u8; OUTPUT_LEN]).map_err(|_| PasswordError::InvalidParams)?),
-    };
-    Ok(phc.to_string())
+        salt: Some(Salt::new(salt).map_err(|_| PasswordError::InvalidParams)?),
+        hash: Some(Output::new(output).map_err(|_| PasswordError::InvalidParams)?),
+    })
 }
 
 /// A stored hash, parsed and checked against the configuration, ready to compute.
@@ -523,11 +528,17 @@ impl PasswordHasher {
             HashKind::Temporary => &self.temporary,
         };
         let pepper = self.pepper(self.current.as_ref())?;
-        let phc = context(pepper, Algorithm::Argon2id, Version::V0x13, params.clone())?
-            .hash_password_with_salt(password.expose_secret().as_bytes(), &salt)
-            .map_err(|_| PasswordError::Hashing)?;
+        let argon2 = context(pepper, Algorithm::Argon2id, Version::V0x13, params.clone())?;
+        let mut output = Zeroizing::new([0u8; OUTPUT_LEN]);
+        crate::argon2_memory::hash_into(
+            &argon2,
+            password.expose_secret().as_bytes(),
+            &salt,
+            output.as_mut_slice(),
+        )
+        .map_err(|_| PasswordError::Hashing)?;
         Ok(PasswordHash {
-            phc: phc.to_string(),
+            phc: argon2id_phc(params, &salt, output.as_slice())?.to_string(),
         })
     }
 
@@ -590,15 +601,31 @@ impl PasswordHasher {
             parsed.params.clone(),
         )
         .map_err(VerifyError::UnusableHash)?;
-        // argon2 recomputes the hash with the stored parameters and compares the outputs in
-        // constant time.
-        match argon2.verify_password(password.expose_secret().as_bytes(), &parsed.phc) {
-            Ok(()) => Ok(self.freshness(parsed)),
-            Err(password_hash::Error::PasswordInvalid) => Err(VerifyError::Rejected),
-            Err(password_hash::Error::OutOfMemory) => {
-                Err(VerifyError::UnusableHash(PasswordError::Hashing))
+        let malformed = VerifyError::UnusableHash(PasswordError::MalformedHash);
+        let (Some(salt), Some(stored)) = (parsed.phc.salt.as_ref(), parsed.phc.hash.as_ref())
+        else {
+            return Err(malformed);
+        };
+        // Recompute with the stored parameters (`Params::try_from` took the output length from
+        // the stored hash) and compare the outputs in constant time.
+        let mut output = Zeroizing::new([0u8; Output::MAX_LENGTH]);
+        let computed = output.get_mut(..stored.len()).ok_or(malformed)?;
+        match crate::argon2_memory::hash_into(
+            &argon2,
+            password.expose_secret().as_bytes(),
+            salt,
+            computed,
+        ) {
+            Ok(()) => {}
+            Err(argon2::Error::OutOfMemory) => {
+                return Err(VerifyError::UnusableHash(PasswordError::Hashing));
             }
-            Err(_) => Err(VerifyError::UnusableHash(PasswordError::MalformedHash)),
+            Err(_) => return Err(malformed),
+        }
+        if bool::from(computed.ct_eq(stored.as_bytes())) {
+            Ok(self.freshness(parsed))
+        } else {
+            Err(VerifyError::Rejected)
         }
     }
 
@@ -735,6 +762,40 @@ mod tests {
         }
     }
     impl TryCryptoRng for Counter {}
+
+    #[test]
+    fn hashes_interoperate_with_the_argon2_crate() {
+        use password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let pepper = Pepper::new(PepperId::new(b"k1").unwrap(), &[7u8; 32]).unwrap();
+        let hasher = PasswordHasher::builder()
+            .params(HashParams::dangerous_weak(64, 2, 1).unwrap())
+            .current_pepper(pepper)
+            .build()
+            .unwrap();
+        let password = Password::from("correct horse battery staple");
+        let ours = hasher.hash_with_rng(&mut Counter(0), &password).unwrap();
+        // The argon2 crate computes the same PHC string for the same salt, pepper and parameters…
+        let salt: [u8; SALT_LEN] = core::array::from_fn(|i| (i + 1) as u8);
+        let params =
+            argon2_params(&hasher.params, Some(&PepperId::new(b"k1").unwrap()), None).unwrap();
+        let theirs =
+            Argon2::new_with_secret(&[7u8; 32], Algorithm::Argon2id, Version::V0x13, params)
+                .unwrap();
+        let expected = theirs.hash_password_with_salt(password.expose_secret().as_bytes(), &salt);
+        assert_eq!(ours.as_str(), expected.unwrap().to_string());
+        // …and verifies it, while another password does not.
+        let phc = Phc::new(ours.as_str()).unwrap();
+        assert!(
+            theirs
+                .verify_password(b"correct horse battery staple", &phc)
+                .is_ok()
+        );
+        assert!(
+            theirs
+                .verify_password(b"correct horse battery stapler", &phc)
+                .is_err()
+        );
+    }
 
     #[test]
     fn owasp_table() {
