@@ -229,3 +229,22 @@ async fn corrupt_sealed_row_is_an_error() {
 async fn passes_the_conformance_suite() {
     conformance(store().await).await;
 }
+
+impl Resealable for PostgresStore {
+    async fn reseal(&self, batch: u32) -> Result<u64, authcore::SqlStoreError> {
+        PostgresStore::reseal(self, batch).await
+    }
+    async fn state_keys(&self) -> Vec<Vec<u8>> {
+        sqlx::query_scalar("SELECT state_key FROM mfa ORDER BY person")
+            .fetch_all(self.pool())
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn reseal_finishes_a_key_rotation() {
+    let (url, schema) = schema().await;
+    reseal_after_rotation(async |keyring| store_in(&url, &schema, keyring).await).await;
+}

@@ -233,3 +233,22 @@ async fn passes_the_conformance_suite() {
     let (_dir, store) = store().await;
     conformance(store).await;
 }
+
+impl Resealable for SqliteStore {
+    async fn reseal(&self, batch: u32) -> Result<u64, SqlStoreError> {
+        SqliteStore::reseal(self, batch).await
+    }
+    async fn state_keys(&self) -> Vec<Vec<u8>> {
+        sqlx::query_scalar("SELECT state_key FROM mfa ORDER BY person")
+            .fetch_all(self.pool())
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn reseal_finishes_a_key_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("authcore.db");
+    reseal_after_rotation(async |keyring| SqliteStore::open(&path, keyring).await.unwrap()).await;
+}

@@ -68,3 +68,4 @@ impl PostgresStore {
 }
 
 sql_store!(PostgresStore, sqlx::Postgres);
+crate::store::reseal::sql_reseal!(PostgresStore);

@@ -229,7 +229,7 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn mfa_context(person: PersonId) -> SealContext {
+pub(crate) fn mfa_context(person: PersonId) -> SealContext {
     SealContext::new(MFA_STATE_LABEL).with(b"person", &person.get().to_be_bytes())
 }
 

@@ -83,3 +83,4 @@ impl SqliteStore {
 }
 
 sql_store!(SqliteStore, sqlx::Sqlite);
+crate::store::reseal::sql_reseal!(SqliteStore);

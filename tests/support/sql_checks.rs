@@ -458,3 +458,84 @@ pub async fn conformance<S: UserStore + SecretStore + 'static>(store: S) {
         .await
         .unwrap();
 }
+
+/// What the re-seal check needs from a SQL store beside the traits.
+pub trait Resealable: SecretStore {
+    fn reseal(&self, batch: u32) -> impl Future<Output = Result<u64, authcore::SqlStoreError>>;
+    /// Every stored `mfa.state_key`, by person.
+    fn state_keys(&self) -> impl Future<Output = Vec<Vec<u8>>>;
+}
+
+/// The key id each stored MFA state names (bytes 2 to 5 of `mfa.state_key`), by person.
+async fn sealed_key_ids(store: &impl Resealable) -> Vec<u32> {
+    let keys = store.state_keys().await;
+    keys.iter()
+        .map(|k| u32::from_be_bytes(k[1..5].try_into().unwrap()))
+        .collect()
+}
+
+fn sealing_key(byte: u8) -> authcore::SealingKey {
+    authcore::SealingKey::from_bytes(&[byte; 32]).unwrap()
+}
+
+/// A key rotation finished by `reseal`: states sealed under key 1 are sealed again under key 2,
+/// a batch at a time, after which key 1 can leave the keyring; a state under a key the keyring
+/// lacks stops the pass with an error.
+pub async fn reseal_after_rotation<S: Resealable>(open: impl AsyncFn(authcore::Keyring) -> S) {
+    use authcore::{KeyId, Keyring, SqlStoreError};
+    let people = [ALICE, BOB, PersonId::new(3)];
+    let old = open(Keyring::new(KeyId::new(1), sealing_key(1))).await;
+    for person in people {
+        assert!(
+            old.replace_mfa(person, &enrolled(person), None)
+                .await
+                .unwrap()
+        );
+    }
+    let written: Vec<_> = {
+        let mut out = Vec::new();
+        for person in people {
+            let mfa = old.mfa(person).await.unwrap().unwrap();
+            out.push((mfa.version, format!("{:?}", mfa.value.authenticators())));
+        }
+        out
+    };
+    assert_eq!(sealed_key_ids(&old).await, [1, 1, 1]);
+    // Nothing to do while the current key is the only one in use.
+    assert_eq!(old.reseal(10).await.unwrap(), 0);
+
+    let rotating = open(
+        Keyring::builder(KeyId::new(2), sealing_key(2))
+            .previous(KeyId::new(1), sealing_key(1))
+            .build()
+            .unwrap(),
+    )
+    .await;
+    // A batch of 2 over 3 rows: every row is visited once across batches.
+    assert_eq!(rotating.reseal(2).await.unwrap(), 3);
+    assert_eq!(sealed_key_ids(&rotating).await, [2, 2, 2]);
+    assert_eq!(rotating.reseal(2).await.unwrap(), 0);
+
+    // Key 1 can go: every state opens under key 2 alone, unchanged (same version too: the
+    // state itself was not rewritten).
+    let rotated = open(Keyring::new(KeyId::new(2), sealing_key(2))).await;
+    for (person, (version, authenticators)) in people.into_iter().zip(&written) {
+        let mfa = rotated.mfa(person).await.unwrap().unwrap();
+        assert_eq!(mfa.version, *version);
+        assert_eq!(format!("{:?}", mfa.value.authenticators()), *authenticators);
+    }
+
+    // A state sealed under a key the keyring does not hold is an error, never skipped.
+    let other = open(Keyring::new(KeyId::new(9), sealing_key(9))).await;
+    let stranger = PersonId::new(4);
+    assert!(
+        other
+            .replace_mfa(stranger, &enrolled(stranger), None)
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        rotated.reseal(10).await,
+        Err(SqlStoreError::Open { .. })
+    ));
+}
