@@ -230,17 +230,7 @@ async fn passes_the_conformance_suite() {
     conformance(store().await).await;
 }
 
-impl Resealable for PostgresStore {
-    async fn reseal(&self, batch: u32) -> Result<u64, authcore::SqlStoreError> {
-        PostgresStore::reseal(self, batch).await
-    }
-    async fn state_keys(&self) -> Vec<Vec<u8>> {
-        sqlx::query_scalar("SELECT state_key FROM mfa ORDER BY person")
-            .fetch_all(self.pool())
-            .await
-            .unwrap()
-    }
-}
+checks::impl_resealable!(PostgresStore);
 
 #[tokio::test]
 #[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]

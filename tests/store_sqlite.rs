@@ -234,17 +234,7 @@ async fn passes_the_conformance_suite() {
     conformance(store).await;
 }
 
-impl Resealable for SqliteStore {
-    async fn reseal(&self, batch: u32) -> Result<u64, SqlStoreError> {
-        SqliteStore::reseal(self, batch).await
-    }
-    async fn state_keys(&self) -> Vec<Vec<u8>> {
-        sqlx::query_scalar("SELECT state_key FROM mfa ORDER BY person")
-            .fetch_all(self.pool())
-            .await
-            .unwrap()
-    }
-}
+checks::impl_resealable!(SqliteStore);
 
 #[tokio::test]
 async fn reseal_finishes_a_key_rotation() {

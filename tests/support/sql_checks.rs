@@ -474,6 +474,24 @@ async fn sealed_key_ids(store: &impl Resealable) -> Vec<u32> {
         .collect()
 }
 
+/// Implements [`Resealable`] for a SQL store (its inherent `reseal`, and its pool).
+macro_rules! impl_resealable {
+    ($store:ty) => {
+        impl Resealable for $store {
+            async fn reseal(&self, batch: u32) -> Result<u64, authcore::SqlStoreError> {
+                <$store>::reseal(self, batch).await
+            }
+            async fn state_keys(&self) -> Vec<Vec<u8>> {
+                sqlx::query_scalar("SELECT state_key FROM mfa ORDER BY person")
+                    .fetch_all(self.pool())
+                    .await
+                    .unwrap()
+            }
+        }
+    };
+}
+pub(crate) use impl_resealable;
+
 fn sealing_key(byte: u8) -> authcore::SealingKey {
     authcore::SealingKey::from_bytes(&[byte; 32]).unwrap()
 }
