@@ -1129,6 +1129,269 @@ async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
     assert_eq!(count() - before, 2);
 }
 
+/// A secret store whose active recovery-code set disappears after a number of reads: the set
+/// removed by another server between the login's factor check and the redemption.
+struct VanishingSetStore {
+    inner: MemoryStore,
+    /// Reads of the active set that still see it (`usize::MAX`: all of them).
+    visible_reads: std::sync::atomic::AtomicUsize,
+}
+
+impl authcore::SecretStore for VanishingSetStore {
+    type Error = authcore::MemoryStoreError;
+
+    fn mfa(
+        &self,
+        person: PersonId,
+    ) -> impl Future<Output = Result<Option<authcore::Versioned<authcore::Mfa>>, Self::Error>> + Send
+    {
+        self.inner.mfa(person)
+    }
+    fn replace_mfa(
+        &self,
+        person: PersonId,
+        mfa: &authcore::Mfa,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.replace_mfa(person, mfa, expected_version)
+    }
+    fn advance_watermark(
+        &self,
+        person: PersonId,
+        authenticator: authcore::AuthenticatorId,
+        step: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.advance_watermark(person, authenticator, step)
+    }
+    async fn recovery_codes(
+        &self,
+        person: PersonId,
+        slot: authcore::RecoverySlot,
+    ) -> Result<Option<authcore::RecoveryCodeSet>, Self::Error> {
+        use std::sync::atomic::Ordering;
+        let set = self.inner.recovery_codes(person, slot).await?;
+        if slot != authcore::RecoverySlot::Active {
+            return Ok(set);
+        }
+        let visible = self
+            .visible_reads
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n != usize::MAX).then(|| n.saturating_sub(1))
+            })
+            .map_or(true, |before| before > 0);
+        Ok(set.filter(|_| visible))
+    }
+    fn replace_recovery_codes(
+        &self,
+        person: PersonId,
+        slot: authcore::RecoverySlot,
+        set: Option<&authcore::RecoveryCodeSet>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.replace_recovery_codes(person, slot, set)
+    }
+    fn activate_pending_recovery_codes(
+        &self,
+        person: PersonId,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.activate_pending_recovery_codes(person)
+    }
+    fn spend_recovery_code(
+        &self,
+        person: PersonId,
+        set_id: [u8; 16],
+        index: u8,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.spend_recovery_code(person, set_id, index)
+    }
+    fn oob_challenge(
+        &self,
+        person: PersonId,
+    ) -> impl Future<Output = Result<Option<authcore::OobChallenge>, Self::Error>> + Send {
+        self.inner.oob_challenge(person)
+    }
+    fn replace_oob_challenge(
+        &self,
+        person: PersonId,
+        expected: Option<&authcore::OobChallenge>,
+        new: Option<&authcore::OobChallenge>,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.replace_oob_challenge(person, expected, new)
+    }
+    fn record_oob_send(
+        &self,
+        destination: &PhoneNumber,
+        config: &OobConfig,
+        now: u64,
+    ) -> impl Future<Output = Result<authcore::SendDecision, Self::Error>> + Send {
+        self.inner.record_oob_send(destination, config, now)
+    }
+    fn insert_setup_token(
+        &self,
+        token: &authcore::SetupTokenRecord,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.insert_setup_token(token)
+    }
+    fn take_setup_token(
+        &self,
+        digest: &authcore::TokenDigest,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<authcore::SetupTokenRecord>, Self::Error>> + Send {
+        self.inner.take_setup_token(digest, now)
+    }
+    fn insert_ticket(
+        &self,
+        ticket: &authcore::TicketRecord,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.insert_ticket(ticket)
+    }
+    fn take_ticket(
+        &self,
+        digest: &authcore::TokenDigest,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<authcore::TicketRecord>, Self::Error>> + Send {
+        self.inner.take_ticket(digest, now)
+    }
+}
+
+/// What a failed recovery-code attempt leaves behind: the audit events it added (without their
+/// times) and the recovery-code failure count.
+async fn rejection_trace<S: authcore::SecretStore>(
+    s: &Authenticator<
+        MemoryStore,
+        S,
+        Arc<ManualClock>,
+        MemoryAuditLog,
+        RecordingNotifier,
+        BlockingCountingHasher,
+    >,
+    person: PersonId,
+    before: usize,
+) -> (
+    Vec<(
+        authcore::Actor,
+        Option<PersonId>,
+        Option<OrgId>,
+        authcore::AuditKind,
+    )>,
+    u8,
+) {
+    use authcore::UserStore;
+    let events = s.services().audit.events()[before..]
+        .iter()
+        .map(|e| (e.actor, e.subject, e.organisation, e.what))
+        .collect();
+    let failures = s
+        .services()
+        .users
+        .throttle(person, authcore::ThrottledFactor::RecoveryCode)
+        .await
+        .unwrap()
+        .failures();
+    (events, failures)
+}
+
+#[tokio::test]
+async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
+    use std::sync::atomic::Ordering;
+    let clock = Arc::new(ManualClock::new(T0));
+    let jobs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = || jobs.load(Ordering::SeqCst);
+    let hasher = BlockingCountingHasher {
+        hasher: Arc::new(
+            PasswordHasher::builder()
+                .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
+                .build()
+                .unwrap(),
+        ),
+        jobs: Arc::clone(&jobs),
+    };
+    let config = ServiceConfig::builder("Example")
+        .recovery(
+            RecoveryParams::builder()
+                .dangerous_argon2(64, 1, 1)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let s = Authenticator::new(
+        Services {
+            users: MemoryStore::new(),
+            secrets: VanishingSetStore {
+                inner: MemoryStore::new(),
+                visible_reads: std::sync::atomic::AtomicUsize::new(usize::MAX),
+            },
+            clock: Arc::clone(&clock),
+            audit: MemoryAuditLog::new(),
+            notifier: RecordingNotifier::new(),
+            hasher,
+        },
+        config,
+    );
+    let up = s
+        .sign_up("owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let step = s
+        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let grant = *step.grant().unwrap();
+    let setup = s
+        .start_enrollment(
+            &grant,
+            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("phone").unwrap()),
+        )
+        .await
+        .unwrap();
+    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    s.confirm_enrollment(&grant, &code(&key, T0)).await.unwrap();
+    s.acknowledge_enrollment(&grant).await.unwrap();
+    clock.advance(30);
+    let step = s
+        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let t = ticket(&step);
+    let person = grant.person();
+
+    // A wrong code: one derivation, one counted and audited rejection.
+    let (jobs_before, events_before) = (count(), s.services().audit.events().len());
+    assert!(matches!(
+        s.verify_recovery_code(up.org, &t, "AAAA-BBBB-CCCC-DDDD")
+            .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert_eq!(count() - jobs_before, 1);
+    let (wrong_events, wrong_failures) = rejection_trace(&s, person, events_before).await;
+    assert_eq!(wrong_failures, 1);
+    assert!(wrong_events.iter().any(|e| matches!(
+        e.3,
+        authcore::AuditKind::CredentialRejected {
+            factor: authcore::Factor::Second(FactorKind::RecoveryCode),
+            replayed: false
+        }
+    )));
+
+    // The set is gone by the time the code is checked (the factor check still saw it): the same
+    // answer, the same derivation, the same events, and one more failure counted.
+    s.services()
+        .secrets
+        .visible_reads
+        .store(1, Ordering::SeqCst);
+    let (jobs_before, events_before) = (count(), s.services().audit.events().len());
+    assert!(matches!(
+        s.verify_recovery_code(up.org, &t, "AAAA-BBBB-CCCC-DDDD")
+            .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert_eq!(s.services().secrets.visible_reads.load(Ordering::SeqCst), 0);
+    assert_eq!(count() - jobs_before, 1, "no argon2 work without a set");
+    let (none_events, none_failures) = rejection_trace(&s, person, events_before).await;
+    assert_eq!(none_events, wrong_events);
+    assert_eq!(none_failures, wrong_failures + 1);
+}
+
 /// Every operation's future is `Send`: hosts run them on multi-threaded runtimes (and web
 /// frameworks require it). A non-`Send` future fails this test at compile time.
 #[test]

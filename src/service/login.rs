@@ -579,7 +579,9 @@ where
             .recovery_codes(person, crate::RecoverySlot::Active)
             .await
             .map_err(ServiceError::storage)?;
-        // The argon2 derivation runs where the host runs password hashing.
+        // The argon2 derivation runs where the host runs password hashing. Without an active
+        // set the same derivation runs under the configured parameters, so that the failure
+        // costs what a wrong code costs and timing does not tell whether the person has codes.
         let redeemed = match set {
             Some(set) => {
                 let set_id = set.set_id();
@@ -591,7 +593,15 @@ where
                     .into_redeemed()?;
                 Some((set_id, slot))
             }
-            None => None,
+            None => {
+                let _ = self
+                    .services
+                    .hasher
+                    .run(HashJob::recovery_redeem_dummy(self.config.recovery, code))
+                    .await
+                    .into_redeemed()?;
+                None
+            }
         };
         let Some((set_id, Ok(slot))) = redeemed else {
             self.count_failure(
