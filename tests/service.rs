@@ -390,15 +390,43 @@ async fn one_totp_code_wins_once_among_32_tasks() {
     }
 }
 
+/// Whether `text` holds the numeric `code` as a whole run of digits: not inside a longer number
+/// such as a timestamp or an id, where six digits turn up by chance.
+fn holds_digit_run(text: &str, code: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_digit())
+        .any(|run| run == code)
+}
+
+#[test]
+fn the_digit_run_matcher_finds_a_code_on_its_own_only() {
+    for text in [
+        "123456",
+        "code 123456",
+        "Code(\"123456\")",
+        "x:123456,",
+        "a123456b",
+    ] {
+        assert!(holds_digit_run(text, "123456"), "{text}");
+    }
+    for text in ["1700123456", "1234567", "0123456", "12345", "12 3456", ""] {
+        assert!(!holds_digit_run(text, "123456"), "{text}");
+    }
+}
+
 #[tokio::test]
 async fn no_secret_in_any_event_or_error() {
-    let (s, clock) = service();
-    let (org, key, codes) = owner_with_mfa(&s, &clock).await;
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, recovery) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let owner = grant.person();
+    s.set_phone(
+        &grant,
+        Some(&PhoneNumber::parse("+44 20 7946 0958").unwrap()),
+    )
+    .await
+    .unwrap();
     let mut texts = Vec::new();
-    let step = s
-        .login(org, "owner@example.com", Password::from(OWNER_PW))
-        .await
-        .unwrap();
+    let step = owner_login(&s, org).await;
     let t = ticket(&step);
     let now = clock_now(&clock);
     for attempt in [code(&key, now + 300), code(&key, now)] {
@@ -409,6 +437,36 @@ async fn no_secret_in_any_event_or_error() {
     if let Err(e) = s.verify_totp(org, &t, &code(&key, now)).await {
         texts.push(format!("{e} {e:?}"));
     }
+    // Recovery codes: a wrong one, then a right one.
+    let step = owner_login(&s, org).await;
+    let t_recovery = ticket(&step);
+    let e = s
+        .verify_recovery_code(org, &t_recovery, "ZZZZ-ZZZZ-ZZZZ-ZZZZ")
+        .await
+        .unwrap_err();
+    texts.push(format!("{e} {e:?}"));
+    let done = s
+        .verify_recovery_code(org, &t_recovery, &recovery[0])
+        .await
+        .unwrap();
+    assert!(done.grant().is_some());
+    // SMS codes: a wrong one, the right one, then the spent one again.
+    let step = owner_login(&s, org).await;
+    let t_sms = ticket(&step);
+    let sms = send_and_read(&s, org, &t_sms, owner).await;
+    let e = s
+        .verify_sms_code(org, &t_sms, &wrong(&sms))
+        .await
+        .unwrap_err();
+    texts.push(format!("{e} {e:?}"));
+    let done = s.verify_sms_code(org, &t_sms, &sms).await.unwrap();
+    assert!(done.grant().is_some());
+    let step = owner_login(&s, org).await;
+    let e = s
+        .verify_sms_code(org, &ticket(&step), &sms)
+        .await
+        .unwrap_err();
+    texts.push(format!("{e} {e:?}"));
     if let Err(e) = s
         .login(org, "owner@example.com", Password::from("hunter2 wrong"))
         .await
@@ -422,13 +480,26 @@ async fn no_secret_in_any_event_or_error() {
         key.expose_base32().to_string(),
         OWNER_PW.to_owned(),
         "hunter2".to_owned(),
-        codes[0].clone(),
-        code(&key, now),
+        recovery[0].clone(),
+        recovery[1].clone(),
         t.expose_secret().to_string(),
+        t_recovery.expose_secret().to_string(),
+        t_sms.expose_secret().to_string(),
     ];
+    // Six-digit codes also occur inside timestamps and ids: they count only as a whole number.
+    let codes = [
+        code(&key, now + 300),
+        code(&key, now),
+        sms.clone(),
+        wrong(&sms),
+    ];
+    assert!(holds_digit_run(&format!("{:?}", sms.as_str()), &sms));
     for text in &texts {
         for secret in &secrets {
             assert!(!text.contains(secret.as_str()), "{text}");
+        }
+        for code in &codes {
+            assert!(!holds_digit_run(text, code), "{code} in {text}");
         }
     }
 }
