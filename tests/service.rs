@@ -419,12 +419,10 @@ async fn no_secret_in_any_event_or_error() {
     let (org, key, recovery) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
     let owner = grant.person();
-    s.set_phone(
-        &grant,
-        Some(&PhoneNumber::parse("+44 20 7946 0958").unwrap()),
-    )
-    .await
-    .unwrap();
+    let verification =
+        verify_phone(&s, &grant, &PhoneNumber::parse("+44 20 7946 0958").unwrap()).await;
+    // Past the number's resend cooldown.
+    clock.advance(60);
     let mut texts = Vec::new();
     let step = owner_login(&s, org).await;
     let t = ticket(&step);
@@ -492,6 +490,7 @@ async fn no_secret_in_any_event_or_error() {
         code(&key, now),
         sms.clone(),
         wrong(&sms),
+        verification,
     ];
     assert!(holds_digit_run(&format!("{:?}", sms.as_str()), &sms));
     for text in &texts {
@@ -524,8 +523,23 @@ async fn owner_with_phone(s: &Service, clock: &ManualClock) -> (OrgId, SecretKey
     let (org, key, _) = owner_with_mfa(s, clock).await;
     let grant = owner_grant(s, clock, org, &key).await;
     let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
-    s.set_phone(&grant, Some(&phone)).await.unwrap();
+    verify_phone(s, &grant, &phone).await;
+    // The verification code counts in the number's send log: let it leave the hour.
+    clock.advance(3600);
     (org, key, grant.person())
+}
+
+/// Binds `phone` to the grant's person through the verification ceremony; returns the code.
+async fn verify_phone(s: &Service, grant: &Grant, phone: &PhoneNumber) -> String {
+    s.start_phone_verification(grant, phone).await.unwrap();
+    let code = s
+        .services()
+        .notifier
+        .take_last_code(grant.person())
+        .expect("a verification code was delivered")
+        .to_string();
+    s.confirm_phone(grant, &code).await.unwrap();
+    code
 }
 
 /// Sends an SMS code on the ticket and reads it from the notifier.
@@ -629,6 +643,340 @@ async fn sms_codes_are_sent_verified_throttled_and_expire() {
         s.verify_sms_code(org, &t, &code4).await,
         Err(ServiceError::InvalidCredentials)
     ));
+}
+
+// ---- phone verification ----
+
+fn phone_b() -> PhoneNumber {
+    PhoneNumber::parse("+44 20 7946 0959").unwrap()
+}
+
+async fn phone_of(s: &Service, person: PersonId) -> Option<PhoneNumber> {
+    use authcore::UserStore;
+    s.services()
+        .users
+        .person(person)
+        .await
+        .unwrap()
+        .unwrap()
+        .phone
+}
+
+fn notices(s: &Service, person: PersonId, notice: authcore::SecurityNotice) -> usize {
+    s.services()
+        .notifier
+        .deliveries()
+        .iter()
+        .filter(|d| **d == authcore::Delivery::Security { person, notice })
+        .count()
+}
+
+fn audited(s: &Service, from: usize, what: authcore::AuditKind) -> bool {
+    s.services().audit.events()[from..]
+        .iter()
+        .any(|e| e.what == what)
+}
+
+const SMS_REJECTED: authcore::AuditKind = authcore::AuditKind::CredentialRejected {
+    factor: authcore::Factor::Second(FactorKind::OutOfBandSms),
+    replayed: false,
+};
+
+#[tokio::test]
+async fn a_phone_becomes_a_factor_only_with_its_code() {
+    use authcore::{AuditKind, Delivery, OobPurpose, SecurityNotice};
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let owner = grant.person();
+    let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
+    let added = notices(&s, owner, SecurityNotice::AuthenticatorAdded);
+
+    // Step 1 sends a code to the new number, marked as a verification; nothing is bound yet.
+    let from = s.services().audit.events().len();
+    s.start_phone_verification(&grant, &phone).await.unwrap();
+    let code1 = s
+        .services()
+        .notifier
+        .take_last_code(owner)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        s.services().notifier.deliveries().last(),
+        Some(&Delivery::OobCode {
+            person: owner,
+            purpose: OobPurpose::VerifyPhone,
+            to: phone.clone()
+        })
+    );
+    assert!(audited(&s, from, AuditKind::PhoneVerificationSent));
+    assert_eq!(phone_of(&s, owner).await, None);
+    // The number is not a factor, and its code does not sign in.
+    let step = owner_login(&s, org).await;
+    let LoginStep::SecondFactor { factors, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert!(!factors.contains(FactorKind::OutOfBandSms));
+    assert!(matches!(
+        s.verify_sms_code(org, &ticket(&step), &code1).await,
+        Err(ServiceError::FactorUnavailable)
+    ));
+
+    // A wrong code: the uniform failure, counted and audited; still nothing bound.
+    let from = s.services().audit.events().len();
+    assert!(matches!(
+        s.confirm_phone(&grant, &wrong(&code1)).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert!(audited(&s, from, SMS_REJECTED));
+    assert_eq!(phone_of(&s, owner).await, None);
+    assert_eq!(
+        notices(&s, owner, SecurityNotice::AuthenticatorAdded),
+        added
+    );
+
+    // The right code binds the number, tells the person and is audited, once.
+    let from = s.services().audit.events().len();
+    s.confirm_phone(&grant, &code1).await.unwrap();
+    assert_eq!(phone_of(&s, owner).await, Some(phone.clone()));
+    assert_eq!(
+        notices(&s, owner, SecurityNotice::AuthenticatorAdded),
+        added + 1
+    );
+    assert!(audited(&s, from, AuditKind::PhoneVerified));
+    assert!(matches!(
+        s.confirm_phone(&grant, &code1).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+
+    // Now SMS is offered at sign-in, and sign-in codes are marked as such.
+    clock.advance(60);
+    let step = owner_login(&s, org).await;
+    let LoginStep::SecondFactor { factors, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert!(factors.contains(FactorKind::OutOfBandSms));
+    let sms = send_and_read(&s, org, &ticket(&step), owner).await;
+    assert_eq!(
+        s.services().notifier.deliveries().last(),
+        Some(&Delivery::OobCode {
+            person: owner,
+            purpose: OobPurpose::SignIn,
+            to: phone
+        })
+    );
+    assert!(
+        s.verify_sms_code(org, &ticket(&step), &sms)
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn phone_codes_expire_run_out_of_attempts_and_are_throttled() {
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let owner = grant.person();
+
+    // Expired after its five minutes.
+    s.start_phone_verification(&grant, &phone_b())
+        .await
+        .unwrap();
+    let c = s
+        .services()
+        .notifier
+        .take_last_code(owner)
+        .unwrap()
+        .to_string();
+    clock.advance(300);
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    assert!(matches!(
+        s.confirm_phone(&grant, &c).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+
+    // Void after three wrong attempts.
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    s.start_phone_verification(&grant, &phone_b())
+        .await
+        .unwrap();
+    let c = s
+        .services()
+        .notifier
+        .take_last_code(owner)
+        .unwrap()
+        .to_string();
+    for _ in 0..3 {
+        assert!(matches!(
+            s.confirm_phone(&grant, &wrong(&c)).await,
+            Err(ServiceError::InvalidCredentials)
+        ));
+    }
+    assert!(matches!(
+        s.confirm_phone(&grant, &c).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert_eq!(phone_of(&s, owner).await, None);
+
+    // Past the free attempts the factor is throttled, and refused without checking the code.
+    assert!(matches!(
+        s.confirm_phone(&grant, &c).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        s.confirm_phone(&grant, &c).await,
+        Err(ServiceError::Throttled { .. })
+    ));
+
+    // A grant that is no longer fresh cannot start or confirm a verification.
+    clock.advance(301);
+    assert!(matches!(
+        s.start_phone_verification(&grant, &phone_b()).await,
+        Err(ServiceError::Policy(
+            authcore::PolicyError::ReauthenticationRequired
+        ))
+    ));
+    assert!(matches!(
+        s.confirm_phone(&grant, &c).await,
+        Err(ServiceError::Policy(
+            authcore::PolicyError::ReauthenticationRequired
+        ))
+    ));
+
+    // Without SMS configured there is nothing to verify with.
+    let (s, clock) = service();
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    assert!(matches!(
+        s.start_phone_verification(&grant, &phone_b()).await,
+        Err(ServiceError::FactorUnavailable)
+    ));
+}
+
+#[tokio::test]
+async fn a_phone_verification_and_a_sign_in_code_never_answer_each_other() {
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, owner) = owner_with_phone(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    // A verification for a new number is pending while a sign-in code goes to the old one.
+    s.start_phone_verification(&grant, &phone_b())
+        .await
+        .unwrap();
+    let verification = s
+        .services()
+        .notifier
+        .take_last_code(owner)
+        .unwrap()
+        .to_string();
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let sign_in = send_and_read(&s, org, &t, owner).await;
+    assert_ne!(verification, sign_in);
+
+    // Each code is refused for the other purpose, and neither challenge is disturbed.
+    assert!(matches!(
+        s.verify_sms_code(org, &t, &verification).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        s.confirm_phone(&grant, &sign_in).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert_eq!(
+        phone_of(&s, owner).await,
+        Some(PhoneNumber::parse("+44 20 7946 0958").unwrap())
+    );
+    assert!(
+        s.verify_sms_code(org, &t, &sign_in)
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+    s.confirm_phone(&grant, &verification).await.unwrap();
+    assert_eq!(phone_of(&s, owner).await, Some(phone_b()));
+
+    // A sign-in code sent to the old number does not count once the number changed.
+    clock.advance(3600);
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let to_new = send_and_read(&s, org, &t, owner).await;
+    assert!(
+        s.verify_sms_code(org, &t, &to_new)
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn removing_the_phone_is_refused_where_it_would_turn_enforced_mfa_off() {
+    use authcore::{AuditKind, PolicyError, SecurityNotice};
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, owner) = owner_with_phone(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let day = 24 * 3600;
+    s.set_mfa_policy(
+        &grant,
+        MfaSettings::enforced(
+            MfaSettings::DEFAULT_FACTORS.with(FactorKind::OutOfBandSms),
+            3 * day,
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+
+    // A member whose only factor is the phone.
+    let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let member_grant = *s
+        .skip_enrollment(org, &ticket(&step))
+        .await
+        .unwrap()
+        .grant()
+        .unwrap();
+    verify_phone(&s, &member_grant, &phone_b()).await;
+    // An AAL1 grant cannot remove a factor.
+    assert!(matches!(
+        s.remove_phone(&member_grant).await,
+        Err(ServiceError::Policy(PolicyError::ReauthenticationRequired))
+    ));
+    clock.advance(60);
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    let LoginStep::SecondFactor { factors, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert!(factors.contains(FactorKind::OutOfBandSms));
+    let sms = send_and_read(&s, org, &ticket(&step), member).await;
+    let member_grant = *s
+        .verify_sms_code(org, &ticket(&step), &sms)
+        .await
+        .unwrap()
+        .grant()
+        .unwrap();
+    // Removing it would turn MFA off in an organisation that enforces it.
+    assert!(matches!(
+        s.remove_phone(&member_grant).await,
+        Err(ServiceError::Policy(PolicyError::RequiredByOrganisation { org: o })) if o == org
+    ));
+    assert_eq!(phone_of(&s, member).await, Some(phone_b()));
+
+    // The owner keeps the authenticator app: the phone can go.
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let from = s.services().audit.events().len();
+    s.remove_phone(&grant).await.unwrap();
+    assert_eq!(phone_of(&s, owner).await, None);
+    assert!(audited(&s, from, AuditKind::PhoneRemoved));
+    assert_eq!(notices(&s, owner, SecurityNotice::PhoneRemoved), 1);
+    let step = owner_login(&s, org).await;
+    let LoginStep::SecondFactor { factors, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert!(!factors.contains(FactorKind::OutOfBandSms));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1277,16 +1625,20 @@ impl authcore::SecretStore for VanishingSetStore {
     fn oob_challenge(
         &self,
         person: PersonId,
-    ) -> impl Future<Output = Result<Option<authcore::OobChallenge>, Self::Error>> + Send {
-        self.inner.oob_challenge(person)
+        purpose: authcore::OobPurpose,
+    ) -> impl Future<Output = Result<Option<authcore::OobChallengeRecord>, Self::Error>> + Send
+    {
+        self.inner.oob_challenge(person, purpose)
     }
     fn replace_oob_challenge(
         &self,
         person: PersonId,
+        purpose: authcore::OobPurpose,
         expected: Option<&authcore::OobChallenge>,
-        new: Option<&authcore::OobChallenge>,
+        new: Option<&authcore::OobChallengeRecord>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        self.inner.replace_oob_challenge(person, expected, new)
+        self.inner
+            .replace_oob_challenge(person, purpose, expected, new)
     }
     fn record_oob_send(
         &self,
