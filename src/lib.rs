@@ -78,8 +78,8 @@ pub use store::SqliteStore;
 #[cfg(feature = "std")]
 pub use store::{
     AuditSink, CreateOutcome, Login, Notification, Notifier, OobChallengeRecord, OobPurpose,
-    OrganisationWrite, PendingStep, PersonRecord, RecoverySlot, SecretStore, SecurityNotice,
-    SetupTokenRecord, ThrottleOp, TicketRecord, TokenDigest, UserStore, Versioned,
+    OrganisationWrite, PendingStep, PersonRecord, PruneReport, RecoverySlot, SecretStore,
+    SecurityNotice, SetupTokenRecord, ThrottleOp, TicketRecord, TokenDigest, UserStore, Versioned,
 };
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use store::{DatabaseError, SqlStoreError};

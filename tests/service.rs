@@ -1004,6 +1004,45 @@ async fn one_sms_code_wins_once_among_32_tasks() {
     assert_eq!(wins, 1);
 }
 
+// ---- maintenance ----
+
+#[tokio::test]
+async fn pruning_deletes_what_expired_and_keeps_what_is_live() {
+    use authcore::PruneReport;
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, _key, owner) = owner_with_phone(&s, &clock).await;
+    // A pending login with an SMS code sent: its ticket, challenge and send log are live.
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let sms = send_and_read(&s, org, &t, owner).await;
+    assert_eq!(s.prune_expired().await.unwrap(), PruneReport::default());
+    let done = s.verify_sms_code(org, &t, &sms).await.unwrap();
+    assert!(done.grant().is_some());
+
+    // Another pending login and code; an hour later all of it has expired and goes.
+    clock.advance(60);
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let sms = send_and_read(&s, org, &t, owner).await;
+    clock.advance(3600);
+    let report = s.prune_expired().await.unwrap();
+    assert_eq!(
+        report,
+        PruneReport {
+            tickets: 1,
+            setup_tokens: 0,
+            oob_challenges: 1,
+            oob_send_logs: 1,
+        }
+    );
+    assert_eq!(report.total(), 3);
+    assert_eq!(s.prune_expired().await.unwrap(), PruneReport::default());
+    assert!(matches!(
+        s.verify_sms_code(org, &t, &sms).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+}
+
 // ---- members: grace deadlines, delegation, deactivation, setup links ----
 
 /// Adds a member and walks them through the temporary password; returns their id and the step
@@ -1673,6 +1712,12 @@ impl authcore::SecretStore for VanishingSetStore {
         now: u64,
     ) -> impl Future<Output = Result<Option<authcore::TicketRecord>, Self::Error>> + Send {
         self.inner.take_ticket(digest, now)
+    }
+    fn prune_expired(
+        &self,
+        now: u64,
+    ) -> impl Future<Output = Result<authcore::PruneReport, Self::Error>> + Send {
+        self.inner.prune_expired(now)
     }
 }
 

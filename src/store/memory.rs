@@ -11,8 +11,8 @@ use zeroize::Zeroizing;
 
 use super::{
     AuditSink, CreateOutcome, Notification, Notifier, OobChallengeRecord, OobPurpose,
-    OrganisationWrite, PersonRecord, RecoverySlot, SecretStore, SecurityNotice, SetupTokenRecord,
-    ThrottleOp, TicketRecord, TokenDigest, UserStore, Versioned,
+    OrganisationWrite, PersonRecord, PruneReport, RecoverySlot, SecretStore, SecurityNotice,
+    SetupTokenRecord, ThrottleOp, TicketRecord, TokenDigest, UserStore, Versioned,
 };
 use crate::{
     AuditEvent, AuthenticatorId, Error, Login, Mfa, OobChallenge, OobConfig, OobSendLog, OrgId,
@@ -128,7 +128,8 @@ struct Secrets {
 ///   [`RecoveryCodeSet::set_id`] again keeps the spent slots spent; a new set starts afresh.
 /// - Out-of-band send logs are kept per destination (the phone number), and
 ///   [`SecretStore::record_oob_send`] decides and records under the one lock.
-/// - Expired setup tokens and tickets are refused (and dropped) by the `take_*` verbs.
+/// - Expired setup tokens and tickets are refused (and dropped) by the `take_*` verbs;
+///   [`SecretStore::prune_expired`] drops the rest.
 /// - [`Mfa`] values go in and out through [`Mfa::duplicate_secret_state`]: the store's copy
 ///   is its own.
 #[derive(Default)]
@@ -573,6 +574,23 @@ impl SecretStore for MemoryStore {
             .tickets
             .remove(digest)
             .filter(|ticket| ticket.expires_at > now))
+    }
+
+    async fn prune_expired(&self, now: u64) -> Result<PruneReport, MemoryStoreError> {
+        fn prune<K, V>(map: &mut HashMap<K, V>, live: impl Fn(&V) -> bool) -> u64 {
+            let before = map.len();
+            map.retain(|_, v| live(v));
+            u64::try_from(before.saturating_sub(map.len())).unwrap_or(u64::MAX)
+        }
+        let mut secrets = self.secrets()?;
+        Ok(PruneReport {
+            tickets: prune(&mut secrets.tickets, |t| t.expires_at > now),
+            setup_tokens: prune(&mut secrets.setup_tokens, |t| t.expires_at > now),
+            oob_challenges: prune(&mut secrets.oob, |r| r.challenge.expires_at() > now),
+            oob_send_logs: prune(&mut secrets.oob_sends, |log| {
+                log.expires_at().is_some_and(|at| at > now)
+            }),
+        })
     }
 }
 

@@ -18,6 +18,7 @@
 //! | [`SecretStore::take_setup_token`] | `DELETE FROM setup_tokens WHERE digest = $d AND expires_at > $now RETURNING …` |
 //! | [`SecretStore::take_ticket`] | `DELETE FROM tickets WHERE digest = $d AND expires_at > $now RETURNING …` |
 //! | [`SecretStore::replace_mfa`] | `UPDATE mfa SET state = $s, version = version + 1 WHERE person = $p AND version = $v` |
+//! | [`SecretStore::prune_expired`] | per kind, one `DELETE FROM tickets WHERE expires_at <= $now` (and the same for `setup_tokens`, `oob_challenges`, and `oob_send_log`, whose `expires_at` is an hour after its last send); the affected rows are the counts |
 //! | [`UserStore::replace_organisation`] | `UPDATE organisations SET state = $s, version = version + 1 WHERE id = $o AND version = $v` |
 //! | [`UserStore::apply_throttle`] | `UPDATE throttles SET … WHERE person = $p AND factor = $f AND failures = $old_failures AND …` (retried until it applies: the new state is computed by [`ThrottlePolicy`]) |
 //! | [`UserStore::create_person`] | one transaction: `INSERT INTO people …` (unique login) and the organisation insert or guarded update |
@@ -39,7 +40,7 @@ mod records;
 pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 
 pub use records::{
-    Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, RecoverySlot,
+    Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
     SetupTokenRecord, ThrottleOp, TicketRecord, TokenDigest, Versioned,
 };
 
@@ -303,6 +304,21 @@ pub trait SecretStore: Send + Sync {
         digest: &crate::TokenDigest,
         now: u64,
     ) -> impl Future<Output = Result<Option<TicketRecord>, Self::Error>> + Send;
+
+    /// Maintenance: deletes every row that can no longer be used at `now` and reports how many
+    /// of each kind went: tickets and setup tokens with `expires_at <= now` (the `take_*` verbs
+    /// already refuse them), out-of-band challenges whose code expired
+    /// ([`OobChallenge::expires_at`] `<= now`, any purpose and status), and send logs whose last
+    /// send left the hourly window ([`OobSendLog::expires_at`](crate::OobSendLog::expires_at)
+    /// `<= now`). Live rows are never touched, so pruning changes no answer of the other verbs
+    /// and running it twice, or concurrently with them, is harmless.
+    ///
+    /// Without it, these rows accumulate: hosts call it from a periodic job, through
+    /// [`Authenticator::prune_expired`](crate::Authenticator::prune_expired).
+    fn prune_expired(
+        &self,
+        now: u64,
+    ) -> impl Future<Output = Result<PruneReport, Self::Error>> + Send;
 }
 
 /// Receives the audit trail. Events never contain a secret, code or password.

@@ -8,7 +8,7 @@ use crate::Keyring;
 use crate::store::sql::{SqlStoreError, run_migrations, sql_store};
 
 /// The embedded migrations, in order: `(version, script)`.
-const MIGRATIONS: [(i64, &str); 2] = [
+const MIGRATIONS: [(i64, &str); 3] = [
     (
         1,
         include_str!("../../migrations/postgres/0001_initial.sql"),
@@ -16,6 +16,10 @@ const MIGRATIONS: [(i64, &str); 2] = [
     (
         2,
         include_str!("../../migrations/postgres/0002_oob_purpose.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_expiry_columns.sql"),
     ),
 ];
 

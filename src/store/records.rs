@@ -174,6 +174,30 @@ pub struct OobChallengeRecord {
     pub challenge: OobChallenge,
 }
 
+/// What [`SecretStore::prune_expired`](crate::SecretStore::prune_expired) deleted: how many rows
+/// of each kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PruneReport {
+    /// Pending-login tickets past their expiry.
+    pub tickets: u64,
+    /// Setup tokens past their expiry.
+    pub setup_tokens: u64,
+    /// Out-of-band challenges past their expiry (any purpose).
+    pub oob_challenges: u64,
+    /// Out-of-band send logs whose last send left the hourly window.
+    pub oob_send_logs: u64,
+}
+
+impl PruneReport {
+    /// The rows deleted, all kinds together.
+    pub fn total(&self) -> u64 {
+        self.tickets
+            .saturating_add(self.setup_tokens)
+            .saturating_add(self.oob_challenges)
+            .saturating_add(self.oob_send_logs)
+    }
+}
+
 /// A change to a throttle counter, applied atomically by [`UserStore::apply_throttle`](crate::UserStore::apply_throttle).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ThrottleOp {

@@ -391,7 +391,7 @@ macro_rules! sql_store {
             use $crate::{
                 AuthenticatorId, CreateOutcome, Login, Mfa, OobChallenge, OobChallengeRecord,
                 OobConfig, OobPurpose, OrgId, Organisation,
-                OrganisationWrite, PasswordState, PersonId, PersonRecord, PhoneNumber,
+                OrganisationWrite, PasswordState, PersonId, PersonRecord, PhoneNumber, PruneReport,
                 RecoveryCodeSet, RecoverySlot, SecretStore, SetupTokenRecord, ThrottleOp,
                 ThrottlePolicy, ThrottleState, ThrottleUpdate, ThrottledFactor, TicketRecord,
                 SendDecision, TokenDigest, UserStore, Versioned,
@@ -1096,18 +1096,21 @@ macro_rules! sql_store {
                             return Ok(count == 0);
                         }
                         (None, Some(new)) => sqlx::query(
-                            "INSERT INTO oob_challenges (person, purpose, destination, challenge) \
-                             VALUES ($1, $2, $3, $4) ON CONFLICT (person, purpose) DO NOTHING",
+                            "INSERT INTO oob_challenges \
+                             (person, purpose, destination, challenge, expires_at) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (person, purpose) DO NOTHING",
                         )
                         .bind(&id)
                         .bind(purpose)
                         .bind(new.destination.e164())
                         .bind(new.challenge.to_stored_bytes().to_vec())
+                        .bind(to_i64(new.challenge.expires_at(), "a challenge expiry")?)
                         .execute(&self.pool)
                         .await?
                         .rows_affected(),
                         (Some(expected), Some(new)) => sqlx::query(
-                            "UPDATE oob_challenges SET destination = $1, challenge = $2 \
+                            "UPDATE oob_challenges \
+                             SET destination = $1, challenge = $2, expires_at = $6 \
                              WHERE person = $3 AND purpose = $4 AND challenge = $5",
                         )
                         .bind(new.destination.e164())
@@ -1115,6 +1118,7 @@ macro_rules! sql_store {
                         .bind(&id)
                         .bind(purpose)
                         .bind(expected)
+                        .bind(to_i64(new.challenge.expires_at(), "a challenge expiry")?)
                         .execute(&self.pool)
                         .await?
                         .rows_affected(),
@@ -1155,25 +1159,32 @@ macro_rules! sql_store {
                         if decision != SendDecision::Allowed {
                             return Ok(decision);
                         }
-                        let new = send_log_bytes(&log.record(now));
+                        let next = log.record(now);
+                        let expires_at = to_i64(
+                            next.expires_at().unwrap_or(now),
+                            "a send log expiry",
+                        )?;
+                        let new = send_log_bytes(&next);
                         // Compare-and-swap on the log read above.
                         let written = match stored {
                             Some(old) => sqlx::query(
-                                "UPDATE oob_send_log SET sends = $1 \
+                                "UPDATE oob_send_log SET sends = $1, expires_at = $4 \
                                  WHERE destination = $2 AND sends = $3",
                             )
                             .bind(new)
                             .bind(destination)
                             .bind(old)
+                            .bind(expires_at)
                             .execute(&self.pool)
                             .await?
                             .rows_affected(),
                             None => sqlx::query(
-                                "INSERT INTO oob_send_log (destination, sends) VALUES ($1, $2) \
-                                 ON CONFLICT (destination) DO NOTHING",
+                                "INSERT INTO oob_send_log (destination, sends, expires_at) \
+                                 VALUES ($1, $2, $3) ON CONFLICT (destination) DO NOTHING",
                             )
                             .bind(destination)
                             .bind(new)
+                            .bind(expires_at)
                             .execute(&self.pool)
                             .await?
                             .rows_affected(),
@@ -1266,6 +1277,31 @@ macro_rules! sql_store {
                         progress: from_json(&progress, "tickets")?,
                         expires_at: to_u64(row.try_get(2)?, "tickets")?,
                     }))
+                }
+
+                async fn prune_expired(&self, now: u64) -> Result<PruneReport, SqlStoreError> {
+                    let now = to_i64(now, "the time")?;
+                    let mut counts = [0u64; 4];
+                    // One guarded statement per kind; each deletes only rows no verb would use.
+                    for (count, statement) in counts.iter_mut().zip([
+                        "DELETE FROM tickets WHERE expires_at <= $1",
+                        "DELETE FROM setup_tokens WHERE expires_at <= $1",
+                        "DELETE FROM oob_challenges WHERE expires_at <= $1",
+                        "DELETE FROM oob_send_log WHERE expires_at <= $1",
+                    ]) {
+                        *count = sqlx::query(statement)
+                            .bind(now)
+                            .execute(&self.pool)
+                            .await?
+                            .rows_affected();
+                    }
+                    let [tickets, setup_tokens, oob_challenges, oob_send_logs] = counts;
+                    Ok(PruneReport {
+                        tickets,
+                        setup_tokens,
+                        oob_challenges,
+                        oob_send_logs,
+                    })
                 }
             }
         };

@@ -479,7 +479,8 @@ pub async fn conformance<S: UserStore + SecretStore + 'static>(store: S) {
         .unwrap();
     assert!(report.checks().len() >= 20, "{:?}", report.checks());
     assert!(
-        report.checks().contains(&"oob_purposes_apart"),
+        report.checks().contains(&"oob_purposes_apart")
+            && report.checks().contains(&"prune_expired"),
         "{:?}",
         report.checks()
     );
