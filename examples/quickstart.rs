@@ -9,12 +9,15 @@
 use std::process::exit;
 use std::sync::Arc;
 
+use getrandom::SysRng;
+
 use authcore::{Authenticator, Services};
 use authcore::{
     AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashJob, HashOutput, KeyId, Keyring,
-    LoginStep, ManualClock, MemoryAuditLog, MfaSettings, Password, PasswordHasher, PasswordHashing,
-    Permission, RecordingNotifier, Resource, Role, SealingKey, SecretKey, SecretStore,
-    ServiceConfig, ServiceError, SqliteStore, SystemClock, Totp, TotpParams, UserStore,
+    LoginStep, ManualClock, MemoryAuditLog, MfaSettings, OobConfig, OobKey, Password,
+    PasswordHasher, PasswordHashing, Permission, PhoneNumber, RecordingNotifier, Resource, Role,
+    SealingKey, SecretKey, SecretStore, ServiceConfig, ServiceError, SqliteStore, SystemClock,
+    Totp, TotpParams, UserStore,
 };
 
 /// Runs argon2 on tokio's blocking pool, so it never stalls the async workers.
@@ -78,7 +81,14 @@ fn service<U: UserStore, S: SecretStore>(
     };
     Authenticator::new(
         services,
-        ServiceConfig::builder("Example Co").build().unwrap(),
+        ServiceConfig::builder("Example Co")
+            // SMS codes: the key for their MACs lives outside the database, like the keyring.
+            .sms(
+                OobConfig::default(),
+                OobKey::generate_with_rng(&mut SysRng).unwrap(),
+            )
+            .build()
+            .unwrap(),
     )
 }
 
@@ -338,7 +348,37 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
         "and never again",
     );
 
-    println!("8. What each role may do.");
+    println!(
+        "8. Olivia adds her mobile number for SMS codes: a code sent to it proves she has it."
+    );
+    let grant = *done.grant().unwrap();
+    let mobile = PhoneNumber::parse("+44 7700 900123").unwrap();
+    s.start_phone_verification(&grant, &mobile).await.unwrap();
+    let sms = s
+        .services()
+        .notifier
+        .take_last_code(grant.person())
+        .expect("a code was sent");
+    let wrong = if sms.as_str() == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    check(
+        matches!(
+            s.confirm_phone(&grant, wrong).await,
+            Err(ServiceError::InvalidCredentials)
+        ),
+        "a wrong code does not register the number",
+    );
+    s.confirm_phone(&grant, &sms).await.unwrap();
+    let olivia = s.services().users.person(grant.person()).await.unwrap();
+    check(
+        olivia.and_then(|p| p.phone) == Some(mobile),
+        "the code she received does",
+    );
+
+    println!("9. What each role may do.");
     let all = Resource::of_org(org);
     check(
         s.authorize(&max_grant, &Permission::ViewReports, &all)
@@ -375,7 +415,7 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
         "ownership moves only by transfer",
     );
 
-    println!("9. The audit trail:");
+    println!("10. The audit trail:");
     for event in s.services().audit.events() {
         println!("   {} {:?} {:?}", event.at, event.actor, event.what);
     }

@@ -214,6 +214,12 @@ pub enum AuditKind {
     RecoveryCodesRegenerated,
     /// An out-of-band sign-in code was sent.
     OutOfBandCodeSent,
+    /// A code was sent to a new phone number to verify it (not yet a factor).
+    PhoneVerificationSent,
+    /// A phone number was verified with its code and now receives sign-in codes.
+    PhoneVerified,
+    /// The phone number for sign-in codes was removed.
+    PhoneRemoved,
     /// The person chose a new password.
     PasswordChanged,
     /// A person was created with a temporary password.

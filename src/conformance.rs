@@ -62,11 +62,16 @@
 //!   reflected in the state read back.
 //! - Recovery codes: a slot is spent once, only in the active set it was redeemed against;
 //!   regenerating the set makes the old one unspendable; a pending set becomes active once.
-//! - Out-of-band challenges are replaced only from the expected value.
+//! - Out-of-band challenges are replaced only from the expected value, together with their
+//!   destination, and a person's sign-in and phone-verification challenges never touch each
+//!   other.
 //! - Out-of-band sends are decided per destination with [`OobConfig::check_send`] and recorded
 //!   only when allowed: the cooldown and the hourly cap hold, other destinations are unaffected,
 //!   and a send leaves the window an hour later.
 //! - Setup tokens and tickets are taken once, and refused from their expiry time on.
+//! - Pruning deletes expired tickets, setup tokens and out-of-band challenges from their expiry
+//!   time on, and send logs an hour after their last send; live rows stay, a pruned ticket or
+//!   token cannot be taken even for a time it was live, and pruning again finds nothing.
 //! - Races: [`RACE_CONTENDERS`] concurrent calls to advance one watermark, spend one recovery
 //!   slot, swap one out-of-band challenge, take one ticket, take one setup token, replace one
 //!   MFA state or organisation version, or create one login — exactly one wins; and
@@ -88,11 +93,11 @@ use futures_util::future::join_all;
 use crate::{
     Account, AuthenticatorName, BearerToken, Clock, CreateOutcome, EnrollmentConfig,
     EnrollmentPurpose, FactorKind, Grant, Login, LoginDecision, LoginProgress, ManualClock, Mfa,
-    OobChallenge, OobConfig, OobIssue, OobKey, OobSendLog, OrgId, Organisation, OrganisationWrite,
-    PasswordState, PendingStep, PersonId, PersonRecord, PhoneNumber, RecoveryCodeSet,
-    RecoveryParams, RecoverySlot, Role, SecondFactors, SecretStore, SendDecision, SendRefusal,
-    SetupTokenRecord, ThrottleEvent, ThrottleOp, ThrottlePolicy, ThrottleState, ThrottledFactor,
-    TicketRecord, Totp, UserStore, login_decision,
+    OobChallenge, OobChallengeRecord, OobConfig, OobIssue, OobKey, OobPurpose, OobSendLog, OrgId,
+    Organisation, OrganisationWrite, PasswordState, PendingStep, PersonId, PersonRecord,
+    PhoneNumber, PruneReport, RecoveryCodeSet, RecoveryParams, RecoverySlot, Role, SecondFactors,
+    SecretStore, SendDecision, SendRefusal, SetupTokenRecord, ThrottleEvent, ThrottleOp,
+    ThrottlePolicy, ThrottleState, ThrottledFactor, TicketRecord, Totp, UserStore, login_decision,
 };
 
 /// How many contenders each "exactly one wins" race starts.
@@ -270,9 +275,11 @@ where
     run!("recovery_codes", recovery_codes(&fx));
     run!("recovery_pending_to_active", recovery_pending(&fx));
     run!("oob_compare_and_swap", oob(&fx));
+    run!("oob_purposes_apart", oob_purposes(&fx));
     run!("oob_send_log", oob_send_log(&fx));
     run!("setup_tokens", setup_tokens(&fx));
     run!("tickets", tickets(&fx));
+    run!("prune_expired", prune(&fx));
     run!("race_watermark", race_watermark(&fx, spawner));
     run!("race_recovery_slot", race_recovery_slot(&fx, spawner));
     run!("race_oob_challenge", race_oob(&fx, spawner));
@@ -427,6 +434,14 @@ impl<'c, S: UserStore + SecretStore + 'static> Fixture<'c, S> {
         }
     }
 
+    /// A challenge as stored: with a fresh destination.
+    fn oob_record(&self, challenge: &OobChallenge) -> Result<OobChallengeRecord, Fail> {
+        Ok(OobChallengeRecord {
+            destination: self.phone()?,
+            challenge: challenge.clone(),
+        })
+    }
+
     /// A fresh destination: `+44 20` and ten digits drawn from a fresh id.
     fn phone(&self) -> Result<PhoneNumber, Fail> {
         let digits = self.fresh().checked_rem(10_000_000_000).unwrap_or(0);
@@ -521,10 +536,12 @@ async fn not_found<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) ->
         !s.spend_recovery_code(nobody, [0; 16], 0).await?,
         "spend_recovery_code(unknown) must be false"
     );
-    ensure!(
-        s.oob_challenge(nobody).await?.is_none(),
-        "oob_challenge(unknown) must be None"
-    );
+    for purpose in [OobPurpose::SignIn, OobPurpose::VerifyPhone] {
+        ensure!(
+            s.oob_challenge(nobody, purpose).await?.is_none(),
+            "oob_challenge(unknown, {purpose:?}) must be None"
+        );
+    }
     let digest = BearerToken::generate()?.digest();
     ensure!(
         s.take_setup_token(&digest, fx.now()).await?.is_none(),
@@ -1097,56 +1114,153 @@ async fn recovery_pending<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_,
 async fn oob<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
     let s = &*fx.store;
     let id = fx.person_id();
+    let sign_in = OobPurpose::SignIn;
     let first = fx.oob_challenge()?;
     let second = fx.oob_challenge()?;
+    let first_record = fx.oob_record(&first)?;
+    let second_record = fx.oob_record(&second)?;
     ensure!(
-        !s.replace_oob_challenge(id, Some(&first), Some(&second))
+        !s.replace_oob_challenge(id, sign_in, Some(&first), Some(&second_record))
             .await?,
         "expecting a challenge when there is none must be false"
     );
     ensure!(
-        s.replace_oob_challenge(id, None, Some(&first)).await?,
+        s.replace_oob_challenge(id, sign_in, None, Some(&first_record))
+            .await?,
         "storing the first challenge must be true"
     );
     ensure!(
-        !s.replace_oob_challenge(id, None, Some(&second)).await?,
+        !s.replace_oob_challenge(id, sign_in, None, Some(&second_record))
+            .await?,
         "expecting none when there is one must be false"
     );
     ensure!(
-        !s.replace_oob_challenge(id, Some(&second), None).await?,
+        !s.replace_oob_challenge(id, sign_in, Some(&second), None)
+            .await?,
         "expecting another challenge must be false"
     );
     ensure_eq!(
-        s.oob_challenge(id).await?,
-        Some(first.clone()),
-        "the stored challenge"
+        s.oob_challenge(id, sign_in).await?,
+        Some(first_record.clone()),
+        "the stored challenge and its destination"
     );
     // A copy with one attempt used differs from the stored one: refused.
     let tried = first
         .verify(&fx.oob_key, "not a code", fx.now())
         .into_challenge();
+    let tried_record = OobChallengeRecord {
+        destination: first_record.destination.clone(),
+        challenge: tried.clone(),
+    };
     ensure!(
-        !s.replace_oob_challenge(id, Some(&tried), Some(&second))
+        !s.replace_oob_challenge(id, sign_in, Some(&tried), Some(&second_record))
             .await?,
         "expecting a challenge that differs in attempts must be false"
     );
     ensure!(
-        s.replace_oob_challenge(id, Some(&first), Some(&tried))
+        s.replace_oob_challenge(id, sign_in, Some(&first), Some(&tried_record))
             .await?,
         "swapping from the stored challenge must be true"
     );
     ensure_eq!(
-        s.oob_challenge(id).await?,
-        Some(tried.clone()),
+        s.oob_challenge(id, sign_in).await?,
+        Some(tried_record),
         "the swapped challenge"
     );
+    // A swap writes the destination with the challenge.
     ensure!(
-        s.replace_oob_challenge(id, Some(&tried), None).await?,
+        s.replace_oob_challenge(id, sign_in, Some(&tried), Some(&second_record))
+            .await?,
+        "swapping to a challenge for another destination must be true"
+    );
+    ensure_eq!(
+        s.oob_challenge(id, sign_in).await?,
+        Some(second_record),
+        "the new challenge and its new destination"
+    );
+    ensure!(
+        s.replace_oob_challenge(id, sign_in, Some(&second), None)
+            .await?,
         "clearing from the stored challenge must be true"
     );
     ensure!(
-        s.oob_challenge(id).await?.is_none(),
+        s.oob_challenge(id, sign_in).await?.is_none(),
         "the challenge is gone"
+    );
+    Ok(())
+}
+
+/// A person's sign-in challenge and phone-verification challenge are kept apart: each is stored,
+/// compared and cleared on its own, even when they hold the same challenge.
+async fn oob_purposes<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let id = fx.person_id();
+    let (sign_in, verify) = (OobPurpose::SignIn, OobPurpose::VerifyPhone);
+    let login = fx.oob_challenge()?;
+    let login_record = fx.oob_record(&login)?;
+    let phone = fx.oob_challenge()?;
+    let phone_record = fx.oob_record(&phone)?;
+    ensure!(
+        s.replace_oob_challenge(id, sign_in, None, Some(&login_record))
+            .await?,
+        "storing a sign-in challenge must be true"
+    );
+    ensure!(
+        s.oob_challenge(id, verify).await?.is_none(),
+        "a sign-in challenge is not a phone verification"
+    );
+    ensure!(
+        !s.replace_oob_challenge(id, verify, Some(&login), Some(&phone_record))
+            .await?,
+        "the sign-in challenge must not be expected as a phone verification"
+    );
+    ensure!(
+        s.replace_oob_challenge(id, verify, None, Some(&phone_record))
+            .await?,
+        "storing a phone verification beside a sign-in challenge must be true"
+    );
+    ensure_eq!(
+        s.oob_challenge(id, sign_in).await?,
+        Some(login_record.clone()),
+        "the sign-in challenge after the phone verification was stored"
+    );
+    ensure_eq!(
+        s.oob_challenge(id, verify).await?,
+        Some(phone_record.clone()),
+        "the phone verification"
+    );
+    // The same challenge under both purposes: clearing one leaves the other.
+    let same = OobChallengeRecord {
+        destination: phone_record.destination.clone(),
+        challenge: login.clone(),
+    };
+    ensure!(
+        s.replace_oob_challenge(id, verify, Some(&phone), Some(&same))
+            .await?,
+        "swapping the phone verification must be true"
+    );
+    ensure!(
+        s.replace_oob_challenge(id, sign_in, Some(&login), None)
+            .await?,
+        "clearing the sign-in challenge must be true"
+    );
+    ensure!(
+        s.oob_challenge(id, sign_in).await?.is_none(),
+        "the sign-in challenge is gone"
+    );
+    ensure_eq!(
+        s.oob_challenge(id, verify).await?,
+        Some(same),
+        "the phone verification stays when the sign-in challenge is cleared"
+    );
+    ensure!(
+        s.replace_oob_challenge(id, verify, Some(&login), None)
+            .await?,
+        "clearing the phone verification must be true"
+    );
+    ensure!(
+        s.oob_challenge(id, verify).await?.is_none(),
+        "the phone verification is gone"
     );
     Ok(())
 }
@@ -1241,6 +1355,134 @@ async fn setup_tokens<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>)
             .await?
             .is_none(),
         "a token is refused at its expiry time"
+    );
+    Ok(())
+}
+
+/// Pruning deletes what expired and nothing live: short-lived tickets, tokens and challenges at
+/// their expiry, a send log an hour after its last send; a pruned ticket or token is gone even
+/// for a time it was live; pruning again finds nothing. Other data may be pruned too (the counts
+/// are at least those of this check's rows).
+async fn prune<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let (person, org) = (fx.person_id(), fx.org_id());
+    let t0 = fx.now();
+    let short_ticket = fx.ticket(person, org, 300)?;
+    let long_ticket = fx.ticket(person, org, 7200)?;
+    let short_token = fx.setup_token(person, org, 300)?;
+    let long_token = fx.setup_token(person, org, 7200)?;
+    s.insert_ticket(&short_ticket).await?;
+    s.insert_ticket(&long_ticket).await?;
+    s.insert_setup_token(&short_token).await?;
+    s.insert_setup_token(&long_token).await?;
+    // A challenge issued now (the default lifetime: it expires at t0 + 300), and a send.
+    let old = fx.oob_challenge()?;
+    ensure!(
+        s.replace_oob_challenge(
+            person,
+            OobPurpose::SignIn,
+            None,
+            Some(&fx.oob_record(&old)?)
+        )
+        .await?,
+        "storing a challenge"
+    );
+    let config = OobConfig::builder()
+        .resend_cooldown(OobConfig::MAX_COOLDOWN)
+        .build()?;
+    let early = fx.phone()?;
+    ensure_eq!(
+        s.record_oob_send(&early, &config, t0).await?,
+        SendDecision::Allowed,
+        "a first send"
+    );
+    // 200 seconds later: a challenge expiring at t0 + 500, and a send to another number.
+    fx.clock.advance(200);
+    let young = fx.oob_challenge()?;
+    ensure!(
+        s.replace_oob_challenge(
+            person,
+            OobPurpose::VerifyPhone,
+            None,
+            Some(&fx.oob_record(&young)?)
+        )
+        .await?,
+        "storing a second challenge"
+    );
+    let late = fx.phone()?;
+    ensure_eq!(
+        s.record_oob_send(&late, &config, fx.now()).await?,
+        SendDecision::Allowed,
+        "a send to another number"
+    );
+
+    // At t0 + 300: what expired then goes, at its expiry time.
+    fx.clock.advance(100);
+    let report = s.prune_expired(fx.now()).await?;
+    ensure!(
+        report.tickets >= 1 && report.setup_tokens >= 1 && report.oob_challenges >= 1,
+        "pruning at the expiry time must delete the expired ticket, token and challenge: {report:?}"
+    );
+    ensure!(
+        s.take_ticket(&short_ticket.digest, t0).await?.is_none(),
+        "a pruned ticket can no longer be taken, even at a time it was live"
+    );
+    ensure!(
+        s.take_setup_token(&short_token.digest, t0).await?.is_none(),
+        "a pruned setup token can no longer be taken, even at a time it was live"
+    );
+    ensure!(
+        s.oob_challenge(person, OobPurpose::SignIn).await?.is_none(),
+        "the expired challenge is pruned"
+    );
+    ensure_eq!(
+        s.oob_challenge(person, OobPurpose::VerifyPhone)
+            .await?
+            .map(|r| r.challenge),
+        Some(young.clone()),
+        "a live challenge stays"
+    );
+    ensure_eq!(
+        s.prune_expired(fx.now()).await?,
+        PruneReport::default(),
+        "pruning twice at one time: the second finds nothing"
+    );
+
+    // At t0 + 3600: the first send left the hourly window, its log goes; the later one's log
+    // stays (its cooldown still refuses a send).
+    fx.clock.advance(3300);
+    let report = s.prune_expired(fx.now()).await?;
+    ensure!(
+        report.oob_send_logs >= 1 && report.oob_challenges >= 1,
+        "pruning an hour after a send must delete its log, and the expired challenge: {report:?}"
+    );
+    ensure!(
+        s.oob_challenge(person, OobPurpose::VerifyPhone)
+            .await?
+            .is_none(),
+        "the second challenge is pruned once expired"
+    );
+    ensure!(
+        matches!(
+            s.record_oob_send(&late, &config, fx.now()).await?,
+            SendDecision::Refused { .. }
+        ),
+        "a live send log stays: its cooldown still refuses a send"
+    );
+    ensure_eq!(
+        s.take_ticket(&long_ticket.digest, fx.now()).await?,
+        Some(long_ticket),
+        "a live ticket stays"
+    );
+    ensure_eq!(
+        s.take_setup_token(&long_token.digest, fx.now()).await?,
+        Some(long_token),
+        "a live setup token stays"
+    );
+    ensure_eq!(
+        s.prune_expired(fx.now()).await?,
+        PruneReport::default(),
+        "pruning again finds nothing"
     );
     Ok(())
 }
@@ -1373,7 +1615,7 @@ where
     let stored = fx.oob_challenge()?;
     ensure!(
         fx.store
-            .replace_oob_challenge(id, None, Some(&stored))
+            .replace_oob_challenge(id, OobPurpose::SignIn, None, Some(&fx.oob_record(&stored)?))
             .await?,
         "storing the challenge"
     );
@@ -1382,12 +1624,12 @@ where
     for _ in 0..RACE_CONTENDERS {
         let store = Arc::clone(&fx.store);
         let expected = stored.clone();
-        let new = fx.oob_challenge()?;
+        let new = fx.oob_record(&fx.oob_challenge()?)?;
         replacements.push(new.clone());
         contenders.push(async move {
             Ok::<_, Fail>(
                 store
-                    .replace_oob_challenge(id, Some(&expected), Some(&new))
+                    .replace_oob_challenge(id, OobPurpose::SignIn, Some(&expected), Some(&new))
                     .await?,
             )
         });
@@ -1403,7 +1645,7 @@ where
         .find(|(won, _)| **won)
         .map(|(_, challenge)| challenge.clone());
     ensure_eq!(
-        fx.store.oob_challenge(id).await?,
+        fx.store.oob_challenge(id, OobPurpose::SignIn).await?,
         winner,
         "the stored challenge is the winner's"
     );

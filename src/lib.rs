@@ -78,9 +78,9 @@ pub use store::PostgresStore;
 pub use store::SqliteStore;
 #[cfg(feature = "std")]
 pub use store::{
-    AuditSink, CreateOutcome, Login, Notification, Notifier, OrganisationWrite, PendingStep,
-    PersonRecord, RecoverySlot, SecretStore, SecurityNotice, SetupTokenRecord, ThrottleOp,
-    TicketRecord, TokenDigest, UserStore, Versioned,
+    AuditSink, CreateOutcome, Login, Notification, Notifier, OobChallengeRecord, OobPurpose,
+    OrganisationWrite, PendingStep, PersonRecord, PruneReport, RecoverySlot, SecretStore,
+    SecurityNotice, SetupTokenRecord, ThrottleOp, TicketRecord, TokenDigest, UserStore, Versioned,
 };
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use store::{DatabaseError, SqlStoreError};

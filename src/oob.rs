@@ -795,6 +795,16 @@ impl OobSendLog {
         self.sends().last().copied()
     }
 
+    /// When the log stops mattering: an hour after its last send, when no send is left in the
+    /// hourly window and the cooldown (at most [`OobConfig::MAX_COOLDOWN`], an hour) is over. A
+    /// store may delete the log from then on ([`SecretStore::prune_expired`]); an empty log
+    /// (`None`) never matters.
+    ///
+    /// [`SecretStore::prune_expired`]: crate::SecretStore::prune_expired
+    pub fn expires_at(&self) -> Option<u64> {
+        self.last().map(|t| t.saturating_add(HOUR))
+    }
+
     /// The sends within the hour before `now`, oldest first.
     fn recent(&self, now: u64) -> &[u64] {
         let sends = self.sends();

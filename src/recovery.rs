@@ -246,6 +246,31 @@ impl RecoveryParams {
     pub fn meets_floor(&self) -> bool {
         self.kdf.meets_floor()
     }
+
+    /// Checks a presented code when the person has no set: does the work a
+    /// [`RecoveryCodeSet::redeem`] under these parameters does — parse the input, one argon2id
+    /// evaluation, the constant-time comparison with every slot — and rejects it.
+    ///
+    /// For the path where there is no active set to redeem against, so that the answer costs the
+    /// same as a wrong code and timing does not tell whether the person has recovery codes. Always
+    /// the opaque [`Rejected`].
+    pub fn redeem_dummy(&self, input: &str) -> Result<RedeemedSlot, Rejected> {
+        let parsed = RecoveryCode::normalize(input);
+        let zero = [0u8; CODE_BYTES];
+        let candidate = parsed.as_ref().map_or(&zero, |code| &code.bytes);
+        // A fixed salt: nothing is stored under it, so nothing can match.
+        let salt = [0u8; SALT_LEN];
+        if let Ok(digest) = self.kdf.derive(candidate, &salt) {
+            let digest = Zeroizing::new(digest);
+            let empty = [0u8; DIGEST_LEN];
+            let mut matched = Choice::from(0);
+            for _ in 0..RecoveryParams::MAX_COUNT {
+                matched |= digest.ct_eq(&empty);
+            }
+            core::hint::black_box(bool::from(matched));
+        }
+        Err(Rejected)
+    }
 }
 
 /// Builder for [`RecoveryParams`]; [`RecoveryParamsBuilder::build`] validates.

@@ -225,6 +225,30 @@ fn lenient_input_redeems_the_same_slot() {
 }
 
 #[test]
+fn a_dummy_redemption_rejects_everything_and_does_the_derivation() {
+    let params = cheap(3);
+    let new = RecoveryCodeSet::generate_with_rng(&params, &mut TestRng::new(5)).unwrap();
+    let real = new.codes.as_slice()[0].expose_secret();
+    for input in [real, "0000-0000-0000-0000", "", "not a code"] {
+        assert_eq!(params.redeem_dummy(input), Err(Rejected), "{input:?}");
+    }
+    // The work follows the parameters, as a real redemption's does: the fastest of a few dummy
+    // redemptions at a high cost is far slower than the slowest at the lowest cost.
+    let heavy = RecoveryParams::builder()
+        .dangerous_argon2(8192, 4, 1)
+        .build()
+        .unwrap();
+    let time = |p: &RecoveryParams| {
+        let start = std::time::Instant::now();
+        assert_eq!(p.redeem_dummy(real), Err(Rejected));
+        start.elapsed()
+    };
+    let light = (0..3).map(|_| time(&params)).max().unwrap();
+    let slow = (0..3).map(|_| time(&heavy)).min().unwrap();
+    assert!(slow > light * 10, "{slow:?} vs {light:?}");
+}
+
+#[test]
 fn regeneration_replaces_the_set() {
     let mut rng = TestRng::new(4);
     let old = RecoveryCodeSet::generate_with_rng(&cheap(4), &mut rng).unwrap();

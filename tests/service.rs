@@ -390,15 +390,41 @@ async fn one_totp_code_wins_once_among_32_tasks() {
     }
 }
 
+/// Whether `text` holds the numeric `code` as a whole run of digits: not inside a longer number
+/// such as a timestamp or an id, where six digits turn up by chance.
+fn holds_digit_run(text: &str, code: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_digit())
+        .any(|run| run == code)
+}
+
+#[test]
+fn the_digit_run_matcher_finds_a_code_on_its_own_only() {
+    for text in [
+        "123456",
+        "code 123456",
+        "Code(\"123456\")",
+        "x:123456,",
+        "a123456b",
+    ] {
+        assert!(holds_digit_run(text, "123456"), "{text}");
+    }
+    for text in ["1700123456", "1234567", "0123456", "12345", "12 3456", ""] {
+        assert!(!holds_digit_run(text, "123456"), "{text}");
+    }
+}
+
 #[tokio::test]
 async fn no_secret_in_any_event_or_error() {
-    let (s, clock) = service();
-    let (org, key, codes) = owner_with_mfa(&s, &clock).await;
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, recovery) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let owner = grant.person();
+    let verification =
+        verify_phone(&s, &grant, &PhoneNumber::parse("+44 20 7946 0958").unwrap()).await;
+    // Past the number's resend cooldown.
+    clock.advance(60);
     let mut texts = Vec::new();
-    let step = s
-        .login(org, "owner@example.com", Password::from(OWNER_PW))
-        .await
-        .unwrap();
+    let step = owner_login(&s, org).await;
     let t = ticket(&step);
     let now = clock_now(&clock);
     for attempt in [code(&key, now + 300), code(&key, now)] {
@@ -409,6 +435,36 @@ async fn no_secret_in_any_event_or_error() {
     if let Err(e) = s.verify_totp(org, &t, &code(&key, now)).await {
         texts.push(format!("{e} {e:?}"));
     }
+    // Recovery codes: a wrong one, then a right one.
+    let step = owner_login(&s, org).await;
+    let t_recovery = ticket(&step);
+    let e = s
+        .verify_recovery_code(org, &t_recovery, "ZZZZ-ZZZZ-ZZZZ-ZZZZ")
+        .await
+        .unwrap_err();
+    texts.push(format!("{e} {e:?}"));
+    let done = s
+        .verify_recovery_code(org, &t_recovery, &recovery[0])
+        .await
+        .unwrap();
+    assert!(done.grant().is_some());
+    // SMS codes: a wrong one, the right one, then the spent one again.
+    let step = owner_login(&s, org).await;
+    let t_sms = ticket(&step);
+    let sms = send_and_read(&s, org, &t_sms, owner).await;
+    let e = s
+        .verify_sms_code(org, &t_sms, &wrong(&sms))
+        .await
+        .unwrap_err();
+    texts.push(format!("{e} {e:?}"));
+    let done = s.verify_sms_code(org, &t_sms, &sms).await.unwrap();
+    assert!(done.grant().is_some());
+    let step = owner_login(&s, org).await;
+    let e = s
+        .verify_sms_code(org, &ticket(&step), &sms)
+        .await
+        .unwrap_err();
+    texts.push(format!("{e} {e:?}"));
     if let Err(e) = s
         .login(org, "owner@example.com", Password::from("hunter2 wrong"))
         .await
@@ -422,13 +478,27 @@ async fn no_secret_in_any_event_or_error() {
         key.expose_base32().to_string(),
         OWNER_PW.to_owned(),
         "hunter2".to_owned(),
-        codes[0].clone(),
-        code(&key, now),
+        recovery[0].clone(),
+        recovery[1].clone(),
         t.expose_secret().to_string(),
+        t_recovery.expose_secret().to_string(),
+        t_sms.expose_secret().to_string(),
     ];
+    // Six-digit codes also occur inside timestamps and ids: they count only as a whole number.
+    let codes = [
+        code(&key, now + 300),
+        code(&key, now),
+        sms.clone(),
+        wrong(&sms),
+        verification,
+    ];
+    assert!(holds_digit_run(&format!("{:?}", sms.as_str()), &sms));
     for text in &texts {
         for secret in &secrets {
             assert!(!text.contains(secret.as_str()), "{text}");
+        }
+        for code in &codes {
+            assert!(!holds_digit_run(text, code), "{code} in {text}");
         }
     }
 }
@@ -453,8 +523,23 @@ async fn owner_with_phone(s: &Service, clock: &ManualClock) -> (OrgId, SecretKey
     let (org, key, _) = owner_with_mfa(s, clock).await;
     let grant = owner_grant(s, clock, org, &key).await;
     let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
-    s.set_phone(&grant, Some(&phone)).await.unwrap();
+    verify_phone(s, &grant, &phone).await;
+    // The verification code counts in the number's send log: let it leave the hour.
+    clock.advance(3600);
     (org, key, grant.person())
+}
+
+/// Binds `phone` to the grant's person through the verification ceremony; returns the code.
+async fn verify_phone(s: &Service, grant: &Grant, phone: &PhoneNumber) -> String {
+    s.start_phone_verification(grant, phone).await.unwrap();
+    let code = s
+        .services()
+        .notifier
+        .take_last_code(grant.person())
+        .expect("a verification code was delivered")
+        .to_string();
+    s.confirm_phone(grant, &code).await.unwrap();
+    code
 }
 
 /// Sends an SMS code on the ticket and reads it from the notifier.
@@ -560,6 +645,340 @@ async fn sms_codes_are_sent_verified_throttled_and_expire() {
     ));
 }
 
+// ---- phone verification ----
+
+fn phone_b() -> PhoneNumber {
+    PhoneNumber::parse("+44 20 7946 0959").unwrap()
+}
+
+async fn phone_of(s: &Service, person: PersonId) -> Option<PhoneNumber> {
+    use authcore::UserStore;
+    s.services()
+        .users
+        .person(person)
+        .await
+        .unwrap()
+        .unwrap()
+        .phone
+}
+
+fn notices(s: &Service, person: PersonId, notice: authcore::SecurityNotice) -> usize {
+    s.services()
+        .notifier
+        .deliveries()
+        .iter()
+        .filter(|d| **d == authcore::Delivery::Security { person, notice })
+        .count()
+}
+
+fn audited(s: &Service, from: usize, what: authcore::AuditKind) -> bool {
+    s.services().audit.events()[from..]
+        .iter()
+        .any(|e| e.what == what)
+}
+
+const SMS_REJECTED: authcore::AuditKind = authcore::AuditKind::CredentialRejected {
+    factor: authcore::Factor::Second(FactorKind::OutOfBandSms),
+    replayed: false,
+};
+
+#[tokio::test]
+async fn a_phone_becomes_a_factor_only_with_its_code() {
+    use authcore::{AuditKind, Delivery, OobPurpose, SecurityNotice};
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let owner = grant.person();
+    let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
+    let added = notices(&s, owner, SecurityNotice::AuthenticatorAdded);
+
+    // Step 1 sends a code to the new number, marked as a verification; nothing is bound yet.
+    let from = s.services().audit.events().len();
+    s.start_phone_verification(&grant, &phone).await.unwrap();
+    let code1 = s
+        .services()
+        .notifier
+        .take_last_code(owner)
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        s.services().notifier.deliveries().last(),
+        Some(&Delivery::OobCode {
+            person: owner,
+            purpose: OobPurpose::VerifyPhone,
+            to: phone.clone()
+        })
+    );
+    assert!(audited(&s, from, AuditKind::PhoneVerificationSent));
+    assert_eq!(phone_of(&s, owner).await, None);
+    // The number is not a factor, and its code does not sign in.
+    let step = owner_login(&s, org).await;
+    let LoginStep::SecondFactor { factors, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert!(!factors.contains(FactorKind::OutOfBandSms));
+    assert!(matches!(
+        s.verify_sms_code(org, &ticket(&step), &code1).await,
+        Err(ServiceError::FactorUnavailable)
+    ));
+
+    // A wrong code: the uniform failure, counted and audited; still nothing bound.
+    let from = s.services().audit.events().len();
+    assert!(matches!(
+        s.confirm_phone(&grant, &wrong(&code1)).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert!(audited(&s, from, SMS_REJECTED));
+    assert_eq!(phone_of(&s, owner).await, None);
+    assert_eq!(
+        notices(&s, owner, SecurityNotice::AuthenticatorAdded),
+        added
+    );
+
+    // The right code binds the number, tells the person and is audited, once.
+    let from = s.services().audit.events().len();
+    s.confirm_phone(&grant, &code1).await.unwrap();
+    assert_eq!(phone_of(&s, owner).await, Some(phone.clone()));
+    assert_eq!(
+        notices(&s, owner, SecurityNotice::AuthenticatorAdded),
+        added + 1
+    );
+    assert!(audited(&s, from, AuditKind::PhoneVerified));
+    assert!(matches!(
+        s.confirm_phone(&grant, &code1).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+
+    // Now SMS is offered at sign-in, and sign-in codes are marked as such.
+    clock.advance(60);
+    let step = owner_login(&s, org).await;
+    let LoginStep::SecondFactor { factors, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert!(factors.contains(FactorKind::OutOfBandSms));
+    let sms = send_and_read(&s, org, &ticket(&step), owner).await;
+    assert_eq!(
+        s.services().notifier.deliveries().last(),
+        Some(&Delivery::OobCode {
+            person: owner,
+            purpose: OobPurpose::SignIn,
+            to: phone
+        })
+    );
+    assert!(
+        s.verify_sms_code(org, &ticket(&step), &sms)
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn phone_codes_expire_run_out_of_attempts_and_are_throttled() {
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let owner = grant.person();
+
+    // Expired after its five minutes.
+    s.start_phone_verification(&grant, &phone_b())
+        .await
+        .unwrap();
+    let c = s
+        .services()
+        .notifier
+        .take_last_code(owner)
+        .unwrap()
+        .to_string();
+    clock.advance(300);
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    assert!(matches!(
+        s.confirm_phone(&grant, &c).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+
+    // Void after three wrong attempts.
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    s.start_phone_verification(&grant, &phone_b())
+        .await
+        .unwrap();
+    let c = s
+        .services()
+        .notifier
+        .take_last_code(owner)
+        .unwrap()
+        .to_string();
+    for _ in 0..3 {
+        assert!(matches!(
+            s.confirm_phone(&grant, &wrong(&c)).await,
+            Err(ServiceError::InvalidCredentials)
+        ));
+    }
+    assert!(matches!(
+        s.confirm_phone(&grant, &c).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert_eq!(phone_of(&s, owner).await, None);
+
+    // Past the free attempts the factor is throttled, and refused without checking the code.
+    assert!(matches!(
+        s.confirm_phone(&grant, &c).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        s.confirm_phone(&grant, &c).await,
+        Err(ServiceError::Throttled { .. })
+    ));
+
+    // A grant that is no longer fresh cannot start or confirm a verification.
+    clock.advance(301);
+    assert!(matches!(
+        s.start_phone_verification(&grant, &phone_b()).await,
+        Err(ServiceError::Policy(
+            authcore::PolicyError::ReauthenticationRequired
+        ))
+    ));
+    assert!(matches!(
+        s.confirm_phone(&grant, &c).await,
+        Err(ServiceError::Policy(
+            authcore::PolicyError::ReauthenticationRequired
+        ))
+    ));
+
+    // Without SMS configured there is nothing to verify with.
+    let (s, clock) = service();
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    assert!(matches!(
+        s.start_phone_verification(&grant, &phone_b()).await,
+        Err(ServiceError::FactorUnavailable)
+    ));
+}
+
+#[tokio::test]
+async fn a_phone_verification_and_a_sign_in_code_never_answer_each_other() {
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, owner) = owner_with_phone(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    // A verification for a new number is pending while a sign-in code goes to the old one.
+    s.start_phone_verification(&grant, &phone_b())
+        .await
+        .unwrap();
+    let verification = s
+        .services()
+        .notifier
+        .take_last_code(owner)
+        .unwrap()
+        .to_string();
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let sign_in = send_and_read(&s, org, &t, owner).await;
+    assert_ne!(verification, sign_in);
+
+    // Each code is refused for the other purpose, and neither challenge is disturbed.
+    assert!(matches!(
+        s.verify_sms_code(org, &t, &verification).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        s.confirm_phone(&grant, &sign_in).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert_eq!(
+        phone_of(&s, owner).await,
+        Some(PhoneNumber::parse("+44 20 7946 0958").unwrap())
+    );
+    assert!(
+        s.verify_sms_code(org, &t, &sign_in)
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+    s.confirm_phone(&grant, &verification).await.unwrap();
+    assert_eq!(phone_of(&s, owner).await, Some(phone_b()));
+
+    // A sign-in code sent to the old number does not count once the number changed.
+    clock.advance(3600);
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let to_new = send_and_read(&s, org, &t, owner).await;
+    assert!(
+        s.verify_sms_code(org, &t, &to_new)
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn removing_the_phone_is_refused_where_it_would_turn_enforced_mfa_off() {
+    use authcore::{AuditKind, PolicyError, SecurityNotice};
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, owner) = owner_with_phone(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let day = 24 * 3600;
+    s.set_mfa_policy(
+        &grant,
+        MfaSettings::enforced(
+            MfaSettings::DEFAULT_FACTORS.with(FactorKind::OutOfBandSms),
+            3 * day,
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+
+    // A member whose only factor is the phone.
+    let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let member_grant = *s
+        .skip_enrollment(org, &ticket(&step))
+        .await
+        .unwrap()
+        .grant()
+        .unwrap();
+    verify_phone(&s, &member_grant, &phone_b()).await;
+    // An AAL1 grant cannot remove a factor.
+    assert!(matches!(
+        s.remove_phone(&member_grant).await,
+        Err(ServiceError::Policy(PolicyError::ReauthenticationRequired))
+    ));
+    clock.advance(60);
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    let LoginStep::SecondFactor { factors, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert!(factors.contains(FactorKind::OutOfBandSms));
+    let sms = send_and_read(&s, org, &ticket(&step), member).await;
+    let member_grant = *s
+        .verify_sms_code(org, &ticket(&step), &sms)
+        .await
+        .unwrap()
+        .grant()
+        .unwrap();
+    // Removing it would turn MFA off in an organisation that enforces it.
+    assert!(matches!(
+        s.remove_phone(&member_grant).await,
+        Err(ServiceError::Policy(PolicyError::RequiredByOrganisation { org: o })) if o == org
+    ));
+    assert_eq!(phone_of(&s, member).await, Some(phone_b()));
+
+    // The owner keeps the authenticator app: the phone can go.
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let from = s.services().audit.events().len();
+    s.remove_phone(&grant).await.unwrap();
+    assert_eq!(phone_of(&s, owner).await, None);
+    assert!(audited(&s, from, AuditKind::PhoneRemoved));
+    assert_eq!(notices(&s, owner, SecurityNotice::PhoneRemoved), 1);
+    let step = owner_login(&s, org).await;
+    let LoginStep::SecondFactor { factors, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert!(!factors.contains(FactorKind::OutOfBandSms));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_sms_code_wins_once_among_32_tasks() {
     let (s, clock) = service_with(Some(sms_config()));
@@ -583,6 +1002,45 @@ async fn one_sms_code_wins_once_among_32_tasks() {
         wins += usize::from(h.await.unwrap());
     }
     assert_eq!(wins, 1);
+}
+
+// ---- maintenance ----
+
+#[tokio::test]
+async fn pruning_deletes_what_expired_and_keeps_what_is_live() {
+    use authcore::PruneReport;
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, _key, owner) = owner_with_phone(&s, &clock).await;
+    // A pending login with an SMS code sent: its ticket, challenge and send log are live.
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let sms = send_and_read(&s, org, &t, owner).await;
+    assert_eq!(s.prune_expired().await.unwrap(), PruneReport::default());
+    let done = s.verify_sms_code(org, &t, &sms).await.unwrap();
+    assert!(done.grant().is_some());
+
+    // Another pending login and code; an hour later all of it has expired and goes.
+    clock.advance(60);
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let sms = send_and_read(&s, org, &t, owner).await;
+    clock.advance(3600);
+    let report = s.prune_expired().await.unwrap();
+    assert_eq!(
+        report,
+        PruneReport {
+            tickets: 1,
+            setup_tokens: 0,
+            oob_challenges: 1,
+            oob_send_logs: 1,
+        }
+    );
+    assert_eq!(report.total(), 3);
+    assert_eq!(s.prune_expired().await.unwrap(), PruneReport::default());
+    assert!(matches!(
+        s.verify_sms_code(org, &t, &sms).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
 }
 
 // ---- members: grace deadlines, delegation, deactivation, setup links ----
@@ -1127,6 +1585,279 @@ async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
         .unwrap();
     assert!(done.grant().is_some());
     assert_eq!(count() - before, 2);
+}
+
+/// A secret store whose active recovery-code set disappears after a number of reads: the set
+/// removed by another server between the login's factor check and the redemption.
+struct VanishingSetStore {
+    inner: MemoryStore,
+    /// Reads of the active set that still see it (`usize::MAX`: all of them).
+    visible_reads: std::sync::atomic::AtomicUsize,
+}
+
+impl authcore::SecretStore for VanishingSetStore {
+    type Error = authcore::MemoryStoreError;
+
+    fn mfa(
+        &self,
+        person: PersonId,
+    ) -> impl Future<Output = Result<Option<authcore::Versioned<authcore::Mfa>>, Self::Error>> + Send
+    {
+        self.inner.mfa(person)
+    }
+    fn replace_mfa(
+        &self,
+        person: PersonId,
+        mfa: &authcore::Mfa,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.replace_mfa(person, mfa, expected_version)
+    }
+    fn advance_watermark(
+        &self,
+        person: PersonId,
+        authenticator: authcore::AuthenticatorId,
+        step: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.advance_watermark(person, authenticator, step)
+    }
+    async fn recovery_codes(
+        &self,
+        person: PersonId,
+        slot: authcore::RecoverySlot,
+    ) -> Result<Option<authcore::RecoveryCodeSet>, Self::Error> {
+        use std::sync::atomic::Ordering;
+        let set = self.inner.recovery_codes(person, slot).await?;
+        if slot != authcore::RecoverySlot::Active {
+            return Ok(set);
+        }
+        let visible = self
+            .visible_reads
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n != usize::MAX).then(|| n.saturating_sub(1))
+            })
+            .map_or(true, |before| before > 0);
+        Ok(set.filter(|_| visible))
+    }
+    fn replace_recovery_codes(
+        &self,
+        person: PersonId,
+        slot: authcore::RecoverySlot,
+        set: Option<&authcore::RecoveryCodeSet>,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.replace_recovery_codes(person, slot, set)
+    }
+    fn activate_pending_recovery_codes(
+        &self,
+        person: PersonId,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.activate_pending_recovery_codes(person)
+    }
+    fn spend_recovery_code(
+        &self,
+        person: PersonId,
+        set_id: [u8; 16],
+        index: u8,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.spend_recovery_code(person, set_id, index)
+    }
+    fn oob_challenge(
+        &self,
+        person: PersonId,
+        purpose: authcore::OobPurpose,
+    ) -> impl Future<Output = Result<Option<authcore::OobChallengeRecord>, Self::Error>> + Send
+    {
+        self.inner.oob_challenge(person, purpose)
+    }
+    fn replace_oob_challenge(
+        &self,
+        person: PersonId,
+        purpose: authcore::OobPurpose,
+        expected: Option<&authcore::OobChallenge>,
+        new: Option<&authcore::OobChallengeRecord>,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner
+            .replace_oob_challenge(person, purpose, expected, new)
+    }
+    fn record_oob_send(
+        &self,
+        destination: &PhoneNumber,
+        config: &OobConfig,
+        now: u64,
+    ) -> impl Future<Output = Result<authcore::SendDecision, Self::Error>> + Send {
+        self.inner.record_oob_send(destination, config, now)
+    }
+    fn insert_setup_token(
+        &self,
+        token: &authcore::SetupTokenRecord,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.insert_setup_token(token)
+    }
+    fn take_setup_token(
+        &self,
+        digest: &authcore::TokenDigest,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<authcore::SetupTokenRecord>, Self::Error>> + Send {
+        self.inner.take_setup_token(digest, now)
+    }
+    fn insert_ticket(
+        &self,
+        ticket: &authcore::TicketRecord,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.insert_ticket(ticket)
+    }
+    fn take_ticket(
+        &self,
+        digest: &authcore::TokenDigest,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<authcore::TicketRecord>, Self::Error>> + Send {
+        self.inner.take_ticket(digest, now)
+    }
+    fn prune_expired(
+        &self,
+        now: u64,
+    ) -> impl Future<Output = Result<authcore::PruneReport, Self::Error>> + Send {
+        self.inner.prune_expired(now)
+    }
+}
+
+/// What a failed recovery-code attempt leaves behind: the audit events it added (without their
+/// times) and the recovery-code failure count.
+async fn rejection_trace<S: authcore::SecretStore>(
+    s: &Authenticator<
+        MemoryStore,
+        S,
+        Arc<ManualClock>,
+        MemoryAuditLog,
+        RecordingNotifier,
+        BlockingCountingHasher,
+    >,
+    person: PersonId,
+    before: usize,
+) -> (
+    Vec<(
+        authcore::Actor,
+        Option<PersonId>,
+        Option<OrgId>,
+        authcore::AuditKind,
+    )>,
+    u8,
+) {
+    use authcore::UserStore;
+    let events = s.services().audit.events()[before..]
+        .iter()
+        .map(|e| (e.actor, e.subject, e.organisation, e.what))
+        .collect();
+    let failures = s
+        .services()
+        .users
+        .throttle(person, authcore::ThrottledFactor::RecoveryCode)
+        .await
+        .unwrap()
+        .failures();
+    (events, failures)
+}
+
+#[tokio::test]
+async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
+    use std::sync::atomic::Ordering;
+    let clock = Arc::new(ManualClock::new(T0));
+    let jobs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = || jobs.load(Ordering::SeqCst);
+    let hasher = BlockingCountingHasher {
+        hasher: Arc::new(
+            PasswordHasher::builder()
+                .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
+                .build()
+                .unwrap(),
+        ),
+        jobs: Arc::clone(&jobs),
+    };
+    let config = ServiceConfig::builder("Example")
+        .recovery(
+            RecoveryParams::builder()
+                .dangerous_argon2(64, 1, 1)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let s = Authenticator::new(
+        Services {
+            users: MemoryStore::new(),
+            secrets: VanishingSetStore {
+                inner: MemoryStore::new(),
+                visible_reads: std::sync::atomic::AtomicUsize::new(usize::MAX),
+            },
+            clock: Arc::clone(&clock),
+            audit: MemoryAuditLog::new(),
+            notifier: RecordingNotifier::new(),
+            hasher,
+        },
+        config,
+    );
+    let up = s
+        .sign_up("owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let step = s
+        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let grant = *step.grant().unwrap();
+    let setup = s
+        .start_enrollment(
+            &grant,
+            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("phone").unwrap()),
+        )
+        .await
+        .unwrap();
+    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    s.confirm_enrollment(&grant, &code(&key, T0)).await.unwrap();
+    s.acknowledge_enrollment(&grant).await.unwrap();
+    clock.advance(30);
+    let step = s
+        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let t = ticket(&step);
+    let person = grant.person();
+
+    // A wrong code: one derivation, one counted and audited rejection.
+    let (jobs_before, events_before) = (count(), s.services().audit.events().len());
+    assert!(matches!(
+        s.verify_recovery_code(up.org, &t, "AAAA-BBBB-CCCC-DDDD")
+            .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert_eq!(count() - jobs_before, 1);
+    let (wrong_events, wrong_failures) = rejection_trace(&s, person, events_before).await;
+    assert_eq!(wrong_failures, 1);
+    assert!(wrong_events.iter().any(|e| matches!(
+        e.3,
+        authcore::AuditKind::CredentialRejected {
+            factor: authcore::Factor::Second(FactorKind::RecoveryCode),
+            replayed: false
+        }
+    )));
+
+    // The set is gone by the time the code is checked (the factor check still saw it): the same
+    // answer, the same derivation, the same events, and one more failure counted.
+    s.services()
+        .secrets
+        .visible_reads
+        .store(1, Ordering::SeqCst);
+    let (jobs_before, events_before) = (count(), s.services().audit.events().len());
+    assert!(matches!(
+        s.verify_recovery_code(up.org, &t, "AAAA-BBBB-CCCC-DDDD")
+            .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert_eq!(s.services().secrets.visible_reads.load(Ordering::SeqCst), 0);
+    assert_eq!(count() - jobs_before, 1, "no argon2 work without a set");
+    let (none_events, none_failures) = rejection_trace(&s, person, events_before).await;
+    assert_eq!(none_events, wrong_events);
+    assert_eq!(none_failures, wrong_failures + 1);
 }
 
 /// Every operation's future is `Send`: hosts run them on multi-threaded runtimes (and web

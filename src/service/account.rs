@@ -6,8 +6,9 @@ use alloc::vec::Vec;
 use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceError};
 use crate::{
     Aal, Action, Actor, AuditKind, AuditSink, AuthenticatorId, Clock, EnrollmentPurpose, Factor,
-    FactorSet, Grant, Notifier, Password, PasswordState, PolicyError, RecoveryCodes, RecoverySlot,
-    Resource, SecretStore, SecurityNotice, ThrottledFactor, UserStore,
+    FactorSet, Grant, Notifier, OobPurpose, OrgStanding, Password, PasswordState, PersonId,
+    PhoneNumber, PolicyError, RecoveryCodes, RecoverySlot, Resource, SecretStore, SecurityNotice,
+    ThrottledFactor, UserStore,
 };
 
 impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
@@ -96,24 +97,7 @@ where
     pub async fn disable_mfa(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
         let person = grant.person();
-        let orgs = self
-            .services
-            .users
-            .organisations_of(person)
-            .await
-            .map_err(ServiceError::storage)?;
-        let mut standings = Vec::with_capacity(orgs.len());
-        for id in orgs {
-            let org = self
-                .services
-                .users
-                .organisation(id)
-                .await
-                .map_err(ServiceError::storage)?;
-            if let Some(standing) = org.and_then(|o| o.value.standing(person)) {
-                standings.push(standing);
-            }
-        }
+        let standings = self.standings(person).await?;
         let config = &self.config.enrollment;
         let _ = self
             .update_mfa(person, |mfa| {
@@ -200,29 +184,193 @@ where
         self.replace_password(&person, new_password, now).await
     }
 
-    /// Registers (or, with `None`, removes) the signed-in person's phone number for SMS codes.
-    /// Needs a fresh AAL2 grant once MFA is active, like any new authenticator.
-    pub async fn set_phone(
+    /// Phone verification, step 1: sends a code to `phone` (through the [`Notifier`], as an
+    /// [`Notification::OobCode`](crate::Notification::OobCode) with
+    /// [`OobPurpose::VerifyPhone`]) to prove the signed-in person holds it. The number becomes a
+    /// factor only when the code comes back ([`Self::confirm_phone`]).
+    ///
+    /// Needs SMS to be configured ([`ServiceError::FactorUnavailable`] otherwise), and a fresh
+    /// AAL2 grant once the person has any second factor, like any new authenticator. The
+    /// number's resend cooldown and hourly cap apply as for sign-in codes
+    /// ([`ServiceError::Throttled`]). A new call replaces the pending verification: only the
+    /// last code sent counts.
+    pub async fn start_phone_verification(
         &self,
         grant: &Grant,
-        phone: Option<&crate::PhoneNumber>,
+        phone: &PhoneNumber,
     ) -> Result<(), ServiceError> {
         let now = self.now();
+        if self.config.oob.is_none() {
+            return Err(ServiceError::FactorUnavailable);
+        }
         let person = self.person(grant.person()).await?;
-        if !self.own_factors(&person).await?.is_empty() {
-            grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
+        self.require_fresh_if_protected(grant, &person, now).await?;
+        self.send_oob(
+            person.id,
+            Some(grant.org()),
+            OobPurpose::VerifyPhone,
+            phone,
+            now,
+        )
+        .await
+    }
+
+    /// Phone verification, step 2: the code sent by [`Self::start_phone_verification`]. If it is
+    /// right, the number becomes the person's phone for SMS sign-in codes (replacing any
+    /// previous one), the person is told an authenticator was added, and the change is audited.
+    ///
+    /// The code is single-use, expires, and is void after the configured number of wrong
+    /// attempts; a wrong, expired, spent or missing code is the uniform
+    /// [`ServiceError::InvalidCredentials`], counted against the out-of-band throttle (a
+    /// throttled or locked factor is refused without checking). The same fresh-grant rule as
+    /// step 1 applies.
+    pub async fn confirm_phone(&self, grant: &Grant, code: &str) -> Result<(), ServiceError> {
+        let now = self.now();
+        if self.config.oob.is_none() {
+            return Err(ServiceError::FactorUnavailable);
+        }
+        let person = self.person(grant.person()).await?;
+        self.require_fresh_if_protected(grant, &person, now).await?;
+        self.check_throttle(person.id, ThrottledFactor::OutOfBand, now)
+            .await?;
+        let phone = self
+            .check_oob(
+                person.id,
+                Some(grant.org()),
+                OobPurpose::VerifyPhone,
+                None,
+                code,
+                now,
+            )
+            .await?;
+        let _ = self
+            .services
+            .users
+            .set_phone(person.id, Some(&phone))
+            .await
+            .map_err(ServiceError::storage)?;
+        // The spent challenge has done its work.
+        if let Some(spent) = self
+            .services
+            .secrets
+            .oob_challenge(person.id, OobPurpose::VerifyPhone)
+            .await
+            .map_err(ServiceError::storage)?
+        {
+            let _ = self
+                .services
+                .secrets
+                .replace_oob_challenge(
+                    person.id,
+                    OobPurpose::VerifyPhone,
+                    Some(&spent.challenge),
+                    None,
+                )
+                .await
+                .map_err(ServiceError::storage)?;
+        }
+        self.record_one(
+            now,
+            Actor::Person(person.id),
+            Some(person.id),
+            Some(grant.org()),
+            AuditKind::PhoneVerified,
+        )
+        .await?;
+        self.notice(person.id, SecurityNotice::AuthenticatorAdded)
+            .await
+    }
+
+    /// Removes the signed-in person's phone number: SMS codes stop. Needs a fresh AAL2 grant
+    /// once the person has any second factor.
+    ///
+    /// When the phone is the person's only second factor (no active authenticator app), removing
+    /// it turns MFA off, and is refused the way [`Self::disable_mfa`] is: while any of their
+    /// organisations enforces MFA ([`PolicyError::RequiredByOrganisation`], or
+    /// [`PolicyError::SoleOwnerOfEnforcingOrganisation`]). A person without a phone gets `Ok`.
+    pub async fn remove_phone(&self, grant: &Grant) -> Result<(), ServiceError> {
+        let now = self.now();
+        let person = self.person(grant.person()).await?;
+        if person.phone.is_none() {
+            return Ok(());
+        }
+        self.require_fresh_if_protected(grant, &person, now).await?;
+        let has_app = self
+            .services
+            .secrets
+            .mfa(person.id)
+            .await
+            .map_err(ServiceError::storage)?
+            .is_some_and(|m| m.value.is_active());
+        if !has_app {
+            let standings = self.standings(person.id).await?;
+            if let Some(standing) = standings
+                .iter()
+                .find(|s| s.enforces_mfa() && s.sole_owner())
+            {
+                return Err(PolicyError::SoleOwnerOfEnforcingOrganisation {
+                    org: standing.org(),
+                }
+                .into());
+            }
+            if let Some(standing) = standings.iter().find(|s| s.enforces_mfa()) {
+                return Err(PolicyError::RequiredByOrganisation {
+                    org: standing.org(),
+                }
+                .into());
+            }
         }
         let _ = self
             .services
             .users
-            .set_phone(person.id, phone)
+            .set_phone(person.id, None)
             .await
             .map_err(ServiceError::storage)?;
-        if phone.is_some() {
-            self.notice(person.id, SecurityNotice::AuthenticatorAdded)
-                .await?;
+        self.record_one(
+            now,
+            Actor::Person(person.id),
+            Some(person.id),
+            Some(grant.org()),
+            AuditKind::PhoneRemoved,
+        )
+        .await?;
+        self.notice(person.id, SecurityNotice::PhoneRemoved).await
+    }
+
+    /// A fresh AAL2 grant is needed to change a person's factors once they have any.
+    async fn require_fresh_if_protected(
+        &self,
+        grant: &Grant,
+        person: &crate::PersonRecord,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        if !self.own_factors(person).await?.is_empty() {
+            grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
         }
         Ok(())
+    }
+
+    /// The person's standing in every organisation they belong to.
+    async fn standings(&self, person: PersonId) -> Result<Vec<OrgStanding>, ServiceError> {
+        let orgs = self
+            .services
+            .users
+            .organisations_of(person)
+            .await
+            .map_err(ServiceError::storage)?;
+        let mut standings = Vec::with_capacity(orgs.len());
+        for id in orgs {
+            let org = self
+                .services
+                .users
+                .organisation(id)
+                .await
+                .map_err(ServiceError::storage)?;
+            if let Some(standing) = org.and_then(|o| o.value.standing(person)) {
+                standings.push(standing);
+            }
+        }
+        Ok(standings)
     }
 
     /// Whether the grant holder may do `action` on `resource` now, read against the current

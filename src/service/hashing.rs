@@ -6,7 +6,8 @@
 //! [`PasswordHashing`] implementation, which decides where it runs.
 //!
 //! Recovery codes take the same path: generating a set ([`RecoveryCodeSet::generate`]) and
-//! redeeming a code ([`RecoveryCodeSet::redeem`]) each derive with argon2id under the
+//! redeeming a code ([`RecoveryCodeSet::redeem`], or [`RecoveryParams::redeem_dummy`] when the
+//! person has no set) each derive with argon2id under the
 //! [`RecoveryParams`](crate::RecoveryParams), so they too are [`HashJob`]s (the
 //! [`PasswordHasher`] is not used for them).
 //!
@@ -77,6 +78,7 @@ enum Op {
     VerifyDummy,
     RecoveryGenerate(RecoveryParams),
     RecoveryRedeem(Box<RecoveryCodeSet>),
+    RecoveryRedeemDummy(RecoveryParams),
 }
 
 /// One unit of argon2 work (a password, or a recovery-code set), owned (`Send + 'static`) so it
@@ -142,6 +144,15 @@ impl HashJob {
         }
     }
 
+    /// Checks a presented recovery code when there is no set to check it against: the same
+    /// argon2 work under `params` as a redemption, always rejected.
+    pub(crate) fn recovery_redeem_dummy(params: RecoveryParams, code: &str) -> Self {
+        Self {
+            password: Password::from(code),
+            op: Op::RecoveryRedeemDummy(params),
+        }
+    }
+
     /// Does the work (blocking: argon2 runs here).
     pub fn run(self, hasher: &PasswordHasher) -> HashOutput {
         let result = match &self.op {
@@ -159,6 +170,9 @@ impl HashJob {
             }
             Op::RecoveryRedeem(set) => {
                 Output::RecoveryRedeemed(set.redeem(self.password.expose_secret()))
+            }
+            Op::RecoveryRedeemDummy(params) => {
+                Output::RecoveryRedeemed(params.redeem_dummy(self.password.expose_secret()))
             }
         };
         HashOutput(result)

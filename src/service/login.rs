@@ -15,10 +15,11 @@ use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, ServiceError}
 use crate::{
     Actor, AuditKind, AuditSink, AuthenticatorName, BearerToken, Clock, DenyReason,
     EnrollmentPurpose, EnrolmentDemand, Factor, FactorKind, Grant, Login, LoginDecision,
-    LoginProgress, Mfa, Notification, Notifier, OobOutcome, OobSendLog, OrgId, OtpAuthUri,
-    Password, PasswordContext, PasswordState, PendingStep, PersonId, PersonRecord, PolicyError,
-    PolicyViolation, RecoveryCodes, SecondFactors, SecretStore, SecurityNotice, SendDecision,
-    ThrottledFactor, TicketRecord, UserStore, login_decision,
+    LoginProgress, Mfa, Notification, Notifier, OobChallengeRecord, OobOutcome, OobPurpose,
+    OobSendLog, OrgId, OtpAuthUri, Password, PasswordContext, PasswordState, PendingStep, PersonId,
+    PersonRecord, PhoneNumber, PolicyError, PolicyViolation, RecoveryCodes, SecondFactors,
+    SecretStore, SecurityNotice, SendDecision, ThrottledFactor, TicketRecord, UserStore,
+    login_decision,
 };
 
 /// Where a login stands after a step.
@@ -579,7 +580,9 @@ where
             .recovery_codes(person, crate::RecoverySlot::Active)
             .await
             .map_err(ServiceError::storage)?;
-        // The argon2 derivation runs where the host runs password hashing.
+        // The argon2 derivation runs where the host runs password hashing. Without an active
+        // set the same derivation runs under the configured parameters, so that the failure
+        // costs what a wrong code costs and timing does not tell whether the person has codes.
         let redeemed = match set {
             Some(set) => {
                 let set_id = set.set_id();
@@ -591,7 +594,15 @@ where
                     .into_redeemed()?;
                 Some((set_id, slot))
             }
-            None => None,
+            None => {
+                let _ = self
+                    .services
+                    .hasher
+                    .run(HashJob::recovery_redeem_dummy(self.config.recovery, code))
+                    .await
+                    .into_redeemed()?;
+                None
+            }
         };
         let Some((set_id, Ok(slot))) = redeemed else {
             self.count_failure(
@@ -643,14 +654,29 @@ where
     }
 
     async fn send_sms(&self, person: PersonId, org: OrgId, now: u64) -> Result<(), ServiceError> {
-        let (config, key) = self
-            .config
-            .oob
-            .as_ref()
-            .ok_or(ServiceError::FactorUnavailable)?;
         let record = self.person(person).await?;
         let phone = record
             .phone
+            .as_ref()
+            .ok_or(ServiceError::FactorUnavailable)?;
+        self.send_oob(person, Some(org), OobPurpose::SignIn, phone, now)
+            .await
+    }
+
+    /// Sends a code for `purpose` to `to`: the destination's send log decides, the challenge
+    /// (with `to`) replaces the person's challenge for that purpose, then the code is delivered
+    /// and the send audited.
+    pub(super) async fn send_oob(
+        &self,
+        person: PersonId,
+        org: Option<OrgId>,
+        purpose: OobPurpose,
+        to: &PhoneNumber,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let (config, key) = self
+            .config
+            .oob
             .as_ref()
             .ok_or(ServiceError::FactorUnavailable)?;
         // The destination's send log decides (cooldown and hourly cap) and records the send in
@@ -660,7 +686,7 @@ where
         let decision = self
             .services
             .secrets
-            .record_oob_send(phone, config, now)
+            .record_oob_send(to, config, now)
             .await
             .map_err(ServiceError::storage)?;
         if let SendDecision::Refused { retry_at, .. } = decision {
@@ -669,7 +695,7 @@ where
         let current = self
             .services
             .secrets
-            .oob_challenge(person)
+            .oob_challenge(person, purpose)
             .await
             .map_err(ServiceError::storage)?;
         // The send is already recorded: issue against an empty log.
@@ -678,10 +704,19 @@ where
             crate::OobIssue::Send {
                 code, challenge, ..
             } => {
+                let record = OobChallengeRecord {
+                    destination: to.clone(),
+                    challenge,
+                };
                 let swapped = self
                     .services
                     .secrets
-                    .replace_oob_challenge(person, current.as_ref(), Some(&challenge))
+                    .replace_oob_challenge(
+                        person,
+                        purpose,
+                        current.as_ref().map(|c| &c.challenge),
+                        Some(&record),
+                    )
                     .await
                     .map_err(ServiceError::storage)?;
                 if !swapped {
@@ -692,18 +727,17 @@ where
                 }
                 self.notify(Notification::OobCode {
                     person,
-                    to: phone,
+                    purpose,
+                    to,
                     code: &code,
                 })
                 .await?;
-                self.record_one(
-                    now,
-                    Actor::System,
-                    Some(person),
-                    Some(org),
-                    AuditKind::OutOfBandCodeSent,
-                )
-                .await
+                let what = match purpose {
+                    OobPurpose::VerifyPhone => AuditKind::PhoneVerificationSent,
+                    _ => AuditKind::OutOfBandCodeSent,
+                };
+                self.record_one(now, Actor::System, Some(person), org, what)
+                    .await
             }
         }
     }
@@ -715,35 +749,65 @@ where
         code: &str,
         now: u64,
     ) -> Result<(), ServiceError> {
+        // A code counts only for the number it was sent to, if that is still the person's.
+        let phone = self
+            .person(person)
+            .await?
+            .phone
+            .ok_or(ServiceError::FactorUnavailable)?;
+        self.check_oob(
+            person,
+            Some(org),
+            OobPurpose::SignIn,
+            Some(&phone),
+            code,
+            now,
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Checks a code against the person's challenge for `purpose` and spends it with a
+    /// compare-and-swap on the stored challenge, so it is accepted once. With `destination`, a
+    /// challenge sent elsewhere is refused without being tried. Counts failures (the out-of-band
+    /// throttle) and returns where the accepted code was sent.
+    pub(super) async fn check_oob(
+        &self,
+        person: PersonId,
+        org: Option<OrgId>,
+        purpose: OobPurpose,
+        destination: Option<&PhoneNumber>,
+        code: &str,
+        now: u64,
+    ) -> Result<PhoneNumber, ServiceError> {
         let (_, key) = self
             .config
             .oob
             .as_ref()
             .ok_or(ServiceError::FactorUnavailable)?;
+        let factor = Factor::Second(FactorKind::OutOfBandSms);
         for _ in 0..CAS_ATTEMPTS {
             let current = self
                 .services
                 .secrets
-                .oob_challenge(person)
+                .oob_challenge(person, purpose)
                 .await
                 .map_err(ServiceError::storage)?;
+            let current = current.filter(|c| destination.is_none_or(|d| *d == c.destination));
             let Some(current) = current else {
-                self.count_failure(
-                    person,
-                    Some(org),
-                    Factor::Second(FactorKind::OutOfBandSms),
-                    false,
-                    now,
-                )
-                .await?;
+                self.count_failure(person, org, factor, false, now).await?;
                 return Err(ServiceError::InvalidCredentials);
             };
-            let verification = current.verify(key, code, now);
+            let verification = current.challenge.verify(key, code, now);
             if verification.must_persist() {
+                let next = OobChallengeRecord {
+                    destination: current.destination.clone(),
+                    challenge: verification.challenge().clone(),
+                };
                 let swapped = self
                     .services
                     .secrets
-                    .replace_oob_challenge(person, Some(&current), Some(verification.challenge()))
+                    .replace_oob_challenge(person, purpose, Some(&current.challenge), Some(&next))
                     .await
                     .map_err(ServiceError::storage)?;
                 if !swapped {
@@ -751,19 +815,12 @@ where
                 }
             }
             if verification.result().is_ok() {
-                self.count_success(person, Factor::Second(FactorKind::OutOfBandSms), now)
-                    .await?;
-                return Ok(());
+                self.count_success(person, factor, now).await?;
+                return Ok(current.destination);
             }
             let replayed = verification.outcome() == OobOutcome::AlreadySpent;
-            self.count_failure(
-                person,
-                Some(org),
-                Factor::Second(FactorKind::OutOfBandSms),
-                replayed,
-                now,
-            )
-            .await?;
+            self.count_failure(person, org, factor, replayed, now)
+                .await?;
             return Err(ServiceError::InvalidCredentials);
         }
         Err(ServiceError::Conflict)

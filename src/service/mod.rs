@@ -18,7 +18,7 @@ use alloc::vec::Vec;
 
 use crate::{
     Actor, AuditEvent, AuditKind, AuditSink, BearerToken, Clock, Factor, LoginProgress,
-    Notification, Notifier, OrgId, PendingStep, PersonId, SecretStore, SecurityNotice,
+    Notification, Notifier, OrgId, PendingStep, PersonId, PruneReport, SecretStore, SecurityNotice,
     ThrottleDecision, ThrottleEvent, ThrottleOp, ThrottledFactor, TicketRecord, UserStore,
 };
 
@@ -94,6 +94,36 @@ where
     /// The capabilities (for example to read a test store back).
     pub fn services(&self) -> &Services<U, S, C, A, N, H> {
         &self.services
+    }
+
+    /// Maintenance: deletes the tickets, setup tokens, out-of-band challenges and send logs that
+    /// can no longer be used at the clock's time ([`SecretStore::prune_expired`]) and reports how
+    /// many of each went.
+    ///
+    /// Call it from a periodic job (every few minutes to once an hour), on one server or on
+    /// several: concurrent and repeated runs are harmless, and it never deletes a row that is
+    /// still live. Nothing depends on it for correctness — expired rows are refused anyway —
+    /// but without it they accumulate in the store.
+    ///
+    /// ```ignore
+    /// let service = std::sync::Arc::clone(&service);
+    /// tokio::spawn(async move {
+    ///     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    ///     loop {
+    ///         every.tick().await;
+    ///         if let Err(e) = service.prune_expired().await {
+    ///             tracing::warn!("pruning expired authentication rows failed: {e}");
+    ///         }
+    ///     }
+    /// });
+    /// ```
+    pub async fn prune_expired(&self) -> Result<PruneReport, ServiceError> {
+        let now = self.now();
+        self.services
+            .secrets
+            .prune_expired(now)
+            .await
+            .map_err(ServiceError::storage)
     }
 
     fn now(&self) -> u64 {

@@ -10,9 +10,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use zeroize::Zeroizing;
 
 use super::{
-    AuditSink, CreateOutcome, Notification, Notifier, OrganisationWrite, PersonRecord,
-    RecoverySlot, SecretStore, SecurityNotice, SetupTokenRecord, ThrottleOp, TicketRecord,
-    TokenDigest, UserStore, Versioned,
+    AuditSink, CreateOutcome, Notification, Notifier, OobChallengeRecord, OobPurpose,
+    OrganisationWrite, PersonRecord, PruneReport, RecoverySlot, SecretStore, SecurityNotice,
+    SetupTokenRecord, ThrottleOp, TicketRecord, TokenDigest, UserStore, Versioned,
 };
 use crate::{
     AuditEvent, AuthenticatorId, Error, Login, Mfa, OobChallenge, OobConfig, OobSendLog, OrgId,
@@ -102,7 +102,7 @@ struct StoredSet {
 struct Secrets {
     mfa: HashMap<PersonId, StoredMfa>,
     recovery: HashMap<(PersonId, RecoverySlot), StoredSet>,
-    oob: HashMap<PersonId, OobChallenge>,
+    oob: HashMap<(PersonId, OobPurpose), OobChallengeRecord>,
     oob_sends: HashMap<PhoneNumber, OobSendLog>,
     setup_tokens: HashMap<TokenDigest, SetupTokenRecord>,
     tickets: HashMap<TokenDigest, TicketRecord>,
@@ -128,7 +128,8 @@ struct Secrets {
 ///   [`RecoveryCodeSet::set_id`] again keeps the spent slots spent; a new set starts afresh.
 /// - Out-of-band send logs are kept per destination (the phone number), and
 ///   [`SecretStore::record_oob_send`] decides and records under the one lock.
-/// - Expired setup tokens and tickets are refused (and dropped) by the `take_*` verbs.
+/// - Expired setup tokens and tickets are refused (and dropped) by the `take_*` verbs;
+///   [`SecretStore::prune_expired`] drops the rest.
 /// - [`Mfa`] values go in and out through [`Mfa::duplicate_secret_state`]: the store's copy
 ///   is its own.
 #[derive(Default)]
@@ -492,26 +493,29 @@ impl SecretStore for MemoryStore {
     async fn oob_challenge(
         &self,
         person: PersonId,
-    ) -> Result<Option<OobChallenge>, MemoryStoreError> {
-        Ok(self.secrets()?.oob.get(&person).cloned())
+        purpose: OobPurpose,
+    ) -> Result<Option<OobChallengeRecord>, MemoryStoreError> {
+        Ok(self.secrets()?.oob.get(&(person, purpose)).cloned())
     }
 
     async fn replace_oob_challenge(
         &self,
         person: PersonId,
+        purpose: OobPurpose,
         expected: Option<&OobChallenge>,
-        new: Option<&OobChallenge>,
+        new: Option<&OobChallengeRecord>,
     ) -> Result<bool, MemoryStoreError> {
         let mut secrets = self.secrets()?;
-        if secrets.oob.get(&person) != expected {
+        let key = (person, purpose);
+        if secrets.oob.get(&key).map(|r| &r.challenge) != expected {
             return Ok(false);
         }
         match new {
-            Some(challenge) => {
-                secrets.oob.insert(person, challenge.clone());
+            Some(record) => {
+                secrets.oob.insert(key, record.clone());
             }
             None => {
-                secrets.oob.remove(&person);
+                secrets.oob.remove(&key);
             }
         }
         Ok(true)
@@ -571,6 +575,23 @@ impl SecretStore for MemoryStore {
             .remove(digest)
             .filter(|ticket| ticket.expires_at > now))
     }
+
+    async fn prune_expired(&self, now: u64) -> Result<PruneReport, MemoryStoreError> {
+        fn prune<K, V>(map: &mut HashMap<K, V>, live: impl Fn(&V) -> bool) -> u64 {
+            let before = map.len();
+            map.retain(|_, v| live(v));
+            u64::try_from(before.saturating_sub(map.len())).unwrap_or(u64::MAX)
+        }
+        let mut secrets = self.secrets()?;
+        Ok(PruneReport {
+            tickets: prune(&mut secrets.tickets, |t| t.expires_at > now),
+            setup_tokens: prune(&mut secrets.setup_tokens, |t| t.expires_at > now),
+            oob_challenges: prune(&mut secrets.oob, |r| r.challenge.expires_at() > now),
+            oob_send_logs: prune(&mut secrets.oob_sends, |log| {
+                log.expires_at().is_some_and(|at| at > now)
+            }),
+        })
+    }
 }
 
 /// An [`AuditSink`] that keeps every event in memory, in order.
@@ -616,6 +637,8 @@ pub enum Delivery {
     OobCode {
         /// The person.
         person: PersonId,
+        /// What the code was for.
+        purpose: OobPurpose,
         /// Where it went.
         to: PhoneNumber,
     },
@@ -716,12 +739,18 @@ impl Notifier for RecordingNotifier {
             return Err(MemoryStoreError::DeliveryFailed);
         }
         let delivery = match message {
-            Notification::OobCode { person, to, code } => {
+            Notification::OobCode {
+                person,
+                purpose,
+                to,
+                code,
+            } => {
                 recorded
                     .codes
                     .insert(person, Zeroizing::new(String::from(code.expose_secret())));
                 Delivery::OobCode {
                     person,
+                    purpose,
                     to: to.clone(),
                 }
             }
@@ -1059,43 +1088,61 @@ mod tests {
             OobIssue::Send { challenge, .. } => challenge,
             OobIssue::Refused { .. } => panic!("refused"),
         };
+        let record = |challenge: &OobChallenge| OobChallengeRecord {
+            destination: PhoneNumber::parse("+1 415 555 2671").unwrap(),
+            challenge: challenge.clone(),
+        };
         let first = issue(T0);
         let second = issue(T0 + 1);
         assert!(
             !store
-                .replace_oob_challenge(ALICE, Some(&first), Some(&second))
+                .replace_oob_challenge(
+                    ALICE,
+                    OobPurpose::SignIn,
+                    Some(&first),
+                    Some(&record(&second))
+                )
                 .await
                 .unwrap()
         );
         assert!(
             store
-                .replace_oob_challenge(ALICE, None, Some(&first))
+                .replace_oob_challenge(ALICE, OobPurpose::SignIn, None, Some(&record(&first)))
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .replace_oob_challenge(ALICE, None, Some(&second))
+                .replace_oob_challenge(ALICE, OobPurpose::SignIn, None, Some(&record(&second)))
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .replace_oob_challenge(ALICE, Some(&second), None)
+                .replace_oob_challenge(ALICE, OobPurpose::SignIn, Some(&second), None)
                 .await
                 .unwrap()
         );
         assert_eq!(
-            store.oob_challenge(ALICE).await.unwrap(),
-            Some(first.clone())
+            store
+                .oob_challenge(ALICE, OobPurpose::SignIn)
+                .await
+                .unwrap(),
+            Some(record(&first))
         );
         assert!(
             store
-                .replace_oob_challenge(ALICE, Some(&first), None)
+                .replace_oob_challenge(ALICE, OobPurpose::SignIn, Some(&first), None)
                 .await
                 .unwrap()
         );
-        assert!(store.oob_challenge(ALICE).await.unwrap().is_none());
+        assert!(
+            store
+                .oob_challenge(ALICE, OobPurpose::SignIn)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[tokio::test]
@@ -1192,6 +1239,7 @@ mod tests {
         notifier
             .deliver(Notification::OobCode {
                 person: ALICE,
+                purpose: OobPurpose::SignIn,
                 to: &phone,
                 code: &code,
             })
@@ -1221,6 +1269,7 @@ mod tests {
             [
                 Delivery::OobCode {
                     person: ALICE,
+                    purpose: OobPurpose::SignIn,
                     to: phone
                 },
                 Delivery::SetupLink {

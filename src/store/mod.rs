@@ -13,11 +13,12 @@
 //! |---|---|
 //! | [`SecretStore::advance_watermark`] | `UPDATE authenticators SET last_step = $step WHERE person = $p AND id = $a AND last_step < $step` |
 //! | [`SecretStore::spend_recovery_code`] | `UPDATE recovery_sets SET spent = spent \| $bit WHERE person = $p AND set_id = $s AND slot = 'active' AND spent & $bit = 0` |
-//! | [`SecretStore::replace_oob_challenge`] | `UPDATE oob_challenges SET challenge = $new WHERE person = $p AND challenge = $expected` |
+//! | [`SecretStore::replace_oob_challenge`] | `UPDATE oob_challenges SET challenge = $new, destination = $d WHERE person = $p AND purpose = $purpose AND challenge = $expected` (`INSERT … ON CONFLICT DO NOTHING` when none is expected, `DELETE … WHERE … AND challenge = $expected` for none) |
 //! | [`SecretStore::record_oob_send`] | `UPDATE oob_send_log SET sends = $new WHERE destination = $e164 AND sends = $old` (or `INSERT … ON CONFLICT DO NOTHING` for a first send), retried until it applies: the decision is [`OobConfig::check_send`] on the log read |
 //! | [`SecretStore::take_setup_token`] | `DELETE FROM setup_tokens WHERE digest = $d AND expires_at > $now RETURNING …` |
 //! | [`SecretStore::take_ticket`] | `DELETE FROM tickets WHERE digest = $d AND expires_at > $now RETURNING …` |
 //! | [`SecretStore::replace_mfa`] | `UPDATE mfa SET state = $s, version = version + 1 WHERE person = $p AND version = $v` |
+//! | [`SecretStore::prune_expired`] | per kind, one `DELETE FROM tickets WHERE expires_at <= $now` (and the same for `setup_tokens`, `oob_challenges`, and `oob_send_log`, whose `expires_at` is an hour after its last send); the affected rows are the counts |
 //! | [`UserStore::replace_organisation`] | `UPDATE organisations SET state = $s, version = version + 1 WHERE id = $o AND version = $v` |
 //! | [`UserStore::apply_throttle`] | `UPDATE throttles SET … WHERE person = $p AND factor = $f AND failures = $old_failures AND …` (retried until it applies: the new state is computed by [`ThrottlePolicy`]) |
 //! | [`UserStore::create_person`] | one transaction: `INSERT INTO people …` (unique login) and the organisation insert or guarded update |
@@ -39,8 +40,8 @@ mod records;
 pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 
 pub use records::{
-    Login, PendingStep, PersonRecord, RecoverySlot, SetupTokenRecord, ThrottleOp, TicketRecord,
-    TokenDigest, Versioned,
+    Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
+    SetupTokenRecord, ThrottleOp, TicketRecord, TokenDigest, Versioned,
 };
 
 #[cfg(feature = "postgres")]
@@ -244,21 +245,25 @@ pub trait SecretStore: Send + Sync {
         index: u8,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
-    /// The person's current out-of-band challenge (the keyed hash of the last code sent).
+    /// The person's current out-of-band challenge for `purpose` (the keyed hash of the last code
+    /// sent for it, and where it went).
     fn oob_challenge(
         &self,
         person: PersonId,
-    ) -> impl Future<Output = Result<Option<OobChallenge>, Self::Error>> + Send;
+        purpose: OobPurpose,
+    ) -> impl Future<Output = Result<Option<OobChallengeRecord>, Self::Error>> + Send;
 
-    /// **Atomic.** Replaces the out-of-band challenge only if the stored one is still
-    /// `expected` (`None`: only if there is none); `false` otherwise. Spending a code, counting
-    /// an attempt and issuing a new code all go through this compare-and-swap, so a code is
-    /// accepted once.
+    /// **Atomic.** Replaces the person's out-of-band challenge for `purpose` (challenge and
+    /// destination together) only if the stored challenge for that purpose is still `expected`
+    /// (`None`: only if there is none); `false` otherwise. Spending a code, counting an attempt
+    /// and issuing a new code all go through this compare-and-swap, so a code is accepted once.
+    /// Challenges for other purposes are never read or touched.
     fn replace_oob_challenge(
         &self,
         person: PersonId,
+        purpose: OobPurpose,
         expected: Option<&OobChallenge>,
-        new: Option<&OobChallenge>,
+        new: Option<&OobChallengeRecord>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// **Atomic.** Decides with [`OobConfig::check_send`] whether a code may be sent to
@@ -301,6 +306,21 @@ pub trait SecretStore: Send + Sync {
         digest: &crate::TokenDigest,
         now: u64,
     ) -> impl Future<Output = Result<Option<TicketRecord>, Self::Error>> + Send;
+
+    /// Maintenance: deletes every row that can no longer be used at `now` and reports how many
+    /// of each kind went: tickets and setup tokens with `expires_at <= now` (the `take_*` verbs
+    /// already refuse them), out-of-band challenges whose code expired
+    /// ([`OobChallenge::expires_at`] `<= now`, any purpose and status), and send logs whose last
+    /// send left the hourly window ([`OobSendLog::expires_at`](crate::OobSendLog::expires_at)
+    /// `<= now`). Live rows are never touched, so pruning changes no answer of the other verbs
+    /// and running it twice, or concurrently with them, is harmless.
+    ///
+    /// Without it, these rows accumulate: hosts call it from a periodic job, through
+    /// [`Authenticator::prune_expired`](crate::Authenticator::prune_expired).
+    fn prune_expired(
+        &self,
+        now: u64,
+    ) -> impl Future<Output = Result<PruneReport, Self::Error>> + Send;
 }
 
 /// Receives the audit trail. Events never contain a secret, code or password.
@@ -323,6 +343,8 @@ pub enum SecurityNotice {
     MfaTurnedOff,
     /// The account was locked after repeated failures.
     Locked,
+    /// The phone number for sign-in codes was removed.
+    PhoneRemoved,
     /// A recovery code was used to sign in.
     RecoveryCodeUsed,
     /// Few recovery codes remain.
@@ -338,10 +360,13 @@ pub enum SecurityNotice {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Notification<'a> {
-    /// An out-of-band sign-in code for `to`.
+    /// An out-of-band code for `to`: a sign-in code, or a code proving possession of a new
+    /// number (word the message after `purpose`).
     OobCode {
         /// The person.
         person: PersonId,
+        /// What the code is for.
+        purpose: OobPurpose,
         /// Where to send it.
         to: &'a PhoneNumber,
         /// The code.

@@ -8,10 +8,20 @@ use crate::Keyring;
 use crate::store::sql::{SqlStoreError, run_migrations, sql_store};
 
 /// The embedded migrations, in order: `(version, script)`.
-const MIGRATIONS: [(i64, &str); 1] = [(
-    1,
-    include_str!("../../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: [(i64, &str); 3] = [
+    (
+        1,
+        include_str!("../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_oob_purpose.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_expiry_columns.sql"),
+    ),
+];
 
 /// [`UserStore`](crate::UserStore) and [`SecretStore`](crate::SecretStore) over PostgreSQL, for
 /// many application servers sharing one database.

@@ -3,7 +3,7 @@
 use alloc::string::String;
 use core::fmt;
 
-use crate::{LoginProgress, OrgId, PasswordState, PersonId, PhoneNumber};
+use crate::{LoginProgress, OobChallenge, OrgId, PasswordState, PersonId, PhoneNumber};
 
 /// A stored value with the version it was read at, for compare-and-swap replacement.
 ///
@@ -150,6 +150,52 @@ pub enum RecoverySlot {
     Active,
     /// The set shown during an enrollment, made active when the enrollment is acknowledged.
     Pending,
+}
+
+/// What an out-of-band challenge is for. A person has at most one challenge per purpose, kept
+/// apart by the store, so a code sent for one purpose never answers (or replaces) the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum OobPurpose {
+    /// A sign-in code sent to the person's verified phone.
+    SignIn,
+    /// A code sent to a new phone number to prove possession before it becomes a factor.
+    VerifyPhone,
+}
+
+/// A stored out-of-band challenge and where its code was sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OobChallengeRecord {
+    /// Where the code was sent. For [`OobPurpose::VerifyPhone`], the number that becomes the
+    /// person's phone once the code is confirmed.
+    pub destination: PhoneNumber,
+    /// The keyed hash of the code, with its expiry, attempts left and status.
+    pub challenge: OobChallenge,
+}
+
+/// What [`SecretStore::prune_expired`](crate::SecretStore::prune_expired) deleted: how many rows
+/// of each kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PruneReport {
+    /// Pending-login tickets past their expiry.
+    pub tickets: u64,
+    /// Setup tokens past their expiry.
+    pub setup_tokens: u64,
+    /// Out-of-band challenges past their expiry (any purpose).
+    pub oob_challenges: u64,
+    /// Out-of-band send logs whose last send left the hourly window.
+    pub oob_send_logs: u64,
+}
+
+impl PruneReport {
+    /// The rows deleted, all kinds together.
+    pub fn total(&self) -> u64 {
+        self.tickets
+            .saturating_add(self.setup_tokens)
+            .saturating_add(self.oob_challenges)
+            .saturating_add(self.oob_send_logs)
+    }
 }
 
 /// A change to a throttle counter, applied atomically by [`UserStore::apply_throttle`](crate::UserStore::apply_throttle).

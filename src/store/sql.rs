@@ -14,8 +14,8 @@ use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
 use crate::{
-    Keyring, Mfa, OobSendLog, OpenError, OrgId, PasswordState, PendingStep, PersonId, RecoverySlot,
-    SealContext, SecretKey, ServerSideOnly, ThrottledFactor,
+    Keyring, Mfa, OobPurpose, OobSendLog, OpenError, OrgId, PasswordState, PendingStep, PersonId,
+    RecoverySlot, SealContext, SecretKey, ServerSideOnly, ThrottledFactor,
 };
 
 /// A fault of [`SqliteStore`](crate::SqliteStore) or [`PostgresStore`](crate::PostgresStore).
@@ -166,6 +166,13 @@ pub(crate) fn slot_name(slot: RecoverySlot) -> &'static str {
     match slot {
         RecoverySlot::Active => "active",
         RecoverySlot::Pending => "pending",
+    }
+}
+
+pub(crate) fn purpose_name(purpose: OobPurpose) -> &'static str {
+    match purpose {
+        OobPurpose::SignIn => "sign_in",
+        OobPurpose::VerifyPhone => "verify_phone",
     }
 }
 
@@ -376,13 +383,15 @@ macro_rules! sql_store {
 
             use $crate::store::sql::{
                 SqlStoreError, THROTTLE_ATTEMPTS, decode_u128, factor_name, from_json, open_mfa,
-                org_bytes, password_state_from, password_state_name, person_bytes, seal_mfa,
+                org_bytes, password_state_from, password_state_name, person_bytes, purpose_name,
+                seal_mfa,
                 send_log_bytes, send_log_from, slot_name, step_from, step_name, to_i64, to_json,
                 to_u64,
             };
             use $crate::{
-                AuthenticatorId, CreateOutcome, Login, Mfa, OobChallenge, OobConfig, OrgId, Organisation,
-                OrganisationWrite, PasswordState, PersonId, PersonRecord, PhoneNumber,
+                AuthenticatorId, CreateOutcome, Login, Mfa, OobChallenge, OobChallengeRecord,
+                OobConfig, OobPurpose, OrgId, Organisation,
+                OrganisationWrite, PasswordState, PersonId, PersonRecord, PhoneNumber, PruneReport,
                 RecoveryCodeSet, RecoverySlot, SecretStore, SetupTokenRecord, ThrottleOp,
                 ThrottlePolicy, ThrottleState, ThrottleUpdate, ThrottledFactor, TicketRecord,
                 SendDecision, TokenDigest, UserStore, Versioned,
@@ -1036,66 +1045,89 @@ macro_rules! sql_store {
                 async fn oob_challenge(
                     &self,
                     person: PersonId,
-                ) -> Result<Option<OobChallenge>, SqlStoreError> {
-                    let row = sqlx::query("SELECT challenge FROM oob_challenges WHERE person = $1")
-                        .bind(person_bytes(person))
-                        .fetch_optional(&self.pool)
-                        .await?;
+                    purpose: OobPurpose,
+                ) -> Result<Option<OobChallengeRecord>, SqlStoreError> {
+                    let row = sqlx::query(
+                        "SELECT destination, challenge FROM oob_challenges \
+                         WHERE person = $1 AND purpose = $2",
+                    )
+                    .bind(person_bytes(person))
+                    .bind(purpose_name(purpose))
+                    .fetch_optional(&self.pool)
+                    .await?;
                     let Some(row) = row else {
                         return Ok(None);
                     };
-                    let bytes: Vec<u8> = row.try_get(0)?;
-                    OobChallenge::from_stored_bytes(&bytes)
-                        .map(Some)
-                        .map_err(|_| SqlStoreError::Decode {
-                            table: "oob_challenges",
-                            reason: "the stored challenge does not decode",
-                        })
+                    let bad = |reason| SqlStoreError::Decode {
+                        table: "oob_challenges",
+                        reason,
+                    };
+                    let destination: String = row.try_get(0)?;
+                    let bytes: Vec<u8> = row.try_get(1)?;
+                    Ok(Some(OobChallengeRecord {
+                        destination: PhoneNumber::parse(&destination)
+                            .map_err(|_| bad("invalid destination phone number"))?,
+                        challenge: OobChallenge::from_stored_bytes(&bytes)
+                            .map_err(|_| bad("the stored challenge does not decode"))?,
+                    }))
                 }
 
                 async fn replace_oob_challenge(
                     &self,
                     person: PersonId,
+                    purpose: OobPurpose,
                     expected: Option<&OobChallenge>,
-                    new: Option<&OobChallenge>,
+                    new: Option<&OobChallengeRecord>,
                 ) -> Result<bool, SqlStoreError> {
                     let id = person_bytes(person);
+                    let purpose = purpose_name(purpose);
                     let expected = expected.map(|c| c.to_stored_bytes().to_vec());
-                    let new = new.map(|c| c.to_stored_bytes().to_vec());
                     let affected = match (expected, new) {
                         (None, None) => {
                             let row = sqlx::query(
-                                "SELECT count(*) FROM oob_challenges WHERE person = $1",
+                                "SELECT count(*) FROM oob_challenges \
+                                 WHERE person = $1 AND purpose = $2",
                             )
                             .bind(&id)
+                            .bind(purpose)
                             .fetch_one(&self.pool)
                             .await?;
                             let count: i64 = row.try_get(0)?;
                             return Ok(count == 0);
                         }
                         (None, Some(new)) => sqlx::query(
-                            "INSERT INTO oob_challenges (person, challenge) VALUES ($1, $2) \
-                             ON CONFLICT (person) DO NOTHING",
+                            "INSERT INTO oob_challenges \
+                             (person, purpose, destination, challenge, expires_at) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (person, purpose) DO NOTHING",
                         )
                         .bind(&id)
-                        .bind(new)
+                        .bind(purpose)
+                        .bind(new.destination.e164())
+                        .bind(new.challenge.to_stored_bytes().to_vec())
+                        .bind(to_i64(new.challenge.expires_at(), "a challenge expiry")?)
                         .execute(&self.pool)
                         .await?
                         .rows_affected(),
                         (Some(expected), Some(new)) => sqlx::query(
-                            "UPDATE oob_challenges SET challenge = $1 \
-                             WHERE person = $2 AND challenge = $3",
+                            "UPDATE oob_challenges \
+                             SET destination = $1, challenge = $2, expires_at = $6 \
+                             WHERE person = $3 AND purpose = $4 AND challenge = $5",
                         )
-                        .bind(new)
+                        .bind(new.destination.e164())
+                        .bind(new.challenge.to_stored_bytes().to_vec())
                         .bind(&id)
+                        .bind(purpose)
                         .bind(expected)
+                        .bind(to_i64(new.challenge.expires_at(), "a challenge expiry")?)
                         .execute(&self.pool)
                         .await?
                         .rows_affected(),
                         (Some(expected), None) => sqlx::query(
-                            "DELETE FROM oob_challenges WHERE person = $1 AND challenge = $2",
+                            "DELETE FROM oob_challenges \
+                             WHERE person = $1 AND purpose = $2 AND challenge = $3",
                         )
                         .bind(&id)
+                        .bind(purpose)
                         .bind(expected)
                         .execute(&self.pool)
                         .await?
@@ -1127,25 +1159,32 @@ macro_rules! sql_store {
                         if decision != SendDecision::Allowed {
                             return Ok(decision);
                         }
-                        let new = send_log_bytes(&log.record(now));
+                        let next = log.record(now);
+                        let expires_at = to_i64(
+                            next.expires_at().unwrap_or(now),
+                            "a send log expiry",
+                        )?;
+                        let new = send_log_bytes(&next);
                         // Compare-and-swap on the log read above.
                         let written = match stored {
                             Some(old) => sqlx::query(
-                                "UPDATE oob_send_log SET sends = $1 \
+                                "UPDATE oob_send_log SET sends = $1, expires_at = $4 \
                                  WHERE destination = $2 AND sends = $3",
                             )
                             .bind(new)
                             .bind(destination)
                             .bind(old)
+                            .bind(expires_at)
                             .execute(&self.pool)
                             .await?
                             .rows_affected(),
                             None => sqlx::query(
-                                "INSERT INTO oob_send_log (destination, sends) VALUES ($1, $2) \
-                                 ON CONFLICT (destination) DO NOTHING",
+                                "INSERT INTO oob_send_log (destination, sends, expires_at) \
+                                 VALUES ($1, $2, $3) ON CONFLICT (destination) DO NOTHING",
                             )
                             .bind(destination)
                             .bind(new)
+                            .bind(expires_at)
                             .execute(&self.pool)
                             .await?
                             .rows_affected(),
@@ -1238,6 +1277,31 @@ macro_rules! sql_store {
                         progress: from_json(&progress, "tickets")?,
                         expires_at: to_u64(row.try_get(2)?, "tickets")?,
                     }))
+                }
+
+                async fn prune_expired(&self, now: u64) -> Result<PruneReport, SqlStoreError> {
+                    let now = to_i64(now, "the time")?;
+                    let mut counts = [0u64; 4];
+                    // One guarded statement per kind; each deletes only rows no verb would use.
+                    for (count, statement) in counts.iter_mut().zip([
+                        "DELETE FROM tickets WHERE expires_at <= $1",
+                        "DELETE FROM setup_tokens WHERE expires_at <= $1",
+                        "DELETE FROM oob_challenges WHERE expires_at <= $1",
+                        "DELETE FROM oob_send_log WHERE expires_at <= $1",
+                    ]) {
+                        *count = sqlx::query(statement)
+                            .bind(now)
+                            .execute(&self.pool)
+                            .await?
+                            .rows_affected();
+                    }
+                    let [tickets, setup_tokens, oob_challenges, oob_send_logs] = counts;
+                    Ok(PruneReport {
+                        tickets,
+                        setup_tokens,
+                        oob_challenges,
+                        oob_send_logs,
+                    })
                 }
             }
         };

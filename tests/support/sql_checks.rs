@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use authcore::{
     AuthenticatorName, CreateOutcome, EnrollmentConfig, EnrollmentPurpose, Login, LoginProgress,
-    Mfa, OobConfig, OobIssue, OobKey, OobSendLog, OrgId, Organisation, OrganisationWrite,
-    PasswordState, PendingStep, PersonId, PersonRecord, PhoneNumber, RecoveryCodeSet,
-    RecoveryParams, RecoverySlot, SecretStore, SetupTokenRecord, ThrottleOp, ThrottlePolicy,
-    ThrottledFactor, TicketRecord, TokenDigest, Totp, UserStore,
+    Mfa, OobChallenge, OobChallengeRecord, OobConfig, OobIssue, OobKey, OobPurpose, OobSendLog,
+    OrgId, Organisation, OrganisationWrite, PasswordState, PendingStep, PersonId, PersonRecord,
+    PhoneNumber, RecoveryCodeSet, RecoveryParams, RecoverySlot, SecretStore, SetupTokenRecord,
+    ThrottleOp, ThrottlePolicy, ThrottledFactor, TicketRecord, TokenDigest, Totp, UserStore,
 };
 
 pub const T0: u64 = 1_700_000_010;
@@ -279,44 +279,59 @@ pub async fn oob_challenges<S: SecretStore + 'static>(store: Arc<S>) {
     };
     let first = issue(T0);
     let second = issue(T0 + 1);
-    assert!(store.oob_challenge(ALICE).await.unwrap().is_none());
+    let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
+    let record = |challenge: &OobChallenge| OobChallengeRecord {
+        destination: phone.clone(),
+        challenge: challenge.clone(),
+    };
+    let (first_record, second_record) = (record(&first), record(&second));
     assert!(
         store
-            .replace_oob_challenge(ALICE, None, None)
+            .oob_challenge(ALICE, OobPurpose::SignIn)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .replace_oob_challenge(ALICE, OobPurpose::SignIn, None, None)
             .await
             .unwrap()
     );
     assert!(
         store
-            .replace_oob_challenge(ALICE, None, Some(&first))
+            .replace_oob_challenge(ALICE, OobPurpose::SignIn, None, Some(&first_record))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .replace_oob_challenge(ALICE, None, Some(&second))
+            .replace_oob_challenge(ALICE, OobPurpose::SignIn, None, Some(&second_record))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .replace_oob_challenge(ALICE, None, None)
+            .replace_oob_challenge(ALICE, OobPurpose::SignIn, None, None)
             .await
             .unwrap()
     );
     assert_eq!(
-        store.oob_challenge(ALICE).await.unwrap(),
-        Some(first.clone())
+        store
+            .oob_challenge(ALICE, OobPurpose::SignIn)
+            .await
+            .unwrap(),
+        Some(first_record.clone())
     );
 
     // 32 concurrent swaps from the same expected value: exactly one wins.
     let tasks: Vec<_> = (0..32)
         .map(|_| {
             let store = Arc::clone(&store);
-            let (first, second) = (first.clone(), second.clone());
+            let (first, second) = (first.clone(), second_record.clone());
             tokio::spawn(async move {
                 store
-                    .replace_oob_challenge(ALICE, Some(&first), Some(&second))
+                    .replace_oob_challenge(ALICE, OobPurpose::SignIn, Some(&first), Some(&second))
                     .await
                     .unwrap()
             })
@@ -328,22 +343,31 @@ pub async fn oob_challenges<S: SecretStore + 'static>(store: Arc<S>) {
     }
     assert_eq!(wins, 1);
     assert_eq!(
-        store.oob_challenge(ALICE).await.unwrap(),
-        Some(second.clone())
+        store
+            .oob_challenge(ALICE, OobPurpose::SignIn)
+            .await
+            .unwrap(),
+        Some(second_record.clone())
     );
     assert!(
         !store
-            .replace_oob_challenge(ALICE, Some(&first), None)
+            .replace_oob_challenge(ALICE, OobPurpose::SignIn, Some(&first), None)
             .await
             .unwrap()
     );
     assert!(
         store
-            .replace_oob_challenge(ALICE, Some(&second), None)
+            .replace_oob_challenge(ALICE, OobPurpose::SignIn, Some(&second), None)
             .await
             .unwrap()
     );
-    assert!(store.oob_challenge(ALICE).await.unwrap().is_none());
+    assert!(
+        store
+            .oob_challenge(ALICE, OobPurpose::SignIn)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 pub async fn tokens_and_tickets<S: SecretStore + 'static>(store: Arc<S>) {
@@ -454,6 +478,12 @@ pub async fn conformance<S: UserStore + SecretStore + 'static>(store: S) {
         .await
         .unwrap();
     assert!(report.checks().len() >= 20, "{:?}", report.checks());
+    assert!(
+        report.checks().contains(&"oob_purposes_apart")
+            && report.checks().contains(&"prune_expired"),
+        "{:?}",
+        report.checks()
+    );
     authcore::conformance::run_all_with(store, &clock, &Tokio)
         .await
         .unwrap();
@@ -556,4 +586,66 @@ pub async fn reseal_after_rotation<S: Resealable>(open: impl AsyncFn(authcore::K
         rotated.reseal(10).await,
         Err(SqlStoreError::Open { .. })
     ));
+}
+
+/// A stored challenge as a version-1 database held it: `(person, challenge)` only.
+pub fn version_1_challenge() -> OobChallenge {
+    let key = OobKey::from_bytes(&[9u8; 32]).unwrap();
+    match OobConfig::default()
+        .issue_with_os_rng(&key, &OobSendLog::new(), T0)
+        .unwrap()
+    {
+        OobIssue::Send { challenge, .. } => challenge,
+        other => panic!("refused: {other:?}"),
+    }
+}
+
+/// After migrating a version-1 database in which ALICE (phone `+44 20 7946 0958`) and BOB (no
+/// phone) each had a pending challenge: ALICE's is her sign-in challenge, sent to her phone;
+/// BOB's, which nothing could answer, is gone; a phone verification can be stored beside hers.
+pub async fn challenges_after_the_purpose_migration<S: SecretStore>(
+    store: &S,
+    challenge: &OobChallenge,
+) {
+    let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
+    assert_eq!(
+        store
+            .oob_challenge(ALICE, OobPurpose::SignIn)
+            .await
+            .unwrap(),
+        Some(OobChallengeRecord {
+            destination: phone.clone(),
+            challenge: challenge.clone(),
+        })
+    );
+    assert!(
+        store
+            .oob_challenge(BOB, OobPurpose::SignIn)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let pending = OobChallengeRecord {
+        destination: PhoneNumber::parse("+44 20 7946 0959").unwrap(),
+        challenge: challenge.clone(),
+    };
+    assert!(
+        store
+            .replace_oob_challenge(ALICE, OobPurpose::VerifyPhone, None, Some(&pending))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .replace_oob_challenge(ALICE, OobPurpose::SignIn, Some(challenge), None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .oob_challenge(ALICE, OobPurpose::VerifyPhone)
+            .await
+            .unwrap(),
+        Some(pending)
+    );
 }
