@@ -884,21 +884,7 @@ impl Mfa {
         if standings.iter().any(|s| s.person() != self.person) {
             return Err(PolicyError::WrongPerson.into());
         }
-        if let Some(standing) = standings
-            .iter()
-            .find(|s| s.enforces_mfa() && s.sole_owner())
-        {
-            return Err(PolicyError::SoleOwnerOfEnforcingOrganisation {
-                org: standing.org(),
-            }
-            .into());
-        }
-        if let Some(standing) = standings.iter().find(|s| s.enforces_mfa()) {
-            return Err(PolicyError::RequiredByOrganisation {
-                org: standing.org(),
-            }
-            .into());
-        }
+        OrgStanding::allow_mfa_off(standings)?;
         let mut events = Vec::new();
         if let Some(pending) = &self.enrollment {
             events.push(self.event(

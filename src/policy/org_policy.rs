@@ -215,6 +215,26 @@ impl OrgStanding {
     pub const fn sole_owner(&self) -> bool {
         self.sole_owner
     }
+
+    /// Whether these standings (every organisation the person belongs to) let them go without
+    /// MFA: refused while any of them enforces it, and the sole owner of an enforcing
+    /// organisation is told so specifically.
+    pub(crate) fn allow_mfa_off(standings: &[Self]) -> Result<(), PolicyError> {
+        if let Some(standing) = standings
+            .iter()
+            .find(|s| s.enforces_mfa() && s.sole_owner())
+        {
+            return Err(PolicyError::SoleOwnerOfEnforcingOrganisation {
+                org: standing.org(),
+            });
+        }
+        match standings.iter().find(|s| s.enforces_mfa()) {
+            Some(standing) => Err(PolicyError::RequiredByOrganisation {
+                org: standing.org(),
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Organisation {

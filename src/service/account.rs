@@ -303,22 +303,7 @@ where
             .map_err(ServiceError::storage)?
             .is_some_and(|m| m.value.is_active());
         if !has_app {
-            let standings = self.standings(person.id).await?;
-            if let Some(standing) = standings
-                .iter()
-                .find(|s| s.enforces_mfa() && s.sole_owner())
-            {
-                return Err(PolicyError::SoleOwnerOfEnforcingOrganisation {
-                    org: standing.org(),
-                }
-                .into());
-            }
-            if let Some(standing) = standings.iter().find(|s| s.enforces_mfa()) {
-                return Err(PolicyError::RequiredByOrganisation {
-                    org: standing.org(),
-                }
-                .into());
-            }
+            crate::OrgStanding::allow_mfa_off(&self.standings(person.id).await?)?;
         }
         let _ = self
             .services
