@@ -1509,11 +1509,26 @@ impl authcore::PasswordHashing for BlockingCountingHasher {
     }
 }
 
-#[tokio::test]
-async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
+/// A service with cheap argon2 whose every job runs on the blocking pool and is counted, over
+/// `secrets`; with its clock and job counter.
+type CountingService<S> = Authenticator<
+    MemoryStore,
+    S,
+    Arc<ManualClock>,
+    MemoryAuditLog,
+    RecordingNotifier,
+    BlockingCountingHasher,
+>;
+
+fn counting_service<S: authcore::SecretStore>(
+    secrets: S,
+) -> (
+    CountingService<S>,
+    Arc<ManualClock>,
+    Arc<std::sync::atomic::AtomicUsize>,
+) {
     let clock = Arc::new(ManualClock::new(T0));
     let jobs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = || jobs.load(std::sync::atomic::Ordering::SeqCst);
     let hasher = BlockingCountingHasher {
         hasher: Arc::new(
             PasswordHasher::builder()
@@ -1532,17 +1547,22 @@ async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
         )
         .build()
         .unwrap();
-    let s = Authenticator::new(
-        Services {
-            users: MemoryStore::new(),
-            secrets: MemoryStore::new(),
-            clock: Arc::clone(&clock),
-            audit: MemoryAuditLog::new(),
-            notifier: RecordingNotifier::new(),
-            hasher,
-        },
-        config,
-    );
+    let services = Services {
+        users: MemoryStore::new(),
+        secrets,
+        clock: Arc::clone(&clock),
+        audit: MemoryAuditLog::new(),
+        notifier: RecordingNotifier::new(),
+        hasher,
+    };
+    (Authenticator::new(services, config), clock, jobs)
+}
+
+/// An owner signed in with a fresh grant who has started adding an authenticator app: the
+/// organisation, the grant and the app's key.
+async fn owner_adding_an_app<S: authcore::SecretStore>(
+    s: &CountingService<S>,
+) -> (OrgId, Grant, SecretKey) {
     let up = s
         .sign_up("owner@example.com", Password::from(OWNER_PW))
         .await
@@ -1560,6 +1580,14 @@ async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
         .await
         .unwrap();
     let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    (up.org, grant, key)
+}
+
+#[tokio::test]
+async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
+    let (s, clock, jobs) = counting_service(MemoryStore::new());
+    let count = || jobs.load(std::sync::atomic::Ordering::SeqCst);
+    let (org, grant, key) = owner_adding_an_app(&s).await;
     // Generating the recovery codes is one job.
     let before = count();
     let codes = s.confirm_enrollment(&grant, &code(&key, T0)).await.unwrap();
@@ -1568,19 +1596,19 @@ async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
     s.acknowledge_enrollment(&grant).await.unwrap();
     clock.advance(30);
     let step = s
-        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        .login(org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     // Redeeming a code is one job, right or wrong.
     let before = count();
     assert!(
-        s.verify_recovery_code(up.org, &ticket(&step), "AAAA-BBBB-CCCC")
+        s.verify_recovery_code(org, &ticket(&step), "AAAA-BBBB-CCCC")
             .await
             .is_err()
     );
     assert_eq!(count() - before, 1);
     let done = s
-        .verify_recovery_code(up.org, &ticket(&step), &first)
+        .verify_recovery_code(org, &ticket(&step), &first)
         .await
         .unwrap();
     assert!(done.grant().is_some());
@@ -1724,14 +1752,7 @@ impl authcore::SecretStore for VanishingSetStore {
 /// What a failed recovery-code attempt leaves behind: the audit events it added (without their
 /// times) and the recovery-code failure count.
 async fn rejection_trace<S: authcore::SecretStore>(
-    s: &Authenticator<
-        MemoryStore,
-        S,
-        Arc<ManualClock>,
-        MemoryAuditLog,
-        RecordingNotifier,
-        BlockingCountingHasher,
-    >,
+    s: &CountingService<S>,
     person: PersonId,
     before: usize,
 ) -> (
@@ -1761,63 +1782,17 @@ async fn rejection_trace<S: authcore::SecretStore>(
 #[tokio::test]
 async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
     use std::sync::atomic::Ordering;
-    let clock = Arc::new(ManualClock::new(T0));
-    let jobs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (s, clock, jobs) = counting_service(VanishingSetStore {
+        inner: MemoryStore::new(),
+        visible_reads: std::sync::atomic::AtomicUsize::new(usize::MAX),
+    });
     let count = || jobs.load(Ordering::SeqCst);
-    let hasher = BlockingCountingHasher {
-        hasher: Arc::new(
-            PasswordHasher::builder()
-                .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
-                .build()
-                .unwrap(),
-        ),
-        jobs: Arc::clone(&jobs),
-    };
-    let config = ServiceConfig::builder("Example")
-        .recovery(
-            RecoveryParams::builder()
-                .dangerous_argon2(64, 1, 1)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
-    let s = Authenticator::new(
-        Services {
-            users: MemoryStore::new(),
-            secrets: VanishingSetStore {
-                inner: MemoryStore::new(),
-                visible_reads: std::sync::atomic::AtomicUsize::new(usize::MAX),
-            },
-            clock: Arc::clone(&clock),
-            audit: MemoryAuditLog::new(),
-            notifier: RecordingNotifier::new(),
-            hasher,
-        },
-        config,
-    );
-    let up = s
-        .sign_up("owner@example.com", Password::from(OWNER_PW))
-        .await
-        .unwrap();
-    let step = s
-        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
-        .await
-        .unwrap();
-    let grant = *step.grant().unwrap();
-    let setup = s
-        .start_enrollment(
-            &grant,
-            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("phone").unwrap()),
-        )
-        .await
-        .unwrap();
-    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    let (org, grant, key) = owner_adding_an_app(&s).await;
     s.confirm_enrollment(&grant, &code(&key, T0)).await.unwrap();
     s.acknowledge_enrollment(&grant).await.unwrap();
     clock.advance(30);
     let step = s
-        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        .login(org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     let t = ticket(&step);
@@ -1826,8 +1801,7 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
     // A wrong code: one derivation, one counted and audited rejection.
     let (jobs_before, events_before) = (count(), s.services().audit.events().len());
     assert!(matches!(
-        s.verify_recovery_code(up.org, &t, "AAAA-BBBB-CCCC-DDDD")
-            .await,
+        s.verify_recovery_code(org, &t, "AAAA-BBBB-CCCC-DDDD").await,
         Err(ServiceError::InvalidCredentials)
     ));
     assert_eq!(count() - jobs_before, 1);
@@ -1849,8 +1823,7 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
         .store(1, Ordering::SeqCst);
     let (jobs_before, events_before) = (count(), s.services().audit.events().len());
     assert!(matches!(
-        s.verify_recovery_code(up.org, &t, "AAAA-BBBB-CCCC-DDDD")
-            .await,
+        s.verify_recovery_code(org, &t, "AAAA-BBBB-CCCC-DDDD").await,
         Err(ServiceError::InvalidCredentials)
     ));
     assert_eq!(s.services().secrets.visible_reads.load(Ordering::SeqCst), 0);

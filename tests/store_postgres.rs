@@ -45,11 +45,11 @@ async fn schema() -> (String, String) {
     (url, name)
 }
 
-/// A store whose connections use `schema`.
-async fn store_in(url: &str, schema: &str, keyring: Keyring) -> PostgresStore {
+/// A pool whose connections use `schema`.
+async fn pool_in(url: &str, schema: &str, connections: u32) -> sqlx::PgPool {
     let search_path = format!("SET search_path TO {schema}");
-    let pool = PgPoolOptions::new()
-        .max_connections(16)
+    PgPoolOptions::new()
+        .max_connections(connections)
         .after_connect(move |conn, _| {
             let search_path = search_path.clone();
             Box::pin(async move {
@@ -59,7 +59,12 @@ async fn store_in(url: &str, schema: &str, keyring: Keyring) -> PostgresStore {
         })
         .connect(url)
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A store whose connections use `schema`.
+async fn store_in(url: &str, schema: &str, keyring: Keyring) -> PostgresStore {
+    let pool = pool_in(url, schema, 16).await;
     let store = PostgresStore::from_pool(pool, keyring);
     store.migrate().await.unwrap();
     store
@@ -243,53 +248,12 @@ async fn reseal_finishes_a_key_rotation() {
 #[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
 async fn a_version_1_database_keeps_its_sign_in_challenges() {
     let (url, schema) = schema().await;
-    let search_path = format!("SET search_path TO {schema}");
-    let pool = PgPoolOptions::new()
-        .max_connections(1)
-        .after_connect(move |conn, _| {
-            let search_path = search_path.clone();
-            Box::pin(async move {
-                conn.execute(search_path.as_str()).await?;
-                Ok(())
-            })
-        })
-        .connect(&url)
-        .await
-        .unwrap();
-    sqlx::raw_sql(include_str!("../migrations/postgres/0001_initial.sql"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::raw_sql(
-        "CREATE TABLE authcore_schema (version BIGINT PRIMARY KEY NOT NULL); \
-         INSERT INTO authcore_schema (version) VALUES (1);",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    let challenge = version_1_challenge();
-    for (id, login, phone) in [
-        (ALICE, "alice@example.com", Some("+442079460958")),
-        (BOB, "bob@example.com", None),
-    ] {
-        sqlx::query(
-            "INSERT INTO people (id, login, password_hash, password_state, \
-             password_expires_at, deactivated, phone, created_at) \
-             VALUES ($1, $2, 'hash', 'current', NULL, false, $3, 0)",
-        )
-        .bind(id.get().to_be_bytes().to_vec())
-        .bind(login)
-        .bind(phone)
-        .execute(&pool)
-        .await
-        .unwrap();
-        sqlx::query("INSERT INTO oob_challenges (person, challenge) VALUES ($1, $2)")
-            .bind(id.get().to_be_bytes().to_vec())
-            .bind(challenge.to_stored_bytes().to_vec())
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
+    let pool = pool_in(&url, &schema, 1).await;
+    let challenge = checks::seed_version_1!(
+        &pool,
+        include_str!("../migrations/postgres/0001_initial.sql"),
+        "false"
+    );
     let store = PostgresStore::from_pool(pool, keyring(7));
     store.migrate().await.unwrap();
     challenges_after_the_purpose_migration(&store, &challenge).await;

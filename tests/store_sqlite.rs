@@ -250,40 +250,11 @@ async fn a_version_1_database_keeps_its_sign_in_challenges() {
         .filename(dir.path().join("authcore.db"))
         .create_if_missing(true);
     let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-    sqlx::raw_sql(include_str!("../migrations/sqlite/0001_initial.sql"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    sqlx::raw_sql(
-        "CREATE TABLE authcore_schema (version BIGINT PRIMARY KEY NOT NULL); \
-         INSERT INTO authcore_schema (version) VALUES (1);",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
-    let challenge = version_1_challenge();
-    for (id, login, phone) in [
-        (ALICE, "alice@example.com", Some("+442079460958")),
-        (BOB, "bob@example.com", None),
-    ] {
-        sqlx::query(
-            "INSERT INTO people (id, login, password_hash, password_state, \
-             password_expires_at, deactivated, phone, created_at) \
-             VALUES ($1, $2, 'hash', 'current', NULL, 0, $3, 0)",
-        )
-        .bind(id.get().to_be_bytes().to_vec())
-        .bind(login)
-        .bind(phone)
-        .execute(&pool)
-        .await
-        .unwrap();
-        sqlx::query("INSERT INTO oob_challenges (person, challenge) VALUES ($1, $2)")
-            .bind(id.get().to_be_bytes().to_vec())
-            .bind(challenge.to_stored_bytes().to_vec())
-            .execute(&pool)
-            .await
-            .unwrap();
-    }
+    let challenge = checks::seed_version_1!(
+        &pool,
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+        "0"
+    );
     let store = SqliteStore::from_pool(pool, keyring(7));
     store.migrate().await.unwrap();
     challenges_after_the_purpose_migration(&store, &challenge).await;

@@ -588,6 +588,49 @@ pub async fn reseal_after_rotation<S: Resealable>(open: impl AsyncFn(authcore::K
     ));
 }
 
+/// Lays out a version-1 database on `$pool`: the first migration (`$migration`) applied and
+/// recorded, and ALICE (with a phone) and BOB (without) each holding a pending challenge, which
+/// it returns. `$false` is the dialect's literal for false.
+macro_rules! seed_version_1 {
+    ($pool:expr, $migration:expr, $false:literal) => {{
+        sqlx::raw_sql($migration).execute($pool).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE authcore_schema (version BIGINT PRIMARY KEY NOT NULL); \
+             INSERT INTO authcore_schema (version) VALUES (1);",
+        )
+        .execute($pool)
+        .await
+        .unwrap();
+        let challenge = version_1_challenge();
+        for (id, login, phone) in [
+            (ALICE, "alice@example.com", Some("+442079460958")),
+            (BOB, "bob@example.com", None),
+        ] {
+            sqlx::query(concat!(
+                "INSERT INTO people (id, login, password_hash, password_state, ",
+                "password_expires_at, deactivated, phone, created_at) ",
+                "VALUES ($1, $2, 'hash', 'current', NULL, ",
+                $false,
+                ", $3, 0)"
+            ))
+            .bind(id.get().to_be_bytes().to_vec())
+            .bind(login)
+            .bind(phone)
+            .execute($pool)
+            .await
+            .unwrap();
+            sqlx::query("INSERT INTO oob_challenges (person, challenge) VALUES ($1, $2)")
+                .bind(id.get().to_be_bytes().to_vec())
+                .bind(challenge.to_stored_bytes().to_vec())
+                .execute($pool)
+                .await
+                .unwrap();
+        }
+        challenge
+    }};
+}
+pub(crate) use seed_version_1;
+
 /// A stored challenge as a version-1 database held it: `(person, challenge)` only.
 pub fn version_1_challenge() -> OobChallenge {
     let key = OobKey::from_bytes(&[9u8; 32]).unwrap();
