@@ -68,9 +68,7 @@ impl Lease {
         let used = self.used.min(self.memory.len());
         self.memory.get_mut(..used).unwrap_or_default()
     }
-}
 
-impl Lease {
     fn wipe(&mut self) {
         for block in self.blocks() {
             block.zeroize();
@@ -119,14 +117,6 @@ fn give_back(_memory: Vec<Block>) {}
 #[cfg(feature = "std")]
 fn bytes(memory: &[Block]) -> usize {
     memory.len().saturating_mul(Block::SIZE)
-}
-
-/// How many buffers are idle and how many bytes they hold (tests only).
-#[cfg(all(test, feature = "std"))]
-fn idle() -> (usize, usize) {
-    IDLE.lock()
-        .map(|idle| (idle.len(), idle.iter().map(|m| bytes(m)).sum()))
-        .unwrap_or((0, 0))
 }
 
 #[cfg(test)]
@@ -192,9 +182,8 @@ mod tests {
         for _ in 0..8 {
             hash_into(&argon2(1024), b"password", b"somesalt", &mut [0u8; 32]).unwrap();
         }
-        let (_, held) = idle();
-        assert!(held <= MAX_IDLE_BYTES);
         let idle = IDLE.lock().unwrap();
+        assert!(idle.iter().map(|m| bytes(m)).sum::<usize>() <= MAX_IDLE_BYTES);
         assert!(!idle.is_empty());
         for memory in idle.iter() {
             assert!(memory.iter().all(|b| b.as_ref().iter().all(|&w| w == 0)));

@@ -733,8 +733,8 @@ where
                 })
                 .await?;
                 let what = match purpose {
+                    OobPurpose::SignIn => AuditKind::OutOfBandCodeSent,
                     OobPurpose::VerifyPhone => AuditKind::PhoneVerificationSent,
-                    _ => AuditKind::OutOfBandCodeSent,
                 };
                 self.record_one(now, Actor::System, Some(person), org, what)
                     .await

@@ -384,14 +384,13 @@ macro_rules! sql_store {
             use $crate::store::sql::{
                 SqlStoreError, THROTTLE_ATTEMPTS, decode_u128, factor_name, from_json, open_mfa,
                 org_bytes, password_state_from, password_state_name, person_bytes, purpose_name,
-                seal_mfa,
-                send_log_bytes, send_log_from, slot_name, step_from, step_name, to_i64, to_json,
-                to_u64,
+                seal_mfa, send_log_bytes, send_log_from, slot_name, step_from, step_name, to_i64,
+                to_json, to_u64,
             };
             use $crate::{
                 AuthenticatorId, CreateOutcome, Login, Mfa, OobChallenge, OobChallengeRecord,
-                OobConfig, OobPurpose, OrgId, Organisation,
-                OrganisationWrite, PasswordState, PersonId, PersonRecord, PhoneNumber, PruneReport,
+                OobConfig, OobPurpose, OrgId, Organisation, OrganisationWrite, PasswordState,
+                PersonId, PersonRecord, PhoneNumber, PruneReport,
                 RecoveryCodeSet, RecoverySlot, SecretStore, SetupTokenRecord, ThrottleOp,
                 ThrottlePolicy, ThrottleState, ThrottleUpdate, ThrottledFactor, TicketRecord,
                 SendDecision, TokenDigest, UserStore, Versioned,
