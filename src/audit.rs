@@ -167,6 +167,9 @@ pub enum AuditKind {
     DelegationRevoked,
     /// A delegation lapsed.
     DelegationLapsed,
+    /// A delegation ended because its delegator no longer holds the standing to grant it
+    /// (demoted, deactivated, removed or left).
+    DelegationEnded,
     /// A login step was decided.
     Login {
         /// The decision.

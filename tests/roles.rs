@@ -587,11 +587,16 @@ fn delegation_is_time_boxed() {
         added.state.member(NEWCOMER).unwrap().path(),
         JoinPath::Added
     );
-    // ...but cannot pass it on above their own role.
+    // ...but cannot pass it on: no delegating further, whatever the role.
     assert_eq!(
         org.delegate(&backup, USER, Role::Admin, until, now)
             .unwrap_err(),
-        PolicyError::AboveOwnRole
+        PolicyError::NotPermitted
+    );
+    assert_eq!(
+        org.delegate(&backup, USER, Role::Manager, until, now)
+            .unwrap_err(),
+        PolicyError::NotPermitted
     );
     // It lapses by itself.
     assert_eq!(
@@ -650,6 +655,147 @@ fn delegation_is_time_boxed() {
             .unwrap_err(),
         PolicyError::CannotActOnSelf
     );
+}
+
+/// A User covering for an Admin, and the roster with the delegation in force.
+fn user_with_admin_delegation(until: u64) -> (Organisation, Grant) {
+    let org = company();
+    let admin = login(&org, ADMIN, true, T0 + 10);
+    let org = org
+        .delegate(&admin, USER, Role::Admin, until, T0 + 10)
+        .unwrap()
+        .state;
+    let delegate = login(&org, USER, true, T0 + 20);
+    assert_eq!(delegate.role(), Role::Admin);
+    (org, delegate)
+}
+
+#[test]
+fn a_delegate_grants_nothing_above_their_own_role() {
+    let now = T0 + 30;
+    let (org, delegate) = user_with_admin_delegation(T0 + 8 * HOUR);
+    // The delegation lets them manage members...
+    let added = org
+        .add_member(&delegate, NEWCOMER, Role::User, now)
+        .unwrap();
+    assert_eq!(added.state.member(NEWCOMER).unwrap().role(), Role::User);
+    // ...but every role they hand out is capped by their own role, on every path.
+    for role in [Role::Manager, Role::Admin] {
+        assert_eq!(
+            org.add_member(&delegate, NEWCOMER, role, now).unwrap_err(),
+            PolicyError::AboveOwnRole
+        );
+        assert_eq!(
+            org.approve_access_request(&delegate, NEWCOMER, role, now)
+                .unwrap_err(),
+            PolicyError::AboveOwnRole
+        );
+        assert_eq!(
+            org.invite(&delegate, role, HOUR, now).unwrap_err(),
+            PolicyError::AboveOwnRole
+        );
+        assert_eq!(
+            org.change_role(&delegate, OTHER_USER, role, now)
+                .unwrap_err(),
+            PolicyError::AboveOwnRole
+        );
+        assert_eq!(
+            org.delegate(&delegate, OTHER_USER, role, now + HOUR, now)
+                .unwrap_err(),
+            PolicyError::NotPermitted
+        );
+    }
+    // A delegate's invitation is for their own role at most, and only while the delegation runs.
+    let invitation = org
+        .invite(&delegate, Role::User, 9 * HOUR, now)
+        .unwrap()
+        .state;
+    let joined = org.accept_invitation(&invitation, NEWCOMER, now).unwrap();
+    assert_eq!(joined.state.member(NEWCOMER).unwrap().role(), Role::User);
+    let lapsed = T0 + 8 * HOUR;
+    assert_eq!(
+        org.accept_invitation(&invitation, NEWCOMER, lapsed)
+            .unwrap_err(),
+        PolicyError::InvitationInvalid
+    );
+}
+
+#[test]
+fn a_delegation_ends_with_its_delegators_standing() {
+    let now = T0 + 30;
+    let until = T0 + 8 * HOUR;
+    let (org, _) = user_with_admin_delegation(until);
+    let owner = login(&org, OWNER, true, now);
+    let delegated = |org: &Organisation| org.member(USER).unwrap().effective_role(now);
+    assert_eq!(delegated(&org), Role::Admin);
+
+    // Demoted below the delegated role: the delegation ends in the same update, audited.
+    let demoted = org.change_role(&owner, ADMIN, Role::Manager, now).unwrap();
+    assert_eq!(delegated(&demoted.state), Role::User);
+    assert!(demoted.state.member(USER).unwrap().delegation().is_none());
+    assert!(
+        demoted
+            .events
+            .iter()
+            .any(|e| { e.what == AuditKind::DelegationEnded && e.subject == Some(USER) })
+    );
+    // Deactivated, removed, or gone of their own accord: the same.
+    let deactivated = org.deactivate_member(&owner, ADMIN, now).unwrap();
+    assert_eq!(delegated(&deactivated.state), Role::User);
+    assert!(
+        deactivated
+            .events
+            .iter()
+            .any(|e| e.what == AuditKind::DelegationEnded)
+    );
+    let reactivated = deactivated
+        .state
+        .reactivate_member(&owner, ADMIN, now)
+        .unwrap()
+        .state;
+    assert_eq!(delegated(&reactivated), Role::User);
+    let removed = org.remove_member(&owner, ADMIN, now).unwrap();
+    assert_eq!(delegated(&removed.state), Role::User);
+    let admin = login(&org, ADMIN, true, now);
+    let left = org.leave(&admin, now).unwrap();
+    assert_eq!(delegated(&left.state), Role::User);
+
+    // An Owner who steps down to Manager ends what they delegated; the org keeps an Owner.
+    let owner_delegated = org
+        .delegate(&owner, MANAGER, Role::Admin, until, now)
+        .unwrap()
+        .state;
+    let owner = login(&owner_delegated, OWNER, true, now);
+    let handed = owner_delegated
+        .transfer_ownership(&owner, ADMIN, mfa(), Role::Manager, now)
+        .unwrap();
+    assert_eq!(
+        handed.state.member(MANAGER).unwrap().effective_role(now),
+        Role::Manager
+    );
+    assert_eq!(handed.state.owners().count(), 1);
+    // A demotion that still leaves the delegator able to grant the role keeps the delegation.
+    let to_manager = org
+        .delegate(&owner, OTHER_USER, Role::Manager, until, now)
+        .unwrap()
+        .state;
+    let kept = to_manager
+        .change_role(&owner, ADMIN, Role::Admin, now)
+        .unwrap()
+        .state;
+    assert_eq!(
+        kept.member(OTHER_USER).unwrap().effective_role(now),
+        Role::Manager
+    );
+    // Every result still has an active Owner.
+    for state in [
+        &demoted.state,
+        &deactivated.state,
+        &removed.state,
+        &left.state,
+    ] {
+        assert!(state.owners().count() >= 1);
+    }
 }
 
 #[test]

@@ -1212,6 +1212,92 @@ async fn a_delegation_lapses_by_itself() {
     );
 }
 
+/// Adds a member who sets their password and turns on their own MFA; returns them and an AAL2
+/// grant.
+async fn member_with_mfa(
+    s: &Service,
+    clock: &ManualClock,
+    grant: &Grant,
+    login: &str,
+    role: Role,
+) -> (PersonId, Grant) {
+    let (person, step) = member_signs_in(s, grant, login, role).await;
+    let first = *step.grant().expect("no policy: signed in");
+    let setup = s
+        .start_enrollment(
+            &first,
+            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap()),
+        )
+        .await
+        .unwrap();
+    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    s.confirm_enrollment(&first, &code(&key, clock_now(clock)))
+        .await
+        .unwrap();
+    s.acknowledge_enrollment(&first).await.unwrap();
+    clock.advance(30);
+    let step = member_login(s, grant.org(), login).await.unwrap();
+    let step = s
+        .verify_totp(grant.org(), &ticket(&step), &code(&key, clock_now(clock)))
+        .await
+        .unwrap();
+    clock.advance(30);
+    (person, *step.grant().expect("granted"))
+}
+
+#[tokio::test]
+async fn a_delegate_mints_no_admin_and_loses_the_delegation_with_the_delegator() {
+    let (s, clock) = service();
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let owner = owner_grant(&s, &clock, org, &key).await;
+    let (admin, agrant) =
+        member_with_mfa(&s, &clock, &owner, "admin@example.com", Role::Admin).await;
+    let (delegate, dgrant) =
+        member_with_mfa(&s, &clock, &owner, "user@example.com", Role::User).await;
+    let (colleague, _) = member_signs_in(&s, &owner, "colleague@example.com", Role::User).await;
+    let until = clock_now(&clock) + 8 * 3600;
+    s.delegate(&agrant, delegate, Role::Admin, until)
+        .await
+        .unwrap();
+    let members = Resource::of_org(org);
+    assert!(
+        s.authorize(&dgrant, &Permission::ManageMembers, &members)
+            .await
+            .is_ok()
+    );
+    // Covering for an Admin, the delegate adds and promotes nobody above their own role.
+    assert!(matches!(
+        s.add_member(&dgrant, "new-admin@example.com", Role::Admin)
+            .await,
+        Err(ServiceError::Policy(authcore::PolicyError::AboveOwnRole))
+    ));
+    assert!(matches!(
+        s.change_role(&dgrant, colleague, Role::Admin).await,
+        Err(ServiceError::Policy(authcore::PolicyError::AboveOwnRole))
+    ));
+    assert!(matches!(
+        s.delegate(&dgrant, colleague, Role::Manager, until).await,
+        Err(ServiceError::Policy(authcore::PolicyError::NotPermitted))
+    ));
+    // The login was not taken by the refused attempt, and a User may be added.
+    s.add_member(&dgrant, "new-admin@example.com", Role::User)
+        .await
+        .unwrap();
+    let roster = s.organisation(org).await.unwrap();
+    assert_eq!(roster.member(colleague).unwrap().role(), Role::User);
+
+    // The delegator is demoted: the delegation ends at once, not at `until`.
+    s.change_role(&owner, admin, Role::Manager).await.unwrap();
+    assert!(matches!(
+        s.authorize(&dgrant, &Permission::ManageMembers, &members)
+            .await,
+        Err(ServiceError::Denied(_))
+    ));
+    let roster = s.organisation(org).await.unwrap();
+    assert!(roster.member(delegate).unwrap().delegation().is_none());
+    assert_eq!(roster.owners().count(), 1);
+}
+
 #[tokio::test]
 async fn deactivation_takes_effect_at_the_next_check() {
     let (s, clock) = service();

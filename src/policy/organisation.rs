@@ -38,6 +38,14 @@ pub enum JoinPath {
 ///   member without MFA while the policy enforces it.
 /// - A deactivated member is refused at their next [`crate::authorize`] check.
 /// - A delegation grants a role (at most Admin) until a given time, then lapses by itself.
+/// - Delegated rights are not passed on: what a member grants — the role of a member they add,
+///   approve or invite, a role they set, a role they delegate — is capped by their own role, never
+///   by a delegation they hold. A delegate covers for an Admin's work, but mints no Admin.
+/// - A delegation stands only while its delegator does: an active member whose own role may
+///   manage members and is at least the delegated role. The transition that demotes,
+///   deactivates or removes a delegator (or that they leave by) ends in the same update every
+///   delegation that no longer stands, with a [`AuditKind::DelegationEnded`] event; decoding
+///   refuses an organisation holding one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(
     feature = "serde",
@@ -167,7 +175,8 @@ impl Organisation {
     }
 
     /// Adds a person directly (an Admin or Owner acting, typically with a temporary password the
-    /// person must change at first login). The role may be at most the actor's and never Owner.
+    /// person must change at first login). The role may be at most the actor's own role (a
+    /// delegation they hold does not count) and never Owner.
     pub fn add_member(
         &self,
         actor: &Grant,
@@ -199,11 +208,11 @@ impl Organisation {
         now: u64,
     ) -> Result<Transition<Self>, PolicyError> {
         let by = self.acting_member(actor, Permission::ManageMembers, now)?;
-        check_grantable(role, by.effective_role(now))?;
+        check_grantable(role, by.role())?;
         self.join(person, role, path, Actor::Person(actor.person()), now)
     }
 
-    /// Issues an invitation with a role (at most the actor's, never Owner), valid for `ttl`
+    /// Issues an invitation with a role (at most the actor's own, never Owner), valid for `ttl`
     /// seconds (at most [`Invitation::MAX_TTL`]). The new state is the invitation; the
     /// organisation is unchanged until it is accepted.
     pub fn invite(
@@ -214,7 +223,7 @@ impl Organisation {
         now: u64,
     ) -> Result<Transition<Invitation>, PolicyError> {
         let by = self.acting_member(actor, Permission::ManageMembers, now)?;
-        check_grantable(role, by.effective_role(now))?;
+        check_grantable(role, by.role())?;
         if ttl == 0 || ttl > Invitation::MAX_TTL {
             return Err(PolicyError::InvitationInvalid);
         }
@@ -235,7 +244,8 @@ impl Organisation {
     }
 
     /// A person accepts an invitation. Refused if it expired, or if its inviter is no longer an
-    /// active member allowed to grant that role.
+    /// active member who may manage members (a delegation still in force counts) and may grant
+    /// that role by their own role (a delegation does not count).
     pub fn accept_invitation(
         &self,
         invitation: &Invitation,
@@ -246,10 +256,10 @@ impl Organisation {
             return Err(PolicyError::OtherOrganisation);
         }
         let inviter_ok = self.member(invitation.invited_by).is_some_and(|inviter| {
-            let role = inviter.effective_role(now);
             inviter.is_active()
-                && role.scope(Permission::ManageMembers) != crate::Scope::None
-                && check_grantable(invitation.role, role).is_ok()
+                && inviter.effective_role(now).scope(Permission::ManageMembers)
+                    != crate::Scope::None
+                && check_grantable(invitation.role, inviter.role()).is_ok()
         });
         if now >= invitation.expires_at || !inviter_ok {
             return Err(PolicyError::InvitationInvalid);
@@ -263,9 +273,11 @@ impl Organisation {
         )
     }
 
-    /// Changes a member's own role. Refused for one's own role, for a role above the actor's, for
-    /// Owner (use [`Self::transfer_ownership`]), for an Owner target unless the actor is an Owner,
-    /// and for the last active Owner. Setting the current role changes nothing.
+    /// Changes a member's own role. Refused for one's own role, for a role above the actor's own
+    /// role (a delegation they hold does not count), for Owner (use [`Self::transfer_ownership`]),
+    /// for an Owner target unless the actor is an Owner, and for the last active Owner. Setting the
+    /// current role changes nothing. Demoting a delegator ends the delegations they can no longer
+    /// grant.
     pub fn change_role(
         &self,
         actor: &Grant,
@@ -278,7 +290,7 @@ impl Organisation {
         if role == Role::Owner {
             return Err(PolicyError::OwnershipByTransferOnly);
         }
-        if role > by.effective_role(now) {
+        if role > by.role() {
             return Err(PolicyError::AboveOwnRole);
         }
         self.check_not_last_owner(member)?;
@@ -296,10 +308,11 @@ impl Organisation {
         let mut next = self.clone();
         next.update(target, |member| member.set_role(role));
         next.ensure_subject(target, actor_id, now, &mut events);
+        next.end_orphaned_delegations(actor_id, now, &mut events);
         Ok(Transition::new(next, (), events))
     }
 
-    /// Removes a member (not oneself: see [`Self::leave`]).
+    /// Removes a member (not oneself: see [`Self::leave`]). The delegations they granted end.
     pub fn remove_member(
         &self,
         actor: &Grant,
@@ -311,16 +324,14 @@ impl Organisation {
         self.check_not_last_owner(member)?;
         let mut next = self.clone();
         next.members.retain(|member| member.person() != target);
-        let event = self.event(
-            now,
-            Actor::Person(actor.person()),
-            Some(target),
-            AuditKind::MemberRemoved,
-        );
-        Ok(Transition::new(next, (), alloc::vec![event]))
+        let by = Actor::Person(actor.person());
+        let mut events = alloc::vec![self.event(now, by, Some(target), AuditKind::MemberRemoved)];
+        next.end_orphaned_delegations(by, now, &mut events);
+        Ok(Transition::new(next, (), events))
     }
 
-    /// The grant holder leaves the organisation. The last active Owner cannot.
+    /// The grant holder leaves the organisation. The last active Owner cannot. The delegations
+    /// they granted end.
     pub fn leave(&self, grant: &Grant, now: u64) -> Result<Transition<Self>, PolicyError> {
         if grant.org() != self.id {
             return Err(PolicyError::OtherOrganisation);
@@ -330,17 +341,15 @@ impl Organisation {
         self.check_not_last_owner(member)?;
         let mut next = self.clone();
         next.members.retain(|member| member.person() != person);
-        let event = self.event(
-            now,
-            Actor::Person(person),
-            Some(person),
-            AuditKind::MemberLeft,
-        );
-        Ok(Transition::new(next, (), alloc::vec![event]))
+        let by = Actor::Person(person);
+        let mut events = alloc::vec![self.event(now, by, Some(person), AuditKind::MemberLeft)];
+        next.end_orphaned_delegations(by, now, &mut events);
+        Ok(Transition::new(next, (), events))
     }
 
-    /// Deactivates a member: their next [`authorize`] check is refused, whatever grant they hold.
-    /// Deactivating a deactivated member changes nothing.
+    /// Deactivates a member: their next [`authorize`] check is refused, whatever grant they hold,
+    /// and the delegations they granted end (reactivation does not restore them). Deactivating a
+    /// deactivated member changes nothing.
     pub fn deactivate_member(
         &self,
         actor: &Grant,
@@ -355,13 +364,11 @@ impl Organisation {
         self.check_not_last_owner(member)?;
         let mut next = self.clone();
         next.update(target, |member| member.set_deactivated(Some(now)));
-        let event = self.event(
-            now,
-            Actor::Person(actor.person()),
-            Some(target),
-            AuditKind::MemberDeactivated,
-        );
-        Ok(Transition::new(next, (), alloc::vec![event]))
+        let by = Actor::Person(actor.person());
+        let mut events =
+            alloc::vec![self.event(now, by, Some(target), AuditKind::MemberDeactivated)];
+        next.end_orphaned_delegations(by, now, &mut events);
+        Ok(Transition::new(next, (), events))
     }
 
     /// Reactivates a deactivated member. Reactivating an active member changes nothing.
@@ -388,7 +395,8 @@ impl Organisation {
     /// Makes `to` an Owner; the acting Owner keeps the role `actor_becomes` (`Owner` to share
     /// ownership). Needs a fresh AAL2 grant (within [`SENSITIVE_ACTION_MAX_AGE`]), and while the
     /// policy enforces MFA, `to_factors` (the new owner's second factors, from their MFA state)
-    /// must satisfy it.
+    /// must satisfy it. If the acting Owner keeps a lower role, the delegations they can no
+    /// longer grant end.
     pub fn transfer_ownership(
         &self,
         actor: &Grant,
@@ -441,12 +449,14 @@ impl Organisation {
         let mut next = self.clone();
         next.update(to, |member| member.set_role(Role::Owner));
         next.update(from, |member| member.set_role(actor_becomes));
+        next.end_orphaned_delegations(by, now, &mut events);
         Ok(Transition::new(next, (), events))
     }
 
     /// Delegates a role to a member until `until` (cover for an absence). The role must be above
-    /// the member's own, at most Admin, and at most the actor's own role (delegations are not
-    /// passed on); `until` must be in the future, within [`Delegation::MAX_LENGTH`]. It replaces
+    /// the member's own, at most Admin, and at most the actor's own role; an actor who manages
+    /// members only through a delegation cannot delegate at all ([`PolicyError::NotPermitted`]:
+    /// delegations are not passed on); `until` must be in the future, within [`Delegation::MAX_LENGTH`]. It replaces
     /// any earlier delegation and lapses by itself.
     pub fn delegate(
         &self,
@@ -460,6 +470,10 @@ impl Organisation {
         let member = self.target(by, to)?;
         if !member.is_active() {
             return Err(PolicyError::MemberDeactivated);
+        }
+        if by.role().scope(Permission::ManageMembers) == crate::Scope::None {
+            // Managing members only through a delegation: it is not passed on.
+            return Err(PolicyError::NotPermitted);
         }
         if role > by.role() {
             return Err(PolicyError::AboveOwnRole);
@@ -524,6 +538,35 @@ impl Organisation {
             }
         }
         Transition::new(next, (), events)
+    }
+
+    /// Whether `delegation` still stands: its delegator is an active member whose own role may
+    /// manage members and is at least the delegated role.
+    fn delegator_stands(&self, delegation: &Delegation) -> bool {
+        self.member(delegation.granted_by()).is_some_and(|by| {
+            by.is_active()
+                && by.role().scope(Permission::ManageMembers) != crate::Scope::None
+                && by.role() >= delegation.role()
+        })
+    }
+
+    /// Ends, in this update, every delegation whose delegator no longer stands (demoted,
+    /// deactivated, removed or gone), with one [`AuditKind::DelegationEnded`] each.
+    fn end_orphaned_delegations(&mut self, by: Actor, now: u64, events: &mut Vec<AuditEvent>) {
+        let orphaned: Vec<PersonId> = self
+            .members
+            .iter()
+            .filter(|member| {
+                member
+                    .delegation()
+                    .is_some_and(|delegation| !self.delegator_stands(delegation))
+            })
+            .map(Member::person)
+            .collect();
+        for person in orphaned {
+            self.update(person, |member| member.set_delegation(None));
+            events.push(self.event(now, by, Some(person), AuditKind::DelegationEnded));
+        }
     }
 
     pub(crate) fn members_mut(&mut self) -> impl Iterator<Item = &mut Member> {
@@ -662,6 +705,12 @@ impl Organisation {
             }
             if member.mfa_subject_since().is_some() != self.policy.enforces() {
                 return Err("MFA subjection does not match the policy");
+            }
+            if member
+                .delegation()
+                .is_some_and(|delegation| !self.delegator_stands(delegation))
+            {
+                return Err("a delegation whose delegator no longer stands");
             }
         }
         if self.active_owner_count() == 0 {
