@@ -52,6 +52,19 @@ pub enum Actor {
     System,
 }
 
+/// Which kind of message a [`AuditKind::NotificationFailed`] event is about (never its content).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum NotificationKind {
+    /// An out-of-band code.
+    OobCode,
+    /// A setup link.
+    SetupLink,
+    /// A security notice.
+    SecurityNotice,
+}
+
 /// What happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -230,4 +243,12 @@ pub enum AuditKind {
         /// When it expires (unix seconds).
         expires_at: u64,
     },
+    /// The [`Notifier`](crate::Notifier) failed to deliver a message. The change that sent it
+    /// stands (see [`DeliveryStatus`](crate::DeliveryStatus)); the host may deliver the message again.
+    NotificationFailed {
+        /// Which kind of message.
+        message: NotificationKind,
+    },
+    /// A new setup link was issued for a member who has not yet chosen their password.
+    SetupLinkReissued,
 }

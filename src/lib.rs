@@ -40,7 +40,7 @@ mod totp;
 mod uri;
 
 pub use algorithm::Algorithm;
-pub use audit::{Actor, AuditEvent, AuditKind};
+pub use audit::{Actor, AuditEvent, AuditKind, NotificationKind};
 #[cfg(feature = "std")]
 pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
@@ -69,8 +69,8 @@ pub use sealing::{
 pub use secret::SecretKey;
 #[cfg(feature = "std")]
 pub use service::{
-    Authenticator, EnrollmentSetup, HashJob, HashOutput, LoginStep, NewMember, PasswordHashing,
-    ServiceConfig, ServiceConfigBuilder, ServiceError, Services, SignedUp,
+    Authenticator, DeliveryStatus, EnrollmentSetup, HashJob, HashOutput, LoginStep, NewMember,
+    PasswordHashing, ServiceConfig, ServiceConfigBuilder, ServiceError, Services, SignedUp,
 };
 #[cfg(feature = "postgres")]
 pub use store::PostgresStore;

@@ -1952,3 +1952,222 @@ fn operation_futures_are_send() {
         "AAAA-BBBB-CCCC-DDDD",
     )));
 }
+
+// ---- a failing notifier never undoes a committed change ----
+
+fn delivery_failed(what: authcore::NotificationKind) -> authcore::AuditKind {
+    authcore::AuditKind::NotificationFailed { message: what }
+}
+
+#[tokio::test]
+async fn a_failed_setup_link_keeps_the_member_and_can_be_resent() {
+    use authcore::{AuditKind, NotificationKind};
+    let (s, clock) = service();
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let notifier = &s.services().notifier;
+
+    notifier.fail_deliveries(true);
+    let from = s.services().audit.events().len();
+    let new = s
+        .add_member(&grant, "member@example.com", Role::User)
+        .await
+        .expect("the member is stored whatever the notifier does");
+    assert!(!new.setup_link.is_delivered());
+    assert!(audited(
+        &s,
+        from,
+        delivery_failed(NotificationKind::SetupLink)
+    ));
+    assert!(notifier.take_last_setup_token(new.person).is_none());
+    // The member exists; a second add is refused as before, and nothing else is lost.
+    assert!(matches!(
+        s.add_member(&grant, "member@example.com", Role::User).await,
+        Err(ServiceError::LoginTaken)
+    ));
+    let roster = s.organisation(org).await.unwrap();
+    assert!(roster.member(new.person).is_some());
+
+    // While the notifier is still down, a resend reports the failure again.
+    assert!(
+        !s.resend_setup_link(&grant, new.person)
+            .await
+            .unwrap()
+            .is_delivered()
+    );
+    notifier.fail_deliveries(false);
+    let from = s.services().audit.events().len();
+    assert!(
+        s.resend_setup_link(&grant, new.person)
+            .await
+            .unwrap()
+            .is_delivered()
+    );
+    assert!(audited(&s, from, AuditKind::SetupLinkReissued));
+    let token = BearerToken::parse(&notifier.take_last_setup_token(new.person).unwrap()).unwrap();
+    s.complete_setup(&token, Password::from(MEMBER_PW))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.resend_setup_link(&grant, new.person).await,
+        Err(ServiceError::AlreadyActivated)
+    ));
+    // Only someone who may manage the member resends; never for oneself.
+    let (_, step) = member_signs_in(&s, &grant, "other@example.com", Role::User).await;
+    let other = *step.grant().unwrap();
+    assert!(matches!(
+        s.resend_setup_link(&other, new.person).await,
+        Err(ServiceError::Policy(_))
+    ));
+    // The temporary password handed over with a failed link also works.
+    notifier.fail_deliveries(true);
+    let third = s
+        .add_member(&grant, "third@example.com", Role::User)
+        .await
+        .unwrap();
+    notifier.fail_deliveries(false);
+    let temp = third.temporary_password.expose_secret().to_owned();
+    let step = s
+        .login(org, "third@example.com", Password::from(temp.as_str()))
+        .await
+        .unwrap();
+    assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
+}
+
+#[tokio::test]
+async fn a_failed_notice_after_a_recovery_code_still_grants() {
+    use authcore::NotificationKind;
+    let (s, clock) = service();
+    let (org, _key, codes) = owner_with_mfa(&s, &clock).await;
+    s.services().notifier.fail_deliveries(true);
+    let step = owner_login(&s, org).await;
+    let from = s.services().audit.events().len();
+    let step = s
+        .verify_recovery_code(org, &ticket(&step), &codes[0])
+        .await
+        .expect("the spent code yields its grant");
+    assert!(step.grant().is_some());
+    assert!(audited(
+        &s,
+        from,
+        delivery_failed(NotificationKind::SecurityNotice)
+    ));
+}
+
+#[tokio::test]
+async fn failed_security_notices_leave_every_change_in_place() {
+    use authcore::{NotificationKind, SecurityNotice};
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let owner = grant.person();
+    let notifier = &s.services().notifier;
+    let failed = delivery_failed(NotificationKind::SecurityNotice);
+
+    // A phone verified while notices fail is bound all the same (the code itself went out).
+    let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
+    s.start_phone_verification(&grant, &phone).await.unwrap();
+    let sms = notifier.take_last_code(owner).unwrap().to_string();
+    notifier.fail_deliveries(true);
+    let from = s.services().audit.events().len();
+    s.confirm_phone(&grant, &sms).await.unwrap();
+    assert_eq!(phone_of(&s, owner).await, Some(phone));
+    assert!(audited(&s, from, failed));
+
+    // Removing it: the same.
+    let from = s.services().audit.events().len();
+    s.remove_phone(&grant).await.unwrap();
+    assert_eq!(phone_of(&s, owner).await, None);
+    assert!(audited(&s, from, failed));
+
+    // A password change stands, and the new password signs in.
+    let from = s.services().audit.events().len();
+    s.change_password(
+        &grant,
+        Password::from(OWNER_PW),
+        Password::from("violet lantern meadow quartz 31"),
+    )
+    .await
+    .unwrap();
+    assert!(audited(&s, from, failed));
+    assert!(
+        s.login(
+            org,
+            "owner@example.com",
+            Password::from("violet lantern meadow quartz 31")
+        )
+        .await
+        .is_ok()
+    );
+
+    // An extra authenticator is active although its notice failed.
+    let setup = s
+        .start_enrollment(
+            &grant,
+            authcore::EnrollmentPurpose::Add(authcore::AuthenticatorName::new("backup").unwrap()),
+        )
+        .await
+        .unwrap();
+    let backup = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    s.confirm_enrollment(&grant, &code(&backup, clock_now(&clock)))
+        .await
+        .unwrap();
+    let from = s.services().audit.events().len();
+    s.acknowledge_enrollment(&grant).await.unwrap();
+    assert!(audited(&s, from, failed));
+
+    // MFA off stands too.
+    let from = s.services().audit.events().len();
+    s.disable_mfa(&grant).await.unwrap();
+    assert!(audited(&s, from, failed));
+    assert_eq!(notices(&s, owner, SecurityNotice::MfaTurnedOff), 0);
+    let step = s
+        .login(
+            org,
+            "owner@example.com",
+            Password::from("violet lantern meadow quartz 31"),
+        )
+        .await
+        .unwrap();
+    assert!(step.grant().is_some(), "{step:?}");
+}
+
+#[tokio::test]
+async fn an_undelivered_sms_code_is_an_error_and_audited() {
+    use authcore::NotificationKind;
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, owner) = owner_with_phone(&s, &clock).await;
+    let notifier = &s.services().notifier;
+    notifier.fail_deliveries(true);
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let from = s.services().audit.events().len();
+    assert!(matches!(
+        s.send_sms_code(org, &t).await,
+        Err(ServiceError::Undelivered(_))
+    ));
+    assert!(audited(
+        &s,
+        from,
+        delivery_failed(NotificationKind::OobCode)
+    ));
+    assert!(!audited(&s, from, authcore::AuditKind::OutOfBandCodeSent));
+    // Once the gateway is back, the person asks again after the cooldown.
+    notifier.fail_deliveries(false);
+    clock.advance(60);
+    let sms = send_and_read(&s, org, &t, owner).await;
+    assert!(
+        s.verify_sms_code(org, &t, &sms)
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+    // A phone verification whose code cannot go out: the same error.
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    notifier.fail_deliveries(true);
+    assert!(matches!(
+        s.start_phone_verification(&grant, &phone_b()).await,
+        Err(ServiceError::Undelivered(_))
+    ));
+}

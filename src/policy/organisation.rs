@@ -312,6 +312,14 @@ impl Organisation {
         Ok(Transition::new(next, (), events))
     }
 
+    /// Whether the grant holder may manage `target` now: the authority every member change
+    /// checks (managing members, with an AAL2 grant; never oneself; an Owner only by an Owner).
+    /// For host-side acts on a member, such as sending a new setup link.
+    pub fn may_manage(&self, actor: &Grant, target: PersonId, now: u64) -> Result<(), PolicyError> {
+        let by = self.acting_member(actor, Permission::ManageMembers, now)?;
+        self.target(by, target).map(|_| ())
+    }
+
     /// Removes a member (not oneself: see [`Self::leave`]). The delegations they granted end.
     pub fn remove_member(
         &self,

@@ -42,12 +42,18 @@ pub enum ServiceError {
     FactorUnavailable,
     /// A state kept changing under concurrent updates; try again.
     Conflict,
+    /// The member has already chosen their own password: there is no setup link to resend.
+    AlreadyActivated,
     /// A configuration, random-number or encoding error from the core.
     Core(Error),
     /// The password-hashing pool failed (for example a blocking task panicked).
     Hashing,
-    /// A storage, audit-sink or notifier failure.
+    /// A storage or audit-sink failure.
     Storage(Box<dyn std::error::Error + Send + Sync>),
+    /// The [`Notifier`](crate::Notifier) failed to deliver an out-of-band code (audited as
+    /// [`AuditKind::NotificationFailed`](crate::AuditKind::NotificationFailed)). The code never
+    /// reached the person; a new one may be asked for after the cooldown.
+    Undelivered(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl ServiceError {
@@ -74,9 +80,11 @@ impl fmt::Display for ServiceError {
             Self::LoginTaken => f.write_str("the login name is taken"),
             Self::FactorUnavailable => f.write_str("this factor is not available for this login"),
             Self::Conflict => f.write_str("the state changed concurrently too often; try again"),
+            Self::AlreadyActivated => f.write_str("the member has already chosen their password"),
             Self::Core(error) => write!(f, "{error}"),
             Self::Hashing => f.write_str("the password-hashing pool failed"),
             Self::Storage(error) => write!(f, "storage failure: {error}"),
+            Self::Undelivered(error) => write!(f, "the code could not be delivered: {error}"),
         }
     }
 }
@@ -88,7 +96,7 @@ impl std::error::Error for ServiceError {
             Self::Policy(e) => Some(e),
             Self::PasswordPolicy(e) => Some(e),
             Self::Core(e) => Some(e),
-            Self::Storage(e) => Some(e.as_ref()),
+            Self::Storage(e) | Self::Undelivered(e) => Some(e.as_ref()),
             _ => None,
         }
     }

@@ -725,13 +725,17 @@ where
                         retry_at: now.saturating_add(u64::from(config.resend_cooldown())),
                     });
                 }
-                self.notify(Notification::OobCode {
-                    person,
-                    purpose,
-                    to,
-                    code: &code,
-                })
-                .await?;
+                let delivery = self
+                    .notify(Notification::OobCode {
+                        person,
+                        purpose,
+                        to,
+                        code: &code,
+                    })
+                    .await?;
+                if let super::DeliveryStatus::Failed(error) = delivery {
+                    return Err(ServiceError::Undelivered(error));
+                }
                 let what = match purpose {
                     OobPurpose::SignIn => AuditKind::OutOfBandCodeSent,
                     OobPurpose::VerifyPhone => AuditKind::PhoneVerificationSent,

@@ -1,7 +1,9 @@
 //! Organisations and their members: sign-up, adding a member with a temporary password and a
 //! setup link, roles, delegation, deactivation and the organisation's MFA policy.
 
-use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, ServiceError, random_id};
+use super::{
+    Authenticator, CAS_ATTEMPTS, DeliveryStatus, HashJob, PasswordHashing, ServiceError, random_id,
+};
 use crate::{
     Actor, AuditEvent, AuditKind, AuditSink, BearerToken, Clock, CreateOutcome, Grant, Login,
     MfaSettings, Notification, Notifier, OrgId, Organisation, OrganisationWrite, Password,
@@ -18,14 +20,17 @@ pub struct SignedUp {
     pub org: OrgId,
 }
 
-/// A member an administrator added: the temporary password to hand over once. The setup link
-/// went out through the [`Notifier`].
+/// A member an administrator added: the temporary password to hand over once, and whether the
+/// setup link went out through the [`Notifier`].
 #[derive(Debug)]
 pub struct NewMember {
     /// The new person.
     pub person: PersonId,
     /// Their temporary password (show once; it must be changed at first sign-in).
     pub temporary_password: TemporaryPassword,
+    /// Whether the setup link was delivered. The member exists either way; after a failure
+    /// (audited), hand over the temporary password or call [`Authenticator::resend_setup_link`].
+    pub setup_link: DeliveryStatus,
 }
 
 impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
@@ -88,6 +93,10 @@ where
     /// most the actor's own role, never Owner). The person gets a temporary password, returned
     /// here to hand over once, and a single-use setup link (expiring, stored hashed) delivered
     /// through the [`Notifier`]. At first sign-in they must choose their own password.
+    ///
+    /// Once the person is stored the member exists: a notifier failure is reported in
+    /// [`NewMember::setup_link`] (and audited), never as an error that would drop the temporary
+    /// password and leave the login taken.
     pub async fn add_member(
         &self,
         grant: &Grant,
@@ -130,6 +139,9 @@ where
             phone: None,
             created_at: now,
         };
+        // Drawn before the person is stored, so that nothing after the commit can fail for
+        // want of randomness.
+        let token = BearerToken::generate()?;
         let mut created = None;
         for _ in 0..CAS_ATTEMPTS {
             let loaded = self.load_org(org_id).await?;
@@ -166,27 +178,72 @@ where
             },
         ));
         self.record(&events).await?;
+        let setup_link = self.send_setup_link(person, org_id, token, now).await?;
+        Ok(NewMember {
+            person,
+            temporary_password: temporary,
+            setup_link,
+        })
+    }
+
+    /// Sends a new setup link to a member added with a temporary password who has not chosen
+    /// their own yet (after a failed delivery, or a lost or expired link). Needs the authority
+    /// to manage that member ([`Organisation::may_manage`]); refused for a deactivated member
+    /// and, with [`ServiceError::AlreadyActivated`], once the person has chosen a password.
+    /// Earlier links stay valid until they expire, and the first one used ends the others (a
+    /// setup completes only while the password is still temporary). Audited as
+    /// [`AuditKind::SetupLinkReissued`]; the result says whether the link was delivered.
+    pub async fn resend_setup_link(
+        &self,
+        grant: &Grant,
+        person: PersonId,
+    ) -> Result<DeliveryStatus, ServiceError> {
+        let now = self.now();
+        let org = self.load_org(grant.org()).await?.value;
+        org.may_manage(grant, person, now)?;
+        if !org.member(person).is_some_and(crate::Member::is_active) {
+            return Err(ServiceError::Policy(PolicyError::MemberDeactivated));
+        }
+        let record = self.person(person).await?;
+        if record.password_state != PasswordState::Temporary {
+            return Err(ServiceError::AlreadyActivated);
+        }
+        self.record_one(
+            now,
+            Actor::Person(grant.person()),
+            Some(person),
+            Some(grant.org()),
+            AuditKind::SetupLinkReissued,
+        )
+        .await?;
         let token = BearerToken::generate()?;
+        self.send_setup_link(person, grant.org(), token, now).await
+    }
+
+    /// Stores a new setup token for `person` and delivers its link.
+    async fn send_setup_link(
+        &self,
+        person: PersonId,
+        org: OrgId,
+        token: BearerToken,
+        now: u64,
+    ) -> Result<DeliveryStatus, ServiceError> {
         self.services
             .secrets
             .insert_setup_token(&SetupTokenRecord {
                 digest: token.digest(),
                 person,
-                org: org_id,
+                org,
                 expires_at: now.saturating_add(self.config.setup_ttl),
             })
             .await
             .map_err(ServiceError::storage)?;
         self.notify(Notification::SetupLink {
             person,
-            org: org_id,
+            org,
             token: &token,
         })
-        .await?;
-        Ok(NewMember {
-            person,
-            temporary_password: temporary,
-        })
+        .await
     }
 
     /// Follows a setup link: the person chooses their own password (policy-checked, not the

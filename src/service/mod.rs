@@ -13,13 +13,31 @@
 //! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
 //!
 //! The service is runtime-agnostic: it spawns nothing and needs no particular executor.
+//!
+//! ## When the notifier fails
+//!
+//! A message is sent only after the change it reports is committed, so a failed delivery never
+//! undoes or loses that change: a committed change returns its outcome. Every failed delivery is
+//! audited as [`AuditKind::NotificationFailed`], and:
+//!
+//! - a security notice (new authenticator, MFA off, phone removed, recovery code used or running
+//!   low, password changed, lock) is not retried by the service: the verb still returns its
+//!   result (a spent recovery code still yields its grant), and the audit event lets the host
+//!   tell the person another way;
+//! - a setup link failure is reported in the result ([`NewMember::setup_link`] is
+//!   [`DeliveryStatus::Failed`]) together with the temporary password, and
+//!   [`Authenticator::resend_setup_link`] issues a new link;
+//! - an out-of-band code that did not go out is an error ([`ServiceError::Undelivered`]): the
+//!   code was the outcome. The send counts against the budget, and the person may ask again
+//!   after the cooldown.
 
 use alloc::vec::Vec;
 
 use crate::{
     Actor, AuditEvent, AuditKind, AuditSink, BearerToken, Clock, Factor, LoginProgress,
-    Notification, Notifier, OrgId, PendingStep, PersonId, PruneReport, SecretStore, SecurityNotice,
-    ThrottleDecision, ThrottleEvent, ThrottleOp, ThrottledFactor, TicketRecord, UserStore,
+    Notification, NotificationKind, Notifier, OrgId, PendingStep, PersonId, PruneReport,
+    SecretStore, SecurityNotice, ThrottleDecision, ThrottleEvent, ThrottleOp, ThrottledFactor,
+    TicketRecord, UserStore,
 };
 
 mod account;
@@ -34,6 +52,24 @@ pub use error::ServiceError;
 pub use hashing::{HashJob, HashOutput, PasswordHashing};
 pub use login::{EnrollmentSetup, LoginStep};
 pub use members::{NewMember, SignedUp};
+
+/// Whether the [`Notifier`] delivered a message. A failure has already been audited
+/// ([`AuditKind::NotificationFailed`]); the notifier's error is kept for the host's own logs.
+#[derive(Debug)]
+#[must_use]
+pub enum DeliveryStatus {
+    /// The notifier accepted the message.
+    Delivered,
+    /// The notifier failed.
+    Failed(alloc::boxed::Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl DeliveryStatus {
+    /// Whether the notifier accepted the message.
+    pub fn is_delivered(&self) -> bool {
+        matches!(self, Self::Delivered)
+    }
+}
 
 /// How many times a compare-and-swap update is recomputed from a fresh read before giving up
 /// with [`ServiceError::Conflict`].
@@ -153,16 +189,36 @@ where
             .await
     }
 
-    async fn notify(&self, message: Notification<'_>) -> Result<(), ServiceError> {
-        self.services
-            .notifier
-            .deliver(message)
-            .await
-            .map_err(ServiceError::storage)
+    /// Delivers a message after the change it reports is committed. A failure is audited and
+    /// returned as [`DeliveryStatus::Failed`], never as an error: only the audit sink's own failure is.
+    async fn notify(&self, message: Notification<'_>) -> Result<DeliveryStatus, ServiceError> {
+        let (person, org, kind) = match &message {
+            Notification::OobCode { person, .. } => (*person, None, NotificationKind::OobCode),
+            Notification::SetupLink { person, org, .. } => {
+                (*person, Some(*org), NotificationKind::SetupLink)
+            }
+            Notification::Security { person, .. } => {
+                (*person, None, NotificationKind::SecurityNotice)
+            }
+        };
+        match self.services.notifier.deliver(message).await {
+            Ok(()) => Ok(DeliveryStatus::Delivered),
+            Err(error) => {
+                let now = self.now();
+                let what = AuditKind::NotificationFailed { message: kind };
+                self.record_one(now, Actor::System, Some(person), org, what)
+                    .await?;
+                Ok(DeliveryStatus::Failed(alloc::boxed::Box::new(error)))
+            }
+        }
     }
 
+    /// Sends a security notice; a failed delivery is audited and does not fail the verb.
     async fn notice(&self, person: PersonId, notice: SecurityNotice) -> Result<(), ServiceError> {
-        self.notify(Notification::Security { person, notice }).await
+        let _ = self
+            .notify(Notification::Security { person, notice })
+            .await?;
+        Ok(())
     }
 
     /// Stores a new ticket for `step` and returns it. It expires after the configured ticket
