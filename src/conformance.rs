@@ -277,6 +277,7 @@ where
     run!("oob_compare_and_swap", oob(&fx));
     run!("oob_purposes_apart", oob_purposes(&fx));
     run!("oob_send_log", oob_send_log(&fx));
+    run!("oob_daily_cap", oob_daily_cap(&fx));
     run!("setup_tokens", setup_tokens(&fx));
     run!("tickets", tickets(&fx));
     run!("prune_expired", prune(&fx));
@@ -1271,17 +1272,17 @@ async fn oob_send_log<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>)
         .resend_cooldown(60)
         .hourly_cap(3)
         .build()?;
-    let phone = fx.phone()?;
-    let other = fx.phone()?;
+    let (person, other) = (fx.person_id(), fx.person_id());
+    let (sign_in, verify) = (OobPurpose::SignIn, OobPurpose::VerifyPhone);
     let t0 = fx.now();
     let at = |offset: u64| t0.saturating_add(offset);
     ensure_eq!(
-        s.record_oob_send(&phone, &config, t0).await?,
+        s.record_oob_send(person, sign_in, &config, t0).await?,
         SendDecision::Allowed,
         "the first send"
     );
     ensure_eq!(
-        s.record_oob_send(&phone, &config, at(59)).await?,
+        s.record_oob_send(person, sign_in, &config, at(59)).await?,
         SendDecision::Refused {
             reason: SendRefusal::Cooldown,
             retry_at: at(60)
@@ -1289,23 +1290,28 @@ async fn oob_send_log<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>)
         "a send within the cooldown"
     );
     ensure_eq!(
-        s.record_oob_send(&other, &config, at(59)).await?,
+        s.record_oob_send(other, sign_in, &config, at(59)).await?,
         SendDecision::Allowed,
-        "another destination is not held by the first one's cooldown"
+        "another person is not held by the first one's cooldown"
+    );
+    ensure_eq!(
+        s.record_oob_send(person, verify, &config, at(59)).await?,
+        SendDecision::Allowed,
+        "the person's verification budget is apart from their sign-in budget"
     );
     // A refused send is not recorded: the cooldown still runs from the first send.
     ensure_eq!(
-        s.record_oob_send(&phone, &config, at(200)).await?,
+        s.record_oob_send(person, sign_in, &config, at(200)).await?,
         SendDecision::Allowed,
         "the second send, after the cooldown"
     );
     ensure_eq!(
-        s.record_oob_send(&phone, &config, at(300)).await?,
+        s.record_oob_send(person, sign_in, &config, at(300)).await?,
         SendDecision::Allowed,
         "the third send"
     );
     ensure_eq!(
-        s.record_oob_send(&phone, &config, at(400)).await?,
+        s.record_oob_send(person, sign_in, &config, at(400)).await?,
         SendDecision::Refused {
             reason: SendRefusal::HourlyCap,
             retry_at: at(3600)
@@ -1313,17 +1319,86 @@ async fn oob_send_log<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>)
         "a fourth send within the hour"
     );
     ensure_eq!(
-        s.record_oob_send(&phone, &config, at(3600)).await?,
+        s.record_oob_send(person, sign_in, &config, at(3600))
+            .await?,
         SendDecision::Allowed,
         "a send once the first one left the hour"
     );
     ensure_eq!(
-        s.record_oob_send(&phone, &config, at(3700)).await?,
+        s.record_oob_send(person, sign_in, &config, at(3700))
+            .await?,
         SendDecision::Refused {
             reason: SendRefusal::HourlyCap,
             retry_at: at(3800)
         },
         "the cap counts the sends of the sliding hour"
+    );
+    Ok(())
+}
+
+/// Verification sends are capped per person and day (a window from the first counted send);
+/// sign-in sends are not, and other people's verifications never count.
+async fn oob_daily_cap<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let config = OobConfig::builder()
+        .resend_cooldown(0)
+        .hourly_cap(10)
+        .daily_verification_cap(3)
+        .build()?;
+    let (person, other) = (fx.person_id(), fx.person_id());
+    let verify = OobPurpose::VerifyPhone;
+    let t0 = fx.now();
+    let day: u64 = 86_400;
+    let at = |offset: u64| t0.saturating_add(offset);
+    for (i, offset) in [0, 3600, 7200].into_iter().enumerate() {
+        ensure_eq!(
+            s.record_oob_send(person, verify, &config, at(offset))
+                .await?,
+            SendDecision::Allowed,
+            "verification send {i} within the daily cap"
+        );
+    }
+    ensure_eq!(
+        s.record_oob_send(person, verify, &config, at(10_800))
+            .await?,
+        SendDecision::Refused {
+            reason: SendRefusal::DailyCap,
+            retry_at: at(day)
+        },
+        "a fourth verification send the same day"
+    );
+    ensure_eq!(
+        s.record_oob_send(other, verify, &config, at(10_800))
+            .await?,
+        SendDecision::Allowed,
+        "another person's verification budget is their own"
+    );
+    for i in 0..4u64 {
+        ensure_eq!(
+            s.record_oob_send(
+                person,
+                OobPurpose::SignIn,
+                &config,
+                at(10_800_u64.saturating_add(i))
+            )
+            .await?,
+            SendDecision::Allowed,
+            "sign-in sends know no daily cap ({i})"
+        );
+    }
+    ensure_eq!(
+        s.record_oob_send(person, verify, &config, at(day.saturating_sub(1)))
+            .await?,
+        SendDecision::Refused {
+            reason: SendRefusal::DailyCap,
+            retry_at: at(day)
+        },
+        "the cap holds to the end of the day window"
+    );
+    ensure_eq!(
+        s.record_oob_send(person, verify, &config, at(day)).await?,
+        SendDecision::Allowed,
+        "a new day window"
     );
     Ok(())
 }
@@ -1390,9 +1465,10 @@ async fn prune<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Che
     let config = OobConfig::builder()
         .resend_cooldown(OobConfig::MAX_COOLDOWN)
         .build()?;
-    let early = fx.phone()?;
+    let early = fx.person_id();
     ensure_eq!(
-        s.record_oob_send(&early, &config, t0).await?,
+        s.record_oob_send(early, OobPurpose::SignIn, &config, t0)
+            .await?,
         SendDecision::Allowed,
         "a first send"
     );
@@ -1409,11 +1485,12 @@ async fn prune<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Che
         .await?,
         "storing a second challenge"
     );
-    let late = fx.phone()?;
+    let late = fx.person_id();
     ensure_eq!(
-        s.record_oob_send(&late, &config, fx.now()).await?,
+        s.record_oob_send(late, OobPurpose::SignIn, &config, fx.now())
+            .await?,
         SendDecision::Allowed,
-        "a send to another number"
+        "a send for another person"
     );
 
     // At t0 + 300: what expired then goes, at its expiry time.
@@ -1464,7 +1541,8 @@ async fn prune<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> Che
     );
     ensure!(
         matches!(
-            s.record_oob_send(&late, &config, fx.now()).await?,
+            s.record_oob_send(late, OobPurpose::SignIn, &config, fx.now())
+                .await?,
             SendDecision::Refused { .. }
         ),
         "a live send log stays: its cooldown still refuses a send"
@@ -1662,13 +1740,18 @@ where
         .resend_cooldown(0)
         .hourly_cap(cap)
         .build()?;
-    let phone = fx.phone()?;
+    let person = fx.person_id();
     let now = fx.now();
     let contenders = (0..RACE_CONTENDERS)
         .map(|_| {
             let store = Arc::clone(&fx.store);
-            let phone = phone.clone();
-            async move { Ok::<_, Fail>(store.record_oob_send(&phone, &config, now).await?) }
+            async move {
+                Ok::<_, Fail>(
+                    store
+                        .record_oob_send(person, OobPurpose::SignIn, &config, now)
+                        .await?,
+                )
+            }
         })
         .collect();
     let results = race(spawner, contenders).await?;
@@ -1679,15 +1762,47 @@ where
     ensure_eq!(
         allowed,
         usize::from(cap),
-        "{RACE_CONTENDERS} concurrent sends to one destination: the sends allowed"
+        "{RACE_CONTENDERS} concurrent sends from one budget: the sends allowed"
     );
     ensure_eq!(
-        fx.store.record_oob_send(&phone, &config, now).await?,
+        fx.store
+            .record_oob_send(person, OobPurpose::SignIn, &config, now)
+            .await?,
         SendDecision::Refused {
             reason: SendRefusal::HourlyCap,
             retry_at: now.saturating_add(3600)
         },
         "a send after the race"
+    );
+
+    // The daily verification cap holds under the same race.
+    let daily = 3u16;
+    let config = OobConfig::builder()
+        .resend_cooldown(0)
+        .hourly_cap(10)
+        .daily_verification_cap(daily)
+        .build()?;
+    let contenders = (0..RACE_CONTENDERS)
+        .map(|_| {
+            let store = Arc::clone(&fx.store);
+            async move {
+                Ok::<_, Fail>(
+                    store
+                        .record_oob_send(person, OobPurpose::VerifyPhone, &config, now)
+                        .await?,
+                )
+            }
+        })
+        .collect();
+    let results = race(spawner, contenders).await?;
+    let allowed = results
+        .iter()
+        .filter(|d| **d == SendDecision::Allowed)
+        .count();
+    ensure_eq!(
+        allowed,
+        usize::from(daily),
+        "{RACE_CONTENDERS} concurrent verification sends: the sends allowed under the daily cap"
     );
     Ok(())
 }

@@ -5,8 +5,19 @@
 //! [`OobChallenge`]: an HMAC-SHA-256 of the code under a key the host keeps outside the database
 //! ([`OobKey`]), bound to a random per-challenge nonce, with its expiry, attempts left and status.
 //!
-//! Sending is limited per destination by an [`OobSendLog`]: a cooldown between sends (default
-//! 60 s) and a cap on sends in any sliding hour (default 5).
+//! Sending is limited by an [`OobSendLog`]: a cooldown between sends (default 60 s) and a cap on
+//! sends in any sliding hour (default 5); codes that verify a new phone number are also capped per
+//! day ([`OobConfig::check_verification_send`], default 10).
+//!
+//! A send log is a *budget of the person who asks*, kept per person and purpose — never per
+//! destination. A per-destination budget can be spent by anyone who names the number: another
+//! account pointing phone verifications at a victim's number would throttle the victim's own
+//! sign-in codes. So a verified owner's sign-in codes count only against their own sign-in
+//! budget, and verification codes sent to a number that is not (yet) anyone's factor count
+//! against the asking account's verification budget, hourly and daily. No per-destination guard
+//! is kept, since every such guard can be turned against the number's owner: how many messages
+//! reach one number from many accounts is bounded by the per-account caps times the accounts,
+//! and limiting account creation is the host's part.
 //!
 //! Everything here is pure: the host passes `now` and an RNG, sends the code itself, and persists
 //! the returned challenge and send log — each in one guarded update, so that two servers cannot
@@ -36,6 +47,8 @@ const MAC_LEN: usize = 32;
 const MAX_INPUT_LEN: usize = 32;
 /// One hour, in seconds.
 const HOUR: u64 = 3600;
+/// One day, in seconds.
+const DAY: u64 = 24 * HOUR;
 /// Stored form of a challenge.
 const MAGIC: &[u8; 4] = b"ACOB";
 const FORMAT_VERSION: u8 = 1;
@@ -54,6 +67,8 @@ pub enum OobError {
     Cooldown,
     /// The hourly send cap must be 1 to [`OobSendLog::CAPACITY`].
     HourlyCap,
+    /// The daily verification cap must be 1 to [`OobConfig::MAX_DAILY_VERIFICATIONS`].
+    DailyCap,
     /// The MAC key must be [`OobKey::MIN_LEN`] to [`OobKey::MAX_LEN`] bytes.
     KeyLength,
     /// A send log holds at most [`OobSendLog::CAPACITY`] times.
@@ -84,6 +99,11 @@ impl fmt::Display for OobError {
                 f,
                 "the hourly send cap must be 1 to {}",
                 OobSendLog::CAPACITY
+            ),
+            Self::DailyCap => write!(
+                f,
+                "the daily verification cap must be 1 to {}",
+                OobConfig::MAX_DAILY_VERIFICATIONS
             ),
             Self::KeyLength => write!(
                 f,
@@ -182,10 +202,12 @@ pub struct OobConfig {
     max_attempts: u8,
     resend_cooldown: u32,
     hourly_cap: u8,
+    daily_verification_cap: u16,
 }
 
 impl Default for OobConfig {
-    /// 6 digits, valid 5 minutes, 5 attempts, 60 s between sends, 5 sends an hour.
+    /// 6 digits, valid 5 minutes, 5 attempts, 60 s between sends, 5 sends an hour, 10 phone
+    /// verifications a day.
     fn default() -> Self {
         Self {
             digits: Digits::Six,
@@ -193,6 +215,7 @@ impl Default for OobConfig {
             max_attempts: 5,
             resend_cooldown: 60,
             hourly_cap: 5,
+            daily_verification_cap: 10,
         }
     }
 }
@@ -204,6 +227,8 @@ impl OobConfig {
     pub const MAX_ATTEMPTS: u8 = 10;
     /// The longest resend cooldown accepted, in seconds.
     pub const MAX_COOLDOWN: u32 = 3600;
+    /// The highest daily verification cap accepted.
+    pub const MAX_DAILY_VERIFICATIONS: u16 = 100;
 
     /// Starts building a configuration from the defaults.
     pub fn builder() -> OobConfigBuilder {
@@ -233,12 +258,19 @@ impl OobConfig {
         self.resend_cooldown
     }
 
-    /// Sends allowed to one destination in any hour.
+    /// Sends allowed from one send log in any hour.
     pub fn hourly_cap(&self) -> u8 {
         self.hourly_cap
     }
 
-    /// Whether a code may be sent to a destination now, given its send log.
+    /// Phone-verification codes one account may have sent per day (a fixed 24-hour window that
+    /// starts with the first counted send; see [`OobSendLog::record_verification`]).
+    pub fn daily_verification_cap(&self) -> u16 {
+        self.daily_verification_cap
+    }
+
+    /// Whether a code may be sent now, given the send log of the budget it counts against: the
+    /// cooldown and the hourly cap.
     pub fn check_send(&self, log: &OobSendLog, now: u64) -> SendDecision {
         if let Some(last) = log.last() {
             let ready_at = last.saturating_add(u64::from(self.resend_cooldown));
@@ -262,6 +294,23 @@ impl OobConfig {
             return SendDecision::Refused {
                 reason: SendRefusal::HourlyCap,
                 retry_at: blocking.saturating_add(HOUR).max(now.saturating_add(1)),
+            };
+        }
+        SendDecision::Allowed
+    }
+
+    /// Whether a code verifying a new phone number may be sent now, given the asking account's
+    /// verification send log: [`Self::check_send`], then the daily cap. Record an allowed send
+    /// with [`OobSendLog::record_verification`].
+    pub fn check_verification_send(&self, log: &OobSendLog, now: u64) -> SendDecision {
+        let decision = self.check_send(log, now);
+        if decision != SendDecision::Allowed {
+            return decision;
+        }
+        if log.sends_today(now) >= u32::from(self.daily_verification_cap) {
+            return SendDecision::Refused {
+                reason: SendRefusal::DailyCap,
+                retry_at: log.day_start.saturating_add(DAY).max(now.saturating_add(1)),
             };
         }
         SendDecision::Allowed
@@ -346,9 +395,15 @@ impl OobConfigBuilder {
         self
     }
 
-    /// Sends to one destination in any hour, 1 to 10 (default 5).
+    /// Sends from one send log in any hour, 1 to 10 (default 5).
     pub fn hourly_cap(mut self, sends: u8) -> Self {
         self.config.hourly_cap = sends;
+        self
+    }
+
+    /// Phone-verification codes one account may have sent per day, 1 to 100 (default 10).
+    pub fn daily_verification_cap(mut self, sends: u16) -> Self {
+        self.config.daily_verification_cap = sends;
         self
     }
 
@@ -367,6 +422,11 @@ impl OobConfigBuilder {
         }
         if c.hourly_cap == 0 || usize::from(c.hourly_cap) > OobSendLog::CAPACITY {
             return Err(OobError::HourlyCap.into());
+        }
+        if c.daily_verification_cap == 0
+            || c.daily_verification_cap > OobConfig::MAX_DAILY_VERIFICATIONS
+        {
+            return Err(OobError::DailyCap.into());
         }
         Ok(OobConfig { digits, ..c })
     }
@@ -706,10 +766,12 @@ impl OobVerification {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum SendRefusal {
-    /// A code was sent to this destination less than the cooldown ago.
+    /// A code was sent from this budget less than the cooldown ago.
     Cooldown,
-    /// The destination has had the hourly cap of sends in the last hour.
+    /// This budget has had the hourly cap of sends in the last hour.
     HourlyCap,
+    /// The account has had its daily cap of phone-verification codes.
+    DailyCap,
 }
 
 /// Whether a code may be sent.
@@ -749,13 +811,24 @@ pub enum OobIssue {
     },
 }
 
-/// The recent send times to one destination (at most [`OobSendLog::CAPACITY`], oldest first):
-/// what the host stores per phone number or e-mail address to enforce the cooldown and the hourly
-/// cap over a sliding hour.
+/// One send budget — a person's, for one purpose — as stored: the recent send times (at most
+/// [`OobSendLog::CAPACITY`], oldest first) for the cooldown and the hourly cap over a sliding
+/// hour, and the count of phone-verification sends in the current day window for the daily
+/// cap.
+///
+/// A send log is the budget of the person who asks, kept per person and purpose, never per
+/// destination: a per-destination budget can be spent by anyone who names the number, so another
+/// account pointing phone verifications at a victim's number would throttle the victim's own
+/// sign-in codes. No per-destination guard is kept, since any such guard can be turned against
+/// the number's owner; what reaches one number from many accounts is bounded by the per-account
+/// caps (hourly, and daily for verifications) times the accounts, and limiting account creation
+/// is the host's part.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct OobSendLog {
     times: [u64; Self::CAPACITY],
     len: u8,
+    day_start: u64,
+    day_sends: u32,
 }
 
 impl OobSendLog {
@@ -767,7 +840,51 @@ impl OobSendLog {
         Self {
             times: [0; Self::CAPACITY],
             len: 0,
+            day_start: 0,
+            day_sends: 0,
         }
+    }
+
+    /// Rebuilds a log from stored parts: the send times (in any order; at most
+    /// [`Self::CAPACITY`]) and the day window ([`Self::day_start`], [`Self::day_sends`]).
+    pub fn from_parts(times: &[u64], day_start: u64, day_sends: u32) -> Result<Self, Error> {
+        let mut log = Self::from_sends(times)?;
+        log.day_start = day_start;
+        log.day_sends = day_sends;
+        Ok(log)
+    }
+
+    /// When the current day window of verification sends started (0 before the first).
+    pub fn day_start(&self) -> u64 {
+        self.day_start
+    }
+
+    /// The verification sends counted in the window that starts at [`Self::day_start`] (it may
+    /// have ended: see [`Self::sends_today`]).
+    pub fn day_sends(&self) -> u32 {
+        self.day_sends
+    }
+
+    /// The verification sends counted in the day window still running at `now`.
+    pub fn sends_today(&self, now: u64) -> u32 {
+        if self.day_sends > 0 && now < self.day_start.saturating_add(DAY) {
+            self.day_sends
+        } else {
+            0
+        }
+    }
+
+    /// [`Self::record`], and the send counted in the day window (a new window starts at `now`
+    /// once the last one ended): what [`OobConfig::check_verification_send`] caps.
+    pub fn record_verification(&self, now: u64) -> Self {
+        let mut next = self.record(now);
+        if self.sends_today(now) == 0 {
+            next.day_start = now;
+            next.day_sends = 1;
+        } else {
+            next.day_sends = self.day_sends.saturating_add(1);
+        }
+        next
     }
 
     /// Rebuilds a log from stored send times (in any order; at most [`Self::CAPACITY`]).
@@ -796,13 +913,18 @@ impl OobSendLog {
     }
 
     /// When the log stops mattering: an hour after its last send, when no send is left in the
-    /// hourly window and the cooldown (at most [`OobConfig::MAX_COOLDOWN`], an hour) is over. A
-    /// store may delete the log from then on ([`SecretStore::prune_expired`]); an empty log
-    /// (`None`) never matters.
+    /// hourly window and the cooldown (at most [`OobConfig::MAX_COOLDOWN`], an hour) is over, and
+    /// not before its day window of verification sends (if any) ends. A store may delete the log
+    /// from then on ([`SecretStore::prune_expired`]); an empty log (`None`) never matters.
     ///
     /// [`SecretStore::prune_expired`]: crate::SecretStore::prune_expired
     pub fn expires_at(&self) -> Option<u64> {
-        self.last().map(|t| t.saturating_add(HOUR))
+        let hourly = self.last().map(|t| t.saturating_add(HOUR));
+        let daily = (self.day_sends > 0).then(|| self.day_start.saturating_add(DAY));
+        match (hourly, daily) {
+            (Some(h), Some(d)) => Some(h.max(d)),
+            (h, d) => h.or(d),
+        }
     }
 
     /// The sends within the hour before `now`, oldest first.
@@ -816,9 +938,11 @@ impl OobSendLog {
     }
 
     /// The log with a send at `now` added; sends older than an hour are dropped, and when the
-    /// log is full the oldest goes.
+    /// log is full the oldest goes. The day window is kept as it is.
     pub fn record(&self, now: u64) -> Self {
         let mut next = Self::new();
+        next.day_start = self.day_start;
+        next.day_sends = self.day_sends;
         let recent = self.recent(now);
         let keep = recent
             .get(

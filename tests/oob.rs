@@ -495,3 +495,53 @@ proptest! {
         prop_assert_eq!(spent.verify(&key(), &code, T0 + 2).result(), Err(Rejected));
     }
 }
+
+#[test]
+fn the_daily_verification_cap_is_validated_and_counted_per_window() {
+    assert_eq!(OobConfig::default().daily_verification_cap(), 10);
+    for bad in [0, OobConfig::MAX_DAILY_VERIFICATIONS + 1] {
+        assert_eq!(
+            OobConfig::builder()
+                .daily_verification_cap(bad)
+                .build()
+                .unwrap_err(),
+            Error::OutOfBand(OobError::DailyCap)
+        );
+    }
+    let config = OobConfig::builder()
+        .resend_cooldown(0)
+        .hourly_cap(10)
+        .daily_verification_cap(2)
+        .build()
+        .unwrap();
+    let day = 24 * 3600;
+    let mut log = OobSendLog::new();
+    for t in [T0, T0 + 10] {
+        assert_eq!(
+            config.check_verification_send(&log, t),
+            SendDecision::Allowed
+        );
+        log = log.record_verification(t);
+    }
+    assert_eq!((log.day_start(), log.day_sends()), (T0, 2));
+    assert_eq!(
+        config.check_verification_send(&log, T0 + 20),
+        SendDecision::Refused {
+            reason: SendRefusal::DailyCap,
+            retry_at: T0 + day
+        }
+    );
+    // Sign-in sends from a log are not capped per day, and do not count towards the day.
+    assert_eq!(config.check_send(&log, T0 + 20), SendDecision::Allowed);
+    assert_eq!(log.record(T0 + 20).day_sends(), 2);
+    // The log matters until its day window ends, then a new window starts.
+    assert_eq!(log.expires_at(), Some(T0 + day));
+    assert_eq!(
+        config.check_verification_send(&log, T0 + day),
+        SendDecision::Allowed
+    );
+    let next = log.record_verification(T0 + day);
+    assert_eq!((next.day_start(), next.day_sends()), (T0 + day, 1));
+    let stored = OobSendLog::from_parts(next.sends(), next.day_start(), next.day_sends()).unwrap();
+    assert_eq!(stored, next);
+}

@@ -1795,11 +1795,12 @@ impl authcore::SecretStore for VanishingSetStore {
     }
     fn record_oob_send(
         &self,
-        destination: &PhoneNumber,
+        person: PersonId,
+        purpose: authcore::OobPurpose,
         config: &OobConfig,
         now: u64,
     ) -> impl Future<Output = Result<authcore::SendDecision, Self::Error>> + Send {
-        self.inner.record_oob_send(destination, config, now)
+        self.inner.record_oob_send(person, purpose, config, now)
     }
     fn insert_setup_token(
         &self,
@@ -2170,4 +2171,69 @@ async fn an_undelivered_sms_code_is_an_error_and_audited() {
         s.start_phone_verification(&grant, &phone_b()).await,
         Err(ServiceError::Undelivered(_))
     ));
+}
+
+// ---- SMS send budgets belong to the person who asks ----
+
+#[tokio::test]
+async fn someone_elses_verifications_never_throttle_the_owners_sign_in_codes() {
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, owner) = owner_with_phone(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let victim = phone_of(&s, owner).await.unwrap();
+    let (attacker, step) = member_signs_in(&s, &grant, "mallory@example.com", Role::User).await;
+    let agrant = *step.grant().unwrap();
+
+    // The other account points every verification it may send at the owner's number.
+    for _ in 0..3 {
+        s.start_phone_verification(&agrant, &victim).await.unwrap();
+        clock.advance(60);
+    }
+    assert!(matches!(
+        s.start_phone_verification(&agrant, &victim).await,
+        Err(ServiceError::Throttled { .. })
+    ));
+    // The owner's sign-in code still goes out, and works.
+    let step = owner_login(&s, org).await;
+    let t = ticket(&step);
+    let sms = send_and_read(&s, org, &t, owner).await;
+    assert!(
+        s.verify_sms_code(org, &t, &sms)
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+    // And the number stays the owner's: the other account never confirmed it.
+    assert_eq!(phone_of(&s, attacker).await, None);
+}
+
+#[tokio::test]
+async fn verification_sends_are_capped_per_account_and_day() {
+    let sms = OobConfig::builder()
+        .hourly_cap(3)
+        .daily_verification_cap(4)
+        .build()
+        .unwrap();
+    let (s, clock) = service_with(Some(sms));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let (_, step) = member_signs_in(&s, &grant, "pump@example.com", Role::User).await;
+    let agrant = *step.grant().unwrap();
+    let start = clock_now(&clock);
+    // Spread out so that the hourly cap never bites: only the daily cap does.
+    for i in 0..4u64 {
+        let to = PhoneNumber::parse(&format!("+44 20 7946 09{i:02}")).unwrap();
+        s.start_phone_verification(&agrant, &to).await.unwrap();
+        clock.advance(1800);
+    }
+    let fifth = PhoneNumber::parse("+44 20 7946 0999").unwrap();
+    let Err(ServiceError::Throttled { retry_at }) =
+        s.start_phone_verification(&agrant, &fifth).await
+    else {
+        panic!("the fifth verification of the day is refused")
+    };
+    assert_eq!(retry_at, start + 24 * 3600);
+    clock.set(retry_at);
+    s.start_phone_verification(&agrant, &fifth).await.unwrap();
 }

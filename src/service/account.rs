@@ -190,10 +190,12 @@ where
     /// factor only when the code comes back ([`Self::confirm_phone`]).
     ///
     /// Needs SMS to be configured ([`ServiceError::FactorUnavailable`] otherwise), and a fresh
-    /// AAL2 grant once the person has any second factor, like any new authenticator. The
-    /// number's resend cooldown and hourly cap apply as for sign-in codes
-    /// ([`ServiceError::Throttled`]). A new call replaces the pending verification: only the
-    /// last code sent counts.
+    /// AAL2 grant once the person has any second factor, like any new authenticator. The send
+    /// counts against the asking person's own verification budget, whatever the number: the
+    /// resend cooldown and hourly cap as for sign-in codes, and the daily verification cap
+    /// ([`OobConfig::daily_verification_cap`](crate::OobConfig::daily_verification_cap));
+    /// beyond them, [`ServiceError::Throttled`]. It never spends the number's owner's sign-in
+    /// budget. A new call replaces the pending verification: only the last code sent counts.
     pub async fn start_phone_verification(
         &self,
         grant: &Grant,

@@ -260,7 +260,8 @@ where
     }
 
     /// Sends an SMS code to the person's verified phone (through the [`Notifier`]), if the
-    /// number's resend cooldown and hourly cap allow ([`SecretStore::record_oob_send`]); otherwise
+    /// person's own sign-in send budget allows (cooldown and hourly cap, never spent by anyone
+    /// else's sends: [`SecretStore::record_oob_send`]); otherwise
     /// [`ServiceError::Throttled`] with the time a send may be allowed. The ticket stays valid for [`Self::verify_sms_code`].
     pub async fn send_sms_code(
         &self,
@@ -679,14 +680,15 @@ where
             .oob
             .as_ref()
             .ok_or(ServiceError::FactorUnavailable)?;
-        // The destination's send log decides (cooldown and hourly cap) and records the send in
-        // one atomic call, so concurrent requests never send more than the cap allows. A send
-        // that then fails (a lost race below, an undelivered message) still counts: the cap
-        // errs on the side of fewer messages.
+        // The person's own budget for this purpose decides (cooldown, hourly cap, and the daily
+        // cap for verifications) and records the send in one atomic call, so concurrent requests
+        // never send more than the caps allow, and nobody else's sends — to this number or any
+        // other — spend it. A send that then fails (a lost race below, an undelivered message)
+        // still counts: the cap errs on the side of fewer messages.
         let decision = self
             .services
             .secrets
-            .record_oob_send(to, config, now)
+            .record_oob_send(person, purpose, config, now)
             .await
             .map_err(ServiceError::storage)?;
         if let SendDecision::Refused { retry_at, .. } = decision {

@@ -103,7 +103,7 @@ struct Secrets {
     mfa: HashMap<PersonId, StoredMfa>,
     recovery: HashMap<(PersonId, RecoverySlot), StoredSet>,
     oob: HashMap<(PersonId, OobPurpose), OobChallengeRecord>,
-    oob_sends: HashMap<PhoneNumber, OobSendLog>,
+    oob_sends: HashMap<(PersonId, OobPurpose), OobSendLog>,
     setup_tokens: HashMap<TokenDigest, SetupTokenRecord>,
     tickets: HashMap<TokenDigest, TicketRecord>,
 }
@@ -126,7 +126,7 @@ struct Secrets {
 /// - Slots spent through [`SecretStore::spend_recovery_code`] are a mask beside the set,
 ///   overlaid with [`RecoveryCodeSet::merge_spent_mask`] on load. Writing a set with the same
 ///   [`RecoveryCodeSet::set_id`] again keeps the spent slots spent; a new set starts afresh.
-/// - Out-of-band send logs are kept per destination (the phone number), and
+/// - Out-of-band send logs are kept per person and purpose, and
 ///   [`SecretStore::record_oob_send`] decides and records under the one lock.
 /// - Expired setup tokens and tickets are refused (and dropped) by the `take_*` verbs;
 ///   [`SecretStore::prune_expired`] drops the rest.
@@ -523,21 +523,19 @@ impl SecretStore for MemoryStore {
 
     async fn record_oob_send(
         &self,
-        destination: &PhoneNumber,
+        person: PersonId,
+        purpose: OobPurpose,
         config: &OobConfig,
         now: u64,
     ) -> Result<SendDecision, MemoryStoreError> {
         let mut secrets = self.secrets()?;
-        let log = secrets
-            .oob_sends
-            .get(destination)
-            .copied()
-            .unwrap_or_default();
-        let decision = config.check_send(&log, now);
+        let key = (person, purpose);
+        let log = secrets.oob_sends.get(&key).copied().unwrap_or_default();
+        let decision = purpose.check_send(config, &log, now);
         if decision == SendDecision::Allowed {
             secrets
                 .oob_sends
-                .insert(destination.clone(), log.record(now));
+                .insert(key, purpose.record_send(&log, now));
         }
         Ok(decision)
     }

@@ -14,11 +14,11 @@
 //! | [`SecretStore::advance_watermark`] | `UPDATE authenticators SET last_step = $step WHERE person = $p AND id = $a AND last_step < $step` |
 //! | [`SecretStore::spend_recovery_code`] | `UPDATE recovery_sets SET spent = spent \| $bit WHERE person = $p AND set_id = $s AND slot = 'active' AND spent & $bit = 0` |
 //! | [`SecretStore::replace_oob_challenge`] | `UPDATE oob_challenges SET challenge = $new, destination = $d WHERE person = $p AND purpose = $purpose AND challenge = $expected` (`INSERT … ON CONFLICT DO NOTHING` when none is expected, `DELETE … WHERE … AND challenge = $expected` for none) |
-//! | [`SecretStore::record_oob_send`] | `UPDATE oob_send_log SET sends = $new WHERE destination = $e164 AND sends = $old` (or `INSERT … ON CONFLICT DO NOTHING` for a first send), retried until it applies: the decision is [`OobConfig::check_send`] on the log read |
+//! | [`SecretStore::record_oob_send`] | `UPDATE oob_send_budgets SET sends = $new, day_start = $ds, day_sends = $dn WHERE person = $p AND purpose = $purpose AND sends = $old AND day_start = $old_ds AND day_sends = $old_dn` (or `INSERT … ON CONFLICT DO NOTHING` for a first send), retried until it applies: the decision is [`OobPurpose::check_send`] on the log read |
 //! | [`SecretStore::take_setup_token`] | `DELETE FROM setup_tokens WHERE digest = $d AND expires_at > $now RETURNING …` |
 //! | [`SecretStore::take_ticket`] | `DELETE FROM tickets WHERE digest = $d AND expires_at > $now RETURNING …` |
 //! | [`SecretStore::replace_mfa`] | `UPDATE mfa SET state = $s, version = version + 1 WHERE person = $p AND version = $v` |
-//! | [`SecretStore::prune_expired`] | per kind, one `DELETE FROM tickets WHERE expires_at <= $now` (and the same for `setup_tokens`, `oob_challenges`, and `oob_send_log`, whose `expires_at` is an hour after its last send); the affected rows are the counts |
+//! | [`SecretStore::prune_expired`] | per kind, one `DELETE FROM tickets WHERE expires_at <= $now` (and the same for `setup_tokens`, `oob_challenges`, and `oob_send_budgets`, whose `expires_at` is [`OobSendLog::expires_at`](crate::OobSendLog::expires_at)); the affected rows are the counts |
 //! | [`UserStore::replace_organisation`] | `UPDATE organisations SET state = $s, version = version + 1 WHERE id = $o AND version = $v` |
 //! | [`UserStore::apply_throttle`] | `UPDATE throttles SET … WHERE person = $p AND factor = $f AND failures = $old_failures AND …` (retried until it applies: the new state is computed by [`ThrottlePolicy`]) |
 //! | [`UserStore::create_person`] | one transaction: `INSERT INTO people …` (unique login) and the organisation insert or guarded update |
@@ -178,7 +178,8 @@ pub trait UserStore: Send + Sync {
 }
 
 /// Authenticator secrets and watermarks, pending enrollments, recovery-code sets, out-of-band
-/// codes and their per-destination send logs, setup tokens and pending-login tickets.
+/// codes and their send budgets (per person and purpose), setup tokens and pending-login
+/// tickets.
 ///
 /// Stores that write to disk seal authenticator secrets at rest (feature `sealing`); codes,
 /// tokens and tickets arrive here already hashed.
@@ -266,15 +267,19 @@ pub trait SecretStore: Send + Sync {
         new: Option<&OobChallengeRecord>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
-    /// **Atomic.** Decides with [`OobConfig::check_send`] whether a code may be sent to
-    /// `destination` at `now`, against the stored [`OobSendLog`](crate::OobSendLog) of that
-    /// destination (keyed by its E.164 form, whoever the person), and records the send
-    /// ([`OobSendLog::record`](crate::OobSendLog::record)) only if it is allowed. Of many
-    /// concurrent calls, no more are allowed than the cooldown and the hourly cap permit: two
-    /// servers never both count from the same log.
+    /// **Atomic.** Decides with [`OobPurpose::check_send`] whether `person` may have a code for
+    /// `purpose` sent at `now`, against their stored [`OobSendLog`](crate::OobSendLog) for that
+    /// purpose (an empty log if none), and stores [`OobPurpose::record_send`] only if it is
+    /// allowed. Of many concurrent calls, no more are allowed than the cooldown, the hourly cap
+    /// and (for verifications) the daily cap permit: two servers never both count from the same
+    /// log.
+    ///
+    /// The budget is keyed by person and purpose, never by destination, so nobody else's sends
+    /// can spend a person's budget (see [`OobSendLog`](crate::OobSendLog)).
     fn record_oob_send(
         &self,
-        destination: &PhoneNumber,
+        person: PersonId,
+        purpose: OobPurpose,
         config: &OobConfig,
         now: u64,
     ) -> impl Future<Output = Result<SendDecision, Self::Error>> + Send;

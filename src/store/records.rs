@@ -3,7 +3,10 @@
 use alloc::string::String;
 use core::fmt;
 
-use crate::{LoginProgress, OobChallenge, OrgId, PasswordState, PersonId, PhoneNumber};
+use crate::{
+    LoginProgress, OobChallenge, OobConfig, OobSendLog, OrgId, PasswordState, PersonId,
+    PhoneNumber, SendDecision,
+};
 
 /// A stored value with the version it was read at, for compare-and-swap replacement.
 ///
@@ -162,6 +165,29 @@ pub enum OobPurpose {
     SignIn,
     /// A code sent to a new phone number to prove possession before it becomes a factor.
     VerifyPhone,
+}
+
+impl OobPurpose {
+    /// Whether a code for this purpose may be sent now, against the asking person's send log
+    /// for this purpose: [`OobConfig::check_send`] for sign-in codes, and
+    /// [`OobConfig::check_verification_send`] (the daily cap as well) for phone verifications.
+    /// What a store's [`SecretStore::record_oob_send`](crate::SecretStore::record_oob_send)
+    /// decides with.
+    pub fn check_send(self, config: &OobConfig, log: &OobSendLog, now: u64) -> SendDecision {
+        match self {
+            Self::SignIn => config.check_send(log, now),
+            Self::VerifyPhone => config.check_verification_send(log, now),
+        }
+    }
+
+    /// The send log after an allowed send at `now`: [`OobSendLog::record`] for sign-in codes,
+    /// [`OobSendLog::record_verification`] for phone verifications.
+    pub fn record_send(self, log: &OobSendLog, now: u64) -> OobSendLog {
+        match self {
+            Self::SignIn => log.record(now),
+            Self::VerifyPhone => log.record_verification(now),
+        }
+    }
 }
 
 /// A stored out-of-band challenge and where its code was sent.

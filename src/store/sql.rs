@@ -123,23 +123,30 @@ pub(crate) fn decode_u128(bytes: &[u8], table: &'static str) -> Result<u128, Sql
     Ok(u128::from_be_bytes(bytes))
 }
 
-/// The stored form of an out-of-band send log: its send times, oldest first, as big-endian
-/// `u64`s (8 bytes each). Equal logs encode to equal bytes, so the column can be compared.
+/// The stored form of an out-of-band send log's times (the `sends` column): oldest first, as
+/// big-endian `u64`s (8 bytes each). Equal logs encode to equal bytes, so the column can be
+/// compared; the day window has its own two columns.
 pub(crate) fn send_log_bytes(log: &OobSendLog) -> Vec<u8> {
     log.sends().iter().flat_map(|t| t.to_be_bytes()).collect()
 }
 
-pub(crate) fn send_log_from(bytes: &[u8]) -> Result<OobSendLog, SqlStoreError> {
+pub(crate) fn send_log_from(
+    bytes: &[u8],
+    day_start: i64,
+    day_sends: i64,
+) -> Result<OobSendLog, SqlStoreError> {
     let bad = |reason| SqlStoreError::Decode {
-        table: "oob_send_log",
+        table: "oob_send_budgets",
         reason,
     };
+    let day_start = u64::try_from(day_start).map_err(|_| bad("a negative day start"))?;
+    let day_sends = u32::try_from(day_sends).map_err(|_| bad("a day count out of range"))?;
     let (chunks, rest) = bytes.as_chunks::<8>();
     if !rest.is_empty() {
         return Err(bad("the send times are not 8 bytes each"));
     }
     let times: Vec<u64> = chunks.iter().map(|c| u64::from_be_bytes(*c)).collect();
-    OobSendLog::from_sends(&times).map_err(|_| bad("too many send times"))
+    OobSendLog::from_parts(&times, day_start, day_sends).map_err(|_| bad("too many send times"))
 }
 
 pub(crate) fn to_i64(value: u64, what: &'static str) -> Result<i64, SqlStoreError> {
@@ -1137,52 +1144,75 @@ macro_rules! sql_store {
 
                 async fn record_oob_send(
                     &self,
-                    destination: &PhoneNumber,
+                    person: PersonId,
+                    purpose: OobPurpose,
                     config: &OobConfig,
                     now: u64,
                 ) -> Result<SendDecision, SqlStoreError> {
-                    let destination = destination.e164();
+                    let who = person_bytes(person);
+                    let what = purpose_name(purpose);
                     for _ in 0..THROTTLE_ATTEMPTS {
-                        let row =
-                            sqlx::query("SELECT sends FROM oob_send_log WHERE destination = $1")
-                                .bind(destination)
-                                .fetch_optional(&self.pool)
-                                .await?;
-                        let stored: Option<Vec<u8>> =
-                            row.as_ref().map(|row| row.try_get(0)).transpose()?;
+                        let row = sqlx::query(
+                            "SELECT sends, day_start, day_sends FROM oob_send_budgets \
+                             WHERE person = $1 AND purpose = $2",
+                        )
+                        .bind(&who)
+                        .bind(what)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                        let stored: Option<(Vec<u8>, i64, i64)> = row
+                            .as_ref()
+                            .map(|row| Ok::<_, sqlx::Error>((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                            .transpose()?;
                         let log = match &stored {
-                            Some(bytes) => send_log_from(bytes)?,
+                            Some((bytes, day_start, day_sends)) => {
+                                send_log_from(bytes, *day_start, *day_sends)?
+                            }
                             None => Default::default(),
                         };
-                        let decision = config.check_send(&log, now);
+                        let decision = purpose.check_send(config, &log, now);
                         if decision != SendDecision::Allowed {
                             return Ok(decision);
                         }
-                        let next = log.record(now);
+                        let next = purpose.record_send(&log, now);
                         let expires_at = to_i64(
                             next.expires_at().unwrap_or(now),
                             "a send log expiry",
                         )?;
+                        let day_start = to_i64(next.day_start(), "a send log day")?;
+                        let day_sends = i64::from(next.day_sends());
                         let new = send_log_bytes(&next);
                         // Compare-and-swap on the log read above.
                         let written = match stored {
-                            Some(old) => sqlx::query(
-                                "UPDATE oob_send_log SET sends = $1, expires_at = $4 \
-                                 WHERE destination = $2 AND sends = $3",
+                            Some((old, old_start, old_sends)) => sqlx::query(
+                                "UPDATE oob_send_budgets \
+                                 SET sends = $1, day_start = $2, day_sends = $3, expires_at = $4 \
+                                 WHERE person = $5 AND purpose = $6 AND sends = $7 \
+                                 AND day_start = $8 AND day_sends = $9",
                             )
                             .bind(new)
-                            .bind(destination)
-                            .bind(old)
+                            .bind(day_start)
+                            .bind(day_sends)
                             .bind(expires_at)
+                            .bind(&who)
+                            .bind(what)
+                            .bind(old)
+                            .bind(old_start)
+                            .bind(old_sends)
                             .execute(&self.pool)
                             .await?
                             .rows_affected(),
                             None => sqlx::query(
-                                "INSERT INTO oob_send_log (destination, sends, expires_at) \
-                                 VALUES ($1, $2, $3) ON CONFLICT (destination) DO NOTHING",
+                                "INSERT INTO oob_send_budgets \
+                                 (person, purpose, sends, day_start, day_sends, expires_at) \
+                                 VALUES ($1, $2, $3, $4, $5, $6) \
+                                 ON CONFLICT (person, purpose) DO NOTHING",
                             )
-                            .bind(destination)
+                            .bind(&who)
+                            .bind(what)
                             .bind(new)
+                            .bind(day_start)
+                            .bind(day_sends)
                             .bind(expires_at)
                             .execute(&self.pool)
                             .await?
@@ -1286,7 +1316,7 @@ macro_rules! sql_store {
                         "DELETE FROM tickets WHERE expires_at <= $1",
                         "DELETE FROM setup_tokens WHERE expires_at <= $1",
                         "DELETE FROM oob_challenges WHERE expires_at <= $1",
-                        "DELETE FROM oob_send_log WHERE expires_at <= $1",
+                        "DELETE FROM oob_send_budgets WHERE expires_at <= $1",
                     ]) {
                         *count = sqlx::query(statement)
                             .bind(now)
