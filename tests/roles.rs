@@ -888,6 +888,16 @@ fn members_and_grants_persist() {
         assert!(serde_json::from_str::<authcore::Member>(&edited).is_err());
     }
 
+    // A roster holding a delegation whose delegator no longer stands is refused on the way in.
+    let mut roster = serde_json::to_value(&org).unwrap();
+    assert!(serde_json::from_value::<Organisation>(roster.clone()).is_ok());
+    for entry in roster["members"].as_array_mut().unwrap() {
+        if entry["person"] == serde_json::to_value(ADMIN).unwrap() {
+            entry["role"] = serde_json::json!("User");
+        }
+    }
+    assert!(serde_json::from_value::<Organisation>(roster).is_err());
+
     let stored = serde_json::to_string(&admin).unwrap();
     assert_eq!(serde_json::from_str::<Grant>(&stored).unwrap(), admin);
     // A grant claiming AAL2 on a password alone is refused.

@@ -2237,3 +2237,43 @@ async fn verification_sends_are_capped_per_account_and_day() {
     clock.set(retry_at);
     s.start_phone_verification(&agrant, &fifth).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_lock_notice_that_cannot_be_delivered_still_answers_as_the_throttle_decides() {
+    use authcore::{AuditKind, NotificationKind};
+    let (s, clock) = service();
+    let (org, _key, _) = owner_with_mfa(&s, &clock).await;
+    s.services().notifier.fail_deliveries(true);
+    let mut locked = false;
+    for _ in 0..200 {
+        match s
+            .login(
+                org,
+                "owner@example.com",
+                Password::from("not the password at all"),
+            )
+            .await
+        {
+            Err(ServiceError::InvalidCredentials | ServiceError::Throttled { .. }) => {}
+            Err(ServiceError::Locked) => {
+                locked = true;
+                break;
+            }
+            other => panic!("a throttle answer, not {other:?}"),
+        }
+        clock.advance(3600);
+    }
+    let events = s.services().audit.events();
+    let lock_noticed = events
+        .iter()
+        .any(|e| matches!(e.what, AuditKind::FactorLocked { .. }));
+    // The lock was reached, its notice failed and was audited, and no answer was an error.
+    assert!(
+        lock_noticed,
+        "the burst reaches the lock (answered Locked: {locked})"
+    );
+    assert!(events.iter().any(|e| e.what
+        == AuditKind::NotificationFailed {
+            message: NotificationKind::SecurityNotice
+        }));
+}
