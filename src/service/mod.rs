@@ -189,8 +189,9 @@ where
             .await
     }
 
-    /// Delivers a message after the change it reports is committed. A failure is audited and
-    /// returned as [`DeliveryStatus::Failed`], never as an error: only the audit sink's own failure is.
+    /// Delivers a message after the change it reports is committed. A failure is audited (at the
+    /// clock's time of the failure) and returned as [`DeliveryStatus::Failed`], never as an
+    /// error: only the audit sink's own failure is.
     async fn notify(&self, message: Notification<'_>) -> Result<DeliveryStatus, ServiceError> {
         let (person, org, kind) = match &message {
             Notification::OobCode { person, .. } => (*person, None, NotificationKind::OobCode),
