@@ -13,44 +13,25 @@
     clippy::indexing_slicing
 )]
 
-#[path = "support/recording_store.rs"]
-mod recording_store;
+#[path = "support/doubles.rs"]
+mod doubles;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use recording_store::Recording;
+use doubles::{CountingHasher, Recording};
 
 use authcore::{
     AuditKind, AuthenticatorName, Authenticator, BearerToken, Clock, EnrollmentPurpose, Factor,
-    FactorKind, HashParams, LoginStep, ManualClock, MemoryAuditLog, MemoryStore, OrgId, Password,
-    PasswordHasher, PasswordHashing, RecordingNotifier, SecretKey, SecretStore, ServiceConfig,
-    ServiceError, Services, ThrottlePolicy, Totp, TotpParams, UserStore,
+    FactorKind, LoginStep, ManualClock, MemoryAuditLog, MemoryStore, OrgId, Password,
+    RecordingNotifier, SecretKey, SecretStore, ServiceConfig, ServiceError, Services,
+    ThrottlePolicy, Totp, TotpParams, UserStore,
 };
 
 const T0: u64 = 1_700_000_010;
 const LOGIN: &str = "owner@example.com";
 const PW: &str = "correct horse battery staple 42";
 const BURST: usize = 100;
-
-/// Runs every argon2 job on tokio's blocking pool, so that concurrent logins interleave around
-/// it as they would on a server, and counts the jobs: one per verified password.
-struct CountingHasher {
-    hasher: Arc<PasswordHasher>,
-    jobs: Arc<AtomicUsize>,
-}
-
-impl PasswordHashing for CountingHasher {
-    fn run(&self, job: authcore::HashJob) -> impl Future<Output = authcore::HashOutput> + Send {
-        self.jobs.fetch_add(1, Ordering::SeqCst);
-        let hasher = Arc::clone(&self.hasher);
-        async move {
-            tokio::task::spawn_blocking(move || job.run(&hasher))
-                .await
-                .unwrap_or_else(|_| authcore::HashOutput::failed())
-        }
-    }
-}
 
 type Service<U, S> =
     Authenticator<U, S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, CountingHasher>;
@@ -69,16 +50,7 @@ fn service<U: UserStore, S: SecretStore>(
     secrets: S,
 ) -> (Arc<Service<U, S>>, Arc<ManualClock>, Arc<AtomicUsize>) {
     let clock = Arc::new(ManualClock::new(T0));
-    let jobs = Arc::new(AtomicUsize::new(0));
-    let hasher = CountingHasher {
-        hasher: Arc::new(
-            PasswordHasher::builder()
-                .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
-                .build()
-                .unwrap(),
-        ),
-        jobs: Arc::clone(&jobs),
-    };
+    let (hasher, jobs) = CountingHasher::cheap();
     let services = Services {
         users,
         secrets,

@@ -1,9 +1,11 @@
-//! A store wrapper for service tests: it forwards every call to the wrapped store, writes the
-//! call's name to a log, and first yields to the scheduler, so that concurrent requests
-//! interleave at every store call as they do over a network.
+//! Test doubles for service tests: a store wrapper that forwards every call to the wrapped store,
+//! writes the call's name to a log, and first yields to the scheduler, so that concurrent
+//! requests interleave at every store call as they do over a network; and a password hasher
+//! that counts its jobs.
 #![allow(dead_code)]
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use authcore::{
     AuthenticatorId, CreateOutcome, Mfa, OobChallenge, OobChallengeRecord, OobConfig, OobPurpose,
@@ -12,6 +14,43 @@ use authcore::{
     ThrottleKey, ThrottleOp, ThrottlePolicy, ThrottleReservation, ThrottleState, ThrottleUpdate,
     TicketRecord, TokenDigest, UserStore, Versioned,
 };
+
+/// Runs every argon2 job on tokio's blocking pool, so that concurrent requests interleave around
+/// it as they would on a server, and counts the jobs: one per verified password or recovery code.
+pub struct CountingHasher {
+    pub hasher: Arc<authcore::PasswordHasher>,
+    pub jobs: Arc<AtomicUsize>,
+}
+
+impl CountingHasher {
+    /// A hasher with cheap argon2 parameters, and its job counter.
+    pub fn cheap() -> (Self, Arc<AtomicUsize>) {
+        let jobs = Arc::new(AtomicUsize::new(0));
+        let hasher = authcore::PasswordHasher::builder()
+            .params(authcore::HashParams::dangerous_weak(64, 1, 1).unwrap())
+            .build()
+            .unwrap();
+        (
+            Self {
+                hasher: Arc::new(hasher),
+                jobs: Arc::clone(&jobs),
+            },
+            jobs,
+        )
+    }
+}
+
+impl authcore::PasswordHashing for CountingHasher {
+    fn run(&self, job: authcore::HashJob) -> impl Future<Output = authcore::HashOutput> + Send {
+        self.jobs.fetch_add(1, Ordering::SeqCst);
+        let hasher = Arc::clone(&self.hasher);
+        async move {
+            tokio::task::spawn_blocking(move || job.run(&hasher))
+                .await
+                .unwrap_or_else(|_| authcore::HashOutput::failed())
+        }
+    }
+}
 
 /// Forwards to `inner`, logging each call by name.
 pub struct Recording<T> {
