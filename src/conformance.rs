@@ -838,7 +838,11 @@ async fn throttle<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> 
         first.decision().is_allowed(),
         "a first attempt is allowed: {first:?}"
     );
-    ensure_eq!(first.state().failures(), 1, "a reservation counts a failure");
+    ensure_eq!(
+        first.state().failures(),
+        1,
+        "a reservation counts a failure"
+    );
     ensure_eq!(
         s.throttle(&key).await?,
         first.state(),
@@ -906,15 +910,19 @@ async fn throttle<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> 
     let reset = s
         .apply_throttle(&key, ThrottleOp::Reset, &policy, until)
         .await?;
-    ensure_eq!(reset.event(), Some(ThrottleEvent::Unlocked), "a reset unlocks");
+    ensure_eq!(
+        reset.event(),
+        Some(ThrottleEvent::Unlocked),
+        "a reset unlocks"
+    );
     ensure_eq!(
         s.throttle(&key).await?,
         ThrottleState::new(),
         "the reset is stored"
     );
     // A login name has its own counter, whoever holds it.
-    let login = Login::new(&fx.login_for(fx.person_id()))
-        .ok_or_else(|| fail("bad login".into()))?;
+    let login =
+        Login::new(&fx.login_for(fx.person_id())).ok_or_else(|| fail("bad login".into()))?;
     let login_key = ThrottleKey::login(&login);
     let counted = s.reserve_attempt(&login_key, &policy, now).await?;
     ensure!(
@@ -922,7 +930,11 @@ async fn throttle<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> 
         "a login name is counted: {counted:?}"
     );
     let forget_at = counted.state().forget_at();
-    ensure_eq!(forget_at, now.saturating_add(50), "forgotten after forget_after");
+    ensure_eq!(
+        forget_at,
+        now.saturating_add(50),
+        "forgotten after forget_after"
+    );
     let _ = s.prune_throttles(forget_at.saturating_sub(1)).await?;
     ensure_eq!(
         s.throttle(&login_key).await?,

@@ -5,49 +5,8 @@
 //! [`ThrottleState`], into a [`ThrottleDecision`]: allowed, retry after some seconds, or locked
 //! until a given time. It is pure: every method takes `now`.
 //!
-//! # Reserve, then verify
-//!
-//! An attempt is counted *before* it is verified: [`ThrottlePolicy::reserve`] decides and, when
-//! the attempt is allowed, already counts it as a failure. The host persists the reservation in
-//! one atomic step (the store's guarded update) and only then verifies the guess; a success is
-//! settled with [`ThrottlePolicy::record_success`], which clears the counter. So concurrent
-//! guesses each take their own place in the count, and no more are verified than the policy
-//! allows at that instant — counting after verifying would let a burst all be verified against
-//! the same old count.
-//!
-//! # Counters
-//!
-//! Each account has one state per [`ThrottledFactor`] (password, TOTP, recovery codes,
-//! out-of-band codes): guessing passwords never delays or locks the second factor, and the
-//! reverse. [`AccountThrottle`] bundles the four for hosts that keep them together. (The service
-//! counts passwords per normalised login name, so that unknown names throttle exactly like real
-//! ones.)
-//!
-//! # The schedule
-//!
-//! With the default policy:
-//!
-//! - the first 5 consecutive failures are free;
-//! - each later one imposes a wait of 30 s, 60 s, 120 s, … capped at 1 h
-//!   ([`ThrottlePolicy::max_delay`], at most [`ThrottlePolicy::MAX_DELAY_LIMIT`], a day);
-//! - the 100th consecutive failure ([`ThrottlePolicy::lock_after`], at most
-//!   [`MAX_CONSECUTIVE_FAILURES`], the most NIST SP 800-63B §5.2.2 allows) locks the counter for
-//!   [`ThrottlePolicy::lock_duration`] (default a day, never more than
-//!   [`ThrottlePolicy::MAX_LOCK_DURATION`], a week). Reaching the lock takes more than 80 hours
-//!   of continuous guessing;
-//! - when the lock lapses, attempts are allowed again, but the count is kept: each further
-//!   failure locks again at once, for another lock duration. A success clears everything;
-//! - a count is forgotten [`ThrottlePolicy::forget_after`] (default a day, at most
-//!   [`ThrottlePolicy::MAX_FORGET_AFTER`], 30 days, never less than the maximum delay) after its
-//!   last wait or lock ended — or after its last failure when no wait was imposed
-//!   ([`ThrottleState::forget_at`]). A forgotten state decides exactly as a fresh one, so a
-//!   store may delete it (this is the retention rule of the stores' throttle pruning).
-//!
-//! So a person is never locked out for good (NIST SP 800-63B §5.2.2: rate limiting must not let
-//! an attacker lock the subscriber out): the correct password or code gets in at most one lock
-//! duration after the last failure. An attacker gets at most `lock_after` guesses before the first
-//! lock, then one guess per lock duration while the count is remembered. An administrator may
-//! clear a counter at any time ([`ThrottlePolicy::reset`]).
+//! The rules — reserving before verifying, the counters, the schedule, the time-bounded lock
+//! and when a count is forgotten — are documented on [`ThrottlePolicy`].
 
 use core::fmt;
 
@@ -120,7 +79,58 @@ impl From<ThrottleError> for Error {
 
 /// How failures turn into delays and a time-bounded lock. Always valid: built through
 /// [`ThrottlePolicy::builder`], which enforces the NIST SP 800-63B cap and the ceilings on every
-/// wait (see the [module docs](self) for the schedule).
+/// wait.
+///
+/// # Reserve, then verify
+///
+/// An attempt is counted *before* it is verified: [`ThrottlePolicy::reserve`] decides and, when
+/// the attempt is allowed, already counts it as a failure. The host persists the reservation in
+/// one atomic step (the store's guarded update) and only then verifies the guess; a success is
+/// settled with [`ThrottlePolicy::record_success`], which clears the counter. So concurrent
+/// guesses each take their own place in the count, and no more are verified than the policy
+/// allows at that instant — counting after verifying would let a burst all be verified against
+/// the same old count.
+///
+/// # Counters
+///
+/// Each account has one state per [`ThrottledFactor`] (password, TOTP, recovery codes,
+/// out-of-band codes): guessing passwords never delays or locks the second factor, and the
+/// reverse. [`AccountThrottle`] bundles the four for hosts that keep them together. (The service
+/// counts passwords per normalised login name, so that unknown names throttle exactly like real
+/// ones.)
+///
+/// # The schedule
+///
+/// With the default policy:
+///
+/// - the first 5 consecutive failures are free;
+/// - each later one imposes a wait of 30 s, 60 s, 120 s, … capped at 1 h
+///   ([`ThrottlePolicy::max_delay`], at most [`ThrottlePolicy::MAX_DELAY_LIMIT`], a day);
+/// - the 100th consecutive failure ([`ThrottlePolicy::lock_after`], at most
+///   [`MAX_CONSECUTIVE_FAILURES`], the most NIST SP 800-63B §5.2.2 allows) locks the counter for
+///   [`ThrottlePolicy::lock_duration`] (default a day, never more than
+///   [`ThrottlePolicy::MAX_LOCK_DURATION`], a week). Reaching the lock takes more than 80 hours
+///   of continuous guessing;
+/// - when the lock lapses, attempts are allowed again, but the count is kept: each further
+///   failure locks again at once, for another lock duration. A success clears everything;
+/// - a count is forgotten [`ThrottlePolicy::forget_after`] (default a day, at most
+///   [`ThrottlePolicy::MAX_FORGET_AFTER`], 30 days, never less than the maximum delay) after its
+///   last wait or lock ended — or after its last failure when no wait was imposed
+///   ([`ThrottleState::forget_at`]). A forgotten state decides exactly as a fresh one, so a
+///   store may delete it (this is the retention rule of the stores' throttle pruning).
+///
+/// So a person is never locked out for good (NIST SP 800-63B §5.2.2: rate limiting must not let
+/// an attacker lock the subscriber out): the correct password or code gets in at most one lock
+/// duration after the last failure. An attacker gets at most `lock_after` guesses before the first
+/// lock, then one guess per lock duration while the count is remembered. An administrator may
+/// clear a counter at any time ([`ThrottlePolicy::reset`]).
+///
+/// Deviation: NIST SP 800-63B counts consecutive failures without end. Here a count is forgotten
+/// once it has been quiet for the forget time, so that stores can delete counters (those of
+/// login names nobody holds among them) instead of keeping one per name ever tried. An attacker who
+/// pauses that long gets a fresh allowance: still at most `lock_after` guesses per stretch of
+/// more than the back-off to the lock plus the lock plus the forget time (with the defaults, over
+/// 80 hours plus two days per 100 guesses).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ThrottlePolicy {
     free_attempts: u8,

@@ -138,7 +138,10 @@ fn a_lock_lapses_and_each_further_failure_locks_again() {
     let until = T0 + 20 + 600;
     assert!(state.is_locked());
     assert_eq!(state.not_before(), until);
-    assert_eq!(policy.decide(&state, T0 + 100), ThrottleDecision::Locked { until });
+    assert_eq!(
+        policy.decide(&state, T0 + 100),
+        ThrottleDecision::Locked { until }
+    );
     // A failure recorded during the lock (a racing server) changes nothing.
     let update = policy.record_failure(state, T0 + 100);
     assert_eq!(update.event(), None);
@@ -155,7 +158,10 @@ fn a_lock_lapses_and_each_further_failure_locks_again() {
     );
     // A success after the lapse clears everything.
     let cleared = policy.record_success(state);
-    assert_eq!(cleared.event(), Some(ThrottleEvent::Cleared { failures: 3 }));
+    assert_eq!(
+        cleared.event(),
+        Some(ThrottleEvent::Cleared { failures: 3 })
+    );
     assert_eq!(cleared.state(), ThrottleState::new());
     // An explicit reset lifts a running lock.
     let update = policy.reset(state);
@@ -340,17 +346,20 @@ fn policies() -> impl Strategy<Value = ThrottlePolicy> {
         1u32..=ThrottlePolicy::MAX_LOCK_DURATION,
         1u32..=ThrottlePolicy::MAX_FORGET_AFTER,
     )
-        .prop_filter_map("valid policy", |(lock, free, base, max, duration, forget)| {
-            ThrottlePolicy::builder()
-                .lock_after(lock)
-                .free_attempts(free)
-                .base_delay(base)
-                .max_delay(max)
-                .lock_duration(duration)
-                .forget_after(forget.max(max))
-                .build()
-                .ok()
-        })
+        .prop_filter_map(
+            "valid policy",
+            |(lock, free, base, max, duration, forget)| {
+                ThrottlePolicy::builder()
+                    .lock_after(lock)
+                    .free_attempts(free)
+                    .base_delay(base)
+                    .max_delay(max)
+                    .lock_duration(duration)
+                    .forget_after(forget.max(max))
+                    .build()
+                    .ok()
+            },
+        )
 }
 
 proptest! {

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use doubles::{CountingHasher, Recording};
 
 use authcore::{
-    AuditKind, AuthenticatorName, Authenticator, BearerToken, Clock, EnrollmentPurpose, Factor,
+    AuditKind, Authenticator, AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, Factor,
     FactorKind, LoginStep, ManualClock, MemoryAuditLog, MemoryStore, OrgId, Password,
     RecordingNotifier, SecretKey, SecretStore, ServiceConfig, ServiceError, Services,
     ThrottlePolicy, Totp, TotpParams, UserStore,
@@ -101,8 +101,12 @@ where
             .map(|i| {
                 let s = Arc::clone(&s);
                 tokio::spawn(async move {
-                    s.login(up.org, login, Password::from(format!("wrong guess {i}").as_str()))
-                        .await
+                    s.login(
+                        up.org,
+                        login,
+                        Password::from(format!("wrong guess {i}").as_str()),
+                    )
+                    .await
                 })
             })
             .collect();
@@ -116,7 +120,11 @@ where
         }
         let n = jobs.load(Ordering::SeqCst) - before;
         println!("{store}: {n} of {BURST} concurrent wrong passwords for {login} verified");
-        assert_eq!(n + throttled, BURST, "every refused attempt was left unverified");
+        assert_eq!(
+            n + throttled,
+            BURST,
+            "every refused attempt was left unverified"
+        );
         verified.push(n);
     }
     (verified[0], verified[1])
@@ -182,7 +190,9 @@ where
     for task in tasks {
         match task.await.unwrap() {
             Err(
-                ServiceError::InvalidCredentials | ServiceError::Throttled { .. } | ServiceError::Locked,
+                ServiceError::InvalidCredentials
+                | ServiceError::Throttled { .. }
+                | ServiceError::Locked,
             ) => {}
             other => panic!("{other:?}"),
         }

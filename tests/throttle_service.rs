@@ -27,8 +27,14 @@ use authcore::{
 use doubles::{CountingHasher, Recording};
 
 type Store = Recording<MemoryStore>;
-type Service =
-    Authenticator<Store, Store, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, CountingHasher>;
+type Service = Authenticator<
+    Store,
+    Store,
+    Arc<ManualClock>,
+    MemoryAuditLog,
+    RecordingNotifier,
+    CountingHasher,
+>;
 
 const T0: u64 = 1_700_000_010;
 const OWNER: &str = "owner@example.com";
@@ -153,9 +159,8 @@ async fn login(f: &Fixture, org: OrgId, login: &str, pw: &str) -> Result<LoginSt
 async fn owner_with_mfa(f: &Fixture) -> (OrgId, SecretKey) {
     let up = f.s.sign_up(OWNER, Password::from(PW)).await.unwrap();
     let grant = *login(f, up.org, OWNER, PW).await.unwrap().grant().unwrap();
-    let setup = f
-        .s
-        .start_enrollment(
+    let setup =
+        f.s.start_enrollment(
             &grant,
             EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
         )
@@ -173,11 +178,10 @@ async fn owner_with_mfa(f: &Fixture) -> (OrgId, SecretKey) {
 /// A fresh AAL2 grant for the owner (password and app).
 async fn owner_grant(f: &Fixture, org: OrgId, key: &SecretKey) -> Grant {
     let step = login(f, org, OWNER, PW).await.unwrap();
-    let step = f
-        .s
-        .verify_totp(org, &ticket(&step), &code(key, f.now()))
-        .await
-        .unwrap();
+    let step =
+        f.s.verify_totp(org, &ticket(&step), &code(key, f.now()))
+            .await
+            .unwrap();
     f.clock.advance(30);
     *step.grant().expect("granted")
 }
@@ -229,23 +233,39 @@ async fn every_second_factor_and_step_up_reserves_before_verifying() {
     burst(|i| {
         let s = Arc::clone(&f.s);
         async move {
-            s.reauthenticate(&grant, Password::from(format!("wrong {i}").as_str()), "000000")
-                .await
-                .map(drop)
+            s.reauthenticate(
+                &grant,
+                Password::from(format!("wrong {i}").as_str()),
+                "000000",
+            )
+            .await
+            .map(drop)
         }
     })
     .await;
-    assert_eq!(f.jobs() - before, allowed_at_once(), "reauthenticate: passwords");
+    assert_eq!(
+        f.jobs() - before,
+        allowed_at_once(),
+        "reauthenticate: passwords"
+    );
     f.clock.advance(60);
     let grant = owner_grant(&f, org, &key).await;
     let before = f.rejected(totp);
     let bad = wrong(&code(&key, f.now()));
     burst(|_| {
         let (s, bad) = (Arc::clone(&f.s), bad.clone());
-        async move { s.reauthenticate(&grant, Password::from(PW), &bad).await.map(drop) }
+        async move {
+            s.reauthenticate(&grant, Password::from(PW), &bad)
+                .await
+                .map(drop)
+        }
     })
     .await;
-    assert_eq!(f.rejected(totp) - before, allowed_at_once(), "reauthenticate: codes");
+    assert_eq!(
+        f.rejected(totp) - before,
+        allowed_at_once(),
+        "reauthenticate: codes"
+    );
 
     // Changing the password with a wrong current one.
     f.clock.advance(60);
@@ -284,9 +304,8 @@ async fn every_second_factor_and_step_up_reserves_before_verifying() {
     // Confirming a new enrollment.
     f.clock.advance(60);
     let grant = owner_grant(&f, org, &key).await;
-    let _setup = f
-        .s
-        .start_enrollment(
+    let _setup =
+        f.s.start_enrollment(
             &grant,
             EnrollmentPurpose::Add(AuthenticatorName::new("backup").unwrap()),
         )
@@ -298,7 +317,11 @@ async fn every_second_factor_and_step_up_reserves_before_verifying() {
         async move { s.confirm_enrollment(&grant, "000000").await.map(drop) }
     })
     .await;
-    assert_eq!(f.rejected(totp) - before, allowed_at_once(), "enrollment codes");
+    assert_eq!(
+        f.rejected(totp) - before,
+        allowed_at_once(),
+        "enrollment codes"
+    );
 
     // Phone verification codes, then SMS sign-in codes.
     let sms = Factor::Second(FactorKind::OutOfBandSms);
@@ -306,13 +329,12 @@ async fn every_second_factor_and_step_up_reserves_before_verifying() {
     let grant = owner_grant(&f, org, &key).await;
     let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
     f.s.start_phone_verification(&grant, &phone).await.unwrap();
-    let sent = f
-        .s
-        .services()
-        .notifier
-        .take_last_code(grant.person())
-        .unwrap()
-        .to_string();
+    let sent =
+        f.s.services()
+            .notifier
+            .take_last_code(grant.person())
+            .unwrap()
+            .to_string();
     let before = f.rejected(sms);
     let bad = wrong(&sent);
     burst(|_| {
@@ -320,30 +342,32 @@ async fn every_second_factor_and_step_up_reserves_before_verifying() {
         async move { s.confirm_phone(&grant, &bad).await }
     })
     .await;
-    assert_eq!(f.rejected(sms) - before, allowed_at_once(), "phone verification");
+    assert_eq!(
+        f.rejected(sms) - before,
+        allowed_at_once(),
+        "phone verification"
+    );
     f.clock.advance(60);
     let grant = owner_grant(&f, org, &key).await;
     f.s.start_phone_verification(&grant, &phone).await.unwrap();
-    let sent = f
-        .s
-        .services()
-        .notifier
-        .take_last_code(grant.person())
-        .unwrap()
-        .to_string();
+    let sent =
+        f.s.services()
+            .notifier
+            .take_last_code(grant.person())
+            .unwrap()
+            .to_string();
     f.s.confirm_phone(&grant, &sent).await.unwrap();
     f.clock.advance(3600);
     f.clock.advance(60);
     let _ = owner_grant(&f, org, &key).await;
     let pending = Arc::new(tickets(&f, org, BURST).await);
     f.s.send_sms_code(org, &pending[0]).await.unwrap();
-    let sent = f
-        .s
-        .services()
-        .notifier
-        .take_last_code(grant.person())
-        .unwrap()
-        .to_string();
+    let sent =
+        f.s.services()
+            .notifier
+            .take_last_code(grant.person())
+            .unwrap()
+            .to_string();
     let before = f.rejected(sms);
     let bad = wrong(&sent);
     burst(|i| {
@@ -351,7 +375,11 @@ async fn every_second_factor_and_step_up_reserves_before_verifying() {
         async move { s.verify_sms_code(org, &p[i], &bad).await.map(drop) }
     })
     .await;
-    assert_eq!(f.rejected(sms) - before, allowed_at_once(), "SMS sign-in codes");
+    assert_eq!(
+        f.rejected(sms) - before,
+        allowed_at_once(),
+        "SMS sign-in codes"
+    );
 }
 
 // ---- locks lapse; a login clears; an administrator unlocks ----
@@ -370,7 +398,11 @@ async fn a_burst_locks_the_owner_only_until_the_lock_lapses() {
         }
     })
     .await;
-    assert_eq!(f.jobs() - before, 3, "two free attempts and the locking one");
+    assert_eq!(
+        f.jobs() - before,
+        3,
+        "two free attempts and the locking one"
+    );
     assert!(matches!(
         login(&f, up.org, OWNER, PW).await,
         Err(ServiceError::Locked)
@@ -383,7 +415,13 @@ async fn a_burst_locks_the_owner_only_until_the_lock_lapses() {
     ));
     // The lock lapses: the correct password gets in, and the count starts afresh.
     f.clock.advance(1);
-    assert!(login(&f, up.org, OWNER, PW).await.unwrap().grant().is_some());
+    assert!(
+        login(&f, up.org, OWNER, PW)
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
     let key = ThrottleKey::login(&Login::new(OWNER).unwrap());
     assert_eq!(f.counter(&key).await, ThrottleState::new());
     for _ in 0..2 {
@@ -404,7 +442,11 @@ async fn a_completed_login_clears_every_counter_of_the_person() {
     for _ in 0..2 {
         assert!(f.s.verify_totp(org, &t, &bad).await.is_err());
     }
-    assert!(f.s.verify_recovery_code(org, &t, "AAAA-BBBB-CCCC-DDDD").await.is_err());
+    assert!(
+        f.s.verify_recovery_code(org, &t, "AAAA-BBBB-CCCC-DDDD")
+            .await
+            .is_err()
+    );
     assert!(login(&f, org, OWNER, "wrong").await.is_err());
     let totp = ThrottleKey::factor(owner, ThrottledFactor::Totp);
     let recovery = ThrottleKey::factor(owner, ThrottledFactor::RecoveryCode);
@@ -425,23 +467,29 @@ async fn an_administrator_unlocks_a_member_audited_and_notified() {
     let owner = owner_grant(&f, org, &key).await;
     let user_login = "user@example.com";
     let user_pw = "a passphrase of my own choosing 123";
-    let new = f.s.add_member(&owner, user_login, Role::User).await.unwrap();
+    let new =
+        f.s.add_member(&owner, user_login, Role::User)
+            .await
+            .unwrap();
     let temp = new.temporary_password.expose_secret().to_owned();
     let step = login(&f, org, user_login, &temp).await.unwrap();
-    let step = f
-        .s
-        .change_password_at_login(org, &ticket(&step), Password::from(user_pw))
-        .await
-        .unwrap();
+    let step =
+        f.s.change_password_at_login(org, &ticket(&step), Password::from(user_pw))
+            .await
+            .unwrap();
     let user = *step.grant().expect("the user is signed in");
 
     // An attacker locks the user's login.
     burst(|i| {
         let s = Arc::clone(&f.s);
         async move {
-            s.login(org, user_login, Password::from(format!("wrong {i}").as_str()))
-                .await
-                .map(drop)
+            s.login(
+                org,
+                user_login,
+                Password::from(format!("wrong {i}").as_str()),
+            )
+            .await
+            .map(drop)
         }
     })
     .await;
@@ -566,11 +614,19 @@ async fn an_unknown_login_answers_and_calls_the_store_as_a_wrong_password_does()
 async fn counters_of_unknown_logins_are_pruned_once_forgotten() {
     let f = fixture(locking_policy());
     let up = f.s.sign_up(OWNER, Password::from(PW)).await.unwrap();
-    for name in ["nobody@example.com", "NoBody@Example.com ", "somebody@example.com"] {
+    for name in [
+        "nobody@example.com",
+        "NoBody@Example.com ",
+        "somebody@example.com",
+    ] {
         assert!(login(&f, up.org, name, "guess").await.is_err());
     }
     let nobody = ThrottleKey::login(&Login::new("nobody@example.com").unwrap());
-    assert_eq!(f.counter(&nobody).await.failures(), 2, "counted per normalised name");
+    assert_eq!(
+        f.counter(&nobody).await.failures(),
+        2,
+        "counted per normalised name"
+    );
     let forget_at = f.counter(&nobody).await.forget_at();
     assert_eq!(forget_at, T0 + 3600);
     f.clock.set(forget_at - 1);

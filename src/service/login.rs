@@ -110,9 +110,14 @@ where
     /// The password step of signing in to `org`.
     ///
     /// An unknown login and a wrong password are both [`ServiceError::InvalidCredentials`], after
-    /// the same argon2 work (a dummy verification for the unknown login). A throttled password
-    /// is [`ServiceError::Throttled`] and a locked one [`ServiceError::Locked`], without
-    /// verifying. Then the login decision says what comes next.
+    /// the same argon2 work (a dummy verification for the unknown login). The attempt is first
+    /// reserved on the throttle counter of the normalised login name
+    /// ([`UserStore::reserve_attempt`] with [`ThrottleKey::Login`]), whether or not anyone holds
+    /// it, so an unknown login is throttled and locked exactly as a real one and the answers and
+    /// store calls do not tell which logins exist. A throttled login is
+    /// [`ServiceError::Throttled`] and a locked one [`ServiceError::Locked`], without verifying.
+    /// Then the login decision says what comes next; a completed login (a grant) clears every
+    /// throttle counter of the person.
     pub async fn login(
         &self,
         org: OrgId,

@@ -157,7 +157,10 @@ impl<T: UserStore> UserStore for Recording<T> {
         self.inner.prune_throttles(now).await
     }
 
-    async fn organisation(&self, id: OrgId) -> Result<Option<Versioned<Organisation>>, Self::Error> {
+    async fn organisation(
+        &self,
+        id: OrgId,
+    ) -> Result<Option<Versioned<Organisation>>, Self::Error> {
         self.note("organisation").await;
         UserStore::organisation(&self.inner, id).await
     }
