@@ -229,7 +229,10 @@ pub enum ThrottleOp {
 pub enum ThrottleKey {
     /// One factor's counter of one person (the service uses it for the second factors).
     Factor(PersonId, ThrottledFactor),
-    /// The password counter of a normalised login name, known or not.
+    /// The password counter of a normalised login name, known or not. The store keeps the name
+    /// as it keeps logins (the SQL stores in `throttle_keys.key`); a counter for a name nobody
+    /// holds lives only until it is forgotten and pruned
+    /// ([`UserStore::prune_throttles`](crate::UserStore::prune_throttles)).
     Login(Login),
 }
 
