@@ -213,10 +213,17 @@ pub enum AuditKind {
         /// The unix time from which attempts are allowed again.
         retry_at: u64,
     },
-    /// A factor is locked after too many consecutive failures, until an explicit reset.
+    /// A factor is locked after too many consecutive failures, until the lock lapses
+    /// ([`ThrottlePolicy::lock_duration`](crate::ThrottlePolicy::lock_duration)) or an
+    /// administrator unlocks the person.
     FactorLocked {
         /// The factor.
         factor: Factor,
+    },
+    /// An administrator (the actor) cleared the subject's throttle counters.
+    MemberUnlocked {
+        /// Whether any counter was locked.
+        was_locked: bool,
     },
     /// A pending-login ticket or setup token was presented that is unknown, expired, already
     /// used, for another step, or for another organisation.

@@ -57,7 +57,10 @@
 //!   organisation or a stale organisation version writes nothing), logins unique after
 //!   normalisation, updates reported and visible, organisations derived from memberships.
 //! - Versions start at 1 and compare-and-swap replacements add one (organisations, MFA state).
-//! - Throttles: failures counted per factor, a success clears them, only a reset lifts a lock.
+//! - Throttles: an attempt is reserved (counted) before it is verified, per key (a person's
+//!   factor, a login name); a refused attempt writes nothing; a lock refuses until it lapses and
+//!   the next failure locks again; a success or a reset clears the counter; forgotten counters are
+//!   pruned from their forget time on, and live ones stay.
 //! - Replay watermarks only rise, survive an MFA write computed from an older read, and are
 //!   reflected in the state read back.
 //! - Recovery codes: a slot is spent once, only in the active set it was redeemed against;
@@ -75,9 +78,11 @@
 //! - Races: [`RACE_CONTENDERS`] concurrent calls to advance one watermark, spend one recovery
 //!   slot, swap one out-of-band challenge, take one ticket, take one setup token, replace one
 //!   MFA state or organisation version, or create one login — exactly one wins; and
-//!   [`THROTTLE_CONTENDERS`] concurrent failures against a policy that locks at 100 count
-//!   exactly: the failure counts reported are 1 to 100 once each, one of them locks, and the
-//!   rest leave the locked state unchanged; and [`RACE_CONTENDERS`] concurrent sends to one
+//!   [`THROTTLE_CONTENDERS`] concurrent reservations at one instant are allowed no more than the
+//!   policy allows then: with 99 free attempts and a lock at 100, the failure counts reported are
+//!   1 to 100 once each, one of them locks, and the rest are refused as locked without a write;
+//!   with 2 free attempts, exactly 3 are allowed and the rest told to retry; and
+//!   [`RACE_CONTENDERS`] concurrent sends to one
 //!   destination with no cooldown are allowed exactly up to the hourly cap.
 
 use alloc::boxed::Box;
@@ -96,8 +101,9 @@ use crate::{
     OobChallenge, OobChallengeRecord, OobConfig, OobIssue, OobKey, OobPurpose, OobSendLog, OrgId,
     Organisation, OrganisationWrite, PasswordState, PendingStep, PersonId, PersonRecord,
     PhoneNumber, PruneReport, RecoveryCodeSet, RecoveryParams, RecoverySlot, Role, SecondFactors,
-    SecretStore, SendDecision, SendRefusal, SetupTokenRecord, ThrottleEvent, ThrottleOp,
-    ThrottlePolicy, ThrottleState, ThrottledFactor, TicketRecord, Totp, UserStore, login_decision,
+    SecretStore, SendDecision, SendRefusal, SetupTokenRecord, ThrottleDecision, ThrottleEvent,
+    ThrottleKey, ThrottleOp, ThrottlePolicy, ThrottleState, ThrottledFactor, TicketRecord, Totp,
+    UserStore, login_decision,
 };
 
 /// How many contenders each "exactly one wins" race starts.
@@ -500,7 +506,8 @@ async fn not_found<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) ->
         "set_deactivated(unknown) must be false"
     );
     ensure_eq!(
-        s.throttle(nobody, ThrottledFactor::Password).await?,
+        s.throttle(&ThrottleKey::factor(nobody, ThrottledFactor::Totp))
+            .await?,
         ThrottleState::new(),
         "throttle(unknown)"
     );
@@ -821,48 +828,126 @@ async fn throttle<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) -> 
     let policy = ThrottlePolicy::builder()
         .free_attempts(1)
         .lock_after(3)
+        .base_delay(10)
+        .max_delay(10)
+        .lock_duration(100)
+        .forget_after(50)
         .build()?;
-    let pw = ThrottledFactor::Password;
-    let first = s
-        .apply_throttle(id, pw, ThrottleOp::Failure, &policy, now)
-        .await?;
-    ensure_eq!(first.state().failures(), 1, "failures after one failure");
+    let key = ThrottleKey::factor(id, ThrottledFactor::Totp);
+    let first = s.reserve_attempt(&key, &policy, now).await?;
+    ensure!(
+        first.decision().is_allowed(),
+        "a first attempt is allowed: {first:?}"
+    );
     ensure_eq!(
-        s.throttle(id, pw).await?,
+        first.state().failures(),
+        1,
+        "a reservation counts a failure"
+    );
+    ensure_eq!(
+        s.throttle(&key).await?,
         first.state(),
         "the stored state is the returned one"
     );
     ensure_eq!(
-        s.throttle(id, ThrottledFactor::Totp).await?,
+        s.throttle(&ThrottleKey::factor(id, ThrottledFactor::RecoveryCode))
+            .await?,
         ThrottleState::new(),
         "another factor is untouched"
     );
     let cleared = s
-        .apply_throttle(id, pw, ThrottleOp::Success, &policy, now)
+        .apply_throttle(&key, ThrottleOp::Success, &policy, now)
         .await?;
     ensure_eq!(cleared.state(), ThrottleState::new(), "a success clears");
-    for _ in 0..3 {
-        let _ = s
-            .apply_throttle(id, pw, ThrottleOp::Failure, &policy, now)
-            .await?;
-    }
-    let locked = s.throttle(id, pw).await?;
-    ensure!(
-        locked.is_locked() && locked.failures() == 3,
-        "three failures lock: got {locked:?}"
-    );
-    let still = s
-        .apply_throttle(id, pw, ThrottleOp::Success, &policy, now)
-        .await?;
-    ensure!(still.state().is_locked(), "a success does not unlock");
-    let reset = s
-        .apply_throttle(id, pw, ThrottleOp::Reset, &policy, now)
-        .await?;
-    ensure_eq!(reset.state(), ThrottleState::new(), "a reset unlocks");
     ensure_eq!(
-        s.throttle(id, pw).await?,
+        s.throttle(&key).await?,
+        ThrottleState::new(),
+        "the cleared state is stored"
+    );
+    for _ in 0..2 {
+        let allowed = s.reserve_attempt(&key, &policy, now).await?;
+        ensure!(allowed.decision().is_allowed(), "allowed: {allowed:?}");
+    }
+    let waiting = s.throttle(&key).await?;
+    let refused = s
+        .reserve_attempt(&key, &policy, now.saturating_add(5))
+        .await?;
+    ensure_eq!(
+        refused.decision(),
+        ThrottleDecision::RetryAfter {
+            seconds: 5,
+            at: now.saturating_add(10)
+        },
+        "a reservation during the wait"
+    );
+    ensure_eq!(
+        s.throttle(&key).await?,
+        waiting,
+        "a refused reservation writes nothing"
+    );
+    let locking = s
+        .reserve_attempt(&key, &policy, now.saturating_add(10))
+        .await?;
+    let until = now.saturating_add(110);
+    ensure_eq!(
+        locking.event(),
+        Some(ThrottleEvent::Locked { failures: 3, until }),
+        "the third failure locks for the lock duration"
+    );
+    let during = s
+        .reserve_attempt(&key, &policy, now.saturating_add(60))
+        .await?;
+    ensure_eq!(
+        during.decision(),
+        ThrottleDecision::Locked { until },
+        "a reservation during the lock"
+    );
+    let lapsed = s.reserve_attempt(&key, &policy, until).await?;
+    ensure!(
+        lapsed.decision().is_allowed()
+            && matches!(lapsed.event(), Some(ThrottleEvent::Locked { .. })),
+        "after the lock lapses an attempt is allowed and locks again: {lapsed:?}"
+    );
+    let reset = s
+        .apply_throttle(&key, ThrottleOp::Reset, &policy, until)
+        .await?;
+    ensure_eq!(
+        reset.event(),
+        Some(ThrottleEvent::Unlocked),
+        "a reset unlocks"
+    );
+    ensure_eq!(
+        s.throttle(&key).await?,
         ThrottleState::new(),
         "the reset is stored"
+    );
+    // A login name has its own counter, whoever holds it.
+    let login =
+        Login::new(&fx.login_for(fx.person_id())).ok_or_else(|| fail("bad login".into()))?;
+    let login_key = ThrottleKey::login(&login);
+    let counted = s.reserve_attempt(&login_key, &policy, now).await?;
+    ensure!(
+        counted.decision().is_allowed() && counted.state().failures() == 1,
+        "a login name is counted: {counted:?}"
+    );
+    let forget_at = counted.state().forget_at();
+    ensure_eq!(
+        forget_at,
+        now.saturating_add(50),
+        "forgotten after forget_after"
+    );
+    let _ = s.prune_throttles(forget_at.saturating_sub(1)).await?;
+    ensure_eq!(
+        s.throttle(&login_key).await?,
+        counted.state(),
+        "a live counter is not pruned"
+    );
+    let pruned = s.prune_throttles(forget_at).await?;
+    ensure!(pruned >= 1, "a forgotten counter is pruned: {pruned}");
+    ensure_eq!(
+        s.throttle(&login_key).await?,
+        ThrottleState::new(),
+        "the pruned counter is gone"
     );
     Ok(())
 }
@@ -1955,65 +2040,106 @@ where
     S: UserStore + SecretStore + 'static,
     P: Spawner,
 {
-    let id = fx.person_id();
-    let policy = ThrottlePolicy::builder().lock_after(100).build()?;
     let now = fx.now();
-    let contenders = (0..THROTTLE_CONTENDERS)
-        .map(|_| {
-            let store = Arc::clone(&fx.store);
-            async move {
-                Ok::<_, Fail>(
-                    store
-                        .apply_throttle(
-                            id,
-                            ThrottledFactor::Password,
-                            ThrottleOp::Failure,
-                            &policy,
-                            now,
-                        )
-                        .await?,
-                )
-            }
-        })
-        .collect();
-    let updates = race(spawner, contenders).await?;
+    // Everything allowed at this instant up to the lock: 99 free attempts, locked at 100.
+    let policy = ThrottlePolicy::builder()
+        .free_attempts(99)
+        .lock_after(100)
+        .build()?;
+    let key = ThrottleKey::factor(fx.person_id(), ThrottledFactor::Totp);
+    let reservations = reserve_racing(fx, spawner, &key, policy, now).await?;
     let lock_after = usize::from(policy.lock_after());
     let mut counted: Vec<u8> = Vec::new();
     let mut locks = 0usize;
-    let mut unchanged = 0usize;
-    for update in &updates {
-        match update.event() {
-            None => unchanged = unchanged.saturating_add(1),
-            Some(ThrottleEvent::Locked { failures }) => {
+    let mut refused = 0usize;
+    for reservation in &reservations {
+        match (reservation.decision(), reservation.event()) {
+            (ThrottleDecision::Locked { .. }, None) => refused = refused.saturating_add(1),
+            (ThrottleDecision::Allowed, Some(ThrottleEvent::Locked { failures, .. })) => {
                 locks = locks.saturating_add(1);
                 counted.push(failures);
             }
-            Some(
-                ThrottleEvent::FailureCounted { failures, .. }
-                | ThrottleEvent::BackoffStarted { failures, .. }
-                | ThrottleEvent::BackoffExtended { failures, .. },
+            (
+                ThrottleDecision::Allowed,
+                Some(
+                    ThrottleEvent::FailureCounted { failures, .. }
+                    | ThrottleEvent::BackoffStarted { failures, .. }
+                    | ThrottleEvent::BackoffExtended { failures, .. },
+                ),
             ) => counted.push(failures),
-            Some(other) => return Err(fail(format!("unexpected throttle event {other:?}"))),
+            other => return Err(fail(format!("unexpected reservation {other:?}"))),
         }
     }
     counted.sort_unstable();
     let expected: Vec<u8> = (1..=policy.lock_after()).collect();
     ensure!(
         counted == expected,
-        "{THROTTLE_CONTENDERS} concurrent failures must report the failure counts 1 to {lock_after} \
-         once each (a lost or doubled update otherwise); got {} counts: {counted:?}",
+        "{THROTTLE_CONTENDERS} concurrent reservations must report the failure counts 1 to \
+         {lock_after} once each (a lost or doubled update otherwise); got {} counts: {counted:?}",
         counted.len()
     );
-    ensure_eq!(locks, 1, "exactly one failure locks");
+    ensure_eq!(locks, 1, "exactly one reservation locks");
     ensure_eq!(
-        unchanged,
+        refused,
         THROTTLE_CONTENDERS.saturating_sub(lock_after),
-        "failures after the lock leave the state unchanged"
+        "reservations after the lock are refused"
     );
-    let state = fx.store.throttle(id, ThrottledFactor::Password).await?;
+    let state = fx.store.throttle(&key).await?;
     ensure!(
         state.is_locked() && usize::from(state.failures()) == lock_after,
         "the final state is locked at {lock_after} failures: got {state:?}"
     );
+
+    // 2 free attempts and a lock at 5: at one instant only the 2 free ones and the one that
+    // starts the back-off are allowed.
+    let policy = ThrottlePolicy::builder()
+        .free_attempts(2)
+        .lock_after(5)
+        .build()?;
+    let key = ThrottleKey::login(
+        &Login::new(&fx.login_for(fx.person_id())).ok_or_else(|| fail("bad login".into()))?,
+    );
+    let reservations = reserve_racing(fx, spawner, &key, policy, now).await?;
+    let allowed = reservations
+        .iter()
+        .filter(|r| r.decision().is_allowed())
+        .count();
+    ensure_eq!(
+        allowed,
+        usize::from(policy.free_attempts()).saturating_add(1),
+        "concurrent reservations allowed with 2 free attempts"
+    );
+    ensure!(
+        reservations.iter().all(|r| r.decision().is_allowed()
+            || matches!(r.decision(), ThrottleDecision::RetryAfter { .. })),
+        "the others are told to retry"
+    );
+    ensure_eq!(
+        usize::from(fx.store.throttle(&key).await?.failures()),
+        allowed,
+        "each allowed reservation is counted once"
+    );
     Ok(())
+}
+
+/// [`THROTTLE_CONTENDERS`] concurrent reservations on `key` at `now`.
+async fn reserve_racing<S, P>(
+    fx: &Fixture<'_, S>,
+    spawner: &P,
+    key: &ThrottleKey,
+    policy: ThrottlePolicy,
+    now: u64,
+) -> Result<Vec<crate::ThrottleReservation>, Fail>
+where
+    S: UserStore + SecretStore + 'static,
+    P: Spawner,
+{
+    let contenders = (0..THROTTLE_CONTENDERS)
+        .map(|_| {
+            let store = Arc::clone(&fx.store);
+            let key = key.clone();
+            async move { Ok::<_, Fail>(store.reserve_attempt(&key, &policy, now).await?) }
+        })
+        .collect();
+    race(spawner, contenders).await
 }

@@ -80,15 +80,16 @@ pub use store::SqliteStore;
 pub use store::{
     AuditSink, CreateOutcome, Login, Notification, Notifier, OobChallengeRecord, OobPurpose,
     OrganisationWrite, PendingStep, PersonRecord, PruneReport, RecoverySlot, SecretStore,
-    SecurityNotice, SetupTokenRecord, ThrottleOp, TicketRecord, TokenDigest, UserStore, Versioned,
+    SecurityNotice, SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest,
+    UserStore, Versioned,
 };
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use store::{DatabaseError, SqlStoreError};
 #[cfg(feature = "memory")]
 pub use store::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
-pub use throttle::ThrottleUpdate;
 pub use throttle::{AccountThrottle, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleError};
 pub use throttle::{ThrottleEvent, ThrottlePolicy, ThrottlePolicyBuilder, ThrottleState};
+pub use throttle::{ThrottleReservation, ThrottleUpdate};
 #[cfg(feature = "std")]
 pub use token::BearerToken;
 pub use totp::{AcceptedStep, Totp, TotpParams, TotpParamsBuilder, Window};

@@ -258,3 +258,19 @@ async fn a_version_1_database_keeps_its_sign_in_challenges() {
     store.migrate().await.unwrap();
     challenges_after_the_purpose_migration(&store, &challenge).await;
 }
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn a_version_3_database_keeps_its_throttle_counters() {
+    let (url, schema) = schema().await;
+    let pool = pool_in(&url, &schema, 1).await;
+    let _ = checks::seed_version_1!(
+        &pool,
+        include_str!("../migrations/postgres/0001_initial.sql"),
+        "false"
+    );
+    checks::seed_old_throttles!(&pool, "true", "false");
+    let store = PostgresStore::from_pool(pool, keyring(7));
+    store.migrate().await.unwrap();
+    throttles_after_the_key_migration(&store).await;
+}

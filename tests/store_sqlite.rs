@@ -259,3 +259,21 @@ async fn a_version_1_database_keeps_its_sign_in_challenges() {
     store.migrate().await.unwrap();
     challenges_after_the_purpose_migration(&store, &challenge).await;
 }
+
+#[tokio::test]
+async fn a_version_3_database_keeps_its_throttle_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("authcore.db"))
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let _ = checks::seed_version_1!(
+        &pool,
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+        "0"
+    );
+    checks::seed_old_throttles!(&pool, "1", "0");
+    let store = SqliteStore::from_pool(pool, keyring(7));
+    store.migrate().await.unwrap();
+    throttles_after_the_key_migration(&store).await;
+}

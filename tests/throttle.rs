@@ -1,4 +1,5 @@
-//! Throttling: back-off schedule, hard lock, per-factor counters, events, and properties.
+//! Throttling: back-off schedule, time-bounded lock, reservations, per-factor counters, events,
+//! forgetting, and properties.
 
 #![allow(
     clippy::unwrap_used,
@@ -31,7 +32,7 @@ fn guess_until_locked(policy: &ThrottlePolicy) -> (Vec<ThrottleEvent>, u64) {
                 assert_eq!(at - now, seconds);
                 now = at;
             }
-            ThrottleDecision::Locked => return (events, now),
+            ThrottleDecision::Locked { .. } => return (events, now),
         }
     }
 }
@@ -93,7 +94,8 @@ fn locks_at_one_hundred_and_takes_days() {
     assert_eq!(
         events.last(),
         Some(&ThrottleEvent::Locked {
-            failures: MAX_CONSECUTIVE_FAILURES
+            failures: MAX_CONSECUTIVE_FAILURES,
+            until: locked_at_failure(&events) + 86_400,
         })
     );
     assert!(
@@ -106,34 +108,125 @@ fn locks_at_one_hundred_and_takes_days() {
     assert!(locked_at - T0 > 80 * 3600);
 }
 
-#[test]
-fn lock_is_cleared_only_by_reset() {
-    let policy = ThrottlePolicy::builder()
+/// The time of the failure that locked (the retry time of the one before it).
+fn locked_at_failure(events: &[ThrottleEvent]) -> u64 {
+    match events[events.len() - 2] {
+        ThrottleEvent::BackoffExtended { retry_at, .. } => retry_at,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn small_policy() -> ThrottlePolicy {
+    ThrottlePolicy::builder()
         .free_attempts(1)
         .lock_after(3)
         .base_delay(1)
         .max_delay(2)
+        .lock_duration(600)
+        .forget_after(1000)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_lock_lapses_and_each_further_failure_locks_again() {
+    let policy = small_policy();
     let mut state = ThrottleState::new();
     for t in 0..3 {
         state = policy.record_failure(state, T0 + 10 * t).state();
     }
+    let until = T0 + 20 + 600;
     assert!(state.is_locked());
-    assert_eq!(policy.decide(&state, u64::MAX), ThrottleDecision::Locked);
-    // Further failures and successes change nothing.
+    assert_eq!(state.not_before(), until);
+    assert_eq!(
+        policy.decide(&state, T0 + 100),
+        ThrottleDecision::Locked { until }
+    );
+    // A failure recorded during the lock (a racing server) changes nothing.
     let update = policy.record_failure(state, T0 + 100);
     assert_eq!(update.event(), None);
-    assert!(!update.changed_state());
     assert_eq!(update.state(), state);
-    let update = policy.record_success(state);
-    assert_eq!(update.event(), None);
-    assert_eq!(update.state(), state);
-    // An explicit reset does.
+    // The lock lapses: the attempt is allowed, and a further failure locks again at once.
+    assert!(policy.decide(&state, until).is_allowed());
+    let relocked = policy.record_failure(state, until + 5);
+    assert_eq!(
+        relocked.event(),
+        Some(ThrottleEvent::Locked {
+            failures: 4,
+            until: until + 5 + 600
+        })
+    );
+    // A success after the lapse clears everything.
+    let cleared = policy.record_success(state);
+    assert_eq!(
+        cleared.event(),
+        Some(ThrottleEvent::Cleared { failures: 3 })
+    );
+    assert_eq!(cleared.state(), ThrottleState::new());
+    // An explicit reset lifts a running lock.
     let update = policy.reset(state);
     assert_eq!(update.event(), Some(ThrottleEvent::Unlocked));
     assert_eq!(update.state(), ThrottleState::new());
     assert!(policy.decide(&update.state(), T0 + 100).is_allowed());
+}
+
+#[test]
+fn a_count_is_forgotten_after_its_last_wait() {
+    let policy = small_policy();
+    let one = policy.record_failure(ThrottleState::new(), T0).state();
+    // No wait imposed: forgotten `forget_after` after the failure.
+    assert_eq!(one.forget_at(), T0 + 1000);
+    assert!(!one.is_forgotten(T0 + 999));
+    assert!(one.is_forgotten(T0 + 1000));
+    let mut state = ThrottleState::new();
+    for t in 0..3 {
+        state = policy.record_failure(state, T0 + 10 * t).state();
+    }
+    // Locked: forgotten `forget_after` after the lock ends, and from then on it decides (and
+    // counts) as a fresh state.
+    assert_eq!(state.forget_at(), T0 + 20 + 600 + 1000);
+    let later = state.forget_at();
+    assert!(policy.decide(&state, later).is_allowed());
+    let update = policy.record_failure(state, later);
+    assert_eq!(
+        update.event(),
+        Some(ThrottleEvent::FailureCounted {
+            failures: 1,
+            free_attempts_left: 0
+        })
+    );
+}
+
+#[test]
+fn a_reservation_counts_before_verifying_and_a_success_settles_it() {
+    let policy = small_policy();
+    let reserved = policy.reserve(ThrottleState::new(), T0);
+    assert!(reserved.decision().is_allowed());
+    assert_eq!(reserved.state().failures(), 1);
+    let second = policy.reserve(reserved.state(), T0);
+    assert!(second.decision().is_allowed());
+    assert!(matches!(
+        second.event(),
+        Some(ThrottleEvent::BackoffStarted { failures: 2, .. })
+    ));
+    // Refused: nothing changes, nothing to write.
+    let refused = policy.reserve(second.state(), T0);
+    assert_eq!(
+        refused.decision(),
+        ThrottleDecision::RetryAfter {
+            seconds: 1,
+            at: T0 + 1
+        }
+    );
+    assert!(!refused.changed_state());
+    // The third reservation locks; if it then verifies, the success clears the lock too.
+    let locking = policy.reserve(second.state(), T0 + 1);
+    assert!(locking.decision().is_allowed());
+    assert!(locking.state().is_locked());
+    assert_eq!(
+        policy.record_success(locking.state()).state(),
+        ThrottleState::new()
+    );
 }
 
 #[test]
@@ -152,7 +245,7 @@ fn success_clears_failures() {
 }
 
 #[test]
-fn a_stricter_policy_locks_old_counts() {
+fn a_stricter_policy_locks_old_counts_at_the_next_failure() {
     let lenient = ThrottlePolicy::default();
     let strict = ThrottlePolicy::builder().lock_after(10).build().unwrap();
     let mut state = ThrottleState::new();
@@ -160,9 +253,16 @@ fn a_stricter_policy_locks_old_counts() {
         state = lenient.record_failure(state, T0).state();
     }
     assert!(!state.is_locked());
-    assert_eq!(strict.decide(&state, u64::MAX), ThrottleDecision::Locked);
-    let update = strict.record_failure(state, T0);
-    assert_eq!(update.event(), Some(ThrottleEvent::Locked { failures: 12 }));
+    let retry = state.not_before();
+    assert!(strict.decide(&state, retry).is_allowed());
+    let update = strict.record_failure(state, retry);
+    assert_eq!(
+        update.event(),
+        Some(ThrottleEvent::Locked {
+            failures: 13,
+            until: retry + 86_400
+        })
+    );
     assert!(update.state().is_locked());
 }
 
@@ -188,7 +288,7 @@ fn factors_are_independent() {
     }
     assert_eq!(
         account.decide(&policy, ThrottledFactor::Password, T0),
-        ThrottleDecision::Locked
+        ThrottleDecision::Locked { until: T0 + 86_400 }
     );
     for factor in [
         ThrottledFactor::Totp,
@@ -228,67 +328,103 @@ fn stored_parts_round_trip() {
     for _ in 0..9 {
         state = policy.record_failure(state, T0).state();
     }
-    let back = ThrottleState::from_parts(state.failures(), state.not_before(), state.is_locked());
+    let back = ThrottleState::from_parts(
+        state.failures(),
+        state.not_before(),
+        state.is_locked(),
+        state.forget_at(),
+    );
     assert_eq!(back, state);
 }
 
 fn policies() -> impl Strategy<Value = ThrottlePolicy> {
-    (1u8..=100, 0u8..100, 1u32..=600, 1u32..=86_400).prop_filter_map(
-        "valid policy",
-        |(lock, free, base, max)| {
-            ThrottlePolicy::builder()
-                .lock_after(lock)
-                .free_attempts(free)
-                .base_delay(base)
-                .max_delay(max)
-                .build()
-                .ok()
-        },
+    (
+        1u8..=100,
+        0u8..100,
+        1u32..=600,
+        1u32..=86_400,
+        1u32..=ThrottlePolicy::MAX_LOCK_DURATION,
+        1u32..=ThrottlePolicy::MAX_FORGET_AFTER,
     )
+        .prop_filter_map(
+            "valid policy",
+            |(lock, free, base, max, duration, forget)| {
+                ThrottlePolicy::builder()
+                    .lock_after(lock)
+                    .free_attempts(free)
+                    .base_delay(base)
+                    .max_delay(max)
+                    .lock_duration(duration)
+                    .forget_after(forget.max(max))
+                    .build()
+                    .ok()
+            },
+        )
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
-    /// Whatever the timing of attempts, no more than the lock threshold (at most 100)
-    /// consecutive failures are ever verified; once locked, always locked; the imposed waits
-    /// never shrink; and the retry time never moves earlier.
+    /// Whatever the timing of attempts: before the first lock no more than the lock threshold
+    /// (at most 100) attempts are verified, and no more than that within any stretch in which the
+    /// count is remembered; a running lock refuses every attempt; after a lock lapses each
+    /// further failure locks again; the retry time never moves earlier while the count is
+    /// remembered; no wait is longer than the maximum delay or the lock duration; and the person
+    /// is always let in within a lock duration of the last failure.
     #[test]
-    fn never_more_than_the_cap(
+    fn bounded_guesses_and_never_locked_for_good(
         policy in policies(),
-        gaps in proptest::collection::vec(0u64..5000, 1..400),
+        gaps in proptest::collection::vec(0u64..200_000, 1..400),
     ) {
         let mut state = ThrottleState::new();
         let mut now = T0;
-        let mut verified_failures = 0u32;
-        let mut last_delay = 0u64;
-        let mut locked = false;
+        let mut since_forgotten = 0u32;
+        let mut last_failure = None;
         for gap in gaps {
             now += gap;
+            if state.is_forgotten(now) {
+                since_forgotten = 0;
+            }
+            let was_locked = state.is_locked() && !state.is_forgotten(now);
             match policy.decide(&state, now) {
                 ThrottleDecision::Allowed => {
-                    prop_assert!(!locked);
-                    verified_failures += 1;
-                    let before = state.not_before();
+                    since_forgotten += 1;
+                    let before = state;
                     let update = policy.record_failure(state, now);
                     prop_assert!(update.event().is_some());
                     state = update.state();
-                    prop_assert!(state.not_before() >= before);
-                    let delay = state.not_before().saturating_sub(now);
-                    prop_assert!(delay >= last_delay || state.is_locked(),
-                        "delay shrank from {} to {}", last_delay, delay);
-                    last_delay = delay;
-                    prop_assert_eq!(u32::from(state.failures()), verified_failures);
+                    last_failure = Some(now);
+                    if !before.is_forgotten(now) {
+                        prop_assert!(state.not_before() >= before.not_before());
+                    }
+                    if was_locked {
+                        prop_assert!(state.is_locked(), "a failure after a lapsed lock relocks");
+                    }
+                    if since_forgotten <= u32::from(policy.lock_after()) {
+                        prop_assert_eq!(u32::from(state.failures()), since_forgotten);
+                    }
+                    prop_assert!(state.forget_at() > now);
                 }
                 ThrottleDecision::RetryAfter { seconds, at } => {
-                    prop_assert!(!locked);
+                    prop_assert!(!state.is_locked());
                     prop_assert!(seconds > 0 && at == now + seconds);
                     prop_assert!(seconds <= u64::from(policy.max_delay()));
                 }
-                ThrottleDecision::Locked => locked = true,
+                ThrottleDecision::Locked { until } => {
+                    prop_assert!(until > now);
+                    prop_assert!(until - now <= u64::from(policy.lock_duration()));
+                    prop_assert!(u32::from(state.failures()) >= u32::from(policy.lock_after()));
+                }
             }
-            prop_assert!(verified_failures <= u32::from(policy.lock_after()));
-            prop_assert!(verified_failures <= u32::from(MAX_CONSECUTIVE_FAILURES));
+            // The lock threshold is reached only by that many verified attempts.
+            prop_assert!(
+                state.is_locked() || since_forgotten < u32::from(policy.lock_after())
+                    || state.is_forgotten(now)
+            );
+            if let Some(at) = last_failure {
+                let wait = u64::from(policy.lock_duration().max(policy.max_delay()));
+                prop_assert!(policy.decide(&state, at + wait).is_allowed());
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use crate::{
     Aal, Action, Actor, AuditKind, AuditSink, AuthenticatorId, Clock, EnrollmentPurpose, Factor,
     FactorSet, Grant, Notifier, OobPurpose, OrgStanding, Password, PasswordState, PersonId,
     PhoneNumber, PolicyError, RecoveryCodes, RecoverySlot, Resource, SecretStore, SecurityNotice,
-    ThrottledFactor, UserStore,
+    ThrottleKey, UserStore,
 };
 
 impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
@@ -55,6 +55,9 @@ where
 
     /// Refreshes a grant with the password and a code from the app (for MFA off, new
     /// authenticators, recovery-code regeneration and the organisation's security policy).
+    ///
+    /// Each is reserved on its throttle counter before it is verified (the password on the
+    /// login's counter, the code on the TOTP counter), as at sign-in.
     pub async fn reauthenticate(
         &self,
         grant: &Grant,
@@ -63,9 +66,8 @@ where
     ) -> Result<Grant, ServiceError> {
         let now = self.now();
         let person = self.person(grant.person()).await?;
-        self.check_throttle(person.id, ThrottledFactor::Password, now)
-            .await?;
-        self.check_throttle(person.id, ThrottledFactor::Totp, now)
+        let reserved = self
+            .reserve_attempt(ThrottleKey::login(&person.login), Factor::Password, now)
             .await?;
         let verified = self
             .services
@@ -78,10 +80,11 @@ where
             .await
             .into_verified()?;
         if verified.is_err() {
-            self.count_failure(person.id, Some(grant.org()), Factor::Password, false, now)
+            self.reject_credential(reserved, person.id, Some(grant.org()), false, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         }
+        self.accept_attempt(reserved, now).await?;
         self.check_totp(person.id, Some(grant.org()), code, now)
             .await?;
         let fresh = grant.reauthenticated(
@@ -164,7 +167,8 @@ where
     ) -> Result<(), ServiceError> {
         let now = self.now();
         let person = self.person(grant.person()).await?;
-        self.check_throttle(person.id, ThrottledFactor::Password, now)
+        let reserved = self
+            .reserve_attempt(ThrottleKey::login(&person.login), Factor::Password, now)
             .await?;
         let verified = self
             .services
@@ -177,10 +181,11 @@ where
             .await
             .into_verified()?;
         if verified.is_err() {
-            self.count_failure(person.id, Some(grant.org()), Factor::Password, false, now)
+            self.reject_credential(reserved, person.id, Some(grant.org()), false, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         }
+        self.accept_attempt(reserved, now).await?;
         self.replace_password(&person, new_password, now).await
     }
 
@@ -233,8 +238,6 @@ where
         }
         let person = self.person(grant.person()).await?;
         self.require_fresh_if_protected(grant, &person, now).await?;
-        self.check_throttle(person.id, ThrottledFactor::OutOfBand, now)
-            .await?;
         let phone = self
             .check_oob(
                 person.id,

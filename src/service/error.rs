@@ -21,8 +21,9 @@ pub enum ServiceError {
         /// The unix time from which attempts are allowed again.
         retry_at: u64,
     },
-    /// The account (or the factor) is locked after too many failures; an administrator must
-    /// reset it.
+    /// The account (or the factor) is locked after too many failures: until the lock lapses
+    /// ([`ThrottlePolicy::lock_duration`](crate::ThrottlePolicy::lock_duration)), or an
+    /// administrator unlocks it ([`Authenticator::unlock_member`](crate::Authenticator::unlock_member)).
     Locked,
     /// The person, or their membership of the organisation, is deactivated.
     Deactivated,
@@ -70,7 +71,8 @@ impl fmt::Display for ServiceError {
                 write!(f, "too many attempts: try again after {retry_at}")
             }
             Self::Locked => f.write_str(
-                "the account is locked after too many failed attempts: contact an administrator",
+                "the account is locked after too many failed attempts: try again later, or contact an \
+                 administrator",
             ),
             Self::Deactivated => f.write_str("the account is deactivated"),
             Self::Denied(reason) => write!(f, "access denied: {reason}"),

@@ -18,7 +18,7 @@ use crate::{
     LoginProgress, Mfa, Notification, Notifier, OobChallengeRecord, OobOutcome, OobPurpose,
     OobSendLog, OrgId, OtpAuthUri, Password, PasswordContext, PasswordState, PendingStep, PersonId,
     PersonRecord, PhoneNumber, PolicyError, PolicyViolation, RecoveryCodes, SecondFactors,
-    SecretStore, SecurityNotice, SendDecision, ThrottledFactor, TicketRecord, UserStore,
+    SecretStore, SecurityNotice, SendDecision, ThrottleKey, TicketRecord, UserStore,
     login_decision,
 };
 
@@ -110,9 +110,14 @@ where
     /// The password step of signing in to `org`.
     ///
     /// An unknown login and a wrong password are both [`ServiceError::InvalidCredentials`], after
-    /// the same argon2 work (a dummy verification for the unknown login). A throttled password
-    /// is [`ServiceError::Throttled`] and a locked one [`ServiceError::Locked`], without
-    /// verifying. Then the login decision says what comes next.
+    /// the same argon2 work (a dummy verification for the unknown login). The attempt is first
+    /// reserved on the throttle counter of the normalised login name
+    /// ([`UserStore::reserve_attempt`] with [`ThrottleKey::Login`]), whether or not anyone holds
+    /// it, so an unknown login is throttled and locked exactly as a real one and the answers and
+    /// store calls do not tell which logins exist. A throttled login is
+    /// [`ServiceError::Throttled`] and a locked one [`ServiceError::Locked`], without verifying.
+    /// Then the login decision says what comes next; a completed login (a grant) clears every
+    /// throttle counter of the person.
     pub async fn login(
         &self,
         org: OrgId,
@@ -120,16 +125,8 @@ where
         password: Password,
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
-        let person = match Login::new(login) {
-            Some(login) => self
-                .services
-                .users
-                .person_by_login(login.as_str())
-                .await
-                .map_err(ServiceError::storage)?,
-            None => None,
-        };
-        let Some(person) = person else {
+        let Some(login) = Login::new(login) else {
+            // No person can hold a name that does not normalise.
             let _ = self
                 .services
                 .hasher
@@ -140,8 +137,28 @@ where
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         };
-        self.check_throttle(person.id, ThrottledFactor::Password, now)
+        let person = self
+            .services
+            .users
+            .person_by_login(login.as_str())
+            .await
+            .map_err(ServiceError::storage)?;
+        // The password is counted per login name, held or not, before it is verified: an
+        // unknown name is throttled, locked and audited exactly as a wrong password.
+        let reserved = self
+            .reserve_attempt(ThrottleKey::login(&login), Factor::Password, now)
             .await?;
+        let Some(person) = person else {
+            let _ = self
+                .services
+                .hasher
+                .run(HashJob::verify_dummy(password))
+                .await
+                .into_verified()?;
+            self.reject_attempt(reserved, None, Some(org), AuditKind::UnknownLogin, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
         let temporary = person.password_state == PasswordState::Temporary;
         let copy = Password::from(password.expose_secret());
         let verified = self
@@ -158,12 +175,12 @@ where
         let verified = match verified {
             Ok(v) if !expired => v,
             _ => {
-                self.count_failure(person.id, Some(org), Factor::Password, false, now)
+                self.reject_credential(reserved, person.id, Some(org), false, now)
                     .await?;
                 return Err(ServiceError::InvalidCredentials);
             }
         };
-        self.count_success(person.id, Factor::Password, now).await?;
+        self.accept_attempt(reserved, now).await?;
         if verified.needs_rehash() && !temporary {
             let hash = self
                 .services
@@ -436,15 +453,13 @@ where
         let password_state = self
             .services
             .users
-            .throttle(person.id, ThrottledFactor::Password)
+            .throttle(&ThrottleKey::login(&person.login))
             .await
             .map_err(ServiceError::storage)?;
-        let locked = !self
-            .config
-            .throttle
-            .decide(&password_state, now)
-            .is_allowed()
-            && password_state.is_locked();
+        let locked = matches!(
+            self.config.throttle.decide(&password_state, now),
+            crate::ThrottleDecision::Locked { .. }
+        );
         let account = crate::Account::new(person.id)
             .deactivated(person.deactivated)
             .locked(locked)
@@ -465,7 +480,14 @@ where
         let decision = self.decision(&progress, now).await?;
         self.record(&[decision.audit_event(&progress, now)]).await?;
         match decision {
-            LoginDecision::Allowed(grant) => Ok(LoginStep::Granted(grant)),
+            LoginDecision::Allowed(grant) => {
+                // A completed login proves the person: every counter of theirs starts afresh.
+                let person = self.person(grant.person()).await?;
+                let _ = self
+                    .clear_throttles(&person, crate::ThrottleOp::Success, now)
+                    .await?;
+                Ok(LoginStep::Granted(grant))
+            }
             LoginDecision::ChangePassword(_) => Ok(LoginStep::ChangePassword {
                 ticket: self
                     .issue_ticket(PendingStep::ChangePassword, progress, now)
@@ -511,14 +533,6 @@ where
             self.restore_ticket(&record).await?;
             return Err(ServiceError::FactorUnavailable);
         }
-        let throttled = Factor::from(factor);
-        if let Err(e) = self
-            .check_throttle(record.progress.person(), super::throttled(throttled), now)
-            .await
-        {
-            self.restore_ticket(&record).await?;
-            return Err(e);
-        }
         Ok(record)
     }
 
@@ -531,6 +545,13 @@ where
         code: &str,
         now: u64,
     ) -> Result<crate::AuthenticatorId, ServiceError> {
+        let reserved = self
+            .reserve_attempt(
+                super::factor_key(person, FactorKind::Totp),
+                Factor::Second(FactorKind::Totp),
+                now,
+            )
+            .await?;
         let mfa = self
             .services
             .secrets
@@ -542,7 +563,7 @@ where
                 .verify_login_code(code, now, self.config.enrollment.window())
         });
         let (Some(mfa), Some(Ok(accepted))) = (mfa, accepted) else {
-            self.count_failure(person, org, Factor::Second(FactorKind::Totp), false, now)
+            self.reject_credential(reserved, person, org, false, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         };
@@ -553,12 +574,11 @@ where
             .await
             .map_err(ServiceError::storage)?;
         if !won {
-            self.count_failure(person, org, Factor::Second(FactorKind::Totp), true, now)
+            self.reject_credential(reserved, person, org, true, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         }
-        self.count_success(person, Factor::Second(FactorKind::Totp), now)
-            .await?;
+        self.accept_attempt(reserved, now).await?;
         let recorded = mfa.value.record_login_code(accepted, now)?;
         let mut events = recorded.events;
         for event in &mut events {
@@ -575,6 +595,13 @@ where
         code: &str,
         now: u64,
     ) -> Result<(), ServiceError> {
+        let reserved = self
+            .reserve_attempt(
+                super::factor_key(person, FactorKind::RecoveryCode),
+                Factor::Second(FactorKind::RecoveryCode),
+                now,
+            )
+            .await?;
         let set = self
             .services
             .secrets
@@ -606,14 +633,8 @@ where
             }
         };
         let Some((set_id, Ok(slot))) = redeemed else {
-            self.count_failure(
-                person,
-                Some(org),
-                Factor::Second(FactorKind::RecoveryCode),
-                false,
-                now,
-            )
-            .await?;
+            self.reject_credential(reserved, person, Some(org), false, now)
+                .await?;
             return Err(ServiceError::InvalidCredentials);
         };
         let spent = self
@@ -623,18 +644,11 @@ where
             .await
             .map_err(ServiceError::storage)?;
         if !spent {
-            self.count_failure(
-                person,
-                Some(org),
-                Factor::Second(FactorKind::RecoveryCode),
-                true,
-                now,
-            )
-            .await?;
+            self.reject_credential(reserved, person, Some(org), true, now)
+                .await?;
             return Err(ServiceError::InvalidCredentials);
         }
-        self.count_success(person, Factor::Second(FactorKind::RecoveryCode), now)
-            .await?;
+        self.accept_attempt(reserved, now).await?;
         self.record_one(
             now,
             Actor::Person(person),
@@ -791,7 +805,13 @@ where
             .oob
             .as_ref()
             .ok_or(ServiceError::FactorUnavailable)?;
-        let factor = Factor::Second(FactorKind::OutOfBandSms);
+        let reserved = self
+            .reserve_attempt(
+                super::factor_key(person, FactorKind::OutOfBandSms),
+                Factor::Second(FactorKind::OutOfBandSms),
+                now,
+            )
+            .await?;
         for _ in 0..CAS_ATTEMPTS {
             let current = self
                 .services
@@ -801,7 +821,8 @@ where
                 .map_err(ServiceError::storage)?;
             let current = current.filter(|c| destination.is_none_or(|d| *d == c.destination));
             let Some(current) = current else {
-                self.count_failure(person, org, factor, false, now).await?;
+                self.reject_credential(reserved, person, org, false, now)
+                    .await?;
                 return Err(ServiceError::InvalidCredentials);
             };
             let verification = current.challenge.verify(key, code, now);
@@ -821,11 +842,11 @@ where
                 }
             }
             if verification.result().is_ok() {
-                self.count_success(person, factor, now).await?;
+                self.accept_attempt(reserved, now).await?;
                 return Ok(current.destination);
             }
             let replayed = verification.outcome() == OobOutcome::AlreadySpent;
-            self.count_failure(person, org, factor, replayed, now)
+            self.reject_credential(reserved, person, org, replayed, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         }
@@ -962,7 +983,14 @@ where
         code: &str,
         now: u64,
     ) -> Result<RecoveryCodes, ServiceError> {
-        self.check_throttle(person, ThrottledFactor::Totp, now)
+        // The confirming code is a guess like a login code: reserved on the TOTP counter before
+        // it is checked. (A refusal for another reason leaves the reservation counted.)
+        let reserved = self
+            .reserve_attempt(
+                super::factor_key(person, FactorKind::Totp),
+                Factor::Second(FactorKind::Totp),
+                now,
+            )
             .await?;
         let config = &self.config.enrollment;
         let (_, outcome) = self
@@ -971,14 +999,13 @@ where
         match outcome {
             crate::ConfirmOutcome::Confirmed => {}
             crate::ConfirmOutcome::CodeRejected => {
-                self.count_failure(person, org, Factor::Second(FactorKind::Totp), false, now)
+                self.reject_credential(reserved, person, org, false, now)
                     .await?;
                 return Err(ServiceError::InvalidCredentials);
             }
             _ => return Err(ServiceError::Policy(PolicyError::NoEnrollment)),
         }
-        self.count_success(person, Factor::Second(FactorKind::Totp), now)
-            .await?;
+        self.accept_attempt(reserved, now).await?;
         let new = self
             .services
             .hasher

@@ -11,6 +11,7 @@
 //! | `login` | the password step, pending-login tickets, second factors, enrolment at login |
 //! | `account` | a signed-in person's MFA, recovery codes and password |
 //! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
+//! | `unlock` | an administrator clears a member's throttle counters |
 //!
 //! The service is runtime-agnostic: it spawns nothing and needs no particular executor.
 //!
@@ -34,9 +35,10 @@
 use alloc::vec::Vec;
 
 use crate::{
-    Actor, AuditEvent, AuditKind, AuditSink, BearerToken, Clock, Factor, LoginProgress,
-    Notification, NotificationKind, Notifier, OrgId, PendingStep, PersonId, PruneReport,
-    SecretStore, SecurityNotice, ThrottleDecision, ThrottleEvent, ThrottleOp, ThrottledFactor,
+    Actor, AuditEvent, AuditKind, AuditSink, BearerToken, Clock, Factor, FactorKind, LoginProgress,
+    Notification, NotificationKind, Notifier, OrgId, PendingStep, PersonId, PersonRecord,
+    PruneReport, SecretStore, SecurityNotice, ThrottleDecision, ThrottleEvent, ThrottleKey,
+    ThrottleOp, ThrottledFactor,
     TicketRecord, UserStore,
 };
 
@@ -46,6 +48,7 @@ mod error;
 mod hashing;
 mod login;
 mod members;
+mod unlock;
 
 pub use config::{ServiceConfig, ServiceConfigBuilder};
 pub use error::ServiceError;
@@ -133,8 +136,9 @@ where
     }
 
     /// Maintenance: deletes the tickets, setup tokens, out-of-band challenges and send logs that
-    /// can no longer be used at the clock's time ([`SecretStore::prune_expired`]) and reports how
-    /// many of each went.
+    /// can no longer be used at the clock's time ([`SecretStore::prune_expired`]), and the
+    /// throttle counters that are forgotten ([`UserStore::prune_throttles`]: among them those of
+    /// login names nobody holds), and reports how many of each went.
     ///
     /// Call it from a periodic job (every few minutes to once an hour), on one server or on
     /// several: concurrent and repeated runs are harmless, and it never deletes a row that is
@@ -155,11 +159,19 @@ where
     /// ```
     pub async fn prune_expired(&self) -> Result<PruneReport, ServiceError> {
         let now = self.now();
-        self.services
+        let mut report = self
+            .services
             .secrets
             .prune_expired(now)
             .await
-            .map_err(ServiceError::storage)
+            .map_err(ServiceError::storage)?;
+        report.throttles = self
+            .services
+            .users
+            .prune_throttles(now)
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(report)
     }
 
     fn now(&self) -> u64 {
@@ -289,68 +301,59 @@ where
             .map_err(ServiceError::storage)
     }
 
-    /// Refuses an attempt at `factor` while it is throttled or locked (without verifying it).
-    async fn check_throttle(
+    /// Reserves an attempt at the counter `key` before the guess is verified
+    /// ([`UserStore::reserve_attempt`]): a throttled counter is [`ServiceError::Throttled`] and a
+    /// locked one [`ServiceError::Locked`], without verifying anything. An allowed attempt is
+    /// already counted as a failure; settle it with [`Self::accept_attempt`] or
+    /// [`Self::reject_attempt`].
+    async fn reserve_attempt(
         &self,
-        person: PersonId,
-        factor: ThrottledFactor,
+        key: ThrottleKey,
+        factor: Factor,
         now: u64,
-    ) -> Result<(), ServiceError> {
-        let state = self
+    ) -> Result<Reserved, ServiceError> {
+        let reservation = self
             .services
             .users
-            .throttle(person, factor)
+            .reserve_attempt(&key, &self.config.throttle, now)
             .await
             .map_err(ServiceError::storage)?;
-        match self.config.throttle.decide(&state, now) {
-            ThrottleDecision::Allowed => Ok(()),
+        match reservation.decision() {
+            ThrottleDecision::Allowed => Ok(Reserved {
+                key,
+                factor,
+                event: reservation.event(),
+            }),
             ThrottleDecision::RetryAfter { at, .. } => {
                 Err(ServiceError::Throttled { retry_at: at })
             }
-            ThrottleDecision::Locked => Err(ServiceError::Locked),
+            ThrottleDecision::Locked { .. } => Err(ServiceError::Locked),
         }
     }
 
-    /// Counts a failure (atomically), audits the rejection and any throttle change, and notifies
-    /// the person when the factor locks.
-    async fn count_failure(
+    /// The reserved attempt failed: it stays counted. Audits the rejection (`rejected`) and
+    /// what counting it changed, and notifies `subject` when the counter locked.
+    async fn reject_attempt(
         &self,
-        person: PersonId,
+        reserved: Reserved,
+        subject: Option<PersonId>,
         org: Option<OrgId>,
-        factor: Factor,
-        replayed: bool,
+        rejected: AuditKind,
         now: u64,
     ) -> Result<(), ServiceError> {
-        let update = self
-            .services
-            .users
-            .apply_throttle(
-                person,
-                throttled(factor),
-                ThrottleOp::Failure,
-                &self.config.throttle,
-                now,
-            )
-            .await
-            .map_err(ServiceError::storage)?;
-        let actor = Actor::Person(person);
+        let factor = reserved.factor;
+        let actor = subject.map_or(Actor::System, Actor::Person);
         let mut events = Vec::with_capacity(2);
-        events.push(AuditEvent::new(
-            now,
-            actor,
-            Some(person),
-            org,
-            AuditKind::CredentialRejected { factor, replayed },
-        ));
+        events.push(AuditEvent::new(now, actor, subject, org, rejected));
         let mut locked = false;
-        match update.event() {
+        match reserved.event {
             Some(
                 ThrottleEvent::BackoffStarted { failures, retry_at }
                 | ThrottleEvent::BackoffExtended { failures, retry_at },
             ) => events.push(AuditEvent::new(
                 now,
                 Actor::System,
-                Some(person),
+                subject,
                 org,
                 AuditKind::Throttled {
                     factor,
@@ -363,7 +366,7 @@ where
                 events.push(AuditEvent::new(
                     now,
                     Actor::System,
-                    Some(person),
+                    subject,
                     org,
                     AuditKind::FactorLocked { factor },
                 ));
@@ -371,41 +374,92 @@ where
             _ => {}
         }
         self.record(&events).await?;
-        if locked {
+        if let (true, Some(person)) = (locked, subject) {
             self.notice(person, SecurityNotice::Locked).await?;
         }
         Ok(())
     }
 
-    /// Clears the failures of a factor after a success.
-    async fn count_success(
+    /// The reserved attempt of `person` failed: audits it as a rejected credential.
+    async fn reject_credential(
         &self,
+        reserved: Reserved,
         person: PersonId,
-        factor: Factor,
+        org: Option<OrgId>,
+        replayed: bool,
         now: u64,
     ) -> Result<(), ServiceError> {
-        let _ = self
+        let factor = reserved.factor;
+        self.reject_attempt(
+            reserved,
+            Some(person),
+            org,
+            AuditKind::CredentialRejected { factor, replayed },
+            now,
+        )
+        .await
+    }
+
+    /// The reserved attempt verified: clears its counter ([`ThrottleOp::Success`]).
+    async fn accept_attempt(&self, reserved: Reserved, now: u64) -> Result<(), ServiceError> {
+        self.clear_throttle(&reserved.key, ThrottleOp::Success, now)
+            .await
+            .map(drop)
+    }
+
+    async fn clear_throttle(
+        &self,
+        key: &ThrottleKey,
+        op: ThrottleOp,
+        now: u64,
+    ) -> Result<Option<ThrottleEvent>, ServiceError> {
+        let update = self
             .services
             .users
-            .apply_throttle(
-                person,
-                throttled(factor),
-                ThrottleOp::Success,
-                &self.config.throttle,
-                now,
-            )
+            .apply_throttle(key, op, &self.config.throttle, now)
             .await
             .map_err(ServiceError::storage)?;
-        Ok(())
+        Ok(update.event())
+    }
+
+    /// Clears every counter of `person` — the second factors' and their login's password
+    /// counter — with `op`; whether any was locked.
+    async fn clear_throttles(
+        &self,
+        person: &PersonRecord,
+        op: ThrottleOp,
+        now: u64,
+    ) -> Result<bool, ServiceError> {
+        let mut unlocked = false;
+        for factor in [
+            ThrottledFactor::Totp,
+            ThrottledFactor::RecoveryCode,
+            ThrottledFactor::OutOfBand,
+        ] {
+            let event = self
+                .clear_throttle(&ThrottleKey::factor(person.id, factor), op, now)
+                .await?;
+            unlocked |= event == Some(ThrottleEvent::Unlocked);
+        }
+        let event = self
+            .clear_throttle(&ThrottleKey::login(&person.login), op, now)
+            .await?;
+        unlocked |= event == Some(ThrottleEvent::Unlocked);
+        Ok(unlocked)
     }
 }
 
-/// The throttle counter of a factor.
-const fn throttled(factor: Factor) -> ThrottledFactor {
-    match factor {
-        Factor::Password => ThrottledFactor::Password,
-        Factor::Second(kind) => kind.throttled(),
-    }
+/// An attempt reserved against a throttle counter: counted as a failure until it is settled.
+#[must_use = "a reserved attempt is settled as accepted or rejected"]
+struct Reserved {
+    key: ThrottleKey,
+    factor: Factor,
+    event: Option<ThrottleEvent>,
+}
+
+/// The throttle counter of a person's second factor.
+const fn factor_key(person: PersonId, kind: FactorKind) -> ThrottleKey {
+    ThrottleKey::factor(person, kind.throttled())
 }
 
 /// A fresh random identifier for a new person or organisation.

@@ -12,12 +12,12 @@ use zeroize::Zeroizing;
 use super::{
     AuditSink, CreateOutcome, Notification, Notifier, OobChallengeRecord, OobPurpose,
     OrganisationWrite, PersonRecord, PruneReport, RecoverySlot, SecretStore, SecurityNotice,
-    SetupTokenRecord, ThrottleOp, TicketRecord, TokenDigest, UserStore, Versioned,
+    SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, UserStore, Versioned,
 };
 use crate::{
     AuditEvent, AuthenticatorId, Error, Login, Mfa, OobChallenge, OobConfig, OobSendLog, OrgId,
     Organisation, PasswordState, PersonId, PhoneNumber, RecoveryCodeSet, SendDecision,
-    ThrottlePolicy, ThrottleState, ThrottleUpdate, ThrottledFactor,
+    ThrottlePolicy, ThrottleReservation, ThrottleState, ThrottleUpdate,
 };
 
 /// A fault of the in-memory store, audit log or notifier.
@@ -80,7 +80,7 @@ struct Users {
     people: HashMap<PersonId, PersonRecord>,
     logins: HashMap<Login, PersonId>,
     organisations: HashMap<OrgId, (Organisation, u64)>,
-    throttles: HashMap<(PersonId, ThrottledFactor), ThrottleState>,
+    throttles: HashMap<ThrottleKey, ThrottleState>,
 }
 
 /// A person's MFA state, its version, and the replay watermarks kept beside it.
@@ -256,36 +256,59 @@ impl UserStore for MemoryStore {
         Ok(true)
     }
 
-    async fn throttle(
-        &self,
-        id: PersonId,
-        factor: ThrottledFactor,
-    ) -> Result<ThrottleState, MemoryStoreError> {
+    async fn throttle(&self, key: &ThrottleKey) -> Result<ThrottleState, MemoryStoreError> {
         Ok(self
             .users()?
             .throttles
-            .get(&(id, factor))
+            .get(key)
             .copied()
             .unwrap_or_default())
     }
 
-    async fn apply_throttle(
+    async fn reserve_attempt(
         &self,
-        id: PersonId,
-        factor: ThrottledFactor,
-        op: ThrottleOp,
+        key: &ThrottleKey,
         policy: &ThrottlePolicy,
         now: u64,
+    ) -> Result<ThrottleReservation, MemoryStoreError> {
+        // One lock held across the decision and the write: atomic.
+        let mut users = self.users()?;
+        let stored = users.throttles.get(key).copied().unwrap_or_default();
+        let reservation = policy.reserve(stored, now);
+        if reservation.changed_state() {
+            users.throttles.insert(key.clone(), reservation.state());
+        }
+        Ok(reservation)
+    }
+
+    async fn apply_throttle(
+        &self,
+        key: &ThrottleKey,
+        op: ThrottleOp,
+        policy: &ThrottlePolicy,
+        _now: u64,
     ) -> Result<ThrottleUpdate, MemoryStoreError> {
         let mut users = self.users()?;
-        let slot = users.throttles.entry((id, factor)).or_default();
+        let stored = users.throttles.get(key).copied().unwrap_or_default();
         let update = match op {
-            ThrottleOp::Failure => policy.record_failure(*slot, now),
-            ThrottleOp::Success => policy.record_success(*slot),
-            ThrottleOp::Reset => policy.reset(*slot),
+            ThrottleOp::Success => policy.record_success(stored),
+            ThrottleOp::Reset => policy.reset(stored),
         };
-        *slot = update.state();
+        if update.changed_state() {
+            if update.state() == ThrottleState::new() {
+                users.throttles.remove(key);
+            } else {
+                users.throttles.insert(key.clone(), update.state());
+            }
+        }
         Ok(update)
+    }
+
+    async fn prune_throttles(&self, now: u64) -> Result<u64, MemoryStoreError> {
+        let mut users = self.users()?;
+        let before = users.throttles.len();
+        users.throttles.retain(|_, state| !state.is_forgotten(now));
+        Ok(u64::try_from(before.saturating_sub(users.throttles.len())).unwrap_or(u64::MAX))
     }
 
     async fn organisation(
@@ -588,6 +611,7 @@ impl SecretStore for MemoryStore {
             oob_send_logs: prune(&mut secrets.oob_sends, |log| {
                 log.expires_at().is_some_and(|at| at > now)
             }),
+            throttles: 0,
         })
     }
 }
@@ -895,45 +919,37 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn throttle_counts_and_resets() {
+    async fn throttle_reserves_settles_and_resets() {
         let store = MemoryStore::new();
         let policy = ThrottlePolicy::builder()
             .free_attempts(1)
             .lock_after(3)
             .build()
             .unwrap();
-        let factor = ThrottledFactor::Password;
-        assert_eq!(
-            store.throttle(ALICE, factor).await.unwrap(),
-            ThrottleState::new()
-        );
+        let key = ThrottleKey::factor(ALICE, crate::ThrottledFactor::Totp);
+        assert_eq!(store.throttle(&key).await.unwrap(), ThrottleState::new());
+        let mut allowed = 0;
         for _ in 0..5 {
-            let _ = store
-                .apply_throttle(ALICE, factor, ThrottleOp::Failure, &policy, T0)
-                .await
-                .unwrap();
+            let reservation = store.reserve_attempt(&key, &policy, T0).await.unwrap();
+            allowed += usize::from(reservation.decision().is_allowed());
         }
-        let state = store.throttle(ALICE, factor).await.unwrap();
-        assert!(state.is_locked());
-        assert_eq!(state.failures(), 3);
-        assert_eq!(
-            store.throttle(ALICE, ThrottledFactor::Totp).await.unwrap(),
-            ThrottleState::new()
-        );
+        // One free, then a wait: the third would lock but is refused at this instant.
+        assert_eq!(allowed, 2);
+        let state = store.throttle(&key).await.unwrap();
+        assert_eq!(state.failures(), 2);
+        let other = ThrottleKey::factor(ALICE, crate::ThrottledFactor::RecoveryCode);
+        assert_eq!(store.throttle(&other).await.unwrap(), ThrottleState::new());
         let success = store
-            .apply_throttle(ALICE, factor, ThrottleOp::Success, &policy, T0)
+            .apply_throttle(&key, ThrottleOp::Success, &policy, T0)
             .await
             .unwrap();
-        assert!(success.state().is_locked());
+        assert_eq!(success.state(), ThrottleState::new());
         let reset = store
-            .apply_throttle(ALICE, factor, ThrottleOp::Reset, &policy, T0)
+            .apply_throttle(&key, ThrottleOp::Reset, &policy, T0)
             .await
             .unwrap();
-        assert_eq!(reset.state(), ThrottleState::new());
-        assert_eq!(
-            store.throttle(ALICE, factor).await.unwrap(),
-            ThrottleState::new()
-        );
+        assert!(!reset.changed_state());
+        assert_eq!(store.throttle(&key).await.unwrap(), ThrottleState::new());
     }
 
     #[tokio::test]

@@ -20,7 +20,9 @@
 //! | [`SecretStore::replace_mfa`] | `UPDATE mfa SET state = $s, version = version + 1 WHERE person = $p AND version = $v` |
 //! | [`SecretStore::prune_expired`] | per kind, one `DELETE FROM tickets WHERE expires_at <= $now` (and the same for `setup_tokens`, `oob_challenges`, and `oob_send_budgets`, whose `expires_at` is [`OobSendLog::expires_at`](crate::OobSendLog::expires_at)); the affected rows are the counts |
 //! | [`UserStore::replace_organisation`] | `UPDATE organisations SET state = $s, version = version + 1 WHERE id = $o AND version = $v` |
-//! | [`UserStore::apply_throttle`] | `UPDATE throttles SET … WHERE person = $p AND factor = $f AND failures = $old_failures AND …` (retried until it applies: the new state is computed by [`ThrottlePolicy`]) |
+//! | [`UserStore::reserve_attempt`] | `UPDATE throttle_keys SET failures = $new, … WHERE key = $k AND failures = $old AND not_before = $old_nb AND …` (or `INSERT … ON CONFLICT DO NOTHING` for a first attempt), retried until it applies: the decision and the new state are [`ThrottlePolicy::reserve`] on the row read, and a refused attempt writes nothing |
+//! | [`UserStore::apply_throttle`] | the same compare-and-swap, with the state computed by [`ThrottlePolicy::record_success`] or [`ThrottlePolicy::reset`] |
+//! | [`UserStore::prune_throttles`] | `DELETE FROM throttle_keys WHERE forget_at <= $now` |
 //! | [`UserStore::create_person`] | one transaction: `INSERT INTO people …` (unique login) and the organisation insert or guarded update |
 
 use alloc::vec::Vec;
@@ -29,7 +31,7 @@ use core::future::Future;
 use crate::{
     AuditEvent, AuthenticatorId, Mfa, OobChallenge, OobCode, OobConfig, OrgId, Organisation,
     PasswordState, PersonId, PhoneNumber, RecoveryCodeSet, SendDecision, ThrottlePolicy,
-    ThrottleState, ThrottleUpdate, ThrottledFactor,
+    ThrottleReservation, ThrottleState, ThrottleUpdate,
 };
 
 #[cfg(feature = "memory")]
@@ -41,7 +43,7 @@ pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, Record
 
 pub use records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
-    SetupTokenRecord, ThrottleOp, TicketRecord, TokenDigest, Versioned,
+    SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, Versioned,
 };
 
 #[cfg(feature = "postgres")]
@@ -138,23 +140,43 @@ pub trait UserStore: Send + Sync {
         deactivated: bool,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
-    /// The throttle state of one factor of one person (the default state if none is stored).
+    /// The stored throttle state of a counter (the default state if none is stored).
     fn throttle(
         &self,
-        id: PersonId,
-        factor: ThrottledFactor,
+        key: &ThrottleKey,
     ) -> impl Future<Output = Result<ThrottleState, Self::Error>> + Send;
 
-    /// **Atomic.** Applies `op` to the stored throttle state with `policy` at `now` and returns
-    /// the update (new state and event). Two concurrent failures count twice, never once.
+    /// **Atomic.** Reserves an attempt at the counter `key` before it is verified: decides with
+    /// [`ThrottlePolicy::reserve`] on the stored state at `now` and, if the attempt is allowed,
+    /// stores the state with the attempt already counted as a failure — in one step. Of many
+    /// concurrent calls, no more are allowed than the policy allows at that instant (two servers
+    /// never reserve from the same old state). A refused attempt writes nothing. A verified
+    /// attempt is then settled with [`UserStore::apply_throttle`] and [`ThrottleOp::Success`].
+    fn reserve_attempt(
+        &self,
+        key: &ThrottleKey,
+        policy: &ThrottlePolicy,
+        now: u64,
+    ) -> impl Future<Output = Result<ThrottleReservation, Self::Error>> + Send;
+
+    /// **Atomic.** Applies `op` to the stored state of `key` with `policy` and returns the
+    /// update (new state and event); nothing is written when the state is unchanged.
     fn apply_throttle(
         &self,
-        id: PersonId,
-        factor: ThrottledFactor,
+        key: &ThrottleKey,
         op: ThrottleOp,
         policy: &ThrottlePolicy,
         now: u64,
     ) -> impl Future<Output = Result<ThrottleUpdate, Self::Error>> + Send;
+
+    /// Maintenance: deletes every throttle counter forgotten at `now`
+    /// ([`ThrottleState::forget_at`] `<= now`), which decides exactly as no counter, and returns
+    /// how many went. Counters for login names nobody holds are among them, so they stay bounded
+    /// by the names tried within [`ThrottlePolicy::forget_after`] of their last wait. Live
+    /// counters are never touched: running it twice, or concurrently with the other verbs, is
+    /// harmless. Hosts call it through
+    /// [`Authenticator::prune_expired`](crate::Authenticator::prune_expired).
+    fn prune_throttles(&self, now: u64) -> impl Future<Output = Result<u64, Self::Error>> + Send;
 
     /// The organisation with this id and its version, if any.
     fn organisation(
@@ -348,6 +370,8 @@ pub enum SecurityNotice {
     MfaTurnedOff,
     /// The account was locked after repeated failures.
     Locked,
+    /// An administrator cleared the account's failure counters and any lock.
+    Unlocked,
     /// The phone number for sign-in codes was removed.
     PhoneRemoved,
     /// A recovery code was used to sign in.

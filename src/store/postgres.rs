@@ -8,7 +8,7 @@ use crate::Keyring;
 use crate::store::sql::{SqlStoreError, run_migrations, sql_store};
 
 /// The embedded migrations, in order: `(version, script)`.
-const MIGRATIONS: [(i64, &str); 4] = [
+const MIGRATIONS: [(i64, &str); 5] = [
     (
         1,
         include_str!("../../migrations/postgres/0001_initial.sql"),
@@ -20,6 +20,10 @@ const MIGRATIONS: [(i64, &str); 4] = [
     (
         3,
         include_str!("../../migrations/postgres/0003_expiry_columns.sql"),
+    ),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_throttle_keys.sql"),
     ),
     (
         5,

@@ -5,7 +5,7 @@ use core::fmt;
 
 use crate::{
     LoginProgress, OobChallenge, OobConfig, OobSendLog, OrgId, PasswordState, PersonId,
-    PhoneNumber, SendDecision,
+    PhoneNumber, SendDecision, ThrottledFactor,
 };
 
 /// A stored value with the version it was read at, for compare-and-swap replacement.
@@ -212,6 +212,10 @@ pub struct PruneReport {
     pub oob_challenges: u64,
     /// Out-of-band send logs whose last send left the hourly window.
     pub oob_send_logs: u64,
+    /// Throttle counters that are forgotten ([`ThrottleState::forget_at`](crate::ThrottleState::forget_at)
+    /// `<= now`), from [`UserStore::prune_throttles`](crate::UserStore::prune_throttles); filled
+    /// in by [`Authenticator::prune_expired`](crate::Authenticator::prune_expired).
+    pub throttles: u64,
 }
 
 impl PruneReport {
@@ -221,18 +225,51 @@ impl PruneReport {
             .saturating_add(self.setup_tokens)
             .saturating_add(self.oob_challenges)
             .saturating_add(self.oob_send_logs)
+            .saturating_add(self.throttles)
     }
 }
 
-/// A change to a throttle counter, applied atomically by [`UserStore::apply_throttle`](crate::UserStore::apply_throttle).
+/// A change to a throttle counter, applied atomically by
+/// [`UserStore::apply_throttle`](crate::UserStore::apply_throttle). Failures are not among them:
+/// an attempt is counted before it is verified, by
+/// [`UserStore::reserve_attempt`](crate::UserStore::reserve_attempt).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ThrottleOp {
-    /// Count a failed attempt.
-    Failure,
-    /// A successful attempt: clears the failures (never a lock).
+    /// A verified attempt: settles its reservation by clearing the counter, lock included
+    /// ([`ThrottlePolicy::record_success`](crate::ThrottlePolicy::record_success)).
     Success,
     /// An explicit reset (an administrator, or a re-enrollment): clears failures and lock.
     Reset,
+}
+
+/// Which throttle counter: one second-factor counter of a person, or the password counter of a
+/// login name.
+///
+/// The service counts password attempts per normalised login name ([`ThrottleKey::Login`]),
+/// whether or not a person holds that login, so that an unknown name is throttled exactly as a
+/// real one and the answers do not tell which logins exist (OWASP ASVS V2.2).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ThrottleKey {
+    /// One factor's counter of one person (the service uses it for the second factors).
+    Factor(PersonId, ThrottledFactor),
+    /// The password counter of a normalised login name, known or not. The store keeps the name
+    /// as it keeps logins (the SQL stores in `throttle_keys.key`); a counter for a name nobody
+    /// holds lives only until it is forgotten and pruned
+    /// ([`UserStore::prune_throttles`](crate::UserStore::prune_throttles)).
+    Login(Login),
+}
+
+impl ThrottleKey {
+    /// A person's counter for a second factor (or, for hosts that keep one, the password).
+    pub const fn factor(person: PersonId, factor: ThrottledFactor) -> Self {
+        Self::Factor(person, factor)
+    }
+
+    /// The password counter of a login name.
+    pub fn login(login: &Login) -> Self {
+        Self::Login(login.clone())
+    }
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::{
     Keyring, Mfa, OobPurpose, OobSendLog, OpenError, OrgId, PasswordState, PendingStep, PersonId,
-    RecoverySlot, SealContext, SecretKey, ServerSideOnly, ThrottledFactor,
+    RecoverySlot, SealContext, SecretKey, ServerSideOnly, ThrottleKey, ThrottledFactor,
 };
 
 /// A fault of [`SqliteStore`](crate::SqliteStore) or [`PostgresStore`](crate::PostgresStore).
@@ -166,6 +166,17 @@ pub(crate) fn factor_name(factor: ThrottledFactor) -> &'static str {
         ThrottledFactor::Totp => "totp",
         ThrottledFactor::RecoveryCode => "recovery_code",
         ThrottledFactor::OutOfBand => "out_of_band",
+    }
+}
+
+/// The stored form of a throttle key: `login:` and the normalised login, or `person:`, the
+/// person's id in lower-case hex, `:` and the factor (the form migration 0004 writes).
+pub(crate) fn throttle_key_text(key: &ThrottleKey) -> String {
+    match key {
+        ThrottleKey::Login(login) => alloc::format!("login:{}", login.as_str()),
+        ThrottleKey::Factor(person, factor) => {
+            alloc::format!("person:{:032x}:{}", person.get(), factor_name(*factor))
+        }
     }
 }
 
@@ -389,17 +400,18 @@ macro_rules! sql_store {
             use sqlx::Row as _;
 
             use $crate::store::sql::{
-                SqlStoreError, THROTTLE_ATTEMPTS, decode_u128, factor_name, from_json, open_mfa,
-                org_bytes, password_state_from, password_state_name, person_bytes, purpose_name,
-                seal_mfa, send_log_bytes, send_log_from, slot_name, step_from, step_name, to_i64,
-                to_json, to_u64,
+                SqlStoreError, THROTTLE_ATTEMPTS, decode_u128, from_json, open_mfa, org_bytes,
+                password_state_from, password_state_name, person_bytes, purpose_name, seal_mfa,
+                send_log_bytes, send_log_from, slot_name, step_from, step_name, throttle_key_text,
+                to_i64, to_json, to_u64,
             };
             use $crate::{
                 AuthenticatorId, CreateOutcome, Login, Mfa, OobChallenge, OobChallengeRecord,
                 OobConfig, OobPurpose, OrgId, Organisation, OrganisationWrite, PasswordState,
                 PersonId, PersonRecord, PhoneNumber, PruneReport,
-                RecoveryCodeSet, RecoverySlot, SecretStore, SetupTokenRecord, ThrottleOp,
-                ThrottlePolicy, ThrottleState, ThrottleUpdate, ThrottledFactor, TicketRecord,
+                RecoveryCodeSet, RecoverySlot, SecretStore, SetupTokenRecord, ThrottleKey,
+                ThrottleOp, ThrottlePolicy, ThrottleReservation, ThrottleState, ThrottleUpdate,
+                TicketRecord,
                 SendDecision, TokenDigest, UserStore, Versioned,
             };
 
@@ -494,21 +506,113 @@ macro_rules! sql_store {
                 Ok(true)
             }
 
+            /// A stored throttle row: the state, and the raw columns it was read from (for the
+            /// compare-and-swap).
+            struct ThrottleRow {
+                state: ThrottleState,
+                raw: (i64, i64, bool, i64),
+            }
+
             fn throttle_from_row(
                 row: &<$db as sqlx::Database>::Row,
-            ) -> Result<(ThrottleState, i64, i64, bool), SqlStoreError> {
+            ) -> Result<ThrottleRow, SqlStoreError> {
                 let failures: i64 = row.try_get(0)?;
                 let not_before: i64 = row.try_get(1)?;
                 let locked: bool = row.try_get(2)?;
+                let forget_at: i64 = row.try_get(3)?;
                 let state = ThrottleState::from_parts(
                     u8::try_from(failures).map_err(|_| SqlStoreError::Decode {
-                        table: "throttles",
+                        table: "throttle_keys",
                         reason: "failure count out of range",
                     })?,
-                    to_u64(not_before, "throttles")?,
+                    to_u64(not_before, "throttle_keys")?,
                     locked,
+                    to_u64(forget_at, "throttle_keys")?,
                 );
-                Ok((state, failures, not_before, locked))
+                Ok(ThrottleRow {
+                    state,
+                    raw: (failures, not_before, locked, forget_at),
+                })
+            }
+
+            impl $store {
+                async fn read_throttle(
+                    &self,
+                    key: &str,
+                ) -> Result<Option<ThrottleRow>, SqlStoreError> {
+                    let row = sqlx::query(
+                        "SELECT failures, not_before, locked, forget_at FROM throttle_keys \
+                         WHERE key = $1",
+                    )
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    row.as_ref().map(throttle_from_row).transpose()
+                }
+
+                /// Replaces the throttle row `key` with `new` only if it still holds `stored`
+                /// (absent: only if there is none); a fresh `new` deletes the row. `true` if it
+                /// applied.
+                async fn swap_throttle(
+                    &self,
+                    key: &str,
+                    stored: Option<&ThrottleRow>,
+                    new: ThrottleState,
+                ) -> Result<bool, SqlStoreError> {
+                    let failures = i64::from(new.failures());
+                    let not_before = to_i64(new.not_before(), "a throttle time")?;
+                    let forget_at = to_i64(new.forget_at(), "a throttle time")?;
+                    let written = match stored {
+                        Some(ThrottleRow {
+                            raw: (old_failures, old_not_before, old_locked, old_forget_at),
+                            ..
+                        }) if new == ThrottleState::new() => sqlx::query(
+                            "DELETE FROM throttle_keys WHERE key = $1 AND failures = $2 \
+                             AND not_before = $3 AND locked = $4 AND forget_at = $5",
+                        )
+                        .bind(key)
+                        .bind(old_failures)
+                        .bind(old_not_before)
+                        .bind(old_locked)
+                        .bind(old_forget_at)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected(),
+                        Some(ThrottleRow {
+                            raw: (old_failures, old_not_before, old_locked, old_forget_at),
+                            ..
+                        }) => sqlx::query(
+                            "UPDATE throttle_keys SET failures = $1, not_before = $2, \
+                             locked = $3, forget_at = $4 WHERE key = $5 AND failures = $6 \
+                             AND not_before = $7 AND locked = $8 AND forget_at = $9",
+                        )
+                        .bind(failures)
+                        .bind(not_before)
+                        .bind(new.is_locked())
+                        .bind(forget_at)
+                        .bind(key)
+                        .bind(old_failures)
+                        .bind(old_not_before)
+                        .bind(old_locked)
+                        .bind(old_forget_at)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected(),
+                        None => sqlx::query(
+                            "INSERT INTO throttle_keys (key, failures, not_before, locked, \
+                             forget_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING",
+                        )
+                        .bind(key)
+                        .bind(failures)
+                        .bind(not_before)
+                        .bind(new.is_locked())
+                        .bind(forget_at)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected(),
+                    };
+                    Ok(written == 1)
+                }
             }
 
             impl UserStore for $store {
@@ -645,94 +749,67 @@ macro_rules! sql_store {
                     Ok(done.rows_affected() == 1)
                 }
 
-                async fn throttle(
+                async fn throttle(&self, key: &ThrottleKey) -> Result<ThrottleState, SqlStoreError> {
+                    let key = throttle_key_text(key);
+                    Ok(self
+                        .read_throttle(&key)
+                        .await?
+                        .map(|row| row.state)
+                        .unwrap_or_default())
+                }
+
+                async fn reserve_attempt(
                     &self,
-                    id: PersonId,
-                    factor: ThrottledFactor,
-                ) -> Result<ThrottleState, SqlStoreError> {
-                    let row = sqlx::query(
-                        "SELECT failures, not_before, locked FROM throttles \
-                         WHERE person = $1 AND factor = $2",
-                    )
-                    .bind(person_bytes(id))
-                    .bind(factor_name(factor))
-                    .fetch_optional(&self.pool)
-                    .await?;
-                    match row {
-                        Some(row) => Ok(throttle_from_row(&row)?.0),
-                        None => Ok(ThrottleState::default()),
+                    key: &ThrottleKey,
+                    policy: &ThrottlePolicy,
+                    now: u64,
+                ) -> Result<ThrottleReservation, SqlStoreError> {
+                    let key = throttle_key_text(key);
+                    for _ in 0..THROTTLE_ATTEMPTS {
+                        let stored = self.read_throttle(&key).await?;
+                        let state = stored.as_ref().map(|row| row.state).unwrap_or_default();
+                        let reservation = policy.reserve(state, now);
+                        if !reservation.changed_state()
+                            || self
+                                .swap_throttle(&key, stored.as_ref(), reservation.state())
+                                .await?
+                        {
+                            return Ok(reservation);
+                        }
                     }
+                    Err(SqlStoreError::Contention)
                 }
 
                 async fn apply_throttle(
                     &self,
-                    id: PersonId,
-                    factor: ThrottledFactor,
+                    key: &ThrottleKey,
                     op: ThrottleOp,
                     policy: &ThrottlePolicy,
-                    now: u64,
+                    _now: u64,
                 ) -> Result<ThrottleUpdate, SqlStoreError> {
-                    let person = person_bytes(id);
-                    let factor = factor_name(factor);
+                    let key = throttle_key_text(key);
                     for _ in 0..THROTTLE_ATTEMPTS {
-                        let row = sqlx::query(
-                            "SELECT failures, not_before, locked FROM throttles \
-                             WHERE person = $1 AND factor = $2",
-                        )
-                        .bind(&person)
-                        .bind(factor)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                        let stored = row.as_ref().map(throttle_from_row).transpose()?;
-                        let state = stored.map(|(state, ..)| state).unwrap_or_default();
+                        let stored = self.read_throttle(&key).await?;
+                        let state = stored.as_ref().map(|row| row.state).unwrap_or_default();
                         let update = match op {
-                            ThrottleOp::Failure => policy.record_failure(state, now),
                             ThrottleOp::Success => policy.record_success(state),
                             ThrottleOp::Reset => policy.reset(state),
                         };
-                        let new = update.state();
-                        if new == state {
-                            return Ok(update);
-                        }
-                        let failures = i64::from(new.failures());
-                        let not_before = to_i64(new.not_before(), "a throttle time")?;
-                        let written = match stored {
-                            // Compare-and-swap on the whole state read above.
-                            Some((_, old_failures, old_not_before, old_locked)) => sqlx::query(
-                                "UPDATE throttles SET failures = $1, not_before = $2, locked = $3 \
-                                 WHERE person = $4 AND factor = $5 AND failures = $6 \
-                                 AND not_before = $7 AND locked = $8",
-                            )
-                            .bind(failures)
-                            .bind(not_before)
-                            .bind(new.is_locked())
-                            .bind(&person)
-                            .bind(factor)
-                            .bind(old_failures)
-                            .bind(old_not_before)
-                            .bind(old_locked)
-                            .execute(&self.pool)
-                            .await?
-                            .rows_affected(),
-                            None => sqlx::query(
-                                "INSERT INTO throttles (person, factor, failures, not_before, \
-                                 locked) VALUES ($1, $2, $3, $4, $5) \
-                                 ON CONFLICT (person, factor) DO NOTHING",
-                            )
-                            .bind(&person)
-                            .bind(factor)
-                            .bind(failures)
-                            .bind(not_before)
-                            .bind(new.is_locked())
-                            .execute(&self.pool)
-                            .await?
-                            .rows_affected(),
-                        };
-                        if written == 1 {
+                        if !update.changed_state()
+                            || self.swap_throttle(&key, stored.as_ref(), update.state()).await?
+                        {
                             return Ok(update);
                         }
                     }
                     Err(SqlStoreError::Contention)
+                }
+
+                async fn prune_throttles(&self, now: u64) -> Result<u64, SqlStoreError> {
+                    Ok(sqlx::query("DELETE FROM throttle_keys WHERE forget_at <= $1")
+                        .bind(to_i64(now, "the time")?)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected())
                 }
 
                 async fn organisation(
@@ -1330,6 +1407,7 @@ macro_rules! sql_store {
                         setup_tokens,
                         oob_challenges,
                         oob_send_logs,
+                        throttles: 0,
                     })
                 }
             }

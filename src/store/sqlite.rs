@@ -10,8 +10,11 @@ use crate::Keyring;
 use crate::store::sql::{SqlStoreError, run_migrations, sql_store};
 
 /// The embedded migrations, in order: `(version, script)`.
-const MIGRATIONS: [(i64, &str); 4] = [
-    (1, include_str!("../../migrations/sqlite/0001_initial.sql")),
+const MIGRATIONS: [(i64, &str); 5] = [
+    (
+        1,
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+    ),
     (
         2,
         include_str!("../../migrations/sqlite/0002_oob_purpose.sql"),
@@ -19,6 +22,10 @@ const MIGRATIONS: [(i64, &str); 4] = [
     (
         3,
         include_str!("../../migrations/sqlite/0003_expiry_columns.sql"),
+    ),
+    (
+        4,
+        include_str!("../../migrations/sqlite/0004_throttle_keys.sql"),
     ),
     (
         5,

@@ -8,7 +8,8 @@ use authcore::{
     Mfa, OobChallenge, OobChallengeRecord, OobConfig, OobIssue, OobKey, OobPurpose, OobSendLog,
     OrgId, Organisation, OrganisationWrite, PasswordState, PendingStep, PersonId, PersonRecord,
     PhoneNumber, RecoveryCodeSet, RecoveryParams, RecoverySlot, SecretStore, SetupTokenRecord,
-    ThrottleOp, ThrottlePolicy, ThrottledFactor, TicketRecord, TokenDigest, Totp, UserStore,
+    ThrottleDecision, ThrottleKey, ThrottleOp, ThrottlePolicy, ThrottleState, ThrottledFactor,
+    TicketRecord, TokenDigest, Totp, UserStore,
 };
 
 pub const T0: u64 = 1_700_000_010;
@@ -419,39 +420,40 @@ pub async fn tokens_and_tickets<S: SecretStore + 'static>(store: Arc<S>) {
 }
 
 pub async fn throttles<S: UserStore + 'static>(store: Arc<S>) {
-    let policy = ThrottlePolicy::builder().lock_after(100).build().unwrap();
-    let factor = ThrottledFactor::Password;
-    assert_eq!(store.throttle(ALICE, factor).await.unwrap().failures(), 0);
-    // 50 concurrent failures count 50 times.
+    // 99 free attempts: all of 50 concurrent reservations at one instant are allowed.
+    let policy = ThrottlePolicy::builder()
+        .free_attempts(99)
+        .lock_after(100)
+        .build()
+        .unwrap();
+    let key = ThrottleKey::factor(ALICE, ThrottledFactor::Totp);
+    assert_eq!(store.throttle(&key).await.unwrap().failures(), 0);
+    // 50 concurrent reservations count 50 times.
     let tasks: Vec<_> = (0..50)
         .map(|_| {
             let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                store
-                    .apply_throttle(ALICE, factor, ThrottleOp::Failure, &policy, T0)
-                    .await
-                    .unwrap()
-            })
+            let key = key.clone();
+            tokio::spawn(async move { store.reserve_attempt(&key, &policy, T0).await.unwrap() })
         })
         .collect();
     for task in tasks {
-        let _update = task.await.unwrap();
+        assert!(task.await.unwrap().decision().is_allowed());
     }
-    assert_eq!(store.throttle(ALICE, factor).await.unwrap().failures(), 50);
+    assert_eq!(store.throttle(&key).await.unwrap().failures(), 50);
     assert_eq!(
         store
-            .throttle(ALICE, ThrottledFactor::Totp)
+            .throttle(&ThrottleKey::factor(ALICE, ThrottledFactor::OutOfBand))
             .await
             .unwrap()
             .failures(),
         0
     );
     let update = store
-        .apply_throttle(ALICE, factor, ThrottleOp::Reset, &policy, T0)
+        .apply_throttle(&key, ThrottleOp::Reset, &policy, T0)
         .await
         .unwrap();
     assert_eq!(update.state().failures(), 0);
-    assert_eq!(store.throttle(ALICE, factor).await.unwrap().failures(), 0);
+    assert_eq!(store.throttle(&key).await.unwrap().failures(), 0);
 }
 
 /// Races on tokio's worker threads, for the conformance suite.
@@ -630,6 +632,77 @@ macro_rules! seed_version_1 {
     }};
 }
 pub(crate) use seed_version_1;
+
+/// Adds throttle rows as a version-1 to version-3 database held them (`(person, factor)` keys,
+/// locks without an end) to `$pool`: ALICE's password locked at 100 failures, ALICE's TOTP at 3
+/// failures waiting until `T0 + 60`, BOB's recovery codes at none, and the password of a person
+/// who no longer exists. `$true` and `$false` are the dialect's literals.
+macro_rules! seed_old_throttles {
+    ($pool:expr, $true:literal, $false:literal) => {{
+        for (id, factor, failures, not_before, locked) in [
+            (ALICE, "password", 100i64, T0 as i64, $true),
+            (ALICE, "totp", 3, T0 as i64 + 60, $false),
+            (BOB, "recovery_code", 0, 0, $false),
+            (authcore::PersonId::new(99), "password", 7, 0, $false),
+        ] {
+            sqlx::query(&format!(
+                "INSERT INTO throttles (person, factor, failures, not_before, locked) \
+                 VALUES ($1, $2, $3, $4, {locked})"
+            ))
+            .bind(id.get().to_be_bytes().to_vec())
+            .bind(factor)
+            .bind(failures)
+            .bind(not_before)
+            .execute($pool)
+            .await
+            .unwrap();
+        }
+    }};
+}
+pub(crate) use seed_old_throttles;
+
+/// After migrating the rows of [`seed_old_throttles`]: ALICE's password counter is her login's,
+/// still locked but now for a day from the upgrade, after which her password is tried again;
+/// her TOTP counter is carried under her id; nothing else is left, and no counter is forgotten
+/// early.
+pub async fn throttles_after_the_key_migration<S: UserStore>(store: &S) {
+    let policy = ThrottlePolicy::default();
+    let upgraded = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let alice = Login::new("alice@example.com").unwrap();
+    let password = store.throttle(&ThrottleKey::login(&alice)).await.unwrap();
+    assert_eq!(password.failures(), 100);
+    assert!(password.is_locked());
+    let until = password.not_before();
+    assert!(until >= upgraded + 86_400 - 5 && until <= upgraded + 86_400 + 60);
+    assert!(matches!(
+        policy.decide(&password, upgraded),
+        ThrottleDecision::Locked { .. }
+    ));
+    assert!(policy.decide(&password, until).is_allowed());
+    assert!(password.forget_at() >= until + 2_592_000);
+    let totp = store
+        .throttle(&ThrottleKey::factor(ALICE, ThrottledFactor::Totp))
+        .await
+        .unwrap();
+    assert_eq!(
+        (totp.failures(), totp.not_before(), totp.is_locked()),
+        (3, T0 + 60, false)
+    );
+    assert!(totp.forget_at() >= upgraded + 2_592_000);
+    // Nothing forgotten yet, and these were the only rows worth carrying.
+    assert_eq!(store.prune_throttles(upgraded).await.unwrap(), 0);
+    for key in [
+        ThrottleKey::factor(ALICE, ThrottledFactor::Password),
+        ThrottleKey::factor(BOB, ThrottledFactor::RecoveryCode),
+        ThrottleKey::factor(PersonId::new(99), ThrottledFactor::Password),
+    ] {
+        assert_eq!(store.throttle(&key).await.unwrap(), ThrottleState::new());
+    }
+    assert_eq!(store.prune_throttles(u64::MAX >> 2).await.unwrap(), 2);
+}
 
 /// A stored challenge as a version-1 database held it: `(person, challenge)` only.
 pub fn version_1_challenge() -> OobChallenge {

@@ -1,0 +1,314 @@
+//! Test doubles for service tests: a store wrapper that forwards every call to the wrapped store,
+//! writes the call's name to a log, and first yields to the scheduler, so that concurrent
+//! requests interleave at every store call as they do over a network; and a password hasher
+//! that counts its jobs.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use authcore::{
+    AuthenticatorId, CreateOutcome, Mfa, OobChallenge, OobChallengeRecord, OobConfig, OobPurpose,
+    OrgId, Organisation, OrganisationWrite, PasswordState, PersonId, PersonRecord, PhoneNumber,
+    PruneReport, RecoveryCodeSet, RecoverySlot, SecretStore, SendDecision, SetupTokenRecord,
+    ThrottleKey, ThrottleOp, ThrottlePolicy, ThrottleReservation, ThrottleState, ThrottleUpdate,
+    TicketRecord, TokenDigest, UserStore, Versioned,
+};
+
+/// Runs every argon2 job on tokio's blocking pool, so that concurrent requests interleave around
+/// it as they would on a server, and counts the jobs: one per verified password or recovery code.
+pub struct CountingHasher {
+    pub hasher: Arc<authcore::PasswordHasher>,
+    pub jobs: Arc<AtomicUsize>,
+}
+
+impl CountingHasher {
+    /// A hasher with cheap argon2 parameters, and its job counter.
+    pub fn cheap() -> (Self, Arc<AtomicUsize>) {
+        let jobs = Arc::new(AtomicUsize::new(0));
+        let hasher = authcore::PasswordHasher::builder()
+            .params(authcore::HashParams::dangerous_weak(64, 1, 1).unwrap())
+            .build()
+            .unwrap();
+        (
+            Self {
+                hasher: Arc::new(hasher),
+                jobs: Arc::clone(&jobs),
+            },
+            jobs,
+        )
+    }
+}
+
+impl authcore::PasswordHashing for CountingHasher {
+    fn run(&self, job: authcore::HashJob) -> impl Future<Output = authcore::HashOutput> + Send {
+        self.jobs.fetch_add(1, Ordering::SeqCst);
+        let hasher = Arc::clone(&self.hasher);
+        async move {
+            tokio::task::spawn_blocking(move || job.run(&hasher))
+                .await
+                .unwrap_or_else(|_| authcore::HashOutput::failed())
+        }
+    }
+}
+
+/// Forwards to `inner`, logging each call by name.
+pub struct Recording<T> {
+    pub inner: T,
+    log: Mutex<Vec<&'static str>>,
+}
+
+impl<T> Recording<T> {
+    pub fn new(inner: T) -> Self {
+        Self {
+            inner,
+            log: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The calls made since the last take, oldest first.
+    pub fn take_log(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+
+    async fn note(&self, call: &'static str) {
+        self.log.lock().unwrap().push(call);
+        tokio::task::yield_now().await;
+    }
+}
+
+impl<T: UserStore> UserStore for Recording<T> {
+    type Error = T::Error;
+
+    async fn create_person(
+        &self,
+        person: &PersonRecord,
+        organisation: OrganisationWrite<'_>,
+    ) -> Result<CreateOutcome, Self::Error> {
+        self.note("create_person").await;
+        self.inner.create_person(person, organisation).await
+    }
+
+    async fn person_by_login(&self, login: &str) -> Result<Option<PersonRecord>, Self::Error> {
+        self.note("person_by_login").await;
+        self.inner.person_by_login(login).await
+    }
+
+    async fn person(&self, id: PersonId) -> Result<Option<PersonRecord>, Self::Error> {
+        self.note("person").await;
+        self.inner.person(id).await
+    }
+
+    async fn set_password(
+        &self,
+        id: PersonId,
+        password_hash: &str,
+        state: PasswordState,
+        expires_at: Option<u64>,
+    ) -> Result<bool, Self::Error> {
+        self.note("set_password").await;
+        self.inner
+            .set_password(id, password_hash, state, expires_at)
+            .await
+    }
+
+    async fn set_phone(
+        &self,
+        id: PersonId,
+        phone: Option<&PhoneNumber>,
+    ) -> Result<bool, Self::Error> {
+        self.note("set_phone").await;
+        self.inner.set_phone(id, phone).await
+    }
+
+    async fn set_deactivated(&self, id: PersonId, deactivated: bool) -> Result<bool, Self::Error> {
+        self.note("set_deactivated").await;
+        self.inner.set_deactivated(id, deactivated).await
+    }
+
+    async fn throttle(&self, key: &ThrottleKey) -> Result<ThrottleState, Self::Error> {
+        self.note("throttle").await;
+        self.inner.throttle(key).await
+    }
+
+    async fn reserve_attempt(
+        &self,
+        key: &ThrottleKey,
+        policy: &ThrottlePolicy,
+        now: u64,
+    ) -> Result<ThrottleReservation, Self::Error> {
+        self.note("reserve_attempt").await;
+        self.inner.reserve_attempt(key, policy, now).await
+    }
+
+    async fn apply_throttle(
+        &self,
+        key: &ThrottleKey,
+        op: ThrottleOp,
+        policy: &ThrottlePolicy,
+        now: u64,
+    ) -> Result<ThrottleUpdate, Self::Error> {
+        self.note("apply_throttle").await;
+        self.inner.apply_throttle(key, op, policy, now).await
+    }
+
+    async fn prune_throttles(&self, now: u64) -> Result<u64, Self::Error> {
+        self.note("prune_throttles").await;
+        self.inner.prune_throttles(now).await
+    }
+
+    async fn organisation(
+        &self,
+        id: OrgId,
+    ) -> Result<Option<Versioned<Organisation>>, Self::Error> {
+        self.note("organisation").await;
+        UserStore::organisation(&self.inner, id).await
+    }
+
+    async fn replace_organisation(
+        &self,
+        organisation: &Organisation,
+        expected_version: u64,
+    ) -> Result<bool, Self::Error> {
+        self.note("replace_organisation").await;
+        self.inner
+            .replace_organisation(organisation, expected_version)
+            .await
+    }
+
+    async fn organisations_of(&self, id: PersonId) -> Result<Vec<OrgId>, Self::Error> {
+        self.note("organisations_of").await;
+        self.inner.organisations_of(id).await
+    }
+}
+
+impl<T: SecretStore> SecretStore for Recording<T> {
+    type Error = T::Error;
+
+    async fn mfa(&self, person: PersonId) -> Result<Option<Versioned<Mfa>>, Self::Error> {
+        self.note("mfa").await;
+        self.inner.mfa(person).await
+    }
+
+    async fn replace_mfa(
+        &self,
+        person: PersonId,
+        mfa: &Mfa,
+        expected_version: Option<u64>,
+    ) -> Result<bool, Self::Error> {
+        self.note("replace_mfa").await;
+        self.inner.replace_mfa(person, mfa, expected_version).await
+    }
+
+    async fn advance_watermark(
+        &self,
+        person: PersonId,
+        authenticator: AuthenticatorId,
+        step: u64,
+    ) -> Result<bool, Self::Error> {
+        self.note("advance_watermark").await;
+        self.inner
+            .advance_watermark(person, authenticator, step)
+            .await
+    }
+
+    async fn recovery_codes(
+        &self,
+        person: PersonId,
+        slot: RecoverySlot,
+    ) -> Result<Option<RecoveryCodeSet>, Self::Error> {
+        self.note("recovery_codes").await;
+        self.inner.recovery_codes(person, slot).await
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        person: PersonId,
+        slot: RecoverySlot,
+        set: Option<&RecoveryCodeSet>,
+    ) -> Result<(), Self::Error> {
+        self.note("replace_recovery_codes").await;
+        self.inner.replace_recovery_codes(person, slot, set).await
+    }
+
+    async fn activate_pending_recovery_codes(&self, person: PersonId) -> Result<bool, Self::Error> {
+        self.note("activate_pending_recovery_codes").await;
+        self.inner.activate_pending_recovery_codes(person).await
+    }
+
+    async fn spend_recovery_code(
+        &self,
+        person: PersonId,
+        set_id: [u8; 16],
+        index: u8,
+    ) -> Result<bool, Self::Error> {
+        self.note("spend_recovery_code").await;
+        self.inner.spend_recovery_code(person, set_id, index).await
+    }
+
+    async fn oob_challenge(
+        &self,
+        person: PersonId,
+        purpose: OobPurpose,
+    ) -> Result<Option<OobChallengeRecord>, Self::Error> {
+        self.note("oob_challenge").await;
+        self.inner.oob_challenge(person, purpose).await
+    }
+
+    async fn replace_oob_challenge(
+        &self,
+        person: PersonId,
+        purpose: OobPurpose,
+        expected: Option<&OobChallenge>,
+        new: Option<&OobChallengeRecord>,
+    ) -> Result<bool, Self::Error> {
+        self.note("replace_oob_challenge").await;
+        self.inner
+            .replace_oob_challenge(person, purpose, expected, new)
+            .await
+    }
+
+    async fn record_oob_send(
+        &self,
+        person: PersonId,
+        purpose: OobPurpose,
+        config: &OobConfig,
+        now: u64,
+    ) -> Result<SendDecision, Self::Error> {
+        self.note("record_oob_send").await;
+        self.inner.record_oob_send(person, purpose, config, now).await
+    }
+
+    async fn insert_setup_token(&self, token: &SetupTokenRecord) -> Result<(), Self::Error> {
+        self.note("insert_setup_token").await;
+        self.inner.insert_setup_token(token).await
+    }
+
+    async fn take_setup_token(
+        &self,
+        digest: &TokenDigest,
+        now: u64,
+    ) -> Result<Option<SetupTokenRecord>, Self::Error> {
+        self.note("take_setup_token").await;
+        self.inner.take_setup_token(digest, now).await
+    }
+
+    async fn insert_ticket(&self, ticket: &TicketRecord) -> Result<(), Self::Error> {
+        self.note("insert_ticket").await;
+        self.inner.insert_ticket(ticket).await
+    }
+
+    async fn take_ticket(
+        &self,
+        digest: &TokenDigest,
+        now: u64,
+    ) -> Result<Option<TicketRecord>, Self::Error> {
+        self.note("take_ticket").await;
+        self.inner.take_ticket(digest, now).await
+    }
+
+    async fn prune_expired(&self, now: u64) -> Result<PruneReport, Self::Error> {
+        self.note("prune_expired").await;
+        self.inner.prune_expired(now).await
+    }
+}
