@@ -3,6 +3,7 @@
 
 use alloc::vec::Vec;
 
+use super::login::Reauthentication;
 use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceError};
 use crate::{
     Aal, Action, Actor, AuditKind, AuditSink, AuthenticatorId, Clock, EnrollmentPurpose, Factor,
@@ -21,8 +22,10 @@ where
     H: PasswordHashing,
 {
     /// Starts enrolling an authenticator app for the signed-in person: the first one, an extra
-    /// one on another device ([`EnrollmentPurpose::Add`]), or a replacement. While MFA is active
-    /// this needs a fresh AAL2 grant ([`Self::reauthenticate`]).
+    /// one on another device ([`EnrollmentPurpose::Add`]), or a replacement. Once the person
+    /// holds any second factor — an authenticator app, or a verified phone — this needs a fresh
+    /// AAL2 grant ([`Self::reauthenticate`], or a new sign-in): a new authenticator is bound
+    /// only by someone who presented an existing one.
     pub async fn start_enrollment(
         &self,
         grant: &Grant,
@@ -30,7 +33,9 @@ where
     ) -> Result<EnrollmentSetup, ServiceError> {
         let now = self.now();
         let person = self.person(grant.person()).await?;
-        self.enrol_start(&person, purpose, Some(grant), now).await
+        self.require_fresh_if_protected(grant, &person, now).await?;
+        self.enrol_start(&person, purpose, Reauthentication::Grant(grant), now)
+            .await
     }
 
     /// Confirms the enrollment with a code from the app; returns the recovery codes to show once.

@@ -73,6 +73,16 @@ impl LoginStep {
     }
 }
 
+/// What a new authenticator's enrollment rests on: the signed-in person's grant, or the pending
+/// login's verified factors ("company account verification").
+#[derive(Clone, Copy)]
+pub(super) enum Reauthentication<'a> {
+    /// A grant (fresh and AAL2 once the person has MFA).
+    Grant(&'a Grant),
+    /// The login in progress.
+    Login(&'a LoginProgress),
+}
+
 /// What to show a person enrolling an authenticator app: the `otpauth://` URI (as a QR code) and
 /// the manual key. Both hold the secret: show them to this person only, and never log them.
 pub struct EnrollmentSetup {
@@ -165,6 +175,8 @@ where
         };
         self.count_success(person.id, Factor::Password, now).await?;
         if verified.needs_rehash() && !temporary {
+            // Only the hash is upgraded: the stored state (a `Compromised` mark included) and
+            // expiry stay as they are.
             let hash = self
                 .services
                 .hasher
@@ -174,7 +186,12 @@ where
             let _ = self
                 .services
                 .users
-                .set_password(person.id, hash.as_str(), PasswordState::Current, None)
+                .set_password(
+                    person.id,
+                    hash.as_str(),
+                    person.password_state,
+                    person.password_expires_at,
+                )
                 .await
                 .map_err(ServiceError::storage)?;
         }
@@ -316,6 +333,13 @@ where
     /// "Company account verification", step 1: starts enrolling an authenticator app named
     /// `name`. Show the URI as a QR code and the manual key. The ticket stays valid for the next
     /// steps.
+    ///
+    /// This login is the re-authentication ([`Mfa::start_enrollment_at_login`]): a person who
+    /// holds a factor was asked for it before this step, so a password alone never binds a new
+    /// authenticator. Each enrollment step checks again that the login decision still asks for
+    /// the enrollment; when it no longer does (the person gained a factor meanwhile, or the
+    /// policy changed), the step is refused with [`PolicyError::ReauthenticationRequired`] and
+    /// the login starts again from the password.
     pub async fn start_login_enrollment(
         &self,
         org: OrgId,
@@ -323,14 +347,17 @@ where
         name: &str,
     ) -> Result<EnrollmentSetup, ServiceError> {
         let now = self.now();
-        let record = self
-            .take_ticket(ticket, PendingStep::EnrolMfa, org, now)
-            .await?;
+        let record = self.enrollment_ticket(ticket, org, now).await?;
         let result = async {
             let person = self.person(record.progress.person()).await?;
             let name = AuthenticatorName::new(name)?;
-            self.enrol_start(&person, EnrollmentPurpose::Add(name), None, now)
-                .await
+            self.enrol_start(
+                &person,
+                EnrollmentPurpose::Add(name),
+                Reauthentication::Login(&record.progress),
+                now,
+            )
+            .await
         }
         .await;
         self.restore_ticket(&record).await?;
@@ -347,9 +374,7 @@ where
         code: &str,
     ) -> Result<RecoveryCodes, ServiceError> {
         let now = self.now();
-        let record = self
-            .take_ticket(ticket, PendingStep::EnrolMfa, org, now)
-            .await?;
+        let record = self.enrollment_ticket(ticket, org, now).await?;
         let result = self
             .enrol_confirm(record.progress.person(), Some(org), code, now)
             .await;
@@ -365,9 +390,7 @@ where
         ticket: &BearerToken,
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
-        let record = self
-            .take_ticket(ticket, PendingStep::EnrolMfa, org, now)
-            .await?;
+        let record = self.enrollment_ticket(ticket, org, now).await?;
         if let Err(e) = self.enrol_acknowledge(record.progress.person(), now).await {
             self.restore_ticket(&record).await?;
             return Err(e);
@@ -519,6 +542,31 @@ where
             return Err(e);
         }
         Ok(record)
+    }
+
+    /// Spends an enrollment ticket and checks that the login decision still asks this login to
+    /// enrol: the person holds no factor they have not presented in it. A login the decision
+    /// now sends elsewhere is refused (the ticket stays spent; sign in again).
+    async fn enrollment_ticket(
+        &self,
+        ticket: &BearerToken,
+        org: OrgId,
+        now: u64,
+    ) -> Result<TicketRecord, ServiceError> {
+        let record = self
+            .take_ticket(ticket, PendingStep::EnrolMfa, org, now)
+            .await?;
+        match self.decision(&record.progress, now).await? {
+            LoginDecision::EnrolMfa { .. } => Ok(record),
+            LoginDecision::Denied(DenyReason::Locked) => Err(ServiceError::Locked),
+            LoginDecision::Denied(DenyReason::Deactivated) => Err(ServiceError::Deactivated),
+            LoginDecision::Denied(_) => Err(ServiceError::InvalidCredentials),
+            LoginDecision::Challenge(_)
+            | LoginDecision::ChangePassword(_)
+            | LoginDecision::Allowed(_) => Err(ServiceError::Policy(
+                PolicyError::ReauthenticationRequired,
+            )),
+        }
     }
 
     /// Verifies a TOTP code against the person's authenticators and spends its step with the
@@ -924,13 +972,27 @@ where
         &self,
         person: &PersonRecord,
         purpose: EnrollmentPurpose,
-        reauth: Option<&Grant>,
+        reauth: Reauthentication<'_>,
         now: u64,
     ) -> Result<EnrollmentSetup, ServiceError> {
         let config = &self.config.enrollment;
         let (mfa, ()) = self
             .update_mfa(person.id, |mfa| {
-                Ok(mfa.start_enrollment_with_os_rng(purpose.clone(), reauth, config, now)?)
+                Ok(match reauth {
+                    Reauthentication::Grant(grant) => mfa.start_enrollment_with_os_rng(
+                        purpose.clone(),
+                        Some(grant),
+                        config,
+                        now,
+                    )?,
+                    Reauthentication::Login(progress) => mfa
+                        .start_enrollment_at_login_with_os_rng(
+                            purpose.clone(),
+                            progress,
+                            config,
+                            now,
+                        )?,
+                })
             })
             .await?;
         let enrollment = mfa
