@@ -1307,6 +1307,211 @@ async fn a_setup_link_is_single_use_and_expires() {
 
 // ---- policy bypass attempts through every login path ----
 
+// ---- the login's order: the held factor first, then the password change or the enrollment ----
+
+/// A member whose only factor is a verified phone, in an organisation that enforces MFA with
+/// `factors` (grace `grace`); returns the service, clock, org, owner grant, member and the
+/// member's password-only grant from before the policy.
+async fn member_with_phone_only(
+    factors: authcore::SecondFactors,
+    grace: u64,
+) -> (Service, Arc<ManualClock>, OrgId, Grant, PersonId, Grant) {
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *step.grant().expect("signed in without MFA");
+    verify_phone(&s, &mgrant, &phone_b()).await;
+    // The verification code counts in the number's send log: let it leave the hour.
+    clock.advance(3600);
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    s.set_mfa_policy(&grant, MfaSettings::enforced(factors, grace).unwrap())
+        .await
+        .unwrap();
+    (s, clock, org, grant, member, mgrant)
+}
+
+#[tokio::test]
+async fn a_held_phone_is_presented_before_an_authenticator_is_enrolled_at_login() {
+    // The default factors leave SMS out: the phone does not satisfy the policy.
+    let (s, clock, org, _, member, _) =
+        member_with_phone_only(MfaSettings::DEFAULT_FACTORS, 0).await;
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    let LoginStep::SecondFactor { factors, .. } = &step else {
+        panic!("the password alone reached {step:?}")
+    };
+    assert_eq!(
+        *factors,
+        authcore::SecondFactors::of(FactorKind::OutOfBandSms)
+    );
+    let t = ticket(&step);
+    // The password alone cannot enrol the attacker's own app, nor skip the phone.
+    assert!(matches!(
+        s.start_login_enrollment(org, &t, "attacker").await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    let t = ticket(&step);
+    assert!(matches!(
+        s.skip_enrollment(org, &t).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+
+    // The owner of the phone presents it, then enrols an app the organisation counts.
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    let t = ticket(&step);
+    let sms = send_and_read(&s, org, &t, member).await;
+    let step = s.verify_sms_code(org, &t, &sms).await.unwrap();
+    let LoginStep::EnrolMfa { demand, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(*demand, EnrolmentDemand::Mandatory);
+    let t = ticket(&step);
+    let setup = s
+        .start_login_enrollment(org, &t, "phone app")
+        .await
+        .unwrap();
+    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    s.confirm_login_enrollment(org, &t, &code(&key, clock_now(&clock)))
+        .await
+        .unwrap();
+    let done = s.acknowledge_login_enrollment(org, &t).await.unwrap();
+    let grant = done.grant().expect("granted");
+    assert_eq!(grant.aal(), authcore::Aal::Aal2);
+}
+
+#[tokio::test]
+async fn an_enrollment_ticket_stops_working_once_the_person_holds_a_factor() {
+    // Before the deadline, a member without MFA is offered the enrollment.
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    s.set_mfa_policy(
+        &grant,
+        MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, 24 * 3600).unwrap(),
+    )
+    .await
+    .unwrap();
+    let (_, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *s
+        .skip_enrollment(org, &ticket(&step))
+        .await
+        .unwrap()
+        .grant()
+        .expect("skipped");
+    // Someone who knows the password holds an enrollment ticket...
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    assert!(matches!(step, LoginStep::EnrolMfa { .. }), "{step:?}");
+    let t = ticket(&step);
+    // ...when the member binds their phone.
+    verify_phone(&s, &mgrant, &phone_b()).await;
+    assert!(matches!(
+        s.start_login_enrollment(org, &t, "attacker").await,
+        Err(ServiceError::Policy(
+            authcore::PolicyError::ReauthenticationRequired
+        ))
+    ));
+}
+
+#[tokio::test]
+async fn a_signed_in_enrollment_needs_a_fresh_factor_once_a_phone_is_held() {
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let (_, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *step.grant().expect("signed in without MFA");
+    verify_phone(&s, &mgrant, &phone_b()).await;
+    // The password-only grant from before the phone binds no new authenticator.
+    let name = || EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+    assert!(matches!(
+        s.start_enrollment(&mgrant, name()).await,
+        Err(ServiceError::Policy(
+            authcore::PolicyError::ReauthenticationRequired
+        ))
+    ));
+    // Nor a second phone.
+    assert!(matches!(
+        s.start_phone_verification(&mgrant, &PhoneNumber::parse("+44 20 7946 0999").unwrap())
+            .await,
+        Err(ServiceError::Policy(
+            authcore::PolicyError::ReauthenticationRequired
+        ))
+    ));
+}
+
+#[tokio::test]
+async fn a_compromised_or_temporary_password_is_changed_only_after_the_second_factor() {
+    use authcore::{PasswordState, UserStore};
+    let (s, clock) = service();
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let owner = owner_grant(&s, &clock, org, &key).await.person();
+    let record = s.services().users.person(owner).await.unwrap().unwrap();
+    s.services()
+        .users
+        .set_password(
+            owner,
+            &record.password_hash,
+            PasswordState::Compromised,
+            None,
+        )
+        .await
+        .unwrap();
+    let step = owner_login(&s, org).await;
+    let LoginStep::SecondFactor { .. } = &step else {
+        panic!("the password alone reached {step:?}")
+    };
+    let t = ticket(&step);
+    assert!(matches!(
+        s.change_password_at_login(org, &t, Password::from(MEMBER_PW))
+            .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    let step = owner_login(&s, org).await;
+    let step = s
+        .verify_totp(org, &ticket(&step), &code(&key, clock_now(&clock)))
+        .await
+        .unwrap();
+    let LoginStep::ChangePassword { .. } = &step else {
+        panic!("{step:?}")
+    };
+    let done = s
+        .change_password_at_login(org, &ticket(&step), Password::from(MEMBER_PW))
+        .await
+        .unwrap();
+    assert_eq!(done.grant().expect("granted").aal(), authcore::Aal::Aal2);
+}
+
+#[tokio::test]
+async fn a_rehash_at_login_keeps_the_compromised_mark() {
+    use authcore::{PasswordState, UserStore};
+    let (s, _clock) = service();
+    let up = s
+        .sign_up("owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    // A hash under older, weaker parameters, marked compromised.
+    let old = PasswordHasher::builder()
+        .params(HashParams::dangerous_weak(32, 1, 1).unwrap())
+        .build()
+        .unwrap()
+        .hash(&Password::from(OWNER_PW))
+        .unwrap();
+    s.services()
+        .users
+        .set_password(up.person, old.as_str(), PasswordState::Compromised, None)
+        .await
+        .unwrap();
+    let step = owner_login(&s, up.org).await;
+    assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
+    let record = s.services().users.person(up.person).await.unwrap().unwrap();
+    assert_ne!(record.password_hash, old.as_str(), "the hash was upgraded");
+    assert_eq!(record.password_state, PasswordState::Compromised);
+    assert_eq!(record.password_expires_at, None);
+    // The next login still has to change it.
+    let step = owner_login(&s, up.org).await;
+    assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
+}
+
 #[tokio::test]
 async fn tickets_only_open_their_own_step_for_their_own_person_and_organisation() {
     let (s, clock) = service_with(Some(sms_config()));

@@ -593,9 +593,7 @@ impl Mfa {
         let pending = now
             .checked_sub(progress.started_at())
             .is_some_and(|age| age <= LoginProgress::MAX_AGE);
-        if !pending
-            || (self.is_active() && progress.factors().second_factors().is_empty())
-        {
+        if !pending || (self.is_active() && progress.factors().second_factors().is_empty()) {
             return Err(PolicyError::ReauthenticationRequired.into());
         }
         self.begin_enrollment(purpose, config, rng, now)

@@ -563,9 +563,9 @@ where
             LoginDecision::Denied(_) => Err(ServiceError::InvalidCredentials),
             LoginDecision::Challenge(_)
             | LoginDecision::ChangePassword(_)
-            | LoginDecision::Allowed(_) => Err(ServiceError::Policy(
-                PolicyError::ReauthenticationRequired,
-            )),
+            | LoginDecision::Allowed(_) => {
+                Err(ServiceError::Policy(PolicyError::ReauthenticationRequired))
+            }
         }
     }
 
@@ -979,12 +979,9 @@ where
         let (mfa, ()) = self
             .update_mfa(person.id, |mfa| {
                 Ok(match reauth {
-                    Reauthentication::Grant(grant) => mfa.start_enrollment_with_os_rng(
-                        purpose.clone(),
-                        Some(grant),
-                        config,
-                        now,
-                    )?,
+                    Reauthentication::Grant(grant) => {
+                        mfa.start_enrollment_with_os_rng(purpose.clone(), Some(grant), config, now)?
+                    }
                     Reauthentication::Login(progress) => mfa
                         .start_enrollment_at_login_with_os_rng(
                             purpose.clone(),
