@@ -1512,6 +1512,145 @@ async fn a_rehash_at_login_keeps_the_compromised_mark() {
     assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
 }
 
+// ---- grants stand only while the roster and the policy admit them ----
+
+fn denied(result: Result<impl std::fmt::Debug, ServiceError>, why: authcore::AccessDenied) {
+    match result {
+        Err(ServiceError::Denied(reason)) if reason == why => {}
+        other => panic!("expected Denied({why:?}), got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn enforcement_reaches_grants_issued_before_it() {
+    use authcore::AccessDenied::MfaRequired;
+    let (s, clock) = service();
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *step.grant().expect("no policy: signed in on the password");
+    let own = Resource::owned_by(org, member);
+    let day = 24 * 3600;
+    s.set_mfa_policy(
+        &grant,
+        MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, day).unwrap(),
+    )
+    .await
+    .unwrap();
+    // Within the grace period the password-only grant still stands.
+    assert!(
+        s.authorize(&mgrant, &Permission::ViewJobs, &own)
+            .await
+            .is_ok()
+    );
+    let deadline = s
+        .organisation(org)
+        .await
+        .unwrap()
+        .mfa_deadline(member)
+        .unwrap();
+    // A day after the deadline it does not, for any operation.
+    clock.set(deadline + day);
+    denied(
+        s.authorize(&mgrant, &Permission::ViewJobs, &own).await,
+        MfaRequired,
+    );
+    let name = EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+    denied(s.start_enrollment(&mgrant, name).await, MfaRequired);
+    denied(
+        s.change_password(
+            &mgrant,
+            Password::from(MEMBER_PW),
+            Password::from("amber quiet harbour seven"),
+        )
+        .await,
+        MfaRequired,
+    );
+    // The owner's grant rests on the app, which the policy counts.
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    assert!(
+        s.authorize(&grant, &Permission::ManageMembers, &Resource::of_org(org))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_deactivated_persons_or_members_grant_changes_nothing() {
+    use authcore::AccessDenied::Deactivated;
+    use authcore::UserStore;
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *step.grant().expect("signed in");
+    let (admin, step) = member_signs_in(&s, &grant, "admin@example.com", Role::Admin).await;
+    let agrant = *step.grant().expect("signed in");
+    let name = || EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+
+    // A deactivated membership: every account change with the old grant is refused.
+    s.deactivate_member(&grant, member).await.unwrap();
+    denied(s.start_enrollment(&mgrant, name()).await, Deactivated);
+    denied(s.confirm_enrollment(&mgrant, "123456").await, Deactivated);
+    denied(s.acknowledge_enrollment(&mgrant).await, Deactivated);
+    denied(
+        s.change_password(
+            &mgrant,
+            Password::from(MEMBER_PW),
+            Password::from("amber quiet harbour seven"),
+        )
+        .await,
+        Deactivated,
+    );
+    denied(
+        s.reauthenticate(&mgrant, Password::from(MEMBER_PW), "123456")
+            .await,
+        Deactivated,
+    );
+    denied(
+        s.start_phone_verification(&mgrant, &phone_b()).await,
+        Deactivated,
+    );
+    denied(s.confirm_phone(&mgrant, "123456").await, Deactivated);
+    denied(s.remove_phone(&mgrant).await, Deactivated);
+    denied(s.disable_mfa(&mgrant).await, Deactivated);
+    denied(s.regenerate_recovery_codes(&mgrant).await, Deactivated);
+    s.reactivate_member(&grant, member).await.unwrap();
+    assert!(s.start_enrollment(&mgrant, name()).await.is_ok());
+
+    // A person deactivated everywhere: their admin grant adds and changes nobody.
+    assert!(
+        s.services()
+            .users
+            .set_deactivated(admin, true)
+            .await
+            .unwrap()
+    );
+    denied(
+        s.add_member(&agrant, "new@example.com", Role::User).await,
+        Deactivated,
+    );
+    denied(
+        s.change_role(&agrant, member, Role::Manager).await,
+        Deactivated,
+    );
+    denied(s.deactivate_member(&agrant, member).await, Deactivated);
+    denied(
+        s.authorize(&agrant, &Permission::ManageMembers, &Resource::of_org(org))
+            .await,
+        Deactivated,
+    );
+    denied(
+        s.change_password(
+            &agrant,
+            Password::from(MEMBER_PW),
+            Password::from("amber quiet harbour seven"),
+        )
+        .await,
+        Deactivated,
+    );
+}
+
 #[tokio::test]
 async fn tickets_only_open_their_own_step_for_their_own_person_and_organisation() {
     let (s, clock) = service_with(Some(sms_config()));

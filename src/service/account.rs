@@ -6,10 +6,10 @@ use alloc::vec::Vec;
 use super::login::Reauthentication;
 use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceError};
 use crate::{
-    Aal, Action, Actor, AuditKind, AuditSink, AuthenticatorId, Clock, EnrollmentPurpose, Factor,
-    FactorSet, Grant, Notifier, OobPurpose, OrgStanding, Password, PasswordState, PersonId,
-    PhoneNumber, PolicyError, RecoveryCodes, RecoverySlot, Resource, SecretStore, SecurityNotice,
-    ThrottledFactor, UserStore,
+    Aal, AccessDenied, Action, Actor, AuditKind, AuditSink, AuthenticatorId, Clock,
+    EnrollmentPurpose, Factor, FactorSet, Grant, Notifier, OobPurpose, OrgStanding, Organisation,
+    Password, PasswordState, PersonId, PersonRecord, PhoneNumber, RecoveryCodes, RecoverySlot,
+    Resource, SecretStore, SecurityNotice, ThrottledFactor, UserStore,
 };
 
 impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
@@ -32,7 +32,7 @@ where
         purpose: EnrollmentPurpose,
     ) -> Result<EnrollmentSetup, ServiceError> {
         let now = self.now();
-        let person = self.person(grant.person()).await?;
+        let (person, _) = self.live_grant(grant, now).await?;
         self.require_fresh_if_protected(grant, &person, now).await?;
         self.enrol_start(&person, purpose, Reauthentication::Grant(grant), now)
             .await
@@ -45,6 +45,7 @@ where
         code: &str,
     ) -> Result<RecoveryCodes, ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         self.enrol_confirm(grant.person(), Some(grant.org()), code, now)
             .await
     }
@@ -55,6 +56,7 @@ where
         grant: &Grant,
     ) -> Result<AuthenticatorId, ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         self.enrol_acknowledge(grant.person(), now).await
     }
 
@@ -67,7 +69,7 @@ where
         code: &str,
     ) -> Result<Grant, ServiceError> {
         let now = self.now();
-        let person = self.person(grant.person()).await?;
+        let (person, _) = self.live_grant(grant, now).await?;
         self.check_throttle(person.id, ThrottledFactor::Password, now)
             .await?;
         self.check_throttle(person.id, ThrottledFactor::Totp, now)
@@ -101,6 +103,7 @@ where
     /// their organisations enforces MFA. Recovery codes are deleted and the person is notified.
     pub async fn disable_mfa(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         let person = grant.person();
         let standings = self.standings(person).await?;
         let config = &self.config.enrollment;
@@ -126,6 +129,7 @@ where
         grant: &Grant,
     ) -> Result<RecoveryCodes, ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
         let person = grant.person();
         let mfa = self
@@ -168,7 +172,7 @@ where
         new_password: Password,
     ) -> Result<(), ServiceError> {
         let now = self.now();
-        let person = self.person(grant.person()).await?;
+        let (person, _) = self.live_grant(grant, now).await?;
         self.check_throttle(person.id, ThrottledFactor::Password, now)
             .await?;
         let verified = self
@@ -208,7 +212,7 @@ where
         if self.config.oob.is_none() {
             return Err(ServiceError::FactorUnavailable);
         }
-        let person = self.person(grant.person()).await?;
+        let (person, _) = self.live_grant(grant, now).await?;
         self.require_fresh_if_protected(grant, &person, now).await?;
         self.send_oob(
             person.id,
@@ -234,7 +238,7 @@ where
         if self.config.oob.is_none() {
             return Err(ServiceError::FactorUnavailable);
         }
-        let person = self.person(grant.person()).await?;
+        let (person, _) = self.live_grant(grant, now).await?;
         self.require_fresh_if_protected(grant, &person, now).await?;
         self.check_throttle(person.id, ThrottledFactor::OutOfBand, now)
             .await?;
@@ -295,7 +299,7 @@ where
     /// [`PolicyError::SoleOwnerOfEnforcingOrganisation`]). A person without a phone gets `Ok`.
     pub async fn remove_phone(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
-        let person = self.person(grant.person()).await?;
+        let (person, _) = self.live_grant(grant, now).await?;
         if person.phone.is_none() {
             return Ok(());
         }
@@ -364,7 +368,9 @@ where
     }
 
     /// Whether the grant holder may do `action` on `resource` now, read against the current
-    /// roster (a deactivated member or a lapsed delegation is refused at once).
+    /// roster and MFA policy ([`Self::live_grant`]: a deactivated person or member, a lapsed
+    /// delegation, or a grant the organisation's enforced MFA no longer admits is refused at
+    /// once).
     pub async fn authorize<Act: Action + ?Sized + Sync>(
         &self,
         grant: &Grant,
@@ -372,14 +378,35 @@ where
         resource: &Resource,
     ) -> Result<(), ServiceError> {
         let now = self.now();
+        let (_, org) = self.live_grant(grant, now).await?;
+        org.authorize(grant, action, resource, now)?;
+        Ok(())
+    }
+
+    /// The check every operation that takes a [`Grant`] makes first: the grant is a record of a
+    /// past login, and it stands only while its person exists and is not deactivated, and the
+    /// organisation's current roster and MFA policy still admit it
+    /// ([`Organisation::check_grant`]: still a member, membership active, and past an enforced
+    /// deadline a second factor the policy counts). Anything else is
+    /// [`ServiceError::Denied`]. Returns the person and the organisation as read.
+    pub(super) async fn live_grant(
+        &self,
+        grant: &Grant,
+        now: u64,
+    ) -> Result<(PersonRecord, Organisation), ServiceError> {
+        let person = self.person(grant.person()).await?;
+        if person.deactivated {
+            return Err(ServiceError::Denied(AccessDenied::Deactivated));
+        }
         let org = self
             .services
             .users
             .organisation(grant.org())
             .await
             .map_err(ServiceError::storage)?
-            .ok_or(ServiceError::Policy(PolicyError::NotAMember))?;
-        org.value.authorize(grant, action, resource, now)?;
-        Ok(())
+            .ok_or(ServiceError::Denied(AccessDenied::NotAMember))?
+            .value;
+        let _ = org.check_grant(grant, now)?;
+        Ok((person, org))
     }
 }
