@@ -1652,6 +1652,71 @@ async fn a_deactivated_persons_or_members_grant_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
+    use authcore::{AuditKind, Factor};
+    let rejected = |kind, replayed| AuditKind::CredentialRejected {
+        factor: Factor::Second(kind),
+        replayed,
+    };
+    let (s, clock) = service();
+    let (org, key, codes) = owner_with_mfa(&s, &clock).await;
+
+    // A TOTP code already accepted (the step is at the watermark).
+    let now = clock_now(&clock);
+    let step = owner_login(&s, org).await;
+    assert!(
+        s.verify_totp(org, &ticket(&step), &code(&key, now))
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+    let step = owner_login(&s, org).await;
+    let from = s.services().audit.events().len();
+    let replay = s
+        .verify_totp(org, &ticket(&step), &code(&key, now))
+        .await
+        .unwrap_err();
+    assert!(audited(&s, from, rejected(FactorKind::Totp, true)));
+    assert!(!audited(&s, from, rejected(FactorKind::Totp, false)));
+    // A wrong code: the same answer, not a replay.
+    let step = owner_login(&s, org).await;
+    let from = s.services().audit.events().len();
+    let wrong_answer = s
+        .verify_totp(org, &ticket(&step), &wrong(&code(&key, now)))
+        .await
+        .unwrap_err();
+    assert_eq!(replay.to_string(), wrong_answer.to_string());
+    assert!(matches!(replay, ServiceError::InvalidCredentials));
+    assert!(audited(&s, from, rejected(FactorKind::Totp, false)));
+    clock.advance(30);
+
+    // A spent recovery code.
+    let step = owner_login(&s, org).await;
+    assert!(
+        s.verify_recovery_code(org, &ticket(&step), &codes[0])
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+    let step = owner_login(&s, org).await;
+    let from = s.services().audit.events().len();
+    assert!(matches!(
+        s.verify_recovery_code(org, &ticket(&step), &codes[0]).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert!(audited(&s, from, rejected(FactorKind::RecoveryCode, true)));
+    let from = s.services().audit.events().len();
+    assert!(matches!(
+        s.verify_recovery_code(org, &ticket(&step), "AAAA-BBBB-CCCC-DDDD")
+            .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert!(audited(&s, from, rejected(FactorKind::RecoveryCode, false)));
+}
+
+#[tokio::test]
 async fn tickets_only_open_their_own_step_for_their_own_person_and_organisation() {
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, owner) = owner_with_phone(&s, &clock).await;

@@ -8,7 +8,7 @@ use rand_core::TryCryptoRng;
 use zeroize::Zeroizing;
 
 use crate::audit::{Actor, AuditEvent, AuditKind};
-use crate::error::Rejected;
+use crate::error::{Refusal, Rejected};
 use crate::{
     Aal, AcceptedStep, AuthenticatorId, Error, FactorKind, Grant, LoginProgress, OrgStanding,
     PersonId, PolicyError, SecondFactors, SecretKey, Totp, TotpParams, Transition, Window,
@@ -365,7 +365,19 @@ impl AuthenticatorApp {
 
     /// Verifies a login code against this authenticator and its watermark.
     pub fn verify(&self, code: &str, now: u64, window: Window) -> Result<AcceptedStep, Rejected> {
-        Totp::new(self.params, &self.secret).verify(
+        self.verify_detailed(code, now, window)
+            .map_err(Rejected::from)
+    }
+
+    /// [`Self::verify`], saying for the audit trail whether a refused code was a replay (see
+    /// [`Totp::verify_detailed`]).
+    pub fn verify_detailed(
+        &self,
+        code: &str,
+        now: u64,
+        window: Window,
+    ) -> Result<AcceptedStep, Refusal> {
+        Totp::new(self.params, &self.secret).verify_detailed(
             code,
             now,
             window,
@@ -851,9 +863,25 @@ impl Mfa {
         now: u64,
         window: Window,
     ) -> Result<LoginCodeAccepted, Rejected> {
+        self.verify_login_code_detailed(code, now, window)
+            .map_err(Rejected::from)
+    }
+
+    /// [`Self::verify_login_code`], saying for the audit trail why a code was refused: when no
+    /// authenticator accepts it but one matched it at or below its watermark, it is
+    /// [`Refusal::Replayed`]. Every authenticator is tried either way; show the person only the
+    /// opaque failure.
+    pub fn verify_login_code_detailed(
+        &self,
+        code: &str,
+        now: u64,
+        window: Window,
+    ) -> Result<LoginCodeAccepted, Refusal> {
         let mut found = None;
+        let mut replayed = false;
         for authenticator in &self.authenticators {
-            let result = authenticator.verify(code, now, window);
+            let result = authenticator.verify_detailed(code, now, window);
+            replayed |= result == Err(Refusal::Replayed);
             if let (None, Ok(step)) = (found, result) {
                 found = Some(LoginCodeAccepted {
                     authenticator: authenticator.id,
@@ -861,7 +889,11 @@ impl Mfa {
                 });
             }
         }
-        found.ok_or(Rejected)
+        match (found, replayed) {
+            (Some(accepted), _) => Ok(accepted),
+            (None, true) => Err(Refusal::Replayed),
+            (None, false) => Err(Refusal::Invalid),
+        }
     }
 
     /// Raises the authenticator's replay watermark to the accepted step (never lowers it).

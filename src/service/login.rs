@@ -17,7 +17,7 @@ use crate::{
     EnrollmentPurpose, EnrolmentDemand, Factor, FactorKind, Grant, Login, LoginDecision,
     LoginProgress, Mfa, Notification, Notifier, OobChallengeRecord, OobOutcome, OobPurpose,
     OobSendLog, OrgId, OtpAuthUri, Password, PasswordContext, PasswordState, PendingStep, PersonId,
-    PersonRecord, PhoneNumber, PolicyError, PolicyViolation, RecoveryCodes, SecondFactors,
+    PersonRecord, PhoneNumber, PolicyError, PolicyViolation, RecoveryCodes, Refusal, SecondFactors,
     SecretStore, SecurityNotice, SendDecision, ThrottledFactor, TicketRecord, UserStore,
     login_decision,
 };
@@ -586,10 +586,13 @@ where
             .map_err(ServiceError::storage)?;
         let accepted = mfa.as_ref().map(|m| {
             m.value
-                .verify_login_code(code, now, self.config.enrollment.window())
+                .verify_login_code_detailed(code, now, self.config.enrollment.window())
         });
+        // A valid code already used (at or below the watermark) is audited as a replay; the
+        // caller's answer is the same.
+        let replayed = matches!(accepted, Some(Err(Refusal::Replayed)));
         let (Some(mfa), Some(Ok(accepted))) = (mfa, accepted) else {
-            self.count_failure(person, org, Factor::Second(FactorKind::Totp), false, now)
+            self.count_failure(person, org, Factor::Second(FactorKind::Totp), replayed, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         };
@@ -652,12 +655,15 @@ where
                 None
             }
         };
+        // A code whose slot is already spent is audited as a replay; the caller's answer is the
+        // same.
+        let replayed = matches!(redeemed, Some((_, Err(Refusal::Replayed))));
         let Some((set_id, Ok(slot))) = redeemed else {
             self.count_failure(
                 person,
                 Some(org),
                 Factor::Second(FactorKind::RecoveryCode),
-                false,
+                replayed,
                 now,
             )
             .await?;
