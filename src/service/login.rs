@@ -175,8 +175,9 @@ where
         };
         self.count_success(person.id, Factor::Password, now).await?;
         if verified.needs_rehash() && !temporary {
-            // Only the hash is upgraded: the stored state (a `Compromised` mark included) and
-            // expiry stay as they are.
+            // Only the hash is upgraded, and only if it is still the one just verified: the
+            // stored state (a `Compromised` mark included) and expiry stay as they are, and a
+            // password changed meanwhile is not reverted.
             let hash = self
                 .services
                 .hasher
@@ -186,12 +187,7 @@ where
             let _ = self
                 .services
                 .users
-                .set_password(
-                    person.id,
-                    hash.as_str(),
-                    person.password_state,
-                    person.password_expires_at,
-                )
+                .upgrade_password_hash(person.id, &person.password_hash, hash.as_str())
                 .await
                 .map_err(ServiceError::storage)?;
         }
