@@ -295,8 +295,8 @@ where
     ///
     /// When the phone is the person's only second factor (no active authenticator app), removing
     /// it turns MFA off, and is refused the way [`Self::disable_mfa`] is: while any of their
-    /// organisations enforces MFA ([`PolicyError::RequiredByOrganisation`], or
-    /// [`PolicyError::SoleOwnerOfEnforcingOrganisation`]). A person without a phone gets `Ok`.
+    /// organisations enforces MFA ([`crate::PolicyError::RequiredByOrganisation`], or
+    /// [`crate::PolicyError::SoleOwnerOfEnforcingOrganisation`]). A person without a phone gets `Ok`.
     pub async fn remove_phone(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
         let (person, _) = self.live_grant(grant, now).await?;
@@ -368,9 +368,11 @@ where
     }
 
     /// Whether the grant holder may do `action` on `resource` now, read against the current
-    /// roster and MFA policy ([`Self::live_grant`]: a deactivated person or member, a lapsed
-    /// delegation, or a grant the organisation's enforced MFA no longer admits is refused at
-    /// once).
+    /// roster and MFA policy ([`Organisation::check_grant`], then [`Organisation::authorize`]: a
+    /// deactivated person or member, a lapsed delegation, or a grant the organisation's enforced
+    /// MFA no longer admits is refused at once).
+    ///
+    /// Every other operation that takes a [`Grant`] makes the same check first.
     pub async fn authorize<Act: Action + ?Sized + Sync>(
         &self,
         grant: &Grant,

@@ -29,13 +29,16 @@ pub enum LoginStep {
     /// Signed in: keep the grant in the session.
     Granted(Grant),
     /// The password is temporary or compromised: the person must choose a new one
-    /// ([`Authenticator::change_password_at_login`]).
+    /// ([`Authenticator::change_password_at_login`]). A person with a second factor gets here
+    /// only after presenting it.
     ChangePassword {
         /// The ticket for that step.
         ticket: BearerToken,
     },
-    /// "Company account verification": the organisation requires MFA and the person has none;
-    /// walk them through [`Authenticator::start_login_enrollment`].
+    /// "Company account verification": the organisation requires MFA and the person has none of
+    /// a kind it counts; walk them through [`Authenticator::start_login_enrollment`]. A person
+    /// who holds another factor (a verified phone where SMS does not count) gets here only after
+    /// presenting it.
     EnrolMfa {
         /// The ticket for the enrollment steps.
         ticket: BearerToken,
@@ -44,7 +47,8 @@ pub enum LoginStep {
         /// The factors that would satisfy the organisation.
         factors: SecondFactors,
     },
-    /// A second factor is needed: one of `factors`.
+    /// A second factor is needed: one of `factors`. It comes before a password change or an
+    /// enrollment for whoever holds one.
     SecondFactor {
         /// The ticket for that step.
         ticket: BearerToken,
