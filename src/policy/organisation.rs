@@ -170,8 +170,9 @@ impl Organisation {
         Ok(member)
     }
 
-    /// [`authorize`] with the member record looked up in this roster, after
-    /// [`Self::check_grant`].
+    /// [`authorize`] with the member record looked up in this roster, and then the MFA policy:
+    /// what [`authorize`] allows is refused with [`AccessDenied::MfaRequired`] when the policy no
+    /// longer admits the grant ([`Self::check_grant`]).
     pub fn authorize<A: Action + ?Sized>(
         &self,
         grant: &Grant,
@@ -179,8 +180,14 @@ impl Organisation {
         resource: &Resource,
         now: u64,
     ) -> Result<(), AccessDenied> {
-        let member = self.check_grant(grant, now)?;
-        authorize(grant, member, action, resource, now)
+        if grant.org() != self.id {
+            return Err(AccessDenied::OtherOrganisation);
+        }
+        let member = self
+            .member(grant.person())
+            .ok_or(AccessDenied::NotAMember)?;
+        authorize(grant, member, action, resource, now)?;
+        self.check_grant(grant, now).map(drop)
     }
 
     /// Adds a person directly (an Admin or Owner acting, typically with a temporary password the
