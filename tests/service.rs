@@ -1482,6 +1482,45 @@ async fn a_compromised_or_temporary_password_is_changed_only_after_the_second_fa
 }
 
 #[tokio::test]
+async fn a_password_change_ticket_stops_working_once_the_person_holds_a_factor() {
+    use authcore::{PasswordState, UserStore};
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *step.grant().expect("signed in without MFA");
+    // The password turns up in a breach; someone who knows it gets the change ticket...
+    let record = s.services().users.person(member).await.unwrap().unwrap();
+    s.services()
+        .users
+        .set_password(
+            member,
+            &record.password_hash,
+            PasswordState::Compromised,
+            None,
+        )
+        .await
+        .unwrap();
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
+    // ...when the member binds their phone: the ticket no longer replaces the password.
+    verify_phone(&s, &mgrant, &phone_b()).await;
+    assert!(matches!(
+        s.change_password_at_login(
+            org,
+            &ticket(&step),
+            Password::from("amber quiet harbour seven")
+        )
+        .await,
+        Err(ServiceError::Policy(
+            authcore::PolicyError::ReauthenticationRequired
+        ))
+    ));
+    let record = s.services().users.person(member).await.unwrap().unwrap();
+    assert_eq!(record.password_state, PasswordState::Compromised);
+}
+
+#[tokio::test]
 async fn a_rehash_at_login_keeps_the_compromised_mark() {
     use authcore::{PasswordState, UserStore};
     let (s, _clock) = service();

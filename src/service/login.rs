@@ -215,6 +215,10 @@ where
 
     /// Sets the person's own password after a temporary or compromised one. It must meet the
     /// password policy and differ from the password it replaces.
+    ///
+    /// A person with a second factor reaches this step only after presenting it; if they gained
+    /// one after the ticket was issued, the ticket is refused with
+    /// [`PolicyError::ReauthenticationRequired`] (sign in again).
     pub async fn change_password_at_login(
         &self,
         org: OrgId,
@@ -223,7 +227,7 @@ where
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
         let record = self
-            .take_ticket(ticket, PendingStep::ChangePassword, org, now)
+            .step_ticket(ticket, PendingStep::ChangePassword, org, now)
             .await?;
         let person = self.person(record.progress.person()).await?;
         match self.replace_password(&person, new_password, now).await {
@@ -544,28 +548,37 @@ where
         Ok(record)
     }
 
-    /// Spends an enrollment ticket and checks that the login decision still asks this login to
-    /// enrol: the person holds no factor they have not presented in it. A login the decision
-    /// now sends elsewhere is refused (the ticket stays spent; sign in again).
+    /// Spends an enrollment ticket; see [`Self::step_ticket`].
     async fn enrollment_ticket(
         &self,
         ticket: &BearerToken,
         org: OrgId,
         now: u64,
     ) -> Result<TicketRecord, ServiceError> {
-        let record = self
-            .take_ticket(ticket, PendingStep::EnrolMfa, org, now)
-            .await?;
-        match self.decision(&record.progress, now).await? {
-            LoginDecision::EnrolMfa { .. } => Ok(record),
-            LoginDecision::Denied(DenyReason::Locked) => Err(ServiceError::Locked),
-            LoginDecision::Denied(DenyReason::Deactivated) => Err(ServiceError::Deactivated),
-            LoginDecision::Denied(_) => Err(ServiceError::InvalidCredentials),
-            LoginDecision::Challenge(_)
-            | LoginDecision::ChangePassword(_)
-            | LoginDecision::Allowed(_) => {
-                Err(ServiceError::Policy(PolicyError::ReauthenticationRequired))
-            }
+        self.step_ticket(ticket, PendingStep::EnrolMfa, org, now)
+            .await
+    }
+
+    /// Spends a ticket for `step` (a password change or an enrollment) and checks that the login
+    /// decision still asks this login for that step: in particular that the person holds no
+    /// factor they have not presented in it (one gained since the ticket was issued). A login
+    /// the decision now sends elsewhere is refused with
+    /// [`PolicyError::ReauthenticationRequired`]; the ticket stays spent (sign in again).
+    async fn step_ticket(
+        &self,
+        ticket: &BearerToken,
+        step: PendingStep,
+        org: OrgId,
+        now: u64,
+    ) -> Result<TicketRecord, ServiceError> {
+        let record = self.take_ticket(ticket, step, org, now).await?;
+        match (step, self.decision(&record.progress, now).await?) {
+            (PendingStep::EnrolMfa, LoginDecision::EnrolMfa { .. })
+            | (PendingStep::ChangePassword, LoginDecision::ChangePassword(_)) => Ok(record),
+            (_, LoginDecision::Denied(DenyReason::Locked)) => Err(ServiceError::Locked),
+            (_, LoginDecision::Denied(DenyReason::Deactivated)) => Err(ServiceError::Deactivated),
+            (_, LoginDecision::Denied(_)) => Err(ServiceError::InvalidCredentials),
+            _ => Err(ServiceError::Policy(PolicyError::ReauthenticationRequired)),
         }
     }
 
