@@ -27,6 +27,7 @@ impl std::error::Error for Rejected {}
 /// or simply wrong. The `*_detailed` verifiers that return it do the same work as the opaque
 /// ones, with no secret-dependent early exit: the two outcomes cost the same.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Refusal {
     /// Wrong, malformed, outside the window, or not checkable.
     Invalid,
