@@ -146,7 +146,9 @@ impl LoginProgress {
     }
 
     /// Records a verified second factor. After enrolling an authenticator during the login, the
-    /// confirming code counts as a verified [`FactorKind::Totp`].
+    /// confirming code counts as a verified [`FactorKind::Totp`]: [`login_decision`] asks a person
+    /// who held a factor for it before the enrollment, so the new one stands alone only for a
+    /// person who had none.
     #[must_use]
     pub const fn with_second_factor(mut self, kind: FactorKind) -> Self {
         self.factors = self.factors.with(Factor::Second(kind));

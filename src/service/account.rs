@@ -209,10 +209,10 @@ where
         phone: &PhoneNumber,
     ) -> Result<(), ServiceError> {
         let now = self.now();
+        let (person, _) = self.live_grant(grant, now).await?;
         if self.config.oob.is_none() {
             return Err(ServiceError::FactorUnavailable);
         }
-        let (person, _) = self.live_grant(grant, now).await?;
         self.require_fresh_if_protected(grant, &person, now).await?;
         self.send_oob(
             person.id,
@@ -235,10 +235,10 @@ where
     /// step 1 applies.
     pub async fn confirm_phone(&self, grant: &Grant, code: &str) -> Result<(), ServiceError> {
         let now = self.now();
+        let (person, _) = self.live_grant(grant, now).await?;
         if self.config.oob.is_none() {
             return Err(ServiceError::FactorUnavailable);
         }
-        let (person, _) = self.live_grant(grant, now).await?;
         self.require_fresh_if_protected(grant, &person, now).await?;
         self.check_throttle(person.id, ThrottledFactor::OutOfBand, now)
             .await?;
