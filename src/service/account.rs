@@ -6,10 +6,10 @@ use alloc::vec::Vec;
 use super::login::Reauthentication;
 use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceError};
 use crate::{
-    Aal, AccessDenied, Action, Actor, AuditKind, AuditSink, AuthenticatorId, Clock,
-    EnrollmentPurpose, Factor, FactorSet, Grant, Notifier, OobPurpose, OrgStanding, Organisation,
-    Password, PasswordState, PersonId, PersonRecord, PhoneNumber, RecoveryCodes, RecoverySlot,
-    Resource, SecretStore, SecurityNotice, ThrottledFactor, UserStore,
+    Aal, Action, Actor, AuditKind, AuditSink, AuthenticatorId, Clock, EnrollmentPurpose, Factor,
+    FactorSet, Grant, Notifier, OobPurpose, OrgStanding, Password, PasswordState, PersonId,
+    PhoneNumber, PolicyError, RecoveryCodes, RecoverySlot, Resource, SecretStore, SecurityNotice,
+    ThrottledFactor, UserStore,
 };
 
 impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
@@ -69,7 +69,8 @@ where
         code: &str,
     ) -> Result<Grant, ServiceError> {
         let now = self.now();
-        let (person, _) = self.live_grant(grant, now).await?;
+        let _ = self.live_grant(grant, now).await?;
+        let person = self.person(grant.person()).await?;
         self.check_throttle(person.id, ThrottledFactor::Password, now)
             .await?;
         self.check_throttle(person.id, ThrottledFactor::Totp, now)
@@ -172,7 +173,8 @@ where
         new_password: Password,
     ) -> Result<(), ServiceError> {
         let now = self.now();
-        let (person, _) = self.live_grant(grant, now).await?;
+        let _ = self.live_grant(grant, now).await?;
+        let person = self.person(grant.person()).await?;
         self.check_throttle(person.id, ThrottledFactor::Password, now)
             .await?;
         let verified = self
@@ -295,8 +297,8 @@ where
     ///
     /// When the phone is the person's only second factor (no active authenticator app), removing
     /// it turns MFA off, and is refused the way [`Self::disable_mfa`] is: while any of their
-    /// organisations enforces MFA ([`crate::PolicyError::RequiredByOrganisation`], or
-    /// [`crate::PolicyError::SoleOwnerOfEnforcingOrganisation`]). A person without a phone gets `Ok`.
+    /// organisations enforces MFA ([`PolicyError::RequiredByOrganisation`], or
+    /// [`PolicyError::SoleOwnerOfEnforcingOrganisation`]). A person without a phone gets `Ok`.
     pub async fn remove_phone(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
         let (person, _) = self.live_grant(grant, now).await?;
@@ -368,7 +370,7 @@ where
     }
 
     /// Whether the grant holder may do `action` on `resource` now, read against the current
-    /// roster and MFA policy ([`Organisation::check_grant`], then [`Organisation::authorize`]: a
+    /// roster and MFA policy ([`crate::Organisation::check_grant`], then [`crate::Organisation::authorize`]: a
     /// deactivated person or member, a lapsed delegation, or a grant the organisation's enforced
     /// MFA no longer admits is refused at once).
     ///
@@ -388,17 +390,17 @@ where
     /// The check every operation that takes a [`Grant`] makes first: the grant is a record of a
     /// past login, and it stands only while its person exists and is not deactivated, and the
     /// organisation's current roster and MFA policy still admit it
-    /// ([`Organisation::check_grant`]: still a member, membership active, and past an enforced
+    /// ([`crate::Organisation::check_grant`]: still a member, membership active, and past an enforced
     /// deadline a second factor the policy counts). Anything else is
     /// [`ServiceError::Denied`]. Returns the person and the organisation as read.
     pub(super) async fn live_grant(
         &self,
         grant: &Grant,
         now: u64,
-    ) -> Result<(PersonRecord, Organisation), ServiceError> {
+    ) -> Result<(crate::PersonRecord, crate::Organisation), ServiceError> {
         let person = self.person(grant.person()).await?;
         if person.deactivated {
-            return Err(ServiceError::Denied(AccessDenied::Deactivated));
+            return Err(ServiceError::Denied(crate::AccessDenied::Deactivated));
         }
         let org = self
             .services
@@ -406,7 +408,7 @@ where
             .organisation(grant.org())
             .await
             .map_err(ServiceError::storage)?
-            .ok_or(ServiceError::Denied(AccessDenied::NotAMember))?
+            .ok_or(ServiceError::Policy(PolicyError::NotAMember))?
             .value;
         let _ = org.check_grant(grant, now)?;
         Ok((person, org))

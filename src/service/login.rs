@@ -17,7 +17,7 @@ use crate::{
     EnrollmentPurpose, EnrolmentDemand, Factor, FactorKind, Grant, Login, LoginDecision,
     LoginProgress, Mfa, Notification, Notifier, OobChallengeRecord, OobOutcome, OobPurpose,
     OobSendLog, OrgId, OtpAuthUri, Password, PasswordContext, PasswordState, PendingStep, PersonId,
-    PersonRecord, PhoneNumber, PolicyError, PolicyViolation, RecoveryCodes, Refusal, SecondFactors,
+    PersonRecord, PhoneNumber, PolicyError, PolicyViolation, RecoveryCodes, SecondFactors,
     SecretStore, SecurityNotice, SendDecision, ThrottledFactor, TicketRecord, UserStore,
     login_decision,
 };
@@ -603,7 +603,7 @@ where
         });
         // A valid code already used (at or below the watermark) is audited as a replay; the
         // caller's answer is the same.
-        let replayed = matches!(accepted, Some(Err(Refusal::Replayed)));
+        let replayed = matches!(accepted, Some(Err(crate::Refusal::Replayed)));
         let (Some(mfa), Some(Ok(accepted))) = (mfa, accepted) else {
             self.count_failure(person, org, Factor::Second(FactorKind::Totp), replayed, now)
                 .await?;
@@ -670,7 +670,7 @@ where
         };
         // A code whose slot is already spent is audited as a replay; the caller's answer is the
         // same.
-        let replayed = matches!(redeemed, Some((_, Err(Refusal::Replayed))));
+        let replayed = matches!(redeemed, Some((_, Err(crate::Refusal::Replayed))));
         let Some((set_id, Ok(slot))) = redeemed else {
             self.count_failure(
                 person,
