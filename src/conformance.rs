@@ -273,6 +273,7 @@ where
     run!("unique_login", unique_login(&fx));
     run!("create_person_all_or_nothing", create_all_or_nothing(&fx));
     run!("person_updates", person_updates(&fx));
+    run!("upgrade_password_hash", upgrade_password_hash(&fx, spawner));
     run!("organisation_versions", organisation_versions(&fx));
     run!("organisations_of", organisations_of(&fx));
     run!("throttle", throttle(&fx));
@@ -770,6 +771,82 @@ async fn person_updates<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S
         "phone cleared and person reactivated"
     );
     ensure_eq!(stored.login, person.login, "the login is unchanged");
+    Ok(())
+}
+
+/// `upgrade_password_hash` replaces only the hash it expects, keeps the state and expiry, and
+/// lets exactly one of several racing upgrades from one hash win.
+async fn upgrade_password_hash<S, P>(fx: &Fixture<'_, S>, spawner: &P) -> Checked
+where
+    S: UserStore + SecretStore + 'static,
+    P: Spawner,
+{
+    let s = &*fx.store;
+    ensure!(
+        !s.upgrade_password_hash(fx.person_id(), "$argon2id$a", "$argon2id$b")
+            .await?,
+        "upgrade_password_hash(unknown) must be false"
+    );
+    let (person, _) = fx.founder().await?;
+    let expires = fx.now().saturating_add(3600);
+    ensure!(
+        s.set_password(
+            person.id,
+            "$argon2id$old",
+            PasswordState::Compromised,
+            Some(expires)
+        )
+        .await?,
+        "set_password must report the update"
+    );
+    ensure!(
+        !s.upgrade_password_hash(person.id, "$argon2id$changed", "$argon2id$rehash")
+            .await?,
+        "upgrade_password_hash from another hash must be false"
+    );
+    ensure!(
+        s.upgrade_password_hash(person.id, "$argon2id$old", "$argon2id$rehash")
+            .await?,
+        "upgrade_password_hash from the stored hash must be true"
+    );
+    let stored = s
+        .person(person.id)
+        .await?
+        .ok_or_else(|| fail("the person vanished".into()))?;
+    ensure_eq!(
+        stored.password_hash.as_str(),
+        "$argon2id$rehash",
+        "the upgraded hash"
+    );
+    ensure_eq!(
+        stored.password_state,
+        PasswordState::Compromised,
+        "the password state is kept"
+    );
+    ensure_eq!(
+        stored.password_expires_at,
+        Some(expires),
+        "the password expiry is kept"
+    );
+    let id = person.id;
+    let contenders = (0..RACE_CONTENDERS)
+        .map(|i| {
+            let store = Arc::clone(&fx.store);
+            async move {
+                let new = format!("$argon2id$race{i}");
+                Ok::<_, Fail>(
+                    store
+                        .upgrade_password_hash(id, "$argon2id$rehash", &new)
+                        .await?,
+                )
+            }
+        })
+        .collect();
+    let results = race(spawner, contenders).await?;
+    exactly_one(
+        results.iter().filter(|won| **won).count(),
+        "upgrade one password hash",
+    )?;
     Ok(())
 }
 

@@ -19,6 +19,36 @@ impl fmt::Display for Rejected {
 #[cfg(feature = "std")]
 impl std::error::Error for Rejected {}
 
+/// Why a presented code was refused — for the audit trail only.
+///
+/// The person presenting the code must still get the one opaque answer ([`Rejected`], or the
+/// service's uniform invalid-credentials error); the host's audit trail learns whether the code
+/// was valid but already used, which is worth an alert (someone holds a code the person typed),
+/// or simply wrong. The `*_detailed` verifiers that return it do the same work as the opaque
+/// ones, with no secret-dependent early exit: the two outcomes cost the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// Wrong, malformed, outside the window, or not checkable.
+    Invalid,
+    /// A valid code already used: a TOTP step at or below the authenticator's replay watermark
+    /// (RFC 6238 §5.2, NIST SP 800-63B §5.1.4.2), or a recovery code whose slot is spent.
+    Replayed,
+}
+
+impl Refusal {
+    /// Whether the code was valid but already used.
+    pub const fn is_replay(self) -> bool {
+        matches!(self, Self::Replayed)
+    }
+}
+
+impl From<Refusal> for Rejected {
+    fn from(_: Refusal) -> Self {
+        Self
+    }
+}
+
 /// Errors for developers: invalid configuration, malformed secrets or URIs, an unavailable RNG.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -45,7 +45,7 @@ pub use audit::{Actor, AuditEvent, AuditKind, NotificationKind};
 pub use clock::SystemClock;
 pub use clock::{Clock, ManualClock};
 pub use code::{Digits, OtpCode};
-pub use error::{Error, ParamError, Rejected, SecretError, UriError};
+pub use error::{Error, ParamError, Refusal, Rejected, SecretError, UriError};
 pub use factor::{FactorKind, ThrottledFactor};
 pub use hotp::{Hotp, HotpMatch, LookAhead};
 pub use oob::{OobChallenge, OobCode, OobConfig, OobConfigBuilder, OobError, OobIssue, OobKey};

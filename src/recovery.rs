@@ -43,7 +43,7 @@ use rand_core::TryCryptoRng;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::error::{Error, Rejected};
+use crate::error::{Error, Refusal, Rejected};
 
 /// Crockford's base32 alphabet: digits and upper-case letters without `I`, `L`, `O` and `U`.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -605,6 +605,14 @@ impl RecoveryCodeSet {
     /// Success does not spend the code: the host must spend the returned slot atomically (see
     /// [`RedeemedSlot`]) and then may call [`RecoveryCodeSet::mark_spent`] on its copy.
     pub fn redeem(&self, input: &str) -> Result<RedeemedSlot, Rejected> {
+        self.redeem_detailed(input).map_err(Rejected::from)
+    }
+
+    /// [`Self::redeem`], saying for the audit trail why a code was refused: a code whose slot is
+    /// already spent is [`Refusal::Replayed`], anything else [`Refusal::Invalid`]. The same one
+    /// argon2id evaluation and the same constant-time scan of every slot as [`Self::redeem`];
+    /// show the person only the opaque failure.
+    pub fn redeem_detailed(&self, input: &str) -> Result<RedeemedSlot, Refusal> {
         let parsed = RecoveryCode::normalize(input);
         let well_formed = Choice::from(u8::from(parsed.is_ok()));
         let zero = [0u8; CODE_BYTES];
@@ -612,23 +620,28 @@ impl RecoveryCodeSet {
         let digest = self
             .kdf
             .derive(candidate, &self.salt)
-            .map_err(|_| Rejected)?;
+            .map_err(|_| Refusal::Invalid)?;
         let mut index = 0u8;
         let mut matched = Choice::from(0);
+        let mut replayed = Choice::from(0);
         for (i, stored) in (0u8..).zip(self.digests.iter()) {
             let in_set = Choice::from(u8::from(i < self.count));
             let unspent = Choice::from(u8::from((self.spent >> i) & 1 == 0));
-            let hit = digest.ct_eq(stored) & in_set & unspent;
+            let same = digest.ct_eq(stored) & in_set;
+            let hit = same & unspent;
             index.conditional_assign(&i, hit);
             matched |= hit;
+            replayed |= same & !unspent;
         }
         if bool::from(matched & well_formed) {
             Ok(RedeemedSlot {
                 index,
                 remaining_after: self.remaining().saturating_sub(1),
             })
+        } else if bool::from(replayed & well_formed) {
+            Err(Refusal::Replayed)
         } else {
-            Err(Rejected)
+            Err(Refusal::Invalid)
         }
     }
 

@@ -312,6 +312,24 @@ fn the_setup_code_cannot_be_replayed_as_the_first_login_code() {
         mfa.verify_login_code(&next_code, later, Window::default()),
         Err(Rejected)
     );
+    // For the audit trail, the used code is a replay, and a wrong one is not.
+    assert_eq!(
+        mfa.verify_login_code_detailed(&next_code, later, Window::default()),
+        Err(authcore::Refusal::Replayed)
+    );
+    assert_eq!(
+        mfa.verify_login_code_detailed(&setup_code, T0 + 5, Window::default()),
+        Err(authcore::Refusal::Replayed)
+    );
+    let wrong = if next_code == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    assert_eq!(
+        mfa.verify_login_code_detailed(wrong, later, Window::default()),
+        Err(authcore::Refusal::Invalid)
+    );
 }
 
 #[test]

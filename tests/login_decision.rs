@@ -130,7 +130,7 @@ fn the_order_is_fixed() {
         decide(&org, &account, &progress, now),
         LoginDecision::Denied(DenyReason::Locked)
     );
-    // Then the password change, before MFA enrollment.
+    // Then the password change (the person holds no second factor), before MFA enrollment.
     let account = account.locked(false);
     assert_eq!(
         decide(&org, &account, &progress, now),
@@ -167,16 +167,148 @@ fn the_order_is_fixed() {
 }
 
 #[test]
-fn compromised_passwords_are_changed_first() {
+fn a_password_is_changed_only_after_the_second_factor() {
     let org = company(None);
     let progress = LoginProgress::password_verified(MEMBER, ORG, T0);
-    let account = Account::new(MEMBER)
-        .password(PasswordState::Compromised)
-        .factors(totp());
+    for state in [PasswordState::Compromised, PasswordState::Temporary] {
+        // Whoever holds only the (stolen) password cannot replace it: the factor comes first.
+        let account = Account::new(MEMBER).password(state).factors(totp());
+        assert_eq!(
+            decide(&org, &account, &progress, T0),
+            LoginDecision::Challenge(totp())
+        );
+        assert_eq!(
+            decide(
+                &org,
+                &account,
+                &progress.with_second_factor(FactorKind::Totp),
+                T0
+            ),
+            LoginDecision::ChangePassword(state)
+        );
+        // Without a second factor there is nothing to present: the change comes first.
+        assert_eq!(
+            decide(&org, &Account::new(MEMBER).password(state), &progress, T0),
+            LoginDecision::ChangePassword(state)
+        );
+    }
+}
+
+#[test]
+fn a_held_factor_is_presented_before_enrolling_at_login() {
+    // The only factor is a verified phone, and the enforcing policy leaves SMS out.
+    let org = company(Some(0));
+    let now = T0 + 100;
+    let phone = SecondFactors::of(FactorKind::OutOfBandSms);
+    let account = Account::new(MEMBER).factors(phone);
+    let progress = LoginProgress::password_verified(MEMBER, ORG, now);
     assert_eq!(
-        decide(&org, &account, &progress, T0),
-        LoginDecision::ChangePassword(PasswordState::Compromised)
+        decide(&org, &account, &progress, now),
+        LoginDecision::Challenge(phone)
     );
+    // A factor the person does not hold presents nothing.
+    assert_eq!(
+        decide(
+            &org,
+            &account,
+            &progress.with_second_factor(FactorKind::Totp),
+            now
+        ),
+        LoginDecision::Challenge(phone)
+    );
+    // Once the phone answered, the enrollment follows.
+    let presented = progress.with_second_factor(FactorKind::OutOfBandSms);
+    assert_eq!(
+        decide(&org, &account, &presented, now),
+        LoginDecision::EnrolMfa {
+            demand: EnrolmentDemand::Mandatory,
+            factors: MfaSettings::DEFAULT_FACTORS,
+        }
+    );
+
+    // The enrollment runs with this login as the re-authentication.
+    let config = EnrollmentConfig::default();
+    let purpose = || EnrollmentPurpose::Add(authcore::AuthenticatorName::new("Phone").unwrap());
+    let mfa = Mfa::new(MEMBER);
+    assert!(
+        mfa.start_enrollment_at_login(purpose(), &presented, &config, &mut CountingRng(1), now)
+            .is_ok()
+    );
+    // Someone else's login, or a stale one, is no re-authentication.
+    let theirs = LoginProgress::password_verified(OWNER, ORG, now)
+        .with_second_factor(FactorKind::OutOfBandSms);
+    assert!(
+        mfa.start_enrollment_at_login(purpose(), &theirs, &config, &mut CountingRng(1), now)
+            .is_err()
+    );
+    assert!(
+        mfa.start_enrollment_at_login(
+            purpose(),
+            &presented,
+            &config,
+            &mut CountingRng(1),
+            now + LoginProgress::MAX_AGE + 1
+        )
+        .is_err()
+    );
+
+    // With an active app, a login that presented no second factor cannot add another.
+    let active = enrolled(Mfa::new(MEMBER), "Tablet", now);
+    assert!(matches!(
+        active.start_enrollment_at_login(purpose(), &progress, &config, &mut CountingRng(2), now),
+        Err(authcore::Error::Policy(
+            PolicyError::ReauthenticationRequired
+        ))
+    ));
+    assert!(
+        active
+            .start_enrollment_at_login(purpose(), &presented, &config, &mut CountingRng(2), now)
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_skippable_enrollment_also_waits_for_the_held_factor() {
+    let org = company(Some(3_600));
+    let now = T0 + 60;
+    let phone = SecondFactors::of(FactorKind::OutOfBandSms);
+    let account = Account::new(MEMBER).factors(phone);
+    let progress = LoginProgress::password_verified(MEMBER, ORG, now);
+    // Deferring the enrollment does not defer the challenge.
+    assert_eq!(
+        decide(&org, &account, &progress.defer_enrollment(), now),
+        LoginDecision::Challenge(phone)
+    );
+    let presented = progress.with_second_factor(FactorKind::OutOfBandSms);
+    assert!(matches!(
+        decide(&org, &account, &presented, now),
+        LoginDecision::EnrolMfa {
+            demand: EnrolmentDemand::BeforeDeadline { .. },
+            ..
+        }
+    ));
+    let grant = allowed(decide(&org, &account, &presented.defer_enrollment(), now));
+    assert_eq!(grant.aal(), Aal::Aal2);
+}
+
+/// `mfa` with an active authenticator named `name`, enrolled at `now`.
+fn enrolled(mfa: Mfa, name: &str, now: u64) -> Mfa {
+    let config = EnrollmentConfig::default();
+    let purpose = EnrollmentPurpose::Add(authcore::AuthenticatorName::new(name).unwrap());
+    let mfa = mfa
+        .start_enrollment(purpose, None, &config, &mut CountingRng(3), now)
+        .unwrap()
+        .state;
+    let pending = mfa.enrollment().unwrap();
+    let code = Totp::new(pending.params(), pending.expose_secret())
+        .generate(now)
+        .unwrap();
+    let mfa = mfa
+        .confirm_enrollment(code.expose_secret(), &config, now)
+        .unwrap()
+        .state;
+    let mfa = mfa.recovery_codes_issued(&config, now).unwrap().state;
+    mfa.acknowledge_recovery_codes(&config, now).unwrap().state
 }
 
 #[test]

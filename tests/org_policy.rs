@@ -630,3 +630,63 @@ fn organisations_persist_and_inconsistent_ones_are_refused() {
         );
     }
 }
+
+#[test]
+fn grants_from_before_enforcement_lapse_at_the_deadline() {
+    use authcore::{AccessDenied, Permission, Resource};
+    let org = company();
+    let now = T0 + 100;
+    let owner = grant(&org, OWNER, totp(), now);
+    // EARLY signs in on the password alone, before the policy.
+    let early = grant(&org, EARLY, SecondFactors::EMPTY, now);
+    let recovery = {
+        let account = Account::new(ADMIN).factors(totp());
+        let progress = LoginProgress::password_verified(ADMIN, ORG, now)
+            .with_second_factor(FactorKind::RecoveryCode);
+        match login_decision(&account, org.member(ADMIN), org.policy(), &progress, now) {
+            LoginDecision::Allowed(grant) => grant,
+            other => panic!("{other:?}"),
+        }
+    };
+    let org = org
+        .set_mfa_policy(&owner, totp(), enforced(DAY), now)
+        .unwrap()
+        .state;
+    let deadline = org.mfa_deadline(EARLY).unwrap();
+    let own = Resource::owned_by(ORG, EARLY);
+    assert!(org.check_grant(&early, deadline - 1).is_ok());
+    assert!(
+        org.authorize(&early, &Permission::ViewJobs, &own, deadline - 1)
+            .is_ok()
+    );
+    // From the deadline on, the password-only grant no longer stands.
+    assert_eq!(
+        org.check_grant(&early, deadline).unwrap_err(),
+        AccessDenied::MfaRequired
+    );
+    assert_eq!(
+        org.authorize(&early, &Permission::ViewJobs, &own, deadline + DAY),
+        Err(AccessDenied::MfaRequired)
+    );
+    // Grants on a counted factor do, a recovery code included.
+    assert!(org.check_grant(&owner, deadline + DAY).is_ok());
+    assert!(org.check_grant(&recovery, deadline + DAY).is_ok());
+    // A grant on SMS stands only where SMS counts.
+    let sms = Grant::reauthenticated(
+        &owner,
+        authcore::FactorSet::of(authcore::Factor::Password)
+            .with(authcore::Factor::Second(FactorKind::OutOfBandSms)),
+        now,
+    );
+    assert_eq!(
+        org.check_grant(&sms, deadline + DAY).unwrap_err(),
+        AccessDenied::MfaRequired
+    );
+    // Without enforcement every grant stands; a grant for another organisation never does.
+    assert!(MfaPolicy::Off.admits(org.member(EARLY).unwrap(), early.factors(), deadline + DAY));
+    let elsewhere = Organisation::found(OTHER, EARLY, now).state;
+    assert_eq!(
+        elsewhere.check_grant(&early, now).unwrap_err(),
+        AccessDenied::OtherOrganisation
+    );
+}

@@ -186,6 +186,28 @@ fn single_code_set() {
 }
 
 #[test]
+fn a_spent_code_is_told_apart_from_a_wrong_one_for_the_audit() {
+    use authcore::Refusal;
+    let new = RecoveryCodeSet::generate_with_rng(&cheap(2), &mut TestRng::new(9)).unwrap();
+    let mut set = new.set;
+    let code = new.codes.as_slice()[0].expose_secret();
+    let slot = set.redeem_detailed(code).unwrap();
+    assert!(set.mark_spent(slot.index()).unwrap());
+    // The spent slot's code is a replay; the person still sees the one opaque answer.
+    assert_eq!(set.redeem_detailed(code), Err(Refusal::Replayed));
+    assert_eq!(set.redeem(code), Err(Rejected));
+    // A code of no slot, or a malformed one, is invalid.
+    assert_eq!(
+        set.redeem_detailed("04HM-ASW9-NF6Y-Y094"),
+        Err(Refusal::Invalid)
+    );
+    assert_eq!(set.redeem_detailed("not a code"), Err(Refusal::Invalid));
+    // The unspent code still opens its slot.
+    let other = new.codes.as_slice()[1].expose_secret();
+    assert_eq!(set.redeem_detailed(other).map(|s| s.index()), Ok(1));
+}
+
+#[test]
 fn ten_codes_low_water() {
     let new = RecoveryCodeSet::generate_with_rng(&cheap(10), &mut TestRng::new(2)).unwrap();
     let mut set = new.set;

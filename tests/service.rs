@@ -1398,6 +1398,454 @@ async fn a_setup_link_is_single_use_and_expires() {
 
 // ---- policy bypass attempts through every login path ----
 
+// ---- the login's order: the held factor first, then the password change or the enrollment ----
+
+/// A member whose only factor is a verified phone, in an organisation that enforces MFA with
+/// `factors` (grace `grace`); returns the service, clock, org, owner grant, member and the
+/// member's password-only grant from before the policy.
+async fn member_with_phone_only(
+    factors: authcore::SecondFactors,
+    grace: u64,
+) -> (Service, Arc<ManualClock>, OrgId, Grant, PersonId, Grant) {
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *step.grant().expect("signed in without MFA");
+    verify_phone(&s, &mgrant, &phone_b()).await;
+    // The verification code counts in the number's send log: let it leave the hour.
+    clock.advance(3600);
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    s.set_mfa_policy(&grant, MfaSettings::enforced(factors, grace).unwrap())
+        .await
+        .unwrap();
+    (s, clock, org, grant, member, mgrant)
+}
+
+#[tokio::test]
+async fn a_held_phone_is_presented_before_an_authenticator_is_enrolled_at_login() {
+    // The default factors leave SMS out: the phone does not satisfy the policy.
+    let (s, clock, org, _, member, _) =
+        member_with_phone_only(MfaSettings::DEFAULT_FACTORS, 0).await;
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    let LoginStep::SecondFactor { factors, .. } = &step else {
+        panic!("the password alone reached {step:?}")
+    };
+    assert_eq!(
+        *factors,
+        authcore::SecondFactors::of(FactorKind::OutOfBandSms)
+    );
+    let t = ticket(&step);
+    // The password alone cannot enrol the attacker's own app, nor skip the phone.
+    assert!(matches!(
+        s.start_login_enrollment(org, &t, "attacker").await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    let t = ticket(&step);
+    assert!(matches!(
+        s.skip_enrollment(org, &t).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+
+    // The owner of the phone presents it, then enrols an app the organisation counts.
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    let t = ticket(&step);
+    let sms = send_and_read(&s, org, &t, member).await;
+    let step = s.verify_sms_code(org, &t, &sms).await.unwrap();
+    let LoginStep::EnrolMfa { demand, .. } = &step else {
+        panic!("{step:?}")
+    };
+    assert_eq!(*demand, EnrolmentDemand::Mandatory);
+    let t = ticket(&step);
+    let setup = s
+        .start_login_enrollment(org, &t, "phone app")
+        .await
+        .unwrap();
+    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    s.confirm_login_enrollment(org, &t, &code(&key, clock_now(&clock)))
+        .await
+        .unwrap();
+    let done = s.acknowledge_login_enrollment(org, &t).await.unwrap();
+    let grant = done.grant().expect("granted");
+    assert_eq!(grant.aal(), authcore::Aal::Aal2);
+}
+
+#[tokio::test]
+async fn an_enrollment_ticket_stops_working_once_the_person_holds_a_factor() {
+    // Before the deadline, a member without MFA is offered the enrollment.
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    s.set_mfa_policy(
+        &grant,
+        MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, 24 * 3600).unwrap(),
+    )
+    .await
+    .unwrap();
+    let (_, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *s
+        .skip_enrollment(org, &ticket(&step))
+        .await
+        .unwrap()
+        .grant()
+        .expect("skipped");
+    // Someone who knows the password holds an enrollment ticket...
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    assert!(matches!(step, LoginStep::EnrolMfa { .. }), "{step:?}");
+    let t = ticket(&step);
+    // ...when the member binds their phone.
+    verify_phone(&s, &mgrant, &phone_b()).await;
+    assert!(matches!(
+        s.start_login_enrollment(org, &t, "attacker").await,
+        Err(ServiceError::Policy(
+            authcore::PolicyError::ReauthenticationRequired
+        ))
+    ));
+}
+
+#[tokio::test]
+async fn a_signed_in_enrollment_needs_a_fresh_factor_once_a_phone_is_held() {
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let (_, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *step.grant().expect("signed in without MFA");
+    verify_phone(&s, &mgrant, &phone_b()).await;
+    // The password-only grant from before the phone binds no new authenticator.
+    let name = || EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+    assert!(matches!(
+        s.start_enrollment(&mgrant, name()).await,
+        Err(ServiceError::Policy(
+            authcore::PolicyError::ReauthenticationRequired
+        ))
+    ));
+    // Nor a second phone.
+    assert!(matches!(
+        s.start_phone_verification(&mgrant, &PhoneNumber::parse("+44 20 7946 0999").unwrap())
+            .await,
+        Err(ServiceError::Policy(
+            authcore::PolicyError::ReauthenticationRequired
+        ))
+    ));
+}
+
+#[tokio::test]
+async fn a_compromised_or_temporary_password_is_changed_only_after_the_second_factor() {
+    use authcore::{PasswordState, UserStore};
+    let (s, clock) = service();
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let owner = owner_grant(&s, &clock, org, &key).await.person();
+    let record = s.services().users.person(owner).await.unwrap().unwrap();
+    s.services()
+        .users
+        .set_password(
+            owner,
+            &record.password_hash,
+            PasswordState::Compromised,
+            None,
+        )
+        .await
+        .unwrap();
+    let step = owner_login(&s, org).await;
+    let LoginStep::SecondFactor { .. } = &step else {
+        panic!("the password alone reached {step:?}")
+    };
+    let t = ticket(&step);
+    assert!(matches!(
+        s.change_password_at_login(org, &t, Password::from(MEMBER_PW))
+            .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    let step = owner_login(&s, org).await;
+    let step = s
+        .verify_totp(org, &ticket(&step), &code(&key, clock_now(&clock)))
+        .await
+        .unwrap();
+    let LoginStep::ChangePassword { .. } = &step else {
+        panic!("{step:?}")
+    };
+    let done = s
+        .change_password_at_login(org, &ticket(&step), Password::from(MEMBER_PW))
+        .await
+        .unwrap();
+    assert_eq!(done.grant().expect("granted").aal(), authcore::Aal::Aal2);
+}
+
+#[tokio::test]
+async fn a_password_change_ticket_stops_working_once_the_person_holds_a_factor() {
+    use authcore::{PasswordState, UserStore};
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *step.grant().expect("signed in without MFA");
+    // The password turns up in a breach; someone who knows it gets the change ticket...
+    let record = s.services().users.person(member).await.unwrap().unwrap();
+    s.services()
+        .users
+        .set_password(
+            member,
+            &record.password_hash,
+            PasswordState::Compromised,
+            None,
+        )
+        .await
+        .unwrap();
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
+    // ...when the member binds their phone: the ticket no longer replaces the password.
+    verify_phone(&s, &mgrant, &phone_b()).await;
+    assert!(matches!(
+        s.change_password_at_login(
+            org,
+            &ticket(&step),
+            Password::from("amber quiet harbour seven")
+        )
+        .await,
+        Err(ServiceError::Policy(
+            authcore::PolicyError::ReauthenticationRequired
+        ))
+    ));
+    let record = s.services().users.person(member).await.unwrap().unwrap();
+    assert_eq!(record.password_state, PasswordState::Compromised);
+}
+
+#[tokio::test]
+async fn a_rehash_at_login_keeps_the_compromised_mark() {
+    use authcore::{PasswordState, UserStore};
+    let (s, _clock) = service();
+    let up = s
+        .sign_up("owner@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    // A hash under older, weaker parameters, marked compromised.
+    let old = PasswordHasher::builder()
+        .params(HashParams::dangerous_weak(32, 1, 1).unwrap())
+        .build()
+        .unwrap()
+        .hash(&Password::from(OWNER_PW))
+        .unwrap();
+    s.services()
+        .users
+        .set_password(up.person, old.as_str(), PasswordState::Compromised, None)
+        .await
+        .unwrap();
+    let step = owner_login(&s, up.org).await;
+    assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
+    let record = s.services().users.person(up.person).await.unwrap().unwrap();
+    assert_ne!(record.password_hash, old.as_str(), "the hash was upgraded");
+    assert_eq!(record.password_state, PasswordState::Compromised);
+    assert_eq!(record.password_expires_at, None);
+    // The next login still has to change it.
+    let step = owner_login(&s, up.org).await;
+    assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
+}
+
+// ---- grants stand only while the roster and the policy admit them ----
+
+fn denied(result: Result<impl std::fmt::Debug, ServiceError>, why: authcore::AccessDenied) {
+    match result {
+        Err(ServiceError::Denied(reason)) if reason == why => {}
+        other => panic!("expected Denied({why:?}), got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn enforcement_reaches_grants_issued_before_it() {
+    use authcore::AccessDenied::MfaRequired;
+    let (s, clock) = service();
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *step.grant().expect("no policy: signed in on the password");
+    let own = Resource::owned_by(org, member);
+    let day = 24 * 3600;
+    s.set_mfa_policy(
+        &grant,
+        MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, day).unwrap(),
+    )
+    .await
+    .unwrap();
+    // Within the grace period the password-only grant still stands.
+    assert!(
+        s.authorize(&mgrant, &Permission::ViewJobs, &own)
+            .await
+            .is_ok()
+    );
+    let deadline = s
+        .organisation(org)
+        .await
+        .unwrap()
+        .mfa_deadline(member)
+        .unwrap();
+    // A day after the deadline it does not, for any operation.
+    clock.set(deadline + day);
+    denied(
+        s.authorize(&mgrant, &Permission::ViewJobs, &own).await,
+        MfaRequired,
+    );
+    let name = EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+    denied(s.start_enrollment(&mgrant, name).await, MfaRequired);
+    denied(
+        s.change_password(
+            &mgrant,
+            Password::from(MEMBER_PW),
+            Password::from("amber quiet harbour seven"),
+        )
+        .await,
+        MfaRequired,
+    );
+    // The owner's grant rests on the app, which the policy counts.
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    assert!(
+        s.authorize(&grant, &Permission::ManageMembers, &Resource::of_org(org))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_deactivated_persons_or_members_grant_changes_nothing() {
+    use authcore::AccessDenied::Deactivated;
+    use authcore::UserStore;
+    let (s, clock) = service_with(Some(sms_config()));
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
+    let mgrant = *step.grant().expect("signed in");
+    let (admin, step) = member_signs_in(&s, &grant, "admin@example.com", Role::Admin).await;
+    let agrant = *step.grant().expect("signed in");
+    let name = || EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+
+    // A deactivated membership: every account change with the old grant is refused.
+    s.deactivate_member(&grant, member).await.unwrap();
+    denied(s.start_enrollment(&mgrant, name()).await, Deactivated);
+    denied(s.confirm_enrollment(&mgrant, "123456").await, Deactivated);
+    denied(s.acknowledge_enrollment(&mgrant).await, Deactivated);
+    denied(
+        s.change_password(
+            &mgrant,
+            Password::from(MEMBER_PW),
+            Password::from("amber quiet harbour seven"),
+        )
+        .await,
+        Deactivated,
+    );
+    denied(
+        s.reauthenticate(&mgrant, Password::from(MEMBER_PW), "123456")
+            .await,
+        Deactivated,
+    );
+    denied(
+        s.start_phone_verification(&mgrant, &phone_b()).await,
+        Deactivated,
+    );
+    denied(s.confirm_phone(&mgrant, "123456").await, Deactivated);
+    denied(s.remove_phone(&mgrant).await, Deactivated);
+    denied(s.disable_mfa(&mgrant).await, Deactivated);
+    denied(s.regenerate_recovery_codes(&mgrant).await, Deactivated);
+    s.reactivate_member(&grant, member).await.unwrap();
+    assert!(s.start_enrollment(&mgrant, name()).await.is_ok());
+
+    // A person deactivated everywhere: their admin grant adds and changes nobody.
+    assert!(
+        s.services()
+            .users
+            .set_deactivated(admin, true)
+            .await
+            .unwrap()
+    );
+    denied(
+        s.add_member(&agrant, "new@example.com", Role::User).await,
+        Deactivated,
+    );
+    denied(
+        s.change_role(&agrant, member, Role::Manager).await,
+        Deactivated,
+    );
+    denied(s.deactivate_member(&agrant, member).await, Deactivated);
+    denied(
+        s.authorize(&agrant, &Permission::ManageMembers, &Resource::of_org(org))
+            .await,
+        Deactivated,
+    );
+    denied(
+        s.change_password(
+            &agrant,
+            Password::from(MEMBER_PW),
+            Password::from("amber quiet harbour seven"),
+        )
+        .await,
+        Deactivated,
+    );
+}
+
+#[tokio::test]
+async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
+    use authcore::{AuditKind, Factor};
+    let rejected = |kind, replayed| AuditKind::CredentialRejected {
+        factor: Factor::Second(kind),
+        replayed,
+    };
+    let (s, clock) = service();
+    let (org, key, codes) = owner_with_mfa(&s, &clock).await;
+
+    // A TOTP code already accepted (the step is at the watermark).
+    let now = clock_now(&clock);
+    let step = owner_login(&s, org).await;
+    assert!(
+        s.verify_totp(org, &ticket(&step), &code(&key, now))
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+    let step = owner_login(&s, org).await;
+    let from = s.services().audit.events().len();
+    let replay = s
+        .verify_totp(org, &ticket(&step), &code(&key, now))
+        .await
+        .unwrap_err();
+    assert!(audited(&s, from, rejected(FactorKind::Totp, true)));
+    assert!(!audited(&s, from, rejected(FactorKind::Totp, false)));
+    // A wrong code: the same answer, not a replay.
+    let step = owner_login(&s, org).await;
+    let from = s.services().audit.events().len();
+    let wrong_answer = s
+        .verify_totp(org, &ticket(&step), &wrong(&code(&key, now)))
+        .await
+        .unwrap_err();
+    assert_eq!(replay.to_string(), wrong_answer.to_string());
+    assert!(matches!(replay, ServiceError::InvalidCredentials));
+    assert!(audited(&s, from, rejected(FactorKind::Totp, false)));
+    clock.advance(30);
+
+    // A spent recovery code.
+    let step = owner_login(&s, org).await;
+    assert!(
+        s.verify_recovery_code(org, &ticket(&step), &codes[0])
+            .await
+            .unwrap()
+            .grant()
+            .is_some()
+    );
+    let step = owner_login(&s, org).await;
+    let from = s.services().audit.events().len();
+    assert!(matches!(
+        s.verify_recovery_code(org, &ticket(&step), &codes[0]).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert!(audited(&s, from, rejected(FactorKind::RecoveryCode, true)));
+    let from = s.services().audit.events().len();
+    assert!(matches!(
+        s.verify_recovery_code(org, &ticket(&step), "AAAA-BBBB-CCCC-DDDD")
+            .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert!(audited(&s, from, rejected(FactorKind::RecoveryCode, false)));
+}
+
 #[tokio::test]
 async fn tickets_only_open_their_own_step_for_their_own_person_and_organisation() {
     let (s, clock) = service_with(Some(sms_config()));

@@ -228,3 +228,55 @@ proptest! {
         let _ = totp.generate(now);
     }
 }
+
+#[test]
+fn a_used_code_is_told_apart_from_a_wrong_one_for_the_audit() {
+    use authcore::Refusal;
+    let totp = sha1_totp(6);
+    let now = 1_700_000_000;
+    let step = now / 30;
+    let window = Window::default();
+    let current = code_at_step(&totp, step);
+    let previous = code_at_step(&totp, step - 1);
+    // At or below the watermark, inside the window: a replay.
+    assert_eq!(
+        totp.verify_detailed(&current, now, window, Some(step)),
+        Err(Refusal::Replayed)
+    );
+    assert_eq!(
+        totp.verify_detailed(&previous, now, window, Some(step)),
+        Err(Refusal::Replayed)
+    );
+    // Still the one opaque answer for the person.
+    assert!(totp.verify(&current, now, window, Some(step)).is_err());
+    // Wrong, malformed, or outside the window: invalid.
+    let wrong = if current == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    assert_eq!(
+        totp.verify_detailed(wrong, now, window, Some(step)),
+        Err(Refusal::Invalid)
+    );
+    assert_eq!(
+        totp.verify_detailed("12a456", now, window, Some(step)),
+        Err(Refusal::Invalid)
+    );
+    let old = code_at_step(&totp, step - 5);
+    assert_eq!(
+        totp.verify_detailed(&old, now, window, Some(step)),
+        Err(Refusal::Invalid)
+    );
+    // Without a watermark nothing is a replay; above it the code is accepted.
+    assert_eq!(
+        totp.verify_detailed(&current, now, window, None)
+            .map(|s| s.step()),
+        Ok(step)
+    );
+    assert_eq!(
+        totp.verify_detailed(&current, now, window, Some(step - 1))
+            .map(|s| s.step()),
+        Ok(step)
+    );
+}

@@ -8,10 +8,10 @@ use rand_core::TryCryptoRng;
 use zeroize::Zeroizing;
 
 use crate::audit::{Actor, AuditEvent, AuditKind};
-use crate::error::Rejected;
+use crate::error::{Refusal, Rejected};
 use crate::{
-    Aal, AcceptedStep, AuthenticatorId, Error, FactorKind, Grant, OrgStanding, PersonId,
-    PolicyError, SecondFactors, SecretKey, Totp, TotpParams, Transition, Window,
+    Aal, AcceptedStep, AuthenticatorId, Error, FactorKind, Grant, LoginProgress, OrgStanding,
+    PersonId, PolicyError, SecondFactors, SecretKey, Totp, TotpParams, Transition, Window,
 };
 
 /// The settings of enrollment and of turning MFA off. Built through
@@ -365,7 +365,19 @@ impl AuthenticatorApp {
 
     /// Verifies a login code against this authenticator and its watermark.
     pub fn verify(&self, code: &str, now: u64, window: Window) -> Result<AcceptedStep, Rejected> {
-        Totp::new(self.params, &self.secret).verify(
+        self.verify_detailed(code, now, window)
+            .map_err(Rejected::from)
+    }
+
+    /// [`Self::verify`], saying for the audit trail whether a refused code was a replay (see
+    /// [`Totp::verify_detailed`]).
+    pub fn verify_detailed(
+        &self,
+        code: &str,
+        now: u64,
+        window: Window,
+    ) -> Result<AcceptedStep, Refusal> {
+        Totp::new(self.params, &self.secret).verify_detailed(
             code,
             now,
             window,
@@ -553,8 +565,9 @@ impl Mfa {
     ///
     /// While MFA is active, adding or replacing an authenticator needs `reauth`: this person's
     /// grant, AAL2, verified within [`EnrollmentConfig::reauth_max_age`]. For the first
-    /// authenticator (including during a login's "company account verification") it may be
-    /// `None`.
+    /// authenticator it may be `None`; during a login's "company account verification" use
+    /// [`Self::start_enrollment_at_login`]. This state knows only the authenticator apps: a host
+    /// whose person holds another factor (a verified phone) must ask for the fresh grant itself.
     pub fn start_enrollment<R: TryCryptoRng + ?Sized>(
         &self,
         purpose: EnrollmentPurpose,
@@ -566,6 +579,57 @@ impl Mfa {
         if self.is_active() {
             self.check_reauth(reauth, config, now)?;
         }
+        self.begin_enrollment(purpose, config, rng, now)
+    }
+
+    /// Starts enrolling an authenticator during a login ("company account verification"), with
+    /// the login itself as the re-authentication: `progress` must be this person's, still
+    /// pending ([`LoginProgress::MAX_AGE`]), and — while MFA is active — hold a second factor
+    /// verified in this login. Otherwise as [`Self::start_enrollment`].
+    ///
+    /// The host calls it only when [`crate::login_decision`] answers
+    /// [`crate::LoginDecision::EnrolMfa`] for `progress`: that decision asks a person who holds
+    /// any factor (a verified phone included, which this state does not know) to present it
+    /// first, so an attacker who knows only the password cannot bind their own authenticator.
+    pub fn start_enrollment_at_login<R: TryCryptoRng + ?Sized>(
+        &self,
+        purpose: EnrollmentPurpose,
+        progress: &LoginProgress,
+        config: &EnrollmentConfig,
+        rng: &mut R,
+        now: u64,
+    ) -> Result<Transition<Self>, Error> {
+        if progress.person() != self.person {
+            return Err(PolicyError::WrongPerson.into());
+        }
+        let pending = now
+            .checked_sub(progress.started_at())
+            .is_some_and(|age| age <= LoginProgress::MAX_AGE);
+        if !pending || (self.is_active() && progress.factors().second_factors().is_empty()) {
+            return Err(PolicyError::ReauthenticationRequired.into());
+        }
+        self.begin_enrollment(purpose, config, rng, now)
+    }
+
+    /// [`Self::start_enrollment_at_login`] with the operating system's random number generator.
+    #[cfg(feature = "std")]
+    pub fn start_enrollment_at_login_with_os_rng(
+        &self,
+        purpose: EnrollmentPurpose,
+        progress: &LoginProgress,
+        config: &EnrollmentConfig,
+        now: u64,
+    ) -> Result<Transition<Self>, Error> {
+        self.start_enrollment_at_login(purpose, progress, config, &mut getrandom::SysRng, now)
+    }
+
+    fn begin_enrollment<R: TryCryptoRng + ?Sized>(
+        &self,
+        purpose: EnrollmentPurpose,
+        config: &EnrollmentConfig,
+        rng: &mut R,
+        now: u64,
+    ) -> Result<Transition<Self>, Error> {
         let (name, replaces) = match purpose {
             EnrollmentPurpose::Add(name) => {
                 self.check_can_add(&name, config)?;
@@ -799,9 +863,25 @@ impl Mfa {
         now: u64,
         window: Window,
     ) -> Result<LoginCodeAccepted, Rejected> {
+        self.verify_login_code_detailed(code, now, window)
+            .map_err(Rejected::from)
+    }
+
+    /// [`Self::verify_login_code`], saying for the audit trail why a code was refused: when no
+    /// authenticator accepts it but one matched it at or below its watermark, it is
+    /// [`Refusal::Replayed`]. Every authenticator is tried either way; show the person only the
+    /// opaque failure.
+    pub fn verify_login_code_detailed(
+        &self,
+        code: &str,
+        now: u64,
+        window: Window,
+    ) -> Result<LoginCodeAccepted, Refusal> {
         let mut found = None;
+        let mut replayed = false;
         for authenticator in &self.authenticators {
-            let result = authenticator.verify(code, now, window);
+            let result = authenticator.verify_detailed(code, now, window);
+            replayed |= result == Err(Refusal::Replayed);
             if let (None, Ok(step)) = (found, result) {
                 found = Some(LoginCodeAccepted {
                     authenticator: authenticator.id,
@@ -809,7 +889,11 @@ impl Mfa {
                 });
             }
         }
-        found.ok_or(Rejected)
+        match (found, replayed) {
+            (Some(accepted), _) => Ok(accepted),
+            (None, true) => Err(Refusal::Replayed),
+            (None, false) => Err(Refusal::Invalid),
+        }
     }
 
     /// Raises the authenticator's replay watermark to the accepted step (never lowers it).

@@ -188,6 +188,10 @@ pub enum AccessDenied {
     NotOwner,
     /// The permission is an administrative one and needs an AAL2 grant.
     Aal2Required,
+    /// The organisation enforces MFA, the member's deadline has passed, and the grant rests on
+    /// no second factor the policy counts (it predates the policy, or a change of the counted
+    /// kinds): sign in again.
+    MfaRequired,
 }
 
 impl fmt::Display for AccessDenied {
@@ -200,6 +204,9 @@ impl fmt::Display for AccessDenied {
             Self::NotPermitted => "the role does not have this permission",
             Self::NotOwner => "the role may act only on its own resources",
             Self::Aal2Required => "this needs a login with a second factor",
+            Self::MfaRequired => {
+                "the organisation requires a second factor it counts: sign in again"
+            }
         })
     }
 }
@@ -215,7 +222,7 @@ impl From<AccessDenied> for PolicyError {
             AccessDenied::NotAMember => Self::NotAMember,
             AccessDenied::Deactivated => Self::ActorDeactivated,
             AccessDenied::NotPermitted | AccessDenied::NotOwner => Self::NotPermitted,
-            AccessDenied::Aal2Required => Self::Aal2Required,
+            AccessDenied::Aal2Required | AccessDenied::MfaRequired => Self::Aal2Required,
         }
     }
 }

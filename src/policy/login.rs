@@ -146,7 +146,9 @@ impl LoginProgress {
     }
 
     /// Records a verified second factor. After enrolling an authenticator during the login, the
-    /// confirming code counts as a verified [`FactorKind::Totp`].
+    /// confirming code counts as a verified [`FactorKind::Totp`]: [`login_decision`] asks a person
+    /// who held a factor for it before the enrollment, so the new one stands alone only for a
+    /// person who had none.
     #[must_use]
     pub const fn with_second_factor(mut self, kind: FactorKind) -> Self {
         self.factors = self.factors.with(Factor::Second(kind));
@@ -261,7 +263,8 @@ impl EnrolmentDemand {
 pub enum LoginDecision {
     /// Refused; say why only as far as the host's policy allows (a locked account is told so).
     Denied(DenyReason),
-    /// Set a new password first (the current one is temporary or compromised).
+    /// Set a new password (the current one is temporary or compromised). A person with a second
+    /// factor gets here only after presenting it.
     ChangePassword(PasswordState),
     /// Enrol an authenticator ("company account verification").
     EnrolMfa {
@@ -486,20 +489,29 @@ impl TryFrom<GrantRepr> for Grant {
 /// The MFA rules: when the policy is on, the kinds it counts decide whether the person "has MFA"
 /// for it (a primary kind, [`FactorKind::is_primary`]: recovery codes are backup only). A person
 /// who has MFA is challenged with their kinds the policy counts (recovery codes included when
-/// counted); a person whose own MFA the policy does not count, but who may still skip enrolling,
-/// is challenged with their own kinds. With the policy off, a person's own MFA applies.
+/// counted); a person whose own MFA the policy does not count is challenged with their own kinds
+/// (they prove they hold them before anything else, enrolling included). With the policy off, a
+/// person's own MFA applies.
 ///
 /// It is a function of the person's account, their membership, the organisation's MFA policy, the
 /// factors verified so far in this login ([`LoginProgress`]) and `now`, in this order:
 ///
 /// 1. **Denied** — the login is stale or inconsistent, the account or membership is deactivated,
 ///    the account is locked, or the person is not a member.
-/// 2. **Change password** — the password is temporary (set by an admin) or marked compromised.
-/// 3. **Enrol MFA** — the organisation's policy asks for MFA and the person has none of a kind it
+/// 2. **Challenge** — the person holds a second factor and has not yet presented one (of a kind
+///    the policy counts, when their MFA satisfies it) in this login. This comes before the
+///    password change, so that a stolen temporary or compromised password cannot be replaced
+///    without the second factor, and before enrolling, so that a new authenticator cannot be
+///    added in place of presenting the factors the person already holds (NIST SP 800-63B §6.1.2.1:
+///    binding an additional authenticator needs an existing one).
+/// 3. **Change password** — the password is temporary (set by an admin) or marked compromised.
+/// 4. **Enrol MFA** — the organisation's policy asks for MFA and the person has none of a kind it
 ///    counts ("company account verification"): mandatory once their deadline has passed,
-///    skippable before it (or when the policy only recommends MFA).
-/// 4. **Challenge** — the person has MFA and has not yet presented a second factor of an allowed
-///    kind in this login.
+///    skippable before it (or when the policy only recommends MFA). A person who already holds a
+///    factor reaches this step only after presenting it (step 2), and enrolls with this login as
+///    the re-authentication ([`crate::Mfa::start_enrollment_at_login`]). The authenticator enrolled
+///    here then counts as this login's second factor ([`LoginProgress::with_second_factor`]): it
+///    is the only one for a person who had none, and comes on top of the one presented otherwise.
 /// 5. **Allowed** — with a [`Grant`].
 ///
 /// Until step 5 the person holds only the [`LoginProgress`]: a single-purpose pending state that
@@ -534,15 +546,27 @@ pub fn login_decision(
         return LoginDecision::Denied(DenyReason::NotAMember);
     }
 
-    // 2. Change the password.
+    let own = own_factors(account.factors);
+    let counted = policy.counted_factors();
+    let satisfied = policy.satisfied_by(own);
+
+    // 2. Challenge: whoever holds a factor presents it first.
+    let challenge = if policy.is_on() && satisfied {
+        own.intersection(counted)
+    } else {
+        own
+    };
+    let presented = progress.factors.second_factors().intersection(challenge);
+    if !challenge.is_empty() && presented.is_empty() {
+        return LoginDecision::Challenge(challenge);
+    }
+
+    // 3. Change the password.
     if !matches!(account.password, PasswordState::Current) {
         return LoginDecision::ChangePassword(account.password);
     }
 
-    // 3. Enrol MFA.
-    let own = own_factors(account.factors);
-    let counted = policy.counted_factors();
-    let satisfied = policy.satisfied_by(own);
+    // 4. Enrol MFA.
     if policy.is_on() && !satisfied {
         let demand = if policy.enforces() {
             match policy.deadline_for(member) {
@@ -558,17 +582,6 @@ pub fn login_decision(
                 factors: counted,
             };
         }
-    }
-
-    // 4. Challenge.
-    let challenge = if policy.is_on() && satisfied {
-        own.intersection(counted)
-    } else {
-        own
-    };
-    let presented = progress.factors.second_factors().intersection(challenge);
-    if !challenge.is_empty() && presented.is_empty() {
-        return LoginDecision::Challenge(challenge);
     }
 
     // 5. Allowed.

@@ -5,8 +5,8 @@ use alloc::vec::Vec;
 
 use crate::audit::{Actor, AuditKind};
 use crate::{
-    FactorKind, Grant, Member, OrgId, Organisation, Permission, PersonId, PolicyError, Role,
-    SENSITIVE_ACTION_MAX_AGE, SecondFactors, Transition,
+    FactorKind, FactorSet, Grant, Member, OrgId, Organisation, Permission, PersonId, PolicyError,
+    Role, SENSITIVE_ACTION_MAX_AGE, SecondFactors, Transition,
 };
 
 /// An organisation's MFA policy.
@@ -73,6 +73,27 @@ impl MfaPolicy {
     /// never do.
     pub const fn satisfied_by(&self, factors: SecondFactors) -> bool {
         factors.intersection(self.counted_factors()).has_primary()
+    }
+
+    /// Whether a grant resting on `factors` still stands for `member` at `now`: once the policy
+    /// enforces MFA and the member's deadline has passed (or they have none), the grant must hold
+    /// a second factor of a kind the policy counts (a recovery code included, when counted),
+    /// whenever it was issued. Before the deadline, and while the policy does not enforce, any
+    /// grant stands.
+    ///
+    /// This is what [`crate::login_decision`] would demand of a new login, applied to grants
+    /// already issued, so that turning enforcement on reaches sessions that predate it.
+    pub fn admits(&self, member: &Member, factors: FactorSet, now: u64) -> bool {
+        if !self.enforces() {
+            return true;
+        }
+        match self.deadline_for(member) {
+            Some(deadline) if now < deadline => true,
+            _ => !factors
+                .second_factors()
+                .intersection(self.counted_factors())
+                .is_empty(),
+        }
     }
 
     /// A member's deadline for enrolling, when the policy enforces MFA: the moment they became

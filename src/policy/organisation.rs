@@ -157,7 +157,30 @@ impl Organisation {
             .filter(|member| member.is_active() && member.role() == Role::Owner)
     }
 
-    /// [`authorize`] with the member record looked up in this roster.
+    /// Whether `grant` still stands against this roster and MFA policy at `now`, and the grant
+    /// holder's membership if it does. A grant is a record of a past login: it stands only while
+    /// it is for this organisation, its holder is still a member, the membership is active, and
+    /// the policy admits its factors ([`MfaPolicy::admits`]: an enforced member past their
+    /// deadline needs a grant with a second factor the policy counts).
+    pub fn check_grant(&self, grant: &Grant, now: u64) -> Result<&Member, AccessDenied> {
+        if grant.org() != self.id {
+            return Err(AccessDenied::OtherOrganisation);
+        }
+        let member = self
+            .member(grant.person())
+            .ok_or(AccessDenied::NotAMember)?;
+        if !member.is_active() {
+            return Err(AccessDenied::Deactivated);
+        }
+        if !self.policy.admits(member, grant.factors(), now) {
+            return Err(AccessDenied::MfaRequired);
+        }
+        Ok(member)
+    }
+
+    /// [`authorize`] with the member record looked up in this roster, and then the MFA policy:
+    /// what [`authorize`] allows is refused with [`AccessDenied::MfaRequired`] when the policy no
+    /// longer admits the grant ([`Self::check_grant`]).
     pub fn authorize<A: Action + ?Sized>(
         &self,
         grant: &Grant,
@@ -171,7 +194,8 @@ impl Organisation {
         let member = self
             .member(grant.person())
             .ok_or(AccessDenied::NotAMember)?;
-        authorize(grant, member, action, resource, now)
+        authorize(grant, member, action, resource, now)?;
+        self.check_grant(grant, now).map(drop)
     }
 
     /// Adds a person directly (an Admin or Owner acting, typically with a temporary password the

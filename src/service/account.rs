@@ -3,6 +3,7 @@
 
 use alloc::vec::Vec;
 
+use super::login::Reauthentication;
 use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceError};
 use crate::{
     Aal, Action, Actor, AuditKind, AuditSink, AuthenticatorId, Clock, EnrollmentPurpose, Factor,
@@ -21,16 +22,20 @@ where
     H: PasswordHashing,
 {
     /// Starts enrolling an authenticator app for the signed-in person: the first one, an extra
-    /// one on another device ([`EnrollmentPurpose::Add`]), or a replacement. While MFA is active
-    /// this needs a fresh AAL2 grant ([`Self::reauthenticate`]).
+    /// one on another device ([`EnrollmentPurpose::Add`]), or a replacement. Once the person
+    /// holds any second factor — an authenticator app, or a verified phone — this needs a fresh
+    /// AAL2 grant ([`Self::reauthenticate`], or a new sign-in): a new authenticator is bound
+    /// only by someone who presented an existing one.
     pub async fn start_enrollment(
         &self,
         grant: &Grant,
         purpose: EnrollmentPurpose,
     ) -> Result<EnrollmentSetup, ServiceError> {
         let now = self.now();
-        let person = self.person(grant.person()).await?;
-        self.enrol_start(&person, purpose, Some(grant), now).await
+        let (person, _) = self.live_grant(grant, now).await?;
+        self.require_fresh_if_protected(grant, &person, now).await?;
+        self.enrol_start(&person, purpose, Reauthentication::Grant(grant), now)
+            .await
     }
 
     /// Confirms the enrollment with a code from the app; returns the recovery codes to show once.
@@ -40,6 +45,7 @@ where
         code: &str,
     ) -> Result<RecoveryCodes, ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         self.enrol_confirm(grant.person(), Some(grant.org()), code, now)
             .await
     }
@@ -50,6 +56,7 @@ where
         grant: &Grant,
     ) -> Result<AuthenticatorId, ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         self.enrol_acknowledge(grant.person(), now).await
     }
 
@@ -65,6 +72,7 @@ where
         code: &str,
     ) -> Result<Grant, ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         let person = self.person(grant.person()).await?;
         let reserved = self
             .reserve_attempt(ThrottleKey::login(&person.login), Factor::Password, now)
@@ -99,6 +107,7 @@ where
     /// their organisations enforces MFA. Recovery codes are deleted and the person is notified.
     pub async fn disable_mfa(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         let person = grant.person();
         let standings = self.standings(person).await?;
         let config = &self.config.enrollment;
@@ -124,6 +133,7 @@ where
         grant: &Grant,
     ) -> Result<RecoveryCodes, ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
         let person = grant.person();
         let mfa = self
@@ -166,6 +176,7 @@ where
         new_password: Password,
     ) -> Result<(), ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         let person = self.person(grant.person()).await?;
         let reserved = self
             .reserve_attempt(ThrottleKey::login(&person.login), Factor::Password, now)
@@ -207,10 +218,10 @@ where
         phone: &PhoneNumber,
     ) -> Result<(), ServiceError> {
         let now = self.now();
+        let (person, _) = self.live_grant(grant, now).await?;
         if self.config.oob.is_none() {
             return Err(ServiceError::FactorUnavailable);
         }
-        let person = self.person(grant.person()).await?;
         self.require_fresh_if_protected(grant, &person, now).await?;
         self.send_oob(
             person.id,
@@ -233,10 +244,10 @@ where
     /// step 1 applies.
     pub async fn confirm_phone(&self, grant: &Grant, code: &str) -> Result<(), ServiceError> {
         let now = self.now();
+        let (person, _) = self.live_grant(grant, now).await?;
         if self.config.oob.is_none() {
             return Err(ServiceError::FactorUnavailable);
         }
-        let person = self.person(grant.person()).await?;
         self.require_fresh_if_protected(grant, &person, now).await?;
         let phone = self
             .check_oob(
@@ -295,7 +306,7 @@ where
     /// [`PolicyError::SoleOwnerOfEnforcingOrganisation`]). A person without a phone gets `Ok`.
     pub async fn remove_phone(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
-        let person = self.person(grant.person()).await?;
+        let (person, _) = self.live_grant(grant, now).await?;
         if person.phone.is_none() {
             return Ok(());
         }
@@ -364,7 +375,11 @@ where
     }
 
     /// Whether the grant holder may do `action` on `resource` now, read against the current
-    /// roster (a deactivated member or a lapsed delegation is refused at once).
+    /// roster and MFA policy ([`crate::Organisation::check_grant`], then [`crate::Organisation::authorize`]: a
+    /// deactivated person or member, a lapsed delegation, or a grant the organisation's enforced
+    /// MFA no longer admits is refused at once).
+    ///
+    /// Every other operation that takes a [`Grant`] makes the same check first.
     pub async fn authorize<Act: Action + ?Sized + Sync>(
         &self,
         grant: &Grant,
@@ -372,14 +387,35 @@ where
         resource: &Resource,
     ) -> Result<(), ServiceError> {
         let now = self.now();
+        let (_, org) = self.live_grant(grant, now).await?;
+        org.authorize(grant, action, resource, now)?;
+        Ok(())
+    }
+
+    /// The check every operation that takes a [`Grant`] makes first: the grant is a record of a
+    /// past login, and it stands only while its person exists and is not deactivated, and the
+    /// organisation's current roster and MFA policy still admit it
+    /// ([`crate::Organisation::check_grant`]: still a member, membership active, and past an enforced
+    /// deadline a second factor the policy counts). Anything else is
+    /// [`ServiceError::Denied`]. Returns the person and the organisation as read.
+    pub(super) async fn live_grant(
+        &self,
+        grant: &Grant,
+        now: u64,
+    ) -> Result<(crate::PersonRecord, crate::Organisation), ServiceError> {
+        let person = self.person(grant.person()).await?;
+        if person.deactivated {
+            return Err(ServiceError::Denied(crate::AccessDenied::Deactivated));
+        }
         let org = self
             .services
             .users
             .organisation(grant.org())
             .await
             .map_err(ServiceError::storage)?
-            .ok_or(ServiceError::Policy(PolicyError::NotAMember))?;
-        org.value.authorize(grant, action, resource, now)?;
-        Ok(())
+            .ok_or(ServiceError::Policy(PolicyError::NotAMember))?
+            .value;
+        let _ = org.check_grant(grant, now)?;
+        Ok((person, org))
     }
 }

@@ -38,7 +38,7 @@ use super::ServiceError;
 use crate::password::HashKind;
 use crate::{
     NewRecoveryCodes, Password, PasswordHash, PasswordHasher, PasswordVerified, RecoveryCodeSet,
-    RecoveryParams, RedeemedSlot, Rejected, VerifyError,
+    RecoveryParams, RedeemedSlot, Refusal, VerifyError,
 };
 
 /// Runs argon2 jobs (passwords and recovery codes): inline, on a blocking pool, or on dedicated
@@ -169,11 +169,13 @@ impl HashJob {
                 Output::RecoveryGenerated(RecoveryCodeSet::generate(params).map(Box::new))
             }
             Op::RecoveryRedeem(set) => {
-                Output::RecoveryRedeemed(set.redeem(self.password.expose_secret()))
+                Output::RecoveryRedeemed(set.redeem_detailed(self.password.expose_secret()))
             }
-            Op::RecoveryRedeemDummy(params) => {
-                Output::RecoveryRedeemed(params.redeem_dummy(self.password.expose_secret()))
-            }
+            Op::RecoveryRedeemDummy(params) => Output::RecoveryRedeemed(
+                params
+                    .redeem_dummy(self.password.expose_secret())
+                    .map_err(|_| Refusal::Invalid),
+            ),
         };
         HashOutput(result)
     }
@@ -183,7 +185,7 @@ enum Output {
     Hashed(Result<PasswordHash, crate::Error>),
     Verified(Result<PasswordVerified, VerifyError>),
     RecoveryGenerated(Result<Box<NewRecoveryCodes>, crate::Error>),
-    RecoveryRedeemed(Result<RedeemedSlot, Rejected>),
+    RecoveryRedeemed(Result<RedeemedSlot, Refusal>),
     Failed,
 }
 
@@ -226,7 +228,7 @@ impl HashOutput {
         }
     }
 
-    pub(crate) fn into_redeemed(self) -> Result<Result<RedeemedSlot, Rejected>, ServiceError> {
+    pub(crate) fn into_redeemed(self) -> Result<Result<RedeemedSlot, Refusal>, ServiceError> {
         match self.0 {
             Output::RecoveryRedeemed(result) => Ok(result),
             _ => Err(ServiceError::Hashing),

@@ -29,13 +29,16 @@ pub enum LoginStep {
     /// Signed in: keep the grant in the session.
     Granted(Grant),
     /// The password is temporary or compromised: the person must choose a new one
-    /// ([`Authenticator::change_password_at_login`]).
+    /// ([`Authenticator::change_password_at_login`]). A person with a second factor gets here
+    /// only after presenting it.
     ChangePassword {
         /// The ticket for that step.
         ticket: BearerToken,
     },
-    /// "Company account verification": the organisation requires MFA and the person has none;
-    /// walk them through [`Authenticator::start_login_enrollment`].
+    /// "Company account verification": the organisation requires MFA and the person has none of
+    /// a kind it counts; walk them through [`Authenticator::start_login_enrollment`]. A person
+    /// who holds another factor (a verified phone where SMS does not count) gets here only after
+    /// presenting it.
     EnrolMfa {
         /// The ticket for the enrollment steps.
         ticket: BearerToken,
@@ -44,7 +47,8 @@ pub enum LoginStep {
         /// The factors that would satisfy the organisation.
         factors: SecondFactors,
     },
-    /// A second factor is needed: one of `factors`.
+    /// A second factor is needed: one of `factors`. It comes before a password change or an
+    /// enrollment for whoever holds one.
     SecondFactor {
         /// The ticket for that step.
         ticket: BearerToken,
@@ -71,6 +75,16 @@ impl LoginStep {
             | Self::SecondFactor { ticket, .. } => Some(ticket),
         }
     }
+}
+
+/// What a new authenticator's enrollment rests on: the signed-in person's grant, or the pending
+/// login's verified factors ("company account verification").
+#[derive(Clone, Copy)]
+pub(super) enum Reauthentication<'a> {
+    /// A grant (fresh and AAL2 once the person has MFA).
+    Grant(&'a Grant),
+    /// The login in progress.
+    Login(&'a LoginProgress),
 }
 
 /// What to show a person enrolling an authenticator app: the `otpauth://` URI (as a QR code) and
@@ -182,6 +196,9 @@ where
         };
         self.accept_attempt(reserved, now).await?;
         if verified.needs_rehash() && !temporary {
+            // Only the hash is upgraded, and only if it is still the one just verified: the
+            // stored state (a `Compromised` mark included) and expiry stay as they are, and a
+            // password changed meanwhile is not reverted.
             let hash = self
                 .services
                 .hasher
@@ -191,7 +208,7 @@ where
             let _ = self
                 .services
                 .users
-                .set_password(person.id, hash.as_str(), PasswordState::Current, None)
+                .upgrade_password_hash(person.id, &person.password_hash, hash.as_str())
                 .await
                 .map_err(ServiceError::storage)?;
         }
@@ -215,6 +232,10 @@ where
 
     /// Sets the person's own password after a temporary or compromised one. It must meet the
     /// password policy and differ from the password it replaces.
+    ///
+    /// A person with a second factor reaches this step only after presenting it; if they gained
+    /// one after the ticket was issued, the ticket is refused with
+    /// [`PolicyError::ReauthenticationRequired`] (sign in again).
     pub async fn change_password_at_login(
         &self,
         org: OrgId,
@@ -223,7 +244,7 @@ where
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
         let record = self
-            .take_ticket(ticket, PendingStep::ChangePassword, org, now)
+            .step_ticket(ticket, PendingStep::ChangePassword, org, now)
             .await?;
         let person = self.person(record.progress.person()).await?;
         match self.replace_password(&person, new_password, now).await {
@@ -334,6 +355,13 @@ where
     /// "Company account verification", step 1: starts enrolling an authenticator app named
     /// `name`. Show the URI as a QR code and the manual key. The ticket stays valid for the next
     /// steps.
+    ///
+    /// This login is the re-authentication ([`Mfa::start_enrollment_at_login`]): a person who
+    /// holds a factor was asked for it before this step, so a password alone never binds a new
+    /// authenticator. Each enrollment step checks again that the login decision still asks for
+    /// the enrollment; when it no longer does (the person gained a factor meanwhile, or the
+    /// policy changed), the step is refused with [`PolicyError::ReauthenticationRequired`] and
+    /// the login starts again from the password.
     pub async fn start_login_enrollment(
         &self,
         org: OrgId,
@@ -341,14 +369,17 @@ where
         name: &str,
     ) -> Result<EnrollmentSetup, ServiceError> {
         let now = self.now();
-        let record = self
-            .take_ticket(ticket, PendingStep::EnrolMfa, org, now)
-            .await?;
+        let record = self.enrollment_ticket(ticket, org, now).await?;
         let result = async {
             let person = self.person(record.progress.person()).await?;
             let name = AuthenticatorName::new(name)?;
-            self.enrol_start(&person, EnrollmentPurpose::Add(name), None, now)
-                .await
+            self.enrol_start(
+                &person,
+                EnrollmentPurpose::Add(name),
+                Reauthentication::Login(&record.progress),
+                now,
+            )
+            .await
         }
         .await;
         self.restore_ticket(&record).await?;
@@ -365,9 +396,7 @@ where
         code: &str,
     ) -> Result<RecoveryCodes, ServiceError> {
         let now = self.now();
-        let record = self
-            .take_ticket(ticket, PendingStep::EnrolMfa, org, now)
-            .await?;
+        let record = self.enrollment_ticket(ticket, org, now).await?;
         let result = self
             .enrol_confirm(record.progress.person(), Some(org), code, now)
             .await;
@@ -383,9 +412,7 @@ where
         ticket: &BearerToken,
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
-        let record = self
-            .take_ticket(ticket, PendingStep::EnrolMfa, org, now)
-            .await?;
+        let record = self.enrollment_ticket(ticket, org, now).await?;
         if let Err(e) = self.enrol_acknowledge(record.progress.person(), now).await {
             self.restore_ticket(&record).await?;
             return Err(e);
@@ -536,6 +563,40 @@ where
         Ok(record)
     }
 
+    /// Spends an enrollment ticket; see [`Self::step_ticket`].
+    async fn enrollment_ticket(
+        &self,
+        ticket: &BearerToken,
+        org: OrgId,
+        now: u64,
+    ) -> Result<TicketRecord, ServiceError> {
+        self.step_ticket(ticket, PendingStep::EnrolMfa, org, now)
+            .await
+    }
+
+    /// Spends a ticket for `step` (a password change or an enrollment) and checks that the login
+    /// decision still asks this login for that step: in particular that the person holds no
+    /// factor they have not presented in it (one gained since the ticket was issued). A login
+    /// the decision now sends elsewhere is refused with
+    /// [`PolicyError::ReauthenticationRequired`]; the ticket stays spent (sign in again).
+    async fn step_ticket(
+        &self,
+        ticket: &BearerToken,
+        step: PendingStep,
+        org: OrgId,
+        now: u64,
+    ) -> Result<TicketRecord, ServiceError> {
+        let record = self.take_ticket(ticket, step, org, now).await?;
+        match (step, self.decision(&record.progress, now).await?) {
+            (PendingStep::EnrolMfa, LoginDecision::EnrolMfa { .. })
+            | (PendingStep::ChangePassword, LoginDecision::ChangePassword(_)) => Ok(record),
+            (_, LoginDecision::Denied(DenyReason::Locked)) => Err(ServiceError::Locked),
+            (_, LoginDecision::Denied(DenyReason::Deactivated)) => Err(ServiceError::Deactivated),
+            (_, LoginDecision::Denied(_)) => Err(ServiceError::InvalidCredentials),
+            _ => Err(ServiceError::Policy(PolicyError::ReauthenticationRequired)),
+        }
+    }
+
     /// Verifies a TOTP code against the person's authenticators and spends its step with the
     /// atomic watermark. Counts and audits failures.
     pub(super) async fn check_totp(
@@ -560,10 +621,13 @@ where
             .map_err(ServiceError::storage)?;
         let accepted = mfa.as_ref().map(|m| {
             m.value
-                .verify_login_code(code, now, self.config.enrollment.window())
+                .verify_login_code_detailed(code, now, self.config.enrollment.window())
         });
+        // A valid code already used (at or below the watermark) is audited as a replay; the
+        // caller's answer is the same.
+        let replayed = matches!(accepted, Some(Err(crate::Refusal::Replayed)));
         let (Some(mfa), Some(Ok(accepted))) = (mfa, accepted) else {
-            self.reject_credential(reserved, person, org, false, now)
+            self.reject_credential(reserved, person, org, replayed, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         };
@@ -632,8 +696,11 @@ where
                 None
             }
         };
+        // A code whose slot is already spent is audited as a replay; the caller's answer is the
+        // same.
+        let replayed = matches!(redeemed, Some((_, Err(crate::Refusal::Replayed))));
         let Some((set_id, Ok(slot))) = redeemed else {
-            self.reject_credential(reserved, person, Some(org), false, now)
+            self.reject_credential(reserved, person, Some(org), replayed, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         };
@@ -951,13 +1018,24 @@ where
         &self,
         person: &PersonRecord,
         purpose: EnrollmentPurpose,
-        reauth: Option<&Grant>,
+        reauth: Reauthentication<'_>,
         now: u64,
     ) -> Result<EnrollmentSetup, ServiceError> {
         let config = &self.config.enrollment;
         let (mfa, ()) = self
             .update_mfa(person.id, |mfa| {
-                Ok(mfa.start_enrollment_with_os_rng(purpose.clone(), reauth, config, now)?)
+                Ok(match reauth {
+                    Reauthentication::Grant(grant) => {
+                        mfa.start_enrollment_with_os_rng(purpose.clone(), Some(grant), config, now)?
+                    }
+                    Reauthentication::Login(progress) => mfa
+                        .start_enrollment_at_login_with_os_rng(
+                            purpose.clone(),
+                            progress,
+                            config,
+                            now,
+                        )?,
+                })
             })
             .await?;
         let enrollment = mfa

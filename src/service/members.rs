@@ -104,6 +104,7 @@ where
         role: Role,
     ) -> Result<NewMember, ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         let login = Login::new(login).ok_or(ServiceError::InvalidLogin)?;
         let person = PersonId::new(random_id()?);
         let org_id = grant.org();
@@ -295,6 +296,7 @@ where
         settings: MfaSettings,
     ) -> Result<(), ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         let person = self.person(grant.person()).await?;
         let factors = self.own_factors(&person).await?;
         self.update_org(grant.org(), |org| {
@@ -306,6 +308,7 @@ where
     /// Turns the organisation's MFA policy off (same authority as [`Self::set_mfa_policy`]).
     pub async fn turn_off_mfa_policy(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         self.update_org(grant.org(), |org| org.turn_off_mfa_policy(grant, now))
             .await
     }
@@ -318,6 +321,7 @@ where
         role: Role,
     ) -> Result<(), ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         self.update_org(grant.org(), |org| org.change_role(grant, target, role, now))
             .await
     }
@@ -331,6 +335,7 @@ where
         until: u64,
     ) -> Result<(), ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         self.update_org(grant.org(), |org| org.delegate(grant, to, role, until, now))
             .await
     }
@@ -338,6 +343,7 @@ where
     /// Ends a member's delegation early.
     pub async fn revoke_delegation(&self, grant: &Grant, to: PersonId) -> Result<(), ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         self.update_org(grant.org(), |org| org.revoke_delegation(grant, to, now))
             .await
     }
@@ -349,6 +355,7 @@ where
         target: PersonId,
     ) -> Result<(), ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         self.update_org(grant.org(), |org| org.deactivate_member(grant, target, now))
             .await
     }
@@ -360,6 +367,7 @@ where
         target: PersonId,
     ) -> Result<(), ServiceError> {
         let now = self.now();
+        let _ = self.live_grant(grant, now).await?;
         self.update_org(grant.org(), |org| org.reactivate_member(grant, target, now))
             .await
     }

@@ -230,6 +230,22 @@ impl UserStore for MemoryStore {
         Ok(true)
     }
 
+    async fn upgrade_password_hash(
+        &self,
+        id: PersonId,
+        expected_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut users = self.users()?;
+        match users.people.get_mut(&id) {
+            Some(person) if person.password_hash == expected_hash => {
+                person.password_hash = String::from(new_hash);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn set_phone(
         &self,
         id: PersonId,

@@ -126,6 +126,21 @@ pub trait UserStore: Send + Sync {
         expires_at: Option<u64>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
+    /// Replaces the password hash with `new_hash` — the same password hashed again under newer
+    /// parameters — only if the stored hash is still `expected_hash`. The password state (a
+    /// `Compromised` mark included) and expiry are left as they are. `false` if the person does
+    /// not exist or the hash changed meanwhile: a concurrent password change wins, and is never
+    /// reverted to the old password.
+    ///
+    /// Atomic with respect to concurrent calls and to [`Self::set_password`] (one guarded
+    /// `UPDATE … WHERE password_hash = expected`).
+    fn upgrade_password_hash(
+        &self,
+        id: PersonId,
+        expected_hash: &str,
+        new_hash: &str,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
     /// Sets or clears the verified phone number; `false` if the person does not exist.
     fn set_phone(
         &self,

@@ -723,6 +723,23 @@ macro_rules! sql_store {
                     Ok(done.rows_affected() == 1)
                 }
 
+                async fn upgrade_password_hash(
+                    &self,
+                    id: PersonId,
+                    expected_hash: &str,
+                    new_hash: &str,
+                ) -> Result<bool, SqlStoreError> {
+                    let done = sqlx::query(
+                        "UPDATE people SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
+                    )
+                    .bind(new_hash)
+                    .bind(person_bytes(id))
+                    .bind(expected_hash)
+                    .execute(&self.pool)
+                    .await?;
+                    Ok(done.rows_affected() == 1)
+                }
+
                 async fn set_phone(
                     &self,
                     id: PersonId,

@@ -112,6 +112,18 @@ impl<T: UserStore> UserStore for Recording<T> {
             .await
     }
 
+    async fn upgrade_password_hash(
+        &self,
+        id: PersonId,
+        expected_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, Self::Error> {
+        self.note("upgrade_password_hash").await;
+        self.inner
+            .upgrade_password_hash(id, expected_hash, new_hash)
+            .await
+    }
+
     async fn set_phone(
         &self,
         id: PersonId,
