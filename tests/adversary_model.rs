@@ -720,14 +720,13 @@ impl World {
                 return false;
             }
         };
-        if let Some(text) = used_ticket {
-            if !self.spent_tickets.insert(text.to_owned()) {
+        if let Some(text) = used_ticket
+            && !self.spent_tickets.insert(text.to_owned()) {
                 self.violation(
                     Invariant::SingleUse,
                     format!("{context}: a ticket that already completed a step was accepted"),
                 );
             }
-        }
         let person = self.chains[chain].person;
         self.note(format!("{context}: {}", describe(&step)));
         if let Some(grant) = step.grant() {
@@ -1270,14 +1269,13 @@ impl World {
 
     /// A TOTP step of `key` was accepted: it must be above every step accepted before.
     fn accepted(&mut self, key: usize, step: u64, context: &str) {
-        if let Some(&last) = self.accepted_steps.get(&key) {
-            if step <= last {
+        if let Some(&last) = self.accepted_steps.get(&key)
+            && step <= last {
                 self.violation(
                     Invariant::SingleUse,
                     format!("{context}: TOTP step {step} accepted after step {last} of key {key}"),
                 );
             }
-        }
         let entry = self.accepted_steps.entry(key).or_insert(step);
         *entry = (*entry).max(step);
     }
@@ -1885,11 +1883,10 @@ impl World {
         if !org.member(id).is_some_and(|m| m.is_active()) {
             return;
         }
-        if let Ok(Some(record)) = self.store.person(id).await {
-            if record.deactivated {
+        if let Ok(Some(record)) = self.store.person(id).await
+            && record.deactivated {
                 return;
             }
-        }
         self.full_login(person, 0, true).await;
     }
 
@@ -1991,8 +1988,8 @@ impl World {
     ) -> Result<LoginStep, ServiceError> {
         let s = Arc::clone(&self.servers[server]);
         let who = Who::Person(person);
-        if factors.contains(FactorKind::Totp) {
-            if let Some(key) = self.usable_key(who, person) {
+        if factors.contains(FactorKind::Totp)
+            && let Some(key) = self.usable_key(who, person) {
                 let step = self.current_step();
                 let code = self.code_for(key, step);
                 self.secret(&code);
@@ -2005,7 +2002,6 @@ impl World {
                 }
                 return result;
             }
-        }
         if factors.contains(FactorKind::OutOfBandSms) && self.people[person].phone.is_some() {
             s.send_sms_code(self.org, token).await?;
             let code = s
