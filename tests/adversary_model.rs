@@ -721,12 +721,13 @@ impl World {
             }
         };
         if let Some(text) = used_ticket
-            && !self.spent_tickets.insert(text.to_owned()) {
-                self.violation(
-                    Invariant::SingleUse,
-                    format!("{context}: a ticket that already completed a step was accepted"),
-                );
-            }
+            && !self.spent_tickets.insert(text.to_owned())
+        {
+            self.violation(
+                Invariant::SingleUse,
+                format!("{context}: a ticket that already completed a step was accepted"),
+            );
+        }
         let person = self.chains[chain].person;
         self.note(format!("{context}: {}", describe(&step)));
         if let Some(grant) = step.grant() {
@@ -1270,12 +1271,13 @@ impl World {
     /// A TOTP step of `key` was accepted: it must be above every step accepted before.
     fn accepted(&mut self, key: usize, step: u64, context: &str) {
         if let Some(&last) = self.accepted_steps.get(&key)
-            && step <= last {
-                self.violation(
-                    Invariant::SingleUse,
-                    format!("{context}: TOTP step {step} accepted after step {last} of key {key}"),
-                );
-            }
+            && step <= last
+        {
+            self.violation(
+                Invariant::SingleUse,
+                format!("{context}: TOTP step {step} accepted after step {last} of key {key}"),
+            );
+        }
         let entry = self.accepted_steps.entry(key).or_insert(step);
         *entry = (*entry).max(step);
     }
@@ -1884,9 +1886,10 @@ impl World {
             return;
         }
         if let Ok(Some(record)) = self.store.person(id).await
-            && record.deactivated {
-                return;
-            }
+            && record.deactivated
+        {
+            return;
+        }
         self.full_login(person, 0, true).await;
     }
 
@@ -1989,19 +1992,20 @@ impl World {
         let s = Arc::clone(&self.servers[server]);
         let who = Who::Person(person);
         if factors.contains(FactorKind::Totp)
-            && let Some(key) = self.usable_key(who, person) {
-                let step = self.current_step();
-                let code = self.code_for(key, step);
-                self.secret(&code);
-                let result = s.verify_totp(self.org, token, &code).await;
-                if result.is_ok() {
-                    self.accepted(key, step, "returning login code");
-                    if self.chains[chain].prior_keys.contains(&key) {
-                        self.chains[chain].presented_prior = true;
-                    }
+            && let Some(key) = self.usable_key(who, person)
+        {
+            let step = self.current_step();
+            let code = self.code_for(key, step);
+            self.secret(&code);
+            let result = s.verify_totp(self.org, token, &code).await;
+            if result.is_ok() {
+                self.accepted(key, step, "returning login code");
+                if self.chains[chain].prior_keys.contains(&key) {
+                    self.chains[chain].presented_prior = true;
                 }
-                return result;
             }
+            return result;
+        }
         if factors.contains(FactorKind::OutOfBandSms) && self.people[person].phone.is_some() {
             s.send_sms_code(self.org, token).await?;
             let code = s
