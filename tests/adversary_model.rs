@@ -22,16 +22,18 @@
 //! - [`Invariant::NoSecretLeaks`]: no password, key, code, recovery code, ticket or setup token
 //!   appears in any error or audit event.
 //!
-//! Each invariant has its own test (`model_<invariant>`), so a failure shrinks to a minimal
-//! sequence for that invariant. Invariants whose fixes have not landed yet are listed in
-//! [`AWAITING_FIXES`]: their tests run the model but do not fail on them (set
+//! Each invariant has its own test (`model_<invariant>`): it first replays the attacks known to
+//! break it ([`known_attacks`]), then searches random scenarios, so a failure shrinks to a
+//! minimal sequence for that invariant. Invariants whose fixes have not landed yet are listed in
+//! [`AWAITING_FIXES`]: their tests report what they find but do not fail on it (set
 //! `AUTHCORE_MODEL_ENFORCE_ALL=1` to enforce every invariant). Remove an entry once its fix
 //! lands.
 //!
 //! Unexpected typed errors are allowed outcomes: the model only asserts the invariants, so it
-//! keeps working while the login flow gains steps. The store is SQLite (one database file, two
-//! `Authenticator`s over clones of one `SqliteStore`, as two application servers would share
-//! one database), with cheap argon2 parameters.
+//! keeps working while the login flow gains steps. The store is SQLite: one database file under
+//! two `Authenticator`s holding clones of one `SqliteStore`, as two application servers share one
+//! database (a `MemoryStore` cannot be shared between two services), with cheap argon2
+//! parameters. Each server has its own audit log and notifier; both are scanned for secrets.
 //!
 //! `PROPTEST_CASES` sets the number of cases per invariant (default [`DEFAULT_CASES`]).
 #![cfg(all(feature = "sqlite", feature = "memory"))]
@@ -80,18 +82,21 @@ enum Invariant {
     NoSecretLeaks,
 }
 
-/// Invariants that today's code breaks (issue 10, defects in brackets). Their tests run the model
-/// without failing on them; remove an entry when its fix lands, and the test enforces it.
+/// Invariants that today's code breaks (issue 10, its defect numbers in brackets). Their tests
+/// replay the known attacks and the random search and report what they find on stderr without
+/// failing; they fail instead if every known attack stops working, as a reminder to remove the
+/// entry here. Once an entry is removed, its test enforces the invariant.
+/// `AUTHCORE_MODEL_ENFORCE_ALL=1` enforces every invariant regardless.
 const AWAITING_FIXES: &[Invariant] = &[
     // An existing factor is skipped by enrolling a new one at login (3).
     Invariant::Aal2NeedsPriorFactor,
-    // Check-then-count throttle (1); replays of an enrollment code (watermark not set).
+    // The throttle checks, verifies, then counts (1).
     Invariant::ThrottleAllowance,
-    // Permanent locks (2); a compromised password changed before the second factor (4).
+    // Locks never end (2); a compromised password is changed before the second factor (4).
     Invariant::RealPersonCanReturn,
-    // Delegates mint permanent Admins (6).
+    // Delegates hand out roles above their own (6).
     Invariant::RolesBounded,
-    // Old grants pass `authorize` after the deadline (7).
+    // Old grants pass `authorize` past the member's deadline (7).
     Invariant::EnforcedNeedsMfa,
 ];
 
