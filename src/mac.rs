@@ -398,6 +398,9 @@ fn mask_if_equal(a: u32, b: u32) -> u32 {
 }
 
 #[cfg(test)]
+mod differential;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

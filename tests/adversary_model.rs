@@ -1,0 +1,2340 @@
+//! A model-based test of the `Authenticator` against an adversary.
+//!
+//! Random interleavings of operations by several actors — an owner, an admin, a manager, a user
+//! whose only factor is a phone, a user holding a delegated Admin role, an attacker who knows one
+//! person's password and steals grants and tickets, and a second application server sharing the
+//! store — are driven through the public API only. After every step a reference model checks the
+//! invariants below, each its own named check ([`Invariant`]):
+//!
+//! - [`Invariant::Aal2NeedsPriorFactor`]: no AAL2 grant unless a factor the person held before
+//!   that login was presented (a factor enrolled inside the same login counts only when they had
+//!   none);
+//! - [`Invariant::SingleUse`]: each TOTP step, recovery code, ticket and setup token is accepted at
+//!   most once;
+//! - [`Invariant::ThrottleAllowance`]: verified attempts never exceed the throttle's allowance;
+//! - [`Invariant::RealPersonCanReturn`]: the real person can always get back in after the
+//!   policy's longest lock;
+//! - [`Invariant::RolesBounded`]: no effective role exceeds what a non-delegated Admin or Owner
+//!   granted;
+//! - [`Invariant::OrgKeepsOwner`]: an organisation always keeps an active Owner;
+//! - [`Invariant::EnforcedNeedsMfa`]: a member of an enforcing organisation past their deadline
+//!   gets no grant, and no old grant is honoured, without MFA;
+//! - [`Invariant::NoSecretLeaks`]: no password, key, code, recovery code, ticket or setup token
+//!   appears in any error or audit event.
+//!
+//! Each invariant has its own test (`model_<invariant>`): it first replays the attacks known to
+//! break it ([`known_attacks`]), then searches random scenarios, so a failure shrinks to a
+//! minimal sequence for that invariant. Invariants whose fixes have not landed yet are listed in
+//! [`AWAITING_FIXES`]: their tests report what they find but do not fail on it (set
+//! `AUTHCORE_MODEL_ENFORCE_ALL=1` to enforce every invariant). Remove an entry once its fix
+//! lands.
+//!
+//! Unexpected typed errors are allowed outcomes: the model only asserts the invariants, so it
+//! keeps working while the login flow gains steps. The store is SQLite: one database file under
+//! two `Authenticator`s holding clones of one `SqliteStore`, as two application servers share one
+//! database (a `MemoryStore` cannot be shared between two services), with cheap argon2
+//! parameters. Each server has its own audit log and notifier; both are scanned for secrets.
+//!
+//! `PROPTEST_CASES` sets the number of cases per invariant (default [`DEFAULT_CASES`]).
+#![cfg(all(feature = "sqlite", feature = "memory"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use authcore::{
+    Aal, AuditEvent, AuditKind, Authenticator, AuthenticatorName, BearerToken, Clock,
+    EnrollmentPurpose, Factor, FactorKind, Grant, HashParams, KeyId, Keyring, LoginStep,
+    ManualClock, MemoryAuditLog, MfaSettings, OobConfig, OobKey, OrgId, Organisation, Password,
+    PasswordHasher, PasswordState, Permission, PersonId, PhoneNumber, RecordingNotifier,
+    RecoveryParams, Resource, Role, SealingKey, SecondFactors, SecretKey, ServiceConfig,
+    ServiceError, Services, SqliteStore, ThrottlePolicy, ThrottleState, ThrottledFactor, Totp,
+    TotpParams, UserStore,
+};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+type Server = Authenticator<
+    SqliteStore,
+    SqliteStore,
+    Arc<ManualClock>,
+    MemoryAuditLog,
+    RecordingNotifier,
+    PasswordHasher,
+>;
+
+/// The invariants, each checked on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Invariant {
+    Aal2NeedsPriorFactor,
+    SingleUse,
+    ThrottleAllowance,
+    RealPersonCanReturn,
+    RolesBounded,
+    OrgKeepsOwner,
+    EnforcedNeedsMfa,
+    NoSecretLeaks,
+}
+
+/// Invariants that today's code breaks (issue 10, its defect numbers in brackets). Their tests
+/// replay the known attacks and the random search and report what they find on stderr without
+/// failing; they fail instead if every known attack stops working, as a reminder to remove the
+/// entry here. Once an entry is removed, its test enforces the invariant.
+/// `AUTHCORE_MODEL_ENFORCE_ALL=1` enforces every invariant regardless.
+const AWAITING_FIXES: &[Invariant] = &[
+    // An existing factor is skipped by enrolling a new one at login (3).
+    Invariant::Aal2NeedsPriorFactor,
+    // The throttle checks, verifies, then counts (1).
+    Invariant::ThrottleAllowance,
+    // Locks never end (2); a compromised password is changed before the second factor (4).
+    Invariant::RealPersonCanReturn,
+    // Delegates hand out roles above their own (6).
+    Invariant::RolesBounded,
+    // Old grants pass `authorize` past the member's deadline (7).
+    Invariant::EnforcedNeedsMfa,
+];
+
+/// Cases per invariant when `PROPTEST_CASES` is not set.
+const DEFAULT_CASES: u32 = 12;
+
+/// The longest lock the throttle may impose on the real person: after this long, their correct
+/// credentials must work again (NIST SP 800-63B §5.2.2). One day, the policy's delay ceiling.
+const MAXIMUM_LOCK: u64 = ThrottlePolicy::MAX_DELAY_LIMIT as u64;
+
+const T0: u64 = 1_700_000_010;
+const OWNER: usize = 0;
+const ADMIN: usize = 1;
+const MANAGER: usize = 2;
+const USER: usize = 3;
+const DELEGATE: usize = 4;
+const PEOPLE: usize = 5;
+const MAX_EXTRA_MEMBERS: usize = 3;
+
+fn throttle_policy() -> ThrottlePolicy {
+    ThrottlePolicy::builder()
+        .free_attempts(2)
+        .base_delay(30)
+        .max_delay(300)
+        .lock_after(5)
+        .build()
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations
+// ---------------------------------------------------------------------------------------------
+
+/// Who acts: one of the people (by index), or the attacker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Person(usize),
+    Attacker,
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// The password step (the attacker uses the victim's leaked password).
+    Login {
+        who: Who,
+        server: usize,
+        right: bool,
+    },
+    /// A TOTP code on the actor's ticket: `offset` 0 is the current step, -1 the previous one,
+    /// anything else a wrong code.
+    Totp {
+        who: Who,
+        server: usize,
+        offset: i8,
+    },
+    /// A recovery code on the actor's ticket: a known one (possibly spent), or a wrong one.
+    Recovery {
+        who: Who,
+        server: usize,
+        pick: u8,
+        wrong: bool,
+    },
+    /// Sends an SMS code on the actor's ticket, then verifies it (or a wrong one).
+    Sms {
+        who: Who,
+        server: usize,
+        wrong: bool,
+    },
+    Skip {
+        who: Who,
+        server: usize,
+    },
+    /// The three enrollment steps at login, with a new app only the actor holds.
+    EnrolAtLogin {
+        who: Who,
+        server: usize,
+    },
+    ChangePasswordAtLogin {
+        who: Who,
+        server: usize,
+    },
+    /// The attacker takes a ticket or grant seen anywhere (live or spent).
+    StealTicket {
+        pick: u8,
+    },
+    StealGrant {
+        pick: u8,
+    },
+    ChangeRole {
+        who: Who,
+        server: usize,
+        target: usize,
+        role: Role,
+    },
+    Delegate {
+        who: Who,
+        server: usize,
+        target: usize,
+        role: Role,
+        hours: u16,
+    },
+    Revoke {
+        who: Who,
+        server: usize,
+        target: usize,
+    },
+    Deactivate {
+        who: Who,
+        server: usize,
+        target: usize,
+    },
+    Reactivate {
+        who: Who,
+        server: usize,
+        target: usize,
+    },
+    AddMember {
+        who: Who,
+        server: usize,
+        role: Role,
+    },
+    /// The new member follows their setup link (a spent one is a replay).
+    CompleteSetup {
+        who: Who,
+        server: usize,
+        pick: u8,
+    },
+    SetPolicy {
+        who: Who,
+        server: usize,
+        sms: bool,
+        grace_hours: u8,
+    },
+    PolicyOff {
+        who: Who,
+        server: usize,
+    },
+    Authorize {
+        who: Who,
+        server: usize,
+        permission: Permission,
+    },
+    /// Adds an app with the actor's grant (start, confirm, acknowledge).
+    EnrolApp {
+        who: Who,
+        server: usize,
+    },
+    /// Refreshes the actor's grant with the password and a TOTP code.
+    Reauth {
+        who: Who,
+        server: usize,
+    },
+    /// The host learns the person's password is compromised.
+    MarkCompromised {
+        person: usize,
+    },
+    /// `n` concurrent wrong passwords for the victim, spread over both servers.
+    PasswordBurst {
+        n: u8,
+    },
+    /// `n` logins with the victim's password, then `n` concurrent wrong TOTP codes.
+    TotpBurst {
+        n: u8,
+    },
+    Advance {
+        secs: u64,
+    },
+    /// The real person comes back after the longest lock and must get in.
+    Return {
+        person: usize,
+    },
+    /// A real person signs in with everything they hold.
+    FullLogin {
+        person: usize,
+        server: usize,
+    },
+    /// The attacker signs in with the leaked password and takes whatever step comes next:
+    /// enrols their own app, skips, sets a password of their own, or guesses a code.
+    Takeover {
+        server: usize,
+    },
+}
+
+fn who() -> impl Strategy<Value = Who> {
+    prop_oneof![
+        3 => (0..PEOPLE).prop_map(Who::Person),
+        2 => Just(Who::Attacker),
+    ]
+}
+
+fn role() -> impl Strategy<Value = Role> {
+    prop_oneof![
+        1 => Just(Role::User),
+        1 => Just(Role::Manager),
+        2 => Just(Role::Admin),
+        1 => Just(Role::Owner)
+    ]
+}
+
+/// Who uses a grant: mostly the people who hold (or were delegated) administrative roles.
+fn manager_of() -> impl Strategy<Value = Who> {
+    prop_oneof![
+        2 => Just(Who::Person(OWNER)),
+        2 => Just(Who::Person(ADMIN)),
+        3 => Just(Who::Person(DELEGATE)),
+        1 => Just(Who::Person(MANAGER)),
+        1 => Just(Who::Person(USER)),
+        2 => Just(Who::Attacker),
+    ]
+}
+
+/// Who uses an old grant: mostly the members without MFA, whose grants predate any policy.
+fn session_holder() -> impl Strategy<Value = Who> {
+    prop_oneof![
+        3 => Just(Who::Person(MANAGER)),
+        3 => Just(Who::Person(USER)),
+        1 => (0..PEOPLE).prop_map(Who::Person),
+        1 => Just(Who::Attacker),
+    ]
+}
+
+/// Whom an administrative change targets: mostly the scene's people.
+fn target() -> impl Strategy<Value = usize> {
+    prop_oneof![4 => 0..PEOPLE, 1 => PEOPLE..(PEOPLE + MAX_EXTRA_MEMBERS)]
+}
+
+fn permission() -> impl Strategy<Value = Permission> {
+    proptest::sample::select(Permission::ALL.to_vec())
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let server = 0..2usize;
+    prop_oneof![
+        6 => (who(), server.clone(), proptest::bool::weighted(0.7))
+            .prop_map(|(who, server, right)| Op::Login { who, server, right }),
+        5 => (who(), server.clone(), prop_oneof![Just(0i8), Just(-1), Just(5)])
+            .prop_map(|(who, server, offset)| Op::Totp { who, server, offset }),
+        2 => (who(), server.clone(), any::<u8>(), any::<bool>())
+            .prop_map(|(who, server, pick, wrong)| Op::Recovery { who, server, pick, wrong }),
+        2 => (who(), server.clone(), any::<bool>())
+            .prop_map(|(who, server, wrong)| Op::Sms { who, server, wrong }),
+        1 => (who(), server.clone()).prop_map(|(who, server)| Op::Skip { who, server }),
+        3 => (who(), server.clone()).prop_map(|(who, server)| Op::EnrolAtLogin { who, server }),
+        2 => (who(), server.clone())
+            .prop_map(|(who, server)| Op::ChangePasswordAtLogin { who, server }),
+        2 => any::<u8>().prop_map(|pick| Op::StealTicket { pick }),
+        2 => any::<u8>().prop_map(|pick| Op::StealGrant { pick }),
+        3 => (manager_of(), server.clone(), target(), role())
+            .prop_map(|(who, server, target, role)| Op::ChangeRole { who, server, target, role }),
+        2 => (manager_of(), server.clone(), target(), role(), 1..400u16).prop_map(
+            |(who, server, target, role, hours)| Op::Delegate { who, server, target, role, hours }
+        ),
+        1 => (manager_of(), server.clone(), target())
+            .prop_map(|(who, server, target)| Op::Revoke { who, server, target }),
+        2 => (manager_of(), server.clone(), target())
+            .prop_map(|(who, server, target)| Op::Deactivate { who, server, target }),
+        1 => (manager_of(), server.clone(), target())
+            .prop_map(|(who, server, target)| Op::Reactivate { who, server, target }),
+        2 => (manager_of(), server.clone(), role())
+            .prop_map(|(who, server, role)| Op::AddMember { who, server, role }),
+        2 => (who(), server.clone(), any::<u8>())
+            .prop_map(|(who, server, pick)| Op::CompleteSetup { who, server, pick }),
+        3 => (manager_of(), server.clone(), any::<bool>(), prop_oneof![Just(0u8), Just(1), Just(48)])
+            .prop_map(|(who, server, sms, grace_hours)| Op::SetPolicy { who, server, sms, grace_hours }),
+        1 => (manager_of(), server.clone()).prop_map(|(who, server)| Op::PolicyOff { who, server }),
+        4 => (session_holder(), server.clone(), permission())
+            .prop_map(|(who, server, permission)| Op::Authorize { who, server, permission }),
+        2 => (who(), server.clone()).prop_map(|(who, server)| Op::EnrolApp { who, server }),
+        1 => (who(), server.clone()).prop_map(|(who, server)| Op::Reauth { who, server }),
+        1 => (0..PEOPLE).prop_map(|person| Op::MarkCompromised { person }),
+        1 => (3..12u8).prop_map(|n| Op::PasswordBurst { n }),
+        1 => (3..8u8).prop_map(|n| Op::TotpBurst { n }),
+        3 => prop_oneof![Just(30u64), Just(600), Just(3_600), Just(86_400), Just(8 * 86_400)]
+            .prop_map(|secs| Op::Advance { secs }),
+        2 => (0..PEOPLE).prop_map(|person| Op::Return { person }),
+        2 => (0..PEOPLE, server.clone()).prop_map(|(person, server)| Op::FullLogin { person, server }),
+        4 => server.clone().prop_map(|server| Op::Takeover { server }),
+    ]
+}
+
+#[derive(Clone, Debug)]
+struct Scenario {
+    /// The person whose password the attacker knows.
+    victim: usize,
+    ops: Vec<Op>,
+}
+
+fn scenario() -> impl Strategy<Value = Scenario> {
+    let victim = prop_oneof![3 => Just(USER), 1 => Just(OWNER), 1 => Just(ADMIN), 1 => Just(MANAGER), 2 => Just(DELEGATE)];
+    (victim, prop::collection::vec(op(), 1..40)).prop_map(|(victim, ops)| Scenario { victim, ops })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reference model
+// ---------------------------------------------------------------------------------------------
+
+/// An authenticator-app key the model knows, and who holds it.
+struct Key {
+    base32: String,
+    real: bool,
+    attacker: bool,
+    active: bool,
+}
+
+/// A recovery code the model knows.
+struct Code {
+    text: String,
+    generation: usize,
+    real: bool,
+    attacker: bool,
+    spent: bool,
+}
+
+struct Person {
+    id: PersonId,
+    login: String,
+    /// What the real person believes their password is.
+    password: String,
+    keys: Vec<usize>,
+    codes: Vec<Code>,
+    /// The recovery-code generation that signs in, if any.
+    active_generation: Option<usize>,
+    phone: Option<PhoneNumber>,
+    /// Whether the model may expect this person to sign in (a member of the organisation).
+    member: bool,
+}
+
+/// One login, from the password step to the grant.
+struct Chain {
+    person: usize,
+    /// The factors the person held when the login started.
+    prior_keys: HashSet<usize>,
+    prior_generation: Option<usize>,
+    prior_phone: bool,
+    /// Whether one of them was presented in this login.
+    presented_prior: bool,
+}
+
+impl Chain {
+    fn held_any(&self) -> bool {
+        !self.prior_keys.is_empty() || self.prior_generation.is_some() || self.prior_phone
+    }
+}
+
+#[derive(Clone)]
+struct Held {
+    text: String,
+    chain: usize,
+    step: Pending,
+}
+
+/// What a held ticket is for, as the step that issued it said.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    ChangePassword,
+    EnrolMfa,
+    SecondFactor,
+    Other,
+}
+
+fn pending(step: &LoginStep) -> Pending {
+    match step {
+        LoginStep::ChangePassword { .. } => Pending::ChangePassword,
+        LoginStep::EnrolMfa { .. } => Pending::EnrolMfa,
+        LoginStep::SecondFactor { .. } => Pending::SecondFactor,
+        _ => Pending::Other,
+    }
+}
+
+#[derive(Default)]
+struct Session {
+    grant: Option<Grant>,
+    ticket: Option<Held>,
+}
+
+/// Per person and throttled factor: the model's throttle state and when it last locked.
+#[derive(Clone, Copy)]
+struct ThrottleModel {
+    state: ThrottleState,
+    locked_at: Option<u64>,
+}
+
+struct World {
+    servers: [Arc<Server>; 2],
+    store: SqliteStore,
+    clock: Arc<ManualClock>,
+    org: OrgId,
+    victim: usize,
+    /// The password the attacker knows for the victim (the one leaked at the start, or one the
+    /// attacker chose).
+    attacker_password: String,
+    people: Vec<Person>,
+    keys: Vec<Key>,
+    generations: usize,
+    sessions: Vec<Session>,
+    attacker: Session,
+    chains: Vec<Chain>,
+    /// Every grant and ticket ever handed out, for the attacker to steal.
+    seen_grants: Vec<Grant>,
+    seen_tickets: Vec<Held>,
+    /// Tickets that already completed a step.
+    spent_tickets: HashSet<String>,
+    /// Setup tokens handed out: (person index, token, spent).
+    setup_tokens: Vec<(usize, String, bool)>,
+    /// Per key: the highest TOTP step accepted.
+    accepted_steps: HashMap<usize, u64>,
+    /// The roles a non-delegated Admin or Owner legitimately gave each person.
+    legit_roles: HashMap<PersonId, Role>,
+    throttle: HashMap<(PersonId, ThrottledFactor), ThrottleModel>,
+    audit_seen: [usize; 2],
+    /// Every secret handed out or presented, and the short numeric codes apart.
+    secrets: HashSet<String>,
+    codes: HashSet<String>,
+    violations: Vec<(Invariant, String)>,
+    trace: String,
+}
+
+fn totp_params() -> TotpParams {
+    TotpParams::builder().build().unwrap()
+}
+
+fn key_of(base32: &str) -> SecretKey {
+    SecretKey::from_base32(base32).unwrap()
+}
+
+fn ticket_of(text: &str) -> Option<BearerToken> {
+    BearerToken::parse(text).ok()
+}
+
+fn phone(index: usize) -> PhoneNumber {
+    PhoneNumber::parse(&format!("+44 20 7946 0{:03}", 100 + index)).unwrap()
+}
+
+impl World {
+    fn now(&self) -> u64 {
+        Clock::now(&*self.clock)
+    }
+
+    fn violation(&mut self, invariant: Invariant, what: String) {
+        self.violations.push((invariant, what));
+    }
+
+    fn note(&mut self, text: impl AsRef<str>) {
+        let _ = writeln!(self.trace, "  {}", text.as_ref());
+    }
+
+    fn secret(&mut self, text: &str) {
+        if text.len() >= 10 {
+            self.secrets.insert(text.to_owned());
+        } else if !text.is_empty() {
+            self.codes.insert(text.to_owned());
+        }
+    }
+
+    fn session(&mut self, who: Who) -> &mut Session {
+        match who {
+            Who::Person(i) => &mut self.sessions[i],
+            Who::Attacker => &mut self.attacker,
+        }
+    }
+
+    /// The person a login by `who` is for.
+    fn subject(&self, who: Who) -> usize {
+        match who {
+            Who::Person(i) => i,
+            Who::Attacker => self.victim,
+        }
+    }
+
+    fn holds_key(&self, who: Who, key: usize) -> bool {
+        match who {
+            Who::Person(_) => self.keys[key].real,
+            Who::Attacker => self.keys[key].attacker,
+        }
+    }
+
+    /// An active key of `person` that `who` holds, newest first.
+    fn usable_key(&self, who: Who, person: usize) -> Option<usize> {
+        self.people[person]
+            .keys
+            .iter()
+            .rev()
+            .copied()
+            .find(|&k| self.keys[k].active && self.holds_key(who, k))
+    }
+
+    fn code_for(&self, key: usize, step: u64) -> String {
+        Totp::new(totp_params(), &key_of(&self.keys[key].base32))
+            .generate_at_step(step)
+            .expose_secret()
+            .to_owned()
+    }
+
+    fn current_step(&self) -> u64 {
+        totp_params().step_at(self.now()).unwrap()
+    }
+
+    fn new_key(&mut self, person: usize, base32: &str, attacker: bool) -> usize {
+        self.secret(base32);
+        self.keys.push(Key {
+            base32: base32.to_owned(),
+            real: !attacker,
+            attacker,
+            active: false,
+        });
+        let id = self.keys.len() - 1;
+        self.people[person].keys.push(id);
+        id
+    }
+
+    fn new_codes<'a>(
+        &mut self,
+        person: usize,
+        codes: impl Iterator<Item = &'a str>,
+        attacker: bool,
+    ) -> usize {
+        self.generations += 1;
+        let generation = self.generations;
+        for code in codes {
+            self.secret(code);
+            self.people[person].codes.push(Code {
+                text: code.to_owned(),
+                generation,
+                real: !attacker,
+                attacker,
+                spent: false,
+            });
+        }
+        generation
+    }
+
+    /// An enrollment of `person` was acknowledged: `key` and its `generation` are active, and the
+    /// re-enrolled factor's throttle starts afresh.
+    fn activated(&mut self, person: usize, key: usize, generation: Option<usize>) {
+        self.keys[key].active = true;
+        if generation.is_some() {
+            self.people[person].active_generation = generation;
+        }
+        self.reset_throttle(person);
+    }
+
+    fn start_chain(&mut self, person: usize) -> usize {
+        let p = &self.people[person];
+        let chain = Chain {
+            person,
+            prior_keys: p
+                .keys
+                .iter()
+                .copied()
+                .filter(|&k| self.keys[k].active)
+                .collect(),
+            prior_generation: p.active_generation,
+            prior_phone: p.phone.is_some(),
+            presented_prior: false,
+        };
+        self.chains.push(chain);
+        self.chains.len() - 1
+    }
+
+    /// Records the secrets of an error and checks it names none of them.
+    fn error(&mut self, context: &str, error: &ServiceError) {
+        let shown = format!("{error:?} / {error}");
+        self.note(format!("{context}: {shown}"));
+        self.scan(
+            Invariant::NoSecretLeaks,
+            &format!("error of {context}"),
+            &shown,
+        );
+    }
+
+    /// Flags `text` if it contains a secret (short numeric codes only as a whole number).
+    fn scan(&mut self, invariant: Invariant, place: &str, text: &str) {
+        let leaked = self
+            .secrets
+            .iter()
+            .find(|s| text.contains(s.as_str()))
+            .cloned();
+        let leaked = leaked.or_else(|| {
+            self.codes
+                .iter()
+                .find(|code| {
+                    text.match_indices(code.as_str()).any(|(at, _)| {
+                        let before = text[..at].chars().next_back();
+                        let after = text[at + code.len()..].chars().next();
+                        !before.is_some_and(|c| c.is_ascii_alphanumeric())
+                            && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+                    })
+                })
+                .cloned()
+        });
+        if let Some(secret) = leaked {
+            self.violation(
+                invariant,
+                format!("{place} shows a secret ({secret:?}): {text}"),
+            );
+        }
+    }
+
+    async fn organisation(&self) -> Option<Organisation> {
+        self.servers[0].organisation(self.org).await.ok()
+    }
+
+    /// The person's base role now, if they are an active member.
+    async fn base_role(&self, person: PersonId) -> Option<Role> {
+        let org = self.organisation().await?;
+        let member = org.member(person)?;
+        member.is_active().then(|| member.role())
+    }
+
+    // ---- outcomes of login steps ----
+
+    /// A login step came back for `who` on `chain` after presenting `prior` (whether a factor the
+    /// person held before the login was presented in this step).
+    async fn step_result(
+        &mut self,
+        who: Who,
+        chain: usize,
+        used_ticket: Option<&str>,
+        result: Result<LoginStep, ServiceError>,
+        context: &str,
+    ) -> bool {
+        let step = match result {
+            Ok(step) => step,
+            Err(error) => {
+                self.error(context, &error);
+                return false;
+            }
+        };
+        if let Some(text) = used_ticket
+            && !self.spent_tickets.insert(text.to_owned())
+        {
+            self.violation(
+                Invariant::SingleUse,
+                format!("{context}: a ticket that already completed a step was accepted"),
+            );
+        }
+        let person = self.chains[chain].person;
+        self.note(format!("{context}: {}", describe(&step)));
+        if let Some(grant) = step.grant() {
+            let grant = *grant;
+            self.granted(who, chain, grant, context).await;
+            let session = self.session(who);
+            session.grant = Some(grant);
+            session.ticket = None;
+            self.seen_grants.push(grant);
+            // A completed login: the model forgets earlier failures of this person.
+            self.reset_throttle(person);
+        } else if let Some(ticket) = step.ticket() {
+            let text = ticket.expose_secret().to_string();
+            self.secret(&text);
+            let held = Held {
+                text,
+                chain,
+                step: pending(&step),
+            };
+            self.session(who).ticket = Some(held.clone());
+            self.seen_tickets.push(held);
+        }
+        true
+    }
+
+    async fn granted(&mut self, who: Who, chain: usize, grant: Grant, context: &str) {
+        let (person, held_any, presented_prior) = {
+            let c = &self.chains[chain];
+            (c.person, c.held_any(), c.presented_prior)
+        };
+        if grant.person() != self.people[person].id {
+            self.violation(
+                Invariant::Aal2NeedsPriorFactor,
+                format!("{context}: a grant for another person"),
+            );
+        }
+        if grant.aal() == Aal::Aal2 && held_any && !presented_prior {
+            self.violation(
+                Invariant::Aal2NeedsPriorFactor,
+                format!(
+                    "{context}: {who:?} got AAL2 for person {person} without presenting a factor \
+                     they held before the login"
+                ),
+            );
+        }
+        if grant.aal() != Aal::Aal2 && self.past_deadline(grant.person()).await {
+            self.violation(
+                Invariant::EnforcedNeedsMfa,
+                format!("{context}: a grant without MFA past the member's deadline"),
+            );
+        }
+    }
+
+    /// Whether the organisation enforces MFA and the member's deadline has passed.
+    async fn past_deadline(&self, person: PersonId) -> bool {
+        let Some(org) = self.organisation().await else {
+            return false;
+        };
+        let Some(member) = org.member(person) else {
+            return false;
+        };
+        org.policy().enforces()
+            && org
+                .policy()
+                .deadline_for(member)
+                .is_some_and(|deadline| self.now() > deadline)
+    }
+
+    // ---- throttle model ----
+
+    fn reset_throttle(&mut self, person: usize) {
+        let id = self.people[person].id;
+        self.throttle.retain(|(p, _), _| *p != id);
+    }
+
+    fn factor_success(&mut self, person: usize, factor: ThrottledFactor) {
+        let id = self.people[person].id;
+        self.throttle.remove(&(id, factor));
+    }
+
+    /// Reads the audit events both servers recorded since the last look: every verified failure
+    /// must have been allowed by the throttle at that moment, and no event may carry a secret.
+    fn audit(&mut self) {
+        let policy = throttle_policy();
+        for server in 0..2 {
+            let events = self.servers[server].services().audit.events();
+            let new: Vec<AuditEvent> = events[self.audit_seen[server]..].to_vec();
+            self.audit_seen[server] = events.len();
+            for event in new {
+                self.scan(
+                    Invariant::NoSecretLeaks,
+                    "an audit event",
+                    &format!("{event:?}"),
+                );
+                let (AuditKind::CredentialRejected { factor, .. }, Some(subject)) =
+                    (event.what, event.subject)
+                else {
+                    continue;
+                };
+                let throttled = match factor {
+                    Factor::Password => ThrottledFactor::Password,
+                    Factor::Second(kind) => kind.throttled(),
+                };
+                let entry = self
+                    .throttle
+                    .entry((subject, throttled))
+                    .or_insert(ThrottleModel {
+                        state: ThrottleState::new(),
+                        locked_at: None,
+                    });
+                // A lock the model saw ends after the longest lock, whatever the policy does.
+                if entry
+                    .locked_at
+                    .is_some_and(|at| event.at >= at.saturating_add(MAXIMUM_LOCK))
+                {
+                    *entry = ThrottleModel {
+                        state: ThrottleState::new(),
+                        locked_at: None,
+                    };
+                }
+                let allowed = policy.decide(&entry.state, event.at).is_allowed();
+                let failures = entry.state.failures();
+                let update = policy.record_failure(entry.state, event.at);
+                entry.state = update.state();
+                if entry.state.is_locked() && entry.locked_at.is_none() {
+                    entry.locked_at = Some(event.at);
+                }
+                if !allowed {
+                    self.violation(
+                        Invariant::ThrottleAllowance,
+                        format!(
+                            "a {throttled:?} attempt was verified after {failures} failures at \
+                             {}, beyond the throttle's allowance",
+                            event.at - T0
+                        ),
+                    );
+                }
+            }
+            for delivery in self.servers[server].services().notifier.deliveries() {
+                let shown = format!("{delivery:?}");
+                self.scan(Invariant::NoSecretLeaks, "a delivery record", &shown);
+            }
+        }
+    }
+
+    // ---- the roster ----
+
+    async fn check_roster(&mut self) {
+        let Some(org) = self.organisation().await else {
+            return;
+        };
+        let now = self.now();
+        if !org.owners().any(|owner| owner.is_active()) {
+            self.violation(
+                Invariant::OrgKeepsOwner,
+                "the organisation has no active Owner".into(),
+            );
+        }
+        for member in org.members() {
+            let legit = self
+                .legit_roles
+                .get(&member.person())
+                .copied()
+                .unwrap_or(Role::User);
+            if member.role() > legit {
+                self.violation(
+                    Invariant::RolesBounded,
+                    format!(
+                        "member {:?} holds {:?}, but a non-delegated Admin or Owner gave {:?}",
+                        self.index_of(member.person()),
+                        member.role(),
+                        legit
+                    ),
+                );
+            }
+            let effective = member.effective_role(now);
+            if effective > member.role() {
+                // A delegation in effect: its delegator must still hold the role, in their own
+                // right.
+                let delegated_by = member.delegation().map(|d| d.granted_by());
+                let backed = delegated_by
+                    .and_then(|by| org.member(by))
+                    .is_some_and(|by| {
+                        by.is_active()
+                            && by.role() >= effective
+                            && self
+                                .legit_roles
+                                .get(&by.person())
+                                .is_some_and(|r| *r >= by.role())
+                    });
+                if !backed {
+                    self.violation(
+                        Invariant::RolesBounded,
+                        format!(
+                            "member {:?} acts as {effective:?} through a delegation its delegator \
+                             does not back",
+                            self.index_of(member.person())
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    fn index_of(&self, person: PersonId) -> Option<usize> {
+        self.people.iter().position(|p| p.id == person)
+    }
+
+    /// The person index of a target, if it exists.
+    fn target(&self, target: usize) -> Option<PersonId> {
+        self.people.get(target).map(|p| p.id)
+    }
+}
+
+fn describe(step: &LoginStep) -> String {
+    match step.grant() {
+        Some(grant) => format!("granted {:?} as {:?}", grant.aal(), grant.role()),
+        None => match step {
+            LoginStep::ChangePassword { .. } => "change password".into(),
+            LoginStep::EnrolMfa { demand, .. } => format!("enrol ({demand:?})"),
+            LoginStep::SecondFactor { factors, .. } => format!("second factor {factors:?}"),
+            _ => "another step".into(),
+        },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setting the scene
+// ---------------------------------------------------------------------------------------------
+
+async fn server(store: &SqliteStore, clock: &Arc<ManualClock>) -> Server {
+    let hasher = PasswordHasher::builder()
+        .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
+        .build()
+        .unwrap();
+    let config = ServiceConfig::builder("Example")
+        .recovery(
+            RecoveryParams::builder()
+                .dangerous_argon2(64, 1, 1)
+                .build()
+                .unwrap(),
+        )
+        .throttle(throttle_policy())
+        .sms(
+            OobConfig::builder()
+                .max_attempts(3)
+                .hourly_cap(3)
+                .build()
+                .unwrap(),
+            OobKey::from_bytes(&[9u8; 32]).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let services = Services {
+        users: store.clone(),
+        secrets: store.clone(),
+        clock: Arc::clone(clock),
+        audit: MemoryAuditLog::new(),
+        notifier: RecordingNotifier::new(),
+        hasher,
+    };
+    Authenticator::new(services, config)
+}
+
+fn password_of(index: usize) -> String {
+    format!("member {index} plum kettle orbit lantern")
+}
+
+/// Logs `person` in with their password and their newest real key; panics if that fails (the
+/// scene is set on the happy path only).
+async fn scene_login(world: &mut World, person: usize) -> Grant {
+    let s = Arc::clone(&world.servers[0]);
+    let p = &world.people[person];
+    let step = s
+        .login(world.org, &p.login, Password::from(p.password.as_str()))
+        .await
+        .unwrap();
+    if let Some(grant) = step.grant() {
+        return *grant;
+    }
+    let ticket = BearerToken::parse(&step.ticket().unwrap().expose_secret()).unwrap();
+    let key = world.usable_key(Who::Person(person), person).unwrap();
+    let step_no = world.current_step();
+    let code = world.code_for(key, step_no);
+    world.accepted_steps.insert(key, step_no);
+    world.clock.advance(30);
+    *s.verify_totp(world.org, &ticket, &code)
+        .await
+        .unwrap()
+        .grant()
+        .unwrap()
+}
+
+/// Enrols an app for `person` with their grant on the happy path.
+async fn scene_enrol(world: &mut World, person: usize, grant: &Grant) {
+    let s = Arc::clone(&world.servers[0]);
+    let setup = s
+        .start_enrollment(
+            grant,
+            EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
+        )
+        .await
+        .unwrap();
+    let key = world.new_key(person, &setup.manual_key(), false);
+    let step = world.current_step();
+    let codes = s
+        .confirm_enrollment(grant, &world.code_for(key, step))
+        .await
+        .unwrap();
+    world.accepted_steps.insert(key, step);
+    let texts: Vec<String> = codes.iter().map(|c| c.expose_secret().to_owned()).collect();
+    let generation = world.new_codes(person, texts.iter().map(String::as_str), false);
+    s.acknowledge_enrollment(grant).await.unwrap();
+    world.activated(person, key, Some(generation));
+    world.clock.advance(30);
+}
+
+async fn scene(victim: usize, dir: &std::path::Path) -> World {
+    let clock = Arc::new(ManualClock::new(T0));
+    let keyring = Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[7u8; 32]).unwrap());
+    let store = SqliteStore::open(dir.join("model.db"), keyring)
+        .await
+        .unwrap();
+    let servers = [
+        Arc::new(server(&store, &clock).await),
+        Arc::new(server(&store, &clock).await),
+    ];
+    let s = Arc::clone(&servers[0]);
+    let owner_login = "owner@example.com".to_owned();
+    let up = s
+        .sign_up(&owner_login, Password::from(password_of(OWNER).as_str()))
+        .await
+        .unwrap();
+    let mut world = World {
+        servers,
+        store,
+        clock,
+        org: up.org,
+        victim,
+        attacker_password: String::new(),
+        people: Vec::new(),
+        keys: Vec::new(),
+        generations: 0,
+        sessions: (0..PEOPLE + MAX_EXTRA_MEMBERS)
+            .map(|_| Session::default())
+            .collect(),
+        attacker: Session::default(),
+        chains: Vec::new(),
+        seen_grants: Vec::new(),
+        seen_tickets: Vec::new(),
+        spent_tickets: HashSet::new(),
+        setup_tokens: Vec::new(),
+        accepted_steps: HashMap::new(),
+        legit_roles: HashMap::new(),
+        throttle: HashMap::new(),
+        audit_seen: [0, 0],
+        secrets: HashSet::new(),
+        codes: HashSet::new(),
+        violations: Vec::new(),
+        trace: String::new(),
+    };
+    world.people.push(Person {
+        id: up.person,
+        login: owner_login,
+        password: password_of(OWNER),
+        keys: Vec::new(),
+        codes: Vec::new(),
+        active_generation: None,
+        phone: None,
+        member: true,
+    });
+    world.legit_roles.insert(up.person, Role::Owner);
+    world.secret(&password_of(OWNER));
+
+    // The owner turns on their own MFA and signs in with it.
+    let grant = scene_login(&mut world, OWNER).await;
+    scene_enrol(&mut world, OWNER, &grant).await;
+    let owner = scene_login(&mut world, OWNER).await;
+
+    // The owner adds the admin, the manager, the user and the future delegate; each follows the
+    // setup link and chooses their own password.
+    for (index, role) in [
+        (ADMIN, Role::Admin),
+        (MANAGER, Role::Manager),
+        (USER, Role::User),
+        (DELEGATE, Role::User),
+    ] {
+        let login = format!("person{index}@example.com");
+        let new = s.add_member(&owner, &login, role).await.unwrap();
+        world.secret(new.temporary_password.expose_secret());
+        let token = s
+            .services()
+            .notifier
+            .take_last_setup_token(new.person)
+            .unwrap()
+            .to_string();
+        world.secret(&token);
+        s.complete_setup(
+            &BearerToken::parse(&token).unwrap(),
+            Password::from(password_of(index).as_str()),
+        )
+        .await
+        .unwrap();
+        world.setup_tokens.push((index, token, true));
+        world.secret(&password_of(index));
+        world.legit_roles.insert(new.person, role);
+        world.people.push(Person {
+            id: new.person,
+            login,
+            password: password_of(index),
+            keys: Vec::new(),
+            codes: Vec::new(),
+            active_generation: None,
+            phone: None,
+            member: true,
+        });
+    }
+
+    // The admin and the delegate use an authenticator app; the user has only a phone.
+    for index in [ADMIN, DELEGATE] {
+        let grant = scene_login(&mut world, index).await;
+        scene_enrol(&mut world, index, &grant).await;
+        let grant = scene_login(&mut world, index).await;
+        world.sessions[index].grant = Some(grant);
+    }
+    let grant = scene_login(&mut world, MANAGER).await;
+    world.sessions[MANAGER].grant = Some(grant);
+    let grant = scene_login(&mut world, USER).await;
+    s.start_phone_verification(&grant, &phone(USER))
+        .await
+        .unwrap();
+    let code = s
+        .services()
+        .notifier
+        .take_last_code(grant.person())
+        .unwrap()
+        .to_string();
+    world.secret(&code);
+    s.confirm_phone(&grant, &code).await.unwrap();
+    world.people[USER].phone = Some(phone(USER));
+    world.sessions[USER].grant = Some(grant);
+
+    // The owner covers an absence: the delegate acts as Admin for a week.
+    let owner = scene_login(&mut world, OWNER).await;
+    let until = world.now() + 7 * 86_400;
+    s.delegate(&owner, world.people[DELEGATE].id, Role::Admin, until)
+        .await
+        .unwrap();
+    world.sessions[OWNER].grant = Some(owner);
+    // Let the phone's send log leave the hour.
+    world.clock.advance(3_600);
+    world.attacker_password = world.people[victim].password.clone();
+    world.audit();
+    world.violations.clear();
+    world.trace.clear();
+    world
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running operations
+// ---------------------------------------------------------------------------------------------
+
+impl World {
+    fn password_for(&self, who: Who, right: bool) -> String {
+        match (who, right) {
+            (_, false) => "not the password at all 9".to_owned(),
+            (Who::Person(i), true) => self.people[i].password.clone(),
+            (Who::Attacker, true) => self.attacker_password.clone(),
+        }
+    }
+
+    async fn login(&mut self, who: Who, server: usize, right: bool) {
+        let person = self.subject(who);
+        if person >= self.people.len() {
+            return;
+        }
+        let chain = self.start_chain(person);
+        let password = self.password_for(who, right);
+        let s = Arc::clone(&self.servers[server]);
+        let result = s
+            .login(
+                self.org,
+                &self.people[person].login,
+                Password::from(password.as_str()),
+            )
+            .await;
+        if result.is_ok() {
+            self.factor_success(person, ThrottledFactor::Password);
+        }
+        self.step_result(who, chain, None, result, &format!("{who:?} login"))
+            .await;
+    }
+
+    fn held_ticket(&self, who: Who) -> Option<(Held, BearerToken)> {
+        let held = match who {
+            Who::Person(i) => self.sessions.get(i)?.ticket.clone()?,
+            Who::Attacker => self.attacker.ticket.clone()?,
+        };
+        let token = ticket_of(&held.text)?;
+        Some((held, token))
+    }
+
+    async fn totp(&mut self, who: Who, server: usize, offset: i8) {
+        let Some((held, token)) = self.held_ticket(who) else {
+            return;
+        };
+        let person = self.chains[held.chain].person;
+        let key = self.usable_key(who, person);
+        let step = self.current_step().saturating_add_signed(i64::from(offset));
+        let code = match (key, offset) {
+            (Some(key), 0 | -1) => self.code_for(key, step),
+            _ => "000000".to_owned(),
+        };
+        let genuine = key.is_some() && matches!(offset, 0 | -1);
+        self.secret(&code);
+        let s = Arc::clone(&self.servers[server]);
+        let result = s.verify_totp(self.org, &token, &code).await;
+        if result.is_ok() && genuine {
+            let key = key.unwrap();
+            self.accepted(key, step, &format!("{who:?} login code"));
+            if self.chains[held.chain].prior_keys.contains(&key) {
+                self.chains[held.chain].presented_prior = true;
+            }
+            self.factor_success(person, ThrottledFactor::Totp);
+        } else if result.is_ok() {
+            self.violation(
+                Invariant::SingleUse,
+                format!("{who:?}: a wrong TOTP code was accepted"),
+            );
+        }
+        self.step_result(
+            who,
+            held.chain,
+            Some(&held.text),
+            result,
+            &format!("{who:?} totp {offset:+}"),
+        )
+        .await;
+    }
+
+    /// A TOTP step of `key` was accepted: it must be above every step accepted before.
+    fn accepted(&mut self, key: usize, step: u64, context: &str) {
+        if let Some(&last) = self.accepted_steps.get(&key)
+            && step <= last
+        {
+            self.violation(
+                Invariant::SingleUse,
+                format!("{context}: TOTP step {step} accepted after step {last} of key {key}"),
+            );
+        }
+        let entry = self.accepted_steps.entry(key).or_insert(step);
+        *entry = (*entry).max(step);
+    }
+
+    async fn recovery(&mut self, who: Who, server: usize, pick: u8, wrong: bool) {
+        let Some((held, token)) = self.held_ticket(who) else {
+            return;
+        };
+        let person = self.chains[held.chain].person;
+        let candidates: Vec<usize> = self.people[person]
+            .codes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| match who {
+                Who::Person(_) => c.real,
+                Who::Attacker => c.attacker,
+            })
+            .map(|(i, _)| i)
+            .collect();
+        let chosen = (!wrong && !candidates.is_empty())
+            .then(|| candidates[usize::from(pick) % candidates.len()]);
+        let code = match chosen {
+            Some(i) => self.people[person].codes[i].text.clone(),
+            None => "AAAA-BBBB-CCCC-DDDD".to_owned(),
+        };
+        let s = Arc::clone(&self.servers[server]);
+        let result = s.verify_recovery_code(self.org, &token, &code).await;
+        if result.is_ok() {
+            match chosen {
+                Some(i) => {
+                    let c = &mut self.people[person].codes[i];
+                    let (was_spent, generation) = (c.spent, c.generation);
+                    c.spent = true;
+                    if was_spent {
+                        self.violation(
+                            Invariant::SingleUse,
+                            format!("{who:?}: a spent recovery code was accepted again"),
+                        );
+                    }
+                    if self.chains[held.chain].prior_generation == Some(generation) {
+                        self.chains[held.chain].presented_prior = true;
+                    }
+                    self.factor_success(person, ThrottledFactor::RecoveryCode);
+                }
+                None => self.violation(
+                    Invariant::SingleUse,
+                    format!("{who:?}: a made-up recovery code was accepted"),
+                ),
+            }
+        }
+        self.step_result(
+            who,
+            held.chain,
+            Some(&held.text),
+            result,
+            &format!("{who:?} recovery code"),
+        )
+        .await;
+    }
+
+    async fn sms(&mut self, who: Who, server: usize, wrong: bool) {
+        let Some((held, token)) = self.held_ticket(who) else {
+            return;
+        };
+        let person = self.chains[held.chain].person;
+        let s = Arc::clone(&self.servers[server]);
+        let id = self.people[person].id;
+        if let Err(e) = s.send_sms_code(self.org, &token).await {
+            self.error(&format!("{who:?} send sms"), &e);
+            return;
+        }
+        // The code reaches the phone's holder: the real person, never the attacker.
+        let delivered = s
+            .services()
+            .notifier
+            .take_last_code(id)
+            .map(|c| c.to_string());
+        if let Some(code) = &delivered {
+            self.secret(code);
+        }
+        let code = match (&delivered, who, wrong) {
+            (Some(code), Who::Person(_), false) => code.clone(),
+            _ => "000000".to_owned(),
+        };
+        let genuine = code != "000000";
+        let result = s.verify_sms_code(self.org, &token, &code).await;
+        if result.is_ok() {
+            if genuine {
+                if self.chains[held.chain].prior_phone {
+                    self.chains[held.chain].presented_prior = true;
+                }
+                self.factor_success(person, ThrottledFactor::OutOfBand);
+            } else {
+                self.violation(
+                    Invariant::SingleUse,
+                    format!("{who:?}: a wrong SMS code was accepted"),
+                );
+            }
+        }
+        self.step_result(
+            who,
+            held.chain,
+            Some(&held.text),
+            result,
+            &format!("{who:?} sms"),
+        )
+        .await;
+    }
+
+    async fn skip(&mut self, who: Who, server: usize) {
+        let Some((held, token)) = self.held_ticket(who) else {
+            return;
+        };
+        let s = Arc::clone(&self.servers[server]);
+        let result = s.skip_enrollment(self.org, &token).await;
+        self.step_result(
+            who,
+            held.chain,
+            Some(&held.text),
+            result,
+            &format!("{who:?} skip"),
+        )
+        .await;
+    }
+
+    async fn enrol_at_login(&mut self, who: Who, server: usize) {
+        let Some((held, token)) = self.held_ticket(who) else {
+            return;
+        };
+        let person = self.chains[held.chain].person;
+        let s = Arc::clone(&self.servers[server]);
+        let setup = match s.start_login_enrollment(self.org, &token, "new app").await {
+            Ok(setup) => setup,
+            Err(e) => {
+                self.error(&format!("{who:?} start login enrollment"), &e);
+                return;
+            }
+        };
+        let key = self.new_key(person, &setup.manual_key(), who == Who::Attacker);
+        let step = self.current_step();
+        let code = self.code_for(key, step);
+        self.secret(&code);
+        let codes = match s.confirm_login_enrollment(self.org, &token, &code).await {
+            Ok(codes) => codes,
+            Err(e) => {
+                self.error(&format!("{who:?} confirm login enrollment"), &e);
+                return;
+            }
+        };
+        self.accepted(key, step, &format!("{who:?} enrollment code"));
+        let texts: Vec<String> = codes.iter().map(|c| c.expose_secret().to_owned()).collect();
+        let generation = self.new_codes(
+            person,
+            texts.iter().map(String::as_str),
+            who == Who::Attacker,
+        );
+        let result = s.acknowledge_login_enrollment(self.org, &token).await;
+        if result.is_ok() {
+            self.activated(person, key, Some(generation));
+            // The new app counts for this login only when the person held nothing before.
+            if !self.chains[held.chain].held_any() {
+                self.chains[held.chain].presented_prior = true;
+            }
+        }
+        self.step_result(
+            who,
+            held.chain,
+            Some(&held.text),
+            result,
+            &format!("{who:?} enrol at login"),
+        )
+        .await;
+    }
+
+    async fn change_password_at_login(&mut self, who: Who, server: usize) {
+        let Some((held, token)) = self.held_ticket(who) else {
+            return;
+        };
+        let person = self.chains[held.chain].person;
+        let new = format!("{who:?} chose violet tuesday lantern {}", self.chains.len());
+        self.secret(&new);
+        let s = Arc::clone(&self.servers[server]);
+        let result = s
+            .change_password_at_login(self.org, &token, Password::from(new.as_str()))
+            .await;
+        if result.is_ok() {
+            match who {
+                Who::Person(_) => {
+                    if person == self.victim {
+                        // The leaked password no longer works.
+                        self.attacker_password = "the leak is stale".into();
+                    }
+                    self.people[person].password = new;
+                }
+                Who::Attacker => self.attacker_password = new,
+            }
+        }
+        self.step_result(
+            who,
+            held.chain,
+            Some(&held.text),
+            result,
+            &format!("{who:?} change password at login"),
+        )
+        .await;
+    }
+
+    fn grant_of(&self, who: Who) -> Option<Grant> {
+        match who {
+            Who::Person(i) => self.sessions.get(i)?.grant,
+            Who::Attacker => self.attacker.grant,
+        }
+    }
+
+    /// The actor's base role now, for judging whether a role they hand out is legitimate.
+    async fn actor_base_role(&self, grant: &Grant) -> Option<Role> {
+        self.base_role(grant.person()).await
+    }
+
+    async fn grant_op(&mut self, op: &Op) {
+        let (who, server) = match *op {
+            Op::ChangeRole { who, server, .. }
+            | Op::Delegate { who, server, .. }
+            | Op::Revoke { who, server, .. }
+            | Op::Deactivate { who, server, .. }
+            | Op::Reactivate { who, server, .. }
+            | Op::AddMember { who, server, .. }
+            | Op::SetPolicy { who, server, .. }
+            | Op::PolicyOff { who, server }
+            | Op::Authorize { who, server, .. }
+            | Op::EnrolApp { who, server }
+            | Op::Reauth { who, server } => (who, server),
+            _ => return,
+        };
+        // A real person asked for a step-up signs in again first; `authorize` uses the grant as
+        // it is, however old (the session the host kept).
+        if let Who::Person(person) = who {
+            let stale = self
+                .grant_of(who)
+                .is_none_or(|g| !g.is_fresh(self.now(), 10 * 60));
+            if stale && !matches!(op, Op::Authorize { .. }) && person < self.people.len() {
+                self.full_login(person, server, false).await;
+            }
+        }
+        let Some(grant) = self.grant_of(who) else {
+            return;
+        };
+        let s = Arc::clone(&self.servers[server]);
+        let base = self.actor_base_role(&grant).await;
+        let context = format!("{who:?} {op:?}");
+        let result: Result<(), ServiceError> = match *op {
+            Op::ChangeRole { target, role, .. } => {
+                let Some(target) = self.target(target) else {
+                    return;
+                };
+                let result = s.change_role(&grant, target, role).await;
+                if result.is_ok() {
+                    let legit = self.legit_roles.get(&target).copied().unwrap_or(Role::User);
+                    let new = if base.is_some_and(|b| b >= Role::Admin && role <= b) {
+                        role
+                    } else {
+                        role.min(legit)
+                    };
+                    self.legit_roles.insert(target, new);
+                }
+                result
+            }
+            Op::Delegate {
+                target,
+                role,
+                hours,
+                ..
+            } => {
+                let Some(target) = self.target(target) else {
+                    return;
+                };
+                let until = self.now() + u64::from(hours) * 3_600;
+                s.delegate(&grant, target, role, until).await
+            }
+            Op::Revoke { target, .. } => {
+                let Some(target) = self.target(target) else {
+                    return;
+                };
+                s.revoke_delegation(&grant, target).await
+            }
+            Op::Deactivate { target, .. } => {
+                let Some(target) = self.target(target) else {
+                    return;
+                };
+                s.deactivate_member(&grant, target).await
+            }
+            Op::Reactivate { target, .. } => {
+                let Some(target) = self.target(target) else {
+                    return;
+                };
+                s.reactivate_member(&grant, target).await
+            }
+            Op::AddMember { role, .. } => {
+                if self.people.len() >= PEOPLE + MAX_EXTRA_MEMBERS {
+                    return;
+                }
+                let index = self.people.len();
+                let login = format!("new{index}@example.com");
+                match s.add_member(&grant, &login, role).await {
+                    Ok(new) => {
+                        self.secret(new.temporary_password.expose_secret());
+                        let legit = if base.is_some_and(|b| b >= Role::Admin && role <= b) {
+                            role
+                        } else {
+                            Role::User
+                        };
+                        self.legit_roles.insert(new.person, legit);
+                        self.people.push(Person {
+                            id: new.person,
+                            login,
+                            password: new.temporary_password.expose_secret().to_owned(),
+                            keys: Vec::new(),
+                            codes: Vec::new(),
+                            active_generation: None,
+                            phone: None,
+                            member: true,
+                        });
+                        if let Some(token) = s.services().notifier.take_last_setup_token(new.person)
+                        {
+                            self.secret(&token);
+                            self.setup_tokens.push((index, token.to_string(), false));
+                        }
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Op::SetPolicy {
+                sms, grace_hours, ..
+            } => {
+                let factors = if sms {
+                    MfaSettings::DEFAULT_FACTORS.with(FactorKind::OutOfBandSms)
+                } else {
+                    MfaSettings::DEFAULT_FACTORS
+                };
+                let settings =
+                    MfaSettings::enforced(factors, u64::from(grace_hours) * 3_600).unwrap();
+                s.set_mfa_policy(&grant, settings).await
+            }
+            Op::PolicyOff { .. } => s.turn_off_mfa_policy(&grant).await,
+            Op::Authorize { permission, .. } => {
+                let result = s
+                    .authorize(&grant, &permission, &Resource::of_org(self.org))
+                    .await;
+                if result.is_ok()
+                    && grant.aal() != Aal::Aal2
+                    && self.past_deadline(grant.person()).await
+                {
+                    self.violation(
+                        Invariant::EnforcedNeedsMfa,
+                        format!("{context}: a grant without MFA was honoured past the deadline"),
+                    );
+                }
+                result
+            }
+            Op::EnrolApp { .. } => {
+                let Some(person) = self.index_of(grant.person()) else {
+                    return;
+                };
+                let setup = match s
+                    .start_enrollment(
+                        &grant,
+                        EnrollmentPurpose::Add(AuthenticatorName::new("backup").unwrap()),
+                    )
+                    .await
+                {
+                    Ok(setup) => setup,
+                    Err(e) => {
+                        self.error(&context, &e);
+                        return;
+                    }
+                };
+                let key = self.new_key(person, &setup.manual_key(), who == Who::Attacker);
+                let step = self.current_step();
+                let code = self.code_for(key, step);
+                self.secret(&code);
+                match s.confirm_enrollment(&grant, &code).await {
+                    Ok(codes) => {
+                        self.accepted(key, step, &context);
+                        let texts: Vec<String> =
+                            codes.iter().map(|c| c.expose_secret().to_owned()).collect();
+                        let generation = self.new_codes(
+                            person,
+                            texts.iter().map(String::as_str),
+                            who == Who::Attacker,
+                        );
+                        let acknowledged = s.acknowledge_enrollment(&grant).await;
+                        if acknowledged.is_ok() {
+                            self.activated(person, key, Some(generation));
+                        }
+                        acknowledged.map(drop)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            Op::Reauth { .. } => {
+                let Some(person) = self.index_of(grant.person()) else {
+                    return;
+                };
+                let Some(key) = self.usable_key(who, person) else {
+                    return;
+                };
+                // The attacker knows only the victim's password.
+                let password = match who {
+                    Who::Attacker if person == self.victim => self.attacker_password.clone(),
+                    Who::Attacker => self.password_for(who, false),
+                    Who::Person(_) => self.people[person].password.clone(),
+                };
+                let step = self.current_step();
+                let code = self.code_for(key, step);
+                self.secret(&code);
+                match s
+                    .reauthenticate(&grant, Password::from(password.as_str()), &code)
+                    .await
+                {
+                    Ok(fresh) => {
+                        self.accepted(key, step, &context);
+                        self.session(who).grant = Some(fresh);
+                        self.seen_grants.push(fresh);
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            _ => return,
+        };
+        match result {
+            Ok(()) => self.note(format!("{context}: ok")),
+            Err(e) => self.error(&context, &e),
+        }
+    }
+
+    async fn complete_setup(&mut self, who: Who, server: usize, pick: u8) {
+        if self.setup_tokens.is_empty() {
+            return;
+        }
+        let index = usize::from(pick) % self.setup_tokens.len();
+        let (person, token, spent) = self.setup_tokens[index].clone();
+        let Some(parsed) = ticket_of(&token) else {
+            return;
+        };
+        let new = format!("{who:?} set up quartz meadow {person}");
+        self.secret(&new);
+        let s = Arc::clone(&self.servers[server]);
+        match s
+            .complete_setup(&parsed, Password::from(new.as_str()))
+            .await
+        {
+            Ok(_) => {
+                if spent {
+                    self.violation(
+                        Invariant::SingleUse,
+                        format!("{who:?}: a spent setup token was accepted again"),
+                    );
+                }
+                self.setup_tokens[index].2 = true;
+                match who {
+                    Who::Person(_) => self.people[person].password = new,
+                    Who::Attacker => {
+                        if person == self.victim {
+                            self.attacker_password = new;
+                        }
+                    }
+                }
+                self.note(format!("{who:?} completed setup of {person}"));
+            }
+            Err(e) => self.error(&format!("{who:?} complete setup"), &e),
+        }
+    }
+
+    async fn mark_compromised(&mut self, person: usize) {
+        let id = self.people[person].id;
+        let Ok(Some(record)) = self.store.person(id).await else {
+            return;
+        };
+        if record.password_state != PasswordState::Current {
+            return;
+        }
+        let _ = self
+            .store
+            .set_password(id, &record.password_hash, PasswordState::Compromised, None)
+            .await;
+        self.note(format!("person {person}'s password is marked compromised"));
+    }
+
+    async fn password_burst(&mut self, n: u8) {
+        let person = self.victim;
+        let login = self.people[person].login.clone();
+        let org = self.org;
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..n {
+            let s = Arc::clone(&self.servers[usize::from(i % 2)]);
+            let login = login.clone();
+            tasks.spawn(async move {
+                s.login(org, &login, Password::from("a wrong guess for the burst"))
+                    .await
+                    .map(drop)
+            });
+        }
+        let mut answers = Vec::new();
+        while let Some(result) = tasks.join_next().await {
+            match result.unwrap() {
+                Ok(()) => answers.push("ok".to_owned()),
+                Err(e) => {
+                    self.scan(
+                        Invariant::NoSecretLeaks,
+                        "a burst error",
+                        &format!("{e:?} {e}"),
+                    );
+                    answers.push(format!("{e:?}"));
+                }
+            }
+        }
+        self.note(format!("burst of {n} wrong passwords: {answers:?}"));
+    }
+
+    async fn totp_burst(&mut self, n: u8) {
+        let person = self.victim;
+        let login = self.people[person].login.clone();
+        let org = self.org;
+        let mut tickets = Vec::new();
+        for _ in 0..n {
+            let s = Arc::clone(&self.servers[0]);
+            let result = s
+                .login(org, &login, Password::from(self.attacker_password.as_str()))
+                .await;
+            match result {
+                Ok(step) if matches!(step, LoginStep::SecondFactor { .. }) => {
+                    let text = step.ticket().unwrap().expose_secret().to_string();
+                    self.secret(&text);
+                    tickets.push(text);
+                }
+                Ok(step) => {
+                    // Not a second-factor step: keep whatever the attacker got.
+                    let chain = self.start_chain(person);
+                    self.step_result(Who::Attacker, chain, None, Ok(step), "attacker burst login")
+                        .await;
+                    break;
+                }
+                Err(e) => {
+                    self.error("attacker burst login", &e);
+                    break;
+                }
+            }
+        }
+        if tickets.is_empty() {
+            return;
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, text) in tickets.iter().enumerate() {
+            let s = Arc::clone(&self.servers[i % 2]);
+            let token = ticket_of(text).unwrap();
+            tasks.spawn(async move { s.verify_totp(org, &token, "000000").await.map(drop) });
+        }
+        let mut answers = Vec::new();
+        while let Some(result) = tasks.join_next().await {
+            match result.unwrap() {
+                Ok(()) => answers.push("ok".to_owned()),
+                Err(e) => answers.push(format!("{e:?}")),
+            }
+        }
+        self.note(format!(
+            "burst of {} wrong TOTP codes: {answers:?}",
+            tickets.len()
+        ));
+    }
+
+    async fn takeover(&mut self, server: usize) {
+        self.login(Who::Attacker, server, true).await;
+        for _ in 0..3 {
+            let Some(held) = self.attacker.ticket.clone() else {
+                return;
+            };
+            let before = self.spent_tickets.len();
+            match held.step {
+                Pending::EnrolMfa => self.enrol_at_login(Who::Attacker, server).await,
+                Pending::ChangePassword => {
+                    self.change_password_at_login(Who::Attacker, server).await;
+                }
+                Pending::SecondFactor => self.sms(Who::Attacker, server, true).await,
+                Pending::Other => return,
+            }
+            if self.spent_tickets.len() == before {
+                return;
+            }
+        }
+    }
+
+    /// The real person returns after the longest lock and must get in with what they hold.
+    async fn returns(&mut self, person: usize) {
+        if person >= self.people.len() || !self.people[person].member {
+            return;
+        }
+        let id = self.people[person].id;
+        self.clock.advance(MAXIMUM_LOCK + 1);
+        // A deactivated person or membership is refused by design; so is a former member.
+        let Some(org) = self.organisation().await else {
+            return;
+        };
+        if !org.member(id).is_some_and(|m| m.is_active()) {
+            return;
+        }
+        if let Ok(Some(record)) = self.store.person(id).await
+            && record.deactivated
+        {
+            return;
+        }
+        self.full_login(person, 0, true).await;
+    }
+
+    /// The real person signs in with everything they hold, step by step, whatever steps the
+    /// service asks for. With `probe`, not getting in is a violation.
+    async fn full_login(&mut self, person: usize, server: usize, probe: bool) -> bool {
+        let who = Who::Person(person);
+        let s = Arc::clone(&self.servers[server]);
+        let chain = self.start_chain(person);
+        let password = self.people[person].password.clone();
+        let mut step = s
+            .login(
+                self.org,
+                &self.people[person].login,
+                Password::from(password.as_str()),
+            )
+            .await;
+        for _ in 0..6 {
+            let current = match step {
+                Ok(current) => current,
+                Err(e) => {
+                    self.error(&format!("person {person} signing in"), &e);
+                    if probe {
+                        self.violation(
+                            Invariant::RealPersonCanReturn,
+                            format!(
+                                "person {person} could not get back in after {MAXIMUM_LOCK} s: \
+                                 {e:?}"
+                            ),
+                        );
+                    }
+                    return false;
+                }
+            };
+            self.note(format!(
+                "person {person} signing in: {}",
+                describe(&current)
+            ));
+            if let Some(grant) = current.grant() {
+                let grant = *grant;
+                self.granted(who, chain, grant, &format!("person {person} signing in"))
+                    .await;
+                self.sessions[person].grant = Some(grant);
+                self.seen_grants.push(grant);
+                self.reset_throttle(person);
+                self.note(format!("person {person} is signed in"));
+                return true;
+            }
+            let text = current.ticket().unwrap().expose_secret().to_string();
+            self.secret(&text);
+            let token = ticket_of(&text).unwrap();
+            self.spent_tickets.insert(text);
+            step = match &current {
+                LoginStep::SecondFactor { factors, .. } => {
+                    self.clock.advance(30);
+                    self.present_factor(person, server, chain, *factors, &token)
+                        .await
+                }
+                LoginStep::ChangePassword { .. } => {
+                    let new = format!("person {person} returns with amber willow {}", chain);
+                    self.secret(&new);
+                    let result = s
+                        .change_password_at_login(self.org, &token, Password::from(new.as_str()))
+                        .await;
+                    if result.is_ok() {
+                        self.people[person].password = new;
+                        if person == self.victim {
+                            self.attacker_password = "the leak is stale".into();
+                        }
+                    }
+                    result
+                }
+                LoginStep::EnrolMfa { .. } => {
+                    self.returning_enrolment(person, server, chain, &token)
+                        .await
+                }
+                _ => {
+                    self.note("an unknown login step; the sign-in stops");
+                    return false;
+                }
+            };
+        }
+        if probe {
+            self.violation(
+                Invariant::RealPersonCanReturn,
+                format!("person {person} went through six steps without getting in"),
+            );
+        }
+        false
+    }
+
+    async fn present_factor(
+        &mut self,
+        person: usize,
+        server: usize,
+        chain: usize,
+        factors: SecondFactors,
+        token: &BearerToken,
+    ) -> Result<LoginStep, ServiceError> {
+        let s = Arc::clone(&self.servers[server]);
+        let who = Who::Person(person);
+        if factors.contains(FactorKind::Totp)
+            && let Some(key) = self.usable_key(who, person)
+        {
+            let step = self.current_step();
+            let code = self.code_for(key, step);
+            self.secret(&code);
+            let result = s.verify_totp(self.org, token, &code).await;
+            if result.is_ok() {
+                self.accepted(key, step, "returning login code");
+                if self.chains[chain].prior_keys.contains(&key) {
+                    self.chains[chain].presented_prior = true;
+                }
+            }
+            return result;
+        }
+        if factors.contains(FactorKind::OutOfBandSms) && self.people[person].phone.is_some() {
+            s.send_sms_code(self.org, token).await?;
+            let code = s
+                .services()
+                .notifier
+                .take_last_code(self.people[person].id)
+                .map(|c| c.to_string())
+                .unwrap_or_default();
+            self.secret(&code);
+            let result = s.verify_sms_code(self.org, token, &code).await;
+            if result.is_ok() && self.chains[chain].prior_phone {
+                self.chains[chain].presented_prior = true;
+            }
+            return result;
+        }
+        if factors.contains(FactorKind::RecoveryCode) {
+            let active = self.people[person].active_generation;
+            if let Some(i) = self.people[person]
+                .codes
+                .iter()
+                .position(|c| c.real && !c.spent && Some(c.generation) == active)
+            {
+                let code = self.people[person].codes[i].text.clone();
+                let result = s.verify_recovery_code(self.org, token, &code).await;
+                if result.is_ok() {
+                    self.people[person].codes[i].spent = true;
+                    if self.chains[chain].prior_generation == active {
+                        self.chains[chain].presented_prior = true;
+                    }
+                }
+                return result;
+            }
+        }
+        Err(ServiceError::FactorUnavailable)
+    }
+
+    async fn returning_enrolment(
+        &mut self,
+        person: usize,
+        server: usize,
+        chain: usize,
+        token: &BearerToken,
+    ) -> Result<LoginStep, ServiceError> {
+        let s = Arc::clone(&self.servers[server]);
+        let setup = s
+            .start_login_enrollment(self.org, token, "returning app")
+            .await?;
+        let key = self.new_key(person, &setup.manual_key(), false);
+        let step = self.current_step();
+        let code = self.code_for(key, step);
+        self.secret(&code);
+        let codes = s.confirm_login_enrollment(self.org, token, &code).await?;
+        self.accepted(key, step, "returning enrollment code");
+        let texts: Vec<String> = codes.iter().map(|c| c.expose_secret().to_owned()).collect();
+        let generation = self.new_codes(person, texts.iter().map(String::as_str), false);
+        let result = s.acknowledge_login_enrollment(self.org, token).await;
+        if result.is_ok() {
+            self.activated(person, key, Some(generation));
+            if !self.chains[chain].held_any() {
+                self.chains[chain].presented_prior = true;
+            }
+        }
+        result
+    }
+
+    async fn run(&mut self, op: &Op) {
+        let _ = writeln!(self.trace, "{op:?}");
+        match *op {
+            Op::Login { who, server, right } => self.login(who, server, right).await,
+            Op::Totp {
+                who,
+                server,
+                offset,
+            } => self.totp(who, server, offset).await,
+            Op::Recovery {
+                who,
+                server,
+                pick,
+                wrong,
+            } => self.recovery(who, server, pick, wrong).await,
+            Op::Sms { who, server, wrong } => self.sms(who, server, wrong).await,
+            Op::Skip { who, server } => self.skip(who, server).await,
+            Op::EnrolAtLogin { who, server } => self.enrol_at_login(who, server).await,
+            Op::ChangePasswordAtLogin { who, server } => {
+                self.change_password_at_login(who, server).await;
+            }
+            Op::StealTicket { pick } => {
+                if !self.seen_tickets.is_empty() {
+                    let held =
+                        self.seen_tickets[usize::from(pick) % self.seen_tickets.len()].clone();
+                    self.attacker.ticket = Some(held);
+                }
+            }
+            Op::StealGrant { pick } => {
+                if !self.seen_grants.is_empty() {
+                    self.attacker.grant =
+                        Some(self.seen_grants[usize::from(pick) % self.seen_grants.len()]);
+                }
+            }
+            Op::CompleteSetup { who, server, pick } => {
+                self.complete_setup(who, server, pick).await;
+            }
+            Op::MarkCompromised { person } => self.mark_compromised(person).await,
+            Op::PasswordBurst { n } => self.password_burst(n).await,
+            Op::TotpBurst { n } => self.totp_burst(n).await,
+            Op::Advance { secs } => self.clock.advance(secs),
+            Op::Return { person } => self.returns(person).await,
+            Op::FullLogin { person, server } => {
+                if person < self.people.len() {
+                    self.full_login(person, server, false).await;
+                }
+            }
+            Op::Takeover { server } => self.takeover(server).await,
+            _ => self.grant_op(op).await,
+        }
+        self.audit();
+        self.check_roster().await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------------------------
+
+fn enforce_all() -> bool {
+    std::env::var("AUTHCORE_MODEL_ENFORCE_ALL").is_ok_and(|v| v == "1")
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CASES)
+}
+
+/// Runs the scenario and returns the violations of `invariant` with the trace.
+fn play(scenario: &Scenario, invariant: Invariant) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    runtime.block_on(async {
+        let mut world = scene(scenario.victim, dir.path()).await;
+        for op in &scenario.ops {
+            world.run(op).await;
+            if world.violations.iter().any(|(i, _)| *i == invariant) {
+                break;
+            }
+        }
+        let found: Vec<&String> = world
+            .violations
+            .iter()
+            .filter(|(i, _)| *i == invariant)
+            .map(|(_, what)| what)
+            .collect();
+        if found.is_empty() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{invariant:?} violated: {found:#?}\nvictim {}; trace:\n{}",
+                scenario.victim, world.trace
+            ))
+        }
+    })
+}
+
+/// Attacks reproduced by hand (and shrunk cases the random search found), replayed first for
+/// each invariant they break on today's code.
+fn known_attacks(invariant: Invariant) -> Vec<Scenario> {
+    let owner = Who::Person(OWNER);
+    match invariant {
+        // The user's only factor is a phone; the policy leaves SMS out; the attacker who knows
+        // the password enrols their own app at login and gets AAL2.
+        Invariant::Aal2NeedsPriorFactor => vec![Scenario {
+            victim: USER,
+            ops: vec![
+                Op::SetPolicy {
+                    who: owner,
+                    server: 0,
+                    sms: false,
+                    grace_hours: 0,
+                },
+                Op::Takeover { server: 1 },
+            ],
+        }],
+        // Concurrent wrong passwords, and concurrent wrong codes on one ticket each.
+        Invariant::ThrottleAllowance => vec![
+            Scenario {
+                victim: USER,
+                ops: vec![Op::PasswordBurst { n: 8 }],
+            },
+            Scenario {
+                victim: ADMIN,
+                ops: vec![Op::TotpBurst { n: 7 }],
+            },
+        ],
+        // A burst locks the account for good; a compromised password is replaced before the
+        // second factor, by whoever knows it.
+        Invariant::RealPersonCanReturn => vec![
+            Scenario {
+                victim: DELEGATE,
+                ops: vec![Op::PasswordBurst { n: 12 }, Op::Return { person: DELEGATE }],
+            },
+            Scenario {
+                victim: ADMIN,
+                ops: vec![
+                    Op::MarkCompromised { person: ADMIN },
+                    Op::Takeover { server: 0 },
+                    Op::Return { person: ADMIN },
+                ],
+            },
+        ],
+        // A User holding a delegated Admin role adds a Manager and promotes a colleague.
+        Invariant::RolesBounded => vec![Scenario {
+            victim: USER,
+            ops: vec![
+                Op::AddMember {
+                    who: Who::Person(DELEGATE),
+                    server: 0,
+                    role: Role::Manager,
+                },
+                Op::ChangeRole {
+                    who: Who::Person(DELEGATE),
+                    server: 1,
+                    target: MANAGER,
+                    role: Role::Admin,
+                },
+            ],
+        }],
+        // A password-only grant from before the policy still passes `authorize` past the
+        // deadline.
+        Invariant::EnforcedNeedsMfa => vec![Scenario {
+            victim: USER,
+            ops: vec![
+                Op::SetPolicy {
+                    who: owner,
+                    server: 0,
+                    sms: false,
+                    grace_hours: 0,
+                },
+                Op::Advance { secs: 86_400 },
+                Op::Authorize {
+                    who: Who::Person(MANAGER),
+                    server: 1,
+                    permission: Permission::ViewJobs,
+                },
+            ],
+        }],
+        Invariant::SingleUse | Invariant::OrgKeepsOwner | Invariant::NoSecretLeaks => Vec::new(),
+    }
+}
+
+fn check(invariant: Invariant) {
+    let awaiting = AWAITING_FIXES.contains(&invariant) && !enforce_all();
+    let known: Vec<String> = known_attacks(invariant)
+        .iter()
+        .filter_map(|scenario| play(scenario, invariant).err())
+        .collect();
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let random = runner.run(&scenario(), |scenario| {
+        play(&scenario, invariant).map_err(TestCaseError::fail)
+    });
+    if awaiting {
+        // Still broken on purpose: report, and insist on the flag being flipped once fixed.
+        for failure in &known {
+            eprintln!("{invariant:?} awaits its fix; a known attack still works:\n{failure}");
+        }
+        if let Err(error) = &random {
+            eprintln!("{invariant:?} awaits its fix; the random search found:\n{error}");
+        }
+        assert!(
+            !known.is_empty() || known_attacks(invariant).is_empty(),
+            "{invariant:?} now holds against every known attack: remove it from AWAITING_FIXES"
+        );
+        return;
+    }
+    assert!(known.is_empty(), "{}", known.join("\n"));
+    if let Err(error) = random {
+        panic!("{error}");
+    }
+}
+
+#[test]
+fn model_aal2_needs_a_factor_held_before_the_login() {
+    check(Invariant::Aal2NeedsPriorFactor);
+}
+
+#[test]
+fn model_codes_tickets_and_setup_tokens_are_accepted_once() {
+    check(Invariant::SingleUse);
+}
+
+#[test]
+fn model_verified_attempts_stay_within_the_throttle() {
+    check(Invariant::ThrottleAllowance);
+}
+
+#[test]
+fn model_the_real_person_can_always_get_back_in() {
+    check(Invariant::RealPersonCanReturn);
+}
+
+#[test]
+fn model_no_role_exceeds_what_an_admin_or_owner_granted() {
+    check(Invariant::RolesBounded);
+}
+
+#[test]
+fn model_the_organisation_keeps_an_owner() {
+    check(Invariant::OrgKeepsOwner);
+}
+
+#[test]
+fn model_enforced_members_past_their_deadline_need_mfa() {
+    check(Invariant::EnforcedNeedsMfa);
+}
+
+#[test]
+fn model_no_secret_in_any_error_or_event() {
+    check(Invariant::NoSecretLeaks);
+}
