@@ -24,10 +24,7 @@
 //!
 //! Each invariant has its own test (`model_<invariant>`): it first replays the attacks known to
 //! break it ([`known_attacks`]), then searches random scenarios, so a failure shrinks to a
-//! minimal sequence for that invariant. Invariants whose fixes have not landed yet are listed in
-//! [`AWAITING_FIXES`]: their tests report what they find but do not fail on it (set
-//! `AUTHCORE_MODEL_ENFORCE_ALL=1` to enforce every invariant). Remove an entry once its fix
-//! lands.
+//! minimal sequence for that invariant.
 //!
 //! Unexpected typed errors are allowed outcomes: the model only asserts the invariants, so it
 //! keeps working while the login flow gains steps. The store is SQLite: one database file under
@@ -82,30 +79,15 @@ enum Invariant {
     NoSecretLeaks,
 }
 
-/// Invariants that today's code breaks (issue 10, its defect numbers in brackets). Their tests
-/// replay the known attacks and the random search and report what they find on stderr without
-/// failing; they fail instead if every known attack stops working, as a reminder to remove the
-/// entry here. Once an entry is removed, its test enforces the invariant.
-/// `AUTHCORE_MODEL_ENFORCE_ALL=1` enforces every invariant regardless.
-const AWAITING_FIXES: &[Invariant] = &[
-    // An existing factor is skipped by enrolling a new one at login (3).
-    Invariant::Aal2NeedsPriorFactor,
-    // The throttle checks, verifies, then counts (1).
-    Invariant::ThrottleAllowance,
-    // Locks never end (2); a compromised password is changed before the second factor (4).
-    Invariant::RealPersonCanReturn,
-    // Delegates hand out roles above their own (6).
-    Invariant::RolesBounded,
-    // Old grants pass `authorize` past the member's deadline (7).
-    Invariant::EnforcedNeedsMfa,
-];
-
 /// Cases per invariant when `PROPTEST_CASES` is not set.
 const DEFAULT_CASES: u32 = 12;
 
 /// The longest lock the throttle may impose on the real person: after this long, their correct
-/// credentials must work again (NIST SP 800-63B §5.2.2). One day, the policy's delay ceiling.
-const MAXIMUM_LOCK: u64 = ThrottlePolicy::MAX_DELAY_LIMIT as u64;
+/// credentials must work again (NIST SP 800-63B §5.2.2): the model policy's lock duration.
+const MAXIMUM_LOCK: u64 = LOCK_DURATION as u64;
+
+/// The model policy's lock duration, in seconds.
+const LOCK_DURATION: u32 = 3_600;
 
 const T0: u64 = 1_700_000_010;
 const OWNER: usize = 0;
@@ -122,6 +104,7 @@ fn throttle_policy() -> ThrottlePolicy {
         .base_delay(30)
         .max_delay(300)
         .lock_after(5)
+        .lock_duration(LOCK_DURATION)
         .build()
         .unwrap()
 }
@@ -2135,10 +2118,6 @@ impl World {
 // The tests
 // ---------------------------------------------------------------------------------------------
 
-fn enforce_all() -> bool {
-    std::env::var("AUTHCORE_MODEL_ENFORCE_ALL").is_ok_and(|v| v == "1")
-}
-
 fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
@@ -2266,7 +2245,6 @@ fn known_attacks(invariant: Invariant) -> Vec<Scenario> {
 }
 
 fn check(invariant: Invariant) {
-    let awaiting = AWAITING_FIXES.contains(&invariant) && !enforce_all();
     let known: Vec<String> = known_attacks(invariant)
         .iter()
         .filter_map(|scenario| play(scenario, invariant).err())
@@ -2279,20 +2257,6 @@ fn check(invariant: Invariant) {
     let random = runner.run(&scenario(), |scenario| {
         play(&scenario, invariant).map_err(TestCaseError::fail)
     });
-    if awaiting {
-        // Still broken on purpose: report, and insist on the flag being flipped once fixed.
-        for failure in &known {
-            eprintln!("{invariant:?} awaits its fix; a known attack still works:\n{failure}");
-        }
-        if let Err(error) = &random {
-            eprintln!("{invariant:?} awaits its fix; the random search found:\n{error}");
-        }
-        assert!(
-            !known.is_empty() || known_attacks(invariant).is_empty(),
-            "{invariant:?} now holds against every known attack: remove it from AWAITING_FIXES"
-        );
-        return;
-    }
     assert!(known.is_empty(), "{}", known.join("\n"));
     if let Err(error) = random {
         panic!("{error}");
