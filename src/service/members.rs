@@ -200,7 +200,7 @@ where
         person: PersonId,
     ) -> Result<DeliveryStatus, ServiceError> {
         let now = self.now();
-        let org = self.load_org(grant.org()).await?.value;
+        let (_, org) = self.live_grant(grant, now).await?;
         org.may_manage(grant, person, now)?;
         if !org.member(person).is_some_and(crate::Member::is_active) {
             return Err(ServiceError::Policy(PolicyError::MemberDeactivated));
