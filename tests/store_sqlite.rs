@@ -259,3 +259,39 @@ async fn a_version_1_database_keeps_its_sign_in_challenges() {
     store.migrate().await.unwrap();
     challenges_after_the_purpose_migration(&store, &challenge).await;
 }
+
+#[tokio::test]
+async fn forged_ticket_rows_are_errors() {
+    let (_dir, store) = store().await;
+    checks::forged_tickets_are_refused!(&store);
+}
+
+#[tokio::test]
+async fn forged_setup_token_rows_are_errors() {
+    let (_dir, store) = store().await;
+    checks::forged_setup_tokens_are_refused!(&store);
+}
+
+#[tokio::test]
+async fn a_recovery_set_copied_from_another_person_is_an_error() {
+    let (_dir, store) = store().await;
+    checks::copied_recovery_sets_are_refused!(&store);
+}
+
+#[tokio::test]
+async fn a_restored_mfa_row_does_not_lower_the_watermark() {
+    let (_dir, store) = store().await;
+    checks::restored_mfa_rows_do_not_lower_the_watermark!(&store);
+}
+
+#[tokio::test]
+async fn an_oob_challenge_copied_from_another_person_is_an_error() {
+    let (_dir, store) = store().await;
+    checks::copied_oob_challenges_are_refused!(&store);
+}
+
+#[tokio::test]
+async fn an_altered_organisation_row_is_an_error() {
+    let (_dir, store) = store().await;
+    checks::altered_organisations_are_refused!(&store);
+}

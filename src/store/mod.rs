@@ -44,6 +44,8 @@ pub use records::{
     SetupTokenRecord, ThrottleOp, TicketRecord, TokenDigest, Versioned,
 };
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod integrity;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

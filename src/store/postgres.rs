@@ -8,7 +8,7 @@ use crate::Keyring;
 use crate::store::sql::{SqlStoreError, run_migrations, sql_store};
 
 /// The embedded migrations, in order: `(version, script)`.
-const MIGRATIONS: [(i64, &str); 3] = [
+const MIGRATIONS: [(i64, &str); 4] = [
     (
         1,
         include_str!("../../migrations/postgres/0001_initial.sql"),
@@ -20,6 +20,10 @@ const MIGRATIONS: [(i64, &str); 3] = [
     (
         3,
         include_str!("../../migrations/postgres/0003_expiry_columns.sql"),
+    ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_row_integrity.sql"),
     ),
 ];
 
@@ -65,7 +69,7 @@ impl PostgresStore {
     /// safe to run from several servers at once (an advisory lock serialises them).
     pub async fn migrate(&self) -> Result<(), SqlStoreError> {
         run_migrations!(
-            &self.pool,
+            self,
             MIGRATIONS,
             "SELECT pg_advisory_xact_lock(7415626207357329)"
         )

@@ -10,7 +10,7 @@ use crate::Keyring;
 use crate::store::sql::{SqlStoreError, run_migrations, sql_store};
 
 /// The embedded migrations, in order: `(version, script)`.
-const MIGRATIONS: [(i64, &str); 3] = [
+const MIGRATIONS: [(i64, &str); 4] = [
     (1, include_str!("../../migrations/sqlite/0001_initial.sql")),
     (
         2,
@@ -19,6 +19,10 @@ const MIGRATIONS: [(i64, &str); 3] = [
     (
         3,
         include_str!("../../migrations/sqlite/0003_expiry_columns.sql"),
+    ),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_row_integrity.sql"),
     ),
 ];
 
@@ -79,7 +83,7 @@ impl SqliteStore {
     pub async fn migrate(&self) -> Result<(), SqlStoreError> {
         // A write first, so each migration holds SQLite's write lock from its start.
         run_migrations!(
-            &self.pool,
+            self,
             MIGRATIONS,
             "UPDATE authcore_schema SET version = version WHERE version < 0"
         )
