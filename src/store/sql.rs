@@ -272,6 +272,15 @@ pub(crate) fn seal_mfa(
     version: u64,
     mfa: &Mfa,
 ) -> Result<(Vec<u8>, Vec<u8>), SqlStoreError> {
+    seal_mfa_in(keyring, &mfa_context(person, version), mfa)
+}
+
+/// Seals an MFA state under `context` (see [`seal_mfa`]).
+pub(crate) fn seal_mfa_in(
+    keyring: &Keyring,
+    context: &SealContext,
+    mfa: &Mfa,
+) -> Result<(Vec<u8>, Vec<u8>), SqlStoreError> {
     let mut json = Zeroizing::new(Vec::with_capacity(2048));
     serde_json::to_writer(&mut *json, &ServerSideOnly::new(mfa)).map_err(|_| {
         SqlStoreError::Decode {
@@ -279,12 +288,11 @@ pub(crate) fn seal_mfa(
             reason: "the MFA state does not serialise",
         }
     })?;
-    let context = mfa_context(person, version);
     let mut key_bytes = Zeroizing::new([0u8; DATA_KEY_LEN]);
     random(&mut *key_bytes)?;
     let data_key = SecretKey::from_bytes(&*key_bytes).map_err(SqlStoreError::Seal)?;
     let state_key = keyring
-        .seal_with_os_rng(&data_key, &context)
+        .seal_with_os_rng(&data_key, context)
         .map_err(SqlStoreError::Seal)?
         .into_bytes();
     let mut nonce = [0u8; NONCE_LEN];
