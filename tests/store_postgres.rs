@@ -294,3 +294,9 @@ async fn an_oob_challenge_copied_from_another_person_is_an_error() {
 async fn an_altered_organisation_row_is_an_error() {
     checks::altered_organisations_are_refused!(&store().await);
 }
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn an_altered_phone_number_is_an_error() {
+    checks::altered_phone_numbers_are_refused!(&store().await);
+}

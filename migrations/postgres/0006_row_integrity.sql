@@ -13,3 +13,5 @@ ALTER TABLE recovery_sets ADD COLUMN tag BYTEA NOT NULL DEFAULT ''::bytea;
 ALTER TABLE authenticator_watermarks ADD COLUMN tag BYTEA NOT NULL DEFAULT ''::bytea;
 ALTER TABLE oob_challenges ADD COLUMN tag BYTEA NOT NULL DEFAULT ''::bytea;
 ALTER TABLE organisations ADD COLUMN tag BYTEA NOT NULL DEFAULT ''::bytea;
+-- A person's phone number is an out-of-band second factor: its tag has a column of its own.
+ALTER TABLE people ADD COLUMN phone_tag BYTEA NOT NULL DEFAULT ''::bytea;

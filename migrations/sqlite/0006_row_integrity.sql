@@ -13,3 +13,5 @@ ALTER TABLE recovery_sets ADD COLUMN tag BLOB NOT NULL DEFAULT x'';
 ALTER TABLE authenticator_watermarks ADD COLUMN tag BLOB NOT NULL DEFAULT x'';
 ALTER TABLE oob_challenges ADD COLUMN tag BLOB NOT NULL DEFAULT x'';
 ALTER TABLE organisations ADD COLUMN tag BLOB NOT NULL DEFAULT x'';
+-- A person's phone number is an out-of-band second factor: its tag has a column of its own.
+ALTER TABLE people ADD COLUMN phone_tag BLOB NOT NULL DEFAULT x'';

@@ -130,6 +130,13 @@ pub(crate) fn oob_challenge(
         .bytes("challenge", challenge)
 }
 
+/// A person's phone number (an out-of-band second factor): the person and the number (E.164).
+pub(crate) fn phone(person: &[u8], phone: &str) -> RowContext {
+    RowContext::new("people")
+        .bytes("id", person)
+        .bytes("phone", phone.as_bytes())
+}
+
 /// An organisation: its id, version and state (JSON text: policy, roster, roles, delegations).
 pub(crate) fn organisation(id: &[u8], version: i64, state: &str) -> RowContext {
     RowContext::new("organisations")
@@ -331,6 +338,17 @@ mod tests {
             .execute(pool)
             .await
             .unwrap();
+            sqlx::query(
+                "INSERT INTO people (id, login, password_hash, password_state, \
+                 password_expires_at, deactivated, phone, created_at) \
+                 VALUES ($1, 'alice', 'hash', 'current', NULL, $2, $3, 0)",
+            )
+            .bind(id(alice))
+            .bind(false)
+            .bind(phone.e164())
+            .execute(pool)
+            .await
+            .unwrap();
             let organisation = Organisation::found(org, alice, T0).state;
             sqlx::query("INSERT INTO organisations (id, state, version) VALUES ($1, $2, 3)")
                 .bind(org.get().to_be_bytes().to_vec())
@@ -359,13 +377,14 @@ mod tests {
             assert_eq!(
                 store.oob_challenge(alice, OobPurpose::SignIn).await.unwrap(),
                 Some(OobChallengeRecord {
-                    destination: phone,
+                    destination: phone.clone(),
                     challenge,
                 })
             );
             assert_eq!(store.take_setup_token(&token.digest, T0).await.unwrap(), Some(token));
             assert_eq!(store.take_ticket(&ticket.digest, T0).await.unwrap(), Some(ticket));
             assert_eq!(store.organisation(org).await.unwrap().unwrap().version, 3);
+            assert_eq!(store.person(alice).await.unwrap().unwrap().phone, Some(phone.clone()));
             // The state is sealed to its version now: written back, it opens at the next one.
             assert!(store.replace_mfa(alice, &loaded.value, Some(2)).await.unwrap());
             assert_eq!(store.mfa(alice).await.unwrap().unwrap().version, 3);

@@ -38,16 +38,12 @@ pub(crate) fn reseal_state_key(
 /// A pass ends when no row names an older key, or with [`SqlStoreError::Contention`] when batch
 /// after batch every row changed under it (a server still tagging under an older key).
 macro_rules! retag_table {
-    ($store:expr, $current:expr, $limit:expr, $table:literal, $columns:literal, $update:literal,
+    ($store:expr, $current:expr, $limit:expr, $table:literal, $select:literal, $update:literal,
      |$row:ident| { $($stmt:stmt;)* } => $context:expr, [$($key:expr),+]) => {{
         let mut stalled = 0u32;
         let mut retagged = 0u64;
         loop {
-            let sql = concat!(
-                "SELECT tag, ", $columns, " FROM ", $table,
-                " WHERE substr(tag, 2, 4) <> $1 LIMIT $2"
-            );
-            let rows = sqlx::query(sql)
+            let rows = sqlx::query($select)
                 .bind($current)
                 .bind($limit)
                 .fetch_all(&$store.pool)
@@ -86,7 +82,7 @@ macro_rules! sql_reseal {
             /// Seals again, under the keyring's current key, every stored MFA state sealed under
             /// an older key, and makes again every row tag made under an older key (tickets,
             /// setup tokens, recovery-code sets, watermarks, out-of-band challenges,
-            /// organisations; see "Integrity at rest" on the store): step 2 of a key rotation
+            /// organisations, phone numbers; see "Integrity at rest" on the store): step 2 of a key rotation
             /// (see [`Keyring`](crate::Keyring)). Returns how many rows it re-sealed or re-tagged.
             ///
             /// Rows are read `batch` at a time (at least 1) in order of person, each visited once,
@@ -166,7 +162,8 @@ macro_rules! sql_reseal {
                     &current[..],
                     limit,
                     "tickets",
-                    "digest, step, progress, expires_at",
+                    "SELECT tag, digest, step, progress, expires_at FROM tickets \
+                     WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
                     "UPDATE tickets SET tag = $1 WHERE digest = $2 AND tag = $3",
                     |row| {
                         let digest: Bytes = row.try_get(1)?;
@@ -181,7 +178,8 @@ macro_rules! sql_reseal {
                     &current[..],
                     limit,
                     "setup_tokens",
-                    "digest, person, org, expires_at",
+                    "SELECT tag, digest, person, org, expires_at FROM setup_tokens \
+                     WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
                     "UPDATE setup_tokens SET tag = $1 WHERE digest = $2 AND tag = $3",
                     |row| {
                         let digest: Bytes = row.try_get(1)?;
@@ -196,7 +194,8 @@ macro_rules! sql_reseal {
                     &current[..],
                     limit,
                     "recovery_sets",
-                    "person, slot, set_id, codes, stored",
+                    "SELECT tag, person, slot, set_id, codes, stored FROM recovery_sets \
+                     WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
                     "UPDATE recovery_sets SET tag = $1 WHERE person = $2 AND slot = $3 \
                      AND tag = $4",
                     |row| {
@@ -213,7 +212,8 @@ macro_rules! sql_reseal {
                     &current[..],
                     limit,
                     "authenticator_watermarks",
-                    "person, authenticator, last_step",
+                    "SELECT tag, person, authenticator, last_step FROM authenticator_watermarks \
+                     WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
                     "UPDATE authenticator_watermarks SET tag = $1 WHERE person = $2 \
                      AND authenticator = $3 AND tag = $4",
                     |row| {
@@ -228,7 +228,8 @@ macro_rules! sql_reseal {
                     &current[..],
                     limit,
                     "oob_challenges",
-                    "person, purpose, destination, challenge",
+                    "SELECT tag, person, purpose, destination, challenge FROM oob_challenges \
+                     WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
                     "UPDATE oob_challenges SET tag = $1 WHERE person = $2 AND purpose = $3 \
                      AND tag = $4",
                     |row| {
@@ -244,13 +245,28 @@ macro_rules! sql_reseal {
                     &current[..],
                     limit,
                     "organisations",
-                    "id, version, state",
+                    "SELECT tag, id, version, state FROM organisations \
+                     WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
                     "UPDATE organisations SET tag = $1 WHERE id = $2 AND tag = $3",
                     |row| {
                         let id: Bytes = row.try_get(1)?;
                         let version: i64 = row.try_get(2)?;
                         let state: Text = row.try_get(3)?;
                     } => integrity::organisation(&id, version, &state),
+                    [id]
+                ));
+                retagged = retagged.saturating_add(retag_table!(
+                    self,
+                    &current[..],
+                    limit,
+                    "people",
+                    "SELECT phone_tag, id, phone FROM people \
+                     WHERE phone IS NOT NULL AND substr(phone_tag, 2, 4) <> $1 LIMIT $2",
+                    "UPDATE people SET phone_tag = $1 WHERE id = $2 AND phone_tag = $3",
+                    |row| {
+                        let id: Bytes = row.try_get(1)?;
+                        let phone: Text = row.try_get(2)?;
+                    } => integrity::phone(&id, &phone),
                     [id]
                 ));
                 Ok(retagged)

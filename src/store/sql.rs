@@ -446,9 +446,24 @@ macro_rules! sql_store {
             type Tx = sqlx::Transaction<'static, $db>;
 
             const PERSON_COLUMNS: &str = "id, login, password_hash, password_state, \
-                password_expires_at, deactivated, phone, created_at";
+                password_expires_at, deactivated, phone, created_at, phone_tag";
+
+            /// The tag of a person's phone number (a second factor): empty when there is none.
+            fn phone_tag(
+                keyring: &$crate::Keyring,
+                id: &[u8],
+                phone: Option<&PhoneNumber>,
+            ) -> Result<Vec<u8>, SqlStoreError> {
+                match phone {
+                    Some(phone) => {
+                        integrity::tag(keyring, &integrity::phone(id, phone.e164()))
+                    }
+                    None => Ok(Vec::new()),
+                }
+            }
 
             fn person_from_row(
+                keyring: &$crate::Keyring,
                 row: &<$db as sqlx::Database>::Row,
             ) -> Result<PersonRecord, SqlStoreError> {
                 let bad = |reason| SqlStoreError::Decode {
@@ -460,6 +475,10 @@ macro_rules! sql_store {
                 let state: String = row.try_get(3)?;
                 let expires: Option<i64> = row.try_get(4)?;
                 let phone: Option<String> = row.try_get(6)?;
+                if let Some(phone) = &phone {
+                    let tag: Vec<u8> = row.try_get(8)?;
+                    integrity::check(keyring, "people", &tag, &integrity::phone(&id, phone))?;
+                }
                 Ok(PersonRecord {
                     id: PersonId::new(decode_u128(&id, "people")?),
                     login: Login::new(&login).ok_or(bad("invalid login"))?,
@@ -669,6 +688,19 @@ macro_rules! sql_store {
                         .execute(&mut **tx)
                         .await?;
                     }
+                    let rows =
+                        sqlx::query("SELECT id, phone FROM people WHERE phone IS NOT NULL")
+                            .fetch_all(&mut **tx)
+                            .await?;
+                    for row in &rows {
+                        let id: Vec<u8> = row.try_get(0)?;
+                        let phone: String = row.try_get(1)?;
+                        sqlx::query("UPDATE people SET phone_tag = $1 WHERE id = $2")
+                            .bind(integrity::tag(keyring, &integrity::phone(&id, &phone))?)
+                            .bind(&id)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
                     let rows = sqlx::query("SELECT id, version, state FROM organisations")
                         .fetch_all(&mut **tx)
                         .await?;
@@ -727,8 +759,9 @@ macro_rules! sql_store {
                     let mut tx = self.pool.begin().await?;
                     let inserted = sqlx::query(
                         "INSERT INTO people (id, login, password_hash, password_state, \
-                         password_expires_at, deactivated, phone, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (login) DO NOTHING",
+                         password_expires_at, deactivated, phone, created_at, phone_tag) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                         ON CONFLICT (login) DO NOTHING",
                     )
                     .bind(person_bytes(person.id))
                     .bind(person.login.as_str())
@@ -738,6 +771,11 @@ macro_rules! sql_store {
                     .bind(person.deactivated)
                     .bind(person.phone.as_ref().map(PhoneNumber::e164))
                     .bind(created_at)
+                    .bind(phone_tag(
+                        &self.keyring,
+                        &person_bytes(person.id),
+                        person.phone.as_ref(),
+                    )?)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -783,7 +821,7 @@ macro_rules! sql_store {
                         .fetch_optional(&self.pool)
                         .await?
                         .as_ref()
-                        .map(person_from_row)
+                        .map(|row| person_from_row(&self.keyring, row))
                         .transpose()
                 }
 
@@ -797,7 +835,7 @@ macro_rules! sql_store {
                         .fetch_optional(&self.pool)
                         .await?
                         .as_ref()
-                        .map(person_from_row)
+                        .map(|row| person_from_row(&self.keyring, row))
                         .transpose()
                 }
 
@@ -829,9 +867,13 @@ macro_rules! sql_store {
                     id: PersonId,
                     phone: Option<&PhoneNumber>,
                 ) -> Result<bool, SqlStoreError> {
-                    let done = sqlx::query("UPDATE people SET phone = $1 WHERE id = $2")
-                        .bind(phone.map(PhoneNumber::e164))
-                        .bind(person_bytes(id))
+                    let id = person_bytes(id);
+                    let tag = phone_tag(&self.keyring, &id, phone)?;
+                    let done =
+                        sqlx::query("UPDATE people SET phone = $1, phone_tag = $2 WHERE id = $3")
+                            .bind(phone.map(PhoneNumber::e164))
+                            .bind(tag)
+                            .bind(id)
                         .execute(&self.pool)
                         .await?;
                     Ok(done.rows_affected() == 1)

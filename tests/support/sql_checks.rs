@@ -525,7 +525,8 @@ macro_rules! impl_resealable {
                      UNION ALL SELECT tag FROM recovery_sets \
                      UNION ALL SELECT tag FROM authenticator_watermarks \
                      UNION ALL SELECT tag FROM oob_challenges \
-                     UNION ALL SELECT tag FROM organisations",
+                     UNION ALL SELECT tag FROM organisations \
+                     UNION ALL SELECT phone_tag FROM people WHERE phone IS NOT NULL",
                 )
                 .fetch_all(self.pool())
                 .await
@@ -610,8 +611,10 @@ pub async fn reseal_after_rotation<S: Resealable>(open: impl AsyncFn(authcore::K
             .unwrap(),
         CreateOutcome::Created
     );
+    let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
+    assert!(old.set_phone(ALICE, Some(&phone)).await.unwrap());
     assert_eq!(sealed_key_ids(&old).await, [1, 1, 1]);
-    assert_eq!(tag_key_ids(&old).await, [1; 8]);
+    assert_eq!(tag_key_ids(&old).await, [1; 9]);
     // Nothing to do while the current key is the only one in use.
     assert_eq!(old.reseal(10).await.unwrap(), 0);
 
@@ -622,10 +625,10 @@ pub async fn reseal_after_rotation<S: Resealable>(open: impl AsyncFn(authcore::K
             .unwrap(),
     )
     .await;
-    // A batch of 2 over 3 states and 8 tagged rows: every row is visited once across batches.
-    assert_eq!(rotating.reseal(2).await.unwrap(), 3 + 8);
+    // A batch of 2 over 3 states and 9 tagged rows: every row is visited once across batches.
+    assert_eq!(rotating.reseal(2).await.unwrap(), 3 + 9);
     assert_eq!(sealed_key_ids(&rotating).await, [2, 2, 2]);
-    assert_eq!(tag_key_ids(&rotating).await, [2; 8]);
+    assert_eq!(tag_key_ids(&rotating).await, [2; 9]);
     assert_eq!(rotating.reseal(2).await.unwrap(), 0);
 
     // Key 1 can go: every state opens under key 2 alone, unchanged (same version too: the
@@ -661,6 +664,10 @@ pub async fn reseal_after_rotation<S: Resealable>(open: impl AsyncFn(authcore::K
         Some(challenge)
     );
     assert_eq!(rotated.organisation(ORG).await.unwrap().unwrap().version, 1);
+    assert_eq!(
+        rotated.person(ALICE).await.unwrap().unwrap().phone,
+        Some(phone)
+    );
 
     // A state sealed under a key the keyring does not hold is an error, never skipped.
     let other = open(Keyring::new(KeyId::new(9), sealing_key(9))).await;
@@ -1207,3 +1214,97 @@ macro_rules! altered_organisations_are_refused {
     }};
 }
 pub(crate) use altered_organisations_are_refused;
+
+/// A person's phone number (an out-of-band second factor) rewritten to a number the attacker
+/// holds, or copied with its tag from another person: an error when the person is read, never a
+/// phone that receives their sign-in codes.
+macro_rules! altered_phone_numbers_are_refused {
+    ($store:expr) => {{
+        use authcore::{SqlStoreError, UserStore as _};
+        let store = $store;
+        let org = authcore::Organisation::found(ORG, ALICE, T0).state;
+        let mut bob = person(BOB, "bob");
+        bob.phone = Some(authcore::PhoneNumber::parse("+44 20 7946 0959").unwrap());
+        assert_eq!(
+            store
+                .create_person(&bob, authcore::OrganisationWrite::Insert(&org))
+                .await
+                .unwrap(),
+            authcore::CreateOutcome::Created
+        );
+        let stored = store.organisation(ORG).await.unwrap().unwrap();
+        assert_eq!(
+            store
+                .create_person(
+                    &person(ALICE, "alice"),
+                    authcore::OrganisationWrite::Replace {
+                        organisation: &stored.value,
+                        expected_version: stored.version,
+                    },
+                )
+                .await
+                .unwrap(),
+            authcore::CreateOutcome::Created
+        );
+        let phone = authcore::PhoneNumber::parse("+44 20 7946 0958").unwrap();
+        assert!(store.set_phone(ALICE, Some(&phone)).await.unwrap());
+        assert_eq!(
+            store.person(ALICE).await.unwrap().unwrap().phone,
+            Some(phone)
+        );
+        let alice = ALICE.get().to_be_bytes().to_vec();
+
+        sqlx::query("UPDATE people SET phone = '+15005550006' WHERE id = $1")
+            .bind(&alice)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let got = store.person(ALICE).await;
+        assert!(
+            matches!(
+                got,
+                Err(SqlStoreError::Open {
+                    table: "people",
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+        let got = store.person_by_login("alice").await;
+        assert!(
+            matches!(
+                got,
+                Err(SqlStoreError::Open {
+                    table: "people",
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+        sqlx::query(
+            "UPDATE people SET phone = (SELECT phone FROM people WHERE id = $1), \
+             phone_tag = (SELECT phone_tag FROM people WHERE id = $1) WHERE id = $2",
+        )
+        .bind(BOB.get().to_be_bytes().to_vec())
+        .bind(&alice)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let got = store.person(ALICE).await;
+        assert!(
+            matches!(
+                got,
+                Err(SqlStoreError::Open {
+                    table: "people",
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+        // Removing the number is not detected (a deletion); the person then has no phone.
+        assert!(store.set_phone(ALICE, None).await.unwrap());
+        assert_eq!(store.person(ALICE).await.unwrap().unwrap().phone, None);
+        assert!(store.person(BOB).await.unwrap().unwrap().phone.is_some());
+    }};
+}
+pub(crate) use altered_phone_numbers_are_refused;
