@@ -182,7 +182,9 @@ pub trait UserStore: Send + Sync {
 /// Authenticator secrets and watermarks, pending enrollments, recovery-code sets, out-of-band
 /// codes and their per-destination send logs, setup tokens and pending-login tickets.
 ///
-/// Stores that write to disk seal authenticator secrets at rest (feature `sealing`); codes,
+/// Stores that write to disk seal authenticator secrets at rest (feature `sealing`), and should
+/// authenticate the rows that decide a login (tickets, recovery sets, watermarks, challenges)
+/// with a host key, so that a row forged in the database is an error rather than a grant; codes,
 /// tokens and tickets arrive here already hashed.
 pub trait SecretStore: Send + Sync {
     /// The store's error type for faults.

@@ -34,7 +34,10 @@ const MIGRATIONS: [(i64, &str); 4] = [
 /// table in [`crate::UserStore`]'s module docs), so two servers racing on the same TOTP step,
 /// recovery slot, out-of-band code or ticket get exactly one winner; writes of several rows run
 /// in one transaction. The MFA state (which holds the authenticator secrets) is sealed under the
-/// [`Keyring`] before it is written, bound to the person. The tables live in the connection's
+/// [`Keyring`] before it is written, bound to the person and its version, and the other rows that
+/// decide a login carry a tag made with the keyring, so that a row forged or copied in the
+/// database is an error (see "Integrity at rest" on [`SqliteStore`](crate::SqliteStore): the two
+/// stores share one implementation, and its limits). The tables live in the connection's
 /// `search_path` (set it in the pool options to use a schema of your own).
 ///
 /// Cloning is cheap: clones share the pool and the keyring.
