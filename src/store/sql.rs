@@ -526,14 +526,17 @@ macro_rules! sql_store {
             ) -> Result<bool, SqlStoreError> {
                 let state = to_json(organisation, "organisations")?;
                 let id = org_bytes(organisation.id());
-                let version = match expected_version {
+                let expected = expected_version
+                    .map(|v| to_i64(v, "an organisation version"))
+                    .transpose()?;
+                let version = match expected {
                     None => 1,
-                    Some(version) => to_i64(version, "an organisation version")?
+                    Some(version) => version
                         .checked_add(1)
                         .ok_or(SqlStoreError::OutOfRange("an organisation version"))?,
                 };
                 let tag = integrity::tag(keyring, &integrity::organisation(&id, version, &state))?;
-                let written = match expected_version {
+                let written = match expected {
                     None => sqlx::query(
                         "INSERT INTO organisations (id, state, version, tag) \
                          VALUES ($1, $2, 1, $3) ON CONFLICT (id) DO NOTHING",
@@ -544,7 +547,7 @@ macro_rules! sql_store {
                     .execute(&mut **tx)
                     .await?
                     .rows_affected(),
-                    Some(_) => sqlx::query(
+                    Some(expected) => sqlx::query(
                         "UPDATE organisations SET state = $1, version = $2, tag = $3 \
                          WHERE id = $4 AND version = $5",
                     )
@@ -552,7 +555,7 @@ macro_rules! sql_store {
                     .bind(version)
                     .bind(&tag)
                     .bind(&id)
-                    .bind(version - 1)
+                    .bind(expected)
                     .execute(&mut **tx)
                     .await?
                     .rows_affected(),
