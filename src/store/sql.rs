@@ -32,8 +32,9 @@ pub enum SqlStoreError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A sealed value does not open: wrong or missing key, or the row was tampered with or copied
-    /// from another person. Never treated as "no value".
+    /// A sealed value or a row's tag does not open: wrong or missing key, or the row was forged,
+    /// altered or copied from another row (see "Integrity at rest" on
+    /// [`SqliteStore`](crate::SqliteStore)). Never treated as "no value".
     Open {
         /// The table the row came from.
         table: &'static str,
