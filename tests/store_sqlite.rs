@@ -385,14 +385,17 @@ mod service_over_a_tampered_database {
     #[tokio::test]
     async fn a_forged_enrol_mfa_ticket_skipped_gives_no_grant() {
         let (_dir, service, store) = service().await;
-        let up = service
-            .sign_up("olivia@example.com", Password::from(PW))
+        let (org, _) = enrolled(&service, "olivia@example.com").await;
+        let olivia = store
+            .person_by_login("olivia@example.com")
             .await
-            .unwrap();
-        // A ticket the attacker made: the progress claims an authenticator-app code.
+            .unwrap()
+            .unwrap()
+            .id;
+        // A ticket the attacker made: the progress claims her authenticator-app code.
         let token = BearerToken::generate().unwrap();
-        let progress = LoginProgress::password_verified(up.person, up.org, T0)
-            .with_second_factor(FactorKind::Totp);
+        let progress =
+            LoginProgress::password_verified(olivia, org, T0).with_second_factor(FactorKind::Totp);
         sqlx::query(
             "INSERT INTO tickets (digest, step, progress, expires_at) \
              VALUES ($1, 'enrol_mfa', $2, $3)",
@@ -403,7 +406,7 @@ mod service_over_a_tampered_database {
         .execute(store.pool())
         .await
         .unwrap();
-        let skipped = service.skip_enrollment(up.org, &token).await;
+        let skipped = service.skip_enrollment(org, &token).await;
         assert!(
             matches!(skipped, Err(ServiceError::Storage(_))),
             "{:?}",
