@@ -363,7 +363,7 @@ impl fmt::Debug for SealedSecret {
 ///    [previous](KeyringBuilder::previous);
 /// 2. re-seal old values: whenever [`Keyring::needs_reseal`] is true for a value read (or in a
 ///    background pass), open it, seal it again and write it back in a guarded update. The SQL
-///    stores do this for every stored MFA state with `SqliteStore::reseal` and
+///    stores do this for every stored MFA state and every row tag with `SqliteStore::reseal` and
 ///    `PostgresStore::reseal`;
 /// 3. once no stored value names the old id (bytes 1 to 4 of the stored value, big-endian, see
 ///    [`SealedSecret`]), drop the old key from the keyring.

@@ -274,3 +274,45 @@ async fn a_version_3_database_keeps_its_throttle_counters() {
     store.migrate().await.unwrap();
     throttles_after_the_key_migration(&store).await;
 }
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn forged_ticket_rows_are_errors() {
+    checks::forged_tickets_are_refused!(&store().await);
+}
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn forged_setup_token_rows_are_errors() {
+    checks::forged_setup_tokens_are_refused!(&store().await);
+}
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn a_recovery_set_copied_from_another_person_is_an_error() {
+    checks::copied_recovery_sets_are_refused!(&store().await);
+}
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn a_restored_mfa_row_does_not_lower_the_watermark() {
+    checks::restored_mfa_rows_do_not_lower_the_watermark!(&store().await);
+}
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn an_oob_challenge_copied_from_another_person_is_an_error() {
+    checks::copied_oob_challenges_are_refused!(&store().await);
+}
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn an_altered_organisation_row_is_an_error() {
+    checks::altered_organisations_are_refused!(&store().await);
+}
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn an_altered_phone_number_is_an_error() {
+    checks::altered_phone_numbers_are_refused!(&store().await);
+}

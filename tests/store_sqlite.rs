@@ -277,3 +277,226 @@ async fn a_version_3_database_keeps_its_throttle_counters() {
     store.migrate().await.unwrap();
     throttles_after_the_key_migration(&store).await;
 }
+
+#[tokio::test]
+async fn forged_ticket_rows_are_errors() {
+    let (_dir, store) = store().await;
+    checks::forged_tickets_are_refused!(&store);
+}
+
+#[tokio::test]
+async fn forged_setup_token_rows_are_errors() {
+    let (_dir, store) = store().await;
+    checks::forged_setup_tokens_are_refused!(&store);
+}
+
+#[tokio::test]
+async fn a_recovery_set_copied_from_another_person_is_an_error() {
+    let (_dir, store) = store().await;
+    checks::copied_recovery_sets_are_refused!(&store);
+}
+
+#[tokio::test]
+async fn a_restored_mfa_row_does_not_lower_the_watermark() {
+    let (_dir, store) = store().await;
+    checks::restored_mfa_rows_do_not_lower_the_watermark!(&store);
+}
+
+#[tokio::test]
+async fn an_oob_challenge_copied_from_another_person_is_an_error() {
+    let (_dir, store) = store().await;
+    checks::copied_oob_challenges_are_refused!(&store);
+}
+
+#[tokio::test]
+async fn an_altered_organisation_row_is_an_error() {
+    let (_dir, store) = store().await;
+    checks::altered_organisations_are_refused!(&store);
+}
+
+#[tokio::test]
+async fn an_altered_phone_number_is_an_error() {
+    let (_dir, store) = store().await;
+    checks::altered_phone_numbers_are_refused!(&store);
+}
+
+/// The service over `SqliteStore`, against someone who can write the database but holds no key.
+#[cfg(feature = "memory")]
+mod service_over_a_tampered_database {
+    use super::*;
+    use authcore::{
+        Aal, Authenticator, AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, FactorKind,
+        HashParams, LoginProgress, LoginStep, ManualClock, MemoryAuditLog, OrgId, Password,
+        PasswordHasher, RecordingNotifier, SecretKey, ServiceConfig, ServiceError, Services, Totp,
+        TotpParams,
+    };
+
+    type Service = Authenticator<
+        SqliteStore,
+        SqliteStore,
+        Arc<ManualClock>,
+        MemoryAuditLog,
+        RecordingNotifier,
+        PasswordHasher,
+    >;
+
+    const PW: &str = "correct horse battery staple 42";
+
+    async fn service() -> (tempfile::TempDir, Service, SqliteStore) {
+        let (dir, store) = store().await;
+        let hasher = PasswordHasher::builder()
+            .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
+            .build()
+            .unwrap();
+        let services = Services {
+            users: store.clone(),
+            secrets: store.clone(),
+            clock: Arc::new(ManualClock::new(T0)),
+            audit: MemoryAuditLog::new(),
+            notifier: RecordingNotifier::new(),
+            hasher,
+        };
+        let config = ServiceConfig::builder("Example Co")
+            .recovery(cheap_recovery())
+            .build()
+            .unwrap();
+        (dir, Authenticator::new(services, config), store)
+    }
+
+    fn code(key: &SecretKey, now: u64) -> String {
+        let params = TotpParams::builder().build().unwrap();
+        Totp::new(params, key)
+            .generate(now)
+            .unwrap()
+            .expose_secret()
+            .to_owned()
+    }
+
+    /// Signs `login` up and enrols an authenticator: their organisation and recovery codes.
+    async fn enrolled(service: &Service, login: &str) -> (OrgId, Vec<String>) {
+        let up = service.sign_up(login, Password::from(PW)).await.unwrap();
+        let step = service
+            .login(up.org, login, Password::from(PW))
+            .await
+            .unwrap();
+        let grant = *step.grant().expect("signed in");
+        let setup = service
+            .start_enrollment(
+                &grant,
+                EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
+            )
+            .await
+            .unwrap();
+        let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+        let now = service.services().clock.now();
+        let codes = service
+            .confirm_enrollment(&grant, &code(&key, now))
+            .await
+            .unwrap();
+        service.acknowledge_enrollment(&grant).await.unwrap();
+        (
+            up.org,
+            codes.iter().map(|c| c.expose_secret().to_owned()).collect(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_forged_enrol_mfa_ticket_skipped_gives_no_grant() {
+        let (_dir, service, store) = service().await;
+        let (org, _) = enrolled(&service, "olivia@example.com").await;
+        let olivia = store
+            .person_by_login("olivia@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        // A ticket the attacker made: the progress claims her authenticator-app code.
+        let token = BearerToken::generate().unwrap();
+        let progress =
+            LoginProgress::password_verified(olivia, org, T0).with_second_factor(FactorKind::Totp);
+        sqlx::query(
+            "INSERT INTO tickets (digest, step, progress, expires_at) \
+             VALUES ($1, 'enrol_mfa', $2, $3)",
+        )
+        .bind(token.digest().0.to_vec())
+        .bind(serde_json::to_string(&progress).unwrap())
+        .bind((T0 + 300) as i64)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let skipped = service.skip_enrollment(org, &token).await;
+        assert!(
+            matches!(skipped, Err(ServiceError::Storage(_))),
+            "{:?}",
+            skipped.map(|step| step.grant().map(|g| g.aal() == Aal::Aal2))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_recovery_set_copied_from_another_account_signs_nobody_in() {
+        let (_dir, service, store) = service().await;
+        let (org, _) = enrolled(&service, "olivia@example.com").await;
+        let (_, mallory_codes) = enrolled(&service, "mallory@example.com").await;
+        let id = |login: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .person_by_login(login)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id
+                    .get()
+                    .to_be_bytes()
+                    .to_vec()
+            }
+        };
+        let (olivia, mallory) = (
+            id("olivia@example.com").await,
+            id("mallory@example.com").await,
+        );
+        // Mallory's set, whose codes she holds, copied over Olivia's (tag included).
+        sqlx::query(
+            "UPDATE recovery_sets SET \
+             set_id = (SELECT set_id FROM recovery_sets WHERE person = $1 AND slot = 'active'), \
+             codes = (SELECT codes FROM recovery_sets WHERE person = $1 AND slot = 'active'), \
+             stored = (SELECT stored FROM recovery_sets WHERE person = $1 AND slot = 'active'), \
+             spent = 0 WHERE person = $2 AND slot = 'active'",
+        )
+        .bind(&mallory)
+        .bind(&olivia)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let _ = sqlx::query(
+            "UPDATE recovery_sets SET \
+             tag = (SELECT tag FROM recovery_sets WHERE person = $1 AND slot = 'active') \
+             WHERE person = $2 AND slot = 'active'",
+        )
+        .bind(&mallory)
+        .bind(&olivia)
+        .execute(store.pool())
+        .await;
+        // Olivia's sign-in stops at a storage error (her factors are read at the password step
+        // already); it never reaches a grant with Mallory's code.
+        let got = match service
+            .login(org, "olivia@example.com", Password::from(PW))
+            .await
+        {
+            Ok(step) => {
+                assert!(matches!(step, LoginStep::SecondFactor { .. }), "{step:?}");
+                let ticket =
+                    BearerToken::parse(&step.ticket().expect("pending").expose_secret()).unwrap();
+                service
+                    .verify_recovery_code(org, &ticket, &mallory_codes[0])
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        assert!(
+            matches!(got, Err(ServiceError::Storage(_))),
+            "{:?}",
+            got.map(|step| step.grant().map(|g| g.aal() == Aal::Aal2))
+        );
+    }
+}

@@ -38,8 +38,7 @@ use crate::{
     Actor, AuditEvent, AuditKind, AuditSink, BearerToken, Clock, Factor, FactorKind, LoginProgress,
     Notification, NotificationKind, Notifier, OrgId, PendingStep, PersonId, PersonRecord,
     PruneReport, SecretStore, SecurityNotice, ThrottleDecision, ThrottleEvent, ThrottleKey,
-    ThrottleOp, ThrottledFactor,
-    TicketRecord, UserStore,
+    ThrottleOp, ThrottledFactor, TicketRecord, UserStore,
 };
 
 mod account;

@@ -132,6 +132,10 @@ struct Secrets {
 ///   [`SecretStore::prune_expired`] drops the rest.
 /// - [`Mfa`] values go in and out through [`Mfa::duplicate_secret_state`]: the store's copy
 ///   is its own.
+/// - Nothing is sealed or tagged: the store keeps nothing outside the process, so there is no
+///   at-rest attacker to defend against (someone who can write this process's memory holds its
+///   keys too). The SQL stores authenticate their rows; see "Integrity at rest" on
+///   `SqliteStore`.
 #[derive(Default)]
 pub struct MemoryStore {
     users: Mutex<Users>,

@@ -46,6 +46,8 @@ pub use records::{
     SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, Versioned,
 };
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod integrity;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -218,7 +220,9 @@ pub trait UserStore: Send + Sync {
 /// codes and their send budgets (per person and purpose), setup tokens and pending-login
 /// tickets.
 ///
-/// Stores that write to disk seal authenticator secrets at rest (feature `sealing`); codes,
+/// Stores that write to disk seal authenticator secrets at rest (feature `sealing`), and should
+/// authenticate the rows that decide a login (tickets, recovery sets, watermarks, challenges)
+/// with a host key, so that a row forged in the database is an error rather than a grant; codes,
 /// tokens and tickets arrive here already hashed.
 pub trait SecretStore: Send + Sync {
     /// The store's error type for faults.

@@ -8,7 +8,7 @@ use crate::Keyring;
 use crate::store::sql::{SqlStoreError, run_migrations, sql_store};
 
 /// The embedded migrations, in order: `(version, script)`.
-const MIGRATIONS: [(i64, &str); 5] = [
+const MIGRATIONS: [(i64, &str); 6] = [
     (
         1,
         include_str!("../../migrations/postgres/0001_initial.sql"),
@@ -29,6 +29,10 @@ const MIGRATIONS: [(i64, &str); 5] = [
         5,
         include_str!("../../migrations/postgres/0005_send_budgets.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_row_integrity.sql"),
+    ),
 ];
 
 /// [`UserStore`](crate::UserStore) and [`SecretStore`](crate::SecretStore) over PostgreSQL, for
@@ -38,7 +42,10 @@ const MIGRATIONS: [(i64, &str); 5] = [
 /// table in [`crate::UserStore`]'s module docs), so two servers racing on the same TOTP step,
 /// recovery slot, out-of-band code or ticket get exactly one winner; writes of several rows run
 /// in one transaction. The MFA state (which holds the authenticator secrets) is sealed under the
-/// [`Keyring`] before it is written, bound to the person. The tables live in the connection's
+/// [`Keyring`] before it is written, bound to the person and its version, and the other rows that
+/// decide a login carry a tag made with the keyring, so that a row forged or copied in the
+/// database is an error (see "Integrity at rest" on [`SqliteStore`](crate::SqliteStore): the two
+/// stores share one implementation, and its limits). The tables live in the connection's
 /// `search_path` (set it in the pool options to use a schema of your own).
 ///
 /// Cloning is cheap: clones share the pool and the keyring.
@@ -73,7 +80,7 @@ impl PostgresStore {
     /// safe to run from several servers at once (an advisory lock serialises them).
     pub async fn migrate(&self) -> Result<(), SqlStoreError> {
         run_migrations!(
-            &self.pool,
+            self,
             MIGRATIONS,
             "SELECT pg_advisory_xact_lock(7415626207357329)"
         )

@@ -32,8 +32,9 @@ pub enum SqlStoreError {
         /// What is wrong with it.
         reason: &'static str,
     },
-    /// A sealed value does not open: wrong or missing key, or the row was tampered with or copied
-    /// from another person. Never treated as "no value".
+    /// A sealed value or a row's tag does not open: wrong or missing key, or the row was forged,
+    /// altered or copied from another row (see "Integrity at rest" on
+    /// [`SqliteStore`](crate::SqliteStore)). Never treated as "no value".
     Open {
         /// The table the row came from.
         table: &'static str,
@@ -100,8 +101,14 @@ impl From<sqlx::Error> for SqlStoreError {
 /// means another caller's update applied, so this bounds only pathological contention.
 pub(crate) const THROTTLE_ATTEMPTS: u32 = 10_000;
 
-/// The label of the context the MFA state is sealed under.
-pub(crate) const MFA_STATE_LABEL: &str = "authcore/mfa-state/v1";
+/// The label of the context the MFA state was sealed under before schema version 6: bound to the
+/// person only. Read once, by the migration to version 6, which seals every state again under
+/// [`MFA_STATE_LABEL`].
+pub(crate) const LEGACY_MFA_STATE_LABEL: &str = "authcore/mfa-state/v1";
+
+/// The label of the context the MFA state is sealed under: bound to the person and the row's
+/// version.
+pub(crate) const MFA_STATE_LABEL: &str = "authcore/mfa-state/v2";
 
 const NONCE_LEN: usize = 24;
 const TAG_LEN: usize = 16;
@@ -254,8 +261,16 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
     })
 }
 
-pub(crate) fn mfa_context(person: PersonId) -> SealContext {
-    SealContext::new(MFA_STATE_LABEL).with(b"person", &person.get().to_be_bytes())
+/// The context of a person's MFA state stored at `version`.
+pub(crate) fn mfa_context(person: PersonId, version: u64) -> SealContext {
+    SealContext::new(MFA_STATE_LABEL)
+        .with(b"person", &person.get().to_be_bytes())
+        .with(b"version", &version.to_be_bytes())
+}
+
+/// The context a state was sealed under before schema version 6 (see [`LEGACY_MFA_STATE_LABEL`]).
+pub(crate) fn legacy_mfa_context(person: PersonId) -> SealContext {
+    SealContext::new(LEGACY_MFA_STATE_LABEL).with(b"person", &person.get().to_be_bytes())
 }
 
 fn random(out: &mut [u8]) -> Result<(), SqlStoreError> {
@@ -268,10 +283,21 @@ fn random(out: &mut [u8]) -> Result<(), SqlStoreError> {
 /// one value, so it is sealed in two layers: a fresh 256-bit data key seals the serialised state
 /// (XChaCha20-Poly1305, `state` = nonce ‖ ciphertext ‖ tag), and the keyring seals the data key
 /// (`state_key`, a [`crate::SealedSecret`] naming the key id for rotation). Both layers are bound
-/// to the person as associated data, so a row copied to another person does not open.
+/// to the person and to the row's `version` as associated data, so a row copied to another
+/// person does not open, nor does a sealed state put back beside another version number.
 pub(crate) fn seal_mfa(
     keyring: &Keyring,
     person: PersonId,
+    version: u64,
+    mfa: &Mfa,
+) -> Result<(Vec<u8>, Vec<u8>), SqlStoreError> {
+    seal_mfa_in(keyring, &mfa_context(person, version), mfa)
+}
+
+/// Seals an MFA state under `context` (see [`seal_mfa`]).
+pub(crate) fn seal_mfa_in(
+    keyring: &Keyring,
+    context: &SealContext,
     mfa: &Mfa,
 ) -> Result<(Vec<u8>, Vec<u8>), SqlStoreError> {
     let mut json = Zeroizing::new(Vec::with_capacity(2048));
@@ -281,12 +307,11 @@ pub(crate) fn seal_mfa(
             reason: "the MFA state does not serialise",
         }
     })?;
-    let context = mfa_context(person);
     let mut key_bytes = Zeroizing::new([0u8; DATA_KEY_LEN]);
     random(&mut *key_bytes)?;
     let data_key = SecretKey::from_bytes(&*key_bytes).map_err(SqlStoreError::Seal)?;
     let state_key = keyring
-        .seal_with_os_rng(&data_key, &context)
+        .seal_with_os_rng(&data_key, context)
         .map_err(SqlStoreError::Seal)?
         .into_bytes();
     let mut nonce = [0u8; NONCE_LEN];
@@ -305,9 +330,28 @@ pub(crate) fn seal_mfa(
     Ok((state_key, state))
 }
 
-/// Opens what [`seal_mfa`] wrote. A value that does not open is [`SqlStoreError::Open`].
+/// Opens what [`seal_mfa`] wrote for `person` at `version`. A value that does not open is
+/// [`SqlStoreError::Open`].
 pub(crate) fn open_mfa(
     keyring: &Keyring,
+    person: PersonId,
+    version: u64,
+    state_key: &[u8],
+    state: &[u8],
+) -> Result<Mfa, SqlStoreError> {
+    open_mfa_in(
+        keyring,
+        &mfa_context(person, version),
+        person,
+        state_key,
+        state,
+    )
+}
+
+/// Opens a sealed MFA state of `person` under `context`.
+pub(crate) fn open_mfa_in(
+    keyring: &Keyring,
+    context: &SealContext,
     person: PersonId,
     state_key: &[u8],
     state: &[u8],
@@ -316,8 +360,7 @@ pub(crate) fn open_mfa(
         table: "mfa",
         error,
     };
-    let context = mfa_context(person);
-    let data_key = keyring.open(state_key, &context).map_err(open_error)?;
+    let data_key = keyring.open(state_key, context).map_err(open_error)?;
     let (nonce, rest) = state
         .split_first_chunk::<NONCE_LEN>()
         .ok_or(open_error(OpenError::Malformed))?;
@@ -357,17 +400,20 @@ pub(crate) fn open_mfa(
 
 /// Runs the embedded migrations not yet applied, each in its own transaction, recording them in
 /// `authcore_schema`. `$lock` is a statement run first in each transaction that serialises
-/// concurrent migrations.
+/// concurrent migrations. After a script, the store's `upgrade_rows` runs in the same
+/// transaction: the upgrades SQL cannot do alone (those that need the keyring).
 macro_rules! run_migrations {
-    ($pool:expr, $migrations:expr, $lock:expr) => {{
+    ($store:expr, $migrations:expr, $lock:expr) => {{
         use sqlx::Row as _;
+        let store = $store;
+        let pool = &store.pool;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS authcore_schema (version BIGINT PRIMARY KEY NOT NULL)",
         )
-        .execute($pool)
+        .execute(pool)
         .await?;
         for (version, script) in $migrations {
-            let mut tx = $pool.begin().await?;
+            let mut tx = pool.begin().await?;
             sqlx::query($lock).execute(&mut *tx).await?;
             let applied = sqlx::query("SELECT count(*) FROM authcore_schema WHERE version = $1")
                 .bind(version)
@@ -376,6 +422,7 @@ macro_rules! run_migrations {
                 .try_get::<i64, _>(0)?;
             if applied == 0 {
                 sqlx::raw_sql(script).execute(&mut *tx).await?;
+                store.upgrade_rows(version, &mut tx).await?;
                 sqlx::query("INSERT INTO authcore_schema (version) VALUES ($1)")
                     .bind(version)
                     .execute(&mut *tx)
@@ -399,6 +446,7 @@ macro_rules! sql_store {
 
             use sqlx::Row as _;
 
+            use $crate::store::integrity;
             use $crate::store::sql::{
                 SqlStoreError, THROTTLE_ATTEMPTS, decode_u128, from_json, open_mfa, org_bytes,
                 password_state_from, password_state_name, person_bytes, purpose_name, seal_mfa,
@@ -418,9 +466,24 @@ macro_rules! sql_store {
             type Tx = sqlx::Transaction<'static, $db>;
 
             const PERSON_COLUMNS: &str = "id, login, password_hash, password_state, \
-                password_expires_at, deactivated, phone, created_at";
+                password_expires_at, deactivated, phone, created_at, phone_tag";
+
+            /// The tag of a person's phone number (a second factor): empty when there is none.
+            fn phone_tag(
+                keyring: &$crate::Keyring,
+                id: &[u8],
+                phone: Option<&PhoneNumber>,
+            ) -> Result<Vec<u8>, SqlStoreError> {
+                match phone {
+                    Some(phone) => {
+                        integrity::tag(keyring, &integrity::phone(id, phone.e164()))
+                    }
+                    None => Ok(Vec::new()),
+                }
+            }
 
             fn person_from_row(
+                keyring: &$crate::Keyring,
                 row: &<$db as sqlx::Database>::Row,
             ) -> Result<PersonRecord, SqlStoreError> {
                 let bad = |reason| SqlStoreError::Decode {
@@ -432,6 +495,10 @@ macro_rules! sql_store {
                 let state: String = row.try_get(3)?;
                 let expires: Option<i64> = row.try_get(4)?;
                 let phone: Option<String> = row.try_get(6)?;
+                if let Some(phone) = &phone {
+                    let tag: Vec<u8> = row.try_get(8)?;
+                    integrity::check(keyring, "people", &tag, &integrity::phone(&id, phone))?;
+                }
                 Ok(PersonRecord {
                     id: PersonId::new(decode_u128(&id, "people")?),
                     login: Login::new(&login).ok_or(bad("invalid login"))?,
@@ -473,28 +540,42 @@ macro_rules! sql_store {
             /// `expected_version` (`false` if it moved), and rewrites its memberships.
             async fn write_organisation(
                 tx: &mut Tx,
+                keyring: &$crate::Keyring,
                 organisation: &Organisation,
                 expected_version: Option<u64>,
             ) -> Result<bool, SqlStoreError> {
                 let state = to_json(organisation, "organisations")?;
                 let id = org_bytes(organisation.id());
-                let written = match expected_version {
+                let expected = expected_version
+                    .map(|v| to_i64(v, "an organisation version"))
+                    .transpose()?;
+                let version = match expected {
+                    None => 1,
+                    Some(version) => version
+                        .checked_add(1)
+                        .ok_or(SqlStoreError::OutOfRange("an organisation version"))?,
+                };
+                let tag = integrity::tag(keyring, &integrity::organisation(&id, version, &state))?;
+                let written = match expected {
                     None => sqlx::query(
-                        "INSERT INTO organisations (id, state, version) VALUES ($1, $2, 1) \
-                         ON CONFLICT (id) DO NOTHING",
+                        "INSERT INTO organisations (id, state, version, tag) \
+                         VALUES ($1, $2, 1, $3) ON CONFLICT (id) DO NOTHING",
                     )
                     .bind(&id)
                     .bind(&state)
+                    .bind(&tag)
                     .execute(&mut **tx)
                     .await?
                     .rows_affected(),
-                    Some(version) => sqlx::query(
-                        "UPDATE organisations SET state = $1, version = version + 1 \
-                         WHERE id = $2 AND version = $3",
+                    Some(expected) => sqlx::query(
+                        "UPDATE organisations SET state = $1, version = $2, tag = $3 \
+                         WHERE id = $4 AND version = $5",
                     )
                     .bind(&state)
+                    .bind(version)
+                    .bind(&tag)
                     .bind(&id)
-                    .bind(to_i64(version, "an organisation version")?)
+                    .bind(expected)
                     .execute(&mut **tx)
                     .await?
                     .rows_affected(),
@@ -615,6 +696,168 @@ macro_rules! sql_store {
                 }
             }
 
+            impl $store {
+                /// The upgrades a migration script cannot do alone, run in its transaction right
+                /// after it. Version 6 tags the rows present at the upgrade (they were trusted
+                /// until now; from now on a row must carry its tag) and seals every MFA state
+                /// again, bound to its version. A state that does not open under the keyring
+                /// stops the migration: nothing is skipped silently.
+                pub(crate) async fn upgrade_rows(
+                    &self,
+                    version: i64,
+                    tx: &mut Tx,
+                ) -> Result<(), SqlStoreError> {
+                    if version != integrity::ROW_INTEGRITY_VERSION {
+                        return Ok(());
+                    }
+                    let keyring = &*self.keyring;
+                    let rows = sqlx::query("SELECT digest, step, progress, expires_at FROM tickets")
+                        .fetch_all(&mut **tx)
+                        .await?;
+                    for row in &rows {
+                        let digest: Vec<u8> = row.try_get(0)?;
+                        let step: String = row.try_get(1)?;
+                        let progress: String = row.try_get(2)?;
+                        let expires_at: i64 = row.try_get(3)?;
+                        let context = integrity::ticket(&digest, &step, &progress, expires_at);
+                        sqlx::query("UPDATE tickets SET tag = $1 WHERE digest = $2")
+                            .bind(integrity::tag(keyring, &context)?)
+                            .bind(&digest)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    let rows =
+                        sqlx::query("SELECT digest, person, org, expires_at FROM setup_tokens")
+                            .fetch_all(&mut **tx)
+                            .await?;
+                    for row in &rows {
+                        let digest: Vec<u8> = row.try_get(0)?;
+                        let person: Vec<u8> = row.try_get(1)?;
+                        let org: Vec<u8> = row.try_get(2)?;
+                        let expires_at: i64 = row.try_get(3)?;
+                        let context = integrity::setup_token(&digest, &person, &org, expires_at);
+                        sqlx::query("UPDATE setup_tokens SET tag = $1 WHERE digest = $2")
+                            .bind(integrity::tag(keyring, &context)?)
+                            .bind(&digest)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    let rows =
+                        sqlx::query("SELECT person, slot, set_id, codes, stored FROM recovery_sets")
+                            .fetch_all(&mut **tx)
+                            .await?;
+                    for row in &rows {
+                        let person: Vec<u8> = row.try_get(0)?;
+                        let slot: String = row.try_get(1)?;
+                        let set_id: Vec<u8> = row.try_get(2)?;
+                        let codes: i64 = row.try_get(3)?;
+                        let stored: Vec<u8> = row.try_get(4)?;
+                        let context = integrity::recovery_set(&person, &set_id, codes, &stored);
+                        sqlx::query(
+                            "UPDATE recovery_sets SET tag = $1 WHERE person = $2 AND slot = $3",
+                        )
+                        .bind(integrity::tag(keyring, &context)?)
+                        .bind(&person)
+                        .bind(&slot)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    let rows = sqlx::query(
+                        "SELECT person, authenticator, last_step FROM authenticator_watermarks",
+                    )
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    for row in &rows {
+                        let person: Vec<u8> = row.try_get(0)?;
+                        let authenticator: i64 = row.try_get(1)?;
+                        let last_step: i64 = row.try_get(2)?;
+                        let context = integrity::watermark(&person, authenticator, last_step);
+                        sqlx::query(
+                            "UPDATE authenticator_watermarks SET tag = $1 \
+                             WHERE person = $2 AND authenticator = $3",
+                        )
+                        .bind(integrity::tag(keyring, &context)?)
+                        .bind(&person)
+                        .bind(authenticator)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    let rows = sqlx::query(
+                        "SELECT person, purpose, destination, challenge FROM oob_challenges",
+                    )
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    for row in &rows {
+                        let person: Vec<u8> = row.try_get(0)?;
+                        let purpose: String = row.try_get(1)?;
+                        let destination: String = row.try_get(2)?;
+                        let challenge: Vec<u8> = row.try_get(3)?;
+                        let context =
+                            integrity::oob_challenge(&person, &purpose, &destination, &challenge);
+                        sqlx::query(
+                            "UPDATE oob_challenges SET tag = $1 WHERE person = $2 AND purpose = $3",
+                        )
+                        .bind(integrity::tag(keyring, &context)?)
+                        .bind(&person)
+                        .bind(&purpose)
+                        .execute(&mut **tx)
+                        .await?;
+                    }
+                    let rows =
+                        sqlx::query("SELECT id, phone FROM people WHERE phone IS NOT NULL")
+                            .fetch_all(&mut **tx)
+                            .await?;
+                    for row in &rows {
+                        let id: Vec<u8> = row.try_get(0)?;
+                        let phone: String = row.try_get(1)?;
+                        sqlx::query("UPDATE people SET phone_tag = $1 WHERE id = $2")
+                            .bind(integrity::tag(keyring, &integrity::phone(&id, &phone))?)
+                            .bind(&id)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    let rows = sqlx::query("SELECT id, version, state FROM organisations")
+                        .fetch_all(&mut **tx)
+                        .await?;
+                    for row in &rows {
+                        let id: Vec<u8> = row.try_get(0)?;
+                        let version: i64 = row.try_get(1)?;
+                        let state: String = row.try_get(2)?;
+                        let context = integrity::organisation(&id, version, &state);
+                        sqlx::query("UPDATE organisations SET tag = $1 WHERE id = $2")
+                            .bind(integrity::tag(keyring, &context)?)
+                            .bind(&id)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    let rows = sqlx::query("SELECT person, state_key, state, version FROM mfa")
+                        .fetch_all(&mut **tx)
+                        .await?;
+                    for row in &rows {
+                        let id: Vec<u8> = row.try_get(0)?;
+                        let state_key: Vec<u8> = row.try_get(1)?;
+                        let state: Vec<u8> = row.try_get(2)?;
+                        let version = to_u64(row.try_get(3)?, "mfa")?;
+                        let person = PersonId::new(decode_u128(&id, "mfa")?);
+                        let mfa = $crate::store::sql::open_mfa_in(
+                            keyring,
+                            &$crate::store::sql::legacy_mfa_context(person),
+                            person,
+                            &state_key,
+                            &state,
+                        )?;
+                        let (state_key, state) = seal_mfa(keyring, person, version, &mfa)?;
+                        sqlx::query("UPDATE mfa SET state_key = $1, state = $2 WHERE person = $3")
+                            .bind(state_key)
+                            .bind(state)
+                            .bind(&id)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
+                    Ok(())
+                }
+            }
+
             impl UserStore for $store {
                 type Error = SqlStoreError;
 
@@ -631,8 +874,9 @@ macro_rules! sql_store {
                     let mut tx = self.pool.begin().await?;
                     let inserted = sqlx::query(
                         "INSERT INTO people (id, login, password_hash, password_state, \
-                         password_expires_at, deactivated, phone, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (login) DO NOTHING",
+                         password_expires_at, deactivated, phone, created_at, phone_tag) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                         ON CONFLICT (login) DO NOTHING",
                     )
                     .bind(person_bytes(person.id))
                     .bind(person.login.as_str())
@@ -642,6 +886,11 @@ macro_rules! sql_store {
                     .bind(person.deactivated)
                     .bind(person.phone.as_ref().map(PhoneNumber::e164))
                     .bind(created_at)
+                    .bind(phone_tag(
+                        &self.keyring,
+                        &person_bytes(person.id),
+                        person.phone.as_ref(),
+                    )?)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
@@ -651,13 +900,18 @@ macro_rules! sql_store {
                     }
                     let written = match organisation {
                         OrganisationWrite::Insert(organisation) => {
-                            write_organisation(&mut tx, organisation, None).await?
+                            write_organisation(&mut tx, &self.keyring, organisation, None).await?
                         }
                         OrganisationWrite::Replace {
                             organisation,
                             expected_version,
                         } => {
-                            write_organisation(&mut tx, organisation, Some(expected_version))
+                            write_organisation(
+                                &mut tx,
+                                &self.keyring,
+                                organisation,
+                                Some(expected_version),
+                            )
                                 .await?
                         }
                     };
@@ -682,7 +936,7 @@ macro_rules! sql_store {
                         .fetch_optional(&self.pool)
                         .await?
                         .as_ref()
-                        .map(person_from_row)
+                        .map(|row| person_from_row(&self.keyring, row))
                         .transpose()
                 }
 
@@ -696,7 +950,7 @@ macro_rules! sql_store {
                         .fetch_optional(&self.pool)
                         .await?
                         .as_ref()
-                        .map(person_from_row)
+                        .map(|row| person_from_row(&self.keyring, row))
                         .transpose()
                 }
 
@@ -745,9 +999,13 @@ macro_rules! sql_store {
                     id: PersonId,
                     phone: Option<&PhoneNumber>,
                 ) -> Result<bool, SqlStoreError> {
-                    let done = sqlx::query("UPDATE people SET phone = $1 WHERE id = $2")
-                        .bind(phone.map(PhoneNumber::e164))
-                        .bind(person_bytes(id))
+                    let id = person_bytes(id);
+                    let tag = phone_tag(&self.keyring, &id, phone)?;
+                    let done =
+                        sqlx::query("UPDATE people SET phone = $1, phone_tag = $2 WHERE id = $3")
+                            .bind(phone.map(PhoneNumber::e164))
+                            .bind(tag)
+                            .bind(id)
                         .execute(&self.pool)
                         .await?;
                     Ok(done.rows_affected() == 1)
@@ -833,14 +1091,25 @@ macro_rules! sql_store {
                     &self,
                     id: OrgId,
                 ) -> Result<Option<Versioned<Organisation>>, SqlStoreError> {
-                    let row = sqlx::query("SELECT state, version FROM organisations WHERE id = $1")
-                        .bind(org_bytes(id))
-                        .fetch_optional(&self.pool)
-                        .await?;
+                    let key = org_bytes(id);
+                    let row = sqlx::query(
+                        "SELECT state, version, tag FROM organisations WHERE id = $1",
+                    )
+                    .bind(&key)
+                    .fetch_optional(&self.pool)
+                    .await?;
                     let Some(row) = row else {
                         return Ok(None);
                     };
                     let state: String = row.try_get(0)?;
+                    let version: i64 = row.try_get(1)?;
+                    let tag: Vec<u8> = row.try_get(2)?;
+                    integrity::check(
+                        &self.keyring,
+                        "organisations",
+                        &tag,
+                        &integrity::organisation(&key, version, &state),
+                    )?;
                     let value: Organisation = from_json(&state, "organisations")?;
                     if value.id() != id {
                         return Err(SqlStoreError::Decode {
@@ -850,7 +1119,7 @@ macro_rules! sql_store {
                     }
                     Ok(Some(Versioned {
                         value,
-                        version: to_u64(row.try_get(1)?, "organisations")?,
+                        version: to_u64(version, "organisations")?,
                     }))
                 }
 
@@ -860,7 +1129,12 @@ macro_rules! sql_store {
                     expected_version: u64,
                 ) -> Result<bool, SqlStoreError> {
                     let mut tx = self.pool.begin().await?;
-                    if write_organisation(&mut tx, organisation, Some(expected_version)).await? {
+                    if write_organisation(
+                                &mut tx,
+                                &self.keyring,
+                                organisation,
+                                Some(expected_version),
+                            ).await? {
                         tx.commit().await?;
                         Ok(true)
                     } else {
@@ -900,17 +1174,27 @@ macro_rules! sql_store {
                     let state_key: Vec<u8> = row.try_get(0)?;
                     let state: Vec<u8> = row.try_get(1)?;
                     let version = to_u64(row.try_get(2)?, "mfa")?;
-                    let mut mfa = open_mfa(&self.keyring, person, &state_key, &state)?;
+                    let mut mfa = open_mfa(&self.keyring, person, version, &state_key, &state)?;
                     let watermarks = sqlx::query(
-                        "SELECT authenticator, last_step FROM authenticator_watermarks \
+                        "SELECT authenticator, last_step, tag FROM authenticator_watermarks \
                          WHERE person = $1",
                     )
                     .bind(&id)
                     .fetch_all(&self.pool)
                     .await?;
+                    let mut marked = Vec::with_capacity(watermarks.len());
                     for row in &watermarks {
                         let authenticator: i64 = row.try_get(0)?;
-                        let step = to_u64(row.try_get(1)?, "authenticator_watermarks")?;
+                        let last_step: i64 = row.try_get(1)?;
+                        let tag: Vec<u8> = row.try_get(2)?;
+                        integrity::check(
+                            &self.keyring,
+                            "authenticator_watermarks",
+                            &tag,
+                            &integrity::watermark(&id, authenticator, last_step),
+                        )?;
+                        marked.push(authenticator);
+                        let step = to_u64(last_step, "authenticator_watermarks")?;
                         let authenticator = u32::try_from(authenticator).map_err(|_| {
                             SqlStoreError::Decode {
                                 table: "authenticator_watermarks",
@@ -919,6 +1203,20 @@ macro_rules! sql_store {
                         })?;
                         let _raised =
                             mfa.restore_watermark(AuthenticatorId::new(authenticator), step);
+                    }
+                    // Every authenticator's watermark row is written with the state and never
+                    // deleted while the authenticator is in it: a missing one means rows were
+                    // deleted, or the state was put back from an older copy, and the replay
+                    // watermark might be lower than the one last accepted.
+                    if mfa
+                        .authenticators()
+                        .iter()
+                        .any(|a| !marked.contains(&i64::from(a.id().get())))
+                    {
+                        return Err(SqlStoreError::Decode {
+                            table: "authenticator_watermarks",
+                            reason: "an authenticator of the MFA state has no watermark row",
+                        });
                     }
                     Ok(Some(Versioned {
                         value: mfa,
@@ -932,15 +1230,27 @@ macro_rules! sql_store {
                     mfa: &Mfa,
                     expected_version: Option<u64>,
                 ) -> Result<bool, SqlStoreError> {
-                    let (state_key, state) = seal_mfa(&self.keyring, person, mfa)?;
+                    let version = match expected_version {
+                        None => 1,
+                        Some(version) => version
+                            .checked_add(1)
+                            .ok_or(SqlStoreError::OutOfRange("an MFA version"))?,
+                    };
+                    let (state_key, state) = seal_mfa(&self.keyring, person, version, mfa)?;
+                    let id = person_bytes(person);
                     let marks = mfa
                         .authenticators()
                         .iter()
                         .map(|a| {
-                            Ok((i64::from(a.id().get()), to_i64(a.last_accepted_step(), "a watermark")?))
+                            let authenticator = i64::from(a.id().get());
+                            let step = to_i64(a.last_accepted_step(), "a watermark")?;
+                            let tag = integrity::tag(
+                                &self.keyring,
+                                &integrity::watermark(&id, authenticator, step),
+                            )?;
+                            Ok((authenticator, step, tag))
                         })
                         .collect::<Result<Vec<_>, SqlStoreError>>()?;
-                    let id = person_bytes(person);
                     let mut tx = self.pool.begin().await?;
                     let written = match expected_version {
                         None => sqlx::query(
@@ -978,7 +1288,7 @@ macro_rules! sql_store {
                     .await?;
                     for row in &stored {
                         let authenticator: i64 = row.try_get(0)?;
-                        if !marks.iter().any(|(a, _)| *a == authenticator) {
+                        if !marks.iter().any(|(a, ..)| *a == authenticator) {
                             sqlx::query(
                                 "DELETE FROM authenticator_watermarks \
                                  WHERE person = $1 AND authenticator = $2",
@@ -989,17 +1299,18 @@ macro_rules! sql_store {
                             .await?;
                         }
                     }
-                    for (authenticator, step) in marks {
+                    for (authenticator, step, tag) in marks {
                         sqlx::query(
                             "INSERT INTO authenticator_watermarks (person, authenticator, \
-                             last_step) VALUES ($1, $2, $3) \
+                             last_step, tag) VALUES ($1, $2, $3, $4) \
                              ON CONFLICT (person, authenticator) DO UPDATE \
-                             SET last_step = excluded.last_step \
+                             SET last_step = excluded.last_step, tag = excluded.tag \
                              WHERE authenticator_watermarks.last_step < excluded.last_step",
                         )
                         .bind(&id)
                         .bind(authenticator)
                         .bind(step)
+                        .bind(tag)
                         .execute(&mut *tx)
                         .await?;
                     }
@@ -1013,13 +1324,21 @@ macro_rules! sql_store {
                     authenticator: AuthenticatorId,
                     step: u64,
                 ) -> Result<bool, SqlStoreError> {
+                    let id = person_bytes(person);
+                    let step = to_i64(step, "a time step")?;
+                    let authenticator = i64::from(authenticator.get());
+                    let tag = integrity::tag(
+                        &self.keyring,
+                        &integrity::watermark(&id, authenticator, step),
+                    )?;
                     let done = sqlx::query(
-                        "UPDATE authenticator_watermarks SET last_step = $1 \
+                        "UPDATE authenticator_watermarks SET last_step = $1, tag = $4 \
                          WHERE person = $2 AND authenticator = $3 AND last_step < $1",
                     )
-                    .bind(to_i64(step, "a time step")?)
-                    .bind(person_bytes(person))
-                    .bind(i64::from(authenticator.get()))
+                    .bind(step)
+                    .bind(&id)
+                    .bind(authenticator)
+                    .bind(tag)
                     .execute(&self.pool)
                     .await?;
                     Ok(done.rows_affected() == 1)
@@ -1030,10 +1349,12 @@ macro_rules! sql_store {
                     person: PersonId,
                     slot: RecoverySlot,
                 ) -> Result<Option<RecoveryCodeSet>, SqlStoreError> {
+                    let id = person_bytes(person);
                     let row = sqlx::query(
-                        "SELECT stored, spent FROM recovery_sets WHERE person = $1 AND slot = $2",
+                        "SELECT stored, spent, set_id, codes, tag FROM recovery_sets \
+                         WHERE person = $1 AND slot = $2",
                     )
-                    .bind(person_bytes(person))
+                    .bind(&id)
                     .bind(slot_name(slot))
                     .fetch_optional(&self.pool)
                     .await?;
@@ -1046,8 +1367,20 @@ macro_rules! sql_store {
                     };
                     let stored: Vec<u8> = row.try_get(0)?;
                     let spent: i64 = row.try_get(1)?;
+                    let set_id: Vec<u8> = row.try_get(2)?;
+                    let codes: i64 = row.try_get(3)?;
+                    let tag: Vec<u8> = row.try_get(4)?;
+                    integrity::check(
+                        &self.keyring,
+                        "recovery_sets",
+                        &tag,
+                        &integrity::recovery_set(&id, &set_id, codes, &stored),
+                    )?;
                     let mut set = RecoveryCodeSet::from_stored_bytes(&stored)
                         .map_err(|_| bad("the stored set does not decode"))?;
+                    if set.set_id().as_slice() != set_id.as_slice() || i64::from(set.len()) != codes {
+                        return Err(bad("the set's columns disagree with its stored bytes"));
+                    }
                     let spent = u16::try_from(spent).map_err(|_| bad("spent mask out of range"))?;
                     set.merge_spent_mask(spent)
                         .map_err(|_| bad("spent mask outside the set"))?;
@@ -1062,19 +1395,30 @@ macro_rules! sql_store {
                 ) -> Result<(), SqlStoreError> {
                     match set {
                         Some(set) => {
+                            let id = person_bytes(person);
+                            let set_id = set.set_id().to_vec();
+                            let codes = i64::from(set.len());
+                            let stored = set.to_stored_bytes();
+                            let tag = integrity::tag(
+                                &self.keyring,
+                                &integrity::recovery_set(&id, &set_id, codes, &stored),
+                            )?;
                             sqlx::query(
-                                "INSERT INTO recovery_sets (person, slot, set_id, codes, spent, stored) \
-                                 VALUES ($1, $2, $3, $4, $5, $6) \
+                                "INSERT INTO recovery_sets \
+                                 (person, slot, set_id, codes, spent, stored, tag) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
                                  ON CONFLICT (person, slot) DO UPDATE \
                                  SET set_id = excluded.set_id, codes = excluded.codes, \
-                                 spent = excluded.spent, stored = excluded.stored",
+                                 spent = excluded.spent, stored = excluded.stored, \
+                                 tag = excluded.tag",
                             )
-                            .bind(person_bytes(person))
+                            .bind(&id)
                             .bind(slot_name(slot))
-                            .bind(set.set_id().to_vec())
-                            .bind(i64::from(set.len()))
+                            .bind(set_id)
+                            .bind(codes)
                             .bind(i64::from(set.spent_mask()))
-                            .bind(set.to_stored_bytes())
+                            .bind(stored)
+                            .bind(tag)
                             .execute(&self.pool)
                             .await?;
                         }
@@ -1147,11 +1491,12 @@ macro_rules! sql_store {
                     person: PersonId,
                     purpose: OobPurpose,
                 ) -> Result<Option<OobChallengeRecord>, SqlStoreError> {
+                    let id = person_bytes(person);
                     let row = sqlx::query(
-                        "SELECT destination, challenge FROM oob_challenges \
+                        "SELECT destination, challenge, tag FROM oob_challenges \
                          WHERE person = $1 AND purpose = $2",
                     )
-                    .bind(person_bytes(person))
+                    .bind(&id)
                     .bind(purpose_name(purpose))
                     .fetch_optional(&self.pool)
                     .await?;
@@ -1164,6 +1509,18 @@ macro_rules! sql_store {
                     };
                     let destination: String = row.try_get(0)?;
                     let bytes: Vec<u8> = row.try_get(1)?;
+                    let tag: Vec<u8> = row.try_get(2)?;
+                    integrity::check(
+                        &self.keyring,
+                        "oob_challenges",
+                        &tag,
+                        &integrity::oob_challenge(
+                            &id,
+                            purpose_name(purpose),
+                            &destination,
+                            &bytes,
+                        ),
+                    )?;
                     Ok(Some(OobChallengeRecord {
                         destination: PhoneNumber::parse(&destination)
                             .map_err(|_| bad("invalid destination phone number"))?,
@@ -1182,6 +1539,18 @@ macro_rules! sql_store {
                     let id = person_bytes(person);
                     let purpose = purpose_name(purpose);
                     let expected = expected.map(|c| c.to_stored_bytes().to_vec());
+                    let tag = match new {
+                        Some(new) => integrity::tag(
+                            &self.keyring,
+                            &integrity::oob_challenge(
+                                &id,
+                                purpose,
+                                new.destination.e164(),
+                                &new.challenge.to_stored_bytes(),
+                            ),
+                        )?,
+                        None => Vec::new(),
+                    };
                     let affected = match (expected, new) {
                         (None, None) => {
                             let row = sqlx::query(
@@ -1197,20 +1566,22 @@ macro_rules! sql_store {
                         }
                         (None, Some(new)) => sqlx::query(
                             "INSERT INTO oob_challenges \
-                             (person, purpose, destination, challenge, expires_at) \
-                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (person, purpose) DO NOTHING",
+                             (person, purpose, destination, challenge, expires_at, tag) \
+                             VALUES ($1, $2, $3, $4, $5, $6) \
+                             ON CONFLICT (person, purpose) DO NOTHING",
                         )
                         .bind(&id)
                         .bind(purpose)
                         .bind(new.destination.e164())
                         .bind(new.challenge.to_stored_bytes().to_vec())
                         .bind(to_i64(new.challenge.expires_at(), "a challenge expiry")?)
+                        .bind(&tag)
                         .execute(&self.pool)
                         .await?
                         .rows_affected(),
                         (Some(expected), Some(new)) => sqlx::query(
                             "UPDATE oob_challenges \
-                             SET destination = $1, challenge = $2, expires_at = $6 \
+                             SET destination = $1, challenge = $2, expires_at = $6, tag = $7 \
                              WHERE person = $3 AND purpose = $4 AND challenge = $5",
                         )
                         .bind(new.destination.e164())
@@ -1219,6 +1590,7 @@ macro_rules! sql_store {
                         .bind(purpose)
                         .bind(expected)
                         .bind(to_i64(new.challenge.expires_at(), "a challenge expiry")?)
+                        .bind(&tag)
                         .execute(&self.pool)
                         .await?
                         .rows_affected(),
@@ -1323,14 +1695,22 @@ macro_rules! sql_store {
                     &self,
                     token: &SetupTokenRecord,
                 ) -> Result<(), SqlStoreError> {
+                    let person = person_bytes(token.person);
+                    let org = org_bytes(token.org);
+                    let expires_at = to_i64(token.expires_at, "a token expiry")?;
+                    let tag = integrity::tag(
+                        &self.keyring,
+                        &integrity::setup_token(&token.digest.0, &person, &org, expires_at),
+                    )?;
                     sqlx::query(
-                        "INSERT INTO setup_tokens (digest, person, org, expires_at) \
-                         VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO setup_tokens (digest, person, org, expires_at, tag) \
+                         VALUES ($1, $2, $3, $4, $5)",
                     )
                     .bind(token.digest.0.to_vec())
-                    .bind(person_bytes(token.person))
-                    .bind(org_bytes(token.org))
-                    .bind(to_i64(token.expires_at, "a token expiry")?)
+                    .bind(person)
+                    .bind(org)
+                    .bind(expires_at)
+                    .bind(tag)
                     .execute(&self.pool)
                     .await?;
                     Ok(())
@@ -1343,7 +1723,7 @@ macro_rules! sql_store {
                 ) -> Result<Option<SetupTokenRecord>, SqlStoreError> {
                     let row = sqlx::query(
                         "DELETE FROM setup_tokens WHERE digest = $1 AND expires_at > $2 \
-                         RETURNING person, org, expires_at",
+                         RETURNING person, org, expires_at, tag",
                     )
                     .bind(digest.0.to_vec())
                     .bind(to_i64(now, "the time")?)
@@ -1354,23 +1734,40 @@ macro_rules! sql_store {
                     };
                     let person: Vec<u8> = row.try_get(0)?;
                     let org: Vec<u8> = row.try_get(1)?;
+                    let expires_at: i64 = row.try_get(2)?;
+                    let tag: Vec<u8> = row.try_get(3)?;
+                    // The row is spent either way: a forged one is gone, and an error.
+                    integrity::check(
+                        &self.keyring,
+                        "setup_tokens",
+                        &tag,
+                        &integrity::setup_token(&digest.0, &person, &org, expires_at),
+                    )?;
                     Ok(Some(SetupTokenRecord {
                         digest: *digest,
                         person: PersonId::new(decode_u128(&person, "setup_tokens")?),
                         org: OrgId::new(decode_u128(&org, "setup_tokens")?),
-                        expires_at: to_u64(row.try_get(2)?, "setup_tokens")?,
+                        expires_at: to_u64(expires_at, "setup_tokens")?,
                     }))
                 }
 
                 async fn insert_ticket(&self, ticket: &TicketRecord) -> Result<(), SqlStoreError> {
+                    let step = step_name(ticket.step);
+                    let progress = to_json(&ticket.progress, "tickets")?;
+                    let expires_at = to_i64(ticket.expires_at, "a ticket expiry")?;
+                    let tag = integrity::tag(
+                        &self.keyring,
+                        &integrity::ticket(&ticket.digest.0, step, &progress, expires_at),
+                    )?;
                     sqlx::query(
-                        "INSERT INTO tickets (digest, step, progress, expires_at) \
-                         VALUES ($1, $2, $3, $4)",
+                        "INSERT INTO tickets (digest, step, progress, expires_at, tag) \
+                         VALUES ($1, $2, $3, $4, $5)",
                     )
                     .bind(ticket.digest.0.to_vec())
-                    .bind(step_name(ticket.step))
-                    .bind(to_json(&ticket.progress, "tickets")?)
-                    .bind(to_i64(ticket.expires_at, "a ticket expiry")?)
+                    .bind(step)
+                    .bind(progress)
+                    .bind(expires_at)
+                    .bind(tag)
                     .execute(&self.pool)
                     .await?;
                     Ok(())
@@ -1383,7 +1780,7 @@ macro_rules! sql_store {
                 ) -> Result<Option<TicketRecord>, SqlStoreError> {
                     let row = sqlx::query(
                         "DELETE FROM tickets WHERE digest = $1 AND expires_at > $2 \
-                         RETURNING step, progress, expires_at",
+                         RETURNING step, progress, expires_at, tag",
                     )
                     .bind(digest.0.to_vec())
                     .bind(to_i64(now, "the time")?)
@@ -1394,11 +1791,20 @@ macro_rules! sql_store {
                     };
                     let step: String = row.try_get(0)?;
                     let progress: String = row.try_get(1)?;
+                    let expires_at: i64 = row.try_get(2)?;
+                    let tag: Vec<u8> = row.try_get(3)?;
+                    // The row is spent either way: a forged one is gone, and an error.
+                    integrity::check(
+                        &self.keyring,
+                        "tickets",
+                        &tag,
+                        &integrity::ticket(&digest.0, &step, &progress, expires_at),
+                    )?;
                     Ok(Some(TicketRecord {
                         digest: *digest,
                         step: step_from(&step)?,
                         progress: from_json(&progress, "tickets")?,
-                        expires_at: to_u64(row.try_get(2)?, "tickets")?,
+                        expires_at: to_u64(expires_at, "tickets")?,
                     }))
                 }
 

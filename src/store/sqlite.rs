@@ -10,11 +10,8 @@ use crate::Keyring;
 use crate::store::sql::{SqlStoreError, run_migrations, sql_store};
 
 /// The embedded migrations, in order: `(version, script)`.
-const MIGRATIONS: [(i64, &str); 5] = [
-    (
-        1,
-        include_str!("../../migrations/sqlite/0001_initial.sql"),
-    ),
+const MIGRATIONS: [(i64, &str); 6] = [
+    (1, include_str!("../../migrations/sqlite/0001_initial.sql")),
     (
         2,
         include_str!("../../migrations/sqlite/0002_oob_purpose.sql"),
@@ -31,6 +28,10 @@ const MIGRATIONS: [(i64, &str); 5] = [
         5,
         include_str!("../../migrations/sqlite/0005_send_budgets.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/sqlite/0006_row_integrity.sql"),
+    ),
 ];
 
 /// [`UserStore`](crate::UserStore) and [`SecretStore`](crate::SecretStore) over SQLite: the
@@ -43,6 +44,56 @@ const MIGRATIONS: [(i64, &str); 5] = [
 /// TOTP code is one guarded `UPDATE`. Passwords, codes, tokens and tickets arrive hashed.
 ///
 /// Cloning is cheap: clones share the pool and the keyring.
+///
+/// # Integrity at rest
+///
+/// Someone who can write the database but holds no sealing key (an injection, a leaked database
+/// credential, an altered backup) must not turn that into a sign-in. So besides the sealed MFA
+/// state, every row that can decide a login carries a *tag*: a value sealed by the [`Keyring`]
+/// (it names its key id, like every sealed value) whose associated data is the table, the row's
+/// identity and the columns read back. A row that was forged, altered or copied from another row
+/// is an error when it is read — [`SqlStoreError::Open`] (or [`SqlStoreError::Decode`] for a
+/// missing watermark row) — never "no value", never a grant; the service answers
+/// [`ServiceError::Storage`](crate::ServiceError::Storage). Same for [`PostgresStore`](crate::PostgresStore).
+///
+/// | table | what is bound | a forged or copied row |
+/// |---|---|---|
+/// | `mfa` | the whole state is sealed, bound to the person and the row's `version` | does not open; an older state cannot be put back beside a newer version number |
+/// | `authenticator_watermarks` | tag: person, authenticator, last accepted step; every authenticator of the state must have its row | lowered or copied: does not open; deleted: an error, not the older step of the state |
+/// | `recovery_sets` | tag: person, set id, number of codes, stored hashes | a set copied from another person (whose codes the attacker knows) does not open |
+/// | `tickets` | tag: digest, step, progress, expiry | a ticket made or rewritten in the database (say `enrol_mfa` with a claimed second factor) does not open, and is spent |
+/// | `setup_tokens` | tag: digest, person, organisation, expiry | does not open, and is spent |
+/// | `oob_challenges` | tag: person, purpose, destination, stored challenge | a challenge copied from another person (whose code the attacker received) does not open |
+/// | `organisations` | tag: id, version, state (policy, roster, roles, delegations) | an altered roster or policy does not open |
+/// | `people.phone` | `phone_tag`: the person and the number | a number the attacker holds does not open |
+///
+/// Migration 6 adds the tags: rows present at the upgrade are tagged, and every MFA state sealed
+/// again to its version, in the migration's own transaction (the rows were trusted until then).
+/// [`SqliteStore::reseal`] re-tags rows as it re-seals states, so key rotation covers both.
+///
+/// What a tag cannot do, and is not claimed:
+///
+/// - **Freshness.** A tag proves a row was written by a holder of the key, not that it is the
+///   latest. Whoever kept an earlier copy of a row can put the whole row back: an older
+///   organisation state (before a demotion, before MFA was enforced), an older recovery set, an
+///   older MFA state. The MFA state alone cannot lower a replay watermark: the effective watermark
+///   is the higher of the state's and its authenticated row's, and the row must exist. Restoring
+///   *several* rows of a person together (the MFA state and its watermark rows from the same
+///   moment) does roll the watermark back, and can bring back a removed authenticator: telling
+///   that apart needs a counter the database cannot rewind, which only the host can keep.
+/// - **Deletion.** Deleting rows is not detected: a person's MFA state, recovery sets, phone
+///   number or membership rows can be removed, which leaves the person with fewer factors, as
+///   after an administrator's reset (and so open to enrolment at the next sign-in by whoever holds
+///   the password).
+/// - **Columns left unauthenticated**, each because a guarded single-statement update writes it
+///   and because changing it is a rollback or a deletion in kind: the spent mask and slot of a
+///   recovery set (clearing the mask re-enables only codes the attacker already saw used; moving a
+///   pending set to active activates the person's own codes), the `memberships` index (every
+///   decision reads the tagged organisation state; a deleted row hides the organisation, as a
+///   deletion), throttle counters and send logs (rate limits, which an attacker can reset).
+/// - **The password hash**, state and expiry in `people`: replacing the hash passes the password
+///   step and nothing more — the second factor is sealed or tagged. A deactivation flag cleared in
+///   the database is not detected either.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), authcore::SqlStoreError> {
@@ -90,7 +141,7 @@ impl SqliteStore {
     pub async fn migrate(&self) -> Result<(), SqlStoreError> {
         // A write first, so each migration holds SQLite's write lock from its start.
         run_migrations!(
-            &self.pool,
+            self,
             MIGRATIONS,
             "UPDATE authcore_schema SET version = version WHERE version < 0"
         )

@@ -288,7 +288,9 @@ impl<T: SecretStore> SecretStore for Recording<T> {
         now: u64,
     ) -> Result<SendDecision, Self::Error> {
         self.note("record_oob_send").await;
-        self.inner.record_oob_send(person, purpose, config, now).await
+        self.inner
+            .record_oob_send(person, purpose, config, now)
+            .await
     }
 
     async fn insert_setup_token(&self, token: &SetupTokenRecord) -> Result<(), Self::Error> {

@@ -492,10 +492,12 @@ pub async fn conformance<S: UserStore + SecretStore + 'static>(store: S) {
 }
 
 /// What the re-seal check needs from a SQL store beside the traits.
-pub trait Resealable: SecretStore {
+pub trait Resealable: SecretStore + UserStore {
     fn reseal(&self, batch: u32) -> impl Future<Output = Result<u64, authcore::SqlStoreError>>;
     /// Every stored `mfa.state_key`, by person.
     fn state_keys(&self) -> impl Future<Output = Vec<Vec<u8>>>;
+    /// Every stored row tag, of every tagged table.
+    fn tags(&self) -> impl Future<Output = Vec<Vec<u8>>>;
 }
 
 /// The key id each stored MFA state names (bytes 2 to 5 of `mfa.state_key`), by person.
@@ -519,6 +521,19 @@ macro_rules! impl_resealable {
                     .await
                     .unwrap()
             }
+            async fn tags(&self) -> Vec<Vec<u8>> {
+                sqlx::query_scalar(
+                    "SELECT tag FROM tickets UNION ALL SELECT tag FROM setup_tokens \
+                     UNION ALL SELECT tag FROM recovery_sets \
+                     UNION ALL SELECT tag FROM authenticator_watermarks \
+                     UNION ALL SELECT tag FROM oob_challenges \
+                     UNION ALL SELECT tag FROM organisations \
+                     UNION ALL SELECT phone_tag FROM people WHERE phone IS NOT NULL",
+                )
+                .fetch_all(self.pool())
+                .await
+                .unwrap()
+            }
         }
     };
 }
@@ -528,9 +543,21 @@ fn sealing_key(byte: u8) -> authcore::SealingKey {
     authcore::SealingKey::from_bytes(&[byte; 32]).unwrap()
 }
 
+/// The key id each stored row tag names (bytes 2 to 5), sorted.
+async fn tag_key_ids(store: &impl Resealable) -> Vec<u32> {
+    let mut ids: Vec<u32> = store
+        .tags()
+        .await
+        .iter()
+        .map(|k| u32::from_be_bytes(k[1..5].try_into().unwrap()))
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
 /// A key rotation finished by `reseal`: states sealed under key 1 are sealed again under key 2,
-/// a batch at a time, after which key 1 can leave the keyring; a state under a key the keyring
-/// lacks stops the pass with an error.
+/// and row tags made under key 1 are made again under key 2, a batch at a time, after which key
+/// 1 can leave the keyring; a state under a key the keyring lacks stops the pass with an error.
 pub async fn reseal_after_rotation<S: Resealable>(open: impl AsyncFn(authcore::Keyring) -> S) {
     use authcore::{KeyId, Keyring, SqlStoreError};
     let people = [ALICE, BOB, PersonId::new(3)];
@@ -550,7 +577,46 @@ pub async fn reseal_after_rotation<S: Resealable>(open: impl AsyncFn(authcore::K
         }
         out
     };
+    // One row of every other tagged kind: a ticket, a setup token, a recovery-code set, an
+    // out-of-band challenge and an organisation (beside the three watermarks).
+    let ticket = TicketRecord {
+        digest: TokenDigest([2; 32]),
+        step: PendingStep::SecondFactor,
+        progress: LoginProgress::password_verified(ALICE, ORG, T0),
+        expires_at: T0 + 300,
+    };
+    old.insert_ticket(&ticket).await.unwrap();
+    let token = SetupTokenRecord {
+        digest: TokenDigest([1; 32]),
+        person: BOB,
+        org: ORG,
+        expires_at: T0 + 100,
+    };
+    old.insert_setup_token(&token).await.unwrap();
+    let codes = RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
+    old.replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&codes.set))
+        .await
+        .unwrap();
+    let challenge = OobChallengeRecord {
+        destination: PhoneNumber::parse("+44 20 7946 0958").unwrap(),
+        challenge: version_1_challenge(),
+    };
+    assert!(
+        old.replace_oob_challenge(ALICE, OobPurpose::SignIn, None, Some(&challenge))
+            .await
+            .unwrap()
+    );
+    let org = Organisation::found(ORG, ALICE, T0).state;
+    assert_eq!(
+        old.create_person(&person(ALICE, "alice"), OrganisationWrite::Insert(&org))
+            .await
+            .unwrap(),
+        CreateOutcome::Created
+    );
+    let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
+    assert!(old.set_phone(ALICE, Some(&phone)).await.unwrap());
     assert_eq!(sealed_key_ids(&old).await, [1, 1, 1]);
+    assert_eq!(tag_key_ids(&old).await, [1; 9]);
     // Nothing to do while the current key is the only one in use.
     assert_eq!(old.reseal(10).await.unwrap(), 0);
 
@@ -561,9 +627,10 @@ pub async fn reseal_after_rotation<S: Resealable>(open: impl AsyncFn(authcore::K
             .unwrap(),
     )
     .await;
-    // A batch of 2 over 3 rows: every row is visited once across batches.
-    assert_eq!(rotating.reseal(2).await.unwrap(), 3);
+    // A batch of 2 over 3 states and 9 tagged rows: every row is visited once across batches.
+    assert_eq!(rotating.reseal(2).await.unwrap(), 3 + 9);
     assert_eq!(sealed_key_ids(&rotating).await, [2, 2, 2]);
+    assert_eq!(tag_key_ids(&rotating).await, [2; 9]);
     assert_eq!(rotating.reseal(2).await.unwrap(), 0);
 
     // Key 1 can go: every state opens under key 2 alone, unchanged (same version too: the
@@ -574,6 +641,35 @@ pub async fn reseal_after_rotation<S: Resealable>(open: impl AsyncFn(authcore::K
         assert_eq!(mfa.version, *version);
         assert_eq!(format!("{:?}", mfa.value.authenticators()), *authenticators);
     }
+    assert_eq!(
+        rotated.take_ticket(&ticket.digest, T0).await.unwrap(),
+        Some(ticket)
+    );
+    assert_eq!(
+        rotated.take_setup_token(&token.digest, T0).await.unwrap(),
+        Some(token)
+    );
+    assert_eq!(
+        rotated
+            .recovery_codes(ALICE, RecoverySlot::Active)
+            .await
+            .unwrap()
+            .unwrap()
+            .set_id(),
+        codes.set.set_id()
+    );
+    assert_eq!(
+        rotated
+            .oob_challenge(ALICE, OobPurpose::SignIn)
+            .await
+            .unwrap(),
+        Some(challenge)
+    );
+    assert_eq!(rotated.organisation(ORG).await.unwrap().unwrap().version, 1);
+    assert_eq!(
+        rotated.person(ALICE).await.unwrap().unwrap().phone,
+        Some(phone)
+    );
 
     // A state sealed under a key the keyring does not hold is an error, never skipped.
     let other = open(Keyring::new(KeyId::new(9), sealing_key(9))).await;
@@ -765,3 +861,523 @@ pub async fn challenges_after_the_purpose_migration<S: SecretStore>(
         Some(pending)
     );
 }
+
+/// Someone who can write the database but holds no sealing key rewrites a pending-login ticket
+/// (its progress claims a second factor, its step becomes `enrol_mfa`), inserts one whole under
+/// the digest of a token they made, or puts another ticket's tag beside it: each is an error when
+/// taken, never a ticket, and is spent all the same.
+macro_rules! forged_tickets_are_refused {
+    ($store:expr) => {{
+        use authcore::{FactorKind, SecretStore as _, SqlStoreError};
+        let store = $store;
+        let real = authcore::TicketRecord {
+            digest: authcore::TokenDigest([3; 32]),
+            step: authcore::PendingStep::SecondFactor,
+            progress: authcore::LoginProgress::password_verified(ALICE, ORG, T0),
+            expires_at: T0 + 300,
+        };
+        store.insert_ticket(&real).await.unwrap();
+        let forged =
+            serde_json::to_string(&real.progress.with_second_factor(FactorKind::Totp)).unwrap();
+        sqlx::query("UPDATE tickets SET step = 'enrol_mfa', progress = $1 WHERE digest = $2")
+            .bind(&forged)
+            .bind(real.digest.0.to_vec())
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let taken = store.take_ticket(&real.digest, T0).await;
+        assert!(
+            matches!(
+                taken,
+                Err(SqlStoreError::Open {
+                    table: "tickets",
+                    ..
+                })
+            ),
+            "{taken:?}"
+        );
+        assert!(store.take_ticket(&real.digest, T0).await.unwrap().is_none());
+
+        sqlx::query(
+            "INSERT INTO tickets (digest, step, progress, expires_at) \
+             VALUES ($1, 'enrol_mfa', $2, $3)",
+        )
+        .bind(vec![4u8; 32])
+        .bind(&forged)
+        .bind((T0 + 300) as i64)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let taken = store.take_ticket(&authcore::TokenDigest([4; 32]), T0).await;
+        assert!(
+            matches!(
+                taken,
+                Err(SqlStoreError::Open {
+                    table: "tickets",
+                    ..
+                })
+            ),
+            "{taken:?}"
+        );
+
+        store.insert_ticket(&real).await.unwrap();
+        sqlx::query(
+            "INSERT INTO tickets (digest, step, progress, expires_at, tag) \
+             SELECT $1, step, $2, expires_at, tag FROM tickets WHERE digest = $3",
+        )
+        .bind(vec![5u8; 32])
+        .bind(&forged)
+        .bind(real.digest.0.to_vec())
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let taken = store.take_ticket(&authcore::TokenDigest([5; 32]), T0).await;
+        assert!(
+            matches!(
+                taken,
+                Err(SqlStoreError::Open {
+                    table: "tickets",
+                    ..
+                })
+            ),
+            "{taken:?}"
+        );
+        // The genuine ticket is untouched.
+        assert_eq!(
+            store.take_ticket(&real.digest, T0).await.unwrap(),
+            Some(real)
+        );
+    }};
+}
+pub(crate) use forged_tickets_are_refused;
+
+/// A setup token moved to another person, or a setup-token row inserted whole: an error when
+/// taken, and spent.
+macro_rules! forged_setup_tokens_are_refused {
+    ($store:expr) => {{
+        use authcore::{SecretStore as _, SqlStoreError};
+        let store = $store;
+        let token = authcore::SetupTokenRecord {
+            digest: authcore::TokenDigest([6; 32]),
+            person: ALICE,
+            org: ORG,
+            expires_at: T0 + 100,
+        };
+        store.insert_setup_token(&token).await.unwrap();
+        sqlx::query("UPDATE setup_tokens SET person = $1 WHERE digest = $2")
+            .bind(BOB.get().to_be_bytes().to_vec())
+            .bind(token.digest.0.to_vec())
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let taken = store.take_setup_token(&token.digest, T0).await;
+        assert!(
+            matches!(
+                taken,
+                Err(SqlStoreError::Open {
+                    table: "setup_tokens",
+                    ..
+                })
+            ),
+            "{taken:?}"
+        );
+        assert!(
+            store
+                .take_setup_token(&token.digest, T0)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        sqlx::query(
+            "INSERT INTO setup_tokens (digest, person, org, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(vec![7u8; 32])
+        .bind(BOB.get().to_be_bytes().to_vec())
+        .bind(ORG.get().to_be_bytes().to_vec())
+        .bind((T0 + 100) as i64)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let taken = store
+            .take_setup_token(&authcore::TokenDigest([7; 32]), T0)
+            .await;
+        assert!(
+            matches!(
+                taken,
+                Err(SqlStoreError::Open {
+                    table: "setup_tokens",
+                    ..
+                })
+            ),
+            "{taken:?}"
+        );
+    }};
+}
+pub(crate) use forged_setup_tokens_are_refused;
+
+/// BOB's recovery-code set (whose codes the attacker knows) copied into ALICE's row, first
+/// without and then with its tag: an error, never a set whose codes verify for her.
+macro_rules! copied_recovery_sets_are_refused {
+    ($store:expr) => {{
+        use authcore::{SecretStore as _, SqlStoreError};
+        let store = $store;
+        let active = authcore::RecoverySlot::Active;
+        let alice = authcore::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
+        let bob = authcore::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
+        store
+            .replace_recovery_codes(ALICE, active, Some(&alice.set))
+            .await
+            .unwrap();
+        store
+            .replace_recovery_codes(BOB, active, Some(&bob.set))
+            .await
+            .unwrap();
+        let copy = |column: &str| {
+            format!(
+                "UPDATE recovery_sets SET {column} = (SELECT {column} FROM recovery_sets \
+                 WHERE person = $1 AND slot = 'active') WHERE person = $2 AND slot = 'active'"
+            )
+        };
+        for column in ["set_id", "codes", "stored", "spent"] {
+            sqlx::query(&copy(column))
+                .bind(BOB.get().to_be_bytes().to_vec())
+                .bind(ALICE.get().to_be_bytes().to_vec())
+                .execute(store.pool())
+                .await
+                .unwrap();
+        }
+        let got = store.recovery_codes(ALICE, active).await;
+        assert!(
+            matches!(
+                got,
+                Err(SqlStoreError::Open {
+                    table: "recovery_sets",
+                    ..
+                })
+            ),
+            "{:?}",
+            got.map(|s| s.map(|s| s.set_id()))
+        );
+        sqlx::query(&copy("tag"))
+            .bind(BOB.get().to_be_bytes().to_vec())
+            .bind(ALICE.get().to_be_bytes().to_vec())
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let got = store.recovery_codes(ALICE, active).await;
+        assert!(
+            matches!(
+                got,
+                Err(SqlStoreError::Open {
+                    table: "recovery_sets",
+                    ..
+                })
+            ),
+            "{:?}",
+            got.map(|s| s.map(|s| s.set_id()))
+        );
+        // BOB's own set still loads.
+        assert_eq!(
+            store
+                .recovery_codes(BOB, active)
+                .await
+                .unwrap()
+                .unwrap()
+                .set_id(),
+            bob.set.set_id()
+        );
+    }};
+}
+pub(crate) use copied_recovery_sets_are_refused;
+
+/// ALICE's older MFA state put back: under the newer version number it does not open; as a
+/// whole row it opens but keeps the newer watermark; with its watermark row lowered or deleted
+/// it is an error, never a lower watermark.
+macro_rules! restored_mfa_rows_do_not_lower_the_watermark {
+    ($store:expr) => {{
+        use authcore::{SecretStore as _, SqlStoreError};
+        let store = $store;
+        let alice = ALICE.get().to_be_bytes().to_vec();
+        let mfa = enrolled(ALICE);
+        let auth = mfa.authenticators()[0].id();
+        let base = mfa.authenticators()[0].last_accepted_step();
+        assert!(store.replace_mfa(ALICE, &mfa, None).await.unwrap());
+        let old: (Vec<u8>, Vec<u8>) =
+            sqlx::query_as("SELECT state_key, state FROM mfa WHERE person = $1")
+                .bind(&alice)
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert!(
+            store
+                .advance_watermark(ALICE, auth, base + 5)
+                .await
+                .unwrap()
+        );
+        let current = store.mfa(ALICE).await.unwrap().unwrap();
+        assert!(
+            store
+                .replace_mfa(ALICE, &current.value, Some(current.version))
+                .await
+                .unwrap()
+        );
+        let step_now = async || {
+            store.mfa(ALICE).await.map(|m| {
+                let m = m.unwrap();
+                (m.version, m.value.authenticators()[0].last_accepted_step())
+            })
+        };
+        assert_eq!(step_now().await.unwrap(), (2, base + 5));
+
+        // The older sealed state beside the newer version number.
+        sqlx::query("UPDATE mfa SET state_key = $1, state = $2 WHERE person = $3")
+            .bind(&old.0)
+            .bind(&old.1)
+            .bind(&alice)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let got = step_now().await;
+        assert!(
+            matches!(got, Err(SqlStoreError::Open { table: "mfa", .. })),
+            "{got:?}"
+        );
+
+        // The whole older row: it opens, and the watermark stays where it was.
+        sqlx::query("UPDATE mfa SET version = 1 WHERE person = $1")
+            .bind(&alice)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(step_now().await.unwrap(), (1, base + 5));
+
+        // The watermark row lowered.
+        sqlx::query("UPDATE authenticator_watermarks SET last_step = $1 WHERE person = $2")
+            .bind(base as i64)
+            .bind(&alice)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let got = step_now().await;
+        assert!(
+            matches!(
+                got,
+                Err(SqlStoreError::Open {
+                    table: "authenticator_watermarks",
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+
+        // The watermark row deleted, so that only the older state's would count.
+        sqlx::query("DELETE FROM authenticator_watermarks WHERE person = $1")
+            .bind(&alice)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let got = step_now().await;
+        assert!(
+            matches!(
+                got,
+                Err(SqlStoreError::Decode {
+                    table: "authenticator_watermarks",
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+    }};
+}
+pub(crate) use restored_mfa_rows_do_not_lower_the_watermark;
+
+/// BOB's sign-in challenge (whose code the attacker received) copied into ALICE's row: an error,
+/// never a challenge her sign-in answers with his code.
+macro_rules! copied_oob_challenges_are_refused {
+    ($store:expr) => {{
+        use authcore::{SecretStore as _, SqlStoreError};
+        let store = $store;
+        let phone = authcore::PhoneNumber::parse("+44 20 7946 0958").unwrap();
+        for person in [ALICE, BOB] {
+            let record = authcore::OobChallengeRecord {
+                destination: phone.clone(),
+                challenge: version_1_challenge(),
+            };
+            assert!(
+                store
+                    .replace_oob_challenge(
+                        person,
+                        authcore::OobPurpose::SignIn,
+                        None,
+                        Some(&record)
+                    )
+                    .await
+                    .unwrap()
+            );
+        }
+        sqlx::query(
+            "UPDATE oob_challenges SET challenge = (SELECT challenge FROM oob_challenges \
+             WHERE person = $1 AND purpose = 'sign_in') WHERE person = $2 AND purpose = 'sign_in'",
+        )
+        .bind(BOB.get().to_be_bytes().to_vec())
+        .bind(ALICE.get().to_be_bytes().to_vec())
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let got = store
+            .oob_challenge(ALICE, authcore::OobPurpose::SignIn)
+            .await;
+        assert!(
+            matches!(
+                got,
+                Err(SqlStoreError::Open {
+                    table: "oob_challenges",
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+        assert!(
+            store
+                .oob_challenge(BOB, authcore::OobPurpose::SignIn)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }};
+}
+pub(crate) use copied_oob_challenges_are_refused;
+
+/// An organisation's stored state (policy, roster, roles) altered in the database: an error,
+/// never the altered roster.
+macro_rules! altered_organisations_are_refused {
+    ($store:expr) => {{
+        use authcore::{SqlStoreError, UserStore as _};
+        let store = $store;
+        let org = authcore::Organisation::found(ORG, ALICE, T0).state;
+        assert_eq!(
+            store
+                .create_person(
+                    &person(ALICE, "alice"),
+                    authcore::OrganisationWrite::Insert(&org)
+                )
+                .await
+                .unwrap(),
+            authcore::CreateOutcome::Created
+        );
+        assert!(store.organisation(ORG).await.unwrap().is_some());
+        sqlx::query("UPDATE organisations SET state = state || ' ' WHERE id = $1")
+            .bind(ORG.get().to_be_bytes().to_vec())
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let got = store.organisation(ORG).await;
+        assert!(
+            matches!(
+                got,
+                Err(SqlStoreError::Open {
+                    table: "organisations",
+                    ..
+                })
+            ),
+            "{:?}",
+            got.map(|o| o.map(|o| o.version))
+        );
+    }};
+}
+pub(crate) use altered_organisations_are_refused;
+
+/// A person's phone number (an out-of-band second factor) rewritten to a number the attacker
+/// holds, or copied with its tag from another person: an error when the person is read, never a
+/// phone that receives their sign-in codes.
+macro_rules! altered_phone_numbers_are_refused {
+    ($store:expr) => {{
+        use authcore::{SqlStoreError, UserStore as _};
+        let store = $store;
+        let org = authcore::Organisation::found(ORG, ALICE, T0).state;
+        let mut bob = person(BOB, "bob");
+        bob.phone = Some(authcore::PhoneNumber::parse("+44 20 7946 0959").unwrap());
+        assert_eq!(
+            store
+                .create_person(&bob, authcore::OrganisationWrite::Insert(&org))
+                .await
+                .unwrap(),
+            authcore::CreateOutcome::Created
+        );
+        let stored = store.organisation(ORG).await.unwrap().unwrap();
+        assert_eq!(
+            store
+                .create_person(
+                    &person(ALICE, "alice"),
+                    authcore::OrganisationWrite::Replace {
+                        organisation: &stored.value,
+                        expected_version: stored.version,
+                    },
+                )
+                .await
+                .unwrap(),
+            authcore::CreateOutcome::Created
+        );
+        let phone = authcore::PhoneNumber::parse("+44 20 7946 0958").unwrap();
+        assert!(store.set_phone(ALICE, Some(&phone)).await.unwrap());
+        assert_eq!(
+            store.person(ALICE).await.unwrap().unwrap().phone,
+            Some(phone)
+        );
+        let alice = ALICE.get().to_be_bytes().to_vec();
+
+        sqlx::query("UPDATE people SET phone = '+15005550006' WHERE id = $1")
+            .bind(&alice)
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let got = store.person(ALICE).await;
+        assert!(
+            matches!(
+                got,
+                Err(SqlStoreError::Open {
+                    table: "people",
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+        let got = store.person_by_login("alice").await;
+        assert!(
+            matches!(
+                got,
+                Err(SqlStoreError::Open {
+                    table: "people",
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+        sqlx::query(
+            "UPDATE people SET phone = (SELECT phone FROM people WHERE id = $1), \
+             phone_tag = (SELECT phone_tag FROM people WHERE id = $1) WHERE id = $2",
+        )
+        .bind(BOB.get().to_be_bytes().to_vec())
+        .bind(&alice)
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let got = store.person(ALICE).await;
+        assert!(
+            matches!(
+                got,
+                Err(SqlStoreError::Open {
+                    table: "people",
+                    ..
+                })
+            ),
+            "{got:?}"
+        );
+        // Removing the number is not detected (a deletion); the person then has no phone.
+        assert!(store.set_phone(ALICE, None).await.unwrap());
+        assert_eq!(store.person(ALICE).await.unwrap().unwrap().phone, None);
+        assert!(store.person(BOB).await.unwrap().unwrap().phone.is_some());
+    }};
+}
+pub(crate) use altered_phone_numbers_are_refused;
