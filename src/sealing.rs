@@ -465,6 +465,17 @@ fn parse(sealed: &[u8]) -> Result<Parts<'_>, OpenError> {
     })
 }
 
+/// HMAC-SHA-256 under a 32-byte key (zero-padded to the block, as HMAC pads any short key).
+fn hmac_sha256(key: &[u8; 32], message: &[u8]) -> [u8; 32] {
+    let mut block = Zeroizing::new([0u8; 64]);
+    if let Some(head) = block.get_mut(..32) {
+        head.copy_from_slice(key);
+    }
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new(&(*block).into());
+    hmac::Mac::update(&mut mac, message);
+    hmac::Mac::finalize(mac).into_bytes().into()
+}
+
 fn associated_data(header: &[u8; HEADER_LEN], context: &SealContext) -> Vec<u8> {
     let mut aad = Vec::with_capacity(HEADER_LEN.saturating_add(context.encoded.len()));
     aad.extend_from_slice(header);
@@ -496,6 +507,18 @@ impl Keyring {
 
     fn key(&self, id: KeyId) -> Option<&SealingKey> {
         self.keys.iter().find(|(k, _)| *k == id).map(|(_, key)| key)
+    }
+
+    /// A keyed digest of `value` for `label`: HMAC-SHA-256 of `value` under a key derived from
+    /// the current key for `label` (HMAC-SHA-256 of the label), so the sealing key itself is
+    /// never used outside the AEAD. Deterministic, for looking a row up by a value that must not
+    /// be stored in clear; it changes when the current key does.
+    pub(crate) fn keyed_digest(&self, label: &str, value: &[u8]) -> [u8; 32] {
+        let key = self
+            .key(self.current)
+            .map_or(&[0u8; SealingKey::LEN], SealingKey::expose_secret);
+        let derived = Zeroizing::new(hmac_sha256(key, label.as_bytes()));
+        hmac_sha256(&derived, value)
     }
 
     /// Seals `secret` under the current key for `context`, with a fresh nonce from the

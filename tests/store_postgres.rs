@@ -316,3 +316,9 @@ async fn an_altered_organisation_row_is_an_error() {
 async fn an_altered_phone_number_is_an_error() {
     checks::altered_phone_numbers_are_refused!(&store().await);
 }
+
+#[tokio::test]
+#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
+async fn login_names_are_stored_only_as_digests() {
+    checks::login_names_are_not_stored!(&store().await);
+}

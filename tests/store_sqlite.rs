@@ -500,3 +500,9 @@ mod service_over_a_tampered_database {
         );
     }
 }
+
+#[tokio::test]
+async fn login_names_are_stored_only_as_digests() {
+    let (_dir, store) = store().await;
+    checks::login_names_are_not_stored!(&store);
+}

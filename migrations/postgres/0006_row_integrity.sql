@@ -5,7 +5,9 @@
 --
 -- SQL cannot make a tag (it has no key): the store fills the tags of the rows present at the
 -- upgrade in the same transaction, right after this script, and seals every MFA state again,
--- bound to its person and version. A row left with the empty default tag never opens.
+-- bound to its person and version. A row left with the empty default tag never opens. It also
+-- keys the login-name throttle counters carried over by version 4 by a keyed digest of the name,
+-- so that no login name (a password typed into the login field among them) stays in clear.
 
 ALTER TABLE tickets ADD COLUMN tag BYTEA NOT NULL DEFAULT ''::bytea;
 ALTER TABLE setup_tokens ADD COLUMN tag BYTEA NOT NULL DEFAULT ''::bytea;

@@ -253,9 +253,11 @@ pub enum ThrottleOp {
 pub enum ThrottleKey {
     /// One factor's counter of one person (the service uses it for the second factors).
     Factor(PersonId, ThrottledFactor),
-    /// The password counter of a normalised login name, known or not. The store keeps the name
-    /// as it keeps logins (the SQL stores in `throttle_keys.key`); a counter for a name nobody
-    /// holds lives only until it is forgotten and pruned
+    /// The password counter of a normalised login name, known or not. Since counters exist for
+    /// names nobody holds (a mistyped login, a password typed into the login field), a store
+    /// that writes to disk keeps a keyed digest of the name, never the name: the SQL stores key
+    /// `throttle_keys` by HMAC-SHA-256 under a key derived from the current sealing key. A
+    /// counter for a name nobody holds lives only until it is forgotten and pruned
     /// ([`UserStore::prune_throttles`](crate::UserStore::prune_throttles)).
     Login(Login),
 }

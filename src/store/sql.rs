@@ -176,16 +176,34 @@ pub(crate) fn factor_name(factor: ThrottledFactor) -> &'static str {
     }
 }
 
-/// The stored form of a throttle key: `login:` and the normalised login, or `person:`, the
-/// person's id in lower-case hex, `:` and the factor (the form migration 0004 writes).
-pub(crate) fn throttle_key_text(key: &ThrottleKey) -> String {
+/// The stored form of a throttle key: `login:` and the lower-case hex of a keyed digest of the
+/// normalised login ([`login_key_text`]), or `person:`, the person's id in lower-case hex, `:`
+/// and the factor (the form migration 0004 writes).
+pub(crate) fn throttle_key_text(keyring: &Keyring, key: &ThrottleKey) -> String {
     match key {
-        ThrottleKey::Login(login) => alloc::format!("login:{}", login.as_str()),
+        ThrottleKey::Login(login) => login_key_text(keyring, login.as_str()),
         ThrottleKey::Factor(person, factor) => {
             alloc::format!("person:{:032x}:{}", person.get(), factor_name(*factor))
         }
     }
 }
+
+/// The stored key of a login name's password counter. The name is never stored: counters are
+/// kept for names nobody holds too (a mistyped login, a password typed into the login field),
+/// so the key is `login:` and a keyed digest of the name under the current sealing key. A key
+/// rotation therefore starts every login counter afresh (the old rows are pruned once forgotten).
+pub(crate) fn login_key_text(keyring: &Keyring, login: &str) -> String {
+    let digest = keyring.keyed_digest(LOGIN_THROTTLE_LABEL, login.as_bytes());
+    let mut text = String::with_capacity(6 + 64);
+    text.push_str("login:");
+    for byte in digest {
+        let _ = fmt::Write::write_fmt(&mut text, format_args!("{byte:02x}"));
+    }
+    text
+}
+
+/// The label of the key that digests login names for their throttle counters.
+const LOGIN_THROTTLE_LABEL: &str = "authcore/throttle-login/v1";
 
 pub(crate) fn slot_name(slot: RecoverySlot) -> &'static str {
     match slot {
@@ -854,6 +872,22 @@ macro_rules! sql_store {
                             .execute(&mut **tx)
                             .await?;
                     }
+                    // Login counters carried over by migration 0004 are keyed by the name itself:
+                    // key them by its digest, as every later write does.
+                    let rows = sqlx::query(
+                        "SELECT key FROM throttle_keys WHERE key LIKE 'login:%'",
+                    )
+                    .fetch_all(&mut **tx)
+                    .await?;
+                    for row in &rows {
+                        let key: String = row.try_get(0)?;
+                        let name = key.strip_prefix("login:").unwrap_or(&key);
+                        sqlx::query("UPDATE throttle_keys SET key = $1 WHERE key = $2")
+                            .bind($crate::store::sql::login_key_text(keyring, name))
+                            .bind(&key)
+                            .execute(&mut **tx)
+                            .await?;
+                    }
                     Ok(())
                 }
             }
@@ -1025,7 +1059,7 @@ macro_rules! sql_store {
                 }
 
                 async fn throttle(&self, key: &ThrottleKey) -> Result<ThrottleState, SqlStoreError> {
-                    let key = throttle_key_text(key);
+                    let key = throttle_key_text(&self.keyring, key);
                     Ok(self
                         .read_throttle(&key)
                         .await?
@@ -1039,7 +1073,7 @@ macro_rules! sql_store {
                     policy: &ThrottlePolicy,
                     now: u64,
                 ) -> Result<ThrottleReservation, SqlStoreError> {
-                    let key = throttle_key_text(key);
+                    let key = throttle_key_text(&self.keyring, key);
                     for _ in 0..THROTTLE_ATTEMPTS {
                         let stored = self.read_throttle(&key).await?;
                         let state = stored.as_ref().map(|row| row.state).unwrap_or_default();
@@ -1062,7 +1096,7 @@ macro_rules! sql_store {
                     policy: &ThrottlePolicy,
                     _now: u64,
                 ) -> Result<ThrottleUpdate, SqlStoreError> {
-                    let key = throttle_key_text(key);
+                    let key = throttle_key_text(&self.keyring, key);
                     for _ in 0..THROTTLE_ATTEMPTS {
                         let stored = self.read_throttle(&key).await?;
                         let state = stored.as_ref().map(|row| row.state).unwrap_or_default();

@@ -1381,3 +1381,30 @@ macro_rules! altered_phone_numbers_are_refused {
     }};
 }
 pub(crate) use altered_phone_numbers_are_refused;
+
+/// A login name's password counter is stored under a keyed digest, never the name: counters
+/// exist for names nobody holds too (a mistyped login, a password typed into the login field).
+/// The same name under the same keyring finds its counter again.
+macro_rules! login_names_are_not_stored {
+    ($store:expr) => {{
+        use authcore::UserStore as _;
+        let store = $store;
+        let policy = authcore::ThrottlePolicy::default();
+        let typed = authcore::Login::new("Correct-Horse-Battery-Staple").unwrap();
+        let key = authcore::ThrottleKey::login(&typed);
+        let reserved = store.reserve_attempt(&key, &policy, T0).await.unwrap();
+        assert!(reserved.decision().is_allowed());
+        let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM throttle_keys")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(keys.len(), 1, "{keys:?}");
+        assert!(keys[0].starts_with("login:"), "{keys:?}");
+        assert!(
+            !keys[0].to_lowercase().contains("horse"),
+            "the name reached the store: {keys:?}"
+        );
+        assert_eq!(store.throttle(&key).await.unwrap().failures(), 1);
+    }};
+}
+pub(crate) use login_names_are_not_stored;
