@@ -1396,6 +1396,31 @@ async fn a_setup_link_is_single_use_and_expires() {
     ));
 }
 
+#[tokio::test]
+async fn a_setup_link_stops_when_its_member_is_deactivated() {
+    let (s, clock) = service();
+    let (org, key, _) = owner_with_mfa(&s, &clock).await;
+    let grant = owner_grant(&s, &clock, org, &key).await;
+    let new = s
+        .add_member(&grant, "later@example.com", Role::User)
+        .await
+        .unwrap();
+    let token = s
+        .services()
+        .notifier
+        .take_last_setup_token(new.person)
+        .expect("a link");
+    let token = BearerToken::parse(&token).unwrap();
+    s.deactivate_member(&grant, new.person).await.unwrap();
+    assert!(matches!(
+        s.complete_setup(&token, Password::from(MEMBER_PW)).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    // Nothing was written: the password is still the temporary one.
+    s.reactivate_member(&grant, new.person).await.unwrap();
+    assert!(member_login(&s, org, "later@example.com").await.is_err());
+}
+
 // ---- policy bypass attempts through every login path ----
 
 // ---- the login's order: the held factor first, then the password change or the enrollment ----

@@ -249,7 +249,8 @@ where
 
     /// Follows a setup link: the person chooses their own password (policy-checked, not the
     /// temporary one). The token is spent whatever happens next; an unknown, expired or spent
-    /// token is [`ServiceError::InvalidCredentials`].
+    /// token, or one whose person is deactivated or no longer an active member of the
+    /// organisation that added them, is [`ServiceError::InvalidCredentials`].
     pub async fn complete_setup(
         &self,
         token: &BearerToken,
@@ -268,7 +269,21 @@ where
             return Err(ServiceError::InvalidCredentials);
         };
         let person = self.person(setup.person).await?;
-        if person.password_state != PasswordState::Temporary {
+        // The link stands only for the member it was made for, while they are one: a person
+        // deactivated, removed from the organisation or deactivated there since cannot use it.
+        let member_active = self
+            .services
+            .users
+            .organisation(setup.org)
+            .await
+            .map_err(ServiceError::storage)?
+            .is_some_and(|org| {
+                org.value
+                    .member(person.id)
+                    .is_some_and(crate::Member::is_active)
+            });
+        if person.password_state != PasswordState::Temporary || person.deactivated || !member_active
+        {
             self.record_one(
                 now,
                 Actor::System,
