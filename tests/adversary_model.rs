@@ -405,6 +405,12 @@ struct Person {
     phone: Option<PhoneNumber>,
     /// Whether the model may expect this person to sign in (a member of the organisation).
     member: bool,
+    /// Whether the attacker took the account over: with the leaked password of a person who
+    /// held no second factor, they enrolled an app or chose a password of their own at login.
+    /// Nothing can tell them from the person then; the person is notified, and an
+    /// administrator's MFA reset brings them back. The throttle's promise (the person gets back
+    /// in after the longest lock) is not about such an account.
+    taken_over: bool,
 }
 
 /// One login, from the password step to the grant.
@@ -791,6 +797,41 @@ impl World {
         self.throttle.retain(|(p, _), _| *p != id);
     }
 
+    /// A password step that was neither refused by the throttle nor rejected (no
+    /// `CredentialRejected` for the password among the events it recorded) verified the
+    /// password, and the service clears the password counter then, whatever the login decision
+    /// says next (a deactivated person, a removed member).
+    fn settle_password(
+        &mut self,
+        person: usize,
+        server: usize,
+        before: usize,
+        result: &Result<LoginStep, ServiceError>,
+    ) {
+        if matches!(
+            result,
+            Err(ServiceError::Throttled { .. } | ServiceError::Locked)
+        ) {
+            return;
+        }
+        let id = self.people[person].id;
+        let rejected = self.servers[server].services().audit.events()[before..]
+            .iter()
+            .any(|event| {
+                event.subject == Some(id)
+                    && matches!(
+                        event.what,
+                        AuditKind::CredentialRejected {
+                            factor: Factor::Password,
+                            ..
+                        }
+                    )
+            });
+        if !rejected {
+            self.factor_success(person, ThrottledFactor::Password);
+        }
+    }
+
     fn factor_success(&mut self, person: usize, factor: ThrottledFactor) {
         let id = self.people[person].id;
         self.throttle.remove(&(id, factor));
@@ -1086,6 +1127,7 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
         active_generation: None,
         phone: None,
         member: true,
+        taken_over: false,
     });
     world.legit_roles.insert(up.person, Role::Owner);
     world.secret(&password_of(OWNER));
@@ -1131,6 +1173,7 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
             active_generation: None,
             phone: None,
             member: true,
+            taken_over: false,
         });
     }
 
@@ -1195,6 +1238,7 @@ impl World {
         let chain = self.start_chain(person);
         let password = self.password_for(who, right);
         let s = Arc::clone(&self.servers[server]);
+        let before = s.services().audit.events().len();
         let result = s
             .login(
                 self.org,
@@ -1202,9 +1246,7 @@ impl World {
                 Password::from(password.as_str()),
             )
             .await;
-        if result.is_ok() {
-            self.factor_success(person, ThrottledFactor::Password);
-        }
+        self.settle_password(person, server, before, &result);
         self.step_result(who, chain, None, result, &format!("{who:?} login"))
             .await;
     }
@@ -1424,6 +1466,9 @@ impl World {
         );
         let result = s.acknowledge_login_enrollment(self.org, &token).await;
         if result.is_ok() {
+            if who == Who::Attacker && !self.chains[held.chain].held_any() {
+                self.people[person].taken_over = true;
+            }
             self.activated(person, key, Some(generation));
             // The new app counts for this login only when the person held nothing before.
             if !self.chains[held.chain].held_any() {
@@ -1460,7 +1505,14 @@ impl World {
                     }
                     self.people[person].password = new;
                 }
-                Who::Attacker => self.attacker_password = new,
+                Who::Attacker => {
+                    // Only an account without a second factor can be taken this way; with one,
+                    // the change would come after the factor (and be a violation elsewhere).
+                    if !self.chains[held.chain].held_any() {
+                        self.people[person].taken_over = true;
+                    }
+                    self.attacker_password = new;
+                }
             }
         }
         self.step_result(
@@ -1478,6 +1530,15 @@ impl World {
             Who::Person(i) => self.sessions.get(i)?.grant,
             Who::Attacker => self.attacker.grant,
         }
+    }
+
+    /// The role a non-delegated Admin or Owner gave the grant's person: what a delegate may
+    /// pass on at most (delegated rights are not passed on; their own base role is).
+    fn own_legit_role(&self, grant: &Grant) -> Role {
+        self.legit_roles
+            .get(&grant.person())
+            .copied()
+            .unwrap_or(Role::User)
     }
 
     /// The actor's base role now, for judging whether a role they hand out is legitimate.
@@ -1523,11 +1584,10 @@ impl World {
                 };
                 let result = s.change_role(&grant, target, role).await;
                 if result.is_ok() {
-                    let legit = self.legit_roles.get(&target).copied().unwrap_or(Role::User);
                     let new = if base.is_some_and(|b| b >= Role::Admin && role <= b) {
                         role
                     } else {
-                        role.min(legit)
+                        role.min(self.own_legit_role(&grant))
                     };
                     self.legit_roles.insert(target, new);
                 }
@@ -1575,7 +1635,7 @@ impl World {
                         let legit = if base.is_some_and(|b| b >= Role::Admin && role <= b) {
                             role
                         } else {
-                            Role::User
+                            role.min(self.own_legit_role(&grant))
                         };
                         self.legit_roles.insert(new.person, legit);
                         self.people.push(Person {
@@ -1587,6 +1647,7 @@ impl World {
                             active_generation: None,
                             phone: None,
                             member: true,
+                            taken_over: false,
                         });
                         if let Some(token) = s.services().notifier.take_last_setup_token(new.person)
                         {
@@ -1657,8 +1718,19 @@ impl World {
                             texts.iter().map(String::as_str),
                             who == Who::Attacker,
                         );
+                        let held_before = self.people[person]
+                            .keys
+                            .iter()
+                            .any(|&k| self.keys[k].active)
+                            || self.people[person].active_generation.is_some()
+                            || self.people[person].phone.is_some();
                         let acknowledged = s.acknowledge_enrollment(&grant).await;
                         if acknowledged.is_ok() {
+                            // With a stolen grant of a person who held no factor, the account is
+                            // the attacker's now (see `Person::taken_over`).
+                            if who == Who::Attacker && !held_before {
+                                self.people[person].taken_over = true;
+                            }
                             self.activated(person, key, Some(generation));
                         }
                         acknowledged.map(drop)
@@ -1861,7 +1933,10 @@ impl World {
 
     /// The real person returns after the longest lock and must get in with what they hold.
     async fn returns(&mut self, person: usize) {
-        if person >= self.people.len() || !self.people[person].member {
+        if person >= self.people.len()
+            || !self.people[person].member
+            || self.people[person].taken_over
+        {
             return;
         }
         let id = self.people[person].id;
@@ -1888,6 +1963,7 @@ impl World {
         let s = Arc::clone(&self.servers[server]);
         let chain = self.start_chain(person);
         let password = self.people[person].password.clone();
+        let before = s.services().audit.events().len();
         let mut step = s
             .login(
                 self.org,
@@ -1895,6 +1971,7 @@ impl World {
                 Password::from(password.as_str()),
             )
             .await;
+        self.settle_password(person, server, before, &step);
         for _ in 0..6 {
             let current = match step {
                 Ok(current) => current,
