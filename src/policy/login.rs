@@ -1,11 +1,13 @@
 //! The login decision: what a person must do next to sign in to an organisation, and the
 //! [`Grant`] they hold once every requirement is met.
 
-use crate::audit::{Actor, AuditEvent, AuditKind};
-use crate::{
-    Factor, FactorKind, FactorSet, Member, MfaPolicy, OrgId, PersonId, PolicyError, Role,
-    SecondFactors,
-};
+use crate::credential::factor::FactorKind;
+use crate::policy::audit::{Actor, AuditEvent, AuditKind};
+use crate::policy::error::PolicyError;
+use crate::policy::factors::{Factor, FactorSet, SecondFactors};
+use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::org_policy::MfaPolicy;
+use crate::policy::roles::{Member, Role};
 
 /// Authenticator assurance level (NIST SP 800-63B §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -76,7 +78,7 @@ impl Account {
         self
     }
 
-    /// Sets the second factors the person has active (see [`crate::Mfa::factors`]; add
+    /// Sets the second factors the person has active (see [`crate::policy::enrollment::Mfa::factors`]; add
     /// [`FactorKind::OutOfBandSms`] for a verified phone, and leave out recovery codes once none
     /// remain).
     #[must_use]
@@ -341,7 +343,7 @@ pub enum LoginOutcome {
 /// assurance level, and when.
 ///
 /// Made only by [`login_decision`] (and refreshed by [`Grant::reauthenticated`]). The role is the
-/// one in force at login, for the record; [`crate::authorize`] always uses the member's current
+/// one in force at login, for the record; [`crate::policy::roles::authorize`] always uses the member's current
 /// role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(
@@ -509,7 +511,7 @@ impl TryFrom<GrantRepr> for Grant {
 ///    counts ("company account verification"): mandatory once their deadline has passed,
 ///    skippable before it (or when the policy only recommends MFA). A person who already holds a
 ///    factor reaches this step only after presenting it (step 2), and enrolls with this login as
-///    the re-authentication ([`crate::Mfa::start_enrollment_at_login`]). The authenticator enrolled
+///    the re-authentication ([`crate::policy::enrollment::Mfa::start_enrollment_at_login`]). The authenticator enrolled
 ///    here then counts as this login's second factor ([`LoginProgress::with_second_factor`]): it
 ///    is the only one for a person who had none, and comes on top of the one presented otherwise.
 /// 5. **Allowed** — with a [`Grant`].

@@ -2,7 +2,7 @@
 //!
 //! Everything here is plain, synchronous data: the host loads a state, calls a transition with
 //! `now` (and an RNG where a secret is made), and gets back a [`Transition`] holding the new state,
-//! an outcome, and the [`AuditEvent`](crate::AuditEvent)s to record. The old state is never
+//! an outcome, and the [`AuditEvent`](crate::policy::audit::AuditEvent)s to record. The old state is never
 //! modified, so on an error there is nothing to undo and nothing to persist.
 //!
 //! | module | idea |
@@ -18,17 +18,18 @@
 
 use alloc::vec::Vec;
 
-use crate::audit::AuditEvent;
+use crate::policy::audit::AuditEvent;
 
-mod enrollment;
-mod error;
-mod factors;
-mod ids;
-mod login;
-mod org_policy;
-mod organisation;
-mod roles;
-mod server_side;
+pub(crate) mod audit;
+pub(crate) mod enrollment;
+pub(crate) mod error;
+pub(crate) mod factors;
+pub(crate) mod ids;
+pub(crate) mod login;
+pub(crate) mod org_policy;
+pub(crate) mod organisation;
+pub(crate) mod roles;
+pub(crate) mod server_side;
 
 pub use enrollment::{
     AcknowledgeOutcome, AuthenticatorApp, AuthenticatorName, ConfirmOutcome, DisableOutcome,

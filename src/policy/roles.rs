@@ -1,6 +1,9 @@
 //! Roles, permissions as data, members, delegations and the one authorisation check.
 
-use crate::{Aal, AccessDenied, Grant, JoinPath, OrgId, PersonId};
+use crate::policy::error::AccessDenied;
+use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::login::{Aal, Grant};
+use crate::policy::organisation::JoinPath;
 
 /// How long after its last verification a grant counts as fresh for sensitive actions (ownership
 /// transfer, security policy): 15 minutes.
@@ -298,7 +301,7 @@ impl Delegation {
 
 /// One person's membership of one organisation.
 ///
-/// Created and changed only through [`crate::Organisation`]'s transitions (or decoded, checked,
+/// Created and changed only through [`crate::policy::organisation::Organisation`]'s transitions (or decoded, checked,
 /// from storage). A person in several organisations has one `Member` in each, and each
 /// organisation's policy applies when they sign in to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -438,7 +441,7 @@ struct MemberRepr {
 
 #[cfg(feature = "serde")]
 impl TryFrom<MemberRepr> for Member {
-    type Error = crate::PolicyError;
+    type Error = crate::policy::error::PolicyError;
 
     fn try_from(repr: MemberRepr) -> Result<Self, Self::Error> {
         let member = Self {
@@ -451,7 +454,9 @@ impl TryFrom<MemberRepr> for Member {
             mfa_subject_since: repr.mfa_subject_since,
             delegation: repr.delegation,
         };
-        member.check().map_err(crate::PolicyError::InvalidState)?;
+        member
+            .check()
+            .map_err(crate::policy::error::PolicyError::InvalidState)?;
         Ok(member)
     }
 }

@@ -3,10 +3,11 @@
 use alloc::string::String;
 use core::fmt;
 
-use crate::{
-    LoginProgress, OobChallenge, OobConfig, OobSendLog, OrgId, PasswordState, PersonId,
-    PhoneNumber, SendDecision, ThrottledFactor,
-};
+use crate::credential::factor::ThrottledFactor;
+use crate::credential::oob::{OobChallenge, OobConfig, OobSendLog, SendDecision};
+use crate::credential::phone::PhoneNumber;
+use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::login::{LoginProgress, PasswordState};
 
 /// A stored value with the version it was read at, for compare-and-swap replacement.
 ///
@@ -54,7 +55,7 @@ impl Login {
     }
 }
 
-/// A person, as the [`UserStore`](crate::UserStore) keeps them.
+/// A person, as the [`UserStore`](crate::store::UserStore) keeps them.
 ///
 /// `password_hash` is a PHC string: not the password, but still an offline-guessing target, so
 /// `Debug` does not print it.
@@ -171,7 +172,7 @@ impl OobPurpose {
     /// Whether a code for this purpose may be sent now, against the asking person's send log
     /// for this purpose: [`OobConfig::check_send`] for sign-in codes, and
     /// [`OobConfig::check_verification_send`] (the daily cap as well) for phone verifications.
-    /// What a store's [`SecretStore::record_oob_send`](crate::SecretStore::record_oob_send)
+    /// What a store's [`SecretStore::record_oob_send`](crate::store::SecretStore::record_oob_send)
     /// decides with.
     pub fn check_send(self, config: &OobConfig, log: &OobSendLog, now: u64) -> SendDecision {
         match self {
@@ -200,7 +201,7 @@ pub struct OobChallengeRecord {
     pub challenge: OobChallenge,
 }
 
-/// What [`SecretStore::prune_expired`](crate::SecretStore::prune_expired) deleted: how many rows
+/// What [`SecretStore::prune_expired`](crate::store::SecretStore::prune_expired) deleted: how many rows
 /// of each kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PruneReport {
@@ -212,9 +213,9 @@ pub struct PruneReport {
     pub oob_challenges: u64,
     /// Out-of-band send logs whose last send left the hourly window.
     pub oob_send_logs: u64,
-    /// Throttle counters that are forgotten ([`ThrottleState::forget_at`](crate::ThrottleState::forget_at)
-    /// `<= now`), from [`UserStore::prune_throttles`](crate::UserStore::prune_throttles); filled
-    /// in by [`Authenticator::prune_expired`](crate::Authenticator::prune_expired).
+    /// Throttle counters that are forgotten ([`ThrottleState::forget_at`](crate::credential::throttle::ThrottleState::forget_at)
+    /// `<= now`), from [`UserStore::prune_throttles`](crate::store::UserStore::prune_throttles); filled
+    /// in by [`Authenticator::prune_expired`](crate::service::Authenticator::prune_expired).
     pub throttles: u64,
 }
 
@@ -230,13 +231,13 @@ impl PruneReport {
 }
 
 /// A change to a throttle counter, applied atomically by
-/// [`UserStore::apply_throttle`](crate::UserStore::apply_throttle). Failures are not among them:
+/// [`UserStore::apply_throttle`](crate::store::UserStore::apply_throttle). Failures are not among them:
 /// an attempt is counted before it is verified, by
-/// [`UserStore::reserve_attempt`](crate::UserStore::reserve_attempt).
+/// [`UserStore::reserve_attempt`](crate::store::UserStore::reserve_attempt).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ThrottleOp {
     /// A verified attempt: settles its reservation by clearing the counter, lock included
-    /// ([`ThrottlePolicy::record_success`](crate::ThrottlePolicy::record_success)).
+    /// ([`ThrottlePolicy::record_success`](crate::credential::throttle::ThrottlePolicy::record_success)).
     Success,
     /// An explicit reset (an administrator, or a re-enrollment): clears failures and lock.
     Reset,
@@ -258,7 +259,7 @@ pub enum ThrottleKey {
     /// that writes to disk keeps a keyed digest of the name, never the name: the SQL stores key
     /// `throttle_keys` by HMAC-SHA-256 under a key derived from the current sealing key. A
     /// counter for a name nobody holds lives only until it is forgotten and pruned
-    /// ([`UserStore::prune_throttles`](crate::UserStore::prune_throttles)).
+    /// ([`UserStore::prune_throttles`](crate::store::UserStore::prune_throttles)).
     Login(Login),
 }
 

@@ -1,6 +1,10 @@
 //! Typed audit events: who did what to whom, in which organisation, and when.
 
-use crate::{Aal, AuthenticatorId, Factor, JoinPath, LoginOutcome, OrgId, PersonId, Role};
+use crate::policy::factors::Factor;
+use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
+use crate::policy::login::{Aal, LoginOutcome};
+use crate::policy::organisation::JoinPath;
+use crate::policy::roles::Role;
 
 /// One audit record.
 ///
@@ -214,7 +218,7 @@ pub enum AuditKind {
         retry_at: u64,
     },
     /// A factor is locked after too many consecutive failures, until the lock lapses
-    /// ([`ThrottlePolicy::lock_duration`](crate::ThrottlePolicy::lock_duration)) or an
+    /// ([`ThrottlePolicy::lock_duration`](crate::credential::throttle::ThrottlePolicy::lock_duration)) or an
     /// administrator unlocks the person.
     FactorLocked {
         /// The factor.
@@ -250,8 +254,8 @@ pub enum AuditKind {
         /// When it expires (unix seconds).
         expires_at: u64,
     },
-    /// The [`Notifier`](crate::Notifier) failed to deliver a message. The change that sent it
-    /// stands (see [`DeliveryStatus`](crate::DeliveryStatus)); the host may deliver the message again.
+    /// The [`Notifier`](crate::store::Notifier) failed to deliver a message. The change that sent it
+    /// stands (see [`DeliveryStatus`](crate::service::DeliveryStatus)); the host may deliver the message again.
     NotificationFailed {
         /// Which kind of message.
         message: NotificationKind,

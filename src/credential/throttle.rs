@@ -10,8 +10,8 @@
 
 use core::fmt;
 
+use crate::credential::factor::ThrottledFactor;
 use crate::error::Error;
-use crate::factor::ThrottledFactor;
 
 /// The most consecutive failures any policy allows before locking (NIST SP 800-63B §5.2.2:
 /// "no more than 100").

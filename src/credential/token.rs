@@ -7,8 +7,9 @@ use rand_core::TryCryptoRng;
 use sha2::Digest;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Rejected};
-use crate::store::TokenDigest;
+use crate::error::Error;
+use crate::otp::error::Rejected;
+use crate::store::records::TokenDigest;
 
 /// A random single-use bearer token: 256 bits from a CSPRNG, shown as 43 base64url characters.
 ///
