@@ -203,7 +203,8 @@ mod tests {
             use crate::store::sql::{legacy_mfa_context, seal_mfa_in};
             use crate::policy::enrollment::{AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, Mfa};
             use crate::policy::login::LoginProgress;
-            use crate::store::records::{OobChallengeRecord, OobPurpose, PendingStep, RecoverySlot, SetupTokenRecord, TicketRecord, TokenDigest};
+            use crate::store::records::{OobChallengeRecord, OobPurpose, PendingStep, RecoverySlot, SetupTokenRecord, TicketRecord};
+            use crate::credential::token::TokenDigest;
             use crate::credential::oob::{OobConfig, OobIssue, OobKey, OobSendLog};
             use crate::policy::ids::{OrgId, PersonId};
             use crate::policy::organisation::Organisation;

@@ -49,9 +49,10 @@ pub(crate) mod records;
 #[cfg(feature = "memory")]
 pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 
+pub use crate::credential::token::TokenDigest;
 pub use records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
-    SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, Versioned,
+    SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned,
 };
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -343,7 +344,7 @@ pub trait SecretStore: Send + Sync {
     /// `now`; of many concurrent calls, at most one gets it.
     fn take_setup_token(
         &self,
-        digest: &crate::store::records::TokenDigest,
+        digest: &crate::credential::token::TokenDigest,
         now: u64,
     ) -> impl Future<Output = Result<Option<SetupTokenRecord>, Self::Error>> + Send;
 
@@ -357,7 +358,7 @@ pub trait SecretStore: Send + Sync {
     /// `now`; of many concurrent calls, at most one gets it.
     fn take_ticket(
         &self,
-        digest: &crate::store::records::TokenDigest,
+        digest: &crate::credential::token::TokenDigest,
         now: u64,
     ) -> impl Future<Output = Result<Option<TicketRecord>, Self::Error>> + Send;
 

@@ -6,6 +6,7 @@ use core::fmt;
 use crate::credential::factor::ThrottledFactor;
 use crate::credential::oob::{OobChallenge, OobConfig, OobSendLog, SendDecision};
 use crate::credential::phone::PhoneNumber;
+use crate::credential::token::TokenDigest;
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{LoginProgress, PasswordState};
 
@@ -91,19 +92,6 @@ impl fmt::Debug for PersonRecord {
             .field("phone", &self.phone)
             .field("created_at", &self.created_at)
             .finish()
-    }
-}
-
-/// The SHA-256 digest of a single-use bearer token (a setup token or a login ticket).
-///
-/// Only the digest is stored: a database leak reveals no usable token. Tokens carry at least
-/// 128 random bits, so a fast hash is enough (NIST SP 800-63B §5.1.2.2 allows it above 112 bits).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenDigest(pub [u8; 32]);
-
-impl fmt::Debug for TokenDigest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenDigest([REDACTED])")
     }
 }
 

@@ -473,7 +473,8 @@ macro_rules! sql_store {
             use $crate::store::sql::{SqlStoreError, THROTTLE_ATTEMPTS, decode_u128, from_json, open_mfa, org_bytes, password_state_from, password_state_name, person_bytes, purpose_name, seal_mfa, send_log_bytes, send_log_from, slot_name, step_from, step_name, throttle_key_text, to_i64, to_json, to_u64};
             use $crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
             use $crate::store::{CreateOutcome, OrganisationWrite, SecretStore, UserStore};
-            use $crate::store::records::{Login, OobChallengeRecord, OobPurpose, PersonRecord, PruneReport, RecoverySlot, SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, Versioned};
+            use $crate::store::records::{Login, OobChallengeRecord, OobPurpose, PersonRecord, PruneReport, RecoverySlot, SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned};
+            use $crate::credential::token::TokenDigest;
             use $crate::policy::enrollment::Mfa;
             use $crate::credential::oob::{OobChallenge, OobConfig, SendDecision};
             use $crate::policy::organisation::Organisation;
