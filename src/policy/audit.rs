@@ -1,9 +1,9 @@
 //! Typed audit events: who did what to whom, in which organisation, and when.
 
+use crate::policy::factors::Aal;
 use crate::policy::factors::Factor;
 use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
-use crate::policy::login::{Aal, LoginOutcome};
-use crate::policy::organisation::JoinPath;
+use crate::policy::roles::JoinPath;
 use crate::policy::roles::Role;
 
 /// One audit record.
@@ -262,4 +262,44 @@ pub enum AuditKind {
     },
     /// A new setup link was issued for a member who has not yet chosen their password.
     SetupLinkReissued,
+}
+
+/// A login decision as recorded in the audit trail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum LoginOutcome {
+    /// Denied.
+    Denied(DenyReason),
+    /// Sent to change the password.
+    PasswordChangeRequired,
+    /// Sent to enrol MFA.
+    EnrolmentRequired {
+        /// Whether enrolling was mandatory.
+        mandatory: bool,
+    },
+    /// Asked for a second factor.
+    SecondFactorRequired,
+    /// Allowed.
+    Allowed {
+        /// The assurance level reached.
+        aal: Aal,
+    },
+}
+
+/// Why a login is denied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum DenyReason {
+    /// The pending login is older than [`LoginProgress::MAX_AGE`](crate::policy::login::LoginProgress::MAX_AGE) (or from the future): start
+    /// again from the password.
+    Expired,
+    /// The progress, account and membership do not describe the same person and organisation.
+    Inconsistent,
+    /// The account or the membership is deactivated.
+    Deactivated,
+    /// The account is locked.
+    Locked,
+    /// The person is not a member of the organisation.
+    NotAMember,
 }

@@ -15,9 +15,10 @@ use crate::otp::totp::{AcceptedStep, Totp, TotpParams, Window};
 use crate::policy::Transition;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::error::PolicyError;
+use crate::policy::factors::Aal;
 use crate::policy::factors::SecondFactors;
 use crate::policy::ids::{AuthenticatorId, PersonId};
-use crate::policy::login::{Aal, Grant, LoginProgress};
+use crate::policy::login::{Grant, LoginProgress};
 use crate::policy::org_policy::OrgStanding;
 
 /// The settings of enrollment and of turning MFA off. Built through

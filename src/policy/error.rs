@@ -170,7 +170,7 @@ impl fmt::Display for PolicyError {
 #[cfg(feature = "std")]
 impl std::error::Error for PolicyError {}
 
-/// [`crate::policy::roles::authorize`] refused an action. Deny by default: anything not granted is one of these.
+/// [`crate::policy::authorize::authorize`] refused an action. Deny by default: anything not granted is one of these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AccessDenied {

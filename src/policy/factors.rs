@@ -322,6 +322,16 @@ impl From<FactorSet> for u8 {
     }
 }
 
+/// Authenticator assurance level (NIST SP 800-63B §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Aal {
+    /// One factor (the password).
+    Aal1,
+    /// Two factors: the password and a second factor.
+    Aal2,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

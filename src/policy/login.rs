@@ -2,22 +2,13 @@
 //! [`Grant`] they hold once every requirement is met.
 
 use crate::credential::factor::FactorKind;
-use crate::policy::audit::{Actor, AuditEvent, AuditKind};
+use crate::policy::audit::{Actor, AuditEvent, AuditKind, DenyReason, LoginOutcome};
 use crate::policy::error::PolicyError;
+use crate::policy::factors::Aal;
 use crate::policy::factors::{Factor, FactorSet, SecondFactors};
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::org_policy::MfaPolicy;
 use crate::policy::roles::{Member, Role};
-
-/// Authenticator assurance level (NIST SP 800-63B §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum Aal {
-    /// One factor (the password).
-    Aal1,
-    /// Two factors: the password and a second factor.
-    Aal2,
-}
 
 /// Whether the password may be used as it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -219,24 +210,6 @@ impl TryFrom<LoginProgressRepr> for LoginProgress {
     }
 }
 
-/// Why a login is denied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[non_exhaustive]
-pub enum DenyReason {
-    /// The pending login is older than [`LoginProgress::MAX_AGE`] (or from the future): start
-    /// again from the password.
-    Expired,
-    /// The progress, account and membership do not describe the same person and organisation.
-    Inconsistent,
-    /// The account or the membership is deactivated.
-    Deactivated,
-    /// The account is locked.
-    Locked,
-    /// The person is not a member of the organisation.
-    NotAMember,
-}
-
 /// How strongly the organisation asks the person to enrol MFA now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -317,33 +290,11 @@ impl LoginDecision {
     }
 }
 
-/// A login decision as recorded in the audit trail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum LoginOutcome {
-    /// Denied.
-    Denied(DenyReason),
-    /// Sent to change the password.
-    PasswordChangeRequired,
-    /// Sent to enrol MFA.
-    EnrolmentRequired {
-        /// Whether enrolling was mandatory.
-        mandatory: bool,
-    },
-    /// Asked for a second factor.
-    SecondFactorRequired,
-    /// Allowed.
-    Allowed {
-        /// The assurance level reached.
-        aal: Aal,
-    },
-}
-
 /// A completed login: who, in which organisation, with which role, on which factors, at which
 /// assurance level, and when.
 ///
 /// Made only by [`login_decision`] (and refreshed by [`Grant::reauthenticated`]). The role is the
-/// one in force at login, for the record; [`crate::policy::roles::authorize`] always uses the member's current
+/// one in force at login, for the record; [`crate::policy::authorize::authorize`] always uses the member's current
 /// role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(

@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 use crate::policy::audit::AuditEvent;
 
 pub(crate) mod audit;
+pub(crate) mod authorize;
 pub(crate) mod enrollment;
 pub(crate) mod error;
 pub(crate) mod factors;
@@ -31,23 +32,25 @@ pub(crate) mod organisation;
 pub(crate) mod roles;
 pub(crate) mod server_side;
 
+pub use audit::{DenyReason, LoginOutcome};
+pub use authorize::authorize;
 pub use enrollment::{
     AcknowledgeOutcome, AuthenticatorApp, AuthenticatorName, ConfirmOutcome, DisableOutcome,
     Enrollment, EnrollmentConfig, EnrollmentConfigBuilder, EnrollmentPhase, EnrollmentPurpose,
     IssueOutcome, LoginCodeAccepted, Mfa,
 };
 pub use error::{AccessDenied, PolicyError};
+pub use factors::Aal;
 pub use factors::{Factor, FactorSet, SecondFactors};
 pub use ids::{AuthenticatorId, OrgId, PersonId};
 pub use login::{
-    Aal, Account, DenyReason, EnrolmentDemand, Grant, LoginDecision, LoginOutcome, LoginProgress,
-    PasswordState, login_decision,
+    Account, EnrolmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };
 pub use org_policy::{MfaPolicy, MfaSettings, OrgStanding};
-pub use organisation::{Invitation, JoinPath, Organisation};
+pub use organisation::{Invitation, Organisation};
 pub use roles::{
-    Action, Delegation, Member, Permission, Resource, Role, SENSITIVE_ACTION_MAX_AGE, Scope,
-    authorize,
+    Action, Delegation, JoinPath, Member, Permission, Resource, Role, SENSITIVE_ACTION_MAX_AGE,
+    Scope,
 };
 pub use server_side::ServerSideOnly;
 

@@ -4,28 +4,15 @@ use alloc::vec::Vec;
 
 use crate::policy::Transition;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
+use crate::policy::authorize::authorize;
 use crate::policy::error::{AccessDenied, PolicyError};
 use crate::policy::factors::SecondFactors;
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::Grant;
 use crate::policy::org_policy::MfaPolicy;
 use crate::policy::roles::{
-    Action, Delegation, Member, Permission, Resource, Role, SENSITIVE_ACTION_MAX_AGE, authorize,
+    Action, Delegation, JoinPath, Member, Permission, Resource, Role, SENSITIVE_ACTION_MAX_AGE,
 };
-
-/// How a member joined.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum JoinPath {
-    /// They founded the organisation.
-    Founder,
-    /// An Admin or Owner added them directly (typically with a temporary password).
-    Added,
-    /// They accepted an invitation.
-    Invitation,
-    /// An Admin or Owner approved their request to join.
-    AccessRequest,
-}
 
 /// An organisation: its members and its MFA policy.
 ///
@@ -41,7 +28,7 @@ pub enum JoinPath {
 /// - The last active Owner cannot leave, be demoted, deactivated or removed.
 /// - Owners are made only by [`Organisation::transfer_ownership`], which is refused towards a
 ///   member without MFA while the policy enforces it.
-/// - A deactivated member is refused at their next [`crate::policy::roles::authorize`] check.
+/// - A deactivated member is refused at their next [`crate::policy::authorize::authorize`] check.
 /// - A delegation grants a role (at most Admin) until a given time, then lapses by itself.
 /// - Delegated rights are not passed on: what a member grants — the role of a member they add,
 ///   approve or invite, a role they set, a role they delegate — is capped by their own role, never

@@ -21,13 +21,14 @@ use crate::credential::recovery::RecoveryCodes;
 use crate::credential::token::BearerToken;
 use crate::otp::clock::Clock;
 use crate::otp::uri::OtpAuthUri;
+use crate::policy::audit::DenyReason;
 use crate::policy::audit::{Actor, AuditKind};
 use crate::policy::enrollment::{AuthenticatorName, EnrollmentPurpose, Mfa};
 use crate::policy::error::PolicyError;
 use crate::policy::factors::{Factor, SecondFactors};
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{
-    DenyReason, EnrolmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
+    EnrolmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };
 use crate::store::records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, ThrottleKey, TicketRecord,
