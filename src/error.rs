@@ -5,6 +5,8 @@
 
 use core::fmt;
 
+use crate::credential::phone::PhoneError;
+use crate::credential::throttle::ThrottleError;
 use crate::otp::error::{ParamError, SecretError, UriError};
 
 /// Errors for developers: invalid configuration, malformed secrets or URIs, an unavailable RNG.
@@ -26,9 +28,9 @@ pub enum Error {
     /// An out-of-band code configuration, key or stored challenge is invalid.
     OutOfBand(crate::credential::oob::OobError),
     /// A phone number could not be parsed.
-    Phone(crate::credential::phone::PhoneError),
+    Phone(PhoneError),
     /// A throttle policy is invalid.
-    Throttle(crate::credential::throttle::ThrottleError),
+    Throttle(ThrottleError),
     /// A password could not be hashed, or the password configuration is invalid.
     Password(crate::credential::password::PasswordError),
     /// A policy transition (enrollment, organisation, roles) was refused.
@@ -93,5 +95,17 @@ impl From<crate::credential::password::PasswordError> for Error {
 impl From<UriError> for Error {
     fn from(e: UriError) -> Self {
         Self::Uri(e)
+    }
+}
+
+impl From<ThrottleError> for Error {
+    fn from(e: ThrottleError) -> Self {
+        Self::Throttle(e)
+    }
+}
+
+impl From<PhoneError> for Error {
+    fn from(e: PhoneError) -> Self {
+        Self::Phone(e)
     }
 }

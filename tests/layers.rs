@@ -11,6 +11,8 @@
 //! - the pairs that used to import each other do not: `policy::audit` imports no module that
 //!   imports it back, and `otp::hotp` borrows nothing from `otp::totp`.
 
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -33,7 +35,7 @@ const STORE_IMPLEMENTATIONS: [&str; 7] = [
 /// `crate::error`. Each must shrink away as its functions get their own error type; the test
 /// fails if a file is listed that no longer needs the entry, and if any other file imports the
 /// error layer from below.
-const PENDING_ERROR_IMPORTS: [&str; 17] = [
+const PENDING_ERROR_IMPORTS: [&str; 15] = [
     "otp/algorithm.rs",
     "otp/code.rs",
     "otp/hotp.rs",
@@ -45,10 +47,8 @@ const PENDING_ERROR_IMPORTS: [&str; 17] = [
     "credential/password/hash.rs",
     "credential/password/policy.rs",
     "credential/password/temporary.rs",
-    "credential/phone.rs",
     "credential/recovery.rs",
     "credential/sealing.rs",
-    "credential/throttle.rs",
     "credential/token.rs",
     "policy/enrollment.rs",
 ];
