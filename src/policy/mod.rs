@@ -5,6 +5,10 @@
 //! an outcome, and the [`AuditEvent`](crate::policy::audit::AuditEvent)s to record. The old state is never
 //! modified, so on an error there is nothing to undo and nothing to persist.
 //!
+//! This layer may import [`credential`](crate::credential) and [`otp`](crate::otp) below it,
+//! never the stores or the service. Inside it, `audit` names only the leaf vocabulary (`ids`,
+//! `factors`, `roles`), so the modules that record events import it and it imports none of them.
+//!
 //! | module | idea |
 //! |---|---|
 //! | `ids` | who and where: [`PersonId`], [`OrgId`], [`AuthenticatorId`] |
@@ -12,9 +16,12 @@
 //! | `enrollment` | one person's authenticator apps: [`Mfa`], [`Enrollment`], [`AuthenticatorApp`] |
 //! | `server_side` | [`ServerSideOnly`]: the only way a state holding a secret serialises |
 //! | `org_policy` | a company's MFA policy and grace deadlines: [`MfaPolicy`], [`MfaSettings`] |
-//! | `roles` | roles, permissions as data, [`authorize`], members and delegations |
+//! | `roles` | roles, permissions as data, members, their join paths and delegations |
 //! | `organisation` | the member roster and its role-change rules: [`Organisation`] |
 //! | `login` | the login decision and the [`Grant`] it yields |
+//! | `authorize` | the one authorisation check, [`authorize`] |
+//! | `audit` | the audit events every transition returns: [`AuditEvent`] |
+//! | `error` | [`PolicyError`] and [`AccessDenied`] |
 
 use alloc::vec::Vec;
 

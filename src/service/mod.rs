@@ -3,6 +3,10 @@
 //! stores' atomic verbs, records [`AuditEvent`]s through the [`AuditSink`] and delivers codes,
 //! setup links and security notices through the [`Notifier`].
 //!
+//! The top layer: it may import every layer below (`policy`, `credential`, `otp`, the crate-wide
+//! [`Error`](crate::Error)) and, from the stores, the traits and records only, never an
+//! implementation.
+//!
 //! | module | idea |
 //! |---|---|
 //! | `error` | [`ServiceError`]: one uniform failure for credentials, precise developer errors |

@@ -2,6 +2,14 @@
 //! service calls out to: [`UserStore`], [`SecretStore`], [`AuditSink`] and [`Notifier`] (time
 //! comes from a [`Clock`](crate::otp::clock::Clock)).
 //!
+//! This layer holds the traits and the records they exchange, and their implementations:
+//! `memory` (feature `memory`), the shared SQL code in `sql` with `sqlite` and `postgres`,
+//! re-sealing (`reseal`) and row integrity (`integrity`), and the `conformance` suite (feature
+//! `test-util`) that checks any implementation against the contracts. It may import
+//! [`policy`](crate::policy), [`credential`](crate::credential), [`otp`](crate::otp) and the
+//! crate-wide [`Error`](crate::error::Error); never the service. The service imports the traits
+//! and records only.
+//!
 //! # Atomic verbs
 //!
 //! Anything two application servers could race on is a single method whose contract is
