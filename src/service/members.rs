@@ -294,7 +294,7 @@ where
             .is_some_and(|org| {
                 org.value
                     .member(person.id)
-                    .is_some_and(crate::Member::is_active)
+                    .is_some_and(crate::policy::roles::Member::is_active)
             });
         if person.password_state != PasswordState::Temporary || person.deactivated || !member_active
         {
