@@ -8,65 +8,68 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-mod algorithm;
-mod argon2_memory;
-mod audit;
-mod clock;
-mod code;
-#[cfg(feature = "test-util")]
-pub mod conformance;
+// The layers, bottom to top. Each module imports only from its own layer and the layers below
+// it (see each layer's module docs); `tests/layers.rs` checks the graph.
+mod credential;
 mod error;
-mod factor;
-mod hotp;
-mod mac;
-mod oob;
-mod password;
-mod phone;
+mod otp;
 mod policy;
-#[cfg(feature = "qr")]
-mod qr;
-mod recovery;
-#[cfg(feature = "sealing")]
-mod sealing;
-mod secret;
 #[cfg(feature = "std")]
 pub mod service;
 #[cfg(feature = "std")]
 mod store;
-mod throttle;
-#[cfg(feature = "std")]
-mod token;
-mod totp;
-mod uri;
 
-pub use algorithm::Algorithm;
-pub use audit::{Actor, AuditEvent, AuditKind, NotificationKind};
-#[cfg(feature = "std")]
-pub use clock::SystemClock;
-pub use clock::{Clock, ManualClock};
-pub use code::{Digits, OtpCode};
-pub use error::{Error, ParamError, Refusal, Rejected, SecretError, UriError};
-pub use factor::{FactorKind, ThrottledFactor};
-pub use hotp::{Hotp, HotpMatch, LookAhead};
-pub use oob::{OobChallenge, OobCode, OobConfig, OobConfigBuilder, OobError, OobIssue, OobKey};
-pub use oob::{OobOutcome, OobSendLog, OobStatus, OobVerification, SendDecision, SendRefusal};
-pub use password::{
+/// The store conformance suite: every storage contract, races included, run against any
+/// `UserStore + SecretStore`.
+#[cfg(feature = "test-util")]
+pub use store::conformance;
+
+pub use credential::factor::{FactorKind, ThrottledFactor};
+pub use credential::oob::{
+    OobChallenge, OobCode, OobConfig, OobConfigBuilder, OobError, OobIssue, OobKey,
+};
+pub use credential::oob::{
+    OobOutcome, OobSendLog, OobStatus, OobVerification, SendDecision, SendRefusal,
+};
+pub use credential::password::{
     ContextKind, HashParams, MustChangePassword, NewPasswordError, Password, PasswordCheck,
     PasswordContext, PasswordError, PasswordHash, PasswordHasher, PasswordHasherBuilder,
     PasswordPolicy, PasswordVerified, Pepper, PepperId, PolicyViolation, RehashReason,
     TemporaryCredential, TemporaryPassword, VerifyError,
 };
-pub use phone::{PhoneError, PhoneNumber};
-pub use policy::*;
-#[cfg(feature = "qr")]
-pub use qr::TerminalStyle;
-pub use recovery::{NewRecoveryCodes, RecoveryCode, RecoveryCodeSet, RecoveryCodes};
-pub use recovery::{RecoveryError, RecoveryParams, RecoveryParamsBuilder, RedeemedSlot};
+pub use credential::phone::{PhoneError, PhoneNumber};
+pub use credential::recovery::{NewRecoveryCodes, RecoveryCode, RecoveryCodeSet, RecoveryCodes};
+pub use credential::recovery::{
+    RecoveryError, RecoveryParams, RecoveryParamsBuilder, RedeemedSlot,
+};
 #[cfg(feature = "sealing")]
-pub use sealing::{
+pub use credential::sealing::{
     KeyId, Keyring, KeyringBuilder, OpenError, SealContext, SealedSecret, SealingError, SealingKey,
 };
-pub use secret::SecretKey;
+pub use credential::throttle::{
+    AccountThrottle, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleError,
+};
+pub use credential::throttle::{
+    ThrottleEvent, ThrottlePolicy, ThrottlePolicyBuilder, ThrottleState,
+};
+pub use credential::throttle::{ThrottleReservation, ThrottleUpdate};
+#[cfg(feature = "std")]
+pub use credential::token::BearerToken;
+pub use error::Error;
+pub use otp::algorithm::Algorithm;
+#[cfg(feature = "std")]
+pub use otp::clock::SystemClock;
+pub use otp::clock::{Clock, ManualClock};
+pub use otp::code::{Digits, OtpCode};
+pub use otp::error::{ParamError, Refusal, Rejected, SecretError, UriError};
+pub use otp::hotp::{Hotp, HotpMatch, LookAhead};
+#[cfg(feature = "qr")]
+pub use otp::qr::TerminalStyle;
+pub use otp::secret::SecretKey;
+pub use otp::totp::{AcceptedStep, Totp, TotpParams, TotpParamsBuilder, Window};
+pub use otp::uri::{OtpAuthUri, OtpKind};
+pub use policy::audit::{Actor, AuditEvent, AuditKind, NotificationKind};
+pub use policy::*;
 #[cfg(feature = "std")]
 pub use service::{
     Authenticator, DeliveryStatus, EnrollmentSetup, HashJob, HashOutput, LoginStep, NewMember,
@@ -87,10 +90,3 @@ pub use store::{
 pub use store::{DatabaseError, SqlStoreError};
 #[cfg(feature = "memory")]
 pub use store::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
-pub use throttle::{AccountThrottle, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleError};
-pub use throttle::{ThrottleEvent, ThrottlePolicy, ThrottlePolicyBuilder, ThrottleState};
-pub use throttle::{ThrottleReservation, ThrottleUpdate};
-#[cfg(feature = "std")]
-pub use token::BearerToken;
-pub use totp::{AcceptedStep, Totp, TotpParams, TotpParamsBuilder, Window};
-pub use uri::{OtpAuthUri, OtpKind};

@@ -7,12 +7,19 @@ use alloc::vec::Vec;
 use rand_core::TryCryptoRng;
 use zeroize::Zeroizing;
 
-use crate::audit::{Actor, AuditEvent, AuditKind};
-use crate::error::{Refusal, Rejected};
-use crate::{
-    Aal, AcceptedStep, AuthenticatorId, Error, FactorKind, Grant, LoginProgress, OrgStanding,
-    PersonId, PolicyError, SecondFactors, SecretKey, Totp, TotpParams, Transition, Window,
-};
+use crate::credential::factor::FactorKind;
+use crate::error::Error;
+use crate::otp::error::{Refusal, Rejected};
+use crate::otp::secret::SecretKey;
+use crate::otp::totp::{AcceptedStep, Totp, TotpParams, Window};
+use crate::policy::Transition;
+use crate::policy::audit::{Actor, AuditEvent, AuditKind};
+use crate::policy::error::PolicyError;
+use crate::policy::factors::Aal;
+use crate::policy::factors::SecondFactors;
+use crate::policy::ids::{AuthenticatorId, PersonId};
+use crate::policy::login::{Grant, LoginProgress};
+use crate::policy::org_policy::OrgStanding;
 
 /// The settings of enrollment and of turning MFA off. Built through
 /// [`EnrollmentConfig::builder`], which checks them; the default is what the stories ask for.
@@ -245,7 +252,7 @@ impl Step {
 }
 
 /// An enrollment in progress. Holds the new secret: it serialises only through
-/// [`crate::ServerSideOnly`], and must never leave the server except as the QR code and manual
+/// [`crate::policy::server_side::ServerSideOnly`], and must never leave the server except as the QR code and manual
 /// key shown to the person during step 1.
 #[derive(Debug)]
 pub struct Enrollment {
@@ -320,7 +327,7 @@ impl Enrollment {
 }
 
 /// An active authenticator. Holds its secret: it serialises only through
-/// [`crate::ServerSideOnly`].
+/// [`crate::policy::server_side::ServerSideOnly`].
 #[derive(Debug)]
 pub struct AuthenticatorApp {
     pub(crate) id: AuthenticatorId,
@@ -473,7 +480,7 @@ pub enum DisableOutcome {
 /// One person's MFA state: their active authenticators, at most one enrollment in progress, and
 /// whether recovery codes were issued.
 ///
-/// Holds secrets: it serialises only through [`crate::ServerSideOnly`]. Transitions take `&self`
+/// Holds secrets: it serialises only through [`crate::policy::server_side::ServerSideOnly`]. Transitions take `&self`
 /// and return a new state.
 ///
 /// The enrollment ceremony, each step a transition:
@@ -587,8 +594,8 @@ impl Mfa {
     /// pending ([`LoginProgress::MAX_AGE`]), and — while MFA is active — hold a second factor
     /// verified in this login. Otherwise as [`Self::start_enrollment`].
     ///
-    /// The host calls it only when [`crate::login_decision`] answers
-    /// [`crate::LoginDecision::EnrolMfa`] for `progress`: that decision asks a person who holds
+    /// The host calls it only when [`crate::policy::login::login_decision`] answers
+    /// [`crate::policy::login::LoginDecision::EnrolMfa`] for `progress`: that decision asks a person who holds
     /// any factor (a verified phone included, which this state does not know) to present it
     /// first, so an attacker who knows only the password cannot bind their own authenticator.
     pub fn start_enrollment_at_login<R: TryCryptoRng + ?Sized>(
@@ -1062,7 +1069,7 @@ impl Mfa {
 
     /// Raises an authenticator's replay watermark to `step` if that is higher, and says whether
     /// it changed. Stores call this to reflect
-    /// [`SecretStore::advance_watermark`](crate::SecretStore::advance_watermark) in the state they
+    /// [`SecretStore::advance_watermark`](crate::store::SecretStore::advance_watermark) in the state they
     /// return; it never lowers a watermark.
     pub fn restore_watermark(&mut self, authenticator: AuthenticatorId, step: u64) -> bool {
         match self

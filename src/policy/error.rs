@@ -2,11 +2,12 @@
 //!
 //! These errors go to the host and to signed-in people acting on their own account or their
 //! organisation, so they are precise. Nothing here is shown to someone who has not yet logged in:
-//! the login decision answers with [`crate::LoginDecision`] instead.
+//! the login decision answers with [`crate::policy::login::LoginDecision`] instead.
 
 use core::fmt;
 
-use crate::{EnrollmentPhase, OrgId};
+use crate::policy::enrollment::EnrollmentPhase;
+use crate::policy::ids::OrgId;
 
 /// A policy transition was refused. The state passed in is unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -14,14 +15,14 @@ use crate::{EnrollmentPhase, OrgId};
 pub enum PolicyError {
     /// The enrollment time-to-live is outside 60 seconds to 24 hours.
     InvalidEnrollmentTtl,
-    /// The authenticator limit is outside 1 to [`crate::EnrollmentConfig::MAX_AUTHENTICATORS`].
+    /// The authenticator limit is outside 1 to [`crate::policy::enrollment::EnrollmentConfig::MAX_AUTHENTICATORS`].
     InvalidAuthenticatorLimit,
     /// The re-authentication window is outside 30 seconds to 1 hour.
     InvalidReauthWindow,
-    /// The grace period is longer than [`crate::MfaSettings::MAX_GRACE_PERIOD`].
+    /// The grace period is longer than [`crate::policy::org_policy::MfaSettings::MAX_GRACE_PERIOD`].
     InvalidGracePeriod,
     /// An MFA policy must count at least one primary factor kind (any but recovery codes, see
-    /// [`crate::FactorKind::is_primary`]).
+    /// [`crate::credential::factor::FactorKind::is_primary`]).
     NoCountedFactor,
     /// An authenticator name must be 1 to 64 characters, without control characters.
     InvalidName,
@@ -72,13 +73,13 @@ pub enum PolicyError {
     /// This needs a grant at assurance level 2 (password and a second factor).
     Aal2Required,
     /// Nobody changes their own role, deactivates or removes themselves (leaving is
-    /// [`crate::Organisation::leave`]).
+    /// [`crate::policy::organisation::Organisation::leave`]).
     CannotActOnSelf,
     /// Only an owner can create, change, deactivate or remove an owner.
     OwnersOnly,
     /// A role above the acting member's own cannot be granted.
     AboveOwnRole,
-    /// Owners are made only by [`crate::Organisation::transfer_ownership`].
+    /// Owners are made only by [`crate::policy::organisation::Organisation::transfer_ownership`].
     OwnershipByTransferOnly,
     /// The organisation's last active owner cannot leave, be demoted, deactivated or removed.
     LastOwner,
@@ -89,7 +90,7 @@ pub enum PolicyError {
     /// The invitation has expired, or its inviter can no longer grant that role.
     InvitationInvalid,
     /// A delegation must raise the member's role, to at most Admin and at most the delegator's
-    /// own role, and end in the future but within [`crate::Delegation::MAX_LENGTH`].
+    /// own role, and end in the future but within [`crate::policy::roles::Delegation::MAX_LENGTH`].
     InvalidDelegation,
     /// The member has no delegation.
     NoDelegation,
@@ -106,7 +107,7 @@ impl fmt::Display for PolicyError {
             Self::InvalidAuthenticatorLimit => write!(
                 f,
                 "the authenticator limit must be 1 to {}",
-                crate::EnrollmentConfig::MAX_AUTHENTICATORS
+                crate::policy::enrollment::EnrollmentConfig::MAX_AUTHENTICATORS
             ),
             Self::InvalidReauthWindow => {
                 f.write_str("the re-authentication window must be 30 seconds to 1 hour")
@@ -169,7 +170,7 @@ impl fmt::Display for PolicyError {
 #[cfg(feature = "std")]
 impl std::error::Error for PolicyError {}
 
-/// [`crate::authorize`] refused an action. Deny by default: anything not granted is one of these.
+/// [`crate::policy::authorize::authorize`] refused an action. Deny by default: anything not granted is one of these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AccessDenied {

@@ -4,7 +4,7 @@
 //! modules; this module adds the password beside them ([`Factor`]) and the sets the policy works
 //! with ([`SecondFactors`], [`FactorSet`]).
 
-use crate::FactorKind;
+use crate::credential::factor::FactorKind;
 
 /// The bit of `kind` in [`SecondFactors`] and [`FactorSet`].
 const fn bit(kind: FactorKind) -> u8 {
@@ -200,14 +200,14 @@ impl core::fmt::Debug for SecondFactors {
 }
 
 impl TryFrom<u8> for SecondFactors {
-    type Error = crate::PolicyError;
+    type Error = crate::policy::error::PolicyError;
 
     /// Rebuilds a set from its bit mask; unknown bits are refused.
     fn try_from(bits: u8) -> Result<Self, Self::Error> {
         if bits & !Self::ALL.0 == 0 {
             Ok(Self(bits))
         } else {
-            Err(crate::PolicyError::InvalidState(
+            Err(crate::policy::error::PolicyError::InvalidState(
                 "unknown second-factor bits",
             ))
         }
@@ -302,14 +302,16 @@ impl core::fmt::Debug for FactorSet {
 }
 
 impl TryFrom<u8> for FactorSet {
-    type Error = crate::PolicyError;
+    type Error = crate::policy::error::PolicyError;
 
     /// Rebuilds a set from its bit mask; unknown bits are refused.
     fn try_from(bits: u8) -> Result<Self, Self::Error> {
         if bits & !Self::ALL_BITS == 0 {
             Ok(Self(bits))
         } else {
-            Err(crate::PolicyError::InvalidState("unknown factor bits"))
+            Err(crate::policy::error::PolicyError::InvalidState(
+                "unknown factor bits",
+            ))
         }
     }
 }
@@ -318,6 +320,16 @@ impl From<FactorSet> for u8 {
     fn from(set: FactorSet) -> Self {
         set.0
     }
+}
+
+/// Authenticator assurance level (NIST SP 800-63B §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Aal {
+    /// One factor (the password).
+    Aal1,
+    /// Two factors: the password and a second factor.
+    Aal2,
 }
 
 #[cfg(test)]

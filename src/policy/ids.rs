@@ -44,7 +44,7 @@ impl OrgId {
 
 /// One authenticator (an app on one device) of one person, numbered from 1 in enrollment order.
 ///
-/// Ids are never reused within a person's [`crate::Mfa`] state, so an audit trail that names an
+/// Ids are never reused within a person's [`crate::policy::enrollment::Mfa`] state, so an audit trail that names an
 /// authenticator stays unambiguous after it is replaced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(

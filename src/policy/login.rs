@@ -1,21 +1,14 @@
 //! The login decision: what a person must do next to sign in to an organisation, and the
 //! [`Grant`] they hold once every requirement is met.
 
-use crate::audit::{Actor, AuditEvent, AuditKind};
-use crate::{
-    Factor, FactorKind, FactorSet, Member, MfaPolicy, OrgId, PersonId, PolicyError, Role,
-    SecondFactors,
-};
-
-/// Authenticator assurance level (NIST SP 800-63B §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum Aal {
-    /// One factor (the password).
-    Aal1,
-    /// Two factors: the password and a second factor.
-    Aal2,
-}
+use crate::credential::factor::FactorKind;
+use crate::policy::audit::{Actor, AuditEvent, AuditKind, DenyReason, LoginOutcome};
+use crate::policy::error::PolicyError;
+use crate::policy::factors::Aal;
+use crate::policy::factors::{Factor, FactorSet, SecondFactors};
+use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::org_policy::MfaPolicy;
+use crate::policy::roles::{Member, Role};
 
 /// Whether the password may be used as it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -76,7 +69,7 @@ impl Account {
         self
     }
 
-    /// Sets the second factors the person has active (see [`crate::Mfa::factors`]; add
+    /// Sets the second factors the person has active (see [`crate::policy::enrollment::Mfa::factors`]; add
     /// [`FactorKind::OutOfBandSms`] for a verified phone, and leave out recovery codes once none
     /// remain).
     #[must_use]
@@ -217,24 +210,6 @@ impl TryFrom<LoginProgressRepr> for LoginProgress {
     }
 }
 
-/// Why a login is denied.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[non_exhaustive]
-pub enum DenyReason {
-    /// The pending login is older than [`LoginProgress::MAX_AGE`] (or from the future): start
-    /// again from the password.
-    Expired,
-    /// The progress, account and membership do not describe the same person and organisation.
-    Inconsistent,
-    /// The account or the membership is deactivated.
-    Deactivated,
-    /// The account is locked.
-    Locked,
-    /// The person is not a member of the organisation.
-    NotAMember,
-}
-
 /// How strongly the organisation asks the person to enrol MFA now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -315,33 +290,11 @@ impl LoginDecision {
     }
 }
 
-/// A login decision as recorded in the audit trail.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum LoginOutcome {
-    /// Denied.
-    Denied(DenyReason),
-    /// Sent to change the password.
-    PasswordChangeRequired,
-    /// Sent to enrol MFA.
-    EnrolmentRequired {
-        /// Whether enrolling was mandatory.
-        mandatory: bool,
-    },
-    /// Asked for a second factor.
-    SecondFactorRequired,
-    /// Allowed.
-    Allowed {
-        /// The assurance level reached.
-        aal: Aal,
-    },
-}
-
 /// A completed login: who, in which organisation, with which role, on which factors, at which
 /// assurance level, and when.
 ///
 /// Made only by [`login_decision`] (and refreshed by [`Grant::reauthenticated`]). The role is the
-/// one in force at login, for the record; [`crate::authorize`] always uses the member's current
+/// one in force at login, for the record; [`crate::policy::authorize::authorize`] always uses the member's current
 /// role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(
@@ -509,7 +462,7 @@ impl TryFrom<GrantRepr> for Grant {
 ///    counts ("company account verification"): mandatory once their deadline has passed,
 ///    skippable before it (or when the policy only recommends MFA). A person who already holds a
 ///    factor reaches this step only after presenting it (step 2), and enrolls with this login as
-///    the re-authentication ([`crate::Mfa::start_enrollment_at_login`]). The authenticator enrolled
+///    the re-authentication ([`crate::policy::enrollment::Mfa::start_enrollment_at_login`]). The authenticator enrolled
 ///    here then counts as this login's second factor ([`LoginProgress::with_second_factor`]): it
 ///    is the only one for a person who had none, and comes on top of the one presented otherwise.
 /// 5. **Allowed** — with a [`Grant`].

@@ -2,8 +2,12 @@
 //!
 //! Everything here is plain, synchronous data: the host loads a state, calls a transition with
 //! `now` (and an RNG where a secret is made), and gets back a [`Transition`] holding the new state,
-//! an outcome, and the [`AuditEvent`](crate::AuditEvent)s to record. The old state is never
+//! an outcome, and the [`AuditEvent`](crate::policy::audit::AuditEvent)s to record. The old state is never
 //! modified, so on an error there is nothing to undo and nothing to persist.
+//!
+//! This layer may import [`credential`](crate::credential) and [`otp`](crate::otp) below it,
+//! never the stores or the service. Inside it, `audit` names only the leaf vocabulary (`ids`,
+//! `factors`, `roles`), so the modules that record events import it and it imports none of them.
 //!
 //! | module | idea |
 //! |---|---|
@@ -12,41 +16,48 @@
 //! | `enrollment` | one person's authenticator apps: [`Mfa`], [`Enrollment`], [`AuthenticatorApp`] |
 //! | `server_side` | [`ServerSideOnly`]: the only way a state holding a secret serialises |
 //! | `org_policy` | a company's MFA policy and grace deadlines: [`MfaPolicy`], [`MfaSettings`] |
-//! | `roles` | roles, permissions as data, [`authorize`], members and delegations |
+//! | `roles` | roles, permissions as data, members, their join paths and delegations |
 //! | `organisation` | the member roster and its role-change rules: [`Organisation`] |
 //! | `login` | the login decision and the [`Grant`] it yields |
+//! | `authorize` | the one authorisation check, [`authorize`] |
+//! | `audit` | the audit events every transition returns: [`AuditEvent`] |
+//! | `error` | [`PolicyError`] and [`AccessDenied`] |
 
 use alloc::vec::Vec;
 
-use crate::audit::AuditEvent;
+use crate::policy::audit::AuditEvent;
 
-mod enrollment;
-mod error;
-mod factors;
-mod ids;
-mod login;
-mod org_policy;
-mod organisation;
-mod roles;
-mod server_side;
+pub(crate) mod audit;
+pub(crate) mod authorize;
+pub(crate) mod enrollment;
+pub(crate) mod error;
+pub(crate) mod factors;
+pub(crate) mod ids;
+pub(crate) mod login;
+pub(crate) mod org_policy;
+pub(crate) mod organisation;
+pub(crate) mod roles;
+pub(crate) mod server_side;
 
+pub use audit::{DenyReason, LoginOutcome};
+pub use authorize::authorize;
 pub use enrollment::{
     AcknowledgeOutcome, AuthenticatorApp, AuthenticatorName, ConfirmOutcome, DisableOutcome,
     Enrollment, EnrollmentConfig, EnrollmentConfigBuilder, EnrollmentPhase, EnrollmentPurpose,
     IssueOutcome, LoginCodeAccepted, Mfa,
 };
 pub use error::{AccessDenied, PolicyError};
+pub use factors::Aal;
 pub use factors::{Factor, FactorSet, SecondFactors};
 pub use ids::{AuthenticatorId, OrgId, PersonId};
 pub use login::{
-    Aal, Account, DenyReason, EnrolmentDemand, Grant, LoginDecision, LoginOutcome, LoginProgress,
-    PasswordState, login_decision,
+    Account, EnrolmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };
 pub use org_policy::{MfaPolicy, MfaSettings, OrgStanding};
-pub use organisation::{Invitation, JoinPath, Organisation};
+pub use organisation::{Invitation, Organisation};
 pub use roles::{
-    Action, Delegation, Member, Permission, Resource, Role, SENSITIVE_ACTION_MAX_AGE, Scope,
-    authorize,
+    Action, Delegation, JoinPath, Member, Permission, Resource, Role, SENSITIVE_ACTION_MAX_AGE,
+    Scope,
 };
 pub use server_side::ServerSideOnly;
 

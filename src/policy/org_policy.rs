@@ -3,11 +3,15 @@
 
 use alloc::vec::Vec;
 
-use crate::audit::{Actor, AuditKind};
-use crate::{
-    FactorKind, FactorSet, Grant, Member, OrgId, Organisation, Permission, PersonId, PolicyError,
-    Role, SENSITIVE_ACTION_MAX_AGE, SecondFactors, Transition,
-};
+use crate::credential::factor::FactorKind;
+use crate::policy::Transition;
+use crate::policy::audit::{Actor, AuditKind};
+use crate::policy::error::PolicyError;
+use crate::policy::factors::{FactorSet, SecondFactors};
+use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::login::Grant;
+use crate::policy::organisation::Organisation;
+use crate::policy::roles::{Member, Permission, Role, SENSITIVE_ACTION_MAX_AGE};
 
 /// An organisation's MFA policy.
 ///
@@ -81,7 +85,7 @@ impl MfaPolicy {
     /// whenever it was issued. Before the deadline, and while the policy does not enforce, any
     /// grant stands.
     ///
-    /// This is what [`crate::login_decision`] would demand of a new login, applied to grants
+    /// This is what [`crate::policy::login::login_decision`] would demand of a new login, applied to grants
     /// already issued, so that turning enforcement on reaches sessions that predate it.
     pub fn admits(&self, member: &Member, factors: FactorSet, now: u64) -> bool {
         if !self.enforces() {
@@ -200,7 +204,7 @@ impl TryFrom<MfaSettingsRepr> for MfaSettings {
 }
 
 /// What one organisation demands of one member's MFA: the input to
-/// [`crate::Mfa::disable`], gathered from every organisation the person belongs to.
+/// [`crate::policy::enrollment::Mfa::disable`], gathered from every organisation the person belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct OrgStanding {
@@ -259,7 +263,7 @@ impl OrgStanding {
 }
 
 impl Organisation {
-    /// A member's standing, for [`crate::Mfa::disable`]; `None` if they are not a member.
+    /// A member's standing, for [`crate::policy::enrollment::Mfa::disable`]; `None` if they are not a member.
     pub fn standing(&self, person: PersonId) -> Option<OrgStanding> {
         let member = self.member(person)?;
         let is_owner = member.is_active() && member.role() == Role::Owner;

@@ -2,25 +2,17 @@
 
 use alloc::vec::Vec;
 
-use crate::audit::{Actor, AuditEvent, AuditKind};
-use crate::{
-    AccessDenied, Action, Delegation, Grant, Member, MfaPolicy, OrgId, Permission, PersonId,
-    PolicyError, Resource, Role, SENSITIVE_ACTION_MAX_AGE, SecondFactors, Transition, authorize,
+use crate::policy::Transition;
+use crate::policy::audit::{Actor, AuditEvent, AuditKind};
+use crate::policy::authorize::authorize;
+use crate::policy::error::{AccessDenied, PolicyError};
+use crate::policy::factors::SecondFactors;
+use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::login::Grant;
+use crate::policy::org_policy::MfaPolicy;
+use crate::policy::roles::{
+    Action, Delegation, JoinPath, Member, Permission, Resource, Role, SENSITIVE_ACTION_MAX_AGE,
 };
-
-/// How a member joined.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum JoinPath {
-    /// They founded the organisation.
-    Founder,
-    /// An Admin or Owner added them directly (typically with a temporary password).
-    Added,
-    /// They accepted an invitation.
-    Invitation,
-    /// An Admin or Owner approved their request to join.
-    AccessRequest,
-}
 
 /// An organisation: its members and its MFA policy.
 ///
@@ -36,7 +28,7 @@ pub enum JoinPath {
 /// - The last active Owner cannot leave, be demoted, deactivated or removed.
 /// - Owners are made only by [`Organisation::transfer_ownership`], which is refused towards a
 ///   member without MFA while the policy enforces it.
-/// - A deactivated member is refused at their next [`crate::authorize`] check.
+/// - A deactivated member is refused at their next [`crate::policy::authorize::authorize`] check.
 /// - A delegation grants a role (at most Admin) until a given time, then lapses by itself.
 /// - Delegated rights are not passed on: what a member grants — the role of a member they add,
 ///   approve or invite, a role they set, a role they delegate — is capped by their own role, never
@@ -282,7 +274,7 @@ impl Organisation {
         let inviter_ok = self.member(invitation.invited_by).is_some_and(|inviter| {
             inviter.is_active()
                 && inviter.effective_role(now).scope(Permission::ManageMembers)
-                    != crate::Scope::None
+                    != crate::policy::roles::Scope::None
                 && check_grantable(invitation.role, inviter.role()).is_ok()
         });
         if now >= invitation.expires_at || !inviter_ok {
@@ -503,7 +495,7 @@ impl Organisation {
         if !member.is_active() {
             return Err(PolicyError::MemberDeactivated);
         }
-        if by.role().scope(Permission::ManageMembers) == crate::Scope::None {
+        if by.role().scope(Permission::ManageMembers) == crate::policy::roles::Scope::None {
             // Managing members only through a delegation: it is not passed on.
             return Err(PolicyError::NotPermitted);
         }
@@ -577,7 +569,7 @@ impl Organisation {
     fn delegator_stands(&self, delegation: &Delegation) -> bool {
         self.member(delegation.granted_by()).is_some_and(|by| {
             by.is_active()
-                && by.role().scope(Permission::ManageMembers) != crate::Scope::None
+                && by.role().scope(Permission::ManageMembers) != crate::policy::roles::Scope::None
                 && by.role() >= delegation.role()
         })
     }

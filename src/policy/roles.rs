@@ -1,6 +1,6 @@
 //! Roles, permissions as data, members, delegations and the one authorisation check.
 
-use crate::{Aal, AccessDenied, Grant, JoinPath, OrgId, PersonId};
+use crate::policy::ids::{OrgId, PersonId};
 
 /// How long after its last verification a grant counts as fresh for sensitive actions (ownership
 /// transfer, security policy): 15 minutes.
@@ -192,45 +192,18 @@ impl Resource {
     }
 }
 
-/// The one authorisation check: may the holder of `grant`, whose membership is now `member`, do
-/// `action` to `resource` at `now`?
-///
-/// Deny by default, in this order: a resource or member record of another organisation; a member
-/// record of another person; a deactivated member (so deactivation takes effect at the next
-/// check, not the next login); a role (the member's current role, including an unexpired
-/// delegation — so role changes also apply at once) without the permission; a permission scoped
-/// to the member's own resources on a resource someone else (or no one) owns; an administrative
-/// permission without an AAL2 grant.
-///
-/// Pass the member record as stored now, not as it was at login. Allocation-free.
-pub fn authorize<A: Action + ?Sized>(
-    grant: &Grant,
-    member: &Member,
-    action: &A,
-    resource: &Resource,
-    now: u64,
-) -> Result<(), AccessDenied> {
-    if resource.org != grant.org() || member.org != grant.org() {
-        return Err(AccessDenied::OtherOrganisation);
-    }
-    if member.person != grant.person() {
-        return Err(AccessDenied::WrongPerson);
-    }
-    if member.deactivated_at.is_some() {
-        return Err(AccessDenied::Deactivated);
-    }
-    let permission = action.permission();
-    match member.effective_role(now).scope(permission) {
-        Scope::None => return Err(AccessDenied::NotPermitted),
-        Scope::Own if resource.owner != Some(grant.person()) => {
-            return Err(AccessDenied::NotOwner);
-        }
-        Scope::Own | Scope::All => {}
-    }
-    if permission.is_administrative() && grant.aal() < Aal::Aal2 {
-        return Err(AccessDenied::Aal2Required);
-    }
-    Ok(())
+/// How a member joined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum JoinPath {
+    /// They founded the organisation.
+    Founder,
+    /// An Admin or Owner added them directly (typically with a temporary password).
+    Added,
+    /// They accepted an invitation.
+    Invitation,
+    /// An Admin or Owner approved their request to join.
+    AccessRequest,
 }
 
 /// A role granted to a member until a given time (cover for an absence), then lapsing by itself.
@@ -298,7 +271,7 @@ impl Delegation {
 
 /// One person's membership of one organisation.
 ///
-/// Created and changed only through [`crate::Organisation`]'s transitions (or decoded, checked,
+/// Created and changed only through [`crate::policy::organisation::Organisation`]'s transitions (or decoded, checked,
 /// from storage). A person in several organisations has one `Member` in each, and each
 /// organisation's policy applies when they sign in to it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -438,7 +411,7 @@ struct MemberRepr {
 
 #[cfg(feature = "serde")]
 impl TryFrom<MemberRepr> for Member {
-    type Error = crate::PolicyError;
+    type Error = crate::policy::error::PolicyError;
 
     fn try_from(repr: MemberRepr) -> Result<Self, Self::Error> {
         let member = Self {
@@ -451,7 +424,9 @@ impl TryFrom<MemberRepr> for Member {
             mfa_subject_since: repr.mfa_subject_since,
             delegation: repr.delegation,
         };
-        member.check().map_err(crate::PolicyError::InvalidState)?;
+        member
+            .check()
+            .map_err(crate::policy::error::PolicyError::InvalidState)?;
         Ok(member)
     }
 }

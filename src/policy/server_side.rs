@@ -5,10 +5,10 @@ use core::fmt;
 /// Marks a secret-holding state as being serialised for server-side storage only.
 ///
 /// `ServerSideOnly<&T>` serialises and `ServerSideOnly<T>` deserialises, for `T` one of
-/// [`crate::Mfa`], [`crate::AuthenticatorApp`] and [`crate::Enrollment`] (with the `serde` feature).
+/// [`crate::policy::enrollment::Mfa`], [`crate::policy::enrollment::AuthenticatorApp`] and [`crate::policy::enrollment::Enrollment`] (with the `serde` feature).
 /// Its `Debug` prints a redaction.
 ///
-/// [`crate::Mfa`], [`crate::AuthenticatorApp`] and [`crate::Enrollment`] hold TOTP secrets, so they
+/// [`crate::policy::enrollment::Mfa`], [`crate::policy::enrollment::AuthenticatorApp`] and [`crate::policy::enrollment::Enrollment`] hold TOTP secrets, so they
 /// do not implement `Serialize` or `Deserialize` themselves: a state cannot end up in a cookie, a
 /// log line or an API response because someone derived or called `serde_json::to_string` on it.
 /// To store one, wrap it by name:
@@ -64,11 +64,12 @@ mod codec {
     use serde::{Deserialize, Serialize};
 
     use super::ServerSideOnly;
+    use crate::otp::algorithm::Algorithm;
+    use crate::otp::secret::SecretKey;
+    use crate::otp::totp::TotpParams;
     use crate::policy::enrollment::Step;
-    use crate::{
-        Algorithm, AuthenticatorApp, AuthenticatorId, AuthenticatorName, Enrollment, Mfa, PersonId,
-        SecretKey, TotpParams,
-    };
+    use crate::policy::enrollment::{AuthenticatorApp, AuthenticatorName, Enrollment, Mfa};
+    use crate::policy::ids::{AuthenticatorId, PersonId};
 
     /// The version of the stored form.
     const VERSION: u8 = 1;

@@ -5,12 +5,21 @@ use alloc::vec::Vec;
 
 use super::login::Reauthentication;
 use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceError};
-use crate::{
-    Aal, Action, Actor, AuditKind, AuditSink, AuthenticatorId, Clock, EnrollmentPurpose, Factor,
-    FactorSet, Grant, Notifier, OobPurpose, OrgStanding, Password, PasswordState, PersonId,
-    PhoneNumber, PolicyError, RecoveryCodes, RecoverySlot, Resource, SecretStore, SecurityNotice,
-    ThrottleKey, UserStore,
-};
+use crate::credential::password::Password;
+use crate::credential::phone::PhoneNumber;
+use crate::credential::recovery::RecoveryCodes;
+use crate::otp::clock::Clock;
+use crate::policy::audit::{Actor, AuditKind};
+use crate::policy::enrollment::EnrollmentPurpose;
+use crate::policy::error::PolicyError;
+use crate::policy::factors::Aal;
+use crate::policy::factors::{Factor, FactorSet};
+use crate::policy::ids::{AuthenticatorId, PersonId};
+use crate::policy::login::{Grant, PasswordState};
+use crate::policy::org_policy::OrgStanding;
+use crate::policy::roles::{Action, Resource};
+use crate::store::records::{OobPurpose, RecoverySlot, ThrottleKey};
+use crate::store::{AuditSink, Notifier, SecretStore, SecurityNotice, UserStore};
 
 impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
 where
@@ -96,7 +105,8 @@ where
         self.check_totp(person.id, Some(grant.org()), code, now)
             .await?;
         let fresh = grant.reauthenticated(
-            FactorSet::of(Factor::Password).with(Factor::Second(crate::FactorKind::Totp)),
+            FactorSet::of(Factor::Password)
+                .with(Factor::Second(crate::credential::factor::FactorKind::Totp)),
             now,
         );
         self.record(&[fresh.reauthentication_event()]).await?;
@@ -201,7 +211,7 @@ where
     }
 
     /// Phone verification, step 1: sends a code to `phone` (through the [`Notifier`], as an
-    /// [`Notification::OobCode`](crate::Notification::OobCode) with
+    /// [`Notification::OobCode`](crate::store::Notification::OobCode) with
     /// [`OobPurpose::VerifyPhone`]) to prove the signed-in person holds it. The number becomes a
     /// factor only when the code comes back ([`Self::confirm_phone`]).
     ///
@@ -209,7 +219,7 @@ where
     /// AAL2 grant once the person has any second factor, like any new authenticator. The send
     /// counts against the asking person's own verification budget, whatever the number: the
     /// resend cooldown and hourly cap as for sign-in codes, and the daily verification cap
-    /// ([`OobConfig::daily_verification_cap`](crate::OobConfig::daily_verification_cap));
+    /// ([`OobConfig::daily_verification_cap`](crate::credential::oob::OobConfig::daily_verification_cap));
     /// beyond them, [`ServiceError::Throttled`]. It never spends the number's owner's sign-in
     /// budget. A new call replaces the pending verification: only the last code sent counts.
     pub async fn start_phone_verification(
@@ -319,7 +329,9 @@ where
             .map_err(ServiceError::storage)?
             .is_some_and(|m| m.value.is_active());
         if !has_app {
-            crate::OrgStanding::allow_mfa_off(&self.standings(person.id).await?)?;
+            crate::policy::org_policy::OrgStanding::allow_mfa_off(
+                &self.standings(person.id).await?,
+            )?;
         }
         let _ = self
             .services
@@ -342,7 +354,7 @@ where
     async fn require_fresh_if_protected(
         &self,
         grant: &Grant,
-        person: &crate::PersonRecord,
+        person: &crate::store::records::PersonRecord,
         now: u64,
     ) -> Result<(), ServiceError> {
         if !self.own_factors(person).await?.is_empty() {
@@ -375,7 +387,7 @@ where
     }
 
     /// Whether the grant holder may do `action` on `resource` now, read against the current
-    /// roster and MFA policy ([`crate::Organisation::check_grant`], then [`crate::Organisation::authorize`]: a
+    /// roster and MFA policy ([`crate::policy::organisation::Organisation::check_grant`], then [`crate::policy::organisation::Organisation::authorize`]: a
     /// deactivated person or member, a lapsed delegation, or a grant the organisation's enforced
     /// MFA no longer admits is refused at once).
     ///
@@ -395,17 +407,25 @@ where
     /// The check every operation that takes a [`Grant`] makes first: the grant is a record of a
     /// past login, and it stands only while its person exists and is not deactivated, and the
     /// organisation's current roster and MFA policy still admit it
-    /// ([`crate::Organisation::check_grant`]: still a member, membership active, and past an enforced
+    /// ([`crate::policy::organisation::Organisation::check_grant`]: still a member, membership active, and past an enforced
     /// deadline a second factor the policy counts). Anything else is
     /// [`ServiceError::Denied`]. Returns the person and the organisation as read.
     pub(super) async fn live_grant(
         &self,
         grant: &Grant,
         now: u64,
-    ) -> Result<(crate::PersonRecord, crate::Organisation), ServiceError> {
+    ) -> Result<
+        (
+            crate::store::records::PersonRecord,
+            crate::policy::organisation::Organisation,
+        ),
+        ServiceError,
+    > {
         let person = self.person(grant.person()).await?;
         if person.deactivated {
-            return Err(ServiceError::Denied(crate::AccessDenied::Deactivated));
+            return Err(ServiceError::Denied(
+                crate::policy::error::AccessDenied::Deactivated,
+            ));
         }
         let org = self
             .services

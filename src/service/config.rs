@@ -2,10 +2,13 @@
 
 use alloc::string::String;
 
-use crate::{
-    EnrollmentConfig, Error, OobConfig, OobKey, PasswordPolicy, RecoveryParams, TemporaryPassword,
-    ThrottlePolicy,
-};
+use crate::credential::oob::{OobConfig, OobKey};
+use crate::credential::password::policy::PasswordPolicy;
+use crate::credential::password::temporary::TemporaryPassword;
+use crate::credential::recovery::RecoveryParams;
+use crate::credential::throttle::ThrottlePolicy;
+use crate::error::Error;
+use crate::policy::enrollment::EnrollmentConfig;
 
 /// The service's settings. Build with [`ServiceConfig::builder`].
 #[derive(Debug)]
@@ -130,11 +133,11 @@ impl ServiceConfigBuilder {
     pub fn build(self) -> Result<ServiceConfig, Error> {
         let c = &self.config;
         let ok = |ttl: u64, max: u64| (1..=max).contains(&ttl);
-        if !ok(c.ticket_ttl, crate::LoginProgress::MAX_AGE)
+        if !ok(c.ticket_ttl, crate::policy::login::LoginProgress::MAX_AGE)
             || !ok(c.setup_ttl, TemporaryPassword::MAX_TTL)
             || !ok(c.temporary_ttl, TemporaryPassword::MAX_TTL)
         {
-            return Err(Error::Param(crate::ParamError::Lifetime));
+            return Err(Error::Param(crate::otp::error::ParamError::Lifetime));
         }
         Ok(self.config)
     }

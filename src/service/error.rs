@@ -4,7 +4,9 @@
 use alloc::boxed::Box;
 use core::fmt;
 
-use crate::{AccessDenied, Error, PolicyError, PolicyViolation};
+use crate::credential::password::policy::PolicyViolation;
+use crate::error::Error;
+use crate::policy::error::{AccessDenied, PolicyError};
 
 /// Why an [`Authenticator`](super::Authenticator) operation failed.
 ///
@@ -22,8 +24,8 @@ pub enum ServiceError {
         retry_at: u64,
     },
     /// The account (or the factor) is locked after too many failures: until the lock lapses
-    /// ([`ThrottlePolicy::lock_duration`](crate::ThrottlePolicy::lock_duration)), or an
-    /// administrator unlocks it ([`Authenticator::unlock_member`](crate::Authenticator::unlock_member)).
+    /// ([`ThrottlePolicy::lock_duration`](crate::credential::throttle::ThrottlePolicy::lock_duration)), or an
+    /// administrator unlocks it ([`Authenticator::unlock_member`](crate::service::Authenticator::unlock_member)).
     Locked,
     /// The person, or their membership of the organisation, is deactivated.
     Deactivated,
@@ -51,8 +53,8 @@ pub enum ServiceError {
     Hashing,
     /// A storage or audit-sink failure.
     Storage(Box<dyn std::error::Error + Send + Sync>),
-    /// The [`Notifier`](crate::Notifier) failed to deliver an out-of-band code (audited as
-    /// [`AuditKind::NotificationFailed`](crate::AuditKind::NotificationFailed)). The code never
+    /// The [`Notifier`](crate::store::Notifier) failed to deliver an out-of-band code (audited as
+    /// [`AuditKind::NotificationFailed`](crate::policy::audit::AuditKind::NotificationFailed)). The code never
     /// reached the person; a new one may be asked for after the cooldown.
     Undelivered(Box<dyn std::error::Error + Send + Sync>),
 }

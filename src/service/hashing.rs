@@ -8,7 +8,7 @@
 //! Recovery codes take the same path: generating a set ([`RecoveryCodeSet::generate`]) and
 //! redeeming a code ([`RecoveryCodeSet::redeem`], or [`RecoveryParams::redeem_dummy`] when the
 //! person has no set) each derive with argon2id under the
-//! [`RecoveryParams`](crate::RecoveryParams), so they too are [`HashJob`]s (the
+//! [`RecoveryParams`](crate::credential::recovery::RecoveryParams), so they too are [`HashJob`]s (the
 //! [`PasswordHasher`] is not used for them).
 //!
 //! [`PasswordHasher`] itself implements [`PasswordHashing`] by running the job inline: right for
@@ -35,11 +35,15 @@ use alloc::boxed::Box;
 use alloc::string::String;
 
 use super::ServiceError;
-use crate::password::HashKind;
-use crate::{
-    NewRecoveryCodes, Password, PasswordHash, PasswordHasher, PasswordVerified, RecoveryCodeSet,
-    RecoveryParams, RedeemedSlot, Refusal, VerifyError,
+use crate::credential::password::Password;
+use crate::credential::password::hash::HashKind;
+use crate::credential::password::hash::{
+    PasswordHash, PasswordHasher, PasswordVerified, VerifyError,
 };
+use crate::credential::recovery::{
+    NewRecoveryCodes, RecoveryCodeSet, RecoveryParams, RedeemedSlot,
+};
+use crate::otp::error::Refusal;
 
 /// Runs argon2 jobs (passwords and recovery codes): inline, on a blocking pool, or on dedicated
 /// threads.
@@ -182,9 +186,9 @@ impl HashJob {
 }
 
 enum Output {
-    Hashed(Result<PasswordHash, crate::Error>),
+    Hashed(Result<PasswordHash, crate::error::Error>),
     Verified(Result<PasswordVerified, VerifyError>),
-    RecoveryGenerated(Result<Box<NewRecoveryCodes>, crate::Error>),
+    RecoveryGenerated(Result<Box<NewRecoveryCodes>, crate::error::Error>),
     RecoveryRedeemed(Result<RedeemedSlot, Refusal>),
     Failed,
 }

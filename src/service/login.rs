@@ -12,15 +12,28 @@ use core::fmt;
 use zeroize::Zeroizing;
 
 use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, ServiceError};
-use crate::{
-    Actor, AuditKind, AuditSink, AuthenticatorName, BearerToken, Clock, DenyReason,
-    EnrollmentPurpose, EnrolmentDemand, Factor, FactorKind, Grant, Login, LoginDecision,
-    LoginProgress, Mfa, Notification, Notifier, OobChallengeRecord, OobOutcome, OobPurpose,
-    OobSendLog, OrgId, OtpAuthUri, Password, PasswordContext, PasswordState, PendingStep, PersonId,
-    PersonRecord, PhoneNumber, PolicyError, PolicyViolation, RecoveryCodes, SecondFactors,
-    SecretStore, SecurityNotice, SendDecision, ThrottleKey, TicketRecord, UserStore,
-    login_decision,
+use crate::credential::factor::FactorKind;
+use crate::credential::oob::{OobOutcome, OobSendLog, SendDecision};
+use crate::credential::password::Password;
+use crate::credential::password::policy::{PasswordContext, PolicyViolation};
+use crate::credential::phone::PhoneNumber;
+use crate::credential::recovery::RecoveryCodes;
+use crate::credential::token::BearerToken;
+use crate::otp::clock::Clock;
+use crate::otp::uri::OtpAuthUri;
+use crate::policy::audit::DenyReason;
+use crate::policy::audit::{Actor, AuditKind};
+use crate::policy::enrollment::{AuthenticatorName, EnrollmentPurpose, Mfa};
+use crate::policy::error::PolicyError;
+use crate::policy::factors::{Factor, SecondFactors};
+use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::login::{
+    EnrolmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };
+use crate::store::records::{
+    Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, ThrottleKey, TicketRecord,
+};
+use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotice, UserStore};
 
 /// Where a login stands after a step.
 #[derive(Debug)]
@@ -449,7 +462,7 @@ where
             let set = self
                 .services
                 .secrets
-                .recovery_codes(person.id, crate::RecoverySlot::Active)
+                .recovery_codes(person.id, crate::store::records::RecoverySlot::Active)
                 .await
                 .map_err(ServiceError::storage)?;
             if set.is_none_or(|s| s.remaining() == 0) {
@@ -485,9 +498,9 @@ where
             .map_err(ServiceError::storage)?;
         let locked = matches!(
             self.config.throttle.decide(&password_state, now),
-            crate::ThrottleDecision::Locked { .. }
+            crate::credential::throttle::ThrottleDecision::Locked { .. }
         );
-        let account = crate::Account::new(person.id)
+        let account = crate::policy::login::Account::new(person.id)
             .deactivated(person.deactivated)
             .locked(locked)
             .password(person.password_state)
@@ -511,7 +524,7 @@ where
                 // A completed login proves the person: every counter of theirs starts afresh.
                 let person = self.person(grant.person()).await?;
                 let _ = self
-                    .clear_throttles(&person, crate::ThrottleOp::Success, now)
+                    .clear_throttles(&person, crate::store::records::ThrottleOp::Success, now)
                     .await?;
                 Ok(LoginStep::Granted(grant))
             }
@@ -605,7 +618,7 @@ where
         org: Option<OrgId>,
         code: &str,
         now: u64,
-    ) -> Result<crate::AuthenticatorId, ServiceError> {
+    ) -> Result<crate::policy::ids::AuthenticatorId, ServiceError> {
         let reserved = self
             .reserve_attempt(
                 super::factor_key(person, FactorKind::Totp),
@@ -625,7 +638,7 @@ where
         });
         // A valid code already used (at or below the watermark) is audited as a replay; the
         // caller's answer is the same.
-        let replayed = matches!(accepted, Some(Err(crate::Refusal::Replayed)));
+        let replayed = matches!(accepted, Some(Err(crate::otp::error::Refusal::Replayed)));
         let (Some(mfa), Some(Ok(accepted))) = (mfa, accepted) else {
             self.reject_credential(reserved, person, org, replayed, now)
                 .await?;
@@ -669,7 +682,7 @@ where
         let set = self
             .services
             .secrets
-            .recovery_codes(person, crate::RecoverySlot::Active)
+            .recovery_codes(person, crate::store::records::RecoverySlot::Active)
             .await
             .map_err(ServiceError::storage)?;
         // The argon2 derivation runs where the host runs password hashing. Without an active
@@ -698,7 +711,10 @@ where
         };
         // A code whose slot is already spent is audited as a replay; the caller's answer is the
         // same.
-        let replayed = matches!(redeemed, Some((_, Err(crate::Refusal::Replayed))));
+        let replayed = matches!(
+            redeemed,
+            Some((_, Err(crate::otp::error::Refusal::Replayed)))
+        );
         let Some((set_id, Ok(slot))) = redeemed else {
             self.reject_credential(reserved, person, Some(org), replayed, now)
                 .await?;
@@ -783,8 +799,10 @@ where
             .map_err(ServiceError::storage)?;
         // The send is already recorded: issue against an empty log.
         match config.issue_with_os_rng(key, &OobSendLog::new(), now)? {
-            crate::OobIssue::Refused { retry_at, .. } => Err(ServiceError::Throttled { retry_at }),
-            crate::OobIssue::Send {
+            crate::credential::oob::OobIssue::Refused { retry_at, .. } => {
+                Err(ServiceError::Throttled { retry_at })
+            }
+            crate::credential::oob::OobIssue::Send {
                 code, challenge, ..
             } => {
                 let record = OobChallengeRecord {
@@ -984,7 +1002,7 @@ where
         mut change: F,
     ) -> Result<(Mfa, O), ServiceError>
     where
-        F: FnMut(&Mfa) -> Result<crate::Transition<Mfa, O>, ServiceError> + Send,
+        F: FnMut(&Mfa) -> Result<crate::policy::Transition<Mfa, O>, ServiceError> + Send,
         O: Send,
     {
         for _ in 0..CAS_ATTEMPTS {
@@ -1041,8 +1059,9 @@ where
         let enrollment = mfa
             .enrollment()
             .ok_or(ServiceError::Policy(PolicyError::NoEnrollment))?;
-        let secret =
-            crate::SecretKey::from_bytes_allow_short(enrollment.expose_secret().expose_bytes())?;
+        let secret = crate::otp::secret::SecretKey::from_bytes_allow_short(
+            enrollment.expose_secret().expose_bytes(),
+        )?;
         let uri = OtpAuthUri::totp(
             Some(&self.config.issuer),
             person.login.as_str(),
@@ -1075,8 +1094,8 @@ where
             .update_mfa(person, |mfa| Ok(mfa.confirm_enrollment(code, config, now)?))
             .await?;
         match outcome {
-            crate::ConfirmOutcome::Confirmed => {}
-            crate::ConfirmOutcome::CodeRejected => {
+            crate::policy::enrollment::ConfirmOutcome::Confirmed => {}
+            crate::policy::enrollment::ConfirmOutcome::CodeRejected => {
                 self.reject_credential(reserved, person, org, false, now)
                     .await?;
                 return Err(ServiceError::InvalidCredentials);
@@ -1092,13 +1111,17 @@ where
             .into_recovery_codes()?;
         self.services
             .secrets
-            .replace_recovery_codes(person, crate::RecoverySlot::Pending, Some(&new.set))
+            .replace_recovery_codes(
+                person,
+                crate::store::records::RecoverySlot::Pending,
+                Some(&new.set),
+            )
             .await
             .map_err(ServiceError::storage)?;
         let (_, issued) = self
             .update_mfa(person, |mfa| Ok(mfa.recovery_codes_issued(config, now)?))
             .await?;
-        if issued != crate::IssueOutcome::Recorded {
+        if issued != crate::policy::enrollment::IssueOutcome::Recorded {
             return Err(ServiceError::Policy(PolicyError::NoEnrollment));
         }
         Ok(new.codes)
@@ -1110,14 +1133,16 @@ where
         &self,
         person: PersonId,
         now: u64,
-    ) -> Result<crate::AuthenticatorId, ServiceError> {
+    ) -> Result<crate::policy::ids::AuthenticatorId, ServiceError> {
         let config = &self.config.enrollment;
         let (_, outcome) = self
             .update_mfa(person, |mfa| {
                 Ok(mfa.acknowledge_recovery_codes(config, now)?)
             })
             .await?;
-        let crate::AcknowledgeOutcome::Activated { authenticator, .. } = outcome else {
+        let crate::policy::enrollment::AcknowledgeOutcome::Activated { authenticator, .. } =
+            outcome
+        else {
             return Err(ServiceError::Policy(PolicyError::NoEnrollment));
         };
         let _ = self

@@ -4,11 +4,22 @@
 use super::{
     Authenticator, CAS_ATTEMPTS, DeliveryStatus, HashJob, PasswordHashing, ServiceError, random_id,
 };
-use crate::{
-    Actor, AuditEvent, AuditKind, AuditSink, BearerToken, Clock, CreateOutcome, Grant, Login,
-    MfaSettings, Notification, Notifier, OrgId, Organisation, OrganisationWrite, Password,
-    PasswordContext, PasswordState, PersonId, PersonRecord, PolicyError, Role, SecretStore,
-    SetupTokenRecord, TemporaryPassword, Transition, UserStore,
+use crate::credential::password::Password;
+use crate::credential::password::policy::PasswordContext;
+use crate::credential::password::temporary::TemporaryPassword;
+use crate::credential::token::BearerToken;
+use crate::otp::clock::Clock;
+use crate::policy::Transition;
+use crate::policy::audit::{Actor, AuditEvent, AuditKind};
+use crate::policy::error::PolicyError;
+use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::login::{Grant, PasswordState};
+use crate::policy::org_policy::MfaSettings;
+use crate::policy::organisation::Organisation;
+use crate::policy::roles::Role;
+use crate::store::records::{Login, PersonRecord, SetupTokenRecord};
+use crate::store::{
+    AuditSink, CreateOutcome, Notification, Notifier, OrganisationWrite, SecretStore, UserStore,
 };
 
 /// A new person and the organisation they founded.
@@ -202,7 +213,10 @@ where
         let now = self.now();
         let (_, org) = self.live_grant(grant, now).await?;
         org.may_manage(grant, person, now)?;
-        if !org.member(person).is_some_and(crate::Member::is_active) {
+        if !org
+            .member(person)
+            .is_some_and(crate::policy::roles::Member::is_active)
+        {
             return Err(ServiceError::Policy(PolicyError::MemberDeactivated));
         }
         let record = self.person(person).await?;
@@ -280,7 +294,7 @@ where
             .is_some_and(|org| {
                 org.value
                     .member(person.id)
-                    .is_some_and(crate::Member::is_active)
+                    .is_some_and(crate::policy::roles::Member::is_active)
             });
         if person.password_state != PasswordState::Temporary || person.deactivated || !member_active
         {
@@ -387,7 +401,10 @@ where
             .await
     }
 
-    async fn load_org(&self, org: OrgId) -> Result<crate::Versioned<Organisation>, ServiceError> {
+    async fn load_org(
+        &self,
+        org: OrgId,
+    ) -> Result<crate::store::records::Versioned<Organisation>, ServiceError> {
         self.services
             .users
             .organisation(org)

@@ -3,6 +3,10 @@
 //! stores' atomic verbs, records [`AuditEvent`]s through the [`AuditSink`] and delivers codes,
 //! setup links and security notices through the [`Notifier`].
 //!
+//! The top layer: it may import every layer below (`policy`, `credential`, `otp`, the crate-wide
+//! [`Error`](crate::Error)) and, from the stores, the traits and records only, never an
+//! implementation.
+//!
 //! | module | idea |
 //! |---|---|
 //! | `error` | [`ServiceError`]: one uniform failure for credentials, precise developer errors |
@@ -34,20 +38,26 @@
 
 use alloc::vec::Vec;
 
-use crate::{
-    Actor, AuditEvent, AuditKind, AuditSink, BearerToken, Clock, Factor, FactorKind, LoginProgress,
-    Notification, NotificationKind, Notifier, OrgId, PendingStep, PersonId, PersonRecord,
-    PruneReport, SecretStore, SecurityNotice, ThrottleDecision, ThrottleEvent, ThrottleKey,
-    ThrottleOp, ThrottledFactor, TicketRecord, UserStore,
+use crate::credential::factor::{FactorKind, ThrottledFactor};
+use crate::credential::throttle::{ThrottleDecision, ThrottleEvent};
+use crate::credential::token::BearerToken;
+use crate::otp::clock::Clock;
+use crate::policy::audit::{Actor, AuditEvent, AuditKind, NotificationKind};
+use crate::policy::factors::Factor;
+use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::login::LoginProgress;
+use crate::store::records::{
+    PendingStep, PersonRecord, PruneReport, ThrottleKey, ThrottleOp, TicketRecord,
 };
+use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotice, UserStore};
 
-mod account;
-mod config;
-mod error;
-mod hashing;
-mod login;
-mod members;
-mod unlock;
+pub(crate) mod account;
+pub(crate) mod config;
+pub(crate) mod error;
+pub(crate) mod hashing;
+pub(crate) mod login;
+pub(crate) mod members;
+pub(crate) mod unlock;
 
 pub use config::{ServiceConfig, ServiceConfigBuilder};
 pub use error::ServiceError;
@@ -91,7 +101,7 @@ pub struct Services<U, S, C, A, N, H> {
     pub audit: A,
     /// Delivers codes, setup links and security notices.
     pub notifier: N,
-    /// Runs password hashing ([`crate::PasswordHasher`] inline, or a blocking-pool wrapper).
+    /// Runs password hashing ([`crate::credential::password::hash::PasswordHasher`] inline, or a blocking-pool wrapper).
     pub hasher: H,
 }
 
@@ -464,6 +474,6 @@ const fn factor_key(person: PersonId, kind: FactorKind) -> ThrottleKey {
 /// A fresh random identifier for a new person or organisation.
 fn random_id() -> Result<u128, ServiceError> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|_| crate::Error::Random)?;
+    getrandom::fill(&mut bytes).map_err(|_| crate::error::Error::Random)?;
     Ok(u128::from_le_bytes(bytes))
 }

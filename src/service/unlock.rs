@@ -1,10 +1,14 @@
 //! An administrator's unlock: clears a member's throttle counters, lock included.
 
 use super::{Authenticator, PasswordHashing, ServiceError};
-use crate::{
-    Actor, AuditKind, AuditSink, Clock, Grant, Notifier, Permission, PersonId, PolicyError,
-    Resource, Role, SecretStore, SecurityNotice, ThrottleOp, UserStore,
-};
+use crate::otp::clock::Clock;
+use crate::policy::audit::{Actor, AuditKind};
+use crate::policy::error::PolicyError;
+use crate::policy::ids::PersonId;
+use crate::policy::login::Grant;
+use crate::policy::roles::{Permission, Resource, Role};
+use crate::store::records::ThrottleOp;
+use crate::store::{AuditSink, Notifier, SecretStore, SecurityNotice, UserStore};
 
 impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
 where

@@ -10,8 +10,9 @@
 
 use alloc::vec::Vec;
 
+use crate::credential::sealing::{Keyring, OpenError, SealContext};
+use crate::otp::secret::SecretKey;
 use crate::store::sql::SqlStoreError;
-use crate::{Keyring, OpenError, SealContext, SecretKey};
 
 /// The plaintext of every tag: not secret, checked after opening.
 const MARK: &[u8; 16] = b"authcore-row-tag";
@@ -148,7 +149,7 @@ pub(crate) fn organisation(id: &[u8], version: i64, state: &str) -> RowContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{KeyId, SealingKey};
+    use crate::credential::sealing::{KeyId, SealingKey};
 
     fn keyring(byte: u8) -> Keyring {
         Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[byte; 32]).unwrap())
@@ -200,13 +201,17 @@ mod tests {
     macro_rules! version_3_rows_survive_the_upgrade {
         ($pool:expr, $scripts:expr, $store:expr) => {{
             use crate::store::sql::{legacy_mfa_context, seal_mfa_in};
-            use crate::{
-                AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, LoginProgress, Mfa,
-                OobChallengeRecord, OobConfig, OobIssue, OobKey, OobPurpose, OobSendLog, OrgId,
-                Organisation, PendingStep, PersonId, PhoneNumber, RecoveryCodeSet, RecoveryParams,
-                RecoverySlot, SecretStore, SetupTokenRecord, TicketRecord, TokenDigest, Totp,
-                UserStore,
-            };
+            use crate::policy::enrollment::{AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, Mfa};
+            use crate::policy::login::LoginProgress;
+            use crate::store::records::{OobChallengeRecord, OobPurpose, PendingStep, RecoverySlot, SetupTokenRecord, TicketRecord};
+            use crate::credential::token::TokenDigest;
+            use crate::credential::oob::{OobConfig, OobIssue, OobKey, OobSendLog};
+            use crate::policy::ids::{OrgId, PersonId};
+            use crate::policy::organisation::Organisation;
+            use crate::credential::phone::PhoneNumber;
+            use crate::credential::recovery::{RecoveryCodeSet, RecoveryParams};
+            use crate::store::{SecretStore, UserStore};
+            use crate::otp::totp::Totp;
             const T0: u64 = 1_700_000_010;
             let (alice, bob, org) = (PersonId::new(1), PersonId::new(2), OrgId::new(100));
             let pool = $pool;
@@ -406,7 +411,7 @@ mod tests {
                 include_str!("../../migrations/sqlite/0002_oob_purpose.sql"),
                 include_str!("../../migrations/sqlite/0003_expiry_columns.sql"),
             ],
-            crate::SqliteStore::from_pool(pool.clone(), keyring(1))
+            crate::store::sqlite::SqliteStore::from_pool(pool.clone(), keyring(1))
         );
     }
 
@@ -446,7 +451,7 @@ mod tests {
                 include_str!("../../migrations/postgres/0002_oob_purpose.sql"),
                 include_str!("../../migrations/postgres/0003_expiry_columns.sql"),
             ],
-            crate::PostgresStore::from_pool(pool.clone(), keyring(1))
+            crate::store::postgres::PostgresStore::from_pool(pool.clone(), keyring(1))
         );
         pool.close().await;
         admin

@@ -14,11 +14,19 @@ use super::{
     OrganisationWrite, PersonRecord, PruneReport, RecoverySlot, SecretStore, SecurityNotice,
     SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, UserStore, Versioned,
 };
-use crate::{
-    AuditEvent, AuthenticatorId, Error, Login, Mfa, OobChallenge, OobConfig, OobSendLog, OrgId,
-    Organisation, PasswordState, PersonId, PhoneNumber, RecoveryCodeSet, SendDecision,
+use crate::credential::oob::{OobChallenge, OobConfig, OobSendLog, SendDecision};
+use crate::credential::phone::PhoneNumber;
+use crate::credential::recovery::RecoveryCodeSet;
+use crate::credential::throttle::{
     ThrottlePolicy, ThrottleReservation, ThrottleState, ThrottleUpdate,
 };
+use crate::error::Error;
+use crate::policy::audit::AuditEvent;
+use crate::policy::enrollment::Mfa;
+use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
+use crate::policy::login::PasswordState;
+use crate::policy::organisation::Organisation;
+use crate::store::records::Login;
 
 /// A fault of the in-memory store, audit log or notifier.
 #[derive(Debug)]
@@ -810,10 +818,13 @@ impl Notifier for RecordingNotifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{
-        AuthenticatorName, BearerToken, EnrollmentConfig, EnrollmentPurpose, LoginProgress,
-        OobConfig, OobIssue, OobKey, OobSendLog, PendingStep, RecoveryParams, Totp,
-    };
+    use crate::credential::oob::{OobConfig, OobIssue, OobKey, OobSendLog};
+    use crate::credential::recovery::RecoveryParams;
+    use crate::credential::token::BearerToken;
+    use crate::otp::totp::Totp;
+    use crate::policy::enrollment::{AuthenticatorName, EnrollmentConfig, EnrollmentPurpose};
+    use crate::policy::login::LoginProgress;
+    use crate::store::records::PendingStep;
     use alloc::format;
 
     const T0: u64 = 1_700_000_000;
@@ -946,7 +957,7 @@ mod tests {
             .lock_after(3)
             .build()
             .unwrap();
-        let key = ThrottleKey::factor(ALICE, crate::ThrottledFactor::Totp);
+        let key = ThrottleKey::factor(ALICE, crate::credential::factor::ThrottledFactor::Totp);
         assert_eq!(store.throttle(&key).await.unwrap(), ThrottleState::new());
         let mut allowed = 0;
         for _ in 0..5 {
@@ -957,7 +968,10 @@ mod tests {
         assert_eq!(allowed, 2);
         let state = store.throttle(&key).await.unwrap();
         assert_eq!(state.failures(), 2);
-        let other = ThrottleKey::factor(ALICE, crate::ThrottledFactor::RecoveryCode);
+        let other = ThrottleKey::factor(
+            ALICE,
+            crate::credential::factor::ThrottledFactor::RecoveryCode,
+        );
         assert_eq!(store.throttle(&other).await.unwrap(), ThrottleState::new());
         let success = store
             .apply_throttle(&key, ThrottleOp::Success, &policy, T0)

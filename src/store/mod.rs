@@ -1,6 +1,14 @@
 //! The storage traits the host implements over its own database, and the capabilities the
 //! service calls out to: [`UserStore`], [`SecretStore`], [`AuditSink`] and [`Notifier`] (time
-//! comes from a [`Clock`](crate::Clock)).
+//! comes from a [`Clock`](crate::otp::clock::Clock)).
+//!
+//! This layer holds the traits and the records they exchange, and their implementations:
+//! `memory` (feature `memory`), the shared SQL code in `sql` with `sqlite` and `postgres`,
+//! re-sealing (`reseal`) and row integrity (`integrity`), and the `conformance` suite (feature
+//! `test-util`) that checks any implementation against the contracts. It may import
+//! [`policy`](crate::policy), [`credential`](crate::credential), [`otp`](crate::otp) and the
+//! crate-wide [`Error`](crate::error::Error); never the service. The service imports the traits
+//! and records only.
 //!
 //! # Atomic verbs
 //!
@@ -18,7 +26,7 @@
 //! | [`SecretStore::take_setup_token`] | `DELETE FROM setup_tokens WHERE digest = $d AND expires_at > $now RETURNING …` |
 //! | [`SecretStore::take_ticket`] | `DELETE FROM tickets WHERE digest = $d AND expires_at > $now RETURNING …` |
 //! | [`SecretStore::replace_mfa`] | `UPDATE mfa SET state = $s, version = version + 1 WHERE person = $p AND version = $v` |
-//! | [`SecretStore::prune_expired`] | per kind, one `DELETE FROM tickets WHERE expires_at <= $now` (and the same for `setup_tokens`, `oob_challenges`, and `oob_send_budgets`, whose `expires_at` is [`OobSendLog::expires_at`](crate::OobSendLog::expires_at)); the affected rows are the counts |
+//! | [`SecretStore::prune_expired`] | per kind, one `DELETE FROM tickets WHERE expires_at <= $now` (and the same for `setup_tokens`, `oob_challenges`, and `oob_send_budgets`, whose `expires_at` is [`OobSendLog::expires_at`](crate::credential::oob::OobSendLog::expires_at)); the affected rows are the counts |
 //! | [`UserStore::replace_organisation`] | `UPDATE organisations SET state = $s, version = version + 1 WHERE id = $o AND version = $v` |
 //! | [`UserStore::reserve_attempt`] | `UPDATE throttle_keys SET failures = $new, … WHERE key = $k AND failures = $old AND not_before = $old_nb AND …` (or `INSERT … ON CONFLICT DO NOTHING` for a first attempt), retried until it applies: the decision and the new state are [`ThrottlePolicy::reserve`] on the row read, and a refused attempt writes nothing |
 //! | [`UserStore::apply_throttle`] | the same compare-and-swap, with the state computed by [`ThrottlePolicy::record_success`] or [`ThrottlePolicy::reset`] |
@@ -28,34 +36,43 @@
 use alloc::vec::Vec;
 use core::future::Future;
 
-use crate::{
-    AuditEvent, AuthenticatorId, Mfa, OobChallenge, OobCode, OobConfig, OrgId, Organisation,
-    PasswordState, PersonId, PhoneNumber, RecoveryCodeSet, SendDecision, ThrottlePolicy,
-    ThrottleReservation, ThrottleState, ThrottleUpdate,
+use crate::credential::oob::{OobChallenge, OobCode, OobConfig, SendDecision};
+use crate::credential::phone::PhoneNumber;
+use crate::credential::recovery::RecoveryCodeSet;
+use crate::credential::throttle::{
+    ThrottlePolicy, ThrottleReservation, ThrottleState, ThrottleUpdate,
 };
+use crate::policy::audit::AuditEvent;
+use crate::policy::enrollment::Mfa;
+use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
+use crate::policy::login::PasswordState;
+use crate::policy::organisation::Organisation;
 
+#[cfg(feature = "test-util")]
+pub mod conformance;
 #[cfg(feature = "memory")]
-mod memory;
-mod records;
+pub(crate) mod memory;
+pub(crate) mod records;
 
 #[cfg(feature = "memory")]
 pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 
+pub use crate::credential::token::TokenDigest;
 pub use records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
-    SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, Versioned,
+    SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned,
 };
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod integrity;
+pub(crate) mod integrity;
 #[cfg(feature = "postgres")]
-mod postgres;
+pub(crate) mod postgres;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod reseal;
+pub(crate) mod reseal;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod sql;
+pub(crate) mod sql;
 #[cfg(feature = "sqlite")]
-mod sqlite;
+pub(crate) mod sqlite;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
@@ -192,7 +209,7 @@ pub trait UserStore: Send + Sync {
     /// by the names tried within [`ThrottlePolicy::forget_after`] of their last wait. Live
     /// counters are never touched: running it twice, or concurrently with the other verbs, is
     /// harmless. Hosts call it through
-    /// [`Authenticator::prune_expired`](crate::Authenticator::prune_expired).
+    /// [`Authenticator::prune_expired`](crate::service::Authenticator::prune_expired).
     fn prune_throttles(&self, now: u64) -> impl Future<Output = Result<u64, Self::Error>> + Send;
 
     /// The organisation with this id and its version, if any.
@@ -309,14 +326,14 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// **Atomic.** Decides with [`OobPurpose::check_send`] whether `person` may have a code for
-    /// `purpose` sent at `now`, against their stored [`OobSendLog`](crate::OobSendLog) for that
+    /// `purpose` sent at `now`, against their stored [`OobSendLog`](crate::credential::oob::OobSendLog) for that
     /// purpose (an empty log if none), and stores [`OobPurpose::record_send`] only if it is
     /// allowed. Of many concurrent calls, no more are allowed than the cooldown, the hourly cap
     /// and (for verifications) the daily cap permit: two servers never both count from the same
     /// log.
     ///
     /// The budget is keyed by person and purpose, never by destination, so nobody else's sends
-    /// can spend a person's budget (see [`OobSendLog`](crate::OobSendLog)).
+    /// can spend a person's budget (see [`OobSendLog`](crate::credential::oob::OobSendLog)).
     fn record_oob_send(
         &self,
         person: PersonId,
@@ -335,7 +352,7 @@ pub trait SecretStore: Send + Sync {
     /// `now`; of many concurrent calls, at most one gets it.
     fn take_setup_token(
         &self,
-        digest: &crate::TokenDigest,
+        digest: &crate::credential::token::TokenDigest,
         now: u64,
     ) -> impl Future<Output = Result<Option<SetupTokenRecord>, Self::Error>> + Send;
 
@@ -349,7 +366,7 @@ pub trait SecretStore: Send + Sync {
     /// `now`; of many concurrent calls, at most one gets it.
     fn take_ticket(
         &self,
-        digest: &crate::TokenDigest,
+        digest: &crate::credential::token::TokenDigest,
         now: u64,
     ) -> impl Future<Output = Result<Option<TicketRecord>, Self::Error>> + Send;
 
@@ -357,12 +374,12 @@ pub trait SecretStore: Send + Sync {
     /// of each kind went: tickets and setup tokens with `expires_at <= now` (the `take_*` verbs
     /// already refuse them), out-of-band challenges whose code expired
     /// ([`OobChallenge::expires_at`] `<= now`, any purpose and status), and send logs whose last
-    /// send left the hourly window ([`OobSendLog::expires_at`](crate::OobSendLog::expires_at)
+    /// send left the hourly window ([`OobSendLog::expires_at`](crate::credential::oob::OobSendLog::expires_at)
     /// `<= now`). Live rows are never touched, so pruning changes no answer of the other verbs
     /// and running it twice, or concurrently with them, is harmless.
     ///
     /// Without it, these rows accumulate: hosts call it from a periodic job, through
-    /// [`Authenticator::prune_expired`](crate::Authenticator::prune_expired).
+    /// [`Authenticator::prune_expired`](crate::service::Authenticator::prune_expired).
     fn prune_expired(
         &self,
         now: u64,
@@ -427,7 +444,7 @@ pub enum Notification<'a> {
         /// The organisation that added them.
         org: OrgId,
         /// The token to put in the link.
-        token: &'a crate::BearerToken,
+        token: &'a crate::credential::token::BearerToken,
     },
     /// A security notice.
     Security {

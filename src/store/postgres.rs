@@ -4,7 +4,7 @@ use alloc::sync::Arc;
 
 use sqlx::postgres::PgPoolOptions;
 
-use crate::Keyring;
+use crate::credential::sealing::Keyring;
 use crate::store::sql::{SqlStoreError, run_migrations, sql_store};
 
 /// The embedded migrations, in order: `(version, script)`.
@@ -35,16 +35,16 @@ const MIGRATIONS: [(i64, &str); 6] = [
     ),
 ];
 
-/// [`UserStore`](crate::UserStore) and [`SecretStore`](crate::SecretStore) over PostgreSQL, for
+/// [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore) over PostgreSQL, for
 /// many application servers sharing one database.
 ///
 /// Every atomic verb is one guarded statement whose affected-row count is the answer (see the
-/// table in [`crate::UserStore`]'s module docs), so two servers racing on the same TOTP step,
+/// table in [`crate::store::UserStore`]'s module docs), so two servers racing on the same TOTP step,
 /// recovery slot, out-of-band code or ticket get exactly one winner; writes of several rows run
 /// in one transaction. The MFA state (which holds the authenticator secrets) is sealed under the
 /// [`Keyring`] before it is written, bound to the person and its version, and the other rows that
 /// decide a login carry a tag made with the keyring, so that a row forged or copied in the
-/// database is an error (see "Integrity at rest" on [`SqliteStore`](crate::SqliteStore): the two
+/// database is an error (see "Integrity at rest" on [`SqliteStore`](crate::store::sqlite::SqliteStore): the two
 /// stores share one implementation, and its limits). The tables live in the connection's
 /// `search_path` (set it in the pool options to use a schema of your own).
 ///

@@ -3,10 +3,12 @@
 use alloc::string::String;
 use core::fmt;
 
-use crate::{
-    LoginProgress, OobChallenge, OobConfig, OobSendLog, OrgId, PasswordState, PersonId,
-    PhoneNumber, SendDecision, ThrottledFactor,
-};
+use crate::credential::factor::ThrottledFactor;
+use crate::credential::oob::{OobChallenge, OobConfig, OobSendLog, SendDecision};
+use crate::credential::phone::PhoneNumber;
+use crate::credential::token::TokenDigest;
+use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::login::{LoginProgress, PasswordState};
 
 /// A stored value with the version it was read at, for compare-and-swap replacement.
 ///
@@ -54,7 +56,7 @@ impl Login {
     }
 }
 
-/// A person, as the [`UserStore`](crate::UserStore) keeps them.
+/// A person, as the [`UserStore`](crate::store::UserStore) keeps them.
 ///
 /// `password_hash` is a PHC string: not the password, but still an offline-guessing target, so
 /// `Debug` does not print it.
@@ -90,19 +92,6 @@ impl fmt::Debug for PersonRecord {
             .field("phone", &self.phone)
             .field("created_at", &self.created_at)
             .finish()
-    }
-}
-
-/// The SHA-256 digest of a single-use bearer token (a setup token or a login ticket).
-///
-/// Only the digest is stored: a database leak reveals no usable token. Tokens carry at least
-/// 128 random bits, so a fast hash is enough (NIST SP 800-63B §5.1.2.2 allows it above 112 bits).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenDigest(pub [u8; 32]);
-
-impl fmt::Debug for TokenDigest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TokenDigest([REDACTED])")
     }
 }
 
@@ -171,7 +160,7 @@ impl OobPurpose {
     /// Whether a code for this purpose may be sent now, against the asking person's send log
     /// for this purpose: [`OobConfig::check_send`] for sign-in codes, and
     /// [`OobConfig::check_verification_send`] (the daily cap as well) for phone verifications.
-    /// What a store's [`SecretStore::record_oob_send`](crate::SecretStore::record_oob_send)
+    /// What a store's [`SecretStore::record_oob_send`](crate::store::SecretStore::record_oob_send)
     /// decides with.
     pub fn check_send(self, config: &OobConfig, log: &OobSendLog, now: u64) -> SendDecision {
         match self {
@@ -200,7 +189,7 @@ pub struct OobChallengeRecord {
     pub challenge: OobChallenge,
 }
 
-/// What [`SecretStore::prune_expired`](crate::SecretStore::prune_expired) deleted: how many rows
+/// What [`SecretStore::prune_expired`](crate::store::SecretStore::prune_expired) deleted: how many rows
 /// of each kind.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct PruneReport {
@@ -212,9 +201,9 @@ pub struct PruneReport {
     pub oob_challenges: u64,
     /// Out-of-band send logs whose last send left the hourly window.
     pub oob_send_logs: u64,
-    /// Throttle counters that are forgotten ([`ThrottleState::forget_at`](crate::ThrottleState::forget_at)
-    /// `<= now`), from [`UserStore::prune_throttles`](crate::UserStore::prune_throttles); filled
-    /// in by [`Authenticator::prune_expired`](crate::Authenticator::prune_expired).
+    /// Throttle counters that are forgotten ([`ThrottleState::forget_at`](crate::credential::throttle::ThrottleState::forget_at)
+    /// `<= now`), from [`UserStore::prune_throttles`](crate::store::UserStore::prune_throttles); filled
+    /// in by [`Authenticator::prune_expired`](crate::service::Authenticator::prune_expired).
     pub throttles: u64,
 }
 
@@ -230,13 +219,13 @@ impl PruneReport {
 }
 
 /// A change to a throttle counter, applied atomically by
-/// [`UserStore::apply_throttle`](crate::UserStore::apply_throttle). Failures are not among them:
+/// [`UserStore::apply_throttle`](crate::store::UserStore::apply_throttle). Failures are not among them:
 /// an attempt is counted before it is verified, by
-/// [`UserStore::reserve_attempt`](crate::UserStore::reserve_attempt).
+/// [`UserStore::reserve_attempt`](crate::store::UserStore::reserve_attempt).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ThrottleOp {
     /// A verified attempt: settles its reservation by clearing the counter, lock included
-    /// ([`ThrottlePolicy::record_success`](crate::ThrottlePolicy::record_success)).
+    /// ([`ThrottlePolicy::record_success`](crate::credential::throttle::ThrottlePolicy::record_success)).
     Success,
     /// An explicit reset (an administrator, or a re-enrollment): clears failures and lock.
     Reset,
@@ -258,7 +247,7 @@ pub enum ThrottleKey {
     /// that writes to disk keeps a keyed digest of the name, never the name: the SQL stores key
     /// `throttle_keys` by HMAC-SHA-256 under a key derived from the current sealing key. A
     /// counter for a name nobody holds lives only until it is forgotten and pruned
-    /// ([`UserStore::prune_throttles`](crate::UserStore::prune_throttles)).
+    /// ([`UserStore::prune_throttles`](crate::store::UserStore::prune_throttles)).
     Login(Login),
 }
 

@@ -10,8 +10,9 @@
 
 use alloc::vec::Vec;
 
+use crate::credential::sealing::Keyring;
+use crate::policy::ids::PersonId;
 use crate::store::sql::{SqlStoreError, mfa_context};
-use crate::{Keyring, PersonId};
 
 /// The data key of a person's MFA state, opened and sealed again under the current key.
 pub(crate) fn reseal_state_key(
@@ -83,7 +84,7 @@ macro_rules! sql_reseal {
             /// an older key, and makes again every row tag made under an older key (tickets,
             /// setup tokens, recovery-code sets, watermarks, out-of-band challenges,
             /// organisations, phone numbers; see "Integrity at rest" on the store): step 2 of a key rotation
-            /// (see [`Keyring`](crate::Keyring)). Returns how many rows it re-sealed or re-tagged.
+            /// (see [`Keyring`](crate::credential::sealing::Keyring)). Returns how many rows it re-sealed or re-tagged.
             ///
             /// Rows are read `batch` at a time (at least 1) in order of person, each visited once,
             /// and each is written by one guarded `UPDATE mfa SET state_key = $new WHERE person =
@@ -120,7 +121,7 @@ macro_rules! sql_reseal {
                         let old: alloc::vec::Vec<u8> = row.try_get(1)?;
                         let version = $crate::store::sql::to_u64(row.try_get(2)?, "mfa")?;
                         let person =
-                            $crate::PersonId::new($crate::store::sql::decode_u128(&id, "mfa")?);
+                            $crate::policy::ids::PersonId::new($crate::store::sql::decode_u128(&id, "mfa")?);
                         let new = $crate::store::reseal::reseal_state_key(
                             &self.keyring,
                             person,
@@ -147,7 +148,7 @@ macro_rules! sql_reseal {
             /// row read `batch` at a time, its tag checked, and written by one guarded `UPDATE …
             /// WHERE <key> AND tag = $old` (a row rewritten meanwhile keeps what its writer
             /// wrote, under the current key).
-            async fn retag_rows(&self, batch: u32) -> Result<u64, $crate::SqlStoreError> {
+            async fn retag_rows(&self, batch: u32) -> Result<u64, $crate::store::sql::SqlStoreError> {
                 use sqlx::Row as _;
                 use $crate::store::integrity;
 

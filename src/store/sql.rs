@@ -13,12 +13,17 @@ use chacha20poly1305::aead::inout::InOutBuf;
 use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
-use crate::{
-    Keyring, Mfa, OobPurpose, OobSendLog, OpenError, OrgId, PasswordState, PendingStep, PersonId,
-    RecoverySlot, SealContext, SecretKey, ServerSideOnly, ThrottleKey, ThrottledFactor,
-};
+use crate::credential::factor::ThrottledFactor;
+use crate::credential::oob::OobSendLog;
+use crate::credential::sealing::{Keyring, OpenError, SealContext};
+use crate::otp::secret::SecretKey;
+use crate::policy::enrollment::Mfa;
+use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::login::PasswordState;
+use crate::policy::server_side::ServerSideOnly;
+use crate::store::records::{OobPurpose, PendingStep, RecoverySlot, ThrottleKey};
 
-/// A fault of [`SqliteStore`](crate::SqliteStore) or [`PostgresStore`](crate::PostgresStore).
+/// A fault of [`SqliteStore`](crate::store::sqlite::SqliteStore) or [`PostgresStore`](crate::store::postgres::PostgresStore).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SqlStoreError {
@@ -34,7 +39,7 @@ pub enum SqlStoreError {
     },
     /// A sealed value or a row's tag does not open: wrong or missing key, or the row was forged,
     /// altered or copied from another row (see "Integrity at rest" on
-    /// [`SqliteStore`](crate::SqliteStore)). Never treated as "no value".
+    /// [`SqliteStore`](crate::store::sqlite::SqliteStore)). Never treated as "no value".
     Open {
         /// The table the row came from.
         table: &'static str,
@@ -42,7 +47,7 @@ pub enum SqlStoreError {
         error: OpenError,
     },
     /// Sealing a value for storage failed (the operating system's random number generator).
-    Seal(crate::Error),
+    Seal(crate::error::Error),
     /// A number does not fit its column (the columns are signed 64-bit).
     OutOfRange(&'static str),
     /// A throttle counter or an out-of-band send log changed under every one of many
@@ -96,8 +101,8 @@ impl From<sqlx::Error> for SqlStoreError {
     }
 }
 
-/// How many times [`crate::UserStore::apply_throttle`] and
-/// [`crate::SecretStore::record_oob_send`] retry their compare-and-swap. Each retry
+/// How many times [`crate::store::UserStore::apply_throttle`] and
+/// [`crate::store::SecretStore::record_oob_send`] retry their compare-and-swap. Each retry
 /// means another caller's update applied, so this bounds only pathological contention.
 pub(crate) const THROTTLE_ATTEMPTS: u32 = 10_000;
 
@@ -292,7 +297,7 @@ pub(crate) fn legacy_mfa_context(person: PersonId) -> SealContext {
 }
 
 fn random(out: &mut [u8]) -> Result<(), SqlStoreError> {
-    getrandom::fill(out).map_err(|_| SqlStoreError::Seal(crate::Error::Random))
+    getrandom::fill(out).map_err(|_| SqlStoreError::Seal(crate::error::Error::Random))
 }
 
 /// The sealed form of a person's MFA state: `(state_key, state)`.
@@ -300,7 +305,7 @@ fn random(out: &mut [u8]) -> Result<(), SqlStoreError> {
 /// The serialised state holds the authenticator secrets, and is longer than the keyring seals in
 /// one value, so it is sealed in two layers: a fresh 256-bit data key seals the serialised state
 /// (XChaCha20-Poly1305, `state` = nonce ‖ ciphertext ‖ tag), and the keyring seals the data key
-/// (`state_key`, a [`crate::SealedSecret`] naming the key id for rotation). Both layers are bound
+/// (`state_key`, a [`crate::credential::sealing::SealedSecret`] naming the key id for rotation). Both layers are bound
 /// to the person and to the row's `version` as associated data, so a row copied to another
 /// person does not open, nor does a sealed state put back beside another version number.
 pub(crate) fn seal_mfa(
@@ -337,10 +342,10 @@ pub(crate) fn seal_mfa_in(
     let mut ciphertext = alloc::vec![0u8; json.len()];
     let cipher = XChaCha20Poly1305::new((&*key_bytes).into());
     let buffer = InOutBuf::new(&json, &mut ciphertext)
-        .map_err(|_| SqlStoreError::Seal(crate::Error::Random))?;
+        .map_err(|_| SqlStoreError::Seal(crate::error::Error::Random))?;
     let tag = cipher
         .encrypt_inout_detached(&XNonce::from(nonce), context.associated_data(), buffer)
-        .map_err(|_| SqlStoreError::Seal(crate::Error::Random))?;
+        .map_err(|_| SqlStoreError::Seal(crate::error::Error::Random))?;
     let mut state = Vec::with_capacity(ciphertext.len().saturating_add(NONCE_LEN + TAG_LEN));
     state.extend_from_slice(&nonce);
     state.extend_from_slice(&ciphertext);
@@ -454,7 +459,7 @@ macro_rules! run_migrations {
 
 pub(crate) use run_migrations;
 
-/// Implements [`UserStore`](crate::UserStore) and [`SecretStore`](crate::SecretStore) for a store
+/// Implements [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore) for a store
 /// with fields `pool: sqlx::Pool<$db>` and `keyring: Arc<Keyring>`.
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
@@ -465,21 +470,18 @@ macro_rules! sql_store {
             use sqlx::Row as _;
 
             use $crate::store::integrity;
-            use $crate::store::sql::{
-                SqlStoreError, THROTTLE_ATTEMPTS, decode_u128, from_json, open_mfa, org_bytes,
-                password_state_from, password_state_name, person_bytes, purpose_name, seal_mfa,
-                send_log_bytes, send_log_from, slot_name, step_from, step_name, throttle_key_text,
-                to_i64, to_json, to_u64,
-            };
-            use $crate::{
-                AuthenticatorId, CreateOutcome, Login, Mfa, OobChallenge, OobChallengeRecord,
-                OobConfig, OobPurpose, OrgId, Organisation, OrganisationWrite, PasswordState,
-                PersonId, PersonRecord, PhoneNumber, PruneReport,
-                RecoveryCodeSet, RecoverySlot, SecretStore, SetupTokenRecord, ThrottleKey,
-                ThrottleOp, ThrottlePolicy, ThrottleReservation, ThrottleState, ThrottleUpdate,
-                TicketRecord,
-                SendDecision, TokenDigest, UserStore, Versioned,
-            };
+            use $crate::store::sql::{SqlStoreError, THROTTLE_ATTEMPTS, decode_u128, from_json, open_mfa, org_bytes, password_state_from, password_state_name, person_bytes, purpose_name, seal_mfa, send_log_bytes, send_log_from, slot_name, step_from, step_name, throttle_key_text, to_i64, to_json, to_u64};
+            use $crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
+            use $crate::store::{CreateOutcome, OrganisationWrite, SecretStore, UserStore};
+            use $crate::store::records::{Login, OobChallengeRecord, OobPurpose, PersonRecord, PruneReport, RecoverySlot, SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned};
+            use $crate::credential::token::TokenDigest;
+            use $crate::policy::enrollment::Mfa;
+            use $crate::credential::oob::{OobChallenge, OobConfig, SendDecision};
+            use $crate::policy::organisation::Organisation;
+            use $crate::policy::login::PasswordState;
+            use $crate::credential::phone::PhoneNumber;
+            use $crate::credential::recovery::RecoveryCodeSet;
+            use $crate::credential::throttle::{ThrottlePolicy, ThrottleReservation, ThrottleState, ThrottleUpdate};
 
             type Tx = sqlx::Transaction<'static, $db>;
 
@@ -488,7 +490,7 @@ macro_rules! sql_store {
 
             /// The tag of a person's phone number (a second factor): empty when there is none.
             fn phone_tag(
-                keyring: &$crate::Keyring,
+                keyring: &$crate::credential::sealing::Keyring,
                 id: &[u8],
                 phone: Option<&PhoneNumber>,
             ) -> Result<Vec<u8>, SqlStoreError> {
@@ -501,7 +503,7 @@ macro_rules! sql_store {
             }
 
             fn person_from_row(
-                keyring: &$crate::Keyring,
+                keyring: &$crate::credential::sealing::Keyring,
                 row: &<$db as sqlx::Database>::Row,
             ) -> Result<PersonRecord, SqlStoreError> {
                 let bad = |reason| SqlStoreError::Decode {
@@ -558,7 +560,7 @@ macro_rules! sql_store {
             /// `expected_version` (`false` if it moved), and rewrites its memberships.
             async fn write_organisation(
                 tx: &mut Tx,
-                keyring: &$crate::Keyring,
+                keyring: &$crate::credential::sealing::Keyring,
                 organisation: &Organisation,
                 expected_version: Option<u64>,
             ) -> Result<bool, SqlStoreError> {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
-use crate::Keyring;
+use crate::credential::sealing::Keyring;
 use crate::store::sql::{SqlStoreError, run_migrations, sql_store};
 
 /// The embedded migrations, in order: `(version, script)`.
@@ -34,11 +34,11 @@ const MIGRATIONS: [(i64, &str); 6] = [
     ),
 ];
 
-/// [`UserStore`](crate::UserStore) and [`SecretStore`](crate::SecretStore) over SQLite: the
+/// [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore) over SQLite: the
 /// embedded default, one process and one database file.
 ///
 /// Every atomic verb is one guarded statement whose affected-row count is the answer (see the
-/// table in [`crate::UserStore`]'s module docs); writes of several rows run in one transaction.
+/// table in [`crate::store::UserStore`]'s module docs); writes of several rows run in one transaction.
 /// The MFA state (which holds the authenticator secrets) is sealed under the [`Keyring`] before
 /// it is written, bound to the person; the watermarks live in their own table so that accepting a
 /// TOTP code is one guarded `UPDATE`. Passwords, codes, tokens and tickets arrive hashed.
@@ -54,7 +54,7 @@ const MIGRATIONS: [(i64, &str); 6] = [
 /// identity and the columns read back. A row that was forged, altered or copied from another row
 /// is an error when it is read — [`SqlStoreError::Open`] (or [`SqlStoreError::Decode`] for a
 /// missing watermark row) — never "no value", never a grant; the service answers
-/// [`ServiceError::Storage`](crate::ServiceError::Storage). Same for [`PostgresStore`](crate::PostgresStore).
+/// [`ServiceError::Storage`](crate::service::error::ServiceError::Storage). Same for [`PostgresStore`](crate::store::postgres::PostgresStore).
 ///
 /// | table | what is bound | a forged or copied row |
 /// |---|---|---|

@@ -8,7 +8,7 @@
 use core::cmp::Ordering;
 
 /// The embedded file: a header, one blank line, then one lower-case password per line.
-const FILE: &str = include_str!("../../data/common-passwords.txt");
+const FILE: &str = include_str!("../../../data/common-passwords.txt");
 
 /// The sorted entries, one per line, without the header.
 fn body() -> &'static [u8] {

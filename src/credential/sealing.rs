@@ -13,8 +13,8 @@ use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
 use rand_core::TryCryptoRng;
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
-use crate::SecretKey;
 use crate::error::Error;
+use crate::otp::secret::SecretKey;
 
 const VERSION: u8 = 1;
 const KEY_ID_LEN: usize = 4;

@@ -16,8 +16,13 @@ use core::fmt;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, ParamError, UriError};
-use crate::{Algorithm, Digits, Hotp, SecretKey, Totp, TotpParams};
+use crate::error::Error;
+use crate::otp::algorithm::Algorithm;
+use crate::otp::code::Digits;
+use crate::otp::error::{ParamError, UriError};
+use crate::otp::hotp::Hotp;
+use crate::otp::secret::SecretKey;
+use crate::otp::totp::{Totp, TotpParams};
 
 /// Everything except the RFC 3986 unreserved characters (`A-Z a-z 0-9 - . _ ~`) is
 /// percent-encoded, so a space is always `%20` and never `+`.
@@ -844,14 +849,17 @@ mod tests {
                 "otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&digits=123456789012345678901234567890",
                 ParamError::Digits.into(),
             ),
-            ("otpauth://totp/a?secret=", crate::SecretError::Empty.into()),
+            (
+                "otpauth://totp/a?secret=",
+                crate::otp::error::SecretError::Empty.into(),
+            ),
             (
                 "otpauth://totp/a?secret=JBSWY3DPEHPK3PX1",
-                crate::SecretError::InvalidBase32.into(),
+                crate::otp::error::SecretError::InvalidBase32.into(),
             ),
             (
                 "otpauth://totp/a?secret=JBSWY3DP",
-                crate::SecretError::TooShortToImport { bits: 40 }.into(),
+                crate::otp::error::SecretError::TooShortToImport { bits: 40 }.into(),
             ),
         ];
         for (uri, expected) in cases {

@@ -2,11 +2,14 @@
 
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
-use crate::code::{OtpCode, parse_presented};
-use crate::error::{Error, ParamError, Rejected};
-use crate::mac::{BlockFunction, Keyed, KeyedMac};
-use crate::totp::{code_at, scan_codes};
-use crate::{Algorithm, Digits, SecretKey};
+use crate::error::Error;
+use crate::otp::algorithm::Algorithm;
+use crate::otp::code::Digits;
+use crate::otp::code::{OtpCode, parse_presented};
+use crate::otp::counter::{code_at, scan_codes};
+use crate::otp::error::{ParamError, Rejected};
+use crate::otp::mac::{BlockFunction, Keyed, KeyedMac};
+use crate::otp::secret::SecretKey;
 
 /// An HOTP generator and verifier for one secret key (RFC 4226).
 ///

@@ -11,10 +11,11 @@
 //! Everything here is available without `std` (with `alloc`); only the conveniences that draw from
 //! the operating system's random number generator need the `std` feature.
 
-mod blocklist;
-mod hash;
-mod policy;
-mod temporary;
+pub(crate) mod argon2_memory;
+pub(crate) mod blocklist;
+pub(crate) mod hash;
+pub(crate) mod policy;
+pub(crate) mod temporary;
 
 use alloc::string::String;
 use core::fmt;
@@ -22,8 +23,6 @@ use core::fmt;
 use unicode_normalization::{UnicodeNormalization, is_nfc};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-#[cfg(feature = "std")]
-pub(crate) use hash::HashKind;
 pub use hash::{
     HashParams, PasswordHash, PasswordHasher, PasswordHasherBuilder, PasswordVerified, Pepper,
     PepperId, RehashReason, VerifyError,

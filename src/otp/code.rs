@@ -5,7 +5,8 @@ use core::fmt;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::error::{Error, ParamError};
+use crate::error::Error;
+use crate::otp::error::ParamError;
 
 /// The number of decimal digits in a code: 6, 7 or 8 (RFC 4226 §5.3 requires at least 6; more
 /// than 8 adds nothing because dynamic truncation yields 31 bits).

@@ -1,6 +1,10 @@
 //! Typed audit events: who did what to whom, in which organisation, and when.
 
-use crate::{Aal, AuthenticatorId, Factor, JoinPath, LoginOutcome, OrgId, PersonId, Role};
+use crate::policy::factors::Aal;
+use crate::policy::factors::Factor;
+use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
+use crate::policy::roles::JoinPath;
+use crate::policy::roles::Role;
 
 /// One audit record.
 ///
@@ -214,7 +218,7 @@ pub enum AuditKind {
         retry_at: u64,
     },
     /// A factor is locked after too many consecutive failures, until the lock lapses
-    /// ([`ThrottlePolicy::lock_duration`](crate::ThrottlePolicy::lock_duration)) or an
+    /// ([`ThrottlePolicy::lock_duration`](crate::credential::throttle::ThrottlePolicy::lock_duration)) or an
     /// administrator unlocks the person.
     FactorLocked {
         /// The factor.
@@ -250,12 +254,52 @@ pub enum AuditKind {
         /// When it expires (unix seconds).
         expires_at: u64,
     },
-    /// The [`Notifier`](crate::Notifier) failed to deliver a message. The change that sent it
-    /// stands (see [`DeliveryStatus`](crate::DeliveryStatus)); the host may deliver the message again.
+    /// The [`Notifier`](crate::store::Notifier) failed to deliver a message. The change that sent it
+    /// stands (see [`DeliveryStatus`](crate::service::DeliveryStatus)); the host may deliver the message again.
     NotificationFailed {
         /// Which kind of message.
         message: NotificationKind,
     },
     /// A new setup link was issued for a member who has not yet chosen their password.
     SetupLinkReissued,
+}
+
+/// A login decision as recorded in the audit trail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum LoginOutcome {
+    /// Denied.
+    Denied(DenyReason),
+    /// Sent to change the password.
+    PasswordChangeRequired,
+    /// Sent to enrol MFA.
+    EnrolmentRequired {
+        /// Whether enrolling was mandatory.
+        mandatory: bool,
+    },
+    /// Asked for a second factor.
+    SecondFactorRequired,
+    /// Allowed.
+    Allowed {
+        /// The assurance level reached.
+        aal: Aal,
+    },
+}
+
+/// Why a login is denied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum DenyReason {
+    /// The pending login is older than [`LoginProgress::MAX_AGE`](crate::policy::login::LoginProgress::MAX_AGE) (or from the future): start
+    /// again from the password.
+    Expired,
+    /// The progress, account and membership do not describe the same person and organisation.
+    Inconsistent,
+    /// The account or the membership is deactivated.
+    Deactivated,
+    /// The account is locked.
+    Locked,
+    /// The person is not a member of the organisation.
+    NotAMember,
 }

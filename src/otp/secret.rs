@@ -8,9 +8,10 @@ use rand_core::TryCryptoRng;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::error::Error;
 #[cfg(feature = "std")]
-use crate::Algorithm;
-use crate::error::{Error, SecretError};
+use crate::otp::algorithm::Algorithm;
+use crate::otp::error::SecretError;
 
 /// An HMAC key shared with an authenticator app.
 ///

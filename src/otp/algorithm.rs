@@ -3,7 +3,8 @@
 use core::fmt;
 use core::str::FromStr;
 
-use crate::error::{Error, ParamError};
+use crate::error::Error;
+use crate::otp::error::ParamError;
 
 /// The hash function under HMAC (RFC 6238 §1.2 allows SHA-1, SHA-256 and SHA-512).
 ///

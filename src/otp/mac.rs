@@ -10,7 +10,7 @@
 use digest::Digest;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::Algorithm;
+use crate::otp::algorithm::Algorithm;
 
 /// The first 20 bytes of a digest as big-endian words, plus its last byte: everything RFC 4226
 /// dynamic truncation reads (the offset is at most 15, so bytes 0..=18 are all it can touch).

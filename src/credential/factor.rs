@@ -4,7 +4,7 @@
 ///
 /// The crate's one vocabulary for second factors: a person's factors, the kinds an organisation's
 /// policy counts and the factors a login presented are sets of it
-/// ([`SecondFactors`](crate::SecondFactors), [`FactorSet`](crate::FactorSet)); the throttle maps
+/// ([`SecondFactors`](crate::policy::factors::SecondFactors), [`FactorSet`](crate::policy::factors::FactorSet)); the throttle maps
 /// it to its failure counter with [`FactorKind::throttled`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -46,7 +46,7 @@ impl FactorKind {
     /// (§5.1.3.3): numbers can be ported or redirected and messages intercepted.
     ///
     /// An organisation policy refuses every restricted kind by leaving them out of the kinds it
-    /// counts, for example with [`crate::SecondFactors::without_restricted`].
+    /// counts, for example with [`crate::policy::factors::SecondFactors::without_restricted`].
     pub const fn is_restricted(self) -> bool {
         matches!(self, Self::OutOfBandSms)
     }

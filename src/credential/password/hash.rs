@@ -252,7 +252,7 @@ pub enum VerifyError {
     /// detail-free: show the person the same message in every case.
     Rejected,
     /// The temporary password matched but has expired (only from
-    /// [`crate::TemporaryCredential::verify`], and only after the password matched, so it tells
+    /// [`crate::credential::password::temporary::TemporaryCredential::verify`], and only after the password matched, so it tells
     /// nothing to someone who does not know the password).
     Expired,
     /// The stored hash cannot be checked: a storage or configuration problem for operators (the
@@ -530,7 +530,7 @@ impl PasswordHasher {
         let pepper = self.pepper(self.current.as_ref())?;
         let argon2 = context(pepper, Algorithm::Argon2id, Version::V0x13, params.clone())?;
         let mut output = Zeroizing::new([0u8; OUTPUT_LEN]);
-        crate::argon2_memory::hash_into(
+        crate::credential::password::argon2_memory::hash_into(
             &argon2,
             password.expose_secret().as_bytes(),
             &salt,
@@ -610,7 +610,7 @@ impl PasswordHasher {
         // the stored hash) and compare the outputs in constant time.
         let mut output = Zeroizing::new([0u8; Output::MAX_LENGTH]);
         let computed = output.get_mut(..stored.len()).ok_or(malformed)?;
-        match crate::argon2_memory::hash_into(
+        match crate::credential::password::argon2_memory::hash_into(
             &argon2,
             password.expose_secret().as_bytes(),
             salt,

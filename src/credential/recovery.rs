@@ -43,7 +43,8 @@ use rand_core::TryCryptoRng;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::error::{Error, Refusal, Rejected};
+use crate::error::Error;
+use crate::otp::error::{Refusal, Rejected};
 
 /// Crockford's base32 alphabet: digits and upper-case letters without `I`, `L`, `O` and `U`.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -173,8 +174,13 @@ impl KdfParams {
             *dst = *src;
         }
         let mut out = [0u8; DIGEST_LEN];
-        crate::argon2_memory::hash_into(&argon, input.as_slice(), salt, &mut out)
-            .map_err(|_| Error::Recovery(RecoveryError::Kdf))?;
+        crate::credential::password::argon2_memory::hash_into(
+            &argon,
+            input.as_slice(),
+            salt,
+            &mut out,
+        )
+        .map_err(|_| Error::Recovery(RecoveryError::Kdf))?;
         Ok(out)
     }
 }

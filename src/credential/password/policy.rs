@@ -48,7 +48,7 @@ impl PasswordPolicy {
     /// The lowest maximum length a policy may set: at least 64 code points must be accepted.
     pub const MIN_MAX_LENGTH: usize = 64;
     /// The highest maximum length, and the default, in code points. It bounds the input to the
-    /// hash (at most 1 KiB of UTF-8), and [`crate::PasswordHasher`] refuses longer passwords.
+    /// hash (at most 1 KiB of UTF-8), and [`crate::credential::password::hash::PasswordHasher`] refuses longer passwords.
     pub const MAX_LENGTH_LIMIT: usize = 256;
     /// Context words (and the parts of them between punctuation) shorter than this many code
     /// points are ignored, so a short user name such as `al` does not forbid every password

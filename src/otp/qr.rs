@@ -14,9 +14,9 @@ use alloc::vec::Vec;
 use qrcode::{Color, EcLevel, QrCode};
 use zeroize::Zeroizing;
 
-use crate::OtpAuthUri;
 use crate::error::Error;
-use crate::uri::{Sink, render_exact};
+use crate::otp::uri::OtpAuthUri;
+use crate::otp::uri::{Sink, render_exact};
 
 /// Light modules around the code, as the QR specification requires (ISO/IEC 18004 §6.3.8).
 const QUIET_ZONE: usize = 4;
@@ -186,7 +186,8 @@ fn write_terminal(modules: &Modules, style: TerminalStyle, sink: &mut dyn Sink) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SecretKey, TotpParams};
+    use crate::otp::secret::SecretKey;
+    use crate::otp::totp::TotpParams;
 
     fn uri() -> OtpAuthUri {
         let key = SecretKey::from_base32("HXDMVJECJJWSRB3HWIZR4IFUGFTMXBOZ").unwrap();

@@ -95,16 +95,29 @@ use core::future::Future;
 
 use futures_util::future::join_all;
 
-use crate::{
-    Account, AuthenticatorName, BearerToken, Clock, CreateOutcome, EnrollmentConfig,
-    EnrollmentPurpose, FactorKind, Grant, Login, LoginDecision, LoginProgress, ManualClock, Mfa,
-    OobChallenge, OobChallengeRecord, OobConfig, OobIssue, OobKey, OobPurpose, OobSendLog, OrgId,
-    Organisation, OrganisationWrite, PasswordState, PendingStep, PersonId, PersonRecord,
-    PhoneNumber, PruneReport, RecoveryCodeSet, RecoveryParams, RecoverySlot, Role, SecondFactors,
-    SecretStore, SendDecision, SendRefusal, SetupTokenRecord, ThrottleDecision, ThrottleEvent,
-    ThrottleKey, ThrottleOp, ThrottlePolicy, ThrottleState, ThrottledFactor, TicketRecord, Totp,
-    UserStore, login_decision,
+use crate::credential::factor::{FactorKind, ThrottledFactor};
+use crate::credential::oob::{
+    OobChallenge, OobConfig, OobIssue, OobKey, OobSendLog, SendDecision, SendRefusal,
 };
+use crate::credential::phone::PhoneNumber;
+use crate::credential::recovery::{RecoveryCodeSet, RecoveryParams};
+use crate::credential::throttle::{ThrottleDecision, ThrottleEvent, ThrottlePolicy, ThrottleState};
+use crate::credential::token::BearerToken;
+use crate::otp::clock::{Clock, ManualClock};
+use crate::otp::totp::Totp;
+use crate::policy::enrollment::{AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, Mfa};
+use crate::policy::factors::SecondFactors;
+use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::login::{
+    Account, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
+};
+use crate::policy::organisation::Organisation;
+use crate::policy::roles::Role;
+use crate::store::records::{
+    Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
+    SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord,
+};
+use crate::store::{CreateOutcome, OrganisationWrite, SecretStore, UserStore};
 
 /// How many contenders each "exactly one wins" race starts.
 pub const RACE_CONTENDERS: usize = 32;
@@ -315,14 +328,14 @@ struct Fixture<'c, S> {
 
 impl<'c, S: UserStore + SecretStore + 'static> Fixture<'c, S> {
     fn new(store: Arc<S>, clock: &'c ManualClock) -> Result<Self, ConformanceFailure> {
-        let setup = |e: crate::Error| ConformanceFailure {
+        let setup = |e: crate::error::Error| ConformanceFailure {
             check: "setup",
             message: format!("could not prepare the suite: {e}"),
             source: Some(Box::new(e)),
         };
         let mut bytes = [0u8; 16];
         rand_core::TryRng::try_fill_bytes(&mut getrandom::SysRng, &mut bytes)
-            .map_err(|_| setup(crate::Error::Random))?;
+            .map_err(|_| setup(crate::error::Error::Random))?;
         // Room below the top for the suite's own counter.
         let base = u128::from_be_bytes(bytes) >> 40 << 32;
         let oob_key = OobKey::generate_with_rng(&mut getrandom::SysRng).map_err(setup)?;
@@ -527,7 +540,7 @@ async fn not_found<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) ->
     );
     ensure!(s.mfa(nobody).await?.is_none(), "mfa(unknown) must be None");
     ensure!(
-        !s.advance_watermark(nobody, crate::AuthenticatorId::new(1), 10)
+        !s.advance_watermark(nobody, crate::policy::ids::AuthenticatorId::new(1), 10)
             .await?,
         "advance_watermark(unknown person) must be false"
     );
@@ -1116,7 +1129,7 @@ async fn watermark<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S>) ->
         !s.advance_watermark(id, auth, step(3)).await?,
         "advancing to a lower step must be false"
     );
-    let other = crate::AuthenticatorId::new(auth.get().saturating_add(100));
+    let other = crate::policy::ids::AuthenticatorId::new(auth.get().saturating_add(100));
     ensure!(
         !s.advance_watermark(id, other, step(9)).await?,
         "advancing an unknown authenticator must be false"
@@ -2206,7 +2219,7 @@ async fn reserve_racing<S, P>(
     key: &ThrottleKey,
     policy: ThrottlePolicy,
     now: u64,
-) -> Result<Vec<crate::ThrottleReservation>, Fail>
+) -> Result<Vec<crate::credential::throttle::ThrottleReservation>, Fail>
 where
     S: UserStore + SecretStore + 'static,
     P: Spawner,

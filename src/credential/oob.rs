@@ -24,7 +24,7 @@
 //! both spend the same code or both count from the same attempt.
 //!
 //! SMS through the public telephone network is a *restricted* authenticator and e-mail is not an
-//! out-of-band authenticator at all in NIST SP 800-63B; see [`crate::FactorKind`].
+//! out-of-band authenticator at all in NIST SP 800-63B; see [`crate::credential::factor::FactorKind`].
 
 use core::fmt;
 
@@ -34,8 +34,9 @@ use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::code::{Digits, OtpCode};
-use crate::error::{Error, Rejected};
+use crate::error::Error;
+use crate::otp::code::{Digits, OtpCode};
+use crate::otp::error::Rejected;
 
 /// Domain separation for the code MAC.
 const MAC_CONTEXT: &[u8] = b"authcore out-of-band code v1\0";
@@ -917,7 +918,7 @@ impl OobSendLog {
     /// not before its day window of verification sends (if any) ends. A store may delete the log
     /// from then on ([`SecretStore::prune_expired`]); an empty log (`None`) never matters.
     ///
-    /// [`SecretStore::prune_expired`]: crate::SecretStore::prune_expired
+    /// [`SecretStore::prune_expired`]: crate::store::SecretStore::prune_expired
     pub fn expires_at(&self) -> Option<u64> {
         let hourly = self.last().map(|t| t.saturating_add(HOUR));
         let daily = (self.day_sends > 0).then(|| self.day_start.saturating_add(DAY));

@@ -2,12 +2,15 @@
 
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
-use crate::code::{OtpCode, parse_presented};
-use crate::error::{Error, ParamError, Refusal, Rejected};
-use zeroize::Zeroize;
+use crate::error::Error;
+use crate::otp::code::{OtpCode, parse_presented};
+use crate::otp::error::{ParamError, Refusal, Rejected};
 
-use crate::mac::{BATCH, BlockBuffers, BlockFunction, Keyed, KeyedMac, dynamic_truncate};
-use crate::{Algorithm, Digits, SecretKey};
+use crate::otp::algorithm::Algorithm;
+use crate::otp::code::Digits;
+use crate::otp::counter::{code_at, scan_codes};
+use crate::otp::mac::{BlockFunction, Keyed, KeyedMac};
+use crate::otp::secret::SecretKey;
 
 /// The parameters of a TOTP authenticator: algorithm, digits, period and epoch `T0`.
 ///
@@ -283,54 +286,6 @@ impl core::fmt::Debug for Totp {
             .field("params", &self.params)
             .finish_non_exhaustive()
     }
-}
-
-/// Calls `visit(counter, code)` for every counter of `first..=last`, in order.
-///
-/// HMACs are computed in batches (see [`Keyed::mac_counters`]); the intermediate states, which
-/// derive from the key, are wiped once at the end.
-#[inline(always)]
-pub(crate) fn scan_codes<H: BlockFunction>(
-    keyed: &Keyed<H>,
-    digits: Digits,
-    first: u64,
-    last: u64,
-    mut visit: impl FnMut(u64, u32),
-) {
-    let mut states = [H::IV; BATCH];
-    let mut buffers = BlockBuffers::new();
-    let mut used = 0usize;
-    let mut start = first;
-    loop {
-        let remaining = last.saturating_sub(start).saturating_add(1);
-        let count = usize::try_from(remaining).map_or(BATCH, |r| r.min(BATCH));
-        used = used.max(count);
-        if let Some(batch) = states.get_mut(..count) {
-            keyed.mac_counters(start, batch, &mut buffers);
-            let mut counter = start;
-            for state in batch.iter() {
-                visit(
-                    counter,
-                    digits.reduce(dynamic_truncate(&H::truncation_input(state))),
-                );
-                counter = counter.wrapping_add(1);
-            }
-        }
-        match start.checked_add(count as u64) {
-            Some(next) if next <= last => start = next,
-            _ => break,
-        }
-    }
-    for state in states.iter_mut().take(used) {
-        state.zeroize();
-    }
-}
-
-/// The code for one counter.
-pub(crate) fn code_at<H: BlockFunction>(keyed: &Keyed<H>, counter: u64, digits: Digits) -> u32 {
-    let mut code = 0;
-    scan_codes(keyed, digits, counter, counter, |_, value| code = value);
-    code
 }
 
 /// Scans `first..=last`, returning the newest step above the watermark whose code equals

@@ -7,8 +7,21 @@ use rand_core::TryCryptoRng;
 use sha2::Digest;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Rejected};
-use crate::store::TokenDigest;
+use crate::error::Error;
+use crate::otp::error::Rejected;
+
+/// The SHA-256 digest of a single-use bearer token (a setup token or a login ticket).
+///
+/// Only the digest is stored: a database leak reveals no usable token. Tokens carry at least
+/// 128 random bits, so a fast hash is enough (NIST SP 800-63B §5.1.2.2 allows it above 112 bits).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenDigest(pub [u8; 32]);
+
+impl fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenDigest([REDACTED])")
+    }
+}
 
 /// A random single-use bearer token: 256 bits from a CSPRNG, shown as 43 base64url characters.
 ///

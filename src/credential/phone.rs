@@ -12,8 +12,6 @@
 use alloc::string::String;
 use core::fmt;
 
-use crate::error::Error;
-
 /// The most digits an E.164 number has, country code included.
 const MAX_DIGITS: usize = 15;
 /// The fewest digits accepted, country code included (the shortest numbering plans in use have
@@ -65,12 +63,6 @@ impl fmt::Display for PhoneError {
 #[cfg(feature = "std")]
 impl std::error::Error for PhoneError {}
 
-impl From<PhoneError> for Error {
-    fn from(e: PhoneError) -> Self {
-        Self::Phone(e)
-    }
-}
-
 /// A phone number in E.164 form: `+` followed by 7 to 15 digits, the first not 0.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber {
@@ -88,9 +80,9 @@ impl PhoneNumber {
     ///
     /// Accepted between digits: spaces (including non-breaking), `-`, `.`, and parentheses; a
     /// parenthesised `0` directly after the country code is a trunk prefix and is dropped.
-    pub fn parse(input: &str) -> Result<Self, Error> {
+    pub fn parse(input: &str) -> Result<Self, PhoneError> {
         if input.len() > MAX_INPUT_LEN {
-            return Err(PhoneError::TooLong.into());
+            return Err(PhoneError::TooLong);
         }
         let trimmed = input.trim();
         let Some(rest) = trimmed.strip_prefix('+') else {
@@ -100,8 +92,7 @@ impl PhoneNumber {
                 PhoneError::MissingCountryCode
             } else {
                 PhoneError::InvalidCharacter
-            }
-            .into());
+            });
         };
         let mut digits = [0u8; MAX_DIGITS];
         let mut count = 0usize;
@@ -120,14 +111,14 @@ impl PhoneNumber {
                 ' ' | '\u{00a0}' | '\t' | '-' | '.' => {}
                 '(' => {
                     if group.is_some() {
-                        return Err(PhoneError::Malformed.into());
+                        return Err(PhoneError::Malformed);
                     }
                     group = Some((count, 0));
                 }
                 ')' => {
                     let (start, inside) = group.take().ok_or(PhoneError::Malformed)?;
                     if inside == 0 {
-                        return Err(PhoneError::Malformed.into());
+                        return Err(PhoneError::Malformed);
                     }
                     // "(0)" right after the country code: the national trunk prefix.
                     let is_trunk = inside == 1
@@ -139,21 +130,21 @@ impl PhoneNumber {
                         count = start;
                     }
                 }
-                '+' => return Err(PhoneError::Malformed.into()),
-                _ => return Err(PhoneError::InvalidCharacter.into()),
+                '+' => return Err(PhoneError::Malformed),
+                _ => return Err(PhoneError::InvalidCharacter),
             }
         }
         if group.is_some() {
-            return Err(PhoneError::Malformed.into());
+            return Err(PhoneError::Malformed);
         }
         let digits = digits.get(..count).unwrap_or_default();
         match digits.first() {
-            None => return Err(PhoneError::Empty.into()),
-            Some(b'0') => return Err(PhoneError::InvalidCountryCode.into()),
+            None => return Err(PhoneError::Empty),
+            Some(b'0') => return Err(PhoneError::InvalidCountryCode),
             Some(_) => {}
         }
         if count < MIN_DIGITS {
-            return Err(PhoneError::TooShort.into());
+            return Err(PhoneError::TooShort);
         }
         let cc_len = country_code_len(digits).ok_or(PhoneError::InvalidCountryCode)?;
         let mut text = [0u8; MAX_DIGITS + 1];
@@ -263,7 +254,7 @@ mod tests {
         assert_eq!(country_code_len(b"0"), None);
     }
 
-    fn e164(input: &str) -> Result<String, Error> {
+    fn e164(input: &str) -> Result<String, PhoneError> {
         PhoneNumber::parse(input).map(|n| String::from(n.e164()))
     }
 
@@ -288,60 +279,27 @@ mod tests {
     #[test]
     fn refuses_with_a_reason() {
         let err = |input: &str| PhoneNumber::parse(input).unwrap_err();
-        assert_eq!(err(""), Error::Phone(PhoneError::Empty));
-        assert_eq!(err("  "), Error::Phone(PhoneError::Empty));
-        assert_eq!(err("+ - ."), Error::Phone(PhoneError::Empty));
-        assert_eq!(
-            err("020 7946 0958"),
-            Error::Phone(PhoneError::MissingCountryCode)
-        );
-        assert_eq!(
-            err("0044 20 7946 0958"),
-            Error::Phone(PhoneError::MissingCountryCode)
-        );
-        assert_eq!(
-            err("(415) 555-2671"),
-            Error::Phone(PhoneError::MissingCountryCode)
-        );
-        assert_eq!(
-            err("+0 123 456 789"),
-            Error::Phone(PhoneError::InvalidCountryCode)
-        );
-        assert_eq!(
-            err("+44 20 7946 095x"),
-            Error::Phone(PhoneError::InvalidCharacter)
-        );
-        assert_eq!(
-            err("+44 20/7946 0958"),
-            Error::Phone(PhoneError::InvalidCharacter)
-        );
-        assert_eq!(
-            err("tel:+442079460958"),
-            Error::Phone(PhoneError::InvalidCharacter)
-        );
-        assert_eq!(
-            err("+４４ 20 7946 0958"),
-            Error::Phone(PhoneError::InvalidCharacter)
-        );
-        assert_eq!(
-            err("+44 +20 7946 0958"),
-            Error::Phone(PhoneError::Malformed)
-        );
-        assert_eq!(
-            err("+44 (20 7946 0958"),
-            Error::Phone(PhoneError::Malformed)
-        );
-        assert_eq!(
-            err("+44 20) 7946 0958"),
-            Error::Phone(PhoneError::Malformed)
-        );
-        assert_eq!(err("+44 ((20)) 7946"), Error::Phone(PhoneError::Malformed));
-        assert_eq!(err("+44 () 7946 0958"), Error::Phone(PhoneError::Malformed));
-        assert_eq!(err("+44 123"), Error::Phone(PhoneError::TooShort));
-        assert_eq!(err("+1234567890123456"), Error::Phone(PhoneError::TooLong));
+        assert_eq!(err(""), PhoneError::Empty);
+        assert_eq!(err("  "), PhoneError::Empty);
+        assert_eq!(err("+ - ."), PhoneError::Empty);
+        assert_eq!(err("020 7946 0958"), PhoneError::MissingCountryCode);
+        assert_eq!(err("0044 20 7946 0958"), PhoneError::MissingCountryCode);
+        assert_eq!(err("(415) 555-2671"), PhoneError::MissingCountryCode);
+        assert_eq!(err("+0 123 456 789"), PhoneError::InvalidCountryCode);
+        assert_eq!(err("+44 20 7946 095x"), PhoneError::InvalidCharacter);
+        assert_eq!(err("+44 20/7946 0958"), PhoneError::InvalidCharacter);
+        assert_eq!(err("tel:+442079460958"), PhoneError::InvalidCharacter);
+        assert_eq!(err("+４４ 20 7946 0958"), PhoneError::InvalidCharacter);
+        assert_eq!(err("+44 +20 7946 0958"), PhoneError::Malformed);
+        assert_eq!(err("+44 (20 7946 0958"), PhoneError::Malformed);
+        assert_eq!(err("+44 20) 7946 0958"), PhoneError::Malformed);
+        assert_eq!(err("+44 ((20)) 7946"), PhoneError::Malformed);
+        assert_eq!(err("+44 () 7946 0958"), PhoneError::Malformed);
+        assert_eq!(err("+44 123"), PhoneError::TooShort);
+        assert_eq!(err("+1234567890123456"), PhoneError::TooLong);
         assert_eq!(
             err(&alloc::format!("+44{}", " ".repeat(70))),
-            Error::Phone(PhoneError::TooLong)
+            PhoneError::TooLong
         );
     }
 

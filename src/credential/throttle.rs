@@ -10,8 +10,7 @@
 
 use core::fmt;
 
-use crate::error::Error;
-use crate::factor::ThrottledFactor;
+use crate::credential::factor::ThrottledFactor;
 
 /// The most consecutive failures any policy allows before locking (NIST SP 800-63B §5.2.2:
 /// "no more than 100").
@@ -70,12 +69,6 @@ impl fmt::Display for ThrottleError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for ThrottleError {}
-
-impl From<ThrottleError> for Error {
-    fn from(e: ThrottleError) -> Self {
-        Self::Throttle(e)
-    }
-}
 
 /// How failures turn into delays and a time-bounded lock. Always valid: built through
 /// [`ThrottlePolicy::builder`], which enforces the NIST SP 800-63B cap and the ceilings on every
@@ -399,25 +392,25 @@ impl ThrottlePolicyBuilder {
     }
 
     /// Validates and returns the policy.
-    pub fn build(self) -> Result<ThrottlePolicy, Error> {
+    pub fn build(self) -> Result<ThrottlePolicy, ThrottleError> {
         let p = self.policy;
         if p.lock_after == 0 || p.lock_after > MAX_CONSECUTIVE_FAILURES {
-            return Err(ThrottleError::LockThreshold.into());
+            return Err(ThrottleError::LockThreshold);
         }
         if p.free_attempts >= p.lock_after {
-            return Err(ThrottleError::FreeAttempts.into());
+            return Err(ThrottleError::FreeAttempts);
         }
         if p.max_delay > ThrottlePolicy::MAX_DELAY_LIMIT {
-            return Err(ThrottleError::MaxDelay.into());
+            return Err(ThrottleError::MaxDelay);
         }
         if p.base_delay == 0 || p.base_delay > p.max_delay {
-            return Err(ThrottleError::BaseDelay.into());
+            return Err(ThrottleError::BaseDelay);
         }
         if p.lock_duration == 0 || p.lock_duration > ThrottlePolicy::MAX_LOCK_DURATION {
-            return Err(ThrottleError::LockDuration.into());
+            return Err(ThrottleError::LockDuration);
         }
         if p.forget_after < p.max_delay || p.forget_after > ThrottlePolicy::MAX_FORGET_AFTER {
-            return Err(ThrottleError::ForgetAfter.into());
+            return Err(ThrottleError::ForgetAfter);
         }
         Ok(p)
     }
@@ -751,7 +744,7 @@ mod tests {
                 .lock_after(5)
                 .free_attempts(5)
                 .build(),
-            Err(Error::Throttle(ThrottleError::FreeAttempts))
+            Err(ThrottleError::FreeAttempts)
         );
         assert!(ThrottlePolicy::builder().base_delay(0).build().is_err());
         assert!(
@@ -764,13 +757,13 @@ mod tests {
         assert!(ThrottlePolicy::builder().max_delay(86_401).build().is_err());
         assert_eq!(
             ThrottlePolicy::builder().lock_duration(0).build(),
-            Err(Error::Throttle(ThrottleError::LockDuration))
+            Err(ThrottleError::LockDuration)
         );
         assert_eq!(
             ThrottlePolicy::builder()
                 .lock_duration(ThrottlePolicy::MAX_LOCK_DURATION + 1)
                 .build(),
-            Err(Error::Throttle(ThrottleError::LockDuration))
+            Err(ThrottleError::LockDuration)
         );
         assert!(
             ThrottlePolicy::builder()
@@ -780,13 +773,13 @@ mod tests {
         );
         assert_eq!(
             ThrottlePolicy::builder().forget_after(3599).build(),
-            Err(Error::Throttle(ThrottleError::ForgetAfter))
+            Err(ThrottleError::ForgetAfter)
         );
         assert_eq!(
             ThrottlePolicy::builder()
                 .forget_after(ThrottlePolicy::MAX_FORGET_AFTER + 1)
                 .build(),
-            Err(Error::Throttle(ThrottleError::ForgetAfter))
+            Err(ThrottleError::ForgetAfter)
         );
         assert!(
             ThrottlePolicy::builder()

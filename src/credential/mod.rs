@@ -1,0 +1,27 @@
+//! Credentials other than the one-time-password engine: passwords, recovery codes, out-of-band
+//! codes, phone numbers, bearer tokens, sealing at rest and attempt throttling.
+//!
+//! Each module is one kind of credential or one protection around credentials. This layer may
+//! import only [`otp`](crate::otp) below it; policy, the stores and the service build on it.
+//!
+//! | module | idea |
+//! |---|---|
+//! | `password` | password rules, argon2id hashing (with its wiped working memory), temporary passwords |
+//! | `recovery` | single-use recovery codes, stored hashed |
+//! | `oob` | out-of-band (SMS) codes, their challenges and send budgets |
+//! | `phone` | phone numbers in E.164 form |
+//! | `token` | bearer tokens and the digests that are stored in their place |
+//! | `sealing` | sealing secrets at rest under host-held keys (feature `sealing`) |
+//! | `throttle` | per-account attempt throttling and lockout |
+//! | `factor` | the factor kinds that throttling and the service talk about |
+
+pub(crate) mod factor;
+pub(crate) mod oob;
+pub(crate) mod password;
+pub(crate) mod phone;
+pub(crate) mod recovery;
+#[cfg(feature = "sealing")]
+pub(crate) mod sealing;
+pub(crate) mod throttle;
+#[cfg(feature = "std")]
+pub(crate) mod token;
