@@ -3,6 +3,10 @@
 #![cfg(all(feature = "memory", feature = "sqlite"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(feature = "postgres")]
+#[path = "support/postgres.rs"]
+mod pg;
+
 /// The features this test was built with, so the example reuses the same build.
 fn features() -> String {
     let all = [
@@ -60,8 +64,10 @@ fn quickstart_keeps_its_database_where_asked() {
 
 #[cfg(feature = "postgres")]
 #[test]
-#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
 fn quickstart_runs_as_narrated_on_postgres() {
+    if crate::pg::skip("quickstart_runs_as_narrated_on_postgres") {
+        return;
+    }
     let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL")
         .expect("set AUTHCORE_TEST_POSTGRES_URL to run the PostgreSQL tests");
     let stdout = run_quickstart(&["--database", &url]);
