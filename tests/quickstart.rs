@@ -45,6 +45,18 @@ fn run_quickstart(args: &[&str]) -> String {
         "{stdout}"
     );
     assert!(stdout.contains("(30 seconds later)"), "{stdout}");
+    // Times read as durations, every recovery code is shown, and the audit trail names people.
+    assert!(stdout.contains("throttled for 30 s"), "{stdout}");
+    assert_eq!(
+        stdout.matches("recovery codes, shown once:").count(),
+        2,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(system) [Max]: app code throttled for 30 s after 6 failures"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("PersonId("), "{stdout}");
     stdout
 }
 
