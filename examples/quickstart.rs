@@ -4,13 +4,16 @@
 //! PostgreSQL, in a fresh schema that is dropped at the end.
 //!
 //! Time is a `ManualClock` seeded from the system clock, so "30 seconds later" takes no time.
+//! The QR code is drawn in the terminal when built with `--features qr`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::HashMap;
 use std::process::exit;
 use std::sync::Arc;
 
 use getrandom::SysRng;
 
+use authcore::{Actor, AuditEvent, AuditKind, Factor, FactorKind, LoginOutcome, PersonId};
 use authcore::{Authenticator, Services};
 use authcore::{
     AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashJob, HashOutput, KeyId, Keyring,
@@ -177,9 +180,128 @@ async fn postgres(_url: &str, _clock: &Arc<ManualClock>) {
     exit(2);
 }
 
+/// A factor as a person would name it.
+fn factor(factor: Factor) -> &'static str {
+    match factor {
+        Factor::Password => "password",
+        Factor::Second(FactorKind::Totp) => "app code",
+        Factor::Second(FactorKind::RecoveryCode) => "recovery code",
+        Factor::Second(FactorKind::OutOfBandSms) => "SMS code",
+        Factor::Second(FactorKind::OutOfBandEmail) => "e-mail code",
+        Factor::Second(_) => "second factor",
+    }
+}
+
+/// Seconds from `start` to `at`, as a duration ("+30 s").
+fn offset(start: u64, at: u64) -> String {
+    match at.checked_sub(start) {
+        Some(seconds) => format!("+{seconds} s"),
+        None => format!("-{} s", start - at),
+    }
+}
+
+/// A duration in seconds, in the largest whole unit that fits.
+fn duration(seconds: u64) -> String {
+    match seconds {
+        0 => "now".to_owned(),
+        s if s % 86_400 == 0 => format!("{} d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{} h", s / 3_600),
+        s if s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// One audit event as a line a person can read: when (from the story's start), who, about whom,
+/// what happened. Ids become the names the story introduced; times become durations.
+fn describe(event: &AuditEvent, names: &HashMap<PersonId, &str>, start: u64) -> String {
+    let name = |id: PersonId| names.get(&id).copied().unwrap_or("someone").to_owned();
+    let at = event.at;
+    let after = |until: u64| duration(until.saturating_sub(at));
+    let who = match event.actor {
+        Actor::Person(id) => name(id),
+        Actor::System => "(system)".to_owned(),
+    };
+    let what = match event.what {
+        AuditKind::OrganisationFounded => "founded the organisation".to_owned(),
+        AuditKind::MemberAdded { role, .. } => format!("added as {role:?}"),
+        AuditKind::RoleChanged { from, to } => format!("role changed from {from:?} to {to:?}"),
+        AuditKind::Login { outcome } => match outcome {
+            LoginOutcome::Allowed { aal } => format!("login: signed in at {aal:?}"),
+            LoginOutcome::SecondFactorRequired => "login: password ok, second factor next".into(),
+            LoginOutcome::PasswordChangeRequired => "login: must change password".into(),
+            LoginOutcome::EnrolmentRequired { mandatory: true } => {
+                "login: must enrol an authenticator".into()
+            }
+            LoginOutcome::EnrolmentRequired { mandatory: false } => {
+                "login: invited to enrol an authenticator".into()
+            }
+            LoginOutcome::Denied(reason) => format!("login: denied ({reason:?})"),
+        },
+        AuditKind::EnrollmentStarted { .. } => "started enrolling an authenticator app".into(),
+        AuditKind::EnrollmentConfirmed { .. } => "confirmed the app with a code".into(),
+        AuditKind::RecoveryCodesIssued { .. } => "recovery codes issued".into(),
+        AuditKind::AuthenticatorActivated { .. } => "authenticator app active".into(),
+        AuditKind::LoginCodeAccepted { .. } => "app code accepted".into(),
+        AuditKind::MfaPolicySet {
+            enforced,
+            grace_period,
+        } => match (enforced, grace_period) {
+            (false, _) => "company MFA on, not enforced".into(),
+            (true, 0) => "company MFA enforced, no grace period".into(),
+            (true, grace) => format!("company MFA enforced, grace period {}", duration(grace)),
+        },
+        AuditKind::SubjectToMfaPolicy { deadline } if deadline <= at => {
+            "must use MFA from now on".into()
+        }
+        AuditKind::SubjectToMfaPolicy { deadline } => {
+            format!("must use MFA within {}", after(deadline))
+        }
+        AuditKind::TemporaryPasswordIssued { expires_at } => {
+            format!("temporary password issued, valid for {}", after(expires_at))
+        }
+        AuditKind::PasswordChanged => "password changed".into(),
+        AuditKind::CredentialRejected {
+            factor: f,
+            replayed,
+        } => format!(
+            "{} rejected{}",
+            factor(f),
+            if replayed { " (already used)" } else { "" }
+        ),
+        AuditKind::Throttled {
+            factor: f,
+            failures,
+            retry_at,
+        } => format!(
+            "{} throttled for {} after {failures} failures",
+            factor(f),
+            after(retry_at)
+        ),
+        AuditKind::FactorLocked { factor: f } => format!("{} locked", factor(f)),
+        AuditKind::RecoveryCodeUsed { remaining } => {
+            format!("recovery code used, {remaining} left")
+        }
+        AuditKind::PhoneVerificationSent => "verification code sent to a phone".into(),
+        AuditKind::PhoneVerified => "phone number verified".into(),
+        AuditKind::UnknownLogin => "login attempt for an unknown name".into(),
+        AuditKind::TicketRejected => "login ticket rejected".into(),
+        other => format!("{other:?}"),
+    };
+    let about = match (event.actor, event.subject) {
+        (Actor::Person(actor), Some(subject)) if actor != subject => {
+            format!(" [{}]", name(subject))
+        }
+        (Actor::System, Some(subject)) => format!(" [{}]", name(subject)),
+        _ => String::new(),
+    };
+    format!("{:>6}  {who}{about}: {what}", offset(start, at))
+}
+
 /// The seed stories, narrated; exits non-zero at the first step that does not behave.
 async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualClock) {
     let now = || clock.now();
+    let start = now();
+    let mut names: HashMap<PersonId, &str> = HashMap::new();
     let owner_pw = "correct horse battery staple 42";
 
     println!("1. Olivia signs up: her own login, and a company account she owns.");
@@ -187,6 +309,7 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
         .sign_up("olivia@example.com", Password::from(owner_pw))
         .await
         .unwrap();
+    names.insert(up.person, "Olivia");
     let org = up.org;
     let step = s
         .login(org, "olivia@example.com", Password::from(owner_pw))
@@ -208,6 +331,8 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
         .unwrap();
     println!("   scan: {}", setup.uri().expose_uri().as_str());
     println!("   or type the key: {}", setup.manual_key().as_str());
+    #[cfg(not(feature = "qr"))]
+    println!("   (the QR code is drawn here with: cargo run --example quickstart --features qr)");
     #[cfg(feature = "qr")]
     println!(
         "{}",
@@ -222,10 +347,12 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
         .confirm_enrollment(&grant, &app_code(&key, now()))
         .await
         .unwrap();
+    println!("   her {} recovery codes, shown once:", codes.len());
+    for code in &codes {
+        println!("     {}", code.expose_secret());
+    }
+    println!("   she ticks \"I have safely recorded these\"");
     let recovery = codes.iter().next().unwrap().expose_secret().to_owned();
-    println!(
-        "   recovery code, shown once: {recovery} — she ticks \"I have safely recorded this\""
-    );
     s.acknowledge_enrollment(&grant).await.unwrap();
     check(true, "MFA active on her login");
 
@@ -256,6 +383,7 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
         .add_member(&grant, "max@example.com", Role::Manager)
         .await
         .unwrap();
+    names.insert(max.person, "Max");
     let temp = max.temporary_password.expose_secret().to_owned();
     check(
         s.services()
@@ -297,10 +425,14 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
         .await
         .unwrap();
     let max_key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-    let _codes = s
+    let codes = s
         .confirm_login_enrollment(org, &t, &app_code(&max_key, now()))
         .await
         .unwrap();
+    println!("   his {} recovery codes, shown once:", codes.len());
+    for code in &codes {
+        println!("     {}", code.expose_secret());
+    }
     let step = s.acknowledge_login_enrollment(org, &t).await.unwrap();
     let max_grant = *step.grant().expect("Max is in");
     check(
@@ -318,7 +450,7 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
     for _ in 0..8 {
         match s.verify_totp(org, &t, "000000").await {
             Err(ServiceError::Throttled { retry_at }) => {
-                println!("   throttled until {retry_at}");
+                println!("   throttled for {} s", retry_at.saturating_sub(now()));
                 throttled = true;
                 break;
             }
@@ -392,10 +524,12 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
             .is_err(),
         "a Manager may not manage users",
     );
+    println!("   Olivia adds Uma as a User, to try role changes on.");
     let user = s
         .add_member(&grant, "uma@example.com", Role::User)
         .await
         .unwrap();
+    names.insert(user.person, "Uma");
     check(
         s.change_role(&max_grant, user.person, Role::Admin)
             .await
@@ -415,9 +549,9 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
         "ownership moves only by transfer",
     );
 
-    println!("10. The audit trail:");
+    println!("10. The audit trail (time from the start; who [about whom]: what):");
     for event in s.services().audit.events() {
-        println!("   {} {:?} {:?}", event.at, event.actor, event.what);
+        println!("   {}", describe(&event, &names, start));
     }
     println!("All steps behaved as narrated.");
 }

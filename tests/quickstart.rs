@@ -3,6 +3,10 @@
 #![cfg(all(feature = "memory", feature = "sqlite"))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[cfg(feature = "postgres")]
+#[path = "support/postgres.rs"]
+mod pg;
+
 /// The features this test was built with, so the example reuses the same build.
 fn features() -> String {
     let all = [
@@ -41,6 +45,18 @@ fn run_quickstart(args: &[&str]) -> String {
         "{stdout}"
     );
     assert!(stdout.contains("(30 seconds later)"), "{stdout}");
+    // Times read as durations, every recovery code is shown, and the audit trail names people.
+    assert!(stdout.contains("throttled for 30 s"), "{stdout}");
+    assert_eq!(
+        stdout.matches("recovery codes, shown once:").count(),
+        2,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(system) [Max]: app code throttled for 30 s after 6 failures"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("PersonId("), "{stdout}");
     stdout
 }
 
@@ -60,8 +76,10 @@ fn quickstart_keeps_its_database_where_asked() {
 
 #[cfg(feature = "postgres")]
 #[test]
-#[ignore = "needs AUTHCORE_TEST_POSTGRES_URL"]
 fn quickstart_runs_as_narrated_on_postgres() {
+    if crate::pg::skip("quickstart_runs_as_narrated_on_postgres") {
+        return;
+    }
     let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL")
         .expect("set AUTHCORE_TEST_POSTGRES_URL to run the PostgreSQL tests");
     let stdout = run_quickstart(&["--database", &url]);
