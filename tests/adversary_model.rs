@@ -1732,6 +1732,14 @@ impl World {
                                 self.people[person].taken_over = true;
                             }
                             self.activated(person, key, Some(generation));
+                            // The person enrolled it themselves, signed in (with a fresh factor
+                            // they held, if any): it is theirs for logins already under way too.
+                            if who == Who::Person(person) {
+                                for chain in self.chains.iter_mut().filter(|c| c.person == person) {
+                                    chain.prior_keys.insert(key);
+                                    chain.prior_generation = Some(generation);
+                                }
+                            }
                         }
                         acknowledged.map(drop)
                     }
@@ -1866,9 +1874,11 @@ impl World {
         let mut tickets = Vec::new();
         for _ in 0..n {
             let s = Arc::clone(&self.servers[0]);
+            let before = s.services().audit.events().len();
             let result = s
                 .login(org, &login, Password::from(self.attacker_password.as_str()))
                 .await;
+            self.settle_password(person, 0, before, &result);
             match result {
                 Ok(step) if matches!(step, LoginStep::SecondFactor { .. }) => {
                     let text = step.ticket().unwrap().expose_secret().to_string();

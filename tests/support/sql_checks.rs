@@ -787,7 +787,7 @@ pub async fn throttles_after_the_key_migration<S: UserStore>(store: &S) {
         (totp.failures(), totp.not_before(), totp.is_locked()),
         (3, T0 + 60, false)
     );
-    assert!(totp.forget_at() >= upgraded + 2_592_000);
+    assert!(totp.forget_at() + 5 >= upgraded + 2_592_000);
     // Nothing forgotten yet, and these were the only rows worth carrying.
     assert_eq!(store.prune_throttles(upgraded).await.unwrap(), 0);
     for key in [
