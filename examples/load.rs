@@ -3,7 +3,7 @@
 //! For each store (SQLite in a temporary directory; PostgreSQL in a fresh schema, dropped at the
 //! end, when `AUTHCORE_TEST_POSTGRES_URL` or `--postgres URL` names a server):
 //!
-//! 1. enrols 100 people through the service: 80 with production argon2 parameters (for the
+//! 1. enrolls 100 people through the service: 80 with production argon2 parameters (for the
 //!    login rate) and 20 "probes" with cheap ones (their password step is set-up for timing the
 //!    second-factor step and should cost little);
 //! 2. times the second-factor step (take the ticket, verify the TOTP code, advance the watermark)
@@ -124,8 +124,8 @@ fn ticket(step: &LoginStep) -> BearerToken {
     BearerToken::parse(&step.ticket().expect("a pending step").expose_secret()).unwrap()
 }
 
-/// Signs `login` up and enrols an authenticator app.
-async fn enrol<U: UserStore, S: SecretStore>(s: &Service<U, S>, login: String) -> Person {
+/// Signs `login` up and enrolls an authenticator app.
+async fn enroll<U: UserStore, S: SecretStore>(s: &Service<U, S>, login: String) -> Person {
     let up = s.sign_up(&login, Password::from(PW)).await.unwrap();
     let step = s.login(up.org, &login, Password::from(PW)).await.unwrap();
     let grant = *step.grant().expect("signed in");
@@ -148,11 +148,11 @@ async fn enrol<U: UserStore, S: SecretStore>(s: &Service<U, S>, login: String) -
     }
 }
 
-/// Enrols `count` people named `prefix-N@load.example`, 16 at a time.
+/// Enrolls `count` people named `prefix-N@load.example`, 16 at a time.
 ///
 /// The tasks run on a `LocalSet`: `sign_up`'s future is not `Send` (it keeps the password
 /// policy's context, which may hold a non-`Sync` host check, across an await).
-async fn enrol_many<U, S>(s: &Arc<Service<U, S>>, prefix: &str, count: usize) -> Vec<Person>
+async fn enroll_many<U, S>(s: &Arc<Service<U, S>>, prefix: &str, count: usize) -> Vec<Person>
 where
     U: UserStore + 'static,
     S: SecretStore + 'static,
@@ -167,7 +167,7 @@ where
                     tokio::task::spawn_local(async move {
                         let mut people = Vec::new();
                         for i in (w..count).step_by(16) {
-                            people.push(enrol(&s, format!("{prefix}-{i}@load.example")).await);
+                            people.push(enroll(&s, format!("{prefix}-{i}@load.example")).await);
                         }
                         people
                     })
@@ -391,8 +391,8 @@ where
     let full = Arc::new(service(store.clone(), store.clone(), &clock, production()));
     let probe = Arc::new(service(store.clone(), store.clone(), &clock, cheap()));
     let started = Instant::now();
-    let users = Arc::new(enrol_many(&full, "person", PEOPLE).await);
-    let probes = enrol_many(&probe, "probe", PROBES).await;
+    let users = Arc::new(enroll_many(&full, "person", PEOPLE).await);
+    let probes = enroll_many(&probe, "probe", PROBES).await;
     println!(
         "{name}: enrolled {} people through the service in {:.1?}",
         PEOPLE + PROBES,

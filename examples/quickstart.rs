@@ -229,11 +229,11 @@ fn describe(event: &AuditEvent, names: &HashMap<PersonId, &str>, start: u64) -> 
             LoginOutcome::Allowed { aal } => format!("login: signed in at {aal:?}"),
             LoginOutcome::SecondFactorRequired => "login: password ok, second factor next".into(),
             LoginOutcome::PasswordChangeRequired => "login: must change password".into(),
-            LoginOutcome::EnrolmentRequired { mandatory: true } => {
-                "login: must enrol an authenticator".into()
+            LoginOutcome::EnrollmentRequired { mandatory: true } => {
+                "login: must enroll an authenticator".into()
             }
-            LoginOutcome::EnrolmentRequired { mandatory: false } => {
-                "login: invited to enrol an authenticator".into()
+            LoginOutcome::EnrollmentRequired { mandatory: false } => {
+                "login: invited to enroll an authenticator".into()
             }
             LoginOutcome::Denied(reason) => format!("login: denied ({reason:?})"),
         },
@@ -416,7 +416,7 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
         .await
         .unwrap();
     check(
-        matches!(step, LoginStep::EnrolMfa { .. }),
+        matches!(step, LoginStep::EnrollMfa { .. }),
         "stopped for company account verification",
     );
     let t = ticket(&step);

@@ -153,7 +153,7 @@ enum Op {
         server: usize,
     },
     /// The three enrollment steps at login, with a new app only the actor holds.
-    EnrolAtLogin {
+    EnrollAtLogin {
         who: Who,
         server: usize,
     },
@@ -223,7 +223,7 @@ enum Op {
         permission: Permission,
     },
     /// Adds an app with the actor's grant (start, confirm, acknowledge).
-    EnrolApp {
+    EnrollApp {
         who: Who,
         server: usize,
     },
@@ -257,7 +257,7 @@ enum Op {
         server: usize,
     },
     /// The attacker signs in with the leaked password and takes whatever step comes next:
-    /// enrols their own app, skips, sets a password of their own, or guesses a code.
+    /// enrolls their own app, skips, sets a password of their own, or guesses a code.
     Takeover {
         server: usize,
     },
@@ -322,7 +322,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (who(), server.clone(), any::<bool>())
             .prop_map(|(who, server, wrong)| Op::Sms { who, server, wrong }),
         1 => (who(), server.clone()).prop_map(|(who, server)| Op::Skip { who, server }),
-        3 => (who(), server.clone()).prop_map(|(who, server)| Op::EnrolAtLogin { who, server }),
+        3 => (who(), server.clone()).prop_map(|(who, server)| Op::EnrollAtLogin { who, server }),
         2 => (who(), server.clone())
             .prop_map(|(who, server)| Op::ChangePasswordAtLogin { who, server }),
         2 => any::<u8>().prop_map(|pick| Op::StealTicket { pick }),
@@ -347,7 +347,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (manager_of(), server.clone()).prop_map(|(who, server)| Op::PolicyOff { who, server }),
         4 => (session_holder(), server.clone(), permission())
             .prop_map(|(who, server, permission)| Op::Authorize { who, server, permission }),
-        2 => (who(), server.clone()).prop_map(|(who, server)| Op::EnrolApp { who, server }),
+        2 => (who(), server.clone()).prop_map(|(who, server)| Op::EnrollApp { who, server }),
         1 => (who(), server.clone()).prop_map(|(who, server)| Op::Reauth { who, server }),
         1 => (0..PEOPLE).prop_map(|person| Op::MarkCompromised { person }),
         1 => (3..12u8).prop_map(|n| Op::PasswordBurst { n }),
@@ -441,7 +441,7 @@ struct Held {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Pending {
     ChangePassword,
-    EnrolMfa,
+    EnrollMfa,
     SecondFactor,
     Other,
 }
@@ -449,7 +449,7 @@ enum Pending {
 fn pending(step: &LoginStep) -> Pending {
     match step {
         LoginStep::ChangePassword { .. } => Pending::ChangePassword,
-        LoginStep::EnrolMfa { .. } => Pending::EnrolMfa,
+        LoginStep::EnrollMfa { .. } => Pending::EnrollMfa,
         LoginStep::SecondFactor { .. } => Pending::SecondFactor,
         _ => Pending::Other,
     }
@@ -976,7 +976,7 @@ fn describe(step: &LoginStep) -> String {
         Some(grant) => format!("granted {:?} as {:?}", grant.aal(), grant.role()),
         None => match step {
             LoginStep::ChangePassword { .. } => "change password".into(),
-            LoginStep::EnrolMfa { demand, .. } => format!("enrol ({demand:?})"),
+            LoginStep::EnrollMfa { demand, .. } => format!("enroll ({demand:?})"),
             LoginStep::SecondFactor { factors, .. } => format!("second factor {factors:?}"),
             _ => "another step".into(),
         },
@@ -1050,8 +1050,8 @@ async fn scene_login(world: &mut World, person: usize) -> Grant {
         .unwrap()
 }
 
-/// Enrols an app for `person` with their grant on the happy path.
-async fn scene_enrol(world: &mut World, person: usize, grant: &Grant) {
+/// Enrolls an app for `person` with their grant on the happy path.
+async fn scene_enroll(world: &mut World, person: usize, grant: &Grant) {
     let s = Arc::clone(&world.servers[0]);
     let setup = s
         .start_enrollment(
@@ -1134,7 +1134,7 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
 
     // The owner turns on their own MFA and signs in with it.
     let grant = scene_login(&mut world, OWNER).await;
-    scene_enrol(&mut world, OWNER, &grant).await;
+    scene_enroll(&mut world, OWNER, &grant).await;
     let owner = scene_login(&mut world, OWNER).await;
 
     // The owner adds the admin, the manager, the user and the future delegate; each follows the
@@ -1180,7 +1180,7 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
     // The admin and the delegate use an authenticator app; the user has only a phone.
     for index in [ADMIN, DELEGATE] {
         let grant = scene_login(&mut world, index).await;
-        scene_enrol(&mut world, index, &grant).await;
+        scene_enroll(&mut world, index, &grant).await;
         let grant = scene_login(&mut world, index).await;
         world.sessions[index].grant = Some(grant);
     }
@@ -1433,7 +1433,7 @@ impl World {
         .await;
     }
 
-    async fn enrol_at_login(&mut self, who: Who, server: usize) {
+    async fn enroll_at_login(&mut self, who: Who, server: usize) {
         let Some((held, token)) = self.held_ticket(who) else {
             return;
         };
@@ -1480,7 +1480,7 @@ impl World {
             held.chain,
             Some(&held.text),
             result,
-            &format!("{who:?} enrol at login"),
+            &format!("{who:?} enroll at login"),
         )
         .await;
     }
@@ -1557,7 +1557,7 @@ impl World {
             | Op::SetPolicy { who, server, .. }
             | Op::PolicyOff { who, server }
             | Op::Authorize { who, server, .. }
-            | Op::EnrolApp { who, server }
+            | Op::EnrollApp { who, server }
             | Op::Reauth { who, server } => (who, server),
             _ => return,
         };
@@ -1687,7 +1687,7 @@ impl World {
                 }
                 result
             }
-            Op::EnrolApp { .. } => {
+            Op::EnrollApp { .. } => {
                 let Some(person) = self.index_of(grant.person()) else {
                     return;
                 };
@@ -1928,7 +1928,7 @@ impl World {
             };
             let before = self.spent_tickets.len();
             match held.step {
-                Pending::EnrolMfa => self.enrol_at_login(Who::Attacker, server).await,
+                Pending::EnrollMfa => self.enroll_at_login(Who::Attacker, server).await,
                 Pending::ChangePassword => {
                     self.change_password_at_login(Who::Attacker, server).await;
                 }
@@ -2037,8 +2037,8 @@ impl World {
                     }
                     result
                 }
-                LoginStep::EnrolMfa { .. } => {
-                    self.returning_enrolment(person, server, chain, &token)
+                LoginStep::EnrollMfa { .. } => {
+                    self.returning_enrollment(person, server, chain, &token)
                         .await
                 }
                 _ => {
@@ -2117,7 +2117,7 @@ impl World {
         Err(ServiceError::FactorUnavailable)
     }
 
-    async fn returning_enrolment(
+    async fn returning_enrollment(
         &mut self,
         person: usize,
         server: usize,
@@ -2163,7 +2163,7 @@ impl World {
             } => self.recovery(who, server, pick, wrong).await,
             Op::Sms { who, server, wrong } => self.sms(who, server, wrong).await,
             Op::Skip { who, server } => self.skip(who, server).await,
-            Op::EnrolAtLogin { who, server } => self.enrol_at_login(who, server).await,
+            Op::EnrollAtLogin { who, server } => self.enroll_at_login(who, server).await,
             Op::ChangePasswordAtLogin { who, server } => {
                 self.change_password_at_login(who, server).await;
             }
@@ -2251,7 +2251,7 @@ fn known_attacks(invariant: Invariant) -> Vec<Scenario> {
     let owner = Who::Person(OWNER);
     match invariant {
         // The user's only factor is a phone; the policy leaves SMS out; the attacker who knows
-        // the password enrols their own app at login and gets AAL2.
+        // the password enrolls their own app at login and gets AAL2.
         Invariant::Aal2NeedsPriorFactor => vec![Scenario {
             victim: USER,
             ops: vec![

@@ -11,8 +11,8 @@
 use std::convert::Infallible;
 
 use authcore::{
-    Aal, Account, AcknowledgeOutcome, AuditKind, DenyReason, EnrollmentConfig, EnrollmentPurpose,
-    EnrolmentDemand, Factor, FactorKind, FactorSet, Grant, LoginDecision, LoginOutcome,
+    Aal, Account, AcknowledgeOutcome, AuditKind, DenyReason, EnrollmentConfig, EnrollmentDemand,
+    EnrollmentPurpose, Factor, FactorKind, FactorSet, Grant, LoginDecision, LoginOutcome,
     LoginProgress, Mfa, MfaPolicy, MfaSettings, OrgId, Organisation, PasswordState, PersonId,
     PolicyError, Role, SecondFactors, Totp, login_decision,
 };
@@ -140,15 +140,15 @@ fn the_order_is_fixed() {
     let account = account.password(PasswordState::Current);
     assert_eq!(
         decide(&org, &account, &progress, now),
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::Mandatory,
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::Mandatory,
             factors: MfaSettings::DEFAULT_FACTORS,
         }
     );
     // Deferring does not skip a mandatory enrollment.
     assert!(matches!(
         decide(&org, &account, &progress.defer_enrollment(), now),
-        LoginDecision::EnrolMfa { .. }
+        LoginDecision::EnrollMfa { .. }
     ));
     // Then the challenge.
     let account = account.factors(totp());
@@ -220,8 +220,8 @@ fn a_held_factor_is_presented_before_enrolling_at_login() {
     let presented = progress.with_second_factor(FactorKind::OutOfBandSms);
     assert_eq!(
         decide(&org, &account, &presented, now),
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::Mandatory,
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::Mandatory,
             factors: MfaSettings::DEFAULT_FACTORS,
         }
     );
@@ -282,8 +282,8 @@ fn a_skippable_enrollment_also_waits_for_the_held_factor() {
     let presented = progress.with_second_factor(FactorKind::OutOfBandSms);
     assert!(matches!(
         decide(&org, &account, &presented, now),
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::BeforeDeadline { .. },
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::BeforeDeadline { .. },
             ..
         }
     ));
@@ -485,7 +485,7 @@ fn pending_states_grant_nothing() {
     }
     assert_eq!(
         decide(&org, &Account::new(MEMBER), &progress, T0).outcome(),
-        LoginOutcome::EnrolmentRequired { mandatory: true }
+        LoginOutcome::EnrollmentRequired { mandatory: true }
     );
     assert_eq!(
         decide(&org, &Account::new(MEMBER).factors(totp()), &progress, T0).outcome(),
@@ -502,8 +502,8 @@ fn skippable_until_the_deadline() {
     let decision = decide(&org, &account, &progress, now);
     assert_eq!(
         decision,
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::BeforeDeadline {
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::BeforeDeadline {
                 deadline: T0 + 3_600
             },
             factors: MfaSettings::DEFAULT_FACTORS,
@@ -511,7 +511,7 @@ fn skippable_until_the_deadline() {
     );
     assert_eq!(
         decision.outcome(),
-        LoginOutcome::EnrolmentRequired { mandatory: false }
+        LoginOutcome::EnrollmentRequired { mandatory: false }
     );
     let grant = allowed(decide(&org, &account, &progress.defer_enrollment(), now));
     assert_eq!(grant.aal(), Aal::Aal1);
@@ -520,8 +520,8 @@ fn skippable_until_the_deadline() {
     let progress = LoginProgress::password_verified(MEMBER, ORG, at).defer_enrollment();
     assert_eq!(
         decide(&org, &account, &progress, at),
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::Mandatory,
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::Mandatory,
             factors: MfaSettings::DEFAULT_FACTORS,
         }
     );
@@ -530,7 +530,7 @@ fn skippable_until_the_deadline() {
 #[test]
 fn company_account_verification_enrols_during_the_login() {
     // The story: a member of an enforcing company signs in with their password, is stopped,
-    // enrols an authenticator, and gets in.
+    // enrolls an authenticator, and gets in.
     let org = company(Some(0));
     let now = T0 + 1_000;
     let progress = LoginProgress::password_verified(MEMBER, ORG, now);
@@ -538,8 +538,8 @@ fn company_account_verification_enrols_during_the_login() {
     let account = Account::new(MEMBER).factors(mfa.factors());
     assert!(matches!(
         decide(&org, &account, &progress, now),
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::Mandatory,
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::Mandatory,
             ..
         }
     ));
@@ -563,7 +563,7 @@ fn company_account_verification_enrols_during_the_login() {
     let account = Account::new(MEMBER).factors(mfa.factors());
     assert!(matches!(
         decide(&org, &account, &progress, now + 20),
-        LoginDecision::EnrolMfa { .. }
+        LoginDecision::EnrollMfa { .. }
     ));
     let mfa = mfa.recovery_codes_issued(&config, now + 30).unwrap().state;
     let done = mfa.acknowledge_recovery_codes(&config, now + 40).unwrap();

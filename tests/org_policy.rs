@@ -9,7 +9,7 @@
 )]
 
 use authcore::{
-    Account, AuditKind, EnrolmentDemand, FactorKind, Grant, LoginDecision, LoginProgress,
+    Account, AuditKind, EnrollmentDemand, FactorKind, Grant, LoginDecision, LoginProgress,
     MfaPolicy, MfaSettings, OrgId, Organisation, PersonId, PolicyError, Role, SecondFactors,
     login_decision,
 };
@@ -223,8 +223,8 @@ fn each_member_gets_a_deadline_fixed_when_they_become_subject() {
     let member = org.member(EARLY);
     assert_eq!(
         login_decision(&account, member, org.policy(), &progress, on_at + DAY),
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::BeforeDeadline {
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::BeforeDeadline {
                 deadline: on_at + 7 * DAY
             },
             factors: totp(),
@@ -237,8 +237,8 @@ fn each_member_gets_a_deadline_fixed_when_they_become_subject() {
     let after = on_at + 7 * DAY;
     assert_eq!(
         login(&org, EARLY, SecondFactors::EMPTY, after),
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::Mandatory,
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::Mandatory,
             factors: totp(),
         }
     );
@@ -291,8 +291,8 @@ fn changing_the_grace_period_recomputes_every_deadline_from_the_same_moment() {
     assert_eq!(org.mfa_deadline(LATE), Some(joined_at + 3 * DAY));
     assert_eq!(
         login(&org, EARLY, SecondFactors::EMPTY, change_at),
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::Mandatory,
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::Mandatory,
             factors: totp(),
         }
     );
@@ -344,8 +344,8 @@ fn switching_enforcement_off_and_on_again() {
             &progress,
             T0 + 5 * DAY
         ),
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::Suggested,
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::Suggested,
             factors: totp(),
         }
     );
@@ -390,11 +390,11 @@ fn the_factor_kinds_that_count() {
         .state;
     let now = T0 + 10;
 
-    // An authenticator app does not count here: enrol a kind that does.
+    // An authenticator app does not count here: enroll a kind that does.
     assert_eq!(
         login(&org, EARLY, totp(), now),
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::Mandatory,
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::Mandatory,
             factors: SecondFactors::of(FactorKind::OutOfBandSms),
         }
     );
@@ -427,7 +427,7 @@ fn the_factor_kinds_that_count() {
             SecondFactors::of(FactorKind::RecoveryCode),
             now
         ),
-        LoginDecision::EnrolMfa { .. }
+        LoginDecision::EnrollMfa { .. }
     ));
 }
 
@@ -461,11 +461,11 @@ fn restricted_factors_can_be_refused() {
         .state;
     let now = T0 + 10;
 
-    // A member whose only MFA is SMS must enrol a kind that counts.
+    // A member whose only MFA is SMS must enroll a kind that counts.
     assert_eq!(
         login(&org, EARLY, sms, now),
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::Mandatory,
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::Mandatory,
             factors: no_sms,
         }
     );
@@ -512,8 +512,8 @@ fn e_mail_codes_count_only_where_the_policy_counts_them() {
         .state;
     assert!(matches!(
         login(&strict, EARLY, email, T0 + 10),
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::Mandatory,
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::Mandatory,
             ..
         }
     ));
@@ -548,8 +548,8 @@ fn each_organisation_applies_its_own_policy() {
     let now = T0 + 60;
     assert_eq!(
         login(&strict, EARLY, SecondFactors::EMPTY, now),
-        LoginDecision::EnrolMfa {
-            demand: EnrolmentDemand::Mandatory,
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::Mandatory,
             factors: totp(),
         }
     );

@@ -91,7 +91,7 @@ enum Op {
         right: bool,
     },
     /// Every enrollment step in order, each checked as its own event.
-    Enrol {
+    Enroll {
         person: usize,
         replace: bool,
         name: u8,
@@ -223,7 +223,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(person, replace, name)| Op::Start { person, replace, name }),
         4 => (person(), any::<bool>()).prop_map(|(person, right)| Op::Confirm { person, right }),
         4 => (person(), any::<bool>(), 0..3u8)
-            .prop_map(|(person, replace, name)| Op::Enrol { person, replace, name }),
+            .prop_map(|(person, replace, name)| Op::Enroll { person, replace, name }),
         2 => person().prop_map(|person| Op::Issue { person }),
         2 => person().prop_map(|person| Op::Acknowledge { person }),
         1 => person().prop_map(|person| Op::Cancel { person }),
@@ -463,7 +463,7 @@ impl World {
                     Err(e) => panic!("{e}"),
                 }
             }
-            Op::Enrol {
+            Op::Enroll {
                 person,
                 replace,
                 name,
@@ -711,7 +711,7 @@ impl World {
                 if !before_ids[person].contains(&authenticator.id()) {
                     assert!(matches!(
                         op,
-                        Op::Acknowledge { person: p } | Op::Enrol { person: p, .. } if *p == person
+                        Op::Acknowledge { person: p } | Op::Enroll { person: p, .. } if *p == person
                     ));
                     assert_eq!(self.confirmed[person], Some(authenticator.id()));
                 }
@@ -847,7 +847,7 @@ impl World {
     /// Builds the starting state through the ordinary events, so every step is checked.
     fn set_up(&mut self, setup: &Setup) {
         for founder in 0..ORGS {
-            self.apply(&Op::Enrol {
+            self.apply(&Op::Enroll {
                 person: founder,
                 replace: false,
                 name: 0,

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use authcore::{
-    AuditEvent, BearerToken, EnrollmentPurpose, EnrolmentDemand, FactorKind, Grant, HashParams,
+    AuditEvent, BearerToken, EnrollmentDemand, EnrollmentPurpose, FactorKind, Grant, HashParams,
     LoginStep, ManualClock, MemoryAuditLog, MemoryStore, MfaSettings, OobConfig, OobKey, OrgId,
     Password, PasswordHasher, Permission, PersonId, PhoneNumber, RecordingNotifier, RecoveryParams,
     Resource, Role, SecretKey, ServiceConfig, ServiceError, Totp,
@@ -273,7 +273,7 @@ async fn company_mfa_forces_a_new_manager_through_password_change_and_enrollment
         .change_password_at_login(org, &t, Password::from("violet tuesday lantern river"))
         .await
         .unwrap();
-    let LoginStep::EnrolMfa { .. } = &step else {
+    let LoginStep::EnrollMfa { .. } = &step else {
         panic!("{step:?}")
     };
     let t = ticket(&step);
@@ -1095,10 +1095,10 @@ async fn grace_deadline_allows_skipping_until_it_passes_and_moves_with_the_polic
         .unwrap()
         .mfa_deadline(member)
         .expect("a deadline");
-    let LoginStep::EnrolMfa { demand, .. } = &step else {
+    let LoginStep::EnrollMfa { demand, .. } = &step else {
         panic!("{step:?}")
     };
-    assert_eq!(*demand, EnrolmentDemand::BeforeDeadline { deadline });
+    assert_eq!(*demand, EnrollmentDemand::BeforeDeadline { deadline });
     assert!(deadline > clock_now(&clock) && deadline <= clock_now(&clock) + 3 * day);
 
     // Skippable until the deadline.
@@ -1117,16 +1117,16 @@ async fn grace_deadline_allows_skipping_until_it_passes_and_moves_with_the_polic
     // From the deadline on: mandatory, and skipping gives the same step back.
     clock.set(deadline);
     let step = member_login(&s, org, "user@example.com").await.unwrap();
-    let LoginStep::EnrolMfa { demand, .. } = &step else {
+    let LoginStep::EnrollMfa { demand, .. } = &step else {
         panic!("{step:?}")
     };
-    assert_eq!(*demand, EnrolmentDemand::Mandatory);
+    assert_eq!(*demand, EnrollmentDemand::Mandatory);
     let again = s.skip_enrollment(org, &ticket(&step)).await.unwrap();
     assert!(
         matches!(
             again,
-            LoginStep::EnrolMfa {
-                demand: EnrolmentDemand::Mandatory,
+            LoginStep::EnrollMfa {
+                demand: EnrollmentDemand::Mandatory,
                 ..
             }
         ),
@@ -1149,10 +1149,13 @@ async fn grace_deadline_allows_skipping_until_it_passes_and_moves_with_the_polic
         .unwrap();
     assert_eq!(moved, deadline + 7 * day);
     let step = member_login(&s, org, "user@example.com").await.unwrap();
-    let LoginStep::EnrolMfa { demand, .. } = &step else {
+    let LoginStep::EnrollMfa { demand, .. } = &step else {
         panic!("{step:?}")
     };
-    assert_eq!(*demand, EnrolmentDemand::BeforeDeadline { deadline: moved });
+    assert_eq!(
+        *demand,
+        EnrollmentDemand::BeforeDeadline { deadline: moved }
+    );
     assert!(
         s.skip_enrollment(org, &ticket(&step))
             .await
@@ -1173,8 +1176,8 @@ async fn grace_deadline_allows_skipping_until_it_passes_and_moves_with_the_polic
     assert!(
         matches!(
             step,
-            LoginStep::EnrolMfa {
-                demand: EnrolmentDemand::Mandatory,
+            LoginStep::EnrollMfa {
+                demand: EnrollmentDemand::Mandatory,
                 ..
             }
         ),
@@ -1461,7 +1464,7 @@ async fn a_held_phone_is_presented_before_an_authenticator_is_enrolled_at_login(
         authcore::SecondFactors::of(FactorKind::OutOfBandSms)
     );
     let t = ticket(&step);
-    // The password alone cannot enrol the attacker's own app, nor skip the phone.
+    // The password alone cannot enroll the attacker's own app, nor skip the phone.
     assert!(matches!(
         s.start_login_enrollment(org, &t, "attacker").await,
         Err(ServiceError::InvalidCredentials)
@@ -1473,15 +1476,15 @@ async fn a_held_phone_is_presented_before_an_authenticator_is_enrolled_at_login(
         Err(ServiceError::InvalidCredentials)
     ));
 
-    // The owner of the phone presents it, then enrols an app the organisation counts.
+    // The owner of the phone presents it, then enrolls an app the organisation counts.
     let step = member_login(&s, org, "user@example.com").await.unwrap();
     let t = ticket(&step);
     let sms = send_and_read(&s, org, &t, member).await;
     let step = s.verify_sms_code(org, &t, &sms).await.unwrap();
-    let LoginStep::EnrolMfa { demand, .. } = &step else {
+    let LoginStep::EnrollMfa { demand, .. } = &step else {
         panic!("{step:?}")
     };
-    assert_eq!(*demand, EnrolmentDemand::Mandatory);
+    assert_eq!(*demand, EnrollmentDemand::Mandatory);
     let t = ticket(&step);
     let setup = s
         .start_login_enrollment(org, &t, "phone app")
@@ -1517,7 +1520,7 @@ async fn an_enrollment_ticket_stops_working_once_the_person_holds_a_factor() {
         .expect("skipped");
     // Someone who knows the password holds an enrollment ticket...
     let step = member_login(&s, org, "user@example.com").await.unwrap();
-    assert!(matches!(step, LoginStep::EnrolMfa { .. }), "{step:?}");
+    assert!(matches!(step, LoginStep::EnrollMfa { .. }), "{step:?}");
     let t = ticket(&step);
     // ...when the member binds their phone.
     verify_phone(&s, &mgrant, &phone_b()).await;
@@ -1925,7 +1928,7 @@ async fn tickets_only_open_their_own_step_for_their_own_person_and_organisation(
     assert!(s.acknowledge_login_enrollment(org, &second).await.is_err());
 
     // Another person's ticket: the member's second-factor ticket does not accept the owner's
-    // code. The member enrols an app to get one.
+    // code. The member enrolls an app to get one.
     let member_key = {
         let step = member_login(&s, org, "user@example.com").await.unwrap();
         let mgrant = *step.grant().unwrap();

@@ -372,7 +372,7 @@ mod service_over_a_tampered_database {
             .to_owned()
     }
 
-    /// Signs `login` up and enrols an authenticator: their organisation and recovery codes.
+    /// Signs `login` up and enrolls an authenticator: their organisation and recovery codes.
     async fn enrolled(service: &Service, login: &str) -> (OrgId, Vec<String>) {
         let up = service.sign_up(login, Password::from(PW)).await.unwrap();
         let step = service

@@ -155,7 +155,7 @@ async fn login(f: &Fixture, org: OrgId, login: &str, pw: &str) -> Result<LoginSt
     f.s.login(org, login, Password::from(pw)).await
 }
 
-/// Signs the owner up and enrols their app; the org and the key.
+/// Signs the owner up and enrolls their app; the org and the key.
 async fn owner_with_mfa(f: &Fixture) -> (OrgId, SecretKey) {
     let up = f.s.sign_up(OWNER, Password::from(PW)).await.unwrap();
     let grant = *login(f, up.org, OWNER, PW).await.unwrap().grant().unwrap();

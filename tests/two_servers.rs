@@ -110,7 +110,7 @@ fn ticket(step: &LoginStep) -> BearerToken {
     BearerToken::parse(&step.ticket().expect("a pending step").expose_secret()).unwrap()
 }
 
-/// Signs Olivia up on `server` and enrols her authenticator: her organisation, her TOTP key and
+/// Signs Olivia up on `server` and enrolls her authenticator: her organisation, her TOTP key and
 /// her recovery codes.
 async fn enrolled(server: &Server) -> (OrgId, SecretKey, Vec<String>) {
     let up = server.sign_up(LOGIN, Password::from(PW)).await.unwrap();

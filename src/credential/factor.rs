@@ -13,7 +13,7 @@ pub enum FactorKind {
     /// An authenticator app producing TOTP codes (RFC 6238; NIST SP 800-63B §5.1.4,
     /// single-factor OTP device).
     Totp,
-    /// A single-use recovery code from a set shown once at enrolment (NIST SP 800-63B §5.1.2,
+    /// A single-use recovery code from a set shown once at enrollment (NIST SP 800-63B §5.1.2,
     /// look-up secret). Backup only: it proves a second factor at login, but having recovery codes
     /// alone never counts as having MFA (see [`FactorKind::is_primary`]).
     RecoveryCode,

@@ -4,7 +4,7 @@
 //! Input is read as people write numbers: spaces, dashes, dots and parentheses may separate
 //! digits, and the trunk prefix written in brackets after the country code (`+44 (0)20 …`) is
 //! dropped. The number must start with `+` and a country code; anything else is a precise
-//! [`PhoneError`] (this is enrolment input, shown back to the person who typed it).
+//! [`PhoneError`] (this is enrollment input, shown back to the person who typed it).
 //!
 //! A phone number is personal data, not a secret: `Debug` shows the masked form
 //! (`+44 •••• ••• 123`), and the full number is reached through [`PhoneNumber::e164`].

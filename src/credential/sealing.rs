@@ -346,7 +346,7 @@ impl fmt::Debug for SealedSecret {
 /// The sealing keys and their [`KeyId`]s: in a secrets manager, a KMS-unwrapped configuration
 /// value or an environment variable — never in the database that holds the sealed secrets. With
 /// the database alone the secrets cannot be read. Without the keys they cannot be read either:
-/// losing every key means every person must enrol their authenticator again.
+/// losing every key means every person must enroll their authenticator again.
 ///
 /// # Binding to the row
 ///

@@ -335,7 +335,7 @@ impl ThrottlePolicy {
     }
 
     /// Clears the counter completely, lock included: for an administrator's explicit unlock or a
-    /// re-enrolment of the factor.
+    /// re-enrollment of the factor.
     pub fn reset(&self, state: ThrottleState) -> ThrottleUpdate {
         if self.is_locked(&state) {
             ThrottleUpdate::changed(ThrottleState::new(), ThrottleEvent::Unlocked)

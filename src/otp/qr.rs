@@ -103,7 +103,7 @@ impl OtpAuthUri {
         Ok(render_exact(|sink| write_svg(&modules, sink)))
     }
 
-    /// The URI as a QR code drawn with text, for a command-line enrolment; see
+    /// The URI as a QR code drawn with text, for a command-line enrollment; see
     /// [`TerminalStyle`]. Every line, including the last, ends with `\n`.
     ///
     /// It encodes the secret key: print it only to the person enrolling. [`Error::Qr`] if the URI

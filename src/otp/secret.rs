@@ -104,7 +104,7 @@ impl SecretKey {
     }
 
     /// Whether the key is shorter than the 128-bit floor for new secrets (possible only for keys
-    /// imported through an `*_allow_short` constructor). Hosts may use this to prompt re-enrolment.
+    /// imported through an `*_allow_short` constructor). Hosts may use this to prompt re-enrollment.
     pub fn is_below_minimum(&self) -> bool {
         self.bytes.len() < Self::MIN_LEN
     }

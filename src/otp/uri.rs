@@ -4,7 +4,7 @@
 //! otpauth://totp/ACME%20Co:john.doe@email.com?secret=HXDMVJECJJWSRB3HWIZR4IFUGFTMXBOZ&issuer=ACME%20Co&algorithm=SHA1&digits=6&period=30
 //! ```
 //!
-//! [`OtpAuthUri`] builds such a URI for enrolment and parses one to import an existing
+//! [`OtpAuthUri`] builds such a URI for enrollment and parses one to import an existing
 //! authenticator. The URI carries the secret key, so the built text is returned as a
 //! [`Zeroizing`] string from a method whose name says so ([`OtpAuthUri::expose_uri`]).
 
@@ -84,7 +84,7 @@ impl OtpAuthUri {
     /// [`SecretKey::MAX_LEN`] key and long, percent-encoded names.
     pub const MAX_LEN: usize = 4096;
 
-    /// Describes a TOTP authenticator for enrolment.
+    /// Describes a TOTP authenticator for enrollment.
     ///
     /// `issuer` (the service name, strongly recommended) and `account` (for example an e-mail
     /// address) are shown by the app. Neither may contain `:` ([`UriError::ColonInLabel`]) or a
@@ -111,7 +111,7 @@ impl OtpAuthUri {
         )
     }
 
-    /// Describes an HOTP authenticator for enrolment, starting at `counter`.
+    /// Describes an HOTP authenticator for enrollment, starting at `counter`.
     ///
     /// The names are checked as in [`OtpAuthUri::totp`].
     pub fn hotp(
@@ -172,7 +172,7 @@ impl OtpAuthUri {
     ///   they must be equal ([`UriError::IssuerMismatch`]). An empty `issuer=` counts as absent.
     /// - The secret is read leniently (lower case, spaces and `=` padding) and may be as short as
     ///   80 bits, as many deployed secrets are; check [`SecretKey::is_below_minimum`] through
-    ///   [`OtpAuthUri::secret`] to decide whether to re-enrol.
+    ///   [`OtpAuthUri::secret`] to decide whether to re-enroll.
     /// - `algorithm` is SHA1, SHA256 or SHA512; `digits` 6 to 8; `period` 1 to 120 seconds
     ///   (defaults SHA1, 6, 30); `hotp` requires `counter`.
     /// - Unknown parameters (such as `image`) are ignored; a known one given twice is

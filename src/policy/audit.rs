@@ -272,8 +272,8 @@ pub enum LoginOutcome {
     Denied(DenyReason),
     /// Sent to change the password.
     PasswordChangeRequired,
-    /// Sent to enrol MFA.
-    EnrolmentRequired {
+    /// Sent to enroll MFA.
+    EnrollmentRequired {
         /// Whether enrolling was mandatory.
         mandatory: bool,
     },

@@ -595,7 +595,7 @@ impl Mfa {
     /// verified in this login. Otherwise as [`Self::start_enrollment`].
     ///
     /// The host calls it only when [`crate::policy::login::login_decision`] answers
-    /// [`crate::policy::login::LoginDecision::EnrolMfa`] for `progress`: that decision asks a person who holds
+    /// [`crate::policy::login::LoginDecision::EnrollMfa`] for `progress`: that decision asks a person who holds
     /// any factor (a verified phone included, which this state does not know) to present it
     /// first, so an attacker who knows only the password cannot bind their own authenticator.
     pub fn start_enrollment_at_login<R: TryCryptoRng + ?Sized>(

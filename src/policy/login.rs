@@ -124,7 +124,7 @@ pub struct LoginProgress {
 }
 
 impl LoginProgress {
-    /// How long a login may stay pending (time to change a password or enrol MFA): 30 minutes.
+    /// How long a login may stay pending (time to change a password or enroll MFA): 30 minutes.
     pub const MAX_AGE: u64 = 30 * 60;
 
     /// A login to `org` whose password the host has just verified.
@@ -210,10 +210,10 @@ impl TryFrom<LoginProgressRepr> for LoginProgress {
     }
 }
 
-/// How strongly the organisation asks the person to enrol MFA now.
+/// How strongly the organisation asks the person to enroll MFA now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum EnrolmentDemand {
+pub enum EnrollmentDemand {
     /// The policy is on but not forced: recommended, skippable.
     Suggested,
     /// Forced, but the person's grace period runs until `deadline`: skippable until then.
@@ -225,7 +225,7 @@ pub enum EnrolmentDemand {
     Mandatory,
 }
 
-impl EnrolmentDemand {
+impl EnrollmentDemand {
     /// Whether the person may skip enrolling for this login.
     pub const fn is_skippable(self) -> bool {
         !matches!(self, Self::Mandatory)
@@ -241,10 +241,10 @@ pub enum LoginDecision {
     /// Set a new password (the current one is temporary or compromised). A person with a second
     /// factor gets here only after presenting it.
     ChangePassword(PasswordState),
-    /// Enrol an authenticator ("company account verification").
-    EnrolMfa {
+    /// Enroll an authenticator ("company account verification").
+    EnrollMfa {
         /// Whether it may be skipped (then call [`LoginProgress::defer_enrollment`]).
-        demand: EnrolmentDemand,
+        demand: EnrollmentDemand,
         /// The kinds that satisfy the organisation.
         factors: SecondFactors,
     },
@@ -268,7 +268,7 @@ impl LoginDecision {
         match self {
             Self::Denied(reason) => LoginOutcome::Denied(*reason),
             Self::ChangePassword(_) => LoginOutcome::PasswordChangeRequired,
-            Self::EnrolMfa { demand, .. } => LoginOutcome::EnrolmentRequired {
+            Self::EnrollMfa { demand, .. } => LoginOutcome::EnrollmentRequired {
                 mandatory: !demand.is_skippable(),
             },
             Self::Challenge(_) => LoginOutcome::SecondFactorRequired,
@@ -458,7 +458,7 @@ impl TryFrom<GrantRepr> for Grant {
 ///    added in place of presenting the factors the person already holds (NIST SP 800-63B §6.1.2.1:
 ///    binding an additional authenticator needs an existing one).
 /// 3. **Change password** — the password is temporary (set by an admin) or marked compromised.
-/// 4. **Enrol MFA** — the organisation's policy asks for MFA and the person has none of a kind it
+/// 4. **Enroll MFA** — the organisation's policy asks for MFA and the person has none of a kind it
 ///    counts ("company account verification"): mandatory once their deadline has passed,
 ///    skippable before it (or when the policy only recommends MFA). A person who already holds a
 ///    factor reaches this step only after presenting it (step 2), and enrolls with this login as
@@ -519,18 +519,18 @@ pub fn login_decision(
         return LoginDecision::ChangePassword(account.password);
     }
 
-    // 4. Enrol MFA.
+    // 4. Enroll MFA.
     if policy.is_on() && !satisfied {
         let demand = if policy.enforces() {
             match policy.deadline_for(member) {
-                Some(deadline) if now < deadline => EnrolmentDemand::BeforeDeadline { deadline },
-                _ => EnrolmentDemand::Mandatory,
+                Some(deadline) if now < deadline => EnrollmentDemand::BeforeDeadline { deadline },
+                _ => EnrollmentDemand::Mandatory,
             }
         } else {
-            EnrolmentDemand::Suggested
+            EnrollmentDemand::Suggested
         };
         if !(demand.is_skippable() && progress.enrollment_deferred) {
-            return LoginDecision::EnrolMfa {
+            return LoginDecision::EnrollMfa {
                 demand,
                 factors: counted,
             };

@@ -51,7 +51,7 @@ pub use factors::Aal;
 pub use factors::{Factor, FactorSet, SecondFactors};
 pub use ids::{AuthenticatorId, OrgId, PersonId};
 pub use login::{
-    Account, EnrolmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
+    Account, EnrollmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };
 pub use org_policy::{MfaPolicy, MfaSettings, OrgStanding};
 pub use organisation::{Invitation, Organisation};

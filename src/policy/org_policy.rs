@@ -134,7 +134,7 @@ impl MfaSettings {
     pub const DEFAULT_FACTORS: SecondFactors =
         SecondFactors::of(FactorKind::Totp).with(FactorKind::RecoveryCode);
 
-    /// MFA on, not forced: members without MFA are invited to enrol at login and may skip it.
+    /// MFA on, not forced: members without MFA are invited to enroll at login and may skip it.
     ///
     /// `factors` are the kinds that count and must include a primary kind
     /// ([`FactorKind::is_primary`]: anything but recovery codes). An organisation refuses

@@ -43,7 +43,7 @@ where
         let now = self.now();
         let (person, _) = self.live_grant(grant, now).await?;
         self.require_fresh_if_protected(grant, &person, now).await?;
-        self.enrol_start(&person, purpose, Reauthentication::Grant(grant), now)
+        self.enroll_start(&person, purpose, Reauthentication::Grant(grant), now)
             .await
     }
 
@@ -55,7 +55,7 @@ where
     ) -> Result<RecoveryCodes, ServiceError> {
         let now = self.now();
         let _ = self.live_grant(grant, now).await?;
-        self.enrol_confirm(grant.person(), Some(grant.org()), code, now)
+        self.enroll_confirm(grant.person(), Some(grant.org()), code, now)
             .await
     }
 
@@ -66,7 +66,7 @@ where
     ) -> Result<AuthenticatorId, ServiceError> {
         let now = self.now();
         let _ = self.live_grant(grant, now).await?;
-        self.enrol_acknowledge(grant.person(), now).await
+        self.enroll_acknowledge(grant.person(), now).await
     }
 
     /// Refreshes a grant with the password and a code from the app (for MFA off, new

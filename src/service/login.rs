@@ -28,7 +28,7 @@ use crate::policy::error::PolicyError;
 use crate::policy::factors::{Factor, SecondFactors};
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{
-    EnrolmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
+    EnrollmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };
 use crate::store::records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, ThrottleKey, TicketRecord,
@@ -52,11 +52,11 @@ pub enum LoginStep {
     /// a kind it counts; walk them through [`Authenticator::start_login_enrollment`]. A person
     /// who holds another factor (a verified phone where SMS does not count) gets here only after
     /// presenting it.
-    EnrolMfa {
+    EnrollMfa {
         /// The ticket for the enrollment steps.
         ticket: BearerToken,
         /// Whether the person may still skip it ([`Authenticator::skip_enrollment`]).
-        demand: EnrolmentDemand,
+        demand: EnrollmentDemand,
         /// The factors that would satisfy the organisation.
         factors: SecondFactors,
     },
@@ -84,7 +84,7 @@ impl LoginStep {
         match self {
             Self::Granted(_) => None,
             Self::ChangePassword { ticket }
-            | Self::EnrolMfa { ticket, .. }
+            | Self::EnrollMfa { ticket, .. }
             | Self::SecondFactor { ticket, .. } => Some(ticket),
         }
     }
@@ -238,7 +238,7 @@ where
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
         let record = self
-            .take_ticket(ticket, PendingStep::EnrolMfa, org, now)
+            .take_ticket(ticket, PendingStep::EnrollMfa, org, now)
             .await?;
         self.decide(record.progress.defer_enrollment(), now).await
     }
@@ -386,7 +386,7 @@ where
         let result = async {
             let person = self.person(record.progress.person()).await?;
             let name = AuthenticatorName::new(name)?;
-            self.enrol_start(
+            self.enroll_start(
                 &person,
                 EnrollmentPurpose::Add(name),
                 Reauthentication::Login(&record.progress),
@@ -411,7 +411,7 @@ where
         let now = self.now();
         let record = self.enrollment_ticket(ticket, org, now).await?;
         let result = self
-            .enrol_confirm(record.progress.person(), Some(org), code, now)
+            .enroll_confirm(record.progress.person(), Some(org), code, now)
             .await;
         self.restore_ticket(&record).await?;
         result
@@ -426,7 +426,7 @@ where
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
         let record = self.enrollment_ticket(ticket, org, now).await?;
-        if let Err(e) = self.enrol_acknowledge(record.progress.person(), now).await {
+        if let Err(e) = self.enroll_acknowledge(record.progress.person(), now).await {
             self.restore_ticket(&record).await?;
             return Err(e);
         }
@@ -533,9 +533,9 @@ where
                     .issue_ticket(PendingStep::ChangePassword, progress, now)
                     .await?,
             }),
-            LoginDecision::EnrolMfa { demand, factors } => Ok(LoginStep::EnrolMfa {
+            LoginDecision::EnrollMfa { demand, factors } => Ok(LoginStep::EnrollMfa {
                 ticket: self
-                    .issue_ticket(PendingStep::EnrolMfa, progress, now)
+                    .issue_ticket(PendingStep::EnrollMfa, progress, now)
                     .await?,
                 demand,
                 factors,
@@ -583,7 +583,7 @@ where
         org: OrgId,
         now: u64,
     ) -> Result<TicketRecord, ServiceError> {
-        self.step_ticket(ticket, PendingStep::EnrolMfa, org, now)
+        self.step_ticket(ticket, PendingStep::EnrollMfa, org, now)
             .await
     }
 
@@ -601,7 +601,7 @@ where
     ) -> Result<TicketRecord, ServiceError> {
         let record = self.take_ticket(ticket, step, org, now).await?;
         match (step, self.decision(&record.progress, now).await?) {
-            (PendingStep::EnrolMfa, LoginDecision::EnrolMfa { .. })
+            (PendingStep::EnrollMfa, LoginDecision::EnrollMfa { .. })
             | (PendingStep::ChangePassword, LoginDecision::ChangePassword(_)) => Ok(record),
             (_, LoginDecision::Denied(DenyReason::Locked)) => Err(ServiceError::Locked),
             (_, LoginDecision::Denied(DenyReason::Deactivated)) => Err(ServiceError::Deactivated),
@@ -1032,7 +1032,7 @@ where
     }
 
     /// Enrollment step 1 for `person`.
-    pub(super) async fn enrol_start(
+    pub(super) async fn enroll_start(
         &self,
         person: &PersonRecord,
         purpose: EnrollmentPurpose,
@@ -1073,7 +1073,7 @@ where
 
     /// Enrollment step 2 for `person`: the confirming code, then new recovery codes stored in
     /// the pending slot.
-    pub(super) async fn enrol_confirm(
+    pub(super) async fn enroll_confirm(
         &self,
         person: PersonId,
         org: Option<OrgId>,
@@ -1129,7 +1129,7 @@ where
 
     /// Enrollment step 3 for `person`: activates the authenticator and the pending recovery
     /// codes, and tells the person a new authenticator was added.
-    pub(super) async fn enrol_acknowledge(
+    pub(super) async fn enroll_acknowledge(
         &self,
         person: PersonId,
         now: u64,

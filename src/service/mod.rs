@@ -12,7 +12,7 @@
 //! | `error` | [`ServiceError`]: one uniform failure for credentials, precise developer errors |
 //! | `hashing` | [`PasswordHashing`]: where argon2 runs (inline, or a blocking pool) |
 //! | `config` | [`ServiceConfig`]: issuer, lifetimes, throttle, recovery and SMS settings |
-//! | `login` | the password step, pending-login tickets, second factors, enrolment at login |
+//! | `login` | the password step, pending-login tickets, second factors, enrollment at login |
 //! | `account` | a signed-in person's MFA, recovery codes and password |
 //! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
 //! | `unlock` | an administrator clears a member's throttle counters |

@@ -114,8 +114,8 @@ pub struct SetupTokenRecord {
 pub enum PendingStep {
     /// Choose a new password (after a temporary or compromised one).
     ChangePassword,
-    /// Enrol an authenticator ("company account verification").
-    EnrolMfa,
+    /// Enroll an authenticator ("company account verification").
+    EnrollMfa,
     /// Present a second factor.
     SecondFactor,
 }

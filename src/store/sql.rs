@@ -247,7 +247,7 @@ pub(crate) fn password_state_from(name: &str) -> Result<PasswordState, SqlStoreE
 pub(crate) fn step_name(step: PendingStep) -> &'static str {
     match step {
         PendingStep::ChangePassword => "change_password",
-        PendingStep::EnrolMfa => "enrol_mfa",
+        PendingStep::EnrollMfa => "enrol_mfa",
         PendingStep::SecondFactor => "second_factor",
     }
 }
@@ -255,7 +255,7 @@ pub(crate) fn step_name(step: PendingStep) -> &'static str {
 pub(crate) fn step_from(name: &str) -> Result<PendingStep, SqlStoreError> {
     match name {
         "change_password" => Ok(PendingStep::ChangePassword),
-        "enrol_mfa" => Ok(PendingStep::EnrolMfa),
+        "enrol_mfa" => Ok(PendingStep::EnrollMfa),
         "second_factor" => Ok(PendingStep::SecondFactor),
         _ => Err(SqlStoreError::Decode {
             table: "tickets",

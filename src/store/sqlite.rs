@@ -83,7 +83,7 @@ const MIGRATIONS: [(i64, &str); 6] = [
 ///   that apart needs a counter the database cannot rewind, which only the host can keep.
 /// - **Deletion.** Deleting rows is not detected: a person's MFA state, recovery sets, phone
 ///   number or membership rows can be removed, which leaves the person with fewer factors, as
-///   after an administrator's reset (and so open to enrolment at the next sign-in by whoever holds
+///   after an administrator's reset (and so open to enrollment at the next sign-in by whoever holds
 ///   the password).
 /// - **Columns left unauthenticated**, each because a guarded single-statement update writes it
 ///   and because changing it is a rollback or a deletion in kind: the spent mask and slot of a
