@@ -37,6 +37,11 @@ pub(super) async fn mfa_versions<S: UserStore + SecretStore + 'static>(
         "authenticators stored"
     );
     ensure!(
+        same_authenticators(&stored.value, &mfa),
+        "the authenticators read back (id, name, parameters, enrollment time, watermark and \
+         secret) must be the ones written"
+    );
+    ensure!(
         s.replace_mfa(id, &Mfa::new(id), Some(1)).await?,
         "replace_mfa from the current version must be true"
     );
@@ -139,5 +144,31 @@ pub(super) async fn watermark<S: UserStore + SecretStore + 'static>(
         !s.advance_watermark(id, auth, step(8)).await?,
         "the written watermark refuses its step"
     );
+    ensure!(
+        s.advance_watermark(id, auth, step(9)).await?,
+        "a higher step still advances after the writes"
+    );
+    ensure_eq!(
+        watermark_now().await?,
+        (Some(step(9)), 3),
+        "the watermark after the last advance"
+    );
     Ok(())
+}
+
+/// Whether two MFA states hold the same authenticators, secrets included, compared without
+/// printing them (a failure message must not carry a secret).
+fn same_authenticators(a: &Mfa, b: &Mfa) -> bool {
+    a.authenticators().len() == b.authenticators().len()
+        && a.authenticators()
+            .iter()
+            .zip(b.authenticators())
+            .all(|(x, y)| {
+                x.id() == y.id()
+                    && x.name().as_str() == y.name().as_str()
+                    && x.params() == y.params()
+                    && x.enrolled_at() == y.enrolled_at()
+                    && x.last_accepted_step() == y.last_accepted_step()
+                    && x.expose_secret().expose_bytes() == y.expose_secret().expose_bytes()
+            })
 }

@@ -228,6 +228,7 @@ where
     run!("not_found", not_found::not_found(&fx));
     run!("create_person", people::create_person(&fx));
     run!("unique_login", people::unique_login(&fx));
+    run!("unique_person_id", people::unique_person_id(&fx));
     run!(
         "create_person_all_or_nothing",
         people::create_all_or_nothing(&fx)

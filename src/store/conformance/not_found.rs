@@ -27,6 +27,12 @@ pub(super) async fn not_found<S: UserStore + SecretStore + 'static>(
         s.person_by_login(&fx.login_for(nobody)).await?.is_none(),
         "person_by_login(unknown) must be None"
     );
+    for blank in ["", "   "] {
+        ensure!(
+            s.person_by_login(blank).await?.is_none(),
+            "person_by_login({blank:?}) must be None"
+        );
+    }
     ensure!(
         !s.set_password(nobody, "x", PasswordState::Current, None)
             .await?,

@@ -23,6 +23,14 @@ pub(super) async fn oob<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S
         "expecting a challenge when there is none must be false"
     );
     ensure!(
+        s.replace_oob_challenge(id, sign_in, None, None).await?,
+        "clearing when there is none, expecting none, must be true"
+    );
+    ensure!(
+        s.oob_challenge(id, sign_in).await?.is_none(),
+        "nothing is stored by clearing nothing"
+    );
+    ensure!(
         s.replace_oob_challenge(id, sign_in, None, Some(&first_record))
             .await?,
         "storing the first challenge must be true"
@@ -31,6 +39,10 @@ pub(super) async fn oob<S: UserStore + SecretStore + 'static>(fx: &Fixture<'_, S
         !s.replace_oob_challenge(id, sign_in, None, Some(&second_record))
             .await?,
         "expecting none when there is one must be false"
+    );
+    ensure!(
+        !s.replace_oob_challenge(id, sign_in, None, None).await?,
+        "clearing expecting none when there is one must be false"
     );
     ensure!(
         !s.replace_oob_challenge(id, sign_in, Some(&second), None)

@@ -73,6 +73,45 @@ pub(super) async fn unique_login<S: UserStore + SecretStore + 'static>(
     Ok(())
 }
 
+/// A person id that is taken is never given to a second person: the store refuses (with an
+/// error or an outcome other than `Created`) and writes nothing, neither the person, nor their
+/// login, nor their organisation, and the first person is left as they were.
+pub(super) async fn unique_person_id<S: UserStore + SecretStore + 'static>(
+    fx: &Fixture<'_, S>,
+) -> Checked {
+    let s = &*fx.store;
+    let (first, first_org) = fx.founder().await?;
+    let mut second = fx.record(fx.person_id())?;
+    second.id = first.id;
+    let org = Organisation::found(fx.org_id(), second.id, fx.now()).state;
+    let outcome = s
+        .create_person(&second, OrganisationWrite::Insert(&org))
+        .await;
+    ensure!(
+        !matches!(outcome, Ok(CreateOutcome::Created)),
+        "create_person with a taken person id must not create a second person"
+    );
+    ensure_eq!(
+        s.person(first.id).await?,
+        Some(first.clone()),
+        "the person who holds the id is unchanged"
+    );
+    ensure!(
+        s.person_by_login(second.login.as_str()).await?.is_none(),
+        "the refused person's login must not be written"
+    );
+    ensure!(
+        UserStore::organisation(s, org.id()).await?.is_none(),
+        "the refused person's organisation must not be written"
+    );
+    ensure_eq!(
+        s.organisations_of(first.id).await?,
+        alloc::vec![first_org.id()],
+        "the first person's organisations are unchanged"
+    );
+    Ok(())
+}
+
 pub(super) async fn create_all_or_nothing<S: UserStore + SecretStore + 'static>(
     fx: &Fixture<'_, S>,
 ) -> Checked {

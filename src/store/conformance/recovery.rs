@@ -38,8 +38,21 @@ pub(super) async fn recovery_codes<S: UserStore + SecretStore + 'static>(
         "spending a slot outside the set must be false"
     );
     ensure!(
+        !s.spend_recovery_code(id, set.set_id(), 200).await?,
+        "spending a slot far outside the set must be false"
+    );
+    ensure!(
         !s.spend_recovery_code(id, [0xA5; 16], 1).await?,
         "spending in another set must be false"
+    );
+    ensure!(
+        !s.spend_recovery_code(fx.person_id(), set.set_id(), 1)
+            .await?,
+        "spending this set's slot as another person must be false"
+    );
+    ensure!(
+        !s.activate_pending_recovery_codes(id).await?,
+        "activating with no pending set must be false"
     );
     let stored = s
         .recovery_codes(id, active)

@@ -53,11 +53,37 @@ pub(super) async fn throttle<S: UserStore + SecretStore + 'static>(fx: &Fixture<
         ThrottleState::new(),
         "the cleared state is stored"
     );
+    let idle = s
+        .apply_throttle(&key, ThrottleOp::Reset, &policy, now)
+        .await?;
+    ensure!(
+        !idle.changed_state() && idle.state() == ThrottleState::new(),
+        "a reset of a clear counter changes nothing: {idle:?}"
+    );
     for _ in 0..2 {
         let allowed = s.reserve_attempt(&key, &policy, now).await?;
         ensure!(allowed.decision().is_allowed(), "allowed: {allowed:?}");
     }
     let waiting = s.throttle(&key).await?;
+    ensure_eq!(
+        waiting.failures(),
+        2,
+        "the free attempt and the one that starts the wait are counted"
+    );
+    let same_instant = s.reserve_attempt(&key, &policy, now).await?;
+    ensure_eq!(
+        same_instant.decision(),
+        ThrottleDecision::RetryAfter {
+            seconds: 10,
+            at: now.saturating_add(10)
+        },
+        "a third reservation at the same instant"
+    );
+    ensure_eq!(
+        s.throttle(&key).await?,
+        waiting,
+        "a reservation refused at the same instant writes nothing"
+    );
     let refused = s
         .reserve_attempt(&key, &policy, now.saturating_add(5))
         .await?;

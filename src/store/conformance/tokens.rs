@@ -51,6 +51,24 @@ pub(super) async fn tickets<S: UserStore + SecretStore + 'static>(fx: &Fixture<'
         s.take_ticket(&other, fx.now()).await?.is_none(),
         "another digest takes nothing"
     );
+    // Tickets and setup tokens are kept apart: neither's digest takes the other.
+    let token = fx.setup_token(person, org, 300)?;
+    s.insert_setup_token(&token).await?;
+    ensure!(
+        s.take_ticket(&token.digest, fx.now()).await?.is_none(),
+        "a setup token's digest takes no ticket"
+    );
+    ensure!(
+        s.take_setup_token(&ticket.digest, fx.now())
+            .await?
+            .is_none(),
+        "a ticket's digest takes no setup token"
+    );
+    ensure_eq!(
+        s.take_setup_token(&token.digest, fx.now()).await?,
+        Some(token),
+        "the setup token is still there"
+    );
     fx.clock.advance(299);
     ensure_eq!(
         s.take_ticket(&ticket.digest, fx.now()).await?,
