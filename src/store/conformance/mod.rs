@@ -53,37 +53,45 @@
 //! # What it checks
 //!
 //! - "Not found" is `None`, `false`, an empty list or the default throttle state, never an error.
-//! - People: created with their organisation all-or-nothing (a taken login, an existing
-//!   organisation or a stale organisation version writes nothing), logins unique after
-//!   normalisation, updates reported and visible, organisations derived from memberships.
+//! - People: created with their organisation all-or-nothing (a taken login, a taken person id,
+//!   an existing organisation or a stale organisation version writes nothing), logins unique
+//!   after normalisation (a blank login finds nobody), updates reported and visible,
+//!   organisations derived from memberships.
 //! - Versions start at 1 and compare-and-swap replacements add one (organisations, MFA state).
 //! - Throttles: an attempt is reserved (counted) before it is verified, per key (a person's
 //!   factor, a login name); a refused attempt writes nothing; a lock refuses until it lapses and
-//!   the next failure locks again; a success or a reset clears the counter; forgotten counters are
-//!   pruned from their forget time on, and live ones stay.
+//!   the next failure locks again; a success or a reset clears the counter (a reset of a clear
+//!   one changes nothing); forgotten counters are pruned from their forget time on, and live ones
+//!   stay.
+//! - An MFA state reads back as written: its authenticators, their secrets included.
 //! - Replay watermarks only rise, survive an MFA write computed from an older read, and are
 //!   reflected in the state read back.
-//! - Recovery codes: a slot is spent once, only in the active set it was redeemed against;
-//!   regenerating the set makes the old one unspendable; a pending set becomes active once.
-//! - Out-of-band challenges are replaced only from the expected value, together with their
-//!   destination, and a person's sign-in and phone-verification challenges never touch each
-//!   other.
-//! - Out-of-band sends are decided per destination with [`OobConfig::check_send`] and recorded
-//!   only when allowed: the cooldown and the hourly cap hold, other destinations are unaffected,
-//!   and a send leaves the window an hour later.
-//! - Setup tokens and tickets are taken once, and refused from their expiry time on.
+//! - Recovery codes: a slot is spent once, only in the active set it was redeemed against and
+//!   only by that set's person; regenerating the set makes the old one unspendable; a pending
+//!   set becomes active once (and activating with none pending does nothing).
+//! - Out-of-band challenges are replaced only from the expected value (expecting none: only
+//!   while there is none), together with their destination, and a person's sign-in and
+//!   phone-verification challenges never touch each other.
+//! - Out-of-band sends are decided per person and purpose with
+//!   [`OobConfig::check_send`](crate::credential::oob::OobConfig::check_send) and
+//!   recorded only when allowed: the cooldown, the hourly cap and the daily verification cap
+//!   hold, other people and the other purpose are unaffected, and a send leaves the window an
+//!   hour later.
+//! - Setup tokens and tickets are taken once, and refused from their expiry time on; neither's
+//!   digest takes the other.
 //! - Pruning deletes expired tickets, setup tokens and out-of-band challenges from their expiry
 //!   time on, and send logs an hour after their last send; live rows stay, a pruned ticket or
 //!   token cannot be taken even for a time it was live, and pruning again finds nothing.
 //! - Races: [`RACE_CONTENDERS`] concurrent calls to advance one watermark, spend one recovery
 //!   slot, swap one out-of-band challenge, take one ticket, take one setup token, replace one
-//!   MFA state or organisation version, or create one login — exactly one wins; and
+//!   MFA state or organisation version, upgrade one password hash, or create one login —
+//!   exactly one wins; and
 //!   [`THROTTLE_CONTENDERS`] concurrent reservations at one instant are allowed no more than the
 //!   policy allows then: with 99 free attempts and a lock at 100, the failure counts reported are
 //!   1 to 100 once each, one of them locks, and the rest are refused as locked without a write;
 //!   with 2 free attempts, exactly 3 are allowed and the rest told to retry; and
-//!   [`RACE_CONTENDERS`] concurrent sends to one
-//!   destination with no cooldown are allowed exactly up to the hourly cap.
+//!   [`RACE_CONTENDERS`] concurrent sends for one person with no cooldown are allowed exactly up
+//!   to the hourly cap (verifications: up to the daily cap).
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -225,6 +233,10 @@ where
             report.checks.push($name);
         };
     }
+    // One line per check, grouped by the file (one theme each) that holds it. A new check is a
+    // `pub(super) async fn` returning `Checked` in its theme's file (or a new one), and a line
+    // here: it then runs against every store and is named in the report, whose length
+    // tests/store_memory.rs asserts.
     run!("not_found", not_found::not_found(&fx));
     run!("create_person", people::create_person(&fx));
     run!("unique_login", people::unique_login(&fx));
