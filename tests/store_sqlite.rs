@@ -17,8 +17,6 @@ mod checks;
 #[path = "support/conformance.rs"]
 mod contract;
 
-use std::sync::Arc;
-
 use authcore::{
     KeyId, Keyring, OrganisationWrite, SealingKey, SecretStore, SqlStoreError, SqliteStore,
     UserStore,
@@ -201,7 +199,8 @@ async fn corrupt_or_moved_sealed_rows_are_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn passes_the_conformance_suite() {
     let (_dir, store) = store().await;
-    let checks = contract::conforms(Arc::new(store), &authcore::ManualClock::new(T0)).await;
+    let checks =
+        contract::conforms(std::sync::Arc::new(store), &authcore::ManualClock::new(T0)).await;
     assert!(checks.contains(&"unique_person_id"), "{checks:?}");
 }
 
@@ -294,6 +293,8 @@ async fn an_altered_phone_number_is_an_error() {
 /// The service over `SqliteStore`, against someone who can write the database but holds no key.
 #[cfg(feature = "memory")]
 mod service_over_a_tampered_database {
+    use std::sync::Arc;
+
     use super::*;
     use authcore::{
         Aal, Authenticator, AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, FactorKind,
