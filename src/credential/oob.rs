@@ -34,9 +34,8 @@ use sha2::Sha256;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::error::Error;
 use crate::otp::code::{Digits, OtpCode};
-use crate::otp::error::Rejected;
+use crate::otp::error::{OtpError, Rejected};
 
 /// Domain separation for the code MAC.
 const MAC_CONTEXT: &[u8] = b"authcore out-of-band code v1\0";
@@ -76,6 +75,10 @@ pub enum OobError {
     SendLog,
     /// Stored bytes are not an out-of-band challenge.
     StoredFormat,
+    /// An OTP parameter (the number of digits) is out of range.
+    Otp(OtpError),
+    /// The random number generator failed.
+    Random,
 }
 
 impl fmt::Display for OobError {
@@ -114,16 +117,25 @@ impl fmt::Display for OobError {
             ),
             Self::SendLog => write!(f, "a send log holds at most {} times", OobSendLog::CAPACITY),
             Self::StoredFormat => f.write_str("the stored bytes are not an out-of-band challenge"),
+            Self::Otp(e) => write!(f, "{e}"),
+            Self::Random => f.write_str("the random number generator failed"),
         }
     }
 }
 
 #[cfg(feature = "std")]
-impl std::error::Error for OobError {}
+impl std::error::Error for OobError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Otp(e) => Some(e),
+            _ => None,
+        }
+    }
+}
 
-impl From<OobError> for Error {
-    fn from(e: OobError) -> Self {
-        Self::OutOfBand(e)
+impl From<OtpError> for OobError {
+    fn from(e: OtpError) -> Self {
+        Self::Otp(e)
     }
 }
 
@@ -145,9 +157,9 @@ impl OobKey {
     pub const MAX_LEN: usize = 128;
 
     /// Builds a key from raw bytes, [`Self::MIN_LEN`] to [`Self::MAX_LEN`] long.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, OobError> {
         if bytes.len() < Self::MIN_LEN || bytes.len() > Self::MAX_LEN {
-            return Err(OobError::KeyLength.into());
+            return Err(OobError::KeyLength);
         }
         Ok(Self {
             bytes: Zeroizing::new(bytes.to_vec()),
@@ -155,9 +167,10 @@ impl OobKey {
     }
 
     /// Generates a 32-byte key from a cryptographically secure RNG.
-    pub fn generate_with_rng<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, Error> {
+    pub fn generate_with_rng<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, OobError> {
         let mut bytes = Zeroizing::new(alloc::vec![0u8; Self::MIN_LEN]);
-        rng.try_fill_bytes(&mut bytes).map_err(|_| Error::Random)?;
+        rng.try_fill_bytes(&mut bytes)
+            .map_err(|_| OobError::Random)?;
         Ok(Self { bytes })
     }
 
@@ -328,13 +341,14 @@ impl OobConfig {
         log: &OobSendLog,
         now: u64,
         rng: &mut R,
-    ) -> Result<OobIssue, Error> {
+    ) -> Result<OobIssue, OobError> {
         if let SendDecision::Refused { reason, retry_at } = self.check_send(log, now) {
             return Ok(OobIssue::Refused { reason, retry_at });
         }
         let code = OobCode::generate(self.digits, rng)?;
         let mut nonce = [0u8; NONCE_LEN];
-        rng.try_fill_bytes(&mut nonce).map_err(|_| Error::Random)?;
+        rng.try_fill_bytes(&mut nonce)
+            .map_err(|_| OobError::Random)?;
         let challenge = OobChallenge {
             nonce,
             mac: key.mac(&nonce, self.digits, &code.mac_input()),
@@ -358,7 +372,7 @@ impl OobConfig {
         key: &OobKey,
         log: &OobSendLog,
         now: u64,
-    ) -> Result<OobIssue, Error> {
+    ) -> Result<OobIssue, OobError> {
         self.issue(key, log, now, &mut getrandom::SysRng)
     }
 }
@@ -409,25 +423,25 @@ impl OobConfigBuilder {
     }
 
     /// Validates and returns the configuration.
-    pub fn build(self) -> Result<OobConfig, Error> {
+    pub fn build(self) -> Result<OobConfig, OobError> {
         let c = self.config;
         let digits = Digits::try_from(self.digits)?;
         if c.ttl == 0 || c.ttl > OobConfig::MAX_TTL {
-            return Err(OobError::Ttl.into());
+            return Err(OobError::Ttl);
         }
         if c.max_attempts == 0 || c.max_attempts > OobConfig::MAX_ATTEMPTS {
-            return Err(OobError::Attempts.into());
+            return Err(OobError::Attempts);
         }
         if c.resend_cooldown > OobConfig::MAX_COOLDOWN {
-            return Err(OobError::Cooldown.into());
+            return Err(OobError::Cooldown);
         }
         if c.hourly_cap == 0 || usize::from(c.hourly_cap) > OobSendLog::CAPACITY {
-            return Err(OobError::HourlyCap.into());
+            return Err(OobError::HourlyCap);
         }
         if c.daily_verification_cap == 0
             || c.daily_verification_cap > OobConfig::MAX_DAILY_VERIFICATIONS
         {
-            return Err(OobError::DailyCap.into());
+            return Err(OobError::DailyCap);
         }
         Ok(OobConfig { digits, ..c })
     }
@@ -442,7 +456,7 @@ pub struct OobCode(OtpCode);
 impl OobCode {
     /// A uniformly random code: a 32-bit draw rejected when it falls in the incomplete last
     /// multiple of `10^digits`, so every code is equally likely (no modulo bias).
-    fn generate<R: TryCryptoRng + ?Sized>(digits: Digits, rng: &mut R) -> Result<Self, Error> {
+    fn generate<R: TryCryptoRng + ?Sized>(digits: Digits, rng: &mut R) -> Result<Self, OobError> {
         let bound: u32 = match digits {
             Digits::Six => 1_000_000,
             Digits::Seven => 10_000_000,
@@ -454,13 +468,13 @@ impl OobCode {
         // A working RNG is rejected with probability below 2.4%; 64 rejections in a row mean it
         // is broken.
         for _ in 0..64 {
-            let draw = Zeroizing::new(rng.try_next_u32().map_err(|_| Error::Random)?);
+            let draw = Zeroizing::new(rng.try_next_u32().map_err(|_| OobError::Random)?);
             if u64::from(*draw) < limit {
                 let value = Zeroizing::new(draw.checked_rem(bound).unwrap_or(0));
                 return Ok(Self::from_value(*value, digits));
             }
         }
-        Err(Error::Random)
+        Err(OobError::Random)
     }
 
     fn from_value(value: u32, digits: Digits) -> Self {
@@ -620,8 +634,8 @@ impl OobChallenge {
     }
 
     /// Reads the stored form. Total: any bytes give a challenge or [`OobError::StoredFormat`].
-    pub fn from_stored_bytes(bytes: &[u8]) -> Result<Self, Error> {
-        let bad = || Error::OutOfBand(OobError::StoredFormat);
+    pub fn from_stored_bytes(bytes: &[u8]) -> Result<Self, OobError> {
+        let bad = || OobError::StoredFormat;
         let bytes: &[u8; STORED_LEN] = bytes.try_into().map_err(|_| bad())?;
         let (magic, rest) = bytes.split_first_chunk::<4>().ok_or_else(bad)?;
         let ([version], rest) = rest.split_first_chunk::<1>().ok_or_else(bad)?;
@@ -848,7 +862,7 @@ impl OobSendLog {
 
     /// Rebuilds a log from stored parts: the send times (in any order; at most
     /// [`Self::CAPACITY`]) and the day window ([`Self::day_start`], [`Self::day_sends`]).
-    pub fn from_parts(times: &[u64], day_start: u64, day_sends: u32) -> Result<Self, Error> {
+    pub fn from_parts(times: &[u64], day_start: u64, day_sends: u32) -> Result<Self, OobError> {
         let mut log = Self::from_sends(times)?;
         log.day_start = day_start;
         log.day_sends = day_sends;
@@ -889,9 +903,9 @@ impl OobSendLog {
     }
 
     /// Rebuilds a log from stored send times (in any order; at most [`Self::CAPACITY`]).
-    pub fn from_sends(times: &[u64]) -> Result<Self, Error> {
+    pub fn from_sends(times: &[u64]) -> Result<Self, OobError> {
         if times.len() > Self::CAPACITY {
-            return Err(OobError::SendLog.into());
+            return Err(OobError::SendLog);
         }
         let mut log = Self::new();
         for (dst, src) in log.times.iter_mut().zip(times) {

@@ -8,8 +8,7 @@ use rand_core::TryCryptoRng;
 use zeroize::Zeroizing;
 
 use crate::credential::factor::FactorKind;
-use crate::error::Error;
-use crate::otp::error::{Refusal, Rejected};
+use crate::otp::error::{OtpError, Refusal, Rejected};
 use crate::otp::secret::SecretKey;
 use crate::otp::totp::{AcceptedStep, Totp, TotpParams, Window};
 use crate::policy::Transition;
@@ -20,6 +19,48 @@ use crate::policy::factors::SecondFactors;
 use crate::policy::ids::{AuthenticatorId, PersonId};
 use crate::policy::login::{Grant, LoginProgress};
 use crate::policy::org_policy::OrgStanding;
+
+/// Why a transition of a person's MFA state ([`Mfa`]) failed: refused by policy, or the engine
+/// could not make the new secret (the random number generator failed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MfaError {
+    /// The policy refused the transition; the state passed in is unchanged.
+    Policy(PolicyError),
+    /// The engine could not make or copy a secret.
+    Otp(OtpError),
+}
+
+impl core::fmt::Display for MfaError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Policy(e) => write!(f, "refused by policy: {e}"),
+            Self::Otp(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for MfaError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Policy(e) => Some(e),
+            Self::Otp(e) => Some(e),
+        }
+    }
+}
+
+impl From<PolicyError> for MfaError {
+    fn from(e: PolicyError) -> Self {
+        Self::Policy(e)
+    }
+}
+
+impl From<OtpError> for MfaError {
+    fn from(e: OtpError) -> Self {
+        Self::Otp(e)
+    }
+}
 
 /// The settings of enrollment and of turning MFA off. Built through
 /// [`EnrollmentConfig::builder`], which checks them; the default is what the stories ask for.
@@ -317,7 +358,7 @@ impl Enrollment {
         self.step.phase()
     }
 
-    fn duplicate(&self) -> Result<Self, Error> {
+    fn duplicate(&self) -> Result<Self, MfaError> {
         Ok(Self {
             name: self.name.clone(),
             secret: copy_key(&self.secret)?,
@@ -392,7 +433,7 @@ impl AuthenticatorApp {
         )
     }
 
-    fn duplicate(&self) -> Result<Self, Error> {
+    fn duplicate(&self) -> Result<Self, MfaError> {
         Ok(Self {
             name: self.name.clone(),
             secret: copy_key(&self.secret)?,
@@ -582,7 +623,7 @@ impl Mfa {
         config: &EnrollmentConfig,
         rng: &mut R,
         now: u64,
-    ) -> Result<Transition<Self>, Error> {
+    ) -> Result<Transition<Self>, MfaError> {
         if self.is_active() {
             self.check_reauth(reauth, config, now)?;
         }
@@ -605,7 +646,7 @@ impl Mfa {
         config: &EnrollmentConfig,
         rng: &mut R,
         now: u64,
-    ) -> Result<Transition<Self>, Error> {
+    ) -> Result<Transition<Self>, MfaError> {
         if progress.person() != self.person {
             return Err(PolicyError::WrongPerson.into());
         }
@@ -626,7 +667,7 @@ impl Mfa {
         progress: &LoginProgress,
         config: &EnrollmentConfig,
         now: u64,
-    ) -> Result<Transition<Self>, Error> {
+    ) -> Result<Transition<Self>, MfaError> {
         self.start_enrollment_at_login(purpose, progress, config, &mut getrandom::SysRng, now)
     }
 
@@ -636,7 +677,7 @@ impl Mfa {
         config: &EnrollmentConfig,
         rng: &mut R,
         now: u64,
-    ) -> Result<Transition<Self>, Error> {
+    ) -> Result<Transition<Self>, MfaError> {
         let (name, replaces) = match purpose {
             EnrollmentPurpose::Add(name) => {
                 self.check_can_add(&name, config)?;
@@ -693,7 +734,7 @@ impl Mfa {
         reauth: Option<&Grant>,
         config: &EnrollmentConfig,
         now: u64,
-    ) -> Result<Transition<Self>, Error> {
+    ) -> Result<Transition<Self>, MfaError> {
         self.start_enrollment(purpose, reauth, config, &mut getrandom::SysRng, now)
     }
 
@@ -706,7 +747,7 @@ impl Mfa {
         code: &str,
         config: &EnrollmentConfig,
         now: u64,
-    ) -> Result<Transition<Self, ConfirmOutcome>, Error> {
+    ) -> Result<Transition<Self, ConfirmOutcome>, MfaError> {
         let pending = self.pending(EnrollmentPhase::AwaitingCode)?;
         if pending.is_expired(now) {
             let (next, events) = self.expire(now)?;
@@ -748,7 +789,7 @@ impl Mfa {
         &self,
         config: &EnrollmentConfig,
         now: u64,
-    ) -> Result<Transition<Self, IssueOutcome>, Error> {
+    ) -> Result<Transition<Self, IssueOutcome>, MfaError> {
         let pending = self.pending(EnrollmentPhase::AwaitingRecoveryCodes)?;
         if pending.is_expired(now) {
             let (next, events) = self.expire(now)?;
@@ -789,7 +830,7 @@ impl Mfa {
         &self,
         config: &EnrollmentConfig,
         now: u64,
-    ) -> Result<Transition<Self, AcknowledgeOutcome>, Error> {
+    ) -> Result<Transition<Self, AcknowledgeOutcome>, MfaError> {
         let pending = self.pending(EnrollmentPhase::AwaitingAcknowledgement)?;
         if pending.is_expired(now) {
             let (next, events) = self.expire(now)?;
@@ -849,7 +890,7 @@ impl Mfa {
     }
 
     /// Abandons the enrollment in progress; its secret is discarded.
-    pub fn cancel_enrollment(&self, now: u64) -> Result<Transition<Self>, Error> {
+    pub fn cancel_enrollment(&self, now: u64) -> Result<Transition<Self>, MfaError> {
         let pending = self.enrollment.as_ref().ok_or(PolicyError::NoEnrollment)?;
         let event = self.event(
             now,
@@ -911,7 +952,7 @@ impl Mfa {
         &self,
         accepted: LoginCodeAccepted,
         now: u64,
-    ) -> Result<Transition<Self>, Error> {
+    ) -> Result<Transition<Self>, MfaError> {
         let mut next = self.duplicate()?;
         let authenticator = next
             .authenticators
@@ -938,7 +979,7 @@ impl Mfa {
         standings: &[OrgStanding],
         config: &EnrollmentConfig,
         now: u64,
-    ) -> Result<Transition<Self, DisableOutcome>, Error> {
+    ) -> Result<Transition<Self, DisableOutcome>, MfaError> {
         self.check_reauth(Some(reauth), config, now)?;
         if self.authenticator(id).is_none() {
             return Err(PolicyError::UnknownAuthenticator.into());
@@ -970,7 +1011,7 @@ impl Mfa {
         standings: &[OrgStanding],
         config: &EnrollmentConfig,
         now: u64,
-    ) -> Result<Transition<Self, DisableOutcome>, Error> {
+    ) -> Result<Transition<Self, DisableOutcome>, MfaError> {
         self.check_reauth(Some(reauth), config, now)?;
         if standings.iter().any(|s| s.person() != self.person) {
             return Err(PolicyError::WrongPerson.into());
@@ -1040,7 +1081,7 @@ impl Mfa {
         }
     }
 
-    fn expire(&self, now: u64) -> Result<(Self, Vec<AuditEvent>), Error> {
+    fn expire(&self, now: u64) -> Result<(Self, Vec<AuditEvent>), MfaError> {
         let mut next = self.duplicate()?;
         let mut events = Vec::new();
         if let Some(old) = next.enrollment.take() {
@@ -1087,11 +1128,11 @@ impl Mfa {
 
     /// An independent copy of the state, secrets included. Explicitly named: copying key
     /// material is a decision, not an accident (`Mfa` is not `Clone`).
-    pub fn duplicate_secret_state(&self) -> Result<Self, Error> {
+    pub fn duplicate_secret_state(&self) -> Result<Self, MfaError> {
         self.duplicate()
     }
 
-    fn duplicate(&self) -> Result<Self, Error> {
+    fn duplicate(&self) -> Result<Self, MfaError> {
         Ok(Self {
             person: self.person,
             authenticators: self
@@ -1148,6 +1189,6 @@ impl Mfa {
 }
 
 /// A second copy of a key, for a new state value. Both copies are wiped when dropped.
-fn copy_key(key: &SecretKey) -> Result<SecretKey, Error> {
+fn copy_key(key: &SecretKey) -> Result<SecretKey, OtpError> {
     SecretKey::from_bytes_allow_short(key.expose_bytes())
 }

@@ -44,7 +44,7 @@ pub use authorize::authorize;
 pub use enrollment::{
     AcknowledgeOutcome, AuthenticatorApp, AuthenticatorName, ConfirmOutcome, DisableOutcome,
     Enrollment, EnrollmentConfig, EnrollmentConfigBuilder, EnrollmentPhase, EnrollmentPurpose,
-    IssueOutcome, LoginCodeAccepted, Mfa,
+    IssueOutcome, LoginCodeAccepted, Mfa, MfaError,
 };
 pub use error::{AccessDenied, PolicyError};
 pub use factors::Aal;
