@@ -959,3 +959,16 @@ mod persistence {
         assert!(decode("").is_err());
     }
 }
+
+#[test]
+fn the_authenticator_limit_error_names_the_configurable_maximum() {
+    let max = EnrollmentConfig::MAX_AUTHENTICATORS;
+    assert_eq!(
+        EnrollmentConfig::builder()
+            .max_authenticators(max + 1)
+            .build(),
+        Err(PolicyError::InvalidAuthenticatorLimit)
+    );
+    let message = PolicyError::InvalidAuthenticatorLimit.to_string();
+    assert!(message.ends_with(&format!(" 1 to {max}")), "{message}");
+}

@@ -183,6 +183,16 @@ impl ZeroizeOnDrop for SecretKey {}
 mod tests {
     use super::*;
     use alloc::format;
+    use alloc::string::ToString;
+
+    #[test]
+    fn the_too_long_message_names_the_limit() {
+        let message = SecretError::TooLong.to_string();
+        assert!(
+            message.contains(&format!(" {} bytes", SecretKey::MAX_LEN)),
+            "{message}"
+        );
+    }
 
     #[test]
     fn lenient_base32() {

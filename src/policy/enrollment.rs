@@ -19,6 +19,7 @@ use crate::policy::factors::SecondFactors;
 use crate::policy::ids::{AuthenticatorId, PersonId};
 use crate::policy::login::{Grant, LoginProgress};
 use crate::policy::org_policy::OrgStanding;
+pub use crate::policy::phase::EnrollmentPhase;
 
 /// Why a transition of a person's MFA state ([`Mfa`]) failed: refused by policy, or the engine
 /// could not make the new secret (the random number generator failed).
@@ -243,28 +244,6 @@ pub enum EnrollmentPurpose {
     /// A new secret for an existing authenticator (a new phone): the old one stops working when
     /// the new one becomes active.
     Replace(AuthenticatorId),
-}
-
-/// The step an enrollment is waiting for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub enum EnrollmentPhase {
-    /// A code from the app, to prove the secret was scanned.
-    AwaitingCode,
-    /// The host to issue and show recovery codes.
-    AwaitingRecoveryCodes,
-    /// The person to acknowledge they recorded the recovery codes.
-    AwaitingAcknowledgement,
-}
-
-impl core::fmt::Display for EnrollmentPhase {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str(match self {
-            Self::AwaitingCode => "awaiting a code",
-            Self::AwaitingRecoveryCodes => "awaiting recovery codes",
-            Self::AwaitingAcknowledgement => "awaiting acknowledgement",
-        })
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
