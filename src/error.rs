@@ -34,7 +34,7 @@ pub enum Error {
     Uri(UriError),
     /// The time is before the TOTP epoch `T0`, or the step does not fit the arithmetic.
     TimeOutOfRange,
-    /// The random number generator failed while making a one-time-password secret.
+    /// The random number generator failed (the credential errors carry their own `Random`).
     Random,
     /// Recovery-code parameters, a slot index or a stored set are invalid, or the random number
     /// generator failed while making codes.

@@ -1,5 +1,6 @@
 //! The engine's errors: one opaque rejection for whoever presents a code, and precise reasons
-//! for developers when a secret, an OTP parameter or an otpauth URI is refused.
+//! for developers when a secret, an OTP parameter or an otpauth URI is refused, gathered in
+//! [`OtpError`] for everything in the engine but code verification.
 
 use core::fmt;
 

@@ -24,6 +24,8 @@ pub(super) const MAC_LEN: usize = 32;
 /// A secret: wiped on drop, redacted `Debug`, no `Display` or `Clone`, read through
 /// [`OobKey::expose_secret`]. Replacing the key voids every outstanding code (at most
 /// [`OobConfig::MAX_TTL`] seconds' worth), which is how it is rotated.
+///
+/// [`OobConfig::MAX_TTL`]: crate::credential::oob::OobConfig::MAX_TTL
 pub struct OobKey {
     bytes: Zeroizing<alloc::vec::Vec<u8>>,
 }

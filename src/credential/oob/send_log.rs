@@ -72,6 +72,8 @@ impl OobSendLog {
 
     /// [`Self::record`], and the send counted in the day window (a new window starts at `now`
     /// once the last one ended): what [`OobConfig::check_verification_send`] caps.
+    ///
+    /// [`OobConfig::check_verification_send`]: crate::credential::oob::OobConfig::check_verification_send
     pub fn record_verification(&self, now: u64) -> Self {
         let mut next = self.record(now);
         if self.sends_today(now) == 0 {
@@ -114,6 +116,7 @@ impl OobSendLog {
     /// from then on ([`SecretStore::prune_expired`]); an empty log (`None`) never matters.
     ///
     /// [`SecretStore::prune_expired`]: crate::store::SecretStore::prune_expired
+    /// [`OobConfig::MAX_COOLDOWN`]: crate::credential::oob::OobConfig::MAX_COOLDOWN
     pub fn expires_at(&self) -> Option<u64> {
         let hourly = self.last().map(|t| t.saturating_add(HOUR));
         let daily = (self.day_sends > 0).then(|| self.day_start.saturating_add(DAY));

@@ -5,6 +5,8 @@ use crate::policy::error::PolicyError;
 
 /// Why a transition of a person's MFA state ([`Mfa`]) failed: refused by policy, or the engine
 /// could not make the new secret (the random number generator failed).
+///
+/// [`Mfa`]: crate::policy::enrollment::Mfa
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MfaError {

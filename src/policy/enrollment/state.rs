@@ -199,6 +199,8 @@ impl AuthenticatorApp {
 /// the acknowledgement, and then exactly the one named for replacement stops. A person has at
 /// most [`EnrollmentConfig::max_authenticators`] authenticators, each with its own name and secret;
 /// a name is never used twice, so two secrets cannot silently stand for one device.
+///
+/// [`ConfirmOutcome::CodeRejected`]: crate::policy::enrollment::ConfirmOutcome::CodeRejected
 #[derive(Debug)]
 pub struct Mfa {
     pub(crate) person: PersonId,
