@@ -16,7 +16,7 @@
 use std::process::ExitCode;
 
 use authcore::{
-    Algorithm, Digits, Error, Hotp, OtpAuthUri, OtpKind, SecretKey, Totp, TotpParams, Window,
+    Algorithm, Digits, Hotp, OtpAuthUri, OtpError, OtpKind, SecretKey, Totp, TotpParams, Window,
 };
 
 const USAGE: &str = "\
@@ -52,13 +52,13 @@ enum Failure {
     /// Bad usage: a message and the usage text on stderr, exit 2.
     Usage(String),
     /// Invalid input: the error on stderr, exit 2.
-    Invalid(Error),
+    Invalid(OtpError),
     /// A code was rejected: `rejected` on stdout, exit 1.
     Rejected,
 }
 
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
+impl From<OtpError> for Failure {
+    fn from(e: OtpError) -> Self {
         Self::Invalid(e)
     }
 }

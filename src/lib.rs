@@ -54,14 +54,14 @@ pub use credential::throttle::{
 };
 pub use credential::throttle::{ThrottleReservation, ThrottleUpdate};
 #[cfg(feature = "std")]
-pub use credential::token::BearerToken;
+pub use credential::token::{BearerToken, TokenError};
 pub use error::Error;
 pub use otp::algorithm::Algorithm;
 #[cfg(feature = "std")]
 pub use otp::clock::SystemClock;
 pub use otp::clock::{Clock, ManualClock};
 pub use otp::code::{Digits, OtpCode};
-pub use otp::error::{ParamError, Refusal, Rejected, SecretError, UriError};
+pub use otp::error::{OtpError, ParamError, Refusal, Rejected, SecretError, UriError};
 pub use otp::hotp::{Hotp, HotpMatch, LookAhead};
 #[cfg(feature = "qr")]
 pub use otp::qr::TerminalStyle;

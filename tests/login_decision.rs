@@ -256,7 +256,7 @@ fn a_held_factor_is_presented_before_enrolling_at_login() {
     let active = enrolled(Mfa::new(MEMBER), "Tablet", now);
     assert!(matches!(
         active.start_enrollment_at_login(purpose(), &progress, &config, &mut CountingRng(2), now),
-        Err(authcore::Error::Policy(
+        Err(authcore::MfaError::Policy(
             PolicyError::ReauthenticationRequired
         ))
     ));

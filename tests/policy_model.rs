@@ -21,9 +21,9 @@ use std::convert::Infallible;
 
 use authcore::{
     Aal, Account, AcknowledgeOutcome, AuthenticatorId, AuthenticatorName, ConfirmOutcome,
-    EnrollmentConfig, EnrollmentPhase, EnrollmentPurpose, Error, FactorKind, Grant, Invitation,
-    LoginDecision, LoginProgress, Mfa, MfaSettings, OrgId, Organisation, Permission, PersonId,
-    PolicyError, Resource, Role, Scope, Totp, Transition, authorize, login_decision,
+    EnrollmentConfig, EnrollmentPhase, EnrollmentPurpose, FactorKind, Grant, Invitation,
+    LoginDecision, LoginProgress, Mfa, MfaError, MfaSettings, OrgId, Organisation, Permission,
+    PersonId, PolicyError, Resource, Role, Scope, Totp, Transition, authorize, login_decision,
 };
 use proptest::prelude::*;
 use rand_core::{TryCryptoRng, TryRng};
@@ -457,7 +457,7 @@ impl World {
                         }
                         self.mfa[person] = t.state;
                     }
-                    Err(Error::Policy(PolicyError::WrongEnrollmentPhase { .. })) => {
+                    Err(MfaError::Policy(PolicyError::WrongEnrollmentPhase { .. })) => {
                         assert!(!awaiting)
                     }
                     Err(e) => panic!("{e}"),
@@ -517,7 +517,7 @@ impl World {
                         assert!(!enforced, "turned off MFA under an enforcing organisation");
                         self.mfa[person] = t.state;
                     }
-                    Err(Error::Policy(
+                    Err(MfaError::Policy(
                         PolicyError::RequiredByOrganisation { .. }
                         | PolicyError::SoleOwnerOfEnforcingOrganisation { .. },
                     )) => assert!(enforced),

@@ -247,10 +247,7 @@ fn duplicate_key_ids_are_refused() {
         .previous(KeyId::new(5), key(2))
         .build()
         .unwrap_err();
-    assert_eq!(
-        err,
-        Error::Sealing(SealingError::DuplicateKeyId(KeyId::new(5)))
-    );
+    assert_eq!(err, SealingError::DuplicateKeyId(KeyId::new(5)));
 }
 
 #[test]
@@ -299,7 +296,7 @@ fn generated_keys() {
     for len in [0, 16, 31, 33, 64] {
         assert_eq!(
             SealingKey::from_bytes(&vec![7; len]).unwrap_err(),
-            Error::Sealing(SealingError::KeyLength)
+            SealingError::KeyLength
         );
     }
 }

@@ -18,7 +18,7 @@
 //! | `uri` | the otpauth URI format |
 //! | `qr` | QR rendering of otpauth URIs (feature `qr`) |
 //! | `clock` | time as an injected capability |
-//! | `error` | the engine's errors: [`Rejected`](error::Rejected), [`Refusal`](error::Refusal), and why a secret, parameter or URI was refused |
+//! | `error` | the engine's errors: [`Rejected`](error::Rejected), [`Refusal`](error::Refusal), and [`OtpError`](error::OtpError) with why a secret, parameter or URI was refused |
 
 pub(crate) mod algorithm;
 pub(crate) mod clock;

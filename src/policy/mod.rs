@@ -14,10 +14,11 @@
 //! | `ids` | who and where: [`PersonId`], [`OrgId`], [`AuthenticatorId`] |
 //! | `factors` | sets of factor kinds and the password: [`SecondFactors`], [`Factor`], [`FactorSet`] |
 //! | `enrollment` | one person's authenticator apps: [`Mfa`], [`Enrollment`], [`AuthenticatorApp`] |
+//! | `phase` | the steps of the enrollment ceremony: [`EnrollmentPhase`] |
 //! | `server_side` | [`ServerSideOnly`]: the only way a state holding a secret serialises |
 //! | `org_policy` | a company's MFA policy and grace deadlines: [`MfaPolicy`], [`MfaSettings`] |
 //! | `roles` | roles, permissions as data, members, their join paths and delegations |
-//! | `organisation` | the member roster and its role-change rules: [`Organisation`] |
+//! | `organisation` | the member roster, its role-change rules and its MFA policy transitions: [`Organisation`] |
 //! | `login` | the login decision and the [`Grant`] it yields |
 //! | `authorize` | the one authorisation check, [`authorize`] |
 //! | `audit` | the audit events every transition returns: [`AuditEvent`] |
@@ -36,6 +37,7 @@ pub(crate) mod ids;
 pub(crate) mod login;
 pub(crate) mod org_policy;
 pub(crate) mod organisation;
+pub(crate) mod phase;
 pub(crate) mod roles;
 pub(crate) mod server_side;
 
@@ -44,7 +46,7 @@ pub use authorize::authorize;
 pub use enrollment::{
     AcknowledgeOutcome, AuthenticatorApp, AuthenticatorName, ConfirmOutcome, DisableOutcome,
     Enrollment, EnrollmentConfig, EnrollmentConfigBuilder, EnrollmentPhase, EnrollmentPurpose,
-    IssueOutcome, LoginCodeAccepted, Mfa,
+    IssueOutcome, LoginCodeAccepted, Mfa, MfaError,
 };
 pub use error::{AccessDenied, PolicyError};
 pub use factors::Aal;

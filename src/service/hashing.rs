@@ -186,9 +186,9 @@ impl HashJob {
 }
 
 enum Output {
-    Hashed(Result<PasswordHash, crate::error::Error>),
+    Hashed(Result<PasswordHash, crate::credential::password::PasswordError>),
     Verified(Result<PasswordVerified, VerifyError>),
-    RecoveryGenerated(Result<Box<NewRecoveryCodes>, crate::error::Error>),
+    RecoveryGenerated(Result<Box<NewRecoveryCodes>, crate::credential::recovery::RecoveryError>),
     RecoveryRedeemed(Result<RedeemedSlot, Refusal>),
     Failed,
 }

@@ -44,10 +44,10 @@ impl RowContext {
 
 /// A tag for a row with `context`, under the keyring's current key.
 pub(crate) fn tag(keyring: &Keyring, context: &RowContext) -> Result<Vec<u8>, SqlStoreError> {
-    let mark = SecretKey::from_bytes(MARK).map_err(SqlStoreError::Seal)?;
+    let mark = SecretKey::from_bytes(MARK).map_err(|e| SqlStoreError::Seal(e.into()))?;
     Ok(keyring
         .seal_with_os_rng(&mark, &context.0)
-        .map_err(SqlStoreError::Seal)?
+        .map_err(|e| SqlStoreError::Seal(e.into()))?
         .into_bytes())
 }
 

@@ -17,12 +17,14 @@ use super::{
 use crate::credential::oob::{OobChallenge, OobConfig, OobSendLog, SendDecision};
 use crate::credential::phone::PhoneNumber;
 use crate::credential::recovery::RecoveryCodeSet;
+use crate::credential::recovery::RecoveryError;
 use crate::credential::throttle::{
     ThrottlePolicy, ThrottleReservation, ThrottleState, ThrottleUpdate,
 };
 use crate::error::Error;
 use crate::policy::audit::AuditEvent;
 use crate::policy::enrollment::Mfa;
+use crate::policy::enrollment::MfaError;
 use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
 use crate::policy::login::PasswordState;
 use crate::policy::organisation::Organisation;
@@ -73,6 +75,18 @@ impl std::error::Error for MemoryStoreError {
 impl From<Error> for MemoryStoreError {
     fn from(e: Error) -> Self {
         Self::State(e)
+    }
+}
+
+impl From<MfaError> for MemoryStoreError {
+    fn from(e: MfaError) -> Self {
+        Self::State(e.into())
+    }
+}
+
+impl From<RecoveryError> for MemoryStoreError {
+    fn from(e: RecoveryError) -> Self {
+        Self::State(e.into())
     }
 }
 

@@ -30,7 +30,7 @@ pub(crate) fn reseal_state_key(
         })?;
     Ok(keyring
         .seal_with_os_rng(&data_key, &context)
-        .map_err(SqlStoreError::Seal)?
+        .map_err(|e| SqlStoreError::Seal(e.into()))?
         .into_bytes())
 }
 

@@ -332,10 +332,10 @@ pub(crate) fn seal_mfa_in(
     })?;
     let mut key_bytes = Zeroizing::new([0u8; DATA_KEY_LEN]);
     random(&mut *key_bytes)?;
-    let data_key = SecretKey::from_bytes(&*key_bytes).map_err(SqlStoreError::Seal)?;
+    let data_key = SecretKey::from_bytes(&*key_bytes).map_err(|e| SqlStoreError::Seal(e.into()))?;
     let state_key = keyring
         .seal_with_os_rng(&data_key, context)
-        .map_err(SqlStoreError::Seal)?
+        .map_err(|e| SqlStoreError::Seal(e.into()))?
         .into_bytes();
     let mut nonce = [0u8; NONCE_LEN];
     random(&mut nonce)?;

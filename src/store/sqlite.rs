@@ -99,7 +99,7 @@ const MIGRATIONS: [(i64, &str); 6] = [
 /// # async fn run() -> Result<(), authcore::SqlStoreError> {
 /// use authcore::{KeyId, Keyring, SealingKey, SqliteStore};
 /// # let key_bytes = [7u8; 32];
-/// let keyring = Keyring::new(KeyId::new(1), SealingKey::from_bytes(&key_bytes).map_err(authcore::SqlStoreError::Seal)?);
+/// let keyring = Keyring::new(KeyId::new(1), SealingKey::from_bytes(&key_bytes).map_err(|e| authcore::SqlStoreError::Seal(e.into()))?);
 /// let store = SqliteStore::open("authcore.db", keyring).await?; // creates and migrates
 /// # Ok(()) }
 /// ```

@@ -49,7 +49,8 @@ impl<'c, S: UserStore + SecretStore + 'static> Fixture<'c, S> {
             .map_err(|_| setup(crate::error::Error::Random))?;
         // Room below the top for the suite's own counter.
         let base = u128::from_be_bytes(bytes) >> 40 << 32;
-        let oob_key = OobKey::generate_with_rng(&mut getrandom::SysRng).map_err(setup)?;
+        let oob_key =
+            OobKey::generate_with_rng(&mut getrandom::SysRng).map_err(|e| setup(e.into()))?;
         Ok(Self {
             store,
             clock,
