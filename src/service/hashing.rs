@@ -13,19 +13,30 @@
 //!
 //! [`PasswordHasher`] itself implements [`PasswordHashing`] by running the job inline: right for
 //! tests, benchmarks and hosts without an async runtime. Hosts on tokio move the job to the
-//! blocking pool:
+//! blocking pool with [`BlockingPoolHasher`] (feature `tokio`), the default hasher of the ready
+//! backends when the feature is on. A hasher of the host's own is a few lines; this one counts
+//! the jobs and hands them on:
 //!
-//! ```ignore
-//! struct BlockingHasher(std::sync::Arc<authcore::PasswordHasher>);
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering};
 //!
-//! impl authcore::PasswordHashing for BlockingHasher {
-//!     async fn run(&self, job: authcore::HashJob) -> authcore::HashOutput {
-//!         let hasher = std::sync::Arc::clone(&self.0);
-//!         tokio::task::spawn_blocking(move || job.run(&hasher))
-//!             .await
-//!             .unwrap_or_else(|_| authcore::HashOutput::failed())
+//! use authcore::service::{HashJob, HashOutput, PasswordHashing};
+//!
+//! struct Counting<H> {
+//!     inner: H,
+//!     jobs: AtomicUsize,
+//! }
+//!
+//! impl<H: PasswordHashing> PasswordHashing for Counting<H> {
+//!     async fn run(&self, job: HashJob) -> HashOutput {
+//!         self.jobs.fetch_add(1, Ordering::Relaxed);
+//!         self.inner.run(job).await
 //!     }
 //! }
+//! # fn main() -> Result<(), authcore::Error> {
+//! # let inner = authcore::credential::password::PasswordHasher::builder().build()?;
+//! # let _ = Counting { inner, jobs: AtomicUsize::new(0) };
+//! # Ok(()) }
 //! ```
 
 use core::fmt;
@@ -57,6 +68,73 @@ impl PasswordHashing for PasswordHasher {
     /// Runs the job inline, on the calling thread.
     fn run(&self, job: HashJob) -> impl Future<Output = HashOutput> + Send {
         core::future::ready(job.run(self))
+    }
+}
+
+/// A [`PasswordHasher`] whose jobs run on tokio's blocking pool
+/// ([`tokio::task::spawn_blocking`]), so argon2 never stalls the async workers: the hasher for
+/// hosts on tokio, and the default of the ready backends with feature `tokio`.
+///
+/// A job whose blocking task is lost (it panicked, or the runtime shut down) is
+/// [`HashOutput::failed`]: the operation fails with [`ServiceError::Hashing`]. Called outside a
+/// tokio runtime, where there is no pool to move to, the job runs inline on the calling thread,
+/// as with [`PasswordHasher`].
+///
+/// ```
+/// use authcore::credential::password::{HashParams, PasswordHasher};
+/// use authcore::service::BlockingPoolHasher;
+///
+/// # fn main() -> Result<(), authcore::Error> {
+/// // A hasher of your own (here: the default parameters, as a peppered one would be built).
+/// let hasher = PasswordHasher::builder().params(HashParams::default()).build()?;
+/// let on_the_pool = BlockingPoolHasher::new(hasher);
+/// # let _ = on_the_pool;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+#[derive(Clone, Debug)]
+pub struct BlockingPoolHasher {
+    hasher: alloc::sync::Arc<PasswordHasher>,
+}
+
+#[cfg(feature = "tokio")]
+impl BlockingPoolHasher {
+    /// Runs `hasher`'s jobs on tokio's blocking pool.
+    pub fn new(hasher: PasswordHasher) -> Self {
+        Self {
+            hasher: alloc::sync::Arc::new(hasher),
+        }
+    }
+
+    /// The hasher the jobs run with.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl From<PasswordHasher> for BlockingPoolHasher {
+    fn from(hasher: PasswordHasher) -> Self {
+        Self::new(hasher)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl PasswordHashing for BlockingPoolHasher {
+    /// Runs the job with [`tokio::task::spawn_blocking`] on the current runtime, inline when
+    /// there is none.
+    fn run(&self, job: HashJob) -> impl Future<Output = HashOutput> + Send {
+        let hasher = alloc::sync::Arc::clone(&self.hasher);
+        async move {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => runtime
+                    .spawn_blocking(move || job.run(&hasher))
+                    .await
+                    .unwrap_or_else(|_| HashOutput::failed()),
+                Err(_) => job.run(&hasher),
+            }
+        }
     }
 }
 
