@@ -6,11 +6,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use authcore::credential::password::HashParams;
+use authcore::credential::{KeyId, Keyring, SealingKey};
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{AuthenticatorName, EnrollmentPurpose};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
-    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashParams, KeyId, Keyring,
-    LoginStep, ManualClock, MemoryAuditLog, OrgId, Password, PasswordHasher, RecordingNotifier,
-    SealingKey, SecretKey, SecretStore, ServiceConfig, SqliteStore, Totp, TotpParams, UserStore,
+    BearerToken, Clock, LoginStep, OrgId, Password, PasswordHasher, SecretStore, ServiceConfig,
+    SqliteStore, UserStore,
 };
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,

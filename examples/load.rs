@@ -24,12 +24,16 @@ use std::process::exit;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use authcore::credential::password::HashParams;
+use authcore::credential::{KeyId, Keyring, SealingKey};
+use authcore::otp::{ManualClock, SecretKey, SystemClock, Totp, TotpParams};
+use authcore::policy::{AuthenticatorName, EnrollmentPurpose};
+use authcore::service::{HashJob, HashOutput};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
-    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashJob, HashOutput, HashParams,
-    KeyId, Keyring, LoginStep, ManualClock, MemoryAuditLog, OrgId, Password, PasswordHasher,
-    PasswordHashing, RecordingNotifier, SealingKey, SecretKey, SecretStore, ServiceConfig,
-    SqliteStore, SystemClock, Totp, TotpParams, UserStore,
+    BearerToken, Clock, LoginStep, OrgId, Password, PasswordHasher, PasswordHashing, SecretStore,
+    ServiceConfig, SqliteStore, UserStore,
 };
 
 const PW: &str = "correct horse battery staple 42";

@@ -15,8 +15,9 @@
 
 use std::process::ExitCode;
 
-use authcore::{
-    Algorithm, Digits, Error, Hotp, OtpAuthUri, OtpKind, SecretKey, Totp, TotpParams, Window,
+use authcore::Error;
+use authcore::otp::{
+    Algorithm, Digits, Hotp, OtpAuthUri, OtpKind, SecretKey, Totp, TotpParams, Window,
 };
 
 const USAGE: &str = "\
@@ -316,7 +317,7 @@ enum QrStyle {
 
 #[cfg(feature = "qr")]
 fn print_qr(uri: &OtpAuthUri, style: Option<QrStyle>) -> Result<(), Failure> {
-    use authcore::TerminalStyle;
+    use authcore::otp::TerminalStyle;
     let style = match style {
         None => return Ok(()),
         Some(QrStyle::Ansi) => TerminalStyle::Ansi,
@@ -337,7 +338,7 @@ fn print_qr(_uri: &OtpAuthUri, style: Option<QrStyle>) -> Result<(), Failure> {
 
 #[cfg(feature = "std")]
 fn now() -> u64 {
-    authcore::Clock::now(&authcore::SystemClock)
+    authcore::Clock::now(&authcore::otp::SystemClock)
 }
 
 #[cfg(not(feature = "std"))]

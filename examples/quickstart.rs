@@ -13,14 +13,20 @@ use std::sync::Arc;
 
 use getrandom::SysRng;
 
-use authcore::{Actor, AuditEvent, AuditKind, Factor, FactorKind, LoginOutcome, PersonId};
+use authcore::PersonId;
+use authcore::credential::FactorKind;
+use authcore::credential::{KeyId, Keyring, OobConfig, OobKey, PhoneNumber, SealingKey};
+use authcore::otp::{ManualClock, SecretKey, SystemClock, Totp, TotpParams};
+use authcore::policy::{Actor, AuditEvent, AuditKind, Factor, LoginOutcome};
+use authcore::policy::{
+    AuthenticatorName, EnrollmentPurpose, MfaSettings, Permission, Resource, Role,
+};
+use authcore::service::{HashJob, HashOutput};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
-    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashJob, HashOutput, KeyId, Keyring,
-    LoginStep, ManualClock, MemoryAuditLog, MfaSettings, OobConfig, OobKey, Password,
-    PasswordHasher, PasswordHashing, Permission, PhoneNumber, RecordingNotifier, Resource, Role,
-    SealingKey, SecretKey, SecretStore, ServiceConfig, ServiceError, SqliteStore, SystemClock,
-    Totp, TotpParams, UserStore,
+    BearerToken, Clock, LoginStep, Password, PasswordHasher, PasswordHashing, SecretStore,
+    ServiceConfig, ServiceError, SqliteStore, UserStore,
 };
 
 /// Runs argon2 on tokio's blocking pool, so it never stalls the async workers.
@@ -338,7 +344,7 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
         "{}",
         setup
             .uri()
-            .qr_terminal(authcore::TerminalStyle::default())
+            .qr_terminal(authcore::otp::TerminalStyle::default())
             .unwrap()
             .as_str()
     );

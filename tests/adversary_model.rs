@@ -45,14 +45,20 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use authcore::credential::password::HashParams;
+use authcore::credential::{
+    FactorKind, KeyId, Keyring, OobConfig, OobKey, PhoneNumber, RecoveryParams, SealingKey,
+    ThrottlePolicy, ThrottleState, ThrottledFactor,
+};
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{
+    Aal, AuditEvent, AuditKind, AuthenticatorName, EnrollmentPurpose, Factor, MfaSettings,
+    Organisation, PasswordState, Permission, Resource, Role, SecondFactors,
+};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
-    Aal, AuditEvent, AuditKind, Authenticator, AuthenticatorName, BearerToken, Clock,
-    EnrollmentPurpose, Factor, FactorKind, Grant, HashParams, KeyId, Keyring, LoginStep,
-    ManualClock, MemoryAuditLog, MfaSettings, OobConfig, OobKey, OrgId, Organisation, Password,
-    PasswordHasher, PasswordState, Permission, PersonId, PhoneNumber, RecordingNotifier,
-    RecoveryParams, Resource, Role, SealingKey, SecondFactors, SecretKey, ServiceConfig,
-    ServiceError, Services, SqliteStore, ThrottlePolicy, ThrottleState, ThrottledFactor, Totp,
-    TotpParams, UserStore,
+    Authenticator, BearerToken, Clock, Grant, LoginStep, OrgId, Password, PasswordHasher, PersonId,
+    ServiceConfig, ServiceError, Services, SqliteStore, UserStore,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};

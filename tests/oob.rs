@@ -9,10 +9,12 @@
 
 use std::collections::VecDeque;
 
-use authcore::{
-    Digits, Error, OobChallenge, OobConfig, OobError, OobIssue, OobKey, OobOutcome, OobSendLog,
-    OobStatus, Rejected, SendDecision, SendRefusal,
+use authcore::Error;
+use authcore::credential::{
+    OobChallenge, OobConfig, OobError, OobIssue, OobKey, OobOutcome, OobSendLog, OobStatus,
+    SendDecision, SendRefusal,
 };
+use authcore::otp::{Digits, Rejected};
 use proptest::prelude::*;
 
 /// A generator that returns scripted 32-bit draws, then a counter; bytes come from a counter.

@@ -9,13 +9,18 @@
 
 use std::sync::Arc;
 
-use authcore::{
-    AuditEvent, BearerToken, EnrollmentDemand, EnrollmentPurpose, FactorKind, Grant, HashParams,
-    LoginStep, ManualClock, MemoryAuditLog, MemoryStore, MfaSettings, OobConfig, OobKey, OrgId,
-    Password, PasswordHasher, Permission, PersonId, PhoneNumber, RecordingNotifier, RecoveryParams,
-    Resource, Role, SecretKey, ServiceConfig, ServiceError, Totp,
+use authcore::credential::password::HashParams;
+use authcore::credential::{FactorKind, OobConfig, OobKey, PhoneNumber, RecoveryParams};
+use authcore::otp::{ManualClock, SecretKey, Totp};
+use authcore::policy::{
+    AuditEvent, EnrollmentDemand, EnrollmentPurpose, MfaSettings, Permission, Resource, Role,
 };
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
+use authcore::{
+    BearerToken, Grant, LoginStep, MemoryStore, OrgId, Password, PasswordHasher, PersonId,
+    ServiceConfig, ServiceError,
+};
 
 type Service = Authenticator<
     MemoryStore,
@@ -70,7 +75,7 @@ fn service_with(sms: Option<OobConfig>) -> (Service, Arc<ManualClock>) {
 }
 
 fn code(key: &SecretKey, now: u64) -> String {
-    let params = authcore::TotpParams::builder().build().unwrap();
+    let params = authcore::otp::TotpParams::builder().build().unwrap();
     Totp::new(params, key)
         .generate(now)
         .unwrap()
@@ -98,7 +103,7 @@ async fn owner_with_mfa(s: &Service, clock: &ManualClock) -> (OrgId, SecretKey, 
     let setup = s
         .start_enrollment(
             &grant,
-            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("phone").unwrap()),
+            EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("phone").unwrap()),
         )
         .await
         .unwrap();
@@ -141,7 +146,7 @@ async fn owner_signs_up_and_mfa_then_needs_a_code() {
     assert_eq!(codes.len(), 10);
     let grant = owner_grant(&s, &clock, org, &key).await;
     assert_eq!(grant.role(), Role::Owner);
-    assert_eq!(grant.aal(), authcore::Aal::Aal2);
+    assert_eq!(grant.aal(), authcore::policy::Aal::Aal2);
 
     // A replayed code: the same step again is refused, uniformly.
     let step = s
@@ -662,29 +667,30 @@ async fn phone_of(s: &Service, person: PersonId) -> Option<PhoneNumber> {
         .phone
 }
 
-fn notices(s: &Service, person: PersonId, notice: authcore::SecurityNotice) -> usize {
+fn notices(s: &Service, person: PersonId, notice: authcore::store::SecurityNotice) -> usize {
     s.services()
         .notifier
         .deliveries()
         .iter()
-        .filter(|d| **d == authcore::Delivery::Security { person, notice })
+        .filter(|d| **d == authcore::store::Delivery::Security { person, notice })
         .count()
 }
 
-fn audited(s: &Service, from: usize, what: authcore::AuditKind) -> bool {
+fn audited(s: &Service, from: usize, what: authcore::policy::AuditKind) -> bool {
     s.services().audit.events()[from..]
         .iter()
         .any(|e| e.what == what)
 }
 
-const SMS_REJECTED: authcore::AuditKind = authcore::AuditKind::CredentialRejected {
-    factor: authcore::Factor::Second(FactorKind::OutOfBandSms),
+const SMS_REJECTED: authcore::policy::AuditKind = authcore::policy::AuditKind::CredentialRejected {
+    factor: authcore::policy::Factor::Second(FactorKind::OutOfBandSms),
     replayed: false,
 };
 
 #[tokio::test]
 async fn a_phone_becomes_a_factor_only_with_its_code() {
-    use authcore::{AuditKind, Delivery, OobPurpose, SecurityNotice};
+    use authcore::policy::AuditKind;
+    use authcore::store::{Delivery, OobPurpose, SecurityNotice};
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -840,13 +846,13 @@ async fn phone_codes_expire_run_out_of_attempts_and_are_throttled() {
     assert!(matches!(
         s.start_phone_verification(&grant, &phone_b()).await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
     assert!(matches!(
         s.confirm_phone(&grant, &c).await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
 
@@ -919,7 +925,8 @@ async fn a_phone_verification_and_a_sign_in_code_never_answer_each_other() {
 
 #[tokio::test]
 async fn removing_the_phone_is_refused_where_it_would_turn_enforced_mfa_off() {
-    use authcore::{AuditKind, PolicyError, SecurityNotice};
+    use authcore::policy::{AuditKind, PolicyError};
+    use authcore::store::SecurityNotice;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, owner) = owner_with_phone(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -1012,7 +1019,7 @@ async fn one_sms_code_wins_once_among_32_tasks() {
 
 #[tokio::test]
 async fn pruning_deletes_what_expired_and_keeps_what_is_live() {
-    use authcore::PruneReport;
+    use authcore::store::PruneReport;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, _key, owner) = owner_with_phone(&s, &clock).await;
     // A pending login with an SMS code sent: its ticket, challenge and send log are live.
@@ -1234,7 +1241,7 @@ async fn member_with_mfa(
     let setup = s
         .start_enrollment(
             &first,
-            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap()),
+            EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap()),
         )
         .await
         .unwrap();
@@ -1277,15 +1284,21 @@ async fn a_delegate_mints_no_admin_and_loses_the_delegation_with_the_delegator()
     assert!(matches!(
         s.add_member(&dgrant, "new-admin@example.com", Role::Admin)
             .await,
-        Err(ServiceError::Policy(authcore::PolicyError::AboveOwnRole))
+        Err(ServiceError::Policy(
+            authcore::policy::PolicyError::AboveOwnRole
+        ))
     ));
     assert!(matches!(
         s.change_role(&dgrant, colleague, Role::Admin).await,
-        Err(ServiceError::Policy(authcore::PolicyError::AboveOwnRole))
+        Err(ServiceError::Policy(
+            authcore::policy::PolicyError::AboveOwnRole
+        ))
     ));
     assert!(matches!(
         s.delegate(&dgrant, colleague, Role::Manager, until).await,
-        Err(ServiceError::Policy(authcore::PolicyError::NotPermitted))
+        Err(ServiceError::Policy(
+            authcore::policy::PolicyError::NotPermitted
+        ))
     ));
     // The login was not taken by the refused attempt, and a User may be added.
     s.add_member(&dgrant, "new-admin@example.com", Role::User)
@@ -1432,7 +1445,7 @@ async fn a_setup_link_stops_when_its_member_is_deactivated() {
 /// `factors` (grace `grace`); returns the service, clock, org, owner grant, member and the
 /// member's password-only grant from before the policy.
 async fn member_with_phone_only(
-    factors: authcore::SecondFactors,
+    factors: authcore::policy::SecondFactors,
     grace: u64,
 ) -> (Service, Arc<ManualClock>, OrgId, Grant, PersonId, Grant) {
     let (s, clock) = service_with(Some(sms_config()));
@@ -1461,7 +1474,7 @@ async fn a_held_phone_is_presented_before_an_authenticator_is_enrolled_at_login(
     };
     assert_eq!(
         *factors,
-        authcore::SecondFactors::of(FactorKind::OutOfBandSms)
+        authcore::policy::SecondFactors::of(FactorKind::OutOfBandSms)
     );
     let t = ticket(&step);
     // The password alone cannot enroll the attacker's own app, nor skip the phone.
@@ -1496,7 +1509,7 @@ async fn a_held_phone_is_presented_before_an_authenticator_is_enrolled_at_login(
         .unwrap();
     let done = s.acknowledge_login_enrollment(org, &t).await.unwrap();
     let grant = done.grant().expect("granted");
-    assert_eq!(grant.aal(), authcore::Aal::Aal2);
+    assert_eq!(grant.aal(), authcore::policy::Aal::Aal2);
 }
 
 #[tokio::test]
@@ -1527,7 +1540,7 @@ async fn an_enrollment_ticket_stops_working_once_the_person_holds_a_factor() {
     assert!(matches!(
         s.start_login_enrollment(org, &t, "attacker").await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
 }
@@ -1541,11 +1554,11 @@ async fn a_signed_in_enrollment_needs_a_fresh_factor_once_a_phone_is_held() {
     let mgrant = *step.grant().expect("signed in without MFA");
     verify_phone(&s, &mgrant, &phone_b()).await;
     // The password-only grant from before the phone binds no new authenticator.
-    let name = || EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+    let name = || EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap());
     assert!(matches!(
         s.start_enrollment(&mgrant, name()).await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
     // Nor a second phone.
@@ -1553,14 +1566,15 @@ async fn a_signed_in_enrollment_needs_a_fresh_factor_once_a_phone_is_held() {
         s.start_phone_verification(&mgrant, &PhoneNumber::parse("+44 20 7946 0999").unwrap())
             .await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
 }
 
 #[tokio::test]
 async fn a_compromised_or_temporary_password_is_changed_only_after_the_second_factor() {
-    use authcore::{PasswordState, UserStore};
+    use authcore::UserStore;
+    use authcore::policy::PasswordState;
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let owner = owner_grant(&s, &clock, org, &key).await.person();
@@ -1597,12 +1611,16 @@ async fn a_compromised_or_temporary_password_is_changed_only_after_the_second_fa
         .change_password_at_login(org, &ticket(&step), Password::from(MEMBER_PW))
         .await
         .unwrap();
-    assert_eq!(done.grant().expect("granted").aal(), authcore::Aal::Aal2);
+    assert_eq!(
+        done.grant().expect("granted").aal(),
+        authcore::policy::Aal::Aal2
+    );
 }
 
 #[tokio::test]
 async fn a_password_change_ticket_stops_working_once_the_person_holds_a_factor() {
-    use authcore::{PasswordState, UserStore};
+    use authcore::UserStore;
+    use authcore::policy::PasswordState;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -1632,7 +1650,7 @@ async fn a_password_change_ticket_stops_working_once_the_person_holds_a_factor()
         )
         .await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
     let record = s.services().users.person(member).await.unwrap().unwrap();
@@ -1641,7 +1659,8 @@ async fn a_password_change_ticket_stops_working_once_the_person_holds_a_factor()
 
 #[tokio::test]
 async fn a_rehash_at_login_keeps_the_compromised_mark() {
-    use authcore::{PasswordState, UserStore};
+    use authcore::UserStore;
+    use authcore::policy::PasswordState;
     let (s, _clock) = service();
     let up = s
         .sign_up("owner@example.com", Password::from(OWNER_PW))
@@ -1672,7 +1691,7 @@ async fn a_rehash_at_login_keeps_the_compromised_mark() {
 
 // ---- grants stand only while the roster and the policy admit them ----
 
-fn denied(result: Result<impl std::fmt::Debug, ServiceError>, why: authcore::AccessDenied) {
+fn denied(result: Result<impl std::fmt::Debug, ServiceError>, why: authcore::policy::AccessDenied) {
     match result {
         Err(ServiceError::Denied(reason)) if reason == why => {}
         other => panic!("expected Denied({why:?}), got {other:?}"),
@@ -1681,7 +1700,7 @@ fn denied(result: Result<impl std::fmt::Debug, ServiceError>, why: authcore::Acc
 
 #[tokio::test]
 async fn enforcement_reaches_grants_issued_before_it() {
-    use authcore::AccessDenied::MfaRequired;
+    use authcore::policy::AccessDenied::MfaRequired;
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -1713,7 +1732,7 @@ async fn enforcement_reaches_grants_issued_before_it() {
         s.authorize(&mgrant, &Permission::ViewJobs, &own).await,
         MfaRequired,
     );
-    let name = EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+    let name = EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap());
     denied(s.start_enrollment(&mgrant, name).await, MfaRequired);
     denied(
         s.change_password(
@@ -1735,8 +1754,8 @@ async fn enforcement_reaches_grants_issued_before_it() {
 
 #[tokio::test]
 async fn a_deactivated_persons_or_members_grant_changes_nothing() {
-    use authcore::AccessDenied::Deactivated;
     use authcore::UserStore;
+    use authcore::policy::AccessDenied::Deactivated;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -1744,7 +1763,7 @@ async fn a_deactivated_persons_or_members_grant_changes_nothing() {
     let mgrant = *step.grant().expect("signed in");
     let (admin, step) = member_signs_in(&s, &grant, "admin@example.com", Role::Admin).await;
     let agrant = *step.grant().expect("signed in");
-    let name = || EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+    let name = || EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap());
 
     // A deactivated membership: every account change with the old grant is refused.
     s.deactivate_member(&grant, member).await.unwrap();
@@ -1811,7 +1830,7 @@ async fn a_deactivated_persons_or_members_grant_changes_nothing() {
 
 #[tokio::test]
 async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
-    use authcore::{AuditKind, Factor};
+    use authcore::policy::{AuditKind, Factor};
     let rejected = |kind, replayed| AuditKind::CredentialRejected {
         factor: Factor::Second(kind),
         replayed,
@@ -1935,7 +1954,7 @@ async fn tickets_only_open_their_own_step_for_their_own_person_and_organisation(
         let setup = s
             .start_enrollment(
                 &mgrant,
-                EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap()),
+                EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap()),
             )
             .await
             .unwrap();
@@ -2065,13 +2084,16 @@ struct BlockingCountingHasher {
 }
 
 impl authcore::PasswordHashing for BlockingCountingHasher {
-    fn run(&self, job: authcore::HashJob) -> impl Future<Output = authcore::HashOutput> + Send {
+    fn run(
+        &self,
+        job: authcore::service::HashJob,
+    ) -> impl Future<Output = authcore::service::HashOutput> + Send {
         self.jobs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let hasher = Arc::clone(&self.hasher);
         async move {
             tokio::task::spawn_blocking(move || job.run(&hasher))
                 .await
-                .unwrap_or_else(|_| authcore::HashOutput::failed())
+                .unwrap_or_else(|_| authcore::service::HashOutput::failed())
         }
     }
 }
@@ -2142,7 +2164,7 @@ async fn owner_adding_an_app<S: authcore::SecretStore>(
     let setup = s
         .start_enrollment(
             &grant,
-            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("phone").unwrap()),
+            EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("phone").unwrap()),
         )
         .await
         .unwrap();
@@ -2196,14 +2218,15 @@ impl authcore::SecretStore for VanishingSetStore {
     fn mfa(
         &self,
         person: PersonId,
-    ) -> impl Future<Output = Result<Option<authcore::Versioned<authcore::Mfa>>, Self::Error>> + Send
-    {
+    ) -> impl Future<
+        Output = Result<Option<authcore::store::Versioned<authcore::policy::Mfa>>, Self::Error>,
+    > + Send {
         self.inner.mfa(person)
     }
     fn replace_mfa(
         &self,
         person: PersonId,
-        mfa: &authcore::Mfa,
+        mfa: &authcore::policy::Mfa,
         expected_version: Option<u64>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner.replace_mfa(person, mfa, expected_version)
@@ -2211,7 +2234,7 @@ impl authcore::SecretStore for VanishingSetStore {
     fn advance_watermark(
         &self,
         person: PersonId,
-        authenticator: authcore::AuthenticatorId,
+        authenticator: authcore::policy::AuthenticatorId,
         step: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner.advance_watermark(person, authenticator, step)
@@ -2219,11 +2242,11 @@ impl authcore::SecretStore for VanishingSetStore {
     async fn recovery_codes(
         &self,
         person: PersonId,
-        slot: authcore::RecoverySlot,
-    ) -> Result<Option<authcore::RecoveryCodeSet>, Self::Error> {
+        slot: authcore::store::RecoverySlot,
+    ) -> Result<Option<authcore::credential::RecoveryCodeSet>, Self::Error> {
         use std::sync::atomic::Ordering;
         let set = self.inner.recovery_codes(person, slot).await?;
-        if slot != authcore::RecoverySlot::Active {
+        if slot != authcore::store::RecoverySlot::Active {
             return Ok(set);
         }
         let visible = self
@@ -2237,8 +2260,8 @@ impl authcore::SecretStore for VanishingSetStore {
     fn replace_recovery_codes(
         &self,
         person: PersonId,
-        slot: authcore::RecoverySlot,
-        set: Option<&authcore::RecoveryCodeSet>,
+        slot: authcore::store::RecoverySlot,
+        set: Option<&authcore::credential::RecoveryCodeSet>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.inner.replace_recovery_codes(person, slot, set)
     }
@@ -2259,17 +2282,17 @@ impl authcore::SecretStore for VanishingSetStore {
     fn oob_challenge(
         &self,
         person: PersonId,
-        purpose: authcore::OobPurpose,
-    ) -> impl Future<Output = Result<Option<authcore::OobChallengeRecord>, Self::Error>> + Send
+        purpose: authcore::store::OobPurpose,
+    ) -> impl Future<Output = Result<Option<authcore::store::OobChallengeRecord>, Self::Error>> + Send
     {
         self.inner.oob_challenge(person, purpose)
     }
     fn replace_oob_challenge(
         &self,
         person: PersonId,
-        purpose: authcore::OobPurpose,
-        expected: Option<&authcore::OobChallenge>,
-        new: Option<&authcore::OobChallengeRecord>,
+        purpose: authcore::store::OobPurpose,
+        expected: Option<&authcore::credential::OobChallenge>,
+        new: Option<&authcore::store::OobChallengeRecord>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner
             .replace_oob_challenge(person, purpose, expected, new)
@@ -2277,42 +2300,44 @@ impl authcore::SecretStore for VanishingSetStore {
     fn record_oob_send(
         &self,
         person: PersonId,
-        purpose: authcore::OobPurpose,
+        purpose: authcore::store::OobPurpose,
         config: &OobConfig,
         now: u64,
-    ) -> impl Future<Output = Result<authcore::SendDecision, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<authcore::credential::SendDecision, Self::Error>> + Send {
         self.inner.record_oob_send(person, purpose, config, now)
     }
     fn insert_setup_token(
         &self,
-        token: &authcore::SetupTokenRecord,
+        token: &authcore::store::SetupTokenRecord,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.inner.insert_setup_token(token)
     }
     fn take_setup_token(
         &self,
-        digest: &authcore::TokenDigest,
+        digest: &authcore::store::TokenDigest,
         now: u64,
-    ) -> impl Future<Output = Result<Option<authcore::SetupTokenRecord>, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<Option<authcore::store::SetupTokenRecord>, Self::Error>> + Send
+    {
         self.inner.take_setup_token(digest, now)
     }
     fn insert_ticket(
         &self,
-        ticket: &authcore::TicketRecord,
+        ticket: &authcore::store::TicketRecord,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.inner.insert_ticket(ticket)
     }
     fn take_ticket(
         &self,
-        digest: &authcore::TokenDigest,
+        digest: &authcore::store::TokenDigest,
         now: u64,
-    ) -> impl Future<Output = Result<Option<authcore::TicketRecord>, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<Option<authcore::store::TicketRecord>, Self::Error>> + Send
+    {
         self.inner.take_ticket(digest, now)
     }
     fn prune_expired(
         &self,
         now: u64,
-    ) -> impl Future<Output = Result<authcore::PruneReport, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<authcore::store::PruneReport, Self::Error>> + Send {
         self.inner.prune_expired(now)
     }
 }
@@ -2325,10 +2350,10 @@ async fn rejection_trace<S: authcore::SecretStore>(
     before: usize,
 ) -> (
     Vec<(
-        authcore::Actor,
+        authcore::policy::Actor,
         Option<PersonId>,
         Option<OrgId>,
-        authcore::AuditKind,
+        authcore::policy::AuditKind,
     )>,
     u8,
 ) {
@@ -2340,9 +2365,9 @@ async fn rejection_trace<S: authcore::SecretStore>(
     let failures = s
         .services()
         .users
-        .throttle(&authcore::ThrottleKey::factor(
+        .throttle(&authcore::store::ThrottleKey::factor(
             person,
-            authcore::ThrottledFactor::RecoveryCode,
+            authcore::credential::ThrottledFactor::RecoveryCode,
         ))
         .await
         .unwrap()
@@ -2380,8 +2405,8 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
     assert_eq!(wrong_failures, 1);
     assert!(wrong_events.iter().any(|e| matches!(
         e.3,
-        authcore::AuditKind::CredentialRejected {
-            factor: authcore::Factor::Second(FactorKind::RecoveryCode),
+        authcore::policy::AuditKind::CredentialRejected {
+            factor: authcore::policy::Factor::Second(FactorKind::RecoveryCode),
             replayed: false
         }
     )));
@@ -2440,13 +2465,13 @@ fn operation_futures_are_send() {
 
 // ---- a failing notifier never undoes a committed change ----
 
-fn delivery_failed(what: authcore::NotificationKind) -> authcore::AuditKind {
-    authcore::AuditKind::NotificationFailed { message: what }
+fn delivery_failed(what: authcore::policy::NotificationKind) -> authcore::policy::AuditKind {
+    authcore::policy::AuditKind::NotificationFailed { message: what }
 }
 
 #[tokio::test]
 async fn a_failed_setup_link_keeps_the_member_and_can_be_resent() {
-    use authcore::{AuditKind, NotificationKind};
+    use authcore::policy::{AuditKind, NotificationKind};
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -2521,7 +2546,7 @@ async fn a_failed_setup_link_keeps_the_member_and_can_be_resent() {
 
 #[tokio::test]
 async fn a_failed_notice_after_a_recovery_code_still_grants() {
-    use authcore::NotificationKind;
+    use authcore::policy::NotificationKind;
     let (s, clock) = service();
     let (org, _key, codes) = owner_with_mfa(&s, &clock).await;
     s.services().notifier.fail_deliveries(true);
@@ -2541,7 +2566,8 @@ async fn a_failed_notice_after_a_recovery_code_still_grants() {
 
 #[tokio::test]
 async fn failed_security_notices_leave_every_change_in_place() {
-    use authcore::{NotificationKind, SecurityNotice};
+    use authcore::policy::NotificationKind;
+    use authcore::store::SecurityNotice;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -2589,7 +2615,9 @@ async fn failed_security_notices_leave_every_change_in_place() {
     let setup = s
         .start_enrollment(
             &grant,
-            authcore::EnrollmentPurpose::Add(authcore::AuthenticatorName::new("backup").unwrap()),
+            authcore::policy::EnrollmentPurpose::Add(
+                authcore::policy::AuthenticatorName::new("backup").unwrap(),
+            ),
         )
         .await
         .unwrap();
@@ -2619,7 +2647,7 @@ async fn failed_security_notices_leave_every_change_in_place() {
 
 #[tokio::test]
 async fn an_undelivered_sms_code_is_an_error_and_audited() {
-    use authcore::NotificationKind;
+    use authcore::policy::NotificationKind;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, owner) = owner_with_phone(&s, &clock).await;
     let notifier = &s.services().notifier;
@@ -2636,7 +2664,11 @@ async fn an_undelivered_sms_code_is_an_error_and_audited() {
         from,
         delivery_failed(NotificationKind::OobCode)
     ));
-    assert!(!audited(&s, from, authcore::AuditKind::OutOfBandCodeSent));
+    assert!(!audited(
+        &s,
+        from,
+        authcore::policy::AuditKind::OutOfBandCodeSent
+    ));
     // Once the gateway is back, the person asks again after the cooldown.
     notifier.fail_deliveries(false);
     clock.advance(60);
@@ -2724,7 +2756,7 @@ async fn verification_sends_are_capped_per_account_and_day() {
 
 #[tokio::test]
 async fn a_lock_notice_that_cannot_be_delivered_still_answers_as_the_throttle_decides() {
-    use authcore::{AuditKind, NotificationKind};
+    use authcore::policy::{AuditKind, NotificationKind};
     let (s, clock) = service();
     let (org, _key, _) = owner_with_mfa(&s, &clock).await;
     s.services().notifier.fail_deliveries(true);

@@ -13,10 +13,9 @@ mod checks;
 
 use std::sync::Arc;
 
-use authcore::{
-    KeyId, Keyring, OrganisationWrite, SealingKey, SecretStore, SqlStoreError, SqliteStore,
-    UserStore,
-};
+use authcore::credential::{KeyId, Keyring, SealingKey};
+use authcore::store::OrganisationWrite;
+use authcore::{SecretStore, SqlStoreError, SqliteStore, UserStore};
 use checks::*;
 use sqlx::{Column, Row, ValueRef};
 
@@ -125,16 +124,20 @@ async fn migrate_is_idempotent_and_data_survives_reopening() {
 #[tokio::test]
 async fn raw_tables_hold_no_secret_code_or_password_in_clear() {
     let (_dir, store) = store().await;
-    let org = authcore::Organisation::found(ORG, ALICE, T0).state;
+    let org = authcore::policy::Organisation::found(ORG, ALICE, T0).state;
     let _ = store
         .create_person(&person(ALICE, "alice"), OrganisationWrite::Insert(&org))
         .await
         .unwrap();
     let mfa = enrolled(ALICE);
     assert!(store.replace_mfa(ALICE, &mfa, None).await.unwrap());
-    let codes = authcore::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
+    let codes = authcore::credential::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
     store
-        .replace_recovery_codes(ALICE, authcore::RecoverySlot::Active, Some(&codes.set))
+        .replace_recovery_codes(
+            ALICE,
+            authcore::store::RecoverySlot::Active,
+            Some(&codes.set),
+        )
         .await
         .unwrap();
 
@@ -193,7 +196,7 @@ async fn corrupt_or_moved_sealed_rows_are_errors() {
         err,
         SqlStoreError::Open {
             table: "mfa",
-            error: authcore::OpenError::Forged
+            error: authcore::credential::OpenError::Forged
         }
     ));
     assert!(std::error::Error::source(&err).is_some());
@@ -324,11 +327,14 @@ async fn an_altered_phone_number_is_an_error() {
 #[cfg(feature = "memory")]
 mod service_over_a_tampered_database {
     use super::*;
+    use authcore::credential::FactorKind;
+    use authcore::credential::password::HashParams;
+    use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+    use authcore::policy::{Aal, AuthenticatorName, EnrollmentPurpose, LoginProgress};
+    use authcore::store::{MemoryAuditLog, RecordingNotifier};
     use authcore::{
-        Aal, Authenticator, AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, FactorKind,
-        HashParams, LoginProgress, LoginStep, ManualClock, MemoryAuditLog, OrgId, Password,
-        PasswordHasher, RecordingNotifier, SecretKey, ServiceConfig, ServiceError, Services, Totp,
-        TotpParams,
+        Authenticator, BearerToken, Clock, LoginStep, OrgId, Password, PasswordHasher,
+        ServiceConfig, ServiceError, Services,
     };
 
     type Service = Authenticator<

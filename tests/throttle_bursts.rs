@@ -25,11 +25,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use doubles::{CountingHasher, Recording};
 
+use authcore::credential::{FactorKind, ThrottlePolicy};
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{AuditKind, AuthenticatorName, EnrollmentPurpose, Factor};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
-    AuditKind, Authenticator, AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, Factor,
-    FactorKind, LoginStep, ManualClock, MemoryAuditLog, MemoryStore, OrgId, Password,
-    RecordingNotifier, SecretKey, SecretStore, ServiceConfig, ServiceError, Services,
-    ThrottlePolicy, Totp, TotpParams, UserStore,
+    Authenticator, BearerToken, Clock, LoginStep, MemoryStore, OrgId, Password, SecretStore,
+    ServiceConfig, ServiceError, Services, UserStore,
 };
 
 const T0: u64 = 1_700_000_010;
@@ -238,7 +240,8 @@ async fn a_burst_of_wrong_totp_codes_is_verified_no_more_than_allowed_memory() {
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use super::*;
-    use authcore::{KeyId, Keyring, SealingKey, SqliteStore};
+    use authcore::SqliteStore;
+    use authcore::credential::{KeyId, Keyring, SealingKey};
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -267,7 +270,8 @@ mod sqlite {
 #[cfg(feature = "postgres")]
 mod postgres {
     use super::*;
-    use authcore::{KeyId, Keyring, PostgresStore, SealingKey};
+    use authcore::PostgresStore;
+    use authcore::credential::{KeyId, Keyring, SealingKey};
     use sqlx::Executor;
     use sqlx::postgres::PgPoolOptions;
 

@@ -17,12 +17,19 @@ mod doubles;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use authcore::credential::{
+    FactorKind, OobConfig, OobKey, PhoneNumber, ThrottlePolicy, ThrottleState, ThrottledFactor,
+};
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{
+    Actor, AuditKind, AuthenticatorName, EnrollmentPurpose, Factor, PolicyError, Role,
+};
+use authcore::store::{
+    Delivery, Login, MemoryAuditLog, RecordingNotifier, SecurityNotice, ThrottleKey,
+};
 use authcore::{
-    Actor, AuditKind, Authenticator, AuthenticatorName, BearerToken, Clock, Delivery,
-    EnrollmentPurpose, Factor, FactorKind, Grant, Login, LoginStep, ManualClock, MemoryAuditLog,
-    MemoryStore, OobConfig, OobKey, OrgId, Password, PersonId, PhoneNumber, PolicyError,
-    RecordingNotifier, Role, SecretKey, SecurityNotice, ServiceConfig, ServiceError, Services,
-    ThrottleKey, ThrottlePolicy, ThrottleState, ThrottledFactor, Totp, TotpParams, UserStore,
+    Authenticator, BearerToken, Clock, Grant, LoginStep, MemoryStore, OrgId, Password, PersonId,
+    ServiceConfig, ServiceError, Services, UserStore,
 };
 use doubles::{CountingHasher, Recording};
 
@@ -116,7 +123,7 @@ fn fixture(policy: ThrottlePolicy) -> Fixture {
     let sms = OobConfig::builder().max_attempts(10).build().unwrap();
     let config = ServiceConfig::builder("Example")
         .recovery(
-            authcore::RecoveryParams::builder()
+            authcore::credential::RecoveryParams::builder()
                 .dangerous_argon2(64, 1, 1)
                 .build()
                 .unwrap(),

@@ -10,11 +10,15 @@ mod pg;
 
 use std::sync::Arc;
 
+use authcore::credential::password::HashParams;
+use authcore::credential::{KeyId, Keyring, SealingKey};
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{AuthenticatorName, EnrollmentPurpose};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
-    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashParams, KeyId, Keyring,
-    LoginStep, ManualClock, MemoryAuditLog, OrgId, Password, PasswordHasher, PostgresStore,
-    RecordingNotifier, SealingKey, SecretKey, ServiceConfig, ServiceError, Totp, TotpParams,
+    BearerToken, Clock, LoginStep, OrgId, Password, PasswordHasher, PostgresStore, ServiceConfig,
+    ServiceError,
 };
 use sqlx::Executor;
 use sqlx::postgres::PgPoolOptions;

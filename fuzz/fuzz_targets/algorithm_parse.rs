@@ -4,7 +4,8 @@
 //! and `SHA512`, and every algorithm's name parses back to itself.
 #![no_main]
 
-use authcore::{Algorithm, Error, ParamError};
+use authcore::Error;
+use authcore::otp::{Algorithm, ParamError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

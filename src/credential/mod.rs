@@ -36,8 +36,8 @@ pub use oob::{
 };
 pub use phone::{PhoneError, PhoneNumber};
 pub use recovery::{
-    NewRecoveryCodes, RecoveryCode, RecoveryCodeSet, RecoveryCodes, RecoveryError,
-    RecoveryParams, RecoveryParamsBuilder, RedeemedSlot,
+    NewRecoveryCodes, RecoveryCode, RecoveryCodeSet, RecoveryCodes, RecoveryError, RecoveryParams,
+    RecoveryParamsBuilder, RedeemedSlot,
 };
 #[cfg(feature = "sealing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sealing")))]
