@@ -17,11 +17,10 @@ fn login(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let clock = Arc::new(ManualClock::new(1_700_000_010));
     let services = Services {
-        users: MemoryStore::new(),
-        secrets: MemoryStore::new(),
-        clock: Arc::clone(&clock),
+        store: MemoryStore::new(),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(&clock),
         hasher: PasswordHasher::builder().build().unwrap(),
     };
     let s = Authenticator::new(services, ServiceConfig::builder("Bench").build().unwrap());

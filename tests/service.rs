@@ -9,12 +9,18 @@
 
 use std::sync::Arc;
 
+#[path = "support/doubles.rs"]
+mod doubles;
+
+use doubles::Split;
+
 use authcore::credential::password::HashParams;
 use authcore::credential::{FactorKind, OobConfig, OobKey, PhoneNumber, RecoveryParams};
 use authcore::otp::{ManualClock, SecretKey, Totp};
 use authcore::policy::{
     AuditEvent, EnrollmentDemand, EnrollmentPurpose, MfaSettings, Permission, Resource, Role,
 };
+use authcore::service::MemoryBackend;
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
@@ -22,14 +28,7 @@ use authcore::{
     ServiceConfig, ServiceError,
 };
 
-type Service = Authenticator<
-    MemoryStore,
-    MemoryStore,
-    Arc<ManualClock>,
-    MemoryAuditLog,
-    RecordingNotifier,
-    PasswordHasher,
->;
+type Service = Authenticator<MemoryBackend<Arc<ManualClock>, PasswordHasher>>;
 
 const T0: u64 = 1_700_000_010;
 const OWNER_PW: &str = "correct horse battery staple 42";
@@ -63,15 +62,11 @@ fn service_with(sms: Option<OobConfig>) -> (Service, Arc<ManualClock>) {
         config = config.sms(sms, OobKey::from_bytes(&[9u8; 32]).unwrap());
     }
     let config = config.build().unwrap();
-    let services = Services {
-        users: MemoryStore::new(),
-        secrets: MemoryStore::new(),
-        clock: Arc::clone(&clock),
-        audit: MemoryAuditLog::new(),
-        notifier: RecordingNotifier::new(),
-        hasher,
-    };
-    (Authenticator::new(services, config), clock)
+    let backend = MemoryStore::backend()
+        .unwrap()
+        .with_clock(Arc::clone(&clock))
+        .with_hasher(hasher);
+    (Authenticator::new(backend, config), clock)
 }
 
 fn code(key: &SecretKey, now: u64) -> String {
@@ -245,7 +240,7 @@ async fn company_mfa_forces_a_new_manager_through_password_change_and_enrollment
         .unwrap();
     let temp = new.temporary_password.expose_secret().to_owned();
     assert!(
-        s.services()
+        s.backend()
             .notifier
             .take_last_setup_token(new.person)
             .is_some()
@@ -476,7 +471,7 @@ async fn no_secret_in_any_event_or_error() {
     {
         texts.push(format!("{e} {e:?}"));
     }
-    let events: Vec<AuditEvent> = s.services().audit.events();
+    let events: Vec<AuditEvent> = s.backend().audit.events();
     assert!(!events.is_empty());
     texts.extend(events.iter().map(|e| format!("{e:?}")));
     let secrets = [
@@ -538,7 +533,7 @@ async fn owner_with_phone(s: &Service, clock: &ManualClock) -> (OrgId, SecretKey
 async fn verify_phone(s: &Service, grant: &Grant, phone: &PhoneNumber) -> String {
     s.start_phone_verification(grant, phone).await.unwrap();
     let code = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(grant.person())
         .expect("a verification code was delivered")
@@ -550,7 +545,7 @@ async fn verify_phone(s: &Service, grant: &Grant, phone: &PhoneNumber) -> String
 /// Sends an SMS code on the ticket and reads it from the notifier.
 async fn send_and_read(s: &Service, org: OrgId, t: &BearerToken, person: PersonId) -> String {
     s.send_sms_code(org, t).await.unwrap();
-    s.services()
+    s.backend()
         .notifier
         .take_last_code(person)
         .expect("a code was delivered")
@@ -583,7 +578,7 @@ async fn sms_codes_are_sent_verified_throttled_and_expire() {
         matches!(err, ServiceError::Throttled { retry_at } if retry_at == t1 + 60),
         "{err:?}"
     );
-    assert!(s.services().notifier.take_last_code(owner).is_none());
+    assert!(s.backend().notifier.take_last_code(owner).is_none());
 
     // A wrong code is refused and the ticket stays; the right one signs in.
     assert!(matches!(
@@ -636,7 +631,7 @@ async fn sms_codes_are_sent_verified_throttled_and_expire() {
         matches!(err, ServiceError::Throttled { retry_at } if retry_at == t1 + 3600),
         "{err:?}"
     );
-    assert!(s.services().notifier.take_last_code(owner).is_none());
+    assert!(s.backend().notifier.take_last_code(owner).is_none());
 
     // After the hour a code is sent again; it expires after its 5 minutes.
     clock.set(t1 + 3600);
@@ -658,8 +653,8 @@ fn phone_b() -> PhoneNumber {
 
 async fn phone_of(s: &Service, person: PersonId) -> Option<PhoneNumber> {
     use authcore::UserStore;
-    s.services()
-        .users
+    s.backend()
+        .store
         .person(person)
         .await
         .unwrap()
@@ -668,7 +663,7 @@ async fn phone_of(s: &Service, person: PersonId) -> Option<PhoneNumber> {
 }
 
 fn notices(s: &Service, person: PersonId, notice: authcore::store::SecurityNotice) -> usize {
-    s.services()
+    s.backend()
         .notifier
         .deliveries()
         .iter()
@@ -677,7 +672,7 @@ fn notices(s: &Service, person: PersonId, notice: authcore::store::SecurityNotic
 }
 
 fn audited(s: &Service, from: usize, what: authcore::policy::AuditKind) -> bool {
-    s.services().audit.events()[from..]
+    s.backend().audit.events()[from..]
         .iter()
         .any(|e| e.what == what)
 }
@@ -699,16 +694,16 @@ async fn a_phone_becomes_a_factor_only_with_its_code() {
     let added = notices(&s, owner, SecurityNotice::AuthenticatorAdded);
 
     // Step 1 sends a code to the new number, marked as a verification; nothing is bound yet.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.start_phone_verification(&grant, &phone).await.unwrap();
     let code1 = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(owner)
         .unwrap()
         .to_string();
     assert_eq!(
-        s.services().notifier.deliveries().last(),
+        s.backend().notifier.deliveries().last(),
         Some(&Delivery::OobCode {
             person: owner,
             purpose: OobPurpose::VerifyPhone,
@@ -729,7 +724,7 @@ async fn a_phone_becomes_a_factor_only_with_its_code() {
     ));
 
     // A wrong code: the uniform failure, counted and audited; still nothing bound.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(matches!(
         s.confirm_phone(&grant, &wrong(&code1)).await,
         Err(ServiceError::InvalidCredentials)
@@ -742,7 +737,7 @@ async fn a_phone_becomes_a_factor_only_with_its_code() {
     );
 
     // The right code binds the number, tells the person and is audited, once.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.confirm_phone(&grant, &code1).await.unwrap();
     assert_eq!(phone_of(&s, owner).await, Some(phone.clone()));
     assert_eq!(
@@ -764,7 +759,7 @@ async fn a_phone_becomes_a_factor_only_with_its_code() {
     assert!(factors.contains(FactorKind::OutOfBandSms));
     let sms = send_and_read(&s, org, &ticket(&step), owner).await;
     assert_eq!(
-        s.services().notifier.deliveries().last(),
+        s.backend().notifier.deliveries().last(),
         Some(&Delivery::OobCode {
             person: owner,
             purpose: OobPurpose::SignIn,
@@ -792,7 +787,7 @@ async fn phone_codes_expire_run_out_of_attempts_and_are_throttled() {
         .await
         .unwrap();
     let c = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(owner)
         .unwrap()
@@ -810,7 +805,7 @@ async fn phone_codes_expire_run_out_of_attempts_and_are_throttled() {
         .await
         .unwrap();
     let c = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(owner)
         .unwrap()
@@ -876,7 +871,7 @@ async fn a_phone_verification_and_a_sign_in_code_never_answer_each_other() {
         .await
         .unwrap();
     let verification = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(owner)
         .unwrap()
@@ -978,7 +973,7 @@ async fn removing_the_phone_is_refused_where_it_would_turn_enforced_mfa_off() {
 
     // The owner keeps the authenticator app: the phone can go.
     let grant = owner_grant(&s, &clock, org, &key).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.remove_phone(&grant).await.unwrap();
     assert_eq!(phone_of(&s, owner).await, None);
     assert!(audited(&s, from, AuditKind::PhoneRemoved));
@@ -1357,7 +1352,7 @@ async fn a_setup_link_is_single_use_and_expires() {
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
-    let notifier = &s.services().notifier;
+    let notifier = &s.backend().notifier;
 
     let first = s
         .add_member(&grant, "first@example.com", Role::User)
@@ -1422,7 +1417,7 @@ async fn a_setup_link_stops_when_its_member_is_deactivated() {
         .await
         .unwrap();
     let token = s
-        .services()
+        .backend()
         .notifier
         .take_last_setup_token(new.person)
         .expect("a link");
@@ -1578,9 +1573,9 @@ async fn a_compromised_or_temporary_password_is_changed_only_after_the_second_fa
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let owner = owner_grant(&s, &clock, org, &key).await.person();
-    let record = s.services().users.person(owner).await.unwrap().unwrap();
-    s.services()
-        .users
+    let record = s.backend().store.person(owner).await.unwrap().unwrap();
+    s.backend()
+        .store
         .set_password(
             owner,
             &record.password_hash,
@@ -1627,9 +1622,9 @@ async fn a_password_change_ticket_stops_working_once_the_person_holds_a_factor()
     let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
     let mgrant = *step.grant().expect("signed in without MFA");
     // The password turns up in a breach; someone who knows it gets the change ticket...
-    let record = s.services().users.person(member).await.unwrap().unwrap();
-    s.services()
-        .users
+    let record = s.backend().store.person(member).await.unwrap().unwrap();
+    s.backend()
+        .store
         .set_password(
             member,
             &record.password_hash,
@@ -1653,7 +1648,7 @@ async fn a_password_change_ticket_stops_working_once_the_person_holds_a_factor()
             authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
-    let record = s.services().users.person(member).await.unwrap().unwrap();
+    let record = s.backend().store.person(member).await.unwrap().unwrap();
     assert_eq!(record.password_state, PasswordState::Compromised);
 }
 
@@ -1673,14 +1668,14 @@ async fn a_rehash_at_login_keeps_the_compromised_mark() {
         .unwrap()
         .hash(&Password::from(OWNER_PW))
         .unwrap();
-    s.services()
-        .users
+    s.backend()
+        .store
         .set_password(up.person, old.as_str(), PasswordState::Compromised, None)
         .await
         .unwrap();
     let step = owner_login(&s, up.org).await;
     assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
-    let record = s.services().users.person(up.person).await.unwrap().unwrap();
+    let record = s.backend().store.person(up.person).await.unwrap().unwrap();
     assert_ne!(record.password_hash, old.as_str(), "the hash was upgraded");
     assert_eq!(record.password_state, PasswordState::Compromised);
     assert_eq!(record.password_expires_at, None);
@@ -1797,8 +1792,8 @@ async fn a_deactivated_persons_or_members_grant_changes_nothing() {
 
     // A person deactivated everywhere: their admin grant adds and changes nobody.
     assert!(
-        s.services()
-            .users
+        s.backend()
+            .store
             .set_deactivated(admin, true)
             .await
             .unwrap()
@@ -1849,7 +1844,7 @@ async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
             .is_some()
     );
     let step = owner_login(&s, org).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     let replay = s
         .verify_totp(org, &ticket(&step), &code(&key, now))
         .await
@@ -1858,7 +1853,7 @@ async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
     assert!(!audited(&s, from, rejected(FactorKind::Totp, false)));
     // A wrong code: the same answer, not a replay.
     let step = owner_login(&s, org).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     let wrong_answer = s
         .verify_totp(org, &ticket(&step), &wrong(&code(&key, now)))
         .await
@@ -1878,13 +1873,13 @@ async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
             .is_some()
     );
     let step = owner_login(&s, org).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(matches!(
         s.verify_recovery_code(org, &ticket(&step), &codes[0]).await,
         Err(ServiceError::InvalidCredentials)
     ));
     assert!(audited(&s, from, rejected(FactorKind::RecoveryCode, true)));
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(matches!(
         s.verify_recovery_code(org, &ticket(&step), "AAAA-BBBB-CCCC-DDDD")
             .await,
@@ -2036,7 +2031,7 @@ async fn sms_is_refused_when_the_organisation_refuses_restricted_factors() {
         s.send_sms_code(org, &t).await,
         Err(ServiceError::FactorUnavailable)
     ));
-    assert!(s.services().notifier.take_last_code(owner).is_none());
+    assert!(s.backend().notifier.take_last_code(owner).is_none());
     assert!(matches!(
         s.verify_sms_code(org, &t, "123456").await,
         Err(ServiceError::FactorUnavailable)
@@ -2099,14 +2094,15 @@ impl authcore::PasswordHashing for BlockingCountingHasher {
 }
 
 /// A service with cheap argon2 whose every job runs on the blocking pool and is counted, over
-/// `secrets`; with its clock and job counter.
+/// `secrets` (people in a memory store of their own); with its clock and job counter.
 type CountingService<S> = Authenticator<
-    MemoryStore,
-    S,
-    Arc<ManualClock>,
-    MemoryAuditLog,
-    RecordingNotifier,
-    BlockingCountingHasher,
+    Services<
+        Split<MemoryStore, S>,
+        MemoryAuditLog,
+        RecordingNotifier,
+        Arc<ManualClock>,
+        BlockingCountingHasher,
+    >,
 >;
 
 fn counting_service<S: authcore::SecretStore>(
@@ -2137,11 +2133,13 @@ fn counting_service<S: authcore::SecretStore>(
         .build()
         .unwrap();
     let services = Services {
-        users: MemoryStore::new(),
-        secrets,
-        clock: Arc::clone(&clock),
+        store: Split {
+            users: MemoryStore::new(),
+            secrets,
+        },
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(&clock),
         hasher,
     };
     (Authenticator::new(services, config), clock, jobs)
@@ -2358,13 +2356,13 @@ async fn rejection_trace<S: authcore::SecretStore>(
     u8,
 ) {
     use authcore::UserStore;
-    let events = s.services().audit.events()[before..]
+    let events = s.backend().audit.events()[before..]
         .iter()
         .map(|e| (e.actor, e.subject, e.organisation, e.what))
         .collect();
     let failures = s
-        .services()
-        .users
+        .backend()
+        .store
         .throttle(&authcore::store::ThrottleKey::factor(
             person,
             authcore::credential::ThrottledFactor::RecoveryCode,
@@ -2395,7 +2393,7 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
     let person = grant.person();
 
     // A wrong code: one derivation, one counted and audited rejection.
-    let (jobs_before, events_before) = (count(), s.services().audit.events().len());
+    let (jobs_before, events_before) = (count(), s.backend().audit.events().len());
     assert!(matches!(
         s.verify_recovery_code(org, &t, "AAAA-BBBB-CCCC-DDDD").await,
         Err(ServiceError::InvalidCredentials)
@@ -2413,16 +2411,24 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
 
     // The set is gone by the time the code is checked (the factor check still saw it): the same
     // answer, the same derivation, the same events, and one more failure counted.
-    s.services()
+    s.backend()
+        .store
         .secrets
         .visible_reads
         .store(1, Ordering::SeqCst);
-    let (jobs_before, events_before) = (count(), s.services().audit.events().len());
+    let (jobs_before, events_before) = (count(), s.backend().audit.events().len());
     assert!(matches!(
         s.verify_recovery_code(org, &t, "AAAA-BBBB-CCCC-DDDD").await,
         Err(ServiceError::InvalidCredentials)
     ));
-    assert_eq!(s.services().secrets.visible_reads.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        s.backend()
+            .store
+            .secrets
+            .visible_reads
+            .load(Ordering::SeqCst),
+        0
+    );
     assert_eq!(count() - jobs_before, 1, "no argon2 work without a set");
     let (none_events, none_failures) = rejection_trace(&s, person, events_before).await;
     assert_eq!(none_events, wrong_events);
@@ -2475,10 +2481,10 @@ async fn a_failed_setup_link_keeps_the_member_and_can_be_resent() {
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
-    let notifier = &s.services().notifier;
+    let notifier = &s.backend().notifier;
 
     notifier.fail_deliveries(true);
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     let new = s
         .add_member(&grant, "member@example.com", Role::User)
         .await
@@ -2506,7 +2512,7 @@ async fn a_failed_setup_link_keeps_the_member_and_can_be_resent() {
             .is_delivered()
     );
     notifier.fail_deliveries(false);
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(
         s.resend_setup_link(&grant, new.person)
             .await
@@ -2549,9 +2555,9 @@ async fn a_failed_notice_after_a_recovery_code_still_grants() {
     use authcore::policy::NotificationKind;
     let (s, clock) = service();
     let (org, _key, codes) = owner_with_mfa(&s, &clock).await;
-    s.services().notifier.fail_deliveries(true);
+    s.backend().notifier.fail_deliveries(true);
     let step = owner_login(&s, org).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     let step = s
         .verify_recovery_code(org, &ticket(&step), &codes[0])
         .await
@@ -2572,7 +2578,7 @@ async fn failed_security_notices_leave_every_change_in_place() {
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
     let owner = grant.person();
-    let notifier = &s.services().notifier;
+    let notifier = &s.backend().notifier;
     let failed = delivery_failed(NotificationKind::SecurityNotice);
 
     // A phone verified while notices fail is bound all the same (the code itself went out).
@@ -2580,19 +2586,19 @@ async fn failed_security_notices_leave_every_change_in_place() {
     s.start_phone_verification(&grant, &phone).await.unwrap();
     let sms = notifier.take_last_code(owner).unwrap().to_string();
     notifier.fail_deliveries(true);
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.confirm_phone(&grant, &sms).await.unwrap();
     assert_eq!(phone_of(&s, owner).await, Some(phone));
     assert!(audited(&s, from, failed));
 
     // Removing it: the same.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.remove_phone(&grant).await.unwrap();
     assert_eq!(phone_of(&s, owner).await, None);
     assert!(audited(&s, from, failed));
 
     // A password change stands, and the new password signs in.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.change_password(
         &grant,
         Password::from(OWNER_PW),
@@ -2625,12 +2631,12 @@ async fn failed_security_notices_leave_every_change_in_place() {
     s.confirm_enrollment(&grant, &code(&backup, clock_now(&clock)))
         .await
         .unwrap();
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.acknowledge_enrollment(&grant).await.unwrap();
     assert!(audited(&s, from, failed));
 
     // MFA off stands too.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.disable_mfa(&grant).await.unwrap();
     assert!(audited(&s, from, failed));
     assert_eq!(notices(&s, owner, SecurityNotice::MfaTurnedOff), 0);
@@ -2650,11 +2656,11 @@ async fn an_undelivered_sms_code_is_an_error_and_audited() {
     use authcore::policy::NotificationKind;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, owner) = owner_with_phone(&s, &clock).await;
-    let notifier = &s.services().notifier;
+    let notifier = &s.backend().notifier;
     notifier.fail_deliveries(true);
     let step = owner_login(&s, org).await;
     let t = ticket(&step);
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(matches!(
         s.send_sms_code(org, &t).await,
         Err(ServiceError::Undelivered(_))
@@ -2759,7 +2765,7 @@ async fn a_lock_notice_that_cannot_be_delivered_still_answers_as_the_throttle_de
     use authcore::policy::{AuditKind, NotificationKind};
     let (s, clock) = service();
     let (org, _key, _) = owner_with_mfa(&s, &clock).await;
-    s.services().notifier.fail_deliveries(true);
+    s.backend().notifier.fail_deliveries(true);
     let mut locked = false;
     for _ in 0..200 {
         match s
@@ -2779,7 +2785,7 @@ async fn a_lock_notice_that_cannot_be_delivered_still_answers_as_the_throttle_de
         }
         clock.advance(3600);
     }
-    let events = s.services().audit.events();
+    let events = s.backend().audit.events();
     let lock_noticed = events
         .iter()
         .any(|e| matches!(e.what, AuditKind::FactorLocked { .. }));

@@ -338,12 +338,7 @@ mod service_over_a_tampered_database {
     };
 
     type Service = Authenticator<
-        SqliteStore,
-        SqliteStore,
-        Arc<ManualClock>,
-        MemoryAuditLog,
-        RecordingNotifier,
-        PasswordHasher,
+        Services<SqliteStore, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>,
     >;
 
     const PW: &str = "correct horse battery staple 42";
@@ -355,11 +350,10 @@ mod service_over_a_tampered_database {
             .build()
             .unwrap();
         let services = Services {
-            users: store.clone(),
-            secrets: store.clone(),
-            clock: Arc::new(ManualClock::new(T0)),
+            store: store.clone(),
             audit: MemoryAuditLog::new(),
             notifier: RecordingNotifier::new(),
+            clock: Arc::new(ManualClock::new(T0)),
             hasher,
         };
         let config = ServiceConfig::builder("Example Co")
@@ -394,7 +388,7 @@ mod service_over_a_tampered_database {
             .await
             .unwrap();
         let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-        let now = service.services().clock.now();
+        let now = service.backend().clock.now();
         let codes = service
             .confirm_enrollment(&grant, &code(&key, now))
             .await

@@ -24,12 +24,7 @@ use sqlx::Executor;
 use sqlx::postgres::PgPoolOptions;
 
 type Server = Authenticator<
-    PostgresStore,
-    PostgresStore,
-    Arc<ManualClock>,
-    MemoryAuditLog,
-    RecordingNotifier,
-    PasswordHasher,
+    Services<PostgresStore, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>,
 >;
 
 const LOGIN: &str = "olivia@example.com";
@@ -88,11 +83,10 @@ async fn server(url: &str, schema: &str, key: &[u8; 32], clock: &Arc<ManualClock
         .build()
         .unwrap();
     let services = Services {
-        users: store.clone(),
-        secrets: store,
-        clock: Arc::clone(clock),
+        store,
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(clock),
         hasher,
     };
     Authenticator::new(
@@ -131,7 +125,7 @@ async fn enrolled(server: &Server) -> (OrgId, SecretKey, Vec<String>) {
         .await
         .unwrap();
     let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-    let now = server.services().clock.now();
+    let now = server.backend().clock.now();
     let codes = server
         .confirm_enrollment(&grant, &code(&key, now))
         .await
