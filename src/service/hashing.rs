@@ -317,3 +317,95 @@ impl HashOutput {
         }
     }
 }
+
+#[cfg(all(test, feature = "tokio"))]
+mod tests {
+    use super::*;
+
+    use alloc::sync::Arc;
+    use core::pin::pin;
+    use core::task::{Context, Poll, Waker};
+
+    use crate::credential::password::hash::HashParams;
+
+    fn pool() -> BlockingPoolHasher {
+        BlockingPoolHasher::new(
+            PasswordHasher::builder()
+                .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
+                .build()
+                .unwrap(),
+        )
+    }
+
+    fn job() -> HashJob {
+        HashJob::hash(Password::from("correct horse battery staple"), false)
+    }
+
+    /// Polls `future` to completion on the calling thread, outside any runtime.
+    fn block_on<F: Future>(future: F) -> F::Output {
+        struct Noop;
+        impl std::task::Wake for Noop {
+            fn wake(self: Arc<Self>) {}
+        }
+        let waker = Waker::from(Arc::new(Noop));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn a_job_waits_for_the_blocking_pool_not_the_caller() {
+        // One blocking thread, held busy: a job on the pool cannot finish until it is free,
+        // where a job run inline would finish at its first poll.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (release, busy) = std::sync::mpsc::channel::<()>();
+            let blocker = tokio::task::spawn_blocking(move || busy.recv());
+            let pool = pool();
+            let hashing = tokio::spawn(async move { pool.run(job()).await });
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            assert!(
+                !hashing.is_finished(),
+                "the job waits for the pool's thread"
+            );
+            release.send(()).unwrap();
+            blocker.await.unwrap().unwrap();
+            let hash = hashing.await.unwrap().into_hash().unwrap();
+            assert!(hash.as_str().starts_with("$argon2id$"));
+        });
+    }
+
+    #[test]
+    fn a_lost_job_fails_the_operation() {
+        // A runtime that has shut down takes no more blocking tasks: the job is cancelled.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let handle = runtime.handle().clone();
+        drop(runtime);
+        let _entered = handle.enter();
+        let output = block_on(pool().run(job()));
+        assert!(matches!(output.into_hash(), Err(ServiceError::Hashing)));
+    }
+
+    #[test]
+    fn outside_a_runtime_the_job_runs_inline() {
+        let hash = block_on(pool().run(job())).into_hash().unwrap();
+        let verified = block_on(pool().run(HashJob::verify(
+            Password::from("correct horse battery staple"),
+            String::from(hash.as_str()),
+            false,
+        )));
+        assert!(verified.into_verified().unwrap().is_ok());
+    }
+}
