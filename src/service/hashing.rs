@@ -319,6 +319,7 @@ impl HashOutput {
 }
 
 #[cfg(all(test, feature = "tokio"))]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
