@@ -20,12 +20,43 @@ use crate::store::{AuditSink, Notifier, SecretStore, UserStore};
 /// in its own application state.
 ///
 /// ```
-/// use authcore::service::Backend;
+/// # #[cfg(feature = "memory")] {
+/// use authcore::otp::SystemClock;
+/// use authcore::store::{MemoryAuditLog, RecordingNotifier};
+/// use authcore::{Backend, MemoryStore, PasswordHasher};
 ///
-/// // The part a host picks most often, named without spelling out the others.
-/// fn store_of<B: Backend>(backend: &B) -> &B::Store {
-///     backend.store()
+/// /// The host's application state, which holds the parts already.
+/// struct AppState {
+///     db: MemoryStore,
+///     audit: MemoryAuditLog,
+///     mail: RecordingNotifier,
+///     hasher: PasswordHasher,
 /// }
+///
+/// impl Backend for AppState {
+///     type Store = MemoryStore;
+///     type Clock = SystemClock;
+///     type Audit = MemoryAuditLog;
+///     type Notifier = RecordingNotifier;
+///     type Hasher = PasswordHasher;
+///
+///     fn store(&self) -> &MemoryStore {
+///         &self.db
+///     }
+///     fn clock(&self) -> &SystemClock {
+///         &SystemClock
+///     }
+///     fn audit(&self) -> &MemoryAuditLog {
+///         &self.audit
+///     }
+///     fn notifier(&self) -> &RecordingNotifier {
+///         &self.mail
+///     }
+///     fn hasher(&self) -> &PasswordHasher {
+///         &self.hasher
+///     }
+/// }
+/// # }
 /// ```
 pub trait Backend: Send + Sync {
     /// People, organisations, memberships and throttle counters ([`UserStore`]), and

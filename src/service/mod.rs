@@ -154,17 +154,26 @@ impl<B: Backend> Authenticator<B> {
     /// still live. Nothing depends on it for correctness — expired rows are refused anyway —
     /// but without it they accumulate in the store.
     ///
-    /// ```ignore
-    /// let service = std::sync::Arc::clone(&service);
+    /// ```no_run
+    /// # #[cfg(feature = "memory")] {
+    /// # use std::sync::Arc;
+    /// # use authcore::{Authenticator, MemoryStore, ServiceConfig};
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), authcore::Error> {
+    /// # let config = ServiceConfig::builder("Example Co").build()?;
+    /// # let service = Arc::new(Authenticator::new(MemoryStore::backend()?, config));
+    /// let service = Arc::clone(&service);
     /// tokio::spawn(async move {
     ///     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     ///     loop {
     ///         every.tick().await;
     ///         if let Err(e) = service.prune_expired().await {
-    ///             tracing::warn!("pruning expired authentication rows failed: {e}");
+    ///             eprintln!("pruning expired authentication rows failed: {e}");
     ///         }
     ///     }
     /// });
+    /// # Ok(()) }
+    /// # }
     /// ```
     pub async fn prune_expired(&self) -> Result<PruneReport, ServiceError> {
         let now = self.now();
