@@ -278,8 +278,14 @@ fn the_checker_sees_root_imports_and_upward_arrows() {
         "use crate::store::memory::MemoryStore;\nfn f() { crate::otp::totp::Totp::new(); }\n",
     )
     .unwrap();
+    fs::write(
+        src.join("service/ready.rs"),
+        "use crate::store::memory::MemoryStore;\n",
+    )
+    .unwrap();
     let problems = violations(src);
     let found = |needle: &str| problems.iter().any(|p| p.contains(needle));
+    assert!(!found("service/ready.rs"), "{problems:?}");
     assert!(
         found("`crate::ThrottlePolicy` goes through the crate root"),
         "{problems:?}"
