@@ -6,11 +6,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use authcore::credential::password::HashParams;
+use authcore::credential::{KeyId, Keyring, SealingKey};
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{AuthenticatorName, EnrollmentPurpose};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
-    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashParams, KeyId, Keyring,
-    LoginStep, ManualClock, MemoryAuditLog, OrgId, Password, PasswordHasher, RecordingNotifier,
-    SealingKey, SecretKey, SecretStore, ServiceConfig, SqliteStore, Totp, TotpParams, UserStore,
+    BearerToken, Clock, LoginStep, OrgId, Password, PasswordHasher, SecretStore, ServiceConfig,
+    SqliteStore, UserStore,
 };
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
@@ -20,12 +24,12 @@ use tokio::runtime::Runtime;
 const LOGIN: &str = "bench@example.com";
 const PW: &str = "correct horse battery staple 42";
 
-type Service<U, S> =
-    Authenticator<U, S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, PasswordHasher>;
+type Service<S> =
+    Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
 
 /// One person with an enrolled authenticator app, on a service over `users` and `secrets`.
-struct Bench<U, S> {
-    service: Service<U, S>,
+struct Bench<S> {
+    service: Service<S>,
     clock: Arc<ManualClock>,
     org: OrgId,
     key: SecretKey,
@@ -48,15 +52,14 @@ fn ticket(step: &LoginStep) -> BearerToken {
     BearerToken::parse(&step.ticket().unwrap().expose_secret()).unwrap()
 }
 
-impl<U: UserStore, S: SecretStore> Bench<U, S> {
-    async fn new(users: U, secrets: S, hasher: PasswordHasher) -> Self {
+impl<S: UserStore + SecretStore> Bench<S> {
+    async fn new(store: S, hasher: PasswordHasher) -> Self {
         let clock = Arc::new(ManualClock::new(1_700_000_010));
         let services = Services {
-            users,
-            secrets,
-            clock: Arc::clone(&clock),
+            store,
             audit: MemoryAuditLog::new(),
             notifier: RecordingNotifier::new(),
+            clock: Arc::clone(&clock),
             hasher,
         };
         let service =
@@ -133,12 +136,12 @@ fn weak_hasher() -> PasswordHasher {
         .unwrap()
 }
 
-fn bench_pair<U: UserStore, S: SecretStore>(
+fn bench_pair<S: UserStore + SecretStore>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     rt: &Runtime,
     name: &str,
-    full: &Bench<U, S>,
-    step: &Bench<U, S>,
+    full: &Bench<S>,
+    step: &Bench<S>,
 ) {
     group.bench_function(format!("{name}_password_totp"), |b| {
         b.iter(|| rt.block_on(full.login()));
@@ -201,8 +204,8 @@ fn login_store(c: &mut Criterion) {
         let full = sqlite(&dir.path().join("full.db")).await;
         let step = sqlite(&dir.path().join("step.db")).await;
         (
-            Bench::new(full.clone(), full, production_hasher()).await,
-            Bench::new(step.clone(), step, weak_hasher()).await,
+            Bench::new(full, production_hasher()).await,
+            Bench::new(step, weak_hasher()).await,
         )
     });
     bench_pair(&mut group, &rt, "sqlite", &full, &step);
@@ -234,13 +237,13 @@ fn bench_postgres(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, url: &
         let full = postgres(url, &format!("{schema}_full")).await;
         let step = postgres(url, &format!("{schema}_step")).await;
         (
-            Bench::new(full.clone(), full, production_hasher()).await,
-            Bench::new(step.clone(), step, weak_hasher()).await,
+            Bench::new(full, production_hasher()).await,
+            Bench::new(step, weak_hasher()).await,
         )
     });
     bench_pair(group, rt, "postgres", &full, &step);
     rt.block_on(async {
-        let pool = full.service.services().users.pool();
+        let pool = full.service.backend().store.pool();
         let drop = format!("DROP SCHEMA {schema}_full CASCADE; DROP SCHEMA {schema}_step CASCADE");
         pool.execute(drop.as_str()).await.unwrap();
     });

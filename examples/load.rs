@@ -24,12 +24,16 @@ use std::process::exit;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use authcore::credential::password::HashParams;
+use authcore::credential::{KeyId, Keyring, SealingKey};
+use authcore::otp::{ManualClock, SecretKey, SystemClock, Totp, TotpParams};
+use authcore::policy::{AuthenticatorName, EnrollmentPurpose};
+use authcore::service::{HashJob, HashOutput};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
-    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashJob, HashOutput, HashParams,
-    KeyId, Keyring, LoginStep, ManualClock, MemoryAuditLog, OrgId, Password, PasswordHasher,
-    PasswordHashing, RecordingNotifier, SealingKey, SecretKey, SecretStore, ServiceConfig,
-    SqliteStore, SystemClock, Totp, TotpParams, UserStore,
+    BearerToken, Clock, LoginStep, OrgId, Password, PasswordHasher, PasswordHashing, SecretStore,
+    ServiceConfig, SqliteStore, UserStore,
 };
 
 const PW: &str = "correct horse battery staple 42";
@@ -69,8 +73,8 @@ impl PasswordHashing for Hasher {
     }
 }
 
-type Service<U, S> =
-    Authenticator<U, S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, Hasher>;
+type Service<S> =
+    Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, Hasher>>;
 
 /// Someone who can log in: their organisation, login name and authenticator key.
 struct Person {
@@ -79,18 +83,16 @@ struct Person {
     key: SecretKey,
 }
 
-fn service<U: UserStore, S: SecretStore>(
-    users: U,
-    secrets: S,
+fn service<S: UserStore + SecretStore>(
+    store: S,
     clock: &Arc<ManualClock>,
     hasher: Hasher,
-) -> Service<U, S> {
+) -> Service<S> {
     let services = Services {
-        users,
-        secrets,
-        clock: Arc::clone(clock),
+        store,
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(clock),
         hasher,
     };
     Authenticator::new(services, ServiceConfig::builder("Load").build().unwrap())
@@ -125,7 +127,7 @@ fn ticket(step: &LoginStep) -> BearerToken {
 }
 
 /// Signs `login` up and enrolls an authenticator app.
-async fn enroll<U: UserStore, S: SecretStore>(s: &Service<U, S>, login: String) -> Person {
+async fn enroll<S: UserStore + SecretStore>(s: &Service<S>, login: String) -> Person {
     let up = s.sign_up(&login, Password::from(PW)).await.unwrap();
     let step = s.login(up.org, &login, Password::from(PW)).await.unwrap();
     let grant = *step.grant().expect("signed in");
@@ -135,7 +137,7 @@ async fn enroll<U: UserStore, S: SecretStore>(s: &Service<U, S>, login: String) 
         .await
         .unwrap();
     let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-    let now = s.services().clock.now();
+    let now = s.backend().clock.now();
     let _codes = s
         .confirm_enrollment(&grant, &code(&key, now))
         .await
@@ -152,10 +154,9 @@ async fn enroll<U: UserStore, S: SecretStore>(s: &Service<U, S>, login: String) 
 ///
 /// The tasks run on a `LocalSet`: `sign_up`'s future is not `Send` (it keeps the password
 /// policy's context, which may hold a non-`Sync` host check, across an await).
-async fn enroll_many<U, S>(s: &Arc<Service<U, S>>, prefix: &str, count: usize) -> Vec<Person>
+async fn enroll_many<S>(s: &Arc<Service<S>>, prefix: &str, count: usize) -> Vec<Person>
 where
-    U: UserStore + 'static,
-    S: SecretStore + 'static,
+    S: UserStore + SecretStore + 'static,
 {
     let local = tokio::task::LocalSet::new();
     local
@@ -183,12 +184,12 @@ where
 }
 
 /// A full login at the current time; panics unless it is granted.
-async fn login<U: UserStore, S: SecretStore>(s: &Service<U, S>, person: &Person) {
+async fn login<S: UserStore + SecretStore>(s: &Service<S>, person: &Person) {
     let step = s
         .login(person.org, &person.login, Password::from(PW))
         .await
         .unwrap();
-    let now = s.services().clock.now();
+    let now = s.backend().clock.now();
     let done = s
         .verify_totp(person.org, &ticket(&step), &code(&person.key, now))
         .await
@@ -197,11 +198,11 @@ async fn login<U: UserStore, S: SecretStore>(s: &Service<U, S>, person: &Person)
 }
 
 /// The median duration of the second-factor step alone, the best of [`PASSES`] passes.
-async fn second_factor_median<U: UserStore, S: SecretStore>(
-    s: &Service<U, S>,
+async fn second_factor_median<S: UserStore + SecretStore>(
+    s: &Service<S>,
     probes: &[Person],
 ) -> Duration {
-    let clock = &s.services().clock;
+    let clock = &s.backend().clock;
     let mut best = Duration::MAX;
     for _ in 0..PASSES {
         let mut samples = Vec::new();
@@ -228,16 +229,11 @@ async fn second_factor_median<U: UserStore, S: SecretStore>(
 }
 
 /// Full logins per second with `tasks` concurrent tasks, each person logging in once.
-async fn logins_per_second<U, S>(
-    s: &Arc<Service<U, S>>,
-    people: &Arc<Vec<Person>>,
-    tasks: usize,
-) -> f64
+async fn logins_per_second<S>(s: &Arc<Service<S>>, people: &Arc<Vec<Person>>, tasks: usize) -> f64
 where
-    U: UserStore + 'static,
-    S: SecretStore + 'static,
+    S: UserStore + SecretStore + 'static,
 {
-    s.services().clock.advance(30);
+    s.backend().clock.advance(30);
     let started = Instant::now();
     let workers: Vec<_> = (0..tasks)
         .map(|w| {
@@ -388,8 +384,8 @@ where
     T: UserStore + SecretStore + Grow + Clone + 'static,
 {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let full = Arc::new(service(store.clone(), store.clone(), &clock, production()));
-    let probe = Arc::new(service(store.clone(), store.clone(), &clock, cheap()));
+    let full = Arc::new(service(store.clone(), &clock, production()));
+    let probe = Arc::new(service(store.clone(), &clock, cheap()));
     let started = Instant::now();
     let users = Arc::new(enroll_many(&full, "person", PEOPLE).await);
     let probes = enroll_many(&probe, "probe", PROBES).await;

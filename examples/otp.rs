@@ -15,7 +15,7 @@
 
 use std::process::ExitCode;
 
-use authcore::{
+use authcore::otp::{
     Algorithm, Digits, Hotp, OtpAuthUri, OtpError, OtpKind, SecretKey, Totp, TotpParams, Window,
 };
 
@@ -316,7 +316,7 @@ enum QrStyle {
 
 #[cfg(feature = "qr")]
 fn print_qr(uri: &OtpAuthUri, style: Option<QrStyle>) -> Result<(), Failure> {
-    use authcore::TerminalStyle;
+    use authcore::otp::TerminalStyle;
     let style = match style {
         None => return Ok(()),
         Some(QrStyle::Ansi) => TerminalStyle::Ansi,
@@ -337,7 +337,7 @@ fn print_qr(_uri: &OtpAuthUri, style: Option<QrStyle>) -> Result<(), Failure> {
 
 #[cfg(feature = "std")]
 fn now() -> u64 {
-    authcore::Clock::now(&authcore::SystemClock)
+    authcore::Clock::now(&authcore::otp::SystemClock)
 }
 
 #[cfg(not(feature = "std"))]

@@ -13,30 +13,24 @@ use std::sync::Arc;
 
 use getrandom::SysRng;
 
-use authcore::{Actor, AuditEvent, AuditKind, Factor, FactorKind, LoginOutcome, PersonId};
+use authcore::PersonId;
+use authcore::credential::FactorKind;
+use authcore::credential::{KeyId, Keyring, OobConfig, OobKey, PhoneNumber, SealingKey};
+use authcore::otp::{ManualClock, SecretKey, SystemClock, Totp, TotpParams};
+use authcore::policy::{Actor, AuditEvent, AuditKind, Factor, LoginOutcome};
+use authcore::policy::{
+    AuthenticatorName, EnrollmentPurpose, MfaSettings, Permission, Resource, Role,
+};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
-    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashJob, HashOutput, KeyId, Keyring,
-    LoginStep, ManualClock, MemoryAuditLog, MfaSettings, OobConfig, OobKey, Password,
-    PasswordHasher, PasswordHashing, Permission, PhoneNumber, RecordingNotifier, Resource, Role,
-    SealingKey, SecretKey, SecretStore, ServiceConfig, ServiceError, SqliteStore, SystemClock,
-    Totp, TotpParams, UserStore,
+    BearerToken, Clock, LoginStep, Password, SecretStore, ServiceConfig, ServiceError, SqliteStore,
+    UserStore,
 };
 
-/// Runs argon2 on tokio's blocking pool, so it never stalls the async workers.
-struct BlockingHasher(Arc<PasswordHasher>);
-
-impl PasswordHashing for BlockingHasher {
-    async fn run(&self, job: HashJob) -> HashOutput {
-        let hasher = Arc::clone(&self.0);
-        tokio::task::spawn_blocking(move || job.run(&hasher))
-            .await
-            .unwrap_or_else(|_| HashOutput::failed())
-    }
-}
-
-type Service<U, S> =
-    Authenticator<U, S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, BlockingHasher>;
+/// The service over a store, with the audit log and notifier the story prints, and the default
+/// hasher (on tokio's blocking pool with `--features tokio`).
+type Service<S> = Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>>>;
 
 fn check(ok: bool, what: &str) {
     if ok {
@@ -67,23 +61,15 @@ fn next_step(clock: &ManualClock) {
     println!("   (30 seconds later)");
 }
 
-/// The service over `users` and `secrets`, with the clock starting at the system time.
-fn service<U: UserStore, S: SecretStore>(
-    users: U,
-    secrets: S,
-    clock: &Arc<ManualClock>,
-) -> Service<U, S> {
-    let hasher = PasswordHasher::builder().build().unwrap();
-    let services = Services {
-        users,
-        secrets,
-        clock: Arc::clone(clock),
-        audit: MemoryAuditLog::new(),
-        notifier: RecordingNotifier::new(),
-        hasher: BlockingHasher(Arc::new(hasher)),
-    };
+/// The service over `store`, with the clock starting at the system time.
+fn service<S: UserStore + SecretStore>(store: S, clock: &Arc<ManualClock>) -> Service<S> {
+    // The ready backend (the system clock and the default hasher), with the audit log and
+    // notifier the story reads back, and the hand-driven clock swapped in.
+    let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
+        .unwrap()
+        .with_clock(Arc::clone(clock));
     Authenticator::new(
-        services,
+        backend,
         ServiceConfig::builder("Example Co")
             // SMS codes: the key for their MACs lives outside the database, like the keyring.
             .sms(
@@ -120,14 +106,14 @@ async fn main() {
         Some(path) => {
             println!("0. The stores: SQLite at {path}.");
             let store = SqliteStore::open(&path, keyring()).await.unwrap();
-            story(&service(store.clone(), store, &clock), &clock).await;
+            story(&service(store, &clock), &clock).await;
         }
         None => {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("authcore.db");
             println!("0. The stores: SQLite at {}.", path.display());
             let store = SqliteStore::open(&path, keyring()).await.unwrap();
-            story(&service(store.clone(), store, &clock), &clock).await;
+            story(&service(store, &clock), &clock).await;
         }
     }
 }
@@ -166,7 +152,7 @@ async fn postgres(url: &str, clock: &Arc<ManualClock>) {
         .unwrap();
     let store = authcore::PostgresStore::from_pool(pool, keyring());
     store.migrate().await.unwrap();
-    story(&service(store.clone(), store.clone(), clock), clock).await;
+    story(&service(store.clone(), clock), clock).await;
     store.pool().close().await;
     admin
         .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
@@ -298,7 +284,7 @@ fn describe(event: &AuditEvent, names: &HashMap<PersonId, &str>, start: u64) -> 
 }
 
 /// The seed stories, narrated; exits non-zero at the first step that does not behave.
-async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualClock) {
+async fn story<S: UserStore + SecretStore>(s: &Service<S>, clock: &ManualClock) {
     let now = || clock.now();
     let start = now();
     let mut names: HashMap<PersonId, &str> = HashMap::new();
@@ -338,7 +324,7 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
         "{}",
         setup
             .uri()
-            .qr_terminal(authcore::TerminalStyle::default())
+            .qr_terminal(authcore::otp::TerminalStyle::default())
             .unwrap()
             .as_str()
     );
@@ -386,7 +372,7 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
     names.insert(max.person, "Max");
     let temp = max.temporary_password.expose_secret().to_owned();
     check(
-        s.services()
+        s.backend()
             .notifier
             .take_last_setup_token(max.person)
             .is_some(),
@@ -487,7 +473,7 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
     let mobile = PhoneNumber::parse("+44 7700 900123").unwrap();
     s.start_phone_verification(&grant, &mobile).await.unwrap();
     let sms = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(grant.person())
         .expect("a code was sent");
@@ -504,7 +490,7 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
         "a wrong code does not register the number",
     );
     s.confirm_phone(&grant, &sms).await.unwrap();
-    let olivia = s.services().users.person(grant.person()).await.unwrap();
+    let olivia = s.backend().store.person(grant.person()).await.unwrap();
     check(
         olivia.and_then(|p| p.phone) == Some(mobile),
         "the code she received does",
@@ -550,7 +536,7 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
     );
 
     println!("10. The audit trail (time from the start; who [about whom]: what):");
-    for event in s.services().audit.events() {
+    for event in s.backend().audit.events() {
         println!("   {}", describe(&event, &names, start));
     }
     println!("All steps behaved as narrated.");

@@ -10,13 +10,15 @@
 
 use std::convert::Infallible;
 
-use authcore::{
+use authcore::credential::FactorKind;
+use authcore::otp::{OtpError, Rejected, SecretKey, Totp, Window};
+use authcore::policy::{
     Aal, Account, AcknowledgeOutcome, AuditKind, AuthenticatorId, AuthenticatorName,
     ConfirmOutcome, DisableOutcome, EnrollmentConfig, EnrollmentPhase, EnrollmentPurpose, Factor,
-    FactorKind, FactorSet, Grant, IssueOutcome, LoginDecision, LoginProgress, Mfa, MfaError,
-    MfaSettings, OrgId, Organisation, OtpError, PersonId, PolicyError, Rejected, Role,
-    SecondFactors, SecretKey, Totp, Window, login_decision,
+    FactorSet, IssueOutcome, LoginDecision, LoginProgress, Mfa, MfaError, MfaSettings,
+    Organisation, PolicyError, Role, SecondFactors, login_decision,
 };
+use authcore::{Grant, OrgId, PersonId};
 use rand_core::{TryCryptoRng, TryRng};
 
 const T0: u64 = 1_700_000_010;
@@ -315,11 +317,11 @@ fn the_setup_code_cannot_be_replayed_as_the_first_login_code() {
     // For the audit trail, the used code is a replay, and a wrong one is not.
     assert_eq!(
         mfa.verify_login_code_detailed(&next_code, later, Window::default()),
-        Err(authcore::Refusal::Replayed)
+        Err(authcore::otp::Refusal::Replayed)
     );
     assert_eq!(
         mfa.verify_login_code_detailed(&setup_code, T0 + 5, Window::default()),
-        Err(authcore::Refusal::Replayed)
+        Err(authcore::otp::Refusal::Replayed)
     );
     let wrong = if next_code == "000000" {
         "111111"
@@ -328,7 +330,7 @@ fn the_setup_code_cannot_be_replayed_as_the_first_login_code() {
     };
     assert_eq!(
         mfa.verify_login_code_detailed(wrong, later, Window::default()),
-        Err(authcore::Refusal::Invalid)
+        Err(authcore::otp::Refusal::Invalid)
     );
 }
 
@@ -840,7 +842,7 @@ fn nothing_secret_in_debug_output_or_audit_events() {
 #[cfg(feature = "serde")]
 mod persistence {
     use super::*;
-    use authcore::{AuthenticatorApp, Enrollment, ServerSideOnly};
+    use authcore::policy::{AuthenticatorApp, Enrollment, ServerSideOnly};
     use std::marker::PhantomData;
 
     /// Tells, at compile time, whether a type implements `Serialize` (an inherent method wins

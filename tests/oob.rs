@@ -9,10 +9,11 @@
 
 use std::collections::VecDeque;
 
-use authcore::{
-    Digits, OobChallenge, OobConfig, OobError, OobIssue, OobKey, OobOutcome, OobSendLog, OobStatus,
-    Rejected, SendDecision, SendRefusal,
+use authcore::credential::{
+    OobChallenge, OobConfig, OobError, OobIssue, OobKey, OobOutcome, OobSendLog, OobStatus,
+    SendDecision, SendRefusal,
 };
+use authcore::otp::{Digits, Rejected};
 use proptest::prelude::*;
 
 /// A generator that returns scripted 32-bit draws, then a counter; bytes come from a counter.

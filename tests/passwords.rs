@@ -5,11 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use authcore::{
-    ContextKind, HashParams, NewPasswordError, Password, PasswordContext, PasswordError,
-    PasswordHasher, PasswordPolicy, PasswordVerified, Pepper, PepperId, PolicyViolation,
-    RehashReason, TemporaryPassword, VerifyError,
+use authcore::credential::password::{
+    ContextKind, HashParams, NewPasswordError, PasswordContext, PasswordError, PasswordPolicy,
+    PasswordVerified, Pepper, PepperId, PolicyViolation, RehashReason, TemporaryPassword,
+    VerifyError,
 };
+use authcore::{Password, PasswordHasher};
 use proptest::prelude::*;
 
 /// Small parameters so the suite stays fast; only tests about the defaults use the defaults.
@@ -705,7 +706,7 @@ fn host_checks_run_last() {
     );
 
     struct Denylist(&'static [&'static str]);
-    impl authcore::PasswordCheck for Denylist {
+    impl authcore::credential::password::PasswordCheck for Denylist {
         fn check(&self, password: &Password) -> Result<(), PolicyViolation> {
             if self.0.contains(&password.expose_secret()) {
                 Err(PolicyViolation::Host { reason: "denylist" })
@@ -818,8 +819,10 @@ fn temporary_password_sign_in_only_allows_choosing_a_new_one() {
     assert!(!format!("{credential:?}").contains(credential.hash()));
 
     // Stored and reloaded by the host.
-    let credential =
-        authcore::TemporaryCredential::new(credential.hash().to_owned(), credential.expires_at());
+    let credential = authcore::credential::password::TemporaryCredential::new(
+        credential.hash().to_owned(),
+        credential.expires_at(),
+    );
     let typed = pw(temp.expose_secret());
     assert!(credential.verify(&hasher, &typed, NOW).is_ok());
     assert!(
@@ -852,7 +855,8 @@ fn temporary_password_sign_in_only_allows_choosing_a_new_one() {
     );
     // And a long-term hash is not a temporary credential.
     let long_term = hasher.hash(&typed).unwrap();
-    let mislabelled = authcore::TemporaryCredential::new(long_term.into_string(), NOW + 60);
+    let mislabelled =
+        authcore::credential::password::TemporaryCredential::new(long_term.into_string(), NOW + 60);
     assert_eq!(
         mislabelled.verify(&hasher, &typed, NOW),
         Err(VerifyError::UnusableHash(PasswordError::WrongHashKind))

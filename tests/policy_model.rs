@@ -19,12 +19,15 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 
-use authcore::{
+use authcore::credential::FactorKind;
+use authcore::otp::Totp;
+use authcore::policy::{
     Aal, Account, AcknowledgeOutcome, AuthenticatorId, AuthenticatorName, ConfirmOutcome,
-    EnrollmentConfig, EnrollmentPhase, EnrollmentPurpose, FactorKind, Grant, Invitation,
-    LoginDecision, LoginProgress, Mfa, MfaError, MfaSettings, OrgId, Organisation, Permission,
-    PersonId, PolicyError, Resource, Role, Scope, Totp, Transition, authorize, login_decision,
+    EnrollmentConfig, EnrollmentPhase, EnrollmentPurpose, Invitation, LoginDecision, LoginProgress,
+    Mfa, MfaError, MfaSettings, Organisation, Permission, PolicyError, Resource, Role, Scope,
+    Transition, authorize, login_decision,
 };
+use authcore::{Grant, OrgId, PersonId};
 use proptest::prelude::*;
 use rand_core::{TryCryptoRng, TryRng};
 
@@ -790,7 +793,7 @@ impl World {
             .policy()
             .admits(member, grant.factors(), self.now);
         if direct.is_ok() && !admitted {
-            assert_eq!(via_org, Err(authcore::AccessDenied::MfaRequired));
+            assert_eq!(via_org, Err(authcore::policy::AccessDenied::MfaRequired));
         } else {
             assert_eq!(direct, via_org);
         }

@@ -7,7 +7,8 @@
     clippy::panic
 )]
 
-use authcore::{RecoveryCode, RecoveryCodeSet, RecoveryError, RecoveryParams, Rejected};
+use authcore::credential::{RecoveryCode, RecoveryCodeSet, RecoveryError, RecoveryParams};
+use authcore::otp::Rejected;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -172,7 +173,7 @@ fn single_code_set() {
 
 #[test]
 fn a_spent_code_is_told_apart_from_a_wrong_one_for_the_audit() {
-    use authcore::Refusal;
+    use authcore::otp::Refusal;
     let new = RecoveryCodeSet::generate_with_rng(&cheap(2), &mut TestRng::new(9)).unwrap();
     let mut set = new.set;
     let code = new.codes.as_slice()[0].expose_secret();

@@ -8,10 +8,11 @@
     clippy::panic
 )]
 
-use authcore::{
-    Error, KeyId, Keyring, OpenError, SealContext, SealedSecret, SealingError, SealingKey,
-    SecretKey,
+use authcore::Error;
+use authcore::credential::{
+    KeyId, Keyring, OpenError, SealContext, SealedSecret, SealingError, SealingKey,
 };
+use authcore::otp::SecretKey;
 use proptest::prelude::*;
 
 /// A deterministic generator: a counter from a seed.
@@ -265,7 +266,7 @@ fn two_seals_of_one_secret_differ() {
 
 #[test]
 fn sealed_bytes_hide_the_key() {
-    let secret = SecretKey::generate(authcore::Algorithm::Sha1).unwrap();
+    let secret = SecretKey::generate(authcore::otp::Algorithm::Sha1).unwrap();
     let sealed = keyring().seal_with_os_rng(&secret, &context()).unwrap();
     let bytes = sealed.as_bytes();
     let plain = secret.expose_bytes();

@@ -9,22 +9,26 @@
 
 use std::sync::Arc;
 
-use authcore::{
-    AuditEvent, BearerToken, EnrollmentDemand, EnrollmentPurpose, FactorKind, Grant, HashParams,
-    LoginStep, ManualClock, MemoryAuditLog, MemoryStore, MfaSettings, OobConfig, OobKey, OrgId,
-    Password, PasswordHasher, Permission, PersonId, PhoneNumber, RecordingNotifier, RecoveryParams,
-    Resource, Role, SecretKey, ServiceConfig, ServiceError, Totp,
-};
-use authcore::{Authenticator, Services};
+#[path = "support/doubles.rs"]
+mod doubles;
 
-type Service = Authenticator<
-    MemoryStore,
-    MemoryStore,
-    Arc<ManualClock>,
-    MemoryAuditLog,
-    RecordingNotifier,
-    PasswordHasher,
->;
+use doubles::Split;
+
+use authcore::credential::password::HashParams;
+use authcore::credential::{FactorKind, OobConfig, OobKey, PhoneNumber, RecoveryParams};
+use authcore::otp::{ManualClock, SecretKey, Totp};
+use authcore::policy::{
+    AuditEvent, EnrollmentDemand, EnrollmentPurpose, MfaSettings, Permission, Resource, Role,
+};
+use authcore::service::MemoryBackend;
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
+use authcore::{Authenticator, Services};
+use authcore::{
+    BearerToken, Grant, LoginStep, MemoryStore, OrgId, Password, PasswordHasher, PersonId,
+    ServiceConfig, ServiceError,
+};
+
+type Service = Authenticator<MemoryBackend<Arc<ManualClock>, PasswordHasher>>;
 
 const T0: u64 = 1_700_000_010;
 const OWNER_PW: &str = "correct horse battery staple 42";
@@ -58,19 +62,15 @@ fn service_with(sms: Option<OobConfig>) -> (Service, Arc<ManualClock>) {
         config = config.sms(sms, OobKey::from_bytes(&[9u8; 32]).unwrap());
     }
     let config = config.build().unwrap();
-    let services = Services {
-        users: MemoryStore::new(),
-        secrets: MemoryStore::new(),
-        clock: Arc::clone(&clock),
-        audit: MemoryAuditLog::new(),
-        notifier: RecordingNotifier::new(),
-        hasher,
-    };
-    (Authenticator::new(services, config), clock)
+    let backend = MemoryStore::backend()
+        .unwrap()
+        .with_clock(Arc::clone(&clock))
+        .with_hasher(hasher);
+    (Authenticator::new(backend, config), clock)
 }
 
 fn code(key: &SecretKey, now: u64) -> String {
-    let params = authcore::TotpParams::builder().build().unwrap();
+    let params = authcore::otp::TotpParams::builder().build().unwrap();
     Totp::new(params, key)
         .generate(now)
         .unwrap()
@@ -98,7 +98,7 @@ async fn owner_with_mfa(s: &Service, clock: &ManualClock) -> (OrgId, SecretKey, 
     let setup = s
         .start_enrollment(
             &grant,
-            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("phone").unwrap()),
+            EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("phone").unwrap()),
         )
         .await
         .unwrap();
@@ -141,7 +141,7 @@ async fn owner_signs_up_and_mfa_then_needs_a_code() {
     assert_eq!(codes.len(), 10);
     let grant = owner_grant(&s, &clock, org, &key).await;
     assert_eq!(grant.role(), Role::Owner);
-    assert_eq!(grant.aal(), authcore::Aal::Aal2);
+    assert_eq!(grant.aal(), authcore::policy::Aal::Aal2);
 
     // A replayed code: the same step again is refused, uniformly.
     let step = s
@@ -240,7 +240,7 @@ async fn company_mfa_forces_a_new_manager_through_password_change_and_enrollment
         .unwrap();
     let temp = new.temporary_password.expose_secret().to_owned();
     assert!(
-        s.services()
+        s.backend()
             .notifier
             .take_last_setup_token(new.person)
             .is_some()
@@ -471,7 +471,7 @@ async fn no_secret_in_any_event_or_error() {
     {
         texts.push(format!("{e} {e:?}"));
     }
-    let events: Vec<AuditEvent> = s.services().audit.events();
+    let events: Vec<AuditEvent> = s.backend().audit.events();
     assert!(!events.is_empty());
     texts.extend(events.iter().map(|e| format!("{e:?}")));
     let secrets = [
@@ -533,7 +533,7 @@ async fn owner_with_phone(s: &Service, clock: &ManualClock) -> (OrgId, SecretKey
 async fn verify_phone(s: &Service, grant: &Grant, phone: &PhoneNumber) -> String {
     s.start_phone_verification(grant, phone).await.unwrap();
     let code = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(grant.person())
         .expect("a verification code was delivered")
@@ -545,7 +545,7 @@ async fn verify_phone(s: &Service, grant: &Grant, phone: &PhoneNumber) -> String
 /// Sends an SMS code on the ticket and reads it from the notifier.
 async fn send_and_read(s: &Service, org: OrgId, t: &BearerToken, person: PersonId) -> String {
     s.send_sms_code(org, t).await.unwrap();
-    s.services()
+    s.backend()
         .notifier
         .take_last_code(person)
         .expect("a code was delivered")
@@ -578,7 +578,7 @@ async fn sms_codes_are_sent_verified_throttled_and_expire() {
         matches!(err, ServiceError::Throttled { retry_at } if retry_at == t1 + 60),
         "{err:?}"
     );
-    assert!(s.services().notifier.take_last_code(owner).is_none());
+    assert!(s.backend().notifier.take_last_code(owner).is_none());
 
     // A wrong code is refused and the ticket stays; the right one signs in.
     assert!(matches!(
@@ -631,7 +631,7 @@ async fn sms_codes_are_sent_verified_throttled_and_expire() {
         matches!(err, ServiceError::Throttled { retry_at } if retry_at == t1 + 3600),
         "{err:?}"
     );
-    assert!(s.services().notifier.take_last_code(owner).is_none());
+    assert!(s.backend().notifier.take_last_code(owner).is_none());
 
     // After the hour a code is sent again; it expires after its 5 minutes.
     clock.set(t1 + 3600);
@@ -653,8 +653,8 @@ fn phone_b() -> PhoneNumber {
 
 async fn phone_of(s: &Service, person: PersonId) -> Option<PhoneNumber> {
     use authcore::UserStore;
-    s.services()
-        .users
+    s.backend()
+        .store
         .person(person)
         .await
         .unwrap()
@@ -662,29 +662,30 @@ async fn phone_of(s: &Service, person: PersonId) -> Option<PhoneNumber> {
         .phone
 }
 
-fn notices(s: &Service, person: PersonId, notice: authcore::SecurityNotice) -> usize {
-    s.services()
+fn notices(s: &Service, person: PersonId, notice: authcore::store::SecurityNotice) -> usize {
+    s.backend()
         .notifier
         .deliveries()
         .iter()
-        .filter(|d| **d == authcore::Delivery::Security { person, notice })
+        .filter(|d| **d == authcore::store::Delivery::Security { person, notice })
         .count()
 }
 
-fn audited(s: &Service, from: usize, what: authcore::AuditKind) -> bool {
-    s.services().audit.events()[from..]
+fn audited(s: &Service, from: usize, what: authcore::policy::AuditKind) -> bool {
+    s.backend().audit.events()[from..]
         .iter()
         .any(|e| e.what == what)
 }
 
-const SMS_REJECTED: authcore::AuditKind = authcore::AuditKind::CredentialRejected {
-    factor: authcore::Factor::Second(FactorKind::OutOfBandSms),
+const SMS_REJECTED: authcore::policy::AuditKind = authcore::policy::AuditKind::CredentialRejected {
+    factor: authcore::policy::Factor::Second(FactorKind::OutOfBandSms),
     replayed: false,
 };
 
 #[tokio::test]
 async fn a_phone_becomes_a_factor_only_with_its_code() {
-    use authcore::{AuditKind, Delivery, OobPurpose, SecurityNotice};
+    use authcore::policy::AuditKind;
+    use authcore::store::{Delivery, OobPurpose, SecurityNotice};
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -693,16 +694,16 @@ async fn a_phone_becomes_a_factor_only_with_its_code() {
     let added = notices(&s, owner, SecurityNotice::AuthenticatorAdded);
 
     // Step 1 sends a code to the new number, marked as a verification; nothing is bound yet.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.start_phone_verification(&grant, &phone).await.unwrap();
     let code1 = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(owner)
         .unwrap()
         .to_string();
     assert_eq!(
-        s.services().notifier.deliveries().last(),
+        s.backend().notifier.deliveries().last(),
         Some(&Delivery::OobCode {
             person: owner,
             purpose: OobPurpose::VerifyPhone,
@@ -723,7 +724,7 @@ async fn a_phone_becomes_a_factor_only_with_its_code() {
     ));
 
     // A wrong code: the uniform failure, counted and audited; still nothing bound.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(matches!(
         s.confirm_phone(&grant, &wrong(&code1)).await,
         Err(ServiceError::InvalidCredentials)
@@ -736,7 +737,7 @@ async fn a_phone_becomes_a_factor_only_with_its_code() {
     );
 
     // The right code binds the number, tells the person and is audited, once.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.confirm_phone(&grant, &code1).await.unwrap();
     assert_eq!(phone_of(&s, owner).await, Some(phone.clone()));
     assert_eq!(
@@ -758,7 +759,7 @@ async fn a_phone_becomes_a_factor_only_with_its_code() {
     assert!(factors.contains(FactorKind::OutOfBandSms));
     let sms = send_and_read(&s, org, &ticket(&step), owner).await;
     assert_eq!(
-        s.services().notifier.deliveries().last(),
+        s.backend().notifier.deliveries().last(),
         Some(&Delivery::OobCode {
             person: owner,
             purpose: OobPurpose::SignIn,
@@ -786,7 +787,7 @@ async fn phone_codes_expire_run_out_of_attempts_and_are_throttled() {
         .await
         .unwrap();
     let c = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(owner)
         .unwrap()
@@ -804,7 +805,7 @@ async fn phone_codes_expire_run_out_of_attempts_and_are_throttled() {
         .await
         .unwrap();
     let c = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(owner)
         .unwrap()
@@ -840,13 +841,13 @@ async fn phone_codes_expire_run_out_of_attempts_and_are_throttled() {
     assert!(matches!(
         s.start_phone_verification(&grant, &phone_b()).await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
     assert!(matches!(
         s.confirm_phone(&grant, &c).await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
 
@@ -870,7 +871,7 @@ async fn a_phone_verification_and_a_sign_in_code_never_answer_each_other() {
         .await
         .unwrap();
     let verification = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(owner)
         .unwrap()
@@ -919,7 +920,8 @@ async fn a_phone_verification_and_a_sign_in_code_never_answer_each_other() {
 
 #[tokio::test]
 async fn removing_the_phone_is_refused_where_it_would_turn_enforced_mfa_off() {
-    use authcore::{AuditKind, PolicyError, SecurityNotice};
+    use authcore::policy::{AuditKind, PolicyError};
+    use authcore::store::SecurityNotice;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, owner) = owner_with_phone(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -971,7 +973,7 @@ async fn removing_the_phone_is_refused_where_it_would_turn_enforced_mfa_off() {
 
     // The owner keeps the authenticator app: the phone can go.
     let grant = owner_grant(&s, &clock, org, &key).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.remove_phone(&grant).await.unwrap();
     assert_eq!(phone_of(&s, owner).await, None);
     assert!(audited(&s, from, AuditKind::PhoneRemoved));
@@ -1012,7 +1014,7 @@ async fn one_sms_code_wins_once_among_32_tasks() {
 
 #[tokio::test]
 async fn pruning_deletes_what_expired_and_keeps_what_is_live() {
-    use authcore::PruneReport;
+    use authcore::store::PruneReport;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, _key, owner) = owner_with_phone(&s, &clock).await;
     // A pending login with an SMS code sent: its ticket, challenge and send log are live.
@@ -1234,7 +1236,7 @@ async fn member_with_mfa(
     let setup = s
         .start_enrollment(
             &first,
-            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap()),
+            EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap()),
         )
         .await
         .unwrap();
@@ -1277,15 +1279,21 @@ async fn a_delegate_mints_no_admin_and_loses_the_delegation_with_the_delegator()
     assert!(matches!(
         s.add_member(&dgrant, "new-admin@example.com", Role::Admin)
             .await,
-        Err(ServiceError::Policy(authcore::PolicyError::AboveOwnRole))
+        Err(ServiceError::Policy(
+            authcore::policy::PolicyError::AboveOwnRole
+        ))
     ));
     assert!(matches!(
         s.change_role(&dgrant, colleague, Role::Admin).await,
-        Err(ServiceError::Policy(authcore::PolicyError::AboveOwnRole))
+        Err(ServiceError::Policy(
+            authcore::policy::PolicyError::AboveOwnRole
+        ))
     ));
     assert!(matches!(
         s.delegate(&dgrant, colleague, Role::Manager, until).await,
-        Err(ServiceError::Policy(authcore::PolicyError::NotPermitted))
+        Err(ServiceError::Policy(
+            authcore::policy::PolicyError::NotPermitted
+        ))
     ));
     // The login was not taken by the refused attempt, and a User may be added.
     s.add_member(&dgrant, "new-admin@example.com", Role::User)
@@ -1344,7 +1352,7 @@ async fn a_setup_link_is_single_use_and_expires() {
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
-    let notifier = &s.services().notifier;
+    let notifier = &s.backend().notifier;
 
     let first = s
         .add_member(&grant, "first@example.com", Role::User)
@@ -1409,7 +1417,7 @@ async fn a_setup_link_stops_when_its_member_is_deactivated() {
         .await
         .unwrap();
     let token = s
-        .services()
+        .backend()
         .notifier
         .take_last_setup_token(new.person)
         .expect("a link");
@@ -1432,7 +1440,7 @@ async fn a_setup_link_stops_when_its_member_is_deactivated() {
 /// `factors` (grace `grace`); returns the service, clock, org, owner grant, member and the
 /// member's password-only grant from before the policy.
 async fn member_with_phone_only(
-    factors: authcore::SecondFactors,
+    factors: authcore::policy::SecondFactors,
     grace: u64,
 ) -> (Service, Arc<ManualClock>, OrgId, Grant, PersonId, Grant) {
     let (s, clock) = service_with(Some(sms_config()));
@@ -1461,7 +1469,7 @@ async fn a_held_phone_is_presented_before_an_authenticator_is_enrolled_at_login(
     };
     assert_eq!(
         *factors,
-        authcore::SecondFactors::of(FactorKind::OutOfBandSms)
+        authcore::policy::SecondFactors::of(FactorKind::OutOfBandSms)
     );
     let t = ticket(&step);
     // The password alone cannot enroll the attacker's own app, nor skip the phone.
@@ -1496,7 +1504,7 @@ async fn a_held_phone_is_presented_before_an_authenticator_is_enrolled_at_login(
         .unwrap();
     let done = s.acknowledge_login_enrollment(org, &t).await.unwrap();
     let grant = done.grant().expect("granted");
-    assert_eq!(grant.aal(), authcore::Aal::Aal2);
+    assert_eq!(grant.aal(), authcore::policy::Aal::Aal2);
 }
 
 #[tokio::test]
@@ -1527,7 +1535,7 @@ async fn an_enrollment_ticket_stops_working_once_the_person_holds_a_factor() {
     assert!(matches!(
         s.start_login_enrollment(org, &t, "attacker").await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
 }
@@ -1541,11 +1549,11 @@ async fn a_signed_in_enrollment_needs_a_fresh_factor_once_a_phone_is_held() {
     let mgrant = *step.grant().expect("signed in without MFA");
     verify_phone(&s, &mgrant, &phone_b()).await;
     // The password-only grant from before the phone binds no new authenticator.
-    let name = || EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+    let name = || EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap());
     assert!(matches!(
         s.start_enrollment(&mgrant, name()).await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
     // Nor a second phone.
@@ -1553,20 +1561,21 @@ async fn a_signed_in_enrollment_needs_a_fresh_factor_once_a_phone_is_held() {
         s.start_phone_verification(&mgrant, &PhoneNumber::parse("+44 20 7946 0999").unwrap())
             .await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
 }
 
 #[tokio::test]
 async fn a_compromised_or_temporary_password_is_changed_only_after_the_second_factor() {
-    use authcore::{PasswordState, UserStore};
+    use authcore::UserStore;
+    use authcore::policy::PasswordState;
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let owner = owner_grant(&s, &clock, org, &key).await.person();
-    let record = s.services().users.person(owner).await.unwrap().unwrap();
-    s.services()
-        .users
+    let record = s.backend().store.person(owner).await.unwrap().unwrap();
+    s.backend()
+        .store
         .set_password(
             owner,
             &record.password_hash,
@@ -1597,21 +1606,25 @@ async fn a_compromised_or_temporary_password_is_changed_only_after_the_second_fa
         .change_password_at_login(org, &ticket(&step), Password::from(MEMBER_PW))
         .await
         .unwrap();
-    assert_eq!(done.grant().expect("granted").aal(), authcore::Aal::Aal2);
+    assert_eq!(
+        done.grant().expect("granted").aal(),
+        authcore::policy::Aal::Aal2
+    );
 }
 
 #[tokio::test]
 async fn a_password_change_ticket_stops_working_once_the_person_holds_a_factor() {
-    use authcore::{PasswordState, UserStore};
+    use authcore::UserStore;
+    use authcore::policy::PasswordState;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
     let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
     let mgrant = *step.grant().expect("signed in without MFA");
     // The password turns up in a breach; someone who knows it gets the change ticket...
-    let record = s.services().users.person(member).await.unwrap().unwrap();
-    s.services()
-        .users
+    let record = s.backend().store.person(member).await.unwrap().unwrap();
+    s.backend()
+        .store
         .set_password(
             member,
             &record.password_hash,
@@ -1632,16 +1645,17 @@ async fn a_password_change_ticket_stops_working_once_the_person_holds_a_factor()
         )
         .await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
-    let record = s.services().users.person(member).await.unwrap().unwrap();
+    let record = s.backend().store.person(member).await.unwrap().unwrap();
     assert_eq!(record.password_state, PasswordState::Compromised);
 }
 
 #[tokio::test]
 async fn a_rehash_at_login_keeps_the_compromised_mark() {
-    use authcore::{PasswordState, UserStore};
+    use authcore::UserStore;
+    use authcore::policy::PasswordState;
     let (s, _clock) = service();
     let up = s
         .sign_up("owner@example.com", Password::from(OWNER_PW))
@@ -1654,14 +1668,14 @@ async fn a_rehash_at_login_keeps_the_compromised_mark() {
         .unwrap()
         .hash(&Password::from(OWNER_PW))
         .unwrap();
-    s.services()
-        .users
+    s.backend()
+        .store
         .set_password(up.person, old.as_str(), PasswordState::Compromised, None)
         .await
         .unwrap();
     let step = owner_login(&s, up.org).await;
     assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
-    let record = s.services().users.person(up.person).await.unwrap().unwrap();
+    let record = s.backend().store.person(up.person).await.unwrap().unwrap();
     assert_ne!(record.password_hash, old.as_str(), "the hash was upgraded");
     assert_eq!(record.password_state, PasswordState::Compromised);
     assert_eq!(record.password_expires_at, None);
@@ -1672,7 +1686,7 @@ async fn a_rehash_at_login_keeps_the_compromised_mark() {
 
 // ---- grants stand only while the roster and the policy admit them ----
 
-fn denied(result: Result<impl std::fmt::Debug, ServiceError>, why: authcore::AccessDenied) {
+fn denied(result: Result<impl std::fmt::Debug, ServiceError>, why: authcore::policy::AccessDenied) {
     match result {
         Err(ServiceError::Denied(reason)) if reason == why => {}
         other => panic!("expected Denied({why:?}), got {other:?}"),
@@ -1681,7 +1695,7 @@ fn denied(result: Result<impl std::fmt::Debug, ServiceError>, why: authcore::Acc
 
 #[tokio::test]
 async fn enforcement_reaches_grants_issued_before_it() {
-    use authcore::AccessDenied::MfaRequired;
+    use authcore::policy::AccessDenied::MfaRequired;
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -1713,7 +1727,7 @@ async fn enforcement_reaches_grants_issued_before_it() {
         s.authorize(&mgrant, &Permission::ViewJobs, &own).await,
         MfaRequired,
     );
-    let name = EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+    let name = EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap());
     denied(s.start_enrollment(&mgrant, name).await, MfaRequired);
     denied(
         s.change_password(
@@ -1735,8 +1749,8 @@ async fn enforcement_reaches_grants_issued_before_it() {
 
 #[tokio::test]
 async fn a_deactivated_persons_or_members_grant_changes_nothing() {
-    use authcore::AccessDenied::Deactivated;
     use authcore::UserStore;
+    use authcore::policy::AccessDenied::Deactivated;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -1744,7 +1758,7 @@ async fn a_deactivated_persons_or_members_grant_changes_nothing() {
     let mgrant = *step.grant().expect("signed in");
     let (admin, step) = member_signs_in(&s, &grant, "admin@example.com", Role::Admin).await;
     let agrant = *step.grant().expect("signed in");
-    let name = || EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+    let name = || EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap());
 
     // A deactivated membership: every account change with the old grant is refused.
     s.deactivate_member(&grant, member).await.unwrap();
@@ -1778,8 +1792,8 @@ async fn a_deactivated_persons_or_members_grant_changes_nothing() {
 
     // A person deactivated everywhere: their admin grant adds and changes nobody.
     assert!(
-        s.services()
-            .users
+        s.backend()
+            .store
             .set_deactivated(admin, true)
             .await
             .unwrap()
@@ -1811,7 +1825,7 @@ async fn a_deactivated_persons_or_members_grant_changes_nothing() {
 
 #[tokio::test]
 async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
-    use authcore::{AuditKind, Factor};
+    use authcore::policy::{AuditKind, Factor};
     let rejected = |kind, replayed| AuditKind::CredentialRejected {
         factor: Factor::Second(kind),
         replayed,
@@ -1830,7 +1844,7 @@ async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
             .is_some()
     );
     let step = owner_login(&s, org).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     let replay = s
         .verify_totp(org, &ticket(&step), &code(&key, now))
         .await
@@ -1839,7 +1853,7 @@ async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
     assert!(!audited(&s, from, rejected(FactorKind::Totp, false)));
     // A wrong code: the same answer, not a replay.
     let step = owner_login(&s, org).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     let wrong_answer = s
         .verify_totp(org, &ticket(&step), &wrong(&code(&key, now)))
         .await
@@ -1859,13 +1873,13 @@ async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
             .is_some()
     );
     let step = owner_login(&s, org).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(matches!(
         s.verify_recovery_code(org, &ticket(&step), &codes[0]).await,
         Err(ServiceError::InvalidCredentials)
     ));
     assert!(audited(&s, from, rejected(FactorKind::RecoveryCode, true)));
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(matches!(
         s.verify_recovery_code(org, &ticket(&step), "AAAA-BBBB-CCCC-DDDD")
             .await,
@@ -1935,7 +1949,7 @@ async fn tickets_only_open_their_own_step_for_their_own_person_and_organisation(
         let setup = s
             .start_enrollment(
                 &mgrant,
-                EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap()),
+                EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap()),
             )
             .await
             .unwrap();
@@ -2017,7 +2031,7 @@ async fn sms_is_refused_when_the_organisation_refuses_restricted_factors() {
         s.send_sms_code(org, &t).await,
         Err(ServiceError::FactorUnavailable)
     ));
-    assert!(s.services().notifier.take_last_code(owner).is_none());
+    assert!(s.backend().notifier.take_last_code(owner).is_none());
     assert!(matches!(
         s.verify_sms_code(org, &t, "123456").await,
         Err(ServiceError::FactorUnavailable)
@@ -2065,26 +2079,30 @@ struct BlockingCountingHasher {
 }
 
 impl authcore::PasswordHashing for BlockingCountingHasher {
-    fn run(&self, job: authcore::HashJob) -> impl Future<Output = authcore::HashOutput> + Send {
+    fn run(
+        &self,
+        job: authcore::service::HashJob,
+    ) -> impl Future<Output = authcore::service::HashOutput> + Send {
         self.jobs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let hasher = Arc::clone(&self.hasher);
         async move {
             tokio::task::spawn_blocking(move || job.run(&hasher))
                 .await
-                .unwrap_or_else(|_| authcore::HashOutput::failed())
+                .unwrap_or_else(|_| authcore::service::HashOutput::failed())
         }
     }
 }
 
 /// A service with cheap argon2 whose every job runs on the blocking pool and is counted, over
-/// `secrets`; with its clock and job counter.
+/// `secrets` (people in a memory store of their own); with its clock and job counter.
 type CountingService<S> = Authenticator<
-    MemoryStore,
-    S,
-    Arc<ManualClock>,
-    MemoryAuditLog,
-    RecordingNotifier,
-    BlockingCountingHasher,
+    Services<
+        Split<MemoryStore, S>,
+        MemoryAuditLog,
+        RecordingNotifier,
+        Arc<ManualClock>,
+        BlockingCountingHasher,
+    >,
 >;
 
 fn counting_service<S: authcore::SecretStore>(
@@ -2115,11 +2133,13 @@ fn counting_service<S: authcore::SecretStore>(
         .build()
         .unwrap();
     let services = Services {
-        users: MemoryStore::new(),
-        secrets,
-        clock: Arc::clone(&clock),
+        store: Split {
+            users: MemoryStore::new(),
+            secrets,
+        },
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(&clock),
         hasher,
     };
     (Authenticator::new(services, config), clock, jobs)
@@ -2142,7 +2162,7 @@ async fn owner_adding_an_app<S: authcore::SecretStore>(
     let setup = s
         .start_enrollment(
             &grant,
-            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("phone").unwrap()),
+            EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("phone").unwrap()),
         )
         .await
         .unwrap();
@@ -2196,14 +2216,15 @@ impl authcore::SecretStore for VanishingSetStore {
     fn mfa(
         &self,
         person: PersonId,
-    ) -> impl Future<Output = Result<Option<authcore::Versioned<authcore::Mfa>>, Self::Error>> + Send
-    {
+    ) -> impl Future<
+        Output = Result<Option<authcore::store::Versioned<authcore::policy::Mfa>>, Self::Error>,
+    > + Send {
         self.inner.mfa(person)
     }
     fn replace_mfa(
         &self,
         person: PersonId,
-        mfa: &authcore::Mfa,
+        mfa: &authcore::policy::Mfa,
         expected_version: Option<u64>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner.replace_mfa(person, mfa, expected_version)
@@ -2211,7 +2232,7 @@ impl authcore::SecretStore for VanishingSetStore {
     fn advance_watermark(
         &self,
         person: PersonId,
-        authenticator: authcore::AuthenticatorId,
+        authenticator: authcore::policy::AuthenticatorId,
         step: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner.advance_watermark(person, authenticator, step)
@@ -2219,11 +2240,11 @@ impl authcore::SecretStore for VanishingSetStore {
     async fn recovery_codes(
         &self,
         person: PersonId,
-        slot: authcore::RecoverySlot,
-    ) -> Result<Option<authcore::RecoveryCodeSet>, Self::Error> {
+        slot: authcore::store::RecoverySlot,
+    ) -> Result<Option<authcore::credential::RecoveryCodeSet>, Self::Error> {
         use std::sync::atomic::Ordering;
         let set = self.inner.recovery_codes(person, slot).await?;
-        if slot != authcore::RecoverySlot::Active {
+        if slot != authcore::store::RecoverySlot::Active {
             return Ok(set);
         }
         let visible = self
@@ -2237,8 +2258,8 @@ impl authcore::SecretStore for VanishingSetStore {
     fn replace_recovery_codes(
         &self,
         person: PersonId,
-        slot: authcore::RecoverySlot,
-        set: Option<&authcore::RecoveryCodeSet>,
+        slot: authcore::store::RecoverySlot,
+        set: Option<&authcore::credential::RecoveryCodeSet>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.inner.replace_recovery_codes(person, slot, set)
     }
@@ -2259,17 +2280,17 @@ impl authcore::SecretStore for VanishingSetStore {
     fn oob_challenge(
         &self,
         person: PersonId,
-        purpose: authcore::OobPurpose,
-    ) -> impl Future<Output = Result<Option<authcore::OobChallengeRecord>, Self::Error>> + Send
+        purpose: authcore::store::OobPurpose,
+    ) -> impl Future<Output = Result<Option<authcore::store::OobChallengeRecord>, Self::Error>> + Send
     {
         self.inner.oob_challenge(person, purpose)
     }
     fn replace_oob_challenge(
         &self,
         person: PersonId,
-        purpose: authcore::OobPurpose,
-        expected: Option<&authcore::OobChallenge>,
-        new: Option<&authcore::OobChallengeRecord>,
+        purpose: authcore::store::OobPurpose,
+        expected: Option<&authcore::credential::OobChallenge>,
+        new: Option<&authcore::store::OobChallengeRecord>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner
             .replace_oob_challenge(person, purpose, expected, new)
@@ -2277,42 +2298,44 @@ impl authcore::SecretStore for VanishingSetStore {
     fn record_oob_send(
         &self,
         person: PersonId,
-        purpose: authcore::OobPurpose,
+        purpose: authcore::store::OobPurpose,
         config: &OobConfig,
         now: u64,
-    ) -> impl Future<Output = Result<authcore::SendDecision, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<authcore::credential::SendDecision, Self::Error>> + Send {
         self.inner.record_oob_send(person, purpose, config, now)
     }
     fn insert_setup_token(
         &self,
-        token: &authcore::SetupTokenRecord,
+        token: &authcore::store::SetupTokenRecord,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.inner.insert_setup_token(token)
     }
     fn take_setup_token(
         &self,
-        digest: &authcore::TokenDigest,
+        digest: &authcore::store::TokenDigest,
         now: u64,
-    ) -> impl Future<Output = Result<Option<authcore::SetupTokenRecord>, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<Option<authcore::store::SetupTokenRecord>, Self::Error>> + Send
+    {
         self.inner.take_setup_token(digest, now)
     }
     fn insert_ticket(
         &self,
-        ticket: &authcore::TicketRecord,
+        ticket: &authcore::store::TicketRecord,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.inner.insert_ticket(ticket)
     }
     fn take_ticket(
         &self,
-        digest: &authcore::TokenDigest,
+        digest: &authcore::store::TokenDigest,
         now: u64,
-    ) -> impl Future<Output = Result<Option<authcore::TicketRecord>, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<Option<authcore::store::TicketRecord>, Self::Error>> + Send
+    {
         self.inner.take_ticket(digest, now)
     }
     fn prune_expired(
         &self,
         now: u64,
-    ) -> impl Future<Output = Result<authcore::PruneReport, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<authcore::store::PruneReport, Self::Error>> + Send {
         self.inner.prune_expired(now)
     }
 }
@@ -2325,24 +2348,24 @@ async fn rejection_trace<S: authcore::SecretStore>(
     before: usize,
 ) -> (
     Vec<(
-        authcore::Actor,
+        authcore::policy::Actor,
         Option<PersonId>,
         Option<OrgId>,
-        authcore::AuditKind,
+        authcore::policy::AuditKind,
     )>,
     u8,
 ) {
     use authcore::UserStore;
-    let events = s.services().audit.events()[before..]
+    let events = s.backend().audit.events()[before..]
         .iter()
         .map(|e| (e.actor, e.subject, e.organisation, e.what))
         .collect();
     let failures = s
-        .services()
-        .users
-        .throttle(&authcore::ThrottleKey::factor(
+        .backend()
+        .store
+        .throttle(&authcore::store::ThrottleKey::factor(
             person,
-            authcore::ThrottledFactor::RecoveryCode,
+            authcore::credential::ThrottledFactor::RecoveryCode,
         ))
         .await
         .unwrap()
@@ -2370,7 +2393,7 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
     let person = grant.person();
 
     // A wrong code: one derivation, one counted and audited rejection.
-    let (jobs_before, events_before) = (count(), s.services().audit.events().len());
+    let (jobs_before, events_before) = (count(), s.backend().audit.events().len());
     assert!(matches!(
         s.verify_recovery_code(org, &t, "AAAA-BBBB-CCCC-DDDD").await,
         Err(ServiceError::InvalidCredentials)
@@ -2380,24 +2403,32 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
     assert_eq!(wrong_failures, 1);
     assert!(wrong_events.iter().any(|e| matches!(
         e.3,
-        authcore::AuditKind::CredentialRejected {
-            factor: authcore::Factor::Second(FactorKind::RecoveryCode),
+        authcore::policy::AuditKind::CredentialRejected {
+            factor: authcore::policy::Factor::Second(FactorKind::RecoveryCode),
             replayed: false
         }
     )));
 
     // The set is gone by the time the code is checked (the factor check still saw it): the same
     // answer, the same derivation, the same events, and one more failure counted.
-    s.services()
+    s.backend()
+        .store
         .secrets
         .visible_reads
         .store(1, Ordering::SeqCst);
-    let (jobs_before, events_before) = (count(), s.services().audit.events().len());
+    let (jobs_before, events_before) = (count(), s.backend().audit.events().len());
     assert!(matches!(
         s.verify_recovery_code(org, &t, "AAAA-BBBB-CCCC-DDDD").await,
         Err(ServiceError::InvalidCredentials)
     ));
-    assert_eq!(s.services().secrets.visible_reads.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        s.backend()
+            .store
+            .secrets
+            .visible_reads
+            .load(Ordering::SeqCst),
+        0
+    );
     assert_eq!(count() - jobs_before, 1, "no argon2 work without a set");
     let (none_events, none_failures) = rejection_trace(&s, person, events_before).await;
     assert_eq!(none_events, wrong_events);
@@ -2440,20 +2471,20 @@ fn operation_futures_are_send() {
 
 // ---- a failing notifier never undoes a committed change ----
 
-fn delivery_failed(what: authcore::NotificationKind) -> authcore::AuditKind {
-    authcore::AuditKind::NotificationFailed { message: what }
+fn delivery_failed(what: authcore::policy::NotificationKind) -> authcore::policy::AuditKind {
+    authcore::policy::AuditKind::NotificationFailed { message: what }
 }
 
 #[tokio::test]
 async fn a_failed_setup_link_keeps_the_member_and_can_be_resent() {
-    use authcore::{AuditKind, NotificationKind};
+    use authcore::policy::{AuditKind, NotificationKind};
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
-    let notifier = &s.services().notifier;
+    let notifier = &s.backend().notifier;
 
     notifier.fail_deliveries(true);
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     let new = s
         .add_member(&grant, "member@example.com", Role::User)
         .await
@@ -2481,7 +2512,7 @@ async fn a_failed_setup_link_keeps_the_member_and_can_be_resent() {
             .is_delivered()
     );
     notifier.fail_deliveries(false);
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(
         s.resend_setup_link(&grant, new.person)
             .await
@@ -2521,12 +2552,12 @@ async fn a_failed_setup_link_keeps_the_member_and_can_be_resent() {
 
 #[tokio::test]
 async fn a_failed_notice_after_a_recovery_code_still_grants() {
-    use authcore::NotificationKind;
+    use authcore::policy::NotificationKind;
     let (s, clock) = service();
     let (org, _key, codes) = owner_with_mfa(&s, &clock).await;
-    s.services().notifier.fail_deliveries(true);
+    s.backend().notifier.fail_deliveries(true);
     let step = owner_login(&s, org).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     let step = s
         .verify_recovery_code(org, &ticket(&step), &codes[0])
         .await
@@ -2541,12 +2572,13 @@ async fn a_failed_notice_after_a_recovery_code_still_grants() {
 
 #[tokio::test]
 async fn failed_security_notices_leave_every_change_in_place() {
-    use authcore::{NotificationKind, SecurityNotice};
+    use authcore::policy::NotificationKind;
+    use authcore::store::SecurityNotice;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
     let owner = grant.person();
-    let notifier = &s.services().notifier;
+    let notifier = &s.backend().notifier;
     let failed = delivery_failed(NotificationKind::SecurityNotice);
 
     // A phone verified while notices fail is bound all the same (the code itself went out).
@@ -2554,19 +2586,19 @@ async fn failed_security_notices_leave_every_change_in_place() {
     s.start_phone_verification(&grant, &phone).await.unwrap();
     let sms = notifier.take_last_code(owner).unwrap().to_string();
     notifier.fail_deliveries(true);
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.confirm_phone(&grant, &sms).await.unwrap();
     assert_eq!(phone_of(&s, owner).await, Some(phone));
     assert!(audited(&s, from, failed));
 
     // Removing it: the same.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.remove_phone(&grant).await.unwrap();
     assert_eq!(phone_of(&s, owner).await, None);
     assert!(audited(&s, from, failed));
 
     // A password change stands, and the new password signs in.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.change_password(
         &grant,
         Password::from(OWNER_PW),
@@ -2589,7 +2621,9 @@ async fn failed_security_notices_leave_every_change_in_place() {
     let setup = s
         .start_enrollment(
             &grant,
-            authcore::EnrollmentPurpose::Add(authcore::AuthenticatorName::new("backup").unwrap()),
+            authcore::policy::EnrollmentPurpose::Add(
+                authcore::policy::AuthenticatorName::new("backup").unwrap(),
+            ),
         )
         .await
         .unwrap();
@@ -2597,12 +2631,12 @@ async fn failed_security_notices_leave_every_change_in_place() {
     s.confirm_enrollment(&grant, &code(&backup, clock_now(&clock)))
         .await
         .unwrap();
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.acknowledge_enrollment(&grant).await.unwrap();
     assert!(audited(&s, from, failed));
 
     // MFA off stands too.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.disable_mfa(&grant).await.unwrap();
     assert!(audited(&s, from, failed));
     assert_eq!(notices(&s, owner, SecurityNotice::MfaTurnedOff), 0);
@@ -2619,14 +2653,14 @@ async fn failed_security_notices_leave_every_change_in_place() {
 
 #[tokio::test]
 async fn an_undelivered_sms_code_is_an_error_and_audited() {
-    use authcore::NotificationKind;
+    use authcore::policy::NotificationKind;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, owner) = owner_with_phone(&s, &clock).await;
-    let notifier = &s.services().notifier;
+    let notifier = &s.backend().notifier;
     notifier.fail_deliveries(true);
     let step = owner_login(&s, org).await;
     let t = ticket(&step);
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(matches!(
         s.send_sms_code(org, &t).await,
         Err(ServiceError::Undelivered(_))
@@ -2636,7 +2670,11 @@ async fn an_undelivered_sms_code_is_an_error_and_audited() {
         from,
         delivery_failed(NotificationKind::OobCode)
     ));
-    assert!(!audited(&s, from, authcore::AuditKind::OutOfBandCodeSent));
+    assert!(!audited(
+        &s,
+        from,
+        authcore::policy::AuditKind::OutOfBandCodeSent
+    ));
     // Once the gateway is back, the person asks again after the cooldown.
     notifier.fail_deliveries(false);
     clock.advance(60);
@@ -2724,10 +2762,10 @@ async fn verification_sends_are_capped_per_account_and_day() {
 
 #[tokio::test]
 async fn a_lock_notice_that_cannot_be_delivered_still_answers_as_the_throttle_decides() {
-    use authcore::{AuditKind, NotificationKind};
+    use authcore::policy::{AuditKind, NotificationKind};
     let (s, clock) = service();
     let (org, _key, _) = owner_with_mfa(&s, &clock).await;
-    s.services().notifier.fail_deliveries(true);
+    s.backend().notifier.fail_deliveries(true);
     let mut locked = false;
     for _ in 0..200 {
         match s
@@ -2747,7 +2785,7 @@ async fn a_lock_notice_that_cannot_be_delivered_still_answers_as_the_throttle_de
         }
         clock.advance(3600);
     }
-    let events = s.services().audit.events();
+    let events = s.backend().audit.events();
     let lock_noticed = events
         .iter()
         .any(|e| matches!(e.what, AuditKind::FactorLocked { .. }));

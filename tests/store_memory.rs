@@ -9,8 +9,9 @@ mod contract;
 
 use std::sync::Arc;
 
+use authcore::MemoryStore;
 use authcore::conformance::{self, RACE_CONTENDERS};
-use authcore::{ManualClock, MemoryStore};
+use authcore::otp::ManualClock;
 
 const T0: u64 = 1_700_000_000;
 

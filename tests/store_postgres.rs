@@ -23,10 +23,9 @@ mod contract;
 
 use std::sync::Arc;
 
-use authcore::{
-    KeyId, Keyring, OrganisationWrite, PostgresStore, SealingKey, SecretStore, SqlStoreError,
-    UserStore,
-};
+use authcore::credential::{KeyId, Keyring, SealingKey};
+use authcore::store::OrganisationWrite;
+use authcore::{PostgresStore, SecretStore, SqlStoreError, UserStore};
 use checks::*;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, Row};
@@ -124,16 +123,20 @@ async fn raw_tables_hold_no_secret_code_or_password_in_clear() {
         return;
     }
     let store = store().await;
-    let org = authcore::Organisation::found(ORG, ALICE, T0).state;
+    let org = authcore::policy::Organisation::found(ORG, ALICE, T0).state;
     let _ = store
         .create_person(&person(ALICE, "alice"), OrganisationWrite::Insert(&org))
         .await
         .unwrap();
     let mfa = enrolled(ALICE);
     assert!(store.replace_mfa(ALICE, &mfa, None).await.unwrap());
-    let codes = authcore::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
+    let codes = authcore::credential::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
     store
-        .replace_recovery_codes(ALICE, authcore::RecoverySlot::Active, Some(&codes.set))
+        .replace_recovery_codes(
+            ALICE,
+            authcore::store::RecoverySlot::Active,
+            Some(&codes.set),
+        )
         .await
         .unwrap();
 
@@ -213,7 +216,11 @@ async fn passes_the_conformance_suite() {
     if crate::pg::skip("passes_the_conformance_suite") {
         return;
     }
-    let checks = contract::conforms(Arc::new(store().await), &authcore::ManualClock::new(T0)).await;
+    let checks = contract::conforms(
+        Arc::new(store().await),
+        &authcore::otp::ManualClock::new(T0),
+    )
+    .await;
     assert!(checks.contains(&"unique_person_id"), "{checks:?}");
 }
 

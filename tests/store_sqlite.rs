@@ -17,10 +17,9 @@ mod checks;
 #[path = "support/conformance.rs"]
 mod contract;
 
-use authcore::{
-    KeyId, Keyring, OrganisationWrite, SealingKey, SecretStore, SqlStoreError, SqliteStore,
-    UserStore,
-};
+use authcore::credential::{KeyId, Keyring, SealingKey};
+use authcore::store::OrganisationWrite;
+use authcore::{SecretStore, SqlStoreError, SqliteStore, UserStore};
 use checks::*;
 use sqlx::{Column, Row, ValueRef};
 
@@ -93,16 +92,20 @@ async fn migrate_is_idempotent_and_data_survives_reopening() {
 #[tokio::test]
 async fn raw_tables_hold_no_secret_code_or_password_in_clear() {
     let (_dir, store) = store().await;
-    let org = authcore::Organisation::found(ORG, ALICE, T0).state;
+    let org = authcore::policy::Organisation::found(ORG, ALICE, T0).state;
     let _ = store
         .create_person(&person(ALICE, "alice"), OrganisationWrite::Insert(&org))
         .await
         .unwrap();
     let mfa = enrolled(ALICE);
     assert!(store.replace_mfa(ALICE, &mfa, None).await.unwrap());
-    let codes = authcore::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
+    let codes = authcore::credential::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
     store
-        .replace_recovery_codes(ALICE, authcore::RecoverySlot::Active, Some(&codes.set))
+        .replace_recovery_codes(
+            ALICE,
+            authcore::store::RecoverySlot::Active,
+            Some(&codes.set),
+        )
         .await
         .unwrap();
 
@@ -161,7 +164,7 @@ async fn corrupt_or_moved_sealed_rows_are_errors() {
         err,
         SqlStoreError::Open {
             table: "mfa",
-            error: authcore::OpenError::Forged
+            error: authcore::credential::OpenError::Forged
         }
     ));
     assert!(std::error::Error::source(&err).is_some());
@@ -199,8 +202,11 @@ async fn corrupt_or_moved_sealed_rows_are_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn passes_the_conformance_suite() {
     let (_dir, store) = store().await;
-    let checks =
-        contract::conforms(std::sync::Arc::new(store), &authcore::ManualClock::new(T0)).await;
+    let checks = contract::conforms(
+        std::sync::Arc::new(store),
+        &authcore::otp::ManualClock::new(T0),
+    )
+    .await;
     assert!(checks.contains(&"unique_person_id"), "{checks:?}");
 }
 
@@ -296,20 +302,18 @@ mod service_over_a_tampered_database {
     use std::sync::Arc;
 
     use super::*;
+    use authcore::credential::FactorKind;
+    use authcore::credential::password::HashParams;
+    use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+    use authcore::policy::{Aal, AuthenticatorName, EnrollmentPurpose, LoginProgress};
+    use authcore::store::{MemoryAuditLog, RecordingNotifier};
     use authcore::{
-        Aal, Authenticator, AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, FactorKind,
-        HashParams, LoginProgress, LoginStep, ManualClock, MemoryAuditLog, OrgId, Password,
-        PasswordHasher, RecordingNotifier, SecretKey, ServiceConfig, ServiceError, Services, Totp,
-        TotpParams,
+        Authenticator, BearerToken, Clock, LoginStep, OrgId, Password, PasswordHasher,
+        ServiceConfig, ServiceError, Services,
     };
 
     type Service = Authenticator<
-        SqliteStore,
-        SqliteStore,
-        Arc<ManualClock>,
-        MemoryAuditLog,
-        RecordingNotifier,
-        PasswordHasher,
+        Services<SqliteStore, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>,
     >;
 
     const PW: &str = "correct horse battery staple 42";
@@ -321,11 +325,10 @@ mod service_over_a_tampered_database {
             .build()
             .unwrap();
         let services = Services {
-            users: store.clone(),
-            secrets: store.clone(),
-            clock: Arc::new(ManualClock::new(T0)),
+            store: store.clone(),
             audit: MemoryAuditLog::new(),
             notifier: RecordingNotifier::new(),
+            clock: Arc::new(ManualClock::new(T0)),
             hasher,
         };
         let config = ServiceConfig::builder("Example Co")
@@ -360,7 +363,7 @@ mod service_over_a_tampered_database {
             .await
             .unwrap();
         let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-        let now = service.services().clock.now();
+        let now = service.backend().clock.now();
         let codes = service
             .confirm_enrollment(&grant, &code(&key, now))
             .await

@@ -25,11 +25,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use doubles::{CountingHasher, Recording};
 
+use authcore::credential::{FactorKind, ThrottlePolicy};
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{AuditKind, AuthenticatorName, EnrollmentPurpose, Factor};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
-    AuditKind, Authenticator, AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, Factor,
-    FactorKind, LoginStep, ManualClock, MemoryAuditLog, MemoryStore, OrgId, Password,
-    RecordingNotifier, SecretKey, SecretStore, ServiceConfig, ServiceError, Services,
-    ThrottlePolicy, Totp, TotpParams, UserStore,
+    Authenticator, BearerToken, Clock, LoginStep, MemoryStore, OrgId, Password, SecretStore,
+    ServiceConfig, ServiceError, Services, UserStore,
 };
 
 const T0: u64 = 1_700_000_010;
@@ -37,8 +39,9 @@ const LOGIN: &str = "owner@example.com";
 const PW: &str = "correct horse battery staple 42";
 const BURST: usize = 100;
 
-type Service<U, S> =
-    Authenticator<U, S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, CountingHasher>;
+type Service<St> = Authenticator<
+    Services<St, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, CountingHasher>,
+>;
 
 /// 2 free attempts, a lock at 5.
 fn policy() -> ThrottlePolicy {
@@ -49,18 +52,16 @@ fn policy() -> ThrottlePolicy {
         .unwrap()
 }
 
-fn service<U: UserStore, S: SecretStore>(
-    users: U,
-    secrets: S,
-) -> (Arc<Service<U, S>>, Arc<ManualClock>, Arc<AtomicUsize>) {
+fn service<St: UserStore + SecretStore>(
+    store: St,
+) -> (Arc<Service<St>>, Arc<ManualClock>, Arc<AtomicUsize>) {
     let clock = Arc::new(ManualClock::new(T0));
     let (hasher, jobs) = CountingHasher::cheap();
     let services = Services {
-        users,
-        secrets,
-        clock: Arc::clone(&clock),
+        store,
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(&clock),
         hasher,
     };
     let config = ServiceConfig::builder("Example")
@@ -90,13 +91,12 @@ fn ticket(step: &LoginStep) -> BearerToken {
 }
 
 /// How many of [`BURST`] concurrent wrong passwords — for the owner's login, then for a login
-/// nobody holds — were verified (argon2 jobs run), on `store`.
-async fn password_bursts<U, S>(store: &str, users: U, secrets: S) -> (usize, usize)
+/// nobody holds — were verified (argon2 jobs run), on the store `name`.
+async fn password_bursts<St>(name: &str, store: St) -> (usize, usize)
 where
-    U: UserStore + 'static,
-    S: SecretStore + 'static,
+    St: UserStore + SecretStore + 'static,
 {
-    let (s, _clock, jobs) = service(users, secrets);
+    let (s, _clock, jobs) = service(store);
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();
     let mut verified = Vec::new();
     for login in [LOGIN, "nobody@example.com"] {
@@ -123,7 +123,7 @@ where
             }
         }
         let n = jobs.load(Ordering::SeqCst) - before;
-        println!("{store}: {n} of {BURST} concurrent wrong passwords for {login} verified");
+        println!("{name}: {n} of {BURST} concurrent wrong passwords for {login} verified");
         assert_eq!(
             n + throttled,
             BURST,
@@ -135,13 +135,12 @@ where
 }
 
 /// How many of [`BURST`] concurrent wrong TOTP codes, each on its own second-factor ticket, were
-/// verified (audited as rejected), on `store`.
-async fn totp_burst<U, S>(store: &str, users: U, secrets: S) -> usize
+/// verified (audited as rejected), on the store `name`.
+async fn totp_burst<St>(name: &str, store: St) -> usize
 where
-    U: UserStore + 'static,
-    S: SecretStore + 'static,
+    St: UserStore + SecretStore + 'static,
 {
-    let (s, clock, _jobs) = service(users, secrets);
+    let (s, clock, _jobs) = service(store);
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();
     let org: OrgId = up.org;
     let step = s.login(org, LOGIN, Password::from(PW)).await.unwrap();
@@ -166,8 +165,8 @@ where
         tickets.push(ticket(&step));
     }
     let bad = wrong(&code(&key, clock.now()));
-    let rejected = |s: &Service<U, S>| {
-        s.services()
+    let rejected = |s: &Service<St>| {
+        s.backend()
             .audit
             .events()
             .iter()
@@ -202,7 +201,7 @@ where
         }
     }
     let n = rejected(&s) - before;
-    println!("{store}: {n} of {BURST} concurrent wrong TOTP codes verified");
+    println!("{name}: {n} of {BURST} concurrent wrong TOTP codes verified");
     n
 }
 
@@ -215,30 +214,21 @@ fn allowed_at_once() -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_wrong_passwords_is_verified_no_more_than_allowed_memory() {
     // Every store call yields, as a networked store's would.
-    let (real, unknown) = password_bursts(
-        "memory",
-        Recording::new(MemoryStore::new()),
-        Recording::new(MemoryStore::new()),
-    )
-    .await;
+    let (real, unknown) = password_bursts("memory", Recording::new(MemoryStore::new())).await;
     assert_eq!((real, unknown), (allowed_at_once(), allowed_at_once()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_wrong_totp_codes_is_verified_no_more_than_allowed_memory() {
-    let n = totp_burst(
-        "memory",
-        Recording::new(MemoryStore::new()),
-        Recording::new(MemoryStore::new()),
-    )
-    .await;
+    let n = totp_burst("memory", Recording::new(MemoryStore::new())).await;
     assert_eq!(n, allowed_at_once());
 }
 
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use super::*;
-    use authcore::{KeyId, Keyring, SealingKey, SqliteStore};
+    use authcore::SqliteStore;
+    use authcore::credential::{KeyId, Keyring, SealingKey};
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -252,14 +242,14 @@ mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_burst_of_wrong_passwords_is_verified_no_more_than_allowed_sqlite() {
         let (_dir, store) = store().await;
-        let (real, unknown) = password_bursts("sqlite", store.clone(), store).await;
+        let (real, unknown) = password_bursts("sqlite", store).await;
         assert_eq!((real, unknown), (allowed_at_once(), allowed_at_once()));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_burst_of_wrong_totp_codes_is_verified_no_more_than_allowed_sqlite() {
         let (_dir, store) = store().await;
-        let n = totp_burst("sqlite", store.clone(), store).await;
+        let n = totp_burst("sqlite", store).await;
         assert_eq!(n, allowed_at_once());
     }
 }
@@ -267,7 +257,8 @@ mod sqlite {
 #[cfg(feature = "postgres")]
 mod postgres {
     use super::*;
-    use authcore::{KeyId, Keyring, PostgresStore, SealingKey};
+    use authcore::PostgresStore;
+    use authcore::credential::{KeyId, Keyring, SealingKey};
     use sqlx::Executor;
     use sqlx::postgres::PgPoolOptions;
 
@@ -313,7 +304,7 @@ mod postgres {
             return;
         }
         let store = store().await;
-        let (real, unknown) = password_bursts("postgres", store.clone(), store).await;
+        let (real, unknown) = password_bursts("postgres", store).await;
         assert_eq!((real, unknown), (allowed_at_once(), allowed_at_once()));
     }
 
@@ -324,7 +315,7 @@ mod postgres {
             return;
         }
         let store = store().await;
-        let n = totp_burst("postgres", store.clone(), store).await;
+        let n = totp_burst("postgres", store).await;
         assert_eq!(n, allowed_at_once());
     }
 }

@@ -1,7 +1,8 @@
 //! otpauth URIs: golden cases from the Key Uri Format, refusals, round trips and QR renderings.
 
-use authcore::{
-    Algorithm, Digits, Error, OtpAuthUri, OtpKind, ParamError, SecretError, SecretKey, TotpParams,
+use authcore::Error;
+use authcore::otp::{
+    Algorithm, Digits, OtpAuthUri, OtpKind, ParamError, SecretError, SecretKey, TotpParams,
     UriError,
 };
 use proptest::prelude::*;
@@ -362,7 +363,7 @@ mod qr {
     //! The renderings are decoded back with an independent QR reader.
 
     use super::*;
-    use authcore::TerminalStyle;
+    use authcore::otp::TerminalStyle;
 
     /// Pixels per module when handing a module grid to the reader.
     const SCALE: usize = 4;

@@ -4,7 +4,7 @@
 //! and `SHA512`, and every algorithm's name parses back to itself.
 #![no_main]
 
-use authcore::{Algorithm, OtpError, ParamError};
+use authcore::otp::{Algorithm, OtpError, ParamError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -192,7 +192,7 @@ impl ZeroizeOnDrop for SealingKey {}
 /// the same bytes. Fields are order-sensitive: seal and open with the same calls in the same order.
 ///
 /// ```
-/// # use authcore::SealContext;
+/// # use authcore::credential::SealContext;
 /// let context = SealContext::new("authcore/authenticator-secret/v1")
 ///     .with(b"person", b"42")
 ///     .with(b"authenticator", b"7");
@@ -365,7 +365,8 @@ impl fmt::Debug for SealedSecret {
 ///    [`SealedSecret`]), drop the old key from the keyring.
 ///
 /// ```
-/// # use authcore::{Keyring, KeyId, SealContext, SealingKey, SecretKey};
+/// # use authcore::credential::{KeyId, Keyring, SealContext, SealingKey};
+/// # use authcore::otp::SecretKey;
 /// # #[cfg(feature = "std")]
 /// # fn main() -> Result<(), authcore::Error> {
 /// # let (old_key_bytes, new_key_bytes) = ([1u8; 32], [2u8; 32]);

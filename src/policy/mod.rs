@@ -2,7 +2,7 @@
 //!
 //! Everything here is plain, synchronous data: the host loads a state, calls a transition with
 //! `now` (and an RNG where a secret is made), and gets back a [`Transition`] holding the new state,
-//! an outcome, and the [`AuditEvent`](crate::policy::audit::AuditEvent)s to record. The old state is never
+//! an outcome, and the [`AuditEvent`]s to record. The old state is never
 //! modified, so on an error there is nothing to undo and nothing to persist.
 //!
 //! This layer may import [`credential`](crate::credential) and [`otp`](crate::otp) below it,
@@ -26,8 +26,6 @@
 
 use alloc::vec::Vec;
 
-use crate::policy::audit::AuditEvent;
-
 pub(crate) mod audit;
 pub(crate) mod authorize;
 pub(crate) mod enrollment;
@@ -41,7 +39,7 @@ pub(crate) mod phase;
 pub(crate) mod roles;
 pub(crate) mod server_side;
 
-pub use audit::{DenyReason, LoginOutcome};
+pub use audit::{Actor, AuditEvent, AuditKind, DenyReason, LoginOutcome, NotificationKind};
 pub use authorize::authorize;
 pub use enrollment::{
     AcknowledgeOutcome, AuthenticatorApp, AuthenticatorName, ConfirmOutcome, DisableOutcome,

@@ -8,7 +8,6 @@ use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceErr
 use crate::credential::password::Password;
 use crate::credential::phone::PhoneNumber;
 use crate::credential::recovery::RecoveryCodes;
-use crate::otp::clock::Clock;
 use crate::policy::audit::{Actor, AuditKind};
 use crate::policy::enrollment::EnrollmentPurpose;
 use crate::policy::error::PolicyError;
@@ -18,18 +17,11 @@ use crate::policy::ids::{AuthenticatorId, PersonId};
 use crate::policy::login::{Grant, PasswordState};
 use crate::policy::org_policy::OrgStanding;
 use crate::policy::roles::{Action, Resource};
+use crate::service::backend::Backend;
 use crate::store::records::{OobPurpose, RecoverySlot, ThrottleKey};
-use crate::store::{AuditSink, Notifier, SecretStore, SecurityNotice, UserStore};
+use crate::store::{SecretStore, SecurityNotice, UserStore};
 
-impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
-where
-    U: UserStore,
-    S: SecretStore,
-    C: Clock,
-    A: AuditSink,
-    N: Notifier,
-    H: PasswordHashing,
-{
+impl<B: Backend> Authenticator<B> {
     /// Starts enrolling an authenticator app for the signed-in person: the first one, an extra
     /// one on another device ([`EnrollmentPurpose::Add`]), or a replacement. Once the person
     /// holds any second factor — an authenticator app, or a verified phone — this needs a fresh
@@ -87,8 +79,8 @@ where
             .reserve_attempt(ThrottleKey::login(&person.login), Factor::Password, now)
             .await?;
         let verified = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::verify(
                 password,
                 person.password_hash.clone(),
@@ -127,8 +119,8 @@ where
             })
             .await?;
         for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
-            self.services
-                .secrets
+            self.backend
+                .store()
                 .replace_recovery_codes(person, slot, None)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -147,8 +139,8 @@ where
         grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
         let person = grant.person();
         let mfa = self
-            .services
-            .secrets
+            .backend
+            .store()
             .mfa(person)
             .await
             .map_err(ServiceError::storage)?;
@@ -156,13 +148,13 @@ where
             return Err(ServiceError::FactorUnavailable);
         }
         let new = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::recovery_generate(self.config.recovery))
             .await
             .into_recovery_codes()?;
-        self.services
-            .secrets
+        self.backend
+            .store()
             .replace_recovery_codes(person, RecoverySlot::Active, Some(&new.set))
             .await
             .map_err(ServiceError::storage)?;
@@ -192,8 +184,8 @@ where
             .reserve_attempt(ThrottleKey::login(&person.login), Factor::Password, now)
             .await?;
         let verified = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::verify(
                 current,
                 person.password_hash.clone(),
@@ -210,7 +202,7 @@ where
         self.replace_password(&person, new_password, now).await
     }
 
-    /// Phone verification, step 1: sends a code to `phone` (through the [`Notifier`], as an
+    /// Phone verification, step 1: sends a code to `phone` (through the [`Notifier`](crate::store::Notifier), as an
     /// [`Notification::OobCode`](crate::store::Notification::OobCode) with
     /// [`OobPurpose::VerifyPhone`]) to prove the signed-in person holds it. The number becomes a
     /// factor only when the code comes back ([`Self::confirm_phone`]).
@@ -270,22 +262,22 @@ where
             )
             .await?;
         let _ = self
-            .services
-            .users
+            .backend
+            .store()
             .set_phone(person.id, Some(&phone))
             .await
             .map_err(ServiceError::storage)?;
         // The spent challenge has done its work.
         if let Some(spent) = self
-            .services
-            .secrets
+            .backend
+            .store()
             .oob_challenge(person.id, OobPurpose::VerifyPhone)
             .await
             .map_err(ServiceError::storage)?
         {
             let _ = self
-                .services
-                .secrets
+                .backend
+                .store()
                 .replace_oob_challenge(
                     person.id,
                     OobPurpose::VerifyPhone,
@@ -322,8 +314,8 @@ where
         }
         self.require_fresh_if_protected(grant, &person, now).await?;
         let has_app = self
-            .services
-            .secrets
+            .backend
+            .store()
             .mfa(person.id)
             .await
             .map_err(ServiceError::storage)?
@@ -334,8 +326,8 @@ where
             )?;
         }
         let _ = self
-            .services
-            .users
+            .backend
+            .store()
             .set_phone(person.id, None)
             .await
             .map_err(ServiceError::storage)?;
@@ -366,16 +358,16 @@ where
     /// The person's standing in every organisation they belong to.
     async fn standings(&self, person: PersonId) -> Result<Vec<OrgStanding>, ServiceError> {
         let orgs = self
-            .services
-            .users
+            .backend
+            .store()
             .organisations_of(person)
             .await
             .map_err(ServiceError::storage)?;
         let mut standings = Vec::with_capacity(orgs.len());
         for id in orgs {
             let org = self
-                .services
-                .users
+                .backend
+                .store()
                 .organisation(id)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -428,8 +420,8 @@ where
             ));
         }
         let org = self
-            .services
-            .users
+            .backend
+            .store()
             .organisation(grant.org())
             .await
             .map_err(ServiceError::storage)?

@@ -19,7 +19,6 @@ use crate::credential::password::policy::{PasswordContext, PolicyViolation};
 use crate::credential::phone::PhoneNumber;
 use crate::credential::recovery::RecoveryCodes;
 use crate::credential::token::BearerToken;
-use crate::otp::clock::Clock;
 use crate::otp::uri::OtpAuthUri;
 use crate::policy::audit::DenyReason;
 use crate::policy::audit::{Actor, AuditKind};
@@ -30,10 +29,11 @@ use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{
     EnrollmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };
+use crate::service::backend::Backend;
 use crate::store::records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, ThrottleKey, TicketRecord,
 };
-use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotice, UserStore};
+use crate::store::{Notification, SecretStore, SecurityNotice, UserStore};
 
 /// Where a login stands after a step.
 #[derive(Debug)]
@@ -125,15 +125,7 @@ impl fmt::Debug for EnrollmentSetup {
     }
 }
 
-impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
-where
-    U: UserStore,
-    S: SecretStore,
-    C: Clock,
-    A: AuditSink,
-    N: Notifier,
-    H: PasswordHashing,
-{
+impl<B: Backend> Authenticator<B> {
     /// The password step of signing in to `org`.
     ///
     /// An unknown login and a wrong password are both [`ServiceError::InvalidCredentials`], after
@@ -155,8 +147,8 @@ where
         let Some(login) = Login::new(login) else {
             // No person can hold a name that does not normalise.
             let _ = self
-                .services
-                .hasher
+                .backend
+                .hasher()
                 .run(HashJob::verify_dummy(password))
                 .await
                 .into_verified()?;
@@ -165,8 +157,8 @@ where
             return Err(ServiceError::InvalidCredentials);
         };
         let person = self
-            .services
-            .users
+            .backend
+            .store()
             .person_by_login(login.as_str())
             .await
             .map_err(ServiceError::storage)?;
@@ -177,8 +169,8 @@ where
             .await?;
         let Some(person) = person else {
             let _ = self
-                .services
-                .hasher
+                .backend
+                .hasher()
                 .run(HashJob::verify_dummy(password))
                 .await
                 .into_verified()?;
@@ -189,8 +181,8 @@ where
         let temporary = person.password_state == PasswordState::Temporary;
         let copy = Password::from(password.expose_secret());
         let verified = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::verify(
                 password,
                 person.password_hash.clone(),
@@ -213,14 +205,14 @@ where
             // stored state (a `Compromised` mark included) and expiry stay as they are, and a
             // password changed meanwhile is not reverted.
             let hash = self
-                .services
-                .hasher
+                .backend
+                .hasher()
                 .run(HashJob::hash(copy, false))
                 .await
                 .into_hash()?;
             let _ = self
-                .services
-                .users
+                .backend
+                .store()
                 .upgrade_password_hash(person.id, &person.password_hash, hash.as_str())
                 .await
                 .map_err(ServiceError::storage)?;
@@ -310,7 +302,7 @@ where
             .await
     }
 
-    /// Sends an SMS code to the person's verified phone (through the [`Notifier`]), if the
+    /// Sends an SMS code to the person's verified phone (through the [`Notifier`](crate::store::Notifier)), if the
     /// person's own sign-in send budget allows (cooldown and hourly cap, never spent by anyone
     /// else's sends: [`SecretStore::record_oob_send`]); otherwise
     /// [`ServiceError::Throttled`] with the time a send may be allowed. The ticket stays valid for [`Self::verify_sms_code`].
@@ -437,8 +429,8 @@ where
     // ---- internals shared with the signed-in operations ----
 
     pub(super) async fn person(&self, id: PersonId) -> Result<PersonRecord, ServiceError> {
-        self.services
-            .users
+        self.backend
+            .store()
             .person(id)
             .await
             .map_err(ServiceError::storage)?
@@ -452,16 +444,16 @@ where
         person: &PersonRecord,
     ) -> Result<SecondFactors, ServiceError> {
         let mfa = self
-            .services
-            .secrets
+            .backend
+            .store()
             .mfa(person.id)
             .await
             .map_err(ServiceError::storage)?;
         let mut factors = mfa.map_or(SecondFactors::EMPTY, |m| m.value.factors());
         if factors.contains(FactorKind::RecoveryCode) {
             let set = self
-                .services
-                .secrets
+                .backend
+                .store()
                 .recovery_codes(person.id, crate::store::records::RecoverySlot::Active)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -482,8 +474,8 @@ where
     ) -> Result<LoginDecision, ServiceError> {
         let person = self.person(progress.person()).await?;
         let org = self
-            .services
-            .users
+            .backend
+            .store()
             .organisation(progress.org())
             .await
             .map_err(ServiceError::storage)?;
@@ -491,8 +483,8 @@ where
             return Ok(LoginDecision::Denied(DenyReason::NotAMember));
         };
         let password_state = self
-            .services
-            .users
+            .backend
+            .store()
             .throttle(&ThrottleKey::login(&person.login))
             .await
             .map_err(ServiceError::storage)?;
@@ -627,8 +619,8 @@ where
             )
             .await?;
         let mfa = self
-            .services
-            .secrets
+            .backend
+            .store()
             .mfa(person)
             .await
             .map_err(ServiceError::storage)?;
@@ -645,8 +637,8 @@ where
             return Err(ServiceError::InvalidCredentials);
         };
         let won = self
-            .services
-            .secrets
+            .backend
+            .store()
             .advance_watermark(person, accepted.authenticator(), accepted.step().step())
             .await
             .map_err(ServiceError::storage)?;
@@ -680,8 +672,8 @@ where
             )
             .await?;
         let set = self
-            .services
-            .secrets
+            .backend
+            .store()
             .recovery_codes(person, crate::store::records::RecoverySlot::Active)
             .await
             .map_err(ServiceError::storage)?;
@@ -692,8 +684,8 @@ where
             Some(set) => {
                 let set_id = set.set_id();
                 let slot = self
-                    .services
-                    .hasher
+                    .backend
+                    .hasher()
                     .run(HashJob::recovery_redeem(set, code))
                     .await
                     .into_redeemed()?;
@@ -701,8 +693,8 @@ where
             }
             None => {
                 let _ = self
-                    .services
-                    .hasher
+                    .backend
+                    .hasher()
                     .run(HashJob::recovery_redeem_dummy(self.config.recovery, code))
                     .await
                     .into_redeemed()?;
@@ -721,8 +713,8 @@ where
             return Err(ServiceError::InvalidCredentials);
         };
         let spent = self
-            .services
-            .secrets
+            .backend
+            .store()
             .spend_recovery_code(person, set_id, slot.index())
             .await
             .map_err(ServiceError::storage)?;
@@ -783,8 +775,8 @@ where
         // other — spend it. A send that then fails (a lost race below, an undelivered message)
         // still counts: the cap errs on the side of fewer messages.
         let decision = self
-            .services
-            .secrets
+            .backend
+            .store()
             .record_oob_send(person, purpose, config, now)
             .await
             .map_err(ServiceError::storage)?;
@@ -792,8 +784,8 @@ where
             return Err(ServiceError::Throttled { retry_at });
         }
         let current = self
-            .services
-            .secrets
+            .backend
+            .store()
             .oob_challenge(person, purpose)
             .await
             .map_err(ServiceError::storage)?;
@@ -810,8 +802,8 @@ where
                     challenge,
                 };
                 let swapped = self
-                    .services
-                    .secrets
+                    .backend
+                    .store()
                     .replace_oob_challenge(
                         person,
                         purpose,
@@ -899,8 +891,8 @@ where
             .await?;
         for _ in 0..CAS_ATTEMPTS {
             let current = self
-                .services
-                .secrets
+                .backend
+                .store()
                 .oob_challenge(person, purpose)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -917,8 +909,8 @@ where
                     challenge: verification.challenge().clone(),
                 };
                 let swapped = self
-                    .services
-                    .secrets
+                    .backend
+                    .store()
                     .replace_oob_challenge(person, purpose, Some(&current.challenge), Some(&next))
                     .await
                     .map_err(ServiceError::storage)?;
@@ -955,8 +947,8 @@ where
             .map_err(ServiceError::PasswordPolicy)?;
         let temporary = person.password_state == PasswordState::Temporary;
         let same = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::verify(
                 Password::from(new_password.expose_secret()),
                 person.password_hash.clone(),
@@ -970,14 +962,14 @@ where
             ));
         }
         let hash = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::hash(new_password, false))
             .await
             .into_hash()?;
         let _ = self
-            .services
-            .users
+            .backend
+            .store()
             .set_password(person.id, hash.as_str(), PasswordState::Current, None)
             .await
             .map_err(ServiceError::storage)?;
@@ -1007,8 +999,8 @@ where
     {
         for _ in 0..CAS_ATTEMPTS {
             let loaded = self
-                .services
-                .secrets
+                .backend
+                .store()
                 .mfa(person)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -1018,8 +1010,8 @@ where
             };
             let transition = change(&mfa)?;
             let written = self
-                .services
-                .secrets
+                .backend
+                .store()
                 .replace_mfa(person, &transition.state, version)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -1104,13 +1096,13 @@ where
         }
         self.accept_attempt(reserved, now).await?;
         let new = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::recovery_generate(self.config.recovery))
             .await
             .into_recovery_codes()?;
-        self.services
-            .secrets
+        self.backend
+            .store()
             .replace_recovery_codes(
                 person,
                 crate::store::records::RecoverySlot::Pending,
@@ -1146,8 +1138,8 @@ where
             return Err(ServiceError::Policy(PolicyError::NoEnrollment));
         };
         let _ = self
-            .services
-            .secrets
+            .backend
+            .store()
             .activate_pending_recovery_codes(person)
             .await
             .map_err(ServiceError::storage)?;

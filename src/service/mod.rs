@@ -9,15 +9,19 @@
 //!
 //! | module | idea |
 //! |---|---|
+//! | `backend` | [`Backend`]: the store, clock, audit sink, notifier and hasher behind one type parameter; [`Services`], the ready-made one |
+//! | `ready` | the ready backends of the bundled stores (`MemoryStore::backend`, …) |
 //! | `error` | [`ServiceError`]: one uniform failure for credentials, precise developer errors |
-//! | `hashing` | [`PasswordHashing`]: where argon2 runs (inline, or a blocking pool) |
+//! | `hashing` | [`PasswordHashing`]: where argon2 runs (inline, or tokio's blocking pool) |
 //! | `config` | [`ServiceConfig`]: issuer, lifetimes, throttle, recovery and SMS settings |
 //! | `login` | the password step, pending-login tickets, second factors, enrollment at login |
 //! | `account` | a signed-in person's MFA, recovery codes and password |
 //! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
 //! | `unlock` | an administrator clears a member's throttle counters |
 //!
-//! The service is runtime-agnostic: it spawns nothing and needs no particular executor.
+//! The service is runtime-agnostic: it spawns nothing and needs no particular executor (the
+//! `BlockingPoolHasher` of feature `tokio` hands argon2 to tokio's blocking pool when it runs on
+//! tokio).
 //!
 //! ## When the notifier fails
 //!
@@ -52,18 +56,26 @@ use crate::store::records::{
 use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotice, UserStore};
 
 pub(crate) mod account;
+pub(crate) mod backend;
 pub(crate) mod config;
 pub(crate) mod error;
 pub(crate) mod hashing;
 pub(crate) mod login;
 pub(crate) mod members;
+#[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
+pub(crate) mod ready;
 pub(crate) mod unlock;
 
+pub use backend::{Backend, DefaultHashing, Services};
 pub use config::{ServiceConfig, ServiceConfigBuilder};
 pub use error::ServiceError;
+#[cfg(feature = "tokio")]
+pub use hashing::BlockingPoolHasher;
 pub use hashing::{HashJob, HashOutput, PasswordHashing};
 pub use login::{EnrollmentSetup, LoginStep};
 pub use members::{NewMember, SignedUp};
+#[cfg(feature = "memory")]
+pub use ready::MemoryBackend;
 
 /// Whether the [`Notifier`] delivered a message. A failure has already been audited
 /// ([`AuditKind::NotificationFailed`]); the notifier's error is kept for the host's own logs.
@@ -87,24 +99,6 @@ impl DeliveryStatus {
 /// with [`ServiceError::Conflict`].
 const CAS_ATTEMPTS: usize = 8;
 
-/// The capabilities an [`Authenticator`] drives: the host's stores, clock, audit sink, notifier
-/// and password hasher.
-#[derive(Debug)]
-pub struct Services<U, S, C, A, N, H> {
-    /// People, organisations, memberships and throttle counters.
-    pub users: U,
-    /// Authenticator secrets, recovery codes, out-of-band codes, setup tokens and tickets.
-    pub secrets: S,
-    /// The time.
-    pub clock: C,
-    /// The audit trail.
-    pub audit: A,
-    /// Delivers codes, setup links and security notices.
-    pub notifier: N,
-    /// Runs password hashing ([`crate::credential::password::hash::PasswordHasher`] inline, or a blocking-pool wrapper).
-    pub hasher: H,
-}
-
 /// The authentication service a host application calls.
 ///
 /// Every operation reads the current time from the clock once, loads what it needs, asks the
@@ -114,24 +108,30 @@ pub struct Services<U, S, C, A, N, H> {
 ///
 /// Failures a person can cause by guessing are the single [`ServiceError::InvalidCredentials`];
 /// the audit trail says what actually happened.
+///
+/// Its one type parameter is the [`Backend`]: the store, clock, audit sink, notifier and password
+/// hasher it drives. The bundled stores come with ready ones:
+///
+/// ```
+/// # #[cfg(feature = "memory")] {
+/// use authcore::{Authenticator, MemoryStore, ServiceConfig};
+///
+/// # fn main() -> Result<(), authcore::Error> {
+/// let auth = Authenticator::new(MemoryStore::backend()?, ServiceConfig::builder("Example Co").build()?);
+/// assert_eq!(auth.config().issuer(), "Example Co");
+/// # Ok(()) }
+/// # main().unwrap(); }
+/// ```
 #[derive(Debug)]
-pub struct Authenticator<U, S, C, A, N, H> {
-    services: Services<U, S, C, A, N, H>,
+pub struct Authenticator<B> {
+    backend: B,
     config: ServiceConfig,
 }
 
-impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
-where
-    U: UserStore,
-    S: SecretStore,
-    C: Clock,
-    A: AuditSink,
-    N: Notifier,
-    H: PasswordHashing,
-{
-    /// Builds the service over the host's capabilities.
-    pub fn new(services: Services<U, S, C, A, N, H>, config: ServiceConfig) -> Self {
-        Self { services, config }
+impl<B: Backend> Authenticator<B> {
+    /// Builds the service over the host's backend.
+    pub fn new(backend: B, config: ServiceConfig) -> Self {
+        Self { backend, config }
     }
 
     /// The configuration.
@@ -139,9 +139,9 @@ where
         &self.config
     }
 
-    /// The capabilities (for example to read a test store back).
-    pub fn services(&self) -> &Services<U, S, C, A, N, H> {
-        &self.services
+    /// The backend (for example to read a test store back).
+    pub fn backend(&self) -> &B {
+        &self.backend
     }
 
     /// Maintenance: deletes the tickets, setup tokens, out-of-band challenges and send logs that
@@ -154,29 +154,38 @@ where
     /// still live. Nothing depends on it for correctness — expired rows are refused anyway —
     /// but without it they accumulate in the store.
     ///
-    /// ```ignore
-    /// let service = std::sync::Arc::clone(&service);
+    /// ```no_run
+    /// # #[cfg(feature = "memory")] {
+    /// # use std::sync::Arc;
+    /// # use authcore::{Authenticator, MemoryStore, ServiceConfig};
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), authcore::Error> {
+    /// # let config = ServiceConfig::builder("Example Co").build()?;
+    /// # let service = Arc::new(Authenticator::new(MemoryStore::backend()?, config));
+    /// let service = Arc::clone(&service);
     /// tokio::spawn(async move {
     ///     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     ///     loop {
     ///         every.tick().await;
     ///         if let Err(e) = service.prune_expired().await {
-    ///             tracing::warn!("pruning expired authentication rows failed: {e}");
+    ///             eprintln!("pruning expired authentication rows failed: {e}");
     ///         }
     ///     }
     /// });
+    /// # Ok(()) }
+    /// # }
     /// ```
     pub async fn prune_expired(&self) -> Result<PruneReport, ServiceError> {
         let now = self.now();
         let mut report = self
-            .services
-            .secrets
+            .backend
+            .store()
             .prune_expired(now)
             .await
             .map_err(ServiceError::storage)?;
         report.throttles = self
-            .services
-            .users
+            .backend
+            .store()
             .prune_throttles(now)
             .await
             .map_err(ServiceError::storage)?;
@@ -184,15 +193,15 @@ where
     }
 
     fn now(&self) -> u64 {
-        self.services.clock.now()
+        self.backend.clock().now()
     }
 
     async fn record(&self, events: &[AuditEvent]) -> Result<(), ServiceError> {
         if events.is_empty() {
             return Ok(());
         }
-        self.services
-            .audit
+        self.backend
+            .audit()
             .record(events)
             .await
             .map_err(ServiceError::storage)
@@ -223,7 +232,7 @@ where
                 (*person, None, NotificationKind::SecurityNotice)
             }
         };
-        match self.services.notifier.deliver(message).await {
+        match self.backend.notifier().deliver(message).await {
             Ok(()) => Ok(DeliveryStatus::Delivered),
             Err(error) => {
                 let now = self.now();
@@ -259,8 +268,8 @@ where
             progress,
             expires_at: now.saturating_add(self.config.ticket_ttl).min(latest),
         };
-        self.services
-            .secrets
+        self.backend
+            .store()
             .insert_ticket(&record)
             .await
             .map_err(ServiceError::storage)?;
@@ -278,8 +287,8 @@ where
         now: u64,
     ) -> Result<TicketRecord, ServiceError> {
         let taken = self
-            .services
-            .secrets
+            .backend
+            .store()
             .take_ticket(&ticket.digest(), now)
             .await
             .map_err(ServiceError::storage)?;
@@ -303,8 +312,8 @@ where
     /// Puts a ticket back after a recoverable failure (a wrong code, a refused new password), so
     /// the person can try again until it expires. A success never does.
     async fn restore_ticket(&self, record: &TicketRecord) -> Result<(), ServiceError> {
-        self.services
-            .secrets
+        self.backend
+            .store()
             .insert_ticket(record)
             .await
             .map_err(ServiceError::storage)
@@ -322,8 +331,8 @@ where
         now: u64,
     ) -> Result<Reserved, ServiceError> {
         let reservation = self
-            .services
-            .users
+            .backend
+            .store()
             .reserve_attempt(&key, &self.config.throttle, now)
             .await
             .map_err(ServiceError::storage)?;
@@ -423,8 +432,8 @@ where
         now: u64,
     ) -> Result<Option<ThrottleEvent>, ServiceError> {
         let update = self
-            .services
-            .users
+            .backend
+            .store()
             .apply_throttle(key, op, &self.config.throttle, now)
             .await
             .map_err(ServiceError::storage)?;

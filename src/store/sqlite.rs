@@ -97,7 +97,8 @@ const MIGRATIONS: [(i64, &str); 6] = [
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), authcore::SqlStoreError> {
-/// use authcore::{KeyId, Keyring, SealingKey, SqliteStore};
+/// use authcore::SqliteStore;
+/// use authcore::credential::{KeyId, Keyring, SealingKey};
 /// # let key_bytes = [7u8; 32];
 /// let keyring = Keyring::new(KeyId::new(1), SealingKey::from_bytes(&key_bytes).map_err(|e| authcore::SqlStoreError::Seal(e.into()))?);
 /// let store = SqliteStore::open("authcore.db", keyring).await?; // creates and migrates

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use authcore::conformance::{self, Spawner};
-use authcore::{ManualClock, SecretStore, UserStore};
+use authcore::otp::ManualClock;
+use authcore::{SecretStore, UserStore};
 
 /// Hands each racing call to the tokio runtime, so that they run on several threads.
 pub struct Tokio;

@@ -3,14 +3,20 @@
 //! rows that someone with write access to the database but no key altered, copied or forged.
 //! The storage contract every store meets is the conformance suite (`support/conformance.rs`).
 
-use authcore::{
-    AuthenticatorName, CreateOutcome, EnrollmentConfig, EnrollmentPurpose, Login, LoginProgress,
-    Mfa, OobChallenge, OobChallengeRecord, OobConfig, OobIssue, OobKey, OobPurpose, OobSendLog,
-    OrgId, Organisation, OrganisationWrite, PasswordState, PendingStep, PersonId, PersonRecord,
-    PhoneNumber, RecoveryCodeSet, RecoveryParams, RecoverySlot, SecretStore, SetupTokenRecord,
-    ThrottleDecision, ThrottleKey, ThrottlePolicy, ThrottleState, ThrottledFactor, TicketRecord,
-    TokenDigest, Totp, UserStore,
+use authcore::credential::{
+    OobChallenge, OobConfig, OobIssue, OobKey, OobSendLog, PhoneNumber, RecoveryCodeSet,
+    RecoveryParams, ThrottleDecision, ThrottlePolicy, ThrottleState, ThrottledFactor,
 };
+use authcore::otp::Totp;
+use authcore::policy::{
+    AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, LoginProgress, Mfa, Organisation,
+    PasswordState,
+};
+use authcore::store::{
+    CreateOutcome, Login, OobChallengeRecord, OobPurpose, OrganisationWrite, PendingStep,
+    PersonRecord, RecoverySlot, SetupTokenRecord, ThrottleKey, TicketRecord, TokenDigest,
+};
+use authcore::{OrgId, PersonId, SecretStore, UserStore};
 
 pub const T0: u64 = 1_700_000_010;
 pub const ALICE: PersonId = PersonId::new(0x0123_4567_89ab_cdef_0011_2233_4455_6677);
@@ -113,8 +119,8 @@ macro_rules! impl_resealable {
 }
 pub(crate) use impl_resealable;
 
-fn sealing_key(byte: u8) -> authcore::SealingKey {
-    authcore::SealingKey::from_bytes(&[byte; 32]).unwrap()
+fn sealing_key(byte: u8) -> authcore::credential::SealingKey {
+    authcore::credential::SealingKey::from_bytes(&[byte; 32]).unwrap()
 }
 
 /// The key id each stored row tag names (bytes 2 to 5), sorted.
@@ -132,8 +138,11 @@ async fn tag_key_ids(store: &impl Resealable) -> Vec<u32> {
 /// A key rotation finished by `reseal`: states sealed under key 1 are sealed again under key 2,
 /// and row tags made under key 1 are made again under key 2, a batch at a time, after which key
 /// 1 can leave the keyring; a state under a key the keyring lacks stops the pass with an error.
-pub async fn reseal_after_rotation<S: Resealable>(open: impl AsyncFn(authcore::Keyring) -> S) {
-    use authcore::{KeyId, Keyring, SqlStoreError};
+pub async fn reseal_after_rotation<S: Resealable>(
+    open: impl AsyncFn(authcore::credential::Keyring) -> S,
+) {
+    use authcore::SqlStoreError;
+    use authcore::credential::{KeyId, Keyring};
     let people = [ALICE, BOB, PersonId::new(3)];
     let old = open(Keyring::new(KeyId::new(1), sealing_key(1))).await;
     for person in people {
@@ -442,12 +451,13 @@ pub async fn challenges_after_the_purpose_migration<S: SecretStore>(
 /// taken, never a ticket, and is spent all the same.
 macro_rules! forged_tickets_are_refused {
     ($store:expr) => {{
-        use authcore::{FactorKind, SecretStore as _, SqlStoreError};
+        use authcore::credential::FactorKind;
+        use authcore::{SecretStore as _, SqlStoreError};
         let store = $store;
-        let real = authcore::TicketRecord {
-            digest: authcore::TokenDigest([3; 32]),
-            step: authcore::PendingStep::SecondFactor,
-            progress: authcore::LoginProgress::password_verified(ALICE, ORG, T0),
+        let real = authcore::store::TicketRecord {
+            digest: authcore::store::TokenDigest([3; 32]),
+            step: authcore::store::PendingStep::SecondFactor,
+            progress: authcore::policy::LoginProgress::password_verified(ALICE, ORG, T0),
             expires_at: T0 + 300,
         };
         store.insert_ticket(&real).await.unwrap();
@@ -482,7 +492,9 @@ macro_rules! forged_tickets_are_refused {
         .execute(store.pool())
         .await
         .unwrap();
-        let taken = store.take_ticket(&authcore::TokenDigest([4; 32]), T0).await;
+        let taken = store
+            .take_ticket(&authcore::store::TokenDigest([4; 32]), T0)
+            .await;
         assert!(
             matches!(
                 taken,
@@ -505,7 +517,9 @@ macro_rules! forged_tickets_are_refused {
         .execute(store.pool())
         .await
         .unwrap();
-        let taken = store.take_ticket(&authcore::TokenDigest([5; 32]), T0).await;
+        let taken = store
+            .take_ticket(&authcore::store::TokenDigest([5; 32]), T0)
+            .await;
         assert!(
             matches!(
                 taken,
@@ -531,8 +545,8 @@ macro_rules! forged_setup_tokens_are_refused {
     ($store:expr) => {{
         use authcore::{SecretStore as _, SqlStoreError};
         let store = $store;
-        let token = authcore::SetupTokenRecord {
-            digest: authcore::TokenDigest([6; 32]),
+        let token = authcore::store::SetupTokenRecord {
+            digest: authcore::store::TokenDigest([6; 32]),
             person: ALICE,
             org: ORG,
             expires_at: T0 + 100,
@@ -574,7 +588,7 @@ macro_rules! forged_setup_tokens_are_refused {
         .await
         .unwrap();
         let taken = store
-            .take_setup_token(&authcore::TokenDigest([7; 32]), T0)
+            .take_setup_token(&authcore::store::TokenDigest([7; 32]), T0)
             .await;
         assert!(
             matches!(
@@ -596,9 +610,9 @@ macro_rules! copied_recovery_sets_are_refused {
     ($store:expr) => {{
         use authcore::{SecretStore as _, SqlStoreError};
         let store = $store;
-        let active = authcore::RecoverySlot::Active;
-        let alice = authcore::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
-        let bob = authcore::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
+        let active = authcore::store::RecoverySlot::Active;
+        let alice = authcore::credential::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
+        let bob = authcore::credential::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
         store
             .replace_recovery_codes(ALICE, active, Some(&alice.set))
             .await
@@ -772,9 +786,9 @@ macro_rules! copied_oob_challenges_are_refused {
     ($store:expr) => {{
         use authcore::{SecretStore as _, SqlStoreError};
         let store = $store;
-        let phone = authcore::PhoneNumber::parse("+44 20 7946 0958").unwrap();
+        let phone = authcore::credential::PhoneNumber::parse("+44 20 7946 0958").unwrap();
         for person in [ALICE, BOB] {
-            let record = authcore::OobChallengeRecord {
+            let record = authcore::store::OobChallengeRecord {
                 destination: phone.clone(),
                 challenge: version_1_challenge(),
             };
@@ -782,7 +796,7 @@ macro_rules! copied_oob_challenges_are_refused {
                 store
                     .replace_oob_challenge(
                         person,
-                        authcore::OobPurpose::SignIn,
+                        authcore::store::OobPurpose::SignIn,
                         None,
                         Some(&record)
                     )
@@ -800,7 +814,7 @@ macro_rules! copied_oob_challenges_are_refused {
         .await
         .unwrap();
         let got = store
-            .oob_challenge(ALICE, authcore::OobPurpose::SignIn)
+            .oob_challenge(ALICE, authcore::store::OobPurpose::SignIn)
             .await;
         assert!(
             matches!(
@@ -814,7 +828,7 @@ macro_rules! copied_oob_challenges_are_refused {
         );
         assert!(
             store
-                .oob_challenge(BOB, authcore::OobPurpose::SignIn)
+                .oob_challenge(BOB, authcore::store::OobPurpose::SignIn)
                 .await
                 .unwrap()
                 .is_some()
@@ -829,16 +843,16 @@ macro_rules! altered_organisations_are_refused {
     ($store:expr) => {{
         use authcore::{SqlStoreError, UserStore as _};
         let store = $store;
-        let org = authcore::Organisation::found(ORG, ALICE, T0).state;
+        let org = authcore::policy::Organisation::found(ORG, ALICE, T0).state;
         assert_eq!(
             store
                 .create_person(
                     &person(ALICE, "alice"),
-                    authcore::OrganisationWrite::Insert(&org)
+                    authcore::store::OrganisationWrite::Insert(&org)
                 )
                 .await
                 .unwrap(),
-            authcore::CreateOutcome::Created
+            authcore::store::CreateOutcome::Created
         );
         assert!(store.organisation(ORG).await.unwrap().is_some());
         sqlx::query("UPDATE organisations SET state = state || ' ' WHERE id = $1")
@@ -869,31 +883,31 @@ macro_rules! altered_phone_numbers_are_refused {
     ($store:expr) => {{
         use authcore::{SqlStoreError, UserStore as _};
         let store = $store;
-        let org = authcore::Organisation::found(ORG, ALICE, T0).state;
+        let org = authcore::policy::Organisation::found(ORG, ALICE, T0).state;
         let mut bob = person(BOB, "bob");
-        bob.phone = Some(authcore::PhoneNumber::parse("+44 20 7946 0959").unwrap());
+        bob.phone = Some(authcore::credential::PhoneNumber::parse("+44 20 7946 0959").unwrap());
         assert_eq!(
             store
-                .create_person(&bob, authcore::OrganisationWrite::Insert(&org))
+                .create_person(&bob, authcore::store::OrganisationWrite::Insert(&org))
                 .await
                 .unwrap(),
-            authcore::CreateOutcome::Created
+            authcore::store::CreateOutcome::Created
         );
         let stored = store.organisation(ORG).await.unwrap().unwrap();
         assert_eq!(
             store
                 .create_person(
                     &person(ALICE, "alice"),
-                    authcore::OrganisationWrite::Replace {
+                    authcore::store::OrganisationWrite::Replace {
                         organisation: &stored.value,
                         expected_version: stored.version,
                     },
                 )
                 .await
                 .unwrap(),
-            authcore::CreateOutcome::Created
+            authcore::store::CreateOutcome::Created
         );
-        let phone = authcore::PhoneNumber::parse("+44 20 7946 0958").unwrap();
+        let phone = authcore::credential::PhoneNumber::parse("+44 20 7946 0958").unwrap();
         assert!(store.set_phone(ALICE, Some(&phone)).await.unwrap());
         assert_eq!(
             store.person(ALICE).await.unwrap().unwrap().phone,
@@ -963,9 +977,9 @@ macro_rules! login_names_are_not_stored {
     ($store:expr) => {{
         use authcore::UserStore as _;
         let store = $store;
-        let policy = authcore::ThrottlePolicy::default();
-        let typed = authcore::Login::new("Correct-Horse-Battery-Staple").unwrap();
-        let key = authcore::ThrottleKey::login(&typed);
+        let policy = authcore::credential::ThrottlePolicy::default();
+        let typed = authcore::store::Login::new("Correct-Horse-Battery-Staple").unwrap();
+        let key = authcore::store::ThrottleKey::login(&typed);
         let reserved = store.reserve_attempt(&key, &policy, T0).await.unwrap();
         assert!(reserved.decision().is_allowed());
         let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM throttle_keys")

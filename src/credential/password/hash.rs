@@ -309,7 +309,8 @@ const OUTPUT_LEN: usize = 32;
 ///
 /// ```
 /// # fn main() -> Result<(), authcore::Error> {
-/// use authcore::{HashParams, Password, PasswordHasher, PasswordVerified};
+/// use authcore::{Password, PasswordHasher};
+/// use authcore::credential::password::{HashParams, PasswordVerified};
 ///
 /// // Tests may use weak parameters; production uses `PasswordHasher::builder().build()`.
 /// let hasher = PasswordHasher::builder()

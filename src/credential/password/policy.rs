@@ -17,7 +17,8 @@ use super::{Password, PasswordError, blocklist};
 /// hints. Every printable character, spaces and emoji included, is allowed.
 ///
 /// ```
-/// use authcore::{ContextKind, Password, PasswordContext, PasswordPolicy, PolicyViolation};
+/// use authcore::Password;
+/// use authcore::credential::password::{ContextKind, PasswordContext, PasswordPolicy, PolicyViolation};
 ///
 /// let policy = PasswordPolicy::with_mfa();
 /// let context = PasswordContext::new().service_name("Acme Jobs").user_name("jdoe42");

@@ -20,7 +20,8 @@
 //! use std::sync::Arc;
 //!
 //! use authcore::conformance::{self, Spawner};
-//! use authcore::{ManualClock, SecretStore, UserStore};
+//! use authcore::otp::ManualClock;
+//! use authcore::{SecretStore, UserStore};
 //!
 //! /// Races on the runtime's worker threads (here: tokio).
 //! struct Tokio;
