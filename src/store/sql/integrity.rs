@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use crate::credential::sealing::{Keyring, OpenError, SealContext};
 use crate::otp::secret::SecretKey;
-use crate::store::sql::SqlStoreError;
+use crate::store::sql::error::SqlStoreError;
 
 /// The plaintext of every tag: not secret, checked after opening.
 const MARK: &[u8; 16] = b"authcore-row-tag";
@@ -200,7 +200,7 @@ mod tests {
     /// migrates it with `$store`, and checks that every row reads back unchanged.
     macro_rules! version_3_rows_survive_the_upgrade {
         ($pool:expr, $scripts:expr, $store:expr) => {{
-            use crate::store::sql::{legacy_mfa_context, seal_mfa_in};
+            use crate::store::sql::seal::{legacy_mfa_context, seal_mfa_in};
             use crate::policy::enrollment::{AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, Mfa};
             use crate::policy::login::LoginProgress;
             use crate::store::records::{OobChallengeRecord, OobPurpose, PendingStep, RecoverySlot, SetupTokenRecord, TicketRecord};
@@ -407,11 +407,11 @@ mod tests {
         version_3_rows_survive_the_upgrade!(
             &pool,
             [
-                include_str!("../../migrations/sqlite/0001_initial.sql"),
-                include_str!("../../migrations/sqlite/0002_oob_purpose.sql"),
-                include_str!("../../migrations/sqlite/0003_expiry_columns.sql"),
+                include_str!("../../../migrations/sqlite/0001_initial.sql"),
+                include_str!("../../../migrations/sqlite/0002_oob_purpose.sql"),
+                include_str!("../../../migrations/sqlite/0003_expiry_columns.sql"),
             ],
-            crate::store::sqlite::SqliteStore::from_pool(pool.clone(), keyring(1))
+            crate::store::sql::sqlite::SqliteStore::from_pool(pool.clone(), keyring(1))
         );
     }
 
@@ -457,11 +457,11 @@ mod tests {
         version_3_rows_survive_the_upgrade!(
             &pool,
             [
-                include_str!("../../migrations/postgres/0001_initial.sql"),
-                include_str!("../../migrations/postgres/0002_oob_purpose.sql"),
-                include_str!("../../migrations/postgres/0003_expiry_columns.sql"),
+                include_str!("../../../migrations/postgres/0001_initial.sql"),
+                include_str!("../../../migrations/postgres/0002_oob_purpose.sql"),
+                include_str!("../../../migrations/postgres/0003_expiry_columns.sql"),
             ],
-            crate::store::postgres::PostgresStore::from_pool(pool.clone(), keyring(1))
+            crate::store::sql::postgres::PostgresStore::from_pool(pool.clone(), keyring(1))
         );
         pool.close().await;
         admin

@@ -1,0 +1,223 @@
+//! The embedded migrations, and the upgrades SQL cannot do alone.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use sqlx::Row as _;
+
+use crate::policy::ids::PersonId;
+use crate::store::sql::codec::{decode_u128, login_key_text, to_u64};
+use crate::store::sql::dialect::{Column, Dialect};
+use crate::store::sql::error::SqlStoreError;
+use crate::store::sql::integrity;
+use crate::store::sql::seal::{legacy_mfa_context, open_mfa_in, seal_mfa};
+use crate::store::sql::{SqlStore, Tx};
+
+impl<D> SqlStore<D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
+    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
+    usize: sqlx::ColumnIndex<D::Row>,
+    i64: Column<D>,
+    bool: Column<D>,
+    String: Column<D>,
+    Vec<u8>: Column<D>,
+    for<'q> &'q str: sqlx::Type<D> + sqlx::Encode<'q, D>,
+    for<'q> &'q [u8]: sqlx::Type<D> + sqlx::Encode<'q, D>,
+    Option<i64>: sqlx::Type<D> + for<'q> sqlx::Encode<'q, D>,
+    for<'q> Option<&'q str>: sqlx::Type<D> + sqlx::Encode<'q, D>,
+{
+    /// Creates or upgrades the tables (the embedded migrations not yet applied). Idempotent and
+    /// safe to run from several servers at once: each migration runs in its own transaction,
+    /// which first takes a lock that serialises them (SQLite's write lock, a PostgreSQL advisory
+    /// lock), and is recorded in `authcore_schema`. After a script, [`Self::upgrade_rows`] runs in
+    /// the same transaction.
+    pub async fn migrate(&self) -> Result<(), SqlStoreError> {
+        let pool = &self.pool;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS authcore_schema (version BIGINT PRIMARY KEY NOT NULL)",
+        )
+        .execute(pool)
+        .await?;
+        for &(version, script) in D::MIGRATIONS {
+            let mut tx = pool.begin().await?;
+            sqlx::query(D::MIGRATION_LOCK).execute(&mut *tx).await?;
+            let applied = sqlx::query("SELECT count(*) FROM authcore_schema WHERE version = $1")
+                .bind(version)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get::<i64, _>(0)?;
+            if applied == 0 {
+                sqlx::raw_sql(script).execute(&mut *tx).await?;
+                self.upgrade_rows(version, &mut tx).await?;
+                sqlx::query("INSERT INTO authcore_schema (version) VALUES ($1)")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The upgrades a migration script cannot do alone, run in its transaction right
+    /// after it. Version 6 tags the rows present at the upgrade (they were trusted
+    /// until now; from now on a row must carry its tag) and seals every MFA state
+    /// again, bound to its version. A state that does not open under the keyring
+    /// stops the migration: nothing is skipped silently.
+    async fn upgrade_rows(&self, version: i64, tx: &mut Tx<D>) -> Result<(), SqlStoreError> {
+        if version != integrity::ROW_INTEGRITY_VERSION {
+            return Ok(());
+        }
+        let keyring = &*self.keyring;
+        let rows = sqlx::query("SELECT digest, step, progress, expires_at FROM tickets")
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &rows {
+            let digest: Vec<u8> = row.try_get(0)?;
+            let step: String = row.try_get(1)?;
+            let progress: String = row.try_get(2)?;
+            let expires_at: i64 = row.try_get(3)?;
+            let context = integrity::ticket(&digest, &step, &progress, expires_at);
+            sqlx::query("UPDATE tickets SET tag = $1 WHERE digest = $2")
+                .bind(integrity::tag(keyring, &context)?)
+                .bind(&digest)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let rows = sqlx::query("SELECT digest, person, org, expires_at FROM setup_tokens")
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &rows {
+            let digest: Vec<u8> = row.try_get(0)?;
+            let person: Vec<u8> = row.try_get(1)?;
+            let org: Vec<u8> = row.try_get(2)?;
+            let expires_at: i64 = row.try_get(3)?;
+            let context = integrity::setup_token(&digest, &person, &org, expires_at);
+            sqlx::query("UPDATE setup_tokens SET tag = $1 WHERE digest = $2")
+                .bind(integrity::tag(keyring, &context)?)
+                .bind(&digest)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let rows = sqlx::query("SELECT person, slot, set_id, codes, stored FROM recovery_sets")
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &rows {
+            let person: Vec<u8> = row.try_get(0)?;
+            let slot: String = row.try_get(1)?;
+            let set_id: Vec<u8> = row.try_get(2)?;
+            let codes: i64 = row.try_get(3)?;
+            let stored: Vec<u8> = row.try_get(4)?;
+            let context = integrity::recovery_set(&person, &set_id, codes, &stored);
+            sqlx::query("UPDATE recovery_sets SET tag = $1 WHERE person = $2 AND slot = $3")
+                .bind(integrity::tag(keyring, &context)?)
+                .bind(&person)
+                .bind(&slot)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let rows =
+            sqlx::query("SELECT person, authenticator, last_step FROM authenticator_watermarks")
+                .fetch_all(&mut **tx)
+                .await?;
+        for row in &rows {
+            let person: Vec<u8> = row.try_get(0)?;
+            let authenticator: i64 = row.try_get(1)?;
+            let last_step: i64 = row.try_get(2)?;
+            let context = integrity::watermark(&person, authenticator, last_step);
+            sqlx::query(
+                "UPDATE authenticator_watermarks SET tag = $1 \
+                 WHERE person = $2 AND authenticator = $3",
+            )
+            .bind(integrity::tag(keyring, &context)?)
+            .bind(&person)
+            .bind(authenticator)
+            .execute(&mut **tx)
+            .await?;
+        }
+        let rows =
+            sqlx::query("SELECT person, purpose, destination, challenge FROM oob_challenges")
+                .fetch_all(&mut **tx)
+                .await?;
+        for row in &rows {
+            let person: Vec<u8> = row.try_get(0)?;
+            let purpose: String = row.try_get(1)?;
+            let destination: String = row.try_get(2)?;
+            let challenge: Vec<u8> = row.try_get(3)?;
+            let context = integrity::oob_challenge(&person, &purpose, &destination, &challenge);
+            sqlx::query("UPDATE oob_challenges SET tag = $1 WHERE person = $2 AND purpose = $3")
+                .bind(integrity::tag(keyring, &context)?)
+                .bind(&person)
+                .bind(&purpose)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let rows = sqlx::query("SELECT id, phone FROM people WHERE phone IS NOT NULL")
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &rows {
+            let id: Vec<u8> = row.try_get(0)?;
+            let phone: String = row.try_get(1)?;
+            sqlx::query("UPDATE people SET phone_tag = $1 WHERE id = $2")
+                .bind(integrity::tag(keyring, &integrity::phone(&id, &phone))?)
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let rows = sqlx::query("SELECT id, version, state FROM organisations")
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &rows {
+            let id: Vec<u8> = row.try_get(0)?;
+            let version: i64 = row.try_get(1)?;
+            let state: String = row.try_get(2)?;
+            let context = integrity::organisation(&id, version, &state);
+            sqlx::query("UPDATE organisations SET tag = $1 WHERE id = $2")
+                .bind(integrity::tag(keyring, &context)?)
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let rows = sqlx::query("SELECT person, state_key, state, version FROM mfa")
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &rows {
+            let id: Vec<u8> = row.try_get(0)?;
+            let state_key: Vec<u8> = row.try_get(1)?;
+            let state: Vec<u8> = row.try_get(2)?;
+            let version = to_u64(row.try_get(3)?, "mfa")?;
+            let person = PersonId::new(decode_u128(&id, "mfa")?);
+            let mfa = open_mfa_in(
+                keyring,
+                &legacy_mfa_context(person),
+                person,
+                &state_key,
+                &state,
+            )?;
+            let (state_key, state) = seal_mfa(keyring, person, version, &mfa)?;
+            sqlx::query("UPDATE mfa SET state_key = $1, state = $2 WHERE person = $3")
+                .bind(state_key)
+                .bind(state)
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        // Login counters carried over by migration 0004 are keyed by the name itself:
+        // key them by its digest, as every later write does.
+        let rows = sqlx::query("SELECT key FROM throttle_keys WHERE key LIKE 'login:%'")
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &rows {
+            let key: String = row.try_get(0)?;
+            let name = key.strip_prefix("login:").unwrap_or(&key);
+            sqlx::query("UPDATE throttle_keys SET key = $1 WHERE key = $2")
+                .bind(login_key_text(keyring, name))
+                .bind(&key)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+}
