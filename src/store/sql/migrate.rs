@@ -71,114 +71,14 @@ where
             return Ok(());
         }
         let keyring = &*self.keyring;
-        let rows = sqlx::query("SELECT digest, step, progress, expires_at FROM tickets")
-            .fetch_all(&mut **tx)
+        // Every tagged table, as a key rotation re-tags it: all its rows hold the empty default
+        // tag, which names no key.
+        let current = keyring.current_key_id().get().to_be_bytes();
+        for table in Self::tagged_tables() {
+            Self::tag_batch(&mut **tx, &table, &current, i64::MAX, |_, context| {
+                integrity::tag(keyring, context)
+            })
             .await?;
-        for row in &rows {
-            let digest: Vec<u8> = row.try_get(0)?;
-            let step: String = row.try_get(1)?;
-            let progress: String = row.try_get(2)?;
-            let expires_at: i64 = row.try_get(3)?;
-            let context = integrity::ticket(&digest, &step, &progress, expires_at);
-            sqlx::query("UPDATE tickets SET tag = $1 WHERE digest = $2")
-                .bind(integrity::tag(keyring, &context)?)
-                .bind(&digest)
-                .execute(&mut **tx)
-                .await?;
-        }
-        let rows = sqlx::query("SELECT digest, person, org, expires_at FROM setup_tokens")
-            .fetch_all(&mut **tx)
-            .await?;
-        for row in &rows {
-            let digest: Vec<u8> = row.try_get(0)?;
-            let person: Vec<u8> = row.try_get(1)?;
-            let org: Vec<u8> = row.try_get(2)?;
-            let expires_at: i64 = row.try_get(3)?;
-            let context = integrity::setup_token(&digest, &person, &org, expires_at);
-            sqlx::query("UPDATE setup_tokens SET tag = $1 WHERE digest = $2")
-                .bind(integrity::tag(keyring, &context)?)
-                .bind(&digest)
-                .execute(&mut **tx)
-                .await?;
-        }
-        let rows = sqlx::query("SELECT person, slot, set_id, codes, stored FROM recovery_sets")
-            .fetch_all(&mut **tx)
-            .await?;
-        for row in &rows {
-            let person: Vec<u8> = row.try_get(0)?;
-            let slot: String = row.try_get(1)?;
-            let set_id: Vec<u8> = row.try_get(2)?;
-            let codes: i64 = row.try_get(3)?;
-            let stored: Vec<u8> = row.try_get(4)?;
-            let context = integrity::recovery_set(&person, &set_id, codes, &stored);
-            sqlx::query("UPDATE recovery_sets SET tag = $1 WHERE person = $2 AND slot = $3")
-                .bind(integrity::tag(keyring, &context)?)
-                .bind(&person)
-                .bind(&slot)
-                .execute(&mut **tx)
-                .await?;
-        }
-        let rows =
-            sqlx::query("SELECT person, authenticator, last_step FROM authenticator_watermarks")
-                .fetch_all(&mut **tx)
-                .await?;
-        for row in &rows {
-            let person: Vec<u8> = row.try_get(0)?;
-            let authenticator: i64 = row.try_get(1)?;
-            let last_step: i64 = row.try_get(2)?;
-            let context = integrity::watermark(&person, authenticator, last_step);
-            sqlx::query(
-                "UPDATE authenticator_watermarks SET tag = $1 \
-                 WHERE person = $2 AND authenticator = $3",
-            )
-            .bind(integrity::tag(keyring, &context)?)
-            .bind(&person)
-            .bind(authenticator)
-            .execute(&mut **tx)
-            .await?;
-        }
-        let rows =
-            sqlx::query("SELECT person, purpose, destination, challenge FROM oob_challenges")
-                .fetch_all(&mut **tx)
-                .await?;
-        for row in &rows {
-            let person: Vec<u8> = row.try_get(0)?;
-            let purpose: String = row.try_get(1)?;
-            let destination: String = row.try_get(2)?;
-            let challenge: Vec<u8> = row.try_get(3)?;
-            let context = integrity::oob_challenge(&person, &purpose, &destination, &challenge);
-            sqlx::query("UPDATE oob_challenges SET tag = $1 WHERE person = $2 AND purpose = $3")
-                .bind(integrity::tag(keyring, &context)?)
-                .bind(&person)
-                .bind(&purpose)
-                .execute(&mut **tx)
-                .await?;
-        }
-        let rows = sqlx::query("SELECT id, phone FROM people WHERE phone IS NOT NULL")
-            .fetch_all(&mut **tx)
-            .await?;
-        for row in &rows {
-            let id: Vec<u8> = row.try_get(0)?;
-            let phone: String = row.try_get(1)?;
-            sqlx::query("UPDATE people SET phone_tag = $1 WHERE id = $2")
-                .bind(integrity::tag(keyring, &integrity::phone(&id, &phone))?)
-                .bind(&id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        let rows = sqlx::query("SELECT id, version, state FROM organisations")
-            .fetch_all(&mut **tx)
-            .await?;
-        for row in &rows {
-            let id: Vec<u8> = row.try_get(0)?;
-            let version: i64 = row.try_get(1)?;
-            let state: String = row.try_get(2)?;
-            let context = integrity::organisation(&id, version, &state);
-            sqlx::query("UPDATE organisations SET tag = $1 WHERE id = $2")
-                .bind(integrity::tag(keyring, &context)?)
-                .bind(&id)
-                .execute(&mut **tx)
-                .await?;
         }
         let rows = sqlx::query("SELECT person, state_key, state, version FROM mfa")
             .fetch_all(&mut **tx)

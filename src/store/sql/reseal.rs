@@ -43,8 +43,11 @@ fn reseal_state_key(
         .into_bytes())
 }
 
+/// A row's tag context, and the columns that identify it.
+type Identified = (RowContext, Vec<Key>);
+
 /// A column of a row's identity, bound back into the guarded `UPDATE` that re-tags it.
-enum Key {
+pub(super) enum Key {
     Bytes(Vec<u8>),
     Text(String),
     Int(i64),
@@ -53,11 +56,11 @@ enum Key {
 /// A table whose rows carry a tag: `select` reads `tag, …` of the rows tagged under another key
 /// than `$1` (at most `$2`), `row` gives a row's context and identity, and `update` writes the new
 /// tag (`$1`) where the identity holds and the tag is still the old one (the last parameter).
-struct Tagged<D: sqlx::Database> {
+pub(super) struct Tagged<D: sqlx::Database> {
     table: &'static str,
     select: &'static str,
     update: &'static str,
-    row: fn(&D::Row) -> Result<(RowContext, Vec<Key>), sqlx::Error>,
+    row: fn(&D::Row) -> Result<Identified, sqlx::Error>,
 }
 
 impl<D> SqlStore<D>
@@ -134,44 +137,26 @@ where
     }
 
     /// Makes again, under the current key, the tags of the rows of one table tagged under an
-    /// older key: each row read `limit` at a time, its tag checked, and written by one guarded
-    /// `UPDATE … WHERE <key> AND tag = $old` (a row rewritten meanwhile keeps what its writer
-    /// wrote, under the current key). Returns how many rows it wrote. Bytes 2 to 5 of a tag are
-    /// its key id (big-endian). A pass ends when no row names an older key, or with
-    /// [`SqlStoreError::Contention`] when batch after batch every row changed under it (a
-    /// server still tagging under an older key).
+    /// older key, `limit` rows at a time, until no row names an older key. Returns how many rows
+    /// it wrote; [`SqlStoreError::Contention`] when batch after batch every row changed under it
+    /// (a server still tagging under an older key).
     async fn retag_table(
         &self,
         table: &Tagged<D>,
         current: &[u8],
         limit: i64,
     ) -> Result<u64, SqlStoreError> {
+        let mut conn = self.pool.acquire().await?;
         let mut stalled = 0u32;
         let mut retagged = 0u64;
         loop {
-            let rows = sqlx::query(table.select)
-                .bind(current)
-                .bind(limit)
-                .fetch_all(&self.pool)
+            let (read, written) =
+                Self::tag_batch(&mut conn, table, current, limit, |old, context| {
+                    integrity::retag(&self.keyring, table.table, old, context)
+                })
                 .await?;
-            if rows.is_empty() {
+            if read == 0 {
                 break;
-            }
-            let mut written = 0u64;
-            for row in &rows {
-                let old: Vec<u8> = row.try_get(0)?;
-                let (context, keys) = (table.row)(row)?;
-                let new = integrity::retag(&self.keyring, table.table, &old, &context)?;
-                let mut query = sqlx::query(table.update).bind(new);
-                for key in keys {
-                    query = match key {
-                        Key::Bytes(value) => query.bind(value),
-                        Key::Text(value) => query.bind(value),
-                        Key::Int(value) => query.bind(value),
-                    };
-                }
-                let done = query.bind(old).execute(&self.pool).await?;
-                written = written.saturating_add(done.rows_affected());
             }
             retagged = retagged.saturating_add(written);
             if written == 0 {
@@ -184,8 +169,43 @@ where
         Ok(retagged)
     }
 
+    /// Reads up to `limit` rows of `table` whose tag names another key than `current` (bytes 2 to
+    /// 5 of a tag are its key id, big-endian), and writes each the tag `new_tag` makes from its
+    /// old tag and context, by one guarded `UPDATE … WHERE <key> AND tag = $old` (a row
+    /// rewritten meanwhile keeps what its writer wrote). Returns how many rows it read and how
+    /// many it wrote.
+    pub(super) async fn tag_batch(
+        conn: &mut D::Connection,
+        table: &Tagged<D>,
+        current: &[u8],
+        limit: i64,
+        new_tag: impl Fn(&[u8], &RowContext) -> Result<Vec<u8>, SqlStoreError>,
+    ) -> Result<(usize, u64), SqlStoreError> {
+        let rows = sqlx::query(table.select)
+            .bind(current)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut written = 0u64;
+        for row in &rows {
+            let old: Vec<u8> = row.try_get(0)?;
+            let (context, keys) = (table.row)(row)?;
+            let mut query = sqlx::query(table.update).bind(new_tag(&old, &context)?);
+            for key in keys {
+                query = match key {
+                    Key::Bytes(value) => query.bind(value),
+                    Key::Text(value) => query.bind(value),
+                    Key::Int(value) => query.bind(value),
+                };
+            }
+            let done = query.bind(old).execute(&mut *conn).await?;
+            written = written.saturating_add(done.rows_affected());
+        }
+        Ok((rows.len(), written))
+    }
+
     /// The tables whose rows carry a tag, with the statements that re-tag them.
-    fn tagged_tables() -> [Tagged<D>; 7] {
+    pub(super) fn tagged_tables() -> [Tagged<D>; 7] {
         [
             Tagged {
                 table: "tickets",
