@@ -71,11 +71,11 @@ where
             return Ok(());
         }
         let keyring = &*self.keyring;
-        // Every tagged table, as a key rotation re-tags it: all its rows hold the empty default
-        // tag, which names no key.
-        let current = keyring.current_key_id().get().to_be_bytes();
+        // Every tagged table, with the statement a key rotation re-tags it with: all its rows
+        // hold the empty default tag.
         for table in Self::tagged_tables() {
-            Self::tag_batch(&mut **tx, &table, &current, i64::MAX, |_, context| {
+            let rows = sqlx::query(table.all).fetch_all(&mut **tx).await?;
+            Self::write_tags(&mut **tx, &table, &rows, |_, context| {
                 integrity::tag(keyring, context)
             })
             .await?;

@@ -53,12 +53,14 @@ pub(super) enum Key {
     Int(i64),
 }
 
-/// A table whose rows carry a tag: `select` reads `tag, …` of the rows tagged under another key
-/// than `$1` (at most `$2`), `row` gives a row's context and identity, and `update` writes the new
-/// tag (`$1`) where the identity holds and the tag is still the old one (the last parameter).
+/// A table whose rows carry a tag: `all` reads `tag, …` of every row, `stale` the same of the rows
+/// tagged under another key than `$1` (at most `$2`); `row` gives a row's context and identity,
+/// and `update` writes the new tag (`$1`) where the identity holds and the tag is still the old
+/// one (the last parameter).
 pub(super) struct Tagged<D: sqlx::Database> {
     table: &'static str,
-    select: &'static str,
+    pub(super) all: &'static str,
+    stale: &'static str,
     update: &'static str,
     row: fn(&D::Row) -> Result<Identified, sqlx::Error>,
 }
@@ -150,12 +152,17 @@ where
         let mut stalled = 0u32;
         let mut retagged = 0u64;
         loop {
-            let (read, written) =
-                Self::tag_batch(&mut conn, table, current, limit, |old, context| {
-                    integrity::retag(&self.keyring, table.table, old, context)
-                })
+            // Bytes 2 to 5 of a tag are its key id (big-endian).
+            let rows = sqlx::query(table.stale)
+                .bind(current)
+                .bind(limit)
+                .fetch_all(&mut *conn)
                 .await?;
-            if read == 0 {
+            let written = Self::write_tags(&mut conn, table, &rows, |old, context| {
+                integrity::retag(&self.keyring, table.table, old, context)
+            })
+            .await?;
+            if rows.is_empty() {
                 break;
             }
             retagged = retagged.saturating_add(written);
@@ -169,25 +176,17 @@ where
         Ok(retagged)
     }
 
-    /// Reads up to `limit` rows of `table` whose tag names another key than `current` (bytes 2 to
-    /// 5 of a tag are its key id, big-endian), and writes each the tag `new_tag` makes from its
-    /// old tag and context, by one guarded `UPDATE … WHERE <key> AND tag = $old` (a row
-    /// rewritten meanwhile keeps what its writer wrote). Returns how many rows it read and how
-    /// many it wrote.
-    pub(super) async fn tag_batch(
+    /// Writes each of `rows` (read from `table` by one of its `SELECT`s) the tag `new_tag` makes
+    /// from its old tag and context, by one guarded `UPDATE … WHERE <key> AND tag = $old` (a row
+    /// rewritten meanwhile keeps what its writer wrote). Returns how many rows it wrote.
+    pub(super) async fn write_tags(
         conn: &mut D::Connection,
         table: &Tagged<D>,
-        current: &[u8],
-        limit: i64,
+        rows: &[D::Row],
         new_tag: impl Fn(&[u8], &RowContext) -> Result<Vec<u8>, SqlStoreError>,
-    ) -> Result<(usize, u64), SqlStoreError> {
-        let rows = sqlx::query(table.select)
-            .bind(current)
-            .bind(limit)
-            .fetch_all(&mut *conn)
-            .await?;
+    ) -> Result<u64, SqlStoreError> {
         let mut written = 0u64;
-        for row in &rows {
+        for row in rows {
             let old: Vec<u8> = row.try_get(0)?;
             let (context, keys) = (table.row)(row)?;
             let mut query = sqlx::query(table.update).bind(new_tag(&old, &context)?);
@@ -201,7 +200,7 @@ where
             let done = query.bind(old).execute(&mut *conn).await?;
             written = written.saturating_add(done.rows_affected());
         }
-        Ok((rows.len(), written))
+        Ok(written)
     }
 
     /// The tables whose rows carry a tag, with the statements that re-tag them.
@@ -209,7 +208,8 @@ where
         [
             Tagged {
                 table: "tickets",
-                select: "SELECT tag, digest, step, progress, expires_at FROM tickets \
+                all: "SELECT tag, digest, step, progress, expires_at FROM tickets",
+                stale: "SELECT tag, digest, step, progress, expires_at FROM tickets \
                          WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
                 update: "UPDATE tickets SET tag = $1 WHERE digest = $2 AND tag = $3",
                 row: |row| {
@@ -223,7 +223,8 @@ where
             },
             Tagged {
                 table: "setup_tokens",
-                select: "SELECT tag, digest, person, org, expires_at FROM setup_tokens \
+                all: "SELECT tag, digest, person, org, expires_at FROM setup_tokens",
+                stale: "SELECT tag, digest, person, org, expires_at FROM setup_tokens \
                          WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
                 update: "UPDATE setup_tokens SET tag = $1 WHERE digest = $2 AND tag = $3",
                 row: |row| {
@@ -237,7 +238,8 @@ where
             },
             Tagged {
                 table: "recovery_sets",
-                select: "SELECT tag, person, slot, set_id, codes, stored FROM recovery_sets \
+                all: "SELECT tag, person, slot, set_id, codes, stored FROM recovery_sets",
+                stale: "SELECT tag, person, slot, set_id, codes, stored FROM recovery_sets \
                          WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
                 update: "UPDATE recovery_sets SET tag = $1 WHERE person = $2 AND slot = $3 \
                          AND tag = $4",
@@ -253,7 +255,8 @@ where
             },
             Tagged {
                 table: "authenticator_watermarks",
-                select: "SELECT tag, person, authenticator, last_step \
+                all: "SELECT tag, person, authenticator, last_step FROM authenticator_watermarks",
+                stale: "SELECT tag, person, authenticator, last_step \
                          FROM authenticator_watermarks WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
                 update: "UPDATE authenticator_watermarks SET tag = $1 WHERE person = $2 \
                          AND authenticator = $3 AND tag = $4",
@@ -270,7 +273,8 @@ where
             },
             Tagged {
                 table: "oob_challenges",
-                select: "SELECT tag, person, purpose, destination, challenge FROM oob_challenges \
+                all: "SELECT tag, person, purpose, destination, challenge FROM oob_challenges",
+                stale: "SELECT tag, person, purpose, destination, challenge FROM oob_challenges \
                          WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
                 update: "UPDATE oob_challenges SET tag = $1 WHERE person = $2 AND purpose = $3 \
                          AND tag = $4",
@@ -286,7 +290,8 @@ where
             },
             Tagged {
                 table: "organisations",
-                select: "SELECT tag, id, version, state FROM organisations \
+                all: "SELECT tag, id, version, state FROM organisations",
+                stale: "SELECT tag, id, version, state FROM organisations \
                          WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
                 update: "UPDATE organisations SET tag = $1 WHERE id = $2 AND tag = $3",
                 row: |row| {
@@ -299,7 +304,8 @@ where
             },
             Tagged {
                 table: "people",
-                select: "SELECT phone_tag, id, phone FROM people \
+                all: "SELECT phone_tag, id, phone FROM people WHERE phone IS NOT NULL",
+                stale: "SELECT phone_tag, id, phone FROM people \
                          WHERE phone IS NOT NULL AND substr(phone_tag, 2, 4) <> $1 LIMIT $2",
                 update: "UPDATE people SET phone_tag = $1 WHERE id = $2 AND phone_tag = $3",
                 row: |row| {
