@@ -3,31 +3,15 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use sqlx::Row as _;
-
 use crate::policy::ids::PersonId;
 use crate::store::sql::codec::{decode_u128, login_key_text, to_u64};
-use crate::store::sql::dialect::{Column, Dialect};
+use crate::store::sql::dialect::{Columns as _, Dialect, Target as _, query};
 use crate::store::sql::error::SqlStoreError;
 use crate::store::sql::integrity;
 use crate::store::sql::seal::{legacy_mfa_context, open_mfa_in, seal_mfa};
 use crate::store::sql::{SqlStore, Tx};
 
-impl<D> SqlStore<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
-    usize: sqlx::ColumnIndex<D::Row>,
-    i64: Column<D>,
-    bool: Column<D>,
-    String: Column<D>,
-    Vec<u8>: Column<D>,
-    for<'q> &'q str: sqlx::Type<D> + sqlx::Encode<'q, D>,
-    for<'q> &'q [u8]: sqlx::Type<D> + sqlx::Encode<'q, D>,
-    Option<i64>: sqlx::Type<D> + for<'q> sqlx::Encode<'q, D>,
-    for<'q> Option<&'q str>: sqlx::Type<D> + sqlx::Encode<'q, D>,
-{
+impl<D: Dialect> SqlStore<D> {
     /// Creates or upgrades the tables (the embedded migrations not yet applied). Idempotent and
     /// safe to run from several servers at once: each migration runs in its own transaction,
     /// which first takes a lock that serialises them (SQLite's write lock, a PostgreSQL advisory
@@ -35,23 +19,21 @@ where
     /// the same transaction.
     pub async fn migrate(&self) -> Result<(), SqlStoreError> {
         let pool = &self.pool;
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS authcore_schema (version BIGINT PRIMARY KEY NOT NULL)",
-        )
-        .execute(pool)
-        .await?;
+        query("CREATE TABLE IF NOT EXISTS authcore_schema (version BIGINT PRIMARY KEY NOT NULL)")
+            .execute(pool)
+            .await?;
         for &(version, script) in D::MIGRATIONS {
             let mut tx = pool.begin().await?;
-            sqlx::query(D::MIGRATION_LOCK).execute(&mut *tx).await?;
-            let applied = sqlx::query("SELECT count(*) FROM authcore_schema WHERE version = $1")
+            query(D::MIGRATION_LOCK).execute(&mut *tx).await?;
+            let applied = query("SELECT count(*) FROM authcore_schema WHERE version = $1")
                 .bind(version)
                 .fetch_one(&mut *tx)
                 .await?
-                .try_get::<i64, _>(0)?;
+                .try_get::<i64>(0)?;
             if applied == 0 {
-                sqlx::raw_sql(script).execute(&mut *tx).await?;
+                D::execute_script(script, (&mut *tx).on()).await?;
                 self.upgrade_rows(version, &mut tx).await?;
-                sqlx::query("INSERT INTO authcore_schema (version) VALUES ($1)")
+                query("INSERT INTO authcore_schema (version) VALUES ($1)")
                     .bind(version)
                     .execute(&mut *tx)
                     .await?;
@@ -74,13 +56,13 @@ where
         // Every tagged table, with the statement a key rotation re-tags it with: all its rows
         // hold the empty default tag.
         for table in Self::tagged_tables() {
-            let rows = sqlx::query(table.all).fetch_all(&mut **tx).await?;
+            let rows = query(table.all).fetch_all(&mut **tx).await?;
             Self::write_tags(&mut **tx, &table, &rows, |_, context| {
                 integrity::tag(keyring, context)
             })
             .await?;
         }
-        let rows = sqlx::query("SELECT person, state_key, state, version FROM mfa")
+        let rows = query("SELECT person, state_key, state, version FROM mfa")
             .fetch_all(&mut **tx)
             .await?;
         for row in &rows {
@@ -97,7 +79,7 @@ where
                 &state,
             )?;
             let (state_key, state) = seal_mfa(keyring, person, version, &mfa)?;
-            sqlx::query("UPDATE mfa SET state_key = $1, state = $2 WHERE person = $3")
+            query("UPDATE mfa SET state_key = $1, state = $2 WHERE person = $3")
                 .bind(state_key)
                 .bind(state)
                 .bind(&id)
@@ -106,13 +88,13 @@ where
         }
         // Login counters carried over by migration 0004 are keyed by the name itself:
         // key them by its digest, as every later write does.
-        let rows = sqlx::query("SELECT key FROM throttle_keys WHERE key LIKE 'login:%'")
+        let rows = query("SELECT key FROM throttle_keys WHERE key LIKE 'login:%'")
             .fetch_all(&mut **tx)
             .await?;
         for row in &rows {
             let key: String = row.try_get(0)?;
             let name = key.strip_prefix("login:").unwrap_or(&key);
-            sqlx::query("UPDATE throttle_keys SET key = $1 WHERE key = $2")
+            query("UPDATE throttle_keys SET key = $1 WHERE key = $2")
                 .bind(login_key_text(keyring, name))
                 .bind(&key)
                 .execute(&mut **tx)

@@ -3,8 +3,6 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use sqlx::Row as _;
-
 use crate::credential::phone::PhoneNumber;
 use crate::credential::sealing::Keyring;
 use crate::policy::ids::PersonId;
@@ -13,7 +11,7 @@ use crate::store::records::{Login, PersonRecord};
 use crate::store::sql::codec::{
     decode_u128, org_bytes, password_state_from, person_bytes, to_i64, to_json, to_u64,
 };
-use crate::store::sql::dialect::{Column, Dialect, RowsAffected as _};
+use crate::store::sql::dialect::{Columns as _, Dialect, RowsAffected as _, query};
 use crate::store::sql::error::SqlStoreError;
 use crate::store::sql::integrity;
 use crate::store::sql::{SqlStore, Tx};
@@ -33,21 +31,7 @@ pub(super) fn phone_tag(
     }
 }
 
-impl<D> SqlStore<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
-    usize: sqlx::ColumnIndex<D::Row>,
-    i64: Column<D>,
-    bool: Column<D>,
-    String: Column<D>,
-    Vec<u8>: Column<D>,
-    for<'q> &'q str: sqlx::Type<D> + sqlx::Encode<'q, D>,
-    for<'q> &'q [u8]: sqlx::Type<D> + sqlx::Encode<'q, D>,
-    Option<i64>: sqlx::Type<D> + for<'q> sqlx::Encode<'q, D>,
-    for<'q> Option<&'q str>: sqlx::Type<D> + sqlx::Encode<'q, D>,
-{
+impl<D: Dialect> SqlStore<D> {
     pub(super) fn person_from_row(
         keyring: &Keyring,
         row: &D::Row,
@@ -85,12 +69,12 @@ where
         organisation: &Organisation,
     ) -> Result<(), SqlStoreError> {
         let org = org_bytes(organisation.id());
-        sqlx::query("DELETE FROM memberships WHERE org = $1")
+        query("DELETE FROM memberships WHERE org = $1")
             .bind(&org)
             .execute(&mut **tx)
             .await?;
         for member in organisation.members() {
-            sqlx::query(
+            query(
                 "INSERT INTO memberships (person, org) VALUES ($1, $2) \
                  ON CONFLICT (person, org) DO NOTHING",
             )
@@ -123,7 +107,7 @@ where
         };
         let tag = integrity::tag(keyring, &integrity::organisation(&id, version, &state))?;
         let written = match expected {
-            None => sqlx::query(
+            None => query(
                 "INSERT INTO organisations (id, state, version, tag) \
                  VALUES ($1, $2, 1, $3) ON CONFLICT (id) DO NOTHING",
             )
@@ -133,7 +117,7 @@ where
             .execute(&mut **tx)
             .await?
             .rows_affected(),
-            Some(expected) => sqlx::query(
+            Some(expected) => query(
                 "UPDATE organisations SET state = $1, version = $2, tag = $3 \
                  WHERE id = $4 AND version = $5",
             )

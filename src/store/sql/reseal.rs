@@ -14,10 +14,8 @@ use crate::credential::sealing::Keyring;
 use crate::policy::ids::PersonId;
 use alloc::string::String;
 
-use sqlx::Row as _;
-
 use crate::store::sql::codec::{decode_u128, to_u64};
-use crate::store::sql::dialect::{Column, Dialect, RowsAffected as _};
+use crate::store::sql::dialect::{Columns as _, Dialect, RowsAffected as _, query};
 use crate::store::sql::error::SqlStoreError;
 use crate::store::sql::integrity::{self, RowContext};
 use crate::store::sql::seal::mfa_context;
@@ -65,21 +63,7 @@ pub(super) struct Tagged<D: sqlx::Database> {
     row: fn(&D::Row) -> Result<Identified, sqlx::Error>,
 }
 
-impl<D> SqlStore<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
-    usize: sqlx::ColumnIndex<D::Row>,
-    i64: Column<D>,
-    bool: Column<D>,
-    String: Column<D>,
-    Vec<u8>: Column<D>,
-    for<'q> &'q str: sqlx::Type<D> + sqlx::Encode<'q, D>,
-    for<'q> &'q [u8]: sqlx::Type<D> + sqlx::Encode<'q, D>,
-    Option<i64>: sqlx::Type<D> + for<'q> sqlx::Encode<'q, D>,
-    for<'q> Option<&'q str>: sqlx::Type<D> + sqlx::Encode<'q, D>,
-{
+impl<D: Dialect> SqlStore<D> {
     /// Seals again, under the keyring's current key, every stored MFA state sealed under
     /// an older key, and makes again every row tag made under an older key (tickets,
     /// setup tokens, recovery-code sets, watermarks, out-of-band challenges,
@@ -100,7 +84,7 @@ where
         let mut resealed = 0u64;
         loop {
             // Bytes 2 to 5 of a sealed value are its key id (big-endian).
-            let rows = sqlx::query(
+            let rows = query(
                 "SELECT person, state_key, version FROM mfa \
                  WHERE person > $1 AND substr(state_key, 2, 4) <> $2 \
                  ORDER BY person LIMIT $3",
@@ -120,15 +104,14 @@ where
                 let version = to_u64(row.try_get(2)?, "mfa")?;
                 let person = PersonId::new(decode_u128(&id, "mfa")?);
                 let new = reseal_state_key(&self.keyring, person, version, &old)?;
-                let written = sqlx::query(
-                    "UPDATE mfa SET state_key = $1 WHERE person = $2 AND state_key = $3",
-                )
-                .bind(&new)
-                .bind(&id)
-                .bind(&old)
-                .execute(&self.pool)
-                .await?
-                .rows_affected();
+                let written =
+                    query("UPDATE mfa SET state_key = $1 WHERE person = $2 AND state_key = $3")
+                        .bind(&new)
+                        .bind(&id)
+                        .bind(&old)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
                 resealed = resealed.saturating_add(written);
             }
         }
@@ -153,7 +136,7 @@ where
         let mut retagged = 0u64;
         loop {
             // Bytes 2 to 5 of a tag are its key id (big-endian).
-            let rows = sqlx::query(table.stale)
+            let rows = query(table.stale)
                 .bind(current)
                 .bind(limit)
                 .fetch_all(&mut *conn)
@@ -189,7 +172,7 @@ where
         for row in rows {
             let old: Vec<u8> = row.try_get(0)?;
             let (context, keys) = (table.row)(row)?;
-            let mut query = sqlx::query(table.update).bind(new_tag(&old, &context)?);
+            let mut query = query(table.update).bind(new_tag(&old, &context)?);
             for key in keys {
                 query = match key {
                     Key::Bytes(value) => query.bind(value),

@@ -4,8 +4,6 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use sqlx::Row as _;
-
 use crate::credential::oob::{OobChallenge, OobConfig, SendDecision};
 use crate::credential::phone::PhoneNumber;
 use crate::credential::recovery::RecoveryCodeSet;
@@ -21,32 +19,18 @@ use crate::store::sql::codec::{
     decode_u128, from_json, org_bytes, person_bytes, purpose_name, send_log_bytes, send_log_from,
     slot_name, step_from, step_name, to_i64, to_json, to_u64,
 };
-use crate::store::sql::dialect::{Column, Dialect, RowsAffected as _};
+use crate::store::sql::dialect::{Columns as _, Dialect, RowsAffected as _, query};
 use crate::store::sql::error::SqlStoreError;
 use crate::store::sql::integrity;
 use crate::store::sql::seal::{open_mfa, seal_mfa};
 use crate::store::sql::{SqlStore, THROTTLE_ATTEMPTS};
 
-impl<D> SecretStore for SqlStore<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
-    usize: sqlx::ColumnIndex<D::Row>,
-    i64: Column<D>,
-    bool: Column<D>,
-    String: Column<D>,
-    Vec<u8>: Column<D>,
-    for<'q> &'q str: sqlx::Type<D> + sqlx::Encode<'q, D>,
-    for<'q> &'q [u8]: sqlx::Type<D> + sqlx::Encode<'q, D>,
-    Option<i64>: sqlx::Type<D> + for<'q> sqlx::Encode<'q, D>,
-    for<'q> Option<&'q str>: sqlx::Type<D> + sqlx::Encode<'q, D>,
-{
+impl<D: Dialect> SecretStore for SqlStore<D> {
     type Error = SqlStoreError;
 
     async fn mfa(&self, person: PersonId) -> Result<Option<Versioned<Mfa>>, SqlStoreError> {
         let id = person_bytes(person);
-        let row = sqlx::query("SELECT state_key, state, version FROM mfa WHERE person = $1")
+        let row = query("SELECT state_key, state, version FROM mfa WHERE person = $1")
             .bind(&id)
             .fetch_optional(&self.pool)
             .await?;
@@ -57,7 +41,7 @@ where
         let state: Vec<u8> = row.try_get(1)?;
         let version = to_u64(row.try_get(2)?, "mfa")?;
         let mut mfa = open_mfa(&self.keyring, person, version, &state_key, &state)?;
-        let watermarks = sqlx::query(
+        let watermarks = query(
             "SELECT authenticator, last_step, tag FROM authenticator_watermarks \
              WHERE person = $1",
         )
@@ -133,7 +117,7 @@ where
             .collect::<Result<Vec<_>, SqlStoreError>>()?;
         let mut tx = self.pool.begin().await?;
         let written = match expected_version {
-            None => sqlx::query(
+            None => query(
                 "INSERT INTO mfa (person, state_key, state, version) \
                  VALUES ($1, $2, $3, 1) ON CONFLICT (person) DO NOTHING",
             )
@@ -143,7 +127,7 @@ where
             .execute(&mut *tx)
             .await?
             .rows_affected(),
-            Some(version) => sqlx::query(
+            Some(version) => query(
                 "UPDATE mfa SET state_key = $1, state = $2, version = version + 1 \
                  WHERE person = $3 AND version = $4",
             )
@@ -160,15 +144,14 @@ where
             return Ok(false);
         }
         // Watermarks only move up; removed authenticators lose theirs.
-        let stored =
-            sqlx::query("SELECT authenticator FROM authenticator_watermarks WHERE person = $1")
-                .bind(&id)
-                .fetch_all(&mut *tx)
-                .await?;
+        let stored = query("SELECT authenticator FROM authenticator_watermarks WHERE person = $1")
+            .bind(&id)
+            .fetch_all(&mut *tx)
+            .await?;
         for row in &stored {
             let authenticator: i64 = row.try_get(0)?;
             if !marks.iter().any(|(a, ..)| *a == authenticator) {
-                sqlx::query(
+                query(
                     "DELETE FROM authenticator_watermarks \
                      WHERE person = $1 AND authenticator = $2",
                 )
@@ -179,7 +162,7 @@ where
             }
         }
         for (authenticator, step, tag) in marks {
-            sqlx::query(
+            query(
                 "INSERT INTO authenticator_watermarks (person, authenticator, \
                  last_step, tag) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (person, authenticator) DO UPDATE \
@@ -210,7 +193,7 @@ where
             &self.keyring,
             &integrity::watermark(&id, authenticator, step),
         )?;
-        let done = sqlx::query(
+        let done = query(
             "UPDATE authenticator_watermarks SET last_step = $1, tag = $4 \
              WHERE person = $2 AND authenticator = $3 AND last_step < $1",
         )
@@ -229,7 +212,7 @@ where
         slot: RecoverySlot,
     ) -> Result<Option<RecoveryCodeSet>, SqlStoreError> {
         let id = person_bytes(person);
-        let row = sqlx::query(
+        let row = query(
             "SELECT stored, spent, set_id, codes, tag FROM recovery_sets \
              WHERE person = $1 AND slot = $2",
         )
@@ -282,7 +265,7 @@ where
                     &self.keyring,
                     &integrity::recovery_set(&id, &set_id, codes, &stored),
                 )?;
-                sqlx::query(
+                query(
                     "INSERT INTO recovery_sets \
                      (person, slot, set_id, codes, spent, stored, tag) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -302,7 +285,7 @@ where
                 .await?;
             }
             None => {
-                sqlx::query("DELETE FROM recovery_sets WHERE person = $1 AND slot = $2")
+                query("DELETE FROM recovery_sets WHERE person = $1 AND slot = $2")
                     .bind(person_bytes(person))
                     .bind(slot_name(slot))
                     .execute(&self.pool)
@@ -318,11 +301,11 @@ where
     ) -> Result<bool, SqlStoreError> {
         let id = person_bytes(person);
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM recovery_sets WHERE person = $1 AND slot = 'active'")
+        query("DELETE FROM recovery_sets WHERE person = $1 AND slot = 'active'")
             .bind(&id)
             .execute(&mut *tx)
             .await?;
-        let moved = sqlx::query(
+        let moved = query(
             "UPDATE recovery_sets SET slot = 'active' \
              WHERE person = $1 AND slot = 'pending'",
         )
@@ -349,7 +332,7 @@ where
             return Ok(false);
         };
         let bit = i64::from(bit);
-        let done = sqlx::query(
+        let done = query(
             "UPDATE recovery_sets SET spent = spent | $1 \
              WHERE person = $2 AND set_id = $3 AND slot = 'active' \
              AND (spent & $1) = 0 AND $4 < codes",
@@ -369,7 +352,7 @@ where
         purpose: OobPurpose,
     ) -> Result<Option<OobChallengeRecord>, SqlStoreError> {
         let id = person_bytes(person);
-        let row = sqlx::query(
+        let row = query(
             "SELECT destination, challenge, tag FROM oob_challenges \
              WHERE person = $1 AND purpose = $2",
         )
@@ -425,7 +408,7 @@ where
         };
         let affected = match (expected, new) {
             (None, None) => {
-                let row = sqlx::query(
+                let row = query(
                     "SELECT count(*) FROM oob_challenges \
                      WHERE person = $1 AND purpose = $2",
                 )
@@ -436,7 +419,7 @@ where
                 let count: i64 = row.try_get(0)?;
                 return Ok(count == 0);
             }
-            (None, Some(new)) => sqlx::query(
+            (None, Some(new)) => query(
                 "INSERT INTO oob_challenges \
                  (person, purpose, destination, challenge, expires_at, tag) \
                  VALUES ($1, $2, $3, $4, $5, $6) \
@@ -451,7 +434,7 @@ where
             .execute(&self.pool)
             .await?
             .rows_affected(),
-            (Some(expected), Some(new)) => sqlx::query(
+            (Some(expected), Some(new)) => query(
                 "UPDATE oob_challenges \
                  SET destination = $1, challenge = $2, expires_at = $6, tag = $7 \
                  WHERE person = $3 AND purpose = $4 AND challenge = $5",
@@ -466,7 +449,7 @@ where
             .execute(&self.pool)
             .await?
             .rows_affected(),
-            (Some(expected), None) => sqlx::query(
+            (Some(expected), None) => query(
                 "DELETE FROM oob_challenges \
                  WHERE person = $1 AND purpose = $2 AND challenge = $3",
             )
@@ -490,7 +473,7 @@ where
         let who = person_bytes(person);
         let what = purpose_name(purpose);
         for _ in 0..THROTTLE_ATTEMPTS {
-            let row = sqlx::query(
+            let row = query(
                 "SELECT sends, day_start, day_sends FROM oob_send_budgets \
                  WHERE person = $1 AND purpose = $2",
             )
@@ -521,7 +504,7 @@ where
             let new = send_log_bytes(&next);
             // Compare-and-swap on the log read above.
             let written = match stored {
-                Some((old, old_start, old_sends)) => sqlx::query(
+                Some((old, old_start, old_sends)) => query(
                     "UPDATE oob_send_budgets \
                      SET sends = $1, day_start = $2, day_sends = $3, expires_at = $4 \
                      WHERE person = $5 AND purpose = $6 AND sends = $7 \
@@ -539,7 +522,7 @@ where
                 .execute(&self.pool)
                 .await?
                 .rows_affected(),
-                None => sqlx::query(
+                None => query(
                     "INSERT INTO oob_send_budgets \
                      (person, purpose, sends, day_start, day_sends, expires_at) \
                      VALUES ($1, $2, $3, $4, $5, $6) \
@@ -570,7 +553,7 @@ where
             &self.keyring,
             &integrity::setup_token(&token.digest.0, &person, &org, expires_at),
         )?;
-        sqlx::query(
+        query(
             "INSERT INTO setup_tokens (digest, person, org, expires_at, tag) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -589,7 +572,7 @@ where
         digest: &TokenDigest,
         now: u64,
     ) -> Result<Option<SetupTokenRecord>, SqlStoreError> {
-        let row = sqlx::query(
+        let row = query(
             "DELETE FROM setup_tokens WHERE digest = $1 AND expires_at > $2 \
              RETURNING person, org, expires_at, tag",
         )
@@ -627,7 +610,7 @@ where
             &self.keyring,
             &integrity::ticket(&ticket.digest.0, step, &progress, expires_at),
         )?;
-        sqlx::query(
+        query(
             "INSERT INTO tickets (digest, step, progress, expires_at, tag) \
              VALUES ($1, $2, $3, $4, $5)",
         )
@@ -646,7 +629,7 @@ where
         digest: &TokenDigest,
         now: u64,
     ) -> Result<Option<TicketRecord>, SqlStoreError> {
-        let row = sqlx::query(
+        let row = query(
             "DELETE FROM tickets WHERE digest = $1 AND expires_at > $2 \
              RETURNING step, progress, expires_at, tag",
         )
@@ -686,7 +669,7 @@ where
             "DELETE FROM oob_challenges WHERE expires_at <= $1",
             "DELETE FROM oob_send_budgets WHERE expires_at <= $1",
         ]) {
-            *count = sqlx::query(statement)
+            *count = query(statement)
                 .bind(now)
                 .execute(&self.pool)
                 .await?

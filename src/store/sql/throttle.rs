@@ -1,14 +1,9 @@
 //! Throttle counters: a row per key, read and replaced by compare-and-swap.
 
-use alloc::string::String;
-use alloc::vec::Vec;
-
-use sqlx::Row as _;
-
 use crate::credential::throttle::ThrottleState;
 use crate::store::sql::SqlStore;
 use crate::store::sql::codec::{to_i64, to_u64};
-use crate::store::sql::dialect::{Column, Dialect, RowsAffected as _};
+use crate::store::sql::dialect::{Columns as _, Dialect, RowsAffected as _, query};
 use crate::store::sql::error::SqlStoreError;
 
 pub(super) struct ThrottleRow {
@@ -16,21 +11,7 @@ pub(super) struct ThrottleRow {
     raw: (i64, i64, bool, i64),
 }
 
-impl<D> SqlStore<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
-    usize: sqlx::ColumnIndex<D::Row>,
-    i64: Column<D>,
-    bool: Column<D>,
-    String: Column<D>,
-    Vec<u8>: Column<D>,
-    for<'q> &'q str: sqlx::Type<D> + sqlx::Encode<'q, D>,
-    for<'q> &'q [u8]: sqlx::Type<D> + sqlx::Encode<'q, D>,
-    Option<i64>: sqlx::Type<D> + for<'q> sqlx::Encode<'q, D>,
-    for<'q> Option<&'q str>: sqlx::Type<D> + sqlx::Encode<'q, D>,
-{
+impl<D: Dialect> SqlStore<D> {
     fn throttle_from_row(row: &D::Row) -> Result<ThrottleRow, SqlStoreError> {
         let failures: i64 = row.try_get(0)?;
         let not_before: i64 = row.try_get(1)?;
@@ -55,7 +36,7 @@ where
         &self,
         key: &str,
     ) -> Result<Option<ThrottleRow>, SqlStoreError> {
-        let row = sqlx::query(
+        let row = query(
             "SELECT failures, not_before, locked, forget_at FROM throttle_keys \
              WHERE key = $1",
         )
@@ -81,22 +62,22 @@ where
             Some(ThrottleRow {
                 raw: (old_failures, old_not_before, old_locked, old_forget_at),
                 ..
-            }) if new == ThrottleState::new() => sqlx::query(
+            }) if new == ThrottleState::new() => query(
                 "DELETE FROM throttle_keys WHERE key = $1 AND failures = $2 \
                  AND not_before = $3 AND locked = $4 AND forget_at = $5",
             )
             .bind(key)
-            .bind(old_failures)
-            .bind(old_not_before)
-            .bind(old_locked)
-            .bind(old_forget_at)
+            .bind(*old_failures)
+            .bind(*old_not_before)
+            .bind(*old_locked)
+            .bind(*old_forget_at)
             .execute(&self.pool)
             .await?
             .rows_affected(),
             Some(ThrottleRow {
                 raw: (old_failures, old_not_before, old_locked, old_forget_at),
                 ..
-            }) => sqlx::query(
+            }) => query(
                 "UPDATE throttle_keys SET failures = $1, not_before = $2, \
                  locked = $3, forget_at = $4 WHERE key = $5 AND failures = $6 \
                  AND not_before = $7 AND locked = $8 AND forget_at = $9",
@@ -106,14 +87,14 @@ where
             .bind(new.is_locked())
             .bind(forget_at)
             .bind(key)
-            .bind(old_failures)
-            .bind(old_not_before)
-            .bind(old_locked)
-            .bind(old_forget_at)
+            .bind(*old_failures)
+            .bind(*old_not_before)
+            .bind(*old_locked)
+            .bind(*old_forget_at)
             .execute(&self.pool)
             .await?
             .rows_affected(),
-            None => sqlx::query(
+            None => query(
                 "INSERT INTO throttle_keys (key, failures, not_before, locked, \
                  forget_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING",
             )

@@ -3,8 +3,6 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use sqlx::Row as _;
-
 use crate::credential::phone::PhoneNumber;
 use crate::credential::throttle::{
     ThrottlePolicy, ThrottleReservation, ThrottleState, ThrottleUpdate,
@@ -17,28 +15,14 @@ use crate::store::sql::codec::{
     decode_u128, from_json, org_bytes, password_state_name, person_bytes, throttle_key_text,
     to_i64, to_u64,
 };
-use crate::store::sql::dialect::{Column, Dialect, RowsAffected as _};
+use crate::store::sql::dialect::{Columns as _, Dialect, RowsAffected as _, query};
 use crate::store::sql::error::SqlStoreError;
 use crate::store::sql::integrity;
 use crate::store::sql::people::{PERSON_COLUMNS, phone_tag};
 use crate::store::sql::{SqlStore, THROTTLE_ATTEMPTS};
 use crate::store::{CreateOutcome, OrganisationWrite, UserStore};
 
-impl<D> UserStore for SqlStore<D>
-where
-    D: Dialect,
-    for<'c> &'c mut D::Connection: sqlx::Executor<'c, Database = D>,
-    for<'q> D::Arguments<'q>: sqlx::IntoArguments<'q, D>,
-    usize: sqlx::ColumnIndex<D::Row>,
-    i64: Column<D>,
-    bool: Column<D>,
-    String: Column<D>,
-    Vec<u8>: Column<D>,
-    for<'q> &'q str: sqlx::Type<D> + sqlx::Encode<'q, D>,
-    for<'q> &'q [u8]: sqlx::Type<D> + sqlx::Encode<'q, D>,
-    Option<i64>: sqlx::Type<D> + for<'q> sqlx::Encode<'q, D>,
-    for<'q> Option<&'q str>: sqlx::Type<D> + sqlx::Encode<'q, D>,
-{
+impl<D: Dialect> UserStore for SqlStore<D> {
     type Error = SqlStoreError;
 
     async fn create_person(
@@ -52,7 +36,7 @@ where
             .transpose()?;
         let created_at = to_i64(person.created_at, "a creation time")?;
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
+        let inserted = query(
             "INSERT INTO people (id, login, password_hash, password_state, \
              password_expires_at, deactivated, phone, created_at, phone_tag) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -108,7 +92,7 @@ where
             return Ok(None);
         };
         let sql = alloc::format!("SELECT {PERSON_COLUMNS} FROM people WHERE login = $1");
-        sqlx::query(&sql)
+        query(&sql)
             .bind(login.as_str())
             .fetch_optional(&self.pool)
             .await?
@@ -119,7 +103,7 @@ where
 
     async fn person(&self, id: PersonId) -> Result<Option<PersonRecord>, SqlStoreError> {
         let sql = alloc::format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1");
-        sqlx::query(&sql)
+        query(&sql)
             .bind(person_bytes(id))
             .fetch_optional(&self.pool)
             .await?
@@ -138,7 +122,7 @@ where
         let expires = expires_at
             .map(|t| to_i64(t, "a password expiry"))
             .transpose()?;
-        let done = sqlx::query(
+        let done = query(
             "UPDATE people SET password_hash = $1, password_state = $2, \
              password_expires_at = $3 WHERE id = $4",
         )
@@ -157,14 +141,13 @@ where
         expected_hash: &str,
         new_hash: &str,
     ) -> Result<bool, SqlStoreError> {
-        let done = sqlx::query(
-            "UPDATE people SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
-        )
-        .bind(new_hash)
-        .bind(person_bytes(id))
-        .bind(expected_hash)
-        .execute(&self.pool)
-        .await?;
+        let done =
+            query("UPDATE people SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+                .bind(new_hash)
+                .bind(person_bytes(id))
+                .bind(expected_hash)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -175,7 +158,7 @@ where
     ) -> Result<bool, SqlStoreError> {
         let id = person_bytes(id);
         let tag = phone_tag(&self.keyring, &id, phone)?;
-        let done = sqlx::query("UPDATE people SET phone = $1, phone_tag = $2 WHERE id = $3")
+        let done = query("UPDATE people SET phone = $1, phone_tag = $2 WHERE id = $3")
             .bind(phone.map(PhoneNumber::e164))
             .bind(tag)
             .bind(id)
@@ -189,7 +172,7 @@ where
         id: PersonId,
         deactivated: bool,
     ) -> Result<bool, SqlStoreError> {
-        let done = sqlx::query("UPDATE people SET deactivated = $1 WHERE id = $2")
+        let done = query("UPDATE people SET deactivated = $1 WHERE id = $2")
             .bind(deactivated)
             .bind(person_bytes(id))
             .execute(&self.pool)
@@ -255,13 +238,11 @@ where
     }
 
     async fn prune_throttles(&self, now: u64) -> Result<u64, SqlStoreError> {
-        Ok(
-            sqlx::query("DELETE FROM throttle_keys WHERE forget_at <= $1")
-                .bind(to_i64(now, "the time")?)
-                .execute(&self.pool)
-                .await?
-                .rows_affected(),
-        )
+        Ok(query("DELETE FROM throttle_keys WHERE forget_at <= $1")
+            .bind(to_i64(now, "the time")?)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 
     async fn organisation(
@@ -269,7 +250,7 @@ where
         id: OrgId,
     ) -> Result<Option<Versioned<Organisation>>, SqlStoreError> {
         let key = org_bytes(id);
-        let row = sqlx::query("SELECT state, version, tag FROM organisations WHERE id = $1")
+        let row = query("SELECT state, version, tag FROM organisations WHERE id = $1")
             .bind(&key)
             .fetch_optional(&self.pool)
             .await?;
@@ -316,7 +297,7 @@ where
     }
 
     async fn organisations_of(&self, id: PersonId) -> Result<Vec<OrgId>, SqlStoreError> {
-        let rows = sqlx::query("SELECT org FROM memberships WHERE person = $1 ORDER BY org")
+        let rows = query("SELECT org FROM memberships WHERE person = $1 ORDER BY org")
             .bind(person_bytes(id))
             .fetch_all(&self.pool)
             .await?;
