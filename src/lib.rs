@@ -87,6 +87,6 @@ pub use store::{
     UserStore, Versioned,
 };
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use store::{DatabaseError, SqlStoreError};
+pub use store::{DatabaseError, Dialect, SqlStore, SqlStoreError};
 #[cfg(feature = "memory")]
 pub use store::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};

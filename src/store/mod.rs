@@ -71,7 +71,7 @@ pub use sql::postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use sql::sqlite::SqliteStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use sql::{DatabaseError, SqlStoreError};
+pub use sql::{DatabaseError, Dialect, SqlStore, SqlStoreError};
 
 /// How [`UserStore::create_person`] writes the person's organisation in the same transaction.
 #[derive(Debug)]

@@ -23,8 +23,12 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Type}
 /// A database the SQL stores run on: `sqlx::Sqlite` (see
 /// [`SqliteStore`](crate::store::sql::sqlite::SqliteStore)) or `sqlx::Postgres` (see
 /// [`PostgresStore`](crate::store::sql::postgres::PostgresStore)).
+///
+/// Sealed: the two stores are the databases the store code and its migrations are written and
+/// tested for.
 pub trait Dialect:
-    Database<QueryResult: RowsAffected>
+    sealed::Sealed
+    + Database<QueryResult: RowsAffected>
     + Driver
     + for<'q> Bind<'q, i64>
     + for<'q> Bind<'q, bool>
@@ -52,6 +56,12 @@ pub trait Dialect:
     /// A statement run first in each migration's transaction that serialises concurrent
     /// migrations.
     const MIGRATION_LOCK: &'static str;
+}
+
+/// Keeps [`Dialect`] to the databases of this crate.
+pub(in crate::store::sql) mod sealed {
+    /// Implemented by `sqlx::Sqlite` and `sqlx::Postgres` only.
+    pub trait Sealed {}
 }
 
 /// How many rows a statement wrote: the drivers name this on their own result types.

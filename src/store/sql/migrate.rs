@@ -15,8 +15,8 @@ impl<D: Dialect> SqlStore<D> {
     /// Creates or upgrades the tables (the embedded migrations not yet applied). Idempotent and
     /// safe to run from several servers at once: each migration runs in its own transaction,
     /// which first takes a lock that serialises them (SQLite's write lock, a PostgreSQL advisory
-    /// lock), and is recorded in `authcore_schema`. After a script, [`Self::upgrade_rows`] runs in
-    /// the same transaction.
+    /// lock), and is recorded in `authcore_schema`. After a script, the upgrades it cannot do
+    /// alone (those that need the keyring) run in the same transaction.
     pub async fn migrate(&self) -> Result<(), SqlStoreError> {
         let pool = &self.pool;
         query("CREATE TABLE IF NOT EXISTS authcore_schema (version BIGINT PRIMARY KEY NOT NULL)")

@@ -57,8 +57,9 @@ pub(crate) const THROTTLE_ATTEMPTS: u32 = 10_000;
 pub(crate) type Tx<D> = sqlx::Transaction<'static, D>;
 
 /// [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore) over a SQL
-/// database: a connection pool and the [`Keyring`] that seals the secrets and tags the rows.
-/// Its names are [`SqliteStore`](sqlite::SqliteStore) and [`PostgresStore`](postgres::PostgresStore).
+/// database, written once for both: a connection pool and the [`Keyring`] that seals the secrets
+/// and tags the rows. Use it by its names, [`SqliteStore`](sqlite::SqliteStore) (with "Integrity
+/// at rest", which holds for both) and [`PostgresStore`](postgres::PostgresStore).
 ///
 /// Cloning is cheap: clones share the pool and the keyring.
 pub struct SqlStore<D: Dialect> {

@@ -4,6 +4,7 @@ use sqlx::postgres::PgPoolOptions;
 
 use crate::credential::sealing::Keyring;
 use crate::store::sql::SqlStore;
+use crate::store::sql::dialect::sealed::Sealed;
 use crate::store::sql::dialect::{Dialect, RowsAffected};
 use crate::store::sql::error::SqlStoreError;
 
@@ -48,8 +49,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// stores share one implementation, and its limits). The tables live in the connection's
 /// `search_path` (set it in the pool options to use a schema of your own).
 ///
-/// Cloning is cheap: clones share the pool and the keyring.
+/// Cloning is cheap: clones share the pool and the keyring. What both SQL stores have in common
+/// ([`from_pool`](SqlStore::from_pool), [`migrate`](SqlStore::migrate),
+/// [`pool`](SqlStore::pool), [`reseal`](SqlStore::reseal) and the storage traits) is on
+/// [`SqlStore`].
 pub type PostgresStore = SqlStore<sqlx::Postgres>;
+
+impl Sealed for sqlx::Postgres {}
 
 impl Dialect for sqlx::Postgres {
     const STORE: &'static str = "PostgresStore";

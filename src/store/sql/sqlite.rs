@@ -7,6 +7,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 use crate::credential::sealing::Keyring;
 use crate::store::sql::SqlStore;
+use crate::store::sql::dialect::sealed::Sealed;
 use crate::store::sql::dialect::{Dialect, RowsAffected};
 use crate::store::sql::error::SqlStoreError;
 
@@ -47,7 +48,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// it is written, bound to the person; the watermarks live in their own table so that accepting a
 /// TOTP code is one guarded `UPDATE`. Passwords, codes, tokens and tickets arrive hashed.
 ///
-/// Cloning is cheap: clones share the pool and the keyring.
+/// Cloning is cheap: clones share the pool and the keyring. What both SQL stores have in common
+/// ([`from_pool`](SqlStore::from_pool), [`migrate`](SqlStore::migrate),
+/// [`pool`](SqlStore::pool), [`reseal`](SqlStore::reseal) and the storage traits) is on
+/// [`SqlStore`].
 ///
 /// # Integrity at rest
 ///
@@ -73,7 +77,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
 ///
 /// Migration 6 adds the tags: rows present at the upgrade are tagged, and every MFA state sealed
 /// again to its version, in the migration's own transaction (the rows were trusted until then).
-/// [`SqliteStore::reseal`] re-tags rows as it re-seals states, so key rotation covers both.
+/// [`SqliteStore::reseal`](SqlStore::reseal) re-tags rows as it re-seals states, so key rotation covers both.
 ///
 /// What a tag cannot do, and is not claimed:
 ///
@@ -108,6 +112,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// # Ok(()) }
 /// ```
 pub type SqliteStore = SqlStore<sqlx::Sqlite>;
+
+impl Sealed for sqlx::Sqlite {}
 
 impl Dialect for sqlx::Sqlite {
     const STORE: &'static str = "SqliteStore";
