@@ -572,15 +572,9 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         digest: &TokenDigest,
         now: u64,
     ) -> Result<Option<SetupTokenRecord>, SqlStoreError> {
-        let row = query(
-            "DELETE FROM setup_tokens WHERE digest = $1 AND expires_at > $2 \
-             RETURNING person, org, expires_at, tag",
-        )
-        .bind(digest.0.to_vec())
-        .bind(to_i64(now, "the time")?)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
+        let sql = "DELETE FROM setup_tokens WHERE digest = $1 AND expires_at > $2 \
+                   RETURNING person, org, expires_at, tag";
+        let Some(row) = self.take_unexpired(sql, digest, now).await? else {
             return Ok(None);
         };
         let person: Vec<u8> = row.try_get(0)?;
@@ -629,15 +623,9 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         digest: &TokenDigest,
         now: u64,
     ) -> Result<Option<TicketRecord>, SqlStoreError> {
-        let row = query(
-            "DELETE FROM tickets WHERE digest = $1 AND expires_at > $2 \
-             RETURNING step, progress, expires_at, tag",
-        )
-        .bind(digest.0.to_vec())
-        .bind(to_i64(now, "the time")?)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else {
+        let sql = "DELETE FROM tickets WHERE digest = $1 AND expires_at > $2 \
+                   RETURNING step, progress, expires_at, tag";
+        let Some(row) = self.take_unexpired(sql, digest, now).await? else {
             return Ok(None);
         };
         let step: String = row.try_get(0)?;
@@ -683,5 +671,22 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
             oob_send_logs,
             throttles: 0,
         })
+    }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// Runs `sql`, a `DELETE … WHERE digest = $1 AND expires_at > $2 RETURNING …` of a row spent
+    /// once (a setup token, a ticket), and returns the row it deleted.
+    async fn take_unexpired(
+        &self,
+        sql: &str,
+        digest: &TokenDigest,
+        now: u64,
+    ) -> Result<Option<D::Row>, SqlStoreError> {
+        Ok(query(sql)
+            .bind(digest.0.to_vec())
+            .bind(to_i64(now, "the time")?)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 }

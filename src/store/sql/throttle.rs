@@ -3,7 +3,7 @@
 use crate::credential::throttle::ThrottleState;
 use crate::store::sql::SqlStore;
 use crate::store::sql::codec::{to_i64, to_u64};
-use crate::store::sql::dialect::{Columns as _, Dialect, RowsAffected as _, query};
+use crate::store::sql::dialect::{Columns as _, Dialect, RowsAffected as _, Statement, query};
 use crate::store::sql::error::SqlStoreError;
 
 pub(super) struct ThrottleRow {
@@ -55,58 +55,62 @@ impl<D: Dialect> SqlStore<D> {
         stored: Option<&ThrottleRow>,
         new: ThrottleState,
     ) -> Result<bool, SqlStoreError> {
-        let failures = i64::from(new.failures());
-        let not_before = to_i64(new.not_before(), "a throttle time")?;
-        let forget_at = to_i64(new.forget_at(), "a throttle time")?;
-        let written = match stored {
-            Some(ThrottleRow {
-                raw: (old_failures, old_not_before, old_locked, old_forget_at),
-                ..
-            }) if new == ThrottleState::new() => query(
-                "DELETE FROM throttle_keys WHERE key = $1 AND failures = $2 \
-                 AND not_before = $3 AND locked = $4 AND forget_at = $5",
-            )
-            .bind(key)
-            .bind(*old_failures)
-            .bind(*old_not_before)
-            .bind(*old_locked)
-            .bind(*old_forget_at)
-            .execute(&self.pool)
-            .await?
-            .rows_affected(),
-            Some(ThrottleRow {
-                raw: (old_failures, old_not_before, old_locked, old_forget_at),
-                ..
-            }) => query(
-                "UPDATE throttle_keys SET failures = $1, not_before = $2, \
-                 locked = $3, forget_at = $4 WHERE key = $5 AND failures = $6 \
-                 AND not_before = $7 AND locked = $8 AND forget_at = $9",
-            )
-            .bind(failures)
-            .bind(not_before)
-            .bind(new.is_locked())
-            .bind(forget_at)
-            .bind(key)
-            .bind(*old_failures)
-            .bind(*old_not_before)
-            .bind(*old_locked)
-            .bind(*old_forget_at)
-            .execute(&self.pool)
-            .await?
-            .rows_affected(),
-            None => query(
-                "INSERT INTO throttle_keys (key, failures, not_before, locked, \
-                 forget_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING",
-            )
-            .bind(key)
-            .bind(failures)
-            .bind(not_before)
-            .bind(new.is_locked())
-            .bind(forget_at)
-            .execute(&self.pool)
-            .await?
-            .rows_affected(),
+        let statement = match stored {
+            Some(row) if new == ThrottleState::new() => bind_guard(
+                query(
+                    "DELETE FROM throttle_keys WHERE key = $1 AND failures = $2 \
+                     AND not_before = $3 AND locked = $4 AND forget_at = $5",
+                ),
+                key,
+                row.raw,
+            ),
+            Some(row) => bind_guard(
+                bind_state(
+                    query(
+                        "UPDATE throttle_keys SET failures = $1, not_before = $2, \
+                         locked = $3, forget_at = $4 WHERE key = $5 AND failures = $6 \
+                         AND not_before = $7 AND locked = $8 AND forget_at = $9",
+                    ),
+                    new,
+                )?,
+                key,
+                row.raw,
+            ),
+            None => bind_state(
+                query(
+                    "INSERT INTO throttle_keys (key, failures, not_before, locked, \
+                     forget_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING",
+                )
+                .bind(key),
+                new,
+            )?,
         };
-        Ok(written == 1)
+        Ok(statement.execute(&self.pool).await?.rows_affected() == 1)
     }
+}
+
+/// Binds the guard of a compare-and-swap on a throttle row: its key and the columns as read.
+fn bind_guard<'q, D: Dialect>(
+    statement: Statement<'q, D>,
+    key: &'q str,
+    (failures, not_before, locked, forget_at): (i64, i64, bool, i64),
+) -> Statement<'q, D> {
+    statement
+        .bind(key)
+        .bind(failures)
+        .bind(not_before)
+        .bind(locked)
+        .bind(forget_at)
+}
+
+/// Binds the columns of a throttle state: failures, not before, locked, forget at.
+fn bind_state<D: Dialect>(
+    statement: Statement<'_, D>,
+    state: ThrottleState,
+) -> Result<Statement<'_, D>, SqlStoreError> {
+    Ok(statement
+        .bind(i64::from(state.failures()))
+        .bind(to_i64(state.not_before(), "a throttle time")?)
+        .bind(state.is_locked())
+        .bind(to_i64(state.forget_at(), "a throttle time")?))
 }
