@@ -7,7 +7,7 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `dialect.rs` | [`Dialect`], and the driver traits the generic code needs |
+//! | `dialect.rs` | [`Dialect`], and the driver operations the store code runs through (`query`, `bind`, `execute`, `fetch_*`, `try_get`) with their driver bounds, written once |
 //! | `sqlite.rs`, `postgres.rs` | the two dialects: their migrations, pools and constructors |
 //! | `users.rs` | [`UserStore`](crate::store::UserStore): one method per verb, with its SQL |
 //! | `people.rs` | reading and writing people, organisations and memberships |
@@ -21,8 +21,10 @@
 //! | `error.rs` | [`SqlStoreError`] |
 //!
 //! A new store verb is one method in the `impl` of its trait in `users.rs` or `secrets.rs`,
-//! written once over every [`Dialect`]; a helper shared by several verbs goes beside the others
-//! of its table (`people.rs`, `throttle.rs`).
+//! written once over every [`Dialect`]: it builds its statements with `dialect::query` and needs
+//! no bound beyond `D: Dialect` (a column type not bound or read yet is one more supertrait of
+//! [`Dialect`]). A helper shared by several verbs goes beside the others of its table
+//! (`people.rs`, `throttle.rs`).
 
 use alloc::sync::Arc;
 use core::fmt;

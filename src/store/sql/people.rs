@@ -16,6 +16,7 @@ use crate::store::sql::error::SqlStoreError;
 use crate::store::sql::integrity;
 use crate::store::sql::{SqlStore, Tx};
 
+/// The columns of `people` that [`SqlStore::person_from_row`] reads, in its order.
 pub(super) const PERSON_COLUMNS: &str = "id, login, password_hash, password_state, \
     password_expires_at, deactivated, phone, created_at, phone_tag";
 

@@ -186,7 +186,9 @@ impl<D: Dialect> SqlStore<D> {
         Ok(written)
     }
 
-    /// The tables whose rows carry a tag, with the statements that re-tag them.
+    /// The tables whose rows carry a tag, with the statements that re-tag them. The upgrade to
+    /// version 6 tags every row of these tables, so they must all exist at version 6: a table
+    /// tagged from a later version needs its own entry outside this list.
     pub(super) fn tagged_tables() -> [Tagged<D>; 7] {
         [
             Tagged {
