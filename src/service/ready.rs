@@ -43,7 +43,7 @@ impl MemoryStore {
 
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
-impl crate::store::sqlite::SqliteStore {
+impl crate::store::sql::sqlite::SqliteStore {
     /// This store in a ready [`Backend`](crate::service::Backend) with the host's audit sink and
     /// notifier, the [`SystemClock`](crate::otp::clock::SystemClock) and the default hasher
     /// ([`DefaultHashing`](crate::service::DefaultHashing)): [`Services::new`] with this store.
@@ -60,7 +60,7 @@ impl crate::store::sqlite::SqliteStore {
 
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-impl crate::store::postgres::PostgresStore {
+impl crate::store::sql::postgres::PostgresStore {
     /// This store in a ready [`Backend`](crate::service::Backend) with the host's audit sink and
     /// notifier, the [`SystemClock`](crate::otp::clock::SystemClock) and the default hasher
     /// ([`DefaultHashing`](crate::service::DefaultHashing)): [`Services::new`] with this store.
