@@ -21,6 +21,10 @@ pub enum PolicyError {
     InvalidReauthWindow,
     /// The grace period is longer than [`crate::policy::org_policy::MfaSettings::MAX_GRACE_PERIOD`].
     InvalidGracePeriod,
+    /// A session lifetime, idle timeout, touch interval or remembered-device setting is out of
+    /// bounds (see [`crate::policy::session::SessionConfigBuilder::build`]): which one, and its
+    /// bounds.
+    InvalidSessionConfig(&'static str),
     /// An MFA policy must count at least one primary factor kind (any but recovery codes, see
     /// [`crate::credential::factor::FactorKind::is_primary`]).
     NoCountedFactor,
@@ -112,6 +116,7 @@ impl fmt::Display for PolicyError {
                 f.write_str("the re-authentication window must be 30 seconds to 1 hour")
             }
             Self::InvalidGracePeriod => f.write_str("the grace period is too long"),
+            Self::InvalidSessionConfig(what) => f.write_str(what),
             Self::NoCountedFactor => {
                 f.write_str("the policy must count a factor kind other than recovery codes")
             }

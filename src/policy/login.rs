@@ -379,6 +379,28 @@ impl Grant {
         }
     }
 
+    /// The grant a standing session yields for one request: the role is the live membership's
+    /// (see [`crate::policy::session`]).
+    pub(crate) const fn from_session(
+        person: PersonId,
+        org: OrgId,
+        role: Role,
+        factors: FactorSet,
+        aal: Aal,
+        authenticated_at: u64,
+        verified_at: u64,
+    ) -> Self {
+        Self {
+            person,
+            org,
+            role,
+            factors,
+            aal,
+            authenticated_at,
+            verified_at,
+        }
+    }
+
     /// The audit event for a re-authentication that produced this grant.
     pub const fn reauthentication_event(&self) -> AuditEvent {
         AuditEvent::new(
@@ -391,7 +413,7 @@ impl Grant {
     }
 }
 
-const fn aal_of(factors: FactorSet) -> Aal {
+pub(crate) const fn aal_of(factors: FactorSet) -> Aal {
     if factors.contains(Factor::Password) && !factors.second_factors().is_empty() {
         Aal::Aal2
     } else {

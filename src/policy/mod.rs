@@ -20,6 +20,7 @@
 //! | `roles` | roles, permissions as data, members, their join paths and delegations |
 //! | `organisation` | the member roster, its role-change rules and its MFA policy transitions: [`Organisation`] |
 //! | `login` | the login decision and the [`Grant`] it yields |
+//! | `session` | server-side sessions, their timeouts and the per-request decision: [`SessionRecord`], [`SessionView::check`] |
 //! | `authorize` | the one authorisation check, [`authorize`] |
 //! | `audit` | the audit events every transition returns: [`AuditEvent`] |
 //! | `error` | [`PolicyError`] and [`AccessDenied`] |
@@ -38,6 +39,7 @@ pub(crate) mod organisation;
 pub(crate) mod phase;
 pub(crate) mod roles;
 pub(crate) mod server_side;
+pub(crate) mod session;
 
 pub use audit::{Actor, AuditEvent, AuditKind, DenyReason, LoginOutcome, NotificationKind};
 pub use authorize::authorize;
@@ -60,6 +62,11 @@ pub use roles::{
     Scope,
 };
 pub use server_side::ServerSideOnly;
+pub use session::{
+    DeviceTokenRecord, DeviceTokenView, ListedSession, SessionCheck, SessionConfig,
+    SessionConfigBuilder, SessionId, SessionLabels, SessionRecord, SessionRefused, SessionTouch,
+    SessionView,
+};
 
 /// The result of a state transition: the new state, what happened, and the audit events.
 ///

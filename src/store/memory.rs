@@ -1,4 +1,5 @@
-//! The in-memory store: [`MemoryStore`] (a [`UserStore`] and a [`SecretStore`]),
+//! The in-memory store: [`MemoryStore`] (a [`UserStore`], a [`SecretStore`] and a
+//! [`SessionStore`]),
 //! [`MemoryAuditLog`] and [`RecordingNotifier`].
 
 use alloc::string::String;
@@ -28,7 +29,13 @@ use crate::policy::enrollment::MfaError;
 use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
 use crate::policy::login::PasswordState;
 use crate::policy::organisation::Organisation;
+use crate::policy::org_policy::MfaPolicy;
+use crate::policy::session::{
+    DeviceTokenRecord, DeviceTokenView, ListedSession, SessionId, SessionLabels, SessionRecord,
+    SessionTouch, SessionView,
+};
 use crate::store::records::Login;
+use crate::store::sessions::{SessionPruneReport, SessionStore};
 
 /// A fault of the in-memory store, audit log or notifier.
 #[derive(Debug)]
@@ -103,6 +110,26 @@ struct Users {
     logins: HashMap<Login, PersonId>,
     organisations: HashMap<OrgId, (Organisation, u64)>,
     throttles: HashMap<ThrottleKey, ThrottleState>,
+    /// Security epochs that moved from 0 (kept beside the people, under the same lock, so a
+    /// bump and a session create never interleave).
+    epochs: HashMap<PersonId, u64>,
+    sessions: HashMap<TokenDigest, StoredSession>,
+    device_tokens: HashMap<TokenDigest, DeviceTokenRecord>,
+}
+
+/// A session and its labels.
+struct StoredSession {
+    record: SessionRecord,
+    labels: SessionLabels,
+}
+
+impl Users {
+    /// The person's epoch, if they exist.
+    fn epoch(&self, person: PersonId) -> Option<u64> {
+        self.people
+            .contains_key(&person)
+            .then(|| self.epochs.get(&person).copied().unwrap_or(0))
+    }
 }
 
 /// A person's MFA state, its version, and the replay watermarks kept beside it.
@@ -654,6 +681,214 @@ impl SecretStore for MemoryStore {
                 log.expires_at().is_some_and(|at| at > now)
             }),
             throttles: 0,
+        })
+    }
+}
+
+impl SessionStore for MemoryStore {
+    type Error = MemoryStoreError;
+
+    async fn security_epoch(&self, person: PersonId) -> Result<Option<u64>, MemoryStoreError> {
+        Ok(self.users()?.epoch(person))
+    }
+
+    async fn bump_epoch(
+        &self,
+        person: PersonId,
+        keep: Option<&TokenDigest>,
+    ) -> Result<Option<u64>, MemoryStoreError> {
+        let mut users = self.users()?;
+        let Some(epoch) = users.epoch(person) else {
+            return Ok(None);
+        };
+        let epoch = epoch.saturating_add(1);
+        users.epochs.insert(person, epoch);
+        users.sessions.retain(|digest, stored| {
+            stored.record.person != person || Some(digest) == keep
+        });
+        if let Some(kept) = keep.and_then(|digest| users.sessions.get_mut(digest)) {
+            kept.record.epoch = epoch;
+        }
+        users.device_tokens.retain(|_, token| token.person != person);
+        Ok(Some(epoch))
+    }
+
+    async fn create_session(
+        &self,
+        digest: &TokenDigest,
+        session: &SessionRecord,
+        labels: &SessionLabels,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut users = self.users()?;
+        if users.epoch(session.person) != Some(session.epoch)
+            || users.sessions.contains_key(digest)
+            || users.sessions.values().any(|s| s.record.id == session.id)
+        {
+            return Ok(false);
+        }
+        users.sessions.insert(
+            *digest,
+            StoredSession {
+                record: *session,
+                labels: labels.clone(),
+            },
+        );
+        Ok(true)
+    }
+
+    async fn session(&self, digest: &TokenDigest) -> Result<Option<SessionView>, MemoryStoreError> {
+        let users = self.users()?;
+        let Some(stored) = users.sessions.get(digest) else {
+            return Ok(None);
+        };
+        let session = stored.record;
+        let Some(person) = users.people.get(&session.person) else {
+            return Ok(None);
+        };
+        let organisation = users.organisations.get(&session.org).map(|(o, _)| o);
+        Ok(Some(SessionView {
+            session,
+            epoch: users.epochs.get(&session.person).copied().unwrap_or(0),
+            deactivated: person.deactivated,
+            member: organisation.and_then(|o| o.member(session.person).copied()),
+            policy: organisation.map_or(MfaPolicy::Off, |o| *o.policy()),
+        }))
+    }
+
+    async fn touch_session(
+        &self,
+        digest: &TokenDigest,
+        touch: &SessionTouch,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut users = self.users()?;
+        match users.sessions.get_mut(digest) {
+            Some(stored) if stored.record.last_seen == touch.expected_last_seen => {
+                stored.record.last_seen = touch.last_seen;
+                stored.record.idle_expires_at = touch.idle_expires_at;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn rotate_session(
+        &self,
+        old: &TokenDigest,
+        new: &TokenDigest,
+        session: &SessionRecord,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut users = self.users()?;
+        let matches = users.sessions.get(old).is_some_and(|stored| {
+            stored.record.id == session.id
+                && stored.record.person == session.person
+                && stored.record.epoch == session.epoch
+        });
+        if !matches || users.sessions.contains_key(new) {
+            return Ok(false);
+        }
+        let Some(mut stored) = users.sessions.remove(old) else {
+            return Ok(false);
+        };
+        stored.record = *session;
+        users.sessions.insert(*new, stored);
+        Ok(true)
+    }
+
+    async fn revoke_session(&self, person: PersonId, id: SessionId) -> Result<bool, MemoryStoreError> {
+        let mut users = self.users()?;
+        let before = users.sessions.len();
+        users
+            .sessions
+            .retain(|_, s| !(s.record.person == person && s.record.id == id));
+        Ok(users.sessions.len() < before)
+    }
+
+    async fn sessions_of(&self, person: PersonId) -> Result<Vec<ListedSession>, MemoryStoreError> {
+        let users = self.users()?;
+        let Some(epoch) = users.epoch(person) else {
+            return Ok(Vec::new());
+        };
+        let mut listed: Vec<ListedSession> = users
+            .sessions
+            .values()
+            .filter(|s| s.record.person == person && s.record.epoch == epoch)
+            .map(|s| ListedSession {
+                record: s.record,
+                labels: s.labels.clone(),
+            })
+            .collect();
+        listed.sort_by_key(|s| (s.record.authenticated_at, s.record.id));
+        Ok(listed)
+    }
+
+    async fn insert_device_token(
+        &self,
+        digest: &TokenDigest,
+        token: &DeviceTokenRecord,
+        max_per_person: u32,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut users = self.users()?;
+        if users.epoch(token.person) != Some(token.epoch) || users.device_tokens.contains_key(digest)
+        {
+            return Ok(false);
+        }
+        users.device_tokens.insert(*digest, *token);
+        let mut theirs: Vec<(u64, TokenDigest)> = users
+            .device_tokens
+            .iter()
+            .filter(|(_, t)| t.person == token.person)
+            .map(|(d, t)| (t.created_at, *d))
+            .collect();
+        theirs.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.0.cmp(&b.1.0)));
+        let keep = usize::try_from(max_per_person).unwrap_or(usize::MAX);
+        for (_, old) in theirs.iter().skip(keep) {
+            users.device_tokens.remove(old);
+        }
+        Ok(true)
+    }
+
+    async fn device_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<DeviceTokenView>, MemoryStoreError> {
+        let users = self.users()?;
+        let Some(token) = users.device_tokens.get(digest).copied() else {
+            return Ok(None);
+        };
+        let Some(person) = users.people.get(&token.person) else {
+            return Ok(None);
+        };
+        Ok(Some(DeviceTokenView {
+            token,
+            epoch: users.epochs.get(&token.person).copied().unwrap_or(0),
+            deactivated: person.deactivated,
+        }))
+    }
+
+    async fn prune_sessions(&self, now: u64) -> Result<SessionPruneReport, MemoryStoreError> {
+        let mut users = self.users()?;
+        let users = &mut *users;
+        let (before_s, before_d) = (users.sessions.len(), users.device_tokens.len());
+        let epochs = &users.epochs;
+        let people = &users.people;
+        let current = |person: &PersonId| {
+            people
+                .contains_key(person)
+                .then(|| epochs.get(person).copied().unwrap_or(0))
+        };
+        users.sessions.retain(|_, s| {
+            let r = &s.record;
+            r.expires_at > now && r.idle_expires_at > now && current(&r.person) == Some(r.epoch)
+        });
+        users
+            .device_tokens
+            .retain(|_, t| t.expires_at > now && current(&t.person) == Some(t.epoch));
+        let gone = |before: usize, after: usize| {
+            u64::try_from(before.saturating_sub(after)).unwrap_or(u64::MAX)
+        };
+        Ok(SessionPruneReport {
+            sessions: gone(before_s, users.sessions.len()),
+            device_tokens: gone(before_d, users.device_tokens.len()),
         })
     }
 }

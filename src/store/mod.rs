@@ -1,5 +1,5 @@
 //! The storage traits the host implements over its own database, and the capabilities the
-//! service calls out to: [`UserStore`], [`SecretStore`], [`AuditSink`] and [`Notifier`] (time
+//! service calls out to: [`UserStore`], [`SecretStore`], [`SessionStore`], [`AuditSink`] and [`Notifier`] (time
 //! comes from a [`Clock`](crate::otp::clock::Clock)).
 //!
 //! This layer holds the traits and the records they exchange, and their implementations:
@@ -32,6 +32,12 @@
 //! | [`UserStore::apply_throttle`] | the same compare-and-swap, with the state computed by [`ThrottlePolicy::record_success`] or [`ThrottlePolicy::reset`] |
 //! | [`UserStore::prune_throttles`] | `DELETE FROM throttle_keys WHERE forget_at <= $now` |
 //! | [`UserStore::create_person`] | one transaction: `INSERT INTO people …` (unique login) and the organisation insert or guarded update |
+//! | [`SessionStore::bump_epoch`] | one transaction: `UPDATE people SET epoch = epoch + 1 WHERE id = $p RETURNING epoch`, `DELETE FROM sessions WHERE person = $p AND digest <> $keep`, `DELETE FROM device_tokens WHERE person = $p`, and the kept session's epoch (and tag) rewritten |
+//! | [`SessionStore::create_session`] | `INSERT INTO sessions … SELECT … FROM people WHERE id = $p AND epoch = $e ON CONFLICT DO NOTHING` |
+//! | [`SessionStore::touch_session`] | `UPDATE sessions SET last_seen = $new, idle_expires_at = $i WHERE digest = $d AND last_seen = $old` |
+//! | [`SessionStore::rotate_session`] | `UPDATE sessions SET digest = $new, … WHERE digest = $old AND id = $id AND person = $p AND epoch = $e` |
+//! | [`SessionStore::insert_device_token`] | one transaction: `INSERT INTO device_tokens … SELECT … FROM people WHERE id = $p AND epoch = $e`, then `DELETE` of the person's oldest beyond the limit |
+//! | [`SessionStore::prune_sessions`] | `DELETE FROM sessions WHERE expires_at <= $now OR idle_expires_at <= $now OR epoch <> (SELECT epoch FROM people …)` (and the same for `device_tokens`) |
 
 use alloc::vec::Vec;
 use core::future::Future;
@@ -53,11 +59,13 @@ pub mod conformance;
 #[cfg(feature = "memory")]
 pub(crate) mod memory;
 pub(crate) mod records;
+pub(crate) mod sessions;
 
 #[cfg(feature = "memory")]
 pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 
 pub use crate::credential::token::TokenDigest;
+pub use sessions::{SessionPruneReport, SessionStore};
 pub use records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
     SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned,
