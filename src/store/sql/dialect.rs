@@ -46,6 +46,7 @@ pub trait Dialect:
     + Read<Vec<u8>>
     + Read<Option<i64>>
     + Read<Option<String>>
+    + Read<Option<Vec<u8>>>
 {
     /// The store's name, as its `Debug` shows it.
     const STORE: &'static str;

@@ -146,6 +146,46 @@ pub(crate) fn organisation(id: &[u8], version: i64, state: &str) -> RowContext {
         .bytes("state", state.as_bytes())
 }
 
+/// A session: its digest, id, person, organisation, assurance level, factors, authentication
+/// and verification times, expiry and epoch. Not `last_seen` nor the idle expiry (a touch
+/// rewrites them with one guarded `UPDATE`), nor the labels (they decide nothing).
+pub(crate) struct SessionColumns<'a> {
+    pub(crate) digest: &'a [u8],
+    pub(crate) id: &'a [u8],
+    pub(crate) person: &'a [u8],
+    pub(crate) org: &'a [u8],
+    pub(crate) aal: i64,
+    pub(crate) factors: i64,
+    pub(crate) authenticated_at: i64,
+    pub(crate) verified_at: i64,
+    pub(crate) expires_at: i64,
+    pub(crate) epoch: i64,
+}
+
+/// The context of a session row.
+pub(crate) fn session(c: &SessionColumns<'_>) -> RowContext {
+    RowContext::new("sessions")
+        .bytes("digest", c.digest)
+        .bytes("id", c.id)
+        .bytes("person", c.person)
+        .bytes("org", c.org)
+        .int("aal", c.aal)
+        .int("factors", c.factors)
+        .int("authenticated_at", c.authenticated_at)
+        .int("verified_at", c.verified_at)
+        .int("expires_at", c.expires_at)
+        .int("epoch", c.epoch)
+}
+
+/// A remembered device: its digest, person, epoch and expiry.
+pub(crate) fn device_token(digest: &[u8], person: &[u8], epoch: i64, expires_at: i64) -> RowContext {
+    RowContext::new("device_tokens")
+        .bytes("digest", digest)
+        .bytes("person", person)
+        .int("epoch", epoch)
+        .int("expires_at", expires_at)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@
 //! | `people.rs` | reading and writing people, organisations and memberships |
 //! | `throttle.rs` | the throttle counters' compare-and-swap |
 //! | `secrets.rs` | [`SecretStore`](crate::store::SecretStore): one method per verb, with its SQL |
+//! | `sessions.rs` | [`SessionStore`](crate::store::SessionStore): sessions, remembered devices and the security epoch, one method per verb |
 //! | `codec.rs` | the stored forms of ids, numbers, names, keys, send logs and JSON |
 //! | `seal.rs` | sealing the MFA state |
 //! | `integrity.rs` | the tags of the rows that decide a login |
@@ -20,7 +21,7 @@
 //! | `reseal.rs` | finishing a key rotation |
 //! | `error.rs` | [`SqlStoreError`] |
 //!
-//! A new store verb is one method in the `impl` of its trait in `users.rs` or `secrets.rs`,
+//! A new store verb is one method in the `impl` of its trait in `users.rs`, `secrets.rs` or `sessions.rs`,
 //! written once over every [`Dialect`]: it builds its statements with `dialect::query` and needs
 //! no bound beyond `D: Dialect` (a column type not bound or read yet is one more supertrait of
 //! [`Dialect`]). A helper shared by several verbs goes beside the others of its table
@@ -42,6 +43,7 @@ pub(crate) mod postgres;
 mod reseal;
 pub(crate) mod seal;
 mod secrets;
+mod sessions;
 #[cfg(feature = "sqlite")]
 pub(crate) mod sqlite;
 mod throttle;

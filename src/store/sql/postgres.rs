@@ -34,6 +34,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../migrations/postgres/0006_row_integrity.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/postgres/0007_sessions.sql"),
+    ),
 ];
 
 /// [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore) over PostgreSQL, for

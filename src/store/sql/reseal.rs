@@ -115,7 +115,10 @@ impl<D: Dialect> SqlStore<D> {
                 resealed = resealed.saturating_add(written);
             }
         }
-        for table in Self::tagged_tables() {
+        for table in Self::tagged_tables()
+            .into_iter()
+            .chain(Self::later_tagged_tables())
+        {
             resealed = resealed.saturating_add(self.retag_table(&table, &current, limit).await?);
         }
         Ok(resealed)
@@ -298,6 +301,59 @@ impl<D: Dialect> SqlStore<D> {
                     let phone: String = row.try_get(2)?;
                     let context = integrity::phone(&id, &phone);
                     Ok((context, alloc::vec![Key::Bytes(id)]))
+                },
+            },
+        ]
+    }
+
+    /// The tables tagged from their creation by a migration after version 6 (they hold no row
+    /// the version-6 upgrade could tag): re-tagged by a key rotation only.
+    pub(super) fn later_tagged_tables() -> [Tagged<D>; 2] {
+        [
+            Tagged {
+                table: "sessions",
+                all: "SELECT tag, digest, id, person, org, aal, factors, authenticated_at, \
+                      verified_at, expires_at, epoch FROM sessions",
+                stale: "SELECT tag, digest, id, person, org, aal, factors, authenticated_at, \
+                        verified_at, expires_at, epoch FROM sessions \
+                        WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
+                update: "UPDATE sessions SET tag = $1 WHERE digest = $2 AND tag = $3",
+                row: |row| {
+                    let digest: Vec<u8> = row.try_get(1)?;
+                    let id: Vec<u8> = row.try_get(2)?;
+                    let person: Vec<u8> = row.try_get(3)?;
+                    let org: Vec<u8> = row.try_get(4)?;
+                    let context = integrity::session(&integrity::SessionColumns {
+                        digest: &digest,
+                        id: &id,
+                        person: &person,
+                        org: &org,
+                        aal: row.try_get(5)?,
+                        factors: row.try_get(6)?,
+                        authenticated_at: row.try_get(7)?,
+                        verified_at: row.try_get(8)?,
+                        expires_at: row.try_get(9)?,
+                        epoch: row.try_get(10)?,
+                    });
+                    Ok((context, alloc::vec![Key::Bytes(digest)]))
+                },
+            },
+            Tagged {
+                table: "device_tokens",
+                all: "SELECT tag, digest, person, epoch, expires_at FROM device_tokens",
+                stale: "SELECT tag, digest, person, epoch, expires_at FROM device_tokens \
+                        WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
+                update: "UPDATE device_tokens SET tag = $1 WHERE digest = $2 AND tag = $3",
+                row: |row| {
+                    let digest: Vec<u8> = row.try_get(1)?;
+                    let person: Vec<u8> = row.try_get(2)?;
+                    let context = integrity::device_token(
+                        &digest,
+                        &person,
+                        row.try_get(3)?,
+                        row.try_get(4)?,
+                    );
+                    Ok((context, alloc::vec![Key::Bytes(digest)]))
                 },
             },
         ]

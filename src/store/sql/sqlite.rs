@@ -37,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../migrations/sqlite/0006_row_integrity.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/sqlite/0007_sessions.sql"),
+    ),
 ];
 
 /// [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore) over SQLite: the
@@ -74,6 +78,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// | `oob_challenges` | tag: person, purpose, destination, stored challenge | a challenge copied from another person (whose code the attacker received) does not open |
 /// | `organisations` | tag: id, version, state (policy, roster, roles, delegations) | an altered roster or policy does not open |
 /// | `people.phone` | `phone_tag`: the person and the number | a number the attacker holds does not open |
+/// | `sessions` | tag: digest, id, person, organisation, assurance level, factors, authentication and verification times, expiry, epoch (migration 7) | a session made, raised to AAL2, extended or moved to another person in the database does not open |
+/// | `device_tokens` | tag: digest, person, epoch, expiry (migration 7) | a remembered device made or extended in the database does not open |
 ///
 /// Migration 6 adds the tags: rows present at the upgrade are tagged, and every MFA state sealed
 /// again to its version, in the migration's own transaction (the rows were trusted until then).
@@ -101,7 +107,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
 ///   deletion), throttle counters and send logs (rate limits, which an attacker can reset).
 /// - **The password hash**, state and expiry in `people`: replacing the hash passes the password
 ///   step and nothing more — the second factor is sealed or tagged. A deactivation flag cleared in
-///   the database is not detected either.
+///   the database is not detected either, nor is a security epoch (`people.epoch`) wound back,
+///   which revives the sessions and remembered devices of that person still stored at the older
+///   epoch (those a bump deleted stay deleted).
+/// - **A session's `last_seen` and idle expiry**, which every touch rewrites: moving them keeps a
+///   session from idling out, and nothing more.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), authcore::SqlStoreError> {
