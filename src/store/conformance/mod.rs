@@ -1,4 +1,5 @@
-//! The store conformance suite: every contract of [`UserStore`] and [`SecretStore`], races
+//! The store conformance suite: every contract of [`UserStore`], [`SecretStore`] and
+//! [`SessionStore`], races
 //! included, checked against any store with one call (feature `test-util`).
 //!
 //! The suite is runtime-agnostic: it drives the store's futures itself and runs the racing
@@ -21,6 +22,7 @@
 //!
 //! use authcore::conformance::{self, Spawner};
 //! use authcore::otp::ManualClock;
+//! use authcore::store::SessionStore;
 //! use authcore::{SecretStore, UserStore};
 //!
 //! /// Races on the runtime's worker threads (here: tokio).
@@ -38,7 +40,7 @@
 //!
 //! async fn my_store_conforms<S>(store: S) -> Result<(), conformance::ConformanceFailure>
 //! where
-//!     S: UserStore + SecretStore + 'static,
+//!     S: UserStore + SecretStore + SessionStore + 'static,
 //! {
 //!     let clock = ManualClock::new(1_700_000_000);
 //!     let store = Arc::new(store);
@@ -83,6 +85,17 @@
 //! - Pruning deletes expired tickets, setup tokens and out-of-band challenges from their expiry
 //!   time on, and send logs an hour after their last send; live rows stay, a pruned ticket or
 //!   token cannot be taken even for a time it was live, and pruning again finds nothing.
+//! - Sessions: created only at the person's current security epoch and under a free digest;
+//!   read back with the live epoch, deactivation and membership; a `last_seen` touch writes once
+//!   per read; a rotation moves the session to the new digest once, and the old one reads
+//!   nothing; one session is revoked by its id (only by its person); listing shows the labels;
+//!   an epoch bump deletes the person's other sessions and device tokens and carries the kept
+//!   one over. Device tokens are stored only at the current epoch, the oldest beyond the limit
+//!   are forgotten, and they trust only their person until they expire. Pruning removes expired,
+//!   idle and stale sessions and expired device tokens, and leaves the live ones.
+//! - Races: [`RACE_CONTENDERS`] concurrent session creates against an epoch bump (no session
+//!   created at the old epoch stands after it), touches of one session from the same read, and
+//!   rotations of one token (exactly one wins, and exactly one new token reads the session).
 //! - Races: [`RACE_CONTENDERS`] concurrent calls to advance one watermark, spend one recovery
 //!   slot, swap one out-of-band challenge, take one ticket, take one setup token, replace one
 //!   MFA state or organisation version, upgrade one password hash, or create one login —
@@ -102,7 +115,7 @@ use core::fmt;
 use core::future::Future;
 
 use crate::otp::clock::ManualClock;
-use crate::store::{SecretStore, UserStore};
+use crate::store::{SecretStore, SessionStore, UserStore};
 
 use fixture::Fixture;
 use harness::Fail;
@@ -118,6 +131,7 @@ mod people;
 mod prune;
 mod races;
 mod recovery;
+mod sessions;
 mod throttle;
 mod tokens;
 
@@ -207,7 +221,7 @@ impl std::error::Error for ConformanceFailure {
 /// Runs every check, racing in the calling task ([`InPlace`]).
 pub async fn run_all<S>(store: Arc<S>, clock: &ManualClock) -> Result<Report, ConformanceFailure>
 where
-    S: UserStore + SecretStore + 'static,
+    S: UserStore + SecretStore + SessionStore + 'static,
 {
     run_all_with(store, clock, &InPlace).await
 }
@@ -219,7 +233,7 @@ pub async fn run_all_with<S, P>(
     spawner: &P,
 ) -> Result<Report, ConformanceFailure>
 where
-    S: UserStore + SecretStore + 'static,
+    S: UserStore + SecretStore + SessionStore + 'static,
     P: Spawner,
 {
     let fx = Fixture::new(store, clock)?;
@@ -268,6 +282,10 @@ where
     run!("setup_tokens", tokens::setup_tokens(&fx));
     run!("tickets", tokens::tickets(&fx));
     run!("prune_expired", prune::prune(&fx));
+    run!("sessions", sessions::sessions(&fx));
+    run!("security_epoch", sessions::security_epoch(&fx));
+    run!("device_tokens", sessions::device_tokens(&fx));
+    run!("prune_sessions", sessions::prune_sessions(&fx));
     run!("race_watermark", races::race_watermark(&fx, spawner));
     run!(
         "race_recovery_slot",
@@ -287,5 +305,11 @@ where
         races::race_create_person(&fx, spawner)
     );
     run!("race_throttle", races::race_throttle(&fx, spawner));
+    run!(
+        "race_revoke_all_vs_create",
+        sessions::race_revoke_all(&fx, spawner)
+    );
+    run!("race_touch_session", sessions::race_touch(&fx, spawner));
+    run!("race_rotate_session", sessions::race_rotate(&fx, spawner));
     Ok(report)
 }
