@@ -327,6 +327,14 @@ async fn an_altered_phone_number_is_an_error() {
 }
 
 #[tokio::test]
+async fn an_altered_session_row_is_an_error() {
+    if crate::pg::skip("an_altered_session_row_is_an_error") {
+        return;
+    }
+    checks::altered_sessions_are_refused!(&store().await);
+}
+
+#[tokio::test]
 async fn login_names_are_stored_only_as_digests() {
     if crate::pg::skip("login_names_are_stored_only_as_digests") {
         return;

@@ -296,6 +296,12 @@ async fn an_altered_phone_number_is_an_error() {
     checks::altered_phone_numbers_are_refused!(&store);
 }
 
+#[tokio::test]
+async fn an_altered_session_row_is_an_error() {
+    let (_dir, store) = store().await;
+    checks::altered_sessions_are_refused!(&store);
+}
+
 /// The service over `SqliteStore`, against someone who can write the database but holds no key.
 #[cfg(feature = "memory")]
 mod service_over_a_tampered_database {

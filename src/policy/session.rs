@@ -541,13 +541,12 @@ impl SessionView {
             s.authenticated_at,
             s.verified_at,
         );
-        let touch = (now >= s.last_seen.saturating_add(config.touch_interval())).then(|| {
-            SessionTouch {
+        let touch =
+            (now >= s.last_seen.saturating_add(config.touch_interval())).then(|| SessionTouch {
                 expected_last_seen: s.last_seen,
                 last_seen: now,
                 idle_expires_at: idle_expiry(now, s.aal, s.expires_at, config),
-            }
-        });
+            });
         Ok(SessionCheck { grant, touch })
     }
 }

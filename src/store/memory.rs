@@ -28,8 +28,8 @@ use crate::policy::enrollment::Mfa;
 use crate::policy::enrollment::MfaError;
 use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
 use crate::policy::login::PasswordState;
-use crate::policy::organisation::Organisation;
 use crate::policy::org_policy::MfaPolicy;
+use crate::policy::organisation::Organisation;
 use crate::policy::session::{
     DeviceTokenRecord, DeviceTokenView, ListedSession, SessionId, SessionLabels, SessionRecord,
     SessionTouch, SessionView,
@@ -703,13 +703,15 @@ impl SessionStore for MemoryStore {
         };
         let epoch = epoch.saturating_add(1);
         users.epochs.insert(person, epoch);
-        users.sessions.retain(|digest, stored| {
-            stored.record.person != person || Some(digest) == keep
-        });
+        users
+            .sessions
+            .retain(|digest, stored| stored.record.person != person || Some(digest) == keep);
         if let Some(kept) = keep.and_then(|digest| users.sessions.get_mut(digest)) {
             kept.record.epoch = epoch;
         }
-        users.device_tokens.retain(|_, token| token.person != person);
+        users
+            .device_tokens
+            .retain(|_, token| token.person != person);
         Ok(Some(epoch))
     }
 
@@ -794,7 +796,11 @@ impl SessionStore for MemoryStore {
         Ok(true)
     }
 
-    async fn revoke_session(&self, person: PersonId, id: SessionId) -> Result<bool, MemoryStoreError> {
+    async fn revoke_session(
+        &self,
+        person: PersonId,
+        id: SessionId,
+    ) -> Result<bool, MemoryStoreError> {
         let mut users = self.users()?;
         let before = users.sessions.len();
         users
@@ -828,7 +834,8 @@ impl SessionStore for MemoryStore {
         max_per_person: u32,
     ) -> Result<bool, MemoryStoreError> {
         let mut users = self.users()?;
-        if users.epoch(token.person) != Some(token.epoch) || users.device_tokens.contains_key(digest)
+        if users.epoch(token.person) != Some(token.epoch)
+            || users.device_tokens.contains_key(digest)
         {
             return Ok(false);
         }

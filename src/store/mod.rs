@@ -65,11 +65,11 @@ pub(crate) mod sessions;
 pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 
 pub use crate::credential::token::TokenDigest;
-pub use sessions::{SessionPruneReport, SessionStore};
 pub use records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
     SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned,
 };
+pub use sessions::{SessionPruneReport, SessionStore};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) mod sql;

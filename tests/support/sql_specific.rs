@@ -996,3 +996,86 @@ macro_rules! login_names_are_not_stored {
     }};
 }
 pub(crate) use login_names_are_not_stored;
+
+/// A session row raised to AAL2, or moved to another person, in the database: an error when it
+/// is read, never a grant. A device token extended in the database: the same.
+macro_rules! altered_sessions_are_refused {
+    ($store:expr) => {{
+        use authcore::policy::{
+            DeviceTokenRecord, SessionConfig, SessionId, SessionLabels, SessionRecord,
+        };
+        use authcore::store::SessionStore;
+        let store = $store;
+        let org = authcore::policy::Organisation::found(ORG, ALICE, T0).state;
+        assert_eq!(
+            store
+                .create_person(
+                    &person(ALICE, "alice"),
+                    authcore::store::OrganisationWrite::Insert(&org)
+                )
+                .await
+                .unwrap(),
+            authcore::store::CreateOutcome::Created
+        );
+        let progress = authcore::policy::LoginProgress::password_verified(ALICE, ORG, T0);
+        let grant = match authcore::policy::login_decision(
+            &authcore::policy::Account::new(ALICE),
+            org.member(ALICE),
+            org.policy(),
+            &progress,
+            T0,
+        ) {
+            authcore::policy::LoginDecision::Allowed(grant) => grant,
+            other => panic!("{other:?}"),
+        };
+        let config = SessionConfig::default();
+        let session = SessionRecord::start(SessionId::new(1), &grant, 0, &config);
+        let digest = authcore::BearerToken::generate().unwrap().digest();
+        assert!(
+            store
+                .create_session(&digest, &session, &SessionLabels::new())
+                .await
+                .unwrap()
+        );
+        assert!(store.session(&digest).await.unwrap().is_some());
+        for forgery in [
+            "UPDATE sessions SET aal = 2, factors = 3 WHERE digest = $1",
+            "UPDATE sessions SET expires_at = expires_at + 1 WHERE digest = $1",
+            "UPDATE sessions SET epoch = 5 WHERE digest = $1",
+        ] {
+            sqlx::query(forgery)
+                .bind(digest.0.to_vec())
+                .execute(store.pool())
+                .await
+                .unwrap();
+            let got = store.session(&digest).await;
+            assert!(
+                matches!(
+                    got,
+                    Err(SqlStoreError::Open {
+                        table: "sessions",
+                        ..
+                    })
+                ),
+                "{forgery}: {got:?}"
+            );
+        }
+        let device = authcore::BearerToken::generate().unwrap().digest();
+        let token = DeviceTokenRecord::issue(ALICE, 0, &config, T0);
+        assert!(store.insert_device_token(&device, &token, 3).await.unwrap());
+        assert!(store.device_token(&device).await.unwrap().is_some());
+        sqlx::query("UPDATE device_tokens SET expires_at = expires_at + 86400 WHERE digest = $1")
+            .bind(device.0.to_vec())
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.device_token(&device).await,
+            Err(SqlStoreError::Open {
+                table: "device_tokens",
+                ..
+            })
+        ));
+    }};
+}
+pub(crate) use altered_sessions_are_refused;

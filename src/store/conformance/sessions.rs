@@ -27,7 +27,9 @@ pub(super) trait Store: UserStore + SecretStore + SessionStore + 'static {}
 impl<S: UserStore + SecretStore + SessionStore + 'static> Store for S {}
 
 /// A founder of a fresh organisation, signed in with their password.
-async fn signed_in<S: Store>(fx: &Fixture<'_, S>) -> Result<(PersonRecord, Organisation, Grant), Fail> {
+async fn signed_in<S: Store>(
+    fx: &Fixture<'_, S>,
+) -> Result<(PersonRecord, Organisation, Grant), Fail> {
     let (person, org) = fx.founder().await?;
     let now = fx.now();
     let progress = LoginProgress::password_verified(person.id, org.id(), now);
@@ -72,10 +74,15 @@ pub(super) async fn sessions<S: Store>(fx: &Fixture<'_, S>) -> Checked {
     let s = &*fx.store;
     let config = SessionConfig::default();
     let (person, org, grant) = signed_in(fx).await?;
-    ensure_eq!(s.security_epoch(person.id).await?, Some(0), "a new person's epoch");
+    ensure_eq!(
+        s.security_epoch(person.id).await?,
+        Some(0),
+        "a new person's epoch"
+    );
     let (digest, session) = open(fx, &grant).await?;
     ensure!(
-        !s.create_session(&digest, &session, &SessionLabels::new()).await?,
+        !s.create_session(&digest, &session, &SessionLabels::new())
+            .await?,
         "a taken digest creates nothing"
     );
     let stale = SessionRecord {
@@ -85,10 +92,14 @@ pub(super) async fn sessions<S: Store>(fx: &Fixture<'_, S>) -> Checked {
     };
     let other = BearerToken::generate()?.digest();
     ensure!(
-        !s.create_session(&other, &stale, &SessionLabels::new()).await?,
+        !s.create_session(&other, &stale, &SessionLabels::new())
+            .await?,
         "a session at another epoch is not created"
     );
-    ensure!(s.session(&other).await?.is_none(), "another digest reads nothing");
+    ensure!(
+        s.session(&other).await?.is_none(),
+        "another digest reads nothing"
+    );
     let view = s
         .session(&digest)
         .await?
@@ -114,7 +125,10 @@ pub(super) async fn sessions<S: Store>(fx: &Fixture<'_, S>) -> Checked {
         .map_err(|r| fail(format!("refused: {r}")))?
         .touch
         .ok_or_else(|| fail("a touch is due after the interval".into()))?;
-    ensure!(s.touch_session(&digest, &touch).await?, "the first touch writes");
+    ensure!(
+        s.touch_session(&digest, &touch).await?,
+        "the first touch writes"
+    );
     ensure!(
         !s.touch_session(&digest, &touch).await?,
         "a touch from the same read writes once"
@@ -123,7 +137,11 @@ pub(super) async fn sessions<S: Store>(fx: &Fixture<'_, S>) -> Checked {
         .session(&digest)
         .await?
         .ok_or_else(|| fail("the touched session reads back".into()))?;
-    ensure_eq!(touched.session.last_seen, fx.now(), "last_seen after a touch");
+    ensure_eq!(
+        touched.session.last_seen,
+        fx.now(),
+        "last_seen after a touch"
+    );
 
     // Rotation: the old digest goes, the new one reads the new record.
     let raised = touched
@@ -135,7 +153,10 @@ pub(super) async fn sessions<S: Store>(fx: &Fixture<'_, S>) -> Checked {
         s.rotate_session(&digest, &rotated, &raised).await?,
         "rotating the token"
     );
-    ensure!(s.session(&digest).await?.is_none(), "the old token reads nothing");
+    ensure!(
+        s.session(&digest).await?.is_none(),
+        "the old token reads nothing"
+    );
     ensure!(
         !s.rotate_session(&digest, &other, &raised).await?,
         "the old token rotates no more"
@@ -151,15 +172,16 @@ pub(super) async fn sessions<S: Store>(fx: &Fixture<'_, S>) -> Checked {
     let listed = s.sessions_of(person.id).await?;
     ensure_eq!(listed.len(), 2, "two sessions listed");
     ensure!(
-        listed
-            .iter()
-            .all(|l| l.labels.user_agent() == Some("conformance") || l.labels.user_agent().is_none()),
+        listed.iter().all(
+            |l| l.labels.user_agent() == Some("conformance") || l.labels.user_agent().is_none()
+        ),
         "labels read back"
     );
     ensure!(
         listed
             .iter()
-            .any(|l| l.record.id == second_session.id && l.labels.user_agent() == Some("conformance")),
+            .any(|l| l.record.id == second_session.id
+                && l.labels.user_agent() == Some("conformance")),
         "the second session is listed with its label"
     );
     ensure!(
@@ -170,7 +192,10 @@ pub(super) async fn sessions<S: Store>(fx: &Fixture<'_, S>) -> Checked {
         s.revoke_session(person.id, second_session.id).await?,
         "revoking one session"
     );
-    ensure!(s.session(&second).await?.is_none(), "a revoked session reads nothing");
+    ensure!(
+        s.session(&second).await?.is_none(),
+        "a revoked session reads nothing"
+    );
     ensure!(
         s.session(&rotated).await?.is_some(),
         "the other session stays"
@@ -199,17 +224,34 @@ pub(super) async fn security_epoch<S: Store>(fx: &Fixture<'_, S>) -> Checked {
         "remembering a device"
     );
     // "Sign out everywhere else": the kept session is carried over.
-    ensure_eq!(s.bump_epoch(person.id, Some(&kept)).await?, Some(1), "the bumped epoch");
-    ensure_eq!(s.security_epoch(person.id).await?, Some(1), "the epoch reads back");
-    ensure!(s.session(&other).await?.is_none(), "the other session is gone");
-    ensure!(s.device_token(&device).await?.is_none(), "the device token is gone");
+    ensure_eq!(
+        s.bump_epoch(person.id, Some(&kept)).await?,
+        Some(1),
+        "the bumped epoch"
+    );
+    ensure_eq!(
+        s.security_epoch(person.id).await?,
+        Some(1),
+        "the epoch reads back"
+    );
+    ensure!(
+        s.session(&other).await?.is_none(),
+        "the other session is gone"
+    );
+    ensure!(
+        s.device_token(&device).await?.is_none(),
+        "the device token is gone"
+    );
     let view = s
         .session(&kept)
         .await?
         .ok_or_else(|| fail("the kept session stays".into()))?;
     ensure_eq!(view.session.epoch, 1, "the kept session is carried over");
     ensure_eq!(view.session.id, kept_session.id, "the kept session's id");
-    ensure!(view.check(&config, fx.now()).is_ok(), "the kept session stands");
+    ensure!(
+        view.check(&config, fx.now()).is_ok(),
+        "the kept session stands"
+    );
     ensure!(
         !s.create_session(
             &BearerToken::generate()?.digest(),
@@ -220,7 +262,11 @@ pub(super) async fn security_epoch<S: Store>(fx: &Fixture<'_, S>) -> Checked {
         "a session computed at the old epoch is not created"
     );
     // "Sign out everywhere".
-    ensure_eq!(s.bump_epoch(person.id, None).await?, Some(2), "bumped again");
+    ensure_eq!(
+        s.bump_epoch(person.id, None).await?,
+        Some(2),
+        "bumped again"
+    );
     ensure!(s.session(&kept).await?.is_none(), "every session is gone");
     ensure!(s.sessions_of(person.id).await?.is_empty(), "none is listed");
     Ok(())
@@ -295,17 +341,35 @@ pub(super) async fn prune_sessions<S: Store>(fx: &Fixture<'_, S>) -> Checked {
         s.insert_device_token(&device, &token, 5).await?,
         "remembering a device"
     );
-    ensure!(s.session(&stale).await?.is_none(), "the bump deleted the stale one");
+    ensure!(
+        s.session(&stale).await?.is_none(),
+        "the bump deleted the stale one"
+    );
     fx.clock.advance(1);
     let report = s.prune_sessions(fx.now()).await?;
-    ensure!(report.sessions >= 1, "the session idle since its login is pruned");
-    ensure!(s.session(&idle).await?.is_none(), "the idle session is gone");
+    ensure!(
+        report.sessions >= 1,
+        "the session idle since its login is pruned"
+    );
+    ensure!(
+        s.session(&idle).await?.is_none(),
+        "the idle session is gone"
+    );
     ensure!(s.session(&live).await?.is_some(), "the live session stays");
-    ensure!(s.device_token(&device).await?.is_some(), "a live device token stays");
+    ensure!(
+        s.device_token(&device).await?.is_some(),
+        "a live device token stays"
+    );
     fx.clock.advance(config.device_lifetime());
     let report = s.prune_sessions(fx.now()).await?;
-    ensure!(report.device_tokens >= 1, "an expired device token is pruned");
-    ensure!(s.device_token(&device).await?.is_none(), "the device token is gone");
+    ensure!(
+        report.device_tokens >= 1,
+        "an expired device token is pruned"
+    );
+    ensure!(
+        s.device_token(&device).await?.is_none(),
+        "the device token is gone"
+    );
     ensure_eq!(
         s.prune_sessions(fx.now()).await?,
         crate::store::sessions::SessionPruneReport::default(),
@@ -331,8 +395,7 @@ pub(super) async fn race_revoke_all<S: Store, P: Spawner>(
         let store = Arc::clone(&fx.store);
         let digest = BearerToken::generate()?.digest();
         digests.push(digest);
-        let session =
-            SessionRecord::start(SessionId::new(fx.fresh()), &grant, epoch, &config);
+        let session = SessionRecord::start(SessionId::new(fx.fresh()), &grant, epoch, &config);
         let bump = n == RACE_CONTENDERS / 2;
         contenders.push(async move {
             if bump {
@@ -392,10 +455,7 @@ pub(super) async fn race_touch<S: Store, P: Spawner>(fx: &Fixture<'_, S>, spawne
     )
 }
 
-pub(super) async fn race_rotate<S: Store, P: Spawner>(
-    fx: &Fixture<'_, S>,
-    spawner: &P,
-) -> Checked {
+pub(super) async fn race_rotate<S: Store, P: Spawner>(fx: &Fixture<'_, S>, spawner: &P) -> Checked {
     let config = SessionConfig::default();
     let (_, _, grant) = signed_in(fx).await?;
     let (digest, session) = open(fx, &grant).await?;

@@ -178,7 +178,12 @@ pub(crate) fn session(c: &SessionColumns<'_>) -> RowContext {
 }
 
 /// A remembered device: its digest, person, epoch and expiry.
-pub(crate) fn device_token(digest: &[u8], person: &[u8], epoch: i64, expires_at: i64) -> RowContext {
+pub(crate) fn device_token(
+    digest: &[u8],
+    person: &[u8],
+    epoch: i64,
+    expires_at: i64,
+) -> RowContext {
     RowContext::new("device_tokens")
         .bytes("digest", digest)
         .bytes("person", person)

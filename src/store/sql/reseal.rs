@@ -347,12 +347,8 @@ impl<D: Dialect> SqlStore<D> {
                 row: |row| {
                     let digest: Vec<u8> = row.try_get(1)?;
                     let person: Vec<u8> = row.try_get(2)?;
-                    let context = integrity::device_token(
-                        &digest,
-                        &person,
-                        row.try_get(3)?,
-                        row.try_get(4)?,
-                    );
+                    let context =
+                        integrity::device_token(&digest, &person, row.try_get(3)?, row.try_get(4)?);
                     Ok((context, alloc::vec![Key::Bytes(digest)]))
                 },
             },

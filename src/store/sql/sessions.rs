@@ -255,8 +255,7 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
             .bind(person_bytes(person))
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|row| to_u64(row.try_get(0)?, "people"))
-            .transpose()
+        row.map(|row| to_u64(row.try_get(0)?, "people")).transpose()
     }
 
     async fn bump_epoch(
