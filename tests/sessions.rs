@@ -2,6 +2,8 @@
 //! decision and each refusal, the `last_seen` touch rule, freshness, step-up and re-authentication,
 //! remembered devices.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use authcore::credential::FactorKind;
 use authcore::policy::{
     Aal, Account, DeviceTokenRecord, Factor, FactorSet, LoginDecision, LoginProgress, MfaPolicy,

@@ -478,6 +478,7 @@ impl core::fmt::Display for SessionRefused {
     }
 }
 
+#[cfg(feature = "std")]
 impl std::error::Error for SessionRefused {}
 
 /// A `last_seen` write the caller must make

@@ -332,7 +332,8 @@ pub(super) async fn prune_sessions<S: Store>(fx: &Fixture<'_, S>) -> Checked {
         s.bump_epoch(other_grant.person(), None).await?.is_some(),
         "bumping"
     );
-    fx.clock.advance(config.idle_timeout(Aal::Aal1) - 1);
+    fx.clock
+        .advance(config.idle_timeout(Aal::Aal1).saturating_sub(1));
     let (_, _, later_grant) = signed_in(fx).await?;
     let (live, _) = open(fx, &later_grant).await?;
     let device = BearerToken::generate()?.digest();
@@ -476,10 +477,10 @@ pub(super) async fn race_rotate<S: Store, P: Spawner>(fx: &Fixture<'_, S>, spawn
         results.iter().filter(|won| **won).count(),
         "rotate one token",
     )?;
-    let mut readable = 0;
+    let mut readable = 0usize;
     for new in &news {
         if fx.store.session(new).await?.is_some() {
-            readable += 1;
+            readable = readable.saturating_add(1);
         }
     }
     ensure_eq!(readable, 1, "exactly one new token reads the session");
