@@ -10,6 +10,7 @@ use authcore::credential::password::HashParams;
 use authcore::credential::{KeyId, Keyring, SealingKey};
 use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
 use authcore::policy::{AuthenticatorName, EnrollmentPurpose};
+use authcore::store::SessionStore;
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
@@ -52,7 +53,7 @@ fn ticket(step: &LoginStep) -> BearerToken {
     BearerToken::parse(&step.ticket().unwrap().expose_secret()).unwrap()
 }
 
-impl<S: UserStore + SecretStore> Bench<S> {
+impl<S: UserStore + SecretStore + SessionStore> Bench<S> {
     async fn new(store: S, hasher: PasswordHasher) -> Self {
         let clock = Arc::new(ManualClock::new(1_700_000_010));
         let services = Services {
@@ -136,7 +137,7 @@ fn weak_hasher() -> PasswordHasher {
         .unwrap()
 }
 
-fn bench_pair<S: UserStore + SecretStore>(
+fn bench_pair<S: UserStore + SecretStore + SessionStore>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     rt: &Runtime,
     name: &str,

@@ -29,6 +29,7 @@ use authcore::credential::{KeyId, Keyring, SealingKey};
 use authcore::otp::{ManualClock, SecretKey, SystemClock, Totp, TotpParams};
 use authcore::policy::{AuthenticatorName, EnrollmentPurpose};
 use authcore::service::{HashJob, HashOutput};
+use authcore::store::SessionStore;
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
@@ -83,7 +84,7 @@ struct Person {
     key: SecretKey,
 }
 
-fn service<S: UserStore + SecretStore>(
+fn service<S: UserStore + SecretStore + SessionStore>(
     store: S,
     clock: &Arc<ManualClock>,
     hasher: Hasher,
@@ -127,7 +128,10 @@ fn ticket(step: &LoginStep) -> BearerToken {
 }
 
 /// Signs `login` up and enrolls an authenticator app.
-async fn enroll<S: UserStore + SecretStore>(s: &Service<S>, login: String) -> Person {
+async fn enroll<S: UserStore + SecretStore + SessionStore>(
+    s: &Service<S>,
+    login: String,
+) -> Person {
     let up = s.sign_up(&login, Password::from(PW)).await.unwrap();
     let step = s.login(up.org, &login, Password::from(PW)).await.unwrap();
     let grant = *step.grant().expect("signed in");
@@ -156,7 +160,7 @@ async fn enroll<S: UserStore + SecretStore>(s: &Service<S>, login: String) -> Pe
 /// policy's context, which may hold a non-`Sync` host check, across an await).
 async fn enroll_many<S>(s: &Arc<Service<S>>, prefix: &str, count: usize) -> Vec<Person>
 where
-    S: UserStore + SecretStore + 'static,
+    S: UserStore + SecretStore + SessionStore + 'static,
 {
     let local = tokio::task::LocalSet::new();
     local
@@ -184,7 +188,7 @@ where
 }
 
 /// A full login at the current time; panics unless it is granted.
-async fn login<S: UserStore + SecretStore>(s: &Service<S>, person: &Person) {
+async fn login<S: UserStore + SecretStore + SessionStore>(s: &Service<S>, person: &Person) {
     let step = s
         .login(person.org, &person.login, Password::from(PW))
         .await
@@ -198,7 +202,7 @@ async fn login<S: UserStore + SecretStore>(s: &Service<S>, person: &Person) {
 }
 
 /// The median duration of the second-factor step alone, the best of [`PASSES`] passes.
-async fn second_factor_median<S: UserStore + SecretStore>(
+async fn second_factor_median<S: UserStore + SecretStore + SessionStore>(
     s: &Service<S>,
     probes: &[Person],
 ) -> Duration {
@@ -231,7 +235,7 @@ async fn second_factor_median<S: UserStore + SecretStore>(
 /// Full logins per second with `tasks` concurrent tasks, each person logging in once.
 async fn logins_per_second<S>(s: &Arc<Service<S>>, people: &Arc<Vec<Person>>, tasks: usize) -> f64
 where
-    S: UserStore + SecretStore + 'static,
+    S: UserStore + SecretStore + SessionStore + 'static,
 {
     s.backend().clock.advance(30);
     let started = Instant::now();
@@ -381,7 +385,7 @@ impl Grow for authcore::PostgresStore {
 /// The whole check on one store; returns whether the step stayed within 1.2×.
 async fn check<T>(name: &str, store: T, people: usize) -> bool
 where
-    T: UserStore + SecretStore + Grow + Clone + 'static,
+    T: UserStore + SecretStore + SessionStore + Grow + Clone + 'static,
 {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let full = Arc::new(service(store.clone(), &clock, production()));

@@ -21,6 +21,7 @@ use authcore::policy::{Actor, AuditEvent, AuditKind, Factor, LoginOutcome};
 use authcore::policy::{
     AuthenticatorName, EnrollmentPurpose, MfaSettings, Permission, Resource, Role,
 };
+use authcore::store::SessionStore;
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
@@ -62,7 +63,10 @@ fn next_step(clock: &ManualClock) {
 }
 
 /// The service over `store`, with the clock starting at the system time.
-fn service<S: UserStore + SecretStore>(store: S, clock: &Arc<ManualClock>) -> Service<S> {
+fn service<S: UserStore + SecretStore + SessionStore>(
+    store: S,
+    clock: &Arc<ManualClock>,
+) -> Service<S> {
     // The ready backend (the system clock and the default hasher), with the audit log and
     // notifier the story reads back, and the hand-driven clock swapped in.
     let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
@@ -284,7 +288,7 @@ fn describe(event: &AuditEvent, names: &HashMap<PersonId, &str>, start: u64) -> 
 }
 
 /// The seed stories, narrated; exits non-zero at the first step that does not behave.
-async fn story<S: UserStore + SecretStore>(s: &Service<S>, clock: &ManualClock) {
+async fn story<S: UserStore + SecretStore + SessionStore>(s: &Service<S>, clock: &ManualClock) {
     let now = || clock.now();
     let start = now();
     let mut names: HashMap<PersonId, &str> = HashMap::new();

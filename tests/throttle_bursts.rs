@@ -28,6 +28,7 @@ use doubles::{CountingHasher, Recording};
 use authcore::credential::{FactorKind, ThrottlePolicy};
 use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
 use authcore::policy::{AuditKind, AuthenticatorName, EnrollmentPurpose, Factor};
+use authcore::store::SessionStore;
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
     Authenticator, BearerToken, Clock, LoginStep, MemoryStore, OrgId, Password, SecretStore,
@@ -52,7 +53,7 @@ fn policy() -> ThrottlePolicy {
         .unwrap()
 }
 
-fn service<St: UserStore + SecretStore>(
+fn service<St: UserStore + SecretStore + SessionStore>(
     store: St,
 ) -> (Arc<Service<St>>, Arc<ManualClock>, Arc<AtomicUsize>) {
     let clock = Arc::new(ManualClock::new(T0));
@@ -94,7 +95,7 @@ fn ticket(step: &LoginStep) -> BearerToken {
 /// nobody holds — were verified (argon2 jobs run), on the store `name`.
 async fn password_bursts<St>(name: &str, store: St) -> (usize, usize)
 where
-    St: UserStore + SecretStore + 'static,
+    St: UserStore + SecretStore + SessionStore + 'static,
 {
     let (s, _clock, jobs) = service(store);
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();
@@ -138,7 +139,7 @@ where
 /// verified (audited as rejected), on the store `name`.
 async fn totp_burst<St>(name: &str, store: St) -> usize
 where
-    St: UserStore + SecretStore + 'static,
+    St: UserStore + SecretStore + SessionStore + 'static,
 {
     let (s, clock, _jobs) = service(store);
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();

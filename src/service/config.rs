@@ -9,6 +9,7 @@ use crate::credential::recovery::RecoveryParams;
 use crate::credential::throttle::ThrottlePolicy;
 use crate::error::Error;
 use crate::policy::enrollment::EnrollmentConfig;
+use crate::policy::session::SessionConfig;
 
 /// The service's settings. Build with [`ServiceConfig::builder`].
 #[derive(Debug)]
@@ -22,6 +23,7 @@ pub struct ServiceConfig {
     pub(super) setup_ttl: u64,
     pub(super) temporary_ttl: u64,
     pub(super) oob: Option<(OobConfig, OobKey)>,
+    pub(super) sessions: SessionConfig,
 }
 
 impl ServiceConfig {
@@ -43,6 +45,7 @@ impl ServiceConfig {
                 setup_ttl: Self::DEFAULT_SETUP_TTL,
                 temporary_ttl: TemporaryPassword::DEFAULT_TTL,
                 oob: None,
+                sessions: SessionConfig::default(),
             },
         }
     }
@@ -50,6 +53,11 @@ impl ServiceConfig {
     /// The issuer shown by authenticator apps.
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The session lifetimes and remembered-device settings.
+    pub fn sessions(&self) -> &SessionConfig {
+        &self.sessions
     }
 
     /// The enrollment settings (TOTP parameters, window, lifetimes).
@@ -120,6 +128,13 @@ impl ServiceConfigBuilder {
     /// The temporary-password lifetime in seconds (1 s to 30 days; default 72 h).
     pub fn temporary_ttl(mut self, seconds: u64) -> Self {
         self.config.temporary_ttl = seconds;
+        self
+    }
+
+    /// The session lifetimes and remembered-device settings (default
+    /// [`SessionConfig::default`], the NIST SP 800-63B rev. 4 timeouts).
+    pub fn sessions(mut self, config: SessionConfig) -> Self {
+        self.config.sessions = config;
         self
     }
 

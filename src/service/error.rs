@@ -15,6 +15,7 @@ use crate::error::Error;
 use crate::otp::error::OtpError;
 use crate::policy::enrollment::MfaError;
 use crate::policy::error::{AccessDenied, PolicyError};
+use crate::policy::session::SessionRefused;
 
 /// Why an [`Authenticator`](super::Authenticator) operation failed.
 ///
@@ -39,6 +40,9 @@ pub enum ServiceError {
     Deactivated,
     /// The signed-in person may not do this.
     Denied(AccessDenied),
+    /// The session token signs nobody in, and why (for the host's logs and wording; tell the
+    /// client to sign in again, whatever the reason).
+    Session(SessionRefused),
     /// The policy core refused the change (for example a role above the actor's own, a policy
     /// change without fresh MFA, MFA off while an organisation enforces it).
     Policy(PolicyError),
@@ -86,6 +90,7 @@ impl fmt::Display for ServiceError {
             ),
             Self::Deactivated => f.write_str("the account is deactivated"),
             Self::Denied(reason) => write!(f, "access denied: {reason}"),
+            Self::Session(reason) => write!(f, "not signed in: {reason}"),
             Self::Policy(error) => write!(f, "refused by policy: {error}"),
             Self::PasswordPolicy(violation) => write!(f, "password refused: {violation}"),
             Self::InvalidLogin => f.write_str("the login name is empty, too long or malformed"),
@@ -105,6 +110,7 @@ impl std::error::Error for ServiceError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Denied(e) => Some(e),
+            Self::Session(e) => Some(e),
             Self::Policy(e) => Some(e),
             Self::PasswordPolicy(e) => Some(e),
             Self::Core(e) => Some(e),

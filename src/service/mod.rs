@@ -16,6 +16,7 @@
 //! | `config` | [`ServiceConfig`]: issuer, lifetimes, throttle, recovery and SMS settings |
 //! | `login` | the password step, pending-login tickets, second factors, enrollment at login |
 //! | `account` | a signed-in person's MFA, recovery codes and password |
+//! | `sessions` | server-side sessions: [`Authenticator::open_session`], [`Authenticator::authenticate`], freshness, listing, revoking, "sign out everywhere" |
 //! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
 //! | `unlock` | an administrator clears a member's throttle counters |
 //!
@@ -64,6 +65,7 @@ pub(crate) mod login;
 pub(crate) mod members;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
 pub(crate) mod ready;
+pub(crate) mod sessions;
 pub(crate) mod unlock;
 
 pub use backend::{Backend, DefaultHashing, Services};
@@ -76,6 +78,7 @@ pub use login::{EnrollmentSetup, LoginStep};
 pub use members::{NewMember, SignedUp};
 #[cfg(feature = "memory")]
 pub use ready::MemoryBackend;
+pub use sessions::OpenedSession;
 
 /// Whether the [`Notifier`] delivered a message. A failure has already been audited
 /// ([`AuditKind::NotificationFailed`]); the notifier's error is kept for the host's own logs.

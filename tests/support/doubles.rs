@@ -12,10 +12,15 @@ use authcore::credential::{
     ThrottleReservation, ThrottleState, ThrottleUpdate,
 };
 use authcore::policy::{AuthenticatorId, Mfa, Organisation, PasswordState};
+use authcore::policy::{
+    DeviceTokenRecord, DeviceTokenView, ListedSession, SessionId, SessionLabels, SessionRecord,
+    SessionTouch, SessionView,
+};
 use authcore::store::{
     CreateOutcome, OobChallengeRecord, OobPurpose, OrganisationWrite, PersonRecord, PruneReport,
     RecoverySlot, SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, Versioned,
 };
+use authcore::store::{SessionPruneReport, SessionStore};
 use authcore::{OrgId, PersonId, SecretStore, UserStore};
 
 /// Runs every argon2 job on tokio's blocking pool, so that concurrent requests interleave around
@@ -333,6 +338,93 @@ impl<T: SecretStore> SecretStore for Recording<T> {
     }
 }
 
+impl<T: SessionStore> SessionStore for Recording<T> {
+    type Error = T::Error;
+
+    async fn security_epoch(&self, person: PersonId) -> Result<Option<u64>, Self::Error> {
+        self.note("security_epoch").await;
+        self.inner.security_epoch(person).await
+    }
+
+    async fn bump_epoch(
+        &self,
+        person: PersonId,
+        keep: Option<&TokenDigest>,
+    ) -> Result<Option<u64>, Self::Error> {
+        self.note("bump_epoch").await;
+        self.inner.bump_epoch(person, keep).await
+    }
+
+    async fn create_session(
+        &self,
+        digest: &TokenDigest,
+        session: &SessionRecord,
+        labels: &SessionLabels,
+    ) -> Result<bool, Self::Error> {
+        self.note("create_session").await;
+        self.inner.create_session(digest, session, labels).await
+    }
+
+    async fn session(&self, digest: &TokenDigest) -> Result<Option<SessionView>, Self::Error> {
+        self.note("session").await;
+        self.inner.session(digest).await
+    }
+
+    async fn touch_session(
+        &self,
+        digest: &TokenDigest,
+        touch: &SessionTouch,
+    ) -> Result<bool, Self::Error> {
+        self.note("touch_session").await;
+        self.inner.touch_session(digest, touch).await
+    }
+
+    async fn rotate_session(
+        &self,
+        old: &TokenDigest,
+        new: &TokenDigest,
+        session: &SessionRecord,
+    ) -> Result<bool, Self::Error> {
+        self.note("rotate_session").await;
+        self.inner.rotate_session(old, new, session).await
+    }
+
+    async fn revoke_session(&self, person: PersonId, id: SessionId) -> Result<bool, Self::Error> {
+        self.note("revoke_session").await;
+        self.inner.revoke_session(person, id).await
+    }
+
+    async fn sessions_of(&self, person: PersonId) -> Result<Vec<ListedSession>, Self::Error> {
+        self.note("sessions_of").await;
+        self.inner.sessions_of(person).await
+    }
+
+    async fn insert_device_token(
+        &self,
+        digest: &TokenDigest,
+        token: &DeviceTokenRecord,
+        max_per_person: u32,
+    ) -> Result<bool, Self::Error> {
+        self.note("insert_device_token").await;
+        self.inner
+            .insert_device_token(digest, token, max_per_person)
+            .await
+    }
+
+    async fn device_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<DeviceTokenView>, Self::Error> {
+        self.note("device_token").await;
+        self.inner.device_token(digest).await
+    }
+
+    async fn prune_sessions(&self, now: u64) -> Result<SessionPruneReport, Self::Error> {
+        self.note("prune_sessions").await;
+        self.inner.prune_sessions(now).await
+    }
+}
+
 /// People from one store and secrets from another: a host whose data is split implements both
 /// traits on one type that holds both handles, as this one does.
 pub struct Split<U, S> {
@@ -562,5 +654,82 @@ impl<U: Send + Sync, S: SecretStore> SecretStore for Split<U, S> {
 
     async fn prune_expired(&self, now: u64) -> Result<PruneReport, Self::Error> {
         self.secrets.prune_expired(now).await
+    }
+}
+
+/// Sessions live beside the people (the security epoch is theirs).
+impl<U: SessionStore, S: Send + Sync> SessionStore for Split<U, S> {
+    type Error = U::Error;
+
+    async fn security_epoch(&self, person: PersonId) -> Result<Option<u64>, Self::Error> {
+        self.users.security_epoch(person).await
+    }
+
+    async fn bump_epoch(
+        &self,
+        person: PersonId,
+        keep: Option<&TokenDigest>,
+    ) -> Result<Option<u64>, Self::Error> {
+        self.users.bump_epoch(person, keep).await
+    }
+
+    async fn create_session(
+        &self,
+        digest: &TokenDigest,
+        session: &SessionRecord,
+        labels: &SessionLabels,
+    ) -> Result<bool, Self::Error> {
+        self.users.create_session(digest, session, labels).await
+    }
+
+    async fn session(&self, digest: &TokenDigest) -> Result<Option<SessionView>, Self::Error> {
+        self.users.session(digest).await
+    }
+
+    async fn touch_session(
+        &self,
+        digest: &TokenDigest,
+        touch: &SessionTouch,
+    ) -> Result<bool, Self::Error> {
+        self.users.touch_session(digest, touch).await
+    }
+
+    async fn rotate_session(
+        &self,
+        old: &TokenDigest,
+        new: &TokenDigest,
+        session: &SessionRecord,
+    ) -> Result<bool, Self::Error> {
+        self.users.rotate_session(old, new, session).await
+    }
+
+    async fn revoke_session(&self, person: PersonId, id: SessionId) -> Result<bool, Self::Error> {
+        self.users.revoke_session(person, id).await
+    }
+
+    async fn sessions_of(&self, person: PersonId) -> Result<Vec<ListedSession>, Self::Error> {
+        self.users.sessions_of(person).await
+    }
+
+    async fn insert_device_token(
+        &self,
+        digest: &TokenDigest,
+        token: &DeviceTokenRecord,
+        max_per_person: u32,
+    ) -> Result<bool, Self::Error> {
+        self.users
+            .insert_device_token(digest, token, max_per_person)
+            .await
+    }
+
+    async fn device_token(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<Option<DeviceTokenView>, Self::Error> {
+        self.users.device_token(digest).await
+    }
+
+    async fn prune_sessions(&self, now: u64) -> Result<SessionPruneReport, Self::Error> {
+        self.users.prune_sessions(now).await
     }
 }

@@ -115,7 +115,8 @@ use core::fmt;
 use core::future::Future;
 
 use crate::otp::clock::ManualClock;
-use crate::store::{SecretStore, SessionStore, UserStore};
+use crate::store::sessions::SessionStore;
+use crate::store::{SecretStore, UserStore};
 
 use fixture::Fixture;
 use harness::Fail;

@@ -14,7 +14,8 @@ use crate::policy::session::{
     DeviceTokenRecord, SessionConfig, SessionId, SessionLabels, SessionRecord, SessionRefused,
 };
 use crate::store::records::PersonRecord;
-use crate::store::{SecretStore, SessionStore, UserStore};
+use crate::store::sessions::SessionStore;
+use crate::store::{SecretStore, UserStore};
 
 use super::RACE_CONTENDERS;
 use super::Spawner;

@@ -1,0 +1,217 @@
+//! Server-side sessions: opening one when a login completes, the per-request
+//! [`Authenticator::authenticate`], freshness, listing, revoking, and "sign out everywhere".
+//!
+//! The client holds only an opaque token ([`BearerToken`], e.g. in a cookie); the store keeps
+//! its digest and the session ([`SessionRecord`]). Every request presents the token and gets the
+//! current [`Grant`], built from the session and the live membership, or a typed
+//! [`SessionRefused`] in [`ServiceError::Session`]. The decisions (what ends a session, roles
+//! re-read on every check, recovery codes counting as fresh) are on
+//! [`crate::policy::session`].
+
+use alloc::vec::Vec;
+
+use crate::credential::token::{BearerToken, TokenDigest};
+use crate::policy::factors::Aal;
+use crate::policy::ids::PersonId;
+use crate::policy::login::Grant;
+use crate::policy::session::{
+    ListedSession, SessionId, SessionLabels, SessionRecord, SessionRefused, SessionView,
+};
+use crate::service::Authenticator;
+use crate::service::backend::Backend;
+use crate::service::error::ServiceError;
+use crate::store::sessions::{SessionPruneReport, SessionStore};
+
+/// A session a completed login opened.
+#[derive(Debug)]
+#[must_use = "hand the token to the client"]
+pub struct OpenedSession {
+    /// The token for the client (a cookie, say): a secret, shown once, stored only as a digest.
+    pub token: BearerToken,
+    /// The session's public handle (for listing and revoking).
+    pub id: SessionId,
+    /// The grant for this request.
+    pub grant: Grant,
+}
+
+fn refused(reason: SessionRefused) -> ServiceError {
+    ServiceError::Session(reason)
+}
+
+fn digest_of(token: &str) -> Result<TokenDigest, ServiceError> {
+    BearerToken::parse(token)
+        .map(|token| token.digest())
+        .map_err(|_| refused(SessionRefused::Revoked))
+}
+
+impl<B: Backend> Authenticator<B> {
+    /// Opens a server-side session for the grant a login just completed with, labelled with
+    /// where it was opened, at the person's current security epoch. The grant's verification
+    /// time starts the session's lifetime ([`SessionConfig`](crate::policy::session::SessionConfig)
+    /// in [`ServiceConfig::sessions`](crate::service::ServiceConfig::sessions)), so open it
+    /// right after the login. A new token every time: a token fixated before the login is
+    /// worthless after it.
+    ///
+    /// [`SessionRefused::StaleEpoch`] if the person's epoch moved on while the session was being
+    /// opened; [`ServiceError::Deactivated`] if the person is gone.
+    pub async fn open_session(
+        &self,
+        grant: &Grant,
+        labels: &SessionLabels,
+    ) -> Result<OpenedSession, ServiceError> {
+        let store = self.backend.store();
+        let epoch = store
+            .security_epoch(grant.person())
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or(ServiceError::Deactivated)?;
+        let mut id = [0u8; 16];
+        rand_core::TryRng::try_fill_bytes(&mut getrandom::SysRng, &mut id)
+            .map_err(|_| ServiceError::Core(crate::error::Error::Random))?;
+        let id = SessionId::new(u128::from_be_bytes(id));
+        let session = SessionRecord::start(id, grant, epoch, self.config.sessions());
+        let token = BearerToken::generate()?;
+        if !store
+            .create_session(&token.digest(), &session, labels)
+            .await
+            .map_err(ServiceError::storage)?
+        {
+            return Err(refused(SessionRefused::StaleEpoch));
+        }
+        Ok(OpenedSession {
+            token,
+            id,
+            grant: *grant,
+        })
+    }
+
+    /// The per-request check: the grant of the session with this token, or why there is none
+    /// ([`ServiceError::Session`]: revoked or unknown, stale epoch, deactivated, expired, idle,
+    /// no longer a member, MFA now required). One read of the store; `last_seen` is written at
+    /// most once per touch interval, never on every request.
+    pub async fn authenticate(&self, token: &str) -> Result<Grant, ServiceError> {
+        let digest = digest_of(token)?;
+        self.checked(&digest).await.map(|(grant, _)| grant)
+    }
+
+    /// [`Self::authenticate`], and then the freshness a sensitive verb needs: the factors were
+    /// verified at most `max_age` seconds ago, at `aal` or above (GitHub's "sudo mode"; a
+    /// recovery code counts). [`PolicyError::ReauthenticationRequired`](crate::policy::PolicyError::ReauthenticationRequired)
+    /// otherwise.
+    pub async fn require_fresh(
+        &self,
+        token: &str,
+        max_age: u64,
+        aal: Aal,
+    ) -> Result<Grant, ServiceError> {
+        let digest = digest_of(token)?;
+        let (grant, view) = self.checked(&digest).await?;
+        view.session
+            .require_fresh(self.now(), max_age, aal)
+            .map_err(ServiceError::Policy)?;
+        Ok(grant)
+    }
+
+    /// Signs this session out (its token stops working at once).
+    pub async fn sign_out(&self, token: &str) -> Result<(), ServiceError> {
+        let digest = digest_of(token)?;
+        let store = self.backend.store();
+        let view = store
+            .session(&digest)
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or(refused(SessionRefused::Revoked))?;
+        store
+            .revoke_session(view.session.person, view.session.id)
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(())
+    }
+
+    /// "Sign out everywhere": ends every session and remembered device of the signed-in
+    /// person by bumping their security epoch, keeping this session signed in if
+    /// `keep_this_one` ("sign out everywhere else"). A login completing concurrently does not
+    /// outlive it. Returns the new epoch.
+    pub async fn sign_out_everywhere(
+        &self,
+        token: &str,
+        keep_this_one: bool,
+    ) -> Result<u64, ServiceError> {
+        let digest = digest_of(token)?;
+        let (grant, _) = self.checked(&digest).await?;
+        self.end_sessions(grant.person(), keep_this_one.then_some(&digest))
+            .await
+    }
+
+    /// The signed-in person's sessions, oldest first, for a "where you're signed in" page.
+    pub async fn sessions(&self, token: &str) -> Result<Vec<ListedSession>, ServiceError> {
+        let digest = digest_of(token)?;
+        let (grant, _) = self.checked(&digest).await?;
+        self.backend
+            .store()
+            .sessions_of(grant.person())
+            .await
+            .map_err(ServiceError::storage)
+    }
+
+    /// Signs out one of the signed-in person's sessions, by its id (from [`Self::sessions`]);
+    /// `false` if they have none with it.
+    pub async fn revoke_session(&self, token: &str, id: SessionId) -> Result<bool, ServiceError> {
+        let digest = digest_of(token)?;
+        let (grant, _) = self.checked(&digest).await?;
+        self.backend
+            .store()
+            .revoke_session(grant.person(), id)
+            .await
+            .map_err(ServiceError::storage)
+    }
+
+    /// Maintenance: deletes expired, idle and stale sessions and remembered devices
+    /// ([`SessionStore::prune_sessions`]). Call it beside
+    /// [`Authenticator::prune_expired`].
+    pub async fn prune_sessions(&self) -> Result<SessionPruneReport, ServiceError> {
+        self.backend
+            .store()
+            .prune_sessions(self.now())
+            .await
+            .map_err(ServiceError::storage)
+    }
+
+    /// Bumps the person's security epoch: every session and remembered device of theirs ends,
+    /// but `keep`. A person who is gone has nothing to end.
+    pub(crate) async fn end_sessions(
+        &self,
+        person: PersonId,
+        keep: Option<&TokenDigest>,
+    ) -> Result<u64, ServiceError> {
+        Ok(self
+            .backend
+            .store()
+            .bump_epoch(person, keep)
+            .await
+            .map_err(ServiceError::storage)?
+            .unwrap_or(0))
+    }
+
+    /// The session under `digest`, checked at the clock's time, with its `last_seen` touched
+    /// when due.
+    async fn checked(&self, digest: &TokenDigest) -> Result<(Grant, SessionView), ServiceError> {
+        let store = self.backend.store();
+        let view = store
+            .session(digest)
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or(refused(SessionRefused::Revoked))?;
+        let check = view
+            .check(self.config.sessions(), self.now())
+            .map_err(refused)?;
+        if let Some(touch) = &check.touch {
+            // Lost to a concurrent touch from the same read: that one wrote.
+            let _written = store
+                .touch_session(digest, touch)
+                .await
+                .map_err(ServiceError::storage)?;
+        }
+        Ok((check.grant, view))
+    }
+}
