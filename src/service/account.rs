@@ -51,14 +51,17 @@ impl<B: Backend> Authenticator<B> {
             .await
     }
 
-    /// "I have safely recorded this": activates the authenticator and its recovery codes.
+    /// "I have safely recorded this": activates the authenticator and its recovery codes. A
+    /// factor was added: every session of the person ends (their security epoch moves on).
     pub async fn acknowledge_enrollment(
         &self,
         grant: &Grant,
     ) -> Result<AuthenticatorId, ServiceError> {
         let now = self.now();
         let _ = self.live_grant(grant, now).await?;
-        self.enroll_acknowledge(grant.person(), now).await
+        let id = self.enroll_acknowledge(grant.person(), now).await?;
+        self.end_sessions(grant.person(), None).await?;
+        Ok(id)
     }
 
     /// Refreshes a grant with the password and a code from the app (for MFA off, new
@@ -106,7 +109,8 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Turns the signed-in person's MFA off. Needs a fresh AAL2 grant; refused while any of
-    /// their organisations enforces MFA. Recovery codes are deleted and the person is notified.
+    /// their organisations enforces MFA. Recovery codes are deleted, every session of the person
+    /// ends (their security epoch moves on), and the person is notified.
     pub async fn disable_mfa(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
         let _ = self.live_grant(grant, now).await?;
@@ -125,6 +129,7 @@ impl<B: Backend> Authenticator<B> {
                 .await
                 .map_err(ServiceError::storage)?;
         }
+        self.end_sessions(person, None).await?;
         self.notice(person, SecurityNotice::MfaTurnedOff).await
     }
 
@@ -170,7 +175,8 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Changes the signed-in person's password: the current one must verify (throttled), and
-    /// the new one must meet the policy and differ from it.
+    /// the new one must meet the policy and differ from it. Every session of the person ends
+    /// (their security epoch moves on).
     pub async fn change_password(
         &self,
         grant: &Grant,
@@ -199,7 +205,8 @@ impl<B: Backend> Authenticator<B> {
             return Err(ServiceError::InvalidCredentials);
         }
         self.accept_attempt(reserved, now).await?;
-        self.replace_password(&person, new_password, now).await
+        self.replace_password(&person, new_password, now).await?;
+        self.end_sessions(person.id, None).await.map(drop)
     }
 
     /// Phone verification, step 1: sends a code to `phone` (through the [`Notifier`](crate::store::Notifier), as an
@@ -243,7 +250,8 @@ impl<B: Backend> Authenticator<B> {
     /// attempts; a wrong, expired, spent or missing code is the uniform
     /// [`ServiceError::InvalidCredentials`], counted against the out-of-band throttle (a
     /// throttled or locked factor is refused without checking). The same fresh-grant rule as
-    /// step 1 applies.
+    /// step 1 applies. A factor was added: every session of the person ends (their security
+    /// epoch moves on).
     pub async fn confirm_phone(&self, grant: &Grant, code: &str) -> Result<(), ServiceError> {
         let now = self.now();
         let (person, _) = self.live_grant(grant, now).await?;
@@ -295,12 +303,14 @@ impl<B: Backend> Authenticator<B> {
             AuditKind::PhoneVerified,
         )
         .await?;
+        self.end_sessions(person.id, None).await?;
         self.notice(person.id, SecurityNotice::AuthenticatorAdded)
             .await
     }
 
-    /// Removes the signed-in person's phone number: SMS codes stop. Needs a fresh AAL2 grant
-    /// once the person has any second factor.
+    /// Removes the signed-in person's phone number: SMS codes stop, and every session of the
+    /// person ends (their security epoch moves on). Needs a fresh AAL2 grant once the person
+    /// has any second factor.
     ///
     /// When the phone is the person's only second factor (no active authenticator app), removing
     /// it turns MFA off, and is refused the way [`Self::disable_mfa`] is: while any of their
@@ -339,6 +349,7 @@ impl<B: Backend> Authenticator<B> {
             AuditKind::PhoneRemoved,
         )
         .await?;
+        self.end_sessions(person.id, None).await?;
         self.notice(person.id, SecurityNotice::PhoneRemoved).await
     }
 

@@ -367,7 +367,8 @@ impl<B: Backend> Authenticator<B> {
             .await
     }
 
-    /// Deactivates a member: their next sign-in and authorisation check are refused.
+    /// Deactivates a member: their next sign-in and authorisation check are refused, and every
+    /// session and remembered device of theirs ends (their security epoch moves on).
     pub async fn deactivate_member(
         &self,
         grant: &Grant,
@@ -376,7 +377,8 @@ impl<B: Backend> Authenticator<B> {
         let now = self.now();
         let _ = self.live_grant(grant, now).await?;
         self.update_org(grant.org(), |org| org.deactivate_member(grant, target, now))
-            .await
+            .await?;
+        self.end_sessions(target, None).await.map(drop)
     }
 
     /// Reactivates a deactivated member.

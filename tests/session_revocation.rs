@@ -1,0 +1,402 @@
+//! Server-side sessions through the service, on every store: a session opened after a login
+//! stands until something ends it, and each revocation trigger ends it — a password change, MFA
+//! turned on, MFA turned off, a phone added, a member deactivated, "sign out everywhere" — while
+//! "sign out everywhere else" keeps the current one, a role change is seen at the next request
+//! (roles are re-read, not frozen in the session), and the timeouts end it too.
+#![cfg(all(feature = "memory", feature = "sqlite"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[path = "support/postgres.rs"]
+mod pg;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use authcore::credential::password::HashParams;
+use authcore::credential::{
+    KeyId, Keyring, OobConfig, OobKey, PhoneNumber, RecoveryParams, SealingKey,
+};
+use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
+use authcore::policy::{
+    Aal, AuthenticatorName, EnrollmentPurpose, PolicyError, Role, SessionConfig, SessionLabels,
+    SessionRefused,
+};
+use authcore::store::{MemoryAuditLog, RecordingNotifier, SessionStore};
+use authcore::{
+    Authenticator, BearerToken, Grant, LoginStep, MemoryStore, OrgId, Password, PasswordHasher,
+    PersonId, SecretStore, ServiceConfig, ServiceError, Services, SqliteStore, UserStore,
+};
+
+const T0: u64 = 1_700_000_010;
+const OWNER_PW: &str = "correct horse battery staple 42";
+const NEW_PW: &str = "another long passphrase 77";
+const MEMBER_PW: &str = "member passphrase of some length";
+
+type Service<S> =
+    Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
+
+fn service<S: UserStore + SecretStore + SessionStore>(store: S) -> (Service<S>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(T0));
+    let hasher = PasswordHasher::builder()
+        .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
+        .build()
+        .unwrap();
+    let config = ServiceConfig::builder("Example")
+        .recovery(
+            RecoveryParams::builder()
+                .dangerous_argon2(64, 1, 1)
+                .build()
+                .unwrap(),
+        )
+        .sms(
+            OobConfig::default(),
+            OobKey::from_bytes(&[9u8; 32]).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
+        .unwrap()
+        .with_clock(Arc::clone(&clock))
+        .with_hasher(hasher);
+    (Authenticator::new(backend, config), clock)
+}
+
+fn keyring() -> Keyring {
+    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[5; 32]).unwrap())
+}
+
+fn ticket(step: &LoginStep) -> BearerToken {
+    BearerToken::parse(&step.ticket().expect("a pending step").expose_secret()).unwrap()
+}
+
+fn code(key: &SecretKey, now: u64) -> String {
+    Totp::new(authcore::policy::EnrollmentConfig::default().params(), key)
+        .generate(now)
+        .unwrap()
+        .expose_secret()
+        .to_owned()
+}
+
+/// The owner, signed up and signed in with the password, and a session for that login.
+async fn owner<S: UserStore + SecretStore + SessionStore>(
+    s: &Service<S>,
+) -> (OrgId, Grant, String) {
+    let up = s
+        .sign_up("olivia@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let step = s
+        .login(up.org, "olivia@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let grant = *step.grant().expect("signed in");
+    let token = session_for(s, &grant).await;
+    (up.org, grant, token)
+}
+
+async fn session_for<S: UserStore + SecretStore + SessionStore>(
+    s: &Service<S>,
+    grant: &Grant,
+) -> String {
+    let labels = SessionLabels::new()
+        .with_user_agent("Firefox on Linux")
+        .with_ip("192.0.2.1");
+    let opened = s.open_session(grant, &labels).await.unwrap();
+    opened.token.expose_secret().to_string()
+}
+
+/// The session ended: the epoch bump deleted it (`Revoked`), or it survived as a row at the old
+/// epoch (`StaleEpoch`); either way it signs nobody in.
+fn ended<T: std::fmt::Debug>(result: Result<T, ServiceError>, what: &str) {
+    assert!(
+        matches!(
+            result,
+            Err(ServiceError::Session(
+                SessionRefused::Revoked | SessionRefused::StaleEpoch
+            ))
+        ),
+        "{what}: {result:?}"
+    );
+}
+
+/// Enrols an authenticator app with the owner's grant; returns its key.
+async fn enrol<S: UserStore + SecretStore + SessionStore>(
+    s: &Service<S>,
+    clock: &ManualClock,
+    grant: &Grant,
+) -> SecretKey {
+    let setup = s
+        .start_enrollment(
+            grant,
+            EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
+        )
+        .await
+        .unwrap();
+    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    let _codes = s
+        .confirm_enrollment(grant, &code(&key, clock.now()))
+        .await
+        .unwrap();
+    s.acknowledge_enrollment(grant).await.unwrap();
+    key
+}
+
+/// Adds a member and walks them through the temporary password; returns their id and grant.
+async fn member<S: UserStore + SecretStore + SessionStore>(
+    s: &Service<S>,
+    grant: &Grant,
+) -> (PersonId, Grant) {
+    let new = s
+        .add_member(grant, "uma@example.com", Role::User)
+        .await
+        .unwrap();
+    let temp = new.temporary_password.expose_secret().to_owned();
+    let step = s
+        .login(
+            grant.org(),
+            "uma@example.com",
+            Password::from(temp.as_str()),
+        )
+        .await
+        .unwrap();
+    let step = s
+        .change_password_at_login(grant.org(), &ticket(&step), Password::from(MEMBER_PW))
+        .await
+        .unwrap();
+    (new.person, *step.grant().expect("signed in"))
+}
+
+/// Every scenario, run against one store.
+async fn scenarios<S: UserStore + SecretStore + SessionStore + 'static>(
+    new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
+) {
+    // A session stands, is listed, and is signed out.
+    {
+        let (s, clock) = service(new_store().await);
+        let (_, grant, token) = owner(&s).await;
+        let got = s.authenticate(&token).await.unwrap();
+        assert_eq!(got.person(), grant.person());
+        assert_eq!(got.role(), Role::Owner);
+        let listed = s.sessions(&token).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].labels.user_agent(), Some("Firefox on Linux"));
+        assert_eq!(listed[0].labels.ip(), Some("192.0.2.1"));
+        clock.advance(120);
+        assert!(s.authenticate(&token).await.is_ok(), "touched");
+        s.sign_out(&token).await.unwrap();
+        assert!(matches!(
+            s.authenticate(&token).await,
+            Err(ServiceError::Session(SessionRefused::Revoked))
+        ));
+        assert!(matches!(
+            s.authenticate("not a token").await,
+            Err(ServiceError::Session(SessionRefused::Revoked))
+        ));
+    }
+    // A password change ends every session.
+    {
+        let (s, _) = service(new_store().await);
+        let (_, grant, token) = owner(&s).await;
+        s.change_password(&grant, Password::from(OWNER_PW), Password::from(NEW_PW))
+            .await
+            .unwrap();
+        ended(s.authenticate(&token).await, "after a password change");
+    }
+    // Turning MFA on (an authenticator added) ends every session.
+    {
+        let (s, clock) = service(new_store().await);
+        let (_, grant, token) = owner(&s).await;
+        let _key = enrol(&s, &clock, &grant).await;
+        ended(s.authenticate(&token).await, "after MFA was turned on");
+    }
+    // Turning MFA off ends every session.
+    {
+        let (s, clock) = service(new_store().await);
+        let (_, grant, _) = owner(&s).await;
+        let key = enrol(&s, &clock, &grant).await;
+        let token = session_for(&s, &grant).await;
+        assert!(s.authenticate(&token).await.is_ok());
+        clock.advance(30);
+        let fresh = s
+            .reauthenticate(&grant, Password::from(OWNER_PW), &code(&key, clock.now()))
+            .await
+            .unwrap();
+        s.disable_mfa(&fresh).await.unwrap();
+        ended(s.authenticate(&token).await, "after MFA was turned off");
+    }
+    // A phone added as a factor ends every session.
+    {
+        let (s, _) = service(new_store().await);
+        let (_, grant, token) = owner(&s).await;
+        let phone = PhoneNumber::parse("+15555550100").unwrap();
+        s.start_phone_verification(&grant, &phone).await.unwrap();
+        let sent = s
+            .backend()
+            .notifier
+            .take_last_code(grant.person())
+            .expect("a code was sent");
+        s.confirm_phone(&grant, &sent).await.unwrap();
+        ended(s.authenticate(&token).await, "after a phone was added");
+    }
+    // Deactivating a member ends their sessions; a role change is seen at the next request.
+    {
+        let (s, clock) = service(new_store().await);
+        let (org, grant, _) = owner(&s).await;
+        let key = enrol(&s, &clock, &grant).await;
+        clock.advance(30);
+        let step = s
+            .login(org, "olivia@example.com", Password::from(OWNER_PW))
+            .await
+            .unwrap();
+        let step = s
+            .verify_totp(org, &ticket(&step), &code(&key, clock.now()))
+            .await
+            .unwrap();
+        let owner_again = *step.grant().expect("signed in at AAL2");
+        let (uma, uma_grant) = member(&s, &owner_again).await;
+        let uma_token = session_for(&s, &uma_grant).await;
+        assert_eq!(s.authenticate(&uma_token).await.unwrap().role(), Role::User);
+        s.change_role(&owner_again, uma, Role::Admin).await.unwrap();
+        assert_eq!(
+            s.authenticate(&uma_token).await.unwrap().role(),
+            Role::Admin,
+            "roles are re-read on every check"
+        );
+        s.deactivate_member(&owner_again, uma).await.unwrap();
+        ended(s.authenticate(&uma_token).await, "after deactivation");
+    }
+    // "Sign out everywhere else" keeps this session; "everywhere" ends it too.
+    {
+        let (s, _) = service(new_store().await);
+        let (_, grant, here) = owner(&s).await;
+        let there = session_for(&s, &grant).await;
+        assert_eq!(s.sessions(&here).await.unwrap().len(), 2);
+        s.sign_out_everywhere(&here, true).await.unwrap();
+        assert!(s.authenticate(&here).await.is_ok(), "this session stays");
+        ended(s.authenticate(&there).await, "the other session");
+        assert_eq!(s.sessions(&here).await.unwrap().len(), 1);
+        s.sign_out_everywhere(&here, false).await.unwrap();
+        ended(s.authenticate(&here).await, "signed out everywhere");
+        // A grant from before the revocation opens no session any more at the old epoch: a
+        // new one is opened at the current epoch and stands.
+        let again = session_for(&s, &grant).await;
+        assert!(s.authenticate(&again).await.is_ok());
+    }
+    // Revoking one listed session by its id.
+    {
+        let (s, _) = service(new_store().await);
+        let (_, grant, here) = owner(&s).await;
+        let opened = s.open_session(&grant, &SessionLabels::new()).await.unwrap();
+        let there = opened.token.expose_secret().to_string();
+        assert!(
+            s.sessions(&here)
+                .await
+                .unwrap()
+                .iter()
+                .any(|l| l.record.id == opened.id)
+        );
+        assert!(s.revoke_session(&here, opened.id).await.unwrap());
+        assert!(matches!(
+            s.authenticate(&there).await,
+            Err(ServiceError::Session(SessionRefused::Revoked))
+        ));
+        assert!(s.authenticate(&here).await.is_ok(), "the other one stays");
+        assert!(!s.revoke_session(&here, opened.id).await.unwrap());
+    }
+    // Idle and absolute timeouts; freshness.
+    {
+        let (s, clock) = service(new_store().await);
+        let (_, grant, token) = owner(&s).await;
+        assert!(s.require_fresh(&token, 300, Aal::Aal1).await.is_ok());
+        assert!(matches!(
+            s.require_fresh(&token, 300, Aal::Aal2).await,
+            Err(ServiceError::Policy(PolicyError::ReauthenticationRequired))
+        ));
+        clock.advance(301);
+        assert!(matches!(
+            s.require_fresh(&token, 300, Aal::Aal1).await,
+            Err(ServiceError::Policy(PolicyError::ReauthenticationRequired))
+        ));
+        clock.advance(SessionConfig::MAX_AAL1_LIFETIME);
+        assert!(matches!(
+            s.authenticate(&token).await,
+            Err(ServiceError::Session(SessionRefused::Expired))
+        ));
+        let pruned = s.prune_sessions().await.unwrap();
+        assert_eq!(pruned.sessions, 1);
+        assert_eq!(grant.aal(), Aal::Aal1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_trigger_ends_sessions_on_the_memory_store() {
+    scenarios(&|| Box::pin(async { MemoryStore::new() })).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_trigger_ends_sessions_on_sqlite() {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    scenarios(&move || {
+        let dir = Arc::clone(&dir);
+        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Box::pin(async move {
+            SqliteStore::open(dir.path().join(format!("s{n}.db")), keyring())
+                .await
+                .unwrap()
+        })
+    })
+    .await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread")]
+async fn every_trigger_ends_sessions_on_postgres() {
+    use sqlx::Executor;
+    use sqlx::postgres::PgPoolOptions;
+    if pg::skip("every_trigger_ends_sessions_on_postgres") {
+        return;
+    }
+    let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL").unwrap();
+    scenarios(&move || {
+        let url = url.clone();
+        Box::pin(async move {
+            let mut suffix = [0u8; 8];
+            getrandom::fill(&mut suffix).unwrap();
+            let schema = format!("authcore_sessions_{}", u64::from_le_bytes(suffix));
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&url)
+                .await
+                .unwrap();
+            admin
+                .execute(format!("CREATE SCHEMA {schema}").as_str())
+                .await
+                .unwrap();
+            admin.close().await;
+            let search_path = format!("SET search_path TO {schema}");
+            let pool = PgPoolOptions::new()
+                .max_connections(4)
+                .after_connect(move |conn, _| {
+                    let search_path = search_path.clone();
+                    Box::pin(async move {
+                        conn.execute(search_path.as_str()).await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await
+                .unwrap();
+            let store = authcore::PostgresStore::from_pool(pool, keyring());
+            store.migrate().await.unwrap();
+            store
+        })
+    })
+    .await;
+}
