@@ -19,7 +19,7 @@ use authcore::credential::{KeyId, Keyring, OobConfig, OobKey, PhoneNumber, Seali
 use authcore::otp::{ManualClock, SecretKey, SystemClock, Totp, TotpParams};
 use authcore::policy::{Actor, AuditEvent, AuditKind, Factor, LoginOutcome};
 use authcore::policy::{
-    AuthenticatorName, EnrollmentPurpose, MfaSettings, Permission, Resource, Role,
+    AuthenticatorName, EnrollmentPurpose, MfaSettings, Permission, Resource, Role, SessionLabels,
 };
 use authcore::store::SessionStore;
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
@@ -539,7 +539,62 @@ async fn story<S: UserStore + SecretStore + SessionStore>(s: &Service<S>, clock:
         "ownership moves only by transfer",
     );
 
-    println!("10. The audit trail (time from the start; who [about whom]: what):");
+    println!("10. Max's sessions: where he is signed in, signing out everywhere else, and a");
+    println!("    password change ending them all.");
+    let laptop = s
+        .open_session(
+            &max_grant,
+            &SessionLabels::new()
+                .with_user_agent("Firefox on Linux")
+                .with_ip("192.0.2.10"),
+        )
+        .await
+        .unwrap();
+    let phone = s
+        .open_session(
+            &max_grant,
+            &SessionLabels::new().with_user_agent("Safari on iPhone"),
+        )
+        .await
+        .unwrap();
+    let (laptop, phone) = (laptop.token.expose_secret(), phone.token.expose_secret());
+    check(
+        s.authenticate(&laptop).await.is_ok(),
+        "each request presents the session token and gets the grant",
+    );
+    let listed = s.sessions(&laptop).await.unwrap();
+    println!("   where you're signed in:");
+    for session in &listed {
+        println!(
+            "     {} from {}, since {}",
+            session.labels.user_agent().unwrap_or("an unknown browser"),
+            session.labels.ip().unwrap_or("an unknown address"),
+            offset(start, session.record.authenticated_at)
+        );
+    }
+    check(listed.len() == 2, "both devices are listed");
+    s.sign_out_everywhere(&laptop, true).await.unwrap();
+    check(
+        s.authenticate(&phone).await.is_err(),
+        "\"sign out everywhere else\" ends the phone's session",
+    );
+    check(
+        s.authenticate(&laptop).await.is_ok(),
+        "and keeps the laptop signed in",
+    );
+    s.change_password(
+        &max_grant,
+        Password::from(max_pw),
+        Password::from("a brand new passphrase for max"),
+    )
+    .await
+    .unwrap();
+    check(
+        s.authenticate(&laptop).await.is_err(),
+        "after his password change, the session is gone: he signs in again",
+    );
+
+    println!("11. The audit trail (time from the start; who [about whom]: what):");
     for event in s.backend().audit.events() {
         println!("   {}", describe(&event, &names, start));
     }

@@ -159,3 +159,67 @@ mod policy {
         assert_eq!(count, 0);
     }
 }
+
+/// The per-request session check on the memory store: parse the token, hash it, one read, the
+/// decision. No heap allocation.
+#[cfg(feature = "memory")]
+mod session {
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    use authcore::credential::password::HashParams;
+    use authcore::otp::ManualClock;
+    use authcore::policy::SessionLabels;
+    use authcore::store::{MemoryAuditLog, RecordingNotifier};
+    use authcore::{Authenticator, MemoryStore, Password, PasswordHasher, ServiceConfig, Services};
+
+    use super::allocations_during;
+
+    /// Polls a future that never waits (the memory store's, an inline hasher's) to its end.
+    fn ready<F: Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        let mut context = Context::from_waker(Waker::noop());
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+                return output;
+            }
+        }
+    }
+
+    #[test]
+    fn authenticate_on_the_memory_store_allocates_nothing() {
+        let clock = Arc::new(ManualClock::new(1_700_000_010));
+        let hasher = PasswordHasher::builder()
+            .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
+            .build()
+            .unwrap();
+        let services = Services {
+            store: MemoryStore::new(),
+            audit: MemoryAuditLog::new(),
+            notifier: RecordingNotifier::new(),
+            clock: Arc::clone(&clock),
+            hasher,
+        };
+        let service = Authenticator::new(services, ServiceConfig::builder("T").build().unwrap());
+        let pw = "correct horse battery staple 42";
+        let up = ready(service.sign_up("a@example.com", Password::from(pw))).unwrap();
+        let step = ready(service.login(up.org, "a@example.com", Password::from(pw))).unwrap();
+        let grant = *step.grant().unwrap();
+        let opened = ready(service.open_session(&grant, &SessionLabels::new())).unwrap();
+        let token = opened.token.expose_secret().to_string();
+        let count = allocations_during(|| {
+            for _ in 0..100 {
+                let got = ready(service.authenticate(std::hint::black_box(&token)));
+                std::hint::black_box(&got.unwrap());
+            }
+        });
+        assert_eq!(count, 0);
+        // The touch a minute later writes in place: still nothing on the heap.
+        clock.advance(61);
+        let count = allocations_during(|| {
+            std::hint::black_box(&ready(service.authenticate(&token)).unwrap());
+        });
+        assert_eq!(count, 0);
+    }
+}
