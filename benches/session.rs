@@ -11,7 +11,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use authcore::credential::password::HashParams;
 use authcore::credential::{KeyId, Keyring, SealingKey};
@@ -53,6 +53,9 @@ unsafe impl GlobalAlloc for CountingAllocator {
 
 #[global_allocator]
 static GLOBAL: CountingAllocator = CountingAllocator;
+
+/// How many alternating pairs the side-by-side ratio is taken over.
+const PAIRS: usize = 4000;
 
 const LOGIN: &str = "bench@example.com";
 const PW: &str = "correct horse battery staple 42";
@@ -133,6 +136,39 @@ fn sql_pair<S, F, Fut>(
     Fut: Future<Output = bool>,
 {
     assert!(rt.block_on(select()), "the session row is there");
+    // Side by side: alternate the two, so that load from elsewhere on the machine falls on both
+    // alike, and compare the medians.
+    let (mut plain, mut checked) = (Vec::new(), Vec::new());
+    for n in 0..PAIRS {
+        // Each goes first every other time, so that neither gains from following the other.
+        let (first, second) = if n % 2 == 0 {
+            (&mut plain, &mut checked)
+        } else {
+            (&mut checked, &mut plain)
+        };
+        let start = Instant::now();
+        if n % 2 == 0 {
+            assert!(rt.block_on(select()));
+        } else {
+            rt.block_on(service.authenticate(token)).unwrap();
+        }
+        let middle = Instant::now();
+        if n % 2 == 0 {
+            rt.block_on(service.authenticate(token)).unwrap();
+        } else {
+            assert!(rt.block_on(select()));
+        }
+        first.push(middle - start);
+        second.push(middle.elapsed());
+    }
+    plain.sort_unstable();
+    checked.sort_unstable();
+    let (plain, checked) = (plain[PAIRS / 2], checked[PAIRS / 2]);
+    println!(
+        "session/{name}: authenticate {checked:?} vs one indexed SELECT {plain:?} (medians of \
+         {PAIRS} alternating pairs): {:.2}x",
+        checked.as_secs_f64() / plain.as_secs_f64()
+    );
     group.bench_function(format!("{name}_select_one_row"), |b| {
         b.iter(|| assert!(rt.block_on(select())));
     });

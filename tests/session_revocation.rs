@@ -309,6 +309,64 @@ async fn scenarios<S: UserStore + SecretStore + SessionStore + 'static>(
         assert!(s.authenticate(&here).await.is_ok(), "the other one stays");
         assert!(!s.revoke_session(&here, opened.id).await.unwrap());
     }
+    // Confirming the first authenticator inside a session raises it to AAL2 (a new token), so
+    // the newcomer can enforce MFA at once; other sessions end. Re-authenticating in the
+    // session rotates the token again and makes it fresh.
+    {
+        let (s, clock) = service(new_store().await);
+        let (_, grant, token) = owner(&s).await;
+        let elsewhere = session_for(&s, &grant).await;
+        let setup = s
+            .start_enrollment(
+                &grant,
+                EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
+            )
+            .await
+            .unwrap();
+        let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+        let _codes = s
+            .confirm_enrollment(&grant, &code(&key, clock.now()))
+            .await
+            .unwrap();
+        let (_, raised) = s.acknowledge_enrollment_in_session(&token).await.unwrap();
+        assert_eq!(raised.grant.aal(), Aal::Aal2);
+        assert!(
+            matches!(
+                s.authenticate(&token).await,
+                Err(ServiceError::Session(SessionRefused::Revoked))
+            ),
+            "the token rotated"
+        );
+        ended(s.authenticate(&elsewhere).await, "the other session");
+        let new_token = raised.token.expose_secret().to_string();
+        let aal2 = s.require_fresh(&new_token, 300, Aal::Aal2).await.unwrap();
+        s.set_mfa_policy(
+            &aal2,
+            authcore::policy::MfaSettings::enforced(
+                authcore::policy::MfaSettings::DEFAULT_FACTORS,
+                0,
+            )
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+        clock.advance(600);
+        assert!(matches!(
+            s.require_fresh(&new_token, 300, Aal::Aal2).await,
+            Err(ServiceError::Policy(PolicyError::ReauthenticationRequired))
+        ));
+        let again = s
+            .reauthenticate_session(
+                &new_token,
+                Password::from(OWNER_PW),
+                &code(&key, clock.now()),
+            )
+            .await
+            .unwrap();
+        let newest = again.token.expose_secret().to_string();
+        assert!(s.require_fresh(&newest, 300, Aal::Aal2).await.is_ok());
+        assert!(s.authenticate(&new_token).await.is_err(), "rotated again");
+    }
     // Idle and absolute timeouts; freshness.
     {
         let (s, clock) = service(new_store().await);

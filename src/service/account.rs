@@ -8,6 +8,7 @@ use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceErr
 use crate::credential::password::Password;
 use crate::credential::phone::PhoneNumber;
 use crate::credential::recovery::RecoveryCodes;
+use crate::credential::token::TokenDigest;
 use crate::policy::audit::{Actor, AuditKind};
 use crate::policy::enrollment::EnrollmentPurpose;
 use crate::policy::error::PolicyError;
@@ -57,10 +58,19 @@ impl<B: Backend> Authenticator<B> {
         &self,
         grant: &Grant,
     ) -> Result<AuthenticatorId, ServiceError> {
+        self.acknowledge_keeping(grant, None).await
+    }
+
+    /// [`Self::acknowledge_enrollment`], ending every session of the person but `keep`.
+    pub(super) async fn acknowledge_keeping(
+        &self,
+        grant: &Grant,
+        keep: Option<&TokenDigest>,
+    ) -> Result<AuthenticatorId, ServiceError> {
         let now = self.now();
         let _ = self.live_grant(grant, now).await?;
         let id = self.enroll_acknowledge(grant.person(), now).await?;
-        self.end_sessions(grant.person(), None).await?;
+        self.end_sessions(grant.person(), keep).await?;
         Ok(id)
     }
 

@@ -10,8 +10,11 @@
 
 use alloc::vec::Vec;
 
+use crate::credential::factor::FactorKind;
+use crate::credential::password::Password;
 use crate::credential::token::{BearerToken, TokenDigest};
-use crate::policy::factors::Aal;
+use crate::policy::factors::{Aal, Factor};
+use crate::policy::ids::AuthenticatorId;
 use crate::policy::ids::PersonId;
 use crate::policy::login::Grant;
 use crate::policy::session::{
@@ -112,6 +115,47 @@ impl<B: Backend> Authenticator<B> {
         Ok(grant)
     }
 
+    /// Re-authentication inside a session (GitHub's "sudo mode"): the password and a code from
+    /// the app, verified and throttled as by [`Self::reauthenticate`]; the session becomes
+    /// fresh at AAL2 and its lifetime starts again. The token rotates: the old one stops
+    /// working, and the new one is returned with the fresh grant.
+    pub async fn reauthenticate_session(
+        &self,
+        token: &str,
+        password: Password,
+        code: &str,
+    ) -> Result<OpenedSession, ServiceError> {
+        let digest = digest_of(token)?;
+        let (grant, view) = self.checked(&digest).await?;
+        let fresh = self.reauthenticate(&grant, password, code).await?;
+        let session =
+            view.session
+                .reauthenticated(fresh.factors(), self.config.sessions(), self.now());
+        self.rotate(&digest, &session).await
+    }
+
+    /// "I have safely recorded this", inside a session: activates the authenticator and its
+    /// recovery codes ([`Self::acknowledge_enrollment`]), ends every other session of the
+    /// person (a factor was added), and raises this one to AAL2 — the newcomer who just set up
+    /// MFA need not sign in again before, say, enforcing it for their organisation. The token
+    /// rotates: the new one is returned with the AAL2 grant.
+    pub async fn acknowledge_enrollment_in_session(
+        &self,
+        token: &str,
+    ) -> Result<(AuthenticatorId, OpenedSession), ServiceError> {
+        let digest = digest_of(token)?;
+        let (grant, _) = self.checked(&digest).await?;
+        let id = self.acknowledge_keeping(&grant, Some(&digest)).await?;
+        // Carried over to the new epoch by the bump: read it back, and raise it.
+        let (_, view) = self.checked(&digest).await?;
+        let raised = view.session.raised(
+            Factor::Second(FactorKind::Totp),
+            self.config.sessions(),
+            self.now(),
+        );
+        Ok((id, self.rotate(&digest, &raised).await?))
+    }
+
     /// Signs this session out (its token stops working at once).
     pub async fn sign_out(&self, token: &str) -> Result<(), ServiceError> {
         let digest = digest_of(token)?;
@@ -191,6 +235,32 @@ impl<B: Backend> Authenticator<B> {
             .await
             .map_err(ServiceError::storage)?
             .unwrap_or(0))
+    }
+
+    /// Writes `session` under a new token in place of the one under `old`, and checks it.
+    async fn rotate(
+        &self,
+        old: &TokenDigest,
+        session: &SessionRecord,
+    ) -> Result<OpenedSession, ServiceError> {
+        let token = BearerToken::generate()?;
+        let new = token.digest();
+        if !self
+            .backend
+            .store()
+            .rotate_session(old, &new, session)
+            .await
+            .map_err(ServiceError::storage)?
+        {
+            // Rotated, revoked or carried to a new epoch meanwhile.
+            return Err(refused(SessionRefused::Revoked));
+        }
+        let (grant, _) = self.checked(&new).await?;
+        Ok(OpenedSession {
+            token,
+            id: session.id,
+            grant,
+        })
     }
 
     /// The session under `digest`, checked at the clock's time, with its `last_seen` touched

@@ -706,7 +706,10 @@ impl SessionStore for MemoryStore {
         users
             .sessions
             .retain(|digest, stored| stored.record.person != person || Some(digest) == keep);
-        if let Some(kept) = keep.and_then(|digest| users.sessions.get_mut(digest)) {
+        if let Some(kept) = keep
+            .and_then(|digest| users.sessions.get_mut(digest))
+            .filter(|kept| kept.record.person == person)
+        {
             kept.record.epoch = epoch;
         }
         users

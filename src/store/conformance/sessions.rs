@@ -262,6 +262,18 @@ pub(super) async fn security_epoch<S: Store>(fx: &Fixture<'_, S>) -> Checked {
         .await?,
         "a session computed at the old epoch is not created"
     );
+    // Another person's bump keeps nothing of this person's, and changes nothing of theirs.
+    let (stranger, _, _) = signed_in(fx).await?;
+    ensure_eq!(
+        s.bump_epoch(stranger.id, Some(&kept)).await?,
+        Some(1),
+        "a stranger's bump"
+    );
+    ensure_eq!(
+        s.session(&kept).await?.map(|v| v.session.epoch),
+        Some(1),
+        "a stranger's bump naming this session leaves it as it was"
+    );
     // "Sign out everywhere".
     ensure_eq!(
         s.bump_epoch(person.id, None).await?,
