@@ -4,7 +4,12 @@
 //! 1.2 times it). The PostgreSQL ids run when `AUTHCORE_TEST_POSTGRES_URL` names a server (in a
 //! schema of its own, dropped afterwards).
 #![allow(unsafe_code)] // implementing `GlobalAlloc` requires it; the library itself forbids it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;

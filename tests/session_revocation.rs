@@ -11,6 +11,7 @@
     clippy::indexing_slicing
 )]
 
+#[cfg(feature = "postgres")]
 #[path = "support/postgres.rs"]
 mod pg;
 
