@@ -909,58 +909,6 @@ mod tests {
         assert!(store.organisation(other.id()).await.unwrap().is_none());
     }
 
-    /// This store merges the spent slots of a set written back under the same set id: a code
-    /// spent between a read and the write-back stays spent.
-    #[tokio::test]
-    async fn the_same_recovery_set_written_back_keeps_its_spent_slots() {
-        let store = MemoryStore::new();
-        let params = RecoveryParams::builder()
-            .count(3)
-            .dangerous_argon2(8, 1, 1)
-            .build()
-            .unwrap();
-        let old = RecoveryCodeSet::generate(&params).unwrap().set;
-        store
-            .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&old))
-            .await
-            .unwrap();
-        assert!(
-            store
-                .spend_recovery_code(ALICE, old.set_id(), 1)
-                .await
-                .unwrap()
-        );
-        store
-            .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&old))
-            .await
-            .unwrap();
-        let loaded = store
-            .recovery_codes(ALICE, RecoverySlot::Active)
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(loaded.is_spent(1));
-        assert_eq!(loaded.remaining(), 2);
-        assert!(
-            !store
-                .spend_recovery_code(ALICE, old.set_id(), 1)
-                .await
-                .unwrap()
-        );
-        // A different set in the slot starts unspent.
-        let new = RecoveryCodeSet::generate(&params).unwrap().set;
-        store
-            .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&new))
-            .await
-            .unwrap();
-        assert!(
-            store
-                .spend_recovery_code(ALICE, new.set_id(), 1)
-                .await
-                .unwrap()
-        );
-    }
-
     #[tokio::test]
     async fn audit_log_and_notifier_record_without_secrets() {
         let log = MemoryAuditLog::new();
