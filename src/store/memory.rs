@@ -833,7 +833,6 @@ impl Notifier for RecordingNotifier {
 mod tests {
     use super::*;
     use crate::credential::oob::{OobConfig, OobIssue, OobKey, OobSendLog};
-    use crate::credential::recovery::RecoveryParams;
     use crate::credential::token::BearerToken;
     use crate::otp::totp::Totp;
     use crate::policy::enrollment::{AuthenticatorName, EnrollmentConfig, EnrollmentPurpose};
