@@ -18,8 +18,7 @@ fn login(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let clock = Arc::new(ManualClock::new(1_700_000_010));
     let services = Services {
-        users: MemoryStore::new(),
-        secrets: MemoryStore::new(),
+        store: MemoryStore::new(),
         clock: Arc::clone(&clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),

@@ -240,7 +240,7 @@ fn bench_postgres(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, url: &
     });
     bench_pair(group, rt, "postgres", &full, &step);
     rt.block_on(async {
-        let pool = full.service.services().users.pool();
+        let pool = full.service.services().store.pool();
         let drop = format!("DROP SCHEMA {schema}_full CASCADE; DROP SCHEMA {schema}_step CASCADE");
         pool.execute(drop.as_str()).await.unwrap();
     });

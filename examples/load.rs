@@ -80,8 +80,7 @@ struct Person {
 }
 
 fn service<U: UserStore, S: SecretStore>(
-    users: U,
-    secrets: S,
+    store: U,
     clock: &Arc<ManualClock>,
     hasher: Hasher,
 ) -> Service<U, S> {

@@ -68,11 +68,7 @@ fn next_step(clock: &ManualClock) {
 }
 
 /// The service over `users` and `secrets`, with the clock starting at the system time.
-fn service<U: UserStore, S: SecretStore>(
-    users: U,
-    secrets: S,
-    clock: &Arc<ManualClock>,
-) -> Service<U, S> {
+fn service<U: UserStore, S: SecretStore>(store: U, clock: &Arc<ManualClock>) -> Service<U, S> {
     let hasher = PasswordHasher::builder().build().unwrap();
     let services = Services {
         users,
@@ -504,7 +500,7 @@ async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualCl
         "a wrong code does not register the number",
     );
     s.confirm_phone(&grant, &sms).await.unwrap();
-    let olivia = s.services().users.person(grant.person()).await.unwrap();
+    let olivia = s.services().store.person(grant.person()).await.unwrap();
     check(
         olivia.and_then(|p| p.phone) == Some(mobile),
         "the code she received does",

@@ -80,6 +80,10 @@ pub use store::PostgresStore;
 #[cfg(feature = "sqlite")]
 pub use store::SqliteStore;
 #[cfg(feature = "std")]
+pub use store::login::{
+    CounterWrite, LoginCounters, LoginSnapshot, LoginStore, SnapshotAt, StepWrite,
+};
+#[cfg(feature = "std")]
 pub use store::{
     AuditSink, CreateOutcome, Login, Notification, Notifier, OobChallengeRecord, OobPurpose,
     OrganisationWrite, PendingStep, PersonRecord, PruneReport, RecoverySlot, SecretStore,

@@ -57,14 +57,8 @@ use authcore::{
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-type Server = Authenticator<
-    SqliteStore,
-    SqliteStore,
-    Arc<ManualClock>,
-    MemoryAuditLog,
-    RecordingNotifier,
-    PasswordHasher,
->;
+type Server =
+    Authenticator<SqliteStore, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, PasswordHasher>;
 
 /// The invariants, each checked on its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -1011,8 +1005,7 @@ async fn server(store: &SqliteStore, clock: &Arc<ManualClock>) -> Server {
         .build()
         .unwrap();
     let services = Services {
-        users: store.clone(),
-        secrets: store.clone(),
+        store: store.clone(),
         clock: Arc::clone(clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),

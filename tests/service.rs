@@ -17,14 +17,8 @@ use authcore::{
 };
 use authcore::{Authenticator, Services};
 
-type Service = Authenticator<
-    MemoryStore,
-    MemoryStore,
-    Arc<ManualClock>,
-    MemoryAuditLog,
-    RecordingNotifier,
-    PasswordHasher,
->;
+type Service =
+    Authenticator<MemoryStore, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, PasswordHasher>;
 
 const T0: u64 = 1_700_000_010;
 const OWNER_PW: &str = "correct horse battery staple 42";
@@ -59,8 +53,7 @@ fn service_with(sms: Option<OobConfig>) -> (Service, Arc<ManualClock>) {
     }
     let config = config.build().unwrap();
     let services = Services {
-        users: MemoryStore::new(),
-        secrets: MemoryStore::new(),
+        store: MemoryStore::new(),
         clock: Arc::clone(&clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
@@ -654,7 +647,7 @@ fn phone_b() -> PhoneNumber {
 async fn phone_of(s: &Service, person: PersonId) -> Option<PhoneNumber> {
     use authcore::UserStore;
     s.services()
-        .users
+        .store
         .person(person)
         .await
         .unwrap()
@@ -1564,9 +1557,9 @@ async fn a_compromised_or_temporary_password_is_changed_only_after_the_second_fa
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let owner = owner_grant(&s, &clock, org, &key).await.person();
-    let record = s.services().users.person(owner).await.unwrap().unwrap();
+    let record = s.services().store.person(owner).await.unwrap().unwrap();
     s.services()
-        .users
+        .store
         .set_password(
             owner,
             &record.password_hash,
@@ -1609,9 +1602,9 @@ async fn a_password_change_ticket_stops_working_once_the_person_holds_a_factor()
     let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
     let mgrant = *step.grant().expect("signed in without MFA");
     // The password turns up in a breach; someone who knows it gets the change ticket...
-    let record = s.services().users.person(member).await.unwrap().unwrap();
+    let record = s.services().store.person(member).await.unwrap().unwrap();
     s.services()
-        .users
+        .store
         .set_password(
             member,
             &record.password_hash,
@@ -1635,7 +1628,7 @@ async fn a_password_change_ticket_stops_working_once_the_person_holds_a_factor()
             authcore::PolicyError::ReauthenticationRequired
         ))
     ));
-    let record = s.services().users.person(member).await.unwrap().unwrap();
+    let record = s.services().store.person(member).await.unwrap().unwrap();
     assert_eq!(record.password_state, PasswordState::Compromised);
 }
 
@@ -1655,13 +1648,13 @@ async fn a_rehash_at_login_keeps_the_compromised_mark() {
         .hash(&Password::from(OWNER_PW))
         .unwrap();
     s.services()
-        .users
+        .store
         .set_password(up.person, old.as_str(), PasswordState::Compromised, None)
         .await
         .unwrap();
     let step = owner_login(&s, up.org).await;
     assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
-    let record = s.services().users.person(up.person).await.unwrap().unwrap();
+    let record = s.services().store.person(up.person).await.unwrap().unwrap();
     assert_ne!(record.password_hash, old.as_str(), "the hash was upgraded");
     assert_eq!(record.password_state, PasswordState::Compromised);
     assert_eq!(record.password_expires_at, None);
@@ -1779,7 +1772,7 @@ async fn a_deactivated_persons_or_members_grant_changes_nothing() {
     // A person deactivated everywhere: their admin grant adds and changes nobody.
     assert!(
         s.services()
-            .users
+            .store
             .set_deactivated(admin, true)
             .await
             .unwrap()
@@ -2078,17 +2071,11 @@ impl authcore::PasswordHashing for BlockingCountingHasher {
 
 /// A service with cheap argon2 whose every job runs on the blocking pool and is counted, over
 /// `secrets`; with its clock and job counter.
-type CountingService<S> = Authenticator<
-    MemoryStore,
-    S,
-    Arc<ManualClock>,
-    MemoryAuditLog,
-    RecordingNotifier,
-    BlockingCountingHasher,
->;
+type CountingService<S> =
+    Authenticator<S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, BlockingCountingHasher>;
 
-fn counting_service<S: authcore::SecretStore>(
-    secrets: S,
+fn counting_service<S: authcore::LoginStore>(
+    store: S,
 ) -> (
     CountingService<S>,
     Arc<ManualClock>,
@@ -2115,8 +2102,7 @@ fn counting_service<S: authcore::SecretStore>(
         .build()
         .unwrap();
     let services = Services {
-        users: MemoryStore::new(),
-        secrets,
+        store,
         clock: Arc::clone(&clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
@@ -2127,7 +2113,7 @@ fn counting_service<S: authcore::SecretStore>(
 
 /// An owner signed in with a fresh grant who has started adding an authenticator app: the
 /// organisation, the grant and the app's key.
-async fn owner_adding_an_app<S: authcore::SecretStore>(
+async fn owner_adding_an_app<S: authcore::LoginStore>(
     s: &CountingService<S>,
 ) -> (OrgId, Grant, SecretKey) {
     let up = s
@@ -2182,12 +2168,175 @@ async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
     assert_eq!(count() - before, 2);
 }
 
-/// A secret store whose active recovery-code set disappears after a number of reads: the set
-/// removed by another server between the login's factor check and the redemption.
+/// A store whose active recovery-code set disappears after a number of reads: the set removed
+/// by another server between the login's factor check and the redemption. The login reads it in
+/// its snapshot, so the removal is seen when the snapshot is read again: after a lost count
+/// (`lose_next_count`: the next compare-and-swap of a counter alone loses, as when a concurrent
+/// attempt moved the counter).
 struct VanishingSetStore {
     inner: MemoryStore,
     /// Reads of the active set that still see it (`usize::MAX`: all of them).
     visible_reads: std::sync::atomic::AtomicUsize,
+    /// Whether the next write of counters alone loses its compare-and-swap.
+    lose_next_count: std::sync::atomic::AtomicBool,
+}
+
+impl VanishingSetStore {
+    fn visible(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.visible_reads
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n != usize::MAX).then(|| n.saturating_sub(1))
+            })
+            .map_or(true, |before| before > 0)
+    }
+}
+
+impl authcore::UserStore for VanishingSetStore {
+    type Error = authcore::MemoryStoreError;
+
+    fn create_person(
+        &self,
+        person: &authcore::PersonRecord,
+        organisation: authcore::OrganisationWrite<'_>,
+    ) -> impl Future<Output = Result<authcore::CreateOutcome, Self::Error>> + Send {
+        self.inner.create_person(person, organisation)
+    }
+    fn person_by_login(
+        &self,
+        login: &str,
+    ) -> impl Future<Output = Result<Option<authcore::PersonRecord>, Self::Error>> + Send {
+        self.inner.person_by_login(login)
+    }
+    fn person(
+        &self,
+        id: PersonId,
+    ) -> impl Future<Output = Result<Option<authcore::PersonRecord>, Self::Error>> + Send {
+        self.inner.person(id)
+    }
+    fn set_password(
+        &self,
+        id: PersonId,
+        password_hash: &str,
+        state: authcore::PasswordState,
+        expires_at: Option<u64>,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner
+            .set_password(id, password_hash, state, expires_at)
+    }
+    fn upgrade_password_hash(
+        &self,
+        id: PersonId,
+        expected_hash: &str,
+        new_hash: &str,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner
+            .upgrade_password_hash(id, expected_hash, new_hash)
+    }
+    fn set_phone(
+        &self,
+        id: PersonId,
+        phone: Option<&authcore::PhoneNumber>,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.set_phone(id, phone)
+    }
+    fn set_deactivated(
+        &self,
+        id: PersonId,
+        deactivated: bool,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.set_deactivated(id, deactivated)
+    }
+    fn throttle(
+        &self,
+        key: &authcore::ThrottleKey,
+    ) -> impl Future<Output = Result<authcore::ThrottleState, Self::Error>> + Send {
+        self.inner.throttle(key)
+    }
+    fn reserve_attempt(
+        &self,
+        key: &authcore::ThrottleKey,
+        policy: &authcore::ThrottlePolicy,
+        now: u64,
+    ) -> impl Future<Output = Result<authcore::ThrottleReservation, Self::Error>> + Send {
+        self.inner.reserve_attempt(key, policy, now)
+    }
+    fn apply_throttle(
+        &self,
+        key: &authcore::ThrottleKey,
+        op: authcore::ThrottleOp,
+        policy: &authcore::ThrottlePolicy,
+        now: u64,
+    ) -> impl Future<Output = Result<authcore::ThrottleUpdate, Self::Error>> + Send {
+        self.inner.apply_throttle(key, op, policy, now)
+    }
+    fn prune_throttles(&self, now: u64) -> impl Future<Output = Result<u64, Self::Error>> + Send {
+        self.inner.prune_throttles(now)
+    }
+    fn organisation(
+        &self,
+        id: OrgId,
+    ) -> impl Future<
+        Output = Result<Option<authcore::Versioned<authcore::Organisation>>, Self::Error>,
+    > + Send {
+        self.inner.organisation(id)
+    }
+    fn replace_organisation(
+        &self,
+        organisation: &authcore::Organisation,
+        expected_version: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner
+            .replace_organisation(organisation, expected_version)
+    }
+    fn organisations_of(
+        &self,
+        id: PersonId,
+    ) -> impl Future<Output = Result<Vec<OrgId>, Self::Error>> + Send {
+        self.inner.organisations_of(id)
+    }
+}
+
+impl authcore::LoginStore for VanishingSetStore {
+    async fn login_snapshot(
+        &self,
+        at: authcore::SnapshotAt<'_>,
+        org: Option<OrgId>,
+        now: u64,
+    ) -> Result<authcore::LoginSnapshot, authcore::MemoryStoreError> {
+        let mut snapshot = self.inner.login_snapshot(at, org, now).await?;
+        if snapshot.recovery.is_some() && !self.visible() {
+            snapshot.recovery = None;
+        }
+        Ok(snapshot)
+    }
+    async fn apply_step(
+        &self,
+        write: &authcore::StepWrite,
+    ) -> Result<bool, authcore::MemoryStoreError> {
+        use std::sync::atomic::Ordering;
+        let counters_alone = write.watermark.is_none()
+            && write.recovery_spend.is_none()
+            && write.spend_ticket.is_none()
+            && write.next_ticket.is_none();
+        if counters_alone && self.lose_next_count.swap(false, Ordering::SeqCst) {
+            return Ok(false);
+        }
+        self.inner.apply_step(write).await
+    }
+    fn locked_step<T, F>(
+        &self,
+        at: authcore::SnapshotAt<'_>,
+        org: Option<OrgId>,
+        now: u64,
+        decide: F,
+    ) -> impl Future<Output = Result<T, authcore::MemoryStoreError>> + Send
+    where
+        F: FnMut(&authcore::LoginSnapshot) -> (authcore::StepWrite, T) + Send,
+        T: Send,
+    {
+        self.inner.locked_step(at, org, now, decide)
+    }
 }
 
 impl authcore::SecretStore for VanishingSetStore {
@@ -2221,18 +2370,11 @@ impl authcore::SecretStore for VanishingSetStore {
         person: PersonId,
         slot: authcore::RecoverySlot,
     ) -> Result<Option<authcore::RecoveryCodeSet>, Self::Error> {
-        use std::sync::atomic::Ordering;
         let set = self.inner.recovery_codes(person, slot).await?;
         if slot != authcore::RecoverySlot::Active {
             return Ok(set);
         }
-        let visible = self
-            .visible_reads
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n != usize::MAX).then(|| n.saturating_sub(1))
-            })
-            .map_or(true, |before| before > 0);
-        Ok(set.filter(|_| visible))
+        Ok(set.filter(|_| self.visible()))
     }
     fn replace_recovery_codes(
         &self,
@@ -2319,7 +2461,7 @@ impl authcore::SecretStore for VanishingSetStore {
 
 /// What a failed recovery-code attempt leaves behind: the audit events it added (without their
 /// times) and the recovery-code failure count.
-async fn rejection_trace<S: authcore::SecretStore>(
+async fn rejection_trace<S: authcore::LoginStore>(
     s: &CountingService<S>,
     person: PersonId,
     before: usize,
@@ -2332,14 +2474,13 @@ async fn rejection_trace<S: authcore::SecretStore>(
     )>,
     u8,
 ) {
-    use authcore::UserStore;
     let events = s.services().audit.events()[before..]
         .iter()
         .map(|e| (e.actor, e.subject, e.organisation, e.what))
         .collect();
     let failures = s
         .services()
-        .users
+        .store
         .throttle(&authcore::ThrottleKey::factor(
             person,
             authcore::ThrottledFactor::RecoveryCode,
@@ -2356,6 +2497,7 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
     let (s, clock, jobs) = counting_service(VanishingSetStore {
         inner: MemoryStore::new(),
         visible_reads: std::sync::atomic::AtomicUsize::new(usize::MAX),
+        lose_next_count: std::sync::atomic::AtomicBool::new(false),
     });
     let count = || jobs.load(Ordering::SeqCst);
     let (org, grant, key) = owner_adding_an_app(&s).await;
@@ -2386,18 +2528,20 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
         }
     )));
 
-    // The set is gone by the time the code is checked (the factor check still saw it): the same
+    // The set is gone by the time the code is checked (the factor check still saw it, and the
+    // count was made again on a fresh read after losing to a concurrent attempt): the same
     // answer, the same derivation, the same events, and one more failure counted.
+    s.services().store.visible_reads.store(1, Ordering::SeqCst);
     s.services()
-        .secrets
-        .visible_reads
-        .store(1, Ordering::SeqCst);
+        .store
+        .lose_next_count
+        .store(true, Ordering::SeqCst);
     let (jobs_before, events_before) = (count(), s.services().audit.events().len());
     assert!(matches!(
         s.verify_recovery_code(org, &t, "AAAA-BBBB-CCCC-DDDD").await,
         Err(ServiceError::InvalidCredentials)
     ));
-    assert_eq!(s.services().secrets.visible_reads.load(Ordering::SeqCst), 0);
+    assert_eq!(s.services().store.visible_reads.load(Ordering::SeqCst), 0);
     assert_eq!(count() - jobs_before, 1, "no argon2 work without a set");
     let (none_events, none_failures) = rejection_trace(&s, person, events_before).await;
     assert_eq!(none_events, wrong_events);

@@ -333,7 +333,6 @@ mod service_over_a_tampered_database {
 
     type Service = Authenticator<
         SqliteStore,
-        SqliteStore,
         Arc<ManualClock>,
         MemoryAuditLog,
         RecordingNotifier,
@@ -349,8 +348,7 @@ mod service_over_a_tampered_database {
             .build()
             .unwrap();
         let services = Services {
-            users: store.clone(),
-            secrets: store.clone(),
+            store: store.clone(),
             clock: Arc::new(ManualClock::new(T0)),
             audit: MemoryAuditLog::new(),
             notifier: RecordingNotifier::new(),

@@ -50,8 +50,7 @@ fn policy() -> ThrottlePolicy {
 }
 
 fn service<U: UserStore, S: SecretStore>(
-    users: U,
-    secrets: S,
+    store: U,
 ) -> (Arc<Service<U, S>>, Arc<ManualClock>, Arc<AtomicUsize>) {
     let clock = Arc::new(ManualClock::new(T0));
     let (hasher, jobs) = CountingHasher::cheap();

@@ -27,14 +27,8 @@ use authcore::{
 use doubles::{CountingHasher, Recording};
 
 type Store = Recording<MemoryStore>;
-type Service = Authenticator<
-    Store,
-    Store,
-    Arc<ManualClock>,
-    MemoryAuditLog,
-    RecordingNotifier,
-    CountingHasher,
->;
+type Service =
+    Authenticator<Store, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, CountingHasher>;
 
 const T0: u64 = 1_700_000_010;
 const OWNER: &str = "owner@example.com";
@@ -78,7 +72,7 @@ impl Fixture {
     }
 
     async fn counter(&self, key: &ThrottleKey) -> ThrottleState {
-        self.s.services().users.inner.throttle(key).await.unwrap()
+        self.s.services().store.inner.throttle(key).await.unwrap()
     }
 }
 
@@ -106,8 +100,7 @@ fn fixture(policy: ThrottlePolicy) -> Fixture {
     let clock = Arc::new(ManualClock::new(T0));
     let (hasher, jobs) = CountingHasher::cheap();
     let services = Services {
-        users: Recording::new(MemoryStore::new()),
-        secrets: Recording::new(MemoryStore::new()),
+        store: Recording::new(MemoryStore::new()),
         clock: Arc::clone(&clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
@@ -555,8 +548,8 @@ async fn wrong_sign_ins(name: &str) -> (Vec<String>, Vec<Vec<&'static str>>) {
             .unwrap(),
     );
     let up = f.s.sign_up(OWNER, Password::from(PW)).await.unwrap();
-    let users = &f.s.services().users;
-    let secrets = &f.s.services().secrets;
+    let users = &f.s.services().store;
+    let secrets = &f.s.services().store;
     let _ = (users.take_log(), secrets.take_log());
     let mut answers = Vec::new();
     let mut calls = Vec::new();
@@ -605,8 +598,8 @@ async fn an_unknown_login_answers_and_calls_the_store_as_a_wrong_password_does()
     assert_eq!(real.1, unknown.1, "the same store calls and argon2 work");
     assert_eq!(
         real.1[0],
-        ["person_by_login", "reserve_attempt", "argon2"],
-        "reserve on the login, then verify"
+        ["login_snapshot", "apply_step", "argon2"],
+        "one read, the attempt counted on the login, then verify"
     );
 }
 

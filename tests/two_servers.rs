@@ -21,7 +21,6 @@ use sqlx::postgres::PgPoolOptions;
 
 type Server = Authenticator<
     PostgresStore,
-    PostgresStore,
     Arc<ManualClock>,
     MemoryAuditLog,
     RecordingNotifier,
@@ -84,8 +83,7 @@ async fn server(url: &str, schema: &str, key: &[u8; 32], clock: &Arc<ManualClock
         .build()
         .unwrap();
     let services = Services {
-        users: store.clone(),
-        secrets: store,
+        store: store.clone(),
         clock: Arc::clone(clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use super::login::Reauthentication;
+use super::enroll::Reauthentication;
 use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceError};
 use crate::credential::password::Password;
 use crate::credential::phone::PhoneNumber;
@@ -18,13 +18,13 @@ use crate::policy::ids::{AuthenticatorId, PersonId};
 use crate::policy::login::{Grant, PasswordState};
 use crate::policy::org_policy::OrgStanding;
 use crate::policy::roles::{Action, Resource};
+use crate::store::login::LoginStore;
 use crate::store::records::{OobPurpose, RecoverySlot, ThrottleKey};
-use crate::store::{AuditSink, Notifier, SecretStore, SecurityNotice, UserStore};
+use crate::store::{AuditSink, Notifier, SecurityNotice};
 
-impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
+impl<St, C, A, N, H> Authenticator<St, C, A, N, H>
 where
-    U: UserStore,
-    S: SecretStore,
+    St: LoginStore,
     C: Clock,
     A: AuditSink,
     N: Notifier,
@@ -128,7 +128,7 @@ where
             .await?;
         for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
             self.services
-                .secrets
+                .store
                 .replace_recovery_codes(person, slot, None)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -148,7 +148,7 @@ where
         let person = grant.person();
         let mfa = self
             .services
-            .secrets
+            .store
             .mfa(person)
             .await
             .map_err(ServiceError::storage)?;
@@ -162,7 +162,7 @@ where
             .await
             .into_recovery_codes()?;
         self.services
-            .secrets
+            .store
             .replace_recovery_codes(person, RecoverySlot::Active, Some(&new.set))
             .await
             .map_err(ServiceError::storage)?;
@@ -271,21 +271,21 @@ where
             .await?;
         let _ = self
             .services
-            .users
+            .store
             .set_phone(person.id, Some(&phone))
             .await
             .map_err(ServiceError::storage)?;
         // The spent challenge has done its work.
         if let Some(spent) = self
             .services
-            .secrets
+            .store
             .oob_challenge(person.id, OobPurpose::VerifyPhone)
             .await
             .map_err(ServiceError::storage)?
         {
             let _ = self
                 .services
-                .secrets
+                .store
                 .replace_oob_challenge(
                     person.id,
                     OobPurpose::VerifyPhone,
@@ -323,7 +323,7 @@ where
         self.require_fresh_if_protected(grant, &person, now).await?;
         let has_app = self
             .services
-            .secrets
+            .store
             .mfa(person.id)
             .await
             .map_err(ServiceError::storage)?
@@ -335,7 +335,7 @@ where
         }
         let _ = self
             .services
-            .users
+            .store
             .set_phone(person.id, None)
             .await
             .map_err(ServiceError::storage)?;
@@ -367,7 +367,7 @@ where
     async fn standings(&self, person: PersonId) -> Result<Vec<OrgStanding>, ServiceError> {
         let orgs = self
             .services
-            .users
+            .store
             .organisations_of(person)
             .await
             .map_err(ServiceError::storage)?;
@@ -375,7 +375,7 @@ where
         for id in orgs {
             let org = self
                 .services
-                .users
+                .store
                 .organisation(id)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -429,7 +429,7 @@ where
         }
         let org = self
             .services
-            .users
+            .store
             .organisation(grant.org())
             .await
             .map_err(ServiceError::storage)?

@@ -2,38 +2,39 @@
 //!
 //! A ticket is a [`BearerToken`] (256 random bits) whose digest is stored with the login's
 //! [`LoginProgress`] (person, organisation, factors verified so far) and the one step it allows.
-//! Presenting it spends it ([`SecretStore::take_ticket`]). A success leads to the next step with
-//! a new ticket, or to the [`Grant`]. After a recoverable failure — a wrong code, a refused new
-//! password, a throttled attempt — the same ticket is put back, so the person can try again until
+//! Each step reads the ticket without consuming it, together with everything the step decides on,
+//! in one statement ([`LoginStore::login_snapshot`]), and consumes it in the same commit as the
+//! step's outcome, on success only. After a recoverable failure — a wrong code, a refused new
+//! password, a throttled attempt — nothing touches the ticket, so the person can try again until
 //! it expires; the throttle bounds the guesses.
+//!
+//! The second-factor step with an authenticator app is one transaction under the person's lock
+//! ([`LoginStore::locked_step`]): the throttle decision, the code check and the login decision
+//! run on what it read, and it commits the watermark, the ticket and any counter change. Steps
+//! that hash (the password, recovery codes) never hold a lock while hashing: the attempt is
+//! counted first, then verified, and the outcome is committed guarded by that count.
 
-use core::fmt;
-
-use zeroize::Zeroizing;
-
-use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, ServiceError};
-use crate::credential::factor::FactorKind;
-use crate::credential::oob::{OobOutcome, OobSendLog, SendDecision};
+use super::enroll::Reauthentication;
+use super::factors::{TotpChecked, login_code_event, set_counter, totp_check};
+use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, Reserved, ServiceError};
+use crate::credential::factor::{FactorKind, ThrottledFactor};
 use crate::credential::password::Password;
-use crate::credential::password::policy::{PasswordContext, PolicyViolation};
-use crate::credential::phone::PhoneNumber;
 use crate::credential::recovery::RecoveryCodes;
-use crate::credential::token::BearerToken;
+use crate::credential::throttle::{ThrottleDecision, ThrottleState};
+use crate::credential::token::{BearerToken, TokenDigest};
 use crate::otp::clock::Clock;
-use crate::otp::uri::OtpAuthUri;
-use crate::policy::audit::DenyReason;
-use crate::policy::audit::{Actor, AuditKind};
-use crate::policy::enrollment::{AuthenticatorName, EnrollmentPurpose, Mfa};
+use crate::otp::error::Refusal;
+use crate::policy::audit::{Actor, AuditEvent, AuditKind, DenyReason};
+use crate::policy::enrollment::{AuthenticatorName, EnrollmentPurpose};
 use crate::policy::error::PolicyError;
 use crate::policy::factors::{Factor, SecondFactors};
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{
-    EnrollmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
+    Account, EnrollmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };
-use crate::store::records::{
-    Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, ThrottleKey, TicketRecord,
-};
-use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotice, UserStore};
+use crate::store::login::{LoginSnapshot, LoginStore, SnapshotAt, StepWrite};
+use crate::store::records::{Login, OobPurpose, PendingStep, ThrottleKey, TicketRecord};
+use crate::store::{AuditSink, Notifier, SecurityNotice};
 
 /// Where a login stands after a step.
 #[derive(Debug)]
@@ -90,45 +91,40 @@ impl LoginStep {
     }
 }
 
-/// What a new authenticator's enrollment rests on: the signed-in person's grant, or the pending
-/// login's verified factors ("company account verification").
-#[derive(Clone, Copy)]
-pub(super) enum Reauthentication<'a> {
-    /// A grant (fresh and AAL2 once the person has MFA).
-    Grant(&'a Grant),
-    /// The login in progress.
-    Login(&'a LoginProgress),
+/// The login decision on a snapshot, with its audit event; the writes it needs are already added
+/// to the step's.
+struct Concluded {
+    result: Result<LoginStep, ServiceError>,
+    event: AuditEvent,
 }
 
-/// What to show a person enrolling an authenticator app: the `otpauth://` URI (as a QR code) and
-/// the manual key. Both hold the secret: show them to this person only, and never log them.
-pub struct EnrollmentSetup {
-    uri: OtpAuthUri,
+/// How [`Authenticator::finish_with`] ended.
+enum Finished {
+    /// Committed: the login decision's outcome.
+    Done(Result<LoginStep, ServiceError>),
+    /// The ticket, or what the step spends, was spent meanwhile: nothing was written.
+    Lost,
 }
 
-impl EnrollmentSetup {
-    /// The `otpauth://` URI, to render as a QR code (see `OtpAuthUri::qr_svg` with the `qr`
-    /// feature).
-    pub fn uri(&self) -> &OtpAuthUri {
-        &self.uri
-    }
-
-    /// The secret in base32, for typing into the app by hand.
-    pub fn manual_key(&self) -> Zeroizing<alloc::string::String> {
-        self.uri.secret().expose_base32()
-    }
+/// What the locked TOTP step decided.
+enum TotpStep {
+    /// The ticket is not one for this step (it is spent if it is another step's).
+    TicketRejected(Option<PersonId>),
+    /// The login may not present an app code now; the ticket stays.
+    Unavailable,
+    /// The code was checked: refused, rejected or accepted.
+    Checked {
+        person: PersonId,
+        checked: TotpChecked,
+        concluded: Option<Concluded>,
+    },
+    /// A fault while deciding (no random numbers for the next ticket).
+    Failed(ServiceError),
 }
 
-impl fmt::Debug for EnrollmentSetup {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("EnrollmentSetup([REDACTED])")
-    }
-}
-
-impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
+impl<St, C, A, N, H> Authenticator<St, C, A, N, H>
 where
-    U: UserStore,
-    S: SecretStore,
+    St: LoginStore,
     C: Clock,
     A: AuditSink,
     N: Notifier,
@@ -137,14 +133,16 @@ where
     /// The password step of signing in to `org`.
     ///
     /// An unknown login and a wrong password are both [`ServiceError::InvalidCredentials`], after
-    /// the same argon2 work (a dummy verification for the unknown login). The attempt is first
-    /// reserved on the throttle counter of the normalised login name
-    /// ([`UserStore::reserve_attempt`] with [`ThrottleKey::Login`]), whether or not anyone holds
-    /// it, so an unknown login is throttled and locked exactly as a real one and the answers and
-    /// store calls do not tell which logins exist. A throttled login is
+    /// the same argon2 work (a dummy verification for the unknown login). One read
+    /// ([`LoginStore::login_snapshot`]) gives the person holding the name and the password
+    /// counter of the normalised name, whether or not anyone holds it; the attempt is counted on
+    /// that counter (a compare-and-swap on what was read, [`LoginStore::apply_step`]) before the
+    /// password is verified, so an unknown login is throttled and locked exactly as a real one,
+    /// and the answers and store calls do not tell which logins exist. A throttled login is
     /// [`ServiceError::Throttled`] and a locked one [`ServiceError::Locked`], without verifying.
-    /// Then the login decision says what comes next; a completed login (a grant) clears every
-    /// throttle counter of the person.
+    /// Then the login decision says what comes next, on the same read, and its outcome (the
+    /// counter settled, the next step's ticket, or for a grant every counter of the person
+    /// cleared) is one commit.
     pub async fn login(
         &self,
         org: OrgId,
@@ -164,18 +162,21 @@ where
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         };
-        let person = self
-            .services
-            .users
-            .person_by_login(login.as_str())
-            .await
-            .map_err(ServiceError::storage)?;
+        let key = ThrottleKey::login(&login);
         // The password is counted per login name, held or not, before it is verified: an
         // unknown name is throttled, locked and audited exactly as a wrong password.
-        let reserved = self
-            .reserve_attempt(ThrottleKey::login(&login), Factor::Password, now)
+        let (mut snapshot, reserved, counted) = self
+            .reserve_on(
+                SnapshotAt::Login(&login),
+                Some(org),
+                key.clone(),
+                Factor::Password,
+                |s| s.counters.login,
+                now,
+            )
             .await?;
-        let Some(person) = person else {
+        snapshot.counters.login = Some(counted);
+        let Some(person) = snapshot.person.clone() else {
             let _ = self
                 .services
                 .hasher
@@ -207,7 +208,6 @@ where
                 return Err(ServiceError::InvalidCredentials);
             }
         };
-        self.accept_attempt(reserved, now).await?;
         if verified.needs_rehash() && !temporary {
             // Only the hash is upgraded, and only if it is still the one just verified: the
             // stored state (a `Compromised` mark included) and expiry stay as they are, and a
@@ -220,13 +220,35 @@ where
                 .into_hash()?;
             let _ = self
                 .services
-                .users
+                .store
                 .upgrade_password_hash(person.id, &person.password_hash, hash.as_str())
                 .await
                 .map_err(ServiceError::storage)?;
         }
         let progress = LoginProgress::password_verified(person.id, org, now);
-        self.decide(progress, now).await
+        for _ in 0..CAS_ATTEMPTS {
+            // The verified attempt settles its count, guarded by it: if concurrent failures moved
+            // the counter meanwhile, the decision is made again on a fresh read (they may have
+            // locked the name).
+            let mut write = StepWrite::default();
+            set_counter(
+                &mut write,
+                key.clone(),
+                snapshot.counters.login,
+                ThrottleState::new(),
+            );
+            // The decision sees the counter settled.
+            snapshot.counters.login = None;
+            let concluded = self.conclude(&snapshot, progress, now, &mut write)?;
+            if self.apply(&write).await? {
+                self.record(&[concluded.event]).await?;
+                return concluded.result;
+            }
+            snapshot = self
+                .snapshot(SnapshotAt::Login(&login), Some(org), now)
+                .await?;
+        }
+        Err(ServiceError::Conflict)
     }
 
     /// Skips a skippable "company account verification" for this login (before the
@@ -237,10 +259,15 @@ where
         ticket: &BearerToken,
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
-        let record = self
-            .take_ticket(ticket, PendingStep::EnrollMfa, org, now)
+        let digest = ticket.digest();
+        let snapshot = self
+            .snapshot(SnapshotAt::Ticket(&digest), Some(org), now)
             .await?;
-        self.decide(record.progress.defer_enrollment(), now).await
+        let _ = self
+            .ticket_for(&snapshot, PendingStep::EnrollMfa, org, now)
+            .await?;
+        self.finish(&digest, org, snapshot, LoginProgress::defer_enrollment, now)
+            .await
     }
 
     /// Sets the person's own password after a temporary or compromised one. It must meet the
@@ -256,22 +283,31 @@ where
         new_password: Password,
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
-        let record = self
-            .step_ticket(ticket, PendingStep::ChangePassword, org, now)
+        let digest = ticket.digest();
+        let snapshot = self
+            .snapshot(SnapshotAt::Ticket(&digest), Some(org), now)
             .await?;
-        let person = self.person(record.progress.person()).await?;
-        match self.replace_password(&person, new_password, now).await {
-            Ok(()) => self.decide(record.progress, now).await,
-            Err(e) => {
-                self.restore_ticket(&record).await?;
-                Err(e)
-            }
-        }
+        let _ = self
+            .step_ticket(&snapshot, PendingStep::ChangePassword, org, now)
+            .await?;
+        let person = snapshot
+            .person
+            .as_ref()
+            .ok_or(ServiceError::InvalidCredentials)?;
+        // A refused password leaves the ticket as it is: the person may try another.
+        self.replace_password(person, new_password, now).await?;
+        let snapshot = self
+            .snapshot(SnapshotAt::Ticket(&digest), Some(org), now)
+            .await?;
+        self.finish(&digest, org, snapshot, |p| p, now).await
     }
 
-    /// Completes the second-factor step with a code from an authenticator app. The code is
-    /// single-use across every server: only the caller whose
-    /// [`SecretStore::advance_watermark`] succeeds gets in.
+    /// Completes the second-factor step with a code from an authenticator app: one transaction
+    /// under the person's lock ([`LoginStore::locked_step`]) reads the ticket, the person, their
+    /// organisation, MFA state and counters, decides (the throttle, the code, the login
+    /// decision), and commits the outcome — on success the raised watermark, the spent ticket and
+    /// the next step; on a wrong code only the counted failure, the ticket staying. The code is
+    /// single-use across every server: its step is spent by the guarded watermark.
     pub async fn verify_totp(
         &self,
         org: OrgId,
@@ -279,19 +315,88 @@ where
         code: &str,
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
-        let record = self
-            .second_factor_ticket(ticket, org, FactorKind::Totp, now)
-            .await?;
-        let checked = self
-            .check_totp(record.progress.person(), Some(org), code, now)
+        let digest = ticket.digest();
+        let step = self
+            .services
+            .store
+            .locked_step(SnapshotAt::Ticket(&digest), Some(org), now, |snapshot| {
+                self.totp_step(snapshot, org, code, now)
+            })
             .await
-            .map(drop);
-        self.finish_second_factor(record, FactorKind::Totp, checked, now)
-            .await
+            .map_err(ServiceError::storage)?;
+        match step {
+            TotpStep::Failed(e) => Err(e),
+            TotpStep::TicketRejected(subject) => {
+                self.reject_ticket(subject, org, now).await?;
+                Err(ServiceError::InvalidCredentials)
+            }
+            TotpStep::Unavailable => Err(ServiceError::FactorUnavailable),
+            TotpStep::Checked {
+                person,
+                checked,
+                concluded,
+            } => {
+                let accepted = self.settle_totp(checked, person, Some(org), now).await?;
+                let concluded = concluded.ok_or(ServiceError::InvalidCredentials)?;
+                self.record(&[
+                    login_code_event(person, Some(org), accepted, now),
+                    concluded.event,
+                ])
+                .await?;
+                concluded.result
+            }
+        }
+    }
+
+    /// The pure core of [`Self::verify_totp`], on what the locked transaction read.
+    fn totp_step(
+        &self,
+        snapshot: &LoginSnapshot,
+        org: OrgId,
+        code: &str,
+        now: u64,
+    ) -> (StepWrite, TotpStep) {
+        let mut write = StepWrite::default();
+        let ticket = match snapshot.ticket {
+            Some(t) if t.step == PendingStep::SecondFactor && t.progress.org() == org => t,
+            other => {
+                // Another step's or organisation's ticket is spent, as any wrong presentation.
+                write.spend_ticket = other.map(|t| t.digest);
+                return (
+                    write,
+                    TotpStep::TicketRejected(other.map(|t| t.progress.person())),
+                );
+            }
+        };
+        if !self.factor_allowed(snapshot, &ticket.progress, FactorKind::Totp, now) {
+            return (write, TotpStep::Unavailable);
+        }
+        let person = ticket.progress.person();
+        let checked = totp_check(&self.config, snapshot, person, code, now, &mut write);
+        let concluded = if matches!(checked, TotpChecked::Accepted(_)) {
+            write.spend_ticket = Some(ticket.digest);
+            let progress = ticket.progress.with_second_factor(FactorKind::Totp);
+            match self.conclude(snapshot, progress, now, &mut write) {
+                Ok(concluded) => Some(concluded),
+                Err(e) => return (StepWrite::default(), TotpStep::Failed(e)),
+            }
+        } else {
+            None
+        };
+        (
+            write,
+            TotpStep::Checked {
+                person,
+                checked,
+                concluded,
+            },
+        )
     }
 
     /// Completes the second-factor step with a recovery code (signing in without the device).
-    /// The code is spent atomically; the person is notified, and told when few remain.
+    /// The attempt is counted before the argon2 derivation (which holds no lock), and the code
+    /// is spent, with the ticket, in one guarded commit; the person is notified, and told when
+    /// few remain.
     pub async fn verify_recovery_code(
         &self,
         org: OrgId,
@@ -299,396 +404,30 @@ where
         code: &str,
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
-        let record = self
-            .second_factor_ticket(ticket, org, FactorKind::RecoveryCode, now)
+        let digest = ticket.digest();
+        let snapshot = self
+            .second_factor_snapshot(&digest, org, FactorKind::RecoveryCode, now)
             .await?;
-        let checked = self
-            .spend_recovery_code(record.progress.person(), org, code, now)
-            .await
-            .map(drop);
-        self.finish_second_factor(record, FactorKind::RecoveryCode, checked, now)
-            .await
-    }
-
-    /// Sends an SMS code to the person's verified phone (through the [`Notifier`]), if the
-    /// person's own sign-in send budget allows (cooldown and hourly cap, never spent by anyone
-    /// else's sends: [`SecretStore::record_oob_send`]); otherwise
-    /// [`ServiceError::Throttled`] with the time a send may be allowed. The ticket stays valid for [`Self::verify_sms_code`].
-    pub async fn send_sms_code(
-        &self,
-        org: OrgId,
-        ticket: &BearerToken,
-    ) -> Result<(), ServiceError> {
-        let now = self.now();
-        let record = self
-            .second_factor_ticket(ticket, org, FactorKind::OutOfBandSms, now)
-            .await?;
-        let result = self.send_sms(record.progress.person(), org, now).await;
-        self.restore_ticket(&record).await?;
-        result
-    }
-
-    /// Completes the second-factor step with the SMS code. Spending the code is a
-    /// compare-and-swap on the stored challenge, so it is accepted once.
-    pub async fn verify_sms_code(
-        &self,
-        org: OrgId,
-        ticket: &BearerToken,
-        code: &str,
-    ) -> Result<LoginStep, ServiceError> {
-        let now = self.now();
-        let record = self
-            .second_factor_ticket(ticket, org, FactorKind::OutOfBandSms, now)
-            .await?;
-        let checked = self
-            .check_sms(record.progress.person(), org, code, now)
-            .await
-            .map(drop);
-        self.finish_second_factor(record, FactorKind::OutOfBandSms, checked, now)
-            .await
-    }
-
-    /// Ends a second-factor attempt: after a failed check the ticket is put back (the person may
-    /// retry, within the throttle); after a passed one the login decision runs with the factor.
-    async fn finish_second_factor(
-        &self,
-        record: TicketRecord,
-        kind: FactorKind,
-        checked: Result<(), ServiceError>,
-        now: u64,
-    ) -> Result<LoginStep, ServiceError> {
-        if let Err(e) = checked {
-            self.restore_ticket(&record).await?;
-            return Err(e);
-        }
-        self.decide(record.progress.with_second_factor(kind), now)
-            .await
-    }
-
-    /// "Company account verification", step 1: starts enrolling an authenticator app named
-    /// `name`. Show the URI as a QR code and the manual key. The ticket stays valid for the next
-    /// steps.
-    ///
-    /// This login is the re-authentication ([`Mfa::start_enrollment_at_login`]): a person who
-    /// holds a factor was asked for it before this step, so a password alone never binds a new
-    /// authenticator. Each enrollment step checks again that the login decision still asks for
-    /// the enrollment; when it no longer does (the person gained a factor meanwhile, or the
-    /// policy changed), the step is refused with [`PolicyError::ReauthenticationRequired`] and
-    /// the login starts again from the password.
-    pub async fn start_login_enrollment(
-        &self,
-        org: OrgId,
-        ticket: &BearerToken,
-        name: &str,
-    ) -> Result<EnrollmentSetup, ServiceError> {
-        let now = self.now();
-        let record = self.enrollment_ticket(ticket, org, now).await?;
-        let result = async {
-            let person = self.person(record.progress.person()).await?;
-            let name = AuthenticatorName::new(name)?;
-            self.enroll_start(
-                &person,
-                EnrollmentPurpose::Add(name),
-                Reauthentication::Login(&record.progress),
-                now,
-            )
-            .await
-        }
-        .await;
-        self.restore_ticket(&record).await?;
-        result
-    }
-
-    /// Step 2: confirms the enrollment with a code from the app. Returns the recovery codes, to
-    /// show once; the person must record them and acknowledge
-    /// ([`Self::acknowledge_login_enrollment`]).
-    pub async fn confirm_login_enrollment(
-        &self,
-        org: OrgId,
-        ticket: &BearerToken,
-        code: &str,
-    ) -> Result<RecoveryCodes, ServiceError> {
-        let now = self.now();
-        let record = self.enrollment_ticket(ticket, org, now).await?;
-        let result = self
-            .enroll_confirm(record.progress.person(), Some(org), code, now)
-            .await;
-        self.restore_ticket(&record).await?;
-        result
-    }
-
-    /// Step 3: "I have safely recorded this". The authenticator becomes active, and the
-    /// confirming code counts as this login's second factor.
-    pub async fn acknowledge_login_enrollment(
-        &self,
-        org: OrgId,
-        ticket: &BearerToken,
-    ) -> Result<LoginStep, ServiceError> {
-        let now = self.now();
-        let record = self.enrollment_ticket(ticket, org, now).await?;
-        if let Err(e) = self.enroll_acknowledge(record.progress.person(), now).await {
-            self.restore_ticket(&record).await?;
-            return Err(e);
-        }
-        self.decide(record.progress.with_second_factor(FactorKind::Totp), now)
-            .await
-    }
-
-    // ---- internals shared with the signed-in operations ----
-
-    pub(super) async fn person(&self, id: PersonId) -> Result<PersonRecord, ServiceError> {
-        self.services
-            .users
-            .person(id)
-            .await
-            .map_err(ServiceError::storage)?
-            .ok_or(ServiceError::InvalidCredentials)
-    }
-
-    /// The second factors the person has: the app and recovery codes (while any remain), and SMS
-    /// for a verified phone when SMS is configured.
-    pub(super) async fn own_factors(
-        &self,
-        person: &PersonRecord,
-    ) -> Result<SecondFactors, ServiceError> {
-        let mfa = self
-            .services
-            .secrets
-            .mfa(person.id)
-            .await
-            .map_err(ServiceError::storage)?;
-        let mut factors = mfa.map_or(SecondFactors::EMPTY, |m| m.value.factors());
-        if factors.contains(FactorKind::RecoveryCode) {
-            let set = self
-                .services
-                .secrets
-                .recovery_codes(person.id, crate::store::records::RecoverySlot::Active)
-                .await
-                .map_err(ServiceError::storage)?;
-            if set.is_none_or(|s| s.remaining() == 0) {
-                factors = factors.without(FactorKind::RecoveryCode);
-            }
-        }
-        if person.phone.is_some() && self.config.oob.is_some() {
-            factors = factors.with(FactorKind::OutOfBandSms);
-        }
-        Ok(factors)
-    }
-
-    async fn decision(
-        &self,
-        progress: &LoginProgress,
-        now: u64,
-    ) -> Result<LoginDecision, ServiceError> {
-        let person = self.person(progress.person()).await?;
-        let org = self
-            .services
-            .users
-            .organisation(progress.org())
-            .await
-            .map_err(ServiceError::storage)?;
-        let Some(org) = org else {
-            return Ok(LoginDecision::Denied(DenyReason::NotAMember));
-        };
-        let password_state = self
-            .services
-            .users
-            .throttle(&ThrottleKey::login(&person.login))
-            .await
-            .map_err(ServiceError::storage)?;
-        let locked = matches!(
-            self.config.throttle.decide(&password_state, now),
-            crate::credential::throttle::ThrottleDecision::Locked { .. }
-        );
-        let account = crate::policy::login::Account::new(person.id)
-            .deactivated(person.deactivated)
-            .locked(locked)
-            .password(person.password_state)
-            .factors(self.own_factors(&person).await?);
-        let member = org.value.member(person.id);
-        Ok(login_decision(
-            &account,
-            member,
-            org.value.policy(),
-            progress,
-            now,
-        ))
-    }
-
-    /// Asks the login decision what comes next, audits it, and issues the ticket for it.
-    async fn decide(&self, progress: LoginProgress, now: u64) -> Result<LoginStep, ServiceError> {
-        let decision = self.decision(&progress, now).await?;
-        self.record(&[decision.audit_event(&progress, now)]).await?;
-        match decision {
-            LoginDecision::Allowed(grant) => {
-                // A completed login proves the person: every counter of theirs starts afresh.
-                let person = self.person(grant.person()).await?;
-                let _ = self
-                    .clear_throttles(&person, crate::store::records::ThrottleOp::Success, now)
-                    .await?;
-                Ok(LoginStep::Granted(grant))
-            }
-            LoginDecision::ChangePassword(_) => Ok(LoginStep::ChangePassword {
-                ticket: self
-                    .issue_ticket(PendingStep::ChangePassword, progress, now)
-                    .await?,
-            }),
-            LoginDecision::EnrollMfa { demand, factors } => Ok(LoginStep::EnrollMfa {
-                ticket: self
-                    .issue_ticket(PendingStep::EnrollMfa, progress, now)
-                    .await?,
-                demand,
-                factors,
-            }),
-            LoginDecision::Challenge(factors) => Ok(LoginStep::SecondFactor {
-                ticket: self
-                    .issue_ticket(PendingStep::SecondFactor, progress, now)
-                    .await?,
-                factors,
-            }),
-            LoginDecision::Denied(DenyReason::Locked) => Err(ServiceError::Locked),
-            LoginDecision::Denied(DenyReason::Deactivated) => Err(ServiceError::Deactivated),
-            LoginDecision::Denied(_) => Err(ServiceError::InvalidCredentials),
-        }
-    }
-
-    /// Spends a second-factor ticket and checks that `factor` is one the login may present now
-    /// (the person has it and the organisation counts it). A factor that is not is
-    /// [`ServiceError::FactorUnavailable`], and the ticket is put back.
-    async fn second_factor_ticket(
-        &self,
-        ticket: &BearerToken,
-        org: OrgId,
-        factor: FactorKind,
-        now: u64,
-    ) -> Result<TicketRecord, ServiceError> {
-        let record = self
-            .take_ticket(ticket, PendingStep::SecondFactor, org, now)
-            .await?;
-        let allowed = match self.decision(&record.progress, now).await? {
-            LoginDecision::Challenge(factors) => factors.contains(factor),
-            _ => false,
-        };
-        if !allowed {
-            self.restore_ticket(&record).await?;
-            return Err(ServiceError::FactorUnavailable);
-        }
-        Ok(record)
-    }
-
-    /// Spends an enrollment ticket; see [`Self::step_ticket`].
-    async fn enrollment_ticket(
-        &self,
-        ticket: &BearerToken,
-        org: OrgId,
-        now: u64,
-    ) -> Result<TicketRecord, ServiceError> {
-        self.step_ticket(ticket, PendingStep::EnrollMfa, org, now)
-            .await
-    }
-
-    /// Spends a ticket for `step` (a password change or an enrollment) and checks that the login
-    /// decision still asks this login for that step: in particular that the person holds no
-    /// factor they have not presented in it (one gained since the ticket was issued). A login
-    /// the decision now sends elsewhere is refused with
-    /// [`PolicyError::ReauthenticationRequired`]; the ticket stays spent (sign in again).
-    async fn step_ticket(
-        &self,
-        ticket: &BearerToken,
-        step: PendingStep,
-        org: OrgId,
-        now: u64,
-    ) -> Result<TicketRecord, ServiceError> {
-        let record = self.take_ticket(ticket, step, org, now).await?;
-        match (step, self.decision(&record.progress, now).await?) {
-            (PendingStep::EnrollMfa, LoginDecision::EnrollMfa { .. })
-            | (PendingStep::ChangePassword, LoginDecision::ChangePassword(_)) => Ok(record),
-            (_, LoginDecision::Denied(DenyReason::Locked)) => Err(ServiceError::Locked),
-            (_, LoginDecision::Denied(DenyReason::Deactivated)) => Err(ServiceError::Deactivated),
-            (_, LoginDecision::Denied(_)) => Err(ServiceError::InvalidCredentials),
-            _ => Err(ServiceError::Policy(PolicyError::ReauthenticationRequired)),
-        }
-    }
-
-    /// Verifies a TOTP code against the person's authenticators and spends its step with the
-    /// atomic watermark. Counts and audits failures.
-    pub(super) async fn check_totp(
-        &self,
-        person: PersonId,
-        org: Option<OrgId>,
-        code: &str,
-        now: u64,
-    ) -> Result<crate::policy::ids::AuthenticatorId, ServiceError> {
-        let reserved = self
-            .reserve_attempt(
-                super::factor_key(person, FactorKind::Totp),
-                Factor::Second(FactorKind::Totp),
-                now,
-            )
-            .await?;
-        let mfa = self
-            .services
-            .secrets
-            .mfa(person)
-            .await
-            .map_err(ServiceError::storage)?;
-        let accepted = mfa.as_ref().map(|m| {
-            m.value
-                .verify_login_code_detailed(code, now, self.config.enrollment.window())
-        });
-        // A valid code already used (at or below the watermark) is audited as a replay; the
-        // caller's answer is the same.
-        let replayed = matches!(accepted, Some(Err(crate::otp::error::Refusal::Replayed)));
-        let (Some(mfa), Some(Ok(accepted))) = (mfa, accepted) else {
-            self.reject_credential(reserved, person, org, replayed, now)
-                .await?;
-            return Err(ServiceError::InvalidCredentials);
-        };
-        let won = self
-            .services
-            .secrets
-            .advance_watermark(person, accepted.authenticator(), accepted.step().step())
-            .await
-            .map_err(ServiceError::storage)?;
-        if !won {
-            self.reject_credential(reserved, person, org, true, now)
-                .await?;
-            return Err(ServiceError::InvalidCredentials);
-        }
-        self.accept_attempt(reserved, now).await?;
-        let recorded = mfa.value.record_login_code(accepted, now)?;
-        let mut events = recorded.events;
-        for event in &mut events {
-            event.organisation = org;
-        }
-        self.record(&events).await?;
-        Ok(accepted.authenticator())
-    }
-
-    async fn spend_recovery_code(
-        &self,
-        person: PersonId,
-        org: OrgId,
-        code: &str,
-        now: u64,
-    ) -> Result<(), ServiceError> {
-        let reserved = self
-            .reserve_attempt(
-                super::factor_key(person, FactorKind::RecoveryCode),
+        let person = snapshot
+            .ticket
+            .map(|t| t.progress.person())
+            .ok_or(ServiceError::InvalidCredentials)?;
+        let key = super::factor_key(person, FactorKind::RecoveryCode);
+        let (snapshot, reserved, counted) = self
+            .reserve_from(
+                snapshot,
+                SnapshotAt::Ticket(&digest),
+                Some(org),
+                key.clone(),
                 Factor::Second(FactorKind::RecoveryCode),
+                |s| s.counters.recovery_code,
                 now,
             )
             .await?;
-        let set = self
-            .services
-            .secrets
-            .recovery_codes(person, crate::store::records::RecoverySlot::Active)
-            .await
-            .map_err(ServiceError::storage)?;
         // The argon2 derivation runs where the host runs password hashing. Without an active
         // set the same derivation runs under the configured parameters, so that the failure
         // costs what a wrong code costs and timing does not tell whether the person has codes.
-        let redeemed = match set {
+        let redeemed = match snapshot.recovery.clone() {
             Some(set) => {
                 let set_id = set.set_id();
                 let slot = self
@@ -711,27 +450,51 @@ where
         };
         // A code whose slot is already spent is audited as a replay; the caller's answer is the
         // same.
-        let replayed = matches!(
-            redeemed,
-            Some((_, Err(crate::otp::error::Refusal::Replayed)))
-        );
+        let replayed = matches!(redeemed, Some((_, Err(Refusal::Replayed))));
         let Some((set_id, Ok(slot))) = redeemed else {
             self.reject_credential(reserved, person, Some(org), replayed, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         };
-        let spent = self
-            .services
-            .secrets
-            .spend_recovery_code(person, set_id, slot.index())
-            .await
-            .map_err(ServiceError::storage)?;
-        if !spent {
+        let mut snapshot = snapshot;
+        snapshot.counters.recovery_code = Some(counted);
+        let index = slot.index();
+        let finished = self
+            .finish_with(
+                &digest,
+                org,
+                snapshot,
+                |p| p.with_second_factor(FactorKind::RecoveryCode),
+                |s| {
+                    // Spent meanwhile (the same code on another server): lost.
+                    let bit = 1u16.checked_shl(u32::from(index)).unwrap_or(0);
+                    let unspent = s
+                        .recovery
+                        .as_ref()
+                        .is_some_and(|set| set.set_id() == set_id && set.spent_mask() & bit == 0);
+                    if !unspent {
+                        return None;
+                    }
+                    let mut write = StepWrite {
+                        recovery_spend: Some((person, set_id, index)),
+                        ..StepWrite::default()
+                    };
+                    set_counter(
+                        &mut write,
+                        key.clone(),
+                        s.counters.recovery_code,
+                        ThrottleState::new(),
+                    );
+                    Some(write)
+                },
+                now,
+            )
+            .await?;
+        let Finished::Done(step) = finished else {
             self.reject_credential(reserved, person, Some(org), true, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
-        }
-        self.accept_attempt(reserved, now).await?;
+        };
         self.record_one(
             now,
             Actor::Person(person),
@@ -748,411 +511,549 @@ where
             self.notice(person, SecurityNotice::RecoveryCodesLow)
                 .await?;
         }
-        Ok(())
+        step
     }
 
-    async fn send_sms(&self, person: PersonId, org: OrgId, now: u64) -> Result<(), ServiceError> {
-        let record = self.person(person).await?;
-        let phone = record
-            .phone
-            .as_ref()
-            .ok_or(ServiceError::FactorUnavailable)?;
-        self.send_oob(person, Some(org), OobPurpose::SignIn, phone, now)
-            .await
-    }
-
-    /// Sends a code for `purpose` to `to`: the destination's send log decides, the challenge
-    /// (with `to`) replaces the person's challenge for that purpose, then the code is delivered
-    /// and the send audited.
-    pub(super) async fn send_oob(
+    /// Sends an SMS code to the person's verified phone (through the [`Notifier`]), if the
+    /// person's own sign-in send budget allows (cooldown and hourly cap, never spent by anyone
+    /// else's sends: [`SecretStore::record_oob_send`](crate::store::SecretStore::record_oob_send));
+    /// otherwise [`ServiceError::Throttled`] with the time a send may be allowed. The ticket is
+    /// only read, and stays valid for [`Self::verify_sms_code`].
+    pub async fn send_sms_code(
         &self,
-        person: PersonId,
-        org: Option<OrgId>,
-        purpose: OobPurpose,
-        to: &PhoneNumber,
-        now: u64,
-    ) -> Result<(), ServiceError> {
-        let (config, key) = self
-            .config
-            .oob
-            .as_ref()
-            .ok_or(ServiceError::FactorUnavailable)?;
-        // The person's own budget for this purpose decides (cooldown, hourly cap, and the daily
-        // cap for verifications) and records the send in one atomic call, so concurrent requests
-        // never send more than the caps allow, and nobody else's sends — to this number or any
-        // other — spend it. A send that then fails (a lost race below, an undelivered message)
-        // still counts: the cap errs on the side of fewer messages.
-        let decision = self
-            .services
-            .secrets
-            .record_oob_send(person, purpose, config, now)
-            .await
-            .map_err(ServiceError::storage)?;
-        if let SendDecision::Refused { retry_at, .. } = decision {
-            return Err(ServiceError::Throttled { retry_at });
-        }
-        let current = self
-            .services
-            .secrets
-            .oob_challenge(person, purpose)
-            .await
-            .map_err(ServiceError::storage)?;
-        // The send is already recorded: issue against an empty log.
-        match config.issue_with_os_rng(key, &OobSendLog::new(), now)? {
-            crate::credential::oob::OobIssue::Refused { retry_at, .. } => {
-                Err(ServiceError::Throttled { retry_at })
-            }
-            crate::credential::oob::OobIssue::Send {
-                code, challenge, ..
-            } => {
-                let record = OobChallengeRecord {
-                    destination: to.clone(),
-                    challenge,
-                };
-                let swapped = self
-                    .services
-                    .secrets
-                    .replace_oob_challenge(
-                        person,
-                        purpose,
-                        current.as_ref().map(|c| &c.challenge),
-                        Some(&record),
-                    )
-                    .await
-                    .map_err(ServiceError::storage)?;
-                if !swapped {
-                    // Another request sent a code at the same moment: that one stands.
-                    return Err(ServiceError::Throttled {
-                        retry_at: now.saturating_add(u64::from(config.resend_cooldown())),
-                    });
-                }
-                let delivery = self
-                    .notify(Notification::OobCode {
-                        person,
-                        purpose,
-                        to,
-                        code: &code,
-                    })
-                    .await?;
-                if let super::DeliveryStatus::Failed(error) = delivery {
-                    return Err(ServiceError::Undelivered(error));
-                }
-                let what = match purpose {
-                    OobPurpose::SignIn => AuditKind::OutOfBandCodeSent,
-                    OobPurpose::VerifyPhone => AuditKind::PhoneVerificationSent,
-                };
-                self.record_one(now, Actor::System, Some(person), org, what)
-                    .await
-            }
-        }
-    }
-
-    async fn check_sms(
-        &self,
-        person: PersonId,
         org: OrgId,
-        code: &str,
-        now: u64,
+        ticket: &BearerToken,
     ) -> Result<(), ServiceError> {
-        // A code counts only for the number it was sent to, if that is still the person's.
-        let phone = self
-            .person(person)
-            .await?
+        let now = self.now();
+        let digest = ticket.digest();
+        let snapshot = self
+            .second_factor_snapshot(&digest, org, FactorKind::OutOfBandSms, now)
+            .await?;
+        let person = snapshot
+            .person
+            .as_ref()
+            .ok_or(ServiceError::InvalidCredentials)?;
+        let phone = person
             .phone
+            .as_ref()
             .ok_or(ServiceError::FactorUnavailable)?;
-        self.check_oob(
-            person,
-            Some(org),
-            OobPurpose::SignIn,
-            Some(&phone),
-            code,
+        self.send_oob(person.id, Some(org), OobPurpose::SignIn, phone, now)
+            .await
+    }
+
+    /// Completes the second-factor step with the SMS code. Spending the code is a
+    /// compare-and-swap on the stored challenge, so it is accepted once; the ticket is spent in
+    /// the commit of the step's outcome.
+    pub async fn verify_sms_code(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+        code: &str,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = self.now();
+        let digest = ticket.digest();
+        let mut snapshot = self
+            .second_factor_snapshot(&digest, org, FactorKind::OutOfBandSms, now)
+            .await?;
+        let person = snapshot
+            .person
+            .clone()
+            .ok_or(ServiceError::InvalidCredentials)?;
+        // A code counts only for the number it was sent to, if that is still the person's.
+        let phone = person.phone.ok_or(ServiceError::FactorUnavailable)?;
+        let _ = self
+            .check_oob(
+                person.id,
+                Some(org),
+                OobPurpose::SignIn,
+                Some(&phone),
+                code,
+                now,
+            )
+            .await?;
+        // The check settled the out-of-band counter.
+        snapshot.counters.out_of_band = None;
+        self.finish(
+            &digest,
+            org,
+            snapshot,
+            |p| p.with_second_factor(FactorKind::OutOfBandSms),
             now,
         )
         .await
-        .map(drop)
     }
 
-    /// Checks a code against the person's challenge for `purpose` and spends it with a
-    /// compare-and-swap on the stored challenge, so it is accepted once. With `destination`, a
-    /// challenge sent elsewhere is refused without being tried. Counts failures (the out-of-band
-    /// throttle) and returns where the accepted code was sent.
-    pub(super) async fn check_oob(
+    /// "Company account verification", step 1: starts enrolling an authenticator app named
+    /// `name`. Show the URI as a QR code and the manual key. The ticket stays valid for the next
+    /// steps.
+    ///
+    /// This login is the re-authentication
+    /// ([`Mfa::start_enrollment_at_login`](crate::policy::enrollment::Mfa::start_enrollment_at_login)):
+    /// a person who holds a factor was asked for it before this step, so a password alone never
+    /// binds a new authenticator. Each enrollment step checks again that the login decision
+    /// still asks for the enrollment; when it no longer does (the person gained a factor
+    /// meanwhile, or the policy changed), the step is refused with
+    /// [`PolicyError::ReauthenticationRequired`] and the login starts again from the password.
+    pub async fn start_login_enrollment(
         &self,
-        person: PersonId,
-        org: Option<OrgId>,
-        purpose: OobPurpose,
-        destination: Option<&PhoneNumber>,
-        code: &str,
-        now: u64,
-    ) -> Result<PhoneNumber, ServiceError> {
-        let (_, key) = self
-            .config
-            .oob
-            .as_ref()
-            .ok_or(ServiceError::FactorUnavailable)?;
-        let reserved = self
-            .reserve_attempt(
-                super::factor_key(person, FactorKind::OutOfBandSms),
-                Factor::Second(FactorKind::OutOfBandSms),
-                now,
-            )
+        org: OrgId,
+        ticket: &BearerToken,
+        name: &str,
+    ) -> Result<super::EnrollmentSetup, ServiceError> {
+        let now = self.now();
+        let digest = ticket.digest();
+        let snapshot = self
+            .snapshot(SnapshotAt::Ticket(&digest), Some(org), now)
             .await?;
+        let record = self
+            .step_ticket(&snapshot, PendingStep::EnrollMfa, org, now)
+            .await?;
+        let person = snapshot
+            .person
+            .as_ref()
+            .ok_or(ServiceError::InvalidCredentials)?;
+        let name = AuthenticatorName::new(name)?;
+        self.enroll_start(
+            person,
+            EnrollmentPurpose::Add(name),
+            Reauthentication::Login(&record.progress),
+            now,
+        )
+        .await
+    }
+
+    /// Step 2: confirms the enrollment with a code from the app. Returns the recovery codes, to
+    /// show once; the person must record them and acknowledge
+    /// ([`Self::acknowledge_login_enrollment`]).
+    pub async fn confirm_login_enrollment(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+        code: &str,
+    ) -> Result<RecoveryCodes, ServiceError> {
+        let now = self.now();
+        let digest = ticket.digest();
+        let snapshot = self
+            .snapshot(SnapshotAt::Ticket(&digest), Some(org), now)
+            .await?;
+        let record = self
+            .step_ticket(&snapshot, PendingStep::EnrollMfa, org, now)
+            .await?;
+        self.enroll_confirm(record.progress.person(), Some(org), code, now)
+            .await
+    }
+
+    /// Step 3: "I have safely recorded this". The authenticator becomes active, and the
+    /// confirming code counts as this login's second factor.
+    pub async fn acknowledge_login_enrollment(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = self.now();
+        let digest = ticket.digest();
+        let snapshot = self
+            .snapshot(SnapshotAt::Ticket(&digest), Some(org), now)
+            .await?;
+        let record = self
+            .step_ticket(&snapshot, PendingStep::EnrollMfa, org, now)
+            .await?;
+        let _ = self
+            .enroll_acknowledge(record.progress.person(), now)
+            .await?;
+        let snapshot = self
+            .snapshot(SnapshotAt::Ticket(&digest), Some(org), now)
+            .await?;
+        self.finish(
+            &digest,
+            org,
+            snapshot,
+            |p| p.with_second_factor(FactorKind::Totp),
+            now,
+        )
+        .await
+    }
+
+    // ---- the steps' shared parts ----
+
+    async fn snapshot(
+        &self,
+        at: SnapshotAt<'_>,
+        org: Option<OrgId>,
+        now: u64,
+    ) -> Result<LoginSnapshot, ServiceError> {
+        self.services
+            .store
+            .login_snapshot(at, org, now)
+            .await
+            .map_err(ServiceError::storage)
+    }
+
+    async fn apply(&self, write: &StepWrite) -> Result<bool, ServiceError> {
+        self.services
+            .store
+            .apply_step(write)
+            .await
+            .map_err(ServiceError::storage)
+    }
+
+    /// Reads a snapshot at `at` and counts an attempt on counter `key` (read by `stored`) before
+    /// it is verified; see [`Self::reserve_from`].
+    async fn reserve_on(
+        &self,
+        at: SnapshotAt<'_>,
+        org: Option<OrgId>,
+        key: ThrottleKey,
+        factor: Factor,
+        stored: fn(&LoginSnapshot) -> Option<ThrottleState>,
+        now: u64,
+    ) -> Result<(LoginSnapshot, Reserved, ThrottleState), ServiceError> {
+        let snapshot = self.snapshot(at, org, now).await?;
+        self.reserve_from(snapshot, at, org, key, factor, stored, now)
+            .await
+    }
+
+    /// Counts an attempt on counter `key` before it is verified: the throttle decides on the
+    /// counter as `snapshot` read it, and an allowed attempt is stored as a failure with a
+    /// compare-and-swap on that read (decided again on a fresh snapshot when another attempt
+    /// moved it). A throttled counter is [`ServiceError::Throttled`] and a locked one
+    /// [`ServiceError::Locked`], with nothing written. Returns the snapshot the count was made
+    /// on, the reservation, and the counted state.
+    #[allow(clippy::too_many_arguments)]
+    async fn reserve_from(
+        &self,
+        mut snapshot: LoginSnapshot,
+        at: SnapshotAt<'_>,
+        org: Option<OrgId>,
+        key: ThrottleKey,
+        factor: Factor,
+        stored: fn(&LoginSnapshot) -> Option<ThrottleState>,
+        now: u64,
+    ) -> Result<(LoginSnapshot, Reserved, ThrottleState), ServiceError> {
         for _ in 0..CAS_ATTEMPTS {
-            let current = self
-                .services
-                .secrets
-                .oob_challenge(person, purpose)
-                .await
-                .map_err(ServiceError::storage)?;
-            let current = current.filter(|c| destination.is_none_or(|d| *d == c.destination));
-            let Some(current) = current else {
-                self.reject_credential(reserved, person, org, false, now)
-                    .await?;
-                return Err(ServiceError::InvalidCredentials);
-            };
-            let verification = current.challenge.verify(key, code, now);
-            if verification.must_persist() {
-                let next = OobChallengeRecord {
-                    destination: current.destination.clone(),
-                    challenge: verification.challenge().clone(),
-                };
-                let swapped = self
-                    .services
-                    .secrets
-                    .replace_oob_challenge(person, purpose, Some(&current.challenge), Some(&next))
-                    .await
-                    .map_err(ServiceError::storage)?;
-                if !swapped {
-                    continue;
+            let expected = stored(&snapshot);
+            let reservation = self
+                .config
+                .throttle
+                .reserve(expected.unwrap_or_default(), now);
+            match reservation.decision() {
+                ThrottleDecision::Allowed => {}
+                ThrottleDecision::RetryAfter { at, .. } => {
+                    return Err(ServiceError::Throttled { retry_at: at });
                 }
+                ThrottleDecision::Locked { .. } => return Err(ServiceError::Locked),
             }
-            if verification.result().is_ok() {
-                self.accept_attempt(reserved, now).await?;
-                return Ok(current.destination);
+            let mut write = StepWrite::default();
+            set_counter(&mut write, key.clone(), expected, reservation.state());
+            if self.apply(&write).await? {
+                let reserved = Reserved {
+                    key,
+                    factor,
+                    event: reservation.event(),
+                };
+                return Ok((snapshot, reserved, reservation.state()));
             }
-            let replayed = verification.outcome() == OobOutcome::AlreadySpent;
-            self.reject_credential(reserved, person, org, replayed, now)
-                .await?;
-            return Err(ServiceError::InvalidCredentials);
+            snapshot = self.snapshot(at, org, now).await?;
         }
         Err(ServiceError::Conflict)
     }
 
-    /// Checks and stores a new password for `person`: the policy, then that it differs from the
-    /// stored one; audits and notifies.
-    pub(super) async fn replace_password(
+    /// Audits a ticket presented for the wrong step, organisation, or none live.
+    async fn reject_ticket(
         &self,
-        person: &PersonRecord,
-        new_password: Password,
+        subject: Option<PersonId>,
+        org: OrgId,
         now: u64,
     ) -> Result<(), ServiceError> {
-        let context = PasswordContext::new()
-            .service_name(&self.config.issuer)
-            .email(person.login.as_str());
-        self.config
-            .password_policy
-            .check(&new_password, &context)
-            .map_err(ServiceError::PasswordPolicy)?;
-        let temporary = person.password_state == PasswordState::Temporary;
-        let same = self
-            .services
-            .hasher
-            .run(HashJob::verify(
-                Password::from(new_password.expose_secret()),
-                person.password_hash.clone(),
-                temporary,
-            ))
-            .await
-            .into_verified()?;
-        if same.is_ok() {
-            return Err(ServiceError::PasswordPolicy(
-                PolicyViolation::SameAsTemporary,
-            ));
-        }
-        let hash = self
-            .services
-            .hasher
-            .run(HashJob::hash(new_password, false))
-            .await
-            .into_hash()?;
-        let _ = self
-            .services
-            .users
-            .set_password(person.id, hash.as_str(), PasswordState::Current, None)
-            .await
-            .map_err(ServiceError::storage)?;
         self.record_one(
             now,
-            Actor::Person(person.id),
-            Some(person.id),
-            None,
-            AuditKind::PasswordChanged,
+            Actor::System,
+            subject,
+            Some(org),
+            AuditKind::TicketRejected,
         )
-        .await?;
-        self.notice(person.id, SecurityNotice::PasswordChanged)
-            .await
+        .await
     }
 
-    /// Reads the person's MFA state, applies `change`, and writes it back with a
-    /// compare-and-swap, recomputing from a fresh read when another writer won. Records the
-    /// transition's events.
-    pub(super) async fn update_mfa<O, F>(
+    /// The snapshot's ticket if it is for `step` in `org`. Anything else — unknown, expired,
+    /// already spent, another step, another organisation — is audited and is
+    /// [`ServiceError::InvalidCredentials`], and a ticket for another step or organisation is
+    /// spent.
+    async fn ticket_for(
         &self,
-        person: PersonId,
-        mut change: F,
-    ) -> Result<(Mfa, O), ServiceError>
+        snapshot: &LoginSnapshot,
+        step: PendingStep,
+        org: OrgId,
+        now: u64,
+    ) -> Result<TicketRecord, ServiceError> {
+        match snapshot.ticket {
+            Some(record) if record.step == step && record.progress.org() == org => Ok(record),
+            other => {
+                if let Some(record) = other {
+                    let _ = self
+                        .apply(&StepWrite {
+                            spend_ticket: Some(record.digest),
+                            ..StepWrite::default()
+                        })
+                        .await?;
+                }
+                self.reject_ticket(other.map(|r| r.progress.person()), org, now)
+                    .await?;
+                Err(ServiceError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Reads a second-factor ticket and checks that `factor` is one the login may present now
+    /// (the person has it and the organisation counts it). A factor that is not is
+    /// [`ServiceError::FactorUnavailable`]; the ticket stays either way.
+    async fn second_factor_snapshot(
+        &self,
+        digest: &TokenDigest,
+        org: OrgId,
+        factor: FactorKind,
+        now: u64,
+    ) -> Result<LoginSnapshot, ServiceError> {
+        let snapshot = self
+            .snapshot(SnapshotAt::Ticket(digest), Some(org), now)
+            .await?;
+        let record = self
+            .ticket_for(&snapshot, PendingStep::SecondFactor, org, now)
+            .await?;
+        if !self.factor_allowed(&snapshot, &record.progress, factor, now) {
+            return Err(ServiceError::FactorUnavailable);
+        }
+        Ok(snapshot)
+    }
+
+    /// Checks a ticket for `step` (a password change or an enrollment) and that the login
+    /// decision still asks this login for that step: in particular that the person holds no
+    /// factor they have not presented in it (one gained since the ticket was issued). A login
+    /// the decision now sends elsewhere is refused with
+    /// [`PolicyError::ReauthenticationRequired`], and the ticket is spent (sign in again).
+    async fn step_ticket(
+        &self,
+        snapshot: &LoginSnapshot,
+        step: PendingStep,
+        org: OrgId,
+        now: u64,
+    ) -> Result<TicketRecord, ServiceError> {
+        let record = self.ticket_for(snapshot, step, org, now).await?;
+        let refused = match (step, self.decide_on(snapshot, &record.progress, now)) {
+            (PendingStep::EnrollMfa, Some(LoginDecision::EnrollMfa { .. }))
+            | (PendingStep::ChangePassword, Some(LoginDecision::ChangePassword(_))) => {
+                return Ok(record);
+            }
+            (_, None) => ServiceError::InvalidCredentials,
+            (_, Some(LoginDecision::Denied(DenyReason::Locked))) => ServiceError::Locked,
+            (_, Some(LoginDecision::Denied(DenyReason::Deactivated))) => ServiceError::Deactivated,
+            (_, Some(LoginDecision::Denied(_))) => ServiceError::InvalidCredentials,
+            _ => ServiceError::Policy(PolicyError::ReauthenticationRequired),
+        };
+        let _ = self
+            .apply(&StepWrite {
+                spend_ticket: Some(record.digest),
+                ..StepWrite::default()
+            })
+            .await?;
+        Err(refused)
+    }
+
+    /// Commits a step that passed: the step's own writes (`base`, on a snapshot), the spent
+    /// ticket and the login decision's outcome for the ticket's progress (`progress`), in one
+    /// guarded commit; when a guard fails, decided again on a fresh snapshot. A ticket spent
+    /// meanwhile (another server finished this login), or a `base` that finds its write spent
+    /// (`None`), is [`Finished::Lost`].
+    async fn finish_with<P, B>(
+        &self,
+        digest: &TokenDigest,
+        org: OrgId,
+        mut snapshot: LoginSnapshot,
+        progress: P,
+        mut base: B,
+        now: u64,
+    ) -> Result<Finished, ServiceError>
     where
-        F: FnMut(&Mfa) -> Result<crate::policy::Transition<Mfa, O>, ServiceError> + Send,
-        O: Send,
+        P: Fn(LoginProgress) -> LoginProgress,
+        B: FnMut(&LoginSnapshot) -> Option<StepWrite>,
     {
         for _ in 0..CAS_ATTEMPTS {
-            let loaded = self
-                .services
-                .secrets
-                .mfa(person)
-                .await
-                .map_err(ServiceError::storage)?;
-            let (mfa, version) = match loaded {
-                Some(v) => (v.value, Some(v.version)),
-                None => (Mfa::new(person), None),
+            let (Some(ticket), Some(mut write)) = (snapshot.ticket, base(&snapshot)) else {
+                return Ok(Finished::Lost);
             };
-            let transition = change(&mfa)?;
-            let written = self
-                .services
-                .secrets
-                .replace_mfa(person, &transition.state, version)
-                .await
-                .map_err(ServiceError::storage)?;
-            if written {
-                self.record(&transition.events).await?;
-                return Ok((transition.state, transition.outcome));
+            write.spend_ticket = Some(ticket.digest);
+            let concluded = self.conclude(&snapshot, progress(ticket.progress), now, &mut write)?;
+            if self.apply(&write).await? {
+                self.record(&[concluded.event]).await?;
+                return Ok(Finished::Done(concluded.result));
             }
+            snapshot = self
+                .snapshot(SnapshotAt::Ticket(digest), Some(org), now)
+                .await?;
         }
         Err(ServiceError::Conflict)
     }
 
-    /// Enrollment step 1 for `person`.
-    pub(super) async fn enroll_start(
+    /// [`Self::finish_with`] for a step with no writes of its own; a lost ticket is audited and
+    /// is [`ServiceError::InvalidCredentials`].
+    async fn finish<P>(
         &self,
-        person: &PersonRecord,
-        purpose: EnrollmentPurpose,
-        reauth: Reauthentication<'_>,
+        digest: &TokenDigest,
+        org: OrgId,
+        snapshot: LoginSnapshot,
+        progress: P,
         now: u64,
-    ) -> Result<EnrollmentSetup, ServiceError> {
-        let config = &self.config.enrollment;
-        let (mfa, ()) = self
-            .update_mfa(person.id, |mfa| {
-                Ok(match reauth {
-                    Reauthentication::Grant(grant) => {
-                        mfa.start_enrollment_with_os_rng(purpose.clone(), Some(grant), config, now)?
-                    }
-                    Reauthentication::Login(progress) => mfa
-                        .start_enrollment_at_login_with_os_rng(
-                            purpose.clone(),
-                            progress,
-                            config,
-                            now,
-                        )?,
-                })
-            })
-            .await?;
-        let enrollment = mfa
-            .enrollment()
-            .ok_or(ServiceError::Policy(PolicyError::NoEnrollment))?;
-        let secret = crate::otp::secret::SecretKey::from_bytes_allow_short(
-            enrollment.expose_secret().expose_bytes(),
-        )?;
-        let uri = OtpAuthUri::totp(
-            Some(&self.config.issuer),
-            person.login.as_str(),
-            secret,
-            &enrollment.params(),
-        )?;
-        Ok(EnrollmentSetup { uri })
-    }
-
-    /// Enrollment step 2 for `person`: the confirming code, then new recovery codes stored in
-    /// the pending slot.
-    pub(super) async fn enroll_confirm(
-        &self,
-        person: PersonId,
-        org: Option<OrgId>,
-        code: &str,
-        now: u64,
-    ) -> Result<RecoveryCodes, ServiceError> {
-        // The confirming code is a guess like a login code: reserved on the TOTP counter before
-        // it is checked. (A refusal for another reason leaves the reservation counted.)
-        let reserved = self
-            .reserve_attempt(
-                super::factor_key(person, FactorKind::Totp),
-                Factor::Second(FactorKind::Totp),
+    ) -> Result<LoginStep, ServiceError>
+    where
+        P: Fn(LoginProgress) -> LoginProgress,
+    {
+        match self
+            .finish_with(
+                digest,
+                org,
+                snapshot,
+                progress,
+                |_| Some(StepWrite::default()),
                 now,
             )
-            .await?;
-        let config = &self.config.enrollment;
-        let (_, outcome) = self
-            .update_mfa(person, |mfa| Ok(mfa.confirm_enrollment(code, config, now)?))
-            .await?;
-        match outcome {
-            crate::policy::enrollment::ConfirmOutcome::Confirmed => {}
-            crate::policy::enrollment::ConfirmOutcome::CodeRejected => {
-                self.reject_credential(reserved, person, org, false, now)
-                    .await?;
-                return Err(ServiceError::InvalidCredentials);
+            .await?
+        {
+            Finished::Done(result) => result,
+            Finished::Lost => {
+                self.reject_ticket(None, org, now).await?;
+                Err(ServiceError::InvalidCredentials)
             }
-            _ => return Err(ServiceError::Policy(PolicyError::NoEnrollment)),
         }
-        self.accept_attempt(reserved, now).await?;
-        let new = self
-            .services
-            .hasher
-            .run(HashJob::recovery_generate(self.config.recovery))
-            .await
-            .into_recovery_codes()?;
-        self.services
-            .secrets
-            .replace_recovery_codes(
-                person,
-                crate::store::records::RecoverySlot::Pending,
-                Some(&new.set),
-            )
-            .await
-            .map_err(ServiceError::storage)?;
-        let (_, issued) = self
-            .update_mfa(person, |mfa| Ok(mfa.recovery_codes_issued(config, now)?))
-            .await?;
-        if issued != crate::policy::enrollment::IssueOutcome::Recorded {
-            return Err(ServiceError::Policy(PolicyError::NoEnrollment));
-        }
-        Ok(new.codes)
     }
 
-    /// Enrollment step 3 for `person`: activates the authenticator and the pending recovery
-    /// codes, and tells the person a new authenticator was added.
-    pub(super) async fn enroll_acknowledge(
+    /// Whether the login decision for `progress` on `snapshot` challenges for `factor`.
+    fn factor_allowed(
         &self,
-        person: PersonId,
+        snapshot: &LoginSnapshot,
+        progress: &LoginProgress,
+        factor: FactorKind,
         now: u64,
-    ) -> Result<crate::policy::ids::AuthenticatorId, ServiceError> {
-        let config = &self.config.enrollment;
-        let (_, outcome) = self
-            .update_mfa(person, |mfa| {
-                Ok(mfa.acknowledge_recovery_codes(config, now)?)
-            })
-            .await?;
-        let crate::policy::enrollment::AcknowledgeOutcome::Activated { authenticator, .. } =
-            outcome
+    ) -> bool {
+        matches!(
+            self.decide_on(snapshot, progress, now),
+            Some(LoginDecision::Challenge(factors)) if factors.contains(factor)
+        )
+    }
+
+    /// The login decision for `progress` on `snapshot`; `None` without the person.
+    fn decide_on(
+        &self,
+        snapshot: &LoginSnapshot,
+        progress: &LoginProgress,
+        now: u64,
+    ) -> Option<LoginDecision> {
+        let person = snapshot
+            .person
+            .as_ref()
+            .filter(|p| p.id == progress.person())?;
+        let Some(org) = snapshot
+            .organisation
+            .as_ref()
+            .filter(|o| o.value.id() == progress.org())
         else {
-            return Err(ServiceError::Policy(PolicyError::NoEnrollment));
+            return Some(LoginDecision::Denied(DenyReason::NotAMember));
         };
-        let _ = self
-            .services
-            .secrets
-            .activate_pending_recovery_codes(person)
-            .await
-            .map_err(ServiceError::storage)?;
-        self.notice(person, SecurityNotice::AuthenticatorAdded)
-            .await?;
-        Ok(authenticator)
+        let locked = matches!(
+            self.config
+                .throttle
+                .decide(&snapshot.counters.login.unwrap_or_default(), now),
+            ThrottleDecision::Locked { .. }
+        );
+        let account = Account::new(person.id)
+            .deactivated(person.deactivated)
+            .locked(locked)
+            .password(person.password_state)
+            .factors(self.snapshot_factors(snapshot));
+        Some(login_decision(
+            &account,
+            org.value.member(person.id),
+            org.value.policy(),
+            progress,
+            now,
+        ))
+    }
+
+    /// The login decision for `progress` on `snapshot`, its audit event, and its writes added to
+    /// `write`: the next step's ticket, or for a grant every stored counter of the person
+    /// cleared (a completed login proves the person).
+    fn conclude(
+        &self,
+        snapshot: &LoginSnapshot,
+        progress: LoginProgress,
+        now: u64,
+        write: &mut StepWrite,
+    ) -> Result<Concluded, ServiceError> {
+        let decision = self
+            .decide_on(snapshot, &progress, now)
+            .ok_or(ServiceError::InvalidCredentials)?;
+        let event = decision.audit_event(&progress, now);
+        let result = match decision {
+            LoginDecision::Allowed(grant) => {
+                if let Some(person) = &snapshot.person {
+                    let counters = snapshot.counters;
+                    set_counter(
+                        write,
+                        ThrottleKey::login(&person.login),
+                        counters.login,
+                        ThrottleState::new(),
+                    );
+                    for factor in [
+                        ThrottledFactor::Totp,
+                        ThrottledFactor::RecoveryCode,
+                        ThrottledFactor::OutOfBand,
+                    ] {
+                        set_counter(
+                            write,
+                            ThrottleKey::factor(person.id, factor),
+                            counters.factor(factor),
+                            ThrottleState::new(),
+                        );
+                    }
+                }
+                Ok(LoginStep::Granted(grant))
+            }
+            LoginDecision::ChangePassword(_) => self
+                .next_ticket(PendingStep::ChangePassword, progress, now, write)
+                .map(|ticket| LoginStep::ChangePassword { ticket }),
+            LoginDecision::EnrollMfa { demand, factors } => self
+                .next_ticket(PendingStep::EnrollMfa, progress, now, write)
+                .map(|ticket| LoginStep::EnrollMfa {
+                    ticket,
+                    demand,
+                    factors,
+                }),
+            LoginDecision::Challenge(factors) => self
+                .next_ticket(PendingStep::SecondFactor, progress, now, write)
+                .map(|ticket| LoginStep::SecondFactor { ticket, factors }),
+            LoginDecision::Denied(DenyReason::Locked) => Err(ServiceError::Locked),
+            LoginDecision::Denied(DenyReason::Deactivated) => Err(ServiceError::Deactivated),
+            LoginDecision::Denied(_) => Err(ServiceError::InvalidCredentials),
+        };
+        Ok(Concluded { result, event })
+    }
+
+    /// A new ticket for `step`, written with the step's outcome. It expires after the configured
+    /// ticket lifetime, and never after the login itself may stay pending.
+    fn next_ticket(
+        &self,
+        step: PendingStep,
+        progress: LoginProgress,
+        now: u64,
+        write: &mut StepWrite,
+    ) -> Result<BearerToken, ServiceError> {
+        let token = BearerToken::generate()?;
+        let latest = progress.started_at().saturating_add(LoginProgress::MAX_AGE);
+        write.next_ticket = Some(TicketRecord {
+            digest: token.digest(),
+            step,
+            progress,
+            expires_at: now.saturating_add(self.config.ticket_ttl).min(latest),
+        });
+        Ok(token)
     }
 }

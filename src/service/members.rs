@@ -17,10 +17,9 @@ use crate::policy::login::{Grant, PasswordState};
 use crate::policy::org_policy::MfaSettings;
 use crate::policy::organisation::Organisation;
 use crate::policy::roles::Role;
+use crate::store::login::LoginStore;
 use crate::store::records::{Login, PersonRecord, SetupTokenRecord};
-use crate::store::{
-    AuditSink, CreateOutcome, Notification, Notifier, OrganisationWrite, SecretStore, UserStore,
-};
+use crate::store::{AuditSink, CreateOutcome, Notification, Notifier, OrganisationWrite};
 
 /// A new person and the organisation they founded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,10 +43,9 @@ pub struct NewMember {
     pub setup_link: DeliveryStatus,
 }
 
-impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
+impl<St, C, A, N, H> Authenticator<St, C, A, N, H>
 where
-    U: UserStore,
-    S: SecretStore,
+    St: LoginStore,
     C: Clock,
     A: AuditSink,
     N: Notifier,
@@ -86,7 +84,7 @@ where
         let founded = Organisation::found(org, person, now);
         let outcome = self
             .services
-            .users
+            .store
             .create_person(&record, OrganisationWrite::Insert(&founded.state))
             .await
             .map_err(ServiceError::storage)?;
@@ -160,7 +158,7 @@ where
             let added = loaded.value.add_member(grant, person, role, now)?;
             let outcome = self
                 .services
-                .users
+                .store
                 .create_person(
                     &record,
                     OrganisationWrite::Replace {
@@ -244,7 +242,7 @@ where
         now: u64,
     ) -> Result<DeliveryStatus, ServiceError> {
         self.services
-            .secrets
+            .store
             .insert_setup_token(&SetupTokenRecord {
                 digest: token.digest(),
                 person,
@@ -273,7 +271,7 @@ where
         let now = self.now();
         let taken = self
             .services
-            .secrets
+            .store
             .take_setup_token(&token.digest(), now)
             .await
             .map_err(ServiceError::storage)?;
@@ -287,7 +285,7 @@ where
         // deactivated, removed from the organisation or deactivated there since cannot use it.
         let member_active = self
             .services
-            .users
+            .store
             .organisation(setup.org)
             .await
             .map_err(ServiceError::storage)?
@@ -406,7 +404,7 @@ where
         org: OrgId,
     ) -> Result<crate::store::records::Versioned<Organisation>, ServiceError> {
         self.services
-            .users
+            .store
             .organisation(org)
             .await
             .map_err(ServiceError::storage)?
@@ -427,7 +425,7 @@ where
             }
             let written = self
                 .services
-                .users
+                .store
                 .replace_organisation(&transition.state, loaded.version)
                 .await
                 .map_err(ServiceError::storage)?;

@@ -13,6 +13,8 @@
 //! | `hashing` | [`PasswordHashing`]: where argon2 runs (inline, or a blocking pool) |
 //! | `config` | [`ServiceConfig`]: issuer, lifetimes, throttle, recovery and SMS settings |
 //! | `login` | the password step, pending-login tickets, second factors, enrollment at login |
+//! | `factors` | the factor checks login and account share: TOTP, out-of-band codes, passwords |
+//! | `enroll` | enrolling an authenticator app (signed in or at login) |
 //! | `account` | a signed-in person's MFA, recovery codes and password |
 //! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
 //! | `unlock` | an administrator clears a member's throttle counters |
@@ -40,29 +42,29 @@ use alloc::vec::Vec;
 
 use crate::credential::factor::{FactorKind, ThrottledFactor};
 use crate::credential::throttle::{ThrottleDecision, ThrottleEvent};
-use crate::credential::token::BearerToken;
 use crate::otp::clock::Clock;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind, NotificationKind};
 use crate::policy::factors::Factor;
 use crate::policy::ids::{OrgId, PersonId};
-use crate::policy::login::LoginProgress;
-use crate::store::records::{
-    PendingStep, PersonRecord, PruneReport, ThrottleKey, ThrottleOp, TicketRecord,
-};
-use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotice, UserStore};
+use crate::store::login::LoginStore;
+use crate::store::records::{PersonRecord, PruneReport, ThrottleKey, ThrottleOp};
+use crate::store::{AuditSink, Notification, Notifier, SecurityNotice};
 
 pub(crate) mod account;
 pub(crate) mod config;
+pub(crate) mod enroll;
 pub(crate) mod error;
+pub(crate) mod factors;
 pub(crate) mod hashing;
 pub(crate) mod login;
 pub(crate) mod members;
 pub(crate) mod unlock;
 
 pub use config::{ServiceConfig, ServiceConfigBuilder};
+pub use enroll::EnrollmentSetup;
 pub use error::ServiceError;
 pub use hashing::{HashJob, HashOutput, PasswordHashing};
-pub use login::{EnrollmentSetup, LoginStep};
+pub use login::LoginStep;
 pub use members::{NewMember, SignedUp};
 
 /// Whether the [`Notifier`] delivered a message. A failure has already been audited
@@ -90,11 +92,12 @@ const CAS_ATTEMPTS: usize = 8;
 /// The capabilities an [`Authenticator`] drives: the host's stores, clock, audit sink, notifier
 /// and password hasher.
 #[derive(Debug)]
-pub struct Services<U, S, C, A, N, H> {
-    /// People, organisations, memberships and throttle counters.
-    pub users: U,
-    /// Authenticator secrets, recovery codes, out-of-band codes, setup tokens and tickets.
-    pub secrets: S,
+pub struct Services<St, C, A, N, H> {
+    /// People, organisations, memberships and throttle counters ([`UserStore`]); authenticator
+    /// secrets, recovery codes, out-of-band codes, setup tokens and tickets ([`SecretStore`]);
+    /// and the login steps over both ([`LoginStore`]). One store, because a login step reads
+    /// them together and commits its outcome in one transaction.
+    pub store: St,
     /// The time.
     pub clock: C,
     /// The audit trail.
@@ -115,22 +118,21 @@ pub struct Services<U, S, C, A, N, H> {
 /// Failures a person can cause by guessing are the single [`ServiceError::InvalidCredentials`];
 /// the audit trail says what actually happened.
 #[derive(Debug)]
-pub struct Authenticator<U, S, C, A, N, H> {
-    services: Services<U, S, C, A, N, H>,
+pub struct Authenticator<St, C, A, N, H> {
+    services: Services<St, C, A, N, H>,
     config: ServiceConfig,
 }
 
-impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
+impl<St, C, A, N, H> Authenticator<St, C, A, N, H>
 where
-    U: UserStore,
-    S: SecretStore,
+    St: LoginStore,
     C: Clock,
     A: AuditSink,
     N: Notifier,
     H: PasswordHashing,
 {
     /// Builds the service over the host's capabilities.
-    pub fn new(services: Services<U, S, C, A, N, H>, config: ServiceConfig) -> Self {
+    pub fn new(services: Services<St, C, A, N, H>, config: ServiceConfig) -> Self {
         Self { services, config }
     }
 
@@ -140,7 +142,7 @@ where
     }
 
     /// The capabilities (for example to read a test store back).
-    pub fn services(&self) -> &Services<U, S, C, A, N, H> {
+    pub fn services(&self) -> &Services<St, C, A, N, H> {
         &self.services
     }
 
@@ -170,13 +172,13 @@ where
         let now = self.now();
         let mut report = self
             .services
-            .secrets
+            .store
             .prune_expired(now)
             .await
             .map_err(ServiceError::storage)?;
         report.throttles = self
             .services
-            .users
+            .store
             .prune_throttles(now)
             .await
             .map_err(ServiceError::storage)?;
@@ -243,73 +245,6 @@ where
         Ok(())
     }
 
-    /// Stores a new ticket for `step` and returns it. It expires after the configured ticket
-    /// lifetime, and never after the login itself may stay pending.
-    async fn issue_ticket(
-        &self,
-        step: PendingStep,
-        progress: LoginProgress,
-        now: u64,
-    ) -> Result<BearerToken, ServiceError> {
-        let token = BearerToken::generate()?;
-        let latest = progress.started_at().saturating_add(LoginProgress::MAX_AGE);
-        let record = TicketRecord {
-            digest: token.digest(),
-            step,
-            progress,
-            expires_at: now.saturating_add(self.config.ticket_ttl).min(latest),
-        };
-        self.services
-            .secrets
-            .insert_ticket(&record)
-            .await
-            .map_err(ServiceError::storage)?;
-        Ok(token)
-    }
-
-    /// Spends a ticket presented for `step` in `org`. Anything else — unknown, expired, already
-    /// spent, another step, another organisation — is audited and is
-    /// [`ServiceError::InvalidCredentials`].
-    async fn take_ticket(
-        &self,
-        ticket: &BearerToken,
-        step: PendingStep,
-        org: OrgId,
-        now: u64,
-    ) -> Result<TicketRecord, ServiceError> {
-        let taken = self
-            .services
-            .secrets
-            .take_ticket(&ticket.digest(), now)
-            .await
-            .map_err(ServiceError::storage)?;
-        match taken {
-            Some(record) if record.step == step && record.progress.org() == org => Ok(record),
-            other => {
-                let subject = other.map(|r| r.progress.person());
-                self.record_one(
-                    now,
-                    Actor::System,
-                    subject,
-                    Some(org),
-                    AuditKind::TicketRejected,
-                )
-                .await?;
-                Err(ServiceError::InvalidCredentials)
-            }
-        }
-    }
-
-    /// Puts a ticket back after a recoverable failure (a wrong code, a refused new password), so
-    /// the person can try again until it expires. A success never does.
-    async fn restore_ticket(&self, record: &TicketRecord) -> Result<(), ServiceError> {
-        self.services
-            .secrets
-            .insert_ticket(record)
-            .await
-            .map_err(ServiceError::storage)
-    }
-
     /// Reserves an attempt at the counter `key` before the guess is verified
     /// ([`UserStore::reserve_attempt`]): a throttled counter is [`ServiceError::Throttled`] and a
     /// locked one [`ServiceError::Locked`], without verifying anything. An allowed attempt is
@@ -323,7 +258,7 @@ where
     ) -> Result<Reserved, ServiceError> {
         let reservation = self
             .services
-            .users
+            .store
             .reserve_attempt(&key, &self.config.throttle, now)
             .await
             .map_err(ServiceError::storage)?;
@@ -424,7 +359,7 @@ where
     ) -> Result<Option<ThrottleEvent>, ServiceError> {
         let update = self
             .services
-            .users
+            .store
             .apply_throttle(key, op, &self.config.throttle, now)
             .await
             .map_err(ServiceError::storage)?;

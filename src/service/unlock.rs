@@ -7,13 +7,13 @@ use crate::policy::error::PolicyError;
 use crate::policy::ids::PersonId;
 use crate::policy::login::Grant;
 use crate::policy::roles::{Permission, Resource, Role};
+use crate::store::login::LoginStore;
 use crate::store::records::ThrottleOp;
-use crate::store::{AuditSink, Notifier, SecretStore, SecurityNotice, UserStore};
+use crate::store::{AuditSink, Notifier, SecurityNotice};
 
-impl<U, S, C, A, N, H> Authenticator<U, S, C, A, N, H>
+impl<St, C, A, N, H> Authenticator<St, C, A, N, H>
 where
-    U: UserStore,
-    S: SecretStore,
+    St: LoginStore,
     C: Clock,
     A: AuditSink,
     N: Notifier,
@@ -44,7 +44,7 @@ where
         }
         let org = self
             .services
-            .users
+            .store
             .organisation(grant.org())
             .await
             .map_err(ServiceError::storage)?

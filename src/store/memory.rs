@@ -28,6 +28,8 @@ use crate::policy::login::PasswordState;
 use crate::policy::organisation::Organisation;
 use crate::store::records::Login;
 
+mod login;
+
 /// A fault of the in-memory store, audit log or notifier.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -42,6 +44,9 @@ pub enum MemoryStoreError {
     PersonIdTaken(PersonId),
     /// [`RecordingNotifier::fail_deliveries`] is switched on.
     DeliveryFailed,
+    /// A [`LoginStore::locked_step`](crate::store::login::LoginStore::locked_step) decision
+    /// returned writes that do not match the state it was given.
+    GuardFailed,
 }
 
 impl fmt::Display for MemoryStoreError {
@@ -57,6 +62,9 @@ impl fmt::Display for MemoryStoreError {
                 )
             }
             Self::DeliveryFailed => f.write_str("the recording notifier was told to fail"),
+            Self::GuardFailed => {
+                f.write_str("a locked login step's writes do not match the state it read")
+            }
         }
     }
 }

@@ -50,6 +50,7 @@ use crate::policy::organisation::Organisation;
 
 #[cfg(feature = "test-util")]
 pub mod conformance;
+pub mod login;
 #[cfg(feature = "memory")]
 pub(crate) mod memory;
 pub(crate) mod records;
@@ -58,6 +59,7 @@ pub(crate) mod records;
 pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 
 pub use crate::credential::token::TokenDigest;
+
 pub use records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
     SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned,

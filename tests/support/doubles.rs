@@ -14,6 +14,7 @@ use authcore::{
     ThrottleKey, ThrottleOp, ThrottlePolicy, ThrottleReservation, ThrottleState, ThrottleUpdate,
     TicketRecord, TokenDigest, UserStore, Versioned,
 };
+use authcore::{LoginSnapshot, LoginStore, SnapshotAt, StepWrite};
 
 /// Runs every argon2 job on tokio's blocking pool, so that concurrent requests interleave around
 /// it as they would on a server, and counts the jobs: one per verified password or recovery code.
@@ -324,5 +325,37 @@ impl<T: SecretStore> SecretStore for Recording<T> {
     async fn prune_expired(&self, now: u64) -> Result<PruneReport, Self::Error> {
         self.note("prune_expired").await;
         self.inner.prune_expired(now).await
+    }
+}
+
+impl<T: LoginStore> LoginStore for Recording<T> {
+    async fn login_snapshot(
+        &self,
+        at: SnapshotAt<'_>,
+        org: Option<OrgId>,
+        now: u64,
+    ) -> Result<LoginSnapshot, <T as SecretStore>::Error> {
+        self.note("login_snapshot").await;
+        self.inner.login_snapshot(at, org, now).await
+    }
+
+    async fn apply_step(&self, write: &StepWrite) -> Result<bool, <T as SecretStore>::Error> {
+        self.note("apply_step").await;
+        self.inner.apply_step(write).await
+    }
+
+    async fn locked_step<R, F>(
+        &self,
+        at: SnapshotAt<'_>,
+        org: Option<OrgId>,
+        now: u64,
+        decide: F,
+    ) -> Result<R, <T as SecretStore>::Error>
+    where
+        F: FnMut(&LoginSnapshot) -> (StepWrite, R) + Send,
+        R: Send,
+    {
+        self.note("locked_step").await;
+        self.inner.locked_step(at, org, now, decide).await
     }
 }
