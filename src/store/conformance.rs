@@ -20,7 +20,7 @@
 //! use std::sync::Arc;
 //!
 //! use authcore::conformance::{self, Spawner};
-//! use authcore::{ManualClock, SecretStore, UserStore};
+//! use authcore::{LoginStore, ManualClock};
 //!
 //! /// Races on the runtime's worker threads (here: tokio).
 //! struct Tokio;
@@ -37,7 +37,7 @@
 //!
 //! async fn my_store_conforms<S>(store: S) -> Result<(), conformance::ConformanceFailure>
 //! where
-//!     S: UserStore + SecretStore + 'static,
+//!     S: LoginStore + 'static,
 //! {
 //!     let clock = ManualClock::new(1_700_000_000);
 //!     let store = Arc::new(store);
@@ -84,6 +84,17 @@
 //!   with 2 free attempts, exactly 3 are allowed and the rest told to retry; and
 //!   [`RACE_CONTENDERS`] concurrent sends to one
 //!   destination with no cooldown are allowed exactly up to the hourly cap.
+//! - Login steps ([`LoginStore`]): the snapshot reads the live ticket (without consuming it),
+//!   the person, the organisation named, the MFA state with its watermarks, the active recovery
+//!   set and the counters, by ticket, login name (an unknown name's counter included) or
+//!   person; a step's writes commit all or nothing, each guarded (a stale counter, a step at the
+//!   watermark, a spent slot or a spent ticket writes nothing at all); the locked step commits
+//!   its decision's writes. Races: [`RACE_CONTENDERS`] servers finishing one ticket under the
+//!   lock — exactly one sees it; [`THROTTLE_CONTENDERS`] wrong codes through the locked step at
+//!   one instant with 2 free attempts — exactly 3 verified; wrong codes racing a right one —
+//!   every failure counted once and the right one never accepted past the lock; and
+//!   [`THROTTLE_CONTENDERS`] attempts counted by snapshot and compare-and-swap, as the password
+//!   step counts — exactly 3 allowed.
 
 use alloc::boxed::Box;
 use alloc::format;
@@ -113,6 +124,7 @@ use crate::policy::login::{
 };
 use crate::policy::organisation::Organisation;
 use crate::policy::roles::Role;
+use crate::store::login::LoginStore;
 use crate::store::records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
     SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord,
@@ -249,12 +261,14 @@ macro_rules! ensure_eq {
     }};
 }
 
+mod login;
+
 type Checked = Result<(), Fail>;
 
 /// Runs every check, racing in the calling task ([`InPlace`]).
 pub async fn run_all<S>(store: Arc<S>, clock: &ManualClock) -> Result<Report, ConformanceFailure>
 where
-    S: UserStore + SecretStore + 'static,
+    S: LoginStore + 'static,
 {
     run_all_with(store, clock, &InPlace).await
 }
@@ -266,7 +280,7 @@ pub async fn run_all_with<S, P>(
     spawner: &P,
 ) -> Result<Report, ConformanceFailure>
 where
-    S: UserStore + SecretStore + 'static,
+    S: LoginStore + 'static,
     P: Spawner,
 {
     let fx = Fixture::new(store, clock)?;
@@ -314,6 +328,21 @@ where
     );
     run!("race_create_person", race_create_person(&fx, spawner));
     run!("race_throttle", race_throttle(&fx, spawner));
+    run!("login_snapshot", login::login_snapshot(&fx));
+    run!("login_apply_step", login::apply_step(&fx));
+    run!("login_locked_step", login::locked_step(&fx));
+    run!(
+        "race_locked_ticket",
+        login::race_locked_ticket(&fx, spawner)
+    );
+    run!(
+        "race_locked_throttle",
+        login::race_locked_throttle(&fx, spawner)
+    );
+    run!(
+        "race_counted_attempts",
+        login::race_counted_attempts(&fx, spawner)
+    );
     Ok(report)
 }
 
