@@ -15,12 +15,15 @@
 //! counted first, then verified, and the outcome is committed guarded by that count.
 
 use super::enroll::Reauthentication;
+use alloc::vec::Vec;
+
 use super::factors::{TotpChecked, login_code_event, set_counter, totp_check};
 use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, Reserved, ServiceError};
 use crate::credential::factor::{FactorKind, ThrottledFactor};
+use crate::credential::oob::OobOutcome;
 use crate::credential::password::Password;
 use crate::credential::recovery::RecoveryCodes;
-use crate::credential::throttle::{ThrottleDecision, ThrottleState};
+use crate::credential::throttle::{ThrottleDecision, ThrottleEvent, ThrottleState};
 use crate::credential::token::{BearerToken, TokenDigest};
 use crate::otp::clock::Clock;
 use crate::otp::error::Refusal;
@@ -32,8 +35,10 @@ use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{
     Account, EnrollmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };
-use crate::store::login::{LoginSnapshot, LoginStore, SnapshotAt, StepWrite};
-use crate::store::records::{Login, OobPurpose, PendingStep, ThrottleKey, TicketRecord};
+use crate::store::login::{LoginSnapshot, LoginStore, OobWrite, SnapshotAt, StepWrite};
+use crate::store::records::{
+    Login, OobChallengeRecord, OobPurpose, PendingStep, ThrottleKey, TicketRecord,
+};
 use crate::store::{AuditSink, Notifier, SecurityNotice};
 
 /// Where a login stands after a step.
@@ -106,16 +111,29 @@ enum Finished {
     Lost,
 }
 
-/// What the locked TOTP step decided.
-enum TotpStep {
+/// What a factor check decided on a locked snapshot.
+enum Checked {
+    /// The counter is throttled or locked: nothing was verified or written.
+    Refused(ServiceError),
+    /// A wrong (or replayed) code: the failure is counted in the same commit.
+    Rejected {
+        replayed: bool,
+        event: Option<ThrottleEvent>,
+    },
+    /// The code is right and spent in the same commit; the event to audit for it, if any.
+    Accepted(Option<AuditEvent>),
+}
+
+/// What a locked second-factor step decided.
+enum LockedStep {
     /// The ticket is not one for this step (it is spent if it is another step's).
     TicketRejected(Option<PersonId>),
-    /// The login may not present an app code now; the ticket stays.
+    /// The login may not present this factor now; the ticket stays.
     Unavailable,
-    /// The code was checked: refused, rejected or accepted.
+    /// The factor was checked.
     Checked {
         person: PersonId,
-        checked: TotpChecked,
+        checked: Checked,
         concluded: Option<Concluded>,
     },
     /// A fault while deciding (no random numbers for the next ticket).
@@ -315,82 +333,194 @@ where
         code: &str,
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
+        self.locked_second_factor(
+            ticket,
+            org,
+            FactorKind::Totp,
+            now,
+            |snapshot, person, write| match totp_check(
+                &self.config,
+                snapshot,
+                person,
+                code,
+                now,
+                write,
+            ) {
+                TotpChecked::Refused(e) => Checked::Refused(e),
+                TotpChecked::Rejected { replayed, event } => Checked::Rejected { replayed, event },
+                TotpChecked::Accepted(accepted) => {
+                    Checked::Accepted(Some(login_code_event(person, Some(org), accepted, now)))
+                }
+            },
+        )
+        .await
+    }
+
+    /// Completes the second-factor step with the SMS code: one transaction under the person's
+    /// lock, as [`Self::verify_totp`]. The code counts only for the number it was sent to, if
+    /// that is still the person's; spending it (or counting a wrong try on it) is a
+    /// compare-and-swap on the stored challenge in the same commit, so it is accepted once.
+    pub async fn verify_sms_code(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+        code: &str,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = self.now();
+        // Without SMS configured the factor is never offered (the step answers that first).
+        let key = self.config.oob.as_ref().map(|(_, key)| key);
+        self.locked_second_factor(
+            ticket,
+            org,
+            FactorKind::OutOfBandSms,
+            now,
+            |snapshot, person, write| {
+                let Some(key) = key else {
+                    return Checked::Refused(ServiceError::FactorUnavailable);
+                };
+                let counter = super::factor_key(person, FactorKind::OutOfBandSms);
+                let stored = snapshot.counters.out_of_band;
+                let reservation = self
+                    .config
+                    .throttle
+                    .reserve(stored.unwrap_or_default(), now);
+                match reservation.decision() {
+                    ThrottleDecision::Allowed => {}
+                    ThrottleDecision::RetryAfter { at, .. } => {
+                        return Checked::Refused(ServiceError::Throttled { retry_at: at });
+                    }
+                    ThrottleDecision::Locked { .. } => {
+                        return Checked::Refused(ServiceError::Locked);
+                    }
+                }
+                let phone = snapshot.person.as_ref().and_then(|p| p.phone.as_ref());
+                let current = snapshot
+                    .sign_in_challenge
+                    .as_ref()
+                    .filter(|c| phone == Some(&c.destination));
+                let Some(current) = current else {
+                    set_counter(write, counter, stored, reservation.state());
+                    return Checked::Rejected {
+                        replayed: false,
+                        event: reservation.event(),
+                    };
+                };
+                let verification = current.challenge.verify(key, code, now);
+                if verification.must_persist() {
+                    write.oob = Some(OobWrite {
+                        person,
+                        purpose: OobPurpose::SignIn,
+                        expected: current.challenge.clone(),
+                        new: Some(OobChallengeRecord {
+                            destination: current.destination.clone(),
+                            challenge: verification.challenge().clone(),
+                        }),
+                    });
+                }
+                if verification.result().is_ok() {
+                    set_counter(write, counter, stored, ThrottleState::new());
+                    Checked::Accepted(None)
+                } else {
+                    set_counter(write, counter, stored, reservation.state());
+                    Checked::Rejected {
+                        replayed: verification.outcome() == OobOutcome::AlreadySpent,
+                        event: reservation.event(),
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    /// A second-factor step in one transaction under the person's lock: the ticket and the
+    /// factor's availability checked, then `check` (the throttle and the code, adding its writes),
+    /// then on success the ticket spent and the login decision's outcome, all committed together.
+    /// Audits the outcome afterwards.
+    async fn locked_second_factor<F>(
+        &self,
+        ticket: &BearerToken,
+        org: OrgId,
+        kind: FactorKind,
+        now: u64,
+        mut check: F,
+    ) -> Result<LoginStep, ServiceError>
+    where
+        F: FnMut(&LoginSnapshot, PersonId, &mut StepWrite) -> Checked + Send,
+    {
         let digest = ticket.digest();
         let step = self
             .services
             .store
             .locked_step(SnapshotAt::Ticket(&digest), Some(org), now, |snapshot| {
-                self.totp_step(snapshot, org, code, now)
+                let mut write = StepWrite::default();
+                let ticket = match snapshot.ticket {
+                    Some(t) if t.step == PendingStep::SecondFactor && t.progress.org() == org => t,
+                    other => {
+                        // Another step's or organisation's ticket is spent, as any wrong
+                        // presentation.
+                        write.spend_ticket = other.map(|t| t.digest);
+                        let subject = other.map(|t| t.progress.person());
+                        return (write, LockedStep::TicketRejected(subject));
+                    }
+                };
+                if !self.factor_allowed(snapshot, &ticket.progress, kind, now) {
+                    return (write, LockedStep::Unavailable);
+                }
+                let person = ticket.progress.person();
+                let checked = check(snapshot, person, &mut write);
+                let concluded = if matches!(checked, Checked::Accepted(_)) {
+                    write.spend_ticket = Some(ticket.digest);
+                    let progress = ticket.progress.with_second_factor(kind);
+                    match self.conclude(snapshot, progress, now, &mut write) {
+                        Ok(concluded) => Some(concluded),
+                        Err(e) => return (StepWrite::default(), LockedStep::Failed(e)),
+                    }
+                } else {
+                    None
+                };
+                (
+                    write,
+                    LockedStep::Checked {
+                        person,
+                        checked,
+                        concluded,
+                    },
+                )
             })
             .await
             .map_err(ServiceError::storage)?;
         match step {
-            TotpStep::Failed(e) => Err(e),
-            TotpStep::TicketRejected(subject) => {
+            LockedStep::Failed(e) => Err(e),
+            LockedStep::TicketRejected(subject) => {
                 self.reject_ticket(subject, org, now).await?;
                 Err(ServiceError::InvalidCredentials)
             }
-            TotpStep::Unavailable => Err(ServiceError::FactorUnavailable),
-            TotpStep::Checked {
+            LockedStep::Unavailable => Err(ServiceError::FactorUnavailable),
+            LockedStep::Checked {
                 person,
                 checked,
                 concluded,
-            } => {
-                let accepted = self.settle_totp(checked, person, Some(org), now).await?;
-                let concluded = concluded.ok_or(ServiceError::InvalidCredentials)?;
-                self.record(&[
-                    login_code_event(person, Some(org), accepted, now),
-                    concluded.event,
-                ])
-                .await?;
-                concluded.result
-            }
-        }
-    }
-
-    /// The pure core of [`Self::verify_totp`], on what the locked transaction read.
-    fn totp_step(
-        &self,
-        snapshot: &LoginSnapshot,
-        org: OrgId,
-        code: &str,
-        now: u64,
-    ) -> (StepWrite, TotpStep) {
-        let mut write = StepWrite::default();
-        let ticket = match snapshot.ticket {
-            Some(t) if t.step == PendingStep::SecondFactor && t.progress.org() == org => t,
-            other => {
-                // Another step's or organisation's ticket is spent, as any wrong presentation.
-                write.spend_ticket = other.map(|t| t.digest);
-                return (
-                    write,
-                    TotpStep::TicketRejected(other.map(|t| t.progress.person())),
-                );
-            }
-        };
-        if !self.factor_allowed(snapshot, &ticket.progress, FactorKind::Totp, now) {
-            return (write, TotpStep::Unavailable);
-        }
-        let person = ticket.progress.person();
-        let checked = totp_check(&self.config, snapshot, person, code, now, &mut write);
-        let concluded = if matches!(checked, TotpChecked::Accepted(_)) {
-            write.spend_ticket = Some(ticket.digest);
-            let progress = ticket.progress.with_second_factor(FactorKind::Totp);
-            match self.conclude(snapshot, progress, now, &mut write) {
-                Ok(concluded) => Some(concluded),
-                Err(e) => return (StepWrite::default(), TotpStep::Failed(e)),
-            }
-        } else {
-            None
-        };
-        (
-            write,
-            TotpStep::Checked {
-                person,
-                checked,
-                concluded,
+            } => match (checked, concluded) {
+                (Checked::Refused(e), _) => Err(e),
+                (Checked::Rejected { replayed, event }, _) => {
+                    let reserved = Reserved {
+                        key: super::factor_key(person, kind),
+                        factor: Factor::Second(kind),
+                        event,
+                    };
+                    self.reject_credential(reserved, person, Some(org), replayed, now)
+                        .await?;
+                    Err(ServiceError::InvalidCredentials)
+                }
+                (Checked::Accepted(event), Some(concluded)) => {
+                    let events: Vec<AuditEvent> =
+                        event.into_iter().chain([concluded.event]).collect();
+                    self.record(&events).await?;
+                    concluded.result
+                }
+                (Checked::Accepted(_), None) => Err(ServiceError::InvalidCredentials),
             },
-        )
+        }
     }
 
     /// Completes the second-factor step with a recovery code (signing in without the device).
@@ -539,48 +669,6 @@ where
             .ok_or(ServiceError::FactorUnavailable)?;
         self.send_oob(person.id, Some(org), OobPurpose::SignIn, phone, now)
             .await
-    }
-
-    /// Completes the second-factor step with the SMS code. Spending the code is a
-    /// compare-and-swap on the stored challenge, so it is accepted once; the ticket is spent in
-    /// the commit of the step's outcome.
-    pub async fn verify_sms_code(
-        &self,
-        org: OrgId,
-        ticket: &BearerToken,
-        code: &str,
-    ) -> Result<LoginStep, ServiceError> {
-        let now = self.now();
-        let digest = ticket.digest();
-        let mut snapshot = self
-            .second_factor_snapshot(&digest, org, FactorKind::OutOfBandSms, now)
-            .await?;
-        let person = snapshot
-            .person
-            .clone()
-            .ok_or(ServiceError::InvalidCredentials)?;
-        // A code counts only for the number it was sent to, if that is still the person's.
-        let phone = person.phone.ok_or(ServiceError::FactorUnavailable)?;
-        let _ = self
-            .check_oob(
-                person.id,
-                Some(org),
-                OobPurpose::SignIn,
-                Some(&phone),
-                code,
-                now,
-            )
-            .await?;
-        // The check settled the out-of-band counter.
-        snapshot.counters.out_of_band = None;
-        self.finish(
-            &digest,
-            org,
-            snapshot,
-            |p| p.with_second_factor(FactorKind::OutOfBandSms),
-            now,
-        )
-        .await
     }
 
     /// "Company account verification", step 1: starts enrolling an authenticator app named

@@ -14,13 +14,17 @@ use alloc::vec::Vec;
 use core::future::Future;
 
 use crate::credential::factor::ThrottledFactor;
+use crate::credential::oob::OobChallenge;
 use crate::credential::recovery::RecoveryCodeSet;
 use crate::credential::throttle::ThrottleState;
 use crate::credential::token::TokenDigest;
 use crate::policy::enrollment::Mfa;
 use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
 use crate::policy::organisation::Organisation;
-use crate::store::records::{Login, PersonRecord, ThrottleKey, TicketRecord, Versioned};
+use crate::store::records::{
+    Login, OobChallengeRecord, OobPurpose, PersonRecord, RecoverySlot, ThrottleKey, TicketRecord,
+    Versioned,
+};
 use crate::store::{SecretStore, UserStore};
 
 /// Where a [`LoginSnapshot`] starts from.
@@ -83,6 +87,8 @@ pub struct LoginSnapshot {
     pub recovery: Option<RecoveryCodeSet>,
     /// The counters: the login name's, and the person's second factors'.
     pub counters: LoginCounters,
+    /// The person's sign-in out-of-band challenge ([`OobPurpose::SignIn`]), if any.
+    pub sign_in_challenge: Option<OobChallengeRecord>,
 }
 
 /// A throttle counter's compare-and-swap: written only if it still holds `expected` (`None`:
@@ -107,6 +113,31 @@ impl CounterWrite {
     }
 }
 
+/// An out-of-band challenge's compare-and-swap, as [`SecretStore::replace_oob_challenge`].
+#[derive(Clone, Debug)]
+pub struct OobWrite {
+    /// The person.
+    pub person: PersonId,
+    /// Which of their challenges.
+    pub purpose: OobPurpose,
+    /// The challenge the decision was made on.
+    pub expected: OobChallenge,
+    /// The challenge to store (`None`: delete it).
+    pub new: Option<OobChallengeRecord>,
+}
+
+/// An MFA state's compare-and-swap, as [`SecretStore::replace_mfa`] (watermarks never move
+/// down).
+#[derive(Debug)]
+pub struct MfaWrite {
+    /// The person.
+    pub person: PersonId,
+    /// The state to store.
+    pub mfa: Mfa,
+    /// The version the decision was made on (`None`: only if there is none yet).
+    pub expected_version: Option<u64>,
+}
+
 /// The outcome of a login step, as guarded writes that [`LoginStore::apply_step`] commits in one
 /// transaction, all or nothing: if any guard fails, nothing is written and the step is decided
 /// again from a fresh read.
@@ -121,6 +152,13 @@ pub struct StepWrite {
     /// A recovery code spent: slot `index` of the active set `set_id`, guarded as
     /// [`SecretStore::spend_recovery_code`].
     pub recovery_spend: Option<(PersonId, [u8; 16], u8)>,
+    /// An out-of-band challenge replaced (a code spent or an attempt counted).
+    pub oob: Option<OobWrite>,
+    /// The MFA state replaced (an enrollment confirmed).
+    pub mfa: Option<MfaWrite>,
+    /// A recovery-code set stored in a slot, as [`SecretStore::replace_recovery_codes`]
+    /// (unguarded).
+    pub recovery_set: Option<(PersonId, RecoverySlot, RecoveryCodeSet)>,
     /// The ticket to consume (the guard fails if it is gone).
     pub spend_ticket: Option<TokenDigest>,
     /// The ticket for the next step, if any.
@@ -133,6 +171,9 @@ impl StepWrite {
         self.counters.iter().all(CounterWrite::is_noop)
             && self.watermark.is_none()
             && self.recovery_spend.is_none()
+            && self.oob.is_none()
+            && self.mfa.is_none()
+            && self.recovery_set.is_none()
             && self.spend_ticket.is_none()
             && self.next_ticket.is_none()
     }

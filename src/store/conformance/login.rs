@@ -217,6 +217,7 @@ pub(super) async fn apply_step<S: LoginStore + 'static>(fx: &Fixture<'_, S>) -> 
         recovery_spend: Some((up.person.id, up.set_id, 2)),
         spend_ticket: Some(up.ticket.digest),
         next_ticket: Some(next),
+        ..StepWrite::default()
     };
     // A stale counter: nothing at all is written.
     ensure!(

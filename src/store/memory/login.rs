@@ -2,7 +2,10 @@
 //! (always in that order) for its whole read-decide-write, so the person's lock of the SQL
 //! stores is the whole store here.
 
-use super::{MemoryStore, MemoryStoreError, RecoverySlot, Secrets, Users};
+use super::{
+    MemoryStore, MemoryStoreError, OobPurpose, RecoverySlot, Secrets, Users, replace_mfa_in,
+    replace_recovery_in,
+};
 use crate::credential::factor::ThrottledFactor;
 use crate::credential::throttle::ThrottleState;
 use crate::policy::ids::OrgId;
@@ -72,6 +75,7 @@ fn snapshot(
             version: stored.version,
         });
     }
+    snapshot.sign_in_challenge = secrets.oob.get(&(id, OobPurpose::SignIn)).cloned();
     if let Some(stored) = secrets.recovery.get(&(id, RecoverySlot::Active)) {
         let mut set = stored.set.clone();
         set.merge_spent_mask(stored.spent)?;
@@ -109,13 +113,46 @@ fn guards_hold(users: &Users, secrets: &Secrets, write: &StepWrite) -> bool {
     let ticket = write
         .spend_ticket
         .is_none_or(|digest| secrets.tickets.contains_key(&digest));
-    counters && watermark && recovery && ticket
+    let oob = write.oob.as_ref().is_none_or(|oob| {
+        secrets
+            .oob
+            .get(&(oob.person, oob.purpose))
+            .is_some_and(|current| current.challenge == oob.expected)
+    });
+    let mfa = write.mfa.as_ref().is_none_or(|m| {
+        secrets.mfa.get(&m.person).map(|stored| stored.version) == m.expected_version
+    });
+    counters && watermark && recovery && ticket && oob && mfa
 }
 
 /// Applies `write` if every guard holds; whether it did.
-fn apply(users: &mut Users, secrets: &mut Secrets, write: &StepWrite) -> bool {
+fn apply(
+    users: &mut Users,
+    secrets: &mut Secrets,
+    write: &StepWrite,
+) -> Result<bool, MemoryStoreError> {
     if !guards_hold(users, secrets, write) {
-        return false;
+        return Ok(false);
+    }
+    // The fallible writes first, so that a failure leaves everything as it was.
+    if let Some(m) = &write.mfa
+        && !replace_mfa_in(secrets, m.person, &m.mfa, m.expected_version)?
+    {
+        return Ok(false);
+    }
+    if let Some((person, slot, set)) = &write.recovery_set {
+        replace_recovery_in(secrets, *person, *slot, Some(set))?;
+    }
+    if let Some(oob) = &write.oob {
+        let key = (oob.person, oob.purpose);
+        match &oob.new {
+            Some(record) => {
+                secrets.oob.insert(key, record.clone());
+            }
+            None => {
+                secrets.oob.remove(&key);
+            }
+        }
     }
     for counter in write.counters.iter().filter(|c| !c.is_noop()) {
         if counter.new == ThrottleState::new() {
@@ -143,7 +180,7 @@ fn apply(users: &mut Users, secrets: &mut Secrets, write: &StepWrite) -> bool {
     if let Some(ticket) = write.next_ticket {
         secrets.tickets.insert(ticket.digest, ticket);
     }
-    true
+    Ok(true)
 }
 
 impl LoginStore for MemoryStore {
@@ -161,7 +198,7 @@ impl LoginStore for MemoryStore {
     async fn apply_step(&self, write: &StepWrite) -> Result<bool, MemoryStoreError> {
         let mut users = self.users()?;
         let mut secrets = self.secrets()?;
-        Ok(apply(&mut users, &mut secrets, write))
+        apply(&mut users, &mut secrets, write)
     }
 
     async fn locked_step<T, F>(
@@ -180,7 +217,7 @@ impl LoginStore for MemoryStore {
         let mut secrets = self.secrets()?;
         let read = snapshot(&users, &secrets, at, org, now)?;
         let (write, value) = decide(&read);
-        if !apply(&mut users, &mut secrets, &write) {
+        if !apply(&mut users, &mut secrets, &write)? {
             return Err(MemoryStoreError::GuardFailed);
         }
         Ok(value)
