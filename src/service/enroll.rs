@@ -6,19 +6,41 @@ use core::fmt;
 
 use zeroize::Zeroizing;
 
-use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, ServiceError};
+use alloc::vec::Vec;
+
+use super::factors::set_counter;
+use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, Reserved, ServiceError};
 use crate::credential::factor::FactorKind;
-use crate::credential::recovery::RecoveryCodes;
+use crate::credential::recovery::{NewRecoveryCodes, RecoveryCodeSet, RecoveryCodes};
+use crate::credential::throttle::{ThrottleDecision, ThrottleEvent, ThrottleState};
 use crate::otp::clock::Clock;
 use crate::otp::uri::OtpAuthUri;
-use crate::policy::enrollment::{EnrollmentPurpose, Mfa};
+use crate::policy::audit::AuditEvent;
+use crate::policy::enrollment::{ConfirmOutcome, EnrollmentPurpose, IssueOutcome, Mfa};
 use crate::policy::error::PolicyError;
 use crate::policy::factors::Factor;
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{Grant, LoginProgress};
-use crate::store::login::LoginStore;
-use crate::store::records::PersonRecord;
+use crate::store::login::{LoginSnapshot, LoginStore, MfaWrite, SnapshotAt, StepWrite};
+use crate::store::records::{PersonRecord, RecoverySlot};
 use crate::store::{AuditSink, Notifier, SecurityNotice};
+
+/// What the locked confirmation step decided.
+enum ConfirmStep {
+    /// The code confirms, but no recovery codes were generated for it yet: nothing written.
+    NeedCodes,
+    /// The counter is throttled or locked: nothing verified or written.
+    Refused(ServiceError),
+    /// A wrong code: its failure counted. The enrollment's events, and what counting changed.
+    Rejected {
+        events: Vec<AuditEvent>,
+        event: Option<ThrottleEvent>,
+    },
+    /// Refused for another reason (no enrollment, or it expired), the attempt counted.
+    Failed(Vec<AuditEvent>, ServiceError),
+    /// Confirmed, the codes recorded as issued, the pending set stored: the events.
+    Confirmed(Vec<AuditEvent>),
+}
 
 /// What a new authenticator's enrollment rests on: the signed-in person's grant, or the pending
 /// login's verified factors ("company account verification").
@@ -142,7 +164,14 @@ where
     }
 
     /// Enrollment step 2 for `person`: the confirming code, then new recovery codes stored in
-    /// the pending slot.
+    /// the pending slot — one transaction under the person's lock
+    /// ([`LoginStore::locked_step`]): the throttle decides on the TOTP counter, the code is
+    /// checked against the enrollment, and the confirmed state (with the codes recorded as
+    /// issued), the pending set and the settled counter are committed together; a wrong code
+    /// commits only its counted failure.
+    ///
+    /// The recovery codes are generated (argon2, with no lock held) before that transaction, and
+    /// only when a first read says the code would confirm, so a wrong code costs no generation.
     pub(super) async fn enroll_confirm(
         &self,
         person: PersonId,
@@ -150,51 +179,162 @@ where
         code: &str,
         now: u64,
     ) -> Result<RecoveryCodes, ServiceError> {
-        // The confirming code is a guess like a login code: reserved on the TOTP counter before
-        // it is checked. (A refusal for another reason leaves the reservation counted.)
-        let reserved = self
-            .reserve_attempt(
-                super::factor_key(person, FactorKind::Totp),
-                Factor::Second(FactorKind::Totp),
-                now,
-            )
-            .await?;
         let config = &self.config.enrollment;
-        let (_, outcome) = self
-            .update_mfa(person, |mfa| Ok(mfa.confirm_enrollment(code, config, now)?))
-            .await?;
-        match outcome {
-            crate::policy::enrollment::ConfirmOutcome::Confirmed => {}
-            crate::policy::enrollment::ConfirmOutcome::CodeRejected => {
-                self.reject_credential(reserved, person, org, false, now)
-                    .await?;
-                return Err(ServiceError::InvalidCredentials);
-            }
-            _ => return Err(ServiceError::Policy(PolicyError::NoEnrollment)),
-        }
-        self.accept_attempt(reserved, now).await?;
-        let new = self
+        let snapshot = self
             .services
+            .store
+            .login_snapshot(SnapshotAt::Person(person), None, now)
+            .await
+            .map_err(ServiceError::storage)?;
+        let would_confirm = self
+            .config
+            .throttle
+            .decide(&snapshot.counters.totp.unwrap_or_default(), now)
+            .is_allowed()
+            && snapshot.mfa.as_ref().is_some_and(|m| {
+                m.value
+                    .confirm_enrollment(code, config, now)
+                    .is_ok_and(|t| t.outcome == ConfirmOutcome::Confirmed)
+            });
+        drop(snapshot);
+        let mut new = if would_confirm {
+            Some(self.generate_recovery_codes().await?)
+        } else {
+            None
+        };
+        for _ in 0..CAS_ATTEMPTS {
+            let set = new.as_ref().map(|n| &n.set);
+            let step = self
+                .services
+                .store
+                .locked_step(SnapshotAt::Person(person), None, now, |snapshot| {
+                    self.confirm_locked(snapshot, person, code, set, now)
+                })
+                .await
+                .map_err(ServiceError::storage)?;
+            match step {
+                ConfirmStep::NeedCodes => {
+                    // The enrollment changed since the first read: the code confirms after all.
+                    new = Some(self.generate_recovery_codes().await?);
+                }
+                ConfirmStep::Refused(e) => return Err(e),
+                ConfirmStep::Failed(events, e) => {
+                    self.record(&events).await?;
+                    return Err(e);
+                }
+                ConfirmStep::Rejected { events, event } => {
+                    self.record(&events).await?;
+                    let reserved = Reserved {
+                        key: super::factor_key(person, FactorKind::Totp),
+                        factor: Factor::Second(FactorKind::Totp),
+                        event,
+                    };
+                    self.reject_credential(reserved, person, org, false, now)
+                        .await?;
+                    return Err(ServiceError::InvalidCredentials);
+                }
+                ConfirmStep::Confirmed(events) => {
+                    self.record(&events).await?;
+                    return new
+                        .map(|n| n.codes)
+                        .ok_or(ServiceError::Policy(PolicyError::NoEnrollment));
+                }
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    async fn generate_recovery_codes(&self) -> Result<NewRecoveryCodes, ServiceError> {
+        self.services
             .hasher
             .run(HashJob::recovery_generate(self.config.recovery))
             .await
-            .into_recovery_codes()?;
-        self.services
-            .store
-            .replace_recovery_codes(
-                person,
-                crate::store::records::RecoverySlot::Pending,
-                Some(&new.set),
-            )
-            .await
-            .map_err(ServiceError::storage)?;
-        let (_, issued) = self
-            .update_mfa(person, |mfa| Ok(mfa.recovery_codes_issued(config, now)?))
-            .await?;
-        if issued != crate::policy::enrollment::IssueOutcome::Recorded {
-            return Err(ServiceError::Policy(PolicyError::NoEnrollment));
+            .into_recovery_codes()
+    }
+
+    /// The pure core of [`Self::enroll_confirm`], on what the locked transaction read.
+    fn confirm_locked(
+        &self,
+        snapshot: &LoginSnapshot,
+        person: PersonId,
+        code: &str,
+        set: Option<&RecoveryCodeSet>,
+        now: u64,
+    ) -> (StepWrite, ConfirmStep) {
+        let config = &self.config.enrollment;
+        let mut write = StepWrite::default();
+        let key = super::factor_key(person, FactorKind::Totp);
+        let stored = snapshot.counters.totp;
+        let reservation = self
+            .config
+            .throttle
+            .reserve(stored.unwrap_or_default(), now);
+        match reservation.decision() {
+            ThrottleDecision::Allowed => {}
+            ThrottleDecision::RetryAfter { at, .. } => {
+                return (
+                    write,
+                    ConfirmStep::Refused(ServiceError::Throttled { retry_at: at }),
+                );
+            }
+            ThrottleDecision::Locked { .. } => {
+                return (write, ConfirmStep::Refused(ServiceError::Locked));
+            }
         }
-        Ok(new.codes)
+        // The confirming code is a guess like a login code: counted unless it confirms (a refusal
+        // for another reason stays counted too).
+        set_counter(&mut write, key.clone(), stored, reservation.state());
+        let fresh;
+        let (mfa, version) = match &snapshot.mfa {
+            Some(v) => (&v.value, Some(v.version)),
+            None => {
+                fresh = Mfa::new(person);
+                (&fresh, None)
+            }
+        };
+        let confirmed = match mfa.confirm_enrollment(code, config, now) {
+            Ok(t) => t,
+            Err(e) => return (write, ConfirmStep::Failed(Vec::new(), e.into())),
+        };
+        match confirmed.outcome {
+            ConfirmOutcome::Confirmed => {}
+            ConfirmOutcome::CodeRejected => {
+                let step = ConfirmStep::Rejected {
+                    events: confirmed.events,
+                    event: reservation.event(),
+                };
+                return (write, step);
+            }
+            _ => {
+                write.mfa = Some(MfaWrite {
+                    person,
+                    mfa: confirmed.state,
+                    expected_version: version,
+                });
+                let refused = ServiceError::Policy(PolicyError::NoEnrollment);
+                return (write, ConfirmStep::Failed(confirmed.events, refused));
+            }
+        }
+        let Some(set) = set else {
+            return (StepWrite::default(), ConfirmStep::NeedCodes);
+        };
+        let issued = match confirmed.state.recovery_codes_issued(config, now) {
+            Ok(t) if t.outcome == IssueOutcome::Recorded => t,
+            _ => {
+                let refused = ServiceError::Policy(PolicyError::NoEnrollment);
+                return (write, ConfirmStep::Failed(Vec::new(), refused));
+            }
+        };
+        set_counter(&mut write, key, stored, ThrottleState::new());
+        write.mfa = Some(MfaWrite {
+            person,
+            mfa: issued.state,
+            expected_version: version,
+        });
+        write.recovery_set = Some((person, RecoverySlot::Pending, set.clone()));
+        let mut events = confirmed.events;
+        events.extend(issued.events);
+        (write, ConfirmStep::Confirmed(events))
     }
 
     /// Enrollment step 3 for `person`: activates the authenticator and the pending recovery
