@@ -81,8 +81,8 @@ pub use store::PostgresStore;
 pub use store::SqliteStore;
 #[cfg(feature = "std")]
 pub use store::login::{
-    CounterWrite, LoginCounters, LoginSnapshot, LoginStore, MfaWrite, OobWrite, SnapshotAt,
-    StepWrite,
+    CounterWrite, LoginCounters, LoginSnapshot, LoginStore, MfaWrite, NextTicket, OobWrite,
+    SnapshotAt, StepWrite,
 };
 #[cfg(feature = "std")]
 pub use store::{

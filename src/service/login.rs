@@ -35,7 +35,7 @@ use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{
     Account, EnrollmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };
-use crate::store::login::{LoginSnapshot, LoginStore, OobWrite, SnapshotAt, StepWrite};
+use crate::store::login::{LoginSnapshot, LoginStore, NextTicket, OobWrite, SnapshotAt, StepWrite};
 use crate::store::records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, ThrottleKey, TicketRecord,
 };
@@ -1106,17 +1106,17 @@ where
                 Ok(LoginStep::Granted(grant))
             }
             LoginDecision::ChangePassword(_) => self
-                .next_ticket(PendingStep::ChangePassword, progress, now, write)
+                .next_ticket(snapshot, PendingStep::ChangePassword, progress, now, write)
                 .map(|ticket| LoginStep::ChangePassword { ticket }),
             LoginDecision::EnrollMfa { demand, factors } => self
-                .next_ticket(PendingStep::EnrollMfa, progress, now, write)
+                .next_ticket(snapshot, PendingStep::EnrollMfa, progress, now, write)
                 .map(|ticket| LoginStep::EnrollMfa {
                     ticket,
                     demand,
                     factors,
                 }),
             LoginDecision::Challenge(factors) => self
-                .next_ticket(PendingStep::SecondFactor, progress, now, write)
+                .next_ticket(snapshot, PendingStep::SecondFactor, progress, now, write)
                 .map(|ticket| LoginStep::SecondFactor { ticket, factors }),
             LoginDecision::Denied(DenyReason::Locked) => Err(ServiceError::Locked),
             LoginDecision::Denied(DenyReason::Deactivated) => Err(ServiceError::Deactivated),
@@ -1129,19 +1129,26 @@ where
     /// ticket lifetime, and never after the login itself may stay pending.
     fn next_ticket(
         &self,
+        snapshot: &LoginSnapshot,
         step: PendingStep,
         progress: LoginProgress,
         now: u64,
         write: &mut StepWrite,
     ) -> Result<BearerToken, ServiceError> {
+        let login = snapshot
+            .person
+            .as_ref()
+            .map(|p| p.login.clone())
+            .ok_or(ServiceError::InvalidCredentials)?;
         let token = BearerToken::generate()?;
         let latest = progress.started_at().saturating_add(LoginProgress::MAX_AGE);
-        write.next_ticket = Some(TicketRecord {
+        let record = TicketRecord {
             digest: token.digest(),
             step,
             progress,
             expires_at: now.saturating_add(self.config.ticket_ttl).min(latest),
-        });
+        };
+        write.next_ticket = Some(NextTicket { record, login });
         Ok(token)
     }
 }

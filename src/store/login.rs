@@ -36,7 +36,8 @@ pub enum SnapshotAt<'a> {
     /// A login name (the password step): the person holding it, if any, and the name's password
     /// counter either way.
     Login(&'a Login),
-    /// A person (a signed-in step-up check).
+    /// A person (a signed-in step-up check, an enrollment). The login name's password counter is
+    /// not read (`counters.login` is `None`): nothing decided on a person's snapshot needs it.
     Person(PersonId),
 }
 
@@ -162,7 +163,18 @@ pub struct StepWrite {
     /// The ticket to consume (the guard fails if it is gone).
     pub spend_ticket: Option<TokenDigest>,
     /// The ticket for the next step, if any.
-    pub next_ticket: Option<TicketRecord>,
+    pub next_ticket: Option<NextTicket>,
+}
+
+/// A ticket for a login's next step, with the login name of its person: a store that keys the
+/// name's password counter (by a keyed digest, as the SQL stores do) keeps that key beside the
+/// ticket, so the next step's snapshot reads the counter in the same statement.
+#[derive(Clone, Debug)]
+pub struct NextTicket {
+    /// The ticket.
+    pub record: TicketRecord,
+    /// The login name of the ticket's person.
+    pub login: Login,
 }
 
 impl StepWrite {

@@ -9,7 +9,7 @@ use super::{Checked, Fail, Fixture, RACE_CONTENDERS, Spawner, THROTTLE_CONTENDER
 use super::{exactly_one, fail, race};
 use crate::credential::factor::ThrottledFactor;
 use crate::credential::throttle::{ThrottleDecision, ThrottlePolicy, ThrottleState};
-use crate::store::login::{CounterWrite, LoginStore, SnapshotAt, StepWrite};
+use crate::store::login::{CounterWrite, LoginStore, NextTicket, SnapshotAt, StepWrite};
 use crate::store::records::{Login, RecoverySlot, ThrottleKey};
 
 /// A person with an organisation, an enrolled authenticator, an active recovery set, a TOTP
@@ -170,6 +170,33 @@ pub(super) async fn login_snapshot<S: LoginStore + 'static>(fx: &Fixture<'_, S>)
         by_login.organisation.is_none() && by_login.ticket.is_none(),
         "no organisation is read without one named, and no ticket by login"
     );
+    // By ticket, the counter of the ticket's person's login name too: for a ticket stored
+    // with the next step's write and for one stored alone.
+    let with_step = fx.ticket(up.person.id, up.org.id(), 300)?;
+    ensure!(
+        s.apply_step(&StepWrite {
+            next_ticket: Some(NextTicket {
+                record: with_step,
+                login: up.person.login.clone(),
+            }),
+            ..StepWrite::default()
+        })
+        .await?,
+        "storing a ticket with a step"
+    );
+    let alone = fx.ticket(up.person.id, up.org.id(), 300)?;
+    s.insert_ticket(&alone).await?;
+    for ticket in [with_step, alone] {
+        let snapshot = s
+            .login_snapshot(SnapshotAt::Ticket(&ticket.digest), None, now)
+            .await?;
+        ensure!(
+            snapshot.ticket == Some(ticket)
+                && snapshot.counters.login.map(|c| c.failures()) == Some(1),
+            "a ticket's snapshot reads its person's login counter: {:?}",
+            snapshot.counters
+        );
+    }
     let unknown = Login::new(&fx.login_for(fx.person_id())).ok_or_else(|| fail("login".into()))?;
     let _ = s
         .reserve_attempt(&ThrottleKey::login(&unknown), &policy, now)
@@ -192,8 +219,9 @@ pub(super) async fn login_snapshot<S: LoginStore + 'static>(fx: &Fixture<'_, S>)
     ensure!(
         by_person.person.as_ref() == Some(&up.person)
             && by_person.mfa.is_some()
-            && by_person.counters.login.map(|c| c.failures()) == Some(1),
-        "the snapshot by person"
+            && by_person.counters.totp.map(|c| c.failures()) == Some(1)
+            && by_person.counters.login.is_none(),
+        "the snapshot by person: their factors' counters, not the login name's"
     );
     Ok(())
 }
@@ -216,7 +244,10 @@ pub(super) async fn apply_step<S: LoginStore + 'static>(fx: &Fixture<'_, S>) -> 
         watermark: Some((up.person.id, up.authenticator, step)),
         recovery_spend: Some((up.person.id, up.set_id, 2)),
         spend_ticket: Some(up.ticket.digest),
-        next_ticket: Some(next),
+        next_ticket: Some(NextTicket {
+            record: next,
+            login: up.person.login.clone(),
+        }),
         ..StepWrite::default()
     };
     // A stale counter: nothing at all is written.

@@ -55,11 +55,15 @@ fn snapshot(
             .get(&ThrottleKey::factor(id, factor))
             .copied()
     };
-    snapshot.counters = LoginCounters {
-        login: users
+    let login = match at {
+        SnapshotAt::Person(_) => None,
+        _ => users
             .throttles
             .get(&ThrottleKey::login(&person.login))
             .copied(),
+    };
+    snapshot.counters = LoginCounters {
+        login,
         totp: counter(ThrottledFactor::Totp),
         recovery_code: counter(ThrottledFactor::RecoveryCode),
         out_of_band: counter(ThrottledFactor::OutOfBand),
@@ -177,8 +181,8 @@ fn apply(
     if let Some(digest) = write.spend_ticket {
         secrets.tickets.remove(&digest);
     }
-    if let Some(ticket) = write.next_ticket {
-        secrets.tickets.insert(ticket.digest, ticket);
+    if let Some(next) = &write.next_ticket {
+        secrets.tickets.insert(next.record.digest, next.record);
     }
     Ok(true)
 }
