@@ -134,7 +134,7 @@ enum LockedStep {
     Checked {
         person: PersonId,
         checked: Checked,
-        concluded: Option<Concluded>,
+        concluded: Option<alloc::boxed::Box<Concluded>>,
     },
     /// A fault while deciding (no random numbers for the next ticket).
     Failed(ServiceError),
@@ -472,7 +472,7 @@ where
                     write.spend_ticket = Some(ticket.digest);
                     let progress = ticket.progress.with_second_factor(kind);
                     match self.conclude(snapshot, progress, now, &mut write) {
-                        Ok(concluded) => Some(concluded),
+                        Ok(concluded) => Some(alloc::boxed::Box::new(concluded)),
                         Err(e) => return (StepWrite::default(), LockedStep::Failed(e)),
                     }
                 } else {

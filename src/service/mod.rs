@@ -1,5 +1,5 @@
 //! The [`Authenticator`] service: a thin async layer that loads what it needs through the host's
-//! [`UserStore`] and [`SecretStore`], asks the pure core to decide, persists the outcome with the
+//! [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore), asks the pure core to decide, persists the outcome with the
 //! stores' atomic verbs, records [`AuditEvent`]s through the [`AuditSink`] and delivers codes,
 //! setup links and security notices through the [`Notifier`].
 //!
@@ -93,8 +93,8 @@ const CAS_ATTEMPTS: usize = 8;
 /// and password hasher.
 #[derive(Debug)]
 pub struct Services<St, C, A, N, H> {
-    /// People, organisations, memberships and throttle counters ([`UserStore`]); authenticator
-    /// secrets, recovery codes, out-of-band codes, setup tokens and tickets ([`SecretStore`]);
+    /// People, organisations, memberships and throttle counters ([`UserStore`](crate::store::UserStore)); authenticator
+    /// secrets, recovery codes, out-of-band codes, setup tokens and tickets ([`SecretStore`](crate::store::SecretStore));
     /// and the login steps over both ([`LoginStore`]). One store, because a login step reads
     /// them together and commits its outcome in one transaction.
     pub store: St,
@@ -147,8 +147,8 @@ where
     }
 
     /// Maintenance: deletes the tickets, setup tokens, out-of-band challenges and send logs that
-    /// can no longer be used at the clock's time ([`SecretStore::prune_expired`]), and the
-    /// throttle counters that are forgotten ([`UserStore::prune_throttles`]: among them those of
+    /// can no longer be used at the clock's time ([`SecretStore::prune_expired`](crate::store::SecretStore::prune_expired)), and the
+    /// throttle counters that are forgotten ([`UserStore::prune_throttles`](crate::store::UserStore::prune_throttles): among them those of
     /// login names nobody holds), and reports how many of each went.
     ///
     /// Call it from a periodic job (every few minutes to once an hour), on one server or on
@@ -246,7 +246,7 @@ where
     }
 
     /// Reserves an attempt at the counter `key` before the guess is verified
-    /// ([`UserStore::reserve_attempt`]): a throttled counter is [`ServiceError::Throttled`] and a
+    /// ([`UserStore::reserve_attempt`](crate::store::UserStore::reserve_attempt)): a throttled counter is [`ServiceError::Throttled`] and a
     /// locked one [`ServiceError::Locked`], without verifying anything. An allowed attempt is
     /// already counted as a failure; settle it with [`Self::accept_attempt`] or
     /// [`Self::reject_attempt`].
