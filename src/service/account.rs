@@ -421,18 +421,25 @@ where
         ),
         ServiceError,
     > {
-        let person = self.person(grant.person()).await?;
+        // The person and the organisation in one read.
+        let snapshot = self
+            .services
+            .store
+            .login_snapshot(
+                crate::store::login::SnapshotAt::Person(grant.person()),
+                Some(grant.org()),
+                now,
+            )
+            .await
+            .map_err(ServiceError::storage)?;
+        let person = snapshot.person.ok_or(ServiceError::InvalidCredentials)?;
         if person.deactivated {
             return Err(ServiceError::Denied(
                 crate::policy::error::AccessDenied::Deactivated,
             ));
         }
-        let org = self
-            .services
-            .store
-            .organisation(grant.org())
-            .await
-            .map_err(ServiceError::storage)?
+        let org = snapshot
+            .organisation
             .ok_or(ServiceError::Policy(PolicyError::NotAMember))?
             .value;
         let _ = org.check_grant(grant, now)?;
