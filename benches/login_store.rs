@@ -1,6 +1,10 @@
 //! Logins on the database stores: a full password + TOTP login, and the second-factor step alone
-//! (take the ticket, verify the code, advance the watermark). The PostgreSQL ids run when
-//! `AUTHCORE_TEST_POSTGRES_URL` names a server (each run in a schema of its own).
+//! (`verify_totp`: one locked transaction that reads the ticket with what the step decides on,
+//! verifies the code, and commits the watermark and the spent ticket), beside the floor measured
+//! in the same run on the same pool: one indexed `SELECT` and one guarded `UPDATE` in one
+//! transaction (begun as the step begins its own), `COMMIT`. The PostgreSQL ids run when
+//! `AUTHCORE_TEST_POSTGRES_URL` names a server (each run in a schema of its own). After each
+//! store's group, the ratio of the step to the floor is printed from a measurement of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -10,8 +14,9 @@ use authcore::{Authenticator, Services};
 use authcore::{
     AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashParams, KeyId, Keyring,
     LoginStep, ManualClock, MemoryAuditLog, OrgId, Password, PasswordHasher, RecordingNotifier,
-    SealingKey, SecretKey, SecretStore, ServiceConfig, SqliteStore, Totp, TotpParams, UserStore,
+    SealingKey, SecretKey, ServiceConfig, SqliteStore, Totp, TotpParams,
 };
+use authcore::LoginStore;
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
@@ -20,12 +25,12 @@ use tokio::runtime::Runtime;
 const LOGIN: &str = "bench@example.com";
 const PW: &str = "correct horse battery staple 42";
 
-type Service<U, S> =
-    Authenticator<U, S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, PasswordHasher>;
+type Service<S> =
+    Authenticator<S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, PasswordHasher>;
 
-/// One person with an enrolled authenticator app, on a service over `users` and `secrets`.
-struct Bench<U, S> {
-    service: Service<U, S>,
+/// One person with an enrolled authenticator app, on a service over `store`.
+struct Bench<S> {
+    service: Service<S>,
     clock: Arc<ManualClock>,
     org: OrgId,
     key: SecretKey,
@@ -48,12 +53,11 @@ fn ticket(step: &LoginStep) -> BearerToken {
     BearerToken::parse(&step.ticket().unwrap().expose_secret()).unwrap()
 }
 
-impl<U: UserStore, S: SecretStore> Bench<U, S> {
-    async fn new(users: U, secrets: S, hasher: PasswordHasher) -> Self {
+impl<S: LoginStore> Bench<S> {
+    async fn new(store: S, hasher: PasswordHasher) -> Self {
         let clock = Arc::new(ManualClock::new(1_700_000_010));
         let services = Services {
-            users,
-            secrets,
+            store,
             clock: Arc::clone(&clock),
             audit: MemoryAuditLog::new(),
             notifier: RecordingNotifier::new(),
@@ -133,31 +137,115 @@ fn weak_hasher() -> PasswordHasher {
         .unwrap()
 }
 
-fn bench_pair<U: UserStore, S: SecretStore>(
+fn bench_pair<S: LoginStore>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     rt: &Runtime,
     name: &str,
-    full: &Bench<U, S>,
-    step: &Bench<U, S>,
+    full: &Bench<S>,
+    step: &Bench<S>,
 ) {
     group.bench_function(format!("{name}_password_totp"), |b| {
         b.iter(|| rt.block_on(full.login()));
     });
     group.bench_function(format!("{name}_totp_step"), |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    let (ticket, code) = step.password_step().await;
-                    let started = Instant::now();
-                    step.second_factor(&ticket, &code).await;
-                    spent += started.elapsed();
-                }
-                spent
-            })
-        });
+        b.iter_custom(|iters| rt.block_on(step_time(step, iters)));
     });
 }
+
+/// The TOTP step alone, `iters` times: the password step before each is set-up, not measured.
+async fn step_time<S: LoginStore>(step: &Bench<S>, iters: u64) -> Duration {
+    let mut spent = Duration::ZERO;
+    for _ in 0..iters {
+        let (ticket, code) = step.password_step().await;
+        let started = Instant::now();
+        step.second_factor(&ticket, &code).await;
+        spent += started.elapsed();
+    }
+    spent
+}
+
+/// The floor on SQLite, `iters` times: `BEGIN IMMEDIATE` (as the step begins), one indexed
+/// `SELECT` of the person, one guarded `UPDATE` of their watermark row (rewriting its value),
+/// `COMMIT`.
+async fn sqlite_floor(pool: &sqlx::SqlitePool, iters: u64) -> Duration {
+    use sqlx::Row as _;
+    let id: Vec<u8> = sqlx::query("SELECT id FROM people WHERE login = $1")
+        .bind(LOGIN)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get(0);
+    let started = Instant::now();
+    for _ in 0..iters {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        let row = sqlx::query("SELECT id, login FROM people WHERE login = $1")
+            .bind(LOGIN)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let _: Vec<u8> = row.get(0);
+        let done = sqlx::query(
+            "UPDATE authenticator_watermarks SET last_step = last_step \
+             WHERE person = $1 AND last_step < $2",
+        )
+        .bind(&id)
+        .bind(i64::MAX)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        tx.commit().await.unwrap();
+    }
+    started.elapsed()
+}
+
+/// The floor on PostgreSQL, as [`sqlite_floor`] (a plain `BEGIN`, as the step begins).
+#[cfg(feature = "postgres")]
+async fn postgres_floor(pool: &sqlx::PgPool, iters: u64) -> Duration {
+    use sqlx::Row as _;
+    let id: Vec<u8> = sqlx::query("SELECT id FROM people WHERE login = $1")
+        .bind(LOGIN)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get(0);
+    let started = Instant::now();
+    for _ in 0..iters {
+        let mut tx = pool.begin().await.unwrap();
+        let row = sqlx::query("SELECT id, login FROM people WHERE login = $1")
+            .bind(LOGIN)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let _: Vec<u8> = row.get(0);
+        let done = sqlx::query(
+            "UPDATE authenticator_watermarks SET last_step = last_step \
+             WHERE person = $1 AND last_step < $2",
+        )
+        .bind(&id)
+        .bind(i64::MAX)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        tx.commit().await.unwrap();
+    }
+    started.elapsed()
+}
+
+/// Prints the step's time over the floor's, each measured over `iters` runs here.
+fn print_ratio(name: &str, step: Duration, floor: Duration, iters: u64) {
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / iters as f64;
+    println!(
+        "login_store: {name}: verify_totp {:.0} µs, floor {:.0} µs, ratio {:.2}",
+        per(step),
+        per(floor),
+        step.as_secs_f64() / floor.as_secs_f64()
+    );
+}
+
+/// How many runs the printed ratio is measured over.
+const RATIO_RUNS: u64 = 200;
 
 async fn sqlite(path: &std::path::Path) -> SqliteStore {
     SqliteStore::open(path, keyring()).await.unwrap()
@@ -201,18 +289,29 @@ fn login_store(c: &mut Criterion) {
         let full = sqlite(&dir.path().join("full.db")).await;
         let step = sqlite(&dir.path().join("step.db")).await;
         (
-            Bench::new(full.clone(), full, production_hasher()).await,
-            Bench::new(step.clone(), step, weak_hasher()).await,
+            Bench::new(full, production_hasher()).await,
+            Bench::new(step, weak_hasher()).await,
         )
     });
     bench_pair(&mut group, &rt, "sqlite", &full, &step);
+    let pool = step.service.services().store.pool().clone();
+    group.bench_function("sqlite_floor", |b| {
+        b.iter_custom(|iters| rt.block_on(sqlite_floor(&pool, iters)));
+    });
+    let (spent, floor) = rt.block_on(async {
+        (
+            step_time(&step, RATIO_RUNS).await,
+            sqlite_floor(&pool, RATIO_RUNS).await,
+        )
+    });
+    print_ratio("sqlite", spent, floor, RATIO_RUNS);
 
     #[cfg(feature = "postgres")]
     match std::env::var("AUTHCORE_TEST_POSTGRES_URL") {
         Ok(url) => bench_postgres(&mut group, &rt, &url),
         Err(_) => println!(
-            "login_store: AUTHCORE_TEST_POSTGRES_URL is not set, skipping postgres_password_totp \
-             and postgres_totp_step"
+            "login_store: AUTHCORE_TEST_POSTGRES_URL is not set, skipping postgres_password_totp, \
+             postgres_totp_step and postgres_floor"
         ),
     }
     #[cfg(not(feature = "postgres"))]
@@ -234,11 +333,22 @@ fn bench_postgres(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, url: &
         let full = postgres(url, &format!("{schema}_full")).await;
         let step = postgres(url, &format!("{schema}_step")).await;
         (
-            Bench::new(full.clone(), full, production_hasher()).await,
-            Bench::new(step.clone(), step, weak_hasher()).await,
+            Bench::new(full, production_hasher()).await,
+            Bench::new(step, weak_hasher()).await,
         )
     });
     bench_pair(group, rt, "postgres", &full, &step);
+    let pool = step.service.services().store.pool().clone();
+    group.bench_function("postgres_floor", |b| {
+        b.iter_custom(|iters| rt.block_on(postgres_floor(&pool, iters)));
+    });
+    let (spent, floor) = rt.block_on(async {
+        (
+            step_time(&step, RATIO_RUNS).await,
+            postgres_floor(&pool, RATIO_RUNS).await,
+        )
+    });
+    print_ratio("postgres", spent, floor, RATIO_RUNS);
     rt.block_on(async {
         let pool = full.service.services().store.pool();
         let drop = format!("DROP SCHEMA {schema}_full CASCADE; DROP SCHEMA {schema}_step CASCADE");

@@ -69,8 +69,8 @@ impl PasswordHashing for Hasher {
     }
 }
 
-type Service<U, S> =
-    Authenticator<U, S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, Hasher>;
+type Service<S> =
+    Authenticator<S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, Hasher>;
 
 /// Someone who can log in: their organisation, login name and authenticator key.
 struct Person {
@@ -79,14 +79,13 @@ struct Person {
     key: SecretKey,
 }
 
-fn service<U: UserStore, S: SecretStore>(
-    store: U,
+fn service<S: LoginStore>(
+    store: S,
     clock: &Arc<ManualClock>,
     hasher: Hasher,
-) -> Service<U, S> {
+) -> Service<S> {
     let services = Services {
-        users,
-        secrets,
+        store,
         clock: Arc::clone(clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
@@ -124,7 +123,7 @@ fn ticket(step: &LoginStep) -> BearerToken {
 }
 
 /// Signs `login` up and enrolls an authenticator app.
-async fn enroll<U: UserStore, S: SecretStore>(s: &Service<U, S>, login: String) -> Person {
+async fn enroll<S: LoginStore>(s: &Service<S>, login: String) -> Person {
     let up = s.sign_up(&login, Password::from(PW)).await.unwrap();
     let step = s.login(up.org, &login, Password::from(PW)).await.unwrap();
     let grant = *step.grant().expect("signed in");
@@ -151,10 +150,9 @@ async fn enroll<U: UserStore, S: SecretStore>(s: &Service<U, S>, login: String) 
 ///
 /// The tasks run on a `LocalSet`: `sign_up`'s future is not `Send` (it keeps the password
 /// policy's context, which may hold a non-`Sync` host check, across an await).
-async fn enroll_many<U, S>(s: &Arc<Service<U, S>>, prefix: &str, count: usize) -> Vec<Person>
+async fn enroll_many<S>(s: &Arc<Service<S>>, prefix: &str, count: usize) -> Vec<Person>
 where
-    U: UserStore + 'static,
-    S: SecretStore + 'static,
+    S: LoginStore + 'static,
 {
     let local = tokio::task::LocalSet::new();
     local
@@ -182,7 +180,7 @@ where
 }
 
 /// A full login at the current time; panics unless it is granted.
-async fn login<U: UserStore, S: SecretStore>(s: &Service<U, S>, person: &Person) {
+async fn login<S: LoginStore>(s: &Service<S>, person: &Person) {
     let step = s
         .login(person.org, &person.login, Password::from(PW))
         .await
@@ -196,8 +194,8 @@ async fn login<U: UserStore, S: SecretStore>(s: &Service<U, S>, person: &Person)
 }
 
 /// The median duration of the second-factor step alone, the best of [`PASSES`] passes.
-async fn second_factor_median<U: UserStore, S: SecretStore>(
-    s: &Service<U, S>,
+async fn second_factor_median<S: LoginStore>(
+    s: &Service<S>,
     probes: &[Person],
 ) -> Duration {
     let clock = &s.services().clock;
@@ -227,14 +225,13 @@ async fn second_factor_median<U: UserStore, S: SecretStore>(
 }
 
 /// Full logins per second with `tasks` concurrent tasks, each person logging in once.
-async fn logins_per_second<U, S>(
-    s: &Arc<Service<U, S>>,
+async fn logins_per_second<S>(
+    s: &Arc<Service<S>>,
     people: &Arc<Vec<Person>>,
     tasks: usize,
 ) -> f64
 where
-    U: UserStore + 'static,
-    S: SecretStore + 'static,
+    S: LoginStore + 'static,
 {
     s.services().clock.advance(30);
     let started = Instant::now();
@@ -387,8 +384,8 @@ where
     T: UserStore + SecretStore + Grow + Clone + 'static,
 {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
-    let full = Arc::new(service(store.clone(), store.clone(), &clock, production()));
-    let probe = Arc::new(service(store.clone(), store.clone(), &clock, cheap()));
+    let full = Arc::new(service(store.clone(), &clock, production()));
+    let probe = Arc::new(service(store.clone(), &clock, cheap()));
     let started = Instant::now();
     let users = Arc::new(enroll_many(&full, "person", PEOPLE).await);
     let probes = enroll_many(&probe, "probe", PROBES).await;

@@ -35,8 +35,8 @@ impl PasswordHashing for BlockingHasher {
     }
 }
 
-type Service<U, S> =
-    Authenticator<U, S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, BlockingHasher>;
+type Service<S> =
+    Authenticator<S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, BlockingHasher>;
 
 fn check(ok: bool, what: &str) {
     if ok {
@@ -68,11 +68,13 @@ fn next_step(clock: &ManualClock) {
 }
 
 /// The service over `users` and `secrets`, with the clock starting at the system time.
-fn service<U: UserStore, S: SecretStore>(store: U, clock: &Arc<ManualClock>) -> Service<U, S> {
+fn service<S: LoginStore>(
+    store: S,
+    clock: &Arc<ManualClock>,
+) -> Service<S> {
     let hasher = PasswordHasher::builder().build().unwrap();
     let services = Services {
-        users,
-        secrets,
+        store,
         clock: Arc::clone(clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
@@ -116,14 +118,14 @@ async fn main() {
         Some(path) => {
             println!("0. The stores: SQLite at {path}.");
             let store = SqliteStore::open(&path, keyring()).await.unwrap();
-            story(&service(store.clone(), store, &clock), &clock).await;
+            story(&service(store, &clock), &clock).await;
         }
         None => {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("authcore.db");
             println!("0. The stores: SQLite at {}.", path.display());
             let store = SqliteStore::open(&path, keyring()).await.unwrap();
-            story(&service(store.clone(), store, &clock), &clock).await;
+            story(&service(store, &clock), &clock).await;
         }
     }
 }
@@ -162,7 +164,7 @@ async fn postgres(url: &str, clock: &Arc<ManualClock>) {
         .unwrap();
     let store = authcore::PostgresStore::from_pool(pool, keyring());
     store.migrate().await.unwrap();
-    story(&service(store.clone(), store.clone(), clock), clock).await;
+    story(&service(store.clone(), clock), clock).await;
     store.pool().close().await;
     admin
         .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
@@ -294,7 +296,7 @@ fn describe(event: &AuditEvent, names: &HashMap<PersonId, &str>, start: u64) -> 
 }
 
 /// The seed stories, narrated; exits non-zero at the first step that does not behave.
-async fn story<U: UserStore, S: SecretStore>(s: &Service<U, S>, clock: &ManualClock) {
+async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
     let now = || clock.now();
     let start = now();
     let mut names: HashMap<PersonId, &str> = HashMap::new();

@@ -28,17 +28,18 @@ use doubles::{CountingHasher, Recording};
 use authcore::{
     AuditKind, Authenticator, AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, Factor,
     FactorKind, LoginStep, ManualClock, MemoryAuditLog, MemoryStore, OrgId, Password,
-    RecordingNotifier, SecretKey, SecretStore, ServiceConfig, ServiceError, Services,
-    ThrottlePolicy, Totp, TotpParams, UserStore,
+    RecordingNotifier, SecretKey, ServiceConfig, ServiceError, Services,
+    ThrottlePolicy, Totp, TotpParams,
 };
+use authcore::LoginStore;
 
 const T0: u64 = 1_700_000_010;
 const LOGIN: &str = "owner@example.com";
 const PW: &str = "correct horse battery staple 42";
 const BURST: usize = 100;
 
-type Service<U, S> =
-    Authenticator<U, S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, CountingHasher>;
+type Service<S> =
+    Authenticator<S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, CountingHasher>;
 
 /// 2 free attempts, a lock at 5.
 fn policy() -> ThrottlePolicy {
@@ -49,14 +50,11 @@ fn policy() -> ThrottlePolicy {
         .unwrap()
 }
 
-fn service<U: UserStore, S: SecretStore>(
-    store: U,
-) -> (Arc<Service<U, S>>, Arc<ManualClock>, Arc<AtomicUsize>) {
+fn service<S: LoginStore>(store: S) -> (Arc<Service<S>>, Arc<ManualClock>, Arc<AtomicUsize>) {
     let clock = Arc::new(ManualClock::new(T0));
     let (hasher, jobs) = CountingHasher::cheap();
     let services = Services {
-        users,
-        secrets,
+        store,
         clock: Arc::clone(&clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
@@ -90,12 +88,11 @@ fn ticket(step: &LoginStep) -> BearerToken {
 
 /// How many of [`BURST`] concurrent wrong passwords — for the owner's login, then for a login
 /// nobody holds — were verified (argon2 jobs run), on `store`.
-async fn password_bursts<U, S>(store: &str, users: U, secrets: S) -> (usize, usize)
+async fn password_bursts<S>(name: &str, store: S) -> (usize, usize)
 where
-    U: UserStore + 'static,
-    S: SecretStore + 'static,
+    S: LoginStore + 'static,
 {
-    let (s, _clock, jobs) = service(users, secrets);
+    let (s, _clock, jobs) = service(store);
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();
     let mut verified = Vec::new();
     for login in [LOGIN, "nobody@example.com"] {
@@ -122,7 +119,7 @@ where
             }
         }
         let n = jobs.load(Ordering::SeqCst) - before;
-        println!("{store}: {n} of {BURST} concurrent wrong passwords for {login} verified");
+        println!("{name}: {n} of {BURST} concurrent wrong passwords for {login} verified");
         assert_eq!(
             n + throttled,
             BURST,
@@ -135,12 +132,11 @@ where
 
 /// How many of [`BURST`] concurrent wrong TOTP codes, each on its own second-factor ticket, were
 /// verified (audited as rejected), on `store`.
-async fn totp_burst<U, S>(store: &str, users: U, secrets: S) -> usize
+async fn totp_burst<S>(name: &str, store: S) -> usize
 where
-    U: UserStore + 'static,
-    S: SecretStore + 'static,
+    S: LoginStore + 'static,
 {
-    let (s, clock, _jobs) = service(users, secrets);
+    let (s, clock, _jobs) = service(store);
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();
     let org: OrgId = up.org;
     let step = s.login(org, LOGIN, Password::from(PW)).await.unwrap();
@@ -165,7 +161,7 @@ where
         tickets.push(ticket(&step));
     }
     let bad = wrong(&code(&key, clock.now()));
-    let rejected = |s: &Service<U, S>| {
+    let rejected = |s: &Service<S>| {
         s.services()
             .audit
             .events()
@@ -201,7 +197,7 @@ where
         }
     }
     let n = rejected(&s) - before;
-    println!("{store}: {n} of {BURST} concurrent wrong TOTP codes verified");
+    println!("{name}: {n} of {BURST} concurrent wrong TOTP codes verified");
     n
 }
 
@@ -214,23 +210,13 @@ fn allowed_at_once() -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_wrong_passwords_is_verified_no_more_than_allowed_memory() {
     // Every store call yields, as a networked store's would.
-    let (real, unknown) = password_bursts(
-        "memory",
-        Recording::new(MemoryStore::new()),
-        Recording::new(MemoryStore::new()),
-    )
-    .await;
+    let (real, unknown) = password_bursts("memory", Recording::new(MemoryStore::new())).await;
     assert_eq!((real, unknown), (allowed_at_once(), allowed_at_once()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_wrong_totp_codes_is_verified_no_more_than_allowed_memory() {
-    let n = totp_burst(
-        "memory",
-        Recording::new(MemoryStore::new()),
-        Recording::new(MemoryStore::new()),
-    )
-    .await;
+    let n = totp_burst("memory", Recording::new(MemoryStore::new())).await;
     assert_eq!(n, allowed_at_once());
 }
 
@@ -251,14 +237,14 @@ mod sqlite {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_burst_of_wrong_passwords_is_verified_no_more_than_allowed_sqlite() {
         let (_dir, store) = store().await;
-        let (real, unknown) = password_bursts("sqlite", store.clone(), store).await;
+        let (real, unknown) = password_bursts("sqlite", store).await;
         assert_eq!((real, unknown), (allowed_at_once(), allowed_at_once()));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_burst_of_wrong_totp_codes_is_verified_no_more_than_allowed_sqlite() {
         let (_dir, store) = store().await;
-        let n = totp_burst("sqlite", store.clone(), store).await;
+        let n = totp_burst("sqlite", store).await;
         assert_eq!(n, allowed_at_once());
     }
 }
@@ -312,7 +298,7 @@ mod postgres {
             return;
         }
         let store = store().await;
-        let (real, unknown) = password_bursts("postgres", store.clone(), store).await;
+        let (real, unknown) = password_bursts("postgres", store).await;
         assert_eq!((real, unknown), (allowed_at_once(), allowed_at_once()));
     }
 
@@ -323,7 +309,7 @@ mod postgres {
             return;
         }
         let store = store().await;
-        let n = totp_burst("postgres", store.clone(), store).await;
+        let n = totp_burst("postgres", store).await;
         assert_eq!(n, allowed_at_once());
     }
 }
