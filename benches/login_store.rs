@@ -10,13 +10,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use authcore::LoginStore;
 use authcore::{Authenticator, Services};
 use authcore::{
     AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashParams, KeyId, Keyring,
     LoginStep, ManualClock, MemoryAuditLog, OrgId, Password, PasswordHasher, RecordingNotifier,
     SealingKey, SecretKey, ServiceConfig, SqliteStore, Totp, TotpParams,
 };
-use authcore::LoginStore;
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };

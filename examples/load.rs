@@ -69,8 +69,7 @@ impl PasswordHashing for Hasher {
     }
 }
 
-type Service<S> =
-    Authenticator<S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, Hasher>;
+type Service<S> = Authenticator<S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, Hasher>;
 
 /// Someone who can log in: their organisation, login name and authenticator key.
 struct Person {
@@ -79,11 +78,7 @@ struct Person {
     key: SecretKey,
 }
 
-fn service<S: LoginStore>(
-    store: S,
-    clock: &Arc<ManualClock>,
-    hasher: Hasher,
-) -> Service<S> {
+fn service<S: LoginStore>(store: S, clock: &Arc<ManualClock>, hasher: Hasher) -> Service<S> {
     let services = Services {
         store,
         clock: Arc::clone(clock),
@@ -194,10 +189,7 @@ async fn login<S: LoginStore>(s: &Service<S>, person: &Person) {
 }
 
 /// The median duration of the second-factor step alone, the best of [`PASSES`] passes.
-async fn second_factor_median<S: LoginStore>(
-    s: &Service<S>,
-    probes: &[Person],
-) -> Duration {
+async fn second_factor_median<S: LoginStore>(s: &Service<S>, probes: &[Person]) -> Duration {
     let clock = &s.services().clock;
     let mut best = Duration::MAX;
     for _ in 0..PASSES {
@@ -225,11 +217,7 @@ async fn second_factor_median<S: LoginStore>(
 }
 
 /// Full logins per second with `tasks` concurrent tasks, each person logging in once.
-async fn logins_per_second<S>(
-    s: &Arc<Service<S>>,
-    people: &Arc<Vec<Person>>,
-    tasks: usize,
-) -> f64
+async fn logins_per_second<S>(s: &Arc<Service<S>>, people: &Arc<Vec<Person>>, tasks: usize) -> f64
 where
     S: LoginStore + 'static,
 {

@@ -68,10 +68,7 @@ fn next_step(clock: &ManualClock) {
 }
 
 /// The service over `users` and `secrets`, with the clock starting at the system time.
-fn service<S: LoginStore>(
-    store: S,
-    clock: &Arc<ManualClock>,
-) -> Service<S> {
+fn service<S: LoginStore>(store: S, clock: &Arc<ManualClock>) -> Service<S> {
     let hasher = PasswordHasher::builder().build().unwrap();
     let services = Services {
         store,

@@ -25,13 +25,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use doubles::{CountingHasher, Recording};
 
+use authcore::LoginStore;
 use authcore::{
     AuditKind, Authenticator, AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, Factor,
     FactorKind, LoginStep, ManualClock, MemoryAuditLog, MemoryStore, OrgId, Password,
-    RecordingNotifier, SecretKey, ServiceConfig, ServiceError, Services,
-    ThrottlePolicy, Totp, TotpParams,
+    RecordingNotifier, SecretKey, ServiceConfig, ServiceError, Services, ThrottlePolicy, Totp,
+    TotpParams,
 };
-use authcore::LoginStore;
 
 const T0: u64 = 1_700_000_010;
 const LOGIN: &str = "owner@example.com";

@@ -15,6 +15,7 @@
 //! | `login` | the password step, pending-login tickets, second factors, enrollment at login |
 //! | `factors` | the factor checks login and account share: TOTP, out-of-band codes, passwords |
 //! | `enroll` | enrolling an authenticator app (signed in or at login) |
+//! | `steps` | what every login step shares: its snapshot, the counted attempt, the decision, the guarded commit |
 //! | `account` | a signed-in person's MFA, recovery codes and password |
 //! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
 //! | `unlock` | an administrator clears a member's throttle counters |
@@ -58,6 +59,7 @@ pub(crate) mod factors;
 pub(crate) mod hashing;
 pub(crate) mod login;
 pub(crate) mod members;
+pub(crate) mod steps;
 pub(crate) mod unlock;
 
 pub use config::{ServiceConfig, ServiceConfigBuilder};

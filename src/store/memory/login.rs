@@ -9,9 +9,9 @@ use super::{
 use crate::credential::factor::ThrottledFactor;
 use crate::credential::throttle::ThrottleState;
 use crate::policy::ids::OrgId;
-use crate::store::Versioned;
 use crate::store::login::{LoginCounters, LoginSnapshot, LoginStore, SnapshotAt, StepWrite};
 use crate::store::records::ThrottleKey;
+use crate::store::records::Versioned;
 
 fn snapshot(
     users: &Users,
