@@ -22,6 +22,25 @@
 //!
 //! The service is runtime-agnostic: it spawns nothing and needs no particular executor.
 //!
+//! ## What a login step asks of the store
+//!
+//! Each step reads what it decides on once ([`LoginStore::login_snapshot`], or inside
+//! [`LoginStore::locked_step`]), computes the login decision once, and commits its outcome once.
+//! On the SQL stores (statements not counting `BEGIN` and `COMMIT`; tested per step and store by
+//! `tests/login_budgets.rs`):
+//!
+//! | step | statements | commits |
+//! |---|---|---|
+//! | app or SMS code, right | 3: the read, the watermark or challenge, the ticket | 1 |
+//! | app code, wrong | 2: the read, the counted failure (the ticket stays) | 1 |
+//! | app code, right after a failure | 4: the failure's counter is cleared too | 1 |
+//! | password | 4: the read, the attempt counted before argon2, the settled count, the next ticket | 2 |
+//! | recovery code | 5: as the password, and the spent slot | 2 |
+//! | confirming an enrollment | the reads, then one transaction | 1 |
+//!
+//! The steps that hash (argon2) count their attempt in a commit of its own before hashing, and
+//! hold no lock while they hash.
+//!
 //! ## When the notifier fails
 //!
 //! A message is sent only after the change it reports is committed, so a failed delivery never

@@ -9,6 +9,19 @@
 //! on the person, with the pure decision (throttle, code check, login decision) in between: a
 //! second-factor step is then one read, the watermark and the ticket — three statements and
 //! one commit (`BEGIN` and `COMMIT` are not counted as statements).
+//!
+//! # Why every attempt is still counted before its outcome is revealed
+//!
+//! A fast check (an app or SMS code) runs inside [`LoginStore::locked_step`]: the throttle
+//! decision, the check and the counted failure or spent code are one commit, and the steps of one
+//! person are serialised by the lock, so each decides on the state the previous ones committed —
+//! exactly as if each attempt had been reserved first. A slow check (argon2: a password, a
+//! recovery code) holds no lock: its attempt is counted first with a compare-and-swap on the
+//! counter as read ([`LoginStore::apply_step`]), committed before the hashing starts, and its
+//! outcome is committed afterwards guarded by the counted state (a lost guard decides again on
+//! a fresh read). Either way an outcome is revealed only after a commit made on the counter state
+//! it was decided on, so concurrent attempts are never allowed more than the policy allows at
+//! that instant, and a refused attempt is neither verified nor written.
 
 use alloc::vec::Vec;
 use core::future::Future;
