@@ -30,7 +30,7 @@ async fn memory_store_conforms_in_one_task() {
     let report = conformance::run_all(Arc::new(MemoryStore::new()), &clock)
         .await
         .unwrap_or_else(|failure| panic!("{failure}"));
-    assert_eq!(report.checks().len(), 36, "{:?}", report.checks());
+    assert_eq!(report.checks().len(), 37, "{:?}", report.checks());
     assert!(report.checks().contains(&"race_throttle"));
     assert!(report.checks().contains(&"oob_purposes_apart"));
 }

@@ -90,7 +90,8 @@
 //!   person; a step's writes commit all or nothing, each guarded (a stale counter, a step at the
 //!   watermark, a spent slot or a spent ticket writes nothing at all); the locked step commits
 //!   its decision's writes. Races: [`RACE_CONTENDERS`] servers finishing one ticket under the
-//!   lock — exactly one sees it; [`THROTTLE_CONTENDERS`] wrong codes through the locked step at
+//!   lock — exactly one sees it — or committing its outcome without the lock — exactly one
+//!   commit applies, with its next ticket; [`THROTTLE_CONTENDERS`] wrong codes through the locked step at
 //!   one instant with 2 free attempts — exactly 3 verified; wrong codes racing a right one —
 //!   every failure counted once and the right one never accepted past the lock; and
 //!   [`THROTTLE_CONTENDERS`] attempts counted by snapshot and compare-and-swap, as the password
@@ -335,6 +336,7 @@ where
         "race_locked_ticket",
         login::race_locked_ticket(&fx, spawner)
     );
+    run!("race_apply_ticket", login::race_apply_ticket(&fx, spawner));
     run!(
         "race_locked_throttle",
         login::race_locked_throttle(&fx, spawner)

@@ -502,6 +502,54 @@ where
     exactly_one(won, "finish one ticket under the lock")
 }
 
+/// [`RACE_CONTENDERS`] servers commit the outcome of the same ticket without the lock, each with
+/// a next-step ticket of its own: exactly one commit applies, and only its next ticket is stored.
+pub(super) async fn race_apply_ticket<S, P>(fx: &Fixture<'_, S>, spawner: &P) -> Checked
+where
+    S: LoginStore + 'static,
+    P: Spawner,
+{
+    let up = setup(fx).await?;
+    let now = fx.now();
+    let digest = up.ticket.digest;
+    let mut nexts = Vec::with_capacity(RACE_CONTENDERS);
+    for _ in 0..RACE_CONTENDERS {
+        nexts.push(fx.ticket(up.person.id, up.org.id(), 300)?);
+    }
+    let contenders = nexts
+        .iter()
+        .map(|next| {
+            let store = Arc::clone(&fx.store);
+            let write = StepWrite {
+                spend_ticket: Some(digest),
+                next_ticket: Some(NextTicket {
+                    record: *next,
+                    login: up.person.login.clone(),
+                }),
+                ..StepWrite::default()
+            };
+            async move { Ok::<_, Fail>(store.apply_step(&write).await?) }
+        })
+        .collect();
+    let applied = race(spawner, contenders).await?;
+    exactly_one(
+        applied.iter().filter(|a| **a).count(),
+        "commit the outcome of one ticket",
+    )?;
+    let mut stored = 0usize;
+    for (next, applied) in nexts.iter().zip(&applied) {
+        let found = fx.store.take_ticket(&next.digest, now).await?.is_some();
+        ensure_eq!(
+            found,
+            *applied,
+            "a next ticket is stored only with the commit that won"
+        );
+        stored = stored.saturating_add(usize::from(found));
+    }
+    ensure_eq!(stored, 1, "next tickets stored");
+    Ok(())
+}
+
 /// The decision a contender of [`race_locked_throttle`] made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Attempt {
