@@ -4,8 +4,9 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use authcore::{Password, PasswordHasher, PasswordVerified};
-use authcore::{RecoveryCodeSet, RecoveryParams, ThrottlePolicy, ThrottleState};
+use authcore::credential::password::PasswordVerified;
+use authcore::credential::{RecoveryCodeSet, RecoveryParams, ThrottlePolicy, ThrottleState};
+use authcore::{Password, PasswordHasher};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// One redemption attempt against a set of 1, 10 and 16 codes with the default argon2id

@@ -4,12 +4,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{AuthenticatorName, EnrollmentPurpose};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
-use authcore::{
-    AuthenticatorName, BearerToken, EnrollmentPurpose, LoginStep, ManualClock, MemoryAuditLog,
-    MemoryStore, Password, PasswordHasher, RecordingNotifier, SecretKey, ServiceConfig, Totp,
-    TotpParams,
-};
+use authcore::{BearerToken, LoginStep, MemoryStore, Password, PasswordHasher, ServiceConfig};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const PW: &str = "correct horse battery staple 42";
@@ -19,9 +18,9 @@ fn login(c: &mut Criterion) {
     let clock = Arc::new(ManualClock::new(1_700_000_010));
     let services = Services {
         store: MemoryStore::new(),
-        clock: Arc::clone(&clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(&clock),
         hasher: PasswordHasher::builder().build().unwrap(),
     };
     let s = Authenticator::new(services, ServiceConfig::builder("Bench").build().unwrap());

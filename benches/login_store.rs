@@ -10,12 +10,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use authcore::LoginStore;
+use authcore::credential::password::HashParams;
+use authcore::credential::{KeyId, Keyring, SealingKey};
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{AuthenticatorName, EnrollmentPurpose};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
-    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashParams, KeyId, Keyring,
-    LoginStep, ManualClock, MemoryAuditLog, OrgId, Password, PasswordHasher, RecordingNotifier,
-    SealingKey, SecretKey, ServiceConfig, SqliteStore, Totp, TotpParams,
+    BearerToken, Clock, LoginStep, LoginStore, OrgId, Password, PasswordHasher, ServiceConfig,
+    SqliteStore,
 };
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
@@ -26,7 +29,7 @@ const LOGIN: &str = "bench@example.com";
 const PW: &str = "correct horse battery staple 42";
 
 type Service<S> =
-    Authenticator<S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, PasswordHasher>;
+    Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
 
 /// One person with an enrolled authenticator app, on a service over `store`.
 struct Bench<S> {
@@ -58,9 +61,9 @@ impl<S: LoginStore> Bench<S> {
         let clock = Arc::new(ManualClock::new(1_700_000_010));
         let services = Services {
             store,
-            clock: Arc::clone(&clock),
             audit: MemoryAuditLog::new(),
             notifier: RecordingNotifier::new(),
+            clock: Arc::clone(&clock),
             hasher,
         };
         let service =
@@ -247,6 +250,7 @@ fn print_ratio(name: &str, step: Duration, floor: Duration, iters: u64) {
 /// How many runs the printed ratio is measured over.
 const RATIO_RUNS: u64 = 200;
 
+
 async fn sqlite(path: &std::path::Path) -> SqliteStore {
     SqliteStore::open(path, keyring()).await.unwrap()
 }
@@ -294,7 +298,7 @@ fn login_store(c: &mut Criterion) {
         )
     });
     bench_pair(&mut group, &rt, "sqlite", &full, &step);
-    let pool = step.service.services().store.pool().clone();
+    let pool = step.service.backend().store.pool().clone();
     group.bench_function("sqlite_floor", |b| {
         b.iter_custom(|iters| rt.block_on(sqlite_floor(&pool, iters)));
     });
@@ -316,8 +320,8 @@ fn login_store(c: &mut Criterion) {
     }
     #[cfg(not(feature = "postgres"))]
     println!(
-        "login_store: built without the postgres feature, skipping postgres_password_totp and \
-         postgres_totp_step"
+        "login_store: built without the postgres feature, skipping postgres_password_totp, \
+         postgres_totp_step and postgres_floor"
     );
     group.finish();
 }
@@ -338,7 +342,7 @@ fn bench_postgres(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, url: &
         )
     });
     bench_pair(group, rt, "postgres", &full, &step);
-    let pool = step.service.services().store.pool().clone();
+    let pool = step.service.backend().store.pool().clone();
     group.bench_function("postgres_floor", |b| {
         b.iter_custom(|iters| rt.block_on(postgres_floor(&pool, iters)));
     });
@@ -350,7 +354,7 @@ fn bench_postgres(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, url: &
     });
     print_ratio("postgres", spent, floor, RATIO_RUNS);
     rt.block_on(async {
-        let pool = full.service.services().store.pool();
+        let pool = full.service.backend().store.pool();
         let drop = format!("DROP SCHEMA {schema}_full CASCADE; DROP SCHEMA {schema}_step CASCADE");
         pool.execute(drop.as_str()).await.unwrap();
     });

@@ -5,7 +5,7 @@
 
 use std::hint::black_box;
 
-use authcore::{Algorithm, SecretKey, Totp, TotpParams, Window};
+use authcore::otp::{Algorithm, SecretKey, Totp, TotpParams, Window};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 /// Unix time used throughout: step 59_999_999 with 30-second periods (RFC 6238 test time).

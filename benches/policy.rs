@@ -4,10 +4,12 @@
 
 use std::hint::black_box;
 
-use authcore::{
-    Account, FactorKind, LoginDecision, LoginProgress, MfaSettings, OrgId, Organisation,
-    Permission, PersonId, Resource, Role, SecondFactors, authorize, login_decision,
+use authcore::credential::FactorKind;
+use authcore::policy::{
+    Account, LoginDecision, LoginProgress, MfaSettings, Organisation, Permission, Resource, Role,
+    SecondFactors, authorize, login_decision,
 };
+use authcore::{OrgId, PersonId};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 const T0: u64 = 1_700_000_000;

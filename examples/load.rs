@@ -24,12 +24,16 @@ use std::process::exit;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use authcore::credential::password::HashParams;
+use authcore::credential::{KeyId, Keyring, SealingKey};
+use authcore::otp::{ManualClock, SecretKey, SystemClock, Totp, TotpParams};
+use authcore::policy::{AuthenticatorName, EnrollmentPurpose};
+use authcore::service::{HashJob, HashOutput};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
-    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashJob, HashOutput, HashParams,
-    KeyId, Keyring, LoginStep, ManualClock, MemoryAuditLog, OrgId, Password, PasswordHasher,
-    PasswordHashing, RecordingNotifier, SealingKey, SecretKey, SecretStore, ServiceConfig,
-    SqliteStore, SystemClock, Totp, TotpParams, UserStore,
+    BearerToken, Clock, LoginStep, OrgId, Password, PasswordHasher, PasswordHashing, SecretStore,
+    ServiceConfig, SqliteStore, UserStore,
 };
 
 const PW: &str = "correct horse battery staple 42";
@@ -69,7 +73,8 @@ impl PasswordHashing for Hasher {
     }
 }
 
-type Service<S> = Authenticator<S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, Hasher>;
+type Service<S> =
+    Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, Hasher>>;
 
 /// Someone who can log in: their organisation, login name and authenticator key.
 struct Person {
@@ -78,12 +83,16 @@ struct Person {
     key: SecretKey,
 }
 
-fn service<S: LoginStore>(store: S, clock: &Arc<ManualClock>, hasher: Hasher) -> Service<S> {
+fn service<S: UserStore + SecretStore>(
+    store: S,
+    clock: &Arc<ManualClock>,
+    hasher: Hasher,
+) -> Service<S> {
     let services = Services {
         store,
-        clock: Arc::clone(clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(clock),
         hasher,
     };
     Authenticator::new(services, ServiceConfig::builder("Load").build().unwrap())
@@ -118,7 +127,7 @@ fn ticket(step: &LoginStep) -> BearerToken {
 }
 
 /// Signs `login` up and enrolls an authenticator app.
-async fn enroll<S: LoginStore>(s: &Service<S>, login: String) -> Person {
+async fn enroll<S: UserStore + SecretStore>(s: &Service<S>, login: String) -> Person {
     let up = s.sign_up(&login, Password::from(PW)).await.unwrap();
     let step = s.login(up.org, &login, Password::from(PW)).await.unwrap();
     let grant = *step.grant().expect("signed in");
@@ -128,7 +137,7 @@ async fn enroll<S: LoginStore>(s: &Service<S>, login: String) -> Person {
         .await
         .unwrap();
     let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-    let now = s.services().clock.now();
+    let now = s.backend().clock.now();
     let _codes = s
         .confirm_enrollment(&grant, &code(&key, now))
         .await
@@ -147,7 +156,7 @@ async fn enroll<S: LoginStore>(s: &Service<S>, login: String) -> Person {
 /// policy's context, which may hold a non-`Sync` host check, across an await).
 async fn enroll_many<S>(s: &Arc<Service<S>>, prefix: &str, count: usize) -> Vec<Person>
 where
-    S: LoginStore + 'static,
+    S: UserStore + SecretStore + 'static,
 {
     let local = tokio::task::LocalSet::new();
     local
@@ -175,12 +184,12 @@ where
 }
 
 /// A full login at the current time; panics unless it is granted.
-async fn login<S: LoginStore>(s: &Service<S>, person: &Person) {
+async fn login<S: UserStore + SecretStore>(s: &Service<S>, person: &Person) {
     let step = s
         .login(person.org, &person.login, Password::from(PW))
         .await
         .unwrap();
-    let now = s.services().clock.now();
+    let now = s.backend().clock.now();
     let done = s
         .verify_totp(person.org, &ticket(&step), &code(&person.key, now))
         .await
@@ -189,8 +198,11 @@ async fn login<S: LoginStore>(s: &Service<S>, person: &Person) {
 }
 
 /// The median duration of the second-factor step alone, the best of [`PASSES`] passes.
-async fn second_factor_median<S: LoginStore>(s: &Service<S>, probes: &[Person]) -> Duration {
-    let clock = &s.services().clock;
+async fn second_factor_median<S: UserStore + SecretStore>(
+    s: &Service<S>,
+    probes: &[Person],
+) -> Duration {
+    let clock = &s.backend().clock;
     let mut best = Duration::MAX;
     for _ in 0..PASSES {
         let mut samples = Vec::new();
@@ -219,9 +231,9 @@ async fn second_factor_median<S: LoginStore>(s: &Service<S>, probes: &[Person]) 
 /// Full logins per second with `tasks` concurrent tasks, each person logging in once.
 async fn logins_per_second<S>(s: &Arc<Service<S>>, people: &Arc<Vec<Person>>, tasks: usize) -> f64
 where
-    S: LoginStore + 'static,
+    S: UserStore + SecretStore + 'static,
 {
-    s.services().clock.advance(30);
+    s.backend().clock.advance(30);
     let started = Instant::now();
     let workers: Vec<_> = (0..tasks)
         .map(|w| {

@@ -15,8 +15,8 @@
 
 use std::process::ExitCode;
 
-use authcore::{
-    Algorithm, Digits, Error, Hotp, OtpAuthUri, OtpKind, SecretKey, Totp, TotpParams, Window,
+use authcore::otp::{
+    Algorithm, Digits, Hotp, OtpAuthUri, OtpError, OtpKind, SecretKey, Totp, TotpParams, Window,
 };
 
 const USAGE: &str = "\
@@ -52,13 +52,13 @@ enum Failure {
     /// Bad usage: a message and the usage text on stderr, exit 2.
     Usage(String),
     /// Invalid input: the error on stderr, exit 2.
-    Invalid(Error),
+    Invalid(OtpError),
     /// A code was rejected: `rejected` on stdout, exit 1.
     Rejected,
 }
 
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
+impl From<OtpError> for Failure {
+    fn from(e: OtpError) -> Self {
         Self::Invalid(e)
     }
 }
@@ -316,7 +316,7 @@ enum QrStyle {
 
 #[cfg(feature = "qr")]
 fn print_qr(uri: &OtpAuthUri, style: Option<QrStyle>) -> Result<(), Failure> {
-    use authcore::TerminalStyle;
+    use authcore::otp::TerminalStyle;
     let style = match style {
         None => return Ok(()),
         Some(QrStyle::Ansi) => TerminalStyle::Ansi,
@@ -337,7 +337,7 @@ fn print_qr(_uri: &OtpAuthUri, style: Option<QrStyle>) -> Result<(), Failure> {
 
 #[cfg(feature = "std")]
 fn now() -> u64 {
-    authcore::Clock::now(&authcore::SystemClock)
+    authcore::Clock::now(&authcore::otp::SystemClock)
 }
 
 #[cfg(not(feature = "std"))]

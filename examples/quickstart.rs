@@ -13,30 +13,24 @@ use std::sync::Arc;
 
 use getrandom::SysRng;
 
-use authcore::{Actor, AuditEvent, AuditKind, Factor, FactorKind, LoginOutcome, PersonId};
+use authcore::PersonId;
+use authcore::credential::FactorKind;
+use authcore::credential::{KeyId, Keyring, OobConfig, OobKey, PhoneNumber, SealingKey};
+use authcore::otp::{ManualClock, SecretKey, SystemClock, Totp, TotpParams};
+use authcore::policy::{Actor, AuditEvent, AuditKind, Factor, LoginOutcome};
+use authcore::policy::{
+    AuthenticatorName, EnrollmentPurpose, MfaSettings, Permission, Resource, Role,
+};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
-    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashJob, HashOutput, KeyId, Keyring,
-    LoginStep, ManualClock, MemoryAuditLog, MfaSettings, OobConfig, OobKey, Password,
-    PasswordHasher, PasswordHashing, Permission, PhoneNumber, RecordingNotifier, Resource, Role,
-    SealingKey, SecretKey, SecretStore, ServiceConfig, ServiceError, SqliteStore, SystemClock,
-    Totp, TotpParams, UserStore,
+    BearerToken, Clock, LoginStep, Password, SecretStore, ServiceConfig, ServiceError, SqliteStore,
+    UserStore,
 };
 
-/// Runs argon2 on tokio's blocking pool, so it never stalls the async workers.
-struct BlockingHasher(Arc<PasswordHasher>);
-
-impl PasswordHashing for BlockingHasher {
-    async fn run(&self, job: HashJob) -> HashOutput {
-        let hasher = Arc::clone(&self.0);
-        tokio::task::spawn_blocking(move || job.run(&hasher))
-            .await
-            .unwrap_or_else(|_| HashOutput::failed())
-    }
-}
-
-type Service<S> =
-    Authenticator<S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, BlockingHasher>;
+/// The service over a store, with the audit log and notifier the story prints, and the default
+/// hasher (on tokio's blocking pool with `--features tokio`).
+type Service<S> = Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>>>;
 
 fn check(ok: bool, what: &str) {
     if ok {
@@ -67,18 +61,15 @@ fn next_step(clock: &ManualClock) {
     println!("   (30 seconds later)");
 }
 
-/// The service over `users` and `secrets`, with the clock starting at the system time.
-fn service<S: LoginStore>(store: S, clock: &Arc<ManualClock>) -> Service<S> {
-    let hasher = PasswordHasher::builder().build().unwrap();
-    let services = Services {
-        store,
-        clock: Arc::clone(clock),
-        audit: MemoryAuditLog::new(),
-        notifier: RecordingNotifier::new(),
-        hasher: BlockingHasher(Arc::new(hasher)),
-    };
+/// The service over `store`, with the clock starting at the system time.
+fn service<S: UserStore + SecretStore>(store: S, clock: &Arc<ManualClock>) -> Service<S> {
+    // The ready backend (the system clock and the default hasher), with the audit log and
+    // notifier the story reads back, and the hand-driven clock swapped in.
+    let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
+        .unwrap()
+        .with_clock(Arc::clone(clock));
     Authenticator::new(
-        services,
+        backend,
         ServiceConfig::builder("Example Co")
             // SMS codes: the key for their MACs lives outside the database, like the keyring.
             .sms(
@@ -293,7 +284,7 @@ fn describe(event: &AuditEvent, names: &HashMap<PersonId, &str>, start: u64) -> 
 }
 
 /// The seed stories, narrated; exits non-zero at the first step that does not behave.
-async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
+async fn story<S: UserStore + SecretStore>(s: &Service<S>, clock: &ManualClock) {
     let now = || clock.now();
     let start = now();
     let mut names: HashMap<PersonId, &str> = HashMap::new();
@@ -333,7 +324,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
         "{}",
         setup
             .uri()
-            .qr_terminal(authcore::TerminalStyle::default())
+            .qr_terminal(authcore::otp::TerminalStyle::default())
             .unwrap()
             .as_str()
     );
@@ -381,7 +372,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
     names.insert(max.person, "Max");
     let temp = max.temporary_password.expose_secret().to_owned();
     check(
-        s.services()
+        s.backend()
             .notifier
             .take_last_setup_token(max.person)
             .is_some(),
@@ -482,7 +473,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
     let mobile = PhoneNumber::parse("+44 7700 900123").unwrap();
     s.start_phone_verification(&grant, &mobile).await.unwrap();
     let sms = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(grant.person())
         .expect("a code was sent");
@@ -499,7 +490,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
         "a wrong code does not register the number",
     );
     s.confirm_phone(&grant, &sms).await.unwrap();
-    let olivia = s.services().store.person(grant.person()).await.unwrap();
+    let olivia = s.backend().store.person(grant.person()).await.unwrap();
     check(
         olivia.and_then(|p| p.phone) == Some(mobile),
         "the code she received does",
@@ -545,7 +536,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
     );
 
     println!("10. The audit trail (time from the start; who [about whom]: what):");
-    for event in s.services().audit.events() {
+    for event in s.backend().audit.events() {
         println!("   {}", describe(&event, &names, start));
     }
     println!("All steps behaved as narrated.");

@@ -9,89 +9,66 @@ extern crate alloc;
 extern crate std;
 
 // The layers, bottom to top. Each module imports only from its own layer and the layers below
-// it (see each layer's module docs); `tests/layers.rs` checks the graph.
-mod credential;
+// it (see each layer's module docs); `tests/layers.rs` checks the graph. Each layer's `mod.rs`
+// re-exports its public items, so they are reachable at a short path (`authcore::otp::Totp`,
+// `authcore::credential::password::PasswordHasher`, `authcore::policy::OrgId`); the crate root
+// re-exports only what a host needs to put the service together.
+pub mod credential;
 mod error;
-mod otp;
-mod policy;
+pub mod otp;
+pub mod policy;
 #[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod service;
 #[cfg(feature = "std")]
-mod store;
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub mod store;
 
 /// The store conformance suite: every storage contract, races included, run against any
 /// `UserStore + SecretStore`.
 #[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use store::conformance;
 
-pub use credential::factor::{FactorKind, ThrottledFactor};
-pub use credential::oob::{
-    OobChallenge, OobCode, OobConfig, OobConfigBuilder, OobError, OobIssue, OobKey,
-};
-pub use credential::oob::{
-    OobOutcome, OobSendLog, OobStatus, OobVerification, SendDecision, SendRefusal,
-};
-pub use credential::password::{
-    ContextKind, HashParams, MustChangePassword, NewPasswordError, Password, PasswordCheck,
-    PasswordContext, PasswordError, PasswordHash, PasswordHasher, PasswordHasherBuilder,
-    PasswordPolicy, PasswordVerified, Pepper, PepperId, PolicyViolation, RehashReason,
-    TemporaryCredential, TemporaryPassword, VerifyError,
-};
-pub use credential::phone::{PhoneError, PhoneNumber};
-pub use credential::recovery::{NewRecoveryCodes, RecoveryCode, RecoveryCodeSet, RecoveryCodes};
-pub use credential::recovery::{
-    RecoveryError, RecoveryParams, RecoveryParamsBuilder, RedeemedSlot,
-};
-#[cfg(feature = "sealing")]
-pub use credential::sealing::{
-    KeyId, Keyring, KeyringBuilder, OpenError, SealContext, SealedSecret, SealingError, SealingKey,
-};
-pub use credential::throttle::{
-    AccountThrottle, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleError,
-};
-pub use credential::throttle::{
-    ThrottleEvent, ThrottlePolicy, ThrottlePolicyBuilder, ThrottleState,
-};
-pub use credential::throttle::{ThrottleReservation, ThrottleUpdate};
-#[cfg(feature = "std")]
-pub use credential::token::BearerToken;
-pub use error::Error;
-pub use otp::algorithm::Algorithm;
-#[cfg(feature = "std")]
-pub use otp::clock::SystemClock;
-pub use otp::clock::{Clock, ManualClock};
-pub use otp::code::{Digits, OtpCode};
-pub use otp::error::{ParamError, Refusal, Rejected, SecretError, UriError};
-pub use otp::hotp::{Hotp, HotpMatch, LookAhead};
-#[cfg(feature = "qr")]
-pub use otp::qr::TerminalStyle;
-pub use otp::secret::SecretKey;
-pub use otp::totp::{AcceptedStep, Totp, TotpParams, TotpParamsBuilder, Window};
-pub use otp::uri::{OtpAuthUri, OtpKind};
-pub use policy::audit::{Actor, AuditEvent, AuditKind, NotificationKind};
-pub use policy::*;
+// The front door: the service, its configuration and its backend.
 #[cfg(feature = "std")]
 pub use service::{
-    Authenticator, DeliveryStatus, EnrollmentSetup, HashJob, HashOutput, LoginStep, NewMember,
-    PasswordHashing, ServiceConfig, ServiceConfigBuilder, ServiceError, Services, SignedUp,
+    Authenticator, Backend, LoginStep, ServiceConfig, ServiceConfigBuilder, ServiceError, Services,
 };
+
+// What a host implements, or picks ready-made.
+pub use credential::password::PasswordHasher;
+pub use otp::Clock;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use service::BlockingPoolHasher;
+#[cfg(feature = "std")]
+pub use service::PasswordHashing;
+#[cfg(feature = "std")]
+pub use store::{AuditSink, LoginStore, Notifier, SecretStore, UserStore};
+
+// The bundled stores.
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use store::PostgresStore;
-#[cfg(feature = "sqlite")]
-pub use store::SqliteStore;
-#[cfg(feature = "std")]
-pub use store::login::{
-    CounterWrite, LoginCounters, LoginSnapshot, LoginStore, MfaWrite, NextTicket, OobWrite,
-    SnapshotAt, StepWrite,
-};
-#[cfg(feature = "std")]
-pub use store::{
-    AuditSink, CreateOutcome, Login, Notification, Notifier, OobChallengeRecord, OobPurpose,
-    OrganisationWrite, PendingStep, PersonRecord, PruneReport, RecoverySlot, SecretStore,
-    SecurityNotice, SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest,
-    UserStore, Versioned,
-};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use store::{DatabaseError, SqlStoreError};
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub use store::SqlStore;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+pub use store::SqliteStore;
 #[cfg(feature = "memory")]
-pub use store::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
+#[cfg_attr(docsrs, doc(cfg(feature = "memory")))]
+pub use store::{MemoryStore, MemoryStoreError};
+
+// The errors.
+pub use error::Error;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "sqlite", feature = "postgres"))))]
+pub use store::{DatabaseError, SqlStoreError};
+
+// The values every host handles.
+#[cfg(feature = "std")]
+pub use credential::BearerToken;
+pub use credential::password::Password;
+pub use policy::{Grant, OrgId, PersonId};

@@ -45,20 +45,27 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use authcore::credential::password::HashParams;
+use authcore::credential::{
+    FactorKind, KeyId, Keyring, OobConfig, OobKey, PhoneNumber, RecoveryParams, SealingKey,
+    ThrottlePolicy, ThrottleState, ThrottledFactor,
+};
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{
+    Aal, AuditEvent, AuditKind, AuthenticatorName, EnrollmentPurpose, Factor, MfaSettings,
+    Organisation, PasswordState, Permission, Resource, Role, SecondFactors,
+};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
-    Aal, AuditEvent, AuditKind, Authenticator, AuthenticatorName, BearerToken, Clock,
-    EnrollmentPurpose, Factor, FactorKind, Grant, HashParams, KeyId, Keyring, LoginStep,
-    ManualClock, MemoryAuditLog, MfaSettings, OobConfig, OobKey, OrgId, Organisation, Password,
-    PasswordHasher, PasswordState, Permission, PersonId, PhoneNumber, RecordingNotifier,
-    RecoveryParams, Resource, Role, SealingKey, SecondFactors, SecretKey, ServiceConfig,
-    ServiceError, Services, SqliteStore, ThrottlePolicy, ThrottleState, ThrottledFactor, Totp,
-    TotpParams, UserStore,
+    Authenticator, BearerToken, Clock, Grant, LoginStep, OrgId, Password, PasswordHasher, PersonId,
+    ServiceConfig, ServiceError, Services, SqliteStore, UserStore,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 
-type Server =
-    Authenticator<SqliteStore, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, PasswordHasher>;
+type Server = Authenticator<
+    Services<SqliteStore, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>,
+>;
 
 /// The invariants, each checked on its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -809,7 +816,7 @@ impl World {
             return;
         }
         let id = self.people[person].id;
-        let rejected = self.servers[server].services().audit.events()[before..]
+        let rejected = self.servers[server].backend().audit.events()[before..]
             .iter()
             .any(|event| {
                 event.subject == Some(id)
@@ -836,7 +843,7 @@ impl World {
     fn audit(&mut self) {
         let policy = throttle_policy();
         for server in 0..2 {
-            let events = self.servers[server].services().audit.events();
+            let events = self.servers[server].backend().audit.events();
             let new: Vec<AuditEvent> = events[self.audit_seen[server]..].to_vec();
             self.audit_seen[server] = events.len();
             for event in new {
@@ -889,7 +896,7 @@ impl World {
                     );
                 }
             }
-            for delivery in self.servers[server].services().notifier.deliveries() {
+            for delivery in self.servers[server].backend().notifier.deliveries() {
                 let shown = format!("{delivery:?}");
                 self.scan(Invariant::NoSecretLeaks, "a delivery record", &shown);
             }
@@ -1006,9 +1013,9 @@ async fn server(store: &SqliteStore, clock: &Arc<ManualClock>) -> Server {
         .unwrap();
     let services = Services {
         store: store.clone(),
-        clock: Arc::clone(clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(clock),
         hasher,
     };
     Authenticator::new(services, config)
@@ -1142,7 +1149,7 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
         let new = s.add_member(&owner, &login, role).await.unwrap();
         world.secret(new.temporary_password.expose_secret());
         let token = s
-            .services()
+            .backend()
             .notifier
             .take_last_setup_token(new.person)
             .unwrap()
@@ -1184,7 +1191,7 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
         .await
         .unwrap();
     let code = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(grant.person())
         .unwrap()
@@ -1231,7 +1238,7 @@ impl World {
         let chain = self.start_chain(person);
         let password = self.password_for(who, right);
         let s = Arc::clone(&self.servers[server]);
-        let before = s.services().audit.events().len();
+        let before = s.backend().audit.events().len();
         let result = s
             .login(
                 self.org,
@@ -1374,7 +1381,7 @@ impl World {
         }
         // The code reaches the phone's holder: the real person, never the attacker.
         let delivered = s
-            .services()
+            .backend()
             .notifier
             .take_last_code(id)
             .map(|c| c.to_string());
@@ -1642,7 +1649,7 @@ impl World {
                             member: true,
                             taken_over: false,
                         });
-                        if let Some(token) = s.services().notifier.take_last_setup_token(new.person)
+                        if let Some(token) = s.backend().notifier.take_last_setup_token(new.person)
                         {
                             self.secret(&token);
                             self.setup_tokens.push((index, token.to_string(), false));
@@ -1867,7 +1874,7 @@ impl World {
         let mut tickets = Vec::new();
         for _ in 0..n {
             let s = Arc::clone(&self.servers[0]);
-            let before = s.services().audit.events().len();
+            let before = s.backend().audit.events().len();
             let result = s
                 .login(org, &login, Password::from(self.attacker_password.as_str()))
                 .await;
@@ -1966,7 +1973,7 @@ impl World {
         let s = Arc::clone(&self.servers[server]);
         let chain = self.start_chain(person);
         let password = self.people[person].password.clone();
-        let before = s.services().audit.events().len();
+        let before = s.backend().audit.events().len();
         let mut step = s
             .login(
                 self.org,
@@ -2077,7 +2084,7 @@ impl World {
         if factors.contains(FactorKind::OutOfBandSms) && self.people[person].phone.is_some() {
             s.send_sms_code(self.org, token).await?;
             let code = s
-                .services()
+                .backend()
                 .notifier
                 .take_last_code(self.people[person].id)
                 .map(|c| c.to_string())

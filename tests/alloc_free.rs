@@ -6,7 +6,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use authcore::{Algorithm, Digits, Hotp, LookAhead, SecretKey, Totp, TotpParams, Window};
+use authcore::otp::{Algorithm, Digits, Hotp, LookAhead, SecretKey, Totp, TotpParams, Window};
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
@@ -81,10 +81,12 @@ fn generate_and_verify_allocate_nothing() {
 
 mod policy {
     use super::allocations_during;
-    use authcore::{
-        Account, FactorKind, LoginDecision, LoginProgress, MfaSettings, OrgId, Organisation,
-        Permission, PersonId, Resource, Role, SecondFactors, authorize, login_decision,
+    use authcore::credential::FactorKind;
+    use authcore::policy::{
+        Account, LoginDecision, LoginProgress, MfaSettings, Organisation, Permission, Resource,
+        Role, SecondFactors, authorize, login_decision,
     };
+    use authcore::{OrgId, PersonId};
 
     const T0: u64 = 1_700_000_000;
     const OWNER: PersonId = PersonId::new(1);

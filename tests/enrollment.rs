@@ -10,13 +10,15 @@
 
 use std::convert::Infallible;
 
-use authcore::{
+use authcore::credential::FactorKind;
+use authcore::otp::{OtpError, Rejected, SecretKey, Totp, Window};
+use authcore::policy::{
     Aal, Account, AcknowledgeOutcome, AuditKind, AuthenticatorId, AuthenticatorName,
-    ConfirmOutcome, DisableOutcome, EnrollmentConfig, EnrollmentPhase, EnrollmentPurpose, Error,
-    Factor, FactorKind, FactorSet, Grant, IssueOutcome, LoginDecision, LoginProgress, Mfa,
-    MfaSettings, OrgId, Organisation, PersonId, PolicyError, Rejected, Role, SecondFactors,
-    SecretKey, Totp, Window, login_decision,
+    ConfirmOutcome, DisableOutcome, EnrollmentConfig, EnrollmentPhase, EnrollmentPurpose, Factor,
+    FactorSet, IssueOutcome, LoginDecision, LoginProgress, Mfa, MfaError, MfaSettings,
+    Organisation, PolicyError, Role, SecondFactors, login_decision,
 };
+use authcore::{Grant, OrgId, PersonId};
 use rand_core::{TryCryptoRng, TryRng};
 
 const T0: u64 = 1_700_000_010;
@@ -213,7 +215,7 @@ fn the_full_ceremony() {
         state
             .acknowledge_recovery_codes(&config, T0 + 20)
             .unwrap_err(),
-        Error::Policy(PolicyError::WrongEnrollmentPhase {
+        MfaError::Policy(PolicyError::WrongEnrollmentPhase {
             expected: EnrollmentPhase::AwaitingAcknowledgement,
             actual: EnrollmentPhase::AwaitingCode,
         })
@@ -315,11 +317,11 @@ fn the_setup_code_cannot_be_replayed_as_the_first_login_code() {
     // For the audit trail, the used code is a replay, and a wrong one is not.
     assert_eq!(
         mfa.verify_login_code_detailed(&next_code, later, Window::default()),
-        Err(authcore::Refusal::Replayed)
+        Err(authcore::otp::Refusal::Replayed)
     );
     assert_eq!(
         mfa.verify_login_code_detailed(&setup_code, T0 + 5, Window::default()),
-        Err(authcore::Refusal::Replayed)
+        Err(authcore::otp::Refusal::Replayed)
     );
     let wrong = if next_code == "000000" {
         "111111"
@@ -328,7 +330,7 @@ fn the_setup_code_cannot_be_replayed_as_the_first_login_code() {
     };
     assert_eq!(
         mfa.verify_login_code_detailed(wrong, later, Window::default()),
-        Err(authcore::Refusal::Invalid)
+        Err(authcore::otp::Refusal::Invalid)
     );
 }
 
@@ -364,7 +366,7 @@ fn an_expired_enrollment_must_restart() {
             .state
             .confirm_enrollment(&code, &config, late)
             .unwrap_err(),
-        Error::Policy(PolicyError::NoEnrollment)
+        MfaError::Policy(PolicyError::NoEnrollment)
     );
 
     // Each later step has its own deadline, counted from the previous step.
@@ -426,13 +428,13 @@ fn a_new_enrollment_never_disturbs_the_active_authenticator() {
     assert_eq!(
         mfa.start_enrollment(purpose.clone(), None, &config, &mut TestRng(5), now)
             .unwrap_err(),
-        Error::Policy(PolicyError::ReauthenticationRequired)
+        MfaError::Policy(PolicyError::ReauthenticationRequired)
     );
     let aal1 = grant_for(ALICE, &Mfa::new(ALICE), false, now);
     assert_eq!(
         mfa.start_enrollment(purpose.clone(), Some(&aal1), &config, &mut TestRng(5), now)
             .unwrap_err(),
-        Error::Policy(PolicyError::ReauthenticationRequired)
+        MfaError::Policy(PolicyError::ReauthenticationRequired)
     );
     let grant = grant_for(ALICE, &mfa, true, now);
     assert_eq!(grant.aal(), Aal::Aal2);
@@ -522,7 +524,7 @@ fn several_named_authenticators_up_to_a_limit() {
             now
         )
         .unwrap_err(),
-        Error::Policy(PolicyError::NameTaken)
+        MfaError::Policy(PolicyError::NameTaken)
     );
     let (mfa, _) = enroll(
         &mfa,
@@ -551,7 +553,7 @@ fn several_named_authenticators_up_to_a_limit() {
             now
         )
         .unwrap_err(),
-        Error::Policy(PolicyError::AuthenticatorLimit { max: 2 })
+        MfaError::Policy(PolicyError::AuthenticatorLimit { max: 2 })
     );
     assert_eq!(
         mfa.start_enrollment(
@@ -562,7 +564,7 @@ fn several_named_authenticators_up_to_a_limit() {
             now
         )
         .unwrap_err(),
-        Error::Policy(PolicyError::UnknownAuthenticator)
+        MfaError::Policy(PolicyError::UnknownAuthenticator)
     );
 }
 
@@ -610,7 +612,7 @@ fn restarting_and_cancelling_discard_the_pending_secret() {
     assert!(cancelled.state.enrollment().is_none());
     assert_eq!(
         cancelled.state.cancel_enrollment(T0).unwrap_err(),
-        Error::Policy(PolicyError::NoEnrollment)
+        MfaError::Policy(PolicyError::NoEnrollment)
     );
     assert_eq!(
         mfa.start_enrollment(
@@ -621,7 +623,7 @@ fn restarting_and_cancelling_discard_the_pending_secret() {
             T0
         )
         .unwrap_err(),
-        Error::Random
+        MfaError::Otp(OtpError::Random)
     );
 }
 
@@ -641,17 +643,17 @@ fn turning_mfa_off_needs_fresh_reauthentication_and_no_enforcing_organisation() 
     let stale = now + config.reauth_max_age() + 1;
     assert_eq!(
         mfa.disable(&fresh, &[], &config, stale).unwrap_err(),
-        Error::Policy(PolicyError::ReauthenticationRequired)
+        MfaError::Policy(PolicyError::ReauthenticationRequired)
     );
     let aal1 = grant_for(ALICE, &Mfa::new(ALICE), false, now);
     assert_eq!(
         mfa.disable(&aal1, &[], &config, now).unwrap_err(),
-        Error::Policy(PolicyError::ReauthenticationRequired)
+        MfaError::Policy(PolicyError::ReauthenticationRequired)
     );
     let bobs = grant_for(BOB, &mfa, true, now);
     assert_eq!(
         mfa.disable(&bobs, &[], &config, now).unwrap_err(),
-        Error::Policy(PolicyError::WrongPerson)
+        MfaError::Policy(PolicyError::WrongPerson)
     );
     // A second-factor re-authentication refreshes the grant; a password-only one lowers it.
     let refreshed = fresh.reauthenticated(
@@ -681,7 +683,7 @@ fn turning_mfa_off_needs_fresh_reauthentication_and_no_enforcing_organisation() 
     assert!(standing.enforces_mfa() && standing.sole_owner());
     assert_eq!(
         mfa.disable(&fresh, &[standing], &config, now).unwrap_err(),
-        Error::Policy(PolicyError::SoleOwnerOfEnforcingOrganisation { org: ORG })
+        MfaError::Policy(PolicyError::SoleOwnerOfEnforcingOrganisation { org: ORG })
     );
     // With Bob as a second owner she is no longer the sole owner, but the policy still holds.
     let org = org.add_member(&fresh, BOB, Role::Admin, now).unwrap().state;
@@ -699,21 +701,21 @@ fn turning_mfa_off_needs_fresh_reauthentication_and_no_enforcing_organisation() 
     assert!(standing.enforces_mfa() && !standing.sole_owner());
     assert_eq!(
         mfa.disable(&fresh, &[standing], &config, now).unwrap_err(),
-        Error::Policy(PolicyError::RequiredByOrganisation { org: ORG })
+        MfaError::Policy(PolicyError::RequiredByOrganisation { org: ORG })
     );
     // Removing the only authenticator is turning MFA off: same refusal.
     let only = mfa.authenticators()[0].id();
     assert_eq!(
         mfa.remove_authenticator(only, &fresh, &[standing], &config, now)
             .unwrap_err(),
-        Error::Policy(PolicyError::RequiredByOrganisation { org: ORG })
+        MfaError::Policy(PolicyError::RequiredByOrganisation { org: ORG })
     );
     // Someone else's standing is a misuse.
     let bob_standing = org.standing(BOB).unwrap();
     assert_eq!(
         mfa.disable(&fresh, &[bob_standing], &config, now)
             .unwrap_err(),
-        Error::Policy(PolicyError::WrongPerson)
+        MfaError::Policy(PolicyError::WrongPerson)
     );
 
     // With no enforcing organisation, it goes.
@@ -758,7 +760,7 @@ fn removing_one_of_several_authenticators() {
             .state
             .remove_authenticator(first, &grant, &[], &config, T0 + 10)
             .unwrap_err(),
-        Error::Policy(PolicyError::UnknownAuthenticator)
+        MfaError::Policy(PolicyError::UnknownAuthenticator)
     );
 }
 
@@ -840,7 +842,7 @@ fn nothing_secret_in_debug_output_or_audit_events() {
 #[cfg(feature = "serde")]
 mod persistence {
     use super::*;
-    use authcore::{AuthenticatorApp, Enrollment, ServerSideOnly};
+    use authcore::policy::{AuthenticatorApp, Enrollment, ServerSideOnly};
     use std::marker::PhantomData;
 
     /// Tells, at compile time, whether a type implements `Serialize` (an inherent method wins
@@ -958,4 +960,17 @@ mod persistence {
         assert!(decode("{}").is_err());
         assert!(decode("").is_err());
     }
+}
+
+#[test]
+fn the_authenticator_limit_error_names_the_configurable_maximum() {
+    let max = EnrollmentConfig::MAX_AUTHENTICATORS;
+    assert_eq!(
+        EnrollmentConfig::builder()
+            .max_authenticators(max + 1)
+            .build(),
+        Err(PolicyError::InvalidAuthenticatorLimit)
+    );
+    let message = PolicyError::InvalidAuthenticatorLimit.to_string();
+    assert!(message.ends_with(&format!(" 1 to {max}")), "{message}");
 }

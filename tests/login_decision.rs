@@ -10,12 +10,15 @@
 
 use std::convert::Infallible;
 
-use authcore::{
+use authcore::credential::FactorKind;
+use authcore::otp::Totp;
+use authcore::policy::{
     Aal, Account, AcknowledgeOutcome, AuditKind, DenyReason, EnrollmentConfig, EnrollmentDemand,
-    EnrollmentPurpose, Factor, FactorKind, FactorSet, Grant, LoginDecision, LoginOutcome,
-    LoginProgress, Mfa, MfaPolicy, MfaSettings, OrgId, Organisation, PasswordState, PersonId,
-    PolicyError, Role, SecondFactors, Totp, login_decision,
+    EnrollmentPurpose, Factor, FactorSet, LoginDecision, LoginOutcome, LoginProgress, Mfa,
+    MfaPolicy, MfaSettings, Organisation, PasswordState, PolicyError, Role, SecondFactors,
+    login_decision,
 };
+use authcore::{Grant, OrgId, PersonId};
 use rand_core::{TryCryptoRng, TryRng};
 
 const T0: u64 = 1_700_000_000;
@@ -228,7 +231,8 @@ fn a_held_factor_is_presented_before_enrolling_at_login() {
 
     // The enrollment runs with this login as the re-authentication.
     let config = EnrollmentConfig::default();
-    let purpose = || EnrollmentPurpose::Add(authcore::AuthenticatorName::new("Phone").unwrap());
+    let purpose =
+        || EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("Phone").unwrap());
     let mfa = Mfa::new(MEMBER);
     assert!(
         mfa.start_enrollment_at_login(purpose(), &presented, &config, &mut CountingRng(1), now)
@@ -256,7 +260,7 @@ fn a_held_factor_is_presented_before_enrolling_at_login() {
     let active = enrolled(Mfa::new(MEMBER), "Tablet", now);
     assert!(matches!(
         active.start_enrollment_at_login(purpose(), &progress, &config, &mut CountingRng(2), now),
-        Err(authcore::Error::Policy(
+        Err(authcore::policy::MfaError::Policy(
             PolicyError::ReauthenticationRequired
         ))
     ));
@@ -294,7 +298,7 @@ fn a_skippable_enrollment_also_waits_for_the_held_factor() {
 /// `mfa` with an active authenticator named `name`, enrolled at `now`.
 fn enrolled(mfa: Mfa, name: &str, now: u64) -> Mfa {
     let config = EnrollmentConfig::default();
-    let purpose = EnrollmentPurpose::Add(authcore::AuthenticatorName::new(name).unwrap());
+    let purpose = EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new(name).unwrap());
     let mfa = mfa
         .start_enrollment(purpose, None, &config, &mut CountingRng(3), now)
         .unwrap()
@@ -546,7 +550,8 @@ fn company_account_verification_enrols_during_the_login() {
 
     // No grant is needed for a first authenticator.
     let config = EnrollmentConfig::default();
-    let purpose = EnrollmentPurpose::Add(authcore::AuthenticatorName::new("Phone").unwrap());
+    let purpose =
+        EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("Phone").unwrap());
     let mfa = mfa
         .start_enrollment(purpose, None, &config, &mut CountingRng(1), now)
         .unwrap()

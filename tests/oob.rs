@@ -9,10 +9,11 @@
 
 use std::collections::VecDeque;
 
-use authcore::{
-    Digits, Error, OobChallenge, OobConfig, OobError, OobIssue, OobKey, OobOutcome, OobSendLog,
-    OobStatus, Rejected, SendDecision, SendRefusal,
+use authcore::credential::{
+    OobChallenge, OobConfig, OobError, OobIssue, OobKey, OobOutcome, OobSendLog, OobStatus,
+    SendDecision, SendRefusal,
 };
+use authcore::otp::{Digits, Rejected};
 use proptest::prelude::*;
 
 /// A generator that returns scripted 32-bit draws, then a counter; bytes come from a counter.
@@ -112,10 +113,7 @@ fn config_bounds() {
     assert_eq!(c.hourly_cap(), 5);
     assert_eq!(OobConfig::builder().build().unwrap(), c);
 
-    assert_eq!(
-        OobConfig::builder().ttl(601).build(),
-        Err(Error::OutOfBand(OobError::Ttl))
-    );
+    assert_eq!(OobConfig::builder().ttl(601).build(), Err(OobError::Ttl));
     assert!(OobConfig::builder().ttl(600).build().is_ok());
     assert!(OobConfig::builder().ttl(0).build().is_err());
     assert!(OobConfig::builder().digits(5).build().is_err());
@@ -126,14 +124,14 @@ fn config_bounds() {
     );
     assert_eq!(
         OobConfig::builder().max_attempts(0).build(),
-        Err(Error::OutOfBand(OobError::Attempts))
+        Err(OobError::Attempts)
     );
     assert!(OobConfig::builder().max_attempts(11).build().is_err());
     assert!(OobConfig::builder().resend_cooldown(3601).build().is_err());
     assert!(OobConfig::builder().resend_cooldown(0).build().is_ok());
     assert_eq!(
         OobConfig::builder().hourly_cap(0).build(),
-        Err(Error::OutOfBand(OobError::HourlyCap))
+        Err(OobError::HourlyCap)
     );
     assert!(OobConfig::builder().hourly_cap(11).build().is_err());
 }
@@ -142,7 +140,7 @@ fn config_bounds() {
 fn key_bounds_and_redaction() {
     assert_eq!(
         OobKey::from_bytes(&[1; 31]).unwrap_err(),
-        Error::OutOfBand(OobError::KeyLength)
+        OobError::KeyLength
     );
     assert!(OobKey::from_bytes(&[1; 129]).is_err());
     assert!(OobKey::from_bytes(&[1; 128]).is_ok());
@@ -194,13 +192,13 @@ fn a_stuck_or_broken_rng_is_an_error() {
         config
             .issue(&key(), &OobSendLog::new(), T0, &mut ScriptRng::new(&stuck))
             .unwrap_err(),
-        Error::Random
+        OobError::Random
     );
     assert_eq!(
         config
             .issue(&key(), &OobSendLog::new(), T0, &mut BrokenRng)
             .unwrap_err(),
-        Error::Random
+        OobError::Random
     );
 }
 
@@ -393,7 +391,7 @@ fn send_log_storage() {
     assert_eq!(log.sends(), [10, 20, 30]);
     assert_eq!(
         OobSendLog::from_sends(&[0; 11]).unwrap_err(),
-        Error::OutOfBand(OobError::SendLog)
+        OobError::SendLog
     );
     // A full log keeps the newest times.
     let mut log = OobSendLog::new();
@@ -416,7 +414,7 @@ fn stored_form() {
     assert_eq!(back, challenge);
     assert_eq!(back.verify(&key(), &code, T0 + 1).result(), Ok(()));
 
-    let fmt = Err(Error::OutOfBand(OobError::StoredFormat));
+    let fmt = Err(OobError::StoredFormat);
     for len in 0..bytes.len() {
         assert_eq!(OobChallenge::from_stored_bytes(&bytes[..len]), fmt);
     }
@@ -505,7 +503,7 @@ fn the_daily_verification_cap_is_validated_and_counted_per_window() {
                 .daily_verification_cap(bad)
                 .build()
                 .unwrap_err(),
-            Error::OutOfBand(OobError::DailyCap)
+            OobError::DailyCap
         );
     }
     let config = OobConfig::builder()

@@ -8,11 +8,12 @@
     clippy::indexing_slicing
 )]
 
-use authcore::{
-    Account, AuditKind, EnrollmentDemand, FactorKind, Grant, LoginDecision, LoginProgress,
-    MfaPolicy, MfaSettings, OrgId, Organisation, PersonId, PolicyError, Role, SecondFactors,
-    login_decision,
+use authcore::credential::FactorKind;
+use authcore::policy::{
+    Account, AuditKind, EnrollmentDemand, LoginDecision, LoginProgress, MfaPolicy, MfaSettings,
+    Organisation, PolicyError, Role, SecondFactors, login_decision,
 };
+use authcore::{Grant, OrgId, PersonId};
 
 const T0: u64 = 1_700_000_000;
 const DAY: u64 = 24 * 60 * 60;
@@ -103,7 +104,7 @@ fn only_an_owner_with_mfa_turns_the_policy_on() {
         PolicyError::OwnerNeedsMfa
     );
     // A stale login is not enough for a security setting.
-    let later = now + authcore::SENSITIVE_ACTION_MAX_AGE + 1;
+    let later = now + authcore::policy::SENSITIVE_ACTION_MAX_AGE + 1;
     assert_eq!(
         org.set_mfa_policy(&owner, totp(), enforced(0), later)
             .unwrap_err(),
@@ -578,7 +579,7 @@ fn each_organisation_applies_its_own_policy() {
             &progress.with_second_factor(FactorKind::Totp),
             later
         ),
-        LoginDecision::Denied(authcore::DenyReason::NotAMember)
+        LoginDecision::Denied(authcore::policy::DenyReason::NotAMember)
     );
     // Standings feed the rule for turning MFA off.
     assert!(strict.standing(EARLY).unwrap().enforces_mfa());
@@ -633,7 +634,7 @@ fn organisations_persist_and_inconsistent_ones_are_refused() {
 
 #[test]
 fn grants_from_before_enforcement_lapse_at_the_deadline() {
-    use authcore::{AccessDenied, Permission, Resource};
+    use authcore::policy::{AccessDenied, Permission, Resource};
     let org = company();
     let now = T0 + 100;
     let owner = grant(&org, OWNER, totp(), now);
@@ -674,8 +675,8 @@ fn grants_from_before_enforcement_lapse_at_the_deadline() {
     // A grant on SMS stands only where SMS counts.
     let sms = Grant::reauthenticated(
         &owner,
-        authcore::FactorSet::of(authcore::Factor::Password)
-            .with(authcore::Factor::Second(FactorKind::OutOfBandSms)),
+        authcore::policy::FactorSet::of(authcore::policy::Factor::Password)
+            .with(authcore::policy::Factor::Second(FactorKind::OutOfBandSms)),
         now,
     );
     assert_eq!(

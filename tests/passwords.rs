@@ -5,11 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use authcore::{
-    ContextKind, Error, HashParams, NewPasswordError, Password, PasswordContext, PasswordError,
-    PasswordHasher, PasswordPolicy, PasswordVerified, Pepper, PepperId, PolicyViolation,
-    RehashReason, TemporaryPassword, VerifyError,
+use authcore::credential::password::{
+    ContextKind, HashParams, NewPasswordError, PasswordContext, PasswordError, PasswordPolicy,
+    PasswordVerified, Pepper, PepperId, PolicyViolation, RehashReason, TemporaryPassword,
+    VerifyError,
 };
+use authcore::{Password, PasswordHasher};
 use proptest::prelude::*;
 
 /// Small parameters so the suite stays fast; only tests about the defaults use the defaults.
@@ -81,13 +82,10 @@ fn each_hash_has_a_fresh_salt() {
 
 #[test]
 fn weak_params_are_refused_outside_the_dangerous_constructor() {
-    assert_eq!(
-        HashParams::new(64, 1, 1),
-        Err(Error::Password(PasswordError::WeakParams))
-    );
+    assert_eq!(HashParams::new(64, 1, 1), Err(PasswordError::WeakParams));
     assert_eq!(
         HashParams::new(47_103, 1, 1),
-        Err(Error::Password(PasswordError::WeakParams))
+        Err(PasswordError::WeakParams)
     );
     assert!(HashParams::new(47_104, 1, 1).is_ok());
     assert!(HashParams::new(12_288, 3, 1).is_ok());
@@ -386,23 +384,20 @@ fn pepper_rotation() {
 
 #[test]
 fn pepper_configuration_errors() {
-    assert_eq!(
-        PepperId::new(b"").unwrap_err(),
-        Error::Password(PasswordError::PepperId)
-    );
+    assert_eq!(PepperId::new(b"").unwrap_err(), PasswordError::PepperId);
     assert_eq!(
         PepperId::new(b"123456789").unwrap_err(),
-        Error::Password(PasswordError::PepperId)
+        PasswordError::PepperId
     );
     assert!(PepperId::new(b"12345678").is_ok());
     let id = PepperId::new(b"k").unwrap();
     assert_eq!(
         Pepper::new(id, &[0; 15]).unwrap_err(),
-        Error::Password(PasswordError::PepperLength)
+        PasswordError::PepperLength
     );
     assert_eq!(
         Pepper::new(id, &[0; 65]).unwrap_err(),
-        Error::Password(PasswordError::PepperLength)
+        PasswordError::PepperLength
     );
     assert_eq!(
         PasswordHasher::builder()
@@ -410,7 +405,7 @@ fn pepper_configuration_errors() {
             .current_pepper(pepper(b"k1", 2))
             .build()
             .unwrap_err(),
-        Error::Password(PasswordError::DuplicatePepper)
+        PasswordError::DuplicatePepper
     );
 }
 
@@ -528,7 +523,7 @@ fn unusable_stored_hashes_are_reported_for_operators() {
             .max_stored_cost(32, 1, 1)
             .build()
             .unwrap_err(),
-        Error::Password(PasswordError::CeilingBelowParams)
+        PasswordError::CeilingBelowParams
     );
 }
 
@@ -539,10 +534,7 @@ fn over_long_passwords() {
     let stored = hasher.hash(&longest).unwrap();
     assert!(hasher.verify(&longest, stored.as_str()).is_ok());
     let too_long = pw(&"é".repeat(257));
-    assert_eq!(
-        hasher.hash(&too_long).unwrap_err(),
-        Error::Password(PasswordError::TooLong)
-    );
+    assert_eq!(hasher.hash(&too_long).unwrap_err(), PasswordError::TooLong);
     assert_eq!(
         hasher.verify(&too_long, stored.as_str()),
         Err(VerifyError::Rejected)
@@ -714,7 +706,7 @@ fn host_checks_run_last() {
     );
 
     struct Denylist(&'static [&'static str]);
-    impl authcore::PasswordCheck for Denylist {
+    impl authcore::credential::password::PasswordCheck for Denylist {
         fn check(&self, password: &Password) -> Result<(), PolicyViolation> {
             if self.0.contains(&password.expose_secret()) {
                 Err(PolicyViolation::Host { reason: "denylist" })
@@ -803,13 +795,13 @@ fn temporary_password_lifetime() {
         assert_eq!(
             TemporaryPassword::generate_with_rng(&mut rng, &policy, &context, NOW, ttl)
                 .unwrap_err(),
-            Error::Password(PasswordError::Ttl)
+            PasswordError::Ttl
         );
     }
     assert_eq!(
         TemporaryPassword::generate_with_rng(&mut rng, &policy, &context, u64::MAX, 60)
             .unwrap_err(),
-        Error::Password(PasswordError::Ttl)
+        PasswordError::Ttl
     );
 }
 
@@ -827,8 +819,10 @@ fn temporary_password_sign_in_only_allows_choosing_a_new_one() {
     assert!(!format!("{credential:?}").contains(credential.hash()));
 
     // Stored and reloaded by the host.
-    let credential =
-        authcore::TemporaryCredential::new(credential.hash().to_owned(), credential.expires_at());
+    let credential = authcore::credential::password::TemporaryCredential::new(
+        credential.hash().to_owned(),
+        credential.expires_at(),
+    );
     let typed = pw(temp.expose_secret());
     assert!(credential.verify(&hasher, &typed, NOW).is_ok());
     assert!(
@@ -861,7 +855,8 @@ fn temporary_password_sign_in_only_allows_choosing_a_new_one() {
     );
     // And a long-term hash is not a temporary credential.
     let long_term = hasher.hash(&typed).unwrap();
-    let mislabelled = authcore::TemporaryCredential::new(long_term.into_string(), NOW + 60);
+    let mislabelled =
+        authcore::credential::password::TemporaryCredential::new(long_term.into_string(), NOW + 60);
     assert_eq!(
         mislabelled.verify(&hasher, &typed, NOW),
         Err(VerifyError::UnusableHash(PasswordError::WrongHashKind))

@@ -19,12 +19,15 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 
-use authcore::{
+use authcore::credential::FactorKind;
+use authcore::otp::Totp;
+use authcore::policy::{
     Aal, Account, AcknowledgeOutcome, AuthenticatorId, AuthenticatorName, ConfirmOutcome,
-    EnrollmentConfig, EnrollmentPhase, EnrollmentPurpose, Error, FactorKind, Grant, Invitation,
-    LoginDecision, LoginProgress, Mfa, MfaSettings, OrgId, Organisation, Permission, PersonId,
-    PolicyError, Resource, Role, Scope, Totp, Transition, authorize, login_decision,
+    EnrollmentConfig, EnrollmentPhase, EnrollmentPurpose, Invitation, LoginDecision, LoginProgress,
+    Mfa, MfaError, MfaSettings, Organisation, Permission, PolicyError, Resource, Role, Scope,
+    Transition, authorize, login_decision,
 };
+use authcore::{Grant, OrgId, PersonId};
 use proptest::prelude::*;
 use rand_core::{TryCryptoRng, TryRng};
 
@@ -457,7 +460,7 @@ impl World {
                         }
                         self.mfa[person] = t.state;
                     }
-                    Err(Error::Policy(PolicyError::WrongEnrollmentPhase { .. })) => {
+                    Err(MfaError::Policy(PolicyError::WrongEnrollmentPhase { .. })) => {
                         assert!(!awaiting)
                     }
                     Err(e) => panic!("{e}"),
@@ -517,7 +520,7 @@ impl World {
                         assert!(!enforced, "turned off MFA under an enforcing organisation");
                         self.mfa[person] = t.state;
                     }
-                    Err(Error::Policy(
+                    Err(MfaError::Policy(
                         PolicyError::RequiredByOrganisation { .. }
                         | PolicyError::SoleOwnerOfEnforcingOrganisation { .. },
                     )) => assert!(enforced),
@@ -790,7 +793,7 @@ impl World {
             .policy()
             .admits(member, grant.factors(), self.now);
         if direct.is_ok() && !admitted {
-            assert_eq!(via_org, Err(authcore::AccessDenied::MfaRequired));
+            assert_eq!(via_org, Err(authcore::policy::AccessDenied::MfaRequired));
         } else {
             assert_eq!(direct, via_org);
         }

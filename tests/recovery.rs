@@ -7,7 +7,8 @@
     clippy::panic
 )]
 
-use authcore::{Error, RecoveryCode, RecoveryCodeSet, RecoveryError, RecoveryParams, Rejected};
+use authcore::credential::{RecoveryCode, RecoveryCodeSet, RecoveryError, RecoveryParams};
+use authcore::otp::Rejected;
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -115,34 +116,19 @@ fn defaults() {
 #[test]
 fn parameter_validation() {
     let count = |n| RecoveryParams::builder().count(n).build();
-    assert_eq!(count(0), Err(Error::Recovery(RecoveryError::Count)));
-    assert_eq!(count(17), Err(Error::Recovery(RecoveryError::Count)));
+    assert_eq!(count(0), Err(RecoveryError::Count));
+    assert_eq!(count(17), Err(RecoveryError::Count));
     assert!(count(1).is_ok());
     assert!(count(16).is_ok());
 
     let kdf = |m, t, p| RecoveryParams::builder().argon2(m, t, p).build();
-    assert_eq!(
-        kdf(19_455, 2, 1),
-        Err(Error::Recovery(RecoveryError::WeakKdf))
-    );
-    assert_eq!(
-        kdf(47_103, 1, 1),
-        Err(Error::Recovery(RecoveryError::WeakKdf))
-    );
+    assert_eq!(kdf(19_455, 2, 1), Err(RecoveryError::WeakKdf));
+    assert_eq!(kdf(47_103, 1, 1), Err(RecoveryError::WeakKdf));
     assert!(kdf(47_104, 1, 1).is_ok());
     assert!(kdf(12_288, 3, 1).is_ok());
-    assert_eq!(
-        kdf(1 << 21, 2, 1),
-        Err(Error::Recovery(RecoveryError::KdfParams))
-    );
-    assert_eq!(
-        kdf(19_456, 17, 1),
-        Err(Error::Recovery(RecoveryError::KdfParams))
-    );
-    assert_eq!(
-        kdf(19_456, 2, 0),
-        Err(Error::Recovery(RecoveryError::KdfParams))
-    );
+    assert_eq!(kdf(1 << 21, 2, 1), Err(RecoveryError::KdfParams));
+    assert_eq!(kdf(19_456, 17, 1), Err(RecoveryError::KdfParams));
+    assert_eq!(kdf(19_456, 2, 0), Err(RecoveryError::KdfParams));
 
     let weak = RecoveryParams::builder()
         .dangerous_argon2(8, 1, 1)
@@ -152,7 +138,7 @@ fn parameter_validation() {
     // Even the dangerous constructor keeps argon2's own minimum (m >= 8 p).
     assert_eq!(
         RecoveryParams::builder().dangerous_argon2(8, 1, 2).build(),
-        Err(Error::Recovery(RecoveryError::KdfParams))
+        Err(RecoveryError::KdfParams)
     );
     // A later `argon2` call re-arms the floor.
     assert_eq!(
@@ -160,7 +146,7 @@ fn parameter_validation() {
             .dangerous_argon2(8, 1, 1)
             .argon2(8, 1, 1)
             .build(),
-        Err(Error::Recovery(RecoveryError::WeakKdf))
+        Err(RecoveryError::WeakKdf)
     );
 }
 
@@ -182,12 +168,12 @@ fn single_code_set() {
     assert_eq!(set.remaining(), 0);
     assert_eq!(set.redeem(code), Err(Rejected));
     assert_eq!(set.mark_spent(0), Ok(false));
-    assert_eq!(set.mark_spent(1), Err(Error::Recovery(RecoveryError::Slot)));
+    assert_eq!(set.mark_spent(1), Err(RecoveryError::Slot));
 }
 
 #[test]
 fn a_spent_code_is_told_apart_from_a_wrong_one_for_the_audit() {
-    use authcore::Refusal;
+    use authcore::otp::Refusal;
     let new = RecoveryCodeSet::generate_with_rng(&cheap(2), &mut TestRng::new(9)).unwrap();
     let mut set = new.set;
     let code = new.codes.as_slice()[0].expose_secret();
@@ -294,10 +280,7 @@ fn spent_mask_merges_and_never_unspends() {
     assert_eq!(set.remaining(), 3);
     set.merge_spent_mask(0).unwrap();
     assert_eq!(set.spent_mask(), 0b00101);
-    assert_eq!(
-        set.merge_spent_mask(0b100000),
-        Err(Error::Recovery(RecoveryError::Slot))
-    );
+    assert_eq!(set.merge_spent_mask(0b100000), Err(RecoveryError::Slot));
     assert_eq!(set.spent_mask(), 0b00101);
     assert!(set.redeem(new.codes.as_slice()[0].expose_secret()).is_err());
     assert!(set.redeem(new.codes.as_slice()[1].expose_secret()).is_ok());
@@ -307,7 +290,7 @@ fn spent_mask_merges_and_never_unspends() {
 fn rng_failure_is_reported() {
     assert_eq!(
         RecoveryCodeSet::generate_with_rng(&cheap(2), &mut BrokenRng).unwrap_err(),
-        Error::Random
+        RecoveryError::Random
     );
 }
 
@@ -346,7 +329,7 @@ fn stored_form_rejects_damage() {
         .unwrap()
         .set;
     let good = set.to_stored_bytes();
-    let fmt = Err(Error::Recovery(RecoveryError::StoredFormat));
+    let fmt = Err(RecoveryError::StoredFormat);
     for len in 0..good.len() {
         assert!(RecoveryCodeSet::from_stored_bytes(&good[..len]).is_err());
     }
@@ -360,20 +343,11 @@ fn stored_form_rejects_damage() {
         RecoveryCodeSet::from_stored_bytes(&b)
     };
     assert_eq!(patched(0, b'X'), fmt);
-    assert_eq!(
-        patched(4, 2),
-        Err(Error::Recovery(RecoveryError::StoredVersion))
-    );
+    assert_eq!(patched(4, 2), Err(RecoveryError::StoredVersion));
     // m_cost high byte: 0x01000008 KiB is above the bound.
-    assert_eq!(
-        patched(5, 1),
-        Err(Error::Recovery(RecoveryError::KdfParams))
-    );
+    assert_eq!(patched(5, 1), Err(RecoveryError::KdfParams));
     // t_cost = 0.
-    assert_eq!(
-        patched(12, 0),
-        Err(Error::Recovery(RecoveryError::KdfParams))
-    );
+    assert_eq!(patched(12, 0), Err(RecoveryError::KdfParams));
     // count = 0, and count = 17.
     assert_eq!(patched(33, 0), fmt);
     assert_eq!(patched(33, 17), fmt);
@@ -510,7 +484,15 @@ proptest! {
         }
         match RecoveryCodeSet::from_stored_bytes(&bytes) {
             Ok(set) => prop_assert_eq!(set.to_stored_bytes(), bytes),
-            Err(e) => prop_assert!(matches!(e, Error::Recovery(_)), "{e:?}"),
+            Err(e) => prop_assert!(
+                matches!(
+                    e,
+                    RecoveryError::StoredFormat
+                        | RecoveryError::StoredVersion
+                        | RecoveryError::KdfParams
+                ),
+                "{e:?}"
+            ),
         }
     }
 }

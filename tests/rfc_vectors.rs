@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use authcore::{Algorithm, Digits, Hotp, LookAhead, SecretKey, Totp, TotpParams, Window};
+use authcore::otp::{Algorithm, Digits, Hotp, LookAhead, SecretKey, Totp, TotpParams, Window};
 
 const SEED_SHA1: &[u8] = b"12345678901234567890";
 /// RFC 6238's reference code uses a 32-byte seed for SHA-256 (the 20-byte seed repeated, cut).

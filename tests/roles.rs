@@ -8,11 +8,13 @@
     clippy::indexing_slicing
 )]
 
-use authcore::{
-    Aal, AccessDenied, Account, Action, AuditKind, Delegation, FactorKind, Grant, JoinPath,
-    LoginDecision, LoginProgress, MfaSettings, OrgId, Organisation, Permission, PersonId,
-    PolicyError, Resource, Role, Scope, SecondFactors, authorize, login_decision,
+use authcore::credential::FactorKind;
+use authcore::policy::{
+    Aal, AccessDenied, Account, Action, AuditKind, Delegation, JoinPath, LoginDecision,
+    LoginProgress, MfaSettings, Organisation, Permission, PolicyError, Resource, Role, Scope,
+    SecondFactors, authorize, login_decision,
 };
+use authcore::{Grant, OrgId, PersonId};
 
 const T0: u64 = 1_700_000_000;
 const HOUR: u64 = 60 * 60;
@@ -463,7 +465,7 @@ fn ownership_transfer_needs_mfa_while_enforced() {
             .unwrap_err(),
         PolicyError::NotPermitted
     );
-    let stale = now + authcore::SENSITIVE_ACTION_MAX_AGE + 1;
+    let stale = now + authcore::policy::SENSITIVE_ACTION_MAX_AGE + 1;
     assert_eq!(
         org.transfer_ownership(&owner, ADMIN, mfa(), Role::Admin, stale)
             .unwrap_err(),
@@ -509,7 +511,7 @@ fn deactivation_takes_effect_at_the_next_check() {
             &progress,
             now + 2
         ),
-        LoginDecision::Denied(authcore::DenyReason::Deactivated)
+        LoginDecision::Denied(authcore::policy::DenyReason::Deactivated)
     );
     // A deactivated admin cannot act with an old grant.
     let owner = login(&org, OWNER, true, now);
@@ -875,7 +877,7 @@ fn members_and_grants_persist() {
     let member = org.member(USER).unwrap();
     let stored = serde_json::to_string(member).unwrap();
     assert_eq!(
-        serde_json::from_str::<authcore::Member>(&stored).unwrap(),
+        serde_json::from_str::<authcore::policy::Member>(&stored).unwrap(),
         *member
     );
     // A delegation to Owner, or one that would lower the role, is refused on the way in.
@@ -885,7 +887,7 @@ fn members_and_grants_persist() {
     ] {
         let edited = stored.replace(from, to);
         assert_ne!(edited, stored);
-        assert!(serde_json::from_str::<authcore::Member>(&edited).is_err());
+        assert!(serde_json::from_str::<authcore::policy::Member>(&edited).is_err());
     }
 
     // A roster holding a delegation whose delegator no longer stands is refused on the way in.

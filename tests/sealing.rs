@@ -8,10 +8,11 @@
     clippy::panic
 )]
 
-use authcore::{
-    Error, KeyId, Keyring, OpenError, SealContext, SealedSecret, SealingError, SealingKey,
-    SecretKey,
+use authcore::Error;
+use authcore::credential::{
+    KeyId, Keyring, OpenError, SealContext, SealedSecret, SealingError, SealingKey,
 };
+use authcore::otp::SecretKey;
 use proptest::prelude::*;
 
 /// A deterministic generator: a counter from a seed.
@@ -247,10 +248,7 @@ fn duplicate_key_ids_are_refused() {
         .previous(KeyId::new(5), key(2))
         .build()
         .unwrap_err();
-    assert_eq!(
-        err,
-        Error::Sealing(SealingError::DuplicateKeyId(KeyId::new(5)))
-    );
+    assert_eq!(err, SealingError::DuplicateKeyId(KeyId::new(5)));
 }
 
 #[test]
@@ -268,7 +266,7 @@ fn two_seals_of_one_secret_differ() {
 
 #[test]
 fn sealed_bytes_hide_the_key() {
-    let secret = SecretKey::generate(authcore::Algorithm::Sha1).unwrap();
+    let secret = SecretKey::generate(authcore::otp::Algorithm::Sha1).unwrap();
     let sealed = keyring().seal_with_os_rng(&secret, &context()).unwrap();
     let bytes = sealed.as_bytes();
     let plain = secret.expose_bytes();
@@ -299,7 +297,7 @@ fn generated_keys() {
     for len in [0, 16, 31, 33, 64] {
         assert_eq!(
             SealingKey::from_bytes(&vec![7; len]).unwrap_err(),
-            Error::Sealing(SealingError::KeyLength)
+            SealingError::KeyLength
         );
     }
 }

@@ -9,16 +9,25 @@
 
 use std::sync::Arc;
 
-use authcore::{
-    AuditEvent, BearerToken, EnrollmentDemand, EnrollmentPurpose, FactorKind, Grant, HashParams,
-    LoginStep, ManualClock, MemoryAuditLog, MemoryStore, MfaSettings, OobConfig, OobKey, OrgId,
-    Password, PasswordHasher, Permission, PersonId, PhoneNumber, RecordingNotifier, RecoveryParams,
-    Resource, Role, SecretKey, ServiceConfig, ServiceError, Totp,
-};
-use authcore::{Authenticator, Services};
+#[path = "support/doubles.rs"]
+mod doubles;
 
-type Service =
-    Authenticator<MemoryStore, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, PasswordHasher>;
+
+use authcore::credential::password::HashParams;
+use authcore::credential::{FactorKind, OobConfig, OobKey, PhoneNumber, RecoveryParams};
+use authcore::otp::{ManualClock, SecretKey, Totp};
+use authcore::policy::{
+    AuditEvent, EnrollmentDemand, EnrollmentPurpose, MfaSettings, Permission, Resource, Role,
+};
+use authcore::service::MemoryBackend;
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
+use authcore::{Authenticator, Services};
+use authcore::{
+    BearerToken, Grant, LoginStep, MemoryStore, OrgId, Password, PasswordHasher, PersonId,
+    ServiceConfig, ServiceError,
+};
+
+type Service = Authenticator<MemoryBackend<Arc<ManualClock>, PasswordHasher>>;
 
 const T0: u64 = 1_700_000_010;
 const OWNER_PW: &str = "correct horse battery staple 42";
@@ -52,18 +61,15 @@ fn service_with(sms: Option<OobConfig>) -> (Service, Arc<ManualClock>) {
         config = config.sms(sms, OobKey::from_bytes(&[9u8; 32]).unwrap());
     }
     let config = config.build().unwrap();
-    let services = Services {
-        store: MemoryStore::new(),
-        clock: Arc::clone(&clock),
-        audit: MemoryAuditLog::new(),
-        notifier: RecordingNotifier::new(),
-        hasher,
-    };
-    (Authenticator::new(services, config), clock)
+    let backend = MemoryStore::backend()
+        .unwrap()
+        .with_clock(Arc::clone(&clock))
+        .with_hasher(hasher);
+    (Authenticator::new(backend, config), clock)
 }
 
 fn code(key: &SecretKey, now: u64) -> String {
-    let params = authcore::TotpParams::builder().build().unwrap();
+    let params = authcore::otp::TotpParams::builder().build().unwrap();
     Totp::new(params, key)
         .generate(now)
         .unwrap()
@@ -91,7 +97,7 @@ async fn owner_with_mfa(s: &Service, clock: &ManualClock) -> (OrgId, SecretKey, 
     let setup = s
         .start_enrollment(
             &grant,
-            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("phone").unwrap()),
+            EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("phone").unwrap()),
         )
         .await
         .unwrap();
@@ -134,7 +140,7 @@ async fn owner_signs_up_and_mfa_then_needs_a_code() {
     assert_eq!(codes.len(), 10);
     let grant = owner_grant(&s, &clock, org, &key).await;
     assert_eq!(grant.role(), Role::Owner);
-    assert_eq!(grant.aal(), authcore::Aal::Aal2);
+    assert_eq!(grant.aal(), authcore::policy::Aal::Aal2);
 
     // A replayed code: the same step again is refused, uniformly.
     let step = s
@@ -233,7 +239,7 @@ async fn company_mfa_forces_a_new_manager_through_password_change_and_enrollment
         .unwrap();
     let temp = new.temporary_password.expose_secret().to_owned();
     assert!(
-        s.services()
+        s.backend()
             .notifier
             .take_last_setup_token(new.person)
             .is_some()
@@ -464,7 +470,7 @@ async fn no_secret_in_any_event_or_error() {
     {
         texts.push(format!("{e} {e:?}"));
     }
-    let events: Vec<AuditEvent> = s.services().audit.events();
+    let events: Vec<AuditEvent> = s.backend().audit.events();
     assert!(!events.is_empty());
     texts.extend(events.iter().map(|e| format!("{e:?}")));
     let secrets = [
@@ -526,7 +532,7 @@ async fn owner_with_phone(s: &Service, clock: &ManualClock) -> (OrgId, SecretKey
 async fn verify_phone(s: &Service, grant: &Grant, phone: &PhoneNumber) -> String {
     s.start_phone_verification(grant, phone).await.unwrap();
     let code = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(grant.person())
         .expect("a verification code was delivered")
@@ -538,7 +544,7 @@ async fn verify_phone(s: &Service, grant: &Grant, phone: &PhoneNumber) -> String
 /// Sends an SMS code on the ticket and reads it from the notifier.
 async fn send_and_read(s: &Service, org: OrgId, t: &BearerToken, person: PersonId) -> String {
     s.send_sms_code(org, t).await.unwrap();
-    s.services()
+    s.backend()
         .notifier
         .take_last_code(person)
         .expect("a code was delivered")
@@ -571,7 +577,7 @@ async fn sms_codes_are_sent_verified_throttled_and_expire() {
         matches!(err, ServiceError::Throttled { retry_at } if retry_at == t1 + 60),
         "{err:?}"
     );
-    assert!(s.services().notifier.take_last_code(owner).is_none());
+    assert!(s.backend().notifier.take_last_code(owner).is_none());
 
     // A wrong code is refused and the ticket stays; the right one signs in.
     assert!(matches!(
@@ -624,7 +630,7 @@ async fn sms_codes_are_sent_verified_throttled_and_expire() {
         matches!(err, ServiceError::Throttled { retry_at } if retry_at == t1 + 3600),
         "{err:?}"
     );
-    assert!(s.services().notifier.take_last_code(owner).is_none());
+    assert!(s.backend().notifier.take_last_code(owner).is_none());
 
     // After the hour a code is sent again; it expires after its 5 minutes.
     clock.set(t1 + 3600);
@@ -646,7 +652,7 @@ fn phone_b() -> PhoneNumber {
 
 async fn phone_of(s: &Service, person: PersonId) -> Option<PhoneNumber> {
     use authcore::UserStore;
-    s.services()
+    s.backend()
         .store
         .person(person)
         .await
@@ -655,29 +661,30 @@ async fn phone_of(s: &Service, person: PersonId) -> Option<PhoneNumber> {
         .phone
 }
 
-fn notices(s: &Service, person: PersonId, notice: authcore::SecurityNotice) -> usize {
-    s.services()
+fn notices(s: &Service, person: PersonId, notice: authcore::store::SecurityNotice) -> usize {
+    s.backend()
         .notifier
         .deliveries()
         .iter()
-        .filter(|d| **d == authcore::Delivery::Security { person, notice })
+        .filter(|d| **d == authcore::store::Delivery::Security { person, notice })
         .count()
 }
 
-fn audited(s: &Service, from: usize, what: authcore::AuditKind) -> bool {
-    s.services().audit.events()[from..]
+fn audited(s: &Service, from: usize, what: authcore::policy::AuditKind) -> bool {
+    s.backend().audit.events()[from..]
         .iter()
         .any(|e| e.what == what)
 }
 
-const SMS_REJECTED: authcore::AuditKind = authcore::AuditKind::CredentialRejected {
-    factor: authcore::Factor::Second(FactorKind::OutOfBandSms),
+const SMS_REJECTED: authcore::policy::AuditKind = authcore::policy::AuditKind::CredentialRejected {
+    factor: authcore::policy::Factor::Second(FactorKind::OutOfBandSms),
     replayed: false,
 };
 
 #[tokio::test]
 async fn a_phone_becomes_a_factor_only_with_its_code() {
-    use authcore::{AuditKind, Delivery, OobPurpose, SecurityNotice};
+    use authcore::policy::AuditKind;
+    use authcore::store::{Delivery, OobPurpose, SecurityNotice};
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -686,16 +693,16 @@ async fn a_phone_becomes_a_factor_only_with_its_code() {
     let added = notices(&s, owner, SecurityNotice::AuthenticatorAdded);
 
     // Step 1 sends a code to the new number, marked as a verification; nothing is bound yet.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.start_phone_verification(&grant, &phone).await.unwrap();
     let code1 = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(owner)
         .unwrap()
         .to_string();
     assert_eq!(
-        s.services().notifier.deliveries().last(),
+        s.backend().notifier.deliveries().last(),
         Some(&Delivery::OobCode {
             person: owner,
             purpose: OobPurpose::VerifyPhone,
@@ -716,7 +723,7 @@ async fn a_phone_becomes_a_factor_only_with_its_code() {
     ));
 
     // A wrong code: the uniform failure, counted and audited; still nothing bound.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(matches!(
         s.confirm_phone(&grant, &wrong(&code1)).await,
         Err(ServiceError::InvalidCredentials)
@@ -729,7 +736,7 @@ async fn a_phone_becomes_a_factor_only_with_its_code() {
     );
 
     // The right code binds the number, tells the person and is audited, once.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.confirm_phone(&grant, &code1).await.unwrap();
     assert_eq!(phone_of(&s, owner).await, Some(phone.clone()));
     assert_eq!(
@@ -751,7 +758,7 @@ async fn a_phone_becomes_a_factor_only_with_its_code() {
     assert!(factors.contains(FactorKind::OutOfBandSms));
     let sms = send_and_read(&s, org, &ticket(&step), owner).await;
     assert_eq!(
-        s.services().notifier.deliveries().last(),
+        s.backend().notifier.deliveries().last(),
         Some(&Delivery::OobCode {
             person: owner,
             purpose: OobPurpose::SignIn,
@@ -779,7 +786,7 @@ async fn phone_codes_expire_run_out_of_attempts_and_are_throttled() {
         .await
         .unwrap();
     let c = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(owner)
         .unwrap()
@@ -797,7 +804,7 @@ async fn phone_codes_expire_run_out_of_attempts_and_are_throttled() {
         .await
         .unwrap();
     let c = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(owner)
         .unwrap()
@@ -833,13 +840,13 @@ async fn phone_codes_expire_run_out_of_attempts_and_are_throttled() {
     assert!(matches!(
         s.start_phone_verification(&grant, &phone_b()).await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
     assert!(matches!(
         s.confirm_phone(&grant, &c).await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
 
@@ -863,7 +870,7 @@ async fn a_phone_verification_and_a_sign_in_code_never_answer_each_other() {
         .await
         .unwrap();
     let verification = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(owner)
         .unwrap()
@@ -912,7 +919,8 @@ async fn a_phone_verification_and_a_sign_in_code_never_answer_each_other() {
 
 #[tokio::test]
 async fn removing_the_phone_is_refused_where_it_would_turn_enforced_mfa_off() {
-    use authcore::{AuditKind, PolicyError, SecurityNotice};
+    use authcore::policy::{AuditKind, PolicyError};
+    use authcore::store::SecurityNotice;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, owner) = owner_with_phone(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -964,7 +972,7 @@ async fn removing_the_phone_is_refused_where_it_would_turn_enforced_mfa_off() {
 
     // The owner keeps the authenticator app: the phone can go.
     let grant = owner_grant(&s, &clock, org, &key).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.remove_phone(&grant).await.unwrap();
     assert_eq!(phone_of(&s, owner).await, None);
     assert!(audited(&s, from, AuditKind::PhoneRemoved));
@@ -1005,7 +1013,7 @@ async fn one_sms_code_wins_once_among_32_tasks() {
 
 #[tokio::test]
 async fn pruning_deletes_what_expired_and_keeps_what_is_live() {
-    use authcore::PruneReport;
+    use authcore::store::PruneReport;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, _key, owner) = owner_with_phone(&s, &clock).await;
     // A pending login with an SMS code sent: its ticket, challenge and send log are live.
@@ -1227,7 +1235,7 @@ async fn member_with_mfa(
     let setup = s
         .start_enrollment(
             &first,
-            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap()),
+            EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap()),
         )
         .await
         .unwrap();
@@ -1270,15 +1278,21 @@ async fn a_delegate_mints_no_admin_and_loses_the_delegation_with_the_delegator()
     assert!(matches!(
         s.add_member(&dgrant, "new-admin@example.com", Role::Admin)
             .await,
-        Err(ServiceError::Policy(authcore::PolicyError::AboveOwnRole))
+        Err(ServiceError::Policy(
+            authcore::policy::PolicyError::AboveOwnRole
+        ))
     ));
     assert!(matches!(
         s.change_role(&dgrant, colleague, Role::Admin).await,
-        Err(ServiceError::Policy(authcore::PolicyError::AboveOwnRole))
+        Err(ServiceError::Policy(
+            authcore::policy::PolicyError::AboveOwnRole
+        ))
     ));
     assert!(matches!(
         s.delegate(&dgrant, colleague, Role::Manager, until).await,
-        Err(ServiceError::Policy(authcore::PolicyError::NotPermitted))
+        Err(ServiceError::Policy(
+            authcore::policy::PolicyError::NotPermitted
+        ))
     ));
     // The login was not taken by the refused attempt, and a User may be added.
     s.add_member(&dgrant, "new-admin@example.com", Role::User)
@@ -1337,7 +1351,7 @@ async fn a_setup_link_is_single_use_and_expires() {
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
-    let notifier = &s.services().notifier;
+    let notifier = &s.backend().notifier;
 
     let first = s
         .add_member(&grant, "first@example.com", Role::User)
@@ -1402,7 +1416,7 @@ async fn a_setup_link_stops_when_its_member_is_deactivated() {
         .await
         .unwrap();
     let token = s
-        .services()
+        .backend()
         .notifier
         .take_last_setup_token(new.person)
         .expect("a link");
@@ -1425,7 +1439,7 @@ async fn a_setup_link_stops_when_its_member_is_deactivated() {
 /// `factors` (grace `grace`); returns the service, clock, org, owner grant, member and the
 /// member's password-only grant from before the policy.
 async fn member_with_phone_only(
-    factors: authcore::SecondFactors,
+    factors: authcore::policy::SecondFactors,
     grace: u64,
 ) -> (Service, Arc<ManualClock>, OrgId, Grant, PersonId, Grant) {
     let (s, clock) = service_with(Some(sms_config()));
@@ -1454,7 +1468,7 @@ async fn a_held_phone_is_presented_before_an_authenticator_is_enrolled_at_login(
     };
     assert_eq!(
         *factors,
-        authcore::SecondFactors::of(FactorKind::OutOfBandSms)
+        authcore::policy::SecondFactors::of(FactorKind::OutOfBandSms)
     );
     let t = ticket(&step);
     // The password alone cannot enroll the attacker's own app, nor skip the phone.
@@ -1489,7 +1503,7 @@ async fn a_held_phone_is_presented_before_an_authenticator_is_enrolled_at_login(
         .unwrap();
     let done = s.acknowledge_login_enrollment(org, &t).await.unwrap();
     let grant = done.grant().expect("granted");
-    assert_eq!(grant.aal(), authcore::Aal::Aal2);
+    assert_eq!(grant.aal(), authcore::policy::Aal::Aal2);
 }
 
 #[tokio::test]
@@ -1520,7 +1534,7 @@ async fn an_enrollment_ticket_stops_working_once_the_person_holds_a_factor() {
     assert!(matches!(
         s.start_login_enrollment(org, &t, "attacker").await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
 }
@@ -1534,11 +1548,11 @@ async fn a_signed_in_enrollment_needs_a_fresh_factor_once_a_phone_is_held() {
     let mgrant = *step.grant().expect("signed in without MFA");
     verify_phone(&s, &mgrant, &phone_b()).await;
     // The password-only grant from before the phone binds no new authenticator.
-    let name = || EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+    let name = || EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap());
     assert!(matches!(
         s.start_enrollment(&mgrant, name()).await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
     // Nor a second phone.
@@ -1546,19 +1560,20 @@ async fn a_signed_in_enrollment_needs_a_fresh_factor_once_a_phone_is_held() {
         s.start_phone_verification(&mgrant, &PhoneNumber::parse("+44 20 7946 0999").unwrap())
             .await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
 }
 
 #[tokio::test]
 async fn a_compromised_or_temporary_password_is_changed_only_after_the_second_factor() {
-    use authcore::{PasswordState, UserStore};
+    use authcore::UserStore;
+    use authcore::policy::PasswordState;
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let owner = owner_grant(&s, &clock, org, &key).await.person();
-    let record = s.services().store.person(owner).await.unwrap().unwrap();
-    s.services()
+    let record = s.backend().store.person(owner).await.unwrap().unwrap();
+    s.backend()
         .store
         .set_password(
             owner,
@@ -1590,20 +1605,24 @@ async fn a_compromised_or_temporary_password_is_changed_only_after_the_second_fa
         .change_password_at_login(org, &ticket(&step), Password::from(MEMBER_PW))
         .await
         .unwrap();
-    assert_eq!(done.grant().expect("granted").aal(), authcore::Aal::Aal2);
+    assert_eq!(
+        done.grant().expect("granted").aal(),
+        authcore::policy::Aal::Aal2
+    );
 }
 
 #[tokio::test]
 async fn a_password_change_ticket_stops_working_once_the_person_holds_a_factor() {
-    use authcore::{PasswordState, UserStore};
+    use authcore::UserStore;
+    use authcore::policy::PasswordState;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
     let (member, step) = member_signs_in(&s, &grant, "user@example.com", Role::User).await;
     let mgrant = *step.grant().expect("signed in without MFA");
     // The password turns up in a breach; someone who knows it gets the change ticket...
-    let record = s.services().store.person(member).await.unwrap().unwrap();
-    s.services()
+    let record = s.backend().store.person(member).await.unwrap().unwrap();
+    s.backend()
         .store
         .set_password(
             member,
@@ -1625,16 +1644,17 @@ async fn a_password_change_ticket_stops_working_once_the_person_holds_a_factor()
         )
         .await,
         Err(ServiceError::Policy(
-            authcore::PolicyError::ReauthenticationRequired
+            authcore::policy::PolicyError::ReauthenticationRequired
         ))
     ));
-    let record = s.services().store.person(member).await.unwrap().unwrap();
+    let record = s.backend().store.person(member).await.unwrap().unwrap();
     assert_eq!(record.password_state, PasswordState::Compromised);
 }
 
 #[tokio::test]
 async fn a_rehash_at_login_keeps_the_compromised_mark() {
-    use authcore::{PasswordState, UserStore};
+    use authcore::UserStore;
+    use authcore::policy::PasswordState;
     let (s, _clock) = service();
     let up = s
         .sign_up("owner@example.com", Password::from(OWNER_PW))
@@ -1647,14 +1667,14 @@ async fn a_rehash_at_login_keeps_the_compromised_mark() {
         .unwrap()
         .hash(&Password::from(OWNER_PW))
         .unwrap();
-    s.services()
+    s.backend()
         .store
         .set_password(up.person, old.as_str(), PasswordState::Compromised, None)
         .await
         .unwrap();
     let step = owner_login(&s, up.org).await;
     assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
-    let record = s.services().store.person(up.person).await.unwrap().unwrap();
+    let record = s.backend().store.person(up.person).await.unwrap().unwrap();
     assert_ne!(record.password_hash, old.as_str(), "the hash was upgraded");
     assert_eq!(record.password_state, PasswordState::Compromised);
     assert_eq!(record.password_expires_at, None);
@@ -1665,7 +1685,7 @@ async fn a_rehash_at_login_keeps_the_compromised_mark() {
 
 // ---- grants stand only while the roster and the policy admit them ----
 
-fn denied(result: Result<impl std::fmt::Debug, ServiceError>, why: authcore::AccessDenied) {
+fn denied(result: Result<impl std::fmt::Debug, ServiceError>, why: authcore::policy::AccessDenied) {
     match result {
         Err(ServiceError::Denied(reason)) if reason == why => {}
         other => panic!("expected Denied({why:?}), got {other:?}"),
@@ -1674,7 +1694,7 @@ fn denied(result: Result<impl std::fmt::Debug, ServiceError>, why: authcore::Acc
 
 #[tokio::test]
 async fn enforcement_reaches_grants_issued_before_it() {
-    use authcore::AccessDenied::MfaRequired;
+    use authcore::policy::AccessDenied::MfaRequired;
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -1706,7 +1726,7 @@ async fn enforcement_reaches_grants_issued_before_it() {
         s.authorize(&mgrant, &Permission::ViewJobs, &own).await,
         MfaRequired,
     );
-    let name = EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+    let name = EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap());
     denied(s.start_enrollment(&mgrant, name).await, MfaRequired);
     denied(
         s.change_password(
@@ -1728,8 +1748,8 @@ async fn enforcement_reaches_grants_issued_before_it() {
 
 #[tokio::test]
 async fn a_deactivated_persons_or_members_grant_changes_nothing() {
-    use authcore::AccessDenied::Deactivated;
     use authcore::UserStore;
+    use authcore::policy::AccessDenied::Deactivated;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
@@ -1737,7 +1757,7 @@ async fn a_deactivated_persons_or_members_grant_changes_nothing() {
     let mgrant = *step.grant().expect("signed in");
     let (admin, step) = member_signs_in(&s, &grant, "admin@example.com", Role::Admin).await;
     let agrant = *step.grant().expect("signed in");
-    let name = || EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap());
+    let name = || EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap());
 
     // A deactivated membership: every account change with the old grant is refused.
     s.deactivate_member(&grant, member).await.unwrap();
@@ -1771,7 +1791,7 @@ async fn a_deactivated_persons_or_members_grant_changes_nothing() {
 
     // A person deactivated everywhere: their admin grant adds and changes nobody.
     assert!(
-        s.services()
+        s.backend()
             .store
             .set_deactivated(admin, true)
             .await
@@ -1804,7 +1824,7 @@ async fn a_deactivated_persons_or_members_grant_changes_nothing() {
 
 #[tokio::test]
 async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
-    use authcore::{AuditKind, Factor};
+    use authcore::policy::{AuditKind, Factor};
     let rejected = |kind, replayed| AuditKind::CredentialRejected {
         factor: Factor::Second(kind),
         replayed,
@@ -1823,7 +1843,7 @@ async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
             .is_some()
     );
     let step = owner_login(&s, org).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     let replay = s
         .verify_totp(org, &ticket(&step), &code(&key, now))
         .await
@@ -1832,7 +1852,7 @@ async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
     assert!(!audited(&s, from, rejected(FactorKind::Totp, false)));
     // A wrong code: the same answer, not a replay.
     let step = owner_login(&s, org).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     let wrong_answer = s
         .verify_totp(org, &ticket(&step), &wrong(&code(&key, now)))
         .await
@@ -1852,13 +1872,13 @@ async fn a_used_code_is_audited_as_a_replay_and_answered_like_a_wrong_one() {
             .is_some()
     );
     let step = owner_login(&s, org).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(matches!(
         s.verify_recovery_code(org, &ticket(&step), &codes[0]).await,
         Err(ServiceError::InvalidCredentials)
     ));
     assert!(audited(&s, from, rejected(FactorKind::RecoveryCode, true)));
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(matches!(
         s.verify_recovery_code(org, &ticket(&step), "AAAA-BBBB-CCCC-DDDD")
             .await,
@@ -1928,7 +1948,7 @@ async fn tickets_only_open_their_own_step_for_their_own_person_and_organisation(
         let setup = s
             .start_enrollment(
                 &mgrant,
-                EnrollmentPurpose::Add(authcore::AuthenticatorName::new("app").unwrap()),
+                EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("app").unwrap()),
             )
             .await
             .unwrap();
@@ -2010,7 +2030,7 @@ async fn sms_is_refused_when_the_organisation_refuses_restricted_factors() {
         s.send_sms_code(org, &t).await,
         Err(ServiceError::FactorUnavailable)
     ));
-    assert!(s.services().notifier.take_last_code(owner).is_none());
+    assert!(s.backend().notifier.take_last_code(owner).is_none());
     assert!(matches!(
         s.verify_sms_code(org, &t, "123456").await,
         Err(ServiceError::FactorUnavailable)
@@ -2058,21 +2078,31 @@ struct BlockingCountingHasher {
 }
 
 impl authcore::PasswordHashing for BlockingCountingHasher {
-    fn run(&self, job: authcore::HashJob) -> impl Future<Output = authcore::HashOutput> + Send {
+    fn run(
+        &self,
+        job: authcore::service::HashJob,
+    ) -> impl Future<Output = authcore::service::HashOutput> + Send {
         self.jobs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let hasher = Arc::clone(&self.hasher);
         async move {
             tokio::task::spawn_blocking(move || job.run(&hasher))
                 .await
-                .unwrap_or_else(|_| authcore::HashOutput::failed())
+                .unwrap_or_else(|_| authcore::service::HashOutput::failed())
         }
     }
 }
 
 /// A service with cheap argon2 whose every job runs on the blocking pool and is counted, over
-/// `secrets`; with its clock and job counter.
-type CountingService<S> =
-    Authenticator<S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, BlockingCountingHasher>;
+/// `store`; with its clock and job counter.
+type CountingService<S> = Authenticator<
+    Services<
+        S,
+        MemoryAuditLog,
+        RecordingNotifier,
+        Arc<ManualClock>,
+        BlockingCountingHasher,
+    >,
+>;
 
 fn counting_service<S: authcore::LoginStore>(
     store: S,
@@ -2103,9 +2133,9 @@ fn counting_service<S: authcore::LoginStore>(
         .unwrap();
     let services = Services {
         store,
-        clock: Arc::clone(&clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(&clock),
         hasher,
     };
     (Authenticator::new(services, config), clock, jobs)
@@ -2128,7 +2158,7 @@ async fn owner_adding_an_app<S: authcore::LoginStore>(
     let setup = s
         .start_enrollment(
             &grant,
-            EnrollmentPurpose::Add(authcore::AuthenticatorName::new("phone").unwrap()),
+            EnrollmentPurpose::Add(authcore::policy::AuthenticatorName::new("phone").unwrap()),
         )
         .await
         .unwrap();
@@ -2171,7 +2201,7 @@ async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
 /// A store whose active recovery-code set disappears after a number of reads: the set removed
 /// by another server between the login's factor check and the redemption. The login reads it in
 /// its snapshot, so the removal is seen when the snapshot is read again: after a lost count
-/// (`lose_next_count`: the next compare-and-swap of a counter alone loses, as when a concurrent
+/// (`lose_next_count`: the next compare-and-swap of counters alone loses, as when a concurrent
 /// attempt moved the counter).
 struct VanishingSetStore {
     inner: MemoryStore,
@@ -2197,32 +2227,33 @@ impl authcore::UserStore for VanishingSetStore {
 
     fn create_person(
         &self,
-        person: &authcore::PersonRecord,
-        organisation: authcore::OrganisationWrite<'_>,
-    ) -> impl Future<Output = Result<authcore::CreateOutcome, Self::Error>> + Send {
+        person: &authcore::store::PersonRecord,
+        organisation: authcore::store::OrganisationWrite<'_>,
+    ) -> impl Future<Output = Result<authcore::store::CreateOutcome, Self::Error>> + Send {
         self.inner.create_person(person, organisation)
     }
     fn person_by_login(
         &self,
         login: &str,
-    ) -> impl Future<Output = Result<Option<authcore::PersonRecord>, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<Option<authcore::store::PersonRecord>, Self::Error>> + Send
+    {
         self.inner.person_by_login(login)
     }
     fn person(
         &self,
         id: PersonId,
-    ) -> impl Future<Output = Result<Option<authcore::PersonRecord>, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<Option<authcore::store::PersonRecord>, Self::Error>> + Send
+    {
         self.inner.person(id)
     }
     fn set_password(
         &self,
         id: PersonId,
         password_hash: &str,
-        state: authcore::PasswordState,
+        state: authcore::policy::PasswordState,
         expires_at: Option<u64>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        self.inner
-            .set_password(id, password_hash, state, expires_at)
+        self.inner.set_password(id, password_hash, state, expires_at)
     }
     fn upgrade_password_hash(
         &self,
@@ -2230,13 +2261,12 @@ impl authcore::UserStore for VanishingSetStore {
         expected_hash: &str,
         new_hash: &str,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        self.inner
-            .upgrade_password_hash(id, expected_hash, new_hash)
+        self.inner.upgrade_password_hash(id, expected_hash, new_hash)
     }
     fn set_phone(
         &self,
         id: PersonId,
-        phone: Option<&authcore::PhoneNumber>,
+        phone: Option<&PhoneNumber>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner.set_phone(id, phone)
     }
@@ -2249,25 +2279,26 @@ impl authcore::UserStore for VanishingSetStore {
     }
     fn throttle(
         &self,
-        key: &authcore::ThrottleKey,
-    ) -> impl Future<Output = Result<authcore::ThrottleState, Self::Error>> + Send {
+        key: &authcore::store::ThrottleKey,
+    ) -> impl Future<Output = Result<authcore::credential::ThrottleState, Self::Error>> + Send {
         self.inner.throttle(key)
     }
     fn reserve_attempt(
         &self,
-        key: &authcore::ThrottleKey,
-        policy: &authcore::ThrottlePolicy,
+        key: &authcore::store::ThrottleKey,
+        policy: &authcore::credential::ThrottlePolicy,
         now: u64,
-    ) -> impl Future<Output = Result<authcore::ThrottleReservation, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<authcore::credential::ThrottleReservation, Self::Error>> + Send
+    {
         self.inner.reserve_attempt(key, policy, now)
     }
     fn apply_throttle(
         &self,
-        key: &authcore::ThrottleKey,
-        op: authcore::ThrottleOp,
-        policy: &authcore::ThrottlePolicy,
+        key: &authcore::store::ThrottleKey,
+        op: authcore::store::ThrottleOp,
+        policy: &authcore::credential::ThrottlePolicy,
         now: u64,
-    ) -> impl Future<Output = Result<authcore::ThrottleUpdate, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<authcore::credential::ThrottleUpdate, Self::Error>> + Send {
         self.inner.apply_throttle(key, op, policy, now)
     }
     fn prune_throttles(&self, now: u64) -> impl Future<Output = Result<u64, Self::Error>> + Send {
@@ -2277,13 +2308,16 @@ impl authcore::UserStore for VanishingSetStore {
         &self,
         id: OrgId,
     ) -> impl Future<
-        Output = Result<Option<authcore::Versioned<authcore::Organisation>>, Self::Error>,
+        Output = Result<
+            Option<authcore::store::Versioned<authcore::policy::Organisation>>,
+            Self::Error,
+        >,
     > + Send {
         self.inner.organisation(id)
     }
     fn replace_organisation(
         &self,
-        organisation: &authcore::Organisation,
+        organisation: &authcore::policy::Organisation,
         expected_version: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner
@@ -2300,10 +2334,10 @@ impl authcore::UserStore for VanishingSetStore {
 impl authcore::LoginStore for VanishingSetStore {
     async fn login_snapshot(
         &self,
-        at: authcore::SnapshotAt<'_>,
+        at: authcore::store::SnapshotAt<'_>,
         org: Option<OrgId>,
         now: u64,
-    ) -> Result<authcore::LoginSnapshot, authcore::MemoryStoreError> {
+    ) -> Result<authcore::store::LoginSnapshot, authcore::MemoryStoreError> {
         let mut snapshot = self.inner.login_snapshot(at, org, now).await?;
         if snapshot.recovery.is_some() && !self.visible() {
             snapshot.recovery = None;
@@ -2312,7 +2346,7 @@ impl authcore::LoginStore for VanishingSetStore {
     }
     async fn apply_step(
         &self,
-        write: &authcore::StepWrite,
+        write: &authcore::store::StepWrite,
     ) -> Result<bool, authcore::MemoryStoreError> {
         use std::sync::atomic::Ordering;
         let counters_alone = write.watermark.is_none()
@@ -2326,13 +2360,13 @@ impl authcore::LoginStore for VanishingSetStore {
     }
     fn locked_step<T, F>(
         &self,
-        at: authcore::SnapshotAt<'_>,
+        at: authcore::store::SnapshotAt<'_>,
         org: Option<OrgId>,
         now: u64,
         decide: F,
     ) -> impl Future<Output = Result<T, authcore::MemoryStoreError>> + Send
     where
-        F: FnMut(&authcore::LoginSnapshot) -> (authcore::StepWrite, T) + Send,
+        F: FnMut(&authcore::store::LoginSnapshot) -> (authcore::store::StepWrite, T) + Send,
         T: Send,
     {
         self.inner.locked_step(at, org, now, decide)
@@ -2345,14 +2379,15 @@ impl authcore::SecretStore for VanishingSetStore {
     fn mfa(
         &self,
         person: PersonId,
-    ) -> impl Future<Output = Result<Option<authcore::Versioned<authcore::Mfa>>, Self::Error>> + Send
-    {
+    ) -> impl Future<
+        Output = Result<Option<authcore::store::Versioned<authcore::policy::Mfa>>, Self::Error>,
+    > + Send {
         self.inner.mfa(person)
     }
     fn replace_mfa(
         &self,
         person: PersonId,
-        mfa: &authcore::Mfa,
+        mfa: &authcore::policy::Mfa,
         expected_version: Option<u64>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner.replace_mfa(person, mfa, expected_version)
@@ -2360,7 +2395,7 @@ impl authcore::SecretStore for VanishingSetStore {
     fn advance_watermark(
         &self,
         person: PersonId,
-        authenticator: authcore::AuthenticatorId,
+        authenticator: authcore::policy::AuthenticatorId,
         step: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner.advance_watermark(person, authenticator, step)
@@ -2368,10 +2403,10 @@ impl authcore::SecretStore for VanishingSetStore {
     async fn recovery_codes(
         &self,
         person: PersonId,
-        slot: authcore::RecoverySlot,
-    ) -> Result<Option<authcore::RecoveryCodeSet>, Self::Error> {
+        slot: authcore::store::RecoverySlot,
+    ) -> Result<Option<authcore::credential::RecoveryCodeSet>, Self::Error> {
         let set = self.inner.recovery_codes(person, slot).await?;
-        if slot != authcore::RecoverySlot::Active {
+        if slot != authcore::store::RecoverySlot::Active {
             return Ok(set);
         }
         Ok(set.filter(|_| self.visible()))
@@ -2379,8 +2414,8 @@ impl authcore::SecretStore for VanishingSetStore {
     fn replace_recovery_codes(
         &self,
         person: PersonId,
-        slot: authcore::RecoverySlot,
-        set: Option<&authcore::RecoveryCodeSet>,
+        slot: authcore::store::RecoverySlot,
+        set: Option<&authcore::credential::RecoveryCodeSet>,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.inner.replace_recovery_codes(person, slot, set)
     }
@@ -2401,17 +2436,17 @@ impl authcore::SecretStore for VanishingSetStore {
     fn oob_challenge(
         &self,
         person: PersonId,
-        purpose: authcore::OobPurpose,
-    ) -> impl Future<Output = Result<Option<authcore::OobChallengeRecord>, Self::Error>> + Send
+        purpose: authcore::store::OobPurpose,
+    ) -> impl Future<Output = Result<Option<authcore::store::OobChallengeRecord>, Self::Error>> + Send
     {
         self.inner.oob_challenge(person, purpose)
     }
     fn replace_oob_challenge(
         &self,
         person: PersonId,
-        purpose: authcore::OobPurpose,
-        expected: Option<&authcore::OobChallenge>,
-        new: Option<&authcore::OobChallengeRecord>,
+        purpose: authcore::store::OobPurpose,
+        expected: Option<&authcore::credential::OobChallenge>,
+        new: Option<&authcore::store::OobChallengeRecord>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner
             .replace_oob_challenge(person, purpose, expected, new)
@@ -2419,42 +2454,44 @@ impl authcore::SecretStore for VanishingSetStore {
     fn record_oob_send(
         &self,
         person: PersonId,
-        purpose: authcore::OobPurpose,
+        purpose: authcore::store::OobPurpose,
         config: &OobConfig,
         now: u64,
-    ) -> impl Future<Output = Result<authcore::SendDecision, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<authcore::credential::SendDecision, Self::Error>> + Send {
         self.inner.record_oob_send(person, purpose, config, now)
     }
     fn insert_setup_token(
         &self,
-        token: &authcore::SetupTokenRecord,
+        token: &authcore::store::SetupTokenRecord,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.inner.insert_setup_token(token)
     }
     fn take_setup_token(
         &self,
-        digest: &authcore::TokenDigest,
+        digest: &authcore::store::TokenDigest,
         now: u64,
-    ) -> impl Future<Output = Result<Option<authcore::SetupTokenRecord>, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<Option<authcore::store::SetupTokenRecord>, Self::Error>> + Send
+    {
         self.inner.take_setup_token(digest, now)
     }
     fn insert_ticket(
         &self,
-        ticket: &authcore::TicketRecord,
+        ticket: &authcore::store::TicketRecord,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send {
         self.inner.insert_ticket(ticket)
     }
     fn take_ticket(
         &self,
-        digest: &authcore::TokenDigest,
+        digest: &authcore::store::TokenDigest,
         now: u64,
-    ) -> impl Future<Output = Result<Option<authcore::TicketRecord>, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<Option<authcore::store::TicketRecord>, Self::Error>> + Send
+    {
         self.inner.take_ticket(digest, now)
     }
     fn prune_expired(
         &self,
         now: u64,
-    ) -> impl Future<Output = Result<authcore::PruneReport, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<authcore::store::PruneReport, Self::Error>> + Send {
         self.inner.prune_expired(now)
     }
 }
@@ -2467,23 +2504,23 @@ async fn rejection_trace<S: authcore::LoginStore>(
     before: usize,
 ) -> (
     Vec<(
-        authcore::Actor,
+        authcore::policy::Actor,
         Option<PersonId>,
         Option<OrgId>,
-        authcore::AuditKind,
+        authcore::policy::AuditKind,
     )>,
     u8,
 ) {
-    let events = s.services().audit.events()[before..]
+    let events = s.backend().audit.events()[before..]
         .iter()
         .map(|e| (e.actor, e.subject, e.organisation, e.what))
         .collect();
     let failures = s
-        .services()
+        .backend()
         .store
-        .throttle(&authcore::ThrottleKey::factor(
+        .throttle(&authcore::store::ThrottleKey::factor(
             person,
-            authcore::ThrottledFactor::RecoveryCode,
+            authcore::credential::ThrottledFactor::RecoveryCode,
         ))
         .await
         .unwrap()
@@ -2512,7 +2549,7 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
     let person = grant.person();
 
     // A wrong code: one derivation, one counted and audited rejection.
-    let (jobs_before, events_before) = (count(), s.services().audit.events().len());
+    let (jobs_before, events_before) = (count(), s.backend().audit.events().len());
     assert!(matches!(
         s.verify_recovery_code(org, &t, "AAAA-BBBB-CCCC-DDDD").await,
         Err(ServiceError::InvalidCredentials)
@@ -2522,8 +2559,8 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
     assert_eq!(wrong_failures, 1);
     assert!(wrong_events.iter().any(|e| matches!(
         e.3,
-        authcore::AuditKind::CredentialRejected {
-            factor: authcore::Factor::Second(FactorKind::RecoveryCode),
+        authcore::policy::AuditKind::CredentialRejected {
+            factor: authcore::policy::Factor::Second(FactorKind::RecoveryCode),
             replayed: false
         }
     )));
@@ -2531,17 +2568,17 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
     // The set is gone by the time the code is checked (the factor check still saw it, and the
     // count was made again on a fresh read after losing to a concurrent attempt): the same
     // answer, the same derivation, the same events, and one more failure counted.
-    s.services().store.visible_reads.store(1, Ordering::SeqCst);
-    s.services()
+    s.backend().store.visible_reads.store(1, Ordering::SeqCst);
+    s.backend()
         .store
         .lose_next_count
         .store(true, Ordering::SeqCst);
-    let (jobs_before, events_before) = (count(), s.services().audit.events().len());
+    let (jobs_before, events_before) = (count(), s.backend().audit.events().len());
     assert!(matches!(
         s.verify_recovery_code(org, &t, "AAAA-BBBB-CCCC-DDDD").await,
         Err(ServiceError::InvalidCredentials)
     ));
-    assert_eq!(s.services().store.visible_reads.load(Ordering::SeqCst), 0);
+    assert_eq!(s.backend().store.visible_reads.load(Ordering::SeqCst), 0);
     assert_eq!(count() - jobs_before, 1, "no argon2 work without a set");
     let (none_events, none_failures) = rejection_trace(&s, person, events_before).await;
     assert_eq!(none_events, wrong_events);
@@ -2584,20 +2621,20 @@ fn operation_futures_are_send() {
 
 // ---- a failing notifier never undoes a committed change ----
 
-fn delivery_failed(what: authcore::NotificationKind) -> authcore::AuditKind {
-    authcore::AuditKind::NotificationFailed { message: what }
+fn delivery_failed(what: authcore::policy::NotificationKind) -> authcore::policy::AuditKind {
+    authcore::policy::AuditKind::NotificationFailed { message: what }
 }
 
 #[tokio::test]
 async fn a_failed_setup_link_keeps_the_member_and_can_be_resent() {
-    use authcore::{AuditKind, NotificationKind};
+    use authcore::policy::{AuditKind, NotificationKind};
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
-    let notifier = &s.services().notifier;
+    let notifier = &s.backend().notifier;
 
     notifier.fail_deliveries(true);
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     let new = s
         .add_member(&grant, "member@example.com", Role::User)
         .await
@@ -2625,7 +2662,7 @@ async fn a_failed_setup_link_keeps_the_member_and_can_be_resent() {
             .is_delivered()
     );
     notifier.fail_deliveries(false);
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(
         s.resend_setup_link(&grant, new.person)
             .await
@@ -2665,12 +2702,12 @@ async fn a_failed_setup_link_keeps_the_member_and_can_be_resent() {
 
 #[tokio::test]
 async fn a_failed_notice_after_a_recovery_code_still_grants() {
-    use authcore::NotificationKind;
+    use authcore::policy::NotificationKind;
     let (s, clock) = service();
     let (org, _key, codes) = owner_with_mfa(&s, &clock).await;
-    s.services().notifier.fail_deliveries(true);
+    s.backend().notifier.fail_deliveries(true);
     let step = owner_login(&s, org).await;
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     let step = s
         .verify_recovery_code(org, &ticket(&step), &codes[0])
         .await
@@ -2685,12 +2722,13 @@ async fn a_failed_notice_after_a_recovery_code_still_grants() {
 
 #[tokio::test]
 async fn failed_security_notices_leave_every_change_in_place() {
-    use authcore::{NotificationKind, SecurityNotice};
+    use authcore::policy::NotificationKind;
+    use authcore::store::SecurityNotice;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
     let owner = grant.person();
-    let notifier = &s.services().notifier;
+    let notifier = &s.backend().notifier;
     let failed = delivery_failed(NotificationKind::SecurityNotice);
 
     // A phone verified while notices fail is bound all the same (the code itself went out).
@@ -2698,19 +2736,19 @@ async fn failed_security_notices_leave_every_change_in_place() {
     s.start_phone_verification(&grant, &phone).await.unwrap();
     let sms = notifier.take_last_code(owner).unwrap().to_string();
     notifier.fail_deliveries(true);
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.confirm_phone(&grant, &sms).await.unwrap();
     assert_eq!(phone_of(&s, owner).await, Some(phone));
     assert!(audited(&s, from, failed));
 
     // Removing it: the same.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.remove_phone(&grant).await.unwrap();
     assert_eq!(phone_of(&s, owner).await, None);
     assert!(audited(&s, from, failed));
 
     // A password change stands, and the new password signs in.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.change_password(
         &grant,
         Password::from(OWNER_PW),
@@ -2733,7 +2771,9 @@ async fn failed_security_notices_leave_every_change_in_place() {
     let setup = s
         .start_enrollment(
             &grant,
-            authcore::EnrollmentPurpose::Add(authcore::AuthenticatorName::new("backup").unwrap()),
+            authcore::policy::EnrollmentPurpose::Add(
+                authcore::policy::AuthenticatorName::new("backup").unwrap(),
+            ),
         )
         .await
         .unwrap();
@@ -2741,12 +2781,12 @@ async fn failed_security_notices_leave_every_change_in_place() {
     s.confirm_enrollment(&grant, &code(&backup, clock_now(&clock)))
         .await
         .unwrap();
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.acknowledge_enrollment(&grant).await.unwrap();
     assert!(audited(&s, from, failed));
 
     // MFA off stands too.
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     s.disable_mfa(&grant).await.unwrap();
     assert!(audited(&s, from, failed));
     assert_eq!(notices(&s, owner, SecurityNotice::MfaTurnedOff), 0);
@@ -2763,14 +2803,14 @@ async fn failed_security_notices_leave_every_change_in_place() {
 
 #[tokio::test]
 async fn an_undelivered_sms_code_is_an_error_and_audited() {
-    use authcore::NotificationKind;
+    use authcore::policy::NotificationKind;
     let (s, clock) = service_with(Some(sms_config()));
     let (org, key, owner) = owner_with_phone(&s, &clock).await;
-    let notifier = &s.services().notifier;
+    let notifier = &s.backend().notifier;
     notifier.fail_deliveries(true);
     let step = owner_login(&s, org).await;
     let t = ticket(&step);
-    let from = s.services().audit.events().len();
+    let from = s.backend().audit.events().len();
     assert!(matches!(
         s.send_sms_code(org, &t).await,
         Err(ServiceError::Undelivered(_))
@@ -2780,7 +2820,11 @@ async fn an_undelivered_sms_code_is_an_error_and_audited() {
         from,
         delivery_failed(NotificationKind::OobCode)
     ));
-    assert!(!audited(&s, from, authcore::AuditKind::OutOfBandCodeSent));
+    assert!(!audited(
+        &s,
+        from,
+        authcore::policy::AuditKind::OutOfBandCodeSent
+    ));
     // Once the gateway is back, the person asks again after the cooldown.
     notifier.fail_deliveries(false);
     clock.advance(60);
@@ -2868,10 +2912,10 @@ async fn verification_sends_are_capped_per_account_and_day() {
 
 #[tokio::test]
 async fn a_lock_notice_that_cannot_be_delivered_still_answers_as_the_throttle_decides() {
-    use authcore::{AuditKind, NotificationKind};
+    use authcore::policy::{AuditKind, NotificationKind};
     let (s, clock) = service();
     let (org, _key, _) = owner_with_mfa(&s, &clock).await;
-    s.services().notifier.fail_deliveries(true);
+    s.backend().notifier.fail_deliveries(true);
     let mut locked = false;
     for _ in 0..200 {
         match s
@@ -2891,7 +2935,7 @@ async fn a_lock_notice_that_cannot_be_delivered_still_answers_as_the_throttle_de
         }
         clock.advance(3600);
     }
-    let events = s.services().audit.events();
+    let events = s.backend().audit.events();
     let lock_noticed = events
         .iter()
         .any(|e| matches!(e.what, AuditKind::FactorLocked { .. }));

@@ -4,25 +4,19 @@
 #![cfg(all(feature = "memory", feature = "test-util"))]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/conformance.rs"]
+mod contract;
+
 use std::sync::Arc;
 
-use authcore::conformance::{self, RACE_CONTENDERS, Spawner};
-use authcore::{ManualClock, MemoryStore};
+use authcore::MemoryStore;
+use authcore::conformance::{self, RACE_CONTENDERS};
+use authcore::otp::ManualClock;
 
 const T0: u64 = 1_700_000_000;
 
-/// Hands each racing call to the tokio runtime, so that they run on several threads.
-struct Tokio;
-
-impl Spawner for Tokio {
-    fn spawn<T: Send + 'static>(
-        &self,
-        task: impl Future<Output = T> + Send + 'static,
-    ) -> impl Future<Output = T> + Send + 'static {
-        let handle = tokio::spawn(task);
-        async move { handle.await.expect("a contender panicked") }
-    }
-}
+/// How many checks the suite runs: one per contract, each named in the report.
+const CHECKS: usize = 38;
 
 #[tokio::test]
 async fn memory_store_conforms_in_one_task() {
@@ -30,9 +24,10 @@ async fn memory_store_conforms_in_one_task() {
     let report = conformance::run_all(Arc::new(MemoryStore::new()), &clock)
         .await
         .unwrap_or_else(|failure| panic!("{failure}"));
-    assert_eq!(report.checks().len(), 37, "{:?}", report.checks());
+    assert_eq!(report.checks().len(), CHECKS, "{:?}", report.checks());
     assert!(report.checks().contains(&"race_throttle"));
     assert!(report.checks().contains(&"oob_purposes_apart"));
+    assert!(report.checks().contains(&"unique_person_id"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -41,10 +36,12 @@ async fn memory_store_conforms_racing_on_threads() {
     let store = Arc::new(MemoryStore::new());
     // Twice over one store: the suite's fresh ids keep the runs apart.
     for _ in 0..2 {
-        conformance::run_all_with(Arc::clone(&store), &clock, &Tokio)
+        conformance::run_all_with(Arc::clone(&store), &clock, &contract::Tokio)
             .await
             .unwrap_or_else(|failure| panic!("{failure}"));
     }
+    // And the way the SQL stores' tests run it: in one task, then on the threads.
+    assert_eq!(contract::conforms(store, &clock).await.len(), CHECKS);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! `PostgresStore` on the server named by `AUTHCORE_TEST_POSTGRES_URL`, each test in a schema of
-//! its own: every trait method's contract, the races, two stores on one database, secrets sealed
-//! at rest. Without the variable each test prints that it is skipped and passes.
+//! its own: the conformance suite (every trait method's contract and the races), then what only a
+//! SQL store has: two stores on one database, secrets sealed at rest, corrupt, copied or forged
+//! rows reported as errors, re-sealing, schema upgrades. Without the variable each test prints
+//! that it is skipped and passes.
 #![cfg(feature = "postgres")]
 #![allow(
     clippy::unwrap_used,
@@ -12,15 +14,18 @@
 #[path = "support/postgres.rs"]
 mod pg;
 
-#[path = "support/sql_checks.rs"]
+#[path = "support/sql_specific.rs"]
 mod checks;
+
+#[cfg(feature = "test-util")]
+#[path = "support/conformance.rs"]
+mod contract;
 
 use std::sync::Arc;
 
-use authcore::{
-    KeyId, Keyring, OrganisationWrite, PostgresStore, SealingKey, SecretStore, SqlStoreError,
-    UserStore,
-};
+use authcore::credential::{KeyId, Keyring, SealingKey};
+use authcore::store::OrganisationWrite;
+use authcore::{PostgresStore, SecretStore, SqlStoreError, UserStore};
 use checks::*;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Executor, Row};
@@ -78,54 +83,6 @@ async fn store() -> PostgresStore {
     store_in(&url, &schema, keyring(7)).await
 }
 
-#[tokio::test]
-async fn people_and_organisations_contract() {
-    if crate::pg::skip("people_and_organisations_contract") {
-        return;
-    }
-    people_and_organisations(&store().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mfa_and_watermark_race() {
-    if crate::pg::skip("mfa_and_watermark_race") {
-        return;
-    }
-    mfa_and_watermarks(Arc::new(store().await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn recovery_codes_and_spend_race() {
-    if crate::pg::skip("recovery_codes_and_spend_race") {
-        return;
-    }
-    recovery_codes(Arc::new(store().await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn oob_challenges_and_swap_race() {
-    if crate::pg::skip("oob_challenges_and_swap_race") {
-        return;
-    }
-    oob_challenges(Arc::new(store().await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn tokens_tickets_and_take_race() {
-    if crate::pg::skip("tokens_tickets_and_take_race") {
-        return;
-    }
-    tokens_and_tickets(Arc::new(store().await)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_failures_count_exactly() {
-    if crate::pg::skip("concurrent_failures_count_exactly") {
-        return;
-    }
-    throttles(Arc::new(store().await)).await;
-}
-
 /// Two stores on one database stand for two application servers: of 32 attempts split between
 /// them to accept the same TOTP step, exactly one wins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -166,16 +123,20 @@ async fn raw_tables_hold_no_secret_code_or_password_in_clear() {
         return;
     }
     let store = store().await;
-    let org = authcore::Organisation::found(ORG, ALICE, T0).state;
+    let org = authcore::policy::Organisation::found(ORG, ALICE, T0).state;
     let _ = store
         .create_person(&person(ALICE, "alice"), OrganisationWrite::Insert(&org))
         .await
         .unwrap();
     let mfa = enrolled(ALICE);
     assert!(store.replace_mfa(ALICE, &mfa, None).await.unwrap());
-    let codes = authcore::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
+    let codes = authcore::credential::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
     store
-        .replace_recovery_codes(ALICE, authcore::RecoverySlot::Active, Some(&codes.set))
+        .replace_recovery_codes(
+            ALICE,
+            authcore::store::RecoverySlot::Active,
+            Some(&codes.set),
+        )
         .await
         .unwrap();
 
@@ -255,7 +216,12 @@ async fn passes_the_conformance_suite() {
     if crate::pg::skip("passes_the_conformance_suite") {
         return;
     }
-    conformance(store().await).await;
+    let checks = contract::conforms(
+        Arc::new(store().await),
+        &authcore::otp::ManualClock::new(T0),
+    )
+    .await;
+    assert!(checks.contains(&"unique_person_id"), "{checks:?}");
 }
 
 checks::impl_resealable!(PostgresStore);

@@ -1,5 +1,7 @@
-//! `SqliteStore` on a temporary database file: every trait method's contract, the races, secrets
-//! sealed at rest, and corrupt sealed rows reported as errors.
+//! `SqliteStore` on a temporary database file: the conformance suite (every trait method's
+//! contract and the races), then what only a SQL store has: secrets sealed at rest, corrupt,
+//! copied or forged rows reported as errors, re-sealing, schema upgrades, and the service over a
+//! tampered database.
 #![cfg(feature = "sqlite")]
 #![allow(
     clippy::unwrap_used,
@@ -8,15 +10,16 @@
     clippy::indexing_slicing
 )]
 
-#[path = "support/sql_checks.rs"]
+#[path = "support/sql_specific.rs"]
 mod checks;
 
-use std::sync::Arc;
+#[cfg(feature = "test-util")]
+#[path = "support/conformance.rs"]
+mod contract;
 
-use authcore::{
-    KeyId, Keyring, OrganisationWrite, SealingKey, SecretStore, SqlStoreError, SqliteStore,
-    UserStore,
-};
+use authcore::credential::{KeyId, Keyring, SealingKey};
+use authcore::store::OrganisationWrite;
+use authcore::{SecretStore, SqlStoreError, SqliteStore, UserStore};
 use checks::*;
 use sqlx::{Column, Row, ValueRef};
 
@@ -67,42 +70,6 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 #[tokio::test]
-async fn people_and_organisations_contract() {
-    let (_dir, store) = store().await;
-    people_and_organisations(&store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mfa_and_watermark_race() {
-    let (_dir, store) = store().await;
-    mfa_and_watermarks(Arc::new(store)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn recovery_codes_and_spend_race() {
-    let (_dir, store) = store().await;
-    recovery_codes(Arc::new(store)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn oob_challenges_and_swap_race() {
-    let (_dir, store) = store().await;
-    oob_challenges(Arc::new(store)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn tokens_tickets_and_take_race() {
-    let (_dir, store) = store().await;
-    tokens_and_tickets(Arc::new(store)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_failures_count_exactly() {
-    let (_dir, store) = store().await;
-    throttles(Arc::new(store)).await;
-}
-
-#[tokio::test]
 async fn migrate_is_idempotent_and_data_survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("authcore.db");
@@ -125,16 +92,20 @@ async fn migrate_is_idempotent_and_data_survives_reopening() {
 #[tokio::test]
 async fn raw_tables_hold_no_secret_code_or_password_in_clear() {
     let (_dir, store) = store().await;
-    let org = authcore::Organisation::found(ORG, ALICE, T0).state;
+    let org = authcore::policy::Organisation::found(ORG, ALICE, T0).state;
     let _ = store
         .create_person(&person(ALICE, "alice"), OrganisationWrite::Insert(&org))
         .await
         .unwrap();
     let mfa = enrolled(ALICE);
     assert!(store.replace_mfa(ALICE, &mfa, None).await.unwrap());
-    let codes = authcore::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
+    let codes = authcore::credential::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
     store
-        .replace_recovery_codes(ALICE, authcore::RecoverySlot::Active, Some(&codes.set))
+        .replace_recovery_codes(
+            ALICE,
+            authcore::store::RecoverySlot::Active,
+            Some(&codes.set),
+        )
         .await
         .unwrap();
 
@@ -193,7 +164,7 @@ async fn corrupt_or_moved_sealed_rows_are_errors() {
         err,
         SqlStoreError::Open {
             table: "mfa",
-            error: authcore::OpenError::Forged
+            error: authcore::credential::OpenError::Forged
         }
     ));
     assert!(std::error::Error::source(&err).is_some());
@@ -231,7 +202,12 @@ async fn corrupt_or_moved_sealed_rows_are_errors() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn passes_the_conformance_suite() {
     let (_dir, store) = store().await;
-    conformance(store).await;
+    let checks = contract::conforms(
+        std::sync::Arc::new(store),
+        &authcore::otp::ManualClock::new(T0),
+    )
+    .await;
+    assert!(checks.contains(&"unique_person_id"), "{checks:?}");
 }
 
 checks::impl_resealable!(SqliteStore);
@@ -323,20 +299,21 @@ async fn an_altered_phone_number_is_an_error() {
 /// The service over `SqliteStore`, against someone who can write the database but holds no key.
 #[cfg(feature = "memory")]
 mod service_over_a_tampered_database {
+    use std::sync::Arc;
+
     use super::*;
+    use authcore::credential::FactorKind;
+    use authcore::credential::password::HashParams;
+    use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+    use authcore::policy::{Aal, AuthenticatorName, EnrollmentPurpose, LoginProgress};
+    use authcore::store::{MemoryAuditLog, RecordingNotifier};
     use authcore::{
-        Aal, Authenticator, AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, FactorKind,
-        HashParams, LoginProgress, LoginStep, ManualClock, MemoryAuditLog, OrgId, Password,
-        PasswordHasher, RecordingNotifier, SecretKey, ServiceConfig, ServiceError, Services, Totp,
-        TotpParams,
+        Authenticator, BearerToken, Clock, LoginStep, OrgId, Password, PasswordHasher,
+        ServiceConfig, ServiceError, Services,
     };
 
     type Service = Authenticator<
-        SqliteStore,
-        Arc<ManualClock>,
-        MemoryAuditLog,
-        RecordingNotifier,
-        PasswordHasher,
+        Services<SqliteStore, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>,
     >;
 
     const PW: &str = "correct horse battery staple 42";
@@ -349,9 +326,9 @@ mod service_over_a_tampered_database {
             .unwrap();
         let services = Services {
             store: store.clone(),
-            clock: Arc::new(ManualClock::new(T0)),
             audit: MemoryAuditLog::new(),
             notifier: RecordingNotifier::new(),
+            clock: Arc::new(ManualClock::new(T0)),
             hasher,
         };
         let config = ServiceConfig::builder("Example Co")
@@ -386,7 +363,7 @@ mod service_over_a_tampered_database {
             .await
             .unwrap();
         let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-        let now = service.services().clock.now();
+        let now = service.backend().clock.now();
         let codes = service
             .confirm_enrollment(&grant, &code(&key, now))
             .await

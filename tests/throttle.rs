@@ -8,7 +8,7 @@
     clippy::panic
 )]
 
-use authcore::{
+use authcore::credential::{
     AccountThrottle, FactorKind, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleEvent,
     ThrottlePolicy, ThrottleState, ThrottledFactor,
 };

@@ -25,12 +25,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use doubles::{CountingHasher, Recording};
 
-use authcore::LoginStore;
+use authcore::credential::{FactorKind, ThrottlePolicy};
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{AuditKind, AuthenticatorName, EnrollmentPurpose, Factor};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
-    AuditKind, Authenticator, AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, Factor,
-    FactorKind, LoginStep, ManualClock, MemoryAuditLog, MemoryStore, OrgId, Password,
-    RecordingNotifier, SecretKey, ServiceConfig, ServiceError, Services, ThrottlePolicy, Totp,
-    TotpParams,
+    Authenticator, BearerToken, Clock, LoginStep, MemoryStore, OrgId, Password, SecretStore,
+    ServiceConfig, ServiceError, Services, UserStore,
 };
 
 const T0: u64 = 1_700_000_010;
@@ -38,8 +39,9 @@ const LOGIN: &str = "owner@example.com";
 const PW: &str = "correct horse battery staple 42";
 const BURST: usize = 100;
 
-type Service<S> =
-    Authenticator<S, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, CountingHasher>;
+type Service<St> = Authenticator<
+    Services<St, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, CountingHasher>,
+>;
 
 /// 2 free attempts, a lock at 5.
 fn policy() -> ThrottlePolicy {
@@ -50,14 +52,16 @@ fn policy() -> ThrottlePolicy {
         .unwrap()
 }
 
-fn service<S: LoginStore>(store: S) -> (Arc<Service<S>>, Arc<ManualClock>, Arc<AtomicUsize>) {
+fn service<St: UserStore + SecretStore>(
+    store: St,
+) -> (Arc<Service<St>>, Arc<ManualClock>, Arc<AtomicUsize>) {
     let clock = Arc::new(ManualClock::new(T0));
     let (hasher, jobs) = CountingHasher::cheap();
     let services = Services {
         store,
-        clock: Arc::clone(&clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(&clock),
         hasher,
     };
     let config = ServiceConfig::builder("Example")
@@ -87,10 +91,10 @@ fn ticket(step: &LoginStep) -> BearerToken {
 }
 
 /// How many of [`BURST`] concurrent wrong passwords — for the owner's login, then for a login
-/// nobody holds — were verified (argon2 jobs run), on `store`.
-async fn password_bursts<S>(name: &str, store: S) -> (usize, usize)
+/// nobody holds — were verified (argon2 jobs run), on the store `name`.
+async fn password_bursts<St>(name: &str, store: St) -> (usize, usize)
 where
-    S: LoginStore + 'static,
+    St: UserStore + SecretStore + 'static,
 {
     let (s, _clock, jobs) = service(store);
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();
@@ -131,10 +135,10 @@ where
 }
 
 /// How many of [`BURST`] concurrent wrong TOTP codes, each on its own second-factor ticket, were
-/// verified (audited as rejected), on `store`.
-async fn totp_burst<S>(name: &str, store: S) -> usize
+/// verified (audited as rejected), on the store `name`.
+async fn totp_burst<St>(name: &str, store: St) -> usize
 where
-    S: LoginStore + 'static,
+    St: UserStore + SecretStore + 'static,
 {
     let (s, clock, _jobs) = service(store);
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();
@@ -161,8 +165,8 @@ where
         tickets.push(ticket(&step));
     }
     let bad = wrong(&code(&key, clock.now()));
-    let rejected = |s: &Service<S>| {
-        s.services()
+    let rejected = |s: &Service<St>| {
+        s.backend()
             .audit
             .events()
             .iter()
@@ -223,7 +227,8 @@ async fn a_burst_of_wrong_totp_codes_is_verified_no_more_than_allowed_memory() {
 #[cfg(feature = "sqlite")]
 mod sqlite {
     use super::*;
-    use authcore::{KeyId, Keyring, SealingKey, SqliteStore};
+    use authcore::SqliteStore;
+    use authcore::credential::{KeyId, Keyring, SealingKey};
 
     async fn store() -> (tempfile::TempDir, SqliteStore) {
         let dir = tempfile::tempdir().unwrap();
@@ -252,7 +257,8 @@ mod sqlite {
 #[cfg(feature = "postgres")]
 mod postgres {
     use super::*;
-    use authcore::{KeyId, Keyring, PostgresStore, SealingKey};
+    use authcore::PostgresStore;
+    use authcore::credential::{KeyId, Keyring, SealingKey};
     use sqlx::Executor;
     use sqlx::postgres::PgPoolOptions;
 

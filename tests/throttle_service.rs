@@ -17,18 +17,26 @@ mod doubles;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use authcore::credential::{
+    FactorKind, OobConfig, OobKey, PhoneNumber, ThrottlePolicy, ThrottleState, ThrottledFactor,
+};
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{
+    Actor, AuditKind, AuthenticatorName, EnrollmentPurpose, Factor, PolicyError, Role,
+};
+use authcore::store::{
+    Delivery, Login, MemoryAuditLog, RecordingNotifier, SecurityNotice, ThrottleKey,
+};
 use authcore::{
-    Actor, AuditKind, Authenticator, AuthenticatorName, BearerToken, Clock, Delivery,
-    EnrollmentPurpose, Factor, FactorKind, Grant, Login, LoginStep, ManualClock, MemoryAuditLog,
-    MemoryStore, OobConfig, OobKey, OrgId, Password, PersonId, PhoneNumber, PolicyError,
-    RecordingNotifier, Role, SecretKey, SecurityNotice, ServiceConfig, ServiceError, Services,
-    ThrottleKey, ThrottlePolicy, ThrottleState, ThrottledFactor, Totp, TotpParams, UserStore,
+    Authenticator, BearerToken, Clock, Grant, LoginStep, MemoryStore, OrgId, Password, PersonId,
+    ServiceConfig, ServiceError, Services, UserStore,
 };
 use doubles::{CountingHasher, Recording};
 
 type Store = Recording<MemoryStore>;
-type Service =
-    Authenticator<Store, Arc<ManualClock>, MemoryAuditLog, RecordingNotifier, CountingHasher>;
+type Service = Authenticator<
+    Services<Store, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, CountingHasher>,
+>;
 
 const T0: u64 = 1_700_000_010;
 const OWNER: &str = "owner@example.com";
@@ -53,7 +61,7 @@ impl Fixture {
     /// Rejections of `factor` audited so far.
     fn rejected(&self, factor: Factor) -> usize {
         self.s
-            .services()
+            .backend()
             .audit
             .events()
             .iter()
@@ -63,7 +71,7 @@ impl Fixture {
 
     fn notices(&self, person: PersonId, notice: SecurityNotice) -> usize {
         self.s
-            .services()
+            .backend()
             .notifier
             .deliveries()
             .iter()
@@ -72,7 +80,7 @@ impl Fixture {
     }
 
     async fn counter(&self, key: &ThrottleKey) -> ThrottleState {
-        self.s.services().store.inner.throttle(key).await.unwrap()
+        self.s.backend().store.inner.throttle(key).await.unwrap()
     }
 }
 
@@ -101,15 +109,15 @@ fn fixture(policy: ThrottlePolicy) -> Fixture {
     let (hasher, jobs) = CountingHasher::cheap();
     let services = Services {
         store: Recording::new(MemoryStore::new()),
-        clock: Arc::clone(&clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(&clock),
         hasher,
     };
     let sms = OobConfig::builder().max_attempts(10).build().unwrap();
     let config = ServiceConfig::builder("Example")
         .recovery(
-            authcore::RecoveryParams::builder()
+            authcore::credential::RecoveryParams::builder()
                 .dangerous_argon2(64, 1, 1)
                 .build()
                 .unwrap(),
@@ -323,7 +331,7 @@ async fn every_second_factor_and_step_up_reserves_before_verifying() {
     let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
     f.s.start_phone_verification(&grant, &phone).await.unwrap();
     let sent =
-        f.s.services()
+        f.s.backend()
             .notifier
             .take_last_code(grant.person())
             .unwrap()
@@ -344,7 +352,7 @@ async fn every_second_factor_and_step_up_reserves_before_verifying() {
     let grant = owner_grant(&f, org, &key).await;
     f.s.start_phone_verification(&grant, &phone).await.unwrap();
     let sent =
-        f.s.services()
+        f.s.backend()
             .notifier
             .take_last_code(grant.person())
             .unwrap()
@@ -356,7 +364,7 @@ async fn every_second_factor_and_step_up_reserves_before_verifying() {
     let pending = Arc::new(tickets(&f, org, BURST).await);
     f.s.send_sms_code(org, &pending[0]).await.unwrap();
     let sent =
-        f.s.services()
+        f.s.backend()
             .notifier
             .take_last_code(grant.person())
             .unwrap()
@@ -506,9 +514,9 @@ async fn an_administrator_unlocks_a_member_audited_and_notified() {
     ));
 
     // The owner unlocks the user: audited, notified, and the password works at once.
-    let events = f.s.services().audit.events().len();
+    let events = f.s.backend().audit.events().len();
     f.s.unlock_member(&owner, new.person).await.unwrap();
-    let audited: Vec<_> = f.s.services().audit.events()[events..]
+    let audited: Vec<_> = f.s.backend().audit.events()[events..]
         .iter()
         .map(|e| (e.actor, e.subject, e.organisation, e.what))
         .collect();
@@ -548,16 +556,14 @@ async fn wrong_sign_ins(name: &str) -> (Vec<String>, Vec<Vec<&'static str>>) {
             .unwrap(),
     );
     let up = f.s.sign_up(OWNER, Password::from(PW)).await.unwrap();
-    let users = &f.s.services().store;
-    let secrets = &f.s.services().store;
-    let _ = (users.take_log(), secrets.take_log());
+    let store = &f.s.backend().store;
+    let _ = store.take_log();
     let mut answers = Vec::new();
     let mut calls = Vec::new();
     for _ in 0..10 {
         let before = f.jobs();
         let answer = login(&f, up.org, name, "a wrong password").await.map(drop);
-        let mut log = users.take_log();
-        log.extend(secrets.take_log());
+        let mut log = store.take_log();
         log.extend(std::iter::repeat_n("argon2", f.jobs() - before));
         calls.push(log);
         match answer {

@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use authcore::{Algorithm, SecretKey, Totp, TotpParams, Window};
+use authcore::otp::{Algorithm, SecretKey, Totp, TotpParams, Window};
 use proptest::prelude::*;
 
 const SEED: &[u8] = b"12345678901234567890";
@@ -231,7 +231,7 @@ proptest! {
 
 #[test]
 fn a_used_code_is_told_apart_from_a_wrong_one_for_the_audit() {
-    use authcore::Refusal;
+    use authcore::otp::Refusal;
     let totp = sha1_totp(6);
     let now = 1_700_000_000;
     let step = now / 30;

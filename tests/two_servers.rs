@@ -10,21 +10,21 @@ mod pg;
 
 use std::sync::Arc;
 
+use authcore::credential::password::HashParams;
+use authcore::credential::{KeyId, Keyring, SealingKey};
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{AuthenticatorName, EnrollmentPurpose};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
-    AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, HashParams, KeyId, Keyring,
-    LoginStep, ManualClock, MemoryAuditLog, OrgId, Password, PasswordHasher, PostgresStore,
-    RecordingNotifier, SealingKey, SecretKey, ServiceConfig, ServiceError, Totp, TotpParams,
+    BearerToken, Clock, LoginStep, OrgId, Password, PasswordHasher, PostgresStore, ServiceConfig,
+    ServiceError,
 };
 use sqlx::Executor;
 use sqlx::postgres::PgPoolOptions;
 
 type Server = Authenticator<
-    PostgresStore,
-    Arc<ManualClock>,
-    MemoryAuditLog,
-    RecordingNotifier,
-    PasswordHasher,
+    Services<PostgresStore, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>,
 >;
 
 const LOGIN: &str = "olivia@example.com";
@@ -83,10 +83,10 @@ async fn server(url: &str, schema: &str, key: &[u8; 32], clock: &Arc<ManualClock
         .build()
         .unwrap();
     let services = Services {
-        store: store.clone(),
-        clock: Arc::clone(clock),
+        store,
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(clock),
         hasher,
     };
     Authenticator::new(
@@ -125,7 +125,7 @@ async fn enrolled(server: &Server) -> (OrgId, SecretKey, Vec<String>) {
         .await
         .unwrap();
     let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-    let now = server.services().clock.now();
+    let now = server.backend().clock.now();
     let codes = server
         .confirm_enrollment(&grant, &code(&key, now))
         .await

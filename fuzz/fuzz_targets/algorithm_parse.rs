@@ -4,7 +4,7 @@
 //! and `SHA512`, and every algorithm's name parses back to itself.
 #![no_main]
 
-use authcore::{Algorithm, Error, ParamError};
+use authcore::otp::{Algorithm, OtpError, ParamError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(algorithm.to_string(), algorithm.name());
             assert_eq!(normal, algorithm.name());
         }
-        (Err(Error::Param(ParamError::UnsupportedAlgorithm)), None) => {}
+        (Err(OtpError::Param(ParamError::UnsupportedAlgorithm)), None) => {}
         (other, expected) => panic!("{text:?} parsed to {other:?}, expected {expected:?}"),
     }
     // Parsing the upper-cased, dash-free form gives the same answer.

@@ -1,7 +1,7 @@
 //! Lenient base32 input never panics, and what it accepts round-trips through the canonical form.
 #![no_main]
 
-use authcore::SecretKey;
+use authcore::otp::SecretKey;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,7 +5,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use authcore::{Algorithm, Digits, Hotp, LookAhead, SecretKey};
+use authcore::otp::{Algorithm, Digits, Hotp, LookAhead, SecretKey};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

@@ -3,7 +3,7 @@
 //! characters; normalisation is idempotent and ignores ASCII case, so one person has one login.
 #![no_main]
 
-use authcore::Login;
+use authcore::store::Login;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

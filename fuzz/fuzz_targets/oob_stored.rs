@@ -4,7 +4,7 @@
 //! for one challenge).
 #![no_main]
 
-use authcore::{OobChallenge, OobSendLog};
+use authcore::credential::{OobChallenge, OobSendLog};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,10 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use authcore::{ContextKind, Password, PasswordContext, PasswordPolicy, PolicyViolation};
+use authcore::Password;
+use authcore::credential::password::{
+    ContextKind, PasswordContext, PasswordPolicy, PolicyViolation,
+};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

@@ -3,7 +3,8 @@
 //! memory: costs above the ceiling are refused before computing).
 #![no_main]
 
-use authcore::{HashParams, Password, PasswordHasher, TemporaryCredential};
+use authcore::credential::password::{HashParams, TemporaryCredential};
+use authcore::{Password, PasswordHasher};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

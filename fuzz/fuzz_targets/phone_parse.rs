@@ -2,7 +2,7 @@
 //! to the country code and the last three digits.
 #![no_main]
 
-use authcore::PhoneNumber;
+use authcore::credential::PhoneNumber;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

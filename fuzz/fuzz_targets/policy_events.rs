@@ -14,12 +14,15 @@
 
 use core::convert::Infallible;
 
-use authcore::{
+use authcore::credential::FactorKind;
+use authcore::otp::Totp;
+use authcore::policy::{
     Aal, Account, AcknowledgeOutcome, AuthenticatorId, AuthenticatorName, ConfirmOutcome,
-    EnrollmentConfig, EnrollmentPurpose, FactorKind, Grant, LoginDecision, LoginProgress, Mfa,
-    MfaSettings, OrgId, Organisation, Permission, PersonId, PolicyError, Resource, Role, Scope,
-    Totp, Transition, authorize, login_decision,
+    EnrollmentConfig, EnrollmentPurpose, LoginDecision, LoginProgress, Mfa, MfaSettings,
+    Organisation, Permission, PolicyError, Resource, Role, Scope, Transition, authorize,
+    login_decision,
 };
+use authcore::{Grant, OrgId, PersonId};
 use libfuzzer_sys::fuzz_target;
 use rand_core::{TryCryptoRng, TryRng};
 

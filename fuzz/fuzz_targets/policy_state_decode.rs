@@ -5,8 +5,9 @@
 //! `authcore = { path = "..", features = ["serde"] }`, `serde_json = "1"`, `libfuzzer-sys`.
 #![no_main]
 
-use authcore::{
-    Account, AuditEvent, Grant, Invitation, LoginProgress, Member, Mfa, MfaPolicy, Organisation,
+use authcore::Grant;
+use authcore::policy::{
+    Account, AuditEvent, Invitation, LoginProgress, Member, Mfa, MfaPolicy, Organisation,
     ServerSideOnly,
 };
 use libfuzzer_sys::fuzz_target;
@@ -44,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
             );
             if let Some(delegation) = member.delegation() {
                 assert!(delegation.role() > member.role());
-                assert!(delegation.role() <= authcore::Role::MAX_DELEGATED);
+                assert!(delegation.role() <= authcore::policy::Role::MAX_DELEGATED);
             }
         }
     }
@@ -57,17 +58,21 @@ fuzz_target!(|data: &[u8]| {
     if let Some(policy) = round_trip::<MfaPolicy>(data) {
         if let Some(settings) = policy.settings() {
             assert!(settings.factors().has_primary());
-            assert!(settings.grace_period() <= authcore::MfaSettings::MAX_GRACE_PERIOD);
+            assert!(settings.grace_period() <= authcore::policy::MfaSettings::MAX_GRACE_PERIOD);
         }
     }
     if let Some(grant) = round_trip::<Grant>(data) {
-        if grant.aal() == authcore::Aal::Aal2 {
-            assert!(grant.factors().contains(authcore::Factor::Password));
+        if grant.aal() == authcore::policy::Aal::Aal2 {
+            assert!(grant.factors().contains(authcore::policy::Factor::Password));
             assert!(!grant.factors().second_factors().is_empty());
         }
     }
     if let Some(progress) = round_trip::<LoginProgress>(data) {
-        assert!(progress.factors().contains(authcore::Factor::Password));
+        assert!(
+            progress
+                .factors()
+                .contains(authcore::policy::Factor::Password)
+        );
     }
     let _ = round_trip::<Account>(data);
     let _ = round_trip::<Invitation>(data);
@@ -79,7 +84,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(mfa.is_active(), mfa.recovery_codes_issued_at().is_some());
         assert!(
             mfa.authenticators().len()
-                <= usize::from(authcore::EnrollmentConfig::MAX_AUTHENTICATORS)
+                <= usize::from(authcore::policy::EnrollmentConfig::MAX_AUTHENTICATORS)
         );
         let once = serde_json::to_vec(&ServerSideOnly::new(&mfa)).expect("encodes");
         let again: ServerSideOnly<Mfa> = serde_json::from_slice(&once).expect("decodes");

@@ -2,7 +2,7 @@
 //! arbitrary stored bytes never panics and round-trips whatever it accepts.
 #![no_main]
 
-use authcore::{RecoveryCode, RecoveryCodeSet};
+use authcore::credential::{RecoveryCode, RecoveryCodeSet};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

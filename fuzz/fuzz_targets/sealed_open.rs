@@ -3,7 +3,8 @@
 //! feature of authcore in fuzz/Cargo.toml.
 #![no_main]
 
-use authcore::{KeyId, Keyring, SealContext, SealingKey, SecretKey};
+use authcore::credential::{KeyId, Keyring, SealContext, SealingKey};
+use authcore::otp::SecretKey;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,13 +9,20 @@
 use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
-use authcore::{
-    AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, KeyId, Keyring, Login, LoginProgress,
-    Mfa, OobChallengeRecord, OobConfig, OobIssue, OobKey, OobPurpose, OobSendLog, OrgId,
-    Organisation, OrganisationWrite, PasswordState, PendingStep, PersonId, PersonRecord,
-    PhoneNumber, RecoveryCodeSet, RecoveryParams, RecoverySlot, SealingKey, SecretStore,
-    SetupTokenRecord, SqliteStore, TicketRecord, TokenDigest, Totp, UserStore,
+use authcore::credential::{
+    KeyId, Keyring, OobConfig, OobIssue, OobKey, OobSendLog, PhoneNumber, RecoveryCodeSet,
+    RecoveryParams, SealingKey,
 };
+use authcore::otp::Totp;
+use authcore::policy::{
+    AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, LoginProgress, Mfa, Organisation,
+    PasswordState,
+};
+use authcore::store::{
+    Login, OobChallengeRecord, OobPurpose, OrganisationWrite, PendingStep, PersonRecord,
+    RecoverySlot, SetupTokenRecord, TicketRecord, TokenDigest,
+};
+use authcore::{OrgId, PersonId, SecretStore, SqliteStore, UserStore};
 use libfuzzer_sys::fuzz_target;
 use sqlx::Row;
 
@@ -139,7 +146,7 @@ async fn setup() -> SqliteStore {
         .create_person(&person, OrganisationWrite::Insert(&org))
         .await
         .expect("person");
-    assert_eq!(created, authcore::CreateOutcome::Created);
+    assert_eq!(created, authcore::store::CreateOutcome::Created);
 
     let config = EnrollmentConfig::default();
     let started = Mfa::new(ALICE)

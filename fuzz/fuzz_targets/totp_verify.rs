@@ -3,7 +3,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use authcore::{Algorithm, SecretKey, Totp, TotpParams, Window};
+use authcore::otp::{Algorithm, SecretKey, Totp, TotpParams, Window};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]

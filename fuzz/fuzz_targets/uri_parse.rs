@@ -1,7 +1,7 @@
 //! Anything `OtpAuthUri::parse` accepts must build back into a URI that parses to the same value.
 #![no_main]
 
-use authcore::OtpAuthUri;
+use authcore::otp::OtpAuthUri;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

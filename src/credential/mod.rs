@@ -4,6 +4,9 @@
 //! Each module is one kind of credential or one protection around credentials. This layer may
 //! import only [`otp`](crate::otp) below it; policy, the stores and the service build on it.
 //!
+//! The items of each module are re-exported here (`authcore::credential::RecoveryCodes`), except
+//! the passwords', which have a module of their own (`authcore::credential::password`).
+//!
 //! | module | idea |
 //! |---|---|
 //! | `password` | password rules, argon2id hashing (with its wiped working memory), temporary passwords |
@@ -17,7 +20,7 @@
 
 pub(crate) mod factor;
 pub(crate) mod oob;
-pub(crate) mod password;
+pub mod password;
 pub(crate) mod phone;
 pub(crate) mod recovery;
 #[cfg(feature = "sealing")]
@@ -25,3 +28,26 @@ pub(crate) mod sealing;
 pub(crate) mod throttle;
 #[cfg(feature = "std")]
 pub(crate) mod token;
+
+pub use factor::{FactorKind, ThrottledFactor};
+pub use oob::{
+    OobChallenge, OobCode, OobConfig, OobConfigBuilder, OobError, OobIssue, OobKey, OobOutcome,
+    OobSendLog, OobStatus, OobVerification, SendDecision, SendRefusal,
+};
+pub use phone::{PhoneError, PhoneNumber};
+pub use recovery::{
+    NewRecoveryCodes, RecoveryCode, RecoveryCodeSet, RecoveryCodes, RecoveryError, RecoveryParams,
+    RecoveryParamsBuilder, RedeemedSlot,
+};
+#[cfg(feature = "sealing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sealing")))]
+pub use sealing::{
+    KeyId, Keyring, KeyringBuilder, OpenError, SealContext, SealedSecret, SealingError, SealingKey,
+};
+pub use throttle::{
+    AccountThrottle, MAX_CONSECUTIVE_FAILURES, ThrottleDecision, ThrottleError, ThrottleEvent,
+    ThrottlePolicy, ThrottlePolicyBuilder, ThrottleReservation, ThrottleState, ThrottleUpdate,
+};
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use token::{BearerToken, TokenDigest, TokenError};

@@ -43,7 +43,6 @@ use rand_core::TryCryptoRng;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::error::Error;
 use crate::otp::error::{Refusal, Rejected};
 
 /// Crockford's base32 alphabet: digits and upper-case letters without `I`, `L`, `O` and `U`.
@@ -91,6 +90,8 @@ pub enum RecoveryError {
     StoredFormat,
     /// Stored bytes use a format version this build does not know.
     StoredVersion,
+    /// The random number generator failed (or kept drawing a code already in the set).
+    Random,
 }
 
 impl fmt::Display for RecoveryError {
@@ -109,18 +110,13 @@ impl fmt::Display for RecoveryError {
             Self::Slot => f.write_str("the slot index is outside the set"),
             Self::StoredFormat => f.write_str("the stored bytes are not a recovery-code set"),
             Self::StoredVersion => f.write_str("unknown recovery-code set format version"),
+            Self::Random => f.write_str("the random number generator failed"),
         }
     }
 }
 
 #[cfg(feature = "std")]
 impl std::error::Error for RecoveryError {}
-
-impl From<RecoveryError> for Error {
-    fn from(e: RecoveryError) -> Self {
-        Self::Recovery(e)
-    }
-}
 
 /// Argon2id cost parameters, always within bounds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -137,17 +133,17 @@ impl KdfParams {
         p_cost: 1,
     };
 
-    fn check_bounds(self) -> Result<Params, Error> {
+    fn check_bounds(self) -> Result<Params, RecoveryError> {
         if self.m_cost > RecoveryParams::MAX_M_COST
             || self.t_cost == 0
             || self.t_cost > RecoveryParams::MAX_T_COST
             || self.p_cost == 0
             || self.p_cost > RecoveryParams::MAX_P_COST
         {
-            return Err(RecoveryError::KdfParams.into());
+            return Err(RecoveryError::KdfParams);
         }
         Params::new(self.m_cost, self.t_cost, self.p_cost, Some(DIGEST_LEN))
-            .map_err(|_| RecoveryError::KdfParams.into())
+            .map_err(|_| RecoveryError::KdfParams)
     }
 
     /// The OWASP / ASVS 5 cost table also used for passwords.
@@ -166,7 +162,7 @@ impl KdfParams {
         self,
         code: &[u8; CODE_BYTES],
         salt: &[u8; SALT_LEN],
-    ) -> Result<[u8; DIGEST_LEN], Error> {
+    ) -> Result<[u8; DIGEST_LEN], RecoveryError> {
         let params = self.check_bounds()?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let mut input = Zeroizing::new([0u8; KDF_CONTEXT.len() + CODE_BYTES]);
@@ -180,7 +176,7 @@ impl KdfParams {
             salt,
             &mut out,
         )
-        .map_err(|_| Error::Recovery(RecoveryError::Kdf))?;
+        .map_err(|_| RecoveryError::Kdf)?;
         Ok(out)
     }
 }
@@ -320,14 +316,14 @@ impl RecoveryParamsBuilder {
     }
 
     /// Validates and returns the parameters.
-    pub fn build(self) -> Result<RecoveryParams, Error> {
+    pub fn build(self) -> Result<RecoveryParams, RecoveryError> {
         let p = self.params;
         if p.count == 0 || p.count > RecoveryParams::MAX_COUNT {
-            return Err(RecoveryError::Count.into());
+            return Err(RecoveryError::Count);
         }
         p.kdf.check_bounds()?;
         if !self.allow_weak && !p.kdf.meets_floor() {
-            return Err(RecoveryError::WeakKdf.into());
+            return Err(RecoveryError::WeakKdf);
         }
         Ok(p)
     }
@@ -559,23 +555,24 @@ impl RecoveryCodeSet {
 
     /// Generates a set from the operating system's CSPRNG.
     #[cfg(feature = "std")]
-    pub fn generate(params: &RecoveryParams) -> Result<NewRecoveryCodes, Error> {
+    pub fn generate(params: &RecoveryParams) -> Result<NewRecoveryCodes, RecoveryError> {
         Self::generate_with_rng(params, &mut getrandom::SysRng)
     }
 
     /// Generates a set from a caller-supplied cryptographically secure RNG.
     ///
     /// Costs one argon2id evaluation per code. Two equal codes (2^-80 for a working RNG) are
-    /// taken as a broken generator and reported as [`Error::Random`].
+    /// taken as a broken generator and reported as [`RecoveryError::Random`].
     pub fn generate_with_rng<R: TryCryptoRng + ?Sized>(
         params: &RecoveryParams,
         rng: &mut R,
-    ) -> Result<NewRecoveryCodes, Error> {
+    ) -> Result<NewRecoveryCodes, RecoveryError> {
         if params.count == 0 || params.count > RecoveryParams::MAX_COUNT {
-            return Err(RecoveryError::Count.into());
+            return Err(RecoveryError::Count);
         }
         let mut salt = [0u8; SALT_LEN];
-        rng.try_fill_bytes(&mut salt).map_err(|_| Error::Random)?;
+        rng.try_fill_bytes(&mut salt)
+            .map_err(|_| RecoveryError::Random)?;
         let mut set = Self {
             kdf: params.kdf,
             salt,
@@ -587,9 +584,9 @@ impl RecoveryCodeSet {
         for digest in set.digests.iter_mut().take(usize::from(params.count)) {
             let mut bytes = Zeroizing::new([0u8; CODE_BYTES]);
             rng.try_fill_bytes(bytes.as_mut_slice())
-                .map_err(|_| Error::Random)?;
+                .map_err(|_| RecoveryError::Random)?;
             if codes.iter().any(|c| c.bytes == *bytes) {
-                return Err(Error::Random);
+                return Err(RecoveryError::Random);
             }
             *digest = params.kdf.derive(&bytes, &set.salt)?;
             codes.push(RecoveryCode::from_bytes(*bytes));
@@ -653,9 +650,9 @@ impl RecoveryCodeSet {
 
     /// Marks a slot spent. Returns `true` if it was unspent, `false` if it already was spent;
     /// [`RecoveryError::Slot`] if `index` is outside the set.
-    pub fn mark_spent(&mut self, index: u8) -> Result<bool, Error> {
+    pub fn mark_spent(&mut self, index: u8) -> Result<bool, RecoveryError> {
         if index >= self.count {
-            return Err(RecoveryError::Slot.into());
+            return Err(RecoveryError::Slot);
         }
         let bit = 1u16 << index;
         let was_unspent = self.spent & bit == 0;
@@ -666,9 +663,9 @@ impl RecoveryCodeSet {
     /// Adds spent slots from a mask kept elsewhere (for a store that keeps the mask in its own
     /// column). Only ever spends: bits already set stay set. A bit outside the set is
     /// [`RecoveryError::Slot`], and nothing changes.
-    pub fn merge_spent_mask(&mut self, mask: u16) -> Result<(), Error> {
+    pub fn merge_spent_mask(&mut self, mask: u16) -> Result<(), RecoveryError> {
         if mask & !self.full_mask() != 0 {
-            return Err(RecoveryError::Slot.into());
+            return Err(RecoveryError::Slot);
         }
         self.spent |= mask;
         Ok(())
@@ -755,13 +752,13 @@ impl RecoveryCodeSet {
     /// make a redemption allocate more than [`RecoveryParams::MAX_M_COST`]) but not against the
     /// floor, so sets hashed under older or test parameters still load; see
     /// [`RecoveryParams::meets_floor`] on [`RecoveryCodeSet::params`].
-    pub fn from_stored_bytes(bytes: &[u8]) -> Result<Self, Error> {
+    pub fn from_stored_bytes(bytes: &[u8]) -> Result<Self, RecoveryError> {
         let mut r = Reader(bytes);
         if r.take::<4>()? != *MAGIC {
-            return Err(RecoveryError::StoredFormat.into());
+            return Err(RecoveryError::StoredFormat);
         }
         if r.take::<1>()? != [FORMAT_VERSION] {
-            return Err(RecoveryError::StoredVersion.into());
+            return Err(RecoveryError::StoredVersion);
         }
         let kdf = KdfParams {
             m_cost: u32::from_be_bytes(r.take()?),
@@ -772,7 +769,7 @@ impl RecoveryCodeSet {
         let salt = r.take::<SALT_LEN>()?;
         let [count] = r.take::<1>()?;
         if count == 0 || count > RecoveryParams::MAX_COUNT {
-            return Err(RecoveryError::StoredFormat.into());
+            return Err(RecoveryError::StoredFormat);
         }
         let spent = u16::from_be_bytes(r.take()?);
         let mut digests = [[0u8; DIGEST_LEN]; RecoveryParams::MAX_COUNT as usize];
@@ -780,7 +777,7 @@ impl RecoveryCodeSet {
             *digest = r.take()?;
         }
         if !r.0.is_empty() {
-            return Err(RecoveryError::StoredFormat.into());
+            return Err(RecoveryError::StoredFormat);
         }
         let set = Self {
             kdf,
@@ -790,7 +787,7 @@ impl RecoveryCodeSet {
             digests,
         };
         if spent & !set.full_mask() != 0 {
-            return Err(RecoveryError::StoredFormat.into());
+            return Err(RecoveryError::StoredFormat);
         }
         Ok(set)
     }
@@ -800,11 +797,11 @@ impl RecoveryCodeSet {
 struct Reader<'a>(&'a [u8]);
 
 impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], Error> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], RecoveryError> {
         let (head, rest) = self
             .0
             .split_first_chunk::<N>()
-            .ok_or(Error::Recovery(RecoveryError::StoredFormat))?;
+            .ok_or(RecoveryError::StoredFormat)?;
         self.0 = rest;
         Ok(*head)
     }
@@ -928,7 +925,7 @@ mod tests {
         impl rand_core::TryCryptoRng for Stuck {}
         assert_eq!(
             RecoveryCodeSet::generate_with_rng(&test_params(2), &mut Stuck).unwrap_err(),
-            Error::Random
+            RecoveryError::Random
         );
         assert!(RecoveryCodeSet::generate_with_rng(&test_params(1), &mut Stuck).is_ok());
     }

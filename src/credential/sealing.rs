@@ -13,7 +13,6 @@ use chacha20poly1305::{KeyInit, Tag, XChaCha20Poly1305, XNonce};
 use rand_core::TryCryptoRng;
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
-use crate::error::Error;
 use crate::otp::secret::SecretKey;
 
 const VERSION: u8 = 1;
@@ -36,6 +35,8 @@ pub enum SealingError {
     Cipher,
     /// A sealed secret did not open.
     Open(OpenError),
+    /// The random number generator failed.
+    Random,
 }
 
 /// Why a sealed secret did not open. Never contains secret material.
@@ -64,6 +65,7 @@ impl fmt::Display for SealingError {
             Self::DuplicateKeyId(id) => write!(f, "two sealing keys have the id {}", id.get()),
             Self::Cipher => f.write_str("the cipher refused the input"),
             Self::Open(e) => write!(f, "the sealed secret did not open: {e}"),
+            Self::Random => f.write_str("the random number generator failed"),
         }
     }
 }
@@ -94,15 +96,9 @@ impl std::error::Error for SealingError {
 #[cfg(feature = "std")]
 impl std::error::Error for OpenError {}
 
-impl From<SealingError> for Error {
-    fn from(e: SealingError) -> Self {
-        Self::Sealing(e)
-    }
-}
-
-impl From<OpenError> for Error {
+impl From<OpenError> for SealingError {
     fn from(e: OpenError) -> Self {
-        Self::Sealing(SealingError::Open(e))
+        Self::Open(e)
     }
 }
 
@@ -146,10 +142,10 @@ impl SealingKey {
     pub const LEN: usize = 32;
 
     /// Builds a key from exactly [`Self::LEN`] bytes.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SealingError> {
         let mut key = Zeroizing::new([0u8; Self::LEN]);
         if bytes.len() != Self::LEN {
-            return Err(SealingError::KeyLength.into());
+            return Err(SealingError::KeyLength);
         }
         key.copy_from_slice(bytes);
         Ok(Self { bytes: key })
@@ -157,15 +153,15 @@ impl SealingKey {
 
     /// Generates a key from the operating system's CSPRNG.
     #[cfg(feature = "std")]
-    pub fn generate() -> Result<Self, Error> {
+    pub fn generate() -> Result<Self, SealingError> {
         Self::generate_with_rng(&mut getrandom::SysRng)
     }
 
     /// Generates a key from a caller-supplied cryptographically secure RNG.
-    pub fn generate_with_rng<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, Error> {
+    pub fn generate_with_rng<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, SealingError> {
         let mut bytes = Zeroizing::new([0u8; Self::LEN]);
         rng.try_fill_bytes(bytes.as_mut_slice())
-            .map_err(|_| Error::Random)?;
+            .map_err(|_| SealingError::Random)?;
         Ok(Self { bytes })
     }
 
@@ -196,7 +192,7 @@ impl ZeroizeOnDrop for SealingKey {}
 /// the same bytes. Fields are order-sensitive: seal and open with the same calls in the same order.
 ///
 /// ```
-/// # use authcore::SealContext;
+/// # use authcore::credential::SealContext;
 /// let context = SealContext::new("authcore/authenticator-secret/v1")
 ///     .with(b"person", b"42")
 ///     .with(b"authenticator", b"7");
@@ -369,7 +365,8 @@ impl fmt::Debug for SealedSecret {
 ///    [`SealedSecret`]), drop the old key from the keyring.
 ///
 /// ```
-/// # use authcore::{Keyring, KeyId, SealContext, SealingKey, SecretKey};
+/// # use authcore::credential::{KeyId, Keyring, SealContext, SealingKey};
+/// # use authcore::otp::SecretKey;
 /// # #[cfg(feature = "std")]
 /// # fn main() -> Result<(), authcore::Error> {
 /// # let (old_key_bytes, new_key_bytes) = ([1u8; 32], [2u8; 32]);
@@ -415,11 +412,11 @@ impl KeyringBuilder {
     }
 
     /// Checks that every id is distinct and builds the keyring.
-    pub fn build(self) -> Result<Keyring, Error> {
+    pub fn build(self) -> Result<Keyring, SealingError> {
         let Self { current, keys } = self;
         for (i, (id, _)) in keys.iter().enumerate() {
             if keys.iter().skip(i.saturating_add(1)).any(|(o, _)| o == id) {
-                return Err(SealingError::DuplicateKeyId(*id).into());
+                return Err(SealingError::DuplicateKeyId(*id));
             }
         }
         Ok(Keyring { current, keys })
@@ -528,7 +525,7 @@ impl Keyring {
         &self,
         secret: &SecretKey,
         context: &SealContext,
-    ) -> Result<SealedSecret, Error> {
+    ) -> Result<SealedSecret, SealingError> {
         self.seal(secret, context, &mut getrandom::SysRng)
     }
 
@@ -538,10 +535,11 @@ impl Keyring {
         secret: &SecretKey,
         context: &SealContext,
         rng: &mut R,
-    ) -> Result<SealedSecret, Error> {
+    ) -> Result<SealedSecret, SealingError> {
         let key = self.key(self.current).ok_or(SealingError::Cipher)?;
         let mut nonce = [0u8; NONCE_LEN];
-        rng.try_fill_bytes(&mut nonce).map_err(|_| Error::Random)?;
+        rng.try_fill_bytes(&mut nonce)
+            .map_err(|_| SealingError::Random)?;
         let mut header = [VERSION; HEADER_LEN];
         if let Some(id) = header.last_chunk_mut::<KEY_ID_LEN>() {
             *id = self.current.0.to_be_bytes();
@@ -708,30 +706,27 @@ mod tests {
     fn errors() {
         assert_eq!(
             SealingKey::from_bytes(&[0; 31]).unwrap_err(),
-            Error::Sealing(SealingError::KeyLength)
+            SealingError::KeyLength
         );
         assert_eq!(
             SealingKey::generate_with_rng(&mut Broken).unwrap_err(),
-            Error::Random
+            SealingError::Random
         );
         let secret = SecretKey::from_bytes(&[1; 16]).unwrap();
         let context = SealContext::new("t");
         assert_eq!(
             keyring().seal(&secret, &context, &mut Broken).unwrap_err(),
-            Error::Random
+            SealingError::Random
         );
         let dup = Keyring::builder(KeyId::new(1), SealingKey::from_bytes(&[1; 32]).unwrap())
             .previous(KeyId::new(2), SealingKey::from_bytes(&[2; 32]).unwrap())
             .previous(KeyId::new(1), SealingKey::from_bytes(&[3; 32]).unwrap())
             .build()
             .unwrap_err();
+        assert_eq!(dup, SealingError::DuplicateKeyId(KeyId::new(1)));
         assert_eq!(
-            dup,
-            Error::Sealing(SealingError::DuplicateKeyId(KeyId::new(1)))
-        );
-        assert_eq!(
-            Error::from(OpenError::Forged),
-            Error::Sealing(SealingError::Open(OpenError::Forged))
+            SealingError::from(OpenError::Forged),
+            SealingError::Open(OpenError::Forged)
         );
         assert!(format!("{dup}").contains("id 1"));
     }

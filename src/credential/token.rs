@@ -7,8 +7,25 @@ use rand_core::TryCryptoRng;
 use sha2::Digest;
 use zeroize::Zeroizing;
 
-use crate::error::Error;
 use crate::otp::error::Rejected;
+
+/// Why a bearer token could not be made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The random number generator failed.
+    Random,
+}
+
+impl fmt::Display for TokenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Random => f.write_str("the random number generator failed"),
+        }
+    }
+}
+
+impl std::error::Error for TokenError {}
 
 /// The SHA-256 digest of a single-use bearer token (a setup token or a login ticket).
 ///
@@ -33,15 +50,15 @@ pub struct BearerToken {
 
 impl BearerToken {
     /// Generates a token from the operating system's CSPRNG.
-    pub fn generate() -> Result<Self, Error> {
+    pub fn generate() -> Result<Self, TokenError> {
         Self::generate_with_rng(&mut getrandom::SysRng)
     }
 
     /// Generates a token from a caller-supplied CSPRNG.
-    pub fn generate_with_rng<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, Error> {
+    pub fn generate_with_rng<R: TryCryptoRng + ?Sized>(rng: &mut R) -> Result<Self, TokenError> {
         let mut bytes = Zeroizing::new([0u8; 32]);
         rng.try_fill_bytes(bytes.as_mut())
-            .map_err(|_| Error::Random)?;
+            .map_err(|_| TokenError::Random)?;
         Ok(Self { bytes })
     }
 

@@ -3,7 +3,7 @@
 use core::fmt;
 use core::str::FromStr;
 
-use crate::error::Error;
+use crate::otp::error::OtpError;
 use crate::otp::error::ParamError;
 
 /// The hash function under HMAC (RFC 6238 §1.2 allows SHA-1, SHA-256 and SHA-512).
@@ -48,16 +48,16 @@ impl fmt::Display for Algorithm {
 }
 
 impl FromStr for Algorithm {
-    type Err = Error;
+    type Err = OtpError;
 
     /// Parses `SHA1`, `SHA256` or `SHA512` (case-insensitive, an optional dash as in `SHA-256`).
-    fn from_str(s: &str) -> Result<Self, Error> {
+    fn from_str(s: &str) -> Result<Self, OtpError> {
         let mut normal = [0u8; 6];
         let mut len = 0usize;
         for byte in s.bytes().filter(|b| *b != b'-') {
             let slot = normal
                 .get_mut(len)
-                .ok_or(Error::Param(ParamError::UnsupportedAlgorithm))?;
+                .ok_or(OtpError::Param(ParamError::UnsupportedAlgorithm))?;
             *slot = byte.to_ascii_uppercase();
             len = len.saturating_add(1);
         }
@@ -65,7 +65,7 @@ impl FromStr for Algorithm {
             Some(b"SHA1") => Ok(Self::Sha1),
             Some(b"SHA256") => Ok(Self::Sha256),
             Some(b"SHA512") => Ok(Self::Sha512),
-            _ => Err(Error::Param(ParamError::UnsupportedAlgorithm)),
+            _ => Err(OtpError::Param(ParamError::UnsupportedAlgorithm)),
         }
     }
 }

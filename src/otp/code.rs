@@ -5,7 +5,7 @@ use core::fmt;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::error::Error;
+use crate::otp::error::OtpError;
 use crate::otp::error::ParamError;
 
 /// The number of decimal digits in a code: 6, 7 or 8 (RFC 4226 §5.3 requires at least 6; more
@@ -46,9 +46,9 @@ impl Digits {
 }
 
 impl TryFrom<u8> for Digits {
-    type Error = Error;
+    type Error = OtpError;
 
-    fn try_from(digits: u8) -> Result<Self, Error> {
+    fn try_from(digits: u8) -> Result<Self, OtpError> {
         match digits {
             6 => Ok(Self::Six),
             7 => Ok(Self::Seven),

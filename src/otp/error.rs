@@ -1,5 +1,6 @@
 //! The engine's errors: one opaque rejection for whoever presents a code, and precise reasons
-//! for developers when a secret, an OTP parameter or an otpauth URI is refused.
+//! for developers when a secret, an OTP parameter or an otpauth URI is refused, gathered in
+//! [`OtpError`] for everything in the engine but code verification.
 
 use core::fmt;
 
@@ -138,11 +139,8 @@ impl fmt::Display for SecretError {
             Self::TooShortToImport { bits } => {
                 write!(f, "the key has {bits} bits; at least 80 are required")
             }
-            Self::TooLong => write!(
-                f,
-                "the key is longer than {} bytes",
-                crate::otp::secret::SecretKey::MAX_LEN
-            ),
+            // `SecretKey::MAX_LEN`; the secret module's tests check that the two agree.
+            Self::TooLong => f.write_str("the key is longer than 256 bytes"),
         }
     }
 }
@@ -187,3 +185,68 @@ impl std::error::Error for SecretError {}
 impl std::error::Error for ParamError {}
 #[cfg(feature = "std")]
 impl std::error::Error for UriError {}
+
+/// Why the engine refused to build, parse or compute something: the one error type of every
+/// fallible function in this layer apart from code verification. For developers; never contains
+/// a secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OtpError {
+    /// A secret key could not be built.
+    Secret(SecretError),
+    /// An OTP parameter is out of range.
+    Param(ParamError),
+    /// An otpauth URI could not be built or parsed.
+    Uri(UriError),
+    /// The time is before the TOTP epoch `T0`, or the step does not fit the arithmetic.
+    TimeOutOfRange,
+    /// The random number generator failed.
+    Random,
+    /// A QR code could not be rendered (the data is too long for any QR version).
+    #[cfg(feature = "qr")]
+    Qr,
+}
+
+impl fmt::Display for OtpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Secret(e) => write!(f, "invalid secret key: {e}"),
+            Self::Param(e) => write!(f, "invalid OTP parameter: {e}"),
+            Self::Uri(e) => write!(f, "invalid otpauth URI: {e}"),
+            Self::TimeOutOfRange => f.write_str("time is before T0 or out of range"),
+            Self::Random => f.write_str("the random number generator failed"),
+            #[cfg(feature = "qr")]
+            Self::Qr => f.write_str("the URI is too long for a QR code"),
+        }
+    }
+}
+
+#[cfg(feature = "std")]
+impl std::error::Error for OtpError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Secret(e) => Some(e),
+            Self::Param(e) => Some(e),
+            Self::Uri(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<SecretError> for OtpError {
+    fn from(e: SecretError) -> Self {
+        Self::Secret(e)
+    }
+}
+
+impl From<ParamError> for OtpError {
+    fn from(e: ParamError) -> Self {
+        Self::Param(e)
+    }
+}
+
+impl From<UriError> for OtpError {
+    fn from(e: UriError) -> Self {
+        Self::Uri(e)
+    }
+}

@@ -2,11 +2,11 @@
 
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
-use crate::error::Error;
 use crate::otp::algorithm::Algorithm;
 use crate::otp::code::Digits;
 use crate::otp::code::{OtpCode, parse_presented};
 use crate::otp::counter::{code_at, scan_codes};
+use crate::otp::error::OtpError;
 use crate::otp::error::{ParamError, Rejected};
 use crate::otp::mac::{BlockFunction, Keyed, KeyedMac};
 use crate::otp::secret::SecretKey;
@@ -50,7 +50,7 @@ impl LookAhead {
     pub const MAX: u8 = 50;
 
     /// A look-ahead of `counters` values, at most [`LookAhead::MAX`].
-    pub fn new(counters: u8) -> Result<Self, Error> {
+    pub fn new(counters: u8) -> Result<Self, OtpError> {
         if counters > Self::MAX {
             Err(ParamError::LookAhead.into())
         } else {

@@ -18,7 +18,40 @@
 //! | `uri` | the otpauth URI format |
 //! | `qr` | QR rendering of otpauth URIs (feature `qr`) |
 //! | `clock` | time as an injected capability |
-//! | `error` | the engine's errors: [`Rejected`](error::Rejected), [`Refusal`](error::Refusal), and why a secret, parameter or URI was refused |
+//! | `error` | the engine's errors: [`Rejected`], [`Refusal`], and [`OtpError`] with why a secret, parameter or URI was refused |
+//!
+//! # Example
+//!
+//! A key, its otpauth URI and a verification with the replay watermark (the key is drawn from
+//! the operating system, so this needs feature `std`; the rest builds on `core` + `alloc`):
+//!
+//! ```
+//! use authcore::otp::{Algorithm, OtpAuthUri, Rejected, SecretKey, Totp, TotpParams, Window};
+//!
+//! # fn main() -> Result<(), authcore::Error> {
+//! // Enrollment: a fresh 160-bit key and the URI the authenticator app scans.
+//! let key = SecretKey::generate(Algorithm::Sha1)?;
+//! let params = TotpParams::default(); // SHA-1, 6 digits, 30 s: what every app understands
+//! let uri = OtpAuthUri::totp(Some("Acme"), "alice@example.com", key, &params)?;
+//! assert!(uri.expose_uri().starts_with("otpauth://totp/Acme:alice%40example.com?secret="));
+//!
+//! // Login: verify the code the person typed against the stored replay watermark.
+//! let totp = Totp::new(params, uri.secret());
+//! let now = 1_700_000_000; // unix seconds, from the host's `Clock`
+//! let typed = totp.generate(now)?; // stands in for the authenticator app
+//! let last_accepted = None; // no code accepted yet
+//! match totp.verify(typed.expose_secret(), now, Window::default(), last_accepted) {
+//!     Ok(accepted) => {
+//!         // Store `accepted.step()` as the new watermark (atomically, only if higher), then let
+//!         // the person in. The same code is refused from now on:
+//!         let replay = totp.verify(typed.expose_secret(), now, Window::default(), Some(accepted.step()));
+//!         assert!(replay.is_err());
+//!     }
+//!     Err(Rejected) => unreachable!("a freshly generated code verifies"),
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 pub(crate) mod algorithm;
 pub(crate) mod clock;
@@ -32,3 +65,18 @@ pub(crate) mod qr;
 pub(crate) mod secret;
 pub(crate) mod totp;
 pub(crate) mod uri;
+
+pub use algorithm::Algorithm;
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use clock::SystemClock;
+pub use clock::{Clock, ManualClock};
+pub use code::{Digits, OtpCode};
+pub use error::{OtpError, ParamError, Refusal, Rejected, SecretError, UriError};
+pub use hotp::{Hotp, HotpMatch, LookAhead};
+#[cfg(feature = "qr")]
+#[cfg_attr(docsrs, doc(cfg(feature = "qr")))]
+pub use qr::TerminalStyle;
+pub use secret::SecretKey;
+pub use totp::{AcceptedStep, Totp, TotpParams, TotpParamsBuilder, Window};
+pub use uri::{OtpAuthUri, OtpKind};

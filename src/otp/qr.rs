@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use qrcode::{Color, EcLevel, QrCode};
 use zeroize::Zeroizing;
 
-use crate::error::Error;
+use crate::otp::error::OtpError;
 use crate::otp::uri::OtpAuthUri;
 use crate::otp::uri::{Sink, render_exact};
 
@@ -54,10 +54,10 @@ struct Modules {
 }
 
 impl Modules {
-    fn encode(uri: &OtpAuthUri) -> Result<Self, Error> {
+    fn encode(uri: &OtpAuthUri) -> Result<Self, OtpError> {
         let text = uri.expose_uri();
         let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
-            .map_err(|_| Error::Qr)?;
+            .map_err(|_| OtpError::Qr)?;
         let code_width = code.width();
         // Same-layout `collect` reuses the encoder's module buffer, which is then wiped on drop.
         let dark = Zeroizing::new(
@@ -95,10 +95,10 @@ impl OtpAuthUri {
     /// `viewBox` in modules, 8 CSS pixels per module), ready to serve or inline in HTML.
     ///
     /// It encodes the secret key: send it only to the person enrolling, over the same protected
-    /// channel as the manual key, and do not cache or log it. [`Error::Qr`] if the URI is too
+    /// channel as the manual key, and do not cache or log it. [`OtpError::Qr`] if the URI is too
     /// long for any QR version.
     #[cfg_attr(docsrs, doc(cfg(feature = "qr")))]
-    pub fn qr_svg(&self) -> Result<Zeroizing<String>, Error> {
+    pub fn qr_svg(&self) -> Result<Zeroizing<String>, OtpError> {
         let modules = Modules::encode(self)?;
         Ok(render_exact(|sink| write_svg(&modules, sink)))
     }
@@ -106,10 +106,10 @@ impl OtpAuthUri {
     /// The URI as a QR code drawn with text, for a command-line enrollment; see
     /// [`TerminalStyle`]. Every line, including the last, ends with `\n`.
     ///
-    /// It encodes the secret key: print it only to the person enrolling. [`Error::Qr`] if the URI
+    /// It encodes the secret key: print it only to the person enrolling. [`OtpError::Qr`] if the URI
     /// is too long for any QR version.
     #[cfg_attr(docsrs, doc(cfg(feature = "qr")))]
-    pub fn qr_terminal(&self, style: TerminalStyle) -> Result<Zeroizing<String>, Error> {
+    pub fn qr_terminal(&self, style: TerminalStyle) -> Result<Zeroizing<String>, OtpError> {
         let modules = Modules::encode(self)?;
         Ok(render_exact(|sink| write_terminal(&modules, style, sink)))
     }
@@ -249,7 +249,10 @@ mod tests {
         let key = SecretKey::from_bytes(&[7; SecretKey::MAX_LEN]).unwrap();
         let account = "ü".repeat(500);
         let uri = OtpAuthUri::totp(None, &account, key, &TotpParams::default()).unwrap();
-        assert_eq!(uri.qr_svg().unwrap_err(), Error::Qr);
-        assert_eq!(uri.qr_terminal(TerminalStyle::Ansi).unwrap_err(), Error::Qr);
+        assert_eq!(uri.qr_svg().unwrap_err(), OtpError::Qr);
+        assert_eq!(
+            uri.qr_terminal(TerminalStyle::Ansi).unwrap_err(),
+            OtpError::Qr
+        );
     }
 }

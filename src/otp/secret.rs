@@ -8,9 +8,9 @@ use rand_core::TryCryptoRng;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use crate::error::Error;
 #[cfg(feature = "std")]
 use crate::otp::algorithm::Algorithm;
+use crate::otp::error::OtpError;
 use crate::otp::error::SecretError;
 
 /// An HMAC key shared with an authenticator app.
@@ -38,7 +38,7 @@ impl SecretKey {
     /// Generates a key from the operating system's CSPRNG, as long as the algorithm's HMAC output
     /// (20, 32 or 64 bytes), the length RFC 4226 and RFC 6238 recommend.
     #[cfg(feature = "std")]
-    pub fn generate(algorithm: Algorithm) -> Result<Self, Error> {
+    pub fn generate(algorithm: Algorithm) -> Result<Self, OtpError> {
         Self::generate_with_rng(&mut getrandom::SysRng, algorithm.output_len())
     }
 
@@ -47,15 +47,16 @@ impl SecretKey {
     pub fn generate_with_rng<R: TryCryptoRng + ?Sized>(
         rng: &mut R,
         len: usize,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, OtpError> {
         check_len(len, Self::MIN_LEN)?;
         let mut bytes = Zeroizing::new(alloc::vec![0u8; len]);
-        rng.try_fill_bytes(&mut bytes).map_err(|_| Error::Random)?;
+        rng.try_fill_bytes(&mut bytes)
+            .map_err(|_| OtpError::Random)?;
         Ok(Self { bytes })
     }
 
     /// Builds a key from raw bytes, which must be at least 128 bits long.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, OtpError> {
         check_len(bytes.len(), Self::MIN_LEN)?;
         Ok(Self {
             bytes: Zeroizing::new(bytes.to_vec()),
@@ -64,7 +65,7 @@ impl SecretKey {
 
     /// Imports an existing key of at least 80 bits. Prefer [`Self::from_bytes`]: use this only
     /// for secrets that were issued elsewhere and cannot be replaced yet.
-    pub fn from_bytes_allow_short(bytes: &[u8]) -> Result<Self, Error> {
+    pub fn from_bytes_allow_short(bytes: &[u8]) -> Result<Self, OtpError> {
         check_len(bytes.len(), Self::MIN_IMPORT_LEN)?;
         Ok(Self {
             bytes: Zeroizing::new(bytes.to_vec()),
@@ -75,14 +76,14 @@ impl SecretKey {
     ///
     /// Input is read leniently, as people type and apps show it: lower case, spaces and `=`
     /// padding are accepted. Any other character is [`SecretError::InvalidBase32`].
-    pub fn from_base32(text: &str) -> Result<Self, Error> {
+    pub fn from_base32(text: &str) -> Result<Self, OtpError> {
         let bytes = decode_base32(text)?;
         check_len(bytes.len(), Self::MIN_LEN)?;
         Ok(Self { bytes })
     }
 
     /// Imports a base32 key of at least 80 bits, read as leniently as [`Self::from_base32`].
-    pub fn from_base32_allow_short(text: &str) -> Result<Self, Error> {
+    pub fn from_base32_allow_short(text: &str) -> Result<Self, OtpError> {
         let bytes = decode_base32(text)?;
         check_len(bytes.len(), Self::MIN_IMPORT_LEN)?;
         Ok(Self { bytes })
@@ -110,7 +111,7 @@ impl SecretKey {
     }
 }
 
-fn check_len(len: usize, min: usize) -> Result<(), Error> {
+fn check_len(len: usize, min: usize) -> Result<(), OtpError> {
     let bits = len.saturating_mul(8);
     if len == 0 {
         Err(SecretError::Empty.into())
@@ -126,7 +127,7 @@ fn check_len(len: usize, min: usize) -> Result<(), Error> {
 }
 
 /// Decodes lenient base32: ASCII letters in either case and `2`-`7`; spaces and `=` are ignored.
-pub(crate) fn decode_base32(text: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+pub(crate) fn decode_base32(text: &str) -> Result<Zeroizing<Vec<u8>>, OtpError> {
     // Bound the work on untrusted input before copying it.
     let max_chars = SecretKey::MAX_LEN
         .saturating_mul(8)
@@ -148,11 +149,11 @@ pub(crate) fn decode_base32(text: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
     }
     let len = data_encoding::BASE32_NOPAD
         .decode_len(normal.len())
-        .map_err(|_| Error::Secret(SecretError::InvalidBase32))?;
+        .map_err(|_| OtpError::Secret(SecretError::InvalidBase32))?;
     let mut bytes = Zeroizing::new(alloc::vec![0u8; len]);
     let written = data_encoding::BASE32_NOPAD
         .decode_mut(&normal, &mut bytes)
-        .map_err(|_| Error::Secret(SecretError::InvalidBase32))?;
+        .map_err(|_| OtpError::Secret(SecretError::InvalidBase32))?;
     bytes.truncate(written);
     Ok(bytes)
 }
@@ -182,6 +183,16 @@ impl ZeroizeOnDrop for SecretKey {}
 mod tests {
     use super::*;
     use alloc::format;
+    use alloc::string::ToString;
+
+    #[test]
+    fn the_too_long_message_names_the_limit() {
+        let message = SecretError::TooLong.to_string();
+        assert!(
+            message.contains(&format!(" {} bytes", SecretKey::MAX_LEN)),
+            "{message}"
+        );
+    }
 
     #[test]
     fn lenient_base32() {
@@ -197,23 +208,23 @@ mod tests {
     fn rejects_bad_input() {
         assert_eq!(
             SecretKey::from_base32("JBSWY3DPEHPK3PX1").unwrap_err(),
-            Error::Secret(SecretError::InvalidBase32)
+            OtpError::Secret(SecretError::InvalidBase32)
         );
         assert_eq!(
             SecretKey::from_base32("").unwrap_err(),
-            Error::Secret(SecretError::Empty)
+            OtpError::Secret(SecretError::Empty)
         );
         assert_eq!(
             SecretKey::from_base32(" = ").unwrap_err(),
-            Error::Secret(SecretError::Empty)
+            OtpError::Secret(SecretError::Empty)
         );
         assert_eq!(
             SecretKey::from_base32("JBSWY3DPEHPK3PXP").unwrap_err(),
-            Error::Secret(SecretError::BelowMinimum { bits: 80 })
+            OtpError::Secret(SecretError::BelowMinimum { bits: 80 })
         );
         assert_eq!(
             SecretKey::from_bytes_allow_short(&[1; 9]).unwrap_err(),
-            Error::Secret(SecretError::TooShortToImport { bits: 72 })
+            OtpError::Secret(SecretError::TooShortToImport { bits: 72 })
         );
         assert!(SecretKey::from_base32("A").is_err());
         assert!(SecretKey::from_base32("é").is_err());

@@ -2,8 +2,8 @@
 
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 
-use crate::error::Error;
 use crate::otp::code::{OtpCode, parse_presented};
+use crate::otp::error::OtpError;
 use crate::otp::error::{ParamError, Refusal, Rejected};
 
 use crate::otp::algorithm::Algorithm;
@@ -71,19 +71,19 @@ impl TotpParams {
     }
 
     /// The time step `T = floor((now - T0) / period)` for a unix time, or
-    /// [`Error::TimeOutOfRange`] when `now` is before `T0`.
-    pub fn step_at(&self, now: u64) -> Result<u64, Error> {
-        let since_epoch = now.checked_sub(self.t0).ok_or(Error::TimeOutOfRange)?;
+    /// [`OtpError::TimeOutOfRange`] when `now` is before `T0`.
+    pub fn step_at(&self, now: u64) -> Result<u64, OtpError> {
+        let since_epoch = now.checked_sub(self.t0).ok_or(OtpError::TimeOutOfRange)?;
         since_epoch
             .checked_div(u64::from(self.period.0))
-            .ok_or(Error::TimeOutOfRange)
+            .ok_or(OtpError::TimeOutOfRange)
     }
 
-    /// The unix time at which a step starts, or [`Error::TimeOutOfRange`] if it overflows.
-    pub fn step_start(&self, step: u64) -> Result<u64, Error> {
+    /// The unix time at which a step starts, or [`OtpError::TimeOutOfRange`] if it overflows.
+    pub fn step_start(&self, step: u64) -> Result<u64, OtpError> {
         step.checked_mul(u64::from(self.period.0))
             .and_then(|offset| offset.checked_add(self.t0))
-            .ok_or(Error::TimeOutOfRange)
+            .ok_or(OtpError::TimeOutOfRange)
     }
 }
 
@@ -122,7 +122,7 @@ impl TotpParamsBuilder {
     }
 
     /// Validates and returns the parameters.
-    pub fn build(self) -> Result<TotpParams, Error> {
+    pub fn build(self) -> Result<TotpParams, OtpError> {
         let digits = Digits::try_from(self.digits)?;
         if self.period == 0 || self.period > TotpParams::MAX_PERIOD {
             return Err(ParamError::Period.into());
@@ -150,7 +150,7 @@ impl Window {
     pub const EXACT: Self = Self(0);
 
     /// A window of `steps` either side of the current step, at most [`Window::MAX`].
-    pub fn new(steps: u8) -> Result<Self, Error> {
+    pub fn new(steps: u8) -> Result<Self, OtpError> {
         if steps > Self::MAX {
             Err(ParamError::Window.into())
         } else {
@@ -211,7 +211,7 @@ impl Totp {
     }
 
     /// The code for a unix time.
-    pub fn generate(&self, now: u64) -> Result<OtpCode, Error> {
+    pub fn generate(&self, now: u64) -> Result<OtpCode, OtpError> {
         Ok(self.generate_at_step(self.params.step_at(now)?))
     }
 

@@ -16,9 +16,9 @@ use core::fmt;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use zeroize::Zeroizing;
 
-use crate::error::Error;
 use crate::otp::algorithm::Algorithm;
 use crate::otp::code::Digits;
+use crate::otp::error::OtpError;
 use crate::otp::error::{ParamError, UriError};
 use crate::otp::hotp::Hotp;
 use crate::otp::secret::SecretKey;
@@ -95,7 +95,7 @@ impl OtpAuthUri {
         account: &str,
         secret: SecretKey,
         params: &TotpParams,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, OtpError> {
         if params.t0() != 0 {
             return Err(UriError::NonZeroT0.into());
         }
@@ -121,7 +121,7 @@ impl OtpAuthUri {
         algorithm: Algorithm,
         digits: Digits,
         counter: u64,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, OtpError> {
         Self::new(
             OtpKind::Hotp { counter },
             algorithm,
@@ -139,7 +139,7 @@ impl OtpAuthUri {
         issuer: Option<&str>,
         account: &str,
         secret: SecretKey,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, OtpError> {
         if let Some(issuer) = issuer {
             check_name(issuer)?;
         }
@@ -180,7 +180,7 @@ impl OtpAuthUri {
     /// - A `+` is a literal plus sign (RFC 3986), not a space. A `#fragment` is ignored.
     ///
     /// Input longer than [`OtpAuthUri::MAX_LEN`] is refused before any other work.
-    pub fn parse(uri: &str) -> Result<Self, Error> {
+    pub fn parse(uri: &str) -> Result<Self, OtpError> {
         if uri.len() > Self::MAX_LEN {
             return Err(UriError::TooLong.into());
         }
@@ -407,7 +407,7 @@ struct RawParams<'a> {
 }
 
 impl<'a> RawParams<'a> {
-    fn split(query: &'a str) -> Result<Self, Error> {
+    fn split(query: &'a str) -> Result<Self, OtpError> {
         let mut raw = Self::default();
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -435,7 +435,7 @@ impl<'a> RawParams<'a> {
 }
 
 /// Refuses names the label cannot carry or that would be unsafe to display.
-fn check_name(name: &str) -> Result<(), Error> {
+fn check_name(name: &str) -> Result<(), OtpError> {
     if name.is_empty() {
         Err(UriError::EmptyAccount.into())
     } else if name.contains(':') {
@@ -469,7 +469,7 @@ fn check_escapes(raw: &str) -> Result<(), UriError> {
 }
 
 /// Percent-decodes a name or parameter value, which must decode to UTF-8.
-fn decode_text(raw: &str) -> Result<String, Error> {
+fn decode_text(raw: &str) -> Result<String, OtpError> {
     check_escapes(raw)?;
     percent_decode_str(raw)
         .decode_utf8()
@@ -478,7 +478,7 @@ fn decode_text(raw: &str) -> Result<String, Error> {
 }
 
 /// Percent-decodes the secret into a buffer that never reallocates and is wiped on drop.
-fn decode_secret(raw: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+fn decode_secret(raw: &str) -> Result<Zeroizing<Vec<u8>>, OtpError> {
     check_escapes(raw)?;
     let mut bytes = Zeroizing::new(Vec::with_capacity(raw.len()));
     bytes.extend(percent_decode_str(raw));
@@ -487,7 +487,7 @@ fn decode_secret(raw: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
 
 /// Parses ASCII decimal digits only (no sign, no spaces): [`UriError::Number`] for anything else,
 /// `None` for a number too large for `u64`.
-fn parse_decimal(text: &str) -> Result<Option<u64>, Error> {
+fn parse_decimal(text: &str) -> Result<Option<u64>, OtpError> {
     if text.is_empty() || !text.bytes().all(|byte| byte.is_ascii_digit()) {
         return Err(UriError::Number.into());
     }
@@ -565,7 +565,7 @@ mod tests {
     const WIKI: &str =
         "otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXP&issuer=Example";
 
-    fn err(uri: &str) -> Error {
+    fn err(uri: &str) -> OtpError {
         OtpAuthUri::parse(uri).unwrap_err()
     }
 
@@ -622,7 +622,7 @@ mod tests {
     #[test]
     fn builder_refuses_bad_names() {
         let p = TotpParams::default();
-        let colon = Error::Uri(UriError::ColonInLabel);
+        let colon = OtpError::Uri(UriError::ColonInLabel);
         assert_eq!(
             OtpAuthUri::totp(Some("A:B"), "a", key(), &p).unwrap_err(),
             colon
@@ -631,7 +631,7 @@ mod tests {
             OtpAuthUri::totp(Some("A"), "a:b", key(), &p).unwrap_err(),
             colon
         );
-        let empty = Error::Uri(UriError::EmptyAccount);
+        let empty = OtpError::Uri(UriError::EmptyAccount);
         assert_eq!(
             OtpAuthUri::totp(Some("A"), "", key(), &p).unwrap_err(),
             empty
@@ -642,21 +642,21 @@ mod tests {
         );
         assert_eq!(
             OtpAuthUri::totp(None, "a\nb", key(), &p).unwrap_err(),
-            Error::Uri(UriError::ControlCharacter)
+            OtpError::Uri(UriError::ControlCharacter)
         );
         assert_eq!(
             OtpAuthUri::totp(None, " a", key(), &p).unwrap_err(),
-            Error::Uri(UriError::Label)
+            OtpError::Uri(UriError::Label)
         );
         let t0 = TotpParams::builder().t0(1).build().unwrap();
         assert_eq!(
             OtpAuthUri::totp(None, "a", key(), &t0).unwrap_err(),
-            Error::Uri(UriError::NonZeroT0)
+            OtpError::Uri(UriError::NonZeroT0)
         );
         let long = "x".repeat(OtpAuthUri::MAX_LEN);
         assert_eq!(
             OtpAuthUri::totp(None, &long, key(), &p).unwrap_err(),
-            Error::Uri(UriError::TooLong)
+            OtpError::Uri(UriError::TooLong)
         );
     }
 
@@ -697,7 +697,7 @@ mod tests {
     #[test]
     fn refusals() {
         let s = "secret=JBSWY3DPEHPK3PXP";
-        let cases: &[(&str, Error)] = &[
+        let cases: &[(&str, OtpError)] = &[
             (
                 "https://totp/a?secret=JBSWY3DPEHPK3PXP",
                 UriError::Scheme.into(),

@@ -2,7 +2,7 @@
 //!
 //! Everything here is plain, synchronous data: the host loads a state, calls a transition with
 //! `now` (and an RNG where a secret is made), and gets back a [`Transition`] holding the new state,
-//! an outcome, and the [`AuditEvent`](crate::policy::audit::AuditEvent)s to record. The old state is never
+//! an outcome, and the [`AuditEvent`]s to record. The old state is never
 //! modified, so on an error there is nothing to undo and nothing to persist.
 //!
 //! This layer may import [`credential`](crate::credential) and [`otp`](crate::otp) below it,
@@ -14,18 +14,17 @@
 //! | `ids` | who and where: [`PersonId`], [`OrgId`], [`AuthenticatorId`] |
 //! | `factors` | sets of factor kinds and the password: [`SecondFactors`], [`Factor`], [`FactorSet`] |
 //! | `enrollment` | one person's authenticator apps: [`Mfa`], [`Enrollment`], [`AuthenticatorApp`] |
+//! | `phase` | the steps of the enrollment ceremony: [`EnrollmentPhase`] |
 //! | `server_side` | [`ServerSideOnly`]: the only way a state holding a secret serialises |
 //! | `org_policy` | a company's MFA policy and grace deadlines: [`MfaPolicy`], [`MfaSettings`] |
 //! | `roles` | roles, permissions as data, members, their join paths and delegations |
-//! | `organisation` | the member roster and its role-change rules: [`Organisation`] |
+//! | `organisation` | the member roster, its role-change rules and its MFA policy transitions: [`Organisation`] |
 //! | `login` | the login decision and the [`Grant`] it yields |
 //! | `authorize` | the one authorisation check, [`authorize`] |
 //! | `audit` | the audit events every transition returns: [`AuditEvent`] |
 //! | `error` | [`PolicyError`] and [`AccessDenied`] |
 
 use alloc::vec::Vec;
-
-use crate::policy::audit::AuditEvent;
 
 pub(crate) mod audit;
 pub(crate) mod authorize;
@@ -36,15 +35,16 @@ pub(crate) mod ids;
 pub(crate) mod login;
 pub(crate) mod org_policy;
 pub(crate) mod organisation;
+pub(crate) mod phase;
 pub(crate) mod roles;
 pub(crate) mod server_side;
 
-pub use audit::{DenyReason, LoginOutcome};
+pub use audit::{Actor, AuditEvent, AuditKind, DenyReason, LoginOutcome, NotificationKind};
 pub use authorize::authorize;
 pub use enrollment::{
     AcknowledgeOutcome, AuthenticatorApp, AuthenticatorName, ConfirmOutcome, DisableOutcome,
     Enrollment, EnrollmentConfig, EnrollmentConfigBuilder, EnrollmentPhase, EnrollmentPurpose,
-    IssueOutcome, LoginCodeAccepted, Mfa,
+    IssueOutcome, LoginCodeAccepted, Mfa, MfaError,
 };
 pub use error::{AccessDenied, PolicyError};
 pub use factors::Aal;

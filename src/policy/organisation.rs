@@ -2,6 +2,8 @@
 
 use alloc::vec::Vec;
 
+mod mfa_policy;
+
 use crate::policy::Transition;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::authorize::authorize;

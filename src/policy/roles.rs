@@ -135,7 +135,7 @@ pub enum Scope {
 /// A host action, mapped onto the permission it needs.
 ///
 /// ```
-/// use authcore::{Action, Permission};
+/// use authcore::policy::{Action, Permission};
 ///
 /// enum MyAction { ExportInvoices, CancelJob }
 ///

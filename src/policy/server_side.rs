@@ -15,7 +15,8 @@ use core::fmt;
 ///
 /// ```
 /// # #[cfg(feature = "serde")] {
-/// use authcore::{Mfa, PersonId, ServerSideOnly};
+/// use authcore::PersonId;
+/// use authcore::policy::{Mfa, ServerSideOnly};
 ///
 /// let mfa = Mfa::new(PersonId::new(7));
 /// let stored = serde_json::to_string(&ServerSideOnly::new(&mfa)).unwrap();

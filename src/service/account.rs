@@ -22,14 +22,7 @@ use crate::store::login::LoginStore;
 use crate::store::records::{OobPurpose, RecoverySlot, ThrottleKey};
 use crate::store::{AuditSink, Notifier, SecurityNotice};
 
-impl<St, C, A, N, H> Authenticator<St, C, A, N, H>
-where
-    St: LoginStore,
-    C: Clock,
-    A: AuditSink,
-    N: Notifier,
-    H: PasswordHashing,
-{
+impl<B: Backend> Authenticator<B> {
     /// Starts enrolling an authenticator app for the signed-in person: the first one, an extra
     /// one on another device ([`EnrollmentPurpose::Add`]), or a replacement. Once the person
     /// holds any second factor — an authenticator app, or a verified phone — this needs a fresh
@@ -87,8 +80,8 @@ where
             .reserve_attempt(ThrottleKey::login(&person.login), Factor::Password, now)
             .await?;
         let verified = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::verify(
                 password,
                 person.password_hash.clone(),
@@ -127,8 +120,7 @@ where
             })
             .await?;
         for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
-            self.services
-                .store
+            self.backend.store()
                 .replace_recovery_codes(person, slot, None)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -147,8 +139,8 @@ where
         grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
         let person = grant.person();
         let mfa = self
-            .services
-            .store
+            .backend
+            .store()
             .mfa(person)
             .await
             .map_err(ServiceError::storage)?;
@@ -156,13 +148,12 @@ where
             return Err(ServiceError::FactorUnavailable);
         }
         let new = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::recovery_generate(self.config.recovery))
             .await
             .into_recovery_codes()?;
-        self.services
-            .store
+        self.backend.store()
             .replace_recovery_codes(person, RecoverySlot::Active, Some(&new.set))
             .await
             .map_err(ServiceError::storage)?;
@@ -192,8 +183,8 @@ where
             .reserve_attempt(ThrottleKey::login(&person.login), Factor::Password, now)
             .await?;
         let verified = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::verify(
                 current,
                 person.password_hash.clone(),
@@ -270,22 +261,22 @@ where
             )
             .await?;
         let _ = self
-            .services
-            .store
+            .backend
+            .store()
             .set_phone(person.id, Some(&phone))
             .await
             .map_err(ServiceError::storage)?;
         // The spent challenge has done its work.
         if let Some(spent) = self
-            .services
-            .store
+            .backend
+            .store()
             .oob_challenge(person.id, OobPurpose::VerifyPhone)
             .await
             .map_err(ServiceError::storage)?
         {
             let _ = self
-                .services
-                .store
+                .backend
+                .store()
                 .replace_oob_challenge(
                     person.id,
                     OobPurpose::VerifyPhone,
@@ -322,8 +313,8 @@ where
         }
         self.require_fresh_if_protected(grant, &person, now).await?;
         let has_app = self
-            .services
-            .store
+            .backend
+            .store()
             .mfa(person.id)
             .await
             .map_err(ServiceError::storage)?
@@ -334,8 +325,8 @@ where
             )?;
         }
         let _ = self
-            .services
-            .store
+            .backend
+            .store()
             .set_phone(person.id, None)
             .await
             .map_err(ServiceError::storage)?;
@@ -366,16 +357,16 @@ where
     /// The person's standing in every organisation they belong to.
     async fn standings(&self, person: PersonId) -> Result<Vec<OrgStanding>, ServiceError> {
         let orgs = self
-            .services
-            .store
+            .backend
+            .store()
             .organisations_of(person)
             .await
             .map_err(ServiceError::storage)?;
         let mut standings = Vec::with_capacity(orgs.len());
         for id in orgs {
             let org = self
-                .services
-                .store
+                .backend
+                .store()
                 .organisation(id)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -423,8 +414,8 @@ where
     > {
         // The person and the organisation in one read.
         let snapshot = self
-            .services
-            .store
+            .backend
+            .store()
             .login_snapshot(
                 crate::store::login::SnapshotAt::Person(grant.person()),
                 Some(grant.org()),

@@ -77,14 +77,7 @@ impl fmt::Debug for EnrollmentSetup {
     }
 }
 
-impl<St, C, A, N, H> Authenticator<St, C, A, N, H>
-where
-    St: LoginStore,
-    C: Clock,
-    A: AuditSink,
-    N: Notifier,
-    H: PasswordHashing,
-{
+impl<B: Backend> Authenticator<B> {
     /// Reads the person's MFA state, applies `change`, and writes it back with a
     /// compare-and-swap, recomputing from a fresh read when another writer won. Records the
     /// transition's events.
@@ -99,8 +92,8 @@ where
     {
         for _ in 0..CAS_ATTEMPTS {
             let loaded = self
-                .services
-                .store
+                .backend
+                .store()
                 .mfa(person)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -110,8 +103,8 @@ where
             };
             let transition = change(&mfa)?;
             let written = self
-                .services
-                .store
+                .backend
+                .store()
                 .replace_mfa(person, &transition.state, version)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -181,8 +174,8 @@ where
     ) -> Result<RecoveryCodes, ServiceError> {
         let config = &self.config.enrollment;
         let snapshot = self
-            .services
-            .store
+            .backend
+            .store()
             .login_snapshot(SnapshotAt::Person(person), None, now)
             .await
             .map_err(ServiceError::storage)?;
@@ -205,8 +198,8 @@ where
         for _ in 0..CAS_ATTEMPTS {
             let set = new.as_ref().map(|n| &n.set);
             let step = self
-                .services
-                .store
+                .backend
+                .store()
                 .locked_step(SnapshotAt::Person(person), None, now, |snapshot| {
                     self.confirm_locked(snapshot, person, code, set, now)
                 })
@@ -245,8 +238,7 @@ where
     }
 
     async fn generate_recovery_codes(&self) -> Result<NewRecoveryCodes, ServiceError> {
-        self.services
-            .hasher
+        self.backend.hasher()
             .run(HashJob::recovery_generate(self.config.recovery))
             .await
             .into_recovery_codes()
@@ -356,8 +348,8 @@ where
             return Err(ServiceError::Policy(PolicyError::NoEnrollment));
         };
         let _ = self
-            .services
-            .store
+            .backend
+            .store()
             .activate_pending_recovery_codes(person)
             .await
             .map_err(ServiceError::storage)?;

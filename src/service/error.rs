@@ -4,8 +4,16 @@
 use alloc::boxed::Box;
 use core::fmt;
 
+use crate::credential::oob::OobError;
+use crate::credential::password::PasswordError;
 use crate::credential::password::policy::PolicyViolation;
+use crate::credential::recovery::RecoveryError;
+#[cfg(feature = "sealing")]
+use crate::credential::sealing::SealingError;
+use crate::credential::token::TokenError;
 use crate::error::Error;
+use crate::otp::error::OtpError;
+use crate::policy::enrollment::MfaError;
 use crate::policy::error::{AccessDenied, PolicyError};
 
 /// Why an [`Authenticator`](super::Authenticator) operation failed.
@@ -114,6 +122,30 @@ impl From<Error> for ServiceError {
         }
     }
 }
+
+/// Each layer's own error reaches the service through the crate-wide [`Error`], so that a
+/// policy refusal lands on [`ServiceError::Policy`] and everything else on [`ServiceError::Core`].
+macro_rules! through_core {
+    ($($(#[$cfg:meta])* $error:ty),* $(,)?) => {$(
+        $(#[$cfg])*
+        impl From<$error> for ServiceError {
+            fn from(error: $error) -> Self {
+                Self::from(Error::from(error))
+            }
+        }
+    )*};
+}
+
+through_core!(
+    OtpError,
+    MfaError,
+    RecoveryError,
+    OobError,
+    PasswordError,
+    TokenError,
+    #[cfg(feature = "sealing")]
+    SealingError,
+);
 
 impl From<PolicyError> for ServiceError {
     fn from(error: PolicyError) -> Self {

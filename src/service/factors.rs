@@ -94,17 +94,9 @@ pub(super) fn set_counter(
     }
 }
 
-impl<St, C, A, N, H> Authenticator<St, C, A, N, H>
-where
-    St: LoginStore,
-    C: Clock,
-    A: AuditSink,
-    N: Notifier,
-    H: PasswordHashing,
-{
+impl<B: Backend> Authenticator<B> {
     pub(super) async fn person(&self, id: PersonId) -> Result<PersonRecord, ServiceError> {
-        self.services
-            .store
+        self.backend.store()
             .person(id)
             .await
             .map_err(ServiceError::storage)?
@@ -118,8 +110,8 @@ where
         person: &PersonRecord,
     ) -> Result<SecondFactors, ServiceError> {
         let snapshot = self
-            .services
-            .store
+            .backend
+            .store()
             .login_snapshot(SnapshotAt::Person(person.id), None, self.now())
             .await
             .map_err(ServiceError::storage)?;
@@ -161,8 +153,8 @@ where
     ) -> Result<AuthenticatorId, ServiceError> {
         let config = &self.config;
         let checked = self
-            .services
-            .store
+            .backend
+            .store()
             .locked_step(SnapshotAt::Person(person), None, now, |snapshot| {
                 let mut write = StepWrite::default();
                 let checked = totp_check(config, snapshot, person, code, now, &mut write);
@@ -222,8 +214,8 @@ where
         // other — spend it. A send that then fails (a lost race below, an undelivered message)
         // still counts: the cap errs on the side of fewer messages.
         let decision = self
-            .services
-            .store
+            .backend
+            .store()
             .record_oob_send(person, purpose, config, now)
             .await
             .map_err(ServiceError::storage)?;
@@ -231,8 +223,8 @@ where
             return Err(ServiceError::Throttled { retry_at });
         }
         let current = self
-            .services
-            .store
+            .backend
+            .store()
             .oob_challenge(person, purpose)
             .await
             .map_err(ServiceError::storage)?;
@@ -249,8 +241,8 @@ where
                     challenge,
                 };
                 let swapped = self
-                    .services
-                    .store
+                    .backend
+                    .store()
                     .replace_oob_challenge(
                         person,
                         purpose,
@@ -313,8 +305,8 @@ where
             .await?;
         for _ in 0..CAS_ATTEMPTS {
             let current = self
-                .services
-                .store
+                .backend
+                .store()
                 .oob_challenge(person, purpose)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -331,8 +323,8 @@ where
                     challenge: verification.challenge().clone(),
                 };
                 let swapped = self
-                    .services
-                    .store
+                    .backend
+                    .store()
                     .replace_oob_challenge(person, purpose, Some(&current.challenge), Some(&next))
                     .await
                     .map_err(ServiceError::storage)?;
@@ -369,8 +361,8 @@ where
             .map_err(ServiceError::PasswordPolicy)?;
         let temporary = person.password_state == PasswordState::Temporary;
         let same = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::verify(
                 Password::from(new_password.expose_secret()),
                 person.password_hash.clone(),
@@ -384,14 +376,14 @@ where
             ));
         }
         let hash = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::hash(new_password, false))
             .await
             .into_hash()?;
         let _ = self
-            .services
-            .store
+            .backend
+            .store()
             .set_password(person.id, hash.as_str(), PasswordState::Current, None)
             .await
             .map_err(ServiceError::storage)?;

@@ -13,19 +13,30 @@
 //!
 //! [`PasswordHasher`] itself implements [`PasswordHashing`] by running the job inline: right for
 //! tests, benchmarks and hosts without an async runtime. Hosts on tokio move the job to the
-//! blocking pool:
+//! blocking pool with [`BlockingPoolHasher`] (feature `tokio`), the default hasher of the ready
+//! backends when the feature is on. A hasher of the host's own is a few lines; this one counts
+//! the jobs and hands them on:
 //!
-//! ```ignore
-//! struct BlockingHasher(std::sync::Arc<authcore::PasswordHasher>);
+//! ```
+//! use std::sync::atomic::{AtomicUsize, Ordering};
 //!
-//! impl authcore::PasswordHashing for BlockingHasher {
-//!     async fn run(&self, job: authcore::HashJob) -> authcore::HashOutput {
-//!         let hasher = std::sync::Arc::clone(&self.0);
-//!         tokio::task::spawn_blocking(move || job.run(&hasher))
-//!             .await
-//!             .unwrap_or_else(|_| authcore::HashOutput::failed())
+//! use authcore::service::{HashJob, HashOutput, PasswordHashing};
+//!
+//! struct Counting<H> {
+//!     inner: H,
+//!     jobs: AtomicUsize,
+//! }
+//!
+//! impl<H: PasswordHashing> PasswordHashing for Counting<H> {
+//!     async fn run(&self, job: HashJob) -> HashOutput {
+//!         self.jobs.fetch_add(1, Ordering::Relaxed);
+//!         self.inner.run(job).await
 //!     }
 //! }
+//! # fn main() -> Result<(), authcore::Error> {
+//! # let inner = authcore::credential::password::PasswordHasher::builder().build()?;
+//! # let _ = Counting { inner, jobs: AtomicUsize::new(0) };
+//! # Ok(()) }
 //! ```
 
 use core::fmt;
@@ -57,6 +68,73 @@ impl PasswordHashing for PasswordHasher {
     /// Runs the job inline, on the calling thread.
     fn run(&self, job: HashJob) -> impl Future<Output = HashOutput> + Send {
         core::future::ready(job.run(self))
+    }
+}
+
+/// A [`PasswordHasher`] whose jobs run on tokio's blocking pool
+/// ([`tokio::task::spawn_blocking`]), so argon2 never stalls the async workers: the hasher for
+/// hosts on tokio, and the default of the ready backends with feature `tokio`.
+///
+/// A job whose blocking task is lost (it panicked, or the runtime shut down) is
+/// [`HashOutput::failed`]: the operation fails with [`ServiceError::Hashing`]. Called outside a
+/// tokio runtime, where there is no pool to move to, the job runs inline on the calling thread,
+/// as with [`PasswordHasher`].
+///
+/// ```
+/// use authcore::credential::password::{HashParams, PasswordHasher};
+/// use authcore::service::BlockingPoolHasher;
+///
+/// # fn main() -> Result<(), authcore::Error> {
+/// // A hasher of your own (here: the default parameters, as a peppered one would be built).
+/// let hasher = PasswordHasher::builder().params(HashParams::default()).build()?;
+/// let on_the_pool = BlockingPoolHasher::new(hasher);
+/// # let _ = on_the_pool;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+#[derive(Clone, Debug)]
+pub struct BlockingPoolHasher {
+    hasher: alloc::sync::Arc<PasswordHasher>,
+}
+
+#[cfg(feature = "tokio")]
+impl BlockingPoolHasher {
+    /// Runs `hasher`'s jobs on tokio's blocking pool.
+    pub fn new(hasher: PasswordHasher) -> Self {
+        Self {
+            hasher: alloc::sync::Arc::new(hasher),
+        }
+    }
+
+    /// The hasher the jobs run with.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl From<PasswordHasher> for BlockingPoolHasher {
+    fn from(hasher: PasswordHasher) -> Self {
+        Self::new(hasher)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl PasswordHashing for BlockingPoolHasher {
+    /// Runs the job with [`tokio::task::spawn_blocking`] on the current runtime, inline when
+    /// there is none.
+    fn run(&self, job: HashJob) -> impl Future<Output = HashOutput> + Send {
+        let hasher = alloc::sync::Arc::clone(&self.hasher);
+        async move {
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => runtime
+                    .spawn_blocking(move || job.run(&hasher))
+                    .await
+                    .unwrap_or_else(|_| HashOutput::failed()),
+                Err(_) => job.run(&hasher),
+            }
+        }
     }
 }
 
@@ -186,9 +264,9 @@ impl HashJob {
 }
 
 enum Output {
-    Hashed(Result<PasswordHash, crate::error::Error>),
+    Hashed(Result<PasswordHash, crate::credential::password::PasswordError>),
     Verified(Result<PasswordVerified, VerifyError>),
-    RecoveryGenerated(Result<Box<NewRecoveryCodes>, crate::error::Error>),
+    RecoveryGenerated(Result<Box<NewRecoveryCodes>, crate::credential::recovery::RecoveryError>),
     RecoveryRedeemed(Result<RedeemedSlot, Refusal>),
     Failed,
 }
@@ -237,5 +315,98 @@ impl HashOutput {
             Output::RecoveryRedeemed(result) => Ok(result),
             _ => Err(ServiceError::Hashing),
         }
+    }
+}
+
+#[cfg(all(test, feature = "tokio"))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    use alloc::sync::Arc;
+    use core::pin::pin;
+    use core::task::{Context, Poll, Waker};
+
+    use crate::credential::password::hash::HashParams;
+
+    fn pool() -> BlockingPoolHasher {
+        BlockingPoolHasher::new(
+            PasswordHasher::builder()
+                .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
+                .build()
+                .unwrap(),
+        )
+    }
+
+    fn job() -> HashJob {
+        HashJob::hash(Password::from("correct horse battery staple"), false)
+    }
+
+    /// Polls `future` to completion on the calling thread, outside any runtime.
+    fn block_on<F: Future>(future: F) -> F::Output {
+        struct Noop;
+        impl std::task::Wake for Noop {
+            fn wake(self: Arc<Self>) {}
+        }
+        let waker = Waker::from(Arc::new(Noop));
+        let mut cx = Context::from_waker(&waker);
+        let mut future = pin!(future);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+                return output;
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn a_job_waits_for_the_blocking_pool_not_the_caller() {
+        // One blocking thread, held busy: a job on the pool cannot finish until it is free,
+        // where a job run inline would finish at its first poll.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .max_blocking_threads(1)
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (release, busy) = std::sync::mpsc::channel::<()>();
+            let blocker = tokio::task::spawn_blocking(move || busy.recv());
+            let pool = pool();
+            let hashing = tokio::spawn(async move { pool.run(job()).await });
+            for _ in 0..20 {
+                tokio::task::yield_now().await;
+            }
+            assert!(
+                !hashing.is_finished(),
+                "the job waits for the pool's thread"
+            );
+            release.send(()).unwrap();
+            blocker.await.unwrap().unwrap();
+            let hash = hashing.await.unwrap().into_hash().unwrap();
+            assert!(hash.as_str().starts_with("$argon2id$"));
+        });
+    }
+
+    #[test]
+    fn a_lost_job_fails_the_operation() {
+        // A runtime that has shut down takes no more blocking tasks: the job is cancelled.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let handle = runtime.handle().clone();
+        drop(runtime);
+        let _entered = handle.enter();
+        let output = block_on(pool().run(job()));
+        assert!(matches!(output.into_hash(), Err(ServiceError::Hashing)));
+    }
+
+    #[test]
+    fn outside_a_runtime_the_job_runs_inline() {
+        let hash = block_on(pool().run(job())).into_hash().unwrap();
+        let verified = block_on(pool().run(HashJob::verify(
+            Password::from("correct horse battery staple"),
+            String::from(hash.as_str()),
+            false,
+        )));
+        assert!(verified.into_verified().unwrap().is_ok());
     }
 }

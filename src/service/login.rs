@@ -91,14 +91,7 @@ impl LoginStep {
     }
 }
 
-impl<St, C, A, N, H> Authenticator<St, C, A, N, H>
-where
-    St: LoginStore,
-    C: Clock,
-    A: AuditSink,
-    N: Notifier,
-    H: PasswordHashing,
-{
+impl<B: Backend> Authenticator<B> {
     /// The password step of signing in to `org`.
     ///
     /// An unknown login and a wrong password are both [`ServiceError::InvalidCredentials`], after
@@ -122,8 +115,8 @@ where
         let Some(login) = Login::new(login) else {
             // No person can hold a name that does not normalise.
             let _ = self
-                .services
-                .hasher
+                .backend
+                .hasher()
                 .run(HashJob::verify_dummy(password))
                 .await
                 .into_verified()?;
@@ -147,8 +140,8 @@ where
         snapshot.counters.login = Some(counted);
         let Some(person) = snapshot.person.clone() else {
             let _ = self
-                .services
-                .hasher
+                .backend
+                .hasher()
                 .run(HashJob::verify_dummy(password))
                 .await
                 .into_verified()?;
@@ -159,8 +152,8 @@ where
         let temporary = person.password_state == PasswordState::Temporary;
         let copy = Password::from(password.expose_secret());
         let verified = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::verify(
                 password,
                 person.password_hash.clone(),
@@ -182,14 +175,14 @@ where
             // stored state (a `Compromised` mark included) and expiry stay as they are, and a
             // password changed meanwhile is not reverted.
             let hash = self
-                .services
-                .hasher
+                .backend
+                .hasher()
                 .run(HashJob::hash(copy, false))
                 .await
                 .into_hash()?;
             let _ = self
-                .services
-                .store
+                .backend
+                .store()
                 .upgrade_password_hash(person.id, &person.password_hash, hash.as_str())
                 .await
                 .map_err(ServiceError::storage)?;
@@ -421,8 +414,8 @@ where
             Some(set) => {
                 let set_id = set.set_id();
                 let slot = self
-                    .services
-                    .hasher
+                    .backend
+                    .hasher()
                     .run(HashJob::recovery_redeem(set, code))
                     .await
                     .into_redeemed()?;
@@ -430,8 +423,8 @@ where
             }
             None => {
                 let _ = self
-                    .services
-                    .hasher
+                    .backend
+                    .hasher()
                     .run(HashJob::recovery_redeem_dummy(self.config.recovery, code))
                     .await
                     .into_redeemed()?;

@@ -8,7 +8,6 @@ use crate::credential::password::Password;
 use crate::credential::password::policy::PasswordContext;
 use crate::credential::password::temporary::TemporaryPassword;
 use crate::credential::token::BearerToken;
-use crate::otp::clock::Clock;
 use crate::policy::Transition;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::error::PolicyError;
@@ -17,9 +16,9 @@ use crate::policy::login::{Grant, PasswordState};
 use crate::policy::org_policy::MfaSettings;
 use crate::policy::organisation::Organisation;
 use crate::policy::roles::Role;
-use crate::store::login::LoginStore;
+use crate::service::backend::Backend;
 use crate::store::records::{Login, PersonRecord, SetupTokenRecord};
-use crate::store::{AuditSink, CreateOutcome, Notification, Notifier, OrganisationWrite};
+use crate::store::{CreateOutcome, Notification, OrganisationWrite, SecretStore, UserStore};
 
 /// A new person and the organisation they founded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,7 +30,7 @@ pub struct SignedUp {
 }
 
 /// A member an administrator added: the temporary password to hand over once, and whether the
-/// setup link went out through the [`Notifier`].
+/// setup link went out through the [`Notifier`](crate::store::Notifier).
 #[derive(Debug)]
 pub struct NewMember {
     /// The new person.
@@ -43,14 +42,7 @@ pub struct NewMember {
     pub setup_link: DeliveryStatus,
 }
 
-impl<St, C, A, N, H> Authenticator<St, C, A, N, H>
-where
-    St: LoginStore,
-    C: Clock,
-    A: AuditSink,
-    N: Notifier,
-    H: PasswordHashing,
-{
+impl<B: Backend> Authenticator<B> {
     /// Signs up a person who founds an organisation (its first Owner). The password must meet
     /// the policy.
     pub async fn sign_up(&self, login: &str, password: Password) -> Result<SignedUp, ServiceError> {
@@ -64,8 +56,8 @@ where
             .check(&password, &context)
             .map_err(ServiceError::PasswordPolicy)?;
         let hash = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::hash(password, false))
             .await
             .into_hash()?;
@@ -83,8 +75,8 @@ where
         };
         let founded = Organisation::found(org, person, now);
         let outcome = self
-            .services
-            .store
+            .backend
+            .store()
             .create_person(&record, OrganisationWrite::Insert(&founded.state))
             .await
             .map_err(ServiceError::storage)?;
@@ -101,7 +93,7 @@ where
     /// Adds a person to the grant holder's organisation with `role` (Admins and Owners only; at
     /// most the actor's own role, never Owner). The person gets a temporary password, returned
     /// here to hand over once, and a single-use setup link (expiring, stored hashed) delivered
-    /// through the [`Notifier`]. At first sign-in they must choose their own password.
+    /// through the [`Notifier`](crate::store::Notifier). At first sign-in they must choose their own password.
     ///
     /// Once the person is stored the member exists: a notifier failure is reported in
     /// [`NewMember::setup_link`] (and audited), never as an error that would drop the temporary
@@ -131,8 +123,8 @@ where
             self.config.temporary_ttl,
         )?;
         let hash = self
-            .services
-            .hasher
+            .backend
+            .hasher()
             .run(HashJob::hash(
                 Password::from(temporary.expose_secret()),
                 true,
@@ -157,8 +149,8 @@ where
             let loaded = self.load_org(org_id).await?;
             let added = loaded.value.add_member(grant, person, role, now)?;
             let outcome = self
-                .services
-                .store
+                .backend
+                .store()
                 .create_person(
                     &record,
                     OrganisationWrite::Replace {
@@ -241,8 +233,8 @@ where
         token: BearerToken,
         now: u64,
     ) -> Result<DeliveryStatus, ServiceError> {
-        self.services
-            .store
+        self.backend
+            .store()
             .insert_setup_token(&SetupTokenRecord {
                 digest: token.digest(),
                 person,
@@ -270,8 +262,8 @@ where
     ) -> Result<PersonId, ServiceError> {
         let now = self.now();
         let taken = self
-            .services
-            .store
+            .backend
+            .store()
             .take_setup_token(&token.digest(), now)
             .await
             .map_err(ServiceError::storage)?;
@@ -284,8 +276,8 @@ where
         // The link stands only for the member it was made for, while they are one: a person
         // deactivated, removed from the organisation or deactivated there since cannot use it.
         let member_active = self
-            .services
-            .store
+            .backend
+            .store()
             .organisation(setup.org)
             .await
             .map_err(ServiceError::storage)?
@@ -403,8 +395,8 @@ where
         &self,
         org: OrgId,
     ) -> Result<crate::store::records::Versioned<Organisation>, ServiceError> {
-        self.services
-            .store
+        self.backend
+            .store()
             .organisation(org)
             .await
             .map_err(ServiceError::storage)?
@@ -424,8 +416,8 @@ where
                 return Ok(());
             }
             let written = self
-                .services
-                .store
+                .backend
+                .store()
                 .replace_organisation(&transition.state, loaded.version)
                 .await
                 .map_err(ServiceError::storage)?;

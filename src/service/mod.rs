@@ -1,5 +1,5 @@
 //! The [`Authenticator`] service: a thin async layer that loads what it needs through the host's
-//! [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore), asks the pure core to decide, persists the outcome with the
+//! [`UserStore`] and [`SecretStore`], asks the pure core to decide, persists the outcome with the
 //! stores' atomic verbs, records [`AuditEvent`]s through the [`AuditSink`] and delivers codes,
 //! setup links and security notices through the [`Notifier`].
 //!
@@ -9,18 +9,22 @@
 //!
 //! | module | idea |
 //! |---|---|
+//! | `backend` | [`Backend`]: the store, clock, audit sink, notifier and hasher behind one type parameter; [`Services`], the ready-made one |
+//! | `ready` | the ready backends of the bundled stores (`MemoryStore::backend`, …) |
 //! | `error` | [`ServiceError`]: one uniform failure for credentials, precise developer errors |
-//! | `hashing` | [`PasswordHashing`]: where argon2 runs (inline, or a blocking pool) |
+//! | `hashing` | [`PasswordHashing`]: where argon2 runs (inline, or tokio's blocking pool) |
 //! | `config` | [`ServiceConfig`]: issuer, lifetimes, throttle, recovery and SMS settings |
 //! | `login` | the password step, pending-login tickets, second factors, enrollment at login |
+//! | `steps` | what every login step shares: its snapshot, the counted attempt, the decision, the guarded commit |
 //! | `factors` | the factor checks login and account share: TOTP, out-of-band codes, passwords |
 //! | `enroll` | enrolling an authenticator app (signed in or at login) |
-//! | `steps` | what every login step shares: its snapshot, the counted attempt, the decision, the guarded commit |
 //! | `account` | a signed-in person's MFA, recovery codes and password |
 //! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
 //! | `unlock` | an administrator clears a member's throttle counters |
 //!
-//! The service is runtime-agnostic: it spawns nothing and needs no particular executor.
+//! The service is runtime-agnostic: it spawns nothing and needs no particular executor (the
+//! `BlockingPoolHasher` of feature `tokio` hands argon2 to tokio's blocking pool when it runs on
+//! tokio).
 //!
 //! ## What a login step asks of the store
 //!
@@ -62,15 +66,19 @@ use alloc::vec::Vec;
 
 use crate::credential::factor::{FactorKind, ThrottledFactor};
 use crate::credential::throttle::{ThrottleDecision, ThrottleEvent};
+use crate::credential::token::BearerToken;
 use crate::otp::clock::Clock;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind, NotificationKind};
 use crate::policy::factors::Factor;
 use crate::policy::ids::{OrgId, PersonId};
-use crate::store::login::LoginStore;
-use crate::store::records::{PersonRecord, PruneReport, ThrottleKey, ThrottleOp};
-use crate::store::{AuditSink, Notification, Notifier, SecurityNotice};
+use crate::policy::login::LoginProgress;
+use crate::store::records::{
+    PendingStep, PersonRecord, PruneReport, ThrottleKey, ThrottleOp, TicketRecord,
+};
+use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotice, UserStore};
 
 pub(crate) mod account;
+pub(crate) mod backend;
 pub(crate) mod config;
 pub(crate) mod enroll;
 pub(crate) mod error;
@@ -78,15 +86,22 @@ pub(crate) mod factors;
 pub(crate) mod hashing;
 pub(crate) mod login;
 pub(crate) mod members;
+#[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
+pub(crate) mod ready;
 pub(crate) mod steps;
 pub(crate) mod unlock;
 
+pub use backend::{Backend, DefaultHashing, Services};
 pub use config::{ServiceConfig, ServiceConfigBuilder};
-pub use enroll::EnrollmentSetup;
 pub use error::ServiceError;
+#[cfg(feature = "tokio")]
+pub use hashing::BlockingPoolHasher;
 pub use hashing::{HashJob, HashOutput, PasswordHashing};
+pub use enroll::EnrollmentSetup;
 pub use login::LoginStep;
 pub use members::{NewMember, SignedUp};
+#[cfg(feature = "memory")]
+pub use ready::MemoryBackend;
 
 /// Whether the [`Notifier`] delivered a message. A failure has already been audited
 /// ([`AuditKind::NotificationFailed`]); the notifier's error is kept for the host's own logs.
@@ -110,25 +125,6 @@ impl DeliveryStatus {
 /// with [`ServiceError::Conflict`].
 const CAS_ATTEMPTS: usize = 8;
 
-/// The capabilities an [`Authenticator`] drives: the host's stores, clock, audit sink, notifier
-/// and password hasher.
-#[derive(Debug)]
-pub struct Services<St, C, A, N, H> {
-    /// People, organisations, memberships and throttle counters ([`UserStore`](crate::store::UserStore)); authenticator
-    /// secrets, recovery codes, out-of-band codes, setup tokens and tickets ([`SecretStore`](crate::store::SecretStore));
-    /// and the login steps over both ([`LoginStore`]). One store, because a login step reads
-    /// them together and commits its outcome in one transaction.
-    pub store: St,
-    /// The time.
-    pub clock: C,
-    /// The audit trail.
-    pub audit: A,
-    /// Delivers codes, setup links and security notices.
-    pub notifier: N,
-    /// Runs password hashing ([`crate::credential::password::hash::PasswordHasher`] inline, or a blocking-pool wrapper).
-    pub hasher: H,
-}
-
 /// The authentication service a host application calls.
 ///
 /// Every operation reads the current time from the clock once, loads what it needs, asks the
@@ -138,23 +134,30 @@ pub struct Services<St, C, A, N, H> {
 ///
 /// Failures a person can cause by guessing are the single [`ServiceError::InvalidCredentials`];
 /// the audit trail says what actually happened.
+///
+/// Its one type parameter is the [`Backend`]: the store, clock, audit sink, notifier and password
+/// hasher it drives. The bundled stores come with ready ones:
+///
+/// ```
+/// # #[cfg(feature = "memory")] {
+/// use authcore::{Authenticator, MemoryStore, ServiceConfig};
+///
+/// # fn main() -> Result<(), authcore::Error> {
+/// let auth = Authenticator::new(MemoryStore::backend()?, ServiceConfig::builder("Example Co").build()?);
+/// assert_eq!(auth.config().issuer(), "Example Co");
+/// # Ok(()) }
+/// # main().unwrap(); }
+/// ```
 #[derive(Debug)]
-pub struct Authenticator<St, C, A, N, H> {
-    services: Services<St, C, A, N, H>,
+pub struct Authenticator<B> {
+    backend: B,
     config: ServiceConfig,
 }
 
-impl<St, C, A, N, H> Authenticator<St, C, A, N, H>
-where
-    St: LoginStore,
-    C: Clock,
-    A: AuditSink,
-    N: Notifier,
-    H: PasswordHashing,
-{
-    /// Builds the service over the host's capabilities.
-    pub fn new(services: Services<St, C, A, N, H>, config: ServiceConfig) -> Self {
-        Self { services, config }
+impl<B: Backend> Authenticator<B> {
+    /// Builds the service over the host's backend.
+    pub fn new(backend: B, config: ServiceConfig) -> Self {
+        Self { backend, config }
     }
 
     /// The configuration.
@@ -162,14 +165,14 @@ where
         &self.config
     }
 
-    /// The capabilities (for example to read a test store back).
-    pub fn services(&self) -> &Services<St, C, A, N, H> {
-        &self.services
+    /// The backend (for example to read a test store back).
+    pub fn backend(&self) -> &B {
+        &self.backend
     }
 
     /// Maintenance: deletes the tickets, setup tokens, out-of-band challenges and send logs that
-    /// can no longer be used at the clock's time ([`SecretStore::prune_expired`](crate::store::SecretStore::prune_expired)), and the
-    /// throttle counters that are forgotten ([`UserStore::prune_throttles`](crate::store::UserStore::prune_throttles): among them those of
+    /// can no longer be used at the clock's time ([`SecretStore::prune_expired`]), and the
+    /// throttle counters that are forgotten ([`UserStore::prune_throttles`]: among them those of
     /// login names nobody holds), and reports how many of each went.
     ///
     /// Call it from a periodic job (every few minutes to once an hour), on one server or on
@@ -177,29 +180,38 @@ where
     /// still live. Nothing depends on it for correctness — expired rows are refused anyway —
     /// but without it they accumulate in the store.
     ///
-    /// ```ignore
-    /// let service = std::sync::Arc::clone(&service);
+    /// ```no_run
+    /// # #[cfg(feature = "memory")] {
+    /// # use std::sync::Arc;
+    /// # use authcore::{Authenticator, MemoryStore, ServiceConfig};
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), authcore::Error> {
+    /// # let config = ServiceConfig::builder("Example Co").build()?;
+    /// # let service = Arc::new(Authenticator::new(MemoryStore::backend()?, config));
+    /// let service = Arc::clone(&service);
     /// tokio::spawn(async move {
     ///     let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
     ///     loop {
     ///         every.tick().await;
     ///         if let Err(e) = service.prune_expired().await {
-    ///             tracing::warn!("pruning expired authentication rows failed: {e}");
+    ///             eprintln!("pruning expired authentication rows failed: {e}");
     ///         }
     ///     }
     /// });
+    /// # Ok(()) }
+    /// # }
     /// ```
     pub async fn prune_expired(&self) -> Result<PruneReport, ServiceError> {
         let now = self.now();
         let mut report = self
-            .services
-            .store
+            .backend
+            .store()
             .prune_expired(now)
             .await
             .map_err(ServiceError::storage)?;
         report.throttles = self
-            .services
-            .store
+            .backend
+            .store()
             .prune_throttles(now)
             .await
             .map_err(ServiceError::storage)?;
@@ -207,15 +219,15 @@ where
     }
 
     fn now(&self) -> u64 {
-        self.services.clock.now()
+        self.backend.clock().now()
     }
 
     async fn record(&self, events: &[AuditEvent]) -> Result<(), ServiceError> {
         if events.is_empty() {
             return Ok(());
         }
-        self.services
-            .audit
+        self.backend
+            .audit()
             .record(events)
             .await
             .map_err(ServiceError::storage)
@@ -246,7 +258,7 @@ where
                 (*person, None, NotificationKind::SecurityNotice)
             }
         };
-        match self.services.notifier.deliver(message).await {
+        match self.backend.notifier().deliver(message).await {
             Ok(()) => Ok(DeliveryStatus::Delivered),
             Err(error) => {
                 let now = self.now();
@@ -267,7 +279,7 @@ where
     }
 
     /// Reserves an attempt at the counter `key` before the guess is verified
-    /// ([`UserStore::reserve_attempt`](crate::store::UserStore::reserve_attempt)): a throttled counter is [`ServiceError::Throttled`] and a
+    /// ([`UserStore::reserve_attempt`]): a throttled counter is [`ServiceError::Throttled`] and a
     /// locked one [`ServiceError::Locked`], without verifying anything. An allowed attempt is
     /// already counted as a failure; settle it with [`Self::accept_attempt`] or
     /// [`Self::reject_attempt`].
@@ -278,8 +290,8 @@ where
         now: u64,
     ) -> Result<Reserved, ServiceError> {
         let reservation = self
-            .services
-            .store
+            .backend
+            .store()
             .reserve_attempt(&key, &self.config.throttle, now)
             .await
             .map_err(ServiceError::storage)?;
@@ -379,8 +391,8 @@ where
         now: u64,
     ) -> Result<Option<ThrottleEvent>, ServiceError> {
         let update = self
-            .services
-            .store
+            .backend
+            .store()
             .apply_throttle(key, op, &self.config.throttle, now)
             .await
             .map_err(ServiceError::storage)?;

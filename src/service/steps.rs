@@ -64,14 +64,7 @@ enum LockedStep {
     Failed(ServiceError),
 }
 
-impl<St, C, A, N, H> Authenticator<St, C, A, N, H>
-where
-    St: LoginStore,
-    C: Clock,
-    A: AuditSink,
-    N: Notifier,
-    H: PasswordHashing,
-{
+impl<B: Backend> Authenticator<B> {
     /// A second-factor step in one transaction under the person's lock: the ticket and the
     /// factor's availability checked, then `check` (the throttle and the code, adding its writes),
     /// then on success the ticket spent and the login decision's outcome, all committed together.
@@ -89,8 +82,8 @@ where
     {
         let digest = ticket.digest();
         let step = self
-            .services
-            .store
+            .backend
+            .store()
             .locked_step(SnapshotAt::Ticket(&digest), Some(org), now, |snapshot| {
                 let mut write = StepWrite::default();
                 let ticket = match snapshot.ticket {
@@ -169,16 +162,14 @@ where
         org: Option<OrgId>,
         now: u64,
     ) -> Result<LoginSnapshot, ServiceError> {
-        self.services
-            .store
+        self.backend.store()
             .login_snapshot(at, org, now)
             .await
             .map_err(ServiceError::storage)
     }
 
     pub(super) async fn apply(&self, write: &StepWrite) -> Result<bool, ServiceError> {
-        self.services
-            .store
+        self.backend.store()
             .apply_step(write)
             .await
             .map_err(ServiceError::storage)

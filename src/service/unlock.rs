@@ -1,24 +1,16 @@
 //! An administrator's unlock: clears a member's throttle counters, lock included.
 
-use super::{Authenticator, PasswordHashing, ServiceError};
-use crate::otp::clock::Clock;
+use super::{Authenticator, ServiceError};
 use crate::policy::audit::{Actor, AuditKind};
 use crate::policy::error::PolicyError;
 use crate::policy::ids::PersonId;
 use crate::policy::login::Grant;
 use crate::policy::roles::{Permission, Resource, Role};
-use crate::store::login::LoginStore;
+use crate::service::backend::Backend;
 use crate::store::records::ThrottleOp;
-use crate::store::{AuditSink, Notifier, SecurityNotice};
+use crate::store::{SecurityNotice, UserStore};
 
-impl<St, C, A, N, H> Authenticator<St, C, A, N, H>
-where
-    St: LoginStore,
-    C: Clock,
-    A: AuditSink,
-    N: Notifier,
-    H: PasswordHashing,
-{
+impl<B: Backend> Authenticator<B> {
     /// Unlocks a member: clears every throttle counter of `target` — the password counter of
     /// their login and their second factors' counters — lock and back-off included, so their
     /// next attempt is verified at once. For a person an attacker keeps locked out, or who
@@ -43,8 +35,8 @@ where
             return Err(ServiceError::Policy(PolicyError::CannotActOnSelf));
         }
         let org = self
-            .services
-            .store
+            .backend
+            .store()
             .organisation(grant.org())
             .await
             .map_err(ServiceError::storage)?

@@ -3,8 +3,8 @@
 //! comes from a [`Clock`](crate::otp::clock::Clock)).
 //!
 //! This layer holds the traits and the records they exchange, and their implementations:
-//! `memory` (feature `memory`), the shared SQL code in `sql` with `sqlite` and `postgres`,
-//! re-sealing (`reseal`) and row integrity (`integrity`), and the `conformance` suite (feature
+//! `memory` (feature `memory`), the SQL stores in `sql` (one generic store over the `sqlite` and
+//! `postgres` dialects, with re-sealing and row integrity), and the `conformance` suite (feature
 //! `test-util`) that checks any implementation against the contracts. It may import
 //! [`policy`](crate::policy), [`credential`](crate::credential), [`otp`](crate::otp) and the
 //! crate-wide [`Error`](crate::error::Error); never the service. The service imports the traits
@@ -73,6 +73,10 @@ pub(crate) mod records;
 pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 
 pub use crate::credential::token::TokenDigest;
+pub use login::{
+    CounterWrite, LoginCounters, LoginSnapshot, LoginStore, MfaWrite, NextTicket, OobWrite,
+    SnapshotAt, StepWrite,
+};
 
 pub use records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
@@ -80,22 +84,14 @@ pub use records::{
 };
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) mod integrity;
-#[cfg(feature = "postgres")]
-pub(crate) mod postgres;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub(crate) mod reseal;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) mod sql;
-#[cfg(feature = "sqlite")]
-pub(crate) mod sqlite;
 
 #[cfg(feature = "postgres")]
-pub use postgres::PostgresStore;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use sql::{DatabaseError, SqlStoreError};
+pub use sql::postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sql::sqlite::SqliteStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sql::{DatabaseError, Dialect, SqlStore, SqlStoreError};
 
 /// How [`UserStore::create_person`] writes the person's organisation in the same transaction.
 #[derive(Debug)]

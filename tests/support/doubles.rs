@@ -7,14 +7,17 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use authcore::{
-    AuthenticatorId, CreateOutcome, Mfa, OobChallenge, OobChallengeRecord, OobConfig, OobPurpose,
-    OrgId, Organisation, OrganisationWrite, PasswordState, PersonId, PersonRecord, PhoneNumber,
-    PruneReport, RecoveryCodeSet, RecoverySlot, SecretStore, SendDecision, SetupTokenRecord,
-    ThrottleKey, ThrottleOp, ThrottlePolicy, ThrottleReservation, ThrottleState, ThrottleUpdate,
-    TicketRecord, TokenDigest, UserStore, Versioned,
+use authcore::credential::{
+    OobChallenge, OobConfig, PhoneNumber, RecoveryCodeSet, SendDecision, ThrottlePolicy,
+    ThrottleReservation, ThrottleState, ThrottleUpdate,
 };
-use authcore::{LoginSnapshot, LoginStore, SnapshotAt, StepWrite};
+use authcore::policy::{AuthenticatorId, Mfa, Organisation, PasswordState};
+use authcore::store::{
+    CreateOutcome, OobChallengeRecord, OobPurpose, OrganisationWrite, PersonRecord, PruneReport,
+    RecoverySlot, SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, Versioned,
+};
+use authcore::store::{LoginSnapshot, SnapshotAt, StepWrite};
+use authcore::{LoginStore, OrgId, PersonId, SecretStore, UserStore};
 
 /// Runs every argon2 job on tokio's blocking pool, so that concurrent requests interleave around
 /// it as they would on a server, and counts the jobs: one per verified password or recovery code.
@@ -28,7 +31,7 @@ impl CountingHasher {
     pub fn cheap() -> (Self, Arc<AtomicUsize>) {
         let jobs = Arc::new(AtomicUsize::new(0));
         let hasher = authcore::PasswordHasher::builder()
-            .params(authcore::HashParams::dangerous_weak(64, 1, 1).unwrap())
+            .params(authcore::credential::password::HashParams::dangerous_weak(64, 1, 1).unwrap())
             .build()
             .unwrap();
         (
@@ -42,13 +45,16 @@ impl CountingHasher {
 }
 
 impl authcore::PasswordHashing for CountingHasher {
-    fn run(&self, job: authcore::HashJob) -> impl Future<Output = authcore::HashOutput> + Send {
+    fn run(
+        &self,
+        job: authcore::service::HashJob,
+    ) -> impl Future<Output = authcore::service::HashOutput> + Send {
         self.jobs.fetch_add(1, Ordering::SeqCst);
         let hasher = Arc::clone(&self.hasher);
         async move {
             tokio::task::spawn_blocking(move || job.run(&hasher))
                 .await
-                .unwrap_or_else(|_| authcore::HashOutput::failed())
+                .unwrap_or_else(|_| authcore::service::HashOutput::failed())
         }
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! Run with `cargo run --release --manifest-path benches/constant-time/Cargo.toml`.
 
-use authcore::{Algorithm, SecretKey, Totp, TotpParams, Window};
+use authcore::otp::{Algorithm, SecretKey, Totp, TotpParams, Window};
 use dudect_bencher::rand::{Rng, RngExt};
 use dudect_bencher::{BenchRng, Class, CtRunner, ctbench_main};
 
@@ -69,7 +69,11 @@ fn past_vs_future(algorithm: Algorithm, runner: &mut CtRunner, rng: &mut BenchRn
     let mut inputs = Vec::with_capacity(SAMPLES);
     while inputs.len() < SAMPLES {
         let (now, step) = random_time(rng);
-        let (past, current, future) = (code(&totp, step - 1), code(&totp, step), code(&totp, step + 1));
+        let (past, current, future) = (
+            code(&totp, step - 1),
+            code(&totp, step),
+            code(&totp, step + 1),
+        );
         if past == current || past == future || current == future {
             continue; // a coincidence would put the sample in both classes
         }

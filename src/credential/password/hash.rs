@@ -11,7 +11,6 @@ use subtle::ConstantTimeEq;
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
 use super::{Password, PasswordError, PasswordPolicy};
-use crate::error::Error;
 
 /// The cost parameters of argon2id: memory in KiB, iterations, lanes.
 ///
@@ -35,19 +34,23 @@ impl HashParams {
 
     /// Parameters at or above the OWASP / ASVS 5 minimum; weaker ones are
     /// [`PasswordError::WeakParams`], impossible ones [`PasswordError::InvalidParams`].
-    pub fn new(memory_kib: u32, iterations: u32, lanes: u32) -> Result<Self, Error> {
+    pub fn new(memory_kib: u32, iterations: u32, lanes: u32) -> Result<Self, PasswordError> {
         let params = Self::dangerous_weak(memory_kib, iterations, lanes)?;
         if params.meets_minimum() {
             Ok(params)
         } else {
-            Err(PasswordError::WeakParams.into())
+            Err(PasswordError::WeakParams)
         }
     }
 
     /// Parameters that may be weaker than the OWASP / ASVS minimum, down to argon2's own floor
     /// (`t ≥ 1`, `m ≥ 8·p` KiB). For tests, which would otherwise spend most of their time
     /// hashing: never use this for stored passwords.
-    pub fn dangerous_weak(memory_kib: u32, iterations: u32, lanes: u32) -> Result<Self, Error> {
+    pub fn dangerous_weak(
+        memory_kib: u32,
+        iterations: u32,
+        lanes: u32,
+    ) -> Result<Self, PasswordError> {
         Params::new(memory_kib, iterations, lanes, None)
             .map_err(|_| PasswordError::InvalidParams)?;
         Ok(Self {
@@ -105,12 +108,12 @@ impl PepperId {
     pub const MAX_LEN: usize = 8;
 
     /// Builds an id of 1 to [`Self::MAX_LEN`] bytes.
-    pub fn new(id: &[u8]) -> Result<Self, Error> {
+    pub fn new(id: &[u8]) -> Result<Self, PasswordError> {
         let mut bytes = [0u8; Self::MAX_LEN];
         let len = u8::try_from(id.len()).map_err(|_| PasswordError::PepperId)?;
         match bytes.get_mut(..id.len()) {
             Some(slot) if !id.is_empty() => slot.copy_from_slice(id),
-            _ => return Err(PasswordError::PepperId.into()),
+            _ => return Err(PasswordError::PepperId),
         }
         Ok(Self { bytes, len })
     }
@@ -149,9 +152,9 @@ impl Pepper {
     pub const MAX_LEN: usize = 64;
 
     /// A pepper of [`Self::MIN_LEN`] to [`Self::MAX_LEN`] bytes under `id`.
-    pub fn new(id: PepperId, key: &[u8]) -> Result<Self, Error> {
+    pub fn new(id: PepperId, key: &[u8]) -> Result<Self, PasswordError> {
         if !(Self::MIN_LEN..=Self::MAX_LEN).contains(&key.len()) {
-            return Err(PasswordError::PepperLength.into());
+            return Err(PasswordError::PepperLength);
         }
         Ok(Self {
             id,
@@ -306,7 +309,8 @@ const OUTPUT_LEN: usize = 32;
 ///
 /// ```
 /// # fn main() -> Result<(), authcore::Error> {
-/// use authcore::{HashParams, Password, PasswordHasher, PasswordVerified};
+/// use authcore::{Password, PasswordHasher};
+/// use authcore::credential::password::{HashParams, PasswordVerified};
 ///
 /// // Tests may use weak parameters; production uses `PasswordHasher::builder().build()`.
 /// let hasher = PasswordHasher::builder()
@@ -375,7 +379,7 @@ impl PasswordHasherBuilder {
     }
 
     /// Checks the configuration and builds the hasher.
-    pub fn build(self) -> Result<PasswordHasher, Error> {
+    pub fn build(self) -> Result<PasswordHasher, PasswordError> {
         let Self {
             params,
             ceiling,
@@ -385,7 +389,7 @@ impl PasswordHasherBuilder {
         let ceiling = match ceiling {
             Some(ceiling) => {
                 if ceiling.m_kib < params.m_kib || ceiling.t < params.t || ceiling.p < params.p {
-                    return Err(PasswordError::CeilingBelowParams.into());
+                    return Err(PasswordError::CeilingBelowParams);
                 }
                 ceiling
             }
@@ -401,7 +405,7 @@ impl PasswordHasherBuilder {
                 .skip(i.saturating_add(1))
                 .any(|p| p.id == pepper.id)
             {
-                return Err(PasswordError::DuplicatePepper.into());
+                return Err(PasswordError::DuplicatePepper);
             }
         }
         let long_term = argon2_params(&params, current.as_ref(), None)?;
@@ -499,7 +503,7 @@ impl PasswordHasher {
     /// Refuses passwords longer than [`PasswordPolicy::MAX_LENGTH_LIMIT`] code points
     /// ([`PasswordError::TooLong`]); check new passwords with a [`PasswordPolicy`] first.
     #[cfg(feature = "std")]
-    pub fn hash(&self, password: &Password) -> Result<PasswordHash, Error> {
+    pub fn hash(&self, password: &Password) -> Result<PasswordHash, PasswordError> {
         self.hash_with_rng(&mut getrandom::SysRng, password)
     }
 
@@ -508,7 +512,7 @@ impl PasswordHasher {
         &self,
         rng: &mut R,
         password: &Password,
-    ) -> Result<PasswordHash, Error> {
+    ) -> Result<PasswordHash, PasswordError> {
         self.hash_kind(rng, password, HashKind::LongTerm)
     }
 
@@ -517,12 +521,13 @@ impl PasswordHasher {
         rng: &mut R,
         password: &Password,
         kind: HashKind,
-    ) -> Result<PasswordHash, Error> {
+    ) -> Result<PasswordHash, PasswordError> {
         if password.char_count() > PasswordPolicy::MAX_LENGTH_LIMIT {
-            return Err(PasswordError::TooLong.into());
+            return Err(PasswordError::TooLong);
         }
         let mut salt = [0u8; SALT_LEN];
-        rng.try_fill_bytes(&mut salt).map_err(|_| Error::Random)?;
+        rng.try_fill_bytes(&mut salt)
+            .map_err(|_| PasswordError::Random)?;
         let params = match kind {
             HashKind::LongTerm => &self.long_term,
             HashKind::Temporary => &self.temporary,
@@ -808,15 +813,15 @@ mod tests {
         }
         assert_eq!(
             HashParams::new(19_455, 2, 1),
-            Err(Error::Password(PasswordError::WeakParams))
+            Err(PasswordError::WeakParams)
         );
         assert_eq!(
             HashParams::dangerous_weak(7, 1, 1),
-            Err(Error::Password(PasswordError::InvalidParams))
+            Err(PasswordError::InvalidParams)
         );
         assert_eq!(
             HashParams::dangerous_weak(64, 1, 9),
-            Err(Error::Password(PasswordError::InvalidParams))
+            Err(PasswordError::InvalidParams)
         );
         assert!(HashParams::dangerous_weak(8, 1, 1).is_ok());
         assert_eq!(

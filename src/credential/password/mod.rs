@@ -140,6 +140,8 @@ pub enum PasswordError {
     /// Every generated temporary password was refused by the policy (a context word or a host
     /// check refuses them all).
     GenerationRejected,
+    /// The random number generator failed.
+    Random,
 }
 
 impl fmt::Display for PasswordError {
@@ -196,6 +198,7 @@ impl fmt::Display for PasswordError {
             Self::GenerationRejected => {
                 f.write_str("the policy refused every generated temporary password")
             }
+            Self::Random => f.write_str("the random number generator failed"),
         }
     }
 }

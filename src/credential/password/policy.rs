@@ -8,7 +8,6 @@ use unicode_normalization::UnicodeNormalization;
 use zeroize::Zeroizing;
 
 use super::{Password, PasswordError, blocklist};
-use crate::error::Error;
 
 /// What a new password must satisfy, following NIST SP 800-63B: a minimum and maximum length in
 /// Unicode code points (after NFC normalisation), not on the list of common passwords, not
@@ -18,7 +17,8 @@ use crate::error::Error;
 /// hints. Every printable character, spaces and emoji included, is allowed.
 ///
 /// ```
-/// use authcore::{ContextKind, Password, PasswordContext, PasswordPolicy, PolicyViolation};
+/// use authcore::Password;
+/// use authcore::credential::password::{ContextKind, PasswordContext, PasswordPolicy, PolicyViolation};
 ///
 /// let policy = PasswordPolicy::with_mfa();
 /// let context = PasswordContext::new().service_name("Acme Jobs").user_name("jdoe42");
@@ -83,12 +83,12 @@ impl PasswordPolicy {
 
     /// A policy with explicit bounds, in code points: `min` at least 8 and at most `max`
     /// ([`PasswordError::MinLength`]); `max` between 64 and 256 ([`PasswordError::MaxLength`]).
-    pub fn new(min: usize, max: usize) -> Result<Self, Error> {
+    pub fn new(min: usize, max: usize) -> Result<Self, PasswordError> {
         if !(Self::MIN_MAX_LENGTH..=Self::MAX_LENGTH_LIMIT).contains(&max) {
-            return Err(PasswordError::MaxLength.into());
+            return Err(PasswordError::MaxLength);
         }
         if !(Self::MIN_LENGTH_WITH_MFA..=max).contains(&min) {
-            return Err(PasswordError::MinLength.into());
+            return Err(PasswordError::MinLength);
         }
         Ok(Self { min, max })
     }
@@ -348,22 +348,10 @@ mod tests {
         assert_eq!(PasswordPolicy::default().max_length(), 256);
         assert!(PasswordPolicy::new(8, 64).is_ok());
         assert!(PasswordPolicy::new(64, 64).is_ok());
-        assert_eq!(
-            PasswordPolicy::new(7, 64),
-            Err(Error::Password(PasswordError::MinLength))
-        );
-        assert_eq!(
-            PasswordPolicy::new(65, 64),
-            Err(Error::Password(PasswordError::MinLength))
-        );
-        assert_eq!(
-            PasswordPolicy::new(8, 63),
-            Err(Error::Password(PasswordError::MaxLength))
-        );
-        assert_eq!(
-            PasswordPolicy::new(8, 257),
-            Err(Error::Password(PasswordError::MaxLength))
-        );
+        assert_eq!(PasswordPolicy::new(7, 64), Err(PasswordError::MinLength));
+        assert_eq!(PasswordPolicy::new(65, 64), Err(PasswordError::MinLength));
+        assert_eq!(PasswordPolicy::new(8, 63), Err(PasswordError::MaxLength));
+        assert_eq!(PasswordPolicy::new(8, 257), Err(PasswordError::MaxLength));
     }
 
     #[test]

@@ -17,7 +17,6 @@ use super::{
     Password, PasswordContext, PasswordError, PasswordHasher, PasswordPolicy, PolicyViolation,
     VerifyError,
 };
-use crate::error::Error;
 
 /// The 32 symbols of generated passwords: digits and lower-case letters without `0`, `1`, `l`
 /// and `o`, so nothing is confused when read aloud or copied by hand (and there is no upper case
@@ -56,7 +55,7 @@ impl TemporaryPassword {
         policy: &PasswordPolicy,
         context: &PasswordContext<'_>,
         now: u64,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, PasswordError> {
         Self::generate_with_rng(
             &mut getrandom::SysRng,
             policy,
@@ -78,9 +77,9 @@ impl TemporaryPassword {
         context: &PasswordContext<'_>,
         now: u64,
         ttl: u64,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, PasswordError> {
         if ttl == 0 || ttl > Self::MAX_TTL {
-            return Err(PasswordError::Ttl.into());
+            return Err(PasswordError::Ttl);
         }
         let expires_at = now.checked_add(ttl).ok_or(PasswordError::Ttl)?;
         let length = policy.min_length().max(MIN_GENERATED_LENGTH);
@@ -93,7 +92,7 @@ impl TemporaryPassword {
                 });
             }
         }
-        Err(PasswordError::GenerationRejected.into())
+        Err(PasswordError::GenerationRejected)
     }
 
     /// The password.
@@ -113,7 +112,7 @@ impl TemporaryPassword {
 
     /// Hashes it (salt from the operating system's CSPRNG) into the credential to store.
     #[cfg(feature = "std")]
-    pub fn hash(&self, hasher: &PasswordHasher) -> Result<TemporaryCredential, Error> {
+    pub fn hash(&self, hasher: &PasswordHasher) -> Result<TemporaryCredential, PasswordError> {
         self.hash_with_rng(&mut getrandom::SysRng, hasher)
     }
 
@@ -122,7 +121,7 @@ impl TemporaryPassword {
         &self,
         rng: &mut R,
         hasher: &PasswordHasher,
-    ) -> Result<TemporaryCredential, Error> {
+    ) -> Result<TemporaryCredential, PasswordError> {
         let hash = hasher.hash_kind(rng, &self.password, HashKind::Temporary)?;
         Ok(TemporaryCredential {
             hash: hash.into_string(),
@@ -141,9 +140,13 @@ impl fmt::Debug for TemporaryPassword {
 }
 
 /// `length` characters: symbols from [`ALPHABET`], with a `-` after every fourth (never last).
-fn grouped<R: TryCryptoRng + ?Sized>(rng: &mut R, length: usize) -> Result<Password, Error> {
+fn grouped<R: TryCryptoRng + ?Sized>(
+    rng: &mut R,
+    length: usize,
+) -> Result<Password, PasswordError> {
     let mut random = Zeroizing::new(alloc::vec![0u8; length]);
-    rng.try_fill_bytes(&mut random).map_err(|_| Error::Random)?;
+    rng.try_fill_bytes(&mut random)
+        .map_err(|_| PasswordError::Random)?;
     let mut text = Zeroizing::new(String::with_capacity(length));
     for (i, byte) in random.iter().enumerate() {
         if i % 5 == 4 && i.saturating_add(1) != length {
@@ -339,7 +342,7 @@ mod tests {
                 60
             )
             .unwrap_err(),
-            Error::Password(PasswordError::GenerationRejected)
+            PasswordError::GenerationRejected
         );
     }
 }

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use crate::credential::sealing::{Keyring, OpenError, SealContext};
 use crate::otp::secret::SecretKey;
-use crate::store::sql::SqlStoreError;
+use crate::store::sql::error::SqlStoreError;
 
 /// The plaintext of every tag: not secret, checked after opening.
 const MARK: &[u8; 16] = b"authcore-row-tag";
@@ -44,10 +44,10 @@ impl RowContext {
 
 /// A tag for a row with `context`, under the keyring's current key.
 pub(crate) fn tag(keyring: &Keyring, context: &RowContext) -> Result<Vec<u8>, SqlStoreError> {
-    let mark = SecretKey::from_bytes(MARK).map_err(SqlStoreError::Seal)?;
+    let mark = SecretKey::from_bytes(MARK).map_err(|e| SqlStoreError::Seal(e.into()))?;
     Ok(keyring
         .seal_with_os_rng(&mark, &context.0)
-        .map_err(SqlStoreError::Seal)?
+        .map_err(|e| SqlStoreError::Seal(e.into()))?
         .into_bytes())
 }
 
@@ -150,6 +150,8 @@ pub(crate) fn organisation(id: &[u8], version: i64, state: &str) -> RowContext {
 mod tests {
     use super::*;
     use crate::credential::sealing::{KeyId, SealingKey};
+    use crate::store::sql::SqlStore;
+    use crate::store::sql::dialect::{Dialect, Target as _, query};
 
     fn keyring(byte: u8) -> Keyring {
         Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[byte; 32]).unwrap())
@@ -195,131 +197,136 @@ mod tests {
         assert!(retag(&keyring, "recovery_sets", &tag, &a).is_ok());
     }
 
-    /// Lays out a version-3 database on `$pool` holding one row of every kind, written as the
+    /// Lays out a version-3 database on `pool` holding one row of every kind, written as the
     /// stores wrote them before version 6 (no tags; the MFA state sealed to the person only),
-    /// migrates it with `$store`, and checks that every row reads back unchanged.
-    macro_rules! version_3_rows_survive_the_upgrade {
-        ($pool:expr, $scripts:expr, $store:expr) => {{
-            use crate::store::sql::{legacy_mfa_context, seal_mfa_in};
-            use crate::policy::enrollment::{AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, Mfa};
-            use crate::policy::login::LoginProgress;
-            use crate::store::records::{OobChallengeRecord, OobPurpose, PendingStep, RecoverySlot, SetupTokenRecord, TicketRecord};
-            use crate::credential::token::TokenDigest;
-            use crate::credential::oob::{OobConfig, OobIssue, OobKey, OobSendLog};
-            use crate::policy::ids::{OrgId, PersonId};
-            use crate::policy::organisation::Organisation;
-            use crate::credential::phone::PhoneNumber;
-            use crate::credential::recovery::{RecoveryCodeSet, RecoveryParams};
-            use crate::store::{SecretStore, UserStore};
-            use crate::otp::totp::Totp;
-            const T0: u64 = 1_700_000_010;
-            let (alice, bob, org) = (PersonId::new(1), PersonId::new(2), OrgId::new(100));
-            let pool = $pool;
-            for script in $scripts {
-                sqlx::raw_sql(script).execute(pool).await.unwrap();
-            }
-            sqlx::raw_sql(
-                "CREATE TABLE authcore_schema (version BIGINT PRIMARY KEY NOT NULL); \
-                 INSERT INTO authcore_schema (version) VALUES (1), (2), (3);",
-            )
-            .execute(pool)
-            .await
-            .unwrap();
-            let id = |p: PersonId| p.get().to_be_bytes().to_vec();
+    /// runs `scripts` (the migrations to version 3) first, migrates it with `store`, and checks
+    /// that every row reads back unchanged.
+    async fn version_3_rows_survive_the_upgrade<D: Dialect>(
+        pool: &sqlx::Pool<D>,
+        scripts: [&str; 3],
+        store: SqlStore<D>,
+    ) {
+        use crate::credential::oob::{OobConfig, OobIssue, OobKey, OobSendLog};
+        use crate::credential::phone::PhoneNumber;
+        use crate::credential::recovery::{RecoveryCodeSet, RecoveryParams};
+        use crate::credential::token::TokenDigest;
+        use crate::otp::totp::Totp;
+        use crate::policy::enrollment::{
+            AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, Mfa,
+        };
+        use crate::policy::ids::{OrgId, PersonId};
+        use crate::policy::login::LoginProgress;
+        use crate::policy::organisation::Organisation;
+        use crate::store::records::{
+            OobChallengeRecord, OobPurpose, PendingStep, RecoverySlot, SetupTokenRecord,
+            TicketRecord,
+        };
+        use crate::store::sql::seal::{legacy_mfa_context, seal_mfa_in};
+        use crate::store::{SecretStore, UserStore};
+        const T0: u64 = 1_700_000_010;
+        let (alice, bob, org) = (PersonId::new(1), PersonId::new(2), OrgId::new(100));
+        for script in scripts {
+            D::execute_script(script, pool.on()).await.unwrap();
+        }
+        D::execute_script(
+            "CREATE TABLE authcore_schema (version BIGINT PRIMARY KEY NOT NULL); \
+             INSERT INTO authcore_schema (version) VALUES (1), (2), (3);",
+            pool.on(),
+        )
+        .await
+        .unwrap();
+        let id = |p: PersonId| p.get().to_be_bytes().to_vec();
 
-            // The MFA state at version 2, sealed as before version 6, and its watermark.
-            let config = EnrollmentConfig::default();
-            let started = Mfa::new(alice)
-                .start_enrollment_with_os_rng(
-                    EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
-                    None,
-                    &config,
-                    T0,
-                )
-                .unwrap()
-                .state;
-            let secret = started.enrollment().unwrap().expose_secret();
-            let code = Totp::new(config.params(), secret).generate(T0).unwrap();
-            let mfa = started
-                .confirm_enrollment(code.expose_secret(), &config, T0)
-                .unwrap()
-                .state
-                .recovery_codes_issued(&config, T0)
-                .unwrap()
-                .state
-                .acknowledge_recovery_codes(&config, T0)
-                .unwrap()
-                .state;
-            let auth = mfa.authenticators()[0].id();
-            let step = mfa.authenticators()[0].last_accepted_step() + 7;
-            let keyring = keyring(1);
-            let (state_key, state) =
-                seal_mfa_in(&keyring, &legacy_mfa_context(alice), &mfa).unwrap();
-            sqlx::query("INSERT INTO mfa (person, state_key, state, version) VALUES ($1, $2, $3, 2)")
-                .bind(id(alice))
-                .bind(state_key)
-                .bind(state)
-                .execute(pool)
-                .await
-                .unwrap();
-            sqlx::query(
-                "INSERT INTO authenticator_watermarks (person, authenticator, last_step) \
-                 VALUES ($1, $2, $3)",
+        // The MFA state at version 2, sealed as before version 6, and its watermark.
+        let config = EnrollmentConfig::default();
+        let started = Mfa::new(alice)
+            .start_enrollment_with_os_rng(
+                EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
+                None,
+                &config,
+                T0,
             )
+            .unwrap()
+            .state;
+        let secret = started.enrollment().unwrap().expose_secret();
+        let code = Totp::new(config.params(), secret).generate(T0).unwrap();
+        let mfa = started
+            .confirm_enrollment(code.expose_secret(), &config, T0)
+            .unwrap()
+            .state
+            .recovery_codes_issued(&config, T0)
+            .unwrap()
+            .state
+            .acknowledge_recovery_codes(&config, T0)
+            .unwrap()
+            .state;
+        let auth = mfa.authenticators()[0].id();
+        let step = mfa.authenticators()[0].last_accepted_step() + 7;
+        let keyring = keyring(1);
+        let (state_key, state) = seal_mfa_in(&keyring, &legacy_mfa_context(alice), &mfa).unwrap();
+        query("INSERT INTO mfa (person, state_key, state, version) VALUES ($1, $2, $3, 2)")
             .bind(id(alice))
-            .bind(i64::from(auth.get()))
-            .bind(step as i64)
+            .bind(state_key)
+            .bind(state)
             .execute(pool)
             .await
             .unwrap();
+        query(
+            "INSERT INTO authenticator_watermarks (person, authenticator, last_step) \
+             VALUES ($1, $2, $3)",
+        )
+        .bind(id(alice))
+        .bind(i64::from(auth.get()))
+        .bind(step as i64)
+        .execute(pool)
+        .await
+        .unwrap();
 
-            let params = RecoveryParams::builder()
-                .count(10)
-                .dangerous_argon2(8, 1, 1)
-                .build()
-                .unwrap();
-            let codes = RecoveryCodeSet::generate(&params).unwrap();
-            sqlx::query(
-                "INSERT INTO recovery_sets (person, slot, set_id, codes, spent, stored) \
-                 VALUES ($1, 'active', $2, $3, 1, $4)",
-            )
-            .bind(id(alice))
-            .bind(codes.set.set_id().to_vec())
-            .bind(i64::from(codes.set.len()))
-            .bind(codes.set.to_stored_bytes())
-            .execute(pool)
-            .await
+        let params = RecoveryParams::builder()
+            .count(10)
+            .dangerous_argon2(8, 1, 1)
+            .build()
             .unwrap();
+        let codes = RecoveryCodeSet::generate(&params).unwrap();
+        query(
+            "INSERT INTO recovery_sets (person, slot, set_id, codes, spent, stored) \
+             VALUES ($1, 'active', $2, $3, 1, $4)",
+        )
+        .bind(id(alice))
+        .bind(codes.set.set_id().to_vec())
+        .bind(i64::from(codes.set.len()))
+        .bind(codes.set.to_stored_bytes())
+        .execute(pool)
+        .await
+        .unwrap();
 
-            let key = OobKey::from_bytes(&[9u8; 32]).unwrap();
-            let OobIssue::Send { challenge, .. } = OobConfig::default()
-                .issue_with_os_rng(&key, &OobSendLog::new(), T0)
-                .unwrap()
-            else {
-                panic!("no challenge issued");
-            };
-            let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
-            sqlx::query(
-                "INSERT INTO oob_challenges (person, purpose, destination, challenge, expires_at) \
-                 VALUES ($1, 'sign_in', $2, $3, $4)",
-            )
-            .bind(id(alice))
-            .bind(phone.e164())
-            .bind(challenge.to_stored_bytes().to_vec())
-            .bind(challenge.expires_at() as i64)
-            .execute(pool)
-            .await
-            .unwrap();
+        let key = OobKey::from_bytes(&[9u8; 32]).unwrap();
+        let OobIssue::Send { challenge, .. } = OobConfig::default()
+            .issue_with_os_rng(&key, &OobSendLog::new(), T0)
+            .unwrap()
+        else {
+            panic!("no challenge issued");
+        };
+        let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
+        query(
+            "INSERT INTO oob_challenges (person, purpose, destination, challenge, expires_at) \
+             VALUES ($1, 'sign_in', $2, $3, $4)",
+        )
+        .bind(id(alice))
+        .bind(phone.e164())
+        .bind(challenge.to_stored_bytes().to_vec())
+        .bind(challenge.expires_at() as i64)
+        .execute(pool)
+        .await
+        .unwrap();
 
-            let token = SetupTokenRecord {
-                digest: TokenDigest([1; 32]),
-                person: bob,
-                org,
-                expires_at: T0 + 100,
-            };
-            sqlx::query(
-                "INSERT INTO setup_tokens (digest, person, org, expires_at) VALUES ($1, $2, $3, $4)",
-            )
+        let token = SetupTokenRecord {
+            digest: TokenDigest([1; 32]),
+            person: bob,
+            org,
+            expires_at: T0 + 100,
+        };
+        query("INSERT INTO setup_tokens (digest, person, org, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token.digest.0.to_vec())
             .bind(id(bob))
             .bind(org.get().to_be_bytes().to_vec())
@@ -327,73 +334,90 @@ mod tests {
             .execute(pool)
             .await
             .unwrap();
-            let ticket = TicketRecord {
-                digest: TokenDigest([2; 32]),
-                step: PendingStep::SecondFactor,
-                progress: LoginProgress::password_verified(alice, org, T0),
-                expires_at: T0 + 300,
-            };
-            sqlx::query(
-                "INSERT INTO tickets (digest, step, progress, expires_at) \
-                 VALUES ($1, 'second_factor', $2, $3)",
-            )
-            .bind(ticket.digest.0.to_vec())
-            .bind(serde_json::to_string(&ticket.progress).unwrap())
-            .bind(ticket.expires_at as i64)
+        let ticket = TicketRecord {
+            digest: TokenDigest([2; 32]),
+            step: PendingStep::SecondFactor,
+            progress: LoginProgress::password_verified(alice, org, T0),
+            expires_at: T0 + 300,
+        };
+        query(
+            "INSERT INTO tickets (digest, step, progress, expires_at) \
+             VALUES ($1, 'second_factor', $2, $3)",
+        )
+        .bind(ticket.digest.0.to_vec())
+        .bind(serde_json::to_string(&ticket.progress).unwrap())
+        .bind(ticket.expires_at as i64)
+        .execute(pool)
+        .await
+        .unwrap();
+        query(
+            "INSERT INTO people (id, login, password_hash, password_state, \
+             password_expires_at, deactivated, phone, created_at) \
+             VALUES ($1, 'alice', 'hash', 'current', NULL, $2, $3, 0)",
+        )
+        .bind(id(alice))
+        .bind(false)
+        .bind(phone.e164())
+        .execute(pool)
+        .await
+        .unwrap();
+        let organisation = Organisation::found(org, alice, T0).state;
+        query("INSERT INTO organisations (id, state, version) VALUES ($1, $2, 3)")
+            .bind(org.get().to_be_bytes().to_vec())
+            .bind(serde_json::to_string(&organisation).unwrap())
             .execute(pool)
             .await
             .unwrap();
-            sqlx::query(
-                "INSERT INTO people (id, login, password_hash, password_state, \
-                 password_expires_at, deactivated, phone, created_at) \
-                 VALUES ($1, 'alice', 'hash', 'current', NULL, $2, $3, 0)",
-            )
-            .bind(id(alice))
-            .bind(false)
-            .bind(phone.e164())
-            .execute(pool)
-            .await
-            .unwrap();
-            let organisation = Organisation::found(org, alice, T0).state;
-            sqlx::query("INSERT INTO organisations (id, state, version) VALUES ($1, $2, 3)")
-                .bind(org.get().to_be_bytes().to_vec())
-                .bind(serde_json::to_string(&organisation).unwrap())
-                .execute(pool)
-                .await
-                .unwrap();
 
-            let store = $store;
-            store.migrate().await.unwrap();
-            store.migrate().await.unwrap();
-            let loaded = store.mfa(alice).await.unwrap().unwrap();
-            assert_eq!(loaded.version, 2);
-            assert_eq!(loaded.value.authenticators()[0].last_accepted_step(), step);
-            assert_eq!(
-                loaded.value.authenticators()[0].expose_secret().expose_bytes(),
-                mfa.authenticators()[0].expose_secret().expose_bytes()
-            );
-            let set = store
-                .recovery_codes(alice, RecoverySlot::Active)
+        store.migrate().await.unwrap();
+        store.migrate().await.unwrap();
+        let loaded = store.mfa(alice).await.unwrap().unwrap();
+        assert_eq!(loaded.version, 2);
+        assert_eq!(loaded.value.authenticators()[0].last_accepted_step(), step);
+        assert_eq!(
+            loaded.value.authenticators()[0]
+                .expose_secret()
+                .expose_bytes(),
+            mfa.authenticators()[0].expose_secret().expose_bytes()
+        );
+        let set = store
+            .recovery_codes(alice, RecoverySlot::Active)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(set.set_id(), codes.set.set_id());
+        assert_eq!(set.spent_mask(), 1);
+        assert_eq!(
+            store
+                .oob_challenge(alice, OobPurpose::SignIn)
+                .await
+                .unwrap(),
+            Some(OobChallengeRecord {
+                destination: phone.clone(),
+                challenge,
+            })
+        );
+        assert_eq!(
+            store.take_setup_token(&token.digest, T0).await.unwrap(),
+            Some(token)
+        );
+        assert_eq!(
+            store.take_ticket(&ticket.digest, T0).await.unwrap(),
+            Some(ticket)
+        );
+        assert_eq!(store.organisation(org).await.unwrap().unwrap().version, 3);
+        assert_eq!(
+            store.person(alice).await.unwrap().unwrap().phone,
+            Some(phone.clone())
+        );
+        // The state is sealed to its version now: written back, it opens at the next one.
+        assert!(
+            store
+                .replace_mfa(alice, &loaded.value, Some(2))
                 .await
                 .unwrap()
-                .unwrap();
-            assert_eq!(set.set_id(), codes.set.set_id());
-            assert_eq!(set.spent_mask(), 1);
-            assert_eq!(
-                store.oob_challenge(alice, OobPurpose::SignIn).await.unwrap(),
-                Some(OobChallengeRecord {
-                    destination: phone.clone(),
-                    challenge,
-                })
-            );
-            assert_eq!(store.take_setup_token(&token.digest, T0).await.unwrap(), Some(token));
-            assert_eq!(store.take_ticket(&ticket.digest, T0).await.unwrap(), Some(ticket));
-            assert_eq!(store.organisation(org).await.unwrap().unwrap().version, 3);
-            assert_eq!(store.person(alice).await.unwrap().unwrap().phone, Some(phone.clone()));
-            // The state is sealed to its version now: written back, it opens at the next one.
-            assert!(store.replace_mfa(alice, &loaded.value, Some(2)).await.unwrap());
-            assert_eq!(store.mfa(alice).await.unwrap().unwrap().version, 3);
-        }};
+        );
+        assert_eq!(store.mfa(alice).await.unwrap().unwrap().version, 3);
     }
 
     #[cfg(feature = "sqlite")]
@@ -404,15 +428,16 @@ mod tests {
             .filename(dir.path().join("authcore.db"))
             .create_if_missing(true);
         let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
-        version_3_rows_survive_the_upgrade!(
+        version_3_rows_survive_the_upgrade(
             &pool,
             [
-                include_str!("../../migrations/sqlite/0001_initial.sql"),
-                include_str!("../../migrations/sqlite/0002_oob_purpose.sql"),
-                include_str!("../../migrations/sqlite/0003_expiry_columns.sql"),
+                include_str!("../../../migrations/sqlite/0001_initial.sql"),
+                include_str!("../../../migrations/sqlite/0002_oob_purpose.sql"),
+                include_str!("../../../migrations/sqlite/0003_expiry_columns.sql"),
             ],
-            crate::store::sqlite::SqliteStore::from_pool(pool.clone(), keyring(1))
-        );
+            crate::store::sql::sqlite::SqliteStore::from_pool(pool.clone(), keyring(1)),
+        )
+        .await;
     }
 
     /// Runs on the server named by `AUTHCORE_TEST_POSTGRES_URL`, in a schema of its own; without
@@ -454,15 +479,16 @@ mod tests {
             .connect(&url)
             .await
             .unwrap();
-        version_3_rows_survive_the_upgrade!(
+        version_3_rows_survive_the_upgrade(
             &pool,
             [
-                include_str!("../../migrations/postgres/0001_initial.sql"),
-                include_str!("../../migrations/postgres/0002_oob_purpose.sql"),
-                include_str!("../../migrations/postgres/0003_expiry_columns.sql"),
+                include_str!("../../../migrations/postgres/0001_initial.sql"),
+                include_str!("../../../migrations/postgres/0002_oob_purpose.sql"),
+                include_str!("../../../migrations/postgres/0003_expiry_columns.sql"),
             ],
-            crate::store::postgres::PostgresStore::from_pool(pool.clone(), keyring(1))
-        );
+            crate::store::sql::postgres::PostgresStore::from_pool(pool.clone(), keyring(1)),
+        )
+        .await;
         pool.close().await;
         admin
             .execute(alloc::format!("DROP SCHEMA {schema} CASCADE").as_str())

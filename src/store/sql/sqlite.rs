@@ -1,36 +1,41 @@
 //! [`SqliteStore`]: the storage traits over one SQLite file.
 
-use alloc::sync::Arc;
 use std::path::Path;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::credential::sealing::Keyring;
-use crate::store::sql::{SqlStoreError, run_migrations, sql_store};
+use crate::store::sql::SqlStore;
+use crate::store::sql::dialect::sealed::Sealed;
+use crate::store::sql::dialect::{Dialect, RowsAffected};
+use crate::store::sql::error::SqlStoreError;
 
 /// The embedded migrations, in order: `(version, script)`.
-const MIGRATIONS: [(i64, &str); 6] = [
-    (1, include_str!("../../migrations/sqlite/0001_initial.sql")),
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/sqlite/0001_initial.sql"),
+    ),
     (
         2,
-        include_str!("../../migrations/sqlite/0002_oob_purpose.sql"),
+        include_str!("../../../migrations/sqlite/0002_oob_purpose.sql"),
     ),
     (
         3,
-        include_str!("../../migrations/sqlite/0003_expiry_columns.sql"),
+        include_str!("../../../migrations/sqlite/0003_expiry_columns.sql"),
     ),
     (
         4,
-        include_str!("../../migrations/sqlite/0004_throttle_keys.sql"),
+        include_str!("../../../migrations/sqlite/0004_throttle_keys.sql"),
     ),
     (
         5,
-        include_str!("../../migrations/sqlite/0005_send_budgets.sql"),
+        include_str!("../../../migrations/sqlite/0005_send_budgets.sql"),
     ),
     (
         6,
-        include_str!("../../migrations/sqlite/0006_row_integrity.sql"),
+        include_str!("../../../migrations/sqlite/0006_row_integrity.sql"),
     ),
 ];
 
@@ -43,7 +48,10 @@ const MIGRATIONS: [(i64, &str); 6] = [
 /// it is written, bound to the person; the watermarks live in their own table so that accepting a
 /// TOTP code is one guarded `UPDATE`. Passwords, codes, tokens and tickets arrive hashed.
 ///
-/// Cloning is cheap: clones share the pool and the keyring.
+/// Cloning is cheap: clones share the pool and the keyring. What both SQL stores have in common
+/// ([`from_pool`](SqlStore::from_pool), [`migrate`](SqlStore::migrate),
+/// [`pool`](SqlStore::pool), [`reseal`](SqlStore::reseal) and the storage traits) is on
+/// [`SqlStore`].
 ///
 /// # Integrity at rest
 ///
@@ -54,7 +62,7 @@ const MIGRATIONS: [(i64, &str); 6] = [
 /// identity and the columns read back. A row that was forged, altered or copied from another row
 /// is an error when it is read — [`SqlStoreError::Open`] (or [`SqlStoreError::Decode`] for a
 /// missing watermark row) — never "no value", never a grant; the service answers
-/// [`ServiceError::Storage`](crate::service::error::ServiceError::Storage). Same for [`PostgresStore`](crate::store::postgres::PostgresStore).
+/// [`ServiceError::Storage`](crate::service::error::ServiceError::Storage). Same for [`PostgresStore`](crate::store::sql::postgres::PostgresStore).
 ///
 /// | table | what is bound | a forged or copied row |
 /// |---|---|---|
@@ -69,7 +77,7 @@ const MIGRATIONS: [(i64, &str); 6] = [
 ///
 /// Migration 6 adds the tags: rows present at the upgrade are tagged, and every MFA state sealed
 /// again to its version, in the migration's own transaction (the rows were trusted until then).
-/// [`SqliteStore::reseal`] re-tags rows as it re-seals states, so key rotation covers both.
+/// [`SqliteStore::reseal`](SqlStore::reseal) re-tags rows as it re-seals states, so key rotation covers both.
 ///
 /// What a tag cannot do, and is not claimed:
 ///
@@ -97,16 +105,29 @@ const MIGRATIONS: [(i64, &str); 6] = [
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), authcore::SqlStoreError> {
-/// use authcore::{KeyId, Keyring, SealingKey, SqliteStore};
+/// use authcore::SqliteStore;
+/// use authcore::credential::{KeyId, Keyring, SealingKey};
 /// # let key_bytes = [7u8; 32];
-/// let keyring = Keyring::new(KeyId::new(1), SealingKey::from_bytes(&key_bytes).map_err(authcore::SqlStoreError::Seal)?);
+/// let keyring = Keyring::new(KeyId::new(1), SealingKey::from_bytes(&key_bytes).map_err(|e| authcore::SqlStoreError::Seal(e.into()))?);
 /// let store = SqliteStore::open("authcore.db", keyring).await?; // creates and migrates
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug)]
-pub struct SqliteStore {
-    pool: sqlx::SqlitePool,
-    keyring: Arc<Keyring>,
+pub type SqliteStore = SqlStore<sqlx::Sqlite>;
+
+impl Sealed for sqlx::Sqlite {}
+
+impl Dialect for sqlx::Sqlite {
+    const STORE: &'static str = "SqliteStore";
+    const MIGRATIONS: &'static [(i64, &'static str)] = MIGRATIONS;
+    /// A write first, so each migration holds SQLite's write lock from its start.
+    const MIGRATION_LOCK: &'static str =
+        "UPDATE authcore_schema SET version = version WHERE version < 0";
+}
+
+impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
+    fn rows_affected(&self) -> u64 {
+        sqlx::sqlite::SqliteQueryResult::rows_affected(self)
+    }
 }
 
 impl SqliteStore {
@@ -122,36 +143,13 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(30));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // No ping before each checkout (sqlx's default): a dead connection fails the query
+            // that uses it, and sqlx discards it; the ping doubled the round trips of every call.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         let store = Self::from_pool(pool, keyring);
         store.migrate().await?;
         Ok(store)
     }
-
-    /// A store over a pool the host configured. Call [`SqliteStore::migrate`] before use.
-    pub fn from_pool(pool: sqlx::SqlitePool, keyring: Keyring) -> Self {
-        Self {
-            pool,
-            keyring: Arc::new(keyring),
-        }
-    }
-
-    /// Creates or upgrades the tables (the embedded migrations not yet applied). Idempotent.
-    pub async fn migrate(&self) -> Result<(), SqlStoreError> {
-        // A write first, so each migration holds SQLite's write lock from its start.
-        run_migrations!(
-            self,
-            MIGRATIONS,
-            "UPDATE authcore_schema SET version = version WHERE version < 0"
-        )
-    }
-
-    /// The connection pool (for the host's own tables, backups and diagnostics).
-    pub fn pool(&self) -> &sqlx::SqlitePool {
-        &self.pool
-    }
 }
-
-sql_store!(SqliteStore, sqlx::Sqlite);
-crate::store::reseal::sql_reseal!(SqliteStore);

@@ -1,16 +1,22 @@
-//! Checks shared by the SQLite and PostgreSQL store tests: every trait method's contract and the
-//! races, over any `UserStore + SecretStore`.
+//! Checks of what only the SQL stores have, shared by the SQLite and PostgreSQL store tests:
+//! re-sealing after a key rotation, schema upgrades that keep their rows, and sealed or tagged
+//! rows that someone with write access to the database but no key altered, copied or forged.
+//! The storage contract every store meets is the conformance suite (`support/conformance.rs`).
 
-use std::sync::Arc;
-
-use authcore::{
-    AuthenticatorName, CreateOutcome, EnrollmentConfig, EnrollmentPurpose, Login, LoginProgress,
-    Mfa, OobChallenge, OobChallengeRecord, OobConfig, OobIssue, OobKey, OobPurpose, OobSendLog,
-    OrgId, Organisation, OrganisationWrite, PasswordState, PendingStep, PersonId, PersonRecord,
-    PhoneNumber, RecoveryCodeSet, RecoveryParams, RecoverySlot, SecretStore, SetupTokenRecord,
-    ThrottleDecision, ThrottleKey, ThrottleOp, ThrottlePolicy, ThrottleState, ThrottledFactor,
-    TicketRecord, TokenDigest, Totp, UserStore,
+use authcore::credential::{
+    OobChallenge, OobConfig, OobIssue, OobKey, OobSendLog, PhoneNumber, RecoveryCodeSet,
+    RecoveryParams, ThrottleDecision, ThrottlePolicy, ThrottleState, ThrottledFactor,
 };
+use authcore::otp::Totp;
+use authcore::policy::{
+    AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, LoginProgress, Mfa, Organisation,
+    PasswordState,
+};
+use authcore::store::{
+    CreateOutcome, Login, OobChallengeRecord, OobPurpose, OrganisationWrite, PendingStep,
+    PersonRecord, RecoverySlot, SetupTokenRecord, ThrottleKey, TicketRecord, TokenDigest,
+};
+use authcore::{OrgId, PersonId, SecretStore, UserStore};
 
 pub const T0: u64 = 1_700_000_010;
 pub const ALICE: PersonId = PersonId::new(0x0123_4567_89ab_cdef_0011_2233_4455_6677);
@@ -65,432 +71,6 @@ pub fn cheap_recovery() -> RecoveryParams {
         .unwrap()
 }
 
-pub async fn people_and_organisations<S: UserStore>(store: &S) {
-    let org = Organisation::found(ORG, ALICE, T0).state;
-    let alice = person(ALICE, "Alice@Example.com");
-    assert_eq!(
-        store
-            .create_person(&alice, OrganisationWrite::Insert(&org))
-            .await
-            .unwrap(),
-        CreateOutcome::Created
-    );
-    let other = Organisation::found(OrgId::new(11), BOB, T0).state;
-    assert_eq!(
-        store
-            .create_person(
-                &person(BOB, " alice@example.COM"),
-                OrganisationWrite::Insert(&other)
-            )
-            .await
-            .unwrap(),
-        CreateOutcome::LoginTaken
-    );
-    assert!(store.organisation(other.id()).await.unwrap().is_none());
-    assert!(store.person(BOB).await.unwrap().is_none());
-    assert_eq!(
-        store
-            .create_person(&person(BOB, "bob"), OrganisationWrite::Insert(&org))
-            .await
-            .unwrap(),
-        CreateOutcome::OrganisationConflict
-    );
-    assert!(store.person(BOB).await.unwrap().is_none());
-
-    let loaded = store.person_by_login("ALICE@example.com ").await.unwrap();
-    assert_eq!(loaded.as_ref(), Some(&alice));
-    assert_eq!(store.person(ALICE).await.unwrap(), Some(alice));
-    assert!(store.person_by_login("").await.unwrap().is_none());
-
-    let versioned = store.organisation(ORG).await.unwrap().unwrap();
-    assert_eq!(versioned.version, 1);
-    assert_eq!(versioned.value, org);
-    assert_eq!(store.organisations_of(ALICE).await.unwrap(), vec![ORG]);
-    assert!(store.organisations_of(BOB).await.unwrap().is_empty());
-
-    // Stale version: refused; current version: applied, version bumps.
-    assert!(!store.replace_organisation(&org, 7).await.unwrap());
-    assert!(store.replace_organisation(&org, 1).await.unwrap());
-    assert!(!store.replace_organisation(&org, 1).await.unwrap());
-    assert_eq!(store.organisation(ORG).await.unwrap().unwrap().version, 2);
-
-    // Simple updates.
-    assert!(
-        store
-            .set_password(
-                ALICE,
-                "$argon2id$new",
-                PasswordState::Temporary,
-                Some(T0 + 60)
-            )
-            .await
-            .unwrap()
-    );
-    let phone = PhoneNumber::parse("+44 7700 900123").unwrap();
-    assert!(store.set_phone(ALICE, Some(&phone)).await.unwrap());
-    assert!(store.set_deactivated(ALICE, true).await.unwrap());
-    let alice = store.person(ALICE).await.unwrap().unwrap();
-    assert_eq!(alice.password_hash, "$argon2id$new");
-    assert_eq!(alice.password_state, PasswordState::Temporary);
-    assert_eq!(alice.password_expires_at, Some(T0 + 60));
-    assert_eq!(alice.phone, Some(phone));
-    assert!(alice.deactivated);
-    assert!(!store.set_deactivated(BOB, true).await.unwrap());
-    assert!(!store.set_phone(BOB, None).await.unwrap());
-    assert!(
-        !store
-            .set_password(BOB, "x", PasswordState::Current, None)
-            .await
-            .unwrap()
-    );
-}
-
-pub async fn mfa_and_watermarks<S: SecretStore + 'static>(store: Arc<S>) {
-    assert!(store.mfa(ALICE).await.unwrap().is_none());
-    let mfa = enrolled(ALICE);
-    let auth = mfa.authenticators()[0].id();
-    assert!(store.replace_mfa(ALICE, &mfa, None).await.unwrap());
-    // Only if there is none yet.
-    assert!(!store.replace_mfa(ALICE, &mfa, None).await.unwrap());
-    let loaded = store.mfa(ALICE).await.unwrap().unwrap();
-    assert_eq!(loaded.version, 1);
-    assert_eq!(
-        loaded.value.authenticators()[0]
-            .expose_secret()
-            .expose_bytes(),
-        mfa.authenticators()[0].expose_secret().expose_bytes()
-    );
-    let base = loaded.value.authenticators()[0].last_accepted_step();
-
-    // 32 concurrent attempts to accept the same step: exactly one wins.
-    let step = base + 5;
-    let tasks: Vec<_> = (0..32)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move { store.advance_watermark(ALICE, auth, step).await.unwrap() })
-        })
-        .collect();
-    let mut wins = 0;
-    for task in tasks {
-        wins += usize::from(task.await.unwrap());
-    }
-    assert_eq!(wins, 1);
-    assert!(!store.advance_watermark(ALICE, auth, step).await.unwrap());
-    assert!(
-        !store
-            .advance_watermark(ALICE, auth, step - 1)
-            .await
-            .unwrap()
-    );
-    assert!(!store.advance_watermark(BOB, auth, step + 1).await.unwrap());
-
-    // The loaded state reflects the watermark; writing a stale state does not lower it.
-    let loaded = store.mfa(ALICE).await.unwrap().unwrap();
-    assert_eq!(loaded.value.authenticators()[0].last_accepted_step(), step);
-    assert!(store.replace_mfa(ALICE, &mfa, Some(1)).await.unwrap());
-    assert!(!store.replace_mfa(ALICE, &mfa, Some(1)).await.unwrap());
-    let loaded = store.mfa(ALICE).await.unwrap().unwrap();
-    assert_eq!(loaded.version, 2);
-    assert_eq!(loaded.value.authenticators()[0].last_accepted_step(), step);
-    assert!(
-        store
-            .advance_watermark(ALICE, auth, step + 1)
-            .await
-            .unwrap()
-    );
-}
-
-pub async fn recovery_codes<S: SecretStore + 'static>(store: Arc<S>) {
-    let params = cheap_recovery();
-    let first = RecoveryCodeSet::generate(&params).unwrap();
-    let second = RecoveryCodeSet::generate(&params).unwrap();
-    assert!(!store.activate_pending_recovery_codes(ALICE).await.unwrap());
-    store
-        .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&first.set))
-        .await
-        .unwrap();
-    let set_id = first.set.set_id();
-
-    // 32 concurrent spends of one slot: exactly one wins.
-    let tasks: Vec<_> = (0..32)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move { store.spend_recovery_code(ALICE, set_id, 3).await.unwrap() })
-        })
-        .collect();
-    let mut wins = 0;
-    for task in tasks {
-        wins += usize::from(task.await.unwrap());
-    }
-    assert_eq!(wins, 1);
-    let loaded = store
-        .recovery_codes(ALICE, RecoverySlot::Active)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(loaded.is_spent(3));
-    assert_eq!(loaded.remaining(), 9);
-    assert!(!store.spend_recovery_code(ALICE, [0; 16], 4).await.unwrap());
-    assert!(!store.spend_recovery_code(ALICE, set_id, 200).await.unwrap());
-
-    // A pending set becomes the active one; the old set id no longer spends.
-    store
-        .replace_recovery_codes(ALICE, RecoverySlot::Pending, Some(&second.set))
-        .await
-        .unwrap();
-    assert!(store.activate_pending_recovery_codes(ALICE).await.unwrap());
-    assert!(!store.activate_pending_recovery_codes(ALICE).await.unwrap());
-    assert!(
-        store
-            .recovery_codes(ALICE, RecoverySlot::Pending)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let active = store
-        .recovery_codes(ALICE, RecoverySlot::Active)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(active.set_id(), second.set.set_id());
-    assert_eq!(active.remaining(), 10);
-    assert!(!store.spend_recovery_code(ALICE, set_id, 4).await.unwrap());
-    store
-        .replace_recovery_codes(ALICE, RecoverySlot::Active, None)
-        .await
-        .unwrap();
-    assert!(
-        store
-            .recovery_codes(ALICE, RecoverySlot::Active)
-            .await
-            .unwrap()
-            .is_none()
-    );
-}
-
-pub async fn oob_challenges<S: SecretStore + 'static>(store: Arc<S>) {
-    let key = OobKey::from_bytes(&[9u8; 32]).unwrap();
-    let config = OobConfig::default();
-    let issue = |now| match config
-        .issue_with_os_rng(&key, &OobSendLog::new(), now)
-        .unwrap()
-    {
-        OobIssue::Send { challenge, .. } => challenge,
-        other => panic!("refused: {other:?}"),
-    };
-    let first = issue(T0);
-    let second = issue(T0 + 1);
-    let phone = PhoneNumber::parse("+44 20 7946 0958").unwrap();
-    let record = |challenge: &OobChallenge| OobChallengeRecord {
-        destination: phone.clone(),
-        challenge: challenge.clone(),
-    };
-    let (first_record, second_record) = (record(&first), record(&second));
-    assert!(
-        store
-            .oob_challenge(ALICE, OobPurpose::SignIn)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .replace_oob_challenge(ALICE, OobPurpose::SignIn, None, None)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .replace_oob_challenge(ALICE, OobPurpose::SignIn, None, Some(&first_record))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .replace_oob_challenge(ALICE, OobPurpose::SignIn, None, Some(&second_record))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .replace_oob_challenge(ALICE, OobPurpose::SignIn, None, None)
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        store
-            .oob_challenge(ALICE, OobPurpose::SignIn)
-            .await
-            .unwrap(),
-        Some(first_record.clone())
-    );
-
-    // 32 concurrent swaps from the same expected value: exactly one wins.
-    let tasks: Vec<_> = (0..32)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            let (first, second) = (first.clone(), second_record.clone());
-            tokio::spawn(async move {
-                store
-                    .replace_oob_challenge(ALICE, OobPurpose::SignIn, Some(&first), Some(&second))
-                    .await
-                    .unwrap()
-            })
-        })
-        .collect();
-    let mut wins = 0;
-    for task in tasks {
-        wins += usize::from(task.await.unwrap());
-    }
-    assert_eq!(wins, 1);
-    assert_eq!(
-        store
-            .oob_challenge(ALICE, OobPurpose::SignIn)
-            .await
-            .unwrap(),
-        Some(second_record.clone())
-    );
-    assert!(
-        !store
-            .replace_oob_challenge(ALICE, OobPurpose::SignIn, Some(&first), None)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .replace_oob_challenge(ALICE, OobPurpose::SignIn, Some(&second), None)
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .oob_challenge(ALICE, OobPurpose::SignIn)
-            .await
-            .unwrap()
-            .is_none()
-    );
-}
-
-pub async fn tokens_and_tickets<S: SecretStore + 'static>(store: Arc<S>) {
-    let token = SetupTokenRecord {
-        digest: TokenDigest([1; 32]),
-        person: ALICE,
-        org: ORG,
-        expires_at: T0 + 100,
-    };
-    store.insert_setup_token(&token).await.unwrap();
-    assert!(
-        store
-            .take_setup_token(&token.digest, T0 + 100)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(
-        store.take_setup_token(&token.digest, T0).await.unwrap(),
-        Some(token)
-    );
-    assert!(
-        store
-            .take_setup_token(&token.digest, T0)
-            .await
-            .unwrap()
-            .is_none()
-    );
-
-    let ticket = TicketRecord {
-        digest: TokenDigest([2; 32]),
-        step: PendingStep::SecondFactor,
-        progress: LoginProgress::password_verified(ALICE, ORG, T0),
-        expires_at: T0 + 300,
-    };
-    store.insert_ticket(&ticket).await.unwrap();
-    // 32 concurrent takes of one ticket: exactly one gets it.
-    let tasks: Vec<_> = (0..32)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move { store.take_ticket(&TokenDigest([2; 32]), T0).await.unwrap() })
-        })
-        .collect();
-    let mut got = Vec::new();
-    for task in tasks {
-        got.extend(task.await.unwrap());
-    }
-    assert_eq!(got, vec![ticket]);
-}
-
-pub async fn throttles<S: UserStore + 'static>(store: Arc<S>) {
-    // 99 free attempts: all of 50 concurrent reservations at one instant are allowed.
-    let policy = ThrottlePolicy::builder()
-        .free_attempts(99)
-        .lock_after(100)
-        .build()
-        .unwrap();
-    let key = ThrottleKey::factor(ALICE, ThrottledFactor::Totp);
-    assert_eq!(store.throttle(&key).await.unwrap().failures(), 0);
-    // 50 concurrent reservations count 50 times.
-    let tasks: Vec<_> = (0..50)
-        .map(|_| {
-            let store = Arc::clone(&store);
-            let key = key.clone();
-            tokio::spawn(async move { store.reserve_attempt(&key, &policy, T0).await.unwrap() })
-        })
-        .collect();
-    for task in tasks {
-        assert!(task.await.unwrap().decision().is_allowed());
-    }
-    assert_eq!(store.throttle(&key).await.unwrap().failures(), 50);
-    assert_eq!(
-        store
-            .throttle(&ThrottleKey::factor(ALICE, ThrottledFactor::OutOfBand))
-            .await
-            .unwrap()
-            .failures(),
-        0
-    );
-    let update = store
-        .apply_throttle(&key, ThrottleOp::Reset, &policy, T0)
-        .await
-        .unwrap();
-    assert_eq!(update.state().failures(), 0);
-    assert_eq!(store.throttle(&key).await.unwrap().failures(), 0);
-}
-
-/// Races on tokio's worker threads, for the conformance suite.
-#[cfg(feature = "test-util")]
-pub struct Tokio;
-
-#[cfg(feature = "test-util")]
-impl authcore::conformance::Spawner for Tokio {
-    fn spawn<T: Send + 'static>(
-        &self,
-        task: impl Future<Output = T> + Send + 'static,
-    ) -> impl Future<Output = T> + Send + 'static {
-        let handle = tokio::spawn(task);
-        async move { handle.await.expect("a contender panicked") }
-    }
-}
-
-/// The public conformance suite, racing in one task and then on the runtime's threads.
-#[cfg(feature = "test-util")]
-pub async fn conformance<S: UserStore + SecretStore + 'static>(store: S) {
-    let clock = authcore::ManualClock::new(T0);
-    let store = Arc::new(store);
-    let report = authcore::conformance::run_all(Arc::clone(&store), &clock)
-        .await
-        .unwrap();
-    assert!(report.checks().len() >= 20, "{:?}", report.checks());
-    assert!(
-        report.checks().contains(&"oob_purposes_apart")
-            && report.checks().contains(&"prune_expired"),
-        "{:?}",
-        report.checks()
-    );
-    authcore::conformance::run_all_with(store, &clock, &Tokio)
-        .await
-        .unwrap();
-}
-
 /// What the re-seal check needs from a SQL store beside the traits.
 pub trait Resealable: SecretStore + UserStore {
     fn reseal(&self, batch: u32) -> impl Future<Output = Result<u64, authcore::SqlStoreError>>;
@@ -539,8 +119,8 @@ macro_rules! impl_resealable {
 }
 pub(crate) use impl_resealable;
 
-fn sealing_key(byte: u8) -> authcore::SealingKey {
-    authcore::SealingKey::from_bytes(&[byte; 32]).unwrap()
+fn sealing_key(byte: u8) -> authcore::credential::SealingKey {
+    authcore::credential::SealingKey::from_bytes(&[byte; 32]).unwrap()
 }
 
 /// The key id each stored row tag names (bytes 2 to 5), sorted.
@@ -558,8 +138,11 @@ async fn tag_key_ids(store: &impl Resealable) -> Vec<u32> {
 /// A key rotation finished by `reseal`: states sealed under key 1 are sealed again under key 2,
 /// and row tags made under key 1 are made again under key 2, a batch at a time, after which key
 /// 1 can leave the keyring; a state under a key the keyring lacks stops the pass with an error.
-pub async fn reseal_after_rotation<S: Resealable>(open: impl AsyncFn(authcore::Keyring) -> S) {
-    use authcore::{KeyId, Keyring, SqlStoreError};
+pub async fn reseal_after_rotation<S: Resealable>(
+    open: impl AsyncFn(authcore::credential::Keyring) -> S,
+) {
+    use authcore::SqlStoreError;
+    use authcore::credential::{KeyId, Keyring};
     let people = [ALICE, BOB, PersonId::new(3)];
     let old = open(Keyring::new(KeyId::new(1), sealing_key(1))).await;
     for person in people {
@@ -868,12 +451,13 @@ pub async fn challenges_after_the_purpose_migration<S: SecretStore>(
 /// taken, never a ticket, and is spent all the same.
 macro_rules! forged_tickets_are_refused {
     ($store:expr) => {{
-        use authcore::{FactorKind, SecretStore as _, SqlStoreError};
+        use authcore::credential::FactorKind;
+        use authcore::{SecretStore as _, SqlStoreError};
         let store = $store;
-        let real = authcore::TicketRecord {
-            digest: authcore::TokenDigest([3; 32]),
-            step: authcore::PendingStep::SecondFactor,
-            progress: authcore::LoginProgress::password_verified(ALICE, ORG, T0),
+        let real = authcore::store::TicketRecord {
+            digest: authcore::store::TokenDigest([3; 32]),
+            step: authcore::store::PendingStep::SecondFactor,
+            progress: authcore::policy::LoginProgress::password_verified(ALICE, ORG, T0),
             expires_at: T0 + 300,
         };
         store.insert_ticket(&real).await.unwrap();
@@ -908,7 +492,9 @@ macro_rules! forged_tickets_are_refused {
         .execute(store.pool())
         .await
         .unwrap();
-        let taken = store.take_ticket(&authcore::TokenDigest([4; 32]), T0).await;
+        let taken = store
+            .take_ticket(&authcore::store::TokenDigest([4; 32]), T0)
+            .await;
         assert!(
             matches!(
                 taken,
@@ -931,7 +517,9 @@ macro_rules! forged_tickets_are_refused {
         .execute(store.pool())
         .await
         .unwrap();
-        let taken = store.take_ticket(&authcore::TokenDigest([5; 32]), T0).await;
+        let taken = store
+            .take_ticket(&authcore::store::TokenDigest([5; 32]), T0)
+            .await;
         assert!(
             matches!(
                 taken,
@@ -957,8 +545,8 @@ macro_rules! forged_setup_tokens_are_refused {
     ($store:expr) => {{
         use authcore::{SecretStore as _, SqlStoreError};
         let store = $store;
-        let token = authcore::SetupTokenRecord {
-            digest: authcore::TokenDigest([6; 32]),
+        let token = authcore::store::SetupTokenRecord {
+            digest: authcore::store::TokenDigest([6; 32]),
             person: ALICE,
             org: ORG,
             expires_at: T0 + 100,
@@ -1000,7 +588,7 @@ macro_rules! forged_setup_tokens_are_refused {
         .await
         .unwrap();
         let taken = store
-            .take_setup_token(&authcore::TokenDigest([7; 32]), T0)
+            .take_setup_token(&authcore::store::TokenDigest([7; 32]), T0)
             .await;
         assert!(
             matches!(
@@ -1022,9 +610,9 @@ macro_rules! copied_recovery_sets_are_refused {
     ($store:expr) => {{
         use authcore::{SecretStore as _, SqlStoreError};
         let store = $store;
-        let active = authcore::RecoverySlot::Active;
-        let alice = authcore::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
-        let bob = authcore::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
+        let active = authcore::store::RecoverySlot::Active;
+        let alice = authcore::credential::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
+        let bob = authcore::credential::RecoveryCodeSet::generate(&cheap_recovery()).unwrap();
         store
             .replace_recovery_codes(ALICE, active, Some(&alice.set))
             .await
@@ -1198,9 +786,9 @@ macro_rules! copied_oob_challenges_are_refused {
     ($store:expr) => {{
         use authcore::{SecretStore as _, SqlStoreError};
         let store = $store;
-        let phone = authcore::PhoneNumber::parse("+44 20 7946 0958").unwrap();
+        let phone = authcore::credential::PhoneNumber::parse("+44 20 7946 0958").unwrap();
         for person in [ALICE, BOB] {
-            let record = authcore::OobChallengeRecord {
+            let record = authcore::store::OobChallengeRecord {
                 destination: phone.clone(),
                 challenge: version_1_challenge(),
             };
@@ -1208,7 +796,7 @@ macro_rules! copied_oob_challenges_are_refused {
                 store
                     .replace_oob_challenge(
                         person,
-                        authcore::OobPurpose::SignIn,
+                        authcore::store::OobPurpose::SignIn,
                         None,
                         Some(&record)
                     )
@@ -1226,7 +814,7 @@ macro_rules! copied_oob_challenges_are_refused {
         .await
         .unwrap();
         let got = store
-            .oob_challenge(ALICE, authcore::OobPurpose::SignIn)
+            .oob_challenge(ALICE, authcore::store::OobPurpose::SignIn)
             .await;
         assert!(
             matches!(
@@ -1240,7 +828,7 @@ macro_rules! copied_oob_challenges_are_refused {
         );
         assert!(
             store
-                .oob_challenge(BOB, authcore::OobPurpose::SignIn)
+                .oob_challenge(BOB, authcore::store::OobPurpose::SignIn)
                 .await
                 .unwrap()
                 .is_some()
@@ -1255,16 +843,16 @@ macro_rules! altered_organisations_are_refused {
     ($store:expr) => {{
         use authcore::{SqlStoreError, UserStore as _};
         let store = $store;
-        let org = authcore::Organisation::found(ORG, ALICE, T0).state;
+        let org = authcore::policy::Organisation::found(ORG, ALICE, T0).state;
         assert_eq!(
             store
                 .create_person(
                     &person(ALICE, "alice"),
-                    authcore::OrganisationWrite::Insert(&org)
+                    authcore::store::OrganisationWrite::Insert(&org)
                 )
                 .await
                 .unwrap(),
-            authcore::CreateOutcome::Created
+            authcore::store::CreateOutcome::Created
         );
         assert!(store.organisation(ORG).await.unwrap().is_some());
         sqlx::query("UPDATE organisations SET state = state || ' ' WHERE id = $1")
@@ -1295,31 +883,31 @@ macro_rules! altered_phone_numbers_are_refused {
     ($store:expr) => {{
         use authcore::{SqlStoreError, UserStore as _};
         let store = $store;
-        let org = authcore::Organisation::found(ORG, ALICE, T0).state;
+        let org = authcore::policy::Organisation::found(ORG, ALICE, T0).state;
         let mut bob = person(BOB, "bob");
-        bob.phone = Some(authcore::PhoneNumber::parse("+44 20 7946 0959").unwrap());
+        bob.phone = Some(authcore::credential::PhoneNumber::parse("+44 20 7946 0959").unwrap());
         assert_eq!(
             store
-                .create_person(&bob, authcore::OrganisationWrite::Insert(&org))
+                .create_person(&bob, authcore::store::OrganisationWrite::Insert(&org))
                 .await
                 .unwrap(),
-            authcore::CreateOutcome::Created
+            authcore::store::CreateOutcome::Created
         );
         let stored = store.organisation(ORG).await.unwrap().unwrap();
         assert_eq!(
             store
                 .create_person(
                     &person(ALICE, "alice"),
-                    authcore::OrganisationWrite::Replace {
+                    authcore::store::OrganisationWrite::Replace {
                         organisation: &stored.value,
                         expected_version: stored.version,
                     },
                 )
                 .await
                 .unwrap(),
-            authcore::CreateOutcome::Created
+            authcore::store::CreateOutcome::Created
         );
-        let phone = authcore::PhoneNumber::parse("+44 20 7946 0958").unwrap();
+        let phone = authcore::credential::PhoneNumber::parse("+44 20 7946 0958").unwrap();
         assert!(store.set_phone(ALICE, Some(&phone)).await.unwrap());
         assert_eq!(
             store.person(ALICE).await.unwrap().unwrap().phone,
@@ -1389,9 +977,9 @@ macro_rules! login_names_are_not_stored {
     ($store:expr) => {{
         use authcore::UserStore as _;
         let store = $store;
-        let policy = authcore::ThrottlePolicy::default();
-        let typed = authcore::Login::new("Correct-Horse-Battery-Staple").unwrap();
-        let key = authcore::ThrottleKey::login(&typed);
+        let policy = authcore::credential::ThrottlePolicy::default();
+        let typed = authcore::store::Login::new("Correct-Horse-Battery-Staple").unwrap();
+        let key = authcore::store::ThrottleKey::login(&typed);
         let reserved = store.reserve_attempt(&key, &policy, T0).await.unwrap();
         assert!(reserved.decision().is_allowed());
         let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM throttle_keys")

@@ -1,0 +1,105 @@
+//! The embedded migrations, and the upgrades SQL cannot do alone.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::policy::ids::PersonId;
+use crate::store::sql::codec::{decode_u128, login_key_text, to_u64};
+use crate::store::sql::dialect::{Columns as _, Dialect, Target as _, query};
+use crate::store::sql::error::SqlStoreError;
+use crate::store::sql::integrity;
+use crate::store::sql::seal::{legacy_mfa_context, open_mfa_in, seal_mfa};
+use crate::store::sql::{SqlStore, Tx};
+
+impl<D: Dialect> SqlStore<D> {
+    /// Creates or upgrades the tables (the embedded migrations not yet applied). Idempotent and
+    /// safe to run from several servers at once: each migration runs in its own transaction,
+    /// which first takes a lock that serialises them (SQLite's write lock, a PostgreSQL advisory
+    /// lock), and is recorded in `authcore_schema`. After a script, the upgrades it cannot do
+    /// alone (those that need the keyring) run in the same transaction.
+    pub async fn migrate(&self) -> Result<(), SqlStoreError> {
+        let pool = &self.pool;
+        query("CREATE TABLE IF NOT EXISTS authcore_schema (version BIGINT PRIMARY KEY NOT NULL)")
+            .execute(pool)
+            .await?;
+        for &(version, script) in D::MIGRATIONS {
+            let mut tx = pool.begin().await?;
+            query(D::MIGRATION_LOCK).execute(&mut *tx).await?;
+            let applied = query("SELECT count(*) FROM authcore_schema WHERE version = $1")
+                .bind(version)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get::<i64>(0)?;
+            if applied == 0 {
+                D::execute_script(script, (&mut *tx).on()).await?;
+                self.upgrade_rows(version, &mut tx).await?;
+                query("INSERT INTO authcore_schema (version) VALUES ($1)")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// The upgrades a migration script cannot do alone, run in its transaction right
+    /// after it. Version 6 tags the rows present at the upgrade (they were trusted
+    /// until now; from now on a row must carry its tag) and seals every MFA state
+    /// again, bound to its version. A state that does not open under the keyring
+    /// stops the migration: nothing is skipped silently.
+    async fn upgrade_rows(&self, version: i64, tx: &mut Tx<D>) -> Result<(), SqlStoreError> {
+        if version != integrity::ROW_INTEGRITY_VERSION {
+            return Ok(());
+        }
+        let keyring = &*self.keyring;
+        // Every tagged table, with the statement a key rotation re-tags it with: all its rows
+        // hold the empty default tag.
+        for table in Self::tagged_tables() {
+            let rows = query(table.all).fetch_all(&mut **tx).await?;
+            Self::write_tags(&mut **tx, &table, &rows, |_, context| {
+                integrity::tag(keyring, context)
+            })
+            .await?;
+        }
+        let rows = query("SELECT person, state_key, state, version FROM mfa")
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &rows {
+            let id: Vec<u8> = row.try_get(0)?;
+            let state_key: Vec<u8> = row.try_get(1)?;
+            let state: Vec<u8> = row.try_get(2)?;
+            let version = to_u64(row.try_get(3)?, "mfa")?;
+            let person = PersonId::new(decode_u128(&id, "mfa")?);
+            let mfa = open_mfa_in(
+                keyring,
+                &legacy_mfa_context(person),
+                person,
+                &state_key,
+                &state,
+            )?;
+            let (state_key, state) = seal_mfa(keyring, person, version, &mfa)?;
+            query("UPDATE mfa SET state_key = $1, state = $2 WHERE person = $3")
+                .bind(state_key)
+                .bind(state)
+                .bind(&id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        // Login counters carried over by migration 0004 are keyed by the name itself:
+        // key them by its digest, as every later write does.
+        let rows = query("SELECT key FROM throttle_keys WHERE key LIKE 'login:%'")
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &rows {
+            let key: String = row.try_get(0)?;
+            let name = key.strip_prefix("login:").unwrap_or(&key);
+            query("UPDATE throttle_keys SET key = $1 WHERE key = $2")
+                .bind(login_key_text(keyring, name))
+                .bind(&key)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! The SQL stores: [`SqliteStore`](sqlite::SqliteStore) and
+//! [`PostgresStore`](postgres::PostgresStore) are one generic [`SqlStore`] over a [`Dialect`]
+//! (the few things the two databases do differently). The statements use `$n` parameters, which
+//! both drivers accept, and only SQL that both databases run the same way.
+//!
+//! One file per idea:
+//!
+//! | file | what |
+//! |---|---|
+//! | `dialect.rs` | [`Dialect`], and the driver operations the store code runs through (`query`, `bind`, `execute`, `fetch_*`, `try_get`) with their driver bounds, written once |
+//! | `sqlite.rs`, `postgres.rs` | the two dialects: their migrations, pools and constructors |
+//! | `users.rs` | [`UserStore`](crate::store::UserStore): one method per verb, with its SQL |
+//! | `people.rs` | reading and writing people, organisations and memberships |
+//! | `throttle.rs` | the throttle counters' compare-and-swap |
+//! | `secrets.rs` | [`SecretStore`](crate::store::SecretStore): one method per verb, with its SQL |
+//! | `codec.rs` | the stored forms of ids, numbers, names, keys, send logs and JSON |
+//! | `seal.rs` | sealing the MFA state |
+//! | `integrity.rs` | the tags of the rows that decide a login |
+//! | `migrate.rs` | the migrations, and the upgrades that need the keyring |
+//! | `reseal.rs` | finishing a key rotation |
+//! | `error.rs` | [`SqlStoreError`] |
+//!
+//! A new store verb is one method in the `impl` of its trait in `users.rs` or `secrets.rs`,
+//! written once over every [`Dialect`]: it builds its statements with `dialect::query` and needs
+//! no bound beyond `D: Dialect` (a column type not bound or read yet is one more supertrait of
+//! [`Dialect`]). A helper shared by several verbs goes beside the others of its table
+//! (`people.rs`, `throttle.rs`).
+
+use alloc::sync::Arc;
+use core::fmt;
+
+use crate::credential::sealing::Keyring;
+
+pub(crate) mod codec;
+pub(crate) mod dialect;
+pub(crate) mod error;
+pub(crate) mod integrity;
+mod migrate;
+mod people;
+#[cfg(feature = "postgres")]
+pub(crate) mod postgres;
+mod reseal;
+pub(crate) mod seal;
+mod secrets;
+#[cfg(feature = "sqlite")]
+pub(crate) mod sqlite;
+mod throttle;
+mod users;
+
+pub use dialect::Dialect;
+pub use error::{DatabaseError, SqlStoreError};
+
+/// How many times [`crate::store::UserStore::apply_throttle`] and
+/// [`crate::store::SecretStore::record_oob_send`] retry their compare-and-swap. Each retry
+/// means another caller's update applied, so this bounds only pathological contention.
+pub(crate) const THROTTLE_ATTEMPTS: u32 = 10_000;
+
+/// A transaction on the store's database.
+pub(crate) type Tx<D> = sqlx::Transaction<'static, D>;
+
+/// [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore) over a SQL
+/// database, written once for both: a connection pool and the [`Keyring`] that seals the secrets
+/// and tags the rows. Use it by its names, [`SqliteStore`](sqlite::SqliteStore) (with "Integrity
+/// at rest", which holds for both) and [`PostgresStore`](postgres::PostgresStore).
+///
+/// Cloning is cheap: clones share the pool and the keyring.
+pub struct SqlStore<D: Dialect> {
+    pool: sqlx::Pool<D>,
+    keyring: Arc<Keyring>,
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// A store over a pool the host configured. Call [`SqlStore::migrate`] before use.
+    pub fn from_pool(pool: sqlx::Pool<D>, keyring: Keyring) -> Self {
+        Self {
+            pool,
+            keyring: Arc::new(keyring),
+        }
+    }
+
+    /// The connection pool (for the host's own tables, backups and diagnostics).
+    pub fn pool(&self) -> &sqlx::Pool<D> {
+        &self.pool
+    }
+}
+
+impl<D: Dialect> Clone for SqlStore<D> {
+    fn clone(&self) -> Self {
+        Self {
+            pool: self.pool.clone(),
+            keyring: Arc::clone(&self.keyring),
+        }
+    }
+}
+
+impl<D: Dialect> fmt::Debug for SqlStore<D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(D::STORE)
+            .field("pool", &self.pool)
+            .field("keyring", &self.keyring)
+            .finish()
+    }
+}
