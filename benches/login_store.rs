@@ -250,7 +250,6 @@ fn print_ratio(name: &str, step: Duration, floor: Duration, iters: u64) {
 /// How many runs the printed ratio is measured over.
 const RATIO_RUNS: u64 = 200;
 
-
 async fn sqlite(path: &std::path::Path) -> SqliteStore {
     SqliteStore::open(path, keyring()).await.unwrap()
 }

@@ -6,8 +6,10 @@
 //!
 //! | step | budget |
 //! |---|---|
-//! | second factor (app code, SMS code; wrong or right) | ≤ 3 statements, ≤ 1 commit |
-//! | password step | ≤ 4 statements: the read, the counted attempt (committed before argon2), the settled count and the next ticket |
+//! | second factor (app code, SMS code), right | ≤ 3 statements (the read, the watermark or challenge, the ticket), 1 commit |
+//! | app code, wrong | ≤ 2 statements (the read, the counted failure), 1 commit |
+//! | app code, right after a failure | ≤ 4 statements (the failure's counter cleared too), 1 commit |
+//! | password step | ≤ 4 statements (the read, the attempt counted and committed before argon2, the settled count, the next ticket), ≤ 2 commits |
 //! | recovery code | the password step's shape: ≤ 5 statements, ≤ 2 commits (argon2 never runs under a lock) |
 //! | confirm an enrollment | 1 commit |
 //!
@@ -31,10 +33,14 @@ use std::sync::Arc;
 
 use doubles::{CountingHasher, Recording};
 
+use authcore::credential::SealingKey;
+use authcore::credential::{KeyId, Keyring, OobConfig, OobKey, PhoneNumber, RecoveryParams};
+use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
+use authcore::policy::{AuthenticatorName, EnrollmentPurpose};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
-    Authenticator, AuthenticatorName, BearerToken, Clock, EnrollmentPurpose, LoginStep, LoginStore,
-    ManualClock, MemoryAuditLog, MemoryStore, OobConfig, OobKey, OrgId, Password, PhoneNumber,
-    RecordingNotifier, SecretKey, ServiceConfig, Services, Totp, TotpParams,
+    Authenticator, BearerToken, Clock, LoginStep, LoginStore, MemoryStore, OrgId, Password,
+    ServiceConfig, Services,
 };
 
 const T0: u64 = 1_700_000_010;
@@ -42,11 +48,7 @@ const LOGIN: &str = "owner@example.com";
 const PW: &str = "correct horse battery staple 42";
 
 type Service<S> = Authenticator<
-    Recording<S>,
-    Arc<ManualClock>,
-    MemoryAuditLog,
-    RecordingNotifier,
-    CountingHasher,
+    Services<Recording<S>, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, CountingHasher>,
 >;
 
 /// What one step cost: the store verbs it called, and the statements and commits they ran (none
@@ -78,14 +80,14 @@ fn service<S: Counted>(store: S) -> (Service<S>, Arc<ManualClock>) {
     let (hasher, _jobs) = CountingHasher::cheap();
     let services = Services {
         store: Recording::new(store),
-        clock: Arc::clone(&clock),
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
+        clock: Arc::clone(&clock),
         hasher,
     };
     let config = ServiceConfig::builder("Example")
         .recovery(
-            authcore::RecoveryParams::builder()
+            RecoveryParams::builder()
                 .dangerous_argon2(64, 1, 1)
                 .build()
                 .unwrap(),
@@ -121,7 +123,7 @@ fn ticket(step: &LoginStep) -> BearerToken {
 /// Runs every budgeted step once on `store` and returns what each cost.
 async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     let (s, clock) = service(store);
-    let store = &s.services().store;
+    let store = &s.backend().store;
     let mut costs = Vec::new();
     let mut measure = |step: &'static str, store: &Recording<S>| {
         let (statements, commits) = store.inner.take_counts();
@@ -165,7 +167,7 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     let phone = PhoneNumber::parse("+442079460000").unwrap();
     s.start_phone_verification(&fresh, &phone).await.unwrap();
     let sent = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(up.person)
         .expect("a code");
@@ -221,7 +223,7 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     let t = ticket(&step);
     s.send_sms_code(org, &t).await.unwrap();
     let sms = s
-        .services()
+        .backend()
         .notifier
         .take_last_code(up.person)
         .expect("a code");
@@ -284,4 +286,114 @@ async fn each_step_calls_only_the_login_verbs_memory() {
     let costs = costs(MemoryStore::new()).await;
     print("memory", &costs);
     assert_calls(&costs);
+}
+
+/// The statement and commit budgets of each step on a SQL store.
+fn assert_budgets(store: &str, costs: &[Cost]) {
+    let within = |step: &str, statements: u64, commits: u64| {
+        let c = cost(costs, step);
+        assert!(
+            c.statements <= statements && c.commits <= commits,
+            "{store}: {step}: {} statements and {} commits, over the budget of {statements} and \
+             {commits}",
+            c.statements,
+            c.commits
+        );
+        assert!(c.statements > 0, "{store}: {step}: nothing counted");
+    };
+    for step in ["TOTP, correct", "SMS code"] {
+        within(step, 3, 1);
+    }
+    // The counter the failure left is cleared in the same commit: one statement more.
+    within("TOTP, correct after one failure", 4, 1);
+    within("TOTP, wrong", 2, 1);
+    assert_eq!(
+        cost(costs, "TOTP, wrong").commits,
+        1,
+        "{store}: a wrong code commits its count"
+    );
+    within("password step", 4, 2);
+    within("recovery code", 5, 2);
+    assert_eq!(
+        cost(costs, "confirm enrollment").commits,
+        1,
+        "{store}: confirming an enrollment is one transaction"
+    );
+}
+
+#[cfg(feature = "sqlite")]
+impl Counted for authcore::SqliteStore {
+    const NAME: &'static str = "sqlite";
+    fn take_counts(&self) -> (u64, u64) {
+        self.take_statement_counts()
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Counted for authcore::PostgresStore {
+    const NAME: &'static str = "postgres";
+    fn take_counts(&self) -> (u64, u64) {
+        self.take_statement_counts()
+    }
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn each_step_runs_within_its_budget_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[7; 32]).unwrap());
+    let store = authcore::SqliteStore::open(dir.path().join("authcore.db"), keyring)
+        .await
+        .unwrap();
+    let costs = costs(store).await;
+    print(<authcore::SqliteStore as Counted>::NAME, &costs);
+    assert_calls(&costs);
+    assert_budgets("sqlite", &costs);
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn each_step_runs_within_its_budget_postgres() {
+    use sqlx::Executor;
+    use sqlx::postgres::PgPoolOptions;
+    if pg::skip("each_step_runs_within_its_budget_postgres") {
+        return;
+    }
+    let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL").unwrap();
+    let mut suffix = [0u8; 8];
+    getrandom::fill(&mut suffix).unwrap();
+    let schema = format!("authcore_budgets_{}", u64::from_le_bytes(suffix));
+    let admin = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    admin
+        .execute(format!("CREATE SCHEMA {schema}").as_str())
+        .await
+        .unwrap();
+    let search_path = format!("SET search_path TO {schema}");
+    let pool = PgPoolOptions::new()
+        .max_connections(4)
+        .after_connect(move |conn, _| {
+            let search_path = search_path.clone();
+            Box::pin(async move {
+                conn.execute(search_path.as_str()).await?;
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await
+        .unwrap();
+    let keyring = Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[7; 32]).unwrap());
+    let store = authcore::PostgresStore::from_pool(pool, keyring);
+    store.migrate().await.unwrap();
+    let costs = costs(store).await;
+    print(<authcore::PostgresStore as Counted>::NAME, &costs);
+    assert_calls(&costs);
+    assert_budgets("postgres", &costs);
+    admin
+        .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
+        .await
+        .unwrap();
 }

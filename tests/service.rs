@@ -12,7 +12,6 @@ use std::sync::Arc;
 #[path = "support/doubles.rs"]
 mod doubles;
 
-
 use authcore::credential::password::HashParams;
 use authcore::credential::{FactorKind, OobConfig, OobKey, PhoneNumber, RecoveryParams};
 use authcore::otp::{ManualClock, SecretKey, Totp};
@@ -2095,13 +2094,7 @@ impl authcore::PasswordHashing for BlockingCountingHasher {
 /// A service with cheap argon2 whose every job runs on the blocking pool and is counted, over
 /// `store`; with its clock and job counter.
 type CountingService<S> = Authenticator<
-    Services<
-        S,
-        MemoryAuditLog,
-        RecordingNotifier,
-        Arc<ManualClock>,
-        BlockingCountingHasher,
-    >,
+    Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, BlockingCountingHasher>,
 >;
 
 fn counting_service<S: authcore::LoginStore>(
@@ -2253,7 +2246,8 @@ impl authcore::UserStore for VanishingSetStore {
         state: authcore::policy::PasswordState,
         expires_at: Option<u64>,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        self.inner.set_password(id, password_hash, state, expires_at)
+        self.inner
+            .set_password(id, password_hash, state, expires_at)
     }
     fn upgrade_password_hash(
         &self,
@@ -2261,7 +2255,8 @@ impl authcore::UserStore for VanishingSetStore {
         expected_hash: &str,
         new_hash: &str,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        self.inner.upgrade_password_hash(id, expected_hash, new_hash)
+        self.inner
+            .upgrade_password_hash(id, expected_hash, new_hash)
     }
     fn set_phone(
         &self,
@@ -2298,7 +2293,8 @@ impl authcore::UserStore for VanishingSetStore {
         op: authcore::store::ThrottleOp,
         policy: &authcore::credential::ThrottlePolicy,
         now: u64,
-    ) -> impl Future<Output = Result<authcore::credential::ThrottleUpdate, Self::Error>> + Send {
+    ) -> impl Future<Output = Result<authcore::credential::ThrottleUpdate, Self::Error>> + Send
+    {
         self.inner.apply_throttle(key, op, policy, now)
     }
     fn prune_throttles(&self, now: u64) -> impl Future<Output = Result<u64, Self::Error>> + Send {

@@ -8,7 +8,6 @@ use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceErr
 use crate::credential::password::Password;
 use crate::credential::phone::PhoneNumber;
 use crate::credential::recovery::RecoveryCodes;
-use crate::otp::clock::Clock;
 use crate::policy::audit::{Actor, AuditKind};
 use crate::policy::enrollment::EnrollmentPurpose;
 use crate::policy::error::PolicyError;
@@ -18,9 +17,12 @@ use crate::policy::ids::{AuthenticatorId, PersonId};
 use crate::policy::login::{Grant, PasswordState};
 use crate::policy::org_policy::OrgStanding;
 use crate::policy::roles::{Action, Resource};
+use crate::service::backend::Backend;
+use crate::store::SecretStore;
+use crate::store::SecurityNotice;
+use crate::store::UserStore;
 use crate::store::login::LoginStore;
 use crate::store::records::{OobPurpose, RecoverySlot, ThrottleKey};
-use crate::store::{AuditSink, Notifier, SecurityNotice};
 
 impl<B: Backend> Authenticator<B> {
     /// Starts enrolling an authenticator app for the signed-in person: the first one, an extra
@@ -120,7 +122,8 @@ impl<B: Backend> Authenticator<B> {
             })
             .await?;
         for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
-            self.backend.store()
+            self.backend
+                .store()
                 .replace_recovery_codes(person, slot, None)
                 .await
                 .map_err(ServiceError::storage)?;
@@ -153,7 +156,8 @@ impl<B: Backend> Authenticator<B> {
             .run(HashJob::recovery_generate(self.config.recovery))
             .await
             .into_recovery_codes()?;
-        self.backend.store()
+        self.backend
+            .store()
             .replace_recovery_codes(person, RecoverySlot::Active, Some(&new.set))
             .await
             .map_err(ServiceError::storage)?;
@@ -201,7 +205,7 @@ impl<B: Backend> Authenticator<B> {
         self.replace_password(&person, new_password, now).await
     }
 
-    /// Phone verification, step 1: sends a code to `phone` (through the [`Notifier`], as an
+    /// Phone verification, step 1: sends a code to `phone` (through the [`Notifier`](crate::store::Notifier), as an
     /// [`Notification::OobCode`](crate::store::Notification::OobCode) with
     /// [`OobPurpose::VerifyPhone`]) to prove the signed-in person holds it. The number becomes a
     /// factor only when the code comes back ([`Self::confirm_phone`]).

@@ -10,7 +10,7 @@ use crate::otp::clock::{Clock, SystemClock};
 use crate::service::hashing::BlockingPoolHasher;
 use crate::service::hashing::PasswordHashing;
 use crate::store::login::LoginStore;
-use crate::store::{AuditSink, Notifier, SecretStore, UserStore};
+use crate::store::{AuditSink, Notifier};
 
 /// The capabilities an [`Authenticator`](crate::service::Authenticator) drives: the store, the
 /// clock, the audit sink, the notifier and the password hasher.
@@ -60,9 +60,9 @@ use crate::store::{AuditSink, Notifier, SecretStore, UserStore};
 /// # }
 /// ```
 pub trait Backend: Send + Sync {
-    /// People, organisations, memberships and throttle counters ([`UserStore`]), and
+    /// People, organisations, memberships and throttle counters ([`UserStore`](crate::store::UserStore)), and
     /// authenticator secrets, recovery codes, out-of-band codes, setup tokens and tickets
-    /// ([`SecretStore`]), with the login steps over both ([`LoginStore`]): one store.
+    /// ([`SecretStore`](crate::store::SecretStore)), with the login steps over both ([`LoginStore`]): one store.
     ///
     /// One type, because a login step reads the person, their organisation, the throttle
     /// counters, the MFA state and the pending-login ticket together, and writes its outcome to

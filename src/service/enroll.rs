@@ -13,7 +13,6 @@ use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, Reserved, Ser
 use crate::credential::factor::FactorKind;
 use crate::credential::recovery::{NewRecoveryCodes, RecoveryCodeSet, RecoveryCodes};
 use crate::credential::throttle::{ThrottleDecision, ThrottleEvent, ThrottleState};
-use crate::otp::clock::Clock;
 use crate::otp::uri::OtpAuthUri;
 use crate::policy::audit::AuditEvent;
 use crate::policy::enrollment::{ConfirmOutcome, EnrollmentPurpose, IssueOutcome, Mfa};
@@ -21,9 +20,11 @@ use crate::policy::error::PolicyError;
 use crate::policy::factors::Factor;
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{Grant, LoginProgress};
+use crate::service::backend::Backend;
+use crate::store::SecretStore;
+use crate::store::SecurityNotice;
 use crate::store::login::{LoginSnapshot, LoginStore, MfaWrite, SnapshotAt, StepWrite};
 use crate::store::records::{PersonRecord, RecoverySlot};
-use crate::store::{AuditSink, Notifier, SecurityNotice};
 
 /// What the locked confirmation step decided.
 enum ConfirmStep {
@@ -238,7 +239,8 @@ impl<B: Backend> Authenticator<B> {
     }
 
     async fn generate_recovery_codes(&self) -> Result<NewRecoveryCodes, ServiceError> {
-        self.backend.hasher()
+        self.backend
+            .hasher()
             .run(HashJob::recovery_generate(self.config.recovery))
             .await
             .into_recovery_codes()

@@ -10,16 +10,18 @@ use crate::credential::password::Password;
 use crate::credential::password::policy::{PasswordContext, PolicyViolation};
 use crate::credential::phone::PhoneNumber;
 use crate::credential::throttle::{ThrottleDecision, ThrottleEvent, ThrottleState};
-use crate::otp::clock::Clock;
 use crate::otp::error::Refusal;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::enrollment::LoginCodeAccepted;
 use crate::policy::factors::{Factor, SecondFactors};
 use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
 use crate::policy::login::PasswordState;
+use crate::service::backend::Backend;
+use crate::store::SecretStore;
+use crate::store::UserStore;
 use crate::store::login::{CounterWrite, LoginSnapshot, LoginStore, SnapshotAt, StepWrite};
 use crate::store::records::{OobChallengeRecord, OobPurpose, PersonRecord};
-use crate::store::{AuditSink, Notification, Notifier, SecurityNotice};
+use crate::store::{Notification, SecurityNotice};
 
 /// What a TOTP check decided under the person's lock.
 pub(super) enum TotpChecked {
@@ -96,7 +98,8 @@ pub(super) fn set_counter(
 
 impl<B: Backend> Authenticator<B> {
     pub(super) async fn person(&self, id: PersonId) -> Result<PersonRecord, ServiceError> {
-        self.backend.store()
+        self.backend
+            .store()
             .person(id)
             .await
             .map_err(ServiceError::storage)?

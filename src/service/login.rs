@@ -25,16 +25,17 @@ use crate::credential::password::Password;
 use crate::credential::recovery::RecoveryCodes;
 use crate::credential::throttle::{ThrottleDecision, ThrottleState};
 use crate::credential::token::BearerToken;
-use crate::otp::clock::Clock;
 use crate::otp::error::Refusal;
 use crate::policy::audit::{Actor, AuditKind};
 use crate::policy::enrollment::{AuthenticatorName, EnrollmentPurpose};
 use crate::policy::factors::{Factor, SecondFactors};
 use crate::policy::ids::OrgId;
 use crate::policy::login::{EnrollmentDemand, Grant, LoginProgress, PasswordState};
-use crate::store::login::{LoginStore, OobWrite, SnapshotAt, StepWrite};
+use crate::service::backend::Backend;
+use crate::store::SecurityNotice;
+use crate::store::UserStore;
+use crate::store::login::{OobWrite, SnapshotAt, StepWrite};
 use crate::store::records::{Login, OobChallengeRecord, OobPurpose, PendingStep, ThrottleKey};
-use crate::store::{AuditSink, Notifier, SecurityNotice};
 
 /// Where a login stands after a step.
 #[derive(Debug)]
@@ -96,9 +97,9 @@ impl<B: Backend> Authenticator<B> {
     ///
     /// An unknown login and a wrong password are both [`ServiceError::InvalidCredentials`], after
     /// the same argon2 work (a dummy verification for the unknown login). One read
-    /// ([`LoginStore::login_snapshot`]) gives the person holding the name and the password
+    /// ([`LoginStore::login_snapshot`](crate::store::login::LoginStore::login_snapshot)) gives the person holding the name and the password
     /// counter of the normalised name, whether or not anyone holds it; the attempt is counted on
-    /// that counter (a compare-and-swap on what was read, [`LoginStore::apply_step`]) before the
+    /// that counter (a compare-and-swap on what was read, [`LoginStore::apply_step`](crate::store::login::LoginStore::apply_step)) before the
     /// password is verified, so an unknown login is throttled and locked exactly as a real one,
     /// and the answers and store calls do not tell which logins exist. A throttled login is
     /// [`ServiceError::Throttled`] and a locked one [`ServiceError::Locked`], without verifying.
@@ -265,7 +266,7 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Completes the second-factor step with a code from an authenticator app: one transaction
-    /// under the person's lock ([`LoginStore::locked_step`]) reads the ticket, the person, their
+    /// under the person's lock ([`LoginStore::locked_step`](crate::store::login::LoginStore::locked_step)) reads the ticket, the person, their
     /// organisation, MFA state and counters, decides (the throttle, the code, the login
     /// decision), and commits the outcome — on success the raised watermark, the spent ticket and
     /// the next step; on a wrong code only the counted failure, the ticket staying. The code is
@@ -497,7 +498,7 @@ impl<B: Backend> Authenticator<B> {
         step
     }
 
-    /// Sends an SMS code to the person's verified phone (through the [`Notifier`]), if the
+    /// Sends an SMS code to the person's verified phone (through the [`Notifier`](crate::store::Notifier)), if the
     /// person's own sign-in send budget allows (cooldown and hourly cap, never spent by anyone
     /// else's sends: [`SecretStore::record_oob_send`](crate::store::SecretStore::record_oob_send));
     /// otherwise [`ServiceError::Throttled`] with the time a send may be allowed. The ticket is

@@ -28,8 +28,8 @@
 //!
 //! ## What a login step asks of the store
 //!
-//! Each step reads what it decides on once ([`LoginStore::login_snapshot`], or inside
-//! [`LoginStore::locked_step`]), computes the login decision once, and commits its outcome once.
+//! Each step reads what it decides on once ([`LoginStore::login_snapshot`](crate::store::login::LoginStore::login_snapshot), or inside
+//! [`LoginStore::locked_step`](crate::store::login::LoginStore::locked_step)), computes the login decision once, and commits its outcome once.
 //! On the SQL stores (statements not counting `BEGIN` and `COMMIT`; tested per step and store by
 //! `tests/login_budgets.rs`):
 //!
@@ -66,15 +66,11 @@ use alloc::vec::Vec;
 
 use crate::credential::factor::{FactorKind, ThrottledFactor};
 use crate::credential::throttle::{ThrottleDecision, ThrottleEvent};
-use crate::credential::token::BearerToken;
 use crate::otp::clock::Clock;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind, NotificationKind};
 use crate::policy::factors::Factor;
 use crate::policy::ids::{OrgId, PersonId};
-use crate::policy::login::LoginProgress;
-use crate::store::records::{
-    PendingStep, PersonRecord, PruneReport, ThrottleKey, ThrottleOp, TicketRecord,
-};
+use crate::store::records::{PersonRecord, PruneReport, ThrottleKey, ThrottleOp};
 use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotice, UserStore};
 
 pub(crate) mod account;
@@ -93,11 +89,11 @@ pub(crate) mod unlock;
 
 pub use backend::{Backend, DefaultHashing, Services};
 pub use config::{ServiceConfig, ServiceConfigBuilder};
+pub use enroll::EnrollmentSetup;
 pub use error::ServiceError;
 #[cfg(feature = "tokio")]
 pub use hashing::BlockingPoolHasher;
 pub use hashing::{HashJob, HashOutput, PasswordHashing};
-pub use enroll::EnrollmentSetup;
 pub use login::LoginStep;
 pub use members::{NewMember, SignedUp};
 #[cfg(feature = "memory")]

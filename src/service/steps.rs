@@ -6,19 +6,18 @@ use alloc::vec::Vec;
 
 use super::factors::set_counter;
 use super::login::LoginStep;
-use super::{Authenticator, CAS_ATTEMPTS, PasswordHashing, Reserved, ServiceError};
+use super::{Authenticator, CAS_ATTEMPTS, Reserved, ServiceError};
 use crate::credential::factor::{FactorKind, ThrottledFactor};
 use crate::credential::throttle::{ThrottleDecision, ThrottleEvent, ThrottleState};
 use crate::credential::token::{BearerToken, TokenDigest};
-use crate::otp::clock::Clock;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind, DenyReason};
 use crate::policy::error::PolicyError;
 use crate::policy::factors::Factor;
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{Account, LoginDecision, LoginProgress, login_decision};
+use crate::service::backend::Backend;
 use crate::store::login::{LoginSnapshot, LoginStore, NextTicket, SnapshotAt, StepWrite};
 use crate::store::records::{PendingStep, ThrottleKey, TicketRecord};
-use crate::store::{AuditSink, Notifier};
 
 /// The login decision on a snapshot, with its audit event; the writes it needs are already added
 /// to the step's.
@@ -162,14 +161,16 @@ impl<B: Backend> Authenticator<B> {
         org: Option<OrgId>,
         now: u64,
     ) -> Result<LoginSnapshot, ServiceError> {
-        self.backend.store()
+        self.backend
+            .store()
             .login_snapshot(at, org, now)
             .await
             .map_err(ServiceError::storage)
     }
 
     pub(super) async fn apply(&self, write: &StepWrite) -> Result<bool, ServiceError> {
-        self.backend.store()
+        self.backend
+            .store()
             .apply_step(write)
             .await
             .map_err(ServiceError::storage)
@@ -342,18 +343,18 @@ impl<B: Backend> Authenticator<B> {
     /// guarded commit; when a guard fails, decided again on a fresh snapshot. A ticket spent
     /// meanwhile (another server finished this login), or a `base` that finds its write spent
     /// (`None`), is [`Finished::Lost`].
-    pub(super) async fn finish_with<P, B>(
+    pub(super) async fn finish_with<P, W>(
         &self,
         digest: &TokenDigest,
         org: OrgId,
         mut snapshot: LoginSnapshot,
         progress: P,
-        mut base: B,
+        mut base: W,
         now: u64,
     ) -> Result<Finished, ServiceError>
     where
         P: Fn(LoginProgress) -> LoginProgress,
-        B: FnMut(&LoginSnapshot) -> Option<StepWrite>,
+        W: FnMut(&LoginSnapshot) -> Option<StepWrite>,
     {
         for _ in 0..CAS_ATTEMPTS {
             let (Some(ticket), Some(mut write)) = (snapshot.ticket, base(&snapshot)) else {

@@ -33,11 +33,11 @@
 //! | [`UserStore::apply_throttle`] | the same compare-and-swap, with the state computed by [`ThrottlePolicy::record_success`] or [`ThrottlePolicy::reset`] |
 //! | [`UserStore::prune_throttles`] | `DELETE FROM throttle_keys WHERE forget_at <= $now` |
 //! | [`UserStore::create_person`] | one transaction: `INSERT INTO people …` (unique login) and the organisation insert or guarded update |
-//! | [`LoginStore::login_snapshot`](login::LoginStore::login_snapshot) | one `SELECT` joining the live ticket (not consumed), the person, the organisation, the MFA state with its watermark rows (aggregated as JSON), the active recovery set, the four counters and the sign-in challenge; no lock, no transaction |
-//! | [`LoginStore::apply_step`](login::LoginStore::apply_step) | one transaction (a single write commits alone), every write guarded by the snapshot it was decided on: the counters' compare-and-swap, `UPDATE authenticator_watermarks … WHERE last_step < $step`, the recovery slot as [`SecretStore::spend_recovery_code`], the challenge as [`SecretStore::replace_oob_challenge`], the MFA state as [`SecretStore::replace_mfa`], `DELETE FROM tickets WHERE digest = $d` (must delete one), `INSERT INTO tickets …`; any guard failing rolls everything back |
-//! | [`LoginStore::locked_step`](login::LoginStore::locked_step) | `BEGIN IMMEDIATE` (SQLite) or `BEGIN` and the snapshot `… FOR UPDATE` of the person's row (PostgreSQL), the decision in between, then the writes as `apply_step`, `COMMIT`; a failed guard rolls back and decides again |
+//! | [`LoginStore::login_snapshot`] | one `SELECT` joining the live ticket (not consumed), the person, the organisation, the MFA state with its watermark rows (aggregated as JSON), the active recovery set, the four counters and the sign-in challenge; no lock, no transaction |
+//! | [`LoginStore::apply_step`] | one transaction (a single write commits alone), every write guarded by the snapshot it was decided on: the counters' compare-and-swap, `UPDATE authenticator_watermarks … WHERE last_step < $step`, the recovery slot as [`SecretStore::spend_recovery_code`], the challenge as [`SecretStore::replace_oob_challenge`], the MFA state as [`SecretStore::replace_mfa`], `DELETE FROM tickets WHERE digest = $d` (must delete one), `INSERT INTO tickets …`; any guard failing rolls everything back |
+//! | [`LoginStore::locked_step`] | `BEGIN IMMEDIATE` (SQLite) or `BEGIN` and the snapshot `… FOR UPDATE` of the person's row (PostgreSQL), the decision in between, then the writes as `apply_step`, `COMMIT`; a failed guard rolls back and decides again |
 //!
-//! The login steps use the [`LoginStore`](login::LoginStore) verbs, and count as the budgets in the
+//! The login steps use the [`LoginStore`] verbs, and count as the budgets in the
 //! service docs say (`BEGIN` and `COMMIT` are not counted as statements): a second factor with an app or an SMS code is one `locked_step` (three
 //! statements for a success — the read, the watermark or challenge, the ticket — and one commit);
 //! the password step and a recovery code count their attempt before the argon2 work with a

@@ -5,8 +5,9 @@ use alloc::format;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use super::{Checked, Fail, Fixture, RACE_CONTENDERS, Spawner, THROTTLE_CONTENDERS};
-use super::{exactly_one, fail, race};
+use super::fixture::Fixture;
+use super::harness::{Checked, Fail, exactly_one, fail, race};
+use super::{RACE_CONTENDERS, Spawner, THROTTLE_CONTENDERS};
 use crate::credential::factor::ThrottledFactor;
 use crate::credential::throttle::{ThrottleDecision, ThrottlePolicy, ThrottleState};
 use crate::store::login::{CounterWrite, LoginStore, NextTicket, SnapshotAt, StepWrite};
