@@ -17,7 +17,7 @@
 use super::enroll::Reauthentication;
 
 use super::factors::{TotpChecked, login_code_event, set_counter, totp_check};
-use super::steps::{Checked, Finished};
+use super::steps::{Checked, Finished, LoginStep};
 use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, ServiceError};
 use crate::credential::factor::FactorKind;
 use crate::credential::oob::OobOutcome;
@@ -28,69 +28,14 @@ use crate::credential::token::BearerToken;
 use crate::otp::error::Refusal;
 use crate::policy::audit::{Actor, AuditKind};
 use crate::policy::enrollment::{AuthenticatorName, EnrollmentPurpose};
-use crate::policy::factors::{Factor, SecondFactors};
+use crate::policy::factors::Factor;
 use crate::policy::ids::OrgId;
-use crate::policy::login::{EnrollmentDemand, Grant, LoginProgress, PasswordState};
+use crate::policy::login::{LoginProgress, PasswordState};
 use crate::service::backend::Backend;
 use crate::store::SecurityNotice;
 use crate::store::UserStore;
 use crate::store::login::{OobWrite, SnapshotAt, StepWrite};
 use crate::store::records::{Login, OobChallengeRecord, OobPurpose, PendingStep, ThrottleKey};
-
-/// Where a login stands after a step.
-#[derive(Debug)]
-#[must_use = "a login step says what the person must do next"]
-pub enum LoginStep {
-    /// Signed in: keep the grant in the session.
-    Granted(Grant),
-    /// The password is temporary or compromised: the person must choose a new one
-    /// ([`Authenticator::change_password_at_login`]). A person with a second factor gets here
-    /// only after presenting it.
-    ChangePassword {
-        /// The ticket for that step.
-        ticket: BearerToken,
-    },
-    /// "Company account verification": the organisation requires MFA and the person has none of
-    /// a kind it counts; walk them through [`Authenticator::start_login_enrollment`]. A person
-    /// who holds another factor (a verified phone where SMS does not count) gets here only after
-    /// presenting it.
-    EnrollMfa {
-        /// The ticket for the enrollment steps.
-        ticket: BearerToken,
-        /// Whether the person may still skip it ([`Authenticator::skip_enrollment`]).
-        demand: EnrollmentDemand,
-        /// The factors that would satisfy the organisation.
-        factors: SecondFactors,
-    },
-    /// A second factor is needed: one of `factors`. It comes before a password change or an
-    /// enrollment for whoever holds one.
-    SecondFactor {
-        /// The ticket for that step.
-        ticket: BearerToken,
-        /// The factors the person may present.
-        factors: SecondFactors,
-    },
-}
-
-impl LoginStep {
-    /// The grant, if the login is complete.
-    pub fn grant(&self) -> Option<&Grant> {
-        match self {
-            Self::Granted(grant) => Some(grant),
-            _ => None,
-        }
-    }
-
-    /// The ticket for the next step, if one is pending.
-    pub fn ticket(&self) -> Option<&BearerToken> {
-        match self {
-            Self::Granted(_) => None,
-            Self::ChangePassword { ticket }
-            | Self::EnrollMfa { ticket, .. }
-            | Self::SecondFactor { ticket, .. } => Some(ticket),
-        }
-    }
-}
 
 impl<B: Backend> Authenticator<B> {
     /// The password step of signing in to `org`.

@@ -94,10 +94,10 @@ pub use error::ServiceError;
 #[cfg(feature = "tokio")]
 pub use hashing::BlockingPoolHasher;
 pub use hashing::{HashJob, HashOutput, PasswordHashing};
-pub use login::LoginStep;
 pub use members::{NewMember, SignedUp};
 #[cfg(feature = "memory")]
 pub use ready::MemoryBackend;
+pub use steps::LoginStep;
 
 /// Whether the [`Notifier`] delivered a message. A failure has already been audited
 /// ([`AuditKind::NotificationFailed`]); the notifier's error is kept for the host's own logs.

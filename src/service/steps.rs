@@ -1,11 +1,10 @@
-//! The parts every login step shares: the snapshot it decides on, the attempt counted before a
+//! What a login step leads to ([`LoginStep`]), and the parts every login step shares: the snapshot it decides on, the attempt counted before a
 //! slow check, the login decision on the snapshot and the next step's ticket, the guarded commit
 //! of a step's outcome, and the second-factor step in one locked transaction.
 
 use alloc::vec::Vec;
 
 use super::factors::set_counter;
-use super::login::LoginStep;
 use super::{Authenticator, CAS_ATTEMPTS, Reserved, ServiceError};
 use crate::credential::factor::{FactorKind, ThrottledFactor};
 use crate::credential::throttle::{ThrottleDecision, ThrottleEvent, ThrottleState};
@@ -13,11 +12,69 @@ use crate::credential::token::{BearerToken, TokenDigest};
 use crate::policy::audit::{Actor, AuditEvent, AuditKind, DenyReason};
 use crate::policy::error::PolicyError;
 use crate::policy::factors::Factor;
+use crate::policy::factors::SecondFactors;
 use crate::policy::ids::{OrgId, PersonId};
-use crate::policy::login::{Account, LoginDecision, LoginProgress, login_decision};
+use crate::policy::login::{
+    Account, EnrollmentDemand, Grant, LoginDecision, LoginProgress, login_decision,
+};
 use crate::service::backend::Backend;
 use crate::store::login::{LoginSnapshot, LoginStore, NextTicket, SnapshotAt, StepWrite};
 use crate::store::records::{PendingStep, ThrottleKey, TicketRecord};
+
+/// Where a login stands after a step.
+#[derive(Debug)]
+#[must_use = "a login step says what the person must do next"]
+pub enum LoginStep {
+    /// Signed in: keep the grant in the session.
+    Granted(Grant),
+    /// The password is temporary or compromised: the person must choose a new one
+    /// ([`Authenticator::change_password_at_login`]). A person with a second factor gets here
+    /// only after presenting it.
+    ChangePassword {
+        /// The ticket for that step.
+        ticket: BearerToken,
+    },
+    /// "Company account verification": the organisation requires MFA and the person has none of
+    /// a kind it counts; walk them through [`Authenticator::start_login_enrollment`]. A person
+    /// who holds another factor (a verified phone where SMS does not count) gets here only after
+    /// presenting it.
+    EnrollMfa {
+        /// The ticket for the enrollment steps.
+        ticket: BearerToken,
+        /// Whether the person may still skip it ([`Authenticator::skip_enrollment`]).
+        demand: EnrollmentDemand,
+        /// The factors that would satisfy the organisation.
+        factors: SecondFactors,
+    },
+    /// A second factor is needed: one of `factors`. It comes before a password change or an
+    /// enrollment for whoever holds one.
+    SecondFactor {
+        /// The ticket for that step.
+        ticket: BearerToken,
+        /// The factors the person may present.
+        factors: SecondFactors,
+    },
+}
+
+impl LoginStep {
+    /// The grant, if the login is complete.
+    pub fn grant(&self) -> Option<&Grant> {
+        match self {
+            Self::Granted(grant) => Some(grant),
+            _ => None,
+        }
+    }
+
+    /// The ticket for the next step, if one is pending.
+    pub fn ticket(&self) -> Option<&BearerToken> {
+        match self {
+            Self::Granted(_) => None,
+            Self::ChangePassword { ticket }
+            | Self::EnrollMfa { ticket, .. }
+            | Self::SecondFactor { ticket, .. } => Some(ticket),
+        }
+    }
+}
 
 /// The login decision on a snapshot, with its audit event; the writes it needs are already added
 /// to the step's.
