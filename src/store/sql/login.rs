@@ -334,14 +334,19 @@ impl<D: Dialect> SqlStore<D> {
 
     /// How many statements `write` runs (to run a single one without a transaction).
     fn statements_of(write: &StepWrite) -> usize {
-        write.counters.iter().filter(|c| !c.is_noop()).count()
-            + usize::from(write.watermark.is_some())
-            + usize::from(write.recovery_spend.is_some())
-            + usize::from(write.oob.is_some())
-            + usize::from(write.mfa.is_some()) * 2
-            + usize::from(write.recovery_set.is_some())
-            + usize::from(write.spend_ticket.is_some())
-            + usize::from(write.next_ticket.is_some())
+        let others = [
+            write.watermark.is_some(),
+            write.recovery_spend.is_some(),
+            write.oob.is_some(),
+            // An MFA state is written with its watermark rows.
+            write.mfa.is_some(),
+            write.mfa.is_some(),
+            write.recovery_set.is_some(),
+            write.spend_ticket.is_some(),
+            write.next_ticket.is_some(),
+        ];
+        let counters = write.counters.iter().filter(|c| !c.is_noop()).count();
+        counters.saturating_add(others.iter().filter(|w| **w).count())
     }
 
     /// A counter's compare-and-swap on `conn`.
@@ -543,9 +548,9 @@ fn counter_from<D: Dialect>(
     let Some(failures) = failures else {
         return Ok(None);
     };
-    let not_before: Option<i64> = row.try_get(at + 1)?;
-    let locked: Option<bool> = row.try_get(at + 2)?;
-    let forget_at: Option<i64> = row.try_get(at + 3)?;
+    let not_before: Option<i64> = row.try_get(at.saturating_add(1))?;
+    let locked: Option<bool> = row.try_get(at.saturating_add(2))?;
+    let forget_at: Option<i64> = row.try_get(at.saturating_add(3))?;
     let bad = || SqlStoreError::Decode {
         table: "throttle_keys",
         reason: "a counter column is missing or out of range",
