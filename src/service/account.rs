@@ -205,7 +205,7 @@ impl<B: Backend> Authenticator<B> {
         self.replace_password(&person, new_password, now).await
     }
 
-    /// Phone verification, step 1: sends a code to `phone` (through the [`Notifier`](crate::store::Notifier), as an
+    /// Phone verification, step 1: sends a code to `phone` (through the [`Notifier`], as an
     /// [`Notification::OobCode`](crate::store::Notification::OobCode) with
     /// [`OobPurpose::VerifyPhone`]) to prove the signed-in person holds it. The number becomes a
     /// factor only when the code comes back ([`Self::confirm_phone`]).
@@ -214,9 +214,12 @@ impl<B: Backend> Authenticator<B> {
     /// AAL2 grant once the person has any second factor, like any new authenticator. The send
     /// counts against the asking person's own verification budget, whatever the number: the
     /// resend cooldown and hourly cap as for sign-in codes, and the daily verification cap
-    /// ([`OobConfig::daily_verification_cap`](crate::credential::oob::OobConfig::daily_verification_cap));
+    /// ([`OobConfig::daily_verification_cap`]);
     /// beyond them, [`ServiceError::Throttled`]. It never spends the number's owner's sign-in
     /// budget. A new call replaces the pending verification: only the last code sent counts.
+    ///
+    /// [`Notifier`]: crate::store::Notifier
+    /// [`OobConfig::daily_verification_cap`]: crate::credential::oob::OobConfig::daily_verification_cap
     pub async fn start_phone_verification(
         &self,
         grant: &Grant,

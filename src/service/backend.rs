@@ -60,15 +60,18 @@ use crate::store::{AuditSink, Notifier};
 /// # }
 /// ```
 pub trait Backend: Send + Sync {
-    /// People, organisations, memberships and throttle counters ([`UserStore`](crate::store::UserStore)), and
+    /// People, organisations, memberships and throttle counters ([`UserStore`]), and
     /// authenticator secrets, recovery codes, out-of-band codes, setup tokens and tickets
-    /// ([`SecretStore`](crate::store::SecretStore)), with the login steps over both ([`LoginStore`]): one store.
+    /// ([`SecretStore`]), with the login steps over both ([`LoginStore`]): one store.
     ///
     /// One type, because a login step reads the person, their organisation, the throttle
     /// counters, the MFA state and the pending-login ticket together, and writes its outcome to
     /// several of them at once: they belong in one database, where one transaction can cover
     /// them. A host whose data is split implements both traits on one type that holds both
     /// handles.
+    ///
+    /// [`UserStore`]: crate::store::UserStore
+    /// [`SecretStore`]: crate::store::SecretStore
     type Store: LoginStore;
     /// The time.
     type Clock: Clock;

@@ -42,15 +42,18 @@ impl<B: Backend> Authenticator<B> {
     ///
     /// An unknown login and a wrong password are both [`ServiceError::InvalidCredentials`], after
     /// the same argon2 work (a dummy verification for the unknown login). One read
-    /// ([`LoginStore::login_snapshot`](crate::store::login::LoginStore::login_snapshot)) gives the person holding the name and the password
+    /// ([`LoginStore::login_snapshot`]) gives the person holding the name and the password
     /// counter of the normalised name, whether or not anyone holds it; the attempt is counted on
-    /// that counter (a compare-and-swap on what was read, [`LoginStore::apply_step`](crate::store::login::LoginStore::apply_step)) before the
+    /// that counter (a compare-and-swap on what was read, [`LoginStore::apply_step`]) before the
     /// password is verified, so an unknown login is throttled and locked exactly as a real one,
     /// and the answers and store calls do not tell which logins exist. A throttled login is
     /// [`ServiceError::Throttled`] and a locked one [`ServiceError::Locked`], without verifying.
     /// Then the login decision says what comes next, on the same read, and its outcome (the
     /// counter settled, the next step's ticket, or for a grant every counter of the person
     /// cleared) is one commit.
+    ///
+    /// [`LoginStore::login_snapshot`]: crate::store::login::LoginStore::login_snapshot
+    /// [`LoginStore::apply_step`]: crate::store::login::LoginStore::apply_step
     pub async fn login(
         &self,
         org: OrgId,
@@ -183,7 +186,9 @@ impl<B: Backend> Authenticator<B> {
     ///
     /// A person with a second factor reaches this step only after presenting it; if they gained
     /// one after the ticket was issued, the ticket is refused with
-    /// [`PolicyError::ReauthenticationRequired`](crate::policy::error::PolicyError::ReauthenticationRequired) (sign in again).
+    /// [`PolicyError::ReauthenticationRequired`] (sign in again).
+    ///
+    /// [`PolicyError::ReauthenticationRequired`]: crate::policy::error::PolicyError::ReauthenticationRequired
     pub async fn change_password_at_login(
         &self,
         org: OrgId,
@@ -211,11 +216,13 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Completes the second-factor step with a code from an authenticator app: one transaction
-    /// under the person's lock ([`LoginStore::locked_step`](crate::store::login::LoginStore::locked_step)) reads the ticket, the person, their
+    /// under the person's lock ([`LoginStore::locked_step`]) reads the ticket, the person, their
     /// organisation, MFA state and counters, decides (the throttle, the code, the login
     /// decision), and commits the outcome — on success the raised watermark, the spent ticket and
     /// the next step; on a wrong code only the counted failure, the ticket staying. The code is
     /// single-use across every server: its step is spent by the guarded watermark.
+    ///
+    /// [`LoginStore::locked_step`]: crate::store::login::LoginStore::locked_step
     pub async fn verify_totp(
         &self,
         org: OrgId,
@@ -443,11 +450,13 @@ impl<B: Backend> Authenticator<B> {
         step
     }
 
-    /// Sends an SMS code to the person's verified phone (through the [`Notifier`](crate::store::Notifier)), if the
+    /// Sends an SMS code to the person's verified phone (through the [`Notifier`]), if the
     /// person's own sign-in send budget allows (cooldown and hourly cap, never spent by anyone
     /// else's sends: [`SecretStore::record_oob_send`](crate::store::SecretStore::record_oob_send));
     /// otherwise [`ServiceError::Throttled`] with the time a send may be allowed. The ticket is
     /// only read, and stays valid for [`Self::verify_sms_code`].
+    ///
+    /// [`Notifier`]: crate::store::Notifier
     pub async fn send_sms_code(
         &self,
         org: OrgId,
@@ -475,12 +484,15 @@ impl<B: Backend> Authenticator<B> {
     /// steps.
     ///
     /// This login is the re-authentication
-    /// ([`Mfa::start_enrollment_at_login`](crate::policy::enrollment::Mfa::start_enrollment_at_login)):
+    /// ([`Mfa::start_enrollment_at_login`]):
     /// a person who holds a factor was asked for it before this step, so a password alone never
     /// binds a new authenticator. Each enrollment step checks again that the login decision
     /// still asks for the enrollment; when it no longer does (the person gained a factor
     /// meanwhile, or the policy changed), the step is refused with
-    /// [`PolicyError::ReauthenticationRequired`](crate::policy::error::PolicyError::ReauthenticationRequired) and the login starts again from the password.
+    /// [`PolicyError::ReauthenticationRequired`] and the login starts again from the password.
+    ///
+    /// [`Mfa::start_enrollment_at_login`]: crate::policy::enrollment::Mfa::start_enrollment_at_login
+    /// [`PolicyError::ReauthenticationRequired`]: crate::policy::error::PolicyError::ReauthenticationRequired
     pub async fn start_login_enrollment(
         &self,
         org: OrgId,

@@ -28,8 +28,8 @@
 //!
 //! ## What a login step asks of the store
 //!
-//! Each step reads what it decides on once ([`LoginStore::login_snapshot`](crate::store::login::LoginStore::login_snapshot), or inside
-//! [`LoginStore::locked_step`](crate::store::login::LoginStore::locked_step)), computes the login decision once, and commits its outcome once.
+//! Each step reads what it decides on once ([`LoginStore::login_snapshot`], or inside
+//! [`LoginStore::locked_step`]), computes the login decision once, and commits its outcome once.
 //! On the SQL stores (statements not counting `BEGIN` and `COMMIT`; tested per step and store by
 //! `tests/login_budgets.rs`):
 //!
@@ -61,6 +61,9 @@
 //! - an out-of-band code that did not go out is an error ([`ServiceError::Undelivered`]): the
 //!   code was the outcome. The send counts against the budget, and the person may ask again
 //!   after the cooldown.
+//!
+//! [`LoginStore::login_snapshot`]: crate::store::login::LoginStore::login_snapshot
+//! [`LoginStore::locked_step`]: crate::store::login::LoginStore::locked_step
 
 use alloc::vec::Vec;
 

@@ -1,6 +1,7 @@
-//! What a login step leads to ([`LoginStep`]), and the parts every login step shares: the snapshot it decides on, the attempt counted before a
-//! slow check, the login decision on the snapshot and the next step's ticket, the guarded commit
-//! of a step's outcome, and the second-factor step in one locked transaction.
+//! What a login step leads to ([`LoginStep`]), and the parts every login step shares: the
+//! snapshot it decides on, the attempt counted before a slow check, the login decision on the
+//! snapshot and the next step's ticket, the guarded commit of a step's outcome, and the
+//! second-factor step in one locked transaction.
 
 use alloc::vec::Vec;
 

@@ -37,11 +37,12 @@
 //! | [`LoginStore::apply_step`] | one transaction (a single write commits alone), every write guarded by the snapshot it was decided on: the counters' compare-and-swap, `UPDATE authenticator_watermarks … WHERE last_step < $step`, the recovery slot as [`SecretStore::spend_recovery_code`], the challenge as [`SecretStore::replace_oob_challenge`], the MFA state as [`SecretStore::replace_mfa`], `DELETE FROM tickets WHERE digest = $d` (must delete one), `INSERT INTO tickets …`; any guard failing rolls everything back |
 //! | [`LoginStore::locked_step`] | `BEGIN IMMEDIATE` (SQLite) or `BEGIN` and the snapshot `… FOR UPDATE` of the person's row (PostgreSQL), the decision in between, then the writes as `apply_step`, `COMMIT`; a failed guard rolls back and decides again |
 //!
-//! The login steps use the [`LoginStore`] verbs, and count as the budgets in the
-//! service docs say (`BEGIN` and `COMMIT` are not counted as statements): a second factor with an app or an SMS code is one `locked_step` (three
-//! statements for a success — the read, the watermark or challenge, the ticket — and one commit);
-//! the password step and a recovery code count their attempt before the argon2 work with a
-//! one-statement `apply_step`, and commit the outcome with another. The single-table verbs above
+//! The login steps use the [`LoginStore`] verbs, within the budgets the service docs give
+//! (`BEGIN` and `COMMIT` are not counted as statements): a second factor with an app or an SMS
+//! code is one `locked_step` (three statements for a success — the read, the watermark or
+//! challenge, the ticket — and one commit); the password step and a recovery code count their
+//! attempt before the argon2 work with a one-statement `apply_step`, and commit the outcome with
+//! another. The single-table verbs above
 //! stay the contract for everything else, and for hosts that read their own data: the service no
 //! longer calls [`SecretStore::take_ticket`], [`SecretStore::insert_ticket`],
 //! [`SecretStore::advance_watermark`], [`SecretStore::spend_recovery_code`] or
