@@ -13,6 +13,7 @@
 //! | `people.rs` | reading and writing people, organisations and memberships |
 //! | `throttle.rs` | the throttle counters' compare-and-swap |
 //! | `secrets.rs` | [`SecretStore`](crate::store::SecretStore): one method per verb, with its SQL |
+//! | `login.rs` | [`LoginStore`](crate::store::login::LoginStore): a login step's joined read and guarded commit |
 //! | `codec.rs` | the stored forms of ids, numbers, names, keys, send logs and JSON |
 //! | `seal.rs` | sealing the MFA state |
 //! | `integrity.rs` | the tags of the rows that decide a login |
@@ -35,6 +36,7 @@ pub(crate) mod codec;
 pub(crate) mod dialect;
 pub(crate) mod error;
 pub(crate) mod integrity;
+mod login;
 mod migrate;
 mod people;
 #[cfg(feature = "postgres")]
@@ -67,6 +69,9 @@ pub(crate) type Tx<D> = sqlx::Transaction<'static, D>;
 pub struct SqlStore<D: Dialect> {
     pool: sqlx::Pool<D>,
     keyring: Arc<Keyring>,
+    /// The statements and commits the login verbs ran (feature `test-util`).
+    #[cfg(feature = "test-util")]
+    counts: Arc<login::StatementCounter>,
 }
 
 impl<D: Dialect> SqlStore<D> {
@@ -75,6 +80,8 @@ impl<D: Dialect> SqlStore<D> {
         Self {
             pool,
             keyring: Arc::new(keyring),
+            #[cfg(feature = "test-util")]
+            counts: Arc::default(),
         }
     }
 
@@ -89,6 +96,8 @@ impl<D: Dialect> Clone for SqlStore<D> {
         Self {
             pool: self.pool.clone(),
             keyring: Arc::clone(&self.keyring),
+            #[cfg(feature = "test-util")]
+            counts: Arc::clone(&self.counts),
         }
     }
 }
