@@ -22,10 +22,10 @@ use authcore::credential::password::HashParams;
 use authcore::credential::{KeyId, Keyring, SealingKey};
 use authcore::otp::ManualClock;
 use authcore::policy::SessionLabels;
-use authcore::store::{MemoryAuditLog, RecordingNotifier, SessionStore};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
-    Authenticator, MemoryStore, Password, PasswordHasher, SecretStore, ServiceConfig, Services,
-    SqliteStore, UserStore,
+    Authenticator, LoginStore, MemoryStore, Password, PasswordHasher, ServiceConfig, Services,
+    SqliteStore,
 };
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
@@ -81,7 +81,7 @@ fn ready<F: Future>(future: F) -> F::Output {
 }
 
 /// A service over `store` with one signed-up person and one open session; its token.
-async fn signed_in<S: UserStore + SecretStore + SessionStore>(store: S) -> (Service<S>, String) {
+async fn signed_in<S: LoginStore>(store: S) -> (Service<S>, String) {
     let clock = Arc::new(ManualClock::new(1_700_000_010));
     let hasher = PasswordHasher::builder()
         .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
@@ -136,7 +136,7 @@ fn sql_pair<S, F, Fut>(
     token: &str,
     select: F,
 ) where
-    S: UserStore + SecretStore + SessionStore,
+    S: LoginStore,
     F: Fn() -> Fut,
     Fut: Future<Output = bool>,
 {

@@ -28,10 +28,10 @@ use authcore::policy::{
     Aal, AuthenticatorName, EnrollmentPurpose, PolicyError, Role, SessionConfig, SessionLabels,
     SessionRefused,
 };
-use authcore::store::{MemoryAuditLog, RecordingNotifier, SessionStore};
+use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
-    Authenticator, BearerToken, Grant, LoginStep, MemoryStore, OrgId, Password, PasswordHasher,
-    PersonId, SecretStore, ServiceConfig, ServiceError, Services, SqliteStore, UserStore,
+    Authenticator, BearerToken, Grant, LoginStep, LoginStore, MemoryStore, OrgId, Password,
+    PasswordHasher, PersonId, ServiceConfig, ServiceError, Services, SqliteStore,
 };
 
 const T0: u64 = 1_700_000_010;
@@ -42,7 +42,7 @@ const MEMBER_PW: &str = "member passphrase of some length";
 type Service<S> =
     Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
 
-fn service<S: UserStore + SecretStore + SessionStore>(store: S) -> (Service<S>, Arc<ManualClock>) {
+fn service<S: LoginStore>(store: S) -> (Service<S>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(T0));
     let hasher = PasswordHasher::builder()
         .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
@@ -85,9 +85,7 @@ fn code(key: &SecretKey, now: u64) -> String {
 }
 
 /// The owner, signed up and signed in with the password, and a session for that login.
-async fn owner<S: UserStore + SecretStore + SessionStore>(
-    s: &Service<S>,
-) -> (OrgId, Grant, String) {
+async fn owner<S: LoginStore>(s: &Service<S>) -> (OrgId, Grant, String) {
     let up = s
         .sign_up("olivia@example.com", Password::from(OWNER_PW))
         .await
@@ -101,10 +99,7 @@ async fn owner<S: UserStore + SecretStore + SessionStore>(
     (up.org, grant, token)
 }
 
-async fn session_for<S: UserStore + SecretStore + SessionStore>(
-    s: &Service<S>,
-    grant: &Grant,
-) -> String {
+async fn session_for<S: LoginStore>(s: &Service<S>, grant: &Grant) -> String {
     let labels = SessionLabels::new()
         .with_user_agent("Firefox on Linux")
         .with_ip("192.0.2.1");
@@ -127,11 +122,7 @@ fn ended<T: std::fmt::Debug>(result: Result<T, ServiceError>, what: &str) {
 }
 
 /// Enrols an authenticator app with the owner's grant; returns its key.
-async fn enrol<S: UserStore + SecretStore + SessionStore>(
-    s: &Service<S>,
-    clock: &ManualClock,
-    grant: &Grant,
-) -> SecretKey {
+async fn enrol<S: LoginStore>(s: &Service<S>, clock: &ManualClock, grant: &Grant) -> SecretKey {
     let setup = s
         .start_enrollment(
             grant,
@@ -149,10 +140,7 @@ async fn enrol<S: UserStore + SecretStore + SessionStore>(
 }
 
 /// Adds a member and walks them through the temporary password; returns their id and grant.
-async fn member<S: UserStore + SecretStore + SessionStore>(
-    s: &Service<S>,
-    grant: &Grant,
-) -> (PersonId, Grant) {
+async fn member<S: LoginStore>(s: &Service<S>, grant: &Grant) -> (PersonId, Grant) {
     let new = s
         .add_member(grant, "uma@example.com", Role::User)
         .await
@@ -174,7 +162,7 @@ async fn member<S: UserStore + SecretStore + SessionStore>(
 }
 
 /// Every scenario, run against one store.
-async fn scenarios<S: UserStore + SecretStore + SessionStore + 'static>(
+async fn scenarios<S: LoginStore + 'static>(
     new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
 ) {
     // A session stands, is listed, and is signed out.

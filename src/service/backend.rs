@@ -9,8 +9,8 @@ use crate::otp::clock::{Clock, SystemClock};
 #[cfg(feature = "tokio")]
 use crate::service::hashing::BlockingPoolHasher;
 use crate::service::hashing::PasswordHashing;
-use crate::store::sessions::SessionStore;
-use crate::store::{AuditSink, Notifier, SecretStore, UserStore};
+use crate::store::login::LoginStore;
+use crate::store::{AuditSink, Notifier};
 
 /// The capabilities an [`Authenticator`](crate::service::Authenticator) drives: the store, the
 /// clock, the audit sink, the notifier and the password hasher.
@@ -62,15 +62,19 @@ use crate::store::{AuditSink, Notifier, SecretStore, UserStore};
 pub trait Backend: Send + Sync {
     /// People, organisations, memberships and throttle counters ([`UserStore`]), and
     /// authenticator secrets, recovery codes, out-of-band codes, setup tokens and tickets
-    /// ([`SecretStore`]), and sessions, remembered devices and security epochs
-    /// ([`SessionStore`]): one store.
+    /// ([`SecretStore`]), sessions, remembered devices and security epochs ([`SessionStore`]),
+    /// with the login steps over them ([`LoginStore`]): one store.
     ///
     /// One type, because a login step reads the person, their organisation, the throttle
     /// counters, the MFA state and the pending-login ticket together, and writes its outcome to
     /// several of them at once: they belong in one database, where one transaction can cover
     /// them. A host whose data is split implements both traits on one type that holds both
     /// handles.
-    type Store: UserStore + SecretStore + SessionStore;
+    ///
+    /// [`UserStore`]: crate::store::UserStore
+    /// [`SecretStore`]: crate::store::SecretStore
+    /// [`SessionStore`]: crate::store::SessionStore
+    type Store: LoginStore;
     /// The time.
     type Clock: Clock;
     /// The audit trail.
@@ -251,7 +255,7 @@ impl<S, A, N, C, H> Services<S, A, N, C, H> {
 
 impl<S, A, N, C, H> Backend for Services<S, A, N, C, H>
 where
-    S: UserStore + SecretStore + SessionStore,
+    S: LoginStore,
     A: AuditSink,
     N: Notifier,
     C: Clock,

@@ -37,6 +37,8 @@ use crate::policy::session::{
 use crate::store::records::Login;
 use crate::store::sessions::{SessionPruneReport, SessionStore};
 
+mod login;
+
 /// A fault of the in-memory store, audit log or notifier.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -51,6 +53,9 @@ pub enum MemoryStoreError {
     PersonIdTaken(PersonId),
     /// [`RecordingNotifier::fail_deliveries`] is switched on.
     DeliveryFailed,
+    /// A [`LoginStore::locked_step`](crate::store::login::LoginStore::locked_step) decision
+    /// returned writes that do not match the state it was given.
+    GuardFailed,
 }
 
 impl fmt::Display for MemoryStoreError {
@@ -66,6 +71,9 @@ impl fmt::Display for MemoryStoreError {
                 )
             }
             Self::DeliveryFailed => f.write_str("the recording notifier was told to fail"),
+            Self::GuardFailed => {
+                f.write_str("a locked login step's writes do not match the state it read")
+            }
         }
     }
 }
@@ -423,6 +431,76 @@ impl UserStore for MemoryStore {
     }
 }
 
+/// [`SecretStore::replace_mfa`] under the secrets' lock.
+fn replace_mfa_in(
+    secrets: &mut Secrets,
+    person: PersonId,
+    mfa: &Mfa,
+    expected_version: Option<u64>,
+) -> Result<bool, MemoryStoreError> {
+    let current = secrets.mfa.get(&person);
+    let version = match (current, expected_version) {
+        (None, None) => 1,
+        (Some(stored), Some(expected)) if stored.version == expected => expected.saturating_add(1),
+        _ => return Ok(false),
+    };
+    let watermarks = mfa
+        .authenticators()
+        .iter()
+        .map(|a| {
+            let kept = current
+                .and_then(|stored| stored.watermarks.get(&a.id()))
+                .copied()
+                .unwrap_or(0);
+            (a.id(), a.last_accepted_step().max(kept))
+        })
+        .collect();
+    let copy = mfa.duplicate_secret_state()?;
+    secrets.mfa.insert(
+        person,
+        StoredMfa {
+            mfa: copy,
+            version,
+            watermarks,
+        },
+    );
+    Ok(true)
+}
+
+/// [`SecretStore::replace_recovery_codes`] under the secrets' lock.
+fn replace_recovery_in(
+    secrets: &mut Secrets,
+    person: PersonId,
+    slot: RecoverySlot,
+    set: Option<&RecoveryCodeSet>,
+) -> Result<(), MemoryStoreError> {
+    let key = (person, slot);
+    match set {
+        None => {
+            secrets.recovery.remove(&key);
+        }
+        Some(set) => {
+            // The same set written back keeps the slots spent meanwhile: a spent code never
+            // comes back to life.
+            let spent = secrets
+                .recovery
+                .get(&key)
+                .filter(|stored| stored.set.set_id() == set.set_id())
+                .map_or(0, |stored| stored.spent);
+            let mut copy = set.clone();
+            copy.merge_spent_mask(spent)?;
+            secrets.recovery.insert(
+                key,
+                StoredSet {
+                    spent: copy.spent_mask(),
+                    set: copy,
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
 impl SecretStore for MemoryStore {
     type Error = MemoryStoreError;
 
@@ -447,36 +525,7 @@ impl SecretStore for MemoryStore {
         mfa: &Mfa,
         expected_version: Option<u64>,
     ) -> Result<bool, MemoryStoreError> {
-        let mut secrets = self.secrets()?;
-        let current = secrets.mfa.get(&person);
-        let version = match (current, expected_version) {
-            (None, None) => 1,
-            (Some(stored), Some(expected)) if stored.version == expected => {
-                expected.saturating_add(1)
-            }
-            _ => return Ok(false),
-        };
-        let watermarks = mfa
-            .authenticators()
-            .iter()
-            .map(|a| {
-                let kept = current
-                    .and_then(|stored| stored.watermarks.get(&a.id()))
-                    .copied()
-                    .unwrap_or(0);
-                (a.id(), a.last_accepted_step().max(kept))
-            })
-            .collect();
-        let copy = mfa.duplicate_secret_state()?;
-        secrets.mfa.insert(
-            person,
-            StoredMfa {
-                mfa: copy,
-                version,
-                watermarks,
-            },
-        );
-        Ok(true)
+        replace_mfa_in(&mut *self.secrets()?, person, mfa, expected_version)
     }
 
     async fn advance_watermark(
@@ -519,32 +568,7 @@ impl SecretStore for MemoryStore {
         slot: RecoverySlot,
         set: Option<&RecoveryCodeSet>,
     ) -> Result<(), MemoryStoreError> {
-        let mut secrets = self.secrets()?;
-        let key = (person, slot);
-        match set {
-            None => {
-                secrets.recovery.remove(&key);
-            }
-            Some(set) => {
-                // The same set written back keeps the slots spent meanwhile: a spent code never
-                // comes back to life.
-                let spent = secrets
-                    .recovery
-                    .get(&key)
-                    .filter(|stored| stored.set.set_id() == set.set_id())
-                    .map_or(0, |stored| stored.spent);
-                let mut copy = set.clone();
-                copy.merge_spent_mask(spent)?;
-                secrets.recovery.insert(
-                    key,
-                    StoredSet {
-                        spent: copy.spent_mask(),
-                        set: copy,
-                    },
-                );
-            }
-        }
-        Ok(())
+        replace_recovery_in(&mut *self.secrets()?, person, slot, set)
     }
 
     async fn activate_pending_recovery_codes(
@@ -1078,7 +1102,6 @@ impl Notifier for RecordingNotifier {
 mod tests {
     use super::*;
     use crate::credential::oob::{OobConfig, OobIssue, OobKey, OobSendLog};
-    use crate::credential::recovery::RecoveryParams;
     use crate::credential::token::BearerToken;
     use crate::otp::totp::Totp;
     use crate::policy::enrollment::{AuthenticatorName, EnrollmentConfig, EnrollmentPurpose};
@@ -1152,58 +1175,6 @@ mod tests {
         ));
         assert!(store.person_by_login("carol").await.unwrap().is_none());
         assert!(store.organisation(other.id()).await.unwrap().is_none());
-    }
-
-    /// This store merges the spent slots of a set written back under the same set id: a code
-    /// spent between a read and the write-back stays spent.
-    #[tokio::test]
-    async fn the_same_recovery_set_written_back_keeps_its_spent_slots() {
-        let store = MemoryStore::new();
-        let params = RecoveryParams::builder()
-            .count(3)
-            .dangerous_argon2(8, 1, 1)
-            .build()
-            .unwrap();
-        let old = RecoveryCodeSet::generate(&params).unwrap().set;
-        store
-            .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&old))
-            .await
-            .unwrap();
-        assert!(
-            store
-                .spend_recovery_code(ALICE, old.set_id(), 1)
-                .await
-                .unwrap()
-        );
-        store
-            .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&old))
-            .await
-            .unwrap();
-        let loaded = store
-            .recovery_codes(ALICE, RecoverySlot::Active)
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(loaded.is_spent(1));
-        assert_eq!(loaded.remaining(), 2);
-        assert!(
-            !store
-                .spend_recovery_code(ALICE, old.set_id(), 1)
-                .await
-                .unwrap()
-        );
-        // A different set in the slot starts unspent.
-        let new = RecoveryCodeSet::generate(&params).unwrap().set;
-        store
-            .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&new))
-            .await
-            .unwrap();
-        assert!(
-            store
-                .spend_recovery_code(ALICE, new.set_id(), 1)
-                .await
-                .unwrap()
-        );
     }
 
     #[tokio::test]

@@ -14,8 +14,9 @@
 //!
 //! Anything two application servers could race on is a single method whose contract is
 //! "atomic with respect to concurrent calls", and none of them has a default body. In SQL each is
-//! one guarded statement whose affected-row count is the answer — never a read followed by a
-//! write in a second call:
+//! one guarded statement whose affected-row count is the answer, or one transaction whose every
+//! write is guarded by the read it was decided on — never a read followed by an unguarded write
+//! in a second call:
 //!
 //! | method | SQL shape |
 //! |---|---|
@@ -38,6 +39,20 @@
 //! | [`SessionStore::rotate_session`] | `UPDATE sessions SET digest = $new, … WHERE digest = $old AND id = $id AND person = $p AND epoch = $e` |
 //! | [`SessionStore::insert_device_token`] | one transaction: `INSERT INTO device_tokens … SELECT … FROM people WHERE id = $p AND epoch = $e`, then `DELETE` of the person's oldest beyond the limit |
 //! | [`SessionStore::prune_sessions`] | `DELETE FROM sessions WHERE expires_at <= $now OR idle_expires_at <= $now OR epoch <> (SELECT epoch FROM people …)` (and the same for `device_tokens`) |
+//! | [`LoginStore::login_snapshot`] | one `SELECT` joining the live ticket (not consumed), the person, the organisation, the MFA state with its watermark rows (aggregated as JSON), the active recovery set, the four counters and the sign-in challenge; no lock, no transaction |
+//! | [`LoginStore::apply_step`] | one transaction (a single write commits alone), every write guarded by the snapshot it was decided on: the counters' compare-and-swap, `UPDATE authenticator_watermarks … WHERE last_step < $step`, the recovery slot as [`SecretStore::spend_recovery_code`], the challenge as [`SecretStore::replace_oob_challenge`], the MFA state as [`SecretStore::replace_mfa`], `DELETE FROM tickets WHERE digest = $d` (must delete one), `INSERT INTO tickets …`; any guard failing rolls everything back |
+//! | [`LoginStore::locked_step`] | `BEGIN IMMEDIATE` (SQLite) or `BEGIN` and the snapshot `… FOR UPDATE` of the person's row (PostgreSQL), the decision in between, then the writes as `apply_step`, `COMMIT`; a failed guard rolls back and decides again |
+//!
+//! The login steps use the [`LoginStore`] verbs, within the budgets the service docs give
+//! (`BEGIN` and `COMMIT` are not counted as statements): a second factor with an app or an SMS
+//! code is one `locked_step` (three statements for a success — the read, the watermark or
+//! challenge, the ticket — and one commit); the password step and a recovery code count their
+//! attempt before the argon2 work with a one-statement `apply_step`, and commit the outcome with
+//! another. The single-table verbs above
+//! stay the contract for everything else, and for hosts that read their own data: the service no
+//! longer calls [`SecretStore::take_ticket`], [`SecretStore::insert_ticket`],
+//! [`SecretStore::advance_watermark`], [`SecretStore::spend_recovery_code`] or
+//! [`UserStore::person_by_login`], which the login verbs replace.
 
 use alloc::vec::Vec;
 use core::future::Future;
@@ -56,6 +71,7 @@ use crate::policy::organisation::Organisation;
 
 #[cfg(feature = "test-util")]
 pub mod conformance;
+pub mod login;
 #[cfg(feature = "memory")]
 pub(crate) mod memory;
 pub(crate) mod records;
@@ -65,6 +81,11 @@ pub(crate) mod sessions;
 pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 
 pub use crate::credential::token::TokenDigest;
+pub use login::{
+    CounterWrite, LoginCounters, LoginSnapshot, LoginStore, MfaWrite, NextTicket, OobWrite,
+    SnapshotAt, StepWrite,
+};
+
 pub use records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
     SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned,
@@ -281,6 +302,8 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<RecoveryCodeSet>, Self::Error>> + Send;
 
     /// Stores a whole recovery-code set in a slot (regeneration replaces the set), or deletes it.
+    /// Writing back the set already in the slot (the same set id) keeps the slots spent in the
+    /// store: the stored spent slots are the union of both, so a spent code never comes back.
     fn replace_recovery_codes(
         &self,
         person: PersonId,

@@ -13,9 +13,8 @@ use crate::policy::organisation::Organisation;
 use crate::policy::session::{
     DeviceTokenRecord, SessionConfig, SessionId, SessionLabels, SessionRecord, SessionRefused,
 };
+use crate::store::login::LoginStore;
 use crate::store::records::PersonRecord;
-use crate::store::sessions::SessionStore;
-use crate::store::{SecretStore, UserStore};
 
 use super::RACE_CONTENDERS;
 use super::Spawner;
@@ -23,9 +22,9 @@ use super::fixture::Fixture;
 use super::harness::{Checked, Fail, exactly_one, fail, race};
 
 /// The bound of every check here.
-pub(super) trait Store: UserStore + SecretStore + SessionStore + 'static {}
+pub(super) trait Store: LoginStore + 'static {}
 
-impl<S: UserStore + SecretStore + SessionStore + 'static> Store for S {}
+impl<S: LoginStore + 'static> Store for S {}
 
 /// A founder of a fresh organisation, signed in with their password.
 async fn signed_in<S: Store>(

@@ -14,6 +14,7 @@
 //! | `throttle.rs` | the throttle counters' compare-and-swap |
 //! | `secrets.rs` | [`SecretStore`](crate::store::SecretStore): one method per verb, with its SQL |
 //! | `sessions.rs` | [`SessionStore`](crate::store::SessionStore): sessions, remembered devices and the security epoch, one method per verb |
+//! | `login.rs` | [`LoginStore`](crate::store::login::LoginStore): a login step's joined read and guarded commit |
 //! | `codec.rs` | the stored forms of ids, numbers, names, keys, send logs and JSON |
 //! | `seal.rs` | sealing the MFA state |
 //! | `integrity.rs` | the tags of the rows that decide a login |
@@ -36,6 +37,7 @@ pub(crate) mod codec;
 pub(crate) mod dialect;
 pub(crate) mod error;
 pub(crate) mod integrity;
+mod login;
 mod migrate;
 mod people;
 #[cfg(feature = "postgres")]
@@ -69,6 +71,9 @@ pub(crate) type Tx<D> = sqlx::Transaction<'static, D>;
 pub struct SqlStore<D: Dialect> {
     pool: sqlx::Pool<D>,
     keyring: Arc<Keyring>,
+    /// The statements and commits the login verbs ran (feature `test-util`).
+    #[cfg(feature = "test-util")]
+    counts: Arc<login::StatementCounter>,
 }
 
 impl<D: Dialect> SqlStore<D> {
@@ -77,6 +82,8 @@ impl<D: Dialect> SqlStore<D> {
         Self {
             pool,
             keyring: Arc::new(keyring),
+            #[cfg(feature = "test-util")]
+            counts: Arc::default(),
         }
     }
 
@@ -91,6 +98,8 @@ impl<D: Dialect> Clone for SqlStore<D> {
         Self {
             pool: self.pool.clone(),
             keyring: Arc::clone(&self.keyring),
+            #[cfg(feature = "test-util")]
+            counts: Arc::clone(&self.counts),
         }
     }
 }

@@ -39,7 +39,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         7,
-        include_str!("../../../migrations/sqlite/0007_sessions.sql"),
+        include_str!("../../../migrations/sqlite/0007_ticket_person.sql"),
+    ),
+    (
+        8,
+        include_str!("../../../migrations/sqlite/0008_sessions.sql"),
     ),
 ];
 
@@ -78,8 +82,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// | `oob_challenges` | tag: person, purpose, destination, stored challenge | a challenge copied from another person (whose code the attacker received) does not open |
 /// | `organisations` | tag: id, version, state (policy, roster, roles, delegations) | an altered roster or policy does not open |
 /// | `people.phone` | `phone_tag`: the person and the number | a number the attacker holds does not open |
-/// | `sessions` | tag: digest, id, person, organisation, assurance level, factors, authentication and verification times, expiry, epoch (migration 7) | a session made, raised to AAL2, extended or moved to another person in the database does not open |
-/// | `device_tokens` | tag: digest, person, epoch, expiry (migration 7) | a remembered device made or extended in the database does not open |
+/// | `sessions` | tag: digest, id, person, organisation, assurance level, factors, authentication and verification times, expiry, epoch (migration 8) | a session made, raised to AAL2, extended or moved to another person in the database does not open |
+/// | `device_tokens` | tag: digest, person, epoch, expiry (migration 8) | a remembered device made or extended in the database does not open |
 ///
 /// Migration 6 adds the tags: rows present at the upgrade are tagged, and every MFA state sealed
 /// again to its version, in the migration's own transaction (the rows were trusted until then).
@@ -132,6 +136,11 @@ impl Dialect for sqlx::Sqlite {
     /// A write first, so each migration holds SQLite's write lock from its start.
     const MIGRATION_LOCK: &'static str =
         "UPDATE authcore_schema SET version = version WHERE version < 0";
+    const BEGIN_LOCKED: &'static str = "BEGIN IMMEDIATE";
+    const LOCK_PERSON: &'static str = "";
+    const HEX_PERSON_ID: &'static str = "lower(hex(p.id))";
+    const WATERMARKS_JSON: &'static str = "(SELECT json_group_array(json_array(w.authenticator, \
+        w.last_step, lower(hex(w.tag)))) FROM authenticator_watermarks w WHERE w.person = p.id)";
 }
 
 impl RowsAffected for sqlx::sqlite::SqliteQueryResult {
