@@ -566,7 +566,10 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
             offset(start, session.record.authenticated_at)
         );
     }
-    check(listed.len() == 2, "both devices are listed");
+    check(
+        listed.len() == 3,
+        "the session his login opened and both devices are listed",
+    );
     s.sign_out_everywhere(&laptop, true).await.unwrap();
     check(
         s.authenticate(&phone).await.is_err(),

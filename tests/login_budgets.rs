@@ -6,11 +6,11 @@
 //!
 //! | step | budget |
 //! |---|---|
-//! | second factor (app code, SMS code), right | ≤ 3 statements (the read, the watermark or challenge, the ticket), 1 commit |
+//! | second factor (app code, SMS code), right | ≤ 3 statements (the read, the watermark or challenge, the ticket), 1 commit; then the session it grants (1 statement, 1 commit) |
 //! | app code, wrong | ≤ 2 statements (the read, the counted failure), 1 commit |
 //! | app code, right after a failure | ≤ 4 statements (the failure's counter cleared too), 1 commit |
 //! | password step | ≤ 4 statements (the read, the attempt counted and committed before argon2, the settled count, the next ticket), ≤ 2 commits |
-//! | recovery code | the password step's shape: ≤ 5 statements, ≤ 2 commits (argon2 never runs under a lock) |
+//! | recovery code | the password step's shape: ≤ 5 statements, ≤ 2 commits (argon2 never runs under a lock); then its session, as above |
 //! | confirm an enrollment | 1 commit |
 //!
 //! The counts are printed as a table (`cargo test --test login_budgets -- --nocapture`).
@@ -261,18 +261,31 @@ fn assert_calls(costs: &[Cost]) {
         ["login_snapshot", "apply_step", "apply_step"],
         "the password step: one read, the counted attempt, the outcome"
     );
+    assert_eq!(
+        calls("TOTP, wrong"),
+        ["locked_step"],
+        "a wrong code: one locked step"
+    );
     for step in [
         "TOTP, correct",
-        "TOTP, wrong",
         "TOTP, correct after one failure",
         "SMS code",
     ] {
-        assert_eq!(calls(step), ["locked_step"], "{step}: one locked step");
+        assert_eq!(
+            calls(step),
+            ["locked_step", "create_session"],
+            "{step}: one locked step, and the session it grants"
+        );
     }
     assert_eq!(
         calls("recovery code"),
-        ["login_snapshot", "apply_step", "apply_step"],
-        "a recovery code: one read, the counted attempt, the outcome"
+        [
+            "login_snapshot",
+            "apply_step",
+            "apply_step",
+            "create_session"
+        ],
+        "a recovery code: one read, the counted attempt, the outcome, the session"
     );
     assert_eq!(
         calls("confirm enrollment"),
@@ -301,11 +314,12 @@ fn assert_budgets(store: &str, costs: &[Cost]) {
         );
         assert!(c.statements > 0, "{store}: {step}: nothing counted");
     };
+    // A granting step creates its session after its commit: one statement and commit more.
     for step in ["TOTP, correct", "SMS code"] {
-        within(step, 3, 1);
+        within(step, 4, 2);
     }
     // The counter the failure left is cleared in the same commit: one statement more.
-    within("TOTP, correct after one failure", 4, 1);
+    within("TOTP, correct after one failure", 5, 2);
     within("TOTP, wrong", 2, 1);
     assert_eq!(
         cost(costs, "TOTP, wrong").commits,
@@ -313,7 +327,7 @@ fn assert_budgets(store: &str, costs: &[Cost]) {
         "{store}: a wrong code commits its count"
     );
     within("password step", 4, 2);
-    within("recovery code", 5, 2);
+    within("recovery code", 6, 3);
     assert_eq!(
         cost(costs, "confirm enrollment").commits,
         1,

@@ -90,9 +90,10 @@ async fn owner_with_mfa(s: &Service, clock: &ManualClock) -> (OrgId, SecretKey, 
         .login(up.org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
-    let LoginStep::Granted(grant) = step else {
+    let LoginStep::Granted(opened) = step else {
         panic!("{step:?}")
     };
+    let grant = opened.grant;
     let setup = s
         .start_enrollment(
             &grant,

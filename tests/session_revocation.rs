@@ -84,7 +84,7 @@ fn code(key: &SecretKey, now: u64) -> String {
         .to_owned()
 }
 
-/// The owner, signed up and signed in with the password, and a session for that login.
+/// The owner, signed up and signed in with the password, and the session that login opened.
 async fn owner<S: LoginStore>(s: &Service<S>) -> (OrgId, Grant, String) {
     let up = s
         .sign_up("olivia@example.com", Password::from(OWNER_PW))
@@ -94,9 +94,9 @@ async fn owner<S: LoginStore>(s: &Service<S>) -> (OrgId, Grant, String) {
         .login(up.org, "olivia@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
-    let grant = *step.grant().expect("signed in");
-    let token = session_for(s, &grant).await;
-    (up.org, grant, token)
+    let opened = step.into_session().expect("signed in");
+    let token = opened.token.expose_secret().to_string();
+    (up.org, opened.grant, token)
 }
 
 async fn session_for<S: LoginStore>(s: &Service<S>, grant: &Grant) -> String {
@@ -173,9 +173,15 @@ async fn scenarios<S: LoginStore + 'static>(
         assert_eq!(got.person(), grant.person());
         assert_eq!(got.role(), Role::Owner);
         let listed = s.sessions(&token).await.unwrap();
-        assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].labels.user_agent(), Some("Firefox on Linux"));
-        assert_eq!(listed[0].labels.ip(), Some("192.0.2.1"));
+        assert_eq!(listed.len(), 1, "the login opened one");
+        assert_eq!(listed[0].labels.user_agent(), None);
+        let labelled = session_for(&s, &grant).await;
+        let listed = s.sessions(&token).await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.iter().any(|l| {
+            l.labels.user_agent() == Some("Firefox on Linux") && l.labels.ip() == Some("192.0.2.1")
+        }));
+        s.sign_out(&labelled).await.unwrap();
         clock.advance(120);
         assert!(s.authenticate(&token).await.is_ok(), "touched");
         s.sign_out(&token).await.unwrap();
@@ -187,6 +193,51 @@ async fn scenarios<S: LoginStore + 'static>(
             s.authenticate("not a token").await,
             Err(ServiceError::Session(SessionRefused::Revoked))
         ));
+    }
+    // A login started before a bump never yields a session; one started after it does.
+    {
+        let (s, clock) = service(new_store().await);
+        let (org, grant, _) = owner(&s).await;
+        let key = enrol(&s, &clock, &grant).await;
+        clock.advance(30);
+        let early = s
+            .login(org, "olivia@example.com", Password::from(OWNER_PW))
+            .await
+            .unwrap();
+        assert!(matches!(early, LoginStep::SecondFactor { .. }), "{early:?}");
+        let other = s
+            .login(org, "olivia@example.com", Password::from(OWNER_PW))
+            .await
+            .unwrap();
+        let done = s
+            .verify_totp(org, &ticket(&other), &code(&key, clock.now()))
+            .await
+            .unwrap();
+        let opened = done.into_session().expect("granted");
+        let token = opened.token.expose_secret().to_string();
+        assert_eq!(s.authenticate(&token).await.unwrap().aal(), Aal::Aal2);
+        s.sign_out_everywhere(&token, false).await.unwrap();
+        ended(s.authenticate(&token).await, "signed out everywhere");
+        clock.advance(30);
+        assert!(matches!(
+            s.verify_totp(org, &ticket(&early), &code(&key, clock.now()))
+                .await,
+            Err(ServiceError::Session(SessionRefused::StaleEpoch))
+        ));
+        let late = s
+            .login(org, "olivia@example.com", Password::from(OWNER_PW))
+            .await
+            .unwrap();
+        clock.advance(30);
+        let done = s
+            .verify_totp(org, &ticket(&late), &code(&key, clock.now()))
+            .await
+            .unwrap();
+        let token = done.session().unwrap().token.expose_secret().to_string();
+        assert!(
+            s.authenticate(&token).await.is_ok(),
+            "a login after the bump"
+        );
     }
     // A password change ends every session.
     {

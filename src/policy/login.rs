@@ -121,6 +121,7 @@ pub struct LoginProgress {
     started_at: u64,
     factors: FactorSet,
     enrollment_deferred: bool,
+    epoch: u64,
 }
 
 impl LoginProgress {
@@ -135,7 +136,22 @@ impl LoginProgress {
             started_at: now,
             factors: FactorSet::of(Factor::Password),
             enrollment_deferred: false,
+            epoch: 0,
         }
+    }
+
+    /// The person's security epoch when the password was verified: the session this login ends
+    /// in is created only at that epoch, so a login started before a bump (a password reset,
+    /// "sign out everywhere") never yields a session.
+    #[must_use]
+    pub const fn at_epoch(mut self, epoch: u64) -> Self {
+        self.epoch = epoch;
+        self
+    }
+
+    /// The security epoch the login started at ([`Self::at_epoch`]).
+    pub const fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// Records a verified second factor. After enrolling an authenticator during the login, the
@@ -190,6 +206,8 @@ struct LoginProgressRepr {
     started_at: u64,
     factors: FactorSet,
     enrollment_deferred: bool,
+    #[serde(default)]
+    epoch: u64,
 }
 
 #[cfg(feature = "serde")]
@@ -206,6 +224,7 @@ impl TryFrom<LoginProgressRepr> for LoginProgress {
             started_at: repr.started_at,
             factors: repr.factors,
             enrollment_deferred: repr.enrollment_deferred,
+            epoch: repr.epoch,
         })
     }
 }

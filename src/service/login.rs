@@ -136,7 +136,10 @@ impl<B: Backend> Authenticator<B> {
                 .await
                 .map_err(ServiceError::storage)?;
         }
-        let progress = LoginProgress::password_verified(person.id, org, now);
+        // The login starts at the epoch read with the person, before the password was checked:
+        // a bump from then on (a reset, "sign out everywhere") leaves it without a session.
+        let progress = LoginProgress::password_verified(person.id, org, now)
+            .at_epoch(snapshot.epoch.unwrap_or(0));
         for _ in 0..CAS_ATTEMPTS {
             // The verified attempt settles its count, guarded by it: if concurrent failures moved
             // the counter meanwhile, the decision is made again on a fresh read (they may have
@@ -152,8 +155,7 @@ impl<B: Backend> Authenticator<B> {
             snapshot.counters.login = None;
             let concluded = self.conclude(&snapshot, progress, now, &mut write)?;
             if self.apply(&write).await? {
-                self.record(&[concluded.event]).await?;
-                return concluded.result;
+                return concluded.settle(self, None).await;
             }
             snapshot = self
                 .snapshot(SnapshotAt::Login(&login), Some(org), now)

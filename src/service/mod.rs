@@ -43,6 +43,11 @@
 //! | recovery code | 5: as the password, and the spent slot | 2 |
 //! | confirming an enrollment | the reads, then one transaction | 1 |
 //!
+//! A step that completes the login then creates its session: one statement more, which commits
+//! alone, guarded by the security epoch the password step read (a login started before a
+//! password reset or "sign out everywhere" ends without a session:
+//! [`SessionRefused::StaleEpoch`](crate::policy::SessionRefused::StaleEpoch)).
+//!
 //! The steps that hash (argon2) count their attempt in a commit of its own before hashing, and
 //! hold no lock while they hash.
 //!

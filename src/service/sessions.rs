@@ -37,6 +37,12 @@ pub struct OpenedSession {
     pub grant: Grant,
 }
 
+/// A session a login step decided to open, created once the step has committed.
+pub(crate) struct NewSession {
+    digest: TokenDigest,
+    record: SessionRecord,
+}
+
 fn refused(reason: SessionRefused) -> ServiceError {
     ServiceError::Session(reason)
 }
@@ -68,24 +74,49 @@ impl<B: Backend> Authenticator<B> {
             .await
             .map_err(ServiceError::storage)?
             .ok_or(ServiceError::Deactivated)?;
-        let mut id = [0u8; 16];
-        rand_core::TryRng::try_fill_bytes(&mut getrandom::SysRng, &mut id)
-            .map_err(|_| ServiceError::Core(crate::error::Error::Random))?;
-        let id = SessionId::new(u128::from_be_bytes(id));
-        let session = SessionRecord::start(id, grant, epoch, self.config.sessions());
-        let token = BearerToken::generate()?;
+        let (opened, new) = self.new_session(grant, epoch)?;
         if !store
-            .create_session(&token.digest(), &session, labels)
+            .create_session(&new.digest, &new.record, labels)
             .await
             .map_err(ServiceError::storage)?
         {
             return Err(refused(SessionRefused::StaleEpoch));
         }
-        Ok(OpenedSession {
+        Ok(opened)
+    }
+
+    /// A new session for `grant` at `epoch`: its token and id, and the record to create.
+    pub(crate) fn new_session(
+        &self,
+        grant: &Grant,
+        epoch: u64,
+    ) -> Result<(OpenedSession, NewSession), ServiceError> {
+        let mut id = [0u8; 16];
+        rand_core::TryRng::try_fill_bytes(&mut getrandom::SysRng, &mut id)
+            .map_err(|_| ServiceError::Core(crate::error::Error::Random))?;
+        let id = SessionId::new(u128::from_be_bytes(id));
+        let record = SessionRecord::start(id, grant, epoch, self.config.sessions());
+        let token = BearerToken::generate()?;
+        let new = NewSession {
+            digest: token.digest(),
+            record,
+        };
+        let opened = OpenedSession {
             token,
             id,
             grant: *grant,
-        })
+        };
+        Ok((opened, new))
+    }
+
+    /// Creates a session a login step decided on, unlabelled; `false` if the person's epoch
+    /// moved on since the login started (or the person is gone).
+    pub(crate) async fn create_new_session(&self, new: &NewSession) -> Result<bool, ServiceError> {
+        self.backend
+            .store()
+            .create_session(&new.digest, &new.record, &SessionLabels::default())
+            .await
+            .map_err(ServiceError::storage)
     }
 
     /// The per-request check: the grant of the session with this token, or why there is none

@@ -18,7 +18,9 @@ use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{
     Account, EnrollmentDemand, Grant, LoginDecision, LoginProgress, login_decision,
 };
+use crate::policy::session::SessionRefused;
 use crate::service::backend::Backend;
+use crate::service::sessions::{NewSession, OpenedSession};
 use crate::store::login::{LoginSnapshot, LoginStore, NextTicket, SnapshotAt, StepWrite};
 use crate::store::records::{PendingStep, ThrottleKey, TicketRecord};
 
@@ -26,8 +28,9 @@ use crate::store::records::{PendingStep, ThrottleKey, TicketRecord};
 #[derive(Debug)]
 #[must_use = "a login step says what the person must do next"]
 pub enum LoginStep {
-    /// Signed in: keep the grant in the session.
-    Granted(Grant),
+    /// Signed in: the server-side session this login opened, at the security epoch the login
+    /// started at (its token for the client, its id, and the grant for this request).
+    Granted(OpenedSession),
     /// The password is temporary or compromised: the person must choose a new one
     /// ([`Authenticator::change_password_at_login`]). A person with a second factor gets here
     /// only after presenting it.
@@ -61,7 +64,23 @@ impl LoginStep {
     /// The grant, if the login is complete.
     pub fn grant(&self) -> Option<&Grant> {
         match self {
-            Self::Granted(grant) => Some(grant),
+            Self::Granted(opened) => Some(&opened.grant),
+            _ => None,
+        }
+    }
+
+    /// The session the login opened, if it is complete.
+    pub fn session(&self) -> Option<&OpenedSession> {
+        match self {
+            Self::Granted(opened) => Some(opened),
+            _ => None,
+        }
+    }
+
+    /// The session the login opened, if it is complete, taken out of the step.
+    pub fn into_session(self) -> Option<OpenedSession> {
+        match self {
+            Self::Granted(opened) => Some(opened),
             _ => None,
         }
     }
@@ -82,6 +101,30 @@ impl LoginStep {
 pub(super) struct Concluded {
     pub(super) result: Result<LoginStep, ServiceError>,
     pub(super) event: AuditEvent,
+    /// For a grant: the session to create once the step has committed.
+    pub(super) session: Option<NewSession>,
+}
+
+impl Concluded {
+    /// The step's outcome once it has committed: its session created (at the epoch the login
+    /// started at: [`SessionRefused::StaleEpoch`] if a bump came in between) and its events
+    /// recorded.
+    pub(super) async fn settle<B: Backend>(
+        self,
+        auth: &Authenticator<B>,
+        before: Option<AuditEvent>,
+    ) -> Result<LoginStep, ServiceError> {
+        let created = match &self.session {
+            Some(new) => auth.create_new_session(new).await?,
+            None => true,
+        };
+        let events: Vec<AuditEvent> = before.into_iter().chain([self.event]).collect();
+        auth.record(&events).await?;
+        if !created {
+            return Err(ServiceError::Session(SessionRefused::StaleEpoch));
+        }
+        self.result
+    }
 }
 
 /// How [`Authenticator::finish_with`] ended.
@@ -202,12 +245,7 @@ impl<B: Backend> Authenticator<B> {
                         .await?;
                     Err(ServiceError::InvalidCredentials)
                 }
-                (Checked::Accepted(event), Some(concluded)) => {
-                    let events: Vec<AuditEvent> =
-                        event.into_iter().chain([concluded.event]).collect();
-                    self.record(&events).await?;
-                    concluded.result
-                }
+                (Checked::Accepted(event), Some(concluded)) => concluded.settle(self, event).await,
                 (Checked::Accepted(_), None) => Err(ServiceError::InvalidCredentials),
             },
         }
@@ -421,8 +459,7 @@ impl<B: Backend> Authenticator<B> {
             write.spend_ticket = Some(ticket.digest);
             let concluded = self.conclude(&snapshot, progress(ticket.progress), now, &mut write)?;
             if self.apply(&write).await? {
-                self.record(&[concluded.event]).await?;
-                return Ok(Finished::Done(concluded.result));
+                return Ok(Finished::Done(concluded.settle(self, None).await));
             }
             snapshot = self
                 .snapshot(SnapshotAt::Ticket(digest), Some(org), now)
@@ -529,6 +566,7 @@ impl<B: Backend> Authenticator<B> {
             .decide_on(snapshot, &progress, now)
             .ok_or(ServiceError::InvalidCredentials)?;
         let event = decision.audit_event(&progress, now);
+        let mut session = None;
         let result = match decision {
             LoginDecision::Allowed(grant) => {
                 if let Some(person) = &snapshot.person {
@@ -552,7 +590,9 @@ impl<B: Backend> Authenticator<B> {
                         );
                     }
                 }
-                Ok(LoginStep::Granted(grant))
+                let (opened, new) = self.new_session(&grant, progress.epoch())?;
+                session = Some(new);
+                Ok(LoginStep::Granted(opened))
             }
             LoginDecision::ChangePassword(_) => self
                 .next_ticket(snapshot, PendingStep::ChangePassword, progress, now, write)
@@ -571,7 +611,11 @@ impl<B: Backend> Authenticator<B> {
             LoginDecision::Denied(DenyReason::Deactivated) => Err(ServiceError::Deactivated),
             LoginDecision::Denied(_) => Err(ServiceError::InvalidCredentials),
         };
-        Ok(Concluded { result, event })
+        Ok(Concluded {
+            result,
+            event,
+            session,
+        })
     }
 
     /// A new ticket for `step`, written with the step's outcome. It expires after the configured

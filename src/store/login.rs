@@ -104,6 +104,9 @@ pub struct LoginSnapshot {
     pub counters: LoginCounters,
     /// The person's sign-in out-of-band challenge ([`OobPurpose::SignIn`]), if any.
     pub sign_in_challenge: Option<OobChallengeRecord>,
+    /// The person's security epoch ([`SessionStore::security_epoch`]), read with the person:
+    /// the password step starts the login at it.
+    pub epoch: Option<u64>,
 }
 
 /// A throttle counter's compare-and-swap: written only if it still holds `expected` (`None`:

@@ -48,7 +48,9 @@
 //! code is one `locked_step` (three statements for a success — the read, the watermark or
 //! challenge, the ticket — and one commit); the password step and a recovery code count their
 //! attempt before the argon2 work with a one-statement `apply_step`, and commit the outcome with
-//! another. The single-table verbs above
+//! another. A step that completes the login then creates its session with
+//! [`SessionStore::create_session`] (one statement, guarded by the epoch the login started at).
+//! The single-table verbs above
 //! stay the contract for everything else, and for hosts that read their own data: the service no
 //! longer calls [`SecretStore::take_ticket`], [`SecretStore::insert_ticket`],
 //! [`SecretStore::advance_watermark`], [`SecretStore::spend_recovery_code`] or

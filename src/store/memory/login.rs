@@ -69,6 +69,7 @@ fn snapshot(
         out_of_band: counter(ThrottledFactor::OutOfBand),
     };
     snapshot.person = Some(person.clone());
+    snapshot.epoch = users.epoch(id);
     if let Some(stored) = secrets.mfa.get(&id) {
         let mut value = stored.mfa.duplicate_secret_state()?;
         for (authenticator, step) in &stored.watermarks {

@@ -62,7 +62,8 @@ mod col {
     pub(super) const OUT_OF_BAND: usize = 32;
     pub(super) const CHALLENGE: usize = 36;
     pub(super) const WATERMARKS: usize = 39;
-    pub(super) const TICKET: usize = 40;
+    pub(super) const EPOCH: usize = 40;
+    pub(super) const TICKET: usize = 41;
 }
 
 /// The joins of a snapshot, given the person as `p` and the login name's counter key as
@@ -120,8 +121,8 @@ fn snapshot_sql<D: Dialect>(at: &SnapshotAt<'_>, lock: &str) -> String {
         SnapshotAt::Person(_) => ("id = $1", "FROM lp p ", "NULL", ""),
     };
     let mut sql = alloc::format!(
-        "WITH lp AS (SELECT {PERSON_COLUMNS} FROM people WHERE {people}{lock}) \
-         SELECT {person}, {SNAPSHOT_COLUMNS}, {} AS watermarks{ticket} {from}",
+        "WITH lp AS (SELECT {PERSON_COLUMNS}, epoch FROM people WHERE {people}{lock}) \
+         SELECT {person}, {SNAPSHOT_COLUMNS}, {} AS watermarks, p.epoch{ticket} {from}",
         D::WATERMARKS_JSON
     );
     sql.push_str(&joins::<D>(login_key));
@@ -263,6 +264,8 @@ impl<D: Dialect> SqlStore<D> {
                 &row.try_get::<Vec<u8>>(col::CHALLENGE + 2)?,
             )?);
         }
+        let epoch: Option<i64> = row.try_get(col::EPOCH)?;
+        snapshot.epoch = epoch.map(|e| to_u64(e, "people")).transpose()?;
         snapshot.person = Some(person);
         Ok(snapshot)
     }
@@ -615,11 +618,11 @@ impl<D: Dialect> SqlStore<D> {
         let _ = n;
     }
 
-    fn count_statement(&self) {
+    pub(super) fn count_statement(&self) {
         self.count_statements(1);
     }
 
-    fn count_commit(&self) {
+    pub(super) fn count_commit(&self) {
         #[cfg(feature = "test-util")]
         {
             let _ = self

@@ -331,6 +331,9 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
         .execute(&self.pool)
         .await?
         .rows_affected();
+        // A login step's budget counts it (it commits alone).
+        self.count_statement();
+        self.count_commit();
         Ok(written == 1)
     }
 
