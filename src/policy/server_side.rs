@@ -247,10 +247,13 @@ mod codec {
         }
     }
 
+    /// The stored MFA state, format version 1. The person is kept as the number it has always
+    /// been stored as (not the text form of [`PersonId`]), so that states sealed before the text
+    /// form existed still open: this form never leaves the server.
     #[derive(Serialize)]
     struct MfaOut<'a> {
         version: u8,
-        person: PersonId,
+        person: u128,
         authenticators: Vec<AuthenticatorOut<'a>>,
         enrollment: Option<EnrollmentOut<'a>>,
         recovery_codes_issued_at: Option<u64>,
@@ -260,7 +263,7 @@ mod codec {
     #[derive(Deserialize)]
     struct MfaIn {
         version: u8,
-        person: PersonId,
+        person: u128,
         authenticators: Vec<AuthenticatorIn>,
         enrollment: Option<EnrollmentIn>,
         recovery_codes_issued_at: Option<u64>,
@@ -280,7 +283,7 @@ mod codec {
             let mfa = self.0;
             MfaOut {
                 version: VERSION,
-                person: mfa.person,
+                person: mfa.person.get(),
                 authenticators: mfa.authenticators.iter().map(Into::into).collect(),
                 enrollment: mfa.enrollment.as_ref().map(Into::into),
                 recovery_codes_issued_at: mfa.recovery_codes_issued_at,
@@ -295,7 +298,7 @@ mod codec {
             let stored = MfaIn::deserialize(deserializer)?;
             check_version(stored.version)?;
             let mfa = Mfa {
-                person: stored.person,
+                person: PersonId::new(stored.person),
                 authenticators: stored
                     .authenticators
                     .into_iter()

@@ -14,6 +14,7 @@
 //! | `throttle.rs` | the throttle counters' compare-and-swap |
 //! | `secrets.rs` | [`SecretStore`](crate::store::SecretStore): one method per verb, with its SQL |
 //! | `codec.rs` | the stored forms of ids, numbers, names, keys, send logs and JSON |
+//! | `legacy.rs` | reading the JSON states earlier versions wrote (ids as numbers) |
 //! | `seal.rs` | sealing the MFA state |
 //! | `integrity.rs` | the tags of the rows that decide a login |
 //! | `migrate.rs` | the migrations, and the upgrades that need the keyring |
@@ -35,6 +36,7 @@ pub(crate) mod codec;
 pub(crate) mod dialect;
 pub(crate) mod error;
 pub(crate) mod integrity;
+mod legacy;
 mod migrate;
 mod people;
 #[cfg(feature = "postgres")]
