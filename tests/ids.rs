@@ -18,7 +18,10 @@ fn ids_are_32_lowercase_hex_digits() {
         PersonId::new(0).to_string(),
         "00000000000000000000000000000000"
     );
-    assert_eq!(OrgId::new(255).to_string(), "000000000000000000000000000000ff");
+    assert_eq!(
+        OrgId::new(255).to_string(),
+        "000000000000000000000000000000ff"
+    );
     assert_eq!(
         PersonId::new(u128::MAX).to_string(),
         "ffffffffffffffffffffffffffffffff"
@@ -91,7 +94,14 @@ fn ids_fit_json_values_as_strings() {
 #[cfg(feature = "serde")]
 #[test]
 fn json_numbers_are_refused() {
-    for json in ["7", "0", "340282366920938463463374607431768211455", "-1", "7.0", "null"] {
+    for json in [
+        "7",
+        "0",
+        "340282366920938463463374607431768211455",
+        "-1",
+        "7.0",
+        "null",
+    ] {
         assert!(serde_json::from_str::<PersonId>(json).is_err(), "{json}");
         assert!(serde_json::from_str::<OrgId>(json).is_err(), "{json}");
     }

@@ -899,7 +899,6 @@ fn members_and_grants_persist() {
         }
     }
     assert!(serde_json::from_value::<Organisation>(roster).is_err());
-
 }
 
 /// Whether `T` implements `Deserialize`, told at compile time by method resolution: the method
@@ -946,7 +945,10 @@ fn a_grant_edited_to_aal2_cannot_be_parsed_back() {
             &format!("\"factors\":{}", grant.factors().bits()),
             &format!(
                 "\"factors\":{}",
-                grant.factors().with(authcore::policy::Factor::Second(FactorKind::Totp)).bits()
+                grant
+                    .factors()
+                    .with(authcore::policy::Factor::Second(FactorKind::Totp))
+                    .bits()
             ),
         );
     assert_ne!(forged, stored);

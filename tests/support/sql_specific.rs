@@ -408,13 +408,21 @@ pub async fn number_id_states_still_work<S: UserStore + SecretStore>(
     assert_eq!(rewritten.value, *org);
     assert_eq!(rewritten.version, 2);
     assert_eq!(
-        store.take_ticket(&ticket.digest, T0).await.unwrap().as_ref(),
+        store
+            .take_ticket(&ticket.digest, T0)
+            .await
+            .unwrap()
+            .as_ref(),
         Some(ticket)
     );
     // A ticket written now is in the current form and reads back too.
     store.insert_ticket(ticket).await.unwrap();
     assert_eq!(
-        store.take_ticket(&ticket.digest, T0).await.unwrap().as_ref(),
+        store
+            .take_ticket(&ticket.digest, T0)
+            .await
+            .unwrap()
+            .as_ref(),
         Some(ticket)
     );
 }

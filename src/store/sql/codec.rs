@@ -172,7 +172,10 @@ pub(crate) fn to_json<T: serde::Serialize>(
 
 /// Decodes a stored JSON state: its current form, or else a form an earlier version wrote (ids as
 /// numbers, see `legacy.rs`).
-pub(crate) fn from_json<T: StoredJson>(text: &str, table: &'static str) -> Result<T, SqlStoreError> {
+pub(crate) fn from_json<T: StoredJson>(
+    text: &str,
+    table: &'static str,
+) -> Result<T, SqlStoreError> {
     serde_json::from_str(text)
         .ok()
         .or_else(|| T::from_earlier_form(text))
