@@ -976,7 +976,10 @@ mod persistence {
         let stored = serde_json::to_string(&ServerSideOnly::new(&mfa)).unwrap();
         let text = format!("\"person\":\"{person}\"");
         let number = format!("\"person\":{}", person.get());
-        assert!(stored.starts_with(&format!("{{\"version\":2,{text},")), "{stored}");
+        assert!(
+            stored.starts_with(&format!("{{\"version\":2,{text},")),
+            "{stored}"
+        );
         let decode = |text: &str| serde_json::from_str::<ServerSideOnly<Mfa>>(text);
         let version_1 = stored
             .replace("\"version\":2", "\"version\":1")

@@ -929,6 +929,8 @@ impl<T> DoesNotParse for &Probe<T> {}
 
 #[cfg(feature = "serde")]
 #[test]
+// The probes are borrowed on purpose: without `Deserialize` the call falls to `&&Probe`.
+#[allow(clippy::needless_borrow)]
 fn a_grant_edited_to_aal2_cannot_be_parsed_back() {
     let org = company();
     let now = T0 + 10;

@@ -21,10 +21,10 @@ fn parse_id(text: &str) -> Result<u128, ParseIdError> {
     }
     text.bytes().try_fold(0u128, |id, byte| {
         let digit = match byte {
-            b'0'..=b'9' => byte - b'0',
-            b'a'..=b'f' => byte - b'a' + 10,
-            _ => return Err(ParseIdError(())),
-        };
+            b'0'..=b'9' | b'a'..=b'f' => char::from(byte).to_digit(16),
+            _ => None,
+        }
+        .ok_or(ParseIdError(()))?;
         Ok((id << 4) | u128::from(digit))
     })
 }
