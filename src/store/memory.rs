@@ -833,7 +833,6 @@ impl Notifier for RecordingNotifier {
 mod tests {
     use super::*;
     use crate::credential::oob::{OobConfig, OobIssue, OobKey, OobSendLog};
-    use crate::credential::recovery::RecoveryParams;
     use crate::credential::token::BearerToken;
     use crate::otp::totp::Totp;
     use crate::policy::enrollment::{AuthenticatorName, EnrollmentConfig, EnrollmentPurpose};
@@ -907,58 +906,6 @@ mod tests {
         ));
         assert!(store.person_by_login("carol").await.unwrap().is_none());
         assert!(store.organisation(other.id()).await.unwrap().is_none());
-    }
-
-    /// This store merges the spent slots of a set written back under the same set id: a code
-    /// spent between a read and the write-back stays spent.
-    #[tokio::test]
-    async fn the_same_recovery_set_written_back_keeps_its_spent_slots() {
-        let store = MemoryStore::new();
-        let params = RecoveryParams::builder()
-            .count(3)
-            .dangerous_argon2(8, 1, 1)
-            .build()
-            .unwrap();
-        let old = RecoveryCodeSet::generate(&params).unwrap().set;
-        store
-            .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&old))
-            .await
-            .unwrap();
-        assert!(
-            store
-                .spend_recovery_code(ALICE, old.set_id(), 1)
-                .await
-                .unwrap()
-        );
-        store
-            .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&old))
-            .await
-            .unwrap();
-        let loaded = store
-            .recovery_codes(ALICE, RecoverySlot::Active)
-            .await
-            .unwrap()
-            .unwrap();
-        assert!(loaded.is_spent(1));
-        assert_eq!(loaded.remaining(), 2);
-        assert!(
-            !store
-                .spend_recovery_code(ALICE, old.set_id(), 1)
-                .await
-                .unwrap()
-        );
-        // A different set in the slot starts unspent.
-        let new = RecoveryCodeSet::generate(&params).unwrap().set;
-        store
-            .replace_recovery_codes(ALICE, RecoverySlot::Active, Some(&new))
-            .await
-            .unwrap();
-        assert!(
-            store
-                .spend_recovery_code(ALICE, new.set_id(), 1)
-                .await
-                .unwrap()
-        );
     }
 
     #[tokio::test]

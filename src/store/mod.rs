@@ -273,6 +273,8 @@ pub trait SecretStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<RecoveryCodeSet>, Self::Error>> + Send;
 
     /// Stores a whole recovery-code set in a slot (regeneration replaces the set), or deletes it.
+    /// Writing back the set already in the slot (the same set id) keeps the slots spent in the
+    /// store: the stored spent slots are the union of both, so a spent code never comes back.
     fn replace_recovery_codes(
         &self,
         person: PersonId,

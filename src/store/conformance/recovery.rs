@@ -65,6 +65,21 @@ pub(super) async fn recovery_codes<S: UserStore + SecretStore + 'static>(
         "remaining codes"
     );
     ensure_eq!(stored.set_id(), set.set_id(), "the set id");
+    // Writing the same set back (a host's read-modify-write, or a copy taken before the spend)
+    // keeps its spent slots: a spent code never comes back.
+    s.replace_recovery_codes(id, active, Some(&set)).await?;
+    let rewritten = s
+        .recovery_codes(id, active)
+        .await?
+        .ok_or_else(|| fail("the rewritten set vanished".into()))?;
+    ensure!(
+        rewritten.is_spent(2),
+        "a spent slot stays spent when the same set is written back"
+    );
+    ensure!(
+        !s.spend_recovery_code(id, set.set_id(), 2).await?,
+        "a spent slot of a set written back cannot be spent again"
+    );
     // Regenerating: the old set's slots are no longer spendable, the new set's are.
     let regenerated = fx.recovery_set()?;
     s.replace_recovery_codes(id, active, Some(&regenerated))

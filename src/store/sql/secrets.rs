@@ -271,7 +271,9 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
                      VALUES ($1, $2, $3, $4, $5, $6, $7) \
                      ON CONFLICT (person, slot) DO UPDATE \
                      SET set_id = excluded.set_id, codes = excluded.codes, \
-                     spent = excluded.spent, stored = excluded.stored, \
+                     spent = CASE WHEN recovery_sets.set_id = excluded.set_id \
+                     THEN recovery_sets.spent | excluded.spent ELSE excluded.spent END, \
+                     stored = excluded.stored, \
                      tag = excluded.tag",
                 )
                 .bind(&id)
