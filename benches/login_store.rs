@@ -1,6 +1,10 @@
 //! Logins on the database stores: a full password + TOTP login, and the second-factor step alone
-//! (take the ticket, verify the code, advance the watermark). The PostgreSQL ids run when
-//! `AUTHCORE_TEST_POSTGRES_URL` names a server (each run in a schema of its own).
+//! (`verify_totp`: one locked transaction that reads the ticket with what the step decides on,
+//! verifies the code, and commits the watermark and the spent ticket), beside the floor measured
+//! in the same run on the same pool: one indexed `SELECT` and one guarded `UPDATE` in one
+//! transaction (begun as the step begins its own), `COMMIT`. The PostgreSQL ids run when
+//! `AUTHCORE_TEST_POSTGRES_URL` names a server (each run in a schema of its own). After each
+//! store's group, the ratio of the step to the floor is printed from a measurement of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
@@ -13,8 +17,8 @@ use authcore::policy::{AuthenticatorName, EnrollmentPurpose};
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
-    BearerToken, Clock, LoginStep, OrgId, Password, PasswordHasher, SecretStore, ServiceConfig,
-    SqliteStore, UserStore,
+    BearerToken, Clock, LoginStep, LoginStore, OrgId, Password, PasswordHasher, ServiceConfig,
+    SqliteStore,
 };
 use criterion::{
     BenchmarkGroup, Criterion, criterion_group, criterion_main, measurement::WallTime,
@@ -27,7 +31,7 @@ const PW: &str = "correct horse battery staple 42";
 type Service<S> =
     Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
 
-/// One person with an enrolled authenticator app, on a service over `users` and `secrets`.
+/// One person with an enrolled authenticator app, on a service over `store`.
 struct Bench<S> {
     service: Service<S>,
     clock: Arc<ManualClock>,
@@ -52,7 +56,7 @@ fn ticket(step: &LoginStep) -> BearerToken {
     BearerToken::parse(&step.ticket().unwrap().expose_secret()).unwrap()
 }
 
-impl<S: UserStore + SecretStore> Bench<S> {
+impl<S: LoginStore> Bench<S> {
     async fn new(store: S, hasher: PasswordHasher) -> Self {
         let clock = Arc::new(ManualClock::new(1_700_000_010));
         let services = Services {
@@ -136,7 +140,7 @@ fn weak_hasher() -> PasswordHasher {
         .unwrap()
 }
 
-fn bench_pair<S: UserStore + SecretStore>(
+fn bench_pair<S: LoginStore>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     rt: &Runtime,
     name: &str,
@@ -147,20 +151,104 @@ fn bench_pair<S: UserStore + SecretStore>(
         b.iter(|| rt.block_on(full.login()));
     });
     group.bench_function(format!("{name}_totp_step"), |b| {
-        b.iter_custom(|iters| {
-            rt.block_on(async {
-                let mut spent = Duration::ZERO;
-                for _ in 0..iters {
-                    let (ticket, code) = step.password_step().await;
-                    let started = Instant::now();
-                    step.second_factor(&ticket, &code).await;
-                    spent += started.elapsed();
-                }
-                spent
-            })
-        });
+        b.iter_custom(|iters| rt.block_on(step_time(step, iters)));
     });
 }
+
+/// The TOTP step alone, `iters` times: the password step before each is set-up, not measured.
+async fn step_time<S: LoginStore>(step: &Bench<S>, iters: u64) -> Duration {
+    let mut spent = Duration::ZERO;
+    for _ in 0..iters {
+        let (ticket, code) = step.password_step().await;
+        let started = Instant::now();
+        step.second_factor(&ticket, &code).await;
+        spent += started.elapsed();
+    }
+    spent
+}
+
+/// The floor on SQLite, `iters` times: `BEGIN IMMEDIATE` (as the step begins), one indexed
+/// `SELECT` of the person, one guarded `UPDATE` of their watermark row (rewriting its value),
+/// `COMMIT`.
+async fn sqlite_floor(pool: &sqlx::SqlitePool, iters: u64) -> Duration {
+    use sqlx::Row as _;
+    let id: Vec<u8> = sqlx::query("SELECT id FROM people WHERE login = $1")
+        .bind(LOGIN)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get(0);
+    let started = Instant::now();
+    for _ in 0..iters {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.unwrap();
+        let row = sqlx::query("SELECT id, login FROM people WHERE login = $1")
+            .bind(LOGIN)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let _: Vec<u8> = row.get(0);
+        let done = sqlx::query(
+            "UPDATE authenticator_watermarks SET last_step = last_step \
+             WHERE person = $1 AND last_step < $2",
+        )
+        .bind(&id)
+        .bind(i64::MAX)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        tx.commit().await.unwrap();
+    }
+    started.elapsed()
+}
+
+/// The floor on PostgreSQL, as [`sqlite_floor`] (a plain `BEGIN`, as the step begins).
+#[cfg(feature = "postgres")]
+async fn postgres_floor(pool: &sqlx::PgPool, iters: u64) -> Duration {
+    use sqlx::Row as _;
+    let id: Vec<u8> = sqlx::query("SELECT id FROM people WHERE login = $1")
+        .bind(LOGIN)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+        .get(0);
+    let started = Instant::now();
+    for _ in 0..iters {
+        let mut tx = pool.begin().await.unwrap();
+        let row = sqlx::query("SELECT id, login FROM people WHERE login = $1")
+            .bind(LOGIN)
+            .fetch_one(&mut *tx)
+            .await
+            .unwrap();
+        let _: Vec<u8> = row.get(0);
+        let done = sqlx::query(
+            "UPDATE authenticator_watermarks SET last_step = last_step \
+             WHERE person = $1 AND last_step < $2",
+        )
+        .bind(&id)
+        .bind(i64::MAX)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        tx.commit().await.unwrap();
+    }
+    started.elapsed()
+}
+
+/// Prints the step's time over the floor's, each measured over `iters` runs here.
+fn print_ratio(name: &str, step: Duration, floor: Duration, iters: u64) {
+    let per = |d: Duration| d.as_secs_f64() * 1e6 / iters as f64;
+    println!(
+        "login_store: {name}: verify_totp {:.0} µs, floor {:.0} µs, ratio {:.2}",
+        per(step),
+        per(floor),
+        step.as_secs_f64() / floor.as_secs_f64()
+    );
+}
+
+/// How many runs the printed ratio is measured over.
+const RATIO_RUNS: u64 = 200;
 
 async fn sqlite(path: &std::path::Path) -> SqliteStore {
     SqliteStore::open(path, keyring()).await.unwrap()
@@ -209,19 +297,30 @@ fn login_store(c: &mut Criterion) {
         )
     });
     bench_pair(&mut group, &rt, "sqlite", &full, &step);
+    let pool = step.service.backend().store.pool().clone();
+    group.bench_function("sqlite_floor", |b| {
+        b.iter_custom(|iters| rt.block_on(sqlite_floor(&pool, iters)));
+    });
+    let (spent, floor) = rt.block_on(async {
+        (
+            step_time(&step, RATIO_RUNS).await,
+            sqlite_floor(&pool, RATIO_RUNS).await,
+        )
+    });
+    print_ratio("sqlite", spent, floor, RATIO_RUNS);
 
     #[cfg(feature = "postgres")]
     match std::env::var("AUTHCORE_TEST_POSTGRES_URL") {
         Ok(url) => bench_postgres(&mut group, &rt, &url),
         Err(_) => println!(
-            "login_store: AUTHCORE_TEST_POSTGRES_URL is not set, skipping postgres_password_totp \
-             and postgres_totp_step"
+            "login_store: AUTHCORE_TEST_POSTGRES_URL is not set, skipping postgres_password_totp, \
+             postgres_totp_step and postgres_floor"
         ),
     }
     #[cfg(not(feature = "postgres"))]
     println!(
-        "login_store: built without the postgres feature, skipping postgres_password_totp and \
-         postgres_totp_step"
+        "login_store: built without the postgres feature, skipping postgres_password_totp, \
+         postgres_totp_step and postgres_floor"
     );
     group.finish();
 }
@@ -242,6 +341,17 @@ fn bench_postgres(group: &mut BenchmarkGroup<'_, WallTime>, rt: &Runtime, url: &
         )
     });
     bench_pair(group, rt, "postgres", &full, &step);
+    let pool = step.service.backend().store.pool().clone();
+    group.bench_function("postgres_floor", |b| {
+        b.iter_custom(|iters| rt.block_on(postgres_floor(&pool, iters)));
+    });
+    let (spent, floor) = rt.block_on(async {
+        (
+            step_time(&step, RATIO_RUNS).await,
+            postgres_floor(&pool, RATIO_RUNS).await,
+        )
+    });
+    print_ratio("postgres", spent, floor, RATIO_RUNS);
     rt.block_on(async {
         let pool = full.service.backend().store.pool();
         let drop = format!("DROP SCHEMA {schema}_full CASCADE; DROP SCHEMA {schema}_step CASCADE");

@@ -24,6 +24,7 @@ use std::process::exit;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use authcore::LoginStore;
 use authcore::credential::password::HashParams;
 use authcore::credential::{KeyId, Keyring, SealingKey};
 use authcore::otp::{ManualClock, SecretKey, SystemClock, Totp, TotpParams};
@@ -32,8 +33,8 @@ use authcore::service::{HashJob, HashOutput};
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{
-    BearerToken, Clock, LoginStep, OrgId, Password, PasswordHasher, PasswordHashing, SecretStore,
-    ServiceConfig, SqliteStore, UserStore,
+    BearerToken, Clock, LoginStep, OrgId, Password, PasswordHasher, PasswordHashing, ServiceConfig,
+    SqliteStore,
 };
 
 const PW: &str = "correct horse battery staple 42";
@@ -83,11 +84,7 @@ struct Person {
     key: SecretKey,
 }
 
-fn service<S: UserStore + SecretStore>(
-    store: S,
-    clock: &Arc<ManualClock>,
-    hasher: Hasher,
-) -> Service<S> {
+fn service<S: LoginStore>(store: S, clock: &Arc<ManualClock>, hasher: Hasher) -> Service<S> {
     let services = Services {
         store,
         audit: MemoryAuditLog::new(),
@@ -127,7 +124,7 @@ fn ticket(step: &LoginStep) -> BearerToken {
 }
 
 /// Signs `login` up and enrolls an authenticator app.
-async fn enroll<S: UserStore + SecretStore>(s: &Service<S>, login: String) -> Person {
+async fn enroll<S: LoginStore>(s: &Service<S>, login: String) -> Person {
     let up = s.sign_up(&login, Password::from(PW)).await.unwrap();
     let step = s.login(up.org, &login, Password::from(PW)).await.unwrap();
     let grant = *step.grant().expect("signed in");
@@ -156,7 +153,7 @@ async fn enroll<S: UserStore + SecretStore>(s: &Service<S>, login: String) -> Pe
 /// policy's context, which may hold a non-`Sync` host check, across an await).
 async fn enroll_many<S>(s: &Arc<Service<S>>, prefix: &str, count: usize) -> Vec<Person>
 where
-    S: UserStore + SecretStore + 'static,
+    S: LoginStore + 'static,
 {
     let local = tokio::task::LocalSet::new();
     local
@@ -184,7 +181,7 @@ where
 }
 
 /// A full login at the current time; panics unless it is granted.
-async fn login<S: UserStore + SecretStore>(s: &Service<S>, person: &Person) {
+async fn login<S: LoginStore>(s: &Service<S>, person: &Person) {
     let step = s
         .login(person.org, &person.login, Password::from(PW))
         .await
@@ -198,10 +195,7 @@ async fn login<S: UserStore + SecretStore>(s: &Service<S>, person: &Person) {
 }
 
 /// The median duration of the second-factor step alone, the best of [`PASSES`] passes.
-async fn second_factor_median<S: UserStore + SecretStore>(
-    s: &Service<S>,
-    probes: &[Person],
-) -> Duration {
+async fn second_factor_median<S: LoginStore>(s: &Service<S>, probes: &[Person]) -> Duration {
     let clock = &s.backend().clock;
     let mut best = Duration::MAX;
     for _ in 0..PASSES {
@@ -231,7 +225,7 @@ async fn second_factor_median<S: UserStore + SecretStore>(
 /// Full logins per second with `tasks` concurrent tasks, each person logging in once.
 async fn logins_per_second<S>(s: &Arc<Service<S>>, people: &Arc<Vec<Person>>, tasks: usize) -> f64
 where
-    S: UserStore + SecretStore + 'static,
+    S: LoginStore + 'static,
 {
     s.backend().clock.advance(30);
     let started = Instant::now();
@@ -381,7 +375,7 @@ impl Grow for authcore::PostgresStore {
 /// The whole check on one store; returns whether the step stayed within 1.2×.
 async fn check<T>(name: &str, store: T, people: usize) -> bool
 where
-    T: UserStore + SecretStore + Grow + Clone + 'static,
+    T: LoginStore + Grow + Clone + 'static,
 {
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let full = Arc::new(service(store.clone(), &clock, production()));

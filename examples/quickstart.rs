@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use getrandom::SysRng;
 
+use authcore::LoginStore;
 use authcore::PersonId;
 use authcore::credential::FactorKind;
 use authcore::credential::{KeyId, Keyring, OobConfig, OobKey, PhoneNumber, SealingKey};
@@ -23,10 +24,7 @@ use authcore::policy::{
 };
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
-use authcore::{
-    BearerToken, Clock, LoginStep, Password, SecretStore, ServiceConfig, ServiceError, SqliteStore,
-    UserStore,
-};
+use authcore::{BearerToken, Clock, LoginStep, Password, ServiceConfig, ServiceError, SqliteStore};
 
 /// The service over a store, with the audit log and notifier the story prints, and the default
 /// hasher (on tokio's blocking pool with `--features tokio`).
@@ -62,7 +60,7 @@ fn next_step(clock: &ManualClock) {
 }
 
 /// The service over `store`, with the clock starting at the system time.
-fn service<S: UserStore + SecretStore>(store: S, clock: &Arc<ManualClock>) -> Service<S> {
+fn service<S: LoginStore>(store: S, clock: &Arc<ManualClock>) -> Service<S> {
     // The ready backend (the system clock and the default hasher), with the audit log and
     // notifier the story reads back, and the hand-driven clock swapped in.
     let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
@@ -284,7 +282,7 @@ fn describe(event: &AuditEvent, names: &HashMap<PersonId, &str>, start: u64) -> 
 }
 
 /// The seed stories, narrated; exits non-zero at the first step that does not behave.
-async fn story<S: UserStore + SecretStore>(s: &Service<S>, clock: &ManualClock) {
+async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
     let now = || clock.now();
     let start = now();
     let mut names: HashMap<PersonId, &str> = HashMap::new();

@@ -25,7 +25,7 @@ pub mod service;
 pub mod store;
 
 /// The store conformance suite: every storage contract, races included, run against any
-/// `UserStore + SecretStore`.
+/// `LoginStore` (which is a `UserStore` and a `SecretStore`).
 #[cfg(feature = "test-util")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub use store::conformance;
@@ -45,7 +45,7 @@ pub use service::BlockingPoolHasher;
 #[cfg(feature = "std")]
 pub use service::PasswordHashing;
 #[cfg(feature = "std")]
-pub use store::{AuditSink, Notifier, SecretStore, UserStore};
+pub use store::{AuditSink, LoginStore, Notifier, SecretStore, UserStore};
 
 // The bundled stores.
 #[cfg(feature = "postgres")]

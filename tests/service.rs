@@ -12,8 +12,6 @@ use std::sync::Arc;
 #[path = "support/doubles.rs"]
 mod doubles;
 
-use doubles::Split;
-
 use authcore::credential::password::HashParams;
 use authcore::credential::{FactorKind, OobConfig, OobKey, PhoneNumber, RecoveryParams};
 use authcore::otp::{ManualClock, SecretKey, Totp};
@@ -2094,19 +2092,13 @@ impl authcore::PasswordHashing for BlockingCountingHasher {
 }
 
 /// A service with cheap argon2 whose every job runs on the blocking pool and is counted, over
-/// `secrets` (people in a memory store of their own); with its clock and job counter.
+/// `store`; with its clock and job counter.
 type CountingService<S> = Authenticator<
-    Services<
-        Split<MemoryStore, S>,
-        MemoryAuditLog,
-        RecordingNotifier,
-        Arc<ManualClock>,
-        BlockingCountingHasher,
-    >,
+    Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, BlockingCountingHasher>,
 >;
 
-fn counting_service<S: authcore::SecretStore>(
-    secrets: S,
+fn counting_service<S: authcore::LoginStore>(
+    store: S,
 ) -> (
     CountingService<S>,
     Arc<ManualClock>,
@@ -2133,10 +2125,7 @@ fn counting_service<S: authcore::SecretStore>(
         .build()
         .unwrap();
     let services = Services {
-        store: Split {
-            users: MemoryStore::new(),
-            secrets,
-        },
+        store,
         audit: MemoryAuditLog::new(),
         notifier: RecordingNotifier::new(),
         clock: Arc::clone(&clock),
@@ -2147,7 +2136,7 @@ fn counting_service<S: authcore::SecretStore>(
 
 /// An owner signed in with a fresh grant who has started adding an authenticator app: the
 /// organisation, the grant and the app's key.
-async fn owner_adding_an_app<S: authcore::SecretStore>(
+async fn owner_adding_an_app<S: authcore::LoginStore>(
     s: &CountingService<S>,
 ) -> (OrgId, Grant, SecretKey) {
     let up = s
@@ -2202,12 +2191,182 @@ async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
     assert_eq!(count() - before, 2);
 }
 
-/// A secret store whose active recovery-code set disappears after a number of reads: the set
-/// removed by another server between the login's factor check and the redemption.
+/// A store whose active recovery-code set disappears after a number of reads: the set removed
+/// by another server between the login's factor check and the redemption. The login reads it in
+/// its snapshot, so the removal is seen when the snapshot is read again: after a lost count
+/// (`lose_next_count`: the next compare-and-swap of counters alone loses, as when a concurrent
+/// attempt moved the counter).
 struct VanishingSetStore {
     inner: MemoryStore,
     /// Reads of the active set that still see it (`usize::MAX`: all of them).
     visible_reads: std::sync::atomic::AtomicUsize,
+    /// Whether the next write of counters alone loses its compare-and-swap.
+    lose_next_count: std::sync::atomic::AtomicBool,
+}
+
+impl VanishingSetStore {
+    fn visible(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.visible_reads
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n != usize::MAX).then(|| n.saturating_sub(1))
+            })
+            .map_or(true, |before| before > 0)
+    }
+}
+
+impl authcore::UserStore for VanishingSetStore {
+    type Error = authcore::MemoryStoreError;
+
+    fn create_person(
+        &self,
+        person: &authcore::store::PersonRecord,
+        organisation: authcore::store::OrganisationWrite<'_>,
+    ) -> impl Future<Output = Result<authcore::store::CreateOutcome, Self::Error>> + Send {
+        self.inner.create_person(person, organisation)
+    }
+    fn person_by_login(
+        &self,
+        login: &str,
+    ) -> impl Future<Output = Result<Option<authcore::store::PersonRecord>, Self::Error>> + Send
+    {
+        self.inner.person_by_login(login)
+    }
+    fn person(
+        &self,
+        id: PersonId,
+    ) -> impl Future<Output = Result<Option<authcore::store::PersonRecord>, Self::Error>> + Send
+    {
+        self.inner.person(id)
+    }
+    fn set_password(
+        &self,
+        id: PersonId,
+        password_hash: &str,
+        state: authcore::policy::PasswordState,
+        expires_at: Option<u64>,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner
+            .set_password(id, password_hash, state, expires_at)
+    }
+    fn upgrade_password_hash(
+        &self,
+        id: PersonId,
+        expected_hash: &str,
+        new_hash: &str,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner
+            .upgrade_password_hash(id, expected_hash, new_hash)
+    }
+    fn set_phone(
+        &self,
+        id: PersonId,
+        phone: Option<&PhoneNumber>,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.set_phone(id, phone)
+    }
+    fn set_deactivated(
+        &self,
+        id: PersonId,
+        deactivated: bool,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.set_deactivated(id, deactivated)
+    }
+    fn throttle(
+        &self,
+        key: &authcore::store::ThrottleKey,
+    ) -> impl Future<Output = Result<authcore::credential::ThrottleState, Self::Error>> + Send {
+        self.inner.throttle(key)
+    }
+    fn reserve_attempt(
+        &self,
+        key: &authcore::store::ThrottleKey,
+        policy: &authcore::credential::ThrottlePolicy,
+        now: u64,
+    ) -> impl Future<Output = Result<authcore::credential::ThrottleReservation, Self::Error>> + Send
+    {
+        self.inner.reserve_attempt(key, policy, now)
+    }
+    fn apply_throttle(
+        &self,
+        key: &authcore::store::ThrottleKey,
+        op: authcore::store::ThrottleOp,
+        policy: &authcore::credential::ThrottlePolicy,
+        now: u64,
+    ) -> impl Future<Output = Result<authcore::credential::ThrottleUpdate, Self::Error>> + Send
+    {
+        self.inner.apply_throttle(key, op, policy, now)
+    }
+    fn prune_throttles(&self, now: u64) -> impl Future<Output = Result<u64, Self::Error>> + Send {
+        self.inner.prune_throttles(now)
+    }
+    fn organisation(
+        &self,
+        id: OrgId,
+    ) -> impl Future<
+        Output = Result<
+            Option<authcore::store::Versioned<authcore::policy::Organisation>>,
+            Self::Error,
+        >,
+    > + Send {
+        self.inner.organisation(id)
+    }
+    fn replace_organisation(
+        &self,
+        organisation: &authcore::policy::Organisation,
+        expected_version: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner
+            .replace_organisation(organisation, expected_version)
+    }
+    fn organisations_of(
+        &self,
+        id: PersonId,
+    ) -> impl Future<Output = Result<Vec<OrgId>, Self::Error>> + Send {
+        self.inner.organisations_of(id)
+    }
+}
+
+impl authcore::LoginStore for VanishingSetStore {
+    async fn login_snapshot(
+        &self,
+        at: authcore::store::SnapshotAt<'_>,
+        org: Option<OrgId>,
+        now: u64,
+    ) -> Result<authcore::store::LoginSnapshot, authcore::MemoryStoreError> {
+        let mut snapshot = self.inner.login_snapshot(at, org, now).await?;
+        if snapshot.recovery.is_some() && !self.visible() {
+            snapshot.recovery = None;
+        }
+        Ok(snapshot)
+    }
+    async fn apply_step(
+        &self,
+        write: &authcore::store::StepWrite,
+    ) -> Result<bool, authcore::MemoryStoreError> {
+        use std::sync::atomic::Ordering;
+        let counters_alone = write.watermark.is_none()
+            && write.recovery_spend.is_none()
+            && write.spend_ticket.is_none()
+            && write.next_ticket.is_none();
+        if counters_alone && self.lose_next_count.swap(false, Ordering::SeqCst) {
+            return Ok(false);
+        }
+        self.inner.apply_step(write).await
+    }
+    fn locked_step<T, F>(
+        &self,
+        at: authcore::store::SnapshotAt<'_>,
+        org: Option<OrgId>,
+        now: u64,
+        decide: F,
+    ) -> impl Future<Output = Result<T, authcore::MemoryStoreError>> + Send
+    where
+        F: FnMut(&authcore::store::LoginSnapshot) -> (authcore::store::StepWrite, T) + Send,
+        T: Send,
+    {
+        self.inner.locked_step(at, org, now, decide)
+    }
 }
 
 impl authcore::SecretStore for VanishingSetStore {
@@ -2242,18 +2401,11 @@ impl authcore::SecretStore for VanishingSetStore {
         person: PersonId,
         slot: authcore::store::RecoverySlot,
     ) -> Result<Option<authcore::credential::RecoveryCodeSet>, Self::Error> {
-        use std::sync::atomic::Ordering;
         let set = self.inner.recovery_codes(person, slot).await?;
         if slot != authcore::store::RecoverySlot::Active {
             return Ok(set);
         }
-        let visible = self
-            .visible_reads
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n != usize::MAX).then(|| n.saturating_sub(1))
-            })
-            .map_or(true, |before| before > 0);
-        Ok(set.filter(|_| visible))
+        Ok(set.filter(|_| self.visible()))
     }
     fn replace_recovery_codes(
         &self,
@@ -2342,7 +2494,7 @@ impl authcore::SecretStore for VanishingSetStore {
 
 /// What a failed recovery-code attempt leaves behind: the audit events it added (without their
 /// times) and the recovery-code failure count.
-async fn rejection_trace<S: authcore::SecretStore>(
+async fn rejection_trace<S: authcore::LoginStore>(
     s: &CountingService<S>,
     person: PersonId,
     before: usize,
@@ -2355,7 +2507,6 @@ async fn rejection_trace<S: authcore::SecretStore>(
     )>,
     u8,
 ) {
-    use authcore::UserStore;
     let events = s.backend().audit.events()[before..]
         .iter()
         .map(|e| (e.actor, e.subject, e.organisation, e.what))
@@ -2379,6 +2530,7 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
     let (s, clock, jobs) = counting_service(VanishingSetStore {
         inner: MemoryStore::new(),
         visible_reads: std::sync::atomic::AtomicUsize::new(usize::MAX),
+        lose_next_count: std::sync::atomic::AtomicBool::new(false),
     });
     let count = || jobs.load(Ordering::SeqCst);
     let (org, grant, key) = owner_adding_an_app(&s).await;
@@ -2409,26 +2561,20 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
         }
     )));
 
-    // The set is gone by the time the code is checked (the factor check still saw it): the same
+    // The set is gone by the time the code is checked (the factor check still saw it, and the
+    // count was made again on a fresh read after losing to a concurrent attempt): the same
     // answer, the same derivation, the same events, and one more failure counted.
+    s.backend().store.visible_reads.store(1, Ordering::SeqCst);
     s.backend()
         .store
-        .secrets
-        .visible_reads
-        .store(1, Ordering::SeqCst);
+        .lose_next_count
+        .store(true, Ordering::SeqCst);
     let (jobs_before, events_before) = (count(), s.backend().audit.events().len());
     assert!(matches!(
         s.verify_recovery_code(org, &t, "AAAA-BBBB-CCCC-DDDD").await,
         Err(ServiceError::InvalidCredentials)
     ));
-    assert_eq!(
-        s.backend()
-            .store
-            .secrets
-            .visible_reads
-            .load(Ordering::SeqCst),
-        0
-    );
+    assert_eq!(s.backend().store.visible_reads.load(Ordering::SeqCst), 0);
     assert_eq!(count() - jobs_before, 1, "no argon2 work without a set");
     let (none_events, none_failures) = rejection_trace(&s, person, events_before).await;
     assert_eq!(none_events, wrong_events);

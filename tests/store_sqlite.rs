@@ -499,3 +499,61 @@ async fn login_names_are_stored_only_as_digests() {
     let (_dir, store) = store().await;
     checks::login_names_are_not_stored!(&store);
 }
+
+/// Migration 7 keeps a ticket's person and login-counter key beside it: a ticket pending at the
+/// upgrade (written before the columns existed) is filled in, so the next step still reads it,
+/// its person and their login name's counter in one snapshot.
+#[tokio::test]
+async fn a_ticket_pending_at_the_version_7_upgrade_is_filled_in() {
+    use authcore::LoginStore;
+    use authcore::credential::{BearerToken, ThrottlePolicy};
+    use authcore::policy::{LoginProgress, Organisation};
+    use authcore::store::{
+        Login, PendingStep, PersonRecord, SnapshotAt, ThrottleKey, TicketRecord,
+    };
+    let (_dir, store) = store().await;
+    let login = Login::new("pending@example.com").unwrap();
+    let person = PersonRecord {
+        id: authcore::PersonId::new(0x5eed),
+        login: login.clone(),
+        password_hash: "hash".into(),
+        password_state: authcore::policy::PasswordState::Current,
+        password_expires_at: None,
+        deactivated: false,
+        phone: None,
+        created_at: 1,
+    };
+    let org = Organisation::found(authcore::OrgId::new(0x0a6), person.id, 1).state;
+    let created = store
+        .create_person(&person, OrganisationWrite::Insert(&org))
+        .await
+        .unwrap();
+    assert_eq!(created, authcore::store::CreateOutcome::Created);
+    let ticket = TicketRecord {
+        digest: BearerToken::generate().unwrap().digest(),
+        step: PendingStep::SecondFactor,
+        progress: LoginProgress::password_verified(person.id, org.id(), 10),
+        expires_at: 1_000,
+    };
+    store.insert_ticket(&ticket).await.unwrap();
+    let _ = store
+        .reserve_attempt(&ThrottleKey::login(&login), &ThrottlePolicy::default(), 10)
+        .await
+        .unwrap();
+    // Back to version 6: the columns gone, the migration not recorded.
+    sqlx::raw_sql(
+        "ALTER TABLE tickets DROP COLUMN person; ALTER TABLE tickets DROP COLUMN login_key; \
+         DELETE FROM authcore_schema WHERE version = 7;",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let snapshot = store
+        .login_snapshot(SnapshotAt::Ticket(&ticket.digest), Some(org.id()), 20)
+        .await
+        .unwrap();
+    assert_eq!(snapshot.ticket, Some(ticket));
+    assert_eq!(snapshot.person.map(|p| p.id), Some(person.id));
+    assert_eq!(snapshot.counters.login.map(|c| c.failures()), Some(1));
+}

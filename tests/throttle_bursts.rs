@@ -25,13 +25,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use doubles::{CountingHasher, Recording};
 
+use authcore::LoginStore;
 use authcore::credential::{FactorKind, ThrottlePolicy};
 use authcore::otp::{ManualClock, SecretKey, Totp, TotpParams};
 use authcore::policy::{AuditKind, AuthenticatorName, EnrollmentPurpose, Factor};
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
-    Authenticator, BearerToken, Clock, LoginStep, MemoryStore, OrgId, Password, SecretStore,
-    ServiceConfig, ServiceError, Services, UserStore,
+    Authenticator, BearerToken, Clock, LoginStep, MemoryStore, OrgId, Password, ServiceConfig,
+    ServiceError, Services,
 };
 
 const T0: u64 = 1_700_000_010;
@@ -52,9 +53,7 @@ fn policy() -> ThrottlePolicy {
         .unwrap()
 }
 
-fn service<St: UserStore + SecretStore>(
-    store: St,
-) -> (Arc<Service<St>>, Arc<ManualClock>, Arc<AtomicUsize>) {
+fn service<St: LoginStore>(store: St) -> (Arc<Service<St>>, Arc<ManualClock>, Arc<AtomicUsize>) {
     let clock = Arc::new(ManualClock::new(T0));
     let (hasher, jobs) = CountingHasher::cheap();
     let services = Services {
@@ -94,7 +93,7 @@ fn ticket(step: &LoginStep) -> BearerToken {
 /// nobody holds — were verified (argon2 jobs run), on the store `name`.
 async fn password_bursts<St>(name: &str, store: St) -> (usize, usize)
 where
-    St: UserStore + SecretStore + 'static,
+    St: LoginStore + 'static,
 {
     let (s, _clock, jobs) = service(store);
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();
@@ -138,7 +137,7 @@ where
 /// verified (audited as rejected), on the store `name`.
 async fn totp_burst<St>(name: &str, store: St) -> usize
 where
-    St: UserStore + SecretStore + 'static,
+    St: LoginStore + 'static,
 {
     let (s, clock, _jobs) = service(store);
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();

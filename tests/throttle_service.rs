@@ -604,8 +604,8 @@ async fn an_unknown_login_answers_and_calls_the_store_as_a_wrong_password_does()
     assert_eq!(real.1, unknown.1, "the same store calls and argon2 work");
     assert_eq!(
         real.1[0],
-        ["person_by_login", "reserve_attempt", "argon2"],
-        "reserve on the login, then verify"
+        ["login_snapshot", "apply_step", "argon2"],
+        "one read, the attempt counted on the login, then verify"
     );
 }
 

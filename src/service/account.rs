@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use super::login::Reauthentication;
+use super::enroll::Reauthentication;
 use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceError};
 use crate::credential::password::Password;
 use crate::credential::phone::PhoneNumber;
@@ -18,8 +18,11 @@ use crate::policy::login::{Grant, PasswordState};
 use crate::policy::org_policy::OrgStanding;
 use crate::policy::roles::{Action, Resource};
 use crate::service::backend::Backend;
+use crate::store::SecretStore;
+use crate::store::SecurityNotice;
+use crate::store::UserStore;
+use crate::store::login::LoginStore;
 use crate::store::records::{OobPurpose, RecoverySlot, ThrottleKey};
-use crate::store::{SecretStore, SecurityNotice, UserStore};
 
 impl<B: Backend> Authenticator<B> {
     /// Starts enrolling an authenticator app for the signed-in person: the first one, an extra
@@ -202,7 +205,7 @@ impl<B: Backend> Authenticator<B> {
         self.replace_password(&person, new_password, now).await
     }
 
-    /// Phone verification, step 1: sends a code to `phone` (through the [`Notifier`](crate::store::Notifier), as an
+    /// Phone verification, step 1: sends a code to `phone` (through the [`Notifier`], as an
     /// [`Notification::OobCode`](crate::store::Notification::OobCode) with
     /// [`OobPurpose::VerifyPhone`]) to prove the signed-in person holds it. The number becomes a
     /// factor only when the code comes back ([`Self::confirm_phone`]).
@@ -211,9 +214,12 @@ impl<B: Backend> Authenticator<B> {
     /// AAL2 grant once the person has any second factor, like any new authenticator. The send
     /// counts against the asking person's own verification budget, whatever the number: the
     /// resend cooldown and hourly cap as for sign-in codes, and the daily verification cap
-    /// ([`OobConfig::daily_verification_cap`](crate::credential::oob::OobConfig::daily_verification_cap));
+    /// ([`OobConfig::daily_verification_cap`]);
     /// beyond them, [`ServiceError::Throttled`]. It never spends the number's owner's sign-in
     /// budget. A new call replaces the pending verification: only the last code sent counts.
+    ///
+    /// [`Notifier`]: crate::store::Notifier
+    /// [`OobConfig::daily_verification_cap`]: crate::credential::oob::OobConfig::daily_verification_cap
     pub async fn start_phone_verification(
         &self,
         grant: &Grant,
@@ -413,18 +419,25 @@ impl<B: Backend> Authenticator<B> {
         ),
         ServiceError,
     > {
-        let person = self.person(grant.person()).await?;
+        // The person and the organisation in one read.
+        let snapshot = self
+            .backend
+            .store()
+            .login_snapshot(
+                crate::store::login::SnapshotAt::Person(grant.person()),
+                Some(grant.org()),
+                now,
+            )
+            .await
+            .map_err(ServiceError::storage)?;
+        let person = snapshot.person.ok_or(ServiceError::InvalidCredentials)?;
         if person.deactivated {
             return Err(ServiceError::Denied(
                 crate::policy::error::AccessDenied::Deactivated,
             ));
         }
-        let org = self
-            .backend
-            .store()
-            .organisation(grant.org())
-            .await
-            .map_err(ServiceError::storage)?
+        let org = snapshot
+            .organisation
             .ok_or(ServiceError::Policy(PolicyError::NotAMember))?
             .value;
         let _ = org.check_grant(grant, now)?;

@@ -9,7 +9,8 @@ use crate::otp::clock::{Clock, SystemClock};
 #[cfg(feature = "tokio")]
 use crate::service::hashing::BlockingPoolHasher;
 use crate::service::hashing::PasswordHashing;
-use crate::store::{AuditSink, Notifier, SecretStore, UserStore};
+use crate::store::login::LoginStore;
+use crate::store::{AuditSink, Notifier};
 
 /// The capabilities an [`Authenticator`](crate::service::Authenticator) drives: the store, the
 /// clock, the audit sink, the notifier and the password hasher.
@@ -61,14 +62,17 @@ use crate::store::{AuditSink, Notifier, SecretStore, UserStore};
 pub trait Backend: Send + Sync {
     /// People, organisations, memberships and throttle counters ([`UserStore`]), and
     /// authenticator secrets, recovery codes, out-of-band codes, setup tokens and tickets
-    /// ([`SecretStore`]): one store.
+    /// ([`SecretStore`]), with the login steps over both ([`LoginStore`]): one store.
     ///
     /// One type, because a login step reads the person, their organisation, the throttle
     /// counters, the MFA state and the pending-login ticket together, and writes its outcome to
     /// several of them at once: they belong in one database, where one transaction can cover
     /// them. A host whose data is split implements both traits on one type that holds both
     /// handles.
-    type Store: UserStore + SecretStore;
+    ///
+    /// [`UserStore`]: crate::store::UserStore
+    /// [`SecretStore`]: crate::store::SecretStore
+    type Store: LoginStore;
     /// The time.
     type Clock: Clock;
     /// The audit trail.
@@ -249,7 +253,7 @@ impl<S, A, N, C, H> Services<S, A, N, C, H> {
 
 impl<S, A, N, C, H> Backend for Services<S, A, N, C, H>
 where
-    S: UserStore + SecretStore,
+    S: LoginStore,
     A: AuditSink,
     N: Notifier,
     C: Clock,

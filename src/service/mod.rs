@@ -15,6 +15,9 @@
 //! | `hashing` | [`PasswordHashing`]: where argon2 runs (inline, or tokio's blocking pool) |
 //! | `config` | [`ServiceConfig`]: issuer, lifetimes, throttle, recovery and SMS settings |
 //! | `login` | the password step, pending-login tickets, second factors, enrollment at login |
+//! | `steps` | what every login step shares: its snapshot, the counted attempt, the decision, the guarded commit |
+//! | `factors` | the factor checks login and account share: TOTP, out-of-band codes, passwords |
+//! | `enroll` | enrolling an authenticator app (signed in or at login) |
 //! | `account` | a signed-in person's MFA, recovery codes and password |
 //! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
 //! | `unlock` | an administrator clears a member's throttle counters |
@@ -22,6 +25,25 @@
 //! The service is runtime-agnostic: it spawns nothing and needs no particular executor (the
 //! `BlockingPoolHasher` of feature `tokio` hands argon2 to tokio's blocking pool when it runs on
 //! tokio).
+//!
+//! ## What a login step asks of the store
+//!
+//! Each step reads what it decides on once ([`LoginStore::login_snapshot`], or inside
+//! [`LoginStore::locked_step`]), computes the login decision once, and commits its outcome once.
+//! On the SQL stores (statements not counting `BEGIN` and `COMMIT`; tested per step and store by
+//! `tests/login_budgets.rs`):
+//!
+//! | step | statements | commits |
+//! |---|---|---|
+//! | app or SMS code, right | 3: the read, the watermark or challenge, the ticket | 1 |
+//! | app code, wrong | 2: the read, the counted failure (the ticket stays) | 1 |
+//! | app code, right after a failure | 4: the failure's counter is cleared too | 1 |
+//! | password | 4: the read, the attempt counted before argon2, the settled count, the next ticket | 2 |
+//! | recovery code | 5: as the password, and the spent slot | 2 |
+//! | confirming an enrollment | the reads, then one transaction | 1 |
+//!
+//! The steps that hash (argon2) count their attempt in a commit of its own before hashing, and
+//! hold no lock while they hash.
 //!
 //! ## When the notifier fails
 //!
@@ -39,43 +61,46 @@
 //! - an out-of-band code that did not go out is an error ([`ServiceError::Undelivered`]): the
 //!   code was the outcome. The send counts against the budget, and the person may ask again
 //!   after the cooldown.
+//!
+//! [`LoginStore::login_snapshot`]: crate::store::login::LoginStore::login_snapshot
+//! [`LoginStore::locked_step`]: crate::store::login::LoginStore::locked_step
 
 use alloc::vec::Vec;
 
 use crate::credential::factor::{FactorKind, ThrottledFactor};
 use crate::credential::throttle::{ThrottleDecision, ThrottleEvent};
-use crate::credential::token::BearerToken;
 use crate::otp::clock::Clock;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind, NotificationKind};
 use crate::policy::factors::Factor;
 use crate::policy::ids::{OrgId, PersonId};
-use crate::policy::login::LoginProgress;
-use crate::store::records::{
-    PendingStep, PersonRecord, PruneReport, ThrottleKey, ThrottleOp, TicketRecord,
-};
+use crate::store::records::{PersonRecord, PruneReport, ThrottleKey, ThrottleOp};
 use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotice, UserStore};
 
 pub(crate) mod account;
 pub(crate) mod backend;
 pub(crate) mod config;
+pub(crate) mod enroll;
 pub(crate) mod error;
+pub(crate) mod factors;
 pub(crate) mod hashing;
 pub(crate) mod login;
 pub(crate) mod members;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
 pub(crate) mod ready;
+pub(crate) mod steps;
 pub(crate) mod unlock;
 
 pub use backend::{Backend, DefaultHashing, Services};
 pub use config::{ServiceConfig, ServiceConfigBuilder};
+pub use enroll::EnrollmentSetup;
 pub use error::ServiceError;
 #[cfg(feature = "tokio")]
 pub use hashing::BlockingPoolHasher;
 pub use hashing::{HashJob, HashOutput, PasswordHashing};
-pub use login::{EnrollmentSetup, LoginStep};
 pub use members::{NewMember, SignedUp};
 #[cfg(feature = "memory")]
 pub use ready::MemoryBackend;
+pub use steps::LoginStep;
 
 /// Whether the [`Notifier`] delivered a message. A failure has already been audited
 /// ([`AuditKind::NotificationFailed`]); the notifier's error is kept for the host's own logs.
@@ -250,73 +275,6 @@ impl<B: Backend> Authenticator<B> {
             .notify(Notification::Security { person, notice })
             .await?;
         Ok(())
-    }
-
-    /// Stores a new ticket for `step` and returns it. It expires after the configured ticket
-    /// lifetime, and never after the login itself may stay pending.
-    async fn issue_ticket(
-        &self,
-        step: PendingStep,
-        progress: LoginProgress,
-        now: u64,
-    ) -> Result<BearerToken, ServiceError> {
-        let token = BearerToken::generate()?;
-        let latest = progress.started_at().saturating_add(LoginProgress::MAX_AGE);
-        let record = TicketRecord {
-            digest: token.digest(),
-            step,
-            progress,
-            expires_at: now.saturating_add(self.config.ticket_ttl).min(latest),
-        };
-        self.backend
-            .store()
-            .insert_ticket(&record)
-            .await
-            .map_err(ServiceError::storage)?;
-        Ok(token)
-    }
-
-    /// Spends a ticket presented for `step` in `org`. Anything else — unknown, expired, already
-    /// spent, another step, another organisation — is audited and is
-    /// [`ServiceError::InvalidCredentials`].
-    async fn take_ticket(
-        &self,
-        ticket: &BearerToken,
-        step: PendingStep,
-        org: OrgId,
-        now: u64,
-    ) -> Result<TicketRecord, ServiceError> {
-        let taken = self
-            .backend
-            .store()
-            .take_ticket(&ticket.digest(), now)
-            .await
-            .map_err(ServiceError::storage)?;
-        match taken {
-            Some(record) if record.step == step && record.progress.org() == org => Ok(record),
-            other => {
-                let subject = other.map(|r| r.progress.person());
-                self.record_one(
-                    now,
-                    Actor::System,
-                    subject,
-                    Some(org),
-                    AuditKind::TicketRejected,
-                )
-                .await?;
-                Err(ServiceError::InvalidCredentials)
-            }
-        }
-    }
-
-    /// Puts a ticket back after a recoverable failure (a wrong code, a refused new password), so
-    /// the person can try again until it expires. A success never does.
-    async fn restore_ticket(&self, record: &TicketRecord) -> Result<(), ServiceError> {
-        self.backend
-            .store()
-            .insert_ticket(record)
-            .await
-            .map_err(ServiceError::storage)
     }
 
     /// Reserves an attempt at the counter `key` before the guess is verified

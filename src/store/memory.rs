@@ -30,6 +30,8 @@ use crate::policy::login::PasswordState;
 use crate::policy::organisation::Organisation;
 use crate::store::records::Login;
 
+mod login;
+
 /// A fault of the in-memory store, audit log or notifier.
 #[derive(Debug)]
 #[non_exhaustive]
@@ -44,6 +46,9 @@ pub enum MemoryStoreError {
     PersonIdTaken(PersonId),
     /// [`RecordingNotifier::fail_deliveries`] is switched on.
     DeliveryFailed,
+    /// A [`LoginStore::locked_step`](crate::store::login::LoginStore::locked_step) decision
+    /// returned writes that do not match the state it was given.
+    GuardFailed,
 }
 
 impl fmt::Display for MemoryStoreError {
@@ -59,6 +64,9 @@ impl fmt::Display for MemoryStoreError {
                 )
             }
             Self::DeliveryFailed => f.write_str("the recording notifier was told to fail"),
+            Self::GuardFailed => {
+                f.write_str("a locked login step's writes do not match the state it read")
+            }
         }
     }
 }
@@ -396,6 +404,76 @@ impl UserStore for MemoryStore {
     }
 }
 
+/// [`SecretStore::replace_mfa`] under the secrets' lock.
+fn replace_mfa_in(
+    secrets: &mut Secrets,
+    person: PersonId,
+    mfa: &Mfa,
+    expected_version: Option<u64>,
+) -> Result<bool, MemoryStoreError> {
+    let current = secrets.mfa.get(&person);
+    let version = match (current, expected_version) {
+        (None, None) => 1,
+        (Some(stored), Some(expected)) if stored.version == expected => expected.saturating_add(1),
+        _ => return Ok(false),
+    };
+    let watermarks = mfa
+        .authenticators()
+        .iter()
+        .map(|a| {
+            let kept = current
+                .and_then(|stored| stored.watermarks.get(&a.id()))
+                .copied()
+                .unwrap_or(0);
+            (a.id(), a.last_accepted_step().max(kept))
+        })
+        .collect();
+    let copy = mfa.duplicate_secret_state()?;
+    secrets.mfa.insert(
+        person,
+        StoredMfa {
+            mfa: copy,
+            version,
+            watermarks,
+        },
+    );
+    Ok(true)
+}
+
+/// [`SecretStore::replace_recovery_codes`] under the secrets' lock.
+fn replace_recovery_in(
+    secrets: &mut Secrets,
+    person: PersonId,
+    slot: RecoverySlot,
+    set: Option<&RecoveryCodeSet>,
+) -> Result<(), MemoryStoreError> {
+    let key = (person, slot);
+    match set {
+        None => {
+            secrets.recovery.remove(&key);
+        }
+        Some(set) => {
+            // The same set written back keeps the slots spent meanwhile: a spent code never
+            // comes back to life.
+            let spent = secrets
+                .recovery
+                .get(&key)
+                .filter(|stored| stored.set.set_id() == set.set_id())
+                .map_or(0, |stored| stored.spent);
+            let mut copy = set.clone();
+            copy.merge_spent_mask(spent)?;
+            secrets.recovery.insert(
+                key,
+                StoredSet {
+                    spent: copy.spent_mask(),
+                    set: copy,
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
 impl SecretStore for MemoryStore {
     type Error = MemoryStoreError;
 
@@ -420,36 +498,7 @@ impl SecretStore for MemoryStore {
         mfa: &Mfa,
         expected_version: Option<u64>,
     ) -> Result<bool, MemoryStoreError> {
-        let mut secrets = self.secrets()?;
-        let current = secrets.mfa.get(&person);
-        let version = match (current, expected_version) {
-            (None, None) => 1,
-            (Some(stored), Some(expected)) if stored.version == expected => {
-                expected.saturating_add(1)
-            }
-            _ => return Ok(false),
-        };
-        let watermarks = mfa
-            .authenticators()
-            .iter()
-            .map(|a| {
-                let kept = current
-                    .and_then(|stored| stored.watermarks.get(&a.id()))
-                    .copied()
-                    .unwrap_or(0);
-                (a.id(), a.last_accepted_step().max(kept))
-            })
-            .collect();
-        let copy = mfa.duplicate_secret_state()?;
-        secrets.mfa.insert(
-            person,
-            StoredMfa {
-                mfa: copy,
-                version,
-                watermarks,
-            },
-        );
-        Ok(true)
+        replace_mfa_in(&mut *self.secrets()?, person, mfa, expected_version)
     }
 
     async fn advance_watermark(
@@ -492,32 +541,7 @@ impl SecretStore for MemoryStore {
         slot: RecoverySlot,
         set: Option<&RecoveryCodeSet>,
     ) -> Result<(), MemoryStoreError> {
-        let mut secrets = self.secrets()?;
-        let key = (person, slot);
-        match set {
-            None => {
-                secrets.recovery.remove(&key);
-            }
-            Some(set) => {
-                // The same set written back keeps the slots spent meanwhile: a spent code never
-                // comes back to life.
-                let spent = secrets
-                    .recovery
-                    .get(&key)
-                    .filter(|stored| stored.set.set_id() == set.set_id())
-                    .map_or(0, |stored| stored.spent);
-                let mut copy = set.clone();
-                copy.merge_spent_mask(spent)?;
-                secrets.recovery.insert(
-                    key,
-                    StoredSet {
-                        spent: copy.spent_mask(),
-                        set: copy,
-                    },
-                );
-            }
-        }
-        Ok(())
+        replace_recovery_in(&mut *self.secrets()?, person, slot, set)
     }
 
     async fn activate_pending_recovery_codes(

@@ -14,8 +14,9 @@
 //!
 //! Anything two application servers could race on is a single method whose contract is
 //! "atomic with respect to concurrent calls", and none of them has a default body. In SQL each is
-//! one guarded statement whose affected-row count is the answer — never a read followed by a
-//! write in a second call:
+//! one guarded statement whose affected-row count is the answer, or one transaction whose every
+//! write is guarded by the read it was decided on — never a read followed by an unguarded write
+//! in a second call:
 //!
 //! | method | SQL shape |
 //! |---|---|
@@ -32,6 +33,20 @@
 //! | [`UserStore::apply_throttle`] | the same compare-and-swap, with the state computed by [`ThrottlePolicy::record_success`] or [`ThrottlePolicy::reset`] |
 //! | [`UserStore::prune_throttles`] | `DELETE FROM throttle_keys WHERE forget_at <= $now` |
 //! | [`UserStore::create_person`] | one transaction: `INSERT INTO people …` (unique login) and the organisation insert or guarded update |
+//! | [`LoginStore::login_snapshot`] | one `SELECT` joining the live ticket (not consumed), the person, the organisation, the MFA state with its watermark rows (aggregated as JSON), the active recovery set, the four counters and the sign-in challenge; no lock, no transaction |
+//! | [`LoginStore::apply_step`] | one transaction (a single write commits alone), every write guarded by the snapshot it was decided on: the counters' compare-and-swap, `UPDATE authenticator_watermarks … WHERE last_step < $step`, the recovery slot as [`SecretStore::spend_recovery_code`], the challenge as [`SecretStore::replace_oob_challenge`], the MFA state as [`SecretStore::replace_mfa`], `DELETE FROM tickets WHERE digest = $d` (must delete one), `INSERT INTO tickets …`; any guard failing rolls everything back |
+//! | [`LoginStore::locked_step`] | `BEGIN IMMEDIATE` (SQLite) or `BEGIN` and the snapshot `… FOR UPDATE` of the person's row (PostgreSQL), the decision in between, then the writes as `apply_step`, `COMMIT`; a failed guard rolls back and decides again |
+//!
+//! The login steps use the [`LoginStore`] verbs, within the budgets the service docs give
+//! (`BEGIN` and `COMMIT` are not counted as statements): a second factor with an app or an SMS
+//! code is one `locked_step` (three statements for a success — the read, the watermark or
+//! challenge, the ticket — and one commit); the password step and a recovery code count their
+//! attempt before the argon2 work with a one-statement `apply_step`, and commit the outcome with
+//! another. The single-table verbs above
+//! stay the contract for everything else, and for hosts that read their own data: the service no
+//! longer calls [`SecretStore::take_ticket`], [`SecretStore::insert_ticket`],
+//! [`SecretStore::advance_watermark`], [`SecretStore::spend_recovery_code`] or
+//! [`UserStore::person_by_login`], which the login verbs replace.
 
 use alloc::vec::Vec;
 use core::future::Future;
@@ -50,6 +65,7 @@ use crate::policy::organisation::Organisation;
 
 #[cfg(feature = "test-util")]
 pub mod conformance;
+pub mod login;
 #[cfg(feature = "memory")]
 pub(crate) mod memory;
 pub(crate) mod records;
@@ -58,6 +74,11 @@ pub(crate) mod records;
 pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, RecordingNotifier};
 
 pub use crate::credential::token::TokenDigest;
+pub use login::{
+    CounterWrite, LoginCounters, LoginSnapshot, LoginStore, MfaWrite, NextTicket, OobWrite,
+    SnapshotAt, StepWrite,
+};
+
 pub use records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
     SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned,

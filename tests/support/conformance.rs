@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use authcore::LoginStore;
 use authcore::conformance::{self, Spawner};
 use authcore::otp::ManualClock;
-use authcore::{SecretStore, UserStore};
 
 /// Hands each racing call to the tokio runtime, so that they run on several threads.
 pub struct Tokio;
@@ -23,7 +23,7 @@ impl Spawner for Tokio {
 /// Runs every check against `store`, first racing in this task and then on the runtime's
 /// threads (call it from a multi-threaded runtime), and returns the names of the checks. Both
 /// runs pass the same checks; a failure panics with the check's name and message.
-pub async fn conforms<S: UserStore + SecretStore + 'static>(
+pub async fn conforms<S: LoginStore + 'static>(
     store: Arc<S>,
     clock: &ManualClock,
 ) -> Vec<&'static str> {

@@ -16,7 +16,8 @@ use authcore::store::{
     CreateOutcome, OobChallengeRecord, OobPurpose, OrganisationWrite, PersonRecord, PruneReport,
     RecoverySlot, SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, Versioned,
 };
-use authcore::{OrgId, PersonId, SecretStore, UserStore};
+use authcore::store::{LoginSnapshot, SnapshotAt, StepWrite};
+use authcore::{LoginStore, OrgId, PersonId, SecretStore, UserStore};
 
 /// Runs every argon2 job on tokio's blocking pool, so that concurrent requests interleave around
 /// it as they would on a server, and counts the jobs: one per verified password or recovery code.
@@ -333,234 +334,34 @@ impl<T: SecretStore> SecretStore for Recording<T> {
     }
 }
 
-/// People from one store and secrets from another: a host whose data is split implements both
-/// traits on one type that holds both handles, as this one does.
-pub struct Split<U, S> {
-    pub users: U,
-    pub secrets: S,
-}
-
-impl<U: UserStore, S: Send + Sync> UserStore for Split<U, S> {
-    type Error = U::Error;
-
-    async fn create_person(
+impl<T: LoginStore> LoginStore for Recording<T> {
+    async fn login_snapshot(
         &self,
-        person: &PersonRecord,
-        organisation: OrganisationWrite<'_>,
-    ) -> Result<CreateOutcome, Self::Error> {
-        self.users.create_person(person, organisation).await
-    }
-
-    async fn person_by_login(&self, login: &str) -> Result<Option<PersonRecord>, Self::Error> {
-        self.users.person_by_login(login).await
-    }
-
-    async fn person(&self, id: PersonId) -> Result<Option<PersonRecord>, Self::Error> {
-        self.users.person(id).await
-    }
-
-    async fn set_password(
-        &self,
-        id: PersonId,
-        password_hash: &str,
-        state: PasswordState,
-        expires_at: Option<u64>,
-    ) -> Result<bool, Self::Error> {
-        self.users
-            .set_password(id, password_hash, state, expires_at)
-            .await
-    }
-
-    async fn upgrade_password_hash(
-        &self,
-        id: PersonId,
-        expected_hash: &str,
-        new_hash: &str,
-    ) -> Result<bool, Self::Error> {
-        self.users
-            .upgrade_password_hash(id, expected_hash, new_hash)
-            .await
-    }
-
-    async fn set_phone(
-        &self,
-        id: PersonId,
-        phone: Option<&PhoneNumber>,
-    ) -> Result<bool, Self::Error> {
-        self.users.set_phone(id, phone).await
-    }
-
-    async fn set_deactivated(&self, id: PersonId, deactivated: bool) -> Result<bool, Self::Error> {
-        self.users.set_deactivated(id, deactivated).await
-    }
-
-    async fn throttle(&self, key: &ThrottleKey) -> Result<ThrottleState, Self::Error> {
-        self.users.throttle(key).await
-    }
-
-    async fn reserve_attempt(
-        &self,
-        key: &ThrottleKey,
-        policy: &ThrottlePolicy,
+        at: SnapshotAt<'_>,
+        org: Option<OrgId>,
         now: u64,
-    ) -> Result<ThrottleReservation, Self::Error> {
-        self.users.reserve_attempt(key, policy, now).await
+    ) -> Result<LoginSnapshot, <T as SecretStore>::Error> {
+        self.note("login_snapshot").await;
+        self.inner.login_snapshot(at, org, now).await
     }
 
-    async fn apply_throttle(
+    async fn apply_step(&self, write: &StepWrite) -> Result<bool, <T as SecretStore>::Error> {
+        self.note("apply_step").await;
+        self.inner.apply_step(write).await
+    }
+
+    async fn locked_step<R, F>(
         &self,
-        key: &ThrottleKey,
-        op: ThrottleOp,
-        policy: &ThrottlePolicy,
+        at: SnapshotAt<'_>,
+        org: Option<OrgId>,
         now: u64,
-    ) -> Result<ThrottleUpdate, Self::Error> {
-        self.users.apply_throttle(key, op, policy, now).await
-    }
-
-    async fn prune_throttles(&self, now: u64) -> Result<u64, Self::Error> {
-        self.users.prune_throttles(now).await
-    }
-
-    async fn organisation(
-        &self,
-        id: OrgId,
-    ) -> Result<Option<Versioned<Organisation>>, Self::Error> {
-        UserStore::organisation(&self.users, id).await
-    }
-
-    async fn replace_organisation(
-        &self,
-        organisation: &Organisation,
-        expected_version: u64,
-    ) -> Result<bool, Self::Error> {
-        self.users
-            .replace_organisation(organisation, expected_version)
-            .await
-    }
-
-    async fn organisations_of(&self, id: PersonId) -> Result<Vec<OrgId>, Self::Error> {
-        self.users.organisations_of(id).await
-    }
-}
-
-impl<U: Send + Sync, S: SecretStore> SecretStore for Split<U, S> {
-    type Error = S::Error;
-
-    async fn mfa(&self, person: PersonId) -> Result<Option<Versioned<Mfa>>, Self::Error> {
-        self.secrets.mfa(person).await
-    }
-
-    async fn replace_mfa(
-        &self,
-        person: PersonId,
-        mfa: &Mfa,
-        expected_version: Option<u64>,
-    ) -> Result<bool, Self::Error> {
-        self.secrets
-            .replace_mfa(person, mfa, expected_version)
-            .await
-    }
-
-    async fn advance_watermark(
-        &self,
-        person: PersonId,
-        authenticator: AuthenticatorId,
-        step: u64,
-    ) -> Result<bool, Self::Error> {
-        self.secrets
-            .advance_watermark(person, authenticator, step)
-            .await
-    }
-
-    async fn recovery_codes(
-        &self,
-        person: PersonId,
-        slot: RecoverySlot,
-    ) -> Result<Option<RecoveryCodeSet>, Self::Error> {
-        self.secrets.recovery_codes(person, slot).await
-    }
-
-    async fn replace_recovery_codes(
-        &self,
-        person: PersonId,
-        slot: RecoverySlot,
-        set: Option<&RecoveryCodeSet>,
-    ) -> Result<(), Self::Error> {
-        self.secrets.replace_recovery_codes(person, slot, set).await
-    }
-
-    async fn activate_pending_recovery_codes(&self, person: PersonId) -> Result<bool, Self::Error> {
-        self.secrets.activate_pending_recovery_codes(person).await
-    }
-
-    async fn spend_recovery_code(
-        &self,
-        person: PersonId,
-        set_id: [u8; 16],
-        index: u8,
-    ) -> Result<bool, Self::Error> {
-        self.secrets
-            .spend_recovery_code(person, set_id, index)
-            .await
-    }
-
-    async fn oob_challenge(
-        &self,
-        person: PersonId,
-        purpose: OobPurpose,
-    ) -> Result<Option<OobChallengeRecord>, Self::Error> {
-        self.secrets.oob_challenge(person, purpose).await
-    }
-
-    async fn replace_oob_challenge(
-        &self,
-        person: PersonId,
-        purpose: OobPurpose,
-        expected: Option<&OobChallenge>,
-        new: Option<&OobChallengeRecord>,
-    ) -> Result<bool, Self::Error> {
-        self.secrets
-            .replace_oob_challenge(person, purpose, expected, new)
-            .await
-    }
-
-    async fn record_oob_send(
-        &self,
-        person: PersonId,
-        purpose: OobPurpose,
-        config: &OobConfig,
-        now: u64,
-    ) -> Result<SendDecision, Self::Error> {
-        self.secrets
-            .record_oob_send(person, purpose, config, now)
-            .await
-    }
-
-    async fn insert_setup_token(&self, token: &SetupTokenRecord) -> Result<(), Self::Error> {
-        self.secrets.insert_setup_token(token).await
-    }
-
-    async fn take_setup_token(
-        &self,
-        digest: &TokenDigest,
-        now: u64,
-    ) -> Result<Option<SetupTokenRecord>, Self::Error> {
-        self.secrets.take_setup_token(digest, now).await
-    }
-
-    async fn insert_ticket(&self, ticket: &TicketRecord) -> Result<(), Self::Error> {
-        self.secrets.insert_ticket(ticket).await
-    }
-
-    async fn take_ticket(
-        &self,
-        digest: &TokenDigest,
-        now: u64,
-    ) -> Result<Option<TicketRecord>, Self::Error> {
-        self.secrets.take_ticket(digest, now).await
-    }
-
-    async fn prune_expired(&self, now: u64) -> Result<PruneReport, Self::Error> {
-        self.secrets.prune_expired(now).await
+        decide: F,
+    ) -> Result<R, <T as SecretStore>::Error>
+    where
+        F: FnMut(&LoginSnapshot) -> (StepWrite, R) + Send,
+        R: Send,
+    {
+        self.note("locked_step").await;
+        self.inner.locked_step(at, org, now, decide).await
     }
 }

@@ -1,5 +1,6 @@
-//! The store conformance suite: every contract of [`UserStore`] and [`SecretStore`], races
-//! included, checked against any store with one call (feature `test-util`).
+//! The store conformance suite: every contract of [`UserStore`](crate::store::UserStore),
+//! [`SecretStore`](crate::store::SecretStore) and [`LoginStore`], races included, checked
+//! against any store with one call (feature `test-util`).
 //!
 //! The suite is runtime-agnostic: it drives the store's futures itself and runs the racing
 //! calls concurrently with [`futures_util::future::join_all`]. A store that talks to a database
@@ -21,7 +22,7 @@
 //!
 //! use authcore::conformance::{self, Spawner};
 //! use authcore::otp::ManualClock;
-//! use authcore::{SecretStore, UserStore};
+//! use authcore::LoginStore;
 //!
 //! /// Races on the runtime's worker threads (here: tokio).
 //! struct Tokio;
@@ -38,7 +39,7 @@
 //!
 //! async fn my_store_conforms<S>(store: S) -> Result<(), conformance::ConformanceFailure>
 //! where
-//!     S: UserStore + SecretStore + 'static,
+//!     S: LoginStore + 'static,
 //! {
 //!     let clock = ManualClock::new(1_700_000_000);
 //!     let store = Arc::new(store);
@@ -93,6 +94,18 @@
 //!   with 2 free attempts, exactly 3 are allowed and the rest told to retry; and
 //!   [`RACE_CONTENDERS`] concurrent sends for one person with no cooldown are allowed exactly up
 //!   to the hourly cap (verifications: up to the daily cap).
+//! - Login steps ([`LoginStore`]): the snapshot reads the live ticket (without consuming it),
+//!   the person, the organisation named, the MFA state with its watermarks, the active recovery
+//!   set and the counters, by ticket, login name (an unknown name's counter included) or
+//!   person; a step's writes commit all or nothing, each guarded (a stale counter, a step at the
+//!   watermark, a spent slot or a spent ticket writes nothing at all); the locked step commits
+//!   its decision's writes. Races: [`RACE_CONTENDERS`] servers finishing one ticket under the
+//!   lock (exactly one sees it) or committing its outcome without the lock (exactly one commit
+//!   applies, with its next ticket); [`THROTTLE_CONTENDERS`] wrong codes through the locked step
+//!   at one instant with 2 free attempts (exactly 3 verified); wrong codes racing a right one
+//!   (every failure counted once, the right one never accepted past the lock); and
+//!   [`THROTTLE_CONTENDERS`] attempts counted by snapshot and compare-and-swap, as the password
+//!   step counts them (exactly 3 allowed).
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -102,7 +115,7 @@ use core::fmt;
 use core::future::Future;
 
 use crate::otp::clock::ManualClock;
-use crate::store::{SecretStore, UserStore};
+use crate::store::login::LoginStore;
 
 use fixture::Fixture;
 use harness::Fail;
@@ -111,6 +124,7 @@ use harness::Fail;
 mod harness;
 mod fixture;
 
+mod login;
 mod mfa;
 mod not_found;
 mod oob;
@@ -207,7 +221,7 @@ impl std::error::Error for ConformanceFailure {
 /// Runs every check, racing in the calling task ([`InPlace`]).
 pub async fn run_all<S>(store: Arc<S>, clock: &ManualClock) -> Result<Report, ConformanceFailure>
 where
-    S: UserStore + SecretStore + 'static,
+    S: LoginStore + 'static,
 {
     run_all_with(store, clock, &InPlace).await
 }
@@ -219,7 +233,7 @@ pub async fn run_all_with<S, P>(
     spawner: &P,
 ) -> Result<Report, ConformanceFailure>
 where
-    S: UserStore + SecretStore + 'static,
+    S: LoginStore + 'static,
     P: Spawner,
 {
     let fx = Fixture::new(store, clock)?;
@@ -287,5 +301,21 @@ where
         races::race_create_person(&fx, spawner)
     );
     run!("race_throttle", races::race_throttle(&fx, spawner));
+    run!("login_snapshot", login::login_snapshot(&fx));
+    run!("login_apply_step", login::apply_step(&fx));
+    run!("login_locked_step", login::locked_step(&fx));
+    run!(
+        "race_locked_ticket",
+        login::race_locked_ticket(&fx, spawner)
+    );
+    run!("race_apply_ticket", login::race_apply_ticket(&fx, spawner));
+    run!(
+        "race_locked_throttle",
+        login::race_locked_throttle(&fx, spawner)
+    );
+    run!(
+        "race_counted_attempts",
+        login::race_counted_attempts(&fx, spawner)
+    );
     Ok(report)
 }

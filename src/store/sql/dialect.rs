@@ -46,6 +46,9 @@ pub trait Dialect:
     + Read<Vec<u8>>
     + Read<Option<i64>>
     + Read<Option<String>>
+    + Read<Option<Vec<u8>>>
+    + Read<Option<bool>>
+    + for<'q> Bind<'q, Option<Vec<u8>>>
 {
     /// The store's name, as its `Debug` shows it.
     const STORE: &'static str;
@@ -56,6 +59,24 @@ pub trait Dialect:
     /// A statement run first in each migration's transaction that serialises concurrent
     /// migrations.
     const MIGRATION_LOCK: &'static str;
+
+    /// How a locked login step begins its transaction
+    /// ([`LoginStore::locked_step`](crate::store::login::LoginStore::locked_step)): SQLite takes
+    /// its write lock at once (`BEGIN IMMEDIATE`), so that the step's read is authoritative;
+    /// PostgreSQL begins a plain transaction and locks the person's row instead.
+    const BEGIN_LOCKED: &'static str;
+
+    /// The locking clause of a locked step's read of the person: `FOR UPDATE` on PostgreSQL;
+    /// empty on SQLite, whose write lock covers the database.
+    const LOCK_PERSON: &'static str;
+
+    /// The lower-case hexadecimal text of the person's id column `p.id`, as the keys of their
+    /// throttle counters spell it.
+    const HEX_PERSON_ID: &'static str;
+
+    /// A scalar subquery: the watermark rows of the person `p` as the JSON text of an array of
+    /// `[authenticator, last_step, tag in lower-case hexadecimal]` (empty or NULL without rows).
+    const WATERMARKS_JSON: &'static str;
 }
 
 /// Keeps [`Dialect`] to the databases of this crate.

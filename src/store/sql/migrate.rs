@@ -4,7 +4,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::policy::ids::PersonId;
-use crate::store::sql::codec::{decode_u128, login_key_text, to_u64};
+use crate::policy::login::LoginProgress;
+use crate::store::sql::codec::{decode_u128, from_json, login_key_text, person_bytes, to_u64};
 use crate::store::sql::dialect::{Columns as _, Dialect, Target as _, query};
 use crate::store::sql::error::SqlStoreError;
 use crate::store::sql::integrity;
@@ -49,6 +50,9 @@ impl<D: Dialect> SqlStore<D> {
     /// again, bound to its version. A state that does not open under the keyring
     /// stops the migration: nothing is skipped silently.
     async fn upgrade_rows(&self, version: i64, tx: &mut Tx<D>) -> Result<(), SqlStoreError> {
+        if version == TICKET_PERSON_VERSION {
+            return self.fill_ticket_people(tx).await;
+        }
         if version != integrity::ROW_INTEGRITY_VERSION {
             return Ok(());
         }
@@ -102,4 +106,40 @@ impl<D: Dialect> SqlStore<D> {
         }
         Ok(())
     }
+
+    /// Version 7 fills in the person and the key of their login name's counter for the tickets
+    /// pending at the upgrade, from each ticket's progress. A ticket whose progress does not
+    /// decode, or whose person is gone, is left without them: no step reads it.
+    async fn fill_ticket_people(&self, tx: &mut Tx<D>) -> Result<(), SqlStoreError> {
+        let rows = query("SELECT digest, progress FROM tickets")
+            .fetch_all(&mut **tx)
+            .await?;
+        for row in &rows {
+            let digest: Vec<u8> = row.try_get(0)?;
+            let progress: String = row.try_get(1)?;
+            let Ok(progress) = from_json::<LoginProgress>(&progress, "tickets") else {
+                continue;
+            };
+            let person = person_bytes(progress.person());
+            let login: Option<String> = query("SELECT login FROM people WHERE id = $1")
+                .bind(&person)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|row| row.try_get(0))
+                .transpose()?;
+            let Some(login) = login else {
+                continue;
+            };
+            query("UPDATE tickets SET person = $1, login_key = $2 WHERE digest = $3")
+                .bind(&person)
+                .bind(login_key_text(&self.keyring, &login))
+                .bind(&digest)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
 }
+
+/// The schema version whose tickets keep their person and login-counter key.
+const TICKET_PERSON_VERSION: i64 = 7;

@@ -13,6 +13,7 @@
 //! | `people.rs` | reading and writing people, organisations and memberships |
 //! | `throttle.rs` | the throttle counters' compare-and-swap |
 //! | `secrets.rs` | [`SecretStore`](crate::store::SecretStore): one method per verb, with its SQL |
+//! | `login.rs` | [`LoginStore`](crate::store::login::LoginStore): a login step's joined read and guarded commit |
 //! | `codec.rs` | the stored forms of ids, numbers, names, keys, send logs and JSON |
 //! | `legacy.rs` | reading the JSON states earlier versions wrote (ids as numbers) |
 //! | `seal.rs` | sealing the MFA state |
@@ -37,6 +38,7 @@ pub(crate) mod dialect;
 pub(crate) mod error;
 pub(crate) mod integrity;
 mod legacy;
+mod login;
 mod migrate;
 mod people;
 #[cfg(feature = "postgres")]
@@ -69,6 +71,9 @@ pub(crate) type Tx<D> = sqlx::Transaction<'static, D>;
 pub struct SqlStore<D: Dialect> {
     pool: sqlx::Pool<D>,
     keyring: Arc<Keyring>,
+    /// The statements and commits the login verbs ran (feature `test-util`).
+    #[cfg(feature = "test-util")]
+    counts: Arc<login::StatementCounter>,
 }
 
 impl<D: Dialect> SqlStore<D> {
@@ -77,6 +82,8 @@ impl<D: Dialect> SqlStore<D> {
         Self {
             pool,
             keyring: Arc::new(keyring),
+            #[cfg(feature = "test-util")]
+            counts: Arc::default(),
         }
     }
 
@@ -91,6 +98,8 @@ impl<D: Dialect> Clone for SqlStore<D> {
         Self {
             pool: self.pool.clone(),
             keyring: Arc::clone(&self.keyring),
+            #[cfg(feature = "test-util")]
+            counts: Arc::clone(&self.counts),
         }
     }
 }

@@ -5,11 +5,11 @@ use alloc::vec::Vec;
 
 use crate::credential::phone::PhoneNumber;
 use crate::credential::sealing::Keyring;
-use crate::policy::ids::PersonId;
+use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::organisation::Organisation;
 use crate::store::records::{Login, PersonRecord};
 use crate::store::sql::codec::{
-    decode_u128, org_bytes, password_state_from, person_bytes, to_i64, to_json, to_u64,
+    decode_u128, from_json, org_bytes, password_state_from, person_bytes, to_i64, to_json, to_u64,
 };
 use crate::store::sql::dialect::{Columns as _, Dialect, RowsAffected as _, query};
 use crate::store::sql::error::SqlStoreError;
@@ -33,6 +33,30 @@ pub(super) fn phone_tag(
 }
 
 impl<D: Dialect> SqlStore<D> {
+    /// The organisation `id` from its stored columns, checked against its tag.
+    pub(super) fn organisation_from(
+        keyring: &Keyring,
+        id: OrgId,
+        state: &str,
+        version: i64,
+        tag: &[u8],
+    ) -> Result<Organisation, SqlStoreError> {
+        integrity::check(
+            keyring,
+            "organisations",
+            tag,
+            &integrity::organisation(&org_bytes(id), version, state),
+        )?;
+        let value: Organisation = from_json(state, "organisations")?;
+        if value.id() != id {
+            return Err(SqlStoreError::Decode {
+                table: "organisations",
+                reason: "the stored organisation has another id",
+            });
+        }
+        Ok(value)
+    }
+
     pub(super) fn person_from_row(
         keyring: &Keyring,
         row: &D::Row,

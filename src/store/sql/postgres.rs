@@ -34,6 +34,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../migrations/postgres/0006_row_integrity.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/postgres/0007_ticket_person.sql"),
+    ),
 ];
 
 /// [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore) over PostgreSQL, for
@@ -62,6 +66,12 @@ impl Dialect for sqlx::Postgres {
     const MIGRATIONS: &'static [(i64, &'static str)] = MIGRATIONS;
     /// An advisory lock serialises migrations run from several servers at once.
     const MIGRATION_LOCK: &'static str = "SELECT pg_advisory_xact_lock(7415626207357329)";
+    const BEGIN_LOCKED: &'static str = "BEGIN";
+    const LOCK_PERSON: &'static str = " FOR UPDATE";
+    const HEX_PERSON_ID: &'static str = "encode(p.id, 'hex')";
+    const WATERMARKS_JSON: &'static str = "(SELECT json_agg(json_build_array(w.authenticator, \
+        w.last_step, encode(w.tag, 'hex')))::text FROM authenticator_watermarks w \
+        WHERE w.person = p.id)";
 }
 
 impl RowsAffected for sqlx::postgres::PgQueryResult {

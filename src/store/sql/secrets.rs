@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use crate::credential::oob::{OobChallenge, OobConfig, SendDecision};
 use crate::credential::phone::PhoneNumber;
 use crate::credential::recovery::RecoveryCodeSet;
+use crate::credential::sealing::Keyring;
 use crate::credential::token::TokenDigest;
 use crate::policy::enrollment::Mfa;
 use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
@@ -16,8 +17,8 @@ use crate::store::records::{
     Versioned,
 };
 use crate::store::sql::codec::{
-    decode_u128, from_json, org_bytes, person_bytes, purpose_name, send_log_bytes, send_log_from,
-    slot_name, step_from, step_name, to_i64, to_json, to_u64,
+    decode_u128, from_json, login_key_text, org_bytes, person_bytes, purpose_name, send_log_bytes,
+    send_log_from, slot_name, step_from, step_name, to_i64, to_json, to_u64,
 };
 use crate::store::sql::dialect::{Columns as _, Dialect, RowsAffected as _, query};
 use crate::store::sql::error::SqlStoreError;
@@ -41,47 +42,18 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         let state: Vec<u8> = row.try_get(1)?;
         let version = to_u64(row.try_get(2)?, "mfa")?;
         let mut mfa = open_mfa(&self.keyring, person, version, &state_key, &state)?;
-        let watermarks = query(
+        let rows = query(
             "SELECT authenticator, last_step, tag FROM authenticator_watermarks \
              WHERE person = $1",
         )
         .bind(&id)
         .fetch_all(&self.pool)
         .await?;
-        let mut marked = Vec::with_capacity(watermarks.len());
-        for row in &watermarks {
-            let authenticator: i64 = row.try_get(0)?;
-            let last_step: i64 = row.try_get(1)?;
-            let tag: Vec<u8> = row.try_get(2)?;
-            integrity::check(
-                &self.keyring,
-                "authenticator_watermarks",
-                &tag,
-                &integrity::watermark(&id, authenticator, last_step),
-            )?;
-            marked.push(authenticator);
-            let step = to_u64(last_step, "authenticator_watermarks")?;
-            let authenticator =
-                u32::try_from(authenticator).map_err(|_| SqlStoreError::Decode {
-                    table: "authenticator_watermarks",
-                    reason: "authenticator id out of range",
-                })?;
-            let _raised = mfa.restore_watermark(AuthenticatorId::new(authenticator), step);
-        }
-        // Every authenticator's watermark row is written with the state and never
-        // deleted while the authenticator is in it: a missing one means rows were
-        // deleted, or the state was put back from an older copy, and the replay
-        // watermark might be lower than the one last accepted.
-        if mfa
-            .authenticators()
+        let marks = rows
             .iter()
-            .any(|a| !marked.contains(&i64::from(a.id().get())))
-        {
-            return Err(SqlStoreError::Decode {
-                table: "authenticator_watermarks",
-                reason: "an authenticator of the MFA state has no watermark row",
-            });
-        }
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Self::restore_watermarks(&self.keyring, &id, &mut mfa, &marks)?;
         Ok(Some(Versioned {
             value: mfa,
             version,
@@ -94,90 +66,15 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         mfa: &Mfa,
         expected_version: Option<u64>,
     ) -> Result<bool, SqlStoreError> {
-        let version = match expected_version {
-            None => 1,
-            Some(version) => version
-                .checked_add(1)
-                .ok_or(SqlStoreError::OutOfRange("an MFA version"))?,
-        };
-        let (state_key, state) = seal_mfa(&self.keyring, person, version, mfa)?;
-        let id = person_bytes(person);
-        let marks = mfa
-            .authenticators()
-            .iter()
-            .map(|a| {
-                let authenticator = i64::from(a.id().get());
-                let step = to_i64(a.last_accepted_step(), "a watermark")?;
-                let tag = integrity::tag(
-                    &self.keyring,
-                    &integrity::watermark(&id, authenticator, step),
-                )?;
-                Ok((authenticator, step, tag))
-            })
-            .collect::<Result<Vec<_>, SqlStoreError>>()?;
         let mut tx = self.pool.begin().await?;
-        let written = match expected_version {
-            None => query(
-                "INSERT INTO mfa (person, state_key, state, version) \
-                 VALUES ($1, $2, $3, 1) ON CONFLICT (person) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(&state_key)
-            .bind(&state)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-            Some(version) => query(
-                "UPDATE mfa SET state_key = $1, state = $2, version = version + 1 \
-                 WHERE person = $3 AND version = $4",
-            )
-            .bind(&state_key)
-            .bind(&state)
-            .bind(&id)
-            .bind(to_i64(version, "an MFA version")?)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected(),
-        };
-        if written != 1 {
+        let (written, _) =
+            Self::write_mfa(&mut tx, &self.keyring, person, mfa, expected_version).await?;
+        if written {
+            tx.commit().await?;
+        } else {
             tx.rollback().await?;
-            return Ok(false);
         }
-        // Watermarks only move up; removed authenticators lose theirs.
-        let stored = query("SELECT authenticator FROM authenticator_watermarks WHERE person = $1")
-            .bind(&id)
-            .fetch_all(&mut *tx)
-            .await?;
-        for row in &stored {
-            let authenticator: i64 = row.try_get(0)?;
-            if !marks.iter().any(|(a, ..)| *a == authenticator) {
-                query(
-                    "DELETE FROM authenticator_watermarks \
-                     WHERE person = $1 AND authenticator = $2",
-                )
-                .bind(&id)
-                .bind(authenticator)
-                .execute(&mut *tx)
-                .await?;
-            }
-        }
-        for (authenticator, step, tag) in marks {
-            query(
-                "INSERT INTO authenticator_watermarks (person, authenticator, \
-                 last_step, tag) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (person, authenticator) DO UPDATE \
-                 SET last_step = excluded.last_step, tag = excluded.tag \
-                 WHERE authenticator_watermarks.last_step < excluded.last_step",
-            )
-            .bind(&id)
-            .bind(authenticator)
-            .bind(step)
-            .bind(tag)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        Ok(written)
     }
 
     async fn advance_watermark(
@@ -223,30 +120,15 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         let Some(row) = row else {
             return Ok(None);
         };
-        let bad = |reason| SqlStoreError::Decode {
-            table: "recovery_sets",
-            reason,
-        };
-        let stored: Vec<u8> = row.try_get(0)?;
-        let spent: i64 = row.try_get(1)?;
-        let set_id: Vec<u8> = row.try_get(2)?;
-        let codes: i64 = row.try_get(3)?;
-        let tag: Vec<u8> = row.try_get(4)?;
-        integrity::check(
+        Ok(Some(Self::recovery_set_from(
             &self.keyring,
-            "recovery_sets",
-            &tag,
-            &integrity::recovery_set(&id, &set_id, codes, &stored),
-        )?;
-        let mut set = RecoveryCodeSet::from_stored_bytes(&stored)
-            .map_err(|_| bad("the stored set does not decode"))?;
-        if set.set_id().as_slice() != set_id.as_slice() || i64::from(set.len()) != codes {
-            return Err(bad("the set's columns disagree with its stored bytes"));
-        }
-        let spent = u16::try_from(spent).map_err(|_| bad("spent mask out of range"))?;
-        set.merge_spent_mask(spent)
-            .map_err(|_| bad("spent mask outside the set"))?;
-        Ok(Some(set))
+            &id,
+            &row.try_get::<Vec<u8>>(0)?,
+            row.try_get(1)?,
+            &row.try_get::<Vec<u8>>(2)?,
+            row.try_get(3)?,
+            &row.try_get::<Vec<u8>>(4)?,
+        )?))
     }
 
     async fn replace_recovery_codes(
@@ -255,46 +137,8 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         slot: RecoverySlot,
         set: Option<&RecoveryCodeSet>,
     ) -> Result<(), SqlStoreError> {
-        match set {
-            Some(set) => {
-                let id = person_bytes(person);
-                let set_id = set.set_id().to_vec();
-                let codes = i64::from(set.len());
-                let stored = set.to_stored_bytes();
-                let tag = integrity::tag(
-                    &self.keyring,
-                    &integrity::recovery_set(&id, &set_id, codes, &stored),
-                )?;
-                query(
-                    "INSERT INTO recovery_sets \
-                     (person, slot, set_id, codes, spent, stored, tag) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (person, slot) DO UPDATE \
-                     SET set_id = excluded.set_id, codes = excluded.codes, \
-                     spent = CASE WHEN recovery_sets.set_id = excluded.set_id \
-                     THEN recovery_sets.spent | excluded.spent ELSE excluded.spent END, \
-                     stored = excluded.stored, \
-                     tag = excluded.tag",
-                )
-                .bind(&id)
-                .bind(slot_name(slot))
-                .bind(set_id)
-                .bind(codes)
-                .bind(i64::from(set.spent_mask()))
-                .bind(stored)
-                .bind(tag)
-                .execute(&self.pool)
-                .await?;
-            }
-            None => {
-                query("DELETE FROM recovery_sets WHERE person = $1 AND slot = $2")
-                    .bind(person_bytes(person))
-                    .bind(slot_name(slot))
-                    .execute(&self.pool)
-                    .await?;
-            }
-        }
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        Self::write_recovery_set(&mut conn, &self.keyring, person, slot, set).await
     }
 
     async fn activate_pending_recovery_codes(
@@ -330,22 +174,8 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         set_id: [u8; 16],
         index: u8,
     ) -> Result<bool, SqlStoreError> {
-        let Some(bit) = 1u16.checked_shl(u32::from(index)) else {
-            return Ok(false);
-        };
-        let bit = i64::from(bit);
-        let done = query(
-            "UPDATE recovery_sets SET spent = spent | $1 \
-             WHERE person = $2 AND set_id = $3 AND slot = 'active' \
-             AND (spent & $1) = 0 AND $4 < codes",
-        )
-        .bind(bit)
-        .bind(person_bytes(person))
-        .bind(set_id.to_vec())
-        .bind(i64::from(index))
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let mut conn = self.pool.acquire().await?;
+        Self::spend_slot(&mut conn, person, set_id, index).await
     }
 
     async fn oob_challenge(
@@ -365,25 +195,14 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         let Some(row) = row else {
             return Ok(None);
         };
-        let bad = |reason| SqlStoreError::Decode {
-            table: "oob_challenges",
-            reason,
-        };
-        let destination: String = row.try_get(0)?;
-        let bytes: Vec<u8> = row.try_get(1)?;
-        let tag: Vec<u8> = row.try_get(2)?;
-        integrity::check(
+        Ok(Some(Self::oob_record_from(
             &self.keyring,
-            "oob_challenges",
-            &tag,
-            &integrity::oob_challenge(&id, purpose_name(purpose), &destination, &bytes),
-        )?;
-        Ok(Some(OobChallengeRecord {
-            destination: PhoneNumber::parse(&destination)
-                .map_err(|_| bad("invalid destination phone number"))?,
-            challenge: OobChallenge::from_stored_bytes(&bytes)
-                .map_err(|_| bad("the stored challenge does not decode"))?,
-        }))
+            &id,
+            purpose,
+            &row.try_get::<String>(0)?,
+            &row.try_get::<Vec<u8>>(1)?,
+            &row.try_get::<Vec<u8>>(2)?,
+        )?))
     }
 
     async fn replace_oob_challenge(
@@ -393,76 +212,8 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         expected: Option<&OobChallenge>,
         new: Option<&OobChallengeRecord>,
     ) -> Result<bool, SqlStoreError> {
-        let id = person_bytes(person);
-        let purpose = purpose_name(purpose);
-        let expected = expected.map(|c| c.to_stored_bytes().to_vec());
-        let tag = match new {
-            Some(new) => integrity::tag(
-                &self.keyring,
-                &integrity::oob_challenge(
-                    &id,
-                    purpose,
-                    new.destination.e164(),
-                    &new.challenge.to_stored_bytes(),
-                ),
-            )?,
-            None => Vec::new(),
-        };
-        let affected = match (expected, new) {
-            (None, None) => {
-                let row = query(
-                    "SELECT count(*) FROM oob_challenges \
-                     WHERE person = $1 AND purpose = $2",
-                )
-                .bind(&id)
-                .bind(purpose)
-                .fetch_one(&self.pool)
-                .await?;
-                let count: i64 = row.try_get(0)?;
-                return Ok(count == 0);
-            }
-            (None, Some(new)) => query(
-                "INSERT INTO oob_challenges \
-                 (person, purpose, destination, challenge, expires_at, tag) \
-                 VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (person, purpose) DO NOTHING",
-            )
-            .bind(&id)
-            .bind(purpose)
-            .bind(new.destination.e164())
-            .bind(new.challenge.to_stored_bytes().to_vec())
-            .bind(to_i64(new.challenge.expires_at(), "a challenge expiry")?)
-            .bind(&tag)
-            .execute(&self.pool)
-            .await?
-            .rows_affected(),
-            (Some(expected), Some(new)) => query(
-                "UPDATE oob_challenges \
-                 SET destination = $1, challenge = $2, expires_at = $6, tag = $7 \
-                 WHERE person = $3 AND purpose = $4 AND challenge = $5",
-            )
-            .bind(new.destination.e164())
-            .bind(new.challenge.to_stored_bytes().to_vec())
-            .bind(&id)
-            .bind(purpose)
-            .bind(expected)
-            .bind(to_i64(new.challenge.expires_at(), "a challenge expiry")?)
-            .bind(&tag)
-            .execute(&self.pool)
-            .await?
-            .rows_affected(),
-            (Some(expected), None) => query(
-                "DELETE FROM oob_challenges \
-                 WHERE person = $1 AND purpose = $2 AND challenge = $3",
-            )
-            .bind(&id)
-            .bind(purpose)
-            .bind(expected)
-            .execute(&self.pool)
-            .await?
-            .rows_affected(),
-        };
-        Ok(affected == 1)
+        let mut conn = self.pool.acquire().await?;
+        Self::swap_oob(&mut conn, &self.keyring, person, purpose, expected, new).await
     }
 
     async fn record_oob_send(
@@ -599,25 +350,17 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
     }
 
     async fn insert_ticket(&self, ticket: &TicketRecord) -> Result<(), SqlStoreError> {
-        let step = step_name(ticket.step);
-        let progress = to_json(&ticket.progress, "tickets")?;
-        let expires_at = to_i64(ticket.expires_at, "a ticket expiry")?;
-        let tag = integrity::tag(
-            &self.keyring,
-            &integrity::ticket(&ticket.digest.0, step, &progress, expires_at),
-        )?;
-        query(
-            "INSERT INTO tickets (digest, step, progress, expires_at, tag) \
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(ticket.digest.0.to_vec())
-        .bind(step)
-        .bind(progress)
-        .bind(expires_at)
-        .bind(tag)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        // The key of the person's login-name counter is kept beside the ticket (see
+        // `LoginStore::login_snapshot`): it needs the login.
+        let mut conn = self.pool.acquire().await?;
+        let login: Option<String> = query("SELECT login FROM people WHERE id = $1")
+            .bind(person_bytes(ticket.progress.person()))
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?;
+        let login_key = login.map(|login| login_key_text(&self.keyring, &login));
+        Self::insert_ticket_in(&mut conn, &self.keyring, ticket, login_key.as_deref()).await
     }
 
     async fn take_ticket(
@@ -690,5 +433,387 @@ impl<D: Dialect> SqlStore<D> {
             .bind(to_i64(now, "the time")?)
             .fetch_optional(&self.pool)
             .await?)
+    }
+}
+
+/// The rows of the secret tables, read and written on a connection: shared by the
+/// [`SecretStore`] verbs and the login steps' transactions
+/// ([`LoginStore`](crate::store::login::LoginStore)).
+impl<D: Dialect> SqlStore<D> {
+    /// Checks the person's watermark rows (`(authenticator, last_step, tag)`) and restores them
+    /// in `mfa`. Every authenticator's watermark row is written with the state and never deleted
+    /// while the authenticator is in it: a missing one means rows were deleted, or the state was
+    /// put back from an older copy, and the replay watermark might be lower than the one last
+    /// accepted.
+    pub(super) fn restore_watermarks(
+        keyring: &Keyring,
+        id: &[u8],
+        mfa: &mut Mfa,
+        marks: &[(i64, i64, Vec<u8>)],
+    ) -> Result<(), SqlStoreError> {
+        for (authenticator, last_step, tag) in marks {
+            integrity::check(
+                keyring,
+                "authenticator_watermarks",
+                tag,
+                &integrity::watermark(id, *authenticator, *last_step),
+            )?;
+            let step = to_u64(*last_step, "authenticator_watermarks")?;
+            let authenticator =
+                u32::try_from(*authenticator).map_err(|_| SqlStoreError::Decode {
+                    table: "authenticator_watermarks",
+                    reason: "authenticator id out of range",
+                })?;
+            let _raised = mfa.restore_watermark(AuthenticatorId::new(authenticator), step);
+        }
+        if mfa
+            .authenticators()
+            .iter()
+            .any(|a| !marks.iter().any(|(m, ..)| *m == i64::from(a.id().get())))
+        {
+            return Err(SqlStoreError::Decode {
+                table: "authenticator_watermarks",
+                reason: "an authenticator of the MFA state has no watermark row",
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes the person's MFA state only if it is still at `expected_version`, with its
+    /// watermark rows (which only move up), on `conn`, inside the caller's transaction; whether
+    /// it was written, and how many statements that took.
+    pub(super) async fn write_mfa(
+        conn: &mut D::Connection,
+        keyring: &Keyring,
+        person: PersonId,
+        mfa: &Mfa,
+        expected_version: Option<u64>,
+    ) -> Result<(bool, u64), SqlStoreError> {
+        let version = match expected_version {
+            None => 1,
+            Some(version) => version
+                .checked_add(1)
+                .ok_or(SqlStoreError::OutOfRange("an MFA version"))?,
+        };
+        let (state_key, state) = seal_mfa(keyring, person, version, mfa)?;
+        let id = person_bytes(person);
+        let marks = mfa
+            .authenticators()
+            .iter()
+            .map(|a| {
+                let authenticator = i64::from(a.id().get());
+                let step = to_i64(a.last_accepted_step(), "a watermark")?;
+                let tag = integrity::tag(keyring, &integrity::watermark(&id, authenticator, step))?;
+                Ok((authenticator, step, tag))
+            })
+            .collect::<Result<Vec<_>, SqlStoreError>>()?;
+        let written = match expected_version {
+            None => query(
+                "INSERT INTO mfa (person, state_key, state, version) \
+                 VALUES ($1, $2, $3, 1) ON CONFLICT (person) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(&state_key)
+            .bind(&state)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+            Some(version) => query(
+                "UPDATE mfa SET state_key = $1, state = $2, version = version + 1 \
+                 WHERE person = $3 AND version = $4",
+            )
+            .bind(&state_key)
+            .bind(&state)
+            .bind(&id)
+            .bind(to_i64(version, "an MFA version")?)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+        };
+        let mut statements = 1;
+        if written != 1 {
+            return Ok((false, statements));
+        }
+        // Watermarks only move up; removed authenticators lose theirs.
+        let stored = query("SELECT authenticator FROM authenticator_watermarks WHERE person = $1")
+            .bind(&id)
+            .fetch_all(&mut *conn)
+            .await?;
+        statements = statements.saturating_add(1);
+        for row in &stored {
+            let authenticator: i64 = row.try_get(0)?;
+            if !marks.iter().any(|(a, ..)| *a == authenticator) {
+                query(
+                    "DELETE FROM authenticator_watermarks \
+                     WHERE person = $1 AND authenticator = $2",
+                )
+                .bind(&id)
+                .bind(authenticator)
+                .execute(&mut *conn)
+                .await?;
+                statements = statements.saturating_add(1);
+            }
+        }
+        for (authenticator, step, tag) in marks {
+            query(
+                "INSERT INTO authenticator_watermarks (person, authenticator, \
+                 last_step, tag) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (person, authenticator) DO UPDATE \
+                 SET last_step = excluded.last_step, tag = excluded.tag \
+                 WHERE authenticator_watermarks.last_step < excluded.last_step",
+            )
+            .bind(&id)
+            .bind(authenticator)
+            .bind(step)
+            .bind(tag)
+            .execute(&mut *conn)
+            .await?;
+            statements = statements.saturating_add(1);
+        }
+        Ok((true, statements))
+    }
+
+    /// A recovery set from its columns, checked against its tag.
+    pub(super) fn recovery_set_from(
+        keyring: &Keyring,
+        id: &[u8],
+        stored: &[u8],
+        spent: i64,
+        set_id: &[u8],
+        codes: i64,
+        tag: &[u8],
+    ) -> Result<RecoveryCodeSet, SqlStoreError> {
+        let bad = |reason| SqlStoreError::Decode {
+            table: "recovery_sets",
+            reason,
+        };
+        integrity::check(
+            keyring,
+            "recovery_sets",
+            tag,
+            &integrity::recovery_set(id, set_id, codes, stored),
+        )?;
+        let mut set = RecoveryCodeSet::from_stored_bytes(stored)
+            .map_err(|_| bad("the stored set does not decode"))?;
+        if set.set_id().as_slice() != set_id || i64::from(set.len()) != codes {
+            return Err(bad("the set's columns disagree with its stored bytes"));
+        }
+        let spent = u16::try_from(spent).map_err(|_| bad("spent mask out of range"))?;
+        set.merge_spent_mask(spent)
+            .map_err(|_| bad("spent mask outside the set"))?;
+        Ok(set)
+    }
+
+    /// Stores a whole recovery set in a slot, or deletes it, on `conn`.
+    pub(super) async fn write_recovery_set(
+        conn: &mut D::Connection,
+        keyring: &Keyring,
+        person: PersonId,
+        slot: RecoverySlot,
+        set: Option<&RecoveryCodeSet>,
+    ) -> Result<(), SqlStoreError> {
+        match set {
+            Some(set) => {
+                let id = person_bytes(person);
+                let set_id = set.set_id().to_vec();
+                let codes = i64::from(set.len());
+                let stored = set.to_stored_bytes();
+                let tag = integrity::tag(
+                    keyring,
+                    &integrity::recovery_set(&id, &set_id, codes, &stored),
+                )?;
+                query(
+                    "INSERT INTO recovery_sets \
+                     (person, slot, set_id, codes, spent, stored, tag) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (person, slot) DO UPDATE \
+                     SET set_id = excluded.set_id, codes = excluded.codes, \
+                     spent = CASE WHEN recovery_sets.set_id = excluded.set_id \
+                     THEN recovery_sets.spent | excluded.spent ELSE excluded.spent END, \
+                     stored = excluded.stored, \
+                     tag = excluded.tag",
+                )
+                .bind(&id)
+                .bind(slot_name(slot))
+                .bind(set_id)
+                .bind(codes)
+                .bind(i64::from(set.spent_mask()))
+                .bind(stored)
+                .bind(tag)
+                .execute(&mut *conn)
+                .await?;
+            }
+            None => {
+                query("DELETE FROM recovery_sets WHERE person = $1 AND slot = $2")
+                    .bind(person_bytes(person))
+                    .bind(slot_name(slot))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Spends slot `index` of the active set `set_id`, if unspent, on `conn`.
+    pub(super) async fn spend_slot(
+        conn: &mut D::Connection,
+        person: PersonId,
+        set_id: [u8; 16],
+        index: u8,
+    ) -> Result<bool, SqlStoreError> {
+        let Some(bit) = 1u16.checked_shl(u32::from(index)) else {
+            return Ok(false);
+        };
+        let bit = i64::from(bit);
+        let done = query(
+            "UPDATE recovery_sets SET spent = spent | $1 \
+             WHERE person = $2 AND set_id = $3 AND slot = 'active' \
+             AND (spent & $1) = 0 AND $4 < codes",
+        )
+        .bind(bit)
+        .bind(person_bytes(person))
+        .bind(set_id.to_vec())
+        .bind(i64::from(index))
+        .execute(&mut *conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// An out-of-band challenge from its columns, checked against its tag.
+    pub(super) fn oob_record_from(
+        keyring: &Keyring,
+        id: &[u8],
+        purpose: OobPurpose,
+        destination: &str,
+        bytes: &[u8],
+        tag: &[u8],
+    ) -> Result<OobChallengeRecord, SqlStoreError> {
+        let bad = |reason| SqlStoreError::Decode {
+            table: "oob_challenges",
+            reason,
+        };
+        integrity::check(
+            keyring,
+            "oob_challenges",
+            tag,
+            &integrity::oob_challenge(id, purpose_name(purpose), destination, bytes),
+        )?;
+        Ok(OobChallengeRecord {
+            destination: PhoneNumber::parse(destination)
+                .map_err(|_| bad("invalid destination phone number"))?,
+            challenge: OobChallenge::from_stored_bytes(bytes)
+                .map_err(|_| bad("the stored challenge does not decode"))?,
+        })
+    }
+
+    /// Stores a ticket with its person and the key of their login-name counter, on `conn`.
+    pub(super) async fn insert_ticket_in(
+        conn: &mut D::Connection,
+        keyring: &Keyring,
+        ticket: &TicketRecord,
+        login_key: Option<&str>,
+    ) -> Result<(), SqlStoreError> {
+        let step = step_name(ticket.step);
+        let progress = to_json(&ticket.progress, "tickets")?;
+        let expires_at = to_i64(ticket.expires_at, "a ticket expiry")?;
+        let tag = integrity::tag(
+            keyring,
+            &integrity::ticket(&ticket.digest.0, step, &progress, expires_at),
+        )?;
+        query(
+            "INSERT INTO tickets (digest, step, progress, expires_at, tag, person, login_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(ticket.digest.0.to_vec())
+        .bind(step)
+        .bind(progress)
+        .bind(expires_at)
+        .bind(tag)
+        .bind(person_bytes(ticket.progress.person()))
+        .bind(login_key)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces the person's challenge for `purpose` only if it is still `expected`, on `conn`.
+    pub(super) async fn swap_oob(
+        conn: &mut D::Connection,
+        keyring: &Keyring,
+        person: PersonId,
+        purpose: OobPurpose,
+        expected: Option<&OobChallenge>,
+        new: Option<&OobChallengeRecord>,
+    ) -> Result<bool, SqlStoreError> {
+        let id = person_bytes(person);
+        let purpose = purpose_name(purpose);
+        let expected = expected.map(|c| c.to_stored_bytes().to_vec());
+        let tag = match new {
+            Some(new) => integrity::tag(
+                keyring,
+                &integrity::oob_challenge(
+                    &id,
+                    purpose,
+                    new.destination.e164(),
+                    &new.challenge.to_stored_bytes(),
+                ),
+            )?,
+            None => Vec::new(),
+        };
+        let affected = match (expected, new) {
+            (None, None) => {
+                let row = query(
+                    "SELECT count(*) FROM oob_challenges \
+                     WHERE person = $1 AND purpose = $2",
+                )
+                .bind(&id)
+                .bind(purpose)
+                .fetch_one(&mut *conn)
+                .await?;
+                let count: i64 = row.try_get(0)?;
+                return Ok(count == 0);
+            }
+            (None, Some(new)) => query(
+                "INSERT INTO oob_challenges \
+                 (person, purpose, destination, challenge, expires_at, tag) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (person, purpose) DO NOTHING",
+            )
+            .bind(&id)
+            .bind(purpose)
+            .bind(new.destination.e164())
+            .bind(new.challenge.to_stored_bytes().to_vec())
+            .bind(to_i64(new.challenge.expires_at(), "a challenge expiry")?)
+            .bind(&tag)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+            (Some(expected), Some(new)) => query(
+                "UPDATE oob_challenges \
+                 SET destination = $1, challenge = $2, expires_at = $6, tag = $7 \
+                 WHERE person = $3 AND purpose = $4 AND challenge = $5",
+            )
+            .bind(new.destination.e164())
+            .bind(new.challenge.to_stored_bytes().to_vec())
+            .bind(&id)
+            .bind(purpose)
+            .bind(expected)
+            .bind(to_i64(new.challenge.expires_at(), "a challenge expiry")?)
+            .bind(&tag)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+            (Some(expected), None) => query(
+                "DELETE FROM oob_challenges \
+                 WHERE person = $1 AND purpose = $2 AND challenge = $3",
+            )
+            .bind(&id)
+            .bind(purpose)
+            .bind(expected)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected(),
+        };
+        Ok(affected == 1)
     }
 }

@@ -37,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../../migrations/sqlite/0006_row_integrity.sql"),
     ),
+    (
+        7,
+        include_str!("../../../migrations/sqlite/0007_ticket_person.sql"),
+    ),
 ];
 
 /// [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore) over SQLite: the
@@ -122,6 +126,11 @@ impl Dialect for sqlx::Sqlite {
     /// A write first, so each migration holds SQLite's write lock from its start.
     const MIGRATION_LOCK: &'static str =
         "UPDATE authcore_schema SET version = version WHERE version < 0";
+    const BEGIN_LOCKED: &'static str = "BEGIN IMMEDIATE";
+    const LOCK_PERSON: &'static str = "";
+    const HEX_PERSON_ID: &'static str = "lower(hex(p.id))";
+    const WATERMARKS_JSON: &'static str = "(SELECT json_group_array(json_array(w.authenticator, \
+        w.last_step, lower(hex(w.tag)))) FROM authenticator_watermarks w WHERE w.person = p.id)";
 }
 
 impl RowsAffected for sqlx::sqlite::SqliteQueryResult {

@@ -12,12 +12,10 @@ use crate::policy::login::PasswordState;
 use crate::policy::organisation::Organisation;
 use crate::store::records::{Login, PersonRecord, ThrottleKey, ThrottleOp, Versioned};
 use crate::store::sql::codec::{
-    decode_u128, from_json, org_bytes, password_state_name, person_bytes, throttle_key_text,
-    to_i64, to_u64,
+    decode_u128, org_bytes, password_state_name, person_bytes, throttle_key_text, to_i64, to_u64,
 };
 use crate::store::sql::dialect::{Columns as _, Dialect, RowsAffected as _, query};
 use crate::store::sql::error::SqlStoreError;
-use crate::store::sql::integrity;
 use crate::store::sql::people::{PERSON_COLUMNS, phone_tag};
 use crate::store::sql::{SqlStore, THROTTLE_ATTEMPTS};
 use crate::store::{CreateOutcome, OrganisationWrite, UserStore};
@@ -257,22 +255,14 @@ impl<D: Dialect> UserStore for SqlStore<D> {
         let Some(row) = row else {
             return Ok(None);
         };
-        let state: String = row.try_get(0)?;
         let version: i64 = row.try_get(1)?;
-        let tag: Vec<u8> = row.try_get(2)?;
-        integrity::check(
+        let value = Self::organisation_from(
             &self.keyring,
-            "organisations",
-            &tag,
-            &integrity::organisation(&key, version, &state),
+            id,
+            &row.try_get::<String>(0)?,
+            version,
+            &row.try_get::<Vec<u8>>(2)?,
         )?;
-        let value: Organisation = from_json(&state, "organisations")?;
-        if value.id() != id {
-            return Err(SqlStoreError::Decode {
-                table: "organisations",
-                reason: "the stored organisation has another id",
-            });
-        }
         Ok(Some(Versioned {
             value,
             version: to_u64(version, "organisations")?,
