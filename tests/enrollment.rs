@@ -939,7 +939,8 @@ mod persistence {
         let decode = |text: &str| serde_json::from_str::<ServerSideOnly<Mfa>>(text);
         assert!(decode(&stored).is_ok());
         let edits = [
-            ("\"version\":1", "\"version\":2"),
+            ("\"version\":2", "\"version\":3"),
+            ("\"version\":2", "\"version\":0"),
             ("\"next_authenticator\":2", "\"next_authenticator\":1"),
             ("\"digits\":6", "\"digits\":9"),
             ("\"algorithm\":\"SHA1\"", "\"algorithm\":\"MD5\""),
@@ -959,6 +960,66 @@ mod persistence {
         assert!(decode(&stored.replace(key.as_str(), "AAAA")).is_err());
         assert!(decode("{}").is_err());
         assert!(decode("").is_err());
+    }
+
+    /// Version 1 of the stored state held the person as a JSON number; a state stored then still
+    /// decodes (a person id beyond 64 bits included), and in no other mix of version and form.
+    #[test]
+    fn states_stored_with_the_person_as_a_number_still_decode() {
+        let person = PersonId::new(0x0123_4567_89ab_cdef_0011_2233_4455_6677);
+        let (mfa, _) = enroll(
+            &Mfa::new(person),
+            EnrollmentPurpose::Add(name("Phone")),
+            None,
+            T0,
+        );
+        let stored = serde_json::to_string(&ServerSideOnly::new(&mfa)).unwrap();
+        let text = format!("\"person\":\"{person}\"");
+        let number = format!("\"person\":{}", person.get());
+        assert!(
+            stored.starts_with(&format!("{{\"version\":2,{text},")),
+            "{stored}"
+        );
+        let decode = |text: &str| serde_json::from_str::<ServerSideOnly<Mfa>>(text);
+        let version_1 = stored
+            .replace("\"version\":2", "\"version\":1")
+            .replace(&text, &number);
+        let old = decode(&version_1).unwrap().into_inner();
+        assert_eq!(old.person(), person);
+        assert_eq!(
+            format!("{:?}", old.authenticators()),
+            format!("{:?}", mfa.authenticators())
+        );
+        // Written again, it is version 2.
+        assert_eq!(
+            serde_json::to_string(&ServerSideOnly::new(&old)).unwrap(),
+            stored
+        );
+        // A number in version 2, text in version 1, or a person before the version: refused.
+        assert!(decode(&stored.replace(&text, &number)).is_err());
+        assert!(decode(&stored.replace("\"version\":2", "\"version\":1")).is_err());
+        let person_first = stored.replacen(
+            &format!("\"version\":2,{text}"),
+            &format!("{text},\"version\":2"),
+            1,
+        );
+        assert_ne!(person_first, stored);
+        assert!(decode(&person_first).is_err());
+        // The same state as a JSON array (the fields in order) decodes too.
+        let value: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        let array: Vec<serde_json::Value> = [
+            "version",
+            "person",
+            "authenticators",
+            "enrollment",
+            "recovery_codes_issued_at",
+            "next_authenticator",
+        ]
+        .iter()
+        .map(|field| value[field].clone())
+        .collect();
+        let array = serde_json::to_string(&array).unwrap();
+        assert_eq!(decode(&array).unwrap().into_inner().person(), person);
     }
 }
 

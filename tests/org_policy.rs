@@ -616,7 +616,10 @@ fn organisations_persist_and_inconsistent_ones_are_refused() {
     // No owner, a member of another organisation, a member not subject to an enforced policy.
     let edits = [
         ("\"role\":\"Owner\"", "\"role\":\"User\""),
-        ("\"org\":10,", "\"org\":11,"),
+        (
+            "\"org\":\"0000000000000000000000000000000a\",",
+            "\"org\":\"0000000000000000000000000000000b\",",
+        ),
         (
             &*format!("\"mfa_subject_since\":{T0}"),
             "\"mfa_subject_since\":null",

@@ -899,14 +899,64 @@ fn members_and_grants_persist() {
         }
     }
     assert!(serde_json::from_value::<Organisation>(roster).is_err());
+}
 
-    let stored = serde_json::to_string(&admin).unwrap();
-    assert_eq!(serde_json::from_str::<Grant>(&stored).unwrap(), admin);
-    // A grant claiming AAL2 on a password alone is refused.
-    let forged = stored.replace(
-        &format!("\"factors\":{}", admin.factors().bits()),
-        "\"factors\":8",
-    );
+/// Whether `T` implements `Deserialize`, told at compile time by method resolution: the method
+/// of `Parses` applies to `&Probe<T>` only when `T: DeserializeOwned`; otherwise the autoref finds
+/// the fallback on `&&Probe<T>`.
+#[cfg(feature = "serde")]
+struct Probe<T>(core::marker::PhantomData<T>);
+
+#[cfg(feature = "serde")]
+trait Parses {
+    fn parses(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<T: serde::de::DeserializeOwned> Parses for Probe<T> {}
+
+#[cfg(feature = "serde")]
+trait DoesNotParse {
+    fn parses(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(feature = "serde")]
+impl<T> DoesNotParse for &Probe<T> {}
+
+#[cfg(feature = "serde")]
+#[test]
+// The probes are borrowed on purpose: without `Deserialize` the call falls to `&&Probe`.
+#[allow(clippy::needless_borrow)]
+fn a_grant_edited_to_aal2_cannot_be_parsed_back() {
+    let org = company();
+    let now = T0 + 10;
+    let grant = login(&org, USER, false, now);
+    assert_eq!(grant.aal(), Aal::Aal1);
+    // A grant still serialises (for a log line or a "signed in as" page)...
+    let stored = serde_json::to_string(&grant).unwrap();
+    assert!(stored.contains("\"aal\":\"Aal1\""));
+    // ... but the forgery of a host's session (a password-only grant edited to AAL2 with a
+    // second factor) has nothing to be parsed into: `Grant` has no `Deserialize`.
+    let forged = stored
+        .replace("\"aal\":\"Aal1\"", "\"aal\":\"Aal2\"")
+        .replace(
+            &format!("\"factors\":{}", grant.factors().bits()),
+            &format!(
+                "\"factors\":{}",
+                grant
+                    .factors()
+                    .with(authcore::policy::Factor::Second(FactorKind::Totp))
+                    .bits()
+            ),
+        );
     assert_ne!(forged, stored);
-    assert!(serde_json::from_str::<Grant>(&forged).is_err());
+    assert!(serde_json::from_str::<serde_json::Value>(&forged).is_ok());
+    assert!(!(&Probe::<Grant>(core::marker::PhantomData)).parses());
+    // The probe does tell a state that parses.
+    assert!((&Probe::<authcore::policy::Member>(core::marker::PhantomData)).parses());
+    assert!((&Probe::<Organisation>(core::marker::PhantomData)).parses());
 }

@@ -271,6 +271,24 @@ async fn a_version_3_database_keeps_its_throttle_counters() {
 }
 
 #[tokio::test]
+async fn a_database_with_ids_as_numbers_still_opens_and_works() {
+    if crate::pg::skip("a_database_with_ids_as_numbers_still_opens_and_works") {
+        return;
+    }
+    let (url, schema) = schema().await;
+    let pool = pool_in(&url, &schema, 1).await;
+    let _ = checks::seed_version_1!(
+        &pool,
+        include_str!("../migrations/postgres/0001_initial.sql"),
+        "false"
+    );
+    let (org, ticket) = checks::seed_number_id_states!(&pool);
+    let store = PostgresStore::from_pool(pool, keyring(7));
+    store.migrate().await.unwrap();
+    number_id_states_still_work(&store, &org, &ticket).await;
+}
+
+#[tokio::test]
 async fn forged_ticket_rows_are_errors() {
     if crate::pg::skip("forged_ticket_rows_are_errors") {
         return;

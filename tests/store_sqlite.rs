@@ -255,6 +255,24 @@ async fn a_version_3_database_keeps_its_throttle_counters() {
 }
 
 #[tokio::test]
+async fn a_database_with_ids_as_numbers_still_opens_and_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("authcore.db"))
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    let _ = checks::seed_version_1!(
+        &pool,
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+        "0"
+    );
+    let (org, ticket) = checks::seed_number_id_states!(&pool);
+    let store = SqliteStore::from_pool(pool, keyring(7));
+    store.migrate().await.unwrap();
+    number_id_states_still_work(&store, &org, &ticket).await;
+}
+
+#[tokio::test]
 async fn forged_ticket_rows_are_errors() {
     let (_dir, store) = store().await;
     checks::forged_tickets_are_refused!(&store);

@@ -315,12 +315,13 @@ impl LoginDecision {
 /// Made only by [`login_decision`] (and refreshed by [`Grant::reauthenticated`]). The role is the
 /// one in force at login, for the record; [`crate::policy::authorize::authorize`] always uses the member's current
 /// role.
+///
+/// With the `serde` feature a grant serialises (for a log line or an interface showing who is
+/// signed in) but never deserialises: a grant read back from a cookie, a host's session store or
+/// a request could have been edited (a password-only login turned into `"aal":"Aal2"`), so
+/// nothing outside this crate can turn text into one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(try_from = "GrantRepr")
-)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Grant {
     person: PersonId,
     org: OrgId,
@@ -440,41 +441,6 @@ pub(crate) const fn aal_of(factors: FactorSet) -> Aal {
     }
 }
 
-#[cfg(feature = "serde")]
-#[derive(serde::Deserialize)]
-struct GrantRepr {
-    person: PersonId,
-    org: OrgId,
-    role: Role,
-    factors: FactorSet,
-    aal: Aal,
-    authenticated_at: u64,
-    verified_at: u64,
-}
-
-#[cfg(feature = "serde")]
-impl TryFrom<GrantRepr> for Grant {
-    type Error = PolicyError;
-
-    fn try_from(repr: GrantRepr) -> Result<Self, Self::Error> {
-        if repr.aal > aal_of(repr.factors) {
-            return Err(PolicyError::InvalidState("an AAL the factors do not reach"));
-        }
-        if repr.verified_at < repr.authenticated_at {
-            return Err(PolicyError::InvalidState("verified before authenticated"));
-        }
-        Ok(Self {
-            person: repr.person,
-            org: repr.org,
-            role: repr.role,
-            factors: repr.factors,
-            aal: repr.aal,
-            authenticated_at: repr.authenticated_at,
-            verified_at: repr.verified_at,
-        })
-    }
-}
-
 /// Decides the next step of a login. Pure and allocation-free; the order is fixed (below).
 ///
 /// `member` is the person's current membership of `progress.org()` (`None` if they have none) and
@@ -509,8 +475,8 @@ impl TryFrom<GrantRepr> for Grant {
 /// 5. **Allowed** — with a [`Grant`].
 ///
 /// Until step 5 the person holds only the [`LoginProgress`]: a single-purpose pending state that
-/// no authorisation accepts. A [`Grant`] can only come from this function (or from decoding one the
-/// host stored).
+/// no authorisation accepts. A [`Grant`] can only come from this function: it has no
+/// `Deserialize`.
 pub fn login_decision(
     account: &Account,
     member: Option<&Member>,

@@ -51,7 +51,7 @@ pub use enrollment::{
 pub use error::{AccessDenied, PolicyError};
 pub use factors::Aal;
 pub use factors::{Factor, FactorSet, SecondFactors};
-pub use ids::{AuthenticatorId, OrgId, PersonId};
+pub use ids::{AuthenticatorId, OrgId, ParseIdError, PersonId};
 pub use login::{
     Account, EnrollmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };

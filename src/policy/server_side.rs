@@ -72,8 +72,12 @@ mod codec {
     use crate::policy::enrollment::{AuthenticatorApp, AuthenticatorName, Enrollment, Mfa};
     use crate::policy::ids::{AuthenticatorId, PersonId};
 
-    /// The version of the stored form.
-    const VERSION: u8 = 1;
+    /// The version of the stored form: 2 writes the person in the text form of [`PersonId`]; 1,
+    /// still read, held it as a JSON number.
+    const VERSION: u8 = 2;
+
+    /// The version whose person is a number.
+    const NUMBER_PERSON: u8 = 1;
 
     /// A key written as base32 text.
     struct KeyOut<'a>(&'a SecretKey);
@@ -257,14 +261,154 @@ mod codec {
         next_authenticator: u32,
     }
 
-    #[derive(Deserialize)]
+    /// The stored MFA state, read field by field because the form of the person depends on the
+    /// version, which therefore comes first (as [`MfaOut`] writes it).
     struct MfaIn {
-        version: u8,
         person: PersonId,
         authenticators: Vec<AuthenticatorIn>,
         enrollment: Option<EnrollmentIn>,
         recovery_codes_issued_at: Option<u64>,
         next_authenticator: u32,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(field_identifier, rename_all = "snake_case")]
+    enum MfaField {
+        Version,
+        Person,
+        Authenticators,
+        Enrollment,
+        RecoveryCodesIssuedAt,
+        NextAuthenticator,
+        #[serde(other)]
+        Unknown,
+    }
+
+    const MFA_FIELDS: &[&str] = &[
+        "version",
+        "person",
+        "authenticators",
+        "enrollment",
+        "recovery_codes_issued_at",
+        "next_authenticator",
+    ];
+
+    /// The person of a state of `version`: a number in version 1, the text form since.
+    fn person_of<'de, A: de::MapAccess<'de>>(
+        version: Option<u8>,
+        map: &mut A,
+    ) -> Result<PersonId, A::Error> {
+        match version {
+            None => Err(de::Error::custom(
+                "the version of the stored MFA state comes before the person",
+            )),
+            Some(NUMBER_PERSON) => map.next_value::<u128>().map(PersonId::new),
+            Some(version) => {
+                check_version(version)?;
+                map.next_value()
+            }
+        }
+    }
+
+    struct MfaVisitor;
+
+    impl<'de> Visitor<'de> for MfaVisitor {
+        type Value = MfaIn;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a stored MFA state")
+        }
+
+        fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<MfaIn, A::Error> {
+            fn once<T, E: de::Error>(
+                slot: &mut Option<T>,
+                value: T,
+                name: &'static str,
+            ) -> Result<(), E> {
+                if slot.replace(value).is_some() {
+                    Err(E::duplicate_field(name))
+                } else {
+                    Ok(())
+                }
+            }
+            let mut version = None;
+            let mut person = None;
+            let mut authenticators = None;
+            let mut enrollment = None;
+            let mut recovery_codes_issued_at = None;
+            let mut next_authenticator = None;
+            while let Some(field) = map.next_key::<MfaField>()? {
+                match field {
+                    MfaField::Version => once(&mut version, map.next_value()?, "version")?,
+                    MfaField::Person => {
+                        let value = person_of(version, &mut map)?;
+                        once(&mut person, value, "person")?;
+                    }
+                    MfaField::Authenticators => {
+                        once(&mut authenticators, map.next_value()?, "authenticators")?;
+                    }
+                    MfaField::Enrollment => once(&mut enrollment, map.next_value()?, "enrollment")?,
+                    MfaField::RecoveryCodesIssuedAt => once(
+                        &mut recovery_codes_issued_at,
+                        map.next_value()?,
+                        "recovery_codes_issued_at",
+                    )?,
+                    MfaField::NextAuthenticator => once(
+                        &mut next_authenticator,
+                        map.next_value()?,
+                        "next_authenticator",
+                    )?,
+                    MfaField::Unknown => {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+            }
+            if version.is_none() {
+                return Err(de::Error::missing_field("version"));
+            }
+            Ok(MfaIn {
+                person: person.ok_or_else(|| de::Error::missing_field("person"))?,
+                authenticators: authenticators
+                    .ok_or_else(|| de::Error::missing_field("authenticators"))?,
+                enrollment: enrollment.unwrap_or_default(),
+                recovery_codes_issued_at: recovery_codes_issued_at.unwrap_or_default(),
+                next_authenticator: next_authenticator
+                    .ok_or_else(|| de::Error::missing_field("next_authenticator"))?,
+            })
+        }
+
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<MfaIn, A::Error> {
+            let version: u8 = seq
+                .next_element()?
+                .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+            let person = if version == NUMBER_PERSON {
+                seq.next_element::<u128>()?.map(PersonId::new)
+            } else {
+                check_version(version)?;
+                seq.next_element()?
+            };
+            Ok(MfaIn {
+                person: person.ok_or_else(|| de::Error::invalid_length(1, &self))?,
+                authenticators: seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(2, &self))?,
+                enrollment: seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(3, &self))?,
+                recovery_codes_issued_at: seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(4, &self))?,
+                next_authenticator: seq
+                    .next_element()?
+                    .ok_or_else(|| de::Error::invalid_length(5, &self))?,
+            })
+        }
+    }
+
+    impl<'de> Deserialize<'de> for MfaIn {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_struct("MfaIn", MFA_FIELDS, MfaVisitor)
+        }
     }
 
     fn check_version<E: de::Error>(version: u8) -> Result<(), E> {
@@ -293,7 +437,6 @@ mod codec {
     impl<'de> Deserialize<'de> for ServerSideOnly<Mfa> {
         fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
             let stored = MfaIn::deserialize(deserializer)?;
-            check_version(stored.version)?;
             let mfa = Mfa {
                 person: stored.person,
                 authenticators: stored

@@ -312,6 +312,121 @@ macro_rules! seed_version_1 {
 }
 pub(crate) use seed_version_1;
 
+/// An organisation (ALICE its founder, BOB a member holding a delegation she granted) and a
+/// pending login ticket of BOB's, with the JSON text a version before ids had a text form stored
+/// for each: every id a JSON number (ALICE's beyond 64 bits).
+pub fn number_id_states() -> (Organisation, TicketRecord, String, String) {
+    use authcore::credential::FactorKind;
+    use authcore::policy::{Account, LoginDecision, Role, SecondFactors, login_decision};
+    let founded = Organisation::found(ORG, ALICE, T0).state;
+    let progress =
+        LoginProgress::password_verified(ALICE, ORG, T0).with_second_factor(FactorKind::Totp);
+    let LoginDecision::Allowed(owner) = login_decision(
+        &Account::new(ALICE).factors(SecondFactors::of(FactorKind::Totp)),
+        founded.member(ALICE),
+        founded.policy(),
+        &progress,
+        T0,
+    ) else {
+        panic!("the founder signs in");
+    };
+    let org = founded
+        .add_member(&owner, BOB, Role::User, T0)
+        .unwrap()
+        .state
+        .delegate(&owner, BOB, Role::Manager, T0 + 3600, T0)
+        .unwrap()
+        .state;
+    let ticket = TicketRecord {
+        digest: TokenDigest([5; 32]),
+        step: PendingStep::SecondFactor,
+        progress: LoginProgress::password_verified(BOB, ORG, T0),
+        expires_at: T0 + 300,
+    };
+    let numbers = |json: String| {
+        let mut json = json;
+        for id in [ALICE.get(), BOB.get(), ORG.get()] {
+            json = json.replace(&format!("\"{id:032x}\""), &id.to_string());
+        }
+        assert!(!json.contains(&format!("{:032x}", ALICE.get())));
+        json
+    };
+    let org_json = numbers(serde_json::to_string(&org).unwrap());
+    assert!(org_json.contains(&format!("\"granted_by\":{}", ALICE.get())));
+    let progress_json = numbers(serde_json::to_string(&ticket.progress).unwrap());
+    assert!(progress_json.contains(&format!("\"person\":{}", BOB.get())));
+    (org, ticket, org_json, progress_json)
+}
+
+/// Writes the rows of [`number_id_states`] into a version-1 database on `$pool` (laid out by
+/// [`seed_version_1`]) as that version wrote them, and returns the organisation and the ticket.
+macro_rules! seed_number_id_states {
+    ($pool:expr) => {{
+        let (org, ticket, org_json, progress_json) = number_id_states();
+        sqlx::query("INSERT INTO organisations (id, state, version) VALUES ($1, $2, 1)")
+            .bind(ORG.get().to_be_bytes().to_vec())
+            .bind(org_json)
+            .execute($pool)
+            .await
+            .unwrap();
+        for person in [ALICE, BOB] {
+            sqlx::query("INSERT INTO memberships (person, org) VALUES ($1, $2)")
+                .bind(person.get().to_be_bytes().to_vec())
+                .bind(ORG.get().to_be_bytes().to_vec())
+                .execute($pool)
+                .await
+                .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO tickets (digest, step, progress, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(ticket.digest.0.to_vec())
+        .bind("second_factor")
+        .bind(progress_json)
+        .bind(ticket.expires_at as i64)
+        .execute($pool)
+        .await
+        .unwrap();
+        (org, ticket)
+    }};
+}
+pub(crate) use seed_number_id_states;
+
+/// After upgrading the rows of [`seed_number_id_states`]: the organisation and the ticket read
+/// back as they were, and the organisation is written again (in the current form) and read back.
+pub async fn number_id_states_still_work<S: UserStore + SecretStore>(
+    store: &S,
+    org: &Organisation,
+    ticket: &TicketRecord,
+) {
+    let stored = store.organisation(ORG).await.unwrap().unwrap();
+    assert_eq!(stored.value, *org);
+    assert_eq!(stored.version, 1);
+    assert_eq!(store.organisations_of(BOB).await.unwrap(), [ORG]);
+    assert!(store.replace_organisation(org, 1).await.unwrap());
+    let rewritten = store.organisation(ORG).await.unwrap().unwrap();
+    assert_eq!(rewritten.value, *org);
+    assert_eq!(rewritten.version, 2);
+    assert_eq!(
+        store
+            .take_ticket(&ticket.digest, T0)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(ticket)
+    );
+    // A ticket written now is in the current form and reads back too.
+    store.insert_ticket(ticket).await.unwrap();
+    assert_eq!(
+        store
+            .take_ticket(&ticket.digest, T0)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(ticket)
+    );
+}
+
 /// Adds throttle rows as a version-1 to version-3 database held them (`(person, factor)` keys,
 /// locks without an end) to `$pool`: ALICE's password locked at 100 failures, ALICE's TOTP at 3
 /// failures waiting until `T0 + 60`, BOB's recovery codes at none, and the password of a person

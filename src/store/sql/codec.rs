@@ -1,5 +1,6 @@
 //! The stored forms of values: ids as 16 big-endian bytes, numbers as signed 64-bit columns,
-//! enumerations as their names, throttle keys and send logs, and JSON text.
+//! enumerations as their names, throttle keys and send logs, and JSON text (ids in it as their text
+//! form; the number form of earlier versions is still read, see `legacy.rs`).
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -12,6 +13,7 @@ use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::PasswordState;
 use crate::store::records::{OobPurpose, PendingStep, RecoverySlot, ThrottleKey};
 use crate::store::sql::error::SqlStoreError;
+use crate::store::sql::legacy::StoredJson;
 
 pub(crate) fn person_bytes(id: PersonId) -> Vec<u8> {
     id.get().to_be_bytes().to_vec()
@@ -168,12 +170,17 @@ pub(crate) fn to_json<T: serde::Serialize>(
     })
 }
 
-pub(crate) fn from_json<T: serde::de::DeserializeOwned>(
+/// Decodes a stored JSON state: its current form, or else a form an earlier version wrote (ids as
+/// numbers, see `legacy.rs`).
+pub(crate) fn from_json<T: StoredJson>(
     text: &str,
     table: &'static str,
 ) -> Result<T, SqlStoreError> {
-    serde_json::from_str(text).map_err(|_| SqlStoreError::Decode {
-        table,
-        reason: "the stored JSON does not decode",
-    })
+    serde_json::from_str(text)
+        .ok()
+        .or_else(|| T::from_earlier_form(text))
+        .ok_or(SqlStoreError::Decode {
+            table,
+            reason: "the stored JSON does not decode",
+        })
 }

@@ -16,6 +16,7 @@
 //! | `sessions.rs` | [`SessionStore`](crate::store::SessionStore): sessions, remembered devices and the security epoch, one method per verb |
 //! | `login.rs` | [`LoginStore`](crate::store::login::LoginStore): a login step's joined read and guarded commit |
 //! | `codec.rs` | the stored forms of ids, numbers, names, keys, send logs and JSON |
+//! | `legacy.rs` | reading the JSON states earlier versions wrote (ids as numbers) |
 //! | `seal.rs` | sealing the MFA state |
 //! | `integrity.rs` | the tags of the rows that decide a login |
 //! | `migrate.rs` | the migrations, and the upgrades that need the keyring |
@@ -37,6 +38,7 @@ pub(crate) mod codec;
 pub(crate) mod dialect;
 pub(crate) mod error;
 pub(crate) mod integrity;
+mod legacy;
 mod login;
 mod migrate;
 mod people;
