@@ -269,6 +269,12 @@ fn describe(event: &AuditEvent, names: &HashMap<PersonId, &str>, start: u64) -> 
         AuditKind::PhoneVerified => "phone number verified".into(),
         AuditKind::UnknownLogin => "login attempt for an unknown name".into(),
         AuditKind::TicketRejected => "login ticket rejected".into(),
+        AuditKind::SessionRevoked => "signed a session out".into(),
+        AuditKind::OtherSessionsRevoked => "signed out everywhere else".into(),
+        AuditKind::AllSessionsRevoked => "signed out everywhere".into(),
+        AuditKind::SecurityEpochBumped { epoch } => {
+            format!("every older session ended (security epoch {epoch})")
+        }
         other => format!("{other:?}"),
     };
     let about = match (event.actor, event.subject) {

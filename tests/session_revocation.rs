@@ -25,8 +25,8 @@ use authcore::credential::{
 };
 use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
 use authcore::policy::{
-    Aal, AuthenticatorName, EnrollmentPurpose, PolicyError, Role, SessionConfig, SessionLabels,
-    SessionRefused,
+    Aal, AuditKind, AuthenticatorName, EnrollmentPurpose, PolicyError, Role, SessionConfig,
+    SessionLabels, SessionRefused,
 };
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
@@ -239,6 +239,65 @@ async fn scenarios<S: LoginStore + 'static>(
             "a login after the bump"
         );
     }
+    // A password change at login bumps the epoch (audited); the login goes on to a session at
+    // the new epoch, and a login started before it is stale.
+    {
+        let (s, clock) = service(new_store().await);
+        let (org, first, _) = owner(&s).await;
+        let key = enrol(&s, &clock, &first).await;
+        clock.advance(30);
+        let step = s
+            .login(org, "olivia@example.com", Password::from(OWNER_PW))
+            .await
+            .unwrap();
+        let step = s
+            .verify_totp(org, &ticket(&step), &code(&key, clock.now()))
+            .await
+            .unwrap();
+        let grant = *step.grant().expect("signed in at AAL2");
+        let bumps = |who: PersonId| {
+            s.backend()
+                .audit
+                .events()
+                .iter()
+                .filter(|e| {
+                    e.subject == Some(who)
+                        && matches!(e.what, AuditKind::SecurityEpochBumped { .. })
+                })
+                .count()
+        };
+        let new = s
+            .add_member(&grant, "uma@example.com", Role::User)
+            .await
+            .unwrap();
+        let temp = new.temporary_password.expose_secret().to_owned();
+        let early = s
+            .login(org, "uma@example.com", Password::from(temp.as_str()))
+            .await
+            .unwrap();
+        let step = s
+            .login(org, "uma@example.com", Password::from(temp.as_str()))
+            .await
+            .unwrap();
+        let before = bumps(new.person);
+        let done = s
+            .change_password_at_login(org, &ticket(&step), Password::from(MEMBER_PW))
+            .await
+            .unwrap();
+        assert_eq!(
+            bumps(new.person),
+            before + 1,
+            "the password change at login"
+        );
+        let token = done.session().unwrap().token.expose_secret().to_string();
+        assert!(s.authenticate(&token).await.is_ok(), "at the new epoch");
+        assert!(
+            s.change_password_at_login(org, &ticket(&early), Password::from(NEW_PW))
+                .await
+                .is_err(),
+            "a login started before the change"
+        );
+    }
     // A password change ends every session.
     {
         let (s, _) = service(new_store().await);
@@ -323,6 +382,30 @@ async fn scenarios<S: LoginStore + 'static>(
         assert_eq!(s.sessions(&here).await.unwrap().len(), 1);
         s.sign_out_everywhere(&here, false).await.unwrap();
         ended(s.authenticate(&here).await, "signed out everywhere");
+        let kinds: Vec<AuditKind> = s
+            .backend()
+            .audit
+            .events()
+            .iter()
+            .map(|e| e.what)
+            .filter(|k| {
+                matches!(
+                    k,
+                    AuditKind::OtherSessionsRevoked
+                        | AuditKind::AllSessionsRevoked
+                        | AuditKind::SecurityEpochBumped { .. }
+                )
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                AuditKind::SecurityEpochBumped { epoch: 1 },
+                AuditKind::OtherSessionsRevoked,
+                AuditKind::SecurityEpochBumped { epoch: 2 },
+                AuditKind::AllSessionsRevoked,
+            ]
+        );
         // A grant from before the revocation opens no session any more at the old epoch: a
         // new one is opened at the current epoch and stands.
         let again = session_for(&s, &grant).await;
@@ -342,12 +425,23 @@ async fn scenarios<S: LoginStore + 'static>(
                 .any(|l| l.record.id == opened.id)
         );
         assert!(s.revoke_session(&here, opened.id).await.unwrap());
+        let revoked = |s: &Service<S>| {
+            s.backend()
+                .audit
+                .events()
+                .iter()
+                .filter(|e| e.what == AuditKind::SessionRevoked)
+                .count()
+        };
+        assert_eq!(revoked(&s), 1, "the revocation is audited");
         assert!(matches!(
             s.authenticate(&there).await,
             Err(ServiceError::Session(SessionRefused::Revoked))
         ));
         assert!(s.authenticate(&here).await.is_ok(), "the other one stays");
         assert!(!s.revoke_session(&here, opened.id).await.unwrap());
+        s.sign_out(&here).await.unwrap();
+        assert_eq!(revoked(&s), 2, "so is signing out");
     }
     // Confirming the first authenticator inside a session raises it to AAL2 (a new token), so
     // the newcomer can enforce MFA at once; other sessions end. Re-authenticating in the

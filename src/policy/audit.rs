@@ -262,6 +262,20 @@ pub enum AuditKind {
     },
     /// A new setup link was issued for a member who has not yet chosen their password.
     SetupLinkReissued,
+    /// A session was signed out, or revoked from the person's list of sessions.
+    SessionRevoked,
+    /// "Sign out everywhere else": every other session and remembered device of the person
+    /// ended, the one asking kept.
+    OtherSessionsRevoked,
+    /// "Sign out everywhere": every session and remembered device of the person ended.
+    AllSessionsRevoked,
+    /// The person's security epoch moved on (a password change or reset, MFA on or off, a factor
+    /// added or removed, a deactivation, "sign out everywhere"): every session and remembered
+    /// device at an older epoch is dead.
+    SecurityEpochBumped {
+        /// The new epoch.
+        epoch: u64,
+    },
 }
 
 /// A login decision as recorded in the audit trail.

@@ -31,11 +31,14 @@ use crate::policy::enrollment::{AuthenticatorName, EnrollmentPurpose};
 use crate::policy::factors::Factor;
 use crate::policy::ids::OrgId;
 use crate::policy::login::{LoginProgress, PasswordState};
+use crate::policy::session::SessionRefused;
 use crate::service::backend::Backend;
 use crate::store::SecurityNotice;
 use crate::store::UserStore;
-use crate::store::login::{OobWrite, SnapshotAt, StepWrite};
-use crate::store::records::{Login, OobChallengeRecord, OobPurpose, PendingStep, ThrottleKey};
+use crate::store::login::{LoginSnapshot, OobWrite, SnapshotAt, StepWrite};
+use crate::store::records::{
+    Login, OobChallengeRecord, OobPurpose, PendingStep, ThrottleKey, TicketRecord,
+};
 
 impl<B: Backend> Authenticator<B> {
     /// The password step of signing in to `org`.
@@ -202,19 +205,24 @@ impl<B: Backend> Authenticator<B> {
         let snapshot = self
             .snapshot(SnapshotAt::Ticket(&digest), Some(org), now)
             .await?;
-        let _ = self
+        let record = self
             .step_ticket(&snapshot, PendingStep::ChangePassword, org, now)
             .await?;
+        stale_login(&record, &snapshot)?;
         let person = snapshot
             .person
             .as_ref()
             .ok_or(ServiceError::InvalidCredentials)?;
         // A refused password leaves the ticket as it is: the person may try another.
         self.replace_password(person, new_password, now).await?;
+        // As for a signed-in password change, every session and remembered device ends; this
+        // login goes on at the new epoch.
+        let epoch = self.end_sessions(person.id, None).await?;
         let snapshot = self
             .snapshot(SnapshotAt::Ticket(&digest), Some(org), now)
             .await?;
-        self.finish(&digest, org, snapshot, |p| p, now).await
+        self.finish(&digest, org, snapshot, |p| p.at_epoch(epoch), now)
+            .await
     }
 
     /// Completes the second-factor step with a code from an authenticator app: one transaction
@@ -559,9 +567,12 @@ impl<B: Backend> Authenticator<B> {
         let record = self
             .step_ticket(&snapshot, PendingStep::EnrollMfa, org, now)
             .await?;
-        let _ = self
-            .enroll_acknowledge(record.progress.person(), now)
-            .await?;
+        stale_login(&record, &snapshot)?;
+        let person = record.progress.person();
+        let _ = self.enroll_acknowledge(person, now).await?;
+        // MFA turned on: every session and remembered device ends, as for the signed-in
+        // enrollment; this login goes on at the new epoch.
+        let epoch = self.end_sessions(person, None).await?;
         let snapshot = self
             .snapshot(SnapshotAt::Ticket(&digest), Some(org), now)
             .await?;
@@ -569,9 +580,18 @@ impl<B: Backend> Authenticator<B> {
             &digest,
             org,
             snapshot,
-            |p| p.with_second_factor(FactorKind::Totp),
+            |p| p.with_second_factor(FactorKind::Totp).at_epoch(epoch),
             now,
         )
         .await
     }
+}
+
+/// A login started before the person's security epoch last moved (a reset, "sign out
+/// everywhere") cannot change anything on its way to a session it would never get.
+fn stale_login(record: &TicketRecord, snapshot: &LoginSnapshot) -> Result<(), ServiceError> {
+    if snapshot.epoch != Some(record.progress.epoch()) {
+        return Err(ServiceError::Session(SessionRefused::StaleEpoch));
+    }
+    Ok(())
 }

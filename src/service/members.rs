@@ -378,7 +378,14 @@ impl<B: Backend> Authenticator<B> {
         let _ = self.live_grant(grant, now).await?;
         self.update_org(grant.org(), |org| org.deactivate_member(grant, target, now))
             .await?;
-        self.end_sessions(target, None).await.map(drop)
+        self.end_sessions_by(
+            Actor::Person(grant.person()),
+            target,
+            Some(grant.org()),
+            None,
+        )
+        .await
+        .map(drop)
     }
 
     /// Reactivates a deactivated member.

@@ -13,9 +13,10 @@ use alloc::vec::Vec;
 use crate::credential::factor::FactorKind;
 use crate::credential::password::Password;
 use crate::credential::token::{BearerToken, TokenDigest};
+use crate::policy::audit::{Actor, AuditKind};
 use crate::policy::factors::{Aal, Factor};
 use crate::policy::ids::AuthenticatorId;
-use crate::policy::ids::PersonId;
+use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::Grant;
 use crate::policy::session::{
     ListedSession, SessionId, SessionLabels, SessionRecord, SessionRefused, SessionView,
@@ -196,10 +197,18 @@ impl<B: Backend> Authenticator<B> {
             .await
             .map_err(ServiceError::storage)?
             .ok_or(refused(SessionRefused::Revoked))?;
-        store
+        if store
             .revoke_session(view.session.person, view.session.id)
             .await
-            .map_err(ServiceError::storage)?;
+            .map_err(ServiceError::storage)?
+        {
+            self.session_event(
+                view.session.person,
+                view.session.org,
+                AuditKind::SessionRevoked,
+            )
+            .await?;
+        }
         Ok(())
     }
 
@@ -214,8 +223,17 @@ impl<B: Backend> Authenticator<B> {
     ) -> Result<u64, ServiceError> {
         let digest = digest_of(token)?;
         let (grant, _) = self.checked(&digest).await?;
-        self.end_sessions(grant.person(), keep_this_one.then_some(&digest))
-            .await
+        let epoch = self
+            .end_sessions(grant.person(), keep_this_one.then_some(&digest))
+            .await?;
+        let kind = if keep_this_one {
+            AuditKind::OtherSessionsRevoked
+        } else {
+            AuditKind::AllSessionsRevoked
+        };
+        self.session_event(grant.person(), grant.org(), kind)
+            .await?;
+        Ok(epoch)
     }
 
     /// The signed-in person's sessions, oldest first, for a "where you're signed in" page.
@@ -234,11 +252,34 @@ impl<B: Backend> Authenticator<B> {
     pub async fn revoke_session(&self, token: &str, id: SessionId) -> Result<bool, ServiceError> {
         let digest = digest_of(token)?;
         let (grant, _) = self.checked(&digest).await?;
-        self.backend
+        let revoked = self
+            .backend
             .store()
             .revoke_session(grant.person(), id)
             .await
-            .map_err(ServiceError::storage)
+            .map_err(ServiceError::storage)?;
+        if revoked {
+            self.session_event(grant.person(), grant.org(), AuditKind::SessionRevoked)
+                .await?;
+        }
+        Ok(revoked)
+    }
+
+    /// Audits what the person did to their sessions.
+    async fn session_event(
+        &self,
+        person: PersonId,
+        org: OrgId,
+        kind: AuditKind,
+    ) -> Result<(), ServiceError> {
+        self.record_one(
+            self.now(),
+            Actor::Person(person),
+            Some(person),
+            Some(org),
+            kind,
+        )
+        .await
     }
 
     /// Maintenance: deletes expired, idle and stale sessions and remembered devices
@@ -253,19 +294,43 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Bumps the person's security epoch: every session and remembered device of theirs ends,
-    /// but `keep`. A person who is gone has nothing to end.
+    /// but `keep`; audited ([`AuditKind::SecurityEpochBumped`]). A person who is gone has
+    /// nothing to end.
     pub(crate) async fn end_sessions(
         &self,
         person: PersonId,
         keep: Option<&TokenDigest>,
     ) -> Result<u64, ServiceError> {
-        Ok(self
+        self.end_sessions_by(Actor::Person(person), person, None, keep)
+            .await
+    }
+
+    /// [`Self::end_sessions`] by `actor` (an administrator, say) in `org`.
+    pub(crate) async fn end_sessions_by(
+        &self,
+        actor: Actor,
+        person: PersonId,
+        org: Option<OrgId>,
+        keep: Option<&TokenDigest>,
+    ) -> Result<u64, ServiceError> {
+        let Some(epoch) = self
             .backend
             .store()
             .bump_epoch(person, keep)
             .await
             .map_err(ServiceError::storage)?
-            .unwrap_or(0))
+        else {
+            return Ok(0);
+        };
+        self.record_one(
+            self.now(),
+            actor,
+            Some(person),
+            org,
+            AuditKind::SecurityEpochBumped { epoch },
+        )
+        .await?;
+        Ok(epoch)
     }
 
     /// Writes `session` under a new token in place of the one under `old`, and checks it.
