@@ -307,6 +307,24 @@ async fn scenarios<S: LoginStore + 'static>(
             .unwrap();
         ended(s.authenticate(&token).await, "after a password change");
     }
+    // A password change inside a session keeps that session (a new token) and ends the others.
+    {
+        let (s, _) = service(new_store().await);
+        let (_, grant, token) = owner(&s).await;
+        let other = session_for(&s, &grant).await;
+        let kept = s
+            .change_password_in_session(&token, Password::from(OWNER_PW), Password::from(NEW_PW))
+            .await
+            .unwrap();
+        let kept = kept.token.expose_secret().to_string();
+        assert_eq!(
+            s.authenticate(&kept).await.unwrap().person(),
+            grant.person()
+        );
+        ended(s.authenticate(&token).await, "the token before the change");
+        ended(s.authenticate(&other).await, "another session");
+        assert_eq!(s.sessions(&kept).await.unwrap().len(), 1);
+    }
     // Turning MFA on (an authenticator added) ends every session.
     {
         let (s, clock) = service(new_store().await);

@@ -196,6 +196,18 @@ impl<B: Backend> Authenticator<B> {
         current: Password,
         new_password: Password,
     ) -> Result<(), ServiceError> {
+        self.change_password_keeping(grant, current, new_password, None)
+            .await
+    }
+
+    /// [`Self::change_password`], ending every session of the person but `keep`.
+    pub(super) async fn change_password_keeping(
+        &self,
+        grant: &Grant,
+        current: Password,
+        new_password: Password,
+        keep: Option<&TokenDigest>,
+    ) -> Result<(), ServiceError> {
         let now = self.now();
         let _ = self.live_grant(grant, now).await?;
         let person = self.person(grant.person()).await?;
@@ -219,7 +231,7 @@ impl<B: Backend> Authenticator<B> {
         }
         self.accept_attempt(reserved, now).await?;
         self.replace_password(&person, new_password, now).await?;
-        self.end_sessions(person.id, None).await.map(drop)
+        self.end_sessions(person.id, keep).await.map(drop)
     }
 
     /// Phone verification, step 1: sends a code to `phone` (through the [`Notifier`], as an

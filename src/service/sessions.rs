@@ -7,6 +7,19 @@
 //! [`SessionRefused`] in [`ServiceError::Session`]. The decisions (what ends a session, roles
 //! re-read on every check, recovery codes counting as fresh) are on
 //! [`crate::policy::session`].
+//!
+//! A completed login opens its session itself ([`LoginStep::Granted`]). The verbs that take a
+//! `&Grant` expect one obtained from [`Authenticator::authenticate`] (or
+//! [`Authenticator::require_fresh`]) in the same request: [`Grant`] never deserialises, so none
+//! comes back from a cookie. When such a verb bumps the security epoch (a password change, MFA
+//! on or off, a factor added or removed), every session of the person ends, the caller's
+//! included. Their session counterparts keep the caller's session, with a new token, and end
+//! the others: [`Authenticator::change_password_in_session`],
+//! [`Authenticator::acknowledge_enrollment_in_session`],
+//! [`Authenticator::reauthenticate_session`], and [`Authenticator::sign_out_everywhere`] with
+//! `keep_this_one`.
+//!
+//! [`LoginStep::Granted`]: crate::service::LoginStep::Granted
 
 use alloc::vec::Vec;
 
@@ -186,6 +199,26 @@ impl<B: Backend> Authenticator<B> {
             self.now(),
         );
         Ok((id, self.rotate(&digest, &raised).await?))
+    }
+
+    /// The password change inside a session: as [`Self::change_password`], except that this
+    /// session stays signed in while every other session and remembered device of the person
+    /// ends. The token rotates: the old one stops working, and the new one is returned with the
+    /// grant. (With [`Self::change_password`] and a grant from [`Self::authenticate`], this
+    /// session ends too.)
+    pub async fn change_password_in_session(
+        &self,
+        token: &str,
+        current: Password,
+        new_password: Password,
+    ) -> Result<OpenedSession, ServiceError> {
+        let digest = digest_of(token)?;
+        let (grant, _) = self.checked(&digest).await?;
+        self.change_password_keeping(&grant, current, new_password, Some(&digest))
+            .await?;
+        // Carried over to the new epoch by the bump: read it back, and rotate it.
+        let (_, view) = self.checked(&digest).await?;
+        self.rotate(&digest, &view.session).await
     }
 
     /// Signs this session out (its token stops working at once).
