@@ -16,7 +16,8 @@ use authcore::credential::password::HashParams;
 use authcore::credential::{FactorKind, OobConfig, OobKey, PhoneNumber, RecoveryParams};
 use authcore::otp::{ManualClock, SecretKey, Totp};
 use authcore::policy::{
-    AuditEvent, EnrollmentDemand, EnrollmentPurpose, MfaSettings, Permission, Resource, Role,
+    Aal, AuditEvent, AuditKind, EnrollmentDemand, EnrollmentPurpose, MfaSettings, Permission,
+    Resource, Role,
 };
 use authcore::service::MemoryBackend;
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
@@ -298,9 +299,20 @@ async fn company_mfa_forces_a_new_manager_through_password_change_and_enrollment
         .await
         .unwrap();
     assert_eq!(codes.len(), 10);
+    let from = s.backend().audit.events().len();
     let done = s.acknowledge_login_enrollment(org, &t).await.unwrap();
     let mgrant = *done.grant().expect("granted");
     assert_eq!(mgrant.role(), Role::Manager);
+    // MFA turned on at login bumps the epoch, as when signed in; the login's session is at the
+    // new one.
+    assert!(
+        s.backend().audit.events()[from..]
+            .iter()
+            .any(|e| e.subject == Some(mgrant.person())
+                && matches!(e.what, AuditKind::SecurityEpochBumped { .. }))
+    );
+    let token = done.session().unwrap().token.expose_secret().to_string();
+    assert_eq!(s.authenticate(&token).await.unwrap().aal(), Aal::Aal2);
 
     // Roles: a Manager sees reports but may not manage members or add anyone.
     let all = Resource::of_org(org);
