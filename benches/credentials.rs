@@ -74,6 +74,15 @@ fn password(c: &mut Criterion) {
             assert_eq!(verified, PasswordVerified::Current);
         })
     });
+    // A login naming a missing account must cost what a wrong password costs: compare these two
+    // side by side in the same run.
+    let wrong = Password::from("a wrong password");
+    group.bench_function("verify_wrong", |b| {
+        b.iter(|| hasher.verify(black_box(&wrong), black_box(stored.as_str())))
+    });
+    group.bench_function("verify_dummy", |b| {
+        b.iter(|| hasher.verify_dummy(black_box(&wrong)))
+    });
     group.finish();
 }
 

@@ -907,5 +907,12 @@ mod tests {
             hasher.dummy
         );
         assert!(hasher.parse(&hasher.dummy, HashKind::LongTerm).is_ok());
+        // With the default parameters the dummy costs a real verification's work.
+        let default = PasswordHasher::builder().build().unwrap();
+        assert!(
+            default.dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{}",
+            default.dummy
+        );
     }
 }
