@@ -280,3 +280,56 @@ fn a_used_code_is_told_apart_from_a_wrong_one_for_the_audit() {
         Ok(step)
     );
 }
+
+#[test]
+fn params_report_what_was_built() {
+    let params = TotpParams::builder()
+        .algorithm(Algorithm::Sha256)
+        .digits(7)
+        .period(45)
+        .t0(1_000)
+        .build()
+        .unwrap();
+    assert_eq!(params.algorithm(), Algorithm::Sha256);
+    assert_eq!(params.digits(), authcore::otp::Digits::Seven);
+    assert_eq!(params.period(), 45);
+    assert_eq!(params.t0(), 1_000);
+    let totp = Totp::new(params, &SecretKey::from_bytes(SEED).unwrap());
+    assert_eq!(totp.params(), &params);
+    assert_eq!(
+        totp.generate(1_000).unwrap().digits(),
+        authcore::otp::Digits::Seven
+    );
+}
+
+#[test]
+fn step_start_is_the_first_second_of_a_step() {
+    let params = TotpParams::builder().period(45).t0(1_000).build().unwrap();
+    assert_eq!(params.step_start(0).unwrap(), 1_000);
+    assert_eq!(params.step_start(3).unwrap(), 1_135);
+    // The start of a step is in that step; the second before it is in the previous one.
+    assert_eq!(params.step_at(1_135).unwrap(), 3);
+    assert_eq!(params.step_at(1_134).unwrap(), 2);
+    // Overflow is an error, not a wrap.
+    assert!(params.step_start(u64::MAX).is_err());
+    assert!(params.step_start(u64::MAX / 45).is_err());
+}
+
+#[test]
+fn window_reports_its_steps() {
+    assert_eq!(Window::EXACT.steps(), 0);
+    assert_eq!(Window::default().steps(), 1);
+    assert_eq!(Window::new(Window::MAX).unwrap().steps(), Window::MAX);
+}
+
+#[test]
+fn debug_shows_the_parameters_and_never_the_key() {
+    let totp = sha1_totp(8);
+    let debug = format!("{totp:?}");
+    assert!(debug.starts_with("Totp {"), "{debug}");
+    assert!(debug.contains("params"), "{debug}");
+    assert!(debug.contains("Eight"), "{debug}");
+    assert!(!debug.contains("12345678901234567890"), "{debug}");
+    let code = totp.generate(59).unwrap();
+    assert_eq!(format!("{code:?}"), "OtpCode([REDACTED])");
+}
