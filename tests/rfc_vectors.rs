@@ -214,3 +214,53 @@ fn t0_shifts_the_steps() {
             .is_err()
     );
 }
+
+#[test]
+fn hotp_reports_the_lowest_of_two_matching_counters() {
+    // With the RFC seed, counters 910737 and 910738 both produce 911617 (found by search).
+    let hotp = Hotp::new(
+        Algorithm::Sha1,
+        Digits::Six,
+        &SecretKey::from_bytes(SEED_SHA1).unwrap(),
+    );
+    assert_eq!(hotp.generate(910_737).expose_secret(), "911617");
+    assert_eq!(hotp.generate(910_738).expose_secret(), "911617");
+    for (start, look_ahead) in [(910_737, 1), (910_736, 2), (910_735, 5)] {
+        let matched = hotp
+            .verify("911617", start, LookAhead::new(look_ahead).unwrap())
+            .unwrap();
+        assert_eq!(matched.counter(), 910_737, "from {start}");
+        assert_eq!(matched.next_counter(), 910_738);
+    }
+    // Once 910737 is spent, the same code still matches the next counter.
+    assert_eq!(
+        hotp.verify("911617", 910_738, LookAhead::new(0).unwrap())
+            .unwrap()
+            .counter(),
+        910_738
+    );
+}
+
+#[test]
+fn look_ahead_reports_its_counters() {
+    assert_eq!(LookAhead::default().counters(), 10);
+    assert_eq!(LookAhead::new(0).unwrap().counters(), 0);
+    assert_eq!(
+        LookAhead::new(LookAhead::MAX).unwrap().counters(),
+        LookAhead::MAX
+    );
+}
+
+#[test]
+fn hotp_debug_shows_the_digits_and_never_the_key() {
+    let hotp = Hotp::new(
+        Algorithm::Sha1,
+        Digits::Eight,
+        &SecretKey::from_bytes(SEED_SHA1).unwrap(),
+    );
+    let debug = format!("{hotp:?}");
+    assert!(debug.starts_with("Hotp {"), "{debug}");
+    assert!(debug.contains("Eight"), "{debug}");
+    assert!(!debug.contains("1234567890"), "{debug}");
+    assert_eq!(hotp.generate(0).digits(), Digits::Eight);
+}

@@ -960,3 +960,129 @@ fn a_grant_edited_to_aal2_cannot_be_parsed_back() {
     assert!((&Probe::<authcore::policy::Member>(core::marker::PhantomData)).parses());
     assert!((&Probe::<Organisation>(core::marker::PhantomData)).parses());
 }
+
+#[test]
+fn a_sensitive_action_needs_a_login_within_the_last_fifteen_minutes() {
+    assert_eq!(authcore::policy::SENSITIVE_ACTION_MAX_AGE, 15 * 60);
+    let org = company();
+    let now = T0 + 10;
+    let owner = login(&org, OWNER, true, now);
+    // The last second of the window: still fresh.
+    assert!(
+        org.transfer_ownership(&owner, ADMIN, mfa(), Role::Admin, now + 15 * 60)
+            .is_ok()
+    );
+    // The first second after it: log in again.
+    assert_eq!(
+        org.transfer_ownership(&owner, ADMIN, mfa(), Role::Admin, now + 15 * 60 + 1)
+            .unwrap_err(),
+        PolicyError::ReauthenticationRequired
+    );
+}
+
+#[test]
+fn a_delegation_lasts_one_second_to_ninety_days() {
+    assert_eq!(Delegation::MAX_LENGTH, 90 * 24 * HOUR);
+    let org = company();
+    let now = T0 + 10;
+    let admin = login(&org, ADMIN, true, now);
+    let longest = now + 90 * 24 * HOUR;
+    let granted = org
+        .delegate(&admin, USER, Role::Manager, longest, now)
+        .unwrap()
+        .state;
+    let delegation = *granted.member(USER).unwrap().delegation().unwrap();
+    assert_eq!(delegation.role(), Role::Manager);
+    assert_eq!(delegation.until(), longest);
+    assert_eq!(delegation.granted_at(), now);
+    assert_eq!(
+        org.delegate(&admin, USER, Role::Manager, longest + 1, now)
+            .unwrap_err(),
+        PolicyError::InvalidDelegation
+    );
+    // The shortest: it applies for its one second and lapses at its end.
+    let brief = org
+        .delegate(&admin, USER, Role::Manager, now + 1, now)
+        .unwrap()
+        .state;
+    let member = brief.member(USER).unwrap();
+    assert!(member.delegation().unwrap().is_current(now));
+    assert!(!member.delegation().unwrap().is_current(now + 1));
+    assert_eq!(member.effective_role(now), Role::Manager);
+    assert_eq!(member.effective_role(now + 1), Role::User);
+}
+
+#[test]
+fn a_stored_delegation_is_checked_at_its_limits() {
+    use authcore::policy::Member;
+    let org = company();
+    let now = T0 + 10;
+    let admin = login(&org, ADMIN, true, now);
+    let longest = now + Delegation::MAX_LENGTH;
+    let org = org
+        .delegate(&admin, USER, Role::Admin, longest, now)
+        .unwrap()
+        .state;
+    let stored = serde_json::to_value(org.member(USER).unwrap()).unwrap();
+    let decodes = |edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut value = stored.clone();
+        edit(&mut value);
+        serde_json::from_value::<Member>(value).is_ok()
+    };
+    // As granted: Admin, the highest delegated role, for exactly 90 days.
+    assert!(decodes(&|_| {}));
+    // One second longer, or ending when granted: refused.
+    assert!(!decodes(
+        &|v| v["delegation"]["until"] = (longest + 1).into()
+    ));
+    assert!(!decodes(&|v| v["delegation"]["until"] = now.into()));
+    assert!(decodes(&|v| v["delegation"]["until"] = (now + 1).into()));
+    // Granted by the member themself: refused.
+    assert!(!decodes(&|v| {
+        v["delegation"]["granted_by"] = v["person"].clone();
+    }));
+    // A delegation must raise the role: not to the own role, and never to Owner.
+    assert!(!decodes(&|v| v["role"] = "Admin".into()));
+    assert!(decodes(&|v| v["role"] = "Manager".into()));
+    assert!(!decodes(&|v| v["delegation"]["role"] = "Owner".into()));
+}
+
+#[test]
+fn a_deactivation_records_when() {
+    let org = company();
+    let now = T0 + 10;
+    let admin = login(&org, ADMIN, true, now);
+    assert_eq!(org.member(USER).unwrap().deactivated_at(), None);
+    let org = org.deactivate_member(&admin, USER, now + 1).unwrap().state;
+    let member = org.member(USER).unwrap();
+    assert_eq!(member.deactivated_at(), Some(now + 1));
+    assert!(!member.is_active());
+    let org = org.reactivate_member(&admin, USER, now + 2).unwrap().state;
+    assert_eq!(org.member(USER).unwrap().deactivated_at(), None);
+    assert!(org.member(USER).unwrap().is_active());
+}
+
+#[test]
+fn a_role_change_drops_a_delegation_it_makes_redundant() {
+    let org = company();
+    let now = T0 + 10;
+    let owner = login(&org, OWNER, true, now);
+    let org = org
+        .delegate(&owner, USER, Role::Admin, now + HOUR, now)
+        .unwrap()
+        .state;
+    // Promoted to Manager: the Admin delegation still raises the role, so it stays.
+    let kept = org
+        .change_role(&owner, USER, Role::Manager, now)
+        .unwrap()
+        .state;
+    let member = kept.member(USER).unwrap();
+    assert_eq!(member.delegation().unwrap().role(), Role::Admin);
+    assert_eq!(member.effective_role(now), Role::Admin);
+    // Promoted to Admin: the delegation adds nothing and is dropped.
+    let dropped = org
+        .change_role(&owner, USER, Role::Admin, now)
+        .unwrap()
+        .state;
+    assert!(dropped.member(USER).unwrap().delegation().is_none());
+}

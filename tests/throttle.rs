@@ -441,3 +441,148 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_failure_at_the_instant_a_lock_lapses_locks_again() {
+    let policy = small_policy();
+    let mut state = ThrottleState::new();
+    for t in 0..3 {
+        state = policy.record_failure(state, T0 + 10 * t).state();
+    }
+    let until = state.not_before();
+    // The last second of the lock: still refused, and a racing failure changes nothing.
+    assert_eq!(
+        policy.decide(&state, until - 1),
+        ThrottleDecision::Locked { until }
+    );
+    assert_eq!(policy.record_failure(state, until - 1).event(), None);
+    // The first second after it: allowed, and the failure locks again at once.
+    assert!(policy.decide(&state, until).is_allowed());
+    let relocked = policy.record_failure(state, until);
+    assert!(relocked.changed_state());
+    assert_eq!(
+        relocked.event(),
+        Some(ThrottleEvent::Locked {
+            failures: 4,
+            until: until + 600
+        })
+    );
+}
+
+#[test]
+fn a_failure_during_a_wait_is_still_counted() {
+    let policy = ThrottlePolicy::default();
+    let mut state = ThrottleState::new();
+    for _ in 0..8 {
+        state = policy.record_failure(state, T0).state();
+    }
+    let retry = state.not_before();
+    assert!(retry > T0);
+    // Recorded before the retry time (a racing server): counted, the wait only grows.
+    let update = policy.record_failure(state, T0 + 1);
+    assert!(update.changed_state());
+    assert_eq!(update.state().failures(), 9);
+    assert_eq!(
+        update.event(),
+        Some(ThrottleEvent::BackoffExtended {
+            failures: 9,
+            retry_at: retry.max(T0 + 1 + policy.delay_after(9)),
+        })
+    );
+}
+
+#[test]
+fn reset_unlocks_at_the_threshold_and_clears_below_it() {
+    let policy = ThrottlePolicy::default();
+    // At the threshold but not (yet) marked locked: a reset lifts a lock.
+    let at_threshold = ThrottleState::from_parts(MAX_CONSECUTIVE_FAILURES, 0, false, T0);
+    assert_eq!(
+        policy.reset(at_threshold).event(),
+        Some(ThrottleEvent::Unlocked)
+    );
+    // Locked under a stricter policy, below this one's threshold: still a lock to lift.
+    let locked_low = ThrottleState::from_parts(3, T0, true, T0 + 10);
+    assert_eq!(
+        policy.reset(locked_low).event(),
+        Some(ThrottleEvent::Unlocked)
+    );
+    // One below the threshold, not locked: a plain clear.
+    let below = ThrottleState::from_parts(MAX_CONSECUTIVE_FAILURES - 1, 0, false, T0);
+    let update = policy.reset(below);
+    assert_eq!(
+        update.event(),
+        Some(ThrottleEvent::Cleared {
+            failures: MAX_CONSECUTIVE_FAILURES - 1
+        })
+    );
+    assert!(update.changed_state());
+    assert_eq!(update.state(), ThrottleState::new());
+    assert!(!policy.reset(ThrottleState::new()).changed_state());
+}
+
+#[test]
+fn builder_accepts_each_ceiling_and_refuses_one_past_it() {
+    let limit = ThrottlePolicy::MAX_DELAY_LIMIT;
+    let at_limit = ThrottlePolicy::builder()
+        .max_delay(limit)
+        .forget_after(limit)
+        .build()
+        .unwrap();
+    assert_eq!(at_limit.max_delay(), limit);
+    assert_eq!(
+        ThrottlePolicy::builder()
+            .max_delay(limit + 1)
+            .forget_after(ThrottlePolicy::MAX_FORGET_AFTER)
+            .build(),
+        Err(authcore::credential::ThrottleError::MaxDelay)
+    );
+    let forget = ThrottlePolicy::builder()
+        .forget_after(ThrottlePolicy::MAX_FORGET_AFTER)
+        .build()
+        .unwrap();
+    assert_eq!(forget.forget_after(), ThrottlePolicy::MAX_FORGET_AFTER);
+    let lock = ThrottlePolicy::builder()
+        .lock_after(MAX_CONSECUTIVE_FAILURES)
+        .lock_duration(ThrottlePolicy::MAX_LOCK_DURATION)
+        .build()
+        .unwrap();
+    assert_eq!(lock.lock_duration(), ThrottlePolicy::MAX_LOCK_DURATION);
+}
+
+#[test]
+fn throttle_errors_say_what_to_fix() {
+    use authcore::credential::ThrottleError;
+    let cases = [
+        (ThrottleError::LockThreshold, "between 1 and 100 failures"),
+        (ThrottleError::FreeAttempts, "fewer than the lock threshold"),
+        (ThrottleError::BaseDelay, "at least 1 s"),
+        (ThrottleError::MaxDelay, "at most 86400 s"),
+        (ThrottleError::LockDuration, "between 1 s and 604800 s"),
+        (ThrottleError::ForgetAfter, "at most 2592000 s"),
+    ];
+    for (error, text) in cases {
+        assert!(error.to_string().contains(text), "{error:?}: {error}");
+    }
+}
+
+#[test]
+fn a_reservation_exposes_the_update_it_applies() {
+    let policy = small_policy();
+    let reserved = policy.reserve(ThrottleState::new(), T0);
+    assert!(reserved.changed_state());
+    assert_eq!(reserved.update().state(), reserved.state());
+    assert_eq!(reserved.update().event(), reserved.event());
+    assert_eq!(
+        reserved.update(),
+        policy.record_failure(ThrottleState::new(), T0)
+    );
+    // The account bundle reserves on the one factor and keeps the new state.
+    let mut account = AccountThrottle::new();
+    let via_account = account.reserve(&policy, ThrottledFactor::Totp, T0);
+    assert_eq!(via_account, reserved);
+    assert_eq!(account.state(ThrottledFactor::Totp), reserved.state());
+    assert_eq!(
+        account.state(ThrottledFactor::Password),
+        ThrottleState::new()
+    );
+}

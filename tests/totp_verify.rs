@@ -280,3 +280,127 @@ fn a_used_code_is_told_apart_from_a_wrong_one_for_the_audit() {
         Ok(step)
     );
 }
+
+#[test]
+fn params_report_what_was_built() {
+    let params = TotpParams::builder()
+        .algorithm(Algorithm::Sha256)
+        .digits(7)
+        .period(45)
+        .t0(1_000)
+        .build()
+        .unwrap();
+    assert_eq!(params.algorithm(), Algorithm::Sha256);
+    assert_eq!(params.digits(), authcore::otp::Digits::Seven);
+    assert_eq!(params.period(), 45);
+    assert_eq!(params.t0(), 1_000);
+    let totp = Totp::new(params, &SecretKey::from_bytes(SEED).unwrap());
+    assert_eq!(totp.params(), &params);
+    assert_eq!(
+        totp.generate(1_000).unwrap().digits(),
+        authcore::otp::Digits::Seven
+    );
+}
+
+#[test]
+fn step_start_is_the_first_second_of_a_step() {
+    let params = TotpParams::builder().period(45).t0(1_000).build().unwrap();
+    assert_eq!(params.step_start(0).unwrap(), 1_000);
+    assert_eq!(params.step_start(3).unwrap(), 1_135);
+    // The start of a step is in that step; the second before it is in the previous one.
+    assert_eq!(params.step_at(1_135).unwrap(), 3);
+    assert_eq!(params.step_at(1_134).unwrap(), 2);
+    // Overflow is an error, not a wrap.
+    assert!(params.step_start(u64::MAX).is_err());
+    assert!(params.step_start(u64::MAX / 45).is_err());
+}
+
+#[test]
+fn window_reports_its_steps() {
+    assert_eq!(Window::EXACT.steps(), 0);
+    assert_eq!(Window::default().steps(), 1);
+    assert_eq!(Window::new(Window::MAX).unwrap().steps(), Window::MAX);
+}
+
+#[test]
+fn debug_shows_the_parameters_and_never_the_key() {
+    let totp = sha1_totp(8);
+    let debug = format!("{totp:?}");
+    assert!(debug.starts_with("Totp {"), "{debug}");
+    assert!(debug.contains("params"), "{debug}");
+    assert!(debug.contains("Eight"), "{debug}");
+    assert!(!debug.contains("12345678901234567890"), "{debug}");
+    let code = totp.generate(59).unwrap();
+    assert_eq!(format!("{code:?}"), "OtpCode([REDACTED])");
+}
+
+#[test]
+fn clocks_read_the_time_they_are_given() {
+    use authcore::otp::{Clock, ManualClock, SystemClock};
+    use std::sync::Arc;
+    let clock = ManualClock::new(1_000);
+    assert_eq!(clock.now(), 1_000);
+    clock.advance(30);
+    assert_eq!(clock.now(), 1_030);
+    clock.set(2_000);
+    assert_eq!(clock.now(), 2_000);
+    clock.advance(u64::MAX);
+    assert_eq!(clock.now(), u64::MAX);
+    clock.set(59);
+    // Through a reference and through an `Arc`, the same reading.
+    fn read(clock: impl Clock) -> u64 {
+        clock.now()
+    }
+    assert_eq!(read(&clock), 59);
+    let shared = Arc::new(ManualClock::new(61));
+    assert_eq!(read(Arc::clone(&shared)), 61);
+    // The system clock reads the present: after November 2023, before the year 2100.
+    let now = SystemClock.now();
+    assert!(now > 1_700_000_000 && now < 4_102_444_800, "{now}");
+}
+
+#[test]
+fn algorithms_display_their_otpauth_names() {
+    assert_eq!(Algorithm::Sha1.to_string(), "SHA1");
+    assert_eq!(Algorithm::Sha256.to_string(), "SHA256");
+    assert_eq!(Algorithm::Sha512.to_string(), "SHA512");
+}
+
+#[test]
+fn only_a_replay_is_a_replay() {
+    use authcore::otp::Refusal;
+    assert!(Refusal::Replayed.is_replay());
+    assert!(!Refusal::Invalid.is_replay());
+}
+
+#[test]
+fn otp_errors_say_what_is_wrong_and_chain_their_cause() {
+    use authcore::otp::{OtpError, ParamError, SecretError, UriError};
+    use std::error::Error;
+    let param = OtpError::from(ParamError::Period);
+    assert_eq!(
+        param.to_string(),
+        "invalid OTP parameter: the period must be between 1 and 120 seconds"
+    );
+    assert_eq!(
+        param.source().unwrap().to_string(),
+        ParamError::Period.to_string()
+    );
+    let uri = OtpError::from(UriError::Scheme);
+    assert_eq!(
+        uri.to_string(),
+        "invalid otpauth URI: the scheme must be otpauth://"
+    );
+    assert_eq!(
+        uri.source().unwrap().to_string(),
+        "the scheme must be otpauth://"
+    );
+    let secret = OtpError::from(SecretError::Empty);
+    assert_eq!(secret.to_string(), "invalid secret key: the key is empty");
+    assert_eq!(secret.source().unwrap().to_string(), "the key is empty");
+    assert!(OtpError::TimeOutOfRange.source().is_none());
+    assert_eq!(
+        OtpError::TimeOutOfRange.to_string(),
+        "time is before T0 or out of range"
+    );
+}

@@ -114,6 +114,17 @@ mod tests {
     }
 
     #[test]
+    fn debug_is_redacted_and_errors_are_plain() {
+        let token = BearerToken::generate().unwrap();
+        assert_eq!(format!("{token:?}"), "BearerToken([REDACTED])");
+        assert_eq!(format!("{:?}", token.digest()), "TokenDigest([REDACTED])");
+        assert_eq!(
+            alloc::string::ToString::to_string(&TokenError::Random),
+            "the random number generator failed"
+        );
+    }
+
+    #[test]
     fn rejects_anything_else() {
         for bad in ["", "abc", &"A".repeat(42), &"A".repeat(44), &"+".repeat(43)] {
             assert_eq!(BearerToken::parse(bad).unwrap_err(), Rejected);

@@ -180,4 +180,16 @@ mod tests {
         assert!(Digits::try_from(9).is_err());
         assert_eq!(Digits::try_from(7).unwrap(), Digits::Seven);
     }
+
+    #[test]
+    fn equal_codes_need_equal_digits_and_equal_text() {
+        let code = OtpCode::new(42, Digits::Six);
+        assert!(bool::from(code.ct_eq(&OtpCode::new(42, Digits::Six))));
+        assert!(!bool::from(code.ct_eq(&OtpCode::new(43, Digits::Six))));
+        // The same eight bytes ("00004200"), but six digits against eight: different codes.
+        let eight = OtpCode::new(4200, Digits::Eight);
+        assert_eq!(eight.expose_secret(), "00004200");
+        assert!(!bool::from(code.ct_eq(&eight)));
+        assert!(!bool::from(eight.ct_eq(&code)));
+    }
 }
