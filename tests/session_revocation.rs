@@ -429,6 +429,21 @@ async fn scenarios<S: LoginStore + 'static>(
         let again = session_for(&s, &grant).await;
         assert!(s.authenticate(&again).await.is_ok());
     }
+    // A grant kept past the ticket lifetime opens no session: sign in again.
+    {
+        let (s, clock) = service(new_store().await);
+        let (_, grant, here) = owner(&s).await;
+        clock.advance(s.config().ticket_ttl() + 1);
+        assert!(matches!(
+            s.open_session(&grant, &SessionLabels::new()).await,
+            Err(ServiceError::Session(SessionRefused::Expired))
+        ));
+        assert_eq!(
+            s.sessions(&here).await.unwrap().len(),
+            1,
+            "nothing was opened"
+        );
+    }
     // Revoking one listed session by its id.
     {
         let (s, _) = service(new_store().await);

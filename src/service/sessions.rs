@@ -75,6 +75,14 @@ impl<B: Backend> Authenticator<B> {
     /// right after the login. A new token every time: a token fixated before the login is
     /// worthless after it.
     ///
+    /// Only a grant verified within the pending-login ticket lifetime
+    /// ([`ServiceConfig::ticket_ttl`](crate::service::ServiceConfig::ticket_ttl)) opens a session:
+    /// an older one is [`SessionRefused::Expired`] (sign in again), so a grant kept from before a
+    /// password change or "sign out everywhere" cannot mint sessions afterwards. Within that
+    /// window the session is opened at the epoch current now; a login's own session
+    /// ([`LoginStep::Granted`](crate::service::LoginStep::Granted)) is opened at the epoch the
+    /// login started at.
+    ///
     /// [`SessionRefused::StaleEpoch`] if the person's epoch moved on while the session was being
     /// opened; [`ServiceError::Deactivated`] if the person is gone.
     pub async fn open_session(
@@ -82,6 +90,9 @@ impl<B: Backend> Authenticator<B> {
         grant: &Grant,
         labels: &SessionLabels,
     ) -> Result<OpenedSession, ServiceError> {
+        if grant.verified_at().saturating_add(self.config.ticket_ttl()) < self.now() {
+            return Err(refused(SessionRefused::Expired));
+        }
         let store = self.backend.store();
         let epoch = store
             .security_epoch(grant.person())
