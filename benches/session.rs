@@ -100,10 +100,10 @@ async fn signed_in<S: LoginStore>(store: S) -> (Service<S>, String) {
         .login(up.org, LOGIN, Password::from(PW))
         .await
         .unwrap();
-    let grant = *step.grant().unwrap();
-    let labels = SessionLabels::new().with_user_agent("bench");
-    let opened = service.open_session(&grant, &labels).await.unwrap();
+    let opened = step.into_session().unwrap();
     let token = opened.token.expose_secret().to_string();
+    let labels = SessionLabels::new().with_user_agent("bench");
+    service.label_session(&token, &labels).await.unwrap();
     (service, token)
 }
 

@@ -486,6 +486,8 @@ struct World {
     chains: Vec<Chain>,
     /// Every grant and ticket ever handed out, for the attacker to steal.
     seen_grants: Vec<Grant>,
+    /// The token of every session a login opened, by the session's id (what a browser holds).
+    tokens: HashMap<authcore::policy::SessionId, String>,
     seen_tickets: Vec<Held>,
     /// Tickets that already completed a step.
     spent_tickets: HashSet<String>,
@@ -521,6 +523,14 @@ fn phone(index: usize) -> PhoneNumber {
 }
 
 impl World {
+    /// Keeps the token of a session a login (or a re-authentication) opened, as the browser
+    /// that signed in would.
+    fn keep_token(&mut self, opened: &authcore::service::OpenedSession) {
+        let token = opened.token.expose_secret().to_string();
+        self.secret(&token);
+        self.tokens.insert(opened.id, token);
+    }
+
     fn now(&self) -> u64 {
         Clock::now(&*self.clock)
     }
@@ -725,8 +735,9 @@ impl World {
         }
         let person = self.chains[chain].person;
         self.note(format!("{context}: {}", describe(&step)));
-        if let Some(grant) = step.grant() {
-            let grant = *grant;
+        if let Some(opened) = step.session() {
+            self.keep_token(opened);
+            let grant = opened.grant;
             self.granted(who, chain, grant, context).await;
             let session = self.session(who);
             session.grant = Some(grant);
@@ -1034,8 +1045,9 @@ async fn scene_login(world: &mut World, person: usize) -> Grant {
         .login(world.org, &p.login, Password::from(p.password.as_str()))
         .await
         .unwrap();
-    if let Some(grant) = step.grant() {
-        return *grant;
+    if let Some(opened) = step.session() {
+        world.keep_token(opened);
+        return opened.grant;
     }
     let ticket = BearerToken::parse(&step.ticket().unwrap().expose_secret()).unwrap();
     let key = world.usable_key(Who::Person(person), person).unwrap();
@@ -1043,11 +1055,10 @@ async fn scene_login(world: &mut World, person: usize) -> Grant {
     let code = world.code_for(key, step_no);
     world.accepted_steps.insert(key, step_no);
     world.clock.advance(30);
-    *s.verify_totp(world.org, &ticket, &code)
-        .await
-        .unwrap()
-        .grant()
-        .unwrap()
+    let step = s.verify_totp(world.org, &ticket, &code).await.unwrap();
+    let opened = step.session().unwrap();
+    world.keep_token(opened);
+    opened.grant
 }
 
 /// Enrolls an app for `person` with their grant on the happy path.
@@ -1106,6 +1117,7 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
         attacker: Session::default(),
         chains: Vec::new(),
         seen_grants: Vec::new(),
+        tokens: HashMap::new(),
         seen_tickets: Vec::new(),
         spent_tickets: HashSet::new(),
         setup_tokens: Vec::new(),
@@ -1762,11 +1774,18 @@ impl World {
                 let step = self.current_step();
                 let code = self.code_for(key, step);
                 self.secret(&code);
+                // Re-authentication happens in the session the grant is a view of.
+                let Some(token) = grant.session().and_then(|id| self.tokens.get(&id)).cloned()
+                else {
+                    return;
+                };
                 match s
-                    .reauthenticate(&grant, Password::from(password.as_str()), &code)
+                    .reauthenticate_session(&token, Password::from(password.as_str()), &code)
                     .await
                 {
-                    Ok(fresh) => {
+                    Ok(opened) => {
+                        self.keep_token(&opened);
+                        let fresh = opened.grant;
                         self.accepted(key, step, &context);
                         self.session(who).grant = Some(fresh);
                         self.seen_grants.push(fresh);
@@ -2003,8 +2022,9 @@ impl World {
                 "person {person} signing in: {}",
                 describe(&current)
             ));
-            if let Some(grant) = current.grant() {
-                let grant = *grant;
+            if let Some(opened) = current.session() {
+                self.keep_token(opened);
+                let grant = opened.grant;
                 self.granted(who, chain, grant, &format!("person {person} signing in"))
                     .await;
                 self.sessions[person].grant = Some(grant);

@@ -170,7 +170,6 @@ mod session {
 
     use authcore::credential::password::HashParams;
     use authcore::otp::ManualClock;
-    use authcore::policy::SessionLabels;
     use authcore::store::{MemoryAuditLog, RecordingNotifier};
     use authcore::{Authenticator, MemoryStore, Password, PasswordHasher, ServiceConfig, Services};
 
@@ -205,8 +204,7 @@ mod session {
         let pw = "correct horse battery staple 42";
         let up = ready(service.sign_up("a@example.com", Password::from(pw))).unwrap();
         let step = ready(service.login(up.org, "a@example.com", Password::from(pw))).unwrap();
-        let grant = *step.grant().unwrap();
-        let opened = ready(service.open_session(&grant, &SessionLabels::new())).unwrap();
+        let opened = step.into_session().unwrap();
         let token = opened.token.expose_secret().to_string();
         let count = allocations_during(|| {
             for _ in 0..100 {

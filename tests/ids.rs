@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use authcore::policy::ParseIdError;
+use authcore::policy::SessionId;
 use authcore::{OrgId, PersonId};
 use proptest::prelude::*;
 
@@ -116,6 +117,9 @@ proptest! {
         let text = OrgId::new(id).to_string();
         prop_assert!(is_id_text(&text));
         prop_assert_eq!(text.parse::<OrgId>(), Ok(OrgId::new(id)));
+        let text = SessionId::new(id).to_string();
+        prop_assert!(is_id_text(&text));
+        prop_assert_eq!(text.parse::<SessionId>(), Ok(SessionId::new(id)));
     }
 
     #[cfg(feature = "serde")]
@@ -126,6 +130,9 @@ proptest! {
         prop_assert_eq!(serde_json::from_str::<PersonId>(&json).unwrap(), PersonId::new(id));
         let json = serde_json::to_string(&OrgId::new(id)).unwrap();
         prop_assert_eq!(serde_json::from_str::<OrgId>(&json).unwrap(), OrgId::new(id));
+        let json = serde_json::to_string(&SessionId::new(id)).unwrap();
+        prop_assert_eq!(&json, &format!("\"{id:032x}\""));
+        prop_assert_eq!(serde_json::from_str::<SessionId>(&json).unwrap(), SessionId::new(id));
     }
 
     /// Any text parses exactly when it is 32 lowercase hexadecimal digits, to the id it spells.

@@ -138,12 +138,13 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     // An owner with an authenticator app, recovery codes and a verified phone.
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();
     let org: OrgId = up.org;
-    let grant = *s
+    let opened = s
         .login(org, LOGIN, Password::from(PW))
         .await
         .unwrap()
-        .grant()
+        .into_session()
         .expect("signed in");
+    let (grant, token) = (opened.grant, opened.token.expose_secret().to_string());
     let setup = s
         .start_enrollment(
             &grant,
@@ -161,9 +162,10 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     s.acknowledge_enrollment(&grant).await.unwrap();
     clock.advance(30);
     let fresh = s
-        .reauthenticate(&grant, Password::from(PW), &code(&key, clock.now()))
+        .reauthenticate_session(&token, Password::from(PW), &code(&key, clock.now()))
         .await
-        .unwrap();
+        .unwrap()
+        .grant;
     let phone = PhoneNumber::parse("+442079460000").unwrap();
     s.start_phone_verification(&fresh, &phone).await.unwrap();
     let sent = s
@@ -289,8 +291,14 @@ fn assert_calls(costs: &[Cost]) {
     );
     assert_eq!(
         calls("confirm enrollment"),
-        ["login_snapshot", "login_snapshot", "locked_step"],
-        "confirming an enrollment: the grant's read, the code's first read, one locked step"
+        [
+            "session_by_id",
+            "login_snapshot",
+            "login_snapshot",
+            "locked_step"
+        ],
+        "confirming an enrollment: the grant's session, the grant's read, the code's first \
+         read, one locked step"
     );
 }
 

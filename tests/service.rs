@@ -17,7 +17,7 @@ use authcore::credential::{FactorKind, OobConfig, OobKey, PhoneNumber, RecoveryP
 use authcore::otp::{ManualClock, SecretKey, Totp};
 use authcore::policy::{
     Aal, AuditEvent, AuditKind, EnrollmentDemand, EnrollmentPurpose, MfaSettings, Permission,
-    Resource, Role,
+    Resource, Role, SessionRefused,
 };
 use authcore::service::MemoryBackend;
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
@@ -1339,10 +1339,10 @@ async fn deactivation_takes_effect_at_the_next_check() {
             .is_ok()
     );
     s.deactivate_member(&grant, member).await.unwrap();
-    // The grant already issued stops working at once.
+    // The grant already issued stops working at once: its session ended with the deactivation.
     assert!(matches!(
         s.authorize(&mgrant, &Permission::ViewJobs, &own).await,
-        Err(ServiceError::Denied(_))
+        Err(ServiceError::Session(_))
     ));
     assert!(matches!(
         member_login(&s, org, "user@example.com").await,
@@ -1697,10 +1697,23 @@ async fn a_rehash_at_login_keeps_the_compromised_mark() {
 
 // ---- grants stand only while the roster and the policy admit them ----
 
+/// Refused for `why`: by the roster check ([`ServiceError::Denied`]), or already by the grant's
+/// session, which the same change ended (a deactivation bumps the epoch) or no longer admits.
 fn denied(result: Result<impl std::fmt::Debug, ServiceError>, why: authcore::policy::AccessDenied) {
-    match result {
-        Err(ServiceError::Denied(reason)) if reason == why => {}
-        other => panic!("expected Denied({why:?}), got {other:?}"),
+    use authcore::policy::AccessDenied;
+    match (result, why) {
+        (Err(ServiceError::Denied(reason)), _) if reason == why => {}
+        (
+            Err(ServiceError::Session(
+                SessionRefused::Revoked
+                | SessionRefused::StaleEpoch
+                | SessionRefused::PersonDeactivated
+                | SessionRefused::MemberDeactivated,
+            )),
+            AccessDenied::Deactivated,
+        ) => {}
+        (Err(ServiceError::Session(SessionRefused::MfaRequired)), AccessDenied::MfaRequired) => {}
+        (other, _) => panic!("expected Denied({why:?}), got {other:?}"),
     }
 }
 
@@ -1786,11 +1799,6 @@ async fn a_deactivated_persons_or_members_grant_changes_nothing() {
         Deactivated,
     );
     denied(
-        s.reauthenticate(&mgrant, Password::from(MEMBER_PW), "123456")
-            .await,
-        Deactivated,
-    );
-    denied(
         s.start_phone_verification(&mgrant, &phone_b()).await,
         Deactivated,
     );
@@ -1799,7 +1807,11 @@ async fn a_deactivated_persons_or_members_grant_changes_nothing() {
     denied(s.disable_mfa(&mgrant).await, Deactivated);
     denied(s.regenerate_recovery_codes(&mgrant).await, Deactivated);
     s.reactivate_member(&grant, member).await.unwrap();
-    assert!(s.start_enrollment(&mgrant, name()).await.is_ok());
+    // Reactivation revives no session: the old grant stays refused, and a new login acts.
+    denied(s.start_enrollment(&mgrant, name()).await, Deactivated);
+    let step = member_login(&s, org, "user@example.com").await.unwrap();
+    let again = *step.grant().expect("signed in again");
+    assert!(s.start_enrollment(&again, name()).await.is_ok());
 
     // A person deactivated everywhere: their admin grant adds and changes nobody.
     assert!(
@@ -2393,7 +2405,7 @@ impl authcore::store::SessionStore for VanishingSetStore {
     async fn bump_epoch(
         &self,
         person: authcore::PersonId,
-        keep: Option<&authcore::store::TokenDigest>,
+        keep: Option<authcore::policy::SessionId>,
     ) -> Result<Option<u64>, Self::Error> {
         self.inner.bump_epoch(person, keep).await
     }
@@ -2412,6 +2424,22 @@ impl authcore::store::SessionStore for VanishingSetStore {
         digest: &authcore::store::TokenDigest,
     ) -> Result<Option<authcore::policy::SessionView>, Self::Error> {
         self.inner.session(digest).await
+    }
+
+    async fn session_by_id(
+        &self,
+        person: authcore::PersonId,
+        id: authcore::policy::SessionId,
+    ) -> Result<Option<authcore::policy::SessionView>, Self::Error> {
+        self.inner.session_by_id(person, id).await
+    }
+
+    async fn label_session(
+        &self,
+        digest: &authcore::store::TokenDigest,
+        labels: &authcore::policy::SessionLabels,
+    ) -> Result<bool, Self::Error> {
+        self.inner.label_session(digest, labels).await
     }
 
     async fn touch_session(
@@ -2840,11 +2868,12 @@ async fn failed_security_notices_leave_every_change_in_place() {
     assert_eq!(phone_of(&s, owner).await, Some(phone));
     assert!(audited(&s, from, failed));
 
-    // Removing it: the same.
+    // Removing it: the same. It ends every session, this one included.
     let from = s.backend().audit.events().len();
     s.remove_phone(&grant).await.unwrap();
     assert_eq!(phone_of(&s, owner).await, None);
     assert!(audited(&s, from, failed));
+    let grant = owner_grant(&s, &clock, org, &key).await;
 
     // A password change stands, and the new password signs in.
     let from = s.backend().audit.events().len();
@@ -2865,6 +2894,21 @@ async fn failed_security_notices_leave_every_change_in_place() {
         .await
         .is_ok()
     );
+    // The change ended every session: sign in again with the new password and the app.
+    let step = s
+        .login(
+            org,
+            "owner@example.com",
+            Password::from("violet lantern meadow quartz 31"),
+        )
+        .await
+        .unwrap();
+    let step = s
+        .verify_totp(org, &ticket(&step), &code(&key, clock_now(&clock)))
+        .await
+        .unwrap();
+    let grant = *step.grant().expect("signed in");
+    clock.advance(30);
 
     // An extra authenticator is active although its notice failed.
     let setup = s

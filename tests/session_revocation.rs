@@ -25,8 +25,8 @@ use authcore::credential::{
 };
 use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
 use authcore::policy::{
-    Aal, AuditKind, AuthenticatorName, EnrollmentPurpose, PolicyError, Role, SessionConfig,
-    SessionLabels, SessionRefused,
+    Aal, Account, AuditKind, AuthenticatorName, EnrollmentPurpose, LoginProgress, Permission,
+    PolicyError, Resource, Role, SessionConfig, SessionLabels, SessionRefused, login_decision,
 };
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
@@ -99,12 +99,49 @@ async fn owner<S: LoginStore>(s: &Service<S>) -> (OrgId, Grant, String) {
     (up.org, opened.grant, token)
 }
 
+/// Another session of the grant's person (the owner or Uma, by password alone): a new login,
+/// labelled with where it was opened.
 async fn session_for<S: LoginStore>(s: &Service<S>, grant: &Grant) -> String {
+    let (login, password) = if grant.role() == Role::Owner {
+        ("olivia@example.com", OWNER_PW)
+    } else {
+        ("uma@example.com", MEMBER_PW)
+    };
+    let step = s
+        .login(grant.org(), login, Password::from(password))
+        .await
+        .unwrap();
+    let token = step
+        .session()
+        .expect("a password-only login")
+        .token
+        .expose_secret()
+        .to_string();
     let labels = SessionLabels::new()
         .with_user_agent("Firefox on Linux")
         .with_ip("192.0.2.1");
-    let opened = s.open_session(grant, &labels).await.unwrap();
-    opened.token.expose_secret().to_string()
+    s.label_session(&token, &labels).await.unwrap();
+    token
+}
+
+/// A session of the owner who has an authenticator: password and a code from the app.
+async fn session_with_code<S: LoginStore>(
+    s: &Service<S>,
+    clock: &ManualClock,
+    org: OrgId,
+    key: &SecretKey,
+) -> (Grant, String) {
+    clock.advance(30);
+    let step = s
+        .login(org, "olivia@example.com", Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let step = s
+        .verify_totp(org, &ticket(&step), &code(key, clock.now()))
+        .await
+        .unwrap();
+    let opened = step.into_session().expect("signed in at AAL2");
+    (opened.grant, opened.token.expose_secret().to_string())
 }
 
 /// The session ended: the epoch bump deleted it (`Revoked`), or it survived as a row at the old
@@ -325,32 +362,46 @@ async fn scenarios<S: LoginStore + 'static>(
         ended(s.authenticate(&other).await, "another session");
         assert_eq!(s.sessions(&kept).await.unwrap().len(), 1);
     }
-    // Turning MFA on (an authenticator added) ends every session.
+    // Turning MFA on (an authenticator added) ends every other session; the one it was turned
+    // on in stays, at its assurance level.
     {
         let (s, clock) = service(new_store().await);
         let (_, grant, token) = owner(&s).await;
+        let other = session_for(&s, &grant).await;
         let _key = enrol(&s, &clock, &grant).await;
-        ended(s.authenticate(&token).await, "after MFA was turned on");
+        ended(s.authenticate(&other).await, "after MFA was turned on");
+        assert_eq!(
+            s.authenticate(&token).await.unwrap().aal(),
+            Aal::Aal1,
+            "the session MFA was turned on in"
+        );
     }
     // Turning MFA off ends every session.
     {
         let (s, clock) = service(new_store().await);
-        let (_, grant, _) = owner(&s).await;
+        let (org, grant, _) = owner(&s).await;
         let key = enrol(&s, &clock, &grant).await;
-        let token = session_for(&s, &grant).await;
+        let (_, token) = session_with_code(&s, &clock, org, &key).await;
+        let (_, other) = session_with_code(&s, &clock, org, &key).await;
         assert!(s.authenticate(&token).await.is_ok());
         clock.advance(30);
         let fresh = s
-            .reauthenticate(&grant, Password::from(OWNER_PW), &code(&key, clock.now()))
+            .reauthenticate_session(&token, Password::from(OWNER_PW), &code(&key, clock.now()))
             .await
             .unwrap();
-        s.disable_mfa(&fresh).await.unwrap();
-        ended(s.authenticate(&token).await, "after MFA was turned off");
+        ended(s.authenticate(&token).await, "the token before the step-up");
+        s.disable_mfa(&fresh.grant).await.unwrap();
+        ended(
+            s.authenticate(&fresh.token.expose_secret()).await,
+            "the session MFA was turned off in (it rested on the app)",
+        );
+        ended(s.authenticate(&other).await, "after MFA was turned off");
     }
-    // A phone added as a factor ends every session.
+    // A phone added as a factor ends every other session; the one it was added in stays.
     {
         let (s, _) = service(new_store().await);
         let (_, grant, token) = owner(&s).await;
+        let other = session_for(&s, &grant).await;
         let phone = PhoneNumber::parse("+15555550100").unwrap();
         s.start_phone_verification(&grant, &phone).await.unwrap();
         let sent = s
@@ -359,7 +410,11 @@ async fn scenarios<S: LoginStore + 'static>(
             .take_last_code(grant.person())
             .expect("a code was sent");
         s.confirm_phone(&grant, &sent).await.unwrap();
-        ended(s.authenticate(&token).await, "after a phone was added");
+        ended(s.authenticate(&other).await, "after a phone was added");
+        assert!(
+            s.authenticate(&token).await.is_ok(),
+            "the session the phone was added in"
+        );
     }
     // Deactivating a member ends their sessions; a role change is seen at the next request.
     {
@@ -424,40 +479,29 @@ async fn scenarios<S: LoginStore + 'static>(
                 AuditKind::AllSessionsRevoked,
             ]
         );
-        // A grant from before the revocation opens no session any more at the old epoch: a
-        // new one is opened at the current epoch and stands.
+        // The grant of the ended session acts no more; a new login stands.
+        ended(
+            s.change_password(&grant, Password::from(OWNER_PW), Password::from(NEW_PW))
+                .await,
+            "a grant of an ended session",
+        );
         let again = session_for(&s, &grant).await;
         assert!(s.authenticate(&again).await.is_ok());
-    }
-    // A grant kept past the ticket lifetime opens no session: sign in again.
-    {
-        let (s, clock) = service(new_store().await);
-        let (_, grant, here) = owner(&s).await;
-        clock.advance(s.config().ticket_ttl() + 1);
-        assert!(matches!(
-            s.open_session(&grant, &SessionLabels::new()).await,
-            Err(ServiceError::Session(SessionRefused::Expired))
-        ));
-        assert_eq!(
-            s.sessions(&here).await.unwrap().len(),
-            1,
-            "nothing was opened"
-        );
     }
     // Revoking one listed session by its id.
     {
         let (s, _) = service(new_store().await);
         let (_, grant, here) = owner(&s).await;
-        let opened = s.open_session(&grant, &SessionLabels::new()).await.unwrap();
-        let there = opened.token.expose_secret().to_string();
+        let there = session_for(&s, &grant).await;
+        let id = s.authenticate(&there).await.unwrap().session().unwrap();
         assert!(
             s.sessions(&here)
                 .await
                 .unwrap()
                 .iter()
-                .any(|l| l.record.id == opened.id)
+                .any(|l| l.record.id == id)
         );
-        assert!(s.revoke_session(&here, opened.id).await.unwrap());
+        assert!(s.revoke_session(&here, id).await.unwrap());
         let revoked = |s: &Service<S>| {
             s.backend()
                 .audit
@@ -472,7 +516,7 @@ async fn scenarios<S: LoginStore + 'static>(
             Err(ServiceError::Session(SessionRefused::Revoked))
         ));
         assert!(s.authenticate(&here).await.is_ok(), "the other one stays");
-        assert!(!s.revoke_session(&here, opened.id).await.unwrap());
+        assert!(!s.revoke_session(&here, id).await.unwrap());
         s.sign_out(&here).await.unwrap();
         assert_eq!(revoked(&s), 2, "so is signing out");
     }
@@ -533,6 +577,76 @@ async fn scenarios<S: LoginStore + 'static>(
         let newest = again.token.expose_secret().to_string();
         assert!(s.require_fresh(&newest, 300, Aal::Aal2).await.is_ok());
         assert!(s.authenticate(&new_token).await.is_err(), "rotated again");
+    }
+    // A grant is a view of its session: the pure core's grants name none and act on nothing,
+    // a grant "refreshed" in memory gains nothing, and a grant of a revoked session is refused.
+    {
+        let (s, clock) = service(new_store().await);
+        let (org, grant, token) = owner(&s).await;
+        assert_eq!(
+            s.authenticate(&token).await.unwrap().session(),
+            grant.session(),
+            "the login's grant names its session"
+        );
+        let organisation = s.organisation(org).await.unwrap();
+        let progress = LoginProgress::password_verified(grant.person(), org, clock.now());
+        let forged = *login_decision(
+            &Account::new(grant.person()),
+            organisation.member(grant.person()),
+            organisation.policy(),
+            &progress,
+            clock.now(),
+        )
+        .grant()
+        .expect("the pure core allows a password-only login");
+        assert_eq!(forged.session(), None);
+        let revoked = |r: Result<(), ServiceError>| {
+            matches!(r, Err(ServiceError::Session(SessionRefused::Revoked)))
+        };
+        assert!(revoked(
+            s.authorize(&forged, &Permission::ManageMembers, &Resource::of_org(org))
+                .await
+        ));
+        assert!(revoked(
+            s.change_password(&forged, Password::from(OWNER_PW), Password::from(NEW_PW))
+                .await
+        ));
+        assert!(
+            s.add_member(&forged, "mallory@example.com", Role::Admin)
+                .await
+                .is_err(),
+            "a forged grant adds nobody"
+        );
+        // The owner enrols; a stale AAL2 grant refreshed in memory is still stale.
+        let key = enrol(&s, &clock, &grant).await;
+        let (aal2, aal2_token) = session_with_code(&s, &clock, org, &key).await;
+        clock.advance(SessionConfig::MAX_AAL2_IDLE / 2);
+        assert!(s.authenticate(&aal2_token).await.is_ok());
+        let refreshed = aal2.reauthenticated(aal2.factors(), clock.now());
+        assert!(refreshed.is_fresh(clock.now(), 60), "fresh in memory");
+        assert!(matches!(
+            s.disable_mfa(&refreshed).await,
+            Err(ServiceError::Policy(PolicyError::ReauthenticationRequired))
+        ));
+        assert!(s.authenticate(&aal2_token).await.is_ok(), "nothing changed");
+        // Signing the session out ends its grant too.
+        s.sign_out(&aal2_token).await.unwrap();
+        assert!(revoked(
+            s.authorize(&aal2, &Permission::ViewJobs, &Resource::of_org(org))
+                .await
+        ));
+        // Labels name where a session was opened; a dead token labels nothing.
+        s.label_session(&token, &SessionLabels::new().with_user_agent("Lynx"))
+            .await
+            .unwrap();
+        let listed = s.sessions(&token).await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].labels.user_agent(), Some("Lynx"));
+        assert_eq!(listed[0].labels.ip(), None, "a new label replaces the old");
+        assert!(matches!(
+            s.label_session(&aal2_token, &SessionLabels::new()).await,
+            Err(ServiceError::Session(SessionRefused::Revoked))
+        ));
     }
     // Idle and absolute timeouts; freshness.
     {

@@ -176,6 +176,20 @@ async fn owner_with_mfa(f: &Fixture) -> (OrgId, SecretKey) {
     (up.org, key)
 }
 
+/// The token of a fresh AAL2 session of the owner (password and app).
+async fn owner_token(f: &Fixture, org: OrgId, key: &SecretKey) -> String {
+    let step = login(f, org, OWNER, PW).await.unwrap();
+    let step =
+        f.s.verify_totp(org, &ticket(&step), &code(key, f.now()))
+            .await
+            .unwrap();
+    step.session()
+        .expect("granted")
+        .token
+        .expose_secret()
+        .to_string()
+}
+
 /// A fresh AAL2 grant for the owner (password and app).
 async fn owner_grant(f: &Fixture, org: OrgId, key: &SecretKey) -> Grant {
     let step = login(f, org, OWNER, PW).await.unwrap();
@@ -229,13 +243,13 @@ async fn every_second_factor_and_step_up_reserves_before_verifying() {
 
     // Re-authentication: a wrong password, then the right one with a wrong code.
     f.clock.advance(60);
-    let grant = owner_grant(&f, org, &key).await;
+    let token = owner_token(&f, org, &key).await;
     let before = f.jobs();
     burst(|i| {
-        let s = Arc::clone(&f.s);
+        let (s, token) = (Arc::clone(&f.s), token.clone());
         async move {
-            s.reauthenticate(
-                &grant,
+            s.reauthenticate_session(
+                &token,
                 Password::from(format!("wrong {i}").as_str()),
                 "000000",
             )
@@ -250,13 +264,13 @@ async fn every_second_factor_and_step_up_reserves_before_verifying() {
         "reauthenticate: passwords"
     );
     f.clock.advance(60);
-    let grant = owner_grant(&f, org, &key).await;
+    let token = owner_token(&f, org, &key).await;
     let before = f.rejected(totp);
     let bad = wrong(&code(&key, f.now()));
     burst(|_| {
-        let (s, bad) = (Arc::clone(&f.s), bad.clone());
+        let (s, bad, token) = (Arc::clone(&f.s), bad.clone(), token.clone());
         async move {
-            s.reauthenticate(&grant, Password::from(PW), &bad)
+            s.reauthenticate_session(&token, Password::from(PW), &bad)
                 .await
                 .map(drop)
         }

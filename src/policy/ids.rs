@@ -1,6 +1,6 @@
-//! Identifiers: a person, an organisation, one of a person's authenticators.
+//! Identifiers: a person, an organisation, a session, one of a person's authenticators.
 //!
-//! Person and organisation ids have one fixed text form, 32 lowercase hexadecimal digits (see
+//! Person, organisation and session ids have one fixed text form, 32 lowercase hexadecimal digits (see
 //! [`PersonId`]).
 
 use core::fmt;
@@ -148,7 +148,32 @@ impl OrgId {
 }
 
 text_id!(PersonId, "a person id");
+/// A session's public handle: names it in a "where you're signed in" list and in
+/// [`SessionStore::revoke_session`](crate::store::SessionStore::revoke_session), and stays the
+/// same when the token rotates. It is not a credential: it signs nobody in. A [`Grant`] names
+/// the session it is a view of.
+///
+/// Its text form is the one of [`PersonId`]: exactly 32 lowercase hexadecimal digits (for a
+/// "sign out that device" form, say).
+///
+/// [`Grant`]: crate::policy::login::Grant
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(u128);
+
+impl SessionId {
+    /// The session id `id` (random, from the service).
+    pub const fn new(id: u128) -> Self {
+        Self(id)
+    }
+
+    /// The number.
+    pub const fn get(self) -> u128 {
+        self.0
+    }
+}
+
 text_id!(OrgId, "an organisation id");
+text_id!(SessionId, "a session id");
 
 /// One authenticator (an app on one device) of one person, numbered from 1 in enrollment order.
 ///

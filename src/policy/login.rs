@@ -6,7 +6,7 @@ use crate::policy::audit::{Actor, AuditEvent, AuditKind, DenyReason, LoginOutcom
 use crate::policy::error::PolicyError;
 use crate::policy::factors::Aal;
 use crate::policy::factors::{Factor, FactorSet, SecondFactors};
-use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::ids::{OrgId, PersonId, SessionId};
 use crate::policy::org_policy::MfaPolicy;
 use crate::policy::roles::{Member, Role};
 
@@ -320,6 +320,17 @@ impl LoginDecision {
 /// signed in) but never deserialises: a grant read back from a cookie, a host's session store or
 /// a request could have been edited (a password-only login turned into `"aal":"Aal2"`), so
 /// nothing outside this crate can turn text into one.
+///
+/// # A view of a live session
+///
+/// The grants of this module's decisions ([`login_decision`], [`Grant::reauthenticated`]) are
+/// for a host that runs the pure core itself: they name no session ([`Grant::session`] is
+/// `None`), and the [`Authenticator`](crate::service::Authenticator) accepts none of them. The
+/// service's grants come from a session — the one a login opened, or the one
+/// [`Authenticator::authenticate`](crate::service::Authenticator::authenticate) checked — and
+/// every verb that takes one reads that session again and decides on what is stored, not on
+/// the grant: a grant whose session was revoked, expired or outlived by a security change is
+/// refused, and a grant "refreshed" in memory gains nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Grant {
@@ -330,6 +341,7 @@ pub struct Grant {
     aal: Aal,
     authenticated_at: u64,
     verified_at: u64,
+    session: Option<SessionId>,
 }
 
 impl Grant {
@@ -361,6 +373,21 @@ impl Grant {
     /// When the login completed.
     pub const fn authenticated_at(&self) -> u64 {
         self.authenticated_at
+    }
+
+    /// The server-side session this grant is a view of; `None` for a grant of the pure core
+    /// (see [the type's documentation](Grant#a-view-of-a-live-session)).
+    pub const fn session(&self) -> Option<SessionId> {
+        self.session
+    }
+
+    /// The same grant, as a view of the session `id` (the service, once the session exists).
+    #[must_use]
+    pub(crate) const fn in_session(self, id: SessionId) -> Self {
+        Self {
+            session: Some(id),
+            ..self
+        }
     }
 
     /// When the factors were last verified (the login, or the latest re-authentication).
@@ -399,8 +426,8 @@ impl Grant {
         }
     }
 
-    /// The grant a standing session yields for one request: the role is the live membership's
-    /// (see [`crate::policy::session`]).
+    /// The grant a standing session yields for one request, before it names the session
+    /// ([`Grant::in_session`]): the role is the live membership's (see [`crate::policy::session`]).
     pub(crate) const fn from_session(
         person: PersonId,
         org: OrgId,
@@ -418,6 +445,7 @@ impl Grant {
             aal,
             authenticated_at,
             verified_at,
+            session: None,
         }
     }
 
@@ -554,6 +582,7 @@ pub fn login_decision(
         aal: aal_of(factors),
         authenticated_at: now,
         verified_at: now,
+        session: None,
     })
 }
 

@@ -51,7 +51,7 @@ pub use enrollment::{
 pub use error::{AccessDenied, PolicyError};
 pub use factors::Aal;
 pub use factors::{Factor, FactorSet, SecondFactors};
-pub use ids::{AuthenticatorId, OrgId, ParseIdError, PersonId};
+pub use ids::{AuthenticatorId, OrgId, ParseIdError, PersonId, SessionId};
 pub use login::{
     Account, EnrollmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };
@@ -64,8 +64,7 @@ pub use roles::{
 pub use server_side::ServerSideOnly;
 pub use session::{
     DeviceTokenRecord, DeviceTokenView, ListedSession, SessionCheck, SessionConfig,
-    SessionConfigBuilder, SessionId, SessionLabels, SessionRecord, SessionRefused, SessionTouch,
-    SessionView,
+    SessionConfigBuilder, SessionLabels, SessionRecord, SessionRefused, SessionTouch, SessionView,
 };
 
 /// The result of a state transition: the new state, what happened, and the audit events.

@@ -43,7 +43,7 @@ use alloc::string::String;
 
 use crate::policy::error::PolicyError;
 use crate::policy::factors::{Aal, Factor, FactorSet};
-use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::ids::{OrgId, PersonId, SessionId};
 use crate::policy::login::{Grant, aal_of};
 use crate::policy::org_policy::MfaPolicy;
 use crate::policy::roles::Member;
@@ -51,24 +51,6 @@ use crate::policy::roles::Member;
 const MINUTE: u64 = 60;
 const HOUR: u64 = 60 * MINUTE;
 const DAY: u64 = 24 * HOUR;
-
-/// A session's public handle: names it in a "where you're signed in" list and in
-/// [`SessionStore::revoke_session`](crate::store::SessionStore::revoke_session), and stays the
-/// same when the token rotates. It is not a credential: it signs nobody in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(u128);
-
-impl SessionId {
-    /// The session id `id` (random, from the service).
-    pub const fn new(id: u128) -> Self {
-        Self(id)
-    }
-
-    /// The number.
-    pub const fn get(self) -> u128 {
-        self.0
-    }
-}
 
 /// The session lifetimes and the remembered-device settings. Built by
 /// [`SessionConfig::builder`]; `build()` refuses values outside the bounds below.
@@ -541,7 +523,8 @@ impl SessionView {
             s.aal,
             s.authenticated_at,
             s.verified_at,
-        );
+        )
+        .in_session(s.id);
         let touch =
             (now >= s.last_seen.saturating_add(config.touch_interval())).then(|| SessionTouch {
                 expected_last_seen: s.last_seen,

@@ -8,12 +8,12 @@ use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceErr
 use crate::credential::password::Password;
 use crate::credential::phone::PhoneNumber;
 use crate::credential::recovery::RecoveryCodes;
-use crate::credential::token::TokenDigest;
 use crate::policy::audit::{Actor, AuditKind};
 use crate::policy::enrollment::EnrollmentPurpose;
 use crate::policy::error::PolicyError;
 use crate::policy::factors::Aal;
 use crate::policy::factors::{Factor, FactorSet};
+use crate::policy::ids::SessionId;
 use crate::policy::ids::{AuthenticatorId, PersonId};
 use crate::policy::login::{Grant, PasswordState};
 use crate::policy::org_policy::OrgStanding;
@@ -29,7 +29,7 @@ impl<B: Backend> Authenticator<B> {
     /// Starts enrolling an authenticator app for the signed-in person: the first one, an extra
     /// one on another device ([`EnrollmentPurpose::Add`]), or a replacement. Once the person
     /// holds any second factor — an authenticator app, or a verified phone — this needs a fresh
-    /// AAL2 grant ([`Self::reauthenticate`], or a new sign-in): a new authenticator is bound
+    /// AAL2 session ([`Self::reauthenticate_session`], or a new sign-in): a new authenticator is bound
     /// only by someone who presented an existing one.
     pub async fn start_enrollment(
         &self,
@@ -37,7 +37,8 @@ impl<B: Backend> Authenticator<B> {
         purpose: EnrollmentPurpose,
     ) -> Result<EnrollmentSetup, ServiceError> {
         let now = self.now();
-        let (person, _) = self.live_grant(grant, now).await?;
+        let Live { grant, person, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         self.require_fresh_if_protected(grant, &person, now).await?;
         self.enroll_start(&person, purpose, Reauthentication::Grant(grant), now)
             .await
@@ -50,46 +51,52 @@ impl<B: Backend> Authenticator<B> {
         code: &str,
     ) -> Result<RecoveryCodes, ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         self.enroll_confirm(grant.person(), Some(grant.org()), code, now)
             .await
     }
 
     /// "I have safely recorded this": activates the authenticator and its recovery codes. A
-    /// factor was added: every session of the person ends (their security epoch moves on).
+    /// factor was added: every other session of the person ends (their security epoch moves
+    /// on), and the grant's session stays signed in as it was, at its assurance level.
+    /// [`Self::acknowledge_enrollment_in_session`] raises it to AAL2 as well.
     pub async fn acknowledge_enrollment(
         &self,
         grant: &Grant,
     ) -> Result<AuthenticatorId, ServiceError> {
-        self.acknowledge_keeping(grant, None).await
+        self.acknowledge_keeping(grant, grant.session()).await
     }
 
     /// [`Self::acknowledge_enrollment`], ending every session of the person but `keep`.
     pub(super) async fn acknowledge_keeping(
         &self,
         grant: &Grant,
-        keep: Option<&TokenDigest>,
+        keep: Option<SessionId>,
     ) -> Result<AuthenticatorId, ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         let id = self.enroll_acknowledge(grant.person(), now).await?;
         self.end_sessions(grant.person(), keep).await?;
         Ok(id)
     }
 
-    /// Refreshes a grant with the password and a code from the app (for MFA off, new
-    /// authenticators, recovery-code regeneration and the organisation's security policy).
+    /// Verifies the password and a code from the app for a re-authentication of the grant's
+    /// session ([`Self::reauthenticate_session`], which writes the outcome and rotates the
+    /// token): the fresh grant, not yet stored.
     ///
     /// Each is reserved on its throttle counter before it is verified (the password on the
     /// login's counter, the code on the TOTP counter), as at sign-in.
-    pub async fn reauthenticate(
+    pub(super) async fn reauthenticate(
         &self,
         grant: &Grant,
         password: Password,
         code: &str,
     ) -> Result<Grant, ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         let person = self.person(grant.person()).await?;
         let reserved = self
             .reserve_attempt(ThrottleKey::login(&person.login), Factor::Password, now)
@@ -126,7 +133,8 @@ impl<B: Backend> Authenticator<B> {
     /// ends (their security epoch moves on), and the person is notified.
     pub async fn disable_mfa(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         let person = grant.person();
         let standings = self.standings(person).await?;
         let config = &self.config.enrollment;
@@ -153,7 +161,8 @@ impl<B: Backend> Authenticator<B> {
         grant: &Grant,
     ) -> Result<RecoveryCodes, ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
         let person = grant.person();
         let mfa = self
@@ -206,10 +215,11 @@ impl<B: Backend> Authenticator<B> {
         grant: &Grant,
         current: Password,
         new_password: Password,
-        keep: Option<&TokenDigest>,
+        keep: Option<SessionId>,
     ) -> Result<(), ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         let person = self.person(grant.person()).await?;
         let reserved = self
             .reserve_attempt(ThrottleKey::login(&person.login), Factor::Password, now)
@@ -255,7 +265,8 @@ impl<B: Backend> Authenticator<B> {
         phone: &PhoneNumber,
     ) -> Result<(), ServiceError> {
         let now = self.now();
-        let (person, _) = self.live_grant(grant, now).await?;
+        let Live { grant, person, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         if self.config.oob.is_none() {
             return Err(ServiceError::FactorUnavailable);
         }
@@ -278,11 +289,12 @@ impl<B: Backend> Authenticator<B> {
     /// attempts; a wrong, expired, spent or missing code is the uniform
     /// [`ServiceError::InvalidCredentials`], counted against the out-of-band throttle (a
     /// throttled or locked factor is refused without checking). The same fresh-grant rule as
-    /// step 1 applies. A factor was added: every session of the person ends (their security
-    /// epoch moves on).
+    /// step 1 applies. A factor was added: every other session of the person ends (their
+    /// security epoch moves on), and the grant's session stays signed in.
     pub async fn confirm_phone(&self, grant: &Grant, code: &str) -> Result<(), ServiceError> {
         let now = self.now();
-        let (person, _) = self.live_grant(grant, now).await?;
+        let Live { grant, person, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         if self.config.oob.is_none() {
             return Err(ServiceError::FactorUnavailable);
         }
@@ -331,7 +343,7 @@ impl<B: Backend> Authenticator<B> {
             AuditKind::PhoneVerified,
         )
         .await?;
-        self.end_sessions(person.id, None).await?;
+        self.end_sessions(person.id, grant.session()).await?;
         self.notice(person.id, SecurityNotice::AuthenticatorAdded)
             .await
     }
@@ -346,7 +358,8 @@ impl<B: Backend> Authenticator<B> {
     /// [`PolicyError::SoleOwnerOfEnforcingOrganisation`]). A person without a phone gets `Ok`.
     pub async fn remove_phone(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
-        let (person, _) = self.live_grant(grant, now).await?;
+        let Live { grant, person, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         if person.phone.is_none() {
             return Ok(());
         }
@@ -430,35 +443,51 @@ impl<B: Backend> Authenticator<B> {
         resource: &Resource,
     ) -> Result<(), ServiceError> {
         let now = self.now();
-        let (_, org) = self.live_grant(grant, now).await?;
+        let Live { grant, org, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         org.authorize(grant, action, resource, now)?;
         Ok(())
     }
 
-    /// The check every operation that takes a [`Grant`] makes first: the grant is a record of a
-    /// past login, and it stands only while its person exists and is not deactivated, and the
-    /// organisation's current roster and MFA policy still admit it
-    /// ([`crate::policy::organisation::Organisation::check_grant`]: still a member, membership active, and past an enforced
-    /// deadline a second factor the policy counts). Anything else is
-    /// [`ServiceError::Denied`]. Returns the person and the organisation as read.
-    pub(super) async fn live_grant(
-        &self,
-        grant: &Grant,
-        now: u64,
-    ) -> Result<
-        (
-            crate::store::records::PersonRecord,
-            crate::policy::organisation::Organisation,
-        ),
-        ServiceError,
-    > {
+    /// The check every operation that takes a [`Grant`] makes first. A grant is a view of a
+    /// server-side session, and it stands only while that session does: the session it names
+    /// ([`Grant::session`]) is read again ([`SessionStore::session_by_id`]) and checked as
+    /// [`Self::authenticate`] checks it (revoked, expired, idle, stale epoch, deactivated, no
+    /// longer a member, MFA now required: [`ServiceError::Session`]). A grant that names no
+    /// session (one of the pure core) is [`SessionRefused::Revoked`]. Then the person and the
+    /// organisation are read, and the organisation's current roster and MFA policy must still
+    /// admit the grant ([`crate::policy::organisation::Organisation::check_grant`]).
+    ///
+    /// Returns the grant as the session stands now — its factors, assurance level and
+    /// freshness are the stored ones, never those of the grant passed in — with the person and
+    /// the organisation as read. Callers decide on that grant only.
+    ///
+    /// [`SessionStore::session_by_id`]: crate::store::SessionStore::session_by_id
+    /// [`SessionRefused::Revoked`]: crate::policy::session::SessionRefused::Revoked
+    pub(super) async fn live_grant(&self, grant: &Grant, now: u64) -> Result<Live, ServiceError> {
+        use crate::policy::session::SessionRefused;
+        use crate::store::sessions::SessionStore;
+
+        let refused = ServiceError::Session;
+        let id = grant.session().ok_or(refused(SessionRefused::Revoked))?;
+        let store = self.backend.store();
+        let view = store
+            .session_by_id(grant.person(), id)
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or(refused(SessionRefused::Revoked))?;
+        if view.session.org != grant.org() {
+            return Err(refused(SessionRefused::Revoked));
+        }
+        let stored = view
+            .check(self.config.sessions(), now)
+            .map_err(refused)?
+            .grant;
         // The person and the organisation in one read.
-        let snapshot = self
-            .backend
-            .store()
+        let snapshot = store
             .login_snapshot(
-                crate::store::login::SnapshotAt::Person(grant.person()),
-                Some(grant.org()),
+                crate::store::login::SnapshotAt::Person(stored.person()),
+                Some(stored.org()),
                 now,
             )
             .await
@@ -473,7 +502,22 @@ impl<B: Backend> Authenticator<B> {
             .organisation
             .ok_or(ServiceError::Policy(PolicyError::NotAMember))?
             .value;
-        let _ = org.check_grant(grant, now)?;
-        Ok((person, org))
+        let _ = org.check_grant(&stored, now)?;
+        Ok(Live {
+            grant: stored,
+            person,
+            org,
+        })
     }
+}
+
+/// What [`Authenticator::live_grant`] read: the grant as its session stands, the person and the
+/// organisation.
+pub(super) struct Live {
+    /// The grant, from the stored session.
+    pub(super) grant: Grant,
+    /// The person.
+    pub(super) person: crate::store::records::PersonRecord,
+    /// The organisation of the grant.
+    pub(super) org: crate::policy::organisation::Organisation,
 }

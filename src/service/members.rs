@@ -16,6 +16,7 @@ use crate::policy::login::{Grant, PasswordState};
 use crate::policy::org_policy::MfaSettings;
 use crate::policy::organisation::Organisation;
 use crate::policy::roles::Role;
+use crate::service::account::Live;
 use crate::service::backend::Backend;
 use crate::store::records::{Login, PersonRecord, SetupTokenRecord};
 use crate::store::{CreateOutcome, Notification, OrganisationWrite, SecretStore, UserStore};
@@ -105,7 +106,8 @@ impl<B: Backend> Authenticator<B> {
         role: Role,
     ) -> Result<NewMember, ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         let login = Login::new(login).ok_or(ServiceError::InvalidLogin)?;
         let person = PersonId::new(random_id()?);
         let org_id = grant.org();
@@ -201,7 +203,8 @@ impl<B: Backend> Authenticator<B> {
         person: PersonId,
     ) -> Result<DeliveryStatus, ServiceError> {
         let now = self.now();
-        let (_, org) = self.live_grant(grant, now).await?;
+        let Live { grant, org, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         org.may_manage(grant, person, now)?;
         if !org
             .member(person)
@@ -315,7 +318,8 @@ impl<B: Backend> Authenticator<B> {
         settings: MfaSettings,
     ) -> Result<(), ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         let person = self.person(grant.person()).await?;
         let factors = self.own_factors(&person).await?;
         self.update_org(grant.org(), |org| {
@@ -327,7 +331,8 @@ impl<B: Backend> Authenticator<B> {
     /// Turns the organisation's MFA policy off (same authority as [`Self::set_mfa_policy`]).
     pub async fn turn_off_mfa_policy(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         self.update_org(grant.org(), |org| org.turn_off_mfa_policy(grant, now))
             .await
     }
@@ -340,7 +345,8 @@ impl<B: Backend> Authenticator<B> {
         role: Role,
     ) -> Result<(), ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         self.update_org(grant.org(), |org| org.change_role(grant, target, role, now))
             .await
     }
@@ -354,7 +360,8 @@ impl<B: Backend> Authenticator<B> {
         until: u64,
     ) -> Result<(), ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         self.update_org(grant.org(), |org| org.delegate(grant, to, role, until, now))
             .await
     }
@@ -362,7 +369,8 @@ impl<B: Backend> Authenticator<B> {
     /// Ends a member's delegation early.
     pub async fn revoke_delegation(&self, grant: &Grant, to: PersonId) -> Result<(), ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         self.update_org(grant.org(), |org| org.revoke_delegation(grant, to, now))
             .await
     }
@@ -375,7 +383,8 @@ impl<B: Backend> Authenticator<B> {
         target: PersonId,
     ) -> Result<(), ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         self.update_org(grant.org(), |org| org.deactivate_member(grant, target, now))
             .await?;
         self.end_sessions_by(
@@ -395,7 +404,8 @@ impl<B: Backend> Authenticator<B> {
         target: PersonId,
     ) -> Result<(), ServiceError> {
         let now = self.now();
-        let _ = self.live_grant(grant, now).await?;
+        let Live { grant, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
         self.update_org(grant.org(), |org| org.reactivate_member(grant, target, now))
             .await
     }

@@ -19,7 +19,7 @@
 //! | `factors` | the factor checks login and account share: TOTP, out-of-band codes, passwords |
 //! | `enroll` | enrolling an authenticator app (signed in or at login) |
 //! | `account` | a signed-in person's MFA, recovery codes and password |
-//! | `sessions` | server-side sessions: [`Authenticator::open_session`], [`Authenticator::authenticate`], freshness, listing, revoking, "sign out everywhere" |
+//! | `sessions` | server-side sessions: [`Authenticator::authenticate`], labels, freshness, listing, revoking, "sign out everywhere" |
 //! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
 //! | `unlock` | an administrator clears a member's throttle counters |
 //!

@@ -8,14 +8,27 @@
 //! re-read on every check, recovery codes counting as fresh) are on
 //! [`crate::policy::session`].
 //!
-//! A completed login opens its session itself ([`LoginStep::Granted`]). The verbs that take a
-//! `&Grant` expect one obtained from [`Authenticator::authenticate`] (or
-//! [`Authenticator::require_fresh`]) in the same request: [`Grant`] never deserialises, so none
-//! comes back from a cookie. When such a verb bumps the security epoch (a password change, MFA
-//! on or off, a factor added or removed), every session of the person ends, the caller's
-//! included. Their session counterparts keep the caller's session, with a new token, and end
-//! the others: [`Authenticator::change_password_in_session`],
-//! [`Authenticator::acknowledge_enrollment_in_session`],
+//! A completed login opens its session itself ([`LoginStep::Granted`]); label it with
+//! [`Authenticator::label_session`]. A [`Grant`] is a view of one session
+//! ([`Grant::session`]): the verbs that take a `&Grant` read that session again first and
+//! decide on what is stored, so a grant stands only while its session does (revoked, expired,
+//! idle or outlived by a security change, it is refused), and a grant of the pure core, which
+//! names no session, is refused by all of them. [`Grant`] never deserialises, so none comes
+//! back from a cookie: the client keeps the token, and each request gets its grant from
+//! [`Authenticator::authenticate`].
+//!
+//! When such a verb bumps the security epoch, the other sessions of the person end; the
+//! caller's session:
+//!
+//! | change | the grant's session |
+//! |---|---|
+//! | a factor added ([`Authenticator::acknowledge_enrollment`], [`Authenticator::confirm_phone`]) | stays, as it was |
+//! | a factor removed, MFA off ([`Authenticator::remove_phone`], [`Authenticator::disable_mfa`]) | ends: it may rest on the factor that went |
+//! | the password changed ([`Authenticator::change_password`]) | ends |
+//!
+//! The session counterparts keep the caller's session with a new token and end the others:
+//! [`Authenticator::change_password_in_session`],
+//! [`Authenticator::acknowledge_enrollment_in_session`] (which also raises it to AAL2),
 //! [`Authenticator::reauthenticate_session`], and [`Authenticator::sign_out_everywhere`] with
 //! `keep_this_one`.
 //!
@@ -29,10 +42,11 @@ use crate::credential::token::{BearerToken, TokenDigest};
 use crate::policy::audit::{Actor, AuditKind};
 use crate::policy::factors::{Aal, Factor};
 use crate::policy::ids::AuthenticatorId;
+use crate::policy::ids::SessionId;
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::Grant;
 use crate::policy::session::{
-    ListedSession, SessionId, SessionLabels, SessionRecord, SessionRefused, SessionView,
+    ListedSession, SessionLabels, SessionRecord, SessionRefused, SessionView,
 };
 use crate::service::Authenticator;
 use crate::service::backend::Backend;
@@ -68,48 +82,6 @@ fn digest_of(token: &str) -> Result<TokenDigest, ServiceError> {
 }
 
 impl<B: Backend> Authenticator<B> {
-    /// Opens a server-side session for the grant a login just completed with, labelled with
-    /// where it was opened, at the person's current security epoch. The grant's verification
-    /// time starts the session's lifetime ([`SessionConfig`](crate::policy::session::SessionConfig)
-    /// in [`ServiceConfig::sessions`](crate::service::ServiceConfig::sessions)), so open it
-    /// right after the login. A new token every time: a token fixated before the login is
-    /// worthless after it.
-    ///
-    /// Only a grant verified within the pending-login ticket lifetime
-    /// ([`ServiceConfig::ticket_ttl`](crate::service::ServiceConfig::ticket_ttl)) opens a session:
-    /// an older one is [`SessionRefused::Expired`] (sign in again), so a grant kept from before a
-    /// password change or "sign out everywhere" cannot mint sessions afterwards. Within that
-    /// window the session is opened at the epoch current now; a login's own session
-    /// ([`LoginStep::Granted`](crate::service::LoginStep::Granted)) is opened at the epoch the
-    /// login started at.
-    ///
-    /// [`SessionRefused::StaleEpoch`] if the person's epoch moved on while the session was being
-    /// opened; [`ServiceError::Deactivated`] if the person is gone.
-    pub async fn open_session(
-        &self,
-        grant: &Grant,
-        labels: &SessionLabels,
-    ) -> Result<OpenedSession, ServiceError> {
-        if grant.verified_at().saturating_add(self.config.ticket_ttl()) < self.now() {
-            return Err(refused(SessionRefused::Expired));
-        }
-        let store = self.backend.store();
-        let epoch = store
-            .security_epoch(grant.person())
-            .await
-            .map_err(ServiceError::storage)?
-            .ok_or(ServiceError::Deactivated)?;
-        let (opened, new) = self.new_session(grant, epoch)?;
-        if !store
-            .create_session(&new.digest, &new.record, labels)
-            .await
-            .map_err(ServiceError::storage)?
-        {
-            return Err(refused(SessionRefused::StaleEpoch));
-        }
-        Ok(opened)
-    }
-
     /// A new session for `grant` at `epoch`: its token and id, and the record to create.
     pub(crate) fn new_session(
         &self,
@@ -129,7 +101,7 @@ impl<B: Backend> Authenticator<B> {
         let opened = OpenedSession {
             token,
             id,
-            grant: *grant,
+            grant: grant.in_session(id),
         };
         Ok((opened, new))
     }
@@ -172,7 +144,7 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Re-authentication inside a session (GitHub's "sudo mode"): the password and a code from
-    /// the app, verified and throttled as by [`Self::reauthenticate`]; the session becomes
+    /// the app, verified and throttled as at sign-in (each reserved on its counter first); the session becomes
     /// fresh at AAL2 and its lifetime starts again. The token rotates: the old one stops
     /// working, and the new one is returned with the fresh grant.
     pub async fn reauthenticate_session(
@@ -201,7 +173,7 @@ impl<B: Backend> Authenticator<B> {
     ) -> Result<(AuthenticatorId, OpenedSession), ServiceError> {
         let digest = digest_of(token)?;
         let (grant, _) = self.checked(&digest).await?;
-        let id = self.acknowledge_keeping(&grant, Some(&digest)).await?;
+        let id = self.acknowledge_keeping(&grant, grant.session()).await?;
         // Carried over to the new epoch by the bump: read it back, and raise it.
         let (_, view) = self.checked(&digest).await?;
         let raised = view.session.raised(
@@ -225,11 +197,35 @@ impl<B: Backend> Authenticator<B> {
     ) -> Result<OpenedSession, ServiceError> {
         let digest = digest_of(token)?;
         let (grant, _) = self.checked(&digest).await?;
-        self.change_password_keeping(&grant, current, new_password, Some(&digest))
+        self.change_password_keeping(&grant, current, new_password, grant.session())
             .await?;
         // Carried over to the new epoch by the bump: read it back, and rotate it.
         let (_, view) = self.checked(&digest).await?;
         self.rotate(&digest, &view.session).await
+    }
+
+    /// Labels the session with where it was opened (the client's user agent and address, as
+    /// the host sees them), for the "where you're signed in" list ([`Self::sessions`]). Call it
+    /// after the login that opened it ([`LoginStep::Granted`](crate::service::LoginStep::Granted));
+    /// a new label replaces the old. The labels are shown to the person and decide nothing.
+    pub async fn label_session(
+        &self,
+        token: &str,
+        labels: &SessionLabels,
+    ) -> Result<(), ServiceError> {
+        let digest = digest_of(token)?;
+        let _ = self.checked(&digest).await?;
+        if self
+            .backend
+            .store()
+            .label_session(&digest, labels)
+            .await
+            .map_err(ServiceError::storage)?
+        {
+            Ok(())
+        } else {
+            Err(refused(SessionRefused::Revoked))
+        }
     }
 
     /// Signs this session out (its token stops working at once).
@@ -268,7 +264,10 @@ impl<B: Backend> Authenticator<B> {
         let digest = digest_of(token)?;
         let (grant, _) = self.checked(&digest).await?;
         let epoch = self
-            .end_sessions(grant.person(), keep_this_one.then_some(&digest))
+            .end_sessions(
+                grant.person(),
+                keep_this_one.then(|| grant.session()).flatten(),
+            )
             .await?;
         let kind = if keep_this_one {
             AuditKind::OtherSessionsRevoked
@@ -343,7 +342,7 @@ impl<B: Backend> Authenticator<B> {
     pub(crate) async fn end_sessions(
         &self,
         person: PersonId,
-        keep: Option<&TokenDigest>,
+        keep: Option<SessionId>,
     ) -> Result<u64, ServiceError> {
         self.end_sessions_by(Actor::Person(person), person, None, keep)
             .await
@@ -355,7 +354,7 @@ impl<B: Backend> Authenticator<B> {
         actor: Actor,
         person: PersonId,
         org: Option<OrgId>,
-        keep: Option<&TokenDigest>,
+        keep: Option<SessionId>,
     ) -> Result<u64, ServiceError> {
         let Some(epoch) = self
             .backend

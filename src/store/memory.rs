@@ -26,13 +26,14 @@ use crate::error::Error;
 use crate::policy::audit::AuditEvent;
 use crate::policy::enrollment::Mfa;
 use crate::policy::enrollment::MfaError;
+use crate::policy::ids::SessionId;
 use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
 use crate::policy::login::PasswordState;
 use crate::policy::org_policy::MfaPolicy;
 use crate::policy::organisation::Organisation;
 use crate::policy::session::{
-    DeviceTokenRecord, DeviceTokenView, ListedSession, SessionId, SessionLabels, SessionRecord,
-    SessionTouch, SessionView,
+    DeviceTokenRecord, DeviceTokenView, ListedSession, SessionLabels, SessionRecord, SessionTouch,
+    SessionView,
 };
 use crate::store::records::Login;
 use crate::store::sessions::{SessionPruneReport, SessionStore};
@@ -137,6 +138,20 @@ impl Users {
         self.people
             .contains_key(&person)
             .then(|| self.epochs.get(&person).copied().unwrap_or(0))
+    }
+
+    /// The per-request view of a stored session; `None` if its person is gone.
+    fn view_of(&self, stored: &StoredSession) -> Option<SessionView> {
+        let session = stored.record;
+        let person = self.people.get(&session.person)?;
+        let organisation = self.organisations.get(&session.org).map(|(o, _)| o);
+        Some(SessionView {
+            session,
+            epoch: self.epochs.get(&session.person).copied().unwrap_or(0),
+            deactivated: person.deactivated,
+            member: organisation.and_then(|o| o.member(session.person).copied()),
+            policy: organisation.map_or(MfaPolicy::Off, |o| *o.policy()),
+        })
     }
 }
 
@@ -719,7 +734,7 @@ impl SessionStore for MemoryStore {
     async fn bump_epoch(
         &self,
         person: PersonId,
-        keep: Option<&TokenDigest>,
+        keep: Option<SessionId>,
     ) -> Result<Option<u64>, MemoryStoreError> {
         let mut users = self.users()?;
         let Some(epoch) = users.epoch(person) else {
@@ -729,12 +744,11 @@ impl SessionStore for MemoryStore {
         users.epochs.insert(person, epoch);
         users
             .sessions
-            .retain(|digest, stored| stored.record.person != person || Some(digest) == keep);
-        if let Some(kept) = keep
-            .and_then(|digest| users.sessions.get_mut(digest))
-            .filter(|kept| kept.record.person == person)
-        {
-            kept.record.epoch = epoch;
+            .retain(|_, stored| stored.record.person != person || Some(stored.record.id) == keep);
+        for kept in users.sessions.values_mut() {
+            if kept.record.person == person {
+                kept.record.epoch = epoch;
+            }
         }
         users
             .device_tokens
@@ -767,21 +781,33 @@ impl SessionStore for MemoryStore {
 
     async fn session(&self, digest: &TokenDigest) -> Result<Option<SessionView>, MemoryStoreError> {
         let users = self.users()?;
-        let Some(stored) = users.sessions.get(digest) else {
-            return Ok(None);
-        };
-        let session = stored.record;
-        let Some(person) = users.people.get(&session.person) else {
-            return Ok(None);
-        };
-        let organisation = users.organisations.get(&session.org).map(|(o, _)| o);
-        Ok(Some(SessionView {
-            session,
-            epoch: users.epochs.get(&session.person).copied().unwrap_or(0),
-            deactivated: person.deactivated,
-            member: organisation.and_then(|o| o.member(session.person).copied()),
-            policy: organisation.map_or(MfaPolicy::Off, |o| *o.policy()),
-        }))
+        Ok(users.sessions.get(digest).and_then(|s| users.view_of(s)))
+    }
+
+    async fn session_by_id(
+        &self,
+        person: PersonId,
+        id: SessionId,
+    ) -> Result<Option<SessionView>, MemoryStoreError> {
+        let users = self.users()?;
+        Ok(users
+            .sessions
+            .values()
+            .find(|s| s.record.person == person && s.record.id == id)
+            .and_then(|s| users.view_of(s)))
+    }
+
+    async fn label_session(
+        &self,
+        digest: &TokenDigest,
+        labels: &SessionLabels,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut users = self.users()?;
+        Ok(users
+            .sessions
+            .get_mut(digest)
+            .map(|s| s.labels = labels.clone())
+            .is_some())
     }
 
     async fn touch_session(

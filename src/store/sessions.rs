@@ -5,9 +5,10 @@ use core::future::Future;
 
 use crate::credential::token::TokenDigest;
 use crate::policy::ids::PersonId;
+use crate::policy::ids::SessionId;
 use crate::policy::session::{
-    DeviceTokenRecord, DeviceTokenView, ListedSession, SessionId, SessionLabels, SessionRecord,
-    SessionTouch, SessionView,
+    DeviceTokenRecord, DeviceTokenView, ListedSession, SessionLabels, SessionRecord, SessionTouch,
+    SessionView,
 };
 
 /// What [`SessionStore::prune_sessions`] deleted.
@@ -43,14 +44,14 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<u64>, Self::Error>> + Send;
 
     /// **Atomic.** Adds one to the person's security epoch and, in the same step, deletes every
-    /// session and device token of theirs except the session `keep` (the one the change was
-    /// made in, if it is to stay signed in), which is carried over to the new epoch. Returns
+    /// session and device token of theirs except their session with the id `keep` (the one the
+    /// change was made in, if it is to stay signed in), which is carried over to the new epoch. Returns
     /// the new epoch; `None` (and nothing written) if the person does not exist. A session or
     /// device token created concurrently, at the old epoch, is dead once this returns.
     fn bump_epoch(
         &self,
         person: PersonId,
-        keep: Option<&TokenDigest>,
+        keep: Option<SessionId>,
     ) -> impl Future<Output = Result<Option<u64>, Self::Error>> + Send;
 
     /// **Atomic.** Stores a new session under `digest`, only if the person's epoch is still
@@ -70,6 +71,27 @@ pub trait SessionStore: Send + Sync {
         &self,
         digest: &TokenDigest,
     ) -> impl Future<Output = Result<Option<SessionView>, Self::Error>> + Send;
+
+    /// The person's session with this id, read as [`SessionStore::session`] reads it (with the
+    /// person's epoch and deactivation, the membership and the MFA policy); `None` if the person
+    /// has no session with it. The service reads a [`Grant`]'s session with it, so that a grant
+    /// stands only while its session does.
+    ///
+    /// [`Grant`]: crate::policy::login::Grant
+    fn session_by_id(
+        &self,
+        person: PersonId,
+        id: SessionId,
+    ) -> impl Future<Output = Result<Option<SessionView>, Self::Error>> + Send;
+
+    /// Replaces the labels of the session with this digest (where it was opened, for
+    /// [`SessionStore::sessions_of`]); `false` if no session has it. Labels decide nothing, so
+    /// they are outside the rows' integrity tags.
+    fn label_session(
+        &self,
+        digest: &TokenDigest,
+        labels: &SessionLabels,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// **Atomic.** Writes `touch` (the new `last_seen` and idle expiry) only if the session's
     /// `last_seen` is still [`SessionTouch::expected_last_seen`]: of concurrent touches from

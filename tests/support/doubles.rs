@@ -349,7 +349,7 @@ impl<T: SessionStore> SessionStore for Recording<T> {
     async fn bump_epoch(
         &self,
         person: PersonId,
-        keep: Option<&TokenDigest>,
+        keep: Option<SessionId>,
     ) -> Result<Option<u64>, Self::Error> {
         self.note("bump_epoch").await;
         self.inner.bump_epoch(person, keep).await
@@ -368,6 +368,24 @@ impl<T: SessionStore> SessionStore for Recording<T> {
     async fn session(&self, digest: &TokenDigest) -> Result<Option<SessionView>, Self::Error> {
         self.note("session").await;
         self.inner.session(digest).await
+    }
+
+    async fn session_by_id(
+        &self,
+        person: PersonId,
+        id: SessionId,
+    ) -> Result<Option<SessionView>, Self::Error> {
+        self.note("session_by_id").await;
+        self.inner.session_by_id(person, id).await
+    }
+
+    async fn label_session(
+        &self,
+        digest: &TokenDigest,
+        labels: &SessionLabels,
+    ) -> Result<bool, Self::Error> {
+        self.note("label_session").await;
+        self.inner.label_session(digest, labels).await
     }
 
     async fn touch_session(

@@ -296,6 +296,7 @@ where
     run!("tickets", tokens::tickets(&fx));
     run!("prune_expired", prune::prune(&fx));
     run!("sessions", sessions::sessions(&fx));
+    run!("session_by_id", sessions::session_by_id(&fx));
     run!("security_epoch", sessions::security_epoch(&fx));
     run!("device_tokens", sessions::device_tokens(&fx));
     run!("prune_sessions", sessions::prune_sessions(&fx));

@@ -8,10 +8,11 @@ use alloc::vec::Vec;
 use crate::credential::factor::FactorKind;
 use crate::credential::token::{BearerToken, TokenDigest};
 use crate::policy::factors::{Aal, Factor};
+use crate::policy::ids::SessionId;
 use crate::policy::login::{Account, Grant, LoginDecision, LoginProgress, login_decision};
 use crate::policy::organisation::Organisation;
 use crate::policy::session::{
-    DeviceTokenRecord, SessionConfig, SessionId, SessionLabels, SessionRecord, SessionRefused,
+    DeviceTokenRecord, SessionConfig, SessionLabels, SessionRecord, SessionRefused,
 };
 use crate::store::login::LoginStore;
 use crate::store::records::PersonRecord;
@@ -203,6 +204,78 @@ pub(super) async fn sessions<S: Store>(fx: &Fixture<'_, S>) -> Checked {
     Ok(())
 }
 
+/// A grant's session read by the person and the session's id, and the labels a session is
+/// given after the login that opened it.
+pub(super) async fn session_by_id<S: Store>(fx: &Fixture<'_, S>) -> Checked {
+    let s = &*fx.store;
+    let config = SessionConfig::default();
+    let (person, _, grant) = signed_in(fx).await?;
+    let (digest, session) = open(fx, &grant).await?;
+    let by_digest = s
+        .session(&digest)
+        .await?
+        .ok_or_else(|| fail("the session reads back".into()))?;
+    ensure_eq!(
+        s.session_by_id(person.id, session.id).await?,
+        Some(by_digest),
+        "by id, the session reads as by its digest"
+    );
+    ensure!(
+        s.session_by_id(person.id, SessionId::new(fx.fresh()))
+            .await?
+            .is_none(),
+        "an unknown id reads nothing"
+    );
+    let (stranger, _, _) = signed_in(fx).await?;
+    ensure!(
+        s.session_by_id(stranger.id, session.id).await?.is_none(),
+        "another person's session is not read by its id"
+    );
+    // A rotation keeps the id.
+    let rotated = BearerToken::generate()?.digest();
+    let later = session.reauthenticated(session.factors, &config, fx.now());
+    ensure!(
+        s.rotate_session(&digest, &rotated, &later).await?,
+        "rotating the session"
+    );
+    ensure_eq!(
+        s.session_by_id(person.id, session.id)
+            .await?
+            .map(|v| v.session),
+        Some(later),
+        "the rotated session, by its unchanged id"
+    );
+    // Labels are replaced, and decide nothing: the session stands as it was.
+    let labels = SessionLabels::new()
+        .with_user_agent("Safari on iPhone")
+        .with_ip("198.51.100.7");
+    ensure!(
+        s.label_session(&rotated, &labels).await?,
+        "labelling the session"
+    );
+    ensure!(
+        !s.label_session(&digest, &labels).await?,
+        "the digest before the rotation labels nothing"
+    );
+    let listed = s.sessions_of(person.id).await?;
+    ensure_eq!(listed.len(), 1, "one session listed");
+    ensure_eq!(
+        listed.first().map(|l| &l.labels),
+        Some(&labels),
+        "the new labels are listed"
+    );
+    let view = s
+        .session(&rotated)
+        .await?
+        .ok_or_else(|| fail("a labelled session reads back".into()))?;
+    ensure_eq!(view.session, later, "labelling changes nothing else");
+    ensure!(
+        view.check(&config, fx.now()).is_ok(),
+        "the labelled session stands"
+    );
+    Ok(())
+}
+
 pub(super) async fn security_epoch<S: Store>(fx: &Fixture<'_, S>) -> Checked {
     let s = &*fx.store;
     let config = SessionConfig::default();
@@ -225,7 +298,7 @@ pub(super) async fn security_epoch<S: Store>(fx: &Fixture<'_, S>) -> Checked {
     );
     // "Sign out everywhere else": the kept session is carried over.
     ensure_eq!(
-        s.bump_epoch(person.id, Some(&kept)).await?,
+        s.bump_epoch(person.id, Some(kept_session.id)).await?,
         Some(1),
         "the bumped epoch"
     );
@@ -264,7 +337,7 @@ pub(super) async fn security_epoch<S: Store>(fx: &Fixture<'_, S>) -> Checked {
     // Another person's bump keeps nothing of this person's, and changes nothing of theirs.
     let (stranger, _, _) = signed_in(fx).await?;
     ensure_eq!(
-        s.bump_epoch(stranger.id, Some(&kept)).await?,
+        s.bump_epoch(stranger.id, Some(kept_session.id)).await?,
         Some(1),
         "a stranger's bump"
     );

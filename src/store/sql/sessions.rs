@@ -5,12 +5,13 @@ use alloc::vec::Vec;
 
 use crate::credential::token::TokenDigest;
 use crate::policy::factors::{Aal, FactorSet};
+use crate::policy::ids::SessionId;
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::org_policy::MfaPolicy;
 use crate::policy::organisation::Organisation;
 use crate::policy::session::{
-    DeviceTokenRecord, DeviceTokenView, ListedSession, SessionId, SessionLabels, SessionRecord,
-    SessionTouch, SessionView,
+    DeviceTokenRecord, DeviceTokenView, ListedSession, SessionLabels, SessionRecord, SessionTouch,
+    SessionView,
 };
 use crate::store::sessions::{SessionPruneReport, SessionStore};
 use crate::store::sql::codec::{decode_u128, from_json, org_bytes, person_bytes, to_i64, to_u64};
@@ -31,6 +32,13 @@ const SESSION_READ: &str = "SELECT s.digest, s.id, s.person, s.org, s.aal, s.fac
     s.tag, p.epoch, p.deactivated, o.state, o.version, o.tag \
     FROM sessions s JOIN people p ON p.id = s.person \
     LEFT JOIN organisations o ON o.id = s.org WHERE s.digest = $1";
+
+/// [`SESSION_READ`] by the person and the session's id (a grant's session).
+const SESSION_READ_BY_ID: &str = "SELECT s.digest, s.id, s.person, s.org, s.aal, s.factors, \
+    s.authenticated_at, s.verified_at, s.last_seen, s.idle_expires_at, s.expires_at, s.epoch, \
+    s.tag, p.epoch, p.deactivated, o.state, o.version, o.tag \
+    FROM sessions s JOIN people p ON p.id = s.person \
+    LEFT JOIN organisations o ON o.id = s.org WHERE s.id = $1 AND s.person = $2";
 
 /// How many columns [`SESSION_COLUMNS`] names.
 const SESSION_WIDTH: usize = 13;
@@ -187,6 +195,48 @@ impl<D: Dialect> SqlStore<D> {
 
     /// Writes `session` (tag included) over the row stored under `old`, moving it to `new`,
     /// only if that row still has the same id, person and epoch. Returns whether it did.
+    /// A [`SESSION_READ`] row: the session, its tag checked, and the live state beside it
+    /// (the organisation's tag checked too).
+    fn view_from_row(&self, row: &D::Row) -> Result<SessionView, SqlStoreError> {
+        let session = self.session_from_row(row)?;
+        let w = SESSION_WIDTH;
+        let epoch = to_u64(row.try_get(w)?, "people")?;
+        let deactivated: bool = row.try_get(w + 1)?;
+        let state: Option<String> = row.try_get(w + 2)?;
+        let version: Option<i64> = row.try_get(w + 3)?;
+        let tag: Option<Vec<u8>> = row.try_get(w + 4)?;
+        let (member, policy) = match (state, version, tag) {
+            (Some(state), Some(version), Some(tag)) => {
+                let key = org_bytes(session.org);
+                integrity::check(
+                    &self.keyring,
+                    "organisations",
+                    &tag,
+                    &integrity::organisation(&key, version, &state),
+                )?;
+                let organisation: Organisation = from_json(&state, "organisations")?;
+                if organisation.id() != session.org {
+                    return Err(SqlStoreError::Decode {
+                        table: "organisations",
+                        reason: "the stored organisation has another id",
+                    });
+                }
+                (
+                    organisation.member(session.person).copied(),
+                    *organisation.policy(),
+                )
+            }
+            _ => (None, MfaPolicy::Off),
+        };
+        Ok(SessionView {
+            session,
+            epoch,
+            deactivated,
+            member,
+            policy,
+        })
+    }
+
     async fn write_session_over(
         &self,
         conn: &mut D::Connection,
@@ -223,8 +273,8 @@ impl<D: Dialect> SqlStore<D> {
         Ok(written == 1)
     }
 
-    /// Carries the session stored under `keep` over to `epoch` inside `tx`, if it is the
-    /// person's.
+    /// Carries the person's session with the id `keep` over to `epoch` inside `tx`, if they
+    /// have it.
     async fn carry_over(
         &self,
         tx: &mut Tx<D>,
@@ -233,7 +283,7 @@ impl<D: Dialect> SqlStore<D> {
         epoch: i64,
     ) -> Result<(), SqlStoreError> {
         let sql = alloc::format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.digest = $1 AND s.person = $2"
+            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = $1 AND s.person = $2"
         );
         let Some(row) = query(&sql)
             .bind(keep)
@@ -249,7 +299,8 @@ impl<D: Dialect> SqlStore<D> {
             ..old
         };
         let guard = to_i64(old.epoch, "an epoch")?;
-        self.write_session_over(&mut *tx, keep, keep, &carried, guard)
+        let digest: Vec<u8> = row.try_get(0)?;
+        self.write_session_over(&mut *tx, &digest, &digest, &carried, guard)
             .await?;
         Ok(())
     }
@@ -269,7 +320,7 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
     async fn bump_epoch(
         &self,
         person: PersonId,
-        keep: Option<&TokenDigest>,
+        keep: Option<SessionId>,
     ) -> Result<Option<u64>, SqlStoreError> {
         let id = person_bytes(person);
         let mut tx = self.pool.begin().await?;
@@ -281,8 +332,8 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
             return Ok(None);
         };
         let epoch: i64 = row.try_get(0)?;
-        let keep: Vec<u8> = keep.map(|d| d.0.to_vec()).unwrap_or_default();
-        query("DELETE FROM sessions WHERE person = $1 AND digest <> $2")
+        let keep: Vec<u8> = keep.map(session_id_bytes).unwrap_or_default();
+        query("DELETE FROM sessions WHERE person = $1 AND id <> $2")
             .bind(&id)
             .bind(&keep)
             .execute(&mut *tx)
@@ -345,43 +396,38 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
         else {
             return Ok(None);
         };
-        let session = self.session_from_row(&row)?;
-        let w = SESSION_WIDTH;
-        let epoch = to_u64(row.try_get(w)?, "people")?;
-        let deactivated: bool = row.try_get(w + 1)?;
-        let state: Option<String> = row.try_get(w + 2)?;
-        let version: Option<i64> = row.try_get(w + 3)?;
-        let tag: Option<Vec<u8>> = row.try_get(w + 4)?;
-        let (member, policy) = match (state, version, tag) {
-            (Some(state), Some(version), Some(tag)) => {
-                let key = org_bytes(session.org);
-                integrity::check(
-                    &self.keyring,
-                    "organisations",
-                    &tag,
-                    &integrity::organisation(&key, version, &state),
-                )?;
-                let organisation: Organisation = from_json(&state, "organisations")?;
-                if organisation.id() != session.org {
-                    return Err(SqlStoreError::Decode {
-                        table: "organisations",
-                        reason: "the stored organisation has another id",
-                    });
-                }
-                (
-                    organisation.member(session.person).copied(),
-                    *organisation.policy(),
-                )
-            }
-            _ => (None, MfaPolicy::Off),
+        self.view_from_row(&row).map(Some)
+    }
+
+    async fn session_by_id(
+        &self,
+        person: PersonId,
+        id: SessionId,
+    ) -> Result<Option<SessionView>, SqlStoreError> {
+        let Some(row) = query(SESSION_READ_BY_ID)
+            .bind(session_id_bytes(id))
+            .bind(person_bytes(person))
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
         };
-        Ok(Some(SessionView {
-            session,
-            epoch,
-            deactivated,
-            member,
-            policy,
-        }))
+        self.view_from_row(&row).map(Some)
+    }
+
+    async fn label_session(
+        &self,
+        digest: &TokenDigest,
+        labels: &SessionLabels,
+    ) -> Result<bool, SqlStoreError> {
+        let written = query("UPDATE sessions SET user_agent = $1, ip = $2 WHERE digest = $3")
+            .bind(labels.user_agent())
+            .bind(labels.ip())
+            .bind(&digest.0[..])
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(written == 1)
     }
 
     async fn touch_session(
