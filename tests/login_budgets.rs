@@ -139,7 +139,7 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();
     let org: OrgId = up.org;
     let grant = *s
-        .login(org, LOGIN, Password::from(PW))
+        .login_to(org, LOGIN, Password::from(PW))
         .await
         .unwrap()
         .grant()
@@ -176,7 +176,7 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     // The password step, and an app code.
     clock.advance(30);
     let _ = (store.take_log(), store.inner.take_counts());
-    let step = s.login(org, LOGIN, Password::from(PW)).await.unwrap();
+    let step = s.login_to(org, LOGIN, Password::from(PW)).await.unwrap();
     assert!(matches!(step, LoginStep::SecondFactor { .. }), "{step:?}");
     measure("password step", store);
     let granted = s
@@ -188,7 +188,7 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
 
     // A wrong app code, then the right one on the same ticket.
     clock.advance(30);
-    let step = s.login(org, LOGIN, Password::from(PW)).await.unwrap();
+    let step = s.login_to(org, LOGIN, Password::from(PW)).await.unwrap();
     let t = ticket(&step);
     let _ = (store.take_log(), store.inner.take_counts());
     assert!(
@@ -205,7 +205,7 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     measure("TOTP, correct after one failure", store);
 
     // A recovery code.
-    let step = s.login(org, LOGIN, Password::from(PW)).await.unwrap();
+    let step = s.login_to(org, LOGIN, Password::from(PW)).await.unwrap();
     let _ = (store.take_log(), store.inner.take_counts());
     let granted = s
         .verify_recovery_code(
@@ -219,7 +219,7 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     measure("recovery code", store);
 
     // An SMS code (the send is not budgeted here).
-    let step = s.login(org, LOGIN, Password::from(PW)).await.unwrap();
+    let step = s.login_to(org, LOGIN, Password::from(PW)).await.unwrap();
     let t = ticket(&step);
     s.send_sms_code(org, &t).await.unwrap();
     let sms = s

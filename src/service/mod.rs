@@ -15,6 +15,7 @@
 //! | `hashing` | [`PasswordHashing`]: where argon2 runs (inline, or tokio's blocking pool) |
 //! | `config` | [`ServiceConfig`]: issuer, lifetimes, throttle, recovery and SMS settings |
 //! | `login` | the password step, pending-login tickets, second factors, enrollment at login |
+//! | `find_org` | the login that finds the organisation: [`Authenticator::login`] without an org, [`Authenticator::choose_organisation`] |
 //! | `steps` | what every login step shares: its snapshot, the counted attempt, the decision, the guarded commit |
 //! | `factors` | the factor checks login and account share: TOTP, out-of-band codes, passwords |
 //! | `enroll` | enrolling an authenticator app (signed in or at login) |
@@ -88,6 +89,7 @@ pub(crate) mod config;
 pub(crate) mod enroll;
 pub(crate) mod error;
 pub(crate) mod factors;
+pub(crate) mod find_org;
 pub(crate) mod hashing;
 pub(crate) mod login;
 pub(crate) mod members;

@@ -145,6 +145,7 @@ pub(crate) fn step_name(step: PendingStep) -> &'static str {
         PendingStep::ChangePassword => "change_password",
         PendingStep::EnrollMfa => "enrol_mfa",
         PendingStep::SecondFactor => "second_factor",
+        PendingStep::ChooseOrganisation => "choose_organisation",
     }
 }
 
@@ -153,6 +154,7 @@ pub(crate) fn step_from(name: &str) -> Result<PendingStep, SqlStoreError> {
         "change_password" => Ok(PendingStep::ChangePassword),
         "enrol_mfa" => Ok(PendingStep::EnrollMfa),
         "second_factor" => Ok(PendingStep::SecondFactor),
+        "choose_organisation" => Ok(PendingStep::ChooseOrganisation),
         _ => Err(SqlStoreError::Decode {
             table: "tickets",
             reason: "unknown pending step",
