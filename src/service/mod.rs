@@ -41,6 +41,7 @@
 //! | app code, wrong | 2: the read, the counted failure (the ticket stays) | 1 |
 //! | app code, right after a failure | 4: the failure's counter is cleared too | 1 |
 //! | password | 4: the read, the attempt counted before argon2, the settled count, the next ticket | 2 |
+//! | password without the organisation ([`Authenticator::login`]), one organisation | 6: as the password, and after argon2 the person's organisations and each of them (one more per organisation) | 2 |
 //! | recovery code | 5: as the password, and the spent slot | 2 |
 //! | confirming an enrollment | the reads, then one transaction | 1 |
 //!
