@@ -186,3 +186,26 @@ pub(crate) fn from_json<T: StoredJson>(
             reason: "the stored JSON does not decode",
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pending_step_round_trips_by_a_name_of_its_own() {
+        let steps = [
+            PendingStep::ChangePassword,
+            PendingStep::EnrollMfa,
+            PendingStep::SecondFactor,
+            PendingStep::ChooseOrganisation,
+        ];
+        for step in steps {
+            assert_eq!(step_from(step_name(step)).unwrap(), step);
+        }
+        let mut names: Vec<&str> = steps.iter().map(|s| step_name(*s)).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), steps.len());
+        assert!(step_from("choose_org").is_err());
+    }
+}
