@@ -305,7 +305,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
     names.insert(up.person, "Olivia");
     let org = up.org;
     let step = s
-        .login_to(org, "olivia@example.com", Password::from(owner_pw))
+        .login("olivia@example.com", Password::from(owner_pw))
         .await
         .unwrap();
     let grant = *step.grant().expect("signed in");
@@ -352,7 +352,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
     println!("3. She signs in again with password + code, and forces MFA on every member.");
     next_step(clock);
     let step = s
-        .login_to(org, "olivia@example.com", Password::from(owner_pw))
+        .login("olivia@example.com", Password::from(owner_pw))
         .await
         .unwrap();
     check(
@@ -388,7 +388,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
 
     println!("5. Max signs in: new password, company account verification, then in.");
     let step = s
-        .login_to(org, "max@example.com", Password::from(temp.as_str()))
+        .login("max@example.com", Password::from(temp.as_str()))
         .await
         .unwrap();
     check(
@@ -435,7 +435,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
 
     println!("6. Wrong codes get throttled.");
     let step = s
-        .login_to(org, "max@example.com", Password::from(max_pw))
+        .login("max@example.com", Password::from(max_pw))
         .await
         .unwrap();
     let t = ticket(&step);
@@ -455,7 +455,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
 
     println!("7. Olivia signs in with her recovery code, without her phone.");
     let step = s
-        .login_to(org, "olivia@example.com", Password::from(owner_pw))
+        .login("olivia@example.com", Password::from(owner_pw))
         .await
         .unwrap();
     let done = s
@@ -464,7 +464,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
         .unwrap();
     check(done.grant().is_some(), "the recovery code signs her in");
     let step = s
-        .login_to(org, "olivia@example.com", Password::from(owner_pw))
+        .login("olivia@example.com", Password::from(owner_pw))
         .await
         .unwrap();
     let again = s.verify_recovery_code(org, &ticket(&step), &recovery).await;
