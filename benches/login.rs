@@ -31,7 +31,7 @@ fn login(c: &mut Criterion) {
             .await
             .unwrap();
         let step = s
-            .login(up.org, "bench@example.com", Password::from(PW))
+            .login_to(up.org, "bench@example.com", Password::from(PW))
             .await
             .unwrap();
         let grant = *step.grant().unwrap();
@@ -67,7 +67,7 @@ fn login(c: &mut Criterion) {
             let code = Totp::new(params, &key).generate(now).unwrap();
             rt.block_on(async {
                 let step = s
-                    .login(org, "bench@example.com", Password::from(PW))
+                    .login_to(org, "bench@example.com", Password::from(PW))
                     .await
                     .unwrap();
                 let ticket = BearerToken::parse(&step.ticket().unwrap().expose_secret()).unwrap();

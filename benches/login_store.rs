@@ -70,7 +70,7 @@ impl<S: LoginStore> Bench<S> {
             Authenticator::new(services, ServiceConfig::builder("Bench").build().unwrap());
         let up = service.sign_up(LOGIN, Password::from(PW)).await.unwrap();
         let step = service
-            .login(up.org, LOGIN, Password::from(PW))
+            .login_to(up.org, LOGIN, Password::from(PW))
             .await
             .unwrap();
         let grant = *step.grant().unwrap();
@@ -99,7 +99,7 @@ impl<S: LoginStore> Bench<S> {
         let code = code(&self.key, self.clock.now());
         let step = self
             .service
-            .login(self.org, LOGIN, Password::from(PW))
+            .login_to(self.org, LOGIN, Password::from(PW))
             .await
             .unwrap();
         self.second_factor(&ticket(&step), &code).await;
@@ -111,7 +111,7 @@ impl<S: LoginStore> Bench<S> {
         let code = code(&self.key, self.clock.now());
         let step = self
             .service
-            .login(self.org, LOGIN, Password::from(PW))
+            .login_to(self.org, LOGIN, Password::from(PW))
             .await
             .unwrap();
         (ticket(&step), code)

@@ -97,7 +97,7 @@ async fn signed_in<S: LoginStore>(store: S) -> (Service<S>, String) {
     let service = Authenticator::new(services, ServiceConfig::builder("Bench").build().unwrap());
     let up = service.sign_up(LOGIN, Password::from(PW)).await.unwrap();
     let step = service
-        .login(up.org, LOGIN, Password::from(PW))
+        .login_to(up.org, LOGIN, Password::from(PW))
         .await
         .unwrap();
     let opened = step.into_session().unwrap();

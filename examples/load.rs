@@ -126,7 +126,10 @@ fn ticket(step: &LoginStep) -> BearerToken {
 /// Signs `login` up and enrolls an authenticator app.
 async fn enroll<S: LoginStore>(s: &Service<S>, login: String) -> Person {
     let up = s.sign_up(&login, Password::from(PW)).await.unwrap();
-    let step = s.login(up.org, &login, Password::from(PW)).await.unwrap();
+    let step = s
+        .login_to(up.org, &login, Password::from(PW))
+        .await
+        .unwrap();
     let grant = *step.grant().expect("signed in");
     let name = AuthenticatorName::new("phone").unwrap();
     let setup = s
@@ -183,7 +186,7 @@ where
 /// A full login at the current time; panics unless it is granted.
 async fn login<S: LoginStore>(s: &Service<S>, person: &Person) {
     let step = s
-        .login(person.org, &person.login, Password::from(PW))
+        .login_to(person.org, &person.login, Password::from(PW))
         .await
         .unwrap();
     let now = s.backend().clock.now();
@@ -205,7 +208,7 @@ async fn second_factor_median<S: LoginStore>(s: &Service<S>, probes: &[Person]) 
             let now = clock.now();
             for person in probes {
                 let step = s
-                    .login(person.org, &person.login, Password::from(PW))
+                    .login_to(person.org, &person.login, Password::from(PW))
                     .await
                     .unwrap();
                 let (ticket, code) = (ticket(&step), code(&person.key, now));
@@ -398,7 +401,7 @@ where
     // An abandoned login by the template leaves the ticket the copies are modelled on.
     let template = &probes.first().unwrap().login;
     let _ = probe
-        .login(probes.first().unwrap().org, template, Password::from(PW))
+        .login_to(probes.first().unwrap().org, template, Password::from(PW))
         .await
         .unwrap();
     let copies = people.saturating_sub(PEOPLE + PROBES) as i64;

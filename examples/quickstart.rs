@@ -213,6 +213,9 @@ fn describe(event: &AuditEvent, names: &HashMap<PersonId, &str>, start: u64) -> 
             LoginOutcome::Allowed { aal } => format!("login: signed in at {aal:?}"),
             LoginOutcome::SecondFactorRequired => "login: password ok, second factor next".into(),
             LoginOutcome::PasswordChangeRequired => "login: must change password".into(),
+            LoginOutcome::OrganisationChoiceRequired => {
+                "login: password ok, choosing an organisation".into()
+            }
             LoginOutcome::EnrollmentRequired { mandatory: true } => {
                 "login: must enroll an authenticator".into()
             }
@@ -302,7 +305,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
     names.insert(up.person, "Olivia");
     let org = up.org;
     let step = s
-        .login(org, "olivia@example.com", Password::from(owner_pw))
+        .login("olivia@example.com", Password::from(owner_pw))
         .await
         .unwrap();
     let grant = *step.grant().expect("signed in");
@@ -349,7 +352,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
     println!("3. She signs in again with password + code, and forces MFA on every member.");
     next_step(clock);
     let step = s
-        .login(org, "olivia@example.com", Password::from(owner_pw))
+        .login("olivia@example.com", Password::from(owner_pw))
         .await
         .unwrap();
     check(
@@ -385,7 +388,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
 
     println!("5. Max signs in: new password, company account verification, then in.");
     let step = s
-        .login(org, "max@example.com", Password::from(temp.as_str()))
+        .login("max@example.com", Password::from(temp.as_str()))
         .await
         .unwrap();
     check(
@@ -439,7 +442,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
 
     println!("6. Wrong codes get throttled.");
     let step = s
-        .login(org, "max@example.com", Password::from(max_pw))
+        .login("max@example.com", Password::from(max_pw))
         .await
         .unwrap();
     let t = ticket(&step);
@@ -459,7 +462,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
 
     println!("7. Olivia signs in with her recovery code, without her phone.");
     let step = s
-        .login(org, "olivia@example.com", Password::from(owner_pw))
+        .login("olivia@example.com", Password::from(owner_pw))
         .await
         .unwrap();
     let done = s
@@ -468,7 +471,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
         .unwrap();
     check(done.grant().is_some(), "the recovery code signs her in");
     let step = s
-        .login(org, "olivia@example.com", Password::from(owner_pw))
+        .login("olivia@example.com", Password::from(owner_pw))
         .await
         .unwrap();
     let again = s.verify_recovery_code(org, &ticket(&step), &recovery).await;
@@ -559,7 +562,7 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
     // Later he signs in on his phone too: password, then a code from the app.
     clock.advance(5 * 60);
     let step = s
-        .login(org, "max@example.com", Password::from(max_pw))
+        .login_to(org, "max@example.com", Password::from(max_pw))
         .await
         .unwrap();
     let step = s

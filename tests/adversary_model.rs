@@ -1042,7 +1042,7 @@ async fn scene_login(world: &mut World, person: usize) -> Grant {
     let s = Arc::clone(&world.servers[0]);
     let p = &world.people[person];
     let step = s
-        .login(world.org, &p.login, Password::from(p.password.as_str()))
+        .login_to(world.org, &p.login, Password::from(p.password.as_str()))
         .await
         .unwrap();
     if let Some(opened) = step.session() {
@@ -1252,7 +1252,7 @@ impl World {
         let s = Arc::clone(&self.servers[server]);
         let before = s.backend().audit.events().len();
         let result = s
-            .login(
+            .login_to(
                 self.org,
                 &self.people[person].login,
                 Password::from(password.as_str()),
@@ -1864,7 +1864,7 @@ impl World {
             let s = Arc::clone(&self.servers[usize::from(i % 2)]);
             let login = login.clone();
             tasks.spawn(async move {
-                s.login(org, &login, Password::from("a wrong guess for the burst"))
+                s.login_to(org, &login, Password::from("a wrong guess for the burst"))
                     .await
                     .map(drop)
             });
@@ -1895,7 +1895,7 @@ impl World {
             let s = Arc::clone(&self.servers[0]);
             let before = s.backend().audit.events().len();
             let result = s
-                .login(org, &login, Password::from(self.attacker_password.as_str()))
+                .login_to(org, &login, Password::from(self.attacker_password.as_str()))
                 .await;
             self.settle_password(person, 0, before, &result);
             match result {
@@ -1994,7 +1994,7 @@ impl World {
         let password = self.people[person].password.clone();
         let before = s.backend().audit.events().len();
         let mut step = s
-            .login(
+            .login_to(
                 self.org,
                 &self.people[person].login,
                 Password::from(password.as_str()),

@@ -203,7 +203,7 @@ mod session {
         let service = Authenticator::new(services, ServiceConfig::builder("T").build().unwrap());
         let pw = "correct horse battery staple 42";
         let up = ready(service.sign_up("a@example.com", Password::from(pw))).unwrap();
-        let step = ready(service.login(up.org, "a@example.com", Password::from(pw))).unwrap();
+        let step = ready(service.login_to(up.org, "a@example.com", Password::from(pw))).unwrap();
         let opened = step.into_session().unwrap();
         let token = opened.token.expose_secret().to_string();
         let count = allocations_during(|| {

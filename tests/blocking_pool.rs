@@ -50,7 +50,7 @@ async fn a_login_runs_its_argon2_on_the_blocking_pool() {
         .await
         .unwrap();
     let step = auth
-        .login(up.org, "alice@example.com", Password::from(PW))
+        .login_to(up.org, "alice@example.com", Password::from(PW))
         .await
         .unwrap();
     let grant = *step.grant().unwrap();
@@ -75,7 +75,7 @@ async fn a_login_runs_its_argon2_on_the_blocking_pool() {
         .map(|_| {
             let auth = Arc::clone(&auth);
             tokio::spawn(async move {
-                auth.login(up.org, "alice@example.com", Password::from(PW))
+                auth.login_to(up.org, "alice@example.com", Password::from(PW))
                     .await
                     .unwrap()
             })
@@ -86,7 +86,7 @@ async fn a_login_runs_its_argon2_on_the_blocking_pool() {
         assert!(matches!(step, LoginStep::SecondFactor { .. }));
     }
     let step = auth
-        .login(up.org, "alice@example.com", Password::from(PW))
+        .login_to(up.org, "alice@example.com", Password::from(PW))
         .await
         .unwrap();
     let ticket = authcore::BearerToken::parse(&step.ticket().unwrap().expose_secret()).unwrap();
@@ -97,7 +97,7 @@ async fn a_login_runs_its_argon2_on_the_blocking_pool() {
     assert_eq!(done.grant().unwrap().person(), up.person);
     // A wrong password is refused the same way through the pool.
     assert!(
-        auth.login(up.org, "alice@example.com", Password::from("wrong"))
+        auth.login_to(up.org, "alice@example.com", Password::from("wrong"))
             .await
             .is_err()
     );

@@ -10,6 +10,7 @@
 //! | app code, wrong | ≤ 2 statements (the read, the counted failure), 1 commit |
 //! | app code, right after a failure | ≤ 4 statements (the failure's counter cleared too), 1 commit |
 //! | password step | ≤ 4 statements (the read, the attempt counted and committed before argon2, the settled count, the next ticket), ≤ 2 commits |
+//! | password step, no org (`login`), a person in one organisation | ≤ 6 statements (as above, and after argon2 the person's organisations and that one organisation: one more per organisation), ≤ 2 commits |
 //! | recovery code | the password step's shape: ≤ 5 statements, ≤ 2 commits (argon2 never runs under a lock); then its session, as above |
 //! | confirm an enrollment | 1 commit |
 //!
@@ -139,7 +140,7 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();
     let org: OrgId = up.org;
     let opened = s
-        .login(org, LOGIN, Password::from(PW))
+        .login_to(org, LOGIN, Password::from(PW))
         .await
         .unwrap()
         .into_session()
@@ -178,9 +179,17 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     // The password step, and an app code.
     clock.advance(30);
     let _ = (store.take_log(), store.inner.take_counts());
-    let step = s.login(org, LOGIN, Password::from(PW)).await.unwrap();
+    let step = s.login_to(org, LOGIN, Password::from(PW)).await.unwrap();
     assert!(matches!(step, LoginStep::SecondFactor { .. }), "{step:?}");
     measure("password step", store);
+    // The same password step without the organisation: one organisation, found after the
+    // password.
+    let found = s.login(LOGIN, Password::from(PW)).await.unwrap();
+    assert!(
+        matches!(found, LoginStep::SecondFactor { org: o, .. } if o == org),
+        "{found:?}"
+    );
+    measure("password step, no org", store);
     let granted = s
         .verify_totp(org, &ticket(&step), &code(&key, clock.now()))
         .await
@@ -190,7 +199,7 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
 
     // A wrong app code, then the right one on the same ticket.
     clock.advance(30);
-    let step = s.login(org, LOGIN, Password::from(PW)).await.unwrap();
+    let step = s.login_to(org, LOGIN, Password::from(PW)).await.unwrap();
     let t = ticket(&step);
     let _ = (store.take_log(), store.inner.take_counts());
     assert!(
@@ -207,7 +216,7 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     measure("TOTP, correct after one failure", store);
 
     // A recovery code.
-    let step = s.login(org, LOGIN, Password::from(PW)).await.unwrap();
+    let step = s.login_to(org, LOGIN, Password::from(PW)).await.unwrap();
     let _ = (store.take_log(), store.inner.take_counts());
     let granted = s
         .verify_recovery_code(
@@ -221,7 +230,7 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     measure("recovery code", store);
 
     // An SMS code (the send is not budgeted here).
-    let step = s.login(org, LOGIN, Password::from(PW)).await.unwrap();
+    let step = s.login_to(org, LOGIN, Password::from(PW)).await.unwrap();
     let t = ticket(&step);
     s.send_sms_code(org, &t).await.unwrap();
     let sms = s
@@ -262,6 +271,17 @@ fn assert_calls(costs: &[Cost]) {
         calls("password step"),
         ["login_snapshot", "apply_step", "apply_step"],
         "the password step: one read, the counted attempt, the outcome"
+    );
+    assert_eq!(
+        calls("password step, no org"),
+        [
+            "login_snapshot",
+            "apply_step",
+            "organisations_of",
+            "organisation",
+            "apply_step"
+        ],
+        "without the organisation: the person's organisations and each of them read too"
     );
     assert_eq!(
         calls("TOTP, wrong"),
@@ -335,6 +355,8 @@ fn assert_budgets(store: &str, costs: &[Cost]) {
         "{store}: a wrong code commits its count"
     );
     within("password step", 4, 2);
+    // The person's organisations, and the one they belong to.
+    within("password step, no org", 6, 2);
     within("recovery code", 6, 3);
     assert_eq!(
         cost(costs, "confirm enrollment").commits,

@@ -88,7 +88,7 @@ async fn owner_with_mfa(s: &Service, clock: &ManualClock) -> (OrgId, SecretKey, 
         .await
         .unwrap();
     let step = s
-        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        .login_to(up.org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     let LoginStep::Granted(opened) = step else {
@@ -119,7 +119,7 @@ fn clock_now(clock: &ManualClock) -> u64 {
 
 async fn owner_grant(s: &Service, clock: &ManualClock, org: OrgId, key: &SecretKey) -> Grant {
     let step = s
-        .login(org, "owner@example.com", Password::from(OWNER_PW))
+        .login_to(org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     let LoginStep::SecondFactor { factors, .. } = &step else {
@@ -145,14 +145,14 @@ async fn owner_signs_up_and_mfa_then_needs_a_code() {
 
     // A replayed code: the same step again is refused, uniformly.
     let step = s
-        .login(org, "owner@example.com", Password::from(OWNER_PW))
+        .login_to(org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     let t = ticket(&step);
     let now = clock_now(&clock);
     let _ = s.verify_totp(org, &t, &code(&key, now)).await.unwrap();
     let step = s
-        .login(org, "owner@example.com", Password::from(OWNER_PW))
+        .login_to(org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     let err = s
@@ -170,7 +170,7 @@ async fn owner_signs_up_and_mfa_then_needs_a_code() {
 
     // A recovery code signs in once.
     let step = s
-        .login(org, "owner@example.com", Password::from(OWNER_PW))
+        .login_to(org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     let done = s
@@ -179,7 +179,7 @@ async fn owner_signs_up_and_mfa_then_needs_a_code() {
         .unwrap();
     assert!(done.grant().is_some());
     let step = s
-        .login(org, "owner@example.com", Password::from(OWNER_PW))
+        .login_to(org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     let err = s
@@ -197,21 +197,21 @@ async fn unknown_user_and_wrong_password_look_the_same_and_throttle() {
         .await
         .unwrap();
     let a = s
-        .login(up.org, "nobody@example.com", Password::from("x"))
+        .login_to(up.org, "nobody@example.com", Password::from("x"))
         .await
         .unwrap_err();
     let b = s
-        .login(up.org, "owner@example.com", Password::from("wrong"))
+        .login_to(up.org, "owner@example.com", Password::from("wrong"))
         .await
         .unwrap_err();
     assert_eq!(a.to_string(), b.to_string());
     for _ in 0..5 {
         let _ = s
-            .login(up.org, "owner@example.com", Password::from("wrong"))
+            .login_to(up.org, "owner@example.com", Password::from("wrong"))
             .await;
     }
     let err = s
-        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        .login_to(up.org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap_err();
     let ServiceError::Throttled { retry_at } = err else {
@@ -219,7 +219,7 @@ async fn unknown_user_and_wrong_password_look_the_same_and_throttle() {
     };
     clock.set(retry_at);
     assert!(
-        s.login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        s.login_to(up.org, "owner@example.com", Password::from(OWNER_PW))
             .await
             .unwrap()
             .grant()
@@ -247,7 +247,7 @@ async fn company_mfa_forces_a_new_manager_through_password_change_and_enrollment
     );
 
     let step = s
-        .login(org, "manager@example.com", Password::from(temp.as_str()))
+        .login_to(org, "manager@example.com", Password::from(temp.as_str()))
         .await
         .unwrap();
     assert!(matches!(step, LoginStep::ChangePassword { .. }));
@@ -260,7 +260,7 @@ async fn company_mfa_forces_a_new_manager_through_password_change_and_enrollment
         Err(ServiceError::InvalidCredentials)
     ));
     let step = s
-        .login(org, "manager@example.com", Password::from(temp.as_str()))
+        .login_to(org, "manager@example.com", Password::from(temp.as_str()))
         .await
         .unwrap();
     let t = ticket(&step);
@@ -280,7 +280,7 @@ async fn company_mfa_forces_a_new_manager_through_password_change_and_enrollment
     // A second-factor path cannot bypass the enrollment.
     assert!(s.verify_totp(org, &t, "123456").await.is_err());
     let step = s
-        .login(
+        .login_to(
             org,
             "manager@example.com",
             Password::from("violet tuesday lantern river"),
@@ -350,7 +350,7 @@ async fn tickets_expire() {
     let (s, clock) = service();
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let step = s
-        .login(org, "owner@example.com", Password::from(OWNER_PW))
+        .login_to(org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     clock.advance(ServiceConfig::DEFAULT_TICKET_TTL + 1);
@@ -370,7 +370,7 @@ async fn one_totp_code_wins_once_among_32_tasks() {
         let mut tickets = Vec::new();
         for _ in 0..32 {
             let step = s
-                .login(org, "owner@example.com", Password::from(OWNER_PW))
+                .login_to(org, "owner@example.com", Password::from(OWNER_PW))
                 .await
                 .unwrap();
             tickets.push(ticket(&step));
@@ -477,7 +477,7 @@ async fn no_secret_in_any_event_or_error() {
         .unwrap_err();
     texts.push(format!("{e} {e:?}"));
     if let Err(e) = s
-        .login(org, "owner@example.com", Password::from("hunter2 wrong"))
+        .login_to(org, "owner@example.com", Password::from("hunter2 wrong"))
         .await
     {
         texts.push(format!("{e} {e:?}"));
@@ -519,7 +519,7 @@ async fn no_secret_in_any_event_or_error() {
 const MEMBER_PW: &str = "violet tuesday lantern river";
 
 async fn owner_login(s: &Service, org: OrgId) -> LoginStep {
-    s.login(org, "owner@example.com", Password::from(OWNER_PW))
+    s.login_to(org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap()
 }
@@ -1074,7 +1074,7 @@ async fn member_signs_in(
     let new = s.add_member(grant, login, role).await.unwrap();
     let temp = new.temporary_password.expose_secret().to_owned();
     let step = s
-        .login(grant.org(), login, Password::from(temp.as_str()))
+        .login_to(grant.org(), login, Password::from(temp.as_str()))
         .await
         .unwrap();
     assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
@@ -1086,7 +1086,7 @@ async fn member_signs_in(
 }
 
 async fn member_login(s: &Service, org: OrgId, login: &str) -> Result<LoginStep, ServiceError> {
-    s.login(org, login, Password::from(MEMBER_PW)).await
+    s.login_to(org, login, Password::from(MEMBER_PW)).await
 }
 
 #[tokio::test]
@@ -1394,7 +1394,7 @@ async fn a_setup_link_is_single_use_and_expires() {
     );
     let temp = first.temporary_password.expose_secret().to_owned();
     assert!(
-        s.login(org, "first@example.com", Password::from(temp.as_str()))
+        s.login_to(org, "first@example.com", Password::from(temp.as_str()))
             .await
             .is_err()
     );
@@ -1926,7 +1926,7 @@ async fn tickets_only_open_their_own_step_for_their_own_person_and_organisation(
         .unwrap();
     let temp = new.temporary_password.expose_secret().to_owned();
     let step = s
-        .login(org, "other@example.com", Password::from(temp.as_str()))
+        .login_to(org, "other@example.com", Password::from(temp.as_str()))
         .await
         .unwrap();
     let change = ticket(&step);
@@ -2019,7 +2019,7 @@ async fn tickets_only_open_their_own_step_for_their_own_person_and_organisation(
         .await
         .unwrap();
     let other_step = s
-        .login(other.org, "founder@example.org", Password::from(OWNER_PW))
+        .login_to(other.org, "founder@example.org", Password::from(OWNER_PW))
         .await
         .unwrap();
     assert!(other_step.grant().is_some());
@@ -2169,7 +2169,7 @@ async fn owner_adding_an_app<S: authcore::LoginStore>(
         .await
         .unwrap();
     let step = s
-        .login(up.org, "owner@example.com", Password::from(OWNER_PW))
+        .login_to(up.org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     let grant = *step.grant().unwrap();
@@ -2197,7 +2197,7 @@ async fn recovery_codes_are_derived_on_the_pluggable_hasher() {
     s.acknowledge_enrollment(&grant).await.unwrap();
     clock.advance(30);
     let step = s
-        .login(org, "owner@example.com", Password::from(OWNER_PW))
+        .login_to(org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     // Redeeming a code is one job, right or wrong.
@@ -2669,7 +2669,7 @@ async fn no_recovery_set_costs_and_records_what_a_wrong_code_does() {
     s.acknowledge_enrollment(&grant).await.unwrap();
     clock.advance(30);
     let step = s
-        .login(org, "owner@example.com", Password::from(OWNER_PW))
+        .login_to(org, "owner@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     let t = ticket(&step);
@@ -2725,7 +2725,7 @@ fn operation_futures_are_send() {
     drop(assert_send(
         s.sign_up("owner@example.com", Password::from(OWNER_PW)),
     ));
-    drop(assert_send(s.login(
+    drop(assert_send(s.login_to(
         org,
         "owner@example.com",
         Password::from(OWNER_PW),
@@ -2821,7 +2821,7 @@ async fn a_failed_setup_link_keeps_the_member_and_can_be_resent() {
     notifier.fail_deliveries(false);
     let temp = third.temporary_password.expose_secret().to_owned();
     let step = s
-        .login(org, "third@example.com", Password::from(temp.as_str()))
+        .login_to(org, "third@example.com", Password::from(temp.as_str()))
         .await
         .unwrap();
     assert!(matches!(step, LoginStep::ChangePassword { .. }), "{step:?}");
@@ -2886,7 +2886,7 @@ async fn failed_security_notices_leave_every_change_in_place() {
     .unwrap();
     assert!(audited(&s, from, failed));
     assert!(
-        s.login(
+        s.login_to(
             org,
             "owner@example.com",
             Password::from("violet lantern meadow quartz 31")
@@ -2896,7 +2896,7 @@ async fn failed_security_notices_leave_every_change_in_place() {
     );
     // The change ended every session: sign in again with the new password and the app.
     let step = s
-        .login(
+        .login_to(
             org,
             "owner@example.com",
             Password::from("violet lantern meadow quartz 31"),
@@ -2934,7 +2934,7 @@ async fn failed_security_notices_leave_every_change_in_place() {
     assert!(audited(&s, from, failed));
     assert_eq!(notices(&s, owner, SecurityNotice::MfaTurnedOff), 0);
     let step = s
-        .login(
+        .login_to(
             org,
             "owner@example.com",
             Password::from("violet lantern meadow quartz 31"),
@@ -3062,7 +3062,7 @@ async fn a_lock_notice_that_cannot_be_delivered_still_answers_as_the_throttle_de
     let mut locked = false;
     for _ in 0..200 {
         match s
-            .login(
+            .login_to(
                 org,
                 "owner@example.com",
                 Password::from("not the password at all"),

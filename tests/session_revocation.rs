@@ -91,7 +91,7 @@ async fn owner<S: LoginStore>(s: &Service<S>) -> (OrgId, Grant, String) {
         .await
         .unwrap();
     let step = s
-        .login(up.org, "olivia@example.com", Password::from(OWNER_PW))
+        .login_to(up.org, "olivia@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     let opened = step.into_session().expect("signed in");
@@ -108,7 +108,7 @@ async fn session_for<S: LoginStore>(s: &Service<S>, grant: &Grant) -> String {
         ("uma@example.com", MEMBER_PW)
     };
     let step = s
-        .login(grant.org(), login, Password::from(password))
+        .login_to(grant.org(), login, Password::from(password))
         .await
         .unwrap();
     let token = step
@@ -133,7 +133,7 @@ async fn session_with_code<S: LoginStore>(
 ) -> (Grant, String) {
     clock.advance(30);
     let step = s
-        .login(org, "olivia@example.com", Password::from(OWNER_PW))
+        .login_to(org, "olivia@example.com", Password::from(OWNER_PW))
         .await
         .unwrap();
     let step = s
@@ -184,7 +184,7 @@ async fn member<S: LoginStore>(s: &Service<S>, grant: &Grant) -> (PersonId, Gran
         .unwrap();
     let temp = new.temporary_password.expose_secret().to_owned();
     let step = s
-        .login(
+        .login_to(
             grant.org(),
             "uma@example.com",
             Password::from(temp.as_str()),
@@ -238,12 +238,12 @@ async fn scenarios<S: LoginStore + 'static>(
         let key = enrol(&s, &clock, &grant).await;
         clock.advance(30);
         let early = s
-            .login(org, "olivia@example.com", Password::from(OWNER_PW))
+            .login_to(org, "olivia@example.com", Password::from(OWNER_PW))
             .await
             .unwrap();
         assert!(matches!(early, LoginStep::SecondFactor { .. }), "{early:?}");
         let other = s
-            .login(org, "olivia@example.com", Password::from(OWNER_PW))
+            .login_to(org, "olivia@example.com", Password::from(OWNER_PW))
             .await
             .unwrap();
         let done = s
@@ -262,7 +262,7 @@ async fn scenarios<S: LoginStore + 'static>(
             Err(ServiceError::Session(SessionRefused::StaleEpoch))
         ));
         let late = s
-            .login(org, "olivia@example.com", Password::from(OWNER_PW))
+            .login_to(org, "olivia@example.com", Password::from(OWNER_PW))
             .await
             .unwrap();
         clock.advance(30);
@@ -284,7 +284,7 @@ async fn scenarios<S: LoginStore + 'static>(
         let key = enrol(&s, &clock, &first).await;
         clock.advance(30);
         let step = s
-            .login(org, "olivia@example.com", Password::from(OWNER_PW))
+            .login_to(org, "olivia@example.com", Password::from(OWNER_PW))
             .await
             .unwrap();
         let step = s
@@ -309,11 +309,11 @@ async fn scenarios<S: LoginStore + 'static>(
             .unwrap();
         let temp = new.temporary_password.expose_secret().to_owned();
         let early = s
-            .login(org, "uma@example.com", Password::from(temp.as_str()))
+            .login_to(org, "uma@example.com", Password::from(temp.as_str()))
             .await
             .unwrap();
         let step = s
-            .login(org, "uma@example.com", Password::from(temp.as_str()))
+            .login_to(org, "uma@example.com", Password::from(temp.as_str()))
             .await
             .unwrap();
         let before = bumps(new.person);
@@ -423,7 +423,7 @@ async fn scenarios<S: LoginStore + 'static>(
         let key = enrol(&s, &clock, &grant).await;
         clock.advance(30);
         let step = s
-            .login(org, "olivia@example.com", Password::from(OWNER_PW))
+            .login_to(org, "olivia@example.com", Password::from(OWNER_PW))
             .await
             .unwrap();
         let step = s

@@ -375,7 +375,7 @@ mod service_over_a_tampered_database {
     async fn enrolled(service: &Service, login: &str) -> (OrgId, Vec<String>) {
         let up = service.sign_up(login, Password::from(PW)).await.unwrap();
         let step = service
-            .login(up.org, login, Password::from(PW))
+            .login_to(up.org, login, Password::from(PW))
             .await
             .unwrap();
         let grant = *step.grant().expect("signed in");
@@ -479,7 +479,7 @@ mod service_over_a_tampered_database {
         // Olivia's sign-in stops at a storage error (her factors are read at the password step
         // already); it never reaches a grant with Mallory's code.
         let got = match service
-            .login(org, "olivia@example.com", Password::from(PW))
+            .login_to(org, "olivia@example.com", Password::from(PW))
             .await
         {
             Ok(step) => {

@@ -104,7 +104,7 @@ where
             .map(|i| {
                 let s = Arc::clone(&s);
                 tokio::spawn(async move {
-                    s.login(
+                    s.login_to(
                         up.org,
                         login,
                         Password::from(format!("wrong guess {i}").as_str()),
@@ -142,7 +142,7 @@ where
     let (s, clock, _jobs) = service(store);
     let up = s.sign_up(LOGIN, Password::from(PW)).await.unwrap();
     let org: OrgId = up.org;
-    let step = s.login(org, LOGIN, Password::from(PW)).await.unwrap();
+    let step = s.login_to(org, LOGIN, Password::from(PW)).await.unwrap();
     let grant = *step.grant().expect("signed in");
     let setup = s
         .start_enrollment(
@@ -159,7 +159,7 @@ where
     clock.advance(30);
     let mut tickets = Vec::with_capacity(BURST);
     for _ in 0..BURST {
-        let step = s.login(org, LOGIN, Password::from(PW)).await.unwrap();
+        let step = s.login_to(org, LOGIN, Password::from(PW)).await.unwrap();
         assert!(matches!(step, LoginStep::SecondFactor { .. }), "{step:?}");
         tickets.push(ticket(&step));
     }

@@ -153,7 +153,7 @@ fn ticket(step: &LoginStep) -> BearerToken {
 }
 
 async fn login(f: &Fixture, org: OrgId, login: &str, pw: &str) -> Result<LoginStep, ServiceError> {
-    f.s.login(org, login, Password::from(pw)).await
+    f.s.login_to(org, login, Password::from(pw)).await
 }
 
 /// Signs the owner up and enrolls their app; the org and the key.
@@ -407,7 +407,7 @@ async fn a_burst_locks_the_owner_only_until_the_lock_lapses() {
     burst(|i| {
         let s = Arc::clone(&f.s);
         async move {
-            s.login(up.org, OWNER, Password::from(format!("wrong {i}").as_str()))
+            s.login_to(up.org, OWNER, Password::from(format!("wrong {i}").as_str()))
                 .await
                 .map(drop)
         }
@@ -498,7 +498,7 @@ async fn an_administrator_unlocks_a_member_audited_and_notified() {
     burst(|i| {
         let s = Arc::clone(&f.s);
         async move {
-            s.login(
+            s.login_to(
                 org,
                 user_login,
                 Password::from(format!("wrong {i}").as_str()),

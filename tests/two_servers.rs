@@ -113,7 +113,7 @@ fn ticket(step: &LoginStep) -> BearerToken {
 async fn enrolled(server: &Server) -> (OrgId, SecretKey, Vec<String>) {
     let up = server.sign_up(LOGIN, Password::from(PW)).await.unwrap();
     let step = server
-        .login(up.org, LOGIN, Password::from(PW))
+        .login_to(up.org, LOGIN, Password::from(PW))
         .await
         .unwrap();
     let grant = *step.grant().expect("signed in");
@@ -137,7 +137,10 @@ async fn enrolled(server: &Server) -> (OrgId, SecretKey, Vec<String>) {
 
 /// A second-factor ticket for Olivia, from `server`'s password step.
 async fn pending(server: &Server, org: OrgId) -> BearerToken {
-    let step = server.login(org, LOGIN, Password::from(PW)).await.unwrap();
+    let step = server
+        .login_to(org, LOGIN, Password::from(PW))
+        .await
+        .unwrap();
     assert!(matches!(step, LoginStep::SecondFactor { .. }), "{step:?}");
     ticket(&step)
 }

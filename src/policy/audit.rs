@@ -293,6 +293,9 @@ pub enum LoginOutcome {
     },
     /// Asked for a second factor.
     SecondFactorRequired,
+    /// The password is right and the person belongs to several organisations: asked to choose
+    /// one ([`Authenticator::choose_organisation`](crate::service::Authenticator::choose_organisation)).
+    OrganisationChoiceRequired,
     /// Allowed.
     Allowed {
         /// The assurance level reached.

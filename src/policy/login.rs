@@ -117,7 +117,7 @@ impl Account {
 )]
 pub struct LoginProgress {
     person: PersonId,
-    org: OrgId,
+    org: Option<OrgId>,
     started_at: u64,
     factors: FactorSet,
     enrollment_deferred: bool,
@@ -132,12 +132,38 @@ impl LoginProgress {
     pub const fn password_verified(person: PersonId, org: OrgId, now: u64) -> Self {
         Self {
             person,
-            org,
+            org: Some(org),
             started_at: now,
             factors: FactorSet::of(Factor::Password),
             enrollment_deferred: false,
             epoch: 0,
         }
+    }
+
+    /// A login whose password the host has just verified, before the person has chosen which
+    /// of their organisations to sign in to. [`login_decision`] denies it
+    /// ([`DenyReason::NotAMember`]) until [`Self::in_organisation`] names one.
+    pub const fn organisation_pending(person: PersonId, now: u64) -> Self {
+        Self {
+            person,
+            org: None,
+            started_at: now,
+            factors: FactorSet::of(Factor::Password),
+            enrollment_deferred: false,
+            epoch: 0,
+        }
+    }
+
+    /// The login continued in the organisation the person chose. A login that already names
+    /// an organisation cannot move to another: [`PolicyError::InvalidState`].
+    pub const fn in_organisation(mut self, org: OrgId) -> Result<Self, PolicyError> {
+        if self.org.is_some() {
+            return Err(PolicyError::InvalidState(
+                "the login's organisation is already chosen",
+            ));
+        }
+        self.org = Some(org);
+        Ok(self)
     }
 
     /// The person's security epoch when the password was verified: the session this login ends
@@ -177,8 +203,9 @@ impl LoginProgress {
         self.person
     }
 
-    /// The organisation being signed in to.
-    pub const fn org(&self) -> OrgId {
+    /// The organisation being signed in to; `None` until the person has chosen one
+    /// ([`Self::organisation_pending`]).
+    pub const fn org(&self) -> Option<OrgId> {
         self.org
     }
 
@@ -202,7 +229,8 @@ impl LoginProgress {
 #[derive(serde::Deserialize)]
 struct LoginProgressRepr {
     person: PersonId,
-    org: OrgId,
+    #[serde(default)]
+    org: Option<OrgId>,
     started_at: u64,
     factors: FactorSet,
     enrollment_deferred: bool,
@@ -301,7 +329,7 @@ impl LoginDecision {
             now,
             Actor::Person(progress.person),
             Some(progress.person),
-            Some(progress.org),
+            progress.org,
             AuditKind::Login {
                 outcome: self.outcome(),
             },
@@ -530,7 +558,7 @@ pub fn login_decision(
     let Some(member) = member else {
         return LoginDecision::Denied(DenyReason::NotAMember);
     };
-    if member.person() != progress.person || member.org() != progress.org {
+    if member.person() != progress.person || Some(member.org()) != progress.org {
         return LoginDecision::Denied(DenyReason::NotAMember);
     }
 
@@ -576,7 +604,7 @@ pub fn login_decision(
     let factors = FactorSet::of(Factor::Password).union(FactorSet::from(presented));
     LoginDecision::Allowed(Grant {
         person: progress.person,
-        org: progress.org,
+        org: member.org(),
         role: member.effective_role(now),
         factors,
         aal: aal_of(factors),

@@ -14,11 +14,13 @@
 //! that hash (the password, recovery codes) never hold a lock while hashing: the attempt is
 //! counted first, then verified, and the outcome is committed guarded by that count.
 
+use alloc::boxed::Box;
+
 use super::enroll::Reauthentication;
 
 use super::factors::{TotpChecked, login_code_event, set_counter, totp_check};
 use super::steps::{Checked, Finished, LoginStep};
-use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, ServiceError};
+use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, Reserved, ServiceError};
 use crate::credential::factor::FactorKind;
 use crate::credential::oob::OobOutcome;
 use crate::credential::password::Password;
@@ -29,7 +31,7 @@ use crate::otp::error::Refusal;
 use crate::policy::audit::{Actor, AuditKind};
 use crate::policy::enrollment::{AuthenticatorName, EnrollmentPurpose};
 use crate::policy::factors::Factor;
-use crate::policy::ids::OrgId;
+use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{LoginProgress, PasswordState};
 use crate::policy::session::SessionRefused;
 use crate::service::backend::Backend;
@@ -37,11 +39,12 @@ use crate::store::SecurityNotice;
 use crate::store::UserStore;
 use crate::store::login::{LoginSnapshot, OobWrite, SnapshotAt, StepWrite};
 use crate::store::records::{
-    Login, OobChallengeRecord, OobPurpose, PendingStep, ThrottleKey, TicketRecord,
+    Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, ThrottleKey, TicketRecord,
 };
 
 impl<B: Backend> Authenticator<B> {
-    /// The password step of signing in to `org`.
+    /// The password step of signing in to `org` (for a host that knows the organisation;
+    /// [`Self::login`] finds it from the person's memberships).
     ///
     /// An unknown login and a wrong password are both [`ServiceError::InvalidCredentials`], after
     /// the same argon2 work (a dummy verification for the unknown login). One read
@@ -57,13 +60,46 @@ impl<B: Backend> Authenticator<B> {
     ///
     /// [`LoginStore::login_snapshot`]: crate::store::login::LoginStore::login_snapshot
     /// [`LoginStore::apply_step`]: crate::store::login::LoginStore::apply_step
-    pub async fn login(
+    pub async fn login_to(
         &self,
         org: OrgId,
         login: &str,
         password: Password,
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
+        let mut verified = match self.check_password(Some(org), login, password, now).await? {
+            PasswordChecked::Verified(verified) => verified,
+            PasswordChecked::Refused(refusal) => {
+                return self.refuse_password(refusal, Some(org), now).await;
+            }
+        };
+        self.upgrade_hash(&mut verified).await?;
+        let PasswordVerified {
+            snapshot,
+            login,
+            key,
+            person,
+            ..
+        } = *verified;
+        // The login starts at the epoch read with the person, before the password was checked:
+        // a bump from then on (a reset, "sign out everywhere") leaves it without a session.
+        let progress = LoginProgress::password_verified(person.id, org, now)
+            .at_epoch(snapshot.epoch.unwrap_or(0));
+        self.settle_password(&login, key, snapshot, progress, now)
+            .await
+    }
+
+    /// The first half of a password step: the name normalised, the snapshot read at it (with
+    /// `org`, if named), the attempt counted, and the password verified (a dummy verification
+    /// for a name nobody holds). Nothing is audited yet: a refusal is returned for
+    /// [`Self::refuse_password`].
+    pub(super) async fn check_password(
+        &self,
+        org: Option<OrgId>,
+        login: &str,
+        password: Password,
+        now: u64,
+    ) -> Result<PasswordChecked, ServiceError> {
         let Some(login) = Login::new(login) else {
             // No person can hold a name that does not normalise.
             let _ = self
@@ -72,9 +108,10 @@ impl<B: Backend> Authenticator<B> {
                 .run(HashJob::verify_dummy(password))
                 .await
                 .into_verified()?;
-            self.record_one(now, Actor::System, None, Some(org), AuditKind::UnknownLogin)
-                .await?;
-            return Err(ServiceError::InvalidCredentials);
+            return Ok(PasswordChecked::Refused(PasswordRefusal {
+                reserved: None,
+                subject: None,
+            }));
         };
         let key = ThrottleKey::login(&login);
         // The password is counted per login name, held or not, before it is verified: an
@@ -82,7 +119,7 @@ impl<B: Backend> Authenticator<B> {
         let (mut snapshot, reserved, counted) = self
             .reserve_on(
                 SnapshotAt::Login(&login),
-                Some(org),
+                org,
                 key.clone(),
                 Factor::Password,
                 |s| s.counters.login,
@@ -97,9 +134,10 @@ impl<B: Backend> Authenticator<B> {
                 .run(HashJob::verify_dummy(password))
                 .await
                 .into_verified()?;
-            self.reject_attempt(reserved, None, Some(org), AuditKind::UnknownLogin, now)
-                .await?;
-            return Err(ServiceError::InvalidCredentials);
+            return Ok(PasswordChecked::Refused(PasswordRefusal {
+                reserved: Some(reserved),
+                subject: None,
+            }));
         };
         let temporary = person.password_state == PasswordState::Temporary;
         let copy = Password::from(password.expose_secret());
@@ -114,39 +152,91 @@ impl<B: Backend> Authenticator<B> {
             .await
             .into_verified()?;
         let expired = temporary && person.password_expires_at.is_none_or(|at| now >= at);
-        let verified = match verified {
-            Ok(v) if !expired => v,
+        let needs_rehash = match verified {
+            Ok(v) if !expired => v.needs_rehash() && !temporary,
             _ => {
-                self.reject_credential(reserved, person.id, Some(org), false, now)
-                    .await?;
-                return Err(ServiceError::InvalidCredentials);
+                return Ok(PasswordChecked::Refused(PasswordRefusal {
+                    reserved: Some(reserved),
+                    subject: Some(person.id),
+                }));
             }
         };
-        if verified.needs_rehash() && !temporary {
-            // Only the hash is upgraded, and only if it is still the one just verified: the
-            // stored state (a `Compromised` mark included) and expiry stay as they are, and a
-            // password changed meanwhile is not reverted.
-            let hash = self
-                .backend
-                .hasher()
-                .run(HashJob::hash(copy, false))
-                .await
-                .into_hash()?;
-            let _ = self
-                .backend
-                .store()
-                .upgrade_password_hash(person.id, &person.password_hash, hash.as_str())
-                .await
-                .map_err(ServiceError::storage)?;
+        Ok(PasswordChecked::Verified(Box::new(PasswordVerified {
+            snapshot,
+            login,
+            key,
+            person,
+            reserved,
+            rehash: needs_rehash.then_some(copy),
+        })))
+    }
+
+    /// Audits a refused password step — an unknown login ([`AuditKind::UnknownLogin`]) or a
+    /// wrong password — and what counting it changed; always
+    /// [`ServiceError::InvalidCredentials`].
+    pub(super) async fn refuse_password(
+        &self,
+        refusal: PasswordRefusal,
+        org: Option<OrgId>,
+        now: u64,
+    ) -> Result<LoginStep, ServiceError> {
+        match (refusal.reserved, refusal.subject) {
+            (None, _) => {
+                self.record_one(now, Actor::System, None, org, AuditKind::UnknownLogin)
+                    .await?;
+            }
+            (Some(reserved), None) => {
+                self.reject_attempt(reserved, None, org, AuditKind::UnknownLogin, now)
+                    .await?;
+            }
+            (Some(reserved), Some(person)) => {
+                self.reject_credential(reserved, person, org, false, now)
+                    .await?;
+            }
         }
-        // The login starts at the epoch read with the person, before the password was checked:
-        // a bump from then on (a reset, "sign out everywhere") leaves it without a session.
-        let progress = LoginProgress::password_verified(person.id, org, now)
-            .at_epoch(snapshot.epoch.unwrap_or(0));
+        Err(ServiceError::InvalidCredentials)
+    }
+
+    /// Upgrades the hash of a verified password to the current parameters, if it needs it.
+    pub(super) async fn upgrade_hash(
+        &self,
+        verified: &mut PasswordVerified,
+    ) -> Result<(), ServiceError> {
+        let Some(copy) = verified.rehash.take() else {
+            return Ok(());
+        };
+        // Only the hash is upgraded, and only if it is still the one just verified: the stored
+        // state (a `Compromised` mark included) and expiry stay as they are, and a password
+        // changed meanwhile is not reverted.
+        let person = &verified.person;
+        let hash = self
+            .backend
+            .hasher()
+            .run(HashJob::hash(copy, false))
+            .await
+            .into_hash()?;
+        let _ = self
+            .backend
+            .store()
+            .upgrade_password_hash(person.id, &person.password_hash, hash.as_str())
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(())
+    }
+
+    /// The second half of a password step for a login that names its organisation: the
+    /// verified attempt settles its count, guarded by it, in the commit of the login decision's
+    /// outcome. If concurrent failures moved the counter meanwhile, the decision is made again
+    /// on a fresh read (they may have locked the name).
+    pub(super) async fn settle_password(
+        &self,
+        login: &Login,
+        key: ThrottleKey,
+        mut snapshot: LoginSnapshot,
+        progress: LoginProgress,
+        now: u64,
+    ) -> Result<LoginStep, ServiceError> {
         for _ in 0..CAS_ATTEMPTS {
-            // The verified attempt settles its count, guarded by it: if concurrent failures moved
-            // the counter meanwhile, the decision is made again on a fresh read (they may have
-            // locked the name).
             let mut write = StepWrite::default();
             set_counter(
                 &mut write,
@@ -161,7 +251,7 @@ impl<B: Backend> Authenticator<B> {
                 return concluded.settle(self, None).await;
             }
             snapshot = self
-                .snapshot(SnapshotAt::Login(&login), Some(org), now)
+                .snapshot(SnapshotAt::Login(login), progress.org(), now)
                 .await?;
         }
         Err(ServiceError::Conflict)
@@ -589,9 +679,44 @@ impl<B: Backend> Authenticator<B> {
 
 /// A login started before the person's security epoch last moved (a reset, "sign out
 /// everywhere") cannot change anything on its way to a session it would never get.
-fn stale_login(record: &TicketRecord, snapshot: &LoginSnapshot) -> Result<(), ServiceError> {
+pub(super) fn stale_login(
+    record: &TicketRecord,
+    snapshot: &LoginSnapshot,
+) -> Result<(), ServiceError> {
     if snapshot.epoch != Some(record.progress.epoch()) {
         return Err(ServiceError::Session(SessionRefused::StaleEpoch));
     }
     Ok(())
+}
+
+/// What the first half of a password step found ([`Authenticator::check_password`]).
+pub(super) enum PasswordChecked {
+    /// The password is the person's.
+    Verified(Box<PasswordVerified>),
+    /// An unknown login or a wrong password (the attempt counted), not audited yet.
+    Refused(PasswordRefusal),
+}
+
+/// A password verified for the person holding the login name.
+pub(super) struct PasswordVerified {
+    /// The snapshot at the name, its counter as counted by the attempt.
+    pub(super) snapshot: LoginSnapshot,
+    /// The normalised name.
+    pub(super) login: Login,
+    /// Its password counter.
+    pub(super) key: ThrottleKey,
+    /// The person holding it.
+    pub(super) person: PersonRecord,
+    /// The counted attempt (for a refusal after all: a person in no organisation).
+    pub(super) reserved: Reserved,
+    /// The password again, when its hash should be upgraded.
+    rehash: Option<Password>,
+}
+
+/// A refused password, not audited yet.
+pub(super) struct PasswordRefusal {
+    /// The counted attempt (`None`: the name does not normalise, nothing was read).
+    pub(super) reserved: Option<Reserved>,
+    /// The person holding the name, if anyone does (`None`: an unknown login).
+    pub(super) subject: Option<PersonId>,
 }

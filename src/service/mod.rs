@@ -15,6 +15,7 @@
 //! | `hashing` | [`PasswordHashing`]: where argon2 runs (inline, or tokio's blocking pool) |
 //! | `config` | [`ServiceConfig`]: issuer, lifetimes, throttle, recovery and SMS settings |
 //! | `login` | the password step, pending-login tickets, second factors, enrollment at login |
+//! | `find_org` | the login that finds the organisation: [`Authenticator::login`] without an org, [`Authenticator::choose_organisation`] |
 //! | `steps` | what every login step shares: its snapshot, the counted attempt, the decision, the guarded commit |
 //! | `factors` | the factor checks login and account share: TOTP, out-of-band codes, passwords |
 //! | `enroll` | enrolling an authenticator app (signed in or at login) |
@@ -40,6 +41,7 @@
 //! | app code, wrong | 2: the read, the counted failure (the ticket stays) | 1 |
 //! | app code, right after a failure | 4: the failure's counter is cleared too | 1 |
 //! | password | 4: the read, the attempt counted before argon2, the settled count, the next ticket | 2 |
+//! | password without the organisation ([`Authenticator::login`]), one organisation | 6: as the password, and after argon2 the person's organisations and each of them (one more per organisation) | 2 |
 //! | recovery code | 5: as the password, and the spent slot | 2 |
 //! | confirming an enrollment | the reads, then one transaction | 1 |
 //!
@@ -88,6 +90,7 @@ pub(crate) mod config;
 pub(crate) mod enroll;
 pub(crate) mod error;
 pub(crate) mod factors;
+pub(crate) mod find_org;
 pub(crate) mod hashing;
 pub(crate) mod login;
 pub(crate) mod members;

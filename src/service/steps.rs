@@ -37,6 +37,8 @@ pub enum LoginStep {
     ChangePassword {
         /// The ticket for that step.
         ticket: BearerToken,
+        /// The organisation the login is for (pass it to the next step).
+        org: OrgId,
     },
     /// "Company account verification": the organisation requires MFA and the person has none of
     /// a kind it counts; walk them through [`Authenticator::start_login_enrollment`]. A person
@@ -45,6 +47,8 @@ pub enum LoginStep {
     EnrollMfa {
         /// The ticket for the enrollment steps.
         ticket: BearerToken,
+        /// The organisation the login is for (pass it to the next step).
+        org: OrgId,
         /// Whether the person may still skip it ([`Authenticator::skip_enrollment`]).
         demand: EnrollmentDemand,
         /// The factors that would satisfy the organisation.
@@ -55,8 +59,20 @@ pub enum LoginStep {
     SecondFactor {
         /// The ticket for that step.
         ticket: BearerToken,
+        /// The organisation the login is for (pass it to the next step).
+        org: OrgId,
         /// The factors the person may present.
         factors: SecondFactors,
+    },
+    /// The password is right and the person belongs to several organisations
+    /// ([`Authenticator::login`] named none): they choose one
+    /// ([`Authenticator::choose_organisation`]), and the login goes on as
+    /// [`Authenticator::login_to`] would have for that organisation.
+    ChooseOrganisation {
+        /// The ticket for that step.
+        ticket: BearerToken,
+        /// The organisations the person may sign in to (active memberships), in id order.
+        organisations: Vec<OrgId>,
     },
 }
 
@@ -89,9 +105,22 @@ impl LoginStep {
     pub fn ticket(&self) -> Option<&BearerToken> {
         match self {
             Self::Granted(_) => None,
-            Self::ChangePassword { ticket }
+            Self::ChangePassword { ticket, .. }
             | Self::EnrollMfa { ticket, .. }
-            | Self::SecondFactor { ticket, .. } => Some(ticket),
+            | Self::SecondFactor { ticket, .. }
+            | Self::ChooseOrganisation { ticket, .. } => Some(ticket),
+        }
+    }
+
+    /// The organisation the login is for: the one every later step takes. `None` while the
+    /// person has still to choose one ([`Self::ChooseOrganisation`]).
+    pub fn org(&self) -> Option<OrgId> {
+        match self {
+            Self::Granted(opened) => Some(opened.grant.org()),
+            Self::ChangePassword { org, .. }
+            | Self::EnrollMfa { org, .. }
+            | Self::SecondFactor { org, .. } => Some(*org),
+            Self::ChooseOrganisation { .. } => None,
         }
     }
 }
@@ -187,7 +216,11 @@ impl<B: Backend> Authenticator<B> {
             .locked_step(SnapshotAt::Ticket(&digest), Some(org), now, |snapshot| {
                 let mut write = StepWrite::default();
                 let ticket = match snapshot.ticket {
-                    Some(t) if t.step == PendingStep::SecondFactor && t.progress.org() == org => t,
+                    Some(t)
+                        if t.step == PendingStep::SecondFactor && t.progress.org() == Some(org) =>
+                    {
+                        t
+                    }
                     other => {
                         // Another step's or organisation's ticket is spent, as any wrong
                         // presentation.
@@ -362,7 +395,7 @@ impl<B: Backend> Authenticator<B> {
         now: u64,
     ) -> Result<TicketRecord, ServiceError> {
         match snapshot.ticket {
-            Some(record) if record.step == step && record.progress.org() == org => Ok(record),
+            Some(record) if record.step == step && record.progress.org() == Some(org) => Ok(record),
             other => {
                 if let Some(record) = other {
                     let _ = self
@@ -528,7 +561,7 @@ impl<B: Backend> Authenticator<B> {
         let Some(org) = snapshot
             .organisation
             .as_ref()
-            .filter(|o| o.value.id() == progress.org())
+            .filter(|o| Some(o.value.id()) == progress.org())
         else {
             return Some(LoginDecision::Denied(DenyReason::NotAMember));
         };
@@ -566,6 +599,14 @@ impl<B: Backend> Authenticator<B> {
             .decide_on(snapshot, &progress, now)
             .ok_or(ServiceError::InvalidCredentials)?;
         let event = decision.audit_event(&progress, now);
+        // `decide_on` denies a login that names no organisation, so every other decision has one.
+        let Some(org) = progress.org() else {
+            return Ok(Concluded {
+                result: Err(ServiceError::InvalidCredentials),
+                event,
+                session: None,
+            });
+        };
         let mut session = None;
         let result = match decision {
             LoginDecision::Allowed(grant) => {
@@ -596,17 +637,22 @@ impl<B: Backend> Authenticator<B> {
             }
             LoginDecision::ChangePassword(_) => self
                 .next_ticket(snapshot, PendingStep::ChangePassword, progress, now, write)
-                .map(|ticket| LoginStep::ChangePassword { ticket }),
+                .map(|ticket| LoginStep::ChangePassword { ticket, org }),
             LoginDecision::EnrollMfa { demand, factors } => self
                 .next_ticket(snapshot, PendingStep::EnrollMfa, progress, now, write)
                 .map(|ticket| LoginStep::EnrollMfa {
                     ticket,
+                    org,
                     demand,
                     factors,
                 }),
             LoginDecision::Challenge(factors) => self
                 .next_ticket(snapshot, PendingStep::SecondFactor, progress, now, write)
-                .map(|ticket| LoginStep::SecondFactor { ticket, factors }),
+                .map(|ticket| LoginStep::SecondFactor {
+                    ticket,
+                    org,
+                    factors,
+                }),
             LoginDecision::Denied(DenyReason::Locked) => Err(ServiceError::Locked),
             LoginDecision::Denied(DenyReason::Deactivated) => Err(ServiceError::Deactivated),
             LoginDecision::Denied(_) => Err(ServiceError::InvalidCredentials),

@@ -118,6 +118,9 @@ pub enum PendingStep {
     EnrollMfa,
     /// Present a second factor.
     SecondFactor,
+    /// Choose which of the person's organisations to sign in to (the password is verified; the
+    /// ticket's progress names no organisation yet).
+    ChooseOrganisation,
 }
 
 /// A pending-login ticket: the restricted, single-purpose state between the password step and
@@ -128,7 +131,8 @@ pub struct TicketRecord {
     pub digest: TokenDigest,
     /// What the ticket allows.
     pub step: PendingStep,
-    /// The factors verified so far, bound to one person and one organisation.
+    /// The factors verified so far, bound to one person and one organisation (none yet for
+    /// [`PendingStep::ChooseOrganisation`]).
     pub progress: LoginProgress,
     /// When it stops working.
     pub expires_at: u64,

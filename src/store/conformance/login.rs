@@ -10,8 +10,9 @@ use super::harness::{Checked, Fail, exactly_one, fail, race};
 use super::{RACE_CONTENDERS, Spawner, THROTTLE_CONTENDERS};
 use crate::credential::factor::ThrottledFactor;
 use crate::credential::throttle::{ThrottleDecision, ThrottlePolicy, ThrottleState};
+use crate::policy::login::LoginProgress;
 use crate::store::login::{CounterWrite, LoginStore, NextTicket, SnapshotAt, StepWrite};
-use crate::store::records::{Login, RecoverySlot, ThrottleKey};
+use crate::store::records::{Login, PendingStep, RecoverySlot, ThrottleKey, TicketRecord};
 
 /// A person with an organisation, an enrolled authenticator, an active recovery set, a TOTP
 /// counter with one failure, and a live second-factor ticket.
@@ -198,6 +199,38 @@ pub(super) async fn login_snapshot<S: LoginStore + 'static>(fx: &Fixture<'_, S>)
             snapshot.counters
         );
     }
+    // A ticket to choose the organisation: its progress names none yet. It is stored, read by
+    // its snapshot (with the organisation the chooser names) and taken as it was written.
+    let choose = TicketRecord {
+        step: PendingStep::ChooseOrganisation,
+        progress: LoginProgress::organisation_pending(up.person.id, now).at_epoch(3),
+        ..fx.ticket(up.person.id, up.org.id(), 300)?
+    };
+    ensure!(
+        s.apply_step(&StepWrite {
+            next_ticket: Some(NextTicket {
+                record: choose,
+                login: up.person.login.clone(),
+            }),
+            ..StepWrite::default()
+        })
+        .await?,
+        "storing a ticket to choose the organisation"
+    );
+    let snapshot = s
+        .login_snapshot(SnapshotAt::Ticket(&choose.digest), Some(up.org.id()), now)
+        .await?;
+    ensure!(
+        snapshot.ticket == Some(choose)
+            && snapshot.person.as_ref() == Some(&up.person)
+            && snapshot.organisation.as_ref().map(|o| o.value.id()) == Some(up.org.id()),
+        "a choice ticket's snapshot: the ticket as written, its person, the organisation named"
+    );
+    ensure_eq!(
+        s.take_ticket(&choose.digest, now).await?,
+        Some(choose),
+        "a choice ticket taken as written"
+    );
     let unknown = Login::new(&fx.login_for(fx.person_id())).ok_or_else(|| fail("login".into()))?;
     let _ = s
         .reserve_attempt(&ThrottleKey::login(&unknown), &policy, now)

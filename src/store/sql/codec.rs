@@ -145,6 +145,7 @@ pub(crate) fn step_name(step: PendingStep) -> &'static str {
         PendingStep::ChangePassword => "change_password",
         PendingStep::EnrollMfa => "enrol_mfa",
         PendingStep::SecondFactor => "second_factor",
+        PendingStep::ChooseOrganisation => "choose_organisation",
     }
 }
 
@@ -153,6 +154,7 @@ pub(crate) fn step_from(name: &str) -> Result<PendingStep, SqlStoreError> {
         "change_password" => Ok(PendingStep::ChangePassword),
         "enrol_mfa" => Ok(PendingStep::EnrollMfa),
         "second_factor" => Ok(PendingStep::SecondFactor),
+        "choose_organisation" => Ok(PendingStep::ChooseOrganisation),
         _ => Err(SqlStoreError::Decode {
             table: "tickets",
             reason: "unknown pending step",
@@ -183,4 +185,27 @@ pub(crate) fn from_json<T: StoredJson>(
             table,
             reason: "the stored JSON does not decode",
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_pending_step_round_trips_by_a_name_of_its_own() {
+        let steps = [
+            PendingStep::ChangePassword,
+            PendingStep::EnrollMfa,
+            PendingStep::SecondFactor,
+            PendingStep::ChooseOrganisation,
+        ];
+        for step in steps {
+            assert_eq!(step_from(step_name(step)).unwrap(), step);
+        }
+        let mut names: Vec<&str> = steps.iter().map(|s| step_name(*s)).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), steps.len());
+        assert!(step_from("choose_org").is_err());
+    }
 }

@@ -211,6 +211,7 @@ mod tests {
         for other in [
             ticket(&[2; 32], "enrol_mfa", "{}", 5),
             ticket(&[1; 32], "second_factor", "{}", 5),
+            ticket(&[1; 32], "choose_organisation", "{}", 5),
             ticket(&[1; 32], "enrol_mfa", "{ }", 5),
             ticket(&[1; 32], "enrol_mfa", "{}", 6),
         ] {

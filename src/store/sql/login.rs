@@ -594,7 +594,8 @@ pub(super) struct StatementCounter {
 
 impl<D: Dialect> SqlStore<D> {
     /// The statements and the commits the login verbs
-    /// ([`LoginStore`]) ran since the last call, and starts counting afresh (feature
+    /// ([`LoginStore`]), and the reads of organisations the password step makes without one
+    /// ([`UserStore::organisations_of`](crate::store::UserStore::organisations_of), [`UserStore::organisation`](crate::store::UserStore::organisation)), ran since the last call, and starts counting afresh (feature
     /// `test-util`): for the statement budgets of the login steps. `BEGIN` and `COMMIT` are not
     /// statements; a commit is a `COMMIT` or a write statement that commits alone.
     #[cfg(feature = "test-util")]

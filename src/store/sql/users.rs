@@ -248,6 +248,8 @@ impl<D: Dialect> UserStore for SqlStore<D> {
         id: OrgId,
     ) -> Result<Option<Versioned<Organisation>>, SqlStoreError> {
         let key = org_bytes(id);
+        // Counted: the password step without an organisation reads it.
+        self.count_statement();
         let row = query("SELECT state, version, tag FROM organisations WHERE id = $1")
             .bind(&key)
             .fetch_optional(&self.pool)
@@ -287,6 +289,8 @@ impl<D: Dialect> UserStore for SqlStore<D> {
     }
 
     async fn organisations_of(&self, id: PersonId) -> Result<Vec<OrgId>, SqlStoreError> {
+        // Counted: the password step without an organisation reads it.
+        self.count_statement();
         let rows = query("SELECT org FROM memberships WHERE person = $1 ORDER BY org")
             .bind(person_bytes(id))
             .fetch_all(&self.pool)
