@@ -173,6 +173,7 @@ fn factor(factor: Factor) -> &'static str {
         Factor::Second(FactorKind::OutOfBandSms) => "SMS code",
         Factor::Second(FactorKind::OutOfBandEmail) => "e-mail code",
         Factor::Second(_) => "second factor",
+        Factor::RememberedDevice => "remembered device",
     }
 }
 

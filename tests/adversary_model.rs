@@ -869,7 +869,8 @@ impl World {
                     continue;
                 };
                 let throttled = match factor {
-                    Factor::Password => ThrottledFactor::Password,
+                    // A remembered device is counted on the login name's password counter.
+                    Factor::Password | Factor::RememberedDevice => ThrottledFactor::Password,
                     Factor::Second(kind) => kind.throttled(),
                 };
                 let entry = self

@@ -269,6 +269,21 @@ pub enum AuditKind {
     OtherSessionsRevoked,
     /// "Sign out everywhere": every session and remembered device of the person ended.
     AllSessionsRevoked,
+    /// "Remember this device": a device token was issued to the person (after a full MFA
+    /// login), letting their next logins on that device skip the second factor.
+    DeviceRemembered {
+        /// When it stops working (unix seconds).
+        expires_at: u64,
+    },
+    /// A remembered device stood in for the second factor at a login. (A refused device token
+    /// is [`AuditKind::CredentialRejected`] with
+    /// [`Factor::RememberedDevice`](crate::policy::factors::Factor::RememberedDevice).)
+    DeviceTokenUsed,
+    /// The organisation allowed or forbade remembered devices.
+    RememberDevicesSet {
+        /// Whether they are allowed now.
+        allowed: bool,
+    },
     /// The person's security epoch moved on (a password change or reset, MFA on or off, a factor
     /// added or removed, a deactivation, "sign out everywhere"): every session and remembered
     /// device at an older epoch is dead.

@@ -91,6 +91,8 @@ pub enum PolicyError {
     TargetNeedsMfa,
     /// The owner must have MFA (of a kind the policy counts) before turning the policy on.
     OwnerNeedsMfa,
+    /// The organisation does not allow remembered devices.
+    RememberedDevicesForbidden,
     /// The invitation has expired, or its inviter can no longer grant that role.
     InvitationInvalid,
     /// A delegation must raise the member's role, to at most Admin and at most the delegator's
@@ -163,6 +165,9 @@ impl fmt::Display for PolicyError {
                 f.write_str("the new owner must have MFA while the organisation enforces it")
             }
             Self::OwnerNeedsMfa => f.write_str("set up your own MFA before turning the policy on"),
+            Self::RememberedDevicesForbidden => {
+                f.write_str("the organisation does not allow remembered devices")
+            }
             Self::InvitationInvalid => f.write_str("the invitation is no longer valid"),
             Self::InvalidDelegation => f.write_str("the delegation is invalid"),
             Self::NoDelegation => f.write_str("the member has no delegation"),

@@ -20,7 +20,11 @@ const fn bit(kind: FactorKind) -> u8 {
 /// from the lowest).
 const PASSWORD_BIT: u8 = 0x80;
 
-/// Any factor a login can present: the password or a second factor.
+/// The bit of a remembered device in [`FactorSet`]: below the password's, clear of the kinds'.
+const DEVICE_BIT: u8 = 0x40;
+
+/// Any factor a login can present: the password, a second factor, or a remembered device
+/// standing in for the second factor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Factor {
@@ -28,13 +32,19 @@ pub enum Factor {
     Password,
     /// A second factor of this kind.
     Second(FactorKind),
+    /// A remembered device ("remember this device"): a device token issued after a full MFA
+    /// login, standing in for the second factor at a later login of the same person. It is not
+    /// a second-factor kind: it is never challenged for, never counted among
+    /// [`SecondFactors`], and a grant resting on it is never fresh
+    /// ([`FactorSet::rests_on_remembered_device`]; see [`crate::policy::session`]).
+    RememberedDevice,
 }
 
 impl Factor {
     /// The second-factor kind, or `None` for the password.
     pub const fn second(self) -> Option<FactorKind> {
         match self {
-            Self::Password => None,
+            Self::Password | Self::RememberedDevice => None,
             Self::Second(kind) => Some(kind),
         }
     }
@@ -43,6 +53,7 @@ impl Factor {
         match self {
             Self::Password => PASSWORD_BIT,
             Self::Second(kind) => bit(kind),
+            Self::RememberedDevice => DEVICE_BIT,
         }
     }
 }
@@ -223,7 +234,7 @@ impl From<SecondFactors> for u8 {
 /// A set of factors: what a login presented, what a grant rests on.
 ///
 /// `Copy`, one byte, no allocation. Serialises as its bit mask: the second factors' bits as in
-/// [`SecondFactors`], and `Password = 128`.
+/// [`SecondFactors`], `RememberedDevice = 64` and `Password = 128`.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(
     feature = "serde",
@@ -235,7 +246,7 @@ pub struct FactorSet(u8);
 impl FactorSet {
     /// No factors.
     pub const EMPTY: Self = Self(0);
-    const ALL_BITS: u8 = PASSWORD_BIT | SecondFactors::ALL.0;
+    const ALL_BITS: u8 = PASSWORD_BIT | DEVICE_BIT | SecondFactors::ALL.0;
 
     /// A set holding one factor.
     pub const fn of(factor: Factor) -> Self {
@@ -263,18 +274,31 @@ impl FactorSet {
         SecondFactors(self.0 & SecondFactors::ALL.0)
     }
 
+    /// Whether a remembered device stands in for the second factor: the set holds
+    /// [`Factor::RememberedDevice`] and no second factor. Such a login reaches AAL2 for
+    /// authorisation and the organisation's MFA policy, but is never fresh: the sensitive verbs
+    /// ask for a re-authentication with a real second factor.
+    pub const fn rests_on_remembered_device(self) -> bool {
+        self.contains(Factor::RememberedDevice) && self.second_factors().is_empty()
+    }
+
     /// The factors in either set.
     #[must_use]
     pub const fn union(self, other: Self) -> Self {
         Self(self.0 | other.0)
     }
 
-    /// The factors in the set: the password first, then the second factors in declaration order.
+    /// The factors in the set: the password first, then the second factors in declaration order,
+    /// then a remembered device.
     pub fn iter(self) -> impl Iterator<Item = Factor> {
         let password = self.contains(Factor::Password).then_some(Factor::Password);
+        let device = self
+            .contains(Factor::RememberedDevice)
+            .then_some(Factor::RememberedDevice);
         password
             .into_iter()
             .chain(self.second_factors().iter().map(Factor::Second))
+            .chain(device)
     }
 
     /// The bit mask.
@@ -351,8 +375,8 @@ mod tests {
             SecondFactors::of(FactorKind::Totp)
         );
         assert!(FactorSet::try_from(16).is_err());
-        assert!(FactorSet::try_from(0x40).is_err());
-        assert_eq!(FactorSet::try_from(0x8f).map(FactorSet::bits), Ok(0x8f));
+        assert!(FactorSet::try_from(0x20).is_err());
+        assert_eq!(FactorSet::try_from(0xcf).map(FactorSet::bits), Ok(0xcf));
     }
 
     #[test]
@@ -373,11 +397,33 @@ mod tests {
         let factors: FactorSet = FactorKind::ALL
             .into_iter()
             .map(Factor::from)
-            .chain([Factor::Password])
+            .chain([Factor::Password, Factor::RememberedDevice])
             .collect();
         assert_eq!(factors.bits(), FactorSet::ALL_BITS);
         assert_eq!(factors.iter().next(), Some(Factor::Password));
-        assert_eq!(factors.iter().count(), FactorKind::ALL.len() + 1);
+        assert_eq!(factors.iter().last(), Some(Factor::RememberedDevice));
+        assert_eq!(factors.iter().count(), FactorKind::ALL.len() + 2);
+        assert_eq!(Factor::RememberedDevice.second(), None);
+    }
+
+    #[test]
+    fn a_remembered_device_stands_in_only_alone() {
+        let password = FactorSet::of(Factor::Password);
+        let device = password.with(Factor::RememberedDevice);
+        assert!(device.rests_on_remembered_device());
+        assert!(
+            device.second_factors().is_empty(),
+            "not a second-factor kind"
+        );
+        assert!(!password.rests_on_remembered_device());
+        assert!(
+            !device
+                .with(Factor::Second(FactorKind::Totp))
+                .rests_on_remembered_device(),
+            "a real second factor beside it"
+        );
+        assert_eq!(device.bits(), PASSWORD_BIT | DEVICE_BIT);
+        assert_eq!(DEVICE_BIT & SecondFactors::ALL.bits(), 0);
     }
 
     #[test]

@@ -190,6 +190,17 @@ impl LoginProgress {
         self
     }
 
+    /// Records that the person presented a remembered device this login may trust (its token
+    /// issued to them after a full MFA login, unexpired, at their current epoch, in an
+    /// organisation that allows remembered devices: the service checks all of it). It stands in
+    /// for the second factor at the challenge ([`login_decision`] step 2), and the grant holds
+    /// [`Factor::RememberedDevice`] instead of a second factor.
+    #[must_use]
+    pub const fn with_remembered_device(mut self) -> Self {
+        self.factors = self.factors.with(Factor::RememberedDevice);
+        self
+    }
+
     /// Records that the person chose to skip a skippable MFA enrollment for this login.
     /// [`login_decision`] ignores it once the enrollment is mandatory.
     #[must_use]
@@ -424,8 +435,13 @@ impl Grant {
     }
 
     /// Whether the factors were verified at most `max_age` seconds before `now` (a grant from the
-    /// future is stale).
+    /// future is stale). A grant resting on a remembered device
+    /// ([`FactorSet::rests_on_remembered_device`]) is never fresh: its second factor was verified
+    /// when the device was remembered, not at this login.
     pub const fn is_fresh(&self, now: u64, max_age: u64) -> bool {
+        if self.factors.rests_on_remembered_device() {
+            return false;
+        }
         match now.checked_sub(self.verified_at) {
             Some(age) => age <= max_age,
             None => false,
@@ -489,8 +505,12 @@ impl Grant {
     }
 }
 
+/// The assurance level `factors` reach: AAL2 for the password with a second factor, or with a
+/// remembered device standing in for it (bound by an AAL2 login; never fresh, see
+/// [`Grant::is_fresh`]).
 pub(crate) const fn aal_of(factors: FactorSet) -> Aal {
-    if factors.contains(Factor::Password) && !factors.second_factors().is_empty() {
+    let second = !factors.second_factors().is_empty() || factors.contains(Factor::RememberedDevice);
+    if factors.contains(Factor::Password) && second {
         Aal::Aal2
     } else {
         Aal::Aal1
@@ -515,7 +535,8 @@ pub(crate) const fn aal_of(factors: FactorSet) -> Aal {
 /// 1. **Denied** — the login is stale or inconsistent, the account or membership is deactivated,
 ///    the account is locked, or the person is not a member.
 /// 2. **Challenge** — the person holds a second factor and has not yet presented one (of a kind
-///    the policy counts, when their MFA satisfies it) in this login. This comes before the
+///    the policy counts, when their MFA satisfies it) in this login, nor a remembered device
+///    ([`LoginProgress::with_remembered_device`]) standing in for it. This comes before the
 ///    password change, so that a stolen temporary or compromised password cannot be replaced
 ///    without the second factor, and before enrolling, so that a new authenticator cannot be
 ///    added in place of presenting the factors the person already holds (NIST SP 800-63B §6.1.2.1:
@@ -573,7 +594,11 @@ pub fn login_decision(
         own
     };
     let presented = progress.factors.second_factors().intersection(challenge);
-    if !challenge.is_empty() && presented.is_empty() {
+    // A remembered device answers the challenge only in place of a second factor.
+    let device = !challenge.is_empty()
+        && presented.is_empty()
+        && progress.factors.contains(Factor::RememberedDevice);
+    if !challenge.is_empty() && presented.is_empty() && !device {
         return LoginDecision::Challenge(challenge);
     }
 
@@ -601,7 +626,10 @@ pub fn login_decision(
     }
 
     // 5. Allowed.
-    let factors = FactorSet::of(Factor::Password).union(FactorSet::from(presented));
+    let mut factors = FactorSet::of(Factor::Password).union(FactorSet::from(presented));
+    if device {
+        factors = factors.with(Factor::RememberedDevice);
+    }
     LoginDecision::Allowed(Grant {
         person: progress.person,
         org: member.org(),

@@ -80,17 +80,23 @@ impl MfaPolicy {
     /// grant stands.
     ///
     /// This is what [`crate::policy::login::login_decision`] would demand of a new login, applied to grants
-    /// already issued, so that turning enforcement on reaches sessions that predate it.
+    /// already issued, so that turning enforcement on reaches sessions that predate it. A
+    /// remembered device ([`Factor::RememberedDevice`](crate::policy::factors::Factor::RememberedDevice))
+    /// counts as the second factor: it was issued after a full MFA login, and a login presents
+    /// it only where the person would be challenged for a factor (see [`crate::policy::session`]).
     pub fn admits(&self, member: &Member, factors: FactorSet, now: u64) -> bool {
         if !self.enforces() {
             return true;
         }
         match self.deadline_for(member) {
             Some(deadline) if now < deadline => true,
-            _ => !factors
-                .second_factors()
-                .intersection(self.counted_factors())
-                .is_empty(),
+            _ => {
+                factors.contains(crate::policy::factors::Factor::RememberedDevice)
+                    || !factors
+                        .second_factors()
+                        .intersection(self.counted_factors())
+                        .is_empty()
+            }
         }
     }
 

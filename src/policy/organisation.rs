@@ -3,6 +3,7 @@
 use alloc::vec::Vec;
 
 mod mfa_policy;
+mod remembered_devices;
 
 use crate::policy::Transition;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
@@ -16,7 +17,7 @@ use crate::policy::roles::{
     Action, Delegation, JoinPath, Member, Permission, Resource, Role, SENSITIVE_ACTION_MAX_AGE,
 };
 
-/// An organisation: its members and its MFA policy.
+/// An organisation: its members, its MFA policy, and whether it allows remembered devices.
 ///
 /// Every transition takes the acting person's [`Grant`] and returns a new `Organisation`; the
 /// value it is called on is unchanged. Invariant (checked again when decoding): at least one
@@ -50,6 +51,7 @@ pub struct Organisation {
     id: OrgId,
     policy: MfaPolicy,
     members: Vec<Member>,
+    remember_devices: bool,
 }
 
 /// An invitation to join an organisation with a role. The host keeps it behind its own link
@@ -107,6 +109,7 @@ impl Organisation {
                 JoinPath::Founder,
                 now
             )],
+            remember_devices: true,
         };
         let by = Actor::Person(founder);
         let events = alloc::vec![
@@ -763,6 +766,14 @@ struct OrganisationRepr {
     id: OrgId,
     policy: MfaPolicy,
     members: Vec<Member>,
+    /// Absent from states written before remembered devices: allowed, the default.
+    #[serde(default = "allowed")]
+    remember_devices: bool,
+}
+
+#[cfg(feature = "serde")]
+const fn allowed() -> bool {
+    true
 }
 
 #[cfg(feature = "serde")]
@@ -774,6 +785,7 @@ impl TryFrom<OrganisationRepr> for Organisation {
             id: repr.id,
             policy: repr.policy,
             members: repr.members,
+            remember_devices: repr.remember_devices,
         };
         org.check().map_err(PolicyError::InvalidState)?;
         Ok(org)

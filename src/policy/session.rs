@@ -26,6 +26,25 @@
 //!   authenticator and must be able to remove it: a re-authentication with a recovery code
 //!   satisfies [`SessionRecord::require_fresh`] like any other second factor. The use is audited
 //!   and noticed to the person by the service, as every recovery-code sign-in is.
+//! - **A remembered device stands in for the second factor, and is never fresh.** "Remember
+//!   this device" ([`DeviceTokenRecord`]) is issued only from a session at AAL2 whose real
+//!   second factor was verified within the pending-login ticket lifetime, in an organisation
+//!   that allows remembered devices. At a later login of the same person it answers the
+//!   second-factor challenge: the grant's factors are the password and
+//!   [`Factor::RememberedDevice`]; it is AAL2 for authorisation and satisfies the
+//!   organisation's MFA policy (the device was bound by a full MFA login), but it is never
+//!   fresh ([`FactorSet::rests_on_remembered_device`], [`Grant::is_fresh`],
+//!   [`SessionRecord::require_fresh`]): the sensitive verbs (factors, MFA off, the password,
+//!   organisation security settings, roles) ask for a re-authentication with a real second
+//!   factor, which replaces the device in the session's factors, and a device login cannot
+//!   remember another device. A device token vouches for the person, not for the kind of
+//!   factor that bound it: an organisation that counts only some kinds and wants every login
+//!   to show one forbids remembered devices
+//!   ([`Organisation::allows_remembered_devices`](crate::policy::organisation::Organisation::allows_remembered_devices)).
+//!   Forbidding them stops their use at the next login to that organisation; sessions already
+//!   open run their course (end them with an epoch bump). A device token dies with the epoch,
+//!   at its expiry ([`SessionConfig::device_lifetime`]), and when remembering one more than
+//!   [`SessionConfig::max_devices`] forgets the person's oldest.
 //! - **The token rotates whenever privilege changes**: the login completing creates a new
 //!   token, and a step-up or re-authentication ([`SessionRecord::reauthenticated`],
 //!   [`SessionRecord::raised`]) is written with
@@ -375,10 +394,12 @@ impl SessionRecord {
 
     /// Whether the factors were verified at most `max_age` seconds before `now` at assurance
     /// level `aal` or above: GitHub's "sudo mode" for the sensitive verbs. A session verified
-    /// in the future is not fresh. [`PolicyError::ReauthenticationRequired`] otherwise.
+    /// in the future is not fresh, nor one resting on a remembered device
+    /// ([`FactorSet::rests_on_remembered_device`]).
+    /// [`PolicyError::ReauthenticationRequired`] otherwise.
     pub const fn require_fresh(&self, now: u64, max_age: u64, aal: Aal) -> Result<(), PolicyError> {
         let fresh = match now.checked_sub(self.verified_at) {
-            Some(age) => age <= max_age,
+            Some(age) => age <= max_age && !self.factors.rests_on_remembered_device(),
             None => false,
         };
         if fresh && self.aal as u8 >= aal as u8 {

@@ -21,6 +21,7 @@
 //! | `enroll` | enrolling an authenticator app (signed in or at login) |
 //! | `account` | a signed-in person's MFA, recovery codes and password |
 //! | `sessions` | server-side sessions: [`Authenticator::authenticate`], labels, freshness, listing, revoking, "sign out everywhere" |
+//! | `devices` | "remember this device": [`Authenticator::remember_device`], the login step [`Authenticator::verify_remembered_device`], the organisation's choice |
 //! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
 //! | `unlock` | an administrator clears a member's throttle counters |
 //!
@@ -87,6 +88,7 @@ use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotic
 pub(crate) mod account;
 pub(crate) mod backend;
 pub(crate) mod config;
+pub(crate) mod devices;
 pub(crate) mod enroll;
 pub(crate) mod error;
 pub(crate) mod factors;
@@ -102,6 +104,7 @@ pub(crate) mod unlock;
 
 pub use backend::{Backend, DefaultHashing, Services};
 pub use config::{ServiceConfig, ServiceConfigBuilder};
+pub use devices::RememberedDevice;
 pub use enroll::EnrollmentSetup;
 pub use error::ServiceError;
 #[cfg(feature = "tokio")]

@@ -75,7 +75,7 @@ fn refused(reason: SessionRefused) -> ServiceError {
     ServiceError::Session(reason)
 }
 
-fn digest_of(token: &str) -> Result<TokenDigest, ServiceError> {
+pub(super) fn digest_of(token: &str) -> Result<TokenDigest, ServiceError> {
     BearerToken::parse(token)
         .map(|token| token.digest())
         .map_err(|_| refused(SessionRefused::Revoked))
@@ -404,7 +404,10 @@ impl<B: Backend> Authenticator<B> {
 
     /// The session under `digest`, checked at the clock's time, with its `last_seen` touched
     /// when due.
-    async fn checked(&self, digest: &TokenDigest) -> Result<(Grant, SessionView), ServiceError> {
+    pub(super) async fn checked(
+        &self,
+        digest: &TokenDigest,
+    ) -> Result<(Grant, SessionView), ServiceError> {
         let store = self.backend.store();
         let view = store
             .session(digest)

@@ -177,15 +177,58 @@ pub(super) enum Checked {
     Accepted(Option<AuditEvent>),
 }
 
+/// What a second-factor step presents in place of the challenged factor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Presented {
+    /// A second factor of this kind: the login decision must challenge for it, and a failure is
+    /// counted on its own counter.
+    Kind(FactorKind),
+    /// A remembered device: the login decision must challenge for some second factor, the
+    /// organisation must allow remembered devices, and a failure is counted on the login name's
+    /// password counter.
+    RememberedDevice,
+}
+
+impl Presented {
+    /// The factor, as audited.
+    const fn factor(self) -> Factor {
+        match self {
+            Self::Kind(kind) => Factor::Second(kind),
+            Self::RememberedDevice => Factor::RememberedDevice,
+        }
+    }
+
+    /// The counter a failure is counted on, for the ticket's person as `snapshot` read them.
+    fn key(self, snapshot: &LoginSnapshot, person: PersonId) -> Option<ThrottleKey> {
+        match self {
+            Self::Kind(kind) => Some(super::factor_key(person, kind)),
+            Self::RememberedDevice => snapshot
+                .person
+                .as_ref()
+                .filter(|p| p.id == person)
+                .map(|p| ThrottleKey::login(&p.login)),
+        }
+    }
+
+    /// The login's progress once it was accepted.
+    const fn progress(self, progress: LoginProgress) -> LoginProgress {
+        match self {
+            Self::Kind(kind) => progress.with_second_factor(kind),
+            Self::RememberedDevice => progress.with_remembered_device(),
+        }
+    }
+}
+
 /// What a locked second-factor step decided.
 enum LockedStep {
     /// The ticket is not one for this step (it is spent if it is another step's).
     TicketRejected(Option<PersonId>),
     /// The login may not present this factor now; the ticket stays.
     Unavailable,
-    /// The factor was checked.
+    /// The factor was checked (a failure counted on `key`).
     Checked {
         person: PersonId,
+        key: ThrottleKey,
         checked: Checked,
         concluded: Option<alloc::boxed::Box<Concluded>>,
     },
@@ -203,6 +246,23 @@ impl<B: Backend> Authenticator<B> {
         ticket: &BearerToken,
         org: OrgId,
         kind: FactorKind,
+        now: u64,
+        check: F,
+    ) -> Result<LoginStep, ServiceError>
+    where
+        F: FnMut(&LoginSnapshot, PersonId, &mut StepWrite) -> Checked + Send,
+    {
+        self.locked_presenting(ticket, org, Presented::Kind(kind), now, check)
+            .await
+    }
+
+    /// [`Self::locked_second_factor`] for whatever `presented` is: a second factor of a kind
+    /// the decision challenges for, or a remembered device standing in for one.
+    pub(super) async fn locked_presenting<F>(
+        &self,
+        ticket: &BearerToken,
+        org: OrgId,
+        presented: Presented,
         now: u64,
         mut check: F,
     ) -> Result<LoginStep, ServiceError>
@@ -229,14 +289,17 @@ impl<B: Backend> Authenticator<B> {
                         return (write, LockedStep::TicketRejected(subject));
                     }
                 };
-                if !self.factor_allowed(snapshot, &ticket.progress, kind, now) {
-                    return (write, LockedStep::Unavailable);
-                }
                 let person = ticket.progress.person();
+                let key = match presented.key(snapshot, person) {
+                    Some(key) if self.presentable(snapshot, &ticket.progress, presented, now) => {
+                        key
+                    }
+                    _ => return (write, LockedStep::Unavailable),
+                };
                 let checked = check(snapshot, person, &mut write);
                 let concluded = if matches!(checked, Checked::Accepted(_)) {
                     write.spend_ticket = Some(ticket.digest);
-                    let progress = ticket.progress.with_second_factor(kind);
+                    let progress = presented.progress(ticket.progress);
                     match self.conclude(snapshot, progress, now, &mut write) {
                         Ok(concluded) => Some(alloc::boxed::Box::new(concluded)),
                         Err(e) => return (StepWrite::default(), LockedStep::Failed(e)),
@@ -248,6 +311,7 @@ impl<B: Backend> Authenticator<B> {
                     write,
                     LockedStep::Checked {
                         person,
+                        key,
                         checked,
                         concluded,
                     },
@@ -264,14 +328,15 @@ impl<B: Backend> Authenticator<B> {
             LockedStep::Unavailable => Err(ServiceError::FactorUnavailable),
             LockedStep::Checked {
                 person,
+                key,
                 checked,
                 concluded,
             } => match (checked, concluded) {
                 (Checked::Refused(e), _) => Err(e),
                 (Checked::Rejected { replayed, event }, _) => {
                     let reserved = Reserved {
-                        key: super::factor_key(person, kind),
-                        factor: Factor::Second(kind),
+                        key,
+                        factor: presented.factor(),
                         event,
                     };
                     self.reject_credential(reserved, person, Some(org), replayed, now)
@@ -529,6 +594,31 @@ impl<B: Backend> Authenticator<B> {
             Finished::Lost => {
                 self.reject_ticket(None, org, now).await?;
                 Err(ServiceError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Whether the login decision for `progress` on `snapshot` lets it present `presented`: a
+    /// kind it challenges for, or a remembered device wherever it challenges for any factor and
+    /// the organisation allows remembered devices.
+    fn presentable(
+        &self,
+        snapshot: &LoginSnapshot,
+        progress: &LoginProgress,
+        presented: Presented,
+        now: u64,
+    ) -> bool {
+        match presented {
+            Presented::Kind(kind) => self.factor_allowed(snapshot, progress, kind, now),
+            Presented::RememberedDevice => {
+                let allowed = snapshot.organisation.as_ref().is_some_and(|o| {
+                    Some(o.value.id()) == progress.org() && o.value.allows_remembered_devices()
+                });
+                allowed
+                    && matches!(
+                        self.decide_on(snapshot, progress, now),
+                        Some(LoginDecision::Challenge(factors)) if !factors.is_empty()
+                    )
             }
         }
     }

@@ -95,7 +95,9 @@
 //!   idle and stale sessions and expired device tokens, and leaves the live ones.
 //! - Races: [`RACE_CONTENDERS`] concurrent session creates against an epoch bump (no session
 //!   created at the old epoch stands after it), touches of one session from the same read, and
-//!   rotations of one token (exactly one wins, and exactly one new token reads the session).
+//!   rotations of one token (exactly one wins, and exactly one new token reads the session);
+//!   device tokens remembered against an epoch bump (none trusts anyone after it, and pruning
+//!   removes any stale row), and against each other under the per-person limit (it holds).
 //! - Races: [`RACE_CONTENDERS`] concurrent calls to advance one watermark, spend one recovery
 //!   slot, swap one out-of-band challenge, take one ticket, take one setup token, replace one
 //!   MFA state or organisation version, upgrade one password hash, or create one login —
@@ -134,6 +136,7 @@ use harness::Fail;
 
 #[macro_use]
 mod harness;
+mod devices;
 mod fixture;
 
 mod login;
@@ -325,6 +328,14 @@ where
     );
     run!("race_touch_session", sessions::race_touch(&fx, spawner));
     run!("race_rotate_session", sessions::race_rotate(&fx, spawner));
+    run!(
+        "race_device_vs_bump",
+        devices::race_device_vs_bump(&fx, spawner)
+    );
+    run!(
+        "race_device_limit",
+        devices::race_device_limit(&fx, spawner)
+    );
     run!("login_snapshot", login::login_snapshot(&fx));
     run!("login_apply_step", login::apply_step(&fx));
     run!("login_locked_step", login::locked_step(&fx));

@@ -28,7 +28,7 @@ pub(super) trait Store: LoginStore + 'static {}
 impl<S: LoginStore + 'static> Store for S {}
 
 /// A founder of a fresh organisation, signed in with their password.
-async fn signed_in<S: Store>(
+pub(super) async fn signed_in<S: Store>(
     fx: &Fixture<'_, S>,
 ) -> Result<(PersonRecord, Organisation, Grant), Fail> {
     let (person, org) = fx.founder().await?;

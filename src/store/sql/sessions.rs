@@ -512,20 +512,25 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
             &integrity::device_token(&digest.0, &person, epoch, expires_at),
         )?;
         let mut tx = self.pool.begin().await?;
-        let written = query(
+        // The person's row is locked (PostgreSQL; SQLite's write lock covers the database) until
+        // the commit, so that concurrent remembers of one person take turns and each one's
+        // trimming sees the others' devices, and an epoch bump waits for it and deletes it.
+        let sql = alloc::format!(
             "INSERT INTO device_tokens (digest, person, epoch, created_at, expires_at, tag) \
-             SELECT $1, id, epoch, $2, $3, $4 FROM people WHERE id = $5 AND epoch = $6 \
+             SELECT $1, id, epoch, $2, $3, $4 FROM people WHERE id = $5 AND epoch = $6{} \
              ON CONFLICT DO NOTHING",
-        )
-        .bind(&digest.0[..])
-        .bind(to_i64(token.created_at, "the time")?)
-        .bind(expires_at)
-        .bind(tag)
-        .bind(&person)
-        .bind(epoch)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+            D::LOCK_PERSON
+        );
+        let written = query(&sql)
+            .bind(&digest.0[..])
+            .bind(to_i64(token.created_at, "the time")?)
+            .bind(expires_at)
+            .bind(tag)
+            .bind(&person)
+            .bind(epoch)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if written != 1 {
             return Ok(false);
         }
