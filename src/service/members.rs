@@ -424,7 +424,7 @@ impl<B: Backend> Authenticator<B> {
 
     /// Reads the organisation, applies `change`, and writes it back with a compare-and-swap,
     /// recomputing from a fresh read when another writer won. Records the events.
-    async fn update_org<F>(&self, org: OrgId, mut change: F) -> Result<(), ServiceError>
+    pub(super) async fn update_org<F>(&self, org: OrgId, mut change: F) -> Result<(), ServiceError>
     where
         F: FnMut(&Organisation) -> Result<Transition<Organisation>, PolicyError> + Send,
     {

@@ -22,6 +22,8 @@
 //! | `sessions` | server-side sessions: [`Authenticator::authenticate`], labels, freshness, listing, revoking, "sign out everywhere" |
 //! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
 //! | `unlock` | an administrator clears a member's throttle counters |
+//! | `admin` | an administrator resets a member's second factors |
+//! | `leaving` | a member leaves an organisation: removed, or by their own choice |
 //!
 //! The service is runtime-agnostic: it spawns nothing and needs no particular executor (the
 //! `BlockingPoolHasher` of feature `tokio` hands argon2 to tokio's blocking pool when it runs on
@@ -83,12 +85,14 @@ use crate::store::records::{PersonRecord, PruneReport, ThrottleKey, ThrottleOp};
 use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotice, UserStore};
 
 pub(crate) mod account;
+pub(crate) mod admin;
 pub(crate) mod backend;
 pub(crate) mod config;
 pub(crate) mod enroll;
 pub(crate) mod error;
 pub(crate) mod factors;
 pub(crate) mod hashing;
+pub(crate) mod leaving;
 pub(crate) mod login;
 pub(crate) mod members;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
