@@ -167,9 +167,9 @@ impl fmt::Display for PolicyError {
             }
             Self::OwnerNeedsMfa => f.write_str("set up your own MFA before turning the policy on"),
             Self::InvitationInvalid => f.write_str("the invitation is no longer valid"),
-            Self::MemberOfAnotherOrganisation => f.write_str(
-                "the member also belongs to an organisation you do not administer",
-            ),
+            Self::MemberOfAnotherOrganisation => {
+                f.write_str("the member also belongs to an organisation you do not administer")
+            }
             Self::InvalidDelegation => f.write_str("the delegation is invalid"),
             Self::NoDelegation => f.write_str("the member has no delegation"),
             Self::InvalidState(what) => write!(f, "inconsistent persisted state: {what}"),
