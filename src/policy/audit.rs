@@ -229,6 +229,10 @@ pub enum AuditKind {
         /// Whether any counter was locked.
         was_locked: bool,
     },
+    /// An administrator (the actor) reset the subject's second factors: every authenticator
+    /// app, recovery code, verified phone and pending code is gone, and the subject enrols
+    /// again at their next sign-in.
+    MfaReset,
     /// A pending-login ticket or setup token was presented that is unknown, expired, already
     /// used, for another step, or for another organisation.
     TicketRejected,

@@ -95,6 +95,9 @@ pub enum PolicyError {
     RememberedDevicesForbidden,
     /// The invitation has expired, or its inviter can no longer grant that role.
     InvitationInvalid,
+    /// The member also belongs to an organisation where the acting member could not do this
+    /// (an MFA reset takes the person's factors in every organisation they belong to).
+    MemberOfAnotherOrganisation,
     /// A delegation must raise the member's role, to at most Admin and at most the delegator's
     /// own role, and end in the future but within [`crate::policy::roles::Delegation::MAX_LENGTH`].
     InvalidDelegation,
@@ -169,6 +172,9 @@ impl fmt::Display for PolicyError {
                 f.write_str("the organisation does not allow remembered devices")
             }
             Self::InvitationInvalid => f.write_str("the invitation is no longer valid"),
+            Self::MemberOfAnotherOrganisation => {
+                f.write_str("the member also belongs to an organisation you do not administer")
+            }
             Self::InvalidDelegation => f.write_str("the delegation is invalid"),
             Self::NoDelegation => f.write_str("the member has no delegation"),
             Self::InvalidState(what) => write!(f, "inconsistent persisted state: {what}"),

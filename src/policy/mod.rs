@@ -20,6 +20,7 @@
 //! | `roles` | roles, permissions as data, members, their join paths and delegations |
 //! | `organisation` | the member roster, its role-change rules and its MFA policy transitions: [`Organisation`] |
 //! | `login` | the login decision and the [`Grant`] it yields |
+//! | `mfa_reset` | an administrator's reset of a member's second factors: [`MfaResetAuthority`] |
 //! | `session` | server-side sessions, their timeouts and the per-request decision: [`SessionRecord`], [`SessionView::check`] |
 //! | `authorize` | the one authorisation check, [`authorize`] |
 //! | `audit` | the audit events every transition returns: [`AuditEvent`] |
@@ -34,6 +35,7 @@ pub(crate) mod error;
 pub(crate) mod factors;
 pub(crate) mod ids;
 pub(crate) mod login;
+pub(crate) mod mfa_reset;
 pub(crate) mod org_policy;
 pub(crate) mod organisation;
 pub(crate) mod phase;
@@ -55,6 +57,7 @@ pub use ids::{AuthenticatorId, OrgId, ParseIdError, PersonId, SessionId};
 pub use login::{
     Account, EnrollmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };
+pub use mfa_reset::MfaResetAuthority;
 pub use org_policy::{MfaPolicy, MfaSettings, OrgStanding};
 pub use organisation::{Invitation, Organisation};
 pub use roles::{

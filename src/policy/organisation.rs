@@ -636,7 +636,7 @@ impl Organisation {
     }
 
     /// The target of a management action, if the actor may manage them.
-    fn target(&self, by: &Member, target: PersonId) -> Result<&Member, PolicyError> {
+    pub(crate) fn target(&self, by: &Member, target: PersonId) -> Result<&Member, PolicyError> {
         if by.person() == target {
             return Err(PolicyError::CannotActOnSelf);
         }

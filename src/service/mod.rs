@@ -24,6 +24,8 @@
 //! | `devices` | "remember this device": [`Authenticator::remember_device`], the login step [`Authenticator::verify_remembered_device`], the organisation's choice |
 //! | `members` | sign-up, adding members, setup links, roles, delegation, organisation policy |
 //! | `unlock` | an administrator clears a member's throttle counters |
+//! | `admin` | an administrator resets a member's second factors |
+//! | `leaving` | a member leaves an organisation: removed, or by their own choice |
 //!
 //! The service is runtime-agnostic: it spawns nothing and needs no particular executor (the
 //! `BlockingPoolHasher` of feature `tokio` hands argon2 to tokio's blocking pool when it runs on
@@ -86,6 +88,7 @@ use crate::store::records::{PersonRecord, PruneReport, ThrottleKey, ThrottleOp};
 use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotice, UserStore};
 
 pub(crate) mod account;
+pub(crate) mod admin;
 pub(crate) mod backend;
 pub(crate) mod config;
 pub(crate) mod devices;
@@ -94,6 +97,7 @@ pub(crate) mod error;
 pub(crate) mod factors;
 pub(crate) mod find_org;
 pub(crate) mod hashing;
+pub(crate) mod leaving;
 pub(crate) mod login;
 pub(crate) mod members;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]

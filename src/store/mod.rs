@@ -433,6 +433,19 @@ pub enum SecurityNotice {
     Locked,
     /// An administrator cleared the account's failure counters and any lock.
     Unlocked,
+    /// An administrator removed every second factor of the account (authenticator apps,
+    /// recovery codes, phone): the person sets up MFA again at their next sign-in.
+    MfaReset,
+    /// An administrator removed the person from an organisation.
+    RemovedFromOrganisation {
+        /// The organisation.
+        org: OrgId,
+    },
+    /// The person left an organisation.
+    LeftOrganisation {
+        /// The organisation.
+        org: OrgId,
+    },
     /// The phone number for sign-in codes was removed.
     PhoneRemoved,
     /// A recovery code was used to sign in.
