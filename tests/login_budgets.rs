@@ -196,6 +196,11 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
         .unwrap();
     assert!(granted.grant().is_some());
     measure("TOTP, correct", store);
+    // "Remember this device", from the session that login opened (not budgeted here).
+    let device = s
+        .remember_device(&granted.session().unwrap().token.expose_secret())
+        .await
+        .unwrap();
 
     // A wrong app code, then the right one on the same ticket.
     clock.advance(30);
@@ -242,6 +247,16 @@ async fn costs<S: Counted>(store: S) -> Vec<Cost> {
     let granted = s.verify_sms_code(org, &t, &sms).await.unwrap();
     assert!(granted.grant().is_some());
     measure("SMS code", store);
+
+    // The remembered device in place of the second factor.
+    let step = s.login_to(org, LOGIN, Password::from(PW)).await.unwrap();
+    let _ = (store.take_log(), store.inner.take_counts());
+    let granted = s
+        .verify_remembered_device(org, &ticket(&step), &device.token.expose_secret())
+        .await
+        .unwrap();
+    assert!(granted.grant().is_some());
+    measure("remembered device", store);
     costs
 }
 
@@ -300,6 +315,11 @@ fn assert_calls(costs: &[Cost]) {
         );
     }
     assert_eq!(
+        calls("remembered device"),
+        ["device_token", "locked_step", "create_session"],
+        "a remembered device: its read, one locked step, and the session it grants"
+    );
+    assert_eq!(
         calls("recovery code"),
         [
             "login_snapshot",
@@ -354,6 +374,8 @@ fn assert_budgets(store: &str, costs: &[Cost]) {
         1,
         "{store}: a wrong code commits its count"
     );
+    // The device's read, then the locked step and the session, as for an app code.
+    within("remembered device", 4, 2);
     within("password step", 4, 2);
     // The person's organisations, and the one they belong to.
     within("password step, no org", 6, 2);

@@ -46,6 +46,7 @@
 //! | password | 4: the read, the attempt counted before argon2, the settled count, the next ticket | 2 |
 //! | password without the organisation ([`Authenticator::login`]), one organisation | 6: as the password, and after argon2 the person's organisations and each of them (one more per organisation) | 2 |
 //! | recovery code | 5: as the password, and the spent slot | 2 |
+//! | a remembered device in place of the second factor | 3: the device token's read, then as an app code without the watermark | 1 |
 //! | confirming an enrollment | the reads, then one transaction | 1 |
 //!
 //! A step that completes the login then creates its session: one statement more, which commits

@@ -552,6 +552,8 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
         &self,
         digest: &TokenDigest,
     ) -> Result<Option<DeviceTokenView>, SqlStoreError> {
+        // The remembered-device login step's budget counts it.
+        self.count_statement();
         let Some(row) = query(
             "SELECT d.digest, d.person, d.epoch, d.created_at, d.expires_at, d.tag, \
              p.epoch, p.deactivated \
