@@ -416,6 +416,39 @@ async fn scenarios<S: LoginStore + 'static>(
             "the session the phone was added in"
         );
     }
+    // Removing the phone ends every session, the one it was removed in too (it may rest on
+    // the phone); replacing the recovery codes ends the others and keeps this one.
+    {
+        let (s, clock) = service(new_store().await);
+        let (org, grant, _) = owner(&s).await;
+        let key = enrol(&s, &clock, &grant).await;
+        let (aal2, here) = session_with_code(&s, &clock, org, &key).await;
+        let (_, there) = session_with_code(&s, &clock, org, &key).await;
+        s.regenerate_recovery_codes(&aal2).await.unwrap();
+        ended(
+            s.authenticate(&there).await,
+            "after the recovery codes were replaced",
+        );
+        assert!(
+            s.authenticate(&here).await.is_ok(),
+            "the session they were replaced in"
+        );
+        let phone = PhoneNumber::parse("+15555550100").unwrap();
+        s.start_phone_verification(&aal2, &phone).await.unwrap();
+        let sent = s
+            .backend()
+            .notifier
+            .take_last_code(aal2.person())
+            .expect("a code was sent");
+        s.confirm_phone(&aal2, &sent).await.unwrap();
+        let (_, there) = session_with_code(&s, &clock, org, &key).await;
+        s.remove_phone(&aal2).await.unwrap();
+        ended(s.authenticate(&there).await, "after the phone was removed");
+        ended(
+            s.authenticate(&here).await,
+            "the session the phone was removed in",
+        );
+    }
     // Deactivating a member ends their sessions; a role change is seen at the next request.
     {
         let (s, clock) = service(new_store().await);

@@ -155,7 +155,9 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Replaces the signed-in person's recovery codes with a new set (the old codes stop
-    /// working). Needs a fresh AAL2 grant. Returns the codes, to show once.
+    /// working). Needs a fresh AAL2 grant. Returns the codes, to show once. A factor was
+    /// replaced: every other session of the person ends (a session signed in with an old code
+    /// among them), and the grant's session stays.
     pub async fn regenerate_recovery_codes(
         &self,
         grant: &Grant,
@@ -193,6 +195,7 @@ impl<B: Backend> Authenticator<B> {
             AuditKind::RecoveryCodesRegenerated,
         )
         .await?;
+        self.end_sessions(person, grant.session()).await?;
         Ok(new.codes)
     }
 

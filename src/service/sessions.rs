@@ -23,6 +23,7 @@
 //! | change | the grant's session |
 //! |---|---|
 //! | a factor added ([`Authenticator::acknowledge_enrollment`], [`Authenticator::confirm_phone`]) | stays, as it was |
+//! | recovery codes replaced ([`Authenticator::regenerate_recovery_codes`]) | stays, as it was |
 //! | a factor removed, MFA off ([`Authenticator::remove_phone`], [`Authenticator::disable_mfa`]) | ends: it may rest on the factor that went |
 //! | the password changed ([`Authenticator::change_password`]) | ends |
 //!
