@@ -60,11 +60,11 @@ pub type RangeFuture<'a> = Pin<Box<dyn Future<Output = Result<BreachRange, Breac
 /// [`CommonPasswords`]: crate::credential::password::CommonPasswords
 pub trait BreachedPasswords: Send + Sync {
     /// Every entry the corpus holds under `prefix`.
-    fn range(&self, prefix: RangePrefix) -> RangeFuture<'_>;
+    fn fetch_range(&self, prefix: RangePrefix) -> RangeFuture<'_>;
 }
 
 impl<C: BreachCorpus> BreachedPasswords for C {
-    fn range(&self, prefix: RangePrefix) -> RangeFuture<'_> {
+    fn fetch_range(&self, prefix: RangePrefix) -> RangeFuture<'_> {
         Box::pin(core::future::ready(BreachCorpus::range(self, &prefix)))
     }
 }
@@ -154,7 +154,7 @@ impl<B: Backend> Authenticator<B> {
             return Ok(());
         };
         let query = BreachQuery::new(password);
-        match breach.corpus.range(query.prefix()).await {
+        match breach.corpus.fetch_range(query.prefix()).await {
             Ok(range) if query.count_in(&range) >= breach.min_count => {
                 Err(ServiceError::PasswordPolicy(PolicyViolation::Breached))
             }
