@@ -29,8 +29,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use authcore::credential::password::{
-    BreachCorpus, BreachError, BreachRange, HashParams, PolicyViolation, RangeDirectory,
-    RangeFile, RangePrefix, breach_count,
+    BreachCorpus, BreachError, BreachRange, HashParams, PolicyViolation, RangeDirectory, RangeFile,
+    RangePrefix, breach_count,
 };
 use authcore::credential::{KeyId, Keyring, RecoveryParams, SealingKey};
 use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
@@ -186,7 +186,8 @@ async fn every_verb_refuses_a_breached_password<S: LoginStore>(store: S) {
 
     // Sign-up: refused, and the login stays free.
     breached(
-        s.sign_up("owner@example.com", Password::from(BREACHED)).await,
+        s.sign_up("owner@example.com", Password::from(BREACHED))
+            .await,
         "sign_up",
     );
     let up = s
@@ -228,8 +229,12 @@ async fn every_verb_refuses_a_breached_password<S: LoginStore>(store: S) {
 
     // A change while signed in: refused, the old password still works, the session lives.
     breached(
-        s.change_password(&owner.grant, Password::from(FRESH), Password::from(BREACHED))
-            .await,
+        s.change_password(
+            &owner.grant,
+            Password::from(FRESH),
+            Password::from(BREACHED),
+        )
+        .await,
         "change_password",
     );
     assert!(s.authenticate(&owner.token.expose_secret()).await.is_ok());
@@ -285,7 +290,11 @@ async fn every_verb_refuses_a_breached_password<S: LoginStore>(store: S) {
     );
     let temp = other.temporary_password.expose_secret().to_owned();
     let step = s
-        .login_to(up.org, "newcomer@example.com", Password::from(temp.as_str()))
+        .login_to(
+            up.org,
+            "newcomer@example.com",
+            Password::from(temp.as_str()),
+        )
         .await
         .unwrap();
     assert!(matches!(step, LoginStep::ChangePassword { .. }));
@@ -327,30 +336,30 @@ async fn an_unreachable_corpus<S: LoginStore>(open: S, closed: S) {
         .unwrap()
         .into_session()
         .unwrap();
-    s.change_password(&owner.grant, Password::from(FRESH), Password::from(OTHER_FRESH))
-        .await
-        .unwrap();
+    s.change_password(
+        &owner.grant,
+        Password::from(FRESH),
+        Password::from(OTHER_FRESH),
+    )
+    .await
+    .unwrap();
     assert_eq!(unavailable_events(&s), [false, false]);
-    assert!(
-        s.backend()
-            .audit
-            .events()
-            .iter()
-            .any(|e| matches!(e.what, AuditKind::BreachCheckUnavailable { .. })
-                && e.subject == Some(up.person))
-    );
+    assert!(s.backend().audit.events().iter().any(|e| matches!(
+        e.what,
+        AuditKind::BreachCheckUnavailable { .. }
+    ) && e.subject == Some(up.person)));
 
     let s = service(
         closed,
-        Some(
-            BreachSettings::new(Shared(Arc::clone(&api))).on_unavailable(OnUnavailable::Refuse),
-        ),
+        Some(BreachSettings::new(Shared(Arc::clone(&api))).on_unavailable(OnUnavailable::Refuse)),
     );
     let refused = s.sign_up("closed@example.com", Password::from(FRESH)).await;
     assert!(
         matches!(
             refused,
-            Err(ServiceError::BreachCheckUnavailable(BreachError::Unavailable))
+            Err(ServiceError::BreachCheckUnavailable(
+                BreachError::Unavailable
+            ))
         ),
         "{refused:?}"
     );
@@ -446,10 +455,14 @@ async fn only_the_prefix_reaches_the_corpus() {
         .unwrap();
     assert_eq!(api.asked(), [sha1_hex(FRESH)[..5].to_owned()]);
     // A password the policy refuses is never looked up.
-    let short = s.sign_up("b@example.com", Password::from("too short")).await;
+    let short = s
+        .sign_up("b@example.com", Password::from("too short"))
+        .await;
     assert!(matches!(
         short,
-        Err(ServiceError::PasswordPolicy(PolicyViolation::TooShort { .. }))
+        Err(ServiceError::PasswordPolicy(
+            PolicyViolation::TooShort { .. }
+        ))
     ));
     let common = s
         .sign_up("c@example.com", Password::from("1234567890QWERTYUIOP"))
@@ -466,11 +479,7 @@ async fn only_the_prefix_reaches_the_corpus() {
 
 #[tokio::test]
 async fn the_count_threshold() {
-    let api = Arc::new(
-        FakeApi::default()
-            .with(BREACHED, 3)
-            .with(OTHER_FRESH, 10),
-    );
+    let api = Arc::new(FakeApi::default().with(BREACHED, 3).with(OTHER_FRESH, 10));
     let settings = BreachSettings::new(Shared(Arc::clone(&api))).min_count(10);
     assert_eq!(settings.threshold(), 10);
     let s = service(MemoryStore::new(), Some(settings));
@@ -481,7 +490,8 @@ async fn the_count_threshold() {
             .is_ok()
     );
     breached(
-        s.sign_up("b@example.com", Password::from(OTHER_FRESH)).await,
+        s.sign_up("b@example.com", Password::from(OTHER_FRESH))
+            .await,
         "seen 10 times",
     );
     // 0 is taken as 1: "not found" never refuses, a single sighting does.
@@ -507,7 +517,12 @@ async fn without_a_corpus_only_the_policy_applies() {
 // --- The offline corpora ----------------------------------------------------------------------
 
 /// Writes `lines` (each with `end`) to a new file in `dir`.
-fn write_file(dir: &std::path::Path, name: &str, lines: &[String], end: &str) -> std::path::PathBuf {
+fn write_file(
+    dir: &std::path::Path,
+    name: &str,
+    lines: &[String],
+    end: &str,
+) -> std::path::PathBuf {
     let path = dir.join(name);
     let mut file = std::fs::File::create(&path).unwrap();
     for line in lines {
@@ -525,7 +540,10 @@ fn corpus_lines(hashes: &BTreeMap<String, u64>) -> Vec<String> {
 fn a_range_file_finds_what_it_holds() {
     let dir = tempfile::tempdir().unwrap();
     let mut hashes = BTreeMap::new();
-    for (i, word) in ["alpha", "beta", "gamma", BREACHED, "delta"].iter().enumerate() {
+    for (i, word) in ["alpha", "beta", "gamma", BREACHED, "delta"]
+        .iter()
+        .enumerate()
+    {
         hashes.insert(sha1_hex(word), (i as u64 + 1) * 100);
     }
     // Neighbours in BREACHED's range, around its suffix.
@@ -545,8 +563,18 @@ fn a_range_file_finds_what_it_holds() {
         assert_eq!(breach_count(&file, &Password::from(FRESH)), Ok(0));
         let range = file.range(&RangePrefix::parse(prefix).unwrap()).unwrap();
         assert_eq!(range.len(), 3);
-        assert_eq!(file.range(&RangePrefix::parse("00000").unwrap()).unwrap().len(), 1);
-        assert_eq!(file.range(&RangePrefix::parse("fffff").unwrap()).unwrap().len(), 1);
+        assert_eq!(
+            file.range(&RangePrefix::parse("00000").unwrap())
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(
+            file.range(&RangePrefix::parse("fffff").unwrap())
+                .unwrap()
+                .len(),
+            1
+        );
     }
     // Lower-case hex, bare hashes (counted once), no final newline.
     let lower: Vec<String> = hashes.keys().map(|h| h.to_ascii_lowercase()).collect();
@@ -587,18 +615,38 @@ fn a_bad_range_file_is_a_typed_error() {
         let path = write_file(dir.path(), "bad.txt", &[good.clone(), bad.clone()], "\n");
         let file = RangeFile::open(&path).unwrap();
         let offset = good.len() as u64 + 1;
-        assert_eq!(file.verify(), Err(BreachError::Malformed { offset }), "{bad:?}");
+        assert_eq!(
+            file.verify(),
+            Err(BreachError::Malformed { offset }),
+            "{bad:?}"
+        );
         // A query that reads it fails with a typed error, never a wrong answer or a panic.
-        let bad_first = write_file(dir.path(), "bad-first.txt", &[bad.clone(), good.clone()], "\n");
-        let answer = breach_count(&RangeFile::open(&bad_first).unwrap(), &Password::from(BREACHED));
+        let bad_first = write_file(
+            dir.path(),
+            "bad-first.txt",
+            &[bad.clone(), good.clone()],
+            "\n",
+        );
+        let answer = breach_count(
+            &RangeFile::open(&bad_first).unwrap(),
+            &Password::from(BREACHED),
+        );
         assert!(
             matches!(answer, Err(BreachError::Malformed { .. })),
             "{bad:?}: {answer:?}"
         );
     }
     // Out of order: verify finds it; a query that meets it in its range refuses it.
-    let (low, high) = (format!("{}:1", &hash), format!("{}0{}:1", &hash[..5], "0".repeat(34)));
-    let path = write_file(dir.path(), "unsorted.txt", &[low.clone(), high.clone()], "\n");
+    let (low, high) = (
+        format!("{}:1", &hash),
+        format!("{}0{}:1", &hash[..5], "0".repeat(34)),
+    );
+    let path = write_file(
+        dir.path(),
+        "unsorted.txt",
+        &[low.clone(), high.clone()],
+        "\n",
+    );
     let file = RangeFile::open(&path).unwrap();
     assert_eq!(
         file.verify(),
@@ -613,7 +661,10 @@ fn a_bad_range_file_is_a_typed_error() {
     many.push(good);
     let path = write_file(dir.path(), "unsorted-range.txt", &many, "\n");
     let answer = breach_count(&RangeFile::open(&path).unwrap(), &Password::from(BREACHED));
-    assert!(matches!(answer, Err(BreachError::Unsorted { .. })), "{answer:?}");
+    assert!(
+        matches!(answer, Err(BreachError::Unsorted { .. })),
+        "{answer:?}"
+    );
 }
 
 #[test]
@@ -676,7 +727,7 @@ proptest! {
             prop_assert_eq!(range.len(), expected.len());
             let mut again = BreachRange::new();
             for (h, c) in &expected {
-                again.push(h[5..].as_bytes(), **c).unwrap();
+                again.push(&h.as_bytes()[5..], **c).unwrap();
             }
             prop_assert_eq!(range, again);
         }

@@ -43,7 +43,8 @@ use crate::service::backend::Backend;
 
 /// The future a [`BreachedPasswords`] returns: boxed, so the trait can be held as
 /// `dyn BreachedPasswords` in the [`ServiceConfig`](super::ServiceConfig).
-pub type RangeFuture<'a> = Pin<Box<dyn Future<Output = Result<BreachRange, BreachError>> + Send + 'a>>;
+pub type RangeFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<BreachRange, BreachError>> + Send + 'a>>;
 
 /// A breach corpus the service queries by k-anonymity: given the five hex digits of a SHA-1
 /// prefix, every suffix it holds under them, with counts.

@@ -8,9 +8,9 @@ use crate::credential::password::temporary::TemporaryPassword;
 use crate::credential::recovery::RecoveryParams;
 use crate::credential::throttle::ThrottlePolicy;
 use crate::error::Error;
-use crate::service::breach::{BreachSettings, BreachedPasswords};
 use crate::policy::enrollment::EnrollmentConfig;
 use crate::policy::session::SessionConfig;
+use crate::service::breach::{BreachSettings, BreachedPasswords};
 
 /// The service's settings. Build with [`ServiceConfig::builder`].
 #[derive(Debug)]

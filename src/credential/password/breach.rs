@@ -119,7 +119,8 @@ impl BreachRange {
                 continue;
             }
             let number = index.saturating_add(1);
-            let (suffix, count) = parse_entry(line, SUFFIX_DIGITS).ok_or(BreachError::Line(number))?;
+            let (suffix, count) =
+                parse_entry(line, SUFFIX_DIGITS).ok_or(BreachError::Line(number))?;
             range.push(&suffix, count)?;
         }
         Ok(range)
@@ -191,7 +192,10 @@ impl BreachQuery {
             const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
             if let [high, low] = pair {
                 *high = DIGITS.get(usize::from(byte >> 4)).copied().unwrap_or(b'0');
-                *low = DIGITS.get(usize::from(byte & 0x0f)).copied().unwrap_or(b'0');
+                *low = DIGITS
+                    .get(usize::from(byte & 0x0f))
+                    .copied()
+                    .unwrap_or(b'0');
             }
         }
         digest.as_mut_slice().zeroize();
@@ -391,15 +395,29 @@ mod tests {
             ("0018A45C4D1DEF81644B54AB7F969B88D65:", 1),
             ("0018A45C4D1DEF81644B54AB7F969B88D65:-1", 1),
             ("0018A45C4D1DEF81644B54AB7F969B88D65: 1", 1),
-            ("0018A45C4D1DEF81644B54AB7F969B88D65:99999999999999999999999", 1),
+            (
+                "0018A45C4D1DEF81644B54AB7F969B88D65:99999999999999999999999",
+                1,
+            ),
             ("0018A45C4D1DEF81644B54AB7F969B88D65:1:2", 1),
             ("<html>", 1),
         ] {
-            assert_eq!(BreachRange::parse(text), Err(BreachError::Line(line)), "{text}");
+            assert_eq!(
+                BreachRange::parse(text),
+                Err(BreachError::Line(line)),
+                "{text}"
+            );
             let two = format!("{good}\n{text}\n");
-            assert_eq!(BreachRange::parse(&two), Err(BreachError::Line(2)), "{text}");
+            assert_eq!(
+                BreachRange::parse(&two),
+                Err(BreachError::Line(2)),
+                "{text}"
+            );
         }
-        assert_eq!(RangePrefix::parse("5baa6").map(|p| p.to_string()), Ok("5BAA6".into()));
+        assert_eq!(
+            RangePrefix::parse("5baa6").map(|p| p.to_string()),
+            Ok("5BAA6".into())
+        );
         for bad in ["5BAA", "5BAA61", "5BAG6", "", "5BAA\u{e9}"] {
             assert_eq!(RangePrefix::parse(bad), Err(BreachError::Prefix), "{bad}");
         }
@@ -422,8 +440,14 @@ mod tests {
 
     #[test]
     fn the_common_list_answers_ranges() {
-        assert_eq!(breach_count(&CommonPasswords, &Password::from("password")), Ok(1));
-        assert_eq!(breach_count(&CommonPasswords, &Password::from("123456")), Ok(1));
+        assert_eq!(
+            breach_count(&CommonPasswords, &Password::from("password")),
+            Ok(1)
+        );
+        assert_eq!(
+            breach_count(&CommonPasswords, &Password::from("123456")),
+            Ok(1)
+        );
         assert_eq!(
             breach_count(&CommonPasswords, &Password::from("plum kettle orbit")),
             Ok(0)

@@ -30,8 +30,7 @@ use unicode_normalization::{UnicodeNormalization, is_nfc};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 pub use breach::{
-    BreachCorpus, BreachError, BreachQuery, BreachRange, CommonPasswords, RangePrefix,
-    breach_count,
+    BreachCorpus, BreachError, BreachQuery, BreachRange, CommonPasswords, RangePrefix, breach_count,
 };
 pub use hash::{
     HashParams, PasswordHash, PasswordHasher, PasswordHasherBuilder, PasswordVerified, Pepper,

@@ -233,9 +233,7 @@ impl<R: BufRead> Lines<R> {
             .or_else(|| {
                 // The last line may lack its newline; a line that filled the limit without one
                 // is too long.
-                (read < MAX_LINE)
-                    .then(|| parse_line(&self.line))
-                    .flatten()
+                (read < MAX_LINE).then(|| parse_line(&self.line)).flatten()
             })
             .ok_or(BreachError::Malformed { offset })?;
         Ok(Some((offset, hash, count)))
