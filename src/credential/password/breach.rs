@@ -55,6 +55,7 @@ impl RangePrefix {
         core::str::from_utf8(&self.0).unwrap_or_default()
     }
 
+    #[cfg(feature = "std")]
     pub(crate) fn as_bytes(&self) -> &[u8; PREFIX_DIGITS] {
         &self.0
     }
