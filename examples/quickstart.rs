@@ -18,11 +18,11 @@ use authcore::PersonId;
 use authcore::credential::FactorKind;
 use authcore::credential::{KeyId, Keyring, OobConfig, OobKey, PhoneNumber, SealingKey};
 use authcore::otp::{ManualClock, SecretKey, SystemClock, Totp, TotpParams};
-use authcore::policy::{Actor, AuditEvent, AuditKind, Factor, LoginOutcome};
+use authcore::policy::{Aal, Actor, AuditEvent, AuditKind, Factor, LoginOutcome};
 use authcore::policy::{
     AuthenticatorName, EnrollmentPurpose, MfaSettings, Permission, Resource, Role, SessionLabels,
 };
-use authcore::store::{MemoryAuditLog, RecordingNotifier};
+use authcore::store::{Delivery, MemoryAuditLog, RecordingNotifier};
 use authcore::{Authenticator, Services};
 use authcore::{BearerToken, Clock, LoginStep, Password, ServiceConfig, ServiceError, SqliteStore};
 
@@ -248,6 +248,8 @@ fn describe(event: &AuditEvent, names: &HashMap<PersonId, &str>, start: u64) -> 
             format!("temporary password issued, valid for {}", after(expires_at))
         }
         AuditKind::PasswordChanged => "password changed".into(),
+        AuditKind::MfaReset => "second factors reset by an administrator".into(),
+        AuditKind::AuthenticatorRemoved { .. } => "authenticator app removed".into(),
         AuditKind::CredentialRejected {
             factor: f,
             replayed,
@@ -621,7 +623,109 @@ async fn story<S: LoginStore>(s: &Service<S>, clock: &ManualClock) {
         "after his password change, the session is gone: he signs in again",
     );
 
-    println!("11. The audit trail (time from the start; who [about whom]: what):");
+    println!("11. Max loses his phone, and his recovery codes with it: Olivia resets his MFA.");
+    // He signs in once more on the laptop before the phone goes missing.
+    let max_pw = "a brand new passphrase for max";
+    next_step(clock);
+    let step = s
+        .login_to(org, "max@example.com", Password::from(max_pw))
+        .await
+        .unwrap();
+    let step = s
+        .verify_totp(org, &ticket(&step), &app_code(&max_key, now()))
+        .await
+        .unwrap();
+    let laptop = step
+        .session()
+        .expect("Max is in")
+        .token
+        .expose_secret()
+        .to_string();
+    // Without the phone or a code, the login stops at the second factor.
+    let step = s
+        .login_to(org, "max@example.com", Password::from(max_pw))
+        .await
+        .unwrap();
+    check(
+        matches!(step, LoginStep::SecondFactor { .. }),
+        "without his phone, Max cannot get past the second factor",
+    );
+    // A reset is a sensitive action: Olivia signs in afresh with password + app code.
+    next_step(clock);
+    let step = s
+        .login_to(org, "olivia@example.com", Password::from(owner_pw))
+        .await
+        .unwrap();
+    let step = s
+        .verify_totp(org, &ticket(&step), &app_code(&key, now()))
+        .await
+        .unwrap();
+    let fresh = *step.grant().expect("Olivia is in");
+    check(
+        matches!(
+            s.reset_member_mfa(&fresh, fresh.person()).await,
+            Err(ServiceError::Policy(_))
+        ),
+        "nobody resets their own MFA",
+    );
+    s.reset_member_mfa(&fresh, max.person).await.unwrap();
+    check(
+        s.authenticate(&laptop).await.is_err(),
+        "the reset ends every session of Max's",
+    );
+    check(
+        s.backend().notifier.deliveries().iter().any(|d| {
+            matches!(
+                d,
+                Delivery::Security { person, .. } if *person == max.person
+            )
+        }),
+        "and Max is told",
+    );
+    println!("   Max signs in again and enrols his new phone.");
+    next_step(clock);
+    let step = s
+        .login_to(org, "max@example.com", Password::from(max_pw))
+        .await
+        .unwrap();
+    check(
+        matches!(step, LoginStep::EnrollMfa { .. }),
+        "his next login enrols a new authenticator: the old app is gone",
+    );
+    let t = ticket(&step);
+    let setup = s
+        .start_login_enrollment(org, &t, "Max's new phone")
+        .await
+        .unwrap();
+    let new_key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    let codes = s
+        .confirm_login_enrollment(org, &t, &app_code(&new_key, now()))
+        .await
+        .unwrap();
+    println!("   his {} new recovery codes, shown once:", codes.len());
+    for code in &codes {
+        println!("     {}", code.expose_secret());
+    }
+    let step = s.acknowledge_login_enrollment(org, &t).await.unwrap();
+    check(
+        step.grant().is_some_and(|g| g.aal() == Aal::Aal2),
+        "Max is back in, at AAL2 with the new phone",
+    );
+    next_step(clock);
+    let step = s
+        .login_to(org, "max@example.com", Password::from(max_pw))
+        .await
+        .unwrap();
+    check(
+        matches!(
+            s.verify_totp(org, &ticket(&step), &app_code(&max_key, now()))
+                .await,
+            Err(ServiceError::InvalidCredentials)
+        ),
+        "a code from the lost phone is refused",
+    );
+
+    println!("12. The audit trail (time from the start; who [about whom]: what):");
     for event in s.backend().audit.events() {
         println!("   {}", describe(&event, &names, start));
     }

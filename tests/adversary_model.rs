@@ -3,12 +3,15 @@
 //! Random interleavings of operations by several actors — an owner, an admin, a manager, a user
 //! whose only factor is a phone, a user holding a delegated Admin role, an attacker who knows one
 //! person's password and steals grants and tickets, and a second application server sharing the
-//! store — are driven through the public API only. After every step a reference model checks the
+//! store — are driven through the public API only. The administrators' verbs on members are
+//! among them: an MFA reset for a member who lost their device, removing a member, and leaving
+//! the organisation. After every step a reference model checks the
 //! invariants below, each its own named check ([`Invariant`]):
 //!
 //! - [`Invariant::Aal2NeedsPriorFactor`]: no AAL2 grant unless a factor the person held before
 //!   that login was presented (a factor enrolled inside the same login counts only when they had
-//!   none);
+//!   none): not even through an MFA reset, which leaves the person with no factor, so only a login
+//!   started after it may enrol a new one;
 //! - [`Invariant::SingleUse`]: each TOTP step, recovery code, ticket and setup token is accepted at
 //!   most once;
 //! - [`Invariant::ThrottleAllowance`]: verified attempts never exceed the throttle's allowance;
@@ -16,7 +19,8 @@
 //!   policy's longest lock;
 //! - [`Invariant::RolesBounded`]: no effective role exceeds what a non-delegated Admin or Owner
 //!   granted;
-//! - [`Invariant::OrgKeepsOwner`]: an organisation always keeps an active Owner;
+//! - [`Invariant::OrgKeepsOwner`]: an organisation always keeps an active Owner, whoever is
+//!   removed or leaves;
 //! - [`Invariant::EnforcedNeedsMfa`]: a member of an enforcing organisation past their deadline
 //!   gets no grant, and no old grant is honoured, without MFA;
 //! - [`Invariant::NoSecretLeaks`]: no password, key, code, recovery code, ticket or setup token
@@ -202,6 +206,23 @@ enum Op {
         server: usize,
         role: Role,
     },
+    /// An administrator resets a member's MFA (they lost their device and their codes).
+    ResetMfa {
+        who: Who,
+        server: usize,
+        target: usize,
+    },
+    /// An administrator removes a member from the organisation.
+    RemoveMember {
+        who: Who,
+        server: usize,
+        target: usize,
+    },
+    /// The grant holder leaves the organisation.
+    Leave {
+        who: Who,
+        server: usize,
+    },
     /// The new member follows their setup link (a spent one is a replay).
     CompleteSetup {
         who: Who,
@@ -341,6 +362,11 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(who, server, target)| Op::Reactivate { who, server, target }),
         2 => (manager_of(), server.clone(), role())
             .prop_map(|(who, server, role)| Op::AddMember { who, server, role }),
+        2 => (manager_of(), server.clone(), target())
+            .prop_map(|(who, server, target)| Op::ResetMfa { who, server, target }),
+        1 => (manager_of(), server.clone(), target())
+            .prop_map(|(who, server, target)| Op::RemoveMember { who, server, target }),
+        1 => (who(), server.clone()).prop_map(|(who, server)| Op::Leave { who, server }),
         2 => (who(), server.clone(), any::<u8>())
             .prop_map(|(who, server, pick)| Op::CompleteSetup { who, server, pick }),
         3 => (manager_of(), server.clone(), any::<bool>(), prop_oneof![Just(0u8), Just(1), Just(48)])
@@ -635,6 +661,19 @@ impl World {
         if generation.is_some() {
             self.people[person].active_generation = generation;
         }
+        self.reset_throttle(person);
+    }
+
+    /// An administrator reset the person's MFA: no app, recovery code or phone of theirs signs
+    /// in any more. Logins already under way keep the factors they started with (their sessions
+    /// cannot open: the reset moved the person's security epoch on), so an AAL2 grant for one of
+    /// them without a factor presented is still a violation.
+    fn mfa_reset(&mut self, person: usize) {
+        for &key in &self.people[person].keys {
+            self.keys[key].active = false;
+        }
+        self.people[person].active_generation = None;
+        self.people[person].phone = None;
         self.reset_throttle(person);
     }
 
@@ -1567,6 +1606,9 @@ impl World {
             | Op::Deactivate { who, server, .. }
             | Op::Reactivate { who, server, .. }
             | Op::AddMember { who, server, .. }
+            | Op::ResetMfa { who, server, .. }
+            | Op::RemoveMember { who, server, .. }
+            | Op::Leave { who, server }
             | Op::SetPolicy { who, server, .. }
             | Op::PolicyOff { who, server }
             | Op::Authorize { who, server, .. }
@@ -1671,6 +1713,35 @@ impl World {
                     }
                     Err(e) => Err(e),
                 }
+            }
+            Op::ResetMfa { target, .. } => {
+                let Some(id) = self.target(target) else {
+                    return;
+                };
+                let result = s.reset_member_mfa(&grant, id).await;
+                if result.is_ok() {
+                    self.mfa_reset(target);
+                }
+                result
+            }
+            Op::RemoveMember { target, .. } => {
+                let Some(id) = self.target(target) else {
+                    return;
+                };
+                let result = s.remove_member(&grant, id).await;
+                if result.is_ok() {
+                    self.people[target].member = false;
+                }
+                result
+            }
+            Op::Leave { .. } => {
+                let result = s.leave_organisation(&grant).await;
+                if result.is_ok()
+                    && let Some(person) = self.index_of(grant.person())
+                {
+                    self.people[person].member = false;
+                }
+                result
             }
             Op::SetPolicy {
                 sms, grace_hours, ..
@@ -2273,18 +2344,53 @@ fn known_attacks(invariant: Invariant) -> Vec<Scenario> {
     match invariant {
         // The user's only factor is a phone; the policy leaves SMS out; the attacker who knows
         // the password enrolls their own app at login and gets AAL2.
-        Invariant::Aal2NeedsPriorFactor => vec![Scenario {
-            victim: USER,
-            ops: vec![
-                Op::SetPolicy {
-                    who: owner,
-                    server: 0,
-                    sms: false,
-                    grace_hours: 0,
-                },
-                Op::Takeover { server: 1 },
-            ],
-        }],
+        Invariant::Aal2NeedsPriorFactor => vec![
+            Scenario {
+                victim: USER,
+                ops: vec![
+                    Op::SetPolicy {
+                        who: owner,
+                        server: 0,
+                        sms: false,
+                        grace_hours: 0,
+                    },
+                    Op::Takeover { server: 1 },
+                ],
+            },
+            // The attacker holds the admin's password and a second-factor ticket from before the
+            // owner resets the admin's MFA; then tries to finish that login by enrolling an app of
+            // their own, and to sign in afresh and use a stolen pre-reset grant.
+            Scenario {
+                victim: ADMIN,
+                ops: vec![
+                    Op::Login {
+                        who: Who::Attacker,
+                        server: 0,
+                        right: true,
+                    },
+                    Op::ResetMfa {
+                        who: owner,
+                        server: 1,
+                        target: ADMIN,
+                    },
+                    Op::EnrollAtLogin {
+                        who: Who::Attacker,
+                        server: 0,
+                    },
+                    Op::Totp {
+                        who: Who::Attacker,
+                        server: 1,
+                        offset: 0,
+                    },
+                    Op::StealGrant { pick: 1 },
+                    Op::EnrollApp {
+                        who: Who::Attacker,
+                        server: 1,
+                    },
+                    Op::Takeover { server: 0 },
+                ],
+            },
+        ],
         // Concurrent wrong passwords, and concurrent wrong codes on one ticket each.
         Invariant::ThrottleAllowance => vec![
             Scenario {
@@ -2348,7 +2454,38 @@ fn known_attacks(invariant: Invariant) -> Vec<Scenario> {
                 },
             ],
         }],
-        Invariant::SingleUse | Invariant::OrgKeepsOwner | Invariant::NoSecretLeaks => Vec::new(),
+        // The last Owner leaves, or is removed by an Admin or by themselves; an Admin promoted
+        // by nobody tries to remove the Owner.
+        Invariant::OrgKeepsOwner => vec![Scenario {
+            victim: ADMIN,
+            ops: vec![
+                Op::Leave {
+                    who: owner,
+                    server: 0,
+                },
+                Op::RemoveMember {
+                    who: owner,
+                    server: 1,
+                    target: OWNER,
+                },
+                Op::RemoveMember {
+                    who: Who::Person(ADMIN),
+                    server: 0,
+                    target: OWNER,
+                },
+                Op::ResetMfa {
+                    who: Who::Person(ADMIN),
+                    server: 1,
+                    target: OWNER,
+                },
+                Op::RemoveMember {
+                    who: Who::Attacker,
+                    server: 0,
+                    target: OWNER,
+                },
+            ],
+        }],
+        Invariant::SingleUse | Invariant::NoSecretLeaks => Vec::new(),
     }
 }
 

@@ -49,7 +49,7 @@ fn run_quickstart(args: &[&str]) -> String {
     assert!(stdout.contains("throttled for 30 s"), "{stdout}");
     assert_eq!(
         stdout.matches("recovery codes, shown once:").count(),
-        2,
+        3,
         "{stdout}"
     );
     assert!(
@@ -57,6 +57,15 @@ fn run_quickstart(args: &[&str]) -> String {
         "{stdout}"
     );
     assert!(!stdout.contains("PersonId("), "{stdout}");
+    // The lost-phone story: the admin's reset, then the member enrols again.
+    assert!(
+        stdout.contains("Olivia [Max]: second factors reset by an administrator"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Max is back in, at AAL2 with the new phone"),
+        "{stdout}"
+    );
     stdout
 }
 

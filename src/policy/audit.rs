@@ -253,6 +253,12 @@ pub enum AuditKind {
     PhoneRemoved,
     /// The person chose a new password.
     PasswordChanged,
+    /// The breach corpus could not check a new password; `refused` says whether the password
+    /// was refused for it (the service's configuration fails closed) or accepted (the default).
+    BreachCheckUnavailable {
+        /// Whether the password was refused.
+        refused: bool,
+    },
     /// A person was created with a temporary password.
     TemporaryPasswordIssued {
         /// When it expires (unix seconds).

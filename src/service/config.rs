@@ -10,6 +10,7 @@ use crate::credential::throttle::ThrottlePolicy;
 use crate::error::Error;
 use crate::policy::enrollment::EnrollmentConfig;
 use crate::policy::session::SessionConfig;
+use crate::service::breach::{BreachSettings, BreachedPasswords};
 
 /// The service's settings. Build with [`ServiceConfig::builder`].
 #[derive(Debug)]
@@ -24,6 +25,7 @@ pub struct ServiceConfig {
     pub(super) temporary_ttl: u64,
     pub(super) oob: Option<(OobConfig, OobKey)>,
     pub(super) sessions: SessionConfig,
+    pub(super) breach: Option<BreachSettings>,
 }
 
 impl ServiceConfig {
@@ -46,6 +48,7 @@ impl ServiceConfig {
                 temporary_ttl: TemporaryPassword::DEFAULT_TTL,
                 oob: None,
                 sessions: SessionConfig::default(),
+                breach: None,
             },
         }
     }
@@ -73,6 +76,11 @@ impl ServiceConfig {
     /// The pending-login ticket lifetime, in seconds.
     pub fn ticket_ttl(&self) -> u64 {
         self.ticket_ttl
+    }
+
+    /// The breach check new passwords go through, if one is configured.
+    pub fn breach(&self) -> Option<&BreachSettings> {
+        self.breach.as_ref()
     }
 
     /// Whether SMS codes are configured.
@@ -110,6 +118,20 @@ impl ServiceConfigBuilder {
     /// The policy new passwords must meet (default [`PasswordPolicy::password_only`]).
     pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
         self.config.password_policy = policy;
+        self
+    }
+
+    /// Looks every new password up in `corpus` by k-anonymity (see
+    /// [`BreachedPasswords`]): a password seen once is refused, and a corpus that cannot answer
+    /// lets the password through, audited. [`Self::breach_check`] sets the threshold and the
+    /// failure mode. Default: no corpus (the policy's built-in list of common passwords only).
+    pub fn breached_passwords(self, corpus: impl BreachedPasswords + 'static) -> Self {
+        self.breach_check(BreachSettings::new(corpus))
+    }
+
+    /// The breach check, with its threshold and failure mode (see [`BreachSettings`]).
+    pub fn breach_check(mut self, settings: BreachSettings) -> Self {
+        self.config.breach = Some(settings);
         self
     }
 

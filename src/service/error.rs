@@ -6,6 +6,7 @@ use core::fmt;
 
 use crate::credential::oob::OobError;
 use crate::credential::password::PasswordError;
+use crate::credential::password::breach::BreachError;
 use crate::credential::password::policy::PolicyViolation;
 use crate::credential::recovery::RecoveryError;
 #[cfg(feature = "sealing")]
@@ -48,6 +49,11 @@ pub enum ServiceError {
     Policy(PolicyError),
     /// The new password breaks the password policy (or is the temporary password).
     PasswordPolicy(PolicyViolation),
+    /// The breach corpus could not check a new password and the configuration fails closed
+    /// ([`OnUnavailable::Refuse`](crate::service::OnUnavailable::Refuse)): nothing was changed;
+    /// try again later. Audited as
+    /// [`AuditKind::BreachCheckUnavailable`](crate::policy::audit::AuditKind::BreachCheckUnavailable).
+    BreachCheckUnavailable(BreachError),
     /// The login name is empty, too long or contains control characters.
     InvalidLogin,
     /// The login name is taken.
@@ -93,6 +99,9 @@ impl fmt::Display for ServiceError {
             Self::Session(reason) => write!(f, "not signed in: {reason}"),
             Self::Policy(error) => write!(f, "refused by policy: {error}"),
             Self::PasswordPolicy(violation) => write!(f, "password refused: {violation}"),
+            Self::BreachCheckUnavailable(error) => {
+                write!(f, "the new password could not be checked: {error}")
+            }
             Self::InvalidLogin => f.write_str("the login name is empty, too long or malformed"),
             Self::LoginTaken => f.write_str("the login name is taken"),
             Self::FactorUnavailable => f.write_str("this factor is not available for this login"),
@@ -113,6 +122,7 @@ impl std::error::Error for ServiceError {
             Self::Session(e) => Some(e),
             Self::Policy(e) => Some(e),
             Self::PasswordPolicy(e) => Some(e),
+            Self::BreachCheckUnavailable(e) => Some(e),
             Self::Core(e) => Some(e),
             Self::Storage(e) | Self::Undelivered(e) => Some(e.as_ref()),
             _ => None,

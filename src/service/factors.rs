@@ -347,8 +347,9 @@ impl<B: Backend> Authenticator<B> {
         Err(ServiceError::Conflict)
     }
 
-    /// Checks and stores a new password for `person`: the policy, then that it differs from the
-    /// stored one; audits and notifies.
+    /// Checks and stores a new password for `person`: the policy and the breach corpus
+    /// ([`Self::check_new_password`]), then that it differs from the stored one; audits and
+    /// notifies. Every verb that sets a person's password (a password reset too) goes through here.
     pub(super) async fn replace_password(
         &self,
         person: &PersonRecord,
@@ -358,10 +359,8 @@ impl<B: Backend> Authenticator<B> {
         let context = PasswordContext::new()
             .service_name(&self.config.issuer)
             .email(person.login.as_str());
-        self.config
-            .password_policy
-            .check(&new_password, &context)
-            .map_err(ServiceError::PasswordPolicy)?;
+        self.check_new_password(&new_password, &context, Some(person.id), now)
+            .await?;
         let temporary = person.password_state == PasswordState::Temporary;
         let same = self
             .backend

@@ -52,10 +52,8 @@ impl<B: Backend> Authenticator<B> {
         let context = PasswordContext::new()
             .service_name(&self.config.issuer)
             .email(login.as_str());
-        self.config
-            .password_policy
-            .check(&password, &context)
-            .map_err(ServiceError::PasswordPolicy)?;
+        self.check_new_password(&password, &context, None, now)
+            .await?;
         let hash = self
             .backend
             .hasher()

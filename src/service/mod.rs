@@ -13,6 +13,7 @@
 //! | `ready` | the ready backends of the bundled stores (`MemoryStore::backend`, …) |
 //! | `error` | [`ServiceError`]: one uniform failure for credentials, precise developer errors |
 //! | `hashing` | [`PasswordHashing`]: where argon2 runs (inline, or tokio's blocking pool) |
+//! | `breach` | [`BreachedPasswords`]: the breach corpus new passwords are looked up in (k-anonymity), and the one check every new password goes through |
 //! | `config` | [`ServiceConfig`]: issuer, lifetimes, throttle, recovery and SMS settings |
 //! | `login` | the password step, pending-login tickets, second factors, enrollment at login |
 //! | `find_org` | the login that finds the organisation: [`Authenticator::login`] without an org, [`Authenticator::choose_organisation`] |
@@ -91,6 +92,7 @@ use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotic
 pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod backend;
+pub(crate) mod breach;
 pub(crate) mod config;
 pub(crate) mod devices;
 pub(crate) mod enroll;
@@ -108,6 +110,7 @@ pub(crate) mod steps;
 pub(crate) mod unlock;
 
 pub use backend::{Backend, DefaultHashing, Services};
+pub use breach::{BreachSettings, BreachedPasswords, OnUnavailable, RangeFuture};
 pub use config::{ServiceConfig, ServiceConfigBuilder};
 pub use devices::RememberedDevice;
 pub use enroll::EnrollmentSetup;

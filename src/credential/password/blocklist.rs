@@ -18,6 +18,15 @@ fn body() -> &'static [u8] {
     }
 }
 
+/// Every entry, in order.
+pub(crate) fn entries() -> impl Iterator<Item = &'static str> {
+    let body = match FILE.split_once("\n\n") {
+        Some((_, body)) => body.trim_end_matches('\n'),
+        None => "",
+    };
+    body.split('\n').filter(|entry| !entry.is_empty())
+}
+
 /// Whether `lowercase` (a password already lower-cased) is on the list.
 pub(crate) fn contains(lowercase: &str) -> bool {
     search(body(), lowercase.as_bytes())

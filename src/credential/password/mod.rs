@@ -6,6 +6,9 @@
 //!   accounts, and applies an optional, rotatable pepper.
 //! - [`PasswordPolicy`] checks a new password: length in code points, a built-in list of common
 //!   passwords, context words, and an optional host check ([`PasswordCheck`]).
+//! - [`BreachQuery`] looks a password up in a breach corpus by k-anonymity (a SHA-1 prefix range
+//!   query, [`BreachCorpus`]): offline over a local file ([`RangeFile`], [`RangeDirectory`]) or
+//!   the built-in list ([`CommonPasswords`]).
 //! - [`TemporaryPassword`] and [`TemporaryCredential`] serve the "an admin adds a user" story.
 //!
 //! Everything here is available without `std` (with `alloc`); only the conveniences that draw from
@@ -13,8 +16,11 @@
 
 pub(crate) mod argon2_memory;
 pub(crate) mod blocklist;
+pub(crate) mod breach;
 pub(crate) mod hash;
 pub(crate) mod policy;
+#[cfg(feature = "std")]
+pub(crate) mod range_file;
 pub(crate) mod temporary;
 
 use alloc::string::String;
@@ -23,11 +29,17 @@ use core::fmt;
 use unicode_normalization::{UnicodeNormalization, is_nfc};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+pub use breach::{
+    BreachCorpus, BreachError, BreachQuery, BreachRange, CommonPasswords, RangePrefix, breach_count,
+};
 pub use hash::{
     HashParams, PasswordHash, PasswordHasher, PasswordHasherBuilder, PasswordVerified, Pepper,
     PepperId, RehashReason, VerifyError,
 };
 pub use policy::{ContextKind, PasswordCheck, PasswordContext, PasswordPolicy, PolicyViolation};
+#[cfg(feature = "std")]
+#[cfg_attr(docsrs, doc(cfg(feature = "std")))]
+pub use range_file::{RangeDirectory, RangeFile};
 pub use temporary::{MustChangePassword, NewPasswordError, TemporaryCredential, TemporaryPassword};
 
 /// A password, as typed by a person or generated for them.
