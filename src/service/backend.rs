@@ -9,6 +9,7 @@ use crate::otp::clock::{Clock, SystemClock};
 #[cfg(feature = "tokio")]
 use crate::service::hashing::BlockingPoolHasher;
 use crate::service::hashing::PasswordHashing;
+use crate::store::invitations::InvitationStore;
 use crate::store::login::LoginStore;
 use crate::store::{AuditSink, Notifier};
 
@@ -63,7 +64,8 @@ pub trait Backend: Send + Sync {
     /// People, organisations, memberships and throttle counters ([`UserStore`]), and
     /// authenticator secrets, recovery codes, out-of-band codes, setup tokens and tickets
     /// ([`SecretStore`]), sessions, remembered devices and security epochs ([`SessionStore`]),
-    /// with the login steps over them ([`LoginStore`]): one store.
+    /// with the login steps over them ([`LoginStore`]), and invitations
+    /// ([`InvitationStore`](crate::store::InvitationStore)): one store.
     ///
     /// One type, because a login step reads the person, their organisation, the throttle
     /// counters, the MFA state and the pending-login ticket together, and writes its outcome to
@@ -74,7 +76,7 @@ pub trait Backend: Send + Sync {
     /// [`UserStore`]: crate::store::UserStore
     /// [`SecretStore`]: crate::store::SecretStore
     /// [`SessionStore`]: crate::store::SessionStore
-    type Store: LoginStore;
+    type Store: LoginStore + InvitationStore;
     /// The time.
     type Clock: Clock;
     /// The audit trail.
@@ -255,7 +257,7 @@ impl<S, A, N, C, H> Services<S, A, N, C, H> {
 
 impl<S, A, N, C, H> Backend for Services<S, A, N, C, H>
 where
-    S: LoginStore,
+    S: LoginStore + InvitationStore,
     A: AuditSink,
     N: Notifier,
     C: Clock,

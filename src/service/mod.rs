@@ -274,6 +274,12 @@ impl<B: Backend> Authenticator<B> {
             Notification::Security { person, .. } => {
                 (*person, None, NotificationKind::SecurityNotice)
             }
+            Notification::Invitation { person, org, .. } => {
+                (*person, Some(*org), NotificationKind::Invitation)
+            }
+            Notification::MfaReminder { person, org, .. } => {
+                (*person, Some(*org), NotificationKind::MfaReminder)
+            }
         };
         match self.backend.notifier().deliver(message).await {
             Ok(()) => Ok(DeliveryStatus::Delivered),
