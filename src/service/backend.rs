@@ -9,7 +9,6 @@ use crate::otp::clock::{Clock, SystemClock};
 #[cfg(feature = "tokio")]
 use crate::service::hashing::BlockingPoolHasher;
 use crate::service::hashing::PasswordHashing;
-use crate::store::invitations::InvitationStore;
 use crate::store::login::LoginStore;
 use crate::store::{AuditSink, Notifier};
 
@@ -76,7 +75,7 @@ pub trait Backend: Send + Sync {
     /// [`UserStore`]: crate::store::UserStore
     /// [`SecretStore`]: crate::store::SecretStore
     /// [`SessionStore`]: crate::store::SessionStore
-    type Store: LoginStore + InvitationStore;
+    type Store: LoginStore;
     /// The time.
     type Clock: Clock;
     /// The audit trail.
@@ -257,7 +256,7 @@ impl<S, A, N, C, H> Services<S, A, N, C, H> {
 
 impl<S, A, N, C, H> Backend for Services<S, A, N, C, H>
 where
-    S: LoginStore + InvitationStore,
+    S: LoginStore,
     A: AuditSink,
     N: Notifier,
     C: Clock,

@@ -98,6 +98,7 @@ pub(crate) mod factors;
 pub(crate) mod find_org;
 pub(crate) mod hashing;
 pub(crate) mod leaving;
+pub(crate) mod lifecycle;
 pub(crate) mod login;
 pub(crate) mod members;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]

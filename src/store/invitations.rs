@@ -35,6 +35,15 @@ pub trait InvitationStore: Send + Sync {
         invitation: &InvitationRecord,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
+    /// The invitation with this digest, if it is for `person` and has not expired at `now`,
+    /// left in place (to decide on before [`Self::take_invitation`] spends it).
+    fn invitation(
+        &self,
+        digest: &TokenDigest,
+        person: PersonId,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<Invitation>, Self::Error>> + Send;
+
     /// **Atomic.** Removes and returns the invitation with this digest if it is for `person`
     /// and has not expired at `now`; of many concurrent calls, at most one gets it. An
     /// invitation for someone else is neither returned nor touched.

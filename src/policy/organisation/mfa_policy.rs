@@ -132,3 +132,40 @@ impl Organisation {
         Ok(Transition::new(next, (), alloc::vec![event]))
     }
 }
+
+impl Organisation {
+    /// Records the MFA reminders due at `now` ([`MfaPolicy::reminder_due`]) for the members
+    /// `person_needs` says still need MFA, and returns them as `(person, deadline)`. The host
+    /// sends a reminder only once this state is stored: a second run, or a second server
+    /// racing from the same state, finds it recorded and sends nothing.
+    pub fn record_mfa_reminders(
+        &self,
+        mut person_needs: impl FnMut(PersonId) -> bool,
+        now: u64,
+    ) -> Transition<Self, Vec<(PersonId, u64)>> {
+        let policy = *self.policy();
+        let mut next = self.clone();
+        let mut due = Vec::new();
+        let mut events = Vec::new();
+        for member in next.members_mut() {
+            let (Some(lead), Some(deadline)) =
+                (policy.reminder_due(member, now), member.mfa_deadline())
+            else {
+                continue;
+            };
+            if !person_needs(member.person()) {
+                continue;
+            }
+            member.set_mfa_reminded(Some(lead));
+            due.push((member.person(), deadline));
+            events.push(crate::policy::audit::AuditEvent::new(
+                now,
+                Actor::System,
+                Some(member.person()),
+                Some(self.id()),
+                AuditKind::MfaReminderSent { deadline, lead },
+            ));
+        }
+        Transition::new(next, due, events)
+    }
+}

@@ -4,6 +4,7 @@ use alloc::vec::Vec;
 
 use crate::credential::token::TokenDigest;
 use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::organisation::Invitation;
 use crate::store::invitations::{InvitationRecord, InvitationStore};
 use crate::store::memory::{MemoryStore, MemoryStoreError};
 
@@ -15,6 +16,20 @@ impl InvitationStore for MemoryStore {
             .invitations
             .insert(invitation.digest, *invitation);
         Ok(())
+    }
+
+    async fn invitation(
+        &self,
+        digest: &TokenDigest,
+        person: PersonId,
+        now: u64,
+    ) -> Result<Option<Invitation>, MemoryStoreError> {
+        Ok(self
+            .secrets()?
+            .invitations
+            .get(digest)
+            .filter(|i| i.person == person && i.invitation.expires_at() > now)
+            .map(|i| i.invitation))
     }
 
     async fn take_invitation(

@@ -41,6 +41,25 @@ impl<D: Dialect> InvitationStore for SqlStore<D> {
         Ok(())
     }
 
+    async fn invitation(
+        &self,
+        digest: &TokenDigest,
+        person: PersonId,
+        now: u64,
+    ) -> Result<Option<Invitation>, SqlStoreError> {
+        let row = query(
+            "SELECT org, invitation, expires_at, tag FROM invitations \
+             WHERE digest = $1 AND person = $2 AND expires_at > $3",
+        )
+        .bind(digest.0.to_vec())
+        .bind(person_bytes(person))
+        .bind(to_i64(now, "the time")?)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| self.invitation_row(&row, digest, person).map(|r| r.invitation))
+            .transpose()
+    }
+
     async fn take_invitation(
         &self,
         digest: &TokenDigest,
@@ -56,37 +75,8 @@ impl<D: Dialect> InvitationStore for SqlStore<D> {
         .bind(to_i64(now, "the time")?)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let org: Vec<u8> = row.try_get(0)?;
-        let json: String = row.try_get(1)?;
-        let expires_at: i64 = row.try_get(2)?;
-        let tag: Vec<u8> = row.try_get(3)?;
-        // The row is spent either way: a forged one is gone, and an error.
-        integrity::check(
-            &self.keyring,
-            TABLE,
-            &tag,
-            &integrity::invitation(&digest.0, &person_bytes(person), &org, &json, expires_at),
-        )?;
-        let invitation: Invitation =
-            serde_json::from_str(&json).map_err(|_| SqlStoreError::Decode {
-                table: TABLE,
-                reason: "the stored invitation does not decode",
-            })?;
-        let same_org = OrgId::new(decode_u128(&org, TABLE)?) == invitation.org();
-        if !same_org || to_i64(invitation.expires_at(), TABLE)? != expires_at {
-            return Err(SqlStoreError::Decode {
-                table: TABLE,
-                reason: "the invitation disagrees with its row",
-            });
-        }
-        Ok(Some(InvitationRecord {
-            digest: *digest,
-            person,
-            invitation,
-        }))
+        row.map(|row| self.invitation_row(&row, digest, person))
+            .transpose()
     }
 
     async fn prune_invitations(&self, now: u64) -> Result<u64, SqlStoreError> {
@@ -107,5 +97,44 @@ impl<D: Dialect> InvitationStore for SqlStore<D> {
                 Ok(OrgId::new(decode_u128(&id, "organisations")?))
             })
             .collect()
+    }
+}
+
+impl<D: Dialect> SqlStore<D> {
+    /// Checks and decodes an invitation row (`org, invitation, expires_at, tag`).
+    fn invitation_row(
+        &self,
+        row: &D::Row,
+        digest: &TokenDigest,
+        person: PersonId,
+    ) -> Result<InvitationRecord, SqlStoreError> {
+        let org: Vec<u8> = row.try_get(0)?;
+        let json: String = row.try_get(1)?;
+        let expires_at: i64 = row.try_get(2)?;
+        let tag: Vec<u8> = row.try_get(3)?;
+        // A forged row is an error (and, when taken, gone).
+        integrity::check(
+            &self.keyring,
+            TABLE,
+            &tag,
+            &integrity::invitation(&digest.0, &person_bytes(person), &org, &json, expires_at),
+        )?;
+        let invitation: Invitation =
+            serde_json::from_str(&json).map_err(|_| SqlStoreError::Decode {
+                table: TABLE,
+                reason: "the stored invitation does not decode",
+            })?;
+        let same_org = OrgId::new(decode_u128(&org, TABLE)?) == invitation.org();
+        if !same_org || to_i64(invitation.expires_at(), TABLE)? != expires_at {
+            return Err(SqlStoreError::Decode {
+                table: TABLE,
+                reason: "the invitation disagrees with its row",
+            });
+        }
+        Ok(InvitationRecord {
+            digest: *digest,
+            person,
+            invitation,
+        })
     }
 }

@@ -56,7 +56,7 @@ pub(super) enum Key {
 /// and `update` writes the new tag (`$1`) where the identity holds and the tag is still the old
 /// one (the last parameter).
 pub(super) struct Tagged<D: sqlx::Database> {
-    table: &'static str,
+    pub(super) table: &'static str,
     pub(super) all: &'static str,
     stale: &'static str,
     update: &'static str,
