@@ -42,8 +42,7 @@ impl<B: Backend> Authenticator<B> {
         let now = self.now();
         let Live { grant, org, .. } = self.live_grant(grant, now).await?;
         let grant = &grant;
-        let login =
-            crate::store::records::Login::new(login).ok_or(ServiceError::InvalidLogin)?;
+        let login = crate::store::records::Login::new(login).ok_or(ServiceError::InvalidLogin)?;
         let issued = org.invite(grant, role, self.config.invitation_ttl, now)?;
         let token = BearerToken::generate()?;
         let person = self
@@ -107,8 +106,14 @@ impl<B: Backend> Authenticator<B> {
         // token is taken atomically and the membership written with a compare-and-swap.
         let peek = self.peek_invitation(&digest, person.id, now).await?;
         let Some(invitation) = peek else {
-            self.record_one(now, Actor::Person(person.id), Some(person.id), None, AuditKind::TicketRejected)
-                .await?;
+            self.record_one(
+                now,
+                Actor::Person(person.id),
+                Some(person.id),
+                None,
+                AuditKind::TicketRejected,
+            )
+            .await?;
             return Err(ServiceError::InvalidCredentials);
         };
         let org_id = invitation.org();
@@ -118,8 +123,14 @@ impl<B: Backend> Authenticator<B> {
             .await
             .map_err(ServiceError::storage)?;
         let Some(record) = taken else {
-            self.record_one(now, Actor::Person(person.id), Some(person.id), Some(org_id), AuditKind::TicketRejected)
-                .await?;
+            self.record_one(
+                now,
+                Actor::Person(person.id),
+                Some(person.id),
+                Some(org_id),
+                AuditKind::TicketRejected,
+            )
+            .await?;
             return Err(ServiceError::InvalidCredentials);
         };
         let invitation = record.invitation;
@@ -153,8 +164,10 @@ impl<B: Backend> Authenticator<B> {
         let grant = &grant;
         let target = self.person(to).await?;
         let factors = self.own_factors(&target).await?;
-        self.update_org(grant.org(), |org| org.offer_ownership(grant, to, factors, now))
-            .await
+        self.update_org(grant.org(), |org| {
+            org.offer_ownership(grant, to, factors, now)
+        })
+        .await
     }
 
     /// The member an ownership offer is for accepts it in their own session: they become an

@@ -55,8 +55,7 @@ pub trait InvitationStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<InvitationRecord>, Self::Error>> + Send;
 
     /// Maintenance: deletes the invitations expired at `now` and returns how many went.
-    fn prune_invitations(&self, now: u64)
-    -> impl Future<Output = Result<u64, Self::Error>> + Send;
+    fn prune_invitations(&self, now: u64) -> impl Future<Output = Result<u64, Self::Error>> + Send;
 
     /// Every organisation's id, in no particular order (for the maintenance verbs, such as
     /// [`Authenticator::send_mfa_reminders`](crate::service::Authenticator::send_mfa_reminders)).

@@ -89,11 +89,11 @@ pub use login::{
     SnapshotAt, StepWrite,
 };
 
+pub use invitations::{InvitationRecord, InvitationStore};
 pub use records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
     SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned,
 };
-pub use invitations::{InvitationRecord, InvitationStore};
 pub use sessions::{SessionPruneReport, SessionStore};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -78,14 +78,20 @@ impl Organisation {
             match (was_enforced, settings.enforce()) {
                 (_, false) => member.set_mfa_subject(None),
                 (false, true) => {
-                    member.set_mfa_subject(Some((now, now.saturating_add(policy.grace_for(member.role())))));
+                    member.set_mfa_subject(Some((
+                        now,
+                        now.saturating_add(policy.grace_for(member.role())),
+                    )));
                     moved.push(member.person());
                 }
                 // Already subject: keep the moment, and the deadline unless the new settings
                 // bring it earlier. A missing moment (impossible) starts now.
                 (true, true) => {
                     let Some(deadline) = policy.fresh_deadline(member) else {
-                        member.set_mfa_subject(Some((now, now.saturating_add(policy.grace_for(member.role())))));
+                        member.set_mfa_subject(Some((
+                            now,
+                            now.saturating_add(policy.grace_for(member.role())),
+                        )));
                         moved.push(member.person());
                         continue;
                     };

@@ -11,7 +11,10 @@ use crate::store::memory::{MemoryStore, MemoryStoreError};
 impl InvitationStore for MemoryStore {
     type Error = MemoryStoreError;
 
-    async fn insert_invitation(&self, invitation: &InvitationRecord) -> Result<(), MemoryStoreError> {
+    async fn insert_invitation(
+        &self,
+        invitation: &InvitationRecord,
+    ) -> Result<(), MemoryStoreError> {
         self.secrets()?
             .invitations
             .insert(invitation.digest, *invitation);

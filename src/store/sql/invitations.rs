@@ -56,8 +56,11 @@ impl<D: Dialect> InvitationStore for SqlStore<D> {
         .bind(to_i64(now, "the time")?)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| self.invitation_row(&row, digest, person).map(|r| r.invitation))
-            .transpose()
+        row.map(|row| {
+            self.invitation_row(&row, digest, person)
+                .map(|r| r.invitation)
+        })
+        .transpose()
     }
 
     async fn take_invitation(
