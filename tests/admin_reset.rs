@@ -222,9 +222,14 @@ async fn join<S: LoginStore>(
     let now = clock.now();
     rewrite(s, inviter.org(), |org| {
         let invitation = org.invite(inviter, role, 3_600, now).unwrap().state;
-        org.accept_invitation(&invitation, person, now)
-            .unwrap()
-            .state
+        org.accept_invitation(
+            &invitation,
+            person,
+            authcore::policy::SecondFactors::ALL,
+            now,
+        )
+        .unwrap()
+        .state
     })
     .await;
 }

@@ -203,7 +203,12 @@ fn each_member_gets_a_deadline_fixed_when_they_become_subject() {
         .unwrap()
         .state;
     let by_invitation = org
-        .accept_invitation(&invitation, PersonId::new(6), joined_at + DAY)
+        .accept_invitation(
+            &invitation,
+            PersonId::new(6),
+            authcore::policy::SecondFactors::ALL,
+            joined_at + DAY,
+        )
         .unwrap()
         .state;
     assert_eq!(
@@ -298,14 +303,15 @@ fn changing_the_grace_period_recomputes_every_deadline_from_the_same_moment() {
         }
     );
 
-    // Loosening it again does not restart anybody's clock either.
+    // Loosening it again never extends a deadline already set, and reports none.
     let owner = grant(&org, OWNER, totp(), change_at);
     let loosened = org
         .set_mfa_policy(&owner, totp(), enforced(30 * DAY), change_at)
-        .unwrap()
-        .state;
-    assert_eq!(loosened.mfa_deadline(EARLY), Some(on_at + 30 * DAY));
-    assert_eq!(loosened.mfa_deadline(LATE), Some(joined_at + 30 * DAY));
+        .unwrap();
+    assert_eq!(loosened.events.len(), 1);
+    let loosened = loosened.state;
+    assert_eq!(loosened.mfa_deadline(EARLY), Some(on_at + 3 * DAY));
+    assert_eq!(loosened.mfa_deadline(LATE), Some(joined_at + 3 * DAY));
     // Re-saving the same settings changes no deadline and reports none.
     let same = loosened
         .set_mfa_policy(&owner, totp(), enforced(30 * DAY), change_at)
@@ -693,4 +699,270 @@ fn grants_from_before_enforcement_lapse_at_the_deadline() {
         elsewhere.check_grant(&early, now).unwrap_err(),
         AccessDenied::OtherOrganisation
     );
+}
+
+// ---- Issue 13: sharper policies ----
+
+#[test]
+fn tightening_moves_deadlines_earlier_and_loosening_never_later() {
+    let org = company();
+    let owner = grant(&org, OWNER, totp(), T0);
+    let org = org
+        .set_mfa_policy(&owner, totp(), enforced(30 * DAY), T0)
+        .unwrap()
+        .state;
+    assert_eq!(org.mfa_deadline(EARLY), Some(T0 + 30 * DAY));
+    let at = T0 + DAY;
+    let owner = grant(&org, OWNER, totp(), at);
+    let tightened = org
+        .set_mfa_policy(&owner, totp(), enforced(7 * DAY), at)
+        .unwrap()
+        .state;
+    assert_eq!(tightened.mfa_deadline(EARLY), Some(T0 + 7 * DAY));
+    let loosened = tightened
+        .set_mfa_policy(&owner, totp(), enforced(60 * DAY), at)
+        .unwrap()
+        .state;
+    assert_eq!(loosened.mfa_deadline(EARLY), Some(T0 + 7 * DAY));
+    assert_eq!(loosened.mfa_deadline(ADMIN), Some(T0 + 7 * DAY));
+}
+
+#[test]
+fn enforcement_per_role_owners_and_admins_at_once() {
+    let org = company();
+    let owner = grant(&org, OWNER, totp(), T0);
+    let settings = enforced(30 * DAY).with_grace_from(Role::Admin, 0).unwrap();
+    assert_eq!(settings.grace_for(Role::User), 30 * DAY);
+    assert_eq!(settings.grace_for(Role::Admin), 0);
+    assert_eq!(settings.grace_for(Role::Owner), 0);
+    let org = org
+        .set_mfa_policy(&owner, totp(), settings, T0)
+        .unwrap()
+        .state;
+    assert_eq!(org.mfa_deadline(ADMIN), Some(T0));
+    assert_eq!(org.mfa_deadline(EARLY), Some(T0 + 30 * DAY));
+    // The admin without MFA must enrol now; the user may still skip.
+    assert!(matches!(
+        login(&org, ADMIN, SecondFactors::EMPTY, T0 + 1),
+        LoginDecision::EnrollMfa {
+            demand: EnrollmentDemand::Mandatory,
+            ..
+        }
+    ));
+    assert!(matches!(
+        login(&org, EARLY, SecondFactors::EMPTY, T0 + 1),
+        LoginDecision::Allowed(_)
+    ));
+    // A promotion brings the deadline earlier; a demotion never pushes it back.
+    let at = T0 + DAY;
+    let owner = grant(&org, OWNER, totp(), at);
+    let promoted = org
+        .change_role(&owner, EARLY, Role::Admin, at)
+        .unwrap()
+        .state;
+    assert_eq!(promoted.mfa_deadline(EARLY), Some(T0));
+    let demoted = promoted
+        .change_role(&owner, EARLY, Role::User, at)
+        .unwrap()
+        .state;
+    assert_eq!(demoted.mfa_deadline(EARLY), Some(T0));
+    // Per-role grace longer than the general one, or on optional settings, is refused.
+    assert_eq!(
+        enforced(DAY).with_grace_from(Role::Admin, 2 * DAY),
+        Err(PolicyError::InvalidGracePeriod)
+    );
+    assert_eq!(
+        MfaSettings::optional(totp())
+            .unwrap()
+            .with_grace_from(Role::Admin, 0),
+        Err(PolicyError::InvalidGracePeriod)
+    );
+}
+
+#[test]
+fn reminders_are_due_once_each_and_only_the_shortest_reached() {
+    let org = company();
+    let owner = grant(&org, OWNER, totp(), T0);
+    let settings = enforced(30 * DAY).with_reminders(&[DAY, 7 * DAY]).unwrap();
+    assert_eq!(settings.reminders().collect::<Vec<_>>(), [7 * DAY, DAY]);
+    let org = org
+        .set_mfa_policy(&owner, totp(), settings, T0)
+        .unwrap()
+        .state;
+    let deadline = T0 + 30 * DAY;
+    let needs = |p: PersonId| p != OWNER;
+    // Nothing due three weeks ahead.
+    assert!(
+        org.record_mfa_reminders(needs, deadline - 8 * DAY)
+            .outcome
+            .is_empty()
+    );
+    // Seven days ahead: the 7-day reminder, once.
+    let first = org.record_mfa_reminders(needs, deadline - 7 * DAY);
+    let mut people: Vec<_> = first.outcome.iter().map(|(p, _)| *p).collect();
+    people.sort();
+    assert_eq!(people, [ADMIN, EARLY]);
+    assert!(first.events.iter().all(|e| matches!(
+        e.what,
+        AuditKind::MfaReminderSent { lead, .. } if lead == 7 * DAY
+    )));
+    let org = first.state;
+    assert!(
+        org.record_mfa_reminders(needs, deadline - 6 * DAY)
+            .outcome
+            .is_empty()
+    );
+    // The day before: the 1-day reminder, once; never after the deadline.
+    let second = org.record_mfa_reminders(needs, deadline - DAY);
+    assert_eq!(second.outcome.len(), 2);
+    let org = second.state;
+    assert!(
+        org.record_mfa_reminders(needs, deadline - 1)
+            .outcome
+            .is_empty()
+    );
+    assert!(
+        org.record_mfa_reminders(needs, deadline + 1)
+            .outcome
+            .is_empty()
+    );
+
+    // A member reached by both lead times at once gets only the shorter.
+    let fresh = company();
+    let owner = grant(&fresh, OWNER, totp(), T0);
+    let fresh = fresh
+        .set_mfa_policy(&owner, totp(), settings, T0)
+        .unwrap()
+        .state;
+    let both = fresh.record_mfa_reminders(needs, deadline - DAY / 2);
+    assert!(both.events.iter().all(|e| matches!(
+        e.what,
+        AuditKind::MfaReminderSent { lead, .. } if lead == DAY
+    )));
+    assert!(
+        both.state
+            .record_mfa_reminders(needs, deadline - DAY / 4)
+            .outcome
+            .is_empty()
+    );
+
+    // Bad lead times.
+    for bad in [&[0][..], &[DAY, DAY], &[1, 2, 3, 4, 5], &[91 * DAY]] {
+        assert_eq!(
+            enforced(DAY).with_reminders(bad),
+            Err(PolicyError::InvalidReminders)
+        );
+    }
+    assert_eq!(
+        MfaSettings::optional(totp())
+            .unwrap()
+            .with_reminders(&[DAY]),
+        Err(PolicyError::InvalidReminders)
+    );
+}
+
+#[test]
+fn an_uncounted_kind_neither_satisfies_nor_lifts_a_grant() {
+    let org = company();
+    let owner = grant(&org, OWNER, totp(), T0);
+    // SMS is not counted: only the app.
+    let settings = MfaSettings::optional(totp()).unwrap();
+    let org = org
+        .set_mfa_policy(&owner, totp(), settings, T0)
+        .unwrap()
+        .state;
+    let sms = SecondFactors::of(FactorKind::OutOfBandSms);
+    assert!(!org.policy().satisfied_by(sms));
+    // A member holding only SMS presents it (it protects their account) but gets no AAL2 here.
+    let decided = login(&org, EARLY, sms, T0 + 1);
+    let LoginDecision::Allowed(g) = decided else {
+        panic!("{decided:?}")
+    };
+    assert_eq!(g.aal(), authcore::policy::Aal::Aal1);
+    assert!(g.factors().second_factors().is_empty());
+}
+
+#[test]
+fn an_enforcing_organisation_admits_an_invitee_only_with_a_counted_factor() {
+    let org = company();
+    let owner = grant(&org, OWNER, totp(), T0);
+    let org = org
+        .set_mfa_policy(&owner, totp(), enforced(0), T0)
+        .unwrap()
+        .state;
+    let owner = grant(&org, OWNER, totp(), T0);
+    let invitation = org.invite(&owner, Role::User, DAY, T0).unwrap().state;
+    assert_eq!(
+        org.accept_invitation(&invitation, LATE, SecondFactors::EMPTY, T0 + 1)
+            .unwrap_err(),
+        PolicyError::EnrollMfaFirst
+    );
+    assert_eq!(
+        org.accept_invitation(
+            &invitation,
+            LATE,
+            SecondFactors::of(FactorKind::OutOfBandSms),
+            T0 + 1
+        )
+        .unwrap_err(),
+        PolicyError::EnrollMfaFirst
+    );
+    assert!(
+        org.accept_invitation(&invitation, LATE, totp(), T0 + 1)
+            .is_ok()
+    );
+}
+
+#[test]
+fn ownership_is_offered_then_accepted() {
+    let org = company();
+    let owner = grant(&org, OWNER, totp(), T0);
+    let org = org
+        .set_mfa_policy(&owner, totp(), enforced(0), T0)
+        .unwrap()
+        .state;
+    let owner = grant(&org, OWNER, totp(), T0);
+    // Not to someone without MFA while enforced.
+    assert_eq!(
+        org.offer_ownership(&owner, ADMIN, SecondFactors::EMPTY, T0)
+            .unwrap_err(),
+        PolicyError::TargetNeedsMfa
+    );
+    let offered = org
+        .offer_ownership(&owner, ADMIN, totp(), T0)
+        .unwrap()
+        .state;
+    // Another person cannot accept it.
+    let early = grant(&offered, EARLY, totp(), T0 + 1);
+    assert_eq!(
+        offered
+            .accept_ownership(&early, totp(), T0 + 1)
+            .unwrap_err(),
+        PolicyError::NoOwnershipOffer
+    );
+    // The target without MFA (removed since) cannot.
+    let admin = grant(&offered, ADMIN, totp(), T0 + 1);
+    assert_eq!(
+        offered
+            .accept_ownership(&admin, SecondFactors::EMPTY, T0 + 1)
+            .unwrap_err(),
+        PolicyError::TargetNeedsMfa
+    );
+    // Lapsed.
+    let late = T0 + authcore::policy::OwnershipOffer::TTL;
+    let admin_late = grant(&offered, ADMIN, totp(), late);
+    assert_eq!(
+        offered
+            .accept_ownership(&admin_late, totp(), late)
+            .unwrap_err(),
+        PolicyError::NoOwnershipOffer
+    );
+    let done = offered
+        .accept_ownership(&admin, totp(), T0 + 1)
+        .unwrap()
+        .state;
+    assert_eq!(done.member(ADMIN).unwrap().role(), Role::Owner);
+    assert_eq!(done.member(OWNER).unwrap().role(), Role::Admin);
+    assert!(done.ownership_offer().is_none());
+    assert_eq!(done.owners().count(), 1);
 }

@@ -567,7 +567,12 @@ impl World {
                     return;
                 };
                 let o = &self.orgs[org];
-                if let Ok(t) = o.accept_invitation(&invitation, pid(person), now) {
+                if let Ok(t) = o.accept_invitation(
+                    &invitation,
+                    pid(person),
+                    authcore::policy::SecondFactors::ALL,
+                    now,
+                ) {
                     let inviter = o.member(invitation.invited_by()).unwrap();
                     assert!(inviter.is_active());
                     assert!(invitation.role() <= inviter.effective_role(now));

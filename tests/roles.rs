@@ -712,12 +712,24 @@ fn a_delegate_grants_nothing_above_their_own_role() {
         .invite(&delegate, Role::User, 9 * HOUR, now)
         .unwrap()
         .state;
-    let joined = org.accept_invitation(&invitation, NEWCOMER, now).unwrap();
+    let joined = org
+        .accept_invitation(
+            &invitation,
+            NEWCOMER,
+            authcore::policy::SecondFactors::ALL,
+            now,
+        )
+        .unwrap();
     assert_eq!(joined.state.member(NEWCOMER).unwrap().role(), Role::User);
     let lapsed = T0 + 8 * HOUR;
     assert_eq!(
-        org.accept_invitation(&invitation, NEWCOMER, lapsed)
-            .unwrap_err(),
+        org.accept_invitation(
+            &invitation,
+            NEWCOMER,
+            authcore::policy::SecondFactors::ALL,
+            lapsed
+        )
+        .unwrap_err(),
         PolicyError::InvitationInvalid
     );
 }
@@ -824,7 +836,12 @@ fn invitations() {
     assert_eq!(invitation.expires_at(), now + HOUR);
 
     let joined = org
-        .accept_invitation(&invitation, NEWCOMER, now + 60)
+        .accept_invitation(
+            &invitation,
+            NEWCOMER,
+            authcore::policy::SecondFactors::ALL,
+            now + 60,
+        )
         .unwrap();
     assert_eq!(
         joined.events[0].what,
@@ -840,8 +857,13 @@ fn invitations() {
 
     // Expired, or the inviter can no longer grant it.
     assert_eq!(
-        org.accept_invitation(&invitation, NEWCOMER, now + HOUR)
-            .unwrap_err(),
+        org.accept_invitation(
+            &invitation,
+            NEWCOMER,
+            authcore::policy::SecondFactors::ALL,
+            now + HOUR
+        )
+        .unwrap_err(),
         PolicyError::InvitationInvalid
     );
     let owner = login(&org, OWNER, true, now);
@@ -851,14 +873,24 @@ fn invitations() {
         .state;
     assert_eq!(
         demoted
-            .accept_invitation(&invitation, NEWCOMER, now + 60)
+            .accept_invitation(
+                &invitation,
+                NEWCOMER,
+                authcore::policy::SecondFactors::ALL,
+                now + 60
+            )
             .unwrap_err(),
         PolicyError::InvitationInvalid
     );
     let elsewhere = Organisation::found(ELSEWHERE, OWNER, now).state;
     assert_eq!(
         elsewhere
-            .accept_invitation(&invitation, NEWCOMER, now + 60)
+            .accept_invitation(
+                &invitation,
+                NEWCOMER,
+                authcore::policy::SecondFactors::ALL,
+                now + 60
+            )
             .unwrap_err(),
         PolicyError::OtherOrganisation
     );

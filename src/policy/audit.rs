@@ -67,6 +67,10 @@ pub enum NotificationKind {
     SetupLink,
     /// A security notice.
     SecurityNotice,
+    /// An invitation to join an organisation.
+    Invitation,
+    /// A reminder of an MFA enrollment deadline.
+    MfaReminder,
 }
 
 /// What happened.
@@ -167,6 +171,18 @@ pub enum AuditKind {
     Invited {
         /// The role the invitation grants.
         role: Role,
+    },
+    /// An Owner offered ownership to the subject.
+    OwnershipOffered {
+        /// When the offer lapses (unix seconds).
+        expires_at: u64,
+    },
+    /// A reminder of their MFA enrollment deadline was sent to the subject.
+    MfaReminderSent {
+        /// The deadline (unix seconds).
+        deadline: u64,
+        /// How long before the deadline the reminder was due (seconds).
+        lead: u64,
     },
     /// Ownership was transferred to the subject.
     OwnershipTransferred {

@@ -103,6 +103,14 @@ pub enum PolicyError {
     InvalidDelegation,
     /// The member has no delegation.
     NoDelegation,
+    /// Reminder lead times must be distinct, at most four, 1 second to the longest grace
+    /// period, and only for an enforced policy.
+    InvalidReminders,
+    /// The organisation enforces MFA: enrol a second factor it counts first, then accept.
+    EnrollMfaFirst,
+    /// No ownership offer stands for this person (none was made, it expired, or its maker is
+    /// no longer an Owner).
+    NoOwnershipOffer,
     /// A persisted state is inconsistent (what is wrong is named).
     InvalidState(&'static str),
 }
@@ -177,6 +185,11 @@ impl fmt::Display for PolicyError {
             }
             Self::InvalidDelegation => f.write_str("the delegation is invalid"),
             Self::NoDelegation => f.write_str("the member has no delegation"),
+            Self::InvalidReminders => f.write_str("the MFA reminder times are invalid"),
+            Self::EnrollMfaFirst => f.write_str(
+                "the organisation requires MFA: set up a second factor it accepts first",
+            ),
+            Self::NoOwnershipOffer => f.write_str("no ownership offer stands for you"),
             Self::InvalidState(what) => write!(f, "inconsistent persisted state: {what}"),
         }
     }

@@ -625,8 +625,14 @@ pub fn login_decision(
         }
     }
 
-    // 5. Allowed.
-    let mut factors = FactorSet::of(Factor::Password).union(FactorSet::from(presented));
+    // 5. Allowed. A kind the organisation does not count was presented only to protect the
+    // person's account (whoever holds a factor presents it): it adds nothing to a grant there.
+    let admitted = if policy.is_on() {
+        presented.intersection(counted)
+    } else {
+        presented
+    };
+    let mut factors = FactorSet::of(Factor::Password).union(FactorSet::from(admitted));
     if device {
         factors = factors.with(Factor::RememberedDevice);
     }

@@ -58,8 +58,8 @@ pub use login::{
     Account, EnrollmentDemand, Grant, LoginDecision, LoginProgress, PasswordState, login_decision,
 };
 pub use mfa_reset::MfaResetAuthority;
-pub use org_policy::{MfaPolicy, MfaSettings, OrgStanding};
-pub use organisation::{Invitation, Organisation};
+pub use org_policy::{MAX_REMINDERS, MfaPolicy, MfaSettings, OrgStanding, RoleGrace};
+pub use organisation::{Invitation, Organisation, OwnershipOffer};
 pub use roles::{
     Action, Delegation, JoinPath, Member, Permission, Resource, Role, SENSITIVE_ACTION_MAX_AGE,
     Scope,

@@ -7,6 +7,9 @@ use crate::policy::factors::{FactorSet, SecondFactors};
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::roles::{Member, Role};
 
+/// At most this many reminder lead times ([`MfaSettings::with_reminders`]).
+pub const MAX_REMINDERS: usize = 4;
+
 /// An organisation's MFA policy.
 ///
 /// Grace deadlines avoid the traps other products fell into:
@@ -14,13 +17,18 @@ use crate::policy::roles::{Member, Role};
 /// - A deadline belongs to one membership, not to the person: someone in several organisations
 ///   has an independent deadline in each, and each organisation's policy applies when they sign in
 ///   to it.
-/// - A member's deadline is fixed from the moment they became subject to the policy (the policy
-///   was enforced, or they joined later) plus the grace period. It is derived, never stored: when
-///   the grace period changes every deadline is recomputed from that same moment, so tightening
-///   the grace period takes effect at once and loosening it cannot be exploited to restart a clock.
+/// - A member's deadline is fixed when they become subject to the policy (the policy was
+///   enforced, or they joined later): that moment plus the grace period of their role
+///   ([`MfaSettings::grace_for`]). It is stored with the membership and only ever moves earlier
+///   while they stay subject: when the settings or the member's role change, it is recomputed
+///   from that same moment and kept if the new one is later. Tightening the grace period takes
+///   effect at once; loosening it, or a demotion, never extends a deadline already set.
 /// - Joining by any path (founding, being added, an invitation, an access request) and any role
 ///   change leave the member subject; nothing a member does to their own account restarts their
-///   grace period (and MFA cannot be turned off while the policy is enforced).
+///   grace period (and MFA cannot be turned off while the policy is enforced). Only turning
+///   enforcement off and on again starts new deadlines.
+/// - Reminders go out at the lead times the settings name ([`MfaSettings::with_reminders`]),
+///   each at most once per deadline ([`MfaPolicy::reminder_due`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MfaPolicy {
@@ -100,15 +108,70 @@ impl MfaPolicy {
         }
     }
 
-    /// A member's deadline for enrolling, when the policy enforces MFA: the moment they became
-    /// subject plus the current grace period. `None` while the policy does not enforce.
+    /// The grace period for a member with `role` (0 when the policy does not enforce).
+    pub fn grace_for(&self, role: Role) -> u64 {
+        match self {
+            Self::On(settings) if settings.enforce => settings.grace_for(role),
+            _ => 0,
+        }
+    }
+
+    /// A member's deadline for enrolling, when the policy enforces MFA (the stored one:
+    /// [`Member::mfa_deadline`]). `None` while the policy does not enforce.
     pub fn deadline_for(&self, member: &Member) -> Option<u64> {
         if !self.enforces() {
             return None;
         }
+        member.mfa_deadline()
+    }
+
+    /// The deadline `member` would get from these settings: the moment they became subject
+    /// plus their role's grace period.
+    pub(crate) fn fresh_deadline(&self, member: &Member) -> Option<u64> {
         member
             .mfa_subject_since()
-            .map(|since| since.saturating_add(self.grace_period()))
+            .map(|since| since.saturating_add(self.grace_for(member.role())))
+    }
+
+    /// The reminder to send `member` at `now`, as its lead time, if one is due: the policy
+    /// enforces, the member is active and before their deadline, a lead time has been reached
+    /// and no reminder of that lead time or a shorter one was sent for this deadline. Of several
+    /// reached at once, only the shortest is due (nobody gets the "7 days left" reminder the day
+    /// before). Whether the member already has MFA is for the caller to check
+    /// ([`Self::satisfied_by`]).
+    pub fn reminder_due(&self, member: &Member, now: u64) -> Option<u64> {
+        let settings = self.settings().filter(|s| s.enforce)?;
+        let deadline = member.mfa_deadline()?;
+        if !member.is_active() || now >= deadline {
+            return None;
+        }
+        let left = deadline.saturating_sub(now);
+        let sent = member.mfa_reminded().unwrap_or(u64::MAX);
+        settings
+            .reminders()
+            .filter(|&lead| left <= lead && lead < sent)
+            .min()
+    }
+}
+
+/// A grace period for members at or above a role, shorter than the one for everyone else
+/// ([`MfaSettings::with_grace_from`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct RoleGrace {
+    from: Role,
+    grace_period: u64,
+}
+
+impl RoleGrace {
+    /// The lowest role it applies to.
+    pub const fn from(&self) -> Role {
+        self.from
+    }
+
+    /// Its grace period in seconds.
+    pub const fn grace_period(&self) -> u64 {
+        self.grace_period
     }
 }
 
@@ -124,6 +187,8 @@ pub struct MfaSettings {
     enforce: bool,
     grace_period: u64,
     factors: SecondFactors,
+    by_role: Option<RoleGrace>,
+    reminders: [u64; MAX_REMINDERS],
 }
 
 impl MfaSettings {
@@ -166,8 +231,80 @@ impl MfaSettings {
                 enforce,
                 grace_period,
                 factors,
+                by_role: None,
+                reminders: [0; MAX_REMINDERS],
             })
         }
+    }
+
+    /// Enforcement per role: members whose own role is `from` or above get `grace_period`
+    /// (at most the grace period of everyone else), for example Owners and Admins at once
+    /// (`with_grace_from(Role::Admin, 0)`) and everyone else after the general grace period.
+    /// Only for enforced settings ([`PolicyError::InvalidGracePeriod`] otherwise, or for a
+    /// longer grace period).
+    pub const fn with_grace_from(self, from: Role, grace_period: u64) -> Result<Self, PolicyError> {
+        if !self.enforce || grace_period > self.grace_period {
+            return Err(PolicyError::InvalidGracePeriod);
+        }
+        Ok(Self {
+            by_role: Some(RoleGrace { from, grace_period }),
+            ..self
+        })
+    }
+
+    /// Reminders at these lead times before each member's deadline (seconds; for example
+    /// `[7 * DAY, DAY]`), sent by
+    /// [`Authenticator::send_mfa_reminders`](crate::service::Authenticator::send_mfa_reminders).
+    /// At most [`MAX_REMINDERS`], each distinct, 1 second to [`Self::MAX_GRACE_PERIOD`]; only
+    /// for enforced settings ([`PolicyError::InvalidReminders`] otherwise). An empty list sends
+    /// none (the default).
+    pub fn with_reminders(self, before: &[u64]) -> Result<Self, PolicyError> {
+        let reminders = Self::checked_reminders(self.enforce, before)?;
+        Ok(Self { reminders, ..self })
+    }
+
+    fn checked_reminders(
+        enforce: bool,
+        before: &[u64],
+    ) -> Result<[u64; MAX_REMINDERS], PolicyError> {
+        let mut reminders = [0; MAX_REMINDERS];
+        let nonzero: alloc::vec::Vec<u64> = before.iter().copied().filter(|&r| r != 0).collect();
+        if nonzero.len() != before.len()
+            || before.len() > MAX_REMINDERS
+            || (!enforce && !before.is_empty())
+            || before.iter().any(|&r| r > Self::MAX_GRACE_PERIOD)
+        {
+            return Err(PolicyError::InvalidReminders);
+        }
+        let mut sorted = nonzero;
+        sorted.sort_unstable_by(|a, b| b.cmp(a));
+        let count = sorted.len();
+        sorted.dedup();
+        if sorted.len() != count {
+            return Err(PolicyError::InvalidReminders);
+        }
+        for (slot, lead) in reminders.iter_mut().zip(sorted) {
+            *slot = lead;
+        }
+        Ok(reminders)
+    }
+
+    /// The grace period for a member whose own role is `role`.
+    pub fn grace_for(&self, role: Role) -> u64 {
+        match self.by_role {
+            Some(by_role) if role >= by_role.from => by_role.grace_period,
+            _ => self.grace_period,
+        }
+    }
+
+    /// The shorter grace period for higher roles, if any.
+    pub const fn grace_by_role(&self) -> Option<RoleGrace> {
+        self.by_role
+    }
+
+    /// The reminder lead times, longest first.
+    pub fn reminders(&self) -> impl Iterator<Item = u64> + '_ {
+        self.reminders.iter().copied().filter(|&lead| lead != 0)
     }
 
     /// Whether every member must use MFA.
@@ -192,6 +329,10 @@ struct MfaSettingsRepr {
     enforce: bool,
     grace_period: u64,
     factors: SecondFactors,
+    #[serde(default)]
+    by_role: Option<RoleGrace>,
+    #[serde(default)]
+    reminders: [u64; MAX_REMINDERS],
 }
 
 #[cfg(feature = "serde")]
@@ -199,7 +340,13 @@ impl TryFrom<MfaSettingsRepr> for MfaSettings {
     type Error = PolicyError;
 
     fn try_from(repr: MfaSettingsRepr) -> Result<Self, Self::Error> {
-        Self::checked(repr.enforce, repr.grace_period, repr.factors)
+        let mut settings = Self::checked(repr.enforce, repr.grace_period, repr.factors)?;
+        if let Some(by_role) = repr.by_role {
+            settings = settings.with_grace_from(by_role.from, by_role.grace_period)?;
+        }
+        let leads: alloc::vec::Vec<u64> =
+            repr.reminders.iter().copied().filter(|&r| r != 0).collect();
+        settings.with_reminders(&leads)
     }
 }
 

@@ -3,7 +3,10 @@
 use alloc::vec::Vec;
 
 mod mfa_policy;
+mod ownership;
 mod remembered_devices;
+
+pub use ownership::OwnershipOffer;
 
 use crate::policy::Transition;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
@@ -52,6 +55,7 @@ pub struct Organisation {
     policy: MfaPolicy,
     members: Vec<Member>,
     remember_devices: bool,
+    ownership_offer: Option<OwnershipOffer>,
 }
 
 /// An invitation to join an organisation with a role. The host keeps it behind its own link
@@ -110,6 +114,7 @@ impl Organisation {
                 now
             )],
             remember_devices: true,
+            ownership_offer: None,
         };
         let by = Actor::Person(founder);
         let events = alloc::vec![
@@ -266,15 +271,22 @@ impl Organisation {
 
     /// A person accepts an invitation. Refused if it expired, or if its inviter is no longer an
     /// active member who may manage members (a delegation still in force counts) and may grant
-    /// that role by their own role (a delegation does not count).
+    /// that role by their own role (a delegation does not count). While the policy enforces
+    /// MFA, `invitee_factors` (the person's own second factors, from their MFA state) must
+    /// satisfy it ([`PolicyError::EnrollMfaFirst`]): nobody joins an enforcing organisation
+    /// without a factor it counts, so nobody joins already past a deadline of zero.
     pub fn accept_invitation(
         &self,
         invitation: &Invitation,
         person: PersonId,
+        invitee_factors: SecondFactors,
         now: u64,
     ) -> Result<Transition<Self>, PolicyError> {
         if invitation.org != self.id {
             return Err(PolicyError::OtherOrganisation);
+        }
+        if self.policy.enforces() && !self.policy.satisfied_by(invitee_factors) {
+            return Err(PolicyError::EnrollMfaFirst);
         }
         let inviter_ok = self.member(invitation.invited_by).is_some_and(|inviter| {
             inviter.is_active()
@@ -478,7 +490,9 @@ impl Organisation {
         let mut next = self.clone();
         next.update(to, |member| member.set_role(Role::Owner));
         next.update(from, |member| member.set_role(actor_becomes));
+        next.ensure_subject(to, by, now, &mut events);
         next.end_orphaned_delegations(by, now, &mut events);
+        next.ownership_offer = None;
         Ok(Transition::new(next, (), events))
     }
 
@@ -677,7 +691,9 @@ impl Organisation {
         Ok(Transition::new(next, (), events))
     }
 
-    /// Makes a member subject to the enforced policy from `now` if they are not already.
+    /// Makes a member subject to the enforced policy from `now` if they are not already, and
+    /// otherwise brings their deadline earlier if their role's grace period now asks for it
+    /// (a promotion); a deadline never moves later.
     fn ensure_subject(
         &mut self,
         person: PersonId,
@@ -690,21 +706,29 @@ impl Organisation {
         }
         let policy = self.policy;
         let id = self.id;
-        if let Some(member) = self
+        let Some(member) = self
             .members
             .iter_mut()
-            .find(|member| member.person() == person && member.mfa_subject_since().is_none())
-        {
-            member.set_mfa_subject_since(Some(now));
-            if let Some(deadline) = policy.deadline_for(member) {
-                events.push(AuditEvent::new(
-                    now,
-                    by,
-                    Some(person),
-                    Some(id),
-                    AuditKind::SubjectToMfaPolicy { deadline },
-                ));
+            .find(|member| member.person() == person)
+        else {
+            return;
+        };
+        let changed = match policy.fresh_deadline(member) {
+            None => {
+                let grace = policy.grace_for(member.role());
+                member.set_mfa_subject(Some((now, now.saturating_add(grace))));
+                true
             }
+            Some(deadline) => member.tighten_mfa_deadline(deadline),
+        };
+        if let (true, Some(deadline)) = (changed, member.mfa_deadline()) {
+            events.push(AuditEvent::new(
+                now,
+                by,
+                Some(person),
+                Some(id),
+                AuditKind::SubjectToMfaPolicy { deadline },
+            ));
         }
     }
 
@@ -722,6 +746,7 @@ impl Organisation {
     fn check(&self) -> Result<(), &'static str> {
         for (index, member) in self.members.iter().enumerate() {
             member.check()?;
+            member.check_mfa_fields()?;
             if member.org() != self.id {
                 return Err("a member of another organisation");
             }
@@ -769,6 +794,9 @@ struct OrganisationRepr {
     /// Absent from states written before remembered devices: allowed, the default.
     #[serde(default = "allowed")]
     remember_devices: bool,
+    /// Absent from states written before ownership offers: none.
+    #[serde(default)]
+    ownership_offer: Option<OwnershipOffer>,
 }
 
 #[cfg(feature = "serde")]
@@ -781,11 +809,17 @@ impl TryFrom<OrganisationRepr> for Organisation {
     type Error = PolicyError;
 
     fn try_from(repr: OrganisationRepr) -> Result<Self, Self::Error> {
+        let mut members = repr.members;
+        for member in &mut members {
+            // A state written before deadlines were stored: the deadline it had then.
+            member.fill_mfa_deadline(repr.policy.grace_for(member.role()));
+        }
         let org = Self {
             id: repr.id,
             policy: repr.policy,
-            members: repr.members,
+            members,
             remember_devices: repr.remember_devices,
+            ownership_offer: repr.ownership_offer,
         };
         org.check().map_err(PolicyError::InvalidState)?;
         Ok(org)

@@ -288,6 +288,8 @@ pub struct Member {
     path: JoinPath,
     deactivated_at: Option<u64>,
     mfa_subject_since: Option<u64>,
+    mfa_deadline: Option<u64>,
+    mfa_reminded: Option<u64>,
     delegation: Option<Delegation>,
 }
 
@@ -307,6 +309,8 @@ impl Member {
             path,
             deactivated_at: None,
             mfa_subject_since: None,
+            mfa_deadline: None,
+            mfa_reminded: None,
             delegation: None,
         }
     }
@@ -357,9 +361,22 @@ impl Member {
     }
 
     /// Since when the member is subject to the organisation's enforced MFA policy (`None` while
-    /// the policy does not enforce). Their enrollment deadline is this plus the grace period.
+    /// the policy does not enforce).
     pub const fn mfa_subject_since(&self) -> Option<u64> {
         self.mfa_subject_since
+    }
+
+    /// The member's enrollment deadline while the policy enforces MFA: set when they become
+    /// subject (that moment plus their role's grace period) and only ever moved earlier while
+    /// they stay subject (see [`crate::policy::org_policy::MfaPolicy`]).
+    pub const fn mfa_deadline(&self) -> Option<u64> {
+        self.mfa_deadline
+    }
+
+    /// The last MFA reminder sent for the current deadline, as its lead time (seconds before
+    /// the deadline); `None` if none was sent since the member became subject.
+    pub const fn mfa_reminded(&self) -> Option<u64> {
+        self.mfa_reminded
     }
 
     /// The delegation, if any (it may have lapsed: see [`Delegation::is_current`]).
@@ -378,8 +395,48 @@ impl Member {
         self.deactivated_at = at;
     }
 
-    pub(crate) fn set_mfa_subject_since(&mut self, since: Option<u64>) {
-        self.mfa_subject_since = since;
+    /// Makes the member subject from `since` with `deadline`, or not subject (`None`); either
+    /// way no reminder has been sent for it yet.
+    pub(crate) fn set_mfa_subject(&mut self, subject: Option<(u64, u64)>) {
+        self.mfa_subject_since = subject.map(|(since, _)| since);
+        self.mfa_deadline = subject.map(|(_, deadline)| deadline);
+        self.mfa_reminded = None;
+    }
+
+    /// Moves the deadline to `deadline` if that is earlier; whether it moved.
+    pub(crate) fn tighten_mfa_deadline(&mut self, deadline: u64) -> bool {
+        match self.mfa_deadline {
+            Some(current) if current <= deadline => false,
+            _ => {
+                self.mfa_deadline = Some(deadline);
+                true
+            }
+        }
+    }
+
+    pub(crate) fn set_mfa_reminded(&mut self, lead: Option<u64>) {
+        self.mfa_reminded = lead;
+    }
+
+    /// Gives a member decoded from a state written before stored deadlines the deadline it
+    /// had then: `since + grace`.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) fn fill_mfa_deadline(&mut self, grace: u64) {
+        if let (Some(since), None) = (self.mfa_subject_since, self.mfa_deadline) {
+            self.mfa_deadline = Some(since.saturating_add(grace));
+        }
+    }
+
+    /// Whether the MFA subjection fields agree with each other.
+    #[cfg_attr(not(feature = "serde"), allow(dead_code))]
+    pub(crate) fn check_mfa_fields(&self) -> Result<(), &'static str> {
+        if self.mfa_deadline.is_some() != self.mfa_subject_since.is_some() {
+            return Err("an MFA deadline without subjection, or subjection without one");
+        }
+        if self.mfa_reminded.is_some() && self.mfa_deadline.is_none() {
+            return Err("an MFA reminder without a deadline");
+        }
+        Ok(())
     }
 
     pub(crate) fn set_delegation(&mut self, delegation: Option<Delegation>) {
@@ -406,6 +463,12 @@ struct MemberRepr {
     path: JoinPath,
     deactivated_at: Option<u64>,
     mfa_subject_since: Option<u64>,
+    /// Absent from states written before stored deadlines: filled in from the policy by the
+    /// organisation's decoding.
+    #[serde(default)]
+    mfa_deadline: Option<u64>,
+    #[serde(default)]
+    mfa_reminded: Option<u64>,
     delegation: Option<Delegation>,
 }
 
@@ -422,6 +485,8 @@ impl TryFrom<MemberRepr> for Member {
             path: repr.path,
             deactivated_at: repr.deactivated_at,
             mfa_subject_since: repr.mfa_subject_since,
+            mfa_deadline: repr.mfa_deadline,
+            mfa_reminded: repr.mfa_reminded,
             delegation: repr.delegation,
         };
         member

@@ -63,7 +63,8 @@ pub trait Backend: Send + Sync {
     /// People, organisations, memberships and throttle counters ([`UserStore`]), and
     /// authenticator secrets, recovery codes, out-of-band codes, setup tokens and tickets
     /// ([`SecretStore`]), sessions, remembered devices and security epochs ([`SessionStore`]),
-    /// with the login steps over them ([`LoginStore`]): one store.
+    /// with the login steps over them ([`LoginStore`]), and invitations
+    /// ([`InvitationStore`](crate::store::InvitationStore)): one store.
     ///
     /// One type, because a login step reads the person, their organisation, the throttle
     /// counters, the MFA state and the pending-login ticket together, and writes its outcome to

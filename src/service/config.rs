@@ -22,6 +22,7 @@ pub struct ServiceConfig {
     pub(super) password_policy: PasswordPolicy,
     pub(super) ticket_ttl: u64,
     pub(super) setup_ttl: u64,
+    pub(super) invitation_ttl: u64,
     pub(super) temporary_ttl: u64,
     pub(super) oob: Option<(OobConfig, OobKey)>,
     pub(super) sessions: SessionConfig,
@@ -33,6 +34,8 @@ impl ServiceConfig {
     pub const DEFAULT_TICKET_TTL: u64 = 10 * 60;
     /// The default lifetime of a setup link: 72 hours.
     pub const DEFAULT_SETUP_TTL: u64 = 72 * 60 * 60;
+    /// The default lifetime of an invitation: 7 days.
+    pub const DEFAULT_INVITATION_TTL: u64 = 7 * 24 * 60 * 60;
 
     /// Starts a configuration; `issuer` is the service name authenticator apps show.
     pub fn builder(issuer: &str) -> ServiceConfigBuilder {
@@ -45,6 +48,7 @@ impl ServiceConfig {
                 password_policy: PasswordPolicy::default(),
                 ticket_ttl: Self::DEFAULT_TICKET_TTL,
                 setup_ttl: Self::DEFAULT_SETUP_TTL,
+                invitation_ttl: Self::DEFAULT_INVITATION_TTL,
                 temporary_ttl: TemporaryPassword::DEFAULT_TTL,
                 oob: None,
                 sessions: SessionConfig::default(),
@@ -147,6 +151,12 @@ impl ServiceConfigBuilder {
         self
     }
 
+    /// The invitation lifetime in seconds (1 s to 30 days; default 7 days).
+    pub fn invitation_ttl(mut self, seconds: u64) -> Self {
+        self.config.invitation_ttl = seconds;
+        self
+    }
+
     /// The temporary-password lifetime in seconds (1 s to 30 days; default 72 h).
     pub fn temporary_ttl(mut self, seconds: u64) -> Self {
         self.config.temporary_ttl = seconds;
@@ -172,6 +182,10 @@ impl ServiceConfigBuilder {
         let ok = |ttl: u64, max: u64| (1..=max).contains(&ttl);
         if !ok(c.ticket_ttl, crate::policy::login::LoginProgress::MAX_AGE)
             || !ok(c.setup_ttl, TemporaryPassword::MAX_TTL)
+            || !ok(
+                c.invitation_ttl,
+                crate::policy::organisation::Invitation::MAX_TTL,
+            )
             || !ok(c.temporary_ttl, TemporaryPassword::MAX_TTL)
         {
             return Err(Error::Param(crate::otp::error::ParamError::Lifetime));

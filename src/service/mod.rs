@@ -101,6 +101,7 @@ pub(crate) mod factors;
 pub(crate) mod find_org;
 pub(crate) mod hashing;
 pub(crate) mod leaving;
+pub(crate) mod lifecycle;
 pub(crate) mod login;
 pub(crate) mod members;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
@@ -277,6 +278,12 @@ impl<B: Backend> Authenticator<B> {
             }
             Notification::Security { person, .. } => {
                 (*person, None, NotificationKind::SecurityNotice)
+            }
+            Notification::Invitation { person, org, .. } => {
+                (*person, Some(*org), NotificationKind::Invitation)
+            }
+            Notification::MfaReminder { person, org, .. } => {
+                (*person, Some(*org), NotificationKind::MfaReminder)
             }
         };
         match self.backend.notifier().deliver(message).await {

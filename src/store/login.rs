@@ -34,6 +34,7 @@ use crate::credential::token::TokenDigest;
 use crate::policy::enrollment::Mfa;
 use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
 use crate::policy::organisation::Organisation;
+use crate::store::invitations::InvitationStore;
 use crate::store::records::{
     Login, OobChallengeRecord, OobPurpose, PersonRecord, RecoverySlot, ThrottleKey, TicketRecord,
     Versioned,
@@ -213,7 +214,7 @@ impl StepWrite {
 /// Stores implement it beside [`UserStore`], [`SecretStore`] and [`SessionStore`] over the same
 /// data, with the same error type (a completed login creates its session in the same store).
 /// Every method is atomic with respect to concurrent calls, and none has a default body.
-pub trait LoginStore: UserStore + SecretStore + SessionStore {
+pub trait LoginStore: UserStore + SecretStore + SessionStore + InvitationStore {
     /// Reads what a login step decides on, in one statement (no lock, no transaction): the live
     /// ticket (for [`SnapshotAt::Ticket`]), the person, the organisation `org`, the MFA state
     /// with its watermarks, the active recovery set and the counters (`org`: none is read without

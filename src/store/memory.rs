@@ -38,6 +38,7 @@ use crate::policy::session::{
 use crate::store::records::Login;
 use crate::store::sessions::{SessionPruneReport, SessionStore};
 
+mod invitations;
 mod login;
 
 /// A fault of the in-memory store, audit log or notifier.
@@ -178,6 +179,7 @@ struct Secrets {
     oob_sends: HashMap<(PersonId, OobPurpose), OobSendLog>,
     setup_tokens: HashMap<TokenDigest, SetupTokenRecord>,
     tickets: HashMap<TokenDigest, TicketRecord>,
+    invitations: HashMap<TokenDigest, crate::store::invitations::InvitationRecord>,
 }
 
 /// A thread-safe in-memory [`UserStore`] and [`SecretStore`], for tests, examples and
@@ -1015,6 +1017,22 @@ pub enum Delivery {
         /// What it said.
         notice: SecurityNotice,
     },
+    /// An invitation was sent.
+    Invitation {
+        /// The person invited.
+        person: PersonId,
+        /// The organisation.
+        org: OrgId,
+    },
+    /// An MFA reminder was sent.
+    MfaReminder {
+        /// The member.
+        person: PersonId,
+        /// The organisation.
+        org: OrgId,
+        /// Their deadline.
+        deadline: u64,
+    },
 }
 
 impl Delivery {
@@ -1023,7 +1041,9 @@ impl Delivery {
         match self {
             Self::OobCode { person, .. }
             | Self::SetupLink { person, .. }
-            | Self::Security { person, .. } => *person,
+            | Self::Security { person, .. }
+            | Self::Invitation { person, .. }
+            | Self::MfaReminder { person, .. } => *person,
         }
     }
 }
@@ -1033,6 +1053,7 @@ struct Recorded {
     deliveries: Vec<Delivery>,
     codes: HashMap<PersonId, Zeroizing<String>>,
     setup_tokens: HashMap<PersonId, Zeroizing<String>>,
+    invitation_tokens: HashMap<PersonId, Zeroizing<String>>,
     fail: bool,
 }
 
@@ -1082,6 +1103,11 @@ impl RecordingNotifier {
         self.recorded().setup_tokens.remove(&person)
     }
 
+    /// The last invitation token delivered to `person`, once.
+    pub fn take_last_invitation_token(&self, person: PersonId) -> Option<Zeroizing<String>> {
+        self.recorded().invitation_tokens.remove(&person)
+    }
+
     /// Makes every later delivery fail with [`MemoryStoreError::DeliveryFailed`] (`true`), or
     /// succeed again (`false`): for testing how a service copes with an unreachable gateway.
     pub fn fail_deliveries(&self, fail: bool) {
@@ -1118,6 +1144,21 @@ impl Notifier for RecordingNotifier {
                 Delivery::SetupLink { person, org }
             }
             Notification::Security { person, notice } => Delivery::Security { person, notice },
+            Notification::Invitation { person, org, token } => {
+                recorded
+                    .invitation_tokens
+                    .insert(person, token.expose_secret());
+                Delivery::Invitation { person, org }
+            }
+            Notification::MfaReminder {
+                person,
+                org,
+                deadline,
+            } => Delivery::MfaReminder {
+                person,
+                org,
+                deadline,
+            },
         };
         recorded.deliveries.push(delivery);
         Ok(())

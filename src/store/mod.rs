@@ -73,6 +73,7 @@ use crate::policy::organisation::Organisation;
 
 #[cfg(feature = "test-util")]
 pub mod conformance;
+pub mod invitations;
 pub mod login;
 #[cfg(feature = "memory")]
 pub(crate) mod memory;
@@ -88,6 +89,7 @@ pub use login::{
     SnapshotAt, StepWrite,
 };
 
+pub use invitations::{InvitationRecord, InvitationStore};
 pub use records::{
     Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
     SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned,
@@ -490,6 +492,24 @@ pub enum Notification<'a> {
         person: PersonId,
         /// What happened.
         notice: SecurityNotice,
+    },
+    /// An invitation for an existing person to join an organisation.
+    Invitation {
+        /// The person invited.
+        person: PersonId,
+        /// The organisation.
+        org: OrgId,
+        /// The token to put in the link (accepted only in the person's own session).
+        token: &'a crate::credential::token::BearerToken,
+    },
+    /// A reminder that the organisation requires MFA by a deadline.
+    MfaReminder {
+        /// The member.
+        person: PersonId,
+        /// The organisation.
+        org: OrgId,
+        /// Their deadline (unix seconds).
+        deadline: u64,
     },
 }
 

@@ -474,3 +474,45 @@ impl<T: LoginStore> LoginStore for Recording<T> {
         self.inner.locked_step(at, org, now, decide).await
     }
 }
+
+impl<T: authcore::store::InvitationStore> authcore::store::InvitationStore for Recording<T> {
+    type Error = T::Error;
+
+    async fn insert_invitation(
+        &self,
+        invitation: &authcore::store::InvitationRecord,
+    ) -> Result<(), Self::Error> {
+        self.note("insert_invitation").await;
+        self.inner.insert_invitation(invitation).await
+    }
+
+    async fn invitation(
+        &self,
+        digest: &authcore::store::TokenDigest,
+        person: authcore::PersonId,
+        now: u64,
+    ) -> Result<Option<authcore::policy::Invitation>, Self::Error> {
+        self.note("invitation").await;
+        self.inner.invitation(digest, person, now).await
+    }
+
+    async fn take_invitation(
+        &self,
+        digest: &authcore::store::TokenDigest,
+        person: authcore::PersonId,
+        now: u64,
+    ) -> Result<Option<authcore::store::InvitationRecord>, Self::Error> {
+        self.note("take_invitation").await;
+        self.inner.take_invitation(digest, person, now).await
+    }
+
+    async fn prune_invitations(&self, now: u64) -> Result<u64, Self::Error> {
+        self.note("prune_invitations").await;
+        self.inner.prune_invitations(now).await
+    }
+
+    async fn organisation_ids(&self) -> Result<Vec<authcore::OrgId>, Self::Error> {
+        self.note("organisation_ids").await;
+        self.inner.organisation_ids().await
+    }
+}

@@ -38,9 +38,12 @@ impl Organisation {
     /// AAL2 grant, and must themselves have MFA of a kind the new settings count
     /// (`actor_factors`, from their own MFA state): the owner sets up their own MFA first.
     ///
-    /// When enforcement starts, every member becomes subject at `now`, with a deadline `now +
-    /// grace`. While it stays enforced, changing the grace period recomputes every deadline from
-    /// the moment each member became subject. When enforcement stops, nobody is subject.
+    /// When enforcement starts, every member becomes subject at `now`, with a deadline `now +`
+    /// their role's grace period ([`MfaSettings::grace_for`]). While it stays enforced, every
+    /// deadline is recomputed from the moment each member became subject and moves only if the
+    /// new one is earlier: tightening takes effect at once, loosening never extends a deadline.
+    /// Each deadline set or moved is reported ([`AuditKind::SubjectToMfaPolicy`]). When
+    /// enforcement stops, nobody is subject (and nobody has a deadline).
     pub fn set_mfa_policy(
         &self,
         actor: &Grant,
@@ -70,26 +73,42 @@ impl Organisation {
         let was_enforced = self.policy().enforces();
         let mut next = self.clone();
         next.set_policy(policy);
+        let mut moved = Vec::new();
         for member in next.members_mut() {
-            let since = match (was_enforced, settings.enforce()) {
-                (_, false) => None,
-                (false, true) => Some(now),
-                // Already subject: keep the moment; a missing one (impossible) starts now.
-                (true, true) => Some(member.mfa_subject_since().unwrap_or(now)),
-            };
-            member.set_mfa_subject_since(since);
-        }
-        let grace_changed = self.policy().grace_period() != settings.grace_period();
-        if settings.enforce() && (!was_enforced || grace_changed) {
-            for member in next.members() {
-                if let Some(deadline) = policy.deadline_for(member) {
-                    events.push(next.event(
+            match (was_enforced, settings.enforce()) {
+                (_, false) => member.set_mfa_subject(None),
+                (false, true) => {
+                    member.set_mfa_subject(Some((
                         now,
-                        by,
-                        Some(member.person()),
-                        AuditKind::SubjectToMfaPolicy { deadline },
-                    ));
+                        now.saturating_add(policy.grace_for(member.role())),
+                    )));
+                    moved.push(member.person());
                 }
+                // Already subject: keep the moment, and the deadline unless the new settings
+                // bring it earlier. A missing moment (impossible) starts now.
+                (true, true) => {
+                    let Some(deadline) = policy.fresh_deadline(member) else {
+                        member.set_mfa_subject(Some((
+                            now,
+                            now.saturating_add(policy.grace_for(member.role())),
+                        )));
+                        moved.push(member.person());
+                        continue;
+                    };
+                    if member.tighten_mfa_deadline(deadline) {
+                        moved.push(member.person());
+                    }
+                }
+            }
+        }
+        for person in moved {
+            if let Some(deadline) = next.mfa_deadline(person) {
+                events.push(next.event(
+                    now,
+                    by,
+                    Some(person),
+                    AuditKind::SubjectToMfaPolicy { deadline },
+                ));
             }
         }
         Ok(Transition::new(next, (), events))
@@ -108,7 +127,7 @@ impl Organisation {
         let mut next = self.clone();
         next.set_policy(MfaPolicy::Off);
         for member in next.members_mut() {
-            member.set_mfa_subject_since(None);
+            member.set_mfa_subject(None);
         }
         let event = self.event(
             now,
@@ -117,5 +136,42 @@ impl Organisation {
             AuditKind::MfaPolicyOff,
         );
         Ok(Transition::new(next, (), alloc::vec![event]))
+    }
+}
+
+impl Organisation {
+    /// Records the MFA reminders due at `now` ([`MfaPolicy::reminder_due`]) for the members
+    /// `person_needs` says still need MFA, and returns them as `(person, deadline)`. The host
+    /// sends a reminder only once this state is stored: a second run, or a second server
+    /// racing from the same state, finds it recorded and sends nothing.
+    pub fn record_mfa_reminders(
+        &self,
+        mut person_needs: impl FnMut(PersonId) -> bool,
+        now: u64,
+    ) -> Transition<Self, Vec<(PersonId, u64)>> {
+        let policy = *self.policy();
+        let mut next = self.clone();
+        let mut due = Vec::new();
+        let mut events = Vec::new();
+        for member in next.members_mut() {
+            let (Some(lead), Some(deadline)) =
+                (policy.reminder_due(member, now), member.mfa_deadline())
+            else {
+                continue;
+            };
+            if !person_needs(member.person()) {
+                continue;
+            }
+            member.set_mfa_reminded(Some(lead));
+            due.push((member.person(), deadline));
+            events.push(crate::policy::audit::AuditEvent::new(
+                now,
+                Actor::System,
+                Some(member.person()),
+                Some(self.id()),
+                AuditKind::MfaReminderSent { deadline, lead },
+            ));
+        }
+        Transition::new(next, due, events)
     }
 }

@@ -89,6 +89,22 @@ pub(crate) fn ticket(digest: &[u8], step: &str, progress: &str, expires_at: i64)
         .int("expires_at", expires_at)
 }
 
+/// An invitation: its digest, person, organisation, the invitation itself and its expiry.
+pub(crate) fn invitation(
+    digest: &[u8],
+    person: &[u8],
+    org: &[u8],
+    invitation: &str,
+    expires_at: i64,
+) -> RowContext {
+    RowContext::new("invitations")
+        .bytes("digest", digest)
+        .bytes("person", person)
+        .bytes("org", org)
+        .bytes("invitation", invitation.as_bytes())
+        .int("expires_at", expires_at)
+}
+
 /// A setup token: its digest, person, organisation and expiry.
 pub(crate) fn setup_token(digest: &[u8], person: &[u8], org: &[u8], expires_at: i64) -> RowContext {
     RowContext::new("setup_tokens")

@@ -59,7 +59,11 @@ impl<D: Dialect> SqlStore<D> {
         let keyring = &*self.keyring;
         // Every tagged table, with the statement a key rotation re-tags it with: all its rows
         // hold the empty default tag.
-        for table in Self::tagged_tables() {
+        // Tables created after version 6 (invitations, version 9) are tagged from the start.
+        for table in Self::tagged_tables()
+            .into_iter()
+            .filter(|t| t.table != "invitations")
+        {
             let rows = query(table.all).fetch_all(&mut **tx).await?;
             Self::write_tags(&mut **tx, &table, &rows, |_, context| {
                 integrity::tag(keyring, context)

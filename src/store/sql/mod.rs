@@ -38,6 +38,7 @@ pub(crate) mod codec;
 pub(crate) mod dialect;
 pub(crate) mod error;
 pub(crate) mod integrity;
+mod invitations;
 mod legacy;
 mod login;
 mod migrate;

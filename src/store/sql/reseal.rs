@@ -56,7 +56,7 @@ pub(super) enum Key {
 /// and `update` writes the new tag (`$1`) where the identity holds and the tag is still the old
 /// one (the last parameter).
 pub(super) struct Tagged<D: sqlx::Database> {
-    table: &'static str,
+    pub(super) table: &'static str,
     pub(super) all: &'static str,
     stale: &'static str,
     update: &'static str,
@@ -192,7 +192,7 @@ impl<D: Dialect> SqlStore<D> {
     /// The tables whose rows carry a tag, with the statements that re-tag them. The upgrade to
     /// version 6 tags every row of these tables, so they must all exist at version 6: a table
     /// tagged from a later version needs its own entry outside this list.
-    pub(super) fn tagged_tables() -> [Tagged<D>; 7] {
+    pub(super) fn tagged_tables() -> [Tagged<D>; 8] {
         [
             Tagged {
                 table: "tickets",
@@ -221,6 +221,23 @@ impl<D: Dialect> SqlStore<D> {
                     let org: Vec<u8> = row.try_get(3)?;
                     let expires_at: i64 = row.try_get(4)?;
                     let context = integrity::setup_token(&digest, &person, &org, expires_at);
+                    Ok((context, alloc::vec![Key::Bytes(digest)]))
+                },
+            },
+            Tagged {
+                table: "invitations",
+                all: "SELECT tag, digest, person, org, invitation, expires_at FROM invitations",
+                stale: "SELECT tag, digest, person, org, invitation, expires_at FROM invitations \
+                         WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
+                update: "UPDATE invitations SET tag = $1 WHERE digest = $2 AND tag = $3",
+                row: |row| {
+                    let digest: Vec<u8> = row.try_get(1)?;
+                    let person: Vec<u8> = row.try_get(2)?;
+                    let org: Vec<u8> = row.try_get(3)?;
+                    let invitation: String = row.try_get(4)?;
+                    let expires_at: i64 = row.try_get(5)?;
+                    let context =
+                        integrity::invitation(&digest, &person, &org, &invitation, expires_at);
                     Ok((context, alloc::vec![Key::Bytes(digest)]))
                 },
             },
