@@ -31,28 +31,35 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
 
     async fn mfa(&self, person: PersonId) -> Result<Option<Versioned<Mfa>>, SqlStoreError> {
         let id = person_bytes(person);
-        let row = query("SELECT state_key, state, version FROM mfa WHERE person = $1")
-            .bind(&id)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        let state_key: Vec<u8> = row.try_get(0)?;
-        let state: Vec<u8> = row.try_get(1)?;
-        let version = to_u64(row.try_get(2)?, "mfa")?;
-        let mut mfa = open_mfa(&self.keyring, person, version, &state_key, &state)?;
+        // The state and its watermark rows in one statement, so that both come from one
+        // snapshot: read apart, a concurrent write (an administrator's reset, say) could fall
+        // between them and pair a state with another state's watermarks.
         let rows = query(
-            "SELECT authenticator, last_step, tag FROM authenticator_watermarks \
-             WHERE person = $1",
+            "SELECT m.state_key, m.state, m.version, w.authenticator, w.last_step, w.tag \
+             FROM mfa m LEFT JOIN authenticator_watermarks w ON w.person = m.person \
+             WHERE m.person = $1",
         )
         .bind(&id)
         .fetch_all(&self.pool)
         .await?;
-        let marks = rows
-            .iter()
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let state_key: Vec<u8> = first.try_get(0)?;
+        let state: Vec<u8> = first.try_get(1)?;
+        let version = to_u64(first.try_get(2)?, "mfa")?;
+        let mut mfa = open_mfa(&self.keyring, person, version, &state_key, &state)?;
+        let mut marks = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let authenticator: Option<i64> = row.try_get(3)?;
+            let last_step: Option<i64> = row.try_get(4)?;
+            let tag: Option<Vec<u8>> = row.try_get(5)?;
+            if let (Some(authenticator), Some(last_step), Some(tag)) =
+                (authenticator, last_step, tag)
+            {
+                marks.push((authenticator, last_step, tag));
+            }
+        }
         Self::restore_watermarks(&self.keyring, &id, &mut mfa, &marks)?;
         Ok(Some(Versioned {
             value: mfa,
