@@ -88,6 +88,7 @@ use crate::store::records::{PersonRecord, PruneReport, ThrottleKey, ThrottleOp};
 use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotice, UserStore};
 
 pub(crate) mod account;
+pub(crate) mod address;
 pub(crate) mod admin;
 pub(crate) mod backend;
 pub(crate) mod config;
@@ -100,6 +101,7 @@ pub(crate) mod hashing;
 pub(crate) mod leaving;
 pub(crate) mod login;
 pub(crate) mod members;
+pub(crate) mod password_reset;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
 pub(crate) mod ready;
 pub(crate) mod sessions;
@@ -273,6 +275,15 @@ impl<B: Backend> Authenticator<B> {
             }
             Notification::Security { person, .. } => {
                 (*person, None, NotificationKind::SecurityNotice)
+            }
+            Notification::PasswordReset { person, .. } => {
+                (*person, None, NotificationKind::PasswordReset)
+            }
+            Notification::AddressVerification { person, .. } => {
+                (*person, None, NotificationKind::AddressVerification)
+            }
+            Notification::AddressChanged { person, .. } => {
+                (*person, None, NotificationKind::AddressChanged)
             }
         };
         match self.backend.notifier().deliver(message).await {
