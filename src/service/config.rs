@@ -263,7 +263,12 @@ mod tests {
     #[test]
     fn reset_ttl_is_bounded() {
         assert!(ServiceConfig::builder("x").reset_ttl(60).build().is_err());
-        assert!(ServiceConfig::builder("x").reset_ttl(2 * 86_400).build().is_err());
+        assert!(
+            ServiceConfig::builder("x")
+                .reset_ttl(2 * 86_400)
+                .build()
+                .is_err()
+        );
         assert!(ServiceConfig::builder("x").reset_ttl(1800).build().is_ok());
         assert!(ServiceConfig::builder("x").address_ttl(0).build().is_err());
     }

@@ -299,7 +299,8 @@ impl<B: Backend> Authenticator<B> {
             .security_epoch(person.id)
             .await
             .map_err(ServiceError::storage)?;
-        let stands = !person.deactivated && person.login == token.login && epoch == Some(token.epoch);
+        let stands =
+            !person.deactivated && person.login == token.login && epoch == Some(token.epoch);
         Ok(stands.then_some(person))
     }
 

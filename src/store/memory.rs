@@ -11,9 +11,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use zeroize::Zeroizing;
 
 use super::{
-    AccountTokenPurpose, AccountTokenRecord, AuditSink, LoginChange, CreateOutcome, Notification, Notifier, OobChallengeRecord, OobPurpose,
-    OrganisationWrite, PersonRecord, PruneReport, RecoverySlot, SecretStore, SecurityNotice,
-    SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, UserStore, Versioned,
+    AccountTokenPurpose, AccountTokenRecord, AuditSink, CreateOutcome, LoginChange, Notification,
+    Notifier, OobChallengeRecord, OobPurpose, OrganisationWrite, PersonRecord, PruneReport,
+    RecoverySlot, SecretStore, SecurityNotice, SetupTokenRecord, ThrottleKey, ThrottleOp,
+    TicketRecord, TokenDigest, UserStore, Versioned,
 };
 use crate::credential::oob::{OobChallenge, OobConfig, OobSendLog, SendDecision};
 use crate::credential::phone::PhoneNumber;
@@ -1253,7 +1254,9 @@ impl Notifier for RecordingNotifier {
                 to,
                 token,
             } => {
-                recorded.address_tokens.insert(person, token.expose_secret());
+                recorded
+                    .address_tokens
+                    .insert(person, token.expose_secret());
                 Delivery::AddressVerification {
                     person,
                     purpose,

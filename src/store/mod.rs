@@ -89,8 +89,9 @@ pub use login::{
 };
 
 pub use records::{
-    AccountTokenPurpose, AccountTokenRecord, Login, LoginChange, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
-    SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned,
+    AccountTokenPurpose, AccountTokenRecord, Login, LoginChange, OobChallengeRecord, OobPurpose,
+    PendingStep, PersonRecord, PruneReport, RecoverySlot, SetupTokenRecord, ThrottleKey,
+    ThrottleOp, TicketRecord, Versioned,
 };
 pub use sessions::{SessionPruneReport, SessionStore};
 

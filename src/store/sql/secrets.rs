@@ -13,12 +13,13 @@ use crate::policy::enrollment::Mfa;
 use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
 use crate::store::SecretStore;
 use crate::store::records::{
-    AccountTokenPurpose, AccountTokenRecord, Login, OobChallengeRecord, OobPurpose, PruneReport, RecoverySlot, SetupTokenRecord, TicketRecord,
-    Versioned,
+    AccountTokenPurpose, AccountTokenRecord, Login, OobChallengeRecord, OobPurpose, PruneReport,
+    RecoverySlot, SetupTokenRecord, TicketRecord, Versioned,
 };
 use crate::store::sql::codec::{
-    account_purpose_from, account_purpose_name, decode_u128, from_json, login_key_text, org_bytes, person_bytes, purpose_name, send_log_bytes,
-    send_log_from, slot_name, step_from, step_name, to_i64, to_json, to_u64,
+    account_purpose_from, account_purpose_name, decode_u128, from_json, login_key_text, org_bytes,
+    person_bytes, purpose_name, send_log_bytes, send_log_from, slot_name, step_from, step_name,
+    to_i64, to_json, to_u64,
 };
 use crate::store::sql::dialect::{Columns as _, Dialect, RowsAffected as _, query};
 use crate::store::sql::error::SqlStoreError;
@@ -482,7 +483,13 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
                 .await?
                 .rows_affected();
         }
-        let [tickets, setup_tokens, oob_challenges, oob_send_logs, account_tokens] = counts;
+        let [
+            tickets,
+            setup_tokens,
+            oob_challenges,
+            oob_send_logs,
+            account_tokens,
+        ] = counts;
         Ok(PruneReport {
             tickets,
             setup_tokens,
