@@ -375,7 +375,7 @@ impl UserStore for MemoryStore {
         verified_at: u64,
     ) -> Result<LoginChange, MemoryStoreError> {
         let mut users = self.users()?;
-        if !users.people.get(&id).is_some_and(|p| p.login == *from) {
+        if users.people.get(&id).is_none_or(|p| p.login != *from) {
             return Ok(LoginChange::Stale);
         }
         if users.logins.get(to).is_some_and(|holder| *holder != id) {

@@ -125,7 +125,7 @@ const REQUESTER_THROTTLE_LABEL: &str = "authcore/throttle-requester/v1";
 /// that never stores the value.
 fn keyed_key_text(keyring: &Keyring, prefix: &str, label: &str, value: &str) -> String {
     let digest = keyring.keyed_digest(label, value.as_bytes());
-    let mut text = String::with_capacity(prefix.len() + 64);
+    let mut text = String::with_capacity(prefix.len().saturating_add(64));
     text.push_str(prefix);
     for byte in digest {
         let _ = fmt::Write::write_fmt(&mut text, format_args!("{byte:02x}"));
