@@ -16,9 +16,7 @@ use authcore::policy::{
     DeviceTokenRecord, DeviceTokenView, ListedSession, SessionId, SessionLabels, SessionRecord,
     SessionTouch, SessionView,
 };
-use authcore::store::{
-    AccountTokenPurpose, AccountTokenRecord, Login, LoginChange,
-};
+use authcore::store::{AccountTokenPurpose, AccountTokenRecord, Login, LoginChange};
 use authcore::store::{
     CreateOutcome, OobChallengeRecord, OobPurpose, OrganisationWrite, PersonRecord, PruneReport,
     RecoverySlot, SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, Versioned,
