@@ -23,8 +23,7 @@ use authcore::credential::{KeyId, Keyring, OobConfig, OobKey, RecoveryParams, Se
 use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
 use authcore::policy::{Aal, Actor, AuditKind, AuthenticatorName, EnrollmentPurpose, ResetRequest};
 use authcore::store::{
-    AccountTokenPurpose, Delivery, MemoryAuditLog, OobPurpose, RecordingNotifier, RecoverySlot,
-    SecurityNotice,
+    AccountTokenPurpose, Delivery, MemoryAuditLog, RecordingNotifier, SecurityNotice,
 };
 use authcore::{
     Authenticator, BearerToken, Grant, LoginStep, LoginStore, MemoryStore, OrgId, Password,
@@ -140,28 +139,6 @@ async fn with_mfa<S: LoginStore>(
     (key, grant, token)
 }
 
-async fn bare<S: LoginStore>(s: &Service<S>, person: PersonId) -> bool {
-    let store = &s.backend().store;
-    let mfa = store.mfa(person).await.unwrap();
-    let no_app = mfa
-        .as_ref()
-        .is_none_or(|m| !m.value.is_active() && m.value.enrollment().is_none());
-    let mut no_codes = true;
-    for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
-        no_codes &= store.recovery_codes(person, slot).await.unwrap().is_none();
-    }
-    let no_phone = store.person(person).await.unwrap().unwrap().phone.is_none();
-    let mut no_challenge = true;
-    for purpose in [OobPurpose::SignIn, OobPurpose::VerifyPhone] {
-        no_challenge &= store
-            .oob_challenge(person, purpose)
-            .await
-            .unwrap()
-            .is_none();
-    }
-    no_app && no_codes && no_phone && no_challenge
-}
-
 fn events<S: LoginStore>(
     s: &Service<S>,
     what: impl Fn(&AuditKind) -> bool,
@@ -207,16 +184,6 @@ fn reset_token<S: LoginStore>(s: &Service<S>, person: PersonId) -> Option<Bearer
         .notifier
         .take_last_reset_token(person)
         .map(|text| BearerToken::parse(&text).unwrap())
-}
-
-/// How many reset links went out, to anyone.
-fn reset_mails<S: LoginStore>(s: &Service<S>) -> usize {
-    s.backend()
-        .notifier
-        .deliveries()
-        .iter()
-        .filter(|d| matches!(d, Delivery::PasswordReset { .. }))
-        .count()
 }
 
 fn outcomes<S: LoginStore>(s: &Service<S>) -> Vec<(Option<PersonId>, ResetRequest)> {
@@ -349,7 +316,7 @@ async fn change_of_address<S: LoginStore>(
 ) {
     let (s, clock) = service(new_store().await);
     let (org, olivia) = verified(&s, OLIVIA).await;
-    let (key, grant, session) = with_mfa(&s, &clock, org, OLIVIA).await;
+    let (key, grant, _) = with_mfa(&s, &clock, org, OLIVIA).await;
 
     // Step-up: a grant older than the re-authentication age is refused, and nothing is sent.
     clock.advance(10 * 60);
@@ -433,7 +400,7 @@ async fn change_of_address<S: LoginStore>(
 
     // A change whose address someone takes before it is verified: refused, nothing moves.
     let (grant, _) = sign_in(&s, &clock, org, NEW, Some(&key)).await;
-    s.change_address(&grant, "taken@example.com").await.unwrap();
+    let _ = s.change_address(&grant, "taken@example.com").await.unwrap();
     let link = address_token(&s, olivia);
     let _ = founder(&s, "taken@example.com").await;
     assert!(matches!(
@@ -458,7 +425,7 @@ async fn change_of_address<S: LoginStore>(
 
     // A change link outlived by a password reset (the epoch moved on) is refused.
     let (grant, _) = sign_in(&s, &clock, org, NEW, Some(&key)).await;
-    s.change_address(&grant, "later@example.com").await.unwrap();
+    let _ = s.change_address(&grant, "later@example.com").await.unwrap();
     let outlived = address_token(&s, olivia);
     clock.advance(3 * 3600);
     s.request_password_reset(NEW, "ip-x").await.unwrap();

@@ -3,6 +3,7 @@
 //! a login changes only from the expected one and never to a taken one.
 
 use alloc::format;
+use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -32,7 +33,7 @@ fn token<S: UserStore + SecretStore + 'static>(
 }
 
 fn login(text: &str) -> Result<Login, Fail> {
-    Login::new(text).ok_or_else(|| fail(format!("a valid login")))
+    Login::new(text).ok_or_else(|| fail(String::from("a valid login")))
 }
 
 pub(super) async fn account_tokens<S: UserStore + SecretStore + 'static>(
@@ -133,7 +134,7 @@ pub(super) async fn addresses<S: UserStore + SecretStore + 'static>(
     let read = s
         .person(person.id)
         .await?
-        .ok_or_else(|| fail(format!("the person")))?;
+        .ok_or_else(|| fail(String::from("the person")))?;
     ensure_eq!(read.address_verified_at, Some(7), "the verification time");
 
     ensure_eq!(
@@ -157,7 +158,7 @@ pub(super) async fn addresses<S: UserStore + SecretStore + 'static>(
     let read = s
         .person(person.id)
         .await?
-        .ok_or_else(|| fail(format!("the person")))?;
+        .ok_or_else(|| fail(String::from("the person")))?;
     ensure!(
         read.login == new && read.address_verified_at == Some(11),
         "the new login, verified at the change: {read:?}"
