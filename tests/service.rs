@@ -1050,6 +1050,7 @@ async fn pruning_deletes_what_expired_and_keeps_what_is_live() {
             setup_tokens: 0,
             oob_challenges: 1,
             oob_send_logs: 1,
+            account_tokens: 0,
             throttles: 0,
         }
     );
@@ -2293,6 +2294,23 @@ impl authcore::UserStore for VanishingSetStore {
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner.set_deactivated(id, deactivated)
     }
+    fn mark_address_verified(
+        &self,
+        id: PersonId,
+        login: &authcore::store::Login,
+        at: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.mark_address_verified(id, login, at)
+    }
+    fn change_login(
+        &self,
+        id: PersonId,
+        from: &authcore::store::Login,
+        to: &authcore::store::Login,
+        verified_at: u64,
+    ) -> impl Future<Output = Result<authcore::store::LoginChange, Self::Error>> + Send {
+        self.inner.change_login(id, from, to, verified_at)
+    }
     fn throttle(
         &self,
         key: &authcore::store::ThrottleKey,
@@ -2633,6 +2651,30 @@ impl authcore::SecretStore for VanishingSetStore {
     ) -> impl Future<Output = Result<Option<authcore::store::SetupTokenRecord>, Self::Error>> + Send
     {
         self.inner.take_setup_token(digest, now)
+    }
+    fn insert_account_token(
+        &self,
+        token: &authcore::store::AccountTokenRecord,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.insert_account_token(token)
+    }
+    fn account_token(
+        &self,
+        digest: &authcore::store::TokenDigest,
+        purpose: authcore::store::AccountTokenPurpose,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<authcore::store::AccountTokenRecord>, Self::Error>> + Send
+    {
+        self.inner.account_token(digest, purpose, now)
+    }
+    fn take_account_token(
+        &self,
+        digest: &authcore::store::TokenDigest,
+        purpose: authcore::store::AccountTokenPurpose,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<authcore::store::AccountTokenRecord>, Self::Error>> + Send
+    {
+        self.inner.take_account_token(digest, purpose, now)
     }
     fn insert_ticket(
         &self,

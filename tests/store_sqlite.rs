@@ -528,6 +528,7 @@ async fn a_ticket_pending_at_the_version_7_upgrade_is_filled_in() {
         deactivated: false,
         phone: None,
         created_at: 1,
+        address_verified_at: None,
     };
     let org = Organisation::found(authcore::OrgId::new(0x0a6), person.id, 1).state;
     let created = store

@@ -71,6 +71,30 @@ pub enum NotificationKind {
     Invitation,
     /// A reminder of an MFA enrollment deadline.
     MfaReminder,
+    /// A forgotten-password link.
+    PasswordReset,
+    /// An address-verification link.
+    AddressVerification,
+    /// The notice to an old address that the login moved to a new one.
+    AddressChanged,
+}
+
+/// What became of a forgotten-password request (the requester is told none of it: every
+/// request answers alike).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub enum ResetRequest {
+    /// A reset link went to the person's verified address.
+    Sent,
+    /// No person holds the login (or it is no login at all).
+    UnknownLogin,
+    /// The person's address is not verified: nothing was sent.
+    Unverified,
+    /// The person is deactivated: nothing was sent.
+    Deactivated,
+    /// Too many requests for this login or from this requester: nothing was sent.
+    Throttled,
 }
 
 /// What happened.
@@ -317,6 +341,24 @@ pub enum AuditKind {
         /// The new epoch.
         epoch: u64,
     },
+    /// A forgotten-password link was asked for (the subject is the person, if the login is
+    /// theirs).
+    PasswordResetRequested {
+        /// What became of it.
+        outcome: ResetRequest,
+    },
+    /// The password was reset through a forgotten-password link.
+    PasswordReset,
+    /// A link verifying the person's address (or a new one) was sent.
+    AddressVerificationSent,
+    /// The person's address was verified (a verification link, or a setup link completed).
+    AddressVerified,
+    /// A change of the person's address to a new one was asked for; it counts once verified.
+    AddressChangeRequested,
+    /// The person's login changed to their new, verified address.
+    AddressChanged,
+    /// A verified change of address was refused: another person holds the new address now.
+    AddressChangeRefused,
 }
 
 /// A login decision as recorded in the audit trail.

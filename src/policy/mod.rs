@@ -43,7 +43,9 @@ pub(crate) mod roles;
 pub(crate) mod server_side;
 pub(crate) mod session;
 
-pub use audit::{Actor, AuditEvent, AuditKind, DenyReason, LoginOutcome, NotificationKind};
+pub use audit::{
+    Actor, AuditEvent, AuditKind, DenyReason, LoginOutcome, NotificationKind, ResetRequest,
+};
 pub use authorize::authorize;
 pub use enrollment::{
     AcknowledgeOutcome, AuthenticatorApp, AuthenticatorName, ConfirmOutcome, DisableOutcome,

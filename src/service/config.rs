@@ -27,6 +27,10 @@ pub struct ServiceConfig {
     pub(super) oob: Option<(OobConfig, OobKey)>,
     pub(super) sessions: SessionConfig,
     pub(super) breach: Option<BreachSettings>,
+    pub(super) reset_ttl: u64,
+    pub(super) address_ttl: u64,
+    pub(super) reset_throttle: ThrottlePolicy,
+    pub(super) requester_throttle: ThrottlePolicy,
 }
 
 impl ServiceConfig {
@@ -36,6 +40,43 @@ impl ServiceConfig {
     pub const DEFAULT_SETUP_TTL: u64 = 72 * 60 * 60;
     /// The default lifetime of an invitation: 7 days.
     pub const DEFAULT_INVITATION_TTL: u64 = 7 * 24 * 60 * 60;
+
+    /// The default lifetime of a forgotten-password link: 1 hour.
+    pub const DEFAULT_RESET_TTL: u64 = 60 * 60;
+    /// The shortest forgotten-password link lifetime accepted: 5 minutes.
+    pub const MIN_RESET_TTL: u64 = 5 * 60;
+    /// The longest forgotten-password link lifetime accepted: 24 hours.
+    pub const MAX_RESET_TTL: u64 = 24 * 60 * 60;
+    /// The default lifetime of an address-verification link: 24 hours.
+    pub const DEFAULT_ADDRESS_TTL: u64 = 24 * 60 * 60;
+    /// The longest address-verification link lifetime accepted: 7 days.
+    pub const MAX_ADDRESS_TTL: u64 = 7 * 24 * 60 * 60;
+
+    /// The default throttle of forgotten-password requests per login name: 3 at once, then one
+    /// per 20 minutes doubling to one an hour, forgotten an hour after the last wait.
+    pub fn default_reset_throttle() -> ThrottlePolicy {
+        ThrottlePolicy::builder()
+            .free_attempts(2)
+            .base_delay(1200)
+            .max_delay(3600)
+            .lock_duration(3600)
+            .forget_after(3600)
+            .build()
+            .unwrap_or_default()
+    }
+
+    /// The default throttle of forgotten-password requests per requester: 11 at once, then one
+    /// per minute doubling to one an hour, forgotten an hour after the last wait.
+    pub fn default_requester_throttle() -> ThrottlePolicy {
+        ThrottlePolicy::builder()
+            .free_attempts(10)
+            .base_delay(60)
+            .max_delay(3600)
+            .lock_duration(3600)
+            .forget_after(3600)
+            .build()
+            .unwrap_or_default()
+    }
 
     /// Starts a configuration; `issuer` is the service name authenticator apps show.
     pub fn builder(issuer: &str) -> ServiceConfigBuilder {
@@ -53,6 +94,10 @@ impl ServiceConfig {
                 oob: None,
                 sessions: SessionConfig::default(),
                 breach: None,
+                reset_ttl: Self::DEFAULT_RESET_TTL,
+                address_ttl: Self::DEFAULT_ADDRESS_TTL,
+                reset_throttle: Self::default_reset_throttle(),
+                requester_throttle: Self::default_requester_throttle(),
             },
         }
     }
@@ -85,6 +130,16 @@ impl ServiceConfig {
     /// The breach check new passwords go through, if one is configured.
     pub fn breach(&self) -> Option<&BreachSettings> {
         self.breach.as_ref()
+    }
+
+    /// The forgotten-password link lifetime, in seconds.
+    pub fn reset_ttl(&self) -> u64 {
+        self.reset_ttl
+    }
+
+    /// The address-verification link lifetime, in seconds.
+    pub fn address_ttl(&self) -> u64 {
+        self.address_ttl
     }
 
     /// Whether SMS codes are configured.
@@ -170,6 +225,32 @@ impl ServiceConfigBuilder {
         self
     }
 
+    /// The forgotten-password link lifetime in seconds (5 min to 24 h; default 1 h).
+    pub fn reset_ttl(mut self, seconds: u64) -> Self {
+        self.config.reset_ttl = seconds;
+        self
+    }
+
+    /// The address-verification link lifetime in seconds (1 s to 7 days; default 24 h).
+    pub fn address_ttl(mut self, seconds: u64) -> Self {
+        self.config.address_ttl = seconds;
+        self
+    }
+
+    /// The throttle of forgotten-password requests per login name, known or not (default
+    /// [`ServiceConfig::default_reset_throttle`]). Every request counts, answered or not.
+    pub fn reset_throttle(mut self, policy: ThrottlePolicy) -> Self {
+        self.config.reset_throttle = policy;
+        self
+    }
+
+    /// The throttle of forgotten-password requests per requester (default
+    /// [`ServiceConfig::default_requester_throttle`]).
+    pub fn requester_throttle(mut self, policy: ThrottlePolicy) -> Self {
+        self.config.requester_throttle = policy;
+        self
+    }
+
     /// Enables SMS codes: their settings, and the host-held key their challenges are keyed with.
     pub fn sms(mut self, config: OobConfig, key: OobKey) -> Self {
         self.config.oob = Some((config, key));
@@ -187,9 +268,44 @@ impl ServiceConfigBuilder {
                 crate::policy::organisation::Invitation::MAX_TTL,
             )
             || !ok(c.temporary_ttl, TemporaryPassword::MAX_TTL)
+            || !(ServiceConfig::MIN_RESET_TTL..=ServiceConfig::MAX_RESET_TTL).contains(&c.reset_ttl)
+            || !ok(c.address_ttl, ServiceConfig::MAX_ADDRESS_TTL)
         {
             return Err(Error::Param(crate::otp::error::ParamError::Lifetime));
         }
         Ok(self.config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reset_throttles_build_as_documented() {
+        let login = ServiceConfig::default_reset_throttle();
+        assert_eq!(
+            (login.free_attempts(), login.base_delay(), login.max_delay()),
+            (2, 1200, 3600)
+        );
+        let requester = ServiceConfig::default_requester_throttle();
+        assert_eq!(
+            (requester.free_attempts(), requester.base_delay()),
+            (10, 60)
+        );
+        assert_ne!(login, ThrottlePolicy::default());
+    }
+
+    #[test]
+    fn reset_ttl_is_bounded() {
+        assert!(ServiceConfig::builder("x").reset_ttl(60).build().is_err());
+        assert!(
+            ServiceConfig::builder("x")
+                .reset_ttl(2 * 86_400)
+                .build()
+                .is_err()
+        );
+        assert!(ServiceConfig::builder("x").reset_ttl(1800).build().is_ok());
+        assert!(ServiceConfig::builder("x").address_ttl(0).build().is_err());
     }
 }

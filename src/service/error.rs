@@ -65,6 +65,8 @@ pub enum ServiceError {
     Conflict,
     /// The member has already chosen their own password: there is no setup link to resend.
     AlreadyActivated,
+    /// The person's address is verified already: there is no verification link to send.
+    AddressAlreadyVerified,
     /// A configuration, random-number or encoding error from the core.
     Core(Error),
     /// The password-hashing pool failed (for example a blocking task panicked).
@@ -107,6 +109,7 @@ impl fmt::Display for ServiceError {
             Self::FactorUnavailable => f.write_str("this factor is not available for this login"),
             Self::Conflict => f.write_str("the state changed concurrently too often; try again"),
             Self::AlreadyActivated => f.write_str("the member has already chosen their password"),
+            Self::AddressAlreadyVerified => f.write_str("the address is verified already"),
             Self::Core(error) => write!(f, "{error}"),
             Self::Hashing => f.write_str("the password-hashing pool failed"),
             Self::Storage(error) => write!(f, "storage failure: {error}"),

@@ -45,7 +45,10 @@ pub struct NewMember {
 
 impl<B: Backend> Authenticator<B> {
     /// Signs up a person who founds an organisation (its first Owner). The password must meet
-    /// the policy.
+    /// the policy. A link verifying the login, an e-mail address, goes out through the
+    /// [`Notifier`](crate::store::Notifier) ([`Authenticator::verify_address`]); until it is
+    /// followed the address receives no password reset. A failed delivery is audited, and
+    /// [`Authenticator::send_address_verification`] sends another.
     pub async fn sign_up(&self, login: &str, password: Password) -> Result<SignedUp, ServiceError> {
         let now = self.now();
         let login = Login::new(login).ok_or(ServiceError::InvalidLogin)?;
@@ -71,6 +74,7 @@ impl<B: Backend> Authenticator<B> {
             deactivated: false,
             phone: None,
             created_at: now,
+            address_verified_at: None,
         };
         let founded = Organisation::found(org, person, now);
         let outcome = self
@@ -82,6 +86,8 @@ impl<B: Backend> Authenticator<B> {
         match outcome {
             CreateOutcome::Created => {
                 self.record(&founded.events).await?;
+                // The new login counts for a reset only once this link is followed.
+                self.verify_new_address(&record, now).await?;
                 Ok(SignedUp { person, org })
             }
             CreateOutcome::LoginTaken => Err(ServiceError::LoginTaken),
@@ -140,6 +146,7 @@ impl<B: Backend> Authenticator<B> {
             deactivated: false,
             phone: None,
             created_at: now,
+            address_verified_at: None,
         };
         // Drawn before the person is stored, so that nothing after the commit can fail for
         // want of randomness.
@@ -253,7 +260,7 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Follows a setup link: the person chooses their own password (policy-checked, not the
-    /// temporary one). The token is spent whatever happens next; an unknown, expired or spent
+    /// temporary one). Their address counts as verified from then on: the link reached it. The token is spent whatever happens next; an unknown, expired or spent
     /// token, or one whose person is deactivated or no longer an active member of the
     /// organisation that added them, is [`ServiceError::InvalidCredentials`].
     pub async fn complete_setup(
@@ -300,6 +307,8 @@ impl<B: Backend> Authenticator<B> {
             return Err(ServiceError::InvalidCredentials);
         }
         self.replace_password(&person, new_password, now).await?;
+        // The setup link went to the login and came back: the address reaches the person.
+        let _ = self.mark_verified(person.id, &person.login, now).await?;
         Ok(person.id)
     }
 

@@ -90,6 +90,7 @@ use crate::store::records::{PersonRecord, PruneReport, ThrottleKey, ThrottleOp};
 use crate::store::{AuditSink, Notification, Notifier, SecretStore, SecurityNotice, UserStore};
 
 pub(crate) mod account;
+pub(crate) mod address;
 pub(crate) mod admin;
 pub(crate) mod backend;
 pub(crate) mod breach;
@@ -104,6 +105,7 @@ pub(crate) mod leaving;
 pub(crate) mod lifecycle;
 pub(crate) mod login;
 pub(crate) mod members;
+pub(crate) mod password_reset;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
 pub(crate) mod ready;
 pub(crate) mod sessions;
@@ -284,6 +286,15 @@ impl<B: Backend> Authenticator<B> {
             }
             Notification::MfaReminder { person, org, .. } => {
                 (*person, Some(*org), NotificationKind::MfaReminder)
+            }
+            Notification::PasswordReset { person, .. } => {
+                (*person, None, NotificationKind::PasswordReset)
+            }
+            Notification::AddressVerification { person, .. } => {
+                (*person, None, NotificationKind::AddressVerification)
+            }
+            Notification::AddressChanged { person, .. } => {
+                (*person, None, NotificationKind::AddressChanged)
             }
         };
         match self.backend.notifier().deliver(message).await {

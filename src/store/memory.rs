@@ -11,9 +11,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use zeroize::Zeroizing;
 
 use super::{
-    AuditSink, CreateOutcome, Notification, Notifier, OobChallengeRecord, OobPurpose,
-    OrganisationWrite, PersonRecord, PruneReport, RecoverySlot, SecretStore, SecurityNotice,
-    SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, UserStore, Versioned,
+    AccountTokenPurpose, AccountTokenRecord, AuditSink, CreateOutcome, LoginChange, Notification,
+    Notifier, OobChallengeRecord, OobPurpose, OrganisationWrite, PersonRecord, PruneReport,
+    RecoverySlot, SecretStore, SecurityNotice, SetupTokenRecord, ThrottleKey, ThrottleOp,
+    TicketRecord, TokenDigest, UserStore, Versioned,
 };
 use crate::credential::oob::{OobChallenge, OobConfig, OobSendLog, SendDecision};
 use crate::credential::phone::PhoneNumber;
@@ -178,6 +179,7 @@ struct Secrets {
     oob: HashMap<(PersonId, OobPurpose), OobChallengeRecord>,
     oob_sends: HashMap<(PersonId, OobPurpose), OobSendLog>,
     setup_tokens: HashMap<TokenDigest, SetupTokenRecord>,
+    account_tokens: HashMap<TokenDigest, AccountTokenRecord>,
     tickets: HashMap<TokenDigest, TicketRecord>,
     invitations: HashMap<TokenDigest, crate::store::invitations::InvitationRecord>,
 }
@@ -348,6 +350,46 @@ impl UserStore for MemoryStore {
         };
         person.deactivated = deactivated;
         Ok(true)
+    }
+
+    async fn mark_address_verified(
+        &self,
+        id: PersonId,
+        login: &Login,
+        at: u64,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut users = self.users()?;
+        let Some(person) = users.people.get_mut(&id) else {
+            return Ok(false);
+        };
+        if person.login != *login || person.address_verified_at.is_some() {
+            return Ok(false);
+        }
+        person.address_verified_at = Some(at);
+        Ok(true)
+    }
+
+    async fn change_login(
+        &self,
+        id: PersonId,
+        from: &Login,
+        to: &Login,
+        verified_at: u64,
+    ) -> Result<LoginChange, MemoryStoreError> {
+        let mut users = self.users()?;
+        if users.people.get(&id).is_none_or(|p| p.login != *from) {
+            return Ok(LoginChange::Stale);
+        }
+        if users.logins.get(to).is_some_and(|holder| *holder != id) {
+            return Ok(LoginChange::Taken);
+        }
+        let _ = users.logins.remove(from);
+        let _ = users.logins.insert(to.clone(), id);
+        if let Some(person) = users.people.get_mut(&id) {
+            person.login = to.clone();
+            person.address_verified_at = Some(verified_at);
+        }
+        Ok(LoginChange::Changed)
     }
 
     async fn throttle(&self, key: &ThrottleKey) -> Result<ThrottleState, MemoryStoreError> {
@@ -690,6 +732,48 @@ impl SecretStore for MemoryStore {
             .filter(|token| token.expires_at > now))
     }
 
+    async fn insert_account_token(
+        &self,
+        token: &AccountTokenRecord,
+    ) -> Result<(), MemoryStoreError> {
+        let _ = self
+            .secrets()?
+            .account_tokens
+            .insert(token.digest, token.clone());
+        Ok(())
+    }
+
+    async fn account_token(
+        &self,
+        digest: &TokenDigest,
+        purpose: AccountTokenPurpose,
+        now: u64,
+    ) -> Result<Option<AccountTokenRecord>, MemoryStoreError> {
+        Ok(self
+            .secrets()?
+            .account_tokens
+            .get(digest)
+            .filter(|token| token.purpose == purpose && token.expires_at > now)
+            .cloned())
+    }
+
+    async fn take_account_token(
+        &self,
+        digest: &TokenDigest,
+        purpose: AccountTokenPurpose,
+        now: u64,
+    ) -> Result<Option<AccountTokenRecord>, MemoryStoreError> {
+        let mut secrets = self.secrets()?;
+        if !secrets
+            .account_tokens
+            .get(digest)
+            .is_some_and(|token| token.purpose == purpose && token.expires_at > now)
+        {
+            return Ok(None);
+        }
+        Ok(secrets.account_tokens.remove(digest))
+    }
+
     async fn insert_ticket(&self, ticket: &TicketRecord) -> Result<(), MemoryStoreError> {
         self.secrets()?.tickets.insert(ticket.digest, *ticket);
         Ok(())
@@ -721,6 +805,7 @@ impl SecretStore for MemoryStore {
             oob_send_logs: prune(&mut secrets.oob_sends, |log| {
                 log.expires_at().is_some_and(|at| at > now)
             }),
+            account_tokens: prune(&mut secrets.account_tokens, |t| t.expires_at > now),
             throttles: 0,
         })
     }
@@ -1033,6 +1118,29 @@ pub enum Delivery {
         /// Their deadline.
         deadline: u64,
     },
+    /// A forgotten-password link was sent.
+    PasswordReset {
+        /// The person.
+        person: PersonId,
+        /// Where it went.
+        to: Login,
+    },
+    /// An address-verification link was sent.
+    AddressVerification {
+        /// The person.
+        person: PersonId,
+        /// The current login, or a change to a new address.
+        purpose: AccountTokenPurpose,
+        /// Where it went.
+        to: Login,
+    },
+    /// The old address was told of the change to a new one.
+    AddressChanged {
+        /// The person.
+        person: PersonId,
+        /// The old address.
+        old: Login,
+    },
 }
 
 impl Delivery {
@@ -1043,7 +1151,10 @@ impl Delivery {
             | Self::SetupLink { person, .. }
             | Self::Security { person, .. }
             | Self::Invitation { person, .. }
-            | Self::MfaReminder { person, .. } => *person,
+            | Self::MfaReminder { person, .. }
+            | Self::PasswordReset { person, .. }
+            | Self::AddressVerification { person, .. }
+            | Self::AddressChanged { person, .. } => *person,
         }
     }
 }
@@ -1054,6 +1165,8 @@ struct Recorded {
     codes: HashMap<PersonId, Zeroizing<String>>,
     setup_tokens: HashMap<PersonId, Zeroizing<String>>,
     invitation_tokens: HashMap<PersonId, Zeroizing<String>>,
+    reset_tokens: HashMap<PersonId, Zeroizing<String>>,
+    address_tokens: HashMap<PersonId, Zeroizing<String>>,
     fail: bool,
 }
 
@@ -1108,6 +1221,16 @@ impl RecordingNotifier {
         self.recorded().invitation_tokens.remove(&person)
     }
 
+    /// The last password-reset token delivered to `person`, once.
+    pub fn take_last_reset_token(&self, person: PersonId) -> Option<Zeroizing<String>> {
+        self.recorded().reset_tokens.remove(&person)
+    }
+
+    /// The last address-verification token delivered to `person`, once.
+    pub fn take_last_address_token(&self, person: PersonId) -> Option<Zeroizing<String>> {
+        self.recorded().address_tokens.remove(&person)
+    }
+
     /// Makes every later delivery fail with [`MemoryStoreError::DeliveryFailed`] (`true`), or
     /// succeed again (`false`): for testing how a service copes with an unreachable gateway.
     pub fn fail_deliveries(&self, fail: bool) {
@@ -1159,6 +1282,32 @@ impl Notifier for RecordingNotifier {
                 org,
                 deadline,
             },
+            Notification::PasswordReset { person, to, token } => {
+                recorded.reset_tokens.insert(person, token.expose_secret());
+                Delivery::PasswordReset {
+                    person,
+                    to: to.clone(),
+                }
+            }
+            Notification::AddressVerification {
+                person,
+                purpose,
+                to,
+                token,
+            } => {
+                recorded
+                    .address_tokens
+                    .insert(person, token.expose_secret());
+                Delivery::AddressVerification {
+                    person,
+                    purpose,
+                    to: to.clone(),
+                }
+            }
+            Notification::AddressChanged { person, old } => Delivery::AddressChanged {
+                person,
+                old: old.clone(),
+            },
         };
         recorded.deliveries.push(delivery);
         Ok(())
@@ -1189,6 +1338,7 @@ mod tests {
             deactivated: false,
             phone: None,
             created_at: T0,
+            address_verified_at: None,
         }
     }
 

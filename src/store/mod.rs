@@ -91,8 +91,9 @@ pub use login::{
 
 pub use invitations::{InvitationRecord, InvitationStore};
 pub use records::{
-    Login, OobChallengeRecord, OobPurpose, PendingStep, PersonRecord, PruneReport, RecoverySlot,
-    SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned,
+    AccountTokenPurpose, AccountTokenRecord, Login, LoginChange, OobChallengeRecord, OobPurpose,
+    PendingStep, PersonRecord, PruneReport, RecoverySlot, SetupTokenRecord, ThrottleKey,
+    ThrottleOp, TicketRecord, Versioned,
 };
 pub use sessions::{SessionPruneReport, SessionStore};
 
@@ -198,6 +199,27 @@ pub trait UserStore: Send + Sync {
         id: PersonId,
         deactivated: bool,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// **Atomic.** Marks the person's address verified at `at`, only if their login is still
+    /// `login` (a link sent to an address the person has since left proves nothing) and it is
+    /// not verified yet; `true` if this call marked it.
+    fn mark_address_verified(
+        &self,
+        id: PersonId,
+        login: &Login,
+        at: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// **Atomic.** Changes the person's login from `from` to `to`, verified at `verified_at`,
+    /// only if their login is still `from` and nobody holds `to` (one guarded `UPDATE`, the
+    /// unique login deciding a race between two people).
+    fn change_login(
+        &self,
+        id: PersonId,
+        from: &Login,
+        to: &Login,
+        verified_at: u64,
+    ) -> impl Future<Output = Result<LoginChange, Self::Error>> + Send;
 
     /// The stored throttle state of a counter (the default state if none is stored).
     fn throttle(
@@ -383,6 +405,31 @@ pub trait SecretStore: Send + Sync {
         now: u64,
     ) -> impl Future<Output = Result<Option<SetupTokenRecord>, Self::Error>> + Send;
 
+    /// Stores a password-reset or address-verification token (its digest).
+    fn insert_account_token(
+        &self,
+        token: &AccountTokenRecord,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// The account token with this digest and purpose if it has not expired at `now`, without
+    /// spending it (the service checks a new password before it spends a reset token).
+    fn account_token(
+        &self,
+        digest: &crate::credential::token::TokenDigest,
+        purpose: AccountTokenPurpose,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<AccountTokenRecord>, Self::Error>> + Send;
+
+    /// **Atomic.** Removes and returns the account token with this digest and purpose if it has
+    /// not expired at `now`; of many concurrent calls, at most one gets it. A token of another
+    /// purpose is neither returned nor removed.
+    fn take_account_token(
+        &self,
+        digest: &crate::credential::token::TokenDigest,
+        purpose: AccountTokenPurpose,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<AccountTokenRecord>, Self::Error>> + Send;
+
     /// Stores a pending-login ticket (its digest).
     fn insert_ticket(
         &self,
@@ -456,6 +503,11 @@ pub enum SecurityNotice {
     RecoveryCodesLow,
     /// The password was changed.
     PasswordChanged,
+    /// The password was reset through a forgotten-password link.
+    PasswordReset,
+    /// A change of the person's address to another one was asked for (sent to the current,
+    /// old address: the person learns of it even if someone else asked).
+    AddressChangeRequested,
 }
 
 /// A message the host delivers: by SMS, e-mail or in-app, as it sees fit.
@@ -485,6 +537,35 @@ pub enum Notification<'a> {
         org: OrgId,
         /// The token to put in the link.
         token: &'a crate::credential::token::BearerToken,
+    },
+    /// A forgotten-password link for the person, to their verified address `to`.
+    PasswordReset {
+        /// The person.
+        person: PersonId,
+        /// Where to send it (their login, a verified e-mail address).
+        to: &'a Login,
+        /// The token to put in the link.
+        token: &'a crate::credential::token::BearerToken,
+    },
+    /// A link that verifies the address `to`: the person's login, or for
+    /// [`AccountTokenPurpose::ChangeAddress`] the new address they asked for.
+    AddressVerification {
+        /// The person.
+        person: PersonId,
+        /// Whether it verifies the current login or a change to a new address.
+        purpose: AccountTokenPurpose,
+        /// Where to send it.
+        to: &'a Login,
+        /// The token to put in the link.
+        token: &'a crate::credential::token::BearerToken,
+    },
+    /// The person's login changed from `old` to their new, verified address: tell the old
+    /// address (the person's record already has the new one).
+    AddressChanged {
+        /// The person.
+        person: PersonId,
+        /// The address that is no longer theirs.
+        old: &'a Login,
     },
     /// A security notice.
     Security {

@@ -78,6 +78,10 @@ pub struct PersonRecord {
     pub phone: Option<PhoneNumber>,
     /// When the person was created.
     pub created_at: u64,
+    /// When the login, an e-mail address, was last proven to reach the person (a verification
+    /// link followed, or a setup link completed); `None` while it is unverified. A password
+    /// reset goes only to a verified address.
+    pub address_verified_at: Option<u64>,
 }
 
 impl fmt::Debug for PersonRecord {
@@ -91,6 +95,7 @@ impl fmt::Debug for PersonRecord {
             .field("deactivated", &self.deactivated)
             .field("phone", &self.phone)
             .field("created_at", &self.created_at)
+            .field("address_verified_at", &self.address_verified_at)
             .finish()
     }
 }
@@ -106,6 +111,53 @@ pub struct SetupTokenRecord {
     pub org: OrgId,
     /// When it stops working.
     pub expires_at: u64,
+}
+
+/// What an account token is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AccountTokenPurpose {
+    /// A forgotten-password link: lets the person choose a new password once.
+    PasswordReset,
+    /// A link proving that the person's current login, an e-mail address, reaches them.
+    VerifyAddress,
+    /// A link sent to a new address: following it makes that address the person's login.
+    ChangeAddress,
+}
+
+/// A single-use token sent to an e-mail address: a password reset or an address verification.
+/// Only its digest is stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountTokenRecord {
+    /// The digest of the token.
+    pub digest: TokenDigest,
+    /// Who it is for.
+    pub person: PersonId,
+    /// What it does.
+    pub purpose: AccountTokenPurpose,
+    /// The person's login when it was issued: the token stands only while it is still theirs.
+    pub login: Login,
+    /// Where it was sent: the login itself, or for [`AccountTokenPurpose::ChangeAddress`] the
+    /// new address.
+    pub address: Login,
+    /// The person's security epoch when it was issued: a token of any purpose stands only
+    /// while the epoch has not moved (a password change, a reset, an MFA change… ends it).
+    pub epoch: u64,
+    /// When it stops working.
+    pub expires_at: u64,
+}
+
+/// What [`UserStore::change_login`](crate::store::UserStore::change_login) did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LoginChange {
+    /// The login is the new one, verified.
+    Changed,
+    /// Nothing was written: the person does not exist or their login is no longer the
+    /// expected one.
+    Stale,
+    /// Nothing was written: another person holds the new login.
+    Taken,
 }
 
 /// What a pending-login ticket allows its holder to do next — and nothing else.
@@ -205,6 +257,8 @@ pub struct PruneReport {
     pub oob_challenges: u64,
     /// Out-of-band send logs whose last send left the hourly window.
     pub oob_send_logs: u64,
+    /// Password-reset and address-verification tokens past their expiry.
+    pub account_tokens: u64,
     /// Throttle counters that are forgotten ([`ThrottleState::forget_at`](crate::credential::throttle::ThrottleState::forget_at)
     /// `<= now`), from [`UserStore::prune_throttles`](crate::store::UserStore::prune_throttles); filled
     /// in by [`Authenticator::prune_expired`](crate::service::Authenticator::prune_expired).
@@ -218,6 +272,7 @@ impl PruneReport {
             .saturating_add(self.setup_tokens)
             .saturating_add(self.oob_challenges)
             .saturating_add(self.oob_send_logs)
+            .saturating_add(self.account_tokens)
             .saturating_add(self.throttles)
     }
 }
@@ -253,6 +308,13 @@ pub enum ThrottleKey {
     /// counter for a name nobody holds lives only until it is forgotten and pruned
     /// ([`UserStore::prune_throttles`](crate::store::UserStore::prune_throttles)).
     Login(Login),
+    /// The password-reset requests for a normalised login name, known or not (so that an
+    /// unknown name is throttled exactly as a real one). Stored like [`ThrottleKey::Login`]:
+    /// the SQL stores keep a keyed digest of the name.
+    ResetLogin(Login),
+    /// The password-reset requests of one requester: the host's key for the client (its IP
+    /// address, say). The SQL stores keep a keyed digest of it, never the value.
+    Requester(String),
 }
 
 impl ThrottleKey {
@@ -264,6 +326,16 @@ impl ThrottleKey {
     /// The password counter of a login name.
     pub fn login(login: &Login) -> Self {
         Self::Login(login.clone())
+    }
+
+    /// The password-reset request counter of a login name.
+    pub fn reset_login(login: &Login) -> Self {
+        Self::ResetLogin(login.clone())
+    }
+
+    /// The password-reset request counter of a requester (the host's key for the client).
+    pub fn requester(requester: &str) -> Self {
+        Self::Requester(String::from(requester))
     }
 }
 

@@ -16,6 +16,7 @@ use authcore::policy::{
     DeviceTokenRecord, DeviceTokenView, ListedSession, SessionId, SessionLabels, SessionRecord,
     SessionTouch, SessionView,
 };
+use authcore::store::{AccountTokenPurpose, AccountTokenRecord, Login, LoginChange};
 use authcore::store::{
     CreateOutcome, OobChallengeRecord, OobPurpose, OrganisationWrite, PersonRecord, PruneReport,
     RecoverySlot, SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, TokenDigest, Versioned,
@@ -147,6 +148,27 @@ impl<T: UserStore> UserStore for Recording<T> {
     async fn set_deactivated(&self, id: PersonId, deactivated: bool) -> Result<bool, Self::Error> {
         self.note("set_deactivated").await;
         self.inner.set_deactivated(id, deactivated).await
+    }
+
+    async fn mark_address_verified(
+        &self,
+        id: PersonId,
+        login: &Login,
+        at: u64,
+    ) -> Result<bool, Self::Error> {
+        self.note("mark_address_verified").await;
+        self.inner.mark_address_verified(id, login, at).await
+    }
+
+    async fn change_login(
+        &self,
+        id: PersonId,
+        from: &Login,
+        to: &Login,
+        verified_at: u64,
+    ) -> Result<LoginChange, Self::Error> {
+        self.note("change_login").await;
+        self.inner.change_login(id, from, to, verified_at).await
     }
 
     async fn throttle(&self, key: &ThrottleKey) -> Result<ThrottleState, Self::Error> {
@@ -316,6 +338,31 @@ impl<T: SecretStore> SecretStore for Recording<T> {
     ) -> Result<Option<SetupTokenRecord>, Self::Error> {
         self.note("take_setup_token").await;
         self.inner.take_setup_token(digest, now).await
+    }
+
+    async fn insert_account_token(&self, token: &AccountTokenRecord) -> Result<(), Self::Error> {
+        self.note("insert_account_token").await;
+        self.inner.insert_account_token(token).await
+    }
+
+    async fn account_token(
+        &self,
+        digest: &TokenDigest,
+        purpose: AccountTokenPurpose,
+        now: u64,
+    ) -> Result<Option<AccountTokenRecord>, Self::Error> {
+        self.note("account_token").await;
+        self.inner.account_token(digest, purpose, now).await
+    }
+
+    async fn take_account_token(
+        &self,
+        digest: &TokenDigest,
+        purpose: AccountTokenPurpose,
+        now: u64,
+    ) -> Result<Option<AccountTokenRecord>, Self::Error> {
+        self.note("take_account_token").await;
+        self.inner.take_account_token(digest, purpose, now).await
     }
 
     async fn insert_ticket(&self, ticket: &TicketRecord) -> Result<(), Self::Error> {

@@ -35,6 +35,7 @@ pub fn person(id: PersonId, login: &str) -> PersonRecord {
         deactivated: false,
         phone: None,
         created_at: T0,
+        address_verified_at: None,
     }
 }
 

@@ -94,6 +94,7 @@ impl<'c, S: UserStore + SecretStore + 'static> Fixture<'c, S> {
             deactivated: false,
             phone: None,
             created_at: self.now(),
+            address_verified_at: None,
         })
     }
 

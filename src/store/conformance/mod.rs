@@ -136,6 +136,7 @@ use harness::Fail;
 
 #[macro_use]
 mod harness;
+mod account;
 mod devices;
 mod fixture;
 
@@ -297,6 +298,8 @@ where
     run!("oob_daily_cap", oob::oob_daily_cap(&fx));
     run!("setup_tokens", tokens::setup_tokens(&fx));
     run!("tickets", tokens::tickets(&fx));
+    run!("account_tokens", account::account_tokens(&fx));
+    run!("verified_addresses", account::addresses(&fx));
     run!("prune_expired", prune::prune(&fx));
     run!("sessions", sessions::sessions(&fx));
     run!("session_by_id", sessions::session_by_id(&fx));
@@ -312,6 +315,14 @@ where
     run!("race_oob_send", races::race_oob_send(&fx, spawner));
     run!("race_ticket", races::race_ticket(&fx, spawner));
     run!("race_setup_token", races::race_setup_token(&fx, spawner));
+    run!(
+        "race_account_token",
+        account::race_account_token(&fx, spawner)
+    );
+    run!(
+        "race_change_login",
+        account::race_change_login(&fx, spawner)
+    );
     run!("race_replace_mfa", races::race_replace_mfa(&fx, spawner));
     run!(
         "race_replace_organisation",

@@ -11,7 +11,9 @@ use crate::credential::oob::OobSendLog;
 use crate::credential::sealing::Keyring;
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::PasswordState;
-use crate::store::records::{OobPurpose, PendingStep, RecoverySlot, ThrottleKey};
+use crate::store::records::{
+    AccountTokenPurpose, OobPurpose, PendingStep, RecoverySlot, ThrottleKey,
+};
 use crate::store::sql::error::SqlStoreError;
 use crate::store::sql::legacy::StoredJson;
 
@@ -83,6 +85,12 @@ pub(crate) fn factor_name(factor: ThrottledFactor) -> &'static str {
 pub(crate) fn throttle_key_text(keyring: &Keyring, key: &ThrottleKey) -> String {
     match key {
         ThrottleKey::Login(login) => login_key_text(keyring, login.as_str()),
+        ThrottleKey::ResetLogin(login) => {
+            keyed_key_text(keyring, "reset:", RESET_THROTTLE_LABEL, login.as_str())
+        }
+        ThrottleKey::Requester(requester) => {
+            keyed_key_text(keyring, "requester:", REQUESTER_THROTTLE_LABEL, requester)
+        }
         ThrottleKey::Factor(person, factor) => {
             alloc::format!("person:{:032x}:{}", person.get(), factor_name(*factor))
         }
@@ -105,6 +113,45 @@ pub(crate) fn login_key_text(keyring: &Keyring, login: &str) -> String {
 
 /// The label of the key that digests login names for their throttle counters.
 const LOGIN_THROTTLE_LABEL: &str = "authcore/throttle-login/v1";
+
+/// The label of the key that digests login names for their password-reset counters.
+const RESET_THROTTLE_LABEL: &str = "authcore/throttle-reset/v1";
+
+/// The label of the key that digests requesters (the host's client keys, IP addresses say) for
+/// their password-reset counters.
+const REQUESTER_THROTTLE_LABEL: &str = "authcore/throttle-requester/v1";
+
+/// `prefix` and the lower-case hex of a keyed digest of `value` under `label`: a counter key
+/// that never stores the value.
+fn keyed_key_text(keyring: &Keyring, prefix: &str, label: &str, value: &str) -> String {
+    let digest = keyring.keyed_digest(label, value.as_bytes());
+    let mut text = String::with_capacity(prefix.len().saturating_add(64));
+    text.push_str(prefix);
+    for byte in digest {
+        let _ = fmt::Write::write_fmt(&mut text, format_args!("{byte:02x}"));
+    }
+    text
+}
+
+pub(crate) fn account_purpose_name(purpose: AccountTokenPurpose) -> &'static str {
+    match purpose {
+        AccountTokenPurpose::PasswordReset => "password_reset",
+        AccountTokenPurpose::VerifyAddress => "verify_address",
+        AccountTokenPurpose::ChangeAddress => "change_address",
+    }
+}
+
+pub(crate) fn account_purpose_from(name: &str) -> Result<AccountTokenPurpose, SqlStoreError> {
+    match name {
+        "password_reset" => Ok(AccountTokenPurpose::PasswordReset),
+        "verify_address" => Ok(AccountTokenPurpose::VerifyAddress),
+        "change_address" => Ok(AccountTokenPurpose::ChangeAddress),
+        _ => Err(SqlStoreError::Decode {
+            table: "account_tokens",
+            reason: "unknown token purpose",
+        }),
+    }
+}
 
 pub(crate) fn slot_name(slot: RecoverySlot) -> &'static str {
     match slot {

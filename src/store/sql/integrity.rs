@@ -114,6 +114,29 @@ pub(crate) fn setup_token(digest: &[u8], person: &[u8], org: &[u8], expires_at: 
         .int("expires_at", expires_at)
 }
 
+/// The columns of an account token a tag binds.
+pub(crate) struct AccountTokenColumns<'a> {
+    pub(crate) digest: &'a [u8],
+    pub(crate) person: &'a [u8],
+    pub(crate) purpose: &'a str,
+    pub(crate) login: &'a str,
+    pub(crate) address: &'a str,
+    pub(crate) epoch: i64,
+    pub(crate) expires_at: i64,
+}
+
+/// An account token (password reset, address verification): every column.
+pub(crate) fn account_token(columns: &AccountTokenColumns<'_>) -> RowContext {
+    RowContext::new("account_tokens")
+        .bytes("digest", columns.digest)
+        .bytes("person", columns.person)
+        .bytes("purpose", columns.purpose.as_bytes())
+        .bytes("login", columns.login.as_bytes())
+        .bytes("address", columns.address.as_bytes())
+        .int("epoch", columns.epoch)
+        .int("expires_at", columns.expires_at)
+}
+
 /// A recovery-code set: its person, set id, size and stored hashes. Not the slot (a set moves
 /// from pending to active with one guarded `UPDATE`) and not the spent mask (spending is one
 /// guarded `UPDATE … SET spent = spent | bit`).

@@ -41,7 +41,7 @@ use crate::store::sql::{SqlStore, Tx};
 /// How many times a locked step is decided again after a guard failed.
 const STEP_ATTEMPTS: usize = 64;
 
-/// The snapshot's columns after the person's nine ([`PERSON_COLUMNS`] order).
+/// The snapshot's columns after the person's ten ([`PERSON_COLUMNS`] order).
 const SNAPSHOT_COLUMNS: &str = "o.state, o.version, o.tag, \
     m.state_key, m.state, m.version, \
     r.stored, r.spent, r.set_id, r.codes, r.tag, \
@@ -53,17 +53,17 @@ const SNAPSHOT_COLUMNS: &str = "o.state, o.version, o.tag, \
 
 /// Where each group of columns starts in a snapshot row.
 mod col {
-    pub(super) const ORG: usize = 9;
-    pub(super) const MFA: usize = 12;
-    pub(super) const RECOVERY: usize = 15;
-    pub(super) const LOGIN: usize = 20;
-    pub(super) const TOTP: usize = 24;
-    pub(super) const RECOVERY_CODE: usize = 28;
-    pub(super) const OUT_OF_BAND: usize = 32;
-    pub(super) const CHALLENGE: usize = 36;
-    pub(super) const WATERMARKS: usize = 39;
-    pub(super) const EPOCH: usize = 40;
-    pub(super) const TICKET: usize = 41;
+    pub(super) const ORG: usize = 10;
+    pub(super) const MFA: usize = 13;
+    pub(super) const RECOVERY: usize = 16;
+    pub(super) const LOGIN: usize = 21;
+    pub(super) const TOTP: usize = 25;
+    pub(super) const RECOVERY_CODE: usize = 29;
+    pub(super) const OUT_OF_BAND: usize = 33;
+    pub(super) const CHALLENGE: usize = 37;
+    pub(super) const WATERMARKS: usize = 40;
+    pub(super) const EPOCH: usize = 41;
+    pub(super) const TICKET: usize = 42;
 }
 
 /// The joins of a snapshot, given the person as `p` and the login name's counter key as

@@ -59,7 +59,7 @@ impl<D: Dialect> SqlStore<D> {
         let keyring = &*self.keyring;
         // Every tagged table, with the statement a key rotation re-tags it with: all its rows
         // hold the empty default tag.
-        // Tables created after version 6 (invitations, version 9) are tagged from the start.
+        // Tables created after version 6 (invitations, version 9; account tokens, version 10) are tagged from the start.
         for table in Self::tagged_tables()
             .into_iter()
             .filter(|t| t.table != "invitations")

@@ -18,7 +18,7 @@ use crate::store::sql::{SqlStore, Tx};
 
 /// The columns of `people` that [`SqlStore::person_from_row`] reads, in its order.
 pub(super) const PERSON_COLUMNS: &str = "id, login, password_hash, password_state, \
-    password_expires_at, deactivated, phone, created_at, phone_tag";
+    password_expires_at, deactivated, phone, created_at, phone_tag, address_verified_at";
 
 /// The tag of a person's phone number (a second factor): empty when there is none.
 pub(super) fn phone_tag(
@@ -85,6 +85,10 @@ impl<D: Dialect> SqlStore<D> {
                 .map(|p| PhoneNumber::parse(&p).map_err(|_| bad("invalid phone number")))
                 .transpose()?,
             created_at: to_u64(row.try_get(7)?, "people")?,
+            address_verified_at: row
+                .try_get::<Option<i64>>(9)?
+                .map(|t| to_u64(t, "people"))
+                .transpose()?,
         })
     }
 

@@ -46,6 +46,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../../migrations/postgres/0009_invitations.sql"),
     ),
+    (
+        10,
+        include_str!("../../../migrations/postgres/0010_account_tokens.sql"),
+    ),
 ];
 
 /// [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore) over PostgreSQL, for

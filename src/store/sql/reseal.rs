@@ -325,8 +325,33 @@ impl<D: Dialect> SqlStore<D> {
 
     /// The tables tagged from their creation by a migration after version 6 (they hold no row
     /// the version-6 upgrade could tag): re-tagged by a key rotation only.
-    pub(super) fn later_tagged_tables() -> [Tagged<D>; 2] {
+    pub(super) fn later_tagged_tables() -> [Tagged<D>; 3] {
         [
+            Tagged {
+                table: "account_tokens",
+                all: "SELECT tag, digest, person, purpose, login, address, epoch, expires_at \
+                      FROM account_tokens",
+                stale: "SELECT tag, digest, person, purpose, login, address, epoch, expires_at \
+                        FROM account_tokens WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
+                update: "UPDATE account_tokens SET tag = $1 WHERE digest = $2 AND tag = $3",
+                row: |row| {
+                    let digest: Vec<u8> = row.try_get(1)?;
+                    let person: Vec<u8> = row.try_get(2)?;
+                    let purpose: String = row.try_get(3)?;
+                    let login: String = row.try_get(4)?;
+                    let address: String = row.try_get(5)?;
+                    let context = integrity::account_token(&integrity::AccountTokenColumns {
+                        digest: &digest,
+                        person: &person,
+                        purpose: &purpose,
+                        login: &login,
+                        address: &address,
+                        epoch: row.try_get(6)?,
+                        expires_at: row.try_get(7)?,
+                    });
+                    Ok((context, alloc::vec![Key::Bytes(digest)]))
+                },
+            },
             Tagged {
                 table: "sessions",
                 all: "SELECT tag, digest, id, person, org, aal, factors, authenticated_at, \

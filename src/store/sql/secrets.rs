@@ -13,12 +13,13 @@ use crate::policy::enrollment::Mfa;
 use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
 use crate::store::SecretStore;
 use crate::store::records::{
-    OobChallengeRecord, OobPurpose, PruneReport, RecoverySlot, SetupTokenRecord, TicketRecord,
-    Versioned,
+    AccountTokenPurpose, AccountTokenRecord, Login, OobChallengeRecord, OobPurpose, PruneReport,
+    RecoverySlot, SetupTokenRecord, TicketRecord, Versioned,
 };
 use crate::store::sql::codec::{
-    decode_u128, from_json, login_key_text, org_bytes, person_bytes, purpose_name, send_log_bytes,
-    send_log_from, slot_name, step_from, step_name, to_i64, to_json, to_u64,
+    account_purpose_from, account_purpose_name, decode_u128, from_json, login_key_text, org_bytes,
+    person_bytes, purpose_name, send_log_bytes, send_log_from, slot_name, step_from, step_name,
+    to_i64, to_json, to_u64,
 };
 use crate::store::sql::dialect::{Columns as _, Dialect, RowsAffected as _, query};
 use crate::store::sql::error::SqlStoreError;
@@ -356,6 +357,79 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         }))
     }
 
+    async fn insert_account_token(&self, token: &AccountTokenRecord) -> Result<(), SqlStoreError> {
+        let person = person_bytes(token.person);
+        let purpose = account_purpose_name(token.purpose);
+        let epoch = to_i64(token.epoch, "an epoch")?;
+        let expires_at = to_i64(token.expires_at, "a token expiry")?;
+        let tag = integrity::tag(
+            &self.keyring,
+            &integrity::account_token(&integrity::AccountTokenColumns {
+                digest: &token.digest.0,
+                person: &person,
+                purpose,
+                login: token.login.as_str(),
+                address: token.address.as_str(),
+                epoch,
+                expires_at,
+            }),
+        )?;
+        query(
+            "INSERT INTO account_tokens (digest, person, purpose, login, address, epoch, \
+             expires_at, tag) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(token.digest.0.to_vec())
+        .bind(person)
+        .bind(purpose)
+        .bind(token.login.as_str())
+        .bind(token.address.as_str())
+        .bind(epoch)
+        .bind(expires_at)
+        .bind(tag)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn account_token(
+        &self,
+        digest: &TokenDigest,
+        purpose: AccountTokenPurpose,
+        now: u64,
+    ) -> Result<Option<AccountTokenRecord>, SqlStoreError> {
+        let row = query(
+            "SELECT person, purpose, login, address, epoch, expires_at, tag FROM account_tokens \
+             WHERE digest = $1 AND purpose = $2 AND expires_at > $3",
+        )
+        .bind(digest.0.to_vec())
+        .bind(account_purpose_name(purpose))
+        .bind(to_i64(now, "the time")?)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| self.account_token_from(digest, &row))
+            .transpose()
+    }
+
+    async fn take_account_token(
+        &self,
+        digest: &TokenDigest,
+        purpose: AccountTokenPurpose,
+        now: u64,
+    ) -> Result<Option<AccountTokenRecord>, SqlStoreError> {
+        let row = query(
+            "DELETE FROM account_tokens WHERE digest = $1 AND purpose = $2 AND expires_at > $3 \
+             RETURNING person, purpose, login, address, epoch, expires_at, tag",
+        )
+        .bind(digest.0.to_vec())
+        .bind(account_purpose_name(purpose))
+        .bind(to_i64(now, "the time")?)
+        .fetch_optional(&self.pool)
+        .await?;
+        // The row is spent either way: a forged one is gone, and an error.
+        row.map(|row| self.account_token_from(digest, &row))
+            .transpose()
+    }
+
     async fn insert_ticket(&self, ticket: &TicketRecord) -> Result<(), SqlStoreError> {
         // The key of the person's login-name counter is kept beside the ticket (see
         // `LoginStore::login_snapshot`): it needs the login.
@@ -401,13 +475,14 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
 
     async fn prune_expired(&self, now: u64) -> Result<PruneReport, SqlStoreError> {
         let now = to_i64(now, "the time")?;
-        let mut counts = [0u64; 4];
+        let mut counts = [0u64; 5];
         // One guarded statement per kind; each deletes only rows no verb would use.
         for (count, statement) in counts.iter_mut().zip([
             "DELETE FROM tickets WHERE expires_at <= $1",
             "DELETE FROM setup_tokens WHERE expires_at <= $1",
             "DELETE FROM oob_challenges WHERE expires_at <= $1",
             "DELETE FROM oob_send_budgets WHERE expires_at <= $1",
+            "DELETE FROM account_tokens WHERE expires_at <= $1",
         ]) {
             *count = query(statement)
                 .bind(now)
@@ -415,12 +490,19 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
                 .await?
                 .rows_affected();
         }
-        let [tickets, setup_tokens, oob_challenges, oob_send_logs] = counts;
+        let [
+            tickets,
+            setup_tokens,
+            oob_challenges,
+            oob_send_logs,
+            account_tokens,
+        ] = counts;
         Ok(PruneReport {
             tickets,
             setup_tokens,
             oob_challenges,
             oob_send_logs,
+            account_tokens,
             throttles: 0,
         })
     }
@@ -429,6 +511,47 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
 impl<D: Dialect> SqlStore<D> {
     /// Runs `sql`, a `DELETE … WHERE digest = $1 AND expires_at > $2 RETURNING …` of a row spent
     /// once (a setup token, a ticket), and returns the row it deleted.
+    /// An account token from its row (`person, purpose, login, address, epoch, expires_at,
+    /// tag`), checked against its tag.
+    fn account_token_from(
+        &self,
+        digest: &TokenDigest,
+        row: &D::Row,
+    ) -> Result<AccountTokenRecord, SqlStoreError> {
+        let table = "account_tokens";
+        let person: Vec<u8> = row.try_get(0)?;
+        let purpose: String = row.try_get(1)?;
+        let login: String = row.try_get(2)?;
+        let address: String = row.try_get(3)?;
+        let epoch: i64 = row.try_get(4)?;
+        let expires_at: i64 = row.try_get(5)?;
+        let tag: Vec<u8> = row.try_get(6)?;
+        integrity::check(
+            &self.keyring,
+            table,
+            &tag,
+            &integrity::account_token(&integrity::AccountTokenColumns {
+                digest: &digest.0,
+                person: &person,
+                purpose: &purpose,
+                login: &login,
+                address: &address,
+                epoch,
+                expires_at,
+            }),
+        )?;
+        let bad = |reason| SqlStoreError::Decode { table, reason };
+        Ok(AccountTokenRecord {
+            digest: *digest,
+            person: PersonId::new(decode_u128(&person, table)?),
+            purpose: account_purpose_from(&purpose)?,
+            login: Login::new(&login).ok_or(bad("invalid login"))?,
+            address: Login::new(&address).ok_or(bad("invalid address"))?,
+            epoch: to_u64(epoch, table)?,
+            expires_at: to_u64(expires_at, table)?,
+        })
+    }
+
     async fn take_unexpired(
         &self,
         sql: &str,

@@ -10,7 +10,7 @@ use crate::credential::throttle::{
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::PasswordState;
 use crate::policy::organisation::Organisation;
-use crate::store::records::{Login, PersonRecord, ThrottleKey, ThrottleOp, Versioned};
+use crate::store::records::{Login, LoginChange, PersonRecord, ThrottleKey, ThrottleOp, Versioned};
 use crate::store::sql::codec::{
     decode_u128, org_bytes, password_state_name, person_bytes, throttle_key_text, to_i64, to_u64,
 };
@@ -33,11 +33,16 @@ impl<D: Dialect> UserStore for SqlStore<D> {
             .map(|t| to_i64(t, "a password expiry"))
             .transpose()?;
         let created_at = to_i64(person.created_at, "a creation time")?;
+        let verified = person
+            .address_verified_at
+            .map(|t| to_i64(t, "a verification time"))
+            .transpose()?;
         let mut tx = self.pool.begin().await?;
         let inserted = query(
             "INSERT INTO people (id, login, password_hash, password_state, \
-             password_expires_at, deactivated, phone, created_at, phone_tag) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             password_expires_at, deactivated, phone, created_at, phone_tag, \
+             address_verified_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
              ON CONFLICT (login) DO NOTHING",
         )
         .bind(person_bytes(person.id))
@@ -53,6 +58,7 @@ impl<D: Dialect> UserStore for SqlStore<D> {
             &person_bytes(person.id),
             person.phone.as_ref(),
         )?)
+        .bind(verified)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -176,6 +182,51 @@ impl<D: Dialect> UserStore for SqlStore<D> {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn mark_address_verified(
+        &self,
+        id: PersonId,
+        login: &Login,
+        at: u64,
+    ) -> Result<bool, SqlStoreError> {
+        let done = query(
+            "UPDATE people SET address_verified_at = $1 \
+             WHERE id = $2 AND login = $3 AND address_verified_at IS NULL",
+        )
+        .bind(to_i64(at, "a verification time")?)
+        .bind(person_bytes(id))
+        .bind(login.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn change_login(
+        &self,
+        id: PersonId,
+        from: &Login,
+        to: &Login,
+        verified_at: u64,
+    ) -> Result<LoginChange, SqlStoreError> {
+        // One guarded statement: the unique login decides between two people racing for `to`.
+        let done = query(
+            "UPDATE people SET login = $1, address_verified_at = $2 WHERE id = $3 AND login = $4",
+        )
+        .bind(to.as_str())
+        .bind(to_i64(verified_at, "a verification time")?)
+        .bind(person_bytes(id))
+        .bind(from.as_str())
+        .execute(&self.pool)
+        .await;
+        match done {
+            Ok(done) if done.rows_affected() == 1 => Ok(LoginChange::Changed),
+            Ok(_) => Ok(LoginChange::Stale),
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                Ok(LoginChange::Taken)
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     async fn throttle(&self, key: &ThrottleKey) -> Result<ThrottleState, SqlStoreError> {
