@@ -36,7 +36,7 @@ pub enum Factor {
     /// login, standing in for the second factor at a later login of the same person. It is not
     /// a second-factor kind: it is never challenged for, never counted among
     /// [`SecondFactors`], and a grant resting on it is never fresh
-    /// ([`FactorSet::rests_on_remembered_device`]; see [`crate::policy::session`]).
+    /// ([`FactorSet::rests_on_remembered_device`]; see [`SessionRecord`](crate::policy::SessionRecord)).
     RememberedDevice,
 }
 

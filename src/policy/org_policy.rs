@@ -91,7 +91,7 @@ impl MfaPolicy {
     /// already issued, so that turning enforcement on reaches sessions that predate it. A
     /// remembered device ([`Factor::RememberedDevice`](crate::policy::factors::Factor::RememberedDevice))
     /// counts as the second factor: it was issued after a full MFA login, and a login presents
-    /// it only where the person would be challenged for a factor (see [`crate::policy::session`]).
+    /// it only where the person would be challenged for a factor (see [`SessionRecord`](crate::policy::SessionRecord)).
     pub fn admits(&self, member: &Member, factors: FactorSet, now: u64) -> bool {
         if !self.enforces() {
             return true;

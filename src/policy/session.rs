@@ -7,56 +7,8 @@
 //! [security epoch](SessionRecord::epoch) and deactivation, and the membership and MFA policy of
 //! its organisation ([`SessionView`], one joined read), and [`SessionView::check`] decides.
 //!
-//! # Decisions
-//!
-//! - **Roles are re-read on every check.** The grant is built from the live membership
-//!   ([`Member::effective_role`] at the time of the request), so a role change (or a delegation
-//!   starting or lapsing) takes effect on the next request without touching the session, and a
-//!   role change does not bump the epoch. Removal from the organisation and deactivation of the
-//!   membership refuse the session at once ([`SessionRefused::NotAMember`],
-//!   [`SessionRefused::MemberDeactivated`]).
-//! - **The security epoch ends sessions.** A person's epoch is a counter the store bumps on
-//!   every change that must end their other sessions: a password change or reset, MFA turned on
-//!   or off, a factor added or removed, an administrator's MFA reset, deactivation, and "sign
-//!   out everywhere". A session records the epoch it was created at; once the person's epoch
-//!   has moved on, the session is dead ([`SessionRefused::StaleEpoch`]), even if its row
-//!   survived a race with the bump. Device tokens die with the epoch in the same way.
-//! - **A recovery code counts as fresh.** A recovery code is a look-up secret, an AAL2 factor
-//!   (NIST SP 800-63B §5.1.2), and the person who signs in with one has usually lost their
-//!   authenticator and must be able to remove it: a re-authentication with a recovery code
-//!   satisfies [`SessionRecord::require_fresh`] like any other second factor. The use is audited
-//!   and noticed to the person by the service, as every recovery-code sign-in is.
-//! - **A remembered device stands in for the second factor, and is never fresh.** "Remember
-//!   this device" ([`DeviceTokenRecord`]) is issued only from a session at AAL2 whose real
-//!   second factor was verified within the pending-login ticket lifetime, in an organisation
-//!   that allows remembered devices. At a later login of the same person it answers the
-//!   second-factor challenge: the grant's factors are the password and
-//!   [`Factor::RememberedDevice`]; it is AAL2 for authorisation and satisfies the
-//!   organisation's MFA policy (the device was bound by a full MFA login), but it is never
-//!   fresh ([`FactorSet::rests_on_remembered_device`], [`Grant::is_fresh`],
-//!   [`SessionRecord::require_fresh`]): the sensitive verbs (factors, MFA off, the password,
-//!   organisation security settings, roles) ask for a re-authentication with a real second
-//!   factor, which replaces the device in the session's factors, and a device login cannot
-//!   remember another device. A device token vouches for the person, not for the kind of
-//!   factor that bound it: an organisation that counts only some kinds and wants every login
-//!   to show one forbids remembered devices
-//!   ([`Organisation::allows_remembered_devices`](crate::policy::organisation::Organisation::allows_remembered_devices)).
-//!   Forbidding them stops their use at the next login to that organisation; sessions already
-//!   open run their course (end them with an epoch bump). A device token dies with the epoch,
-//!   at its expiry ([`SessionConfig::device_lifetime`]), and when remembering one more than
-//!   [`SessionConfig::max_devices`] forgets the person's oldest.
-//! - **The token rotates whenever privilege changes**: the login completing creates a new
-//!   token, and a step-up or re-authentication ([`SessionRecord::reauthenticated`],
-//!   [`SessionRecord::raised`]) is written with
-//!   [`SessionStore::rotate_session`](crate::store::SessionStore::rotate_session), which replaces
-//!   the digest, so a token fixated before the change is worthless after it.
-//!
-//! # Timeouts
-//!
-//! [`SessionConfig`] holds them, with the defaults of NIST SP 800-63B rev. 4 §2.2.3 and §2.1.3:
-//! at AAL2, reauthentication at least every 24 hours and after 1 hour of inactivity; at AAL1,
-//! every 30 days. `last_seen` is written at most once per [`SessionConfig::touch_interval`], so
-//! the idle timeout is measured from a moment at most that long before the last request.
+//! The decisions (what ends a session, roles re-read, recovery codes counting as fresh, remembered
+//! devices) and the timeouts are documented on [`SessionRecord`].
 
 use alloc::string::String;
 
@@ -298,6 +250,57 @@ fn clean(label: &str) -> Option<String> {
 ///
 /// Made by [`SessionRecord::start`] from the grant of a completed login; changed only by the
 /// transitions below, each written back with a store verb.
+///
+/// # Decisions
+///
+/// - **Roles are re-read on every check.** The grant is built from the live membership
+///   ([`Member::effective_role`] at the time of the request), so a role change (or a delegation
+///   starting or lapsing) takes effect on the next request without touching the session, and a
+///   role change does not bump the epoch. Removal from the organisation and deactivation of the
+///   membership refuse the session at once ([`SessionRefused::NotAMember`],
+///   [`SessionRefused::MemberDeactivated`]).
+/// - **The security epoch ends sessions.** A person's epoch is a counter the store bumps on
+///   every change that must end their other sessions: a password change or reset, MFA turned on
+///   or off, a factor added or removed, an administrator's MFA reset, deactivation, and "sign
+///   out everywhere". A session records the epoch it was created at; once the person's epoch
+///   has moved on, the session is dead ([`SessionRefused::StaleEpoch`]), even if its row
+///   survived a race with the bump. Device tokens die with the epoch in the same way.
+/// - **A recovery code counts as fresh.** A recovery code is a look-up secret, an AAL2 factor
+///   (NIST SP 800-63B §5.1.2), and the person who signs in with one has usually lost their
+///   authenticator and must be able to remove it: a re-authentication with a recovery code
+///   satisfies [`SessionRecord::require_fresh`] like any other second factor. The use is audited
+///   and noticed to the person by the service, as every recovery-code sign-in is.
+/// - **A remembered device stands in for the second factor, and is never fresh.** "Remember
+///   this device" ([`DeviceTokenRecord`]) is issued only from a session at AAL2 whose real
+///   second factor was verified within the pending-login ticket lifetime, in an organisation
+///   that allows remembered devices. At a later login of the same person it answers the
+///   second-factor challenge: the grant's factors are the password and
+///   [`Factor::RememberedDevice`]; it is AAL2 for authorisation and satisfies the
+///   organisation's MFA policy (the device was bound by a full MFA login), but it is never
+///   fresh ([`FactorSet::rests_on_remembered_device`], [`Grant::is_fresh`],
+///   [`SessionRecord::require_fresh`]): the sensitive verbs (factors, MFA off, the password,
+///   organisation security settings, roles) ask for a re-authentication with a real second
+///   factor, which replaces the device in the session's factors, and a device login cannot
+///   remember another device. A device token vouches for the person, not for the kind of
+///   factor that bound it: an organisation that counts only some kinds and wants every login
+///   to show one forbids remembered devices
+///   ([`Organisation::allows_remembered_devices`](crate::policy::organisation::Organisation::allows_remembered_devices)).
+///   Forbidding them stops their use at the next login to that organisation; sessions already
+///   open run their course (end them with an epoch bump). A device token dies with the epoch,
+///   at its expiry ([`SessionConfig::device_lifetime`]), and when remembering one more than
+///   [`SessionConfig::max_devices`] forgets the person's oldest.
+/// - **The token rotates whenever privilege changes**: the login completing creates a new
+///   token, and a step-up or re-authentication ([`SessionRecord::reauthenticated`],
+///   [`SessionRecord::raised`]) is written with
+///   [`SessionStore::rotate_session`](crate::store::SessionStore::rotate_session), which replaces
+///   the digest, so a token fixated before the change is worthless after it.
+///
+/// # Timeouts
+///
+/// [`SessionConfig`] holds them, with the defaults of NIST SP 800-63B rev. 4 §2.2.3 and §2.1.3:
+/// at AAL2, reauthentication at least every 24 hours and after 1 hour of inactivity; at AAL1,
+/// every 30 days. `last_seen` is written at most once per [`SessionConfig::touch_interval`], so
+/// the idle timeout is measured from a moment at most that long before the last request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionRecord {
     /// The public handle.

@@ -3,33 +3,8 @@
 //! second factor ([`Authenticator::verify_remembered_device`]), and the organisation's choice to
 //! forbid them ([`Authenticator::set_remember_devices`]).
 //!
-//! # What it yields
-//!
-//! A login that presents a remembered device completes exactly as one that presents a second
-//! factor (the same session opened at the epoch the login started at, the same counters
-//! cleared, the same audit of the login, the ticket spent in the same commit). Its grant's
-//! factors are the password and [`Factor::RememberedDevice`](crate::policy::Factor::RememberedDevice):
-//! AAL2 for authorisation and for the organisation's MFA policy, but never fresh, so
-//! [`Authenticator::require_fresh`] and every sensitive verb ask for
-//! [`Authenticator::reauthenticate_session`] with a real second factor (the decisions are on
-//! [`crate::policy::session`]).
-//!
-//! # What a stranger learns
-//!
-//! A device token that is unknown, malformed, expired, another person's, from before the
-//! person's last security change (a password change, MFA on or off, "sign out everywhere",
-//! deactivation: the epoch), or at another epoch than the login's, is one answer,
-//! [`ServiceError::InvalidCredentials`], after the same store calls; the ticket stays, so the
-//! login may go on with a real second factor. Each refusal is audited
-//! ([`AuditKind::CredentialRejected`] for [`Factor::RememberedDevice`](crate::policy::Factor::RememberedDevice))
-//! and counted on the **password counter of the login name** (the one the password step counts
-//! on): a device token stands in for what proves the person, and guessing one is guessing a
-//! credential of that login. It adds nothing an attacker could not already do to that counter
-//! with wrong passwords, it locks the name's whole login (not one factor the person may need),
-//! and a completed login clears it. The throttle is decided before the token is looked at, so
-//! [`ServiceError::Throttled`] and [`ServiceError::Locked`] do not depend on the token either.
-//! An organisation that forbids remembered devices answers [`ServiceError::FactorUnavailable`]
-//! whatever the token, as for a factor it does not count.
+//! What a remembered-device login yields, and what a stranger learns from it, is on
+//! [`RememberedDevice`].
 
 use crate::credential::throttle::{ThrottleDecision, ThrottleState};
 use crate::credential::token::BearerToken;
@@ -48,6 +23,34 @@ use crate::store::records::ThrottleKey;
 use crate::store::sessions::SessionStore;
 
 /// A device the signed-in person asked to remember.
+///
+/// # What it yields
+///
+/// A login that presents a remembered device completes exactly as one that presents a second
+/// factor (the same session opened at the epoch the login started at, the same counters
+/// cleared, the same audit of the login, the ticket spent in the same commit). Its grant's
+/// factors are the password and [`Factor::RememberedDevice`](crate::policy::Factor::RememberedDevice):
+/// AAL2 for authorisation and for the organisation's MFA policy, but never fresh, so
+/// [`Authenticator::require_fresh`] and every sensitive verb ask for
+/// [`Authenticator::reauthenticate_session`] with a real second factor (the decisions are on
+/// [`SessionRecord`](crate::policy::SessionRecord)).
+///
+/// # What a stranger learns
+///
+/// A device token that is unknown, malformed, expired, another person's, from before the
+/// person's last security change (a password change, MFA on or off, "sign out everywhere",
+/// deactivation: the epoch), or at another epoch than the login's, is one answer,
+/// [`ServiceError::InvalidCredentials`], after the same store calls; the ticket stays, so the
+/// login may go on with a real second factor. Each refusal is audited
+/// ([`AuditKind::CredentialRejected`] for [`Factor::RememberedDevice`](crate::policy::Factor::RememberedDevice))
+/// and counted on the **password counter of the login name** (the one the password step counts
+/// on): a device token stands in for what proves the person, and guessing one is guessing a
+/// credential of that login. It adds nothing an attacker could not already do to that counter
+/// with wrong passwords, it locks the name's whole login (not one factor the person may need),
+/// and a completed login clears it. The throttle is decided before the token is looked at, so
+/// [`ServiceError::Throttled`] and [`ServiceError::Locked`] do not depend on the token either.
+/// An organisation that forbids remembered devices answers [`ServiceError::FactorUnavailable`]
+/// whatever the token, as for a factor it does not count.
 #[derive(Debug)]
 #[must_use = "hand the token to the client"]
 pub struct RememberedDevice {
@@ -129,7 +132,7 @@ impl<B: Backend> Authenticator<B> {
     /// ([`ServiceError::FactorUnavailable`] otherwise, the ticket staying). Every use is audited
     /// ([`AuditKind::DeviceTokenUsed`]). Any other refusal of the token is the one opaque
     /// [`ServiceError::InvalidCredentials`], counted on the login name's password counter (see
-    /// the [module documentation](self)); the ticket stays for a real second factor.
+    /// [`RememberedDevice`]); the ticket stays for a real second factor.
     pub async fn verify_remembered_device(
         &self,
         org: OrgId,

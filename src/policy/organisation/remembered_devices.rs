@@ -10,7 +10,7 @@ use crate::policy::roles::{Permission, SENSITIVE_ACTION_MAX_AGE};
 impl Organisation {
     /// Whether logins to this organisation may present a remembered device in place of the
     /// second factor, and its sessions may remember one (default: allowed). See
-    /// [`crate::policy::session`] for what a remembered device yields.
+    /// [`SessionRecord`](crate::policy::SessionRecord) for what a remembered device yields.
     pub const fn allows_remembered_devices(&self) -> bool {
         self.remember_devices
     }
