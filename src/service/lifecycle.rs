@@ -92,7 +92,8 @@ impl<B: Backend> Authenticator<B> {
     /// the organisation enforces MFA the invitee must first hold a second factor it counts:
     /// [`PolicyError::EnrollMfaFirst`], and the invitation stays usable. The token is spent
     /// once the rest is checked; an inviter since demoted, deactivated or removed, or who may
-    /// no longer grant the role, makes it [`PolicyError::InvitationInvalid`].
+    /// no longer grant the role, makes it [`PolicyError::InvitationInvalid`] and spends it too
+    /// (restoring the inviter's role later does not revive it).
     pub async fn accept_invitation(
         &self,
         grant: &Grant,
@@ -118,7 +119,17 @@ impl<B: Backend> Authenticator<B> {
         };
         let org_id = invitation.org();
         let loaded = self.organisation(org_id).await?;
-        let _ = loaded.accept_invitation(&invitation, person.id, factors, now)?;
+        if let Err(refused) = loaded.accept_invitation(&invitation, person.id, factors, now) {
+            if refused == PolicyError::InvitationInvalid {
+                // An inviter who lost the authority spends the invitation: restoring their
+                // role later must not bring it back to life.
+                let _ =
+                    InvitationStore::take_invitation(self.backend.store(), &digest, person.id, now)
+                        .await
+                        .map_err(ServiceError::storage)?;
+            }
+            return Err(refused.into());
+        }
         let taken = InvitationStore::take_invitation(self.backend.store(), &digest, person.id, now)
             .await
             .map_err(ServiceError::storage)?;
@@ -184,8 +195,8 @@ impl<B: Backend> Authenticator<B> {
 
     /// Maintenance: sends the MFA reminders due now in every organisation that enforces MFA
     /// ([`MfaSettings::with_reminders`](crate::policy::org_policy::MfaSettings::with_reminders)),
-    /// to members who still lack a factor the organisation counts, and returns how many went
-    /// out. Call it periodically, beside [`Self::prune_expired`].
+    /// to members who still lack a factor the organisation counts, and returns how many the
+    /// notifier accepted (a failed delivery is audited and not counted). Call it periodically, beside [`Self::prune_expired`].
     ///
     /// Each reminder is recorded in the organisation (a compare-and-swap) before it is sent, so
     /// a member never gets the same reminder twice, and two servers running this at once send
@@ -199,14 +210,16 @@ impl<B: Backend> Authenticator<B> {
         let mut sent = 0u64;
         for id in ids {
             for (person, org, deadline) in self.record_reminders(id, now).await? {
-                let _ = self
+                let status = self
                     .notify(Notification::MfaReminder {
                         person,
                         org,
                         deadline,
                     })
                     .await?;
-                sent = sent.saturating_add(1);
+                if matches!(status, super::DeliveryStatus::Delivered) {
+                    sent = sent.saturating_add(1);
+                }
             }
         }
         Ok(sent)
