@@ -480,13 +480,23 @@ async fn invitations_enforced_and_raced<S: LoginStore>(
         .await
         .unwrap();
     let _ = invitation_token(&s, carl);
+    // A login nobody holds: the same store calls (a decoy row nobody can take), nothing sent.
+    let sent = deliveries(&s).len();
+    s.invite_member(&og, "nobody@example.com", Role::User)
+        .await
+        .unwrap();
+    assert_eq!(deliveries(&s).len(), sent);
     assert_eq!(
         s.prune_expired().await.unwrap().invitations,
         0,
         "still live"
     );
     clock.advance(ServiceConfig::DEFAULT_INVITATION_TTL);
-    assert_eq!(s.prune_expired().await.unwrap().invitations, 1);
+    assert_eq!(
+        s.prune_expired().await.unwrap().invitations,
+        2,
+        "Carl's and the decoy"
+    );
     assert_eq!(s.prune_expired().await.unwrap().invitations, 0);
 }
 

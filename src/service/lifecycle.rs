@@ -33,6 +33,13 @@ impl<B: Backend> Authenticator<B> {
     /// ([`AuditKind::Invited`] has no subject then), so an administrator cannot probe which logins
     /// exist. Inviting someone who is already a member is [`PolicyError::AlreadyMember`] (the
     /// roster is the inviter's own to see). A failed delivery is audited, not returned.
+    ///
+    /// Both answers make the same store calls (the login looked up, one invitation row written,
+    /// the audit record): for a login nobody holds the row is a decoy under a random person id,
+    /// which no session can accept and [`Self::prune_expired`] deletes at its expiry. The
+    /// residual difference is the notifier: only a real invitee's message is delivered, so a
+    /// host whose [`Notifier`](crate::store::Notifier) waits on the network should queue
+    /// deliveries (return once enqueued) to keep the response time of the two answers alike.
     pub async fn invite_member(
         &self,
         grant: &Grant,
@@ -51,23 +58,32 @@ impl<B: Backend> Authenticator<B> {
             .person_by_login(login.as_str())
             .await
             .map_err(ServiceError::storage)?;
-        let Some(person) = person.filter(|p| !p.deactivated) else {
-            // Uniform answer: nothing is stored or sent; the attempt is audited.
-            return self.record(&issued.events).await;
-        };
-        if org.member(person.id).is_some() {
+        let invitee = person.filter(|p| !p.deactivated);
+        if let Some(person) = &invitee
+            && org.member(person.id).is_some()
+        {
             return Err(ServiceError::Policy(PolicyError::AlreadyMember));
         }
+        // The same store calls either way: a login nobody holds gets a decoy row under a random
+        // person id nobody holds (no session can take it; it expires and is pruned).
+        let holder = match &invitee {
+            Some(person) => person.id,
+            None => PersonId::new(super::random_id()?),
+        };
         InvitationStore::insert_invitation(
             self.backend.store(),
             &InvitationRecord {
                 digest: token.digest(),
-                person: person.id,
+                person: holder,
                 invitation: issued.state,
             },
         )
         .await
         .map_err(ServiceError::storage)?;
+        let Some(person) = invitee else {
+            // Uniform answer: nothing is sent; the attempt is audited without a subject.
+            return self.record(&issued.events).await;
+        };
         let mut events = issued.events;
         for event in &mut events {
             event.subject = Some(person.id);
