@@ -795,6 +795,74 @@ async fn last_factor_and_first_enrolment<S: LoginStore>(
     let _ = kim;
 }
 
+/// Signs `login` in with an SMS code: a fresh AAL2 grant.
+async fn sign_in_sms<S: LoginStore>(
+    s: &Service<S>,
+    clock: &ManualClock,
+    org: OrgId,
+    login: &str,
+    person: PersonId,
+) -> Grant {
+    clock.advance(60);
+    let step = s.login_to(org, login, Password::from(PW)).await.unwrap();
+    let t = ticket(&step);
+    s.send_sms_code(org, &t).await.unwrap();
+    let sms = s.backend().notifier.take_last_code(person).unwrap();
+    let grant = s
+        .verify_sms_code(org, &t, &sms)
+        .await
+        .unwrap()
+        .into_session()
+        .expect("signed in")
+        .grant;
+    assert_eq!(grant.aal(), Aal::Aal2);
+    grant
+}
+
+/// Verifies `number` as the grant holder's phone.
+async fn verify_phone<S: LoginStore>(s: &Service<S>, grant: &Grant, number: &str) {
+    s.start_phone_verification(grant, &PhoneNumber::parse(number).unwrap())
+        .await
+        .unwrap();
+    let sms = s.backend().notifier.take_last_code(grant.person()).unwrap();
+    s.confirm_phone(grant, &sms).await.unwrap();
+}
+
+/// Where only SMS counts, a member with an app beside their phone cannot drop the phone: the
+/// app left would not count, and the phone is their last counted factor.
+async fn last_counted_factor<S: LoginStore>(
+    new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
+) {
+    let (s, clock) = service(new_store().await);
+    let (org, olivia) = founder(&s, OLIVIA).await;
+    let (_, og, _) = with_mfa(&s, &clock, org, OLIVIA).await;
+    verify_phone(&s, &og, "+15555550100").await;
+    let (uma, ug, _) = add(&s, &og, UMA, Role::User).await;
+    let ukey = enrol(&s, &clock, &ug).await;
+    let (ug, _) = sign_in(&s, &clock, org, UMA, Some(&ukey)).await;
+    verify_phone(&s, &ug, "+15555550111").await;
+    let og = sign_in_sms(&s, &clock, org, OLIVIA, olivia).await;
+    let sms_only = SecondFactors::of(FactorKind::OutOfBandSms);
+    s.set_mfa_policy(&og, MfaSettings::enforced(sms_only, 0).unwrap())
+        .await
+        .unwrap();
+    let ug = sign_in_sms(&s, &clock, org, UMA, uma).await;
+    policy_error(
+        s.remove_phone(&ug).await,
+        PolicyError::RequiredByOrganisation { org },
+    );
+    let phone = s.backend().store.person(uma).await.unwrap().unwrap().phone;
+    assert!(phone.is_some(), "the phone, her last counted factor, stays");
+    // Once the app counts too, the phone may go.
+    let both = sms_only.with(FactorKind::Totp);
+    s.set_mfa_policy(&og, MfaSettings::enforced(both, 0).unwrap())
+        .await
+        .unwrap();
+    s.remove_phone(&ug).await.unwrap();
+    let phone = s.backend().store.person(uma).await.unwrap().unwrap().phone;
+    assert!(phone.is_none());
+}
+
 async fn scenarios<S: LoginStore + 'static>(
     new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
 ) {
@@ -804,6 +872,7 @@ async fn scenarios<S: LoginStore + 'static>(
     reminders(new_store).await;
     tightening(new_store).await;
     last_factor_and_first_enrolment(new_store).await;
+    last_counted_factor(new_store).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
