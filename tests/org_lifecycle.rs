@@ -407,6 +407,20 @@ async fn invitations<S: LoginStore>(new_store: &dyn Fn() -> Pin<Box<dyn Future<O
     );
     assert!(s.organisation(org).await.unwrap().member(eve).is_none());
 
+    // The inviter deactivated meanwhile.
+    let (og, _) = sign_in(&s, &clock, org, OLIVIA, Some(&okey)).await;
+    let (dan, _, _) = add(&s, &og, "dan@example.com", Role::Admin).await;
+    let (_, dg, _) = with_mfa(&s, &clock, org, "dan@example.com").await;
+    s.invite_member(&dg, EVE, Role::User).await.unwrap();
+    let token = invitation_token(&s, eve);
+    let (og, _) = sign_in(&s, &clock, org, OLIVIA, Some(&okey)).await;
+    s.deactivate_member(&og, dan).await.unwrap();
+    policy_error(
+        s.accept_invitation(&eg, &token).await,
+        PolicyError::InvitationInvalid,
+    );
+    assert!(s.organisation(org).await.unwrap().member(eve).is_none());
+
     // The Owner's own invitation.
     s.invite_member(&og, EVE, Role::Admin).await.unwrap();
     let token = invitation_token(&s, eve);
@@ -654,6 +668,11 @@ async fn tightening<S: LoginStore>(new_store: &dyn Fn() -> Pin<Box<dyn Future<Ou
     let stored = s.organisation(org).await.unwrap();
     assert_eq!(deadline(&stored, ada), from);
     assert_eq!(deadline(&stored, uma), from + 7 * DAY);
+    // A promotion brings Uma's deadline forward; the demotion after it never pushes it back.
+    s.change_role(&og, uma, Role::Admin).await.unwrap();
+    assert_eq!(deadline(&s.organisation(org).await.unwrap(), uma), from);
+    s.change_role(&og, uma, Role::User).await.unwrap();
+    assert_eq!(deadline(&s.organisation(org).await.unwrap(), uma), from);
     // Ada, past her deadline without MFA, must enrol at her next login.
     let step = s.login_to(org, ADA, Password::from(PW)).await.unwrap();
     assert!(matches!(step, LoginStep::EnrollMfa { .. }), "{step:?}");
