@@ -1052,6 +1052,7 @@ async fn pruning_deletes_what_expired_and_keeps_what_is_live() {
             oob_send_logs: 1,
             account_tokens: 0,
             throttles: 0,
+            invitations: 0,
         }
     );
     assert_eq!(report.total(), 3);

@@ -358,7 +358,9 @@ impl<B: Backend> Authenticator<B> {
     /// When the phone is the person's only second factor (no active authenticator app), removing
     /// it turns MFA off, and is refused the way [`Self::disable_mfa`] is: while any of their
     /// organisations enforces MFA ([`PolicyError::RequiredByOrganisation`], or
-    /// [`PolicyError::SoleOwnerOfEnforcingOrganisation`]). A person without a phone gets `Ok`.
+    /// [`PolicyError::SoleOwnerOfEnforcingOrganisation`]). Nor may it go while it is the last
+    /// factor an enforcing organisation counts (an app beside it that the organisation does
+    /// not count: [`PolicyError::RequiredByOrganisation`]). A person without a phone gets `Ok`.
     pub async fn remove_phone(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
         let Live { grant, person, .. } = self.live_grant(grant, now).await?;
@@ -379,6 +381,8 @@ impl<B: Backend> Authenticator<B> {
                 &self.standings(person.id).await?,
             )?;
         }
+        self.keep_counted_factor(&person, crate::credential::factor::FactorKind::OutOfBandSms)
+            .await?;
         let _ = self
             .backend
             .store()
@@ -395,6 +399,40 @@ impl<B: Backend> Authenticator<B> {
         .await?;
         self.end_sessions(person.id, None).await?;
         self.notice(person.id, SecurityNotice::PhoneRemoved).await
+    }
+
+    /// Refuses to remove the person's `kind` of factor where it is the last one an enforcing
+    /// organisation of theirs counts (for example a phone beside an app where only SMS
+    /// counts): [`PolicyError::RequiredByOrganisation`](crate::policy::error::PolicyError::RequiredByOrganisation).
+    async fn keep_counted_factor(
+        &self,
+        person: &crate::store::records::PersonRecord,
+        kind: crate::credential::factor::FactorKind,
+    ) -> Result<(), ServiceError> {
+        let own = self.own_factors(person).await?;
+        let left = own.without(kind);
+        let orgs = self
+            .backend
+            .store()
+            .organisations_of(person.id)
+            .await
+            .map_err(ServiceError::storage)?;
+        for id in orgs {
+            let org = self
+                .backend
+                .store()
+                .organisation(id)
+                .await
+                .map_err(ServiceError::storage)?;
+            let Some(org) = org else { continue };
+            let policy = org.value.policy();
+            if policy.enforces() && policy.satisfied_by(own) && !policy.satisfied_by(left) {
+                return Err(ServiceError::Policy(
+                    crate::policy::error::PolicyError::RequiredByOrganisation { org: id },
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A fresh AAL2 grant is needed to change a person's factors once they have any.

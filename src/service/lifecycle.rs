@@ -33,6 +33,13 @@ impl<B: Backend> Authenticator<B> {
     /// ([`AuditKind::Invited`] has no subject then), so an administrator cannot probe which logins
     /// exist. Inviting someone who is already a member is [`PolicyError::AlreadyMember`] (the
     /// roster is the inviter's own to see). A failed delivery is audited, not returned.
+    ///
+    /// Both answers make the same store calls (the login looked up, one invitation row written,
+    /// the audit record): for a login nobody holds the row is a decoy under a random person id,
+    /// which no session can accept and [`Self::prune_expired`] deletes at its expiry. The
+    /// residual difference is the notifier: only a real invitee's message is delivered, so a
+    /// host whose [`Notifier`](crate::store::Notifier) waits on the network should queue
+    /// deliveries (return once enqueued) to keep the response time of the two answers alike.
     pub async fn invite_member(
         &self,
         grant: &Grant,
@@ -51,23 +58,32 @@ impl<B: Backend> Authenticator<B> {
             .person_by_login(login.as_str())
             .await
             .map_err(ServiceError::storage)?;
-        let Some(person) = person.filter(|p| !p.deactivated) else {
-            // Uniform answer: nothing is stored or sent; the attempt is audited.
-            return self.record(&issued.events).await;
-        };
-        if org.member(person.id).is_some() {
+        let invitee = person.filter(|p| !p.deactivated);
+        if let Some(person) = &invitee
+            && org.member(person.id).is_some()
+        {
             return Err(ServiceError::Policy(PolicyError::AlreadyMember));
         }
+        // The same store calls either way: a login nobody holds gets a decoy row under a random
+        // person id nobody holds (no session can take it; it expires and is pruned).
+        let holder = match &invitee {
+            Some(person) => person.id,
+            None => PersonId::new(super::random_id()?),
+        };
         InvitationStore::insert_invitation(
             self.backend.store(),
             &InvitationRecord {
                 digest: token.digest(),
-                person: person.id,
+                person: holder,
                 invitation: issued.state,
             },
         )
         .await
         .map_err(ServiceError::storage)?;
+        let Some(person) = invitee else {
+            // Uniform answer: nothing is sent; the attempt is audited without a subject.
+            return self.record(&issued.events).await;
+        };
         let mut events = issued.events;
         for event in &mut events {
             event.subject = Some(person.id);
@@ -92,7 +108,8 @@ impl<B: Backend> Authenticator<B> {
     /// the organisation enforces MFA the invitee must first hold a second factor it counts:
     /// [`PolicyError::EnrollMfaFirst`], and the invitation stays usable. The token is spent
     /// once the rest is checked; an inviter since demoted, deactivated or removed, or who may
-    /// no longer grant the role, makes it [`PolicyError::InvitationInvalid`].
+    /// no longer grant the role, makes it [`PolicyError::InvitationInvalid`] and spends it too
+    /// (restoring the inviter's role later does not revive it).
     pub async fn accept_invitation(
         &self,
         grant: &Grant,
@@ -118,7 +135,17 @@ impl<B: Backend> Authenticator<B> {
         };
         let org_id = invitation.org();
         let loaded = self.organisation(org_id).await?;
-        let _ = loaded.accept_invitation(&invitation, person.id, factors, now)?;
+        if let Err(refused) = loaded.accept_invitation(&invitation, person.id, factors, now) {
+            if refused == PolicyError::InvitationInvalid {
+                // An inviter who lost the authority spends the invitation: restoring their
+                // role later must not bring it back to life.
+                let _ =
+                    InvitationStore::take_invitation(self.backend.store(), &digest, person.id, now)
+                        .await
+                        .map_err(ServiceError::storage)?;
+            }
+            return Err(refused.into());
+        }
         let taken = InvitationStore::take_invitation(self.backend.store(), &digest, person.id, now)
             .await
             .map_err(ServiceError::storage)?;
@@ -184,8 +211,8 @@ impl<B: Backend> Authenticator<B> {
 
     /// Maintenance: sends the MFA reminders due now in every organisation that enforces MFA
     /// ([`MfaSettings::with_reminders`](crate::policy::org_policy::MfaSettings::with_reminders)),
-    /// to members who still lack a factor the organisation counts, and returns how many went
-    /// out. Call it periodically, beside [`Self::prune_expired`].
+    /// to members who still lack a factor the organisation counts, and returns how many the
+    /// notifier accepted (a failed delivery is audited and not counted). Call it periodically, beside [`Self::prune_expired`].
     ///
     /// Each reminder is recorded in the organisation (a compare-and-swap) before it is sent, so
     /// a member never gets the same reminder twice, and two servers running this at once send
@@ -199,14 +226,16 @@ impl<B: Backend> Authenticator<B> {
         let mut sent = 0u64;
         for id in ids {
             for (person, org, deadline) in self.record_reminders(id, now).await? {
-                let _ = self
+                let status = self
                     .notify(Notification::MfaReminder {
                         person,
                         org,
                         deadline,
                     })
                     .await?;
-                sent = sent.saturating_add(1);
+                if matches!(status, super::DeliveryStatus::Delivered) {
+                    sent = sent.saturating_add(1);
+                }
             }
         }
         Ok(sent)

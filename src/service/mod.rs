@@ -195,9 +195,11 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Maintenance: deletes the tickets, setup tokens, out-of-band challenges and send logs that
-    /// can no longer be used at the clock's time ([`SecretStore::prune_expired`]), and the
+    /// can no longer be used at the clock's time ([`SecretStore::prune_expired`]), the
     /// throttle counters that are forgotten ([`UserStore::prune_throttles`]: among them those of
-    /// login names nobody holds), and reports how many of each went.
+    /// login names nobody holds), and the expired invitations
+    /// ([`InvitationStore::prune_invitations`](crate::store::InvitationStore::prune_invitations)),
+    /// and reports how many of each went.
     ///
     /// Call it from a periodic job (every few minutes to once an hour), on one server or on
     /// several: concurrent and repeated runs are harmless, and it never deletes a row that is
@@ -239,6 +241,10 @@ impl<B: Backend> Authenticator<B> {
             .prune_throttles(now)
             .await
             .map_err(ServiceError::storage)?;
+        report.invitations =
+            crate::store::InvitationStore::prune_invitations(self.backend.store(), now)
+                .await
+                .map_err(ServiceError::storage)?;
         Ok(report)
     }
 

@@ -807,6 +807,7 @@ impl SecretStore for MemoryStore {
             }),
             account_tokens: prune(&mut secrets.account_tokens, |t| t.expires_at > now),
             throttles: 0,
+            invitations: 0,
         })
     }
 }

@@ -263,6 +263,10 @@ pub struct PruneReport {
     /// `<= now`), from [`UserStore::prune_throttles`](crate::store::UserStore::prune_throttles); filled
     /// in by [`Authenticator::prune_expired`](crate::service::Authenticator::prune_expired).
     pub throttles: u64,
+    /// Invitations past their expiry, from
+    /// [`InvitationStore::prune_invitations`](crate::store::InvitationStore::prune_invitations);
+    /// filled in by [`Authenticator::prune_expired`](crate::service::Authenticator::prune_expired).
+    pub invitations: u64,
 }
 
 impl PruneReport {
@@ -274,6 +278,7 @@ impl PruneReport {
             .saturating_add(self.oob_send_logs)
             .saturating_add(self.account_tokens)
             .saturating_add(self.throttles)
+            .saturating_add(self.invitations)
     }
 }
 

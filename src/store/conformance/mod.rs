@@ -82,6 +82,9 @@
 //!   hour later.
 //! - Setup tokens and tickets are taken once, and refused from their expiry time on; neither's
 //!   digest takes the other.
+//! - Invitations are read without being spent, taken once and only by the invitee (someone
+//!   else's attempt leaves them in place), refused from their expiry time on, and pruned
+//!   (live ones stay); of many concurrent takes, one wins.
 //! - Pruning deletes expired tickets, setup tokens and out-of-band challenges from their expiry
 //!   time on, and send logs an hour after their last send; live rows stay, a pruned ticket or
 //!   token cannot be taken even for a time it was live, and pruning again finds nothing.
@@ -139,6 +142,7 @@ mod harness;
 mod account;
 mod devices;
 mod fixture;
+mod invitations;
 
 mod login;
 mod mfa;
@@ -300,6 +304,8 @@ where
     run!("tickets", tokens::tickets(&fx));
     run!("account_tokens", account::account_tokens(&fx));
     run!("verified_addresses", account::addresses(&fx));
+    run!("invitations", invitations::invitations(&fx));
+    run!("invitation_expiry", invitations::invitation_expiry(&fx));
     run!("prune_expired", prune::prune(&fx));
     run!("sessions", sessions::sessions(&fx));
     run!("session_by_id", sessions::session_by_id(&fx));
@@ -315,6 +321,10 @@ where
     run!("race_oob_send", races::race_oob_send(&fx, spawner));
     run!("race_ticket", races::race_ticket(&fx, spawner));
     run!("race_setup_token", races::race_setup_token(&fx, spawner));
+    run!(
+        "race_invitation",
+        invitations::race_invitation(&fx, spawner)
+    );
     run!(
         "race_account_token",
         account::race_account_token(&fx, spawner)

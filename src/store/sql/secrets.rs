@@ -504,6 +504,7 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
             oob_send_logs,
             account_tokens,
             throttles: 0,
+            invitations: 0,
         })
     }
 }
