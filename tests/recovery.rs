@@ -704,3 +704,32 @@ fn errors_say_what_was_refused() {
         assert_eq!(error.to_string(), text);
     }
 }
+
+#[test]
+fn a_stored_set_of_no_codes_or_of_seventeen_is_refused_whole() {
+    let good = RecoveryCodeSet::generate_with_rng(&cheap(1), &mut TestRng::new(13))
+        .unwrap()
+        .set
+        .to_stored_bytes();
+    let header = &good[..36];
+    // Count 0 and no digests at all: nothing is left over to give it away but the count.
+    let mut empty = header.to_vec();
+    empty[33] = 0;
+    assert_eq!(
+        RecoveryCodeSet::from_stored_bytes(&empty),
+        Err(RecoveryError::StoredFormat)
+    );
+    // Count 17 with seventeen digests.
+    let mut seventeen = header.to_vec();
+    seventeen[33] = 17;
+    seventeen.extend(std::iter::repeat_n(0x5a, 17 * 32));
+    assert_eq!(
+        RecoveryCodeSet::from_stored_bytes(&seventeen),
+        Err(RecoveryError::StoredFormat)
+    );
+    // Count 16 with sixteen digests loads.
+    let mut sixteen = header.to_vec();
+    sixteen[33] = 16;
+    sixteen.extend(std::iter::repeat_n(0x5a, 16 * 32));
+    assert_eq!(RecoveryCodeSet::from_stored_bytes(&sixteen).unwrap().len(), 16);
+}
