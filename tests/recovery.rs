@@ -731,5 +731,8 @@ fn a_stored_set_of_no_codes_or_of_seventeen_is_refused_whole() {
     let mut sixteen = header.to_vec();
     sixteen[33] = 16;
     sixteen.extend(std::iter::repeat_n(0x5a, 16 * 32));
-    assert_eq!(RecoveryCodeSet::from_stored_bytes(&sixteen).unwrap().len(), 16);
+    assert_eq!(
+        RecoveryCodeSet::from_stored_bytes(&sixteen).unwrap().len(),
+        16
+    );
 }
