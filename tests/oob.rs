@@ -543,3 +543,219 @@ fn the_daily_verification_cap_is_validated_and_counted_per_window() {
     let stored = OobSendLog::from_parts(next.sends(), next.day_start(), next.day_sends()).unwrap();
     assert_eq!(stored, next);
 }
+
+#[test]
+fn each_config_bound_is_inclusive() {
+    let b = OobConfig::builder;
+    let top = b()
+        .ttl(OobConfig::MAX_TTL)
+        .max_attempts(OobConfig::MAX_ATTEMPTS)
+        .resend_cooldown(OobConfig::MAX_COOLDOWN)
+        .hourly_cap(10)
+        .daily_verification_cap(OobConfig::MAX_DAILY_VERIFICATIONS)
+        .digits(7)
+        .build()
+        .unwrap();
+    assert_eq!(
+        (
+            top.ttl(),
+            top.max_attempts(),
+            top.resend_cooldown(),
+            top.hourly_cap(),
+            top.daily_verification_cap(),
+            top.digits()
+        ),
+        (600, 10, 3600, 10, 100, Digits::Seven)
+    );
+    let bottom = b()
+        .ttl(1)
+        .max_attempts(1)
+        .resend_cooldown(0)
+        .hourly_cap(1)
+        .daily_verification_cap(1)
+        .build()
+        .unwrap();
+    assert_eq!(
+        (
+            bottom.ttl(),
+            bottom.max_attempts(),
+            bottom.resend_cooldown(),
+            bottom.hourly_cap(),
+            bottom.daily_verification_cap()
+        ),
+        (1, 1, 0, 1, 1)
+    );
+    assert_eq!(b().max_attempts(11).build(), Err(OobError::Attempts));
+    assert_eq!(b().resend_cooldown(3601).build(), Err(OobError::Cooldown));
+    assert_eq!(b().hourly_cap(11).build(), Err(OobError::HourlyCap));
+    assert!(matches!(b().digits(9).build(), Err(OobError::Otp(_))));
+}
+
+#[test]
+fn a_challenge_reads_back_its_times_digits_and_every_status() {
+    let config = OobConfig::builder()
+        .digits(8)
+        .ttl(OobConfig::MAX_TTL)
+        .max_attempts(OobConfig::MAX_ATTEMPTS)
+        .build()
+        .unwrap();
+    let issued = config
+        .issue(
+            &key(),
+            &OobSendLog::new(),
+            T0,
+            &mut ScriptRng::new(&[12_345_678]),
+        )
+        .unwrap();
+    let OobIssue::Send {
+        code, challenge, ..
+    } = issued
+    else {
+        panic!("refused")
+    };
+    assert_eq!(code.digits(), Digits::Eight);
+    assert_eq!(challenge.digits(), Digits::Eight);
+    assert_eq!(challenge.issued_at(), T0);
+    assert_eq!(challenge.expires_at(), T0 + 600);
+    assert_eq!(challenge.attempts_left(), 10);
+    assert_eq!(
+        format!("{challenge:?}"),
+        "OobChallenge { digits: Eight, issued_at: 1700000000, expires_at: 1700000600, \
+         attempts_left: 10, status: Pending, .. }"
+    );
+    // The longest lifetime and the most attempts load back.
+    let back = OobChallenge::from_stored_bytes(&challenge.to_stored_bytes()).unwrap();
+    assert_eq!(back, challenge);
+    // So do a spent and a void challenge.
+    let spent = challenge.verify(&key(), "12345678", T0).into_challenge();
+    assert_eq!(spent.status(), OobStatus::Spent);
+    assert_eq!(
+        OobChallenge::from_stored_bytes(&spent.to_stored_bytes()).unwrap(),
+        spent
+    );
+    let void = challenge
+        .verify(&key(), "12345678", T0 + 600)
+        .into_challenge();
+    assert_eq!(void.status(), OobStatus::Void);
+    assert_eq!(
+        OobChallenge::from_stored_bytes(&void.to_stored_bytes()).unwrap(),
+        void
+    );
+}
+
+#[test]
+fn stored_times_must_be_in_order_and_at_most_the_longest_lifetime_apart() {
+    let (_, challenge) = issue(&OobConfig::default(), 1, T0);
+    let with_times = |issued: u64, expires: u64| {
+        let mut b = challenge.to_stored_bytes();
+        b[54..62].copy_from_slice(&issued.to_be_bytes());
+        b[62..70].copy_from_slice(&expires.to_be_bytes());
+        OobChallenge::from_stored_bytes(&b)
+    };
+    let fmt = Err(OobError::StoredFormat);
+    assert_eq!(with_times(T0, T0 - 1), fmt, "expiring before its issue");
+    let at_once = with_times(T0, T0).unwrap();
+    assert_eq!(at_once.expires_at(), T0);
+    assert_eq!(
+        at_once.verify(&key(), "000001", T0).outcome(),
+        OobOutcome::Expired
+    );
+    assert!(with_times(T0, T0 + 600).is_ok());
+    assert_eq!(with_times(T0, T0 + 601), fmt);
+}
+
+#[test]
+fn a_valid_code_inside_a_longer_or_dirtier_input_is_refused() {
+    let (code, challenge) = issue(&OobConfig::default(), 123_456, T0);
+    assert_eq!(code, "123456");
+    // Up to 32 bytes are read; separators included.
+    let padded = format!("{code}{}", " ".repeat(26));
+    assert_eq!(padded.len(), 32);
+    assert_eq!(challenge.verify(&key(), &padded, T0).result(), Ok(()));
+    let longer = format!("{code}{}", " ".repeat(27));
+    for bad in [longer.as_str(), "123456x", "x123456", "123456\u{0}"] {
+        assert_eq!(
+            challenge.verify(&key(), bad, T0).outcome(),
+            OobOutcome::Wrong { attempts_left: 4 },
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn a_send_log_holds_up_to_its_capacity_and_matters_only_while_it_counts() {
+    let times: Vec<u64> = (0..10).map(|i| T0 + 10 * i).collect();
+    assert_eq!(OobSendLog::CAPACITY, 10);
+    assert_eq!(OobSendLog::from_sends(&times).unwrap().sends(), times);
+    assert_eq!(OobSendLog::new().expires_at(), None);
+    assert_eq!(OobSendLog::default(), OobSendLog::new());
+    // Sign-in sends only: an hour after the last.
+    let signin = OobSendLog::new().record(T0).record(T0 + 100);
+    assert_eq!(signin.expires_at(), Some(T0 + 100 + 3600));
+    // A day window alone (its sends older than the hour were dropped): the window's end.
+    let day = OobSendLog::from_parts(&[], T0, 3).unwrap();
+    assert_eq!(day.expires_at(), Some(T0 + 24 * 3600));
+    assert_eq!(day.sends_today(T0 + 24 * 3600 - 1), 3);
+    assert_eq!(day.sends_today(T0 + 24 * 3600), 0);
+    // Both: the later of the two.
+    let late = OobSendLog::from_parts(&[T0 + 24 * 3600 - 60], T0, 3).unwrap();
+    assert_eq!(late.expires_at(), Some(T0 + 24 * 3600 - 60 + 3600));
+}
+
+#[test]
+fn errors_say_what_was_refused() {
+    let otp = match OobConfig::builder().digits(5).build() {
+        Err(OobError::Otp(e)) => e,
+        other => panic!("{other:?}"),
+    };
+    let texts = [
+        (
+            OobError::Ttl,
+            "a code's lifetime must be 1 to 600 seconds".to_string(),
+        ),
+        (
+            OobError::Attempts,
+            "the attempts per code must be 1 to 10".to_string(),
+        ),
+        (
+            OobError::Cooldown,
+            "the resend cooldown must be at most 3600 seconds".to_string(),
+        ),
+        (
+            OobError::HourlyCap,
+            "the hourly send cap must be 1 to 10".to_string(),
+        ),
+        (
+            OobError::DailyCap,
+            "the daily verification cap must be 1 to 100".to_string(),
+        ),
+        (
+            OobError::KeyLength,
+            "the MAC key must be 32 to 128 bytes".to_string(),
+        ),
+        (
+            OobError::SendLog,
+            "a send log holds at most 10 times".to_string(),
+        ),
+        (
+            OobError::StoredFormat,
+            "the stored bytes are not an out-of-band challenge".to_string(),
+        ),
+        (OobError::Otp(otp), otp.to_string()),
+        (
+            OobError::Random,
+            "the random number generator failed".to_string(),
+        ),
+    ];
+    for (error, text) in texts {
+        assert_eq!(error.to_string(), text);
+    }
+    assert!(!otp.to_string().is_empty());
+    use std::error::Error as _;
+    assert_eq!(
+        OobError::Otp(otp).source().map(|s| s.to_string()),
+        Some(otp.to_string())
+    );
+    assert!(OobError::Ttl.source().is_none());
+    assert_eq!(OobError::from(otp), OobError::Otp(otp));
+}

@@ -541,3 +541,198 @@ proptest! {
         prop_assert_eq!(set.remaining(), 0);
     }
 }
+
+#[test]
+fn each_cost_bound_is_inclusive_and_one_past_it_is_refused() {
+    let kdf = |m, t, p| RecoveryParams::builder().argon2(m, t, p).build();
+    assert_eq!(RecoveryParams::MAX_M_COST, 1 << 20);
+    assert_eq!(RecoveryParams::MAX_T_COST, 16);
+    assert_eq!(RecoveryParams::MAX_P_COST, 16);
+    assert!(kdf(1 << 20, 2, 1).is_ok());
+    assert_eq!(kdf((1 << 20) + 1, 2, 1), Err(RecoveryError::KdfParams));
+    assert!(kdf(19_456, 16, 1).is_ok());
+    assert_eq!(kdf(19_456, 17, 1), Err(RecoveryError::KdfParams));
+    assert_eq!(kdf(19_456, 0, 1), Err(RecoveryError::KdfParams));
+    let p16 = kdf(19_456, 2, 16).unwrap();
+    assert_eq!((p16.m_cost(), p16.t_cost(), p16.p_cost()), (19_456, 2, 16));
+    assert_eq!(kdf(19_456, 2, 17), Err(RecoveryError::KdfParams));
+    let p = kdf(12_288, 3, 2).unwrap();
+    assert_eq!((p.m_cost(), p.t_cost(), p.p_cost()), (12_288, 3, 2));
+    assert!(p.meets_floor());
+}
+
+#[test]
+fn input_is_read_up_to_64_bytes_and_not_one_more() {
+    let code = "04HM-ASW9-NF6Y-Y093";
+    let padded = |total: usize| format!("{code}{}", " ".repeat(total - code.len()));
+    let at_limit = RecoveryCode::normalize(&padded(64)).unwrap();
+    assert_eq!(at_limit.expose_secret(), code);
+    assert_eq!(RecoveryCode::normalize(&padded(65)).unwrap_err(), Rejected);
+    // Seventeen symbols are one too many, also before the end of the input.
+    assert!(RecoveryCode::normalize("04HM-ASW9-NF6Y-Y0930").is_err());
+    assert!(RecoveryCode::normalize("04HM-ASW9-NF6Y-Y0930-").is_err());
+}
+
+#[test]
+fn a_malformed_input_never_opens_the_all_zero_code() {
+    // A generator of zero bytes: the salt and the one code are all zeros, the code a malformed
+    // input stands for in the one derivation every attempt costs.
+    struct Zeros;
+    impl rand_core::TryRng for Zeros {
+        type Error = core::convert::Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+            Ok(0)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+            Ok(0)
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+            dst.fill(0);
+            Ok(())
+        }
+    }
+    impl rand_core::TryCryptoRng for Zeros {}
+    use authcore::otp::Refusal;
+    let new = RecoveryCodeSet::generate_with_rng(&cheap(1), &mut Zeros).unwrap();
+    assert_eq!(
+        new.codes.as_slice()[0].expose_secret(),
+        "0000-0000-0000-0000"
+    );
+    for malformed in [
+        "",
+        "not a code",
+        "0000-0000-0000-000",
+        "0000-0000-0000-000U",
+    ] {
+        assert_eq!(
+            new.set.redeem_detailed(malformed),
+            Err(Refusal::Invalid),
+            "{malformed:?}"
+        );
+    }
+    let mut set = new.set;
+    assert_eq!(set.redeem("0000 0000 0000 0000").map(|s| s.index()), Ok(0));
+    set.mark_spent(0).unwrap();
+    assert_eq!(set.redeem_detailed("not a code"), Err(Refusal::Invalid));
+    assert_eq!(
+        set.redeem_detailed("0000-0000-0000-0000"),
+        Err(Refusal::Replayed)
+    );
+}
+
+#[test]
+fn slots_report_their_own_bit_and_unspent_slots_read_unspent() {
+    let new = RecoveryCodeSet::generate_with_rng(&cheap(16), &mut TestRng::new(11)).unwrap();
+    assert_eq!(new.codes.len(), 16);
+    assert!(!new.codes.is_empty());
+    assert_eq!((&new.codes).into_iter().count(), 16);
+    assert_eq!(new.codes.iter().count(), 16);
+    let mut set = new.set;
+    assert!(!set.is_empty());
+    assert_eq!(set.len(), 16);
+    for i in 0..=16u8 {
+        assert!(!set.is_spent(i), "slot {i} of a fresh set");
+    }
+    assert!(!set.is_spent(200));
+    let slot = set.redeem(new.codes.as_slice()[3].expose_secret()).unwrap();
+    assert_eq!(slot.index(), 3);
+    assert_eq!(slot.spent_bit(), 1 << 3);
+    assert_eq!(slot.remaining_after(), 15);
+    assert!(!slot.is_low_after());
+    assert!(set.mark_spent(3).unwrap());
+    assert!(set.is_spent(3));
+    assert!(!set.is_spent(2) && !set.is_spent(4));
+    assert_eq!(set.spent_mask(), 1 << 3);
+    let last = set
+        .redeem(new.codes.as_slice()[15].expose_secret())
+        .unwrap();
+    assert_eq!(last.spent_bit(), 1 << 15);
+    assert!(set.mark_spent(15).unwrap());
+    assert!(set.is_spent(15));
+    assert!(!set.is_spent(16), "past the last slot of a full set");
+    assert_eq!(set.mark_spent(16), Err(RecoveryError::Slot));
+    // A stored full set reads back whole.
+    let back = RecoveryCodeSet::from_stored_bytes(&set.to_stored_bytes()).unwrap();
+    assert_eq!(back.spent_mask(), (1 << 3) | (1 << 15));
+    assert_eq!(back.remaining(), 14);
+}
+
+#[test]
+fn debug_shows_counts_and_parameters_only() {
+    let new = RecoveryCodeSet::generate_with_rng(&cheap(3), &mut TestRng::new(12)).unwrap();
+    assert_eq!(format!("{:?}", new.codes), "RecoveryCodes([REDACTED; 3])");
+    let mut set = new.set;
+    set.mark_spent(1).unwrap();
+    assert_eq!(
+        format!("{set:?}"),
+        "RecoveryCodeSet { len: 3, remaining: 2, m_cost: 8, t_cost: 1, p_cost: 1, .. }"
+    );
+    assert_eq!(
+        format!("{:?}", new.codes.as_slice()[0]),
+        "RecoveryCode([REDACTED])"
+    );
+}
+
+#[test]
+fn errors_say_what_was_refused() {
+    let texts = [
+        (
+            RecoveryError::Count,
+            "a recovery-code set holds 1 to 16 codes",
+        ),
+        (
+            RecoveryError::WeakKdf,
+            "argon2id parameters below the floor (t=1: m>=47104, t=2: m>=19456, t>=3: m>=12288 KiB)",
+        ),
+        (RecoveryError::KdfParams, "argon2id parameters out of range"),
+        (
+            RecoveryError::Kdf,
+            "the argon2id evaluation failed (out of memory)",
+        ),
+        (RecoveryError::Slot, "the slot index is outside the set"),
+        (
+            RecoveryError::StoredFormat,
+            "the stored bytes are not a recovery-code set",
+        ),
+        (
+            RecoveryError::StoredVersion,
+            "unknown recovery-code set format version",
+        ),
+        (RecoveryError::Random, "the random number generator failed"),
+    ];
+    for (error, text) in texts {
+        assert_eq!(error.to_string(), text);
+    }
+}
+
+#[test]
+fn a_stored_set_of_no_codes_or_of_seventeen_is_refused_whole() {
+    let good = RecoveryCodeSet::generate_with_rng(&cheap(1), &mut TestRng::new(13))
+        .unwrap()
+        .set
+        .to_stored_bytes();
+    let header = &good[..36];
+    // Count 0 and no digests at all: nothing is left over to give it away but the count.
+    let mut empty = header.to_vec();
+    empty[33] = 0;
+    assert_eq!(
+        RecoveryCodeSet::from_stored_bytes(&empty),
+        Err(RecoveryError::StoredFormat)
+    );
+    // Count 17 with seventeen digests.
+    let mut seventeen = header.to_vec();
+    seventeen[33] = 17;
+    seventeen.extend(std::iter::repeat_n(0x5a, 17 * 32));
+    assert_eq!(
+        RecoveryCodeSet::from_stored_bytes(&seventeen),
+        Err(RecoveryError::StoredFormat)
+    );
+    // Count 16 with sixteen digests loads.
+    let mut sixteen = header.to_vec();
+    sixteen[33] = 16;
+    sixteen.extend(std::iter::repeat_n(0x5a, 16 * 32));
+    assert_eq!(
+        RecoveryCodeSet::from_stored_bytes(&sixteen).unwrap().len(),
+        16
+    );
+}

@@ -404,3 +404,59 @@ fn otp_errors_say_what_is_wrong_and_chain_their_cause() {
         "time is before T0 or out of range"
     );
 }
+
+#[test]
+fn key_lengths_are_accepted_at_each_bound_and_refused_past_it() {
+    use authcore::otp::{OtpError, SecretError};
+    let err = |e| Err::<(), _>(OtpError::Secret(e));
+    let new = |len: usize| SecretKey::from_bytes(&vec![7; len]).map(|_| ());
+    let import = |len: usize| SecretKey::from_bytes_allow_short(&vec![7; len]).map(|_| ());
+    assert_eq!(SecretKey::MIN_LEN, 16);
+    assert_eq!(SecretKey::MIN_IMPORT_LEN, 10);
+    assert_eq!(SecretKey::MAX_LEN, 256);
+    assert_eq!(new(16), Ok(()));
+    assert_eq!(new(15), err(SecretError::BelowMinimum { bits: 120 }));
+    assert_eq!(new(256), Ok(()));
+    assert_eq!(new(257), err(SecretError::TooLong));
+    assert_eq!(new(0), err(SecretError::Empty));
+    assert_eq!(import(10), Ok(()));
+    assert_eq!(import(9), err(SecretError::TooShortToImport { bits: 72 }));
+    assert_eq!(import(256), Ok(()));
+    assert_eq!(import(257), err(SecretError::TooLong));
+    // The 128-bit floor: a 16-byte key meets it, a shorter imported one does not.
+    let at_floor = SecretKey::from_bytes(&[7; 16]).unwrap();
+    assert!(!at_floor.is_below_minimum());
+    assert_eq!(at_floor.len_bits(), 128);
+    let short = SecretKey::from_bytes_allow_short(&[7; 15]).unwrap();
+    assert!(short.is_below_minimum());
+    assert!(
+        SecretKey::from_bytes_allow_short(&[7; 10])
+            .unwrap()
+            .is_below_minimum()
+    );
+}
+
+#[test]
+fn base32_input_is_bounded_before_it_is_read() {
+    use authcore::otp::{OtpError, SecretError};
+    // Twice the base32 length of the longest key (820 characters) is read; one more is not.
+    assert_eq!(
+        SecretKey::from_base32(&" ".repeat(820)).map(|_| ()),
+        Err(OtpError::Secret(SecretError::Empty))
+    );
+    assert_eq!(
+        SecretKey::from_base32(&" ".repeat(821)).map(|_| ()),
+        Err(OtpError::Secret(SecretError::TooLong))
+    );
+    // The longest key, written with a space after every character, is read.
+    let longest = SecretKey::from_bytes(&[0xa5; 256]).unwrap();
+    let spaced: String = longest
+        .expose_base32()
+        .chars()
+        .flat_map(|c| [c, ' '])
+        .collect();
+    assert_eq!(spaced.len(), 820);
+    let back = SecretKey::from_base32(&spaced).unwrap();
+    assert_eq!(back.expose_bytes(), longest.expose_bytes());
+    assert_eq!(format!("{back:?}"), "SecretKey([REDACTED])");
+}

@@ -435,3 +435,58 @@ mod qr {
         assert_eq!(decode(size, |x, y| dark[y * size + x]), ACME_BUILT);
     }
 }
+
+#[test]
+fn a_uri_of_the_longest_length_parses_and_one_byte_more_is_refused() {
+    let base = "otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&image=";
+    let at = |len: usize| format!("{base}{}", "A".repeat(len - base.len()));
+    let longest = at(OtpAuthUri::MAX_LEN);
+    assert_eq!(longest.len(), OtpAuthUri::MAX_LEN);
+    assert_eq!(OtpAuthUri::parse(&longest).unwrap().account(), "a");
+    assert_eq!(
+        Error::from(OtpAuthUri::parse(&at(OtpAuthUri::MAX_LEN + 1)).unwrap_err()),
+        UriError::TooLong.into()
+    );
+}
+
+#[test]
+fn an_empty_issuer_parameter_counts_as_none() {
+    let bare = OtpAuthUri::parse("otpauth://totp/alice?secret=JBSWY3DPEHPK3PXP&issuer=").unwrap();
+    assert_eq!(bare.issuer(), None);
+    let prefixed =
+        OtpAuthUri::parse("otpauth://totp/Example:alice?secret=JBSWY3DPEHPK3PXP&issuer=").unwrap();
+    assert_eq!(prefixed.issuer(), Some("Example"));
+    assert_eq!(prefixed.account(), "alice");
+}
+
+#[test]
+fn the_parameters_read_back_as_given() {
+    let uri = OtpAuthUri::parse(
+        "otpauth://totp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&algorithm=SHA256&digits=7&period=45",
+    )
+    .unwrap();
+    let params = TotpParams::builder()
+        .algorithm(Algorithm::Sha256)
+        .digits(7)
+        .period(45)
+        .build()
+        .unwrap();
+    assert_eq!(uri.totp_params(), Some(params));
+    assert_eq!((uri.period(), uri.counter()), (Some(45), None));
+    assert_eq!(uri.digits(), Digits::Seven);
+    let hotp = OtpAuthUri::parse(
+        "otpauth://hotp/a?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&counter=123456789012",
+    )
+    .unwrap();
+    assert_eq!(
+        (hotp.period(), hotp.counter()),
+        (None, Some(123_456_789_012))
+    );
+    assert_eq!(
+        hotp.kind(),
+        OtpKind::Hotp {
+            counter: 123_456_789_012
+        }
+    );
+    assert!(hotp.to_hotp().is_some());
+}

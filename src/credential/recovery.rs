@@ -931,6 +931,14 @@ mod tests {
     }
 
     #[test]
+    fn the_header_length_is_the_stored_header() {
+        let new = RecoveryCodeSet::generate_with_rng(&test_params(3), &mut Counter(0)).unwrap();
+        let bytes = new.set.to_stored_bytes();
+        assert_eq!(HEADER_LEN, 36);
+        assert_eq!(bytes.len(), HEADER_LEN + 3 * DIGEST_LEN);
+    }
+
+    #[test]
     fn floor_table() {
         let floor = |m, t| {
             KdfParams {
@@ -946,6 +954,8 @@ mod tests {
         assert!(!floor(19_455, 2));
         assert!(floor(12_288, 3));
         assert!(!floor(12_287, 5));
+        // t = 0 never meets the floor, whatever the memory (check_bounds refuses it first).
+        assert!(!floor(1 << 20, 0));
         assert!(RecoveryParams::default().meets_floor());
     }
 }
