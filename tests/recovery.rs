@@ -233,29 +233,15 @@ fn lenient_input_redeems_the_same_slot() {
 }
 
 #[test]
-fn a_dummy_redemption_rejects_everything_and_does_the_derivation() {
+fn a_dummy_redemption_rejects_everything() {
     let params = cheap(3);
     let new = RecoveryCodeSet::generate_with_rng(&params, &mut TestRng::new(5)).unwrap();
     let real = new.codes.as_slice()[0].expose_secret();
     for input in [real, "0000-0000-0000-0000", "", "not a code"] {
         assert_eq!(params.redeem_dummy(input), Err(Rejected), "{input:?}");
     }
-    // The work follows the parameters, as a real redemption's does: the fastest of a few dummy
-    // redemptions at a high cost is far slower than the slowest at the lowest cost.
-    let heavy = RecoveryParams::builder()
-        .dangerous_argon2(8192, 4, 1)
-        .build()
-        .unwrap();
-    let time = |p: &RecoveryParams| {
-        let start = std::time::Instant::now();
-        assert_eq!(p.redeem_dummy(real), Err(Rejected));
-        start.elapsed()
-    };
-    // The fastest of each, so a stall on a shared machine cannot decide it; the costs differ by
-    // far more than the margin asked.
-    let light = (0..5).map(|_| time(&params)).min().unwrap();
-    let slow = (0..3).map(|_| time(&heavy)).min().unwrap();
-    assert!(slow > light * 4, "{slow:?} vs {light:?}");
+    // That it costs what a wrong code costs is measured side by side by the `recovery_redeem`
+    // bench group (`dummy` beside `wrong`), not timed here.
 }
 
 #[test]
