@@ -76,6 +76,8 @@ pub mod conformance;
 pub mod login;
 #[cfg(feature = "memory")]
 pub(crate) mod memory;
+#[cfg(feature = "passkeys")]
+pub mod passkeys;
 pub(crate) mod records;
 pub(crate) mod sessions;
 
@@ -93,6 +95,11 @@ pub use records::{
     SetupTokenRecord, ThrottleKey, ThrottleOp, TicketRecord, Versioned,
 };
 pub use sessions::{SessionPruneReport, SessionStore};
+
+#[cfg(feature = "passkeys")]
+pub use passkeys::{
+    PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
+};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) mod sql;
