@@ -295,6 +295,16 @@ pub enum AuditKind {
         /// The new epoch.
         epoch: u64,
     },
+    /// A passkey or security key was registered as a second factor of the person.
+    #[cfg(feature = "passkeys")]
+    PasskeyRegistered {
+        /// Whether it may be synced to other devices (WebAuthn flag BE).
+        backup_eligible: bool,
+    },
+    /// A passkey registration was refused: no live ceremony, a response that does not verify,
+    /// or a credential id already registered (to this person or another).
+    #[cfg(feature = "passkeys")]
+    PasskeyRegistrationRefused,
 }
 
 /// A login decision as recorded in the audit trail.

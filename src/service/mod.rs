@@ -101,6 +101,8 @@ pub(crate) mod hashing;
 pub(crate) mod leaving;
 pub(crate) mod login;
 pub(crate) mod members;
+#[cfg(feature = "passkeys")]
+pub(crate) mod passkeys;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
 pub(crate) mod ready;
 pub(crate) mod sessions;
@@ -116,6 +118,8 @@ pub use error::ServiceError;
 pub use hashing::BlockingPoolHasher;
 pub use hashing::{HashJob, HashOutput, PasswordHashing};
 pub use members::{NewMember, SignedUp};
+#[cfg(feature = "passkeys")]
+pub use passkeys::{MAX_PASSKEYS, PASSKEY_CEREMONY_TTL, PasskeyInfo};
 #[cfg(feature = "memory")]
 pub use ready::MemoryBackend;
 pub use sessions::OpenedSession;

@@ -19,9 +19,6 @@ use crate::credential::passkey::{CredentialKey, UserHandle};
 use crate::credential::token::TokenDigest;
 use crate::policy::ids::PersonId;
 
-/// The longest passkey name a person may give (bytes).
-pub const MAX_PASSKEY_NAME: usize = 64;
-
 /// A person's registered credential.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PasskeyRecord {
