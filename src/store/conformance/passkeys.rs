@@ -136,13 +136,28 @@ async fn challenge_single_use<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Che
     let now = fx.now();
     let store = &fx.store;
     store
-        .put_passkey_challenge(&challenge(id, PasskeyPurpose::Register, "old", now + 300))
+        .put_passkey_challenge(&challenge(
+            id,
+            PasskeyPurpose::Register,
+            "old",
+            now.saturating_add(300),
+        ))
         .await?;
     store
-        .put_passkey_challenge(&challenge(id, PasskeyPurpose::Register, "new", now + 300))
+        .put_passkey_challenge(&challenge(
+            id,
+            PasskeyPurpose::Register,
+            "new",
+            now.saturating_add(300),
+        ))
         .await?;
     store
-        .put_passkey_challenge(&challenge(id, PasskeyPurpose::SignIn, "sign-in", now + 300))
+        .put_passkey_challenge(&challenge(
+            id,
+            PasskeyPurpose::SignIn,
+            "sign-in",
+            now.saturating_add(300),
+        ))
         .await?;
     ensure_eq!(
         store
@@ -175,11 +190,16 @@ async fn challenge_single_use<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Che
         "purposes are kept apart"
     );
     store
-        .put_passkey_challenge(&challenge(id, PasskeyPurpose::Register, "late", now + 300))
+        .put_passkey_challenge(&challenge(
+            id,
+            PasskeyPurpose::Register,
+            "late",
+            now.saturating_add(300),
+        ))
         .await?;
     ensure_eq!(
         store
-            .take_passkey_challenge(id, PasskeyPurpose::Register, now + 300)
+            .take_passkey_challenge(id, PasskeyPurpose::Register, now.saturating_add(300))
             .await?,
         None,
         "a state at its expiry"
@@ -268,7 +288,12 @@ async fn race_challenge<S: PasskeyConformance, P: Spawner>(
     let id = person(fx).await?;
     let now = fx.now();
     fx.store
-        .put_passkey_challenge(&challenge(id, PasskeyPurpose::SignIn, "once", now + 300))
+        .put_passkey_challenge(&challenge(
+            id,
+            PasskeyPurpose::SignIn,
+            "once",
+            now.saturating_add(300),
+        ))
         .await?;
     let contenders = (0..RACE_CONTENDERS)
         .map(|_| {
