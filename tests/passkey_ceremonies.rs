@@ -60,7 +60,9 @@ async fn register_then_authenticate() {
     assert!(!registered.credential_id.is_empty());
     assert_eq!(format!("{:?}", registered.key), "CredentialKey([REDACTED])");
 
-    let (options, state) = c.start_authentication(std::slice::from_ref(&registered.key)).unwrap();
+    let (options, state) = c
+        .start_authentication(std::slice::from_ref(&registered.key))
+        .unwrap();
     let options_json: Value = serde_json::from_str(&options).unwrap();
     assert_eq!(options_json["publicKey"]["rpId"], "example.com");
     assert_eq!(options_json["publicKey"]["userVerification"], "preferred");
@@ -164,7 +166,9 @@ async fn assertion_replayed_on_a_new_challenge_is_rejected() {
     let c = ceremonies();
     let mut key = SoftKey::default();
     let registered = register(&c, &mut key).await;
-    let (options, state) = c.start_authentication(std::slice::from_ref(&registered.key)).unwrap();
+    let (options, state) = c
+        .start_authentication(std::slice::from_ref(&registered.key))
+        .unwrap();
     let assertion = key.get(ORIGIN, &options).await.unwrap();
     c.finish_authentication(&state, &assertion).unwrap();
     // The same assertion against the next ceremony's state: its challenge differs. (Replaying
@@ -240,7 +244,9 @@ async fn counter_going_backwards_is_refused() {
 
     // A use at counter 10 moves the stored counter.
     key.set_counter(9);
-    let (options, state) = c.start_authentication(std::slice::from_ref(&stored)).unwrap();
+    let (options, state) = c
+        .start_authentication(std::slice::from_ref(&stored))
+        .unwrap();
     let assertion = key.get(ORIGIN, &options).await.unwrap();
     let (_, used) = c.finish_authentication(&state, &assertion).unwrap();
     assert_eq!(used.counter, 10);
@@ -249,7 +255,9 @@ async fn counter_going_backwards_is_refused() {
     // A clone still at counter 3 is refused.
     let mut clone = key.clone_key();
     clone.set_counter(2);
-    let (options, state) = c.start_authentication(std::slice::from_ref(&stored)).unwrap();
+    let (options, state) = c
+        .start_authentication(std::slice::from_ref(&stored))
+        .unwrap();
     let assertion = clone.get(ORIGIN, &options).await.unwrap();
     assert_eq!(
         c.finish_authentication(&state, &assertion).unwrap_err(),

@@ -45,6 +45,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../../migrations/sqlite/0008_sessions.sql"),
     ),
+    (
+        9,
+        include_str!("../../../migrations/sqlite/0009_passkeys.sql"),
+    ),
 ];
 
 /// [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore) over SQLite: the
