@@ -305,6 +305,11 @@ pub enum AuditKind {
     /// or a credential id already registered (to this person or another).
     #[cfg(feature = "passkeys")]
     PasskeyRegistrationRefused,
+    /// A passkey assertion verified, but its signature counter did not move past the stored one
+    /// (WebAuthn Level 3 §6.1.1): the authenticator may have been cloned. The login step was
+    /// refused.
+    #[cfg(feature = "passkeys")]
+    PasskeyCounterRegressed,
 }
 
 /// A login decision as recorded in the audit trail.

@@ -13,6 +13,8 @@ const fn bit(kind: FactorKind) -> u8 {
         FactorKind::RecoveryCode => 2,
         FactorKind::OutOfBandSms => 4,
         FactorKind::OutOfBandEmail => 8,
+        #[cfg(feature = "passkeys")]
+        FactorKind::Passkey => 16,
     }
 }
 

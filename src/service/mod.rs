@@ -430,11 +430,11 @@ impl<B: Backend> Authenticator<B> {
         now: u64,
     ) -> Result<bool, ServiceError> {
         let mut unlocked = false;
-        for factor in [
-            ThrottledFactor::Totp,
-            ThrottledFactor::RecoveryCode,
-            ThrottledFactor::OutOfBand,
-        ] {
+        // Every second factor's counter (the password's is the login name's, below).
+        for factor in ThrottledFactor::ALL
+            .into_iter()
+            .filter(|f| *f != ThrottledFactor::Password)
+        {
             let event = self
                 .clear_throttle(&ThrottleKey::factor(person.id, factor), op, now)
                 .await?;

@@ -1,5 +1,6 @@
-//! Passkeys and security keys for a signed-in person (feature `passkeys`): registering one as a
-//! second factor, in the `start_*` / `finish_*` shape of WebAuthn (Level 3 §7.1).
+//! Passkeys and security keys (feature `passkeys`): registering one as a second factor of a
+//! signed-in person (WebAuthn Level 3 §7.1), and presenting one as the second factor of a
+//! pending login (§7.2), in the `start_*` / `finish_*` shape.
 //!
 //! The ceremony's state never leaves the server: [`Authenticator::start_passkey_registration`]
 //! stores it ([`PasskeyStore::put_passkey_challenge`], replacing any pending one of the person)
@@ -11,16 +12,28 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::account::Live;
+use super::factor_key;
+use super::factors::set_counter;
+use super::steps::{Checked, LoginStep};
 use super::{Authenticator, ServiceError};
-use crate::credential::passkey::{Ceremonies, PasskeyError, RegistrationState, UserHandle};
+use crate::credential::factor::FactorKind;
+use crate::credential::passkey::{
+    AuthenticationState, Ceremonies, CredentialKey, PasskeyError, PasskeyUse, RegistrationState,
+    UserHandle, updated_key,
+};
+use crate::credential::throttle::{ThrottleDecision, ThrottleState};
+use crate::credential::token::BearerToken;
 use crate::policy::audit::{Actor, AuditKind};
 use crate::policy::enrollment::AuthenticatorName;
 use crate::policy::error::PolicyError;
 use crate::policy::factors::Aal;
+use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::Grant;
 use crate::service::backend::Backend;
 use crate::store::SecurityNotice;
-use crate::store::passkeys::{PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore};
+use crate::store::passkeys::{
+    PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
+};
 use crate::store::records::PersonRecord;
 
 /// How long a started ceremony may be finished: 5 minutes (`webauthn-rs`'s and the WebAuthn
@@ -191,7 +204,7 @@ where
             .await?;
         let store = self.backend.store();
         let pending = store
-            .take_passkey_challenge(person.id, PasskeyPurpose::Register, now)
+            .take_passkey_challenge(person.id, PasskeyPurpose::Register, None, now)
             .await
             .map_err(ServiceError::storage)?;
         let refused = || async {
@@ -246,6 +259,215 @@ where
         self.notice(person.id, SecurityNotice::AuthenticatorAdded)
             .await?;
         Ok(PasskeyInfo::from(&record))
+    }
+
+    /// The second-factor step with a passkey, part 1: the request options (JSON) for the
+    /// browser's `navigator.credentials.get()`, allowing the ticket's person's credentials. The
+    /// ticket must be a second-factor ticket whose login the decision challenges for a passkey
+    /// ([`ServiceError::FactorUnavailable`] otherwise; the ticket stays). The ceremony state is
+    /// kept server-side, bound to the person and to this ticket, and expires with the ticket or
+    /// after [`PASSKEY_CEREMONY_TTL`], whichever is first; a new start on the same ticket
+    /// replaces it (another login of the person keeps its own).
+    pub async fn start_passkey_login(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+    ) -> Result<String, ServiceError> {
+        let now = self.now();
+        let ceremonies = self.ceremonies()?;
+        let digest = ticket.digest();
+        let snapshot = self
+            .second_factor_snapshot(&digest, org, FactorKind::Passkey, now)
+            .await?;
+        let record = snapshot.ticket.ok_or(ServiceError::InvalidCredentials)?;
+        let person = record.progress.person();
+        let keys: Vec<CredentialKey> = PasskeyStore::passkeys(self.backend.store(), person)
+            .await
+            .map_err(ServiceError::storage)?
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        if keys.is_empty() {
+            return Err(ServiceError::FactorUnavailable);
+        }
+        let (options, state) = ceremonies
+            .start_authentication(&keys)
+            .map_err(passkey_fault)?;
+        self.backend
+            .store()
+            .put_passkey_challenge(&PasskeyChallengeRecord {
+                person,
+                purpose: PasskeyPurpose::SignIn,
+                name: String::new(),
+                ticket: Some(digest),
+                state: String::from(state.as_str()),
+                expires_at: now
+                    .saturating_add(PASSKEY_CEREMONY_TTL)
+                    .min(record.expires_at),
+            })
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(options)
+    }
+
+    /// The second-factor step with a passkey, part 2: the browser's assertion (JSON). The
+    /// pending ceremony of this ticket is spent whatever the outcome; the assertion is verified
+    /// against it (challenge, origin, RP id, flags, signature by one of the person's
+    /// credentials); the credential's counter and backup state are then recorded with one
+    /// guarded store verb ([`PasskeyStore::record_passkey_use`]), and a counter that did not move
+    /// forward is refused and audited ([`AuditKind::PasskeyCounterRegressed`]). The step then
+    /// commits like [`Self::verify_totp`]: the passkey's throttle counter (a throttled or locked
+    /// one refuses before anything is spent), the spent ticket and the next step in one
+    /// transaction under the person's lock. Any failure is the uniform
+    /// [`ServiceError::InvalidCredentials`], counted and audited; the ticket stays.
+    pub async fn finish_passkey_login(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+        response: &str,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = self.now();
+        let ceremonies = self.ceremonies()?;
+        let digest = ticket.digest();
+        let snapshot = self
+            .second_factor_snapshot(&digest, org, FactorKind::Passkey, now)
+            .await?;
+        let record = snapshot.ticket.ok_or(ServiceError::InvalidCredentials)?;
+        let person = record.progress.person();
+        match self
+            .config
+            .throttle
+            .decide(&snapshot.counters.passkey.unwrap_or_default(), now)
+        {
+            ThrottleDecision::Allowed => {}
+            ThrottleDecision::RetryAfter { at, .. } => {
+                return Err(ServiceError::Throttled { retry_at: at });
+            }
+            ThrottleDecision::Locked { .. } => return Err(ServiceError::Locked),
+        }
+        let pending = self
+            .backend
+            .store()
+            .take_passkey_challenge(person, PasskeyPurpose::SignIn, Some(&digest), now)
+            .await
+            .map_err(ServiceError::storage)?;
+        let verified = match pending {
+            None => false,
+            Some(pending) => {
+                let state = AuthenticationState::from_stored(pending.state);
+                match ceremonies.finish_authentication(&state, response) {
+                    Ok((credential_id, used)) => {
+                        self.record_use(person, org, &credential_id, &used, now)
+                            .await?
+                    }
+                    Err(PasskeyError::Random) => {
+                        return Err(passkey_fault(PasskeyError::Random));
+                    }
+                    Err(PasskeyError::CounterRegression) => {
+                        self.counter_regressed(person, org, now).await?;
+                        false
+                    }
+                    Err(_) => false,
+                }
+            }
+        };
+        self.locked_second_factor(
+            ticket,
+            org,
+            FactorKind::Passkey,
+            now,
+            |snapshot, ticket_person, write| {
+                let counter = factor_key(ticket_person, FactorKind::Passkey);
+                let stored = snapshot.counters.passkey;
+                let reservation = self
+                    .config
+                    .throttle
+                    .reserve(stored.unwrap_or_default(), now);
+                match reservation.decision() {
+                    ThrottleDecision::Allowed => {}
+                    ThrottleDecision::RetryAfter { at, .. } => {
+                        return Checked::Refused(ServiceError::Throttled { retry_at: at });
+                    }
+                    ThrottleDecision::Locked { .. } => {
+                        return Checked::Refused(ServiceError::Locked);
+                    }
+                }
+                if verified && ticket_person == person {
+                    set_counter(write, counter, stored, ThrottleState::new());
+                    Checked::Accepted(None)
+                } else {
+                    set_counter(write, counter, stored, reservation.state());
+                    Checked::Rejected {
+                        replayed: false,
+                        event: reservation.event(),
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    /// Records a verified use of the person's credential over the counter it is checked against
+    /// (re-read and checked again when another server recorded one meanwhile). `false` when the
+    /// credential is not the person's, or its counter did not move forward (audited).
+    async fn record_use(
+        &self,
+        person: PersonId,
+        org: OrgId,
+        credential_id: &[u8],
+        used: &PasskeyUse,
+        now: u64,
+    ) -> Result<bool, ServiceError> {
+        let store = self.backend.store();
+        for _ in 0..super::CAS_ATTEMPTS {
+            let stored = PasskeyStore::passkeys(store, person)
+                .await
+                .map_err(ServiceError::storage)?
+                .into_iter()
+                .find(|p| p.credential_id == credential_id);
+            let Some(stored) = stored else {
+                return Ok(false);
+            };
+            if !used.advances(stored.counter) {
+                self.counter_regressed(person, org, now).await?;
+                return Ok(false);
+            }
+            let Ok(key) = updated_key(&stored.key, used) else {
+                return Ok(false);
+            };
+            let write = PasskeyUseWrite {
+                expected_counter: stored.counter,
+                counter: used.counter.max(stored.counter),
+                key,
+                backup_state: used.backup_state,
+                backup_eligible: used.backup_eligible,
+                used_at: now,
+            };
+            if store
+                .record_passkey_use(person, credential_id, &write)
+                .await
+                .map_err(ServiceError::storage)?
+            {
+                return Ok(true);
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    async fn counter_regressed(
+        &self,
+        person: PersonId,
+        org: OrgId,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        self.record_one(
+            now,
+            Actor::System,
+            Some(person),
+            Some(org),
+            AuditKind::PasskeyCounterRegressed,
+        )
+        .await
     }
 }
 

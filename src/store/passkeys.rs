@@ -6,8 +6,8 @@
 //! | method | SQL shape |
 //! |---|---|
 //! | [`PasskeyStore::ensure_user_handle`] | `INSERT INTO passkey_users (person, handle) SELECT $p, $h WHERE EXISTS (SELECT 1 FROM people WHERE id = $p) ON CONFLICT DO NOTHING`, then the stored handle |
-//! | [`PasskeyStore::put_passkey_challenge`] | `INSERT … ON CONFLICT (person, purpose) DO UPDATE` (a new start replaces the pending one) |
-//! | [`PasskeyStore::take_passkey_challenge`] | `DELETE FROM passkey_challenges WHERE person = $p AND purpose = $purpose AND expires_at > $now RETURNING …` |
+//! | [`PasskeyStore::put_passkey_challenge`] | `INSERT … ON CONFLICT (person, purpose, ticket) DO UPDATE` (a new start replaces the pending one) |
+//! | [`PasskeyStore::take_passkey_challenge`] | `DELETE FROM passkey_challenges WHERE person = $p AND purpose = $purpose AND ticket = $t RETURNING …` (an expired one is deleted and not returned) |
 //! | [`PasskeyStore::insert_passkey`] | `INSERT INTO passkeys … ON CONFLICT (credential_id) DO NOTHING` (the id is unique across people) |
 //! | [`PasskeyStore::record_passkey_use`] | `UPDATE passkeys SET counter = $new, key = $k, backup_state = $bs, … WHERE person = $p AND credential_id = $id AND counter = $expected` |
 
@@ -42,7 +42,7 @@ pub struct PasskeyRecord {
     pub last_used_at: Option<u64>,
 }
 
-/// What a ceremony state is for: one pending state per person and purpose.
+/// What a ceremony state is for: one pending state per person, purpose and login ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum PasskeyPurpose {
@@ -105,18 +105,21 @@ pub trait PasskeyStore: Send + Sync {
         candidate: UserHandle,
     ) -> impl Future<Output = Result<Option<UserHandle>, Self::Error>> + Send;
 
-    /// Stores a ceremony state, replacing the person's pending one for the same purpose.
+    /// Stores a ceremony state, replacing the person's pending one for the same purpose and
+    /// ticket (a registration has none; two logins of one person have their own ceremonies).
     fn put_passkey_challenge(
         &self,
         record: &PasskeyChallengeRecord,
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 
-    /// **Atomic.** Removes and returns the person's pending state for `purpose` if it is live at
-    /// `now` (`expires_at > now`); `None` otherwise. Of concurrent calls, at most one gets it.
+    /// **Atomic.** Removes and returns the person's pending state for `purpose` and `ticket` if
+    /// it is live at `now` (`expires_at > now`); `None` otherwise. Of concurrent calls, at most
+    /// one gets it.
     fn take_passkey_challenge(
         &self,
         person: PersonId,
         purpose: PasskeyPurpose,
+        ticket: Option<&TokenDigest>,
         now: u64,
     ) -> impl Future<Output = Result<Option<PasskeyChallengeRecord>, Self::Error>> + Send;
 

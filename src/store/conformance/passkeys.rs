@@ -161,13 +161,13 @@ async fn challenge_single_use<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Che
         .await?;
     ensure_eq!(
         store
-            .take_passkey_challenge(other, PasskeyPurpose::Register, now)
+            .take_passkey_challenge(other, PasskeyPurpose::Register, None, now)
             .await?,
         None,
         "another person's state"
     );
     let taken = store
-        .take_passkey_challenge(id, PasskeyPurpose::Register, now)
+        .take_passkey_challenge(id, PasskeyPurpose::Register, None, now)
         .await?
         .ok_or_else(|| fail("the live state was not found".into()))?;
     ensure_eq!(
@@ -177,13 +177,13 @@ async fn challenge_single_use<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Che
     );
     ensure_eq!(
         store
-            .take_passkey_challenge(id, PasskeyPurpose::Register, now)
+            .take_passkey_challenge(id, PasskeyPurpose::Register, None, now)
             .await?,
         None,
         "a state taken twice"
     );
     let sign_in = store
-        .take_passkey_challenge(id, PasskeyPurpose::SignIn, now)
+        .take_passkey_challenge(id, PasskeyPurpose::SignIn, None, now)
         .await?;
     ensure!(
         sign_in.is_some_and(|c| c.state == "sign-in"),
@@ -199,7 +199,7 @@ async fn challenge_single_use<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Che
         .await?;
     ensure_eq!(
         store
-            .take_passkey_challenge(id, PasskeyPurpose::Register, now.saturating_add(300))
+            .take_passkey_challenge(id, PasskeyPurpose::Register, None, now.saturating_add(300))
             .await?,
         None,
         "a state at its expiry"
@@ -301,7 +301,7 @@ async fn race_challenge<S: PasskeyConformance, P: Spawner>(
             async move {
                 Ok::<_, Fail>(
                     store
-                        .take_passkey_challenge(id, PasskeyPurpose::SignIn, now)
+                        .take_passkey_challenge(id, PasskeyPurpose::SignIn, None, now)
                         .await?
                         .is_some(),
                 )

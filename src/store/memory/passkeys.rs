@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use super::{MemoryStore, MemoryStoreError};
 use crate::credential::passkey::UserHandle;
+use crate::credential::token::TokenDigest;
 use crate::policy::ids::PersonId;
+use crate::store::login::LoginSnapshot;
 use crate::store::passkeys::{
     PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
 };
@@ -15,12 +17,29 @@ use crate::store::passkeys::{
 #[derive(Default)]
 pub(super) struct Passkeys {
     handles: HashMap<PersonId, UserHandle>,
-    challenges: HashMap<(PersonId, PasskeyPurpose), PasskeyChallengeRecord>,
+    challenges: HashMap<(PersonId, PasskeyPurpose, Option<TokenDigest>), PasskeyChallengeRecord>,
     /// Every credential, in registration order.
     credentials: Vec<PasskeyRecord>,
 }
 
 impl MemoryStore {
+    /// Sets [`LoginSnapshot::has_passkey`] for the snapshot's person. Called with the users' and
+    /// secrets' locks held: the passkeys' lock is always taken last.
+    pub(super) fn mark_passkeys(
+        &self,
+        snapshot: &mut LoginSnapshot,
+    ) -> Result<(), MemoryStoreError> {
+        if let Some(person) = &snapshot.person {
+            let id = person.id;
+            snapshot.has_passkey = self
+                .passkey_tables()?
+                .credentials
+                .iter()
+                .any(|c| c.person == id);
+        }
+        Ok(())
+    }
+
     fn passkey_tables(&self) -> Result<std::sync::MutexGuard<'_, Passkeys>, MemoryStoreError> {
         Ok(self.passkeys.lock()?)
     }
@@ -47,9 +66,10 @@ impl PasskeyStore for MemoryStore {
         &self,
         record: &PasskeyChallengeRecord,
     ) -> Result<(), MemoryStoreError> {
-        self.passkey_tables()?
-            .challenges
-            .insert((record.person, record.purpose), record.clone());
+        self.passkey_tables()?.challenges.insert(
+            (record.person, record.purpose, record.ticket),
+            record.clone(),
+        );
         Ok(())
     }
 
@@ -57,9 +77,13 @@ impl PasskeyStore for MemoryStore {
         &self,
         person: PersonId,
         purpose: PasskeyPurpose,
+        ticket: Option<&TokenDigest>,
         now: u64,
     ) -> Result<Option<PasskeyChallengeRecord>, MemoryStoreError> {
-        let taken = self.passkey_tables()?.challenges.remove(&(person, purpose));
+        let taken = self
+            .passkey_tables()?
+            .challenges
+            .remove(&(person, purpose, ticket.copied()));
         Ok(taken.filter(|c| c.expires_at > now))
     }
 

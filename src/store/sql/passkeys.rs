@@ -113,6 +113,7 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
         let person = person_bytes(record.person);
         let purpose = purpose_text(record.purpose);
         let ticket = record.ticket.map(|t| t.0.to_vec());
+        let slot = ticket.clone().unwrap_or_default();
         let expires_at = to_i64(record.expires_at, "the time")?;
         let tag = integrity::tag(
             &self.keyring,
@@ -128,14 +129,14 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
         query(
             "INSERT INTO passkey_challenges (person, purpose, name, ticket, state, expires_at, tag) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (person, purpose) DO UPDATE SET name = excluded.name, \
-             ticket = excluded.ticket, state = excluded.state, \
+             ON CONFLICT (person, purpose, ticket) DO UPDATE SET name = excluded.name, \
+             state = excluded.state, \
              expires_at = excluded.expires_at, tag = excluded.tag",
         )
         .bind(&person)
         .bind(purpose)
         .bind(&record.name)
-        .bind(ticket)
+        .bind(slot)
         .bind(&record.state)
         .bind(expires_at)
         .bind(tag)
@@ -148,25 +149,29 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
         &self,
         person: PersonId,
         purpose: PasskeyPurpose,
+        ticket: Option<&TokenDigest>,
         now: u64,
     ) -> Result<Option<PasskeyChallengeRecord>, SqlStoreError> {
+        let slot = ticket.map(|t| t.0.to_vec()).unwrap_or_default();
         let id = person_bytes(person);
         let purpose_text = purpose_text(purpose);
         let now = to_i64(now, "the time")?;
         // Spent whether live or not: an expired state is of no use, and is gone after this.
         let Some(row) = query(
-            "DELETE FROM passkey_challenges WHERE person = $1 AND purpose = $2 \
+            "DELETE FROM passkey_challenges WHERE person = $1 AND purpose = $2 AND ticket = $3 \
              RETURNING name, ticket, state, expires_at, tag",
         )
         .bind(&id)
         .bind(purpose_text)
+        .bind(&slot)
         .fetch_optional(&self.pool)
         .await?
         else {
             return Ok(None);
         };
         let name: String = row.try_get(0)?;
-        let ticket: Option<Vec<u8>> = row.try_get(1)?;
+        let stored_slot: Vec<u8> = row.try_get(1)?;
+        let ticket = (!stored_slot.is_empty()).then_some(stored_slot);
         let state: String = row.try_get(2)?;
         let expires_at: i64 = row.try_get(3)?;
         let tag: Vec<u8> = row.try_get(4)?;

@@ -345,12 +345,13 @@ impl<D: Dialect> SqlStore<D> {
                 stale: "SELECT tag, person, purpose, name, ticket, state, expires_at \
                         FROM passkey_challenges WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
                 update: "UPDATE passkey_challenges SET tag = $1 WHERE person = $2 \
-                         AND purpose = $3 AND tag = $4",
+                         AND purpose = $3 AND ticket = $4 AND tag = $5",
                 row: |row| {
                     let person: Vec<u8> = row.try_get(1)?;
                     let purpose: String = row.try_get(2)?;
                     let name: String = row.try_get(3)?;
-                    let ticket: Option<Vec<u8>> = row.try_get(4)?;
+                    let slot: Vec<u8> = row.try_get(4)?;
+                    let ticket = (!slot.is_empty()).then_some(slot.clone());
                     let state: String = row.try_get(5)?;
                     let context =
                         integrity::passkey_challenge(&integrity::PasskeyChallengeColumns {
@@ -361,7 +362,10 @@ impl<D: Dialect> SqlStore<D> {
                             state: &state,
                             expires_at: row.try_get(6)?,
                         });
-                    Ok((context, alloc::vec![Key::Bytes(person), Key::Text(purpose)]))
+                    Ok((
+                        context,
+                        alloc::vec![Key::Bytes(person), Key::Text(purpose), Key::Bytes(slot)],
+                    ))
                 },
             },
             Tagged {
