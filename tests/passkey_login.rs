@@ -282,15 +282,10 @@ async fn cloned_key<S: Store>(store: S) {
 
 async fn not_offered_without_a_key<S: Store>(store: S) {
     let (s, _) = service(store);
-    let up = s
-        .sign_up("ada@example.com", Password::from(PW))
-        .await
-        .unwrap();
+    let ada = unique("ada");
+    let up = s.sign_up(&ada, Password::from(PW)).await.unwrap();
     // No factor: the password alone signs in; there is no ticket to present a passkey with.
-    let step = s
-        .login_to(up.org, "ada@example.com", Password::from(PW))
-        .await
-        .unwrap();
+    let step = s.login_to(up.org, &ada, Password::from(PW)).await.unwrap();
     assert!(step.grant().is_some());
 }
 
