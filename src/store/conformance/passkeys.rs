@@ -9,6 +9,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::credential::passkey::{CredentialKey, UserHandle};
+use crate::credential::token::TokenDigest;
 use crate::otp::clock::ManualClock;
 use crate::policy::ids::PersonId;
 use crate::store::login::LoginStore;
@@ -188,6 +189,34 @@ async fn challenge_single_use<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Che
     ensure!(
         sign_in.is_some_and(|c| c.state == "sign-in"),
         "purposes are kept apart"
+    );
+    // Two logins of one person: each ticket has its own ceremony.
+    let (first, second) = (TokenDigest([1; 32]), TokenDigest([2; 32]));
+    for (ticket, state) in [(first, "first"), (second, "second")] {
+        let mut record = challenge(id, PasskeyPurpose::SignIn, state, now.saturating_add(300));
+        record.ticket = Some(ticket);
+        store.put_passkey_challenge(&record).await?;
+    }
+    let taken = store
+        .take_passkey_challenge(id, PasskeyPurpose::SignIn, Some(&second), now)
+        .await?;
+    ensure!(
+        taken.is_some_and(|c| c.state == "second" && c.ticket == Some(second)),
+        "a login's ceremony is found by its ticket"
+    );
+    let taken = store
+        .take_passkey_challenge(id, PasskeyPurpose::SignIn, Some(&first), now)
+        .await?;
+    ensure!(
+        taken.is_some_and(|c| c.state == "first"),
+        "another login's ceremony of the person is kept apart"
+    );
+    ensure_eq!(
+        store
+            .take_passkey_challenge(id, PasskeyPurpose::SignIn, None, now)
+            .await?,
+        None,
+        "a login's ceremony taken without its ticket"
     );
     store
         .put_passkey_challenge(&challenge(
