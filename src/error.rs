@@ -10,6 +10,8 @@
 use core::fmt;
 
 use crate::credential::oob::OobError;
+#[cfg(feature = "passkeys")]
+use crate::credential::passkey::PasskeyConfigError;
 use crate::credential::password::PasswordError;
 use crate::credential::phone::PhoneError;
 use crate::credential::recovery::RecoveryError;
@@ -59,6 +61,9 @@ pub enum Error {
     /// A sealing key or keyring is invalid, or a sealed secret could not be sealed or opened.
     #[cfg(feature = "sealing")]
     Sealing(SealingError),
+    /// The passkey relying party (RP id, name, origins) is invalid.
+    #[cfg(feature = "passkeys")]
+    Passkey(PasskeyConfigError),
 }
 
 impl fmt::Display for Error {
@@ -81,6 +86,8 @@ impl fmt::Display for Error {
             Self::Qr => f.write_str("the URI is too long for a QR code"),
             #[cfg(feature = "sealing")]
             Self::Sealing(e) => write!(f, "sealing: {e}"),
+            #[cfg(feature = "passkeys")]
+            Self::Passkey(e) => write!(f, "passkeys: {e}"),
         }
     }
 }
@@ -101,6 +108,8 @@ impl std::error::Error for Error {
             Self::Token(e) => Some(e),
             #[cfg(feature = "sealing")]
             Self::Sealing(e) => Some(e),
+            #[cfg(feature = "passkeys")]
+            Self::Passkey(e) => Some(e),
             _ => None,
         }
     }
@@ -190,6 +199,13 @@ impl From<MfaError> for Error {
 impl From<TokenError> for Error {
     fn from(e: TokenError) -> Self {
         Self::Token(e)
+    }
+}
+
+#[cfg(feature = "passkeys")]
+impl From<PasskeyConfigError> for Error {
+    fn from(e: PasskeyConfigError) -> Self {
+        Self::Passkey(e)
     }
 }
 

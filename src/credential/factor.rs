@@ -23,16 +23,46 @@ pub enum FactorKind {
     /// A one-time code sent by e-mail. NIST SP 800-63B §5.1.3.1 does not accept e-mail as an
     /// out-of-band authenticator, because it does not prove possession of a specific device.
     OutOfBandEmail,
+    /// A passkey or security key (WebAuthn; NIST SP 800-63B §5.1.8, multi-factor cryptographic
+    /// authenticator when it verifies the user, single-factor otherwise): bound to the relying
+    /// party's origin, so it is phishing-resistant (§5.2.5). Feature `passkeys`.
+    #[cfg(feature = "passkeys")]
+    Passkey,
 }
 
 impl FactorKind {
     /// Every kind, in declaration order.
+    #[cfg(not(feature = "passkeys"))]
     pub const ALL: [Self; 4] = [
         Self::Totp,
         Self::RecoveryCode,
         Self::OutOfBandSms,
         Self::OutOfBandEmail,
     ];
+
+    /// Every kind, in declaration order.
+    #[cfg(feature = "passkeys")]
+    pub const ALL: [Self; 5] = [
+        Self::Totp,
+        Self::RecoveryCode,
+        Self::OutOfBandSms,
+        Self::OutOfBandEmail,
+        Self::Passkey,
+    ];
+
+    /// Whether this kind resists phishing (NIST SP 800-63B §5.2.5, verifier-impersonation
+    /// resistance): only a passkey or security key, whose signature covers the origin.
+    pub const fn is_phishing_resistant(self) -> bool {
+        #[cfg(feature = "passkeys")]
+        {
+            matches!(self, Self::Passkey)
+        }
+        #[cfg(not(feature = "passkeys"))]
+        {
+            let _ = self;
+            false
+        }
+    }
 
     /// Whether this kind can be a person's MFA on its own: every kind but recovery codes, which
     /// are a backup beside another kind.
@@ -69,6 +99,8 @@ impl FactorKind {
             Self::Totp => ThrottledFactor::Totp,
             Self::RecoveryCode => ThrottledFactor::RecoveryCode,
             Self::OutOfBandSms | Self::OutOfBandEmail => ThrottledFactor::OutOfBand,
+            #[cfg(feature = "passkeys")]
+            Self::Passkey => ThrottledFactor::Passkey,
         }
     }
 }
@@ -85,15 +117,29 @@ pub enum ThrottledFactor {
     RecoveryCode,
     /// Out-of-band codes (SMS and e-mail).
     OutOfBand,
+    /// Passkey and security-key assertions (feature `passkeys`).
+    #[cfg(feature = "passkeys")]
+    Passkey,
 }
 
 impl ThrottledFactor {
     /// Every counter, in declaration order.
+    #[cfg(not(feature = "passkeys"))]
     pub const ALL: [Self; 4] = [
         Self::Password,
         Self::Totp,
         Self::RecoveryCode,
         Self::OutOfBand,
+    ];
+
+    /// Every counter, in declaration order.
+    #[cfg(feature = "passkeys")]
+    pub const ALL: [Self; 5] = [
+        Self::Password,
+        Self::Totp,
+        Self::RecoveryCode,
+        Self::OutOfBand,
+        Self::Passkey,
     ];
 }
 

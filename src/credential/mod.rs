@@ -17,9 +17,12 @@
 //! | `sealing` | sealing secrets at rest under host-held keys (feature `sealing`) |
 //! | `throttle` | per-account attempt throttling and lockout |
 //! | `factor` | the factor kinds that throttling and the service talk about |
+//! | `passkey` | WebAuthn passkeys and security keys: the relying party and the ceremonies (feature `passkeys`) |
 
 pub(crate) mod factor;
 pub(crate) mod oob;
+#[cfg(feature = "passkeys")]
+pub mod passkey;
 pub mod password;
 pub(crate) mod phone;
 pub(crate) mod recovery;

@@ -628,6 +628,8 @@ pub struct AccountThrottle {
     totp: ThrottleState,
     recovery_code: ThrottleState,
     out_of_band: ThrottleState,
+    #[cfg(feature = "passkeys")]
+    passkey: ThrottleState,
 }
 
 impl AccountThrottle {
@@ -638,6 +640,8 @@ impl AccountThrottle {
             totp: ThrottleState::new(),
             recovery_code: ThrottleState::new(),
             out_of_band: ThrottleState::new(),
+            #[cfg(feature = "passkeys")]
+            passkey: ThrottleState::new(),
         }
     }
 
@@ -648,6 +652,8 @@ impl AccountThrottle {
             ThrottledFactor::Totp => self.totp,
             ThrottledFactor::RecoveryCode => self.recovery_code,
             ThrottledFactor::OutOfBand => self.out_of_band,
+            #[cfg(feature = "passkeys")]
+            ThrottledFactor::Passkey => self.passkey,
         }
     }
 
@@ -658,6 +664,8 @@ impl AccountThrottle {
             ThrottledFactor::Totp => self.totp = state,
             ThrottledFactor::RecoveryCode => self.recovery_code = state,
             ThrottledFactor::OutOfBand => self.out_of_band = state,
+            #[cfg(feature = "passkeys")]
+            ThrottledFactor::Passkey => self.passkey = state,
         }
     }
 

@@ -359,6 +359,21 @@ pub enum AuditKind {
     AddressChanged,
     /// A verified change of address was refused: another person holds the new address now.
     AddressChangeRefused,
+    /// A passkey or security key was registered as a second factor of the person.
+    #[cfg(feature = "passkeys")]
+    PasskeyRegistered {
+        /// Whether it may be synced to other devices (WebAuthn flag BE).
+        backup_eligible: bool,
+    },
+    /// A passkey registration was refused: no live ceremony, a response that does not verify,
+    /// or a credential id already registered (to this person or another).
+    #[cfg(feature = "passkeys")]
+    PasskeyRegistrationRefused,
+    /// A passkey assertion verified, but its signature counter did not move past the stored one
+    /// (WebAuthn Level 3 §6.1.1): the authenticator may have been cloned. The login step was
+    /// refused.
+    #[cfg(feature = "passkeys")]
+    PasskeyCounterRegressed,
 }
 
 /// A login decision as recorded in the audit trail.

@@ -436,7 +436,7 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// A fresh AAL2 grant is needed to change a person's factors once they have any.
-    async fn require_fresh_if_protected(
+    pub(super) async fn require_fresh_if_protected(
         &self,
         grant: &Grant,
         person: &crate::store::records::PersonRecord,

@@ -3,6 +3,8 @@
 use alloc::string::String;
 
 use crate::credential::oob::{OobConfig, OobKey};
+#[cfg(feature = "passkeys")]
+use crate::credential::passkey::{Ceremonies, PasskeyConfigError, RelyingParty};
 use crate::credential::password::policy::PasswordPolicy;
 use crate::credential::password::temporary::TemporaryPassword;
 use crate::credential::recovery::RecoveryParams;
@@ -31,6 +33,9 @@ pub struct ServiceConfig {
     pub(super) address_ttl: u64,
     pub(super) reset_throttle: ThrottlePolicy,
     pub(super) requester_throttle: ThrottlePolicy,
+    /// The passkey ceremonies of the configured relying party, if any.
+    #[cfg(feature = "passkeys")]
+    pub(super) passkeys: Option<Ceremonies>,
 }
 
 impl ServiceConfig {
@@ -98,7 +103,11 @@ impl ServiceConfig {
                 address_ttl: Self::DEFAULT_ADDRESS_TTL,
                 reset_throttle: Self::default_reset_throttle(),
                 requester_throttle: Self::default_requester_throttle(),
+                #[cfg(feature = "passkeys")]
+                passkeys: None,
             },
+            #[cfg(feature = "passkeys")]
+            relying_party: None,
         }
     }
 
@@ -146,6 +155,12 @@ impl ServiceConfig {
     pub fn sms_enabled(&self) -> bool {
         self.oob.is_some()
     }
+
+    /// The passkey relying party, if passkeys are configured.
+    #[cfg(feature = "passkeys")]
+    pub fn relying_party(&self) -> Option<&RelyingParty> {
+        self.passkeys.as_ref().map(Ceremonies::relying_party)
+    }
 }
 
 /// Builds a [`ServiceConfig`]; [`ServiceConfigBuilder::build`] validates.
@@ -153,6 +168,8 @@ impl ServiceConfig {
 #[must_use]
 pub struct ServiceConfigBuilder {
     config: ServiceConfig,
+    #[cfg(feature = "passkeys")]
+    relying_party: Option<Result<RelyingParty, PasskeyConfigError>>,
 }
 
 impl ServiceConfigBuilder {
@@ -257,8 +274,24 @@ impl ServiceConfigBuilder {
         self
     }
 
-    /// Checks the lifetimes and builds the configuration.
-    pub fn build(self) -> Result<ServiceConfig, Error> {
+    /// Enables passkeys and security keys as a second factor for the relying party `rp_id`
+    /// (the registrable domain they are bound to), shown as `rp_name`, whose pages run at
+    /// `origins` (each `https://host[:port]` with the host the RP id or under it;
+    /// `http://localhost` for development). Checked by [`Self::build`]
+    /// ([`Error::Passkey`]).
+    #[cfg(feature = "passkeys")]
+    pub fn passkeys(mut self, rp_id: &str, rp_name: &str, origins: &[&str]) -> Self {
+        self.relying_party = Some(RelyingParty::new(rp_id, rp_name, origins));
+        self
+    }
+
+    /// Checks the lifetimes (and the passkey relying party) and builds the configuration.
+    #[cfg_attr(not(feature = "passkeys"), allow(unused_mut))]
+    pub fn build(mut self) -> Result<ServiceConfig, Error> {
+        #[cfg(feature = "passkeys")]
+        if let Some(rp) = self.relying_party.take() {
+            self.config.passkeys = Some(Ceremonies::new(rp?)?);
+        }
         let c = &self.config;
         let ok = |ttl: u64, max: u64| (1..=max).contains(&ttl);
         if !ok(c.ticket_ttl, crate::policy::login::LoginProgress::MAX_AGE)

@@ -141,6 +141,10 @@ impl<B: Backend> Authenticator<B> {
         if person.phone.is_some() && self.config.oob.is_some() {
             factors = factors.with(FactorKind::OutOfBandSms);
         }
+        #[cfg(feature = "passkeys")]
+        if snapshot.has_passkey && self.config.passkeys.is_some() {
+            factors = factors.with(FactorKind::Passkey);
+        }
         factors
     }
 

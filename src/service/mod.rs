@@ -105,6 +105,8 @@ pub(crate) mod leaving;
 pub(crate) mod lifecycle;
 pub(crate) mod login;
 pub(crate) mod members;
+#[cfg(feature = "passkeys")]
+pub(crate) mod passkeys;
 pub(crate) mod password_reset;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
 pub(crate) mod ready;
@@ -122,6 +124,8 @@ pub use error::ServiceError;
 pub use hashing::BlockingPoolHasher;
 pub use hashing::{HashJob, HashOutput, PasswordHashing};
 pub use members::{NewMember, SignedUp};
+#[cfg(feature = "passkeys")]
+pub use passkeys::{MAX_PASSKEYS, PASSKEY_CEREMONY_TTL, PasskeyInfo};
 #[cfg(feature = "memory")]
 pub use ready::MemoryBackend;
 pub use sessions::OpenedSession;
@@ -453,11 +457,11 @@ impl<B: Backend> Authenticator<B> {
         now: u64,
     ) -> Result<bool, ServiceError> {
         let mut unlocked = false;
-        for factor in [
-            ThrottledFactor::Totp,
-            ThrottledFactor::RecoveryCode,
-            ThrottledFactor::OutOfBand,
-        ] {
+        // Every second factor's counter (the password's is the login name's, below).
+        for factor in ThrottledFactor::ALL
+            .into_iter()
+            .filter(|f| *f != ThrottledFactor::Password)
+        {
             let event = self
                 .clear_throttle(&ThrottleKey::factor(person.id, factor), op, now)
                 .await?;

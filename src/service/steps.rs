@@ -708,11 +708,10 @@ impl<B: Backend> Authenticator<B> {
                         counters.login,
                         ThrottleState::new(),
                     );
-                    for factor in [
-                        ThrottledFactor::Totp,
-                        ThrottledFactor::RecoveryCode,
-                        ThrottledFactor::OutOfBand,
-                    ] {
+                    for factor in ThrottledFactor::ALL
+                        .into_iter()
+                        .filter(|f| *f != ThrottledFactor::Password)
+                    {
                         set_counter(
                             write,
                             ThrottleKey::factor(person.id, factor),

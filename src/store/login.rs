@@ -68,6 +68,9 @@ pub struct LoginCounters {
     pub recovery_code: Option<ThrottleState>,
     /// The person's out-of-band counter.
     pub out_of_band: Option<ThrottleState>,
+    /// The person's passkey counter (feature `passkeys`).
+    #[cfg(feature = "passkeys")]
+    pub passkey: Option<ThrottleState>,
 }
 
 impl LoginCounters {
@@ -77,6 +80,8 @@ impl LoginCounters {
             ThrottledFactor::Totp => self.totp,
             ThrottledFactor::RecoveryCode => self.recovery_code,
             ThrottledFactor::OutOfBand => self.out_of_band,
+            #[cfg(feature = "passkeys")]
+            ThrottledFactor::Passkey => self.passkey,
             // The password is counted per login name (`login`).
             ThrottledFactor::Password => None,
         }
@@ -108,6 +113,9 @@ pub struct LoginSnapshot {
     /// The person's security epoch ([`SessionStore::security_epoch`]), read with the person:
     /// the password step starts the login at it.
     pub epoch: Option<u64>,
+    /// Whether the person has a registered passkey or security key (feature `passkeys`).
+    #[cfg(feature = "passkeys")]
+    pub has_passkey: bool,
 }
 
 /// A throttle counter's compare-and-swap: written only if it still holds `expected` (`None`:

@@ -41,6 +41,8 @@ use crate::store::sessions::{SessionPruneReport, SessionStore};
 
 mod invitations;
 mod login;
+#[cfg(feature = "passkeys")]
+mod passkeys;
 
 /// A fault of the in-memory store, audit log or notifier.
 #[derive(Debug)]
@@ -216,6 +218,9 @@ struct Secrets {
 pub struct MemoryStore {
     users: Mutex<Users>,
     secrets: Mutex<Secrets>,
+    /// Passkeys, their user handles and ceremony states (locked after `users`, never before).
+    #[cfg(feature = "passkeys")]
+    passkeys: Mutex<passkeys::Passkeys>,
 }
 
 impl fmt::Debug for MemoryStore {

@@ -77,6 +77,8 @@ pub mod invitations;
 pub mod login;
 #[cfg(feature = "memory")]
 pub(crate) mod memory;
+#[cfg(feature = "passkeys")]
+pub mod passkeys;
 pub(crate) mod records;
 pub(crate) mod sessions;
 
@@ -96,6 +98,11 @@ pub use records::{
     ThrottleOp, TicketRecord, Versioned,
 };
 pub use sessions::{SessionPruneReport, SessionStore};
+
+#[cfg(feature = "passkeys")]
+pub use passkeys::{
+    PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
+};
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub(crate) mod sql;

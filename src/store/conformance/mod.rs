@@ -148,6 +148,8 @@ mod login;
 mod mfa;
 mod not_found;
 mod oob;
+#[cfg(feature = "passkeys")]
+mod passkeys;
 mod people;
 mod prune;
 mod races;
@@ -155,6 +157,9 @@ mod recovery;
 mod sessions;
 mod throttle;
 mod tokens;
+
+#[cfg(feature = "passkeys")]
+pub use passkeys::{PasskeyConformance, run_passkeys, run_passkeys_with};
 
 /// How many contenders each "exactly one wins" race starts.
 pub const RACE_CONTENDERS: usize = 32;

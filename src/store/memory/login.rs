@@ -67,6 +67,8 @@ fn snapshot(
         totp: counter(ThrottledFactor::Totp),
         recovery_code: counter(ThrottledFactor::RecoveryCode),
         out_of_band: counter(ThrottledFactor::OutOfBand),
+        #[cfg(feature = "passkeys")]
+        passkey: counter(ThrottledFactor::Passkey),
     };
     snapshot.person = Some(person.clone());
     snapshot.epoch = users.epoch(id);
@@ -197,7 +199,11 @@ impl LoginStore for MemoryStore {
     ) -> Result<LoginSnapshot, MemoryStoreError> {
         let users = self.users()?;
         let secrets = self.secrets()?;
-        snapshot(&users, &secrets, at, org, now)
+        #[cfg_attr(not(feature = "passkeys"), allow(unused_mut))]
+        let mut read = snapshot(&users, &secrets, at, org, now)?;
+        #[cfg(feature = "passkeys")]
+        self.mark_passkeys(&mut read)?;
+        Ok(read)
     }
 
     async fn apply_step(&self, write: &StepWrite) -> Result<bool, MemoryStoreError> {
@@ -220,7 +226,10 @@ impl LoginStore for MemoryStore {
         // Both locks are held from the read to the write: the guards hold by construction.
         let mut users = self.users()?;
         let mut secrets = self.secrets()?;
-        let read = snapshot(&users, &secrets, at, org, now)?;
+        #[cfg_attr(not(feature = "passkeys"), allow(unused_mut))]
+        let mut read = snapshot(&users, &secrets, at, org, now)?;
+        #[cfg(feature = "passkeys")]
+        self.mark_passkeys(&mut read)?;
         let (write, value) = decide(&read);
         if !apply(&mut users, &mut secrets, &write)? {
             return Err(MemoryStoreError::GuardFailed);

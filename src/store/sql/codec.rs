@@ -76,6 +76,8 @@ pub(crate) fn factor_name(factor: ThrottledFactor) -> &'static str {
         ThrottledFactor::Totp => "totp",
         ThrottledFactor::RecoveryCode => "recovery_code",
         ThrottledFactor::OutOfBand => "out_of_band",
+        #[cfg(feature = "passkeys")]
+        ThrottledFactor::Passkey => "passkey",
     }
 }
 

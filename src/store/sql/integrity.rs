@@ -216,6 +216,50 @@ pub(crate) fn session(c: &SessionColumns<'_>) -> RowContext {
         .int("epoch", c.epoch)
 }
 
+/// The context of a `passkey_users` row: the person and their user handle.
+pub(crate) fn passkey_user(person: &[u8], handle: &[u8]) -> RowContext {
+    RowContext::new("passkey_users")
+        .bytes("person", person)
+        .bytes("handle", handle)
+}
+
+/// The context of a `passkeys` row: the credential id, its owner, the stored credential (public
+/// key, counter, flags) and the counter column the uses are guarded by.
+pub(crate) fn passkey(
+    credential_id: &[u8],
+    person: &[u8],
+    credential: &str,
+    counter: i64,
+) -> RowContext {
+    RowContext::new("passkeys")
+        .bytes("credential_id", credential_id)
+        .bytes("person", person)
+        .bytes("credential", credential.as_bytes())
+        .int("counter", counter)
+}
+
+/// The context of a `passkey_challenges` row: every column.
+pub(crate) struct PasskeyChallengeColumns<'a> {
+    pub(crate) person: &'a [u8],
+    pub(crate) purpose: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) ticket: Option<&'a [u8]>,
+    pub(crate) state: &'a str,
+    pub(crate) expires_at: i64,
+}
+
+/// The context of a `passkey_challenges` row.
+pub(crate) fn passkey_challenge(c: &PasskeyChallengeColumns<'_>) -> RowContext {
+    RowContext::new("passkey_challenges")
+        .bytes("person", c.person)
+        .bytes("purpose", c.purpose.as_bytes())
+        .bytes("name", c.name.as_bytes())
+        .bytes("ticket", c.ticket.unwrap_or_default())
+        .int("has_ticket", i64::from(c.ticket.is_some()))
+        .bytes("state", c.state.as_bytes())
+        .int("expires_at", c.expires_at)
+}
+
 /// A remembered device: its digest, person, epoch and expiry.
 pub(crate) fn device_token(
     digest: &[u8],

@@ -63,8 +63,21 @@ mod col {
     pub(super) const CHALLENGE: usize = 37;
     pub(super) const WATERMARKS: usize = 40;
     pub(super) const EPOCH: usize = 41;
-    pub(super) const TICKET: usize = 42;
+    /// The passkey counter and whether the person has a passkey (feature `passkeys`).
+    #[cfg(feature = "passkeys")]
+    pub(super) const PASSKEY: usize = 42;
+    pub(super) const TICKET: usize = 42 + super::PASSKEY_WIDTH;
 }
+
+/// The passkey columns after the epoch (feature `passkeys`): the passkey counter, and whether the
+/// person has a registered credential.
+#[cfg(feature = "passkeys")]
+const PASSKEY_SNAPSHOT: &str = ", tk.failures, tk.not_before, tk.locked, tk.forget_at, \
+    EXISTS (SELECT 1 FROM passkeys pk WHERE pk.person = p.id)";
+#[cfg(not(feature = "passkeys"))]
+const PASSKEY_SNAPSHOT: &str = "";
+/// How many columns [`PASSKEY_SNAPSHOT`] reads.
+const PASSKEY_WIDTH: usize = if cfg!(feature = "passkeys") { 5 } else { 0 };
 
 /// The joins of a snapshot, given the person as `p` and the login name's counter key as
 /// `login_key` (an SQL expression).
@@ -86,6 +99,8 @@ fn joins<D: Dialect>(login_key: &str) -> String {
     joins.push_str(&factor("tt", "totp"));
     joins.push_str(&factor("tr", "recovery_code"));
     joins.push_str(&factor("tb", "out_of_band"));
+    #[cfg(feature = "passkeys")]
+    joins.push_str(&factor("tk", "passkey"));
     joins.push_str("LEFT JOIN oob_challenges c ON c.person = p.id AND c.purpose = 'sign_in' ");
     joins
 }
@@ -122,7 +137,8 @@ fn snapshot_sql<D: Dialect>(at: &SnapshotAt<'_>, lock: &str) -> String {
     };
     let mut sql = alloc::format!(
         "WITH lp AS (SELECT {PERSON_COLUMNS}, epoch FROM people WHERE {people}{lock}) \
-         SELECT {person}, {SNAPSHOT_COLUMNS}, {} AS watermarks, p.epoch{ticket} {from}",
+         SELECT {person}, {SNAPSHOT_COLUMNS}, {} AS watermarks, p.epoch{PASSKEY_SNAPSHOT}{ticket} \
+         {from}",
         D::WATERMARKS_JSON
     );
     sql.push_str(&joins::<D>(login_key));
@@ -177,6 +193,8 @@ impl<D: Dialect> SqlStore<D> {
                 totp: counter_from::<D>(row, col::TOTP)?,
                 recovery_code: counter_from::<D>(row, col::RECOVERY_CODE)?,
                 out_of_band: counter_from::<D>(row, col::OUT_OF_BAND)?,
+                #[cfg(feature = "passkeys")]
+                passkey: counter_from::<D>(row, col::PASSKEY)?,
             },
             ..LoginSnapshot::default()
         };
@@ -266,6 +284,11 @@ impl<D: Dialect> SqlStore<D> {
         }
         let epoch: Option<i64> = row.try_get(col::EPOCH)?;
         snapshot.epoch = epoch.map(|e| to_u64(e, "people")).transpose()?;
+        #[cfg(feature = "passkeys")]
+        {
+            let has: Option<bool> = row.try_get(col::PASSKEY + 4)?;
+            snapshot.has_passkey = has.unwrap_or(false);
+        }
         snapshot.person = Some(person);
         Ok(snapshot)
     }

@@ -15,6 +15,7 @@
 //! | `secrets.rs` | [`SecretStore`](crate::store::SecretStore): one method per verb, with its SQL |
 //! | `sessions.rs` | [`SessionStore`](crate::store::SessionStore): sessions, remembered devices and the security epoch, one method per verb |
 //! | `login.rs` | [`LoginStore`](crate::store::login::LoginStore): a login step's joined read and guarded commit |
+//! | `passkeys.rs` | `PasskeyStore` (feature `passkeys`): user handles, credentials and ceremony states, one method per verb |
 //! | `codec.rs` | the stored forms of ids, numbers, names, keys, send logs and JSON |
 //! | `legacy.rs` | reading the JSON states earlier versions wrote (ids as numbers) |
 //! | `seal.rs` | sealing the MFA state |
@@ -42,6 +43,8 @@ mod invitations;
 mod legacy;
 mod login;
 mod migrate;
+#[cfg(feature = "passkeys")]
+mod passkeys;
 mod people;
 #[cfg(feature = "postgres")]
 pub(crate) mod postgres;

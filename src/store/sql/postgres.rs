@@ -50,6 +50,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../../migrations/postgres/0010_account_tokens.sql"),
     ),
+    (
+        11,
+        include_str!("../../../migrations/postgres/0011_passkeys.sql"),
+    ),
 ];
 
 /// [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore) over PostgreSQL, for

@@ -325,7 +325,7 @@ impl<D: Dialect> SqlStore<D> {
 
     /// The tables tagged from their creation by a migration after version 6 (they hold no row
     /// the version-6 upgrade could tag): re-tagged by a key rotation only.
-    pub(super) fn later_tagged_tables() -> [Tagged<D>; 3] {
+    pub(super) fn later_tagged_tables() -> [Tagged<D>; 6] {
         [
             Tagged {
                 table: "account_tokens",
@@ -350,6 +350,64 @@ impl<D: Dialect> SqlStore<D> {
                         expires_at: row.try_get(7)?,
                     });
                     Ok((context, alloc::vec![Key::Bytes(digest)]))
+                },
+            },
+            Tagged {
+                table: "passkey_users",
+                all: "SELECT tag, person, handle FROM passkey_users",
+                stale: "SELECT tag, person, handle FROM passkey_users \
+                        WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
+                update: "UPDATE passkey_users SET tag = $1 WHERE person = $2 AND tag = $3",
+                row: |row| {
+                    let person: Vec<u8> = row.try_get(1)?;
+                    let handle: Vec<u8> = row.try_get(2)?;
+                    let context = integrity::passkey_user(&person, &handle);
+                    Ok((context, alloc::vec![Key::Bytes(person)]))
+                },
+            },
+            Tagged {
+                table: "passkeys",
+                all: "SELECT tag, credential_id, person, credential, counter FROM passkeys",
+                stale: "SELECT tag, credential_id, person, credential, counter FROM passkeys \
+                        WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
+                update: "UPDATE passkeys SET tag = $1 WHERE credential_id = $2 AND tag = $3",
+                row: |row| {
+                    let credential_id: Vec<u8> = row.try_get(1)?;
+                    let person: Vec<u8> = row.try_get(2)?;
+                    let credential: String = row.try_get(3)?;
+                    let context =
+                        integrity::passkey(&credential_id, &person, &credential, row.try_get(4)?);
+                    Ok((context, alloc::vec![Key::Bytes(credential_id)]))
+                },
+            },
+            Tagged {
+                table: "passkey_challenges",
+                all: "SELECT tag, person, purpose, name, ticket, state, expires_at \
+                      FROM passkey_challenges",
+                stale: "SELECT tag, person, purpose, name, ticket, state, expires_at \
+                        FROM passkey_challenges WHERE substr(tag, 2, 4) <> $1 LIMIT $2",
+                update: "UPDATE passkey_challenges SET tag = $1 WHERE person = $2 \
+                         AND purpose = $3 AND ticket = $4 AND tag = $5",
+                row: |row| {
+                    let person: Vec<u8> = row.try_get(1)?;
+                    let purpose: String = row.try_get(2)?;
+                    let name: String = row.try_get(3)?;
+                    let slot: Vec<u8> = row.try_get(4)?;
+                    let ticket = (!slot.is_empty()).then_some(slot.clone());
+                    let state: String = row.try_get(5)?;
+                    let context =
+                        integrity::passkey_challenge(&integrity::PasskeyChallengeColumns {
+                            person: &person,
+                            purpose: &purpose,
+                            name: &name,
+                            ticket: ticket.as_deref(),
+                            state: &state,
+                            expires_at: row.try_get(6)?,
+                        });
+                    Ok((
+                        context,
+                        alloc::vec![Key::Bytes(person), Key::Text(purpose), Key::Bytes(slot)],
+                    ))
                 },
             },
             Tagged {

@@ -53,6 +53,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../../migrations/sqlite/0010_account_tokens.sql"),
     ),
+    (
+        11,
+        include_str!("../../../migrations/sqlite/0011_passkeys.sql"),
+    ),
 ];
 
 /// [`UserStore`](crate::store::UserStore) and [`SecretStore`](crate::store::SecretStore) over SQLite: the

@@ -1,0 +1,478 @@
+//! Passkeys and security keys (feature `passkeys`): registering one as a second factor of a
+//! signed-in person (WebAuthn Level 3 §7.1), and presenting one as the second factor of a
+//! pending login (§7.2), in the `start_*` / `finish_*` shape.
+//!
+//! The ceremony's state never leaves the server: [`Authenticator::start_passkey_registration`]
+//! stores it ([`PasskeyStore::put_passkey_challenge`], replacing any pending one of the person)
+//! and returns only the creation options for the browser; the finish spends it atomically
+//! ([`PasskeyStore::take_passkey_challenge`]), so of two servers finishing the same ceremony
+//! one gets it and the other is refused. It expires after [`PASSKEY_CEREMONY_TTL`].
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use super::account::Live;
+use super::factor_key;
+use super::factors::set_counter;
+use super::steps::{Checked, LoginStep};
+use super::{Authenticator, ServiceError};
+use crate::credential::factor::FactorKind;
+use crate::credential::passkey::{
+    AuthenticationState, Ceremonies, CredentialKey, PasskeyError, PasskeyUse, RegistrationState,
+    UserHandle, updated_key,
+};
+use crate::credential::throttle::{ThrottleDecision, ThrottleState};
+use crate::credential::token::BearerToken;
+use crate::policy::audit::{Actor, AuditKind};
+use crate::policy::enrollment::AuthenticatorName;
+use crate::policy::error::PolicyError;
+use crate::policy::factors::Aal;
+use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::login::Grant;
+use crate::service::backend::Backend;
+use crate::store::SecurityNotice;
+use crate::store::passkeys::{
+    PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
+};
+use crate::store::records::PersonRecord;
+
+/// How long a started ceremony may be finished: 5 minutes (`webauthn-rs`'s and the WebAuthn
+/// Level 3 recommended timeout, §5.4.1 and §15.1).
+pub const PASSKEY_CEREMONY_TTL: u64 = 5 * 60;
+
+/// The most passkeys and security keys a person may register.
+pub const MAX_PASSKEYS: usize = 10;
+
+/// A person's registered passkey, as the person sees it in their settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeyInfo {
+    /// The name the person gave it.
+    pub name: String,
+    /// When it was registered (unix seconds).
+    pub created_at: u64,
+    /// When it last signed the person in, if ever.
+    pub last_used_at: Option<u64>,
+    /// Whether it may be synced to other devices (a synced passkey rather than a device-bound
+    /// key).
+    pub backup_eligible: bool,
+    /// Whether it was backed up when last seen.
+    pub backup_state: bool,
+}
+
+impl From<&PasskeyRecord> for PasskeyInfo {
+    fn from(r: &PasskeyRecord) -> Self {
+        Self {
+            name: r.name.clone(),
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            backup_eligible: r.backup_eligible,
+            backup_state: r.backup_state,
+        }
+    }
+}
+
+impl<B: Backend> Authenticator<B>
+where
+    B::Store: PasskeyStore,
+{
+    fn ceremonies(&self) -> Result<&Ceremonies, ServiceError> {
+        self.config
+            .passkeys
+            .as_ref()
+            .ok_or(ServiceError::FactorUnavailable)
+    }
+
+    async fn person_passkeys(
+        &self,
+        person: &PersonRecord,
+    ) -> Result<Vec<PasskeyRecord>, ServiceError> {
+        PasskeyStore::passkeys(self.backend.store(), person.id)
+            .await
+            .map_err(ServiceError::storage)
+    }
+
+    /// A fresh AAL2 grant is needed to add a passkey once the person has any second factor,
+    /// another passkey included: a new key is bound only by someone who presented an existing
+    /// factor.
+    async fn require_fresh_for_passkeys(
+        &self,
+        grant: &Grant,
+        person: &PersonRecord,
+        existing: &[PasskeyRecord],
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        if !existing.is_empty() {
+            grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
+        }
+        self.require_fresh_if_protected(grant, person, now).await
+    }
+
+    /// The signed-in person's passkeys, oldest first.
+    pub async fn passkeys(&self, grant: &Grant) -> Result<Vec<PasskeyInfo>, ServiceError> {
+        let now = self.now();
+        let Live { person, .. } = self.live_grant(grant, now).await?;
+        Ok(self
+            .person_passkeys(&person)
+            .await?
+            .iter()
+            .map(PasskeyInfo::from)
+            .collect())
+    }
+
+    /// Starts registering a passkey or security key named `name` for the signed-in person:
+    /// returns the creation options (JSON) for the browser's `navigator.credentials.create()`.
+    ///
+    /// Needs passkeys configured ([`ServiceError::FactorUnavailable`] otherwise) and, once the
+    /// person has any second factor, a fresh AAL2 grant. The name is checked like an
+    /// authenticator app's ([`PolicyError::InvalidName`], [`PolicyError::NameTaken`]), and a
+    /// person has at most [`MAX_PASSKEYS`] ([`PolicyError::AuthenticatorLimit`]). The options
+    /// exclude the person's registered credentials, and carry their random user handle (made at
+    /// their first registration), never their login or id.
+    pub async fn start_passkey_registration(
+        &self,
+        grant: &Grant,
+        name: &str,
+    ) -> Result<String, ServiceError> {
+        let now = self.now();
+        let ceremonies = self.ceremonies()?;
+        let name = AuthenticatorName::new(name)?;
+        let Live { grant, person, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
+        let existing = self.person_passkeys(&person).await?;
+        self.require_fresh_for_passkeys(grant, &person, &existing, now)
+            .await?;
+        if existing
+            .iter()
+            .any(|p| p.name.eq_ignore_ascii_case(name.as_str()))
+        {
+            return Err(PolicyError::NameTaken.into());
+        }
+        if existing.len() >= MAX_PASSKEYS {
+            return Err(PolicyError::AuthenticatorLimit {
+                max: MAX_PASSKEYS as u8,
+            }
+            .into());
+        }
+        let store = self.backend.store();
+        let candidate = UserHandle::generate().map_err(passkey_fault)?;
+        let handle = store
+            .ensure_user_handle(person.id, candidate)
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or(ServiceError::InvalidCredentials)?;
+        let exclude = existing.iter().map(|p| p.credential_id.clone()).collect();
+        let login = person.login.as_str();
+        let (options, state) = ceremonies
+            .start_registration(handle, login, login, exclude)
+            .map_err(passkey_fault)?;
+        store
+            .put_passkey_challenge(&PasskeyChallengeRecord {
+                person: person.id,
+                purpose: PasskeyPurpose::Register,
+                name: String::from(name.as_str()),
+                ticket: None,
+                state: String::from(state.as_str()),
+                expires_at: now.saturating_add(PASSKEY_CEREMONY_TTL),
+            })
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(options)
+    }
+
+    /// Finishes the registration with the browser's response (the `PublicKeyCredential` as
+    /// JSON): verifies it against the pending ceremony (spent whatever the outcome) and stores
+    /// the credential. A missing, expired or spent ceremony, a response that does not verify
+    /// (another origin or RP id, another challenge, a bad attestation), or a credential already
+    /// registered to anyone is the uniform [`ServiceError::InvalidCredentials`], audited
+    /// ([`AuditKind::PasskeyRegistrationRefused`]). The same fresh-grant rule as the start
+    /// applies.
+    ///
+    /// A factor was added: every other session of the person ends (their security epoch moves
+    /// on), the grant's session stays signed in, and the person is told
+    /// ([`SecurityNotice::AuthenticatorAdded`]).
+    pub async fn finish_passkey_registration(
+        &self,
+        grant: &Grant,
+        response: &str,
+    ) -> Result<PasskeyInfo, ServiceError> {
+        let now = self.now();
+        let ceremonies = self.ceremonies()?;
+        let Live { grant, person, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
+        let existing = self.person_passkeys(&person).await?;
+        self.require_fresh_for_passkeys(grant, &person, &existing, now)
+            .await?;
+        let store = self.backend.store();
+        let pending = store
+            .take_passkey_challenge(person.id, PasskeyPurpose::Register, None, now)
+            .await
+            .map_err(ServiceError::storage)?;
+        let refused = || async {
+            self.record_one(
+                now,
+                Actor::Person(person.id),
+                Some(person.id),
+                Some(grant.org()),
+                AuditKind::PasskeyRegistrationRefused,
+            )
+            .await?;
+            Err(ServiceError::InvalidCredentials)
+        };
+        let Some(pending) = pending else {
+            return refused().await;
+        };
+        let state = RegistrationState::from_stored(pending.state);
+        let key = match ceremonies.finish_registration(&state, response) {
+            Ok(key) => key,
+            Err(PasskeyError::Random) => return Err(passkey_fault(PasskeyError::Random)),
+            Err(_) => return refused().await,
+        };
+        let record = PasskeyRecord {
+            person: person.id,
+            credential_id: key.credential_id,
+            name: pending.name,
+            key: key.key,
+            counter: key.counter,
+            backup_eligible: key.backup_eligible,
+            backup_state: key.backup_state,
+            created_at: now,
+            last_used_at: None,
+        };
+        if !store
+            .insert_passkey(&record)
+            .await
+            .map_err(ServiceError::storage)?
+        {
+            return refused().await;
+        }
+        self.record_one(
+            now,
+            Actor::Person(person.id),
+            Some(person.id),
+            Some(grant.org()),
+            AuditKind::PasskeyRegistered {
+                backup_eligible: record.backup_eligible,
+            },
+        )
+        .await?;
+        self.end_sessions(person.id, grant.session()).await?;
+        self.notice(person.id, SecurityNotice::AuthenticatorAdded)
+            .await?;
+        Ok(PasskeyInfo::from(&record))
+    }
+
+    /// The second-factor step with a passkey, part 1: the request options (JSON) for the
+    /// browser's `navigator.credentials.get()`, allowing the ticket's person's credentials. The
+    /// ticket must be a second-factor ticket whose login the decision challenges for a passkey
+    /// ([`ServiceError::FactorUnavailable`] otherwise; the ticket stays). The ceremony state is
+    /// kept server-side, bound to the person and to this ticket, and expires with the ticket or
+    /// after [`PASSKEY_CEREMONY_TTL`], whichever is first; a new start on the same ticket
+    /// replaces it (another login of the person keeps its own).
+    pub async fn start_passkey_login(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+    ) -> Result<String, ServiceError> {
+        let now = self.now();
+        let ceremonies = self.ceremonies()?;
+        let digest = ticket.digest();
+        let snapshot = self
+            .second_factor_snapshot(&digest, org, FactorKind::Passkey, now)
+            .await?;
+        let record = snapshot.ticket.ok_or(ServiceError::InvalidCredentials)?;
+        let person = record.progress.person();
+        let keys: Vec<CredentialKey> = PasskeyStore::passkeys(self.backend.store(), person)
+            .await
+            .map_err(ServiceError::storage)?
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        if keys.is_empty() {
+            return Err(ServiceError::FactorUnavailable);
+        }
+        let (options, state) = ceremonies
+            .start_authentication(&keys)
+            .map_err(passkey_fault)?;
+        self.backend
+            .store()
+            .put_passkey_challenge(&PasskeyChallengeRecord {
+                person,
+                purpose: PasskeyPurpose::SignIn,
+                name: String::new(),
+                ticket: Some(digest),
+                state: String::from(state.as_str()),
+                expires_at: now
+                    .saturating_add(PASSKEY_CEREMONY_TTL)
+                    .min(record.expires_at),
+            })
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(options)
+    }
+
+    /// The second-factor step with a passkey, part 2: the browser's assertion (JSON). The
+    /// pending ceremony of this ticket is spent whatever the outcome; the assertion is verified
+    /// against it (challenge, origin, RP id, flags, signature by one of the person's
+    /// credentials); the credential's counter and backup state are then recorded with one
+    /// guarded store verb ([`PasskeyStore::record_passkey_use`]), and a counter that did not move
+    /// forward is refused and audited ([`AuditKind::PasskeyCounterRegressed`]). The step then
+    /// commits like [`Self::verify_totp`]: the passkey's throttle counter (a throttled or locked
+    /// one refuses before anything is spent), the spent ticket and the next step in one
+    /// transaction under the person's lock. Any failure is the uniform
+    /// [`ServiceError::InvalidCredentials`], counted and audited; the ticket stays.
+    pub async fn finish_passkey_login(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+        response: &str,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = self.now();
+        let ceremonies = self.ceremonies()?;
+        let digest = ticket.digest();
+        let snapshot = self
+            .second_factor_snapshot(&digest, org, FactorKind::Passkey, now)
+            .await?;
+        let record = snapshot.ticket.ok_or(ServiceError::InvalidCredentials)?;
+        let person = record.progress.person();
+        match self
+            .config
+            .throttle
+            .decide(&snapshot.counters.passkey.unwrap_or_default(), now)
+        {
+            ThrottleDecision::Allowed => {}
+            ThrottleDecision::RetryAfter { at, .. } => {
+                return Err(ServiceError::Throttled { retry_at: at });
+            }
+            ThrottleDecision::Locked { .. } => return Err(ServiceError::Locked),
+        }
+        let pending = self
+            .backend
+            .store()
+            .take_passkey_challenge(person, PasskeyPurpose::SignIn, Some(&digest), now)
+            .await
+            .map_err(ServiceError::storage)?;
+        let verified = match pending {
+            None => false,
+            Some(pending) => {
+                let state = AuthenticationState::from_stored(pending.state);
+                match ceremonies.finish_authentication(&state, response) {
+                    Ok((credential_id, used)) => {
+                        self.record_use(person, org, &credential_id, &used, now)
+                            .await?
+                    }
+                    Err(PasskeyError::Random) => {
+                        return Err(passkey_fault(PasskeyError::Random));
+                    }
+                    Err(PasskeyError::CounterRegression) => {
+                        self.counter_regressed(person, org, now).await?;
+                        false
+                    }
+                    Err(_) => false,
+                }
+            }
+        };
+        self.locked_second_factor(
+            ticket,
+            org,
+            FactorKind::Passkey,
+            now,
+            |snapshot, ticket_person, write| {
+                let counter = factor_key(ticket_person, FactorKind::Passkey);
+                let stored = snapshot.counters.passkey;
+                let reservation = self
+                    .config
+                    .throttle
+                    .reserve(stored.unwrap_or_default(), now);
+                match reservation.decision() {
+                    ThrottleDecision::Allowed => {}
+                    ThrottleDecision::RetryAfter { at, .. } => {
+                        return Checked::Refused(ServiceError::Throttled { retry_at: at });
+                    }
+                    ThrottleDecision::Locked { .. } => {
+                        return Checked::Refused(ServiceError::Locked);
+                    }
+                }
+                if verified && ticket_person == person {
+                    set_counter(write, counter, stored, ThrottleState::new());
+                    Checked::Accepted(None)
+                } else {
+                    set_counter(write, counter, stored, reservation.state());
+                    Checked::Rejected {
+                        replayed: false,
+                        event: reservation.event(),
+                    }
+                }
+            },
+        )
+        .await
+    }
+
+    /// Records a verified use of the person's credential over the counter it is checked against
+    /// (re-read and checked again when another server recorded one meanwhile). `false` when the
+    /// credential is not the person's, or its counter did not move forward (audited).
+    async fn record_use(
+        &self,
+        person: PersonId,
+        org: OrgId,
+        credential_id: &[u8],
+        used: &PasskeyUse,
+        now: u64,
+    ) -> Result<bool, ServiceError> {
+        let store = self.backend.store();
+        for _ in 0..super::CAS_ATTEMPTS {
+            let stored = PasskeyStore::passkeys(store, person)
+                .await
+                .map_err(ServiceError::storage)?
+                .into_iter()
+                .find(|p| p.credential_id == credential_id);
+            let Some(stored) = stored else {
+                return Ok(false);
+            };
+            if !used.advances(stored.counter) {
+                self.counter_regressed(person, org, now).await?;
+                return Ok(false);
+            }
+            let Ok(key) = updated_key(&stored.key, used) else {
+                return Ok(false);
+            };
+            let write = PasskeyUseWrite {
+                expected_counter: stored.counter,
+                counter: used.counter.max(stored.counter),
+                key,
+                backup_state: used.backup_state,
+                backup_eligible: used.backup_eligible,
+                used_at: now,
+            };
+            if store
+                .record_passkey_use(person, credential_id, &write)
+                .await
+                .map_err(ServiceError::storage)?
+            {
+                return Ok(true);
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    async fn counter_regressed(
+        &self,
+        person: PersonId,
+        org: OrgId,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        self.record_one(
+            now,
+            Actor::System,
+            Some(person),
+            Some(org),
+            AuditKind::PasskeyCounterRegressed,
+        )
+        .await
+    }
+}
+
+/// A ceremony that could not be made is a fault of the core (no random numbers), never the
+/// person's.
+fn passkey_fault(_: PasskeyError) -> ServiceError {
+    ServiceError::Core(crate::error::Error::Random)
+}

@@ -1,0 +1,148 @@
+//! [`PasskeyStore`]: a person's WebAuthn credentials, their user handle, and the ceremony states
+//! kept server-side between a ceremony's start and its finish (feature `passkeys`).
+//!
+//! # Atomic verbs
+//!
+//! | method | SQL shape |
+//! |---|---|
+//! | [`PasskeyStore::ensure_user_handle`] | `INSERT INTO passkey_users (person, handle) SELECT $p, $h WHERE EXISTS (SELECT 1 FROM people WHERE id = $p) ON CONFLICT DO NOTHING`, then the stored handle |
+//! | [`PasskeyStore::put_passkey_challenge`] | `INSERT … ON CONFLICT (person, purpose, ticket) DO UPDATE` (a new start replaces the pending one) |
+//! | [`PasskeyStore::take_passkey_challenge`] | `DELETE FROM passkey_challenges WHERE person = $p AND purpose = $purpose AND ticket = $t RETURNING …` (an expired one is deleted and not returned) |
+//! | [`PasskeyStore::insert_passkey`] | `INSERT INTO passkeys … ON CONFLICT (credential_id) DO NOTHING` (the id is unique across people) |
+//! | [`PasskeyStore::record_passkey_use`] | `UPDATE passkeys SET counter = $new, key = $k, backup_state = $bs, … WHERE person = $p AND credential_id = $id AND counter = $expected` |
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::Future;
+
+use crate::credential::passkey::{CredentialKey, UserHandle};
+use crate::credential::token::TokenDigest;
+use crate::policy::ids::PersonId;
+
+/// A person's registered credential.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    /// Its owner.
+    pub person: PersonId,
+    /// The credential id (unique across people).
+    pub credential_id: Vec<u8>,
+    /// The name the person gave it ("YubiKey", "Laptop").
+    pub name: String,
+    /// The credential as the relying party keeps it (public key, counter, flags).
+    pub key: CredentialKey,
+    /// The signature counter last seen.
+    pub counter: u32,
+    /// Whether it may be backed up (synced).
+    pub backup_eligible: bool,
+    /// Whether it was backed up when last seen.
+    pub backup_state: bool,
+    /// When it was registered (unix seconds).
+    pub created_at: u64,
+    /// When it was last used to sign in, if ever.
+    pub last_used_at: Option<u64>,
+}
+
+/// What a ceremony state is for: one pending state per person, purpose and login ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PasskeyPurpose {
+    /// Registering a new credential for a signed-in person.
+    Register,
+    /// Presenting a credential as the second factor of a pending login.
+    SignIn,
+}
+
+/// A ceremony state kept server-side between its start and its finish: single-use, bound to
+/// the person (and, for a sign-in, to the pending login's ticket), and short-lived.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeyChallengeRecord {
+    /// The person the ceremony is for.
+    pub person: PersonId,
+    /// What it is for.
+    pub purpose: PasskeyPurpose,
+    /// For a registration, the name to give the credential; for a sign-in, empty.
+    pub name: String,
+    /// For a sign-in, the digest of the login ticket it was started with.
+    pub ticket: Option<TokenDigest>,
+    /// The `webauthn-rs` state (JSON): server-side only.
+    pub state: String,
+    /// When it stops being accepted (unix seconds).
+    pub expires_at: u64,
+}
+
+/// What one verified authentication writes over a stored credential.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasskeyUseWrite {
+    /// The counter the decision was made on, as read: the write applies only while it is still
+    /// stored.
+    pub expected_counter: u32,
+    /// The new counter.
+    pub counter: u32,
+    /// The credential with its new counter and flags.
+    pub key: CredentialKey,
+    /// The backup state reported.
+    pub backup_state: bool,
+    /// The backup eligibility (it only ever turns on).
+    pub backup_eligible: bool,
+    /// When it was used.
+    pub used_at: u64,
+}
+
+/// A person's passkeys, their WebAuthn user handle, and ceremony states.
+///
+/// Credential ids are unique across people, a ceremony state is spent once (two servers
+/// finishing the same ceremony: one gets it), and a use is recorded only over the counter it
+/// was checked against.
+pub trait PasskeyStore: Send + Sync {
+    /// The store's error type for faults.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// **Atomic.** The person's user handle: the stored one, or `candidate` stored now if they
+    /// have none. `None` (nothing written) if the person does not exist.
+    fn ensure_user_handle(
+        &self,
+        person: PersonId,
+        candidate: UserHandle,
+    ) -> impl Future<Output = Result<Option<UserHandle>, Self::Error>> + Send;
+
+    /// Stores a ceremony state, replacing the person's pending one for the same purpose and
+    /// ticket (a registration has none; two logins of one person have their own ceremonies).
+    fn put_passkey_challenge(
+        &self,
+        record: &PasskeyChallengeRecord,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// **Atomic.** Removes and returns the person's pending state for `purpose` and `ticket` if
+    /// it is live at `now` (`expires_at > now`); `None` otherwise. Of concurrent calls, at most
+    /// one gets it.
+    fn take_passkey_challenge(
+        &self,
+        person: PersonId,
+        purpose: PasskeyPurpose,
+        ticket: Option<&TokenDigest>,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<PasskeyChallengeRecord>, Self::Error>> + Send;
+
+    /// **Atomic.** Stores a new credential; `false` (nothing written) if any person already has
+    /// a credential with its id.
+    fn insert_passkey(
+        &self,
+        record: &PasskeyRecord,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// The person's credentials, oldest first.
+    fn passkeys(
+        &self,
+        person: PersonId,
+    ) -> impl Future<Output = Result<Vec<PasskeyRecord>, Self::Error>> + Send;
+
+    /// **Atomic.** Records a use of the person's credential `credential_id`, only if its stored
+    /// counter is still `write.expected_counter`; `false` (nothing written) otherwise, or if the
+    /// person has no such credential.
+    fn record_passkey_use(
+        &self,
+        person: PersonId,
+        credential_id: &[u8],
+        write: &PasskeyUseWrite,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+}

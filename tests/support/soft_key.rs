@@ -1,0 +1,100 @@
+//! A software authenticator behind a WebAuthn client (1Password's `passkey` crate), speaking the
+//! JSON a browser would: creation or request options in, a `PublicKeyCredential` out.
+
+use passkey::authenticator::{Authenticator, UiHint, UserCheck, UserValidationMethod};
+use passkey::client::{Client, DefaultClientData};
+use passkey::crypto::rust_crypto::RustCryptoBackend;
+use passkey::types::Passkey;
+use passkey::types::ctap2::{Aaguid, Ctap2Error};
+use passkey::types::webauthn::{CredentialCreationOptions, CredentialRequestOptions};
+use url::Url;
+
+/// A person who always touches the key and enters its PIN.
+pub struct Willing;
+
+#[async_trait::async_trait]
+impl UserValidationMethod for Willing {
+    type PasskeyItem = Passkey;
+
+    async fn check_user<'a>(
+        &self,
+        _hint: UiHint<'a, Self::PasskeyItem>,
+        _presence: bool,
+        _verification: bool,
+    ) -> Result<UserCheck, Ctap2Error> {
+        Ok(UserCheck {
+            presence: true,
+            verification: true,
+        })
+    }
+
+    fn is_verification_enabled(&self) -> Option<bool> {
+        Some(true)
+    }
+
+    fn is_presence_enabled(&self) -> bool {
+        true
+    }
+}
+
+/// One authenticator holding at most one credential.
+pub struct SoftKey {
+    client:
+        Client<Option<Passkey>, Willing, RustCryptoBackend, public_suffix::PublicSuffixList, ()>,
+}
+
+impl Default for SoftKey {
+    fn default() -> Self {
+        let authenticator =
+            Authenticator::new(Aaguid::new_empty(), None, Willing, RustCryptoBackend);
+        Self {
+            client: Client::new(authenticator),
+        }
+    }
+}
+
+impl SoftKey {
+    /// `navigator.credentials.create()` at `origin` with the relying party's options.
+    pub async fn create(&mut self, origin: &str, options: &str) -> Result<String, String> {
+        let options: CredentialCreationOptions =
+            serde_json::from_str(options).map_err(|e| format!("options: {e}"))?;
+        let origin = Url::parse(origin).unwrap();
+        let created = self
+            .client
+            .register(&origin, options, DefaultClientData)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        Ok(serde_json::to_string(&created).unwrap())
+    }
+
+    /// `navigator.credentials.get()` at `origin` with the relying party's options.
+    pub async fn get(&mut self, origin: &str, options: &str) -> Result<String, String> {
+        let options: CredentialRequestOptions =
+            serde_json::from_str(options).map_err(|e| format!("options: {e}"))?;
+        let origin = Url::parse(origin).unwrap();
+        let asserted = self
+            .client
+            .authenticate(&origin, options, DefaultClientData)
+            .await
+            .map_err(|e| format!("{e:?}"))?;
+        Ok(serde_json::to_string(&asserted).unwrap())
+    }
+
+    /// Sets the credential's signature counter (a fresh credential keeps none).
+    pub fn set_counter(&mut self, counter: u32) {
+        let store = self.client.authenticator_mut().store_mut();
+        if let Some(passkey) = store.as_mut() {
+            passkey.counter = Some(counter);
+        }
+    }
+
+    /// A copy of this authenticator, credential included (a cloned key).
+    pub fn clone_key(&self) -> Self {
+        let copy = self.client.authenticator().store().clone();
+        let authenticator =
+            Authenticator::new(Aaguid::new_empty(), copy, Willing, RustCryptoBackend);
+        Self {
+            client: Client::new(authenticator),
+        }
+    }
+}
