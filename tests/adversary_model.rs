@@ -6,7 +6,9 @@
 //! store — are driven through the public API only. The administrators' verbs on members are
 //! among them: an MFA reset for a member who lost their device, removing a member, and leaving
 //! the organisation; so are the forgotten password (a reset link lands in the person's mailbox
-//! whoever asked for it; the attacker may steal one), and ownership offered and accepted. After
+//! whoever asked for it; the attacker may steal one), invitations (of a person from another
+//! organisation, or of a former member; the attacker tries the links too), and ownership
+//! offered and accepted. After
 //! every step a reference model checks the invariants below, each its own named check
 //! ([`Invariant`]):
 //!
@@ -20,12 +22,13 @@
 //! - [`Invariant::RealPersonCanReturn`]: the real person can always get back in after the
 //!   policy's longest lock;
 //! - [`Invariant::RolesBounded`]: no effective role exceeds what a non-delegated Admin or Owner
-//!   granted, and ownership goes only to the member an Owner offered it to;
+//!   granted, an invitation admits only its invitee, and ownership goes only to the member an
+//!   Owner offered it to;
 //! - [`Invariant::OrgKeepsOwner`]: an organisation always keeps an active Owner, whoever is
 //!   removed or leaves, and through an ownership transfer;
 //! - [`Invariant::EnforcedNeedsMfa`]: a member of an enforcing organisation past their deadline
-//!   gets no grant, and no old grant is honoured, without MFA; nobody becomes Owner of an
-//!   enforcing organisation without a factor it counts;
+//!   gets no grant, and no old grant is honoured, without MFA; nobody joins, or becomes Owner
+//!   of, an enforcing organisation without a factor it counts;
 //! - [`Invariant::ResetEndsOldAccess`]: after a completed password reset the old password fails,
 //!   and no session or login under way from before it goes on (the verb itself returns no
 //!   session: the person signs in afresh and meets their second factor);
@@ -109,6 +112,9 @@ const MANAGER: usize = 2;
 const USER: usize = 3;
 const DELEGATE: usize = 4;
 const PEOPLE: usize = 5;
+/// A person of another organisation (their own), whom the administrators may invite; next
+/// after the scene's members, before any member added later.
+const OUTSIDER: usize = PEOPLE;
 const MAX_EXTRA_MEMBERS: usize = 3;
 
 fn throttle_policy() -> ThrottlePolicy {
@@ -247,6 +253,20 @@ enum Op {
         server: usize,
         pick: u8,
     },
+    /// The grant holder invites a person (mostly the outsider) with a role.
+    Invite {
+        who: Who,
+        server: usize,
+        target: usize,
+        role: Role,
+    },
+    /// An invitation link is followed: by its invitee in their own session (`who` a person), or
+    /// by the attacker, who got hold of the link, in theirs.
+    AcceptInvitation {
+        who: Who,
+        server: usize,
+        pick: u8,
+    },
     /// An Owner offers ownership to a member.
     OfferOwnership {
         who: Who,
@@ -360,7 +380,7 @@ fn session_holder() -> impl Strategy<Value = Who> {
 
 /// Whom an administrative change targets: mostly the scene's people.
 fn target() -> impl Strategy<Value = usize> {
-    prop_oneof![4 => 0..PEOPLE, 1 => PEOPLE..(PEOPLE + MAX_EXTRA_MEMBERS)]
+    prop_oneof![4 => 0..PEOPLE, 1 => PEOPLE..=(PEOPLE + MAX_EXTRA_MEMBERS)]
 }
 
 fn permission() -> impl Strategy<Value = Permission> {
@@ -408,6 +428,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<u8>().prop_map(|pick| Op::StealResetLink { pick }),
         2 => (who(), server.clone(), any::<u8>())
             .prop_map(|(who, server, pick)| Op::CompleteReset { who, server, pick }),
+        2 => (manager_of(), server.clone(), prop_oneof![3 => Just(OUTSIDER), 1 => target()], role())
+            .prop_map(|(who, server, target, role)| Op::Invite { who, server, target, role }),
+        2 => (who(), server.clone(), any::<u8>())
+            .prop_map(|(who, server, pick)| Op::AcceptInvitation { who, server, pick }),
+        1 => server.clone().prop_map(|server| Op::EnrollApp { who: Who::Person(OUTSIDER), server }),
         1 => (manager_of(), server.clone(), target())
             .prop_map(|(who, server, target)| Op::OfferOwnership { who, server, target }),
         1 => (who(), server.clone()).prop_map(|(who, server)| Op::AcceptOwnership { who, server }),
@@ -544,6 +569,15 @@ struct ResetLink {
     superseded: bool,
 }
 
+/// An invitation in the invitee's mailbox.
+struct Invitation {
+    person: usize,
+    token: String,
+    role: Role,
+    inviter: PersonId,
+    spent: bool,
+}
+
 /// An ownership offer the service accepted.
 #[derive(Clone, Copy)]
 struct Offer {
@@ -591,6 +625,10 @@ struct World {
     stolen_links: Vec<usize>,
     /// The ownership offer the model saw made last.
     offer: Option<Offer>,
+    /// The outsider's own organisation.
+    home: OrgId,
+    /// Invitations delivered.
+    invitations: Vec<Invitation>,
     /// Per key: the highest TOTP step accepted.
     accepted_steps: HashMap<usize, u64>,
     /// The roles a non-delegated Admin or Owner legitimately gave each person.
@@ -1230,7 +1268,7 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
         people: Vec::new(),
         keys: Vec::new(),
         generations: 0,
-        sessions: (0..PEOPLE + MAX_EXTRA_MEMBERS)
+        sessions: (0..=PEOPLE + MAX_EXTRA_MEMBERS)
             .map(|_| Session::default())
             .collect(),
         attacker: Session::default(),
@@ -1243,6 +1281,8 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
         reset_links: Vec::new(),
         stolen_links: Vec::new(),
         offer: None,
+        home: up.org,
+        invitations: Vec::new(),
         accepted_steps: HashMap::new(),
         legit_roles: HashMap::new(),
         throttle: HashMap::new(),
@@ -1347,6 +1387,29 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
     s.confirm_phone(&grant, &code).await.unwrap();
     world.people[USER].phone = Some(phone(USER));
     world.sessions[USER].grant = Some(grant);
+
+    // Someone from another company, with an organisation of their own (password only).
+    let login = "outsider@example.com".to_owned();
+    let password = password_of(OUTSIDER);
+    let other = s
+        .sign_up(&login, Password::from(password.as_str()))
+        .await
+        .unwrap();
+    world.secret(&password);
+    world.home = other.org;
+    world.people.push(Person {
+        id: other.person,
+        login,
+        password,
+        keys: Vec::new(),
+        codes: Vec::new(),
+        active_generation: None,
+        phone: None,
+        member: false,
+        taken_over: false,
+        resets: 0,
+    });
+    world.home_login(0).await;
 
     // The owner covers an absence: the delegate acts as Admin for a week.
     let owner = scene_login(&mut world, OWNER).await;
@@ -1705,6 +1768,7 @@ impl World {
             | Op::RemoveMember { who, server, .. }
             | Op::Leave { who, server }
             | Op::OfferOwnership { who, server, .. }
+            | Op::Invite { who, server, .. }
             | Op::AcceptOwnership { who, server }
             | Op::SetPolicy { who, server, .. }
             | Op::PolicyOff { who, server }
@@ -1720,7 +1784,7 @@ impl World {
                 .grant_of(who)
                 .is_none_or(|g| !g.is_fresh(self.now(), 10 * 60));
             if stale && !matches!(op, Op::Authorize { .. }) && person < self.people.len() {
-                self.full_login(person, server, false).await;
+                self.sign_in(person, server).await;
             }
         }
         let Some(grant) = self.grant_of(who) else {
@@ -1776,7 +1840,7 @@ impl World {
                 s.reactivate_member(&grant, target).await
             }
             Op::AddMember { role, .. } => {
-                if self.people.len() >= PEOPLE + MAX_EXTRA_MEMBERS {
+                if self.people.len() > PEOPLE + MAX_EXTRA_MEMBERS {
                     return;
                 }
                 let index = self.people.len();
@@ -1838,6 +1902,27 @@ impl World {
                     && let Some(person) = self.index_of(grant.person())
                 {
                     self.people[person].member = false;
+                }
+                result
+            }
+            Op::Invite { target, role, .. } => {
+                let Some(person) = self.people.get(target) else {
+                    return;
+                };
+                let (id, login) = (person.id, person.login.clone());
+                let result = s.invite_member(&grant, &login, role).await;
+                if result.is_ok()
+                    && let Some(token) = s.backend().notifier.take_last_invitation_token(id)
+                {
+                    let token = token.to_string();
+                    self.secret(&token);
+                    self.invitations.push(Invitation {
+                        person: target,
+                        token,
+                        role,
+                        inviter: grant.person(),
+                        spent: false,
+                    });
                 }
                 result
             }
@@ -1996,6 +2081,136 @@ impl World {
             Ok(()) => self.note(format!("{context}: ok")),
             Err(e) => self.error(&context, &e),
         }
+    }
+
+    /// Signs `person` in afresh: into the organisation, or the outsider into their own while
+    /// they are not a member.
+    async fn sign_in(&mut self, person: usize, server: usize) {
+        if person == OUTSIDER && !self.people[OUTSIDER].member {
+            self.home_login(server).await;
+        } else {
+            self.full_login(person, server, false).await;
+        }
+    }
+
+    /// The outsider signs in to their own organisation with their password and newest app.
+    async fn home_login(&mut self, server: usize) {
+        let s = Arc::clone(&self.servers[server]);
+        let (login, password) = {
+            let p = &self.people[OUTSIDER];
+            (p.login.clone(), p.password.clone())
+        };
+        let mut step = s
+            .login_to(self.home, &login, Password::from(password.as_str()))
+            .await;
+        if let Ok(current @ LoginStep::SecondFactor { .. }) = &step
+            && let Some(key) = self.usable_key(Who::Person(OUTSIDER), OUTSIDER)
+            && let Some(token) = current.ticket().and_then(|t| ticket_of(&t.expose_secret()))
+        {
+            self.clock.advance(30);
+            let at = self.current_step();
+            let code = self.code_for(key, at);
+            self.secret(&code);
+            step = s.verify_totp(self.home, &token, &code).await;
+            if step.is_ok() {
+                self.accepted(key, at, "the outsider's login code");
+            }
+        }
+        match step {
+            Ok(step) => match step.session() {
+                Some(opened) => {
+                    self.keep_token(opened);
+                    self.sessions[OUTSIDER].grant = Some(opened.grant);
+                    self.seen_grants.push(opened.grant);
+                }
+                None => self.note(format!("the outsider signing in: {}", describe(&step))),
+            },
+            Err(e) => self.error("the outsider signing in", &e),
+        }
+    }
+
+    /// An invitation link is followed. Only its invitee may join, once, with at most the role
+    /// its inviter may still grant, and in an enforcing organisation only with a factor it
+    /// counts.
+    async fn accept_invitation(&mut self, who: Who, server: usize, pick: u8) {
+        if self.invitations.is_empty() {
+            return;
+        }
+        let index = usize::from(pick) % self.invitations.len();
+        let invitee = self.invitations[index].person;
+        if let Who::Person(_) = who {
+            let stale = self.sessions[invitee]
+                .grant
+                .is_none_or(|g| !g.is_fresh(self.now(), 10 * 60));
+            if stale {
+                self.sign_in(invitee, server).await;
+            }
+        }
+        let grant = match who {
+            Who::Person(_) => self.sessions[invitee].grant,
+            Who::Attacker => self.attacker.grant,
+        };
+        let (Some(grant), Some(token)) = (grant, ticket_of(&self.invitations[index].token)) else {
+            return;
+        };
+        let before = self.organisation().await;
+        let s = Arc::clone(&self.servers[server]);
+        let context = format!("{who:?} accepts the invitation of person {invitee}");
+        match s.accept_invitation(&grant, &token).await {
+            Ok(_) => self.note(format!("{context}: ok")),
+            Err(e) => {
+                self.error(&context, &e);
+                return;
+            }
+        }
+        let (role, inviter, spent) = {
+            let i = &self.invitations[index];
+            (i.role, i.inviter, i.spent)
+        };
+        self.invitations[index].spent = true;
+        if spent {
+            self.violation(
+                Invariant::SingleUse,
+                format!("{context}: a spent invitation was accepted again"),
+            );
+        }
+        if grant.person() != self.people[invitee].id {
+            self.violation(
+                Invariant::RolesBounded,
+                format!("{context}: someone else's invitation admitted {who:?}"),
+            );
+            return;
+        }
+        let inviter_stands = before
+            .as_ref()
+            .and_then(|org| org.member(inviter))
+            .is_some_and(|m| m.is_active());
+        if !inviter_stands {
+            self.violation(
+                Invariant::RolesBounded,
+                format!("{context}: an invitation from a former member was honoured"),
+            );
+        }
+        let legit = self
+            .legit_roles
+            .get(&inviter)
+            .copied()
+            .unwrap_or(Role::User);
+        self.legit_roles
+            .insert(self.people[invitee].id, role.min(legit));
+        self.people[invitee].member = true;
+        let factors = self.factors_of(invitee);
+        if let Some(org) = self.organisation().await
+            && org.policy().enforces()
+            && !org.policy().satisfied_by(factors)
+        {
+            self.violation(
+                Invariant::EnforcedNeedsMfa,
+                format!("{context}: joined an enforcing organisation without MFA"),
+            );
+        }
+        // The new member signs in to the organisation they joined.
+        self.full_login(invitee, server, false).await;
     }
 
     /// The second factors the model knows `person` holds (whoever enrolled them).
@@ -2627,6 +2842,9 @@ impl World {
             }
             Op::MarkCompromised { person } => self.mark_compromised(person).await,
             Op::RequestReset { who, server } => self.request_reset(who, server).await,
+            Op::AcceptInvitation { who, server, pick } => {
+                self.accept_invitation(who, server, pick).await;
+            }
             Op::StealResetLink { pick } => self.steal_reset_link(pick),
             Op::CompleteReset { who, server, pick } => {
                 self.complete_reset(who, server, pick).await;
@@ -2808,6 +3026,84 @@ fn known_attacks(invariant: Invariant) -> Vec<Scenario> {
         // attacker with the victim's grant accepts an offer made to someone else, and the
         // delegate offers ownership.
         Invariant::RolesBounded => vec![
+            // Invitations of the outsider: as Admin by the owner, as Admin by the delegate (a
+            // User acting as Admin); the attacker follows the links in the victim's session
+            // before the outsider does, then the outsider accepts twice.
+            Scenario {
+                victim: MANAGER,
+                ops: vec![
+                    Op::Invite {
+                        who: owner,
+                        server: 0,
+                        target: OUTSIDER,
+                        role: Role::Admin,
+                    },
+                    Op::Invite {
+                        who: Who::Person(DELEGATE),
+                        server: 1,
+                        target: OUTSIDER,
+                        role: Role::Admin,
+                    },
+                    Op::Login {
+                        who: Who::Attacker,
+                        server: 1,
+                        right: true,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Attacker,
+                        server: 0,
+                        pick: 0,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Attacker,
+                        server: 1,
+                        pick: 1,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Person(OWNER),
+                        server: 1,
+                        pick: 1,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Person(OWNER),
+                        server: 0,
+                        pick: 0,
+                    },
+                ],
+            },
+            // A member removed, invited back by the owner as Admin, after the owner became an
+            // Admin through an ownership transfer.
+            Scenario {
+                victim: USER,
+                ops: vec![
+                    Op::Invite {
+                        who: owner,
+                        server: 0,
+                        target: OUTSIDER,
+                        role: Role::Admin,
+                    },
+                    Op::OfferOwnership {
+                        who: owner,
+                        server: 1,
+                        target: ADMIN,
+                    },
+                    Op::AcceptOwnership {
+                        who: Who::Person(ADMIN),
+                        server: 0,
+                    },
+                    Op::ChangeRole {
+                        who: Who::Person(ADMIN),
+                        server: 0,
+                        target: OWNER,
+                        role: Role::Manager,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Person(USER),
+                        server: 1,
+                        pick: 0,
+                    },
+                ],
+            },
             Scenario {
                 victim: MANAGER,
                 ops: vec![
@@ -2860,6 +3156,45 @@ fn known_attacks(invariant: Invariant) -> Vec<Scenario> {
         // A password-only grant from before the policy still passes `authorize` past the
         // deadline.
         Invariant::EnforcedNeedsMfa => vec![
+            // The outsider (no MFA) invited before the policy, accepting after it; then with an
+            // app of their own.
+            Scenario {
+                victim: USER,
+                ops: vec![
+                    Op::Invite {
+                        who: owner,
+                        server: 0,
+                        target: OUTSIDER,
+                        role: Role::User,
+                    },
+                    Op::SetPolicy {
+                        who: owner,
+                        server: 1,
+                        sms: false,
+                        grace_hours: 48,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Person(USER),
+                        server: 1,
+                        pick: 0,
+                    },
+                    Op::EnrollApp {
+                        who: Who::Person(OUTSIDER),
+                        server: 0,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Person(USER),
+                        server: 0,
+                        pick: 0,
+                    },
+                    Op::Advance { secs: 86_400 },
+                    Op::Authorize {
+                        who: Who::Person(OUTSIDER),
+                        server: 1,
+                        permission: Permission::ViewJobs,
+                    },
+                ],
+            },
             // An offer to the manager (no MFA) made before the policy, accepted after it.
             Scenario {
                 victim: USER,
