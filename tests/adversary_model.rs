@@ -267,6 +267,15 @@ enum Op {
         server: usize,
         pick: u8,
     },
+    /// Both servers follow one reset link of the person at once, with different passwords.
+    ResetRace {
+        person: usize,
+        pick: u8,
+    },
+    /// Both servers accept one invitation at once, in the invitee's session.
+    InvitationRace {
+        pick: u8,
+    },
     /// An Owner offers ownership to a member.
     OfferOwnership {
         who: Who,
@@ -436,6 +445,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (manager_of(), server.clone(), target())
             .prop_map(|(who, server, target)| Op::OfferOwnership { who, server, target }),
         1 => (who(), server.clone()).prop_map(|(who, server)| Op::AcceptOwnership { who, server }),
+        1 => (0..PEOPLE, any::<u8>()).prop_map(|(person, pick)| Op::ResetRace { person, pick }),
+        1 => any::<u8>().prop_map(|pick| Op::InvitationRace { pick }),
         3 => (manager_of(), server.clone(), any::<bool>(), prop_oneof![Just(0u8), Just(1), Just(48)])
             .prop_map(|(who, server, sms, grace_hours)| Op::SetPolicy { who, server, sms, grace_hours }),
         1 => (manager_of(), server.clone()).prop_map(|(who, server)| Op::PolicyOff { who, server }),
@@ -2245,6 +2256,9 @@ impl World {
             o.to == to
                 && now < o.at.saturating_add(authcore::policy::OwnershipOffer::TTL)
                 && before
+                    .and_then(|org| org.member(to))
+                    .is_some_and(|m| o.at >= m.joined_at())
+                && before
                     .and_then(|org| org.member(o.from))
                     .is_some_and(|m| m.is_active() && m.role() == Role::Owner)
         });
@@ -2385,6 +2399,119 @@ impl World {
         // The login name's password counter is cleared with the old password.
         self.factor_success(person, ThrottledFactor::Password);
         self.check_reset(person, server, &old, &new, &context).await;
+    }
+
+    /// Two servers follow one reset link at once: one wins at most, and the password is the
+    /// winner's.
+    async fn reset_race(&mut self, person: usize, pick: u8) {
+        let links: Vec<usize> = (0..self.reset_links.len())
+            .filter(|&l| self.reset_links[l].person == person)
+            .collect();
+        if links.is_empty() {
+            return;
+        }
+        let link = links[usize::from(pick) % links.len()];
+        let mut tasks = tokio::task::JoinSet::new();
+        for server in 0..2 {
+            let s = Arc::clone(&self.servers[server]);
+            let token = ticket_of(&self.reset_links[link].token).unwrap();
+            let new = format!(
+                "server {server} raced to saffron delta {}",
+                self.chains.len() + link
+            );
+            self.secret(&new);
+            tasks.spawn(async move {
+                let result = s
+                    .complete_password_reset(&token, Password::from(new.as_str()))
+                    .await;
+                (new, result)
+            });
+        }
+        let mut winners = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (new, result) = joined.unwrap();
+            match result {
+                Ok(()) => winners.push(new),
+                Err(e) => self.error("a raced reset", &e),
+            }
+        }
+        self.note(format!(
+            "raced reset of person {person}: {} won",
+            winners.len()
+        ));
+        if winners.len() > 1 || (!winners.is_empty() && self.reset_links[link].superseded) {
+            self.violation(
+                Invariant::SingleUse,
+                format!(
+                    "one reset link of person {person} set {} passwords",
+                    winners.len()
+                ),
+            );
+        }
+        let Some(new) = winners.pop() else {
+            return;
+        };
+        for l in self.reset_links.iter_mut().filter(|l| l.person == person) {
+            l.superseded = true;
+        }
+        self.reset_links[link].spent = true;
+        let mut old = vec![self.people[person].password.clone()];
+        if person == self.victim {
+            old.push(self.attacker_password.clone());
+            self.attacker_password = "the leak is stale".into();
+        }
+        self.people[person].password = new.clone();
+        self.people[person].resets += 1;
+        self.factor_success(person, ThrottledFactor::Password);
+        self.check_reset(person, 0, &old, &new, "a raced reset")
+            .await;
+    }
+
+    /// Two servers accept one invitation at once in the invitee's session: one joins at most.
+    async fn invitation_race(&mut self, pick: u8) {
+        if self.invitations.is_empty() {
+            return;
+        }
+        let index = usize::from(pick) % self.invitations.len();
+        let invitee = self.invitations[index].person;
+        let Some(grant) = self.sessions[invitee].grant else {
+            return;
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for server in 0..2 {
+            let s = Arc::clone(&self.servers[server]);
+            let token = ticket_of(&self.invitations[index].token).unwrap();
+            tasks.spawn(async move { s.accept_invitation(&grant, &token).await });
+        }
+        let mut won = 0;
+        while let Some(joined) = tasks.join_next().await {
+            match joined.unwrap() {
+                Ok(_) => won += 1,
+                Err(e) => self.error("a raced acceptance", &e),
+            }
+        }
+        self.note(format!("raced acceptance by person {invitee}: {won} won"));
+        if won > 1 || (won == 1 && self.invitations[index].spent) {
+            self.violation(
+                Invariant::SingleUse,
+                format!("one invitation of person {invitee} was accepted {won} times"),
+            );
+        }
+        if won > 0 {
+            self.invitations[index].spent = true;
+            let (role, inviter) = (
+                self.invitations[index].role,
+                self.invitations[index].inviter,
+            );
+            let legit = self
+                .legit_roles
+                .get(&inviter)
+                .copied()
+                .unwrap_or(Role::User);
+            self.legit_roles
+                .insert(self.people[invitee].id, role.min(legit));
+            self.people[invitee].member = true;
+        }
     }
 
     /// After a reset: no session of the person from before it authenticates, and no password
@@ -2845,6 +2972,8 @@ impl World {
             Op::AcceptInvitation { who, server, pick } => {
                 self.accept_invitation(who, server, pick).await;
             }
+            Op::ResetRace { person, pick } => self.reset_race(person, pick).await,
+            Op::InvitationRace { pick } => self.invitation_race(pick).await,
             Op::StealResetLink { pick } => self.steal_reset_link(pick),
             Op::CompleteReset { who, server, pick } => {
                 self.complete_reset(who, server, pick).await;
@@ -3369,6 +3498,26 @@ fn known_attacks(invariant: Invariant) -> Vec<Scenario> {
                 Op::CompleteReset {
                     who: Who::Person(ADMIN),
                     server: 0,
+                    pick: 0,
+                },
+                Op::RequestReset {
+                    who: Who::Person(ADMIN),
+                    server: 1,
+                },
+                Op::ResetRace {
+                    person: ADMIN,
+                    pick: 2,
+                },
+                Op::Invite {
+                    who: owner,
+                    server: 0,
+                    target: OUTSIDER,
+                    role: Role::Manager,
+                },
+                Op::InvitationRace { pick: 0 },
+                Op::AcceptInvitation {
+                    who: Who::Person(OWNER),
+                    server: 1,
                     pick: 0,
                 },
             ],
