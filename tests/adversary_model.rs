@@ -2202,13 +2202,14 @@ impl World {
                 format!("{context}: an invitation from a former member was honoured"),
             );
         }
+        // At most the inviter's own legitimate role, never Owner (only a transfer gives that).
         let legit = self
             .legit_roles
             .get(&inviter)
             .copied()
             .unwrap_or(Role::User);
         self.legit_roles
-            .insert(self.people[invitee].id, role.min(legit));
+            .insert(self.people[invitee].id, role.min(legit).min(Role::Admin));
         self.people[invitee].member = true;
         let factors = self.factors_of(invitee);
         if let Some(org) = self.organisation().await
@@ -2503,13 +2504,14 @@ impl World {
                 self.invitations[index].role,
                 self.invitations[index].inviter,
             );
+            // At most the inviter's own legitimate role, never Owner (only a transfer gives that).
             let legit = self
                 .legit_roles
                 .get(&inviter)
                 .copied()
                 .unwrap_or(Role::User);
             self.legit_roles
-                .insert(self.people[invitee].id, role.min(legit));
+                .insert(self.people[invitee].id, role.min(legit).min(Role::Admin));
             self.people[invitee].member = true;
         }
     }
