@@ -5,8 +5,12 @@
 //! person's password and steals grants and tickets, and a second application server sharing the
 //! store — are driven through the public API only. The administrators' verbs on members are
 //! among them: an MFA reset for a member who lost their device, removing a member, and leaving
-//! the organisation. After every step a reference model checks the
-//! invariants below, each its own named check ([`Invariant`]):
+//! the organisation; so are the forgotten password (a reset link lands in the person's mailbox
+//! whoever asked for it; the attacker may steal one), invitations (of a person from another
+//! organisation, or of a former member; the attacker tries the links too), and ownership
+//! offered and accepted. After
+//! every step a reference model checks the invariants below, each its own named check
+//! ([`Invariant`]):
 //!
 //! - [`Invariant::Aal2NeedsPriorFactor`]: no AAL2 grant unless a factor the person held before
 //!   that login was presented (a factor enrolled inside the same login counts only when they had
@@ -18,11 +22,16 @@
 //! - [`Invariant::RealPersonCanReturn`]: the real person can always get back in after the
 //!   policy's longest lock;
 //! - [`Invariant::RolesBounded`]: no effective role exceeds what a non-delegated Admin or Owner
-//!   granted;
+//!   granted, an invitation admits only its invitee, and ownership goes only to the member an
+//!   Owner offered it to;
 //! - [`Invariant::OrgKeepsOwner`]: an organisation always keeps an active Owner, whoever is
-//!   removed or leaves;
+//!   removed or leaves, and through an ownership transfer;
 //! - [`Invariant::EnforcedNeedsMfa`]: a member of an enforcing organisation past their deadline
-//!   gets no grant, and no old grant is honoured, without MFA;
+//!   gets no grant, and no old grant is honoured, without MFA; nobody joins, or becomes Owner
+//!   of, an enforcing organisation without a factor it counts;
+//! - [`Invariant::ResetEndsOldAccess`]: after a completed password reset the old password fails,
+//!   and no session or login under way from before it goes on (the verb itself returns no
+//!   session: the person signs in afresh and meets their second factor);
 //! - [`Invariant::NoSecretLeaks`]: no password, key, code, recovery code, ticket or setup token
 //!   appears in any error or audit event.
 //!
@@ -36,7 +45,8 @@
 //! database (a `MemoryStore` cannot be shared between two services), with cheap argon2
 //! parameters. Each server has its own audit log and notifier; both are scanned for secrets.
 //!
-//! `PROPTEST_CASES` sets the number of cases per invariant (default [`DEFAULT_CASES`]).
+//! `PROPTEST_CASES` sets the number of cases per invariant (default [`DEFAULT_CASES`]);
+//! `MODEL_TRACE` (set to anything) prints the trace of every scenario played.
 #![cfg(all(feature = "sqlite", feature = "memory"))]
 #![allow(
     clippy::unwrap_used,
@@ -81,6 +91,7 @@ enum Invariant {
     RolesBounded,
     OrgKeepsOwner,
     EnforcedNeedsMfa,
+    ResetEndsOldAccess,
     NoSecretLeaks,
 }
 
@@ -101,6 +112,9 @@ const MANAGER: usize = 2;
 const USER: usize = 3;
 const DELEGATE: usize = 4;
 const PEOPLE: usize = 5;
+/// A person of another organisation (their own), whom the administrators may invite; next
+/// after the scene's members, before any member added later.
+const OUTSIDER: usize = PEOPLE;
 const MAX_EXTRA_MEMBERS: usize = 3;
 
 fn throttle_policy() -> ThrottlePolicy {
@@ -223,6 +237,56 @@ enum Op {
         who: Who,
         server: usize,
     },
+    /// "Forgot your password?" for the actor's login (the attacker asks for the victim's): the
+    /// link goes to the person's mailbox, never to the requester.
+    RequestReset {
+        who: Who,
+        server: usize,
+    },
+    /// The attacker takes a reset link sent to the victim (a leaked mailbox, a referrer).
+    StealResetLink {
+        pick: u8,
+    },
+    /// Follows a reset link from the actor's mailbox (the attacker: a stolen one), live or not.
+    CompleteReset {
+        who: Who,
+        server: usize,
+        pick: u8,
+    },
+    /// The grant holder invites a person (mostly the outsider) with a role.
+    Invite {
+        who: Who,
+        server: usize,
+        target: usize,
+        role: Role,
+    },
+    /// An invitation link is followed: by its invitee in their own session (`who` a person), or
+    /// by the attacker, who got hold of the link, in theirs.
+    AcceptInvitation {
+        who: Who,
+        server: usize,
+        pick: u8,
+    },
+    /// Both servers follow one reset link of the person at once, with different passwords.
+    ResetRace {
+        person: usize,
+        pick: u8,
+    },
+    /// Both servers accept one invitation at once, in the invitee's session.
+    InvitationRace {
+        pick: u8,
+    },
+    /// An Owner offers ownership to a member.
+    OfferOwnership {
+        who: Who,
+        server: usize,
+        target: usize,
+    },
+    /// The grant holder accepts the standing ownership offer.
+    AcceptOwnership {
+        who: Who,
+        server: usize,
+    },
     /// The new member follows their setup link (a spent one is a replay).
     CompleteSetup {
         who: Who,
@@ -325,7 +389,7 @@ fn session_holder() -> impl Strategy<Value = Who> {
 
 /// Whom an administrative change targets: mostly the scene's people.
 fn target() -> impl Strategy<Value = usize> {
-    prop_oneof![4 => 0..PEOPLE, 1 => PEOPLE..(PEOPLE + MAX_EXTRA_MEMBERS)]
+    prop_oneof![4 => 0..PEOPLE, 1 => PEOPLE..=(PEOPLE + MAX_EXTRA_MEMBERS)]
 }
 
 fn permission() -> impl Strategy<Value = Permission> {
@@ -369,6 +433,20 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (who(), server.clone()).prop_map(|(who, server)| Op::Leave { who, server }),
         2 => (who(), server.clone(), any::<u8>())
             .prop_map(|(who, server, pick)| Op::CompleteSetup { who, server, pick }),
+        2 => (who(), server.clone()).prop_map(|(who, server)| Op::RequestReset { who, server }),
+        1 => any::<u8>().prop_map(|pick| Op::StealResetLink { pick }),
+        2 => (who(), server.clone(), any::<u8>())
+            .prop_map(|(who, server, pick)| Op::CompleteReset { who, server, pick }),
+        2 => (manager_of(), server.clone(), prop_oneof![3 => Just(OUTSIDER), 1 => target()], role())
+            .prop_map(|(who, server, target, role)| Op::Invite { who, server, target, role }),
+        2 => (who(), server.clone(), any::<u8>())
+            .prop_map(|(who, server, pick)| Op::AcceptInvitation { who, server, pick }),
+        1 => server.clone().prop_map(|server| Op::EnrollApp { who: Who::Person(OUTSIDER), server }),
+        1 => (manager_of(), server.clone(), target())
+            .prop_map(|(who, server, target)| Op::OfferOwnership { who, server, target }),
+        1 => (who(), server.clone()).prop_map(|(who, server)| Op::AcceptOwnership { who, server }),
+        1 => (0..PEOPLE, any::<u8>()).prop_map(|(person, pick)| Op::ResetRace { person, pick }),
+        1 => any::<u8>().prop_map(|pick| Op::InvitationRace { pick }),
         3 => (manager_of(), server.clone(), any::<bool>(), prop_oneof![Just(0u8), Just(1), Just(48)])
             .prop_map(|(who, server, sms, grace_hours)| Op::SetPolicy { who, server, sms, grace_hours }),
         1 => (manager_of(), server.clone()).prop_map(|(who, server)| Op::PolicyOff { who, server }),
@@ -438,6 +516,8 @@ struct Person {
     /// administrator's MFA reset brings them back. The throttle's promise (the person gets back
     /// in after the longest lock) is not about such an account.
     taken_over: bool,
+    /// How many password resets of theirs completed.
+    resets: usize,
 }
 
 /// One login, from the password step to the grant.
@@ -449,6 +529,8 @@ struct Chain {
     prior_phone: bool,
     /// Whether one of them was presented in this login.
     presented_prior: bool,
+    /// The person's completed resets when the login started.
+    resets: usize,
 }
 
 impl Chain {
@@ -488,6 +570,35 @@ struct Session {
     ticket: Option<Held>,
 }
 
+/// A reset link in a person's mailbox.
+struct ResetLink {
+    person: usize,
+    token: String,
+    /// Followed successfully.
+    spent: bool,
+    /// Sent before a reset that completed later: it must not work.
+    superseded: bool,
+}
+
+/// An invitation in the invitee's mailbox.
+struct Invitation {
+    person: usize,
+    token: String,
+    role: Role,
+    inviter: PersonId,
+    spent: bool,
+}
+
+/// An ownership offer the service accepted.
+#[derive(Clone, Copy)]
+struct Offer {
+    from: PersonId,
+    to: PersonId,
+    at: u64,
+    /// Made with the grant of a non-delegated Owner.
+    legit: bool,
+}
+
 /// Per person and throttled factor: the model's throttle state and when it last locked.
 #[derive(Clone, Copy)]
 struct ThrottleModel {
@@ -519,6 +630,16 @@ struct World {
     spent_tickets: HashSet<String>,
     /// Setup tokens handed out: (person index, token, spent).
     setup_tokens: Vec<(usize, String, bool)>,
+    /// Reset links delivered to the people's mailboxes.
+    reset_links: Vec<ResetLink>,
+    /// The reset links the attacker stole (indices into `reset_links`).
+    stolen_links: Vec<usize>,
+    /// The ownership offer the model saw made last.
+    offer: Option<Offer>,
+    /// The outsider's own organisation.
+    home: OrgId,
+    /// Invitations delivered.
+    invitations: Vec<Invitation>,
     /// Per key: the highest TOTP step accepted.
     accepted_steps: HashMap<usize, u64>,
     /// The roles a non-delegated Admin or Owner legitimately gave each person.
@@ -690,6 +811,7 @@ impl World {
             prior_generation: p.active_generation,
             prior_phone: p.phone.is_some(),
             presented_prior: false,
+            resets: p.resets,
         };
         self.chains.push(chain);
         self.chains.len() - 1
@@ -778,6 +900,12 @@ impl World {
             self.keep_token(opened);
             let grant = opened.grant;
             self.granted(who, chain, grant, context).await;
+            if self.chains[chain].resets != self.people[person].resets {
+                self.violation(
+                    Invariant::ResetEndsOldAccess,
+                    format!("{context}: a login started before a password reset opened a session"),
+                );
+            }
             let session = self.session(who);
             session.grant = Some(grant);
             session.ticket = None;
@@ -1151,7 +1279,7 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
         people: Vec::new(),
         keys: Vec::new(),
         generations: 0,
-        sessions: (0..PEOPLE + MAX_EXTRA_MEMBERS)
+        sessions: (0..=PEOPLE + MAX_EXTRA_MEMBERS)
             .map(|_| Session::default())
             .collect(),
         attacker: Session::default(),
@@ -1161,6 +1289,11 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
         seen_tickets: Vec::new(),
         spent_tickets: HashSet::new(),
         setup_tokens: Vec::new(),
+        reset_links: Vec::new(),
+        stolen_links: Vec::new(),
+        offer: None,
+        home: up.org,
+        invitations: Vec::new(),
         accepted_steps: HashMap::new(),
         legit_roles: HashMap::new(),
         throttle: HashMap::new(),
@@ -1180,9 +1313,21 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
         phone: None,
         member: true,
         taken_over: false,
+        resets: 0,
     });
     world.legit_roles.insert(up.person, Role::Owner);
     world.secret(&password_of(OWNER));
+    // The owner follows the link verifying their address (the others' setup links count).
+    let token = s
+        .backend()
+        .notifier
+        .take_last_address_token(up.person)
+        .unwrap()
+        .to_string();
+    world.secret(&token);
+    s.verify_address(&BearerToken::parse(&token).unwrap())
+        .await
+        .unwrap();
 
     // The owner turns on their own MFA and signs in with it.
     let grant = scene_login(&mut world, OWNER).await;
@@ -1226,6 +1371,7 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
             phone: None,
             member: true,
             taken_over: false,
+            resets: 0,
         });
     }
 
@@ -1252,6 +1398,29 @@ async fn scene(victim: usize, dir: &std::path::Path) -> World {
     s.confirm_phone(&grant, &code).await.unwrap();
     world.people[USER].phone = Some(phone(USER));
     world.sessions[USER].grant = Some(grant);
+
+    // Someone from another company, with an organisation of their own (password only).
+    let login = "outsider@example.com".to_owned();
+    let password = password_of(OUTSIDER);
+    let other = s
+        .sign_up(&login, Password::from(password.as_str()))
+        .await
+        .unwrap();
+    world.secret(&password);
+    world.home = other.org;
+    world.people.push(Person {
+        id: other.person,
+        login,
+        password,
+        keys: Vec::new(),
+        codes: Vec::new(),
+        active_generation: None,
+        phone: None,
+        member: false,
+        taken_over: false,
+        resets: 0,
+    });
+    world.home_login(0).await;
 
     // The owner covers an absence: the delegate acts as Admin for a week.
     let owner = scene_login(&mut world, OWNER).await;
@@ -1609,6 +1778,9 @@ impl World {
             | Op::ResetMfa { who, server, .. }
             | Op::RemoveMember { who, server, .. }
             | Op::Leave { who, server }
+            | Op::OfferOwnership { who, server, .. }
+            | Op::Invite { who, server, .. }
+            | Op::AcceptOwnership { who, server }
             | Op::SetPolicy { who, server, .. }
             | Op::PolicyOff { who, server }
             | Op::Authorize { who, server, .. }
@@ -1623,7 +1795,7 @@ impl World {
                 .grant_of(who)
                 .is_none_or(|g| !g.is_fresh(self.now(), 10 * 60));
             if stale && !matches!(op, Op::Authorize { .. }) && person < self.people.len() {
-                self.full_login(person, server, false).await;
+                self.sign_in(person, server).await;
             }
         }
         let Some(grant) = self.grant_of(who) else {
@@ -1679,7 +1851,7 @@ impl World {
                 s.reactivate_member(&grant, target).await
             }
             Op::AddMember { role, .. } => {
-                if self.people.len() >= PEOPLE + MAX_EXTRA_MEMBERS {
+                if self.people.len() > PEOPLE + MAX_EXTRA_MEMBERS {
                     return;
                 }
                 let index = self.people.len();
@@ -1703,6 +1875,7 @@ impl World {
                             phone: None,
                             member: true,
                             taken_over: false,
+                            resets: 0,
                         });
                         if let Some(token) = s.backend().notifier.take_last_setup_token(new.person)
                         {
@@ -1740,6 +1913,53 @@ impl World {
                     && let Some(person) = self.index_of(grant.person())
                 {
                     self.people[person].member = false;
+                }
+                result
+            }
+            Op::Invite { target, role, .. } => {
+                let Some(person) = self.people.get(target) else {
+                    return;
+                };
+                let (id, login) = (person.id, person.login.clone());
+                let result = s.invite_member(&grant, &login, role).await;
+                if result.is_ok()
+                    && let Some(token) = s.backend().notifier.take_last_invitation_token(id)
+                {
+                    let token = token.to_string();
+                    self.secret(&token);
+                    self.invitations.push(Invitation {
+                        person: target,
+                        token,
+                        role,
+                        inviter: grant.person(),
+                        spent: false,
+                    });
+                }
+                result
+            }
+            Op::OfferOwnership { target, .. } => {
+                let Some(to) = self.target(target) else {
+                    return;
+                };
+                let result = s.offer_ownership(&grant, to).await;
+                if result.is_ok() {
+                    let legit =
+                        base == Some(Role::Owner) && self.own_legit_role(&grant) == Role::Owner;
+                    self.offer = Some(Offer {
+                        from: grant.person(),
+                        to,
+                        at: self.now(),
+                        legit,
+                    });
+                }
+                result
+            }
+            Op::AcceptOwnership { .. } => {
+                let before = self.organisation().await;
+                let result = s.accept_ownership(&grant).await;
+                if result.is_ok() {
+                    self.ownership_taken(&grant, before.as_ref(), &context)
+                        .await;
                 }
                 result
             }
@@ -1871,6 +2091,480 @@ impl World {
         match result {
             Ok(()) => self.note(format!("{context}: ok")),
             Err(e) => self.error(&context, &e),
+        }
+    }
+
+    /// Signs `person` in afresh: into the organisation, or the outsider into their own while
+    /// they are not a member.
+    async fn sign_in(&mut self, person: usize, server: usize) {
+        if person == OUTSIDER && !self.people[OUTSIDER].member {
+            self.home_login(server).await;
+        } else {
+            self.full_login(person, server, false).await;
+        }
+    }
+
+    /// The outsider signs in to their own organisation with their password and newest app.
+    async fn home_login(&mut self, server: usize) {
+        let s = Arc::clone(&self.servers[server]);
+        let (login, password) = {
+            let p = &self.people[OUTSIDER];
+            (p.login.clone(), p.password.clone())
+        };
+        let mut step = s
+            .login_to(self.home, &login, Password::from(password.as_str()))
+            .await;
+        if let Ok(current @ LoginStep::SecondFactor { .. }) = &step
+            && let Some(key) = self.usable_key(Who::Person(OUTSIDER), OUTSIDER)
+            && let Some(token) = current.ticket().and_then(|t| ticket_of(&t.expose_secret()))
+        {
+            self.clock.advance(30);
+            let at = self.current_step();
+            let code = self.code_for(key, at);
+            self.secret(&code);
+            step = s.verify_totp(self.home, &token, &code).await;
+            if step.is_ok() {
+                self.accepted(key, at, "the outsider's login code");
+            }
+        }
+        match step {
+            Ok(step) => match step.session() {
+                Some(opened) => {
+                    self.keep_token(opened);
+                    self.sessions[OUTSIDER].grant = Some(opened.grant);
+                    self.seen_grants.push(opened.grant);
+                }
+                None => self.note(format!("the outsider signing in: {}", describe(&step))),
+            },
+            Err(e) => self.error("the outsider signing in", &e),
+        }
+    }
+
+    /// An invitation link is followed. Only its invitee may join, once, with at most the role
+    /// its inviter may still grant, and in an enforcing organisation only with a factor it
+    /// counts.
+    async fn accept_invitation(&mut self, who: Who, server: usize, pick: u8) {
+        if self.invitations.is_empty() {
+            return;
+        }
+        let index = usize::from(pick) % self.invitations.len();
+        let invitee = self.invitations[index].person;
+        if let Who::Person(_) = who {
+            let stale = self.sessions[invitee]
+                .grant
+                .is_none_or(|g| !g.is_fresh(self.now(), 10 * 60));
+            if stale {
+                self.sign_in(invitee, server).await;
+            }
+        }
+        let grant = match who {
+            Who::Person(_) => self.sessions[invitee].grant,
+            Who::Attacker => self.attacker.grant,
+        };
+        let (Some(grant), Some(token)) = (grant, ticket_of(&self.invitations[index].token)) else {
+            return;
+        };
+        let before = self.organisation().await;
+        let s = Arc::clone(&self.servers[server]);
+        let context = format!("{who:?} accepts the invitation of person {invitee}");
+        match s.accept_invitation(&grant, &token).await {
+            Ok(_) => self.note(format!("{context}: ok")),
+            Err(e) => {
+                self.error(&context, &e);
+                return;
+            }
+        }
+        let (role, inviter, spent) = {
+            let i = &self.invitations[index];
+            (i.role, i.inviter, i.spent)
+        };
+        self.invitations[index].spent = true;
+        if spent {
+            self.violation(
+                Invariant::SingleUse,
+                format!("{context}: a spent invitation was accepted again"),
+            );
+        }
+        if grant.person() != self.people[invitee].id {
+            self.violation(
+                Invariant::RolesBounded,
+                format!("{context}: someone else's invitation admitted {who:?}"),
+            );
+            return;
+        }
+        let inviter_stands = before
+            .as_ref()
+            .and_then(|org| org.member(inviter))
+            .is_some_and(|m| m.is_active());
+        if !inviter_stands {
+            self.violation(
+                Invariant::RolesBounded,
+                format!("{context}: an invitation from a former member was honoured"),
+            );
+        }
+        // At most the inviter's own legitimate role, never Owner (only a transfer gives that).
+        let legit = self
+            .legit_roles
+            .get(&inviter)
+            .copied()
+            .unwrap_or(Role::User);
+        self.legit_roles
+            .insert(self.people[invitee].id, role.min(legit).min(Role::Admin));
+        self.people[invitee].member = true;
+        let factors = self.factors_of(invitee);
+        if let Some(org) = self.organisation().await
+            && org.policy().enforces()
+            && !org.policy().satisfied_by(factors)
+        {
+            self.violation(
+                Invariant::EnforcedNeedsMfa,
+                format!("{context}: joined an enforcing organisation without MFA"),
+            );
+        }
+        // The new member signs in to the organisation they joined.
+        self.full_login(invitee, server, false).await;
+    }
+
+    /// The second factors the model knows `person` holds (whoever enrolled them).
+    fn factors_of(&self, person: usize) -> SecondFactors {
+        let p = &self.people[person];
+        let mut factors = SecondFactors::EMPTY;
+        if p.keys.iter().any(|&k| self.keys[k].active) {
+            factors = factors.with(FactorKind::Totp);
+        }
+        if p.phone.is_some() {
+            factors = factors.with(FactorKind::OutOfBandSms);
+        }
+        if p.active_generation.is_some() {
+            factors = factors.with(FactorKind::RecoveryCode);
+        }
+        factors
+    }
+
+    /// The grant holder became Owner: only the member a non-delegated Owner offered it to may,
+    /// while the offer stands and its maker is still an active Owner (`before`: the roster
+    /// before the accept), and, in an enforcing organisation, only with a factor it counts.
+    async fn ownership_taken(
+        &mut self,
+        grant: &Grant,
+        before: Option<&Organisation>,
+        context: &str,
+    ) {
+        let now = self.now();
+        let to = grant.person();
+        let offer = self.offer.take();
+        let stands = offer.is_some_and(|o| {
+            o.to == to
+                && now < o.at.saturating_add(authcore::policy::OwnershipOffer::TTL)
+                && before
+                    .and_then(|org| org.member(to))
+                    .is_some_and(|m| o.at >= m.joined_at())
+                && before
+                    .and_then(|org| org.member(o.from))
+                    .is_some_and(|m| m.is_active() && m.role() == Role::Owner)
+        });
+        if !stands {
+            self.violation(
+                Invariant::RolesBounded,
+                format!("{context}: ownership went to someone no standing offer was for"),
+            );
+        }
+        if let Some(o) = offer.filter(|o| stands && o.legit) {
+            self.legit_roles.insert(o.to, Role::Owner);
+            self.legit_roles.insert(o.from, Role::Admin);
+        }
+        let Some(person) = self.index_of(to) else {
+            return;
+        };
+        let factors = self.factors_of(person);
+        if let Some(org) = self.organisation().await
+            && org.policy().enforces()
+            && !org.policy().satisfied_by(factors)
+        {
+            self.violation(
+                Invariant::EnforcedNeedsMfa,
+                format!("{context}: an Owner of an enforcing organisation without MFA"),
+            );
+        }
+    }
+
+    /// "Forgot your password?": whoever asks, the answer is `Ok(())` and the link (if any) goes
+    /// to the person's own mailbox.
+    async fn request_reset(&mut self, who: Who, server: usize) {
+        let person = self.subject(who);
+        if person >= self.people.len() {
+            return;
+        }
+        let s = Arc::clone(&self.servers[server]);
+        let id = self.people[person].id;
+        let requester = format!("client {who:?}");
+        match s
+            .request_password_reset(&self.people[person].login, &requester)
+            .await
+        {
+            Ok(()) => {}
+            Err(e) => {
+                self.error(&format!("{who:?} request reset"), &e);
+                return;
+            }
+        }
+        if let Some(token) = s.backend().notifier.take_last_reset_token(id) {
+            let token = token.to_string();
+            self.secret(&token);
+            self.note(format!("a reset link reached person {person}'s mailbox"));
+            self.reset_links.push(ResetLink {
+                person,
+                token,
+                spent: false,
+                superseded: false,
+            });
+        } else {
+            self.note(format!("no reset link for person {person}"));
+        }
+    }
+
+    fn steal_reset_link(&mut self, pick: u8) {
+        let victims: Vec<usize> = (0..self.reset_links.len())
+            .filter(|&i| self.reset_links[i].person == self.victim)
+            .collect();
+        if !victims.is_empty() {
+            let link = victims[usize::from(pick) % victims.len()];
+            self.stolen_links.push(link);
+        }
+    }
+
+    async fn complete_reset(&mut self, who: Who, server: usize, pick: u8) {
+        let candidates: Vec<usize> = match who {
+            Who::Person(i) => (0..self.reset_links.len())
+                .filter(|&l| self.reset_links[l].person == i)
+                .collect(),
+            Who::Attacker => self.stolen_links.clone(),
+        };
+        if candidates.is_empty() {
+            return;
+        }
+        let link = candidates[usize::from(pick) % candidates.len()];
+        let person = self.reset_links[link].person;
+        let Some(token) = ticket_of(&self.reset_links[link].token) else {
+            return;
+        };
+        let new = format!(
+            "{who:?} reset to cobalt harbour {}",
+            self.chains.len() + link
+        );
+        self.secret(&new);
+        let s = Arc::clone(&self.servers[server]);
+        let context = format!("{who:?} reset of person {person}");
+        if let Err(e) = s
+            .complete_password_reset(&token, Password::from(new.as_str()))
+            .await
+        {
+            self.error(&context, &e);
+            return;
+        }
+        self.note(format!("{context}: ok"));
+        let (spent, superseded) = {
+            let l = &self.reset_links[link];
+            (l.spent, l.superseded)
+        };
+        if spent || superseded {
+            self.violation(
+                Invariant::SingleUse,
+                format!("{context}: a spent or superseded reset link was accepted"),
+            );
+        }
+        for l in self.reset_links.iter_mut().filter(|l| l.person == person) {
+            l.superseded = true;
+        }
+        self.reset_links[link].spent = true;
+        // What worked before the reset, to try it now.
+        let mut old = vec![self.people[person].password.clone()];
+        if person == self.victim {
+            old.push(self.attacker_password.clone());
+        }
+        match who {
+            Who::Person(_) => {
+                self.people[person].password = new.clone();
+                if person == self.victim {
+                    self.attacker_password = "the leak is stale".into();
+                }
+            }
+            Who::Attacker => {
+                // The person's password is the attacker's now: only another reset of their own
+                // brings them back.
+                self.people[person].taken_over = true;
+                self.attacker_password = new.clone();
+            }
+        }
+        self.people[person].resets += 1;
+        // The login name's password counter is cleared with the old password.
+        self.factor_success(person, ThrottledFactor::Password);
+        self.check_reset(person, server, &old, &new, &context).await;
+    }
+
+    /// Two servers follow one reset link at once: one wins at most, and the password is the
+    /// winner's.
+    async fn reset_race(&mut self, person: usize, pick: u8) {
+        let links: Vec<usize> = (0..self.reset_links.len())
+            .filter(|&l| self.reset_links[l].person == person)
+            .collect();
+        if links.is_empty() {
+            return;
+        }
+        let link = links[usize::from(pick) % links.len()];
+        let mut tasks = tokio::task::JoinSet::new();
+        for server in 0..2 {
+            let s = Arc::clone(&self.servers[server]);
+            let token = ticket_of(&self.reset_links[link].token).unwrap();
+            let new = format!(
+                "server {server} raced to saffron delta {}",
+                self.chains.len() + link
+            );
+            self.secret(&new);
+            tasks.spawn(async move {
+                let result = s
+                    .complete_password_reset(&token, Password::from(new.as_str()))
+                    .await;
+                (new, result)
+            });
+        }
+        let mut winners = Vec::new();
+        while let Some(joined) = tasks.join_next().await {
+            let (new, result) = joined.unwrap();
+            match result {
+                Ok(()) => winners.push(new),
+                Err(e) => self.error("a raced reset", &e),
+            }
+        }
+        self.note(format!(
+            "raced reset of person {person}: {} won",
+            winners.len()
+        ));
+        if winners.len() > 1 || (!winners.is_empty() && self.reset_links[link].superseded) {
+            self.violation(
+                Invariant::SingleUse,
+                format!(
+                    "one reset link of person {person} set {} passwords",
+                    winners.len()
+                ),
+            );
+        }
+        let Some(new) = winners.pop() else {
+            return;
+        };
+        for l in self.reset_links.iter_mut().filter(|l| l.person == person) {
+            l.superseded = true;
+        }
+        self.reset_links[link].spent = true;
+        let mut old = vec![self.people[person].password.clone()];
+        if person == self.victim {
+            old.push(self.attacker_password.clone());
+            self.attacker_password = "the leak is stale".into();
+        }
+        self.people[person].password = new.clone();
+        self.people[person].resets += 1;
+        self.factor_success(person, ThrottledFactor::Password);
+        self.check_reset(person, 0, &old, &new, "a raced reset")
+            .await;
+    }
+
+    /// Two servers accept one invitation at once in the invitee's session: one joins at most.
+    async fn invitation_race(&mut self, pick: u8) {
+        if self.invitations.is_empty() {
+            return;
+        }
+        let index = usize::from(pick) % self.invitations.len();
+        let invitee = self.invitations[index].person;
+        let Some(grant) = self.sessions[invitee].grant else {
+            return;
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for server in 0..2 {
+            let s = Arc::clone(&self.servers[server]);
+            let token = ticket_of(&self.invitations[index].token).unwrap();
+            tasks.spawn(async move { s.accept_invitation(&grant, &token).await });
+        }
+        let mut won = 0;
+        while let Some(joined) = tasks.join_next().await {
+            match joined.unwrap() {
+                Ok(_) => won += 1,
+                Err(e) => self.error("a raced acceptance", &e),
+            }
+        }
+        self.note(format!("raced acceptance by person {invitee}: {won} won"));
+        if won > 1 || (won == 1 && self.invitations[index].spent) {
+            self.violation(
+                Invariant::SingleUse,
+                format!("one invitation of person {invitee} was accepted {won} times"),
+            );
+        }
+        if won > 0 {
+            self.invitations[index].spent = true;
+            let (role, inviter) = (
+                self.invitations[index].role,
+                self.invitations[index].inviter,
+            );
+            // At most the inviter's own legitimate role, never Owner (only a transfer gives that).
+            let legit = self
+                .legit_roles
+                .get(&inviter)
+                .copied()
+                .unwrap_or(Role::User);
+            self.legit_roles
+                .insert(self.people[invitee].id, role.min(legit).min(Role::Admin));
+            self.people[invitee].member = true;
+        }
+    }
+
+    /// After a reset: no session of the person from before it authenticates, and no password
+    /// from before it signs in.
+    async fn check_reset(
+        &mut self,
+        person: usize,
+        server: usize,
+        old: &[String],
+        new: &str,
+        context: &str,
+    ) {
+        let id = self.people[person].id;
+        let s = Arc::clone(&self.servers[server]);
+        let sessions: HashSet<authcore::policy::SessionId> = self
+            .seen_grants
+            .iter()
+            .filter(|g| g.person() == id)
+            .filter_map(Grant::session)
+            .collect();
+        for session in sessions {
+            let Some(token) = self.tokens.get(&session).cloned() else {
+                continue;
+            };
+            if s.authenticate(&token).await.is_ok() {
+                self.violation(
+                    Invariant::ResetEndsOldAccess,
+                    format!("{context}: a session from before the reset still authenticates"),
+                );
+            }
+        }
+        let mut tried = HashSet::new();
+        for password in old {
+            if password == new || !tried.insert(password.clone()) {
+                continue;
+            }
+            let before = s.backend().audit.events().len();
+            let result = s
+                .login_to(
+                    self.org,
+                    &self.people[person].login,
+                    Password::from(password.as_str()),
+                )
+                .await;
+            self.settle_password(person, server, before, &result);
+            if result.is_ok() {
+                self.violation(
+                    Invariant::ResetEndsOldAccess,
+                    format!("{context}: the password from before the reset still signs in"),
+                );
+            }
         }
     }
 
@@ -2276,6 +2970,16 @@ impl World {
                 self.complete_setup(who, server, pick).await;
             }
             Op::MarkCompromised { person } => self.mark_compromised(person).await,
+            Op::RequestReset { who, server } => self.request_reset(who, server).await,
+            Op::AcceptInvitation { who, server, pick } => {
+                self.accept_invitation(who, server, pick).await;
+            }
+            Op::ResetRace { person, pick } => self.reset_race(person, pick).await,
+            Op::InvitationRace { pick } => self.invitation_race(pick).await,
+            Op::StealResetLink { pick } => self.steal_reset_link(pick),
+            Op::CompleteReset { who, server, pick } => {
+                self.complete_reset(who, server, pick).await;
+            }
             Op::PasswordBurst { n } => self.password_burst(n).await,
             Op::TotpBurst { n } => self.totp_burst(n).await,
             Op::Advance { secs } => self.clock.advance(secs),
@@ -2319,6 +3023,9 @@ fn play(scenario: &Scenario, invariant: Invariant) -> Result<(), String> {
             if world.violations.iter().any(|(i, _)| *i == invariant) {
                 break;
             }
+        }
+        if std::env::var_os("MODEL_TRACE").is_some() {
+            eprintln!("---- {invariant:?}\n{}", world.trace);
         }
         let found: Vec<&String> = world
             .violations
@@ -2390,6 +3097,34 @@ fn known_attacks(invariant: Invariant) -> Vec<Scenario> {
                     Op::Takeover { server: 0 },
                 ],
             },
+            // The attacker asks for the admin's reset, steals the link, sets a password of their
+            // own and signs in: the admin's app still stands between them and AAL2.
+            Scenario {
+                victim: ADMIN,
+                ops: vec![
+                    Op::RequestReset {
+                        who: Who::Attacker,
+                        server: 0,
+                    },
+                    Op::StealResetLink { pick: 0 },
+                    Op::CompleteReset {
+                        who: Who::Attacker,
+                        server: 1,
+                        pick: 0,
+                    },
+                    Op::Takeover { server: 0 },
+                    Op::EnrollAtLogin {
+                        who: Who::Attacker,
+                        server: 1,
+                    },
+                    Op::Recovery {
+                        who: Who::Attacker,
+                        server: 0,
+                        pick: 0,
+                        wrong: false,
+                    },
+                ],
+            },
         ],
         // Concurrent wrong passwords, and concurrent wrong codes on one ticket each.
         Invariant::ThrottleAllowance => vec![
@@ -2418,74 +3153,378 @@ fn known_attacks(invariant: Invariant) -> Vec<Scenario> {
                 ],
             },
         ],
-        // A User holding a delegated Admin role adds a Manager and promotes a colleague.
-        Invariant::RolesBounded => vec![Scenario {
-            victim: USER,
-            ops: vec![
-                Op::AddMember {
-                    who: Who::Person(DELEGATE),
-                    server: 0,
-                    role: Role::Manager,
-                },
-                Op::ChangeRole {
-                    who: Who::Person(DELEGATE),
-                    server: 1,
-                    target: MANAGER,
-                    role: Role::Admin,
-                },
-            ],
-        }],
+        // A User holding a delegated Admin role adds a Manager and promotes a colleague; the
+        // attacker with the victim's grant accepts an offer made to someone else, and the
+        // delegate offers ownership.
+        Invariant::RolesBounded => vec![
+            // Invitations of the outsider: as Admin by the owner, as Admin by the delegate (a
+            // User acting as Admin); the attacker follows the links in the victim's session
+            // before the outsider does, then the outsider accepts twice.
+            Scenario {
+                victim: MANAGER,
+                ops: vec![
+                    Op::Invite {
+                        who: owner,
+                        server: 0,
+                        target: OUTSIDER,
+                        role: Role::Admin,
+                    },
+                    Op::Invite {
+                        who: Who::Person(DELEGATE),
+                        server: 1,
+                        target: OUTSIDER,
+                        role: Role::Admin,
+                    },
+                    Op::Login {
+                        who: Who::Attacker,
+                        server: 1,
+                        right: true,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Attacker,
+                        server: 0,
+                        pick: 0,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Attacker,
+                        server: 1,
+                        pick: 1,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Person(OWNER),
+                        server: 1,
+                        pick: 1,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Person(OWNER),
+                        server: 0,
+                        pick: 0,
+                    },
+                ],
+            },
+            // A member removed, invited back by the owner as Admin, after the owner became an
+            // Admin through an ownership transfer.
+            Scenario {
+                victim: USER,
+                ops: vec![
+                    Op::Invite {
+                        who: owner,
+                        server: 0,
+                        target: OUTSIDER,
+                        role: Role::Admin,
+                    },
+                    Op::OfferOwnership {
+                        who: owner,
+                        server: 1,
+                        target: ADMIN,
+                    },
+                    Op::AcceptOwnership {
+                        who: Who::Person(ADMIN),
+                        server: 0,
+                    },
+                    Op::ChangeRole {
+                        who: Who::Person(ADMIN),
+                        server: 0,
+                        target: OWNER,
+                        role: Role::Manager,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Person(USER),
+                        server: 1,
+                        pick: 0,
+                    },
+                ],
+            },
+            Scenario {
+                victim: MANAGER,
+                ops: vec![
+                    Op::OfferOwnership {
+                        who: owner,
+                        server: 0,
+                        target: ADMIN,
+                    },
+                    Op::Login {
+                        who: Who::Attacker,
+                        server: 1,
+                        right: true,
+                    },
+                    Op::AcceptOwnership {
+                        who: Who::Attacker,
+                        server: 1,
+                    },
+                    Op::OfferOwnership {
+                        who: Who::Person(DELEGATE),
+                        server: 0,
+                        target: MANAGER,
+                    },
+                    Op::AcceptOwnership {
+                        who: Who::Person(MANAGER),
+                        server: 0,
+                    },
+                    Op::AcceptOwnership {
+                        who: Who::Person(ADMIN),
+                        server: 1,
+                    },
+                ],
+            },
+            Scenario {
+                victim: USER,
+                ops: vec![
+                    Op::AddMember {
+                        who: Who::Person(DELEGATE),
+                        server: 0,
+                        role: Role::Manager,
+                    },
+                    Op::ChangeRole {
+                        who: Who::Person(DELEGATE),
+                        server: 1,
+                        target: MANAGER,
+                        role: Role::Admin,
+                    },
+                ],
+            },
+        ],
         // A password-only grant from before the policy still passes `authorize` past the
         // deadline.
-        Invariant::EnforcedNeedsMfa => vec![Scenario {
-            victim: USER,
-            ops: vec![
-                Op::SetPolicy {
-                    who: owner,
-                    server: 0,
-                    sms: false,
-                    grace_hours: 0,
-                },
-                Op::Advance { secs: 86_400 },
-                Op::Authorize {
-                    who: Who::Person(MANAGER),
-                    server: 1,
-                    permission: Permission::ViewJobs,
-                },
-            ],
-        }],
+        Invariant::EnforcedNeedsMfa => vec![
+            // The outsider (no MFA) invited before the policy, accepting after it; then with an
+            // app of their own.
+            Scenario {
+                victim: USER,
+                ops: vec![
+                    Op::Invite {
+                        who: owner,
+                        server: 0,
+                        target: OUTSIDER,
+                        role: Role::User,
+                    },
+                    Op::SetPolicy {
+                        who: owner,
+                        server: 1,
+                        sms: false,
+                        grace_hours: 48,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Person(USER),
+                        server: 1,
+                        pick: 0,
+                    },
+                    Op::EnrollApp {
+                        who: Who::Person(OUTSIDER),
+                        server: 0,
+                    },
+                    Op::AcceptInvitation {
+                        who: Who::Person(USER),
+                        server: 0,
+                        pick: 0,
+                    },
+                    Op::Advance { secs: 86_400 },
+                    Op::Authorize {
+                        who: Who::Person(OUTSIDER),
+                        server: 1,
+                        permission: Permission::ViewJobs,
+                    },
+                ],
+            },
+            // An offer to the manager (no MFA) made before the policy, accepted after it.
+            Scenario {
+                victim: USER,
+                ops: vec![
+                    Op::OfferOwnership {
+                        who: owner,
+                        server: 0,
+                        target: MANAGER,
+                    },
+                    Op::SetPolicy {
+                        who: owner,
+                        server: 1,
+                        sms: false,
+                        grace_hours: 48,
+                    },
+                    Op::AcceptOwnership {
+                        who: Who::Person(MANAGER),
+                        server: 1,
+                    },
+                ],
+            },
+            Scenario {
+                victim: USER,
+                ops: vec![
+                    Op::SetPolicy {
+                        who: owner,
+                        server: 0,
+                        sms: false,
+                        grace_hours: 0,
+                    },
+                    Op::Advance { secs: 86_400 },
+                    Op::Authorize {
+                        who: Who::Person(MANAGER),
+                        server: 1,
+                        permission: Permission::ViewJobs,
+                    },
+                ],
+            },
+        ],
         // The last Owner leaves, or is removed by an Admin or by themselves; an Admin promoted
         // by nobody tries to remove the Owner.
-        Invariant::OrgKeepsOwner => vec![Scenario {
+        Invariant::OrgKeepsOwner => vec![
+            // Ownership passes to the admin; both the old Owner (an Admin now) and the new one
+            // try to leave.
+            Scenario {
+                victim: ADMIN,
+                ops: vec![
+                    Op::OfferOwnership {
+                        who: owner,
+                        server: 0,
+                        target: ADMIN,
+                    },
+                    Op::AcceptOwnership {
+                        who: Who::Person(ADMIN),
+                        server: 1,
+                    },
+                    Op::Leave {
+                        who: owner,
+                        server: 0,
+                    },
+                    Op::Leave {
+                        who: Who::Person(ADMIN),
+                        server: 1,
+                    },
+                    Op::RemoveMember {
+                        who: Who::Person(ADMIN),
+                        server: 0,
+                        target: ADMIN,
+                    },
+                ],
+            },
+            Scenario {
+                victim: ADMIN,
+                ops: vec![
+                    Op::Leave {
+                        who: owner,
+                        server: 0,
+                    },
+                    Op::RemoveMember {
+                        who: owner,
+                        server: 1,
+                        target: OWNER,
+                    },
+                    Op::RemoveMember {
+                        who: Who::Person(ADMIN),
+                        server: 0,
+                        target: OWNER,
+                    },
+                    Op::ResetMfa {
+                        who: Who::Person(ADMIN),
+                        server: 1,
+                        target: OWNER,
+                    },
+                    Op::RemoveMember {
+                        who: Who::Attacker,
+                        server: 0,
+                        target: OWNER,
+                    },
+                ],
+            },
+        ],
+        // The manager (password only) is signed in by the attacker; the manager resets their
+        // password, and the user (a phone) does too while the attacker holds a ticket from before.
+        Invariant::ResetEndsOldAccess => vec![
+            Scenario {
+                victim: MANAGER,
+                ops: vec![
+                    Op::Login {
+                        who: Who::Attacker,
+                        server: 0,
+                        right: true,
+                    },
+                    Op::RequestReset {
+                        who: Who::Attacker,
+                        server: 1,
+                    },
+                    Op::CompleteReset {
+                        who: Who::Person(MANAGER),
+                        server: 0,
+                        pick: 0,
+                    },
+                ],
+            },
+            Scenario {
+                victim: USER,
+                ops: vec![
+                    Op::Login {
+                        who: Who::Attacker,
+                        server: 0,
+                        right: true,
+                    },
+                    Op::RequestReset {
+                        who: Who::Person(USER),
+                        server: 0,
+                    },
+                    Op::CompleteReset {
+                        who: Who::Person(USER),
+                        server: 1,
+                        pick: 0,
+                    },
+                    Op::Sms {
+                        who: Who::Attacker,
+                        server: 1,
+                        wrong: false,
+                    },
+                    Op::Takeover { server: 0 },
+                ],
+            },
+        ],
+        // A reset link followed twice, and an older link after a newer one.
+        Invariant::SingleUse => vec![Scenario {
             victim: ADMIN,
             ops: vec![
-                Op::Leave {
-                    who: owner,
-                    server: 0,
-                },
-                Op::RemoveMember {
-                    who: owner,
-                    server: 1,
-                    target: OWNER,
-                },
-                Op::RemoveMember {
+                Op::RequestReset {
                     who: Who::Person(ADMIN),
                     server: 0,
-                    target: OWNER,
                 },
-                Op::ResetMfa {
-                    who: Who::Person(ADMIN),
-                    server: 1,
-                    target: OWNER,
-                },
-                Op::RemoveMember {
+                Op::RequestReset {
                     who: Who::Attacker,
+                    server: 1,
+                },
+                Op::CompleteReset {
+                    who: Who::Person(ADMIN),
+                    server: 1,
+                    pick: 1,
+                },
+                Op::CompleteReset {
+                    who: Who::Person(ADMIN),
                     server: 0,
-                    target: OWNER,
+                    pick: 1,
+                },
+                Op::CompleteReset {
+                    who: Who::Person(ADMIN),
+                    server: 0,
+                    pick: 0,
+                },
+                Op::RequestReset {
+                    who: Who::Person(ADMIN),
+                    server: 1,
+                },
+                Op::ResetRace {
+                    person: ADMIN,
+                    pick: 2,
+                },
+                Op::Invite {
+                    who: owner,
+                    server: 0,
+                    target: OUTSIDER,
+                    role: Role::Manager,
+                },
+                Op::InvitationRace { pick: 0 },
+                Op::AcceptInvitation {
+                    who: Who::Person(OWNER),
+                    server: 1,
+                    pick: 0,
                 },
             ],
         }],
-        Invariant::SingleUse | Invariant::NoSecretLeaks => Vec::new(),
+        Invariant::NoSecretLeaks => Vec::new(),
     }
 }
 
@@ -2541,6 +3580,11 @@ fn model_the_organisation_keeps_an_owner() {
 #[test]
 fn model_enforced_members_past_their_deadline_need_mfa() {
     check(Invariant::EnforcedNeedsMfa);
+}
+
+#[test]
+fn model_a_password_reset_ends_what_came_before() {
+    check(Invariant::ResetEndsOldAccess);
 }
 
 #[test]
