@@ -6,7 +6,8 @@
 //! - [`RangeFile`] (one sorted file of full hashes, binary-searched on disk) agrees with a plain
 //!   filter of its hashes for any set (a property test), and every kind of bad file is a typed
 //!   error; [`RangeDirectory`] likewise.
-//! - `sign_up`, `change_password`, `change_password_at_login` and `complete_setup` refuse a
+//! - `sign_up`, `change_password`, `change_password_at_login`, `complete_setup` and
+//!   `complete_password_reset` refuse a
 //!   breached password with `PolicyViolation::Breached` and write nothing; a corpus that cannot
 //!   answer lets the password through, audited, or refuses it when configured to fail closed.
 #![cfg(all(feature = "memory", feature = "sqlite"))]
@@ -299,12 +300,39 @@ async fn every_verb_refuses_a_breached_password<S: LoginStore>(store: S) {
         .unwrap();
     assert!(matches!(step, LoginStep::ChangePassword { .. }));
 
+    // A forgotten password: the new one is checked before the link is spent.
+    let link = s
+        .backend()
+        .notifier
+        .take_last_address_token(up.person)
+        .expect("the sign-up's verification link");
+    s.verify_address(&BearerToken::parse(&link).unwrap())
+        .await
+        .unwrap();
+    s.request_password_reset("owner@example.com", "192.0.2.9")
+        .await
+        .unwrap();
+    let reset = s
+        .backend()
+        .notifier
+        .take_last_reset_token(up.person)
+        .expect("a reset link");
+    let reset = BearerToken::parse(&reset).unwrap();
+    breached(
+        s.complete_password_reset(&reset, Password::from(BREACHED))
+            .await,
+        "complete_password_reset",
+    );
+    s.complete_password_reset(&reset, Password::from("a fresh unbreached passphrase 91"))
+        .await
+        .expect("the link was not spent by the refusal");
+
     // Each refusal and each acceptance asked the corpus once, with the prefix alone.
     let asked = api.asked();
     let breached_prefix = &sha1_hex(BREACHED)[..5];
     assert_eq!(
         asked.iter().filter(|p| *p == breached_prefix).count(),
-        4,
+        5,
         "{asked:?}"
     );
     assert!(asked.iter().all(|p| p.len() == 5), "{asked:?}");

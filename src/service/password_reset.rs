@@ -182,10 +182,9 @@ impl<B: Backend> Authenticator<B> {
         let context = PasswordContext::new()
             .service_name(&self.config.issuer)
             .email(person.login.as_str());
-        self.config
-            .password_policy
-            .check(&new_password, &context)
-            .map_err(ServiceError::PasswordPolicy)?;
+        // The policy and the breach check, before the token is spent.
+        self.check_new_password(&new_password, &context, Some(person.id), now)
+            .await?;
         let taken = store
             .take_account_token(&digest, purpose, now)
             .await
@@ -205,6 +204,12 @@ impl<B: Backend> Authenticator<B> {
             .run(HashJob::hash(new_password, false))
             .await
             .into_hash()?;
+        // Sessions end before the password changes, so that a crash between the two writes
+        // leaves no session that outlived the reset (the link is spent: ask for another), and
+        // again after it, for a login with the old password that completed in between.
+        let _ = self
+            .end_sessions_by(Actor::System, person.id, None, None)
+            .await?;
         if !store
             .set_password(person.id, hash.as_str(), PasswordState::Current, None)
             .await
