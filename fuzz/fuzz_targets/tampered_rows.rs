@@ -138,6 +138,7 @@ async fn setup() -> SqliteStore {
         password_state: PasswordState::Current,
         password_expires_at: None,
         deactivated: false,
+        address_verified_at: None,
         phone: Some(phone.clone()),
         created_at: T0,
     };
