@@ -15,6 +15,10 @@
 #[path = "support/postgres.rs"]
 mod pg;
 
+#[path = "support/doubles.rs"]
+#[allow(dead_code)]
+mod doubles;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -323,8 +327,8 @@ async fn scenarios<S: LoginStore + 'static>(
             .unwrap();
         assert_eq!(
             bumps(new.person),
-            before + 1,
-            "the password change at login"
+            before + 2,
+            "the password change at login, before the write and after it"
         );
         let token = done.session().unwrap().token.expose_secret().to_string();
         assert!(s.authenticate(&token).await.is_ok(), "at the new epoch");
@@ -771,4 +775,36 @@ async fn every_trigger_ends_sessions_on_postgres() {
         })
     })
     .await;
+}
+
+/// A password change ends the other sessions before it writes the new password, and again
+/// after: a crash between the writes leaves no session (a stolen one, say) on the old password,
+/// and a login with the old password that completes in between ends too.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_change_ends_sessions_before_and_after_the_write() {
+    let (s, _clock) = service(doubles::Recording::new(MemoryStore::new()));
+    let (_, grant, token) = owner(&s).await;
+    let other = session_for(&s, &grant).await;
+    let _ = s.backend().store.take_log();
+    let opened = s
+        .change_password_in_session(
+            &token,
+            Password::from(OWNER_PW),
+            Password::from("a new and different passphrase"),
+        )
+        .await
+        .unwrap();
+    let log = s.backend().store.take_log();
+    let writes: Vec<_> = log
+        .iter()
+        .copied()
+        .filter(|call| matches!(*call, "bump_epoch" | "set_password"))
+        .collect();
+    assert_eq!(
+        writes,
+        ["bump_epoch", "set_password", "bump_epoch"],
+        "{log:?}"
+    );
+    assert!(s.authenticate(&other).await.is_err());
+    s.authenticate(&opened.token.expose_secret()).await.unwrap();
 }

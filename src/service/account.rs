@@ -243,7 +243,12 @@ impl<B: Backend> Authenticator<B> {
             return Err(ServiceError::InvalidCredentials);
         }
         self.accept_attempt(reserved, now).await?;
-        self.replace_password(&person, new_password, now).await?;
+        let hash = self.prepare_password(&person, new_password, now).await?;
+        // Sessions end before the password changes, so that a crash between the two writes
+        // leaves no session of the old password (a stolen one, say), and again after it, for a
+        // login with the old password that completed in between.
+        let _ = self.end_sessions(person.id, keep).await?;
+        self.store_password(&person, &hash, now).await?;
         self.end_sessions(person.id, keep).await.map(drop)
     }
 

@@ -6,8 +6,8 @@ use super::config::ServiceConfig;
 use super::{Authenticator, CAS_ATTEMPTS, HashJob, PasswordHashing, Reserved, ServiceError};
 use crate::credential::factor::FactorKind;
 use crate::credential::oob::{OobOutcome, OobSendLog, SendDecision};
-use crate::credential::password::Password;
 use crate::credential::password::policy::{PasswordContext, PolicyViolation};
+use crate::credential::password::{Password, PasswordHash};
 use crate::credential::phone::PhoneNumber;
 use crate::credential::throttle::{ThrottleDecision, ThrottleEvent, ThrottleState};
 use crate::otp::error::Refusal;
@@ -351,15 +351,16 @@ impl<B: Backend> Authenticator<B> {
         Err(ServiceError::Conflict)
     }
 
-    /// Checks and stores a new password for `person`: the policy and the breach corpus
-    /// ([`Self::check_new_password`]), then that it differs from the stored one; audits and
-    /// notifies. Every verb that sets a person's password (a password reset too) goes through here.
-    pub(super) async fn replace_password(
+    /// Checks a new password for `person` and hashes it: the policy and the breach corpus
+    /// ([`Self::check_new_password`]), then that it differs from the stored one. Nothing is
+    /// written: [`Self::store_password`] does that once the caller has ended what must end
+    /// first. Every verb that sets a chosen password goes through here.
+    pub(super) async fn prepare_password(
         &self,
         person: &PersonRecord,
         new_password: Password,
         now: u64,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<PasswordHash, ServiceError> {
         let context = PasswordContext::new()
             .service_name(&self.config.issuer)
             .email(person.login.as_str());
@@ -381,12 +382,21 @@ impl<B: Backend> Authenticator<B> {
                 PolicyViolation::SameAsTemporary,
             ));
         }
-        let hash = self
-            .backend
+        self.backend
             .hasher()
             .run(HashJob::hash(new_password, false))
             .await
-            .into_hash()?;
+            .into_hash()
+    }
+
+    /// Stores a hash from [`Self::prepare_password`] as `person`'s password; audits and
+    /// notifies.
+    pub(super) async fn store_password(
+        &self,
+        person: &PersonRecord,
+        hash: &PasswordHash,
+        now: u64,
+    ) -> Result<(), ServiceError> {
         let _ = self
             .backend
             .store()

@@ -304,9 +304,11 @@ impl<B: Backend> Authenticator<B> {
             .as_ref()
             .ok_or(ServiceError::InvalidCredentials)?;
         // A refused password leaves the ticket as it is: the person may try another.
-        self.replace_password(person, new_password, now).await?;
-        // As for a signed-in password change, every session and remembered device ends; this
-        // login goes on at the new epoch.
+        let hash = self.prepare_password(person, new_password, now).await?;
+        // As for a signed-in password change, every session and remembered device ends, before
+        // the write and after it; this login goes on at the new epoch.
+        let _ = self.end_sessions(person.id, None).await?;
+        self.store_password(person, &hash, now).await?;
         let epoch = self.end_sessions(person.id, None).await?;
         let snapshot = self
             .snapshot(SnapshotAt::Ticket(&digest), Some(org), now)

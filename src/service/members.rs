@@ -306,7 +306,8 @@ impl<B: Backend> Authenticator<B> {
             .await?;
             return Err(ServiceError::InvalidCredentials);
         }
-        self.replace_password(&person, new_password, now).await?;
+        let hash = self.prepare_password(&person, new_password, now).await?;
+        self.store_password(&person, &hash, now).await?;
         // The setup link went to the login and came back: the address reaches the person.
         let _ = self.mark_verified(person.id, &person.login, now).await?;
         Ok(person.id)
