@@ -16,7 +16,6 @@
 mod pg;
 
 #[path = "support/doubles.rs"]
-#[allow(dead_code)]
 mod doubles;
 
 use std::future::Future;

@@ -255,3 +255,61 @@ async fn two_servers_racing_on_one_code_let_exactly_one_in() {
     assert_eq!(granted, 1);
     drop_schema(&url, &schema).await;
 }
+
+/// A server keeps the rows its session checks have checked. A change of the roster made on
+/// another server reaches the next check all the same: a role changed there is the role here,
+/// and a member deactivated there is signed out here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_roster_change_on_one_server_reaches_the_session_checks_of_the_other() {
+    if crate::pg::skip("a_roster_change_on_one_server_reaches_the_session_checks_of_the_other") {
+        return;
+    }
+    let url = url();
+    let schema = schema(&url).await;
+    let key = [7u8; 32];
+    let clock = Arc::new(ManualClock::new(1_700_000_010));
+    let a = server(&url, &schema, &key, &clock).await;
+    let b = server(&url, &schema, &key, &clock).await;
+    let (org, totp, _) = enrolled(&a).await;
+    clock.advance(30);
+    let on_a = pending(&a, org).await;
+    let owner = *a
+        .verify_totp(org, &on_a, &code(&totp, clock.now()))
+        .await
+        .unwrap()
+        .grant()
+        .expect("signed in with the app");
+    let new = a
+        .add_member(&owner, "uma@example.com", authcore::policy::Role::User)
+        .await
+        .unwrap();
+    let temporary = new.temporary_password.expose_secret().to_owned();
+    let step = a
+        .login_to(org, "uma@example.com", Password::from(temporary.as_str()))
+        .await
+        .unwrap();
+    let done = a
+        .change_password_at_login(org, &ticket(&step), Password::from("uma's own passphrase"))
+        .await
+        .unwrap();
+    let token = done.session().unwrap().token.expose_secret().to_string();
+    let checked = a.authenticate(&token).await.unwrap();
+    assert_eq!(checked.role(), authcore::policy::Role::User);
+    assert_eq!(
+        a.authenticate(&token).await.unwrap(),
+        checked,
+        "checked again"
+    );
+
+    b.change_role(&owner, new.person, authcore::policy::Role::Manager)
+        .await
+        .unwrap();
+    let raised = a.authenticate(&token).await.unwrap();
+    assert_eq!(raised.role(), authcore::policy::Role::Manager);
+
+    b.deactivate_member(&owner, new.person).await.unwrap();
+    let gone = a.authenticate(&token).await;
+    assert!(matches!(gone, Err(ServiceError::Session(_))), "{gone:?}");
+
+    drop_schema(&url, &schema).await;
+}

@@ -34,6 +34,9 @@ use alloc::sync::Arc;
 use core::fmt;
 
 use crate::credential::sealing::Keyring;
+use crate::policy::ids::OrgId;
+use crate::policy::organisation::Organisation;
+use crate::policy::session::SessionRecord;
 
 pub(crate) mod codec;
 pub(crate) mod dialect;
@@ -56,6 +59,7 @@ mod sessions;
 pub(crate) mod sqlite;
 mod throttle;
 mod users;
+mod verified_rows;
 
 pub use dialect::Dialect;
 pub use error::{DatabaseError, SqlStoreError};
@@ -64,6 +68,14 @@ pub use error::{DatabaseError, SqlStoreError};
 /// [`crate::store::SecretStore::record_oob_send`] retry their compare-and-swap. Each retry
 /// means another caller's update applied, so this bounds only pathological contention.
 pub(crate) const THROTTLE_ATTEMPTS: u32 = 10_000;
+
+/// How many checked organisations a store keeps for the per-request session read.
+const VERIFIED_ORGS: usize = 1024;
+
+/// How many checked sessions a store keeps for the per-request session read (about 100 bytes
+/// each). With more sessions in use at once than this, some requests read their session whole
+/// again: slower, never wrong.
+const VERIFIED_SESSIONS: usize = 1 << 16;
 
 /// A transaction on the store's database.
 pub(crate) type Tx<D> = sqlx::Transaction<'static, D>;
@@ -77,6 +89,10 @@ pub(crate) type Tx<D> = sqlx::Transaction<'static, D>;
 pub struct SqlStore<D: Dialect> {
     pool: sqlx::Pool<D>,
     keyring: Arc<Keyring>,
+    /// The organisations the session reads checked, by version and tag.
+    verified_orgs: Arc<verified_rows::VerifiedRows<OrgId, Arc<Organisation>>>,
+    /// The sessions the per-request read checked, by digest and tag.
+    verified_sessions: Arc<verified_rows::VerifiedRows<[u8; 32], SessionRecord>>,
     /// The statements and commits the login verbs ran (feature `test-util`).
     #[cfg(feature = "test-util")]
     counts: Arc<login::StatementCounter>,
@@ -88,6 +104,8 @@ impl<D: Dialect> SqlStore<D> {
         Self {
             pool,
             keyring: Arc::new(keyring),
+            verified_orgs: Arc::new(verified_rows::VerifiedRows::new(VERIFIED_ORGS)),
+            verified_sessions: Arc::new(verified_rows::VerifiedRows::new(VERIFIED_SESSIONS)),
             #[cfg(feature = "test-util")]
             counts: Arc::default(),
         }
@@ -104,6 +122,8 @@ impl<D: Dialect> Clone for SqlStore<D> {
         Self {
             pool: self.pool.clone(),
             keyring: Arc::clone(&self.keyring),
+            verified_orgs: Arc::clone(&self.verified_orgs),
+            verified_sessions: Arc::clone(&self.verified_sessions),
             #[cfg(feature = "test-util")]
             counts: Arc::clone(&self.counts),
         }

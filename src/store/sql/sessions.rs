@@ -1,6 +1,7 @@
 //! [`SessionStore`] over SQL: sessions, remembered devices and the security epoch in `people`.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use crate::credential::token::TokenDigest;
@@ -14,7 +15,7 @@ use crate::policy::session::{
     SessionView,
 };
 use crate::store::sessions::{SessionPruneReport, SessionStore};
-use crate::store::sql::codec::{decode_u128, from_json, org_bytes, person_bytes, to_i64, to_u64};
+use crate::store::sql::codec::{decode_u128, org_bytes, person_bytes, to_i64, to_u64};
 use crate::store::sql::dialect::{Columns as _, Dialect, RowsAffected as _, query};
 use crate::store::sql::error::SqlStoreError;
 use crate::store::sql::integrity::{self, SessionColumns};
@@ -26,17 +27,19 @@ const SESSION_COLUMNS: &str = "s.digest, s.id, s.person, s.org, s.aal, s.factors
     s.tag";
 
 /// The per-request read: [`SESSION_COLUMNS`] (written out, so that no statement text is built
-/// per request), then the person's epoch and deactivation and the organisation's state.
+/// per request), then the person's epoch and deactivation and the organisation's version and
+/// tag (its state is read only when the store has not checked that version and tag before:
+/// [`VerifiedRows`](super::verified_rows::VerifiedRows)).
 const SESSION_READ: &str = "SELECT s.digest, s.id, s.person, s.org, s.aal, s.factors, \
     s.authenticated_at, s.verified_at, s.last_seen, s.idle_expires_at, s.expires_at, s.epoch, \
-    s.tag, p.epoch, p.deactivated, o.state, o.version, o.tag \
+    s.tag, p.epoch, p.deactivated, o.version, o.tag \
     FROM sessions s JOIN people p ON p.id = s.person \
     LEFT JOIN organisations o ON o.id = s.org WHERE s.digest = $1";
 
 /// [`SESSION_READ`] by the person and the session's id (a grant's session).
 const SESSION_READ_BY_ID: &str = "SELECT s.digest, s.id, s.person, s.org, s.aal, s.factors, \
     s.authenticated_at, s.verified_at, s.last_seen, s.idle_expires_at, s.expires_at, s.epoch, \
-    s.tag, p.epoch, p.deactivated, o.state, o.version, o.tag \
+    s.tag, p.epoch, p.deactivated, o.version, o.tag \
     FROM sessions s JOIN people p ON p.id = s.person \
     LEFT JOIN organisations o ON o.id = s.org WHERE s.id = $1 AND s.person = $2";
 
@@ -115,8 +118,35 @@ impl Encoded {
 
 impl<D: Dialect> SqlStore<D> {
     /// A session from the first [`SESSION_WIDTH`] columns of `row` ([`SESSION_COLUMNS`]), its
-    /// tag checked.
+    /// tag checked: against the key when the store has not checked this row before, and
+    /// otherwise by comparing every tagged column with the session it checked (a row altered
+    /// since differs, and is checked against the key again).
     fn session_from_row(&self, row: &D::Row) -> Result<SessionRecord, SqlStoreError> {
+        let digest: Vec<u8> = row.try_get(0)?;
+        let tag: Vec<u8> = row.try_get(12)?;
+        let key = <[u8; 32]>::try_from(digest.as_slice()).ok();
+        if let Some(kept) = key.and_then(|key| self.verified_sessions.get(&key, 0, &tag))
+            && let Ok(read) = Self::decode_session(row)
+        {
+            // A touch writes these two, outside the tag.
+            let untouched = SessionRecord {
+                last_seen: kept.last_seen,
+                idle_expires_at: kept.idle_expires_at,
+                ..read
+            };
+            if untouched == kept {
+                return Ok(read);
+            }
+        }
+        let read = self.checked_session(row)?;
+        if let Some(key) = key {
+            self.verified_sessions.insert(key, 0, tag, read);
+        }
+        Ok(read)
+    }
+
+    /// [`Self::session_from_row`] checked against the key.
+    fn checked_session(&self, row: &D::Row) -> Result<SessionRecord, SqlStoreError> {
         let digest: Vec<u8> = row.try_get(0)?;
         let id: Vec<u8> = row.try_get(1)?;
         let person: Vec<u8> = row.try_get(2)?;
@@ -125,8 +155,6 @@ impl<D: Dialect> SqlStore<D> {
         let factors: i64 = row.try_get(5)?;
         let authenticated_at: i64 = row.try_get(6)?;
         let verified_at: i64 = row.try_get(7)?;
-        let last_seen: i64 = row.try_get(8)?;
-        let idle_expires_at: i64 = row.try_get(9)?;
         let expires_at: i64 = row.try_get(10)?;
         let epoch: i64 = row.try_get(11)?;
         let tag: Vec<u8> = row.try_get(12)?;
@@ -147,11 +175,19 @@ impl<D: Dialect> SqlStore<D> {
                 epoch,
             }),
         )?;
+        Self::decode_session(row)
+    }
+
+    /// The session in the first [`SESSION_WIDTH`] columns of `row`, decoded but not checked.
+    fn decode_session(row: &D::Row) -> Result<SessionRecord, SqlStoreError> {
         let bad = |reason| SqlStoreError::Decode {
             table: "sessions",
             reason,
         };
-        let factors = u8::try_from(factors)
+        let id: Vec<u8> = row.try_get(1)?;
+        let person: Vec<u8> = row.try_get(2)?;
+        let org: Vec<u8> = row.try_get(3)?;
+        let factors = u8::try_from(row.try_get::<i64>(5)?)
             .ok()
             .and_then(|bits| FactorSet::try_from(bits).ok())
             .ok_or(bad("invalid factor set"))?;
@@ -159,14 +195,14 @@ impl<D: Dialect> SqlStore<D> {
             id: SessionId::new(decode_u128(&id, "sessions")?),
             person: PersonId::new(decode_u128(&person, "sessions")?),
             org: OrgId::new(decode_u128(&org, "sessions")?),
-            aal: aal_from(aal)?,
+            aal: aal_from(row.try_get(4)?)?,
             factors,
-            authenticated_at: to_u64(authenticated_at, "sessions")?,
-            verified_at: to_u64(verified_at, "sessions")?,
-            last_seen: to_u64(last_seen, "sessions")?,
-            idle_expires_at: to_u64(idle_expires_at, "sessions")?,
-            expires_at: to_u64(expires_at, "sessions")?,
-            epoch: to_u64(epoch, "sessions")?,
+            authenticated_at: to_u64(row.try_get(6)?, "sessions")?,
+            verified_at: to_u64(row.try_get(7)?, "sessions")?,
+            last_seen: to_u64(row.try_get(8)?, "sessions")?,
+            idle_expires_at: to_u64(row.try_get(9)?, "sessions")?,
+            expires_at: to_u64(row.try_get(10)?, "sessions")?,
+            epoch: to_u64(row.try_get(11)?, "sessions")?,
         })
     }
 
@@ -193,40 +229,26 @@ impl<D: Dialect> SqlStore<D> {
         })
     }
 
-    /// Writes `session` (tag included) over the row stored under `old`, moving it to `new`,
-    /// only if that row still has the same id, person and epoch. Returns whether it did.
-    /// A [`SESSION_READ`] row: the session, its tag checked, and the live state beside it
-    /// (the organisation's tag checked too).
-    fn view_from_row(&self, row: &D::Row) -> Result<SessionView, SqlStoreError> {
+    /// A [`SESSION_READ`] row: the session, its tag checked, and the live state beside it:
+    /// the person's epoch and deactivation, and the organisation as checked under the row's
+    /// version and tag.
+    async fn view_from_row(&self, row: &D::Row) -> Result<SessionView, SqlStoreError> {
         let session = self.session_from_row(row)?;
         let w = SESSION_WIDTH;
         let epoch = to_u64(row.try_get(w)?, "people")?;
         let deactivated: bool = row.try_get(w + 1)?;
-        let state: Option<String> = row.try_get(w + 2)?;
-        let version: Option<i64> = row.try_get(w + 3)?;
-        let tag: Option<Vec<u8>> = row.try_get(w + 4)?;
-        let (member, policy) = match (state, version, tag) {
-            (Some(state), Some(version), Some(tag)) => {
-                let key = org_bytes(session.org);
-                integrity::check(
-                    &self.keyring,
-                    "organisations",
-                    &tag,
-                    &integrity::organisation(&key, version, &state),
-                )?;
-                let organisation: Organisation = from_json(&state, "organisations")?;
-                if organisation.id() != session.org {
-                    return Err(SqlStoreError::Decode {
-                        table: "organisations",
-                        reason: "the stored organisation has another id",
-                    });
-                }
-                (
-                    organisation.member(session.person).copied(),
-                    *organisation.policy(),
-                )
-            }
-            _ => (None, MfaPolicy::Off),
+        let version: Option<i64> = row.try_get(w + 2)?;
+        let tag: Option<Vec<u8>> = row.try_get(w + 3)?;
+        let organisation = match (version, tag) {
+            (Some(version), Some(tag)) => self.verified_org(session.org, version, tag).await?,
+            _ => None,
+        };
+        let (member, policy) = match organisation {
+            Some(organisation) => (
+                organisation.member(session.person).copied(),
+                *organisation.policy(),
+            ),
+            None => (None, MfaPolicy::Off),
         };
         Ok(SessionView {
             session,
@@ -235,6 +257,39 @@ impl<D: Dialect> SqlStore<D> {
             member,
             policy,
         })
+    }
+
+    /// The organisation `id` as checked under `version` and `tag`: kept from an earlier
+    /// check, or read and checked now (and kept). `None` if it is gone.
+    async fn verified_org(
+        &self,
+        id: OrgId,
+        version: i64,
+        tag: Vec<u8>,
+    ) -> Result<Option<Arc<Organisation>>, SqlStoreError> {
+        if let Some(kept) = self.verified_orgs.get(&id, version, &tag) {
+            return Ok(Some(kept));
+        }
+        // Changed since it was kept (or never read): read it whole, as it is now.
+        let Some(row) = query("SELECT state, version, tag FROM organisations WHERE id = $1")
+            .bind(org_bytes(id))
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (state, version, tag): (String, i64, Vec<u8>) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let organisation = Arc::new(Self::organisation_from(
+            &self.keyring,
+            id,
+            &state,
+            version,
+            &tag,
+        )?);
+        self.verified_orgs
+            .insert(id, version, tag, Arc::clone(&organisation));
+        Ok(Some(organisation))
     }
 
     async fn write_session_over(
@@ -394,9 +449,10 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
             .fetch_optional(&self.pool)
             .await?
         else {
+            self.verified_sessions.remove(&digest.0);
             return Ok(None);
         };
-        self.view_from_row(&row).map(Some)
+        self.view_from_row(&row).await.map(Some)
     }
 
     async fn session_by_id(
@@ -412,7 +468,7 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
         else {
             return Ok(None);
         };
-        self.view_from_row(&row).map(Some)
+        self.view_from_row(&row).await.map(Some)
     }
 
     async fn label_session(

@@ -101,6 +101,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// again to its version, in the migration's own transaction (the rows were trusted until then).
 /// [`SqliteStore::reseal`](SqlStore::reseal) re-tags rows as it re-seals states, so key rotation covers both.
 ///
+/// The per-request session read (`authenticate`) checks each session and organisation row
+/// against the key once per store: the store keeps what it checked, by the row's key, version
+/// and tag, and a later read of the same row compares instead of opening again. A session's
+/// tagged columns are read and compared every time (a row altered since is opened again, and is
+/// an error); an organisation's state is not read again while its version and tag are the ones
+/// checked, and the checked state is what decides. Every write seals a new tag with a fresh
+/// nonce, so a write from any server, or a restored backup, is read and checked again.
+///
 /// What a tag cannot do, and is not claimed:
 ///
 /// - **Freshness.** A tag proves a row was written by a holder of the key, not that it is the
