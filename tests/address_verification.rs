@@ -14,203 +14,21 @@
 #[path = "support/postgres.rs"]
 mod pg;
 
+#[path = "support/accounts.rs"]
+mod accounts;
+use accounts::*;
+
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
-use authcore::credential::password::HashParams;
-use authcore::credential::{KeyId, Keyring, OobConfig, OobKey, RecoveryParams, SealingKey};
-use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
-use authcore::policy::{Aal, Actor, AuditKind, AuthenticatorName, EnrollmentPurpose, ResetRequest};
-use authcore::store::{
-    AccountTokenPurpose, Delivery, MemoryAuditLog, RecordingNotifier, SecurityNotice,
-};
+use authcore::otp::Clock;
+use authcore::policy::{Aal, AuditKind, ResetRequest};
+use authcore::store::{AccountTokenPurpose, Delivery, SecurityNotice};
 use authcore::{
-    Authenticator, BearerToken, Grant, LoginStep, LoginStore, MemoryStore, OrgId, Password,
-    PasswordHasher, PersonId, ServiceConfig, ServiceError, Services, SqliteStore,
+    BearerToken, LoginStep, LoginStore, MemoryStore, Password, PersonId, ServiceConfig,
+    ServiceError,
 };
 
-const T0: u64 = 1_700_000_010;
-const PW: &str = "correct horse battery staple 42";
-const NEW_PW: &str = "a brand new passphrase for 2024";
-
-type Service<S> =
-    Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
-
-fn service<S: LoginStore>(store: S) -> (Service<S>, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(T0));
-    let hasher = PasswordHasher::builder()
-        .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
-        .build()
-        .unwrap();
-    let config = ServiceConfig::builder("Example")
-        .recovery(
-            RecoveryParams::builder()
-                .dangerous_argon2(64, 1, 1)
-                .build()
-                .unwrap(),
-        )
-        .sms(
-            OobConfig::default(),
-            OobKey::from_bytes(&[9u8; 32]).unwrap(),
-        )
-        .build()
-        .unwrap();
-    let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
-        .unwrap()
-        .with_clock(Arc::clone(&clock))
-        .with_hasher(hasher);
-    (Authenticator::new(backend, config), clock)
-}
-
-fn keyring() -> Keyring {
-    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[5; 32]).unwrap())
-}
-
-fn ticket(step: &LoginStep) -> BearerToken {
-    BearerToken::parse(&step.ticket().expect("a pending step").expose_secret()).unwrap()
-}
-
-fn code(key: &SecretKey, now: u64) -> String {
-    Totp::new(authcore::policy::EnrollmentConfig::default().params(), key)
-        .generate(now)
-        .unwrap()
-        .expose_secret()
-        .to_owned()
-}
-
-/// Signs up `login`, the founding Owner of a new organisation.
-async fn founder<S: LoginStore>(s: &Service<S>, login: &str) -> (OrgId, PersonId) {
-    let up = s.sign_up(login, Password::from(PW)).await.unwrap();
-    (up.org, up.person)
-}
-
-/// A new login of `login` in `org`: the password, then a code from `key` if given.
-async fn sign_in<S: LoginStore>(
-    s: &Service<S>,
-    clock: &ManualClock,
-    org: OrgId,
-    login: &str,
-    key: Option<&SecretKey>,
-) -> (Grant, String) {
-    clock.advance(30);
-    let step = s.login_to(org, login, Password::from(PW)).await.unwrap();
-    let step = match key {
-        Some(key) => s
-            .verify_totp(org, &ticket(&step), &code(key, clock.now()))
-            .await
-            .unwrap(),
-        None => step,
-    };
-    let opened = step.into_session().expect("signed in");
-    (opened.grant, opened.token.expose_secret().to_string())
-}
-
-/// Enrols an authenticator app with `grant`; returns its key.
-async fn enrol<S: LoginStore>(s: &Service<S>, clock: &ManualClock, grant: &Grant) -> SecretKey {
-    let setup = s
-        .start_enrollment(
-            grant,
-            EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
-        )
-        .await
-        .unwrap();
-    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-    let _codes = s
-        .confirm_enrollment(grant, &code(&key, clock.now()))
-        .await
-        .unwrap();
-    s.acknowledge_enrollment(grant).await.unwrap();
-    key
-}
-
-/// Signs `login` in by password, enrols an app, and signs in again with it: the key, and a
-/// fresh AAL2 grant and its session token.
-async fn with_mfa<S: LoginStore>(
-    s: &Service<S>,
-    clock: &ManualClock,
-    org: OrgId,
-    login: &str,
-) -> (SecretKey, Grant, String) {
-    let (grant, _) = sign_in(s, clock, org, login, None).await;
-    let key = enrol(s, clock, &grant).await;
-    let (grant, token) = sign_in(s, clock, org, login, Some(&key)).await;
-    assert_eq!(grant.aal(), Aal::Aal2);
-    (key, grant, token)
-}
-
-fn events<S: LoginStore>(
-    s: &Service<S>,
-    what: impl Fn(&AuditKind) -> bool,
-    subject: PersonId,
-) -> Vec<Actor> {
-    s.backend()
-        .audit
-        .events()
-        .iter()
-        .filter(|e| e.subject == Some(subject) && what(&e.what))
-        .map(|e| e.actor)
-        .collect()
-}
-
-fn notices<S: LoginStore>(s: &Service<S>, person: PersonId, notice: SecurityNotice) -> usize {
-    s.backend()
-        .notifier
-        .deliveries()
-        .iter()
-        .filter(|d| matches!(d, Delivery::Security { person: p, notice: n } if *p == person && *n == notice))
-        .count()
-}
-
-/// Signs `login` up and follows the verification link sent at sign-up.
-async fn verified<S: LoginStore>(s: &Service<S>, login: &str) -> (OrgId, PersonId) {
-    let (org, person) = founder(s, login).await;
-    let token = address_token(s, person);
-    assert_eq!(s.verify_address(&token).await.unwrap(), person);
-    (org, person)
-}
-
-fn address_token<S: LoginStore>(s: &Service<S>, person: PersonId) -> BearerToken {
-    let text = s
-        .backend()
-        .notifier
-        .take_last_address_token(person)
-        .expect("an address link");
-    BearerToken::parse(&text).unwrap()
-}
-
-fn reset_token<S: LoginStore>(s: &Service<S>, person: PersonId) -> Option<BearerToken> {
-    s.backend()
-        .notifier
-        .take_last_reset_token(person)
-        .map(|text| BearerToken::parse(&text).unwrap())
-}
-
-fn outcomes<S: LoginStore>(s: &Service<S>) -> Vec<(Option<PersonId>, ResetRequest)> {
-    s.backend()
-        .audit
-        .events()
-        .iter()
-        .filter_map(|e| match e.what {
-            AuditKind::PasswordResetRequested { outcome } => Some((e.subject, outcome)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn last_outcome<S: LoginStore>(s: &Service<S>) -> (Option<PersonId>, ResetRequest) {
-    *outcomes(s).last().expect("an audited request")
-}
-
-fn invalid<T: std::fmt::Debug>(result: Result<T, ServiceError>, what: &str) {
-    assert!(
-        matches!(result, Err(ServiceError::InvalidCredentials)),
-        "{what}: {result:?}"
-    );
-}
-
-const OLIVIA: &str = "olivia@example.com";
-const ADA: &str = "ada@example.com";
 const NEW: &str = "olivia@new.example.org";
 
 fn address_links<S: LoginStore>(s: &Service<S>, to: &str) -> Vec<AccountTokenPurpose> {
@@ -311,9 +129,7 @@ async fn verification<S: LoginStore>(new_store: &dyn Fn() -> Pin<Box<dyn Future<
 
 /// Changing the address: step-up, the pending address counts for nothing, the old address is
 /// told, the login moves and the sessions end; a taken address.
-async fn change_of_address<S: LoginStore>(
-    new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
-) {
+async fn change_of_address<S: LoginStore>(new_store: &NewStore<S>) {
     let (s, clock) = service(new_store().await);
     let (org, olivia) = verified(&s, OLIVIA).await;
     let (key, grant, _) = with_mfa(&s, &clock, org, OLIVIA).await;
@@ -456,9 +272,7 @@ async fn change_of_address<S: LoginStore>(
     ));
 }
 
-async fn scenarios<S: LoginStore + 'static>(
-    new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
-) {
+async fn scenarios<S: LoginStore + 'static>(new_store: &NewStore<S>) {
     verification(new_store).await;
     change_of_address(new_store).await;
 }
@@ -470,62 +284,14 @@ async fn address_verification_on_the_memory_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn address_verification_on_sqlite() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    scenarios(&move || {
-        let dir = Arc::clone(&dir);
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Box::pin(async move {
-            SqliteStore::open(dir.path().join(format!("s{n}.db")), keyring())
-                .await
-                .unwrap()
-        })
-    })
-    .await;
+    scenarios(&sqlite_stores()).await;
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread")]
 async fn address_verification_on_postgres() {
-    use sqlx::Executor;
-    use sqlx::postgres::PgPoolOptions;
     if pg::skip("address_verification_on_postgres") {
         return;
     }
-    let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL").unwrap();
-    scenarios(&move || {
-        let url = url.clone();
-        Box::pin(async move {
-            let mut suffix = [0u8; 8];
-            getrandom::fill(&mut suffix).unwrap();
-            let schema = format!("authcore_address_{}", u64::from_le_bytes(suffix));
-            let admin = PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&url)
-                .await
-                .unwrap();
-            admin
-                .execute(format!("CREATE SCHEMA {schema}").as_str())
-                .await
-                .unwrap();
-            admin.close().await;
-            let search_path = format!("SET search_path TO {schema}");
-            let pool = PgPoolOptions::new()
-                .max_connections(4)
-                .after_connect(move |conn, _| {
-                    let search_path = search_path.clone();
-                    Box::pin(async move {
-                        conn.execute(search_path.as_str()).await?;
-                        Ok(())
-                    })
-                })
-                .connect(&url)
-                .await
-                .unwrap();
-            let store = authcore::PostgresStore::from_pool(pool, keyring());
-            store.migrate().await.unwrap();
-            store
-        })
-    })
-    .await;
+    scenarios(&postgres_stores("authcore_address")).await;
 }

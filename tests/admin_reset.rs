@@ -18,198 +18,23 @@
 #[path = "support/postgres.rs"]
 mod pg;
 
+#[path = "support/accounts.rs"]
+mod accounts;
+use accounts::*;
+
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
-use authcore::credential::password::HashParams;
-use authcore::credential::{
-    KeyId, Keyring, OobConfig, OobKey, PhoneNumber, RecoveryParams, SealingKey,
-};
-use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
+use authcore::credential::PhoneNumber;
+use authcore::otp::{Clock, ManualClock, SecretKey};
 use authcore::policy::{
     Aal, Actor, AuditKind, AuthenticatorName, EnrollmentPurpose, MfaSettings, NotificationKind,
-    Organisation, PolicyError, Role, SENSITIVE_ACTION_MAX_AGE, SecondFactors, SessionRefused,
+    PolicyError, Role, SENSITIVE_ACTION_MAX_AGE, SecondFactors,
 };
-use authcore::store::{
-    Delivery, MemoryAuditLog, OobPurpose, RecordingNotifier, RecoverySlot, SecurityNotice,
-};
+use authcore::store::SecurityNotice;
 use authcore::{
-    Authenticator, BearerToken, Grant, LoginStep, LoginStore, MemoryStore, OrgId, Password,
-    PasswordHasher, PersonId, ServiceConfig, ServiceError, Services, SqliteStore,
+    BearerToken, Grant, LoginStep, LoginStore, MemoryStore, Password, PersonId, ServiceError,
 };
-
-const T0: u64 = 1_700_000_010;
-const PW: &str = "correct horse battery staple 42";
-
-type Service<S> =
-    Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
-
-fn service<S: LoginStore>(store: S) -> (Service<S>, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(T0));
-    let hasher = PasswordHasher::builder()
-        .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
-        .build()
-        .unwrap();
-    let config = ServiceConfig::builder("Example")
-        .recovery(
-            RecoveryParams::builder()
-                .dangerous_argon2(64, 1, 1)
-                .build()
-                .unwrap(),
-        )
-        .sms(
-            OobConfig::default(),
-            OobKey::from_bytes(&[9u8; 32]).unwrap(),
-        )
-        .build()
-        .unwrap();
-    let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
-        .unwrap()
-        .with_clock(Arc::clone(&clock))
-        .with_hasher(hasher);
-    (Authenticator::new(backend, config), clock)
-}
-
-fn keyring() -> Keyring {
-    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[5; 32]).unwrap())
-}
-
-fn ticket(step: &LoginStep) -> BearerToken {
-    BearerToken::parse(&step.ticket().expect("a pending step").expose_secret()).unwrap()
-}
-
-fn code(key: &SecretKey, now: u64) -> String {
-    Totp::new(authcore::policy::EnrollmentConfig::default().params(), key)
-        .generate(now)
-        .unwrap()
-        .expose_secret()
-        .to_owned()
-}
-
-fn policy_error<T: std::fmt::Debug>(result: Result<T, ServiceError>, expected: PolicyError) {
-    match result {
-        Err(ServiceError::Policy(e)) if e == expected => {}
-        other => panic!("expected {expected:?}, got {other:?}"),
-    }
-}
-
-/// The session ended: deleted by an epoch bump (`Revoked`) or left at the old epoch.
-fn ended<T: std::fmt::Debug>(result: Result<T, ServiceError>, what: &str) {
-    assert!(
-        matches!(
-            result,
-            Err(ServiceError::Session(
-                SessionRefused::Revoked | SessionRefused::StaleEpoch
-            ))
-        ),
-        "{what}: {result:?}"
-    );
-}
-
-/// Signs up `login`, the founding Owner of a new organisation.
-async fn founder<S: LoginStore>(s: &Service<S>, login: &str) -> (OrgId, PersonId) {
-    let up = s.sign_up(login, Password::from(PW)).await.unwrap();
-    (up.org, up.person)
-}
-
-/// A new login of `login` in `org`: the password, then a code from `key` if given.
-async fn sign_in<S: LoginStore>(
-    s: &Service<S>,
-    clock: &ManualClock,
-    org: OrgId,
-    login: &str,
-    key: Option<&SecretKey>,
-) -> (Grant, String) {
-    clock.advance(30);
-    let step = s.login_to(org, login, Password::from(PW)).await.unwrap();
-    let step = match key {
-        Some(key) => s
-            .verify_totp(org, &ticket(&step), &code(key, clock.now()))
-            .await
-            .unwrap(),
-        None => step,
-    };
-    let opened = step.into_session().expect("signed in");
-    (opened.grant, opened.token.expose_secret().to_string())
-}
-
-/// Enrols an authenticator app with `grant`; returns its key.
-async fn enrol<S: LoginStore>(s: &Service<S>, clock: &ManualClock, grant: &Grant) -> SecretKey {
-    let setup = s
-        .start_enrollment(
-            grant,
-            EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
-        )
-        .await
-        .unwrap();
-    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-    let _codes = s
-        .confirm_enrollment(grant, &code(&key, clock.now()))
-        .await
-        .unwrap();
-    s.acknowledge_enrollment(grant).await.unwrap();
-    key
-}
-
-/// Signs `login` in by password, enrols an app, and signs in again with it: the key, and a
-/// fresh AAL2 grant and its session token.
-async fn with_mfa<S: LoginStore>(
-    s: &Service<S>,
-    clock: &ManualClock,
-    org: OrgId,
-    login: &str,
-) -> (SecretKey, Grant, String) {
-    let (grant, _) = sign_in(s, clock, org, login, None).await;
-    let key = enrol(s, clock, &grant).await;
-    let (grant, token) = sign_in(s, clock, org, login, Some(&key)).await;
-    assert_eq!(grant.aal(), Aal::Aal2);
-    (key, grant, token)
-}
-
-/// Adds `login` with `role` and walks them through the temporary password: their id, and the
-/// AAL1 grant and token of that first login.
-async fn add<S: LoginStore>(
-    s: &Service<S>,
-    grant: &Grant,
-    login: &str,
-    role: Role,
-) -> (PersonId, Grant, String) {
-    let new = s.add_member(grant, login, role).await.unwrap();
-    let temp = new.temporary_password.expose_secret().to_owned();
-    let step = s
-        .login_to(grant.org(), login, Password::from(temp.as_str()))
-        .await
-        .unwrap();
-    let step = s
-        .change_password_at_login(grant.org(), &ticket(&step), Password::from(PW))
-        .await
-        .unwrap();
-    let opened = step.into_session().expect("signed in");
-    (
-        new.person,
-        opened.grant,
-        opened.token.expose_secret().to_string(),
-    )
-}
-
-/// Rewrites the stored organisation with a pure transition (for what the service has no verb
-/// for yet: a second Owner, a membership in another organisation).
-async fn rewrite<S: LoginStore>(
-    s: &Service<S>,
-    org: OrgId,
-    change: impl FnOnce(&Organisation) -> Organisation,
-) {
-    let store = &s.backend().store;
-    let stored = store.organisation(org).await.unwrap().unwrap();
-    let next = change(&stored.value);
-    assert!(
-        store
-            .replace_organisation(&next, stored.version)
-            .await
-            .unwrap()
-    );
-}
 
 /// `person` joins `org` with `role`, invited by the holder of `inviter` (a grant in `org`).
 async fn join<S: LoginStore>(
@@ -250,62 +75,8 @@ async fn second_owner<S: LoginStore>(
     .await;
 }
 
-/// Whether `person` has no second factor left in the store: no app, no enrollment, no recovery
-/// codes, no phone, no pending out-of-band code.
-async fn bare<S: LoginStore>(s: &Service<S>, person: PersonId) -> bool {
-    let store = &s.backend().store;
-    let mfa = store.mfa(person).await.unwrap();
-    let no_app = mfa
-        .as_ref()
-        .is_none_or(|m| !m.value.is_active() && m.value.enrollment().is_none());
-    let mut no_codes = true;
-    for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
-        no_codes &= store.recovery_codes(person, slot).await.unwrap().is_none();
-    }
-    let no_phone = store.person(person).await.unwrap().unwrap().phone.is_none();
-    let mut no_challenge = true;
-    for purpose in [OobPurpose::SignIn, OobPurpose::VerifyPhone] {
-        no_challenge &= store
-            .oob_challenge(person, purpose)
-            .await
-            .unwrap()
-            .is_none();
-    }
-    no_app && no_codes && no_phone && no_challenge
-}
-
-fn events<S: LoginStore>(
-    s: &Service<S>,
-    what: impl Fn(&AuditKind) -> bool,
-    subject: PersonId,
-) -> Vec<Actor> {
-    s.backend()
-        .audit
-        .events()
-        .iter()
-        .filter(|e| e.subject == Some(subject) && what(&e.what))
-        .map(|e| e.actor)
-        .collect()
-}
-
-fn notices<S: LoginStore>(s: &Service<S>, person: PersonId, notice: SecurityNotice) -> usize {
-    s.backend()
-        .notifier
-        .deliveries()
-        .iter()
-        .filter(|d| matches!(d, Delivery::Security { person: p, notice: n } if *p == person && *n == notice))
-        .count()
-}
-
-const OLIVIA: &str = "olivia@example.com";
-const UMA: &str = "uma@example.com";
-const ADA: &str = "ada@example.com";
-const BOB: &str = "bob@example.com";
-
 /// The MFA reset: the happy path in an organisation that enforces MFA, and in one that does not.
-async fn reset_happy_paths<S: LoginStore>(
-    new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
-) {
+async fn reset_happy_paths<S: LoginStore>(new_store: &NewStore<S>) {
     // Uma lost her phone: every factor goes, her sessions end, her next login enrols again.
     {
         let (s, clock) = service(new_store().await);
@@ -495,9 +266,7 @@ async fn reset_refusals<S: LoginStore>(new_store: &dyn Fn() -> Pin<Box<dyn Futur
 
 /// An Owner resets another Owner; a member of two organisations is reset only by someone who
 /// administers both.
-async fn reset_owners_and_other_orgs<S: LoginStore>(
-    new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
-) {
+async fn reset_owners_and_other_orgs<S: LoginStore>(new_store: &NewStore<S>) {
     let (s, clock) = service(new_store().await);
     let (org, olivia) = founder(&s, OLIVIA).await;
     let (_, og, _) = with_mfa(&s, &clock, org, OLIVIA).await;
@@ -591,9 +360,7 @@ async fn reset_races<S: LoginStore>(new_store: &dyn Fn() -> Pin<Box<dyn Future<O
 }
 
 /// Removing members (activated or not) and leaving; the last Owner is kept.
-async fn removal_and_leaving<S: LoginStore>(
-    new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
-) {
+async fn removal_and_leaving<S: LoginStore>(new_store: &NewStore<S>) {
     let (s, clock) = service(new_store().await);
     let (org, olivia) = founder(&s, OLIVIA).await;
     let (_, og, otoken) = with_mfa(&s, &clock, org, OLIVIA).await;
@@ -678,9 +445,7 @@ async fn removal_and_leaving<S: LoginStore>(
     assert_eq!(org_now.owners().count(), 1);
 }
 
-async fn scenarios<S: LoginStore + 'static>(
-    new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
-) {
+async fn scenarios<S: LoginStore + 'static>(new_store: &NewStore<S>) {
     reset_happy_paths(new_store).await;
     reset_refusals(new_store).await;
     reset_owners_and_other_orgs(new_store).await;
@@ -695,62 +460,14 @@ async fn admin_verbs_on_the_memory_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_verbs_on_sqlite() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    scenarios(&move || {
-        let dir = Arc::clone(&dir);
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Box::pin(async move {
-            SqliteStore::open(dir.path().join(format!("s{n}.db")), keyring())
-                .await
-                .unwrap()
-        })
-    })
-    .await;
+    scenarios(&sqlite_stores()).await;
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_verbs_on_postgres() {
-    use sqlx::Executor;
-    use sqlx::postgres::PgPoolOptions;
     if pg::skip("admin_verbs_on_postgres") {
         return;
     }
-    let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL").unwrap();
-    scenarios(&move || {
-        let url = url.clone();
-        Box::pin(async move {
-            let mut suffix = [0u8; 8];
-            getrandom::fill(&mut suffix).unwrap();
-            let schema = format!("authcore_admin_{}", u64::from_le_bytes(suffix));
-            let admin = PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&url)
-                .await
-                .unwrap();
-            admin
-                .execute(format!("CREATE SCHEMA {schema}").as_str())
-                .await
-                .unwrap();
-            admin.close().await;
-            let search_path = format!("SET search_path TO {schema}");
-            let pool = PgPoolOptions::new()
-                .max_connections(4)
-                .after_connect(move |conn, _| {
-                    let search_path = search_path.clone();
-                    Box::pin(async move {
-                        conn.execute(search_path.as_str()).await?;
-                        Ok(())
-                    })
-                })
-                .connect(&url)
-                .await
-                .unwrap();
-            let store = authcore::PostgresStore::from_pool(pool, keyring());
-            store.migrate().await.unwrap();
-            store
-        })
-    })
-    .await;
+    scenarios(&postgres_stores("authcore_admin")).await;
 }

@@ -18,74 +18,23 @@ mod pg;
 #[path = "support/doubles.rs"]
 mod doubles;
 
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
+#[path = "support/accounts.rs"]
+mod accounts;
+use accounts::*;
 
-use authcore::credential::password::HashParams;
-use authcore::credential::{
-    KeyId, Keyring, OobConfig, OobKey, PhoneNumber, RecoveryParams, SealingKey,
-};
-use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
+use authcore::credential::PhoneNumber;
+use authcore::otp::{Clock, ManualClock, SecretKey};
 use authcore::policy::{
     Aal, Account, AuditKind, AuthenticatorName, EnrollmentPurpose, LoginProgress, Permission,
     PolicyError, Resource, Role, SessionConfig, SessionLabels, SessionRefused, login_decision,
 };
-use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
-    Authenticator, BearerToken, Grant, LoginStep, LoginStore, MemoryStore, OrgId, Password,
-    PasswordHasher, PersonId, ServiceConfig, ServiceError, Services, SqliteStore,
+    Grant, LoginStep, LoginStore, MemoryStore, OrgId, Password, PersonId, ServiceError,
 };
 
-const T0: u64 = 1_700_000_010;
 const OWNER_PW: &str = "correct horse battery staple 42";
 const NEW_PW: &str = "another long passphrase 77";
 const MEMBER_PW: &str = "member passphrase of some length";
-
-type Service<S> =
-    Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
-
-fn service<S: LoginStore>(store: S) -> (Service<S>, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(T0));
-    let hasher = PasswordHasher::builder()
-        .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
-        .build()
-        .unwrap();
-    let config = ServiceConfig::builder("Example")
-        .recovery(
-            RecoveryParams::builder()
-                .dangerous_argon2(64, 1, 1)
-                .build()
-                .unwrap(),
-        )
-        .sms(
-            OobConfig::default(),
-            OobKey::from_bytes(&[9u8; 32]).unwrap(),
-        )
-        .build()
-        .unwrap();
-    let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
-        .unwrap()
-        .with_clock(Arc::clone(&clock))
-        .with_hasher(hasher);
-    (Authenticator::new(backend, config), clock)
-}
-
-fn keyring() -> Keyring {
-    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[5; 32]).unwrap())
-}
-
-fn ticket(step: &LoginStep) -> BearerToken {
-    BearerToken::parse(&step.ticket().expect("a pending step").expose_secret()).unwrap()
-}
-
-fn code(key: &SecretKey, now: u64) -> String {
-    Totp::new(authcore::policy::EnrollmentConfig::default().params(), key)
-        .generate(now)
-        .unwrap()
-        .expose_secret()
-        .to_owned()
-}
 
 /// The owner, signed up and signed in with the password, and the session that login opened.
 async fn owner<S: LoginStore>(s: &Service<S>) -> (OrgId, Grant, String) {
@@ -147,38 +96,6 @@ async fn session_with_code<S: LoginStore>(
     (opened.grant, opened.token.expose_secret().to_string())
 }
 
-/// The session ended: the epoch bump deleted it (`Revoked`), or it survived as a row at the old
-/// epoch (`StaleEpoch`); either way it signs nobody in.
-fn ended<T: std::fmt::Debug>(result: Result<T, ServiceError>, what: &str) {
-    assert!(
-        matches!(
-            result,
-            Err(ServiceError::Session(
-                SessionRefused::Revoked | SessionRefused::StaleEpoch
-            ))
-        ),
-        "{what}: {result:?}"
-    );
-}
-
-/// Enrols an authenticator app with the owner's grant; returns its key.
-async fn enrol<S: LoginStore>(s: &Service<S>, clock: &ManualClock, grant: &Grant) -> SecretKey {
-    let setup = s
-        .start_enrollment(
-            grant,
-            EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
-        )
-        .await
-        .unwrap();
-    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-    let _codes = s
-        .confirm_enrollment(grant, &code(&key, clock.now()))
-        .await
-        .unwrap();
-    s.acknowledge_enrollment(grant).await.unwrap();
-    key
-}
-
 /// Adds a member and walks them through the temporary password; returns their id and grant.
 async fn member<S: LoginStore>(s: &Service<S>, grant: &Grant) -> (PersonId, Grant) {
     let new = s
@@ -202,9 +119,7 @@ async fn member<S: LoginStore>(s: &Service<S>, grant: &Grant) -> (PersonId, Gran
 }
 
 /// Every scenario, run against one store.
-async fn scenarios<S: LoginStore + 'static>(
-    new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
-) {
+async fn scenarios<S: LoginStore + 'static>(new_store: &NewStore<S>) {
     // A session stands, is listed, and is signed out.
     {
         let (s, clock) = service(new_store().await);
@@ -716,64 +631,16 @@ async fn every_trigger_ends_sessions_on_the_memory_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_trigger_ends_sessions_on_sqlite() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    scenarios(&move || {
-        let dir = Arc::clone(&dir);
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Box::pin(async move {
-            SqliteStore::open(dir.path().join(format!("s{n}.db")), keyring())
-                .await
-                .unwrap()
-        })
-    })
-    .await;
+    scenarios(&sqlite_stores()).await;
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread")]
 async fn every_trigger_ends_sessions_on_postgres() {
-    use sqlx::Executor;
-    use sqlx::postgres::PgPoolOptions;
     if pg::skip("every_trigger_ends_sessions_on_postgres") {
         return;
     }
-    let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL").unwrap();
-    scenarios(&move || {
-        let url = url.clone();
-        Box::pin(async move {
-            let mut suffix = [0u8; 8];
-            getrandom::fill(&mut suffix).unwrap();
-            let schema = format!("authcore_sessions_{}", u64::from_le_bytes(suffix));
-            let admin = PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&url)
-                .await
-                .unwrap();
-            admin
-                .execute(format!("CREATE SCHEMA {schema}").as_str())
-                .await
-                .unwrap();
-            admin.close().await;
-            let search_path = format!("SET search_path TO {schema}");
-            let pool = PgPoolOptions::new()
-                .max_connections(4)
-                .after_connect(move |conn, _| {
-                    let search_path = search_path.clone();
-                    Box::pin(async move {
-                        conn.execute(search_path.as_str()).await?;
-                        Ok(())
-                    })
-                })
-                .connect(&url)
-                .await
-                .unwrap();
-            let store = authcore::PostgresStore::from_pool(pool, keyring());
-            store.migrate().await.unwrap();
-            store
-        })
-    })
-    .await;
+    scenarios(&postgres_stores("authcore_sessions")).await;
 }
 
 /// A password change ends the other sessions before it writes the new password, and again
