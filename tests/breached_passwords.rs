@@ -22,25 +22,27 @@
 #[path = "support/postgres.rs"]
 mod pg;
 
+#[path = "support/stores.rs"]
+mod stores;
+use stores::*;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::io::Write as _;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use authcore::credential::RecoveryParams;
 use authcore::credential::password::{
     BreachCorpus, BreachError, BreachRange, HashParams, PolicyViolation, RangeDirectory, RangeFile,
     RangePrefix, breach_count,
 };
-use authcore::credential::{KeyId, Keyring, RecoveryParams, SealingKey};
 use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
 use authcore::policy::{AuditKind, AuthenticatorName, EnrollmentPurpose, Role};
 use authcore::service::{BreachSettings, BreachedPasswords, OnUnavailable, RangeFuture};
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
     Authenticator, BearerToken, LoginStep, LoginStore, MemoryStore, Password, PasswordHasher,
-    ServiceConfig, ServiceError, Services, SqliteStore,
+    ServiceConfig, ServiceError, Services,
 };
 use proptest::prelude::*;
 use sha1::{Digest, Sha1};
@@ -140,10 +142,6 @@ fn service<S: LoginStore>(store: S, breach: Option<BreachSettings>) -> Service<S
         .with_clock(Arc::new(ManualClock::new(T0)))
         .with_hasher(hasher);
     Authenticator::new(backend, config.build().unwrap())
-}
-
-fn keyring() -> Keyring {
-    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[5; 32]).unwrap())
 }
 
 fn ticket(step: &LoginStep) -> BearerToken {
@@ -401,7 +399,7 @@ async fn an_unreachable_corpus<S: LoginStore>(open: S, closed: S) {
     );
 }
 
-async fn scenarios<S: LoginStore>(new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>) {
+async fn scenarios<S: LoginStore>(new_store: &NewStore<S>) {
     every_verb_refuses_a_breached_password(new_store().await).await;
     an_unreachable_corpus(new_store().await, new_store().await).await;
 }
@@ -413,60 +411,16 @@ async fn breached_passwords_on_the_memory_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn breached_passwords_on_sqlite() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    scenarios(&move || {
-        let n = counter.fetch_add(1, Ordering::Relaxed);
-        let path = dir.path().join(format!("s{n}.db"));
-        Box::pin(async move { SqliteStore::open(path, keyring()).await.unwrap() })
-    })
-    .await;
+    scenarios(&sqlite_stores()).await;
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread")]
 async fn breached_passwords_on_postgres() {
-    use sqlx::Executor;
-    use sqlx::postgres::PgPoolOptions;
     if pg::skip("breached_passwords_on_postgres") {
         return;
     }
-    let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL").unwrap();
-    scenarios(&move || {
-        let url = url.clone();
-        Box::pin(async move {
-            let mut suffix = [0u8; 8];
-            getrandom::fill(&mut suffix).unwrap();
-            let schema = format!("authcore_breach_{}", u64::from_le_bytes(suffix));
-            let admin = PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&url)
-                .await
-                .unwrap();
-            admin
-                .execute(format!("CREATE SCHEMA {schema}").as_str())
-                .await
-                .unwrap();
-            admin.close().await;
-            let search_path = format!("SET search_path TO {schema}");
-            let pool = PgPoolOptions::new()
-                .max_connections(4)
-                .after_connect(move |conn, _| {
-                    let search_path = search_path.clone();
-                    Box::pin(async move {
-                        conn.execute(search_path.as_str()).await?;
-                        Ok(())
-                    })
-                })
-                .connect(&url)
-                .await
-                .unwrap();
-            let store = authcore::PostgresStore::from_pool(pool, keyring());
-            store.migrate().await.unwrap();
-            store
-        })
-    })
-    .await;
+    scenarios(&postgres_stores("authcore_breach")).await;
 }
 
 // --- The query itself (no store needed) -----------------------------------------------------

@@ -20,15 +20,16 @@ mod pg;
 #[path = "support/doubles.rs"]
 mod doubles;
 
-use std::future::Future;
-use std::pin::Pin;
+#[path = "support/stores.rs"]
+mod stores;
+use stores::*;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use doubles::{CountingHasher, Recording};
 
 use authcore::credential::FactorKind;
-use authcore::credential::{KeyId, Keyring, SealingKey};
 use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
 use authcore::policy::{Account, LoginDecision, LoginProgress, SecondFactors, login_decision};
 use authcore::policy::{
@@ -38,7 +39,7 @@ use authcore::policy::{
 use authcore::store::{Login, MemoryAuditLog, RecordingNotifier, ThrottleKey};
 use authcore::{
     Authenticator, BearerToken, Grant, LoginStep, LoginStore, MemoryStore, OrgId, Password,
-    PersonId, ServiceConfig, ServiceError, Services, SqliteStore, UserStore,
+    PersonId, ServiceConfig, ServiceError, Services, UserStore,
 };
 
 const T0: u64 = 1_700_000_010;
@@ -78,10 +79,6 @@ fn service<S: LoginStore>(store: S) -> (Service<S>, Arc<ManualClock>, Arc<Atomic
     };
     let config = ServiceConfig::builder("Example").build().unwrap();
     (Authenticator::new(services, config), clock, jobs)
-}
-
-fn keyring() -> Keyring {
-    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[6; 32]).unwrap())
 }
 
 fn ticket(step: &LoginStep) -> BearerToken {
@@ -534,9 +531,7 @@ async fn strangers_learn_nothing<S: LoginStore>(w: &World<S>) {
     assert_eq!(no_org.0, None, "no organisation named");
 }
 
-async fn scenarios<S: LoginStore + 'static>(
-    new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
-) {
+async fn scenarios<S: LoginStore + 'static>(new_store: &NewStore<S>) {
     two_organisations_choose(&world(new_store().await).await).await;
     not_theirs_keeps_the_ticket(&world(new_store().await).await).await;
     deactivated_membership(&world(new_store().await).await).await;
@@ -550,62 +545,14 @@ async fn login_finds_the_organisation_on_the_memory_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn login_finds_the_organisation_on_sqlite() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let counter = Arc::new(AtomicUsize::new(0));
-    scenarios(&move || {
-        let dir = Arc::clone(&dir);
-        let n = counter.fetch_add(1, Ordering::Relaxed);
-        Box::pin(async move {
-            SqliteStore::open(dir.path().join(format!("o{n}.db")), keyring())
-                .await
-                .unwrap()
-        })
-    })
-    .await;
+    scenarios(&sqlite_stores()).await;
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread")]
 async fn login_finds_the_organisation_on_postgres() {
-    use sqlx::Executor;
-    use sqlx::postgres::PgPoolOptions;
     if pg::skip("login_finds_the_organisation_on_postgres") {
         return;
     }
-    let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL").unwrap();
-    scenarios(&move || {
-        let url = url.clone();
-        Box::pin(async move {
-            let mut suffix = [0u8; 8];
-            getrandom::fill(&mut suffix).unwrap();
-            let schema = format!("authcore_orgs_{}", u64::from_le_bytes(suffix));
-            let admin = PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&url)
-                .await
-                .unwrap();
-            admin
-                .execute(format!("CREATE SCHEMA {schema}").as_str())
-                .await
-                .unwrap();
-            admin.close().await;
-            let search_path = format!("SET search_path TO {schema}");
-            let pool = PgPoolOptions::new()
-                .max_connections(4)
-                .after_connect(move |conn, _| {
-                    let search_path = search_path.clone();
-                    Box::pin(async move {
-                        conn.execute(search_path.as_str()).await?;
-                        Ok(())
-                    })
-                })
-                .connect(&url)
-                .await
-                .unwrap();
-            let store = authcore::PostgresStore::from_pool(pool, keyring());
-            store.migrate().await.unwrap();
-            store
-        })
-    })
-    .await;
+    scenarios(&postgres_stores("authcore_orgs")).await;
 }

@@ -24,6 +24,9 @@ mod pg;
 #[path = "support/accounts.rs"]
 mod accounts;
 use accounts::*;
+#[path = "support/stores.rs"]
+mod stores;
+use stores::*;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -17,12 +17,14 @@
 #[path = "support/postgres.rs"]
 mod pg;
 
-use std::future::Future;
-use std::pin::Pin;
+#[path = "support/stores.rs"]
+mod stores;
+use stores::*;
+
 use std::sync::Arc;
 
+use authcore::credential::RecoveryParams;
 use authcore::credential::password::HashParams;
-use authcore::credential::{KeyId, Keyring, RecoveryParams, SealingKey};
 use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
 use authcore::policy::{
     Aal, AuditEvent, AuditKind, AuthenticatorName, EnrollmentPurpose, Factor, LoginOutcome,
@@ -32,7 +34,7 @@ use authcore::service::RememberedDevice;
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
     Authenticator, BearerToken, Grant, LoginStep, LoginStore, MemoryStore, OrgId, Password,
-    PasswordHasher, PersonId, ServiceConfig, ServiceError, Services, SqliteStore,
+    PasswordHasher, PersonId, ServiceConfig, ServiceError, Services,
 };
 
 const T0: u64 = 1_700_000_010;
@@ -66,10 +68,6 @@ fn service<S: LoginStore>(store: S, sessions: SessionConfig) -> (Service<S>, Arc
         .with_clock(Arc::clone(&clock))
         .with_hasher(hasher);
     (Authenticator::new(backend, config), clock)
-}
-
-fn keyring() -> Keyring {
-    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[5; 32]).unwrap())
 }
 
 fn ticket(step: &LoginStep) -> BearerToken {
@@ -231,9 +229,7 @@ async fn remember<S: LoginStore>(s: &Service<S>, session: &str) -> String {
 }
 
 /// Every scenario, run against one store.
-async fn scenarios<S: LoginStore + 'static>(
-    new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
-) {
+async fn scenarios<S: LoginStore + 'static>(new_store: &NewStore<S>) {
     // A remembered device skips the second factor: the login completes as with a code, is
     // audited, rests on the device, and is never fresh.
     {
@@ -634,62 +630,14 @@ async fn remembered_devices_on_the_memory_store() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn remembered_devices_on_sqlite() {
-    let dir = Arc::new(tempfile::tempdir().unwrap());
-    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    scenarios(&move || {
-        let dir = Arc::clone(&dir);
-        let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Box::pin(async move {
-            SqliteStore::open(dir.path().join(format!("d{n}.db")), keyring())
-                .await
-                .unwrap()
-        })
-    })
-    .await;
+    scenarios(&sqlite_stores()).await;
 }
 
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread")]
 async fn remembered_devices_on_postgres() {
-    use sqlx::Executor;
-    use sqlx::postgres::PgPoolOptions;
     if pg::skip("remembered_devices_on_postgres") {
         return;
     }
-    let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL").unwrap();
-    scenarios(&move || {
-        let url = url.clone();
-        Box::pin(async move {
-            let mut suffix = [0u8; 8];
-            getrandom::fill(&mut suffix).unwrap();
-            let schema = format!("authcore_devices_{}", u64::from_le_bytes(suffix));
-            let admin = PgPoolOptions::new()
-                .max_connections(1)
-                .connect(&url)
-                .await
-                .unwrap();
-            admin
-                .execute(format!("CREATE SCHEMA {schema}").as_str())
-                .await
-                .unwrap();
-            admin.close().await;
-            let search_path = format!("SET search_path TO {schema}");
-            let pool = PgPoolOptions::new()
-                .max_connections(4)
-                .after_connect(move |conn, _| {
-                    let search_path = search_path.clone();
-                    Box::pin(async move {
-                        conn.execute(search_path.as_str()).await?;
-                        Ok(())
-                    })
-                })
-                .connect(&url)
-                .await
-                .unwrap();
-            let store = authcore::PostgresStore::from_pool(pool, keyring());
-            store.migrate().await.unwrap();
-            store
-        })
-    })
-    .await;
+    scenarios(&postgres_stores("authcore_devices")).await;
 }

@@ -21,6 +21,9 @@ mod doubles;
 #[path = "support/accounts.rs"]
 mod accounts;
 use accounts::*;
+#[path = "support/stores.rs"]
+mod stores;
+use stores::*;
 
 use authcore::credential::PhoneNumber;
 use authcore::otp::{Clock, ManualClock, SecretKey};
