@@ -33,7 +33,8 @@ pub use store::conformance;
 // The front door: the service, its configuration and its backend.
 #[cfg(feature = "std")]
 pub use service::{
-    Authenticator, Backend, LoginStep, ServiceConfig, ServiceConfigBuilder, ServiceError, Services,
+    Authenticator, Backend, ErrorClass, LoginStep, ServiceConfig, ServiceConfigBuilder,
+    ServiceError, Services,
 };
 
 // What a host implements, or picks ready-made.
