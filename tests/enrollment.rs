@@ -1041,7 +1041,10 @@ fn a_pending_enrollment_is_resumable_for_its_own_purpose_until_confirmed_or_expi
     let config = EnrollmentConfig::default();
     let phone = || EnrollmentPurpose::Add(name("Phone"));
     let mfa = Mfa::new(ALICE);
-    assert!(mfa.resumable_enrollment(&phone(), T0).is_none(), "nothing pending");
+    assert!(
+        mfa.resumable_enrollment(&phone(), T0).is_none(),
+        "nothing pending"
+    );
     let started = mfa
         .start_enrollment(phone(), None, &config, &mut TestRng(3), T0)
         .unwrap()
@@ -1065,13 +1068,20 @@ fn a_pending_enrollment_is_resumable_for_its_own_purpose_until_confirmed_or_expi
         "another name"
     );
     let expires = started.enrollment().unwrap().expires_at();
-    assert!(started.resumable_enrollment(&phone(), expires - 1).is_some());
+    assert!(
+        started
+            .resumable_enrollment(&phone(), expires - 1)
+            .is_some()
+    );
     assert!(
         started.resumable_enrollment(&phone(), expires).is_none(),
         "expired"
     );
     let code = code_for(started.enrollment().unwrap().expose_secret(), T0);
-    let confirmed = started.confirm_enrollment(&code, &config, T0).unwrap().state;
+    let confirmed = started
+        .confirm_enrollment(&code, &config, T0)
+        .unwrap()
+        .state;
     assert!(
         confirmed.resumable_enrollment(&phone(), T0).is_none(),
         "confirmed: its QR code is done with"

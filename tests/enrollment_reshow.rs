@@ -90,7 +90,11 @@ fn add(name: &str) -> EnrollmentPurpose {
 /// The same secret, shown the same way: the manual key, the URI and (with `qr`) the QR code.
 fn same(a: &EnrollmentSetup, b: &EnrollmentSetup, what: &str) {
     assert_eq!(*a.manual_key(), *b.manual_key(), "{what}: the manual key");
-    assert_eq!(*a.uri().expose_uri(), *b.uri().expose_uri(), "{what}: the URI");
+    assert_eq!(
+        *a.uri().expose_uri(),
+        *b.uri().expose_uri(),
+        "{what}: the URI"
+    );
     #[cfg(feature = "qr")]
     assert_eq!(
         *a.uri().qr_svg().unwrap(),
@@ -136,7 +140,11 @@ async fn scenarios<S: LoginStore + 'static>(
         same(&first, &again, "the page reloaded");
         let again = s.start_enrollment(&grant, add("PHONE")).await.unwrap();
         same(&first, &again, "the same name, as names compare");
-        assert_eq!(abandoned(&s), 0, "nothing was abandoned by showing it again");
+        assert_eq!(
+            abandoned(&s),
+            0,
+            "nothing was abandoned by showing it again"
+        );
         let over = s.restart_enrollment(&grant, add("phone")).await.unwrap();
         different(&first, &over, "start over");
         assert_eq!(abandoned(&s), 1, "the first was abandoned, audited");
@@ -209,7 +217,10 @@ async fn scenarios<S: LoginStore + 'static>(
             .unwrap()
             .into_session()
             .unwrap();
-        let _ = s.start_enrollment(&opened.grant, add("phone")).await.unwrap();
+        let _ = s
+            .start_enrollment(&opened.grant, add("phone"))
+            .await
+            .unwrap();
         s.sign_out(&opened.token.expose_secret()).await.unwrap();
         assert!(matches!(
             s.start_enrollment(&opened.grant, add("phone")).await,

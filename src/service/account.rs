@@ -53,7 +53,8 @@ impl<B: Backend> Authenticator<B> {
         grant: &Grant,
         purpose: EnrollmentPurpose,
     ) -> Result<EnrollmentSetup, ServiceError> {
-        self.begin_enrollment(grant, purpose, Begin::StartOver).await
+        self.begin_enrollment(grant, purpose, Begin::StartOver)
+            .await
     }
 
     async fn begin_enrollment(

@@ -164,10 +164,10 @@ impl<B: Backend> Authenticator<B> {
                     now,
                 )?,
             };
-            if begin == Begin::Resume {
-                if let Some(pending) = mfa.resumable_enrollment(&purpose, now) {
-                    return self.setup_of(person, pending);
-                }
+            if begin == Begin::Resume
+                && let Some(pending) = mfa.resumable_enrollment(&purpose, now)
+            {
+                return self.setup_of(person, pending);
             }
             let written = self
                 .backend

@@ -255,7 +255,7 @@ impl<B: Backend> Authenticator<B> {
         Ok(report)
     }
 
-    fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         self.backend.clock().now()
     }
 

@@ -1,37 +1,5 @@
 //! [`ErrorClass`]: what a [`ServiceError`] means to a client, in HTTP terms, for any host (the
 //! `axum` feature's responses follow it; a host on another framework can too).
-//!
-//! # The table
-//!
-//! Every [`ServiceError`], [`PolicyError`], [`AccessDenied`] and crate-wide [`Error`] variant
-//! lands on one class. The match behind [`ErrorClass::of`] is exhaustive, so a new variant does
-//! not compile until it is given a class here.
-//!
-//! | class | status | what the client should do | errors |
-//! |---|---|---|---|
-//! | [`BadRequest`](ErrorClass::BadRequest) | 400 | fix the input | [`ServiceError::InvalidLogin`], [`ServiceError::FactorUnavailable`], a phone number or password that does not parse or is too long ([`Error::Phone`], [`PasswordError::TooLong`]), and the policy input refusals [`PolicyError::InvalidName`], [`PolicyError::InvalidGracePeriod`], [`PolicyError::NoCountedFactor`], [`PolicyError::InvalidReminders`], [`PolicyError::InvalidDelegation`] |
-//! | [`Unauthenticated`](ErrorClass::Unauthenticated) | 401 | try the credentials again (the one uniform answer to a guess) | [`ServiceError::InvalidCredentials`] |
-//! | [`SessionEnded`](ErrorClass::SessionEnded) | 401 | sign in again, whatever the reason | [`ServiceError::Session`] (every [`SessionRefused`]), [`AccessDenied::MfaRequired`] |
-//! | [`StepUpRequired`](ErrorClass::StepUpRequired) | 401, told apart by its code | present a second factor again (re-authenticate), then retry | [`PolicyError::ReauthenticationRequired`], [`PolicyError::Aal2Required`], [`AccessDenied::Aal2Required`] |
-//! | [`Forbidden`](ErrorClass::Forbidden) | 403 | nothing: refused | [`ServiceError::Deactivated`], every other [`AccessDenied`], and the policy refusals: [`PolicyError::WrongPerson`], [`PolicyError::OtherOrganisation`], [`PolicyError::NotAMember`], [`PolicyError::MemberDeactivated`], [`PolicyError::ActorDeactivated`], [`PolicyError::NotPermitted`], [`PolicyError::CannotActOnSelf`], [`PolicyError::OwnersOnly`], [`PolicyError::AboveOwnRole`], [`PolicyError::OwnershipByTransferOnly`], [`PolicyError::LastOwner`], [`PolicyError::TargetNeedsMfa`], [`PolicyError::OwnerNeedsMfa`], [`PolicyError::RememberedDevicesForbidden`], [`PolicyError::InvitationInvalid`], [`PolicyError::MemberOfAnotherOrganisation`], [`PolicyError::RequiredByOrganisation`], [`PolicyError::SoleOwnerOfEnforcingOrganisation`], [`PolicyError::EnrollMfaFirst`] |
-//! | [`Locked`](ErrorClass::Locked) | 403, told apart by its code | wait for the lock to lapse, or ask an administrator | [`ServiceError::Locked`] |
-//! | [`NotFound`](ErrorClass::NotFound) | 404 | nothing: it is not there | [`PolicyError::UnknownAuthenticator`], [`PolicyError::NoDelegation`], [`PolicyError::NoOwnershipOffer`] |
-//! | [`Conflict`](ErrorClass::Conflict) | 409 | reload and choose again | [`ServiceError::LoginTaken`], [`ServiceError::Conflict`], [`ServiceError::AlreadyActivated`], [`ServiceError::AddressAlreadyVerified`], [`PolicyError::NameTaken`], [`PolicyError::AuthenticatorLimit`], [`PolicyError::AlreadyMember`], and an enrollment not at that step ([`PolicyError::NoEnrollment`], [`PolicyError::WrongEnrollmentPhase`]: it expired, or was confirmed meanwhile) |
-//! | [`PasswordRefused`](ErrorClass::PasswordRefused) | 422 | choose another password, for the reason given | [`ServiceError::PasswordPolicy`] |
-//! | [`Throttled`](ErrorClass::Throttled) | 429, `Retry-After` from [`ErrorClass::retry_after`] | wait | [`ServiceError::Throttled`] |
-//! | [`Internal`](ErrorClass::Internal) | 500, no detail | nothing (the host logs the error itself) | [`ServiceError::Storage`], [`ServiceError::Hashing`], every other [`ServiceError::Core`] (random numbers, configuration, encoding), and [`PolicyError::InvalidState`] and the configuration bounds ([`PolicyError::InvalidEnrollmentTtl`], [`PolicyError::InvalidAuthenticatorLimit`], [`PolicyError::InvalidReauthWindow`], [`PolicyError::InvalidSessionConfig`]) |
-//! | [`Unavailable`](ErrorClass::Unavailable) | 503, no detail | try again later | [`ServiceError::BreachCheckUnavailable`], [`ServiceError::Undelivered`] |
-//!
-//! Why these lines:
-//!
-//! - A guess (an unknown login, a wrong password or code, a spent ticket) and a dead session
-//!   are both 401, but told apart, because a page answers them differently (the form again, or
-//!   the sign-in page); the reason a session died is never told to the client.
-//! - Step-up is 401 as in RFC 9470 (`insufficient_user_authentication`): the person is known,
-//!   the session stands, and a fresh second factor will do. Every variant that asks for one
-//!   lands here, whichever layer raised it.
-//! - A lock is a refusal (403) with its own code, so the page can say so clearly (story 6).
-//! - Configuration out of bounds reaching a request is the host's fault, not the client's: 500.
 
 use crate::credential::password::PasswordError;
 use crate::credential::password::policy::PolicyViolation;
@@ -41,8 +9,39 @@ use crate::policy::error::{AccessDenied, PolicyError};
 use crate::policy::session::SessionRefused;
 use crate::service::error::ServiceError;
 
-/// What a [`ServiceError`] means to a client: its HTTP status and what to do next. See the
-/// [module documentation](self) for the full table.
+/// What a [`ServiceError`] means to a client: its HTTP status and what to do next.
+///
+/// # The table
+///
+/// Every [`ServiceError`], [`PolicyError`], [`AccessDenied`] and crate-wide [`Error`] variant
+/// lands on one class. The match behind [`ErrorClass::of`] is exhaustive, so a new variant does
+/// not compile until it is given a class here.
+///
+/// | class | status | what the client should do | errors |
+/// |---|---|---|---|
+/// | [`BadRequest`](ErrorClass::BadRequest) | 400 | fix the input | [`ServiceError::InvalidLogin`], [`ServiceError::FactorUnavailable`], a phone number or password that does not parse or is too long ([`Error::Phone`], [`PasswordError::TooLong`]), and the policy input refusals [`PolicyError::InvalidName`], [`PolicyError::InvalidGracePeriod`], [`PolicyError::NoCountedFactor`], [`PolicyError::InvalidReminders`], [`PolicyError::InvalidDelegation`] |
+/// | [`Unauthenticated`](ErrorClass::Unauthenticated) | 401 | try the credentials again (the one uniform answer to a guess) | [`ServiceError::InvalidCredentials`] |
+/// | [`SessionEnded`](ErrorClass::SessionEnded) | 401 | sign in again, whatever the reason | [`ServiceError::Session`] (every [`SessionRefused`]), [`AccessDenied::MfaRequired`] |
+/// | [`StepUpRequired`](ErrorClass::StepUpRequired) | 401, told apart by its code | present a second factor again (re-authenticate), then retry | [`PolicyError::ReauthenticationRequired`], [`PolicyError::Aal2Required`], [`AccessDenied::Aal2Required`] |
+/// | [`Forbidden`](ErrorClass::Forbidden) | 403 | nothing: refused | [`ServiceError::Deactivated`], every other [`AccessDenied`], and the policy refusals: [`PolicyError::WrongPerson`], [`PolicyError::OtherOrganisation`], [`PolicyError::NotAMember`], [`PolicyError::MemberDeactivated`], [`PolicyError::ActorDeactivated`], [`PolicyError::NotPermitted`], [`PolicyError::CannotActOnSelf`], [`PolicyError::OwnersOnly`], [`PolicyError::AboveOwnRole`], [`PolicyError::OwnershipByTransferOnly`], [`PolicyError::LastOwner`], [`PolicyError::TargetNeedsMfa`], [`PolicyError::OwnerNeedsMfa`], [`PolicyError::RememberedDevicesForbidden`], [`PolicyError::InvitationInvalid`], [`PolicyError::MemberOfAnotherOrganisation`], [`PolicyError::RequiredByOrganisation`], [`PolicyError::SoleOwnerOfEnforcingOrganisation`], [`PolicyError::EnrollMfaFirst`] |
+/// | [`Locked`](ErrorClass::Locked) | 403, told apart by its code | wait for the lock to lapse, or ask an administrator | [`ServiceError::Locked`] |
+/// | [`NotFound`](ErrorClass::NotFound) | 404 | nothing: it is not there | [`PolicyError::UnknownAuthenticator`], [`PolicyError::NoDelegation`], [`PolicyError::NoOwnershipOffer`] |
+/// | [`Conflict`](ErrorClass::Conflict) | 409 | reload and choose again | [`ServiceError::LoginTaken`], [`ServiceError::Conflict`], [`ServiceError::AlreadyActivated`], [`ServiceError::AddressAlreadyVerified`], [`PolicyError::NameTaken`], [`PolicyError::AuthenticatorLimit`], [`PolicyError::AlreadyMember`], and an enrollment not at that step ([`PolicyError::NoEnrollment`], [`PolicyError::WrongEnrollmentPhase`]: it expired, or was confirmed meanwhile) |
+/// | [`PasswordRefused`](ErrorClass::PasswordRefused) | 422 | choose another password, for the reason given | [`ServiceError::PasswordPolicy`] |
+/// | [`Throttled`](ErrorClass::Throttled) | 429, `Retry-After` from [`ErrorClass::retry_after`] | wait | [`ServiceError::Throttled`] |
+/// | [`Internal`](ErrorClass::Internal) | 500, no detail | nothing (the host logs the error itself) | [`ServiceError::Storage`], [`ServiceError::Hashing`], every other [`ServiceError::Core`] (random numbers, configuration, encoding), and [`PolicyError::InvalidState`] and the configuration bounds ([`PolicyError::InvalidEnrollmentTtl`], [`PolicyError::InvalidAuthenticatorLimit`], [`PolicyError::InvalidReauthWindow`], [`PolicyError::InvalidSessionConfig`]) |
+/// | [`Unavailable`](ErrorClass::Unavailable) | 503, no detail | try again later | [`ServiceError::BreachCheckUnavailable`], [`ServiceError::Undelivered`] |
+///
+/// Why these lines:
+///
+/// - A guess (an unknown login, a wrong password or code, a spent ticket) and a dead session
+///   are both 401, but told apart, because a page answers them differently (the form again, or
+///   the sign-in page); the reason a session died is never told to the client.
+/// - Step-up is 401 as in RFC 9470 (`insufficient_user_authentication`): the person is known,
+///   the session stands, and a fresh second factor will do. Every variant that asks for one
+///   lands here, whichever layer raised it.
+/// - A lock is a refusal (403) with its own code, so the page can say so clearly (story 6).
+/// - Configuration out of bounds reaching a request is the host's fault, not the client's: 500.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorClass {
@@ -432,9 +431,10 @@ mod tests {
             Error::Passkey(_) => "Passkey",
         }
     }
-    const CORE_VARIANTS: usize =
-        12 + cfg!(feature = "qr") as usize + cfg!(feature = "sealing") as usize
-            + cfg!(feature = "passkeys") as usize;
+    const CORE_VARIANTS: usize = 12
+        + cfg!(feature = "qr") as usize
+        + cfg!(feature = "sealing") as usize
+        + cfg!(feature = "passkeys") as usize;
 
     fn boxed() -> Box<dyn std::error::Error + Send + Sync> {
         Box::new(core::fmt::Error)
@@ -646,7 +646,10 @@ mod tests {
             assert_eq!(wrapped.status_code(), status);
             assert_eq!(wrapped.class().code(), code);
             // The same refusal through the crate-wide error lands on the same class.
-            assert_eq!(ServiceError::from(Error::Policy(e)).class(), wrapped.class());
+            assert_eq!(
+                ServiceError::from(Error::Policy(e)).class(),
+                wrapped.class()
+            );
             assert_eq!(ErrorClass::of_core(&Error::Policy(e)), wrapped.class());
         }
     }

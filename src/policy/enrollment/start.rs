@@ -243,7 +243,9 @@ impl Mfa {
     ) -> Option<&Enrollment> {
         let pending = self.enrollment.as_ref()?;
         let same = match purpose {
-            EnrollmentPurpose::Add(name) => pending.replaces.is_none() && pending.name.same_as(name),
+            EnrollmentPurpose::Add(name) => {
+                pending.replaces.is_none() && pending.name.same_as(name)
+            }
             EnrollmentPurpose::Replace(id) => pending.replaces == Some(*id),
         };
         (same && pending.phase() == EnrollmentPhase::AwaitingCode && !pending.is_expired(now))
