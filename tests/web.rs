@@ -254,6 +254,46 @@ async fn logout(Extension(auth): Extension<Arc<Service>>, session: CurrentSessio
     }
 }
 
+async fn mfa_start(
+    Extension(auth): Extension<Arc<Service>>,
+    session: CurrentSession,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Response {
+    let purpose = EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap());
+    match auth.start_enrollment(session.grant(), purpose).await {
+        Ok(setup) => setup.manual_key().to_string().into_response(),
+        Err(e) => session.web().respond(e).into_response(),
+    }
+}
+
+async fn mfa_confirm(
+    Extension(auth): Extension<Arc<Service>>,
+    session: CurrentSession,
+    CsrfForm(form): CsrfForm<CodeForm>,
+) -> Response {
+    match auth.confirm_enrollment(session.grant(), &form.code).await {
+        Ok(_codes) => "confirmed".into_response(),
+        Err(e) => session.web().respond(e).into_response(),
+    }
+}
+
+async fn mfa_acknowledge(
+    Extension(auth): Extension<Arc<Service>>,
+    session: CurrentSession,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Response {
+    match auth
+        .acknowledge_enrollment_in_session(session.expose_token())
+        .await
+    {
+        Ok((_, opened)) => (session.web().signed_in(&opened), "acknowledged").into_response(),
+        Err(e) => session.web().respond(e).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
 async fn throttled(Extension(web): Extension<WebAuth>) -> Response {
     web.respond(ServiceError::Throttled {
         retry_at: web.now() + 30,
@@ -347,6 +387,9 @@ fn routes() -> Router {
         .route("/api", post(api))
         .route("/step-up", post(step_up))
         .route("/logout", post(logout))
+        .route("/mfa/start", post(mfa_start))
+        .route("/mfa/confirm", post(mfa_confirm))
+        .route("/mfa/acknowledge", post(mfa_acknowledge))
         .route("/throttled", get(throttled))
         .route("/throttled-system", get(throttled_system))
         .route("/cached", get(cached))
@@ -1245,4 +1288,99 @@ async fn without_the_layer_the_extractors_answer_500() {
     let answer = send(&app, get_with("/me", &[(SESSION, "x")])).await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(answer.code(), "not_configured");
+}
+
+#[tokio::test]
+async fn mfa_turned_on_in_the_session_rotates_the_token_and_raises_it() {
+    let w = world();
+    let _ = owner(&w).await;
+    let token = sign_in(&w, OWNER, OWNER_PW, None).await;
+    let cookies = [(SESSION, token.as_str())];
+    let csrf = send(&w.app, get_with("/csrf", &cookies)).await.body;
+    assert_eq!(
+        send(&w.app, get_with("/aal2", &cookies)).await.code(),
+        "step_up_required"
+    );
+    let manual = send(
+        &w.app,
+        post_form("/mfa/start", &cookies, &[("csrf_token", &csrf)]),
+    )
+    .await
+    .body;
+    // The page reloaded: the same secret.
+    let again = send(
+        &w.app,
+        post_form("/mfa/start", &cookies, &[("csrf_token", &csrf)]),
+    )
+    .await
+    .body;
+    assert_eq!(manual, again);
+    let key = SecretKey::from_base32(&manual).unwrap();
+    let confirmed = send(
+        &w.app,
+        post_form(
+            "/mfa/confirm",
+            &cookies,
+            &[("code", &code(&key, w.clock.now())), ("csrf_token", &csrf)],
+        ),
+    )
+    .await;
+    assert_eq!(confirmed.body, "confirmed");
+    let done = send(
+        &w.app,
+        post_form("/mfa/acknowledge", &cookies, &[("csrf_token", &csrf)]),
+    )
+    .await;
+    assert_eq!(done.body, "acknowledged");
+    let rotated = done.cookie(SESSION).expect("a new session cookie");
+    assert_ne!(rotated, token);
+    assert_eq!(
+        send(&w.app, get_with("/me", &cookies)).await.code(),
+        "session_ended",
+        "the token from before the change"
+    );
+    assert_eq!(
+        send(&w.app, get_with("/aal2", &[(SESSION, &rotated)]))
+            .await
+            .body,
+        "aal2",
+        "raised to AAL2"
+    );
+}
+
+#[tokio::test]
+async fn a_pending_login_at_another_step_is_refused() {
+    let w = world();
+    let (_, key) = owner_with_app(&w).await;
+    let token = sign_in(&w, OWNER, OWNER_PW, Some(&key)).await;
+    let admin = w.auth.authenticate(&token).await.unwrap();
+    let new = w.auth.add_member(&admin, MEMBER, Role::User).await.unwrap();
+    let temp = new.temporary_password.expose_secret().to_owned();
+    let answer = send(
+        &w.app,
+        post_form("/login", &[], &[("login", MEMBER), ("password", &temp)]),
+    )
+    .await;
+    assert_eq!(answer.body, "change_password");
+    let pending = answer.cookie(LOGIN).unwrap();
+    let info = send(&w.app, get_with("/login/pending", &[(LOGIN, &pending)])).await;
+    assert!(info.body.starts_with("ChangePassword"), "{}", info.body);
+    let csrf = send(&w.app, get_with("/csrf", &[(LOGIN, &pending)]))
+        .await
+        .body;
+    let answer = send(
+        &w.app,
+        post_form(
+            "/login/totp",
+            &[(LOGIN, &pending)],
+            &[("code", "123456"), ("csrf_token", &csrf)],
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answer.code(),
+        "login_expired",
+        "the second-factor page at another step"
+    );
 }

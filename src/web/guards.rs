@@ -72,13 +72,13 @@ impl<S: Send + Sync, const SECONDS: u64> FromRequestParts<S> for RequireFreshWit
 }
 
 async fn fresh_within(parts: &Parts, max_age: u64) -> Result<CurrentSession, WebRejection> {
-    let session = CurrentSession::extract(parts).await?;
-    let web = session.web().clone();
-    // The session's stored freshness, read again (one more indexed read).
-    let _grant = web
-        .require_fresh(session.expose_token(), max_age, Aal::Aal2)
-        .await?;
-    Ok(session)
+    // One check of the session, with its stored freshness.
+    let web = crate::web::auth::WebAuth::from_parts(parts)?;
+    let token = web
+        .session_token(&parts.headers)
+        .ok_or(WebRejection::SignedOut)?;
+    let grant = web.require_fresh(&token, max_age, Aal::Aal2).await?;
+    Ok(CurrentSession::new(token, grant, web))
 }
 
 /// The signed-in person may do `P` across their organisation

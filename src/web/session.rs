@@ -46,6 +46,10 @@ impl CurrentSession {
         &self.web
     }
 
+    pub(crate) fn new(token: Zeroizing<String>, grant: Grant, web: WebAuth) -> Self {
+        Self { token, grant, web }
+    }
+
     pub(crate) async fn extract(parts: &Parts) -> Result<Self, WebRejection> {
         let web = WebAuth::from_parts(parts)?;
         let token = web
