@@ -54,6 +54,7 @@ type Service = Authenticator<
 struct World {
     auth: Arc<Service>,
     clock: Arc<ManualClock>,
+    web: WebAuth,
     app: Router,
 }
 
@@ -97,7 +98,12 @@ fn world_with(config: WebConfig) -> World {
         .layer(web.csrf_layer())
         .layer(web.security_headers())
         .layer(web.layer());
-    World { auth, clock, app }
+    World {
+        auth,
+        clock,
+        web,
+        app,
+    }
 }
 
 fn world() -> World {
@@ -610,6 +616,22 @@ async fn the_session_cookie_is_host_bound_secure_http_only_and_lax() {
     assert!(cleared.contains("Max-Age=0"), "{cleared}");
     let token = answer.cookie(SESSION).unwrap();
     assert!(BearerToken::parse(&token).is_ok(), "only the opaque token");
+    // The token a page rendered with the sign-in would embed is the next request's.
+    let opened = w
+        .auth
+        .login(OWNER, Password::from(OWNER_PW))
+        .await
+        .unwrap()
+        .into_session()
+        .unwrap();
+    let early = w.web.csrf_token_for_session(&opened).unwrap();
+    let later = send(
+        &w.app,
+        get_with("/csrf", &[(SESSION, &opened.token.expose_secret())]),
+    )
+    .await
+    .body;
+    assert_eq!(early.value(), later);
     let grant = w.auth.authenticate(&token).await.unwrap();
 
     let me = send(&w.app, get_with("/me", &[(SESSION, &token)])).await;
@@ -722,6 +744,21 @@ async fn the_pending_login_is_carried_in_a_signed_short_lived_cookie() {
 
     let info = send(&w.app, get_with("/login/pending", &[(LOGIN, &value)])).await;
     assert_eq!(info.body, format!("SecondFactor Some({org:?})"));
+    let step = w
+        .auth
+        .login_to(org, OWNER, Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    let cookie = w.web.login_cookies(&step);
+    let cookie = cookie.values()[0].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().split_once('=').unwrap().1;
+    assert_eq!(
+        w.web.csrf_token_for_login(&step).unwrap().value(),
+        send(&w.app, get_with("/csrf", &[(LOGIN, cookie)]))
+            .await
+            .body,
+        "the token of the step just reached"
+    );
 
     // Altered: another step, another organisation, another expiry, another signature.
     let altered = |i: usize, to: &str| {

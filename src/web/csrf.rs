@@ -18,6 +18,7 @@ use serde::de::DeserializeOwned;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::service::{LoginStep, OpenedSession};
 use crate::web::auth::WebAuth;
 use crate::web::config::WebConfig;
 use crate::web::error::WebRejection;
@@ -237,6 +238,23 @@ impl<S: Send + Sync> FromRequestParts<S> for CsrfHeader {
 }
 
 impl WebAuth {
+    /// The CSRF token of a session just opened or rotated, for a page rendered in the same
+    /// response (the request that opened it carries no cookie yet): the one [`CsrfToken`]
+    /// gives on the next request.
+    pub fn csrf_token_for_session(&self, opened: &OpenedSession) -> Option<CsrfToken> {
+        token_for(self.config(), &opened.token.expose_secret()).map(CsrfToken)
+    }
+
+    /// The CSRF token of the login step just reached (its ticket's), for a page rendered in the
+    /// same response; for a completed login, the session's.
+    pub fn csrf_token_for_login(&self, step: &LoginStep) -> Option<CsrfToken> {
+        let ticket = match step.session() {
+            Some(opened) => return self.csrf_token_for_session(opened),
+            None => step.ticket()?,
+        };
+        token_for(self.config(), &ticket.expose_secret()).map(CsrfToken)
+    }
+
     /// The origin check for form posts ([`CsrfLayer`]).
     pub fn csrf_layer(&self) -> CsrfLayer {
         CsrfLayer {

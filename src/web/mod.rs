@@ -16,6 +16,13 @@
 //! | `csrf` | the origin check ([`CsrfLayer`]) and the per-session form token ([`CsrfToken`], [`CsrfForm`], [`CsrfHeader`]) |
 //! | `headers` | [`SecurityHeadersLayer`]: `nosniff`, `Referrer-Policy`, no framing, `Cache-Control: no-store` |
 //!
+//! The extractors' refusals ([`WebRejection`]) and the service's errors answer with JSON and
+//! the status of [`ErrorClass`](crate::service::ErrorClass). A page that renders its own HTML
+//! instead takes `Result<CurrentSession, WebRejection>` (axum hands over the rejection) and
+//! chooses from [`WebRejection::code`] or [`ServiceError::class`](crate::ServiceError::class):
+//! the sign-in page for `signed_out` and `session_ended`, the code form again for
+//! `step_up_required`, "try again in 30 s" from [`ErrorClass::retry_after`](crate::service::ErrorClass::retry_after).
+//!
 //! A login page in outline (the example app `examples/web` shows every story):
 //!
 //! ```
