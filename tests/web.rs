@@ -1181,6 +1181,8 @@ async fn form_posts_need_the_origin_and_the_token() {
     )
     .await;
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
+    assert_eq!(answer.code(), "bad_request");
+    assert_eq!(answer.json()["message"], "the form could not be read");
 }
 
 #[tokio::test]

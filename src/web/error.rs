@@ -142,7 +142,8 @@ pub enum WebRejection {
     ForeignOrigin,
     /// A form post without the CSRF token, or with a wrong one (403, `csrf`).
     CsrfToken,
-    /// The form body could not be read into the handler's type (400, `bad_request`).
+    /// The form body could not be read into the handler's type (400, `bad_request`). The
+    /// parser's message is kept for the host's logs; the response does not repeat it.
     Form(String),
     /// The service refused (its [`ErrorClass`]).
     Service(ErrorResponse),
@@ -205,6 +206,8 @@ impl IntoResponse for WebRejection {
         let message = match &self {
             Self::Service(_) => None,
             Self::NotConfigured => Some(ErrorClass::Internal.public_message().to_string()),
+            // The parser's detail may quote a field's value (a code, a password): not echoed.
+            Self::Form(_) => Some("the form could not be read".to_string()),
             other => Some(other.to_string()),
         };
         let Some(message) = message else {
