@@ -31,9 +31,9 @@ use authcore::policy::{
 use authcore::service::ErrorClass;
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::web::{
-    Authorized, AuthorizedOwn, CsrfForm, CsrfHeader, CsrfToken, CurrentSession, ManageMembers,
-    PendingLogin, PendingStep, RequireAal2, RequireFresh, RequireFreshWithin, SameSite, ViewJobs,
-    ViewReports, WebAuth, WebConfig, WebKey,
+    Authorized, AuthorizedOwn, ClientLabels, CsrfForm, CsrfHeader, CsrfToken, CurrentSession,
+    ManageMembers, PendingLogin, PendingStep, RequireAal2, RequireFresh, RequireFreshWithin,
+    SameSite, ViewJobs, ViewReports, WebAuth, WebConfig, WebKey,
 };
 use authcore::{
     Authenticator, BearerToken, Grant, MemoryStore, OrgId, Password, PasswordHasher, ServiceConfig,
@@ -300,6 +300,17 @@ async fn mfa_acknowledge(
 #[derive(Deserialize)]
 struct Empty {}
 
+async fn label(
+    Extension(auth): Extension<Arc<Service>>,
+    session: CurrentSession,
+    ClientLabels(labels): ClientLabels,
+) -> Response {
+    match auth.label_session(session.expose_token(), &labels).await {
+        Ok(()) => format!("{:?} {:?}", labels.user_agent(), labels.ip()).into_response(),
+        Err(e) => session.web().respond(e).into_response(),
+    }
+}
+
 async fn throttled(Extension(web): Extension<WebAuth>) -> Response {
     web.respond(ServiceError::Throttled {
         retry_at: web.now() + 30,
@@ -400,6 +411,7 @@ fn routes() -> Router {
         .route("/throttled-system", get(throttled_system))
         .route("/cached", get(cached))
         .route("/error/{i}", get(error))
+        .route("/label", post(label))
 }
 
 // ---- the client ----------------------------------------------------------------------------
@@ -1421,5 +1433,57 @@ async fn a_pending_login_at_another_step_is_refused() {
         answer.code(),
         "login_expired",
         "the second-factor page at another step"
+    );
+}
+
+#[tokio::test]
+async fn client_labels_come_from_the_user_agent_and_only_a_trusted_address_header() {
+    let labelled = |w: &World, token: &str, ip: Option<&str>| {
+        let mut request = Request::post("/label")
+            .header(header::ORIGIN, ORIGIN)
+            .header(header::USER_AGENT, "Firefox on Linux")
+            .header(header::COOKIE, cookie_header(&[(SESSION, token)]));
+        if let Some(ip) = ip {
+            request = request.header("x-forwarded-for", ip);
+        }
+        let request = request.body(Body::empty()).unwrap();
+        let app = w.app.clone();
+        async move { send(&app, request).await.body }
+    };
+    // Not trusted: the header is ignored.
+    let w = world();
+    let _ = owner(&w).await;
+    let token = sign_in(&w, OWNER, OWNER_PW, None).await;
+    assert_eq!(
+        labelled(&w, &token, Some("203.0.113.9")).await,
+        "Some(\"Firefox on Linux\") None"
+    );
+    // Trusted: the entry the nearest proxy added, if it is an address.
+    let config = WebConfig::builder(WebKey::from_bytes(&[7; 32]).unwrap(), ORIGIN)
+        .trust_client_ip_header("x-forwarded-for")
+        .build()
+        .unwrap();
+    let w = world_with(config);
+    let _ = owner(&w).await;
+    let token = sign_in(&w, OWNER, OWNER_PW, None).await;
+    assert_eq!(
+        labelled(&w, &token, Some("198.51.100.1, 203.0.113.9")).await,
+        "Some(\"Firefox on Linux\") Some(\"203.0.113.9\")"
+    );
+    assert_eq!(
+        labelled(&w, &token, Some("<script>")).await,
+        "Some(\"Firefox on Linux\") None"
+    );
+    let listed = w.auth.sessions(&token).await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|l| l.labels.user_agent() == Some("Firefox on Linux"))
+    );
+    assert!(
+        WebConfig::builder(WebKey::from_bytes(&[7; 32]).unwrap(), ORIGIN)
+            .trust_client_ip_header("not a header")
+            .build()
+            .is_err()
     );
 }

@@ -5,6 +5,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
+use core::str::FromStr;
 
 use zeroize::Zeroizing;
 
@@ -70,6 +71,8 @@ pub enum WebConfigError {
     Origin,
     /// At least one allowed origin is needed.
     NoOrigin,
+    /// The client address header is not a valid header name.
+    HeaderName,
     /// The step-up freshness must be 30 seconds to 1 hour, and a session cookie's lifetime, if
     /// given, 5 minutes to 30 days.
     MaxAge,
@@ -89,6 +92,7 @@ impl fmt::Display for WebConfigError {
                  lowercase, without a path"
             }
             Self::NoOrigin => "at least one allowed origin is needed",
+            Self::HeaderName => "the client address header is not a valid header name",
             Self::MaxAge => {
                 "the step-up freshness must be 30 s to 1 h, a session cookie's lifetime 5 min to \
                  30 days"
@@ -109,6 +113,7 @@ pub struct WebConfig {
     pub(crate) session_max_age: Option<u64>,
     pub(crate) step_up_max_age: u64,
     pub(crate) origins: Vec<String>,
+    pub(crate) client_ip_header: Option<axum::http::HeaderName>,
 }
 
 impl WebConfig {
@@ -135,6 +140,7 @@ impl WebConfig {
             session_max_age: None,
             step_up_max_age: Self::DEFAULT_STEP_UP_MAX_AGE,
             origins: alloc::vec![origin.to_string()],
+            client_ip_header: None,
         }
     }
 
@@ -180,6 +186,7 @@ pub struct WebConfigBuilder {
     session_max_age: Option<u64>,
     step_up_max_age: u64,
     origins: Vec<String>,
+    client_ip_header: Option<String>,
 }
 
 impl WebConfigBuilder {
@@ -218,6 +225,15 @@ impl WebConfigBuilder {
         self
     }
 
+    /// The request header that holds the client's address, set by the host's reverse proxy
+    /// (`x-forwarded-for`, `x-real-ip`), for [`ClientLabels`](super::ClientLabels). Name one
+    /// only behind a proxy that sets it: a client can send any header. The address is a label,
+    /// shown to the person; it decides nothing.
+    pub fn trust_client_ip_header(mut self, name: &str) -> Self {
+        self.client_ip_header = Some(name.to_string());
+        self
+    }
+
     /// Checks the settings.
     pub fn build(self) -> Result<WebConfig, WebConfigError> {
         for name in [&self.session_cookie, &self.login_cookie] {
@@ -241,7 +257,14 @@ impl WebConfigBuilder {
         {
             return Err(WebConfigError::MaxAge);
         }
+        let client_ip_header = match &self.client_ip_header {
+            Some(name) => Some(
+                axum::http::HeaderName::from_str(name).map_err(|_| WebConfigError::HeaderName)?,
+            ),
+            None => None,
+        };
         Ok(WebConfig {
+            client_ip_header,
             key: self.key,
             session_cookie: self.session_cookie,
             login_cookie: self.login_cookie,

@@ -14,6 +14,7 @@
 //! | `permission` | [`RequiredPermission`] and one marker type per [`Permission`](crate::policy::Permission) |
 //! | `error` | `IntoResponse` for [`ServiceError`](crate::ServiceError) following [`ErrorClass`](crate::service::ErrorClass), [`WebRejection`] |
 //! | `csrf` | the origin check ([`CsrfLayer`]) and the per-session form token ([`CsrfToken`], [`CsrfForm`], [`CsrfHeader`]) |
+//! | `labels` | [`ClientLabels`]: the `User-Agent` and (behind a trusted proxy) the address, for "where you're signed in" |
 //! | `headers` | [`SecurityHeadersLayer`]: `nosniff`, `Referrer-Policy`, no framing, `Cache-Control: no-store` |
 //!
 //! The extractors' refusals ([`WebRejection`]) and the service's errors answer with JSON and
@@ -81,6 +82,7 @@ mod csrf;
 mod error;
 mod guards;
 mod headers;
+mod labels;
 mod pending;
 mod permission;
 mod session;
@@ -92,6 +94,7 @@ pub use csrf::{CsrfForm, CsrfHeader, CsrfLayer, CsrfService, CsrfToken};
 pub use error::{ErrorResponse, WebRejection, violation_code};
 pub use guards::{Authorized, AuthorizedOwn, RequireAal2, RequireFresh, RequireFreshWithin};
 pub use headers::{SecurityHeaders, SecurityHeadersLayer};
+pub use labels::ClientLabels;
 pub use pending::{PendingLogin, PendingStep};
 pub use permission::{
     EditJobs, ManageBilling, ManageMembers, ManageSecurityPolicy, ManageSettings,
