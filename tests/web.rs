@@ -718,6 +718,13 @@ async fn the_current_session_refuses_without_a_live_session() {
     let forged = send(&w.app, get_with("/me", &[(SESSION, "not-a-token")])).await;
     assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
     assert_eq!(forged.code(), "session_ended");
+    let cleared = forged.set_cookie(SESSION).expect("the dead cookie cleared");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert_cookie_attributes(&cleared, "SameSite=Lax");
+    assert!(
+        none.set_cookie(SESSION).is_none(),
+        "nothing to clear without a cookie"
+    );
     // A session that ended (idle past its timeout) says only that.
     let _ = owner(&w).await;
     let token = sign_in(&w, OWNER, OWNER_PW, None).await;
@@ -920,6 +927,10 @@ async fn the_token_rotates_on_step_up_and_freshness_is_guarded() {
     let stale = send(&w.app, get_with("/fresh", &[(SESSION, &token)])).await;
     assert_eq!(stale.status, StatusCode::UNAUTHORIZED);
     assert_eq!(stale.code(), "step_up_required");
+    assert!(
+        stale.set_cookie(SESSION).is_none(),
+        "a step-up keeps the session and its cookie"
+    );
     assert_eq!(
         stale.headers[header::WWW_AUTHENTICATE],
         "Cookie realm=\"authcore\", error=\"insufficient_user_authentication\"",

@@ -174,8 +174,14 @@ impl WebAuth {
             .map_err(|e| self.rejection(e))
     }
 
+    /// The refusal of a request that presented the session cookie: a session that ended also
+    /// clears the cookie.
     pub(crate) fn rejection(&self, error: ServiceError) -> WebRejection {
-        WebRejection::Service(self.respond(error))
+        let response = self.respond(error);
+        if response.class() == crate::service::ErrorClass::SessionEnded {
+            return WebRejection::Service(response.with_cookies(self.clear_session_cookie()));
+        }
+        WebRejection::Service(response)
     }
 
     /// The handle the layer put into the request.

@@ -125,8 +125,13 @@ impl WebAuth {
     /// [`Authenticator::sign_out`](crate::service::Authenticator::sign_out) too: clearing the
     /// cookie alone leaves the session standing).
     pub fn signed_out(&self) -> SetCookies {
+        self.clear_session_cookie().and(self.clear_login_cookie())
+    }
+
+    /// Clears the session cookie.
+    pub fn clear_session_cookie(&self) -> SetCookies {
         let config = self.config();
-        clear(config, &config.session_cookie).and(self.clear_login_cookie())
+        clear(config, &config.session_cookie)
     }
 
     /// Clears the pending-login cookie.

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use crate::credential::password::policy::{ContextKind, PolicyViolation};
 use crate::otp::clock::{Clock, SystemClock};
 use crate::service::{ErrorClass, ServiceError};
+use crate::web::cookies::SetCookies;
 
 /// The response for a [`ServiceError`], its `Retry-After` counted from `now`. Made by
 /// [`WebAuth::respond`](super::WebAuth::respond) (the service's clock); `IntoResponse` for
@@ -33,12 +34,27 @@ use crate::service::{ErrorClass, ServiceError};
 pub struct ErrorResponse {
     error: ServiceError,
     now: u64,
+    cookies: Option<SetCookies>,
 }
 
 impl ErrorResponse {
     /// The response for `error` at `now` (unix seconds).
     pub fn new(error: ServiceError, now: u64) -> Self {
-        Self { error, now }
+        Self {
+            error,
+            now,
+            cookies: None,
+        }
+    }
+
+    /// The same response, setting these cookies too (the extractors clear the session cookie
+    /// of a session that ended, so the browser stops sending it).
+    pub fn with_cookies(mut self, cookies: SetCookies) -> Self {
+        self.cookies = Some(match self.cookies.take() {
+            Some(before) => before.and(cookies),
+            None => cookies,
+        });
+        self
     }
 
     /// The error (for the host's logs: it may hold detail the response does not show).
@@ -92,7 +108,10 @@ impl IntoResponse for ErrorResponse {
             }
             _ => {}
         }
-        response
+        match self.cookies {
+            Some(cookies) => (cookies, response).into_response(),
+            None => response,
+        }
     }
 }
 

@@ -17,7 +17,8 @@ use crate::web::error::WebRejection;
 /// The signed-in person: the session's token (to pass to the session verbs) and its current
 /// grant. Refused with [`WebRejection::SignedOut`] without a session cookie, and with the
 /// service's [`SessionRefused`](crate::policy::SessionRefused) (401, `session_ended`) for a
-/// session that no longer signs anyone in.
+/// session that no longer signs anyone in; that response also clears the cookie, so the
+/// browser stops sending a dead token (the guards do the same).
 ///
 /// `Option<CurrentSession>` is `None` for a client signed out (no cookie, or a session that
 /// ended) and fails only for a server-side fault.
