@@ -17,6 +17,7 @@ use crate::credential::token::BearerToken;
 use crate::policy::ids::OrgId;
 use crate::service::LoginStep;
 use crate::web::auth::WebAuth;
+use crate::web::config::WebConfig;
 use crate::web::cookies::{self, SetCookies};
 use crate::web::error::WebRejection;
 
@@ -118,7 +119,7 @@ impl PendingLogin {
         let web = WebAuth::from_parts(parts)?;
         let value = cookies::read(&parts.headers, web.config().login_cookie())
             .ok_or(WebRejection::NoPendingLogin)?;
-        decode(&web, &value, web.now()).ok_or(WebRejection::NoPendingLogin)
+        decode(web.config(), &value, web.now()).ok_or(WebRejection::NoPendingLogin)
     }
 }
 
@@ -157,24 +158,27 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for PendingLogin {
 
 const DOMAIN: &[u8] = b"authcore/web/pending-login/v1\0";
 
-fn mac(web: &WebAuth, payload: &str) -> Option<Hmac<Sha256>> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(web.config().key.expose()).ok()?;
+fn mac(config: &WebConfig, payload: &str) -> Option<Hmac<Sha256>> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(config.key.expose()).ok()?;
     mac.update(DOMAIN);
     mac.update(payload.as_bytes());
     Some(mac)
 }
 
-fn encode(web: &WebAuth, step: &LoginStep, ticket: &BearerToken, expires: u64) -> Option<String> {
-    let kind = PendingStep::of(step)?;
-    let org = step
-        .org()
-        .map_or_else(|| String::from("-"), |org| format!("{org}"));
+fn encode(
+    config: &WebConfig,
+    kind: PendingStep,
+    org: Option<OrgId>,
+    ticket: &BearerToken,
+    expires: u64,
+) -> Option<String> {
+    let org = org.map_or_else(|| String::from("-"), |org| format!("{org}"));
     let payload = Zeroizing::new(format!(
         "v1.{}.{org}.{}.{expires}",
         &*ticket.expose_secret(),
         kind.tag()
     ));
-    let tag = mac(web, &payload)?.finalize().into_bytes();
+    let tag = mac(config, &payload)?.finalize().into_bytes();
     Some(format!(
         "{}.{}",
         &*payload,
@@ -182,10 +186,10 @@ fn encode(web: &WebAuth, step: &LoginStep, ticket: &BearerToken, expires: u64) -
     ))
 }
 
-fn decode(web: &WebAuth, value: &str, now: u64) -> Option<PendingLogin> {
+fn decode(config: &WebConfig, value: &str, now: u64) -> Option<PendingLogin> {
     let (payload, tag) = value.rsplit_once('.')?;
     let tag = data_encoding::HEXLOWER.decode(tag.as_bytes()).ok()?;
-    mac(web, payload)?.verify_slice(&tag).ok()?;
+    mac(config, payload)?.verify_slice(&tag).ok()?;
     let mut fields = payload.split('.');
     let (Some("v1"), Some(ticket), Some(org), Some(step), Some(expires), None) = (
         fields.next(),
@@ -225,7 +229,8 @@ impl WebAuth {
         let expires = self.now().saturating_add(ttl);
         let value = step
             .ticket()
-            .and_then(|ticket| encode(self, step, ticket, expires));
+            .zip(PendingStep::of(step))
+            .and_then(|(ticket, kind)| encode(self.config(), kind, step.org(), ticket, expires));
         match value {
             Some(value) => {
                 let value = Zeroizing::new(value);
@@ -242,9 +247,38 @@ impl WebAuth {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
+    use alloc::string::ToString;
+    use alloc::vec::Vec;
+
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::web::config::WebKey;
+
+    const NOW: u64 = 1_700_000_000;
+
+    fn config(key: u8) -> WebConfig {
+        WebConfig::builder(WebKey::from_bytes(&[key; 32]).unwrap(), "https://a.example")
+            .build()
+            .unwrap()
+    }
+
+    fn ticket() -> BearerToken {
+        BearerToken::parse("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap()
+    }
+
+    fn valid(org: Option<OrgId>) -> String {
+        encode(
+            &config(1),
+            PendingStep::EnrollMfa,
+            org,
+            &ticket(),
+            NOW + 600,
+        )
+        .unwrap()
+    }
 
     #[test]
     fn step_tags_round_trip() {
@@ -254,9 +288,54 @@ mod tests {
             PendingStep::EnrollMfa,
             PendingStep::ChooseOrganisation,
         ] {
-            let tag = alloc::string::ToString::to_string(&step.tag());
+            let tag = step.tag().to_string();
             assert_eq!(PendingStep::from_tag(&tag), Some(step));
         }
         assert_eq!(PendingStep::from_tag("x"), None);
+    }
+
+    #[test]
+    fn a_signed_value_decodes_until_it_expires_and_only_under_its_key() {
+        for org in [None, Some(OrgId::new(0xfeed))] {
+            let value = valid(org);
+            let got = decode(&config(1), &value, NOW).unwrap();
+            assert_eq!(got.org(), org);
+            assert_eq!(got.step(), PendingStep::EnrollMfa);
+            assert_eq!(got.ticket().digest(), ticket().digest());
+            assert!(decode(&config(1), &value, NOW + 599).is_some());
+            assert!(decode(&config(1), &value, NOW + 600).is_none(), "expired");
+            assert!(decode(&config(2), &value, NOW).is_none(), "another key");
+        }
+    }
+
+    proptest! {
+        /// Whatever a client sends, decoding never panics and never yields a pending login
+        /// without the key's signature.
+        #[test]
+        fn arbitrary_values_never_decode(value in ".{0,300}") {
+            prop_assert!(decode(&config(1), &value, NOW).is_none());
+        }
+
+        /// Any one character of a signed value changed: refused.
+        #[test]
+        fn every_altered_character_is_refused(index in 0usize..200, with in proptest::char::range('!', '~')) {
+            let value = valid(Some(OrgId::new(7)));
+            let mut chars: Vec<char> = value.chars().collect();
+            let index = index % chars.len();
+            prop_assume!(chars[index] != with);
+            chars[index] = with;
+            let altered: String = chars.into_iter().collect();
+            prop_assert!(decode(&config(1), &altered, NOW).is_none(), "{}", altered);
+        }
+
+        /// Cut short or extended: refused.
+        #[test]
+        fn truncated_or_extended_values_are_refused(cut in 1usize..200, tail in "[a-z0-9.]{1,8}") {
+            let value = valid(None);
+            let cut = cut % value.len();
+            prop_assert!(decode(&config(1), &value[..cut], NOW).is_none());
+            let longer = alloc::format!("{value}{tail}");
+            prop_assert!(decode(&config(1), &longer, NOW).is_none());
+        }
     }
 }
