@@ -5,19 +5,25 @@
 //! this module finds it; none of them is generic over the host's backend.
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::sync::Arc;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 
+use zeroize::Zeroizing;
+
 use axum::Extension;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use crate::policy::factors::Aal;
 use crate::policy::login::Grant;
 use crate::policy::roles::{Permission, Resource};
+use crate::service::OpenedSession;
 use crate::service::{Authenticator, Backend, ServiceError};
 use crate::web::config::WebConfig;
+use crate::web::cookies::{self, SetCookies};
 use crate::web::error::{ErrorResponse, WebRejection};
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -199,5 +205,49 @@ impl fmt::Debug for WebAuth {
         f.debug_struct("WebAuth")
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+/// The cookies ([`SetCookies`]): set and cleared with authcore's attributes.
+impl WebAuth {
+    /// The session cookie for a session just opened or rotated.
+    pub fn session_cookie(&self, opened: &OpenedSession) -> SetCookies {
+        let config = self.config();
+        cookies::set(
+            config,
+            &config.session_cookie,
+            &opened.token.expose_secret(),
+            config.session_max_age,
+        )
+    }
+
+    /// Signed in, or the session's token rotated: the new session cookie, and the pending-login
+    /// cookie cleared.
+    pub fn signed_in(&self, opened: &OpenedSession) -> SetCookies {
+        self.session_cookie(opened).and(self.clear_login_cookie())
+    }
+
+    /// Signed out: both cookies cleared (sign the session out with
+    /// [`Authenticator::sign_out`](crate::service::Authenticator::sign_out) too: clearing the
+    /// cookie alone leaves the session standing).
+    pub fn signed_out(&self) -> SetCookies {
+        self.clear_session_cookie().and(self.clear_login_cookie())
+    }
+
+    /// Clears the session cookie.
+    pub fn clear_session_cookie(&self) -> SetCookies {
+        let config = self.config();
+        cookies::clear(config, &config.session_cookie)
+    }
+
+    /// Clears the pending-login cookie.
+    pub fn clear_login_cookie(&self) -> SetCookies {
+        let config = self.config();
+        cookies::clear(config, &config.login_cookie)
+    }
+
+    /// The session token the request carries, if any (not checked: the extractors check it).
+    pub(crate) fn session_token(&self, headers: &HeaderMap) -> Option<Zeroizing<String>> {
+        cookies::read(headers, &self.config().session_cookie)
     }
 }

@@ -10,8 +10,6 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponseParts, ResponseParts};
 use zeroize::Zeroizing;
 
-use crate::service::OpenedSession;
-use crate::web::auth::WebAuth;
 use crate::web::config::{SameSite, WebConfig};
 
 /// `Set-Cookie` headers for a response: put it in a handler's return tuple
@@ -25,7 +23,8 @@ use crate::web::config::{SameSite, WebConfig};
 /// ([`Authenticator::reauthenticate_session`]), MFA turned on in the session
 /// ([`Authenticator::acknowledge_enrollment_in_session`]), a password change in it
 /// ([`Authenticator::change_password_in_session`]) — and returns the new one in an
-/// [`OpenedSession`]: answer with [`WebAuth::signed_in`] so the browser holds the new token
+/// [`OpenedSession`](crate::service::OpenedSession): answer with
+/// [`WebAuth::signed_in`](crate::web::WebAuth::signed_in) so the browser holds the new token
 /// (the old one no longer signs anyone in).
 ///
 /// [`Authenticator::reauthenticate_session`]: crate::service::Authenticator::reauthenticate_session
@@ -101,47 +100,4 @@ pub(crate) fn set(config: &WebConfig, name: &str, value: &str, max_age: Option<u
 /// Clears the cookie `name`.
 pub(crate) fn clear(config: &WebConfig, name: &str) -> SetCookies {
     set(config, name, "", Some(0))
-}
-
-impl WebAuth {
-    /// The session cookie for a session just opened or rotated.
-    pub fn session_cookie(&self, opened: &OpenedSession) -> SetCookies {
-        let config = self.config();
-        set(
-            config,
-            &config.session_cookie,
-            &opened.token.expose_secret(),
-            config.session_max_age,
-        )
-    }
-
-    /// Signed in, or the session's token rotated: the new session cookie, and the pending-login
-    /// cookie cleared.
-    pub fn signed_in(&self, opened: &OpenedSession) -> SetCookies {
-        self.session_cookie(opened).and(self.clear_login_cookie())
-    }
-
-    /// Signed out: both cookies cleared (sign the session out with
-    /// [`Authenticator::sign_out`](crate::service::Authenticator::sign_out) too: clearing the
-    /// cookie alone leaves the session standing).
-    pub fn signed_out(&self) -> SetCookies {
-        self.clear_session_cookie().and(self.clear_login_cookie())
-    }
-
-    /// Clears the session cookie.
-    pub fn clear_session_cookie(&self) -> SetCookies {
-        let config = self.config();
-        clear(config, &config.session_cookie)
-    }
-
-    /// Clears the pending-login cookie.
-    pub fn clear_login_cookie(&self) -> SetCookies {
-        let config = self.config();
-        clear(config, &config.login_cookie)
-    }
-
-    /// The session token the request carries, if any (not checked: the extractors check it).
-    pub(crate) fn session_token(&self, headers: &HeaderMap) -> Option<Zeroizing<String>> {
-        read(headers, &self.config().session_cookie)
-    }
 }
