@@ -23,6 +23,9 @@ pub mod service;
 #[cfg(feature = "std")]
 #[cfg_attr(docsrs, doc(cfg(feature = "std")))]
 pub mod store;
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod web;
 
 /// The store conformance suite: every storage contract, races included, run against any
 /// `LoginStore` (which is a `UserStore` and a `SecretStore`).
@@ -33,7 +36,8 @@ pub use store::conformance;
 // The front door: the service, its configuration and its backend.
 #[cfg(feature = "std")]
 pub use service::{
-    Authenticator, Backend, LoginStep, ServiceConfig, ServiceConfigBuilder, ServiceError, Services,
+    Authenticator, Backend, ErrorClass, LoginStep, ServiceConfig, ServiceConfigBuilder,
+    ServiceError, Services,
 };
 
 // What a host implements, or picks ready-made.

@@ -1035,3 +1035,78 @@ fn the_authenticator_limit_error_names_the_configurable_maximum() {
     let message = PolicyError::InvalidAuthenticatorLimit.to_string();
     assert!(message.ends_with(&format!(" 1 to {max}")), "{message}");
 }
+
+#[test]
+fn a_pending_enrollment_is_resumable_for_its_own_purpose_until_confirmed_or_expired() {
+    let config = EnrollmentConfig::default();
+    let phone = || EnrollmentPurpose::Add(name("Phone"));
+    let mfa = Mfa::new(ALICE);
+    assert!(
+        mfa.resumable_enrollment(&phone(), T0).is_none(),
+        "nothing pending"
+    );
+    let started = mfa
+        .start_enrollment(phone(), None, &config, &mut TestRng(3), T0)
+        .unwrap()
+        .state;
+    let pending = started.resumable_enrollment(&phone(), T0 + 1).unwrap();
+    assert_eq!(
+        pending.manual_key(),
+        started.enrollment().unwrap().manual_key(),
+        "the same secret"
+    );
+    assert!(
+        started
+            .resumable_enrollment(&EnrollmentPurpose::Add(name("pHONE")), T0)
+            .is_some(),
+        "names compare as names do"
+    );
+    assert!(
+        started
+            .resumable_enrollment(&EnrollmentPurpose::Add(name("Tablet")), T0)
+            .is_none(),
+        "another name"
+    );
+    let expires = started.enrollment().unwrap().expires_at();
+    assert!(
+        started
+            .resumable_enrollment(&phone(), expires - 1)
+            .is_some()
+    );
+    assert!(
+        started.resumable_enrollment(&phone(), expires).is_none(),
+        "expired"
+    );
+    let code = code_for(started.enrollment().unwrap().expose_secret(), T0);
+    let confirmed = started
+        .confirm_enrollment(&code, &config, T0)
+        .unwrap()
+        .state;
+    assert!(
+        confirmed.resumable_enrollment(&phone(), T0).is_none(),
+        "confirmed: its QR code is done with"
+    );
+    // A replacement resumes only as a replacement of the same authenticator.
+    let (active, _) = enroll(&mfa, phone(), None, T0);
+    let id = active.authenticators()[0].id();
+    let grant = grant_for(ALICE, &active, true, T0 + 60);
+    let replacing = active
+        .start_enrollment(
+            EnrollmentPurpose::Replace(id),
+            Some(&grant),
+            &config,
+            &mut TestRng(4),
+            T0 + 60,
+        )
+        .unwrap()
+        .state;
+    assert!(
+        replacing
+            .resumable_enrollment(&EnrollmentPurpose::Replace(id), T0 + 61)
+            .is_some()
+    );
+    assert!(
+        replacing.resumable_enrollment(&phone(), T0 + 61).is_none(),
+        "an addition under the replaced one's name is another purpose"
+    );
+}

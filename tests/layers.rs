@@ -6,9 +6,11 @@
 //! - no path goes through the crate root's re-exports (`crate::ThrottlePolicy`): a module names
 //!   the module that defines what it uses;
 //! - no file imports from a layer above its own. The layers, bottom to top: `otp`,
-//!   `credential`, `policy`, the crate-wide `error`, `store`, `service`;
-//! - the service uses the storage traits and records only, never a store implementation
-//!   (except `service/ready.rs`, which assembles the bundled stores into ready backends);
+//!   `credential`, `policy`, the crate-wide `error`, `store`, `service`, and the web integration
+//!   `web` (feature `axum`) on top: it may import from the service and below, nothing imports it;
+//! - the service and the web integration use the storage traits and records only, never a store
+//!   implementation (except `service/ready.rs`, which assembles the bundled stores into ready
+//!   backends);
 //! - the pairs that used to import each other do not: `policy::audit` imports no module that
 //!   imports it back, and `otp::hotp` borrows nothing from `otp::totp`;
 //! - no modules of one layer import each other, directly or around a cycle. A module here is a
@@ -22,7 +24,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The layers, bottom to top; a file may import from its own layer and the ones below.
-const LAYERS: [&str; 6] = ["otp", "credential", "policy", "error", "store", "service"];
+const LAYERS: [&str; 7] = [
+    "otp",
+    "credential",
+    "policy",
+    "error",
+    "store",
+    "service",
+    "web",
+];
 
 /// Store modules the service must not import: it talks to the traits only.
 const STORE_IMPLEMENTATIONS: [&str; 7] = [
@@ -287,7 +297,7 @@ fn violations(src: &Path) -> Vec<String> {
                     LAYERS[target]
                 ));
             }
-            if top == "service"
+            if (top == "service" || top == "web")
                 && rel != READY_BACKENDS
                 && first == "store"
                 && path
@@ -368,6 +378,17 @@ fn the_checker_sees_root_imports_and_upward_arrows() {
     let src = dir.path();
     fs::create_dir_all(src.join("otp")).unwrap();
     fs::create_dir_all(src.join("service")).unwrap();
+    fs::create_dir_all(src.join("web")).unwrap();
+    fs::write(
+        src.join("web/session.rs"),
+        "use crate::store::sql::SqlStore;\nuse crate::service::Authenticator;\n",
+    )
+    .unwrap();
+    fs::write(
+        src.join("service/leaving.rs"),
+        "use crate::web::session::CurrentSession;\n",
+    )
+    .unwrap();
     fs::write(
         src.join("otp/totp.rs"),
         "use crate::{ThrottlePolicy, policy::ids::PersonId};\n// crate::Ignored in a comment\n",
@@ -400,6 +421,22 @@ fn the_checker_sees_root_imports_and_upward_arrows() {
     );
     assert!(!found("Ignored"), "{problems:?}");
     assert!(!found("crate::otp::totp::Totp"), "{problems:?}");
+    assert!(
+        found(
+            "service/leaving.rs: `crate::web::session::CurrentSession` points up, from service to web"
+        ),
+        "nothing imports the web integration: {problems:?}"
+    );
+    assert!(
+        found(
+            "web/session.rs: `crate::store::sql::SqlStore`: the service uses the storage traits only"
+        ),
+        "{problems:?}"
+    );
+    assert!(
+        !found("web/session.rs: `crate::service::Authenticator`"),
+        "the web integration sits on the service: {problems:?}"
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use super::enroll::Reauthentication;
+use super::enroll::{Begin, Reauthentication};
 use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceError};
 use crate::credential::password::Password;
 use crate::credential::phone::PhoneNumber;
@@ -31,16 +31,43 @@ impl<B: Backend> Authenticator<B> {
     /// holds any second factor — an authenticator app, or a verified phone — this needs a fresh
     /// AAL2 session ([`Self::reauthenticate_session`], or a new sign-in): a new authenticator is bound
     /// only by someone who presented an existing one.
+    ///
+    /// Calling it again shows the same enrollment again — the same secret, the same QR code —
+    /// while one for the same purpose still awaits its first code and has not expired, so
+    /// reloading the page never abandons a secret the person may have scanned already (the
+    /// checks above are made every time). Another purpose, an expired enrollment or one
+    /// already confirmed gets a new secret; so does [`Self::restart_enrollment`] ("start over").
     pub async fn start_enrollment(
         &self,
         grant: &Grant,
         purpose: EnrollmentPurpose,
     ) -> Result<EnrollmentSetup, ServiceError> {
+        self.begin_enrollment(grant, purpose, Begin::Resume).await
+    }
+
+    /// "Start over": as [`Self::start_enrollment`], but always with a new secret; the
+    /// enrollment in progress, if any, is abandoned (audited as
+    /// [`AuditKind::EnrollmentAbandoned`]) and its secret stops confirming.
+    pub async fn restart_enrollment(
+        &self,
+        grant: &Grant,
+        purpose: EnrollmentPurpose,
+    ) -> Result<EnrollmentSetup, ServiceError> {
+        self.begin_enrollment(grant, purpose, Begin::StartOver)
+            .await
+    }
+
+    async fn begin_enrollment(
+        &self,
+        grant: &Grant,
+        purpose: EnrollmentPurpose,
+        begin: Begin,
+    ) -> Result<EnrollmentSetup, ServiceError> {
         let now = self.now();
         let Live { grant, person, .. } = self.live_grant(grant, now).await?;
         let grant = &grant;
         self.require_fresh_if_protected(grant, &person, now).await?;
-        self.enroll_start(&person, purpose, Reauthentication::Grant(grant), now)
+        self.enroll_start(&person, purpose, Reauthentication::Grant(grant), begin, now)
             .await
     }
 

@@ -43,6 +43,15 @@ enum ConfirmStep {
     Confirmed(Vec<AuditEvent>),
 }
 
+/// Whether enrollment step 1 shows an enrollment in progress again or starts over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Begin {
+    /// Show the one in progress for the same purpose, if any can be shown again.
+    Resume,
+    /// A new secret, whatever is in progress ("start over").
+    StartOver,
+}
+
 /// What a new authenticator's enrollment rests on: the signed-in person's grant, or the pending
 /// login's verified factors ("company account verification").
 #[derive(Clone, Copy)]
@@ -117,34 +126,73 @@ impl<B: Backend> Authenticator<B> {
         Err(ServiceError::Conflict)
     }
 
-    /// Enrollment step 1 for `person`.
+    /// Enrollment step 1 for `person`. With [`Begin::Resume`], an enrollment in progress for
+    /// the same purpose, still awaiting its code and unexpired, is shown again as it is (the
+    /// same secret, the same QR code); otherwise, and always with [`Begin::StartOver`], a new
+    /// secret replaces it. The checks are the same either way: the start transition is computed
+    /// on every read (its re-authentication checks included), and only written when nothing can
+    /// be shown again. Two tabs starting at once: one writes, the other, on its fresh read,
+    /// shows what the first wrote.
     pub(super) async fn enroll_start(
         &self,
         person: &PersonRecord,
         purpose: EnrollmentPurpose,
         reauth: Reauthentication<'_>,
+        begin: Begin,
         now: u64,
     ) -> Result<EnrollmentSetup, ServiceError> {
         let config = &self.config.enrollment;
-        let (mfa, ()) = self
-            .update_mfa(person.id, |mfa| {
-                Ok(match reauth {
-                    Reauthentication::Grant(grant) => {
-                        mfa.start_enrollment_with_os_rng(purpose.clone(), Some(grant), config, now)?
-                    }
-                    Reauthentication::Login(progress) => mfa
-                        .start_enrollment_at_login_with_os_rng(
-                            purpose.clone(),
-                            progress,
-                            config,
-                            now,
-                        )?,
-                })
-            })
-            .await?;
-        let enrollment = mfa
-            .enrollment()
-            .ok_or(ServiceError::Policy(PolicyError::NoEnrollment))?;
+        for _ in 0..CAS_ATTEMPTS {
+            let loaded = self
+                .backend
+                .store()
+                .mfa(person.id)
+                .await
+                .map_err(ServiceError::storage)?;
+            let (mfa, version) = match loaded {
+                Some(v) => (v.value, Some(v.version)),
+                None => (Mfa::new(person.id), None),
+            };
+            let transition = match reauth {
+                Reauthentication::Grant(grant) => {
+                    mfa.start_enrollment_with_os_rng(purpose.clone(), Some(grant), config, now)?
+                }
+                Reauthentication::Login(progress) => mfa.start_enrollment_at_login_with_os_rng(
+                    purpose.clone(),
+                    progress,
+                    config,
+                    now,
+                )?,
+            };
+            if begin == Begin::Resume
+                && let Some(pending) = mfa.resumable_enrollment(&purpose, now)
+            {
+                return self.setup_of(person, pending);
+            }
+            let written = self
+                .backend
+                .store()
+                .replace_mfa(person.id, &transition.state, version)
+                .await
+                .map_err(ServiceError::storage)?;
+            if written {
+                self.record(&transition.events).await?;
+                let enrollment = transition
+                    .state
+                    .enrollment()
+                    .ok_or(ServiceError::Policy(PolicyError::NoEnrollment))?;
+                return self.setup_of(person, enrollment);
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// What to show for `enrollment`: its `otpauth://` URI (the QR code) and manual key.
+    fn setup_of(
+        &self,
+        person: &PersonRecord,
+        enrollment: &crate::policy::enrollment::Enrollment,
+    ) -> Result<EnrollmentSetup, ServiceError> {
         let secret = crate::otp::secret::SecretKey::from_bytes_allow_short(
             enrollment.expose_secret().expose_bytes(),
         )?;

@@ -16,7 +16,7 @@
 
 use alloc::boxed::Box;
 
-use super::enroll::Reauthentication;
+use super::enroll::{Begin, Reauthentication};
 
 use super::factors::{TotpChecked, login_code_event, set_counter, totp_check};
 use super::steps::{Checked, Finished, LoginStep};
@@ -593,6 +593,11 @@ impl<B: Backend> Authenticator<B> {
     /// meanwhile, or the policy changed), the step is refused with
     /// [`PolicyError::ReauthenticationRequired`] and the login starts again from the password.
     ///
+    ///
+    /// Calling it again shows the same enrollment again (the same secret, the same QR code)
+    /// while it awaits its first code and has not expired, as
+    /// [`Self::start_enrollment`] does; [`Self::restart_login_enrollment`] starts over.
+    ///
     /// [`Mfa::start_enrollment_at_login`]: crate::policy::enrollment::Mfa::start_enrollment_at_login
     /// [`PolicyError::ReauthenticationRequired`]: crate::policy::error::PolicyError::ReauthenticationRequired
     pub async fn start_login_enrollment(
@@ -600,6 +605,29 @@ impl<B: Backend> Authenticator<B> {
         org: OrgId,
         ticket: &BearerToken,
         name: &str,
+    ) -> Result<super::EnrollmentSetup, ServiceError> {
+        self.begin_login_enrollment(org, ticket, name, Begin::Resume)
+            .await
+    }
+
+    /// "Start over" at login: as [`Self::start_login_enrollment`], but always with a new
+    /// secret (the one in progress is abandoned).
+    pub async fn restart_login_enrollment(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+        name: &str,
+    ) -> Result<super::EnrollmentSetup, ServiceError> {
+        self.begin_login_enrollment(org, ticket, name, Begin::StartOver)
+            .await
+    }
+
+    async fn begin_login_enrollment(
+        &self,
+        org: OrgId,
+        ticket: &BearerToken,
+        name: &str,
+        begin: Begin,
     ) -> Result<super::EnrollmentSetup, ServiceError> {
         let now = self.now();
         let digest = ticket.digest();
@@ -618,6 +646,7 @@ impl<B: Backend> Authenticator<B> {
             person,
             EnrollmentPurpose::Add(name),
             Reauthentication::Login(&record.progress),
+            begin,
             now,
         )
         .await

@@ -12,6 +12,7 @@
 //! | `backend` | [`Backend`]: the store, clock, audit sink, notifier and hasher behind one type parameter; [`Services`], the ready-made one |
 //! | `ready` | the ready backends of the bundled stores (`MemoryStore::backend`, …) |
 //! | `error` | [`ServiceError`]: one uniform failure for credentials, precise developer errors |
+//! | `status` | [`ErrorClass`]: what each error means to a client, in HTTP terms (the full table) |
 //! | `hashing` | [`PasswordHashing`]: where argon2 runs (inline, or tokio's blocking pool) |
 //! | `breach` | [`BreachedPasswords`]: the breach corpus new passwords are looked up in (k-anonymity), and the one check every new password goes through |
 //! | `config` | [`ServiceConfig`]: issuer, lifetimes, throttle, recovery and SMS settings |
@@ -111,6 +112,7 @@ pub(crate) mod password_reset;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
 pub(crate) mod ready;
 pub(crate) mod sessions;
+pub(crate) mod status;
 pub(crate) mod steps;
 pub(crate) mod unlock;
 
@@ -129,6 +131,7 @@ pub use passkeys::{MAX_PASSKEYS, PASSKEY_CEREMONY_TTL, PasskeyInfo};
 #[cfg(feature = "memory")]
 pub use ready::MemoryBackend;
 pub use sessions::OpenedSession;
+pub use status::ErrorClass;
 pub use steps::LoginStep;
 
 /// Whether the [`Notifier`] delivered a message. A failure has already been audited
@@ -252,7 +255,7 @@ impl<B: Backend> Authenticator<B> {
         Ok(report)
     }
 
-    fn now(&self) -> u64 {
+    pub(crate) fn now(&self) -> u64 {
         self.backend.clock().now()
     }
 

@@ -226,6 +226,32 @@ impl Mfa {
         }
     }
 
+    /// The enrollment in progress for `purpose`, if it can be shown again at `now`: it is for
+    /// the same new name (or replaces the same authenticator), still awaits its first code,
+    /// and has not expired. Reloading the page that shows the QR code must show the same secret
+    /// (the person may have scanned it already), so a host shows this one rather than starting
+    /// anew; only an explicit "start over" ([`Self::start_enrollment`] again) makes a new
+    /// secret.
+    ///
+    /// It shows a secret: make the same checks as for starting first (the service's
+    /// `start_enrollment` computes the start transition, with its re-authentication checks,
+    /// and shows this one instead of writing it).
+    pub fn resumable_enrollment(
+        &self,
+        purpose: &EnrollmentPurpose,
+        now: u64,
+    ) -> Option<&Enrollment> {
+        let pending = self.enrollment.as_ref()?;
+        let same = match purpose {
+            EnrollmentPurpose::Add(name) => {
+                pending.replaces.is_none() && pending.name.same_as(name)
+            }
+            EnrollmentPurpose::Replace(id) => pending.replaces == Some(*id),
+        };
+        (same && pending.phase() == EnrollmentPhase::AwaitingCode && !pending.is_expired(now))
+            .then_some(pending)
+    }
+
     /// Abandons the enrollment in progress; its secret is discarded.
     pub fn cancel_enrollment(&self, now: u64) -> Result<Transition<Self>, MfaError> {
         let pending = self.enrollment.as_ref().ok_or(PolicyError::NoEnrollment)?;
