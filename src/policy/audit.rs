@@ -374,6 +374,10 @@ pub enum AuditKind {
     /// refused.
     #[cfg(feature = "passkeys")]
     PasskeyCounterRegressed,
+    /// A passkey or security key of the person was removed: by the person, or with their other
+    /// factors (an administrator's MFA reset, MFA turned off).
+    #[cfg(feature = "passkeys")]
+    PasskeyRemoved,
 }
 
 /// A login decision as recorded in the audit trail.

@@ -129,8 +129,13 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Turns the signed-in person's MFA off. Needs a fresh AAL2 grant; refused while any of
-    /// their organisations enforces MFA. Recovery codes are deleted, every session of the person
-    /// ends (their security epoch moves on), and the person is notified.
+    /// their organisations enforces MFA. Recovery codes are deleted, and so (feature
+    /// `passkeys`) are their passkeys and security keys, each audited; every session of the
+    /// person ends (their security epoch moves on), and the person is notified.
+    ///
+    /// The epoch moves on before the passkeys go: a passkey registration finishing meanwhile is
+    /// either removed with them or refused (it is stored only at the epoch its session was
+    /// checked at).
     pub async fn disable_mfa(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
         let Live { grant, .. } = self.live_grant(grant, now).await?;
@@ -151,6 +156,13 @@ impl<B: Backend> Authenticator<B> {
                 .map_err(ServiceError::storage)?;
         }
         self.end_sessions(person, None).await?;
+        #[cfg(feature = "passkeys")]
+        {
+            let actor = Actor::Person(person);
+            self.remove_all_passkeys(actor, person, Some(grant.org()), now)
+                .await?;
+            self.end_sessions(person, None).await?;
+        }
         self.notice(person, SecurityNotice::MfaTurnedOff).await
     }
 
@@ -520,6 +532,7 @@ impl<B: Backend> Authenticator<B> {
         if view.session.org != grant.org() {
             return Err(refused(SessionRefused::Revoked));
         }
+        let epoch = view.session.epoch;
         let stored = view
             .check(self.config.sessions(), now)
             .map_err(refused)?
@@ -548,6 +561,7 @@ impl<B: Backend> Authenticator<B> {
             grant: stored,
             person,
             org,
+            epoch,
         })
     }
 }
@@ -561,4 +575,8 @@ pub(super) struct Live {
     pub(super) person: crate::store::records::PersonRecord,
     /// The organisation of the grant.
     pub(super) org: crate::policy::organisation::Organisation,
+    /// The person's security epoch the session was checked at (a write guarded by it lands
+    /// only while no epoch bump came in between).
+    #[cfg_attr(not(feature = "passkeys"), allow(dead_code))]
+    pub(super) epoch: u64,
 }

@@ -23,7 +23,7 @@ use crate::credential::passkey::{
 };
 use crate::credential::throttle::{ThrottleDecision, ThrottleState};
 use crate::credential::token::BearerToken;
-use crate::policy::audit::{Actor, AuditKind};
+use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::enrollment::AuthenticatorName;
 use crate::policy::error::PolicyError;
 use crate::policy::factors::Aal;
@@ -71,10 +71,29 @@ impl From<&PasskeyRecord> for PasskeyInfo {
     }
 }
 
-impl<B: Backend> Authenticator<B>
-where
-    B::Store: PasskeyStore,
-{
+impl<B: Backend> Authenticator<B> {
+    /// Removes every passkey of `person` and their ceremonies under way, auditing each removed
+    /// credential ([`AuditKind::PasskeyRemoved`]) by `actor`. Callers have moved the person's
+    /// security epoch on first, so no registration checked before can land after.
+    pub(super) async fn remove_all_passkeys(
+        &self,
+        actor: Actor,
+        person: PersonId,
+        org: Option<OrgId>,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let removed = self
+            .backend
+            .store()
+            .remove_passkeys(person)
+            .await
+            .map_err(ServiceError::storage)?;
+        let events: Vec<AuditEvent> = (0..removed)
+            .map(|_| AuditEvent::new(now, actor, Some(person), org, AuditKind::PasskeyRemoved))
+            .collect();
+        self.record(&events).await
+    }
+
     fn ceremonies(&self) -> Result<&Ceremonies, ServiceError> {
         self.config
             .passkeys
@@ -197,7 +216,12 @@ where
     ) -> Result<PasskeyInfo, ServiceError> {
         let now = self.now();
         let ceremonies = self.ceremonies()?;
-        let Live { grant, person, .. } = self.live_grant(grant, now).await?;
+        let Live {
+            grant,
+            person,
+            epoch,
+            ..
+        } = self.live_grant(grant, now).await?;
         let grant = &grant;
         let existing = self.person_passkeys(&person).await?;
         self.require_fresh_for_passkeys(grant, &person, &existing, now)
@@ -239,7 +263,7 @@ where
             last_used_at: None,
         };
         if !store
-            .insert_passkey(&record)
+            .insert_passkey(&record, epoch)
             .await
             .map_err(ServiceError::storage)?
         {

@@ -88,7 +88,7 @@ pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, Record
 pub use crate::credential::token::TokenDigest;
 pub use login::{
     CounterWrite, LoginCounters, LoginSnapshot, LoginStore, MfaWrite, NextTicket, OobWrite,
-    SnapshotAt, StepWrite,
+    SnapshotAt, StepWrite, WithPasskeys,
 };
 
 pub use invitations::{InvitationRecord, InvitationStore};

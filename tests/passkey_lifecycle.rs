@@ -1,0 +1,342 @@
+//! What happens to a person's passkeys when their MFA ends or their membership does, on every
+//! store (memory, SQLite, and PostgreSQL when `AUTHCORE_TEST_POSTGRES_URL` is set), through the
+//! service against a software authenticator: MFA turned off and an administrator's MFA reset
+//! remove them (audited, sessions ended, never offered again); leaving or being removed from one
+//! organisation keeps them, since they are the person's factors in the others too.
+#![cfg(all(feature = "memory", feature = "sqlite", feature = "passkeys"))]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+#[cfg(feature = "postgres")]
+#[path = "support/postgres.rs"]
+mod pg;
+#[path = "support/soft_key.rs"]
+#[allow(dead_code)]
+mod soft_key;
+
+use std::sync::Arc;
+
+use authcore::credential::password::HashParams;
+use authcore::credential::{FactorKind, KeyId, Keyring, RecoveryParams, SealingKey};
+use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
+use authcore::policy::{
+    Aal, Actor, AuditKind, AuthenticatorName, EnrollmentPurpose, Role, SessionRefused,
+};
+use authcore::store::{MemoryAuditLog, PasskeyStore, RecordingNotifier};
+use authcore::{
+    Authenticator, BearerToken, Grant, LoginStep, LoginStore, OrgId, Password, PasswordHasher,
+    PersonId, ServiceConfig, ServiceError, Services, SqliteStore,
+};
+use soft_key::SoftKey;
+
+const T0: u64 = 1_700_000_010;
+const ORIGIN: &str = "https://example.com";
+const PW: &str = "correct horse battery staple 42";
+
+/// A login no earlier run used (the PostgreSQL database outlives a run).
+fn unique(name: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{name}-{nanos}-{}@example.com",
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+type Service<S> =
+    Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
+
+trait Store: LoginStore + PasskeyStore + 'static {}
+impl<S: LoginStore + PasskeyStore + 'static> Store for S {}
+
+fn service<S: Store>(store: S) -> (Service<S>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(T0));
+    let hasher = PasswordHasher::builder()
+        .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
+        .build()
+        .unwrap();
+    let config = ServiceConfig::builder("Example")
+        .recovery(
+            RecoveryParams::builder()
+                .dangerous_argon2(64, 1, 1)
+                .build()
+                .unwrap(),
+        )
+        .passkeys("example.com", "Example", &[ORIGIN])
+        .build()
+        .unwrap();
+    let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
+        .unwrap()
+        .with_clock(Arc::clone(&clock))
+        .with_hasher(hasher);
+    (Authenticator::new(backend, config), clock)
+}
+
+fn keyring() -> Keyring {
+    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[7; 32]).unwrap())
+}
+
+fn ticket(step: &LoginStep) -> BearerToken {
+    BearerToken::parse(&step.ticket().expect("a pending step").expose_secret()).unwrap()
+}
+
+fn code(key: &SecretKey, now: u64) -> String {
+    Totp::new(authcore::policy::EnrollmentConfig::default().params(), key)
+        .generate(now)
+        .unwrap()
+        .expose_secret()
+        .to_owned()
+}
+
+fn events<S: Store>(s: &Service<S>, subject: PersonId, what: fn(&AuditKind) -> bool) -> Vec<Actor> {
+    s.backend()
+        .audit
+        .events()
+        .iter()
+        .filter(|e| e.subject == Some(subject) && what(&e.what))
+        .map(|e| e.actor)
+        .collect()
+}
+
+fn removed(k: &AuditKind) -> bool {
+    matches!(k, AuditKind::PasskeyRemoved)
+}
+
+/// The session ended: deleted by an epoch bump (`Revoked`) or left at the old epoch.
+fn ended<T: std::fmt::Debug>(result: Result<T, ServiceError>, what: &str) {
+    assert!(
+        matches!(
+            result,
+            Err(ServiceError::Session(
+                SessionRefused::Revoked | SessionRefused::StaleEpoch
+            ))
+        ),
+        "{what}: {result:?}"
+    );
+}
+
+/// A password login of `login` in `org`, then the code of `key` if given: the grant.
+async fn sign_in<S: Store>(
+    s: &Service<S>,
+    clock: &ManualClock,
+    org: OrgId,
+    login: &str,
+    key: Option<&SecretKey>,
+) -> Grant {
+    clock.advance(30);
+    let step = s.login_to(org, login, Password::from(PW)).await.unwrap();
+    let step = match key {
+        Some(key) => s
+            .verify_totp(org, &ticket(&step), &code(key, clock.now()))
+            .await
+            .unwrap(),
+        None => step,
+    };
+    step.into_session().expect("signed in").grant
+}
+
+/// Signs up `login` and enrols an authenticator app: the organisation, the person, the app's
+/// key and a fresh AAL2 grant.
+async fn with_app<S: Store>(
+    s: &Service<S>,
+    clock: &ManualClock,
+    login: &str,
+) -> (OrgId, PersonId, SecretKey, Grant) {
+    let up = s.sign_up(login, Password::from(PW)).await.unwrap();
+    let grant = sign_in(s, clock, up.org, login, None).await;
+    let key = enrol(s, clock, &grant).await;
+    let grant = sign_in(s, clock, up.org, login, Some(&key)).await;
+    assert_eq!(grant.aal(), Aal::Aal2);
+    (up.org, up.person, key, grant)
+}
+
+/// Enrols an authenticator app with `grant`; returns its key.
+async fn enrol<S: Store>(s: &Service<S>, clock: &ManualClock, grant: &Grant) -> SecretKey {
+    let setup = s
+        .start_enrollment(
+            grant,
+            EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
+        )
+        .await
+        .unwrap();
+    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
+    let _codes = s
+        .confirm_enrollment(grant, &code(&key, clock.now()))
+        .await
+        .unwrap();
+    s.acknowledge_enrollment(grant).await.unwrap();
+    key
+}
+
+/// Registers a security key named `name` with `grant` (which must be fresh once the person has
+/// a factor, and whose person already has recovery codes).
+async fn register<S: Store>(s: &Service<S>, grant: &Grant, name: &str) -> SoftKey {
+    let mut key = SoftKey::default();
+    let options = s.start_passkey_registration(grant, name).await.unwrap();
+    let response = key.create(ORIGIN, &options).await.unwrap();
+    s.finish_passkey_registration(grant, &response)
+        .await
+        .unwrap();
+    key
+}
+
+/// The password step offers no passkey (and, without any factor, signs in at once).
+async fn not_offered<S: Store>(s: &Service<S>, org: OrgId, login: &str) {
+    let step = s.login_to(org, login, Password::from(PW)).await.unwrap();
+    if let LoginStep::SecondFactor { factors, .. } = &step {
+        assert!(!factors.contains(FactorKind::Passkey), "{factors:?}");
+    }
+}
+
+async fn mfa_off_removes_passkeys<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let ada = unique("ada");
+    let (org, person, key, grant) = with_app(&s, &clock, &ada).await;
+    let other = sign_in(&s, &clock, org, &ada, Some(&key)).await;
+    let _key = register(&s, &grant, "YubiKey").await;
+    let _second = register(&s, &grant, "Laptop").await;
+    assert_eq!(s.passkeys(&grant).await.unwrap().len(), 2);
+    s.disable_mfa(&grant).await.unwrap();
+    assert!(
+        PasskeyStore::passkeys(&s.backend().store, person)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        events(&s, person, removed),
+        [Actor::Person(person), Actor::Person(person)]
+    );
+    ended(s.passkeys(&grant).await, "the session that turned MFA off");
+    ended(s.passkeys(&other).await, "another session");
+    // The next login is the password alone: no passkey is offered.
+    let step = s.login_to(org, &ada, Password::from(PW)).await.unwrap();
+    assert!(step.grant().is_some(), "{step:?}");
+}
+
+async fn reset_removes_passkeys<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let (olivia, uma) = (unique("olivia"), unique("uma"));
+    let (org, _, okey, og) = with_app(&s, &clock, &olivia).await;
+    let new = s.add_member(&og, &uma, Role::User).await.unwrap();
+    let temp = new.temporary_password.expose_secret().to_owned();
+    let step = s
+        .login_to(org, &uma, Password::from(temp.as_str()))
+        .await
+        .unwrap();
+    let _ = s
+        .change_password_at_login(org, &ticket(&step), Password::from(PW))
+        .await
+        .unwrap();
+    let ug = sign_in(&s, &clock, org, &uma, None).await;
+    let ukey = enrol(&s, &clock, &ug).await;
+    let ug = sign_in(&s, &clock, org, &uma, Some(&ukey)).await;
+    let _key = register(&s, &ug, "YubiKey").await;
+    // A registration under way when the reset lands.
+    let _ = s.start_passkey_registration(&ug, "Laptop").await.unwrap();
+    assert_eq!(s.passkeys(&ug).await.unwrap().len(), 1);
+    let og = sign_in(&s, &clock, org, &olivia, Some(&okey)).await;
+    s.reset_member_mfa(&og, new.person).await.unwrap();
+    assert!(
+        PasskeyStore::passkeys(&s.backend().store, new.person)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        events(&s, new.person, removed),
+        [Actor::Person(og.person())]
+    );
+    ended(s.passkeys(&ug).await, "the member's session");
+    not_offered(&s, org, &uma).await;
+}
+
+async fn leaving_keeps_passkeys<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let (olivia, uma) = (unique("olivia"), unique("uma"));
+    let (org, _, _, og) = with_app(&s, &clock, &olivia).await;
+    // Uma founded her own organisation and joins Olivia's.
+    let (uorg, person, _, ug) = with_app(&s, &clock, &uma).await;
+    let _key = register(&s, &ug, "YubiKey").await;
+    s.invite_member(&og, &uma, Role::User).await.unwrap();
+    let token = s
+        .backend()
+        .notifier
+        .take_last_invitation_token(person)
+        .unwrap();
+    let token = BearerToken::parse(&token).unwrap();
+    assert_eq!(s.accept_invitation(&ug, &token).await.unwrap(), org);
+    s.remove_member(&og, person).await.unwrap();
+    assert_eq!(
+        PasskeyStore::passkeys(&s.backend().store, person)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "removal from one organisation keeps the person's passkeys"
+    );
+    assert!(events(&s, person, removed).is_empty());
+    ended(s.passkeys(&ug).await, "the removed member's session");
+    // Her own organisation still offers her passkey.
+    let step = s.login_to(uorg, &uma, Password::from(PW)).await.unwrap();
+    match &step {
+        LoginStep::SecondFactor { factors, .. } => {
+            assert!(factors.contains(FactorKind::Passkey), "{factors:?}");
+        }
+        other => panic!("expected the second-factor step, got {other:?}"),
+    }
+}
+
+async fn sqlite() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("authcore.db"), keyring())
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+macro_rules! on_every_store {
+    ($($name:ident => $check:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$check(authcore::MemoryStore::new()).await;
+            })*
+        }
+        mod sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                let (_dir, store) = super::sqlite().await;
+                super::$check(store).await;
+            })*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                if super::pg::skip(stringify!($name)) {
+                    return;
+                }
+                let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL").unwrap();
+                let store = authcore::PostgresStore::connect(&url, super::keyring())
+                    .await
+                    .unwrap();
+                super::$check(store).await;
+            })*
+        }
+    };
+}
+
+on_every_store! {
+    turning_mfa_off_removes_the_passkeys => mfa_off_removes_passkeys,
+    an_admin_reset_removes_the_passkeys => reset_removes_passkeys,
+    leaving_an_organisation_keeps_the_passkeys => leaving_keeps_passkeys,
+}
