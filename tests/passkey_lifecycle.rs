@@ -24,9 +24,10 @@ use authcore::credential::password::HashParams;
 use authcore::credential::{FactorKind, KeyId, Keyring, RecoveryParams, SealingKey};
 use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
 use authcore::policy::{
-    Aal, Actor, AuditKind, AuthenticatorName, EnrollmentPurpose, Role, SessionRefused,
+    Aal, Actor, AuditKind, AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, MfaSettings,
+    PolicyError, Role, SecondFactors, SessionRefused,
 };
-use authcore::store::{MemoryAuditLog, PasskeyStore, RecordingNotifier};
+use authcore::store::{Delivery, MemoryAuditLog, PasskeyStore, RecordingNotifier, SecurityNotice};
 use authcore::{
     Authenticator, BearerToken, Grant, LoginStep, LoginStore, OrgId, Password, PasswordHasher,
     PersonId, ServiceConfig, ServiceError, Services, SqliteStore,
@@ -188,6 +189,23 @@ async fn register<S: Store>(s: &Service<S>, grant: &Grant, name: &str) -> SoftKe
     key
 }
 
+/// A password login of `login` in `org`, then the security key `key`: the grant.
+async fn sign_in_with_key<S: Store>(
+    s: &Service<S>,
+    clock: &ManualClock,
+    org: OrgId,
+    login: &str,
+    key: &mut SoftKey,
+) -> Grant {
+    clock.advance(30);
+    let step = s.login_to(org, login, Password::from(PW)).await.unwrap();
+    let t = ticket(&step);
+    let options = s.start_passkey_login(org, &t).await.unwrap();
+    let assertion = key.get(ORIGIN, &options).await.unwrap();
+    let step = s.finish_passkey_login(org, &t, &assertion).await.unwrap();
+    step.into_session().expect("signed in").grant
+}
+
 /// The password step offers no passkey (and, without any factor, signs in at once).
 async fn not_offered<S: Store>(s: &Service<S>, org: OrgId, login: &str) {
     let step = s.login_to(org, login, Password::from(PW)).await.unwrap();
@@ -295,6 +313,112 @@ async fn leaving_keeps_passkeys<S: Store>(store: S) {
     }
 }
 
+fn notices<S: Store>(s: &Service<S>, person: PersonId, notice: SecurityNotice) -> usize {
+    s.backend()
+        .notifier
+        .deliveries()
+        .iter()
+        .filter(|d| matches!(d, Delivery::Security { person: p, notice: n } if *p == person && *n == notice))
+        .count()
+}
+
+fn policy_error<T: std::fmt::Debug>(result: Result<T, ServiceError>, expected: PolicyError) {
+    match result {
+        Err(ServiceError::Policy(e)) if e == expected => {}
+        other => panic!("expected {expected:?}, got {other:?}"),
+    }
+}
+
+async fn removing_a_passkey<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let ada = unique("ada");
+    let (org, person, key, grant) = with_app(&s, &clock, &ada).await;
+    let _yubikey = register(&s, &grant, "YubiKey").await;
+    let grant = sign_in(&s, &clock, org, &ada, Some(&key)).await;
+    let other = sign_in(&s, &clock, org, &ada, Some(&key)).await;
+    let listed = s.passkeys(&grant).await.unwrap();
+    let id = listed[0].credential_id.clone();
+    // An unknown id, and a stale grant.
+    policy_error(
+        s.remove_passkey(&grant, b"not a credential").await,
+        PolicyError::UnknownAuthenticator,
+    );
+    clock.advance(EnrollmentConfig::DEFAULT_REAUTH_MAX_AGE + 1);
+    policy_error(
+        s.remove_passkey(&grant, &id).await,
+        PolicyError::ReauthenticationRequired,
+    );
+    assert_eq!(s.passkeys(&grant).await.unwrap().len(), 1);
+    let grant = sign_in(&s, &clock, org, &ada, Some(&key)).await;
+    s.remove_passkey(&grant, &id).await.unwrap();
+    assert!(s.passkeys(&grant).await.unwrap().is_empty());
+    assert_eq!(events(&s, person, removed), [Actor::Person(person)]);
+    assert_eq!(notices(&s, person, SecurityNotice::PasskeyRemoved), 1);
+    ended(s.passkeys(&other).await, "another session");
+    // The app and its recovery codes stay; the passkey is not offered again.
+    let step = s.login_to(org, &ada, Password::from(PW)).await.unwrap();
+    match &step {
+        LoginStep::SecondFactor { factors, .. } => {
+            assert!(factors.contains(FactorKind::Totp), "{factors:?}");
+            assert!(factors.contains(FactorKind::RecoveryCode), "{factors:?}");
+            assert!(!factors.contains(FactorKind::Passkey), "{factors:?}");
+        }
+        other => panic!("expected the second-factor step, got {other:?}"),
+    }
+    policy_error(
+        s.remove_passkey(&grant, &id).await,
+        PolicyError::UnknownAuthenticator,
+    );
+}
+
+/// An organisation that counts only passkeys (and recovery codes beside them).
+fn passkeys_only() -> MfaSettings {
+    MfaSettings::enforced(
+        SecondFactors::of(FactorKind::Passkey).with(FactorKind::RecoveryCode),
+        0,
+    )
+    .unwrap()
+}
+
+async fn last_counted_passkey_stays<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let ada = unique("ada");
+    let (org, _, key, grant) = with_app(&s, &clock, &ada).await;
+    let mut first = register(&s, &grant, "YubiKey").await;
+    let _second = register(&s, &grant, "Laptop").await;
+    let grant = sign_in(&s, &clock, org, &ada, Some(&key)).await;
+    s.set_mfa_policy(&grant, passkeys_only()).await.unwrap();
+    let grant = sign_in_with_key(&s, &clock, org, &ada, &mut first).await;
+    let listed = s.passkeys(&grant).await.unwrap();
+    s.remove_passkey(&grant, &listed[0].credential_id)
+        .await
+        .unwrap();
+    // The app stays, but the organisation does not count it.
+    policy_error(
+        s.remove_passkey(&grant, &listed[1].credential_id).await,
+        PolicyError::RequiredByOrganisation { org },
+    );
+    assert_eq!(s.passkeys(&grant).await.unwrap().len(), 1);
+}
+
+async fn racing_removals_keep_one<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let ada = unique("ada");
+    let (org, _, key, grant) = with_app(&s, &clock, &ada).await;
+    let mut first = register(&s, &grant, "YubiKey").await;
+    let _second = register(&s, &grant, "Laptop").await;
+    let grant = sign_in(&s, &clock, org, &ada, Some(&key)).await;
+    s.set_mfa_policy(&grant, passkeys_only()).await.unwrap();
+    let grant = sign_in_with_key(&s, &clock, org, &ada, &mut first).await;
+    let listed = s.passkeys(&grant).await.unwrap();
+    let (a, b) = tokio::join!(
+        s.remove_passkey(&grant, &listed[0].credential_id),
+        s.remove_passkey(&grant, &listed[1].credential_id),
+    );
+    assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
+    assert_eq!(s.passkeys(&grant).await.unwrap().len(), 1);
+}
+
 async fn sqlite() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("authcore.db"), keyring())
@@ -339,4 +463,7 @@ on_every_store! {
     turning_mfa_off_removes_the_passkeys => mfa_off_removes_passkeys,
     an_admin_reset_removes_the_passkeys => reset_removes_passkeys,
     leaving_an_organisation_keeps_the_passkeys => leaving_keeps_passkeys,
+    removing_a_passkey_needs_step_up_and_ends_other_sessions => removing_a_passkey,
+    the_last_passkey_an_enforcing_organisation_counts_stays => last_counted_passkey_stays,
+    two_removals_racing_for_the_last_two_keep_one => racing_removals_keep_one,
 }

@@ -422,11 +422,23 @@ impl<B: Backend> Authenticator<B> {
         kind: crate::credential::factor::FactorKind,
     ) -> Result<(), ServiceError> {
         let own = self.own_factors(person).await?;
-        let left = own.without(kind);
+        self.keep_counted_factors(person.id, own, own.without(kind))
+            .await
+    }
+
+    /// Refuses to go from the second factors `own` to `left` where an enforcing organisation
+    /// of the person counts `own` and not `left`
+    /// ([`PolicyError::RequiredByOrganisation`](crate::policy::error::PolicyError::RequiredByOrganisation)).
+    pub(super) async fn keep_counted_factors(
+        &self,
+        person: PersonId,
+        own: crate::policy::factors::SecondFactors,
+        left: crate::policy::factors::SecondFactors,
+    ) -> Result<(), ServiceError> {
         let orgs = self
             .backend
             .store()
-            .organisations_of(person.id)
+            .organisations_of(person)
             .await
             .map_err(ServiceError::storage)?;
         for id in orgs {
@@ -461,7 +473,10 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// The person's standing in every organisation they belong to.
-    async fn standings(&self, person: PersonId) -> Result<Vec<OrgStanding>, ServiceError> {
+    pub(super) async fn standings(
+        &self,
+        person: PersonId,
+    ) -> Result<Vec<OrgStanding>, ServiceError> {
         let orgs = self
             .backend
             .store()

@@ -26,15 +26,16 @@ use crate::credential::token::BearerToken;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::enrollment::AuthenticatorName;
 use crate::policy::error::PolicyError;
-use crate::policy::factors::Aal;
+use crate::policy::factors::{Aal, SecondFactors};
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::Grant;
+use crate::policy::org_policy::OrgStanding;
 use crate::service::backend::Backend;
-use crate::store::SecurityNotice;
 use crate::store::passkeys::{
     PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
 };
-use crate::store::records::PersonRecord;
+use crate::store::records::{PersonRecord, RecoverySlot};
+use crate::store::{SecretStore, SecurityNotice};
 
 /// How long a started ceremony may be finished: 5 minutes (`webauthn-rs`'s and the WebAuthn
 /// Level 3 recommended timeout, §5.4.1 and §15.1).
@@ -46,6 +47,9 @@ pub const MAX_PASSKEYS: usize = 10;
 /// A person's registered passkey, as the person sees it in their settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PasskeyInfo {
+    /// The credential id (WebAuthn §6.1; not secret: browsers are sent it), to name it in
+    /// [`Authenticator::remove_passkey`].
+    pub credential_id: Vec<u8>,
     /// The name the person gave it.
     pub name: String,
     /// When it was registered (unix seconds).
@@ -62,6 +66,7 @@ pub struct PasskeyInfo {
 impl From<&PasskeyRecord> for PasskeyInfo {
     fn from(r: &PasskeyRecord) -> Self {
         Self {
+            credential_id: r.credential_id.clone(),
             name: r.name.clone(),
             created_at: r.created_at,
             last_used_at: r.last_used_at,
@@ -283,6 +288,111 @@ impl<B: Backend> Authenticator<B> {
         self.notice(person.id, SecurityNotice::AuthenticatorAdded)
             .await?;
         Ok(PasskeyInfo::from(&record))
+    }
+
+    /// Removes the signed-in person's passkey or security key `credential_id` (from
+    /// [`Self::passkeys`]). Needs a fresh AAL2 grant (verified within
+    /// [`EnrollmentConfig::reauth_max_age`](crate::policy::EnrollmentConfig::reauth_max_age), as
+    /// for every change of factors: [`PolicyError::ReauthenticationRequired`] otherwise). An
+    /// unknown id is [`PolicyError::UnknownAuthenticator`].
+    ///
+    /// Refused where it would take away the last factor an enforcing organisation of the person
+    /// counts ([`PolicyError::RequiredByOrganisation`], or
+    /// [`PolicyError::SoleOwnerOfEnforcingOrganisation`] when it would leave no second factor
+    /// at all, as [`Self::disable_mfa`] is). Two removals racing for the person's last two
+    /// passkeys where one must stay: the store removes one and refuses the other
+    /// ([`PasskeyStore::remove_passkey`] keeps the others counted under the person's lock).
+    ///
+    /// The last passkey of a person without an authenticator app takes the recovery codes
+    /// issued with it along (MFA is off). Audited ([`AuditKind::PasskeyRemoved`]); every other
+    /// session of the person ends (their security epoch moves on; this one stays signed in),
+    /// and the person is told ([`SecurityNotice::PasskeyRemoved`]).
+    pub async fn remove_passkey(
+        &self,
+        grant: &Grant,
+        credential_id: &[u8],
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        let Live { grant, person, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
+        grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
+        let existing = self.person_passkeys(&person).await?;
+        if !existing.iter().any(|p| p.credential_id == credential_id) {
+            return Err(PolicyError::UnknownAuthenticator.into());
+        }
+        let own = self.own_factors(&person).await?;
+        let has_app = self
+            .backend
+            .store()
+            .mfa(person.id)
+            .await
+            .map_err(ServiceError::storage)?
+            .is_some_and(|m| m.value.is_active());
+        // What the person holds once no passkey is left: without an app, the recovery codes
+        // issued with the first passkey go with the last.
+        let mut without = own.without(FactorKind::Passkey);
+        if !has_app {
+            without = without.without(FactorKind::RecoveryCode);
+        }
+        let alone = self.may_hold_only(&person, own, without).await;
+        let keep_at_least = match (existing.len(), alone) {
+            (1, Err(e)) => return Err(e),
+            (_, Err(_)) => 1,
+            (_, Ok(())) => 0,
+        };
+        let store = self.backend.store();
+        if !store
+            .remove_passkey(person.id, credential_id, keep_at_least)
+            .await
+            .map_err(ServiceError::storage)?
+        {
+            // Removed meanwhile, or the others went first and this one must stay.
+            let still = self
+                .person_passkeys(&person)
+                .await?
+                .iter()
+                .any(|p| p.credential_id == credential_id);
+            return Err(
+                match (still, self.may_hold_only(&person, own, without).await) {
+                    (true, Err(e)) => e,
+                    _ => PolicyError::UnknownAuthenticator.into(),
+                },
+            );
+        }
+        let last = existing.len() == 1 || self.person_passkeys(&person).await?.is_empty();
+        if last && !has_app {
+            for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
+                store
+                    .replace_recovery_codes(person.id, slot, None)
+                    .await
+                    .map_err(ServiceError::storage)?;
+            }
+        }
+        self.record_one(
+            now,
+            Actor::Person(person.id),
+            Some(person.id),
+            Some(grant.org()),
+            AuditKind::PasskeyRemoved,
+        )
+        .await?;
+        self.end_sessions(person.id, grant.session()).await?;
+        self.notice(person.id, SecurityNotice::PasskeyRemoved).await
+    }
+
+    /// Whether the person may go from the second factors `own` down to `left`: with no primary
+    /// factor left, as MFA may be turned off (no enforcing organisation); otherwise while every
+    /// enforcing organisation that counts `own` counts `left`.
+    async fn may_hold_only(
+        &self,
+        person: &PersonRecord,
+        own: SecondFactors,
+        left: SecondFactors,
+    ) -> Result<(), ServiceError> {
+        if !left.has_primary() {
+            OrgStanding::allow_mfa_off(&self.standings(person.id).await?)?;
+        }
+        self.keep_counted_factors(person.id, own, left).await
     }
 
     /// The second-factor step with a passkey, part 1: the request options (JSON) for the
