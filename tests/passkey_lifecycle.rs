@@ -27,6 +27,7 @@ use authcore::policy::{
     Aal, Actor, AuditKind, AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, MfaSettings,
     PolicyError, Role, SecondFactors, SessionRefused,
 };
+use authcore::service::PasskeyRegistration;
 use authcore::store::{Delivery, MemoryAuditLog, PasskeyStore, RecordingNotifier, SecurityNotice};
 use authcore::{
     Authenticator, BearerToken, Grant, LoginStep, LoginStore, OrgId, Password, PasswordHasher,
@@ -183,9 +184,14 @@ async fn register<S: Store>(s: &Service<S>, grant: &Grant, name: &str) -> SoftKe
     let mut key = SoftKey::default();
     let options = s.start_passkey_registration(grant, name).await.unwrap();
     let response = key.create(ORIGIN, &options).await.unwrap();
-    s.finish_passkey_registration(grant, &response)
+    let registered = s
+        .finish_passkey_registration(grant, &response)
         .await
         .unwrap();
+    assert!(
+        matches!(registered, PasskeyRegistration::Registered(_)),
+        "{registered:?}"
+    );
     key
 }
 
@@ -419,6 +425,176 @@ async fn racing_removals_keep_one<S: Store>(store: S) {
     assert_eq!(s.passkeys(&grant).await.unwrap().len(), 1);
 }
 
+/// Signs up `login` (no factor yet): the organisation, the person, the grant and its token.
+async fn bare<S: Store>(
+    s: &Service<S>,
+    clock: &ManualClock,
+    login: &str,
+) -> (OrgId, PersonId, Grant, String) {
+    let up = s.sign_up(login, Password::from(PW)).await.unwrap();
+    clock.advance(30);
+    let step = s.login_to(up.org, login, Password::from(PW)).await.unwrap();
+    let opened = step.into_session().expect("signed in");
+    (
+        up.org,
+        up.person,
+        opened.grant,
+        opened.token.expose_secret().to_string(),
+    )
+}
+
+/// Starts and finishes a first passkey's registration: the key and the recovery codes to
+/// acknowledge.
+async fn first_key<S: Store>(
+    s: &Service<S>,
+    grant: &Grant,
+) -> (SoftKey, authcore::credential::RecoveryCodes) {
+    let mut key = SoftKey::default();
+    let options = s
+        .start_passkey_registration(grant, "YubiKey")
+        .await
+        .unwrap();
+    let response = key.create(ORIGIN, &options).await.unwrap();
+    match s
+        .finish_passkey_registration(grant, &response)
+        .await
+        .unwrap()
+    {
+        PasskeyRegistration::AwaitingAcknowledgement { recovery_codes, .. } => {
+            (key, recovery_codes)
+        }
+        other => panic!("expected the recovery codes first, got {other:?}"),
+    }
+}
+
+async fn first_passkey_comes_with_recovery_codes<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let ada = unique("ada");
+    let (org, person, grant, token) = bare(&s, &clock, &ada).await;
+    let other = sign_in(&s, &clock, org, &ada, None).await;
+    let (_key, codes) = first_key(&s, &grant).await;
+    // Before the acknowledgement the passkey does not count: the password alone signs in, and
+    // no session ended.
+    assert!(s.passkeys(&grant).await.unwrap().is_empty());
+    let step = s.login_to(org, &ada, Password::from(PW)).await.unwrap();
+    assert!(step.grant().is_some(), "{step:?}");
+    s.passkeys(&other).await.unwrap();
+    // Acknowledged in the session: it counts, this session is AAL2, the others ended.
+    let (info, opened) = s.acknowledge_passkey_in_session(&token).await.unwrap();
+    assert_eq!(info.name, "YubiKey");
+    assert_eq!(opened.grant.aal(), Aal::Aal2);
+    assert!(
+        opened
+            .grant
+            .factors()
+            .contains(authcore::policy::Factor::Second(FactorKind::Passkey))
+    );
+    ended(s.authenticate(&token).await, "the rotated token");
+    ended(s.passkeys(&other).await, "another session");
+    assert_eq!(
+        events(&s, person, |k| matches!(
+            k,
+            AuditKind::PasskeyRegistered { .. }
+        ))
+        .len(),
+        1
+    );
+    // The next login offers the passkey and the recovery codes; a code signs in without the
+    // key.
+    let step = s.login_to(org, &ada, Password::from(PW)).await.unwrap();
+    match &step {
+        LoginStep::SecondFactor { factors, .. } => {
+            assert!(factors.contains(FactorKind::Passkey), "{factors:?}");
+            assert!(factors.contains(FactorKind::RecoveryCode), "{factors:?}");
+        }
+        other => panic!("expected the second-factor step, got {other:?}"),
+    }
+    let code = codes.iter().next().unwrap().expose_secret().to_owned();
+    let step = s
+        .verify_recovery_code(org, &ticket(&step), &code)
+        .await
+        .unwrap();
+    assert_eq!(step.grant().expect("signed in").aal(), Aal::Aal2);
+}
+
+async fn an_unacknowledged_passkey_lapses<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let ada = unique("ada");
+    let (org, _, grant, _) = bare(&s, &clock, &ada).await;
+    let _ = first_key(&s, &grant).await;
+    clock.advance(EnrollmentConfig::DEFAULT_PENDING_TTL);
+    policy_error(
+        s.acknowledge_passkey(&grant).await,
+        PolicyError::NoEnrollment,
+    );
+    assert!(s.passkeys(&grant).await.unwrap().is_empty());
+    not_offered(&s, org, &ada).await;
+}
+
+/// A passkey never stands in for a factor the person already has: the session left at AAL1
+/// when the app was acknowledged, and a fresh session gone stale during the ceremony, cannot
+/// add one; a pending login has no session to add one with.
+async fn registering_never_skips_a_factor<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let ada = unique("ada");
+    let (org, _, grant, _) = bare(&s, &clock, &ada).await;
+    let app = enrol(&s, &clock, &grant).await;
+    policy_error(
+        s.start_passkey_registration(&grant, "YubiKey").await,
+        PolicyError::ReauthenticationRequired,
+    );
+    // A login waiting on the app: the ticket is no grant, and the app is still asked for.
+    let step = s.login_to(org, &ada, Password::from(PW)).await.unwrap();
+    assert!(step.grant().is_none());
+    assert!(matches!(step, LoginStep::SecondFactor { .. }), "{step:?}");
+    let fresh = sign_in(&s, &clock, org, &ada, Some(&app)).await;
+    let mut key = SoftKey::default();
+    let options = s
+        .start_passkey_registration(&fresh, "YubiKey")
+        .await
+        .unwrap();
+    let response = key.create(ORIGIN, &options).await.unwrap();
+    clock.advance(EnrollmentConfig::DEFAULT_REAUTH_MAX_AGE + 1);
+    policy_error(
+        s.finish_passkey_registration(&fresh, &response).await,
+        PolicyError::ReauthenticationRequired,
+    );
+    assert!(s.passkeys(&fresh).await.unwrap().is_empty());
+}
+
+async fn mfa_off_takes_a_lone_passkey_and_its_codes<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let ada = unique("ada");
+    let (org, person, grant, token) = bare(&s, &clock, &ada).await;
+    let _ = first_key(&s, &grant).await;
+    let (_, opened) = s.acknowledge_passkey_in_session(&token).await.unwrap();
+    // Her recovery codes can be replaced like an app user's.
+    let again = s.regenerate_recovery_codes(&opened.grant).await.unwrap();
+    assert!(!again.is_empty());
+    s.disable_mfa(&opened.grant).await.unwrap();
+    assert!(
+        PasskeyStore::passkeys(&s.backend().store, person)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for slot in [
+        authcore::store::RecoverySlot::Active,
+        authcore::store::RecoverySlot::Pending,
+    ] {
+        assert!(
+            s.backend()
+                .store
+                .recovery_codes(person, slot)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    let step = s.login_to(org, &ada, Password::from(PW)).await.unwrap();
+    assert!(step.grant().is_some(), "{step:?}");
+}
+
 async fn sqlite() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("authcore.db"), keyring())
@@ -466,4 +642,8 @@ on_every_store! {
     removing_a_passkey_needs_step_up_and_ends_other_sessions => removing_a_passkey,
     the_last_passkey_an_enforcing_organisation_counts_stays => last_counted_passkey_stays,
     two_removals_racing_for_the_last_two_keep_one => racing_removals_keep_one,
+    the_first_passkey_comes_with_recovery_codes => first_passkey_comes_with_recovery_codes,
+    an_unacknowledged_passkey_lapses => an_unacknowledged_passkey_lapses,
+    registering_a_passkey_never_skips_a_factor => registering_never_skips_a_factor,
+    turning_mfa_off_takes_a_lone_passkey_and_its_codes => mfa_off_takes_a_lone_passkey_and_its_codes,
 }

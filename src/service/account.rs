@@ -167,7 +167,8 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Replaces the signed-in person's recovery codes with a new set (the old codes stop
-    /// working). Needs a fresh AAL2 grant. Returns the codes, to show once. A factor was
+    /// working). Needs a fresh AAL2 grant, and an authenticator app or (feature `passkeys`) a
+    /// passkey ([`ServiceError::FactorUnavailable`] otherwise). Returns the codes, to show once. A factor was
     /// replaced: every other session of the person ends (a session signed in with an old code
     /// among them), and the grant's session stays.
     pub async fn regenerate_recovery_codes(
@@ -185,7 +186,15 @@ impl<B: Backend> Authenticator<B> {
             .mfa(person)
             .await
             .map_err(ServiceError::storage)?;
-        if !mfa.is_some_and(|m| m.value.is_active()) {
+        let has_app = mfa.is_some_and(|m| m.value.is_active());
+        // A person whose factors are passkeys holds the recovery codes issued with the first.
+        #[cfg(feature = "passkeys")]
+        let has_app = has_app
+            || !crate::store::PasskeyStore::passkeys(self.backend.store(), person)
+                .await
+                .map_err(ServiceError::storage)?
+                .is_empty();
+        if !has_app {
             return Err(ServiceError::FactorUnavailable);
         }
         let new = self

@@ -125,7 +125,7 @@ pub use hashing::BlockingPoolHasher;
 pub use hashing::{HashJob, HashOutput, PasswordHashing};
 pub use members::{NewMember, SignedUp};
 #[cfg(feature = "passkeys")]
-pub use passkeys::{MAX_PASSKEYS, PASSKEY_CEREMONY_TTL, PasskeyInfo};
+pub use passkeys::{MAX_PASSKEYS, PASSKEY_CEREMONY_TTL, PasskeyInfo, PasskeyRegistration};
 #[cfg(feature = "memory")]
 pub use ready::MemoryBackend;
 pub use sessions::OpenedSession;

@@ -21,6 +21,7 @@ use crate::credential::passkey::{
     AuthenticationState, Ceremonies, CredentialKey, PasskeyError, PasskeyUse, RegistrationState,
     UserHandle, updated_key,
 };
+use crate::credential::recovery::RecoveryCodes;
 use crate::credential::throttle::{ThrottleDecision, ThrottleState};
 use crate::credential::token::BearerToken;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
@@ -61,6 +62,45 @@ pub struct PasskeyInfo {
     pub backup_eligible: bool,
     /// Whether it was backed up when last seen.
     pub backup_state: bool,
+}
+
+/// How a passkey registration ended ([`Authenticator::finish_passkey_registration`]).
+#[derive(Debug)]
+#[must_use]
+pub enum PasskeyRegistration {
+    /// The passkey is registered and counts now: the person already had recovery codes.
+    Registered(PasskeyInfo),
+    /// The person's first factor with recovery codes: the passkey is verified but counts only
+    /// once the person has acknowledged these new codes ("I have safely recorded this",
+    /// [`Authenticator::acknowledge_passkey`]), as with the first authenticator app. Show the
+    /// codes once. Unacknowledged, it lapses after
+    /// [`EnrollmentConfig::pending_ttl`](crate::policy::EnrollmentConfig::pending_ttl).
+    AwaitingAcknowledgement {
+        /// The passkey waiting.
+        passkey: PasskeyInfo,
+        /// The new recovery codes, to show once.
+        recovery_codes: RecoveryCodes,
+    },
+}
+
+impl PasskeyRegistration {
+    /// The passkey, registered or waiting.
+    pub fn passkey(&self) -> &PasskeyInfo {
+        match self {
+            Self::Registered(p) | Self::AwaitingAcknowledgement { passkey: p, .. } => p,
+        }
+    }
+}
+
+/// A verified credential waiting for its acknowledgement, as kept in its ceremony state.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingPasskey {
+    credential_id: Vec<u8>,
+    key: String,
+    counter: u32,
+    backup_eligible: bool,
+    backup_state: bool,
+    created_at: u64,
 }
 
 impl From<&PasskeyRecord> for PasskeyInfo {
@@ -211,14 +251,20 @@ impl<B: Backend> Authenticator<B> {
     /// ([`AuditKind::PasskeyRegistrationRefused`]). The same fresh-grant rule as the start
     /// applies.
     ///
-    /// A factor was added: every other session of the person ends (their security epoch moves
-    /// on), the grant's session stays signed in, and the person is told
-    /// ([`SecurityNotice::AuthenticatorAdded`]).
+    /// A person who has live recovery codes gets the passkey at once
+    /// ([`PasskeyRegistration::Registered`]): a factor was added, so every other session of the
+    /// person ends (their security epoch moves on), the grant's session stays signed in, and
+    /// the person is told ([`SecurityNotice::AuthenticatorAdded`]). A person without them gets
+    /// new recovery codes to show once, and the passkey counts only after they acknowledge them
+    /// ([`PasskeyRegistration::AwaitingAcknowledgement`], [`Self::acknowledge_passkey`]), as
+    /// with the first authenticator app. The credential is stored only at the security epoch
+    /// the grant's session was checked at: an MFA reset or MFA turned off landing meanwhile
+    /// refuses it.
     pub async fn finish_passkey_registration(
         &self,
         grant: &Grant,
         response: &str,
-    ) -> Result<PasskeyInfo, ServiceError> {
+    ) -> Result<PasskeyRegistration, ServiceError> {
         let now = self.now();
         let ceremonies = self.ceremonies()?;
         let Live {
@@ -267,12 +313,149 @@ impl<B: Backend> Authenticator<B> {
             created_at: now,
             last_used_at: None,
         };
+        let has_codes = store
+            .recovery_codes(person.id, RecoverySlot::Active)
+            .await
+            .map_err(ServiceError::storage)?
+            .is_some_and(|set| set.remaining() > 0);
+        if !has_codes {
+            return self.await_acknowledgement(&person, record, now).await;
+        }
+        self.activate_passkey(grant, &person, &record, epoch, now)
+            .await?;
+        Ok(PasskeyRegistration::Registered(PasskeyInfo::from(&record)))
+    }
+
+    /// Keeps a verified first passkey waiting for its recovery codes' acknowledgement: new codes
+    /// in the pending slot (replacing any), and the credential in a ceremony state of its own.
+    /// Nothing counts yet, so no session ends.
+    async fn await_acknowledgement(
+        &self,
+        person: &PersonRecord,
+        record: PasskeyRecord,
+        now: u64,
+    ) -> Result<PasskeyRegistration, ServiceError> {
+        let store = self.backend.store();
+        let new = self.generate_recovery_codes().await?;
+        store
+            .replace_recovery_codes(person.id, RecoverySlot::Pending, Some(&new.set))
+            .await
+            .map_err(ServiceError::storage)?;
+        let state = serde_json::to_string(&PendingPasskey {
+            credential_id: record.credential_id.clone(),
+            key: String::from(record.key.as_str()),
+            counter: record.counter,
+            backup_eligible: record.backup_eligible,
+            backup_state: record.backup_state,
+            created_at: record.created_at,
+        })
+        .map_err(|_| passkey_fault(PasskeyError::Stored))?;
+        store
+            .put_passkey_challenge(&PasskeyChallengeRecord {
+                person: person.id,
+                purpose: PasskeyPurpose::Acknowledge,
+                name: record.name.clone(),
+                ticket: None,
+                state,
+                expires_at: now.saturating_add(self.config.enrollment.pending_ttl()),
+            })
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(PasskeyRegistration::AwaitingAcknowledgement {
+            passkey: PasskeyInfo::from(&record),
+            recovery_codes: new.codes,
+        })
+    }
+
+    /// "I have safely recorded this" for a first passkey
+    /// ([`PasskeyRegistration::AwaitingAcknowledgement`]): the recovery codes shown with it
+    /// become the live set, and the passkey is registered and counts. A factor was added: every
+    /// other session of the person ends (their security epoch moves on), the grant's session
+    /// stays signed in at its assurance level
+    /// ([`Self::acknowledge_passkey_in_session`] raises it to AAL2), and the person is told.
+    ///
+    /// The same grant rules as the registration's apply. Nothing waiting (never registered,
+    /// already acknowledged on another server, lapsed, or cleared by an MFA reset) is
+    /// [`PolicyError::NoEnrollment`]; a credential id registered meanwhile, or an epoch that
+    /// moved on (MFA reset, "sign out everywhere") is the uniform
+    /// [`ServiceError::InvalidCredentials`], audited. The codes go live before the passkey is
+    /// stored, so a crash in between leaves live codes and no passkey (the person registers it
+    /// again, without new codes), never a passkey without codes.
+    pub async fn acknowledge_passkey(&self, grant: &Grant) -> Result<PasskeyInfo, ServiceError> {
+        let now = self.now();
+        self.ceremonies()?;
+        let Live {
+            grant,
+            person,
+            epoch,
+            ..
+        } = self.live_grant(grant, now).await?;
+        let grant = &grant;
+        let existing = self.person_passkeys(&person).await?;
+        self.require_fresh_for_passkeys(grant, &person, &existing, now)
+            .await?;
+        let store = self.backend.store();
+        let waiting = store
+            .take_passkey_challenge(person.id, PasskeyPurpose::Acknowledge, None, now)
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or(ServiceError::Policy(PolicyError::NoEnrollment))?;
+        let pending: PendingPasskey = serde_json::from_str(&waiting.state)
+            .map_err(|_| ServiceError::Policy(PolicyError::InvalidState("pending passkey")))?;
+        let activated = store
+            .activate_pending_recovery_codes(person.id)
+            .await
+            .map_err(ServiceError::storage)?;
+        if !activated
+            && store
+                .recovery_codes(person.id, RecoverySlot::Active)
+                .await
+                .map_err(ServiceError::storage)?
+                .is_none()
+        {
+            return Err(ServiceError::Policy(PolicyError::NoEnrollment));
+        }
+        let record = PasskeyRecord {
+            person: person.id,
+            credential_id: pending.credential_id,
+            name: waiting.name,
+            key: CredentialKey::from_stored(pending.key),
+            counter: pending.counter,
+            backup_eligible: pending.backup_eligible,
+            backup_state: pending.backup_state,
+            created_at: pending.created_at,
+            last_used_at: None,
+        };
+        self.activate_passkey(grant, &person, &record, epoch, now)
+            .await?;
+        Ok(PasskeyInfo::from(&record))
+    }
+
+    /// Stores a verified credential at the session's epoch, audits it, ends the person's other
+    /// sessions and tells them; a refused insert is audited and uniform.
+    async fn activate_passkey(
+        &self,
+        grant: &Grant,
+        person: &PersonRecord,
+        record: &PasskeyRecord,
+        epoch: u64,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let store = self.backend.store();
         if !store
-            .insert_passkey(&record, epoch)
+            .insert_passkey(record, epoch)
             .await
             .map_err(ServiceError::storage)?
         {
-            return refused().await;
+            self.record_one(
+                now,
+                Actor::Person(person.id),
+                Some(person.id),
+                Some(grant.org()),
+                AuditKind::PasskeyRegistrationRefused,
+            )
+            .await?;
+            return Err(ServiceError::InvalidCredentials);
         }
         self.record_one(
             now,
@@ -286,8 +469,7 @@ impl<B: Backend> Authenticator<B> {
         .await?;
         self.end_sessions(person.id, grant.session()).await?;
         self.notice(person.id, SecurityNotice::AuthenticatorAdded)
-            .await?;
-        Ok(PasskeyInfo::from(&record))
+            .await
     }
 
     /// Removes the signed-in person's passkey or security key `credential_id` (from
