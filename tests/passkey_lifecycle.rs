@@ -27,7 +27,7 @@ use authcore::policy::{
     Aal, Actor, AuditKind, AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, MfaSettings,
     PolicyError, Role, SecondFactors, SessionRefused,
 };
-use authcore::service::PasskeyRegistration;
+use authcore::service::{LoginPasskeyEnrollment, PasskeyRegistration};
 use authcore::store::{Delivery, MemoryAuditLog, PasskeyStore, RecordingNotifier, SecurityNotice};
 use authcore::{
     Authenticator, BearerToken, Grant, LoginStep, LoginStore, OrgId, Password, PasswordHasher,
@@ -595,6 +595,221 @@ async fn mfa_off_takes_a_lone_passkey_and_its_codes<S: Store>(store: S) {
     assert!(step.grant().is_some(), "{step:?}");
 }
 
+/// Adds `login` as a User with `grant` and walks them through the temporary password: the
+/// person and the step after the new password.
+async fn member<S: Store>(s: &Service<S>, grant: &Grant, login: &str) -> (PersonId, LoginStep) {
+    let new = s.add_member(grant, login, Role::User).await.unwrap();
+    let temp = new.temporary_password.expose_secret().to_owned();
+    let step = s
+        .login_to(grant.org(), login, Password::from(temp.as_str()))
+        .await
+        .unwrap();
+    let step = s
+        .change_password_at_login(grant.org(), &ticket(&step), Password::from(PW))
+        .await
+        .unwrap();
+    (new.person, step)
+}
+
+/// Olivia (an app and a security key) makes her organisation count only passkeys; Uma, a
+/// member who set up an app before, must enrol a passkey at her next login, after presenting
+/// her app; Bob, who joins with no factor, enrols one with recovery codes.
+async fn passkeys_enrolled_at_login<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let (olivia, uma, bob) = (unique("olivia"), unique("uma"), unique("bob"));
+    let (org, _, okey, og) = with_app(&s, &clock, &olivia).await;
+    let (_, step) = member(&s, &og, &uma).await;
+    let ug = step.into_session().expect("no policy yet").grant;
+    let ukey = enrol(&s, &clock, &ug).await;
+    let mut key = register(&s, &og, "YubiKey").await;
+    let og = sign_in(&s, &clock, org, &olivia, Some(&okey)).await;
+    s.set_mfa_policy(&og, passkeys_only()).await.unwrap();
+    let og = sign_in_with_key(&s, &clock, org, &olivia, &mut key).await;
+
+    // Uma's app is asked for first: a ticket waiting on it cannot enrol a passkey (and is
+    // spent for trying).
+    clock.advance(30);
+    let step = s.login_to(org, &uma, Password::from(PW)).await.unwrap();
+    assert!(matches!(step, LoginStep::SecondFactor { .. }), "{step:?}");
+    let t = ticket(&step);
+    assert!(matches!(
+        s.start_login_passkey_registration(org, &t, "YubiKey").await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    assert!(matches!(
+        s.verify_totp(org, &t, &code(&ukey, clock.now())).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    clock.advance(30);
+    let step = s.login_to(org, &uma, Password::from(PW)).await.unwrap();
+    let step = s
+        .verify_totp(org, &ticket(&step), &code(&ukey, clock.now()))
+        .await
+        .unwrap();
+    let LoginStep::EnrollMfa { factors, .. } = &step else {
+        panic!("expected the enrolment step, got {step:?}")
+    };
+    assert!(factors.contains(FactorKind::Passkey), "{factors:?}");
+    let t = ticket(&step);
+    let mut ukey2 = SoftKey::default();
+    let options = s
+        .start_login_passkey_registration(org, &t, "YubiKey")
+        .await
+        .unwrap();
+    let response = ukey2.create(ORIGIN, &options).await.unwrap();
+    let done = s
+        .finish_login_passkey_registration(org, &t, &response)
+        .await
+        .unwrap();
+    let LoginPasskeyEnrollment::Done(step) = done else {
+        panic!("she had recovery codes: {done:?}")
+    };
+    let grant = step.into_session().expect("signed in").grant;
+    assert_eq!(grant.aal(), Aal::Aal2);
+    assert!(
+        grant
+            .factors()
+            .contains(authcore::policy::Factor::Second(FactorKind::Passkey))
+    );
+    // From now on her passkey signs her in.
+    let _ = sign_in_with_key(&s, &clock, org, &uma, &mut ukey2).await;
+
+    // Bob joins with no factor: the enrolment comes with recovery codes.
+    let (bob_id, step) = member(&s, &og, &bob).await;
+    let LoginStep::EnrollMfa { .. } = &step else {
+        panic!("expected the enrolment step, got {step:?}")
+    };
+    let t = ticket(&step);
+    let mut bkey = SoftKey::default();
+    let options = s
+        .start_login_passkey_registration(org, &t, "Laptop")
+        .await
+        .unwrap();
+    let response = bkey.create(ORIGIN, &options).await.unwrap();
+    let waiting = s
+        .finish_login_passkey_registration(org, &t, &response)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            waiting,
+            LoginPasskeyEnrollment::AwaitingAcknowledgement(
+                PasskeyRegistration::AwaitingAcknowledgement { .. }
+            )
+        ),
+        "{waiting:?}"
+    );
+    assert!(
+        PasskeyStore::passkeys(&s.backend().store, bob_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let step = s.acknowledge_login_passkey(org, &t).await.unwrap();
+    assert_eq!(step.grant().expect("signed in").aal(), Aal::Aal2);
+    assert_eq!(
+        PasskeyStore::passkeys(&s.backend().store, bob_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+/// Phishing-resistant factors for Admins and Owners: the Owner needs a passkey to ask for it;
+/// an Admin whose only factor is an app presents it and then enrols a passkey; a User's app
+/// still counts.
+async fn phishing_resistance_by_role<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let (olivia, ada, uma) = (unique("olivia"), unique("ada"), unique("uma"));
+    let (org, _, okey, og) = with_app(&s, &clock, &olivia).await;
+    let settings = MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, 0)
+        .unwrap()
+        .with_phishing_resistance_from(Role::Admin)
+        .unwrap();
+    policy_error(
+        s.set_mfa_policy(&og, settings).await,
+        PolicyError::OwnerNeedsMfa,
+    );
+    let add = |login: String, role: Role| {
+        let s = &s;
+        let og = &og;
+        let clock = &clock;
+        async move {
+            let new = s.add_member(og, &login, role).await.unwrap();
+            let temp = new.temporary_password.expose_secret().to_owned();
+            let step = s
+                .login_to(org, &login, Password::from(temp.as_str()))
+                .await
+                .unwrap();
+            let step = s
+                .change_password_at_login(org, &ticket(&step), Password::from(PW))
+                .await
+                .unwrap();
+            let grant = step.into_session().expect("no policy yet").grant;
+            enrol(s, clock, &grant).await
+        }
+    };
+    let ada_app = add(ada.clone(), Role::Admin).await;
+    let uma_app = add(uma.clone(), Role::User).await;
+    let mut key = register(&s, &og, "YubiKey").await;
+    let og = sign_in(&s, &clock, org, &olivia, Some(&okey)).await;
+    s.set_mfa_policy(&og, settings).await.unwrap();
+    assert_eq!(
+        s.organisation(org)
+            .await
+            .unwrap()
+            .policy()
+            .settings()
+            .and_then(|s| s.phishing_resistance_from()),
+        Some(Role::Admin)
+    );
+    // The Owner's own app-based session no longer stands; her key signs her in.
+    ended_or_mfa(s.passkeys(&og).await);
+    let _ = sign_in_with_key(&s, &clock, org, &olivia, &mut key).await;
+    // Uma (a User): her app is enough.
+    let ug = sign_in(&s, &clock, org, &uma, Some(&uma_app)).await;
+    assert_eq!(ug.aal(), Aal::Aal2);
+    // Ada (an Admin): her app first, then a passkey.
+    clock.advance(30);
+    let step = s.login_to(org, &ada, Password::from(PW)).await.unwrap();
+    let step = s
+        .verify_totp(org, &ticket(&step), &code(&ada_app, clock.now()))
+        .await
+        .unwrap();
+    let LoginStep::EnrollMfa { factors, .. } = &step else {
+        panic!("expected the enrolment step, got {step:?}")
+    };
+    assert!(factors.contains(FactorKind::Passkey), "{factors:?}");
+    assert!(!factors.contains(FactorKind::Totp), "{factors:?}");
+    let t = ticket(&step);
+    let mut akey = SoftKey::default();
+    let options = s
+        .start_login_passkey_registration(org, &t, "YubiKey")
+        .await
+        .unwrap();
+    let response = akey.create(ORIGIN, &options).await.unwrap();
+    let LoginPasskeyEnrollment::Done(step) = s
+        .finish_login_passkey_registration(org, &t, &response)
+        .await
+        .unwrap()
+    else {
+        panic!("she had recovery codes")
+    };
+    assert!(step.grant().is_some(), "{step:?}");
+}
+
+/// A session the organisation's policy no longer admits.
+fn ended_or_mfa<T: std::fmt::Debug>(result: Result<T, ServiceError>) {
+    assert!(
+        matches!(
+            result,
+            Err(ServiceError::Session(SessionRefused::MfaRequired))
+        ),
+        "{result:?}"
+    );
+}
+
 async fn sqlite() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("authcore.db"), keyring())
@@ -646,4 +861,6 @@ on_every_store! {
     an_unacknowledged_passkey_lapses => an_unacknowledged_passkey_lapses,
     registering_a_passkey_never_skips_a_factor => registering_never_skips_a_factor,
     turning_mfa_off_takes_a_lone_passkey_and_its_codes => mfa_off_takes_a_lone_passkey_and_its_codes,
+    a_passkey_is_enrolled_at_login_after_the_factors_held => passkeys_enrolled_at_login,
+    phishing_resistant_factors_for_admins_and_owners => phishing_resistance_by_role,
 }

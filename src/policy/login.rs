@@ -584,8 +584,8 @@ pub fn login_decision(
     }
 
     let own = own_factors(account.factors);
-    let counted = policy.counted_factors();
-    let satisfied = policy.satisfied_by(own);
+    let counted = policy.counted_factors_for(member.role());
+    let satisfied = policy.satisfied_for(member.role(), own);
 
     // 2. Challenge: whoever holds a factor presents it first.
     let challenge = if policy.is_on() && satisfied {

@@ -459,7 +459,13 @@ impl<B: Backend> Authenticator<B> {
                 .map_err(ServiceError::storage)?;
             let Some(org) = org else { continue };
             let policy = org.value.policy();
-            if policy.enforces() && policy.satisfied_by(own) && !policy.satisfied_by(left) {
+            let Some(role) = org.value.member(person).map(|m| m.role()) else {
+                continue;
+            };
+            if policy.enforces()
+                && policy.satisfied_for(role, own)
+                && !policy.satisfied_for(role, left)
+            {
                 return Err(ServiceError::Policy(
                     crate::policy::error::PolicyError::RequiredByOrganisation { org: id },
                 ));

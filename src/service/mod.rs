@@ -20,6 +20,8 @@
 //! | `steps` | what every login step shares: its snapshot, the counted attempt, the decision, the guarded commit |
 //! | `factors` | the factor checks login and account share: TOTP, out-of-band codes, passwords |
 //! | `enroll` | enrolling an authenticator app (signed in or at login) |
+//! | `passkeys` | passkeys and security keys: registering, acknowledging, removing, the second-factor step (feature `passkeys`) |
+//! | `passkey_enroll` | enrolling a passkey during a login the organisation's policy sends to enrolment |
 //! | `account` | a signed-in person's MFA, recovery codes and password |
 //! | `sessions` | server-side sessions: [`Authenticator::authenticate`], labels, freshness, listing, revoking, "sign out everywhere" |
 //! | `devices` | "remember this device": [`Authenticator::remember_device`], the login step [`Authenticator::verify_remembered_device`], the organisation's choice |
@@ -106,6 +108,8 @@ pub(crate) mod lifecycle;
 pub(crate) mod login;
 pub(crate) mod members;
 #[cfg(feature = "passkeys")]
+pub(crate) mod passkey_enroll;
+#[cfg(feature = "passkeys")]
 pub(crate) mod passkeys;
 pub(crate) mod password_reset;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
@@ -124,6 +128,8 @@ pub use error::ServiceError;
 pub use hashing::BlockingPoolHasher;
 pub use hashing::{HashJob, HashOutput, PasswordHashing};
 pub use members::{NewMember, SignedUp};
+#[cfg(feature = "passkeys")]
+pub use passkey_enroll::LoginPasskeyEnrollment;
 #[cfg(feature = "passkeys")]
 pub use passkeys::{MAX_PASSKEYS, PASSKEY_CEREMONY_TTL, PasskeyInfo, PasskeyRegistration};
 #[cfg(feature = "memory")]

@@ -23,7 +23,7 @@ use crate::credential::passkey::{
 };
 use crate::credential::recovery::RecoveryCodes;
 use crate::credential::throttle::{ThrottleDecision, ThrottleState};
-use crate::credential::token::BearerToken;
+use crate::credential::token::{BearerToken, TokenDigest};
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::enrollment::AuthenticatorName;
 use crate::policy::error::PolicyError;
@@ -139,7 +139,7 @@ impl<B: Backend> Authenticator<B> {
         self.record(&events).await
     }
 
-    fn ceremonies(&self) -> Result<&Ceremonies, ServiceError> {
+    pub(super) fn ceremonies(&self) -> Result<&Ceremonies, ServiceError> {
         self.config
             .passkeys
             .as_ref()
@@ -313,13 +313,11 @@ impl<B: Backend> Authenticator<B> {
             created_at: now,
             last_used_at: None,
         };
-        let has_codes = store
-            .recovery_codes(person.id, RecoverySlot::Active)
-            .await
-            .map_err(ServiceError::storage)?
-            .is_some_and(|set| set.remaining() > 0);
-        if !has_codes {
-            return self.await_acknowledgement(&person, record, now).await;
+        if !self.has_recovery_codes(person.id).await? {
+            let expires_at = now.saturating_add(self.config.enrollment.pending_ttl());
+            return self
+                .await_acknowledgement(&person, record, None, expires_at)
+                .await;
         }
         self.activate_passkey(grant, &person, &record, epoch, now)
             .await?;
@@ -329,11 +327,12 @@ impl<B: Backend> Authenticator<B> {
     /// Keeps a verified first passkey waiting for its recovery codes' acknowledgement: new codes
     /// in the pending slot (replacing any), and the credential in a ceremony state of its own.
     /// Nothing counts yet, so no session ends.
-    async fn await_acknowledgement(
+    pub(super) async fn await_acknowledgement(
         &self,
         person: &PersonRecord,
         record: PasskeyRecord,
-        now: u64,
+        ticket: Option<TokenDigest>,
+        expires_at: u64,
     ) -> Result<PasskeyRegistration, ServiceError> {
         let store = self.backend.store();
         let new = self.generate_recovery_codes().await?;
@@ -355,9 +354,9 @@ impl<B: Backend> Authenticator<B> {
                 person: person.id,
                 purpose: PasskeyPurpose::Acknowledge,
                 name: record.name.clone(),
-                ticket: None,
+                ticket,
                 state,
-                expires_at: now.saturating_add(self.config.enrollment.pending_ttl()),
+                expires_at,
             })
             .await
             .map_err(ServiceError::storage)?;
@@ -394,38 +393,7 @@ impl<B: Backend> Authenticator<B> {
         let existing = self.person_passkeys(&person).await?;
         self.require_fresh_for_passkeys(grant, &person, &existing, now)
             .await?;
-        let store = self.backend.store();
-        let waiting = store
-            .take_passkey_challenge(person.id, PasskeyPurpose::Acknowledge, None, now)
-            .await
-            .map_err(ServiceError::storage)?
-            .ok_or(ServiceError::Policy(PolicyError::NoEnrollment))?;
-        let pending: PendingPasskey = serde_json::from_str(&waiting.state)
-            .map_err(|_| ServiceError::Policy(PolicyError::InvalidState("pending passkey")))?;
-        let activated = store
-            .activate_pending_recovery_codes(person.id)
-            .await
-            .map_err(ServiceError::storage)?;
-        if !activated
-            && store
-                .recovery_codes(person.id, RecoverySlot::Active)
-                .await
-                .map_err(ServiceError::storage)?
-                .is_none()
-        {
-            return Err(ServiceError::Policy(PolicyError::NoEnrollment));
-        }
-        let record = PasskeyRecord {
-            person: person.id,
-            credential_id: pending.credential_id,
-            name: waiting.name,
-            key: CredentialKey::from_stored(pending.key),
-            counter: pending.counter,
-            backup_eligible: pending.backup_eligible,
-            backup_state: pending.backup_state,
-            created_at: pending.created_at,
-            last_used_at: None,
-        };
+        let record = self.take_waiting_passkey(person.id, None, now).await?;
         self.activate_passkey(grant, &person, &record, epoch, now)
             .await?;
         Ok(PasskeyInfo::from(&record))
@@ -441,35 +409,97 @@ impl<B: Backend> Authenticator<B> {
         epoch: u64,
         now: u64,
     ) -> Result<(), ServiceError> {
-        let store = self.backend.store();
-        if !store
-            .insert_passkey(record, epoch)
-            .await
-            .map_err(ServiceError::storage)?
-        {
-            self.record_one(
-                now,
-                Actor::Person(person.id),
-                Some(person.id),
-                Some(grant.org()),
-                AuditKind::PasskeyRegistrationRefused,
-            )
+        self.store_passkey(person.id, grant.org(), record, epoch, now)
             .await?;
-            return Err(ServiceError::InvalidCredentials);
-        }
-        self.record_one(
-            now,
-            Actor::Person(person.id),
-            Some(person.id),
-            Some(grant.org()),
-            AuditKind::PasskeyRegistered {
-                backup_eligible: record.backup_eligible,
-            },
-        )
-        .await?;
         self.end_sessions(person.id, grant.session()).await?;
         self.notice(person.id, SecurityNotice::AuthenticatorAdded)
             .await
+    }
+
+    /// Stores a verified credential at `epoch` and audits it; a refused insert (a credential id
+    /// taken, the epoch moved on) is audited and uniform.
+    pub(super) async fn store_passkey(
+        &self,
+        person: PersonId,
+        org: OrgId,
+        record: &PasskeyRecord,
+        epoch: u64,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let inserted = self
+            .backend
+            .store()
+            .insert_passkey(record, epoch)
+            .await
+            .map_err(ServiceError::storage)?;
+        let what = if inserted {
+            AuditKind::PasskeyRegistered {
+                backup_eligible: record.backup_eligible,
+            }
+        } else {
+            AuditKind::PasskeyRegistrationRefused
+        };
+        self.record_one(now, Actor::Person(person), Some(person), Some(org), what)
+            .await?;
+        if inserted {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidCredentials)
+        }
+    }
+
+    /// Takes the person's verified passkey waiting for its acknowledgement (of the login
+    /// `ticket`, or signed in without), and makes the recovery codes shown with it the live
+    /// set: the credential to store. Nothing waiting is [`PolicyError::NoEnrollment`].
+    pub(super) async fn take_waiting_passkey(
+        &self,
+        person: PersonId,
+        ticket: Option<&TokenDigest>,
+        now: u64,
+    ) -> Result<PasskeyRecord, ServiceError> {
+        let store = self.backend.store();
+        let waiting = store
+            .take_passkey_challenge(person, PasskeyPurpose::Acknowledge, ticket, now)
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or(ServiceError::Policy(PolicyError::NoEnrollment))?;
+        let pending: PendingPasskey = serde_json::from_str(&waiting.state)
+            .map_err(|_| ServiceError::Policy(PolicyError::InvalidState("pending passkey")))?;
+        let activated = store
+            .activate_pending_recovery_codes(person)
+            .await
+            .map_err(ServiceError::storage)?;
+        if !activated
+            && store
+                .recovery_codes(person, RecoverySlot::Active)
+                .await
+                .map_err(ServiceError::storage)?
+                .is_none()
+        {
+            return Err(ServiceError::Policy(PolicyError::NoEnrollment));
+        }
+        Ok(PasskeyRecord {
+            person,
+            credential_id: pending.credential_id,
+            name: waiting.name,
+            key: CredentialKey::from_stored(pending.key),
+            counter: pending.counter,
+            backup_eligible: pending.backup_eligible,
+            backup_state: pending.backup_state,
+            created_at: pending.created_at,
+            last_used_at: None,
+        })
+    }
+
+    /// Whether the person has live recovery codes left.
+    pub(super) async fn has_recovery_codes(&self, person: PersonId) -> Result<bool, ServiceError> {
+        Ok(self
+            .backend
+            .store()
+            .recovery_codes(person, RecoverySlot::Active)
+            .await
+            .map_err(ServiceError::storage)?
+            .is_some_and(|set| set.remaining() > 0))
     }
 
     /// Removes the signed-in person's passkey or security key `credential_id` (from
@@ -789,6 +819,6 @@ impl<B: Backend> Authenticator<B> {
 
 /// A ceremony that could not be made is a fault of the core (no random numbers), never the
 /// person's.
-fn passkey_fault(_: PasskeyError) -> ServiceError {
+pub(super) fn passkey_fault(_: PasskeyError) -> ServiceError {
     ServiceError::Core(crate::error::Error::Random)
 }
