@@ -810,6 +810,134 @@ fn ended_or_mfa<T: std::fmt::Debug>(result: Result<T, ServiceError>) {
     );
 }
 
+/// A password login of `login` in `org` and the security key `key`: the session's token.
+async fn key_session<S: Store>(
+    s: &Service<S>,
+    clock: &ManualClock,
+    org: OrgId,
+    login: &str,
+    key: &mut SoftKey,
+) -> String {
+    clock.advance(30);
+    let step = s.login_to(org, login, Password::from(PW)).await.unwrap();
+    let t = ticket(&step);
+    let options = s.start_passkey_login(org, &t).await.unwrap();
+    let assertion = key.get(ORIGIN, &options).await.unwrap();
+    let step = s.finish_passkey_login(org, &t, &assertion).await.unwrap();
+    step.into_session()
+        .expect("signed in")
+        .token
+        .expose_secret()
+        .to_string()
+}
+
+async fn passkey_step_up<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let ada = unique("ada");
+    let (org, person, _, grant) = with_app(&s, &clock, &ada).await;
+    let mut key = register(&s, &grant, "YubiKey").await;
+    let token = key_session(&s, &clock, org, &ada, &mut key).await;
+    let other = key_session(&s, &clock, org, &ada, &mut key).await;
+    clock.advance(EnrollmentConfig::DEFAULT_REAUTH_MAX_AGE + 1);
+    let stale = s.authenticate(&token).await.unwrap();
+    let id = s.passkeys(&stale).await.unwrap()[0].credential_id.clone();
+    policy_error(
+        s.remove_passkey(&stale, &id).await,
+        PolicyError::ReauthenticationRequired,
+    );
+    // A wrong password: refused before the key is asked, counted.
+    let options = s.start_passkey_reauthentication(&token).await.unwrap();
+    let assertion = key.get(ORIGIN, &options).await.unwrap();
+    assert!(matches!(
+        s.reauthenticate_session_with_passkey(
+            &token,
+            Password::from("not it at all 1234"),
+            &assertion
+        )
+        .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    // The ceremony belongs to this session: another session of hers cannot finish it.
+    assert!(matches!(
+        s.reauthenticate_session_with_passkey(&other, Password::from(PW), &assertion)
+            .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    let opened = s
+        .reauthenticate_session_with_passkey(&token, Password::from(PW), &assertion)
+        .await
+        .unwrap();
+    assert_eq!(opened.grant.aal(), Aal::Aal2);
+    assert!(
+        opened
+            .grant
+            .factors()
+            .contains(authcore::policy::Factor::Second(FactorKind::Passkey))
+    );
+    ended(s.authenticate(&token).await, "the token before the step-up");
+    let new = opened.token.expose_secret().to_string();
+    // Replayed on the new token: its ceremony is spent.
+    assert!(matches!(
+        s.reauthenticate_session_with_passkey(&new, Password::from(PW), &assertion)
+            .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    // Fresh again: the sensitive verb goes through.
+    s.remove_passkey(&opened.grant, &id).await.unwrap();
+    let rejected = events(&s, person, |k| {
+        matches!(
+            k,
+            AuditKind::CredentialRejected {
+                factor: authcore::policy::Factor::Second(FactorKind::Passkey),
+                ..
+            }
+        )
+    });
+    assert_eq!(rejected.len(), 2);
+    // Without a passkey there is nothing to step up with.
+    assert!(matches!(
+        s.start_passkey_reauthentication(&new).await,
+        Err(ServiceError::FactorUnavailable)
+    ));
+}
+
+async fn pruning_takes_stale_ceremonies<S: Store>(store: S, exact: bool) {
+    let (s, clock) = service(store);
+    let ada = unique("ada");
+    let (_, _, grant, _) = bare(&s, &clock, &ada).await;
+    let mut key = SoftKey::default();
+    let options = s
+        .start_passkey_registration(&grant, "YubiKey")
+        .await
+        .unwrap();
+    let response = key.create(ORIGIN, &options).await.unwrap();
+    // A live ceremony is never pruned.
+    let report = s.prune_expired().await.unwrap();
+    if exact {
+        assert_eq!(report.passkey_ceremonies, 0);
+    }
+    clock.advance(authcore::service::PASSKEY_CEREMONY_TTL);
+    let report = s.prune_expired().await.unwrap();
+    // The PostgreSQL database is shared with other runs: at least this one went.
+    if exact {
+        assert_eq!(report.passkey_ceremonies, 1);
+    } else {
+        assert!(report.passkey_ceremonies >= 1, "{report:?}");
+    }
+    assert!(matches!(
+        s.finish_passkey_registration(&grant, &response).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+}
+
+async fn pruning_exact<S: Store>(store: S) {
+    pruning_takes_stale_ceremonies(store, true).await;
+}
+
+async fn pruning_shared<S: Store>(store: S) {
+    pruning_takes_stale_ceremonies(store, false).await;
+}
+
 async fn sqlite() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("authcore.db"), keyring())
@@ -863,4 +991,13 @@ on_every_store! {
     turning_mfa_off_takes_a_lone_passkey_and_its_codes => mfa_off_takes_a_lone_passkey_and_its_codes,
     a_passkey_is_enrolled_at_login_after_the_factors_held => passkeys_enrolled_at_login,
     phishing_resistant_factors_for_admins_and_owners => phishing_resistance_by_role,
+    a_passkey_steps_a_session_up_and_rotates_its_token => passkey_step_up,
+    pruning_takes_the_stale_ceremonies => pruning_shared,
+}
+
+#[tokio::test]
+async fn pruning_counts_exactly_the_stale_ceremonies() {
+    pruning_exact(authcore::MemoryStore::new()).await;
+    let (_dir, store) = sqlite().await;
+    pruning_exact(store).await;
 }

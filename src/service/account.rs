@@ -98,6 +98,28 @@ impl<B: Backend> Authenticator<B> {
         let Live { grant, .. } = self.live_grant(grant, now).await?;
         let grant = &grant;
         let person = self.person(grant.person()).await?;
+        self.check_reauth_password(&person, Some(grant.org()), password, now)
+            .await?;
+        self.check_totp(person.id, Some(grant.org()), code, now)
+            .await?;
+        let fresh = grant.reauthenticated(
+            FactorSet::of(Factor::Password)
+                .with(Factor::Second(crate::credential::factor::FactorKind::Totp)),
+            now,
+        );
+        self.record(&[fresh.reauthentication_event()]).await?;
+        Ok(fresh)
+    }
+
+    /// Verifies the password of a re-authentication, reserved on the login's counter first and
+    /// settled as at sign-in.
+    pub(super) async fn check_reauth_password(
+        &self,
+        person: &crate::store::records::PersonRecord,
+        org: Option<crate::policy::ids::OrgId>,
+        password: Password,
+        now: u64,
+    ) -> Result<(), ServiceError> {
         let reserved = self
             .reserve_attempt(ThrottleKey::login(&person.login), Factor::Password, now)
             .await?;
@@ -112,20 +134,11 @@ impl<B: Backend> Authenticator<B> {
             .await
             .into_verified()?;
         if verified.is_err() {
-            self.reject_credential(reserved, person.id, Some(grant.org()), false, now)
+            self.reject_credential(reserved, person.id, org, false, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         }
-        self.accept_attempt(reserved, now).await?;
-        self.check_totp(person.id, Some(grant.org()), code, now)
-            .await?;
-        let fresh = grant.reauthenticated(
-            FactorSet::of(Factor::Password)
-                .with(Factor::Second(crate::credential::factor::FactorKind::Totp)),
-            now,
-        );
-        self.record(&[fresh.reauthentication_event()]).await?;
-        Ok(fresh)
+        self.accept_attempt(reserved, now).await
     }
 
     /// Turns the signed-in person's MFA off. Needs a fresh AAL2 grant; refused while any of

@@ -14,8 +14,9 @@ use alloc::vec::Vec;
 use super::account::Live;
 use super::factor_key;
 use super::factors::set_counter;
+use super::sessions::digest_of;
 use super::steps::{Checked, LoginStep};
-use super::{Authenticator, ServiceError};
+use super::{Authenticator, OpenedSession, ServiceError};
 use crate::credential::factor::FactorKind;
 use crate::credential::passkey::{
     AuthenticationState, Ceremonies, CredentialKey, PasskeyError, PasskeyUse, RegistrationState,
@@ -27,7 +28,7 @@ use crate::credential::token::{BearerToken, TokenDigest};
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::enrollment::AuthenticatorName;
 use crate::policy::error::PolicyError;
-use crate::policy::factors::{Aal, SecondFactors};
+use crate::policy::factors::{Aal, Factor, FactorSet, SecondFactors};
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::Grant;
 use crate::policy::org_policy::OrgStanding;
@@ -500,6 +501,120 @@ impl<B: Backend> Authenticator<B> {
             .await
             .map_err(ServiceError::storage)?
             .is_some_and(|set| set.remaining() > 0))
+    }
+
+    /// Re-authentication inside a session with a passkey in place of the app, part 1: the
+    /// request options (JSON) for `navigator.credentials.get()`, allowing the person's
+    /// credentials. The ceremony is bound to this session's token (a rotated token, or another
+    /// session, cannot finish it) and expires after [`PASSKEY_CEREMONY_TTL`]; a new start
+    /// replaces it. A person without a passkey gets [`ServiceError::FactorUnavailable`].
+    pub async fn start_passkey_reauthentication(
+        &self,
+        token: &str,
+    ) -> Result<String, ServiceError> {
+        let now = self.now();
+        let ceremonies = self.ceremonies()?;
+        let digest = digest_of(token)?;
+        let (grant, _) = self.checked(&digest).await?;
+        let Live { person, .. } = self.live_grant(&grant, now).await?;
+        let keys: Vec<CredentialKey> = self
+            .person_passkeys(&person)
+            .await?
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        if keys.is_empty() {
+            return Err(ServiceError::FactorUnavailable);
+        }
+        let (options, state) = ceremonies
+            .start_authentication(&keys)
+            .map_err(passkey_fault)?;
+        self.backend
+            .store()
+            .put_passkey_challenge(&PasskeyChallengeRecord {
+                person: person.id,
+                purpose: PasskeyPurpose::Reauthenticate,
+                name: String::new(),
+                ticket: Some(digest),
+                state: String::from(state.as_str()),
+                expires_at: now.saturating_add(PASSKEY_CEREMONY_TTL),
+            })
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(options)
+    }
+
+    /// Part 2: the password and the browser's assertion, verified and throttled as at sign-in
+    /// (the password on the login's counter, the assertion on the passkey counter, each reserved
+    /// before it is verified; the ceremony of this session spent once, the counter recorded as
+    /// for a login, a counter that went backwards refused and audited). The session becomes
+    /// fresh at AAL2 (password and passkey) and its lifetime starts again; the token rotates,
+    /// as with [`Self::reauthenticate_session`]: the old one stops working, and the new one is
+    /// returned with the fresh grant. Any failure is the uniform
+    /// [`ServiceError::InvalidCredentials`], counted and audited.
+    pub async fn reauthenticate_session_with_passkey(
+        &self,
+        token: &str,
+        password: crate::credential::password::Password,
+        response: &str,
+    ) -> Result<OpenedSession, ServiceError> {
+        let now = self.now();
+        let ceremonies = self.ceremonies()?;
+        let digest = digest_of(token)?;
+        let (grant, view) = self.checked(&digest).await?;
+        let Live { grant, person, .. } = self.live_grant(&grant, now).await?;
+        let org = Some(grant.org());
+        self.check_reauth_password(&person, org, password, now)
+            .await?;
+        let reserved = self
+            .reserve_attempt(
+                factor_key(person.id, FactorKind::Passkey),
+                Factor::Second(FactorKind::Passkey),
+                now,
+            )
+            .await?;
+        let pending = self
+            .backend
+            .store()
+            .take_passkey_challenge(
+                person.id,
+                PasskeyPurpose::Reauthenticate,
+                Some(&digest),
+                now,
+            )
+            .await
+            .map_err(ServiceError::storage)?;
+        let verified = match pending {
+            None => false,
+            Some(pending) => {
+                let state = AuthenticationState::from_stored(pending.state);
+                match ceremonies.finish_authentication(&state, response) {
+                    Ok((credential_id, used)) => {
+                        self.record_use(person.id, grant.org(), &credential_id, &used, now)
+                            .await?
+                    }
+                    Err(PasskeyError::Random) => return Err(passkey_fault(PasskeyError::Random)),
+                    Err(PasskeyError::CounterRegression) => {
+                        self.counter_regressed(person.id, grant.org(), now).await?;
+                        false
+                    }
+                    Err(_) => false,
+                }
+            }
+        };
+        if !verified {
+            self.reject_credential(reserved, person.id, org, false, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        }
+        self.accept_attempt(reserved, now).await?;
+        let factors = FactorSet::of(Factor::Password).with(Factor::Second(FactorKind::Passkey));
+        let fresh = grant.reauthenticated(factors, now);
+        self.record(&[fresh.reauthentication_event()]).await?;
+        let session = view
+            .session
+            .reauthenticated(fresh.factors(), self.config.sessions(), now);
+        self.rotate(&digest, &session).await
     }
 
     /// Removes the signed-in person's passkey or security key `credential_id` (from

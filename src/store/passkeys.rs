@@ -56,6 +56,9 @@ pub enum PasskeyPurpose {
     /// A verified first credential waiting for the person to acknowledge their new recovery
     /// codes: its `state` is the credential, which counts only once it is acknowledged.
     Acknowledge,
+    /// Re-authenticating a signed-in person inside their session (a step-up); the ticket is
+    /// the digest of the session's token.
+    Reauthenticate,
 }
 
 /// A ceremony state kept server-side between its start and its finish: single-use, bound to

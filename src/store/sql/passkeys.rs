@@ -26,6 +26,7 @@ fn purpose_text(purpose: PasskeyPurpose) -> &'static str {
         PasskeyPurpose::Register => "register",
         PasskeyPurpose::SignIn => "sign_in",
         PasskeyPurpose::Acknowledge => "acknowledge",
+        PasskeyPurpose::Reauthenticate => "reauthenticate",
     }
 }
 
