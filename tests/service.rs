@@ -3206,6 +3206,13 @@ impl authcore::store::PasskeyStore for VanishingSetStore {
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner.insert_passkey(record, epoch)
     }
+    fn passkey_by_id(
+        &self,
+        credential_id: &[u8],
+    ) -> impl Future<Output = Result<Option<authcore::store::PasskeyRecord>, Self::Error>> + Send
+    {
+        self.inner.passkey_by_id(credential_id)
+    }
     fn passkeys(
         &self,
         person: PersonId,

@@ -22,6 +22,7 @@
 //! | `enroll` | enrolling an authenticator app (signed in or at login) |
 //! | `passkeys` | passkeys and security keys: registering, acknowledging, removing, the second-factor step (feature `passkeys`) |
 //! | `passkey_enroll` | enrolling a passkey during a login the organisation's policy sends to enrolment |
+//! | `passwordless` | passwordless sign-in with a discoverable passkey |
 //! | `account` | a signed-in person's MFA, recovery codes and password |
 //! | `sessions` | server-side sessions: [`Authenticator::authenticate`], labels, freshness, listing, revoking, "sign out everywhere" |
 //! | `devices` | "remember this device": [`Authenticator::remember_device`], the login step [`Authenticator::verify_remembered_device`], the organisation's choice |
@@ -112,6 +113,8 @@ pub(crate) mod passkey_enroll;
 #[cfg(feature = "passkeys")]
 pub(crate) mod passkeys;
 pub(crate) mod password_reset;
+#[cfg(feature = "passkeys")]
+pub(crate) mod passwordless;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
 pub(crate) mod ready;
 pub(crate) mod sessions;

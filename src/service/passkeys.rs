@@ -871,7 +871,7 @@ impl<B: Backend> Authenticator<B> {
     /// Records a verified use of the person's credential over the counter it is checked against
     /// (re-read and checked again when another server recorded one meanwhile). `false` when the
     /// credential is not the person's, or its counter did not move forward (audited).
-    async fn record_use(
+    pub(super) async fn record_use(
         &self,
         person: PersonId,
         org: OrgId,
@@ -915,7 +915,7 @@ impl<B: Backend> Authenticator<B> {
         Err(ServiceError::Conflict)
     }
 
-    async fn counter_regressed(
+    pub(super) async fn counter_regressed(
         &self,
         person: PersonId,
         org: OrgId,

@@ -11,6 +11,7 @@
 //! | [`PasskeyStore::insert_passkey`] | `INSERT INTO passkeys … SELECT … FROM people WHERE id = $p AND epoch = $e FOR UPDATE ON CONFLICT (credential_id) DO NOTHING` (the id is unique across people; nothing is written once the person's security epoch moved on) |
 //! | [`PasskeyStore::record_passkey_use`] | `UPDATE passkeys SET counter = $new, key = $k, backup_state = $bs, … WHERE person = $p AND credential_id = $id AND counter = $expected` |
 //! | [`PasskeyStore::remove_passkey`] | in one transaction under the person's lock: the count of the person's credentials, then `DELETE FROM passkeys WHERE person = $p AND credential_id = $id` only if enough stay |
+//! | [`PasskeyStore::passkey_by_id`] | `SELECT … FROM passkeys WHERE credential_id = $id` |
 //! | [`PasskeyStore::remove_passkeys`] | `DELETE FROM passkeys WHERE person = $p`, and the person's ceremony states |
 //! | [`PasskeyStore::prune_passkey_challenges`] | `DELETE FROM passkey_challenges WHERE expires_at <= $now` |
 
@@ -59,6 +60,9 @@ pub enum PasskeyPurpose {
     /// Re-authenticating a signed-in person inside their session (a step-up); the ticket is
     /// the digest of the session's token.
     Reauthenticate,
+    /// A passwordless sign-in, started before anyone is known: the person is
+    /// [`PersonId::new(0)`](PersonId::new) and the ticket the digest of the attempt's token.
+    Passwordless,
 }
 
 /// A ceremony state kept server-side between its start and its finish: single-use, bound to
@@ -167,6 +171,12 @@ pub trait PasskeyStore: Send + Sync {
         &self,
         now: u64,
     ) -> impl Future<Output = Result<u64, Self::Error>> + Send;
+
+    /// The credential with this id, whoever holds it.
+    fn passkey_by_id(
+        &self,
+        credential_id: &[u8],
+    ) -> impl Future<Output = Result<Option<PasskeyRecord>, Self::Error>> + Send;
 
     /// The person's credentials, oldest first.
     fn passkeys(

@@ -607,6 +607,14 @@ impl<T: authcore::store::PasskeyStore> authcore::store::PasskeyStore for Recordi
         self.inner.insert_passkey(record, epoch).await
     }
 
+    async fn passkey_by_id(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<authcore::store::PasskeyRecord>, Self::Error> {
+        self.note("passkey_by_id").await;
+        self.inner.passkey_by_id(credential_id).await
+    }
+
     async fn passkeys(
         &self,
         person: PersonId,

@@ -264,6 +264,16 @@ async fn unique_credential_id<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Che
         "the second person's credentials"
     );
     ensure_eq!(
+        fx.store.passkey_by_id(&key.credential_id).await?,
+        Some(key.clone()),
+        "the credential found by its id"
+    );
+    ensure_eq!(
+        fx.store.passkey_by_id(&fx.fresh().to_be_bytes()).await?,
+        None,
+        "an unknown credential id"
+    );
+    ensure_eq!(
         fx.store.passkeys(ada).await?,
         alloc::vec![key],
         "the owner's credentials"

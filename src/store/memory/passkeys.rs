@@ -117,6 +117,18 @@ impl PasskeyStore for MemoryStore {
         Ok(true)
     }
 
+    async fn passkey_by_id(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<PasskeyRecord>, MemoryStoreError> {
+        Ok(self
+            .passkey_tables()?
+            .credentials
+            .iter()
+            .find(|c| c.credential_id == credential_id)
+            .cloned())
+    }
+
     async fn passkeys(&self, person: PersonId) -> Result<Vec<PasskeyRecord>, MemoryStoreError> {
         Ok(self
             .passkey_tables()?

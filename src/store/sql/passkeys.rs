@@ -27,6 +27,7 @@ fn purpose_text(purpose: PasskeyPurpose) -> &'static str {
         PasskeyPurpose::SignIn => "sign_in",
         PasskeyPurpose::Acknowledge => "acknowledge",
         PasskeyPurpose::Reauthenticate => "reauthenticate",
+        PasskeyPurpose::Passwordless => "passwordless",
     }
 }
 
@@ -256,6 +257,19 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
             .rows_affected();
         tx.commit().await?;
         Ok(written == 1)
+    }
+
+    async fn passkey_by_id(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<PasskeyRecord>, SqlStoreError> {
+        let sql = alloc::format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE credential_id = $1");
+        query(&sql)
+            .bind(credential_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| self.passkey_from_row(&row))
+            .transpose()
     }
 
     async fn passkeys(&self, person: PersonId) -> Result<Vec<PasskeyRecord>, SqlStoreError> {
