@@ -39,7 +39,7 @@ impl Spawner for Tokio {
 const T0: u64 = 1_700_000_000;
 
 /// The passkey checks, each named in the report.
-const CHECKS: [&str; 10] = [
+const CHECKS: [&str; 11] = [
     "passkey_user_handle",
     "passkey_challenge_single_use",
     "passkey_unique_credential_id",
@@ -50,6 +50,7 @@ const CHECKS: [&str; 10] = [
     "passkey_remove",
     "passkey_prune",
     "race_passkey_remove",
+    "race_passkey_insert",
 ];
 
 #[tokio::test]

@@ -172,6 +172,24 @@ impl<B: Backend> Authenticator<B> {
             last_used_at: None,
         };
         if !self.has_recovery_codes(person.id).await? {
+            if self
+                .backend
+                .store()
+                .passkey_by_id(&passkey.credential_id)
+                .await
+                .map_err(ServiceError::storage)?
+                .is_some()
+            {
+                self.record_one(
+                    now,
+                    Actor::Person(person.id),
+                    Some(person.id),
+                    Some(org),
+                    AuditKind::PasskeyRegistrationRefused,
+                )
+                .await?;
+                return Err(ServiceError::InvalidCredentials);
+            }
             let waiting = self
                 .await_acknowledgement(&person, passkey, Some(digest), record.expires_at)
                 .await?;

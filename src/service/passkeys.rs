@@ -315,6 +315,16 @@ impl<B: Backend> Authenticator<B> {
             last_used_at: None,
         };
         if !self.has_recovery_codes(person.id).await? {
+            // A credential someone holds already would be refused at the acknowledgement: say
+            // so now, before any codes are made.
+            if store
+                .passkey_by_id(&record.credential_id)
+                .await
+                .map_err(ServiceError::storage)?
+                .is_some()
+            {
+                return refused().await;
+            }
             let expires_at = now.saturating_add(self.config.enrollment.pending_ttl());
             return self
                 .await_acknowledgement(&person, record, None, expires_at)

@@ -68,6 +68,11 @@ impl<B: Backend> Authenticator<B> {
     /// the ceremony itself is the uniform [`ServiceError::InvalidCredentials`]: an unknown
     /// credential audited as [`AuditKind::PasswordlessRefused`], a known one's failure counted
     /// and audited as a rejected passkey.
+    ///
+    /// Only an assertion that names a credential and carries its owner's user handle reaches
+    /// the owner's counter: both are known only to the owner's authenticator and the server
+    /// (the handle is random, and a credential id is shown only after the password step), so a
+    /// stranger cannot lock someone's passkey by guessing.
     pub async fn finish_passwordless_login(
         &self,
         org: OrgId,

@@ -63,6 +63,7 @@ pub async fn run_passkeys_with<S: PasskeyConformance, P: Spawner>(
     run!("passkey_remove", remove(&fx));
     run!("passkey_prune", prune(&fx));
     run!("race_passkey_remove", race_remove(&fx, spawner));
+    run!("race_passkey_insert", race_insert(&fx, spawner));
     Ok(report)
 }
 
@@ -563,6 +564,47 @@ async fn race_remove<S: PasskeyConformance, P: Spawner>(
         fx.store.passkeys(ada).await?.len(),
         1,
         "one credential left"
+    );
+    Ok(())
+}
+
+/// Of [`RACE_CONTENDERS`] servers storing one credential id, each for another person, exactly
+/// one does, and the credential is that person's alone.
+async fn race_insert<S: PasskeyConformance, P: Spawner>(
+    fx: &Fixture<'_, S>,
+    spawner: &P,
+) -> Checked {
+    let id = fx.fresh();
+    let now = fx.now();
+    let mut people = Vec::with_capacity(RACE_CONTENDERS);
+    for _ in 0..RACE_CONTENDERS {
+        people.push(person(fx).await?);
+    }
+    let contenders = people
+        .iter()
+        .map(|p| {
+            let store = Arc::clone(&fx.store);
+            let key = credential(id, *p, now);
+            async move { Ok::<_, Fail>(store.insert_passkey(&key, 0).await?) }
+        })
+        .collect();
+    let wins = race(spawner, contenders).await?;
+    exactly_one(
+        wins.into_iter().filter(|w| *w).count(),
+        "store one credential id",
+    )?;
+    let owner = fx
+        .store
+        .passkey_by_id(&id.to_be_bytes())
+        .await?
+        .ok_or_else(|| fail("the credential is gone".into()))?;
+    let mut holders = 0;
+    for p in &people {
+        holders += fx.store.passkeys(*p).await?.len();
+    }
+    ensure!(
+        holders == 1 && people.contains(&owner.person),
+        "one credential id held by one person"
     );
     Ok(())
 }
