@@ -174,6 +174,8 @@ fn factor(factor: Factor) -> &'static str {
         Factor::Second(FactorKind::OutOfBandEmail) => "e-mail code",
         Factor::Second(_) => "second factor",
         Factor::RememberedDevice => "remembered device",
+        #[cfg(feature = "passkeys")]
+        Factor::UserVerified => "PIN or fingerprint on the passkey",
     }
 }
 

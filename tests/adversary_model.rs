@@ -1039,6 +1039,8 @@ impl World {
                     // A remembered device is counted on the login name's password counter.
                     Factor::Password | Factor::RememberedDevice => ThrottledFactor::Password,
                     Factor::Second(kind) => kind.throttled(),
+                    #[allow(unreachable_patterns)]
+                    _ => ThrottledFactor::Password,
                 };
                 let entry = self
                     .throttle

@@ -233,7 +233,7 @@ fn each_member_gets_a_deadline_fixed_when_they_become_subject() {
             demand: EnrollmentDemand::BeforeDeadline {
                 deadline: on_at + 7 * DAY
             },
-            factors: totp(),
+            factors: MfaSettings::DEFAULT_FACTORS,
         }
     );
     assert!(matches!(
@@ -245,7 +245,7 @@ fn each_member_gets_a_deadline_fixed_when_they_become_subject() {
         login(&org, EARLY, SecondFactors::EMPTY, after),
         LoginDecision::EnrollMfa {
             demand: EnrollmentDemand::Mandatory,
-            factors: totp(),
+            factors: MfaSettings::DEFAULT_FACTORS,
         }
     );
     // The late joiner still has time.
@@ -299,7 +299,7 @@ fn changing_the_grace_period_recomputes_every_deadline_from_the_same_moment() {
         login(&org, EARLY, SecondFactors::EMPTY, change_at),
         LoginDecision::EnrollMfa {
             demand: EnrollmentDemand::Mandatory,
-            factors: totp(),
+            factors: MfaSettings::DEFAULT_FACTORS,
         }
     );
 
@@ -444,12 +444,10 @@ fn restricted_factors_can_be_refused() {
     assert!(!no_sms.has_restricted());
     assert!(no_sms.iter().all(|kind| !kind.is_restricted()));
     assert!(!no_sms.contains(FactorKind::OutOfBandSms));
-    // Following NIST SP 800-63B strictly (no restricted kind, no e-mail) leaves the defaults
-    // (passkeys apart: an organisation counts them by choice, for now).
+    // Following NIST SP 800-63B strictly (no restricted kind, no e-mail) leaves the defaults,
+    // passkeys among them where the feature offers them.
     let strict =
         SecondFactors::ALL.filter(|kind| kind.is_recognised_by_nist() && !kind.is_restricted());
-    #[cfg(feature = "passkeys")]
-    let strict = strict.without(FactorKind::Passkey);
     assert_eq!(strict, MfaSettings::DEFAULT_FACTORS);
     let settings = MfaSettings::enforced(no_sms, 0).unwrap();
     assert!(!settings.factors().has_restricted());
@@ -559,7 +557,7 @@ fn each_organisation_applies_its_own_policy() {
         login(&strict, EARLY, SecondFactors::EMPTY, now),
         LoginDecision::EnrollMfa {
             demand: EnrollmentDemand::Mandatory,
-            factors: totp(),
+            factors: MfaSettings::DEFAULT_FACTORS,
         }
     );
     let LoginDecision::Allowed(relaxed_grant) = login(&relaxed, EARLY, SecondFactors::EMPTY, now)
@@ -967,4 +965,59 @@ fn ownership_is_offered_then_accepted() {
     assert_eq!(done.member(OWNER).unwrap().role(), Role::Admin);
     assert!(done.ownership_offer().is_none());
     assert_eq!(done.owners().count(), 1);
+}
+
+#[cfg(feature = "passkeys")]
+#[test]
+fn phishing_resistance_narrows_the_counted_kinds_from_a_role() {
+    use authcore::policy::{MfaPolicy, Role};
+    let settings = MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, 0)
+        .unwrap()
+        .with_phishing_resistance_from(Role::Admin)
+        .unwrap();
+    assert_eq!(settings.phishing_resistance_from(), Some(Role::Admin));
+    let policy = MfaPolicy::On(settings);
+    let app = SecondFactors::of(FactorKind::Totp).with(FactorKind::RecoveryCode);
+    let key = SecondFactors::of(FactorKind::Passkey);
+    assert_eq!(
+        policy.counted_factors_for(Role::Admin),
+        key.with(FactorKind::RecoveryCode)
+    );
+    assert_eq!(
+        policy.counted_factors_for(Role::Owner),
+        key.with(FactorKind::RecoveryCode)
+    );
+    assert_eq!(
+        policy.counted_factors_for(Role::User),
+        MfaSettings::DEFAULT_FACTORS
+    );
+    assert!(policy.satisfied_for(Role::User, app));
+    assert!(!policy.satisfied_for(Role::Admin, app));
+    assert!(policy.satisfied_for(Role::Admin, key));
+    // Recovery codes alone never satisfy it.
+    assert!(!policy.satisfied_for(Role::Admin, SecondFactors::of(FactorKind::RecoveryCode)));
+    // Settings that count no phishing-resistant kind cannot ask for one.
+    assert_eq!(
+        MfaSettings::enforced(app, 0)
+            .unwrap()
+            .with_phishing_resistance_from(Role::User),
+        Err(authcore::policy::PolicyError::NoCountedFactor)
+    );
+}
+
+#[cfg(all(feature = "passkeys", feature = "serde"))]
+#[test]
+fn phishing_resistance_survives_a_round_trip() {
+    use authcore::policy::Role;
+    let settings = MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, 0)
+        .unwrap()
+        .with_phishing_resistance_from(Role::User)
+        .unwrap();
+    let json = serde_json::to_string(&settings).unwrap();
+    let back: MfaSettings = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, settings);
+    // A stored one that asks for phishing resistance without counting passkeys is refused.
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    value["factors"] = 3.into();
+    assert!(serde_json::from_value::<MfaSettings>(value).is_err());
 }

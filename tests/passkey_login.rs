@@ -107,9 +107,16 @@ async fn with_key<S: Store>(s: &Service<S>, login: &str) -> (OrgId, SoftKey) {
         .await
         .unwrap();
     let response = key.create(ORIGIN, &options).await.unwrap();
-    s.finish_passkey_registration(&grant, &response)
+    // Her first factor: the recovery codes come with it, acknowledged.
+    let registered = s
+        .finish_passkey_registration(&grant, &response)
         .await
         .unwrap();
+    assert!(matches!(
+        registered,
+        authcore::service::PasskeyRegistration::AwaitingAcknowledgement { .. }
+    ));
+    s.acknowledge_passkey(&grant).await.unwrap();
     (up.org, key)
 }
 

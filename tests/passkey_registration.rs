@@ -20,7 +20,7 @@ use authcore::credential::RecoveryParams;
 use authcore::credential::password::HashParams;
 use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
 use authcore::policy::{AuditKind, AuthenticatorName, EnrollmentPurpose, PolicyError};
-use authcore::service::PASSKEY_CEREMONY_TTL;
+use authcore::service::{PASSKEY_CEREMONY_TTL, PasskeyRegistration};
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
 use authcore::{
     Authenticator, Error, Grant, MemoryStore, OrgId, Password, PasswordHasher, ServiceConfig,
@@ -134,10 +134,29 @@ async fn a_signed_in_person_registers_a_security_key() {
     assert!(!handle.contains("ada"));
     assert_eq!(o["publicKey"]["user"]["name"], "ada@example.com");
     let response = key.create(ORIGIN, &options).await.unwrap();
-    let info = s
+    let registered = s
         .finish_passkey_registration(&grant, &response)
         .await
         .unwrap();
+    // Her first factor: recovery codes to acknowledge first, and nothing counts before.
+    let PasskeyRegistration::AwaitingAcknowledgement {
+        passkey,
+        recovery_codes,
+    } = registered
+    else {
+        panic!("expected the recovery codes first, got {registered:?}")
+    };
+    assert_eq!(
+        recovery_codes.len(),
+        usize::from(RecoveryParams::default().count())
+    );
+    assert!(s.passkeys(&grant).await.unwrap().is_empty());
+    assert_eq!(
+        count(&s, |k| matches!(k, AuditKind::PasskeyRegistered { .. })),
+        0
+    );
+    let info = s.acknowledge_passkey(&grant).await.unwrap();
+    assert_eq!(info, passkey);
     assert_eq!(info.name, "YubiKey");
     assert_eq!(info.created_at, T0);
     assert_eq!(info.last_used_at, None);
@@ -208,7 +227,16 @@ async fn two_servers_finishing_the_same_ceremony_one_wins() {
         }
     }
     assert_eq!(wins, 1);
+    // One passkey waits for its recovery codes' acknowledgement, once.
+    s.acknowledge_passkey(&grant).await.unwrap();
     assert_eq!(s.passkeys(&grant).await.unwrap().len(), 1);
+    // Acknowledging again: she has a factor now, and nothing waits anyway.
+    assert!(matches!(
+        s.acknowledge_passkey(&grant).await,
+        Err(ServiceError::Policy(
+            PolicyError::ReauthenticationRequired | PolicyError::NoEnrollment
+        ))
+    ));
 }
 
 #[tokio::test]
@@ -250,7 +278,8 @@ async fn the_ceremony_is_bound_to_the_person() {
     ));
     assert!(s.passkeys(&eve).await.unwrap().is_empty());
     // Ada's ceremony is still hers to finish.
-    s.finish_passkey_registration(&ada, &response)
+    let _waiting = s
+        .finish_passkey_registration(&ada, &response)
         .await
         .unwrap();
 }
@@ -325,9 +354,12 @@ async fn a_person_with_an_app_needs_a_fresh_session() {
         .await
         .unwrap();
     let response = key.create(ORIGIN, &options).await.unwrap();
-    s.finish_passkey_registration(&fresh, &response)
+    // She has recovery codes from the app: the key counts at once.
+    let registered = s
+        .finish_passkey_registration(&fresh, &response)
         .await
         .unwrap();
+    assert!(matches!(registered, PasskeyRegistration::Registered(_)));
 }
 
 #[tokio::test]
@@ -365,9 +397,13 @@ async fn a_factor_added_ends_the_other_sessions() {
         .await
         .unwrap();
     let response = key.create(ORIGIN, &options).await.unwrap();
-    s.finish_passkey_registration(&grant, &response)
+    let _ = s
+        .finish_passkey_registration(&grant, &response)
         .await
         .unwrap();
+    // Nothing counts before the recovery codes are acknowledged: nothing ends either.
+    s.authenticate(&other.token.expose_secret()).await.unwrap();
+    s.acknowledge_passkey(&grant).await.unwrap();
     assert!(matches!(
         s.authenticate(&other.token.expose_secret()).await,
         Err(ServiceError::Session(_))

@@ -19,8 +19,9 @@ use authcore::conformance::{self, PasskeyConformance, Spawner};
 use authcore::credential::passkey::{CredentialKey, UserHandle};
 use authcore::credential::{KeyId, Keyring, SealingKey};
 use authcore::otp::ManualClock;
-use authcore::store::{PasskeyRecord, PasskeyStore};
-use authcore::{MemoryStore, PersonId, SqliteStore};
+use authcore::policy::{Organisation, PasswordState};
+use authcore::store::{Login, OrganisationWrite, PasskeyRecord, PasskeyStore, PersonRecord};
+use authcore::{MemoryStore, OrgId, PersonId, SqliteStore, UserStore};
 
 /// Hands each racing call to the tokio runtime, so that they run on several threads.
 struct Tokio;
@@ -38,13 +39,18 @@ impl Spawner for Tokio {
 const T0: u64 = 1_700_000_000;
 
 /// The passkey checks, each named in the report.
-const CHECKS: [&str; 6] = [
+const CHECKS: [&str; 11] = [
     "passkey_user_handle",
     "passkey_challenge_single_use",
     "passkey_unique_credential_id",
     "passkey_use_guarded",
     "race_passkey_challenge",
     "race_passkey_use",
+    "passkey_insert_epoch",
+    "passkey_remove",
+    "passkey_prune",
+    "race_passkey_remove",
+    "race_passkey_insert",
 ];
 
 #[tokio::test]
@@ -116,6 +122,27 @@ async fn sqlite_refuses_a_tampered_credential_row() {
         .await
         .unwrap();
     let ada = PersonId::new(1);
+    let founded = |store: SqliteStore| async move {
+        let person = PersonRecord {
+            id: ada,
+            login: Login::new("ada@example.com").unwrap(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g".into(),
+            password_state: PasswordState::Current,
+            password_expires_at: None,
+            deactivated: false,
+            phone: None,
+            created_at: T0,
+            address_verified_at: None,
+        };
+        let org = Organisation::found(OrgId::new(9), ada, T0).state;
+        let created = store
+            .create_person(&person, OrganisationWrite::Insert(&org))
+            .await
+            .unwrap();
+        assert_eq!(created, authcore::store::CreateOutcome::Created);
+        store
+    };
+    let store = founded(store).await;
     let record = PasskeyRecord {
         person: ada,
         credential_id: vec![1, 2, 3],
@@ -127,7 +154,7 @@ async fn sqlite_refuses_a_tampered_credential_row() {
         created_at: T0,
         last_used_at: None,
     };
-    assert!(store.insert_passkey(&record).await.unwrap());
+    assert!(store.insert_passkey(&record, 0).await.unwrap());
     assert_eq!(store.passkeys(ada).await.unwrap(), vec![record.clone()]);
     for tamper in [
         "UPDATE passkeys SET counter = 1",
@@ -137,7 +164,8 @@ async fn sqlite_refuses_a_tampered_credential_row() {
         let copy = SqliteStore::open(dir2.path().join("authcore.db"), keyring())
             .await
             .unwrap();
-        assert!(copy.insert_passkey(&record).await.unwrap());
+        let copy = founded(copy).await;
+        assert!(copy.insert_passkey(&record, 0).await.unwrap());
         sqlx::query(tamper).execute(copy.pool()).await.unwrap();
         assert!(copy.passkeys(ada).await.is_err(), "{tamper}");
     }

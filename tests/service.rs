@@ -1053,6 +1053,7 @@ async fn pruning_deletes_what_expired_and_keeps_what_is_live() {
             account_tokens: 0,
             throttles: 0,
             invitations: 0,
+            passkey_ceremonies: 0,
         }
     );
     assert_eq!(report.total(), 3);
@@ -3167,4 +3168,84 @@ async fn a_lock_notice_that_cannot_be_delivered_still_answers_as_the_throttle_de
         == AuditKind::NotificationFailed {
             message: NotificationKind::SecurityNotice
         }));
+}
+
+#[cfg(feature = "passkeys")]
+impl authcore::store::PasskeyStore for VanishingSetStore {
+    type Error = authcore::MemoryStoreError;
+
+    fn ensure_user_handle(
+        &self,
+        person: PersonId,
+        candidate: authcore::credential::passkey::UserHandle,
+    ) -> impl Future<Output = Result<Option<authcore::credential::passkey::UserHandle>, Self::Error>>
+    + Send {
+        self.inner.ensure_user_handle(person, candidate)
+    }
+    fn put_passkey_challenge(
+        &self,
+        record: &authcore::store::PasskeyChallengeRecord,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send {
+        self.inner.put_passkey_challenge(record)
+    }
+    fn take_passkey_challenge(
+        &self,
+        person: PersonId,
+        purpose: authcore::store::PasskeyPurpose,
+        ticket: Option<&authcore::store::TokenDigest>,
+        now: u64,
+    ) -> impl Future<Output = Result<Option<authcore::store::PasskeyChallengeRecord>, Self::Error>> + Send
+    {
+        self.inner
+            .take_passkey_challenge(person, purpose, ticket, now)
+    }
+    fn insert_passkey(
+        &self,
+        record: &authcore::store::PasskeyRecord,
+        epoch: u64,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.insert_passkey(record, epoch)
+    }
+    fn passkey_by_id(
+        &self,
+        credential_id: &[u8],
+    ) -> impl Future<Output = Result<Option<authcore::store::PasskeyRecord>, Self::Error>> + Send
+    {
+        self.inner.passkey_by_id(credential_id)
+    }
+    fn passkeys(
+        &self,
+        person: PersonId,
+    ) -> impl Future<Output = Result<Vec<authcore::store::PasskeyRecord>, Self::Error>> + Send {
+        authcore::store::PasskeyStore::passkeys(&self.inner, person)
+    }
+    fn record_passkey_use(
+        &self,
+        person: PersonId,
+        credential_id: &[u8],
+        write: &authcore::store::PasskeyUseWrite,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner.record_passkey_use(person, credential_id, write)
+    }
+    fn remove_passkey(
+        &self,
+        person: PersonId,
+        credential_id: &[u8],
+        keep_at_least: u32,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
+        self.inner
+            .remove_passkey(person, credential_id, keep_at_least)
+    }
+    fn remove_passkeys(
+        &self,
+        person: PersonId,
+    ) -> impl Future<Output = Result<u64, Self::Error>> + Send {
+        self.inner.remove_passkeys(person)
+    }
+    fn prune_passkey_challenges(
+        &self,
+        now: u64,
+    ) -> impl Future<Output = Result<u64, Self::Error>> + Send {
+        self.inner.prune_passkey_challenges(now)
+    }
 }

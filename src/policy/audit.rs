@@ -374,6 +374,14 @@ pub enum AuditKind {
     /// refused.
     #[cfg(feature = "passkeys")]
     PasskeyCounterRegressed,
+    /// A passkey or security key of the person was removed: by the person, or with their other
+    /// factors (an administrator's MFA reset, MFA turned off).
+    #[cfg(feature = "passkeys")]
+    PasskeyRemoved,
+    /// A passwordless sign-in was refused before any person's counter was touched: no live
+    /// attempt, a credential nobody holds, or a user handle that is not its owner's.
+    #[cfg(feature = "passkeys")]
+    PasswordlessRefused,
 }
 
 /// A login decision as recorded in the audit trail.

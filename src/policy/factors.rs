@@ -25,6 +25,10 @@ const PASSWORD_BIT: u8 = 0x80;
 /// The bit of a remembered device in [`FactorSet`]: below the password's, clear of the kinds'.
 const DEVICE_BIT: u8 = 0x40;
 
+/// The bit of user verification in [`FactorSet`] (feature `passkeys`): below the device's.
+#[cfg(feature = "passkeys")]
+const USER_VERIFIED_BIT: u8 = 0x20;
+
 /// Any factor a login can present: the password, a second factor, or a remembered device
 /// standing in for the second factor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,6 +44,12 @@ pub enum Factor {
     /// [`SecondFactors`], and a grant resting on it is never fresh
     /// ([`FactorSet::rests_on_remembered_device`]; see [`SessionRecord`](crate::policy::SessionRecord)).
     RememberedDevice,
+    /// The person's passkey verified them itself (a PIN or biometrics, WebAuthn flag UV) in the
+    /// same gesture as its signature: beside [`FactorKind::Passkey`] it makes a multi-factor
+    /// cryptographic authenticator (NIST SP 800-63B §5.1.8), standing in for the password in a
+    /// passwordless sign-in. Feature `passkeys`.
+    #[cfg(feature = "passkeys")]
+    UserVerified,
 }
 
 impl Factor {
@@ -47,6 +57,8 @@ impl Factor {
     pub const fn second(self) -> Option<FactorKind> {
         match self {
             Self::Password | Self::RememberedDevice => None,
+            #[cfg(feature = "passkeys")]
+            Self::UserVerified => None,
             Self::Second(kind) => Some(kind),
         }
     }
@@ -56,6 +68,8 @@ impl Factor {
             Self::Password => PASSWORD_BIT,
             Self::Second(kind) => bit(kind),
             Self::RememberedDevice => DEVICE_BIT,
+            #[cfg(feature = "passkeys")]
+            Self::UserVerified => USER_VERIFIED_BIT,
         }
     }
 }
@@ -248,7 +262,10 @@ pub struct FactorSet(u8);
 impl FactorSet {
     /// No factors.
     pub const EMPTY: Self = Self(0);
+    #[cfg(not(feature = "passkeys"))]
     const ALL_BITS: u8 = PASSWORD_BIT | DEVICE_BIT | SecondFactors::ALL.0;
+    #[cfg(feature = "passkeys")]
+    const ALL_BITS: u8 = PASSWORD_BIT | DEVICE_BIT | USER_VERIFIED_BIT | SecondFactors::ALL.0;
 
     /// A set holding one factor.
     pub const fn of(factor: Factor) -> Self {
@@ -291,16 +308,51 @@ impl FactorSet {
     }
 
     /// The factors in the set: the password first, then the second factors in declaration order,
-    /// then a remembered device.
+    /// then a remembered device, then user verification.
     pub fn iter(self) -> impl Iterator<Item = Factor> {
         let password = self.contains(Factor::Password).then_some(Factor::Password);
         let device = self
             .contains(Factor::RememberedDevice)
             .then_some(Factor::RememberedDevice);
+        #[cfg(feature = "passkeys")]
+        let verified = self
+            .contains(Factor::UserVerified)
+            .then_some(Factor::UserVerified);
+        #[cfg(not(feature = "passkeys"))]
+        let verified = None;
         password
             .into_iter()
             .chain(self.second_factors().iter().map(Factor::Second))
             .chain(device)
+            .chain(verified)
+    }
+
+    /// Whether the set holds a first factor: the password, or (feature `passkeys`) a passkey
+    /// that verified the user ([`Factor::UserVerified`]), which stands in for it.
+    pub const fn has_first_factor(self) -> bool {
+        #[cfg(feature = "passkeys")]
+        {
+            self.contains(Factor::Password)
+                || (self.contains(Factor::UserVerified)
+                    && self.contains(Factor::Second(FactorKind::Passkey)))
+        }
+        #[cfg(not(feature = "passkeys"))]
+        {
+            self.contains(Factor::Password)
+        }
+    }
+
+    /// Only the first factors of the set: the password, and user verification.
+    #[must_use]
+    pub const fn first_factors(self) -> Self {
+        #[cfg(feature = "passkeys")]
+        {
+            Self(self.0 & (PASSWORD_BIT | USER_VERIFIED_BIT))
+        }
+        #[cfg(not(feature = "passkeys"))]
+        {
+            Self(self.0 & PASSWORD_BIT)
+        }
     }
 
     /// The bit mask.
@@ -330,9 +382,11 @@ impl core::fmt::Debug for FactorSet {
 impl TryFrom<u8> for FactorSet {
     type Error = crate::policy::error::PolicyError;
 
-    /// Rebuilds a set from its bit mask; unknown bits are refused.
+    /// Rebuilds a set from its bit mask; unknown bits are refused (with feature `passkeys`
+    /// every bit has a meaning).
     fn try_from(bits: u8) -> Result<Self, Self::Error> {
-        if bits & !Self::ALL_BITS == 0 {
+        let unknown = u8::MAX ^ Self::ALL_BITS;
+        if bits & unknown == 0 {
             Ok(Self(bits))
         } else {
             Err(crate::policy::error::PolicyError::InvalidState(
@@ -378,8 +432,16 @@ mod tests {
             factors.second_factors(),
             SecondFactors::of(FactorKind::Totp)
         );
+        #[cfg(not(feature = "passkeys"))]
         assert!(FactorSet::try_from(unknown).is_err());
+        // Without the feature 0x20 is nobody's; with it, user verification's.
+        #[cfg(not(feature = "passkeys"))]
         assert!(FactorSet::try_from(0x20).is_err());
+        #[cfg(feature = "passkeys")]
+        assert_eq!(
+            FactorSet::try_from(0x20),
+            Ok(FactorSet::of(Factor::UserVerified))
+        );
         assert_eq!(FactorSet::try_from(0xcf).map(FactorSet::bits), Ok(0xcf));
     }
 
@@ -403,10 +465,16 @@ mod tests {
             .map(Factor::from)
             .chain([Factor::Password, Factor::RememberedDevice])
             .collect();
+        #[cfg(feature = "passkeys")]
+        let factors = factors.with(Factor::UserVerified);
         assert_eq!(factors.bits(), FactorSet::ALL_BITS);
         assert_eq!(factors.iter().next(), Some(Factor::Password));
+        #[cfg(not(feature = "passkeys"))]
         assert_eq!(factors.iter().last(), Some(Factor::RememberedDevice));
-        assert_eq!(factors.iter().count(), FactorKind::ALL.len() + 2);
+        #[cfg(feature = "passkeys")]
+        assert_eq!(factors.iter().last(), Some(Factor::UserVerified));
+        let others = if cfg!(feature = "passkeys") { 3 } else { 2 };
+        assert_eq!(factors.iter().count(), FactorKind::ALL.len() + others);
         assert_eq!(Factor::RememberedDevice.second(), None);
     }
 

@@ -140,6 +140,21 @@ impl LoginProgress {
         }
     }
 
+    /// A passwordless login to `org`: the person's passkey has just verified them and signed
+    /// (feature `passkeys`; [`Factor::UserVerified`] beside [`FactorKind::Passkey`] stands in
+    /// for the password and the second factor at once).
+    #[cfg(feature = "passkeys")]
+    pub const fn passkey_verified(person: PersonId, org: OrgId, now: u64) -> Self {
+        Self {
+            person,
+            org: Some(org),
+            started_at: now,
+            factors: FactorSet::of(Factor::UserVerified).with(Factor::Second(FactorKind::Passkey)),
+            enrollment_deferred: false,
+            epoch: 0,
+        }
+    }
+
     /// A login whose password the host has just verified, before the person has chosen which
     /// of their organisations to sign in to. [`login_decision`] denies it
     /// ([`DenyReason::NotAMember`]) until [`Self::in_organisation`] names one.
@@ -510,7 +525,8 @@ impl Grant {
 /// [`Grant::is_fresh`]).
 pub(crate) const fn aal_of(factors: FactorSet) -> Aal {
     let second = !factors.second_factors().is_empty() || factors.contains(Factor::RememberedDevice);
-    if factors.contains(Factor::Password) && second {
+    // A passkey that verified the user is a multi-factor authenticator on its own.
+    if factors.has_first_factor() && second {
         Aal::Aal2
     } else {
         Aal::Aal1
@@ -566,7 +582,7 @@ pub fn login_decision(
     if !matches!(age, Some(age) if age <= LoginProgress::MAX_AGE) {
         return LoginDecision::Denied(DenyReason::Expired);
     }
-    if account.person != progress.person || !progress.factors.contains(Factor::Password) {
+    if account.person != progress.person || !progress.factors.has_first_factor() {
         return LoginDecision::Denied(DenyReason::Inconsistent);
     }
     let member_active = member.is_none_or(Member::is_active);
@@ -584,8 +600,8 @@ pub fn login_decision(
     }
 
     let own = own_factors(account.factors);
-    let counted = policy.counted_factors();
-    let satisfied = policy.satisfied_by(own);
+    let counted = policy.counted_factors_for(member.role());
+    let satisfied = policy.satisfied_for(member.role(), own);
 
     // 2. Challenge: whoever holds a factor presents it first.
     let challenge = if policy.is_on() && satisfied {
@@ -632,7 +648,10 @@ pub fn login_decision(
     } else {
         presented
     };
-    let mut factors = FactorSet::of(Factor::Password).union(FactorSet::from(admitted));
+    let mut factors = progress
+        .factors
+        .first_factors()
+        .union(FactorSet::from(admitted));
     if device {
         factors = factors.with(Factor::RememberedDevice);
     }

@@ -76,9 +76,38 @@ impl MfaPolicy {
 
     /// Whether a person with these second factors satisfies the policy's MFA requirement: they
     /// have a primary kind ([`FactorKind::is_primary`]) the policy counts. Recovery codes alone
-    /// never do.
+    /// never do. This is the requirement of the lowest role; a policy that asks some roles for
+    /// phishing-resistant factors ([`MfaSettings::with_phishing_resistance_from`]) asks more of
+    /// them: [`Self::satisfied_for`].
     pub const fn satisfied_by(&self, factors: SecondFactors) -> bool {
         factors.intersection(self.counted_factors()).has_primary()
+    }
+
+    /// The second-factor kinds that count for a member whose own role is `role`: the
+    /// organisation's, narrowed to the phishing-resistant kinds
+    /// ([`FactorKind::is_phishing_resistant`], passkeys) and the recovery codes it counts as
+    /// their backup, where the policy asks that role for phishing resistance.
+    pub fn counted_factors_for(&self, role: Role) -> SecondFactors {
+        match self {
+            Self::On(settings)
+                if settings
+                    .phishing_resistant_from
+                    .is_some_and(|from| role >= from) =>
+            {
+                settings
+                    .factors
+                    .filter(|k| k.is_phishing_resistant() || k == FactorKind::RecoveryCode)
+            }
+            _ => self.counted_factors(),
+        }
+    }
+
+    /// [`Self::satisfied_by`] for a member whose own role is `role`
+    /// ([`Self::counted_factors_for`]).
+    pub fn satisfied_for(&self, role: Role, factors: SecondFactors) -> bool {
+        factors
+            .intersection(self.counted_factors_for(role))
+            .has_primary()
     }
 
     /// Whether a grant resting on `factors` still stands for `member` at `now`: once the policy
@@ -102,7 +131,7 @@ impl MfaPolicy {
                 factors.contains(crate::policy::factors::Factor::RememberedDevice)
                     || !factors
                         .second_factors()
-                        .intersection(self.counted_factors())
+                        .intersection(self.counted_factors_for(member.role()))
                         .is_empty()
             }
         }
@@ -189,6 +218,7 @@ pub struct MfaSettings {
     factors: SecondFactors,
     by_role: Option<RoleGrace>,
     reminders: [u64; MAX_REMINDERS],
+    phishing_resistant_from: Option<Role>,
 }
 
 impl MfaSettings {
@@ -196,8 +226,16 @@ impl MfaSettings {
     pub const MAX_GRACE_PERIOD: u64 = 90 * 24 * 60 * 60;
 
     /// The factor kinds counted by default: the authenticator app, with recovery codes as backup.
+    #[cfg(not(feature = "passkeys"))]
     pub const DEFAULT_FACTORS: SecondFactors =
         SecondFactors::of(FactorKind::Totp).with(FactorKind::RecoveryCode);
+
+    /// The factor kinds counted by default: the authenticator app and passkeys (feature
+    /// `passkeys`), with recovery codes as backup.
+    #[cfg(feature = "passkeys")]
+    pub const DEFAULT_FACTORS: SecondFactors = SecondFactors::of(FactorKind::Totp)
+        .with(FactorKind::RecoveryCode)
+        .with(FactorKind::Passkey);
 
     /// MFA on, not forced: members without MFA are invited to enroll at login and may skip it.
     ///
@@ -233,6 +271,7 @@ impl MfaSettings {
                 factors,
                 by_role: None,
                 reminders: [0; MAX_REMINDERS],
+                phishing_resistant_from: None,
             })
         }
     }
@@ -289,6 +328,35 @@ impl MfaSettings {
         Ok(reminders)
     }
 
+    /// Phishing-resistant factors (passkeys and security keys,
+    /// [`FactorKind::is_phishing_resistant`]) for members whose own role is `from` or above:
+    /// `Role::User` for every member, `Role::Admin` for Admins and Owners. Only the
+    /// phishing-resistant kinds among [`Self::factors`] count for them, with the recovery codes
+    /// as backup if the settings count those (leave recovery codes out for a stricter policy).
+    /// A member of such a role who holds only other kinds presents them at login and is then
+    /// sent to enrol a passkey ([`LoginDecision::EnrollMfa`](crate::policy::LoginDecision)),
+    /// as the enforcement does for a member without MFA; their sessions resting on other kinds
+    /// no longer stand once their deadline has passed. The settings must count a
+    /// phishing-resistant kind ([`PolicyError::NoCountedFactor`] otherwise).
+    pub fn with_phishing_resistance_from(self, from: Role) -> Result<Self, PolicyError> {
+        if self
+            .factors
+            .filter(FactorKind::is_phishing_resistant)
+            .is_empty()
+        {
+            return Err(PolicyError::NoCountedFactor);
+        }
+        Ok(Self {
+            phishing_resistant_from: Some(from),
+            ..self
+        })
+    }
+
+    /// The lowest role asked for phishing-resistant factors, if any.
+    pub const fn phishing_resistance_from(&self) -> Option<Role> {
+        self.phishing_resistant_from
+    }
+
     /// The grace period for a member whose own role is `role`.
     pub fn grace_for(&self, role: Role) -> u64 {
         match self.by_role {
@@ -333,6 +401,8 @@ struct MfaSettingsRepr {
     by_role: Option<RoleGrace>,
     #[serde(default)]
     reminders: [u64; MAX_REMINDERS],
+    #[serde(default)]
+    phishing_resistant_from: Option<Role>,
 }
 
 #[cfg(feature = "serde")]
@@ -346,7 +416,11 @@ impl TryFrom<MfaSettingsRepr> for MfaSettings {
         }
         let leads: alloc::vec::Vec<u64> =
             repr.reminders.iter().copied().filter(|&r| r != 0).collect();
-        settings.with_reminders(&leads)
+        settings = settings.with_reminders(&leads)?;
+        match repr.phishing_resistant_from {
+            Some(from) => settings.with_phishing_resistance_from(from),
+            None => Ok(settings),
+        }
     }
 }
 

@@ -285,7 +285,7 @@ impl Organisation {
         if invitation.org != self.id {
             return Err(PolicyError::OtherOrganisation);
         }
-        if self.policy.enforces() && !self.policy.satisfied_by(invitee_factors) {
+        if self.policy.enforces() && !self.policy.satisfied_for(invitation.role, invitee_factors) {
             return Err(PolicyError::EnrollMfaFirst);
         }
         let inviter_ok = self.member(invitation.invited_by).is_some_and(|inviter| {
@@ -458,7 +458,7 @@ impl Organisation {
         if !member.is_active() {
             return Err(PolicyError::MemberDeactivated);
         }
-        if self.policy.enforces() && !self.policy.satisfied_by(to_factors) {
+        if self.policy.enforces() && !self.policy.satisfied_for(Role::Owner, to_factors) {
             return Err(PolicyError::TargetNeedsMfa);
         }
         let by = Actor::Person(from);

@@ -125,6 +125,28 @@ impl<B: Backend> Authenticator<B> {
         let Live { grant, .. } = self.live_grant(grant, now).await?;
         let grant = &grant;
         let person = self.person(grant.person()).await?;
+        self.check_reauth_password(&person, Some(grant.org()), password, now)
+            .await?;
+        self.check_totp(person.id, Some(grant.org()), code, now)
+            .await?;
+        let fresh = grant.reauthenticated(
+            FactorSet::of(Factor::Password)
+                .with(Factor::Second(crate::credential::factor::FactorKind::Totp)),
+            now,
+        );
+        self.record(&[fresh.reauthentication_event()]).await?;
+        Ok(fresh)
+    }
+
+    /// Verifies the password of a re-authentication, reserved on the login's counter first and
+    /// settled as at sign-in.
+    pub(super) async fn check_reauth_password(
+        &self,
+        person: &crate::store::records::PersonRecord,
+        org: Option<crate::policy::ids::OrgId>,
+        password: Password,
+        now: u64,
+    ) -> Result<(), ServiceError> {
         let reserved = self
             .reserve_attempt(ThrottleKey::login(&person.login), Factor::Password, now)
             .await?;
@@ -139,25 +161,21 @@ impl<B: Backend> Authenticator<B> {
             .await
             .into_verified()?;
         if verified.is_err() {
-            self.reject_credential(reserved, person.id, Some(grant.org()), false, now)
+            self.reject_credential(reserved, person.id, org, false, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         }
-        self.accept_attempt(reserved, now).await?;
-        self.check_totp(person.id, Some(grant.org()), code, now)
-            .await?;
-        let fresh = grant.reauthenticated(
-            FactorSet::of(Factor::Password)
-                .with(Factor::Second(crate::credential::factor::FactorKind::Totp)),
-            now,
-        );
-        self.record(&[fresh.reauthentication_event()]).await?;
-        Ok(fresh)
+        self.accept_attempt(reserved, now).await
     }
 
     /// Turns the signed-in person's MFA off. Needs a fresh AAL2 grant; refused while any of
-    /// their organisations enforces MFA. Recovery codes are deleted, every session of the person
-    /// ends (their security epoch moves on), and the person is notified.
+    /// their organisations enforces MFA. Recovery codes are deleted, and so (feature
+    /// `passkeys`) are their passkeys and security keys, each audited; every session of the
+    /// person ends (their security epoch moves on), and the person is notified.
+    ///
+    /// The epoch moves on before the passkeys go: a passkey registration finishing meanwhile is
+    /// either removed with them or refused (it is stored only at the epoch its session was
+    /// checked at).
     pub async fn disable_mfa(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
         let Live { grant, .. } = self.live_grant(grant, now).await?;
@@ -178,11 +196,19 @@ impl<B: Backend> Authenticator<B> {
                 .map_err(ServiceError::storage)?;
         }
         self.end_sessions(person, None).await?;
+        #[cfg(feature = "passkeys")]
+        {
+            let actor = Actor::Person(person);
+            self.remove_all_passkeys(actor, person, Some(grant.org()), now)
+                .await?;
+            self.end_sessions(person, None).await?;
+        }
         self.notice(person, SecurityNotice::MfaTurnedOff).await
     }
 
     /// Replaces the signed-in person's recovery codes with a new set (the old codes stop
-    /// working). Needs a fresh AAL2 grant. Returns the codes, to show once. A factor was
+    /// working). Needs a fresh AAL2 grant, and an authenticator app or (feature `passkeys`) a
+    /// passkey ([`ServiceError::FactorUnavailable`] otherwise). Returns the codes, to show once. A factor was
     /// replaced: every other session of the person ends (a session signed in with an old code
     /// among them), and the grant's session stays.
     pub async fn regenerate_recovery_codes(
@@ -200,7 +226,15 @@ impl<B: Backend> Authenticator<B> {
             .mfa(person)
             .await
             .map_err(ServiceError::storage)?;
-        if !mfa.is_some_and(|m| m.value.is_active()) {
+        let has_app = mfa.is_some_and(|m| m.value.is_active());
+        // A person whose factors are passkeys holds the recovery codes issued with the first.
+        #[cfg(feature = "passkeys")]
+        let has_app = has_app
+            || !crate::store::PasskeyStore::passkeys(self.backend.store(), person)
+                .await
+                .map_err(ServiceError::storage)?
+                .is_empty();
+        if !has_app {
             return Err(ServiceError::FactorUnavailable);
         }
         let new = self
@@ -442,11 +476,23 @@ impl<B: Backend> Authenticator<B> {
         kind: crate::credential::factor::FactorKind,
     ) -> Result<(), ServiceError> {
         let own = self.own_factors(person).await?;
-        let left = own.without(kind);
+        self.keep_counted_factors(person.id, own, own.without(kind))
+            .await
+    }
+
+    /// Refuses to go from the second factors `own` to `left` where an enforcing organisation
+    /// of the person counts `own` and not `left`
+    /// ([`PolicyError::RequiredByOrganisation`](crate::policy::error::PolicyError::RequiredByOrganisation)).
+    pub(super) async fn keep_counted_factors(
+        &self,
+        person: PersonId,
+        own: crate::policy::factors::SecondFactors,
+        left: crate::policy::factors::SecondFactors,
+    ) -> Result<(), ServiceError> {
         let orgs = self
             .backend
             .store()
-            .organisations_of(person.id)
+            .organisations_of(person)
             .await
             .map_err(ServiceError::storage)?;
         for id in orgs {
@@ -458,7 +504,13 @@ impl<B: Backend> Authenticator<B> {
                 .map_err(ServiceError::storage)?;
             let Some(org) = org else { continue };
             let policy = org.value.policy();
-            if policy.enforces() && policy.satisfied_by(own) && !policy.satisfied_by(left) {
+            let Some(role) = org.value.member(person).map(|m| m.role()) else {
+                continue;
+            };
+            if policy.enforces()
+                && policy.satisfied_for(role, own)
+                && !policy.satisfied_for(role, left)
+            {
                 return Err(ServiceError::Policy(
                     crate::policy::error::PolicyError::RequiredByOrganisation { org: id },
                 ));
@@ -481,7 +533,10 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// The person's standing in every organisation they belong to.
-    async fn standings(&self, person: PersonId) -> Result<Vec<OrgStanding>, ServiceError> {
+    pub(super) async fn standings(
+        &self,
+        person: PersonId,
+    ) -> Result<Vec<OrgStanding>, ServiceError> {
         let orgs = self
             .backend
             .store()
@@ -552,6 +607,7 @@ impl<B: Backend> Authenticator<B> {
         if view.session.org != grant.org() {
             return Err(refused(SessionRefused::Revoked));
         }
+        let epoch = view.session.epoch;
         let stored = view
             .check(self.config.sessions(), now)
             .map_err(refused)?
@@ -580,6 +636,7 @@ impl<B: Backend> Authenticator<B> {
             grant: stored,
             person,
             org,
+            epoch,
         })
     }
 }
@@ -593,4 +650,8 @@ pub(super) struct Live {
     pub(super) person: crate::store::records::PersonRecord,
     /// The organisation of the grant.
     pub(super) org: crate::policy::organisation::Organisation,
+    /// The person's security epoch the session was checked at (a write guarded by it lands
+    /// only while no epoch bump came in between).
+    #[cfg_attr(not(feature = "passkeys"), allow(dead_code))]
+    pub(super) epoch: u64,
 }

@@ -16,7 +16,9 @@ use crate::store::{SecretStore, SecurityNotice, UserStore};
 impl<B: Backend> Authenticator<B> {
     /// Resets the second factors of `target`, a member who lost their device and their
     /// recovery codes: every authenticator app and any enrollment in progress, both recovery
-    /// code sets (live and pending), the verified phone and any pending out-of-band code go.
+    /// code sets (live and pending), the verified phone and any pending out-of-band code go,
+    /// and (feature `passkeys`) every passkey and security key with any ceremony under way
+    /// (one [`AuditKind::PasskeyRemoved`](crate::policy::AuditKind) each).
     /// Every session and remembered device of the member ends (their security epoch moves on,
     /// the administrator named as the actor). At their next sign-in they have no second factor:
     /// where an organisation of theirs enforces MFA they must enrol again
@@ -40,7 +42,9 @@ impl<B: Backend> Authenticator<B> {
     /// Races: the member's sessions end before anything is removed, so no request of theirs
     /// that starts after that can bind a factor; the MFA state is cleared by a compare-and-swap,
     /// so an enrollment step landing meanwhile is either cleared with it or lands on the empty
-    /// state, where no single step makes a factor; and the sessions end once more after the
+    /// state, where no single step makes a factor; a passkey registration finishing meanwhile is
+    /// stored only at the security epoch its session was checked at, so it either lands before
+    /// the first epoch bump and is removed with the others, or is refused; and the sessions end once more after the
     /// removal, so a sign-in completed with an old factor during it does not survive. Two
     /// administrators resetting at once both succeed, and the result is the same. A member
     /// joining another organisation while the reset runs is not seen by it.
@@ -73,6 +77,8 @@ impl<B: Backend> Authenticator<B> {
         for purpose in [OobPurpose::SignIn, OobPurpose::VerifyPhone] {
             self.remove_oob_challenge(target, purpose).await?;
         }
+        #[cfg(feature = "passkeys")]
+        self.remove_all_passkeys(actor, target, org_id, now).await?;
         self.end_sessions_by(actor, target, org_id, None).await?;
         self.record_one(now, actor, Some(target), org_id, AuditKind::MfaReset)
             .await?;

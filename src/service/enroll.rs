@@ -286,7 +286,7 @@ impl<B: Backend> Authenticator<B> {
         Err(ServiceError::Conflict)
     }
 
-    async fn generate_recovery_codes(&self) -> Result<NewRecoveryCodes, ServiceError> {
+    pub(super) async fn generate_recovery_codes(&self) -> Result<NewRecoveryCodes, ServiceError> {
         self.backend
             .hasher()
             .run(HashJob::recovery_generate(self.config.recovery))

@@ -144,6 +144,15 @@ impl<B: Backend> Authenticator<B> {
         #[cfg(feature = "passkeys")]
         if snapshot.has_passkey && self.config.passkeys.is_some() {
             factors = factors.with(FactorKind::Passkey);
+            // The recovery codes issued with the first passkey back it up as they back up an
+            // app.
+            if snapshot
+                .recovery
+                .as_ref()
+                .is_some_and(|s| s.remaining() > 0)
+            {
+                factors = factors.with(FactorKind::RecoveryCode);
+            }
         }
         factors
     }

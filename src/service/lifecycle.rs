@@ -266,7 +266,10 @@ impl<B: Backend> Authenticator<B> {
             for (person, _) in &probe.outcome {
                 let record = self.person(*person).await?;
                 let factors = self.own_factors(&record).await?;
-                if !org.policy().satisfied_by(factors) {
+                let role = org
+                    .member(*person)
+                    .map_or(crate::policy::roles::Role::User, |m| m.role());
+                if !org.policy().satisfied_for(role, factors) {
                     needs.push(*person);
                 }
             }

@@ -21,6 +21,9 @@
 //! | `steps` | what every login step shares: its snapshot, the counted attempt, the decision, the guarded commit |
 //! | `factors` | the factor checks login and account share: TOTP, out-of-band codes, passwords |
 //! | `enroll` | enrolling an authenticator app (signed in or at login) |
+//! | `passkeys` | passkeys and security keys: registering, acknowledging, removing, the second-factor step (feature `passkeys`) |
+//! | `passkey_enroll` | enrolling a passkey during a login the organisation's policy sends to enrolment |
+//! | `passwordless` | passwordless sign-in with a discoverable passkey |
 //! | `account` | a signed-in person's MFA, recovery codes and password |
 //! | `sessions` | server-side sessions: [`Authenticator::authenticate`], labels, freshness, listing, revoking, "sign out everywhere" |
 //! | `devices` | "remember this device": [`Authenticator::remember_device`], the login step [`Authenticator::verify_remembered_device`], the organisation's choice |
@@ -107,8 +110,12 @@ pub(crate) mod lifecycle;
 pub(crate) mod login;
 pub(crate) mod members;
 #[cfg(feature = "passkeys")]
+pub(crate) mod passkey_enroll;
+#[cfg(feature = "passkeys")]
 pub(crate) mod passkeys;
 pub(crate) mod password_reset;
+#[cfg(feature = "passkeys")]
+pub(crate) mod passwordless;
 #[cfg(any(feature = "memory", feature = "sqlite", feature = "postgres"))]
 pub(crate) mod ready;
 pub(crate) mod sessions;
@@ -127,7 +134,9 @@ pub use hashing::BlockingPoolHasher;
 pub use hashing::{HashJob, HashOutput, PasswordHashing};
 pub use members::{NewMember, SignedUp};
 #[cfg(feature = "passkeys")]
-pub use passkeys::{MAX_PASSKEYS, PASSKEY_CEREMONY_TTL, PasskeyInfo};
+pub use passkey_enroll::LoginPasskeyEnrollment;
+#[cfg(feature = "passkeys")]
+pub use passkeys::{MAX_PASSKEYS, PASSKEY_CEREMONY_TTL, PasskeyInfo, PasskeyRegistration};
 #[cfg(feature = "memory")]
 pub use ready::MemoryBackend;
 pub use sessions::OpenedSession;

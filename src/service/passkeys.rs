@@ -14,27 +14,30 @@ use alloc::vec::Vec;
 use super::account::Live;
 use super::factor_key;
 use super::factors::set_counter;
+use super::sessions::digest_of;
 use super::steps::{Checked, LoginStep};
-use super::{Authenticator, ServiceError};
+use super::{Authenticator, OpenedSession, ServiceError};
 use crate::credential::factor::FactorKind;
 use crate::credential::passkey::{
     AuthenticationState, Ceremonies, CredentialKey, PasskeyError, PasskeyUse, RegistrationState,
     UserHandle, updated_key,
 };
+use crate::credential::recovery::RecoveryCodes;
 use crate::credential::throttle::{ThrottleDecision, ThrottleState};
-use crate::credential::token::BearerToken;
-use crate::policy::audit::{Actor, AuditKind};
+use crate::credential::token::{BearerToken, TokenDigest};
+use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::enrollment::AuthenticatorName;
 use crate::policy::error::PolicyError;
-use crate::policy::factors::Aal;
+use crate::policy::factors::{Aal, Factor, FactorSet, SecondFactors};
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::Grant;
+use crate::policy::org_policy::OrgStanding;
 use crate::service::backend::Backend;
-use crate::store::SecurityNotice;
 use crate::store::passkeys::{
     PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
 };
-use crate::store::records::PersonRecord;
+use crate::store::records::{PersonRecord, RecoverySlot};
+use crate::store::{SecretStore, SecurityNotice};
 
 /// How long a started ceremony may be finished: 5 minutes (`webauthn-rs`'s and the WebAuthn
 /// Level 3 recommended timeout, §5.4.1 and §15.1).
@@ -46,6 +49,9 @@ pub const MAX_PASSKEYS: usize = 10;
 /// A person's registered passkey, as the person sees it in their settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PasskeyInfo {
+    /// The credential id (WebAuthn §6.1; not secret: browsers are sent it), to name it in
+    /// [`Authenticator::remove_passkey`].
+    pub credential_id: Vec<u8>,
     /// The name the person gave it.
     pub name: String,
     /// When it was registered (unix seconds).
@@ -59,9 +65,49 @@ pub struct PasskeyInfo {
     pub backup_state: bool,
 }
 
+/// How a passkey registration ended ([`Authenticator::finish_passkey_registration`]).
+#[derive(Debug)]
+#[must_use]
+pub enum PasskeyRegistration {
+    /// The passkey is registered and counts now: the person already had recovery codes.
+    Registered(PasskeyInfo),
+    /// The person's first factor with recovery codes: the passkey is verified but counts only
+    /// once the person has acknowledged these new codes ("I have safely recorded this",
+    /// [`Authenticator::acknowledge_passkey`]), as with the first authenticator app. Show the
+    /// codes once. Unacknowledged, it lapses after
+    /// [`EnrollmentConfig::pending_ttl`](crate::policy::EnrollmentConfig::pending_ttl).
+    AwaitingAcknowledgement {
+        /// The passkey waiting.
+        passkey: PasskeyInfo,
+        /// The new recovery codes, to show once.
+        recovery_codes: RecoveryCodes,
+    },
+}
+
+impl PasskeyRegistration {
+    /// The passkey, registered or waiting.
+    pub fn passkey(&self) -> &PasskeyInfo {
+        match self {
+            Self::Registered(p) | Self::AwaitingAcknowledgement { passkey: p, .. } => p,
+        }
+    }
+}
+
+/// A verified credential waiting for its acknowledgement, as kept in its ceremony state.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingPasskey {
+    credential_id: Vec<u8>,
+    key: String,
+    counter: u32,
+    backup_eligible: bool,
+    backup_state: bool,
+    created_at: u64,
+}
+
 impl From<&PasskeyRecord> for PasskeyInfo {
     fn from(r: &PasskeyRecord) -> Self {
         Self {
+            credential_id: r.credential_id.clone(),
             name: r.name.clone(),
             created_at: r.created_at,
             last_used_at: r.last_used_at,
@@ -71,11 +117,30 @@ impl From<&PasskeyRecord> for PasskeyInfo {
     }
 }
 
-impl<B: Backend> Authenticator<B>
-where
-    B::Store: PasskeyStore,
-{
-    fn ceremonies(&self) -> Result<&Ceremonies, ServiceError> {
+impl<B: Backend> Authenticator<B> {
+    /// Removes every passkey of `person` and their ceremonies under way, auditing each removed
+    /// credential ([`AuditKind::PasskeyRemoved`]) by `actor`. Callers have moved the person's
+    /// security epoch on first, so no registration checked before can land after.
+    pub(super) async fn remove_all_passkeys(
+        &self,
+        actor: Actor,
+        person: PersonId,
+        org: Option<OrgId>,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let removed = self
+            .backend
+            .store()
+            .remove_passkeys(person)
+            .await
+            .map_err(ServiceError::storage)?;
+        let events: Vec<AuditEvent> = (0..removed)
+            .map(|_| AuditEvent::new(now, actor, Some(person), org, AuditKind::PasskeyRemoved))
+            .collect();
+        self.record(&events).await
+    }
+
+    pub(super) fn ceremonies(&self) -> Result<&Ceremonies, ServiceError> {
         self.config
             .passkeys
             .as_ref()
@@ -187,17 +252,28 @@ where
     /// ([`AuditKind::PasskeyRegistrationRefused`]). The same fresh-grant rule as the start
     /// applies.
     ///
-    /// A factor was added: every other session of the person ends (their security epoch moves
-    /// on), the grant's session stays signed in, and the person is told
-    /// ([`SecurityNotice::AuthenticatorAdded`]).
+    /// A person who has live recovery codes gets the passkey at once
+    /// ([`PasskeyRegistration::Registered`]): a factor was added, so every other session of the
+    /// person ends (their security epoch moves on), the grant's session stays signed in, and
+    /// the person is told ([`SecurityNotice::AuthenticatorAdded`]). A person without them gets
+    /// new recovery codes to show once, and the passkey counts only after they acknowledge them
+    /// ([`PasskeyRegistration::AwaitingAcknowledgement`], [`Self::acknowledge_passkey`]), as
+    /// with the first authenticator app. The credential is stored only at the security epoch
+    /// the grant's session was checked at: an MFA reset or MFA turned off landing meanwhile
+    /// refuses it.
     pub async fn finish_passkey_registration(
         &self,
         grant: &Grant,
         response: &str,
-    ) -> Result<PasskeyInfo, ServiceError> {
+    ) -> Result<PasskeyRegistration, ServiceError> {
         let now = self.now();
         let ceremonies = self.ceremonies()?;
-        let Live { grant, person, .. } = self.live_grant(grant, now).await?;
+        let Live {
+            grant,
+            person,
+            epoch,
+            ..
+        } = self.live_grant(grant, now).await?;
         let grant = &grant;
         let existing = self.person_passkeys(&person).await?;
         self.require_fresh_for_passkeys(grant, &person, &existing, now)
@@ -238,27 +314,422 @@ where
             created_at: now,
             last_used_at: None,
         };
+        if !self.has_recovery_codes(person.id).await? {
+            // A credential someone holds already would be refused at the acknowledgement: say
+            // so now, before any codes are made.
+            if store
+                .passkey_by_id(&record.credential_id)
+                .await
+                .map_err(ServiceError::storage)?
+                .is_some()
+            {
+                return refused().await;
+            }
+            let expires_at = now.saturating_add(self.config.enrollment.pending_ttl());
+            return self
+                .await_acknowledgement(&person, record, None, expires_at)
+                .await;
+        }
+        self.activate_passkey(grant, &person, &record, epoch, now)
+            .await?;
+        Ok(PasskeyRegistration::Registered(PasskeyInfo::from(&record)))
+    }
+
+    /// Keeps a verified first passkey waiting for its recovery codes' acknowledgement: new codes
+    /// in the pending slot (replacing any), and the credential in a ceremony state of its own.
+    /// Nothing counts yet, so no session ends.
+    pub(super) async fn await_acknowledgement(
+        &self,
+        person: &PersonRecord,
+        record: PasskeyRecord,
+        ticket: Option<TokenDigest>,
+        expires_at: u64,
+    ) -> Result<PasskeyRegistration, ServiceError> {
+        let store = self.backend.store();
+        let new = self.generate_recovery_codes().await?;
+        store
+            .replace_recovery_codes(person.id, RecoverySlot::Pending, Some(&new.set))
+            .await
+            .map_err(ServiceError::storage)?;
+        let state = serde_json::to_string(&PendingPasskey {
+            credential_id: record.credential_id.clone(),
+            key: String::from(record.key.as_str()),
+            counter: record.counter,
+            backup_eligible: record.backup_eligible,
+            backup_state: record.backup_state,
+            created_at: record.created_at,
+        })
+        .map_err(|_| passkey_fault(PasskeyError::Stored))?;
+        store
+            .put_passkey_challenge(&PasskeyChallengeRecord {
+                person: person.id,
+                purpose: PasskeyPurpose::Acknowledge,
+                name: record.name.clone(),
+                ticket,
+                state,
+                expires_at,
+            })
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(PasskeyRegistration::AwaitingAcknowledgement {
+            passkey: PasskeyInfo::from(&record),
+            recovery_codes: new.codes,
+        })
+    }
+
+    /// "I have safely recorded this" for a first passkey
+    /// ([`PasskeyRegistration::AwaitingAcknowledgement`]): the recovery codes shown with it
+    /// become the live set, and the passkey is registered and counts. A factor was added: every
+    /// other session of the person ends (their security epoch moves on), the grant's session
+    /// stays signed in at its assurance level
+    /// ([`Self::acknowledge_passkey_in_session`] raises it to AAL2), and the person is told.
+    ///
+    /// The same grant rules as the registration's apply. Nothing waiting (never registered,
+    /// already acknowledged on another server, lapsed, or cleared by an MFA reset) is
+    /// [`PolicyError::NoEnrollment`]; a credential id registered meanwhile, or an epoch that
+    /// moved on (MFA reset, "sign out everywhere") is the uniform
+    /// [`ServiceError::InvalidCredentials`], audited. The codes go live before the passkey is
+    /// stored, so a crash in between leaves live codes and no passkey (the person registers it
+    /// again, without new codes), never a passkey without codes.
+    pub async fn acknowledge_passkey(&self, grant: &Grant) -> Result<PasskeyInfo, ServiceError> {
+        let now = self.now();
+        self.ceremonies()?;
+        let Live {
+            grant,
+            person,
+            epoch,
+            ..
+        } = self.live_grant(grant, now).await?;
+        let grant = &grant;
+        let existing = self.person_passkeys(&person).await?;
+        self.require_fresh_for_passkeys(grant, &person, &existing, now)
+            .await?;
+        let record = self.take_waiting_passkey(person.id, None, now).await?;
+        self.activate_passkey(grant, &person, &record, epoch, now)
+            .await?;
+        Ok(PasskeyInfo::from(&record))
+    }
+
+    /// Stores a verified credential at the session's epoch, audits it, ends the person's other
+    /// sessions and tells them; a refused insert is audited and uniform.
+    async fn activate_passkey(
+        &self,
+        grant: &Grant,
+        person: &PersonRecord,
+        record: &PasskeyRecord,
+        epoch: u64,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        self.store_passkey(person.id, grant.org(), record, epoch, now)
+            .await?;
+        self.end_sessions(person.id, grant.session()).await?;
+        self.notice(person.id, SecurityNotice::AuthenticatorAdded)
+            .await
+    }
+
+    /// Stores a verified credential at `epoch` and audits it; a refused insert (a credential id
+    /// taken, the epoch moved on) is audited and uniform.
+    pub(super) async fn store_passkey(
+        &self,
+        person: PersonId,
+        org: OrgId,
+        record: &PasskeyRecord,
+        epoch: u64,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let inserted = self
+            .backend
+            .store()
+            .insert_passkey(record, epoch)
+            .await
+            .map_err(ServiceError::storage)?;
+        let what = if inserted {
+            AuditKind::PasskeyRegistered {
+                backup_eligible: record.backup_eligible,
+            }
+        } else {
+            AuditKind::PasskeyRegistrationRefused
+        };
+        self.record_one(now, Actor::Person(person), Some(person), Some(org), what)
+            .await?;
+        if inserted {
+            Ok(())
+        } else {
+            Err(ServiceError::InvalidCredentials)
+        }
+    }
+
+    /// Takes the person's verified passkey waiting for its acknowledgement (of the login
+    /// `ticket`, or signed in without), and makes the recovery codes shown with it the live
+    /// set: the credential to store. Nothing waiting is [`PolicyError::NoEnrollment`].
+    pub(super) async fn take_waiting_passkey(
+        &self,
+        person: PersonId,
+        ticket: Option<&TokenDigest>,
+        now: u64,
+    ) -> Result<PasskeyRecord, ServiceError> {
+        let store = self.backend.store();
+        let waiting = store
+            .take_passkey_challenge(person, PasskeyPurpose::Acknowledge, ticket, now)
+            .await
+            .map_err(ServiceError::storage)?
+            .ok_or(ServiceError::Policy(PolicyError::NoEnrollment))?;
+        let pending: PendingPasskey = serde_json::from_str(&waiting.state)
+            .map_err(|_| ServiceError::Policy(PolicyError::InvalidState("pending passkey")))?;
+        let activated = store
+            .activate_pending_recovery_codes(person)
+            .await
+            .map_err(ServiceError::storage)?;
+        if !activated
+            && store
+                .recovery_codes(person, RecoverySlot::Active)
+                .await
+                .map_err(ServiceError::storage)?
+                .is_none()
+        {
+            return Err(ServiceError::Policy(PolicyError::NoEnrollment));
+        }
+        Ok(PasskeyRecord {
+            person,
+            credential_id: pending.credential_id,
+            name: waiting.name,
+            key: CredentialKey::from_stored(pending.key),
+            counter: pending.counter,
+            backup_eligible: pending.backup_eligible,
+            backup_state: pending.backup_state,
+            created_at: pending.created_at,
+            last_used_at: None,
+        })
+    }
+
+    /// Whether the person has live recovery codes left.
+    pub(super) async fn has_recovery_codes(&self, person: PersonId) -> Result<bool, ServiceError> {
+        Ok(self
+            .backend
+            .store()
+            .recovery_codes(person, RecoverySlot::Active)
+            .await
+            .map_err(ServiceError::storage)?
+            .is_some_and(|set| set.remaining() > 0))
+    }
+
+    /// Re-authentication inside a session with a passkey in place of the app, part 1: the
+    /// request options (JSON) for `navigator.credentials.get()`, allowing the person's
+    /// credentials. The ceremony is bound to this session's token (a rotated token, or another
+    /// session, cannot finish it) and expires after [`PASSKEY_CEREMONY_TTL`]; a new start
+    /// replaces it. A person without a passkey gets [`ServiceError::FactorUnavailable`].
+    pub async fn start_passkey_reauthentication(
+        &self,
+        token: &str,
+    ) -> Result<String, ServiceError> {
+        let now = self.now();
+        let ceremonies = self.ceremonies()?;
+        let digest = digest_of(token)?;
+        let (grant, _) = self.checked(&digest).await?;
+        let Live { person, .. } = self.live_grant(&grant, now).await?;
+        let keys: Vec<CredentialKey> = self
+            .person_passkeys(&person)
+            .await?
+            .into_iter()
+            .map(|p| p.key)
+            .collect();
+        if keys.is_empty() {
+            return Err(ServiceError::FactorUnavailable);
+        }
+        let (options, state) = ceremonies
+            .start_authentication(&keys)
+            .map_err(passkey_fault)?;
+        self.backend
+            .store()
+            .put_passkey_challenge(&PasskeyChallengeRecord {
+                person: person.id,
+                purpose: PasskeyPurpose::Reauthenticate,
+                name: String::new(),
+                ticket: Some(digest),
+                state: String::from(state.as_str()),
+                expires_at: now.saturating_add(PASSKEY_CEREMONY_TTL),
+            })
+            .await
+            .map_err(ServiceError::storage)?;
+        Ok(options)
+    }
+
+    /// Part 2: the password and the browser's assertion, verified and throttled as at sign-in
+    /// (the password on the login's counter, the assertion on the passkey counter, each reserved
+    /// before it is verified; the ceremony of this session spent once, the counter recorded as
+    /// for a login, a counter that went backwards refused and audited). The session becomes
+    /// fresh at AAL2 (password and passkey) and its lifetime starts again; the token rotates,
+    /// as with [`Self::reauthenticate_session`]: the old one stops working, and the new one is
+    /// returned with the fresh grant. Any failure is the uniform
+    /// [`ServiceError::InvalidCredentials`], counted and audited.
+    pub async fn reauthenticate_session_with_passkey(
+        &self,
+        token: &str,
+        password: crate::credential::password::Password,
+        response: &str,
+    ) -> Result<OpenedSession, ServiceError> {
+        let now = self.now();
+        let ceremonies = self.ceremonies()?;
+        let digest = digest_of(token)?;
+        let (grant, view) = self.checked(&digest).await?;
+        let Live { grant, person, .. } = self.live_grant(&grant, now).await?;
+        let org = Some(grant.org());
+        self.check_reauth_password(&person, org, password, now)
+            .await?;
+        let reserved = self
+            .reserve_attempt(
+                factor_key(person.id, FactorKind::Passkey),
+                Factor::Second(FactorKind::Passkey),
+                now,
+            )
+            .await?;
+        let pending = self
+            .backend
+            .store()
+            .take_passkey_challenge(
+                person.id,
+                PasskeyPurpose::Reauthenticate,
+                Some(&digest),
+                now,
+            )
+            .await
+            .map_err(ServiceError::storage)?;
+        let verified = match pending {
+            None => false,
+            Some(pending) => {
+                let state = AuthenticationState::from_stored(pending.state);
+                match ceremonies.finish_authentication(&state, response) {
+                    Ok((credential_id, used)) => {
+                        self.record_use(person.id, grant.org(), &credential_id, &used, now)
+                            .await?
+                    }
+                    Err(PasskeyError::Random) => return Err(passkey_fault(PasskeyError::Random)),
+                    Err(PasskeyError::CounterRegression) => {
+                        self.counter_regressed(person.id, grant.org(), now).await?;
+                        false
+                    }
+                    Err(_) => false,
+                }
+            }
+        };
+        if !verified {
+            self.reject_credential(reserved, person.id, org, false, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        }
+        self.accept_attempt(reserved, now).await?;
+        let factors = FactorSet::of(Factor::Password).with(Factor::Second(FactorKind::Passkey));
+        let fresh = grant.reauthenticated(factors, now);
+        self.record(&[fresh.reauthentication_event()]).await?;
+        let session = view
+            .session
+            .reauthenticated(fresh.factors(), self.config.sessions(), now);
+        self.rotate(&digest, &session).await
+    }
+
+    /// Removes the signed-in person's passkey or security key `credential_id` (from
+    /// [`Self::passkeys`]). Needs a fresh AAL2 grant (verified within
+    /// [`EnrollmentConfig::reauth_max_age`](crate::policy::EnrollmentConfig::reauth_max_age), as
+    /// for every change of factors: [`PolicyError::ReauthenticationRequired`] otherwise). An
+    /// unknown id is [`PolicyError::UnknownAuthenticator`].
+    ///
+    /// Refused where it would take away the last factor an enforcing organisation of the person
+    /// counts ([`PolicyError::RequiredByOrganisation`], or
+    /// [`PolicyError::SoleOwnerOfEnforcingOrganisation`] when it would leave no second factor
+    /// at all, as [`Self::disable_mfa`] is). Two removals racing for the person's last two
+    /// passkeys where one must stay: the store removes one and refuses the other
+    /// ([`PasskeyStore::remove_passkey`] keeps the others counted under the person's lock).
+    ///
+    /// The last passkey of a person without an authenticator app takes the recovery codes
+    /// issued with it along (MFA is off). Audited ([`AuditKind::PasskeyRemoved`]); every other
+    /// session of the person ends (their security epoch moves on; this one stays signed in),
+    /// and the person is told ([`SecurityNotice::PasskeyRemoved`]).
+    pub async fn remove_passkey(
+        &self,
+        grant: &Grant,
+        credential_id: &[u8],
+    ) -> Result<(), ServiceError> {
+        let now = self.now();
+        let Live { grant, person, .. } = self.live_grant(grant, now).await?;
+        let grant = &grant;
+        grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
+        let existing = self.person_passkeys(&person).await?;
+        if !existing.iter().any(|p| p.credential_id == credential_id) {
+            return Err(PolicyError::UnknownAuthenticator.into());
+        }
+        let own = self.own_factors(&person).await?;
+        let has_app = self
+            .backend
+            .store()
+            .mfa(person.id)
+            .await
+            .map_err(ServiceError::storage)?
+            .is_some_and(|m| m.value.is_active());
+        // What the person holds once no passkey is left: without an app, the recovery codes
+        // issued with the first passkey go with the last.
+        let mut without = own.without(FactorKind::Passkey);
+        if !has_app {
+            without = without.without(FactorKind::RecoveryCode);
+        }
+        let alone = self.may_hold_only(&person, own, without).await;
+        let keep_at_least = match (existing.len(), alone) {
+            (1, Err(e)) => return Err(e),
+            (_, Err(_)) => 1,
+            (_, Ok(())) => 0,
+        };
+        let store = self.backend.store();
         if !store
-            .insert_passkey(&record)
+            .remove_passkey(person.id, credential_id, keep_at_least)
             .await
             .map_err(ServiceError::storage)?
         {
-            return refused().await;
+            // Removed meanwhile, or the others went first and this one must stay.
+            let still = self
+                .person_passkeys(&person)
+                .await?
+                .iter()
+                .any(|p| p.credential_id == credential_id);
+            return Err(
+                match (still, self.may_hold_only(&person, own, without).await) {
+                    (true, Err(e)) => e,
+                    _ => PolicyError::UnknownAuthenticator.into(),
+                },
+            );
+        }
+        let last = existing.len() == 1 || self.person_passkeys(&person).await?.is_empty();
+        if last && !has_app {
+            for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
+                store
+                    .replace_recovery_codes(person.id, slot, None)
+                    .await
+                    .map_err(ServiceError::storage)?;
+            }
         }
         self.record_one(
             now,
             Actor::Person(person.id),
             Some(person.id),
             Some(grant.org()),
-            AuditKind::PasskeyRegistered {
-                backup_eligible: record.backup_eligible,
-            },
+            AuditKind::PasskeyRemoved,
         )
         .await?;
         self.end_sessions(person.id, grant.session()).await?;
-        self.notice(person.id, SecurityNotice::AuthenticatorAdded)
-            .await?;
-        Ok(PasskeyInfo::from(&record))
+        self.notice(person.id, SecurityNotice::PasskeyRemoved).await
+    }
+
+    /// Whether the person may go from the second factors `own` down to `left`: with no primary
+    /// factor left, as MFA may be turned off (no enforcing organisation); otherwise while every
+    /// enforcing organisation that counts `own` counts `left`.
+    async fn may_hold_only(
+        &self,
+        person: &PersonRecord,
+        own: SecondFactors,
+        left: SecondFactors,
+    ) -> Result<(), ServiceError> {
+        if !left.has_primary() {
+            OrgStanding::allow_mfa_off(&self.standings(person.id).await?)?;
+        }
+        self.keep_counted_factors(person.id, own, left).await
     }
 
     /// The second-factor step with a passkey, part 1: the request options (JSON) for the
@@ -410,7 +881,7 @@ where
     /// Records a verified use of the person's credential over the counter it is checked against
     /// (re-read and checked again when another server recorded one meanwhile). `false` when the
     /// credential is not the person's, or its counter did not move forward (audited).
-    async fn record_use(
+    pub(super) async fn record_use(
         &self,
         person: PersonId,
         org: OrgId,
@@ -454,7 +925,7 @@ where
         Err(ServiceError::Conflict)
     }
 
-    async fn counter_regressed(
+    pub(super) async fn counter_regressed(
         &self,
         person: PersonId,
         org: OrgId,
@@ -473,6 +944,6 @@ where
 
 /// A ceremony that could not be made is a fault of the core (no random numbers), never the
 /// person's.
-fn passkey_fault(_: PasskeyError) -> ServiceError {
+pub(super) fn passkey_fault(_: PasskeyError) -> ServiceError {
     ServiceError::Core(crate::error::Error::Random)
 }

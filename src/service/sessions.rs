@@ -185,6 +185,28 @@ impl<B: Backend> Authenticator<B> {
         Ok((id, self.rotate(&digest, &raised).await?))
     }
 
+    /// "I have safely recorded this" for a first passkey, inside a session: as
+    /// [`Self::acknowledge_passkey`] (the recovery codes go live, the passkey counts, every
+    /// other session of the person ends), and this session is raised to AAL2 with the passkey
+    /// among its factors. The token rotates: the new one is returned with the AAL2 grant.
+    #[cfg(feature = "passkeys")]
+    pub async fn acknowledge_passkey_in_session(
+        &self,
+        token: &str,
+    ) -> Result<(crate::service::PasskeyInfo, OpenedSession), ServiceError> {
+        let digest = digest_of(token)?;
+        let (grant, _) = self.checked(&digest).await?;
+        let info = self.acknowledge_passkey(&grant).await?;
+        // Carried over to the new epoch by the bump: read it back, and raise it.
+        let (_, view) = self.checked(&digest).await?;
+        let raised = view.session.raised(
+            Factor::Second(FactorKind::Passkey),
+            self.config.sessions(),
+            self.now(),
+        );
+        Ok((info, self.rotate(&digest, &raised).await?))
+    }
+
     /// The password change inside a session: as [`Self::change_password`], except that this
     /// session stays signed in while every other session and remembered device of the person
     /// ends. The token rotates: the old one stops working, and the new one is returned with the
@@ -378,7 +400,7 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Writes `session` under a new token in place of the one under `old`, and checks it.
-    async fn rotate(
+    pub(super) async fn rotate(
         &self,
         old: &TokenDigest,
         session: &SessionRecord,

@@ -217,12 +217,35 @@ impl StepWrite {
     }
 }
 
+/// With feature `passkeys`, a [`PasskeyStore`](crate::store::PasskeyStore): the store of a
+/// [`LoginStore`] holds every factor of a person, so that an administrator's MFA reset and MFA
+/// turned off remove their passkeys with the rest. Without the feature, any type. Implemented
+/// for every type that qualifies.
+#[cfg(feature = "passkeys")]
+pub trait WithPasskeys: crate::store::PasskeyStore {}
+
+#[cfg(feature = "passkeys")]
+impl<T: crate::store::PasskeyStore> WithPasskeys for T {}
+
+/// With feature `passkeys`, a [`PasskeyStore`](crate::store::PasskeyStore); without it, any
+/// type. Implemented for every type that qualifies.
+#[cfg(not(feature = "passkeys"))]
+pub trait WithPasskeys {}
+
+#[cfg(not(feature = "passkeys"))]
+impl<T> WithPasskeys for T {}
+
 /// The login steps' reads and writes, at the floor of one read and one commit per step.
 ///
 /// Stores implement it beside [`UserStore`], [`SecretStore`] and [`SessionStore`] over the same
 /// data, with the same error type (a completed login creates its session in the same store).
 /// Every method is atomic with respect to concurrent calls, and none has a default body.
-pub trait LoginStore: UserStore + SecretStore + SessionStore + InvitationStore {
+///
+/// With feature `passkeys` the same store holds the passkeys too ([`WithPasskeys`]): every verb
+/// that ends a person's MFA removes them with the other factors.
+pub trait LoginStore:
+    UserStore + SecretStore + SessionStore + InvitationStore + WithPasskeys
+{
     /// Reads what a login step decides on, in one statement (no lock, no transaction): the live
     /// ticket (for [`SnapshotAt::Ticket`]), the person, the organisation `org`, the MFA state
     /// with its watermarks, the active recovery set and the counters (`org`: none is read without

@@ -813,6 +813,13 @@ impl SecretStore for MemoryStore {
             account_tokens: prune(&mut secrets.account_tokens, |t| t.expires_at > now),
             throttles: 0,
             invitations: 0,
+            #[cfg(feature = "passkeys")]
+            passkey_ceremonies: {
+                drop(secrets);
+                self.prune_passkey_ceremonies(now)?
+            },
+            #[cfg(not(feature = "passkeys"))]
+            passkey_ceremonies: 0,
         })
     }
 }

@@ -88,7 +88,7 @@ pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, Record
 pub use crate::credential::token::TokenDigest;
 pub use login::{
     CounterWrite, LoginCounters, LoginSnapshot, LoginStore, MfaWrite, NextTicket, OobWrite,
-    SnapshotAt, StepWrite,
+    SnapshotAt, StepWrite, WithPasskeys,
 };
 
 pub use invitations::{InvitationRecord, InvitationStore};
@@ -504,6 +504,9 @@ pub enum SecurityNotice {
     },
     /// The phone number for sign-in codes was removed.
     PhoneRemoved,
+    /// A passkey or security key was removed by the person (feature `passkeys`).
+    #[cfg(feature = "passkeys")]
+    PasskeyRemoved,
     /// A recovery code was used to sign in.
     RecoveryCodeUsed,
     /// Few recovery codes remain.

@@ -8,8 +8,12 @@
 //! | [`PasskeyStore::ensure_user_handle`] | `INSERT INTO passkey_users (person, handle) SELECT $p, $h WHERE EXISTS (SELECT 1 FROM people WHERE id = $p) ON CONFLICT DO NOTHING`, then the stored handle |
 //! | [`PasskeyStore::put_passkey_challenge`] | `INSERT … ON CONFLICT (person, purpose, ticket) DO UPDATE` (a new start replaces the pending one) |
 //! | [`PasskeyStore::take_passkey_challenge`] | `DELETE FROM passkey_challenges WHERE person = $p AND purpose = $purpose AND ticket = $t RETURNING …` (an expired one is deleted and not returned) |
-//! | [`PasskeyStore::insert_passkey`] | `INSERT INTO passkeys … ON CONFLICT (credential_id) DO NOTHING` (the id is unique across people) |
+//! | [`PasskeyStore::insert_passkey`] | `INSERT INTO passkeys … SELECT … FROM people WHERE id = $p AND epoch = $e FOR UPDATE ON CONFLICT (credential_id) DO NOTHING` (the id is unique across people; nothing is written once the person's security epoch moved on) |
 //! | [`PasskeyStore::record_passkey_use`] | `UPDATE passkeys SET counter = $new, key = $k, backup_state = $bs, … WHERE person = $p AND credential_id = $id AND counter = $expected` |
+//! | [`PasskeyStore::remove_passkey`] | in one transaction under the person's lock: the count of the person's credentials, then `DELETE FROM passkeys WHERE person = $p AND credential_id = $id` only if enough stay |
+//! | [`PasskeyStore::passkey_by_id`] | `SELECT … FROM passkeys WHERE credential_id = $id` |
+//! | [`PasskeyStore::remove_passkeys`] | `DELETE FROM passkeys WHERE person = $p`, and the person's ceremony states |
+//! | [`PasskeyStore::prune_passkey_challenges`] | `DELETE FROM passkey_challenges WHERE expires_at <= $now` |
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -50,6 +54,15 @@ pub enum PasskeyPurpose {
     Register,
     /// Presenting a credential as the second factor of a pending login.
     SignIn,
+    /// A verified first credential waiting for the person to acknowledge their new recovery
+    /// codes: its `state` is the credential, which counts only once it is acknowledged.
+    Acknowledge,
+    /// Re-authenticating a signed-in person inside their session (a step-up); the ticket is
+    /// the digest of the session's token.
+    Reauthenticate,
+    /// A passwordless sign-in, started before anyone is known: the person is
+    /// [`PersonId::new(0)`](PersonId::new) and the ticket the digest of the attempt's token.
+    Passwordless,
 }
 
 /// A ceremony state kept server-side between its start and its finish: single-use, bound to
@@ -123,12 +136,47 @@ pub trait PasskeyStore: Send + Sync {
         now: u64,
     ) -> impl Future<Output = Result<Option<PasskeyChallengeRecord>, Self::Error>> + Send;
 
-    /// **Atomic.** Stores a new credential; `false` (nothing written) if any person already has
-    /// a credential with its id.
+    /// **Atomic.** Stores a new credential while the person's security epoch is still `epoch`
+    /// (the one the registering session was checked at); `false` (nothing written) if any
+    /// person already has a credential with its id, or the person's epoch moved on (an MFA
+    /// reset, MFA turned off, "sign out everywhere" landed meanwhile), or the person is gone.
     fn insert_passkey(
         &self,
         record: &PasskeyRecord,
+        epoch: u64,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// **Atomic.** Deletes the person's credential `credential_id` only if at least
+    /// `keep_at_least` other credentials of theirs stay; `false` (nothing deleted) otherwise, or
+    /// if they have no such credential. Of two concurrent removals that would each leave fewer,
+    /// one is refused.
+    fn remove_passkey(
+        &self,
+        person: PersonId,
+        credential_id: &[u8],
+        keep_at_least: u32,
+    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+
+    /// Deletes every credential of the person and every ceremony state of theirs; how many
+    /// credentials went. The user handle stays.
+    fn remove_passkeys(
+        &self,
+        person: PersonId,
+    ) -> impl Future<Output = Result<u64, Self::Error>> + Send;
+
+    /// Maintenance: deletes the ceremony states that expired (`expires_at <= now`), of every
+    /// purpose; how many went. The bundled stores run it from
+    /// [`SecretStore::prune_expired`](crate::store::SecretStore::prune_expired).
+    fn prune_passkey_challenges(
+        &self,
+        now: u64,
+    ) -> impl Future<Output = Result<u64, Self::Error>> + Send;
+
+    /// The credential with this id, whoever holds it.
+    fn passkey_by_id(
+        &self,
+        credential_id: &[u8],
+    ) -> impl Future<Output = Result<Option<PasskeyRecord>, Self::Error>> + Send;
 
     /// The person's credentials, oldest first.
     fn passkeys(

@@ -267,6 +267,10 @@ pub struct PruneReport {
     /// [`InvitationStore::prune_invitations`](crate::store::InvitationStore::prune_invitations);
     /// filled in by [`Authenticator::prune_expired`](crate::service::Authenticator::prune_expired).
     pub invitations: u64,
+    /// Passkey ceremony states past their expiry (feature `passkeys`; 0 without it), from
+    /// [`PasskeyStore::prune_passkey_challenges`](crate::store::PasskeyStore::prune_passkey_challenges),
+    /// which the bundled stores run from their `prune_expired`.
+    pub passkey_ceremonies: u64,
 }
 
 impl PruneReport {
@@ -279,6 +283,7 @@ impl PruneReport {
             .saturating_add(self.account_tokens)
             .saturating_add(self.throttles)
             .saturating_add(self.invitations)
+            .saturating_add(self.passkey_ceremonies)
     }
 }
 

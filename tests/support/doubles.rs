@@ -563,3 +563,97 @@ impl<T: authcore::store::InvitationStore> authcore::store::InvitationStore for R
         self.inner.organisation_ids().await
     }
 }
+
+#[cfg(feature = "passkeys")]
+impl<T: authcore::store::PasskeyStore> authcore::store::PasskeyStore for Recording<T> {
+    type Error = <T as authcore::store::PasskeyStore>::Error;
+
+    async fn ensure_user_handle(
+        &self,
+        person: PersonId,
+        candidate: authcore::credential::passkey::UserHandle,
+    ) -> Result<Option<authcore::credential::passkey::UserHandle>, Self::Error> {
+        self.note("ensure_user_handle").await;
+        self.inner.ensure_user_handle(person, candidate).await
+    }
+
+    async fn put_passkey_challenge(
+        &self,
+        record: &authcore::store::PasskeyChallengeRecord,
+    ) -> Result<(), Self::Error> {
+        self.note("put_passkey_challenge").await;
+        self.inner.put_passkey_challenge(record).await
+    }
+
+    async fn take_passkey_challenge(
+        &self,
+        person: PersonId,
+        purpose: authcore::store::PasskeyPurpose,
+        ticket: Option<&TokenDigest>,
+        now: u64,
+    ) -> Result<Option<authcore::store::PasskeyChallengeRecord>, Self::Error> {
+        self.note("take_passkey_challenge").await;
+        self.inner
+            .take_passkey_challenge(person, purpose, ticket, now)
+            .await
+    }
+
+    async fn insert_passkey(
+        &self,
+        record: &authcore::store::PasskeyRecord,
+        epoch: u64,
+    ) -> Result<bool, Self::Error> {
+        self.note("insert_passkey").await;
+        self.inner.insert_passkey(record, epoch).await
+    }
+
+    async fn passkey_by_id(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<authcore::store::PasskeyRecord>, Self::Error> {
+        self.note("passkey_by_id").await;
+        self.inner.passkey_by_id(credential_id).await
+    }
+
+    async fn passkeys(
+        &self,
+        person: PersonId,
+    ) -> Result<Vec<authcore::store::PasskeyRecord>, Self::Error> {
+        self.note("passkeys").await;
+        self.inner.passkeys(person).await
+    }
+
+    async fn record_passkey_use(
+        &self,
+        person: PersonId,
+        credential_id: &[u8],
+        write: &authcore::store::PasskeyUseWrite,
+    ) -> Result<bool, Self::Error> {
+        self.note("record_passkey_use").await;
+        self.inner
+            .record_passkey_use(person, credential_id, write)
+            .await
+    }
+
+    async fn remove_passkey(
+        &self,
+        person: PersonId,
+        credential_id: &[u8],
+        keep_at_least: u32,
+    ) -> Result<bool, Self::Error> {
+        self.note("remove_passkey").await;
+        self.inner
+            .remove_passkey(person, credential_id, keep_at_least)
+            .await
+    }
+
+    async fn remove_passkeys(&self, person: PersonId) -> Result<u64, Self::Error> {
+        self.note("remove_passkeys").await;
+        self.inner.remove_passkeys(person).await
+    }
+
+    async fn prune_passkey_challenges(&self, now: u64) -> Result<u64, Self::Error> {
+        self.note("prune_passkey_challenges").await;
+        self.inner.prune_passkey_challenges(now).await
+    }
+}

@@ -12,8 +12,8 @@ use core::fmt;
 
 use webauthn_rs::Webauthn;
 use webauthn_rs::prelude::{
-    PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey, SecurityKeyAuthentication,
-    SecurityKeyRegistration, Uuid, WebauthnBuilder, WebauthnError,
+    DiscoverableAuthentication, PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey,
+    SecurityKeyAuthentication, SecurityKeyRegistration, Uuid, WebauthnBuilder, WebauthnError,
 };
 
 use super::error::{PasskeyConfigError, PasskeyError};
@@ -259,6 +259,68 @@ impl Ceremonies {
         let used = PasskeyUse {
             counter: result.counter(),
             user_verified: result.user_verified(),
+            backup_eligible: result.backup_eligible(),
+            backup_state: result.backup_state(),
+        };
+        Ok((result.cred_id().to_vec(), used))
+    }
+}
+
+impl Ceremonies {
+    /// Starts a passwordless sign-in with a discoverable credential (WebAuthn Level 3 §7.2 with
+    /// an empty `allowCredentials`): the request options for `navigator.credentials.get()`
+    /// (JSON, user verification *required*, conditional mediation) and the state to keep
+    /// server-side. Nobody is named: the authenticator picks the credential, and its user
+    /// handle says whose it is.
+    pub fn start_passwordless(&self) -> Result<(String, AuthenticationState), PasskeyError> {
+        let (options, state) = self
+            .webauthn
+            .start_discoverable_authentication()
+            .map_err(|_| PasskeyError::Random)?;
+        let options = serde_json::to_string(&options).map_err(|_| PasskeyError::Random)?;
+        let state = serde_json::to_string(&state).map_err(|_| PasskeyError::Random)?;
+        Ok((options, AuthenticationState(state)))
+    }
+
+    /// The user handle and credential id a passwordless assertion claims, read before it is
+    /// verified (to find the credential to verify it with).
+    pub fn identify_passwordless(
+        &self,
+        response: &str,
+    ) -> Result<(UserHandle, Vec<u8>), PasskeyError> {
+        let response: PublicKeyCredential = parse(response)?;
+        let (handle, id) = self
+            .webauthn
+            .identify_discoverable_authentication(&response)
+            .map_err(|_| PasskeyError::Rejected)?;
+        Ok((UserHandle(*handle.as_bytes()), id.to_vec()))
+    }
+
+    /// Verifies a passwordless assertion against `state` and the credential `key` it claims:
+    /// the challenge, origin, RP id, the signature, and user verification (required).
+    pub fn finish_passwordless(
+        &self,
+        state: &AuthenticationState,
+        response: &str,
+        key: &CredentialKey,
+    ) -> Result<(Vec<u8>, PasskeyUse), PasskeyError> {
+        let state: DiscoverableAuthentication =
+            serde_json::from_str(&state.0).map_err(|_| PasskeyError::Stored)?;
+        let response: PublicKeyCredential = parse(response)?;
+        let key = decode(key)?;
+        let result = self
+            .webauthn
+            .finish_discoverable_authentication_v2(&response, state, &key)
+            .map_err(|e| match e {
+                WebauthnError::CredentialPossibleCompromise => PasskeyError::CounterRegression,
+                _ => PasskeyError::Rejected,
+            })?;
+        if !result.user_verified() {
+            return Err(PasskeyError::Rejected);
+        }
+        let used = PasskeyUse {
+            counter: result.counter(),
+            user_verified: true,
             backup_eligible: result.backup_eligible(),
             backup_state: result.backup_state(),
         };

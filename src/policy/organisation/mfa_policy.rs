@@ -56,7 +56,7 @@ impl Organisation {
             return Err(PolicyError::ReauthenticationRequired);
         }
         let policy = MfaPolicy::On(settings);
-        if !policy.satisfied_by(actor_factors) {
+        if !policy.satisfied_for(Role::Owner, actor_factors) {
             return Err(PolicyError::OwnerNeedsMfa);
         }
         let by = Actor::Person(actor.person());

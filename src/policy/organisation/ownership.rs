@@ -79,7 +79,7 @@ impl Organisation {
         if !member.is_active() {
             return Err(PolicyError::MemberDeactivated);
         }
-        if self.policy().enforces() && !self.policy().satisfied_by(to_factors) {
+        if self.policy().enforces() && !self.policy().satisfied_for(Role::Owner, to_factors) {
             return Err(PolicyError::TargetNeedsMfa);
         }
         let mut next = self.clone();
@@ -134,10 +134,10 @@ impl Organisation {
         if !maker_stands {
             return Err(PolicyError::NoOwnershipOffer);
         }
-        if self.policy().enforces() && !self.policy().satisfied_by(to_factors) {
+        if self.policy().enforces() && !self.policy().satisfied_for(Role::Owner, to_factors) {
             return Err(PolicyError::TargetNeedsMfa);
         }
-        let protected = self.policy().satisfied_by(to_factors);
+        let protected = self.policy().satisfied_for(Role::Owner, to_factors);
         if !grant.is_fresh(now, SENSITIVE_ACTION_MAX_AGE) || (protected && grant.aal() != Aal::Aal2)
         {
             return Err(PolicyError::ReauthenticationRequired);

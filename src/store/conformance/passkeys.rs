@@ -16,6 +16,7 @@ use crate::store::login::LoginStore;
 use crate::store::passkeys::{
     PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
 };
+use crate::store::sessions::SessionStore;
 
 use super::fixture::Fixture;
 use super::harness::{Checked, Fail, exactly_one, fail, race};
@@ -58,6 +59,11 @@ pub async fn run_passkeys_with<S: PasskeyConformance, P: Spawner>(
     run!("passkey_use_guarded", use_guarded(&fx));
     run!("race_passkey_challenge", race_challenge(&fx, spawner));
     run!("race_passkey_use", race_use(&fx, spawner));
+    run!("passkey_insert_epoch", insert_epoch(&fx));
+    run!("passkey_remove", remove(&fx));
+    run!("passkey_prune", prune(&fx));
+    run!("race_passkey_remove", race_remove(&fx, spawner));
+    run!("race_passkey_insert", race_insert(&fx, spawner));
     Ok(report)
 }
 
@@ -242,21 +248,31 @@ async fn unique_credential_id<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Che
     let eve = person(fx).await?;
     let now = fx.now();
     let key = credential(fx.fresh(), ada, now);
-    ensure!(fx.store.insert_passkey(&key).await?, "a new credential");
+    ensure!(fx.store.insert_passkey(&key, 0).await?, "a new credential");
     let mut stolen = key.clone();
     stolen.person = eve;
     ensure!(
-        !fx.store.insert_passkey(&stolen).await?,
+        !fx.store.insert_passkey(&stolen, 0).await?,
         "a credential id registered to a second person"
     );
     ensure!(
-        !fx.store.insert_passkey(&key).await?,
+        !fx.store.insert_passkey(&key, 0).await?,
         "the same credential registered twice"
     );
     ensure_eq!(
         fx.store.passkeys(eve).await?,
         Vec::new(),
         "the second person's credentials"
+    );
+    ensure_eq!(
+        fx.store.passkey_by_id(&key.credential_id).await?,
+        Some(key.clone()),
+        "the credential found by its id"
+    );
+    ensure_eq!(
+        fx.store.passkey_by_id(&fx.fresh().to_be_bytes()).await?,
+        None,
+        "an unknown credential id"
     );
     ensure_eq!(
         fx.store.passkeys(ada).await?,
@@ -272,7 +288,7 @@ async fn use_guarded<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Checked {
     let eve = person(fx).await?;
     let now = fx.now();
     let key = credential(fx.fresh(), ada, now);
-    ensure!(fx.store.insert_passkey(&key).await?, "a new credential");
+    ensure!(fx.store.insert_passkey(&key, 0).await?, "a new credential");
     let id = key.credential_id.as_slice();
     ensure!(
         !fx.store
@@ -349,7 +365,7 @@ async fn race_use<S: PasskeyConformance, P: Spawner>(fx: &Fixture<'_, S>, spawne
     let ada = person(fx).await?;
     let now = fx.now();
     let key = credential(fx.fresh(), ada, now);
-    ensure!(fx.store.insert_passkey(&key).await?, "a new credential");
+    ensure!(fx.store.insert_passkey(&key, 0).await?, "a new credential");
     let contenders = (1..=RACE_CONTENDERS)
         .map(|n| {
             let store = Arc::clone(&fx.store);
@@ -369,4 +385,226 @@ async fn race_use<S: PasskeyConformance, P: Spawner>(fx: &Fixture<'_, S>, spawne
         wins.into_iter().filter(|w| *w).count(),
         "record a use of one credential",
     )
+}
+
+/// A credential is stored only at the person's current security epoch, and never for a person
+/// who does not exist.
+async fn insert_epoch<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Checked {
+    let ada = person(fx).await?;
+    let now = fx.now();
+    let nobody = credential(fx.fresh(), fx.person_id(), now);
+    ensure!(
+        !fx.store.insert_passkey(&nobody, 0).await?,
+        "a credential of a person who does not exist"
+    );
+    let epoch = SessionStore::bump_epoch(&*fx.store, ada, None)
+        .await?
+        .ok_or_else(|| fail("the person has no epoch".into()))?;
+    let stale = credential(fx.fresh(), ada, now);
+    ensure!(
+        !fx.store
+            .insert_passkey(&stale, epoch.saturating_sub(1))
+            .await?,
+        "a credential stored at a stale epoch"
+    );
+    ensure!(
+        fx.store.insert_passkey(&stale, epoch).await?,
+        "a credential stored at the current epoch"
+    );
+    ensure_eq!(
+        fx.store.passkeys(ada).await?,
+        alloc::vec![stale],
+        "the credentials after the refused and the stored one"
+    );
+    Ok(())
+}
+
+/// A credential goes only while enough others stay, only its owner's; all of a person's go
+/// with their ceremony states, nobody else's.
+async fn remove<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Checked {
+    let ada = person(fx).await?;
+    let eve = person(fx).await?;
+    let now = fx.now();
+    let store = &fx.store;
+    let first = credential(fx.fresh(), ada, now);
+    let second = credential(fx.fresh(), ada, now.saturating_add(1));
+    let eves = credential(fx.fresh(), eve, now);
+    for key in [&first, &second, &eves] {
+        ensure!(store.insert_passkey(key, 0).await?, "a new credential");
+    }
+    ensure!(
+        !store.remove_passkey(eve, &first.credential_id, 0).await?,
+        "another person removes a credential"
+    );
+    ensure!(
+        !store.remove_passkey(ada, &first.credential_id, 2).await?,
+        "a removal that would leave too few"
+    );
+    ensure!(
+        store.remove_passkey(ada, &first.credential_id, 1).await?,
+        "a removal that leaves enough"
+    );
+    ensure!(
+        !store.remove_passkey(ada, &first.credential_id, 0).await?,
+        "a credential removed twice"
+    );
+    ensure_eq!(
+        store.passkeys(ada).await?,
+        alloc::vec![second.clone()],
+        "the credentials after one removal"
+    );
+    for (who, purpose) in [
+        (ada, PasskeyPurpose::Register),
+        (ada, PasskeyPurpose::Acknowledge),
+        (eve, PasskeyPurpose::Register),
+    ] {
+        store
+            .put_passkey_challenge(&challenge(who, purpose, "s", now.saturating_add(300)))
+            .await?;
+    }
+    ensure_eq!(
+        store.remove_passkeys(ada).await?,
+        1,
+        "the credentials removed with the person's"
+    );
+    ensure_eq!(store.passkeys(ada).await?, Vec::new(), "no credential left");
+    for purpose in [PasskeyPurpose::Register, PasskeyPurpose::Acknowledge] {
+        ensure_eq!(
+            store
+                .take_passkey_challenge(ada, purpose, None, now)
+                .await?,
+            None,
+            "a ceremony state left after removing the person's credentials"
+        );
+    }
+    ensure!(
+        store
+            .take_passkey_challenge(eve, PasskeyPurpose::Register, None, now)
+            .await?
+            .is_some(),
+        "another person's ceremony state removed"
+    );
+    ensure_eq!(
+        store.passkeys(eve).await?,
+        alloc::vec![eves],
+        "another person's credentials removed"
+    );
+    Ok(())
+}
+
+/// Pruning deletes the expired ceremony states and keeps the live ones.
+async fn prune<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Checked {
+    let ada = person(fx).await?;
+    let now = fx.now();
+    let store = &fx.store;
+    store
+        .put_passkey_challenge(&challenge(ada, PasskeyPurpose::Register, "old", now))
+        .await?;
+    store
+        .put_passkey_challenge(&challenge(
+            ada,
+            PasskeyPurpose::Acknowledge,
+            "live",
+            now.saturating_add(1),
+        ))
+        .await?;
+    // Other runs share the store: at least this one expired state went.
+    ensure!(
+        store.prune_passkey_challenges(now).await? >= 1,
+        "the expired state pruned"
+    );
+    ensure_eq!(
+        store
+            .take_passkey_challenge(ada, PasskeyPurpose::Register, None, now.saturating_sub(1))
+            .await?,
+        None,
+        "the expired state is gone"
+    );
+    ensure!(
+        store
+            .take_passkey_challenge(ada, PasskeyPurpose::Acknowledge, None, now)
+            .await?
+            .is_some_and(|c| c.state == "live"),
+        "the live state kept"
+    );
+    Ok(())
+}
+
+/// Of [`RACE_CONTENDERS`] removals of a person's two credentials, each required to leave one,
+/// exactly one succeeds.
+async fn race_remove<S: PasskeyConformance, P: Spawner>(
+    fx: &Fixture<'_, S>,
+    spawner: &P,
+) -> Checked {
+    let ada = person(fx).await?;
+    let now = fx.now();
+    let keys = [
+        credential(fx.fresh(), ada, now),
+        credential(fx.fresh(), ada, now.saturating_add(1)),
+    ];
+    for key in &keys {
+        ensure!(fx.store.insert_passkey(key, 0).await?, "a new credential");
+    }
+    let contenders = (0..RACE_CONTENDERS)
+        .map(|n| {
+            let store = Arc::clone(&fx.store);
+            let id = keys
+                .get(n % 2)
+                .map(|k| k.credential_id.clone())
+                .unwrap_or_default();
+            async move { Ok::<_, Fail>(store.remove_passkey(ada, &id, 1).await?) }
+        })
+        .collect();
+    let wins = race(spawner, contenders).await?;
+    exactly_one(
+        wins.into_iter().filter(|w| *w).count(),
+        "remove one of the last two credentials, each keeping one",
+    )?;
+    ensure_eq!(
+        fx.store.passkeys(ada).await?.len(),
+        1,
+        "one credential left"
+    );
+    Ok(())
+}
+
+/// Of [`RACE_CONTENDERS`] servers storing one credential id, each for another person, exactly
+/// one does, and the credential is that person's alone.
+async fn race_insert<S: PasskeyConformance, P: Spawner>(
+    fx: &Fixture<'_, S>,
+    spawner: &P,
+) -> Checked {
+    let id = fx.fresh();
+    let now = fx.now();
+    let mut people = Vec::with_capacity(RACE_CONTENDERS);
+    for _ in 0..RACE_CONTENDERS {
+        people.push(person(fx).await?);
+    }
+    let contenders = people
+        .iter()
+        .map(|p| {
+            let store = Arc::clone(&fx.store);
+            let key = credential(id, *p, now);
+            async move { Ok::<_, Fail>(store.insert_passkey(&key, 0).await?) }
+        })
+        .collect();
+    let wins = race(spawner, contenders).await?;
+    exactly_one(
+        wins.into_iter().filter(|w| *w).count(),
+        "store one credential id",
+    )?;
+    let owner = fx
+        .store
+        .passkey_by_id(&id.to_be_bytes())
+        .await?
+        .ok_or_else(|| fail("the credential is gone".into()))?;
+    let mut holders = 0;
+    for p in &people {
+        holders = fx.store.passkeys(*p).await?.len().saturating_add(holders);
+    }
+    ensure!(
+        holders == 1 && people.contains(&owner.person),
+        "one credential id held by one person"
+    );
+    Ok(())
 }

@@ -40,6 +40,14 @@ impl MemoryStore {
         Ok(())
     }
 
+    /// Deletes the expired ceremony states; how many went.
+    pub(super) fn prune_passkey_ceremonies(&self, now: u64) -> Result<u64, MemoryStoreError> {
+        let mut tables = self.passkey_tables()?;
+        let before = tables.challenges.len();
+        tables.challenges.retain(|_, c| c.expires_at > now);
+        Ok(u64::try_from(before.saturating_sub(tables.challenges.len())).unwrap_or(u64::MAX))
+    }
+
     fn passkey_tables(&self) -> Result<std::sync::MutexGuard<'_, Passkeys>, MemoryStoreError> {
         Ok(self.passkeys.lock()?)
     }
@@ -87,7 +95,16 @@ impl PasskeyStore for MemoryStore {
         Ok(taken.filter(|c| c.expires_at > now))
     }
 
-    async fn insert_passkey(&self, record: &PasskeyRecord) -> Result<bool, MemoryStoreError> {
+    async fn insert_passkey(
+        &self,
+        record: &PasskeyRecord,
+        epoch: u64,
+    ) -> Result<bool, MemoryStoreError> {
+        // The users' lock is held throughout: an epoch bump waits, or is seen here.
+        let users = self.users()?;
+        if users.epoch(record.person) != Some(epoch) {
+            return Ok(false);
+        }
         let mut tables = self.passkey_tables()?;
         if tables
             .credentials
@@ -98,6 +115,18 @@ impl PasskeyStore for MemoryStore {
         }
         tables.credentials.push(record.clone());
         Ok(true)
+    }
+
+    async fn passkey_by_id(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<PasskeyRecord>, MemoryStoreError> {
+        Ok(self
+            .passkey_tables()?
+            .credentials
+            .iter()
+            .find(|c| c.credential_id == credential_id)
+            .cloned())
     }
 
     async fn passkeys(&self, person: PersonId) -> Result<Vec<PasskeyRecord>, MemoryStoreError> {
@@ -130,5 +159,39 @@ impl PasskeyStore for MemoryStore {
         stored.backup_eligible |= write.backup_eligible;
         stored.last_used_at = Some(write.used_at);
         Ok(true)
+    }
+
+    async fn remove_passkey(
+        &self,
+        person: PersonId,
+        credential_id: &[u8],
+        keep_at_least: u32,
+    ) -> Result<bool, MemoryStoreError> {
+        let mut tables = self.passkey_tables()?;
+        let others = tables
+            .credentials
+            .iter()
+            .filter(|c| c.person == person && c.credential_id != credential_id)
+            .count();
+        if others < usize::try_from(keep_at_least).unwrap_or(usize::MAX) {
+            return Ok(false);
+        }
+        let before = tables.credentials.len();
+        tables
+            .credentials
+            .retain(|c| c.person != person || c.credential_id != credential_id);
+        Ok(tables.credentials.len() < before)
+    }
+
+    async fn remove_passkeys(&self, person: PersonId) -> Result<u64, MemoryStoreError> {
+        let mut tables = self.passkey_tables()?;
+        let before = tables.credentials.len();
+        tables.credentials.retain(|c| c.person != person);
+        tables.challenges.retain(|(p, _, _), _| *p != person);
+        Ok(u64::try_from(before.saturating_sub(tables.credentials.len())).unwrap_or(u64::MAX))
+    }
+
+    async fn prune_passkey_challenges(&self, now: u64) -> Result<u64, MemoryStoreError> {
+        self.prune_passkey_ceremonies(now)
     }
 }

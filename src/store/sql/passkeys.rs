@@ -25,6 +25,9 @@ fn purpose_text(purpose: PasskeyPurpose) -> &'static str {
     match purpose {
         PasskeyPurpose::Register => "register",
         PasskeyPurpose::SignIn => "sign_in",
+        PasskeyPurpose::Acknowledge => "acknowledge",
+        PasskeyPurpose::Reauthenticate => "reauthenticate",
+        PasskeyPurpose::Passwordless => "passwordless",
     }
 }
 
@@ -211,7 +214,11 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
         }))
     }
 
-    async fn insert_passkey(&self, record: &PasskeyRecord) -> Result<bool, SqlStoreError> {
+    async fn insert_passkey(
+        &self,
+        record: &PasskeyRecord,
+        epoch: u64,
+    ) -> Result<bool, SqlStoreError> {
         let person = person_bytes(record.person);
         let counter = i64::from(record.counter);
         let tag = integrity::tag(
@@ -222,25 +229,47 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
             .last_used_at
             .map(|t| to_i64(t, "the time"))
             .transpose()?;
-        let written = query(
+        let mut tx = self.pool.begin().await?;
+        // The person's row is locked (PostgreSQL; SQLite's write lock covers the database) until
+        // the commit, so an epoch bump either waits for the credential (and the removal that
+        // follows it deletes it) or is seen here, and nothing is written.
+        let sql = alloc::format!(
             "INSERT INTO passkeys (credential_id, person, name, credential, counter, \
              backup_eligible, backup_state, created_at, last_used_at, tag) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
-        )
-        .bind(&record.credential_id)
-        .bind(&person)
-        .bind(&record.name)
-        .bind(record.key.as_str())
-        .bind(counter)
-        .bind(record.backup_eligible)
-        .bind(record.backup_state)
-        .bind(to_i64(record.created_at, "the time")?)
-        .bind(last_used_at)
-        .bind(tag)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+             SELECT $1, id, $2, $3, $4, $5, $6, $7, $8, $9 FROM people \
+             WHERE id = $10 AND epoch = $11{} ON CONFLICT DO NOTHING",
+            D::LOCK_PERSON
+        );
+        let written = query(&sql)
+            .bind(&record.credential_id)
+            .bind(&record.name)
+            .bind(record.key.as_str())
+            .bind(counter)
+            .bind(record.backup_eligible)
+            .bind(record.backup_state)
+            .bind(to_i64(record.created_at, "the time")?)
+            .bind(last_used_at)
+            .bind(tag)
+            .bind(&person)
+            .bind(to_i64(epoch, "an epoch")?)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
         Ok(written == 1)
+    }
+
+    async fn passkey_by_id(
+        &self,
+        credential_id: &[u8],
+    ) -> Result<Option<PasskeyRecord>, SqlStoreError> {
+        let sql = alloc::format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE credential_id = $1");
+        query(&sql)
+            .bind(credential_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|row| self.passkey_from_row(&row))
+            .transpose()
     }
 
     async fn passkeys(&self, person: PersonId) -> Result<Vec<PasskeyRecord>, SqlStoreError> {
@@ -285,5 +314,64 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
         .await?
         .rows_affected();
         Ok(written == 1)
+    }
+
+    async fn remove_passkey(
+        &self,
+        person: PersonId,
+        credential_id: &[u8],
+        keep_at_least: u32,
+    ) -> Result<bool, SqlStoreError> {
+        let id = person_bytes(person);
+        // SQLite takes its write lock at once; PostgreSQL locks the person's row: two removals
+        // of one person's credentials take turns, and the second counts what the first left.
+        let mut tx = self.pool.begin_with(D::BEGIN_LOCKED).await?;
+        let lock = alloc::format!("SELECT id FROM people WHERE id = $1{}", D::LOCK_PERSON);
+        let _ = query(&lock).bind(&id).fetch_optional(&mut *tx).await?;
+        let others: i64 =
+            query("SELECT COUNT(*) FROM passkeys WHERE person = $1 AND credential_id <> $2")
+                .bind(&id)
+                .bind(credential_id)
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+        if others < i64::from(keep_at_least) {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let deleted = query("DELETE FROM passkeys WHERE person = $1 AND credential_id = $2")
+            .bind(&id)
+            .bind(credential_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted == 1)
+    }
+
+    async fn remove_passkeys(&self, person: PersonId) -> Result<u64, SqlStoreError> {
+        let id = person_bytes(person);
+        let mut tx = self.pool.begin().await?;
+        let deleted = query("DELETE FROM passkeys WHERE person = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        query("DELETE FROM passkey_challenges WHERE person = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    async fn prune_passkey_challenges(&self, now: u64) -> Result<u64, SqlStoreError> {
+        Ok(
+            query("DELETE FROM passkey_challenges WHERE expires_at <= $1")
+                .bind(to_i64(now, "the time")?)
+                .execute(&self.pool)
+                .await?
+                .rows_affected(),
+        )
     }
 }

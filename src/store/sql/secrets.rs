@@ -473,8 +473,8 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
         }))
     }
 
-    async fn prune_expired(&self, now: u64) -> Result<PruneReport, SqlStoreError> {
-        let now = to_i64(now, "the time")?;
+    async fn prune_expired(&self, at: u64) -> Result<PruneReport, SqlStoreError> {
+        let now = to_i64(at, "the time")?;
         let mut counts = [0u64; 5];
         // One guarded statement per kind; each deletes only rows no verb would use.
         for (count, statement) in counts.iter_mut().zip([
@@ -505,6 +505,11 @@ impl<D: Dialect> SecretStore for SqlStore<D> {
             account_tokens,
             throttles: 0,
             invitations: 0,
+            #[cfg(feature = "passkeys")]
+            passkey_ceremonies: crate::store::PasskeyStore::prune_passkey_challenges(self, at)
+                .await?,
+            #[cfg(not(feature = "passkeys"))]
+            passkey_ceremonies: 0,
         })
     }
 }
