@@ -677,3 +677,43 @@ async fn a_password_change_ends_sessions_before_and_after_the_write() {
     assert!(s.authenticate(&other).await.is_err());
     s.authenticate(&opened.token.expose_secret()).await.unwrap();
 }
+
+/// Turning MFA off ends the sessions before the factor goes as well as after (a crash between
+/// the writes leaves no session resting on it), and a refused attempt ends nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn turning_mfa_off_ends_sessions_first_and_a_refusal_ends_none() {
+    let (s, clock) = service(doubles::Recording::new(MemoryStore::new()));
+    let (org, grant, _) = owner(&s).await;
+    let key = enrol(&s, &clock, &grant).await;
+    let (fresh, _) = session_with_code(&s, &clock, org, &key).await;
+    let (_, other) = session_with_code(&s, &clock, org, &key).await;
+
+    // Refused while the organisation enforces MFA: every session stands.
+    s.set_mfa_policy(
+        &fresh,
+        authcore::policy::MfaSettings::enforced(authcore::policy::MfaSettings::DEFAULT_FACTORS, 0)
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let _ = s.backend().store.take_log();
+    assert!(s.disable_mfa(&fresh).await.is_err());
+    let log = s.backend().store.take_log();
+    assert!(!log.contains(&"bump_epoch"), "{log:?}");
+    s.authenticate(&other).await.unwrap();
+
+    // Allowed once the policy is off: the epoch moves before the state is written, and after.
+    s.turn_off_mfa_policy(&fresh).await.unwrap();
+    let _ = s.backend().store.take_log();
+    s.disable_mfa(&fresh).await.unwrap();
+    let log = s.backend().store.take_log();
+    let writes: Vec<_> = log
+        .iter()
+        .copied()
+        .filter(|call| matches!(*call, "bump_epoch" | "replace_mfa"))
+        .collect();
+    assert_eq!(writes.first(), Some(&"bump_epoch"), "{log:?}");
+    assert_eq!(writes.last(), Some(&"bump_epoch"), "{log:?}");
+    assert!(writes.contains(&"replace_mfa"), "{log:?}");
+    assert!(s.authenticate(&other).await.is_err());
+}

@@ -183,6 +183,18 @@ impl<B: Backend> Authenticator<B> {
         let person = grant.person();
         let standings = self.standings(person).await?;
         let config = &self.config.enrollment;
+        // Decided first on the state as it is, so that a refusal ends nothing; then the
+        // sessions end before the factors go as well as after, so that a crash between the
+        // writes leaves no session resting on a factor that is gone.
+        let current = self
+            .backend
+            .store()
+            .mfa(person)
+            .await
+            .map_err(ServiceError::storage)?
+            .map_or_else(|| crate::policy::enrollment::Mfa::new(person), |v| v.value);
+        let _ = current.disable(grant, &standings, config, now)?;
+        self.end_sessions(person, None).await?;
         let _ = self
             .update_mfa(person, |mfa| {
                 Ok(mfa.disable(grant, &standings, config, now)?)
@@ -195,14 +207,12 @@ impl<B: Backend> Authenticator<B> {
                 .await
                 .map_err(ServiceError::storage)?;
         }
-        self.end_sessions(person, None).await?;
+        // The epoch moved on before the passkeys go: a registration finishing meanwhile is
+        // removed with them or refused.
         #[cfg(feature = "passkeys")]
-        {
-            let actor = Actor::Person(person);
-            self.remove_all_passkeys(actor, person, Some(grant.org()), now)
-                .await?;
-            self.end_sessions(person, None).await?;
-        }
+        self.remove_all_passkeys(Actor::Person(person), person, Some(grant.org()), now)
+            .await?;
+        self.end_sessions(person, None).await?;
         self.notice(person, SecurityNotice::MfaTurnedOff).await
     }
 
@@ -449,6 +459,9 @@ impl<B: Backend> Authenticator<B> {
         }
         self.keep_counted_factor(&person, crate::credential::factor::FactorKind::OutOfBandSms)
             .await?;
+        // The sessions end before the number goes as well as after (a crash in between leaves
+        // no session resting on it).
+        self.end_sessions(person.id, None).await?;
         let _ = self
             .backend
             .store()
