@@ -1340,3 +1340,101 @@ fn a_watermark_is_restored_only_forwards() {
     assert_eq!(accepted.authenticator(), id);
     assert_eq!(accepted.step().step(), mark + 2);
 }
+
+#[test]
+fn a_replacing_enrollment_names_what_it_replaces() {
+    let (mfa, _) = enroll(
+        &Mfa::new(ALICE),
+        EnrollmentPurpose::Add(name("Phone")),
+        None,
+        T0,
+    );
+    let old = mfa.authenticators()[0].id();
+    let now = T0 + 60;
+    let grant = grant_for(ALICE, &mfa, true, now);
+    let config = EnrollmentConfig::default();
+    let replacing = mfa
+        .start_enrollment(
+            EnrollmentPurpose::Replace(old),
+            Some(&grant),
+            &config,
+            &mut TestRng(7),
+            now,
+        )
+        .unwrap()
+        .state;
+    assert_eq!(replacing.enrollment().unwrap().replaces(), Some(old));
+    let adding = mfa
+        .start_enrollment(
+            EnrollmentPurpose::Add(name("Tablet")),
+            Some(&grant),
+            &config,
+            &mut TestRng(7),
+            now,
+        )
+        .unwrap()
+        .state;
+    assert_eq!(adding.enrollment().unwrap().replaces(), None);
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn a_stored_enrollment_may_expire_as_it_starts_but_not_before() {
+    use authcore::policy::{Enrollment, ServerSideOnly};
+    let config = EnrollmentConfig::default();
+    let pending = Mfa::new(ALICE)
+        .start_enrollment(
+            EnrollmentPurpose::Add(name("Phone")),
+            None,
+            &config,
+            &mut TestRng(3),
+            T0,
+        )
+        .unwrap()
+        .state;
+    let stored =
+        serde_json::to_string(&ServerSideOnly::new(pending.enrollment().unwrap())).unwrap();
+    let expiry = format!("\"expires_at\":{}", T0 + 900);
+    assert!(stored.contains(&expiry), "{stored}");
+    let decode = |text: &str| serde_json::from_str::<ServerSideOnly<Enrollment>>(text);
+    let at_start = stored.replace(&expiry, &format!("\"expires_at\":{T0}"));
+    assert_eq!(decode(&at_start).unwrap().get().expires_at(), T0);
+    let before = stored.replace(&expiry, &format!("\"expires_at\":{}", T0 - 1));
+    assert!(decode(&before).is_err());
+    // A value of the wrong kind names what was expected.
+    let key = pending
+        .enrollment()
+        .unwrap()
+        .expose_secret()
+        .expose_base32();
+    let numeric_key = stored.replace(&format!("\"{}\"", key.as_str()), "5");
+    assert_ne!(numeric_key, stored);
+    let error = decode(&numeric_key).unwrap_err().to_string();
+    assert!(error.contains("expected a base32 secret key"), "{error}");
+    let error = serde_json::from_str::<ServerSideOnly<Mfa>>("5")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("expected a stored MFA state"), "{error}");
+}
+
+#[test]
+fn a_pending_enrollment_expires_at_the_end_of_its_time_to_live() {
+    let config = EnrollmentConfig::default();
+    let pending = Mfa::new(ALICE)
+        .start_enrollment(
+            EnrollmentPurpose::Add(name("Phone")),
+            None,
+            &config,
+            &mut TestRng(3),
+            T0,
+        )
+        .unwrap()
+        .state;
+    let enrollment = pending.enrollment().unwrap();
+    assert_eq!(enrollment.started_at(), T0);
+    assert_eq!(enrollment.expires_at(), T0 + 900);
+    assert!(!enrollment.is_expired(T0 + 899));
+    assert!(enrollment.is_expired(T0 + 900));
+    assert_eq!(pending.recovery_codes_issued_at(), None);
+    assert!(!pending.is_active());
+}
