@@ -1438,3 +1438,100 @@ fn a_pending_enrollment_expires_at_the_end_of_its_time_to_live() {
     assert_eq!(pending.recovery_codes_issued_at(), None);
     assert!(!pending.is_active());
 }
+
+#[cfg(feature = "serde")]
+#[test]
+fn a_stored_state_is_checked_at_its_limits() {
+    use authcore::policy::ServerSideOnly;
+    let config = EnrollmentConfig::builder()
+        .max_authenticators(16)
+        .build()
+        .unwrap();
+    let decode = |value: &serde_json::Value| {
+        serde_json::from_value::<ServerSideOnly<Mfa>>(value.clone()).map(ServerSideOnly::into_inner)
+    };
+    // Sixteen authenticators, the most a state holds, load back.
+    let (mut mfa, _) = enroll(
+        &Mfa::new(ALICE),
+        EnrollmentPurpose::Add(name("App 1")),
+        None,
+        T0,
+    );
+    for n in 2..=16 {
+        let grant = grant_for(ALICE, &mfa, true, T0);
+        let started = mfa
+            .start_enrollment(
+                EnrollmentPurpose::Add(name(&format!("App {n}"))),
+                Some(&grant),
+                &config,
+                &mut TestRng(n),
+                T0,
+            )
+            .unwrap()
+            .state;
+        let code = code_for(started.enrollment().unwrap().expose_secret(), T0);
+        let confirmed = started
+            .confirm_enrollment(&code, &config, T0)
+            .unwrap()
+            .state;
+        let issued = confirmed.recovery_codes_issued(&config, T0).unwrap().state;
+        mfa = issued
+            .acknowledge_recovery_codes(&config, T0)
+            .unwrap()
+            .state;
+    }
+    assert_eq!(mfa.authenticators().len(), 16);
+    let full = serde_json::to_value(ServerSideOnly::new(&mfa)).unwrap();
+    assert_eq!(decode(&full).unwrap().authenticators().len(), 16);
+
+    // Two authenticators load; two with one name (in any case) or one id do not.
+    let (two, _) = enroll(
+        &mfa_with_one(),
+        EnrollmentPurpose::Add(name("Tablet")),
+        Some(&grant_for(ALICE, &mfa_with_one(), true, T0)),
+        T0,
+    );
+    let stored = serde_json::to_value(ServerSideOnly::new(&two)).unwrap();
+    assert_eq!(decode(&stored).unwrap().authenticators().len(), 2);
+    let mut same_name = stored.clone();
+    same_name["authenticators"][1]["name"] = serde_json::json!("PHONE");
+    assert!(decode(&same_name).is_err());
+    let mut same_id = stored.clone();
+    same_id["authenticators"][1]["id"] = stored["authenticators"][0]["id"].clone();
+    assert!(decode(&same_id).is_err());
+
+    // A pending enrollment may expire as it starts, not before; and needs an id of its own.
+    let grant = grant_for(ALICE, &two, true, T0);
+    let pending = two
+        .start_enrollment(
+            EnrollmentPurpose::Add(name("Laptop")),
+            Some(&grant),
+            &config,
+            &mut TestRng(40),
+            T0,
+        )
+        .unwrap()
+        .state;
+    let stored = serde_json::to_value(ServerSideOnly::new(&pending)).unwrap();
+    assert!(decode(&stored).is_ok());
+    let mut at_start = stored.clone();
+    at_start["enrollment"]["expires_at"] = stored["enrollment"]["started_at"].clone();
+    assert!(decode(&at_start).is_ok());
+    let mut before = stored.clone();
+    before["enrollment"]["expires_at"] = serde_json::json!(T0 - 1);
+    assert!(decode(&before).is_err());
+    let mut taken = stored.clone();
+    taken["enrollment"]["authenticator"] = stored["authenticators"][0]["id"].clone();
+    assert!(decode(&taken).is_err());
+}
+
+/// Alice with one active authenticator, "Phone", enrolled at `T0`.
+fn mfa_with_one() -> Mfa {
+    enroll(
+        &Mfa::new(ALICE),
+        EnrollmentPurpose::Add(name("Phone")),
+        None,
+        T0,
+    )
+    .0
+}
