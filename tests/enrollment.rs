@@ -1110,3 +1110,503 @@ fn a_pending_enrollment_is_resumable_for_its_own_purpose_until_confirmed_or_expi
         "an addition under the replaced one's name is another purpose"
     );
 }
+
+/// An organisation `id` founded by `founder`, with `members` added at `T0`.
+fn roster(id: OrgId, founder: PersonId, members: &[(PersonId, Role)]) -> Organisation {
+    let org = Organisation::found(id, founder, T0).state;
+    let founder_mfa = enroll(
+        &Mfa::new(founder),
+        EnrollmentPurpose::Add(name("Phone")),
+        None,
+        T0,
+    )
+    .0;
+    let owner = {
+        let account = Account::new(founder).factors(founder_mfa.factors());
+        let progress =
+            LoginProgress::password_verified(founder, id, T0).with_second_factor(FactorKind::Totp);
+        match login_decision(&account, org.member(founder), org.policy(), &progress, T0) {
+            LoginDecision::Allowed(grant) => grant,
+            other => panic!("login not allowed: {other:?}"),
+        }
+    };
+    members.iter().fold(org, |org, &(person, role)| {
+        org.add_member(&owner, person, role, T0).unwrap().state
+    })
+}
+
+/// A fresh AAL2 grant of `person` (an Admin or Owner) in `org`.
+fn admin_grant(org: &Organisation, person: PersonId, now: u64) -> Grant {
+    let account = Account::new(person).factors(SecondFactors::of(FactorKind::Totp));
+    let progress = LoginProgress::password_verified(person, org.id(), now)
+        .with_second_factor(FactorKind::Totp)
+        .defer_enrollment();
+    match login_decision(&account, org.member(person), org.policy(), &progress, now) {
+        LoginDecision::Allowed(grant) => grant,
+        other => panic!("login not allowed: {other:?}"),
+    }
+}
+
+#[test]
+fn an_mfa_reset_needs_authority_in_every_organisation_of_the_target() {
+    const CAROL: PersonId = PersonId::new(3);
+    let here = roster(ORG, ALICE, &[(BOB, Role::Admin), (CAROL, Role::User)]);
+    let now = T0 + 10;
+    let bob = admin_grant(&here, BOB, now);
+
+    // Bob administers Carol in the other organisation too: allowed, on his authority.
+    let there = roster(
+        OrgId::new(200),
+        ALICE,
+        &[(BOB, Role::Admin), (CAROL, Role::User)],
+    );
+    let authority = here
+        .authorize_mfa_reset(&bob, CAROL, &[there, here.clone()], now)
+        .unwrap();
+    assert_eq!(authority.by(), BOB);
+    assert_eq!(authority.target(), CAROL);
+    assert_eq!(authority.org(), ORG);
+    assert!(here.authorize_mfa_reset(&bob, CAROL, &[], now).is_ok());
+
+    // Elsewhere Bob is no member, only a Manager, or an Admin facing an Owner: refused.
+    let stranger = roster(OrgId::new(201), ALICE, &[(CAROL, Role::User)]);
+    let manager = roster(
+        OrgId::new(202),
+        ALICE,
+        &[(BOB, Role::Manager), (CAROL, Role::User)],
+    );
+    let owned = roster(OrgId::new(203), CAROL, &[(BOB, Role::Admin)]);
+    for other in [stranger, manager, owned] {
+        assert_eq!(
+            here.authorize_mfa_reset(&bob, CAROL, &[other], now),
+            Err(PolicyError::MemberOfAnotherOrganisation)
+        );
+    }
+    // Bob deactivated elsewhere: refused.
+    let alice_there = admin_grant(&roster(OrgId::new(204), ALICE, &[]), ALICE, now);
+    let deactivated = roster(
+        OrgId::new(204),
+        ALICE,
+        &[(BOB, Role::Admin), (CAROL, Role::User)],
+    )
+    .deactivate_member(&alice_there, BOB, now)
+    .unwrap()
+    .state;
+    assert_eq!(
+        here.authorize_mfa_reset(&bob, CAROL, &[deactivated], now),
+        Err(PolicyError::MemberOfAnotherOrganisation)
+    );
+    // An Owner there may reset an Owner there.
+    let alice = admin_grant(&here, ALICE, now);
+    let co_owned = roster(OrgId::new(205), CAROL, &[(ALICE, Role::Admin)]);
+    let carol_there = admin_grant(&co_owned, CAROL, now);
+    let co_owned = co_owned
+        .transfer_ownership(
+            &carol_there,
+            ALICE,
+            SecondFactors::of(FactorKind::Totp),
+            Role::Owner,
+            now,
+        )
+        .unwrap()
+        .state;
+    assert!(
+        here.authorize_mfa_reset(&alice, CAROL, &[co_owned], now)
+            .is_ok()
+    );
+}
+
+#[test]
+fn an_mfa_reset_clears_the_state_and_never_reissues_an_id() {
+    const CAROL: PersonId = PersonId::new(3);
+    let here = roster(ORG, ALICE, &[(BOB, Role::Admin), (CAROL, Role::User)]);
+    let now = T0 + 10;
+    let bob = admin_grant(&here, BOB, now);
+    let authority = here.authorize_mfa_reset(&bob, CAROL, &[], now).unwrap();
+
+    let (carol, _) = enroll(
+        &Mfa::new(CAROL),
+        EnrollmentPurpose::Add(name("Phone")),
+        None,
+        T0,
+    );
+    let old = carol.authenticators()[0].id();
+    assert_eq!(
+        Mfa::new(BOB).reset(&authority, now).unwrap_err(),
+        PolicyError::WrongPerson
+    );
+    let reset = carol.reset(&authority, now).unwrap();
+    assert!(reset.state.authenticators().is_empty());
+    assert!(!reset.state.is_active());
+    assert_eq!(reset.events.len(), 1);
+    assert_eq!(
+        reset.events[0].what,
+        AuditKind::AuthenticatorRemoved { authenticator: old }
+    );
+    assert_eq!(reset.events[0].actor, authcore::policy::Actor::Person(BOB));
+    assert_eq!(reset.events[0].subject, Some(CAROL));
+    assert_eq!(reset.events[0].organisation, Some(ORG));
+    // The next authenticator gets a new id.
+    let (again, _) = enroll(
+        &reset.state,
+        EnrollmentPurpose::Add(name("Tablet")),
+        None,
+        now,
+    );
+    assert!(again.authenticators()[0].id() > old);
+}
+
+#[test]
+fn mfa_errors_say_what_refused_and_keep_their_cause() {
+    use std::error::Error as _;
+    let policy = MfaError::from(PolicyError::NoOwnershipOffer);
+    assert_eq!(policy, MfaError::Policy(PolicyError::NoOwnershipOffer));
+    assert_eq!(
+        policy.to_string(),
+        "refused by policy: no ownership offer stands for you"
+    );
+    assert_eq!(
+        policy.source().map(ToString::to_string),
+        Some("no ownership offer stands for you".to_owned())
+    );
+    let otp = MfaError::from(OtpError::Random);
+    assert_eq!(otp, MfaError::Otp(OtpError::Random));
+    assert_eq!(otp.to_string(), "the random number generator failed");
+    assert_eq!(
+        otp.source().map(ToString::to_string),
+        Some("the random number generator failed".to_owned())
+    );
+}
+
+#[test]
+fn turning_mfa_off_never_reissues_an_authenticator_id() {
+    let (mfa, _) = enroll(
+        &Mfa::new(ALICE),
+        EnrollmentPurpose::Add(name("Phone")),
+        None,
+        T0,
+    );
+    let old = mfa.authenticators()[0].id();
+    let now = T0 + 60;
+    let fresh = grant_for(ALICE, &mfa, true, now);
+    let config = EnrollmentConfig::default();
+    let off = mfa.disable(&fresh, &[], &config, now).unwrap();
+    assert_eq!(off.outcome, DisableOutcome::MfaOff);
+    assert!(off.state.authenticators().is_empty());
+    let (again, _) = enroll(
+        &off.state,
+        EnrollmentPurpose::Add(name("Tablet")),
+        None,
+        now + 60,
+    );
+    assert!(again.authenticators()[0].id() > old);
+    // Removing the only authenticator is turning MFA off.
+    let fresh = grant_for(ALICE, &again, true, now + 60);
+    let only = again.authenticators()[0].id();
+    let removed = again
+        .remove_authenticator(only, &fresh, &[], &config, now + 60)
+        .unwrap();
+    assert_eq!(removed.outcome, DisableOutcome::MfaOff);
+    assert!(
+        removed
+            .events
+            .iter()
+            .any(|e| e.what == AuditKind::MfaDisabled)
+    );
+}
+
+#[test]
+fn enrollment_settings_read_back_and_are_bounded_at_each_end() {
+    assert_eq!(EnrollmentConfig::DEFAULT_PENDING_TTL, 900, "15 minutes");
+    assert_eq!(EnrollmentConfig::DEFAULT_REAUTH_MAX_AGE, 300, "5 minutes");
+    let default = EnrollmentConfig::default();
+    assert_eq!(default.pending_ttl(), 900);
+    assert_eq!(default.max_authenticators(), 5);
+    assert_eq!(default.reauth_max_age(), 300);
+    assert_eq!(EnrollmentConfig::builder().build(), Ok(default));
+
+    let params = authcore::otp::TotpParams::builder()
+        .digits(8)
+        .period(60)
+        .build()
+        .unwrap();
+    let config = EnrollmentConfig::builder()
+        .params(params)
+        .window(Window::new(2).unwrap())
+        .pending_ttl(60)
+        .max_authenticators(1)
+        .reauth_max_age(30)
+        .build()
+        .unwrap();
+    assert_eq!(config.params(), params);
+    assert_eq!(config.window(), Window::new(2).unwrap());
+    assert_eq!(config.pending_ttl(), 60);
+    assert_eq!(config.max_authenticators(), 1);
+    assert_eq!(config.reauth_max_age(), 30);
+    let config = EnrollmentConfig::builder()
+        .pending_ttl(86_400)
+        .max_authenticators(16)
+        .reauth_max_age(3_600)
+        .build()
+        .unwrap();
+    assert_eq!(config.pending_ttl(), 86_400);
+    assert_eq!(config.max_authenticators(), 16);
+    assert_eq!(config.reauth_max_age(), 3_600);
+    for (builder, error) in [
+        (
+            EnrollmentConfig::builder().pending_ttl(59),
+            PolicyError::InvalidEnrollmentTtl,
+        ),
+        (
+            EnrollmentConfig::builder().pending_ttl(86_401),
+            PolicyError::InvalidEnrollmentTtl,
+        ),
+        (
+            EnrollmentConfig::builder().max_authenticators(0),
+            PolicyError::InvalidAuthenticatorLimit,
+        ),
+        (
+            EnrollmentConfig::builder().max_authenticators(17),
+            PolicyError::InvalidAuthenticatorLimit,
+        ),
+        (
+            EnrollmentConfig::builder().reauth_max_age(29),
+            PolicyError::InvalidReauthWindow,
+        ),
+        (
+            EnrollmentConfig::builder().reauth_max_age(3_601),
+            PolicyError::InvalidReauthWindow,
+        ),
+    ] {
+        assert_eq!(builder.build(), Err(error));
+    }
+}
+
+#[test]
+fn a_watermark_is_restored_only_forwards() {
+    let (mut mfa, _) = enroll(
+        &Mfa::new(ALICE),
+        EnrollmentPurpose::Add(name("Phone")),
+        None,
+        T0,
+    );
+    let id = mfa.authenticators()[0].id();
+    let mark = mfa.authenticators()[0].last_accepted_step();
+    // The same step, or an earlier one, changes nothing.
+    assert!(!mfa.restore_watermark(id, mark));
+    assert!(!mfa.restore_watermark(id, mark - 1));
+    assert_eq!(mfa.authenticators()[0].last_accepted_step(), mark);
+    // An unknown authenticator, nothing either.
+    assert!(!mfa.restore_watermark(AuthenticatorId::new(99), mark + 5));
+    assert_eq!(mfa.authenticators()[0].last_accepted_step(), mark);
+    // One step later: moved on, and that step's code is now a replay.
+    assert!(mfa.restore_watermark(id, mark + 1));
+    assert_eq!(mfa.authenticators()[0].last_accepted_step(), mark + 1);
+    let secret = mfa.authenticators()[0].expose_secret();
+    let later = T0 + 30;
+    let code = code_for(secret, later);
+    assert_eq!(
+        mfa.verify_login_code_detailed(&code, later, Window::EXACT),
+        Err(authcore::otp::Refusal::Replayed)
+    );
+    let accepted = mfa
+        .verify_login_code(&code_for(secret, T0 + 60), T0 + 60, Window::EXACT)
+        .unwrap();
+    assert_eq!(accepted.authenticator(), id);
+    assert_eq!(accepted.step().step(), mark + 2);
+}
+
+#[test]
+fn a_replacing_enrollment_names_what_it_replaces() {
+    let (mfa, _) = enroll(
+        &Mfa::new(ALICE),
+        EnrollmentPurpose::Add(name("Phone")),
+        None,
+        T0,
+    );
+    let old = mfa.authenticators()[0].id();
+    let now = T0 + 60;
+    let grant = grant_for(ALICE, &mfa, true, now);
+    let config = EnrollmentConfig::default();
+    let replacing = mfa
+        .start_enrollment(
+            EnrollmentPurpose::Replace(old),
+            Some(&grant),
+            &config,
+            &mut TestRng(7),
+            now,
+        )
+        .unwrap()
+        .state;
+    assert_eq!(replacing.enrollment().unwrap().replaces(), Some(old));
+    let adding = mfa
+        .start_enrollment(
+            EnrollmentPurpose::Add(name("Tablet")),
+            Some(&grant),
+            &config,
+            &mut TestRng(7),
+            now,
+        )
+        .unwrap()
+        .state;
+    assert_eq!(adding.enrollment().unwrap().replaces(), None);
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn a_stored_enrollment_may_expire_as_it_starts_but_not_before() {
+    use authcore::policy::{Enrollment, ServerSideOnly};
+    let config = EnrollmentConfig::default();
+    let pending = Mfa::new(ALICE)
+        .start_enrollment(
+            EnrollmentPurpose::Add(name("Phone")),
+            None,
+            &config,
+            &mut TestRng(3),
+            T0,
+        )
+        .unwrap()
+        .state;
+    let stored =
+        serde_json::to_string(&ServerSideOnly::new(pending.enrollment().unwrap())).unwrap();
+    let expiry = format!("\"expires_at\":{}", T0 + 900);
+    assert!(stored.contains(&expiry), "{stored}");
+    let decode = |text: &str| serde_json::from_str::<ServerSideOnly<Enrollment>>(text);
+    let at_start = stored.replace(&expiry, &format!("\"expires_at\":{T0}"));
+    assert_eq!(decode(&at_start).unwrap().get().expires_at(), T0);
+    let before = stored.replace(&expiry, &format!("\"expires_at\":{}", T0 - 1));
+    assert!(decode(&before).is_err());
+    // A value of the wrong kind names what was expected.
+    let key = pending
+        .enrollment()
+        .unwrap()
+        .expose_secret()
+        .expose_base32();
+    let numeric_key = stored.replace(&format!("\"{}\"", key.as_str()), "5");
+    assert_ne!(numeric_key, stored);
+    let error = decode(&numeric_key).unwrap_err().to_string();
+    assert!(error.contains("expected a base32 secret key"), "{error}");
+    let error = serde_json::from_str::<ServerSideOnly<Mfa>>("5")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("expected a stored MFA state"), "{error}");
+}
+
+#[test]
+fn a_pending_enrollment_expires_at_the_end_of_its_time_to_live() {
+    let config = EnrollmentConfig::default();
+    let pending = Mfa::new(ALICE)
+        .start_enrollment(
+            EnrollmentPurpose::Add(name("Phone")),
+            None,
+            &config,
+            &mut TestRng(3),
+            T0,
+        )
+        .unwrap()
+        .state;
+    let enrollment = pending.enrollment().unwrap();
+    assert_eq!(enrollment.started_at(), T0);
+    assert_eq!(enrollment.expires_at(), T0 + 900);
+    assert!(!enrollment.is_expired(T0 + 899));
+    assert!(enrollment.is_expired(T0 + 900));
+    assert_eq!(pending.recovery_codes_issued_at(), None);
+    assert!(!pending.is_active());
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn a_stored_state_is_checked_at_its_limits() {
+    use authcore::policy::ServerSideOnly;
+    let config = EnrollmentConfig::builder()
+        .max_authenticators(16)
+        .build()
+        .unwrap();
+    let decode = |value: &serde_json::Value| {
+        serde_json::from_value::<ServerSideOnly<Mfa>>(value.clone()).map(ServerSideOnly::into_inner)
+    };
+    // Sixteen authenticators, the most a state holds, load back.
+    let (mut mfa, _) = enroll(
+        &Mfa::new(ALICE),
+        EnrollmentPurpose::Add(name("App 1")),
+        None,
+        T0,
+    );
+    for n in 2..=16 {
+        let grant = grant_for(ALICE, &mfa, true, T0);
+        let started = mfa
+            .start_enrollment(
+                EnrollmentPurpose::Add(name(&format!("App {n}"))),
+                Some(&grant),
+                &config,
+                &mut TestRng(n),
+                T0,
+            )
+            .unwrap()
+            .state;
+        let code = code_for(started.enrollment().unwrap().expose_secret(), T0);
+        let confirmed = started
+            .confirm_enrollment(&code, &config, T0)
+            .unwrap()
+            .state;
+        let issued = confirmed.recovery_codes_issued(&config, T0).unwrap().state;
+        mfa = issued
+            .acknowledge_recovery_codes(&config, T0)
+            .unwrap()
+            .state;
+    }
+    assert_eq!(mfa.authenticators().len(), 16);
+    let full = serde_json::to_value(ServerSideOnly::new(&mfa)).unwrap();
+    assert_eq!(decode(&full).unwrap().authenticators().len(), 16);
+
+    // Two authenticators load; two with one name (in any case) or one id do not.
+    let (two, _) = enroll(
+        &mfa_with_one(),
+        EnrollmentPurpose::Add(name("Tablet")),
+        Some(&grant_for(ALICE, &mfa_with_one(), true, T0)),
+        T0,
+    );
+    let stored = serde_json::to_value(ServerSideOnly::new(&two)).unwrap();
+    assert_eq!(decode(&stored).unwrap().authenticators().len(), 2);
+    let mut same_name = stored.clone();
+    same_name["authenticators"][1]["name"] = serde_json::json!("PHONE");
+    assert!(decode(&same_name).is_err());
+    let mut same_id = stored.clone();
+    same_id["authenticators"][1]["id"] = stored["authenticators"][0]["id"].clone();
+    assert!(decode(&same_id).is_err());
+
+    // A pending enrollment may expire as it starts, not before; and needs an id of its own.
+    let grant = grant_for(ALICE, &two, true, T0);
+    let pending = two
+        .start_enrollment(
+            EnrollmentPurpose::Add(name("Laptop")),
+            Some(&grant),
+            &config,
+            &mut TestRng(40),
+            T0,
+        )
+        .unwrap()
+        .state;
+    let stored = serde_json::to_value(ServerSideOnly::new(&pending)).unwrap();
+    assert!(decode(&stored).is_ok());
+    let mut at_start = stored.clone();
+    at_start["enrollment"]["expires_at"] = stored["enrollment"]["started_at"].clone();
+    assert!(decode(&at_start).is_ok());
+    let mut before = stored.clone();
+    before["enrollment"]["expires_at"] = serde_json::json!(T0 - 1);
+    assert!(decode(&before).is_err());
+    let mut taken = stored.clone();
+    taken["enrollment"]["authenticator"] = stored["authenticators"][0]["id"].clone();
+    assert!(decode(&taken).is_err());
+}
+
+/// Alice with one active authenticator, "Phone", enrolled at `T0`.
+fn mfa_with_one() -> Mfa {
+    enroll(
+        &Mfa::new(ALICE),
+        EnrollmentPurpose::Add(name("Phone")),
+        None,
+        T0,
+    )
+    .0
+}

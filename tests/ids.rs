@@ -167,3 +167,16 @@ proptest! {
         prop_assert!(serde_json::from_str::<PersonId>(&id.to_string()).is_err());
     }
 }
+
+#[test]
+fn each_id_gives_back_its_number() {
+    assert_eq!(PersonId::new(0x1234).get(), 0x1234);
+    assert_eq!(PersonId::new(u128::MAX).get(), u128::MAX);
+    assert_eq!(OrgId::new(0xabcd).get(), 0xabcd);
+    assert_eq!(SessionId::new(42).get(), 42);
+    assert_eq!(authcore::policy::AuthenticatorId::new(7).get(), 7);
+    assert_eq!(
+        authcore::policy::AuthenticatorId::new(u32::MAX).get(),
+        u32::MAX
+    );
+}

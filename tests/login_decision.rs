@@ -628,3 +628,193 @@ fn pending_logins_persist() {
     let stored = serde_json::to_string(&account).unwrap();
     assert_eq!(serde_json::from_str::<Account>(&stored).unwrap(), account);
 }
+
+#[test]
+fn an_account_reads_back_its_facts() {
+    let plain = Account::new(MEMBER);
+    assert_eq!(plain.person(), MEMBER);
+    assert!(!plain.is_deactivated());
+    assert!(!plain.is_locked());
+    assert_eq!(plain.password_state(), PasswordState::Current);
+    assert_eq!(plain.second_factors(), SecondFactors::EMPTY);
+    let set = plain
+        .deactivated(true)
+        .locked(true)
+        .password(PasswordState::Temporary)
+        .factors(totp());
+    assert!(set.is_deactivated());
+    assert!(set.is_locked());
+    assert_eq!(set.password_state(), PasswordState::Temporary);
+    assert_eq!(set.second_factors(), totp());
+    // Each setter sets its own fact only.
+    let unlocked = set.locked(false);
+    assert!(unlocked.is_deactivated());
+    assert!(!unlocked.is_locked());
+    assert!(!set.deactivated(false).is_deactivated());
+}
+
+#[test]
+fn a_pending_login_reads_back_its_state() {
+    assert_eq!(LoginProgress::MAX_AGE, 1_800, "30 minutes");
+    let progress = LoginProgress::password_verified(MEMBER, ORG, T0);
+    assert_eq!(progress.person(), MEMBER);
+    assert_eq!(progress.org(), Some(ORG));
+    assert_eq!(progress.started_at(), T0);
+    assert_eq!(progress.factors(), FactorSet::of(Factor::Password));
+    assert!(!progress.enrollment_deferred());
+    assert_eq!(progress.epoch(), 0);
+    assert_eq!(progress.at_epoch(7).epoch(), 7);
+    assert!(progress.defer_enrollment().enrollment_deferred());
+    assert_eq!(
+        progress.with_second_factor(FactorKind::Totp).factors(),
+        FactorSet::of(Factor::Password).with(Factor::Second(FactorKind::Totp))
+    );
+    assert_eq!(
+        progress.with_remembered_device().factors(),
+        FactorSet::of(Factor::Password).with(Factor::RememberedDevice)
+    );
+
+    // A login before the organisation is chosen names none, and is denied until it does.
+    let pending = LoginProgress::organisation_pending(MEMBER, T0 + 5);
+    assert_eq!(pending.org(), None);
+    assert_eq!(pending.person(), MEMBER);
+    assert_eq!(pending.started_at(), T0 + 5);
+    assert_eq!(pending.factors(), FactorSet::of(Factor::Password));
+    let org = company(None);
+    assert_eq!(
+        decide(&org, &Account::new(MEMBER), &pending, T0 + 5),
+        LoginDecision::Denied(DenyReason::NotAMember)
+    );
+    let chosen = pending.in_organisation(ORG).unwrap();
+    assert_eq!(chosen.org(), Some(ORG));
+    assert_eq!(chosen.started_at(), T0 + 5);
+    assert!(matches!(
+        decide(&org, &Account::new(MEMBER), &chosen, T0 + 5),
+        LoginDecision::Allowed(_)
+    ));
+    assert_eq!(
+        chosen.in_organisation(OrgId::new(99)),
+        Err(PolicyError::InvalidState(
+            "the login's organisation is already chosen"
+        ))
+    );
+}
+
+#[test]
+fn a_pending_login_lasts_thirty_minutes_to_the_second() {
+    let org = company(None);
+    let progress = LoginProgress::password_verified(MEMBER, ORG, T0);
+    let account = Account::new(MEMBER);
+    assert!(matches!(
+        decide(&org, &account, &progress, T0),
+        LoginDecision::Allowed(_)
+    ));
+    assert!(matches!(
+        decide(&org, &account, &progress, T0 + 1_800),
+        LoginDecision::Allowed(_)
+    ));
+    assert_eq!(
+        decide(&org, &account, &progress, T0 + 1_801),
+        LoginDecision::Denied(DenyReason::Expired)
+    );
+}
+
+#[test]
+fn a_grant_of_the_pure_core_names_no_session() {
+    let org = company(None);
+    let grant = allowed(decide(
+        &org,
+        &Account::new(MEMBER),
+        &LoginProgress::password_verified(MEMBER, ORG, T0),
+        T0,
+    ));
+    assert_eq!(grant.session(), None);
+}
+
+#[test]
+fn a_reauthentication_rests_on_the_factors_it_verified() {
+    let org = company(None);
+    let now = T0 + 100;
+    let grant = allowed(decide(
+        &org,
+        &Account::new(MEMBER).factors(totp()),
+        &LoginProgress::password_verified(MEMBER, ORG, now).with_second_factor(FactorKind::Totp),
+        now,
+    ));
+    assert_eq!(grant.aal(), Aal::Aal2);
+    // A password-only re-authentication lowers the grant to AAL1 and rests on the password.
+    let password = FactorSet::of(Factor::Password);
+    let lowered = grant.reauthenticated(password, now + 50);
+    assert_eq!(lowered.factors(), password);
+    assert_eq!(lowered.aal(), Aal::Aal1);
+    assert_eq!(lowered.verified_at(), now + 50);
+    assert_eq!(lowered.authenticated_at(), now);
+    assert_eq!(lowered.person(), MEMBER);
+    assert_eq!(lowered.org(), ORG);
+    assert_eq!(lowered.role(), Role::User);
+    assert_eq!(
+        lowered.reauthentication_event().what,
+        AuditKind::Reauthenticated { aal: Aal::Aal1 }
+    );
+    assert_eq!(lowered.reauthentication_event().at, now + 50);
+    assert_eq!(lowered.reauthentication_event().subject, Some(MEMBER));
+    assert_eq!(lowered.reauthentication_event().organisation, Some(ORG));
+    // A second factor without the password is one factor: AAL1.
+    let second_only = FactorSet::of(Factor::Second(FactorKind::Totp));
+    assert_eq!(grant.reauthenticated(second_only, now).aal(), Aal::Aal1);
+    // A remembered device with the password reaches AAL2, but is never fresh.
+    let device = password.with(Factor::RememberedDevice);
+    let on_device = grant.reauthenticated(device, now);
+    assert_eq!(on_device.aal(), Aal::Aal2);
+    assert!(!on_device.is_fresh(now, u64::MAX));
+    assert_eq!(
+        on_device.require_fresh(now, u64::MAX, Aal::Aal1),
+        Err(PolicyError::ReauthenticationRequired)
+    );
+}
+
+#[test]
+fn a_remembered_device_stands_in_only_for_a_missing_second_factor() {
+    let org = company(None);
+    let now = T0 + 100;
+    let progress = LoginProgress::password_verified(MEMBER, ORG, now);
+    let account = Account::new(MEMBER).factors(totp());
+    let password = FactorSet::of(Factor::Password);
+
+    // In place of the second factor: allowed at AAL2, resting on the device, never fresh.
+    let grant = allowed(decide(
+        &org,
+        &account,
+        &progress.with_remembered_device(),
+        now,
+    ));
+    assert_eq!(grant.factors(), password.with(Factor::RememberedDevice));
+    assert!(grant.factors().rests_on_remembered_device());
+    assert_eq!(grant.aal(), Aal::Aal2);
+    assert!(!grant.is_fresh(now, 300));
+
+    // Beside a real second factor the device adds nothing: the grant rests on the factor.
+    let grant = allowed(decide(
+        &org,
+        &account,
+        &progress
+            .with_remembered_device()
+            .with_second_factor(FactorKind::Totp),
+        now,
+    ));
+    assert_eq!(
+        grant.factors(),
+        password.with(Factor::Second(FactorKind::Totp))
+    );
+    assert!(grant.is_fresh(now, 300));
+
+    // A person with no second factor has nothing for a device to stand in for.
+    let grant = allowed(decide(
+        &org,
+        &Account::new(MEMBER),
+        &progress.with_remembered_device(),
+        now,
+    ));
+    assert_eq!(grant.factors(), password);
+    assert_eq!(grant.aal(), Aal::Aal1);
+}

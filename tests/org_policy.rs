@@ -1021,3 +1021,376 @@ fn phishing_resistance_survives_a_round_trip() {
     value["factors"] = 3.into();
     assert!(serde_json::from_value::<MfaSettings>(value).is_err());
 }
+
+#[test]
+fn the_grace_period_is_ninety_days_to_the_second() {
+    assert_eq!(MfaSettings::MAX_GRACE_PERIOD, 7_776_000, "90 days");
+    let longest = MfaSettings::enforced(totp(), 7_776_000).unwrap();
+    assert_eq!(longest.grace_period(), 7_776_000);
+    assert_eq!(
+        MfaSettings::enforced(totp(), 7_776_001),
+        Err(PolicyError::InvalidGracePeriod)
+    );
+    assert!(MfaSettings::enforced(totp(), 0).is_ok());
+    // The policy reports the grace period only while it enforces.
+    let policy = MfaPolicy::On(enforced(7 * DAY));
+    assert_eq!(policy.grace_period(), 7 * DAY);
+    assert_eq!(policy.grace_for(Role::User), 7 * DAY);
+    assert_eq!(policy.settings(), Some(&enforced(7 * DAY)));
+    let optional = MfaPolicy::On(MfaSettings::optional(totp()).unwrap());
+    assert_eq!(optional.grace_period(), 0);
+    assert_eq!(optional.grace_for(Role::User), 0);
+    assert_eq!(MfaPolicy::Off.grace_period(), 0);
+    assert_eq!(MfaPolicy::Off.grace_for(Role::Owner), 0);
+    assert_eq!(MfaPolicy::Off.settings(), None);
+    assert!(!MfaPolicy::Off.is_on());
+    assert!(policy.enforces());
+}
+
+#[test]
+fn a_role_grace_reads_back_and_may_equal_the_general_one() {
+    assert_eq!(enforced(DAY).grace_by_role(), None);
+    let settings = enforced(DAY).with_grace_from(Role::Admin, 3_600).unwrap();
+    let by_role = settings.grace_by_role().unwrap();
+    assert_eq!(by_role.from(), Role::Admin);
+    assert_eq!(by_role.grace_period(), 3_600);
+    // Equal to the general grace period: accepted (it is at most that).
+    let equal = enforced(DAY).with_grace_from(Role::Owner, DAY).unwrap();
+    assert_eq!(equal.grace_for(Role::Owner), DAY);
+    assert_eq!(equal.grace_for(Role::Admin), DAY);
+    assert_eq!(
+        enforced(DAY).with_grace_from(Role::Owner, DAY + 1),
+        Err(PolicyError::InvalidGracePeriod)
+    );
+}
+
+#[test]
+fn reminder_lead_times_at_their_bounds() {
+    // Four distinct lead times are the most, kept longest first.
+    let four = enforced(DAY).with_reminders(&[1, 3, 4, 2]).unwrap();
+    assert_eq!(four.reminders().collect::<Vec<_>>(), [4, 3, 2, 1]);
+    assert_eq!(
+        enforced(DAY).with_reminders(&[1, 2, 3, 4, 5]),
+        Err(PolicyError::InvalidReminders)
+    );
+    // A lead time of up to the longest grace period, and not one second more.
+    let longest = enforced(DAY).with_reminders(&[7_776_000]).unwrap();
+    assert_eq!(longest.reminders().collect::<Vec<_>>(), [7_776_000]);
+    assert_eq!(
+        enforced(DAY).with_reminders(&[7_776_001]),
+        Err(PolicyError::InvalidReminders)
+    );
+    // No lead times: none sent.
+    let none = enforced(DAY).with_reminders(&[]).unwrap();
+    assert_eq!(none.reminders().count(), 0);
+}
+
+#[test]
+fn a_reminder_is_due_from_its_lead_time_to_the_deadline() {
+    let org = company();
+    let owner = grant(&org, OWNER, totp(), T0);
+    let settings = enforced(30 * DAY).with_reminders(&[DAY, 7 * DAY]).unwrap();
+    let org = org
+        .set_mfa_policy(&owner, totp(), settings, T0)
+        .unwrap()
+        .state;
+    let policy = org.policy();
+    let member = org.member(EARLY).unwrap();
+    let deadline = T0 + 30 * DAY;
+    assert_eq!(policy.reminder_due(member, deadline - 7 * DAY - 1), None);
+    assert_eq!(
+        policy.reminder_due(member, deadline - 7 * DAY),
+        Some(7 * DAY)
+    );
+    assert_eq!(
+        policy.reminder_due(member, deadline - DAY - 1),
+        Some(7 * DAY)
+    );
+    assert_eq!(policy.reminder_due(member, deadline - DAY), Some(DAY));
+    assert_eq!(policy.reminder_due(member, deadline - 1), Some(DAY));
+    assert_eq!(policy.reminder_due(member, deadline), None);
+    // Once the 7-day reminder is recorded, it is not due again; the 1-day one still is.
+    let sent = org
+        .record_mfa_reminders(|p| p == EARLY, deadline - 7 * DAY)
+        .state;
+    let member = sent.member(EARLY).unwrap();
+    assert_eq!(sent.policy().reminder_due(member, deadline - 7 * DAY), None);
+    assert_eq!(sent.policy().reminder_due(member, deadline - DAY - 1), None);
+    assert_eq!(
+        sent.policy().reminder_due(member, deadline - DAY),
+        Some(DAY)
+    );
+    // A deactivated member gets none.
+    let owner = grant(&sent, OWNER, totp(), T0);
+    let gone = sent.deactivate_member(&owner, EARLY, T0).unwrap().state;
+    assert_eq!(
+        gone.policy()
+            .reminder_due(gone.member(EARLY).unwrap(), deadline - DAY),
+        None
+    );
+    // Without enforcement, none.
+    assert_eq!(
+        MfaPolicy::Off.reminder_due(org.member(EARLY).unwrap(), deadline - DAY),
+        None
+    );
+}
+
+#[test]
+fn security_settings_need_a_grant_verified_in_the_last_fifteen_minutes() {
+    let org = company();
+    let owner = grant(&org, OWNER, totp(), T0);
+    let last = T0 + 15 * 60;
+    // The last second of the window, then the first one past it.
+    assert!(
+        org.set_mfa_policy(&owner, totp(), enforced(DAY), last)
+            .is_ok()
+    );
+    assert_eq!(
+        org.set_mfa_policy(&owner, totp(), enforced(DAY), last + 1)
+            .unwrap_err(),
+        PolicyError::ReauthenticationRequired
+    );
+    let on = org
+        .set_mfa_policy(&owner, totp(), enforced(DAY), T0)
+        .unwrap()
+        .state;
+    let off = on.turn_off_mfa_policy(&owner, last).unwrap();
+    assert_eq!(*off.state.policy(), MfaPolicy::Off);
+    assert!(matches!(off.events[..], [ref e] if e.what == AuditKind::MfaPolicyOff));
+    assert_eq!(
+        on.turn_off_mfa_policy(&owner, last + 1).unwrap_err(),
+        PolicyError::ReauthenticationRequired
+    );
+    assert!(org.set_remember_devices(&owner, false, last).is_ok());
+    assert_eq!(
+        org.set_remember_devices(&owner, false, last + 1)
+            .unwrap_err(),
+        PolicyError::ReauthenticationRequired
+    );
+}
+
+#[test]
+fn remembered_devices_are_allowed_until_forbidden() {
+    let org = company();
+    assert!(org.allows_remembered_devices());
+    let owner = grant(&org, OWNER, totp(), T0);
+    // Setting the current value changes nothing and records nothing.
+    let same = org.set_remember_devices(&owner, true, T0).unwrap();
+    assert!(same.state.allows_remembered_devices());
+    assert!(same.events.is_empty());
+    let forbidden = org.set_remember_devices(&owner, false, T0).unwrap();
+    assert!(!forbidden.state.allows_remembered_devices());
+    assert!(matches!(
+        forbidden.events[..],
+        [ref e] if e.what == AuditKind::RememberDevicesSet { allowed: false }
+    ));
+    let again = forbidden
+        .state
+        .set_remember_devices(&owner, false, T0)
+        .unwrap();
+    assert!(again.events.is_empty());
+    let allowed = forbidden
+        .state
+        .set_remember_devices(&owner, true, T0)
+        .unwrap();
+    assert!(allowed.state.allows_remembered_devices());
+    assert_eq!(allowed.events.len(), 1);
+}
+
+#[test]
+fn only_the_one_active_owner_is_a_sole_owner() {
+    let org = company();
+    let owner = org.standing(OWNER).unwrap();
+    assert!(owner.sole_owner());
+    assert_eq!(owner.person(), OWNER);
+    assert_eq!(owner.org(), ORG);
+    assert_eq!(owner.role(), Role::Owner);
+    assert!(!owner.enforces_mfa());
+    // An Admin of an organisation with one owner is no owner at all.
+    let admin = org.standing(ADMIN).unwrap();
+    assert!(!admin.sole_owner());
+    assert_eq!(admin.role(), Role::Admin);
+    assert_eq!(org.standing(PersonId::new(99)), None);
+}
+
+#[test]
+fn an_ownership_offer_stands_seven_days_to_the_second() {
+    use authcore::policy::OwnershipOffer;
+    assert_eq!(OwnershipOffer::TTL, 604_800, "7 days");
+    let org = company();
+    let owner = grant(&org, OWNER, totp(), T0);
+    assert!(org.ownership_offer().is_none());
+    let offered = org.offer_ownership(&owner, ADMIN, totp(), T0).unwrap();
+    assert!(matches!(
+        offered.events[..],
+        [ref e] if e.what == AuditKind::OwnershipOffered { expires_at: T0 + 604_800 }
+    ));
+    let offered = offered.state;
+    let offer = offered.ownership_offer().unwrap();
+    assert_eq!(offer.from(), OWNER);
+    assert_eq!(offer.to(), ADMIN);
+    assert_eq!(offer.offered_at(), T0);
+    assert_eq!(offer.expires_at(), T0 + 604_800);
+    // Accepted in its last second; lapsed at its end.
+    let last = T0 + 604_799;
+    let admin = grant(&offered, ADMIN, totp(), last);
+    let accepted = offered.accept_ownership(&admin, totp(), last).unwrap();
+    assert_eq!(
+        accepted
+            .events
+            .iter()
+            .map(|e| (e.subject, e.what))
+            .collect::<Vec<_>>(),
+        [
+            (
+                Some(ADMIN),
+                AuditKind::RoleChanged {
+                    from: Role::Admin,
+                    to: Role::Owner
+                }
+            ),
+            (Some(ADMIN), AuditKind::OwnershipTransferred { from: OWNER }),
+            (
+                Some(OWNER),
+                AuditKind::RoleChanged {
+                    from: Role::Owner,
+                    to: Role::Admin
+                }
+            ),
+        ]
+    );
+    let end = T0 + 604_800;
+    let admin = grant(&offered, ADMIN, totp(), end);
+    assert_eq!(
+        offered.accept_ownership(&admin, totp(), end).unwrap_err(),
+        PolicyError::NoOwnershipOffer
+    );
+}
+
+#[test]
+fn an_ownership_offer_is_checked_when_made_and_when_accepted() {
+    let org = company();
+    let owner = grant(&org, OWNER, totp(), T0);
+    // A fresh grant is needed to make one: the last second of the window, not one past it.
+    let last = T0 + 15 * 60;
+    assert!(org.offer_ownership(&owner, ADMIN, totp(), last).is_ok());
+    assert_eq!(
+        org.offer_ownership(&owner, ADMIN, totp(), last + 1)
+            .unwrap_err(),
+        PolicyError::ReauthenticationRequired
+    );
+    assert_eq!(
+        org.offer_ownership(&owner, OWNER, totp(), T0).unwrap_err(),
+        PolicyError::CannotActOnSelf
+    );
+    let gone = org.deactivate_member(&owner, EARLY, T0).unwrap().state;
+    assert_eq!(
+        gone.offer_ownership(&owner, EARLY, totp(), T0).unwrap_err(),
+        PolicyError::MemberDeactivated
+    );
+    // With the policy off, to a member without MFA, who accepts with a password-only grant.
+    let offered = org
+        .offer_ownership(&owner, EARLY, SecondFactors::EMPTY, T0)
+        .unwrap()
+        .state;
+    let early = grant(&offered, EARLY, SecondFactors::EMPTY, T0 + 1);
+    let done = offered
+        .accept_ownership(&early, SecondFactors::EMPTY, T0 + 1)
+        .unwrap()
+        .state;
+    assert_eq!(done.member(EARLY).unwrap().role(), Role::Owner);
+    // A member who has MFA accepts only at AAL2, and only with a fresh grant.
+    let offered = org
+        .offer_ownership(&owner, ADMIN, totp(), T0)
+        .unwrap()
+        .state;
+    let admin = grant(&offered, ADMIN, totp(), T0);
+    let password_only = admin.reauthenticated(
+        authcore::policy::FactorSet::of(authcore::policy::Factor::Password),
+        T0,
+    );
+    assert_eq!(
+        offered
+            .accept_ownership(&password_only, totp(), T0)
+            .unwrap_err(),
+        PolicyError::ReauthenticationRequired
+    );
+    assert_eq!(
+        offered
+            .accept_ownership(&admin, totp(), last + 1)
+            .unwrap_err(),
+        PolicyError::ReauthenticationRequired
+    );
+    assert!(offered.accept_ownership(&admin, totp(), last).is_ok());
+    // A grant for another organisation.
+    let elsewhere = Organisation::found(OTHER, ADMIN, T0).state;
+    let foreign = grant(&elsewhere, ADMIN, totp(), T0);
+    assert_eq!(
+        offered.accept_ownership(&foreign, totp(), T0).unwrap_err(),
+        PolicyError::OtherOrganisation
+    );
+}
+
+#[test]
+fn an_ownership_offer_falls_with_its_maker() {
+    let org = company();
+    let owner = grant(&org, OWNER, totp(), T0);
+    // Two owners: the founder shares ownership with the early member.
+    let shared = org
+        .transfer_ownership(&owner, EARLY, totp(), Role::Owner, T0)
+        .unwrap()
+        .state;
+    let owner = grant(&shared, OWNER, totp(), T0);
+    let offered = shared
+        .offer_ownership(&owner, ADMIN, totp(), T0)
+        .unwrap()
+        .state;
+    let early = grant(&offered, EARLY, totp(), T0);
+    let admin = grant(&offered, ADMIN, totp(), T0);
+    // The maker demoted, or deactivated, by the other owner: the offer no longer stands.
+    let demoted = offered
+        .change_role(&early, OWNER, Role::Admin, T0)
+        .unwrap()
+        .state;
+    assert!(demoted.ownership_offer().is_some());
+    assert_eq!(
+        demoted.accept_ownership(&admin, totp(), T0).unwrap_err(),
+        PolicyError::NoOwnershipOffer
+    );
+    let deactivated = offered.deactivate_member(&early, OWNER, T0).unwrap().state;
+    assert_eq!(
+        deactivated
+            .accept_ownership(&admin, totp(), T0)
+            .unwrap_err(),
+        PolicyError::NoOwnershipOffer
+    );
+    // An Owner accepting an offer gains no new role (no role change for them).
+    let to_owner = offered
+        .offer_ownership(&owner, EARLY, totp(), T0)
+        .unwrap()
+        .state;
+    let accepted = to_owner.accept_ownership(&early, totp(), T0).unwrap();
+    assert!(
+        !accepted
+            .events
+            .iter()
+            .any(|e| e.subject == Some(EARLY) && matches!(e.what, AuditKind::RoleChanged { .. }))
+    );
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn a_state_stored_before_remembered_devices_allows_them() {
+    let org = company();
+    let stored = serde_json::to_string(&org).unwrap();
+    let older = stored.replace(",\"remember_devices\":true", "");
+    assert_ne!(older, stored);
+    let back: Organisation = serde_json::from_str(&older).unwrap();
+    assert!(back.allows_remembered_devices());
+    assert_eq!(back, org);
+    let owner = grant(&org, OWNER, totp(), T0);
+    let forbidding = org.set_remember_devices(&owner, false, T0).unwrap().state;
+    let stored = serde_json::to_string(&forbidding).unwrap();
+    let back: Organisation = serde_json::from_str(&stored).unwrap();
+    assert!(!back.allows_remembered_devices());
+}

@@ -1118,3 +1118,175 @@ fn a_role_change_drops_a_delegation_it_makes_redundant() {
         .state;
     assert!(dropped.member(USER).unwrap().delegation().is_none());
 }
+
+#[test]
+fn refusals_and_phases_say_what_they_are() {
+    use authcore::policy::EnrollmentPhase;
+    for (denied, text) in [
+        (
+            AccessDenied::OtherOrganisation,
+            "the resource belongs to another organisation",
+        ),
+        (
+            AccessDenied::WrongPerson,
+            "the member record is not the grant holder's",
+        ),
+        (AccessDenied::NotAMember, "not a member of the organisation"),
+        (AccessDenied::Deactivated, "the member is deactivated"),
+        (
+            AccessDenied::NotPermitted,
+            "the role does not have this permission",
+        ),
+        (
+            AccessDenied::NotOwner,
+            "the role may act only on its own resources",
+        ),
+        (
+            AccessDenied::Aal2Required,
+            "this needs a login with a second factor",
+        ),
+        (
+            AccessDenied::MfaRequired,
+            "the organisation requires a second factor it counts: sign in again",
+        ),
+    ] {
+        assert_eq!(denied.to_string(), text);
+    }
+    assert_eq!(
+        PolicyError::from(AccessDenied::Deactivated),
+        PolicyError::ActorDeactivated
+    );
+    assert_eq!(
+        PolicyError::from(AccessDenied::MfaRequired),
+        PolicyError::Aal2Required
+    );
+    assert_eq!(
+        PolicyError::NoOwnershipOffer.to_string(),
+        "no ownership offer stands for you"
+    );
+    assert_eq!(
+        PolicyError::InvalidState("two owners").to_string(),
+        "inconsistent persisted state: two owners"
+    );
+    for (phase, text) in [
+        (EnrollmentPhase::AwaitingCode, "awaiting a code"),
+        (
+            EnrollmentPhase::AwaitingRecoveryCodes,
+            "awaiting recovery codes",
+        ),
+        (
+            EnrollmentPhase::AwaitingAcknowledgement,
+            "awaiting acknowledgement",
+        ),
+    ] {
+        assert_eq!(phase.to_string(), text);
+    }
+}
+
+#[test]
+fn an_invitation_lasts_up_to_thirty_days_and_lapses_at_its_end() {
+    use authcore::policy::Invitation;
+    assert_eq!(Invitation::MAX_TTL, 2_592_000, "30 days");
+    let org = company();
+    let now = T0 + 10;
+    let admin = login(&org, ADMIN, true, now);
+    let longest = org
+        .invite(&admin, Role::User, 2_592_000, now)
+        .unwrap()
+        .state;
+    assert_eq!(longest.org(), ORG);
+    assert_eq!(longest.role(), Role::User);
+    assert_eq!(longest.invited_by(), ADMIN);
+    assert_eq!(longest.issued_at(), now);
+    assert_eq!(longest.expires_at(), now + 2_592_000);
+    assert_eq!(
+        org.invite(&admin, Role::User, 2_592_001, now).unwrap_err(),
+        PolicyError::InvitationInvalid
+    );
+    // A one-second invitation: accepted at its issue, lapsed one second later.
+    let short = org.invite(&admin, Role::User, 1, now).unwrap().state;
+    assert!(
+        org.accept_invitation(&short, NEWCOMER, SecondFactors::EMPTY, now)
+            .is_ok()
+    );
+    assert_eq!(
+        org.accept_invitation(&short, NEWCOMER, SecondFactors::EMPTY, now + 1)
+            .unwrap_err(),
+        PolicyError::InvitationInvalid
+    );
+    // An invitation from a Manager's grant is refused: managing members is needed.
+    let manager = login(&org, MANAGER, true, now);
+    assert!(org.invite(&manager, Role::User, HOUR, now).is_err());
+}
+
+#[cfg(feature = "serde")]
+#[test]
+fn a_stored_roster_holds_one_membership_per_person() {
+    let org = company();
+    let mut roster = serde_json::to_value(&org).unwrap();
+    let members = roster["members"].as_array_mut().unwrap();
+    let user = members
+        .iter()
+        .find(|entry| entry["person"] == serde_json::to_value(USER).unwrap())
+        .unwrap()
+        .clone();
+    // Another person's membership at the end is fine; the same person's twice is not.
+    let mut newcomer = user.clone();
+    newcomer["person"] = serde_json::to_value(NEWCOMER).unwrap();
+    members.push(newcomer);
+    assert!(serde_json::from_value::<Organisation>(roster.clone()).is_ok());
+    roster["members"].as_array_mut().unwrap().push(user);
+    assert!(serde_json::from_value::<Organisation>(roster).is_err());
+}
+
+#[test]
+fn who_may_manage_whom_and_whose_grant_stands() {
+    let org = company();
+    let now = T0 + 10;
+    let admin = login(&org, ADMIN, true, now);
+    let owner = login(&org, OWNER, true, now);
+    assert_eq!(org.may_manage(&admin, USER, now), Ok(()));
+    assert_eq!(org.may_manage(&owner, ADMIN, now), Ok(()));
+    assert_eq!(
+        org.may_manage(&admin, OWNER, now),
+        Err(PolicyError::OwnersOnly)
+    );
+    assert_eq!(
+        org.may_manage(&admin, ADMIN, now),
+        Err(PolicyError::CannotActOnSelf)
+    );
+    assert_eq!(
+        org.may_manage(&admin, NEWCOMER, now),
+        Err(PolicyError::NotAMember)
+    );
+    let manager = login(&org, MANAGER, true, now);
+    assert!(org.may_manage(&manager, USER, now).is_err());
+
+    // A grant stands while its holder is an active member of this organisation.
+    let user = login(&org, USER, false, now);
+    assert_eq!(org.check_grant(&user, now).map(|m| m.person()), Ok(USER));
+    let gone = org.deactivate_member(&admin, USER, now).unwrap().state;
+    assert_eq!(
+        gone.check_grant(&user, now).map(|m| m.person()),
+        Err(AccessDenied::Deactivated)
+    );
+    let removed = org.remove_member(&admin, USER, now).unwrap().state;
+    assert_eq!(
+        removed.check_grant(&user, now).map(|m| m.person()),
+        Err(AccessDenied::NotAMember)
+    );
+    let elsewhere = Organisation::found(ELSEWHERE, USER, now).state;
+    assert_eq!(
+        elsewhere.check_grant(&user, now).map(|m| m.person()),
+        Err(AccessDenied::OtherOrganisation)
+    );
+    // Reactivation is recorded, and reactivating an active member changes nothing.
+    let back = gone.reactivate_member(&admin, USER, now).unwrap();
+    assert!(matches!(
+        back.events[..],
+        [ref e] if e.what == AuditKind::MemberReactivated && e.subject == Some(USER)
+    ));
+    assert!(back.state.check_grant(&user, now).is_ok());
+    let again = back.state.reactivate_member(&admin, USER, now).unwrap();
+    assert!(again.events.is_empty());
+}

@@ -499,6 +499,98 @@ mod tests {
     }
 
     #[test]
+    fn set_operations_at_their_edges() {
+        let totp = SecondFactors::of(FactorKind::Totp);
+        let backup = totp.with(FactorKind::RecoveryCode);
+        // Adding a kind already present, or uniting overlapping sets, keeps it.
+        assert_eq!(totp.with(FactorKind::Totp), totp);
+        assert_eq!(totp.union(backup), backup);
+        assert_eq!(backup.union(totp), backup);
+        // Taking out a kind that is absent changes nothing; one that is present, only it.
+        assert_eq!(totp.without(FactorKind::OutOfBandSms), totp);
+        assert_eq!(backup.without(FactorKind::RecoveryCode), totp);
+        assert_eq!(
+            backup.intersection(totp.with(FactorKind::OutOfBandSms)),
+            totp
+        );
+        assert!(backup.contains(FactorKind::RecoveryCode));
+        assert!(!backup.contains(FactorKind::OutOfBandSms));
+        assert!(!SecondFactors::EMPTY.contains(FactorKind::Totp));
+        assert!(SecondFactors::EMPTY.is_empty());
+        assert!(!totp.is_empty());
+
+        let password = FactorSet::of(Factor::Password);
+        let both = password.with(Factor::Second(FactorKind::Totp));
+        assert_eq!(password.with(Factor::Password), password);
+        assert_eq!(both.union(password), both);
+        assert_eq!(password.union(both), both);
+        assert!(both.contains(Factor::Password));
+        assert!(!both.contains(Factor::RememberedDevice));
+        assert!(!FactorSet::EMPTY.contains(Factor::Password));
+        assert!(FactorSet::EMPTY.is_empty());
+        assert!(!password.is_empty());
+        assert_eq!(both.second_factors(), totp);
+        assert_eq!(password.second_factors(), SecondFactors::EMPTY);
+    }
+
+    #[test]
+    fn conversions_and_debug_forms() {
+        assert_eq!(
+            Factor::Second(FactorKind::OutOfBandSms).second(),
+            Some(FactorKind::OutOfBandSms)
+        );
+        assert_eq!(Factor::Password.second(), None);
+        assert_eq!(
+            Factor::from(FactorKind::RecoveryCode),
+            Factor::Second(FactorKind::RecoveryCode)
+        );
+
+        let set = SecondFactors::of(FactorKind::Totp).with(FactorKind::OutOfBandSms);
+        assert_eq!(u8::from(set), 5);
+        assert_eq!(SecondFactors::try_from(5), Ok(set));
+        assert_eq!(SecondFactors::try_from(0), Ok(SecondFactors::EMPTY));
+        assert_eq!(
+            SecondFactors::try_from(SecondFactors::ALL.bits()),
+            Ok(SecondFactors::ALL)
+        );
+        assert_eq!(
+            SecondFactors::try_from(0x40),
+            Err(crate::policy::error::PolicyError::InvalidState(
+                "unknown second-factor bits"
+            ))
+        );
+        assert_eq!(
+            FactorSet::from(set),
+            FactorSet::of(Factor::Second(FactorKind::Totp))
+                .with(Factor::Second(FactorKind::OutOfBandSms))
+        );
+        let factors = FactorSet::of(Factor::Password).with(Factor::RememberedDevice);
+        assert_eq!(u8::from(factors), 0xc0);
+        assert_eq!(FactorSet::try_from(0xc0), Ok(factors));
+        assert_eq!(FactorSet::try_from(0), Ok(FactorSet::EMPTY));
+        #[cfg(not(feature = "passkeys"))]
+        assert_eq!(
+            FactorSet::try_from(0x20),
+            Err(crate::policy::error::PolicyError::InvalidState(
+                "unknown factor bits"
+            ))
+        );
+        // With passkeys every bit names a factor: 0x20 is the user verification.
+        #[cfg(feature = "passkeys")]
+        assert_eq!(
+            FactorSet::try_from(0x20),
+            Ok(FactorSet::of(Factor::UserVerified))
+        );
+
+        assert_eq!(alloc::format!("{set:?}"), "{Totp, OutOfBandSms}");
+        assert_eq!(alloc::format!("{:?}", SecondFactors::EMPTY), "{}");
+        assert_eq!(
+            alloc::format!("{:?}", factors.with(Factor::Second(FactorKind::Totp))),
+            "{Password, Second(Totp), RememberedDevice}"
+        );
+    }
+
+    #[test]
     fn classes_follow_the_kinds() {
         assert_eq!(
             SecondFactors::ALL.primary(),

@@ -675,3 +675,35 @@ const fn own_factors(factors: SecondFactors) -> SecondFactors {
         factors.without(FactorKind::RecoveryCode)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grant_in_a_session_names_it_and_keeps_the_rest() {
+        let factors = FactorSet::of(Factor::Password).with(Factor::Second(FactorKind::Totp));
+        let grant = Grant::from_session(
+            PersonId::new(1),
+            OrgId::new(2),
+            Role::Admin,
+            factors,
+            Aal::Aal2,
+            10,
+            20,
+        );
+        assert_eq!(grant.session(), None);
+        let id = SessionId::new(7);
+        let viewed = grant.in_session(id);
+        assert_eq!(viewed.session(), Some(id));
+        assert_eq!(viewed.person(), PersonId::new(1));
+        assert_eq!(viewed.org(), OrgId::new(2));
+        assert_eq!(viewed.role(), Role::Admin);
+        assert_eq!(viewed.factors(), factors);
+        assert_eq!(viewed.aal(), Aal::Aal2);
+        assert_eq!(viewed.authenticated_at(), 10);
+        assert_eq!(viewed.verified_at(), 20);
+        // A re-authentication keeps the session it is a view of.
+        assert_eq!(viewed.reauthenticated(factors, 30).session(), Some(id));
+    }
+}
