@@ -235,6 +235,7 @@ fn describe(event: &AuditEvent, names: &HashMap<PersonId, &str>, start: u64) -> 
         AuditKind::MfaPolicySet {
             enforced,
             grace_period,
+            ..
         } => match (enforced, grace_period) {
             (false, _) => "company MFA on, not enforced".into(),
             (true, 0) => "company MFA enforced, no grace period".into(),

@@ -127,7 +127,9 @@ fn only_an_owner_with_mfa_turns_the_policy_on() {
         on.events[0].what,
         AuditKind::MfaPolicySet {
             enforced: true,
-            grace_period: 0
+            grace_period: 0,
+            factors: MfaSettings::DEFAULT_FACTORS,
+            phishing_resistance_from: None,
         }
     );
     assert_eq!(org.policy(), &MfaPolicy::Off, "the old state is untouched");
@@ -1002,6 +1004,30 @@ fn phishing_resistance_narrows_the_counted_kinds_from_a_role() {
             .unwrap()
             .with_phishing_resistance_from(Role::User),
         Err(authcore::policy::PolicyError::NoCountedFactor)
+    );
+}
+
+#[cfg(feature = "passkeys")]
+#[test]
+fn the_policy_event_records_the_counted_kinds_and_the_phishing_resistance() {
+    use authcore::policy::Role;
+    let now = T0;
+    let org = Organisation::found(ORG, OWNER, now).state;
+    let key = SecondFactors::of(FactorKind::Passkey);
+    let owner = grant(&org, OWNER, key, now);
+    let settings = MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, 0)
+        .unwrap()
+        .with_phishing_resistance_from(Role::Admin)
+        .unwrap();
+    let on = org.set_mfa_policy(&owner, key, settings, now).unwrap();
+    assert_eq!(
+        on.events[0].what,
+        AuditKind::MfaPolicySet {
+            enforced: true,
+            grace_period: 0,
+            factors: MfaSettings::DEFAULT_FACTORS,
+            phishing_resistance_from: Some(Role::Admin),
+        }
     );
 }
 

@@ -1,7 +1,7 @@
 //! Typed audit events: who did what to whom, in which organisation, and when.
 
 use crate::policy::factors::Aal;
-use crate::policy::factors::Factor;
+use crate::policy::factors::{Factor, SecondFactors};
 use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
 use crate::policy::roles::JoinPath;
 use crate::policy::roles::Role;
@@ -161,6 +161,12 @@ pub enum AuditKind {
         enforced: bool,
         /// The grace period in seconds.
         grace_period: u64,
+        /// The second factors the policy counts (empty in events recorded before it was kept).
+        #[cfg_attr(feature = "serde", serde(default))]
+        factors: SecondFactors,
+        /// The role from which only phishing-resistant factors count, if any.
+        #[cfg_attr(feature = "serde", serde(default))]
+        phishing_resistance_from: Option<Role>,
     },
     /// The organisation's MFA policy was turned off.
     MfaPolicyOff,

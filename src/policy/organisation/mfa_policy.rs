@@ -68,6 +68,8 @@ impl Organisation {
             AuditKind::MfaPolicySet {
                 enforced: settings.enforce(),
                 grace_period: settings.grace_period(),
+                factors: settings.factors(),
+                phishing_resistance_from: settings.phishing_resistance_from(),
             },
         ));
         let was_enforced = self.policy().enforces();
