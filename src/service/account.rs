@@ -125,7 +125,7 @@ impl<B: Backend> Authenticator<B> {
         let Live { grant, .. } = self.live_grant(grant, now).await?;
         let grant = &grant;
         let person = self.person(grant.person()).await?;
-        self.check_reauth_password(&person, Some(grant.org()), password, now)
+        self.check_current_password(&person, Some(grant.org()), password, now)
             .await?;
         self.check_totp(person.id, Some(grant.org()), code, now)
             .await?;
@@ -138,9 +138,9 @@ impl<B: Backend> Authenticator<B> {
         Ok(fresh)
     }
 
-    /// Verifies the password of a re-authentication, reserved on the login's counter first and
-    /// settled as at sign-in.
-    pub(super) async fn check_reauth_password(
+    /// Verifies the person's current password (a re-authentication, a password change),
+    /// reserved on the login's counter first and settled as at sign-in.
+    pub(super) async fn check_current_password(
         &self,
         person: &crate::store::records::PersonRecord,
         org: Option<crate::policy::ids::OrgId>,
@@ -295,25 +295,8 @@ impl<B: Backend> Authenticator<B> {
         let Live { grant, .. } = self.live_grant(grant, now).await?;
         let grant = &grant;
         let person = self.person(grant.person()).await?;
-        let reserved = self
-            .reserve_attempt(ThrottleKey::login(&person.login), Factor::Password, now)
+        self.check_current_password(&person, Some(grant.org()), current, now)
             .await?;
-        let verified = self
-            .backend
-            .hasher()
-            .run(HashJob::verify(
-                current,
-                person.password_hash.clone(),
-                person.password_state == PasswordState::Temporary,
-            ))
-            .await
-            .into_verified()?;
-        if verified.is_err() {
-            self.reject_credential(reserved, person.id, Some(grant.org()), false, now)
-                .await?;
-            return Err(ServiceError::InvalidCredentials);
-        }
-        self.accept_attempt(reserved, now).await?;
         let hash = self.prepare_password(&person, new_password, now).await?;
         // Sessions end before the password changes, so that a crash between the two writes
         // leaves no session of the old password (a stolen one, say), and again after it, for a

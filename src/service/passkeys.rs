@@ -574,7 +574,7 @@ impl<B: Backend> Authenticator<B> {
         let (grant, view) = self.checked(&digest).await?;
         let Live { grant, person, .. } = self.live_grant(&grant, now).await?;
         let org = Some(grant.org());
-        self.check_reauth_password(&person, org, password, now)
+        self.check_current_password(&person, org, password, now)
             .await?;
         let reserved = self
             .reserve_attempt(
