@@ -349,7 +349,7 @@ async fn an_altered_session_row_is_an_error() {
     if crate::pg::skip("an_altered_session_row_is_an_error") {
         return;
     }
-    checks::altered_sessions_are_refused!(&store().await);
+    checks::altered_sessions_are_refused!(&store().await, keyring(7));
 }
 
 #[tokio::test]

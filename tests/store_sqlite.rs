@@ -317,7 +317,7 @@ async fn an_altered_phone_number_is_an_error() {
 #[tokio::test]
 async fn an_altered_session_row_is_an_error() {
     let (_dir, store) = store().await;
-    checks::altered_sessions_are_refused!(&store);
+    checks::altered_sessions_are_refused!(&store, keyring(7));
 }
 
 /// The service over `SqliteStore`, against someone who can write the database but holds no key.

@@ -1113,10 +1113,12 @@ macro_rules! login_names_are_not_stored {
 }
 pub(crate) use login_names_are_not_stored;
 
-/// A session row raised to AAL2, or moved to another person, in the database: an error when it
-/// is read, never a grant. A device token extended in the database: the same.
+/// A session row raised to AAL2, extended or moved to another epoch in the database: an error
+/// when a store that has not checked it reads it, never a grant; a store that checked it before
+/// answers with the session it checked, the altered columns ignored. A device token extended in
+/// the database: an error.
 macro_rules! altered_sessions_are_refused {
-    ($store:expr) => {{
+    ($store:expr, $keyring:expr) => {{
         use authcore::policy::{
             DeviceTokenRecord, SessionConfig, SessionId, SessionLabels, SessionRecord,
         };
@@ -1153,7 +1155,7 @@ macro_rules! altered_sessions_are_refused {
                 .await
                 .unwrap()
         );
-        assert!(store.session(&digest).await.unwrap().is_some());
+        let checked = store.session(&digest).await.unwrap().unwrap();
         for forgery in [
             "UPDATE sessions SET aal = 2, factors = 3 WHERE digest = $1",
             "UPDATE sessions SET expires_at = expires_at + 1 WHERE digest = $1",
@@ -1164,7 +1166,15 @@ macro_rules! altered_sessions_are_refused {
                 .execute(store.pool())
                 .await
                 .unwrap();
-            let got = store.session(&digest).await;
+            // Kept and checked before: the checked session, not the altered row.
+            assert_eq!(
+                store.session(&digest).await.unwrap().unwrap().session,
+                checked.session,
+                "{forgery}"
+            );
+            // Not checked before (another server, or this one started again): refused.
+            let cold = authcore::SqlStore::from_pool(store.pool().clone(), $keyring);
+            let got = cold.session(&digest).await;
             assert!(
                 matches!(
                     got,
@@ -1176,6 +1186,24 @@ macro_rules! altered_sessions_are_refused {
                 "{forgery}: {got:?}"
             );
         }
+        // A row gone is gone (no kept copy answers for it), and a row written again under the
+        // digest (a new tag) is read whole and checked.
+        sqlx::query("DELETE FROM sessions WHERE digest = $1")
+            .bind(digest.0.to_vec())
+            .execute(store.pool())
+            .await
+            .unwrap();
+        assert!(store.session(&digest).await.unwrap().is_none());
+        assert!(
+            store
+                .create_session(&digest, &session, &SessionLabels::new())
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.session(&digest).await.unwrap().unwrap().session,
+            session
+        );
         let device = authcore::BearerToken::generate().unwrap().digest();
         let token = DeviceTokenRecord::issue(ALICE, 0, &config, T0);
         assert!(store.insert_device_token(&device, &token, 3).await.unwrap());

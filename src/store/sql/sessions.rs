@@ -36,6 +36,17 @@ const SESSION_READ: &str = "SELECT s.digest, s.id, s.person, s.org, s.aal, s.fac
     FROM sessions s JOIN people p ON p.id = s.person \
     LEFT JOIN organisations o ON o.id = s.org WHERE s.digest = $1";
 
+/// The per-request read of a session the store has checked before: the two columns a touch
+/// writes (outside the tag) and the live state of [`SESSION_READ`], found only while the row
+/// still carries the tag the store checked it with (`$3`). The person and the organisation are
+/// the checked ones (`$2`, `$4`), and so are the tagged columns: the store answers with the
+/// session it checked, so a row altered under its tag changes nothing here (a store that has
+/// not checked the row refuses it), and a row written again since, with a new tag, is read whole
+/// by [`SESSION_READ`] and checked against the key. Six columns rather than seventeen.
+const SESSION_PROBE: &str = "SELECT s.last_seen, s.idle_expires_at, p.epoch, p.deactivated, \
+    o.version, o.tag FROM sessions s JOIN people p ON p.id = $2 \
+    LEFT JOIN organisations o ON o.id = $4 WHERE s.digest = $1 AND s.tag = $3";
+
 /// [`SESSION_READ`] by the person and the session's id (a grant's session).
 const SESSION_READ_BY_ID: &str = "SELECT s.digest, s.id, s.person, s.org, s.aal, s.factors, \
     s.authenticated_at, s.verified_at, s.last_seen, s.idle_expires_at, s.expires_at, s.epoch, \
@@ -234,7 +245,17 @@ impl<D: Dialect> SqlStore<D> {
     /// version and tag.
     async fn view_from_row(&self, row: &D::Row) -> Result<SessionView, SqlStoreError> {
         let session = self.session_from_row(row)?;
-        let w = SESSION_WIDTH;
+        self.live_view(session, row, SESSION_WIDTH).await
+    }
+
+    /// The [`SessionView`] of `session` with the live state in the four columns of `row` from
+    /// `w`: the person's epoch and deactivation, the organisation's version and tag.
+    async fn live_view(
+        &self,
+        session: SessionRecord,
+        row: &D::Row,
+        w: usize,
+    ) -> Result<SessionView, SqlStoreError> {
         let epoch = to_u64(row.try_get(w)?, "people")?;
         let deactivated: bool = row.try_get(w + 1)?;
         let version: Option<i64> = row.try_get(w + 2)?;
@@ -444,6 +465,24 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
     }
 
     async fn session(&self, digest: &TokenDigest) -> Result<Option<SessionView>, SqlStoreError> {
+        if let Some((tag, kept)) = self.verified_sessions.kept(&digest.0) {
+            let probed = query(SESSION_PROBE)
+                .bind(&digest.0[..])
+                .bind(person_bytes(kept.person))
+                .bind(&tag[..])
+                .bind(org_bytes(kept.org))
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = probed {
+                let session = SessionRecord {
+                    last_seen: to_u64(row.try_get(0)?, "sessions")?,
+                    idle_expires_at: to_u64(row.try_get(1)?, "sessions")?,
+                    ..kept
+                };
+                return self.live_view(session, &row, 2).await.map(Some);
+            }
+            // Gone, or written again since (another tag): read whole.
+        }
         let Some(row) = query(SESSION_READ)
             .bind(&digest.0[..])
             .fetch_optional(&self.pool)

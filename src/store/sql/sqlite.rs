@@ -103,11 +103,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
 ///
 /// The per-request session read (`authenticate`) checks each session and organisation row
 /// against the key once per store: the store keeps what it checked, by the row's key, version
-/// and tag, and a later read of the same row compares instead of opening again. A session's
-/// tagged columns are read and compared every time (a row altered since is opened again, and is
-/// an error); an organisation's state is not read again while its version and tag are the ones
-/// checked, and the checked state is what decides. Every write seals a new tag with a fresh
-/// nonce, so a write from any server, or a restored backup, is read and checked again.
+/// and tag. While a row carries the tag it was checked with, the checked copy is what decides:
+/// a session is then read for only the two columns a touch writes (outside the tag) beside the
+/// person's epoch and deactivation and the organisation's version and tag, and an
+/// organisation's state is not read again. A row altered in the database under its old tag
+/// changes nothing on a store that checked it (its altered columns are not read), and is an
+/// error on every store that did not. Every write seals a new tag with a fresh nonce, so a write
+/// from any server, or a restored backup, is read whole and checked again. Listing sessions and
+/// reading one by its id read every column and compare them with the checked copy (an altered
+/// row is opened again, and is an error).
 ///
 /// What a tag cannot do, and is not claimed:
 ///

@@ -42,6 +42,14 @@ impl<K: Hash + Eq, V: Clone> VerifiedRows<K, V> {
         (entry.version == version && entry.tag == tag).then(|| entry.value.clone())
     }
 
+    /// The value kept for `key` and the tag of the row it was checked from, whatever the
+    /// version.
+    pub(crate) fn kept(&self, key: &K) -> Option<(Vec<u8>, V)> {
+        let entries = self.entries.lock().ok()?;
+        let entry = entries.get(key)?;
+        Some((entry.tag.clone(), entry.value.clone()))
+    }
+
     /// Keeps `value`, checked from the row of `key` at `version` with `tag`, in place of any
     /// older entry of `key`.
     pub(crate) fn insert(&self, key: K, version: i64, tag: Vec<u8>, value: V) {
