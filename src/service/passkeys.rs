@@ -28,14 +28,14 @@ use crate::credential::token::{BearerToken, TokenDigest};
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::enrollment::AuthenticatorName;
 use crate::policy::error::PolicyError;
-use crate::policy::factors::{Aal, Factor, FactorSet, SecondFactors};
+use crate::policy::factors::{Aal, Factor, FactorSet};
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::Grant;
-use crate::policy::org_policy::OrgStanding;
 use crate::service::backend::Backend;
 use crate::store::passkeys::{
     PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
 };
+use crate::store::login::{FactorRemoval, LoginStore, SnapshotAt};
 use crate::store::records::{PersonRecord, RecoverySlot};
 use crate::store::{SecretStore, SecurityNotice};
 
@@ -636,14 +636,18 @@ impl<B: Backend> Authenticator<B> {
     /// Refused where it would take away the last factor an enforcing organisation of the person
     /// counts ([`PolicyError::RequiredByOrganisation`], or
     /// [`PolicyError::SoleOwnerOfEnforcingOrganisation`] when it would leave no second factor
-    /// at all, as [`Self::disable_mfa`] is). Two removals racing for the person's last two
-    /// passkeys where one must stay: the store removes one and refuses the other
-    /// ([`PasskeyStore::remove_passkey`] keeps the others counted under the person's lock).
+    /// at all, as [`Self::disable_mfa`] is), whatever the kind of the factor that would stay
+    /// (another passkey, an app, a phone). The decision is made on the person's factors and
+    /// security epoch read together, and the credential goes only at that epoch, moving it on
+    /// in the same commit ([`LoginStore::remove_factor`](crate::store::LoginStore::remove_factor)):
+    /// two servers removing the person's last two counted factors — two passkeys, or a passkey
+    /// and the phone ([`Self::remove_phone`]) — never both succeed; the second decides again on
+    /// what the first left, and is refused.
     ///
     /// The last passkey of a person without an authenticator app takes the recovery codes
     /// issued with it along (MFA is off). Audited ([`AuditKind::PasskeyRemoved`]); every other
-    /// session of the person ends (their security epoch moves on; this one stays signed in),
-    /// and the person is told ([`SecurityNotice::PasskeyRemoved`]).
+    /// session of the person ends in the same commit (their security epoch moves on; this one
+    /// stays signed in), and the person is told ([`SecurityNotice::PasskeyRemoved`]).
     pub async fn remove_passkey(
         &self,
         grant: &Grant,
@@ -653,83 +657,71 @@ impl<B: Backend> Authenticator<B> {
         let Live { grant, person, .. } = self.live_grant(grant, now).await?;
         let grant = &grant;
         grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
-        let existing = self.person_passkeys(&person).await?;
-        if !existing.iter().any(|p| p.credential_id == credential_id) {
-            return Err(PolicyError::UnknownAuthenticator.into());
-        }
-        let own = self.own_factors(&person).await?;
-        let has_app = self
-            .backend
-            .store()
-            .mfa(person.id)
-            .await
-            .map_err(ServiceError::storage)?
-            .is_some_and(|m| m.value.is_active());
-        // What the person holds once no passkey is left: without an app, the recovery codes
-        // issued with the first passkey go with the last.
-        let mut without = own.without(FactorKind::Passkey);
-        if !has_app {
-            without = without.without(FactorKind::RecoveryCode);
-        }
-        let alone = self.may_hold_only(&person, own, without).await;
-        let keep_at_least = match (existing.len(), alone) {
-            (1, Err(e)) => return Err(e),
-            (_, Err(_)) => 1,
-            (_, Ok(())) => 0,
-        };
         let store = self.backend.store();
-        if !store
-            .remove_passkey(person.id, credential_id, keep_at_least)
-            .await
-            .map_err(ServiceError::storage)?
-        {
-            // Removed meanwhile, or the others went first and this one must stay.
-            let still = self
-                .person_passkeys(&person)
-                .await?
-                .iter()
-                .any(|p| p.credential_id == credential_id);
-            return Err(
-                match (still, self.may_hold_only(&person, own, without).await) {
-                    (true, Err(e)) => e,
-                    _ => PolicyError::UnknownAuthenticator.into(),
-                },
-            );
-        }
-        let last = existing.len() == 1 || self.person_passkeys(&person).await?.is_empty();
-        if last && !has_app {
-            for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
-                store
-                    .replace_recovery_codes(person.id, slot, None)
-                    .await
-                    .map_err(ServiceError::storage)?;
+        let removal = FactorRemoval::Passkey {
+            credential_id: credential_id.to_vec(),
+        };
+        for _ in 0..super::CAS_ATTEMPTS {
+            // The factors and the epoch in one read; the passkeys after it (a credential
+            // removed in between moved the epoch, and the removal below is refused).
+            let snapshot = self
+                .snapshot(SnapshotAt::Person(person.id), None, now)
+                .await?;
+            let epoch = snapshot.epoch.ok_or(ServiceError::InvalidCredentials)?;
+            let existing = self.person_passkeys(&person).await?;
+            if !existing.iter().any(|p| p.credential_id == credential_id) {
+                return Err(PolicyError::UnknownAuthenticator.into());
             }
+            let own = self.snapshot_factors(&snapshot);
+            let has_app = snapshot.mfa.as_ref().is_some_and(|m| m.value.is_active());
+            let last = existing.len() == 1;
+            // What the person holds once it is gone: another passkey keeps the kind; without
+            // one and without an app, the recovery codes issued with the first passkey go with
+            // the last.
+            let left = match (last, has_app) {
+                (false, _) => own,
+                (true, true) => own.without(FactorKind::Passkey),
+                (true, false) => own
+                    .without(FactorKind::Passkey)
+                    .without(FactorKind::RecoveryCode),
+            };
+            self.may_hold_only(&person, own, left).await?;
+            let Some(epoch) = store
+                .remove_factor(person.id, &removal, epoch, grant.session())
+                .await
+                .map_err(ServiceError::storage)?
+            else {
+                // Another factor change landed meanwhile: decide again on what is left.
+                continue;
+            };
+            if last && !has_app {
+                for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
+                    store
+                        .replace_recovery_codes(person.id, slot, None)
+                        .await
+                        .map_err(ServiceError::storage)?;
+                }
+            }
+            self.record(&[
+                AuditEvent::new(
+                    now,
+                    Actor::Person(person.id),
+                    Some(person.id),
+                    Some(grant.org()),
+                    AuditKind::PasskeyRemoved,
+                ),
+                AuditEvent::new(
+                    now,
+                    Actor::Person(person.id),
+                    Some(person.id),
+                    None,
+                    AuditKind::SecurityEpochBumped { epoch },
+                ),
+            ])
+            .await?;
+            return self.notice(person.id, SecurityNotice::PasskeyRemoved).await;
         }
-        self.record_one(
-            now,
-            Actor::Person(person.id),
-            Some(person.id),
-            Some(grant.org()),
-            AuditKind::PasskeyRemoved,
-        )
-        .await?;
-        self.end_sessions(person.id, grant.session()).await?;
-        self.notice(person.id, SecurityNotice::PasskeyRemoved).await
-    }
-
-    /// Whether the person may go from the second factors `own` down to `left`: with no primary
-    /// factor left, as MFA may be turned off (no enforcing organisation); otherwise while every
-    /// enforcing organisation that counts `own` counts `left`.
-    async fn may_hold_only(
-        &self,
-        person: &PersonRecord,
-        own: SecondFactors,
-        left: SecondFactors,
-    ) -> Result<(), ServiceError> {
-        if !left.has_primary() {
-            OrgStanding::allow_mfa_off(&self.standings(person.id).await?)?;
-        }
-        self.keep_counted_factors(person.id, own, left).await
+        Err(ServiceError::Conflict)
     }
 
     /// The second-factor step with a passkey, part 1: the request options (JSON) for the
