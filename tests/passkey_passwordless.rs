@@ -197,7 +197,7 @@ async fn signs_in_without_a_password<S: Store>(store: S) {
     );
     let assertion = key.get(ORIGIN, &options).await.unwrap();
     let step = s
-        .finish_passwordless_login(org, &attempt, &assertion)
+        .finish_passwordless_login_to(org, &attempt, &assertion)
         .await
         .unwrap();
     let opened = step.into_session().expect("signed in");
@@ -217,12 +217,12 @@ async fn signs_in_without_a_password<S: Store>(store: S) {
     assert!(s.passkeys(&again).await.unwrap()[0].last_used_at.is_some());
     // Replayed: the attempt is spent, and a new attempt has another challenge.
     assert!(matches!(
-        s.finish_passwordless_login(org, &attempt, &assertion).await,
+        s.finish_passwordless_login_to(org, &attempt, &assertion).await,
         Err(ServiceError::InvalidCredentials)
     ));
     let (_, second) = s.start_passwordless_login().await.unwrap();
     assert!(matches!(
-        s.finish_passwordless_login(org, &second, &assertion).await,
+        s.finish_passwordless_login_to(org, &second, &assertion).await,
         Err(ServiceError::InvalidCredentials)
     ));
     // An expired attempt.
@@ -230,7 +230,7 @@ async fn signs_in_without_a_password<S: Store>(store: S) {
     let assertion = key.get(ORIGIN, &options).await.unwrap();
     clock.advance(authcore::service::PASSKEY_CEREMONY_TTL);
     assert!(matches!(
-        s.finish_passwordless_login(org, &late, &assertion).await,
+        s.finish_passwordless_login_to(org, &late, &assertion).await,
         Err(ServiceError::InvalidCredentials)
     ));
     assert_eq!(
@@ -259,7 +259,7 @@ async fn another_persons_handle_is_refused<S: Store>(store: S) {
     // Ada's assertion under Eve's user handle.
     adas["response"]["userHandle"] = eves["response"]["userHandle"].clone();
     assert!(matches!(
-        s.finish_passwordless_login(org, &attempt, &adas.to_string())
+        s.finish_passwordless_login_to(org, &attempt, &adas.to_string())
             .await,
         Err(ServiceError::InvalidCredentials)
     ));
@@ -272,7 +272,7 @@ async fn another_persons_handle_is_refused<S: Store>(store: S) {
     unknown["rawId"] = "AAAAAAAAAAAAAAAAAAAAAA".into();
     let _ = &mut stranger;
     assert!(matches!(
-        s.finish_passwordless_login(org, &attempt, &unknown.to_string())
+        s.finish_passwordless_login_to(org, &attempt, &unknown.to_string())
             .await,
         Err(ServiceError::InvalidCredentials)
     ));
@@ -313,7 +313,7 @@ async fn refused_where_passkeys_do_not_count<S: Store>(store: S) {
     .unwrap();
     let (options, attempt) = s.start_passwordless_login().await.unwrap();
     let assertion = key.get(ORIGIN, &options).await.unwrap();
-    let refused = s.finish_passwordless_login(org, &attempt, &assertion).await;
+    let refused = s.finish_passwordless_login_to(org, &attempt, &assertion).await;
     assert!(
         matches!(refused, Err(ServiceError::FactorUnavailable)),
         "{refused:?}"
@@ -344,7 +344,7 @@ async fn refused_for_a_deactivated_member<S: Store>(store: S) {
     s.deactivate_member(&og, new.person).await.unwrap();
     let (options, attempt) = s.start_passwordless_login().await.unwrap();
     let assertion = key.get(ORIGIN, &options).await.unwrap();
-    let refused = s.finish_passwordless_login(org, &attempt, &assertion).await;
+    let refused = s.finish_passwordless_login_to(org, &attempt, &assertion).await;
     assert!(
         matches!(refused, Err(ServiceError::Deactivated)),
         "{refused:?}"

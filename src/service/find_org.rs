@@ -69,17 +69,7 @@ impl<B: Backend> Authenticator<B> {
             }
         };
         let person = verified.person.id;
-        let ids = self.organisations_of(person).await?;
-        let mut orgs = Vec::with_capacity(ids.len());
-        for id in ids {
-            let org = self
-                .backend
-                .store()
-                .organisation(id)
-                .await
-                .map_err(ServiceError::storage)?;
-            orgs.extend(org.filter(|o| o.value.member(person).is_some()));
-        }
+        let orgs = self.member_organisations(person).await?;
         if orgs.is_empty() {
             return self.refuse_without_organisation(*verified, now).await;
         }
@@ -224,6 +214,28 @@ impl<B: Backend> Authenticator<B> {
             .await?;
             return Err(ServiceError::InvalidCredentials);
         }
+        // A passwordless login (no password verified) completes only where it is granted at
+        // once, as in `finish_passwordless_login_to`: it never goes on to a password change, an
+        // enrolment or another factor.
+        if !record
+            .progress
+            .factors()
+            .contains(crate::policy::factors::Factor::Password)
+        {
+            match self.decide_on(&snapshot, &record.progress.in_organisation(org)?, now) {
+                Some(LoginDecision::Allowed(_)) => {}
+                Some(LoginDecision::Denied(DenyReason::Locked)) => {
+                    return Err(ServiceError::Locked);
+                }
+                Some(LoginDecision::Denied(DenyReason::Deactivated)) => {
+                    return Err(ServiceError::Deactivated);
+                }
+                None | Some(LoginDecision::Denied(_)) => {
+                    return Err(ServiceError::InvalidCredentials);
+                }
+                Some(_) => return Err(ServiceError::FactorUnavailable),
+            }
+        }
         // A ticket's record never changes: the progress read again names no organisation either.
         // (Were it to name one, the decision would deny it: the snapshot is `org`'s.)
         self.finish(
@@ -234,6 +246,25 @@ impl<B: Backend> Authenticator<B> {
             now,
         )
         .await
+    }
+
+    /// The organisations the person is a member of, each read with its version.
+    pub(super) async fn member_organisations(
+        &self,
+        person: PersonId,
+    ) -> Result<Vec<Versioned<Organisation>>, ServiceError> {
+        let ids = self.organisations_of(person).await?;
+        let mut orgs = Vec::with_capacity(ids.len());
+        for id in ids {
+            let org = self
+                .backend
+                .store()
+                .organisation(id)
+                .await
+                .map_err(ServiceError::storage)?;
+            orgs.extend(org.filter(|o| o.value.member(person).is_some()));
+        }
+        Ok(orgs)
     }
 
     /// The organisations the person is a member of.
@@ -266,7 +297,7 @@ impl<B: Backend> Authenticator<B> {
     }
 }
 
-fn copy(org: &Versioned<Organisation>) -> Versioned<Organisation> {
+pub(super) fn copy(org: &Versioned<Organisation>) -> Versioned<Organisation> {
     Versioned {
         value: org.value.clone(),
         version: org.version,

@@ -562,6 +562,11 @@ impl<B: Backend> Authenticator<B> {
     /// as with [`Self::reauthenticate_session`]: the old one stops working, and the new one is
     /// returned with the fresh grant. Any failure is the uniform
     /// [`ServiceError::InvalidCredentials`], counted and audited.
+    ///
+    /// This is the step-up for a passkey or security key that does not verify the user (no
+    /// PIN, no biometrics): the key alone is one factor, so the password comes with it. A
+    /// passkey that verifies the user steps up alone
+    /// ([`Self::reauthenticate_session_with_verified_passkey`]).
     pub async fn reauthenticate_session_with_passkey(
         &self,
         token: &str,
@@ -569,13 +574,94 @@ impl<B: Backend> Authenticator<B> {
         response: &str,
     ) -> Result<OpenedSession, ServiceError> {
         let now = self.now();
-        let ceremonies = self.ceremonies()?;
         let digest = digest_of(token)?;
         let (grant, view) = self.checked(&digest).await?;
         let Live { grant, person, .. } = self.live_grant(&grant, now).await?;
-        let org = Some(grant.org());
-        self.check_current_password(&person, org, password, now)
+        self.check_current_password(&person, Some(grant.org()), password, now)
             .await?;
+        let (reserved, used) = self
+            .reauthentication_assertion(&person, grant.org(), &digest, response, now)
+            .await?;
+        let Some(_) = used else {
+            self.reject_credential(reserved, person.id, Some(grant.org()), false, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        self.accept_attempt(reserved, now).await?;
+        let factors = FactorSet::of(Factor::Password).with(Factor::Second(FactorKind::Passkey));
+        let fresh = grant.reauthenticated(factors, now);
+        self.record(&[fresh.reauthentication_event()]).await?;
+        let session = view
+            .session
+            .reauthenticated(fresh.factors(), self.config.sessions(), now);
+        self.rotate(&digest, &session).await
+    }
+
+    /// Part 2 with a passkey alone: the browser's assertion (JSON) for the ceremony of
+    /// [`Self::start_passkey_reauthentication`], with no password. An assertion whose
+    /// authenticator verified the user (WebAuthn flag UV: a PIN or biometrics on the device, in
+    /// the same gesture as the signature) is a multi-factor cryptographic authenticator on its
+    /// own (NIST SP 800-63B §5.1.8; WebAuthn Level 3 §6.1 and §5.4.6), as at a passwordless
+    /// sign-in: the session becomes fresh at AAL2 with [`Factor::UserVerified`] and
+    /// [`FactorKind::Passkey`], its lifetime starts again and the token rotates, as with
+    /// [`Self::reauthenticate_session_with_passkey`].
+    ///
+    /// It serves every session of a person who holds a passkey, whichever way it was signed in
+    /// (a passwordless session has no password step to repeat), as GitHub's sudo mode accepts
+    /// a passkey alone.
+    ///
+    /// An assertion that verifies but did not verify the user (a security key without a PIN,
+    /// touched only) is one factor: its use is recorded, the session stays as it was, and the
+    /// answer is [`PolicyError::ReauthenticationRequired`] — start the ceremony again and
+    /// present the password with it ([`Self::reauthenticate_session_with_passkey`]). Every
+    /// other failure is the uniform [`ServiceError::InvalidCredentials`], counted on the
+    /// passkey throttle and audited; a throttled or locked passkey is refused before anything
+    /// is verified.
+    pub async fn reauthenticate_session_with_verified_passkey(
+        &self,
+        token: &str,
+        response: &str,
+    ) -> Result<OpenedSession, ServiceError> {
+        let now = self.now();
+        let digest = digest_of(token)?;
+        let (grant, view) = self.checked(&digest).await?;
+        let Live { grant, person, .. } = self.live_grant(&grant, now).await?;
+        let (reserved, used) = self
+            .reauthentication_assertion(&person, grant.org(), &digest, response, now)
+            .await?;
+        let Some(used) = used else {
+            self.reject_credential(reserved, person.id, Some(grant.org()), false, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        // The key signed: it is the person's, whatever it verified.
+        self.accept_attempt(reserved, now).await?;
+        if !used.user_verified {
+            return Err(PolicyError::ReauthenticationRequired.into());
+        }
+        let factors =
+            FactorSet::of(Factor::UserVerified).with(Factor::Second(FactorKind::Passkey));
+        let fresh = grant.reauthenticated(factors, now);
+        self.record(&[fresh.reauthentication_event()]).await?;
+        let session = view
+            .session
+            .reauthenticated(fresh.factors(), self.config.sessions(), now);
+        self.rotate(&digest, &session).await
+    }
+
+    /// The assertion of a step-up: reserved on the person's passkey counter (a throttled or
+    /// locked one refuses before anything is spent), the session's ceremony spent, the
+    /// assertion verified against it and its use recorded. `None` for any failure (the caller
+    /// counts it); what the verified assertion reported otherwise.
+    async fn reauthentication_assertion(
+        &self,
+        person: &PersonRecord,
+        org: OrgId,
+        digest: &TokenDigest,
+        response: &str,
+        now: u64,
+    ) -> Result<(super::Reserved, Option<PasskeyUse>), ServiceError> {
+        let ceremonies = self.ceremonies()?;
         let reserved = self
             .reserve_attempt(
                 factor_key(person.id, FactorKind::Passkey),
@@ -589,42 +675,28 @@ impl<B: Backend> Authenticator<B> {
             .take_passkey_challenge(
                 person.id,
                 PasskeyPurpose::Reauthenticate,
-                Some(&digest),
+                Some(digest),
                 now,
             )
             .await
             .map_err(ServiceError::storage)?;
-        let verified = match pending {
-            None => false,
-            Some(pending) => {
-                let state = AuthenticationState::from_stored(pending.state);
-                match ceremonies.finish_authentication(&state, response) {
-                    Ok((credential_id, used)) => {
-                        self.record_use(person.id, grant.org(), &credential_id, &used, now)
-                            .await?
-                    }
-                    Err(PasskeyError::Random) => return Err(passkey_fault(PasskeyError::Random)),
-                    Err(PasskeyError::CounterRegression) => {
-                        self.counter_regressed(person.id, grant.org(), now).await?;
-                        false
-                    }
-                    Err(_) => false,
-                }
-            }
+        let Some(pending) = pending else {
+            return Ok((reserved, None));
         };
-        if !verified {
-            self.reject_credential(reserved, person.id, org, false, now)
-                .await?;
-            return Err(ServiceError::InvalidCredentials);
-        }
-        self.accept_attempt(reserved, now).await?;
-        let factors = FactorSet::of(Factor::Password).with(Factor::Second(FactorKind::Passkey));
-        let fresh = grant.reauthenticated(factors, now);
-        self.record(&[fresh.reauthentication_event()]).await?;
-        let session = view
-            .session
-            .reauthenticated(fresh.factors(), self.config.sessions(), now);
-        self.rotate(&digest, &session).await
+        let state = AuthenticationState::from_stored(pending.state);
+        let used = match ceremonies.finish_authentication(&state, response) {
+            Ok((credential_id, used)) => self
+                .record_use(person.id, Some(org), &credential_id, &used, now)
+                .await?
+                .then_some(used),
+            Err(PasskeyError::Random) => return Err(passkey_fault(PasskeyError::Random)),
+            Err(PasskeyError::CounterRegression) => {
+                self.counter_regressed(person.id, Some(org), now).await?;
+                None
+            }
+            Err(_) => None,
+        };
+        Ok((reserved, used))
     }
 
     /// Removes the signed-in person's passkey or security key `credential_id` (from
@@ -820,14 +892,14 @@ impl<B: Backend> Authenticator<B> {
                 let state = AuthenticationState::from_stored(pending.state);
                 match ceremonies.finish_authentication(&state, response) {
                     Ok((credential_id, used)) => {
-                        self.record_use(person, org, &credential_id, &used, now)
+                        self.record_use(person, Some(org), &credential_id, &used, now)
                             .await?
                     }
                     Err(PasskeyError::Random) => {
                         return Err(passkey_fault(PasskeyError::Random));
                     }
                     Err(PasskeyError::CounterRegression) => {
-                        self.counter_regressed(person, org, now).await?;
+                        self.counter_regressed(person, Some(org), now).await?;
                         false
                     }
                     Err(_) => false,
@@ -876,7 +948,7 @@ impl<B: Backend> Authenticator<B> {
     pub(super) async fn record_use(
         &self,
         person: PersonId,
-        org: OrgId,
+        org: Option<OrgId>,
         credential_id: &[u8],
         used: &PasskeyUse,
         now: u64,
@@ -920,14 +992,14 @@ impl<B: Backend> Authenticator<B> {
     pub(super) async fn counter_regressed(
         &self,
         person: PersonId,
-        org: OrgId,
+        org: Option<OrgId>,
         now: u64,
     ) -> Result<(), ServiceError> {
         self.record_one(
             now,
             Actor::System,
             Some(person),
-            Some(org),
+            org,
             AuditKind::PasskeyCounterRegressed,
         )
         .await
