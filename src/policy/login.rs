@@ -285,8 +285,10 @@ impl TryFrom<LoginProgressRepr> for LoginProgress {
     type Error = PolicyError;
 
     fn try_from(repr: LoginProgressRepr) -> Result<Self, Self::Error> {
-        if !repr.factors.contains(Factor::Password) {
-            return Err(PolicyError::InvalidState("a login without a password"));
+        // A login starts from a first factor: the password, or (feature `passkeys`) a passkey
+        // that verified the user, as a passwordless login's choice of organisation carries.
+        if !repr.factors.has_first_factor() {
+            return Err(PolicyError::InvalidState("a login without a first factor"));
         }
         Ok(Self {
             person: repr.person,

@@ -5,10 +5,10 @@ use alloc::vec::Vec;
 
 use super::enroll::{Begin, Reauthentication};
 use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceError};
+use crate::credential::factor::FactorKind;
 use crate::credential::password::Password;
 use crate::credential::phone::PhoneNumber;
 use crate::credential::recovery::RecoveryCodes;
-use crate::credential::factor::FactorKind;
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::enrollment::EnrollmentPurpose;
 use crate::policy::error::PolicyError;

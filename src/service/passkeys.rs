@@ -32,10 +32,10 @@ use crate::policy::factors::{Aal, Factor, FactorSet};
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::Grant;
 use crate::service::backend::Backend;
+use crate::store::login::{FactorRemoval, LoginStore, SnapshotAt};
 use crate::store::passkeys::{
     PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
 };
-use crate::store::login::{FactorRemoval, LoginStore, SnapshotAt};
 use crate::store::records::{PersonRecord, RecoverySlot};
 use crate::store::{SecretStore, SecurityNotice};
 
@@ -639,8 +639,7 @@ impl<B: Backend> Authenticator<B> {
         if !used.user_verified {
             return Err(PolicyError::ReauthenticationRequired.into());
         }
-        let factors =
-            FactorSet::of(Factor::UserVerified).with(Factor::Second(FactorKind::Passkey));
+        let factors = FactorSet::of(Factor::UserVerified).with(Factor::Second(FactorKind::Passkey));
         let fresh = grant.reauthenticated(factors, now);
         self.record(&[fresh.reauthentication_event()]).await?;
         let session = view
@@ -672,12 +671,7 @@ impl<B: Backend> Authenticator<B> {
         let pending = self
             .backend
             .store()
-            .take_passkey_challenge(
-                person.id,
-                PasskeyPurpose::Reauthenticate,
-                Some(digest),
-                now,
-            )
+            .take_passkey_challenge(person.id, PasskeyPurpose::Reauthenticate, Some(digest), now)
             .await
             .map_err(ServiceError::storage)?;
         let Some(pending) = pending else {

@@ -20,8 +20,8 @@ use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{LoginDecision, LoginProgress};
 use crate::service::backend::Backend;
 use crate::store::login::{SnapshotAt, StepWrite};
-use crate::store::records::PendingStep;
 use crate::store::passkeys::{PasskeyChallengeRecord, PasskeyPurpose, PasskeyStore};
+use crate::store::records::PendingStep;
 
 /// Whom a passwordless ceremony is filed under before anyone is known.
 const NOBODY: PersonId = PersonId::new(0);
@@ -113,9 +113,7 @@ impl<B: Backend> Authenticator<B> {
             return Err(ServiceError::InvalidCredentials);
         };
         for _ in 0..CAS_ATTEMPTS {
-            let mut snapshot = self
-                .snapshot(SnapshotAt::Person(person), None, now)
-                .await?;
+            let mut snapshot = self.snapshot(SnapshotAt::Person(person), None, now).await?;
             // The login starts at the epoch read with the person, as a password login does.
             let pending = LoginProgress::passkey_organisation_pending(person, now)
                 .at_epoch(snapshot.epoch.unwrap_or(0));
@@ -302,8 +300,14 @@ impl<B: Backend> Authenticator<B> {
         org: Option<OrgId>,
         now: u64,
     ) -> Result<T, ServiceError> {
-        self.record_one(now, Actor::System, None, org, AuditKind::PasswordlessRefused)
-            .await?;
+        self.record_one(
+            now,
+            Actor::System,
+            None,
+            org,
+            AuditKind::PasswordlessRefused,
+        )
+        .await?;
         Err(ServiceError::InvalidCredentials)
     }
 }

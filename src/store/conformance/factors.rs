@@ -75,7 +75,9 @@ pub(super) async fn remove_factor<S: Store>(fx: &Fixture<'_, S>) -> Checked {
         "the phone removed at the epoch it was decided at"
     );
     ensure!(
-        s.person(person.id).await?.is_some_and(|p| p.phone.is_none()),
+        s.person(person.id)
+            .await?
+            .is_some_and(|p| p.phone.is_none()),
         "the phone is gone"
     );
     ensure!(

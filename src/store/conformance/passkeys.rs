@@ -587,7 +587,12 @@ async fn race_remove<S: PasskeyConformance, P: Spawner>(
         "remove one of the last two factors (a passkey, a phone), each keeping the other",
     )?;
     let passkeys = fx.store.passkeys(ada).await?.len();
-    let phones = usize::from(fx.store.person(ada).await?.is_some_and(|p| p.phone.is_some()));
+    let phones = usize::from(
+        fx.store
+            .person(ada)
+            .await?
+            .is_some_and(|p| p.phone.is_some()),
+    );
     ensure_eq!(
         passkeys.saturating_add(phones),
         1,

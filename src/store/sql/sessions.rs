@@ -354,7 +354,9 @@ impl<D: Dialect> SqlStore<D> {
                 .await?
             }
         };
-        row.map(|row| row.try_get(0)).transpose().map_err(Into::into)
+        row.map(|row| row.try_get(0))
+            .transpose()
+            .map_err(Into::into)
     }
 
     /// Inside `tx`, after a bump to `epoch`: deletes every session of the person but `keep`
