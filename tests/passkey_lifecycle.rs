@@ -11,6 +11,9 @@
     clippy::indexing_slicing
 )]
 
+#[path = "support/accounts.rs"]
+#[allow(dead_code)]
+mod accounts;
 #[cfg(feature = "postgres")]
 #[path = "support/postgres.rs"]
 mod pg;

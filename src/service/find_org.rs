@@ -27,7 +27,7 @@ use crate::policy::organisation::Organisation;
 use crate::policy::roles::Member;
 use crate::service::backend::Backend;
 use crate::store::UserStore;
-use crate::store::login::{SnapshotAt, StepWrite};
+use crate::store::login::{LoginSnapshot, SnapshotAt, StepWrite};
 use crate::store::records::{PendingStep, Versioned};
 
 /// Whose memberships are read after an unknown login, so that it costs the reads a person in
@@ -117,29 +117,7 @@ impl<B: Backend> Authenticator<B> {
                 several => {
                     let organisations = several.iter().map(|o| o.value.id()).collect();
                     snapshot.organisation = None;
-                    let ticket = self.next_ticket(
-                        &snapshot,
-                        PendingStep::ChooseOrganisation,
-                        pending,
-                        now,
-                        &mut write,
-                    )?;
-                    Concluded {
-                        result: Ok(LoginStep::ChooseOrganisation {
-                            ticket,
-                            organisations,
-                        }),
-                        event: AuditEvent::new(
-                            now,
-                            Actor::Person(person),
-                            Some(person),
-                            None,
-                            AuditKind::Login {
-                                outcome: LoginOutcome::OrganisationChoiceRequired,
-                            },
-                        ),
-                        session: None,
-                    }
+                    self.organisation_choice(&snapshot, pending, organisations, now, &mut write)?
                 }
             };
             if self.apply(&write).await? {
@@ -246,6 +224,42 @@ impl<B: Backend> Authenticator<B> {
             now,
         )
         .await
+    }
+
+    /// The choose-organisation step of a login (`pending`, which names none) among
+    /// `organisations`: its ticket added to `write`, and its audit event.
+    pub(super) fn organisation_choice(
+        &self,
+        snapshot: &LoginSnapshot,
+        pending: LoginProgress,
+        organisations: Vec<OrgId>,
+        now: u64,
+        write: &mut StepWrite,
+    ) -> Result<Concluded, ServiceError> {
+        let person = pending.person();
+        let ticket = self.next_ticket(
+            snapshot,
+            PendingStep::ChooseOrganisation,
+            pending,
+            now,
+            write,
+        )?;
+        Ok(Concluded {
+            result: Ok(LoginStep::ChooseOrganisation {
+                ticket,
+                organisations,
+            }),
+            event: AuditEvent::new(
+                now,
+                Actor::Person(person),
+                Some(person),
+                None,
+                AuditKind::Login {
+                    outcome: LoginOutcome::OrganisationChoiceRequired,
+                },
+            ),
+            session: None,
+        })
     }
 
     /// The organisations the person is a member of, each read with its version.

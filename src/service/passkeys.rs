@@ -31,6 +31,7 @@ use crate::policy::error::PolicyError;
 use crate::policy::factors::{Aal, Factor, FactorSet};
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::Grant;
+use crate::policy::session::SessionView;
 use crate::service::backend::Backend;
 use crate::store::login::{FactorRemoval, LoginStore, SnapshotAt};
 use crate::store::passkeys::{
@@ -589,12 +590,7 @@ impl<B: Backend> Authenticator<B> {
         };
         self.accept_attempt(reserved, now).await?;
         let factors = FactorSet::of(Factor::Password).with(Factor::Second(FactorKind::Passkey));
-        let fresh = grant.reauthenticated(factors, now);
-        self.record(&[fresh.reauthentication_event()]).await?;
-        let session = view
-            .session
-            .reauthenticated(fresh.factors(), self.config.sessions(), now);
-        self.rotate(&digest, &session).await
+        self.refreshed(&digest, &view, &grant, factors, now).await
     }
 
     /// Part 2 with a passkey alone: the browser's assertion (JSON) for the ceremony of
@@ -640,12 +636,25 @@ impl<B: Backend> Authenticator<B> {
             return Err(PolicyError::ReauthenticationRequired.into());
         }
         let factors = FactorSet::of(Factor::UserVerified).with(Factor::Second(FactorKind::Passkey));
+        self.refreshed(&digest, &view, &grant, factors, now).await
+    }
+
+    /// The session of a step-up that passed on `factors`: fresh, its lifetime started again,
+    /// audited, under a new token.
+    async fn refreshed(
+        &self,
+        digest: &TokenDigest,
+        view: &SessionView,
+        grant: &Grant,
+        factors: FactorSet,
+        now: u64,
+    ) -> Result<OpenedSession, ServiceError> {
         let fresh = grant.reauthenticated(factors, now);
         self.record(&[fresh.reauthentication_event()]).await?;
         let session = view
             .session
             .reauthenticated(fresh.factors(), self.config.sessions(), now);
-        self.rotate(&digest, &session).await
+        self.rotate(digest, &session).await
     }
 
     /// The assertion of a step-up: reserved on the person's passkey counter (a throttled or

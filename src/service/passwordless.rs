@@ -9,19 +9,18 @@ use alloc::vec::Vec;
 
 use super::find_org::copy;
 use super::passkeys::{PASSKEY_CEREMONY_TTL, passkey_fault};
-use super::steps::{Concluded, LoginStep};
+use super::steps::LoginStep;
 use super::{Authenticator, CAS_ATTEMPTS, ServiceError, factor_key};
 use crate::credential::factor::FactorKind;
 use crate::credential::passkey::{AuthenticationState, PasskeyError, UserHandle};
 use crate::credential::token::BearerToken;
-use crate::policy::audit::{Actor, AuditEvent, AuditKind, DenyReason, LoginOutcome};
+use crate::policy::audit::{Actor, AuditKind, DenyReason, LoginOutcome};
 use crate::policy::factors::Factor;
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{LoginDecision, LoginProgress};
 use crate::service::backend::Backend;
 use crate::store::login::{SnapshotAt, StepWrite};
 use crate::store::passkeys::{PasskeyChallengeRecord, PasskeyPurpose, PasskeyStore};
-use crate::store::records::PendingStep;
 
 /// Whom a passwordless ceremony is filed under before anyone is known.
 const NOBODY: PersonId = PersonId::new(0);
@@ -136,29 +135,7 @@ impl<B: Backend> Authenticator<B> {
             }
             snapshot.organisation = None;
             let mut write = StepWrite::default();
-            let ticket = self.next_ticket(
-                &snapshot,
-                PendingStep::ChooseOrganisation,
-                pending,
-                now,
-                &mut write,
-            )?;
-            let concluded = Concluded {
-                result: Ok(LoginStep::ChooseOrganisation {
-                    ticket,
-                    organisations: open,
-                }),
-                event: AuditEvent::new(
-                    now,
-                    Actor::Person(person),
-                    Some(person),
-                    None,
-                    AuditKind::Login {
-                        outcome: LoginOutcome::OrganisationChoiceRequired,
-                    },
-                ),
-                session: None,
-            };
+            let concluded = self.organisation_choice(&snapshot, pending, open, now, &mut write)?;
             if self.apply(&write).await? {
                 return concluded.settle(self, None).await;
             }

@@ -4,28 +4,28 @@
 //! sign-ins, and `on_every_store!`, which runs each scenario on memory, SQLite and (when
 //! `AUTHCORE_TEST_POSTGRES_URL` is set) PostgreSQL.
 //!
-//! A test file declares `mod pg` (`support/postgres.rs`) and `mod soft_key`
-//! (`support/soft_key.rs`) beside this one, `#[macro_use]` on it.
+//! It builds on `support/accounts.rs`. A test file declares `mod accounts`, `mod pg`
+//! (`support/postgres.rs`) and `mod soft_key` (`support/soft_key.rs`) beside this one,
+//! `#[macro_use]` on it.
 #![allow(dead_code)]
 
 use std::sync::Arc;
 
 use authcore::credential::password::HashParams;
 use authcore::credential::{KeyId, Keyring, RecoveryParams, SealingKey};
-use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
-use authcore::policy::{Aal, AuthenticatorName, EnrollmentPurpose};
+use authcore::otp::{ManualClock, SecretKey};
 use authcore::service::PasskeyRegistration;
 use authcore::store::{MemoryAuditLog, PasskeyStore, RecordingNotifier};
 use authcore::{
-    Authenticator, BearerToken, Grant, LoginStep, LoginStore, OrgId, Password, PasswordHasher,
-    PersonId, ServiceConfig, Services, SqliteStore,
+    Authenticator, Grant, LoginStore, OrgId, Password, PasswordHasher, PersonId, ServiceConfig,
+    Services, SqliteStore,
 };
 
+pub use crate::accounts::{PW, Service, T0, code, enrol, ticket};
+use crate::accounts::{founder, with_mfa};
 use crate::soft_key::SoftKey;
 
-pub const T0: u64 = 1_700_000_010;
 pub const ORIGIN: &str = "https://example.com";
-pub const PW: &str = "correct horse battery staple 42";
 
 /// A login no earlier run used (the PostgreSQL database outlives a run).
 pub fn unique(name: &str) -> String {
@@ -41,19 +41,12 @@ pub fn unique(name: &str) -> String {
     )
 }
 
-pub type Service<S> =
-    Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
-
 pub trait Store: LoginStore + PasskeyStore + 'static {}
 impl<S: LoginStore + PasskeyStore + 'static> Store for S {}
 
-/// The service over `store`, with its clock at [`T0`].
+/// The service over `store` with passkeys and SMS configured, its clock at [`T0`].
 pub fn service<S: Store>(store: S) -> (Service<S>, Arc<ManualClock>) {
-    service_on(store, Arc::new(ManualClock::new(T0)))
-}
-
-/// The service over `store` reading `clock` (two servers share one).
-pub fn service_on<S: Store>(store: S, clock: Arc<ManualClock>) -> (Service<S>, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(T0));
     let hasher = PasswordHasher::builder()
         .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
         .build()
@@ -79,22 +72,6 @@ pub fn service_on<S: Store>(store: S, clock: Arc<ManualClock>) -> (Service<S>, A
     (Authenticator::new(backend, config), clock)
 }
 
-pub fn keyring() -> Keyring {
-    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[7; 32]).unwrap())
-}
-
-pub fn ticket(step: &LoginStep) -> BearerToken {
-    BearerToken::parse(&step.ticket().expect("a pending step").expose_secret()).unwrap()
-}
-
-pub fn code(key: &SecretKey, now: u64) -> String {
-    Totp::new(authcore::policy::EnrollmentConfig::default().params(), key)
-        .generate(now)
-        .unwrap()
-        .expose_secret()
-        .to_owned()
-}
-
 /// A password login of `login` in `org`, then the code of `key` if given: the grant.
 pub async fn sign_in<S: Store>(
     s: &Service<S>,
@@ -103,16 +80,7 @@ pub async fn sign_in<S: Store>(
     login: &str,
     key: Option<&SecretKey>,
 ) -> Grant {
-    clock.advance(30);
-    let step = s.login_to(org, login, Password::from(PW)).await.unwrap();
-    let step = match key {
-        Some(key) => s
-            .verify_totp(org, &ticket(&step), &code(key, clock.now()))
-            .await
-            .unwrap(),
-        None => step,
-    };
-    step.into_session().expect("signed in").grant
+    crate::accounts::sign_in(s, clock, org, login, key).await.0
 }
 
 /// Signs up `login` and enrols an authenticator app: the organisation, the person, the app's
@@ -122,30 +90,13 @@ pub async fn with_app<S: Store>(
     clock: &ManualClock,
     login: &str,
 ) -> (OrgId, PersonId, SecretKey, Grant) {
-    let up = s.sign_up(login, Password::from(PW)).await.unwrap();
-    let grant = sign_in(s, clock, up.org, login, None).await;
-    let key = enrol(s, clock, &grant).await;
-    let grant = sign_in(s, clock, up.org, login, Some(&key)).await;
-    assert_eq!(grant.aal(), Aal::Aal2);
-    (up.org, up.person, key, grant)
+    let (org, person) = founder(s, login).await;
+    let (key, grant, _) = with_mfa(s, clock, org, login).await;
+    (org, person, key, grant)
 }
 
-/// Enrols an authenticator app with `grant`; returns its key.
-pub async fn enrol<S: Store>(s: &Service<S>, clock: &ManualClock, grant: &Grant) -> SecretKey {
-    let setup = s
-        .start_enrollment(
-            grant,
-            EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
-        )
-        .await
-        .unwrap();
-    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-    let _codes = s
-        .confirm_enrollment(grant, &code(&key, clock.now()))
-        .await
-        .unwrap();
-    s.acknowledge_enrollment(grant).await.unwrap();
-    key
+pub fn keyring() -> Keyring {
+    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[7; 32]).unwrap())
 }
 
 /// Signs up `login` and registers a first security key, its recovery codes acknowledged: the
