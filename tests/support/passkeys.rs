@@ -11,18 +11,15 @@
 
 use std::sync::Arc;
 
-use authcore::credential::password::HashParams;
-use authcore::credential::{KeyId, Keyring, RecoveryParams, SealingKey};
+use authcore::credential::{KeyId, Keyring, SealingKey};
 use authcore::otp::{ManualClock, SecretKey};
 use authcore::service::PasskeyRegistration;
-use authcore::store::{MemoryAuditLog, PasskeyStore, RecordingNotifier};
-use authcore::{
-    Authenticator, Grant, LoginStore, OrgId, Password, PasswordHasher, PersonId, ServiceConfig,
-    Services, SqliteStore,
-};
+use authcore::store::PasskeyStore;
+use authcore::{Grant, LoginStore, OrgId, Password, PersonId, SqliteStore};
 
+#[allow(unused_imports)]
 pub use crate::accounts::{PW, Service, T0, code, enrol, ticket};
-use crate::accounts::{founder, with_mfa};
+use crate::accounts::{founder, service_with, with_mfa};
 use crate::soft_key::SoftKey;
 
 pub const ORIGIN: &str = "https://example.com";
@@ -46,30 +43,9 @@ impl<S: LoginStore + PasskeyStore + 'static> Store for S {}
 
 /// The service over `store` with passkeys and SMS configured, its clock at [`T0`].
 pub fn service<S: Store>(store: S) -> (Service<S>, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(T0));
-    let hasher = PasswordHasher::builder()
-        .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
-        .build()
-        .unwrap();
-    let config = ServiceConfig::builder("Example")
-        .recovery(
-            RecoveryParams::builder()
-                .dangerous_argon2(64, 1, 1)
-                .build()
-                .unwrap(),
-        )
-        .sms(
-            authcore::credential::OobConfig::default(),
-            authcore::credential::OobKey::from_bytes(&[9u8; 32]).unwrap(),
-        )
-        .passkeys("example.com", "Example", &[ORIGIN])
-        .build()
-        .unwrap();
-    let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
-        .unwrap()
-        .with_clock(Arc::clone(&clock))
-        .with_hasher(hasher);
-    (Authenticator::new(backend, config), clock)
+    service_with(store, |config| {
+        config.passkeys("example.com", "Example", &[ORIGIN])
+    })
 }
 
 /// A password login of `login` in `org`, then the code of `key` if given: the grant.
