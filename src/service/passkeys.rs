@@ -1,12 +1,47 @@
-//! Passkeys and security keys (feature `passkeys`): registering one as a second factor of a
-//! signed-in person (WebAuthn Level 3 §7.1), and presenting one as the second factor of a
-//! pending login (§7.2), in the `start_*` / `finish_*` shape.
+//! Passkeys and security keys (feature `passkeys`): registering one as a factor of a signed-in
+//! person, presenting one as the second factor of a pending login, stepping a session up with
+//! one, and removing one, in the `start_*` / `finish_*` shape.
 //!
 //! The ceremony's state never leaves the server: [`Authenticator::start_passkey_registration`]
 //! stores it ([`PasskeyStore::put_passkey_challenge`], replacing any pending one of the person)
 //! and returns only the creation options for the browser; the finish spends it atomically
 //! ([`PasskeyStore::take_passkey_challenge`]), so of two servers finishing the same ceremony
 //! one gets it and the other is refused. It expires after [`PASSKEY_CEREMONY_TTL`].
+//!
+//! # What it follows
+//!
+//! Sections of W3C Web Authentication Level 3, numbered as in the editor's draft
+//! (`w3c/webauthn`, `index.bs`); the verification itself is `webauthn-rs`'s, never written here:
+//!
+//! | section | where |
+//! |---|---|
+//! | §5.4.3 user account parameters (`user.id`) | a random 16-byte user handle per person ([`UserHandle`]), never their login or id (§14.6.1 user handle contents) |
+//! | §5.4 `excludeCredentials` | a registration excludes the person's registered credentials |
+//! | §5.4 and §5.5 `timeout`, §15.1 recommended range | [`PASSKEY_CEREMONY_TTL`], 5 minutes |
+//! | §5.8.6 user verification requirement | *preferred* for a second factor and a step-up (security keys without a PIN stay usable), *required* for passwordless sign-in ([`Authenticator::start_passwordless_login`]) |
+//! | §6.1 authenticator data flags UV, BE, BS; §6.1.3 credential backup state | UV decides whether a passkey stands alone (passwordless, [`Authenticator::reauthenticate_session_with_verified_passkey`]); BE and BS are kept and shown ([`PasskeyInfo`]) |
+//! | §6.1.1 signature counter considerations | a counter that does not move forward (both zero: none kept) is refused and audited ([`AuditKind::PasskeyCounterRegressed`]); the new counter is written only over the one it was checked against ([`PasskeyStore::record_passkey_use`]) |
+//! | §6.2.3 authentication factor capability | a passkey that verified the user is multi-factor on its own (NIST SP 800-63B §5.1.8), AAL2 |
+//! | §7.1 registering a new credential | [`Authenticator::finish_passkey_registration`]: challenge, origin, RP id hash, flags, attestation; a credential id registered to anyone is refused |
+//! | §7.2 verifying an authentication assertion | steps 5–6 (the credential is one of the person's; for a discoverable one, its user handle is its owner's), 10–15 (type, challenge, origin, RP id hash), 16–17 (UP, UV), 18 (BE/BS), 21 (signature), 22 (the counter, as §6.1.1) |
+//!
+//! And what peers do:
+//!
+//! - **Step-up.** GitHub's sudo mode confirms access with a registered passkey alone, or with
+//!   the password: here a passkey that verified the user refreshes a session alone, and one
+//!   that did not (a security key only touched) comes with the password
+//!   ([`Authenticator::reauthenticate_session_with_passkey`]). Keycloak asks for a fresh
+//!   authentication at the credential's level before a factor is removed
+//!   (keycloak/keycloak#16442, #31107): adding or removing a passkey needs a fresh AAL2 grant.
+//! - **The last factor.** An organisation that enforces MFA keeps its members' last counted
+//!   factor, whatever its kind: [`Authenticator::remove_passkey`] and
+//!   [`Authenticator::remove_phone`] refuse to take it, and the refusal holds across servers —
+//!   every removal is guarded by the person's security epoch
+//!   ([`LoginStore::remove_factor`]), so two removals of different kinds racing for the last
+//!   two factors never both land.
+//! - **Passwordless sign-in** finds the organisation as the password login does
+//!   ([`Authenticator::finish_passwordless_login`]); the person's organisations are read only
+//!   after the assertion verified.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -40,8 +75,8 @@ use crate::store::passkeys::{
 use crate::store::records::{PersonRecord, RecoverySlot};
 use crate::store::{SecretStore, SecurityNotice};
 
-/// How long a started ceremony may be finished: 5 minutes (`webauthn-rs`'s and the WebAuthn
-/// Level 3 recommended timeout, §5.4.1 and §15.1).
+/// How long a started ceremony may be finished: 5 minutes (`webauthn-rs`'s, within the WebAuthn
+/// Level 3 recommended range: the `timeout` of §5.4 and §5.5, §15.1).
 pub const PASSKEY_CEREMONY_TTL: u64 = 5 * 60;
 
 /// The most passkeys and security keys a person may register.
@@ -597,7 +632,7 @@ impl<B: Backend> Authenticator<B> {
     /// [`Self::start_passkey_reauthentication`], with no password. An assertion whose
     /// authenticator verified the user (WebAuthn flag UV: a PIN or biometrics on the device, in
     /// the same gesture as the signature) is a multi-factor cryptographic authenticator on its
-    /// own (NIST SP 800-63B §5.1.8; WebAuthn Level 3 §6.1 and §5.4.6), as at a passwordless
+    /// own (NIST SP 800-63B §5.1.8; WebAuthn Level 3 §6.1, §6.2.3 and §5.8.6), as at a passwordless
     /// sign-in: the session becomes fresh at AAL2 with [`Factor::UserVerified`] and
     /// [`FactorKind::Passkey`], its lifetime starts again and the token rotates, as with
     /// [`Self::reauthenticate_session_with_passkey`].

@@ -60,7 +60,7 @@ impl<B: Backend> Authenticator<B> {
     /// is looked up; its owner's user handle must be the one the authenticator returned
     /// (WebAuthn Level 3 §7.2 step 6); then, on the owner's passkey throttle counter (a
     /// throttled or locked one refuses before anything is verified), the assertion is verified
-    /// — challenge, origin, RP id, signature, user verification (§7.2 steps 12–21) — and its
+    /// — challenge, origin, RP id, user verification, signature (§7.2 steps 10–21) — and its
     /// counter recorded as at a second-factor step (§6.1.1: a counter that went backwards is
     /// refused and audited). The discoverable credential is what identifies the person; the
     /// list of their organisations is read only once it verified, and answered only to them.
