@@ -13,7 +13,6 @@
 )]
 
 #[path = "support/accounts.rs"]
-#[allow(dead_code)]
 mod accounts;
 #[cfg(feature = "postgres")]
 #[path = "support/postgres.rs"]

@@ -12,7 +12,6 @@
 )]
 
 #[path = "support/accounts.rs"]
-#[allow(dead_code)]
 mod accounts;
 #[cfg(feature = "postgres")]
 #[path = "support/postgres.rs"]

@@ -57,6 +57,7 @@ impl Default for SoftKey {
 impl SoftKey {
     /// A key that never verifies the user (no PIN, no biometrics): every assertion it makes
     /// carries user presence only.
+    #[allow(dead_code)] // Only the step-up tests hold one.
     pub fn touch_only() -> Self {
         Self::with(false)
     }
