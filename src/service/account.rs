@@ -424,7 +424,7 @@ impl<B: Backend> Authenticator<B> {
     /// not count: [`PolicyError::RequiredByOrganisation`]). A person without a phone gets `Ok`.
     ///
     /// The decision and the removal are guarded by the person's security epoch
-    /// ([`LoginStore::remove_factor`](crate::store::LoginStore::remove_factor)): a factor
+    /// ([`LoginStore::remove_factor`]): a factor
     /// removed on another server meanwhile (the person's last passkey, say) moves the epoch, and
     /// the removal is decided again on what is left, so two servers each removing one of the
     /// last two factors an enforcing organisation counts never both succeed.

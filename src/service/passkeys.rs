@@ -749,7 +749,7 @@ impl<B: Backend> Authenticator<B> {
     /// at all, as [`Self::disable_mfa`] is), whatever the kind of the factor that would stay
     /// (another passkey, an app, a phone). The decision is made on the person's factors and
     /// security epoch read together, and the credential goes only at that epoch, moving it on
-    /// in the same commit ([`LoginStore::remove_factor`](crate::store::LoginStore::remove_factor)):
+    /// in the same commit ([`LoginStore::remove_factor`]):
     /// two servers removing the person's last two counted factors — two passkeys, or a passkey
     /// and the phone ([`Self::remove_phone`]) — never both succeed; the second decides again on
     /// what the first left, and is refused.
