@@ -205,7 +205,7 @@ async fn main() {
     let (options, attempt) = auth.start_passwordless_login().await.unwrap();
     let assertion = device.get(&options).await;
     let step = auth
-        .finish_passwordless_login(org, &attempt, &assertion)
+        .finish_passwordless_login_to(org, &attempt, &assertion)
         .await
         .unwrap();
     let session = step.into_session().expect("signed in");
@@ -216,7 +216,7 @@ async fn main() {
         "signed in at AAL2 with no password: the passkey verified her",
     );
     check(
-        auth.finish_passwordless_login(org, &attempt, &assertion)
+        auth.finish_passwordless_login_to(org, &attempt, &assertion)
             .await
             .is_err(),
         "the same assertion replayed is refused",

@@ -11,92 +11,29 @@
     clippy::indexing_slicing
 )]
 
+#[path = "support/accounts.rs"]
+mod accounts;
 #[cfg(feature = "postgres")]
 #[path = "support/postgres.rs"]
 mod pg;
 #[path = "support/soft_key.rs"]
 #[allow(dead_code)]
 mod soft_key;
+#[path = "support/passkeys.rs"]
+#[macro_use]
+mod support;
 
-use std::sync::Arc;
-
-use authcore::credential::password::HashParams;
-use authcore::credential::{FactorKind, KeyId, Keyring, RecoveryParams, SealingKey};
-use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
+use authcore::credential::FactorKind;
+use authcore::otp::{Clock, ManualClock};
 use authcore::policy::{
-    Aal, Actor, AuditKind, AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, MfaSettings,
-    PolicyError, Role, SecondFactors, SessionRefused,
+    Aal, Actor, AuditKind, EnrollmentConfig, MfaSettings, PolicyError, Role, SecondFactors,
+    SessionRefused,
 };
 use authcore::service::{LoginPasskeyEnrollment, PasskeyRegistration};
-use authcore::store::{Delivery, MemoryAuditLog, PasskeyStore, RecordingNotifier, SecurityNotice};
-use authcore::{
-    Authenticator, BearerToken, Grant, LoginStep, LoginStore, OrgId, Password, PasswordHasher,
-    PersonId, ServiceConfig, ServiceError, Services, SqliteStore,
-};
+use authcore::store::{Delivery, PasskeyStore, SecurityNotice};
+use authcore::{BearerToken, Grant, LoginStep, OrgId, Password, PersonId, ServiceError};
 use soft_key::SoftKey;
-
-const T0: u64 = 1_700_000_010;
-const ORIGIN: &str = "https://example.com";
-const PW: &str = "correct horse battery staple 42";
-
-/// A login no earlier run used (the PostgreSQL database outlives a run).
-fn unique(name: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{name}-{nanos}-{}@example.com",
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-type Service<S> =
-    Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
-
-trait Store: LoginStore + PasskeyStore + 'static {}
-impl<S: LoginStore + PasskeyStore + 'static> Store for S {}
-
-fn service<S: Store>(store: S) -> (Service<S>, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(T0));
-    let hasher = PasswordHasher::builder()
-        .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
-        .build()
-        .unwrap();
-    let config = ServiceConfig::builder("Example")
-        .recovery(
-            RecoveryParams::builder()
-                .dangerous_argon2(64, 1, 1)
-                .build()
-                .unwrap(),
-        )
-        .passkeys("example.com", "Example", &[ORIGIN])
-        .build()
-        .unwrap();
-    let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
-        .unwrap()
-        .with_clock(Arc::clone(&clock))
-        .with_hasher(hasher);
-    (Authenticator::new(backend, config), clock)
-}
-
-fn keyring() -> Keyring {
-    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[7; 32]).unwrap())
-}
-
-fn ticket(step: &LoginStep) -> BearerToken {
-    BearerToken::parse(&step.ticket().expect("a pending step").expose_secret()).unwrap()
-}
-
-fn code(key: &SecretKey, now: u64) -> String {
-    Totp::new(authcore::policy::EnrollmentConfig::default().params(), key)
-        .generate(now)
-        .unwrap()
-        .expose_secret()
-        .to_owned()
-}
+use support::*;
 
 fn events<S: Store>(s: &Service<S>, subject: PersonId, what: fn(&AuditKind) -> bool) -> Vec<Actor> {
     s.backend()
@@ -123,59 +60,6 @@ fn ended<T: std::fmt::Debug>(result: Result<T, ServiceError>, what: &str) {
         ),
         "{what}: {result:?}"
     );
-}
-
-/// A password login of `login` in `org`, then the code of `key` if given: the grant.
-async fn sign_in<S: Store>(
-    s: &Service<S>,
-    clock: &ManualClock,
-    org: OrgId,
-    login: &str,
-    key: Option<&SecretKey>,
-) -> Grant {
-    clock.advance(30);
-    let step = s.login_to(org, login, Password::from(PW)).await.unwrap();
-    let step = match key {
-        Some(key) => s
-            .verify_totp(org, &ticket(&step), &code(key, clock.now()))
-            .await
-            .unwrap(),
-        None => step,
-    };
-    step.into_session().expect("signed in").grant
-}
-
-/// Signs up `login` and enrols an authenticator app: the organisation, the person, the app's
-/// key and a fresh AAL2 grant.
-async fn with_app<S: Store>(
-    s: &Service<S>,
-    clock: &ManualClock,
-    login: &str,
-) -> (OrgId, PersonId, SecretKey, Grant) {
-    let up = s.sign_up(login, Password::from(PW)).await.unwrap();
-    let grant = sign_in(s, clock, up.org, login, None).await;
-    let key = enrol(s, clock, &grant).await;
-    let grant = sign_in(s, clock, up.org, login, Some(&key)).await;
-    assert_eq!(grant.aal(), Aal::Aal2);
-    (up.org, up.person, key, grant)
-}
-
-/// Enrols an authenticator app with `grant`; returns its key.
-async fn enrol<S: Store>(s: &Service<S>, clock: &ManualClock, grant: &Grant) -> SecretKey {
-    let setup = s
-        .start_enrollment(
-            grant,
-            EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
-        )
-        .await
-        .unwrap();
-    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-    let _codes = s
-        .confirm_enrollment(grant, &code(&key, clock.now()))
-        .await
-        .unwrap();
-    s.acknowledge_enrollment(grant).await.unwrap();
-    key
 }
 
 /// Registers a security key named `name` with `grant` (which must be fresh once the person has
@@ -423,6 +307,63 @@ async fn racing_removals_keep_one<S: Store>(store: S) {
     );
     assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
     assert_eq!(s.passkeys(&grant).await.unwrap().len(), 1);
+}
+
+/// The person's passkey and phone are the last two factors the organisation counts (it does not
+/// count the app): two servers removing one each, at once, do not both succeed.
+async fn racing_removals_of_two_kinds_keep_one<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let ada = unique("ada");
+    let (org, person, app, grant) = with_app(&s, &clock, &ada).await;
+    let mut key = register(&s, &grant, "YubiKey").await;
+    let phone = authcore::credential::PhoneNumber::parse("+1 415 555 2671").unwrap();
+    s.start_phone_verification(&grant, &phone).await.unwrap();
+    let sent = s
+        .backend()
+        .notifier
+        .take_last_code(person)
+        .expect("a verification code");
+    s.confirm_phone(&grant, &sent).await.unwrap();
+    let grant = sign_in(&s, &clock, org, &ada, Some(&app)).await;
+    let counted = SecondFactors::of(FactorKind::Passkey)
+        .with(FactorKind::OutOfBandSms)
+        .with(FactorKind::RecoveryCode);
+    s.set_mfa_policy(&grant, MfaSettings::enforced(counted, 0).unwrap())
+        .await
+        .unwrap();
+    let grant = sign_in_with_key(&s, &clock, org, &ada, &mut key).await;
+    let listed = s.passkeys(&grant).await.unwrap();
+    let (a, b) = tokio::join!(
+        s.remove_passkey(&grant, &listed[0].credential_id),
+        s.remove_phone(&grant),
+    );
+    assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
+    let loser = if a.is_ok() { b } else { a };
+    assert!(
+        matches!(
+            loser,
+            Err(
+                ServiceError::Policy(PolicyError::RequiredByOrganisation { .. })
+                    | ServiceError::Session(_)
+            )
+        ),
+        "{loser:?}"
+    );
+    let passkeys = PasskeyStore::passkeys(&s.backend().store, person)
+        .await
+        .unwrap()
+        .len();
+    let phones = usize::from(
+        s.backend()
+            .store
+            .person(person)
+            .await
+            .unwrap()
+            .unwrap()
+            .phone
+            .is_some(),
+    );
+    assert_eq!(passkeys + phones, 1, "one counted factor left");
 }
 
 /// Signs up `login` (no factor yet): the organisation, the person, the grant and its token.
@@ -938,46 +879,6 @@ async fn pruning_shared<S: Store>(store: S) {
     pruning_takes_stale_ceremonies(store, false).await;
 }
 
-async fn sqlite() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("authcore.db"), keyring())
-        .await
-        .unwrap();
-    (dir, store)
-}
-
-macro_rules! on_every_store {
-    ($($name:ident => $check:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$check(authcore::MemoryStore::new()).await;
-            })*
-        }
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                let (_dir, store) = super::sqlite().await;
-                super::$check(store).await;
-            })*
-        }
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                if super::pg::skip(stringify!($name)) {
-                    return;
-                }
-                let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL").unwrap();
-                let store = authcore::PostgresStore::connect(&url, super::keyring())
-                    .await
-                    .unwrap();
-                super::$check(store).await;
-            })*
-        }
-    };
-}
-
 on_every_store! {
     turning_mfa_off_removes_the_passkeys => mfa_off_removes_passkeys,
     an_admin_reset_removes_the_passkeys => reset_removes_passkeys,
@@ -985,6 +886,7 @@ on_every_store! {
     removing_a_passkey_needs_step_up_and_ends_other_sessions => removing_a_passkey,
     the_last_passkey_an_enforcing_organisation_counts_stays => last_counted_passkey_stays,
     two_removals_racing_for_the_last_two_keep_one => racing_removals_keep_one,
+    two_removals_of_different_kinds_racing_for_the_last_two_keep_one => racing_removals_of_two_kinds_keep_one,
     the_first_passkey_comes_with_recovery_codes => first_passkey_comes_with_recovery_codes,
     an_unacknowledged_passkey_lapses => an_unacknowledged_passkey_lapses,
     registering_a_passkey_never_skips_a_factor => registering_never_skips_a_factor,

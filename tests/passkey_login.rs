@@ -12,80 +12,23 @@
     clippy::indexing_slicing
 )]
 
+#[path = "support/accounts.rs"]
+mod accounts;
 #[cfg(feature = "postgres")]
 #[path = "support/postgres.rs"]
 mod pg;
 #[path = "support/soft_key.rs"]
+#[allow(dead_code)]
 mod soft_key;
+#[path = "support/passkeys.rs"]
+#[macro_use]
+mod support;
 
-use std::sync::Arc;
-
-use authcore::credential::password::HashParams;
-use authcore::credential::{FactorKind, KeyId, Keyring, RecoveryParams, SealingKey};
-use authcore::otp::ManualClock;
+use authcore::credential::FactorKind;
 use authcore::policy::{Aal, AuditKind, Factor};
 use authcore::service::PASSKEY_CEREMONY_TTL;
-use authcore::store::{MemoryAuditLog, PasskeyStore, RecordingNotifier};
-use authcore::{
-    Authenticator, BearerToken, Grant, LoginStep, LoginStore, OrgId, Password, PasswordHasher,
-    ServiceConfig, ServiceError, Services, SqliteStore,
-};
-use soft_key::SoftKey;
-
-const T0: u64 = 1_700_000_010;
-const ORIGIN: &str = "https://example.com";
-const PW: &str = "correct horse battery staple 42";
-
-/// A login no earlier run used (the PostgreSQL database outlives a run).
-fn unique(name: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{name}-{nanos}-{}@example.com",
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-type Service<S> =
-    Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
-
-trait Store: LoginStore + PasskeyStore + 'static {}
-impl<S: LoginStore + PasskeyStore + 'static> Store for S {}
-
-fn service<S: Store>(store: S) -> (Service<S>, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(T0));
-    let hasher = PasswordHasher::builder()
-        .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
-        .build()
-        .unwrap();
-    let config = ServiceConfig::builder("Example")
-        .recovery(
-            RecoveryParams::builder()
-                .dangerous_argon2(64, 1, 1)
-                .build()
-                .unwrap(),
-        )
-        .passkeys("example.com", "Example", &[ORIGIN])
-        .build()
-        .unwrap();
-    let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
-        .unwrap()
-        .with_clock(Arc::clone(&clock))
-        .with_hasher(hasher);
-    (Authenticator::new(backend, config), clock)
-}
-
-fn keyring() -> Keyring {
-    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[7; 32]).unwrap())
-}
-
-fn ticket(step: &LoginStep) -> BearerToken {
-    BearerToken::parse(&step.ticket().expect("a pending step").expose_secret()).unwrap()
-}
+use authcore::{BearerToken, LoginStep, OrgId, Password, ServiceError};
+use support::*;
 
 fn count<S: Store>(s: &Service<S>, what: fn(&AuditKind) -> bool) -> usize {
     s.backend()
@@ -94,30 +37,6 @@ fn count<S: Store>(s: &Service<S>, what: fn(&AuditKind) -> bool) -> usize {
         .iter()
         .filter(|e| what(&e.what))
         .count()
-}
-
-/// A person signed up (a unique login per call) with a registered security key.
-async fn with_key<S: Store>(s: &Service<S>, login: &str) -> (OrgId, SoftKey) {
-    let up = s.sign_up(login, Password::from(PW)).await.unwrap();
-    let step = s.login_to(up.org, login, Password::from(PW)).await.unwrap();
-    let grant: Grant = step.into_session().expect("signed in").grant;
-    let mut key = SoftKey::default();
-    let options = s
-        .start_passkey_registration(&grant, "YubiKey")
-        .await
-        .unwrap();
-    let response = key.create(ORIGIN, &options).await.unwrap();
-    // Her first factor: the recovery codes come with it, acknowledged.
-    let registered = s
-        .finish_passkey_registration(&grant, &response)
-        .await
-        .unwrap();
-    assert!(matches!(
-        registered,
-        authcore::service::PasskeyRegistration::AwaitingAcknowledgement { .. }
-    ));
-    s.acknowledge_passkey(&grant).await.unwrap();
-    (up.org, key)
 }
 
 /// The password step, which now asks for the second factor.
@@ -135,7 +54,7 @@ async fn password<S: Store>(s: &Service<S>, org: OrgId, login: &str) -> BearerTo
 async fn signs_in_with_a_key<S: Store>(store: S) {
     let (s, _) = service(store);
     let ada = unique("ada");
-    let (org, mut key) = with_key(&s, &ada).await;
+    let (org, _, mut key) = with_key(&s, &ada).await;
     let t = password(&s, org, &ada).await;
     let options = s.start_passkey_login(org, &t).await.unwrap();
     let o: serde_json::Value = serde_json::from_str(&options).unwrap();
@@ -185,8 +104,8 @@ async fn signs_in_with_a_key<S: Store>(store: S) {
 async fn bad_paths<S: Store>(store: S) {
     let (s, clock) = service(store);
     let login = unique("ada");
-    let (org, mut ada) = with_key(&s, &login).await;
-    let (_, mut eve) = with_key(&s, &unique("eve")).await;
+    let (org, _, mut ada) = with_key(&s, &login).await;
+    let (_, _, mut eve) = with_key(&s, &unique("eve")).await;
 
     // Another person's credential answers Ada's ceremony.
     let t = password(&s, org, &login).await;
@@ -247,7 +166,7 @@ async fn bad_paths<S: Store>(store: S) {
 async fn cloned_key<S: Store>(store: S) {
     let (s, _) = service(store);
     let ada = unique("ada");
-    let (org, mut key) = with_key(&s, &ada).await;
+    let (org, _, mut key) = with_key(&s, &ada).await;
     key.set_counter(5);
     let mut clone = key.clone_key();
 
@@ -294,46 +213,6 @@ async fn not_offered_without_a_key<S: Store>(store: S) {
     // No factor: the password alone signs in; there is no ticket to present a passkey with.
     let step = s.login_to(up.org, &ada, Password::from(PW)).await.unwrap();
     assert!(step.grant().is_some());
-}
-
-async fn sqlite() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("authcore.db"), keyring())
-        .await
-        .unwrap();
-    (dir, store)
-}
-
-macro_rules! on_every_store {
-    ($($name:ident => $check:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$check(authcore::MemoryStore::new()).await;
-            })*
-        }
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                let (_dir, store) = super::sqlite().await;
-                super::$check(store).await;
-            })*
-        }
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                if super::pg::skip(stringify!($name)) {
-                    return;
-                }
-                let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL").unwrap();
-                let store = authcore::PostgresStore::connect(&url, super::keyring())
-                    .await
-                    .unwrap();
-                super::$check(store).await;
-            })*
-        }
-    };
 }
 
 on_every_store! {

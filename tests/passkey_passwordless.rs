@@ -11,90 +11,26 @@
     clippy::indexing_slicing
 )]
 
+#[path = "support/accounts.rs"]
+mod accounts;
 #[cfg(feature = "postgres")]
 #[path = "support/postgres.rs"]
 mod pg;
 #[path = "support/soft_key.rs"]
 #[allow(dead_code)]
 mod soft_key;
+#[path = "support/passkeys.rs"]
+#[macro_use]
+mod support;
 
-use std::sync::Arc;
-
-use authcore::credential::password::HashParams;
-use authcore::credential::{FactorKind, KeyId, Keyring, RecoveryParams, SealingKey};
-use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
+use authcore::credential::FactorKind;
+use authcore::otp::Clock;
 use authcore::policy::{
-    Aal, AuditKind, AuthenticatorName, EnrollmentPurpose, Factor, MfaSettings, Role, SecondFactors,
+    Aal, AuditKind, Factor, LoginOutcome, MfaSettings, PolicyError, Role, SecondFactors,
 };
-use authcore::store::{MemoryAuditLog, PasskeyStore, RecordingNotifier};
-use authcore::{
-    Authenticator, BearerToken, Grant, LoginStep, LoginStore, OrgId, Password, PasswordHasher,
-    PersonId, ServiceConfig, ServiceError, Services, SqliteStore,
-};
+use authcore::{BearerToken, LoginStep, Password, PersonId, ServiceError};
 use soft_key::SoftKey;
-
-const T0: u64 = 1_700_000_010;
-const ORIGIN: &str = "https://example.com";
-const PW: &str = "correct horse battery staple 42";
-
-/// A login no earlier run used (the PostgreSQL database outlives a run).
-fn unique(name: &str) -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "{name}-{nanos}-{}@example.com",
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-type Service<S> =
-    Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
-
-trait Store: LoginStore + PasskeyStore + 'static {}
-impl<S: LoginStore + PasskeyStore + 'static> Store for S {}
-
-fn service<S: Store>(store: S) -> (Service<S>, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new(T0));
-    let hasher = PasswordHasher::builder()
-        .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
-        .build()
-        .unwrap();
-    let config = ServiceConfig::builder("Example")
-        .recovery(
-            RecoveryParams::builder()
-                .dangerous_argon2(64, 1, 1)
-                .build()
-                .unwrap(),
-        )
-        .passkeys("example.com", "Example", &[ORIGIN])
-        .build()
-        .unwrap();
-    let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
-        .unwrap()
-        .with_clock(Arc::clone(&clock))
-        .with_hasher(hasher);
-    (Authenticator::new(backend, config), clock)
-}
-
-fn keyring() -> Keyring {
-    Keyring::new(KeyId::new(1), SealingKey::from_bytes(&[7; 32]).unwrap())
-}
-
-fn ticket(step: &LoginStep) -> BearerToken {
-    BearerToken::parse(&step.ticket().expect("a pending step").expose_secret()).unwrap()
-}
-
-fn code(key: &SecretKey, now: u64) -> String {
-    Totp::new(authcore::policy::EnrollmentConfig::default().params(), key)
-        .generate(now)
-        .unwrap()
-        .expose_secret()
-        .to_owned()
-}
+use support::*;
 
 fn events<S: Store>(
     s: &Service<S>,
@@ -107,78 +43,6 @@ fn events<S: Store>(
         .iter()
         .filter(|e| e.subject == subject && what(&e.what))
         .count()
-}
-
-/// A password login of `login` in `org`, then the code of `key` if given: the grant.
-async fn sign_in<S: Store>(
-    s: &Service<S>,
-    clock: &ManualClock,
-    org: OrgId,
-    login: &str,
-    key: Option<&SecretKey>,
-) -> Grant {
-    clock.advance(30);
-    let step = s.login_to(org, login, Password::from(PW)).await.unwrap();
-    let step = match key {
-        Some(key) => s
-            .verify_totp(org, &ticket(&step), &code(key, clock.now()))
-            .await
-            .unwrap(),
-        None => step,
-    };
-    step.into_session().expect("signed in").grant
-}
-
-/// Signs up `login` and enrols an authenticator app: the organisation, the person, the app's
-/// key and a fresh AAL2 grant.
-async fn with_app<S: Store>(
-    s: &Service<S>,
-    clock: &ManualClock,
-    login: &str,
-) -> (OrgId, PersonId, SecretKey, Grant) {
-    let up = s.sign_up(login, Password::from(PW)).await.unwrap();
-    let grant = sign_in(s, clock, up.org, login, None).await;
-    let key = enrol(s, clock, &grant).await;
-    let grant = sign_in(s, clock, up.org, login, Some(&key)).await;
-    assert_eq!(grant.aal(), Aal::Aal2);
-    (up.org, up.person, key, grant)
-}
-
-/// Enrols an authenticator app with `grant`; returns its key.
-async fn enrol<S: Store>(s: &Service<S>, clock: &ManualClock, grant: &Grant) -> SecretKey {
-    let setup = s
-        .start_enrollment(
-            grant,
-            EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap()),
-        )
-        .await
-        .unwrap();
-    let key = SecretKey::from_base32(&setup.manual_key()).unwrap();
-    let _codes = s
-        .confirm_enrollment(grant, &code(&key, clock.now()))
-        .await
-        .unwrap();
-    s.acknowledge_enrollment(grant).await.unwrap();
-    key
-}
-
-/// Signs up `login` and registers a first security key (its recovery codes acknowledged).
-async fn with_key<S: Store>(s: &Service<S>, login: &str) -> (OrgId, PersonId, SoftKey) {
-    let up = s.sign_up(login, Password::from(PW)).await.unwrap();
-    let step = s.login_to(up.org, login, Password::from(PW)).await.unwrap();
-    let grant = step.into_session().expect("signed in").grant;
-    let mut key = SoftKey::default();
-    let options = s
-        .start_passkey_registration(&grant, "YubiKey")
-        .await
-        .unwrap();
-    let response = key.create(ORIGIN, &options).await.unwrap();
-    let _ = s
-        .finish_passkey_registration(&grant, &response)
-        .await
-        .unwrap();
-    s.acknowledge_passkey(&grant).await.unwrap();
-    (up.org, up.person, key)
 }
 
 async fn signs_in_without_a_password<S: Store>(store: S) {
@@ -197,7 +61,7 @@ async fn signs_in_without_a_password<S: Store>(store: S) {
     );
     let assertion = key.get(ORIGIN, &options).await.unwrap();
     let step = s
-        .finish_passwordless_login(org, &attempt, &assertion)
+        .finish_passwordless_login_to(org, &attempt, &assertion)
         .await
         .unwrap();
     let opened = step.into_session().expect("signed in");
@@ -217,12 +81,14 @@ async fn signs_in_without_a_password<S: Store>(store: S) {
     assert!(s.passkeys(&again).await.unwrap()[0].last_used_at.is_some());
     // Replayed: the attempt is spent, and a new attempt has another challenge.
     assert!(matches!(
-        s.finish_passwordless_login(org, &attempt, &assertion).await,
+        s.finish_passwordless_login_to(org, &attempt, &assertion)
+            .await,
         Err(ServiceError::InvalidCredentials)
     ));
     let (_, second) = s.start_passwordless_login().await.unwrap();
     assert!(matches!(
-        s.finish_passwordless_login(org, &second, &assertion).await,
+        s.finish_passwordless_login_to(org, &second, &assertion)
+            .await,
         Err(ServiceError::InvalidCredentials)
     ));
     // An expired attempt.
@@ -230,7 +96,7 @@ async fn signs_in_without_a_password<S: Store>(store: S) {
     let assertion = key.get(ORIGIN, &options).await.unwrap();
     clock.advance(authcore::service::PASSKEY_CEREMONY_TTL);
     assert!(matches!(
-        s.finish_passwordless_login(org, &late, &assertion).await,
+        s.finish_passwordless_login_to(org, &late, &assertion).await,
         Err(ServiceError::InvalidCredentials)
     ));
     assert_eq!(
@@ -259,7 +125,7 @@ async fn another_persons_handle_is_refused<S: Store>(store: S) {
     // Ada's assertion under Eve's user handle.
     adas["response"]["userHandle"] = eves["response"]["userHandle"].clone();
     assert!(matches!(
-        s.finish_passwordless_login(org, &attempt, &adas.to_string())
+        s.finish_passwordless_login_to(org, &attempt, &adas.to_string())
             .await,
         Err(ServiceError::InvalidCredentials)
     ));
@@ -272,7 +138,7 @@ async fn another_persons_handle_is_refused<S: Store>(store: S) {
     unknown["rawId"] = "AAAAAAAAAAAAAAAAAAAAAA".into();
     let _ = &mut stranger;
     assert!(matches!(
-        s.finish_passwordless_login(org, &attempt, &unknown.to_string())
+        s.finish_passwordless_login_to(org, &attempt, &unknown.to_string())
             .await,
         Err(ServiceError::InvalidCredentials)
     ));
@@ -313,7 +179,9 @@ async fn refused_where_passkeys_do_not_count<S: Store>(store: S) {
     .unwrap();
     let (options, attempt) = s.start_passwordless_login().await.unwrap();
     let assertion = key.get(ORIGIN, &options).await.unwrap();
-    let refused = s.finish_passwordless_login(org, &attempt, &assertion).await;
+    let refused = s
+        .finish_passwordless_login_to(org, &attempt, &assertion)
+        .await;
     assert!(
         matches!(refused, Err(ServiceError::FactorUnavailable)),
         "{refused:?}"
@@ -344,51 +212,186 @@ async fn refused_for_a_deactivated_member<S: Store>(store: S) {
     s.deactivate_member(&og, new.person).await.unwrap();
     let (options, attempt) = s.start_passwordless_login().await.unwrap();
     let assertion = key.get(ORIGIN, &options).await.unwrap();
-    let refused = s.finish_passwordless_login(org, &attempt, &assertion).await;
+    let refused = s
+        .finish_passwordless_login_to(org, &attempt, &assertion)
+        .await;
     assert!(
         matches!(refused, Err(ServiceError::Deactivated)),
         "{refused:?}"
     );
 }
 
-async fn sqlite() -> (tempfile::TempDir, SqliteStore) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path().join("authcore.db"), keyring())
-        .await
-        .unwrap();
-    (dir, store)
+/// Passwordless sign-in passes a passkey assertion to `finish_passwordless_login`, no
+/// organisation named.
+async fn passwordless<S: Store>(
+    s: &Service<S>,
+    key: &mut SoftKey,
+) -> Result<LoginStep, ServiceError> {
+    let (options, attempt) = s.start_passwordless_login().await.unwrap();
+    let assertion = key.get(ORIGIN, &options).await.unwrap();
+    s.finish_passwordless_login(&attempt, &assertion).await
 }
 
-macro_rules! on_every_store {
-    ($($name:ident => $check:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$check(authcore::MemoryStore::new()).await;
-            })*
-        }
-        mod sqlite {
-            $(#[tokio::test]
-            async fn $name() {
-                let (_dir, store) = super::sqlite().await;
-                super::$check(store).await;
-            })*
-        }
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $(#[tokio::test]
-            async fn $name() {
-                if super::pg::skip(stringify!($name)) {
-                    return;
-                }
-                let url = std::env::var("AUTHCORE_TEST_POSTGRES_URL").unwrap();
-                let store = authcore::PostgresStore::connect(&url, super::keyring())
-                    .await
-                    .unwrap();
-                super::$check(store).await;
-            })*
-        }
+async fn finds_the_organisation<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let (ada, bob) = (unique("ada"), unique("bob"));
+    let (a, person, mut key) = with_key(&s, &ada).await;
+    // In one organisation: straight on, with the passkey's factors.
+    let step = passwordless(&s, &mut key).await.unwrap();
+    let opened = step
+        .into_session()
+        .expect("signed in to her one organisation");
+    assert_eq!(opened.grant.org(), a);
+    assert!(opened.grant.factors().contains(Factor::UserVerified));
+    // Invited to Bob's organisation too: she chooses.
+    let (b, _, app, bobs) = with_app(&s, &clock, &bob).await;
+    s.invite_member(&bobs, &ada, Role::User).await.unwrap();
+    let token = s
+        .backend()
+        .notifier
+        .take_last_invitation_token(person)
+        .expect("an invitation delivered");
+    let token = BearerToken::parse(&token).unwrap();
+    assert_eq!(s.accept_invitation(&opened.grant, &token).await.unwrap(), b);
+    clock.advance(30);
+    let step = passwordless(&s, &mut key).await.unwrap();
+    let LoginStep::ChooseOrganisation { organisations, .. } = &step else {
+        panic!("two organisations: {step:?}")
     };
+    let mut both = vec![a, b];
+    both.sort();
+    assert_eq!(organisations, &both);
+    assert_eq!(step.org(), None);
+    assert_eq!(
+        events(&s, Some(person), |k| matches!(
+            k,
+            AuditKind::Login {
+                outcome: LoginOutcome::OrganisationChoiceRequired
+            }
+        )),
+        1
+    );
+    let choice = ticket(&step);
+    // An organisation not hers: refused, and the ticket stays for another choice.
+    let eve = s.sign_up(&unique("eve"), Password::from(PW)).await.unwrap();
+    let other = s.choose_organisation(&choice, eve.org).await;
+    assert!(
+        matches!(other, Err(ServiceError::InvalidCredentials)),
+        "{other:?}"
+    );
+    let chosen = s.choose_organisation(&choice, b).await.unwrap();
+    let opened = chosen.into_session().expect("signed in to the one chosen");
+    assert_eq!(opened.grant.org(), b);
+    assert_eq!(opened.grant.aal(), Aal::Aal2);
+    assert!(opened.grant.factors().contains(Factor::UserVerified));
+    assert!(
+        opened
+            .grant
+            .factors()
+            .contains(Factor::Second(FactorKind::Passkey))
+    );
+    assert!(!opened.grant.factors().contains(Factor::Password));
+    // The choice was spent with it.
+    assert!(matches!(
+        s.choose_organisation(&choice, a).await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    // Where one of them would not sign her in with a passkey (Bob's now counts only the app),
+    // straight on into the other.
+    let bobs = sign_in(&s, &clock, b, &bob, Some(&app)).await;
+    s.set_mfa_policy(
+        &bobs,
+        MfaSettings::enforced(
+            SecondFactors::of(FactorKind::Totp).with(FactorKind::RecoveryCode),
+            0,
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let step = passwordless(&s, &mut key).await.unwrap();
+    assert_eq!(step.org(), Some(a), "{step:?}");
+    assert!(step.session().is_some(), "{step:?}");
+}
+
+async fn steps_up_with_a_verifying_passkey_alone<S: Store>(store: S) {
+    let (s, clock) = service(store);
+    let ada = unique("ada");
+    let (_, _, mut key) = with_key(&s, &ada).await;
+    let opened = passwordless(&s, &mut key)
+        .await
+        .unwrap()
+        .into_session()
+        .expect("signed in");
+    let window = s.config().enrollment().reauth_max_age();
+    clock.advance(window + 1);
+    let token = opened.token.expose_secret().to_owned();
+    let stale = s.authenticate(&token).await.unwrap();
+    assert!(stale.require_fresh(clock.now(), window, Aal::Aal2).is_err());
+    // The passkey verified her: it steps the session up alone, and the token rotates.
+    let options = s.start_passkey_reauthentication(&token).await.unwrap();
+    let assertion = key.get(ORIGIN, &options).await.unwrap();
+    let fresh = s
+        .reauthenticate_session_with_verified_passkey(&token, &assertion)
+        .await
+        .unwrap();
+    assert!(
+        fresh
+            .grant
+            .require_fresh(clock.now(), window, Aal::Aal2)
+            .is_ok()
+    );
+    assert!(fresh.grant.factors().contains(Factor::UserVerified));
+    assert!(!fresh.grant.factors().contains(Factor::Password));
+    assert!(s.authenticate(&token).await.is_err(), "the old token ended");
+    let token = fresh.token.expose_secret().to_owned();
+    // The same assertion again: its ceremony is spent.
+    assert!(matches!(
+        s.reauthenticate_session_with_verified_passkey(&token, &assertion)
+            .await,
+        Err(ServiceError::InvalidCredentials)
+    ));
+    // A second key that only ever is touched (no PIN): alone it is one factor.
+    let mut touch = SoftKey::touch_only();
+    let options = s
+        .start_passkey_registration(&fresh.grant, "Touch")
+        .await
+        .unwrap();
+    let response = touch.create(ORIGIN, &options).await.unwrap();
+    let _ = s
+        .finish_passkey_registration(&fresh.grant, &response)
+        .await
+        .unwrap();
+    clock.advance(window + 1);
+    let options = s.start_passkey_reauthentication(&token).await.unwrap();
+    let assertion = touch.get(ORIGIN, &options).await.unwrap();
+    let refused = s
+        .reauthenticate_session_with_verified_passkey(&token, &assertion)
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(ServiceError::Policy(PolicyError::ReauthenticationRequired))
+        ),
+        "{refused:?}"
+    );
+    let still = s.authenticate(&token).await.unwrap();
+    assert!(still.require_fresh(clock.now(), window, Aal::Aal2).is_err());
+    // With the password it steps up.
+    let options = s.start_passkey_reauthentication(&token).await.unwrap();
+    let assertion = touch.get(ORIGIN, &options).await.unwrap();
+    let fresh = s
+        .reauthenticate_session_with_passkey(&token, Password::from(PW), &assertion)
+        .await
+        .unwrap();
+    assert!(
+        fresh
+            .grant
+            .require_fresh(clock.now(), window, Aal::Aal2)
+            .is_ok()
+    );
+    assert!(fresh.grant.factors().contains(Factor::Password));
+    assert!(!fresh.grant.factors().contains(Factor::UserVerified));
 }
 
 on_every_store! {
@@ -396,4 +399,6 @@ on_every_store! {
     another_persons_user_handle_is_refused => another_persons_handle_is_refused,
     refused_where_the_organisation_does_not_count_passkeys => refused_where_passkeys_do_not_count,
     refused_for_a_deactivated_member => refused_for_a_deactivated_member,
+    finds_the_organisation_as_a_password_login_does => finds_the_organisation,
+    steps_up_with_a_verifying_passkey_alone => steps_up_with_a_verifying_passkey_alone,
 }

@@ -2408,6 +2408,16 @@ impl authcore::LoginStore for VanishingSetStore {
     {
         self.inner.locked_step(at, org, now, decide)
     }
+    fn remove_factor(
+        &self,
+        person: PersonId,
+        factor: &authcore::store::FactorRemoval,
+        expected_epoch: u64,
+        keep: Option<authcore::policy::SessionId>,
+    ) -> impl Future<Output = Result<Option<u64>, authcore::MemoryStoreError>> + Send {
+        self.inner
+            .remove_factor(person, factor, expected_epoch, keep)
+    }
 }
 
 /// Sessions as the memory store keeps them.
@@ -3226,15 +3236,6 @@ impl authcore::store::PasskeyStore for VanishingSetStore {
         write: &authcore::store::PasskeyUseWrite,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
         self.inner.record_passkey_use(person, credential_id, write)
-    }
-    fn remove_passkey(
-        &self,
-        person: PersonId,
-        credential_id: &[u8],
-        keep_at_least: u32,
-    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        self.inner
-            .remove_passkey(person, credential_id, keep_at_least)
     }
     fn remove_passkeys(
         &self,

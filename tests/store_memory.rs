@@ -16,7 +16,7 @@ use authcore::otp::ManualClock;
 const T0: u64 = 1_700_000_000;
 
 /// How many checks the suite runs: one per contract, each named in the report.
-const CHECKS: usize = 55;
+const CHECKS: usize = 57;
 
 #[tokio::test]
 async fn memory_store_conforms_in_one_task() {

@@ -155,6 +155,22 @@ impl LoginProgress {
         }
     }
 
+    /// A passwordless login whose passkey has just verified the person, before they have chosen
+    /// which of their organisations to sign in to (feature `passkeys`; the factors of
+    /// [`Self::passkey_verified`]). [`login_decision`] denies it until
+    /// [`Self::in_organisation`] names one.
+    #[cfg(feature = "passkeys")]
+    pub const fn passkey_organisation_pending(person: PersonId, now: u64) -> Self {
+        Self {
+            person,
+            org: None,
+            started_at: now,
+            factors: FactorSet::of(Factor::UserVerified).with(Factor::Second(FactorKind::Passkey)),
+            enrollment_deferred: false,
+            epoch: 0,
+        }
+    }
+
     /// A login whose password the host has just verified, before the person has chosen which
     /// of their organisations to sign in to. [`login_decision`] denies it
     /// ([`DenyReason::NotAMember`]) until [`Self::in_organisation`] names one.
@@ -269,8 +285,10 @@ impl TryFrom<LoginProgressRepr> for LoginProgress {
     type Error = PolicyError;
 
     fn try_from(repr: LoginProgressRepr) -> Result<Self, Self::Error> {
-        if !repr.factors.contains(Factor::Password) {
-            return Err(PolicyError::InvalidState("a login without a password"));
+        // A login starts from a first factor: the password, or (feature `passkeys`) a passkey
+        // that verified the user, as a passwordless login's choice of organisation carries.
+        if !repr.factors.has_first_factor() {
+            return Err(PolicyError::InvalidState("a login without a first factor"));
         }
         Ok(Self {
             person: repr.person,

@@ -5,10 +5,11 @@ use alloc::vec::Vec;
 
 use super::enroll::{Begin, Reauthentication};
 use super::{Authenticator, EnrollmentSetup, HashJob, PasswordHashing, ServiceError};
+use crate::credential::factor::FactorKind;
 use crate::credential::password::Password;
 use crate::credential::phone::PhoneNumber;
 use crate::credential::recovery::RecoveryCodes;
-use crate::policy::audit::{Actor, AuditKind};
+use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::enrollment::EnrollmentPurpose;
 use crate::policy::error::PolicyError;
 use crate::policy::factors::Aal;
@@ -22,7 +23,7 @@ use crate::service::backend::Backend;
 use crate::store::SecretStore;
 use crate::store::SecurityNotice;
 use crate::store::UserStore;
-use crate::store::login::LoginStore;
+use crate::store::login::{FactorRemoval, LoginStore, SnapshotAt};
 use crate::store::records::{OobPurpose, RecoverySlot, ThrottleKey};
 
 impl<B: Backend> Authenticator<B> {
@@ -411,15 +412,22 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Removes the signed-in person's phone number: SMS codes stop, and every session of the
-    /// person ends (their security epoch moves on). Needs a fresh AAL2 grant once the person
-    /// has any second factor.
+    /// person ends (their security epoch moves on, in the same commit as the number goes).
+    /// Needs a fresh AAL2 grant once the person has any second factor.
     ///
-    /// When the phone is the person's only second factor (no active authenticator app), removing
-    /// it turns MFA off, and is refused the way [`Self::disable_mfa`] is: while any of their
-    /// organisations enforces MFA ([`PolicyError::RequiredByOrganisation`], or
+    /// When the phone is the person's only primary second factor (no active authenticator app
+    /// and, feature `passkeys`, no passkey), removing it turns MFA off, and is refused the way
+    /// [`Self::disable_mfa`] is: while any of their organisations enforces MFA
+    /// ([`PolicyError::RequiredByOrganisation`], or
     /// [`PolicyError::SoleOwnerOfEnforcingOrganisation`]). Nor may it go while it is the last
     /// factor an enforcing organisation counts (an app beside it that the organisation does
     /// not count: [`PolicyError::RequiredByOrganisation`]). A person without a phone gets `Ok`.
+    ///
+    /// The decision and the removal are guarded by the person's security epoch
+    /// ([`LoginStore::remove_factor`]): a factor
+    /// removed on another server meanwhile (the person's last passkey, say) moves the epoch, and
+    /// the removal is decided again on what is left, so two servers each removing one of the
+    /// last two factors an enforcing organisation counts never both succeed.
     pub async fn remove_phone(&self, grant: &Grant) -> Result<(), ServiceError> {
         let now = self.now();
         let Live { grant, person, .. } = self.live_grant(grant, now).await?;
@@ -428,52 +436,62 @@ impl<B: Backend> Authenticator<B> {
             return Ok(());
         }
         self.require_fresh_if_protected(grant, &person, now).await?;
-        let has_app = self
-            .backend
-            .store()
-            .mfa(person.id)
-            .await
-            .map_err(ServiceError::storage)?
-            .is_some_and(|m| m.value.is_active());
-        if !has_app {
-            crate::policy::org_policy::OrgStanding::allow_mfa_off(
-                &self.standings(person.id).await?,
-            )?;
-        }
-        self.keep_counted_factor(&person, crate::credential::factor::FactorKind::OutOfBandSms)
+        let store = self.backend.store();
+        for _ in 0..super::CAS_ATTEMPTS {
+            // The factors and the epoch in one read: the removal lands only at that epoch.
+            let snapshot = self
+                .snapshot(SnapshotAt::Person(person.id), None, now)
+                .await?;
+            let epoch = snapshot.epoch.ok_or(ServiceError::InvalidCredentials)?;
+            if snapshot.person.as_ref().is_none_or(|p| p.phone.is_none()) {
+                // Removed meanwhile.
+                return Ok(());
+            }
+            let own = self.snapshot_factors(&snapshot);
+            self.may_hold_only(&person, own, own.without(FactorKind::OutOfBandSms))
+                .await?;
+            let Some(epoch) = store
+                .remove_factor(person.id, &FactorRemoval::Phone, epoch, None)
+                .await
+                .map_err(ServiceError::storage)?
+            else {
+                continue;
+            };
+            self.record(&[
+                AuditEvent::new(
+                    now,
+                    Actor::Person(person.id),
+                    Some(person.id),
+                    None,
+                    AuditKind::SecurityEpochBumped { epoch },
+                ),
+                AuditEvent::new(
+                    now,
+                    Actor::Person(person.id),
+                    Some(person.id),
+                    Some(grant.org()),
+                    AuditKind::PhoneRemoved,
+                ),
+            ])
             .await?;
-        // The sessions end before the number goes as well as after (a crash in between leaves
-        // no session resting on it).
-        self.end_sessions(person.id, None).await?;
-        let _ = self
-            .backend
-            .store()
-            .set_phone(person.id, None)
-            .await
-            .map_err(ServiceError::storage)?;
-        self.record_one(
-            now,
-            Actor::Person(person.id),
-            Some(person.id),
-            Some(grant.org()),
-            AuditKind::PhoneRemoved,
-        )
-        .await?;
-        self.end_sessions(person.id, None).await?;
-        self.notice(person.id, SecurityNotice::PhoneRemoved).await
+            return self.notice(person.id, SecurityNotice::PhoneRemoved).await;
+        }
+        Err(ServiceError::Conflict)
     }
 
-    /// Refuses to remove the person's `kind` of factor where it is the last one an enforcing
-    /// organisation of theirs counts (for example a phone beside an app where only SMS
-    /// counts): [`PolicyError::RequiredByOrganisation`](crate::policy::error::PolicyError::RequiredByOrganisation).
-    async fn keep_counted_factor(
+    /// Whether the person may go from the second factors `own` down to `left`: with no primary
+    /// factor left, as MFA may be turned off (no enforcing organisation); otherwise while every
+    /// enforcing organisation that counts `own` counts `left`.
+    pub(super) async fn may_hold_only(
         &self,
         person: &crate::store::records::PersonRecord,
-        kind: crate::credential::factor::FactorKind,
+        own: crate::policy::factors::SecondFactors,
+        left: crate::policy::factors::SecondFactors,
     ) -> Result<(), ServiceError> {
-        let own = self.own_factors(person).await?;
-        self.keep_counted_factors(person.id, own, own.without(kind))
-            .await
+        if !left.has_primary() {
+            OrgStanding::allow_mfa_off(&self.standings(person.id).await?)?;
+        }
+        self.keep_counted_factors(person.id, own, left).await
     }
 
     /// Refuses to go from the second factors `own` to `left` where an enforcing organisation

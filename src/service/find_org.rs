@@ -27,7 +27,7 @@ use crate::policy::organisation::Organisation;
 use crate::policy::roles::Member;
 use crate::service::backend::Backend;
 use crate::store::UserStore;
-use crate::store::login::{SnapshotAt, StepWrite};
+use crate::store::login::{LoginSnapshot, SnapshotAt, StepWrite};
 use crate::store::records::{PendingStep, Versioned};
 
 /// Whose memberships are read after an unknown login, so that it costs the reads a person in
@@ -69,17 +69,7 @@ impl<B: Backend> Authenticator<B> {
             }
         };
         let person = verified.person.id;
-        let ids = self.organisations_of(person).await?;
-        let mut orgs = Vec::with_capacity(ids.len());
-        for id in ids {
-            let org = self
-                .backend
-                .store()
-                .organisation(id)
-                .await
-                .map_err(ServiceError::storage)?;
-            orgs.extend(org.filter(|o| o.value.member(person).is_some()));
-        }
+        let orgs = self.member_organisations(person).await?;
         if orgs.is_empty() {
             return self.refuse_without_organisation(*verified, now).await;
         }
@@ -127,29 +117,7 @@ impl<B: Backend> Authenticator<B> {
                 several => {
                     let organisations = several.iter().map(|o| o.value.id()).collect();
                     snapshot.organisation = None;
-                    let ticket = self.next_ticket(
-                        &snapshot,
-                        PendingStep::ChooseOrganisation,
-                        pending,
-                        now,
-                        &mut write,
-                    )?;
-                    Concluded {
-                        result: Ok(LoginStep::ChooseOrganisation {
-                            ticket,
-                            organisations,
-                        }),
-                        event: AuditEvent::new(
-                            now,
-                            Actor::Person(person),
-                            Some(person),
-                            None,
-                            AuditKind::Login {
-                                outcome: LoginOutcome::OrganisationChoiceRequired,
-                            },
-                        ),
-                        session: None,
-                    }
+                    self.organisation_choice(&snapshot, pending, organisations, now, &mut write)?
                 }
             };
             if self.apply(&write).await? {
@@ -224,6 +192,28 @@ impl<B: Backend> Authenticator<B> {
             .await?;
             return Err(ServiceError::InvalidCredentials);
         }
+        // A passwordless login (no password verified) completes only where it is granted at
+        // once, as in `finish_passwordless_login_to`: it never goes on to a password change, an
+        // enrolment or another factor.
+        if !record
+            .progress
+            .factors()
+            .contains(crate::policy::factors::Factor::Password)
+        {
+            match self.decide_on(&snapshot, &record.progress.in_organisation(org)?, now) {
+                Some(LoginDecision::Allowed(_)) => {}
+                Some(LoginDecision::Denied(DenyReason::Locked)) => {
+                    return Err(ServiceError::Locked);
+                }
+                Some(LoginDecision::Denied(DenyReason::Deactivated)) => {
+                    return Err(ServiceError::Deactivated);
+                }
+                None | Some(LoginDecision::Denied(_)) => {
+                    return Err(ServiceError::InvalidCredentials);
+                }
+                Some(_) => return Err(ServiceError::FactorUnavailable),
+            }
+        }
         // A ticket's record never changes: the progress read again names no organisation either.
         // (Were it to name one, the decision would deny it: the snapshot is `org`'s.)
         self.finish(
@@ -234,6 +224,61 @@ impl<B: Backend> Authenticator<B> {
             now,
         )
         .await
+    }
+
+    /// The choose-organisation step of a login (`pending`, which names none) among
+    /// `organisations`: its ticket added to `write`, and its audit event.
+    pub(super) fn organisation_choice(
+        &self,
+        snapshot: &LoginSnapshot,
+        pending: LoginProgress,
+        organisations: Vec<OrgId>,
+        now: u64,
+        write: &mut StepWrite,
+    ) -> Result<Concluded, ServiceError> {
+        let person = pending.person();
+        let ticket = self.next_ticket(
+            snapshot,
+            PendingStep::ChooseOrganisation,
+            pending,
+            now,
+            write,
+        )?;
+        Ok(Concluded {
+            result: Ok(LoginStep::ChooseOrganisation {
+                ticket,
+                organisations,
+            }),
+            event: AuditEvent::new(
+                now,
+                Actor::Person(person),
+                Some(person),
+                None,
+                AuditKind::Login {
+                    outcome: LoginOutcome::OrganisationChoiceRequired,
+                },
+            ),
+            session: None,
+        })
+    }
+
+    /// The organisations the person is a member of, each read with its version.
+    pub(super) async fn member_organisations(
+        &self,
+        person: PersonId,
+    ) -> Result<Vec<Versioned<Organisation>>, ServiceError> {
+        let ids = self.organisations_of(person).await?;
+        let mut orgs = Vec::with_capacity(ids.len());
+        for id in ids {
+            let org = self
+                .backend
+                .store()
+                .organisation(id)
+                .await
+                .map_err(ServiceError::storage)?;
+            orgs.extend(org.filter(|o| o.value.member(person).is_some()));
+        }
+        Ok(orgs)
     }
 
     /// The organisations the person is a member of.
@@ -266,7 +311,7 @@ impl<B: Backend> Authenticator<B> {
     }
 }
 
-fn copy(org: &Versioned<Organisation>) -> Versioned<Organisation> {
+pub(super) fn copy(org: &Versioned<Organisation>) -> Versioned<Organisation> {
     Versioned {
         value: org.value.clone(),
         version: org.version,

@@ -1,12 +1,47 @@
-//! Passkeys and security keys (feature `passkeys`): registering one as a second factor of a
-//! signed-in person (WebAuthn Level 3 §7.1), and presenting one as the second factor of a
-//! pending login (§7.2), in the `start_*` / `finish_*` shape.
+//! Passkeys and security keys (feature `passkeys`): registering one as a factor of a signed-in
+//! person, presenting one as the second factor of a pending login, stepping a session up with
+//! one, and removing one, in the `start_*` / `finish_*` shape.
 //!
 //! The ceremony's state never leaves the server: [`Authenticator::start_passkey_registration`]
 //! stores it ([`PasskeyStore::put_passkey_challenge`], replacing any pending one of the person)
 //! and returns only the creation options for the browser; the finish spends it atomically
 //! ([`PasskeyStore::take_passkey_challenge`]), so of two servers finishing the same ceremony
 //! one gets it and the other is refused. It expires after [`PASSKEY_CEREMONY_TTL`].
+//!
+//! # What it follows
+//!
+//! Sections of W3C Web Authentication Level 3, numbered as in the editor's draft
+//! (`w3c/webauthn`, `index.bs`); the verification itself is `webauthn-rs`'s, never written here:
+//!
+//! | section | where |
+//! |---|---|
+//! | §5.4.3 user account parameters (`user.id`) | a random 16-byte user handle per person ([`UserHandle`]), never their login or id (§14.6.1 user handle contents) |
+//! | §5.4 `excludeCredentials` | a registration excludes the person's registered credentials |
+//! | §5.4 and §5.5 `timeout`, §15.1 recommended range | [`PASSKEY_CEREMONY_TTL`], 5 minutes |
+//! | §5.8.6 user verification requirement | *preferred* for a second factor and a step-up (security keys without a PIN stay usable), *required* for passwordless sign-in ([`Authenticator::start_passwordless_login`]) |
+//! | §6.1 authenticator data flags UV, BE, BS; §6.1.3 credential backup state | UV decides whether a passkey stands alone (passwordless, [`Authenticator::reauthenticate_session_with_verified_passkey`]); BE and BS are kept and shown ([`PasskeyInfo`]) |
+//! | §6.1.1 signature counter considerations | a counter that does not move forward (both zero: none kept) is refused and audited ([`AuditKind::PasskeyCounterRegressed`]); the new counter is written only over the one it was checked against ([`PasskeyStore::record_passkey_use`]) |
+//! | §6.2.3 authentication factor capability | a passkey that verified the user is multi-factor on its own (NIST SP 800-63B §5.1.8), AAL2 |
+//! | §7.1 registering a new credential | [`Authenticator::finish_passkey_registration`]: challenge, origin, RP id hash, flags, attestation; a credential id registered to anyone is refused |
+//! | §7.2 verifying an authentication assertion | steps 5–6 (the credential is one of the person's; for a discoverable one, its user handle is its owner's), 10–15 (type, challenge, origin, RP id hash), 16–17 (UP, UV), 18 (BE/BS), 21 (signature), 22 (the counter, as §6.1.1) |
+//!
+//! And what peers do:
+//!
+//! - **Step-up.** GitHub's sudo mode confirms access with a registered passkey alone, or with
+//!   the password: here a passkey that verified the user refreshes a session alone, and one
+//!   that did not (a security key only touched) comes with the password
+//!   ([`Authenticator::reauthenticate_session_with_passkey`]). Keycloak asks for a fresh
+//!   authentication at the credential's level before a factor is removed
+//!   (keycloak/keycloak#16442, #31107): adding or removing a passkey needs a fresh AAL2 grant.
+//! - **The last factor.** An organisation that enforces MFA keeps its members' last counted
+//!   factor, whatever its kind: [`Authenticator::remove_passkey`] and
+//!   [`Authenticator::remove_phone`] refuse to take it, and the refusal holds across servers —
+//!   every removal is guarded by the person's security epoch
+//!   ([`LoginStore::remove_factor`]), so two removals of different kinds racing for the last
+//!   two factors never both land.
+//! - **Passwordless sign-in** finds the organisation as the password login does
+//!   ([`Authenticator::finish_passwordless_login`]); the person's organisations are read only
+//!   after the assertion verified.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -28,19 +63,20 @@ use crate::credential::token::{BearerToken, TokenDigest};
 use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::enrollment::AuthenticatorName;
 use crate::policy::error::PolicyError;
-use crate::policy::factors::{Aal, Factor, FactorSet, SecondFactors};
+use crate::policy::factors::{Aal, Factor, FactorSet};
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::Grant;
-use crate::policy::org_policy::OrgStanding;
+use crate::policy::session::SessionView;
 use crate::service::backend::Backend;
+use crate::store::login::{FactorRemoval, LoginStore, SnapshotAt};
 use crate::store::passkeys::{
     PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
 };
 use crate::store::records::{PersonRecord, RecoverySlot};
 use crate::store::{SecretStore, SecurityNotice};
 
-/// How long a started ceremony may be finished: 5 minutes (`webauthn-rs`'s and the WebAuthn
-/// Level 3 recommended timeout, §5.4.1 and §15.1).
+/// How long a started ceremony may be finished: 5 minutes (`webauthn-rs`'s, within the WebAuthn
+/// Level 3 recommended range: the `timeout` of §5.4 and §5.5, §15.1).
 pub const PASSKEY_CEREMONY_TTL: u64 = 5 * 60;
 
 /// The most passkeys and security keys a person may register.
@@ -562,6 +598,11 @@ impl<B: Backend> Authenticator<B> {
     /// as with [`Self::reauthenticate_session`]: the old one stops working, and the new one is
     /// returned with the fresh grant. Any failure is the uniform
     /// [`ServiceError::InvalidCredentials`], counted and audited.
+    ///
+    /// This is the step-up for a passkey or security key that does not verify the user (no
+    /// PIN, no biometrics): the key alone is one factor, so the password comes with it. A
+    /// passkey that verifies the user steps up alone
+    /// ([`Self::reauthenticate_session_with_verified_passkey`]).
     pub async fn reauthenticate_session_with_passkey(
         &self,
         token: &str,
@@ -569,13 +610,101 @@ impl<B: Backend> Authenticator<B> {
         response: &str,
     ) -> Result<OpenedSession, ServiceError> {
         let now = self.now();
-        let ceremonies = self.ceremonies()?;
         let digest = digest_of(token)?;
         let (grant, view) = self.checked(&digest).await?;
         let Live { grant, person, .. } = self.live_grant(&grant, now).await?;
-        let org = Some(grant.org());
-        self.check_current_password(&person, org, password, now)
+        self.check_current_password(&person, Some(grant.org()), password, now)
             .await?;
+        let (reserved, used) = self
+            .reauthentication_assertion(&person, grant.org(), &digest, response, now)
+            .await?;
+        let Some(_) = used else {
+            self.reject_credential(reserved, person.id, Some(grant.org()), false, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        self.accept_attempt(reserved, now).await?;
+        let factors = FactorSet::of(Factor::Password).with(Factor::Second(FactorKind::Passkey));
+        self.refreshed(&digest, &view, &grant, factors, now).await
+    }
+
+    /// Part 2 with a passkey alone: the browser's assertion (JSON) for the ceremony of
+    /// [`Self::start_passkey_reauthentication`], with no password. An assertion whose
+    /// authenticator verified the user (WebAuthn flag UV: a PIN or biometrics on the device, in
+    /// the same gesture as the signature) is a multi-factor cryptographic authenticator on its
+    /// own (NIST SP 800-63B §5.1.8; WebAuthn Level 3 §6.1, §6.2.3 and §5.8.6), as at a passwordless
+    /// sign-in: the session becomes fresh at AAL2 with [`Factor::UserVerified`] and
+    /// [`FactorKind::Passkey`], its lifetime starts again and the token rotates, as with
+    /// [`Self::reauthenticate_session_with_passkey`].
+    ///
+    /// It serves every session of a person who holds a passkey, whichever way it was signed in
+    /// (a passwordless session has no password step to repeat), as GitHub's sudo mode accepts
+    /// a passkey alone.
+    ///
+    /// An assertion that verifies but did not verify the user (a security key without a PIN,
+    /// touched only) is one factor: its use is recorded, the session stays as it was, and the
+    /// answer is [`PolicyError::ReauthenticationRequired`] — start the ceremony again and
+    /// present the password with it ([`Self::reauthenticate_session_with_passkey`]). Every
+    /// other failure is the uniform [`ServiceError::InvalidCredentials`], counted on the
+    /// passkey throttle and audited; a throttled or locked passkey is refused before anything
+    /// is verified.
+    pub async fn reauthenticate_session_with_verified_passkey(
+        &self,
+        token: &str,
+        response: &str,
+    ) -> Result<OpenedSession, ServiceError> {
+        let now = self.now();
+        let digest = digest_of(token)?;
+        let (grant, view) = self.checked(&digest).await?;
+        let Live { grant, person, .. } = self.live_grant(&grant, now).await?;
+        let (reserved, used) = self
+            .reauthentication_assertion(&person, grant.org(), &digest, response, now)
+            .await?;
+        let Some(used) = used else {
+            self.reject_credential(reserved, person.id, Some(grant.org()), false, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        // The key signed: it is the person's, whatever it verified.
+        self.accept_attempt(reserved, now).await?;
+        if !used.user_verified {
+            return Err(PolicyError::ReauthenticationRequired.into());
+        }
+        let factors = FactorSet::of(Factor::UserVerified).with(Factor::Second(FactorKind::Passkey));
+        self.refreshed(&digest, &view, &grant, factors, now).await
+    }
+
+    /// The session of a step-up that passed on `factors`: fresh, its lifetime started again,
+    /// audited, under a new token.
+    async fn refreshed(
+        &self,
+        digest: &TokenDigest,
+        view: &SessionView,
+        grant: &Grant,
+        factors: FactorSet,
+        now: u64,
+    ) -> Result<OpenedSession, ServiceError> {
+        let fresh = grant.reauthenticated(factors, now);
+        self.record(&[fresh.reauthentication_event()]).await?;
+        let session = view
+            .session
+            .reauthenticated(fresh.factors(), self.config.sessions(), now);
+        self.rotate(digest, &session).await
+    }
+
+    /// The assertion of a step-up: reserved on the person's passkey counter (a throttled or
+    /// locked one refuses before anything is spent), the session's ceremony spent, the
+    /// assertion verified against it and its use recorded. `None` for any failure (the caller
+    /// counts it); what the verified assertion reported otherwise.
+    async fn reauthentication_assertion(
+        &self,
+        person: &PersonRecord,
+        org: OrgId,
+        digest: &TokenDigest,
+        response: &str,
+        now: u64,
+    ) -> Result<(super::Reserved, Option<PasskeyUse>), ServiceError> {
+        let ceremonies = self.ceremonies()?;
         let reserved = self
             .reserve_attempt(
                 factor_key(person.id, FactorKind::Passkey),
@@ -586,45 +715,26 @@ impl<B: Backend> Authenticator<B> {
         let pending = self
             .backend
             .store()
-            .take_passkey_challenge(
-                person.id,
-                PasskeyPurpose::Reauthenticate,
-                Some(&digest),
-                now,
-            )
+            .take_passkey_challenge(person.id, PasskeyPurpose::Reauthenticate, Some(digest), now)
             .await
             .map_err(ServiceError::storage)?;
-        let verified = match pending {
-            None => false,
-            Some(pending) => {
-                let state = AuthenticationState::from_stored(pending.state);
-                match ceremonies.finish_authentication(&state, response) {
-                    Ok((credential_id, used)) => {
-                        self.record_use(person.id, grant.org(), &credential_id, &used, now)
-                            .await?
-                    }
-                    Err(PasskeyError::Random) => return Err(passkey_fault(PasskeyError::Random)),
-                    Err(PasskeyError::CounterRegression) => {
-                        self.counter_regressed(person.id, grant.org(), now).await?;
-                        false
-                    }
-                    Err(_) => false,
-                }
-            }
+        let Some(pending) = pending else {
+            return Ok((reserved, None));
         };
-        if !verified {
-            self.reject_credential(reserved, person.id, org, false, now)
-                .await?;
-            return Err(ServiceError::InvalidCredentials);
-        }
-        self.accept_attempt(reserved, now).await?;
-        let factors = FactorSet::of(Factor::Password).with(Factor::Second(FactorKind::Passkey));
-        let fresh = grant.reauthenticated(factors, now);
-        self.record(&[fresh.reauthentication_event()]).await?;
-        let session = view
-            .session
-            .reauthenticated(fresh.factors(), self.config.sessions(), now);
-        self.rotate(&digest, &session).await
+        let state = AuthenticationState::from_stored(pending.state);
+        let used = match ceremonies.finish_authentication(&state, response) {
+            Ok((credential_id, used)) => self
+                .record_use(person.id, Some(org), &credential_id, &used, now)
+                .await?
+                .then_some(used),
+            Err(PasskeyError::Random) => return Err(passkey_fault(PasskeyError::Random)),
+            Err(PasskeyError::CounterRegression) => {
+                self.counter_regressed(person.id, Some(org), now).await?;
+                None
+            }
+            Err(_) => None,
+        };
+        Ok((reserved, used))
     }
 
     /// Removes the signed-in person's passkey or security key `credential_id` (from
@@ -636,14 +746,18 @@ impl<B: Backend> Authenticator<B> {
     /// Refused where it would take away the last factor an enforcing organisation of the person
     /// counts ([`PolicyError::RequiredByOrganisation`], or
     /// [`PolicyError::SoleOwnerOfEnforcingOrganisation`] when it would leave no second factor
-    /// at all, as [`Self::disable_mfa`] is). Two removals racing for the person's last two
-    /// passkeys where one must stay: the store removes one and refuses the other
-    /// ([`PasskeyStore::remove_passkey`] keeps the others counted under the person's lock).
+    /// at all, as [`Self::disable_mfa`] is), whatever the kind of the factor that would stay
+    /// (another passkey, an app, a phone). The decision is made on the person's factors and
+    /// security epoch read together, and the credential goes only at that epoch, moving it on
+    /// in the same commit ([`LoginStore::remove_factor`]):
+    /// two servers removing the person's last two counted factors — two passkeys, or a passkey
+    /// and the phone ([`Self::remove_phone`]) — never both succeed; the second decides again on
+    /// what the first left, and is refused.
     ///
     /// The last passkey of a person without an authenticator app takes the recovery codes
     /// issued with it along (MFA is off). Audited ([`AuditKind::PasskeyRemoved`]); every other
-    /// session of the person ends (their security epoch moves on; this one stays signed in),
-    /// and the person is told ([`SecurityNotice::PasskeyRemoved`]).
+    /// session of the person ends in the same commit (their security epoch moves on; this one
+    /// stays signed in), and the person is told ([`SecurityNotice::PasskeyRemoved`]).
     pub async fn remove_passkey(
         &self,
         grant: &Grant,
@@ -653,83 +767,71 @@ impl<B: Backend> Authenticator<B> {
         let Live { grant, person, .. } = self.live_grant(grant, now).await?;
         let grant = &grant;
         grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
-        let existing = self.person_passkeys(&person).await?;
-        if !existing.iter().any(|p| p.credential_id == credential_id) {
-            return Err(PolicyError::UnknownAuthenticator.into());
-        }
-        let own = self.own_factors(&person).await?;
-        let has_app = self
-            .backend
-            .store()
-            .mfa(person.id)
-            .await
-            .map_err(ServiceError::storage)?
-            .is_some_and(|m| m.value.is_active());
-        // What the person holds once no passkey is left: without an app, the recovery codes
-        // issued with the first passkey go with the last.
-        let mut without = own.without(FactorKind::Passkey);
-        if !has_app {
-            without = without.without(FactorKind::RecoveryCode);
-        }
-        let alone = self.may_hold_only(&person, own, without).await;
-        let keep_at_least = match (existing.len(), alone) {
-            (1, Err(e)) => return Err(e),
-            (_, Err(_)) => 1,
-            (_, Ok(())) => 0,
-        };
         let store = self.backend.store();
-        if !store
-            .remove_passkey(person.id, credential_id, keep_at_least)
-            .await
-            .map_err(ServiceError::storage)?
-        {
-            // Removed meanwhile, or the others went first and this one must stay.
-            let still = self
-                .person_passkeys(&person)
-                .await?
-                .iter()
-                .any(|p| p.credential_id == credential_id);
-            return Err(
-                match (still, self.may_hold_only(&person, own, without).await) {
-                    (true, Err(e)) => e,
-                    _ => PolicyError::UnknownAuthenticator.into(),
-                },
-            );
-        }
-        let last = existing.len() == 1 || self.person_passkeys(&person).await?.is_empty();
-        if last && !has_app {
-            for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
-                store
-                    .replace_recovery_codes(person.id, slot, None)
-                    .await
-                    .map_err(ServiceError::storage)?;
+        let removal = FactorRemoval::Passkey {
+            credential_id: credential_id.to_vec(),
+        };
+        for _ in 0..super::CAS_ATTEMPTS {
+            // The factors and the epoch in one read; the passkeys after it (a credential
+            // removed in between moved the epoch, and the removal below is refused).
+            let snapshot = self
+                .snapshot(SnapshotAt::Person(person.id), None, now)
+                .await?;
+            let epoch = snapshot.epoch.ok_or(ServiceError::InvalidCredentials)?;
+            let existing = self.person_passkeys(&person).await?;
+            if !existing.iter().any(|p| p.credential_id == credential_id) {
+                return Err(PolicyError::UnknownAuthenticator.into());
             }
+            let own = self.snapshot_factors(&snapshot);
+            let has_app = snapshot.mfa.as_ref().is_some_and(|m| m.value.is_active());
+            let last = existing.len() == 1;
+            // What the person holds once it is gone: another passkey keeps the kind; without
+            // one and without an app, the recovery codes issued with the first passkey go with
+            // the last.
+            let left = match (last, has_app) {
+                (false, _) => own,
+                (true, true) => own.without(FactorKind::Passkey),
+                (true, false) => own
+                    .without(FactorKind::Passkey)
+                    .without(FactorKind::RecoveryCode),
+            };
+            self.may_hold_only(&person, own, left).await?;
+            let Some(epoch) = store
+                .remove_factor(person.id, &removal, epoch, grant.session())
+                .await
+                .map_err(ServiceError::storage)?
+            else {
+                // Another factor change landed meanwhile: decide again on what is left.
+                continue;
+            };
+            if last && !has_app {
+                for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
+                    store
+                        .replace_recovery_codes(person.id, slot, None)
+                        .await
+                        .map_err(ServiceError::storage)?;
+                }
+            }
+            self.record(&[
+                AuditEvent::new(
+                    now,
+                    Actor::Person(person.id),
+                    Some(person.id),
+                    Some(grant.org()),
+                    AuditKind::PasskeyRemoved,
+                ),
+                AuditEvent::new(
+                    now,
+                    Actor::Person(person.id),
+                    Some(person.id),
+                    None,
+                    AuditKind::SecurityEpochBumped { epoch },
+                ),
+            ])
+            .await?;
+            return self.notice(person.id, SecurityNotice::PasskeyRemoved).await;
         }
-        self.record_one(
-            now,
-            Actor::Person(person.id),
-            Some(person.id),
-            Some(grant.org()),
-            AuditKind::PasskeyRemoved,
-        )
-        .await?;
-        self.end_sessions(person.id, grant.session()).await?;
-        self.notice(person.id, SecurityNotice::PasskeyRemoved).await
-    }
-
-    /// Whether the person may go from the second factors `own` down to `left`: with no primary
-    /// factor left, as MFA may be turned off (no enforcing organisation); otherwise while every
-    /// enforcing organisation that counts `own` counts `left`.
-    async fn may_hold_only(
-        &self,
-        person: &PersonRecord,
-        own: SecondFactors,
-        left: SecondFactors,
-    ) -> Result<(), ServiceError> {
-        if !left.has_primary() {
-            OrgStanding::allow_mfa_off(&self.standings(person.id).await?)?;
-        }
-        self.keep_counted_factors(person.id, own, left).await
+        Err(ServiceError::Conflict)
     }
 
     /// The second-factor step with a passkey, part 1: the request options (JSON) for the
@@ -828,14 +930,14 @@ impl<B: Backend> Authenticator<B> {
                 let state = AuthenticationState::from_stored(pending.state);
                 match ceremonies.finish_authentication(&state, response) {
                     Ok((credential_id, used)) => {
-                        self.record_use(person, org, &credential_id, &used, now)
+                        self.record_use(person, Some(org), &credential_id, &used, now)
                             .await?
                     }
                     Err(PasskeyError::Random) => {
                         return Err(passkey_fault(PasskeyError::Random));
                     }
                     Err(PasskeyError::CounterRegression) => {
-                        self.counter_regressed(person, org, now).await?;
+                        self.counter_regressed(person, Some(org), now).await?;
                         false
                     }
                     Err(_) => false,
@@ -884,7 +986,7 @@ impl<B: Backend> Authenticator<B> {
     pub(super) async fn record_use(
         &self,
         person: PersonId,
-        org: OrgId,
+        org: Option<OrgId>,
         credential_id: &[u8],
         used: &PasskeyUse,
         now: u64,
@@ -928,14 +1030,14 @@ impl<B: Backend> Authenticator<B> {
     pub(super) async fn counter_regressed(
         &self,
         person: PersonId,
-        org: OrgId,
+        org: Option<OrgId>,
         now: u64,
     ) -> Result<(), ServiceError> {
         self.record_one(
             now,
             Actor::System,
             Some(person),
-            Some(org),
+            org,
             AuditKind::PasskeyCounterRegressed,
         )
         .await

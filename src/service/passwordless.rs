@@ -5,13 +5,16 @@
 
 use alloc::string::String;
 
+use alloc::vec::Vec;
+
+use super::find_org::copy;
 use super::passkeys::{PASSKEY_CEREMONY_TTL, passkey_fault};
 use super::steps::LoginStep;
 use super::{Authenticator, CAS_ATTEMPTS, ServiceError, factor_key};
 use crate::credential::factor::FactorKind;
 use crate::credential::passkey::{AuthenticationState, PasskeyError, UserHandle};
 use crate::credential::token::BearerToken;
-use crate::policy::audit::{Actor, AuditKind, DenyReason};
+use crate::policy::audit::{Actor, AuditKind, DenyReason, LoginOutcome};
 use crate::policy::factors::Factor;
 use crate::policy::ids::{OrgId, PersonId};
 use crate::policy::login::{LoginDecision, LoginProgress};
@@ -49,25 +52,37 @@ impl<B: Backend> Authenticator<B> {
         Ok((options, attempt))
     }
 
-    /// Passwordless sign-in, part 2: the browser's assertion (JSON) for the attempt, into
-    /// `org`. The attempt's ceremony is spent whatever the outcome. The credential the
-    /// assertion names is looked up; its owner's user handle must be the one the authenticator
-    /// returned (WebAuthn Level 3 §7.2 step 6); then, on the owner's passkey throttle counter
-    /// (a throttled or locked one refuses before anything is verified), the assertion is
-    /// verified — challenge, origin, RP id, signature, user verification — and its counter
-    /// recorded as at a second-factor step (a counter that went backwards is refused and
-    /// audited).
+    /// Passwordless sign-in, part 2: the browser's assertion (JSON) for the attempt, the
+    /// organisation found from the person's memberships as [`Self::login`] finds it after a
+    /// password.
     ///
-    /// The login decision then runs as for a password and a second factor: the passkey with user
-    /// verification stands for both ([`LoginProgress::passkey_verified`], AAL2). Only a decision
-    /// that grants completes it, with a session as any login's ([`LoginStep::Granted`]); a
-    /// login the organisation's policy or the person's state sends elsewhere — a factor it
-    /// counts that is not a passkey to present, a password to change, an enrolment — is
-    /// [`ServiceError::FactorUnavailable`] (sign in with the password instead), and a locked,
-    /// deactivated or non-member person is refused as at the password step. Every failure of
-    /// the ceremony itself is the uniform [`ServiceError::InvalidCredentials`]: an unknown
-    /// credential audited as [`AuditKind::PasswordlessRefused`], a known one's failure counted
-    /// and audited as a rejected passkey.
+    /// The attempt's ceremony is spent whatever the outcome. The credential the assertion names
+    /// is looked up; its owner's user handle must be the one the authenticator returned
+    /// (WebAuthn Level 3 §7.2 step 6); then, on the owner's passkey throttle counter (a
+    /// throttled or locked one refuses before anything is verified), the assertion is verified
+    /// — challenge, origin, RP id, user verification, signature (§7.2 steps 10–21) — and its
+    /// counter recorded as at a second-factor step (§6.1.1: a counter that went backwards is
+    /// refused and audited). The discoverable credential is what identifies the person; the
+    /// list of their organisations is read only once it verified, and answered only to them.
+    ///
+    /// Then, as for a password:
+    ///
+    /// - in one organisation (or in several, of which only one would sign them in now), the
+    ///   login completes there exactly as [`Self::finish_passwordless_login_to`] would;
+    /// - in several that would: [`LoginStep::ChooseOrganisation`] with those organisations, and
+    ///   a ticket for [`Self::choose_organisation`], which carries the choice and signs the
+    ///   person in to the one chosen (only a decision that grants completes a passwordless
+    ///   login there, too);
+    /// - in none that would: the first organisation's refusal, as
+    ///   [`Self::finish_passwordless_login_to`] gives it ([`ServiceError::FactorUnavailable`]
+    ///   where the organisation asks for something a passkey is not, a locked or deactivated
+    ///   person refused as at the password step);
+    /// - a member of none: [`ServiceError::InvalidCredentials`], audited as
+    ///   `Login { outcome: Denied(NotAMember) }` with no organisation.
+    ///
+    /// Every failure of the ceremony itself is the uniform [`ServiceError::InvalidCredentials`]:
+    /// an unknown credential audited as [`AuditKind::PasswordlessRefused`], a known one's
+    /// failure counted and audited as a rejected passkey.
     ///
     /// Only an assertion that names a credential and carries its owner's user handle reaches
     /// the owner's counter: both are known only to the owner's authenticator and the server
@@ -75,11 +90,94 @@ impl<B: Backend> Authenticator<B> {
     /// stranger cannot lock someone's passkey by guessing.
     pub async fn finish_passwordless_login(
         &self,
+        attempt: &BearerToken,
+        response: &str,
+    ) -> Result<LoginStep, ServiceError> {
+        let now = self.now();
+        let person = self
+            .verify_passwordless(None, attempt, response, now)
+            .await?;
+        let orgs = self.member_organisations(person).await?;
+        let Some(first) = orgs.first().map(|o| o.value.id()) else {
+            self.record_one(
+                now,
+                Actor::Person(person),
+                Some(person),
+                None,
+                AuditKind::Login {
+                    outcome: LoginOutcome::Denied(DenyReason::NotAMember),
+                },
+            )
+            .await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        for _ in 0..CAS_ATTEMPTS {
+            let mut snapshot = self.snapshot(SnapshotAt::Person(person), None, now).await?;
+            // The login starts at the epoch read with the person, as a password login does.
+            let pending = LoginProgress::passkey_organisation_pending(person, now)
+                .at_epoch(snapshot.epoch.unwrap_or(0));
+            let mut open = Vec::with_capacity(orgs.len());
+            for org in &orgs {
+                snapshot.organisation = Some(copy(org));
+                let progress = pending.in_organisation(org.value.id())?;
+                if matches!(
+                    self.decide_on(&snapshot, &progress, now),
+                    Some(LoginDecision::Allowed(_))
+                ) {
+                    open.push(org.value.id());
+                }
+            }
+            if open.len() < 2 {
+                // The one organisation that signs them in or, when there is none, the first
+                // one's refusal.
+                let org = open.first().copied().unwrap_or(first);
+                return self.passwordless_decision(person, org, now).await;
+            }
+            snapshot.organisation = None;
+            let mut write = StepWrite::default();
+            let concluded = self.organisation_choice(&snapshot, pending, open, now, &mut write)?;
+            if self.apply(&write).await? {
+                return concluded.settle(self, None).await;
+            }
+        }
+        Err(ServiceError::Conflict)
+    }
+
+    /// [`Self::finish_passwordless_login`] into `org`, for a host that knows the organisation
+    /// (a sign-in page of one organisation), as [`Self::login_to`] is to [`Self::login`].
+    ///
+    /// The ceremony is verified, throttled and audited the same way. The login decision then
+    /// runs as for a password and a second factor: the passkey with user verification stands
+    /// for both ([`LoginProgress::passkey_verified`], AAL2). Only a decision that grants
+    /// completes it, with a session as any login's ([`LoginStep::Granted`]); a login the
+    /// organisation's policy or the person's state sends elsewhere — a factor it counts that is
+    /// not a passkey to present, a password to change, an enrolment — is
+    /// [`ServiceError::FactorUnavailable`] (sign in with the password instead), and a locked,
+    /// deactivated or non-member person is refused as at the password step.
+    pub async fn finish_passwordless_login_to(
+        &self,
         org: OrgId,
         attempt: &BearerToken,
         response: &str,
     ) -> Result<LoginStep, ServiceError> {
         let now = self.now();
+        let person = self
+            .verify_passwordless(Some(org), attempt, response, now)
+            .await?;
+        self.passwordless_decision(person, org, now).await
+    }
+
+    /// The ceremony of a passwordless sign-in: the attempt spent, the credential found, its
+    /// owner's handle checked, the attempt counted on the owner's passkey counter, the assertion
+    /// verified and its use recorded. The person it verified; a failure is audited (under
+    /// `org`, when named) and uniform.
+    async fn verify_passwordless(
+        &self,
+        org: Option<OrgId>,
+        attempt: &BearerToken,
+        response: &str,
+        now: u64,
+    ) -> Result<PersonId, ServiceError> {
         let ceremonies = self.ceremonies()?;
         let store = self.backend.store();
         let digest = attempt.digest();
@@ -127,12 +225,12 @@ impl<B: Backend> Authenticator<B> {
             Err(_) => false,
         };
         if !verified {
-            self.reject_credential(reserved, person, Some(org), false, now)
+            self.reject_credential(reserved, person, org, false, now)
                 .await?;
             return Err(ServiceError::InvalidCredentials);
         }
         self.accept_attempt(reserved, now).await?;
-        self.passwordless_decision(person, org, now).await
+        Ok(person)
     }
 
     /// The login decision of a verified passwordless sign-in, committed only when it grants.
@@ -174,12 +272,16 @@ impl<B: Backend> Authenticator<B> {
 
     /// An assertion for no live attempt, naming no credential anyone holds, or under another
     /// person's user handle: audited, and the uniform failure.
-    async fn passwordless_refused(&self, org: OrgId, now: u64) -> Result<LoginStep, ServiceError> {
+    async fn passwordless_refused<T>(
+        &self,
+        org: Option<OrgId>,
+        now: u64,
+    ) -> Result<T, ServiceError> {
         self.record_one(
             now,
             Actor::System,
             None,
-            Some(org),
+            org,
             AuditKind::PasswordlessRefused,
         )
         .await?;

@@ -32,7 +32,7 @@ use crate::credential::recovery::RecoveryCodeSet;
 use crate::credential::throttle::ThrottleState;
 use crate::credential::token::TokenDigest;
 use crate::policy::enrollment::Mfa;
-use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
+use crate::policy::ids::{AuthenticatorId, OrgId, PersonId, SessionId};
 use crate::policy::organisation::Organisation;
 use crate::store::invitations::InvitationStore;
 use crate::store::records::{
@@ -285,4 +285,38 @@ pub trait LoginStore:
     where
         F: FnMut(&LoginSnapshot) -> (StepWrite, T) + Send,
         T: Send;
+
+    /// **Atomic.** Takes one factor away from the person ([`FactorRemoval`]) and moves their
+    /// security epoch on, in one transaction, only while the epoch is still `expected_epoch` —
+    /// the one read (with the factors, in one [`Self::login_snapshot`]) when the removal was
+    /// decided. Every other session and remembered device of the person ends as with
+    /// [`SessionStore::bump_epoch`]; the session `keep`, if any, is carried over to the new
+    /// epoch. Returns the new epoch; `None`, with nothing written, if the epoch moved on, the
+    /// person is gone, or the person holds no such factor.
+    ///
+    /// Every factor removal moves the epoch, so of two removals decided on the same factors
+    /// (two servers removing a person's last two factors of different kinds, each checking
+    /// that the other stays), one commits and the other finds the epoch moved: it decides
+    /// again on what is left.
+    fn remove_factor(
+        &self,
+        person: PersonId,
+        factor: &FactorRemoval,
+        expected_epoch: u64,
+        keep: Option<SessionId>,
+    ) -> impl Future<Output = Result<Option<u64>, <Self as SecretStore>::Error>> + Send;
+}
+
+/// A factor [`LoginStore::remove_factor`] takes away.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FactorRemoval {
+    /// The person's verified phone number (SMS codes stop): held while they have one.
+    Phone,
+    /// The person's passkey or security key with this credential id (feature `passkeys`).
+    #[cfg(feature = "passkeys")]
+    Passkey {
+        /// The credential id.
+        credential_id: Vec<u8>,
+    },
 }

@@ -144,6 +144,22 @@ impl Users {
             .then(|| self.epochs.get(&person).copied().unwrap_or(0))
     }
 
+    /// Moves the person's epoch on, ending every session but `keep` (carried over) and every
+    /// device token of theirs; the new epoch, `None` if the person does not exist.
+    fn bump(&mut self, person: PersonId, keep: Option<SessionId>) -> Option<u64> {
+        let epoch = self.epoch(person)?.saturating_add(1);
+        self.epochs.insert(person, epoch);
+        self.sessions
+            .retain(|_, stored| stored.record.person != person || Some(stored.record.id) == keep);
+        for kept in self.sessions.values_mut() {
+            if kept.record.person == person {
+                kept.record.epoch = epoch;
+            }
+        }
+        self.device_tokens.retain(|_, token| token.person != person);
+        Some(epoch)
+    }
+
     /// The per-request view of a stored session; `None` if its person is gone.
     fn view_of(&self, stored: &StoredSession) -> Option<SessionView> {
         let session = stored.record;
@@ -836,24 +852,7 @@ impl SessionStore for MemoryStore {
         person: PersonId,
         keep: Option<SessionId>,
     ) -> Result<Option<u64>, MemoryStoreError> {
-        let mut users = self.users()?;
-        let Some(epoch) = users.epoch(person) else {
-            return Ok(None);
-        };
-        let epoch = epoch.saturating_add(1);
-        users.epochs.insert(person, epoch);
-        users
-            .sessions
-            .retain(|_, stored| stored.record.person != person || Some(stored.record.id) == keep);
-        for kept in users.sessions.values_mut() {
-            if kept.record.person == person {
-                kept.record.epoch = epoch;
-            }
-        }
-        users
-            .device_tokens
-            .retain(|_, token| token.person != person);
-        Ok(Some(epoch))
+        Ok(self.users()?.bump(person, keep))
     }
 
     async fn create_session(

@@ -41,6 +41,7 @@
 //! | [`SessionStore::prune_sessions`] | `DELETE FROM sessions WHERE expires_at <= $now OR idle_expires_at <= $now OR epoch <> (SELECT epoch FROM people …)` (and the same for `device_tokens`) |
 //! | [`LoginStore::login_snapshot`] | one `SELECT` joining the live ticket (not consumed), the person, the organisation, the MFA state with its watermark rows (aggregated as JSON), the active recovery set, the four counters and the sign-in challenge; no lock, no transaction |
 //! | [`LoginStore::apply_step`] | one transaction (a single write commits alone), every write guarded by the snapshot it was decided on: the counters' compare-and-swap, `UPDATE authenticator_watermarks … WHERE last_step < $step`, the recovery slot as [`SecretStore::spend_recovery_code`], the challenge as [`SecretStore::replace_oob_challenge`], the MFA state as [`SecretStore::replace_mfa`], `DELETE FROM tickets WHERE digest = $d` (must delete one), `INSERT INTO tickets …`; any guard failing rolls everything back |
+//! | [`LoginStore::remove_factor`] | one transaction: `UPDATE people SET epoch = epoch + 1 WHERE id = $p AND epoch = $e RETURNING epoch`, the factor's `UPDATE people SET phone = NULL …` or `DELETE FROM passkeys WHERE person = $p AND credential_id = $id` (must touch one row), then the sessions and device tokens as [`SessionStore::bump_epoch`]; any miss rolls everything back |
 //! | [`LoginStore::locked_step`] | `BEGIN IMMEDIATE` (SQLite) or `BEGIN` and the snapshot `… FOR UPDATE` of the person's row (PostgreSQL), the decision in between, then the writes as `apply_step`, `COMMIT`; a failed guard rolls back and decides again |
 //!
 //! The login steps use the [`LoginStore`] verbs, within the budgets the service docs give
@@ -87,8 +88,8 @@ pub use memory::{Delivery, MemoryAuditLog, MemoryStore, MemoryStoreError, Record
 
 pub use crate::credential::token::TokenDigest;
 pub use login::{
-    CounterWrite, LoginCounters, LoginSnapshot, LoginStore, MfaWrite, NextTicket, OobWrite,
-    SnapshotAt, StepWrite, WithPasskeys,
+    CounterWrite, FactorRemoval, LoginCounters, LoginSnapshot, LoginStore, MfaWrite, NextTicket,
+    OobWrite, SnapshotAt, StepWrite, WithPasskeys,
 };
 
 pub use invitations::{InvitationRecord, InvitationStore};

@@ -10,10 +10,14 @@
 //! | [`PasskeyStore::take_passkey_challenge`] | `DELETE FROM passkey_challenges WHERE person = $p AND purpose = $purpose AND ticket = $t RETURNING …` (an expired one is deleted and not returned) |
 //! | [`PasskeyStore::insert_passkey`] | `INSERT INTO passkeys … SELECT … FROM people WHERE id = $p AND epoch = $e FOR UPDATE ON CONFLICT (credential_id) DO NOTHING` (the id is unique across people; nothing is written once the person's security epoch moved on) |
 //! | [`PasskeyStore::record_passkey_use`] | `UPDATE passkeys SET counter = $new, key = $k, backup_state = $bs, … WHERE person = $p AND credential_id = $id AND counter = $expected` |
-//! | [`PasskeyStore::remove_passkey`] | in one transaction under the person's lock: the count of the person's credentials, then `DELETE FROM passkeys WHERE person = $p AND credential_id = $id` only if enough stay |
 //! | [`PasskeyStore::passkey_by_id`] | `SELECT … FROM passkeys WHERE credential_id = $id` |
 //! | [`PasskeyStore::remove_passkeys`] | `DELETE FROM passkeys WHERE person = $p`, and the person's ceremony states |
 //! | [`PasskeyStore::prune_passkey_challenges`] | `DELETE FROM passkey_challenges WHERE expires_at <= $now` |
+//!
+//! One credential is removed with [`LoginStore::remove_factor`](crate::store::LoginStore::remove_factor)
+//! ([`FactorRemoval::Passkey`](crate::store::FactorRemoval::Passkey)): guarded by the person's
+//! security epoch, as every factor removal is, so that removals of different kinds racing for
+//! a person's last counted factors cannot both land.
 
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -144,17 +148,6 @@ pub trait PasskeyStore: Send + Sync {
         &self,
         record: &PasskeyRecord,
         epoch: u64,
-    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
-
-    /// **Atomic.** Deletes the person's credential `credential_id` only if at least
-    /// `keep_at_least` other credentials of theirs stay; `false` (nothing deleted) otherwise, or
-    /// if they have no such credential. Of two concurrent removals that would each leave fewer,
-    /// one is refused.
-    fn remove_passkey(
-        &self,
-        person: PersonId,
-        credential_id: &[u8],
-        keep_at_least: u32,
     ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
 
     /// Deletes every credential of the person and every ceremony state of theirs; how many

@@ -27,6 +27,15 @@ pub type Service<S> =
     Authenticator<Services<S, MemoryAuditLog, RecordingNotifier, Arc<ManualClock>, PasswordHasher>>;
 
 pub fn service<S: LoginStore>(store: S) -> (Service<S>, Arc<ManualClock>) {
+    service_with(store, |config| config)
+}
+
+/// [`service`] with more configuration (`configure` gets the builder with weak hashing and SMS
+/// set).
+pub fn service_with<S: LoginStore>(
+    store: S,
+    configure: impl FnOnce(authcore::ServiceConfigBuilder) -> authcore::ServiceConfigBuilder,
+) -> (Service<S>, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(T0));
     let hasher = PasswordHasher::builder()
         .params(HashParams::dangerous_weak(64, 1, 1).unwrap())
@@ -42,9 +51,8 @@ pub fn service<S: LoginStore>(store: S) -> (Service<S>, Arc<ManualClock>) {
         .sms(
             OobConfig::default(),
             OobKey::from_bytes(&[9u8; 32]).unwrap(),
-        )
-        .build()
-        .unwrap();
+        );
+    let config = configure(config).build().unwrap();
     let backend = Services::new(store, MemoryAuditLog::new(), RecordingNotifier::new())
         .unwrap()
         .with_clock(Arc::clone(&clock))

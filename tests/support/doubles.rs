@@ -520,6 +520,19 @@ impl<T: LoginStore> LoginStore for Recording<T> {
         self.note("locked_step").await;
         self.inner.locked_step(at, org, now, decide).await
     }
+
+    async fn remove_factor(
+        &self,
+        person: PersonId,
+        factor: &authcore::store::FactorRemoval,
+        expected_epoch: u64,
+        keep: Option<authcore::policy::SessionId>,
+    ) -> Result<Option<u64>, <T as SecretStore>::Error> {
+        self.note("remove_factor").await;
+        self.inner
+            .remove_factor(person, factor, expected_epoch, keep)
+            .await
+    }
 }
 
 impl<T: authcore::store::InvitationStore> authcore::store::InvitationStore for Recording<T> {
@@ -632,18 +645,6 @@ impl<T: authcore::store::PasskeyStore> authcore::store::PasskeyStore for Recordi
         self.note("record_passkey_use").await;
         self.inner
             .record_passkey_use(person, credential_id, write)
-            .await
-    }
-
-    async fn remove_passkey(
-        &self,
-        person: PersonId,
-        credential_id: &[u8],
-        keep_at_least: u32,
-    ) -> Result<bool, Self::Error> {
-        self.note("remove_passkey").await;
-        self.inner
-            .remove_passkey(person, credential_id, keep_at_least)
             .await
     }
 

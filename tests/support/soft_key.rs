@@ -9,8 +9,12 @@ use passkey::types::ctap2::{Aaguid, Ctap2Error};
 use passkey::types::webauthn::{CredentialCreationOptions, CredentialRequestOptions};
 use url::Url;
 
-/// A person who always touches the key and enters its PIN.
-pub struct Willing;
+/// A person who always touches the key and, on a key that verifies users, enters its PIN.
+pub struct Willing {
+    /// Whether the key verifies the user at all (a PIN or biometrics); a key that does not is
+    /// only ever touched (user presence).
+    verifies: bool,
+}
 
 #[async_trait::async_trait]
 impl UserValidationMethod for Willing {
@@ -24,12 +28,12 @@ impl UserValidationMethod for Willing {
     ) -> Result<UserCheck, Ctap2Error> {
         Ok(UserCheck {
             presence: true,
-            verification: true,
+            verification: self.verifies,
         })
     }
 
     fn is_verification_enabled(&self) -> Option<bool> {
-        Some(true)
+        Some(self.verifies)
     }
 
     fn is_presence_enabled(&self) -> bool {
@@ -39,21 +43,40 @@ impl UserValidationMethod for Willing {
 
 /// One authenticator holding at most one credential.
 pub struct SoftKey {
+    verifies: bool,
     client:
         Client<Option<Passkey>, Willing, RustCryptoBackend, public_suffix::PublicSuffixList, ()>,
 }
 
 impl Default for SoftKey {
     fn default() -> Self {
-        let authenticator =
-            Authenticator::new(Aaguid::new_empty(), None, Willing, RustCryptoBackend);
-        Self {
-            client: Client::new(authenticator),
-        }
+        Self::with(true)
     }
 }
 
 impl SoftKey {
+    /// A key that never verifies the user (no PIN, no biometrics): every assertion it makes
+    /// carries user presence only.
+    #[allow(dead_code)] // Only the step-up tests hold one.
+    pub fn touch_only() -> Self {
+        Self::with(false)
+    }
+
+    fn with(verifies: bool) -> Self {
+        let authenticator = Authenticator::new(
+            Aaguid::new_empty(),
+            None,
+            Willing { verifies },
+            RustCryptoBackend,
+        );
+        Self {
+            verifies,
+            // The client asks a key that verifies users to do so when the relying party
+            // prefers it, and never asks one that cannot.
+            client: Client::new(authenticator).user_verification_when_preferred(verifies),
+        }
+    }
+
     /// `navigator.credentials.create()` at `origin` with the relying party's options.
     pub async fn create(&mut self, origin: &str, options: &str) -> Result<String, String> {
         let options: CredentialCreationOptions =
@@ -91,10 +114,18 @@ impl SoftKey {
     /// A copy of this authenticator, credential included (a cloned key).
     pub fn clone_key(&self) -> Self {
         let copy = self.client.authenticator().store().clone();
-        let authenticator =
-            Authenticator::new(Aaguid::new_empty(), copy, Willing, RustCryptoBackend);
+        let verifies = self.verifies;
+        let authenticator = Authenticator::new(
+            Aaguid::new_empty(),
+            copy,
+            Willing { verifies },
+            RustCryptoBackend,
+        );
         Self {
-            client: Client::new(authenticator),
+            verifies,
+            // The client asks a key that verifies users to do so when the relying party
+            // prefers it, and never asks one that cannot.
+            client: Client::new(authenticator).user_verification_when_preferred(verifies),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! factor, with the states the server keeps between a ceremony's start and its finish.
 //!
 //! As a second factor the ceremonies ask for user verification *preferred* (WebAuthn Level 3
-//! §5.4.6 and §5.8.6; `webauthn-rs`'s security-key ceremonies): the password already is the
+//! §5.8.6; `webauthn-rs`'s security-key ceremonies): the password already is the
 //! first factor, and refusing keys without a PIN would lock out most security keys. Whether the
 //! authenticator verified the user is reported ([`PasskeyUse::user_verified`]) for the audit.
 

@@ -101,6 +101,9 @@
 //!   rotations of one token (exactly one wins, and exactly one new token reads the session);
 //!   device tokens remembered against an epoch bump (none trusts anyone after it, and pruning
 //!   removes any stale row), and against each other under the per-person limit (it holds).
+//! - A factor is removed ([`LoginStore::remove_factor`]) only at the epoch it was decided at and
+//!   only while the person holds it, moving the epoch on and ending the other sessions in the
+//!   same commit; of [`RACE_CONTENDERS`] removals decided at one epoch, exactly one lands.
 //! - Races: [`RACE_CONTENDERS`] concurrent calls to advance one watermark, spend one recovery
 //!   slot, swap one out-of-band challenge, take one ticket, take one setup token, replace one
 //!   MFA state or organisation version, upgrade one password hash, or create one login —
@@ -141,6 +144,7 @@ use harness::Fail;
 mod harness;
 mod account;
 mod devices;
+mod factors;
 mod fixture;
 mod invitations;
 
@@ -317,6 +321,7 @@ where
     run!("security_epoch", sessions::security_epoch(&fx));
     run!("device_tokens", sessions::device_tokens(&fx));
     run!("prune_sessions", sessions::prune_sessions(&fx));
+    run!("remove_factor", factors::remove_factor(&fx));
     run!("race_watermark", races::race_watermark(&fx, spawner));
     run!(
         "race_recovery_slot",
@@ -353,6 +358,10 @@ where
         sessions::race_revoke_all(&fx, spawner)
     );
     run!("race_touch_session", sessions::race_touch(&fx, spawner));
+    run!(
+        "race_remove_factor",
+        factors::race_remove_factor(&fx, spawner)
+    );
     run!("race_rotate_session", sessions::race_rotate(&fx, spawner));
     run!(
         "race_device_vs_bump",

@@ -12,12 +12,13 @@ use crate::credential::passkey::{CredentialKey, UserHandle};
 use crate::credential::token::TokenDigest;
 use crate::otp::clock::ManualClock;
 use crate::policy::ids::PersonId;
-use crate::store::login::LoginStore;
+use crate::store::login::{FactorRemoval, LoginStore};
 use crate::store::passkeys::{
     PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
 };
 use crate::store::sessions::SessionStore;
 
+use super::factors::epoch_of;
 use super::fixture::Fixture;
 use super::harness::{Checked, Fail, exactly_one, fail, race};
 use super::{ConformanceFailure, InPlace, RACE_CONTENDERS, Report, Spawner};
@@ -419,8 +420,8 @@ async fn insert_epoch<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Checked {
     Ok(())
 }
 
-/// A credential goes only while enough others stay, only its owner's; all of a person's go
-/// with their ceremony states, nobody else's.
+/// A credential goes only at its owner's epoch, only its owner's, once, moving the epoch on; all
+/// of a person's go with their ceremony states, nobody else's.
 async fn remove<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Checked {
     let ada = person(fx).await?;
     let eve = person(fx).await?;
@@ -432,20 +433,34 @@ async fn remove<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Checked {
     for key in [&first, &second, &eves] {
         ensure!(store.insert_passkey(key, 0).await?, "a new credential");
     }
-    ensure!(
-        !store.remove_passkey(eve, &first.credential_id, 0).await?,
+    let removal = FactorRemoval::Passkey {
+        credential_id: first.credential_id.clone(),
+    };
+    let epoch = epoch_of(fx, ada).await?;
+    ensure_eq!(
+        store
+            .remove_factor(eve, &removal, epoch_of(fx, eve).await?, None)
+            .await?,
+        None,
         "another person removes a credential"
     );
-    ensure!(
-        !store.remove_passkey(ada, &first.credential_id, 2).await?,
-        "a removal that would leave too few"
+    ensure_eq!(
+        store
+            .remove_factor(ada, &removal, epoch.saturating_add(1), None)
+            .await?,
+        None,
+        "a removal at another epoch"
     );
-    ensure!(
-        store.remove_passkey(ada, &first.credential_id, 1).await?,
-        "a removal that leaves enough"
+    ensure_eq!(
+        store.remove_factor(ada, &removal, epoch, None).await?,
+        Some(epoch.saturating_add(1)),
+        "a removal at the epoch it was decided at"
     );
-    ensure!(
-        !store.remove_passkey(ada, &first.credential_id, 0).await?,
+    ensure_eq!(
+        store
+            .remove_factor(ada, &removal, epoch.saturating_add(1), None)
+            .await?,
+        None,
         "a credential removed twice"
     );
     ensure_eq!(
@@ -530,40 +545,58 @@ async fn prune<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Checked {
     Ok(())
 }
 
-/// Of [`RACE_CONTENDERS`] removals of a person's two credentials, each required to leave one,
-/// exactly one succeeds.
+/// A person holds a passkey and a phone, their last two factors: of [`RACE_CONTENDERS`]
+/// removals decided at one epoch, half of the passkey and half of the phone (each decided on the
+/// other staying), exactly one lands, and exactly one factor is left.
 async fn race_remove<S: PasskeyConformance, P: Spawner>(
     fx: &Fixture<'_, S>,
     spawner: &P,
 ) -> Checked {
     let ada = person(fx).await?;
     let now = fx.now();
-    let keys = [
-        credential(fx.fresh(), ada, now),
-        credential(fx.fresh(), ada, now.saturating_add(1)),
-    ];
-    for key in &keys {
-        ensure!(fx.store.insert_passkey(key, 0).await?, "a new credential");
-    }
+    let key = credential(fx.fresh(), ada, now);
+    ensure!(fx.store.insert_passkey(&key, 0).await?, "a new credential");
+    ensure!(
+        fx.store.set_phone(ada, Some(&fx.phone()?)).await?,
+        "a phone set"
+    );
+    let epoch = epoch_of(fx, ada).await?;
     let contenders = (0..RACE_CONTENDERS)
         .map(|n| {
             let store = Arc::clone(&fx.store);
-            let id = keys
-                .get(n % 2)
-                .map(|k| k.credential_id.clone())
-                .unwrap_or_default();
-            async move { Ok::<_, Fail>(store.remove_passkey(ada, &id, 1).await?) }
+            let removal = if n % 2 == 0 {
+                FactorRemoval::Passkey {
+                    credential_id: key.credential_id.clone(),
+                }
+            } else {
+                FactorRemoval::Phone
+            };
+            async move {
+                Ok::<_, Fail>(
+                    store
+                        .remove_factor(ada, &removal, epoch, None)
+                        .await?
+                        .is_some(),
+                )
+            }
         })
         .collect();
     let wins = race(spawner, contenders).await?;
     exactly_one(
         wins.into_iter().filter(|w| *w).count(),
-        "remove one of the last two credentials, each keeping one",
+        "remove one of the last two factors (a passkey, a phone), each keeping the other",
     )?;
+    let passkeys = fx.store.passkeys(ada).await?.len();
+    let phones = usize::from(
+        fx.store
+            .person(ada)
+            .await?
+            .is_some_and(|p| p.phone.is_some()),
+    );
     ensure_eq!(
-        fx.store.passkeys(ada).await?.len(),
+        passkeys.saturating_add(phones),
         1,
-        "one credential left"
+        "one factor left (passkeys and phones)"
     );
     Ok(())
 }

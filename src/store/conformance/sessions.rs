@@ -47,7 +47,7 @@ pub(super) async fn signed_in<S: Store>(
 }
 
 /// A new session for `grant` at the person's current epoch, stored under a fresh token.
-async fn open<S: Store>(
+pub(super) async fn open<S: Store>(
     fx: &Fixture<'_, S>,
     grant: &Grant,
 ) -> Result<(TokenDigest, SessionRecord), Fail> {

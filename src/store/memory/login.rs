@@ -8,8 +8,10 @@ use super::{
 };
 use crate::credential::factor::ThrottledFactor;
 use crate::credential::throttle::ThrottleState;
-use crate::policy::ids::OrgId;
-use crate::store::login::{LoginCounters, LoginSnapshot, LoginStore, SnapshotAt, StepWrite};
+use crate::policy::ids::{OrgId, PersonId, SessionId};
+use crate::store::login::{
+    FactorRemoval, LoginCounters, LoginSnapshot, LoginStore, SnapshotAt, StepWrite,
+};
 use crate::store::records::ThrottleKey;
 use crate::store::records::Versioned;
 
@@ -235,5 +237,37 @@ impl LoginStore for MemoryStore {
             return Err(MemoryStoreError::GuardFailed);
         }
         Ok(value)
+    }
+
+    async fn remove_factor(
+        &self,
+        person: PersonId,
+        factor: &FactorRemoval,
+        expected_epoch: u64,
+        keep: Option<SessionId>,
+    ) -> Result<Option<u64>, MemoryStoreError> {
+        // The users' lock is held from the epoch check to the bump: a concurrent removal (or
+        // any bump) waits, and then finds the epoch moved.
+        let mut users = self.users()?;
+        if users.epoch(person) != Some(expected_epoch) {
+            return Ok(None);
+        }
+        match factor {
+            FactorRemoval::Phone => {
+                let Some(record) = users.people.get_mut(&person) else {
+                    return Ok(None);
+                };
+                if record.phone.take().is_none() {
+                    return Ok(None);
+                }
+            }
+            #[cfg(feature = "passkeys")]
+            FactorRemoval::Passkey { credential_id } => {
+                if !self.take_passkey(person, credential_id)? {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(users.bump(person, keep))
     }
 }

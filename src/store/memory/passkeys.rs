@@ -48,6 +48,21 @@ impl MemoryStore {
         Ok(u64::try_from(before.saturating_sub(tables.challenges.len())).unwrap_or(u64::MAX))
     }
 
+    /// Deletes the person's credential `credential_id`; whether it was there. Called with the
+    /// users' lock held: the passkeys' lock is always taken last.
+    pub(super) fn take_passkey(
+        &self,
+        person: PersonId,
+        credential_id: &[u8],
+    ) -> Result<bool, MemoryStoreError> {
+        let mut tables = self.passkey_tables()?;
+        let before = tables.credentials.len();
+        tables
+            .credentials
+            .retain(|c| c.person != person || c.credential_id != credential_id);
+        Ok(tables.credentials.len() < before)
+    }
+
     fn passkey_tables(&self) -> Result<std::sync::MutexGuard<'_, Passkeys>, MemoryStoreError> {
         Ok(self.passkeys.lock()?)
     }
@@ -159,28 +174,6 @@ impl PasskeyStore for MemoryStore {
         stored.backup_eligible |= write.backup_eligible;
         stored.last_used_at = Some(write.used_at);
         Ok(true)
-    }
-
-    async fn remove_passkey(
-        &self,
-        person: PersonId,
-        credential_id: &[u8],
-        keep_at_least: u32,
-    ) -> Result<bool, MemoryStoreError> {
-        let mut tables = self.passkey_tables()?;
-        let others = tables
-            .credentials
-            .iter()
-            .filter(|c| c.person == person && c.credential_id != credential_id)
-            .count();
-        if others < usize::try_from(keep_at_least).unwrap_or(usize::MAX) {
-            return Ok(false);
-        }
-        let before = tables.credentials.len();
-        tables
-            .credentials
-            .retain(|c| c.person != person || c.credential_id != credential_id);
-        Ok(tables.credentials.len() < before)
     }
 
     async fn remove_passkeys(&self, person: PersonId) -> Result<u64, MemoryStoreError> {

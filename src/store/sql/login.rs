@@ -22,9 +22,9 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::credential::throttle::ThrottleState;
-use crate::policy::ids::{AuthenticatorId, OrgId, PersonId};
+use crate::policy::ids::{AuthenticatorId, OrgId, PersonId, SessionId};
 use crate::store::login::{
-    CounterWrite, LoginCounters, LoginSnapshot, LoginStore, SnapshotAt, StepWrite,
+    CounterWrite, FactorRemoval, LoginCounters, LoginSnapshot, LoginStore, SnapshotAt, StepWrite,
 };
 use crate::store::records::{OobPurpose, TicketRecord, Versioned};
 use crate::store::sql::codec::{
@@ -562,6 +562,53 @@ impl<D: Dialect> LoginStore for SqlStore<D> {
             tx.rollback().await?;
         }
         Err(SqlStoreError::Contention)
+    }
+
+    async fn remove_factor(
+        &self,
+        person: PersonId,
+        factor: &FactorRemoval,
+        expected_epoch: u64,
+        keep: Option<SessionId>,
+    ) -> Result<Option<u64>, SqlStoreError> {
+        let id = person_bytes(person);
+        // SQLite takes its write lock at once; PostgreSQL's guarded update locks the person's
+        // row, and a removal waiting on it finds the epoch moved once the first commits.
+        let mut tx = self.pool.begin_with(D::BEGIN_LOCKED).await?;
+        let Some(epoch) = self.bump_in(&mut tx, &id, Some(expected_epoch)).await? else {
+            tx.rollback().await?;
+            return Ok(None);
+        };
+        let removed = match factor {
+            FactorRemoval::Phone => {
+                let tag = crate::store::sql::people::phone_tag(&self.keyring, &id, None)?;
+                query(
+                    "UPDATE people SET phone = NULL, phone_tag = $1 \
+                     WHERE id = $2 AND phone IS NOT NULL",
+                )
+                .bind(tag)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+            }
+            #[cfg(feature = "passkeys")]
+            FactorRemoval::Passkey { credential_id } => {
+                query("DELETE FROM passkeys WHERE person = $1 AND credential_id = $2")
+                    .bind(&id)
+                    .bind(credential_id.as_slice())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+            }
+        };
+        if removed != 1 {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        self.end_sessions_in(&mut tx, &id, keep, epoch).await?;
+        tx.commit().await?;
+        Ok(Some(to_u64(epoch, "people")?))
     }
 }
 

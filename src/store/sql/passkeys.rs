@@ -316,39 +316,6 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
         Ok(written == 1)
     }
 
-    async fn remove_passkey(
-        &self,
-        person: PersonId,
-        credential_id: &[u8],
-        keep_at_least: u32,
-    ) -> Result<bool, SqlStoreError> {
-        let id = person_bytes(person);
-        // SQLite takes its write lock at once; PostgreSQL locks the person's row: two removals
-        // of one person's credentials take turns, and the second counts what the first left.
-        let mut tx = self.pool.begin_with(D::BEGIN_LOCKED).await?;
-        let lock = alloc::format!("SELECT id FROM people WHERE id = $1{}", D::LOCK_PERSON);
-        let _ = query(&lock).bind(&id).fetch_optional(&mut *tx).await?;
-        let others: i64 =
-            query("SELECT COUNT(*) FROM passkeys WHERE person = $1 AND credential_id <> $2")
-                .bind(&id)
-                .bind(credential_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get(0)?;
-        if others < i64::from(keep_at_least) {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        let deleted = query("DELETE FROM passkeys WHERE person = $1 AND credential_id = $2")
-            .bind(&id)
-            .bind(credential_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(deleted == 1)
-    }
-
     async fn remove_passkeys(&self, person: PersonId) -> Result<u64, SqlStoreError> {
         let id = person_bytes(person);
         let mut tx = self.pool.begin().await?;

@@ -349,6 +349,62 @@ impl<D: Dialect> SqlStore<D> {
         Ok(written == 1)
     }
 
+    /// Moves the person's epoch on inside `tx` — only from `expected`, when given — and
+    /// returns the new one; `None` (nothing written) when no row matched.
+    pub(super) async fn bump_in(
+        &self,
+        tx: &mut Tx<D>,
+        person: &[u8],
+        expected: Option<u64>,
+    ) -> Result<Option<i64>, SqlStoreError> {
+        let row = match expected {
+            None => {
+                query("UPDATE people SET epoch = epoch + 1 WHERE id = $1 RETURNING epoch")
+                    .bind(person)
+                    .fetch_optional(&mut **tx)
+                    .await?
+            }
+            Some(expected) => {
+                query(
+                    "UPDATE people SET epoch = epoch + 1 WHERE id = $1 AND epoch = $2 \
+                     RETURNING epoch",
+                )
+                .bind(person)
+                .bind(to_i64(expected, "an epoch")?)
+                .fetch_optional(&mut **tx)
+                .await?
+            }
+        };
+        row.map(|row| row.try_get(0))
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    /// Inside `tx`, after a bump to `epoch`: deletes every session of the person but `keep`
+    /// (carried over to `epoch`) and every device token of theirs.
+    pub(super) async fn end_sessions_in(
+        &self,
+        tx: &mut Tx<D>,
+        person: &[u8],
+        keep: Option<SessionId>,
+        epoch: i64,
+    ) -> Result<(), SqlStoreError> {
+        let keep: Vec<u8> = keep.map(session_id_bytes).unwrap_or_default();
+        query("DELETE FROM sessions WHERE person = $1 AND id <> $2")
+            .bind(person)
+            .bind(&keep)
+            .execute(&mut **tx)
+            .await?;
+        query("DELETE FROM device_tokens WHERE person = $1")
+            .bind(person)
+            .execute(&mut **tx)
+            .await?;
+        if !keep.is_empty() {
+            self.carry_over(tx, person, &keep, epoch).await?;
+        }
+        Ok(())
+    }
+
     /// Carries the person's session with the id `keep` over to `epoch` inside `tx`, if they
     /// have it.
     async fn carry_over(
@@ -400,27 +456,10 @@ impl<D: Dialect> SessionStore for SqlStore<D> {
     ) -> Result<Option<u64>, SqlStoreError> {
         let id = person_bytes(person);
         let mut tx = self.pool.begin().await?;
-        let Some(row) = query("UPDATE people SET epoch = epoch + 1 WHERE id = $1 RETURNING epoch")
-            .bind(&id)
-            .fetch_optional(&mut *tx)
-            .await?
-        else {
+        let Some(epoch) = self.bump_in(&mut tx, &id, None).await? else {
             return Ok(None);
         };
-        let epoch: i64 = row.try_get(0)?;
-        let keep: Vec<u8> = keep.map(session_id_bytes).unwrap_or_default();
-        query("DELETE FROM sessions WHERE person = $1 AND id <> $2")
-            .bind(&id)
-            .bind(&keep)
-            .execute(&mut *tx)
-            .await?;
-        query("DELETE FROM device_tokens WHERE person = $1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
-        if !keep.is_empty() {
-            self.carry_over(&mut tx, &id, &keep, epoch).await?;
-        }
+        self.end_sessions_in(&mut tx, &id, keep, epoch).await?;
         tx.commit().await?;
         Ok(Some(to_u64(epoch, "people")?))
     }
