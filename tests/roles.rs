@@ -1290,3 +1290,94 @@ fn who_may_manage_whom_and_whose_grant_stands() {
     let again = back.state.reactivate_member(&admin, USER, now).unwrap();
     assert!(again.events.is_empty());
 }
+
+#[test]
+fn the_roster_lists_every_member_in_the_order_they_joined() {
+    let org = company();
+    let people: Vec<PersonId> = org.members().iter().map(|member| member.person()).collect();
+    assert_eq!(people, [OWNER, ADMIN, MANAGER, USER, OTHER_USER]);
+    let deactivated = org
+        .deactivate_member(&login(&org, OWNER, true, T0), USER, T0)
+        .unwrap()
+        .state;
+    assert_eq!(deactivated.members().len(), 5);
+}
+
+#[test]
+fn an_admin_may_grant_their_own_role_by_a_role_change() {
+    let org = company();
+    let now = T0 + 10;
+    let admin = login(&org, ADMIN, true, now);
+    let promoted = org.change_role(&admin, USER, Role::Admin, now).unwrap();
+    assert_eq!(promoted.state.member(USER).unwrap().role(), Role::Admin);
+    assert_eq!(
+        promoted.events[0].what,
+        AuditKind::RoleChanged {
+            from: Role::User,
+            to: Role::Admin
+        }
+    );
+}
+
+/// Each event of a transition: whom it concerns and what happened.
+fn subjects_and_kinds(
+    events: &[authcore::policy::AuditEvent],
+) -> Vec<(Option<PersonId>, AuditKind)> {
+    events
+        .iter()
+        .map(|event| (event.subject, event.what))
+        .collect()
+}
+
+#[test]
+fn an_ownership_transfer_records_exactly_the_role_changes_it_makes() {
+    let org = company();
+    let now = T0 + 10;
+    let owner = login(&org, OWNER, true, now);
+    let owner_to_admin = (
+        Some(OWNER),
+        AuditKind::RoleChanged {
+            from: Role::Owner,
+            to: Role::Admin,
+        },
+    );
+    let admin_to_owner = (
+        Some(ADMIN),
+        AuditKind::RoleChanged {
+            from: Role::Admin,
+            to: Role::Owner,
+        },
+    );
+    let transferred = (Some(ADMIN), AuditKind::OwnershipTransferred { from: OWNER });
+
+    // Handing over: both roles change.
+    let handed = org
+        .transfer_ownership(&owner, ADMIN, mfa(), Role::Admin, now)
+        .unwrap();
+    assert_eq!(
+        subjects_and_kinds(&handed.events),
+        [admin_to_owner, transferred, owner_to_admin]
+    );
+
+    // Sharing: the acting Owner stays an Owner, and no role change is recorded for them.
+    let shared = org
+        .transfer_ownership(&owner, ADMIN, mfa(), Role::Owner, now)
+        .unwrap();
+    assert_eq!(
+        subjects_and_kinds(&shared.events),
+        [admin_to_owner, transferred]
+    );
+    assert_eq!(shared.state.owners().count(), 2);
+
+    // Towards a co-owner: their role does not change, and none is recorded.
+    let to_co_owner = shared
+        .state
+        .transfer_ownership(&owner, ADMIN, mfa(), Role::Admin, now)
+        .unwrap();
+    assert_eq!(
+        subjects_and_kinds(&to_co_owner.events),
+        [transferred, owner_to_admin]
+    );
+    assert_eq!(to_co_owner.state.member(ADMIN).unwrap().role(), Role::Owner);
+    assert_eq!(to_co_owner.state.member(OWNER).unwrap().role(), Role::Admin);
+}

@@ -190,4 +190,28 @@ mod tests {
             ThrottledFactor::RecoveryCode
         );
     }
+
+    #[test]
+    fn only_sms_and_email_are_out_of_band() {
+        let out_of_band: alloc::vec::Vec<_> = FactorKind::ALL
+            .into_iter()
+            .filter(|k| k.is_out_of_band())
+            .collect();
+        assert_eq!(
+            out_of_band,
+            [FactorKind::OutOfBandSms, FactorKind::OutOfBandEmail]
+        );
+    }
+
+    #[test]
+    fn only_a_passkey_resists_phishing() {
+        let resistant: alloc::vec::Vec<_> = FactorKind::ALL
+            .into_iter()
+            .filter(|k| k.is_phishing_resistant())
+            .collect();
+        #[cfg(feature = "passkeys")]
+        assert_eq!(resistant, [FactorKind::Passkey]);
+        #[cfg(not(feature = "passkeys"))]
+        assert!(resistant.is_empty());
+    }
 }
