@@ -11,6 +11,12 @@ pub mod company;
 pub mod login;
 #[path = "outbox.rs"]
 pub mod outbox;
+#[path = "profile.rs"]
+pub mod profile;
+#[path = "roles.rs"]
+pub mod roles;
+#[path = "sessions.rs"]
+pub mod sessions;
 #[path = "users.rs"]
 pub mod users;
 
@@ -67,6 +73,9 @@ pub fn router<B: Backend + 'static>(
         .merge(login::routes::<B>())
         .merge(company::routes::<B>())
         .merge(users::routes::<B>())
+        .merge(roles::routes::<B>())
+        .merge(profile::routes::<B>())
+        .merge(sessions::routes::<B>())
         .merge(outbox::routes::<B>())
         .with_state(app)
         .layer(web.csrf_layer())

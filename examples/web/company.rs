@@ -11,6 +11,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use authcore::Backend;
+use authcore::credential::FactorKind;
 use authcore::policy::{Aal, MfaPolicy, MfaSettings};
 use authcore::web::{Authorized, CsrfForm, CsrfToken, CurrentSession, ManageSecurityPolicy};
 
@@ -89,11 +90,14 @@ async fn save<B: Backend + 'static>(
     CsrfForm(form): CsrfForm<Settings>,
 ) -> Response {
     let grant = authorized.session.grant();
+    // The authenticator app, recovery codes, passkeys where built in, and codes by text
+    // message for whoever confirmed a phone on My Profile.
+    let factors = MfaSettings::DEFAULT_FACTORS.with(FactorKind::OutOfBandSms);
     let result = if form.activate.is_some() {
         let settings = if form.force.is_some() {
-            MfaSettings::enforced(MfaSettings::DEFAULT_FACTORS, 0)
+            MfaSettings::enforced(factors, 0)
         } else {
-            MfaSettings::optional(MfaSettings::DEFAULT_FACTORS)
+            MfaSettings::optional(factors)
         };
         match settings {
             Ok(settings) => app.auth.set_mfa_policy(grant, settings).await,

@@ -4,20 +4,66 @@
 use std::sync::Arc;
 
 use askama::Template;
-use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::get;
+use axum::{Form, Router};
 use serde::Deserialize;
 
-use authcore::Backend;
 use authcore::policy::Role;
 use authcore::web::{Authorized, CsrfForm, CsrfToken, ManageMembers};
+use authcore::{Backend, BearerToken, Password};
 
-use super::{App, AppState, Nav, render, role_name};
+use super::{App, AppState, Nav, render, role_name, see};
 
 pub fn routes<B: Backend + 'static>() -> Router<Arc<App<B>>> {
-    Router::new().route("/users", get(page::<B>).post(add::<B>))
+    Router::new()
+        .route("/users", get(page::<B>).post(add::<B>))
+        .route("/setup", get(setup_page).post(setup::<B>))
+}
+
+#[derive(Deserialize)]
+struct SetupQuery {
+    token: String,
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    nav: Nav,
+    token: String,
+}
+
+/// The setup e-mail's link: choose a password instead of the temporary one. The form has no
+/// session; the single-use token in it and the origin check (`CsrfLayer`) protect it.
+async fn setup_page(Query(query): Query<SetupQuery>) -> Response {
+    render(&SetupPage {
+        nav: Nav::default(),
+        token: query.token,
+    })
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    token: String,
+    password: String,
+}
+
+async fn setup<B: Backend + 'static>(
+    State(app): AppState<B>,
+    Form(form): Form<SetupForm>,
+) -> Response {
+    let Ok(token) = BearerToken::parse(form.token.trim()) else {
+        return app.fail(authcore::ServiceError::InvalidCredentials);
+    };
+    match app
+        .auth
+        .complete_setup(&token, Password::from(form.password.as_str()))
+        .await
+    {
+        Ok(_) => see("/login"),
+        Err(e) => app.fail(e),
+    }
 }
 
 /// A member as listed.
