@@ -12,6 +12,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod app;
+mod load;
 
 use std::process::exit;
 use std::sync::Arc;
@@ -26,10 +27,11 @@ use app::Outbox;
 struct Args {
     port: u16,
     database: Option<String>,
+    load: Option<(usize, usize)>,
 }
 
 fn usage() -> ! {
-    eprintln!("usage: web [--port N] [--database PATH | --database postgres://…]");
+    eprintln!("usage: web [--port N] [--database PATH | --database postgres://…] [--load CxN]");
     exit(2);
 }
 
@@ -37,12 +39,16 @@ fn args() -> Args {
     let mut args = Args {
         port: 3000,
         database: None,
+        load: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match (arg.as_str(), it.next()) {
             ("--port", Some(port)) => args.port = port.parse().unwrap_or_else(|_| usage()),
             ("--database", Some(database)) => args.database = Some(database),
+            ("--load", Some(spec)) => {
+                args.load = Some(load::parse(&spec).unwrap_or_else(|| usage()))
+            }
             _ => usage(),
         }
     }
@@ -70,14 +76,14 @@ async fn main() {
     let port = listener.local_addr().expect("a local address").port();
     match args.database {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            postgres(listener, port, &url).await;
+            postgres(listener, port, &url, args.load).await;
         }
         Some(path) => {
             let store = SqliteStore::open(&path, keyring())
                 .await
                 .expect("the SQLite database");
             println!("database: SQLite at {path}");
-            serve(listener, port, store).await;
+            serve(listener, port, store, args.load).await;
         }
         None => {
             let dir = tempfile::tempdir().expect("a temporary directory");
@@ -86,27 +92,37 @@ async fn main() {
                 .await
                 .expect("the SQLite database");
             println!("database: SQLite at {} (removed on exit)", path.display());
-            serve(listener, port, store).await;
+            serve(listener, port, store, args.load).await;
         }
     }
 }
 
 #[cfg(feature = "postgres")]
-async fn postgres(listener: tokio::net::TcpListener, port: u16, url: &str) {
+async fn postgres(
+    listener: tokio::net::TcpListener,
+    port: u16,
+    url: &str,
+    load: Option<(usize, usize)>,
+) {
     let store = authcore::PostgresStore::connect(url, keyring())
         .await
         .expect("the PostgreSQL database");
     println!("database: PostgreSQL");
-    serve(listener, port, store).await;
+    serve(listener, port, store, args.load).await;
 }
 
 #[cfg(not(feature = "postgres"))]
-async fn postgres(_: tokio::net::TcpListener, _: u16, _: &str) {
+async fn postgres(_: tokio::net::TcpListener, _: u16, _: &str, _: Option<(usize, usize)>) {
     eprintln!("PostgreSQL needs the `postgres` feature: --features axum,postgres");
     exit(2);
 }
 
-async fn serve<S: LoginStore + 'static>(listener: tokio::net::TcpListener, port: u16, store: S) {
+async fn serve<S: LoginStore + 'static>(
+    listener: tokio::net::TcpListener,
+    port: u16,
+    store: S,
+    load: Option<(usize, usize)>,
+) {
     let origin = format!("http://127.0.0.1:{port}");
     let outbox = Outbox::new();
     let backend = Services::new(store, MemoryAuditLog::new(), outbox.clone()).expect("a backend");
@@ -126,5 +142,11 @@ async fn serve<S: LoginStore + 'static>(listener: tokio::net::TcpListener, port:
     .expect("the web configuration");
     println!("serving on {origin}/");
     println!("dev outbox: {origin}/dev/outbox");
+    if let Some((clients, rounds)) = load {
+        // The load run: the server in the background, the clients here, then exit.
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        load::run(&origin, clients, rounds).await;
+        return;
+    }
     axum::serve(listener, router).await.expect("the server");
 }
