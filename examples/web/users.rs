@@ -6,13 +6,13 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
 use authcore::policy::Role;
 use authcore::web::{Authorized, CsrfForm, CsrfToken, ManageMembers};
-use authcore::{Backend, BearerToken, Password};
+use authcore::{Backend, BearerToken, Password, PersonId};
 
 use super::{App, AppState, Nav, render, role_name, see};
 
@@ -20,6 +20,57 @@ pub fn routes<B: Backend + 'static>() -> Router<Arc<App<B>>> {
     Router::new()
         .route("/users", get(page::<B>).post(add::<B>))
         .route("/setup", get(setup_page).post(setup::<B>))
+        .route("/users/backup", post(backup::<B>))
+        .route("/users/reset-mfa", post(reset_mfa::<B>))
+}
+
+#[derive(Deserialize)]
+struct Target {
+    person: String,
+}
+
+/// A week, the backup's cover.
+const WEEK: u64 = 7 * 24 * 60 * 60;
+
+/// "Backup person": the member covers as an Admin for a week (a delegation that lapses by
+/// itself), for example while the actor is away.
+async fn backup<B: Backend + 'static>(
+    State(app): AppState<B>,
+    authorized: Authorized<ManageMembers>,
+    CsrfForm(form): CsrfForm<Target>,
+) -> Response {
+    let Ok(person) = form.person.parse::<PersonId>() else {
+        return app.fail(authcore::ServiceError::Conflict);
+    };
+    let until = app.web.now() + WEEK;
+    match app
+        .auth
+        .delegate(authorized.session.grant(), person, Role::Admin, until)
+        .await
+    {
+        Ok(()) => see("/users"),
+        Err(e) => app.fail(e),
+    }
+}
+
+/// An administrator's MFA reset for a member who lost their phone: every second factor goes,
+/// and the member sets MFA up again at their next sign-in.
+async fn reset_mfa<B: Backend + 'static>(
+    State(app): AppState<B>,
+    authorized: Authorized<ManageMembers>,
+    CsrfForm(form): CsrfForm<Target>,
+) -> Response {
+    let Ok(person) = form.person.parse::<PersonId>() else {
+        return app.fail(authcore::ServiceError::Conflict);
+    };
+    match app
+        .auth
+        .reset_member_mfa(authorized.session.grant(), person)
+        .await
+    {
+        Ok(()) => see("/users"),
+        Err(e) => app.fail(e),
+    }
 }
 
 #[derive(Deserialize)]
@@ -68,9 +119,14 @@ async fn setup<B: Backend + 'static>(
 
 /// A member as listed.
 pub struct Row {
+    pub id: String,
     pub login: String,
     pub role: &'static str,
     pub active: bool,
+    /// The role this member holds as someone's backup, if any.
+    pub backup: Option<&'static str>,
+    /// Whether the page offers the actions on this member (not on Owners).
+    pub actions: bool,
 }
 
 #[derive(Template)]
@@ -87,9 +143,12 @@ async fn rows<B: Backend + 'static>(app: &App<B>, org: authcore::OrgId) -> Vec<R
     if let Ok(org) = app.auth.organisation(org).await {
         for member in org.members() {
             rows.push(Row {
+                id: member.person().to_string(),
                 login: app.login_of(member.person()).await,
                 role: role_name(member.role()),
                 active: member.is_active(),
+                backup: member.delegation().map(|d| role_name(d.role())),
+                actions: member.role() < Role::Admin,
             });
         }
     }

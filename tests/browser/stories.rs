@@ -27,6 +27,59 @@ pub async fn run(driver: &Driver, server: &Server) {
     eprintln!("story f (phone, SMS sign-in, recovery code, throttled codes): ok");
     sessions(driver, server, &max).await;
     eprintln!("story g (where you're signed in, sign out everywhere): ok");
+    backup_and_reset(driver, server, &owner_key, &uma).await;
+    eprintln!("story g (a backup person, an admin MFA reset): ok");
+}
+
+/// Clicks the button `class` in the Manage Users row of `login`, answering the step-up form if
+/// the action asks for a fresh second factor.
+async fn user_action(b: &Browser, server: &Server, login: &str, class: &str, key: &str) {
+    b.goto("/users").await;
+    b.click(&format!("tr[data-login='{login}'] .{class}")).await;
+    b.find("h1").await;
+    if b.has("#step-up").await {
+        b.fill("#step-password", OWNER_PW).await;
+        server.next_code_window();
+        b.fill("#step-code", &server.totp(key)).await;
+        b.click("#step-up").await;
+        b.find("#users").await;
+        b.click(&format!("tr[data-login='{login}'] .{class}")).await;
+    }
+    b.find("#users").await;
+}
+
+/// (g) A backup person: the owner makes the User a backup Admin, who then reaches Manage
+/// Users; an admin's MFA reset: the member's factors go, a notice reaches the outbox, and the
+/// next sign-in asks for the Company Account Verification again.
+async fn backup_and_reset(driver: &Driver, server: &Server, owner_key: &str, uma: &Member) {
+    let owner = Browser::open(driver, &server.base).await;
+    sign_in(&owner, server, OWNER, OWNER_PW, Some(owner_key)).await;
+    user_action(&owner, server, &uma.login, "make-backup", owner_key).await;
+    assert!(owner.text("#users").await.contains("(backup Admin)"));
+    owner.shot("17-backup-person").await;
+
+    let b = member_browser(driver, server, uma).await;
+    b.click("#nav-users").await;
+    assert!(b.text("#users").await.contains(OWNER));
+    b.close().await;
+
+    user_action(&owner, server, &uma.login, "reset-mfa", owner_key).await;
+    let mail = owner.outbox().await;
+    assert!(
+        mail.iter()
+            .any(|m| m.contains(&format!("E-mail to {}", uma.login))
+                && m.contains("removed your second factors")),
+        "{mail:?}"
+    );
+    owner.close().await;
+
+    let b = Browser::open(driver, &server.base).await;
+    b.goto("/login").await;
+    b.fill("#login", &uma.login).await;
+    b.fill("#password", &uma.password).await;
+    b.submit("#sign-in", "#verify-identity").await;
+    assert_eq!(b.path().await, "/login/verification");
+    b.close().await;
 }
 
 /// A member's login, password, authenticator key and recovery codes.
