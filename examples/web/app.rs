@@ -67,7 +67,7 @@ pub fn router<B: Backend + 'static>(
         outbox,
     });
     Ok(Router::new()
-        .route("/", get(home::<B>))
+        .route("/", get(home))
         .route("/style.css", get(style))
         .merge(account::routes::<B>())
         .merge(login::routes::<B>())
@@ -186,7 +186,7 @@ struct Home {
     nav: Nav,
 }
 
-async fn home<B: Backend + 'static>(session: Option<CurrentSession>) -> Response {
+async fn home(session: Option<CurrentSession>) -> Response {
     match session {
         Some(_) => see("/account"),
         None => render(&Home {
@@ -233,8 +233,8 @@ async fn html_errors(request: Request, next: Next) -> Response {
         .headers
         .get(header::REFERER)
         .and_then(|r| r.to_str().ok())
-        .and_then(|r| r.find("://").map(|i| &r[i + 3..]))
-        .and_then(|r| r.find('/').map(|i| r[i..].to_owned()))
+        .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
+        .and_then(|r| r.split_once('/').map(|(_, path)| format!("/{path}")))
         .unwrap_or_else(|| "/".to_owned());
     let response = next.run(Request::from_parts(parts, body)).await;
     let is_json = response
@@ -249,9 +249,11 @@ async fn html_errors(request: Request, next: Next) -> Response {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
     };
     let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let code = json["error"].as_str().unwrap_or("internal");
-    let message = json["message"].as_str().unwrap_or_default().to_owned();
-    let retry_after = json["retry_after"].as_u64();
+    let field = |name: &str| json.get(name).cloned().unwrap_or_default();
+    let code = field("error").as_str().unwrap_or("internal").to_owned();
+    let code = code.as_str();
+    let message = field("message").as_str().unwrap_or_default().to_owned();
+    let retry_after = field("retry_after").as_u64();
     if matches!(code, "signed_out" | "session_ended" | "login_expired") {
         // Signed out: to the sign-in page, keeping the cookies the refusal clears.
         parts.status = StatusCode::SEE_OTHER;

@@ -59,11 +59,10 @@ pub fn after_step(web: &WebAuth, step: &LoginStep) -> Response {
 fn at(
     pending: Result<PendingLogin, WebRejection>,
     step: PendingStep,
-) -> Result<(PendingLogin, authcore::OrgId), Response> {
-    let pending = pending
-        .and_then(|p| p.at(step))
-        .map_err(IntoResponse::into_response)?;
-    let org = pending.require_org().map_err(IntoResponse::into_response)?;
+) -> Result<(PendingLogin, authcore::OrgId), Box<Response>> {
+    let refused = |r: WebRejection| Box::new(r.into_response());
+    let pending = pending.and_then(|p| p.at(step)).map_err(refused)?;
+    let org = pending.require_org().map_err(refused)?;
     Ok((pending, org))
 }
 
@@ -85,7 +84,7 @@ fn code_page(
     page: CodePage,
 ) -> Response {
     if let Err(r) = at(pending, PendingStep::SecondFactor) {
-        return r;
+        return *r;
     }
     match csrf {
         Ok(csrf) => render(&CodePage {
@@ -160,7 +159,7 @@ async fn verify_totp<B: Backend + 'static>(
 ) -> Response {
     let (pending, org) = match at(pending, PendingStep::SecondFactor) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match app
         .auth
@@ -179,7 +178,7 @@ async fn verify_recovery<B: Backend + 'static>(
 ) -> Response {
     let (pending, org) = match at(pending, PendingStep::SecondFactor) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match app
         .auth
@@ -198,7 +197,7 @@ async fn send_sms<B: Backend + 'static>(
 ) -> Response {
     let (pending, org) = match at(pending, PendingStep::SecondFactor) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match app.auth.send_sms_code(org, pending.ticket()).await {
         Ok(()) => see("/login/sms"),
@@ -213,7 +212,7 @@ async fn verify_sms<B: Backend + 'static>(
 ) -> Response {
     let (pending, org) = match at(pending, PendingStep::SecondFactor) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match app
         .auth
@@ -239,7 +238,7 @@ async fn password_page(
     csrf: Result<CsrfToken, WebRejection>,
 ) -> Response {
     if let Err(r) = at(pending, PendingStep::ChangePassword) {
-        return r;
+        return *r;
     }
     match csrf {
         Ok(csrf) => render(&PasswordPage {
@@ -262,7 +261,7 @@ async fn change_password<B: Backend + 'static>(
 ) -> Response {
     let (pending, org) = match at(pending, PendingStep::ChangePassword) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match app
         .auth
@@ -292,7 +291,7 @@ async fn verification_page(
     csrf: Result<CsrfToken, WebRejection>,
 ) -> Response {
     if let Err(r) = at(pending, PendingStep::EnrollMfa) {
-        return r;
+        return *r;
     }
     match csrf {
         Ok(csrf) => render(&VerificationPage {
@@ -311,7 +310,7 @@ async fn skip<B: Backend + 'static>(
 ) -> Response {
     let (pending, org) = match at(pending, PendingStep::EnrollMfa) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match app.auth.skip_enrollment(org, pending.ticket()).await {
         Ok(step) => after_step(&app.web, &step),
@@ -326,7 +325,7 @@ async fn enroll<B: Backend + 'static>(
 ) -> Response {
     let (pending, org) = match at(pending, PendingStep::EnrollMfa) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let csrf = match csrf {
         Ok(csrf) => csrf,
@@ -355,7 +354,7 @@ async fn enroll_restart<B: Backend + 'static>(
 ) -> Response {
     let (pending, org) = match at(pending, PendingStep::EnrollMfa) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match app
         .auth
@@ -375,7 +374,7 @@ async fn enroll_confirm<B: Backend + 'static>(
 ) -> Response {
     let (pending, org) = match at(pending, PendingStep::EnrollMfa) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let csrf = match csrf {
         Ok(csrf) => csrf,
@@ -403,7 +402,7 @@ async fn enroll_acknowledge<B: Backend + 'static>(
 ) -> Response {
     let (pending, org) = match at(pending, PendingStep::EnrollMfa) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if form.recorded.is_none() {
         return see("/login/enroll");

@@ -108,7 +108,7 @@ async fn postgres(
         .await
         .expect("the PostgreSQL database");
     println!("database: PostgreSQL");
-    serve(listener, port, store, args.load).await;
+    serve(listener, port, store, load).await;
 }
 
 #[cfg(not(feature = "postgres"))]
