@@ -1,0 +1,321 @@
+//! Sign up, sign in, sign out, the account page and turning MFA on from it (the QR code, the
+//! one-time code, the recovery codes and their acknowledgement).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use authcore::policy::{Aal, AuthenticatorName, EnrollmentPurpose};
+use authcore::service::EnrollmentSetup;
+use authcore::web::{CsrfForm, CsrfToken, CurrentSession};
+use authcore::{Backend, Password};
+
+use super::login::after_step;
+use super::{App, AppState, Nav, render, see};
+
+pub fn routes<B: Backend + 'static>() -> Router<Arc<App<B>>> {
+    Router::new()
+        .route("/signup", get(signup_page).post(signup::<B>))
+        .route("/login", get(login_page).post(login::<B>))
+        .route("/logout", post(logout::<B>))
+        .route("/account", get(account::<B>))
+        .route("/account/mfa", get(mfa_setup::<B>))
+        .route("/account/mfa/restart", post(mfa_restart::<B>))
+        .route("/account/mfa/confirm", post(mfa_confirm::<B>))
+        .route("/account/mfa/acknowledge", post(mfa_acknowledge::<B>))
+        .route("/step-up", post(step_up::<B>))
+}
+
+#[derive(Deserialize)]
+struct StepUp {
+    password: String,
+    code: String,
+    back: String,
+}
+
+/// "Confirm it is you": the password and a fresh code raise the session (a new token), then
+/// back to the page that asked. The step-up form is on the 401 `step_up_required` page.
+async fn step_up<B: Backend + 'static>(
+    State(app): AppState<B>,
+    session: CurrentSession,
+    CsrfForm(form): CsrfForm<StepUp>,
+) -> Response {
+    match app
+        .auth
+        .reauthenticate_session(
+            session.expose_token(),
+            Password::from(form.password.as_str()),
+            form.code.trim(),
+        )
+        .await
+    {
+        Ok(opened) => {
+            // Only a path on this site.
+            let back = if form.back.starts_with('/') && !form.back.starts_with("//") {
+                form.back.as_str()
+            } else {
+                "/account"
+            };
+            (app.web.signed_in(&opened), see(back)).into_response()
+        }
+        Err(e) => app.fail(e),
+    }
+}
+
+/// The name the first authenticator app gets.
+pub const APP_NAME: &str = "Authenticator app";
+
+#[derive(Deserialize)]
+pub struct Credentials {
+    login: String,
+    password: String,
+}
+
+/// A form with no field but the CSRF token.
+#[derive(Deserialize)]
+pub struct Empty {}
+
+#[derive(Deserialize)]
+pub struct Code {
+    pub code: String,
+}
+
+#[derive(Deserialize)]
+pub struct Acknowledge {
+    pub recorded: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignupPage {
+    nav: Nav,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    nav: Nav,
+}
+
+async fn signup_page() -> Response {
+    render(&SignupPage {
+        nav: Nav::default(),
+    })
+}
+
+async fn login_page() -> Response {
+    render(&LoginPage {
+        nav: Nav::default(),
+    })
+}
+
+/// Sign-up: the form has no session yet, so it relies on the origin check (`CsrfLayer`).
+async fn signup<B: Backend + 'static>(
+    State(app): AppState<B>,
+    Form(form): Form<Credentials>,
+) -> Response {
+    let password = Password::from(form.password.as_str());
+    if let Err(e) = app.auth.sign_up(&form.login, password).await {
+        return app.fail(e);
+    }
+    match app
+        .auth
+        .login(&form.login, Password::from(form.password.as_str()))
+        .await
+    {
+        Ok(step) => after_step(&app.web, &step),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn login<B: Backend + 'static>(
+    State(app): AppState<B>,
+    Form(form): Form<Credentials>,
+) -> Response {
+    match app
+        .auth
+        .login(&form.login, Password::from(form.password.as_str()))
+        .await
+    {
+        Ok(step) => after_step(&app.web, &step),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn logout<B: Backend + 'static>(
+    State(app): AppState<B>,
+    session: CurrentSession,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Response {
+    match app.auth.sign_out(session.expose_token()).await {
+        Ok(()) => (app.web.signed_out(), see("/login")).into_response(),
+        Err(e) => app.fail(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    nav: Nav,
+    login: String,
+    role: String,
+    mfa_on: bool,
+}
+
+async fn account<B: Backend + 'static>(
+    State(app): AppState<B>,
+    session: CurrentSession,
+    csrf: CsrfToken,
+) -> Response {
+    let nav = app.nav(&session, &csrf).await;
+    render(&AccountPage {
+        login: nav.login.clone(),
+        role: nav.role.clone(),
+        nav,
+        // A person who holds a second factor signs in at AAL2, and turning MFA on in the
+        // session raises it there.
+        mfa_on: session.grant().aal() == Aal::Aal2,
+    })
+}
+
+/// The enrolment page, shared by the account page and the login's "Company Account
+/// Verification" step (their forms post to different places).
+#[derive(Template)]
+#[template(path = "enroll.html")]
+pub struct EnrollPage {
+    pub nav: Nav,
+    pub qr_svg: String,
+    pub manual_key: String,
+    pub confirm: &'static str,
+    pub restart: &'static str,
+    pub csrf: String,
+}
+
+impl EnrollPage {
+    /// The page for an enrollment started (or shown again).
+    pub fn new(
+        nav: Nav,
+        setup: &EnrollmentSetup,
+        confirm: &'static str,
+        restart: &'static str,
+        csrf: &CsrfToken,
+    ) -> Self {
+        Self {
+            nav,
+            qr_svg: qr_svg(setup),
+            manual_key: setup.manual_key().to_string(),
+            confirm,
+            restart,
+            csrf: csrf.value().to_owned(),
+        }
+    }
+}
+
+/// The QR code, drawn locally (feature `qr`); without it the page shows the manual key only.
+fn qr_svg(setup: &EnrollmentSetup) -> String {
+    #[cfg(feature = "qr")]
+    {
+        setup
+            .uri()
+            .qr_svg()
+            .map(|svg| svg.to_string())
+            .unwrap_or_default()
+    }
+    #[cfg(not(feature = "qr"))]
+    {
+        let _ = setup;
+        String::new()
+    }
+}
+
+/// The recovery codes, shown once, with the "I have safely recorded" checkbox.
+#[derive(Template)]
+#[template(path = "recovery.html")]
+pub struct RecoveryPage {
+    pub nav: Nav,
+    pub codes: Vec<String>,
+    pub acknowledge: &'static str,
+    pub csrf: String,
+}
+
+fn purpose() -> EnrollmentPurpose {
+    EnrollmentPurpose::Add(AuthenticatorName::new(APP_NAME).expect("a valid name"))
+}
+
+async fn mfa_setup<B: Backend + 'static>(
+    State(app): AppState<B>,
+    session: CurrentSession,
+    csrf: CsrfToken,
+) -> Response {
+    // Shown again on a reload: the same secret until it is confirmed or expires.
+    match app.auth.start_enrollment(session.grant(), purpose()).await {
+        Ok(setup) => render(&EnrollPage::new(
+            app.nav(&session, &csrf).await,
+            &setup,
+            "/account/mfa/confirm",
+            "/account/mfa/restart",
+            &csrf,
+        )),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn mfa_restart<B: Backend + 'static>(
+    State(app): AppState<B>,
+    session: CurrentSession,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Response {
+    match app
+        .auth
+        .restart_enrollment(session.grant(), purpose())
+        .await
+    {
+        Ok(_) => see("/account/mfa"),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn mfa_confirm<B: Backend + 'static>(
+    State(app): AppState<B>,
+    session: CurrentSession,
+    csrf: CsrfToken,
+    CsrfForm(form): CsrfForm<Code>,
+) -> Response {
+    match app
+        .auth
+        .confirm_enrollment(session.grant(), form.code.trim())
+        .await
+    {
+        Ok(codes) => render(&RecoveryPage {
+            nav: app.nav(&session, &csrf).await,
+            codes: codes.iter().map(|c| c.expose_secret().to_owned()).collect(),
+            acknowledge: "/account/mfa/acknowledge",
+            csrf: csrf.value().to_owned(),
+        }),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn mfa_acknowledge<B: Backend + 'static>(
+    State(app): AppState<B>,
+    session: CurrentSession,
+    CsrfForm(form): CsrfForm<Acknowledge>,
+) -> Response {
+    if form.recorded.is_none() {
+        return see("/account");
+    }
+    match app
+        .auth
+        .acknowledge_enrollment_in_session(session.expose_token())
+        .await
+    {
+        // MFA is on and the session is raised to AAL2 under a new token.
+        Ok((_, opened)) => (app.web.signed_in(&opened), see("/account")).into_response(),
+        Err(e) => app.fail(e),
+    }
+}

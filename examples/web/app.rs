@@ -1,0 +1,316 @@
+//! The web example's application: the shared state, the router, the page layout and the error
+//! pages. `main.rs` serves it; `tests/browser.rs` includes this module and serves it in-process.
+//!
+//! Every page group is its own module (below); each has a `routes` function.
+
+#[path = "account.rs"]
+pub mod account;
+#[path = "company.rs"]
+pub mod company;
+#[path = "login.rs"]
+pub mod login;
+#[path = "outbox.rs"]
+pub mod outbox;
+#[path = "profile.rs"]
+pub mod profile;
+#[path = "roles.rs"]
+pub mod roles;
+#[path = "sessions.rs"]
+pub mod sessions;
+#[path = "users.rs"]
+pub mod users;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use authcore::credential::{OobConfig, OobKey};
+use authcore::policy::Role;
+use authcore::service::ServiceConfigBuilder;
+use authcore::web::{CsrfToken, CurrentSession, WebAuth, WebConfig, WebKey};
+use authcore::{Authenticator, Backend, PersonId, ServiceConfig, ServiceError, UserStore};
+
+pub use outbox::Outbox;
+
+/// What every handler shares: the service, its web integration and the outbox.
+pub struct App<B: Backend> {
+    /// The service.
+    pub auth: Arc<Authenticator<B>>,
+    /// The web integration (cookies, CSRF, error responses).
+    pub web: WebAuth,
+    /// What the application "sent".
+    pub outbox: Outbox,
+}
+
+/// The handlers' state.
+pub type AppState<B> = axum::extract::State<Arc<App<B>>>;
+
+/// The application served from `origin` (`http://127.0.0.1:PORT`): every page, the authcore
+/// layers, and HTML error pages for the authcore refusals.
+pub fn router<B: Backend + 'static>(
+    auth: Arc<Authenticator<B>>,
+    outbox: Outbox,
+    origin: &str,
+    key: WebKey,
+) -> Result<Router, authcore::web::WebConfigError> {
+    let web = WebAuth::new(Arc::clone(&auth), WebConfig::builder(key, origin).build()?);
+    let app = Arc::new(App {
+        auth,
+        web: web.clone(),
+        outbox,
+    });
+    Ok(Router::new()
+        .route("/", get(home))
+        .route("/style.css", get(style))
+        .merge(account::routes::<B>())
+        .merge(login::routes::<B>())
+        .merge(company::routes::<B>())
+        .merge(users::routes::<B>())
+        .merge(roles::routes::<B>())
+        .merge(profile::routes::<B>())
+        .merge(sessions::routes::<B>())
+        .merge(outbox::routes::<B>())
+        .with_state(app)
+        .layer(web.csrf_layer())
+        .layer(middleware::from_fn(html_errors))
+        .layer(web.security_headers())
+        .layer(web.layer()))
+}
+
+/// The service's settings for the application at `origin`: SMS codes (their MAC key held
+/// outside the database) and, with feature `passkeys`, passkeys for `localhost`.
+pub fn service_config(origin: &str, sms_key: OobKey) -> ServiceConfigBuilder {
+    let builder = ServiceConfig::builder("Example Co").sms(OobConfig::default(), sms_key);
+    #[cfg(feature = "passkeys")]
+    let builder = {
+        let localhost = origin.replace("127.0.0.1", "localhost");
+        builder.passkeys("localhost", "Example Co", &[localhost.as_str()])
+    };
+    #[cfg(not(feature = "passkeys"))]
+    let _ = origin;
+    builder
+}
+
+// ---- the layout ------------------------------------------------------------------------------
+
+/// The navigation bar: what the signed-in person may reach (the pages check again).
+#[derive(Clone, Debug, Default)]
+pub struct Nav {
+    /// Whether someone is signed in.
+    pub signed_in: bool,
+    /// Their login.
+    pub login: String,
+    /// Their role's name.
+    pub role: String,
+    /// The CSRF token for the sign-out form.
+    pub csrf: String,
+    /// Jobs: everyone.
+    pub jobs: bool,
+    /// Reports: Managers and above.
+    pub reports: bool,
+    /// Users and billing: Admins and Owners.
+    pub admin: bool,
+    /// The company profile: the Owner.
+    pub owner: bool,
+}
+
+impl<B: Backend> App<B> {
+    /// The navigation bar for a signed-in person.
+    pub async fn nav(&self, session: &CurrentSession, csrf: &CsrfToken) -> Nav {
+        let grant = session.grant();
+        let role = grant.role();
+        Nav {
+            signed_in: true,
+            login: self.login_of(grant.person()).await,
+            role: role_name(role).to_owned(),
+            csrf: csrf.value().to_owned(),
+            jobs: true,
+            reports: role >= Role::Manager,
+            admin: role >= Role::Admin,
+            owner: role == Role::Owner,
+        }
+    }
+
+    /// A person's login (their e-mail address), for display.
+    pub async fn login_of(&self, person: PersonId) -> String {
+        match self.auth.backend().store().person(person).await {
+            Ok(Some(record)) => record.login.as_str().to_owned(),
+            _ => person.to_string(),
+        }
+    }
+
+    /// The response for a service error: the crate's JSON answer, which [`html_errors`] turns
+    /// into the error page.
+    pub fn fail(&self, error: ServiceError) -> Response {
+        self.web.respond(error).into_response()
+    }
+}
+
+/// A role's name on the pages.
+pub fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::User => "User",
+        Role::Manager => "Manager",
+        Role::Admin => "Admin",
+        Role::Owner => "Owner",
+    }
+}
+
+/// Renders a page.
+pub fn render<T: Template>(page: &T) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the page could not be drawn",
+        )
+            .into_response(),
+    }
+}
+
+/// A redirect after a form post (303: the browser follows with a GET).
+pub fn see(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home {
+    nav: Nav,
+}
+
+async fn home(session: Option<CurrentSession>) -> Response {
+    match session {
+        Some(_) => see("/account"),
+        None => render(&Home {
+            nav: Nav::default(),
+        }),
+    }
+}
+
+async fn style() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css")],
+        include_str!("templates/style.css"),
+    )
+        .into_response()
+}
+
+// ---- the error pages -------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    nav: Nav,
+    status: u16,
+    title: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+    step_up: bool,
+    csrf: String,
+    back: String,
+}
+
+/// Turns the authcore layers' and handlers' JSON refusals (the table of `ErrorClass`, carried
+/// by the body's `error` code) into pages: the sign-in page for an ended session or login, the
+/// step-up form for `step_up_required`, and an error page with the status for the rest
+/// (429 says when to try again, from `Retry-After`).
+async fn html_errors(request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let csrf = CsrfToken::from_request_parts(&mut parts, &())
+        .await
+        .ok()
+        .map(|t| t.value().to_owned())
+        .unwrap_or_default();
+    let back = parts
+        .headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
+        .and_then(|r| r.split_once('/').map(|(_, path)| format!("/{path}")))
+        .unwrap_or_else(|| "/".to_owned());
+    let response = next.run(Request::from_parts(parts, body)).await;
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !is_json || response.status().as_u16() < 400 {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let field = |name: &str| json.get(name).cloned().unwrap_or_default();
+    let code = field("error").as_str().unwrap_or("internal").to_owned();
+    let code = code.as_str();
+    let message = field("message").as_str().unwrap_or_default().to_owned();
+    let retry_after = field("retry_after").as_u64();
+    if matches!(code, "signed_out" | "session_ended" | "login_expired") {
+        // Signed out: to the sign-in page, keeping the cookies the refusal clears.
+        parts.status = StatusCode::SEE_OTHER;
+        parts
+            .headers
+            .insert(header::LOCATION, HeaderValue::from_static("/login"));
+        parts.headers.remove(header::CONTENT_TYPE);
+        return Response::from_parts(parts, Body::empty());
+    }
+    let title = match code {
+        "invalid_credentials" => "That did not match",
+        "step_up_required" => "Confirm it is you",
+        "forbidden" => "Not allowed",
+        "locked" => "Account locked",
+        "csrf" => "The form expired",
+        "not_found" => "Not found",
+        "conflict" => "Something changed",
+        "password_refused" => "Choose another password",
+        "throttled" => "Too many attempts",
+        "bad_request" => "That did not work",
+        "unavailable" => "Temporarily unavailable",
+        _ => "Something went wrong",
+    };
+    let message = match code {
+        "invalid_credentials" => {
+            "The details you entered are not right. Check them and try again.".to_owned()
+        }
+        "forbidden" => "Your role does not give you access to this page.".to_owned(),
+        "throttled" => "There were too many wrong attempts in a row.".to_owned(),
+        "step_up_required" => {
+            "This needs a fresh check: enter your password and a code from your authenticator app."
+                .to_owned()
+        }
+        _ => message,
+    };
+    let page = ErrorPage {
+        nav: Nav {
+            signed_in: !csrf.is_empty(),
+            csrf: csrf.clone(),
+            ..Nav::default()
+        },
+        status: parts.status.as_u16(),
+        title,
+        message,
+        retry_after,
+        step_up: code == "step_up_required",
+        csrf,
+        back,
+    };
+    let html = match page.render() {
+        Ok(html) => html,
+        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    };
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(html))
+}

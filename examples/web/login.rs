@@ -1,0 +1,418 @@
+//! The steps of a login after the password, each carried by the pending-login cookie
+//! (`PendingLogin`): the second factor (authenticator app, recovery code or SMS), the forced
+//! password change, and the "Company Account Verification" (MFA set up at login).
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use authcore::web::{CsrfForm, CsrfToken, PendingLogin, PendingStep, WebAuth, WebRejection};
+use authcore::{Backend, LoginStep, Password};
+
+use super::account::{APP_NAME, Acknowledge, Code, Empty, EnrollPage, RecoveryPage};
+use super::{App, AppState, Nav, render, see};
+
+pub fn routes<B: Backend + 'static>() -> Router<Arc<App<B>>> {
+    Router::new()
+        .route("/login/verify", get(verify_page).post(verify_totp::<B>))
+        .route(
+            "/login/recovery",
+            get(recovery_page).post(verify_recovery::<B>),
+        )
+        .route("/login/sms", get(sms_page).post(verify_sms::<B>))
+        .route("/login/sms/send", post(send_sms::<B>))
+        .route(
+            "/login/password",
+            get(password_page).post(change_password::<B>),
+        )
+        .route(
+            "/login/verification",
+            get(verification_page).post(skip::<B>),
+        )
+        .route("/login/enroll", get(enroll::<B>))
+        .route("/login/enroll/restart", post(enroll_restart::<B>))
+        .route("/login/enroll/confirm", post(enroll_confirm::<B>))
+        .route("/login/enroll/acknowledge", post(enroll_acknowledge::<B>))
+}
+
+/// Where a login step leads: its cookies (the session, or the next step's ticket) and the
+/// page for the next step.
+pub fn after_step(web: &WebAuth, step: &LoginStep) -> Response {
+    let to = match step {
+        LoginStep::Granted(_) => "/account",
+        LoginStep::SecondFactor { .. } => "/login/verify",
+        LoginStep::ChangePassword { .. } => "/login/password",
+        LoginStep::EnrollMfa { .. } => "/login/verification",
+        // One organisation per person in this application.
+        _ => "/login",
+    };
+    (web.login_cookies(step), see(to)).into_response()
+}
+
+/// The pending login at `step`, with its organisation; otherwise the refusal (which the error
+/// pages turn into the sign-in page).
+fn at(
+    pending: Result<PendingLogin, WebRejection>,
+    step: PendingStep,
+) -> Result<(PendingLogin, authcore::OrgId), Box<Response>> {
+    let refused = |r: WebRejection| Box::new(r.into_response());
+    let pending = pending.and_then(|p| p.at(step)).map_err(refused)?;
+    let org = pending.require_org().map_err(refused)?;
+    Ok((pending, org))
+}
+
+#[derive(Template)]
+#[template(path = "login_code.html")]
+struct CodePage {
+    nav: Nav,
+    title: &'static str,
+    intro: &'static str,
+    action: &'static str,
+    label: &'static str,
+    sms: bool,
+    csrf: String,
+}
+
+fn code_page(
+    pending: Result<PendingLogin, WebRejection>,
+    csrf: Result<CsrfToken, WebRejection>,
+    page: CodePage,
+) -> Response {
+    if let Err(r) = at(pending, PendingStep::SecondFactor) {
+        return *r;
+    }
+    match csrf {
+        Ok(csrf) => render(&CodePage {
+            csrf: csrf.value().to_owned(),
+            ..page
+        }),
+        Err(r) => r.into_response(),
+    }
+}
+
+async fn verify_page(
+    pending: Result<PendingLogin, WebRejection>,
+    csrf: Result<CsrfToken, WebRejection>,
+) -> Response {
+    code_page(
+        pending,
+        csrf,
+        CodePage {
+            nav: Nav::default(),
+            title: "Two-step verification",
+            intro: "Open your authenticator app and type the six-digit code it shows for this account.",
+            action: "/login/verify",
+            label: "Code from your app",
+            sms: true,
+            csrf: String::new(),
+        },
+    )
+}
+
+async fn recovery_page(
+    pending: Result<PendingLogin, WebRejection>,
+    csrf: Result<CsrfToken, WebRejection>,
+) -> Response {
+    code_page(
+        pending,
+        csrf,
+        CodePage {
+            nav: Nav::default(),
+            title: "Use a recovery code",
+            intro: "Type one of the recovery codes you saved when you turned MFA on. Each works once.",
+            action: "/login/recovery",
+            label: "Recovery code",
+            sms: false,
+            csrf: String::new(),
+        },
+    )
+}
+
+async fn sms_page(
+    pending: Result<PendingLogin, WebRejection>,
+    csrf: Result<CsrfToken, WebRejection>,
+) -> Response {
+    code_page(
+        pending,
+        csrf,
+        CodePage {
+            nav: Nav::default(),
+            title: "Code by text message",
+            intro: "We sent a code to your phone. Type it here.",
+            action: "/login/sms",
+            label: "Code from the text message",
+            sms: false,
+            csrf: String::new(),
+        },
+    )
+}
+
+async fn verify_totp<B: Backend + 'static>(
+    State(app): AppState<B>,
+    pending: Result<PendingLogin, WebRejection>,
+    CsrfForm(form): CsrfForm<Code>,
+) -> Response {
+    let (pending, org) = match at(pending, PendingStep::SecondFactor) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    match app
+        .auth
+        .verify_totp(org, pending.ticket(), form.code.trim())
+        .await
+    {
+        Ok(step) => after_step(&app.web, &step),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn verify_recovery<B: Backend + 'static>(
+    State(app): AppState<B>,
+    pending: Result<PendingLogin, WebRejection>,
+    CsrfForm(form): CsrfForm<Code>,
+) -> Response {
+    let (pending, org) = match at(pending, PendingStep::SecondFactor) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    match app
+        .auth
+        .verify_recovery_code(org, pending.ticket(), form.code.trim())
+        .await
+    {
+        Ok(step) => after_step(&app.web, &step),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn send_sms<B: Backend + 'static>(
+    State(app): AppState<B>,
+    pending: Result<PendingLogin, WebRejection>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Response {
+    let (pending, org) = match at(pending, PendingStep::SecondFactor) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    match app.auth.send_sms_code(org, pending.ticket()).await {
+        Ok(()) => see("/login/sms"),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn verify_sms<B: Backend + 'static>(
+    State(app): AppState<B>,
+    pending: Result<PendingLogin, WebRejection>,
+    CsrfForm(form): CsrfForm<Code>,
+) -> Response {
+    let (pending, org) = match at(pending, PendingStep::SecondFactor) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    match app
+        .auth
+        .verify_sms_code(org, pending.ticket(), form.code.trim())
+        .await
+    {
+        Ok(step) => after_step(&app.web, &step),
+        Err(e) => app.fail(e),
+    }
+}
+
+// ---- the forced password change --------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "login_password.html")]
+struct PasswordPage {
+    nav: Nav,
+    csrf: String,
+}
+
+async fn password_page(
+    pending: Result<PendingLogin, WebRejection>,
+    csrf: Result<CsrfToken, WebRejection>,
+) -> Response {
+    if let Err(r) = at(pending, PendingStep::ChangePassword) {
+        return *r;
+    }
+    match csrf {
+        Ok(csrf) => render(&PasswordPage {
+            nav: Nav::default(),
+            csrf: csrf.value().to_owned(),
+        }),
+        Err(r) => r.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewPassword {
+    password: String,
+}
+
+async fn change_password<B: Backend + 'static>(
+    State(app): AppState<B>,
+    pending: Result<PendingLogin, WebRejection>,
+    CsrfForm(form): CsrfForm<NewPassword>,
+) -> Response {
+    let (pending, org) = match at(pending, PendingStep::ChangePassword) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    match app
+        .auth
+        .change_password_at_login(
+            org,
+            pending.ticket(),
+            Password::from(form.password.as_str()),
+        )
+        .await
+    {
+        Ok(step) => after_step(&app.web, &step),
+        Err(e) => app.fail(e),
+    }
+}
+
+// ---- "Company Account Verification": MFA set up at login -------------------------------------
+
+#[derive(Template)]
+#[template(path = "login_verification.html")]
+struct VerificationPage {
+    nav: Nav,
+    csrf: String,
+}
+
+async fn verification_page(
+    pending: Result<PendingLogin, WebRejection>,
+    csrf: Result<CsrfToken, WebRejection>,
+) -> Response {
+    if let Err(r) = at(pending, PendingStep::EnrollMfa) {
+        return *r;
+    }
+    match csrf {
+        Ok(csrf) => render(&VerificationPage {
+            nav: Nav::default(),
+            csrf: csrf.value().to_owned(),
+        }),
+        Err(r) => r.into_response(),
+    }
+}
+
+/// "Not now", where the organisation still allows it.
+async fn skip<B: Backend + 'static>(
+    State(app): AppState<B>,
+    pending: Result<PendingLogin, WebRejection>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Response {
+    let (pending, org) = match at(pending, PendingStep::EnrollMfa) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    match app.auth.skip_enrollment(org, pending.ticket()).await {
+        Ok(step) => after_step(&app.web, &step),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn enroll<B: Backend + 'static>(
+    State(app): AppState<B>,
+    pending: Result<PendingLogin, WebRejection>,
+    csrf: Result<CsrfToken, WebRejection>,
+) -> Response {
+    let (pending, org) = match at(pending, PendingStep::EnrollMfa) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let csrf = match csrf {
+        Ok(csrf) => csrf,
+        Err(r) => return r.into_response(),
+    };
+    match app
+        .auth
+        .start_login_enrollment(org, pending.ticket(), APP_NAME)
+        .await
+    {
+        Ok(setup) => render(&EnrollPage::new(
+            Nav::default(),
+            &setup,
+            "/login/enroll/confirm",
+            "/login/enroll/restart",
+            &csrf,
+        )),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn enroll_restart<B: Backend + 'static>(
+    State(app): AppState<B>,
+    pending: Result<PendingLogin, WebRejection>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Response {
+    let (pending, org) = match at(pending, PendingStep::EnrollMfa) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    match app
+        .auth
+        .restart_login_enrollment(org, pending.ticket(), APP_NAME)
+        .await
+    {
+        Ok(_) => see("/login/enroll"),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn enroll_confirm<B: Backend + 'static>(
+    State(app): AppState<B>,
+    pending: Result<PendingLogin, WebRejection>,
+    csrf: Result<CsrfToken, WebRejection>,
+    CsrfForm(form): CsrfForm<Code>,
+) -> Response {
+    let (pending, org) = match at(pending, PendingStep::EnrollMfa) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let csrf = match csrf {
+        Ok(csrf) => csrf,
+        Err(r) => return r.into_response(),
+    };
+    match app
+        .auth
+        .confirm_login_enrollment(org, pending.ticket(), form.code.trim())
+        .await
+    {
+        Ok(codes) => render(&RecoveryPage {
+            nav: Nav::default(),
+            codes: codes.iter().map(|c| c.expose_secret().to_owned()).collect(),
+            acknowledge: "/login/enroll/acknowledge",
+            csrf: csrf.value().to_owned(),
+        }),
+        Err(e) => app.fail(e),
+    }
+}
+
+async fn enroll_acknowledge<B: Backend + 'static>(
+    State(app): AppState<B>,
+    pending: Result<PendingLogin, WebRejection>,
+    CsrfForm(form): CsrfForm<Acknowledge>,
+) -> Response {
+    let (pending, org) = match at(pending, PendingStep::EnrollMfa) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    if form.recorded.is_none() {
+        return see("/login/enroll");
+    }
+    match app
+        .auth
+        .acknowledge_login_enrollment(org, pending.ticket())
+        .await
+    {
+        Ok(step) => after_step(&app.web, &step),
+        Err(e) => app.fail(e),
+    }
+}
