@@ -257,9 +257,9 @@ impl<D: Dialect> SqlStore<D> {
         w: usize,
     ) -> Result<SessionView, SqlStoreError> {
         let epoch = to_u64(row.try_get(w)?, "people")?;
-        let deactivated: bool = row.try_get(w + 1)?;
-        let version: Option<i64> = row.try_get(w + 2)?;
-        let tag: Option<Vec<u8>> = row.try_get(w + 3)?;
+        let deactivated: bool = row.try_get(w.saturating_add(1))?;
+        let version: Option<i64> = row.try_get(w.saturating_add(2))?;
+        let tag: Option<Vec<u8>> = row.try_get(w.saturating_add(3))?;
         let organisation = match (version, tag) {
             (Some(version), Some(tag)) => self.verified_org(session.org, version, tag).await?,
             _ => None,
