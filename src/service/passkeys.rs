@@ -615,15 +615,8 @@ impl<B: Backend> Authenticator<B> {
         let Live { grant, person, .. } = self.live_grant(&grant, now).await?;
         self.check_current_password(&person, Some(grant.org()), password, now)
             .await?;
-        let (reserved, used) = self
-            .reauthentication_assertion(&person, grant.org(), &digest, response, now)
+        self.reauthentication_assertion(&person, grant.org(), &digest, response, now)
             .await?;
-        let Some(_) = used else {
-            self.reject_credential(reserved, person.id, Some(grant.org()), false, now)
-                .await?;
-            return Err(ServiceError::InvalidCredentials);
-        };
-        self.accept_attempt(reserved, now).await?;
         let factors = FactorSet::of(Factor::Password).with(Factor::Second(FactorKind::Passkey));
         self.refreshed(&digest, &view, &grant, factors, now).await
     }
@@ -657,16 +650,10 @@ impl<B: Backend> Authenticator<B> {
         let digest = digest_of(token)?;
         let (grant, view) = self.checked(&digest).await?;
         let Live { grant, person, .. } = self.live_grant(&grant, now).await?;
-        let (reserved, used) = self
+        // The key signed: it is the person's, whatever it verified.
+        let used = self
             .reauthentication_assertion(&person, grant.org(), &digest, response, now)
             .await?;
-        let Some(used) = used else {
-            self.reject_credential(reserved, person.id, Some(grant.org()), false, now)
-                .await?;
-            return Err(ServiceError::InvalidCredentials);
-        };
-        // The key signed: it is the person's, whatever it verified.
-        self.accept_attempt(reserved, now).await?;
         if !used.user_verified {
             return Err(PolicyError::ReauthenticationRequired.into());
         }
@@ -694,8 +681,9 @@ impl<B: Backend> Authenticator<B> {
 
     /// The assertion of a step-up: reserved on the person's passkey counter (a throttled or
     /// locked one refuses before anything is spent), the session's ceremony spent, the
-    /// assertion verified against it and its use recorded. `None` for any failure (the caller
-    /// counts it); what the verified assertion reported otherwise.
+    /// assertion verified against it and its use recorded, and the attempt settled: what the
+    /// verified assertion reported, or for any failure the uniform
+    /// [`ServiceError::InvalidCredentials`], counted and audited.
     async fn reauthentication_assertion(
         &self,
         person: &PersonRecord,
@@ -703,7 +691,7 @@ impl<B: Backend> Authenticator<B> {
         digest: &TokenDigest,
         response: &str,
         now: u64,
-    ) -> Result<(super::Reserved, Option<PasskeyUse>), ServiceError> {
+    ) -> Result<PasskeyUse, ServiceError> {
         let ceremonies = self.ceremonies()?;
         let reserved = self
             .reserve_attempt(
@@ -718,23 +706,48 @@ impl<B: Backend> Authenticator<B> {
             .take_passkey_challenge(person.id, PasskeyPurpose::Reauthenticate, Some(digest), now)
             .await
             .map_err(ServiceError::storage)?;
-        let Some(pending) = pending else {
-            return Ok((reserved, None));
+        let used = match pending {
+            None => None,
+            Some(pending) => {
+                let state = AuthenticationState::from_stored(pending.state);
+                self.verified_use(ceremonies, &state, person.id, org, response, now)
+                    .await?
+            }
         };
-        let state = AuthenticationState::from_stored(pending.state);
-        let used = match ceremonies.finish_authentication(&state, response) {
+        // One answer for every failure: counted on the passkey throttle and audited.
+        let Some(used) = used else {
+            self.reject_credential(reserved, person.id, Some(org), false, now)
+                .await?;
+            return Err(ServiceError::InvalidCredentials);
+        };
+        self.accept_attempt(reserved, now).await?;
+        Ok(used)
+    }
+
+    /// The use of one of `person`'s passkeys the assertion `response` proves for the ceremony
+    /// `state`, recorded (counter and backup state); `None` when it proves none.
+    async fn verified_use(
+        &self,
+        ceremonies: &Ceremonies,
+        state: &AuthenticationState,
+        person: PersonId,
+        org: OrgId,
+        response: &str,
+        now: u64,
+    ) -> Result<Option<PasskeyUse>, ServiceError> {
+        let used = match ceremonies.finish_authentication(state, response) {
             Ok((credential_id, used)) => self
-                .record_use(person.id, Some(org), &credential_id, &used, now)
+                .record_use(person, Some(org), &credential_id, &used, now)
                 .await?
                 .then_some(used),
             Err(PasskeyError::Random) => return Err(passkey_fault(PasskeyError::Random)),
             Err(PasskeyError::CounterRegression) => {
-                self.counter_regressed(person.id, Some(org), now).await?;
+                self.counter_regressed(person, Some(org), now).await?;
                 None
             }
             Err(_) => None,
         };
-        Ok((reserved, used))
+        Ok(used)
     }
 
     /// Removes the signed-in person's passkey or security key `credential_id` (from
