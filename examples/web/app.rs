@@ -269,6 +269,7 @@ struct ErrorPage {
 
 /// A refusal page the handlers draw themselves, with a clearer message than the generic one
 /// for its class.
+#[cfg_attr(not(feature = "passkeys"), allow(dead_code))]
 pub fn refusal(nav: Nav, status: StatusCode, title: &'static str, message: &str) -> Response {
     let back = if nav.signed_in { "/account" } else { "/" };
     let page = ErrorPage {
