@@ -15,7 +15,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{AppendHeaders, IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Form, Json, Router};
+use axum::{Form, Router};
 use serde::Deserialize;
 
 use authcore::policy::PolicyError;
@@ -103,12 +103,9 @@ struct Answered {
     back: String,
 }
 
-/// The JSON options for the script.
-fn options(json: &str) -> Response {
-    match serde_json::from_str::<serde_json::Value>(json) {
-        Ok(value) => Json(value).into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+/// The JSON options for the script, as the service made them.
+fn options(json: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], json).into_response()
 }
 
 // ---- Account info → Passkeys → Add a passkey -----------------------------------------------
@@ -246,7 +243,7 @@ async fn step_up_options<B: Backend + 'static>(
         .start_passkey_reauthentication(session.expose_token())
         .await
     {
-        Ok(json) => options(&json),
+        Ok(json) => options(json),
         Err(e) => app.fail(e),
     }
 }
@@ -303,11 +300,7 @@ async fn passwordless_options<B: Backend + 'static>(State(app): AppState<B>) -> 
                 &attempt.expose_secret(),
                 authcore::service::PASSKEY_CEREMONY_TTL,
             );
-            (
-                AppendHeaders([(header::SET_COOKIE, cookie)]),
-                options(&json),
-            )
-                .into_response()
+            (AppendHeaders([(header::SET_COOKIE, cookie)]), options(json)).into_response()
         }
         Err(e) => app.fail(e),
     }
@@ -356,7 +349,7 @@ async fn second_options<B: Backend + 'static>(
         Err(r) => return *r,
     };
     match app.auth.start_passkey_login(org, pending.ticket()).await {
-        Ok(json) => options(&json),
+        Ok(json) => options(json),
         Err(e) => app.fail(e),
     }
 }

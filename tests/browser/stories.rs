@@ -161,7 +161,17 @@ async fn first_passkey(driver: &Driver, server: &Server) {
     b.submit("#save-changes", "#saved").await;
     assert_eq!(b.text("#company-status").await, "required for every user");
 
-    b.goto("/account").await;
+    // With a passkey and no app, the password is followed by the passkey alone (no code form,
+    // no text message: no phone).
+    b.submit("#sign-out", "#sign-in").await;
+    b.fill("#login", "pia@example.com").await;
+    b.fill("#password", "pia's own long passphrase 77").await;
+    b.submit("#sign-in", "#use-passkey").await;
+    assert!(!b.has("#code").await && !b.has("#send-sms").await);
+    assert!(b.has("#use-recovery").await);
+    b.submit("#use-passkey", "#passkeys").await;
+    assert_eq!(b.text("#who").await, "pia@example.com");
+
     b.click("#passkeys .passkey-remove").await;
     if b.text("#error-title").await == "Confirm it is you" {
         step_up_with_passkey(&b).await;

@@ -123,8 +123,8 @@ impl Server {
     }
 }
 
-/// Serves the example app on 127.0.0.1 (opened as localhost) with a fresh SQLite database, fast (weak) argon2
-/// parameters and a hand-driven clock.
+/// Serves the example app on 127.0.0.1 (opened as localhost) with a fresh SQLite database,
+/// fast (weak) argon2 parameters and a hand-driven clock.
 pub async fn start_server() -> Server {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let keyring = Keyring::new(KeyId::new(1), SealingKey::generate().expect("a key"));

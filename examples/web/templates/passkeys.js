@@ -122,9 +122,12 @@
         button.disabled = false;
         var shown = button.form.querySelector("[data-passkey-error]");
         if (shown) {
-          shown.textContent = e && e.name === "NotAllowedError"
+          var name = e && e.name;
+          shown.textContent = name === "NotAllowedError"
             ? "The passkey was not used (cancelled or timed out). Try again."
-            : "Passkeys are not available here right now.";
+            : name === "InvalidStateError"
+              ? "This device already holds a passkey for your account."
+              : "Passkeys are not available here right now.";
           shown.dataset.cause = (e && e.name ? e.name + ": " : "") + (e && e.message ? e.message : String(e));
           shown.hidden = false;
         }
