@@ -123,6 +123,7 @@ struct CodePage {
     app: bool,
     sms: bool,
     passkey: bool,
+    recovery: bool,
     csrf: String,
 }
 
@@ -144,6 +145,7 @@ fn code_page(
             app,
             sms: with.contains('s'),
             passkey: super::PASSKEYS && with.contains('p'),
+            recovery: with.contains('r'),
             with,
             ..page
         }),
@@ -177,6 +179,7 @@ async fn verify_page(
             app: false,
             sms: false,
             passkey: false,
+            recovery: false,
             csrf: String::new(),
         },
     )
@@ -203,6 +206,7 @@ async fn recovery_page(
             app: false,
             sms: false,
             passkey: false,
+            recovery: false,
             csrf: String::new(),
         },
     )
@@ -229,6 +233,7 @@ async fn sms_page(
             app: false,
             sms: false,
             passkey: false,
+            recovery: false,
             csrf: String::new(),
         },
     )
