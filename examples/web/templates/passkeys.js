@@ -27,21 +27,6 @@
     o.challenge = bytes(o.challenge);
     o.user.id = bytes(o.user.id);
     (o.excludeCredentials || []).forEach(function (c) { c.id = bytes(c.id); });
-    // Signing in with the passkey alone finds the account from the passkey itself, so ask the
-    // authenticator for a discoverable credential where it can make one.
-    o.authenticatorSelection = Object.assign({}, o.authenticatorSelection, {
-      residentKey: "preferred",
-      requireResidentKey: false
-    });
-    // The options ask for the credProtect level "userVerificationRequired" while user
-    // verification is only "preferred" (so that security keys without a PIN still register);
-    // Chromium refuses that pair (NotSupportedError, "Requested protection policy is
-    // inconsistent"). Leave the level to the browser, which protects discoverable credentials
-    // by default.
-    if (o.extensions) {
-      delete o.extensions.credentialProtectionPolicy;
-      delete o.extensions.enforceCredentialProtectionPolicy;
-    }
     return { publicKey: o };
   }
 
