@@ -1,9 +1,12 @@
 //! The web example (`examples/web`) driven end to end in headless Chromium through chromedriver
 //! (WebDriver, with `fantoccini`): every story the example tells, as a person would click
-//! through it. The app runs in-process on 127.0.0.1 with a fresh SQLite database; the tests
-//! compute authenticator codes from the manual key the enrolment page shows, read the e-mails
-//! and text messages on the outbox page, and save a screenshot of each key page under
-//! `target/browser-screenshots/` (`$CARGO_TARGET_DIR` when set).
+//! through it. The app runs in-process on 127.0.0.1 with a fresh SQLite database, opened as
+//! `http://localhost:PORT` (a secure context, for the `__Host-` cookies and for WebAuthn); the
+//! tests compute authenticator codes from the manual key the enrolment page shows, read the
+//! e-mails and text messages on the outbox page, and save a screenshot of each key page under
+//! `target/browser-screenshots/` (`$CARGO_TARGET_DIR` when set). With feature `passkeys`, the
+//! passkey story adds Chromium's virtual authenticator (the WebDriver WebAuthn extension) to
+//! its browser.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian: `apt-get install chromium
 //! chromium-driver`). Without them the test says so and passes, unless

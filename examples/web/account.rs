@@ -100,6 +100,8 @@ struct SignupPage {
 #[template(path = "login.html")]
 struct LoginPage {
     nav: Nav,
+    /// "Sign in with a passkey" (feature `passkeys`).
+    passkeys: bool,
 }
 
 async fn signup_page() -> Response {
@@ -111,6 +113,7 @@ async fn signup_page() -> Response {
 async fn login_page() -> Response {
     render(&LoginPage {
         nav: Nav::default(),
+        passkeys: super::PASSKEYS,
     })
 }
 
@@ -165,6 +168,23 @@ struct AccountPage {
     login: String,
     role: String,
     mfa_on: bool,
+    /// Whether the example has passkeys (feature `passkeys`).
+    passkeys_built: bool,
+    passkeys: Vec<PasskeyRow>,
+}
+
+/// A passkey as the Passkeys section lists it.
+#[cfg(feature = "passkeys")]
+use super::passkeys::PasskeyRow;
+
+/// Without feature `passkeys`, the section is not drawn.
+#[cfg(not(feature = "passkeys"))]
+pub struct PasskeyRow {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub last_used: String,
+    pub backed_up: &'static str,
 }
 
 async fn account<B: Backend + 'static>(
@@ -173,6 +193,10 @@ async fn account<B: Backend + 'static>(
     csrf: CsrfToken,
 ) -> Response {
     let nav = app.nav(&session, &csrf).await;
+    #[cfg(feature = "passkeys")]
+    let passkeys = super::passkeys::rows(&app, &session).await;
+    #[cfg(not(feature = "passkeys"))]
+    let passkeys = Vec::new();
     render(&AccountPage {
         login: nav.login.clone(),
         role: nav.role.clone(),
@@ -180,6 +204,8 @@ async fn account<B: Backend + 'static>(
         // A person who holds a second factor signs in at AAL2, and turning MFA on in the
         // session raises it there.
         mfa_on: session.grant().aal() == Aal::Aal2,
+        passkeys_built: super::PASSKEYS,
+        passkeys,
     })
 }
 

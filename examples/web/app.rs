@@ -11,6 +11,9 @@ pub mod company;
 pub mod login;
 #[path = "outbox.rs"]
 pub mod outbox;
+#[cfg(feature = "passkeys")]
+#[path = "passkeys.rs"]
+pub mod passkeys;
 #[path = "profile.rs"]
 pub mod profile;
 #[path = "roles.rs"]
@@ -52,23 +55,34 @@ pub struct App<B: Backend> {
 /// The handlers' state.
 pub type AppState<B> = axum::extract::State<Arc<App<B>>>;
 
-/// The application served from `origin` (`http://127.0.0.1:PORT`): every page, the authcore
-/// layers, and HTML error pages for the authcore refusals.
+/// The application served from `origin` (`http://localhost:PORT`, where passkeys work; the
+/// same port on `127.0.0.1` is accepted too): every page, the authcore layers, and HTML error
+/// pages for the authcore refusals.
 pub fn router<B: Backend + 'static>(
     auth: Arc<Authenticator<B>>,
     outbox: Outbox,
     origin: &str,
     key: WebKey,
 ) -> Result<Router, authcore::web::WebConfigError> {
-    let web = WebAuth::new(Arc::clone(&auth), WebConfig::builder(key, origin).build()?);
+    let mut config = WebConfig::builder(key, origin);
+    let twin = if origin.contains("://localhost") {
+        origin.replacen("://localhost", "://127.0.0.1", 1)
+    } else {
+        origin.replacen("://127.0.0.1", "://localhost", 1)
+    };
+    if twin != origin {
+        config = config.allow_origin(&twin);
+    }
+    let web = WebAuth::new(Arc::clone(&auth), config.build()?);
     let app = Arc::new(App {
         auth,
         web: web.clone(),
         outbox,
     });
-    Ok(Router::new()
+    let router = Router::new()
         .route("/", get(home))
         .route("/style.css", get(style))
+        .route("/passkeys.js", get(script))
         .merge(account::routes::<B>())
         .merge(login::routes::<B>())
         .merge(company::routes::<B>())
@@ -76,16 +90,24 @@ pub fn router<B: Backend + 'static>(
         .merge(roles::routes::<B>())
         .merge(profile::routes::<B>())
         .merge(sessions::routes::<B>())
-        .merge(outbox::routes::<B>())
-        .with_state(app)
+        .merge(outbox::routes::<B>());
+    #[cfg(feature = "passkeys")]
+    let router = router.merge(passkeys::routes::<B>());
+    Ok(router
+        .with_state(Arc::clone(&app))
         .layer(web.csrf_layer())
-        .layer(middleware::from_fn(html_errors))
+        .layer(middleware::from_fn_with_state(app, html_errors::<B>))
         .layer(web.security_headers())
         .layer(web.layer()))
 }
 
+/// Whether the example was built with passkeys (feature `passkeys`).
+pub const PASSKEYS: bool = cfg!(feature = "passkeys");
+
 /// The service's settings for the application at `origin`: SMS codes (their MAC key held
-/// outside the database) and, with feature `passkeys`, passkeys for `localhost`.
+/// outside the database) and, with feature `passkeys`, passkeys for `localhost` (WebAuthn
+/// needs a secure context: `http://localhost` is one, `http://127.0.0.1` is not one for the
+/// relying party `localhost`).
 pub fn service_config(origin: &str, sms_key: OobKey) -> ServiceConfigBuilder {
     let builder = ServiceConfig::builder("Example Co").sms(OobConfig::default(), sms_key);
     #[cfg(feature = "passkeys")]
@@ -146,6 +168,23 @@ impl<B: Backend> App<B> {
         }
     }
 
+    /// Whether the signed-in person holds a passkey (always `false` without feature
+    /// `passkeys`).
+    pub async fn has_passkey(&self, session: &CurrentSession) -> bool {
+        #[cfg(feature = "passkeys")]
+        {
+            self.auth
+                .passkeys(session.grant())
+                .await
+                .is_ok_and(|p| !p.is_empty())
+        }
+        #[cfg(not(feature = "passkeys"))]
+        {
+            let _ = session;
+            false
+        }
+    }
+
     /// The response for a service error: the crate's JSON answer, which [`html_errors`] turns
     /// into the error page.
     pub fn fail(&self, error: ServiceError) -> Response {
@@ -203,6 +242,15 @@ async fn style() -> Response {
         .into_response()
 }
 
+/// The few lines of script passkeys need (WebAuthn is a browser API); no other page has any.
+async fn script() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/javascript")],
+        include_str!("templates/passkeys.js"),
+    )
+        .into_response()
+}
+
 // ---- the error pages -------------------------------------------------------------------------
 
 #[derive(Template)]
@@ -214,28 +262,61 @@ struct ErrorPage {
     message: String,
     retry_after: Option<u64>,
     step_up: bool,
+    step_up_passkey: bool,
     csrf: String,
     back: String,
+}
+
+/// A refusal page the handlers draw themselves, with a clearer message than the generic one
+/// for its class.
+#[cfg_attr(not(feature = "passkeys"), allow(dead_code))]
+pub fn refusal(nav: Nav, status: StatusCode, title: &'static str, message: &str) -> Response {
+    let back = if nav.signed_in { "/account" } else { "/" };
+    let page = ErrorPage {
+        csrf: nav.csrf.clone(),
+        nav,
+        status: status.as_u16(),
+        title,
+        message: message.to_owned(),
+        retry_after: None,
+        step_up: false,
+        step_up_passkey: false,
+        back: back.to_owned(),
+    };
+    (status, render(&page)).into_response()
 }
 
 /// Turns the authcore layers' and handlers' JSON refusals (the table of `ErrorClass`, carried
 /// by the body's `error` code) into pages: the sign-in page for an ended session or login, the
 /// step-up form for `step_up_required`, and an error page with the status for the rest
-/// (429 says when to try again, from `Retry-After`).
-async fn html_errors(request: Request, next: Next) -> Response {
+/// (429 says when to try again, from `Retry-After`). The navigation offers "Sign out" only to
+/// someone signed in (not during a login under way).
+async fn html_errors<B: Backend + 'static>(
+    axum::extract::State(app): AppState<B>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (mut parts, body) = request.into_parts();
-    let csrf = CsrfToken::from_request_parts(&mut parts, &())
-        .await
-        .ok()
-        .map(|t| t.value().to_owned())
-        .unwrap_or_default();
-    let back = parts
+    let csrf = CsrfToken::from_request_parts(&mut parts, &()).await.ok();
+    // Where the step-up form returns: a page that asked for it (GET) is opened again; a form
+    // post goes back to the page the form was on.
+    let referer = parts
         .headers
         .get(header::REFERER)
         .and_then(|r| r.to_str().ok())
         .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
         .and_then(|r| r.split_once('/').map(|(_, path)| format!("/{path}")))
         .unwrap_or_else(|| "/".to_owned());
+    let own = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".to_owned());
+    let is_get = parts.method == axum::http::Method::GET;
+    // To look the session up again once the page turns out to be an error.
+    let mut probe = Request::new(());
+    *probe.headers_mut() = parts.headers.clone();
+    *probe.extensions_mut() = parts.extensions.clone();
     let response = next.run(Request::from_parts(parts, body)).await;
     let is_json = response
         .headers()
@@ -289,19 +370,43 @@ async fn html_errors(request: Request, next: Next) -> Response {
         }
         _ => message,
     };
+    let step_up = code == "step_up_required";
+    let (mut probe, ()) = probe.into_parts();
+    let session = match &csrf {
+        // A session (not a login under way) signs someone in.
+        Some(_) => {
+            <CurrentSession as axum::extract::OptionalFromRequestParts<()>>::from_request_parts(
+                &mut probe,
+                &(),
+            )
+            .await
+            .ok()
+            .flatten()
+        }
+        None => None,
+    };
+    let (nav, step_up_passkey) = match (&session, &csrf) {
+        (Some(session), Some(csrf)) => (
+            app.nav(session, csrf).await,
+            step_up && app.has_passkey(session).await,
+        ),
+        _ => (Nav::default(), false),
+    };
+    let message = if step_up_passkey {
+        format!("{message} Or confirm with your passkey.")
+    } else {
+        message
+    };
     let page = ErrorPage {
-        nav: Nav {
-            signed_in: !csrf.is_empty(),
-            csrf: csrf.clone(),
-            ..Nav::default()
-        },
+        nav,
         status: parts.status.as_u16(),
         title,
         message,
         retry_after,
-        step_up: code == "step_up_required",
-        csrf,
-        back,
+        step_up,
+        step_up_passkey,
+        csrf: csrf.map(|t| t.value().to_owned()).unwrap_or_default(),
+        back: if step_up && is_get { own } else { referer },
     };
     let html = match page.render() {
         Ok(html) => html,

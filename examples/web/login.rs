@@ -6,11 +6,13 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use authcore::credential::FactorKind;
+use authcore::policy::SecondFactors;
 use authcore::web::{CsrfForm, CsrfToken, PendingLogin, PendingStep, WebAuth, WebRejection};
 use authcore::{Backend, LoginStep, Password};
 
@@ -44,14 +46,52 @@ pub fn routes<B: Backend + 'static>() -> Router<Arc<App<B>>> {
 /// page for the next step.
 pub fn after_step(web: &WebAuth, step: &LoginStep) -> Response {
     let to = match step {
-        LoginStep::Granted(_) => "/account",
-        LoginStep::SecondFactor { .. } => "/login/verify",
-        LoginStep::ChangePassword { .. } => "/login/password",
-        LoginStep::EnrollMfa { .. } => "/login/verification",
+        LoginStep::Granted(_) => "/account".to_owned(),
+        // The ways this person can answer (known only once their password was right).
+        LoginStep::SecondFactor { factors, .. } => {
+            format!("/login/verify?with={}", offered(*factors))
+        }
+        LoginStep::ChangePassword { .. } => "/login/password".to_owned(),
+        LoginStep::EnrollMfa { .. } => "/login/verification".to_owned(),
         // One organisation per person in this application.
-        _ => "/login",
+        _ => "/login".to_owned(),
     };
-    (web.login_cookies(step), see(to)).into_response()
+    (web.login_cookies(step), see(&to)).into_response()
+}
+
+/// The second factors a login asks for, as the code pages' `with` parameter: `a` the app, `s`
+/// a text message, `p` a passkey, `r` a recovery code. It only chooses which buttons the page
+/// shows; the service decides what it accepts.
+fn offered(factors: SecondFactors) -> String {
+    let mut with = String::new();
+    for (kind, letter) in [
+        (FactorKind::Totp, 'a'),
+        (FactorKind::OutOfBandSms, 's'),
+        #[cfg(feature = "passkeys")]
+        (FactorKind::Passkey, 'p'),
+        (FactorKind::RecoveryCode, 'r'),
+    ] {
+        if factors.contains(kind) {
+            with.push(letter);
+        }
+    }
+    with
+}
+
+/// The code pages' `with` parameter; without it, the app and recovery codes.
+#[derive(Deserialize)]
+struct Offered {
+    with: Option<String>,
+}
+
+impl Offered {
+    fn letters(&self) -> String {
+        let with = self.with.as_deref().unwrap_or("ar");
+        with.chars()
+            .filter(|c| "asrp".contains(*c))
+            .take(5)
+            .collect()
+    }
 }
 
 /// The pending login at `step`, with its organisation; otherwise the refusal (which the error
@@ -74,21 +114,39 @@ struct CodePage {
     intro: &'static str,
     action: &'static str,
     label: &'static str,
+    /// Whether this page's code form is drawn (the app's page, only for a person with an app).
+    form: bool,
+    /// Which page this is: `a` the app's, `r` the recovery code's, `s` the text message's.
+    page: char,
+    /// The `with` parameter, kept on the links between the pages.
+    with: String,
+    app: bool,
     sms: bool,
+    passkey: bool,
+    recovery: bool,
     csrf: String,
 }
 
 fn code_page(
     pending: Result<PendingLogin, WebRejection>,
     csrf: Result<CsrfToken, WebRejection>,
+    offered: &Offered,
     page: CodePage,
 ) -> Response {
     if let Err(r) = at(pending, PendingStep::SecondFactor) {
         return *r;
     }
+    let with = offered.letters();
+    let app = with.contains('a');
     match csrf {
         Ok(csrf) => render(&CodePage {
             csrf: csrf.value().to_owned(),
+            form: page.form || app,
+            app,
+            sms: with.contains('s'),
+            passkey: super::PASSKEYS && with.contains('p'),
+            recovery: with.contains('r'),
+            with,
             ..page
         }),
         Err(r) => r.into_response(),
@@ -98,17 +156,30 @@ fn code_page(
 async fn verify_page(
     pending: Result<PendingLogin, WebRejection>,
     csrf: Result<CsrfToken, WebRejection>,
+    Query(offered): Query<Offered>,
 ) -> Response {
+    let app = offered.letters().contains('a');
     code_page(
         pending,
         csrf,
+        &offered,
         CodePage {
             nav: Nav::default(),
             title: "Two-step verification",
-            intro: "Open your authenticator app and type the six-digit code it shows for this account.",
+            intro: if app {
+                "Open your authenticator app and type the six-digit code it shows for this account."
+            } else {
+                "Confirm it is you with your second factor."
+            },
             action: "/login/verify",
             label: "Code from your app",
-            sms: true,
+            form: false,
+            page: 'a',
+            with: String::new(),
+            app: false,
+            sms: false,
+            passkey: false,
+            recovery: false,
             csrf: String::new(),
         },
     )
@@ -117,17 +188,25 @@ async fn verify_page(
 async fn recovery_page(
     pending: Result<PendingLogin, WebRejection>,
     csrf: Result<CsrfToken, WebRejection>,
+    Query(offered): Query<Offered>,
 ) -> Response {
     code_page(
         pending,
         csrf,
+        &offered,
         CodePage {
             nav: Nav::default(),
             title: "Use a recovery code",
             intro: "Type one of the recovery codes you saved when you turned MFA on. Each works once.",
             action: "/login/recovery",
             label: "Recovery code",
+            form: true,
+            page: 'r',
+            with: String::new(),
+            app: false,
             sms: false,
+            passkey: false,
+            recovery: false,
             csrf: String::new(),
         },
     )
@@ -136,17 +215,25 @@ async fn recovery_page(
 async fn sms_page(
     pending: Result<PendingLogin, WebRejection>,
     csrf: Result<CsrfToken, WebRejection>,
+    Query(offered): Query<Offered>,
 ) -> Response {
     code_page(
         pending,
         csrf,
+        &offered,
         CodePage {
             nav: Nav::default(),
             title: "Code by text message",
             intro: "We sent a code to your phone. Type it here.",
             action: "/login/sms",
             label: "Code from the text message",
+            form: true,
+            page: 's',
+            with: String::new(),
+            app: false,
             sms: false,
+            passkey: false,
+            recovery: false,
             csrf: String::new(),
         },
     )
@@ -190,17 +277,23 @@ async fn verify_recovery<B: Backend + 'static>(
     }
 }
 
+#[derive(Deserialize)]
+struct SendSms {
+    with: Option<String>,
+}
+
 async fn send_sms<B: Backend + 'static>(
     State(app): AppState<B>,
     pending: Result<PendingLogin, WebRejection>,
-    CsrfForm(_): CsrfForm<Empty>,
+    CsrfForm(form): CsrfForm<SendSms>,
 ) -> Response {
     let (pending, org) = match at(pending, PendingStep::SecondFactor) {
         Ok(p) => p,
         Err(r) => return *r,
     };
+    let with = Offered { with: form.with }.letters();
     match app.auth.send_sms_code(org, pending.ticket()).await {
-        Ok(()) => see("/login/sms"),
+        Ok(()) => see(&format!("/login/sms?with={with}")),
         Err(e) => app.fail(e),
     }
 }

@@ -2,13 +2,16 @@
 //!
 //! ```text
 //! cargo run --example web --features axum,qr            # SQLite in a temporary directory
+//! cargo run --example web --features axum,qr,passkeys   # with passkeys
 //! cargo run --example web --features axum,qr -- --port 8080 --database app.db
 //! cargo run --example web --features axum,qr,postgres -- --database postgres://user@host/db
 //! ```
 //!
 //! It serves on 127.0.0.1 (port 3000 by default, `--port 0` for any free one) and prints the
-//! address and the development outbox (`/dev/outbox`), where the e-mails and text messages it
-//! "sent" can be read. `tests/browser.rs` drives these pages in headless Chromium.
+//! address to open, `http://localhost:PORT` (WebAuthn needs a secure context, which
+//! `localhost` is, for the relying party `localhost`), and the development outbox
+//! (`/dev/outbox`), where the e-mails and text messages it "sent" can be read.
+//! `tests/browser.rs` drives these pages in headless Chromium.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod app;
@@ -123,7 +126,8 @@ async fn serve<S: LoginStore + 'static>(
     store: S,
     load: Option<(usize, usize)>,
 ) {
-    let origin = format!("http://127.0.0.1:{port}");
+    // Listening on 127.0.0.1, opened as localhost: the secure context passkeys need.
+    let origin = format!("http://localhost:{port}");
     let outbox = Outbox::new();
     let backend = Services::new(store, MemoryAuditLog::new(), outbox.clone()).expect("a backend");
     let config = app::service_config(
@@ -145,7 +149,8 @@ async fn serve<S: LoginStore + 'static>(
     if let Some((clients, rounds)) = load {
         // The load run: the server in the background, the clients here, then exit.
         tokio::spawn(async move { axum::serve(listener, router).await });
-        load::run(&origin, clients, rounds).await;
+        // The load clients connect to the address itself (also an allowed origin).
+        load::run(&format!("http://127.0.0.1:{port}"), clients, rounds).await;
         return;
     }
     axum::serve(listener, router).await.expect("the server");

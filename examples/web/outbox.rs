@@ -64,7 +64,11 @@ fn email(person: PersonId, subject: &str, body: String) -> Message {
 
 fn notice_text(notice: &SecurityNotice) -> &'static str {
     match notice {
-        SecurityNotice::AuthenticatorAdded => "An authenticator app was added to your account.",
+        SecurityNotice::AuthenticatorAdded => {
+            "A second factor (an authenticator app or a passkey) was added to your account."
+        }
+        #[cfg(feature = "passkeys")]
+        SecurityNotice::PasskeyRemoved => "A passkey was removed from your account.",
         SecurityNotice::MfaTurnedOff => "Multi-factor authentication was turned off.",
         SecurityNotice::Locked => "Your account was locked after repeated failed attempts.",
         SecurityNotice::Unlocked => "An administrator unlocked your account.",

@@ -39,7 +39,7 @@ struct SessionsPage {
     csrf: String,
 }
 
-fn ago(now: u64, then: u64) -> String {
+pub fn ago(now: u64, then: u64) -> String {
     let s = now.saturating_sub(then);
     match s {
         0..60 => "just now".to_owned(),

@@ -29,6 +29,170 @@ pub async fn run(driver: &Driver, server: &Server) {
     eprintln!("story g (where you're signed in, sign out everywhere): ok");
     backup_and_reset(driver, server, &owner_key, &uma).await;
     eprintln!("story g (a backup person, an admin MFA reset): ok");
+    #[cfg(feature = "passkeys")]
+    {
+        passkeys(driver, server, &owner_key).await;
+        eprintln!("story h (passkeys: add with step-up, second factor, passwordless, remove): ok");
+        first_passkey(driver, server).await;
+        eprintln!("story h (a first passkey's recovery codes; the last factor kept): ok");
+    }
+}
+
+/// Answers the step-up page with a passkey, back to the page that asked.
+#[cfg(feature = "passkeys")]
+async fn step_up_with_passkey(b: &Browser) {
+    assert_eq!(b.text("#error-title").await, "Confirm it is you");
+    assert!(
+        b.text("#error-message")
+            .await
+            .contains("Or confirm with your passkey."),
+        "the step-up offers the passkey"
+    );
+    b.click("#step-up-passkey").await;
+}
+
+/// (h) Passkeys, with Chromium's virtual authenticator: the owner adds one from Account info
+/// (after the step-up: her password and an app code), signs in with the password and the
+/// passkey as the second factor, then with the passkey alone, and removes it (the step-up
+/// with the passkey).
+#[cfg(feature = "passkeys")]
+async fn passkeys(driver: &Driver, server: &Server, owner_key: &str) {
+    let b = Browser::open(driver, &server.base).await;
+    let authenticator = b.add_virtual_authenticator().await;
+    sign_in(&b, server, OWNER, OWNER_PW, Some(owner_key)).await;
+    b.goto("/account").await;
+    assert_eq!(b.text("#passkeys-none").await, "You have no passkeys yet.");
+    b.shot("18-account-passkeys").await;
+
+    // Adding one needs a fresh second factor: the step-up page, then the page again.
+    server.clock.advance(600);
+    b.fill("#passkey-name", "Olivia's laptop").await;
+    b.click("#passkey-add").await;
+    assert_eq!(b.text("#error-title").await, "Confirm it is you");
+    assert!(
+        !b.has("#step-up-passkey").await,
+        "no passkey yet to step up with"
+    );
+    b.fill("#step-password", OWNER_PW).await;
+    server.next_code_window();
+    b.fill("#step-code", &server.totp(owner_key)).await;
+    b.submit("#step-up", "#passkey-create").await;
+    assert_eq!(b.path().await, "/account/passkeys/new");
+    assert_eq!(b.text("#passkey-name-shown").await, "Olivia's laptop");
+    b.shot("19-add-passkey").await;
+    b.submit("#passkey-create", "#passkeys").await;
+    assert_eq!(b.path().await, "/account");
+    let row = b.text("#passkeys .passkey").await;
+    assert!(
+        row.contains("Olivia's laptop") && row.contains("never"),
+        "{row}"
+    );
+    assert_eq!(b.virtual_credentials(&authenticator).await, 1);
+    b.shot("20-passkey-listed").await;
+    let mail = b.outbox().await;
+    assert!(
+        mail[0].contains(&format!("E-mail to {OWNER}"))
+            && mail[0].contains("or a passkey) was added"),
+        "{mail:?}"
+    );
+
+    // The password, then the passkey as the second factor.
+    b.goto("/account").await;
+    b.submit("#sign-out", "#sign-in").await;
+    b.fill("#login", OWNER).await;
+    b.fill("#password", OWNER_PW).await;
+    b.submit("#sign-in", "#use-passkey").await;
+    assert!(b.has("#code").await, "the app code is offered too");
+    assert!(!b.has("#send-sms").await, "no phone: no text-message offer");
+    b.shot("21-second-factor-passkey").await;
+    b.submit("#use-passkey", "#who").await;
+    assert_eq!(b.path().await, "/account");
+    assert_eq!(b.text("#who").await, OWNER);
+
+    // The passkey alone: no e-mail address, no password.
+    b.submit("#sign-out", "#passkey-sign-in").await;
+    b.shot("22-sign-in-with-passkey").await;
+    b.submit("#passkey-sign-in", "#who").await;
+    assert_eq!(b.path().await, "/account");
+    assert_eq!(b.text("#who").await, OWNER);
+    assert_eq!(b.text("#mfa-status").await, "Active");
+    assert!(
+        b.text("#passkeys .passkey").await.contains("just now"),
+        "last used"
+    );
+
+    // Removing it needs a fresh factor again: the passkey answers the step-up.
+    server.clock.advance(600);
+    b.click("#passkeys .passkey-remove").await;
+    step_up_with_passkey(&b).await;
+    b.find("#passkeys").await;
+    b.click("#passkeys .passkey-remove").await;
+    b.find("#passkeys-none").await;
+    assert_eq!(b.path().await, "/account");
+    b.shot("23-passkey-removed").await;
+    b.close().await;
+}
+
+/// (h) A first passkey is a first factor: its recovery codes are shown with the "I have
+/// safely recorded this number" checkbox, as for the first app. Once the company forces MFA,
+/// the passkey is the owner's last factor, and removing it is refused with a clear message.
+#[cfg(feature = "passkeys")]
+async fn first_passkey(driver: &Driver, server: &Server) {
+    let b = Browser::open(driver, &server.base).await;
+    b.add_virtual_authenticator().await;
+    b.goto("/signup").await;
+    b.fill("#login", "pia@example.com").await;
+    b.fill("#password", "pia's own long passphrase 77").await;
+    b.submit("#signup", "#passkeys-none").await;
+    b.fill("#passkey-name", "Security key").await;
+    b.submit("#passkey-add", "#passkey-create").await;
+    b.submit("#passkey-create", "#recovery-codes").await;
+    assert!(b.text("#recovery-codes").await.lines().count() >= 5);
+    b.shot("24-first-passkey-recovery-codes").await;
+    b.click("#recorded").await;
+    b.submit("#acknowledge", "#passkeys").await;
+    assert_eq!(b.text("#mfa-status").await, "Active");
+    assert!(b.text("#passkeys .passkey").await.contains("Security key"));
+
+    // Company MFA, forced: the passkey counts as the owner's own MFA.
+    b.click("#nav-company").await;
+    b.click("#company-mfa").await;
+    b.click("#force-mfa").await;
+    b.submit("#save-changes", "#saved").await;
+    assert_eq!(b.text("#company-status").await, "required for every user");
+
+    // With a passkey and no app, the password is followed by the passkey alone (no code form,
+    // no text message: no phone).
+    b.submit("#sign-out", "#sign-in").await;
+    b.fill("#login", "pia@example.com").await;
+    b.fill("#password", "pia's own long passphrase 77").await;
+    b.submit("#sign-in", "#use-passkey").await;
+    assert!(!b.has("#code").await && !b.has("#send-sms").await);
+    assert!(b.has("#use-recovery").await);
+    b.submit("#use-passkey", "#passkeys").await;
+    assert_eq!(b.text("#who").await, "pia@example.com");
+
+    b.click("#passkeys .passkey-remove").await;
+    if b.text("#error-title").await == "Confirm it is you" {
+        step_up_with_passkey(&b).await;
+        b.find("#passkeys").await;
+        b.click("#passkeys .passkey-remove").await;
+    }
+    assert_eq!(
+        b.text("#error-title").await,
+        "Keep at least one second factor"
+    );
+    assert!(
+        b.text("#error-message")
+            .await
+            .contains("Your company requires MFA for every user")
+    );
+    assert!(
+        b.has("#sign-out").await,
+        "signed in: the navigation offers Sign out"
+    );
+    b.shot("25-last-factor-kept").await;
+    b.close().await;
 }
 
 /// Clicks the button `class` in the Manage Users row of `login`, answering the step-up form if
@@ -310,6 +474,10 @@ async fn phone_recovery_and_throttle(driver: &Driver, server: &Server, uma: &Mem
             break;
         }
         assert_eq!(title, "That did not match");
+        assert!(
+            !b.has("#sign-out").await,
+            "a login under way is not signed in"
+        );
     }
     let seconds: u64 = throttled
         .expect("wrong codes are throttled")

@@ -1,5 +1,7 @@
 //! The browser tests' harness: chromedriver started once, the example app served in-process on
-//! 127.0.0.1 with a fresh SQLite database and a hand-driven clock, and a thin page driver.
+//! 127.0.0.1 with a fresh SQLite database and a hand-driven clock, opened as
+//! `http://localhost:PORT` (the secure context WebAuthn needs), and a thin page driver with
+//! Chromium's virtual authenticator for the passkey story.
 
 use std::net::TcpListener as StdListener;
 use std::path::{Path, PathBuf};
@@ -121,8 +123,8 @@ impl Server {
     }
 }
 
-/// Serves the example app on 127.0.0.1 with a fresh SQLite database, fast (weak) argon2
-/// parameters and a hand-driven clock.
+/// Serves the example app on 127.0.0.1 (opened as localhost) with a fresh SQLite database,
+/// fast (weak) argon2 parameters and a hand-driven clock.
 pub async fn start_server() -> Server {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let keyring = Keyring::new(KeyId::new(1), SealingKey::generate().expect("a key"));
@@ -133,7 +135,8 @@ pub async fn start_server() -> Server {
         .await
         .expect("a port");
     let port = listener.local_addr().expect("an address").port();
-    let origin = format!("http://127.0.0.1:{port}");
+    // Opened as localhost: a secure context, so passkeys (relying party `localhost`) work.
+    let origin = format!("http://localhost:{port}");
     let clock = Arc::new(ManualClock::new(SystemClock.now()));
     let outbox = app::Outbox::new();
     let hasher = PasswordHasher::builder()
@@ -297,8 +300,92 @@ impl Browser {
         texts
     }
 
+    /// Adds a virtual authenticator to this browser (the WebDriver WebAuthn extension): a
+    /// platform authenticator (CTAP2, internal transport) that keeps discoverable credentials
+    /// and verifies the user at every use, as a fingerprint reader would.
+    #[cfg(feature = "passkeys")]
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let answer = self
+            .client
+            .issue_cmd(VirtualAuthenticator)
+            .await
+            .expect("a virtual authenticator");
+        answer
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| answer.to_string())
+    }
+
+    /// The credentials the virtual authenticator `id` holds (their count).
+    #[cfg(feature = "passkeys")]
+    pub async fn virtual_credentials(&self, id: &str) -> usize {
+        let answer = self
+            .client
+            .issue_cmd(Credentials(id.to_owned()))
+            .await
+            .expect("the credentials");
+        answer.as_array().map_or(0, Vec::len)
+    }
+
     /// Ends the browser session.
     pub async fn close(self) {
         let _ = self.client.close().await;
+    }
+}
+
+/// `POST /session/{id}/webauthn/authenticator` (Web Authentication Level 2, §11.3 Add Virtual
+/// Authenticator).
+#[cfg(feature = "passkeys")]
+#[derive(Debug)]
+struct VirtualAuthenticator;
+
+#[cfg(feature = "passkeys")]
+impl fantoccini::wd::WebDriverCompatibleCommand for VirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        let body = serde_json::json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        (axum::http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// `GET /session/{id}/webauthn/authenticator/{authenticator}/credentials` (§11.7 Get
+/// Credentials).
+#[cfg(feature = "passkeys")]
+#[derive(Debug)]
+struct Credentials(String);
+
+#[cfg(feature = "passkeys")]
+impl fantoccini::wd::WebDriverCompatibleCommand for Credentials {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/webauthn/authenticator/{}/credentials",
+            session.unwrap_or_default(),
+            self.0
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (axum::http::Method::GET, None)
     }
 }

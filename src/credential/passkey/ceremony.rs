@@ -17,7 +17,7 @@ use webauthn_rs::prelude::{
 };
 
 use super::error::{PasskeyConfigError, PasskeyError};
-use super::relying_party::RelyingParty;
+use super::{options::passkey_options, relying_party::RelyingParty};
 
 /// The longest browser response a ceremony parses (a registration with attestation is a few
 /// kilobytes; anything longer is refused unread).
@@ -200,7 +200,8 @@ impl Ceremonies {
                 None,
             )
             .map_err(|_| PasskeyError::Random)?;
-        let options = serde_json::to_string(&options).map_err(|_| PasskeyError::Random)?;
+        let options =
+            serde_json::to_string(&passkey_options(options)).map_err(|_| PasskeyError::Random)?;
         let state = serde_json::to_string(&state).map_err(|_| PasskeyError::Random)?;
         Ok((options, RegistrationState(state)))
     }

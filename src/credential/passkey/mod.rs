@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `relying_party` | the relying party (RP id, name, allowed origins), checked once at configuration |
 //! | `ceremony` | the registration and authentication ceremonies, with their server-side states |
+//! | `options` | the creation options a browser gets, shaped for a passkey that may sign in alone |
 //! | `error` | what a ceremony or the configuration can fail with |
 //!
 //! A ceremony's state ([`RegistrationState`], [`AuthenticationState`]) holds the challenge the
@@ -13,6 +14,7 @@
 
 mod ceremony;
 mod error;
+mod options;
 mod relying_party;
 
 pub use ceremony::{
