@@ -311,6 +311,9 @@ mod tests {
         assert_eq!(country_code_len(b"353"), Some(3));
         assert_eq!(country_code_len(b"3"), None);
         assert_eq!(country_code_len(b""), None);
+        // No country code starts with 0, however many digits follow.
+        assert_eq!(country_code_len(b"012"), None);
+        assert_eq!(country_code_len(b"0201234567"), None);
     }
 
     #[test]
