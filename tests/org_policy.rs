@@ -1420,3 +1420,20 @@ fn a_state_stored_before_remembered_devices_allows_them() {
     let back: Organisation = serde_json::from_str(&stored).unwrap();
     assert!(!back.allows_remembered_devices());
 }
+
+#[test]
+fn the_lowest_roles_requirement_is_a_primary_kind_the_policy_counts() {
+    let sms = SecondFactors::of(FactorKind::OutOfBandSms);
+    let codes = SecondFactors::of(FactorKind::RecoveryCode);
+    // With the policy off every kind counts, but recovery codes alone never satisfy it.
+    assert!(MfaPolicy::Off.satisfied_by(SecondFactors::of(FactorKind::Totp)));
+    assert!(MfaPolicy::Off.satisfied_by(sms));
+    assert!(!MfaPolicy::Off.satisfied_by(codes));
+    assert!(!MfaPolicy::Off.satisfied_by(SecondFactors::EMPTY));
+    // With it on only the counted kinds do.
+    let on = MfaPolicy::On(MfaSettings::optional(totp()).unwrap());
+    assert!(on.satisfied_by(SecondFactors::of(FactorKind::Totp)));
+    assert!(on.satisfied_by(sms.with(FactorKind::Totp)));
+    assert!(!on.satisfied_by(sms), "a kind the policy does not count");
+    assert!(!on.satisfied_by(codes));
+}

@@ -285,3 +285,151 @@ async fn malformed_json_is_a_typed_error() {
         );
     }
 }
+
+#[tokio::test]
+async fn registration_options_exclude_the_given_credentials_only() {
+    use base64::Engine as _;
+    let c = ceremonies();
+    let mut key = SoftKey::default();
+    let registered = register(&c, &mut key).await;
+    let (options, _) = c
+        .start_registration(
+            UserHandle::generate().unwrap(),
+            "ada",
+            "Ada",
+            vec![registered.credential_id.clone()],
+        )
+        .unwrap();
+    let o: Value = serde_json::from_str(&options).unwrap();
+    let excluded = o["publicKey"]["excludeCredentials"].as_array().unwrap();
+    assert_eq!(excluded.len(), 1, "{o}");
+    let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(excluded[0]["id"].as_str().unwrap().trim_end_matches('='))
+        .unwrap();
+    assert_eq!(id, registered.credential_id);
+    let (none, _) = c
+        .start_registration(UserHandle::generate().unwrap(), "ada", "Ada", vec![])
+        .unwrap();
+    let o: Value = serde_json::from_str(&none).unwrap();
+    assert!(
+        o["publicKey"]["excludeCredentials"]
+            .as_array()
+            .is_none_or(|a| a.is_empty()),
+        "{o}"
+    );
+}
+
+#[tokio::test]
+async fn a_registered_key_reports_what_its_stored_form_holds() {
+    let c = ceremonies();
+    let mut key = SoftKey::default();
+    key_with_counter(&mut key);
+    let registered = register(&c, &mut key).await;
+    let stored: Value = serde_json::from_str(registered.key.as_str()).unwrap();
+    let cred = &stored["cred"];
+    assert_eq!(
+        cred["counter"].as_u64(),
+        Some(u64::from(registered.counter))
+    );
+    assert_eq!(
+        cred["backup_eligible"].as_bool(),
+        Some(registered.backup_eligible)
+    );
+    assert_eq!(
+        cred["backup_state"].as_bool(),
+        Some(registered.backup_state)
+    );
+}
+
+#[tokio::test]
+async fn an_updated_key_keeps_the_highest_counter_and_the_reported_backup_flags() {
+    let c = ceremonies();
+    let mut key = SoftKey::default();
+    let registered = register(&c, &mut key).await;
+    let read = |key: &authcore::credential::passkey::CredentialKey| -> (u64, bool, bool) {
+        let value: Value = serde_json::from_str(key.as_str()).unwrap();
+        let cred = &value["cred"];
+        (
+            cred["counter"].as_u64().unwrap(),
+            cred["backup_eligible"].as_bool().unwrap(),
+            cred["backup_state"].as_bool().unwrap(),
+        )
+    };
+    let used = |counter, backup_eligible, backup_state| authcore::credential::passkey::PasskeyUse {
+        counter,
+        user_verified: true,
+        backup_eligible,
+        backup_state,
+    };
+    // The stored form of a key that is not backed up and may not be.
+    let mut value: Value = serde_json::from_str(registered.key.as_str()).unwrap();
+    value["cred"]["backup_eligible"] = false.into();
+    value["cred"]["backup_state"] = false.into();
+    let local = authcore::credential::passkey::CredentialKey::from_stored(value.to_string());
+    let plain = updated_key(&local, &used(10, false, false)).unwrap();
+    assert_eq!(read(&plain), (10, false, false));
+    // A lower counter never moves it back.
+    let lower = updated_key(&plain, &used(3, false, false)).unwrap();
+    assert_eq!(read(&lower), (10, false, false));
+    // Backed up now: both flags recorded.
+    let synced = updated_key(&plain, &used(11, true, true)).unwrap();
+    assert_eq!(read(&synced), (11, true, true));
+    // No longer backed up: the state follows, eligibility stays.
+    let unsynced = updated_key(&synced, &used(12, false, false)).unwrap();
+    assert_eq!(read(&unsynced), (12, true, false));
+    // An updated key is still a credential to authenticate with.
+    assert!(c.start_authentication(&[unsynced]).is_ok());
+}
+
+#[tokio::test]
+async fn a_passwordless_assertion_names_its_person_and_verifies_with_their_key() {
+    let c = ceremonies();
+    let mut key = SoftKey::default();
+    let handle = UserHandle::from_bytes([9; 16]);
+    let (options, state) = c.start_registration(handle, "ada", "Ada", vec![]).unwrap();
+    let response = key.create(ORIGIN, &options).await.unwrap();
+    let registered = c.finish_registration(&state, &response).unwrap();
+
+    let (options, state) = c.start_passwordless().unwrap();
+    let o: Value = serde_json::from_str(&options).unwrap();
+    assert_eq!(o["publicKey"]["userVerification"], "required");
+    assert_eq!(o["publicKey"]["rpId"], "example.com");
+    assert_eq!(format!("{state:?}"), "AuthenticationState([REDACTED])");
+    let assertion = key.get(ORIGIN, &options).await.unwrap();
+    let (who, id) = c.identify_passwordless(&assertion).unwrap();
+    assert_eq!(who, handle);
+    assert_eq!(id, registered.credential_id);
+    let (used_id, used) = c
+        .finish_passwordless(&state, &assertion, &registered.key)
+        .unwrap();
+    assert_eq!(used_id, registered.credential_id);
+    assert!(used.user_verified);
+
+    // Another person's credential does not verify it; a malformed or altered state is typed.
+    let mut eve = SoftKey::default();
+    let eve_key = register(&c, &mut eve).await;
+    assert_eq!(
+        c.finish_passwordless(&state, &assertion, &eve_key.key)
+            .unwrap_err(),
+        PasskeyError::Rejected
+    );
+    let altered = authcore::credential::passkey::AuthenticationState::from_stored("{}".into());
+    assert_eq!(
+        c.finish_passwordless(&altered, &assertion, &registered.key)
+            .unwrap_err(),
+        PasskeyError::Stored
+    );
+    assert_eq!(
+        c.identify_passwordless("{}").unwrap_err(),
+        PasskeyError::Malformed
+    );
+    assert_eq!(
+        c.finish_authentication(&altered, &assertion).unwrap_err(),
+        PasskeyError::Stored
+    );
+    let bad_key = authcore::credential::passkey::CredentialKey::from_stored("{}".into());
+    assert_eq!(
+        c.start_authentication(&[bad_key]).unwrap_err(),
+        PasskeyError::Stored
+    );
+}

@@ -490,3 +490,28 @@ fn the_parameters_read_back_as_given() {
     );
     assert!(hotp.to_hotp().is_some());
 }
+
+#[test]
+fn a_built_uri_of_the_longest_length_is_accepted_and_one_byte_more_is_refused() {
+    let key = || SecretKey::from_base32("HXDMVJECJJWSRB3HWIZR4IFUGFTMXBOZ").unwrap();
+    let params = TotpParams::default();
+    let short = OtpAuthUri::totp(None, "a", key(), &params).unwrap();
+    let rest = short.expose_uri().len() - 1;
+    let account = "a".repeat(OtpAuthUri::MAX_LEN - rest);
+    let longest = OtpAuthUri::totp(None, &account, key(), &params).unwrap();
+    assert_eq!(longest.expose_uri().len(), OtpAuthUri::MAX_LEN);
+    let over = format!("{account}a");
+    assert_eq!(
+        Error::from(OtpAuthUri::totp(None, &over, key(), &params).unwrap_err()),
+        UriError::TooLong.into()
+    );
+    // The limit counts the percent-encoded text: one `ü` takes six bytes.
+    let encoded = format!("{}ü", "a".repeat(OtpAuthUri::MAX_LEN - rest - 6));
+    assert_eq!(
+        OtpAuthUri::totp(None, &encoded, key(), &params)
+            .unwrap()
+            .expose_uri()
+            .len(),
+        OtpAuthUri::MAX_LEN
+    );
+}

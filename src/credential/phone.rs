@@ -304,6 +304,94 @@ mod tests {
     }
 
     #[test]
+    fn two_and_three_digit_country_codes_need_their_digits() {
+        assert_eq!(country_code_len(b"1"), Some(1));
+        assert_eq!(country_code_len(b"44"), Some(2));
+        assert_eq!(country_code_len(b"35"), None);
+        assert_eq!(country_code_len(b"353"), Some(3));
+        assert_eq!(country_code_len(b"3"), None);
+        assert_eq!(country_code_len(b""), None);
+        // No country code starts with 0, however many digits follow.
+        assert_eq!(country_code_len(b"012"), None);
+        assert_eq!(country_code_len(b"0201234567"), None);
+    }
+
+    #[test]
+    fn length_limits_at_their_boundary() {
+        // 64 bytes of input are read, 65 are not.
+        let padded = |len: usize| alloc::format!("+44 20 7946 0958{}", " ".repeat(len - 16));
+        assert_eq!(padded(64).len(), 64);
+        assert_eq!(e164(&padded(64)).as_deref(), Ok("+442079460958"));
+        assert_eq!(e164(&padded(65)), Err(PhoneError::TooLong));
+        // 7 digits are enough, 6 are not; 15 digits are the most.
+        assert_eq!(e164("+290 1234").as_deref(), Ok("+2901234"));
+        assert_eq!(e164("+290 123"), Err(PhoneError::TooShort));
+        assert_eq!(
+            e164("+44 1234 5678 90123").as_deref(),
+            Ok("+441234567890123")
+        );
+        assert_eq!(e164("+44 1234 5678 901234"), Err(PhoneError::TooLong));
+    }
+
+    #[test]
+    fn only_a_parenthesised_zero_right_after_the_country_code_is_a_trunk_prefix() {
+        for (input, want) in [
+            // After a one-, two- and three-digit country code.
+            ("+1 (0) 415 555 2671", "+14155552671"),
+            ("+44 (0)20 7946 0958", "+442079460958"),
+            ("+353 (0)86 123 4567", "+353861234567"),
+            // Not a lone 0, or not right after the country code: kept.
+            ("+44 (00)20 7946 095", "+4400207946095"),
+            ("+44 (1)20 7946 0958", "+4412079460958"),
+            ("+44 20 (0)7946 0958", "+4420079460958"),
+            ("+4 (0)4 20 7946 0958", "+4042079460958"),
+            ("+353 8 (0)6 123 4567", "+3538061234567"),
+        ] {
+            assert_eq!(e164(input).as_deref(), Ok(want), "{input:?}");
+        }
+        // A group before any digit is never a trunk prefix.
+        assert_eq!(
+            e164("+(0)44 20 7946 0958"),
+            Err(PhoneError::InvalidCountryCode)
+        );
+        assert_eq!(e164("+(4)4 20 7946 0958").as_deref(), Ok("+442079460958"));
+    }
+
+    #[test]
+    fn error_texts() {
+        for (error, text) in [
+            (PhoneError::Empty, "the phone number is empty"),
+            (
+                PhoneError::MissingCountryCode,
+                "the phone number must start with + and the country code",
+            ),
+            (
+                PhoneError::InvalidCountryCode,
+                "a country code cannot start with 0",
+            ),
+            (
+                PhoneError::InvalidCharacter,
+                "the phone number may contain only digits, a leading +, spaces, dashes, dots \
+                 and parentheses",
+            ),
+            (
+                PhoneError::Malformed,
+                "misplaced + or unbalanced parentheses in the phone number",
+            ),
+            (
+                PhoneError::TooShort,
+                "the phone number has fewer than 7 digits",
+            ),
+            (
+                PhoneError::TooLong,
+                "the phone number has more than 15 digits",
+            ),
+        ] {
+            assert_eq!(alloc::format!("{error}"), text);
+        }
+    }
+
+    #[test]
     fn masks_all_but_country_code_and_last_three() {
         let masked = |input: &str| PhoneNumber::parse(input).unwrap().masked();
         assert_eq!(masked("+44 7700 900123"), "+44 •••• ••• 123");

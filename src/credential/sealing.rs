@@ -732,6 +732,92 @@ mod tests {
     }
 
     #[test]
+    fn keyed_digest_is_hmac_under_a_key_derived_from_the_current_key() {
+        // HMAC-SHA-256(HMAC-SHA-256([0x42; 32], "login"), "alice"), computed independently.
+        let expected = data_encoding::HEXLOWER
+            .decode(b"b09c5936e1a5c0cd3250dcb70f0df71fcf46929f57c9ca49006525212baef5fe")
+            .unwrap();
+        assert_eq!(
+            keyring().keyed_digest("login", b"alice").as_slice(),
+            expected
+        );
+        // The current key is the one used, not a previous one.
+        let rotated = Keyring::builder(KeyId::new(8), SealingKey::from_bytes(&[0x43; 32]).unwrap())
+            .previous(KeyId::new(7), SealingKey::from_bytes(&[0x42; 32]).unwrap())
+            .build()
+            .unwrap();
+        let expected = data_encoding::HEXLOWER
+            .decode(b"1e0c583723f909e4d4c814a268848c5d5b03e2aebdefdde834c92e11fef05dc0")
+            .unwrap();
+        assert_eq!(rotated.keyed_digest("login", b"alice").as_slice(), expected);
+    }
+
+    #[test]
+    fn error_texts_and_sources() {
+        for (error, text) in [
+            (SealingError::KeyLength, "a sealing key must be 32 bytes"),
+            (
+                SealingError::DuplicateKeyId(KeyId::new(9)),
+                "two sealing keys have the id 9",
+            ),
+            (SealingError::Cipher, "the cipher refused the input"),
+            (
+                SealingError::Open(OpenError::Malformed),
+                "the sealed secret did not open: not a sealed secret (wrong length)",
+            ),
+            (SealingError::Random, "the random number generator failed"),
+        ] {
+            assert_eq!(format!("{error}"), text);
+        }
+        for (error, text) in [
+            (OpenError::Malformed, "not a sealed secret (wrong length)"),
+            (
+                OpenError::UnsupportedVersion(3),
+                "unsupported sealed format version 3",
+            ),
+            (
+                OpenError::UnknownKeyId(KeyId::new(5)),
+                "no sealing key with id 5",
+            ),
+            (
+                OpenError::Forged,
+                "authentication failed (altered, sealed for another row, or a different key)",
+            ),
+        ] {
+            assert_eq!(format!("{error}"), text);
+        }
+        #[cfg(feature = "std")]
+        {
+            use std::error::Error as _;
+            let source = SealingError::Open(OpenError::Forged).source().unwrap();
+            assert_eq!(format!("{source}"), format!("{}", OpenError::Forged));
+            assert!(SealingError::Cipher.source().is_none());
+            assert!(SealingError::KeyLength.source().is_none());
+        }
+    }
+
+    #[test]
+    fn accessors_read_back() {
+        assert_eq!(KeyId::new(12).get(), 12);
+        assert_eq!(KeyId::from(12), KeyId::new(12));
+        assert_eq!(keyring().current_key_id(), KeyId::new(7));
+        let secret = SecretKey::from_bytes(b"12345678901234567890").unwrap();
+        let context = SealContext::new("t").with(b"a", b"b").with(b"c", b"d");
+        let sealed = keyring().seal(&secret, &context, &mut Counter(0)).unwrap();
+        assert_eq!(sealed.as_ref(), sealed.as_bytes());
+        assert_eq!(
+            format!("{sealed:?}"),
+            "SealedSecret { key_id: KeyId(7), len: 65, .. }"
+        );
+        assert_eq!(
+            format!("{context:?}"),
+            "SealContext { label: \"t\", fields: 2, .. }"
+        );
+        let bytes = sealed.as_bytes().to_vec();
+        assert_eq!(sealed.into_bytes(), bytes);
+    }
+
+    #[test]
     fn parse_edges() {
         assert!(matches!(parse(&[]), Err(OpenError::Malformed)));
         assert!(matches!(parse(&[1]), Err(OpenError::Malformed)));

@@ -244,6 +244,59 @@ mod tests {
     }
 
     #[test]
+    fn only_the_ansi_style_sets_colours_and_on_every_line() {
+        let ansi = uri().qr_terminal(TerminalStyle::Ansi).unwrap();
+        let lines: Vec<&str> = ansi.lines().collect();
+        assert!(!lines.is_empty());
+        for line in &lines {
+            assert!(line.starts_with(ANSI_BLACK_ON_WHITE), "{line:?}");
+            assert!(line.ends_with(ANSI_RESET), "{line:?}");
+            assert_eq!(line.matches('\x1b').count(), 2, "{line:?}");
+        }
+        assert!(ansi.ends_with("\x1b[0m\n"));
+        for style in [
+            TerminalStyle::PlainForLightBackground,
+            TerminalStyle::PlainForDarkBackground,
+        ] {
+            let plain = uri().qr_terminal(style).unwrap();
+            assert!(!plain.contains('\x1b'), "{style:?}");
+            assert!(plain.ends_with('\n'), "{style:?}");
+        }
+        assert_eq!(TerminalStyle::default(), TerminalStyle::Ansi);
+    }
+
+    #[test]
+    fn svg_sizes_count_the_quiet_zone_and_eight_pixels_a_module() {
+        let modules = Modules::encode(&uri()).unwrap();
+        let size = modules.code_width + 2 * QUIET_ZONE;
+        assert_eq!(modules.size(), size);
+        let svg = uri().qr_svg().unwrap();
+        let px = size * 8;
+        let head = alloc::format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"{px}\" \
+             height=\"{px}\" viewBox=\"0 0 {size} {size}\" shape-rendering=\"crispEdges\">"
+        );
+        assert!(svg.starts_with(&head), "{}", &svg[..200]);
+        // The quiet zone is light: no run starts left of it or above it.
+        assert!(svg.contains("d=\"M4 4h7v1h-7z"), "{}", &svg[..400]);
+    }
+
+    #[test]
+    fn modules_outside_the_code_are_light() {
+        let modules = Modules::encode(&uri()).unwrap();
+        let width = modules.code_width;
+        // The finder pattern's corner modules are dark, the quiet zone around them light.
+        assert!(modules.is_dark(QUIET_ZONE, QUIET_ZONE));
+        assert!(modules.is_dark(QUIET_ZONE + width - 1, QUIET_ZONE));
+        assert!(modules.is_dark(QUIET_ZONE, QUIET_ZONE + width - 1));
+        assert!(!modules.is_dark(QUIET_ZONE - 1, QUIET_ZONE));
+        assert!(!modules.is_dark(QUIET_ZONE, QUIET_ZONE - 1));
+        assert!(!modules.is_dark(QUIET_ZONE + width, QUIET_ZONE));
+        assert!(!modules.is_dark(QUIET_ZONE, QUIET_ZONE + width));
+        assert!(!modules.is_dark(usize::MAX, usize::MAX));
+    }
+
+    #[test]
     fn too_long_for_a_qr_code() {
         // A maximal key and names that percent-encode to nearly MAX_LEN exceed version 40-M.
         let key = SecretKey::from_bytes(&[7; SecretKey::MAX_LEN]).unwrap();

@@ -612,4 +612,47 @@ mod tests {
             SecondFactors::ALL.without(FactorKind::OutOfBandEmail)
         );
     }
+
+    #[test]
+    fn a_first_factor_is_the_password_or_a_user_verifying_passkey() {
+        let password = FactorSet::of(Factor::Password);
+        assert!(password.has_first_factor());
+        assert!(
+            password
+                .with(Factor::Second(FactorKind::Totp))
+                .has_first_factor()
+        );
+        assert!(!FactorSet::EMPTY.has_first_factor());
+        assert!(!FactorSet::of(Factor::Second(FactorKind::Totp)).has_first_factor());
+        assert!(!FactorSet::of(Factor::RememberedDevice).has_first_factor());
+        let everything: FactorSet = FactorKind::ALL
+            .into_iter()
+            .map(Factor::from)
+            .chain([Factor::Password, Factor::RememberedDevice])
+            .collect();
+        assert_eq!(everything.first_factors(), password);
+        assert_eq!(password.first_factors(), password);
+        assert_eq!(FactorSet::EMPTY.first_factors(), FactorSet::EMPTY);
+        assert_eq!(
+            FactorSet::of(Factor::Second(FactorKind::Totp)).first_factors(),
+            FactorSet::EMPTY
+        );
+        #[cfg(feature = "passkeys")]
+        {
+            let passkey = FactorSet::of(Factor::Second(FactorKind::Passkey));
+            let verified = FactorSet::of(Factor::UserVerified);
+            assert!(passkey.with(Factor::UserVerified).has_first_factor());
+            assert!(!passkey.has_first_factor(), "a passkey alone");
+            assert!(!verified.has_first_factor(), "user verification alone");
+            assert!(
+                !verified
+                    .with(Factor::Second(FactorKind::Totp))
+                    .has_first_factor(),
+                "user verification beside another kind"
+            );
+            let all = everything.with(Factor::UserVerified);
+            assert_eq!(all.first_factors(), password.with(Factor::UserVerified));
+            assert_eq!(passkey.with(Factor::UserVerified).first_factors(), verified);
+        }
+    }
 }

@@ -385,3 +385,93 @@ fn registered(key: &SecurityKey) -> Result<RegisteredKey, PasskeyError> {
         backup_state: flag("backup_state").ok_or(PasskeyError::Stored)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+
+    fn used(counter: u32) -> PasskeyUse {
+        PasskeyUse {
+            counter,
+            user_verified: false,
+            backup_eligible: false,
+            backup_state: false,
+        }
+    }
+
+    #[test]
+    fn a_use_advances_a_counter_only_forwards_or_when_neither_counts() {
+        assert!(used(5).advances(4));
+        assert!(used(5).advances(0));
+        assert!(used(1).advances(0));
+        assert!(used(0).advances(0));
+        assert!(!used(5).advances(5));
+        assert!(!used(4).advances(5));
+        assert!(!used(0).advances(5));
+        assert!(!used(0).advances(1));
+        assert!(used(u32::MAX).advances(u32::MAX - 1));
+    }
+
+    #[test]
+    fn server_side_values_read_back_and_print_redacted() {
+        let handle = UserHandle::from_bytes([7; 16]);
+        assert_eq!(handle.as_bytes(), &[7; 16]);
+        assert_eq!(format!("{handle:?}"), "UserHandle(..)");
+        assert_ne!(
+            UserHandle::generate().unwrap(),
+            UserHandle::generate().unwrap()
+        );
+        let state = RegistrationState::from_stored(String::from("{\"a\":1}"));
+        assert_eq!(state.as_str(), "{\"a\":1}");
+        assert_eq!(format!("{state:?}"), "RegistrationState([REDACTED])");
+        let state = AuthenticationState::from_stored(String::from("{}"));
+        assert_eq!(state.as_str(), "{}");
+        assert_eq!(format!("{state:?}"), "AuthenticationState([REDACTED])");
+        let key = CredentialKey::from_stored(String::from("k"));
+        assert_eq!(key.as_str(), "k");
+        assert_eq!(format!("{key:?}"), "CredentialKey([REDACTED])");
+    }
+
+    #[test]
+    fn ceremonies_show_their_relying_party() {
+        let rp = RelyingParty::new("example.com", "Example", &["https://example.com"]).unwrap();
+        let ceremonies = Ceremonies::new(rp.clone()).unwrap();
+        assert_eq!(ceremonies.relying_party(), &rp);
+        let shown = format!("{ceremonies:?}");
+        assert!(
+            shown.starts_with("Ceremonies { relying_party: RelyingParty { id: \"example.com\""),
+            "{shown}"
+        );
+        assert!(shown.ends_with(", .. }"), "{shown}");
+    }
+
+    #[test]
+    fn a_response_is_read_up_to_its_limit() {
+        // Whitespace around JSON is allowed: a value padded to the limit parses, one byte more
+        // is refused unread.
+        let at = |len: usize| format!("{{}}{}", " ".repeat(len - 2));
+        let value: serde_json::Value = parse(&at(MAX_RESPONSE)).unwrap();
+        assert_eq!(value, serde_json::json!({}));
+        assert_eq!(
+            parse::<serde_json::Value>(&at(MAX_RESPONSE + 1)).unwrap_err(),
+            PasskeyError::Malformed
+        );
+        assert_eq!(MAX_RESPONSE, 65_536);
+    }
+
+    #[test]
+    fn stored_keys_that_do_not_decode_are_refused() {
+        let bad = CredentialKey::from_stored(String::from("{}"));
+        assert_eq!(decode(&bad).unwrap_err(), PasskeyError::Stored);
+        assert_eq!(
+            updated_key(&bad, &used(1)).unwrap_err(),
+            PasskeyError::Stored
+        );
+        let no_counter = CredentialKey::from_stored(String::from("{\"cred\":{}}"));
+        assert_eq!(
+            updated_key(&no_counter, &used(1)).unwrap_err(),
+            PasskeyError::Stored
+        );
+    }
+}

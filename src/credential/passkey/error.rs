@@ -68,3 +68,62 @@ impl fmt::Display for PasskeyError {
 
 #[cfg(feature = "std")]
 impl std::error::Error for PasskeyError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+
+    #[test]
+    fn config_error_texts() {
+        for (error, text) in [
+            (
+                PasskeyConfigError::RpId,
+                "the relying-party id is not a lowercase domain name",
+            ),
+            (PasskeyConfigError::NoOrigin, "no allowed origin"),
+            (
+                PasskeyConfigError::Origin,
+                "an origin is not https://host[:port] (or http://localhost)",
+            ),
+            (
+                PasskeyConfigError::OriginOutsideRpId,
+                "an origin is neither the relying-party id nor under it",
+            ),
+            (
+                PasskeyConfigError::RpName,
+                "the relying-party name is empty or longer than 64 bytes",
+            ),
+        ] {
+            assert_eq!(format!("{error}"), text);
+        }
+    }
+
+    #[test]
+    fn ceremony_error_texts() {
+        for (error, text) in [
+            (
+                PasskeyError::Malformed,
+                "the WebAuthn response is malformed",
+            ),
+            (
+                PasskeyError::Rejected,
+                "the WebAuthn response does not verify",
+            ),
+            (
+                PasskeyError::CounterRegression,
+                "the signature counter went backwards",
+            ),
+            (
+                PasskeyError::Stored,
+                "a stored WebAuthn state or credential does not decode",
+            ),
+            (
+                PasskeyError::Random,
+                "a WebAuthn challenge could not be made",
+            ),
+        ] {
+            assert_eq!(format!("{error}"), text);
+        }
+    }
+}

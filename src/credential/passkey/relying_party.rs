@@ -186,6 +186,81 @@ mod tests {
     }
 
     #[test]
+    fn limits_at_their_boundary() {
+        // A name of 64 bytes is kept, one of 65 refused (below); the name reads back.
+        let name = "n".repeat(64);
+        let rp64 = RelyingParty::new("example.com", &name, &["https://example.com"]).unwrap();
+        assert_eq!(rp64.name(), name);
+        assert_eq!(
+            RelyingParty::new("example.com", "", &["https://example.com"]),
+            Err(PasskeyConfigError::RpName)
+        );
+        // An RP id of 253 bytes is a domain, one of 254 is not.
+        let id = |last: usize| {
+            alloc::format!(
+                "{}.{}.{}.{}",
+                "a".repeat(63),
+                "b".repeat(63),
+                "c".repeat(63),
+                "d".repeat(last)
+            )
+        };
+        assert_eq!(id(61).len(), 253);
+        assert!(is_domain(&id(61)));
+        assert!(!is_domain(&id(62)));
+        assert!(is_domain(&alloc::format!("{}.com", "a".repeat(63))));
+        assert!(!is_domain(&alloc::format!("{}.com", "a".repeat(64))));
+    }
+
+    #[test]
+    fn domain_labels() {
+        for good in [
+            "a.com",
+            "a-b.com",
+            "a1.com",
+            "1a.com",
+            "123.example",
+            "x.y.z",
+        ] {
+            assert!(is_domain(good), "{good}");
+        }
+        for bad in [
+            "a-.com", "a.com-", "a_b.com", "a.123", "a.1-2", "a b.com", "a.com.",
+        ] {
+            assert!(!is_domain(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins_carry_nothing_but_scheme_host_and_port() {
+        for bad in [
+            "https://:pw@example.com",
+            "https://example.com?",
+            "https://example.com/?",
+            "https://example.com/#",
+            "http://localhost.example.com",
+        ] {
+            assert_eq!(
+                rp("example.com", &[bad]),
+                Err(PasskeyConfigError::Origin),
+                "{bad}"
+            );
+        }
+        assert!(rp("localhost", &["https://localhost"]).is_ok());
+        // Every origin is checked, not only the first.
+        assert_eq!(
+            rp("example.com", &["https://example.com", "https://evil.net"]),
+            Err(PasskeyConfigError::OriginOutsideRpId)
+        );
+        let two = rp(
+            "example.com",
+            &["https://example.com", "https://a.example.com"],
+        )
+        .unwrap();
+        assert_eq!(two.origin_urls().len(), 2);
+    }
+
+    #[test]
     fn refuses_bad_rp_ids_and_names() {
         for bad in [
             "",
