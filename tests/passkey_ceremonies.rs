@@ -433,3 +433,32 @@ async fn a_passwordless_assertion_names_its_person_and_verifies_with_their_key()
         PasskeyError::Stored
     );
 }
+
+#[tokio::test]
+async fn a_passwordless_assertion_from_a_clone_behind_the_counter_is_refused() {
+    let c = ceremonies();
+    let mut key = SoftKey::default();
+    key_with_counter(&mut key);
+    let registered = register(&c, &mut key).await;
+
+    // A passwordless use at counter 10 moves the stored counter.
+    key.set_counter(9);
+    let (options, state) = c.start_passwordless().unwrap();
+    let assertion = key.get(ORIGIN, &options).await.unwrap();
+    let (_, used) = c
+        .finish_passwordless(&state, &assertion, &registered.key)
+        .unwrap();
+    assert_eq!(used.counter, 10);
+    let stored = updated_key(&registered.key, &used).unwrap();
+
+    // A clone still at counter 3 is refused as a counter regression, not as any rejection.
+    let mut clone = key.clone_key();
+    clone.set_counter(2);
+    let (options, state) = c.start_passwordless().unwrap();
+    let assertion = clone.get(ORIGIN, &options).await.unwrap();
+    assert_eq!(
+        c.finish_passwordless(&state, &assertion, &stored)
+            .unwrap_err(),
+        PasskeyError::CounterRegression
+    );
+}
