@@ -912,3 +912,334 @@ proptest! {
         prop_assert!(result.is_err() || stored.starts_with("$argon2"));
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Boundaries of the hasher (written from its mutation-testing run)
+
+/// An argon2id hash made with the `argon2` crate, with any lanes and output length.
+fn foreign_argon2id(m: u32, t: u32, p: u32, output_len: usize, password: &str) -> String {
+    use argon2::PasswordHasher as _;
+    let params = argon2::Params::new(m, t, p, Some(output_len)).unwrap();
+    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+        .hash_password_with_salt(password.as_bytes(), &[7; 16])
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn hash_params_read_back_what_they_were_built_with() {
+    let params = HashParams::dangerous_weak(96, 3, 2).unwrap();
+    assert_eq!(params.memory_kib(), 96);
+    assert_eq!(params.iterations(), 3);
+    assert_eq!(params.lanes(), 2);
+    let owasp = HashParams::new(47_104, 1, 1).unwrap();
+    assert_eq!(
+        (owasp.memory_kib(), owasp.iterations(), owasp.lanes()),
+        (47_104, 1, 1)
+    );
+    // The hasher reads back the parameters it was built with, not the default.
+    assert_eq!(fast().params(), fast_params());
+    assert_eq!(fast().params().memory_kib(), 64);
+}
+
+#[test]
+fn needs_rehash_is_true_exactly_for_a_rehash() {
+    assert!(PasswordVerified::NeedsRehash(RehashReason::Parameters).needs_rehash());
+    assert!(PasswordVerified::NeedsRehash(RehashReason::Pepper).needs_rehash());
+    assert!(!PasswordVerified::Current.needs_rehash());
+}
+
+#[test]
+fn verify_error_texts_and_sources() {
+    use std::error::Error as _;
+    assert_eq!(VerifyError::Rejected.to_string(), "verification failed");
+    assert_eq!(
+        VerifyError::Expired.to_string(),
+        "the temporary password has expired"
+    );
+    let unusable = VerifyError::UnusableHash(PasswordError::Hashing);
+    assert_eq!(
+        unusable.to_string(),
+        "the stored password hash is unusable: argon2 failed to run"
+    );
+    assert_eq!(
+        unusable.source().map(|s| s.to_string()),
+        Some("argon2 failed to run".to_string())
+    );
+    assert!(VerifyError::Rejected.source().is_none());
+    assert!(VerifyError::Expired.source().is_none());
+}
+
+#[test]
+fn each_ceiling_below_the_parameters_is_refused_alone() {
+    let build = |params: HashParams, m: u32, t: u32, p: u32| {
+        PasswordHasher::builder()
+            .params(params)
+            .max_stored_cost(m, t, p)
+            .build()
+            .map(|_| ())
+    };
+    let params = HashParams::dangerous_weak(64, 2, 2).unwrap();
+    assert_eq!(build(params, 64, 2, 2), Ok(()));
+    assert_eq!(
+        build(params, 63, 2, 2),
+        Err(PasswordError::CeilingBelowParams)
+    );
+    assert_eq!(
+        build(params, 64, 1, 2),
+        Err(PasswordError::CeilingBelowParams)
+    );
+    assert_eq!(
+        build(params, 64, 2, 1),
+        Err(PasswordError::CeilingBelowParams)
+    );
+}
+
+#[test]
+fn stored_hashes_at_the_ceiling_verify_and_one_past_it_do_not() {
+    let hasher = PasswordHasher::builder()
+        .params(fast_params())
+        .max_stored_cost(128, 2, 2)
+        .build()
+        .unwrap();
+    let password = pw("pass phrase");
+    let at_ceiling = foreign_argon2id(128, 2, 2, 32, "pass phrase");
+    assert_eq!(
+        hasher.verify(&password, &at_ceiling),
+        Ok(PasswordVerified::Current)
+    );
+    for (m, t, p) in [(136, 1, 1), (64, 3, 1), (64, 1, 3)] {
+        let above = foreign_argon2id(m, t, p, 32, "pass phrase");
+        assert_eq!(
+            hasher.verify(&password, &above),
+            Err(VerifyError::UnusableHash(PasswordError::CostAboveCeiling)),
+            "m={m} t={t} p={p}"
+        );
+    }
+}
+
+#[test]
+fn a_stored_hash_without_its_output_is_malformed_before_its_cost_is_read() {
+    // A salt but no output, with a cost above any ceiling: malformed, whatever else it says.
+    assert_eq!(
+        fast().verify(
+            &pw("pass phrase"),
+            "$argon2id$v=19$m=4294967295,t=1,p=1$c29tZXNhbHRzYWx0"
+        ),
+        Err(VerifyError::UnusableHash(PasswordError::MalformedHash))
+    );
+}
+
+#[test]
+fn a_stored_output_shorter_than_32_bytes_wants_a_rehash_and_a_longer_one_does_not() {
+    let hasher = fast();
+    let password = pw("pass phrase");
+    assert_eq!(
+        hasher.verify(&password, &foreign_argon2id(64, 1, 1, 31, "pass phrase")),
+        Ok(PasswordVerified::NeedsRehash(RehashReason::Parameters))
+    );
+    assert_eq!(
+        hasher.verify(&password, &foreign_argon2id(64, 1, 1, 32, "pass phrase")),
+        Ok(PasswordVerified::Current)
+    );
+    assert_eq!(
+        hasher.verify(&password, &foreign_argon2id(64, 1, 1, 64, "pass phrase")),
+        Ok(PasswordVerified::Current)
+    );
+}
+
+#[test]
+fn the_hasher_debug_shows_its_settings_and_pepper_ids_only() {
+    let hasher = PasswordHasher::builder()
+        .params(fast_params())
+        .current_pepper(pepper(b"k1", 0xab))
+        .build()
+        .unwrap();
+    assert_eq!(
+        format!("{hasher:?}"),
+        "PasswordHasher { params: HashParams { m_kib: 64, t: 1, p: 1 }, \
+         max_stored_cost: HashParams { m_kib: 262144, t: 16, p: 16 }, \
+         peppers: [PepperId(\"k1\")], current_pepper: Some(PepperId(\"k1\")), .. }"
+    );
+}
+
+#[test]
+fn temporary_password_lifetimes_at_their_bounds() {
+    assert_eq!(TemporaryPassword::DEFAULT_TTL, 259_200);
+    assert_eq!(TemporaryPassword::MAX_TTL, 2_592_000);
+    let policy = PasswordPolicy::default();
+    let context = PasswordContext::new();
+    let mut rng = getrandom::SysRng;
+    for ttl in [1, 2_592_000] {
+        let temp =
+            TemporaryPassword::generate_with_rng(&mut rng, &policy, &context, NOW, ttl).unwrap();
+        assert_eq!(temp.expires_at(), NOW + ttl);
+    }
+    assert_eq!(
+        TemporaryPassword::generate_with_rng(&mut rng, &policy, &context, NOW, 2_592_001)
+            .unwrap_err(),
+        PasswordError::Ttl
+    );
+    // The last second that can be added to `now` without overflow.
+    assert!(
+        TemporaryPassword::generate_with_rng(&mut rng, &policy, &context, u64::MAX - 60, 60)
+            .is_ok()
+    );
+}
+
+#[test]
+fn a_temporary_credential_expires_at_its_last_second() {
+    use authcore::credential::password::TemporaryCredential;
+    let credential = TemporaryCredential::new("$argon2id$stored".to_owned(), NOW);
+    assert_eq!(credential.hash(), "$argon2id$stored");
+    assert_eq!(credential.expires_at(), NOW);
+    assert!(!credential.is_expired(NOW - 1));
+    assert!(credential.is_expired(NOW));
+    assert!(credential.is_expired(NOW + 1));
+    assert_eq!(
+        format!("{credential:?}"),
+        format!("TemporaryCredential {{ hash: \"[REDACTED]\", expires_at: {NOW} }}")
+    );
+}
+
+#[test]
+fn a_temporary_password_debug_shows_only_its_expiry() {
+    let temp =
+        TemporaryPassword::generate(&PasswordPolicy::default(), &PasswordContext::new(), NOW)
+            .unwrap();
+    assert_eq!(
+        format!("{temp:?}"),
+        format!(
+            "TemporaryPassword {{ password: Password([REDACTED]), expires_at: {} }}",
+            NOW + TemporaryPassword::DEFAULT_TTL
+        )
+    );
+    assert_eq!(temp.password().expose_secret(), temp.expose_secret());
+}
+
+#[test]
+fn a_new_password_against_an_unusable_temporary_hash_is_an_operator_error() {
+    use authcore::credential::password::TemporaryCredential;
+    use std::error::Error as _;
+    let credential = TemporaryCredential::new("not a hash".to_owned(), NOW + 60);
+    let refused = credential
+        .check_new_password(
+            &fast(),
+            &PasswordPolicy::with_mfa(),
+            &PasswordContext::new(),
+            &pw("my own long secret"),
+        )
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        NewPasswordError::UnusableHash(PasswordError::MalformedHash)
+    );
+    assert_eq!(
+        refused.to_string(),
+        "the temporary password hash is unusable: the stored hash is not a valid argon2 PHC string"
+    );
+    assert_eq!(
+        refused.source().map(|s| s.to_string()),
+        Some("the stored hash is not a valid argon2 PHC string".to_owned())
+    );
+    let policy = NewPasswordError::Policy(PolicyViolation::SameAsTemporary);
+    assert_eq!(
+        policy.to_string(),
+        "the new password must differ from the temporary password"
+    );
+    assert_eq!(
+        policy.source().map(|s| s.to_string()),
+        Some("the new password must differ from the temporary password".to_owned())
+    );
+}
+
+#[test]
+fn password_error_texts() {
+    let cases = [
+        (
+            PasswordError::WeakParams,
+            "argon2 parameters below the OWASP/ASVS minimum \
+             (t=1: m>=47104 KiB; t=2: m>=19456 KiB; t>=3: m>=12288 KiB)",
+        ),
+        (
+            PasswordError::InvalidParams,
+            "argon2 parameters out of range (t >= 1, 1 <= p < 2^24, m >= 8*p KiB)",
+        ),
+        (
+            PasswordError::CeilingBelowParams,
+            "the stored-hash cost ceiling is below the hashing parameters",
+        ),
+        (
+            PasswordError::PepperLength,
+            "a pepper must be 16 to 64 bytes long",
+        ),
+        (PasswordError::PepperId, "a pepper id must be 1 to 8 bytes"),
+        (
+            PasswordError::DuplicatePepper,
+            "two peppers have the same id",
+        ),
+        (
+            PasswordError::UnknownPepper,
+            "no pepper is known under this id",
+        ),
+        (
+            PasswordError::TooLong,
+            "the password is longer than 256 code points",
+        ),
+        (
+            PasswordError::MalformedHash,
+            "the stored hash is not a valid argon2 PHC string",
+        ),
+        (
+            PasswordError::UnsupportedAlgorithm,
+            "the stored hash uses an unsupported algorithm or version",
+        ),
+        (
+            PasswordError::CostAboveCeiling,
+            "the stored hash's cost is above the configured ceiling",
+        ),
+        (
+            PasswordError::WrongHashKind,
+            "a temporary-password hash where a long-term one was expected, or the reverse",
+        ),
+        (PasswordError::Hashing, "argon2 failed to run"),
+        (
+            PasswordError::MinLength,
+            "the minimum password length must be at least 8 and at most the maximum",
+        ),
+        (
+            PasswordError::MaxLength,
+            "the maximum password length must be between 64 and 256",
+        ),
+        (
+            PasswordError::Ttl,
+            "a temporary password must live between 1 and 2592000 seconds",
+        ),
+        (
+            PasswordError::GenerationRejected,
+            "the policy refused every generated temporary password",
+        ),
+        (PasswordError::Random, "the random number generator failed"),
+    ];
+    for (error, text) in cases {
+        assert_eq!(error.to_string(), text, "{error:?}");
+    }
+}
+
+#[test]
+fn a_context_debug_shows_its_words_and_whether_a_check_is_set() {
+    let check = |_: &Password| Ok(());
+    let context = PasswordContext::new()
+        .user_name("jdoe42")
+        .email("jane@example.com")
+        .extra_check(&check);
+    assert_eq!(
+        format!("{context:?}"),
+        "PasswordContext { words: [(UserName, \"jdoe42\"), (Email, \"jane@example.com\")], \
+         extra_check: true }"
+    );
+    assert_eq!(
+        format!("{:?}", PasswordContext::new()),
+        "PasswordContext { words: [], extra_check: false }"
+    );
+}

@@ -196,4 +196,29 @@ mod tests {
         let err = hash_into(&argon2(8), b"pw", b"saltsalt", &mut [0u8; 2]);
         assert_eq!(err, Err(argon2::Error::OutputTooShort));
     }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn an_idle_buffer_is_lent_again() {
+        // Every argon2 evaluation needs at least 8 blocks (m >= 8 KiB), so no other test takes a
+        // buffer of 3: the one put in the pool here is the one lent back.
+        IDLE.lock().unwrap().push(alloc::vec![Block::default(); 3]);
+        let lent = reuse(3).unwrap();
+        assert_eq!(lent.len(), 3);
+    }
+
+    #[cfg(feature = "std")]
+    #[test]
+    fn a_buffer_larger_than_the_pool_is_freed() {
+        let blocks = MAX_IDLE_BYTES / Block::SIZE + 1;
+        assert_eq!(
+            bytes(&[Block::default(), Block::default()]),
+            2 * Block::SIZE
+        );
+        give_back(alloc::vec![Block::default(); blocks]);
+        let idle = IDLE.lock().unwrap();
+        assert!(idle.iter().all(|memory| memory.len() < blocks));
+        let held: usize = idle.iter().map(|m| m.len() * Block::SIZE).sum();
+        assert!(held <= MAX_IDLE_BYTES, "{held} bytes idle");
+    }
 }

@@ -118,4 +118,21 @@ mod tests {
         assert!(!search(b"b\nc", b"a"));
         assert!(!search(b"b\nc", b"d"));
     }
+
+    #[test]
+    fn search_takes_logarithmic_rounds() {
+        // 200,000 sorted lines: a binary search answers 20,000 look-ups at once, a linear scan
+        // (a midpoint that stops halving) would take minutes and time out.
+        let mut lines = alloc::vec::Vec::new();
+        for i in 0..200_000u32 {
+            if i > 0 {
+                lines.push(b'\n');
+            }
+            lines.extend_from_slice(alloc::format!("{i:08}").as_bytes());
+        }
+        for i in 180_000..200_000u32 {
+            assert!(search(&lines, alloc::format!("{i:08}").as_bytes()));
+        }
+        assert!(!search(&lines, b"00200000"));
+    }
 }

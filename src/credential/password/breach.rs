@@ -459,4 +459,57 @@ mod tests {
             .unwrap();
         assert!(!range.is_empty());
     }
+
+    #[test]
+    fn a_count_with_a_sign_is_malformed() {
+        // `u64::from_str` would take `+1`: the count must be digits only.
+        assert_eq!(
+            BreachRange::parse("0018A45C4D1DEF81644B54AB7F969B88D65:+1"),
+            Err(BreachError::Line(1))
+        );
+        assert_eq!(parse_count("+1"), None);
+        assert_eq!(parse_count(""), None);
+        assert_eq!(parse_count("007"), Some(7));
+    }
+
+    #[test]
+    fn debug_forms_show_the_prefix_and_sizes_only() {
+        let query = BreachQuery::new(&Password::from("password"));
+        assert_eq!(format!("{query:?}"), "BreachQuery(5BAA6…)");
+        assert_eq!(format!("{:?}", query.prefix()), "RangePrefix(5BAA6)");
+        let range = BreachRange::parse(&format!("{PASSWORD_SUFFIX}:3\n")).unwrap();
+        assert_eq!(format!("{range:?}"), "BreachRange { entries: 1 }");
+    }
+
+    #[test]
+    fn breach_error_texts() {
+        let cases = [
+            (BreachError::Prefix, "a range prefix must be 5 hex digits"),
+            (BreachError::Suffix, "a range suffix must be 35 hex digits"),
+            (
+                BreachError::Line(7),
+                "line 7 of the range answer is not SUFFIX:COUNT",
+            ),
+            (
+                BreachError::RangeTooLarge,
+                "the range answer holds more than 65536 entries",
+            ),
+            (
+                BreachError::Malformed { offset: 42 },
+                "the corpus file has a malformed line at byte 42",
+            ),
+            (
+                BreachError::Unsorted { offset: 43 },
+                "the corpus file is not sorted by hash at byte 43",
+            ),
+            (BreachError::Io, "the corpus file could not be read"),
+            (
+                BreachError::Unavailable,
+                "the breach corpus could not be reached",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.to_string(), text, "{error:?}");
+        }
+    }
 }

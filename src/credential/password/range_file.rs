@@ -280,3 +280,305 @@ impl BreachCorpus for RangeDirectory {
         BreachRange::parse(&text)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::password::{BreachQuery, Password, breach_count};
+    use alloc::format;
+    use alloc::string::String;
+    use std::io::{Cursor, Write as _};
+
+    /// SHA-1("password").
+    const PASSWORD: &str = "5BAA61E4C9B93F3F0682250B6CF8331B7EE68FD8";
+
+    fn prefix(text: &str) -> RangePrefix {
+        RangePrefix::parse(text).unwrap()
+    }
+
+    fn range(text: &str, at: &str) -> Result<BreachRange, BreachError> {
+        let bytes = text.as_bytes();
+        RangeFile::range_in(&mut Cursor::new(bytes), bytes.len() as u64, &prefix(at))
+    }
+
+    fn file(text: &[u8]) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        file.write_all(text).unwrap();
+        file.flush().unwrap();
+        file
+    }
+
+    /// Two hashes under each of 1,000 prefixes (every 97th), counts 1 and 2, sorted.
+    fn large() -> String {
+        let mut text = String::new();
+        for i in 0..1_000u32 {
+            for count in 1..=2u32 {
+                text.push_str(&format!("{:05X}{count:035X}:{count}\n", i * 97));
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn a_range_holds_exactly_the_lines_under_its_prefix() {
+        let text = format!(
+            "0000000000000000000000000000000000000001:5\n\
+             0000000000000000000000000000000000000002\r\n\
+             {PASSWORD}:10437277\n\
+             5baa6ffffffffffffffffffffffffffffffffff0:2\n\
+             FFFFF00000000000000000000000000000000000:1"
+        );
+        let found = range(&text, "5BAA6").unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(
+            BreachQuery::new(&Password::from("password")).count_in(&found),
+            10_437_277
+        );
+        assert_eq!(range(&text, "00000").unwrap().len(), 2);
+        assert_eq!(range(&text, "fffff").unwrap().len(), 1);
+        for absent in ["00001", "12345", "5BAA5", "5BAA7", "FFFFE"] {
+            assert_eq!(range(&text, absent).unwrap().len(), 0, "{absent}");
+        }
+        assert_eq!(range("", "5BAA6").unwrap().len(), 0);
+    }
+
+    #[test]
+    fn a_binary_search_finds_every_range_of_a_large_file() {
+        let text = large();
+        for i in 0..1_000u32 {
+            let present = format!("{:05X}", i * 97);
+            assert_eq!(range(&text, &present).unwrap().len(), 2, "{present}");
+            let absent = format!("{:05X}", i * 97 + 1);
+            assert_eq!(range(&text, &absent).unwrap().len(), 0, "{absent}");
+        }
+    }
+
+    #[test]
+    fn lines_of_the_longest_length_are_read_and_one_byte_more_is_malformed() {
+        // 40 hex digits, `:`, the largest count (20 digits), `\r\n`: 63 bytes.
+        let mut text = String::new();
+        for i in 0..200u32 {
+            text.push_str(&format!("{:05X}{:035X}:18446744073709551615\r\n", i * 7, i));
+        }
+        assert_eq!(text.len(), 200 * MAX_LINE);
+        let corpus = file(text.as_bytes());
+        let corpus = RangeFile::open(corpus.path()).unwrap();
+        assert_eq!(corpus.verify(), Ok(200));
+        for i in 0..200u32 {
+            let found = corpus.range(&prefix(&format!("{:05X}", i * 7))).unwrap();
+            assert_eq!(found.len(), 1, "{i}");
+        }
+        // A leading zero makes the line 64 bytes: too long, though its count would parse.
+        let long = "0000000000000000000000000000000000000001:018446744073709551615\r\n";
+        assert_eq!(long.len(), MAX_LINE + 1);
+        let corpus = file(long.as_bytes());
+        assert_eq!(
+            RangeFile::open(corpus.path()).unwrap().verify(),
+            Err(BreachError::Malformed { offset: 0 })
+        );
+    }
+
+    #[test]
+    fn verify_counts_the_hashes_and_finds_the_first_fault() {
+        let corpus = file(large().as_bytes());
+        assert_eq!(RangeFile::open(corpus.path()).unwrap().verify(), Ok(2_000));
+        let one = file(b"0000000000000000000000000000000000000001\n");
+        assert_eq!(RangeFile::open(one.path()).unwrap().verify(), Ok(1));
+        let unterminated = file(
+            b"0000000000000000000000000000000000000001\n0000000000000000000000000000000000000002",
+        );
+        assert_eq!(
+            RangeFile::open(unterminated.path()).unwrap().verify(),
+            Ok(2)
+        );
+        // A last line without its newline that fills the limit is too long.
+        let full = file(b"0000000000000000000000000000000000000001:018446744073709551615\r");
+        assert_eq!(
+            RangeFile::open(full.path()).unwrap().verify(),
+            Err(BreachError::Malformed { offset: 0 })
+        );
+        let empty = file(b"");
+        assert_eq!(RangeFile::open(empty.path()).unwrap().verify(), Ok(0));
+        // Equal neighbours are sorted; a smaller one is not, at its own offset.
+        let line = |n: u32| format!("{n:040X}\n");
+        let equal = file(format!("{}{}", line(1), line(1)).as_bytes());
+        assert_eq!(RangeFile::open(equal.path()).unwrap().verify(), Ok(2));
+        let unsorted = file(format!("{}{}{}", line(1), line(3), line(2)).as_bytes());
+        assert_eq!(
+            RangeFile::open(unsorted.path()).unwrap().verify(),
+            Err(BreachError::Unsorted { offset: 82 })
+        );
+        let malformed = file(format!("{}nonsense\n", line(1)).as_bytes());
+        assert_eq!(
+            RangeFile::open(malformed.path()).unwrap().verify(),
+            Err(BreachError::Malformed { offset: 41 })
+        );
+    }
+
+    #[test]
+    fn faults_inside_a_range_are_typed() {
+        let a = format!("5BAA6{:035X}\n", 2);
+        let b = format!("5BAA6{:035X}\n", 1);
+        assert_eq!(
+            range(&format!("{a}{b}"), "5BAA6"),
+            Err(BreachError::Unsorted { offset: 41 })
+        );
+        // Equal neighbours are sorted.
+        assert_eq!(range(&format!("{a}{a}"), "5BAA6").map(|r| r.len()), Ok(2));
+        let text = format!("{a}5BAA6 not a hash\n");
+        assert_eq!(
+            range(&text, "5BAA6"),
+            Err(BreachError::Malformed { offset: 41 })
+        );
+    }
+
+    #[test]
+    fn line_at_finds_the_line_starting_at_or_after_a_position() {
+        let text = format!("{:040X}\n{:040X}:7\n{:040X}", 1, 2, 3);
+        let bytes = text.as_bytes();
+        let len = bytes.len() as u64;
+        let at = |pos: u64| {
+            line_at(&mut Cursor::new(bytes), len, pos)
+                .map(|found| found.map(|(start, hash)| (start, hash[39])))
+        };
+        assert_eq!(at(0), Ok(Some((0, b'1'))));
+        assert_eq!(at(1), Ok(Some((41, b'2'))));
+        assert_eq!(at(41), Ok(Some((41, b'2'))));
+        assert_eq!(at(42), Ok(Some((84, b'3'))));
+        assert_eq!(at(84), Ok(Some((84, b'3'))));
+        assert_eq!(at(85), Ok(None));
+        assert_eq!(at(len), Ok(None));
+        assert_eq!(at(len + 1), Ok(None));
+        // A position in a line followed by nothing but its newline: no line after it.
+        let one = format!("{:040X}\n", 1);
+        assert_eq!(
+            line_at(&mut Cursor::new(one.as_bytes()), one.len() as u64, 5),
+            Ok(None)
+        );
+        // A window of garbage without a newline is malformed, at the probe's start.
+        let garbage = alloc::vec![b'x'; 3 * PROBE];
+        assert_eq!(
+            line_at(&mut Cursor::new(&garbage), garbage.len() as u64, 10),
+            Err(BreachError::Malformed { offset: 9 })
+        );
+        assert_eq!(
+            line_at(&mut Cursor::new(&garbage), garbage.len() as u64, 0),
+            Err(BreachError::Malformed { offset: 0 })
+        );
+        // A line that runs past the window is malformed even when the window's part of it
+        // would read as a hash.
+        let long = format!("{}\n{}\n", "x".repeat(100), "A".repeat(60));
+        assert_eq!(
+            line_at(&mut Cursor::new(long.as_bytes()), long.len() as u64, 16),
+            Err(BreachError::Malformed { offset: 101 })
+        );
+    }
+
+    /// Reads one byte at a time, failing with `Interrupted` before each.
+    struct Stuttering<'a> {
+        bytes: &'a [u8],
+        interrupt: bool,
+    }
+
+    impl Read for Stuttering<'_> {
+        fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+            self.interrupt = !self.interrupt;
+            if self.interrupt {
+                return Err(std::io::ErrorKind::Interrupted.into());
+            }
+            let Some((first, rest)) = self.bytes.split_first() else {
+                return Ok(0);
+            };
+            let Some(slot) = buffer.first_mut() else {
+                return Ok(0);
+            };
+            *slot = *first;
+            self.bytes = rest;
+            Ok(1)
+        }
+    }
+
+    struct Failing;
+
+    impl Read for Failing {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::Other.into())
+        }
+    }
+
+    #[test]
+    fn reads_go_on_after_an_interruption_and_stop_at_a_failure() {
+        let mut buffer = [0u8; 8];
+        let mut source = Stuttering {
+            bytes: b"abcdefghij",
+            interrupt: false,
+        };
+        assert_eq!(read_up_to(&mut source, &mut buffer), Ok(8));
+        assert_eq!(&buffer, b"abcdefgh");
+        let mut short = Stuttering {
+            bytes: b"xyz",
+            interrupt: false,
+        };
+        assert_eq!(read_up_to(&mut short, &mut buffer), Ok(3));
+        assert_eq!(read_up_to(&mut Failing, &mut buffer), Err(BreachError::Io));
+    }
+
+    #[test]
+    fn a_directory_holds_one_file_per_prefix() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            RangeDirectory::open(dir.path().join("missing")).map(|_| ()),
+            Err(BreachError::Io)
+        );
+        let corpus = RangeDirectory::open(dir.path()).unwrap();
+        assert_eq!(
+            breach_count(&corpus, &Password::from("password")),
+            Err(BreachError::Io)
+        );
+        std::fs::write(
+            dir.path().join("5BAA6.txt"),
+            "1E4C9B93F3F0682250B6CF8331B7EE68FD8:3\r\n",
+        )
+        .unwrap();
+        assert_eq!(breach_count(&corpus, &Password::from("password")), Ok(3));
+        // SHA-1("123456") = 7C4A8D09CA3762AF61E59520943DC26494F8941B, in a file without extension.
+        std::fs::write(
+            dir.path().join("7C4A8"),
+            "D09CA3762AF61E59520943DC26494F8941B:9\n",
+        )
+        .unwrap();
+        assert_eq!(breach_count(&corpus, &Password::from("123456")), Ok(9));
+        // A range file of 4 MiB is read; one byte more is refused.
+        let exactly = alloc::vec![b'\n'; 4 << 20];
+        std::fs::write(dir.path().join("00000.txt"), &exactly).unwrap();
+        assert_eq!(corpus.range(&prefix("00000")).map(|r| r.len()), Ok(0));
+        let mut over = exactly;
+        over.push(b'\n');
+        std::fs::write(dir.path().join("00000.txt"), &over).unwrap();
+        assert_eq!(
+            corpus.range(&prefix("00000")).map(|r| r.len()),
+            Err(BreachError::RangeTooLarge)
+        );
+        std::fs::write(dir.path().join("00001.txt"), "not a line\n").unwrap();
+        assert_eq!(
+            corpus.range(&prefix("00001")).map(|r| r.len()),
+            Err(BreachError::Line(1))
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("corpus.txt");
+        assert_eq!(RangeFile::open(&path).map(|_| ()), Err(BreachError::Io));
+        std::fs::write(&path, format!("{PASSWORD}:1\n")).unwrap();
+        let corpus = RangeFile::open(&path).unwrap();
+        assert_eq!(breach_count(&corpus, &Password::from("password")), Ok(1));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(corpus.verify(), Err(BreachError::Io));
+        assert_eq!(
+            breach_count(&corpus, &Password::from("password")),
+            Err(BreachError::Io)
+        );
+    }
+}
