@@ -359,3 +359,39 @@ async fn login_names_are_stored_only_as_digests() {
     }
     checks::login_names_are_not_stored!(&store().await);
 }
+
+/// Eight servers starting at once on an empty database all migrate it: the first creation of
+/// the schema table is serialised too (PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not safe
+/// against a concurrent creation of the same table), and every migration lands once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn servers_starting_at_once_migrate_an_empty_database() {
+    if crate::pg::skip("servers_starting_at_once_migrate_an_empty_database") {
+        return;
+    }
+    for _ in 0..4 {
+        let (url, schema) = schema().await;
+        let mut stores = Vec::new();
+        for _ in 0..8 {
+            stores.push(PostgresStore::from_pool(
+                pool_in(&url, &schema, 2).await,
+                keyring(7),
+            ));
+        }
+        let runs: Vec<_> = stores
+            .iter()
+            .cloned()
+            .map(|store| tokio::spawn(async move { store.migrate().await }))
+            .collect();
+        for run in runs {
+            run.await.unwrap().unwrap();
+        }
+        let versions: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM authcore_schema ORDER BY version")
+                .fetch_all(stores[0].pool())
+                .await
+                .unwrap();
+        let expected: Vec<i64> = (1..=i64::try_from(versions.len()).unwrap()).collect();
+        assert_eq!(versions, expected);
+        assert!(versions.len() >= 10);
+    }
+}

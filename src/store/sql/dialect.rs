@@ -60,6 +60,12 @@ pub trait Dialect:
     /// migrations.
     const MIGRATION_LOCK: &'static str;
 
+    /// A statement run before the schema table is created, in the same transaction, that
+    /// serialises its creation: PostgreSQL's `CREATE TABLE IF NOT EXISTS` fails (a unique
+    /// violation in its catalogue) when another session creates the same table at the same
+    /// time. `None` where the creation is serialised anyway (SQLite's write lock).
+    const SCHEMA_TABLE_LOCK: Option<&'static str>;
+
     /// How a locked login step begins its transaction
     /// ([`LoginStore::locked_step`](crate::store::login::LoginStore::locked_step)): SQLite takes
     /// its write lock at once (`BEGIN IMMEDIATE`), so that the step's read is authoritative;

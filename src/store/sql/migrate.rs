@@ -20,9 +20,16 @@ impl<D: Dialect> SqlStore<D> {
     /// alone (those that need the keyring) run in the same transaction.
     pub async fn migrate(&self) -> Result<(), SqlStoreError> {
         let pool = &self.pool;
+        // The schema table first, under the same lock when the database needs one: servers
+        // starting at once on an empty database would otherwise race to create it.
+        let mut tx = pool.begin().await?;
+        if let Some(lock) = D::SCHEMA_TABLE_LOCK {
+            query(lock).execute(&mut *tx).await?;
+        }
         query("CREATE TABLE IF NOT EXISTS authcore_schema (version BIGINT PRIMARY KEY NOT NULL)")
-            .execute(pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         for &(version, script) in D::MIGRATIONS {
             let mut tx = pool.begin().await?;
             query(D::MIGRATION_LOCK).execute(&mut *tx).await?;

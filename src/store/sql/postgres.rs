@@ -82,6 +82,8 @@ impl Dialect for sqlx::Postgres {
     const MIGRATIONS: &'static [(i64, &'static str)] = MIGRATIONS;
     /// An advisory lock serialises migrations run from several servers at once.
     const MIGRATION_LOCK: &'static str = "SELECT pg_advisory_xact_lock(7415626207357329)";
+    /// The same advisory lock: it needs no table.
+    const SCHEMA_TABLE_LOCK: Option<&'static str> = Some(Self::MIGRATION_LOCK);
     const BEGIN_LOCKED: &'static str = "BEGIN";
     const LOCK_PERSON: &'static str = " FOR UPDATE";
     const HEX_PERSON_ID: &'static str = "encode(p.id, 'hex')";

@@ -160,6 +160,8 @@ impl Dialect for sqlx::Sqlite {
     /// A write first, so each migration holds SQLite's write lock from its start.
     const MIGRATION_LOCK: &'static str =
         "UPDATE authcore_schema SET version = version WHERE version < 0";
+    /// The creation is a write, which takes SQLite's write lock.
+    const SCHEMA_TABLE_LOCK: Option<&'static str> = None;
     const BEGIN_LOCKED: &'static str = "BEGIN IMMEDIATE";
     const LOCK_PERSON: &'static str = "";
     const HEX_PERSON_ID: &'static str = "lower(hex(p.id))";
