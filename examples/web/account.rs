@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
+use authcore::credential::RecoveryCodes;
 use authcore::policy::{Aal, AuthenticatorName, EnrollmentPurpose};
 use authcore::service::EnrollmentSetup;
 use authcore::web::{CsrfForm, CsrfToken, CurrentSession};
@@ -269,6 +270,23 @@ pub struct RecoveryPage {
     pub csrf: String,
 }
 
+impl RecoveryPage {
+    /// The page that shows `codes` once; its checkbox posts to `acknowledge`.
+    pub fn new(
+        nav: Nav,
+        codes: &RecoveryCodes,
+        acknowledge: &'static str,
+        csrf: &CsrfToken,
+    ) -> Self {
+        Self {
+            nav,
+            codes: codes.iter().map(|c| c.expose_secret().to_owned()).collect(),
+            acknowledge,
+            csrf: csrf.value().to_owned(),
+        }
+    }
+}
+
 fn purpose() -> EnrollmentPurpose {
     EnrollmentPurpose::Add(AuthenticatorName::new(APP_NAME).expect("a valid name"))
 }
@@ -317,12 +335,12 @@ async fn mfa_confirm<B: Backend + 'static>(
         .confirm_enrollment(session.grant(), form.code.trim())
         .await
     {
-        Ok(codes) => render(&RecoveryPage {
-            nav: app.nav(&session, &csrf).await,
-            codes: codes.iter().map(|c| c.expose_secret().to_owned()).collect(),
-            acknowledge: "/account/mfa/acknowledge",
-            csrf: csrf.value().to_owned(),
-        }),
+        Ok(codes) => render(&RecoveryPage::new(
+            app.nav(&session, &csrf).await,
+            &codes,
+            "/account/mfa/acknowledge",
+            &csrf,
+        )),
         Err(e) => app.fail(e),
     }
 }

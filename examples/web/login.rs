@@ -478,12 +478,12 @@ async fn enroll_confirm<B: Backend + 'static>(
         .confirm_login_enrollment(org, pending.ticket(), form.code.trim())
         .await
     {
-        Ok(codes) => render(&RecoveryPage {
-            nav: Nav::default(),
-            codes: codes.iter().map(|c| c.expose_secret().to_owned()).collect(),
-            acknowledge: "/login/enroll/acknowledge",
-            csrf: csrf.value().to_owned(),
-        }),
+        Ok(codes) => render(&RecoveryPage::new(
+            Nav::default(),
+            &codes,
+            "/login/enroll/acknowledge",
+            &csrf,
+        )),
         Err(e) => app.fail(e),
     }
 }

@@ -166,15 +166,12 @@ async fn finish<B: Backend + 'static>(
         Ok(PasskeyRegistration::Registered(_)) => see("/account"),
         // The first factor: its recovery codes, shown once, as for the first app.
         Ok(PasskeyRegistration::AwaitingAcknowledgement { recovery_codes, .. }) => {
-            render(&RecoveryPage {
-                nav: app.nav(&session, &csrf).await,
-                codes: recovery_codes
-                    .iter()
-                    .map(|c| c.expose_secret().to_owned())
-                    .collect(),
-                acknowledge: "/account/passkeys/acknowledge",
-                csrf: csrf.value().to_owned(),
-            })
+            render(&RecoveryPage::new(
+                app.nav(&session, &csrf).await,
+                &recovery_codes,
+                "/account/passkeys/acknowledge",
+                &csrf,
+            ))
         }
         Err(e) => app.fail(e),
     }
