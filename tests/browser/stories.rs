@@ -48,7 +48,7 @@ async fn step_up_with_passkey(b: &Browser) {
             .contains("Or confirm with your passkey."),
         "the step-up offers the passkey"
     );
-    b.click("#step-up-passkey").await;
+    b.follow("#step-up-passkey").await;
 }
 
 /// (h) Passkeys, with Chromium's virtual authenticator: the owner adds one from Account info
@@ -67,7 +67,7 @@ async fn passkeys(driver: &Driver, server: &Server, owner_key: &str) {
     // Adding one needs a fresh second factor: the step-up page, then the page again.
     server.clock.advance(600);
     b.fill("#passkey-name", "Olivia's laptop").await;
-    b.click("#passkey-add").await;
+    b.follow("#passkey-add").await;
     assert_eq!(b.text("#error-title").await, "Confirm it is you");
     assert!(
         !b.has("#step-up-passkey").await,
@@ -123,10 +123,10 @@ async fn passkeys(driver: &Driver, server: &Server, owner_key: &str) {
 
     // Removing it needs a fresh factor again: the passkey answers the step-up.
     server.clock.advance(600);
-    b.click("#passkeys .passkey-remove").await;
+    b.follow("#passkeys .passkey-remove").await;
     step_up_with_passkey(&b).await;
     b.find("#passkeys").await;
-    b.click("#passkeys .passkey-remove").await;
+    b.follow("#passkeys .passkey-remove").await;
     b.find("#passkeys-none").await;
     assert_eq!(b.path().await, "/account");
     b.shot("23-passkey-removed").await;
@@ -155,7 +155,7 @@ async fn first_passkey(driver: &Driver, server: &Server) {
     assert!(b.text("#passkeys .passkey").await.contains("Security key"));
 
     // Company MFA, forced: the passkey counts as the owner's own MFA.
-    b.click("#nav-company").await;
+    b.follow("#nav-company").await;
     b.click("#company-mfa").await;
     b.click("#force-mfa").await;
     b.submit("#save-changes", "#saved").await;
@@ -172,11 +172,11 @@ async fn first_passkey(driver: &Driver, server: &Server) {
     b.submit("#use-passkey", "#passkeys").await;
     assert_eq!(b.text("#who").await, "pia@example.com");
 
-    b.click("#passkeys .passkey-remove").await;
+    b.follow("#passkeys .passkey-remove").await;
     if b.text("#error-title").await == "Confirm it is you" {
         step_up_with_passkey(&b).await;
         b.find("#passkeys").await;
-        b.click("#passkeys .passkey-remove").await;
+        b.follow("#passkeys .passkey-remove").await;
     }
     assert_eq!(
         b.text("#error-title").await,
@@ -199,15 +199,17 @@ async fn first_passkey(driver: &Driver, server: &Server) {
 /// the action asks for a fresh second factor.
 async fn user_action(b: &Browser, server: &Server, login: &str, class: &str, key: &str) {
     b.goto("/users").await;
-    b.click(&format!("tr[data-login='{login}'] .{class}")).await;
+    b.follow(&format!("tr[data-login='{login}'] .{class}"))
+        .await;
     b.find("h1").await;
     if b.has("#step-up").await {
         b.fill("#step-password", OWNER_PW).await;
         server.next_code_window();
         b.fill("#step-code", &server.totp(key)).await;
-        b.click("#step-up").await;
+        b.follow("#step-up").await;
         b.find("#users").await;
-        b.click(&format!("tr[data-login='{login}'] .{class}")).await;
+        b.follow(&format!("tr[data-login='{login}'] .{class}"))
+            .await;
     }
     b.find("#users").await;
 }
@@ -223,7 +225,7 @@ async fn backup_and_reset(driver: &Driver, server: &Server, owner_key: &str, uma
     owner.shot("17-backup-person").await;
 
     let b = member_browser(driver, server, uma).await;
-    b.click("#nav-users").await;
+    b.follow("#nav-users").await;
     assert!(b.text("#users").await.contains(OWNER));
     b.close().await;
 
@@ -366,7 +368,7 @@ async fn refused(b: &Browser, path: &str) {
 async fn roles(driver: &Driver, server: &Server, uma: &Member, max: &Member, ada: &Member) {
     let b = member_browser(driver, server, uma).await;
     assert!(!b.has("#nav-reports").await && !b.has("#nav-users").await);
-    b.click("#nav-jobs").await;
+    b.follow("#nav-jobs").await;
     assert_eq!(b.text("#jobs-scope").await, "Your own jobs.");
     let jobs = b
         .client
@@ -385,7 +387,7 @@ async fn roles(driver: &Driver, server: &Server, uma: &Member, max: &Member, ada
     b.close().await;
 
     let b = member_browser(driver, server, max).await;
-    b.click("#nav-jobs").await;
+    b.follow("#nav-jobs").await;
     assert_eq!(b.text("#jobs-scope").await, "Every job of the company.");
     let jobs = b
         .client
@@ -393,16 +395,16 @@ async fn roles(driver: &Driver, server: &Server, uma: &Member, max: &Member, ada
         .await
         .unwrap();
     assert!(jobs.len() >= 6, "every member's jobs");
-    b.click("#nav-reports").await;
+    b.follow("#nav-reports").await;
     assert_eq!(b.text("#reports-title").await, "Reports");
     refused(&b, "/users").await;
     refused(&b, "/billing").await;
     b.close().await;
 
     let b = member_browser(driver, server, ada).await;
-    b.click("#nav-users").await;
+    b.follow("#nav-users").await;
     assert!(b.text("#users").await.contains(&uma.login));
-    b.click("#nav-billing").await;
+    b.follow("#nav-billing").await;
     assert_eq!(b.text("#billing-title").await, "Billing settings");
     refused(&b, "/company").await;
     b.close().await;
@@ -423,7 +425,7 @@ async fn last_sms_code(b: &Browser) -> String {
 /// throttled with "try again in 30 s".
 async fn phone_recovery_and_throttle(driver: &Driver, server: &Server, uma: &Member) {
     let b = member_browser(driver, server, uma).await;
-    b.click("#nav-profile").await;
+    b.follow("#nav-profile").await;
     assert_eq!(b.text("#phone").await, "none");
     b.fill("#phone-number", "+44 7700 900123").await;
     b.shot("13-profile-two-factor").await;
@@ -467,7 +469,7 @@ async fn phone_recovery_and_throttle(driver: &Driver, server: &Server, uma: &Mem
     for _ in 0..10 {
         b.goto("/login/verify").await;
         b.fill("#code", "000000").await;
-        b.click("#verify").await;
+        b.follow("#verify").await;
         let title = b.text("#error-title").await;
         if title == "Too many attempts" {
             throttled = Some(b.text("#retry-after").await);
@@ -493,7 +495,7 @@ async fn phone_recovery_and_throttle(driver: &Driver, server: &Server, uma: &Mem
     // Even the right code waits until then (the clock has not moved).
     b.goto("/login/verify").await;
     b.fill("#code", &server.totp(&uma.key)).await;
-    b.click("#verify").await;
+    b.follow("#verify").await;
     assert_eq!(b.text("#error-title").await, "Too many attempts");
     b.close().await;
     server.clock.advance(3_600);
@@ -532,13 +534,13 @@ pub async fn sign_in(b: &Browser, server: &Server, login: &str, password: &str, 
     b.goto("/login").await;
     b.fill("#login", login).await;
     b.fill("#password", password).await;
-    b.click("#sign-in").await;
+    b.follow("#sign-in").await;
     if let Some(key) = key {
         b.find("#code").await;
         assert_eq!(b.path().await, "/login/verify");
         server.next_code_window();
         b.fill("#code", &server.totp(key)).await;
-        b.click("#verify").await;
+        b.follow("#verify").await;
     }
     b.find("#who").await;
 }
@@ -550,7 +552,7 @@ async fn sign_up_and_turn_on_mfa(driver: &Driver, server: &Server) -> String {
     let b = Browser::open(driver, &server.base).await;
     b.goto("/").await;
     b.shot("01-home").await;
-    b.click("#start-signup").await;
+    b.follow("#start-signup").await;
     b.fill("#login", OWNER).await;
     b.fill("#password", OWNER_PW).await;
     b.submit("#signup", "#mfa-section").await;
@@ -572,7 +574,7 @@ async fn sign_up_and_turn_on_mfa(driver: &Driver, server: &Server) -> String {
     );
     b.fill("#login", OWNER).await;
     b.fill("#password", "not the password at all").await;
-    b.click("#sign-in").await;
+    b.follow("#sign-in").await;
     assert_eq!(b.text("#error-title").await, "That did not match");
     sign_in(&b, server, OWNER, OWNER_PW, None).await;
 
@@ -596,7 +598,7 @@ async fn sign_up_and_turn_on_mfa(driver: &Driver, server: &Server) -> String {
 
     // A code from the abandoned secret does not confirm; the new one does.
     b.fill("#code", &server.totp(&first)).await;
-    b.click("#continue").await;
+    b.follow("#continue").await;
     assert_eq!(b.text("#error-title").await, "That did not match");
     b.goto("/account/mfa").await;
     b.fill("#code", &server.totp(&key)).await;
@@ -623,7 +625,7 @@ async fn sign_up_and_turn_on_mfa(driver: &Driver, server: &Server) -> String {
 async fn company_mfa(driver: &Driver, server: &Server, owner_key: &str) {
     let b = Browser::open(driver, &server.base).await;
     sign_in(&b, server, OWNER, OWNER_PW, Some(owner_key)).await;
-    b.click("#nav-company").await;
+    b.follow("#nav-company").await;
     b.find("#save-changes").await;
     assert_eq!(b.text("#company-status").await, "off");
     assert!(!b.has("#owner-needs-mfa").await);

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fantoccini::elements::Element;
+use fantoccini::error::{CmdError, ErrorStatus};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 
@@ -180,6 +181,16 @@ pub fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// Whether `e`, the answer to a question about an element, says that the element's page has
+/// been left: the standard stale-reference error, or chromedriver's inspector error for a
+/// node of a document that has since been replaced.
+fn left_behind(e: &CmdError) -> bool {
+    e.is_stale_element_reference()
+        || matches!(e, CmdError::Standard(w)
+            if w.error == ErrorStatus::UnknownError
+                && w.message.contains("does not belong to the document"))
+}
+
 /// One browser (its own profile, so its own cookies) on the app.
 pub struct Browser {
     pub client: Client,
@@ -251,14 +262,38 @@ impl Browser {
         field.send_keys(text).await.expect("the field takes text");
     }
 
-    /// Clicks `css`.
+    /// Clicks `css`, which stays on this page (a checkbox, a choice).
     pub async fn click(&self, css: &str) {
         self.find(css).await.click().await.expect("the click");
     }
 
-    /// Clicks `css`, then waits for `next` on the page it leads to.
-    pub async fn submit(&self, css: &str, next: &str) -> Element {
+    /// Clicks `css`, which leads to another page (a link, a form's button, a passkey button
+    /// whose script goes on to a page), and waits until that page has replaced this one. What
+    /// a test reads next is then never this page's copy of an element both pages show.
+    pub async fn follow(&self, css: &str) {
+        let this_page = self
+            .client
+            .find(Locator::Css("html"))
+            .await
+            .expect("the page's root");
         self.click(css).await;
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match this_page.tag_name().await {
+                Err(e) if left_behind(&e) => return,
+                Err(e) => panic!("the page after {css}: {e}"),
+                Ok(_) if Instant::now() > deadline => {
+                    let url = self.client.current_url().await.map(|u| u.to_string());
+                    panic!("{css} did not lead to another page (still on {url:?})");
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+            }
+        }
+    }
+
+    /// Follows `css` to the next page, then waits for `next` there.
+    pub async fn submit(&self, css: &str, next: &str) -> Element {
+        self.follow(css).await;
         self.find(next).await
     }
 
