@@ -13,8 +13,9 @@ use serde::Deserialize;
 use authcore::credential::RecoveryCodes;
 use authcore::policy::{Aal, AuthenticatorName, EnrollmentPurpose};
 use authcore::service::EnrollmentSetup;
+use authcore::service::OpenedSession;
 use authcore::web::{CsrfForm, CsrfToken, CurrentSession};
-use authcore::{Backend, Password};
+use authcore::{Backend, Password, ServiceError};
 
 use super::login::after_step;
 use super::{App, AppState, Nav, render, see};
@@ -91,6 +92,25 @@ pub struct Acknowledge {
     pub recorded: Option<String>,
 }
 
+impl Acknowledge {
+    /// The answer to "I have safely recorded this number": without the tick, back to Account
+    /// info; with it, `acknowledge` turns the new factor on, and the session, raised to AAL2,
+    /// goes on under the new token it opened.
+    pub async fn answer<B: Backend + 'static, X>(
+        &self,
+        app: &App<B>,
+        acknowledge: impl Future<Output = Result<(X, OpenedSession), ServiceError>>,
+    ) -> Response {
+        if self.recorded.is_none() {
+            return see("/account");
+        }
+        match acknowledge.await {
+            Ok((_, opened)) => (app.web.signed_in(&opened), see("/account")).into_response(),
+            Err(e) => app.fail(e),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "signup.html")]
 struct SignupPage {
@@ -127,20 +147,18 @@ async fn signup<B: Backend + 'static>(
     if let Err(e) = app.auth.sign_up(&form.login, password).await {
         return app.fail(e);
     }
-    match app
-        .auth
-        .login(&form.login, Password::from(form.password.as_str()))
-        .await
-    {
-        Ok(step) => after_step(&app.web, &step),
-        Err(e) => app.fail(e),
-    }
+    sign_in(&app, &form).await
 }
 
 async fn login<B: Backend + 'static>(
     State(app): AppState<B>,
     Form(form): Form<Credentials>,
 ) -> Response {
+    sign_in(&app, &form).await
+}
+
+/// The password step of a login, on to the step it leads to.
+async fn sign_in<B: Backend + 'static>(app: &App<B>, form: &Credentials) -> Response {
     match app
         .auth
         .login(&form.login, Password::from(form.password.as_str()))
@@ -350,16 +368,8 @@ async fn mfa_acknowledge<B: Backend + 'static>(
     session: CurrentSession,
     CsrfForm(form): CsrfForm<Acknowledge>,
 ) -> Response {
-    if form.recorded.is_none() {
-        return see("/account");
-    }
-    match app
+    let acknowledge = app
         .auth
-        .acknowledge_enrollment_in_session(session.expose_token())
-        .await
-    {
-        // MFA is on and the session is raised to AAL2 under a new token.
-        Ok((_, opened)) => (app.web.signed_in(&opened), see("/account")).into_response(),
-        Err(e) => app.fail(e),
-    }
+        .acknowledge_enrollment_in_session(session.expose_token());
+    form.answer(&app, acknowledge).await
 }

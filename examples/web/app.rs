@@ -214,6 +214,12 @@ pub fn render<T: Template>(page: &T) -> Response {
     }
 }
 
+/// The query of a settings page after Save changes (`?saved=1`), which shows "Saved".
+#[derive(serde::Deserialize)]
+pub struct Saved {
+    pub saved: Option<String>,
+}
+
 /// A redirect after a form post (303: the browser follows with a GET).
 pub fn see(to: &str) -> Response {
     Redirect::to(to).into_response()

@@ -15,7 +15,7 @@ use authcore::credential::FactorKind;
 use authcore::policy::{Aal, MfaPolicy, MfaSettings};
 use authcore::web::{Authorized, CsrfForm, CsrfToken, CurrentSession, ManageSecurityPolicy};
 
-use super::{App, AppState, Nav, render, see};
+use super::{App, AppState, Nav, Saved, render, see};
 
 pub fn routes<B: Backend + 'static>() -> Router<Arc<App<B>>> {
     Router::new().route("/company", get(page::<B>).post(save::<B>))
@@ -30,11 +30,6 @@ struct CompanyPage {
     forced: bool,
     saved: bool,
     csrf: String,
-}
-
-#[derive(Deserialize)]
-struct Saved {
-    saved: Option<String>,
 }
 
 /// The profile is the Owner's: anyone else gets the 403 page.

@@ -106,18 +106,26 @@ fn at(
     Ok((pending, org))
 }
 
-#[derive(Template)]
-#[template(path = "login_code.html")]
-struct CodePage {
-    nav: Nav,
+/// What sets one code page apart from the others.
+struct CodeText {
     title: &'static str,
     intro: &'static str,
     action: &'static str,
     label: &'static str,
-    /// Whether this page's code form is drawn (the app's page, only for a person with an app).
+    /// Whether the code form is drawn even for a person without an app (every page but the
+    /// app's).
     form: bool,
     /// Which page this is: `a` the app's, `r` the recovery code's, `s` the text message's.
     page: char,
+}
+
+#[derive(Template)]
+#[template(path = "login_code.html")]
+struct CodePage {
+    nav: Nav,
+    text: CodeText,
+    /// Whether this page's code form is drawn (the app's page, only for a person with an app).
+    form: bool,
     /// The `with` parameter, kept on the links between the pages.
     with: String,
     app: bool,
@@ -127,11 +135,12 @@ struct CodePage {
     csrf: String,
 }
 
+/// A second-factor page with `text`, linking to the other methods the login offers.
 fn code_page(
     pending: Result<PendingLogin, WebRejection>,
     csrf: Result<CsrfToken, WebRejection>,
     offered: &Offered,
-    page: CodePage,
+    text: CodeText,
 ) -> Response {
     if let Err(r) = at(pending, PendingStep::SecondFactor) {
         return *r;
@@ -140,14 +149,15 @@ fn code_page(
     let app = with.contains('a');
     match csrf {
         Ok(csrf) => render(&CodePage {
+            nav: Nav::default(),
             csrf: csrf.value().to_owned(),
-            form: page.form || app,
+            form: text.form || app,
+            text,
             app,
             sms: with.contains('s'),
             passkey: super::PASSKEYS && with.contains('p'),
             recovery: with.contains('r'),
             with,
-            ..page
         }),
         Err(r) => r.into_response(),
     }
@@ -163,8 +173,7 @@ async fn verify_page(
         pending,
         csrf,
         &offered,
-        CodePage {
-            nav: Nav::default(),
+        CodeText {
             title: "Two-step verification",
             intro: if app {
                 "Open your authenticator app and type the six-digit code it shows for this account."
@@ -175,12 +184,6 @@ async fn verify_page(
             label: "Code from your app",
             form: false,
             page: 'a',
-            with: String::new(),
-            app: false,
-            sms: false,
-            passkey: false,
-            recovery: false,
-            csrf: String::new(),
         },
     )
 }
@@ -194,20 +197,13 @@ async fn recovery_page(
         pending,
         csrf,
         &offered,
-        CodePage {
-            nav: Nav::default(),
+        CodeText {
             title: "Use a recovery code",
             intro: "Type one of the recovery codes you saved when you turned MFA on. Each works once.",
             action: "/login/recovery",
             label: "Recovery code",
             form: true,
             page: 'r',
-            with: String::new(),
-            app: false,
-            sms: false,
-            passkey: false,
-            recovery: false,
-            csrf: String::new(),
         },
     )
 }
@@ -221,22 +217,46 @@ async fn sms_page(
         pending,
         csrf,
         &offered,
-        CodePage {
-            nav: Nav::default(),
+        CodeText {
             title: "Code by text message",
             intro: "We sent a code to your phone. Type it here.",
             action: "/login/sms",
             label: "Code from the text message",
             form: true,
             page: 's',
-            with: String::new(),
-            app: false,
-            sms: false,
-            passkey: false,
-            recovery: false,
-            csrf: String::new(),
         },
     )
+}
+
+/// The second factors whose code a person types.
+#[derive(Clone, Copy)]
+enum CodeFactor {
+    App,
+    Recovery,
+    Sms,
+}
+
+/// A typed code for the login's second factor, on to the step it leads to.
+async fn verify_code<B: Backend + 'static>(
+    app: &App<B>,
+    pending: Result<PendingLogin, WebRejection>,
+    code: &str,
+    factor: CodeFactor,
+) -> Response {
+    let (pending, org) = match at(pending, PendingStep::SecondFactor) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    let ticket = pending.ticket();
+    let step = match factor {
+        CodeFactor::App => app.auth.verify_totp(org, ticket, code).await,
+        CodeFactor::Recovery => app.auth.verify_recovery_code(org, ticket, code).await,
+        CodeFactor::Sms => app.auth.verify_sms_code(org, ticket, code).await,
+    };
+    match step {
+        Ok(step) => after_step(&app.web, &step),
+        Err(e) => app.fail(e),
+    }
 }
 
 async fn verify_totp<B: Backend + 'static>(
@@ -244,18 +264,7 @@ async fn verify_totp<B: Backend + 'static>(
     pending: Result<PendingLogin, WebRejection>,
     CsrfForm(form): CsrfForm<Code>,
 ) -> Response {
-    let (pending, org) = match at(pending, PendingStep::SecondFactor) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    match app
-        .auth
-        .verify_totp(org, pending.ticket(), form.code.trim())
-        .await
-    {
-        Ok(step) => after_step(&app.web, &step),
-        Err(e) => app.fail(e),
-    }
+    verify_code(&app, pending, form.code.trim(), CodeFactor::App).await
 }
 
 async fn verify_recovery<B: Backend + 'static>(
@@ -263,18 +272,7 @@ async fn verify_recovery<B: Backend + 'static>(
     pending: Result<PendingLogin, WebRejection>,
     CsrfForm(form): CsrfForm<Code>,
 ) -> Response {
-    let (pending, org) = match at(pending, PendingStep::SecondFactor) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    match app
-        .auth
-        .verify_recovery_code(org, pending.ticket(), form.code.trim())
-        .await
-    {
-        Ok(step) => after_step(&app.web, &step),
-        Err(e) => app.fail(e),
-    }
+    verify_code(&app, pending, form.code.trim(), CodeFactor::Recovery).await
 }
 
 #[derive(Deserialize)]
@@ -303,18 +301,7 @@ async fn verify_sms<B: Backend + 'static>(
     pending: Result<PendingLogin, WebRejection>,
     CsrfForm(form): CsrfForm<Code>,
 ) -> Response {
-    let (pending, org) = match at(pending, PendingStep::SecondFactor) {
-        Ok(p) => p,
-        Err(r) => return *r,
-    };
-    match app
-        .auth
-        .verify_sms_code(org, pending.ticket(), form.code.trim())
-        .await
-    {
-        Ok(step) => after_step(&app.web, &step),
-        Err(e) => app.fail(e),
-    }
+    verify_code(&app, pending, form.code.trim(), CodeFactor::Sms).await
 }
 
 // ---- the forced password change --------------------------------------------------------------
@@ -326,20 +313,33 @@ struct PasswordPage {
     csrf: String,
 }
 
+/// The page of a login at `step` whose only content is its form: refused unless the login is
+/// at that step, drawn by `page` with the form's CSRF token otherwise.
+fn step_form<T: Template>(
+    pending: Result<PendingLogin, WebRejection>,
+    csrf: Result<CsrfToken, WebRejection>,
+    step: PendingStep,
+    page: impl FnOnce(String) -> T,
+) -> Response {
+    if let Err(r) = at(pending, step) {
+        return *r;
+    }
+    match csrf {
+        Ok(csrf) => render(&page(csrf.value().to_owned())),
+        Err(r) => r.into_response(),
+    }
+}
+
 async fn password_page(
     pending: Result<PendingLogin, WebRejection>,
     csrf: Result<CsrfToken, WebRejection>,
 ) -> Response {
-    if let Err(r) = at(pending, PendingStep::ChangePassword) {
-        return *r;
-    }
-    match csrf {
-        Ok(csrf) => render(&PasswordPage {
+    step_form(pending, csrf, PendingStep::ChangePassword, |csrf| {
+        PasswordPage {
             nav: Nav::default(),
-            csrf: csrf.value().to_owned(),
-        }),
-        Err(r) => r.into_response(),
-    }
+            csrf,
+        }
+    })
 }
 
 #[derive(Deserialize)]
@@ -383,16 +383,12 @@ async fn verification_page(
     pending: Result<PendingLogin, WebRejection>,
     csrf: Result<CsrfToken, WebRejection>,
 ) -> Response {
-    if let Err(r) = at(pending, PendingStep::EnrollMfa) {
-        return *r;
-    }
-    match csrf {
-        Ok(csrf) => render(&VerificationPage {
+    step_form(pending, csrf, PendingStep::EnrollMfa, |csrf| {
+        VerificationPage {
             nav: Nav::default(),
-            csrf: csrf.value().to_owned(),
-        }),
-        Err(r) => r.into_response(),
-    }
+            csrf,
+        }
+    })
 }
 
 /// "Not now", where the organisation still allows it.

@@ -182,18 +182,10 @@ async fn acknowledge<B: Backend + 'static>(
     session: CurrentSession,
     CsrfForm(form): CsrfForm<Acknowledge>,
 ) -> Response {
-    if form.recorded.is_none() {
-        return see("/account");
-    }
-    match app
+    let acknowledge = app
         .auth
-        .acknowledge_passkey_in_session(session.expose_token())
-        .await
-    {
-        // The passkey counts, and the session is raised to AAL2 under a new token.
-        Ok((_, opened)) => (app.web.signed_in(&opened), see("/account")).into_response(),
-        Err(e) => app.fail(e),
-    }
+        .acknowledge_passkey_in_session(session.expose_token());
+    form.answer(&app, acknowledge).await
 }
 
 #[derive(Deserialize)]

@@ -16,7 +16,7 @@ use authcore::web::{CsrfForm, CsrfToken, CurrentSession};
 use authcore::{Backend, ServiceError, UserStore};
 
 use super::account::Code;
-use super::{App, AppState, Nav, render, see};
+use super::{App, AppState, Nav, Saved, render, see};
 
 pub fn routes<B: Backend + 'static>() -> Router<Arc<App<B>>> {
     Router::new()
@@ -36,11 +36,6 @@ struct ProfilePage {
     phone: Option<String>,
     saved: bool,
     csrf: String,
-}
-
-#[derive(Deserialize)]
-struct Saved {
-    saved: Option<String>,
 }
 
 async fn page<B: Backend + 'static>(
