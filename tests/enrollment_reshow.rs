@@ -23,7 +23,8 @@ use authcore::credential::password::HashParams;
 use authcore::credential::{KeyId, Keyring, RecoveryParams, SealingKey};
 use authcore::otp::{Clock, ManualClock, SecretKey, Totp};
 use authcore::policy::{
-    AuditKind, AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, MfaSettings, Role,
+    AuditKind, AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, MfaSettings, PolicyError,
+    Role,
 };
 use authcore::service::EnrollmentSetup;
 use authcore::store::{MemoryAuditLog, RecordingNotifier};
@@ -126,6 +127,15 @@ async fn owner<S: LoginStore>(s: &Service<S>) -> (OrgId, Grant) {
     (up.org, *step.grant().expect("signed in"))
 }
 
+/// A new password sign-in of the owner: a fresh grant.
+async fn signed_in<S: LoginStore>(s: &Service<S>, org: OrgId) -> Grant {
+    let step = s
+        .login_to(org, OWNER, Password::from(OWNER_PW))
+        .await
+        .unwrap();
+    *step.grant().expect("signed in")
+}
+
 async fn scenarios<S: LoginStore + 'static>(
     new_store: &dyn Fn() -> Pin<Box<dyn Future<Output = S>>>,
 ) {
@@ -181,9 +191,15 @@ async fn scenarios<S: LoginStore + 'static>(
     // Expired: a new secret, and it confirms.
     {
         let (s, clock) = service(new_store().await);
-        let (_, grant) = owner(&s).await;
+        let (org, grant) = owner(&s).await;
         let first = s.start_enrollment(&grant, add("phone")).await.unwrap();
         clock.advance(EnrollmentConfig::DEFAULT_PENDING_TTL - 1);
+        // The pending secret is shown again only to a fresh session, as it was first shown.
+        assert!(matches!(
+            s.start_enrollment(&grant, add("phone")).await,
+            Err(ServiceError::Policy(PolicyError::ReauthenticationRequired))
+        ));
+        let grant = signed_in(&s, org).await;
         let still = s.start_enrollment(&grant, add("phone")).await.unwrap();
         same(&first, &still, "a second before it expires");
         clock.advance(1);

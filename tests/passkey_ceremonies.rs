@@ -462,3 +462,25 @@ async fn a_passwordless_assertion_from_a_clone_behind_the_counter_is_refused() {
         PasskeyError::CounterRegression
     );
 }
+
+#[test]
+fn a_stored_ceremony_state_prints_redacted() {
+    let record = authcore::store::PasskeyChallengeRecord {
+        person: authcore::PersonId::new(7),
+        purpose: authcore::store::PasskeyPurpose::Acknowledge,
+        name: String::from("laptop"),
+        ticket: None,
+        state: String::from(r#"{"challenge":"c2VjcmV0LWNoYWxsZW5nZQ","credential":"k"}"#),
+        expires_at: 300,
+    };
+    let printed = format!("{record:?}");
+    assert!(printed.contains("[redacted]"), "{printed}");
+    assert!(
+        printed.contains("laptop") && printed.contains("300"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("challenge\"") && !printed.contains("c2VjcmV0"),
+        "{printed}"
+    );
+}

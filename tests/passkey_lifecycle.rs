@@ -456,6 +456,15 @@ async fn first_passkey_comes_with_recovery_codes<S: Store>(store: S) {
         .await
         .unwrap();
     assert_eq!(step.grant().expect("signed in").aal(), Aal::Aal2);
+    // The last passkey removed, with no app: the recovery codes issued with it go too, and
+    // the password alone signs in again.
+    let fresh = step.into_session().expect("signed in").grant;
+    s.remove_passkey(&fresh, &info.credential_id).await.unwrap();
+    let step = s.login_to(org, &ada, Password::from(PW)).await.unwrap();
+    assert_eq!(
+        step.grant().expect("no second factor left").aal(),
+        Aal::Aal1
+    );
 }
 
 async fn an_unacknowledged_passkey_lapses<S: Store>(store: S) {
@@ -464,6 +473,12 @@ async fn an_unacknowledged_passkey_lapses<S: Store>(store: S) {
     let (org, _, grant, _) = bare(&s, &clock, &ada).await;
     let _ = first_key(&s, &grant).await;
     clock.advance(EnrollmentConfig::DEFAULT_PENDING_TTL);
+    // The session is stale by now too: a fresh one finds nothing waiting.
+    policy_error(
+        s.acknowledge_passkey(&grant).await,
+        PolicyError::ReauthenticationRequired,
+    );
+    let grant = sign_in(&s, &clock, org, &ada, None).await;
     policy_error(
         s.acknowledge_passkey(&grant).await,
         PolicyError::NoEnrollment,

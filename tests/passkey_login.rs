@@ -166,7 +166,7 @@ async fn bad_paths<S: Store>(store: S) {
 async fn cloned_key<S: Store>(store: S) {
     let (s, _) = service(store);
     let ada = unique("ada");
-    let (org, _, mut key) = with_key(&s, &ada).await;
+    let (org, person, mut key) = with_key(&s, &ada).await;
     key.set_counter(5);
     let mut clone = key.clone_key();
 
@@ -180,6 +180,21 @@ async fn cloned_key<S: Store>(store: S) {
     let assertion = key.get(ORIGIN, &options).await.unwrap();
     let step = s.finish_passkey_login(org, &t, &assertion).await.unwrap();
     assert!(step.grant().is_some());
+    let token = step
+        .session()
+        .expect("signed in")
+        .token
+        .expose_secret()
+        .to_string();
+    assert!(s.authenticate(&token).await.is_ok());
+    let told = |s: &Service<S>| {
+        accounts::notices(
+            s,
+            person,
+            authcore::store::SecurityNotice::PasskeyCloneSuspected,
+        )
+    };
+    assert_eq!(told(&s), 0);
 
     // The clone, behind at counter 3, answers its ceremony (whose state saw 0): refused when the
     // use is recorded against the stored 6, and audited.
@@ -193,6 +208,9 @@ async fn cloned_key<S: Store>(store: S) {
         count(&s, |k| matches!(k, AuditKind::PasskeyCounterRegressed)),
         1
     );
+    // Either copy may be the clone: every session of the person ends, and the person is told.
+    assert!(s.authenticate(&token).await.is_err(), "signed out");
+    assert_eq!(told(&s), 1);
     // And on a new ceremony (whose state saw 6), refused by the verification itself.
     let options = s.start_passkey_login(org, &t_clone).await.unwrap();
     let assertion = clone.get(ORIGIN, &options).await.unwrap();

@@ -26,7 +26,7 @@ mod support;
 use authcore::credential::FactorKind;
 use authcore::otp::Clock;
 use authcore::policy::{
-    Aal, AuditKind, Factor, LoginOutcome, MfaSettings, PolicyError, Role, SecondFactors,
+    Aal, AuditKind, DenyReason, Factor, LoginOutcome, MfaSettings, PolicyError, Role, SecondFactors,
 };
 use authcore::{BearerToken, LoginStep, Password, PersonId, ServiceError};
 use soft_key::SoftKey;
@@ -177,6 +177,17 @@ async fn refused_where_passkeys_do_not_count<S: Store>(store: S) {
     )
     .await
     .unwrap();
+    let asked = |s: &Service<S>| {
+        events(s, Some(grant.person()), |k| {
+            matches!(
+                k,
+                AuditKind::Login {
+                    outcome: LoginOutcome::SecondFactorRequired
+                }
+            )
+        })
+    };
+    let before = asked(&s);
     let (options, attempt) = s.start_passwordless_login().await.unwrap();
     let assertion = key.get(ORIGIN, &options).await.unwrap();
     let refused = s
@@ -186,6 +197,8 @@ async fn refused_where_passkeys_do_not_count<S: Store>(store: S) {
         matches!(refused, Err(ServiceError::FactorUnavailable)),
         "{refused:?}"
     );
+    // The decision is audited: the login would have needed another factor.
+    assert_eq!(asked(&s), before + 1);
 }
 
 async fn refused_for_a_deactivated_member<S: Store>(store: S) {
@@ -218,6 +231,29 @@ async fn refused_for_a_deactivated_member<S: Store>(store: S) {
     assert!(
         matches!(refused, Err(ServiceError::Deactivated)),
         "{refused:?}"
+    );
+    // Audited as the password sign-in's denial is.
+    assert_eq!(
+        events(&s, Some(new.person), |k| matches!(
+            k,
+            AuditKind::Login {
+                outcome: LoginOutcome::Denied(DenyReason::Deactivated)
+            }
+        )),
+        1
+    );
+    // Through the organisation found from the credential too.
+    let (options, attempt) = s.start_passwordless_login().await.unwrap();
+    let assertion = key.get(ORIGIN, &options).await.unwrap();
+    let refused = s.finish_passwordless_login(&attempt, &assertion).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(
+        events(&s, Some(new.person), |k| matches!(
+            k,
+            AuditKind::Login {
+                outcome: LoginOutcome::Denied(_)
+            }
+        )) >= 2
     );
 }
 

@@ -258,6 +258,23 @@ async fn an_expired_ceremony_is_refused() {
 }
 
 #[tokio::test]
+async fn a_first_passkey_needs_a_fresh_session_too() {
+    let (s, clock) = service();
+    let (_, grant) = signed_up(&s, "ada@example.com").await;
+    // A session whose password is older than the re-authentication window (left open, or
+    // stolen) cannot bind a passkey, which would outlive a password reset.
+    clock.advance(authcore::policy::EnrollmentConfig::DEFAULT_REAUTH_MAX_AGE + 1);
+    let r = s.start_passkey_registration(&grant, "YubiKey").await;
+    assert!(
+        matches!(
+            r,
+            Err(ServiceError::Policy(PolicyError::ReauthenticationRequired))
+        ),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_ceremony_is_bound_to_the_person() {
     let (s, _) = service();
     let (_, ada) = signed_up(&s, "ada@example.com").await;

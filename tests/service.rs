@@ -3120,24 +3120,35 @@ async fn verification_sends_are_capped_per_account_and_day() {
     let (s, clock) = service_with(Some(sms));
     let (org, key, _) = owner_with_mfa(&s, &clock).await;
     let grant = owner_grant(&s, &clock, org, &key).await;
-    let (_, step) = member_signs_in(&s, &grant, "pump@example.com", Role::User).await;
-    let agrant = *step.grant().unwrap();
+    let _ = member_signs_in(&s, &grant, "pump@example.com", Role::User).await;
+    // A fresh sign-in for each (binding a first factor needs a fresh session).
+    let fresh = || async {
+        *member_login(&s, org, "pump@example.com")
+            .await
+            .unwrap()
+            .grant()
+            .unwrap()
+    };
     let start = clock_now(&clock);
     // Spread out so that the hourly cap never bites: only the daily cap does.
     for i in 0..4u64 {
         let to = PhoneNumber::parse(&format!("+44 20 7946 09{i:02}")).unwrap();
-        s.start_phone_verification(&agrant, &to).await.unwrap();
+        s.start_phone_verification(&fresh().await, &to)
+            .await
+            .unwrap();
         clock.advance(1800);
     }
     let fifth = PhoneNumber::parse("+44 20 7946 0999").unwrap();
     let Err(ServiceError::Throttled { retry_at }) =
-        s.start_phone_verification(&agrant, &fifth).await
+        s.start_phone_verification(&fresh().await, &fifth).await
     else {
         panic!("the fifth verification of the day is refused")
     };
     assert_eq!(retry_at, start + 24 * 3600);
     clock.set(retry_at);
-    s.start_phone_verification(&agrant, &fifth).await.unwrap();
+    s.start_phone_verification(&fresh().await, &fifth)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

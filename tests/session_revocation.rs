@@ -28,8 +28,9 @@ use stores::*;
 use authcore::credential::PhoneNumber;
 use authcore::otp::{Clock, ManualClock, SecretKey};
 use authcore::policy::{
-    Aal, Account, AuditKind, AuthenticatorName, EnrollmentPurpose, LoginProgress, Permission,
-    PolicyError, Resource, Role, SessionConfig, SessionLabels, SessionRefused, login_decision,
+    Aal, Account, AuditKind, AuthenticatorName, EnrollmentConfig, EnrollmentPurpose, LoginProgress,
+    Permission, PolicyError, Resource, Role, SessionConfig, SessionLabels, SessionRefused,
+    login_decision,
 };
 use authcore::{
     Grant, LoginStep, LoginStore, MemoryStore, OrgId, Password, PersonId, ServiceError,
@@ -601,6 +602,46 @@ async fn scenarios<S: LoginStore + 'static>(new_store: &NewStore<S>) {
             s.label_session(&aal2_token, &SessionLabels::new()).await,
             Err(ServiceError::Session(SessionRefused::Revoked))
         ));
+    }
+    // A first factor is bound only from a fresh session: once the password is older than the
+    // re-authentication window, a password-only session re-enters it (alone: an empty code;
+    // a code for an app it does not have is refused) before it may add an app or a phone.
+    {
+        let (s, clock) = service(new_store().await);
+        let (_, grant, token) = owner(&s).await;
+        let app = || EnrollmentPurpose::Add(AuthenticatorName::new("phone").unwrap());
+        let phone = PhoneNumber::parse("+15555550100").unwrap();
+        let stale = |r: &Result<_, ServiceError>| {
+            matches!(
+                r,
+                Err(ServiceError::Policy(PolicyError::ReauthenticationRequired))
+            )
+        };
+        // The last second of the window is still fresh; the next is not.
+        clock.advance(EnrollmentConfig::DEFAULT_REAUTH_MAX_AGE);
+        assert!(s.start_phone_verification(&grant, &phone).await.is_ok());
+        clock.advance(1);
+        let r = s.start_enrollment(&grant, app()).await.map(|_| ());
+        assert!(stale(&r), "{r:?}");
+        let r = s.start_phone_verification(&grant, &phone).await;
+        assert!(stale(&r), "{r:?}");
+        let r = s
+            .reauthenticate_session(&token, Password::from(OWNER_PW), "123456")
+            .await
+            .map(|_| ());
+        assert!(matches!(r, Err(ServiceError::InvalidCredentials)), "{r:?}");
+        let r = s
+            .reauthenticate_session(&token, Password::from(NEW_PW), "")
+            .await
+            .map(|_| ());
+        assert!(matches!(r, Err(ServiceError::InvalidCredentials)), "{r:?}");
+        let fresh = s
+            .reauthenticate_session(&token, Password::from(OWNER_PW), "")
+            .await
+            .unwrap();
+        assert_eq!(fresh.grant.aal(), Aal::Aal1);
+        ended(s.authenticate(&token).await, "the token before the step-up");
+        assert!(s.start_enrollment(&fresh.grant, app()).await.is_ok());
     }
     // Idle and absolute timeouts; freshness.
     {

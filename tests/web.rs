@@ -672,6 +672,67 @@ async fn the_session_cookie_is_host_bound_secure_http_only_and_lax() {
 }
 
 #[tokio::test]
+async fn two_different_session_cookies_are_no_session() {
+    let w = world();
+    let (_, _) = owner(&w).await;
+    let mine = w
+        .auth
+        .login(OWNER, Password::from(OWNER_PW))
+        .await
+        .unwrap()
+        .into_session()
+        .unwrap();
+    let mine = mine.token.expose_secret().to_string();
+    let other = w
+        .auth
+        .login(OWNER, Password::from(OWNER_PW))
+        .await
+        .unwrap()
+        .into_session()
+        .unwrap();
+    let other = other.token.expose_secret().to_string();
+    let me = |cookies: Vec<(&'static str, String)>| {
+        let app = w.app.clone();
+        async move {
+            let pairs: Vec<(&str, &str)> = cookies.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            send(&app, get_with("/maybe", &pairs)).await.body
+        }
+    };
+    assert_eq!(me(vec![(SESSION, mine.clone())]).await, "in");
+    // The same value twice is the one cookie.
+    assert_eq!(
+        me(vec![(SESSION, mine.clone()), (SESSION, mine.clone())]).await,
+        "in"
+    );
+    // Two live sessions, or a live one and a tossed one, in either order: neither is trusted.
+    assert_eq!(
+        me(vec![(SESSION, mine.clone()), (SESSION, other.clone())]).await,
+        "out"
+    );
+    assert_eq!(
+        me(vec![
+            (SESSION, "tossed".to_owned()),
+            (SESSION, mine.clone())
+        ])
+        .await,
+        "out"
+    );
+    // In two Cookie headers, as HTTP/2 may send them.
+    let request = Request::get("/maybe")
+        .header(header::COOKIE, format!("{SESSION}={mine}"))
+        .header(header::COOKIE, format!("{SESSION}={other}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&w.app, request).await.body, "out");
+    let me = send(
+        &w.app,
+        get_with("/me", &[(SESSION, &mine), (SESSION, &other)]),
+    )
+    .await;
+    assert_eq!(me.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn the_cookie_settings_are_honoured() {
     let config = WebConfig::builder(WebKey::from_bytes(&[7; 32]).unwrap(), ORIGIN)
         .same_site(SameSite::Strict)
@@ -1333,6 +1394,10 @@ async fn every_response_carries_the_security_headers() {
             "frame-ancestors 'none'"
         );
         assert_eq!(answer.headers[header::CACHE_CONTROL], "no-store");
+        assert_eq!(
+            answer.headers[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=31536000; includeSubDomains"
+        );
     }
     let cached = send(&w.app, get_with("/cached", &[])).await;
     assert_eq!(

@@ -18,7 +18,7 @@ use authcore::web::{CsrfForm, CsrfToken, CurrentSession};
 use authcore::{Backend, Password, ServiceError};
 
 use super::login::after_step;
-use super::{App, AppState, Nav, render, see};
+use super::{App, AppState, Nav, local_path, render, see};
 
 pub fn routes<B: Backend + 'static>() -> Router<Arc<App<B>>> {
     Router::new()
@@ -58,11 +58,7 @@ async fn step_up<B: Backend + 'static>(
     {
         Ok(opened) => {
             // Only a path on this site.
-            let back = if form.back.starts_with('/') && !form.back.starts_with("//") {
-                form.back.as_str()
-            } else {
-                "/account"
-            };
+            let back = local_path(&form.back).unwrap_or("/account");
             (app.web.signed_in(&opened), see(back)).into_response()
         }
         Err(e) => app.fail(e),
@@ -141,24 +137,37 @@ async fn login_page() -> Response {
 /// Sign-up: the form has no session yet, so it relies on the origin check (`CsrfLayer`).
 async fn signup<B: Backend + 'static>(
     State(app): AppState<B>,
+    earlier: Option<CurrentSession>,
     Form(form): Form<Credentials>,
 ) -> Response {
     let password = Password::from(form.password.as_str());
     if let Err(e) = app.auth.sign_up(&form.login, password).await {
         return app.fail(e);
     }
-    sign_in(&app, &form).await
+    sign_in(&app, earlier, &form).await
 }
 
 async fn login<B: Backend + 'static>(
     State(app): AppState<B>,
+    earlier: Option<CurrentSession>,
     Form(form): Form<Credentials>,
 ) -> Response {
-    sign_in(&app, &form).await
+    sign_in(&app, earlier, &form).await
 }
 
-/// The password step of a login, on to the step it leads to.
-async fn sign_in<B: Backend + 'static>(app: &App<B>, form: &Credentials) -> Response {
+/// The password step of a login, on to the step it leads to. A session this browser still
+/// holds (someone else's, perhaps, on a shared computer) ends first: its cookie is about to be
+/// replaced, and a session nobody can sign out of must not stay alive.
+async fn sign_in<B: Backend + 'static>(
+    app: &App<B>,
+    earlier: Option<CurrentSession>,
+    form: &Credentials,
+) -> Response {
+    if let Some(earlier) = earlier
+        && let Err(e) = app.auth.sign_out(earlier.expose_token()).await
+    {
+        return app.fail(e);
+    }
     match app
         .auth
         .login(&form.login, Password::from(form.password.as_str()))

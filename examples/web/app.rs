@@ -214,6 +214,15 @@ pub fn render<T: Template>(page: &T) -> Response {
     }
 }
 
+/// `candidate` if it is a path of this site: a `/`, then only the characters of the app's own
+/// paths and queries. Not `//` or `/\` (which a browser reads as another host), no control
+/// characters, no scheme.
+pub fn local_path(candidate: &str) -> Option<&str> {
+    let rest = candidate.strip_prefix('/')?;
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/-_.~?=&%+".contains(c);
+    (!rest.starts_with('/') && rest.chars().all(plain)).then_some(candidate)
+}
+
 /// The query of a settings page after Save changes (`?saved=1`), which shows "Saved".
 #[derive(serde::Deserialize)]
 pub struct Saved {
@@ -268,6 +277,8 @@ struct ErrorPage {
     message: String,
     retry_after: Option<u64>,
     step_up: bool,
+    /// Whether the step-up asks for a code too (not of a person with no second factor yet).
+    step_up_code: bool,
     step_up_passkey: bool,
     csrf: String,
     back: String,
@@ -286,10 +297,22 @@ pub fn refusal(nav: Nav, status: StatusCode, title: &'static str, message: &str)
         message: message.to_owned(),
         retry_after: None,
         step_up: false,
+        step_up_code: false,
         step_up_passkey: false,
         back: back.to_owned(),
     };
     (status, render(&page)).into_response()
+}
+
+/// Signed out, or a login to start again: to the sign-in page, keeping the cookies the refusal
+/// clears.
+fn sign_in_again(mut parts: axum::http::response::Parts) -> Response {
+    parts.status = StatusCode::SEE_OTHER;
+    parts
+        .headers
+        .insert(header::LOCATION, HeaderValue::from_static("/login"));
+    parts.headers.remove(header::CONTENT_TYPE);
+    Response::from_parts(parts, Body::empty())
 }
 
 /// Turns the authcore layers' and handlers' JSON refusals (the table of `ErrorClass`, carried
@@ -306,13 +329,22 @@ async fn html_errors<B: Backend + 'static>(
     let csrf = CsrfToken::from_request_parts(&mut parts, &()).await.ok();
     // Where the step-up form returns: a page that asked for it (GET) is opened again; a form
     // post goes back to the page the form was on.
+    // Only a page of this site: a `Referer` from anywhere else (or one that would read as
+    // another host) goes back to the home page.
     let referer = parts
         .headers
         .get(header::REFERER)
         .and_then(|r| r.to_str().ok())
-        .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
-        .and_then(|r| r.split_once('/').map(|(_, path)| format!("/{path}")))
-        .unwrap_or_else(|| "/".to_owned());
+        .and_then(|r| {
+            app.web
+                .config()
+                .origins()
+                .iter()
+                .find_map(|origin| r.strip_prefix(origin.as_str()))
+        })
+        .and_then(local_path)
+        .unwrap_or("/")
+        .to_owned();
     let own = parts
         .uri
         .path_and_query()
@@ -342,13 +374,7 @@ async fn html_errors<B: Backend + 'static>(
     let message = field("message").as_str().unwrap_or_default().to_owned();
     let retry_after = field("retry_after").as_u64();
     if matches!(code, "signed_out" | "session_ended" | "login_expired") {
-        // Signed out: to the sign-in page, keeping the cookies the refusal clears.
-        parts.status = StatusCode::SEE_OTHER;
-        parts
-            .headers
-            .insert(header::LOCATION, HeaderValue::from_static("/login"));
-        parts.headers.remove(header::CONTENT_TYPE);
-        return Response::from_parts(parts, Body::empty());
+        return sign_in_again(parts);
     }
     let title = match code {
         "invalid_credentials" => "That did not match",
@@ -391,6 +417,11 @@ async fn html_errors<B: Backend + 'static>(
         }
         None => None,
     };
+    if step_up && session.is_none() {
+        // A login under way whose decision changed (the company's policy, say): the step-up
+        // form is a session's, so the login starts again.
+        return sign_in_again(parts);
+    }
     let (nav, step_up_passkey) = match (&session, &csrf) {
         (Some(session), Some(csrf)) => (
             app.nav(session, csrf).await,
@@ -398,7 +429,14 @@ async fn html_errors<B: Backend + 'static>(
         ),
         _ => (Nav::default(), false),
     };
-    let message = if step_up_passkey {
+    // A person with a second factor holds an AAL2 session; one without re-enters the password
+    // alone (the fresh check before binding a first factor).
+    let step_up_code = session
+        .as_ref()
+        .is_some_and(|s| s.grant().aal() == authcore::policy::Aal::Aal2);
+    let message = if step_up && !step_up_code {
+        "This needs a fresh check: enter your password.".to_owned()
+    } else if step_up_passkey {
         format!("{message} Or confirm with your passkey.")
     } else {
         message
@@ -410,6 +448,7 @@ async fn html_errors<B: Backend + 'static>(
         message,
         retry_after,
         step_up,
+        step_up_code,
         step_up_passkey,
         csrf: csrf.map(|t| t.value().to_owned()).unwrap_or_default(),
         back: if step_up && is_get { own } else { referer },

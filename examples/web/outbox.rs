@@ -69,6 +69,10 @@ fn notice_text(notice: &SecurityNotice) -> &'static str {
         }
         #[cfg(feature = "passkeys")]
         SecurityNotice::PasskeyRemoved => "A passkey was removed from your account.",
+        #[cfg(feature = "passkeys")]
+        SecurityNotice::PasskeyCloneSuspected => {
+            "A passkey of yours answered as a copy of itself would: the sign-in was refused and you were signed out everywhere. Remove any passkey you do not trust."
+        }
         SecurityNotice::MfaTurnedOff => "Multi-factor authentication was turned off.",
         SecurityNotice::Locked => "Your account was locked after repeated failed attempts.",
         SecurityNotice::Unlocked => "An administrator unlocked your account.",

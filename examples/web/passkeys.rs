@@ -28,7 +28,7 @@ use authcore::{Backend, BearerToken, ServiceError};
 use super::account::{Acknowledge, RecoveryPage};
 use super::login::after_step;
 use super::sessions::ago;
-use super::{App, AppState, Nav, refusal, render, see};
+use super::{App, AppState, Nav, local_path, refusal, render, see};
 
 pub fn routes<B: Backend + 'static>() -> Router<Arc<App<B>>> {
     Router::new()
@@ -250,11 +250,8 @@ async fn step_up<B: Backend + 'static>(
         .await
     {
         Ok(opened) => {
-            let back = if form.back.starts_with('/') && !form.back.starts_with("//") {
-                form.back.as_str()
-            } else {
-                "/account"
-            };
+            // Only a path on this site.
+            let back = local_path(&form.back).unwrap_or("/account");
             (app.web.signed_in(&opened), see(back)).into_response()
         }
         Err(e) => app.fail(e),

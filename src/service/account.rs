@@ -110,8 +110,8 @@ impl<B: Backend> Authenticator<B> {
         Ok(id)
     }
 
-    /// Verifies the password and a code from the app for a re-authentication of the grant's
-    /// session ([`Self::reauthenticate_session`], which writes the outcome and rotates the
+    /// Verifies the password and a code from the app (the password alone for a person with no
+    /// second factor) for a re-authentication of the grant's session ([`Self::reauthenticate_session`], which writes the outcome and rotates the
     /// token): the fresh grant, not yet stored.
     ///
     /// Each is reserved on its throttle counter before it is verified (the password on the
@@ -126,15 +126,23 @@ impl<B: Backend> Authenticator<B> {
         let Live { grant, .. } = self.live_grant(grant, now).await?;
         let grant = &grant;
         let person = self.person(grant.person()).await?;
+        // A person with no second factor re-verifies the password alone; a code typed for
+        // them has nothing to be checked against and is refused like a wrong one.
+        let password_only = self.own_factors(&person).await?.is_empty();
+        if password_only && !code.is_empty() {
+            return Err(ServiceError::InvalidCredentials);
+        }
         self.check_current_password(&person, Some(grant.org()), password, now)
             .await?;
-        self.check_totp(person.id, Some(grant.org()), code, now)
-            .await?;
-        let fresh = grant.reauthenticated(
+        let factors = if password_only {
             FactorSet::of(Factor::Password)
-                .with(Factor::Second(crate::credential::factor::FactorKind::Totp)),
-            now,
-        );
+        } else {
+            self.check_totp(person.id, Some(grant.org()), code, now)
+                .await?;
+            FactorSet::of(Factor::Password)
+                .with(Factor::Second(crate::credential::factor::FactorKind::Totp))
+        };
+        let fresh = grant.reauthenticated(factors, now);
         self.record(&[fresh.reauthentication_event()]).await?;
         Ok(fresh)
     }
@@ -533,16 +541,23 @@ impl<B: Backend> Authenticator<B> {
         Ok(())
     }
 
-    /// A fresh AAL2 grant is needed to change a person's factors once they have any.
+    /// The freshness needed to change a person's factors: a fresh AAL2 grant once they have
+    /// any; with none yet, a fresh grant all the same (the password verified within
+    /// `reauth_max_age`), so a session left open or stolen cannot bind a factor of its own,
+    /// which would then outlive a password reset. A stale password-only session re-verifies
+    /// the password alone ([`Self::reauthenticate_session`] with an empty code).
     pub(super) async fn require_fresh_if_protected(
         &self,
         grant: &Grant,
         person: &crate::store::records::PersonRecord,
         now: u64,
     ) -> Result<(), ServiceError> {
-        if !self.own_factors(person).await?.is_empty() {
-            grant.require_fresh(now, self.config.enrollment.reauth_max_age(), Aal::Aal2)?;
-        }
+        let aal = if self.own_factors(person).await?.is_empty() {
+            Aal::Aal1
+        } else {
+            Aal::Aal2
+        };
+        grant.require_fresh(now, self.config.enrollment.reauth_max_age(), aal)?;
         Ok(())
     }
 

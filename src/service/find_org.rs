@@ -200,19 +200,8 @@ impl<B: Backend> Authenticator<B> {
             .factors()
             .contains(crate::policy::factors::Factor::Password)
         {
-            match self.decide_on(&snapshot, &record.progress.in_organisation(org)?, now) {
-                Some(LoginDecision::Allowed(_)) => {}
-                Some(LoginDecision::Denied(DenyReason::Locked)) => {
-                    return Err(ServiceError::Locked);
-                }
-                Some(LoginDecision::Denied(DenyReason::Deactivated)) => {
-                    return Err(ServiceError::Deactivated);
-                }
-                None | Some(LoginDecision::Denied(_)) => {
-                    return Err(ServiceError::InvalidCredentials);
-                }
-                Some(_) => return Err(ServiceError::FactorUnavailable),
-            }
+            let progress = record.progress.in_organisation(org)?;
+            self.granted_at_once(&snapshot, &progress, now).await?;
         }
         // A ticket's record never changes: the progress read again names no organisation either.
         // (Were it to name one, the decision would deny it: the snapshot is `org`'s.)
@@ -308,6 +297,32 @@ impl<B: Backend> Authenticator<B> {
         )
         .await?;
         Err(ServiceError::InvalidCredentials)
+    }
+
+    /// A passwordless login (no password verified) completes only where it is granted at once:
+    /// it never goes on to a password change, an enrolment or another factor. Any other
+    /// decision is audited as at a password sign-in (`Login { outcome }`, a denial with its
+    /// reason) and refused: locked, deactivated, the uniform failure for the other denials,
+    /// and [`ServiceError::FactorUnavailable`] where the login would need another step.
+    pub(super) async fn granted_at_once(
+        &self,
+        snapshot: &LoginSnapshot,
+        progress: &LoginProgress,
+        now: u64,
+    ) -> Result<(), ServiceError> {
+        let Some(decision) = self.decide_on(snapshot, progress, now) else {
+            return Err(ServiceError::InvalidCredentials);
+        };
+        if let LoginDecision::Allowed(_) = decision {
+            return Ok(());
+        }
+        self.record(&[decision.audit_event(progress, now)]).await?;
+        Err(match decision {
+            LoginDecision::Denied(DenyReason::Locked) => ServiceError::Locked,
+            LoginDecision::Denied(DenyReason::Deactivated) => ServiceError::Deactivated,
+            LoginDecision::Denied(_) => ServiceError::InvalidCredentials,
+            _ => ServiceError::FactorUnavailable,
+        })
     }
 }
 

@@ -817,7 +817,10 @@ impl<B: Backend> Authenticator<B> {
                 // Another factor change landed meanwhile: decide again on what is left.
                 continue;
             };
-            if last && !has_app {
+            // A passkey added on another server meanwhile does not move the epoch in its own
+            // write (it is ended after), so what is left is read again: the codes go only if
+            // no passkey and no app holds them now.
+            if last && !has_app && !self.still_holds_a_factor(&person, now).await? {
                 for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
                     store
                         .replace_recovery_codes(person.id, slot, None)
@@ -1040,6 +1043,26 @@ impl<B: Backend> Authenticator<B> {
         Err(ServiceError::Conflict)
     }
 
+    /// Whether the person holds a passkey or an active app now, read again after a removal.
+    async fn still_holds_a_factor(
+        &self,
+        person: &PersonRecord,
+        now: u64,
+    ) -> Result<bool, ServiceError> {
+        if !self.person_passkeys(person).await?.is_empty() {
+            return Ok(true);
+        }
+        let snapshot = self
+            .snapshot(SnapshotAt::Person(person.id), None, now)
+            .await?;
+        Ok(snapshot.mfa.as_ref().is_some_and(|m| m.value.is_active()))
+    }
+
+    /// An assertion whose signature counter went backwards: the sign of a cloned
+    /// authenticator (WebAuthn L3 §6.1.1). The assertion is refused by the caller; here the
+    /// event is audited, every session and remembered device of the person ends (whichever of
+    /// the two copies signed in before may be the clone), and the person is told
+    /// ([`SecurityNotice::PasskeyCloneSuspected`]), to remove the key they no longer trust.
     pub(super) async fn counter_regressed(
         &self,
         person: PersonId,
@@ -1053,7 +1076,11 @@ impl<B: Backend> Authenticator<B> {
             org,
             AuditKind::PasskeyCounterRegressed,
         )
-        .await
+        .await?;
+        self.end_sessions_by(Actor::System, person, org, None)
+            .await?;
+        self.notice(person, SecurityNotice::PasskeyCloneSuspected)
+            .await
     }
 }
 

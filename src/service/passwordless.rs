@@ -248,19 +248,7 @@ impl<B: Backend> Authenticator<B> {
             // "sign out everywhere") leaves it without a session.
             let progress = LoginProgress::passkey_verified(person, org, now)
                 .at_epoch(snapshot.epoch.unwrap_or(0));
-            match self.decide_on(&snapshot, &progress, now) {
-                Some(LoginDecision::Allowed(_)) => {}
-                Some(LoginDecision::Denied(DenyReason::Locked)) => {
-                    return Err(ServiceError::Locked);
-                }
-                Some(LoginDecision::Denied(DenyReason::Deactivated)) => {
-                    return Err(ServiceError::Deactivated);
-                }
-                None | Some(LoginDecision::Denied(_)) => {
-                    return Err(ServiceError::InvalidCredentials);
-                }
-                Some(_) => return Err(ServiceError::FactorUnavailable),
-            }
+            self.granted_at_once(&snapshot, &progress, now).await?;
             let mut write = StepWrite::default();
             let concluded = self.conclude(&snapshot, progress, now, &mut write)?;
             if self.apply(&write).await? {

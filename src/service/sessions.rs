@@ -145,8 +145,11 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Re-authentication inside a session (GitHub's "sudo mode"): the password and a code from
-    /// the app, verified and throttled as at sign-in (each reserved on its counter first); the session becomes
-    /// fresh at AAL2 and its lifetime starts again. The token rotates: the old one stops
+    /// the app, verified and throttled as at sign-in (each reserved on its counter first); the
+    /// session becomes fresh at AAL2 and its lifetime starts again. A person with no second
+    /// factor yet gives the password alone and an empty `code` (a code is refused as
+    /// [`ServiceError::InvalidCredentials`]): the session becomes fresh at AAL1, which is what
+    /// binding a first factor asks for. The token rotates: the old one stops
     /// working, and the new one is returned with the fresh grant.
     pub async fn reauthenticate_session(
         &self,

@@ -508,6 +508,10 @@ pub enum SecurityNotice {
     /// A passkey or security key was removed by the person (feature `passkeys`).
     #[cfg(feature = "passkeys")]
     PasskeyRemoved,
+    /// A passkey's signature counter went backwards, the sign of a copied key: the sign-in was
+    /// refused and every session ended (feature `passkeys`).
+    #[cfg(feature = "passkeys")]
+    PasskeyCloneSuspected,
     /// A recovery code was used to sign in.
     RecoveryCodeUsed,
     /// Few recovery codes remain.

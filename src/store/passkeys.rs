@@ -70,8 +70,10 @@ pub enum PasskeyPurpose {
 }
 
 /// A ceremony state kept server-side between its start and its finish: single-use, bound to
-/// the person (and, for a sign-in, to the pending login's ticket), and short-lived.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// the person (and, for a sign-in, to the pending login's ticket), and short-lived. Its
+/// `Debug` leaves the state out: it holds the challenge and, for an acknowledgement, the
+/// credential itself.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PasskeyChallengeRecord {
     /// The person the ceremony is for.
     pub person: PersonId,
@@ -85,6 +87,19 @@ pub struct PasskeyChallengeRecord {
     pub state: String,
     /// When it stops being accepted (unix seconds).
     pub expires_at: u64,
+}
+
+impl core::fmt::Debug for PasskeyChallengeRecord {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PasskeyChallengeRecord")
+            .field("person", &self.person)
+            .field("purpose", &self.purpose)
+            .field("name", &self.name)
+            .field("ticket", &self.ticket)
+            .field("state", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// What one verified authentication writes over a stored credential.

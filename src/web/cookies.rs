@@ -61,16 +61,23 @@ impl IntoResponseParts for SetCookies {
     }
 }
 
-/// The value of the cookie `name` in the request, the first if several are sent.
+/// The value of the cookie `name` in the request. Two different values under the one name
+/// (a cookie tossed in beside the real one, say by an older browser that let another site or
+/// a subdomain set it) are read as no cookie: neither is trusted, so the request is signed
+/// out rather than signed in as whichever the browser happened to send first.
 pub(crate) fn read(headers: &HeaderMap, name: &str) -> Option<Zeroizing<String>> {
-    headers
+    let mut values = headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|h| h.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .map(|c| Zeroizing::new(c.value().to_string()))
+        .filter(|c| c.name() == name);
+    let first = Zeroizing::new(values.next()?.value().to_string());
+    if values.any(|c| c.value().as_bytes() != first.as_bytes()) {
+        return None;
+    }
+    Some(first)
 }
 
 /// A `Set-Cookie` value with authcore's attributes: `Max-Age=0` with an empty value clears it.

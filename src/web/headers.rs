@@ -6,8 +6,8 @@ use core::task::{Context, Poll};
 use axum::extract::Request;
 use axum::http::HeaderValue;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, HeaderName, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
-    X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, HeaderName, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::response::Response;
 use futures_util::FutureExt;
@@ -15,12 +15,16 @@ use futures_util::future::Map;
 
 use crate::web::auth::WebAuth;
 
-const HEADERS: [(HeaderName, &str); 5] = [
+const HEADERS: [(HeaderName, &str); 6] = [
     (X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (REFERRER_POLICY, "same-origin"),
     (X_FRAME_OPTIONS, "DENY"),
     (CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
     (CACHE_CONTROL, "no-store"),
+    (
+        STRICT_TRANSPORT_SECURITY,
+        "max-age=31536000; includeSubDomains",
+    ),
 ];
 
 /// Adds the security headers to every response under it.
@@ -32,6 +36,7 @@ const HEADERS: [(HeaderName, &str); 5] = [
 /// | `X-Frame-Options` | `DENY` | no framing (clickjacking), for older browsers |
 /// | `Content-Security-Policy` | `frame-ancestors 'none'` | no framing |
 /// | `Cache-Control` | `no-store` | pages with a QR code, recovery codes or a session never go into a cache |
+/// | `Strict-Transport-Security` | `max-age=31536000; includeSubDomains` | the `Secure`, `__Host-` cookies only ever travel over HTTPS: after one visit the browser never tries plain HTTP for a year (OWASP ASVS 14.4.5; browsers ignore it over plain HTTP, so `http://localhost` in development is unaffected) |
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SecurityHeadersLayer;
 
