@@ -545,8 +545,8 @@ pub async fn sign_in(b: &Browser, server: &Server, login: &str, password: &str, 
     b.find("#who").await;
 }
 
-/// (a) Sign up, sign out and in; Account info → Multi-Factor Authentication → Activate: the
-/// QR code and manual key (the same after a reload, a new one only after "Start over"), the
+/// (a) Sign up, sign out and in; Account info → Multi-Factor Authentication → Activate (a
+/// while after signing in: the password again first): the QR code and manual key (the same after a reload, a new one only after "Start over"), the
 /// code, the recovery codes and "I have safely recorded this number". Returns the owner's key.
 async fn sign_up_and_turn_on_mfa(driver: &Driver, server: &Server) -> String {
     let b = Browser::open(driver, &server.base).await;
@@ -578,9 +578,21 @@ async fn sign_up_and_turn_on_mfa(driver: &Driver, server: &Server) -> String {
     assert_eq!(b.text("#error-title").await, "That did not match");
     sign_in(&b, server, OWNER, OWNER_PW, None).await;
 
-    // Activate: the QR code and the manual key.
+    // Signed in a while ago: turning MFA on asks for the password again first (alone: there
+    // is no second factor yet).
+    server.clock.advance(600);
     b.goto("/account").await;
-    b.submit("#mfa-activate", "#manual-key").await;
+    b.follow("#mfa-activate").await;
+    assert_eq!(b.text("#error-title").await, "Confirm it is you");
+    assert!(!b.has("#step-code").await, "no code to ask for yet");
+    assert_eq!(
+        b.text("#error-message").await,
+        "This needs a fresh check: enter your password."
+    );
+    b.fill("#step-password", OWNER_PW).await;
+
+    // Activate: the QR code and the manual key.
+    b.submit("#step-up", "#manual-key").await;
     assert!(b.has("#qr svg").await, "the QR code is drawn");
     let first = b.text("#manual-key").await;
     b.shot("03-enrollment").await;
