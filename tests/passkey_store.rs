@@ -154,7 +154,10 @@ async fn sqlite_refuses_a_tampered_credential_row() {
         created_at: T0,
         last_used_at: None,
     };
-    assert!(store.insert_passkey(&record, 0).await.unwrap());
+    assert_eq!(
+        store.insert_passkey(&record, 0, None).await.unwrap(),
+        Some(1)
+    );
     assert_eq!(store.passkeys(ada).await.unwrap(), vec![record.clone()]);
     for tamper in [
         "UPDATE passkeys SET counter = 1",
@@ -165,7 +168,10 @@ async fn sqlite_refuses_a_tampered_credential_row() {
             .await
             .unwrap();
         let copy = founded(copy).await;
-        assert!(copy.insert_passkey(&record, 0).await.unwrap());
+        assert_eq!(
+            copy.insert_passkey(&record, 0, None).await.unwrap(),
+            Some(1)
+        );
         sqlx::query(tamper).execute(copy.pool()).await.unwrap();
         assert!(copy.passkeys(ada).await.is_err(), "{tamper}");
     }

@@ -3224,8 +3224,9 @@ impl authcore::store::PasskeyStore for VanishingSetStore {
         &self,
         record: &authcore::store::PasskeyRecord,
         epoch: u64,
-    ) -> impl Future<Output = Result<bool, Self::Error>> + Send {
-        self.inner.insert_passkey(record, epoch)
+        keep: Option<authcore::policy::SessionId>,
+    ) -> impl Future<Output = Result<Option<u64>, Self::Error>> + Send {
+        self.inner.insert_passkey(record, epoch, keep)
     }
     fn passkey_by_id(
         &self,

@@ -233,9 +233,9 @@ impl<B: Backend> Authenticator<B> {
         now: u64,
     ) -> Result<LoginStep, ServiceError> {
         let person = record.progress.person();
-        self.store_passkey(person, org, passkey, record.progress.epoch(), now)
+        let epoch = self
+            .store_passkey(person, org, passkey, record.progress.epoch(), None, now)
             .await?;
-        let epoch = self.end_sessions(person, None).await?;
         self.notice(person, SecurityNotice::AuthenticatorAdded)
             .await?;
         let snapshot = self

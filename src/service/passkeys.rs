@@ -64,7 +64,7 @@ use crate::policy::audit::{Actor, AuditEvent, AuditKind};
 use crate::policy::enrollment::AuthenticatorName;
 use crate::policy::error::PolicyError;
 use crate::policy::factors::{Aal, Factor, FactorSet};
-use crate::policy::ids::{OrgId, PersonId};
+use crate::policy::ids::{OrgId, PersonId, SessionId};
 use crate::policy::login::Grant;
 use crate::policy::session::SessionView;
 use crate::service::backend::Backend;
@@ -446,8 +446,8 @@ impl<B: Backend> Authenticator<B> {
         Ok(PasskeyInfo::from(&record))
     }
 
-    /// Stores a verified credential at the session's epoch, audits it, ends the person's other
-    /// sessions and tells them; a refused insert is audited and uniform.
+    /// Stores a verified credential at the session's epoch, ending the person's other sessions
+    /// in the same write, audits it and tells them; a refused insert is audited and uniform.
     async fn activate_passkey(
         &self,
         grant: &Grant,
@@ -456,43 +456,61 @@ impl<B: Backend> Authenticator<B> {
         epoch: u64,
         now: u64,
     ) -> Result<(), ServiceError> {
-        self.store_passkey(person.id, grant.org(), record, epoch, now)
+        self.store_passkey(person.id, grant.org(), record, epoch, grant.session(), now)
             .await?;
-        self.end_sessions(person.id, grant.session()).await?;
         self.notice(person.id, SecurityNotice::AuthenticatorAdded)
             .await
     }
 
-    /// Stores a verified credential at `epoch` and audits it; a refused insert (a credential id
-    /// taken, the epoch moved on) is audited and uniform.
+    /// Stores a verified credential at `epoch`, which moves the person's epoch on in the same
+    /// write (every session of theirs ends but `keep`), and audits both; the new epoch. A
+    /// refused insert (a credential id taken, the epoch moved on) is audited and uniform.
     pub(super) async fn store_passkey(
         &self,
         person: PersonId,
         org: OrgId,
         record: &PasskeyRecord,
         epoch: u64,
+        keep: Option<SessionId>,
         now: u64,
-    ) -> Result<(), ServiceError> {
+    ) -> Result<u64, ServiceError> {
         let inserted = self
             .backend
             .store()
-            .insert_passkey(record, epoch)
+            .insert_passkey(record, epoch, keep)
             .await
             .map_err(ServiceError::storage)?;
-        let what = if inserted {
-            AuditKind::PasskeyRegistered {
-                backup_eligible: record.backup_eligible,
-            }
-        } else {
-            AuditKind::PasskeyRegistrationRefused
-        };
-        self.record_one(now, Actor::Person(person), Some(person), Some(org), what)
+        let Some(bumped) = inserted else {
+            self.record_one(
+                now,
+                Actor::Person(person),
+                Some(person),
+                Some(org),
+                AuditKind::PasskeyRegistrationRefused,
+            )
             .await?;
-        if inserted {
-            Ok(())
-        } else {
-            Err(ServiceError::InvalidCredentials)
-        }
+            return Err(ServiceError::InvalidCredentials);
+        };
+        self.record(&[
+            AuditEvent::new(
+                now,
+                Actor::Person(person),
+                Some(person),
+                Some(org),
+                AuditKind::PasskeyRegistered {
+                    backup_eligible: record.backup_eligible,
+                },
+            ),
+            AuditEvent::new(
+                now,
+                Actor::Person(person),
+                Some(person),
+                Some(org),
+                AuditKind::SecurityEpochBumped { epoch: bumped },
+            ),
+        ])
+        .await?;
+        Ok(bumped)
     }
 
     /// Takes the person's verified passkey waiting for its acknowledgement (of the login
@@ -817,10 +835,9 @@ impl<B: Backend> Authenticator<B> {
                 // Another factor change landed meanwhile: decide again on what is left.
                 continue;
             };
-            // A passkey added on another server meanwhile does not move the epoch in its own
-            // write (it is ended after), so what is left is read again: the codes go only if
-            // no passkey and no app holds them now.
-            if last && !has_app && !self.still_holds_a_factor(&person, now).await? {
+            // A passkey added on another server meanwhile moved the epoch with its write, so
+            // the removal above decided on what is left.
+            if last && !has_app {
                 for slot in [RecoverySlot::Active, RecoverySlot::Pending] {
                     store
                         .replace_recovery_codes(person.id, slot, None)
@@ -1041,21 +1058,6 @@ impl<B: Backend> Authenticator<B> {
             }
         }
         Err(ServiceError::Conflict)
-    }
-
-    /// Whether the person holds a passkey or an active app now, read again after a removal.
-    async fn still_holds_a_factor(
-        &self,
-        person: &PersonRecord,
-        now: u64,
-    ) -> Result<bool, ServiceError> {
-        if !self.person_passkeys(person).await?.is_empty() {
-            return Ok(true);
-        }
-        let snapshot = self
-            .snapshot(SnapshotAt::Person(person.id), None, now)
-            .await?;
-        Ok(snapshot.mfa.as_ref().is_some_and(|m| m.value.is_active()))
     }
 
     /// An assertion whose signature counter went backwards: the sign of a cloned

@@ -25,7 +25,7 @@ use core::future::Future;
 
 use crate::credential::passkey::{CredentialKey, UserHandle};
 use crate::credential::token::TokenDigest;
-use crate::policy::ids::PersonId;
+use crate::policy::ids::{PersonId, SessionId};
 
 /// A person's registered credential.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,14 +156,20 @@ pub trait PasskeyStore: Send + Sync {
     ) -> impl Future<Output = Result<Option<PasskeyChallengeRecord>, Self::Error>> + Send;
 
     /// **Atomic.** Stores a new credential while the person's security epoch is still `epoch`
-    /// (the one the registering session was checked at); `false` (nothing written) if any
-    /// person already has a credential with its id, or the person's epoch moved on (an MFA
-    /// reset, MFA turned off, "sign out everywhere" landed meanwhile), or the person is gone.
+    /// (the one the registering session was checked at) and, in the same write, moves the
+    /// epoch on as [`SessionStore::bump_epoch`](crate::store::SessionStore::bump_epoch) does:
+    /// every session and remembered device of the person ends but `keep`, which is carried
+    /// over to the new epoch. A factor was added, and a decision another server made on the
+    /// factors it read before (a removal of what it took for the last passkey) no longer lands.
+    /// The new epoch; `None` (nothing written) if any person already has a credential with its
+    /// id, or the person's epoch moved on (an MFA reset, MFA turned off, "sign out everywhere"
+    /// landed meanwhile), or the person is gone.
     fn insert_passkey(
         &self,
         record: &PasskeyRecord,
         epoch: u64,
-    ) -> impl Future<Output = Result<bool, Self::Error>> + Send;
+        keep: Option<SessionId>,
+    ) -> impl Future<Output = Result<Option<u64>, Self::Error>> + Send;
 
     /// Deletes every credential of the person and every ceremony state of theirs; how many
     /// credentials went. The user handle stays.

@@ -615,9 +615,10 @@ impl<T: authcore::store::PasskeyStore> authcore::store::PasskeyStore for Recordi
         &self,
         record: &authcore::store::PasskeyRecord,
         epoch: u64,
-    ) -> Result<bool, Self::Error> {
+        keep: Option<authcore::policy::SessionId>,
+    ) -> Result<Option<u64>, Self::Error> {
         self.note("insert_passkey").await;
-        self.inner.insert_passkey(record, epoch).await
+        self.inner.insert_passkey(record, epoch, keep).await
     }
 
     async fn passkey_by_id(

@@ -88,6 +88,16 @@ fn challenge(
     }
 }
 
+/// Stores `key` at its owner's current security epoch (0 for a person who does not exist),
+/// keeping no session: whether it was stored.
+async fn insert<S: PasskeyConformance>(
+    fx: &Fixture<'_, S>,
+    key: &PasskeyRecord,
+) -> Result<bool, Fail> {
+    let epoch = fx.store.security_epoch(key.person).await?.unwrap_or(0);
+    Ok(fx.store.insert_passkey(key, epoch, None).await?.is_some())
+}
+
 fn credential(fx_fresh: u128, person: PersonId, now: u64) -> PasskeyRecord {
     PasskeyRecord {
         person,
@@ -249,15 +259,15 @@ async fn unique_credential_id<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Che
     let eve = person(fx).await?;
     let now = fx.now();
     let key = credential(fx.fresh(), ada, now);
-    ensure!(fx.store.insert_passkey(&key, 0).await?, "a new credential");
+    ensure!(insert(fx, &key).await?, "a new credential");
     let mut stolen = key.clone();
     stolen.person = eve;
     ensure!(
-        !fx.store.insert_passkey(&stolen, 0).await?,
+        !insert(fx, &stolen).await?,
         "a credential id registered to a second person"
     );
     ensure!(
-        !fx.store.insert_passkey(&key, 0).await?,
+        !insert(fx, &key).await?,
         "the same credential registered twice"
     );
     ensure_eq!(
@@ -289,7 +299,7 @@ async fn use_guarded<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Checked {
     let eve = person(fx).await?;
     let now = fx.now();
     let key = credential(fx.fresh(), ada, now);
-    ensure!(fx.store.insert_passkey(&key, 0).await?, "a new credential");
+    ensure!(insert(fx, &key).await?, "a new credential");
     let id = key.credential_id.as_slice();
     ensure!(
         !fx.store
@@ -366,7 +376,7 @@ async fn race_use<S: PasskeyConformance, P: Spawner>(fx: &Fixture<'_, S>, spawne
     let ada = person(fx).await?;
     let now = fx.now();
     let key = credential(fx.fresh(), ada, now);
-    ensure!(fx.store.insert_passkey(&key, 0).await?, "a new credential");
+    ensure!(insert(fx, &key).await?, "a new credential");
     let contenders = (1..=RACE_CONTENDERS)
         .map(|n| {
             let store = Arc::clone(&fx.store);
@@ -395,7 +405,7 @@ async fn insert_epoch<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Checked {
     let now = fx.now();
     let nobody = credential(fx.fresh(), fx.person_id(), now);
     ensure!(
-        !fx.store.insert_passkey(&nobody, 0).await?,
+        !insert(fx, &nobody).await?,
         "a credential of a person who does not exist"
     );
     let epoch = SessionStore::bump_epoch(&*fx.store, ada, None)
@@ -403,19 +413,56 @@ async fn insert_epoch<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Checked {
         .ok_or_else(|| fail("the person has no epoch".into()))?;
     let stale = credential(fx.fresh(), ada, now);
     ensure!(
-        !fx.store
-            .insert_passkey(&stale, epoch.saturating_sub(1))
-            .await?,
+        fx.store
+            .insert_passkey(&stale, epoch.saturating_sub(1), None)
+            .await?
+            .is_none(),
         "a credential stored at a stale epoch"
     );
-    ensure!(
-        fx.store.insert_passkey(&stale, epoch).await?,
-        "a credential stored at the current epoch"
+    ensure_eq!(
+        fx.store.insert_passkey(&stale, epoch, None).await?,
+        Some(epoch.saturating_add(1)),
+        "a credential stored at the current epoch moves it on"
     );
     ensure_eq!(
         fx.store.passkeys(ada).await?,
         alloc::vec![stale],
         "the credentials after the refused and the stored one"
+    );
+    // The epoch moves with the credential: every other session ends, the kept one is carried
+    // over, and a decision made at the old epoch no longer lands.
+    let (person, _, grant) = super::sessions::signed_in(fx).await?;
+    let (kept, kept_session) = super::sessions::open(fx, &grant).await?;
+    let (other, _) = super::sessions::open(fx, &grant).await?;
+    let epoch = super::factors::epoch_of(fx, person.id).await?;
+    let added = credential(fx.fresh(), person.id, now);
+    let next = epoch.saturating_add(1);
+    ensure_eq!(
+        fx.store
+            .insert_passkey(&added, epoch, Some(kept_session.id))
+            .await?,
+        Some(next),
+        "a credential stored, keeping a session"
+    );
+    ensure!(
+        fx.store.session(&other).await?.is_none(),
+        "the other session ended with the credential"
+    );
+    let view = fx
+        .store
+        .session(&kept)
+        .await?
+        .ok_or_else(|| fail("the kept session stays".into()))?;
+    ensure_eq!(view.session.epoch, next, "the kept session is carried over");
+    let removal = FactorRemoval::Passkey {
+        credential_id: added.credential_id.clone(),
+    };
+    ensure_eq!(
+        fx.store
+            .remove_factor(person.id, &removal, epoch, None)
+            .await?,
+        None,
+        "a removal decided before the credential was added"
     );
     Ok(())
 }
@@ -431,7 +478,7 @@ async fn remove<S: PasskeyConformance>(fx: &Fixture<'_, S>) -> Checked {
     let second = credential(fx.fresh(), ada, now.saturating_add(1));
     let eves = credential(fx.fresh(), eve, now);
     for key in [&first, &second, &eves] {
-        ensure!(store.insert_passkey(key, 0).await?, "a new credential");
+        ensure!(insert(fx, key).await?, "a new credential");
     }
     let removal = FactorRemoval::Passkey {
         credential_id: first.credential_id.clone(),
@@ -555,7 +602,7 @@ async fn race_remove<S: PasskeyConformance, P: Spawner>(
     let ada = person(fx).await?;
     let now = fx.now();
     let key = credential(fx.fresh(), ada, now);
-    ensure!(fx.store.insert_passkey(&key, 0).await?, "a new credential");
+    ensure!(insert(fx, &key).await?, "a new credential");
     ensure!(
         fx.store.set_phone(ada, Some(&fx.phone()?)).await?,
         "a phone set"
@@ -618,7 +665,7 @@ async fn race_insert<S: PasskeyConformance, P: Spawner>(
         .map(|p| {
             let store = Arc::clone(&fx.store);
             let key = credential(id, *p, now);
-            async move { Ok::<_, Fail>(store.insert_passkey(&key, 0).await?) }
+            async move { Ok::<_, Fail>(store.insert_passkey(&key, 0, None).await?.is_some()) }
         })
         .collect();
     let wins = race(spawner, contenders).await?;

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::{MemoryStore, MemoryStoreError};
 use crate::credential::passkey::UserHandle;
 use crate::credential::token::TokenDigest;
-use crate::policy::ids::PersonId;
+use crate::policy::ids::{PersonId, SessionId};
 use crate::store::login::LoginSnapshot;
 use crate::store::passkeys::{
     PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
@@ -114,11 +114,13 @@ impl PasskeyStore for MemoryStore {
         &self,
         record: &PasskeyRecord,
         epoch: u64,
-    ) -> Result<bool, MemoryStoreError> {
-        // The users' lock is held throughout: an epoch bump waits, or is seen here.
-        let users = self.users()?;
+        keep: Option<SessionId>,
+    ) -> Result<Option<u64>, MemoryStoreError> {
+        // The users' lock is held throughout: an epoch bump waits, or is seen here, and the
+        // bump below lands with the credential.
+        let mut users = self.users()?;
         if users.epoch(record.person) != Some(epoch) {
-            return Ok(false);
+            return Ok(None);
         }
         let mut tables = self.passkey_tables()?;
         if tables
@@ -126,10 +128,10 @@ impl PasskeyStore for MemoryStore {
             .iter()
             .any(|c| c.credential_id == record.credential_id)
         {
-            return Ok(false);
+            return Ok(None);
         }
         tables.credentials.push(record.clone());
-        Ok(true)
+        Ok(users.bump(record.person, keep))
     }
 
     async fn passkey_by_id(

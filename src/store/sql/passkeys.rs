@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use crate::credential::passkey::{CredentialKey, UserHandle};
 use crate::credential::token::TokenDigest;
-use crate::policy::ids::PersonId;
+use crate::policy::ids::{PersonId, SessionId};
 use crate::store::passkeys::{
     PasskeyChallengeRecord, PasskeyPurpose, PasskeyRecord, PasskeyStore, PasskeyUseWrite,
 };
@@ -218,7 +218,8 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
         &self,
         record: &PasskeyRecord,
         epoch: u64,
-    ) -> Result<bool, SqlStoreError> {
+        keep: Option<SessionId>,
+    ) -> Result<Option<u64>, SqlStoreError> {
         let person = person_bytes(record.person);
         let counter = i64::from(record.counter);
         let tag = integrity::tag(
@@ -255,8 +256,16 @@ impl<D: Dialect> PasskeyStore for SqlStore<D> {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        if written != 1 {
+            return Ok(None);
+        }
+        // The factor added moves the epoch in the same commit: the sessions end but `keep`.
+        let Some(bumped) = self.bump_in(&mut tx, &person, Some(epoch)).await? else {
+            return Ok(None);
+        };
+        self.end_sessions_in(&mut tx, &person, keep, bumped).await?;
         tx.commit().await?;
-        Ok(written == 1)
+        Ok(Some(to_u64(bumped, "people")?))
     }
 
     async fn passkey_by_id(
