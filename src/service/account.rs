@@ -541,8 +541,8 @@ impl<B: Backend> Authenticator<B> {
         Ok(())
     }
 
-    /// The freshness needed to change a person's factors: a fresh AAL2 grant once they have
-    /// any; with none yet, a fresh grant all the same (the password verified within
+    /// The freshness needed to change a person's factors or login address: a fresh AAL2
+    /// grant once they have a second factor; with none yet, a fresh grant all the same (the password verified within
     /// `reauth_max_age`), so a session left open or stolen cannot bind a factor of its own,
     /// which would then outlive a password reset. A stale password-only session re-verifies
     /// the password alone ([`Self::reauthenticate_session`] with an empty code).

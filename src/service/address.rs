@@ -14,7 +14,6 @@
 use crate::credential::throttle::ThrottleDecision;
 use crate::credential::token::BearerToken;
 use crate::policy::audit::{Actor, AuditKind};
-use crate::policy::factors::Aal;
 use crate::policy::ids::PersonId;
 use crate::policy::login::Grant;
 use crate::service::account::Live;
@@ -66,12 +65,7 @@ impl<B: Backend> Authenticator<B> {
         let Live { grant, .. } = self.live_grant(grant, now).await?;
         let grant = &grant;
         let person = self.person(grant.person()).await?;
-        let aal = if self.own_factors(&person).await?.is_empty() {
-            Aal::Aal1
-        } else {
-            Aal::Aal2
-        };
-        grant.require_fresh(now, self.config.enrollment.reauth_max_age(), aal)?;
+        self.require_fresh_if_protected(grant, &person, now).await?;
         let address = Login::new(new_address).ok_or(ServiceError::InvalidLogin)?;
         if address == person.login {
             return Err(ServiceError::InvalidLogin);
