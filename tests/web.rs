@@ -675,22 +675,17 @@ async fn the_session_cookie_is_host_bound_secure_http_only_and_lax() {
 async fn two_different_session_cookies_are_no_session() {
     let w = world();
     let (_, _) = owner(&w).await;
-    let mine = w
-        .auth
-        .login(OWNER, Password::from(OWNER_PW))
-        .await
-        .unwrap()
-        .into_session()
-        .unwrap();
-    let mine = mine.token.expose_secret().to_string();
-    let other = w
-        .auth
-        .login(OWNER, Password::from(OWNER_PW))
-        .await
-        .unwrap()
-        .into_session()
-        .unwrap();
-    let other = other.token.expose_secret().to_string();
+    let token = || async {
+        let opened = w
+            .auth
+            .login(OWNER, Password::from(OWNER_PW))
+            .await
+            .unwrap()
+            .into_session()
+            .unwrap();
+        opened.token.expose_secret().to_string()
+    };
+    let (mine, other) = (token().await, token().await);
     let me = |cookies: Vec<(&'static str, String)>| {
         let app = w.app.clone();
         async move {

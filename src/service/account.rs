@@ -111,8 +111,9 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// Verifies the password and a code from the app (the password alone for a person with no
-    /// second factor) for a re-authentication of the grant's session ([`Self::reauthenticate_session`], which writes the outcome and rotates the
-    /// token): the fresh grant, not yet stored.
+    /// second factor) for a re-authentication of the grant's session
+    /// ([`Self::reauthenticate_session`], which writes the outcome and rotates the token): the
+    /// fresh grant, not yet stored.
     ///
     /// Each is reserved on its throttle counter before it is verified (the password on the
     /// login's counter, the code on the TOTP counter), as at sign-in.
@@ -542,9 +543,9 @@ impl<B: Backend> Authenticator<B> {
     }
 
     /// The freshness needed to change a person's factors or login address: a fresh AAL2
-    /// grant once they have a second factor; with none yet, a fresh grant all the same (the password verified within
-    /// `reauth_max_age`), so a session left open or stolen cannot bind a factor of its own,
-    /// which would then outlive a password reset. A stale password-only session re-verifies
+    /// grant once they have a second factor; with none yet, a fresh grant all the same (the
+    /// password verified within `reauth_max_age`), so a session left open or stolen cannot
+    /// bind a factor of its own, which would then outlive a password reset. A stale password-only session re-verifies
     /// the password alone ([`Self::reauthenticate_session`] with an empty code).
     pub(super) async fn require_fresh_if_protected(
         &self,

@@ -8,6 +8,7 @@ use core::convert::Infallible;
 use axum::http::header::{COOKIE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponseParts, ResponseParts};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::web::config::{SameSite, WebConfig};
@@ -74,7 +75,7 @@ pub(crate) fn read(headers: &HeaderMap, name: &str) -> Option<Zeroizing<String>>
         .filter_map(Result::ok)
         .filter(|c| c.name() == name);
     let first = Zeroizing::new(values.next()?.value().to_string());
-    if values.any(|c| c.value().as_bytes() != first.as_bytes()) {
+    if values.any(|c| !bool::from(c.value().as_bytes().ct_eq(first.as_bytes()))) {
         return None;
     }
     Some(first)
